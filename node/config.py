@@ -1,0 +1,219 @@
+"""Configuration: one frozen dataclass per subsystem, with named profiles.
+
+Every field says what it trades off. `lan()` is for real deployments; `local()` is for cluster-sim
+and tests, where many nodes share one machine and we want failures detected in a second or two
+rather than seconds. Values are validated in `__post_init__` with a message that says how to fix
+them, because a bad timer is much cheaper to reject at start-up than to debug as a flapping
+cluster.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+KIB = 1024
+MIB = 1024 * KIB
+GIB = 1024 * MIB
+
+
+class ConfigError(ValueError):
+    """A configuration value is out of range; the message says which and how to fix it."""
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+@dataclasses.dataclass(frozen=True)
+class GossipConfig:
+    """Membership and failure detection (node/gossip)."""
+
+    # Time between heartbeats a node sends to its watchers. Lower detects failures sooner at the
+    # cost of bandwidth and CPU on every node.
+    heartbeat_interval_s: float = 1.0
+    # Consecutive heartbeats a watcher may miss before it starts the indirect check. Lower detects
+    # sooner; higher tolerates slow links and GC pauses without accusing anyone.
+    missed_heartbeats_down: int = 3
+    # Watchers per node. More watchers make detection robust to a watcher dying too, at the cost of
+    # more heartbeats per node per interval (load stays flat as the cluster grows).
+    monitor_count: int = 3
+    # Nodes asked to reach a silent node before it is declared DOWN (SWIM indirect probe). More
+    # helpers protect against one bad link; each costs one RPC.
+    indirect_probe_count: int = 2
+    # How long the indirect check may take before the silent node is declared DOWN.
+    indirect_probe_timeout_s: float = 0.5
+    # Random peers each fresh update is pushed to per gossip round. Higher spreads verdicts faster
+    # at the cost of bandwidth.
+    gossip_fanout: int = 3
+    # Time between gossip rounds while fresh updates exist.
+    gossip_interval_s: float = 0.2
+    # How many rounds an update stays fresh (is re-sent); the total sends per update is
+    # gossip_retransmit_max * gossip_fanout.
+    gossip_retransmit_max: int = 4
+    # Period of the full push-pull state exchange with one random peer, which repairs anything
+    # gossip missed. Lower converges faster after partitions at the cost of a full table per period.
+    state_sync_interval_s: float = 30.0
+    # A DOWN node becomes OUT (leaves the ring; its data is repaired elsewhere) after this long.
+    # Higher avoids repair storms on restarts; lower restores redundancy sooner.
+    repair_after_down_s: float = 300.0
+    # Deadline of one membership RPC (heartbeat, gossip, ping).
+    rpc_timeout_s: float = 0.5
+    # When the node's own loop runs this many intervals late, it holds back verdicts for a round
+    # (Lifeguard): a starved watcher must not accuse healthy peers.
+    lateness_tolerance_intervals: float = 0.5
+    # Most updates piggybacked on one message; bounds message size in large clusters.
+    piggyback_updates_max: int = 32
+
+    def __post_init__(self) -> None:
+        _require(self.heartbeat_interval_s > 0, "heartbeat_interval_s must be > 0 (try 1.0)")
+        _require(self.missed_heartbeats_down >= 1, "missed_heartbeats_down must be >= 1 (try 3)")
+        _require(self.monitor_count >= 1, "monitor_count must be >= 1 (try 3)")
+        _require(self.indirect_probe_count >= 0, "indirect_probe_count must be >= 0 (try 2)")
+        _require(self.indirect_probe_timeout_s > 0, "indirect_probe_timeout_s must be > 0")
+        _require(self.gossip_fanout >= 1, "gossip_fanout must be >= 1 (try 3)")
+        _require(self.gossip_interval_s > 0, "gossip_interval_s must be > 0")
+        _require(self.gossip_retransmit_max >= 1, "gossip_retransmit_max must be >= 1")
+        _require(self.state_sync_interval_s > 0, "state_sync_interval_s must be > 0 (try 30)")
+        _require(self.repair_after_down_s > 0, "repair_after_down_s must be > 0 (try 300)")
+        _require(self.rpc_timeout_s > 0, "rpc_timeout_s must be > 0")
+        _require(self.piggyback_updates_max >= 1, "piggyback_updates_max must be >= 1")
+
+    @property
+    def down_after_s(self) -> float:
+        """Silence after which a watcher starts the indirect check."""
+        return self.heartbeat_interval_s * self.missed_heartbeats_down
+
+    @classmethod
+    def lan(cls) -> "GossipConfig":
+        return cls()
+
+    @classmethod
+    def local(cls) -> "GossipConfig":
+        """Fast timers for cluster-sim: DOWN within about a second, OUT after 10 s."""
+        return cls(
+            heartbeat_interval_s=0.25,
+            indirect_probe_timeout_s=0.3,
+            gossip_interval_s=0.1,
+            state_sync_interval_s=2.0,
+            repair_after_down_s=10.0,
+            rpc_timeout_s=0.3,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class RingConfig:
+    """Placement (node/ring)."""
+
+    # Tokens per node of weight 1.0. More tokens spread load more evenly and move less on
+    # membership changes, at the cost of memory and a slower ring rebuild.
+    vnodes_per_node: int = 256
+    # Capacity that counts as weight 1.0; a node's weight is capacity_bytes / this.
+    weight_unit_bytes: int = 1024 * GIB
+
+    def __post_init__(self) -> None:
+        _require(1 <= self.vnodes_per_node <= 4096, "vnodes_per_node must be in 1..4096 (try 256)")
+        _require(self.weight_unit_bytes > 0, "weight_unit_bytes must be > 0")
+
+
+@dataclasses.dataclass(frozen=True)
+class StorageConfig:
+    """Object layout and the write/read paths."""
+
+    # Objects are cut into chunks of this size. Larger chunks mean fewer placement records and
+    # RPCs; smaller ones mean finer deduplication and less memory per in-flight chunk.
+    chunk_size_bytes: int = 4 * MIB
+    # Objects up to this size live inside their manifest (no chunk, no placement record).
+    inline_max_bytes: int = 4 * KIB
+    # Size of one data message on the wire. 256 KiB..1 MiB streams fastest in gRPC Python.
+    frame_size_bytes: int = 1 * MIB
+    # Default copies per chunk for buckets created without a policy.
+    default_replicas: int = 3
+    # Copies of every manifest and bucket record, whatever the object's policy.
+    metadata_replicas: int = 3
+    # Metadata replicas that must have a manifest durably before a put is acknowledged.
+    metadata_write_quorum: int = 2
+    # Chunks a put coordinator may have in flight to holders at once; bounds its memory to about
+    # this many times chunk_size_bytes.
+    put_inflight_chunks_max: int = 4
+    # Chunks a get coordinator reads ahead of the one it is sending.
+    get_readahead_chunks_max: int = 2
+    # Longest object key, in UTF-8 bytes.
+    key_length_bytes_max: int = 1024
+    # Largest object accepted by one put.
+    object_size_bytes_max: int = 5 * 1024 * GIB
+    # Largest gRPC message accepted; must hold one frame plus headers.
+    grpc_message_bytes_max: int = 8 * MIB
+    # Deadline for one chunk transfer between nodes.
+    peer_rpc_timeout_s: float = 30.0
+    # LMDB map size: the most metadata one node can hold (a sparse file; costs nothing until used).
+    lmdb_map_size_bytes: int = 16 * GIB
+
+    def __post_init__(self) -> None:
+        _require(64 * KIB <= self.chunk_size_bytes <= 64 * MIB,
+                 "chunk_size_bytes must be in 64 KiB..64 MiB (try 4194304)")
+        _require(0 <= self.inline_max_bytes <= self.chunk_size_bytes,
+                 "inline_max_bytes must be in 0..chunk_size_bytes (try 4096)")
+        _require(4 * KIB <= self.frame_size_bytes <= self.chunk_size_bytes,
+                 "frame_size_bytes must be in 4 KiB..chunk_size_bytes (try 1048576)")
+        _require(self.default_replicas >= 1, "default_replicas must be >= 1 (try 3)")
+        _require(self.metadata_replicas >= 1, "metadata_replicas must be >= 1 (try 3)")
+        _require(1 <= self.metadata_write_quorum <= self.metadata_replicas,
+                 "metadata_write_quorum must be in 1..metadata_replicas (try 2 of 3)")
+        _require(self.put_inflight_chunks_max >= 1, "put_inflight_chunks_max must be >= 1")
+        _require(self.get_readahead_chunks_max >= 0, "get_readahead_chunks_max must be >= 0")
+        _require(self.grpc_message_bytes_max >= self.frame_size_bytes + 64 * KIB,
+                 "grpc_message_bytes_max must exceed frame_size_bytes by 64 KiB for headers")
+
+    @classmethod
+    def lan(cls) -> "StorageConfig":
+        return cls()
+
+    @classmethod
+    def local(cls) -> "StorageConfig":
+        return cls(peer_rpc_timeout_s=10.0, lmdb_map_size_bytes=2 * GIB)
+
+
+_NODE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeConfig:
+    """Everything one noded needs."""
+
+    data_dir: str
+    listen_address: str = "127.0.0.1:7400"
+    # Address other nodes use to reach this one; defaults to the bound listen address.
+    advertise_address: str = ""
+    node_id: str = ""
+    zone: str = ""
+    capacity_bytes: int = 1024 * GIB
+    join_addresses: tuple[str, ...] = ()
+    metrics_address: str = "127.0.0.1:0"
+    cluster_secret: bytes = b""
+    profile: str = "lan"
+    gossip: GossipConfig = dataclasses.field(default_factory=GossipConfig.lan)
+    ring: RingConfig = dataclasses.field(default_factory=RingConfig)
+    storage: StorageConfig = dataclasses.field(default_factory=StorageConfig.lan)
+
+    def __post_init__(self) -> None:
+        _require(bool(self.data_dir), "data_dir is required (--data-dir PATH)")
+        _require(not self.node_id or bool(_NODE_ID_RE.match(self.node_id)),
+                 f"node id {self.node_id!r} must match [a-z0-9][a-z0-9-]{{0,62}}")
+        _require(len(self.cluster_secret) >= 16,
+                 "cluster secret must be at least 16 bytes (--cluster-secret-file or "
+                 "RINGSTORE_CLUSTER_SECRET)")
+        _require(self.capacity_bytes > 0, "capacity_bytes must be > 0")
+
+    @staticmethod
+    def profiles() -> tuple[str, ...]:
+        return ("lan", "local")
+
+    @classmethod
+    def for_profile(cls, profile: str, **kwargs) -> "NodeConfig":
+        if profile not in cls.profiles():
+            raise ConfigError(f"unknown profile {profile!r}; use one of {', '.join(cls.profiles())}")
+        gossip = GossipConfig.local() if profile == "local" else GossipConfig.lan()
+        storage = StorageConfig.local() if profile == "local" else StorageConfig.lan()
+        return cls(profile=profile, gossip=gossip, storage=storage, **kwargs)

@@ -1,0 +1,88 @@
+"""Hand-framed data messages: raw payload bytes on the wire without a trip through protobuf.
+
+Every streamed message that carries payload (PutObjectRequest, GetObjectResponse, StoreChunkRequest,
+FetchChunkResponse) is a `oneof` whose field 2 is `bytes data`. On the wire such a message is just
+the tag byte 0x12, a varint length and the payload, so we write that prefix ourselves and hand the
+receiver a memoryview of the payload instead of parsing it. Protobuf would copy the payload once
+more on each side (measured 1.3-2.6x slower for 1 MiB frames); this keeps the wire format standard,
+so any protobuf client can still talk to a node, while our own two ends skip the copies.
+
+Rejected alternative: identity serializers with the header in gRPC metadata. Faster by one prefix
+concatenation, but then the .proto files would no longer describe the bytes on the wire.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol, TypeVar
+
+DATA_FIELD_NUMBER = 2
+_DATA_TAG = bytes([(DATA_FIELD_NUMBER << 3) | 2])  # field 2, wire type 2 (length-delimited)
+
+Payload = bytes | bytearray | memoryview
+
+
+class _Message(Protocol):
+    def SerializeToString(self) -> bytes: ...
+
+
+M = TypeVar("M")
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def encode_data(payload: Payload) -> bytes:
+    """The wire bytes of a message whose oneof holds `data = payload`."""
+    return b"".join((_DATA_TAG, _varint(len(payload)), payload))
+
+
+def encode(item: _Message | Payload) -> bytes:
+    """Serializer for a stream that mixes messages (headers) and raw payload frames."""
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        return encode_data(item)
+    return item.SerializeToString()
+
+
+def _data_payload(raw: bytes) -> memoryview | None:
+    """The payload if `raw` is exactly one data field, else None."""
+    if len(raw) < 2 or raw[0] != _DATA_TAG[0]:
+        return None
+    length = 0
+    shift = 0
+    pos = 1
+    while pos < len(raw) and pos <= 10:
+        byte = raw[pos]
+        length |= (byte & 0x7F) << shift
+        pos += 1
+        if not byte & 0x80:
+            break
+        shift += 7
+    else:
+        return None
+    if pos + length != len(raw):
+        return None  # more fields follow: let protobuf parse it
+    return memoryview(raw)[pos:]
+
+
+def decoder(message_cls: type[M]) -> Callable[[bytes], M | memoryview]:
+    """Deserializer that yields a memoryview for data frames and a parsed message otherwise."""
+
+    def decode(raw: bytes) -> M | memoryview:
+        payload = _data_payload(raw)
+        if payload is not None:
+            return payload
+        message = message_cls.FromString(raw)  # type: ignore[attr-defined]
+        if message.WhichOneof("msg") == "data":  # a data frame framed by someone else
+            return memoryview(message.data)
+        return message
+
+    return decode

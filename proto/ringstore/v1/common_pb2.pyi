@@ -1,0 +1,154 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class RedundancyPolicy(_message.Message):
+    __slots__ = ("replication", "erasure_coding")
+    REPLICATION_FIELD_NUMBER: _ClassVar[int]
+    ERASURE_CODING_FIELD_NUMBER: _ClassVar[int]
+    replication: Replication
+    erasure_coding: ErasureCoding
+    def __init__(self, replication: _Optional[_Union[Replication, _Mapping]] = ..., erasure_coding: _Optional[_Union[ErasureCoding, _Mapping]] = ...) -> None: ...
+
+class Replication(_message.Message):
+    __slots__ = ("replicas",)
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    replicas: int
+    def __init__(self, replicas: _Optional[int] = ...) -> None: ...
+
+class ErasureCoding(_message.Message):
+    __slots__ = ("data_shares", "parity_shares")
+    DATA_SHARES_FIELD_NUMBER: _ClassVar[int]
+    PARITY_SHARES_FIELD_NUMBER: _ClassVar[int]
+    data_shares: int
+    parity_shares: int
+    def __init__(self, data_shares: _Optional[int] = ..., parity_shares: _Optional[int] = ...) -> None: ...
+
+class VersionStamp(_message.Message):
+    __slots__ = ("physical_ms", "logical", "node_id")
+    PHYSICAL_MS_FIELD_NUMBER: _ClassVar[int]
+    LOGICAL_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    physical_ms: int
+    logical: int
+    node_id: str
+    def __init__(self, physical_ms: _Optional[int] = ..., logical: _Optional[int] = ..., node_id: _Optional[str] = ...) -> None: ...
+
+class ChunkRef(_message.Message):
+    __slots__ = ("chunk_id", "size_bytes", "offset_bytes")
+    CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_BYTES_FIELD_NUMBER: _ClassVar[int]
+    chunk_id: bytes
+    size_bytes: int
+    offset_bytes: int
+    def __init__(self, chunk_id: _Optional[bytes] = ..., size_bytes: _Optional[int] = ..., offset_bytes: _Optional[int] = ...) -> None: ...
+
+class Manifest(_message.Message):
+    __slots__ = ("format_version", "tenant", "bucket", "key", "version", "size_bytes", "blake3", "content_type", "metadata", "chunks", "inline_data", "policy", "tombstone", "created_at_unix_ms", "expires_at_unix_ms", "inline")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    BLAKE3_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    INLINE_DATA_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    TOMBSTONE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    INLINE_FIELD_NUMBER: _ClassVar[int]
+    format_version: int
+    tenant: str
+    bucket: str
+    key: str
+    version: VersionStamp
+    size_bytes: int
+    blake3: bytes
+    content_type: str
+    metadata: _containers.ScalarMap[str, str]
+    chunks: _containers.RepeatedCompositeFieldContainer[ChunkRef]
+    inline_data: bytes
+    policy: RedundancyPolicy
+    tombstone: bool
+    created_at_unix_ms: int
+    expires_at_unix_ms: int
+    inline: bool
+    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., chunks: _Optional[_Iterable[_Union[ChunkRef, _Mapping]]] = ..., inline_data: _Optional[bytes] = ..., policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., expires_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ...) -> None: ...
+
+class BucketRecord(_message.Message):
+    __slots__ = ("format_version", "tenant", "name", "default_policy", "version", "tombstone", "created_at_unix_ms")
+    FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_POLICY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    TOMBSTONE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    format_version: int
+    tenant: str
+    name: str
+    default_policy: RedundancyPolicy
+    version: VersionStamp
+    tombstone: bool
+    created_at_unix_ms: int
+    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., name: _Optional[str] = ..., default_policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ...) -> None: ...
+
+class PlacementRecord(_message.Message):
+    __slots__ = ("format_version", "chunk_id", "policy", "size_bytes", "holders", "updated_at_unix_ms")
+    FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    HOLDERS_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    format_version: int
+    chunk_id: bytes
+    policy: RedundancyPolicy
+    size_bytes: int
+    holders: _containers.RepeatedCompositeFieldContainer[ShareHolder]
+    updated_at_unix_ms: int
+    def __init__(self, format_version: _Optional[int] = ..., chunk_id: _Optional[bytes] = ..., policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., size_bytes: _Optional[int] = ..., holders: _Optional[_Iterable[_Union[ShareHolder, _Mapping]]] = ..., updated_at_unix_ms: _Optional[int] = ...) -> None: ...
+
+class ShareHolder(_message.Message):
+    __slots__ = ("node_id", "share_index", "handoff_for_node_id", "blake3")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    SHARE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    HANDOFF_FOR_NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    BLAKE3_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    share_index: int
+    handoff_for_node_id: str
+    blake3: bytes
+    def __init__(self, node_id: _Optional[str] = ..., share_index: _Optional[int] = ..., handoff_for_node_id: _Optional[str] = ..., blake3: _Optional[bytes] = ...) -> None: ...
+
+class StoredShare(_message.Message):
+    __slots__ = ("format_version", "size_bytes", "blake3", "handoff_for_node_id", "stored_at_unix_ms", "last_verified_at_unix_ms")
+    FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    BLAKE3_FIELD_NUMBER: _ClassVar[int]
+    HANDOFF_FOR_NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    STORED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    LAST_VERIFIED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    format_version: int
+    size_bytes: int
+    blake3: bytes
+    handoff_for_node_id: str
+    stored_at_unix_ms: int
+    last_verified_at_unix_ms: int
+    def __init__(self, format_version: _Optional[int] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., handoff_for_node_id: _Optional[str] = ..., stored_at_unix_ms: _Optional[int] = ..., last_verified_at_unix_ms: _Optional[int] = ...) -> None: ...

@@ -1,0 +1,172 @@
+from ringstore.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ShareRef(_message.Message):
+    __slots__ = ("chunk_id", "erasure_share", "share_index")
+    CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
+    ERASURE_SHARE_FIELD_NUMBER: _ClassVar[int]
+    SHARE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    chunk_id: bytes
+    erasure_share: bool
+    share_index: int
+    def __init__(self, chunk_id: _Optional[bytes] = ..., erasure_share: _Optional[bool] = ..., share_index: _Optional[int] = ...) -> None: ...
+
+class StoreChunkHeader(_message.Message):
+    __slots__ = ("share", "size_bytes", "blake3", "placement", "handoff_for_node_id")
+    SHARE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    BLAKE3_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_FIELD_NUMBER: _ClassVar[int]
+    HANDOFF_FOR_NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    share: ShareRef
+    size_bytes: int
+    blake3: bytes
+    placement: _common_pb2.PlacementRecord
+    handoff_for_node_id: str
+    def __init__(self, share: _Optional[_Union[ShareRef, _Mapping]] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., placement: _Optional[_Union[_common_pb2.PlacementRecord, _Mapping]] = ..., handoff_for_node_id: _Optional[str] = ...) -> None: ...
+
+class StoreChunkRequest(_message.Message):
+    __slots__ = ("header", "data")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    header: StoreChunkHeader
+    data: bytes
+    def __init__(self, header: _Optional[_Union[StoreChunkHeader, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class StoreChunkResponse(_message.Message):
+    __slots__ = ("already_present",)
+    ALREADY_PRESENT_FIELD_NUMBER: _ClassVar[int]
+    already_present: bool
+    def __init__(self, already_present: _Optional[bool] = ...) -> None: ...
+
+class FetchChunkRequest(_message.Message):
+    __slots__ = ("share",)
+    SHARE_FIELD_NUMBER: _ClassVar[int]
+    share: ShareRef
+    def __init__(self, share: _Optional[_Union[ShareRef, _Mapping]] = ...) -> None: ...
+
+class FetchChunkHeader(_message.Message):
+    __slots__ = ("size_bytes", "blake3")
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    BLAKE3_FIELD_NUMBER: _ClassVar[int]
+    size_bytes: int
+    blake3: bytes
+    def __init__(self, size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ...) -> None: ...
+
+class FetchChunkResponse(_message.Message):
+    __slots__ = ("header", "data")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    header: FetchChunkHeader
+    data: bytes
+    def __init__(self, header: _Optional[_Union[FetchChunkHeader, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class HasChunkRequest(_message.Message):
+    __slots__ = ("shares",)
+    SHARES_FIELD_NUMBER: _ClassVar[int]
+    shares: _containers.RepeatedCompositeFieldContainer[ShareRef]
+    def __init__(self, shares: _Optional[_Iterable[_Union[ShareRef, _Mapping]]] = ...) -> None: ...
+
+class HasChunkResponse(_message.Message):
+    __slots__ = ("present",)
+    PRESENT_FIELD_NUMBER: _ClassVar[int]
+    present: _containers.RepeatedScalarFieldContainer[bool]
+    def __init__(self, present: _Optional[_Iterable[bool]] = ...) -> None: ...
+
+class PutManifestRequest(_message.Message):
+    __slots__ = ("manifest", "handoff_for_node_id")
+    MANIFEST_FIELD_NUMBER: _ClassVar[int]
+    HANDOFF_FOR_NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    manifest: _common_pb2.Manifest
+    handoff_for_node_id: str
+    def __init__(self, manifest: _Optional[_Union[_common_pb2.Manifest, _Mapping]] = ..., handoff_for_node_id: _Optional[str] = ...) -> None: ...
+
+class PutManifestResponse(_message.Message):
+    __slots__ = ("superseded",)
+    SUPERSEDED_FIELD_NUMBER: _ClassVar[int]
+    superseded: bool
+    def __init__(self, superseded: _Optional[bool] = ...) -> None: ...
+
+class GetManifestRequest(_message.Message):
+    __slots__ = ("tenant", "bucket", "key")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    bucket: str
+    key: str
+    def __init__(self, tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ...) -> None: ...
+
+class GetManifestResponse(_message.Message):
+    __slots__ = ("found", "manifest")
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    manifest: _common_pb2.Manifest
+    def __init__(self, found: _Optional[bool] = ..., manifest: _Optional[_Union[_common_pb2.Manifest, _Mapping]] = ...) -> None: ...
+
+class ListManifestsRequest(_message.Message):
+    __slots__ = ("tenant", "bucket", "prefix", "start_after", "limit")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    START_AFTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    bucket: str
+    prefix: str
+    start_after: str
+    limit: int
+    def __init__(self, tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., prefix: _Optional[str] = ..., start_after: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListManifestsResponse(_message.Message):
+    __slots__ = ("manifests", "truncated")
+    MANIFESTS_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    manifests: _containers.RepeatedCompositeFieldContainer[_common_pb2.Manifest]
+    truncated: bool
+    def __init__(self, manifests: _Optional[_Iterable[_Union[_common_pb2.Manifest, _Mapping]]] = ..., truncated: _Optional[bool] = ...) -> None: ...
+
+class PutBucketRecordRequest(_message.Message):
+    __slots__ = ("bucket",)
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    bucket: _common_pb2.BucketRecord
+    def __init__(self, bucket: _Optional[_Union[_common_pb2.BucketRecord, _Mapping]] = ...) -> None: ...
+
+class PutBucketRecordResponse(_message.Message):
+    __slots__ = ("superseded",)
+    SUPERSEDED_FIELD_NUMBER: _ClassVar[int]
+    superseded: bool
+    def __init__(self, superseded: _Optional[bool] = ...) -> None: ...
+
+class ListBucketRecordsRequest(_message.Message):
+    __slots__ = ("tenant",)
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    def __init__(self, tenant: _Optional[str] = ...) -> None: ...
+
+class ListBucketRecordsResponse(_message.Message):
+    __slots__ = ("buckets",)
+    BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    buckets: _containers.RepeatedCompositeFieldContainer[_common_pb2.BucketRecord]
+    def __init__(self, buckets: _Optional[_Iterable[_Union[_common_pb2.BucketRecord, _Mapping]]] = ...) -> None: ...
+
+class GetPlacementRequest(_message.Message):
+    __slots__ = ("chunk_id",)
+    CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
+    chunk_id: bytes
+    def __init__(self, chunk_id: _Optional[bytes] = ...) -> None: ...
+
+class GetPlacementResponse(_message.Message):
+    __slots__ = ("found", "placement")
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    placement: _common_pb2.PlacementRecord
+    def __init__(self, found: _Optional[bool] = ..., placement: _Optional[_Union[_common_pb2.PlacementRecord, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,49 @@
+"""Membership and failure detection: who is in the cluster, and who is DOWN.
+
+Every node keeps a table of member records (generation, incarnation, state), heartbeats a few
+deterministic watchers, lets a watcher that hears nothing probe indirectly before declaring a
+node DOWN, and spreads every change by piggybacking, gossip rounds and a periodic full sync.
+No disk, no chunk data, no gRPC: messages leave through an injected `Transport`, and time and
+randomness are injected, so the same code runs in the daemon and under a manual clock.
+
+Dependency order inside the package (each module imports only those before it):
+    clock      time, injected (SystemClock, ManualClock)
+    member     MemberState, MemberInfo, supersedes (which record wins)
+    watchers   watchers_of / watched_by (who heartbeats whom)
+    broadcast  BroadcastQueue (fresh updates, retransmitted a bounded number of rounds)
+    detector   Detector (silence timers of watched nodes, probes in flight)
+    membership Membership (the step-function state machine), Outgoing
+    transport  Transport protocol, PeerUnreachable, PeerRejected
+    driver     MembershipDriver (timer thread + RPC pool around Membership)
+Outside the package it imports only node.config and node.errors.
+"""
+
+from node.gossip.broadcast import BroadcastQueue
+from node.gossip.clock import Clock, ManualClock, SystemClock
+from node.gossip.detector import Detector
+from node.gossip.driver import MembershipDriver
+from node.gossip.member import InvalidMember, MemberInfo, MemberState, supersedes
+from node.gossip.membership import MEMBERS_MAX, Membership, Outgoing
+from node.gossip.transport import PeerRejected, PeerUnreachable, Transport
+from node.gossip.watchers import watched_by, watchers_of
+
+__all__ = [
+    "BroadcastQueue",
+    "Clock",
+    "Detector",
+    "InvalidMember",
+    "MEMBERS_MAX",
+    "ManualClock",
+    "MemberInfo",
+    "MemberState",
+    "Membership",
+    "MembershipDriver",
+    "Outgoing",
+    "PeerRejected",
+    "PeerUnreachable",
+    "SystemClock",
+    "Transport",
+    "supersedes",
+    "watched_by",
+    "watchers_of",
+]

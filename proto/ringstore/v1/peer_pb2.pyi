@@ -170,3 +170,13 @@ class GetPlacementResponse(_message.Message):
     found: bool
     placement: _common_pb2.PlacementRecord
     def __init__(self, found: _Optional[bool] = ..., placement: _Optional[_Union[_common_pb2.PlacementRecord, _Mapping]] = ...) -> None: ...
+
+class PutPlacementRequest(_message.Message):
+    __slots__ = ("placement",)
+    PLACEMENT_FIELD_NUMBER: _ClassVar[int]
+    placement: _common_pb2.PlacementRecord
+    def __init__(self, placement: _Optional[_Union[_common_pb2.PlacementRecord, _Mapping]] = ...) -> None: ...
+
+class PutPlacementResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

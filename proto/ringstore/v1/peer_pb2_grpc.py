@@ -79,6 +79,11 @@ class PeerServiceStub:
                 request_serializer=ringstore_dot_v1_dot_peer__pb2.GetPlacementRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_peer__pb2.GetPlacementResponse.FromString,
                 _registered_method=True)
+        self.PutPlacement = channel.unary_unary(
+                '/ringstore.v1.PeerService/PutPlacement',
+                request_serializer=ringstore_dot_v1_dot_peer__pb2.PutPlacementRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_peer__pb2.PutPlacementResponse.FromString,
+                _registered_method=True)
 
 
 class PeerServiceServicer:
@@ -147,6 +152,13 @@ class PeerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutPlacement(self, request, context):
+        """Replace the placement record of a chunk this node holds (after a holder was substituted).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PeerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -194,6 +206,11 @@ def add_PeerServiceServicer_to_server(servicer, server):
                     servicer.GetPlacement,
                     request_deserializer=ringstore_dot_v1_dot_peer__pb2.GetPlacementRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_peer__pb2.GetPlacementResponse.SerializeToString,
+            ),
+            'PutPlacement': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutPlacement,
+                    request_deserializer=ringstore_dot_v1_dot_peer__pb2.PutPlacementRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_peer__pb2.PutPlacementResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -439,6 +456,33 @@ class PeerService:
             '/ringstore.v1.PeerService/GetPlacement',
             ringstore_dot_v1_dot_peer__pb2.GetPlacementRequest.SerializeToString,
             ringstore_dot_v1_dot_peer__pb2.GetPlacementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutPlacement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.PeerService/PutPlacement',
+            ringstore_dot_v1_dot_peer__pb2.PutPlacementRequest.SerializeToString,
+            ringstore_dot_v1_dot_peer__pb2.PutPlacementResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,594 @@
+"""LocalCluster: a Ringstore cluster of real noded processes on one machine, for tests and demos.
+
+Design. Each node is `python -m node` in its own session (so a Ctrl-C in the terminal does not
+reach it and a kill never hits its siblings), with its own data dir `DIR/<node-id>/` and its stderr
+in `DIR/logs/<node-id>.log`. Ports are picked by the node (`--listen 127.0.0.1:0`) and read back from
+the `node.json` it writes once serving; a restart passes the same port so the address stays put.
+Everything we start is recorded in `DIR/cluster.json` the moment it is spawned, so `down` (from this
+object, a later CLI call or a test fixture after a crash) finds every pid. Signals go only to pids
+that are alive and whose command line names the node's data dir (see `processes.py`).
+
+Readiness is observed, never assumed: `up` returns only once every node's own
+AdminService.GetClusterStatus lists every node ALIVE, and every wait polls with a deadline and on
+timeout raises ClusterError with what each node saw and the tail of its log. Time comes from an
+injected `Clock`, so the waiting logic is unit-tested without sleeping.
+
+Rejected alternative: running the nodes as threads or asyncio tasks in the test process. Faster to
+start, but a `kill -9`, a SIGSTOP, a port kept across a restart or a process that exits with code 3
+are exactly what the integration tier has to exercise, and only real processes have them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import secrets as secrets_module
+import shlex
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Protocol
+
+from cluster_sim._status import MemberView, NodeView, StatusReader, StatusUnavailable, state_name
+from cluster_sim.clusterfile import (
+    ClusterFile,
+    NodeProcess,
+    cluster_file_path,
+    natural_key,
+    read_cluster_file,
+    write_cluster_file,
+)
+from cluster_sim.errors import ClusterError, ClusterTimeout, NodeExitedError
+from cluster_sim.processes import node_command, owns_pid, parse_signal, pid_alive, tail_log
+
+PROFILES: tuple[str, ...] = ("local", "lan")
+SECRET_FILE_NAME = "cluster.secret"
+NODE_FILE_NAME = "node.json"
+SECRET_BYTES = 32
+NODES_MAX = 64  # one machine, two cores: beyond this the cluster measures the scheduler, not Ringstore
+KILL_WAIT_S = 10.0  # a SIGKILLed pid is normally gone in milliseconds
+TERM_WAIT_S = 30.0  # graceful leave hands data off before exiting
+DOWN_GRACE_S = 20.0  # how long `down` lets SIGTERMed nodes leave before SIGKILL
+POLL_INTERVAL_S = 0.05
+CLUSTER_POLL_INTERVAL_S = 0.1  # polling every node at once: keep the RPC rate modest
+
+
+class Clock(Protocol):
+    def monotonic_s(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def monotonic_s(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+def zone_for(index: int, zones: int) -> str:
+    """Zone of the index-th node (1-based): round-robin over zone-1..zone-Z, '' without zones."""
+    assert index >= 1, index
+    return f"zone-{(index - 1) % zones + 1}" if zones > 0 else ""
+
+
+def write_secret_file(path: str | os.PathLike, secret: bytes) -> None:
+    """Write the secret as hex text, mode 0600.
+
+    Hex text reads the same whichever way noded loads the file (raw bytes, stripped text, hex), so
+    every node of the cluster derives the same key from it.
+    """
+    if len(secret) < 16:
+        raise ValueError(f"cluster secret must be at least 16 bytes, got {len(secret)}")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, secret.hex().encode("ascii") + b"\n")
+    finally:
+        os.close(fd)
+
+
+def parse_address(address: Any) -> tuple[str, int]:
+    """'127.0.0.1:7400' -> ('127.0.0.1', 7400); anything else is a ClusterError (bad node.json)."""
+    if not isinstance(address, str) or ":" not in address:
+        raise ClusterError(f"bad address {address!r} (expected HOST:PORT)")
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ClusterError(f"bad address {address!r} (expected HOST:PORT)")
+    return host, int(port)
+
+
+def _indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+class LocalCluster:
+    """A set of noded processes under one directory; see the module docstring."""
+
+    def __init__(self, directory: str | os.PathLike, *, profile: str = "local",
+                 clock: Clock | None = None, status_timeout_s: float = 2.0) -> None:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}")
+        self.directory = Path(directory).resolve()
+        self.profile = profile
+        self.replicas = 3
+        self.secret_file = str(self.directory / SECRET_FILE_NAME)
+        self.nodes: dict[str, NodeProcess] = {}
+        self._popens: dict[str, subprocess.Popen] = {}
+        self._clock: Clock = clock or SystemClock()
+        self._status = StatusReader(timeout_s=status_timeout_s)
+
+    # ---------------------------------------------------------------- construction
+
+    @classmethod
+    def up(cls, directory: str | os.PathLike, *, nodes: int, replicas: int = 3, zones: int = 0,
+           secret: bytes | None = None, profile: str = "local", timeout_s: float = 60.0,
+           clock: Clock | None = None) -> "LocalCluster":
+        """Start `nodes` nodes and return once every node sees every node ALIVE.
+
+        node-1 starts alone; the others start together with `--join` node-1's address. On any
+        failure everything started is stopped and ClusterError says what each node saw.
+        """
+        if not 1 <= nodes <= NODES_MAX:
+            raise ValueError(f"nodes must be in 1..{NODES_MAX}, got {nodes}")
+        if replicas < 1:
+            raise ValueError(f"replicas must be >= 1, got {replicas}")
+        if zones < 0:
+            raise ValueError(f"zones must be >= 0, got {zones}")
+        if timeout_s <= 0:
+            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        if cluster_file_path(directory).exists():
+            raise ClusterError(f"{directory} already holds a cluster ({cluster_file_path(directory)}); "
+                               f"run `cluster-sim down --dir {directory}` and remove it, or use another dir")
+        cluster = cls(directory, profile=profile, clock=clock)
+        cluster.replicas = replicas
+        write_secret_file(cluster.secret_file, secret if secret is not None
+                          else secrets_module.token_bytes(SECRET_BYTES))
+        deadline_s = cluster._clock.monotonic_s() + timeout_s
+
+        def remaining_s() -> float:
+            return max(deadline_s - cluster._clock.monotonic_s(), 0.001)
+
+        try:
+            first = cluster._spawn(cluster._new_node("node-1", zone=zone_for(1, zones)), join=())
+            cluster._wait_serving(first, timeout_s=remaining_s())
+            rest = [cluster._spawn(cluster._new_node(f"node-{index}", zone=zone_for(index, zones)),
+                                   join=(first.address,))
+                    for index in range(2, nodes + 1)]
+            for node in rest:
+                cluster._wait_serving(node, timeout_s=remaining_s())
+            cluster.wait_until(cluster._all_see_all_alive, timeout_s=remaining_s(),
+                               interval_s=CLUSTER_POLL_INTERVAL_S,
+                               what=f"all {nodes} nodes to see each other ALIVE",
+                               detail=cluster.describe)
+        except ClusterTimeout as err:
+            cluster.down()
+            # Each phase waited for what was left of the whole budget; report the budget.
+            raise ClusterTimeout(err.what, timeout_s, detail=err.detail) from None
+        except BaseException:
+            cluster.down()
+            raise
+        return cluster
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike, *, clock: Clock | None = None) -> "LocalCluster":
+        """The cluster recorded in DIR/cluster.json (started by another process, e.g. the CLI)."""
+        recorded = read_cluster_file(directory)
+        cluster = cls(directory, profile=recorded.profile, clock=clock)
+        cluster.replicas = recorded.replicas
+        cluster.secret_file = recorded.secret_file
+        cluster.nodes = {node.node_id: node
+                         for node in sorted(recorded.nodes, key=lambda n: natural_key(n.node_id))}
+        return cluster
+
+    def __enter__(self) -> "LocalCluster":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.down()
+
+    # ---------------------------------------------------------------- queries
+
+    def addresses(self) -> list[str]:
+        """gRPC addresses of every recorded node (running or not), in node-id order."""
+        return [node.address for node in self._sorted_nodes() if node.address]
+
+    def running(self) -> list[str]:
+        """Ids of nodes whose process is alive and not SIGSTOPped, in node-id order."""
+        return [node.node_id for node in self._sorted_nodes()
+                if node.address and not node.paused and self._alive(node)]
+
+    def any_address(self, *, exclude: Iterable[str] = ()) -> str:
+        """The address of a running node not in `exclude` (the first in node-id order)."""
+        excluded = set(exclude)
+        for node_id in self.running():
+            if node_id not in excluded:
+                return self.nodes[node_id].address
+        raise ClusterError(f"no running node outside {sorted(excluded)}")
+
+    def member_views(self, observer_id: str) -> dict[str, MemberView]:
+        """Every member with state, generation and incarnation as `observer_id` sees them."""
+        return dict(self._read_view(self._node(observer_id)).members)
+
+    def view(self, observer_id: str) -> dict[str, str]:
+        """node_id -> state name ('ALIVE', 'DOWN', 'OUT', 'LEFT') as `observer_id` sees it."""
+        return self._read_view(self._node(observer_id)).states()
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        """Per node: its process state and its view of the members (None when it did not answer)."""
+        result: dict[str, dict[str, Any]] = {}
+        for node in self._sorted_nodes():
+            entry: dict[str, Any] = {
+                "pid": node.pid, "process": self._process_state(node), "address": node.address,
+                "metrics_address": node.metrics_address, "generation": node.generation,
+                "zone": node.zone, "log_path": node.log_path, "view": None, "error": None,
+            }
+            if entry["process"] == "running":
+                try:
+                    entry["view"] = self._read_view(node).states()
+                except StatusUnavailable as err:
+                    entry["error"] = err.message
+            result[node.node_id] = entry
+        return result
+
+    def describe(self) -> str:
+        """What each node saw and the tail of its log: the detail of every ClusterError."""
+        lines = []
+        for node in self._sorted_nodes():
+            process = self._process_state(node)
+            seen = "-"
+            if process == "running":
+                try:
+                    states = self._read_view(node).states()
+                    seen = ", ".join(f"{k}={v}" for k, v in sorted(states.items(),
+                                                                    key=lambda kv: natural_key(kv[0])))
+                except StatusUnavailable as err:
+                    seen = f"no answer ({err.message})"
+            lines.append(f"{node.node_id} pid {node.pid} {process} at {node.address or '?'}: "
+                         f"sees {seen}")
+            lines.append(f"  last lines of {node.log_path}:")
+            lines.append(_indent(tail_log(node.log_path)))
+        return "\n".join(lines)
+
+    # ---------------------------------------------------------------- waiting
+
+    def wait_until(self, predicate: Callable[[], bool], *, timeout_s: float,
+                   interval_s: float = POLL_INTERVAL_S, what: str,
+                   detail: Callable[[], str] | None = None) -> float:
+        """Poll `predicate` until it is true; return the seconds it took.
+
+        Raises ClusterTimeout (a ClusterError) "timed out after {timeout_s} s waiting for {what}"
+        with `detail()` as its detail. The predicate runs at least once and once more at the deadline.
+        """
+        if timeout_s <= 0:
+            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+        if interval_s <= 0:
+            raise ValueError(f"interval_s must be > 0, got {interval_s}")
+        polls_max = math.ceil(timeout_s / interval_s) + 2
+        start_s = self._clock.monotonic_s()
+        deadline_s = start_s + timeout_s
+        for _ in range(polls_max):
+            if predicate():
+                return self._clock.monotonic_s() - start_s
+            now_s = self._clock.monotonic_s()
+            if now_s >= deadline_s:
+                break
+            self._clock.sleep(min(interval_s, deadline_s - now_s))
+        raise ClusterTimeout(what, timeout_s, detail=detail() if detail is not None else "")
+
+    def wait_state(self, target_id: str, state: str, *, observers: Iterable[str] | None = None,
+                   timeout_s: float) -> float:
+        """Wait until every observer (default: every running node but the target) sees
+        `target_id` in `state`; return the seconds it took."""
+        wanted = state_name(state)
+        self._node(target_id)
+        watchers = (list(observers) if observers is not None
+                    else [node_id for node_id in self.running() if node_id != target_id])
+        if not watchers:
+            raise ClusterError(f"no running node to observe {target_id}")
+        for node_id in watchers:
+            self._node(node_id)
+
+        def seen() -> dict[str, str]:
+            result = {}
+            for node_id in watchers:
+                try:
+                    result[node_id] = self.view(node_id).get(target_id, "absent")
+                except StatusUnavailable:
+                    result[node_id] = "no answer"
+            return result
+
+        def everyone_agrees() -> bool:
+            return all(value == wanted for value in seen().values())
+
+        def detail() -> str:
+            return f"{target_id} as seen by: {seen()}\n{self.describe()}"
+
+        return self.wait_until(everyone_agrees, timeout_s=timeout_s,
+                               interval_s=CLUSTER_POLL_INTERVAL_S,
+                               what=f"{', '.join(watchers)} to see {target_id} {wanted}",
+                               detail=detail)
+
+    # ---------------------------------------------------------------- faults and changes
+
+    def kill(self, node_id: str, sig: str = "KILL") -> None:
+        """Send KILL|TERM|STOP|CONT to the node's pid; KILL and TERM return once the pid is gone.
+
+        KILL/TERM of a node that is already gone do nothing; STOP/CONT of one raise ClusterError.
+        """
+        signum = parse_signal(sig)
+        node = self._node(node_id)
+        stopping = signum in (signal.SIGKILL, signal.SIGTERM)
+        if not self._alive(node):
+            if stopping:
+                node.paused = False
+                self._save()
+                return
+            raise ClusterError(f"{node_id} (pid {node.pid}) is not running")
+        self._check_owned(node)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(node.pid, signum)
+            if signum == signal.SIGTERM and node.paused:
+                os.kill(node.pid, signal.SIGCONT)  # a stopped process acts on TERM only once continued
+        if signum == signal.SIGSTOP:
+            node.paused = True
+        elif signum == signal.SIGCONT:
+            node.paused = False
+        if stopping:
+            self.wait_until(lambda: not self._alive(node),
+                            timeout_s=KILL_WAIT_S if signum == signal.SIGKILL else TERM_WAIT_S,
+                            what=f"{node_id} (pid {node.pid}) to exit after {signum.name}",
+                            detail=lambda: tail_log(node.log_path))
+            node.paused = False
+        self._save()
+
+    def restart(self, node_id: str, *, timeout_s: float = 30.0) -> None:
+        """Stop the node if it runs (SIGTERM), start it again with the same data dir, port and
+        secret, joining another running node, and wait for its node.json."""
+        node = self._node(node_id)
+        if self._alive(node):
+            self._check_owned(node)
+            try:
+                self.kill(node_id, "TERM")
+            except ClusterError:
+                self.kill(node_id, "KILL")
+        others = [other for other in self.running() if other != node_id]
+        join = (self.nodes[others[0]].address,) if others else ()
+        self._spawn(node, join=join)
+        self._wait_serving(node, timeout_s=timeout_s)
+
+    def add_node(self, *, node_id: str | None = None, zone: str = "",
+                 capacity_bytes: int | None = None, secret: bytes | None = None,
+                 timeout_s: float = 30.0) -> NodeProcess:
+        """Start one more node that joins through a running node, and wait until it and that node
+        see each other ALIVE.
+
+        A node given a wrong `secret` is an intruder: noded exits with code 3 and this raises
+        NodeExitedError (with `.exit_code`). On any failure the new node is stopped and forgotten.
+        """
+        join_address = self.any_address()
+        seed_id = next(n.node_id for n in self.nodes.values() if n.address == join_address)
+        if node_id is None:
+            node_id = self._free_node_id()
+        elif node_id in self.nodes:
+            raise ValueError(f"node id {node_id!r} is already in the cluster")
+        secret_file = None
+        if secret is not None:
+            secrets_dir = self.directory / "secrets"
+            secrets_dir.mkdir(exist_ok=True)
+            secret_file = str(secrets_dir / f"{node_id}.secret")
+            write_secret_file(secret_file, secret)
+        node = self._new_node(node_id, zone=zone, capacity_bytes=capacity_bytes,
+                              secret_file=secret_file)
+        deadline_s = self._clock.monotonic_s() + timeout_s
+        try:
+            self._spawn(node, join=(join_address,))
+            self._wait_serving(node, timeout_s=timeout_s)
+
+            def joined() -> bool:
+                if not self._alive(node):
+                    raise NodeExitedError(node_id, self._exit_code(node),
+                                          detail=tail_log(node.log_path))
+                try:
+                    return (self._read_view(node).states().get(seed_id) == "ALIVE"
+                            and self._read_view(self.nodes[seed_id]).states().get(node_id) == "ALIVE")
+                except StatusUnavailable:
+                    return False
+
+            self.wait_until(joined, timeout_s=max(deadline_s - self._clock.monotonic_s(), 0.001),
+                            interval_s=CLUSTER_POLL_INTERVAL_S,
+                            what=f"{node_id} and {seed_id} to see each other ALIVE",
+                            detail=self.describe)
+        except ClusterTimeout as err:
+            self._forget(node)
+            raise ClusterTimeout(err.what, timeout_s, detail=err.detail) from None
+        except BaseException:
+            self._forget(node)
+            raise
+        return node
+
+    def down(self) -> None:
+        """SIGTERM every node process we recorded and still own, wait, SIGKILL leftovers.
+
+        Only pids recorded in cluster.json (or in memory) whose /proc/<pid>/cmdline names the
+        node's data dir are signalled. Idempotent.
+        """
+        recorded: dict[str, NodeProcess] = {}
+        with contextlib.suppress(ClusterError):
+            recorded = {node.node_id: node for node in read_cluster_file(self.directory).nodes}
+        recorded.update(self.nodes)
+        targets = [node for node in recorded.values()
+                   if self._alive(node) and owns_pid(node.pid, node.data_dir)]
+        for node in targets:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(node.pid, signal.SIGTERM)
+                if node.paused:
+                    os.kill(node.pid, signal.SIGCONT)
+        try:
+            self.wait_until(lambda: not any(self._alive(node) for node in targets),
+                            timeout_s=DOWN_GRACE_S, interval_s=POLL_INTERVAL_S,
+                            what="every node to exit after SIGTERM")
+        except ClusterError:
+            for node in targets:
+                if self._alive(node) and owns_pid(node.pid, node.data_dir):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(node.pid, signal.SIGKILL)
+            self.wait_until(lambda: not any(self._alive(node) for node in targets),
+                            timeout_s=KILL_WAIT_S, interval_s=POLL_INTERVAL_S,
+                            what="every node to exit after SIGKILL",
+                            detail=lambda: ", ".join(f"{n.node_id} pid {n.pid}" for n in targets
+                                                     if self._alive(n)))
+        for node in recorded.values():
+            node.paused = False
+        self._status.close()
+        if self.nodes:
+            self._save()
+
+    # ---------------------------------------------------------------- internals
+
+    def _sorted_nodes(self) -> list[NodeProcess]:
+        return sorted(self.nodes.values(), key=lambda node: natural_key(node.node_id))
+
+    def _node(self, node_id: str) -> NodeProcess:
+        try:
+            return self.nodes[node_id]
+        except KeyError:
+            known = ", ".join(node.node_id for node in self._sorted_nodes()) or "none"
+            raise ClusterError(f"no node {node_id!r} in {self.directory} (known: {known})") from None
+
+    def _free_node_id(self) -> str:
+        for index in range(len(self.nodes) + 1, len(self.nodes) + NODES_MAX + 2):
+            candidate = f"node-{index}"
+            if candidate not in self.nodes and not (self.directory / candidate).exists():
+                return candidate
+        raise ClusterError(f"no free node id near node-{len(self.nodes) + 1} in {self.directory}")
+
+    def _new_node(self, node_id: str, *, zone: str = "", capacity_bytes: int | None = None,
+                  secret_file: str | None = None) -> NodeProcess:
+        data_dir = self.directory / node_id
+        logs_dir = self.directory / "logs"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        logs_dir.mkdir(parents=True, exist_ok=True)
+        return NodeProcess(node_id=node_id, data_dir=str(data_dir),
+                           log_path=str(logs_dir / f"{node_id}.log"),
+                           secret_file=secret_file or self.secret_file, zone=zone,
+                           capacity_bytes=capacity_bytes)
+
+    def _spawn(self, node: NodeProcess, *, join: Iterable[str]) -> NodeProcess:
+        """Start the node's process and record its pid in cluster.json at once."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(Path(node.data_dir) / NODE_FILE_NAME)  # a stale one would look like readiness
+        command = node_command(data_dir=node.data_dir, port=node.port, node_id=node.node_id,
+                               secret_file=node.secret_file, profile=self.profile,
+                               join_addresses=tuple(join), zone=node.zone,
+                               capacity_bytes=node.capacity_bytes, default_replicas=self.replicas)
+        env = dict(os.environ)
+        env.pop("RINGSTORE_CLUSTER_SECRET", None)  # the secret file, and only it, decides
+        env["PYTHONUNBUFFERED"] = "1"
+        with open(node.log_path, "ab") as log:
+            log.write(f"--- cluster-sim: {shlex.join(command)}\n".encode())
+            log.flush()
+            popen = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=log, start_new_session=True, cwd=self.directory, env=env)
+        node.pid = popen.pid
+        node.paused = False
+        self._popens[node.node_id] = popen
+        self.nodes[node.node_id] = node
+        self._save()
+        return node
+
+    def _wait_serving(self, node: NodeProcess, *, timeout_s: float) -> None:
+        """Wait for the node's node.json; take its address, metrics address and generation."""
+        node_file = Path(node.data_dir) / NODE_FILE_NAME
+
+        def serving() -> bool:
+            try:
+                info = json.loads(node_file.read_text(encoding="utf-8"))
+            except (FileNotFoundError, json.JSONDecodeError):
+                info = None
+            if isinstance(info, dict) and "address" in info:
+                self._apply_node_file(node, info)
+                return True
+            if not self._alive(node):
+                raise NodeExitedError(node.node_id, self._exit_code(node),
+                                      detail=f"last lines of {node.log_path}:\n"
+                                             + _indent(tail_log(node.log_path)))
+            return False
+
+        self.wait_until(serving, timeout_s=timeout_s, interval_s=POLL_INTERVAL_S,
+                        what=f"{node.node_id} (pid {node.pid}) to write {node_file}",
+                        detail=lambda: tail_log(node.log_path))
+        self._save()
+
+    @staticmethod
+    def _apply_node_file(node: NodeProcess, info: dict[str, Any]) -> None:
+        _, port = parse_address(info["address"])
+        node.address = info["address"]
+        node.port = port
+        node.metrics_address = str(info.get("metrics_address", ""))
+        node.generation = int(info.get("generation", 0))
+        if info.get("node_id") and info["node_id"] != node.node_id:
+            raise ClusterError(f"{node.data_dir}/{NODE_FILE_NAME} names node "
+                               f"{info['node_id']!r}, expected {node.node_id!r}")
+
+    def _alive(self, node: NodeProcess) -> bool:
+        popen = self._popens.get(node.node_id)
+        if popen is not None and popen.pid == node.pid:
+            return popen.poll() is None  # also reaps our own child, so it never lingers as a zombie
+        return pid_alive(node.pid)
+
+    def _exit_code(self, node: NodeProcess) -> int | None:
+        popen = self._popens.get(node.node_id)
+        if popen is not None and popen.pid == node.pid:
+            return popen.poll()
+        return None  # not our child: its exit code went to its parent
+
+    def _process_state(self, node: NodeProcess) -> str:
+        if not self._alive(node):
+            return "dead"
+        return "paused" if node.paused else "running"
+
+    def _check_owned(self, node: NodeProcess) -> None:
+        if not owns_pid(node.pid, node.data_dir):
+            raise ClusterError(f"refusing to signal pid {node.pid}: its command line does not name "
+                               f"{node.data_dir}, so it is not {node.node_id} (pid reused?)")
+
+    def _read_view(self, node: NodeProcess) -> NodeView:
+        return self._status.read(node.address)
+
+    def _all_see_all_alive(self) -> bool:
+        expected = list(self.nodes)
+        for node in self._sorted_nodes():
+            try:
+                states = self._read_view(node).states()
+            except StatusUnavailable:
+                return False
+            if any(states.get(node_id) != "ALIVE" for node_id in expected):
+                return False
+        return True
+
+    def _forget(self, node: NodeProcess) -> None:
+        """Stop a node that failed to join and drop it from the records."""
+        if self._alive(node) and owns_pid(node.pid, node.data_dir):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(node.pid, signal.SIGKILL)
+            with contextlib.suppress(ClusterError):
+                self.wait_until(lambda: not self._alive(node), timeout_s=KILL_WAIT_S,
+                                what=f"{node.node_id} to exit")
+        self.nodes.pop(node.node_id, None)
+        self._popens.pop(node.node_id, None)
+        self._save()
+
+    def _save(self) -> None:
+        write_cluster_file(self.directory, ClusterFile(
+            secret_file=self.secret_file, profile=self.profile, replicas=self.replicas,
+            nodes=self._sorted_nodes()))

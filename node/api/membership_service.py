@@ -1,0 +1,86 @@
+"""MembershipService: heartbeats, gossip, state sync and joins, handed to the `Membership` machine."""
+
+from __future__ import annotations
+
+import grpc
+
+from node.api.status import unary, unary_method
+from node.gossip import MemberInfo, Membership
+from node.gossip.transport import PeerUnreachable, Transport
+from node.metrics import Metrics
+from ringstore.v1 import membership_pb2 as m
+
+SERVICE = "ringstore.v1.MembershipService"
+
+
+def _infos(members) -> list[MemberInfo]:
+    return [MemberInfo.from_proto(x) for x in members]
+
+
+def _protos(infos) -> list[m.Member]:
+    return [x.to_proto() for x in infos]
+
+
+class MembershipServicer:
+    def __init__(self, membership: Membership, transport: Transport, metrics: Metrics, probe_timeout_s: float) -> None:
+        self._membership = membership
+        self._transport = transport
+        self._metrics = metrics
+        self._probe_timeout_s = probe_timeout_s
+
+    def _count(self, kind: str) -> None:
+        self._metrics.gossip_messages.labels(kind, "received").inc()
+
+    @unary
+    def Heartbeat(self, request, context):
+        self._count("heartbeat")
+        updates = self._membership.on_heartbeat(MemberInfo.from_proto(request.sender), _infos(request.updates))
+        return m.HeartbeatResponse(updates=_protos(updates))
+
+    @unary
+    def IndirectProbe(self, request, context):
+        self._count("indirect_probe")
+        timeout_s = min(request.timeout_ms / 1000.0 if request.timeout_ms else self._probe_timeout_s,
+                        self._probe_timeout_s)
+        try:
+            answer = self._transport.ping(request.target_address, request.target_node_id, timeout_s)
+        except PeerUnreachable:
+            answer = None
+        return m.IndirectProbeResponse(reachable=answer is not None)
+
+    @unary
+    def Ping(self, request, context):
+        self._count("ping")
+        me = self._membership.me()
+        if request.node_id and request.node_id != me.node_id:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"this is {me.node_id}, not {request.node_id}")
+        return m.PingResponse(member=me.to_proto())
+
+    @unary
+    def Gossip(self, request, context):
+        self._count("gossip")
+        self._membership.on_gossip(_infos(request.updates))
+        return m.GossipResponse()
+
+    @unary
+    def SyncState(self, request, context):
+        self._count("sync")
+        return m.SyncStateResponse(members=_protos(self._membership.on_sync(_infos(request.members))))
+
+    @unary
+    def Join(self, request, context):
+        self._count("join")
+        return m.JoinResponse(members=_protos(self._membership.on_join(MemberInfo.from_proto(request.member))))
+
+    def handlers(self) -> grpc.GenericRpcHandler:
+        return grpc.method_handlers_generic_handler(SERVICE, {
+            "Heartbeat": unary_method(self.Heartbeat, m.HeartbeatRequest),
+            "IndirectProbe": unary_method(self.IndirectProbe, m.IndirectProbeRequest),
+            "Ping": unary_method(self.Ping, m.PingRequest),
+            "Gossip": unary_method(self.Gossip, m.GossipRequest),
+            "SyncState": unary_method(self.SyncState, m.SyncStateRequest),
+            "Join": unary_method(self.Join, m.JoinRequest),
+        })
+
+
+

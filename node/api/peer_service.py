@@ -1,0 +1,146 @@
+"""PeerService: what other nodes ask of this node's disk. Authenticated by the interceptor."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import grpc
+
+from node import errors
+from node.api.status import check_parsed, streaming, tolerant, unary, unary_method
+from node.erasure import slices
+from node.hlc import HybridLogicalClock
+from node.metrics import Metrics
+from node.objects.replicas import share_key
+from node.store import LIST_MANIFESTS_LIMIT_MAX, ChecksumMismatch, CorruptShare, NodeStore, ShareNotFound
+from ringstore import frames
+from ringstore.v1 import peer_pb2
+
+SERVICE = "ringstore.v1.PeerService"
+# Most shares one HasChunk call may ask about.
+HAS_CHUNK_SHARES_MAX = 4096
+
+
+class PeerServicer:
+    def __init__(self, store: NodeStore, hlc: HybridLogicalClock, metrics: Metrics, frame_size_bytes: int,
+                 chunk_size_bytes: int) -> None:
+        self._store = store
+        self._hlc = hlc
+        self._metrics = metrics
+        self._frame_size_bytes = frame_size_bytes
+        self._share_bytes_max = chunk_size_bytes
+
+    @unary
+    def StoreChunk(self, request_iterator: Iterator, context) -> peer_pb2.StoreChunkResponse:
+        first = next(request_iterator, None)
+        check_parsed(first)
+        if first is None or isinstance(first, memoryview) or first.WhichOneof("msg") != "header":
+            raise errors.InvalidArgument("a StoreChunk stream must start with a header message")
+        header = first.header
+        if header.size_bytes > self._share_bytes_max:
+            raise errors.InvalidArgument(
+                f"share is {header.size_bytes} bytes; the largest this node accepts is {self._share_bytes_max}")
+        key = share_key(header.share)
+        received = 0
+        with self._store.begin_share(key) as writer:
+            for item in request_iterator:
+                check_parsed(item)
+                if not isinstance(item, memoryview):
+                    raise errors.InvalidArgument("a StoreChunk stream carries one header, then only data")
+                received += len(item)
+                if received > header.size_bytes:
+                    raise errors.InvalidArgument(f"share stream exceeds its declared {header.size_bytes} bytes")
+                writer.write(item)
+            if received != header.size_bytes:
+                raise errors.InvalidArgument(f"share stream carried {received} of {header.size_bytes} bytes")
+            try:
+                present = writer.commit(expected_blake3=header.blake3,
+                                        placement=header.placement if header.HasField("placement") else None,
+                                        handoff_for_node_id=header.handoff_for_node_id)
+            except ChecksumMismatch as err:
+                raise errors.InvalidArgument(str(err)) from None
+        self._metrics.shares_received.inc()
+        return peer_pb2.StoreChunkResponse(already_present=present)
+
+    @streaming
+    def FetchChunk(self, request: peer_pb2.FetchChunkRequest, context):
+        key = share_key(request.share)
+        try:
+            data = self._store.read_share(key)
+        except ShareNotFound as err:
+            raise errors.NotFound(str(err)) from None
+        except CorruptShare as err:
+            self._metrics.corrupt_shares.inc()
+            raise errors.DataLoss(str(err)) from None
+        info = self._store.share_info(key)
+        yield peer_pb2.FetchChunkResponse(header=peer_pb2.FetchChunkHeader(
+            size_bytes=len(data), blake3=info.blake3 if info is not None else b""))
+        yield from slices(data, self._frame_size_bytes)
+
+    @unary
+    def HasChunk(self, request, context):
+        if len(request.shares) > HAS_CHUNK_SHARES_MAX:
+            raise errors.InvalidArgument(f"{len(request.shares)} shares asked; the limit is {HAS_CHUNK_SHARES_MAX}")
+        return peer_pb2.HasChunkResponse(present=[self._store.has_share(share_key(s)) for s in request.shares])
+
+    @unary
+    def PutManifest(self, request, context):
+        self._hlc.observe(request.manifest.version)
+        return peer_pb2.PutManifestResponse(superseded=self._store.put_manifest(request.manifest))
+
+    @unary
+    def GetManifest(self, request, context):
+        manifest = self._store.get_manifest(request.tenant, request.bucket, request.key)
+        if manifest is None:
+            return peer_pb2.GetManifestResponse(found=False)
+        return peer_pb2.GetManifestResponse(found=True, manifest=manifest)
+
+    @unary
+    def ListManifests(self, request, context):
+        limit = min(request.limit or 1000, LIST_MANIFESTS_LIMIT_MAX)
+        manifests, truncated = self._store.list_manifests(request.tenant, request.bucket, prefix=request.prefix,
+                                                          start_after=request.start_after, limit=limit)
+        return peer_pb2.ListManifestsResponse(manifests=manifests, truncated=truncated)
+
+    @unary
+    def PutBucketRecord(self, request, context):
+        self._hlc.observe(request.bucket.version)
+        return peer_pb2.PutBucketRecordResponse(superseded=self._store.put_bucket(request.bucket))
+
+    @unary
+    def ListBucketRecords(self, request, context):
+        return peer_pb2.ListBucketRecordsResponse(buckets=self._store.list_buckets(request.tenant))
+
+    @unary
+    def GetPlacement(self, request, context):
+        record = self._store.get_placement(bytes(request.chunk_id))
+        if record is None:
+            return peer_pb2.GetPlacementResponse(found=False)
+        return peer_pb2.GetPlacementResponse(found=True, placement=record)
+
+    @unary
+    def PutPlacement(self, request, context):
+        self._store.put_placement(request.placement)
+        return peer_pb2.PutPlacementResponse()
+
+    def handlers(self) -> grpc.GenericRpcHandler:
+        p = peer_pb2
+
+        uu = unary_method
+
+        return grpc.method_handlers_generic_handler(SERVICE, {
+            "StoreChunk": grpc.stream_unary_rpc_method_handler(
+                self.StoreChunk, request_deserializer=tolerant(frames.decoder(p.StoreChunkRequest)),
+                response_serializer=lambda m: m.SerializeToString()),
+            "FetchChunk": grpc.unary_stream_rpc_method_handler(
+                self.FetchChunk, request_deserializer=tolerant(p.FetchChunkRequest.FromString),
+                response_serializer=frames.encode),
+            "HasChunk": uu(self.HasChunk, p.HasChunkRequest),
+            "PutManifest": uu(self.PutManifest, p.PutManifestRequest),
+            "GetManifest": uu(self.GetManifest, p.GetManifestRequest),
+            "ListManifests": uu(self.ListManifests, p.ListManifestsRequest),
+            "PutBucketRecord": uu(self.PutBucketRecord, p.PutBucketRecordRequest),
+            "ListBucketRecords": uu(self.ListBucketRecords, p.ListBucketRecordsRequest),
+            "GetPlacement": uu(self.GetPlacement, p.GetPlacementRequest),
+            "PutPlacement": uu(self.PutPlacement, p.PutPlacementRequest),
+        })

@@ -1,0 +1,327 @@
+"""noded: wires the store, membership, ring, coordinator and gRPC services into one process.
+
+Start-up order matters: open the data dir (and learn our node id), start serving (peers must be able
+to call back while we join), join through any given address, and only then announce readiness by
+writing `node.json`, which cluster-sim and operators' tooling wait for. SIGTERM is a graceful leave:
+the node tells its peers it is LEFT before it stops, so they do not wait out the failure detector.
+
+Exit codes: 0 clean stop, 2 bad configuration, 3 the cluster refused our secret, 4 no join
+address answered.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import json
+import logging
+import os
+import random
+import secrets
+import signal
+import sys
+import threading
+
+import click
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from node.api.admin_service import AdminServicer
+from node.api.auth import AuthInterceptor
+from node.api.membership_service import MembershipServicer
+from node.api.object_service import ObjectServicer
+from node.api.peer_service import PeerServicer
+from node.config import ConfigError, NodeConfig
+from node.gossip import MemberInfo, MemberState, Membership, MembershipDriver, SystemClock
+from node.gossip.transport import PeerRejected, PeerUnreachable
+from node.hlc import HybridLogicalClock
+from node.metrics import Metrics
+from node.objects.coordinator import Coordinator
+from node.objects.replicas import Replicas
+from node.peers.client import PeerClient
+from node.peers.gossip_transport import GrpcTransport
+from node.ring import Ring, RingMember
+from node.store import NodeStore
+
+log = logging.getLogger("ringstore.daemon")
+
+EXIT_CONFIG = 2
+EXIT_SECRET_REJECTED = 3
+EXIT_JOIN_UNREACHABLE = 4
+# gRPC server worker threads: bounds concurrent RPCs served by this node.
+SERVER_WORKERS_MAX = 64
+# Threads that store or read whole chunks for coordinated puts and gets.
+CHUNK_WORKERS_MAX = 16
+# Threads that send copies, manifests and placement records to holders.
+SEND_WORKERS_MAX = 64
+# How long a joining node keeps trying its join addresses.
+JOIN_DEADLINE_S = 30.0
+# How often the node re-announces its free disk bytes (only when they changed by 1 % or more).
+FREE_BYTES_REPORT_INTERVAL_S = 30.0
+
+
+class _NodeIdFilter(logging.Filter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.node_id = "-"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.node_id = self.node_id
+        return True
+
+
+_log_filter = _NodeIdFilter()
+
+
+def setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_log_filter)
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s %(levelname)s node=%(node_id)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+class ClusterState:
+    """The ClusterView the coordinator uses: membership plus the ring built from it."""
+
+    def __init__(self, membership: Membership, ring_vnodes: int, weight_unit_bytes: int) -> None:
+        self._membership = membership
+        self._vnodes = ring_vnodes
+        self._weight_unit_bytes = weight_unit_bytes
+        self._lock = threading.Lock()
+        self._ring_key: tuple = ()
+        self._ring = Ring([], vnodes_per_node=ring_vnodes)
+        self.node_id = membership.node_id
+        self.rebuild()
+
+    def rebuild(self, *_args) -> None:
+        members = tuple(sorted(
+            (RingMember(m.node_id, m.zone, m.capacity_bytes / self._weight_unit_bytes)
+             for m in self._membership.ring_members()), key=lambda r: r.node_id))
+        with self._lock:
+            if members != self._ring_key:
+                self._ring = Ring(members, vnodes_per_node=self._vnodes)
+                self._ring_key = members
+
+    def ring(self) -> Ring:
+        return self._ring
+
+    def is_live(self, node_id: str) -> bool:
+        return self._membership.is_live(node_id)
+
+    def address_of(self, node_id: str) -> str:
+        member = self._membership.get(node_id)
+        if member is None:
+            raise KeyError(node_id)
+        return member.address
+
+    def state_name(self, node_id: str) -> str:
+        member = self._membership.get(node_id)
+        return "UNKNOWN" if member is None else member.state.name
+
+    def live_count(self) -> int:
+        return sum(1 for m in self._membership.members() if m.state == MemberState.ALIVE)
+
+    def members_by_state(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for m in self._membership.members():
+            counts[m.state.name] = counts.get(m.state.name, 0) + 1
+        return counts
+
+
+class NodeDaemon:
+    def __init__(self, config: NodeConfig) -> None:
+        self.config = config
+        self.clock = SystemClock()
+        self.store = NodeStore(os.path.join(config.data_dir, "store"),
+                               map_size_bytes=config.storage.lmdb_map_size_bytes)
+        stored_id = self.store.load_node_id()
+        if stored_id and config.node_id and stored_id != config.node_id:
+            raise ConfigError(f"data dir {config.data_dir} belongs to node {stored_id!r}, not {config.node_id!r}; "
+                              "use its own --node-id or another --data-dir")
+        self.node_id = stored_id or config.node_id or f"node-{secrets.token_hex(4)}"
+        if not stored_id:
+            self.store.save_node_id(self.node_id)
+        _log_filter.node_id = self.node_id
+        self.generation = self.clock.wall_ms()
+        self.metrics = Metrics()
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        cfg = self.config
+        storage = cfg.storage
+        self.peers = PeerClient(node_id=self.node_id, secret=cfg.cluster_secret,
+                                message_bytes_max=storage.grpc_message_bytes_max)
+        self.server = grpc.server(
+            cf.ThreadPoolExecutor(max_workers=SERVER_WORKERS_MAX, thread_name_prefix="grpc"),
+            interceptors=[AuthInterceptor(cfg.cluster_secret,
+                                          on_reject=lambda method, reason: self.metrics.auth_rejections.inc())],
+            options=[("grpc.max_send_message_length", storage.grpc_message_bytes_max),
+                     ("grpc.max_receive_message_length", storage.grpc_message_bytes_max),
+                     ("grpc.so_reuseport", 0)])
+        port = self.server.add_insecure_port(cfg.listen_address)
+        if port == 0:
+            raise ConfigError(f"cannot listen on {cfg.listen_address}: address in use or not local")
+        host = cfg.listen_address.rsplit(":", 1)[0]
+        self.address = cfg.advertise_address or f"{host}:{port}"
+        metrics_host, metrics_port = cfg.metrics_address.rsplit(":", 1)
+        self.metrics_server, self.metrics_port = self.metrics.serve(metrics_host, int(metrics_port))
+
+        me = MemberInfo(node_id=self.node_id, address=self.address, zone=cfg.zone,
+                        capacity_bytes=cfg.capacity_bytes, generation=self.generation, incarnation=0,
+                        state=MemberState.ALIVE, free_bytes=self.store.data_filesystem_free_bytes(),
+                        metrics_port=self.metrics_port)
+        self.membership = Membership(config=cfg.gossip, me=me, clock=self.clock, rng=random.Random())
+        self.cluster = ClusterState(self.membership, cfg.ring.vnodes_per_node, cfg.ring.weight_unit_bytes)
+        self.membership.add_listener(self.cluster.rebuild)
+        self.transport = GrpcTransport(
+            self.peers, on_send=lambda kind: self.metrics.gossip_messages.labels(kind.lower(), "sent").inc())
+        self.driver = MembershipDriver(membership=self.membership, transport=self.transport, config=cfg.gossip,
+                                       clock=self.clock)
+        self.hlc = HybridLogicalClock(self.node_id, self.clock.wall_ms)
+        self.chunk_pool = cf.ThreadPoolExecutor(max_workers=CHUNK_WORKERS_MAX, thread_name_prefix="chunk")
+        self.send_pool = cf.ThreadPoolExecutor(max_workers=SEND_WORKERS_MAX, thread_name_prefix="send")
+        replicas = Replicas(view=self.cluster, store=self.store, peers=self.peers,
+                            frame_size_bytes=storage.frame_size_bytes, timeout_s=storage.peer_rpc_timeout_s)
+        self.coordinator = Coordinator(view=self.cluster, replicas=replicas, config=storage, hlc=self.hlc,
+                                       chunk_pool=self.chunk_pool, send_pool=self.send_pool,
+                                       wall_ms=self.clock.wall_ms,
+                                       on_corrupt=lambda node_id, chunk_id: self.metrics.corrupt_shares.inc())
+        self.metrics.watch(members_by_state=self.cluster.members_by_state, stats=self.store.stats)
+
+        self.health = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        self.server.add_generic_rpc_handlers((
+            ObjectServicer(self.coordinator, self.metrics, self.cluster.state_name).handlers(),
+            PeerServicer(self.store, self.hlc, self.metrics, storage.frame_size_bytes,
+                         storage.chunk_size_bytes).handlers(),
+            MembershipServicer(self.membership, self.transport, self.metrics,
+                               cfg.gossip.indirect_probe_timeout_s).handlers(),
+            AdminServicer(membership=self.membership, ring=self.cluster.ring, store=self.store,
+                          default_replicas=storage.default_replicas,
+                          metadata_replicas=storage.metadata_replicas).handlers(),
+        ))
+        self.server.start()
+        log.info("serving on %s (metrics on %s:%d), generation %d, profile %s", self.address, metrics_host,
+                 self.metrics_port, self.generation, cfg.profile)
+        if cfg.join_addresses:
+            self.driver.join_cluster(list(cfg.join_addresses), JOIN_DEADLINE_S)
+        self.driver.start()
+        self._free_bytes_thread = threading.Thread(target=self._report_free_bytes, name="free-bytes", daemon=True)
+        self._free_bytes_thread.start()
+        for service in ("", "ringstore.v1.ObjectService", "ringstore.v1.PeerService",
+                        "ringstore.v1.MembershipService", "ringstore.v1.AdminService"):
+            self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
+        self._write_ready_file()
+
+    def _report_free_bytes(self) -> None:
+        last = self.membership.me().free_bytes
+        while not self._stopped.wait(FREE_BYTES_REPORT_INTERVAL_S):
+            free = self.store.data_filesystem_free_bytes()
+            if abs(free - last) * 100 >= max(last, 1):
+                self.membership.update_me(free_bytes=free)
+                last = free
+
+    def _write_ready_file(self) -> None:
+        info = {"node_id": self.node_id, "address": self.address,
+                "metrics_address": f"{self.config.metrics_address.rsplit(':', 1)[0]}:{self.metrics_port}",
+                "pid": os.getpid(), "generation": self.generation}
+        path = os.path.join(self.config.data_dir, "node.json")
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(info, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    def stop(self, *, leave: bool) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        for service in ("", "ringstore.v1.ObjectService"):
+            self.health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
+        if leave:
+            try:
+                self.driver.leave(self.config.gossip.rpc_timeout_s * 2)
+            except Exception:  # noqa: BLE001 - leaving is best effort; peers will detect us anyway
+                log.warning("could not announce LEFT to peers", exc_info=True)
+        self.driver.stop()
+        self.server.stop(grace=2.0).wait(5.0)
+        self.chunk_pool.shutdown(wait=False, cancel_futures=True)
+        self.send_pool.shutdown(wait=False, cancel_futures=True)
+        self.metrics_server.shutdown()
+        self.peers.close()
+        self.store.close()
+        log.info("stopped")
+
+
+def _read_secret(path: str | None) -> bytes:
+    if path:
+        with open(path, "rb") as f:
+            return f.read().strip()
+    env = os.environ.get("RINGSTORE_CLUSTER_SECRET", "")
+    return env.encode()
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", required=True, type=click.Path(file_okay=False), help="Where this node keeps its data.")
+@click.option("--listen", "listen_address", default="127.0.0.1:7400", show_default=True,
+              help="host:port to serve gRPC on (port 0 picks a free one).")
+@click.option("--advertise", "advertise_address", default="", help="host:port peers should use (default: bound).")
+@click.option("--metrics-listen", "metrics_address", default="127.0.0.1:0", show_default=True,
+              help="host:port for the Prometheus endpoint.")
+@click.option("--node-id", default="", help="Node id for a new data dir (kept in the data dir afterwards).")
+@click.option("--zone", default="", help="Failure domain; copies spread over distinct zones first.")
+@click.option("--capacity-bytes", type=int, default=1024 ** 4, show_default=True, help="Ring weight follows it.")
+@click.option("--join", "join_addresses", multiple=True, help="host:port of any live node (repeatable).")
+@click.option("--cluster-secret-file", type=click.Path(dir_okay=False), default=None,
+              help="File holding the cluster secret (else RINGSTORE_CLUSTER_SECRET).")
+@click.option("--profile", type=click.Choice(NodeConfig.profiles()), default="lan", show_default=True,
+              help="Timer profile: lan for real clusters, local for cluster-sim.")
+@click.option("--default-replicas", type=int, default=None, help="Copies per chunk for new buckets.")
+@click.option("--log-level", default="info", show_default=True)
+def main(data_dir, listen_address, advertise_address, metrics_address, node_id, zone, capacity_bytes,
+         join_addresses, cluster_secret_file, profile, default_replicas, log_level) -> None:
+    """Run one Ringstore node."""
+    setup_logging(log_level)
+    try:
+        config = NodeConfig.for_profile(
+            profile, data_dir=data_dir, listen_address=listen_address, advertise_address=advertise_address,
+            node_id=node_id, zone=zone, capacity_bytes=capacity_bytes, join_addresses=tuple(join_addresses),
+            metrics_address=metrics_address, cluster_secret=_read_secret(cluster_secret_file))
+        if default_replicas is not None:
+            config = dataclasses.replace(config, storage=dataclasses.replace(config.storage,
+                                                                             default_replicas=default_replicas))
+        os.makedirs(data_dir, exist_ok=True)
+        daemon = NodeDaemon(config)
+    except (ConfigError, OSError) as err:
+        click.echo(f"noded: error: {err}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+    stop_requested = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
+    signal.signal(signal.SIGINT, lambda *_: stop_requested.set())
+    try:
+        daemon.start()
+    except PeerRejected as err:
+        click.echo(f"noded: error: the cluster refused this node's secret ({err}); "
+                   "use the cluster's --cluster-secret-file", err=True)
+        daemon.stop(leave=False)
+        sys.exit(EXIT_SECRET_REJECTED)
+    except PeerUnreachable as err:
+        click.echo(f"noded: error: no join address answered within {JOIN_DEADLINE_S:.0f} s ({err})", err=True)
+        daemon.stop(leave=False)
+        sys.exit(EXIT_JOIN_UNREACHABLE)
+    except ConfigError as err:
+        click.echo(f"noded: error: {err}", err=True)
+        sys.exit(EXIT_CONFIG)
+    while not stop_requested.wait(0.5):
+        pass
+    log.info("stop requested: leaving the cluster")
+    daemon.stop(leave=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""One exception hierarchy for everything the node says no to.
+
+Each class is a kind of answer a client can act on; `node/api/status.py` maps each to one gRPC status
+code, once, at the edge. Messages are one line, carry numbers and node ids, and say what to do
+("write quorum not met: 1 of 2 manifest acks (node-c: deadline exceeded after 0.50 s)").
+Our own bugs are not here: they are assertions and surface as INTERNAL.
+"""
+
+from __future__ import annotations
+
+
+class RingstoreError(Exception):
+    """Base of every error the node reports to a caller."""
+
+
+class InvalidArgument(RingstoreError):
+    """The request itself is wrong (bad key, bad bucket name, bad policy)."""
+
+
+class NotFound(RingstoreError):
+    """The bucket, object or chunk does not exist."""
+
+
+class AlreadyExists(RingstoreError):
+    """Creating something that is already there (a bucket)."""
+
+
+class FailedPrecondition(RingstoreError):
+    """The request is valid but the state does not allow it (removing a non-empty bucket)."""
+
+
+class OutOfRange(RingstoreError):
+    """A byte range starts past the end of the object."""
+
+
+class Unavailable(RingstoreError):
+    """Too few live nodes (or replicas) answered to do this safely now; retrying later may work."""
+
+
+class DataLoss(RingstoreError):
+    """No intact copy of some data could be found anywhere the cluster looked."""
+
+
+class ResourceExhausted(RingstoreError):
+    """A limit was hit: object too large, disks full."""
+
+
+class Unauthenticated(RingstoreError):
+    """The caller did not prove it knows the cluster secret."""

@@ -1,0 +1,135 @@
+"""One member's record, and which of two records about the same node is newer.
+
+Design. A record is what one node says about one member: who it is (id, address, zone,
+capacity), which life of its process it describes (`generation`, the process start time in Unix
+ms), which of that life's claims it is (`incarnation`, bumped only by the node itself) and the
+state. Records are frozen values, ordered by `supersedes`: a higher generation wins (a restart
+beats anything said about the previous process); in one generation a higher incarnation wins (a
+refutation beats the accusation it answers); with both equal the state with the higher
+precedence wins (ALIVE < DOWN < OUT < LEFT), so any node may turn a record DOWN or OUT without
+the node's help, and only the node itself can undo that, by bumping its incarnation. Attribute
+changes (free bytes, address) ride on the same rule: the node bumps its own incarnation to
+announce them.
+
+This total order is what makes gossip converge: every node applies "keep the greater record",
+which is commutative and idempotent, so the order and number of deliveries do not matter.
+
+Rejected: a wall-clock "last updated" stamp per record. It needs synchronized clocks and lets a
+node with a fast clock win every disagreement; (generation, incarnation, precedence) needs no
+clock agreement except that a restarted process starts later than its previous life.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+
+from ringstore.v1 import membership_pb2
+
+from node.errors import InvalidArgument
+
+# Same rule as NodeConfig's node ids; a record from the network must obey it too.
+_NODE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+ADDRESS_LENGTH_MAX = 255
+ZONE_LENGTH_MAX = 64
+_UINT64_MAX = 2**64 - 1
+_PORT_MAX = 65_535
+
+
+class InvalidMember(InvalidArgument):
+    """A member record from the network (or a caller) is malformed."""
+
+
+class MemberState(enum.IntEnum):
+    """A member's state; values are the wire's `membership_pb2.MemberState` numbers."""
+
+    ALIVE = membership_pb2.MEMBER_STATE_ALIVE
+    DOWN = membership_pb2.MEMBER_STATE_DOWN
+    OUT = membership_pb2.MEMBER_STATE_OUT
+    LEFT = membership_pb2.MEMBER_STATE_LEFT
+
+
+# Which state wins when generation and incarnation are equal. Spelled out rather than taken from
+# the enum values so that renumbering the wire enum could never silently change the order.
+_PRECEDENCE = {MemberState.ALIVE: 0, MemberState.DOWN: 1, MemberState.OUT: 2, MemberState.LEFT: 3}
+
+
+@dataclasses.dataclass(frozen=True)
+class MemberInfo:
+    """What one node says about one member at one moment (a value: replace, never mutate)."""
+
+    node_id: str
+    address: str
+    zone: str
+    capacity_bytes: int
+    generation: int
+    incarnation: int
+    state: MemberState
+    free_bytes: int = 0
+    metrics_port: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.node_id, str) or not _NODE_ID_RE.match(self.node_id):
+            raise InvalidMember(f"member node id {self.node_id!r} must match [a-z0-9][a-z0-9-]{{0,62}}")
+        if not self.address or len(self.address) > ADDRESS_LENGTH_MAX:
+            raise InvalidMember(f"member {self.node_id}: address must be 1..{ADDRESS_LENGTH_MAX} "
+                                f"characters, got {len(self.address)}")
+        if len(self.zone) > ZONE_LENGTH_MAX:
+            raise InvalidMember(f"member {self.node_id}: zone must be at most {ZONE_LENGTH_MAX} "
+                                f"characters, got {len(self.zone)}")
+        for name in ("capacity_bytes", "generation", "incarnation", "free_bytes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not 0 <= value <= _UINT64_MAX:
+                raise InvalidMember(f"member {self.node_id}: {name} must be in 0..2^64-1, got {value!r}")
+        if not isinstance(self.metrics_port, int) or not 0 <= self.metrics_port <= _PORT_MAX:
+            raise InvalidMember(f"member {self.node_id}: metrics_port must be in 0..65535, "
+                                f"got {self.metrics_port!r}")
+        try:
+            state = MemberState(self.state)
+        except ValueError:
+            raise InvalidMember(f"member {self.node_id}: state {self.state!r} is not one of "
+                                f"ALIVE, DOWN, OUT, LEFT") from None
+        object.__setattr__(self, "state", state)
+
+    def to_proto(self) -> membership_pb2.Member:
+        return membership_pb2.Member(
+            node_id=self.node_id,
+            address=self.address,
+            zone=self.zone,
+            capacity_bytes=self.capacity_bytes,
+            generation=self.generation,
+            incarnation=self.incarnation,
+            state=int(self.state),
+            free_bytes=self.free_bytes,
+            metrics_port=self.metrics_port,
+        )
+
+    @classmethod
+    def from_proto(cls, message: membership_pb2.Member) -> "MemberInfo":
+        """Read a record from the wire; raises InvalidMember when it is malformed."""
+        return cls(
+            node_id=message.node_id,
+            address=message.address,
+            zone=message.zone,
+            capacity_bytes=message.capacity_bytes,
+            generation=message.generation,
+            incarnation=message.incarnation,
+            state=message.state,
+            free_bytes=message.free_bytes,
+            metrics_port=message.metrics_port,
+        )
+
+    def version(self) -> tuple[int, int, int]:
+        """The key `supersedes` orders by: (generation, incarnation, state precedence)."""
+        return (self.generation, self.incarnation, _PRECEDENCE[self.state])
+
+
+def supersedes(new: MemberInfo, old: MemberInfo) -> bool:
+    """True when `new` should replace `old` (two records about the same node).
+
+    Higher generation wins; then higher incarnation; then higher state precedence
+    (ALIVE < DOWN < OUT < LEFT). Equal versions never supersede, so re-delivery is a no-op.
+    """
+    assert new.node_id == old.node_id, f"comparing records of {new.node_id} and {old.node_id}"
+    return new.version() > old.version()

@@ -1,0 +1,482 @@
+"""The membership state machine: the table of members, how records spread, and DOWN verdicts.
+
+Design. `Membership` is a step function with no threads and no I/O. `step()` looks at the clock
+and returns the messages this node should send now (`Outgoing`); the `on_*` methods take what
+peers sent and return what to answer. A driver (`driver.py`) moves the messages over a Transport;
+a test or the simulation moves them by calling the target's `on_*` directly, under a manual
+clock, and asserts exact virtual times.
+
+The table holds one record per node (see `member.py` for which record wins). Every applied
+change is queued for gossip (`broadcast.py`), so news spreads on three paths: piggybacked on
+heartbeats and their replies, pushed to `gossip_fanout` random live peers every
+`gossip_interval_s` while fresh, and a full push-pull table exchange with one random live peer
+every `state_sync_interval_s` that repairs whatever gossip missed.
+
+Failure detection. Every `heartbeat_interval_s` a node heartbeats its watchers
+(`watchers.py`: its successors among ALIVE node ids). Each node tracks the nodes it watches
+(`detector.py`); one silent longer than `down_after_s` gets one indirect probe (`Outgoing` of
+kind "indirect_probe", with `indirect_probe_count` random ALIVE helpers); if the probe fails
+the watcher declares it DOWN, keeping its generation and incarnation, and broadcasts that. Only
+the node itself can undo a verdict, by bumping its incarnation (refutation); a restarted process
+has a new generation, which beats anything said about its previous life. A node DOWN for
+`repair_after_down_s` (as seen here) becomes OUT; OUT and LEFT nodes stay in the table (so a stale
+ALIVE record cannot resurrect them) but leave the ring.
+
+Lifeguard. If `step()` runs late by more than `lateness_tolerance_intervals *
+heartbeat_interval_s` (the expected cadence is one step per `gossip_interval_s`), the node was
+starved (CPU, GC, a stopped VM): it holds back verdicts for that step and pushes every watched
+node's deadline back by the lateness, so its own stall is not counted as their silence.
+
+Threads. The driver calls `on_*` from gRPC threads and `step()` from its own; one lock guards all
+state and nothing inside it blocks. Listeners are called after the lock is released, in the
+order the changes were applied: changes go into a queue under the lock, and whichever caller
+finds the notification slot free delivers everything queued (a listener may call back into
+`Membership`; its own changes are delivered after it returns).
+
+Rejected: a suspicion state between ALIVE and DOWN (SWIM's SUSPECT, Lifeguard's suspicion
+timeouts). It gives a suspected node time to refute before anyone routes around it, but here the
+indirect probe already guards against one bad link, DOWN only routes around a node (data moves
+only at OUT, minutes later), and a refutation undoes DOWN within a heartbeat. One state fewer
+keeps the wire enum and the ring's rule simple.
+
+Rejected: all-to-all heartbeats. Simple, but traffic grows with N^2; watchers keep it flat.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import random
+import threading
+from collections.abc import Callable, Sequence
+
+from node.config import GossipConfig
+from node.gossip.broadcast import BroadcastQueue
+from node.gossip.clock import Clock
+from node.gossip.detector import Detector
+from node.gossip.member import InvalidMember, MemberInfo, MemberState, supersedes
+from node.gossip.watchers import watched_by, watchers_of
+
+log = logging.getLogger("ringstore.gossip")
+
+# Most members one table holds; records about further unknown nodes are dropped (with a warning).
+# Also the most records accepted in one message (a sync carries the whole table).
+MEMBERS_MAX = 4096
+# The broadcast queue holds max(BROADCAST_QUEUE_MIN, BROADCAST_QUEUE_PER_MEMBER * members).
+BROADCAST_QUEUE_MIN = 64
+BROADCAST_QUEUE_PER_MEMBER = 4
+# Most listeners; they are a handful of wiring callbacks (ring rebuild, metrics), never per-request.
+LISTENERS_MAX = 16
+# Passes one caller makes over the notification queue; changes queued after its last pass are
+# delivered by the next caller, never lost.
+NOTIFY_PASSES_MAX = 64
+# Timers fire when within half a step of due, so a step that wakes a hair early does not slip a
+# whole gossip interval.
+_DUE_SLACK_FRACTION = 0.5
+
+Listener = Callable[[MemberInfo | None, MemberInfo], None]
+
+_CHANGEABLE_FIELDS = frozenset({"address", "zone", "capacity_bytes", "free_bytes", "metrics_port"})
+
+
+@dataclasses.dataclass(frozen=True)
+class Outgoing:
+    """One message `step()` wants sent; the driver (or a test network) delivers it."""
+
+    kind: str                 # "heartbeat" | "gossip" | "sync" | "indirect_probe"
+    target_node_id: str
+    target_address: str
+    updates: tuple[MemberInfo, ...] = ()    # heartbeat/gossip payload; sync: the whole table
+    helpers: tuple[tuple[str, str], ...] = ()   # indirect_probe: (node_id, address) of helpers
+
+
+OUTGOING_KINDS = ("heartbeat", "gossip", "sync", "indirect_probe")
+
+
+@dataclasses.dataclass
+class _Entry:
+    info: MemberInfo
+    state_since_s: float
+
+
+class Membership:
+    """This node's view of the cluster; see the module docstring."""
+
+    def __init__(self, *, config: GossipConfig, me: MemberInfo, clock: Clock,
+                 rng: random.Random) -> None:
+        if me.state != MemberState.ALIVE:
+            raise InvalidMember(f"a node starts ALIVE, not {me.state.name} ({me.node_id})")
+        self._config = config
+        self._clock = clock
+        self._rng = rng
+        self.node_id = me.node_id
+        self._lock = threading.Lock()
+        now_s = clock.monotonic_s()
+        self._table: dict[str, _Entry] = {me.node_id: _Entry(me, now_s)}
+        self._broadcasts = BroadcastQueue(retransmit_max=config.gossip_retransmit_max,
+                                          size_max=BROADCAST_QUEUE_MIN)
+        self._broadcasts.push(me)
+        self._detector = Detector(down_after_s=config.down_after_s,
+                                  probe_wait_s_max=config.down_after_s)
+        self._listeners: list[Listener] = []
+        self._pending_events: collections.deque[tuple[MemberInfo | None, MemberInfo]] = (
+            collections.deque())
+        self._notify_slot = threading.Lock()
+        self._slack_s = config.gossip_interval_s * _DUE_SLACK_FRACTION
+        self._last_step_s: float | None = None
+        self._next_heartbeat_s = now_s
+        self._next_gossip_s = now_s
+        # Spread first syncs over one interval so nodes started together do not sync in lockstep.
+        self._next_sync_s = now_s + config.state_sync_interval_s * rng.random()
+
+    # ---- reading ---------------------------------------------------------------------------
+
+    def me(self) -> MemberInfo:
+        with self._lock:
+            return self._table[self.node_id].info
+
+    def members(self) -> list[MemberInfo]:
+        """Every known member, me included, sorted by node id."""
+        with self._lock:
+            return [self._table[k].info for k in sorted(self._table)]
+
+    def get(self, node_id: str) -> MemberInfo | None:
+        with self._lock:
+            entry = self._table.get(node_id)
+            return entry.info if entry is not None else None
+
+    def state_age_s(self, node_id: str) -> float:
+        """Seconds since this node saw `node_id`'s state change (or first learned of it)."""
+        with self._lock:
+            entry = self._table.get(node_id)
+            if entry is None:
+                raise KeyError(f"unknown member {node_id!r}")
+            return self._clock.monotonic_s() - entry.state_since_s
+
+    def ring_members(self) -> list[MemberInfo]:
+        """The ring's member set: ALIVE and DOWN (not OUT or LEFT), sorted by node id."""
+        ring_states = (MemberState.ALIVE, MemberState.DOWN)
+        return [m for m in self.members() if m.state in ring_states]
+
+    def is_live(self, node_id: str) -> bool:
+        with self._lock:
+            entry = self._table.get(node_id)
+            return entry is not None and entry.info.state == MemberState.ALIVE
+
+    def watched(self) -> list[str]:
+        """The nodes this node currently watches (as of the last step)."""
+        with self._lock:
+            return self._detector.watched()
+
+    def add_listener(self, fn: Listener) -> None:
+        """Call `fn(old, new)` after every applied change (old is None for a new member).
+
+        Called without any lock held, in the order changes were applied, from whichever thread
+        made or drained the change; must not block for long."""
+        with self._lock:
+            if len(self._listeners) >= LISTENERS_MAX:
+                raise ValueError(f"at most {LISTENERS_MAX} membership listeners")
+            self._listeners.append(fn)
+
+    # ---- the step ----------------------------------------------------------------------------
+
+    def step(self) -> list[Outgoing]:
+        """One bounded unit of work at clock.monotonic_s(); see the module docstring."""
+        config = self._config
+        with self._lock:
+            now_s = self._clock.monotonic_s()
+            late_s = 0.0
+            if self._last_step_s is not None:
+                late_s = now_s - self._last_step_s - config.gossip_interval_s
+            self._last_step_s = now_s
+            hold_verdicts = late_s > config.lateness_tolerance_intervals * config.heartbeat_interval_s
+
+            me = self._table[self.node_id].info
+            alive_ids = self._alive_ids_locked()
+            running = me.state == MemberState.ALIVE
+            self._detector.set_watched(
+                watched_by(self.node_id, alive_ids, config.monitor_count) if running else (),
+                now_s)
+            if hold_verdicts:
+                self._detector.extend(late_s)
+                log.warning("node=%s step ran %.3f s late; holding back verdicts this round",
+                            self.node_id, late_s)
+
+            out: list[Outgoing] = []
+            heartbeat_due = running and self._due(now_s, self._next_heartbeat_s)
+            gossip_due = len(self._broadcasts) > 0 and self._due(now_s, self._next_gossip_s)
+            updates: tuple[MemberInfo, ...] = ()
+            if heartbeat_due or gossip_due:
+                updates = tuple(self._broadcasts.take(config.piggyback_updates_max))
+            if heartbeat_due:
+                self._next_heartbeat_s = now_s + config.heartbeat_interval_s
+                for watcher_id in watchers_of(self.node_id, alive_ids, config.monitor_count):
+                    out.append(self._outgoing_locked("heartbeat", watcher_id, updates=updates))
+            if gossip_due and updates:
+                self._next_gossip_s = now_s + config.gossip_interval_s
+                for peer_id in self._random_live_peers_locked(config.gossip_fanout):
+                    out.append(self._outgoing_locked("gossip", peer_id, updates=updates))
+            if running and self._due(now_s, self._next_sync_s):
+                self._next_sync_s = now_s + config.state_sync_interval_s
+                for peer_id in self._random_live_peers_locked(1):
+                    table = tuple(e.info for e in self._table.values())
+                    out.append(self._outgoing_locked("sync", peer_id, updates=table))
+            events: list[tuple[MemberInfo | None, MemberInfo]] = []
+            if running and not hold_verdicts:
+                out.extend(self._probe_silent_locked(now_s, alive_ids))
+            if not hold_verdicts:
+                self._turn_out_locked(now_s, events)
+            self._queue_events_locked(events)
+        self._notify()
+        return out
+
+    def _due(self, now_s: float, due_s: float) -> bool:
+        return now_s >= due_s - self._slack_s
+
+    def _probe_silent_locked(self, now_s: float, alive_ids: list[str]) -> list[Outgoing]:
+        out = []
+        for node_id in self._detector.silent(now_s):
+            target = self._table[node_id].info
+            assert target.state == MemberState.ALIVE, f"watching {node_id} in {target.state.name}"
+            candidates = sorted(i for i in alive_ids if i not in (self.node_id, node_id))
+            chosen = self._rng.sample(candidates,
+                                      min(self._config.indirect_probe_count, len(candidates)))
+            helpers = tuple((i, self._table[i].info.address) for i in chosen)
+            self._detector.start_probe(node_id, now_s, (target.generation, target.incarnation))
+            log.info("node=%s member=%s silent %.2f s; indirect probe via %s", self.node_id,
+                     node_id, self._detector.silence_s(node_id, now_s),
+                     ",".join(chosen) or "direct ping")
+            out.append(self._outgoing_locked("indirect_probe", node_id, helpers=helpers))
+        return out
+
+    def _turn_out_locked(self, now_s: float, events: list) -> None:
+        repair_after_s = self._config.repair_after_down_s
+        for entry in list(self._table.values()):
+            info = entry.info
+            if info.state == MemberState.DOWN and now_s - entry.state_since_s >= repair_after_s:
+                log.info("node=%s member=%s DOWN for %.1f s; now OUT", self.node_id,
+                         info.node_id, now_s - entry.state_since_s)
+                self._apply_locked(dataclasses.replace(info, state=MemberState.OUT), now_s, events)
+
+    # ---- receiving ---------------------------------------------------------------------------
+
+    def on_heartbeat(self, sender: MemberInfo, updates: Sequence[MemberInfo]) -> list[MemberInfo]:
+        """A heartbeat from `sender`: counts as evidence that it lives, applies its record and
+        the piggybacked updates; returns the updates to send back (including my newer record of
+        the sender, so a node wrongly believed DOWN learns it and refutes)."""
+        if sender.node_id == self.node_id:
+            raise InvalidMember(f"heartbeat from a node using my own id {self.node_id!r}")
+        self._check_count(updates)
+        events: list[tuple[MemberInfo | None, MemberInfo]] = []
+        with self._lock:
+            now_s = self._clock.monotonic_s()
+            self._apply_locked(sender, now_s, events)
+            known = self._table.get(sender.node_id)
+            if known is not None and known.info.state == MemberState.ALIVE:
+                self._detector.heard(sender.node_id, now_s)
+            for update in updates:
+                self._apply_locked(update, now_s, events)
+            reply_max = self._config.piggyback_updates_max
+            reply = self._broadcasts.peek(reply_max)
+            if known is not None and supersedes(known.info, sender):
+                reply = [known.info] + [u for u in reply if u.node_id != sender.node_id]
+                reply = reply[:reply_max]
+            self._queue_events_locked(events)
+        self._notify()
+        return reply
+
+    def on_heartbeat_reply(self, target_node_id: str, updates: Sequence[MemberInfo]) -> None:
+        """The answer to my heartbeat to `target_node_id`: apply its updates."""
+        self._apply_all(updates)
+
+    def on_gossip(self, updates: Sequence[MemberInfo]) -> None:
+        self._apply_all(updates)
+
+    def on_sync(self, members: Sequence[MemberInfo]) -> list[MemberInfo]:
+        """A peer's whole table: apply it, answer with mine (push-pull)."""
+        self._apply_all(members)
+        return self.members()
+
+    def on_sync_reply(self, members: Sequence[MemberInfo]) -> None:
+        self._apply_all(members)
+
+    def on_join(self, member: MemberInfo) -> list[MemberInfo]:
+        """A node joins through me: add or refresh its record, return my whole table (it
+        included). A joiner I believe DOWN in the same generation finds that record in the table
+        and refutes it."""
+        if member.node_id == self.node_id:
+            raise InvalidMember(f"joining node uses my own id {self.node_id!r}")
+        if member.state != MemberState.ALIVE:
+            raise InvalidMember(f"joining node {member.node_id} says it is {member.state.name}, "
+                                f"not ALIVE")
+        self._apply_all([member])
+        return self.members()
+
+    def on_probe_result(self, target_node_id: str, reachable: bool) -> None:
+        """The result of the indirect probe about `target_node_id`: unreachable declares it DOWN
+        (same generation and incarnation as probed); reachable gives it another full window."""
+        events: list[tuple[MemberInfo | None, MemberInfo]] = []
+        with self._lock:
+            now_s = self._clock.monotonic_s()
+            token = self._detector.finish_probe(target_node_id, now_s, reachable)
+            entry = self._table.get(target_node_id)
+            if token is None or reachable or entry is None:
+                pass
+            elif entry.info.state != MemberState.ALIVE:
+                pass   # already DOWN (gossip beat our probe) or gone
+            elif (entry.info.generation, entry.info.incarnation) != token:
+                pass   # it refuted or restarted while we probed: the verdict is about an old life
+            else:
+                log.warning("node=%s member=%s unreachable by indirect probe; declaring DOWN "
+                            "(generation %d incarnation %d)", self.node_id, target_node_id,
+                            entry.info.generation, entry.info.incarnation)
+                down = dataclasses.replace(entry.info, state=MemberState.DOWN)
+                self._apply_locked(down, now_s, events)
+            self._queue_events_locked(events)
+        self._notify()
+
+    # ---- changing myself ---------------------------------------------------------------------
+
+    def leave(self) -> MemberInfo:
+        """Mark myself LEFT (bumped incarnation) and broadcast it; returns my record."""
+        with self._lock:
+            mine = self._table[self.node_id].info
+            left = dataclasses.replace(mine, state=MemberState.LEFT,
+                                       incarnation=mine.incarnation + 1)
+            events = [self._set_me_locked(left)]
+            self._queue_events_locked(events)
+        self._notify()
+        log.info("node=%s leaving (incarnation %d)", self.node_id, left.incarnation)
+        return left
+
+    def update_me(self, **changes: object) -> None:
+        """Change my own attributes (free_bytes, address, ...); bumps my incarnation and
+        broadcasts, so the change wins over my previous record everywhere."""
+        unknown = set(changes) - _CHANGEABLE_FIELDS
+        if unknown:
+            raise ValueError(f"update_me cannot change {', '.join(sorted(unknown))}; "
+                             f"changeable: {', '.join(sorted(_CHANGEABLE_FIELDS))}")
+        with self._lock:
+            mine = self._table[self.node_id].info
+            updated = dataclasses.replace(mine, incarnation=mine.incarnation + 1, **changes)
+            events = [self._set_me_locked(updated)]
+            self._queue_events_locked(events)
+        self._notify()
+
+    # ---- internals -----------------------------------------------------------------------------
+
+    def _apply_all(self, updates: Sequence[MemberInfo]) -> None:
+        self._check_count(updates)
+        events: list[tuple[MemberInfo | None, MemberInfo]] = []
+        with self._lock:
+            now_s = self._clock.monotonic_s()
+            for update in updates:
+                self._apply_locked(update, now_s, events)
+            self._queue_events_locked(events)
+        self._notify()
+
+    @staticmethod
+    def _check_count(updates: Sequence[MemberInfo]) -> None:
+        if len(updates) > MEMBERS_MAX:
+            raise InvalidMember(f"{len(updates)} member records in one message; at most "
+                                f"{MEMBERS_MAX}")
+
+    def _apply_locked(self, info: MemberInfo, now_s: float, events: list) -> bool:
+        """Apply one record under the lock; True when it changed the table."""
+        if info.node_id == self.node_id:
+            return self._apply_about_me_locked(info, events)
+        entry = self._table.get(info.node_id)
+        if entry is None:
+            if len(self._table) >= MEMBERS_MAX:
+                log.warning("node=%s table full (%d members); ignoring new member %s",
+                            self.node_id, MEMBERS_MAX, info.node_id)
+                return False
+            self._table[info.node_id] = _Entry(info, now_s)
+            self._broadcasts.resize(max(BROADCAST_QUEUE_MIN,
+                                        BROADCAST_QUEUE_PER_MEMBER * len(self._table)))
+            self._broadcasts.push(info)
+            events.append((None, info))
+            log.info("node=%s member=%s learned: %s generation %d incarnation %d", self.node_id,
+                     info.node_id, info.state.name, info.generation, info.incarnation)
+            return True
+        old = entry.info
+        if not supersedes(info, old):
+            return False
+        entry.info = info
+        if info.state != old.state:
+            entry.state_since_s = now_s
+            log.info("node=%s member=%s %s -> %s (generation %d incarnation %d)", self.node_id,
+                     info.node_id, old.state.name, info.state.name, info.generation,
+                     info.incarnation)
+        self._broadcasts.push(info)
+        events.append((old, info))
+        return True
+
+    def _apply_about_me_locked(self, info: MemberInfo, events: list) -> bool:
+        """Nobody else decides my record. A record about me that would beat mine in my own
+        generation (an accusation, or a stale claim with a higher incarnation) is refuted by
+        re-announcing my state with a higher incarnation; other generations are ignored."""
+        mine = self._table[self.node_id].info
+        if info.generation != mine.generation:
+            if info.generation > mine.generation:
+                log.warning("node=%s a record claims my id with a newer generation %d (mine %d); "
+                            "is another process using this node id?", self.node_id,
+                            info.generation, mine.generation)
+            return False
+        if not supersedes(info, mine):
+            return False
+        refuted = dataclasses.replace(mine, incarnation=max(mine.incarnation, info.incarnation) + 1)
+        log.warning("node=%s refuting %s about me (incarnation %d) with incarnation %d",
+                    self.node_id, info.state.name, info.incarnation, refuted.incarnation)
+        events.append(self._set_me_locked(refuted))
+        return True
+
+    def _set_me_locked(self, info: MemberInfo) -> tuple[MemberInfo | None, MemberInfo]:
+        entry = self._table[self.node_id]
+        old = entry.info
+        assert supersedes(info, old), f"my own record must only move forward ({old} -> {info})"
+        entry.info = info
+        if info.state != old.state:
+            entry.state_since_s = self._clock.monotonic_s()
+        self._broadcasts.push(info)
+        return (old, info)
+
+    def _alive_ids_locked(self) -> list[str]:
+        return sorted(k for k, e in self._table.items() if e.info.state == MemberState.ALIVE)
+
+    def _random_live_peers_locked(self, count: int) -> list[str]:
+        peers = sorted(k for k, e in self._table.items()
+                       if k != self.node_id and e.info.state == MemberState.ALIVE)
+        return self._rng.sample(peers, min(count, len(peers)))
+
+    def _outgoing_locked(self, kind: str, target_id: str, *,
+                         updates: tuple[MemberInfo, ...] = (),
+                         helpers: tuple[tuple[str, str], ...] = ()) -> Outgoing:
+        assert kind in OUTGOING_KINDS, kind
+        return Outgoing(kind=kind, target_node_id=target_id,
+                        target_address=self._table[target_id].info.address,
+                        updates=updates, helpers=helpers)
+
+    def _queue_events_locked(self, events: list) -> None:
+        if self._listeners:
+            self._pending_events.extend(events)
+
+    def _notify(self) -> None:
+        """Deliver queued changes to listeners with no lock held (see the module docstring)."""
+        for _ in range(NOTIFY_PASSES_MAX):
+            if not self._pending_events:
+                return
+            if not self._notify_slot.acquire(blocking=False):
+                return   # another caller is delivering; it will see our events on its next pass
+            try:
+                while self._pending_events:
+                    old, new = self._pending_events.popleft()
+                    for fn in list(self._listeners):
+                        try:
+                            fn(old, new)
+                        except Exception:
+                            log.exception("node=%s membership listener failed on %s",
+                                          self.node_id, new.node_id)
+            finally:
+                self._notify_slot.release()

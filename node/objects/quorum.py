@@ -1,0 +1,44 @@
+"""Write one thing to several holders in parallel and return once enough of them have it.
+
+Used for chunk copies (every copy must land: quorum = count) and for manifests and bucket records
+(quorum = metadata_write_quorum of metadata_replicas). A holder that fails mid-write is replaced by
+the next spare live node as a handoff copy for the same home node, so one node dying during a put
+costs a retry, not the put. Writes still pending when the quorum is reached keep going in the
+background: a manifest lands on its third replica shortly after the client has its answer.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+from typing import Callable
+
+from node import errors
+from node.objects.placement import Assignment, Targets
+from node.objects.replicas import HolderError
+
+
+def write_quorum(pool: cf.Executor, targets: Targets, quorum: int, send: Callable[[Assignment], None], *,
+                 what: str) -> list[Assignment]:
+    """Send to every assignment; return the first `quorum` that acknowledged, or raise Unavailable."""
+    assert 1 <= quorum <= len(targets.assignments), (quorum, targets)
+    spares = list(targets.spares)
+    pending: dict[cf.Future, Assignment] = {pool.submit(send, a): a for a in targets.assignments}
+    acked: list[Assignment] = []
+    failures: list[str] = []
+    while pending and len(acked) < quorum:
+        done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+        for future in done:
+            assignment = pending.pop(future)
+            try:
+                future.result()
+            except HolderError as err:
+                failures.append(str(err))
+                if spares:
+                    stand_in = Assignment(spares.pop(0), handoff_for=assignment.handoff_for or assignment.node_id)
+                    pending[pool.submit(send, stand_in)] = stand_in
+                continue
+            acked.append(assignment)
+    if len(acked) < quorum:
+        raise errors.Unavailable(
+            f"{what}: write quorum not met: {len(acked)} of {quorum} acks ({'; '.join(failures)})")
+    return acked

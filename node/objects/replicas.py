@@ -1,0 +1,146 @@
+"""Talking to one holder, local or remote, with the same calls.
+
+The coordinator is itself often one of a chunk's holders; going through gRPC to ourselves would
+cost a copy and a thread for nothing, so `Replicas` calls the local `NodeStore` directly when the
+node id is our own and `PeerClient` otherwise. Errors from either side come back as `HolderError`,
+which says which node failed and how, for the one-line messages the coordinator builds.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Protocol
+
+import grpc
+
+from node.erasure import slices
+from node.peers.client import PeerClient, PeerError
+from node.ring import Ring
+from node.store import CorruptShare, NodeStore, ShareKey, ShareNotFound, StoreError
+from ringstore.v1 import common_pb2, peer_pb2
+
+
+class ClusterView(Protocol):
+    """What the object paths need to know about the cluster (implemented by the daemon)."""
+
+    node_id: str
+
+    def ring(self) -> Ring: ...
+    def is_live(self, node_id: str) -> bool: ...
+    def address_of(self, node_id: str) -> str: ...
+    def state_name(self, node_id: str) -> str: ...
+    def live_count(self) -> int: ...
+
+
+class HolderError(Exception):
+    """One holder could not do what was asked. `kind` is not_found | corrupt | unavailable | other."""
+
+    def __init__(self, node_id: str, kind: str, detail: str) -> None:
+        self.node_id = node_id
+        self.kind = kind
+        self.detail = detail
+        super().__init__(f"{node_id}: {detail}")
+
+
+def _kind_of(code: grpc.StatusCode) -> str:
+    if code == grpc.StatusCode.NOT_FOUND:
+        return "not_found"
+    if code == grpc.StatusCode.DATA_LOSS:
+        return "corrupt"
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
+        return "unavailable"
+    return "other"
+
+
+def share_ref(key: ShareKey) -> peer_pb2.ShareRef:
+    if key.share_index is None:
+        return peer_pb2.ShareRef(chunk_id=key.chunk_id)
+    return peer_pb2.ShareRef(chunk_id=key.chunk_id, erasure_share=True, share_index=key.share_index)
+
+
+def share_key(ref: peer_pb2.ShareRef) -> ShareKey:
+    return ShareKey(bytes(ref.chunk_id), ref.share_index if ref.erasure_share else None)
+
+
+class Replicas:
+    """Per-holder operations, local or over the network."""
+
+    def __init__(self, *, view: ClusterView, store: NodeStore, peers: PeerClient,
+                 frame_size_bytes: int, timeout_s: float) -> None:
+        self._view = view
+        self._store = store
+        self._peers = peers
+        self._frame_size_bytes = frame_size_bytes
+        self.timeout_s = timeout_s
+
+    def _remote(self, node_id: str, fn, *args):
+        address = self._view.address_of(node_id)
+        try:
+            return fn(address, *args)
+        except PeerError as err:
+            raise HolderError(node_id, _kind_of(err.code), f"{err.code.name}: {err.details}") from None
+
+    def store_share(self, node_id: str, key: ShareKey, data: bytes, placement: common_pb2.PlacementRecord,
+                    blake3: bytes, handoff_for: str) -> None:
+        if node_id == self._view.node_id:
+            try:
+                self._store.put_share(key, data, expected_blake3=blake3, placement=placement,
+                                      handoff_for_node_id=handoff_for)
+            except (OSError, StoreError) as err:
+                raise HolderError(node_id, "other", f"local write failed: {err}") from None
+            return
+        header = peer_pb2.StoreChunkHeader(share=share_ref(key), size_bytes=len(data), blake3=blake3,
+                                           placement=placement, handoff_for_node_id=handoff_for)
+        frames: Iterable = slices(data, self._frame_size_bytes) if data else [b""]
+        self._remote(node_id, self._peers.store_share, header, frames, self.timeout_s)
+
+    def fetch_share(self, node_id: str, key: ShareKey) -> bytes:
+        """The stored bytes, not yet verified against the chunk id (the caller verifies)."""
+        if node_id == self._view.node_id:
+            try:
+                return self._store.read_share(key)
+            except ShareNotFound as err:
+                raise HolderError(node_id, "not_found", str(err)) from None
+            except CorruptShare as err:
+                raise HolderError(node_id, "corrupt", str(err)) from None
+        data, _ = self._remote(node_id, self._peers.fetch_share, share_ref(key), self.timeout_s)
+        return data
+
+    def put_placement(self, node_id: str, record: common_pb2.PlacementRecord) -> None:
+        if node_id == self._view.node_id:
+            self._store.put_placement(record)
+            return
+        self._remote(node_id, self._peers.put_placement, record, self.timeout_s)
+
+    def get_placement(self, node_id: str, chunk_id: bytes) -> common_pb2.PlacementRecord | None:
+        if node_id == self._view.node_id:
+            return self._store.get_placement(chunk_id)
+        return self._remote(node_id, self._peers.get_placement, chunk_id, self.timeout_s)
+
+    def put_manifest(self, node_id: str, manifest: common_pb2.Manifest, handoff_for: str) -> None:
+        if node_id == self._view.node_id:
+            self._store.put_manifest(manifest)
+            return
+        self._remote(node_id, self._peers.put_manifest, manifest, handoff_for, self.timeout_s)
+
+    def get_manifest(self, node_id: str, tenant: str, bucket: str, key: str) -> common_pb2.Manifest | None:
+        if node_id == self._view.node_id:
+            return self._store.get_manifest(tenant, bucket, key)
+        return self._remote(node_id, self._peers.get_manifest, tenant, bucket, key, self.timeout_s)
+
+    def list_manifests(self, node_id: str, request: peer_pb2.ListManifestsRequest
+                       ) -> tuple[list[common_pb2.Manifest], bool]:
+        if node_id == self._view.node_id:
+            return self._store.list_manifests(request.tenant, request.bucket, prefix=request.prefix,
+                                              start_after=request.start_after, limit=request.limit)
+        return self._remote(node_id, self._peers.list_manifests, request, self.timeout_s)
+
+    def put_bucket(self, node_id: str, record: common_pb2.BucketRecord) -> None:
+        if node_id == self._view.node_id:
+            self._store.put_bucket(record)
+            return
+        self._remote(node_id, self._peers.put_bucket, record, self.timeout_s)
+
+    def list_buckets(self, node_id: str, tenant: str) -> list[common_pb2.BucketRecord]:
+        if node_id == self._view.node_id:
+            return self._store.list_buckets(tenant)
+        return self._remote(node_id, self._peers.list_buckets, tenant, self.timeout_s)

@@ -1,0 +1,214 @@
+"""Calls from this node to other nodes: one pooled channel per peer, every call signed.
+
+Data-carrying streams (StoreChunk, FetchChunk) use the hand-framed codec of `ringstore.frames`, so a
+4 MiB chunk crosses the wire as raw 1 MiB frames without a protobuf copy on either side. Channels
+reconnect quickly (`RECONNECT_BACKOFF_MS_MAX`): gRPC's default backoff grows to two minutes, which
+would keep a restarted node looking dead to its peers long after it is back.
+
+Every failure comes back as `PeerError`, which names the peer and the gRPC status, so the
+coordinator can build messages like "node-c (127.0.0.1:7403): UNAVAILABLE: connection refused".
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Iterable, Iterator
+
+import grpc
+
+from node.peers import auth
+from ringstore import frames
+from ringstore.v1 import common_pb2, membership_pb2, peer_pb2
+
+PEER_SERVICE = "/ringstore.v1.PeerService/"
+MEMBERSHIP_SERVICE = "/ringstore.v1.MembershipService/"
+# Longest wait before a channel retries a peer that refused connections.
+RECONNECT_BACKOFF_MS_MAX = 1000
+# Most peers with an open channel; beyond this the least recently added is closed.
+CHANNELS_MAX = 1024
+
+
+class PeerError(Exception):
+    """A call to another node failed; `code` is the gRPC status code."""
+
+    def __init__(self, address: str, code: grpc.StatusCode, details: str) -> None:
+        self.address = address
+        self.code = code
+        self.details = details
+        super().__init__(f"{address}: {code.name}: {details}")
+
+
+def channel_options(message_bytes_max: int) -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_send_message_length", message_bytes_max),
+        ("grpc.max_receive_message_length", message_bytes_max),
+        ("grpc.initial_reconnect_backoff_ms", 100),
+        ("grpc.min_reconnect_backoff_ms", 100),
+        ("grpc.max_reconnect_backoff_ms", RECONNECT_BACKOFF_MS_MAX),
+        ("grpc.enable_retries", 0),
+    ]
+
+
+class _Stubs:
+    """The multi-callables of one peer's channel."""
+
+    def __init__(self, channel: grpc.Channel) -> None:
+        def unary(service: str, name: str, request_cls, response_cls):
+            return channel.unary_unary(service + name, request_serializer=request_cls.SerializeToString,
+                                       response_deserializer=response_cls.FromString)
+
+        p = peer_pb2
+        self.store_chunk = channel.stream_unary(
+            PEER_SERVICE + "StoreChunk", request_serializer=frames.encode,
+            response_deserializer=p.StoreChunkResponse.FromString)
+        self.fetch_chunk = channel.unary_stream(
+            PEER_SERVICE + "FetchChunk", request_serializer=p.FetchChunkRequest.SerializeToString,
+            response_deserializer=frames.decoder(p.FetchChunkResponse))
+        self.has_chunk = unary(PEER_SERVICE, "HasChunk", p.HasChunkRequest, p.HasChunkResponse)
+        self.put_manifest = unary(PEER_SERVICE, "PutManifest", p.PutManifestRequest, p.PutManifestResponse)
+        self.get_manifest = unary(PEER_SERVICE, "GetManifest", p.GetManifestRequest, p.GetManifestResponse)
+        self.list_manifests = unary(PEER_SERVICE, "ListManifests", p.ListManifestsRequest, p.ListManifestsResponse)
+        self.put_bucket = unary(PEER_SERVICE, "PutBucketRecord", p.PutBucketRecordRequest, p.PutBucketRecordResponse)
+        self.list_buckets = unary(PEER_SERVICE, "ListBucketRecords", p.ListBucketRecordsRequest,
+                                  p.ListBucketRecordsResponse)
+        self.get_placement = unary(PEER_SERVICE, "GetPlacement", p.GetPlacementRequest, p.GetPlacementResponse)
+        self.put_placement = unary(PEER_SERVICE, "PutPlacement", p.PutPlacementRequest, p.PutPlacementResponse)
+        m = membership_pb2
+        self.heartbeat = unary(MEMBERSHIP_SERVICE, "Heartbeat", m.HeartbeatRequest, m.HeartbeatResponse)
+        self.indirect_probe = unary(MEMBERSHIP_SERVICE, "IndirectProbe", m.IndirectProbeRequest,
+                                    m.IndirectProbeResponse)
+        self.ping = unary(MEMBERSHIP_SERVICE, "Ping", m.PingRequest, m.PingResponse)
+        self.gossip = unary(MEMBERSHIP_SERVICE, "Gossip", m.GossipRequest, m.GossipResponse)
+        self.sync_state = unary(MEMBERSHIP_SERVICE, "SyncState", m.SyncStateRequest, m.SyncStateResponse)
+        self.join = unary(MEMBERSHIP_SERVICE, "Join", m.JoinRequest, m.JoinResponse)
+
+
+class PeerClient:
+    """Signed calls to other nodes, by address. Thread-safe."""
+
+    def __init__(self, *, node_id: str, secret: bytes, message_bytes_max: int) -> None:
+        self._node_id = node_id
+        self._secret = secret
+        self._options = channel_options(message_bytes_max)
+        self._lock = threading.Lock()
+        self._channels: dict[str, tuple[grpc.Channel, _Stubs]] = {}
+
+    def set_node_id(self, node_id: str) -> None:
+        self._node_id = node_id
+
+    def _stubs(self, address: str) -> _Stubs:
+        with self._lock:
+            entry = self._channels.get(address)
+            if entry is None:
+                if len(self._channels) >= CHANNELS_MAX:
+                    oldest = next(iter(self._channels))
+                    self._channels.pop(oldest)[0].close()
+                channel = grpc.insecure_channel(address, options=self._options)
+                entry = (channel, _Stubs(channel))
+                self._channels[address] = entry
+            return entry[1]
+
+    def _md(self, path: str):
+        return auth.sign(self._secret, path, self._node_id)
+
+    def _call(self, address: str, path: str, fn, request, timeout_s: float):
+        try:
+            return fn(request, timeout=timeout_s, metadata=self._md(path))
+        except grpc.RpcError as err:
+            raise PeerError(address, err.code(), err.details() or "") from None
+
+    def close(self) -> None:
+        with self._lock:
+            for channel, _ in self._channels.values():
+                channel.close()
+            self._channels.clear()
+
+    # -- chunks ---------------------------------------------------------------------------------
+
+    def store_share(self, address: str, header: peer_pb2.StoreChunkHeader, frames_iter: Iterable,
+                    timeout_s: float) -> peer_pb2.StoreChunkResponse:
+        def requests() -> Iterator:
+            yield peer_pb2.StoreChunkRequest(header=header)
+            yield from frames_iter
+
+        path = PEER_SERVICE + "StoreChunk"
+        return self._call(address, path, self._stubs(address).store_chunk, requests(), timeout_s)
+
+    def fetch_share(self, address: str, share: peer_pb2.ShareRef, timeout_s: float) -> tuple[bytes, bytes]:
+        """Returns (stored bytes, blake3 the holder indexed). The caller verifies."""
+        path = PEER_SERVICE + "FetchChunk"
+        try:
+            stream = self._stubs(address).fetch_chunk(
+                peer_pb2.FetchChunkRequest(share=share), timeout=timeout_s, metadata=self._md(path))
+            parts: list[memoryview] = []
+            expected = b""
+            size = -1
+            for item in stream:
+                if isinstance(item, memoryview):
+                    parts.append(item)
+                else:
+                    size = item.header.size_bytes
+                    expected = item.header.blake3
+        except grpc.RpcError as err:
+            raise PeerError(address, err.code(), err.details() or "") from None
+        data = b"".join(parts)
+        if size != len(data):
+            raise PeerError(address, grpc.StatusCode.DATA_LOSS,
+                            f"stream ended after {len(data)} of {size} bytes")
+        return data, expected
+
+    def has_shares(self, address: str, shares: list[peer_pb2.ShareRef], timeout_s: float) -> list[bool]:
+        reply = self._call(address, PEER_SERVICE + "HasChunk", self._stubs(address).has_chunk,
+                           peer_pb2.HasChunkRequest(shares=shares), timeout_s)
+        return list(reply.present)
+
+    def get_placement(self, address: str, chunk_id: bytes, timeout_s: float) -> common_pb2.PlacementRecord | None:
+        reply = self._call(address, PEER_SERVICE + "GetPlacement", self._stubs(address).get_placement,
+                           peer_pb2.GetPlacementRequest(chunk_id=chunk_id), timeout_s)
+        return reply.placement if reply.found else None
+
+    def put_placement(self, address: str, record: common_pb2.PlacementRecord, timeout_s: float) -> None:
+        self._call(address, PEER_SERVICE + "PutPlacement", self._stubs(address).put_placement,
+                   peer_pb2.PutPlacementRequest(placement=record), timeout_s)
+
+    # -- metadata -------------------------------------------------------------------------------
+
+    def put_manifest(self, address: str, manifest: common_pb2.Manifest, handoff_for: str,
+                     timeout_s: float) -> bool:
+        reply = self._call(address, PEER_SERVICE + "PutManifest", self._stubs(address).put_manifest,
+                           peer_pb2.PutManifestRequest(manifest=manifest, handoff_for_node_id=handoff_for),
+                           timeout_s)
+        return reply.superseded
+
+    def get_manifest(self, address: str, tenant: str, bucket: str, key: str,
+                     timeout_s: float) -> common_pb2.Manifest | None:
+        reply = self._call(address, PEER_SERVICE + "GetManifest", self._stubs(address).get_manifest,
+                           peer_pb2.GetManifestRequest(tenant=tenant, bucket=bucket, key=key), timeout_s)
+        return reply.manifest if reply.found else None
+
+    def list_manifests(self, address: str, request: peer_pb2.ListManifestsRequest,
+                       timeout_s: float) -> tuple[list[common_pb2.Manifest], bool]:
+        reply = self._call(address, PEER_SERVICE + "ListManifests", self._stubs(address).list_manifests,
+                           request, timeout_s)
+        return list(reply.manifests), reply.truncated
+
+    def put_bucket(self, address: str, record: common_pb2.BucketRecord, timeout_s: float) -> bool:
+        reply = self._call(address, PEER_SERVICE + "PutBucketRecord", self._stubs(address).put_bucket,
+                           peer_pb2.PutBucketRecordRequest(bucket=record), timeout_s)
+        return reply.superseded
+
+    def list_buckets(self, address: str, tenant: str, timeout_s: float) -> list[common_pb2.BucketRecord]:
+        reply = self._call(address, PEER_SERVICE + "ListBucketRecords", self._stubs(address).list_buckets,
+                           peer_pb2.ListBucketRecordsRequest(tenant=tenant), timeout_s)
+        return list(reply.buckets)
+
+    # -- membership -----------------------------------------------------------------------------
+
+    def membership_call(self, address: str, name: str, request, timeout_s: float):
+        """One MembershipService call by method name (Heartbeat, Gossip, SyncState, ...)."""
+        stub = {
+            "Heartbeat": "heartbeat", "IndirectProbe": "indirect_probe", "Ping": "ping",
+            "Gossip": "gossip", "SyncState": "sync_state", "Join": "join",
+        }[name]
+        return self._call(address, MEMBERSHIP_SERVICE + name, getattr(self._stubs(address), stub),
+                          request, timeout_s)

@@ -1,0 +1,60 @@
+"""The membership Transport over gRPC: what `node.gossip.MembershipDriver` sends, signed by PeerClient."""
+
+from __future__ import annotations
+
+import grpc
+
+from node.gossip import MemberInfo
+from node.gossip.transport import PeerRejected, PeerUnreachable
+from node.peers.client import PeerClient, PeerError
+from ringstore.v1 import membership_pb2 as m
+
+_REJECTED = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
+
+
+class GrpcTransport:
+    """Implements node.gossip.transport.Transport with signed MembershipService calls."""
+
+    def __init__(self, peers: PeerClient, on_send=None) -> None:
+        self._peers = peers
+        self._on_send = on_send or (lambda kind: None)
+
+    def _call(self, address: str, name: str, request, timeout_s: float):
+        self._on_send(name)
+        try:
+            return self._peers.membership_call(address, name, request, timeout_s)
+        except PeerError as err:
+            if err.code in _REJECTED:
+                raise PeerRejected(address, err.details) from None
+            raise PeerUnreachable(address, f"{err.code.name}: {err.details}") from None
+
+    def heartbeat(self, address: str, sender: MemberInfo, updates, timeout_s: float) -> list[MemberInfo]:
+        reply = self._call(address, "Heartbeat", m.HeartbeatRequest(
+            sender=sender.to_proto(), updates=[u.to_proto() for u in updates]), timeout_s)
+        return [MemberInfo.from_proto(x) for x in reply.updates]
+
+    def gossip(self, address: str, updates, timeout_s: float) -> None:
+        self._call(address, "Gossip", m.GossipRequest(updates=[u.to_proto() for u in updates]), timeout_s)
+
+    def sync(self, address: str, members, timeout_s: float) -> list[MemberInfo]:
+        reply = self._call(address, "SyncState", m.SyncStateRequest(members=[x.to_proto() for x in members]),
+                           timeout_s)
+        return [MemberInfo.from_proto(x) for x in reply.members]
+
+    def indirect_probe(self, helper_address: str, target_node_id: str, target_address: str,
+                       timeout_s: float) -> bool:
+        reply = self._call(helper_address, "IndirectProbe", m.IndirectProbeRequest(
+            target_node_id=target_node_id, target_address=target_address, timeout_ms=int(timeout_s * 1000)),
+            timeout_s + 0.2)
+        return reply.reachable
+
+    def ping(self, address: str, node_id: str, timeout_s: float) -> MemberInfo | None:
+        try:
+            reply = self._call(address, "Ping", m.PingRequest(node_id=node_id), timeout_s)
+        except PeerUnreachable:
+            return None
+        return MemberInfo.from_proto(reply.member)
+
+    def join(self, address: str, me: MemberInfo, timeout_s: float) -> list[MemberInfo]:
+        reply = self._call(address, "Join", m.JoinRequest(member=me.to_proto()), timeout_s)
+        return [MemberInfo.from_proto(x) for x in reply.members]

@@ -1,0 +1,181 @@
+"""Content-addressed chunk files: where share bytes live and how they get there durably.
+
+Layout under the data dir:
+
+    chunks/ab/cd/<64-hex chunk id>.<r|index>   final files, ab/cd = first two bytes of the id
+    tmp/<hex>.<r|index>.<uuid4>                 files being written; emptied at open
+    quarantine/<hex>.<r|index>.<unix ms>.<uuid> corrupt files, never served, kept for inspection
+
+A file becomes visible only by `rename(tmp -> chunks/...)` after the temp file was fsynced, and the
+rename is made durable by fsyncing the destination directory; a directory we create is made durable
+by fsyncing its parent. A crash at any point therefore leaves either no final file or a complete
+one, plus possibly a temp file that the next open deletes. Each writer has its own temp name
+(uuid4), so two writers of the same share never write into one file; the last rename wins and both
+renamed identical bytes (same blake3), so readers never see a torn file.
+
+Two levels of 256 directories keep every directory small (about 15 files per leaf at a million
+chunks) without a directory-per-chunk's inode cost.
+
+Rejected alternatives: packing shares into large append-only volume files (fewer inodes and fsyncs,
+but needs compaction and its own crash recovery for what a filesystem already gives us), and
+writing in place with O_DIRECT (a crash mid-write would leave a torn file under the final name).
+
+This module knows paths and syscalls only; which shares exist is the index's business (metadata.py).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+import uuid
+
+from node.store.errors import StoreError, StoreFull
+from node.store.keys import ShareKey
+
+CHUNKS_DIR = "chunks"
+TMP_DIR = "tmp"
+QUARANTINE_DIR = "quarantine"
+_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+# Entries the open-time sweep of tmp/ deletes before giving up; a tmp/ larger than this means
+# something other than crashed writers is putting files there.
+TMP_SWEEP_FILES_MAX = 1_000_000
+
+
+def fsync_dir(path: str) -> None:
+    """Make the entries of a directory (creations, renames) durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def is_disk_full(exc: OSError) -> bool:
+    return exc.errno in _FULL_ERRNOS
+
+
+def raise_if_full(exc: OSError, path: str) -> None:
+    """Turn ENOSPC/EDQUOT into StoreFull; leave other OS errors alone."""
+    if is_disk_full(exc):
+        raise StoreFull(f"data filesystem full while writing {path}: {exc.strerror}") from exc
+
+
+class ChunkFiles:
+    """Paths and durable file operations for share bytes under one data dir."""
+
+    def __init__(self, data_dir: str) -> None:
+        self.data_dir = os.path.abspath(data_dir)
+        self.chunks_dir = os.path.join(self.data_dir, CHUNKS_DIR)
+        self.tmp_dir = os.path.join(self.data_dir, TMP_DIR)
+        self.quarantine_dir = os.path.join(self.data_dir, QUARANTINE_DIR)
+        # Directories known to be durably linked into their parent since this open. After a crash
+        # a directory may exist yet not be durable, so the first use per open fsyncs its parent.
+        self._durable_dirs: set[str] = set()
+        self._durable_dirs_lock = threading.Lock()
+        for path in (self.chunks_dir, self.tmp_dir, self.quarantine_dir):
+            self._ensure_durable_dir(path)
+
+    # -- paths ------------------------------------------------------------------------------
+
+    def share_dir(self, share: ShareKey) -> str:
+        hex_id = share.chunk_id.hex()
+        return os.path.join(self.chunks_dir, hex_id[0:2], hex_id[2:4])
+
+    def final_path(self, share: ShareKey) -> str:
+        return os.path.join(self.share_dir(share), str(share))
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def create_temp(self, share: ShareKey) -> tuple[str, int]:
+        """Create a fresh temp file for one writer; returns (path, fd open for writing)."""
+        path = os.path.join(self.tmp_dir, f"{share}.{uuid.uuid4().hex}")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise_if_full(exc, path)
+            raise
+        return path, fd
+
+    def install(self, temp_path: str, share: ShareKey) -> str:
+        """Rename an fsynced temp file into its final place and make the rename durable."""
+        leaf = self.share_dir(share)
+        self._ensure_durable_dir(os.path.dirname(leaf))
+        self._ensure_durable_dir(leaf)
+        final = self.final_path(share)
+        os.replace(temp_path, final)
+        fsync_dir(leaf)
+        return final
+
+    def remove_temp(self, temp_path: str) -> None:
+        try:
+            os.unlink(temp_path)
+        except FileNotFoundError:
+            pass
+
+    def sweep_temp(self) -> int:
+        """Delete every file in tmp/ (writes a crash interrupted); returns how many."""
+        removed = 0
+        with os.scandir(self.tmp_dir) as entries:
+            for entry in entries:
+                if removed >= TMP_SWEEP_FILES_MAX:
+                    raise StoreError(f"{self.tmp_dir} holds more than {TMP_SWEEP_FILES_MAX} files; "
+                                     "remove them by hand and restart")
+                if entry.is_dir(follow_symlinks=False):
+                    continue  # not ours; leave it for the operator
+                self.remove_temp(entry.path)
+                removed += 1
+        if removed:
+            fsync_dir(self.tmp_dir)
+        return removed
+
+    # -- reading and removing ----------------------------------------------------------------
+
+    def read(self, share: ShareKey, size_bytes_max: int) -> bytes:
+        """Up to size_bytes_max bytes of the final file; FileNotFoundError when absent."""
+        with open(self.final_path(share), "rb") as f:
+            return f.read(size_bytes_max)
+
+    def file_size(self, share: ShareKey) -> int | None:
+        try:
+            return os.stat(self.final_path(share)).st_size
+        except FileNotFoundError:
+            return None
+
+    def remove(self, share: ShareKey) -> bool:
+        """Unlink the final file. No directory fsync: if the unlink is lost in a crash, the file is
+        an orphan without an index entry, which nothing serves and a later write overwrites."""
+        try:
+            os.unlink(self.final_path(share))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def quarantine(self, share: ShareKey, now_unix_ms: int) -> str:
+        """Move the final file to quarantine/; returns its new path, or "" if it was gone."""
+        source = self.final_path(share)
+        target = os.path.join(self.quarantine_dir, f"{share}.{now_unix_ms}.{uuid.uuid4().hex[:8]}")
+        try:
+            os.replace(source, target)
+        except FileNotFoundError:
+            return ""
+        fsync_dir(self.quarantine_dir)
+        fsync_dir(os.path.dirname(source))
+        return target
+
+    # -- directories -------------------------------------------------------------------------
+
+    def _ensure_durable_dir(self, path: str) -> None:
+        with self._durable_dirs_lock:
+            if path in self._durable_dirs:
+                return
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise_if_full(exc, path)
+            raise
+        fsync_dir(os.path.dirname(path))
+        with self._durable_dirs_lock:
+            self._durable_dirs.add(path)

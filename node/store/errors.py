@@ -1,0 +1,84 @@
+"""Errors of the disk layer: one hierarchy rooted at `StoreError`.
+
+`node/api` maps these to gRPC status codes in one place (ShareNotFound -> NOT_FOUND, CorruptShare ->
+DATA_LOSS for this copy, ChecksumMismatch and InvalidArgument -> INVALID_ARGUMENT, StoreFull ->
+RESOURCE_EXHAUSTED). Messages carry the numbers an operator needs: chunk id in hex, share, paths,
+expected and actual blake3, sizes.
+
+Rejected alternative: raising bare OSError / lmdb.Error / ValueError. Callers would have to know
+which library sits underneath and could not tell "this copy is rotten, fetch another" from "the
+disk is full" without parsing messages.
+"""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base of every error the store raises on purpose."""
+
+
+class InvalidArgument(StoreError, ValueError):
+    """Input from outside (a peer, a client) is malformed: wrong chunk id length, share index out of
+    range, a record that names another chunk. Never raised for our own bugs (those are asserts)."""
+
+
+class ShareNotFound(StoreError):
+    """This node has no index entry, or no file, for the share."""
+
+    def __init__(self, chunk_id: bytes, share_suffix: str, detail: str = "") -> None:
+        self.chunk_id = chunk_id
+        self.share_suffix = share_suffix
+        message = f"share {share_suffix} of chunk {chunk_id.hex()} not found on this node"
+        super().__init__(f"{message} ({detail})" if detail else message)
+
+
+class CorruptShare(StoreError):
+    """Stored bytes no longer match their blake3 (bit rot, truncation, tampering). The file has been
+    moved to quarantine/ and the index entry dropped: repair must rebuild it from other holders."""
+
+    def __init__(self, *, chunk_id: bytes, share_suffix: str, path: str, quarantine_path: str,
+                 expected_blake3: bytes, actual_blake3: bytes, expected_size_bytes: int,
+                 actual_size_bytes: int) -> None:
+        self.chunk_id = chunk_id
+        self.share_suffix = share_suffix
+        self.path = path
+        self.quarantine_path = quarantine_path
+        self.expected_blake3 = expected_blake3
+        self.actual_blake3 = actual_blake3
+        self.expected_size_bytes = expected_size_bytes
+        self.actual_size_bytes = actual_size_bytes
+        super().__init__(
+            f"share {share_suffix} of chunk {chunk_id.hex()} is corrupt: file {path} has "
+            f"{actual_size_bytes} bytes with blake3 {actual_blake3.hex()}, expected "
+            f"{expected_size_bytes} bytes with blake3 {expected_blake3.hex()}; "
+            f"moved to {quarantine_path or '(already gone)'}"
+        )
+
+
+class ChecksumMismatch(StoreError):
+    """The bytes a writer sent do not hash to the blake3 it promised; nothing was stored."""
+
+    def __init__(self, *, chunk_id: bytes, share_suffix: str, expected_blake3: bytes,
+                 actual_blake3: bytes, size_bytes: int) -> None:
+        self.chunk_id = chunk_id
+        self.share_suffix = share_suffix
+        self.expected_blake3 = expected_blake3
+        self.actual_blake3 = actual_blake3
+        self.size_bytes = size_bytes
+        super().__init__(
+            f"share {share_suffix} of chunk {chunk_id.hex()}: received {size_bytes} bytes with "
+            f"blake3 {actual_blake3.hex()}, writer promised {expected_blake3.hex()}; not stored"
+        )
+
+
+class UnknownFormatVersion(StoreError):
+    """A record or the data dir itself has a format_version this code cannot read (written by a
+    newer node, or a record built without setting format_version)."""
+
+
+class StoreFull(StoreError):
+    """The data filesystem or the LMDB map is full; the write was not acknowledged."""
+
+
+class DataDirLocked(StoreError):
+    """Another process (or another NodeStore in this process) has the data dir open."""

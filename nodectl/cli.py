@@ -1,0 +1,543 @@
+"""`nodectl`: the thin command line over `nodectl.client`.
+
+Each command parses its arguments, makes one or two client calls and formats the result; channels,
+deadlines, retries and validation belong to the client. The small pure functions here (address
+resolution, BUCKET/KEY and range parsing, table formatting) are what the unit tests pin down.
+
+Errors: every failure is one line on stderr, `nodectl: error: <message>`, and the exit code of its
+class (see `nodectl.errors`); the group's `main` catches client errors, gRPC errors, local file
+errors and click's usage errors, so neither a user mistake nor a cluster failure shows a traceback.
+Output meant for scripts is `--json` (one JSON document on stdout); tables are for people.
+
+`get` writes to a temporary file beside the destination and renames it into place only after
+the last byte arrived (and, for whole objects, matched its blake3), so a failed or interrupted get
+never leaves a half-written file under the destination name.
+
+Rejected alternative: click's default error handling. It prints a multi-line usage block for
+usage errors and a traceback for anything else, and its exit codes cannot say "not found" from
+"cluster unavailable", which scripts need to tell apart.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import mimetypes
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any, NoReturn
+
+import click
+import grpc
+
+from nodectl.client import (
+    LIST_PAGE_SIZE_MAX,
+    RETRIES_MAX_LIMIT,
+    BucketInfo,
+    Client,
+    ClusterStatus,
+    ObjectInfo,
+    ObjectStat,
+    validate_bucket,
+    validate_key,
+    validate_prefix,
+)
+from nodectl.errors import (
+    EXIT_CODES_HELP,
+    EXIT_OTHER,
+    InvalidArgument,
+    RingstoreError,
+    from_rpc_error,
+    one_line,
+)
+
+ADDRESS_ENV = "RINGSTORE_ADDR"
+# Transfers at least this large get a progress line when stderr is a terminal.
+PROGRESS_MIN_BYTES = 4 * 1024 * 1024
+# Least time between two redraws of the progress line.
+PROGRESS_REDRAW_S = 0.1
+# Exit code after Ctrl-C, as shells report a SIGINT death.
+EXIT_INTERRUPTED = 130
+# Members states in the order `status` summarises them.
+MEMBER_STATES_ORDER = ("ALIVE", "DOWN", "OUT", "LEFT", "UNSPECIFIED")
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure parsing and formatting
+# ---------------------------------------------------------------------------------------------
+
+
+def resolve_address(flag: str | None, env: Mapping[str, str]) -> str:
+    """The node address: --addr if given, else RINGSTORE_ADDR, else a usage error naming both."""
+    if flag:
+        return flag
+    from_env = env.get(ADDRESS_ENV, "").strip()
+    if from_env:
+        return from_env
+    raise click.UsageError(f"no node address: pass --addr HOST:PORT or set {ADDRESS_ENV}")
+
+
+def split_bucket_key(text: str, *, key_required: bool = True) -> tuple[str, str]:
+    """(bucket, key) of "BUCKET/KEY", both validated; the key may hold more slashes.
+
+    With key_required=False, "BUCKET" and "BUCKET/" give an empty key (the caller fills it in).
+    """
+    bucket, sep, key = text.partition("/")
+    if not sep and key_required:
+        raise InvalidArgument(f"expected BUCKET/KEY, got {text!r}")
+    validate_bucket(bucket)
+    if key or key_required:
+        validate_key(key)
+    return bucket, key
+
+
+def split_bucket_prefix(text: str) -> tuple[str, str]:
+    """(bucket, prefix) of "BUCKET" or "BUCKET/PREFIX"."""
+    bucket, _, prefix = text.partition("/")
+    validate_bucket(bucket)
+    validate_prefix(prefix)
+    return bucket, prefix
+
+
+def parse_range(text: str) -> tuple[int, int | None]:
+    """(start_bytes, length_bytes or None) of "START-END" (END inclusive) or "START-"."""
+    usage = f"range {text!r} is not START-END or START- (byte offsets, END inclusive)"
+    start_text, sep, end_text = text.partition("-")
+    if not sep or not start_text.isdigit() or not (end_text == "" or end_text.isdigit()):
+        raise InvalidArgument(usage)
+    start = int(start_text)
+    if end_text == "":
+        return start, None
+    end = int(end_text)
+    if end < start:
+        raise InvalidArgument(f"range {text!r} ends before it starts")
+    return start, end - start + 1
+
+
+def iso_utc(unix_ms: int) -> str:
+    """"2024-05-01T12:00:00Z" for a Unix millisecond time; "-" for 0 (unknown)."""
+    if unix_ms <= 0:
+        return "-"
+    moment = datetime.datetime.fromtimestamp(unix_ms / 1000, tz=datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def human_bytes(size_bytes: float) -> str:
+    """"1.5 MiB" and the like, for progress and summaries (listings show exact bytes)."""
+    value = float(size_bytes)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def format_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """Left-aligned columns separated by two spaces, header first, no trailing blanks."""
+    table = [list(header)] + [list(row) for row in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+            for row in table]
+
+
+def format_buckets(buckets: Sequence[BucketInfo]) -> list[str]:
+    """The `ls` table of buckets: NAME  REPLICAS."""
+    return format_table(("NAME", "REPLICAS"), (
+        (b.name, str(b.replicas) if b.replicas is not None else (b.policy or "-"))
+        for b in buckets))
+
+
+# Width of the SIZE column of `ls`: fixed so object listings can stream page by page.
+LS_SIZE_WIDTH = 12
+
+
+def format_object_line(info: ObjectInfo) -> str:
+    """One `ls` line: SIZE  MODIFIED(UTC ISO)  KEY."""
+    return f"{info.size_bytes:>{LS_SIZE_WIDTH}}  {iso_utc(info.created_at_unix_ms):<20}  {info.key}"
+
+
+def format_object_header() -> str:
+    return f"{'SIZE':>{LS_SIZE_WIDTH}}  {'MODIFIED':<20}  KEY"
+
+
+def format_stat(stat: ObjectStat) -> list[str]:
+    """The `stat` report: the version, then one line per chunk with its holders and states."""
+    info = stat.info
+    metadata = ", ".join(f"{k}={v}" for k, v in sorted(info.metadata.items())) or "-"
+    lines = [
+        f"{info.bucket}/{info.key}",
+        f"  size        {info.size_bytes} bytes ({human_bytes(info.size_bytes)})",
+        f"  blake3      {info.blake3_hex or '-'}",
+        f"  version     {info.version or '-'}",
+        f"  policy      {info.policy or '-'}",
+        f"  type        {info.content_type or '-'}",
+        f"  created     {iso_utc(info.created_at_unix_ms)}",
+        f"  metadata    {metadata}",
+        f"  stored      {'inline in the manifest' if info.inline else f'{info.chunk_count} chunks'}",
+    ]
+    for index, chunk in enumerate(stat.chunks):
+        holders = ", ".join(
+            f"{h.node_id} {h.state}"
+            + (f" (handoff for {h.handoff_for_node_id})" if h.handoff_for_node_id else "")
+            for h in chunk.holders) or "no holders"
+        lines.append(f"  chunk {index}  offset {chunk.offset_bytes}  {chunk.size_bytes} bytes  "
+                     f"{chunk.chunk_id_hex[:16]}  {holders}")
+    return lines
+
+
+def format_status(status: ClusterStatus) -> list[str]:
+    """The `status` report: NODE STATE GEN ADDRESS ZONE RING% table, then the summary lines."""
+    lines = format_table(
+        ("NODE", "STATE", "GEN", "ADDRESS", "ZONE", "RING%"),
+        ((m.node_id, m.state, str(m.generation), m.address, m.zone or "-",
+          f"{100 * m.ring_share:.1f}") for m in status.members))
+    counts: dict[str, int] = {}
+    for m in status.members:
+        counts[m.state] = counts.get(m.state, 0) + 1
+    order = list(MEMBER_STATES_ORDER) + sorted(set(counts) - set(MEMBER_STATES_ORDER))
+    by_state = ", ".join(f"{counts[s]} {s}" for s in order if counts.get(s)) or "none"
+    lines += [
+        "",
+        f"health: {status.health or '-'} (as seen by {status.node_id or '?'}, "
+        f"software {status.software_version or '?'})",
+        f"members: {by_state}",
+        f"repair debt: {status.repair_debt_chunks} chunks",
+    ]
+    return lines
+
+
+class Progress:
+    """A one-line progress renderer (`\\r`-redrawn) for stderr; silent when disabled."""
+
+    def __init__(self, *, label: str, total_bytes: int | None, stream: IO[str], enabled: bool,
+                 monotonic_s: Callable[[], float] = time.monotonic) -> None:
+        self._label = label
+        self._total_bytes = total_bytes
+        self._stream = stream
+        self._enabled = enabled
+        self._monotonic_s = monotonic_s
+        self._started_s = monotonic_s()
+        self._drawn_s = float("-inf")
+        self._done_bytes = 0
+
+    def update(self, done_bytes: int) -> None:
+        self._done_bytes = done_bytes
+        now_s = self._monotonic_s()
+        if self._enabled and now_s - self._drawn_s >= PROGRESS_REDRAW_S:
+            self._drawn_s = now_s
+            self._stream.write("\r" + self.line(now_s))
+            self._stream.flush()
+
+    def line(self, now_s: float) -> str:
+        elapsed_s = max(now_s - self._started_s, 1e-9)
+        rate = f"{self._done_bytes / elapsed_s / 1e6:.1f} MB/s"
+        if self._total_bytes:
+            percent = 100 * self._done_bytes / self._total_bytes
+            return (f"{self._label}  {human_bytes(self._done_bytes)} / "
+                    f"{human_bytes(self._total_bytes)}  {percent:3.0f}%  {rate}")
+        return f"{self._label}  {human_bytes(self._done_bytes)}  {rate}"
+
+    def finish(self) -> None:
+        if self._enabled and self._drawn_s != float("-inf"):
+            self._stream.write("\r" + self.line(self._monotonic_s()) + "\n")
+            self._stream.flush()
+
+
+# ---------------------------------------------------------------------------------------------
+# Error handling at the top
+# ---------------------------------------------------------------------------------------------
+
+
+def _fail(message: str, exit_code: int) -> NoReturn:
+    click.echo(f"nodectl: error: {one_line(message)}", err=True)
+    sys.exit(exit_code)
+
+
+def _os_error_text(err: OSError) -> str:
+    if err.filename is not None and err.strerror:
+        return f"{err.filename}: {err.strerror}"
+    return str(err) or type(err).__name__
+
+
+class _Nodectl(click.Group):
+    """The root group: turns every failure into one stderr line and its exit code."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        try:
+            result = super().main(args, prog_name or "nodectl", complete_var,
+                                  standalone_mode=False, **extra)
+        except click.ClickException as err:
+            hint = ""
+            context = getattr(err, "ctx", None)
+            if isinstance(err, click.UsageError) and context is not None:
+                hint = f" (see '{context.command_path} --help')"
+            _fail(err.format_message() + hint, err.exit_code)
+        except click.Abort:
+            _fail("interrupted", EXIT_INTERRUPTED)
+        except RingstoreError as err:
+            _fail(str(err), err.exit_code)
+        except grpc.RpcError as err:  # a path the client did not translate; still one line
+            error = from_rpc_error(err)
+            _fail(str(error), error.exit_code)
+        except BrokenPipeError:
+            _silence_stdout()
+            sys.exit(EXIT_OTHER)
+        except OSError as err:
+            _fail(_os_error_text(err), EXIT_OTHER)
+        # With standalone_mode=False click returns the exit code for --help and ctx.exit().
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe on stdout, keep Python from failing again when it flushes at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------------------------
+
+
+class _Settings:
+    def __init__(self, addr: str | None, timeout_s: float, retries_max: int) -> None:
+        self.addr = addr
+        self.timeout_s = timeout_s
+        self.retries_max = retries_max
+
+    def client(self) -> Client:
+        return Client(address=resolve_address(self.addr, os.environ), timeout_s=self.timeout_s,
+                      retries_max=self.retries_max)
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _progress(label: str, total_bytes: int | None) -> Progress:
+    big = total_bytes is None or total_bytes >= PROGRESS_MIN_BYTES
+    return Progress(label=label, total_bytes=total_bytes, stream=sys.stderr,
+                    enabled=big and _stderr_is_terminal())
+
+
+def _binary(stream: Any) -> Any:
+    """The byte stream under a text stdio stream (sys.stdin.buffer), or the stream itself."""
+    return getattr(stream, "buffer", stream)
+
+
+def _print_json(document: Any) -> None:
+    click.echo(json.dumps(document, indent=2, sort_keys=True))
+
+
+@click.group(cls=_Nodectl, epilog=EXIT_CODES_HELP,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--addr", metavar="HOST:PORT", default=None,
+              help=f"Node to talk to (any node of the cluster); default ${ADDRESS_ENV}.")
+@click.option("--timeout-s", type=click.FloatRange(min=0, min_open=True), default=30.0,
+              show_default=True, metavar="S",
+              help="Deadline of one request; streams add 1 s per 10 MB moved.")
+@click.option("--retries-max", type=click.IntRange(0, RETRIES_MAX_LIMIT), default=3,
+              show_default=True, metavar="N",
+              help="Retries of a request the node answers UNAVAILABLE (or cannot be reached).")
+@click.pass_context
+def main(ctx: click.Context, addr: str | None, timeout_s: float, retries_max: int) -> None:
+    """Ringstore command line: buckets, objects and cluster status."""
+    ctx.obj = _Settings(addr, timeout_s, retries_max)
+
+
+@main.command("mb")
+@click.argument("bucket")
+@click.option("--replicas", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Copies of every chunk (default: the cluster's).")
+@click.pass_obj
+def make_bucket(settings: _Settings, bucket: str, replicas: int | None) -> None:
+    """Create BUCKET."""
+    with settings.client() as client:
+        info = client.create_bucket(bucket, replicas=replicas)
+    click.echo(f"created bucket {info.name} ({info.policy or 'cluster default policy'})")
+
+
+@main.command("rb")
+@click.argument("bucket")
+@click.pass_obj
+def remove_bucket(settings: _Settings, bucket: str) -> None:
+    """Remove BUCKET, which must be empty."""
+    with settings.client() as client:
+        client.delete_bucket(bucket)
+    click.echo(f"removed bucket {bucket}")
+
+
+@main.command("ls")
+@click.argument("target", required=False, metavar="[BUCKET[/PREFIX]]")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option("--page-size", type=click.IntRange(1, LIST_PAGE_SIZE_MAX), default=1000,
+              show_default=True, metavar="N", help="Objects fetched per request.")
+@click.pass_obj
+def list_command(settings: _Settings, target: str | None, as_json: bool, page_size: int) -> None:
+    """List buckets, or the objects of BUCKET whose keys start with PREFIX."""
+    if target is None:
+        with settings.client() as client:
+            buckets = client.list_buckets()
+        if as_json:
+            _print_json({"buckets": [b.to_dict() for b in buckets]})
+        else:
+            click.echo("\n".join(format_buckets(buckets)))
+        return
+    bucket, prefix = split_bucket_prefix(target)
+    with settings.client() as client:
+        objects = client.list_objects(bucket, prefix=prefix, page_size=page_size)
+        if as_json:
+            _print_json({"bucket": bucket, "prefix": prefix,
+                         "objects": [o.to_dict() for o in objects]})
+            return
+        first = next(objects, None)  # fail before printing a header when the bucket is missing
+        click.echo(format_object_header())
+        if first is not None:
+            click.echo(format_object_line(first))
+            for info in objects:
+                click.echo(format_object_line(info))
+
+
+@main.command("put")
+@click.argument("local_path", metavar="LOCAL_PATH")
+@click.argument("target", metavar="BUCKET/KEY")
+@click.option("--replicas", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Copies of every chunk (default: the bucket's).")
+@click.option("--content-type", default=None, metavar="T",
+              help="MIME type to record (default: guessed from LOCAL_PATH's name).")
+@click.pass_obj
+def put_command(settings: _Settings, local_path: str, target: str, replicas: int | None,
+                content_type: str | None) -> None:
+    """Store LOCAL_PATH (- for stdin) as BUCKET/KEY.
+
+    A KEY that is empty or ends in / gets LOCAL_PATH's file name appended.
+    """
+    bucket, key = split_bucket_key(target, key_required=False)
+    if not key or key.endswith("/"):
+        if local_path == "-":
+            raise InvalidArgument("put from stdin needs a full BUCKET/KEY")
+        key += Path(local_path).name
+        validate_key(key)
+    if content_type is None:
+        content_type = "" if local_path == "-" else (mimetypes.guess_type(local_path)[0] or "")
+    if local_path == "-":
+        data: Any = _binary(sys.stdin)
+        total_bytes = None
+    else:
+        path = Path(local_path)
+        if path.is_dir():
+            raise IsADirectoryError(21, "is a directory", local_path)
+        data = path
+        total_bytes = path.stat().st_size
+    progress = _progress(f"put {bucket}/{key}", total_bytes)
+    with settings.client() as client:
+        try:
+            info = client.put(bucket, key, data, replicas=replicas, content_type=content_type,
+                              progress=progress.update)
+        finally:
+            progress.finish()
+    click.echo(f"stored {info.bucket}/{info.key}: {info.size_bytes} bytes, "
+               f"blake3 {info.blake3_hex}, version {info.version}")
+
+
+@main.command("get")
+@click.argument("source", metavar="BUCKET/KEY")
+@click.argument("local_path", metavar="LOCAL_PATH|-")
+@click.option("--range", "byte_range", default=None, metavar="START-END",
+              help="Only bytes START..END (inclusive); START- reads to the end.")
+@click.pass_obj
+def get_command(settings: _Settings, source: str, local_path: str, byte_range: str | None) -> None:
+    """Read BUCKET/KEY into LOCAL_PATH (a file or directory; - for stdout).
+
+    The bytes go to a temporary file beside LOCAL_PATH, renamed into place only once complete.
+    """
+    bucket, key = split_bucket_key(source)
+    start_bytes, length_bytes = parse_range(byte_range) if byte_range else (None, None)
+    with settings.client() as client, client.get(
+            bucket, key, range_start_bytes=start_bytes, range_length_bytes=length_bytes) as reader:
+        progress = _progress(f"get {bucket}/{key}", reader.range_length_bytes)
+        try:
+            if local_path == "-":
+                stdout = _binary(sys.stdout)
+                reader.readinto_file(stdout, progress=progress.update)
+                stdout.flush()
+            else:
+                destination = Path(local_path)
+                if destination.is_dir():
+                    destination = destination / key.rsplit("/", 1)[-1]
+                _write_atomically(destination, lambda f: reader.readinto_file(
+                    f, progress=progress.update))
+        finally:
+            progress.finish()
+
+
+def _write_atomically(destination: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """write(f) into a temp file beside destination, fsync, then rename it over destination."""
+    fd, temp_name = tempfile.mkstemp(dir=destination.parent or Path("."),
+                                     prefix=f".{destination.name}.", suffix=".part")
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; give the usual new-file mode
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp_name, destination)
+    except BaseException:
+        try:
+            os.unlink(temp_name)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+@main.command("rm")
+@click.argument("target", metavar="BUCKET/KEY")
+@click.pass_obj
+def remove_command(settings: _Settings, target: str) -> None:
+    """Delete BUCKET/KEY."""
+    bucket, key = split_bucket_key(target)
+    with settings.client() as client:
+        client.delete(bucket, key)
+    click.echo(f"deleted {bucket}/{key}")
+
+
+@main.command("stat")
+@click.argument("target", metavar="BUCKET/KEY")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_obj
+def stat_command(settings: _Settings, target: str, as_json: bool) -> None:
+    """Show BUCKET/KEY's size, blake3, version, policy and where each chunk's copies are."""
+    bucket, key = split_bucket_key(target)
+    with settings.client() as client:
+        stat = client.stat(bucket, key)
+    if as_json:
+        _print_json(stat.to_dict())
+    else:
+        click.echo("\n".join(format_stat(stat)))
+
+
+@main.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_obj
+def status_command(settings: _Settings, as_json: bool) -> None:
+    """Show the cluster's members, their states and ring shares, health and repair debt."""
+    with settings.client() as client:
+        status = client.cluster_status()
+    if as_json:
+        _print_json(status.to_dict())
+    else:
+        click.echo("\n".join(format_status(status)))

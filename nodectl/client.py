@@ -1,0 +1,1007 @@
+"""The typed Ringstore client: one gRPC channel to one node, deadlines, bounded retries, plain results.
+
+Design:
+- Any node coordinates any request, so a client talks to one address. Every call has a deadline:
+  `timeout_s` for small calls; for streams the deadline grows with the bytes moved
+  (`timeout_s + size / STREAM_DEADLINE_BYTES_PER_S`), so a 10 GiB get is not cut off after 30 s
+  while a stalled 1 KiB put still fails in `timeout_s`. When the size is not known when the call
+  starts (a get without a length, a put from a pipe), a small watchdog thread cancels the call once
+  the moving deadline passes and the cancellation is reported as DeadlineExceeded.
+- Payload streams use the hand-framed codec in `ringstore.frames`, so 1 MiB frames cross the
+  wire without a protobuf copy on either side; everything else uses the generated stubs.
+- Retries: UNAVAILABLE only (the node could not be reached, or too few live nodes), at most
+  `retries_max` times, with exponential backoff and jitter from an injected `random.Random`.
+  A put is retried only when its data can be replayed (bytes, a path, a seekable file); a get
+  that fails mid-stream resumes at the byte it reached, and only if the object's version is
+  unchanged. Nothing else is retried: INVALID_ARGUMENT or DATA_LOSS will not change on a retry.
+- Obvious bad input (bucket names, keys, ranges, the address) is rejected before any RPC with
+  InvalidArgument and a one-line message, so a typo costs no round trip and reads the same as
+  the server's message would.
+- Results are frozen dataclasses with `to_dict()`, never protobuf objects: callers (the CLI, the
+  HTTP gateway, tests) do not depend on the wire types, and `--json` is `json.dumps(x.to_dict())`.
+- Whole-object gets are checked against the manifest's blake3 as they stream; a mismatch raises
+  DataLoss rather than handing back wrong bytes.
+
+Rejected alternatives: gRPC's built-in retry policy (service config) retries only before the
+first response byte and cannot know whether a put's iterator can be replayed; and a fixed deadline
+for streams, which is either too short for large objects or far too long for a stalled node.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, BinaryIO
+
+import blake3
+import grpc
+from ringstore import frames
+from ringstore.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
+    common_pb2,
+    membership_pb2,
+    object_pb2,
+    object_pb2_grpc,
+)
+
+from nodectl.errors import (
+    DataLoss,
+    DeadlineExceeded,
+    Internal,
+    InvalidArgument,
+    RingstoreError,
+    Unavailable,
+    from_rpc_error,
+)
+
+KIB = 1024
+MIB = 1024 * KIB
+
+# Payload bytes per data frame of a put. 256 KiB..1 MiB streams fastest in gRPC Python.
+FRAME_SIZE_BYTES = 1 * MIB
+# Headroom over the node's 8 MiB message limit for headers and framing.
+GRPC_MESSAGE_HEADROOM_BYTES = 64 * KIB
+# Largest gRPC message we send or accept: the node's 8 MiB limit plus headroom.
+GRPC_MESSAGE_BYTES_MAX = 8 * MIB + GRPC_MESSAGE_HEADROOM_BYTES
+# Slowest transfer rate a stream's deadline allows for: 10 MB/s. A stream of N bytes gets
+# timeout_s + N / this. Lower tolerates slower links; higher notices a crawling node sooner.
+STREAM_DEADLINE_BYTES_PER_S = 10_000_000
+# Longest wait between two retries, whatever retry_backoff_s and the attempt number say.
+RETRY_BACKOFF_S_MAX = 5.0
+# Largest retries_max accepted: retries multiply load on a cluster that is already struggling.
+RETRIES_MAX_LIMIT = 10
+# ListObjects page size limits, as the wire contract states them.
+LIST_PAGE_SIZE_MAX = 10_000
+# Most pages one list() walks; a guard against a server that never ends the listing.
+LIST_PAGES_MAX = 1_000_000
+# Bucket names, as the wire contract states them.
+BUCKET_NAME_RE = re.compile(r"[a-z0-9-]{3,63}")
+# Longest key, in UTF-8 bytes, as the wire contract states it.
+KEY_LENGTH_BYTES_MAX = 1024
+# Characters of a bad user value quoted back in an error message.
+QUOTED_CHARS_MAX = 80
+
+_OBJECT_SERVICE = "/ringstore.v1.ObjectService/"
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------------------------
+
+
+class _Dict:
+    """`to_dict()` for the result dataclasses: plain JSON-ready values, nested dataclasses too."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectInfo(_Dict):
+    """One object version, as a manifest describes it."""
+
+    bucket: str
+    key: str
+    size_bytes: int
+    blake3_hex: str
+    # "physical_ms.logical.node_id" of the version's HLC stamp; "" when the server sent none.
+    version: str
+    content_type: str
+    metadata: dict[str, str]
+    # Copies per chunk under replication; None under erasure coding or when unset.
+    replicas: int | None
+    chunk_count: int
+    created_at_unix_ms: int
+    inline: bool
+    # The redundancy policy spelt out: "replicas=3", "ec=4+2", or "" when unset.
+    policy: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class BucketInfo(_Dict):
+    """A bucket and its default redundancy."""
+
+    name: str
+    # Default copies per chunk; None when the bucket uses erasure coding or the cluster default.
+    replicas: int | None
+    created_at_unix_ms: int
+    policy: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class ListPage(_Dict):
+    """One page of a listing, in key order."""
+
+    objects: list[ObjectInfo]
+    # Token of the next page; "" on the last page.
+    next_page_token: str
+
+
+@dataclasses.dataclass(frozen=True)
+class HolderStatus(_Dict):
+    """One holder of a chunk copy and its membership state (ALIVE, DOWN, OUT, LEFT, UNKNOWN)."""
+
+    node_id: str
+    share_index: int
+    state: str
+    # Set when the copy is a handoff copy kept for a DOWN node: the node it belongs to.
+    handoff_for_node_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ChunkStatus(_Dict):
+    """One chunk of an object and where its copies are."""
+
+    chunk_id_hex: str
+    size_bytes: int
+    offset_bytes: int
+    holders: list[HolderStatus]
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectStat(_Dict):
+    """An object's current version and the placement of each of its chunks, in object order."""
+
+    info: ObjectInfo
+    chunks: list[ChunkStatus]
+
+
+@dataclasses.dataclass(frozen=True)
+class MemberStatus(_Dict):
+    """One cluster member as the answering node sees it."""
+
+    node_id: str
+    address: str
+    zone: str
+    # ALIVE, DOWN, OUT, LEFT or UNSPECIFIED.
+    state: str
+    generation: int
+    incarnation: int
+    # Fraction (0..1) of the key space whose preference list starts at this node.
+    ring_share: float
+    state_age_s: float
+    free_bytes: int
+    capacity_bytes: int
+    metrics_port: int
+    # Only filled in for the answering node itself.
+    chunks_stored: int
+    bytes_stored: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterStatus(_Dict):
+    """The cluster as one node sees it."""
+
+    node_id: str
+    # "healthy" when every ring member is ALIVE, "degraded" otherwise.
+    health: str
+    members: list[MemberStatus]
+    default_replicas: int | None
+    metadata_replicas: int
+    repair_debt_chunks: int
+    software_version: str
+
+
+@dataclasses.dataclass(frozen=True)
+class RingToken(_Dict):
+    """One ring token and its owner."""
+
+    token: int
+    node_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class RingInfo(_Dict):
+    """The ring: tokens in ring order and the fraction of the key space per node id."""
+
+    tokens: list[RingToken]
+    ownership: dict[str, float]
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure helpers: validation, conversion, deadlines
+# ---------------------------------------------------------------------------------------------
+
+
+def _quoted(value: str) -> str:
+    text = value if len(value) <= QUOTED_CHARS_MAX else value[: QUOTED_CHARS_MAX - 3] + "..."
+    return repr(text)
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """(host, port) of "host:port" or "[ipv6]:port"; InvalidArgument otherwise."""
+    bad = InvalidArgument(f"address {_quoted(address)} is not HOST:PORT (e.g. 127.0.0.1:7400)")
+    host, sep, port_text = address.rpartition(":")
+    if not sep or not host or not port_text.isdigit() or any(c.isspace() for c in address):
+        raise bad
+    if host.startswith("["):
+        if not host.endswith("]") or len(host) < 3:
+            raise bad
+    elif ":" in host:
+        raise bad  # a bare IPv6 address is ambiguous: "[::1]:7400"
+    port = int(port_text)
+    if not 1 <= port <= 65535:
+        raise InvalidArgument(f"address {_quoted(address)}: port {port} is outside 1..65535")
+    return host, port
+
+
+def validate_bucket(bucket: str) -> None:
+    """InvalidArgument unless `bucket` is 3..63 characters of a-z, 0-9 and '-'."""
+    if not isinstance(bucket, str) or not BUCKET_NAME_RE.fullmatch(bucket):
+        shown = _quoted(bucket) if isinstance(bucket, str) else type(bucket).__name__
+        raise InvalidArgument(
+            f"bucket name {shown} is invalid: use 3..63 characters of a-z, 0-9 and '-'")
+
+
+def validate_key(key: str) -> None:
+    """InvalidArgument unless `key` is 1..1024 UTF-8 bytes without NUL."""
+    if not isinstance(key, str):
+        raise InvalidArgument(f"key must be a string, not {type(key).__name__}")
+    if not key:
+        raise InvalidArgument("key must not be empty")
+    _validate_key_text(key, what="key")
+
+
+def _validate_key_text(text: str, *, what: str) -> None:
+    try:
+        encoded = text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidArgument(f"{what} {_quoted(text)} is not valid UTF-8") from None
+    if len(encoded) > KEY_LENGTH_BYTES_MAX:
+        raise InvalidArgument(
+            f"{what} is {len(encoded)} UTF-8 bytes; the limit is {KEY_LENGTH_BYTES_MAX}")
+    nul_at = encoded.find(b"\x00")
+    if nul_at >= 0:
+        raise InvalidArgument(f"{what} contains NUL at UTF-8 byte {nul_at}")
+
+
+def validate_prefix(prefix: str) -> None:
+    """InvalidArgument unless `prefix` could start a key (it may be empty)."""
+    if not isinstance(prefix, str):
+        raise InvalidArgument(f"prefix must be a string, not {type(prefix).__name__}")
+    _validate_key_text(prefix, what="prefix")
+
+
+def validate_range(start_bytes: int | None, length_bytes: int | None) -> None:
+    """InvalidArgument unless the range fields are unset or non-negative integers."""
+    for name, value in (("range_start_bytes", start_bytes), ("range_length_bytes", length_bytes)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidArgument(f"{name} must be an integer >= 0, got {value!r}")
+
+
+def _validate_replicas(replicas: int | None) -> None:
+    if replicas is None:
+        return
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+        raise InvalidArgument(f"replicas must be an integer >= 1, got {replicas!r}")
+
+
+def stream_deadline_s(timeout_s: float, size_bytes: int) -> float:
+    """Seconds a stream moving `size_bytes` may take: timeout_s plus size at 10 MB/s."""
+    assert size_bytes >= 0, size_bytes
+    return timeout_s + size_bytes / STREAM_DEADLINE_BYTES_PER_S
+
+
+def retry_backoff_s(base_s: float, attempt: int, rng: random.Random) -> float:
+    """Wait before retry number `attempt` (0 for the first): base * 2**attempt, capped, jittered.
+
+    Jitter draws from [50 %, 100 %] of the step so many clients retrying at once spread out.
+    """
+    step_s = min(RETRY_BACKOFF_S_MAX, base_s * (2 ** min(attempt, 30)))
+    return step_s * (0.5 + 0.5 * rng.random())
+
+
+def version_text(stamp: common_pb2.VersionStamp) -> str:
+    """"physical_ms.logical.node_id", or "" for an unset stamp."""
+    if not stamp.physical_ms and not stamp.logical and not stamp.node_id:
+        return ""
+    return f"{stamp.physical_ms}.{stamp.logical}.{stamp.node_id}"
+
+
+def policy_text(policy: common_pb2.RedundancyPolicy) -> str:
+    """"replicas=N", "ec=K+M", or "" for an unset policy."""
+    which = policy.WhichOneof("policy")
+    if which == "replication":
+        return f"replicas={policy.replication.replicas}"
+    if which == "erasure_coding":
+        ec = policy.erasure_coding
+        return f"ec={ec.data_shares}+{ec.parity_shares}"
+    return ""
+
+
+def _policy_replicas(policy: common_pb2.RedundancyPolicy) -> int | None:
+    if policy.WhichOneof("policy") == "replication":
+        return policy.replication.replicas
+    return None
+
+
+def _replication(replicas: int | None) -> common_pb2.RedundancyPolicy | None:
+    if replicas is None:
+        return None
+    return common_pb2.RedundancyPolicy(replication=common_pb2.Replication(replicas=replicas))
+
+
+def object_info_from_pb(pb: object_pb2.ObjectInfo) -> ObjectInfo:
+    """The plain ObjectInfo of a wire ObjectInfo."""
+    return ObjectInfo(
+        bucket=pb.bucket,
+        key=pb.key,
+        size_bytes=pb.size_bytes,
+        blake3_hex=pb.blake3.hex(),
+        version=version_text(pb.version),
+        content_type=pb.content_type,
+        metadata=dict(pb.metadata),
+        replicas=_policy_replicas(pb.policy),
+        chunk_count=pb.chunk_count,
+        created_at_unix_ms=pb.created_at_unix_ms,
+        inline=pb.inline,
+        policy=policy_text(pb.policy),
+    )
+
+
+def bucket_info_from_pb(pb: common_pb2.BucketRecord) -> BucketInfo:
+    """The plain BucketInfo of a wire BucketRecord."""
+    return BucketInfo(
+        name=pb.name,
+        replicas=_policy_replicas(pb.default_policy),
+        created_at_unix_ms=pb.created_at_unix_ms,
+        policy=policy_text(pb.default_policy),
+    )
+
+
+def member_state_text(state: int) -> str:
+    """"ALIVE" for MEMBER_STATE_ALIVE, and so on; "UNSPECIFIED" for unknown numbers."""
+    try:
+        name = membership_pb2.MemberState.Name(state)
+    except ValueError:
+        return "UNSPECIFIED"
+    return name.removeprefix("MEMBER_STATE_")
+
+
+def cluster_status_from_pb(pb: admin_pb2.GetClusterStatusResponse) -> ClusterStatus:
+    """The plain ClusterStatus of a wire GetClusterStatusResponse."""
+    members = [
+        MemberStatus(
+            node_id=m.member.node_id,
+            address=m.member.address,
+            zone=m.member.zone,
+            state=member_state_text(m.member.state),
+            generation=m.member.generation,
+            incarnation=m.member.incarnation,
+            ring_share=m.ring_share,
+            state_age_s=m.state_age_s,
+            free_bytes=m.member.free_bytes,
+            capacity_bytes=m.member.capacity_bytes,
+            metrics_port=m.member.metrics_port,
+            chunks_stored=m.chunks_stored,
+            bytes_stored=m.bytes_stored,
+        )
+        for m in pb.members
+    ]
+    return ClusterStatus(
+        node_id=pb.node_id,
+        health=pb.health,
+        members=members,
+        default_replicas=_policy_replicas(pb.default_policy),
+        metadata_replicas=pb.metadata_replicas,
+        repair_debt_chunks=pb.repair_debt_chunks,
+        software_version=pb.software_version,
+    )
+
+
+def object_stat_from_pb(pb: object_pb2.StatObjectResponse) -> ObjectStat:
+    """The plain ObjectStat of a wire StatObjectResponse."""
+    chunks = [
+        ChunkStatus(
+            chunk_id_hex=c.chunk.chunk_id.hex(),
+            size_bytes=c.chunk.size_bytes,
+            offset_bytes=c.chunk.offset_bytes,
+            holders=[
+                HolderStatus(
+                    node_id=h.holder.node_id,
+                    share_index=h.holder.share_index,
+                    state=h.state,
+                    handoff_for_node_id=h.holder.handoff_for_node_id,
+                )
+                for h in c.holders
+            ],
+        )
+        for c in pb.chunks
+    ]
+    return ObjectStat(info=object_info_from_pb(pb.object), chunks=chunks)
+
+
+# ---------------------------------------------------------------------------------------------
+# Put sources and the stream watchdog
+# ---------------------------------------------------------------------------------------------
+
+
+class _PutSource:
+    """What a put reads from: its size when known, whether it can be replayed, and its frames."""
+
+    def __init__(self, data: bytes | bytearray | memoryview | BinaryIO | os.PathLike[str]) -> None:
+        self._bytes: memoryview | None = None
+        self._path: os.PathLike[str] | None = None
+        self._file: BinaryIO | None = None
+        self._file_start = 0
+        self.size_bytes: int | None = None
+        self.replayable = True
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            self._bytes = memoryview(data).cast("B")
+            self.size_bytes = self._bytes.nbytes
+        elif isinstance(data, os.PathLike):
+            self._path = data
+            self.size_bytes = os.stat(data).st_size
+        elif isinstance(data, str):
+            raise TypeError("put data is a str: pass bytes, a binary file, or a pathlib.Path")
+        elif hasattr(data, "read"):
+            self._file = data
+            if _seekable(data):
+                self._file_start = data.tell()
+                self.size_bytes = data.seek(0, io.SEEK_END) - self._file_start
+                data.seek(self._file_start)
+            else:
+                self.replayable = False
+        else:
+            raise TypeError(f"put data must be bytes, a binary file or a path, not {type(data)}")
+
+    def frames(self) -> Iterator[bytes | memoryview]:
+        """The payload in frames of at most FRAME_SIZE_BYTES, from the start, once per attempt."""
+        if self._bytes is not None:
+            for offset in range(0, self._bytes.nbytes, FRAME_SIZE_BYTES):
+                yield self._bytes[offset:offset + FRAME_SIZE_BYTES]
+        elif self._path is not None:
+            with open(self._path, "rb") as f:
+                yield from _file_frames(f)
+        else:
+            assert self._file is not None
+            if self.replayable:
+                self._file.seek(self._file_start)
+            yield from _file_frames(self._file)
+
+
+def _seekable(f: Any) -> bool:
+    try:
+        return bool(f.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _file_frames(f: BinaryIO) -> Iterator[bytes]:
+    # Bounded by the file's length: every pass reads at least one byte or stops.
+    while True:
+        frame = f.read(FRAME_SIZE_BYTES)
+        if not frame:
+            return
+        yield frame
+
+
+class _Watchdog:
+    """Cancels a call once a deadline, which callers move as bytes flow, has passed.
+
+    Used for streams whose size is not known when the call starts, so no gRPC deadline can be
+    set up front. It runs on the real monotonic clock: it exists only to bound real waits.
+    """
+
+    def __init__(self, deadline_s: float) -> None:
+        self._cond = threading.Condition()
+        self._deadline_s = deadline_s
+        self._stopped = False
+        self._call: grpc.Call | None = None
+        self.expired = False
+        self._thread = threading.Thread(target=self._run, name="nodectl-deadline", daemon=True)
+
+    def start(self, call: grpc.Call) -> None:
+        self._call = call
+        self._thread.start()
+
+    def move_to(self, deadline_s: float) -> None:
+        """Set the deadline (time.monotonic() seconds); earlier or later than before."""
+        with self._cond:
+            self._deadline_s = deadline_s
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+
+    def _run(self) -> None:
+        # Each pass either waits for the deadline or a change of it, or exits: the number of
+        # passes is bounded by the number of move_to() calls plus one.
+        with self._cond:
+            while not self._stopped:
+                remaining_s = self._deadline_s - time.monotonic()
+                if remaining_s <= 0:
+                    self.expired = True
+                    break
+                self._cond.wait(remaining_s)
+        if self.expired:
+            assert self._call is not None
+            self._call.cancel()
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+
+
+class ObjectReader:
+    """A streamed read of an object or a byte range of it.
+
+    `.info` is the version being read; `.range_start_bytes` / `.range_length_bytes` the range the
+    node returns. Iterate for chunks (memoryviews), or `read()` everything, or
+    `readinto_file(f)`. Use as a context manager: leaving it cancels the stream. Errors, at the
+    start or mid-stream, are RingstoreError; a mid-stream UNAVAILABLE resumes from the byte
+    reached (up to the client's retries_max) as long as the version has not changed.
+    """
+
+    def __init__(self, client: Client, bucket: str, key: str,
+                 range_start_bytes: int | None, range_length_bytes: int | None) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._key = key
+        self._requested_start_bytes = range_start_bytes
+        self._requested_length_bytes = range_length_bytes
+        self._call: Any = None
+        self._watchdog: _Watchdog | None = None
+        self._opened_at_s = 0.0
+        self._received_bytes = 0
+        self._resumes = 0
+        self._closed = False
+        self.info: ObjectInfo
+        self.range_start_bytes = 0
+        self.range_length_bytes = 0
+        self._hasher: Any = None
+        self._chunks: Iterator[memoryview] = self._iterate()
+
+    # -- opening -----------------------------------------------------------------------------
+
+    def _open_first(self) -> None:
+        info_pb = self._client._retrying(
+            lambda: self._open(self._requested_start_bytes, self._requested_length_bytes))
+        self.info = object_info_from_pb(info_pb.object)
+        self.range_start_bytes = info_pb.range_start_bytes
+        self.range_length_bytes = info_pb.range_length_bytes
+        whole = self.range_start_bytes == 0 and self.range_length_bytes == self.info.size_bytes
+        if whole and self.info.blake3_hex:
+            self._hasher = blake3.blake3()
+
+    def _open(self, start_bytes: int | None, length_bytes: int | None) -> object_pb2.GetObjectInfo:
+        """Start one GetObject call and read its info message."""
+        self._stop_call()
+        request = object_pb2.GetObjectRequest(bucket=self._bucket, key=self._key)
+        if start_bytes is not None:
+            request.range_start_bytes = start_bytes
+        if length_bytes is not None:
+            request.range_length_bytes = length_bytes
+        timeout_s = self._client._timeout_s
+        grpc_timeout_s = None
+        if length_bytes is not None:
+            grpc_timeout_s = stream_deadline_s(timeout_s, length_bytes)
+        self._opened_at_s = time.monotonic()
+        self._watchdog = _Watchdog(self._opened_at_s + timeout_s)
+        self._call = self._client._get_rpc(request, timeout=grpc_timeout_s)
+        self._watchdog.start(self._call)
+        try:
+            first = next(self._call)
+        except StopIteration:
+            raise Internal(f"get {self._bucket}/{self._key}: the node ended the stream "
+                           "before sending the object info") from None
+        except grpc.RpcError as err:
+            raise self._error(err) from err
+        if isinstance(first, memoryview) or first.WhichOneof("msg") != "info":
+            raise Internal(f"get {self._bucket}/{self._key}: the node sent data before the info")
+        self._watchdog.move_to(
+            self._opened_at_s + stream_deadline_s(timeout_s, first.info.range_length_bytes))
+        return first.info
+
+    def _error(self, err: grpc.RpcError) -> RingstoreError:
+        if self._watchdog is not None and self._watchdog.expired:
+            elapsed_s = time.monotonic() - self._opened_at_s
+            return DeadlineExceeded(
+                f"get {self._bucket}/{self._key}: deadline exceeded after {elapsed_s:.1f} s "
+                f"({self._received_bytes} bytes received)")
+        return from_rpc_error(err)
+
+    def _stop_call(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.stop()
+        if self._call is not None:
+            self._call.cancel()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _iterate(self) -> Iterator[memoryview]:
+        try:
+            yield from self._iterate_checked()
+        except BaseException:
+            self._stop_call()  # an error, or the consumer closed us early: end the stream now
+            raise
+
+    def _iterate_checked(self) -> Iterator[memoryview]:
+        # Bounded: every pass receives one frame, or resumes (at most retries_max times), or ends.
+        while True:
+            try:
+                for item in self._call:
+                    if not isinstance(item, memoryview):
+                        raise Internal(f"get {self._bucket}/{self._key}: "
+                                       "the node sent a second info message mid-stream")
+                    self._received_bytes += item.nbytes
+                    if self._received_bytes > self.range_length_bytes:
+                        raise Internal(
+                            f"get {self._bucket}/{self._key}: the node sent more than the "
+                            f"{self.range_length_bytes} bytes it announced")
+                    if self._hasher is not None:
+                        self._hasher.update(item)
+                    yield item
+                break
+            except grpc.RpcError as err:
+                error = self._error(err)
+                if not isinstance(error, Unavailable) or self._resumes >= self._client._retries_max:
+                    raise error from err
+            self._resume()
+        if self._watchdog is not None:
+            self._watchdog.stop()
+        if self._received_bytes != self.range_length_bytes:
+            raise Internal(f"get {self._bucket}/{self._key}: the stream ended after "
+                           f"{self._received_bytes} of {self.range_length_bytes} bytes")
+        if self._hasher is not None:
+            digest_hex = self._hasher.hexdigest()
+            if digest_hex != self.info.blake3_hex:
+                raise DataLoss(f"get {self._bucket}/{self._key}: blake3 of the bytes read is "
+                               f"{digest_hex}, the manifest says {self.info.blake3_hex}")
+
+    def _resume(self) -> None:
+        """Reopen the stream at the first byte not yet received, on the same version."""
+        self._client._sleep(
+            retry_backoff_s(self._client._retry_backoff_s, self._resumes, self._client._rng))
+        self._resumes += 1
+        start_bytes = self.range_start_bytes + self._received_bytes
+        length_bytes = self.range_length_bytes - self._received_bytes
+        info_pb = self._open(start_bytes, length_bytes)
+        version = version_text(info_pb.object.version)
+        if version != self.info.version:
+            raise Unavailable(
+                f"get {self._bucket}/{self._key}: the stream broke after "
+                f"{self._received_bytes} bytes and the object changed (version {self.info.version} "
+                f"is now {version}); retry the read")
+        if info_pb.range_start_bytes != start_bytes or info_pb.range_length_bytes != length_bytes:
+            raise Internal(f"get {self._bucket}/{self._key}: resumed at byte {start_bytes} but "
+                           f"the node returned range {info_pb.range_start_bytes}"
+                           f"+{info_pb.range_length_bytes}")
+
+    def __iter__(self) -> Iterator[memoryview]:
+        return self._chunks
+
+    def read(self) -> bytes:
+        """Every remaining byte of the range."""
+        return b"".join(self._chunks)
+
+    def readinto_file(self, fileobj: BinaryIO,
+                      progress: Callable[[int], None] | None = None) -> int:
+        """Write every remaining byte to `fileobj`; `progress(bytes_written_so_far)` per chunk."""
+        written_bytes = 0
+        for chunk in self._chunks:
+            fileobj.write(chunk)
+            written_bytes += chunk.nbytes
+            if progress is not None:
+                progress(written_bytes)
+        return written_bytes
+
+    def close(self) -> None:
+        """Cancel the stream if it is still running."""
+        if not self._closed:
+            self._closed = True
+            self._stop_call()
+            self._chunks.close()
+
+    def __enter__(self) -> ObjectReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The client
+# ---------------------------------------------------------------------------------------------
+
+
+class Client:
+    """A connection to one Ringstore node. Thread-safe; close it (or use `with`) when done."""
+
+    def __init__(self, *, address: str, timeout_s: float = 30.0, retries_max: int = 3,
+                 retry_backoff_s: float = 0.2,
+                 sleep: Callable[[float], None] = time.sleep,
+                 rng: random.Random | None = None) -> None:
+        parse_address(address)
+        if not timeout_s > 0:
+            raise InvalidArgument(f"timeout_s must be > 0, got {timeout_s!r}")
+        if isinstance(retries_max, bool) or not 0 <= retries_max <= RETRIES_MAX_LIMIT:
+            raise InvalidArgument(
+                f"retries_max must be in 0..{RETRIES_MAX_LIMIT}, got {retries_max!r}")
+        if not retry_backoff_s >= 0:
+            raise InvalidArgument(f"retry_backoff_s must be >= 0, got {retry_backoff_s!r}")
+        self.address = address
+        self._timeout_s = timeout_s
+        self._retries_max = retries_max
+        self._retry_backoff_s = retry_backoff_s
+        self._sleep = sleep
+        self._rng = rng if rng is not None else random.Random()
+        self._channel = grpc.insecure_channel(
+            address,
+            options=[
+                ("grpc.max_send_message_length", GRPC_MESSAGE_BYTES_MAX),
+                ("grpc.max_receive_message_length", GRPC_MESSAGE_BYTES_MAX),
+            ],
+            compression=grpc.Compression.NoCompression,
+        )
+        self._objects = object_pb2_grpc.ObjectServiceStub(self._channel)
+        self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)
+        self._put_rpc = self._channel.stream_unary(
+            _OBJECT_SERVICE + "PutObject",
+            request_serializer=frames.encode,
+            response_deserializer=object_pb2.PutObjectResponse.FromString,
+        )
+        self._get_rpc = self._channel.unary_stream(
+            _OBJECT_SERVICE + "GetObject",
+            request_serializer=object_pb2.GetObjectRequest.SerializeToString,
+            response_deserializer=frames.decoder(object_pb2.GetObjectResponse),
+        )
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _retrying(self, once: Callable[[], Any], *, replayable: bool = True) -> Any:
+        """once(), again after UNAVAILABLE while retries are left and the call can be replayed."""
+        for attempt in range(self._retries_max + 1):
+            try:
+                return once()
+            except Unavailable:
+                if not replayable or attempt >= self._retries_max:
+                    raise
+            self._sleep(retry_backoff_s(self._retry_backoff_s, attempt, self._rng))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _unary(self, rpc: Callable[..., Any], request: Any) -> Any:
+        def once() -> Any:
+            try:
+                return rpc(request, timeout=self._timeout_s)
+            except grpc.RpcError as err:
+                raise from_rpc_error(err) from err
+
+        return self._retrying(once)
+
+    # -- buckets -----------------------------------------------------------------------------
+
+    def create_bucket(self, bucket: str, *, replicas: int | None = None) -> BucketInfo:
+        """Create a bucket whose objects get `replicas` copies (None: the cluster default)."""
+        validate_bucket(bucket)
+        _validate_replicas(replicas)
+        request = object_pb2.CreateBucketRequest(bucket=bucket, default_policy=_replication(replicas))
+        response = self._unary(self._objects.CreateBucket, request)
+        return bucket_info_from_pb(response.bucket)
+
+    def delete_bucket(self, bucket: str) -> None:
+        """Remove an empty bucket (FailedPrecondition when it still holds objects)."""
+        validate_bucket(bucket)
+        self._unary(self._objects.DeleteBucket, object_pb2.DeleteBucketRequest(bucket=bucket))
+
+    def list_buckets(self) -> list[BucketInfo]:
+        """Every bucket, sorted by name."""
+        response = self._unary(self._objects.ListBuckets, object_pb2.ListBucketsRequest())
+        return [bucket_info_from_pb(b) for b in response.buckets]
+
+    # -- objects -----------------------------------------------------------------------------
+
+    def put(self, bucket: str, key: str,
+            data: bytes | bytearray | memoryview | BinaryIO | os.PathLike[str], *,
+            replicas: int | None = None, content_type: str = "",
+            metadata: Mapping[str, str] | None = None,
+            progress: Callable[[int], None] | None = None) -> ObjectInfo:
+        """Store `data` (bytes, a binary file read from its current position, or a path).
+
+        Streams FRAME_SIZE_BYTES frames and calls `progress(bytes_sent_so_far)` after each (from
+        gRPC's sending thread). Returns once the object is durable. The size is sent when known,
+        so the node rejects a file that changes length mid-put.
+        """
+        validate_bucket(bucket)
+        validate_key(key)
+        _validate_replicas(replicas)
+        metadata = dict(metadata or {})
+        for name, value in metadata.items():
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise InvalidArgument(f"metadata must map str to str; got {name!r}: {value!r}")
+        source = _PutSource(data)
+        header = object_pb2.PutObjectHeader(
+            bucket=bucket, key=key, content_type=content_type, metadata=metadata,
+            policy=_replication(replicas))
+        if source.size_bytes is not None:
+            header.size_bytes = source.size_bytes
+        response = self._retrying(lambda: self._put_once(header, source, progress),
+                                  replayable=source.replayable)
+        return object_info_from_pb(response.object)
+
+    def _put_once(self, header: object_pb2.PutObjectHeader, source: _PutSource,
+                  progress: Callable[[int], None] | None) -> object_pb2.PutObjectResponse:
+        """One PutObject call; errors come back as RingstoreError or the source's own exception."""
+        started_s = time.monotonic()
+        known_size = source.size_bytes is not None
+        grpc_timeout_s = stream_deadline_s(self._timeout_s, source.size_bytes) if known_size else None
+        # With an unknown size the deadline is "no progress for timeout_s".
+        watchdog = None if known_size else _Watchdog(started_s + self._timeout_s)
+        call_ready = threading.Event()
+        call_box: list[Any] = []
+        failures: list[BaseException] = []
+        sent = [0]
+
+        def requests() -> Iterator[object_pb2.PutObjectRequest | bytes | memoryview]:
+            yield object_pb2.PutObjectRequest(header=header)
+            try:
+                for frame in source.frames():
+                    yield frame
+                    sent[0] += len(frame)
+                    if watchdog is not None:
+                        watchdog.move_to(time.monotonic() + self._timeout_s)
+                    if progress is not None:
+                        progress(sent[0])
+            except Exception as exc:  # noqa: BLE001 - handed to the caller below
+                # gRPC would log a traceback and report CANCELLED; keep the real error and
+                # cancel ourselves so the node never sees a half-close (a short object).
+                failures.append(exc)
+                call_ready.wait()
+                call_box[0].cancel()
+
+        call = self._put_rpc.future(requests(), timeout=grpc_timeout_s)
+        call_box.append(call)
+        call_ready.set()
+        if watchdog is not None:
+            watchdog.start(call)
+        try:
+            return call.result()
+        except (grpc.RpcError, grpc.FutureCancelledError) as err:
+            # A call we cancelled ourselves raises FutureCancelledError, not RpcError.
+            if failures:
+                raise failures[0] from None
+            if watchdog is not None and watchdog.expired:
+                raise DeadlineExceeded(
+                    f"put {header.bucket}/{header.key}: no progress for {self._timeout_s:.1f} s "
+                    f"({sent[0]} bytes sent)") from err
+            if isinstance(err, grpc.RpcError):
+                raise from_rpc_error(err) from err
+            raise RingstoreError(f"put {header.bucket}/{header.key}: cancelled",
+                                 code=grpc.StatusCode.CANCELLED) from err
+        except BaseException:
+            call.cancel()  # KeyboardInterrupt and friends: do not leave the upload running
+            raise
+        finally:
+            if watchdog is not None:
+                watchdog.stop()
+
+    def get(self, bucket: str, key: str, *, range_start_bytes: int | None = None,
+            range_length_bytes: int | None = None) -> ObjectReader:
+        """Start reading an object (or `range_length_bytes` from `range_start_bytes`).
+
+        Raises at once if the object is missing or the range is bad; returns a reader whose
+        `.info` is filled in and whose chunks are streamed as it is iterated.
+        """
+        validate_bucket(bucket)
+        validate_key(key)
+        validate_range(range_start_bytes, range_length_bytes)
+        reader = ObjectReader(self, bucket, key, range_start_bytes, range_length_bytes)
+        try:
+            reader._open_first()
+        except BaseException:
+            reader.close()
+            raise
+        return reader
+
+    def get_bytes(self, bucket: str, key: str, *, range_start_bytes: int | None = None,
+                  range_length_bytes: int | None = None) -> bytes:
+        """An object's bytes (or a range of them), whole, in memory."""
+        with self.get(bucket, key, range_start_bytes=range_start_bytes,
+                      range_length_bytes=range_length_bytes) as reader:
+            return reader.read()
+
+    def stat(self, bucket: str, key: str) -> ObjectStat:
+        """The current version of an object and where each chunk's copies are."""
+        validate_bucket(bucket)
+        validate_key(key)
+        response = self._unary(self._objects.StatObject,
+                               object_pb2.StatObjectRequest(bucket=bucket, key=key))
+        return object_stat_from_pb(response)
+
+    def list_objects(self, bucket: str, *, prefix: str = "",
+                     page_size: int = 1000) -> Iterator[ObjectInfo]:
+        """Current objects whose key starts with `prefix`, in key order, fetched page by page."""
+        pages = self.list(bucket, prefix=prefix, page_size=page_size)
+        return (info for page in pages for info in page.objects)
+
+    def delete(self, bucket: str, key: str) -> None:
+        """Delete an object (the node writes a tombstone version)."""
+        validate_bucket(bucket)
+        validate_key(key)
+        self._unary(self._objects.DeleteObject,
+                    object_pb2.DeleteObjectRequest(bucket=bucket, key=key))
+
+    def list(self, bucket: str, *, prefix: str = "", page_size: int = 1000) -> Iterator[ListPage]:
+        """Pages of current objects whose key starts with `prefix`, in key order.
+
+        Arguments are checked now; pages are fetched as the iterator is advanced.
+        """
+        validate_bucket(bucket)
+        validate_prefix(prefix)
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or not (
+                1 <= page_size <= LIST_PAGE_SIZE_MAX):
+            raise InvalidArgument(
+                f"page_size must be in 1..{LIST_PAGE_SIZE_MAX}, got {page_size!r}")
+        return self._pages(bucket, prefix, page_size)
+
+    def _pages(self, bucket: str, prefix: str, page_size: int) -> Iterator[ListPage]:
+        token = ""
+        for _ in range(LIST_PAGES_MAX):
+            request = object_pb2.ListObjectsRequest(
+                bucket=bucket, prefix=prefix, page_size=page_size, page_token=token)
+            response = self._unary(self._objects.ListObjects, request)
+            page = ListPage(objects=[object_info_from_pb(o) for o in response.objects],
+                            next_page_token=response.next_page_token)
+            yield page
+            if not page.next_page_token:
+                return
+            if page.next_page_token == token:
+                raise Internal(f"list {bucket}: the node returned the same page token twice")
+            token = page.next_page_token
+        raise Internal(f"list {bucket}: more than {LIST_PAGES_MAX} pages; stopped")
+
+    # -- cluster -----------------------------------------------------------------------------
+
+    def cluster_status(self) -> ClusterStatus:
+        """Members, states, ring shares and health as the connected node sees them."""
+        response = self._unary(self._admin.GetClusterStatus, admin_pb2.GetClusterStatusRequest())
+        return cluster_status_from_pb(response)
+
+    def ring(self) -> RingInfo:
+        """The ring's tokens and the fraction of the key space each node owns."""
+        response = self._unary(self._admin.GetRing, admin_pb2.GetRingRequest())
+        return RingInfo(
+            tokens=[RingToken(token=t.token, node_id=t.node_id) for t in response.tokens],
+            ownership=dict(response.ownership),
+        )

@@ -1,0 +1,623 @@
+"""Membership and failure detection (node/gossip), under a manual clock.
+
+Most tests run a `SimNet`: N `Membership` instances sharing one ManualClock, stepped every
+gossip_interval_s of virtual time, whose Outgoing messages are delivered at once by calling the
+target's on_* method. A killed node neither sends nor receives; a cut link drops messages both
+ways between two nodes. A failed indirect probe reports back after indirect_probe_timeout_s of
+virtual time, as the real driver would. Timers are binary fractions (1.0, 0.25, 0.5 s), so the
+virtual times the tests assert are exact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import itertools
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+import pytest
+
+from node.config import GossipConfig
+from node.gossip import (
+    BroadcastQueue,
+    InvalidMember,
+    ManualClock,
+    MemberInfo,
+    MemberState,
+    Membership,
+    MembershipDriver,
+    Outgoing,
+    PeerRejected,
+    PeerUnreachable,
+    SystemClock,
+    supersedes,
+    watched_by,
+    watchers_of,
+)
+from ringstore.v1 import membership_pb2
+
+GIB = 1024**3
+ALIVE, DOWN, OUT, LEFT = MemberState.ALIVE, MemberState.DOWN, MemberState.OUT, MemberState.LEFT
+
+CONFIG = GossipConfig(
+    heartbeat_interval_s=1.0,       # down_after_s = 3 missed heartbeats = 3.0 s
+    gossip_interval_s=0.25,
+    indirect_probe_timeout_s=0.5,
+    state_sync_interval_s=30.0,
+)
+
+
+def member(node_id: str = "n1", *, generation: int = 100, incarnation: int = 0,
+           state: MemberState = ALIVE, **kw) -> MemberInfo:
+    return MemberInfo(node_id=node_id, address=kw.pop("address", f"{node_id}.test:7400"),
+                      zone=kw.pop("zone", ""), capacity_bytes=kw.pop("capacity_bytes", GIB),
+                      generation=generation, incarnation=incarnation, state=state, **kw)
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    time_s: float
+    observer: str
+    old: MemberInfo | None
+    new: MemberInfo
+    via: str   # which call made it: "step", "probe", "message", "local"
+
+
+class SimNet:
+    """An in-memory cluster of Membership instances on one ManualClock (see module docstring)."""
+
+    def __init__(self, config: GossipConfig = CONFIG, seed: int = 0) -> None:
+        self.config = config
+        self.seed = seed
+        self.clock = ManualClock()
+        self.rng = random.Random(seed)
+        self.nodes: dict[str, Membership] = {}
+        self.killed: set[str] = set()
+        self.cut: set[tuple[str, str]] = set()
+        self.changes: list[Change] = []
+        self.sent: list[tuple[float, str, Outgoing]] = []
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._timer_seq = itertools.count()
+        self._via = "local"
+
+    # -- cluster control
+    def start_node(self, node_id: str) -> Membership:
+        me = member(node_id, generation=self.clock.wall_ms())
+        node = Membership(config=self.config, me=me, clock=self.clock,
+                          rng=random.Random(self.rng.random()))
+        node.add_listener(lambda old, new, observer=node_id: self.changes.append(
+            Change(self.clock.monotonic_s(), observer, old, new, self._via)))
+        self.nodes[node_id] = node
+        self.killed.discard(node_id)
+        return node
+
+    def join(self, node_id: str, seed_id: str) -> None:
+        assert self.reachable(node_id, seed_id) and self.reachable(seed_id, node_id)
+        table = self._call("message", self.nodes[seed_id].on_join, self.nodes[node_id].me())
+        self._call("message", self.nodes[node_id].on_sync_reply, table)
+
+    def kill(self, node_id: str) -> None:
+        self.killed.add(node_id)
+
+    def cut_link(self, a: str, b: str) -> None:
+        self.cut |= {(a, b), (b, a)}
+
+    def reachable(self, src: str, dst: str) -> bool:
+        return src not in self.killed and dst not in self.killed and (src, dst) not in self.cut
+
+    def live_ids(self) -> list[str]:
+        return sorted(i for i in self.nodes if i not in self.killed)
+
+    # -- time
+    def now_s(self) -> float:
+        return self.clock.monotonic_s()
+
+    def tick(self) -> None:
+        self.clock.advance(self.config.gossip_interval_s)
+        while self._timers and self._timers[0][0] <= self.now_s():
+            _, _, fire = heapq.heappop(self._timers)
+            fire()
+        for node_id in self.live_ids():
+            for outgoing in self._call("step", self.nodes[node_id].step):
+                self.deliver(node_id, outgoing)
+
+    def run_for(self, seconds: float) -> None:
+        end_s = self.now_s() + seconds
+        while self.now_s() < end_s:
+            self.tick()
+
+    def run_until(self, predicate: Callable[[], bool], timeout_s: float) -> float:
+        """Tick until `predicate()` holds; returns the virtual time it took (fails at timeout)."""
+        start_s = self.now_s()
+        while not predicate():
+            assert self.now_s() - start_s <= timeout_s, (
+                f"not reached within {timeout_s} s of virtual time; reproduce with seed={self.seed}")
+            self.tick()
+        return self.now_s() - start_s
+
+    # -- delivery
+    def _call(self, via: str, fn: Callable, *args):
+        self._via = via
+        try:
+            return fn(*args)
+        finally:
+            self._via = "local"
+
+    def deliver(self, src: str, outgoing: Outgoing) -> None:
+        dst = outgoing.target_node_id
+        assert dst != src
+        assert outgoing.target_address == self.nodes[dst].me().address
+        self.sent.append((self.now_s(), src, outgoing))
+        sender, target = self.nodes[src], self.nodes[dst]
+        if outgoing.kind == "indirect_probe":
+            self._probe(src, outgoing)
+            return
+        if not self.reachable(src, dst):
+            return
+        if outgoing.kind == "heartbeat":
+            reply = self._call("message", target.on_heartbeat, sender.me(), outgoing.updates)
+            if self.reachable(dst, src):
+                self._call("message", sender.on_heartbeat_reply, dst, reply)
+        elif outgoing.kind == "gossip":
+            self._call("message", target.on_gossip, outgoing.updates)
+        elif outgoing.kind == "sync":
+            reply = self._call("message", target.on_sync, outgoing.updates)
+            if self.reachable(dst, src):
+                self._call("message", sender.on_sync_reply, reply)
+        else:
+            raise AssertionError(outgoing.kind)
+
+    def _probe(self, src: str, outgoing: Outgoing) -> None:
+        """Like the driver: helpers in parallel plus a direct ping; a failure takes the timeout."""
+        target = outgoing.target_node_id
+
+        def both_ways(a: str, b: str) -> bool:
+            return self.reachable(a, b) and self.reachable(b, a)
+
+        ok = both_ways(src, target) or any(
+            both_ways(src, helper) and both_ways(helper, target) for helper, _ in outgoing.helpers)
+        prober = self.nodes[src]
+
+        def report() -> None:
+            if src not in self.killed and self.nodes[src] is prober:
+                self._call("probe", prober.on_probe_result, target, ok)
+
+        if ok:
+            report()
+        else:
+            due_s = self.now_s() + self.config.indirect_probe_timeout_s
+            heapq.heappush(self._timers, (due_s, next(self._timer_seq), report))
+
+    # -- observations
+    def view(self, observer: str, node_id: str) -> MemberInfo | None:
+        return self.nodes[observer].get(node_id)
+
+    def all_see(self, node_id: str, state: MemberState, generation: int | None = None) -> bool:
+        for observer in self.live_ids():
+            if observer == node_id:
+                continue
+            seen = self.view(observer, node_id)
+            if seen is None or seen.state != state:
+                return False
+            if generation is not None and seen.generation != generation:
+                return False
+        return True
+
+    def converged(self) -> bool:
+        live = self.live_ids()
+        return all(self.view(o, i) is not None and self.view(o, i).state == ALIVE
+                   for o in live for i in live)
+
+    def first_seen(self, node_id: str, state: MemberState) -> dict[str, Change]:
+        """For each observer, the first change that showed `node_id` in `state`."""
+        found: dict[str, Change] = {}
+        for change in self.changes:
+            if change.new.node_id == node_id and change.new.state == state:
+                found.setdefault(change.observer, change)
+        return found
+
+    def probes_about(self, node_id: str) -> list[tuple[float, str]]:
+        return [(t, src) for t, src, o in self.sent
+                if o.kind == "indirect_probe" and o.target_node_id == node_id]
+
+
+def make_cluster(n: int, *, seed: int = 0, config: GossipConfig = CONFIG) -> SimNet:
+    """n nodes n0..n{n-1}; each joins through n0 in turn, then gossip converges."""
+    net = SimNet(config, seed)
+    net.start_node("n0")
+    for i in range(1, n):
+        net.start_node(f"n{i}")
+        net.join(f"n{i}", "n0")
+        net.tick()
+    net.run_until(net.converged, timeout_s=10.0)
+    return net
+
+
+def states_ever(net: SimNet, state: MemberState) -> list[Change]:
+    return [c for c in net.changes if c.new.state == state]
+
+
+# ---- member records ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("new, old, expected", [
+    # (generation, incarnation, state) of new and old
+    ((2, 0, ALIVE), (1, 9, LEFT), True),     # a new generation beats anything older
+    ((1, 9, LEFT), (2, 0, ALIVE), False),
+    ((1, 3, ALIVE), (1, 2, DOWN), True),     # same generation: higher incarnation (refutation)
+    ((1, 2, DOWN), (1, 3, ALIVE), False),
+    ((1, 2, DOWN), (1, 2, ALIVE), True),     # same both: precedence ALIVE < DOWN < OUT < LEFT
+    ((1, 2, OUT), (1, 2, DOWN), True),
+    ((1, 2, LEFT), (1, 2, OUT), True),
+    ((1, 2, ALIVE), (1, 2, DOWN), False),
+    ((1, 2, DOWN), (1, 2, OUT), False),
+    ((1, 2, ALIVE), (1, 2, ALIVE), False),   # equal records never supersede (re-delivery no-op)
+])
+def test_supersedes_orders_by_generation_then_incarnation_then_state(new, old, expected):
+    """supersedes(): higher generation wins, then higher incarnation, then state precedence."""
+    a = member(generation=new[0], incarnation=new[1], state=new[2])
+    b = member(generation=old[0], incarnation=old[1], state=old[2])
+    assert supersedes(a, b) is expected
+
+
+def test_member_info_round_trips_through_proto_and_rejects_bad_records():
+    """to_proto/from_proto round-trip; malformed wire records raise InvalidMember (bad input)."""
+    info = member("n7", generation=123, incarnation=4, state=OUT, free_bytes=55, metrics_port=9100,
+                  zone="z1")
+    assert MemberInfo.from_proto(info.to_proto()) == info
+    assert int(MemberState.DOWN) == membership_pb2.MEMBER_STATE_DOWN
+    bad = [
+        membership_pb2.Member(node_id="n1", address="a:1", state=0),           # UNSPECIFIED
+        membership_pb2.Member(node_id="N1!", address="a:1", state=1),          # bad id
+        membership_pb2.Member(node_id="n1", address="", state=1),              # no address
+    ]
+    for message in bad:
+        with pytest.raises(InvalidMember):
+            MemberInfo.from_proto(message)
+
+
+# ---- watchers -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 8])
+@pytest.mark.parametrize("count", [1, 2, 3, 4])
+def test_watchers_of_and_watched_by_are_inverses_with_exact_counts(n, count):
+    """Every node has exactly min(count, N-1) distinct watchers, never itself, and W watches X
+    exactly when X is in watched_by(W)."""
+    ids = [f"n{i}" for i in range(n)]
+    random.Random(n * 10 + count).shuffle(ids)   # input order must not matter
+    for x in ids:
+        watchers = watchers_of(x, ids, count)
+        assert len(watchers) == len(set(watchers)) == min(count, n - 1)
+        assert x not in watchers
+        for w in ids:
+            assert (w in watchers) == (x in watched_by(w, ids, count))
+    for w in ids:
+        assert len(watched_by(w, ids, count)) == min(count, n - 1)
+
+
+def test_down_node_keeps_its_watchers():
+    """A DOWN node's watchers (computed among ALIVE + itself) are those it had while ALIVE."""
+    ids = [f"n{i}" for i in range(6)]
+    for x in ids:
+        alive_without_x = [i for i in ids if i != x]
+        assert watchers_of(x, alive_without_x, 3) == watchers_of(x, ids, 3)
+
+
+# ---- broadcast queue -------------------------------------------------------------------------------
+
+def test_broadcast_newer_update_replaces_older_and_older_is_ignored():
+    """One queued record per node: a newer one replaces it (fresh again); an older one is dropped."""
+    queue = BroadcastQueue(retransmit_max=3, size_max=8)
+    queue.push(member("n1", incarnation=1))
+    queue.take(8)
+    queue.push(member("n1", incarnation=2))
+    queue.push(member("n1", incarnation=1))
+    assert queue.pending() == [member("n1", incarnation=2)]
+    assert [queue.take(8) for _ in range(4)] == [[member("n1", incarnation=2)]] * 3 + [[]]
+
+
+def test_broadcast_retransmit_limit_fewest_sent_first_and_take_bound():
+    """Each record goes out in at most retransmit_max rounds; take() returns at most count_max,
+    least-sent first; peek() does not count a round."""
+    queue = BroadcastQueue(retransmit_max=2, size_max=8)
+    queue.push(member("n1"))
+    queue.push(member("n2"))
+    assert [m.node_id for m in queue.take(1)] == ["n1"]
+    queue.push(member("n3"))
+    assert [m.node_id for m in queue.peek(8)] == ["n2", "n3", "n1"]
+    assert [m.node_id for m in queue.take(2)] == ["n2", "n3"]
+    assert [m.node_id for m in queue.take(8)] == ["n1", "n2", "n3"]
+    assert len(queue) == 0 and queue.take(8) == []
+
+
+def test_broadcast_queue_is_bounded_and_evicts_the_stalest():
+    """The queue never holds more than size_max records; the most-sent one makes room."""
+    queue = BroadcastQueue(retransmit_max=10, size_max=4)
+    for i in range(4):
+        queue.push(member(f"n{i}"))
+    queue.take(1)                                # n0 now the most sent
+    for i in range(4, 14):
+        queue.push(member(f"n{i}"))
+        assert len(queue) <= 4
+    assert "n0" not in {m.node_id for m in queue.pending()}
+    queue.resize(2)
+    assert len(queue) == 2
+
+
+# ---- cluster behaviour ------------------------------------------------------------------------------
+
+def test_five_nodes_converge_to_all_alive_after_joining_through_one_seed():
+    """Five nodes joining through one seed all see all five ALIVE with identical records."""
+    net = make_cluster(5, seed=7)
+    tables = [net.nodes[i].members() for i in net.live_ids()]
+    assert all(t == tables[0] for t in tables)
+    assert [m.node_id for m in tables[0]] == [f"n{i}" for i in range(5)]
+    assert not states_ever(net, DOWN)
+    net.run_for(10.0)                          # and it stays that way
+    assert net.converged() and not states_ever(net, DOWN)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_killed_node_is_down_everywhere_within_exact_window_and_only_watchers_accuse(seed):
+    """A killed node is DOWN at every other node within [down_after_s, down_after_s +
+    heartbeat_interval_s + indirect_probe_timeout_s + 3 gossip rounds] of its death, and only its
+    watchers originate the verdict (everyone else learns it by gossip)."""
+    net = make_cluster(5, seed=seed)
+    victim = f"n{seed % 5}"
+    # Kill right after the victim's heartbeats went out, so the watchers last heard it at kill_s.
+    net.run_until(lambda: any(t == net.now_s() and src == victim and o.kind == "heartbeat"
+                              for t, src, o in net.sent[-20:]), timeout_s=2.0)
+    kill_s = net.now_s()
+    net.kill(victim)
+    net.run_until(lambda: net.all_see(victim, DOWN), timeout_s=10.0)
+
+    c = net.config
+    window = (kill_s + c.down_after_s,
+              kill_s + c.down_after_s + c.heartbeat_interval_s + c.indirect_probe_timeout_s
+              + 3 * c.gossip_interval_s)
+    seen = net.first_seen(victim, DOWN)
+    assert set(seen) == set(net.live_ids())
+    for observer, change in seen.items():
+        assert window[0] <= change.time_s <= window[1], (observer, change.time_s, window)
+    watchers = set(watchers_of(victim, net.nodes, c.monitor_count))
+    originators = {o for o, change in seen.items() if change.via == "probe"}
+    assert originators and originators <= watchers
+    assert {src for _, src in net.probes_about(victim)} <= watchers
+    assert all(change.via == "message" for o, change in seen.items() if o not in watchers)
+
+
+def test_one_dropped_link_does_not_cause_down_because_the_indirect_probe_gets_through():
+    """With the link between a watcher and its target cut, the watcher probes through helpers,
+    reaches the target, and nobody ever marks it DOWN."""
+    net = make_cluster(5, seed=11)
+    target = "n2"
+    watcher = watchers_of(target, net.nodes, net.config.monitor_count)[0]
+    net.cut_link(watcher, target)
+    net.run_for(20.0)
+    probes = [src for _, src in net.probes_about(target)]
+    assert probes.count(watcher) >= 3           # the check ran, again and again, and passed
+    assert not states_ever(net, DOWN)
+    assert net.converged()
+
+
+def test_falsely_accused_live_node_refutes_and_ends_alive_everywhere():
+    """A DOWN rumour about a live node reaches it; it refutes with a higher incarnation and every
+    node ends with it ALIVE at that incarnation."""
+    net = make_cluster(5, seed=5)
+    victim, accuser = "n3", "n0"
+    before = net.nodes[victim].me()
+    net.nodes[accuser].on_gossip([dataclasses.replace(before, state=DOWN)])
+    assert net.view(accuser, victim).state == DOWN
+    net.run_until(lambda: net.all_see(victim, ALIVE) and all(
+        net.view(o, victim).incarnation > before.incarnation for o in net.live_ids()),
+        timeout_s=5.0)
+    after = net.nodes[victim].me()
+    assert after.state == ALIVE and after.incarnation > before.incarnation
+    assert after.generation == before.generation
+
+
+def test_heartbeat_reply_tells_a_node_believed_down_so_it_refutes():
+    """A heartbeat from a node I hold DOWN in the same generation and incarnation gets my DOWN
+    record back; applying it makes the sender bump its incarnation."""
+    clock = ManualClock()
+    a = Membership(config=CONFIG, me=member("a1"), clock=clock, rng=random.Random(1))
+    b = Membership(config=CONFIG, me=member("b1"), clock=clock, rng=random.Random(2))
+    a.on_gossip([dataclasses.replace(b.me(), state=DOWN)])
+    reply = a.on_heartbeat(b.me(), [])
+    assert dataclasses.replace(b.me(), state=DOWN) in reply
+    b.on_heartbeat_reply("a1", reply)
+    assert b.me().state == ALIVE and b.me().incarnation == 1
+    assert a.on_heartbeat(b.me(), []) is not None and a.get("b1").state == ALIVE
+
+
+@pytest.mark.parametrize("dead_state", [DOWN, OUT])
+def test_restarted_node_with_new_generation_comes_back_alive_everywhere(dead_state):
+    """A node restarted (new generation) after being DOWN or OUT joins again and is ALIVE at
+    every node, its new generation superseding the DOWN/OUT record of its previous life."""
+    net = make_cluster(5, seed=9, config=dataclasses.replace(CONFIG, repair_after_down_s=5.0))
+    victim = "n4"
+    old_generation = net.nodes[victim].me().generation
+    net.kill(victim)
+    net.run_until(lambda: net.all_see(victim, dead_state), timeout_s=15.0)
+    net.start_node(victim)
+    net.join(victim, "n0")
+    new_generation = net.nodes[victim].me().generation
+    assert new_generation > old_generation
+    net.run_until(lambda: net.all_see(victim, ALIVE, generation=new_generation), timeout_s=5.0)
+    assert net.converged()
+    assert all(m.state == ALIVE for m in net.nodes[victim].members())
+
+
+def test_down_turns_out_after_repair_after_down_s():
+    """A DOWN node turns OUT at each node between the first DOWN verdict + repair_after_down_s and
+    that node's own DOWN time + repair_after_down_s, and leaves the ring."""
+    config = dataclasses.replace(CONFIG, repair_after_down_s=5.0)
+    net = make_cluster(5, seed=3, config=config)
+    victim = "n1"
+    net.kill(victim)
+    net.run_until(lambda: net.all_see(victim, DOWN), timeout_s=10.0)
+    assert all(victim in {m.node_id for m in net.nodes[o].ring_members()} for o in net.live_ids())
+    net.run_until(lambda: net.all_see(victim, OUT), timeout_s=10.0)
+    down = net.first_seen(victim, DOWN)
+    out = net.first_seen(victim, OUT)
+    first_down_s = min(c.time_s for c in down.values())
+    for observer in net.live_ids():
+        assert (first_down_s + config.repair_after_down_s <= out[observer].time_s
+                <= down[observer].time_s + config.repair_after_down_s)
+        assert victim not in {m.node_id for m in net.nodes[observer].ring_members()}
+
+
+def test_left_after_leave_spreads_to_all_and_is_never_turned_down():
+    """leave() marks the node LEFT with a bumped incarnation; every node learns it, it leaves the
+    ring, and nobody accuses it once it is gone."""
+    net = make_cluster(5, seed=4)
+    leaver = "n2"
+    before = net.nodes[leaver].me()
+    record = net.nodes[leaver].leave()
+    assert record.state == LEFT and record.incarnation == before.incarnation + 1
+    net.run_until(lambda: net.all_see(leaver, LEFT), timeout_s=3.0)
+    net.kill(leaver)                          # the process exits after leaving
+    net.run_for(3 * net.config.down_after_s)
+    assert net.all_see(leaver, LEFT)
+    assert not [c for c in net.changes if c.new.node_id == leaver and c.new.state == DOWN]
+    for observer in net.live_ids():
+        assert leaver not in {m.node_id for m in net.nodes[observer].ring_members()}
+
+
+@pytest.mark.parametrize("late", [True, False])
+def test_lifeguard_late_step_holds_back_verdicts(late):
+    """A step that runs 5 heartbeat intervals late (no heartbeats delivered meanwhile) emits no
+    indirect probe and the cluster never marks anyone DOWN; the same silence observed by a step
+    running on time does start the probe (control)."""
+    net = make_cluster(5, seed=6)
+    watcher = net.nodes["n0"]
+    assert watcher.watched()
+    silence_s = 5 * net.config.heartbeat_interval_s
+    if late:
+        net.clock.advance(silence_s)             # the whole machine stalled: nobody stepped
+        outgoing = watcher.step()
+        assert not [o for o in outgoing if o.kind == "indirect_probe"]
+        net.run_for(10.0)
+        assert not states_ever(net, DOWN) and net.converged()
+    else:
+        outgoing = []
+        for _ in range(int(silence_s / net.config.gossip_interval_s)):
+            net.clock.advance(net.config.gossip_interval_s)
+            outgoing += watcher.step()            # on time, but nothing is delivered
+        probed = {o.target_node_id for o in outgoing if o.kind == "indirect_probe"}
+        assert probed == set(watcher.watched())
+
+
+def test_update_me_bumps_incarnation_and_spreads():
+    """update_me() changes my attributes under a higher incarnation, which wins everywhere."""
+    net = make_cluster(3, seed=8)
+    net.nodes["n1"].update_me(free_bytes=12345)
+    new = net.nodes["n1"].me()
+    assert new.incarnation == 1 and new.free_bytes == 12345
+    net.run_until(lambda: all(net.view(o, "n1") == new for o in net.live_ids()), timeout_s=3.0)
+    with pytest.raises(ValueError):
+        net.nodes["n1"].update_me(generation=1)
+
+
+# ---- driver -----------------------------------------------------------------------------------
+
+class MemTransport:
+    """Transport that calls the peer's Membership directly; `down` addresses are unreachable and
+    `rejecting` addresses refuse us."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, Membership] = {}
+        self.down: set[str] = set()
+        self.rejecting: set[str] = set()
+
+    def _peer(self, address: str) -> Membership:
+        if address in self.rejecting:
+            raise PeerRejected(address, "bad cluster secret")
+        if address in self.down or address not in self.nodes:
+            raise PeerUnreachable(address, "connection refused")
+        return self.nodes[address]
+
+    def heartbeat(self, address: str, sender: MemberInfo, updates: Sequence[MemberInfo],
+                  timeout_s: float) -> list[MemberInfo]:
+        return self._peer(address).on_heartbeat(sender, updates)
+
+    def gossip(self, address: str, updates: Sequence[MemberInfo], timeout_s: float) -> None:
+        self._peer(address).on_gossip(updates)
+
+    def sync(self, address: str, members: Sequence[MemberInfo],
+             timeout_s: float) -> list[MemberInfo]:
+        return self._peer(address).on_sync(members)
+
+    def indirect_probe(self, helper_address: str, target_node_id: str, target_address: str,
+                       timeout_s: float) -> bool:
+        self._peer(helper_address)
+        try:
+            return self.ping(target_address, target_node_id, timeout_s) is not None
+        except PeerUnreachable:
+            return False
+
+    def ping(self, address: str, node_id: str, timeout_s: float) -> MemberInfo | None:
+        me = self._peer(address).me()
+        return me if me.node_id == node_id else None
+
+    def join(self, address: str, me: MemberInfo, timeout_s: float) -> list[MemberInfo]:
+        return self._peer(address).on_join(me)
+
+
+def poll(predicate: Callable[[], bool], deadline_s: float) -> None:
+    end_s = time.monotonic() + deadline_s
+    while not predicate():
+        assert time.monotonic() < end_s, "condition not reached before the deadline"
+        time.sleep(0.02)
+
+
+def test_two_drivers_converge_leave_and_stop_cleanly():
+    """Two drivers on the real clock join, see each other ALIVE, spread a leave, and stop with
+    their threads joined."""
+    config = GossipConfig.local()
+    clock = SystemClock()
+    transport = MemTransport()
+    drivers = []
+    for i, node_id in enumerate(("d0", "d1")):
+        node = Membership(config=config, me=member(node_id, generation=clock.wall_ms()),
+                          clock=clock, rng=random.Random(i))
+        transport.nodes[node.me().address] = node
+        drivers.append(MembershipDriver(membership=node, transport=transport, config=config,
+                                        clock=clock, rng=random.Random(i)))
+    a, b = (d._membership for d in drivers)
+    before = set(threading.enumerate())
+    try:
+        drivers[0].start()
+        drivers[1].join_cluster(["d1.test:7400", "d0.test:7400"], deadline_s=5.0)
+        drivers[1].start()
+        poll(lambda: a.is_live("d1") and b.is_live("d0"), deadline_s=10.0)
+        assert drivers[1].leave(timeout_s=1.0) == 1
+        poll(lambda: a.get("d1").state == LEFT, deadline_s=5.0)
+    finally:
+        for driver in drivers:
+            driver.stop()
+    assert not any(d.running for d in drivers)
+    poll(lambda: not [t for t in set(threading.enumerate()) - before if t.is_alive()], 5.0)
+    assert a.get("d1").state == LEFT and a.is_live("d0")
+
+
+@pytest.mark.parametrize("refusal, error", [("rejecting", PeerRejected), ("down", PeerUnreachable)])
+def test_join_cluster_raises_rejected_at_once_and_unreachable_after_deadline(refusal, error):
+    """join_cluster stops at the first PeerRejected (no retry, no waiting) and raises
+    PeerUnreachable only once the deadline has passed."""
+    clock = ManualClock()
+    transport = MemTransport()
+    seed = Membership(config=CONFIG, me=member("s1"), clock=clock, rng=random.Random(1))
+    transport.nodes["s1.test:7400"] = seed
+    getattr(transport, refusal).add("s1.test:7400")
+    joiner = Membership(config=CONFIG, me=member("j1"), clock=clock, rng=random.Random(2))
+    driver = MembershipDriver(membership=joiner, transport=transport, config=CONFIG, clock=clock)
+    try:
+        with pytest.raises(error):
+            driver.join_cluster(["s1.test:7400", "nowhere.test:1"], deadline_s=4.0)
+        elapsed_s = clock.monotonic_s()
+        assert elapsed_s == 0.0 if error is PeerRejected else elapsed_s >= 4.0
+    finally:
+        driver.stop()

@@ -146,9 +146,10 @@ class LocalCluster:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        if cluster_file_path(directory).exists():
-            raise ClusterError(f"{directory} already holds a cluster ({cluster_file_path(directory)}); "
-                               f"run `cluster-sim down --dir {directory}` and remove it, or use another dir")
+        existing = cluster_file_path(directory)
+        if existing.exists():
+            raise ClusterError(f"{directory} already holds a cluster ({existing}); run "
+                               f"`cluster-sim down --dir {directory}` and remove it, or use another dir")
         cluster = cls(directory, profile=profile, clock=clock)
         cluster.replicas = replicas
         write_secret_file(cluster.secret_file, secret if secret is not None

@@ -81,8 +81,8 @@ class ClusterFile:
             raise ClusterError("cluster.json must hold a JSON object")
         version = raw.get("format_version")
         if version != FORMAT_VERSION:
-            raise ClusterError(
-                f"cluster.json format_version {version!r} is not supported (expected {FORMAT_VERSION})")
+            raise ClusterError(f"cluster.json format_version {version!r} is not supported "
+                               f"(expected {FORMAT_VERSION})")
         try:
             return cls(
                 secret_file=str(raw["secret_file"]),

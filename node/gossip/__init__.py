@@ -15,7 +15,7 @@ Dependency order inside the package (each module imports only those before it):
     membership Membership (the step-function state machine), Outgoing
     transport  Transport protocol, PeerUnreachable, PeerRejected
     driver     MembershipDriver (timer thread + RPC pool around Membership)
-Outside the package it imports only node.config and node.errors.
+Outside the package it imports only node.config, node.errors and ringstore.v1 (the wire enum).
 """
 
 from node.gossip.broadcast import BroadcastQueue

@@ -7,9 +7,9 @@ record is dropped, which is SWIM's infection-style dissemination: with fanout f 
 update reaches about f * r peers directly and the rest through them, and gossip stops by itself
 when nothing is new. `take` returns the least-sent records first, so a burst of news does not
 starve the newest update behind the oldest. `peek` gives the same records without counting a
-round: heartbeat replies carry news for free, and only the sender's own rounds age it. The queue has a size limit; when full, the entry that
-has been sent most (the stalest) makes room, because the periodic full state sync repairs
-whatever gossip drops.
+round: heartbeat replies carry news for free, and only the sender's own rounds age it. The
+queue has a size limit; when full, the entry that has been sent most (the stalest) makes room,
+because the periodic full state sync repairs whatever gossip drops.
 
 Not thread-safe on its own: `Membership` guards it with its lock.
 

@@ -63,7 +63,8 @@ class MembershipDriver:
             max_workers=probe_workers, thread_name_prefix=f"gossip-probe-{membership.node_id}")
         self._in_flight_lock = threading.Lock()
         self._in_flight: set[tuple[str, str]] = set()
-        self.dropped_total = 0   # Outgoings not sent because the same call or too many were in flight
+        # Outgoings not sent because the same call, or too many calls, were in flight.
+        self.dropped_total = 0
 
     # ---- lifecycle -------------------------------------------------------------------------------
 

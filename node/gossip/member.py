@@ -71,7 +71,8 @@ class MemberInfo:
 
     def __post_init__(self) -> None:
         if not isinstance(self.node_id, str) or not _NODE_ID_RE.match(self.node_id):
-            raise InvalidMember(f"member node id {self.node_id!r} must match [a-z0-9][a-z0-9-]{{0,62}}")
+            raise InvalidMember(f"member node id {self.node_id!r} must match "
+                                f"[a-z0-9][a-z0-9-]{{0,62}}")
         if not self.address or len(self.address) > ADDRESS_LENGTH_MAX:
             raise InvalidMember(f"member {self.node_id}: address must be 1..{ADDRESS_LENGTH_MAX} "
                                 f"characters, got {len(self.address)}")
@@ -81,7 +82,8 @@ class MemberInfo:
         for name in ("capacity_bytes", "generation", "incarnation", "free_bytes"):
             value = getattr(self, name)
             if not isinstance(value, int) or not 0 <= value <= _UINT64_MAX:
-                raise InvalidMember(f"member {self.node_id}: {name} must be in 0..2^64-1, got {value!r}")
+                raise InvalidMember(f"member {self.node_id}: {name} must be in 0..2^64-1, "
+                                    f"got {value!r}")
         if not isinstance(self.metrics_port, int) or not 0 <= self.metrics_port <= _PORT_MAX:
             raise InvalidMember(f"member {self.node_id}: metrics_port must be in 0..65535, "
                                 f"got {self.metrics_port!r}")

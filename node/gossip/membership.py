@@ -10,7 +10,10 @@ The table holds one record per node (see `member.py` for which record wins). Eve
 change is queued for gossip (`broadcast.py`), so news spreads on three paths: piggybacked on
 heartbeats and their replies, pushed to `gossip_fanout` random live peers every
 `gossip_interval_s` while fresh, and a full push-pull table exchange with one random live peer
-every `state_sync_interval_s` that repairs whatever gossip missed.
+every `state_sync_interval_s` that repairs whatever gossip missed. The same sync also goes to one
+random DOWN or OUT member: nothing else is ever sent to a node believed dead, so without it the
+two sides of a healed network partition would never hear from each other again (Serf's
+"reconnect"). It costs one failing RPC per interval while dead members are remembered.
 
 Failure detection. Every `heartbeat_interval_s` a node heartbeats its watchers
 (`watchers.py`: its successors among ALIVE node ids). Each node tracks the nodes it watches
@@ -190,7 +193,8 @@ class Membership:
             if self._last_step_s is not None:
                 late_s = now_s - self._last_step_s - config.gossip_interval_s
             self._last_step_s = now_s
-            hold_verdicts = late_s > config.lateness_tolerance_intervals * config.heartbeat_interval_s
+            late_max_s = config.lateness_tolerance_intervals * config.heartbeat_interval_s
+            hold_verdicts = late_s > late_max_s
 
             me = self._table[self.node_id].info
             alive_ids = self._alive_ids_locked()
@@ -219,8 +223,8 @@ class Membership:
                     out.append(self._outgoing_locked("gossip", peer_id, updates=updates))
             if running and self._due(now_s, self._next_sync_s):
                 self._next_sync_s = now_s + config.state_sync_interval_s
-                for peer_id in self._random_live_peers_locked(1):
-                    table = tuple(e.info for e in self._table.values())
+                table = tuple(e.info for e in self._table.values())
+                for peer_id in self._random_live_peers_locked(1) + self._random_dead_locked(1):
                     out.append(self._outgoing_locked("sync", peer_id, updates=table))
             events: list[tuple[MemberInfo | None, MemberInfo]] = []
             if running and not hold_verdicts:
@@ -449,6 +453,13 @@ class Membership:
         peers = sorted(k for k, e in self._table.items()
                        if k != self.node_id and e.info.state == MemberState.ALIVE)
         return self._rng.sample(peers, min(count, len(peers)))
+
+    def _random_dead_locked(self, count: int) -> list[str]:
+        """DOWN or OUT members: a sync now and then is how two sides of a healed partition find
+        each other again (nothing else is ever sent to a node believed dead)."""
+        dead = sorted(k for k, e in self._table.items()
+                      if e.info.state in (MemberState.DOWN, MemberState.OUT))
+        return self._rng.sample(dead, min(count, len(dead)))
 
     def _outgoing_locked(self, kind: str, target_id: str, *,
                          updates: tuple[MemberInfo, ...] = (),

@@ -46,7 +46,7 @@ class Transport(Protocol):
 
     def heartbeat(self, address: str, sender: MemberInfo, updates: Sequence[MemberInfo],
                   timeout_s: float) -> list[MemberInfo]:
-        """Send my heartbeat (my record + fresh updates); returns the updates the peer sends back."""
+        """Send my heartbeat (my record + fresh updates); returns the peer's updates back."""
         ...
 
     def gossip(self, address: str, updates: Sequence[MemberInfo], timeout_s: float) -> None:

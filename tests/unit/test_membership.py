@@ -134,7 +134,8 @@ class SimNet:
         start_s = self.now_s()
         while not predicate():
             assert self.now_s() - start_s <= timeout_s, (
-                f"not reached within {timeout_s} s of virtual time; reproduce with seed={self.seed}")
+                f"not reached within {timeout_s} s of virtual time; "
+                f"reproduce with seed={self.seed}")
             self.tick()
         return self.now_s() - start_s
 
@@ -240,7 +241,7 @@ def states_ever(net: SimNet, state: MemberState) -> list[Change]:
     return [c for c in net.changes if c.new.state == state]
 
 
-# ---- member records ------------------------------------------------------------------------------
+# ---- member records -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("new, old, expected", [
     # (generation, incarnation, state) of new and old
@@ -305,10 +306,11 @@ def test_down_node_keeps_its_watchers():
         assert watchers_of(x, alive_without_x, 3) == watchers_of(x, ids, 3)
 
 
-# ---- broadcast queue -------------------------------------------------------------------------------
+# ---- broadcast queue ----------------------------------------------------------------------------
 
 def test_broadcast_newer_update_replaces_older_and_older_is_ignored():
-    """One queued record per node: a newer one replaces it (fresh again); an older one is dropped."""
+    """One queued record per node: a newer one replaces it (fresh again); an older one is
+    dropped."""
     queue = BroadcastQueue(retransmit_max=3, size_max=8)
     queue.push(member("n1", incarnation=1))
     queue.take(8)
@@ -346,7 +348,7 @@ def test_broadcast_queue_is_bounded_and_evicts_the_stalest():
     assert len(queue) == 2
 
 
-# ---- cluster behaviour ------------------------------------------------------------------------------
+# ---- cluster behaviour --------------------------------------------------------------------------
 
 def test_five_nodes_converge_to_all_alive_after_joining_through_one_seed():
     """Five nodes joining through one seed all see all five ALIVE with identical records."""
@@ -432,6 +434,22 @@ def test_heartbeat_reply_tells_a_node_believed_down_so_it_refutes():
     assert a.on_heartbeat(b.me(), []) is not None and a.get("b1").state == ALIVE
 
 
+def test_healed_partition_converges_back_to_all_alive():
+    """After a partition in which each side marked the other DOWN, the periodic sync to a DOWN
+    member reconnects the sides: every node ends ALIVE everywhere, refuted by incarnation."""
+    config = dataclasses.replace(CONFIG, state_sync_interval_s=2.0)
+    net = make_cluster(5, seed=12, config=config)
+    left, right = ["n0", "n1", "n2"], ["n3", "n4"]
+    for a in left:
+        for b in right:
+            net.cut_link(a, b)
+    net.run_until(lambda: all(net.view(a, b).state == DOWN and net.view(b, a).state == DOWN
+                              for a in left for b in right), timeout_s=10.0)
+    net.cut.clear()
+    net.run_until(net.converged, timeout_s=3 * config.state_sync_interval_s)
+    assert all(net.nodes[i].me().incarnation > 0 for i in net.live_ids())
+
+
 @pytest.mark.parametrize("dead_state", [DOWN, OUT])
 def test_restarted_node_with_new_generation_comes_back_alive_everywhere(dead_state):
     """A node restarted (new generation) after being DOWN or OUT joins again and is ALIVE at
@@ -489,7 +507,8 @@ def test_left_after_leave_spreads_to_all_and_is_never_turned_down():
 @pytest.mark.parametrize("late", [True, False])
 def test_lifeguard_late_step_holds_back_verdicts(late):
     """A step that runs 5 heartbeat intervals late (no heartbeats delivered meanwhile) emits no
-    indirect probe and the cluster never marks anyone DOWN; the same silence observed by a step
+    indirect probe, nor does the on-time step after it (deadlines were pushed back by the
+    lateness), and the cluster never marks anyone DOWN; the same silence observed by a step
     running on time does start the probe (control)."""
     net = make_cluster(5, seed=6)
     watcher = net.nodes["n0"]
@@ -499,6 +518,11 @@ def test_lifeguard_late_step_holds_back_verdicts(late):
         net.clock.advance(silence_s)             # the whole machine stalled: nobody stepped
         outgoing = watcher.step()
         assert not [o for o in outgoing if o.kind == "indirect_probe"]
+        net.clock.advance(net.config.gossip_interval_s)   # the next step is on time, and the
+        outgoing = watcher.step()                         # deadlines moved by the lateness
+        assert not [o for o in outgoing if o.kind == "indirect_probe"]
+        for o in outgoing:
+            net.deliver("n0", o)
         net.run_for(10.0)
         assert not states_ever(net, DOWN) and net.converged()
     else:
@@ -521,7 +545,7 @@ def test_update_me_bumps_incarnation_and_spreads():
         net.nodes["n1"].update_me(generation=1)
 
 
-# ---- driver -----------------------------------------------------------------------------------
+# ---- driver -------------------------------------------------------------------------------------
 
 class MemTransport:
     """Transport that calls the peer's Membership directly; `down` addresses are unreachable and

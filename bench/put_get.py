@@ -120,7 +120,6 @@ def main() -> None:
                 wall, cpu = timed(meter, lambda: box.append(client.get_bytes("bench", "big")))
                 assert box[0] == big, "big object read back different"
                 results["big_get"] = {"mb_s": len(big) / wall / 1e6, "cpu_s_per_mb": cpu / (len(big) / 1e6)}
-                del big, box
 
                 small = [os.urandom(MIB) for _ in range(8)]
                 total = args.small_count * MIB

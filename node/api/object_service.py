@@ -8,10 +8,9 @@ from typing import Iterator
 import grpc
 
 from node import errors
-from node.api.status import Malformed, check_parsed, streaming, tolerant, unary, unary_method
+from node.api.status import Malformed, check_parsed, download_method, streaming, unary, unary_method, upload_method
 from node.metrics import Metrics
-from node.objects.coordinator import Coordinator, policy_replicas
-from ringstore import frames
+from node.objects.coordinator import Coordinator
 from ringstore.v1 import common_pb2, object_pb2
 
 SERVICE = "ringstore.v1.ObjectService"
@@ -93,9 +92,8 @@ class ObjectServicer:
     def StatObject(self, request, context):
         manifest = self._c.current_manifest(request.bucket, request.key)
         reply = object_pb2.StatObjectResponse(object=object_info(manifest))
-        replicas = policy_replicas(manifest.policy)
         for ref in manifest.chunks:
-            placement = self._c.chunk_placement(ref, replicas)
+            placement = self._c.chunk_placement(ref)
             entry = reply.chunks.add(chunk=ref)
             for holder in (placement.holders if placement is not None else ()):
                 entry.holders.add(holder=holder, state=self._state_name(holder.node_id))
@@ -114,17 +112,12 @@ class ObjectServicer:
         o = object_pb2
 
         uu = unary_method
-
         return grpc.method_handlers_generic_handler(SERVICE, {
             "CreateBucket": uu(self.CreateBucket, o.CreateBucketRequest),
             "DeleteBucket": uu(self.DeleteBucket, o.DeleteBucketRequest),
             "ListBuckets": uu(self.ListBuckets, o.ListBucketsRequest),
-            "PutObject": grpc.stream_unary_rpc_method_handler(
-                self.PutObject, request_deserializer=tolerant(frames.decoder(o.PutObjectRequest)),
-                response_serializer=lambda m: m.SerializeToString()),
-            "GetObject": grpc.unary_stream_rpc_method_handler(
-                self.GetObject, request_deserializer=tolerant(o.GetObjectRequest.FromString),
-                response_serializer=frames.encode),
+            "PutObject": upload_method(self.PutObject, o.PutObjectRequest),
+            "GetObject": download_method(self.GetObject, o.GetObjectRequest),
             "StatObject": uu(self.StatObject, o.StatObjectRequest),
             "ListObjects": uu(self.ListObjects, o.ListObjectsRequest),
             "DeleteObject": uu(self.DeleteObject, o.DeleteObjectRequest),

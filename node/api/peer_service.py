@@ -7,13 +7,12 @@ from typing import Iterator
 import grpc
 
 from node import errors
-from node.api.status import check_parsed, streaming, tolerant, unary, unary_method
+from node.api.status import check_parsed, download_method, streaming, unary, unary_method, upload_method
 from node.erasure import slices
 from node.hlc import HybridLogicalClock
 from node.metrics import Metrics
 from node.objects.replicas import share_key
 from node.store import LIST_MANIFESTS_LIMIT_MAX, ChecksumMismatch, CorruptShare, NodeStore, ShareNotFound
-from ringstore import frames
 from ringstore.v1 import peer_pb2
 
 SERVICE = "ringstore.v1.PeerService"
@@ -127,14 +126,9 @@ class PeerServicer:
         p = peer_pb2
 
         uu = unary_method
-
         return grpc.method_handlers_generic_handler(SERVICE, {
-            "StoreChunk": grpc.stream_unary_rpc_method_handler(
-                self.StoreChunk, request_deserializer=tolerant(frames.decoder(p.StoreChunkRequest)),
-                response_serializer=lambda m: m.SerializeToString()),
-            "FetchChunk": grpc.unary_stream_rpc_method_handler(
-                self.FetchChunk, request_deserializer=tolerant(p.FetchChunkRequest.FromString),
-                response_serializer=frames.encode),
+            "StoreChunk": upload_method(self.StoreChunk, p.StoreChunkRequest),
+            "FetchChunk": download_method(self.FetchChunk, p.FetchChunkRequest),
             "HasChunk": uu(self.HasChunk, p.HasChunkRequest),
             "PutManifest": uu(self.PutManifest, p.PutManifestRequest),
             "GetManifest": uu(self.GetManifest, p.GetManifestRequest),

@@ -15,6 +15,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from node import errors, store
+from ringstore import frames
 
 log = logging.getLogger("ringstore.api")
 
@@ -119,3 +120,15 @@ def unary_method(fn: Callable, request_cls) -> grpc.RpcMethodHandler:
     """A unary-unary handler whose request parses tolerantly (see `Malformed`)."""
     return grpc.unary_unary_rpc_method_handler(fn, request_deserializer=tolerant(request_cls.FromString),
                                                response_serializer=_serialize)
+
+
+def upload_method(fn: Callable, request_cls) -> grpc.RpcMethodHandler:
+    """A client-streaming handler whose data frames arrive as memoryviews (see `ringstore.frames`)."""
+    return grpc.stream_unary_rpc_method_handler(
+        fn, request_deserializer=tolerant(frames.decoder(request_cls)), response_serializer=_serialize)
+
+
+def download_method(fn: Callable, request_cls) -> grpc.RpcMethodHandler:
+    """A server-streaming handler that may yield raw payload buffers as data frames."""
+    return grpc.unary_stream_rpc_method_handler(
+        fn, request_deserializer=tolerant(request_cls.FromString), response_serializer=frames.encode)

@@ -94,7 +94,7 @@ class Coordinator:
     def _read_all(self, position: int, fn: Callable[[str], object], *, what: str) -> list[object]:
         """Ask the first metadata_replicas live nodes of `position`; need a read quorum of answers."""
         count = self._metadata_count()
-        nodes = read_order(self._view.ring(), position, count, self._view.is_live)[:count]
+        nodes = read_order(self._view.ring(), position, self._view.is_live)[:count]
         quorum = count - self._metadata_quorum(count) + 1
         if len(nodes) < quorum:
             raise errors.Unavailable(f"{what}: {len(nodes)} metadata replicas are live; a read needs {quorum}")
@@ -395,12 +395,13 @@ class Coordinator:
         """Intact bytes of one chunk from the first holder that has them; DataLoss if none does."""
         chunk_id = bytes(ref.chunk_id)
         key = ShareKey(chunk_id)
-        candidates = read_order(self._view.ring(), chunk_position(chunk_id), replicas, self._view.is_live)
+        candidates = read_order(self._view.ring(), chunk_position(chunk_id), self._view.is_live)
         if self._view.node_id in candidates[:replicas + 2]:
             candidates.remove(self._view.node_id)
             candidates.insert(0, self._view.node_id)
         asked: list[str] = []
         tried: set[str] = set()
+        unreachable: set[str] = set()
 
         def attempt(node_id: str) -> bytes | None:
             tried.add(node_id)
@@ -408,6 +409,8 @@ class Coordinator:
                 data = self._replicas.fetch_share(node_id, key)
             except HolderError as err:
                 asked.append(f"{node_id}: {err.kind.replace('_', ' ')}")
+                if err.kind == "unavailable":
+                    unreachable.add(node_id)
                 if err.kind == "corrupt":
                     self._on_corrupt(node_id, chunk_id)
                 return None
@@ -421,29 +424,20 @@ class Coordinator:
             data = attempt(node_id)
             if data is not None:
                 return data
-        # Not where the ring says: ask the placement record for the actual holders.
-        for node_id in candidates:
-            if node_id in tried and any(a.startswith(node_id + ": unavailable") for a in asked):
-                continue
-            try:
-                record = self._replicas.get_placement(node_id, chunk_id)
-            except HolderError:
-                continue
-            if record is None:
-                continue
-            for holder in record.holders:
-                if holder.node_id not in tried and self._view.is_live(holder.node_id):
-                    data = attempt(holder.node_id)
-                    if data is not None:
-                        return data
-            break
+        # Not where the ring says (the ring changed, or a spare stood in): the placement record
+        # names the actual holders.
+        record = self._placement_from((n for n in candidates if n not in unreachable), chunk_id)
+        for holder in (record.holders if record is not None else ()):
+            if holder.node_id not in tried and self._view.is_live(holder.node_id):
+                data = attempt(holder.node_id)
+                if data is not None:
+                    return data
         raise errors.DataLoss(
             f"chunk {chunk_id.hex()[:16]} of {name} (offset {ref.offset_bytes}): no intact copy found; "
             f"asked {', '.join(asked) or 'no live node'}")
 
-    def chunk_placement(self, ref: common_pb2.ChunkRef, replicas: int) -> common_pb2.PlacementRecord | None:
-        chunk_id = bytes(ref.chunk_id)
-        for node_id in read_order(self._view.ring(), chunk_position(chunk_id), replicas, self._view.is_live):
+    def _placement_from(self, nodes: Iterable[str], chunk_id: bytes) -> common_pb2.PlacementRecord | None:
+        for node_id in nodes:
             try:
                 record = self._replicas.get_placement(node_id, chunk_id)
             except HolderError:
@@ -451,6 +445,12 @@ class Coordinator:
             if record is not None:
                 return record
         return None
+
+    def chunk_placement(self, ref: common_pb2.ChunkRef) -> common_pb2.PlacementRecord | None:
+        """The placement record of a chunk, from the first live node in its preference order that has one."""
+        chunk_id = bytes(ref.chunk_id)
+        return self._placement_from(read_order(self._view.ring(), chunk_position(chunk_id), self._view.is_live),
+                                    chunk_id)
 
     # -- list and delete ------------------------------------------------------------------------
 

@@ -54,11 +54,7 @@ def choose_targets(ring: Ring, position: int, count: int, is_live: Callable[[str
     return Targets(tuple(assignments), tuple(spares))
 
 
-def read_order(ring: Ring, position: int, count: int, is_live: Callable[[str], bool]) -> list[str]:
-    """Live nodes to ask for a key stored with `count` copies, most likely holders first.
-
-    Home holders that are live come first, then the live nodes after the home set (where handoff
-    copies of DOWN home holders went), then everyone else live.
-    """
-    ordered = ring.ordered_nodes(position)
-    return [n for n in ordered if is_live(n)]
+def read_order(ring: Ring, position: int, is_live: Callable[[str], bool]) -> list[str]:
+    """Live nodes in preference order: the live home holders first, then the nodes right after the
+    home set, which is where handoff copies of DOWN home holders went."""
+    return [n for n in ring.ordered_nodes(position) if is_live(n)]

@@ -26,6 +26,12 @@ def payload(size: int, seed: int) -> bytes:
     return random.Random(seed).randbytes(size)
 
 
+def chunk_file(cluster: LocalCluster, node_id: str, chunk_hex: str) -> pathlib.Path:
+    """Where a node keeps its whole-chunk replica (the on-disk layout of node/store)."""
+    return pathlib.Path(cluster.nodes[node_id].data_dir, "store", "chunks", chunk_hex[:2], chunk_hex[2:4],
+                        f"{chunk_hex}.r")
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     c = LocalCluster.up(tmp_path_factory.mktemp("objects"), nodes=5)
@@ -182,9 +188,7 @@ def test_flipped_byte_in_a_chunk_file_is_detected_and_served_from_another_copy(c
     stat = client.stat(bucket, "bitrot")
     chunk = stat.chunks[0]
     victim = chunk.holders[0].node_id
-    chunk_hex = chunk.chunk_id_hex
-    path = pathlib.Path(cluster.nodes[victim].data_dir, "store", "chunks", chunk_hex[:2], chunk_hex[2:4],
-                        f"{chunk_hex}.r")
+    path = chunk_file(cluster, victim, chunk.chunk_id_hex)
     raw = bytearray(path.read_bytes())
     raw[len(raw) // 2] ^= 0x01
     path.write_bytes(bytes(raw))
@@ -192,6 +196,24 @@ def test_flipped_byte_in_a_chunk_file_is_detected_and_served_from_another_copy(c
     with Client(address=cluster.nodes[victim].address, timeout_s=60.0) as via_victim:
         assert via_victim.get_bytes(bucket, "bitrot") == data
     assert not path.exists(), "the corrupt copy is quarantined, never served again"
+
+
+def test_every_copy_corrupt_is_data_loss_naming_the_chunk_and_nodes(client, cluster, bucket):
+    """With no intact copy anywhere the read fails with DATA_LOSS naming the chunk and each node asked."""
+    client.put(bucket, "doomed", payload(5 * MIB, 4321))
+    chunk = client.stat(bucket, "doomed").chunks[1]
+    for holder in chunk.holders:
+        path = chunk_file(cluster, holder.node_id, chunk.chunk_id_hex)
+        raw = bytearray(path.read_bytes())
+        raw[7] ^= 0xFF
+        path.write_bytes(bytes(raw))
+    with pytest.raises(DataLoss) as info:
+        client.get_bytes(bucket, "doomed")
+    message = str(info.value)
+    assert chunk.chunk_id_hex[:16] in message and "no intact copy" in message
+    assert all(h.node_id in message for h in chunk.holders)
+    # The first chunk is intact: a range inside it still reads.
+    assert len(client.get_bytes(bucket, "doomed", range_start_bytes=0, range_length_bytes=1000)) == 1000
 
 
 def test_interrupted_put_leaves_no_visible_object(cluster, bucket):

@@ -72,3 +72,15 @@ def cluster_factory(tmp_path: Path, request: pytest.FixtureRequest
                           f"last lines of {node.log_path}")
                     print(tail_log(node.log_path, lines_max=LOG_TAIL_LINES_MAX))
             cluster.down()
+
+
+@pytest.fixture(scope="module")
+def module_cluster(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+                   ) -> Iterator[LocalCluster]:
+    """One cluster shared by a module's tests that do not kill nodes; size from the module's CLUSTER_NODES."""
+    nodes = getattr(request.module, "CLUSTER_NODES", 5)
+    cluster = LocalCluster.up(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]), nodes=nodes)
+    try:
+        yield cluster
+    finally:
+        cluster.down()

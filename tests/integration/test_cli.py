@@ -11,15 +11,12 @@ from click.testing import CliRunner
 from nodectl.cli import main
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    from cluster_sim.cluster import LocalCluster
+CLUSTER_NODES = 3
 
-    c = LocalCluster.up(tmp_path_factory.mktemp("cli"), nodes=3)
-    try:
-        yield c
-    finally:
-        c.down()
+
+@pytest.fixture(scope="module")
+def cluster(module_cluster):
+    return module_cluster
 
 
 def run(cluster, *args, input=None):

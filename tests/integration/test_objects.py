@@ -32,13 +32,12 @@ def chunk_file(cluster: LocalCluster, node_id: str, chunk_hex: str) -> pathlib.P
                         f"{chunk_hex}.r")
 
 
+CLUSTER_NODES = 5
+
+
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    c = LocalCluster.up(tmp_path_factory.mktemp("objects"), nodes=5)
-    try:
-        yield c
-    finally:
-        c.down()
+def cluster(module_cluster):
+    return module_cluster
 
 
 @pytest.fixture(scope="module")

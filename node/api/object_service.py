@@ -8,7 +8,7 @@ from typing import Iterator
 import grpc
 
 from node import errors
-from node.api.status import Malformed, check_parsed, download_method, streaming, unary, unary_method, upload_method
+from node.api.status import check_parsed, download_method, streaming, unary, unary_method, upload_method
 from node.metrics import Metrics
 from node.objects.coordinator import Coordinator
 from ringstore.v1 import common_pb2, object_pb2
@@ -123,5 +123,3 @@ class ObjectServicer:
             "DeleteObject": uu(self.DeleteObject, o.DeleteObjectRequest),
         })
 
-
-__all__ = ["ObjectServicer", "Malformed"]

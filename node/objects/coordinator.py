@@ -20,7 +20,9 @@ import base64
 import collections
 import concurrent.futures as cf
 import dataclasses
+import itertools
 import logging
+import threading
 import time
 from typing import Callable, Iterable, Iterator
 
@@ -48,21 +50,21 @@ BUCKET_CACHE_TTL_S = 2.0
 READ_REPAIRS_PENDING_MAX = 256
 
 
+def newer(candidate, current):
+    """The newer of two versioned records (manifests or bucket records); None counts as oldest."""
+    if candidate is None:
+        return current
+    if current is None or stamp_key(candidate.version) > stamp_key(current.version):
+        return candidate
+    return current
+
+
 def policy_replicas(policy: common_pb2.RedundancyPolicy) -> int:
     return policy.replication.replicas
 
 
 def replication(replicas: int) -> common_pb2.RedundancyPolicy:
     return common_pb2.RedundancyPolicy(replication=common_pb2.Replication(replicas=replicas))
-
-
-@dataclasses.dataclass
-class PutStats:
-    """What a finished put did, for metrics."""
-
-    size_bytes: int
-    chunks: int
-    handoffs: int
 
 
 class Coordinator:
@@ -80,7 +82,7 @@ class Coordinator:
         self._wall_ms = wall_ms
         self._on_corrupt = on_corrupt or (lambda node_id, chunk_id: None)
         self._bucket_cache: dict[tuple[str, str], tuple[float, common_pb2.BucketRecord | None]] = {}
-        self._read_repairs_pending = 0
+        self._read_repair_slots = threading.BoundedSemaphore(READ_REPAIRS_PENDING_MAX)
         self.tenant = DEFAULT_TENANT
 
     # -- buckets --------------------------------------------------------------------------------
@@ -123,9 +125,7 @@ class Coordinator:
         newest: dict[str, common_pb2.BucketRecord] = {}
         for _, records in answers:
             for record in records:
-                current = newest.get(record.name)
-                if current is None or stamp_key(record.version) > stamp_key(current.version):
-                    newest[record.name] = record
+                newest[record.name] = newer(record, newest.get(record.name))
         return newest
 
     def _put_bucket_record(self, record: common_pb2.BucketRecord) -> None:
@@ -238,7 +238,7 @@ class Coordinator:
             manifest.inline = True
             manifest.inline_data = first
         else:
-            refs = self._store_chunks(self._chain(first, chunks_iter), policy, header)
+            refs = self._store_chunks(itertools.chain([first], chunks_iter), policy, header)
             manifest.chunks.extend(refs)
         if declared is not None and received != declared:
             raise errors.InvalidArgument(f"stream carried {received} bytes but the header declared {declared}")
@@ -248,11 +248,6 @@ class Coordinator:
         manifest.version.CopyFrom(self._hlc.now())
         self._write_manifest(manifest)
         return manifest
-
-    @staticmethod
-    def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-        yield first
-        yield from rest
 
     def _store_chunks(self, chunks: Iterator[bytes], policy: common_pb2.RedundancyPolicy,
                       header: object_pb2.PutObjectHeader) -> list[common_pb2.ChunkRef]:
@@ -320,8 +315,7 @@ class Coordinator:
                                  what=f"reading the manifest of {bucket}/{key}")
         newest: common_pb2.Manifest | None = None
         for _, manifest in answers:
-            if manifest is not None and (newest is None or stamp_key(manifest.version) > stamp_key(newest.version)):
-                newest = manifest
+            newest = newer(manifest, newest)
         if newest is not None:
             self._hlc.observe(newest.version)
             stale = [node for node, m in answers if m is None or stamp_key(m.version) < stamp_key(newest.version)]
@@ -332,9 +326,8 @@ class Coordinator:
 
     def _read_repair(self, nodes: list[str], manifest: common_pb2.Manifest) -> None:
         for node_id in nodes:
-            if self._read_repairs_pending >= READ_REPAIRS_PENDING_MAX:
+            if not self._read_repair_slots.acquire(blocking=False):
                 return
-            self._read_repairs_pending += 1
 
             def repair(node_id: str = node_id) -> None:
                 try:
@@ -342,7 +335,7 @@ class Coordinator:
                 except HolderError as err:
                     log.info("read repair of %s/%s on %s failed: %s", manifest.bucket, manifest.key, node_id, err)
                 finally:
-                    self._read_repairs_pending -= 1
+                    self._read_repair_slots.release()
 
             self._send_pool.submit(repair)
 
@@ -470,8 +463,7 @@ class Coordinator:
             boundary: str | None = None  # keys above the smallest truncated replica's last key are unknown
             for _, (manifests, truncated) in answers:
                 for m in manifests:
-                    if m.key not in newest or stamp_key(m.version) > stamp_key(newest[m.key].version):
-                        newest[m.key] = m
+                    newest[m.key] = newer(m, newest.get(m.key))
                 if truncated and manifests:
                     last = manifests[-1].key
                     boundary = last if boundary is None else min(boundary, last)

@@ -22,9 +22,13 @@ from __future__ import annotations
 
 import dataclasses
 
+from node.hlc import stamp_key
 from ringstore.v1 import common_pb2
 
 from node.store.errors import InvalidArgument
+
+# The version order is the HLC's; one definition, named here for the store's readers.
+version_key = stamp_key
 
 CHUNK_ID_BYTES = 32
 SHARE_INDEX_MAX = 255
@@ -76,11 +80,6 @@ class ShareKey:
 
     def __str__(self) -> str:
         return f"{self.chunk_id.hex()}.{self.suffix()}"
-
-
-def version_key(v: common_pb2.VersionStamp) -> tuple[int, int, str]:
-    """Sort key of a version stamp; the greatest is the newest version."""
-    return (v.physical_ms, v.logical, v.node_id)
 
 
 def _part(name: str, what: str) -> bytes:

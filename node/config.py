@@ -139,6 +139,10 @@ class StorageConfig:
     put_inflight_chunks_max: int = 4
     # Chunks a get coordinator reads ahead of the one it is sending.
     get_readahead_chunks_max: int = 2
+    # An erasure-coded read that has waited this long for a share asks one more holder (a parity
+    # share) instead of waiting on a slow disk. Lower hides slow nodes sooner at the cost of extra
+    # reads (and decode CPU) whenever a holder is merely busy.
+    read_hedge_after_s: float = 1.0
     # Longest object key, in UTF-8 bytes.
     key_length_bytes_max: int = 1024
     # Largest object accepted by one put.
@@ -163,6 +167,7 @@ class StorageConfig:
                  "metadata_write_quorum must be in 1..metadata_replicas (try 2 of 3)")
         _require(self.put_inflight_chunks_max >= 1, "put_inflight_chunks_max must be >= 1")
         _require(self.get_readahead_chunks_max >= 0, "get_readahead_chunks_max must be >= 0")
+        _require(self.read_hedge_after_s > 0, "read_hedge_after_s must be > 0 (try 1.0)")
         _require(self.grpc_message_bytes_max >= self.frame_size_bytes + 64 * KIB,
                  "grpc_message_bytes_max must exceed frame_size_bytes by 64 KiB for headers")
 
@@ -172,7 +177,7 @@ class StorageConfig:
 
     @classmethod
     def local(cls) -> "StorageConfig":
-        return cls(peer_rpc_timeout_s=10.0, lmdb_map_size_bytes=2 * GIB)
+        return cls(peer_rpc_timeout_s=10.0, lmdb_map_size_bytes=2 * GIB, read_hedge_after_s=0.5)
 
 
 _NODE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")

@@ -40,6 +40,7 @@ from node.objects.coordinator import Coordinator
 from node.objects.replicas import Replicas
 from node.peers.client import PeerClient
 from node.peers.gossip_transport import GrpcTransport
+from node.repair import DamageReport, RepairQueue
 from node.ring import Ring, RingMember
 from node.store import NodeStore
 
@@ -147,6 +148,7 @@ class NodeDaemon:
         _log_filter.node_id = self.node_id
         self.generation = self.clock.wall_ms()
         self.metrics = Metrics()
+        self.repair_queue = RepairQueue()
         self._stopped = threading.Event()
 
     def start(self) -> None:
@@ -176,6 +178,7 @@ class NodeDaemon:
         self.membership = Membership(config=cfg.gossip, me=me, clock=self.clock, rng=random.Random())
         self.cluster = ClusterState(self.membership, cfg.ring.vnodes_per_node, cfg.ring.weight_unit_bytes)
         self.membership.add_listener(self.cluster.rebuild)
+        self.membership.add_listener(self._on_member_change)
         self.transport = GrpcTransport(
             self.peers, on_send=lambda kind: self.metrics.gossip_messages.labels(kind.lower(), "sent").inc())
         self.driver = MembershipDriver(membership=self.membership, transport=self.transport, config=cfg.gossip,
@@ -188,8 +191,9 @@ class NodeDaemon:
         self.coordinator = Coordinator(view=self.cluster, replicas=replicas, config=storage, hlc=self.hlc,
                                        chunk_pool=self.chunk_pool, send_pool=self.send_pool,
                                        wall_ms=self.clock.wall_ms,
-                                       on_corrupt=lambda node_id, chunk_id: self.metrics.corrupt_shares.inc())
+                                       metrics=self.metrics, report_damage=self._report_damage)
         self.metrics.watch(members_by_state=self.cluster.members_by_state, stats=self.store.stats)
+        self.metrics.repair_queue.set_function(lambda: len(self.repair_queue))
 
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -215,6 +219,20 @@ class NodeDaemon:
                         "ringstore.v1.MembershipService", "ringstore.v1.AdminService"):
             self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
         self._write_ready_file()
+
+    def _on_member_change(self, old: MemberInfo | None, new: MemberInfo) -> None:
+        came_back = new.state == MemberState.ALIVE and (
+            old is None or old.state != MemberState.ALIVE or old.generation != new.generation)
+        if came_back and new.node_id != self.node_id:
+            self.peers.forget(new.address)
+
+    def _report_damage(self, chunk_id: bytes, data_shares: int, parity_shares: int, share_index: int | None,
+                       node_id: str, reason: str) -> None:
+        """A read found a copy it could not use: count it and queue it for repair."""
+        self.repair_queue.report(DamageReport(chunk_id, data_shares, parity_shares, share_index, node_id, reason))
+        self.metrics.damage_reports.labels(reason).inc()
+        if reason == "corrupt":
+            self.metrics.corrupt_shares.inc()
 
     def _report_free_bytes(self) -> None:
         last = self.membership.me().free_bytes

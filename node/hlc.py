@@ -18,9 +18,11 @@ from typing import Callable
 from ringstore.v1 import common_pb2
 
 
-def stamp_key(stamp: common_pb2.VersionStamp) -> tuple[int, int, str]:
-    """Total order of version stamps: greater is newer."""
-    return (stamp.physical_ms, stamp.logical, stamp.node_id)
+def stamp_key(stamp: common_pb2.VersionStamp) -> tuple[int, int, str, int]:
+    """Total order of version stamps: greater is newer. `rewrite` comes last, so a version
+    rewritten under another policy (same stamp, rewrite + 1) replaces the original but loses to
+    any write made after it."""
+    return (stamp.physical_ms, stamp.logical, stamp.node_id, stamp.rewrite)
 
 
 class HybridLogicalClock:

@@ -38,6 +38,22 @@ class Metrics:
                                             "Chunk replicas or shares stored for other coordinators.", registry=r)
         self.corrupt_shares = prom.Counter("ringstore_corrupt_shares_total",
                                            "Stored copies found corrupt on read (quarantined).", registry=r)
+        self.erasure_encode_bytes = prom.Counter(
+            "ringstore_erasure_encode_bytes_total", "Chunk bytes zfec-encoded into shares by this coordinator.",
+            registry=r)
+        self.erasure_decode_bytes = prom.Counter(
+            "ringstore_erasure_decode_bytes_total",
+            "Chunk bytes rebuilt by zfec from parity shares (reads that found every data share need none).",
+            registry=r)
+        self.degraded_reads = prom.Counter(
+            "ringstore_degraded_reads_total",
+            "Chunk reads that could not use their first-choice copies (a data share or replica was missing, "
+            "corrupt, slow or unreachable) and were served from others.", ["policy"], registry=r)
+        self.damage_reports = prom.Counter(
+            "ringstore_repair_reports_total", "Damaged copies reported to the repair queue, by reason.",
+            ["reason"], registry=r)
+        self.repair_queue = prom.Gauge("ringstore_repair_queue_items",
+                                       "Distinct damaged copies waiting in this node's repair queue.", registry=r)
         self.gossip_messages = prom.Counter("ringstore_gossip_messages_total",
                                             "Membership messages, by kind and direction.", ["kind", "direction"],
                                             registry=r)

@@ -15,12 +15,15 @@ from nodectl.client import (
     BucketInfo,
     Client,
     ClusterStatus,
+    ConvertProgress,
+    ConvertResult,
     ListPage,
     MemberStatus,
     ObjectInfo,
     ObjectReader,
     ObjectStat,
     RingInfo,
+    parse_ec,
 )
 from nodectl.errors import RingstoreError
 
@@ -28,6 +31,8 @@ __all__ = [
     "BucketInfo",
     "Client",
     "ClusterStatus",
+    "ConvertProgress",
+    "ConvertResult",
     "ListPage",
     "MemberStatus",
     "ObjectInfo",
@@ -35,4 +40,5 @@ __all__ = [
     "ObjectStat",
     "RingInfo",
     "RingstoreError",
+    "parse_ec",
 ]

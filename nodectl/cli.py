@@ -9,6 +9,15 @@ class (see `nodectl.errors`); the group's `main` catches client errors, gRPC err
 errors and click's usage errors, so neither a user mistake nor a cluster failure shows a traceback.
 Output meant for scripts is `--json` (one JSON document on stdout); tables are for people.
 
+Redundancy flags: `mb`, `put` and `convert` take `--replicas N` or `--ec K+M` (never both: a usage
+error, exit 2). The K+M text is parsed by the client's `parse_ec`, before any file is read or any
+request sent, so a typo costs nothing and reads like the node's own message would.
+
+`stat` shows, per chunk, one line per holder: `copy N` under replication, `share I (data)` or
+`share I (parity)` under erasure coding (I below K is a data share), with the node's state and
+`handoff for X` when the copy stands in for a DOWN node. Indexes are the placement record's own
+(from 0), so they match `stat --json`.
+
 `get` writes to a temporary file beside the destination and renames it into place only after
 the last byte arrived (and, for whole objects, matched its blake3), so a failed or interrupted get
 never leaves a half-written file under the destination name.
@@ -35,15 +44,19 @@ import click
 import grpc
 
 from nodectl.client import (
+    EC_SHARES_MAX,
     LIST_PAGE_SIZE_MAX,
     RETRIES_MAX_LIMIT,
     BucketInfo,
     Client,
     ClusterStatus,
+    ConvertProgress,
+    ConvertResult,
     ObjectInfo,
     ObjectStat,
     validate_bucket,
     validate_key,
+    validate_policy,
     validate_prefix,
 )
 from nodectl.errors import (
@@ -118,6 +131,26 @@ def parse_range(text: str) -> tuple[int, int | None]:
     return start, end - start + 1
 
 
+def parse_policy_flags(replicas: int | None, ec: str | None, *,
+                       required: bool = False) -> tuple[int | None, tuple[int, int] | None]:
+    """(replicas, (K, M) or None) from --replicas and --ec; usage error when both (or, if
+    `required`, neither) are given, InvalidArgument (exit 2) for a bad K+M."""
+    if replicas is not None and ec is not None:
+        raise click.UsageError("give either --replicas or --ec, not both")
+    if required and replicas is None and ec is None:
+        raise click.UsageError("give the target policy: --ec K+M or --replicas N")
+    return replicas, validate_policy(replicas, ec)
+
+
+def policy_flags_text(replicas: int | None, ec: tuple[int, int] | None) -> str:
+    """"replicas=N" or "ec=K+M" as the flags asked for, in the node's own spelling; "" for neither."""
+    if replicas is not None:
+        return f"replicas={replicas}"
+    if ec is not None:
+        return f"ec={ec[0]}+{ec[1]}"
+    return ""
+
+
 def iso_utc(unix_ms: int) -> str:
     """"2024-05-01T12:00:00Z" for a Unix millisecond time; "-" for 0 (unknown)."""
     if unix_ms <= 0:
@@ -138,10 +171,21 @@ def human_bytes(size_bytes: float) -> str:
 
 def format_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     """Left-aligned columns separated by two spaces, header first, no trailing blanks."""
-    table = [list(header)] + [list(row) for row in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    return _aligned([list(header)] + [list(row) for row in rows])
+
+
+def _aligned(table: Sequence[Sequence[str]]) -> list[str]:
+    """Rows of equally many cells as left-aligned columns, two spaces apart, no trailing blanks."""
+    if not table:
+        return []
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
             for row in table]
+
+
+def _count(number: int, noun: str, plural: str | None = None) -> str:
+    """"1 chunk", "3 chunks"."""
+    return f"{number} {noun if number == 1 else (plural or noun + 's')}"
 
 
 def format_buckets(buckets: Sequence[BucketInfo]) -> list[str]:
@@ -164,13 +208,34 @@ def format_object_header() -> str:
     return f"{'SIZE':>{LS_SIZE_WIDTH}}  {'MODIFIED':<20}  KEY"
 
 
+def holder_role(ec: tuple[int, int] | None, share_index: int) -> str:
+    """"copy N" under replication; "share I (data)" or "share I (parity)" under ec=K+M."""
+    if ec is None:
+        return f"copy {share_index}"
+    return f"share {share_index} ({'data' if share_index < ec[0] else 'parity'})"
+
+
+def physical_text(stat: ObjectStat) -> str:
+    """The `physical` line of `stat`: bytes on disk across the cluster and the ratio to logical."""
+    info = stat.info
+    if info.inline:
+        return "0 bytes (inline in the manifest)"
+    if stat.physical_bytes == 0 and info.size_bytes > 0:
+        return "- (the node did not report it)"
+    text = f"{stat.physical_bytes} bytes ({human_bytes(stat.physical_bytes)})"
+    if info.size_bytes > 0:
+        text += f", {stat.physical_bytes / info.size_bytes:.2f}x logical"
+    return text
+
+
 def format_stat(stat: ObjectStat) -> list[str]:
-    """The `stat` report: the version, then one line per chunk with its holders and states."""
+    """The `stat` report: the version, then each chunk and one line per holder with its role."""
     info = stat.info
     metadata = ", ".join(f"{k}={v}" for k, v in sorted(info.metadata.items())) or "-"
     lines = [
         f"{info.bucket}/{info.key}",
         f"  size        {info.size_bytes} bytes ({human_bytes(info.size_bytes)})",
+        f"  physical    {physical_text(stat)}",
         f"  blake3      {info.blake3_hex or '-'}",
         f"  version     {info.version or '-'}",
         f"  policy      {info.policy or '-'}",
@@ -180,13 +245,27 @@ def format_stat(stat: ObjectStat) -> list[str]:
         f"  stored      {'inline in the manifest' if info.inline else f'{info.chunk_count} chunks'}",
     ]
     for index, chunk in enumerate(stat.chunks):
-        holders = ", ".join(
-            f"{h.node_id} {h.state}"
-            + (f" (handoff for {h.handoff_for_node_id})" if h.handoff_for_node_id else "")
-            for h in chunk.holders) or "no holders"
         lines.append(f"  chunk {index}  offset {chunk.offset_bytes}  {chunk.size_bytes} bytes  "
-                     f"{chunk.chunk_id_hex[:16]}  {holders}")
+                     f"{chunk.chunk_id_hex[:16]}")
+        rows = [[holder_role(info.ec, h.share_index), h.node_id, h.state,
+                 f"handoff for {h.handoff_for_node_id}" if h.handoff_for_node_id else ""]
+                for h in chunk.holders]
+        lines += ["    " + row for row in _aligned(rows)] or ["    no holders"]
     return lines
+
+
+def format_convert_result(bucket: str, key: str, result: ConvertResult, asked: str) -> str:
+    """The one line `convert` prints; `asked` is the policy the flags named (shown if the node's
+    reply names none)."""
+    name = f"{bucket}/{key}"
+    policy = result.info.policy or asked
+    if result.unchanged:
+        return f"{name} already has {policy}; nothing to do"
+    return (f"converted {name} to {policy}: "
+            f"{_count(result.info.chunk_count, 'chunk')} rewritten, "
+            f"{_count(result.copies_released, 'old copy', 'old copies')} released "
+            f"({result.copies_still_referenced} still referenced, "
+            f"{result.copies_not_reached} not reached)")
 
 
 def format_status(status: ClusterStatus) -> list[str]:
@@ -223,9 +302,13 @@ class Progress:
         self._started_s = monotonic_s()
         self._drawn_s = float("-inf")
         self._done_bytes = 0
+        self._detail = ""
 
-    def update(self, done_bytes: int) -> None:
+    def update(self, done_bytes: int, *, detail: str = "") -> None:
+        """Record progress; redraw if enabled and PROGRESS_REDRAW_S passed. `detail` (e.g.
+        "2/3 chunks") is shown after the label."""
         self._done_bytes = done_bytes
+        self._detail = detail
         now_s = self._monotonic_s()
         if self._enabled and now_s - self._drawn_s >= PROGRESS_REDRAW_S:
             self._drawn_s = now_s
@@ -235,11 +318,12 @@ class Progress:
     def line(self, now_s: float) -> str:
         elapsed_s = max(now_s - self._started_s, 1e-9)
         rate = f"{self._done_bytes / elapsed_s / 1e6:.1f} MB/s"
+        label = f"{self._label}  {self._detail}" if self._detail else self._label
         if self._total_bytes:
             percent = 100 * self._done_bytes / self._total_bytes
-            return (f"{self._label}  {human_bytes(self._done_bytes)} / "
+            return (f"{label}  {human_bytes(self._done_bytes)} / "
                     f"{human_bytes(self._total_bytes)}  {percent:3.0f}%  {rate}")
-        return f"{self._label}  {human_bytes(self._done_bytes)}  {rate}"
+        return f"{label}  {human_bytes(self._done_bytes)}  {rate}"
 
     def finish(self) -> None:
         if self._enabled and self._drawn_s != float("-inf"):
@@ -357,15 +441,22 @@ def main(ctx: click.Context, addr: str | None, timeout_s: float, retries_max: in
     ctx.obj = _Settings(addr, timeout_s, retries_max)
 
 
+# The --ec flag's help, shared by mb, put and convert.
+EC_HELP = (f"Erasure-code every chunk into K data + M parity shares, any K of which rebuild it "
+           f"(K, M >= 1; K+M at most {EC_SHARES_MAX} and at most the live nodes).")
+
+
 @main.command("mb")
 @click.argument("bucket")
 @click.option("--replicas", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Copies of every chunk (default: the cluster's).")
+              help="Copies of every chunk (default: the cluster's policy).")
+@click.option("--ec", default=None, metavar="K+M", help=EC_HELP + " Not with --replicas.")
 @click.pass_obj
-def make_bucket(settings: _Settings, bucket: str, replicas: int | None) -> None:
-    """Create BUCKET."""
+def make_bucket(settings: _Settings, bucket: str, replicas: int | None, ec: str | None) -> None:
+    """Create BUCKET, whose objects default to --replicas N or --ec K+M."""
+    replicas, shares = parse_policy_flags(replicas, ec)
     with settings.client() as client:
-        info = client.create_bucket(bucket, replicas=replicas)
+        info = client.create_bucket(bucket, replicas=replicas, ec=shares)
     click.echo(f"created bucket {info.name} ({info.policy or 'cluster default policy'})")
 
 
@@ -414,16 +505,19 @@ def list_command(settings: _Settings, target: str | None, as_json: bool, page_si
 @click.argument("local_path", metavar="LOCAL_PATH")
 @click.argument("target", metavar="BUCKET/KEY")
 @click.option("--replicas", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Copies of every chunk (default: the bucket's).")
+              help="Copies of every chunk (default: the bucket's policy).")
+@click.option("--ec", default=None, metavar="K+M", help=EC_HELP + " Not with --replicas.")
 @click.option("--content-type", default=None, metavar="T",
               help="MIME type to record (default: guessed from LOCAL_PATH's name).")
 @click.pass_obj
 def put_command(settings: _Settings, local_path: str, target: str, replicas: int | None,
-                content_type: str | None) -> None:
+                ec: str | None, content_type: str | None) -> None:
     """Store LOCAL_PATH (- for stdin) as BUCKET/KEY.
 
-    A KEY that is empty or ends in / gets LOCAL_PATH's file name appended.
+    A KEY that is empty or ends in / gets LOCAL_PATH's file name appended. --replicas N or
+    --ec K+M override the bucket's policy for this object.
     """
+    replicas, shares = parse_policy_flags(replicas, ec)
     bucket, key = split_bucket_key(target, key_required=False)
     if not key or key.endswith("/"):
         if local_path == "-":
@@ -444,8 +538,8 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
     progress = _progress(f"put {bucket}/{key}", total_bytes)
     with settings.client() as client:
         try:
-            info = client.put(bucket, key, data, replicas=replicas, content_type=content_type,
-                              progress=progress.update)
+            info = client.put(bucket, key, data, replicas=replicas, ec=shares,
+                              content_type=content_type, progress=progress.update)
         finally:
             progress.finish()
     click.echo(f"stored {info.bucket}/{info.key}: {info.size_bytes} bytes, "
@@ -520,7 +614,8 @@ def remove_command(settings: _Settings, target: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.pass_obj
 def stat_command(settings: _Settings, target: str, as_json: bool) -> None:
-    """Show BUCKET/KEY's size, blake3, version, policy and where each chunk's copies are."""
+    """Show BUCKET/KEY's size and bytes on disk, blake3, version, policy, and each chunk's
+    holders (copy N, or share I data/parity under erasure coding)."""
     bucket, key = split_bucket_key(target)
     with settings.client() as client:
         stat = client.stat(bucket, key)
@@ -528,6 +623,42 @@ def stat_command(settings: _Settings, target: str, as_json: bool) -> None:
         _print_json(stat.to_dict())
     else:
         click.echo("\n".join(format_stat(stat)))
+
+
+@main.command("convert")
+@click.argument("target", metavar="BUCKET/KEY")
+@click.option("--ec", default=None, metavar="K+M", help=EC_HELP)
+@click.option("--replicas", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Whole copies of every chunk on N nodes.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON document.")
+@click.pass_obj
+def convert_command(settings: _Settings, target: str, ec: str | None, replicas: int | None,
+                    as_json: bool) -> None:
+    """Rewrite BUCKET/KEY under --ec K+M or --replicas N (exactly one).
+
+    The old copies are released only once the new ones are durable; converting to the policy
+    the object already has does nothing. Progress goes to stderr when it is a terminal.
+    """
+    replicas, shares = parse_policy_flags(replicas, ec, required=True)
+    bucket, key = split_bucket_key(target)
+    bars: list[Progress] = []  # made at the first progress message, which tells the size
+
+    def on_progress(done: ConvertProgress) -> None:
+        if not bars:
+            bars.append(_progress(f"convert {bucket}/{key}", done.bytes_total))
+        bars[0].update(done.bytes_done, detail=f"{done.chunks_done}/{done.chunks_total} chunks")
+
+    with settings.client() as client:
+        try:
+            result = client.convert(bucket, key, replicas=replicas, ec=shares,
+                                    progress=on_progress)
+        finally:
+            if bars:
+                bars[0].finish()
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        click.echo(format_convert_result(bucket, key, result, policy_flags_text(replicas, shares)))
 
 
 @main.command("status")

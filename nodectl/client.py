@@ -21,6 +21,15 @@ Design:
   HTTP gateway, tests) do not depend on the wire types, and `--json` is `json.dumps(x.to_dict())`.
 - Whole-object gets are checked against the manifest's blake3 as they stream; a mismatch raises
   DataLoss rather than handing back wrong bytes.
+- Redundancy is given as `replicas=N` or `ec="K+M"` / `ec=(K, M)`, never both; the shape (integers,
+  K >= 1, M >= 1, K+M <= 32) is checked here, the node re-checks it and also checks K+M (or N)
+  against its live nodes, which only it knows.
+- `convert` rewrites an object under another policy. The node streams progress, then the result;
+  the call is idempotent on the node (converting to the policy the object already has answers
+  `unchanged`), so it is retried after UNAVAILABLE like a unary call, from the start. Its deadline
+  cannot be set up front (the size is learnt from the first progress message), so a watchdog
+  allows timeout_s for the first message, then the larger of "timeout_s since the last progress
+  that moved forward" and `convert_deadline_s` of the object's size, counted from the start.
 
 Rejected alternatives: gRPC's built-in retry policy (service config) retries only before the
 first response byte and cannot know whether a put's iterator can be replayed; and a fixed deadline
@@ -87,6 +96,17 @@ BUCKET_NAME_RE = re.compile(r"[a-z0-9-]{3,63}")
 KEY_LENGTH_BYTES_MAX = 1024
 # Characters of a bad user value quoted back in an error message.
 QUOTED_CHARS_MAX = 80
+# Most shares (K+M) of one erasure-coded stripe, as the wire contract states it (zfec's limit is
+# 256; 32 keeps a stripe's fan-out and its placement record small).
+EC_SHARES_MAX = 32
+# "K+M": two unsigned decimal integers.
+EC_TEXT_RE = re.compile(r"(\d+)\+(\d+)")
+# Most digits of K or M converted to int; longer numbers are far past EC_SHARES_MAX anyway (and
+# int() of a huge digit string is slow).
+EC_DIGITS_MAX = 9
+# Most messages one ConvertObject stream may send: one progress per chunk plus the result would be
+# far fewer for any real object; a guard against a node that never ends the stream.
+CONVERT_MESSAGES_MAX = 10_000_000
 
 _OBJECT_SERVICE = "/ringstore.v1.ObjectService/"
 
@@ -122,6 +142,8 @@ class ObjectInfo(_Dict):
     inline: bool
     # The redundancy policy spelt out: "replicas=3", "ec=4+2", or "" when unset.
     policy: str = ""
+    # (K data shares, M parity shares) under erasure coding; None under replication or unset.
+    ec: tuple[int, int] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,7 +154,10 @@ class BucketInfo(_Dict):
     # Default copies per chunk; None when the bucket uses erasure coding or the cluster default.
     replicas: int | None
     created_at_unix_ms: int
+    # "replicas=3", "ec=4+2", or "" when unset.
     policy: str = ""
+    # Default (K, M) when the bucket uses erasure coding; None otherwise.
+    ec: tuple[int, int] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +174,7 @@ class HolderStatus(_Dict):
     """One holder of a chunk copy and its membership state (ALIVE, DOWN, OUT, LEFT, UNKNOWN)."""
 
     node_id: str
+    # Copy number under replication; share index under erasure coding (below K: a data share).
     share_index: int
     state: str
     # Set when the copy is a handoff copy kept for a DOWN node: the node it belongs to.
@@ -163,6 +189,8 @@ class ChunkStatus(_Dict):
     size_bytes: int
     offset_bytes: int
     holders: list[HolderStatus]
+    # Under erasure coding: blake3 of each share in share index order (K+M); empty otherwise.
+    share_blake3_hex: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,6 +199,35 @@ class ObjectStat(_Dict):
 
     info: ObjectInfo
     chunks: list[ChunkStatus]
+    # Bytes the object takes on disk across the cluster: per chunk, one copy's or share's size
+    # times its recorded holders (0 for inline objects, which live in the manifest).
+    physical_bytes: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvertProgress(_Dict):
+    """How far a conversion has got: chunks rewritten and verified, and their logical bytes."""
+
+    chunks_done: int
+    chunks_total: int
+    bytes_done: int
+    bytes_total: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvertResult(_Dict):
+    """What a conversion did. Counts are those of the last attempt when the call was retried."""
+
+    # The object's current version, now under the new policy.
+    info: ObjectInfo
+    # Old copies or shares deleted.
+    copies_released: int
+    # Old copies kept because another version of some object still references them.
+    copies_still_referenced: int
+    # Old copies whose holder could not be reached; garbage collection reclaims them later.
+    copies_not_reached: int
+    # True when the object already had the policy, so nothing was rewritten.
+    unchanged: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -305,10 +362,104 @@ def _validate_replicas(replicas: int | None) -> None:
         raise InvalidArgument(f"replicas must be an integer >= 1, got {replicas!r}")
 
 
+def _check_ec_numbers(data_shares: int, parity_shares: int) -> tuple[int, int]:
+    """(K, M) when both are in range; InvalidArgument naming the numbers and the rule otherwise."""
+    shown = f"ec={data_shares}+{parity_shares}"
+    if data_shares < 1:
+        raise InvalidArgument(f"{shown} is invalid: K (data shares) must be at least 1")
+    if parity_shares < 1:
+        raise InvalidArgument(f"{shown} is invalid: M (parity shares) must be at least 1; "
+                              "for no redundancy use replicas=1")
+    if data_shares + parity_shares > EC_SHARES_MAX:
+        raise InvalidArgument(f"{shown} is invalid: K+M is {data_shares + parity_shares}; "
+                              f"the limit is {EC_SHARES_MAX}")
+    return data_shares, parity_shares
+
+
+def parse_ec(text: str) -> tuple[int, int]:
+    """(K, M) of "K+M" (e.g. "4+2": 4 data shares, 2 parity shares); InvalidArgument otherwise.
+
+    Only the shape is checked here (K >= 1, M >= 1, K+M <= EC_SHARES_MAX); whether the cluster
+    has K+M live nodes is for the node to say.
+    """
+    if not isinstance(text, str):
+        raise InvalidArgument(f"ec must be a 'K+M' string, not {type(text).__name__}")
+    match = EC_TEXT_RE.fullmatch(text.strip())
+    if match is None:
+        raise InvalidArgument(f"ec={_quoted(text)} is not K+M: give data and parity shares as "
+                              "two integers, e.g. 4+2")
+    if max(len(match.group(1)), len(match.group(2))) > EC_DIGITS_MAX:
+        raise InvalidArgument(f"ec={_quoted(text.strip())} is invalid: K+M is over the limit "
+                              f"of {EC_SHARES_MAX}")
+    return _check_ec_numbers(int(match.group(1)), int(match.group(2)))
+
+
+def _validate_ec(ec: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """(K, M) of a "K+M" string or a (K, M) pair of ints, None for None; InvalidArgument otherwise."""
+    if ec is None:
+        return None
+    if isinstance(ec, str):
+        return parse_ec(ec)
+    if (isinstance(ec, (tuple, list)) and len(ec) == 2
+            and all(isinstance(n, int) and not isinstance(n, bool) for n in ec)):
+        return _check_ec_numbers(ec[0], ec[1])
+    raise InvalidArgument(f"ec must be a 'K+M' string or a (K, M) pair of integers, got {ec!r}")
+
+
+def validate_policy(replicas: int | None,
+                    ec: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """Check a replicas/ec pair as callers give it; returns ec as (K, M), or None.
+
+    At most one may be given: InvalidArgument("give either replicas or ec, not both") otherwise.
+    """
+    if replicas is not None and ec is not None:
+        raise InvalidArgument("give either replicas or ec, not both")
+    _validate_replicas(replicas)
+    return _validate_ec(ec)
+
+
+def policy_pb(replicas: int | None,
+              ec: str | tuple[int, int] | None) -> common_pb2.RedundancyPolicy | None:
+    """The wire RedundancyPolicy for replicas=N or ec=K+M; None when neither is given.
+
+    None (rather than an empty message) leaves the field unset, which the node reads as "the
+    bucket's default" (put) or "the cluster's default" (create_bucket).
+    """
+    shares = validate_policy(replicas, ec)
+    if replicas is not None:
+        return common_pb2.RedundancyPolicy(replication=common_pb2.Replication(replicas=replicas))
+    if shares is not None:
+        return common_pb2.RedundancyPolicy(erasure_coding=common_pb2.ErasureCoding(
+            data_shares=shares[0], parity_shares=shares[1]))
+    return None
+
+
+def expansion_ratio(policy: common_pb2.RedundancyPolicy) -> float:
+    """Bytes stored per logical byte under `policy`: N for replicas=N, (K+M)/K for ec=K+M; 1 unset."""
+    which = policy.WhichOneof("policy")
+    if which == "replication" and policy.replication.replicas:
+        return float(policy.replication.replicas)
+    if which == "erasure_coding" and policy.erasure_coding.data_shares:
+        ec = policy.erasure_coding
+        return (ec.data_shares + ec.parity_shares) / ec.data_shares
+    return 1.0
+
+
 def stream_deadline_s(timeout_s: float, size_bytes: int) -> float:
     """Seconds a stream moving `size_bytes` may take: timeout_s plus size at 10 MB/s."""
     assert size_bytes >= 0, size_bytes
     return timeout_s + size_bytes / STREAM_DEADLINE_BYTES_PER_S
+
+
+def convert_deadline_s(timeout_s: float, size_bytes: int, expansion: float) -> float:
+    """Seconds a conversion of a `size_bytes` object may take, from the call's start.
+
+    The coordinator reads the object once and writes it `expansion` times over (N copies, or
+    (K+M)/K for erasure coding), so it moves size * (1 + expansion) bytes; that at the stream
+    rate, plus timeout_s for the manifest write and the release of the old copies.
+    """
+    assert size_bytes >= 0 and expansion >= 0, (size_bytes, expansion)
+    return stream_deadline_s(timeout_s, round(size_bytes * (1 + expansion)))
 
 
 def retry_backoff_s(base_s: float, attempt: int, rng: random.Random) -> float:
@@ -321,10 +472,16 @@ def retry_backoff_s(base_s: float, attempt: int, rng: random.Random) -> float:
 
 
 def version_text(stamp: common_pb2.VersionStamp) -> str:
-    """"physical_ms.logical.node_id", or "" for an unset stamp."""
-    if not stamp.physical_ms and not stamp.logical and not stamp.node_id:
+    """"physical_ms.logical.node_id", then "+rN" when the version was rewritten N times by
+    `convert` (e.g. "1700000000001.0.node-a+r1"); "" for an unset stamp.
+
+    The suffix keeps the text of a never-converted version exactly as before, and '+' cannot be
+    confused with the dots that separate the stamp's fields.
+    """
+    if not stamp.physical_ms and not stamp.logical and not stamp.node_id and not stamp.rewrite:
         return ""
-    return f"{stamp.physical_ms}.{stamp.logical}.{stamp.node_id}"
+    text = f"{stamp.physical_ms}.{stamp.logical}.{stamp.node_id}"
+    return f"{text}+r{stamp.rewrite}" if stamp.rewrite else text
 
 
 def policy_text(policy: common_pb2.RedundancyPolicy) -> str:
@@ -344,10 +501,10 @@ def _policy_replicas(policy: common_pb2.RedundancyPolicy) -> int | None:
     return None
 
 
-def _replication(replicas: int | None) -> common_pb2.RedundancyPolicy | None:
-    if replicas is None:
-        return None
-    return common_pb2.RedundancyPolicy(replication=common_pb2.Replication(replicas=replicas))
+def _policy_ec(policy: common_pb2.RedundancyPolicy) -> tuple[int, int] | None:
+    if policy.WhichOneof("policy") == "erasure_coding":
+        return policy.erasure_coding.data_shares, policy.erasure_coding.parity_shares
+    return None
 
 
 def object_info_from_pb(pb: object_pb2.ObjectInfo) -> ObjectInfo:
@@ -365,6 +522,7 @@ def object_info_from_pb(pb: object_pb2.ObjectInfo) -> ObjectInfo:
         created_at_unix_ms=pb.created_at_unix_ms,
         inline=pb.inline,
         policy=policy_text(pb.policy),
+        ec=_policy_ec(pb.policy),
     )
 
 
@@ -375,6 +533,7 @@ def bucket_info_from_pb(pb: common_pb2.BucketRecord) -> BucketInfo:
         replicas=_policy_replicas(pb.default_policy),
         created_at_unix_ms=pb.created_at_unix_ms,
         policy=policy_text(pb.default_policy),
+        ec=_policy_ec(pb.default_policy),
     )
 
 
@@ -434,10 +593,29 @@ def object_stat_from_pb(pb: object_pb2.StatObjectResponse) -> ObjectStat:
                 )
                 for h in c.holders
             ],
+            share_blake3_hex=[digest.hex() for digest in c.chunk.share_blake3],
         )
         for c in pb.chunks
     ]
-    return ObjectStat(info=object_info_from_pb(pb.object), chunks=chunks)
+    return ObjectStat(info=object_info_from_pb(pb.object), chunks=chunks,
+                      physical_bytes=pb.physical_bytes)
+
+
+def convert_progress_from_pb(pb: object_pb2.ConvertProgress) -> ConvertProgress:
+    """The plain ConvertProgress of a wire ConvertProgress."""
+    return ConvertProgress(chunks_done=pb.chunks_done, chunks_total=pb.chunks_total,
+                           bytes_done=pb.bytes_done, bytes_total=pb.bytes_total)
+
+
+def convert_result_from_pb(pb: object_pb2.ConvertResult) -> ConvertResult:
+    """The plain ConvertResult of a wire ConvertResult."""
+    return ConvertResult(
+        info=object_info_from_pb(pb.object),
+        copies_released=pb.copies_released,
+        copies_still_referenced=pb.copies_still_referenced,
+        copies_not_reached=pb.copies_not_reached,
+        unchanged=pb.unchanged,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -812,11 +990,15 @@ class Client:
 
     # -- buckets -----------------------------------------------------------------------------
 
-    def create_bucket(self, bucket: str, *, replicas: int | None = None) -> BucketInfo:
-        """Create a bucket whose objects get `replicas` copies (None: the cluster default)."""
+    def create_bucket(self, bucket: str, *, replicas: int | None = None,
+                      ec: str | tuple[int, int] | None = None) -> BucketInfo:
+        """Create a bucket whose objects default to `replicas` copies or `ec` K+M erasure coding.
+
+        `ec` is "K+M" or (K, M). Give at most one; neither means the cluster's default policy.
+        """
         validate_bucket(bucket)
-        _validate_replicas(replicas)
-        request = object_pb2.CreateBucketRequest(bucket=bucket, default_policy=_replication(replicas))
+        policy = policy_pb(replicas, ec)
+        request = object_pb2.CreateBucketRequest(bucket=bucket, default_policy=policy)
         response = self._unary(self._objects.CreateBucket, request)
         return bucket_info_from_pb(response.bucket)
 
@@ -834,26 +1016,26 @@ class Client:
 
     def put(self, bucket: str, key: str,
             data: bytes | bytearray | memoryview | BinaryIO | os.PathLike[str], *,
-            replicas: int | None = None, content_type: str = "",
-            metadata: Mapping[str, str] | None = None,
+            replicas: int | None = None, ec: str | tuple[int, int] | None = None,
+            content_type: str = "", metadata: Mapping[str, str] | None = None,
             progress: Callable[[int], None] | None = None) -> ObjectInfo:
         """Store `data` (bytes, a binary file read from its current position, or a path).
 
+        `replicas` or `ec` ("K+M" or (K, M)), at most one, override the bucket's default policy.
         Streams FRAME_SIZE_BYTES frames and calls `progress(bytes_sent_so_far)` after each (from
         gRPC's sending thread). Returns once the object is durable. The size is sent when known,
         so the node rejects a file that changes length mid-put.
         """
         validate_bucket(bucket)
         validate_key(key)
-        _validate_replicas(replicas)
+        policy = policy_pb(replicas, ec)
         metadata = dict(metadata or {})
         for name, value in metadata.items():
             if not isinstance(name, str) or not isinstance(value, str):
                 raise InvalidArgument(f"metadata must map str to str; got {name!r}: {value!r}")
         source = _PutSource(data)
         header = object_pb2.PutObjectHeader(
-            bucket=bucket, key=key, content_type=content_type, metadata=metadata,
-            policy=_replication(replicas))
+            bucket=bucket, key=key, content_type=content_type, metadata=metadata, policy=policy)
         if source.size_bytes is not None:
             header.size_bytes = source.size_bytes
         response = self._retrying(lambda: self._put_once(header, source, progress),
@@ -875,8 +1057,10 @@ class Client:
 
         def requests() -> Iterator[object_pb2.PutObjectRequest | bytes | memoryview]:
             yield object_pb2.PutObjectRequest(header=header)
+            hasher = blake3.blake3()
             try:
                 for frame in source.frames():
+                    hasher.update(frame)
                     yield frame
                     sent[0] += len(frame)
                     if watchdog is not None:
@@ -889,6 +1073,10 @@ class Client:
                 failures.append(exc)
                 call_ready.wait()
                 call_box[0].cancel()
+                return
+            # Only a stream that ends with this message is stored: the node checks the size and the
+            # blake3 against what arrived, end to end.
+            yield object_pb2.PutObjectRequest(end=object_pb2.PutObjectEnd(size_bytes=sent[0], blake3=hasher.digest()))
 
         call = self._put_rpc.future(requests(), timeout=grpc_timeout_s)
         call_box.append(call)
@@ -948,6 +1136,72 @@ class Client:
         response = self._unary(self._objects.StatObject,
                                object_pb2.StatObjectRequest(bucket=bucket, key=key))
         return object_stat_from_pb(response)
+
+    def convert(self, bucket: str, key: str, *, replicas: int | None = None,
+                ec: str | tuple[int, int] | None = None,
+                progress: Callable[[ConvertProgress], None] | None = None) -> ConvertResult:
+        """Rewrite an object's current version under `replicas` copies or `ec` ("K+M" or (K, M)).
+
+        Exactly one of replicas and ec is required. `progress(ConvertProgress)` is called for each
+        progress message the node sends. The node releases the old copies only once the new
+        manifest is durable; an object that already has the policy comes back `unchanged`.
+        Retried after UNAVAILABLE (from the start: the node's conversion is idempotent), so
+        progress may start over and the counts are those of the last attempt.
+        """
+        validate_bucket(bucket)
+        validate_key(key)
+        policy = policy_pb(replicas, ec)
+        if policy is None:
+            raise InvalidArgument("convert needs a target policy: give replicas or ec")
+        request = object_pb2.ConvertObjectRequest(bucket=bucket, key=key, policy=policy)
+        return self._retrying(lambda: self._convert_once(request, progress))
+
+    def _convert_once(self, request: object_pb2.ConvertObjectRequest,
+                      progress: Callable[[ConvertProgress], None] | None) -> ConvertResult:
+        """One ConvertObject call, under the moving deadline the module docstring describes."""
+        name = f"{request.bucket}/{request.key}"
+        expansion = expansion_ratio(request.policy)
+        started_s = time.monotonic()
+        deadline_s = started_s + self._timeout_s  # until the first message; only ever moves later
+        watchdog = _Watchdog(deadline_s)
+        call = self._objects.ConvertObject(request)
+        watchdog.start(call)
+        last: ConvertProgress | None = None
+        try:
+            for _ in range(CONVERT_MESSAGES_MAX):
+                try:
+                    message = next(call)
+                except StopIteration:
+                    raise Internal(f"convert {name}: the node ended the stream without a "
+                                   "result") from None
+                except grpc.RpcError as err:
+                    if watchdog.expired:
+                        done = (f"{last.chunks_done} of {last.chunks_total} chunks done"
+                                if last is not None else "no progress reported")
+                        raise DeadlineExceeded(
+                            f"convert {name}: deadline exceeded after "
+                            f"{time.monotonic() - started_s:.1f} s ({done})") from err
+                    raise from_rpc_error(err) from err
+                which = message.WhichOneof("msg")
+                if which == "result":
+                    return convert_result_from_pb(message.result)
+                if which != "progress":
+                    raise Internal(f"convert {name}: the node sent an empty stream message")
+                current = convert_progress_from_pb(message.progress)
+                moved = last is None or (current.chunks_done, current.bytes_done) > (
+                    last.chunks_done, last.bytes_done)
+                deadline_s = max(deadline_s, started_s + convert_deadline_s(
+                    self._timeout_s, current.bytes_total, expansion))
+                if moved:
+                    deadline_s = max(deadline_s, time.monotonic() + self._timeout_s)
+                watchdog.move_to(deadline_s)
+                last = current
+                if progress is not None:
+                    progress(current)
+            raise Internal(f"convert {name}: more than {CONVERT_MESSAGES_MAX} messages; stopped")
+        finally:
+            watchdog.stop()
+            call.cancel()  # no-op once the stream has ended; ends it on an error or Ctrl-C
 
     def list_objects(self, bucket: str, *, prefix: str = "",
                      page_size: int = 1000) -> Iterator[ObjectInfo]:

@@ -6,6 +6,15 @@ is that node: a `grpc.server` on 127.0.0.1:0 serving the generated servicers, wi
 dict and a queue of injected failures per method. It uses only the wire contract, so it also
 checks that the client's hand-framed streams are ordinary protobuf to a generated server.
 
+Redundancy: policies are checked for shape only (replicas >= 1; K >= 1, M >= 1, K+M <= 32), not
+against live nodes. StatObject names one holder per copy (replication) or per share (erasure
+coding), cycling through the members, and reports physical_bytes from them; share hashes are
+placeholders (blake3 of the chunk and the share index), not real zfec shares. ConvertObject
+streams a 0-of-N progress message, one per chunk, then the result, and bumps the version's
+`rewrite`; converting to the current policy answers `unchanged` at once. Knobs:
+`convert_break_after_chunks` (UNAVAILABLE mid-stream), `convert_stall_s` (a slow last step),
+`convert_copies_not_reached` and `stat_handoffs` (share index -> the node it stands in for).
+
 Rejected alternative: mocking grpc's channel or stubs. That would test our calls against our own
 idea of gRPC (deadlines, cancellation, status details, stream framing), which is exactly what
 these tests exist to check.
@@ -15,6 +24,7 @@ from __future__ import annotations
 
 import collections
 import threading
+import time
 from collections.abc import Iterator
 from concurrent import futures
 from typing import Any
@@ -42,6 +52,40 @@ CHUNK_SIZE_BYTES = 4 * MIB
 INLINE_MAX_BYTES = 4 * KIB
 # Injected failures queued per method at most.
 FAULTS_PER_METHOD_MAX = 100
+# Most shares of one erasure-coded stripe, as the wire contract states it.
+EC_SHARES_MAX = 32
+# Longest convert_stall_s honoured, so a forgotten knob cannot hang a test run.
+CONVERT_STALL_S_MAX = 30.0
+# Step of the stall's wait: how soon a cancelled stream is noticed.
+CONVERT_STALL_STEP_S = 0.02
+
+
+def policy_problem(policy: common_pb2.RedundancyPolicy) -> str | None:
+    """Why a set policy is malformed (the node's wording), or None when its shape is fine."""
+    which = policy.WhichOneof("policy")
+    if which == "replication" and policy.replication.replicas < 1:
+        return f"replicas={policy.replication.replicas} is invalid: at least 1 copy is needed"
+    if which == "erasure_coding":
+        k, m = policy.erasure_coding.data_shares, policy.erasure_coding.parity_shares
+        if k < 1 or m < 1:
+            return f"ec={k}+{m} is invalid: K and M must be at least 1"
+        if k + m > EC_SHARES_MAX:
+            return f"ec={k}+{m} is invalid: K+M is {k + m}; the limit is {EC_SHARES_MAX}"
+    return None
+
+
+def holders_per_chunk(policy: common_pb2.RedundancyPolicy) -> int:
+    """Copies (replication) or shares (erasure coding) stored per chunk; 1 when unset."""
+    if policy.WhichOneof("policy") == "erasure_coding":
+        return policy.erasure_coding.data_shares + policy.erasure_coding.parity_shares
+    return policy.replication.replicas or 1
+
+
+def share_size_bytes(policy: common_pb2.RedundancyPolicy, chunk_size_bytes: int) -> int:
+    """Bytes one copy or share of a chunk takes: the chunk, or a K-th of it rounded up."""
+    if policy.WhichOneof("policy") == "erasure_coding":
+        return -(-chunk_size_bytes // policy.erasure_coding.data_shares)
+    return chunk_size_bytes
 
 
 def _member(node_id: str, port: int, state: int = membership_pb2.MEMBER_STATE_ALIVE,
@@ -78,6 +122,15 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
         self._faults: dict[str, collections.deque[tuple[grpc.StatusCode, str]]] = {}
         # Break the next GetObject stream with UNAVAILABLE after this many payload bytes.
         self.get_break_after_bytes: int | None = None
+        self.convert_requests: list[object_pb2.ConvertObjectRequest] = []
+        # Break the next ConvertObject stream with UNAVAILABLE after this many chunks' progress.
+        self.convert_break_after_chunks: int | None = None
+        # Seconds every ConvertObject waits after its last chunk, before the result.
+        self.convert_stall_s = 0.0
+        # Old copies a conversion reports as not reached (the rest are released).
+        self.convert_copies_not_reached = 0
+        # StatObject: share index -> the node the holder of that index stands in for.
+        self.stat_handoffs: dict[int, str] = {}
         self._clock_ms = 1_700_000_000_000
 
     # -- fault injection ---------------------------------------------------------------------
@@ -110,6 +163,9 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
             if request.bucket in self.buckets:
                 context.abort(grpc.StatusCode.ALREADY_EXISTS,
                               f"bucket {request.bucket!r} already exists")
+            problem = policy_problem(request.default_policy)
+            if problem is not None:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
             policy = common_pb2.RedundancyPolicy()
             policy.CopyFrom(request.default_policy)
             if not policy.WhichOneof("policy"):
@@ -143,16 +199,30 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
         if first is None or first.WhichOneof("msg") != "header":
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be a header")
         header = first.header
+        problem = policy_problem(header.policy)
+        if problem is not None:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
         with self.lock:
             self.put_headers.append(header)
             self._require_bucket(header.bucket, context)
             bucket_policy = self.buckets[header.bucket].default_policy
         parts = []
+        end = None
         for message in request_iterator:
-            if message.WhichOneof("msg") != "data":
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a second header mid-stream")
-            parts.append(message.data)
+            kind = message.WhichOneof("msg")
+            if kind == "data" and end is None:
+                parts.append(message.data)
+            elif kind == "end" and end is None:
+                end = message.end
+            else:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "header, data, then one end message")
         data = b"".join(parts)
+        # Like the real node: a stream without its end message was interrupted, however it closed.
+        if end is None:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          "the PutObject stream stopped without its end message; nothing was stored")
+        if end.size_bytes != len(data) or (end.blake3 and end.blake3 != blake3.blake3(data).digest()):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the end message disagrees with the data")
         if header.HasField("size_bytes") and header.size_bytes != len(data):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           f"stream carried {len(data)} bytes; header said {header.size_bytes}")
@@ -198,22 +268,31 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
         with self.lock:
             info, data = self._require_object(request.bucket, request.key, context)
             members = list(self.members)
+            handoffs = dict(self.stat_handoffs)
         chunks = []
-        replicas = info.policy.replication.replicas or 1
+        physical_bytes = 0
+        count = holders_per_chunk(info.policy)
+        erasure = info.policy.WhichOneof("policy") == "erasure_coding"
         for offset in range(0, 0 if info.inline else len(data), CHUNK_SIZE_BYTES):
             chunk = data[offset:offset + CHUNK_SIZE_BYTES]
-            holders = [
-                object_pb2.HolderStatus(
-                    holder=common_pb2.ShareHolder(node_id=m.member.node_id, share_index=i),
+            chunk_id = blake3.blake3(chunk).digest()
+            holders = []
+            for i in range(count):
+                m = members[i % len(members)]
+                holders.append(object_pb2.HolderStatus(
+                    holder=common_pb2.ShareHolder(node_id=m.member.node_id, share_index=i,
+                                                  handoff_for_node_id=handoffs.get(i, "")),
                     state=membership_pb2.MemberState.Name(m.member.state).removeprefix(
-                        "MEMBER_STATE_"))
-                for i, m in enumerate(members[:replicas])
-            ]
+                        "MEMBER_STATE_")))
+            shares = [blake3.blake3(chunk_id + bytes([i])).digest()
+                      for i in range(count)] if erasure else []
+            physical_bytes += share_size_bytes(info.policy, len(chunk)) * count
             chunks.append(object_pb2.ChunkPlacement(
-                chunk=common_pb2.ChunkRef(chunk_id=blake3.blake3(chunk).digest(),
-                                          size_bytes=len(chunk), offset_bytes=offset),
+                chunk=common_pb2.ChunkRef(chunk_id=chunk_id, size_bytes=len(chunk),
+                                          offset_bytes=offset, share_blake3=shares),
                 holders=holders))
-        return object_pb2.StatObjectResponse(object=info, chunks=chunks)
+        return object_pb2.StatObjectResponse(object=info, chunks=chunks,
+                                             physical_bytes=physical_bytes)
 
     def ListObjects(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._enter("ListObjects", context)
@@ -236,6 +315,54 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
             self._require_object(request.bucket, request.key, context)
             del self.objects[(request.bucket, request.key)]
         return object_pb2.DeleteObjectResponse(version=self._next_stamp())
+
+    def ConvertObject(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        self._enter("ConvertObject", context)
+        if not request.policy.WhichOneof("policy"):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "convert needs a target policy")
+        problem = policy_problem(request.policy)
+        if problem is not None:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        with self.lock:
+            self.convert_requests.append(request)
+            info, data = self._require_object(request.bucket, request.key, context)
+            break_after = self.convert_break_after_chunks
+            self.convert_break_after_chunks = None
+            stall_s = min(self.convert_stall_s, CONVERT_STALL_S_MAX)
+            not_reached_max = self.convert_copies_not_reached
+        if info.policy == request.policy:
+            yield object_pb2.ConvertObjectResponse(
+                result=object_pb2.ConvertResult(object=info, unchanged=True))
+            return
+        sizes = [] if info.inline else [
+            min(CHUNK_SIZE_BYTES, len(data) - offset)
+            for offset in range(0, len(data), CHUNK_SIZE_BYTES)]
+        done_bytes = 0
+        yield object_pb2.ConvertObjectResponse(progress=object_pb2.ConvertProgress(
+            chunks_done=0, chunks_total=len(sizes), bytes_done=0, bytes_total=len(data)))
+        for index, size in enumerate(sizes):
+            if break_after is not None and index >= break_after:
+                context.abort(grpc.StatusCode.UNAVAILABLE, "node-b went away mid-convert")
+            done_bytes += size
+            yield object_pb2.ConvertObjectResponse(progress=object_pb2.ConvertProgress(
+                chunks_done=index + 1, chunks_total=len(sizes), bytes_done=done_bytes,
+                bytes_total=len(data)))
+        waited_s = 0.0
+        while waited_s < stall_s and context.is_active():
+            time.sleep(CONVERT_STALL_STEP_S)
+            waited_s += CONVERT_STALL_STEP_S
+        old_copies = len(sizes) * holders_per_chunk(info.policy)
+        not_reached = min(not_reached_max, old_copies)
+        converted = object_pb2.ObjectInfo()
+        converted.CopyFrom(info)
+        converted.policy.CopyFrom(request.policy)
+        converted.version.rewrite += 1
+        with self.lock:
+            if self.objects.get((request.bucket, request.key), (None,))[0] is info:
+                self.objects[(request.bucket, request.key)] = (converted, data)
+        yield object_pb2.ConvertObjectResponse(result=object_pb2.ConvertResult(
+            object=converted, copies_released=old_copies - not_reached,
+            copies_still_referenced=0, copies_not_reached=not_reached))
 
     # -- AdminService ------------------------------------------------------------------------
 

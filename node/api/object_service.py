@@ -10,7 +10,7 @@ import grpc
 from node import errors
 from node.api.status import check_parsed, download_method, streaming, unary, unary_method, upload_method
 from node.metrics import Metrics
-from node.objects.coordinator import Coordinator
+from node.objects.coordinator import ConvertProgress, Coordinator
 from ringstore.v1 import common_pb2, object_pb2
 
 SERVICE = "ringstore.v1.ObjectService"
@@ -55,14 +55,35 @@ class ObjectServicer:
             if first is None or isinstance(first, memoryview) or first.WhichOneof("msg") != "header":
                 raise errors.InvalidArgument("a PutObject stream must start with a header message")
 
+            end: list[object_pb2.PutObjectEnd] = []
+
             def data() -> Iterator[memoryview]:
                 for item in request_iterator:
                     check_parsed(item)
-                    if not isinstance(item, memoryview):
-                        raise errors.InvalidArgument("a PutObject stream carries one header, then only data")
-                    yield item
+                    if isinstance(item, memoryview) and not end:
+                        yield item
+                    elif not end and item.WhichOneof("msg") == "end":
+                        end.append(item.end)
+                    else:
+                        raise errors.InvalidArgument(
+                            "a PutObject stream carries one header, then data, then one end message")
+                if not end:
+                    # gRPC can show a client that died mid-upload as a clean half-close.
+                    raise errors.InvalidArgument(
+                        "the PutObject stream stopped without its end message (the upload was interrupted); "
+                        "nothing was stored")
 
-            manifest = self._c.put_object(first.header, data())
+            def check_end(size_bytes: int, digest: bytes) -> None:
+                sent = end[0]
+                if sent.size_bytes != size_bytes:
+                    raise errors.InvalidArgument(
+                        f"the client says it sent {sent.size_bytes} bytes but {size_bytes} arrived; nothing was stored")
+                if sent.blake3 and sent.blake3 != digest:
+                    raise errors.InvalidArgument(
+                        f"the {size_bytes} bytes that arrived hash to {digest.hex()[:16]}, not the client's "
+                        f"{bytes(sent.blake3).hex()[:16]}; nothing was stored")
+
+            manifest = self._c.put_object(first.header, data(), check_end)
             outcome = "ok"
             self._metrics.put_bytes.inc(manifest.size_bytes)
             return object_pb2.PutObjectResponse(object=object_info(manifest))
@@ -92,12 +113,33 @@ class ObjectServicer:
     def StatObject(self, request, context):
         manifest = self._c.current_manifest(request.bucket, request.key)
         reply = object_pb2.StatObjectResponse(object=object_info(manifest))
-        for ref in manifest.chunks:
-            placement = self._c.chunk_placement(ref)
+        placements = [self._c.chunk_placement(ref, manifest.policy) for ref in manifest.chunks]
+        for ref, placement in zip(manifest.chunks, placements):
             entry = reply.chunks.add(chunk=ref)
             for holder in (placement.holders if placement is not None else ()):
                 entry.holders.add(holder=holder, state=self._state_name(holder.node_id))
+        reply.physical_bytes = self._c.physical_bytes(manifest, placements)
         return reply
+
+    @streaming
+    def ConvertObject(self, request: object_pb2.ConvertObjectRequest, context):
+        if request.policy.WhichOneof("policy") is None:
+            raise errors.InvalidArgument("ConvertObject needs a policy: replicas=N or ec=K+M")
+        outcome = "error"
+        try:
+            for event in self._c.convert_object(request.bucket, request.key, request.policy):
+                if isinstance(event, ConvertProgress):
+                    yield object_pb2.ConvertObjectResponse(progress=object_pb2.ConvertProgress(
+                        chunks_done=event.chunks_done, chunks_total=event.chunks_total,
+                        bytes_done=event.bytes_done, bytes_total=event.bytes_total))
+                else:
+                    yield object_pb2.ConvertObjectResponse(result=object_pb2.ConvertResult(
+                        object=object_info(event.manifest), copies_released=event.copies_released,
+                        copies_still_referenced=event.copies_still_referenced,
+                        copies_not_reached=event.copies_not_reached, unchanged=event.unchanged))
+            outcome = "ok"
+        finally:
+            self._metrics.requests.labels("convert", outcome).inc()
 
     @unary
     def ListObjects(self, request, context):
@@ -121,5 +163,6 @@ class ObjectServicer:
             "StatObject": uu(self.StatObject, o.StatObjectRequest),
             "ListObjects": uu(self.ListObjects, o.ListObjectsRequest),
             "DeleteObject": uu(self.DeleteObject, o.DeleteObjectRequest),
+            "ConvertObject": download_method(self.ConvertObject, o.ConvertObjectRequest),
         })
 

@@ -53,9 +53,11 @@ class PeerServicer:
             if received != header.size_bytes:
                 raise errors.InvalidArgument(f"share stream carried {received} of {header.size_bytes} bytes")
             try:
-                present = writer.commit(expected_blake3=header.blake3,
-                                        placement=header.placement if header.HasField("placement") else None,
-                                        handoff_for_node_id=header.handoff_for_node_id)
+                present = writer.commit(
+                    expected_blake3=header.blake3,
+                    placement=header.placement if header.HasField("placement") else None,
+                    handoff_for_node_id=header.handoff_for_node_id,
+                    referenced_by=header.referenced_by if header.HasField("referenced_by") else None)
             except ChecksumMismatch as err:
                 raise errors.InvalidArgument(str(err)) from None
         self._metrics.shares_received.inc()
@@ -112,7 +114,7 @@ class PeerServicer:
 
     @unary
     def GetPlacement(self, request, context):
-        record = self._store.get_placement(bytes(request.chunk_id))
+        record = self._store.get_placement(bytes(request.chunk_id), request.data_shares, request.parity_shares)
         if record is None:
             return peer_pb2.GetPlacementResponse(found=False)
         return peer_pb2.GetPlacementResponse(found=True, placement=record)
@@ -121,6 +123,11 @@ class PeerServicer:
     def PutPlacement(self, request, context):
         self._store.put_placement(request.placement)
         return peer_pb2.PutPlacementResponse()
+
+    @unary
+    def ReleaseShare(self, request, context):
+        outcome = self._store.release_share(share_key(request.share), request.ref)
+        return peer_pb2.ReleaseShareResponse(deleted=outcome.deleted, references_left=outcome.references_left)
 
     def handlers(self) -> grpc.GenericRpcHandler:
         p = peer_pb2
@@ -137,4 +144,5 @@ class PeerServicer:
             "ListBucketRecords": uu(self.ListBucketRecords, p.ListBucketRecordsRequest),
             "GetPlacement": uu(self.GetPlacement, p.GetPlacementRequest),
             "PutPlacement": uu(self.PutPlacement, p.PutPlacementRequest),
+            "ReleaseShare": uu(self.ReleaseShare, p.ReleaseShareRequest),
         })

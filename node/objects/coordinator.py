@@ -30,14 +30,15 @@ import blake3
 
 from node import errors
 from node.config import StorageConfig
-from node.erasure import chunk_id_of, rechunk, slices
+from node.erasure import GeometryError, rechunk, slices
 from node.hlc import HybridLogicalClock, stamp_key
+from node.metrics import Metrics
 from node.objects import validate
+from node.objects.chunk_io import ChunkIO, DamageSink, copies_per_chunk, copy_size_bytes, geometry_of, slot_key
 from node.objects.placement import Assignment, choose_targets, read_order
 from node.objects.quorum import write_quorum
 from node.objects.replicas import ClusterView, HolderError, Replicas
 from node.ring import bucket_directory_position, chunk_position, metadata_position
-from node.store import ShareKey
 from ringstore.v1 import common_pb2, object_pb2, peer_pb2
 
 log = logging.getLogger("ringstore.objects")
@@ -59,12 +60,31 @@ def newer(candidate, current):
     return current
 
 
-def policy_replicas(policy: common_pb2.RedundancyPolicy) -> int:
-    return policy.replication.replicas
-
-
 def replication(replicas: int) -> common_pb2.RedundancyPolicy:
     return common_pb2.RedundancyPolicy(replication=common_pb2.Replication(replicas=replicas))
+
+
+def object_ref(manifest: common_pb2.Manifest) -> common_pb2.ObjectRef:
+    """The reference a manifest's copies carry on their holders."""
+    return common_pb2.ObjectRef(tenant=manifest.tenant, bucket=manifest.bucket, key=manifest.key,
+                                version=manifest.version)
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvertProgress:
+    chunks_done: int
+    chunks_total: int
+    bytes_done: int
+    bytes_total: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvertOutcome:
+    manifest: common_pb2.Manifest
+    copies_released: int = 0
+    copies_still_referenced: int = 0
+    copies_not_reached: int = 0
+    unchanged: bool = False
 
 
 class Coordinator:
@@ -72,7 +92,8 @@ class Coordinator:
 
     def __init__(self, *, view: ClusterView, replicas: Replicas, config: StorageConfig,
                  hlc: HybridLogicalClock, chunk_pool: cf.Executor, send_pool: cf.Executor,
-                 wall_ms: Callable[[], int], on_corrupt: Callable[[str, bytes], None] | None = None) -> None:
+                 wall_ms: Callable[[], int], metrics: Metrics | None = None,
+                 report_damage: DamageSink | None = None) -> None:
         self._view = view
         self._replicas = replicas
         self._config = config
@@ -80,7 +101,9 @@ class Coordinator:
         self._chunk_pool = chunk_pool
         self._send_pool = send_pool
         self._wall_ms = wall_ms
-        self._on_corrupt = on_corrupt or (lambda node_id, chunk_id: None)
+        self.chunks = ChunkIO(view=view, replicas=replicas, send_pool=send_pool, wall_ms=wall_ms, metrics=metrics,
+                              report_damage=report_damage or (lambda *report: None),
+                              read_hedge_after_s=config.read_hedge_after_s)
         self._bucket_cache: dict[tuple[str, str], tuple[float, common_pb2.BucketRecord | None]] = {}
         self._read_repair_slots = threading.BoundedSemaphore(READ_REPAIRS_PENDING_MAX)
         self.tenant = DEFAULT_TENANT
@@ -179,28 +202,39 @@ class Coordinator:
 
     def _checked_policy(self, policy: common_pb2.RedundancyPolicy | None, *,
                         default: common_pb2.RedundancyPolicy, check_live: bool) -> common_pb2.RedundancyPolicy:
+        """The policy to use (the default when unset), checked against the cluster: more copies or
+        shares than ring members is INVALID_ARGUMENT; with check_live, more than live nodes is
+        UNAVAILABLE (a put never doubles copies up on one node)."""
         if policy is None or policy.WhichOneof("policy") is None:
             policy = default
-        kind = policy.WhichOneof("policy")
-        if kind == "erasure_coding":
-            raise errors.InvalidArgument("erasure-coded policies (ec=K+M) are not supported by this "
-                                         "version yet; use replicas=N")
-        replicas = policy.replication.replicas
-        if replicas < 1:
-            raise errors.InvalidArgument(f"replicas={replicas} is invalid: give at least 1")
+        if policy.WhichOneof("policy") == "erasure_coding":
+            try:
+                geometry = geometry_of(policy)
+            except GeometryError as err:
+                raise errors.InvalidArgument(str(err)) from None
+            needed = geometry.total_shares
+            what = f"ec={geometry} puts its {needed} shares on {needed} distinct nodes"
+        else:
+            needed = policy.replication.replicas
+            if needed < 1:
+                raise errors.InvalidArgument(f"replicas={needed} is invalid: give at least 1")
+            what = f"replicas={needed} puts {needed} copies on {needed} distinct nodes"
         ring_size = len(self._view.ring())
-        if replicas > max(ring_size, 1) and not check_live:
-            raise errors.InvalidArgument(
-                f"replicas={replicas} is more than the {ring_size} nodes in the cluster")
-        if check_live and replicas > self._view.live_count():
-            raise errors.Unavailable(
-                f"replicas={replicas} needs {replicas} live nodes but only {self._view.live_count()} are "
-                "ALIVE; add nodes or lower --replicas")
+        if needed > max(ring_size, 1) and not check_live:
+            raise errors.InvalidArgument(f"{what}, but the cluster has {ring_size} nodes; "
+                                         "lower the redundancy or add nodes")
+        if check_live and needed > self._view.live_count():
+            raise errors.Unavailable(f"{what}, but only {self._view.live_count()} nodes are ALIVE; "
+                                     "wait for nodes to return, add nodes or lower the redundancy")
         return policy
 
     # -- put ------------------------------------------------------------------------------------
 
-    def put_object(self, header: object_pb2.PutObjectHeader, frames: Iterable[memoryview]) -> common_pb2.Manifest:
+    def put_object(self, header: object_pb2.PutObjectHeader, frames: Iterable[memoryview],
+                   check_end: Callable[[int, bytes], None] = lambda size_bytes, blake3: None) -> common_pb2.Manifest:
+        """Store an object and make it the key's current version. `check_end(size, blake3)` runs once
+        the stream is consumed and before the manifest is written: it raises to refuse the object
+        (the client's end message disagrees with what arrived)."""
         bucket = self.bucket(header.bucket)
         validate.object_key(header.key, self._config.key_length_bytes_max)
         validate.metadata(dict(header.metadata))
@@ -227,31 +261,36 @@ class Coordinator:
                 yield frame
 
         chunks_iter = rechunk(counted(), self._config.chunk_size_bytes)
-        first = next(chunks_iter, b"")
+        # The version is stamped when the put starts: every copy records it as its reference, so
+        # garbage collection and conversion can tell which object versions still need a copy.
         manifest = common_pb2.Manifest(
             format_version=FORMAT_VERSION, tenant=self.tenant, bucket=header.bucket, key=header.key,
-            content_type=header.content_type, policy=policy)
+            content_type=header.content_type, policy=policy, version=self._hlc.now())
         manifest.metadata.update(dict(header.metadata))
+        first = next(chunks_iter, b"")
         if len(first) <= self._config.inline_max_bytes and received == len(first):
             rest = next(chunks_iter, None)
             assert rest is None, "an object no larger than one chunk yields one chunk"
             manifest.inline = True
             manifest.inline_data = first
         else:
-            refs = self._store_chunks(itertools.chain([first], chunks_iter), policy, header)
+            refs = self._store_chunks(itertools.chain([first], chunks_iter), policy,
+                                      f"{header.bucket}/{header.key}", object_ref(manifest))
             manifest.chunks.extend(refs)
         if declared is not None and received != declared:
             raise errors.InvalidArgument(f"stream carried {received} bytes but the header declared {declared}")
         manifest.size_bytes = received
         manifest.blake3 = hasher.digest()
+        check_end(received, manifest.blake3)
         manifest.created_at_unix_ms = self._wall_ms()
-        manifest.version.CopyFrom(self._hlc.now())
         self._write_manifest(manifest)
         return manifest
 
-    def _store_chunks(self, chunks: Iterator[bytes], policy: common_pb2.RedundancyPolicy,
-                      header: object_pb2.PutObjectHeader) -> list[common_pb2.ChunkRef]:
-        """Store every chunk on its holders, up to put_inflight_chunks_max at a time, in order."""
+    def _store_chunks(self, chunks: Iterator[bytes], policy: common_pb2.RedundancyPolicy, name: str,
+                      ref: common_pb2.ObjectRef) -> list[common_pb2.ChunkRef]:
+        """Store every chunk on its holders, up to put_inflight_chunks_max at a time, in order. Each
+        chunk's encoding (zfec releases the GIL) runs in the chunk pool while earlier chunks' shares
+        are still on the wire, so encoding, sending and fsyncing overlap."""
         refs: list[common_pb2.ChunkRef] = []
         inflight: collections.deque[cf.Future] = collections.deque()
         offset = 0
@@ -259,8 +298,7 @@ class Coordinator:
             for data in chunks:
                 while len(inflight) >= self._config.put_inflight_chunks_max:
                     refs.append(inflight.popleft().result())
-                inflight.append(self._chunk_pool.submit(self._store_chunk, data, offset, policy,
-                                                        f"{header.bucket}/{header.key}"))
+                inflight.append(self._chunk_pool.submit(self.chunks.store, data, offset, policy, name, ref))
                 offset += len(data)
             while inflight:
                 refs.append(inflight.popleft().result())
@@ -268,35 +306,6 @@ class Coordinator:
             for future in inflight:
                 future.cancel()
         return refs
-
-    def _store_chunk(self, data: bytes, offset: int, policy: common_pb2.RedundancyPolicy,
-                     name: str) -> common_pb2.ChunkRef:
-        chunk_id = chunk_id_of(data)
-        replicas = policy_replicas(policy)
-        what = f"storing chunk {chunk_id.hex()[:16]} of {name} (replicas={replicas})"
-        targets = choose_targets(self._view.ring(), chunk_position(chunk_id), replicas, self._view.is_live,
-                                 what=what)
-        placement = common_pb2.PlacementRecord(format_version=FORMAT_VERSION, chunk_id=chunk_id, policy=policy,
-                                               size_bytes=len(data), updated_at_unix_ms=self._wall_ms())
-
-        def holders(assignments: Iterable[Assignment]) -> list[common_pb2.ShareHolder]:
-            return [common_pb2.ShareHolder(node_id=a.node_id, share_index=i, handoff_for_node_id=a.handoff_for,
-                                           blake3=chunk_id) for i, a in enumerate(assignments)]
-
-        placement.holders.extend(holders(targets.assignments))
-        key = ShareKey(chunk_id)
-        acked = write_quorum(
-            self._send_pool, targets, replicas,
-            lambda a: self._replicas.store_share(a.node_id, key, data, placement, chunk_id, a.handoff_for),
-            what=what)
-        if set(acked) != set(targets.assignments):
-            # A holder failed and a spare stood in: every holder must name the actual holders.
-            placement.ClearField("holders")
-            placement.holders.extend(holders(acked))
-            write_quorum(self._send_pool, dataclasses.replace(targets, assignments=tuple(acked), spares=()),
-                         len(acked), lambda a: self._replicas.put_placement(a.node_id, placement),
-                         what=f"updating the placement of chunk {chunk_id.hex()[:16]}")
-        return common_pb2.ChunkRef(chunk_id=chunk_id, size_bytes=len(data), offset_bytes=offset)
 
     def _write_manifest(self, manifest: common_pb2.Manifest) -> None:
         position = metadata_position(manifest.tenant, manifest.bucket)
@@ -362,7 +371,6 @@ class Coordinator:
             yield from slices(memoryview(manifest.inline_data)[start:end], frame)
             return
         wanted = [c for c in manifest.chunks if c.offset_bytes < end and c.offset_bytes + c.size_bytes > start]
-        replicas = policy_replicas(manifest.policy)
         name = f"{manifest.bucket}/{manifest.key}"
         ahead: collections.deque[tuple[common_pb2.ChunkRef, cf.Future]] = collections.deque()
         pending = iter(wanted)
@@ -372,78 +380,32 @@ class Coordinator:
                     ref = next(pending, None)
                     if ref is None:
                         break
-                    ahead.append((ref, self._chunk_pool.submit(self.read_chunk, ref, replicas, name)))
+                    lo = max(start, ref.offset_bytes) - ref.offset_bytes
+                    hi = min(end, ref.offset_bytes + ref.size_bytes) - ref.offset_bytes
+                    ahead.append((ref, self._chunk_pool.submit(self.chunks.read, ref, manifest.policy, name, lo, hi)))
                 if not ahead:
                     return
                 ref, future = ahead.popleft()
-                data = future.result()
-                lo = max(start, ref.offset_bytes) - ref.offset_bytes
-                hi = min(end, ref.offset_bytes + ref.size_bytes) - ref.offset_bytes
-                yield from slices(memoryview(data)[lo:hi], frame)
+                yield from slices(future.result(), frame)
         finally:
             for _, future in ahead:
                 future.cancel()
 
-    def read_chunk(self, ref: common_pb2.ChunkRef, replicas: int, name: str) -> bytes:
-        """Intact bytes of one chunk from the first holder that has them; DataLoss if none does."""
-        chunk_id = bytes(ref.chunk_id)
-        key = ShareKey(chunk_id)
-        candidates = read_order(self._view.ring(), chunk_position(chunk_id), self._view.is_live)
-        if self._view.node_id in candidates[:replicas + 2]:
-            candidates.remove(self._view.node_id)
-            candidates.insert(0, self._view.node_id)
-        asked: list[str] = []
-        tried: set[str] = set()
-        unreachable: set[str] = set()
+    def chunk_placement(self, ref: common_pb2.ChunkRef,
+                        policy: common_pb2.RedundancyPolicy) -> common_pb2.PlacementRecord | None:
+        """The placement record of a chunk under a policy, from the first live node in its preference
+        order that has one."""
+        return self.chunks.placement(ref, policy)
 
-        def attempt(node_id: str) -> bytes | None:
-            tried.add(node_id)
-            try:
-                data = self._replicas.fetch_share(node_id, key)
-            except HolderError as err:
-                asked.append(f"{node_id}: {err.kind.replace('_', ' ')}")
-                if err.kind == "unavailable":
-                    unreachable.add(node_id)
-                if err.kind == "corrupt":
-                    self._on_corrupt(node_id, chunk_id)
-                return None
-            if len(data) != ref.size_bytes or chunk_id_of(data) != chunk_id:
-                asked.append(f"{node_id}: corrupt (blake3 mismatch)")
-                self._on_corrupt(node_id, chunk_id)
-                return None
-            return data
-
-        for node_id in candidates[:replicas + 2]:
-            data = attempt(node_id)
-            if data is not None:
-                return data
-        # Not where the ring says (the ring changed, or a spare stood in): the placement record
-        # names the actual holders.
-        record = self._placement_from((n for n in candidates if n not in unreachable), chunk_id)
-        for holder in (record.holders if record is not None else ()):
-            if holder.node_id not in tried and self._view.is_live(holder.node_id):
-                data = attempt(holder.node_id)
-                if data is not None:
-                    return data
-        raise errors.DataLoss(
-            f"chunk {chunk_id.hex()[:16]} of {name} (offset {ref.offset_bytes}): no intact copy found; "
-            f"asked {', '.join(asked) or 'no live node'}")
-
-    def _placement_from(self, nodes: Iterable[str], chunk_id: bytes) -> common_pb2.PlacementRecord | None:
-        for node_id in nodes:
-            try:
-                record = self._replicas.get_placement(node_id, chunk_id)
-            except HolderError:
-                continue
-            if record is not None:
-                return record
-        return None
-
-    def chunk_placement(self, ref: common_pb2.ChunkRef) -> common_pb2.PlacementRecord | None:
-        """The placement record of a chunk, from the first live node in its preference order that has one."""
-        chunk_id = bytes(ref.chunk_id)
-        return self._placement_from(read_order(self._view.ring(), chunk_position(chunk_id), self._view.is_live),
-                                    chunk_id)
+    def physical_bytes(self, manifest: common_pb2.Manifest,
+                       placements: list[common_pb2.PlacementRecord | None]) -> int:
+        """Bytes the object's chunks take across the cluster: per chunk, one copy's or share's size
+        times the holders its placement names (the policy's count when no record was found)."""
+        total = 0
+        for ref, record in zip(manifest.chunks, placements):
+            holders = len(record.holders) if record is not None else copies_per_chunk(manifest.policy)
+            total += holders * copy_size_bytes(manifest.policy, ref.size_bytes)
+        return total
 
     # -- list and delete ------------------------------------------------------------------------
 
@@ -501,3 +463,97 @@ class Coordinator:
         tombstone.version.CopyFrom(self._hlc.now())
         self._write_manifest(tombstone)
         return tombstone.version
+
+    # -- convert --------------------------------------------------------------------------------
+
+    def convert_object(self, bucket: str, key: str, policy: common_pb2.RedundancyPolicy
+                       ) -> Iterator[ConvertProgress | ConvertOutcome]:
+        """Rewrite the current version's chunks under `policy`: progress after each chunk, then the
+        outcome. The order is the crash-safety argument:
+
+        1. every chunk is read (verified) and stored under the new policy, all copies fsynced and
+           checked against their blake3 by each holder, as for a put;
+        2. the manifest is rewritten with the same version stamp, `rewrite` + 1, so it replaces the
+           original on every replica but loses to any write made since (a concurrent overwrite wins);
+        3. only once that manifest is on a write quorum are the old copies released, each holder
+           deleting its copy only when no other object version still references it.
+
+        Killed before 2 completes, the old manifest (and its copies) still rule; killed after, the
+        new copies are already durable. Either way the object reads back. Copies a crash leaves
+        behind (new ones never switched to, old ones never released) carry references to versions
+        no manifest keeps, which garbage collection reclaims after its grace delay."""
+        current = self.current_manifest(bucket, key)
+        target = self._checked_policy(policy, default=current.policy, check_live=True)
+        name = f"{bucket}/{key}"
+        if target == current.policy:
+            yield ConvertOutcome(manifest=current, unchanged=True)
+            return
+        converted = common_pb2.Manifest()
+        converted.CopyFrom(current)
+        converted.policy.CopyFrom(target)
+        converted.version.rewrite = current.version.rewrite + 1
+        converted.ClearField("chunks")
+        new_ref = object_ref(converted)
+        total = len(current.chunks)
+        # Old holders are read before any new copy is stored: under the same layout (replicas=3 ->
+        # replicas=2) the new placement records replace the old ones.
+        old_holders: list[list[tuple[str, object]]] = []
+        inflight: collections.deque[cf.Future] = collections.deque()
+        pending = iter(current.chunks)
+        done_bytes = 0
+
+        def rewrite(ref: common_pb2.ChunkRef) -> tuple[common_pb2.ChunkRef, list[tuple[str, object]]]:
+            holders = self._old_copies(ref, current.policy)
+            data = self.chunks.read(ref, current.policy, name)
+            return self.chunks.store(data, ref.offset_bytes, target, name, new_ref), holders
+
+        try:
+            while True:
+                while len(inflight) < self._config.put_inflight_chunks_max:
+                    ref = next(pending, None)
+                    if ref is None:
+                        break
+                    inflight.append(self._chunk_pool.submit(rewrite, ref))
+                if not inflight:
+                    break
+                new_chunk, holders = inflight.popleft().result()
+                converted.chunks.append(new_chunk)
+                old_holders.append(holders)
+                done_bytes += new_chunk.size_bytes
+                yield ConvertProgress(len(converted.chunks), total, done_bytes, current.size_bytes)
+        finally:
+            for future in inflight:
+                future.cancel()
+        self._write_manifest(converted)
+        released = still_referenced = not_reached = 0
+        old_ref = object_ref(current)
+        for holders in old_holders:
+            for node_id, share in holders:
+                if not self._view.is_live(node_id):
+                    not_reached += 1
+                    continue
+                try:
+                    deleted, left = self._replicas.release_share(node_id, share, old_ref)
+                except HolderError as err:
+                    log.info("releasing %s on %s after converting %s failed: %s", share, node_id, name, err)
+                    not_reached += 1
+                    continue
+                if deleted:
+                    released += 1
+                elif left:
+                    still_referenced += 1
+        yield ConvertOutcome(manifest=converted, copies_released=released,
+                             copies_still_referenced=still_referenced, copies_not_reached=not_reached)
+
+    def _old_copies(self, ref: common_pb2.ChunkRef, policy: common_pb2.RedundancyPolicy) -> list[tuple[str, object]]:
+        """(node, share key) of every copy of a chunk under `policy`: the holders its placement record
+        names, plus the home nodes the ring gives (a record replaced by a later put may miss some)."""
+        chunk_id = bytes(ref.chunk_id)
+        found: dict[tuple[str, object], None] = {}
+        record = self.chunks.placement(ref, policy)
+        for holder in (record.holders if record is not None else ()):
+            found[(holder.node_id, slot_key(chunk_id, policy, holder.share_index))] = None
+        homes = self._view.ring().ordered_nodes(chunk_position(chunk_id))[:copies_per_chunk(policy)]
+        for slot, node_id in enumerate(homes):
+            found[(node_id, slot_key(chunk_id, policy, slot))] = None
+        return list(found)

@@ -24,6 +24,9 @@ class Assignment:
     node_id: str
     # Empty for a home copy; the DOWN home node's id for a handoff copy.
     handoff_for: str = ""
+    # Which copy this is: the replica number, or the share index under erasure coding. A stand-in
+    # for a failed holder takes over its slot.
+    slot: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,11 +49,11 @@ def choose_targets(ring: Ring, position: int, count: int, is_live: Callable[[str
     home = ordered[:count]
     spares = [n for n in ordered[count:] if is_live(n)]
     assignments = []
-    for node_id in home:
+    for slot, node_id in enumerate(home):
         if is_live(node_id):
-            assignments.append(Assignment(node_id))
+            assignments.append(Assignment(node_id, slot=slot))
         else:
-            assignments.append(Assignment(spares.pop(0), handoff_for=node_id))
+            assignments.append(Assignment(spares.pop(0), handoff_for=node_id, slot=slot))
     return Targets(tuple(assignments), tuple(spares))
 
 

@@ -34,7 +34,8 @@ def write_quorum(pool: cf.Executor, targets: Targets, quorum: int, send: Callabl
             except HolderError as err:
                 failures.append(str(err))
                 if spares:
-                    stand_in = Assignment(spares.pop(0), handoff_for=assignment.handoff_for or assignment.node_id)
+                    stand_in = Assignment(spares.pop(0), handoff_for=assignment.handoff_for or assignment.node_id,
+                                          slot=assignment.slot)
                     pending[pool.submit(send, stand_in)] = stand_in
                 continue
             acked.append(assignment)

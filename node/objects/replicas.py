@@ -54,11 +54,15 @@ def _kind_of(code: grpc.StatusCode) -> str:
 def share_ref(key: ShareKey) -> peer_pb2.ShareRef:
     if key.share_index is None:
         return peer_pb2.ShareRef(chunk_id=key.chunk_id)
-    return peer_pb2.ShareRef(chunk_id=key.chunk_id, erasure_share=True, share_index=key.share_index)
+    return peer_pb2.ShareRef(chunk_id=key.chunk_id, erasure_share=True, share_index=key.share_index,
+                             data_shares=key.data_shares, parity_shares=key.parity_shares)
 
 
 def share_key(ref: peer_pb2.ShareRef) -> ShareKey:
-    return ShareKey(bytes(ref.chunk_id), ref.share_index if ref.erasure_share else None)
+    """The store key a wire ShareRef names; the store raises InvalidArgument on a bad geometry."""
+    if not ref.erasure_share:
+        return ShareKey(bytes(ref.chunk_id))
+    return ShareKey(bytes(ref.chunk_id), ref.share_index, ref.data_shares, ref.parity_shares)
 
 
 class Replicas:
@@ -80,16 +84,17 @@ class Replicas:
             raise HolderError(node_id, _kind_of(err.code), f"{err.code.name}: {err.details}") from None
 
     def store_share(self, node_id: str, key: ShareKey, data: bytes, placement: common_pb2.PlacementRecord,
-                    blake3: bytes, handoff_for: str) -> None:
+                    blake3: bytes, handoff_for: str, referenced_by: common_pb2.ObjectRef) -> None:
         if node_id == self._view.node_id:
             try:
                 self._store.put_share(key, data, expected_blake3=blake3, placement=placement,
-                                      handoff_for_node_id=handoff_for)
+                                      handoff_for_node_id=handoff_for, referenced_by=referenced_by)
             except (OSError, StoreError) as err:
                 raise HolderError(node_id, "other", f"local write failed: {err}") from None
             return
         header = peer_pb2.StoreChunkHeader(share=share_ref(key), size_bytes=len(data), blake3=blake3,
-                                           placement=placement, handoff_for_node_id=handoff_for)
+                                           placement=placement, handoff_for_node_id=handoff_for,
+                                           referenced_by=referenced_by)
         frames: Iterable = slices(data, self._frame_size_bytes) if data else [b""]
         self._remote(node_id, self._peers.store_share, header, frames, self.timeout_s)
 
@@ -111,10 +116,20 @@ class Replicas:
             return
         self._remote(node_id, self._peers.put_placement, record, self.timeout_s)
 
-    def get_placement(self, node_id: str, chunk_id: bytes) -> common_pb2.PlacementRecord | None:
+    def get_placement(self, node_id: str, chunk_id: bytes, data_shares: int = 0,
+                      parity_shares: int = 0) -> common_pb2.PlacementRecord | None:
+        """The placement record of one layout of a chunk: replication (0, 0) or ec K+M."""
         if node_id == self._view.node_id:
-            return self._store.get_placement(chunk_id)
-        return self._remote(node_id, self._peers.get_placement, chunk_id, self.timeout_s)
+            return self._store.get_placement(chunk_id, data_shares, parity_shares)
+        return self._remote(node_id, self._peers.get_placement, chunk_id, data_shares, parity_shares,
+                            self.timeout_s)
+
+    def release_share(self, node_id: str, key: ShareKey, ref: common_pb2.ObjectRef) -> tuple[bool, int]:
+        """Drop one object version's reference on a copy: (deleted, references left)."""
+        if node_id == self._view.node_id:
+            outcome = self._store.release_share(key, ref)
+            return outcome.deleted, outcome.references_left
+        return self._remote(node_id, self._peers.release_share, share_ref(key), ref, self.timeout_s)
 
     def put_manifest(self, node_id: str, manifest: common_pb2.Manifest, handoff_for: str) -> None:
         if node_id == self._view.node_id:

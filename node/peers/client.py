@@ -73,6 +73,7 @@ class _Stubs:
                                   p.ListBucketRecordsResponse)
         self.get_placement = unary(PEER_SERVICE, "GetPlacement", p.GetPlacementRequest, p.GetPlacementResponse)
         self.put_placement = unary(PEER_SERVICE, "PutPlacement", p.PutPlacementRequest, p.PutPlacementResponse)
+        self.release_share = unary(PEER_SERVICE, "ReleaseShare", p.ReleaseShareRequest, p.ReleaseShareResponse)
         m = membership_pb2
         self.heartbeat = unary(MEMBERSHIP_SERVICE, "Heartbeat", m.HeartbeatRequest, m.HeartbeatResponse)
         self.indirect_probe = unary(MEMBERSHIP_SERVICE, "IndirectProbe", m.IndirectProbeRequest,
@@ -107,6 +108,14 @@ class PeerClient:
                 entry = (channel, _Stubs(channel))
                 self._channels[address] = entry
             return entry[1]
+
+    def forget(self, address: str) -> None:
+        """Drop the channel to `address`. Called when a member comes back ALIVE: a channel that
+        failed while the node was dead sits in reconnect backoff and fails calls at once until the
+        backoff ends; a fresh channel connects on its first call. The old channel is not closed
+        here (calls still running on it would fail); it closes when its last user lets go of it."""
+        with self._lock:
+            self._channels.pop(address, None)
 
     def _md(self, path: str):
         return auth.sign(self._secret, path, self._node_id)
@@ -162,10 +171,19 @@ class PeerClient:
                            peer_pb2.HasChunkRequest(shares=shares), timeout_s)
         return list(reply.present)
 
-    def get_placement(self, address: str, chunk_id: bytes, timeout_s: float) -> common_pb2.PlacementRecord | None:
+    def get_placement(self, address: str, chunk_id: bytes, data_shares: int, parity_shares: int,
+                      timeout_s: float) -> common_pb2.PlacementRecord | None:
+        request = peer_pb2.GetPlacementRequest(chunk_id=chunk_id, data_shares=data_shares,
+                                               parity_shares=parity_shares)
         reply = self._call(address, PEER_SERVICE + "GetPlacement", self._stubs(address).get_placement,
-                           peer_pb2.GetPlacementRequest(chunk_id=chunk_id), timeout_s)
+                           request, timeout_s)
         return reply.placement if reply.found else None
+
+    def release_share(self, address: str, share: peer_pb2.ShareRef, ref: common_pb2.ObjectRef,
+                      timeout_s: float) -> tuple[bool, int]:
+        reply = self._call(address, PEER_SERVICE + "ReleaseShare", self._stubs(address).release_share,
+                           peer_pb2.ReleaseShareRequest(share=share, ref=ref), timeout_s)
+        return reply.deleted, reply.references_left
 
     def put_placement(self, address: str, record: common_pb2.PlacementRecord, timeout_s: float) -> None:
         self._call(address, PEER_SERVICE + "PutPlacement", self._stubs(address).put_placement,

@@ -6,22 +6,25 @@ Nothing here knows gRPC, the ring or the clock of the cluster; `node/api` and `n
 Dependency order inside the package (each module imports only those before it):
 
     errors    StoreError and its subclasses
-    keys      ShareKey, LMDB key layout, version_key (the version order)
+    keys      ShareKey (replica or K+M share), placement_key, ref_key, LMDB key layout, version_key
     chunks    ChunkFiles: paths, temp files, fsync/rename, quarantine (no LMDB)
     metadata  MetadataDb: the LMDB environment, named dbs, record format_version checks (no files)
-    store     NodeStore + ShareWriter: the write path that ties files and index together
+    store     NodeStore + ShareWriter: the write path that ties files, index, references and
+              placement records together; release_share (ReleaseOutcome)
 
 Rejected alternative: letting callers use `chunks` and `metadata` directly. The durability rule
-(file durable before its index entry, index entry and placement record in one transaction) would
-then be every caller's job; the facade makes it impossible to skip a step.
+(file durable before its index entry; index entry, reference row and placement record in one
+transaction; a copy released only when its last reference goes) would then be every caller's job;
+the facade makes it impossible to skip a step.
 """
 
 from node.store.errors import (ChecksumMismatch, CorruptShare, DataDirLocked, InvalidArgument,
                                ShareNotFound, StoreError, StoreFull, UnknownFormatVersion)
-from node.store.keys import SHARE_INDEX_MAX, ShareKey, version_key
+from node.store.keys import (SHARE_INDEX_MAX, SHARES_PER_STRIPE_MAX, ShareKey, placement_key,
+                             policy_geometry, ref_key, version_key)
 from node.store.metadata import LAYOUT_FORMAT_VERSION, RECORD_FORMAT_VERSION
-from node.store.store import (LIST_MANIFESTS_LIMIT_MAX, SHARE_SIZE_BYTES_MAX, NodeStore,
-                              ShareWriter)
+from node.store.store import (LIST_MANIFESTS_LIMIT_MAX, REFERENCES_LIMIT_MAX, SHARE_SIZE_BYTES_MAX,
+                              NodeStore, ReleaseOutcome, ShareWriter)
 
 __all__ = [
     "ChecksumMismatch",
@@ -32,6 +35,9 @@ __all__ = [
     "LIST_MANIFESTS_LIMIT_MAX",
     "NodeStore",
     "RECORD_FORMAT_VERSION",
+    "REFERENCES_LIMIT_MAX",
+    "ReleaseOutcome",
+    "SHARES_PER_STRIPE_MAX",
     "SHARE_INDEX_MAX",
     "SHARE_SIZE_BYTES_MAX",
     "ShareKey",
@@ -40,5 +46,8 @@ __all__ = [
     "StoreError",
     "StoreFull",
     "UnknownFormatVersion",
+    "placement_key",
+    "policy_geometry",
+    "ref_key",
     "version_key",
 ]

@@ -2,9 +2,13 @@
 
 Layout under the data dir:
 
-    chunks/ab/cd/<64-hex chunk id>.<r|index>   final files, ab/cd = first two bytes of the id
-    tmp/<hex>.<r|index>.<uuid4>                 files being written; emptied at open
-    quarantine/<hex>.<r|index>.<unix ms>.<uuid> corrupt files, never served, kept for inspection
+    chunks/ab/cd/<64-hex chunk id>.<suffix>     final files, ab/cd = first two bytes of the id
+    tmp/<hex>.<suffix>.<uuid4>                  files being written; emptied at open
+    quarantine/<hex>.<suffix>.<unix ms>.<uuid>  corrupt files, never served, kept for inspection
+
+where <suffix> is `r` for a replica or `<index>of<K>+<M>` for an erasure share (`3of4+2`), so the
+shares of one chunk under different geometries are different files. Nothing parses these names
+back: which shares exist is read from the index, and the sweep of tmp/ deletes whatever is there.
 
 A file becomes visible only by `rename(tmp -> chunks/...)` after the temp file was fsynced, and the
 rename is made durable by fsyncing the destination directory; a directory we create is made durable

@@ -1,26 +1,54 @@
-"""Names of things on disk: share keys, LMDB keys, and the order of versions.
+"""Names of things on disk: share keys, LMDB keys, object references, and the order of versions.
 
-A share is `(chunk_id, share_index)`: `share_index=None` is a whole-chunk replica, 0..255 an erasure
-share. Its file name suffix is `r` or the decimal index; its `chunks` db key is the chunk id plus
-`b"r"` (replica) or `b"e"` + one byte of index (erasure share).
+A share is `(chunk_id, share_index, data_shares, parity_shares)`. A whole-chunk replica has
+`share_index=None` and no geometry (0, 0); an erasure share has a zfec geometry K+M
+(1 <= K, 1 <= M, K+M <= 256) and an index 0..K+M-1. The geometry is part of the key because one
+chunk may be stored under several layouts at once (replicated for one object version, 4+2 for
+another, 2+1 while `nodectl convert` rewrites it): share 3 of a 4+2 stripe and share 3 of a 6+3
+stripe are different bytes and must be different files and index entries.
 
-Why `b"e" + index` and not the single byte `bytes([index])`: a one-byte tag has 256 values and we
-need 257 (256 share indexes plus the replica); `bytes([114])` is `b"r"`, so share 114 would share its
-index entry with the replica. Replica keys are 33 bytes and share keys 34, so they can never collide,
-and all shares of one chunk still sit next to each other under the 32-byte chunk id prefix.
+`chunks` db keys:
+
+    replica        chunk_id + b"r"                          33 bytes
+    erasure share  chunk_id + b"e" + bytes([K, M, index])   36 bytes
+
+Why a tag byte and fixed widths instead of, say, `chunk_id + bytes([index])`: a one-byte tag has 256
+values and we need 257 (256 share indexes plus the replica), and with two fixed lengths whose byte
+32 differs (`r` vs `e`) no db key is a prefix of another. That is what makes every prefix scan on a
+db key exact: the `refs` db keys its rows `db_key + ref_key`, and the rows of one share are
+precisely the keys starting with its db key, never a neighbour's. All shares of one chunk still sit
+next to each other under the 32-byte chunk id, and all shares of one layout under
+`chunk_id + b"e" + K, M`.
+
+File name suffixes are `r` for a replica and `<index>of<K>+<M>` for a share (`3of4+2`): readable in
+`ls`, and distinct across geometries for the same reason the db keys are.
+
+Placement records are kept per layout (`placement_key`): a replicated chunk's record under the bare
+32-byte chunk id (as before erasure coding existed), an erasure layout's under
+`chunk_id + b"e" + K, M` (35 bytes), so the replicated and the 4+2 placement of one chunk never
+overwrite each other.
+
+A reference row names the object version a copy was stored for (`ObjectRef`). Its key suffix,
+`ref_key`, is a blake3 of a length-prefixed encoding of (tenant, bucket, key, physical_ms, logical,
+node_id, rewrite): fixed at 32 bytes because LMDB keys are at most 511 bytes and object keys alone
+may be 1024; our own encoding rather than protobuf's so that the key never changes with the
+protobuf library (protobuf promises no canonical byte form across versions).
 
 Manifest keys are `tenant \\0 bucket \\0 key` in UTF-8 and bucket keys `tenant \\0 name`. UTF-8 byte
 order is code point order, so LMDB's byte order is the listing order and a prefix listing is one
 cursor range scan. NUL never appears inside a part (the API layer rejects it), which keeps the
 separator unambiguous; reaching here with one is our bug, hence an assert.
 
-Versions order by `(physical_ms, logical, node_id)` of the HLC stamp: last writer wins, and every
-replica agrees on which writer was last.
+Versions order by `(physical_ms, logical, node_id, rewrite)` of the HLC stamp: last writer wins,
+and every replica agrees on which writer was last.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import struct
+
+import blake3
 
 from node.hlc import stamp_key
 from ringstore.v1 import common_pb2
@@ -31,55 +59,153 @@ from node.store.errors import InvalidArgument
 version_key = stamp_key
 
 CHUNK_ID_BYTES = 32
-SHARE_INDEX_MAX = 255
+# zfec's limit: at most 256 shares per stripe, so K, M and the index each fit in one byte.
+SHARES_PER_STRIPE_MAX = 256
+SHARE_INDEX_MAX = SHARES_PER_STRIPE_MAX - 1
 REPLICA_SUFFIX = "r"
+REF_KEY_BYTES = 32
 _REPLICA_TAG = b"r"
 _SHARE_TAG = b"e"
 _SEPARATOR = b"\0"
+REPLICA_DB_KEY_BYTES = CHUNK_ID_BYTES + 1
+SHARE_DB_KEY_BYTES = CHUNK_ID_BYTES + 4
+ERASURE_LAYOUT_KEY_BYTES = CHUNK_ID_BYTES + 3
+# Domain separation: a ref key can never equal a blake3 the store computes for anything else.
+_REF_KEY_CONTEXT = b"ringstore.v1.ObjectRef\0"
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_chunk_id(chunk_id: object) -> bytes:
+    if not isinstance(chunk_id, (bytes, bytearray, memoryview)):
+        raise InvalidArgument(f"chunk id must be bytes, got {type(chunk_id).__name__}")
+    raw = bytes(chunk_id)
+    if len(raw) != CHUNK_ID_BYTES:
+        raise InvalidArgument(f"chunk id must be {CHUNK_ID_BYTES} bytes (blake3), got {len(raw)}")
+    return raw
+
+
+def _check_geometry(data_shares: object, parity_shares: object) -> None:
+    """Raise unless (data_shares, parity_shares) is a zfec geometry: K >= 1, M >= 1, K+M <= 256."""
+    if not (_is_int(data_shares) and _is_int(parity_shares)):
+        raise InvalidArgument(f"erasure geometry must be integers, got data_shares={data_shares!r} "
+                              f"parity_shares={parity_shares!r}")
+    assert isinstance(data_shares, int) and isinstance(parity_shares, int)  # for the type checker
+    if data_shares < 1 or parity_shares < 1 or data_shares + parity_shares > SHARES_PER_STRIPE_MAX:
+        raise InvalidArgument(
+            f"erasure geometry {data_shares}+{parity_shares} is invalid: need data_shares >= 1, "
+            f"parity_shares >= 1 and data_shares + parity_shares <= {SHARES_PER_STRIPE_MAX}")
+
+
+def placement_key(chunk_id: bytes, data_shares: int = 0, parity_shares: int = 0) -> bytes:
+    """Key of a layout's placement record: the chunk id for replication (0, 0), else
+    `chunk_id + b"e" + K, M`. Raises InvalidArgument for a malformed chunk id or geometry."""
+    chunk_id = _check_chunk_id(chunk_id)
+    if data_shares == 0 and parity_shares == 0 and _is_int(data_shares) and _is_int(parity_shares):
+        return chunk_id
+    _check_geometry(data_shares, parity_shares)
+    return chunk_id + _SHARE_TAG + bytes([data_shares, parity_shares])
 
 
 @dataclasses.dataclass(frozen=True)
 class ShareKey:
-    """One stored replica or erasure share of a chunk."""
+    """One stored replica or erasure share of a chunk, under one layout."""
 
     chunk_id: bytes  # 32 bytes
-    share_index: int | None = None  # None = whole-chunk replica; 0..255 = erasure share
+    share_index: int | None = None  # None = whole-chunk replica; 0..K+M-1 = erasure share
+    data_shares: int = 0  # K; 0 for a replica
+    parity_shares: int = 0  # M; 0 for a replica
 
     def __post_init__(self) -> None:
-        if not isinstance(self.chunk_id, (bytes, bytearray, memoryview)):
-            raise InvalidArgument(f"chunk id must be bytes, got {type(self.chunk_id).__name__}")
-        if not isinstance(self.chunk_id, bytes):
-            object.__setattr__(self, "chunk_id", bytes(self.chunk_id))
-        if len(self.chunk_id) != CHUNK_ID_BYTES:
+        object.__setattr__(self, "chunk_id", _check_chunk_id(self.chunk_id))
+        index, k, m = self.share_index, self.data_shares, self.parity_shares
+        if index is None:
+            if k != 0 or m != 0 or not (_is_int(k) and _is_int(m)):
+                raise InvalidArgument(
+                    f"a replica (share index None) has no erasure geometry, got "
+                    f"data_shares={k!r} parity_shares={m!r}; give a share index for an erasure "
+                    "share")
+            return
+        if not _is_int(index):
             raise InvalidArgument(
-                f"chunk id must be {CHUNK_ID_BYTES} bytes (blake3), got {len(self.chunk_id)}")
-        index = self.share_index
-        if index is not None and (isinstance(index, bool) or not isinstance(index, int)
-                                  or not 0 <= index <= SHARE_INDEX_MAX):
+                f"share index must be None (replica) or an integer, got {index!r}")
+        if k == 0 and m == 0:
             raise InvalidArgument(
-                f"share index must be None (replica) or 0..{SHARE_INDEX_MAX}, got {index!r}")
+                f"erasure share index {index} given without a geometry (data_shares=0, "
+                "parity_shares=0); pass data_shares and parity_shares, or None for a replica")
+        _check_geometry(k, m)
+        if not 0 <= index < k + m:
+            raise InvalidArgument(
+                f"share index {index} is out of range for geometry {k}+{m}: need 0..{k + m - 1}")
+
+    @property
+    def is_replica(self) -> bool:
+        return self.share_index is None
 
     def suffix(self) -> str:
-        """File name suffix: "r" for a replica, the decimal index for an erasure share."""
-        return REPLICA_SUFFIX if self.share_index is None else str(self.share_index)
+        """File name suffix: "r" for a replica, "<index>of<K>+<M>" for an erasure share."""
+        if self.share_index is None:
+            return REPLICA_SUFFIX
+        return f"{self.share_index}of{self.data_shares}+{self.parity_shares}"
 
     def db_key(self) -> bytes:
-        """Key of this share's entry in the `chunks` db."""
+        """Key of this share's entry in the `chunks` db (33 bytes replica, 36 bytes share)."""
         if self.share_index is None:
             return self.chunk_id + _REPLICA_TAG
-        return self.chunk_id + _SHARE_TAG + bytes([self.share_index])
+        return self.chunk_id + _SHARE_TAG + bytes(
+            [self.data_shares, self.parity_shares, self.share_index])
 
     @classmethod
     def from_db_key(cls, raw: bytes) -> "ShareKey":
-        """Inverse of `db_key`."""
+        """Inverse of `db_key`. The store only parses keys it wrote, so a malformed one is our bug
+        (or a data dir of another layout version, which open refuses before we get here)."""
+        raw = bytes(raw)
         chunk_id, tag = raw[:CHUNK_ID_BYTES], raw[CHUNK_ID_BYTES:]
         if tag == _REPLICA_TAG:
             return cls(chunk_id)
-        assert len(tag) == 2 and tag[:1] == _SHARE_TAG, f"bad chunks db key {raw.hex()}"
-        return cls(chunk_id, tag[1])
+        assert len(tag) == 4 and tag[:1] == _SHARE_TAG, f"bad chunks db key {raw.hex()}"
+        return cls(chunk_id, tag[3], tag[1], tag[2])
+
+    def layout_key(self) -> bytes:
+        """Key of the placement record of this share's layout (see `placement_key`)."""
+        return placement_key(self.chunk_id, self.data_shares, self.parity_shares)
+
+    def layout_db_prefix(self) -> bytes:
+        """Prefix of the `chunks` db keys of every share of this share's layout on this node: the
+        replica's own key, or `chunk_id + b"e" + K, M` for a stripe."""
+        if self.share_index is None:
+            return self.db_key()
+        return self.layout_key()
 
     def __str__(self) -> str:
         return f"{self.chunk_id.hex()}.{self.suffix()}"
+
+
+def _length_prefixed(text: str) -> bytes:
+    raw = text.encode("utf-8")
+    return struct.pack(">Q", len(raw)) + raw
+
+
+def ref_key(ref: common_pb2.ObjectRef) -> bytes:
+    """Deterministic 32-byte key suffix of an object version reference (see the module
+    docstring). Equal refs give equal keys; different refs different keys (up to blake3)."""
+    if not isinstance(ref, common_pb2.ObjectRef):
+        raise InvalidArgument(f"reference must be an ObjectRef, got {type(ref).__name__}")
+    stamp = ref.version
+    encoded = b"".join([
+        _REF_KEY_CONTEXT,
+        _length_prefixed(ref.tenant), _length_prefixed(ref.bucket), _length_prefixed(ref.key),
+        struct.pack(">QI", stamp.physical_ms, stamp.logical), _length_prefixed(stamp.node_id),
+        struct.pack(">I", stamp.rewrite),
+    ])
+    return blake3.blake3(encoded).digest()
+
+
+def ref_row_key(share: ShareKey, ref: common_pb2.ObjectRef) -> bytes:
+    """Key of one reference row in the `refs` db: the share's db key, then `ref_key`."""
+    return share.db_key() + ref_key(ref)
 
 
 def _part(name: str, what: str) -> bytes:
@@ -104,3 +230,23 @@ def bucket_key_prefix(tenant: str) -> bytes:
 
 def bucket_key(tenant: str, name: str) -> bytes:
     return bucket_key_prefix(tenant) + _part(name, "bucket")
+
+
+def policy_geometry(policy: common_pb2.RedundancyPolicy) -> tuple[int, int]:
+    """(data_shares, parity_shares) of the layout a policy stores chunks under: (0, 0) for
+    replication. Raises InvalidArgument for an unset policy or an invalid K+M."""
+    kind = policy.WhichOneof("policy")
+    if kind == "replication":
+        return 0, 0
+    if kind == "erasure_coding":
+        coding = policy.erasure_coding
+        _check_geometry(coding.data_shares, coding.parity_shares)
+        return coding.data_shares, coding.parity_shares
+    raise InvalidArgument("redundancy policy is unset; set replication or erasure_coding")
+
+
+def describe_geometry(data_shares: int, parity_shares: int) -> str:
+    """"replication" or "erasure coding K+M", for messages."""
+    if data_shares == 0 and parity_shares == 0:
+        return "replication"
+    return f"erasure coding {data_shares}+{parity_shares}"

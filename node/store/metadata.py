@@ -1,23 +1,39 @@
-"""LMDB tables: one environment under meta/, five named dbs, protobuf values with a format version.
+"""LMDB tables: one environment under meta/, six named dbs, values with a format version.
 
-    chunks      ShareKey.db_key()            -> StoredShare      (local index of share files)
-    placements  chunk_id                     -> PlacementRecord  (who holds the chunk's copies)
+    chunks      ShareKey.db_key()             -> StoredShare      (local index of share files)
+    refs        ShareKey.db_key() + ref_key   -> ref record       (object versions using a copy)
+    placements  placement_key (per layout)    -> PlacementRecord  (who holds the layout's copies)
     manifests   tenant\\0bucket\\0key          -> Manifest         (newest version only)
     buckets     tenant\\0name                 -> BucketRecord     (newest version only)
     meta        b"format_version", b"node_id" -> ASCII / UTF-8     (the data dir's own identity)
 
-One environment, so an index entry and its placement record commit in one transaction: either both
-are durable or neither is. `sync=True, metasync=True`: a commit that returns is on disk (about
-100 us per commit here), which is what lets the write path acknowledge right after it.
+One environment, so an index entry, its reference row and its placement record commit in one
+transaction: either all are durable or none is. `sync=True, metasync=True`: a commit that returns is
+on disk (about 100 us per commit here), which is what lets the write path acknowledge right after
+it.
+
+A ref record is one format-version byte followed by the deterministic serialization of the
+`ObjectRef` (the message has no format_version field of its own, and the row must say which object
+version it stands for so `references()` can list them). The row key already identifies the ref; the
+value is there to be read back, not to be looked up by.
 
 Every record is checked on the way in and on the way out: a format_version this code does not know
 raises UnknownFormatVersion instead of being half-understood (protobuf would happily parse a newer
 record and silently drop what it does not know). The data dir as a whole carries a layout version in
-the meta db; migrations, when a version 2 exists, are code run at open.
+the meta db; migrations are code run at open, in the open transaction:
 
-Rejected alternatives: SQLite (a query planner and SQL text for what are four sorted key-value
-maps, and slower synced commits), one LMDB environment per table (no atomic commit across the index
-and the placement record), and JSON values (bigger, and no schema shared with the wire contract).
+    1 -> 2  erasure share keys gain their geometry (34 -> 36 bytes), placement records of erasure
+            layouts move from the bare chunk id to their layout key, and the refs db appears.
+            Replica keys and replica placements are unchanged. A layout-1 erasure share cannot be
+            migrated (its key does not say K+M), so a data dir holding one is refused; layout 1
+            was written before erasure coding was implemented, so none should exist. Copies from
+            layout 1 carry no references: the first release of any ref lets them go, as an
+            unconditional delete did before.
+
+Rejected alternatives: SQLite (a query planner and SQL text for what are five sorted key-value
+maps, and slower synced commits), one LMDB environment per table (no atomic commit across the index,
+its references and the placement record), and JSON values (bigger, and no schema shared with the
+wire contract).
 """
 
 from __future__ import annotations
@@ -29,12 +45,19 @@ from typing import TypeVar
 import lmdb
 from google.protobuf.message import DecodeError, Message
 
-from node.store.errors import StoreError, StoreFull, UnknownFormatVersion
+from ringstore.v1 import common_pb2
 
-LAYOUT_FORMAT_VERSION = 1
+from node.store.errors import InvalidArgument, StoreError, StoreFull, UnknownFormatVersion
+from node.store.keys import CHUNK_ID_BYTES, SHARE_DB_KEY_BYTES, placement_key
+
+LAYOUT_FORMAT_VERSION = 2
 RECORD_FORMAT_VERSION = 1
+# Format of a ref record's leading byte (see the module docstring).
+REF_RECORD_FORMAT_VERSION = 1
+# Named dbs the environment may hold; LMDB sizes a table of this many slots at open. Six are in use.
 MAX_DBS = 8
 DB_CHUNKS = b"chunks"
+DB_REFS = b"refs"
 DB_PLACEMENTS = b"placements"
 DB_MANIFESTS = b"manifests"
 DB_BUCKETS = b"buckets"
@@ -60,6 +83,25 @@ def encode_record(record: Message, where: str) -> bytes:
     return record.SerializeToString(deterministic=True)
 
 
+def encode_ref(ref: common_pb2.ObjectRef) -> bytes:
+    """Value of a reference row: format byte + deterministic ObjectRef bytes."""
+    return bytes([REF_RECORD_FORMAT_VERSION]) + ref.SerializeToString(deterministic=True)
+
+
+def decode_ref(raw: bytes, where: str) -> common_pb2.ObjectRef:
+    if not raw or raw[0] != REF_RECORD_FORMAT_VERSION:
+        version = raw[0] if raw else "(empty)"
+        raise UnknownFormatVersion(
+            f"reference {where} has format_version {version}; this node reads only "
+            f"format_version {REF_RECORD_FORMAT_VERSION}")
+    ref = common_pb2.ObjectRef()
+    try:
+        ref.ParseFromString(raw[1:])
+    except DecodeError as exc:
+        raise StoreError(f"reference {where} in LMDB does not parse: {exc}") from exc
+    return ref
+
+
 def decode_record(message_type: type[R], raw: bytes, where: str) -> R:
     record = message_type()
     try:
@@ -82,6 +124,7 @@ class MetadataDb:
         try:
             with self.env.begin(write=True) as txn:
                 self.chunks = self.env.open_db(DB_CHUNKS, txn=txn)
+                self.refs = self.env.open_db(DB_REFS, txn=txn)
                 self.placements = self.env.open_db(DB_PLACEMENTS, txn=txn)
                 self.manifests = self.env.open_db(DB_MANIFESTS, txn=txn)
                 self.buckets = self.env.open_db(DB_BUCKETS, txn=txn)
@@ -94,7 +137,7 @@ class MetadataDb:
     def _check_layout_version(self, txn: lmdb.Transaction) -> None:
         raw = txn.get(META_FORMAT_VERSION, db=self.meta)
         if raw is None:
-            tables = (self.chunks, self.placements, self.manifests, self.buckets)
+            tables = (self.chunks, self.refs, self.placements, self.manifests, self.buckets)
             entries = sum(txn.stat(db)["entries"] for db in tables)
             if entries:
                 raise UnknownFormatVersion(
@@ -102,10 +145,41 @@ class MetadataDb:
                     "it was not written by Ringstore")
             txn.put(META_FORMAT_VERSION, str(LAYOUT_FORMAT_VERSION).encode(), db=self.meta)
             return
+        if raw == b"1":
+            self._migrate_1_to_2(txn)
+            return
         if raw != str(LAYOUT_FORMAT_VERSION).encode():
             raise UnknownFormatVersion(
                 f"data dir metadata {self.path} has layout format_version "
                 f"{raw.decode(errors='replace')!r}; this node reads only {LAYOUT_FORMAT_VERSION}")
+
+    def _migrate_1_to_2(self, txn: lmdb.Transaction) -> None:
+        """Layout 1 -> 2 (see the module docstring), inside the open transaction: a crash or a
+        refusal leaves the data dir at layout 1, untouched."""
+        old_share_keys = sum(1 for key in txn.cursor(db=self.chunks).iternext(values=False)
+                             if len(key) != CHUNK_ID_BYTES + 1)
+        if old_share_keys:
+            raise UnknownFormatVersion(
+                f"data dir metadata {self.path} is at layout format_version 1 and holds "
+                f"{old_share_keys} erasure share entries without a geometry; layout "
+                f"{LAYOUT_FORMAT_VERSION} keys shares by K+M ({SHARE_DB_KEY_BYTES}-byte keys) and "
+                "they cannot be migrated: remove those shares with a layout-1 node first")
+        moves: list[tuple[bytes, bytes, bytes]] = []
+        for key, raw in txn.cursor(db=self.placements):
+            record = decode_record(common_pb2.PlacementRecord, raw, f"placement {key.hex()}")
+            if record.policy.WhichOneof("policy") != "erasure_coding":
+                continue
+            coding = record.policy.erasure_coding
+            try:
+                new_key = placement_key(key, coding.data_shares, coding.parity_shares)
+            except InvalidArgument as exc:
+                raise StoreError(f"data dir metadata {self.path}: placement {key.hex()} cannot be "
+                                 f"migrated to layout {LAYOUT_FORMAT_VERSION}: {exc}") from exc
+            moves.append((key, new_key, raw))
+        for old_key, new_key, raw in moves:
+            txn.delete(old_key, db=self.placements)
+            txn.put(new_key, raw, db=self.placements)
+        txn.put(META_FORMAT_VERSION, str(LAYOUT_FORMAT_VERSION).encode(), db=self.meta)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[lmdb.Transaction]:

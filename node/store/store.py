@@ -3,16 +3,36 @@
 The write path of a share, in order, is the durability contract of the whole cluster:
 
     write temp file -> fsync it -> verify blake3 -> rename into chunks/ab/cd/ -> fsync the directory
-    (and its parents when created) -> commit index entry + placement record in one LMDB transaction
+    (and its parents when created) -> commit index entry + reference row + placement record in one
+    LMDB transaction
 
 Only after the last step does `ShareWriter.commit` return, and only then may the node acknowledge.
 A crash before the LMDB commit leaves at worst an orphan file without an index entry (never served:
 reads go through the index; a later write of the same share overwrites it). If the final file exists
 and the index already has the same blake3, the write is a dedup: the temp file is dropped and only
-the placement record is updated.
+the reference row and the placement record are written.
+
+One chunk may be held under several layouts at once (a replica and shares of a 4+2 and of a 2+1
+stripe): each share is its own file and index entry (`ShareKey` carries the geometry) and each
+layout has its own placement record (`placement_key`), so writing or releasing one layout never
+touches another's.
+
+References: every copy keeps one row per object version it was stored for (`referenced_by`), so a
+chunk shared by many objects (content addressing dedups them) is released only when the last
+version using it lets go. `release_share` removes one reference and, when none is left, the copy:
+the ref row, the index entry and (if no share of that layout is left here) the layout's placement
+record in one transaction, then the file. It runs under the share's lock, the same lock the
+install step takes, so a concurrent write of the same share either lands before the release (and
+its new reference keeps the copy alive) or after it (and installs the copy afresh): never an index
+entry whose file the release just removed, nor a reference left on a copy that is gone. A
+quarantined copy keeps its references, since repair is to rebuild exactly that copy.
+
+Rejected alternative for references: a counter in the index entry. Releases would not be idempotent
+(a retried release would count twice) and nothing would say which versions still use the copy;
+a row per version makes a release an idempotent delete and the holders listable.
 
 Concurrency: gRPC handlers call in from many threads. LMDB serializes write transactions itself.
-Everything that changes one share (install, delete, quarantine) runs under one of
+Everything that changes one share (install, delete, release, quarantine) runs under one of
 `SHARE_LOCK_STRIPES` locks picked by the share, so "look at the index, then rename, then commit" is
 atomic per share and two writers of the same share end as one write plus one dedup. The heavy part
 (receiving, hashing and fsyncing the temp file) runs outside the lock. Reads take no lock: a rename
@@ -30,6 +50,7 @@ to the same hot key on every put for a number that one scan at open recomputes.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 import threading
@@ -46,9 +67,11 @@ from node.store.chunks import ChunkFiles, raise_if_full
 from node.store.errors import (ChecksumMismatch, CorruptShare, DataDirLocked, InvalidArgument,
                                ShareNotFound, StoreError)
 from node.store.keys import (CHUNK_ID_BYTES, ShareKey, bucket_key, bucket_key_prefix,
-                             manifest_key, manifest_key_prefix, version_key)
+                             describe_geometry, manifest_key, manifest_key_prefix, placement_key,
+                             policy_geometry, ref_row_key, version_key)
 from node.store.metadata import (META_NODE_ID, RECORD_FORMAT_VERSION, MetadataDb,
-                                 check_record_version, decode_record, encode_record)
+                                 check_record_version, decode_record, decode_ref, encode_record,
+                                 encode_ref)
 
 MIB = 1024 * 1024
 META_DIR = "meta"
@@ -69,6 +92,18 @@ BUCKETS_PER_TENANT_MAX = 10_000
 ITER_SHARES_BATCH_MAX = 1024
 # Most shares one mark_verified call updates (one write transaction).
 MARK_VERIFIED_BATCH_MAX = 10_000
+# Most references one `references` call returns. The number of references a copy may have is not
+# capped (a popular chunk is shared by as many object versions as use it; refusing its writes would
+# be worse than a longer scan), only how many one call materializes.
+REFERENCES_LIMIT_MAX = 10_000
+
+
+@dataclasses.dataclass(frozen=True)
+class ReleaseOutcome:
+    """What `NodeStore.release_share` did."""
+
+    deleted: bool  # True only when the release removed the copy's index entry (and its file)
+    references_left: int  # reference rows the copy still has; 0 when it was released
 
 
 def wall_clock_unix_ms() -> int:
@@ -116,8 +151,11 @@ class ShareWriter:
         self.size_bytes = size_bytes
 
     def commit(self, *, expected_blake3: bytes, placement: common_pb2.PlacementRecord | None,
-               handoff_for_node_id: str = "") -> bool:
-        """Make the share durable and indexed; returns already_present (a dedup). Raises
+               handoff_for_node_id: str = "",
+               referenced_by: common_pb2.ObjectRef | None = None) -> bool:
+        """Make the share durable and indexed; returns already_present (a dedup). `referenced_by`
+        names the object version the copy is stored for; its reference row commits with the index
+        entry, on a dedup too. `placement` must be the record of this share's layout. Raises
         ChecksumMismatch if the bytes do not hash to expected_blake3; the temp file is removed on
         any failure."""
         assert self._state == "open", f"commit of share {self.share} after {self._state}"
@@ -126,6 +164,8 @@ class ShareWriter:
                 raise InvalidArgument(
                     f"expected blake3 must be {BLAKE3_BYTES} bytes, got {len(expected_blake3)}")
             self._store._check_placement(self.share, placement)
+            ref_row = (None if referenced_by is None else
+                       (ref_row_key(self.share, referenced_by), encode_ref(referenced_by)))
             try:
                 os.fsync(self._fd)
             except OSError as exc:
@@ -141,7 +181,7 @@ class ShareWriter:
                     size_bytes=self.size_bytes)
             already_present = self._store._install_share(
                 self.share, self._temp_path, self.size_bytes, actual, placement,
-                handoff_for_node_id)
+                handoff_for_node_id, ref_row)
         except BaseException:
             self.abort()
             raise
@@ -263,12 +303,14 @@ class NodeStore:
 
     def put_share(self, share: ShareKey, data: bytes, *, expected_blake3: bytes,
                   placement: common_pb2.PlacementRecord | None,
-                  handoff_for_node_id: str = "") -> bool:
-        """Write a whole share at once; returns already_present."""
+                  handoff_for_node_id: str = "",
+                  referenced_by: common_pb2.ObjectRef | None = None) -> bool:
+        """Write a whole share at once; returns already_present (see `ShareWriter.commit`)."""
         with self.begin_share(share) as writer:
             writer.write(data)
             return writer.commit(expected_blake3=expected_blake3, placement=placement,
-                                 handoff_for_node_id=handoff_for_node_id)
+                                 handoff_for_node_id=handoff_for_node_id,
+                                 referenced_by=referenced_by)
 
     def read_share(self, share: ShareKey) -> bytes:
         """The share's bytes, verified against the index's blake3 and size. A mismatch moves the
@@ -323,12 +365,67 @@ class NodeStore:
         return None if raw is None else decode_record(common_pb2.StoredShare, raw, f"share {share}")
 
     def delete_share(self, share: ShareKey) -> bool:
-        """Drop the index entry, then the file (a crash in between leaves an unserved orphan file,
-        never an entry without bytes). True when there was anything to delete."""
+        """Drop the index entry and every reference row of the share (one transaction), then the
+        file (a crash in between leaves an unserved orphan file, never an entry without bytes).
+        Unconditional, unlike `release_share`: for copies the node must shed whoever uses them
+        (handoff return, rebalancing). True when there was anything to delete."""
         with self._share_lock(share):
-            had_entry = self._drop_index_entry(share)
+            had_entry, refs_dropped = self._drop_index_entry(share, drop_refs=True)
             had_file = self._files.remove(share)
-        return had_entry or had_file
+        return had_entry or had_file or refs_dropped > 0
+
+    # -- references ----------------------------------------------------------------------------
+
+    def references(self, share: ShareKey, *,
+                   limit: int = REFERENCES_LIMIT_MAX) -> list[common_pb2.ObjectRef]:
+        """Object versions the copy is stored for, at most `limit` of them in ref key order (use
+        `reference_count` for the total). One prefix scan: no db key is a prefix of another."""
+        if not 1 <= limit <= REFERENCES_LIMIT_MAX:
+            raise InvalidArgument(f"limit must be in 1..{REFERENCES_LIMIT_MAX}, got {limit}")
+        prefix = share.db_key()
+        found: list[common_pb2.ObjectRef] = []
+        with self._meta.read() as txn:
+            cursor = txn.cursor(db=self._meta.refs)
+            more = cursor.set_range(prefix)
+            while more and len(found) < limit:
+                key, raw = cursor.item()
+                if not key.startswith(prefix):
+                    break
+                found.append(decode_ref(raw, f"{key[len(prefix):].hex()} of share {share}"))
+                more = cursor.next()
+        return found
+
+    def reference_count(self, share: ShareKey) -> int:
+        """How many object versions the copy is stored for."""
+        with self._meta.read() as txn:
+            return self._count_refs(txn, share)
+
+    def release_share(self, share: ShareKey, ref: common_pb2.ObjectRef) -> ReleaseOutcome:
+        """Remove `ref` from the copy's references (absent is fine: releases are idempotent) and,
+        if none is left, the copy itself: its index entry and, when no share of its layout is
+        indexed here any more, the layout's placement record (in the transaction that removes the
+        ref), then its file, in delete_share's order. A copy stored without any reference is
+        released by the first release. See the module docstring for why this is safe against a
+        concurrent write of the same share."""
+        row_key = ref_row_key(share, ref)
+        with self._share_lock(share):
+            with self._meta.write() as txn:
+                removed_ref = txn.delete(row_key, db=self._meta.refs)
+                left = self._count_refs(txn, share)
+                if left:
+                    return ReleaseOutcome(deleted=False, references_left=left)
+                raw = txn.pop(share.db_key(), db=self._meta.chunks)
+                if raw is None and not removed_ref:
+                    return ReleaseOutcome(deleted=False, references_left=0)  # nothing was here
+                old = (None if raw is None else
+                       decode_record(common_pb2.StoredShare, raw, f"share {share}"))
+                if not self._layout_indexed(txn, share):
+                    txn.delete(share.layout_key(), db=self._meta.placements)
+            if old is None:
+                return ReleaseOutcome(deleted=False, references_left=0)  # e.g. quarantined
+            self._files.remove(share)
+            self._adjust_stats(old, None)
+        return ReleaseOutcome(deleted=True, references_left=0)
 
     def iter_shares(self) -> Iterator[tuple[ShareKey, common_pb2.StoredShare]]:
         """Every indexed share, in chunk id order, read in batches of ITER_SHARES_BATCH_MAX with no
@@ -378,24 +475,34 @@ class NodeStore:
     # -- placements ----------------------------------------------------------------------------
 
     def put_placement(self, record: common_pb2.PlacementRecord) -> None:
-        """Store or replace the placement record of a chunk (the last put wins)."""
+        """Store or replace the placement record of one layout of a chunk (the last put wins).
+        The layout comes from `record.policy`: replication, or erasure coding K+M; each layout of
+        a chunk has its own record."""
         if len(record.chunk_id) != CHUNK_ID_BYTES:
             raise InvalidArgument(f"placement chunk id must be {CHUNK_ID_BYTES} bytes, "
                                   f"got {len(record.chunk_id)}")
-        raw = encode_record(record, f"placement of chunk {record.chunk_id.hex()}")
+        where = f"placement of chunk {record.chunk_id.hex()}"
+        raw = encode_record(record, where)
+        key = placement_key(record.chunk_id, *self._placement_geometry(record, where))
         with self._meta.write() as txn:
-            txn.put(record.chunk_id, raw, db=self._meta.placements)
+            txn.put(key, raw, db=self._meta.placements)
 
-    def get_placement(self, chunk_id: bytes) -> common_pb2.PlacementRecord | None:
+    def get_placement(self, chunk_id: bytes, data_shares: int = 0,
+                      parity_shares: int = 0) -> common_pb2.PlacementRecord | None:
+        """The placement record of the chunk's replicated layout, or of its K+M erasure layout."""
+        key = placement_key(chunk_id, data_shares, parity_shares)
         with self._meta.read() as txn:
-            raw = txn.get(chunk_id, db=self._meta.placements)
+            raw = txn.get(key, db=self._meta.placements)
         return None if raw is None else decode_record(
-            common_pb2.PlacementRecord, raw, f"placement of chunk {chunk_id.hex()}")
+            common_pb2.PlacementRecord, raw, f"placement of chunk {chunk_id.hex()} "
+            f"({describe_geometry(data_shares, parity_shares)})")
 
-    def delete_placement(self, chunk_id: bytes) -> bool:
-        """Drop a chunk's placement record (garbage collection); True if there was one."""
+    def delete_placement(self, chunk_id: bytes, data_shares: int = 0,
+                         parity_shares: int = 0) -> bool:
+        """Drop one layout's placement record (garbage collection); True if there was one."""
+        key = placement_key(chunk_id, data_shares, parity_shares)
         with self._meta.write() as txn:
-            return txn.delete(chunk_id, db=self._meta.placements)
+            return txn.delete(key, db=self._meta.placements)
 
     # -- manifests -----------------------------------------------------------------------------
 
@@ -491,14 +598,29 @@ class NodeStore:
             raise InvalidArgument(
                 f"placement record names chunk {_hex_or_short(placement.chunk_id)} but the share "
                 f"is of chunk {share.chunk_id.hex()}")
-        check_record_version(placement, f"placement of chunk {share.chunk_id.hex()}")
+        where = f"placement of chunk {share.chunk_id.hex()}"
+        check_record_version(placement, where)
+        geometry = self._placement_geometry(placement, where)
+        if geometry != (share.data_shares, share.parity_shares):
+            raise InvalidArgument(
+                f"{where} is for {describe_geometry(*geometry)} but share {share.suffix()} is "
+                f"stored under {describe_geometry(share.data_shares, share.parity_shares)}")
+
+    @staticmethod
+    def _placement_geometry(record: common_pb2.PlacementRecord, where: str) -> tuple[int, int]:
+        try:
+            return policy_geometry(record.policy)
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"{where}: {exc}") from exc
 
     def _install_share(self, share: ShareKey, temp_path: str, size_bytes: int, digest: bytes,
                        placement: common_pb2.PlacementRecord | None,
-                       handoff_for_node_id: str) -> bool:
+                       handoff_for_node_id: str, ref_row: tuple[bytes, bytes] | None) -> bool:
         """Rename the verified, fsynced temp file into place and commit its index entry (and the
-        placement record) in one transaction; a dedup if the same bytes are already there."""
+        reference row and the layout's placement record) in one transaction; a dedup if the same
+        bytes are already there."""
         key = share.db_key()
+        layout_key = share.layout_key()
         where = f"share {share}"
         placement_raw = (None if placement is None else
                          encode_record(placement, f"placement of chunk {share.chunk_id.hex()}"))
@@ -515,13 +637,16 @@ class NodeStore:
                     and existing.size_bytes == size_bytes
                     and self._files.file_size(share) == size_bytes):
                 self._files.remove_temp(temp_path)
-                if state != existing.handoff_for_node_id or placement_raw is not None:
+                changed = state != existing.handoff_for_node_id
+                if changed or placement_raw is not None or ref_row is not None:
                     with self._meta.write() as txn:
-                        if state != existing.handoff_for_node_id:
+                        if changed:
                             existing.handoff_for_node_id = state
                             txn.put(key, encode_record(existing, where), db=self._meta.chunks)
+                        if ref_row is not None:
+                            txn.put(*ref_row, db=self._meta.refs)
                         if placement_raw is not None:
-                            txn.put(share.chunk_id, placement_raw, db=self._meta.placements)
+                            txn.put(layout_key, placement_raw, db=self._meta.placements)
                 return True
             self._files.install(temp_path, share)
             now_ms = self._now_unix_ms()
@@ -531,19 +656,49 @@ class NodeStore:
                 last_verified_at_unix_ms=now_ms)
             with self._meta.write() as txn:
                 txn.put(key, encode_record(record, where), db=self._meta.chunks)
+                if ref_row is not None:
+                    txn.put(*ref_row, db=self._meta.refs)
                 if placement_raw is not None:
-                    txn.put(share.chunk_id, placement_raw, db=self._meta.placements)
+                    txn.put(layout_key, placement_raw, db=self._meta.placements)
             self._adjust_stats(existing, record)
             return False
 
-    def _drop_index_entry(self, share: ShareKey) -> bool:
-        """Delete the share's index entry and count it out of the stats; caller holds its lock."""
+    def _drop_index_entry(self, share: ShareKey, *, drop_refs: bool = False) -> tuple[bool, int]:
+        """Delete the share's index entry (and, with drop_refs, its reference rows in the same
+        transaction) and count it out of the stats; caller holds its lock. Returns (had an entry,
+        reference rows dropped). Quarantine keeps the refs: the copy is to be rebuilt."""
+        refs_dropped = 0
         with self._meta.write() as txn:
             raw = txn.pop(share.db_key(), db=self._meta.chunks)
+            if drop_refs:
+                prefix = share.db_key()
+                cursor = txn.cursor(db=self._meta.refs)
+                if cursor.set_range(prefix):
+                    while cursor.key().startswith(prefix):
+                        cursor.delete()
+                        refs_dropped += 1
         if raw is None:
-            return False
+            return False, refs_dropped
         self._adjust_stats(decode_record(common_pb2.StoredShare, raw, f"share {share}"), None)
-        return True
+        return True, refs_dropped
+
+    def _count_refs(self, txn: lmdb.Transaction, share: ShareKey) -> int:
+        """Reference rows of the share: a key-only prefix scan, O(references)."""
+        prefix = share.db_key()
+        count = 0
+        cursor = txn.cursor(db=self._meta.refs)
+        if cursor.set_range(prefix):
+            for key in cursor.iternext(keys=True, values=False):
+                if not key.startswith(prefix):
+                    break
+                count += 1
+        return count
+
+    def _layout_indexed(self, txn: lmdb.Transaction, share: ShareKey) -> bool:
+        """True when any share of `share`'s layout has an index entry here."""
+        prefix = share.layout_db_prefix()
+        cursor = txn.cursor(db=self._meta.chunks)
+        return cursor.set_range(prefix) and cursor.key().startswith(prefix)
 
     def _adjust_stats(self, old: common_pb2.StoredShare | None,
                       new: common_pb2.StoredShare | None) -> None:

@@ -162,7 +162,7 @@ def test_server_rejects_bad_keys_even_from_a_client_that_skips_validation(cluste
 
 def test_replicas_above_live_nodes_is_unavailable(client, bucket):
     """Asking for more copies than live nodes fails cleanly with the numbers."""
-    with pytest.raises(Unavailable, match="replicas=6 needs 6 live nodes"):
+    with pytest.raises(Unavailable, match="replicas=6 puts 6 copies on 6 distinct nodes, but only 5 nodes are ALIVE"):
         client.put(bucket, "too-many", b"x" * 10_000, replicas=6)
     with pytest.raises(NotFound):
         client.stat(bucket, "too-many")
@@ -238,6 +238,43 @@ def test_interrupted_put_leaves_no_visible_object(cluster, bucket):
         with pytest.raises(NotFound):
             c.stat(bucket, "torn")
         assert "torn" not in [o.key for o in c.list_objects(bucket)]
+
+
+def test_a_stream_without_its_end_message_or_with_a_wrong_hash_stores_nothing(cluster, bucket):
+    """A put is stored only when the stream ends with the end message and that message's size and blake3
+    match what arrived; a clean half-close without it (how gRPC can show a dead client) stores nothing."""
+    import blake3
+    import grpc
+
+    from ringstore import frames
+    from ringstore.v1 import object_pb2
+
+    data = b"q" * (5 * MIB)
+    ends = {
+        "no-end": None,
+        "short": object_pb2.PutObjectEnd(size_bytes=len(data) + 1),
+        "wrong-hash": object_pb2.PutObjectEnd(size_bytes=len(data), blake3=blake3.blake3(b"other").digest()),
+    }
+    with grpc.insecure_channel(cluster.any_address()) as channel:
+        put = channel.stream_unary("/ringstore.v1.ObjectService/PutObject", request_serializer=frames.encode,
+                                   response_deserializer=object_pb2.PutObjectResponse.FromString)
+        for key, end in ends.items():
+            messages = [object_pb2.PutObjectRequest(header=object_pb2.PutObjectHeader(bucket=bucket, key=key)),
+                        data[:MIB], data[MIB:]]
+            if end is not None:
+                messages.append(object_pb2.PutObjectRequest(end=end))
+            with pytest.raises(grpc.RpcError) as err:
+                put(iter(messages), timeout=30)
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (key, err.value.details())
+            assert "nothing was stored" in err.value.details()
+        good = object_pb2.PutObjectEnd(size_bytes=len(data), blake3=blake3.blake3(data).digest())
+        put(iter([object_pb2.PutObjectRequest(header=object_pb2.PutObjectHeader(bucket=bucket, key="ended")),
+                  data, object_pb2.PutObjectRequest(end=good)]), timeout=30)
+    with Client(address=cluster.any_address()) as c:
+        for key in ends:
+            with pytest.raises(NotFound):
+                c.stat(bucket, key)
+        assert c.get_bytes(bucket, "ended") == data
 
 
 def test_kill_two_of_five_and_every_acknowledged_object_reads_back(tmp_path):

@@ -259,7 +259,7 @@ def test_put_get_stat_ls_rm_round_trip(run, tmp_path: Path) -> None:
     stat = json.loads(run("stat", "photos/2024/cat.jpg", "--json").stdout)
     assert stat["info"]["size_bytes"] == 150000 and stat["info"]["content_type"] == "image/jpeg"
     human = run("stat", "photos/2024/cat.jpg").stdout
-    assert "policy      replicas=3" in human and "node-c DOWN" in human
+    assert "policy      replicas=3" in human and "    copy 2  node-c  DOWN\n" in human
 
     lines = run("ls", "photos/2024").stdout.splitlines()
     assert lines[0].split() == ["SIZE", "MODIFIED", "KEY"]

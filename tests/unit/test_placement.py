@@ -22,11 +22,12 @@ def test_down_home_holders_get_the_next_live_nodes_as_handoff_stand_ins(down):
         targets = choose_targets(RING, position, 3, lambda n: n not in down, what="t")
         nodes = [a.node_id for a in targets.assignments]
         assert len(set(nodes)) == 3 and not set(nodes) & down
-        for home, assignment in zip(ordered[:3], targets.assignments):
+        for slot, (home, assignment) in enumerate(zip(ordered[:3], targets.assignments)):
+            assert assignment.slot == slot
             if home in down:
                 assert assignment.handoff_for == home and assignment.node_id not in ordered[:3]
             else:
-                assert assignment == Assignment(home)
+                assert assignment == Assignment(home, slot=slot)
         stand_ins = [n for n in ordered[3:] if n not in down]
         assert [a.node_id for a in targets.assignments if a.handoff_for] == stand_ins[:len(down & set(ordered[:3]))]
         assert list(targets.spares) == [n for n in stand_ins if n not in nodes]
@@ -65,11 +66,13 @@ def pool():
 
 
 def test_a_holder_failing_mid_write_is_replaced_by_a_spare_as_its_handoff(pool):
-    """All copies must land: a failed holder's copy goes to a spare, recorded as a handoff for it."""
-    targets = Targets((Assignment("a"), Assignment("b"), Assignment("c")), ("d", "e"))
+    """All copies must land: a failed holder's copy goes to a spare, recorded as a handoff for it, in the
+    failed holder's slot (its share index under erasure coding)."""
+    targets = Targets((Assignment("a", slot=0), Assignment("b", slot=1), Assignment("c", slot=2)), ("d", "e"))
     send = Flaky({"b"})
     acked = write_quorum(pool, targets, 3, send, what="chunk")
-    assert sorted(acked, key=lambda a: a.node_id) == [Assignment("a"), Assignment("c"), Assignment("d", "b")]
+    assert sorted(acked, key=lambda a: a.node_id) == [
+        Assignment("a", slot=0), Assignment("c", slot=2), Assignment("d", "b", slot=1)]
 
 
 def test_quorum_not_met_names_every_failure(pool):

@@ -18,6 +18,8 @@ from node.store import store as store_module
 
 MIB = 1024 * 1024
 NOW_MS = 1_700_000_000_000
+# Geometry of the erasure shares these tests store when they give a share index.
+GEOMETRY = (8, 4)
 
 
 def _bytes(size: int, seed: int = 0) -> bytes:
@@ -29,15 +31,18 @@ def _digest(data: bytes) -> bytes:
 
 
 def _placement(chunk_id: bytes, *holders: str) -> common_pb2.PlacementRecord:
+    """A replicated layout's placement record."""
     return common_pb2.PlacementRecord(
         format_version=1, chunk_id=chunk_id, size_bytes=1,
+        policy=common_pb2.RedundancyPolicy(replication=common_pb2.Replication(replicas=3)),
         holders=[common_pb2.ShareHolder(node_id=h, share_index=i) for i, h in enumerate(holders)])
 
 
 def _put(store: NodeStore, data: bytes, share_index: int | None = None, *,
          placement: common_pb2.PlacementRecord | None = None, handoff: str = "",
          chunk_id: bytes | None = None) -> tuple[ShareKey, bool]:
-    share = ShareKey(chunk_id or _digest(data), share_index)
+    geometry = GEOMETRY if share_index is not None else (0, 0)
+    share = ShareKey(chunk_id or _digest(data), share_index, *geometry)
     already = store.put_share(share, data, expected_blake3=_digest(data), placement=placement,
                               handoff_for_node_id=handoff)
     return share, already
@@ -86,21 +91,23 @@ def store(tmp_path):
     (b"\x01" * 32, "3"),
 ])
 def test_share_key_rejects_bad_input(chunk_id, share_index):
-    """A chunk id that is not 32 bytes or a share index outside None/0..255 is bad input."""
+    """A chunk id that is not 32 bytes or a share index outside None/0..K+M-1 is bad input."""
+    with pytest.raises(InvalidArgument):
+        ShareKey(chunk_id, share_index, 128, 128)
     with pytest.raises(InvalidArgument):
         ShareKey(chunk_id, share_index)
 
 
 def test_share_key_db_keys_are_distinct_and_round_trip():
-    """Every share index and the replica get distinct index keys (share 114 is not b"r") that parse
-    back to the same ShareKey, and file suffixes are "r" or the decimal index."""
+    """Every share index of a 128+128 stripe and the replica get distinct index keys (share 114 is
+    not b"r") that parse back to the same ShareKey, and file suffixes are "r" or "<i>of<K>+<M>"."""
     chunk_id = bytes(range(32))
-    shares = [ShareKey(chunk_id)] + [ShareKey(chunk_id, i) for i in range(256)]
+    shares = [ShareKey(chunk_id)] + [ShareKey(chunk_id, i, 128, 128) for i in range(256)]
     keys = {s.db_key() for s in shares}
     assert len(keys) == len(shares)
     assert all(ShareKey.from_db_key(s.db_key()) == s for s in shares)
     assert ShareKey(chunk_id).suffix() == "r"
-    assert ShareKey(chunk_id, 114).suffix() == "114"
+    assert ShareKey(chunk_id, 114, 128, 128).suffix() == "114of128+128"
 
 
 @pytest.mark.parametrize("older, newer", [
@@ -129,7 +136,7 @@ def test_share_round_trip(store, tmp_path, size_bytes, share_index):
     assert (info.format_version, info.size_bytes, info.blake3) == (1, size_bytes, _digest(data))
     assert info.stored_at_unix_ms == NOW_MS
     hex_id = share.chunk_id.hex()
-    suffix = "r" if share_index is None else str(share_index)
+    suffix = "r" if share_index is None else f"{share_index}of8+4"
     assert _files(str(tmp_path / "chunks")) == [
         str(tmp_path / "chunks" / hex_id[:2] / hex_id[2:4] / f"{hex_id}.{suffix}")]
     assert store.stats() == (1, size_bytes)
@@ -333,7 +340,7 @@ def test_stats_track_puts_overwrites_and_deletes(store):
     overwrites, deletes and quarantines."""
     shares = [_put(store, _bytes(100 * i, seed=i))[0] for i in range(1, 6)]
     _put(store, _bytes(100, seed=1))  # dedup
-    erasure = ShareKey(b"\x05" * 32, 0)
+    erasure = ShareKey(b"\x05" * 32, 0, *GEOMETRY)
     store.put_share(erasure, b"a" * 10, expected_blake3=_digest(b"a" * 10), placement=None)
     store.put_share(erasure, b"b" * 30, expected_blake3=_digest(b"b" * 30), placement=None)
     store.delete_share(shares[0])
@@ -385,7 +392,7 @@ def test_reopen_keeps_everything(tmp_path):
     with NodeStore(str(tmp_path), map_size_bytes=64 * MIB) as s:
         assert s.load_node_id() == "node-a"
         assert s.read_share(ShareKey(chunk_id)) == data
-        assert s.read_share(ShareKey(chunk_id, 2)) == b"share-2"
+        assert s.read_share(ShareKey(chunk_id, 2, *GEOMETRY)) == b"share-2"
         assert s.stats() == stats == (2, 70_007)
         assert [h.node_id for h in s.get_placement(chunk_id).holders] == ["node-a", "node-b"]
         assert s.get_manifest("default", "photos", "cat.jpg").version.physical_ms == 10
@@ -467,14 +474,15 @@ def test_unknown_record_version_on_disk_is_rejected_on_read(tmp_path):
 
 
 def test_unknown_data_dir_version_refuses_to_open(tmp_path):
-    """A data dir whose layout format_version is not 1 is not opened (and not swept)."""
+    """A data dir whose layout format_version is neither 2 nor the migratable 1 is not opened (and
+    not swept)."""
     NodeStore(str(tmp_path), map_size_bytes=64 * MIB).close()
-    _raw_put(str(tmp_path), b"meta", b"format_version", b"2")
+    _raw_put(str(tmp_path), b"meta", b"format_version", b"3")
     (tmp_path / "tmp" / "keep.r.1").write_bytes(b"x")
     with pytest.raises(UnknownFormatVersion, match="format_version"):
         NodeStore(str(tmp_path), map_size_bytes=64 * MIB)
     assert (tmp_path / "tmp" / "keep.r.1").exists()
-    _raw_put(str(tmp_path), b"meta", b"format_version", b"1")
+    _raw_put(str(tmp_path), b"meta", b"format_version", b"2")
     NodeStore(str(tmp_path), map_size_bytes=64 * MIB).close()
 
 

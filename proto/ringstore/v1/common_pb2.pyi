@@ -29,24 +29,40 @@ class ErasureCoding(_message.Message):
     def __init__(self, data_shares: _Optional[int] = ..., parity_shares: _Optional[int] = ...) -> None: ...
 
 class VersionStamp(_message.Message):
-    __slots__ = ("physical_ms", "logical", "node_id")
+    __slots__ = ("physical_ms", "logical", "node_id", "rewrite")
     PHYSICAL_MS_FIELD_NUMBER: _ClassVar[int]
     LOGICAL_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    REWRITE_FIELD_NUMBER: _ClassVar[int]
     physical_ms: int
     logical: int
     node_id: str
-    def __init__(self, physical_ms: _Optional[int] = ..., logical: _Optional[int] = ..., node_id: _Optional[str] = ...) -> None: ...
+    rewrite: int
+    def __init__(self, physical_ms: _Optional[int] = ..., logical: _Optional[int] = ..., node_id: _Optional[str] = ..., rewrite: _Optional[int] = ...) -> None: ...
 
 class ChunkRef(_message.Message):
-    __slots__ = ("chunk_id", "size_bytes", "offset_bytes")
+    __slots__ = ("chunk_id", "size_bytes", "offset_bytes", "share_blake3")
     CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
     SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     OFFSET_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SHARE_BLAKE3_FIELD_NUMBER: _ClassVar[int]
     chunk_id: bytes
     size_bytes: int
     offset_bytes: int
-    def __init__(self, chunk_id: _Optional[bytes] = ..., size_bytes: _Optional[int] = ..., offset_bytes: _Optional[int] = ...) -> None: ...
+    share_blake3: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, chunk_id: _Optional[bytes] = ..., size_bytes: _Optional[int] = ..., offset_bytes: _Optional[int] = ..., share_blake3: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class ObjectRef(_message.Message):
+    __slots__ = ("tenant", "bucket", "key", "version")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    bucket: str
+    key: str
+    version: VersionStamp
+    def __init__(self, tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ...) -> None: ...
 
 class Manifest(_message.Message):
     __slots__ = ("format_version", "tenant", "bucket", "key", "version", "size_bytes", "blake3", "content_type", "metadata", "chunks", "inline_data", "policy", "tombstone", "created_at_unix_ms", "expires_at_unix_ms", "inline")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from ringstore.v1 import common_pb2 as ringstore_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19ringstore/v1/object.proto\x12\x0cringstore.v1\x1a\x19ringstore/v1/common.proto\"]\n\x13\x43reateBucketRequest\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\x12\x36\n\x0e\x64\x65\x66\x61ult_policy\x18\x02 \x01(\x0b\x32\x1e.ringstore.v1.RedundancyPolicy\"B\n\x14\x43reateBucketResponse\x12*\n\x06\x62ucket\x18\x01 \x01(\x0b\x32\x1a.ringstore.v1.BucketRecord\"%\n\x13\x44\x65leteBucketRequest\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\"\x16\n\x14\x44\x65leteBucketResponse\"\x14\n\x12ListBucketsRequest\"B\n\x13ListBucketsResponse\x12+\n\x07\x62uckets\x18\x01 \x03(\x0b\x32\x1a.ringstore.v1.BucketRecord\"\x8c\x02\n\x0fPutObjectHeader\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x17\n\nsize_bytes\x18\x03 \x01(\x04H\x00\x88\x01\x01\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12=\n\x08metadata\x18\x05 \x03(\x0b\x32+.ringstore.v1.PutObjectHeader.MetadataEntry\x12.\n\x06policy\x18\x06 \x01(\x0b\x32\x1e.ringstore.v1.RedundancyPolicy\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\r\n\x0b_size_bytes\"Z\n\x10PutObjectRequest\x12/\n\x06header\x18\x01 \x01(\x0b\x32\x1d.ringstore.v1.PutObjectHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x05\n\x03msg\"=\n\x11PutObjectResponse\x12(\n\x06object\x18\x01 \x01(\x0b\x32\x18.ringstore.v1.ObjectInfo\"\xec\x02\n\nObjectInfo\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x04\x12\x0e\n\x06\x62lake3\x18\x04 \x01(\x0c\x12+\n\x07version\x18\x05 \x01(\x0b\x32\x1a.ringstore.v1.VersionStamp\x12\x14\n\x0c\x63ontent_type\x18\x06 \x01(\t\x12\x38\n\x08metadata\x18\x07 \x03(\x0b\x32&.ringstore.v1.ObjectInfo.MetadataEntry\x12.\n\x06policy\x18\x08 \x01(\x0b\x32\x1e.ringstore.v1.RedundancyPolicy\x12\x13\n\x0b\x63hunk_count\x18\t \x01(\r\x12\x1a\n\x12\x63reated_at_unix_ms\x18\n \x01(\x03\x12\x0e\n\x06inline\x18\x0b \x01(\x08\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x9d\x01\n\x10GetObjectRequest\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x1e\n\x11range_start_bytes\x18\x03 \x01(\x04H\x00\x88\x01\x01\x12\x1f\n\x12range_length_bytes\x18\x04 \x01(\x04H\x01\x88\x01\x01\x42\x14\n\x12_range_start_bytesB\x15\n\x13_range_length_bytes\"W\n\x11GetObjectResponse\x12+\n\x04info\x18\x01 \x01(\x0b\x32\x1b.ringstore.v1.GetObjectInfoH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x05\n\x03msg\"p\n\rGetObjectInfo\x12(\n\x06object\x18\x01 \x01(\x0b\x32\x18.ringstore.v1.ObjectInfo\x12\x19\n\x11range_start_bytes\x18\x02 \x01(\x04\x12\x1a\n\x12range_length_bytes\x18\x03 \x01(\x04\"0\n\x11StatObjectRequest\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\"l\n\x12StatObjectResponse\x12(\n\x06object\x18\x01 \x01(\x0b\x32\x18.ringstore.v1.ObjectInfo\x12,\n\x06\x63hunks\x18\x02 \x03(\x0b\x32\x1c.ringstore.v1.ChunkPlacement\"d\n\x0e\x43hunkPlacement\x12%\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x16.ringstore.v1.ChunkRef\x12+\n\x07holders\x18\x02 \x03(\x0b\x32\x1a.ringstore.v1.HolderStatus\"H\n\x0cHolderStatus\x12)\n\x06holder\x18\x01 \x01(\x0b\x32\x19.ringstore.v1.ShareHolder\x12\r\n\x05state\x18\x02 \x01(\t\"[\n\x12ListObjectsRequest\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\x12\x0e\n\x06prefix\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\r\x12\x12\n\npage_token\x18\x04 \x01(\t\"Y\n\x13ListObjectsResponse\x12)\n\x07objects\x18\x01 \x03(\x0b\x32\x18.ringstore.v1.ObjectInfo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"2\n\x13\x44\x65leteObjectRequest\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\"C\n\x14\x44\x65leteObjectResponse\x12+\n\x07version\x18\x01 \x01(\x0b\x32\x1a.ringstore.v1.VersionStamp2\xad\x05\n\rObjectService\x12U\n\x0c\x43reateBucket\x12!.ringstore.v1.CreateBucketRequest\x1a\".ringstore.v1.CreateBucketResponse\x12U\n\x0c\x44\x65leteBucket\x12!.ringstore.v1.DeleteBucketRequest\x1a\".ringstore.v1.DeleteBucketResponse\x12R\n\x0bListBuckets\x12 .ringstore.v1.ListBucketsRequest\x1a!.ringstore.v1.ListBucketsResponse\x12N\n\tPutObject\x12\x1e.ringstore.v1.PutObjectRequest\x1a\x1f.ringstore.v1.PutObjectResponse(\x01\x12N\n\tGetObject\x12\x1e.ringstore.v1.GetObjectRequest\x1a\x1f.ringstore.v1.GetObjectResponse0\x01\x12O\n\nStatObject\x12\x1f.ringstore.v1.StatObjectRequest\x1a .ringstore.v1.StatObjectResponse\x12R\n\x0bListObjects\x12 .ringstore.v1.ListObjectsRequest\x1a!.ringstore.v1.ListObjectsResponse\x12U\n\x0c\x44\x65leteObject\x12!.ringstore.v1.DeleteObjectRequest\x1a\".ringstore.v1.DeleteObjectResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19ringstore/v1/object.proto\x12\x0cringstore.v1\x1a\x19ringstore/v1/common.proto\"]\n\x13\x43reateBucketRequest\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\x12\x36\n\x0e\x64\x65\x66\x61ult_policy\x18\x02 \x01(\x0b\x32\x1e.ringstore.v1.RedundancyPolicy\"B\n\x14\x43reateBucketResponse\x12*\n\x06\x62ucket\x18\x01 \x01(\x0b\x32\x1a.ringstore.v1.BucketRecord\"%\n\x13\x44\x65leteBucketRequest\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\"\x16\n\x14\x44\x65leteBucketResponse\"\x14\n\x12ListBucketsRequest\"B\n\x13ListBucketsResponse\x12+\n\x07\x62uckets\x18\x01 \x03(\x0b\x32\x1a.ringstore.v1.BucketRecord\"\x8c\x02\n\x0fPutObjectHeader\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x17\n\nsize_bytes\x18\x03 \x01(\x04H\x00\x88\x01\x01\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12=\n\x08metadata\x18\x05 \x03(\x0b\x32+.ringstore.v1.PutObjectHeader.MetadataEntry\x12.\n\x06policy\x18\x06 \x01(\x0b\x32\x1e.ringstore.v1.RedundancyPolicy\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\r\n\x0b_size_bytes\"\x85\x01\n\x10PutObjectRequest\x12/\n\x06header\x18\x01 \x01(\x0b\x32\x1d.ringstore.v1.PutObjectHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x12)\n\x03\x65nd\x18\x03 \x01(\x0b\x32\x1a.ringstore.v1.PutObjectEndH\x00\x42\x05\n\x03msg\"2\n\x0cPutObjectEnd\x12\x12\n\nsize_bytes\x18\x01 \x01(\x04\x12\x0e\n\x06\x62lake3\x18\x02 \x01(\x0c\"=\n\x11PutObjectResponse\x12(\n\x06object\x18\x01 \x01(\x0b\x32\x18.ringstore.v1.ObjectInfo\"\xec\x02\n\nObjectInfo\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x04\x12\x0e\n\x06\x62lake3\x18\x04 \x01(\x0c\x12+\n\x07version\x18\x05 \x01(\x0b\x32\x1a.ringstore.v1.VersionStamp\x12\x14\n\x0c\x63ontent_type\x18\x06 \x01(\t\x12\x38\n\x08metadata\x18\x07 \x03(\x0b\x32&.ringstore.v1.ObjectInfo.MetadataEntry\x12.\n\x06policy\x18\x08 \x01(\x0b\x32\x1e.ringstore.v1.RedundancyPolicy\x12\x13\n\x0b\x63hunk_count\x18\t \x01(\r\x12\x1a\n\x12\x63reated_at_unix_ms\x18\n \x01(\x03\x12\x0e\n\x06inline\x18\x0b \x01(\x08\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x9d\x01\n\x10GetObjectRequest\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x1e\n\x11range_start_bytes\x18\x03 \x01(\x04H\x00\x88\x01\x01\x12\x1f\n\x12range_length_bytes\x18\x04 \x01(\x04H\x01\x88\x01\x01\x42\x14\n\x12_range_start_bytesB\x15\n\x13_range_length_bytes\"W\n\x11GetObjectResponse\x12+\n\x04info\x18\x01 \x01(\x0b\x32\x1b.ringstore.v1.GetObjectInfoH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x05\n\x03msg\"p\n\rGetObjectInfo\x12(\n\x06object\x18\x01 \x01(\x0b\x32\x18.ringstore.v1.ObjectInfo\x12\x19\n\x11range_start_bytes\x18\x02 \x01(\x04\x12\x1a\n\x12range_length_bytes\x18\x03 \x01(\x04\"0\n\x11StatObjectRequest\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\"\x84\x01\n\x12StatObjectResponse\x12(\n\x06object\x18\x01 \x01(\x0b\x32\x18.ringstore.v1.ObjectInfo\x12,\n\x06\x63hunks\x18\x02 \x03(\x0b\x32\x1c.ringstore.v1.ChunkPlacement\x12\x16\n\x0ephysical_bytes\x18\x03 \x01(\x04\"d\n\x0e\x43hunkPlacement\x12%\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x16.ringstore.v1.ChunkRef\x12+\n\x07holders\x18\x02 \x03(\x0b\x32\x1a.ringstore.v1.HolderStatus\"H\n\x0cHolderStatus\x12)\n\x06holder\x18\x01 \x01(\x0b\x32\x19.ringstore.v1.ShareHolder\x12\r\n\x05state\x18\x02 \x01(\t\"[\n\x12ListObjectsRequest\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\x12\x0e\n\x06prefix\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\r\x12\x12\n\npage_token\x18\x04 \x01(\t\"Y\n\x13ListObjectsResponse\x12)\n\x07objects\x18\x01 \x03(\x0b\x32\x18.ringstore.v1.ObjectInfo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"2\n\x13\x44\x65leteObjectRequest\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\"C\n\x14\x44\x65leteObjectResponse\x12+\n\x07version\x18\x01 \x01(\x0b\x32\x1a.ringstore.v1.VersionStamp\"c\n\x14\x43onvertObjectRequest\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12.\n\x06policy\x18\x03 \x01(\x0b\x32\x1e.ringstore.v1.RedundancyPolicy\"\x80\x01\n\x15\x43onvertObjectResponse\x12\x31\n\x08progress\x18\x01 \x01(\x0b\x32\x1d.ringstore.v1.ConvertProgressH\x00\x12-\n\x06result\x18\x02 \x01(\x0b\x32\x1b.ringstore.v1.ConvertResultH\x00\x42\x05\n\x03msg\"e\n\x0f\x43onvertProgress\x12\x13\n\x0b\x63hunks_done\x18\x01 \x01(\r\x12\x14\n\x0c\x63hunks_total\x18\x02 \x01(\r\x12\x12\n\nbytes_done\x18\x03 \x01(\x04\x12\x13\n\x0b\x62ytes_total\x18\x04 \x01(\x04\"\xa2\x01\n\rConvertResult\x12(\n\x06object\x18\x01 \x01(\x0b\x32\x18.ringstore.v1.ObjectInfo\x12\x17\n\x0f\x63opies_released\x18\x02 \x01(\r\x12\x1f\n\x17\x63opies_still_referenced\x18\x03 \x01(\r\x12\x1a\n\x12\x63opies_not_reached\x18\x04 \x01(\r\x12\x11\n\tunchanged\x18\x05 \x01(\x08\x32\x89\x06\n\rObjectService\x12U\n\x0c\x43reateBucket\x12!.ringstore.v1.CreateBucketRequest\x1a\".ringstore.v1.CreateBucketResponse\x12U\n\x0c\x44\x65leteBucket\x12!.ringstore.v1.DeleteBucketRequest\x1a\".ringstore.v1.DeleteBucketResponse\x12R\n\x0bListBuckets\x12 .ringstore.v1.ListBucketsRequest\x1a!.ringstore.v1.ListBucketsResponse\x12N\n\tPutObject\x12\x1e.ringstore.v1.PutObjectRequest\x1a\x1f.ringstore.v1.PutObjectResponse(\x01\x12N\n\tGetObject\x12\x1e.ringstore.v1.GetObjectRequest\x1a\x1f.ringstore.v1.GetObjectResponse0\x01\x12O\n\nStatObject\x12\x1f.ringstore.v1.StatObjectRequest\x1a .ringstore.v1.StatObjectResponse\x12R\n\x0bListObjects\x12 .ringstore.v1.ListObjectsRequest\x1a!.ringstore.v1.ListObjectsResponse\x12U\n\x0c\x44\x65leteObject\x12!.ringstore.v1.DeleteObjectRequest\x1a\".ringstore.v1.DeleteObjectResponse\x12Z\n\rConvertObject\x12\".ringstore.v1.ConvertObjectRequest\x1a#.ringstore.v1.ConvertObjectResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -52,36 +52,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PUTOBJECTHEADER']._serialized_end=655
   _globals['_PUTOBJECTHEADER_METADATAENTRY']._serialized_start=593
   _globals['_PUTOBJECTHEADER_METADATAENTRY']._serialized_end=640
-  _globals['_PUTOBJECTREQUEST']._serialized_start=657
-  _globals['_PUTOBJECTREQUEST']._serialized_end=747
-  _globals['_PUTOBJECTRESPONSE']._serialized_start=749
-  _globals['_PUTOBJECTRESPONSE']._serialized_end=810
-  _globals['_OBJECTINFO']._serialized_start=813
-  _globals['_OBJECTINFO']._serialized_end=1177
+  _globals['_PUTOBJECTREQUEST']._serialized_start=658
+  _globals['_PUTOBJECTREQUEST']._serialized_end=791
+  _globals['_PUTOBJECTEND']._serialized_start=793
+  _globals['_PUTOBJECTEND']._serialized_end=843
+  _globals['_PUTOBJECTRESPONSE']._serialized_start=845
+  _globals['_PUTOBJECTRESPONSE']._serialized_end=906
+  _globals['_OBJECTINFO']._serialized_start=909
+  _globals['_OBJECTINFO']._serialized_end=1273
   _globals['_OBJECTINFO_METADATAENTRY']._serialized_start=593
   _globals['_OBJECTINFO_METADATAENTRY']._serialized_end=640
-  _globals['_GETOBJECTREQUEST']._serialized_start=1180
-  _globals['_GETOBJECTREQUEST']._serialized_end=1337
-  _globals['_GETOBJECTRESPONSE']._serialized_start=1339
-  _globals['_GETOBJECTRESPONSE']._serialized_end=1426
-  _globals['_GETOBJECTINFO']._serialized_start=1428
-  _globals['_GETOBJECTINFO']._serialized_end=1540
-  _globals['_STATOBJECTREQUEST']._serialized_start=1542
-  _globals['_STATOBJECTREQUEST']._serialized_end=1590
-  _globals['_STATOBJECTRESPONSE']._serialized_start=1592
-  _globals['_STATOBJECTRESPONSE']._serialized_end=1700
-  _globals['_CHUNKPLACEMENT']._serialized_start=1702
-  _globals['_CHUNKPLACEMENT']._serialized_end=1802
-  _globals['_HOLDERSTATUS']._serialized_start=1804
-  _globals['_HOLDERSTATUS']._serialized_end=1876
-  _globals['_LISTOBJECTSREQUEST']._serialized_start=1878
-  _globals['_LISTOBJECTSREQUEST']._serialized_end=1969
-  _globals['_LISTOBJECTSRESPONSE']._serialized_start=1971
-  _globals['_LISTOBJECTSRESPONSE']._serialized_end=2060
-  _globals['_DELETEOBJECTREQUEST']._serialized_start=2062
-  _globals['_DELETEOBJECTREQUEST']._serialized_end=2112
-  _globals['_DELETEOBJECTRESPONSE']._serialized_start=2114
-  _globals['_DELETEOBJECTRESPONSE']._serialized_end=2181
-  _globals['_OBJECTSERVICE']._serialized_start=2184
-  _globals['_OBJECTSERVICE']._serialized_end=2869
+  _globals['_GETOBJECTREQUEST']._serialized_start=1276
+  _globals['_GETOBJECTREQUEST']._serialized_end=1433
+  _globals['_GETOBJECTRESPONSE']._serialized_start=1435
+  _globals['_GETOBJECTRESPONSE']._serialized_end=1522
+  _globals['_GETOBJECTINFO']._serialized_start=1524
+  _globals['_GETOBJECTINFO']._serialized_end=1636
+  _globals['_STATOBJECTREQUEST']._serialized_start=1638
+  _globals['_STATOBJECTREQUEST']._serialized_end=1686
+  _globals['_STATOBJECTRESPONSE']._serialized_start=1689
+  _globals['_STATOBJECTRESPONSE']._serialized_end=1821
+  _globals['_CHUNKPLACEMENT']._serialized_start=1823
+  _globals['_CHUNKPLACEMENT']._serialized_end=1923
+  _globals['_HOLDERSTATUS']._serialized_start=1925
+  _globals['_HOLDERSTATUS']._serialized_end=1997
+  _globals['_LISTOBJECTSREQUEST']._serialized_start=1999
+  _globals['_LISTOBJECTSREQUEST']._serialized_end=2090
+  _globals['_LISTOBJECTSRESPONSE']._serialized_start=2092
+  _globals['_LISTOBJECTSRESPONSE']._serialized_end=2181
+  _globals['_DELETEOBJECTREQUEST']._serialized_start=2183
+  _globals['_DELETEOBJECTREQUEST']._serialized_end=2233
+  _globals['_DELETEOBJECTRESPONSE']._serialized_start=2235
+  _globals['_DELETEOBJECTRESPONSE']._serialized_end=2302
+  _globals['_CONVERTOBJECTREQUEST']._serialized_start=2304
+  _globals['_CONVERTOBJECTREQUEST']._serialized_end=2403
+  _globals['_CONVERTOBJECTRESPONSE']._serialized_start=2406
+  _globals['_CONVERTOBJECTRESPONSE']._serialized_end=2534
+  _globals['_CONVERTPROGRESS']._serialized_start=2536
+  _globals['_CONVERTPROGRESS']._serialized_end=2637
+  _globals['_CONVERTRESULT']._serialized_start=2640
+  _globals['_CONVERTRESULT']._serialized_end=2802
+  _globals['_OBJECTSERVICE']._serialized_start=2805
+  _globals['_OBJECTSERVICE']._serialized_end=3582
 # @@protoc_insertion_point(module_scope)

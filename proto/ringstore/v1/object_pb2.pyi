@@ -65,12 +65,22 @@ class PutObjectHeader(_message.Message):
     def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ...) -> None: ...
 
 class PutObjectRequest(_message.Message):
-    __slots__ = ("header", "data")
+    __slots__ = ("header", "data", "end")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
     header: PutObjectHeader
     data: bytes
-    def __init__(self, header: _Optional[_Union[PutObjectHeader, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
+    end: PutObjectEnd
+    def __init__(self, header: _Optional[_Union[PutObjectHeader, _Mapping]] = ..., data: _Optional[bytes] = ..., end: _Optional[_Union[PutObjectEnd, _Mapping]] = ...) -> None: ...
+
+class PutObjectEnd(_message.Message):
+    __slots__ = ("size_bytes", "blake3")
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    BLAKE3_FIELD_NUMBER: _ClassVar[int]
+    size_bytes: int
+    blake3: bytes
+    def __init__(self, size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ...) -> None: ...
 
 class PutObjectResponse(_message.Message):
     __slots__ = ("object",)
@@ -150,12 +160,14 @@ class StatObjectRequest(_message.Message):
     def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ...) -> None: ...
 
 class StatObjectResponse(_message.Message):
-    __slots__ = ("object", "chunks")
+    __slots__ = ("object", "chunks", "physical_bytes")
     OBJECT_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    PHYSICAL_BYTES_FIELD_NUMBER: _ClassVar[int]
     object: ObjectInfo
     chunks: _containers.RepeatedCompositeFieldContainer[ChunkPlacement]
-    def __init__(self, object: _Optional[_Union[ObjectInfo, _Mapping]] = ..., chunks: _Optional[_Iterable[_Union[ChunkPlacement, _Mapping]]] = ...) -> None: ...
+    physical_bytes: int
+    def __init__(self, object: _Optional[_Union[ObjectInfo, _Mapping]] = ..., chunks: _Optional[_Iterable[_Union[ChunkPlacement, _Mapping]]] = ..., physical_bytes: _Optional[int] = ...) -> None: ...
 
 class ChunkPlacement(_message.Message):
     __slots__ = ("chunk", "holders")
@@ -206,3 +218,47 @@ class DeleteObjectResponse(_message.Message):
     VERSION_FIELD_NUMBER: _ClassVar[int]
     version: _common_pb2.VersionStamp
     def __init__(self, version: _Optional[_Union[_common_pb2.VersionStamp, _Mapping]] = ...) -> None: ...
+
+class ConvertObjectRequest(_message.Message):
+    __slots__ = ("bucket", "key", "policy")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    policy: _common_pb2.RedundancyPolicy
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ...) -> None: ...
+
+class ConvertObjectResponse(_message.Message):
+    __slots__ = ("progress", "result")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    progress: ConvertProgress
+    result: ConvertResult
+    def __init__(self, progress: _Optional[_Union[ConvertProgress, _Mapping]] = ..., result: _Optional[_Union[ConvertResult, _Mapping]] = ...) -> None: ...
+
+class ConvertProgress(_message.Message):
+    __slots__ = ("chunks_done", "chunks_total", "bytes_done", "bytes_total")
+    CHUNKS_DONE_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    BYTES_DONE_FIELD_NUMBER: _ClassVar[int]
+    BYTES_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    chunks_done: int
+    chunks_total: int
+    bytes_done: int
+    bytes_total: int
+    def __init__(self, chunks_done: _Optional[int] = ..., chunks_total: _Optional[int] = ..., bytes_done: _Optional[int] = ..., bytes_total: _Optional[int] = ...) -> None: ...
+
+class ConvertResult(_message.Message):
+    __slots__ = ("object", "copies_released", "copies_still_referenced", "copies_not_reached", "unchanged")
+    OBJECT_FIELD_NUMBER: _ClassVar[int]
+    COPIES_RELEASED_FIELD_NUMBER: _ClassVar[int]
+    COPIES_STILL_REFERENCED_FIELD_NUMBER: _ClassVar[int]
+    COPIES_NOT_REACHED_FIELD_NUMBER: _ClassVar[int]
+    UNCHANGED_FIELD_NUMBER: _ClassVar[int]
+    object: ObjectInfo
+    copies_released: int
+    copies_still_referenced: int
+    copies_not_reached: int
+    unchanged: bool
+    def __init__(self, object: _Optional[_Union[ObjectInfo, _Mapping]] = ..., copies_released: _Optional[int] = ..., copies_still_referenced: _Optional[int] = ..., copies_not_reached: _Optional[int] = ..., unchanged: _Optional[bool] = ...) -> None: ...

@@ -74,6 +74,11 @@ class ObjectServiceStub:
                 request_serializer=ringstore_dot_v1_dot_object__pb2.DeleteObjectRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_object__pb2.DeleteObjectResponse.FromString,
                 _registered_method=True)
+        self.ConvertObject = channel.unary_stream(
+                '/ringstore.v1.ObjectService/ConvertObject',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.ConvertObjectRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.ConvertObjectResponse.FromString,
+                _registered_method=True)
 
 
 class ObjectServiceServicer:
@@ -135,6 +140,14 @@ class ObjectServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ConvertObject(self, request, context):
+        """Rewrite an object's chunks under another redundancy policy: progress messages, then
+        the result. The old copies are released only after the new manifest is durable.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ObjectServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -177,6 +190,11 @@ def add_ObjectServiceServicer_to_server(servicer, server):
                     servicer.DeleteObject,
                     request_deserializer=ringstore_dot_v1_dot_object__pb2.DeleteObjectRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_object__pb2.DeleteObjectResponse.SerializeToString,
+            ),
+            'ConvertObject': grpc.unary_stream_rpc_method_handler(
+                    servicer.ConvertObject,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.ConvertObjectRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.ConvertObjectResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -395,6 +413,33 @@ class ObjectService:
             '/ringstore.v1.ObjectService/DeleteObject',
             ringstore_dot_v1_dot_object__pb2.DeleteObjectRequest.SerializeToString,
             ringstore_dot_v1_dot_object__pb2.DeleteObjectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConvertObject(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/ConvertObject',
+            ringstore_dot_v1_dot_object__pb2.ConvertObjectRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.ConvertObjectResponse.FromString,
             options,
             channel_credentials,
             insecure,

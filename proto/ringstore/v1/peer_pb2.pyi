@@ -8,28 +8,34 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ShareRef(_message.Message):
-    __slots__ = ("chunk_id", "erasure_share", "share_index")
+    __slots__ = ("chunk_id", "erasure_share", "share_index", "data_shares", "parity_shares")
     CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
     ERASURE_SHARE_FIELD_NUMBER: _ClassVar[int]
     SHARE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    DATA_SHARES_FIELD_NUMBER: _ClassVar[int]
+    PARITY_SHARES_FIELD_NUMBER: _ClassVar[int]
     chunk_id: bytes
     erasure_share: bool
     share_index: int
-    def __init__(self, chunk_id: _Optional[bytes] = ..., erasure_share: _Optional[bool] = ..., share_index: _Optional[int] = ...) -> None: ...
+    data_shares: int
+    parity_shares: int
+    def __init__(self, chunk_id: _Optional[bytes] = ..., erasure_share: _Optional[bool] = ..., share_index: _Optional[int] = ..., data_shares: _Optional[int] = ..., parity_shares: _Optional[int] = ...) -> None: ...
 
 class StoreChunkHeader(_message.Message):
-    __slots__ = ("share", "size_bytes", "blake3", "placement", "handoff_for_node_id")
+    __slots__ = ("share", "size_bytes", "blake3", "placement", "handoff_for_node_id", "referenced_by")
     SHARE_FIELD_NUMBER: _ClassVar[int]
     SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     BLAKE3_FIELD_NUMBER: _ClassVar[int]
     PLACEMENT_FIELD_NUMBER: _ClassVar[int]
     HANDOFF_FOR_NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    REFERENCED_BY_FIELD_NUMBER: _ClassVar[int]
     share: ShareRef
     size_bytes: int
     blake3: bytes
     placement: _common_pb2.PlacementRecord
     handoff_for_node_id: str
-    def __init__(self, share: _Optional[_Union[ShareRef, _Mapping]] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., placement: _Optional[_Union[_common_pb2.PlacementRecord, _Mapping]] = ..., handoff_for_node_id: _Optional[str] = ...) -> None: ...
+    referenced_by: _common_pb2.ObjectRef
+    def __init__(self, share: _Optional[_Union[ShareRef, _Mapping]] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., placement: _Optional[_Union[_common_pb2.PlacementRecord, _Mapping]] = ..., handoff_for_node_id: _Optional[str] = ..., referenced_by: _Optional[_Union[_common_pb2.ObjectRef, _Mapping]] = ...) -> None: ...
 
 class StoreChunkRequest(_message.Message):
     __slots__ = ("header", "data")
@@ -158,10 +164,14 @@ class ListBucketRecordsResponse(_message.Message):
     def __init__(self, buckets: _Optional[_Iterable[_Union[_common_pb2.BucketRecord, _Mapping]]] = ...) -> None: ...
 
 class GetPlacementRequest(_message.Message):
-    __slots__ = ("chunk_id",)
+    __slots__ = ("chunk_id", "data_shares", "parity_shares")
     CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
+    DATA_SHARES_FIELD_NUMBER: _ClassVar[int]
+    PARITY_SHARES_FIELD_NUMBER: _ClassVar[int]
     chunk_id: bytes
-    def __init__(self, chunk_id: _Optional[bytes] = ...) -> None: ...
+    data_shares: int
+    parity_shares: int
+    def __init__(self, chunk_id: _Optional[bytes] = ..., data_shares: _Optional[int] = ..., parity_shares: _Optional[int] = ...) -> None: ...
 
 class GetPlacementResponse(_message.Message):
     __slots__ = ("found", "placement")
@@ -180,3 +190,19 @@ class PutPlacementRequest(_message.Message):
 class PutPlacementResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class ReleaseShareRequest(_message.Message):
+    __slots__ = ("share", "ref")
+    SHARE_FIELD_NUMBER: _ClassVar[int]
+    REF_FIELD_NUMBER: _ClassVar[int]
+    share: ShareRef
+    ref: _common_pb2.ObjectRef
+    def __init__(self, share: _Optional[_Union[ShareRef, _Mapping]] = ..., ref: _Optional[_Union[_common_pb2.ObjectRef, _Mapping]] = ...) -> None: ...
+
+class ReleaseShareResponse(_message.Message):
+    __slots__ = ("deleted", "references_left")
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    REFERENCES_LEFT_FIELD_NUMBER: _ClassVar[int]
+    deleted: bool
+    references_left: int
+    def __init__(self, deleted: _Optional[bool] = ..., references_left: _Optional[int] = ...) -> None: ...

@@ -84,6 +84,11 @@ class PeerServiceStub:
                 request_serializer=ringstore_dot_v1_dot_peer__pb2.PutPlacementRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_peer__pb2.PutPlacementResponse.FromString,
                 _registered_method=True)
+        self.ReleaseShare = channel.unary_unary(
+                '/ringstore.v1.PeerService/ReleaseShare',
+                request_serializer=ringstore_dot_v1_dot_peer__pb2.ReleaseShareRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_peer__pb2.ReleaseShareResponse.FromString,
+                _registered_method=True)
 
 
 class PeerServiceServicer:
@@ -159,6 +164,13 @@ class PeerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReleaseShare(self, request, context):
+        """Drop one object version's reference on a copy; delete the copy when none is left.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PeerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -211,6 +223,11 @@ def add_PeerServiceServicer_to_server(servicer, server):
                     servicer.PutPlacement,
                     request_deserializer=ringstore_dot_v1_dot_peer__pb2.PutPlacementRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_peer__pb2.PutPlacementResponse.SerializeToString,
+            ),
+            'ReleaseShare': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseShare,
+                    request_deserializer=ringstore_dot_v1_dot_peer__pb2.ReleaseShareRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_peer__pb2.ReleaseShareResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -483,6 +500,33 @@ class PeerService:
             '/ringstore.v1.PeerService/PutPlacement',
             ringstore_dot_v1_dot_peer__pb2.PutPlacementRequest.SerializeToString,
             ringstore_dot_v1_dot_peer__pb2.PutPlacementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseShare(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.PeerService/ReleaseShare',
+            ringstore_dot_v1_dot_peer__pb2.ReleaseShareRequest.SerializeToString,
+            ringstore_dot_v1_dot_peer__pb2.ReleaseShareResponse.FromString,
             options,
             channel_credentials,
             insecure,

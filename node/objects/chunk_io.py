@@ -204,6 +204,10 @@ class ChunkIO:
         asked: list[str] = []
         tried: set[str] = set()
         unreachable: set[str] = set()
+        # Nodes meant to hold a copy: the home set, then whatever the placement record names. The
+        # nodes after the home set are asked too (handoff copies live there), but a copy they lack
+        # was never expected, so it is not reported to the repair queue.
+        expected = set(self._view.ring().ordered_nodes(chunk_position(chunk_id))[:replicas])
 
         def attempt(node_id: str) -> bytes | None:
             tried.add(node_id)
@@ -213,7 +217,8 @@ class ChunkIO:
                 asked.append(f"{node_id}: {err.kind.replace('_', ' ')}")
                 if err.kind == "unavailable":
                     unreachable.add(node_id)
-                self._damage(chunk_id, key, node_id, _REASON_OF_KIND[err.kind])
+                if node_id in expected or err.kind != "not_found":
+                    self._damage(chunk_id, key, node_id, _REASON_OF_KIND[err.kind])
                 return None
             if len(data) != ref.size_bytes or chunk_id_of(data) != chunk_id:
                 asked.append(f"{node_id}: corrupt (blake3 mismatch)")
@@ -230,6 +235,7 @@ class ChunkIO:
         # names the actual holders.
         record = self.placement(ref, common_pb2.RedundancyPolicy(
             replication=common_pb2.Replication(replicas=replicas)), skip=unreachable)
+        expected.update(h.node_id for h in (record.holders if record is not None else ()))
         for holder in (record.holders if record is not None else ()):
             if holder.node_id not in tried and self._view.is_live(holder.node_id):
                 data = attempt(holder.node_id)
@@ -263,10 +269,15 @@ class ChunkIO:
             return memoryview(joined)[lo - first * share_bytes:hi - first * share_bytes]
         if len(read.good) < k:
             found = ", ".join(str(i) for i in sorted(read.good)) or "none"
+            homes = self._view.ring().ordered_nodes(chunk_position(chunk_id))[:n]
+            away = [f"share {i} on {node} ({self._view.state_name(node)})" for i, node in enumerate(homes)
+                    if i not in read.good and not self._view.is_live(node)]
             raise errors.DataLoss(
                 f"chunk {chunk_id.hex()[:16]} of {name} (offset {ref.offset_bytes}, ec={geometry}): only "
-                f"{len(read.good)} of the {k} shares needed are intact (found shares: {found}); asked "
-                f"{', '.join(read.asked) or 'no live node'}")
+                f"{len(read.good)} of the {k} shares needed are intact (found shares: {found})"
+                + (f"; failed: {', '.join(read.asked)}" if read.asked else "")
+                + (f"; not asked, holder not ALIVE: {', '.join(away)} (readable again if enough return)"
+                   if away else ""))
         parity_used = not all(i in read.good for i in range(k))
         data = decode(read.good, geometry, ref.size_bytes)
         if parity_used and self._metrics is not None:
@@ -294,6 +305,7 @@ class ChunkIO:
         good: dict[int, bytes] = {}
         asked: list[str] = []
         tried: set[tuple[int, str]] = set()
+        unreachable: set[str] = set()
         running: dict[cf.Future, tuple[int, str]] = {}
         recorded: list[tuple[int, str]] | None = None  # holders from the placement record, once loaded
         # A wanted share whose home is DOWN: ask a parity share in the first round, not after it.
@@ -325,7 +337,7 @@ class ChunkIO:
                         running[self._send_pool.submit(fetch, index, node_id)] = (index, node_id)
                 if not running:
                     if recorded is None:
-                        record = self.placement(ref, _ec_policy(geometry))
+                        record = self.placement(ref, _ec_policy(geometry), skip=unreachable)
                         recorded = [(h.share_index, h.node_id) for h in (record.holders if record else ())
                                     if h.share_index < n and self._view.is_live(h.node_id)]
                     elif not fallback:
@@ -344,6 +356,8 @@ class ChunkIO:
                         data = future.result()
                     except HolderError as err:
                         asked.append(f"{node_id} (share {index}): {err.kind.replace('_', ' ')}")
+                        if err.kind == "unavailable":
+                            unreachable.add(node_id)
                         self._damage(chunk_id, key, node_id, _REASON_OF_KIND[err.kind])
                         fallback = True
                         continue

@@ -206,6 +206,7 @@ def test_kill_any_two_of_six_and_every_ec_object_reads_back(cluster_factory):
         message = str(info.value)
         assert first.chunk_id_hex[:16] in message and "only 3 of the 4 shares needed are intact" in message
         assert "found shares: 2, 3, 4" in message
+        assert "not asked, holder not ALIVE" in message and all(node_id in message for node_id in lost)
         # Objects stored inline in their manifest do not depend on chunk holders.
         assert client.get_bytes("durable", "obj-1") == objects["obj-1"]
 

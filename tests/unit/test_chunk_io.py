@@ -21,7 +21,7 @@ import pytest
 from node import errors
 from node.erasure import Geometry, chunk_id_of, codec, encode
 from node.metrics import Metrics
-from node.objects.chunk_io import REPLICA_READ_EXTRA_HOLDERS, ChunkIO
+from node.objects.chunk_io import REPLICA_READ_EXTRA_HOLDERS, ChunkIO, policy_text
 from node.objects.replicas import HolderError
 from node.ring import Ring, RingMember, chunk_position
 from node.store import ShareKey
@@ -230,10 +230,6 @@ def make_cluster():
         cluster.close()
 
 
-def share_key(chunk_id: bytes, index: int, k: int, m: int) -> ShareKey:
-    return ShareKey(chunk_id, index, k, m)
-
-
 def overlapping_data_shares(lo: int, hi: int, share: int) -> set[int]:
     """The data shares holding any byte of [lo, hi)."""
     return {i for i in range(hi // share + 1) if i * share < hi and (i + 1) * share > lo}
@@ -272,10 +268,10 @@ def test_ec_store_puts_share_i_on_home_i_and_every_record_names_every_slot(make_
     expected_homes = homes(cid, k + m)
     assert len(set(expected_homes)) == k + m
     assert sorted((n, key) for n, key, _ in cluster.replicas.stored) == sorted(
-        (expected_homes[i], share_key(cid, i, k, m)) for i in range(k + m))
+        (expected_homes[i], ShareKey(cid, i, k, m)) for i in range(k + m))
     assert all(handoff == "" for _, _, handoff in cluster.replicas.stored)
     for i, node in enumerate(expected_homes):
-        assert cluster.replicas.shares[(node, share_key(cid, i, k, m))] == shares[i]
+        assert cluster.replicas.shares[(node, ShareKey(cid, i, k, m))] == shares[i]
         record = cluster.replicas.placements[(node, cid, k, m)]
         assert record.chunk_id == cid and record.size_bytes == size and record.updated_at_unix_ms == WALL_MS
         assert record.policy == ec(k, m) and record.format_version == 1
@@ -357,12 +353,14 @@ def test_ec_store_with_fewer_live_nodes_than_shares_is_unavailable(make_cluster)
 
 # -- healthy reads -------------------------------------------------------------------------------
 
-READ_CASES = ([(ec(4, 2), size) for size in (1, 3, 4, 5, 7, 13, 1001, 4096, 4099)]
-              + [(ec(2, 1), size) for size in (1, 2, 3, 5, 1001)]
-              + [(replicated(3), size) for size in (1, 7, 1001)])
+READ_CASES = [pytest.param(policy, size, id=f"{policy_text(policy)}-{size}")
+              for policy, sizes in ((ec(4, 2), (1, 3, 4, 5, 7, 13, 1001, 4096, 4099)),
+                                    (ec(2, 1), (1, 2, 3, 5, 1001)),
+                                    (replicated(3), (1, 7, 1001)))
+              for size in sizes]
 
 
-@pytest.mark.parametrize("policy,size", READ_CASES, ids=lambda v: str(v).replace("\n", " ").strip())
+@pytest.mark.parametrize("policy,size", READ_CASES)
 def test_every_byte_range_reads_back_exactly(make_cluster, policy, size):
     """[lo, hi) returns exactly those bytes: inside one share, across shares, into the padded last
     share, 1-byte ranges on each side of every share boundary, empty ranges and the whole chunk,
@@ -399,7 +397,7 @@ def test_range_read_fetches_only_the_data_shares_it_covers(make_cluster, k, m, s
         assert cluster.read(ref, ec(k, m), lo, hi) == data[lo:hi]
         covered = overlapping_data_shares(lo, hi, share)
         assert sorted(cluster.replicas.fetches, key=lambda f: f[1].share_index) == [
-            (home[i], share_key(cid, i, k, m)) for i in sorted(covered)], (lo, hi)
+            (home[i], ShareKey(cid, i, k, m)) for i in sorted(covered)], (lo, hi)
         assert cluster.replicas.placement_lookups == []
 
 
@@ -420,7 +418,7 @@ def test_healthy_whole_read_joins_the_k_data_shares_without_decoding(make_cluste
     assert cluster.read(ref, ec(k, m)) == data
     home = homes(cid, k + m)
     assert sorted(cluster.replicas.fetches, key=lambda f: f[1].share_index) == [
-        (home[i], share_key(cid, i, k, m)) for i in range(k)]
+        (home[i], ShareKey(cid, i, k, m)) for i in range(k)]
     assert cluster.sample("ringstore_erasure_decode_bytes_total") == 0
     assert cluster.sample("ringstore_degraded_reads_total", policy="ec") == 0
     assert cluster.damage == []
@@ -580,14 +578,14 @@ def test_a_share_only_on_its_handoff_node_is_found_through_the_placement_record(
     order = RING.ordered_nodes(chunk_position(cid))
     cluster.view.down = {order[0]}
     ref = cluster.store(data, ec(2, 1))
-    assert cluster.replicas.holder_of(share_key(cid, 0, 2, 1)) == order[3]
+    assert cluster.replicas.holder_of(ShareKey(cid, 0, 2, 1)) == order[3]
     if home_back:
         cluster.view.down = set()
     cluster.replicas.unreachable = {order[2]}
 
     assert cluster.read(ref, ec(2, 1)) == data
     assert cluster.replicas.placement_lookups
-    assert cluster.replicas.fetches[-1] == (order[3], share_key(cid, 0, 2, 1))
+    assert cluster.replicas.fetches[-1] == (order[3], ShareKey(cid, 0, 2, 1))
     expected = [(cid, 2, 1, 2, order[2], "unreachable")]
     if home_back:
         expected.append((cid, 2, 1, 0, order[0], "missing"))
@@ -680,7 +678,7 @@ def test_shares_that_match_their_hashes_but_not_the_chunk_id_are_data_loss(make_
     cid = bytes(ref.chunk_id)
     other_shares = [bytes(s) for s in encode(other, Geometry(4, 2))]
     for i, node in enumerate(homes(cid, 6)):
-        cluster.replicas.shares[(node, share_key(cid, i, 4, 2))] = other_shares[i]
+        cluster.replicas.shares[(node, ShareKey(cid, i, 4, 2))] = other_shares[i]
     ref.ClearField("share_blake3")
     ref.share_blake3.extend(blake3.blake3(s).digest() for s in other_shares)
     with pytest.raises(errors.DataLoss, match=r"match their recorded hashes but decode to different bytes"):
@@ -738,12 +736,9 @@ def test_replica_read_with_no_intact_copy_is_data_loss_naming_every_node_asked(m
         (node, REASON[fault]) for node, fault in faults.items()}
 
 
-# -- known defects (xfail strict: each passes once the bug is fixed) -----------------------------
+# -- defects found by these tests, now fixed ------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="_read_stripe's DataLoss lists only failed fetches as 'asked', so when the "
-                   "shares it lacks sit on DOWN nodes it says 'asked no live node' right after naming the shares "
-                   "it found on live nodes")
 def test_data_loss_with_down_holders_does_not_claim_that_no_live_node_was_asked(make_cluster):
     """With 3 of a 4+2 stripe's holders DOWN and the other 3 intact, the DataLoss message must not
     say no live node was asked: it found 3 shares on live nodes."""
@@ -758,9 +753,6 @@ def test_data_loss_with_down_holders_does_not_claim_that_no_live_node_was_asked(
     assert "no live node" not in str(caught.value)
 
 
-@pytest.mark.xfail(strict=True, reason="_read_replica reports 'missing' damage for the REPLICA_READ_EXTRA_HOLDERS "
-                   "nodes past the home set that it asks for handoff copies, though neither the ring nor the "
-                   "placement record says they hold one; the repair queue gets copies that never existed")
 def test_replica_read_reports_damage_only_for_nodes_meant_to_hold_a_copy(make_cluster):
     """With both replicas=2 holders unreachable, the nodes asked speculatively after them (not_found:
     they never held a copy) are not reported to the repair queue as missing copies."""
@@ -774,9 +766,6 @@ def test_replica_read_reports_damage_only_for_nodes_meant_to_hold_a_copy(make_cl
     assert {node for _, _, _, _, node, _ in cluster.damage} == set(home)
 
 
-@pytest.mark.xfail(strict=True, reason="_gather's placement lookup (self.placement(ref, ...)) passes no skip=, so it "
-                   "asks again holders that just failed a fetch as unavailable (each costing a full RPC timeout "
-                   "in the daemon); _read_replica passes skip=unreachable for exactly this")
 def test_stripe_placement_lookup_skips_holders_just_found_unreachable(make_cluster):
     """After two of a 2+1 stripe's holders fail as unreachable, the placement-record lookup does not
     ask those two nodes again."""

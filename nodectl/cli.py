@@ -189,10 +189,8 @@ def _count(number: int, noun: str, plural: str | None = None) -> str:
 
 
 def format_buckets(buckets: Sequence[BucketInfo]) -> list[str]:
-    """The `ls` table of buckets: NAME  REPLICAS."""
-    return format_table(("NAME", "REPLICAS"), (
-        (b.name, str(b.replicas) if b.replicas is not None else (b.policy or "-"))
-        for b in buckets))
+    """The `ls` table of buckets: NAME  POLICY (the default redundancy, "replicas=3" or "ec=4+2")."""
+    return format_table(("NAME", "POLICY"), ((b.name, b.policy or "-") for b in buckets))
 
 
 # Width of the SIZE column of `ls`: fixed so object listings can stream page by page.

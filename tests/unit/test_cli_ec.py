@@ -377,7 +377,7 @@ def test_mb_and_put_pass_the_policy_on_the_wire(run, server: FakeServer) -> None
     assert run("mb", "photos", "--ec", "4+2").stdout == "created bucket photos (ec=4+2)\n"
     policy = server.node.buckets["photos"].default_policy
     assert policy == policy_pb(None, (4, 2))
-    assert run("ls").stdout == "NAME    REPLICAS\nphotos  ec=4+2\n"
+    assert run("ls").stdout == "NAME    POLICY\nphotos  ec=4+2\n"
     assert run("put", "-", "photos/a", "--ec", "2+1", input=b"data").exit_code == 0
     assert server.node.put_headers[-1].policy == policy_pb(None, (2, 1))
     assert run("put", "-", "photos/b", "--replicas", "2", input=b"data").exit_code == 0

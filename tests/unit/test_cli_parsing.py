@@ -218,14 +218,14 @@ def test_addr_flag_wins_over_environment(server: FakeServer) -> None:
     result = CliRunner().invoke(cli.main, ["--addr", server.address, "ls"],
                                 env={"RINGSTORE_ADDR": "127.0.0.1:1"})
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == "NAME  REPLICAS\n"
+    assert result.stdout == "NAME  POLICY\n"
 
 
 def test_bucket_commands(run, server: FakeServer) -> None:
     """mb, ls and rb create, list and remove buckets, with their replicas."""
     assert run("mb", "photos", "--replicas", "2").stdout == "created bucket photos (replicas=2)\n"
     assert run("mb", "logs").exit_code == 0
-    assert run("ls").stdout == "NAME    REPLICAS\nlogs    3\nphotos  2\n"
+    assert run("ls").stdout == "NAME    POLICY\nlogs    replicas=3\nphotos  replicas=2\n"
     listing = json.loads(run("ls", "--json").stdout)
     assert [b["name"] for b in listing["buckets"]] == ["logs", "photos"]
     assert run("rb", "logs").stdout == "removed bucket logs\n"

@@ -20,7 +20,6 @@ import os
 import pathlib
 import tempfile
 import time
-import urllib.request
 
 import blake3
 
@@ -48,8 +47,8 @@ def cpu_ceilings() -> dict:
     return out
 
 
-def metric_sum(address: str, name: str) -> float:
-    text = urllib.request.urlopen(f"http://{address}/metrics", timeout=10).read().decode()
+def metric_sum(cluster: LocalCluster, node_id: str, name: str) -> float:
+    text = cluster.metrics_text(node_id)
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
 
 
@@ -90,13 +89,12 @@ def main() -> None:
             for node_id in victims:
                 cluster.wait_state(node_id, "DOWN", observers=survivors, timeout_s=30)
             meter = CpuMeter([cluster.nodes[n].pid for n in survivors])
-            metrics_address = cluster.nodes[coordinator].metrics_address
-            decoded0 = metric_sum(metrics_address, "ringstore_erasure_decode_bytes_total")
+            decoded0 = metric_sum(cluster, coordinator, "ringstore_erasure_decode_bytes_total")
             with Client(address=cluster.nodes[coordinator].address, timeout_s=600.0) as client:
                 box = []
                 wall, cpu = timed(meter, lambda: box.append(client.get_bytes("bench", "big-ec=4+2")))
                 assert box.pop() == big, "degraded EC read back different"
-            decoded = metric_sum(metrics_address, "ringstore_erasure_decode_bytes_total") - decoded0
+            decoded = metric_sum(cluster, coordinator, "ringstore_erasure_decode_bytes_total") - decoded0
             results["ec=4+2 degraded"] = {"get_mb_s": logical_mb / wall, "get_cpu_s_per_mb": cpu / logical_mb,
                                           "nodes_down": victims, "decoded_fraction": decoded / len(big)}
 

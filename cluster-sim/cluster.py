@@ -29,6 +29,7 @@ import shlex
 import signal
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
@@ -240,6 +241,12 @@ class LocalCluster:
                     entry["error"] = err.message
             result[node.node_id] = entry
         return result
+
+    def metrics_text(self, node_id: str, *, timeout_s: float = 10.0) -> str:
+        """The Prometheus text one node serves on its metrics address."""
+        address = self._node(node_id).metrics_address
+        with urllib.request.urlopen(f"http://{address}/metrics", timeout=timeout_s) as response:
+            return response.read().decode()
 
     def describe(self) -> str:
         """What each node saw and the tail of its log: the detail of every ClusterError."""

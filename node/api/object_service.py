@@ -10,7 +10,7 @@ import grpc
 from node import errors
 from node.api.status import check_parsed, download_method, streaming, unary, unary_method, upload_method
 from node.metrics import Metrics
-from node.objects.coordinator import ConvertProgress, Coordinator
+from node.objects.coordinator import Coordinator
 from ringstore.v1 import common_pb2, object_pb2
 
 SERVICE = "ringstore.v1.ObjectService"
@@ -128,10 +128,8 @@ class ObjectServicer:
         outcome = "error"
         try:
             for event in self._c.convert_object(request.bucket, request.key, request.policy):
-                if isinstance(event, ConvertProgress):
-                    yield object_pb2.ConvertObjectResponse(progress=object_pb2.ConvertProgress(
-                        chunks_done=event.chunks_done, chunks_total=event.chunks_total,
-                        bytes_done=event.bytes_done, bytes_total=event.bytes_total))
+                if isinstance(event, object_pb2.ConvertProgress):
+                    yield object_pb2.ConvertObjectResponse(progress=event)
                 else:
                     yield object_pb2.ConvertObjectResponse(result=object_pb2.ConvertResult(
                         object=object_info(event.manifest), copies_released=event.copies_released,

@@ -163,15 +163,19 @@ class ChunkIO:
                   skip: Iterable[str] = ()) -> common_pb2.PlacementRecord | None:
         """The chunk's placement record under `policy`, from the first live node in preference order
         that has one."""
-        chunk_id = bytes(ref.chunk_id)
         geometry = geometry_of(policy)
-        k, m = (0, 0) if geometry is None else (geometry.data_shares, geometry.parity_shares)
+        if geometry is None:
+            return self._placement(bytes(ref.chunk_id), 0, 0, skip)
+        return self._placement(bytes(ref.chunk_id), geometry.data_shares, geometry.parity_shares, skip)
+
+    def _placement(self, chunk_id: bytes, data_shares: int, parity_shares: int,
+                   skip: Iterable[str]) -> common_pb2.PlacementRecord | None:
         skipped = set(skip)
         for node_id in read_order(self._view.ring(), chunk_position(chunk_id), self._view.is_live):
             if node_id in skipped:
                 continue
             try:
-                record = self._replicas.get_placement(node_id, chunk_id, k, m)
+                record = self._replicas.get_placement(node_id, chunk_id, data_shares, parity_shares)
             except HolderError:
                 continue
             if record is not None:
@@ -196,7 +200,8 @@ class ChunkIO:
     def _read_replica(self, ref: common_pb2.ChunkRef, replicas: int, name: str) -> bytes:
         chunk_id = bytes(ref.chunk_id)
         key = ShareKey(chunk_id)
-        candidates = read_order(self._view.ring(), chunk_position(chunk_id), self._view.is_live)
+        ordered = self._view.ring().ordered_nodes(chunk_position(chunk_id))
+        candidates = [n for n in ordered if self._view.is_live(n)]
         window = replicas + REPLICA_READ_EXTRA_HOLDERS
         if self._view.node_id in candidates[:window]:
             candidates.remove(self._view.node_id)
@@ -207,7 +212,7 @@ class ChunkIO:
         # Nodes meant to hold a copy: the home set, then whatever the placement record names. The
         # nodes after the home set are asked too (handoff copies live there), but a copy they lack
         # was never expected, so it is not reported to the repair queue.
-        expected = set(self._view.ring().ordered_nodes(chunk_position(chunk_id))[:replicas])
+        expected = set(ordered[:replicas])
 
         def attempt(node_id: str) -> bytes | None:
             tried.add(node_id)
@@ -233,8 +238,7 @@ class ChunkIO:
                 return data
         # Not where the ring says (the ring changed, or a spare stood in): the placement record
         # names the actual holders.
-        record = self.placement(ref, common_pb2.RedundancyPolicy(
-            replication=common_pb2.Replication(replicas=replicas)), skip=unreachable)
+        record = self._placement(chunk_id, 0, 0, unreachable)
         expected.update(h.node_id for h in (record.holders if record is not None else ()))
         for holder in (record.holders if record is not None else ()):
             if holder.node_id not in tried and self._view.is_live(holder.node_id):
@@ -337,7 +341,7 @@ class ChunkIO:
                         running[self._send_pool.submit(fetch, index, node_id)] = (index, node_id)
                 if not running:
                     if recorded is None:
-                        record = self.placement(ref, _ec_policy(geometry), skip=unreachable)
+                        record = self._placement(chunk_id, k, m, unreachable)
                         recorded = [(h.share_index, h.node_id) for h in (record.holders if record else ())
                                     if h.share_index < n and self._view.is_live(h.node_id)]
                     elif not fallback:
@@ -372,7 +376,3 @@ class ChunkIO:
                 future.cancel()
         return StripeRead(good=good, asked=asked, degraded=fallback)
 
-
-def _ec_policy(geometry: Geometry) -> common_pb2.RedundancyPolicy:
-    return common_pb2.RedundancyPolicy(erasure_coding=common_pb2.ErasureCoding(
-        data_shares=geometry.data_shares, parity_shares=geometry.parity_shares))

@@ -71,14 +71,6 @@ def object_ref(manifest: common_pb2.Manifest) -> common_pb2.ObjectRef:
 
 
 @dataclasses.dataclass(frozen=True)
-class ConvertProgress:
-    chunks_done: int
-    chunks_total: int
-    bytes_done: int
-    bytes_total: int
-
-
-@dataclasses.dataclass(frozen=True)
 class ConvertOutcome:
     manifest: common_pb2.Manifest
     copies_released: int = 0
@@ -467,7 +459,7 @@ class Coordinator:
     # -- convert --------------------------------------------------------------------------------
 
     def convert_object(self, bucket: str, key: str, policy: common_pb2.RedundancyPolicy
-                       ) -> Iterator[ConvertProgress | ConvertOutcome]:
+                       ) -> Iterator[object_pb2.ConvertProgress | ConvertOutcome]:
         """Rewrite the current version's chunks under `policy`: progress after each chunk, then the
         outcome. The order is the crash-safety argument:
 
@@ -520,7 +512,8 @@ class Coordinator:
                 converted.chunks.append(new_chunk)
                 old_holders.append(holders)
                 done_bytes += new_chunk.size_bytes
-                yield ConvertProgress(len(converted.chunks), total, done_bytes, current.size_bytes)
+                yield object_pb2.ConvertProgress(chunks_done=len(converted.chunks), chunks_total=total,
+                                                 bytes_done=done_bytes, bytes_total=current.size_bytes)
         finally:
             for future in inflight:
                 future.cancel()

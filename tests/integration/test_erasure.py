@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import pathlib
 import random
-import urllib.request
 
 import grpc
 import pytest
@@ -47,8 +46,7 @@ def replica_file(cluster: LocalCluster, node_id: str, chunk_hex: str) -> pathlib
 
 def metric(cluster: LocalCluster, node_id: str, name: str) -> float:
     """Sum of every sample of a metric family on one node's /metrics page."""
-    address = cluster.nodes[node_id].metrics_address
-    text = urllib.request.urlopen(f"http://{address}/metrics", timeout=10).read().decode()
+    text = cluster.metrics_text(node_id)
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                if line.startswith(name) and not line.startswith("#"))
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import time
-import urllib.request
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from cluster_sim.cluster import LocalCluster
 from node.config import GossipConfig
 from nodectl.client import Client
 from ringstore.v1 import membership_pb2
@@ -20,11 +18,6 @@ LOCAL = GossipConfig.local()
 # one interval before the kill).
 DETECTION_BOUND_S = (LOCAL.down_after_s + LOCAL.heartbeat_interval_s + LOCAL.indirect_probe_timeout_s
                      + 4 * LOCAL.gossip_interval_s + LOCAL.rpc_timeout_s)
-
-
-def metrics_text(cluster: LocalCluster, node_id: str) -> str:
-    with urllib.request.urlopen(f"http://{cluster.nodes[node_id].metrics_address}/metrics", timeout=5) as r:
-        return r.read().decode()
 
 
 def metric_value(text: str, name: str) -> float:
@@ -98,7 +91,7 @@ def test_messages_without_the_cluster_secret_are_rejected(cluster_factory):
                                                 ("x-ringstore-peer-ts-ms", str(int(time.time() * 1000))),
                                                 ("x-ringstore-peer-mac", "00" * 32)])
         assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert metric_value(metrics_text(cluster, target), "ringstore_peer_auth_rejections_total") >= 2
+    assert metric_value(cluster.metrics_text(target), "ringstore_peer_auth_rejections_total") >= 2
     assert cluster.view(target)[sorted(cluster.nodes)[1]] == "ALIVE"
 
 
@@ -111,7 +104,7 @@ def test_every_node_serves_metrics_and_grpc_health(cluster_factory):
         client.get_bytes("metrics", "k")
     stored = 0.0
     for node_id, node in cluster.nodes.items():
-        text = metrics_text(cluster, node_id)
+        text = cluster.metrics_text(node_id)
         assert metric_value(text, 'ringstore_members{state="ALIVE"}') == 3
         stored += metric_value(text, "ringstore_chunks_stored")
         for name in ("ringstore_put_duration_seconds_count", "ringstore_gossip_messages_total",

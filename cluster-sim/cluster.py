@@ -120,6 +120,7 @@ class LocalCluster:
         self.directory = Path(directory).resolve()
         self.profile = profile
         self.replicas = 3
+        self.settings: dict[str, str] = {}
         self.secret_file = str(self.directory / SECRET_FILE_NAME)
         self.nodes: dict[str, NodeProcess] = {}
         self._popens: dict[str, subprocess.Popen] = {}
@@ -131,8 +132,9 @@ class LocalCluster:
     @classmethod
     def up(cls, directory: str | os.PathLike, *, nodes: int, replicas: int = 3, zones: int = 0,
            secret: bytes | None = None, profile: str = "local", timeout_s: float = 60.0,
-           clock: Clock | None = None) -> "LocalCluster":
-        """Start `nodes` nodes and return once every node sees every node ALIVE.
+           clock: Clock | None = None, settings: dict[str, str] | None = None) -> "LocalCluster":
+        """Start `nodes` nodes and return once every node sees every node ALIVE. `settings` are
+        config overrides every node (also those added or restarted later) starts with.
 
         node-1 starts alone; the others start together with `--join` node-1's address. On any
         failure everything started is stopped and ClusterError says what each node saw.
@@ -153,6 +155,7 @@ class LocalCluster:
                                f"`cluster-sim down --dir {directory}` and remove it, or use another dir")
         cluster = cls(directory, profile=profile, clock=clock)
         cluster.replicas = replicas
+        cluster.settings = dict(settings or {})
         write_secret_file(cluster.secret_file, secret if secret is not None
                           else secrets_module.token_bytes(SECRET_BYTES))
         deadline_s = cluster._clock.monotonic_s() + timeout_s
@@ -187,6 +190,7 @@ class LocalCluster:
         recorded = read_cluster_file(directory)
         cluster = cls(directory, profile=recorded.profile, clock=clock)
         cluster.replicas = recorded.replicas
+        cluster.settings = dict(recorded.settings)
         cluster.secret_file = recorded.secret_file
         cluster.nodes = {node.node_id: node
                          for node in sorted(recorded.nodes, key=lambda n: natural_key(n.node_id))}
@@ -498,7 +502,8 @@ class LocalCluster:
         command = node_command(data_dir=node.data_dir, port=node.port, node_id=node.node_id,
                                secret_file=node.secret_file, profile=self.profile,
                                join_addresses=tuple(join), zone=node.zone,
-                               capacity_bytes=node.capacity_bytes, default_replicas=self.replicas)
+                               capacity_bytes=node.capacity_bytes, default_replicas=self.replicas,
+                               settings=self.settings)
         env = dict(os.environ)
         env.pop("RINGSTORE_CLUSTER_SECRET", None)  # the secret file, and only it, decides
         env["PYTHONUNBUFFERED"] = "1"
@@ -599,4 +604,4 @@ class LocalCluster:
     def _save(self) -> None:
         write_cluster_file(self.directory, ClusterFile(
             secret_file=self.secret_file, profile=self.profile, replicas=self.replicas,
-            nodes=self._sorted_nodes()))
+            nodes=self._sorted_nodes(), settings=self.settings))

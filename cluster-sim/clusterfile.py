@@ -65,6 +65,8 @@ class ClusterFile:
     profile: str = "local"
     replicas: int = 3
     nodes: list[NodeProcess] = dataclasses.field(default_factory=list)
+    # Config overrides every node starts with (`noded --set SECTION.FIELD=VALUE`).
+    settings: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +74,7 @@ class ClusterFile:
             "secret_file": self.secret_file,
             "profile": self.profile,
             "replicas": self.replicas,
+            "settings": dict(self.settings),
             "nodes": [node.to_dict() for node in self.nodes],
         }
 
@@ -89,6 +92,7 @@ class ClusterFile:
                 profile=str(raw.get("profile", "local")),
                 replicas=int(raw.get("replicas", 3)),
                 nodes=[NodeProcess.from_dict(node) for node in raw.get("nodes", [])],
+                settings={str(k): str(v) for k, v in dict(raw.get("settings", {})).items()},
             )
         except KeyError as err:
             raise ClusterError(f"cluster.json lacks field {err}") from None

@@ -180,6 +180,60 @@ class StorageConfig:
         return cls(peer_rpc_timeout_s=10.0, lmdb_map_size_bytes=2 * GIB, read_hedge_after_s=0.5)
 
 
+@dataclasses.dataclass(frozen=True)
+class RepairConfig:
+    """Self-healing (node/repair): repair, rebalancing, handoff return, scrub, garbage collection."""
+
+    # Time between scans of this node's placement records (each scan audits the chunks this node is
+    # responsible for and queues what is below full redundancy or away from home). A membership
+    # change starts a scan at once; this bounds how long damage nobody reported can go unnoticed.
+    repair_scan_interval_s: float = 60.0
+    # Most bytes per second repair and rebalancing write from this node; 0 means unthrottled.
+    # Lower leaves more disk and network to clients; higher restores redundancy sooner.
+    repair_bandwidth_bytes_per_s: int = 200 * MIB
+    # Most chunks this node repairs at once. Higher hides per-chunk latency; each costs up to one
+    # chunk of memory (a decoded stripe) and a few RPCs in flight.
+    repair_concurrency_max: int = 4
+    # Surplus copies (a handoff copy gone home, a copy rebalanced away) are dropped only after the
+    # ring has not changed for this long, so two nodes that briefly disagree about the ring never
+    # both drop copies the other counts on.
+    ring_settle_s: float = 30.0
+    # Most bytes per second scrub reads back and re-hashes on this node.
+    scrub_bandwidth_bytes_per_s: int = 20 * MIB
+    # A scrub pass starts this long after the previous one finished (or at `nodectl scrub start`);
+    # 0 means only on demand.
+    scrub_interval_s: float = 7 * 24 * 3600.0
+    # A copy no live object version references is deleted only after this long (counted from the
+    # later of its storing and the version that superseded it). Also the longest a put may run:
+    # a put slower than half of it is refused, so collection never races a put in progress.
+    gc_grace_s: float = 24 * 3600.0
+    # Time between garbage-collection passes over this node's copies.
+    gc_interval_s: float = 3600.0
+
+    def __post_init__(self) -> None:
+        _require(self.repair_scan_interval_s > 0, "repair_scan_interval_s must be > 0 (try 60)")
+        _require(self.repair_bandwidth_bytes_per_s >= 0,
+                 "repair_bandwidth_bytes_per_s must be >= 0 (0 = unthrottled; try 209715200)")
+        _require(1 <= self.repair_concurrency_max <= 64, "repair_concurrency_max must be in 1..64 (try 4)")
+        _require(self.ring_settle_s >= 0, "ring_settle_s must be >= 0 (try 30)")
+        _require(self.scrub_bandwidth_bytes_per_s >= 1,
+                 "scrub_bandwidth_bytes_per_s must be >= 1 (try 20971520)")
+        _require(self.scrub_interval_s >= 0, "scrub_interval_s must be >= 0 (0 = on demand only)")
+        _require(self.gc_grace_s > 0, "gc_grace_s must be > 0 (try 86400)")
+        _require(self.gc_interval_s > 0, "gc_interval_s must be > 0 (try 3600)")
+
+    @classmethod
+    def lan(cls) -> "RepairConfig":
+        return cls()
+
+    @classmethod
+    def local(cls) -> "RepairConfig":
+        """cluster-sim: scans every 2 s, repair unthrottled, short grace so tests see collection."""
+        return cls(repair_scan_interval_s=2.0, repair_bandwidth_bytes_per_s=0, ring_settle_s=2.0,
+                   scrub_bandwidth_bytes_per_s=64 * MIB, scrub_interval_s=0.0, gc_grace_s=60.0,
+                   gc_interval_s=5.0)
+
+
 _NODE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
@@ -201,6 +255,7 @@ class NodeConfig:
     gossip: GossipConfig = dataclasses.field(default_factory=GossipConfig.lan)
     ring: RingConfig = dataclasses.field(default_factory=RingConfig)
     storage: StorageConfig = dataclasses.field(default_factory=StorageConfig.lan)
+    repair: RepairConfig = dataclasses.field(default_factory=RepairConfig.lan)
 
     def __post_init__(self) -> None:
         _require(bool(self.data_dir), "data_dir is required (--data-dir PATH)")
@@ -221,4 +276,29 @@ class NodeConfig:
             raise ConfigError(f"unknown profile {profile!r}; use one of {', '.join(cls.profiles())}")
         gossip = GossipConfig.local() if profile == "local" else GossipConfig.lan()
         storage = StorageConfig.local() if profile == "local" else StorageConfig.lan()
-        return cls(profile=profile, gossip=gossip, storage=storage, **kwargs)
+        repair = RepairConfig.local() if profile == "local" else RepairConfig.lan()
+        return cls(profile=profile, gossip=gossip, storage=storage, repair=repair, **kwargs)
+
+    def with_settings(self, settings: dict[str, str]) -> "NodeConfig":
+        """A copy with `section.field` values replaced (`noded --set repair.gc_grace_s=5`); each
+        value is parsed as the field's type and the section re-validated."""
+        sections = {"gossip": self.gossip, "ring": self.ring, "storage": self.storage,
+                    "repair": self.repair}
+        changed: dict[str, object] = {}
+        for name, text in settings.items():
+            section_name, _, field_name = name.partition(".")
+            section = changed.get(section_name, sections.get(section_name))
+            if section is None or not field_name:
+                raise ConfigError(f"unknown setting {name!r}: use SECTION.FIELD with SECTION one of "
+                                  f"{', '.join(sections)}")
+            fields = {f.name: f for f in dataclasses.fields(section)}
+            if field_name not in fields:
+                raise ConfigError(f"unknown setting {name!r}; {section_name} has "
+                                  f"{', '.join(sorted(fields))}")
+            kind = type(getattr(section, field_name))
+            try:
+                value = kind(float(text)) if kind is int and "e" in text.lower() else kind(text)
+            except ValueError:
+                raise ConfigError(f"setting {name}={text!r} is not a valid {kind.__name__}") from None
+            changed[section_name] = dataclasses.replace(section, **{field_name: value})
+        return dataclasses.replace(self, **changed)

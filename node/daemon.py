@@ -21,12 +21,14 @@ import secrets
 import signal
 import sys
 import threading
+from typing import Callable
 
 import click
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from node.api.admin_service import AdminServicer
+from node import errors
+from node.api.admin_service import AdminServicer, Healing
 from node.api.auth import AuthInterceptor
 from node.api.membership_service import MembershipServicer
 from node.api.object_service import ObjectServicer
@@ -40,9 +42,15 @@ from node.objects.coordinator import Coordinator
 from node.objects.replicas import Replicas
 from node.peers.client import PeerClient
 from node.peers.gossip_transport import GrpcTransport
-from node.repair import DamageReport, RepairQueue
+from node.repair import DamageReport, GarbageCollector, RepairQueue, Scrubber
+from node.repair.fsck import fsck
+from node.repair.gc import KeyState
+from node.repair.metadata_sync import MetadataSync
+from node.repair.repairer import Repairer
+from node.repair.status import repair_status_pb, scrub_status_pb
 from node.ring import Ring, RingMember
-from node.store import NodeStore
+from node.store import NodeStore, ShareKey
+from ringstore.v1 import admin_pb2
 
 log = logging.getLogger("ringstore.daemon")
 
@@ -87,7 +95,10 @@ def setup_logging(level: str) -> None:
 class ClusterState:
     """The ClusterView the coordinator uses: membership plus the ring built from it."""
 
-    def __init__(self, membership: Membership, ring_vnodes: int, weight_unit_bytes: int) -> None:
+    def __init__(self, membership: Membership, ring_vnodes: int, weight_unit_bytes: int,
+                 monotonic_s: Callable[[], float]) -> None:
+        self._monotonic_s = monotonic_s
+        self.ring_changed_at_s = monotonic_s()
         self._membership = membership
         self._vnodes = ring_vnodes
         self._weight_unit_bytes = weight_unit_bytes
@@ -105,6 +116,7 @@ class ClusterState:
             if members != self._ring_key:
                 self._ring = Ring(members, vnodes_per_node=self._vnodes)
                 self._ring_key = members
+                self.ring_changed_at_s = self._monotonic_s()
 
     def ring(self) -> Ring:
         return self._ring
@@ -176,7 +188,8 @@ class NodeDaemon:
                         state=MemberState.ALIVE, free_bytes=self.store.data_filesystem_free_bytes(),
                         metrics_port=self.metrics_port)
         self.membership = Membership(config=cfg.gossip, me=me, clock=self.clock, rng=random.Random())
-        self.cluster = ClusterState(self.membership, cfg.ring.vnodes_per_node, cfg.ring.weight_unit_bytes)
+        self.cluster = ClusterState(self.membership, cfg.ring.vnodes_per_node, cfg.ring.weight_unit_bytes,
+                                    self.clock.monotonic_s)
         self.membership.add_listener(self.cluster.rebuild)
         self.membership.add_listener(self._on_member_change)
         self.transport = GrpcTransport(
@@ -191,7 +204,9 @@ class NodeDaemon:
         self.coordinator = Coordinator(view=self.cluster, replicas=replicas, config=storage, hlc=self.hlc,
                                        chunk_pool=self.chunk_pool, send_pool=self.send_pool,
                                        wall_ms=self.clock.wall_ms,
-                                       metrics=self.metrics, report_damage=self._report_damage)
+                                       metrics=self.metrics, report_damage=self._report_damage,
+                                       put_duration_max_s=cfg.repair.gc_grace_s / 2)
+        self._start_healing(replicas)
         self.metrics.watch(members_by_state=self.cluster.members_by_state, stats=self.store.stats)
         self.metrics.repair_queue.set_function(lambda: len(self.repair_queue))
 
@@ -200,12 +215,13 @@ class NodeDaemon:
         self.server.add_generic_rpc_handlers((
             ObjectServicer(self.coordinator, self.metrics, self.cluster.state_name).handlers(),
             PeerServicer(self.store, self.hlc, self.metrics, storage.frame_size_bytes,
-                         storage.chunk_size_bytes).handlers(),
+                         storage.chunk_size_bytes, self.node_id).handlers(),
             MembershipServicer(self.membership, self.transport, self.metrics,
                                cfg.gossip.indirect_probe_timeout_s).handlers(),
             AdminServicer(membership=self.membership, ring=self.cluster.ring, store=self.store,
                           default_replicas=storage.default_replicas,
-                          metadata_replicas=storage.metadata_replicas).handlers(),
+                          metadata_replicas=storage.metadata_replicas, healing=self._healing(),
+                          peers=self.peers, pool=self.send_pool).handlers(),
         ))
         self.server.start()
         log.info("serving on %s (metrics on %s:%d), generation %d, profile %s", self.address, metrics_host,
@@ -215,10 +231,69 @@ class NodeDaemon:
         self.driver.start()
         self._free_bytes_thread = threading.Thread(target=self._report_free_bytes, name="free-bytes", daemon=True)
         self._free_bytes_thread.start()
+        for name, loop in (("repair", self.repairer.run), ("metadata-sync", self._metadata_sync_loop),
+                           ("scrub", self.scrubber.run), ("gc", self.gc.run)):
+            threading.Thread(target=loop, args=(self._stopped,), name=name, daemon=True).start()
         for service in ("", "ringstore.v1.ObjectService", "ringstore.v1.PeerService",
                         "ringstore.v1.MembershipService", "ringstore.v1.AdminService"):
             self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
         self._write_ready_file()
+
+    # -- self-healing -------------------------------------------------------------------------------
+
+    def _start_healing(self, replicas: Replicas) -> None:
+        cfg = self.config
+        settled = lambda: self.clock.monotonic_s() - self.cluster.ring_changed_at_s >= cfg.repair.ring_settle_s  # noqa: E731
+        self.repairer = Repairer(view=self.cluster, store=self.store, replicas=replicas, clock=self.clock,
+                                 config=cfg.repair, queue=self.repair_queue, metrics=self.metrics,
+                                 ring_changed_at_s=lambda: self.cluster.ring_changed_at_s)
+        self.metadata_sync = MetadataSync(view=self.cluster, store=self.store, replicas=replicas,
+                                          metadata_replicas=cfg.storage.metadata_replicas, settled=settled)
+        self.scrubber = Scrubber(self.store, self.clock, cfg.repair.scrub_bandwidth_bytes_per_s,
+                                 cfg.repair.scrub_interval_s, self._on_corrupt)
+        def key_state(tenant: str, bucket: str, key: str) -> KeyState:
+            versions = self.coordinator.key_versions(tenant, bucket, key)
+            return KeyState(complete=versions is not None, versions=versions or ())
+
+        self.gc = GarbageCollector(self.store, key_state, self.clock, cfg.repair.gc_grace_s, cfg.repair.gc_interval_s)
+        self.membership.add_listener(self.repairer.trigger)
+        self.metrics.repair_debt_chunks.set_function(lambda: self.repairer.debt()[0])
+        self.metrics.repair_debt_bytes.set_function(lambda: self.repairer.debt()[1])
+
+    def _metadata_sync_loop(self, stop: threading.Event) -> None:
+        while not stop.wait(self.config.repair.repair_scan_interval_s):
+            try:
+                self.metadata_sync.step()
+            except Exception:  # noqa: BLE001 - the loop must outlive one bad pass; it is logged
+                log.exception("metadata sync pass failed")
+
+    def _on_corrupt(self, share: ShareKey, reason: str) -> None:
+        """Scrub quarantined a copy: count it and have repair rebuild it."""
+        log.warning("scrub: %s", reason)
+        self.metrics.scrub_corrupt.inc()
+        self.metrics.corrupt_shares.inc()
+        self.repairer.trigger()
+
+    def _healing(self) -> Healing:
+        def set_config(request: admin_pb2.SetRepairConfigRequest) -> None:
+            if request.HasField("repair_bandwidth_bytes_per_s"):
+                self.repairer.set_bandwidth(request.repair_bandwidth_bytes_per_s)
+            if request.HasField("repair_concurrency_max"):
+                self.repairer.set_concurrency(request.repair_concurrency_max)
+            if request.HasField("scrub_bandwidth_bytes_per_s"):
+                if request.scrub_bandwidth_bytes_per_s < 1:
+                    raise errors.InvalidArgument("scrub bandwidth must be at least 1 byte/s")
+                self.scrubber.set_bandwidth(request.scrub_bandwidth_bytes_per_s)
+
+        def start_scrub() -> None:
+            self.scrubber.request_pass()
+
+        return Healing(repair_status=lambda: repair_status_pb(self.node_id, self.repairer.status()),
+                       set_repair_config=set_config, start_scrub=start_scrub,
+                       scrub_status=lambda: scrub_status_pb(self.node_id, self.scrubber.status()),
+                       fsck=lambda bucket: fsck(self.coordinator, self.cluster, self.coordinator.replicas,
+                                                self.send_pool, bucket),
+                       repair_debt_chunks=lambda: self.repairer.debt()[0])
 
     def _on_member_change(self, old: MemberInfo | None, new: MemberInfo) -> None:
         came_back = new.state == MemberState.ALIVE and (
@@ -233,6 +308,7 @@ class NodeDaemon:
         self.metrics.damage_reports.labels(reason).inc()
         if reason == "corrupt":
             self.metrics.corrupt_shares.inc()
+        self.repairer.trigger()
 
     def _report_free_bytes(self) -> None:
         last = self.membership.me().free_bytes
@@ -267,6 +343,7 @@ class NodeDaemon:
                 log.warning("could not announce LEFT to peers", exc_info=True)
         self.driver.stop()
         self.server.stop(grace=2.0).wait(5.0)
+        self.repairer.close()
         self.chunk_pool.shutdown(wait=False, cancel_futures=True)
         self.send_pool.shutdown(wait=False, cancel_futures=True)
         self.metrics_server.shutdown()
@@ -299,9 +376,11 @@ def _read_secret(path: str | None) -> bytes:
 @click.option("--profile", type=click.Choice(NodeConfig.profiles()), default="lan", show_default=True,
               help="Timer profile: lan for real clusters, local for cluster-sim.")
 @click.option("--default-replicas", type=int, default=None, help="Copies per chunk for new buckets.")
+@click.option("--set", "settings", multiple=True, metavar="SECTION.FIELD=VALUE",
+              help="Override one config value, e.g. repair.gc_grace_s=600 (repeatable).")
 @click.option("--log-level", default="info", show_default=True)
 def main(data_dir, listen_address, advertise_address, metrics_address, node_id, zone, capacity_bytes,
-         join_addresses, cluster_secret_file, profile, default_replicas, log_level) -> None:
+         join_addresses, cluster_secret_file, profile, default_replicas, settings, log_level) -> None:
     """Run one Ringstore node."""
     setup_logging(log_level)
     try:
@@ -312,6 +391,13 @@ def main(data_dir, listen_address, advertise_address, metrics_address, node_id, 
         if default_replicas is not None:
             config = dataclasses.replace(config, storage=dataclasses.replace(config.storage,
                                                                              default_replicas=default_replicas))
+        overrides = {}
+        for item in settings:
+            name, sep, value = item.partition("=")
+            if not sep:
+                raise ConfigError(f"--set {item!r}: write SECTION.FIELD=VALUE, e.g. repair.gc_grace_s=600")
+            overrides[name.strip()] = value.strip()
+        config = config.with_settings(overrides)
         os.makedirs(data_dir, exist_ok=True)
         daemon = NodeDaemon(config)
     except (ConfigError, OSError) as err:

@@ -54,6 +54,33 @@ class Metrics:
             ["reason"], registry=r)
         self.repair_queue = prom.Gauge("ringstore_repair_queue_items",
                                        "Distinct damaged copies waiting in this node's repair queue.", registry=r)
+        self.repair_bytes = prom.Counter(
+            "ringstore_repair_bytes_total", "Bytes of copies and shares written by repair, rebalancing and "
+            "handoff return, by policy.", ["policy"], registry=r)
+        self.repair_copies = prom.Counter("ringstore_repair_copies_total",
+                                          "Copies and shares written by repair, rebalancing and handoff return.",
+                                          registry=r)
+        self.repair_failures = prom.Counter("ringstore_repair_failures_total",
+                                            "Attempts to restore a chunk layout that failed (retried with back-off).",
+                                            registry=r)
+        self.surplus_dropped = prom.Counter("ringstore_repair_surplus_dropped_total",
+                                            "Surplus copies dropped here once every home held its copy.", registry=r)
+        self.repair_debt_chunks = prom.Gauge("ringstore_repair_debt_chunks",
+                                             "Chunk layouts below full redundancy that this node repairs.", registry=r)
+        self.repair_debt_bytes = prom.Gauge("ringstore_repair_debt_bytes",
+                                            "Bytes this node must write to restore full redundancy and finish moves.",
+                                            registry=r)
+        self.scrub_bytes = prom.Counter("ringstore_scrub_bytes_total", "Bytes read back and re-hashed by scrub.",
+                                        registry=r)
+        self.scrub_progress = prom.Gauge("ringstore_scrub_progress_ratio",
+                                         "Fraction of the current (or last) scrub pass done, by bytes.", registry=r)
+        self.scrub_corrupt = prom.Counter("ringstore_scrub_corrupt_total",
+                                          "Corrupt copies scrub found and quarantined.", registry=r)
+        self.gc_copies = prom.Counter("ringstore_gc_copies_deleted_total",
+                                      "Copies garbage collection deleted (no live version referenced them).",
+                                      registry=r)
+        self.gc_bytes = prom.Counter("ringstore_gc_bytes_deleted_total", "Bytes garbage collection reclaimed.",
+                                     registry=r)
         self.gossip_messages = prom.Counter("ringstore_gossip_messages_total",
                                             "Membership messages, by kind and direction.", ["kind", "direction"],
                                             registry=r)

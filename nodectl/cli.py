@@ -22,6 +22,15 @@ request sent, so a typo costs nothing and reads like the node's own message woul
 the last byte arrived (and, for whole objects, matched its blake3), so a failed or interrupted get
 never leaves a half-written file under the destination name.
 
+`repair status`, `fsck` and `scrub status` are reports. `repair status` and `scrub status` exit 0
+whatever they show, and warn on stderr (`warning: node-4 did not answer: ...`) about ALIVE
+members that did not answer. `fsck` exits by what it found: 0 all chunks full, 10 (EXIT_DEGRADED)
+some below full but readable, 5 (EXIT_DATA_LOSS) some unreadable, so a cron job can alert on it
+without parsing. `repair set` and `scrub start` are actions: they print the nodes that applied
+them and exit 4 (unavailable) when some member did not answer, since the cluster then runs with
+mixed settings. Rejected: exiting non-zero from `repair status` when there is debt; debt after a
+node loss is normal work in progress, and a status command that "fails" then is useless in a loop.
+
 Rejected alternative: click's default error handling. It prints a multi-line usage block for
 usage errors and a traceback for anything else, and its exit codes cannot say "not found" from
 "cluster unavailable", which scripts need to tell apart.
@@ -45,15 +54,26 @@ import grpc
 
 from nodectl.client import (
     EC_SHARES_MAX,
+    FSCK_FINDINGS_MAX,
     LIST_PAGE_SIZE_MAX,
     RETRIES_MAX_LIMIT,
+    UINT32_MAX,
+    UINT64_MAX,
     BucketInfo,
     Client,
     ClusterStatus,
     ConvertProgress,
     ConvertResult,
+    FsckFinding,
+    FsckProgress,
+    FsckReport,
+    FsckSummary,
+    NodeScrubStatus,
     ObjectInfo,
     ObjectStat,
+    RedundancyLevel,
+    RepairStatus,
+    ScrubStatus,
     validate_bucket,
     validate_key,
     validate_policy,
@@ -61,9 +81,13 @@ from nodectl.client import (
 )
 from nodectl.errors import (
     EXIT_CODES_HELP,
+    EXIT_DATA_LOSS,
+    EXIT_DEGRADED,
+    EXIT_OK,
     EXIT_OTHER,
     InvalidArgument,
     RingstoreError,
+    Unavailable,
     from_rpc_error,
     one_line,
 )
@@ -169,17 +193,20 @@ def human_bytes(size_bytes: float) -> str:
     raise AssertionError("unreachable")
 
 
-def format_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    """Left-aligned columns separated by two spaces, header first, no trailing blanks."""
-    return _aligned([list(header)] + [list(row) for row in rows])
+def format_table(header: Sequence[str], rows: Iterable[Sequence[str]], *,
+                 right: Sequence[int] = ()) -> list[str]:
+    """Columns separated by two spaces, header first, no trailing blanks; left-aligned but for
+    the column indexes in `right` (numbers), whose header is right-aligned too."""
+    return _aligned([list(header)] + [list(row) for row in rows], right=right)
 
 
-def _aligned(table: Sequence[Sequence[str]]) -> list[str]:
-    """Rows of equally many cells as left-aligned columns, two spaces apart, no trailing blanks."""
+def _aligned(table: Sequence[Sequence[str]], *, right: Sequence[int] = ()) -> list[str]:
+    """Rows of equally many cells as aligned columns, two spaces apart, no trailing blanks."""
     if not table:
         return []
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+    return ["  ".join(cell.rjust(width) if i in right else cell.ljust(width)
+                      for i, (cell, width) in enumerate(zip(row, widths))).rstrip()
             for row in table]
 
 
@@ -285,6 +312,160 @@ def format_status(status: ClusterStatus) -> list[str]:
         f"repair debt: {status.repair_debt_chunks} chunks",
     ]
     return lines
+
+
+def rate_text(bytes_per_s: float) -> str:
+    """"41.2 MiB/s"."""
+    return f"{human_bytes(bytes_per_s)}/s"
+
+
+def duration_text(seconds: float) -> str:
+    """"4 s", "2 min 5 s", "3 h 20 min", "2 d 4 h": the two largest units, rounded to the second."""
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"
+
+
+def eta_text(eta_s: float | None) -> str:
+    """An ETA for people: a duration, or "unknown" when nothing was repaired lately to measure."""
+    return "unknown" if eta_s is None else duration_text(eta_s)
+
+
+def _is_ec(policy: str) -> bool:
+    return policy.startswith("ec=")
+
+
+def level_text(level: RedundancyLevel) -> str:
+    """"replicas=3 at 2 of 3 copies"; "ec=4+2 at K+1 (5 of 6 shares)" (K-1 is unreadable)."""
+    if _is_ec(level.policy):
+        return (f"{level.policy} at K{level.copies_spare:+d} "
+                f"({level.copies_present} of {level.copies_wanted} shares)")
+    return f"{level.policy} at {level.copies_present} of {level.copies_wanted} copies"
+
+
+def unreachable_warning(entry: str) -> str:
+    """"warning: node-4 did not answer: <reason>" for the wire's "node-id: reason"."""
+    node_id, sep, reason = one_line(entry).partition(": ")
+    warning = f"warning: {node_id} did not answer"
+    return f"{warning}: {reason}" if sep else warning
+
+
+def format_repair_status(status: RepairStatus) -> list[str]:
+    """The `repair status` report: a cluster line, the merged levels worst first, one row per node,
+    then one line per unrepairable chunk. Unreachable nodes are warned about separately."""
+    left, rate = human_bytes(status.bytes_left), rate_text(status.rate_bytes_per_s)
+    eta = eta_text(status.eta_s)
+    if status.chunks_below_full:
+        lines = [f"repair: {_count(status.chunks_below_full, 'chunk')} below full redundancy, "
+                 f"{left} left, {rate}, ETA {eta}"]
+    elif status.bytes_left:
+        lines = [f"repair: all chunks at full redundancy; {left} of moves left, {rate}, ETA {eta}"]
+    else:
+        lines = ["repair: all chunks at full redundancy"]
+    levels = status.levels
+    if levels:
+        lines += format_table(
+            ("LEVEL", "CHUNKS", "MISSING"),
+            ((level_text(lv), str(lv.chunks), human_bytes(lv.bytes_missing)) for lv in levels),
+            right=(1, 2))
+    lines += format_table(
+        ("NODE", "RESPONSIBLE", "BELOW FULL", "MISPLACED", "LEFT", "RATE", "ETA", "REPAIRED",
+         "LAST SCAN"),
+        ((n.node_id, str(n.chunks_responsible), str(n.chunks_below_full), str(n.chunks_misplaced),
+          human_bytes(n.bytes_left), rate_text(n.rate_bytes_per_s),
+          eta_text(n.eta_s) if n.bytes_left else "-", human_bytes(n.bytes_repaired_total),
+          iso_utc(n.last_scan_unix_ms)) for n in status.nodes),
+        right=(1, 2, 3, 4, 5, 7))
+    lines += [f"unrepairable: chunk {u.chunk_id_hex[:16]} ({u.policy}) on {u.node_id}, "
+              f"{_count(u.attempts, 'attempt')}: {one_line(u.reason)}"
+              for u in status.unrepairable]
+    return lines
+
+
+def repair_config_text(repair_bandwidth_bytes_per_s: int | None,
+                       repair_concurrency_max: int | None,
+                       scrub_bandwidth_bytes_per_s: int | None) -> str:
+    """The settings `repair set` changed, in their config names: "repair_concurrency_max=4, ..."."""
+    parts = []
+    if repair_bandwidth_bytes_per_s is not None:
+        shown = (rate_text(repair_bandwidth_bytes_per_s) if repair_bandwidth_bytes_per_s
+                 else "unthrottled")
+        parts.append(f"repair_bandwidth_bytes_per_s={repair_bandwidth_bytes_per_s} ({shown})")
+    if repair_concurrency_max is not None:
+        parts.append(f"repair_concurrency_max={repair_concurrency_max}")
+    if scrub_bandwidth_bytes_per_s is not None:
+        parts.append(f"scrub_bandwidth_bytes_per_s={scrub_bandwidth_bytes_per_s} "
+                     f"({rate_text(scrub_bandwidth_bytes_per_s)})")
+    return ", ".join(parts)
+
+
+def not_applied_error(what: str, unreachable: Sequence[str]) -> Unavailable:
+    """The error a fan-out action ends with when some ALIVE members did not answer (exit 4)."""
+    return Unavailable(f"{what} not applied on {_count(len(unreachable), 'node')} that did not "
+                       f"answer ({'; '.join(unreachable)}); run it again once they do")
+
+
+def format_finding(finding: FsckFinding) -> str:
+    """One `fsck` line: "degraded: BUCKET/KEY chunk ID (offset N) POLICY: 5 of 6 shares (...)"."""
+    kind = "unreadable" if finding.unreadable else "degraded"
+    unit = "shares" if _is_ec(finding.policy) else "copies"
+    line = (f"{kind}: {finding.bucket}/{finding.key} chunk {finding.chunk_id_hex[:16]} "
+            f"(offset {finding.offset_bytes}) {finding.policy}: "
+            f"{finding.copies_present} of {finding.copies_wanted} {unit}")
+    if finding.unreadable:
+        line += f", {finding.copies_needed} needed"
+    detail = one_line(finding.detail)
+    return f"{line} ({detail})" if detail else line
+
+
+def format_fsck_summary(summary: FsckSummary) -> str:
+    """The last `fsck` line: what was audited and how many chunks are full, degraded, unreadable."""
+    return (f"fsck: {_count(summary.buckets_checked, 'bucket')}, "
+            f"{_count(summary.objects_checked, 'object')}, "
+            f"{_count(summary.chunks_checked, 'chunk')}: {summary.chunks_full} full, "
+            f"{summary.chunks_degraded} degraded, {summary.chunks_unreadable} unreadable "
+            f"({summary.chunks_misplaced} misplaced)")
+
+
+def fsck_exit_code(report: FsckReport) -> int:
+    """5 when any chunk is unreadable, 10 when any is only degraded, 0 when all are full.
+
+    The summary counts every chunk; the findings are also looked at so that a line printed as
+    degraded or unreadable never comes with exit 0, whatever the summary says."""
+    summary = report.summary
+    if summary.chunks_unreadable or any(f.unreadable for f in report.findings):
+        return EXIT_DATA_LOSS
+    if summary.chunks_degraded or report.findings or report.findings_omitted:
+        return EXIT_DEGRADED
+    return EXIT_OK
+
+
+def _scrub_checked_text(node: NodeScrubStatus) -> str:
+    """"1200/5000 copies (24%)", the percentage of bytes; no percentage before any is indexed."""
+    text = f"{node.copies_checked}/{node.copies_total} copies"
+    if node.bytes_total:
+        text += f" ({100 * node.bytes_checked / node.bytes_total:.0f}%)"
+    return text
+
+
+def format_scrub_status(status: ScrubStatus) -> list[str]:
+    """The `scrub status` table: NODE RUNNING CHECKED CORRUPT (this pass / since start) PASSES
+    LAST PASS (when it finished and how long it took)."""
+    return format_table(
+        ("NODE", "RUNNING", "CHECKED", "CORRUPT", "PASSES", "LAST PASS"),
+        ((n.node_id, "yes" if n.running else "no", _scrub_checked_text(n),
+          f"{n.corrupt_found} / {n.corrupt_found_total}", str(n.passes_completed),
+          f"{iso_utc(n.last_pass_finished_unix_ms)} ({duration_text(n.last_pass_s)})"
+          if n.last_pass_finished_unix_ms > 0 else "-")
+         for n in status.nodes),
+        right=(4,))
 
 
 class Progress:
@@ -435,7 +616,7 @@ def _print_json(document: Any) -> None:
               help="Retries of a request the node answers UNAVAILABLE (or cannot be reached).")
 @click.pass_context
 def main(ctx: click.Context, addr: str | None, timeout_s: float, retries_max: int) -> None:
-    """Ringstore command line: buckets, objects and cluster status."""
+    """Ringstore command line: buckets, objects, cluster status, repair, fsck and scrub."""
     ctx.obj = _Settings(addr, timeout_s, retries_max)
 
 
@@ -670,3 +851,134 @@ def status_command(settings: _Settings, as_json: bool) -> None:
         _print_json(status.to_dict())
     else:
         click.echo("\n".join(format_status(status)))
+
+
+def _warn_unreachable(unreachable: Sequence[str]) -> None:
+    for entry in unreachable:
+        click.echo(unreachable_warning(entry), err=True)
+
+
+# The --node-only flag's help, shared by the repair and scrub commands.
+NODE_ONLY_HELP = "Only the node at --addr; default: every ALIVE member, through it."
+
+
+@main.group("repair")
+def repair_group() -> None:
+    """Repair debt and progress; repair and scrub throttles."""
+
+
+@repair_group.command("status")
+@click.option("--node-only", is_flag=True, help=NODE_ONLY_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_obj
+def repair_status_command(settings: _Settings, node_only: bool, as_json: bool) -> None:
+    """Show chunks below full redundancy by level (worst first), bytes left, rate and ETA, each
+    node's share of the work, and every chunk repair could not restore.
+
+    Exits 0 whatever the debt: it is a report (use `nodectl fsck` for an exit code that says
+    whether data is at risk)."""
+    with settings.client() as client:
+        status = client.repair_status(this_node_only=node_only)
+    if as_json:
+        _print_json(status.to_dict())
+    else:
+        click.echo("\n".join(format_repair_status(status)))
+    _warn_unreachable(status.unreachable)
+
+
+@repair_group.command("set")
+@click.option("--bandwidth-bytes-per-s", type=click.IntRange(0, UINT64_MAX), default=None,
+              metavar="N", help="Most bytes per second repair writes on each node; 0: unthrottled.")
+@click.option("--concurrency", type=click.IntRange(1, UINT32_MAX), default=None, metavar="N",
+              help="Most chunks each node repairs at once.")
+@click.option("--scrub-bandwidth-bytes-per-s", type=click.IntRange(1, UINT64_MAX), default=None,
+              metavar="N", help="Most bytes per second scrub reads on each node.")
+@click.option("--node-only", is_flag=True, help=NODE_ONLY_HELP)
+@click.pass_obj
+def repair_set_command(settings: _Settings, bandwidth_bytes_per_s: int | None,
+                       concurrency: int | None, scrub_bandwidth_bytes_per_s: int | None,
+                       node_only: bool) -> None:
+    """Change repair and scrub throttles now, until the nodes restart (they then read their
+    config again). Exits 4 when an ALIVE member did not answer, after naming those that applied
+    it."""
+    if (bandwidth_bytes_per_s is None and concurrency is None
+            and scrub_bandwidth_bytes_per_s is None):
+        raise click.UsageError("give at least one of --bandwidth-bytes-per-s, --concurrency and "
+                               "--scrub-bandwidth-bytes-per-s")
+    with settings.client() as client:
+        applied, unreachable = client.set_repair_config(
+            repair_bandwidth_bytes_per_s=bandwidth_bytes_per_s,
+            repair_concurrency_max=concurrency,
+            scrub_bandwidth_bytes_per_s=scrub_bandwidth_bytes_per_s,
+            this_node_only=node_only)
+    changed = repair_config_text(bandwidth_bytes_per_s, concurrency, scrub_bandwidth_bytes_per_s)
+    click.echo(f"set {changed} on {', '.join(applied) or 'no node'}")
+    if unreachable:
+        raise not_applied_error("repair config", unreachable)
+
+
+@main.command("fsck")
+@click.argument("bucket", required=False)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON document: findings and summary.")
+@click.pass_context
+def fsck_command(ctx: click.Context, bucket: str | None, as_json: bool) -> None:
+    """Audit every object (or BUCKET's): one line per chunk below full redundancy, then a summary.
+
+    Exits 0 when every chunk is at full redundancy, 10 when some are degraded but all read, and
+    5 when any is unreadable. Progress goes to stderr when it is a terminal."""
+    settings: _Settings = ctx.obj
+    progress = _progress(f"fsck {bucket}" if bucket else "fsck", None)
+
+    def on_progress(done: FsckProgress) -> None:
+        progress.update(done.bytes_checked, detail=f"{_count(done.objects_checked, 'object')}, "
+                                                   f"{_count(done.chunks_checked, 'chunk')}")
+
+    with settings.client() as client:
+        try:
+            report = client.fsck(bucket, progress=on_progress)
+        finally:
+            progress.finish()
+    if as_json:
+        _print_json(report.to_dict())
+    else:
+        lines = [format_finding(f) for f in report.findings]
+        if report.findings_omitted:
+            lines.append(f"fsck: {report.findings_omitted} more findings not shown (only the "
+                         f"first {FSCK_FINDINGS_MAX} are kept; the summary counts them all)")
+        lines.append(format_fsck_summary(report.summary))
+        click.echo("\n".join(lines))
+    ctx.exit(fsck_exit_code(report))
+
+
+@main.group("scrub")
+def scrub_group() -> None:
+    """Re-read stored copies against their hashes: start a pass, watch its progress."""
+
+
+@scrub_group.command("start")
+@click.option("--node-only", is_flag=True, help=NODE_ONLY_HELP)
+@click.pass_obj
+def scrub_start_command(settings: _Settings, node_only: bool) -> None:
+    """Start a scrub pass now (a node already scrubbing carries on). Exits 4 when an ALIVE member
+    did not answer, after naming those that run one."""
+    with settings.client() as client:
+        started, unreachable = client.start_scrub(this_node_only=node_only)
+    click.echo(f"scrub running on {', '.join(started) or 'no node'}")
+    if unreachable:
+        raise not_applied_error("scrub start", unreachable)
+
+
+@scrub_group.command("status")
+@click.option("--node-only", is_flag=True, help=NODE_ONLY_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_obj
+def scrub_status_command(settings: _Settings, node_only: bool, as_json: bool) -> None:
+    """Show each node's scrub pass: copies and bytes checked, corrupt copies found, passes done."""
+    with settings.client() as client:
+        status = client.scrub_status(this_node_only=node_only)
+    if as_json:
+        _print_json(status.to_dict())
+    else:
+        click.echo("\n".join(format_scrub_status(status)))
+    _warn_unreachable(status.unreachable)

@@ -30,6 +30,14 @@ Design:
   cannot be set up front (the size is learnt from the first progress message), so a watchdog
   allows timeout_s for the first message, then the larger of "timeout_s since the last progress
   that moved forward" and `convert_deadline_s` of the object's size, counted from the start.
+- Repair, fsck and scrub calls go to one node, which fans out to every ALIVE member (unless
+  `this_node_only`) and names the members that did not answer; the client hands that list back
+  rather than raising, because a status from 9 of 10 nodes is still worth showing. Cluster totals
+  (debt, rate, ETA, levels merged across nodes) are properties computed here from the per-node
+  answers, so the wire carries each node's own numbers once and nothing is summed twice.
+- `fsck` streams for as long as the audit takes, which no deadline fixed up front can bound: a
+  watchdog allows timeout_s from each message to the next (the node sends progress now and then),
+  so an hour-long audit runs to the end while a node that goes quiet fails in timeout_s.
 
 Rejected alternatives: gRPC's built-in retry policy (service config) retries only before the
 first response byte and cannot know whether a put's iterator can be replayed; and a fixed deadline
@@ -40,12 +48,13 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import math
 import os
 import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, BinaryIO
 
 import blake3
@@ -107,6 +116,16 @@ EC_DIGITS_MAX = 9
 # Most messages one ConvertObject stream may send: one progress per chunk plus the result would be
 # far fewer for any real object; a guard against a node that never ends the stream.
 CONVERT_MESSAGES_MAX = 10_000_000
+# Most findings one fsck keeps in memory (a few hundred bytes each); past it they are only
+# counted. A node gone OUT can leave millions of chunks degraded: the summary counts them all,
+# and no one reads past the first hundred thousand lines.
+FSCK_FINDINGS_MAX = 100_000
+# Most messages one Fsck stream may send: findings are at most one per chunk and progress comes
+# "now and then", so this only stops a node that never ends the stream.
+FSCK_MESSAGES_MAX = 1_000_000_000
+# Largest values of the wire's unsigned integer fields.
+UINT32_MAX = 2**32 - 1
+UINT64_MAX = 2**64 - 1
 
 _OBJECT_SERVICE = "/ringstore.v1.ObjectService/"
 
@@ -280,6 +299,218 @@ class RingInfo(_Dict):
 
     tokens: list[RingToken]
     ownership: dict[str, float]
+
+
+@dataclasses.dataclass(frozen=True)
+class RedundancyLevel(_Dict):
+    """How many chunks sit at one redundancy level below full, and the bytes repair must write."""
+
+    # "replicas=N" or "ec=K+M".
+    policy: str
+    # Copies (replicas) or distinct shares (ec) found on live nodes.
+    copies_present: int
+    # Copies or shares the policy wants: N, or K+M.
+    copies_wanted: int
+    # Fewest copies or shares that still read: 1, or K.
+    copies_needed: int
+    chunks: int
+    bytes_missing: int
+
+    @property
+    def copies_spare(self) -> int:
+        """Copies or shares above the minimum that reads: 0 is one loss from unreadable; < 0 is
+        unreadable now."""
+        return self.copies_present - self.copies_needed
+
+
+@dataclasses.dataclass(frozen=True)
+class UnrepairableChunk(_Dict):
+    """A chunk repair could not restore, why, and the node responsible for it."""
+
+    node_id: str
+    chunk_id_hex: str
+    policy: str
+    # One line: what is missing and what would fix it.
+    reason: str
+    attempts: int
+    last_attempt_unix_ms: int
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeRepairStatus(_Dict):
+    """One node's repair status: the chunks it is responsible for (it is their first live holder)."""
+
+    node_id: str
+    # Chunks below full redundancy by level, as the node sent them.
+    levels: list[RedundancyLevel]
+    chunks_below_full: int
+    # Bytes left to write to restore full redundancy and finish moves.
+    bytes_left: int
+    rate_bytes_per_s: float
+    # Seconds until bytes_left is done at the node's rate; 0 when nothing is left, None when the
+    # node cannot tell (nothing repaired recently).
+    eta_s: float | None
+    bytes_repaired_total: int
+    copies_repaired_total: int
+    # Chunks at full redundancy with a copy away from its home node (moves pending).
+    chunks_misplaced: int
+    copies_dropped_total: int
+    unrepairable: list[UnrepairableChunk]
+    # End of the node's last scan of its placement records; 0 if it never finished one.
+    last_scan_unix_ms: int
+    last_scan_s: float
+    # Chunk layouts the node was responsible for in that scan.
+    chunks_responsible: int
+    repair_bandwidth_bytes_per_s: int
+    repair_concurrency_max: int
+    # Chunk layouts in the node's repair queue (read failures and scrub findings not yet handled).
+    queued: int
+
+
+@dataclasses.dataclass(frozen=True)
+class RepairStatus(_Dict):
+    """Repair status of every node that answered, with cluster totals as properties.
+
+    The totals add up what each node is responsible for; nodes split responsibility (the first
+    live holder of a chunk repairs it), so no chunk is counted twice while the nodes agree on
+    membership.
+    """
+
+    # Sorted by node id.
+    nodes: list[NodeRepairStatus]
+    # ALIVE members that did not answer, each "node-id: reason".
+    unreachable: list[str]
+
+    @property
+    def chunks_below_full(self) -> int:
+        return sum(n.chunks_below_full for n in self.nodes)
+
+    @property
+    def chunks_misplaced(self) -> int:
+        return sum(n.chunks_misplaced for n in self.nodes)
+
+    @property
+    def bytes_left(self) -> int:
+        return sum(n.bytes_left for n in self.nodes)
+
+    @property
+    def rate_bytes_per_s(self) -> float:
+        """The nodes' repair rates summed: they repair in parallel."""
+        return sum(n.rate_bytes_per_s for n in self.nodes)
+
+    @property
+    def eta_s(self) -> float | None:
+        """bytes_left at the summed rate; 0 when nothing is left, None when nothing moves."""
+        return repair_eta_s(self.bytes_left, self.rate_bytes_per_s)
+
+    @property
+    def levels(self) -> list[RedundancyLevel]:
+        """Every node's levels merged (same policy, copies present and wanted), worst first."""
+        return merge_levels(level for n in self.nodes for level in n.levels)
+
+    @property
+    def unrepairable(self) -> list[UnrepairableChunk]:
+        """Every node's unrepairable chunks, node by node."""
+        return [chunk for n in self.nodes for chunk in n.unrepairable]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields, plus the cluster totals under "cluster" (what `repair status` prints)."""
+        document = super().to_dict()
+        document["cluster"] = {
+            "chunks_below_full": self.chunks_below_full,
+            "chunks_misplaced": self.chunks_misplaced,
+            "bytes_left": self.bytes_left,
+            "rate_bytes_per_s": self.rate_bytes_per_s,
+            "eta_s": self.eta_s,
+            "levels": [level.to_dict() for level in self.levels],
+            "unrepairable": [chunk.to_dict() for chunk in self.unrepairable],
+        }
+        return document
+
+
+@dataclasses.dataclass(frozen=True)
+class FsckProgress(_Dict):
+    """How far an audit has got."""
+
+    objects_checked: int
+    chunks_checked: int
+    # Logical bytes of the objects checked so far.
+    bytes_checked: int
+
+
+@dataclasses.dataclass(frozen=True)
+class FsckFinding(_Dict):
+    """A chunk below full redundancy: where it is in which object, and which copies are missing."""
+
+    bucket: str
+    key: str
+    chunk_id_hex: str
+    offset_bytes: int
+    # "replicas=N" or "ec=K+M".
+    policy: str
+    copies_present: int
+    copies_wanted: int
+    copies_needed: int
+    # True when fewer than copies_needed are present: the chunk cannot be read now.
+    unreadable: bool
+    # Which copies are missing and where, as the node says it.
+    detail: str
+
+
+@dataclasses.dataclass(frozen=True)
+class FsckSummary(_Dict):
+    """What an audit covered and found (its counts cover every chunk, kept findings or not)."""
+
+    buckets_checked: int
+    objects_checked: int
+    chunks_checked: int
+    chunks_full: int
+    chunks_degraded: int
+    chunks_unreadable: int
+    # Chunks at full redundancy with some copy away from its home node (rebalancing pending).
+    chunks_misplaced: int
+    bytes_checked: int
+
+
+@dataclasses.dataclass(frozen=True)
+class FsckReport(_Dict):
+    """An audit's findings, in the order the node sent them, and its summary."""
+
+    findings: list[FsckFinding]
+    summary: FsckSummary
+    # Findings past FSCK_FINDINGS_MAX, counted but not kept.
+    findings_omitted: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeScrubStatus(_Dict):
+    """One node's scrub progress; "pass" counts are the current pass, or the last one if idle."""
+
+    node_id: str
+    running: bool
+    copies_checked: int
+    # Copies indexed when the pass started.
+    copies_total: int
+    bytes_checked: int
+    bytes_total: int
+    corrupt_found: int
+    # Corrupt copies found since the node started.
+    corrupt_found_total: int
+    passes_completed: int
+    # End of the last finished pass; 0 if none has finished.
+    last_pass_finished_unix_ms: int
+    last_pass_s: float
+    scrub_bandwidth_bytes_per_s: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ScrubStatus(_Dict):
+    """Scrub progress of every node that answered."""
+
+    # Sorted by node id.
+    nodes: list[NodeScrubStatus]
+    # ALIVE members that did not answer, each "node-id: reason".
+    unreachable: list[str]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -616,6 +847,118 @@ def convert_result_from_pb(pb: object_pb2.ConvertResult) -> ConvertResult:
         copies_not_reached=pb.copies_not_reached,
         unchanged=pb.unchanged,
     )
+
+
+def repair_eta_s(bytes_left: int, rate_bytes_per_s: float) -> float | None:
+    """Seconds to write bytes_left at rate_bytes_per_s: 0 when nothing is left, None when the rate
+    is not a positive finite number (nothing repaired recently, so no honest estimate)."""
+    if bytes_left <= 0:
+        return 0.0
+    if not (rate_bytes_per_s > 0 and math.isfinite(rate_bytes_per_s)):
+        return None
+    return bytes_left / rate_bytes_per_s
+
+
+def level_order_key(level: RedundancyLevel) -> tuple[int, int, str, int]:
+    """Worst first: fewest copies above the minimum, then most copies missing, then by policy."""
+    return (level.copies_spare, level.copies_present - level.copies_wanted, level.policy,
+            level.copies_present)
+
+
+def merge_levels(levels: Iterable[RedundancyLevel]) -> list[RedundancyLevel]:
+    """Levels with the same policy, copies present and copies wanted added up, worst first."""
+    merged: dict[tuple[str, int, int], RedundancyLevel] = {}
+    for level in levels:
+        key = (level.policy, level.copies_present, level.copies_wanted)
+        seen = merged.get(key)
+        merged[key] = level if seen is None else dataclasses.replace(
+            seen, chunks=seen.chunks + level.chunks,
+            bytes_missing=seen.bytes_missing + level.bytes_missing)
+    return sorted(merged.values(), key=level_order_key)
+
+
+def _known_eta_s(eta_s: float) -> float | None:
+    """The wire's eta_s (-1 for unknown) as seconds or None."""
+    return eta_s if eta_s >= 0 and math.isfinite(eta_s) else None
+
+
+def node_repair_status_from_pb(pb: admin_pb2.NodeRepairStatus) -> NodeRepairStatus:
+    """The plain NodeRepairStatus of a wire NodeRepairStatus."""
+    return NodeRepairStatus(
+        node_id=pb.node_id,
+        levels=[
+            RedundancyLevel(policy=lv.policy, copies_present=lv.copies_present,
+                            copies_wanted=lv.copies_wanted, copies_needed=lv.copies_needed,
+                            chunks=lv.chunks, bytes_missing=lv.bytes_missing)
+            for lv in pb.levels
+        ],
+        chunks_below_full=pb.chunks_below_full,
+        bytes_left=pb.bytes_left,
+        rate_bytes_per_s=pb.rate_bytes_per_s,
+        eta_s=_known_eta_s(pb.eta_s),
+        bytes_repaired_total=pb.bytes_repaired_total,
+        copies_repaired_total=pb.copies_repaired_total,
+        chunks_misplaced=pb.chunks_misplaced,
+        copies_dropped_total=pb.copies_dropped_total,
+        unrepairable=[
+            UnrepairableChunk(node_id=pb.node_id, chunk_id_hex=u.chunk_id.hex(), policy=u.policy,
+                              reason=u.reason, attempts=u.attempts,
+                              last_attempt_unix_ms=u.last_attempt_unix_ms)
+            for u in pb.unrepairable
+        ],
+        last_scan_unix_ms=pb.last_scan_unix_ms,
+        last_scan_s=pb.last_scan_s,
+        chunks_responsible=pb.chunks_responsible,
+        repair_bandwidth_bytes_per_s=pb.repair_bandwidth_bytes_per_s,
+        repair_concurrency_max=pb.repair_concurrency_max,
+        queued=pb.queued,
+    )
+
+
+def fsck_finding_from_pb(pb: admin_pb2.FsckFinding) -> FsckFinding:
+    """The plain FsckFinding of a wire FsckFinding."""
+    return FsckFinding(
+        bucket=pb.bucket, key=pb.key, chunk_id_hex=pb.chunk_id.hex(), offset_bytes=pb.offset_bytes,
+        policy=pb.policy, copies_present=pb.copies_present, copies_wanted=pb.copies_wanted,
+        copies_needed=pb.copies_needed, unreadable=pb.unreadable, detail=pb.detail)
+
+
+def fsck_progress_from_pb(pb: admin_pb2.FsckProgress) -> FsckProgress:
+    """The plain FsckProgress of a wire FsckProgress."""
+    return FsckProgress(objects_checked=pb.objects_checked, chunks_checked=pb.chunks_checked,
+                        bytes_checked=pb.bytes_checked)
+
+
+def fsck_summary_from_pb(pb: admin_pb2.FsckSummary) -> FsckSummary:
+    """The plain FsckSummary of a wire FsckSummary."""
+    return FsckSummary(
+        buckets_checked=pb.buckets_checked, objects_checked=pb.objects_checked,
+        chunks_checked=pb.chunks_checked, chunks_full=pb.chunks_full,
+        chunks_degraded=pb.chunks_degraded, chunks_unreadable=pb.chunks_unreadable,
+        chunks_misplaced=pb.chunks_misplaced, bytes_checked=pb.bytes_checked)
+
+
+def scrub_status_from_pb(pb: admin_pb2.GetScrubStatusResponse) -> ScrubStatus:
+    """The plain ScrubStatus of a wire GetScrubStatusResponse."""
+    nodes = [
+        NodeScrubStatus(
+            node_id=n.node_id, running=n.running, copies_checked=n.copies_checked,
+            copies_total=n.copies_total, bytes_checked=n.bytes_checked, bytes_total=n.bytes_total,
+            corrupt_found=n.corrupt_found, corrupt_found_total=n.corrupt_found_total,
+            passes_completed=n.passes_completed,
+            last_pass_finished_unix_ms=n.last_pass_finished_unix_ms, last_pass_s=n.last_pass_s,
+            scrub_bandwidth_bytes_per_s=n.scrub_bandwidth_bytes_per_s)
+        for n in pb.nodes
+    ]
+    return ScrubStatus(nodes=nodes, unreachable=list(pb.unreachable))
+
+
+def _validate_uint(name: str, value: int | None, minimum: int, maximum: int) -> None:
+    """InvalidArgument unless `value` is None or an integer in minimum..maximum."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise InvalidArgument(f"{name} must be an integer in {minimum}..{maximum}, got {value!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1259,3 +1602,117 @@ class Client:
             tokens=[RingToken(token=t.token, node_id=t.node_id) for t in response.tokens],
             ownership=dict(response.ownership),
         )
+
+    # -- repair, fsck and scrub ----------------------------------------------------------------
+    # The answering node asks every ALIVE member too unless this_node_only is set, and names the
+    # members that did not answer in `unreachable`: a partial answer is still an answer.
+
+    def repair_status(self, *, this_node_only: bool = False) -> RepairStatus:
+        """Repair debt by redundancy level, rate, ETA and unrepairable chunks, per node."""
+        request = admin_pb2.GetRepairStatusRequest(this_node_only=this_node_only)
+        response = self._unary(self._admin.GetRepairStatus, request)
+        return RepairStatus(nodes=[node_repair_status_from_pb(n) for n in response.nodes],
+                            unreachable=list(response.unreachable))
+
+    def set_repair_config(self, *, repair_bandwidth_bytes_per_s: int | None = None,
+                          repair_concurrency_max: int | None = None,
+                          scrub_bandwidth_bytes_per_s: int | None = None,
+                          this_node_only: bool = False) -> tuple[list[str], list[str]]:
+        """Change repair and scrub throttles at run time; returns (nodes that applied it,
+        unreachable members as "node-id: reason").
+
+        Unset arguments keep their value; at least one is needed. repair_bandwidth_bytes_per_s 0
+        means unthrottled. Not persisted: a node that restarts goes back to its config file.
+        """
+        _validate_uint("repair_bandwidth_bytes_per_s", repair_bandwidth_bytes_per_s, 0, UINT64_MAX)
+        _validate_uint("repair_concurrency_max", repair_concurrency_max, 1, UINT32_MAX)
+        _validate_uint("scrub_bandwidth_bytes_per_s", scrub_bandwidth_bytes_per_s, 1, UINT64_MAX)
+        if (repair_bandwidth_bytes_per_s is None and repair_concurrency_max is None
+                and scrub_bandwidth_bytes_per_s is None):
+            raise InvalidArgument("set_repair_config needs at least one of "
+                                  "repair_bandwidth_bytes_per_s, repair_concurrency_max and "
+                                  "scrub_bandwidth_bytes_per_s")
+        request = admin_pb2.SetRepairConfigRequest(
+            repair_bandwidth_bytes_per_s=repair_bandwidth_bytes_per_s,
+            repair_concurrency_max=repair_concurrency_max,
+            scrub_bandwidth_bytes_per_s=scrub_bandwidth_bytes_per_s,
+            this_node_only=this_node_only)
+        response = self._unary(self._admin.SetRepairConfig, request)
+        return list(response.node_ids), list(response.unreachable)
+
+    def fsck(self, bucket: str | None = None, *,
+             progress: Callable[[FsckProgress], None] | None = None) -> FsckReport:
+        """Audit every object (or only `bucket`'s): findings for chunks below full redundancy, and
+        a summary that counts every chunk.
+
+        `progress(FsckProgress)` is called for each progress message. Each message must arrive
+        within timeout_s of the one before (a cluster-wide audit may take hours, a stalled node
+        is noticed in timeout_s). Read-only, so retried from the start after UNAVAILABLE: progress
+        may start over and the report is the last attempt's. At most FSCK_FINDINGS_MAX findings
+        are kept; the rest are only counted in `findings_omitted`.
+        """
+        if bucket is not None:
+            validate_bucket(bucket)
+        request = admin_pb2.FsckRequest(bucket=bucket or "")
+        return self._retrying(lambda: self._fsck_once(request, progress))
+
+    def _fsck_once(self, request: admin_pb2.FsckRequest,
+                   progress: Callable[[FsckProgress], None] | None) -> FsckReport:
+        """One Fsck call; the watchdog allows timeout_s from each message to the next."""
+        name = f"fsck {request.bucket}" if request.bucket else "fsck"
+        started_s = time.monotonic()
+        watchdog = _Watchdog(started_s + self._timeout_s)
+        call = self._admin.Fsck(request)
+        watchdog.start(call)
+        findings: list[FsckFinding] = []
+        omitted = 0
+        last: FsckProgress | None = None
+        try:
+            for _ in range(FSCK_MESSAGES_MAX):
+                try:
+                    message = next(call)
+                except StopIteration:
+                    raise Internal(f"{name}: the node ended the stream without a summary") from None
+                except grpc.RpcError as err:
+                    if watchdog.expired:
+                        done = (f"{last.objects_checked} objects checked" if last is not None
+                                else "no progress reported")
+                        raise DeadlineExceeded(
+                            f"{name}: no message from the node for {self._timeout_s:.1f} s, "
+                            f"{time.monotonic() - started_s:.1f} s in ({done}); "
+                            "raise --timeout-s if the node is busy") from err
+                    raise from_rpc_error(err) from err
+                watchdog.move_to(time.monotonic() + self._timeout_s)
+                which = message.WhichOneof("msg")
+                if which == "summary":
+                    return FsckReport(findings=findings,
+                                      summary=fsck_summary_from_pb(message.summary),
+                                      findings_omitted=omitted)
+                if which == "finding":
+                    if len(findings) < FSCK_FINDINGS_MAX:
+                        findings.append(fsck_finding_from_pb(message.finding))
+                    else:
+                        omitted += 1
+                elif which == "progress":
+                    last = fsck_progress_from_pb(message.progress)
+                    if progress is not None:
+                        progress(last)
+                else:
+                    raise Internal(f"{name}: the node sent an empty stream message")
+            raise Internal(f"{name}: more than {FSCK_MESSAGES_MAX} messages; stopped")
+        finally:
+            watchdog.stop()
+            call.cancel()  # no-op once the stream has ended; ends it on an error or Ctrl-C
+
+    def start_scrub(self, *, this_node_only: bool = False) -> tuple[list[str], list[str]]:
+        """Start a scrub pass now; returns (nodes that started one or already had one running,
+        unreachable members as "node-id: reason")."""
+        response = self._unary(self._admin.StartScrub,
+                               admin_pb2.StartScrubRequest(this_node_only=this_node_only))
+        return list(response.node_ids), list(response.unreachable)
+
+    def scrub_status(self, *, this_node_only: bool = False) -> ScrubStatus:
+        """Scrub progress and corrupt copies found, per node."""
+        response = self._unary(self._admin.GetScrubStatus,
+                               admin_pb2.GetScrubStatusRequest(this_node_only=this_node_only))
+        return scrub_status_from_pb(response)

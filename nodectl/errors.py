@@ -18,6 +18,8 @@ Exit codes of `nodectl` (also shown in `nodectl --help`):
     7  out of range (e.g. a range starting past the end of the object)
     8  resource exhausted (quota, disk full)
     9  unauthenticated or permission denied
+   10  degraded: `fsck` found chunks below full redundancy, all still readable (any unreadable
+       chunk makes it 5)
 
 Rejected alternative: one exception class carrying a status code, tested with `if err.code ==`.
 It reads worse at call sites and lets a misspelt comparison pass silently.
@@ -37,13 +39,16 @@ EXIT_CONFLICT = 6
 EXIT_OUT_OF_RANGE = 7
 EXIT_RESOURCE_EXHAUSTED = 8
 EXIT_DENIED = 9
+# Not an error class: what `nodectl fsck` exits with when every chunk reads but some are below
+# full redundancy, so a script tells "repair is behind" (10) from "unreadable" (5) and "clean" (0).
+EXIT_DEGRADED = 10
 
 # The same table as the module docstring, for `nodectl --help`.
 EXIT_CODES_HELP = """\
 Exit codes: 0 ok; 1 other error; 2 usage error or invalid argument; 3 not found;
 4 unavailable or deadline exceeded; 5 data loss; 6 already exists or failed precondition
 (e.g. bucket not empty); 7 out of range; 8 resource exhausted; 9 unauthenticated or
-permission denied."""
+permission denied; 10 degraded (fsck found chunks below full redundancy, none unreadable)."""
 
 # Longest message kept from a server, in characters: a misbehaving server must not flood a terminal.
 MESSAGE_CHARS_MAX = 1000

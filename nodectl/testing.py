@@ -15,6 +15,15 @@ streams a 0-of-N progress message, one per chunk, then the result, and bumps the
 `convert_break_after_chunks` (UNAVAILABLE mid-stream), `convert_stall_s` (a slow last step),
 `convert_copies_not_reached` and `stat_handoffs` (share index -> the node it stands in for).
 
+Repair, fsck and scrub answer with canned data that tests set: `repair_nodes` and `scrub_nodes`
+(one wire status per node; `this_node_only` keeps the answering node's, "node-a"), `unreachable`
+(members that "did not answer" a fan-out), and for Fsck `fsck_progress`, `fsck_findings` (only
+the asked bucket's are sent) and `fsck_summary`, sent in that order, with `fsck_message_gap_s`
+(a slow audit), `fsck_stall_s` (silence before the summary) and `fsck_break_after_findings`.
+SetRepairConfig writes the throttles into those canned statuses and StartScrub marks the
+answering nodes running, so a test sees its change come back. Every admin request is kept in
+`admin_requests`.
+
 Rejected alternative: mocking grpc's channel or stubs. That would test our calls against our own
 idea of gRPC (deadlines, cancellation, status details, stream framing), which is exactly what
 these tests exist to check.
@@ -54,10 +63,13 @@ INLINE_MAX_BYTES = 4 * KIB
 FAULTS_PER_METHOD_MAX = 100
 # Most shares of one erasure-coded stripe, as the wire contract states it.
 EC_SHARES_MAX = 32
-# Longest convert_stall_s honoured, so a forgotten knob cannot hang a test run.
-CONVERT_STALL_S_MAX = 30.0
-# Step of the stall's wait: how soon a cancelled stream is noticed.
-CONVERT_STALL_STEP_S = 0.02
+# Longest stall or gap honoured (convert_stall_s, fsck_*_s), so a forgotten knob cannot hang a
+# test run.
+STALL_S_MAX = 30.0
+# Step of a stall's wait: how soon a cancelled stream is noticed.
+STALL_STEP_S = 0.02
+# The node the fake answers as; the one `this_node_only` keeps.
+ANSWERING_NODE_ID = "node-a"
 
 
 def policy_problem(policy: common_pb2.RedundancyPolicy) -> str | None:
@@ -98,6 +110,26 @@ def _member(node_id: str, port: int, state: int = membership_pb2.MEMBER_STATE_AL
         ring_share=0.0, state_age_s=12.5)
 
 
+def _repair_node(node_id: str) -> admin_pb2.NodeRepairStatus:
+    """A node at full redundancy that finished a scan, with the default throttles."""
+    return admin_pb2.NodeRepairStatus(
+        node_id=node_id, eta_s=0.0, last_scan_unix_ms=1_700_000_000_000, last_scan_s=0.5,
+        chunks_responsible=100, repair_bandwidth_bytes_per_s=200 * MIB, repair_concurrency_max=4)
+
+
+def _idle(context: grpc.ServicerContext, seconds: float) -> None:
+    """Wait up to `seconds` (at most STALL_S_MAX), less if the client goes away."""
+    waited_s = 0.0
+    while waited_s < min(seconds, STALL_S_MAX) and context.is_active():
+        time.sleep(STALL_STEP_S)
+        waited_s += STALL_STEP_S
+
+
+def _answering(nodes: list[Any], this_node_only: bool) -> list[Any]:
+    """The canned per-node entries a fan-out answers with: all, or only the answering node's."""
+    return [n for n in nodes if not this_node_only or n.node_id == ANSWERING_NODE_ID]
+
+
 class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServiceServicer):
     """The fake's state and handlers. Use through FakeServer."""
 
@@ -132,6 +164,27 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
         # StatObject: share index -> the node the holder of that index stands in for.
         self.stat_handoffs: dict[int, str] = {}
         self._clock_ms = 1_700_000_000_000
+        # Every AdminService request for repair, fsck and scrub, in arrival order.
+        self.admin_requests: list[Any] = []
+        # GetRepairStatus: one status per node that answers, sorted by node id.
+        self.repair_nodes: list[admin_pb2.NodeRepairStatus] = [
+            _repair_node("node-a"), _repair_node("node-b")]
+        # GetScrubStatus: one status per node that answers, sorted by node id.
+        self.scrub_nodes: list[admin_pb2.NodeScrubStatus] = [
+            admin_pb2.NodeScrubStatus(node_id=node_id, scrub_bandwidth_bytes_per_s=20 * MIB)
+            for node_id in ("node-a", "node-b")]
+        # ALIVE members that did not answer a fan-out, each "node-id: reason".
+        self.unreachable: list[str] = []
+        # Fsck sends these progress messages, then the findings of the asked bucket, then this
+        # summary (as set: the fake does not count).
+        self.fsck_progress: list[admin_pb2.FsckProgress] = []
+        self.fsck_findings: list[admin_pb2.FsckFinding] = []
+        self.fsck_summary = admin_pb2.FsckSummary()
+        # Seconds Fsck waits before each message but the summary, and before the summary.
+        self.fsck_message_gap_s = 0.0
+        self.fsck_stall_s = 0.0
+        # Break the next Fsck stream with UNAVAILABLE after this many findings.
+        self.fsck_break_after_findings: int | None = None
 
     # -- fault injection ---------------------------------------------------------------------
 
@@ -153,7 +206,8 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
     def _next_stamp(self) -> common_pb2.VersionStamp:
         with self.lock:
             self._clock_ms += 1
-            return common_pb2.VersionStamp(physical_ms=self._clock_ms, logical=0, node_id="node-a")
+            return common_pb2.VersionStamp(physical_ms=self._clock_ms, logical=0,
+                                           node_id=ANSWERING_NODE_ID)
 
     # -- ObjectService -----------------------------------------------------------------------
 
@@ -328,7 +382,7 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
             info, data = self._require_object(request.bucket, request.key, context)
             break_after = self.convert_break_after_chunks
             self.convert_break_after_chunks = None
-            stall_s = min(self.convert_stall_s, CONVERT_STALL_S_MAX)
+            stall_s = self.convert_stall_s
             not_reached_max = self.convert_copies_not_reached
         if info.policy == request.policy:
             yield object_pb2.ConvertObjectResponse(
@@ -347,10 +401,7 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
             yield object_pb2.ConvertObjectResponse(progress=object_pb2.ConvertProgress(
                 chunks_done=index + 1, chunks_total=len(sizes), bytes_done=done_bytes,
                 bytes_total=len(data)))
-        waited_s = 0.0
-        while waited_s < stall_s and context.is_active():
-            time.sleep(CONVERT_STALL_STEP_S)
-            waited_s += CONVERT_STALL_STEP_S
+        _idle(context, stall_s)
         old_copies = len(sizes) * holders_per_chunk(info.policy)
         not_reached = min(not_reached_max, old_copies)
         converted = object_pb2.ObjectInfo()
@@ -372,7 +423,7 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
             members = list(self.members)
         alive = all(m.member.state == membership_pb2.MEMBER_STATE_ALIVE for m in members)
         return admin_pb2.GetClusterStatusResponse(
-            node_id="node-a", members=members, health="healthy" if alive else "degraded",
+            node_id=ANSWERING_NODE_ID, members=members, health="healthy" if alive else "degraded",
             default_policy=common_pb2.RedundancyPolicy(
                 replication=common_pb2.Replication(replicas=self.default_replicas)),
             metadata_replicas=3, repair_debt_chunks=5, software_version="0.1.0-fake")
@@ -385,6 +436,74 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
                   for i, node_id in enumerate(ids)]
         return admin_pb2.GetRingResponse(
             tokens=tokens, ownership={node_id: 1 / len(ids) for node_id in ids})
+
+    def GetRepairStatus(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._enter("GetRepairStatus", context)
+        with self.lock:
+            self.admin_requests.append(request)
+            return admin_pb2.GetRepairStatusResponse(
+                nodes=_answering(self.repair_nodes, request.this_node_only),
+                unreachable=[] if request.this_node_only else self.unreachable)
+
+    def SetRepairConfig(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._enter("SetRepairConfig", context)
+        with self.lock:
+            self.admin_requests.append(request)
+            repair_nodes = _answering(self.repair_nodes, request.this_node_only)
+            for node in repair_nodes:
+                if request.HasField("repair_bandwidth_bytes_per_s"):
+                    node.repair_bandwidth_bytes_per_s = request.repair_bandwidth_bytes_per_s
+                if request.HasField("repair_concurrency_max"):
+                    node.repair_concurrency_max = request.repair_concurrency_max
+            for scrub_node in _answering(self.scrub_nodes, request.this_node_only):
+                if request.HasField("scrub_bandwidth_bytes_per_s"):
+                    scrub_node.scrub_bandwidth_bytes_per_s = request.scrub_bandwidth_bytes_per_s
+            return admin_pb2.SetRepairConfigResponse(
+                node_ids=[n.node_id for n in repair_nodes],
+                unreachable=[] if request.this_node_only else self.unreachable)
+
+    def Fsck(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        self._enter("Fsck", context)
+        with self.lock:
+            self.admin_requests.append(request)
+            if request.bucket:
+                self._require_bucket(request.bucket, context)
+            progress = [admin_pb2.FsckResponse(progress=p) for p in self.fsck_progress]
+            findings = [admin_pb2.FsckResponse(finding=f) for f in self.fsck_findings
+                        if not request.bucket or f.bucket == request.bucket]
+            summary = admin_pb2.FsckResponse(summary=self.fsck_summary)
+            gap_s, stall_s = self.fsck_message_gap_s, self.fsck_stall_s
+            break_after = self.fsck_break_after_findings
+            self.fsck_break_after_findings = None
+        for message in progress:
+            _idle(context, gap_s)
+            yield message
+        for index, message in enumerate(findings):
+            if break_after is not None and index >= break_after:
+                context.abort(grpc.StatusCode.UNAVAILABLE, "node-b went away mid-fsck")
+            _idle(context, gap_s)
+            yield message
+        _idle(context, stall_s)
+        yield summary
+
+    def StartScrub(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._enter("StartScrub", context)
+        with self.lock:
+            self.admin_requests.append(request)
+            nodes = _answering(self.scrub_nodes, request.this_node_only)
+            for node in nodes:
+                node.running = True
+            return admin_pb2.StartScrubResponse(
+                node_ids=[n.node_id for n in nodes],
+                unreachable=[] if request.this_node_only else self.unreachable)
+
+    def GetScrubStatus(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._enter("GetScrubStatus", context)
+        with self.lock:
+            self.admin_requests.append(request)
+            return admin_pb2.GetScrubStatusResponse(
+                nodes=_answering(self.scrub_nodes, request.this_node_only),
+                unreachable=[] if request.this_node_only else self.unreachable)
 
     # -- helpers (call with the lock held) ---------------------------------------------------
 

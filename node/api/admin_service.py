@@ -1,17 +1,41 @@
-"""AdminService: what this node sees of the cluster, for `nodectl status` and operators."""
+"""AdminService: what this node sees of the cluster, for `nodectl status` and operators.
+
+Cluster-wide calls (repair status, throttles, scrub) are answered by the contacted node: it does its
+own part and asks every other ALIVE member the same question with `this_node_only` set, in
+parallel, and lists the members that did not answer instead of failing the whole call. So any
+client, not only nodectl, gets the cluster's answer from any one node.
+"""
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import dataclasses
 from typing import Callable
 
 import grpc
 
-from node.api.status import unary, unary_method
+from node.api.status import download_method, streaming, unary, unary_method
 from node.gossip import MemberState, Membership
 from node.objects.coordinator import replication
+from node.peers.client import PeerClient, PeerError
 from node.ring import Ring
 from node.store import NodeStore
 from ringstore.v1 import admin_pb2
+
+# Deadline of one fan-out call to another member.
+FAN_OUT_TIMEOUT_S = 10.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Healing:
+    """The self-healing parts the admin calls reach (the daemon's repairer, scrubber, fsck)."""
+
+    repair_status: Callable[[], admin_pb2.NodeRepairStatus]
+    set_repair_config: Callable[[admin_pb2.SetRepairConfigRequest], None]
+    start_scrub: Callable[[], None]
+    scrub_status: Callable[[], admin_pb2.NodeScrubStatus]
+    fsck: Callable[[str], object]
+    repair_debt_chunks: Callable[[], int]
 
 SERVICE = "ringstore.v1.AdminService"
 SOFTWARE_VERSION = "0.1.0"
@@ -19,7 +43,11 @@ SOFTWARE_VERSION = "0.1.0"
 
 class AdminServicer:
     def __init__(self, *, membership: Membership, ring: Callable[[], Ring], store: NodeStore,
-                 default_replicas: int, metadata_replicas: int) -> None:
+                 default_replicas: int, metadata_replicas: int, healing: Healing, peers: PeerClient,
+                 pool: cf.Executor) -> None:
+        self._healing = healing
+        self._peers = peers
+        self._pool = pool
         self._membership = membership
         self._ring = ring
         self._store = store
@@ -43,6 +71,7 @@ class AdminServicer:
             if member.node_id in ring.node_ids and member.state != MemberState.ALIVE:
                 healthy = False
         reply.health = "healthy" if healthy else "degraded"
+        reply.repair_debt_chunks = self._healing.repair_debt_chunks()
         return reply
 
     @unary
@@ -54,8 +83,84 @@ class AdminServicer:
         reply.ownership.update(ring.ownership())
         return reply
 
+    # -- self-healing -----------------------------------------------------------------------------
+
+    def _fan_out(self, name: str, request, response_cls) -> tuple[list, list[str]]:
+        """Ask every other ALIVE member the same call with this_node_only set: (replies, failures)."""
+        me = self._membership.node_id
+        others = [m for m in self._membership.members() if m.node_id != me and m.state == MemberState.ALIVE]
+        forwarded = type(request)()
+        forwarded.CopyFrom(request)
+        forwarded.this_node_only = True
+        futures = {self._pool.submit(self._peers.admin_call, m.address, name, forwarded, response_cls,
+                                     FAN_OUT_TIMEOUT_S): m.node_id for m in others}
+        replies, failures = [], []
+        for future, node_id in futures.items():
+            try:
+                replies.append(future.result())
+            except PeerError as err:
+                failures.append(f"{node_id}: {err.code.name} {err.details}")
+        return replies, sorted(failures)
+
+    @unary
+    def GetRepairStatus(self, request, context):
+        reply = admin_pb2.GetRepairStatusResponse()
+        reply.nodes.append(self._healing.repair_status())
+        if not request.this_node_only:
+            replies, reply.unreachable[:] = self._fan_out("GetRepairStatus", request,
+                                                          admin_pb2.GetRepairStatusResponse)
+            for other in replies:
+                reply.nodes.extend(other.nodes)
+        reply.nodes.sort(key=lambda n: n.node_id)
+        return reply
+
+    @unary
+    def SetRepairConfig(self, request, context):
+        self._healing.set_repair_config(request)
+        reply = admin_pb2.SetRepairConfigResponse(node_ids=[self._membership.node_id])
+        if not request.this_node_only:
+            replies, reply.unreachable[:] = self._fan_out("SetRepairConfig", request,
+                                                          admin_pb2.SetRepairConfigResponse)
+            for other in replies:
+                reply.node_ids.extend(other.node_ids)
+        reply.node_ids.sort()
+        return reply
+
+    @unary
+    def StartScrub(self, request, context):
+        self._healing.start_scrub()
+        reply = admin_pb2.StartScrubResponse(node_ids=[self._membership.node_id])
+        if not request.this_node_only:
+            replies, reply.unreachable[:] = self._fan_out("StartScrub", request, admin_pb2.StartScrubResponse)
+            for other in replies:
+                reply.node_ids.extend(other.node_ids)
+        reply.node_ids.sort()
+        return reply
+
+    @unary
+    def GetScrubStatus(self, request, context):
+        reply = admin_pb2.GetScrubStatusResponse()
+        reply.nodes.append(self._healing.scrub_status())
+        if not request.this_node_only:
+            replies, reply.unreachable[:] = self._fan_out("GetScrubStatus", request,
+                                                          admin_pb2.GetScrubStatusResponse)
+            for other in replies:
+                reply.nodes.extend(other.nodes)
+        reply.nodes.sort(key=lambda n: n.node_id)
+        return reply
+
+    @streaming
+    def Fsck(self, request, context):
+        yield from self._healing.fsck(request.bucket)
+
     def handlers(self) -> grpc.GenericRpcHandler:
+        a = admin_pb2
         return grpc.method_handlers_generic_handler(SERVICE, {
-            "GetClusterStatus": unary_method(self.GetClusterStatus, admin_pb2.GetClusterStatusRequest),
-            "GetRing": unary_method(self.GetRing, admin_pb2.GetRingRequest),
+            "GetClusterStatus": unary_method(self.GetClusterStatus, a.GetClusterStatusRequest),
+            "GetRing": unary_method(self.GetRing, a.GetRingRequest),
+            "GetRepairStatus": unary_method(self.GetRepairStatus, a.GetRepairStatusRequest),
+            "SetRepairConfig": unary_method(self.SetRepairConfig, a.SetRepairConfigRequest),
+            "StartScrub": unary_method(self.StartScrub, a.StartScrubRequest),
+            "GetScrubStatus": unary_method(self.GetScrubStatus, a.GetScrubStatusRequest),
+            "Fsck": download_method(self.Fsck, a.FsckRequest),
         })

@@ -11,6 +11,7 @@ from node.api.status import check_parsed, download_method, streaming, unary, una
 from node.erasure import slices
 from node.hlc import HybridLogicalClock
 from node.metrics import Metrics
+from node.objects.chunk_io import holder_key
 from node.objects.replicas import share_key
 from node.store import LIST_MANIFESTS_LIMIT_MAX, ChecksumMismatch, CorruptShare, NodeStore, ShareNotFound
 from ringstore.v1 import peer_pb2
@@ -22,7 +23,8 @@ HAS_CHUNK_SHARES_MAX = 4096
 
 class PeerServicer:
     def __init__(self, store: NodeStore, hlc: HybridLogicalClock, metrics: Metrics, frame_size_bytes: int,
-                 chunk_size_bytes: int) -> None:
+                 chunk_size_bytes: int, node_id: str) -> None:
+        self._node_id = node_id
         self._store = store
         self._hlc = hlc
         self._metrics = metrics
@@ -57,7 +59,8 @@ class PeerServicer:
                     expected_blake3=header.blake3,
                     placement=header.placement if header.HasField("placement") else None,
                     handoff_for_node_id=header.handoff_for_node_id,
-                    referenced_by=header.referenced_by if header.HasField("referenced_by") else None)
+                    referenced_by=header.referenced_by if header.HasField("referenced_by") else None,
+                    references=header.references)
             except ChecksumMismatch as err:
                 raise errors.InvalidArgument(str(err)) from None
         self._metrics.shares_received.inc()
@@ -75,7 +78,8 @@ class PeerServicer:
             raise errors.DataLoss(str(err)) from None
         info = self._store.share_info(key)
         yield peer_pb2.FetchChunkResponse(header=peer_pb2.FetchChunkHeader(
-            size_bytes=len(data), blake3=info.blake3 if info is not None else b""))
+            size_bytes=len(data), blake3=info.blake3 if info is not None else b"",
+            references=self._store.references(key)))
         yield from slices(data, self._frame_size_bytes)
 
     @unary
@@ -121,7 +125,12 @@ class PeerServicer:
 
     @unary
     def PutPlacement(self, request, context):
-        self._store.put_placement(request.placement)
+        """Keep the record; a copy it now names as this node's own (no handoff) becomes a home copy."""
+        record = request.placement
+        self._store.put_placement(record)
+        for holder in record.holders:
+            if holder.node_id == self._node_id and not holder.handoff_for_node_id:
+                self._store.set_home(holder_key(record, holder.share_index))
         return peer_pb2.PutPlacementResponse()
 
     @unary

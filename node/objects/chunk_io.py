@@ -88,6 +88,11 @@ def slot_key(chunk_id: bytes, policy: common_pb2.RedundancyPolicy, slot: int) ->
     return ShareKey(chunk_id, slot, geometry.data_shares, geometry.parity_shares)
 
 
+def holder_key(record: common_pb2.PlacementRecord, share_index: int) -> ShareKey:
+    """The store key of the copy a placement record's holder entry names."""
+    return slot_key(bytes(record.chunk_id), record.policy, share_index)
+
+
 @dataclasses.dataclass(frozen=True)
 class StripeRead:
     """Shares gathered for one stripe: index -> verified bytes, and what went wrong on the way."""
@@ -309,17 +314,22 @@ class ChunkIO:
         good: dict[int, bytes] = {}
         asked: list[str] = []
         tried: set[tuple[int, str]] = set()
-        unreachable: set[str] = set()
         running: dict[cf.Future, tuple[int, str]] = {}
-        recorded: list[tuple[int, str]] | None = None  # holders from the placement record, once loaded
-        # A wanted share whose home is DOWN: ask a parity share in the first round, not after it.
-        fallback = any(i >= len(homes) or not self._view.is_live(homes[i]) for i in wanted)
+        # Where each share is: the placement record says (repair and rebalancing move shares to
+        # whichever home moves least, so share i is not always on the i-th home); the ring's
+        # homes are the guess when no record answers.
+        record = self._placement(chunk_id, k, m, ())
+        recorded = [(h.share_index, h.node_id) for h in (record.holders if record else ())
+                    if h.share_index < n and self._view.is_live(h.node_id)]
+        located = dict(recorded) if record is not None else {i: node for i, node in enumerate(homes)}
+        # A wanted share whose holder is not ALIVE: ask a parity share in the first round, not after it.
+        fallback = any(i not in located or not self._view.is_live(located[i]) for i in wanted)
         hedges = 0
 
         def candidates() -> list[tuple[int, str]]:
             indexes = wanted if not fallback else wanted + [i for i in range(n) if i not in wanted]
-            pairs = [(i, homes[i]) for i in indexes if i < len(homes) and self._view.is_live(homes[i])]
-            pairs += [(i, node) for i, node in (recorded or ()) if i in indexes]
+            pairs = [(i, located[i]) for i in indexes if i in located and self._view.is_live(located[i])]
+            pairs += [(i, homes[i]) for i in indexes if i < len(homes) and self._view.is_live(homes[i])]
             return [(i, node) for i, node in pairs if i not in good and (i, node) not in tried]
 
         def enough() -> bool:
@@ -340,15 +350,10 @@ class ChunkIO:
                         busy.add(index)
                         running[self._send_pool.submit(fetch, index, node_id)] = (index, node_id)
                 if not running:
-                    if recorded is None:
-                        record = self._placement(chunk_id, k, m, unreachable)
-                        recorded = [(h.share_index, h.node_id) for h in (record.holders if record else ())
-                                    if h.share_index < n and self._view.is_live(h.node_id)]
-                    elif not fallback:
+                    if not fallback:
                         fallback = True
-                    else:
-                        break  # every candidate tried
-                    continue
+                        continue
+                    break  # every candidate tried
                 done, _ = cf.wait(running, timeout=self._read_hedge_after_s, return_when=cf.FIRST_COMPLETED)
                 if not done:
                     fallback, hedges = True, hedges + 1  # a slow holder: ask one more share alongside
@@ -360,9 +365,8 @@ class ChunkIO:
                         data = future.result()
                     except HolderError as err:
                         asked.append(f"{node_id} (share {index}): {err.kind.replace('_', ' ')}")
-                        if err.kind == "unavailable":
-                            unreachable.add(node_id)
-                        self._damage(chunk_id, key, node_id, _REASON_OF_KIND[err.kind])
+                        if located.get(index) == node_id or err.kind != "not_found":
+                            self._damage(chunk_id, key, node_id, _REASON_OF_KIND[err.kind])
                         fallback = True
                         continue
                     if blake3.blake3(data).digest() != hashes[index]:

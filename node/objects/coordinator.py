@@ -85,7 +85,8 @@ class Coordinator:
     def __init__(self, *, view: ClusterView, replicas: Replicas, config: StorageConfig,
                  hlc: HybridLogicalClock, chunk_pool: cf.Executor, send_pool: cf.Executor,
                  wall_ms: Callable[[], int], metrics: Metrics | None = None,
-                 report_damage: DamageSink | None = None) -> None:
+                 report_damage: DamageSink | None = None, put_duration_max_s: float = float("inf")) -> None:
+        self._put_duration_max_s = put_duration_max_s
         self._view = view
         self._replicas = replicas
         self._config = config
@@ -275,6 +276,14 @@ class Coordinator:
         manifest.blake3 = hasher.digest()
         check_end(received, manifest.blake3)
         manifest.created_at_unix_ms = self._wall_ms()
+        took_s = (manifest.created_at_unix_ms - manifest.version.physical_ms) / 1000
+        if took_s > self._put_duration_max_s:
+            # Garbage collection may delete copies no manifest names once they are older than its
+            # grace; a put slower than half of it is refused rather than risk naming collected chunks.
+            raise errors.Unavailable(
+                f"put of {header.bucket}/{header.key} took {took_s:.0f} s, longer than the "
+                f"{self._put_duration_max_s:.0f} s a put may take (half of repair.gc_grace_s); "
+                "retry, or raise gc_grace_s on every node")
         self._write_manifest(manifest)
         return manifest
 
@@ -304,6 +313,23 @@ class Coordinator:
         self._write_metadata(
             position, lambda a: self._replicas.put_manifest(a.node_id, manifest, a.handoff_for),
             what=f"writing the manifest of {manifest.bucket}/{manifest.key}")
+
+    @property
+    def replicas(self) -> Replicas:
+        return self._replicas
+
+    def key_versions(self, tenant: str, bucket: str, key: str) -> tuple[common_pb2.Manifest | None, ...] | None:
+        """The newest manifest of a key on every metadata home replica (None where a replica has
+        none), for garbage collection; None unless every home is ALIVE and answered, so collection
+        never decides on partial knowledge."""
+        homes = self._view.ring().ordered_nodes(metadata_position(tenant, bucket))[:self._metadata_count()]
+        if not all(self._view.is_live(h) for h in homes):
+            return None
+        futures = [self._send_pool.submit(self._replicas.get_manifest, h, tenant, bucket, key) for h in homes]
+        try:
+            return tuple(f.result() for f in futures)
+        except HolderError:
+            return None
 
     # -- read metadata --------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ which says which node failed and how, for the one-line messages the coordinator 
 
 from __future__ import annotations
 
-from typing import Iterable, Protocol
+from typing import Iterable, Protocol, Sequence
 
 import grpc
 
@@ -84,17 +84,21 @@ class Replicas:
             raise HolderError(node_id, _kind_of(err.code), f"{err.code.name}: {err.details}") from None
 
     def store_share(self, node_id: str, key: ShareKey, data: bytes, placement: common_pb2.PlacementRecord,
-                    blake3: bytes, handoff_for: str, referenced_by: common_pb2.ObjectRef) -> None:
+                    blake3: bytes, handoff_for: str, referenced_by: common_pb2.ObjectRef | None,
+                    references: Sequence[common_pb2.ObjectRef] = ()) -> None:
+        """Store one copy durably on `node_id`, recording `referenced_by` (a put) or `references`
+        (repair copies every reference of its source)."""
         if node_id == self._view.node_id:
             try:
                 self._store.put_share(key, data, expected_blake3=blake3, placement=placement,
-                                      handoff_for_node_id=handoff_for, referenced_by=referenced_by)
+                                      handoff_for_node_id=handoff_for, referenced_by=referenced_by,
+                                      references=references)
             except (OSError, StoreError) as err:
                 raise HolderError(node_id, "other", f"local write failed: {err}") from None
             return
         header = peer_pb2.StoreChunkHeader(share=share_ref(key), size_bytes=len(data), blake3=blake3,
                                            placement=placement, handoff_for_node_id=handoff_for,
-                                           referenced_by=referenced_by)
+                                           referenced_by=referenced_by, references=references)
         frames: Iterable = slices(data, self._frame_size_bytes) if data else [b""]
         self._remote(node_id, self._peers.store_share, header, frames, self.timeout_s)
 
@@ -109,6 +113,20 @@ class Replicas:
                 raise HolderError(node_id, "corrupt", str(err)) from None
         data, _ = self._remote(node_id, self._peers.fetch_share, share_ref(key), self.timeout_s)
         return data
+
+    def fetch_share_refs(self, node_id: str, key: ShareKey) -> tuple[bytes, list[common_pb2.ObjectRef]]:
+        """The stored bytes (unverified) and the copy's references, for repair to carry along."""
+        if node_id == self._view.node_id:
+            data = self.fetch_share(node_id, key)
+            return data, self._store.references(key)
+        data, header = self._remote(node_id, self._peers.fetch_share, share_ref(key), self.timeout_s)
+        return data, list(header.references)
+
+    def has_shares(self, node_id: str, keys: Sequence[ShareKey]) -> list[bool]:
+        """Which of `keys` the node has indexed (without reading them)."""
+        if node_id == self._view.node_id:
+            return [self._store.has_share(key) for key in keys]
+        return self._remote(node_id, self._peers.has_shares, [share_ref(k) for k in keys], self.timeout_s)
 
     def put_placement(self, node_id: str, record: common_pb2.PlacementRecord) -> None:
         if node_id == self._view.node_id:

@@ -22,6 +22,7 @@ from ringstore.v1 import common_pb2, membership_pb2, peer_pb2
 
 PEER_SERVICE = "/ringstore.v1.PeerService/"
 MEMBERSHIP_SERVICE = "/ringstore.v1.MembershipService/"
+ADMIN_SERVICE = "/ringstore.v1.AdminService/"
 # Longest wait before a channel retries a peer that refused connections.
 RECONNECT_BACKOFF_MS_MAX = 1000
 # Most peers with an open channel; beyond this the least recently added is closed.
@@ -82,6 +83,17 @@ class _Stubs:
         self.gossip = unary(MEMBERSHIP_SERVICE, "Gossip", m.GossipRequest, m.GossipResponse)
         self.sync_state = unary(MEMBERSHIP_SERVICE, "SyncState", m.SyncStateRequest, m.SyncStateResponse)
         self.join = unary(MEMBERSHIP_SERVICE, "Join", m.JoinRequest, m.JoinResponse)
+        self._channel = channel
+        self._admin: dict[str, object] = {}
+
+    def admin(self, path: str, request_cls, response_cls):
+        """The multi-callable of one AdminService method (made on first use)."""
+        stub = self._admin.get(path)
+        if stub is None:
+            stub = self._channel.unary_unary(path, request_serializer=request_cls.SerializeToString,
+                                             response_deserializer=response_cls.FromString)
+            self._admin[path] = stub
+        return stub
 
 
 class PeerClient:
@@ -143,28 +155,30 @@ class PeerClient:
         path = PEER_SERVICE + "StoreChunk"
         return self._call(address, path, self._stubs(address).store_chunk, requests(), timeout_s)
 
-    def fetch_share(self, address: str, share: peer_pb2.ShareRef, timeout_s: float) -> tuple[bytes, bytes]:
-        """Returns (stored bytes, blake3 the holder indexed). The caller verifies."""
+    def fetch_share(self, address: str, share: peer_pb2.ShareRef,
+                    timeout_s: float) -> tuple[bytes, peer_pb2.FetchChunkHeader]:
+        """Returns (stored bytes, the holder's header: the blake3 it indexed and the copy's
+        references). The caller verifies."""
         path = PEER_SERVICE + "FetchChunk"
         try:
             stream = self._stubs(address).fetch_chunk(
                 peer_pb2.FetchChunkRequest(share=share), timeout=timeout_s, metadata=self._md(path))
             parts: list[memoryview] = []
-            expected = b""
+            header = peer_pb2.FetchChunkHeader()
             size = -1
             for item in stream:
                 if isinstance(item, memoryview):
                     parts.append(item)
                 else:
-                    size = item.header.size_bytes
-                    expected = item.header.blake3
+                    header = item.header
+                    size = header.size_bytes
         except grpc.RpcError as err:
             raise PeerError(address, err.code(), err.details() or "") from None
         data = b"".join(parts)
         if size != len(data):
             raise PeerError(address, grpc.StatusCode.DATA_LOSS,
                             f"stream ended after {len(data)} of {size} bytes")
-        return data, expected
+        return data, header
 
     def has_shares(self, address: str, shares: list[peer_pb2.ShareRef], timeout_s: float) -> list[bool]:
         reply = self._call(address, PEER_SERVICE + "HasChunk", self._stubs(address).has_chunk,
@@ -219,6 +233,14 @@ class PeerClient:
         reply = self._call(address, PEER_SERVICE + "ListBucketRecords", self._stubs(address).list_buckets,
                            peer_pb2.ListBucketRecordsRequest(tenant=tenant), timeout_s)
         return list(reply.buckets)
+
+    # -- admin ----------------------------------------------------------------------------------
+
+    def admin_call(self, address: str, name: str, request, response_cls, timeout_s: float):
+        """One unary AdminService call on another node (a cluster-wide status asks every member)."""
+        path = ADMIN_SERVICE + name
+        stub = self._stubs(address).admin(path, type(request), response_cls)
+        return self._call(address, path, stub, request, timeout_s)
 
     # -- membership -----------------------------------------------------------------------------
 

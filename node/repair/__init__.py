@@ -7,3 +7,11 @@ Today it holds the repair queue the read paths report damage to; the loop that d
 from node.repair.queue import REASONS, REPAIR_REPORTS_MAX, DamageReport, RepairQueue
 
 __all__ = ["REASONS", "REPAIR_REPORTS_MAX", "DamageReport", "RepairQueue"]
+
+# Throttles, scrub and garbage collection (issue 4).
+from node.repair.throttle import RateMeter, TokenBucket  # noqa: E402
+from node.repair.scrub import Scrubber, ScrubStatus  # noqa: E402
+from node.repair.gc import GarbageCollector, GcStatus, KeyState, Verdict, ref_verdict  # noqa: E402
+
+__all__ += ["RateMeter", "TokenBucket", "Scrubber", "ScrubStatus", "GarbageCollector", "GcStatus",
+            "KeyState", "Verdict", "ref_verdict"]

@@ -10,7 +10,8 @@ Dependency order inside the package (each module imports only those before it):
     chunks    ChunkFiles: paths, temp files, fsync/rename, quarantine (no LMDB)
     metadata  MetadataDb: the LMDB environment, named dbs, record format_version checks (no files)
     store     NodeStore + ShareWriter: the write path that ties files, index, references and
-              placement records together; release_share (ReleaseOutcome)
+              placement records together; release_share (ReleaseOutcome); what repair needs:
+              drop_copy, set_home, batched scans, metadata partitions, usage (StoreUsage)
 
 Rejected alternative: letting callers use `chunks` and `metadata` directly. The durability rule
 (file durable before its index entry; index entry, reference row and placement record in one
@@ -23,8 +24,9 @@ from node.store.errors import (ChecksumMismatch, CorruptShare, DataDirLocked, In
 from node.store.keys import (SHARE_INDEX_MAX, SHARES_PER_STRIPE_MAX, ShareKey, placement_key,
                              policy_geometry, ref_key, version_key)
 from node.store.metadata import LAYOUT_FORMAT_VERSION, RECORD_FORMAT_VERSION
-from node.store.store import (LIST_MANIFESTS_LIMIT_MAX, REFERENCES_LIMIT_MAX, SHARE_SIZE_BYTES_MAX,
-                              NodeStore, ReleaseOutcome, ShareWriter)
+from node.store.store import (LIST_MANIFESTS_LIMIT_MAX, METADATA_PARTITIONS_MAX,
+                              REFERENCES_LIMIT_MAX, SHARE_SIZE_BYTES_MAX, NodeStore,
+                              ReleaseOutcome, ShareWriter, StoreUsage)
 
 __all__ = [
     "ChecksumMismatch",
@@ -33,6 +35,7 @@ __all__ = [
     "InvalidArgument",
     "LAYOUT_FORMAT_VERSION",
     "LIST_MANIFESTS_LIMIT_MAX",
+    "METADATA_PARTITIONS_MAX",
     "NodeStore",
     "RECORD_FORMAT_VERSION",
     "REFERENCES_LIMIT_MAX",
@@ -45,6 +48,7 @@ __all__ = [
     "ShareWriter",
     "StoreError",
     "StoreFull",
+    "StoreUsage",
     "UnknownFormatVersion",
     "placement_key",
     "policy_geometry",

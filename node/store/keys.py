@@ -39,6 +39,13 @@ order is code point order, so LMDB's byte order is the listing order and a prefi
 cursor range scan. NUL never appears inside a part (the API layer rejects it), which keeps the
 separator unambiguous; reaching here with one is our bug, hence an assert.
 
+The same order makes a partition (a bucket's manifests, a tenant's bucket records) one contiguous
+key range, and the partition's prefix with its last separator raised to 0x01 is the smallest key
+after it: every key of partition `t \\0 b` starts `t \\0 b \\0`, and a key between those and
+`t \\0 b \\x01` would have to start `t \\0 b` followed by a byte below 0x01, the separator itself.
+So listing the distinct partitions is one cursor seek per partition (`key_partition`), however many
+records each holds; bucket "abc" ends at `t \\0 abc \\x01`, before bucket "abcd" starts.
+
 Versions order by `(physical_ms, logical, node_id, rewrite)` of the HLC stamp: last writer wins,
 and every replica agrees on which writer was last.
 """
@@ -67,6 +74,8 @@ REF_KEY_BYTES = 32
 _REPLICA_TAG = b"r"
 _SHARE_TAG = b"e"
 _SEPARATOR = b"\0"
+# The byte after the separator: `prefix + _PARTITION_END` sorts after every key of a partition.
+_PARTITION_END = b"\x01"
 REPLICA_DB_KEY_BYTES = CHUNK_ID_BYTES + 1
 SHARE_DB_KEY_BYTES = CHUNK_ID_BYTES + 4
 ERASURE_LAYOUT_KEY_BYTES = CHUNK_ID_BYTES + 3
@@ -107,6 +116,14 @@ def placement_key(chunk_id: bytes, data_shares: int = 0, parity_shares: int = 0)
         return chunk_id
     _check_geometry(data_shares, parity_shares)
     return chunk_id + _SHARE_TAG + bytes([data_shares, parity_shares])
+
+
+def layout_db_prefix(chunk_id: bytes, data_shares: int = 0, parity_shares: int = 0) -> bytes:
+    """Prefix of the `chunks` db keys of every share of one layout: the replica's own key
+    `chunk_id + b"r"`, or `chunk_id + b"e" + K, M` for a K+M stripe. Exact, since no db key is a
+    prefix of another. Raises InvalidArgument for a malformed chunk id or geometry."""
+    key = placement_key(chunk_id, data_shares, parity_shares)
+    return key + _REPLICA_TAG if len(key) == CHUNK_ID_BYTES else key
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,11 +190,9 @@ class ShareKey:
         return placement_key(self.chunk_id, self.data_shares, self.parity_shares)
 
     def layout_db_prefix(self) -> bytes:
-        """Prefix of the `chunks` db keys of every share of this share's layout on this node: the
-        replica's own key, or `chunk_id + b"e" + K, M` for a stripe."""
-        if self.share_index is None:
-            return self.db_key()
-        return self.layout_key()
+        """Prefix of the `chunks` db keys of every share of this share's layout on this node (see
+        the module-level `layout_db_prefix`)."""
+        return layout_db_prefix(self.chunk_id, self.data_shares, self.parity_shares)
 
     def __str__(self) -> str:
         return f"{self.chunk_id.hex()}.{self.suffix()}"
@@ -230,6 +245,17 @@ def bucket_key_prefix(tenant: str) -> bytes:
 
 def bucket_key(tenant: str, name: str) -> bytes:
     return bucket_key_prefix(tenant) + _part(name, "bucket")
+
+
+def key_partition(db_key: bytes, parts: int) -> tuple[tuple[str, ...], bytes]:
+    """The partition a manifest key (parts=2: tenant, bucket) or bucket key (parts=1: tenant) is
+    in: its names, and the smallest key after every key of the partition, where the next partition
+    starts at the earliest (see the module docstring)."""
+    pieces = bytes(db_key).split(_SEPARATOR, parts)
+    assert len(pieces) == parts + 1, f"key {db_key!r} has fewer than {parts} separators"
+    prefix = _SEPARATOR.join(pieces[:parts])
+    names = tuple(piece.decode("utf-8") for piece in pieces[:parts])
+    return names, prefix + _PARTITION_END
 
 
 def policy_geometry(policy: common_pb2.RedundancyPolicy) -> tuple[int, int]:

@@ -3,14 +3,14 @@
 The write path of a share, in order, is the durability contract of the whole cluster:
 
     write temp file -> fsync it -> verify blake3 -> rename into chunks/ab/cd/ -> fsync the directory
-    (and its parents when created) -> commit index entry + reference row + placement record in one
+    (and its parents when created) -> commit index entry + reference rows + placement record in one
     LMDB transaction
 
 Only after the last step does `ShareWriter.commit` return, and only then may the node acknowledge.
 A crash before the LMDB commit leaves at worst an orphan file without an index entry (never served:
 reads go through the index; a later write of the same share overwrites it). If the final file exists
 and the index already has the same blake3, the write is a dedup: the temp file is dropped and only
-the reference row and the placement record are written.
+the reference rows and the placement record are written.
 
 One chunk may be held under several layouts at once (a replica and shares of a 4+2 and of a 2+1
 stripe): each share is its own file and index entry (`ShareKey` carries the geometry) and each
@@ -31,13 +31,37 @@ Rejected alternative for references: a counter in the index entry. Releases woul
 (a retried release would count twice) and nothing would say which versions still use the copy;
 a row per version makes a release an idempotent delete and the holders listable.
 
+A copy that repair writes elsewhere carries the references of the copy it replaces (`references=`
+on the write, committed with the index entry like `referenced_by`): otherwise the first release
+of any one version would drop a copy that other versions still use.
+
+Three ways a copy leaves, for three callers: `release_share` when the last object version using it
+lets go (garbage collection), `delete_share` when the node must shed it whoever uses it (handoff
+return; the placement record stays), and `drop_copy` when repair has moved a surplus copy to its
+proper holder (references go with the copy, and the placement record too once no share of that
+layout is left here). Rejected alternative: one delete with flags; the three differ in what must
+stay behind, and a caller that picks the wrong flag loses a placement record or a chunk's
+references silently. `set_home` is the opposite move: the ring now puts a handoff copy here, so it
+becomes a home copy and handoff return leaves it.
+
+Scans that feed the network (`iter_shares`, `iter_placements`, `iter_manifests`) read in batches
+with no read transaction held between them: a consumer that pushes each record to a slow peer would
+otherwise pin every page LMDB frees meanwhile and grow the map. Re-replicating metadata when the
+ring changes works per partition (a bucket's manifests, a tenant's bucket records), and
+`manifest_partitions` / `bucket_tenants` list those with one cursor seek per partition (see `keys`)
+rather than a walk over every record (rejected alternative: a db of partitions kept in step with
+every put and delete, one more write on the hot path for what a seek per partition answers). A
+record handed off is removed with `delete_manifest_if` / `delete_bucket_if`, which compare versions
+in the same transaction, so a newer version that arrived since the push is never the one deleted.
+
 Concurrency: gRPC handlers call in from many threads. LMDB serializes write transactions itself.
-Everything that changes one share (install, delete, release, quarantine) runs under one of
-`SHARE_LOCK_STRIPES` locks picked by the share, so "look at the index, then rename, then commit" is
-atomic per share and two writers of the same share end as one write plus one dedup. The heavy part
-(receiving, hashing and fsyncing the temp file) runs outside the lock. Reads take no lock: a rename
-replaces a whole file, so a reader sees the old or the new bytes, and a reader that finds corruption
-re-checks under the lock before quarantining, in case a writer replaced the file meanwhile.
+Everything that changes one share (install, delete, release, quarantine, drop, set home) runs
+under one of `SHARE_LOCK_STRIPES` locks picked by the share, so "look at the index, then rename,
+then commit" is atomic per share and two writers of the same share end as one write plus one
+dedup. The heavy part (receiving, hashing and fsyncing the temp file) runs outside the lock. Reads
+take no lock: a rename replaces a whole file, so a reader sees the old or the new bytes, and a
+reader that finds corruption re-checks under the lock before quarantining, in case a writer
+replaced the file meanwhile.
 
 A copy's state only moves toward home: a dedup or overwrite that says "handoff for X" never turns a
 home copy into a handoff copy (handoff return would then delete a copy the node owns), while a home
@@ -67,8 +91,9 @@ from node.store.chunks import ChunkFiles, raise_if_full
 from node.store.errors import (ChecksumMismatch, CorruptShare, DataDirLocked, InvalidArgument,
                                ShareNotFound, StoreError)
 from node.store.keys import (CHUNK_ID_BYTES, ShareKey, bucket_key, bucket_key_prefix,
-                             describe_geometry, manifest_key, manifest_key_prefix, placement_key,
-                             policy_geometry, ref_row_key, version_key)
+                             describe_geometry, key_partition, layout_db_prefix, manifest_key,
+                             manifest_key_prefix, placement_key, policy_geometry, ref_row_key,
+                             version_key)
 from node.store.metadata import (META_NODE_ID, RECORD_FORMAT_VERSION, MetadataDb,
                                  check_record_version, decode_record, decode_ref, encode_record,
                                  encode_ref)
@@ -90,9 +115,17 @@ BUCKETS_PER_TENANT_MAX = 10_000
 # Index entries iter_shares reads per read transaction; it holds no transaction between batches,
 # so a slow consumer (scrub reading every file) never pins old LMDB pages.
 ITER_SHARES_BATCH_MAX = 1024
+# Placement records or manifests iter_placements and iter_manifests read per read transaction,
+# for the same reason: repair pushes each to other nodes between batches.
+ITER_RECORDS_BATCH_MAX = 1024
+# Most distinct (tenant, bucket) manifest partitions, or bucket tenants, one manifest_partitions or
+# bucket_tenants call returns (a list of names, about 100 bytes each): ten tenants at
+# BUCKETS_PER_TENANT_MAX buckets each.
+METADATA_PARTITIONS_MAX = 100_000
 # Most shares one mark_verified call updates (one write transaction).
 MARK_VERIFIED_BATCH_MAX = 10_000
-# Most references one `references` call returns. The number of references a copy may have is not
+# Most references one `references` call returns, and one commit carries in `references` (repair
+# copies a copy's references with one of each). The number of references a copy may have is not
 # capped (a popular chunk is shared by as many object versions as use it; refusing its writes would
 # be worse than a longer scan), only how many one call materializes.
 REFERENCES_LIMIT_MAX = 10_000
@@ -104,6 +137,18 @@ class ReleaseOutcome:
 
     deleted: bool  # True only when the release removed the copy's index entry (and its file)
     references_left: int  # reference rows the copy still has; 0 when it was released
+
+
+@dataclasses.dataclass(frozen=True)
+class StoreUsage:
+    """What `NodeStore.usage` reports: the index's totals and the data dir's filesystem."""
+
+    bytes_stored: int  # sum of the sizes of indexed shares
+    shares_stored: int  # indexed shares (replicas and erasure shares alike)
+    filesystem_total_bytes: int  # size of the data dir's filesystem (f_blocks * f_frsize)
+    # Room an unprivileged writer still has there (f_bavail * f_frsize); less than f_bfree by the
+    # blocks reserved for root, which the node cannot use.
+    filesystem_free_bytes: int
 
 
 def wall_clock_unix_ms() -> int:
@@ -152,20 +197,28 @@ class ShareWriter:
 
     def commit(self, *, expected_blake3: bytes, placement: common_pb2.PlacementRecord | None,
                handoff_for_node_id: str = "",
-               referenced_by: common_pb2.ObjectRef | None = None) -> bool:
+               referenced_by: common_pb2.ObjectRef | None = None,
+               references: Sequence[common_pb2.ObjectRef] = ()) -> bool:
         """Make the share durable and indexed; returns already_present (a dedup). `referenced_by`
-        names the object version the copy is stored for; its reference row commits with the index
-        entry, on a dedup too. `placement` must be the record of this share's layout. Raises
-        ChecksumMismatch if the bytes do not hash to expected_blake3; the temp file is removed on
-        any failure."""
+        names the object version the copy is stored for; `references` are more of them, at most
+        REFERENCES_LIMIT_MAX (repair passes the references of the copy it rebuilds, so the new copy
+        is released exactly when the old one would have been). Their reference rows commit with
+        the index entry, on a dedup too. `placement` must be the record of this share's layout.
+        Raises ChecksumMismatch if the bytes do not hash to expected_blake3; the temp file is
+        removed on any failure."""
         assert self._state == "open", f"commit of share {self.share} after {self._state}"
         try:
             if len(expected_blake3) != BLAKE3_BYTES:
                 raise InvalidArgument(
                     f"expected blake3 must be {BLAKE3_BYTES} bytes, got {len(expected_blake3)}")
             self._store._check_placement(self.share, placement)
-            ref_row = (None if referenced_by is None else
-                       (ref_row_key(self.share, referenced_by), encode_ref(referenced_by)))
+            if len(references) > REFERENCES_LIMIT_MAX:
+                raise InvalidArgument(
+                    f"share {self.share} carries {len(references)} references, more than "
+                    f"{REFERENCES_LIMIT_MAX} per commit; pass the rest in further writes of the "
+                    "same bytes (each is a dedup that adds its references)")
+            refs = list(references) if referenced_by is None else [referenced_by, *references]
+            ref_rows = [(ref_row_key(self.share, ref), encode_ref(ref)) for ref in refs]
             try:
                 os.fsync(self._fd)
             except OSError as exc:
@@ -181,7 +234,7 @@ class ShareWriter:
                     size_bytes=self.size_bytes)
             already_present = self._store._install_share(
                 self.share, self._temp_path, self.size_bytes, actual, placement,
-                handoff_for_node_id, ref_row)
+                handoff_for_node_id, ref_rows)
         except BaseException:
             self.abort()
             raise
@@ -304,13 +357,14 @@ class NodeStore:
     def put_share(self, share: ShareKey, data: bytes, *, expected_blake3: bytes,
                   placement: common_pb2.PlacementRecord | None,
                   handoff_for_node_id: str = "",
-                  referenced_by: common_pb2.ObjectRef | None = None) -> bool:
+                  referenced_by: common_pb2.ObjectRef | None = None,
+                  references: Sequence[common_pb2.ObjectRef] = ()) -> bool:
         """Write a whole share at once; returns already_present (see `ShareWriter.commit`)."""
         with self.begin_share(share) as writer:
             writer.write(data)
             return writer.commit(expected_blake3=expected_blake3, placement=placement,
                                  handoff_for_node_id=handoff_for_node_id,
-                                 referenced_by=referenced_by)
+                                 referenced_by=referenced_by, references=references)
 
     def read_share(self, share: ShareKey) -> bytes:
         """The share's bytes, verified against the index's blake3 and size. A mismatch moves the
@@ -374,6 +428,61 @@ class NodeStore:
             had_file = self._files.remove(share)
         return had_entry or had_file or refs_dropped > 0
 
+    def drop_copy(self, share: ShareKey) -> bool:
+        """Remove a surplus copy that repair has placed elsewhere, whoever references it: in one
+        transaction its index entry, every reference row and, when no share of its layout stays
+        indexed here, the layout's placement record (this node no longer holds the layout, so the
+        record is no longer its to keep); then the file. Unlike `delete_share` it takes the
+        placement record along, and unlike `release_share` it ignores references (the copies
+        elsewhere carry them). True when an index entry or a file was removed. The placement record
+        goes only when this call removed an entry or reference rows (a quarantined copy keeps its
+        references), so dropping a share that was never here leaves alone a record that
+        `put_placement` stored ahead of its shares."""
+        with self._share_lock(share):
+            with self._meta.write() as txn:
+                raw = txn.pop(share.db_key(), db=self._meta.chunks)
+                refs_dropped = self._delete_refs(txn, share)
+                if (raw is not None or refs_dropped) and not self._layout_indexed(txn, share):
+                    txn.delete(share.layout_key(), db=self._meta.placements)
+            had_file = self._files.remove(share)
+            if raw is not None:
+                self._adjust_stats(decode_record(common_pb2.StoredShare, raw, f"share {share}"),
+                                   None)
+        return raw is not None or had_file
+
+    def set_home(self, share: ShareKey) -> bool:
+        """Make a handoff copy a home copy (the ring now places it here, so handoff return must
+        not ship it away): clear its handoff_for_node_id. True if it changed; False when the share
+        is not indexed or already home."""
+        where = f"share {share}"
+        with self._share_lock(share):
+            with self._meta.write() as txn:
+                raw = txn.get(share.db_key(), db=self._meta.chunks)
+                if raw is None:
+                    return False
+                info = decode_record(common_pb2.StoredShare, raw, where)
+                if not info.handoff_for_node_id:
+                    return False
+                info.handoff_for_node_id = ""
+                txn.put(share.db_key(), encode_record(info, where), db=self._meta.chunks)
+        return True
+
+    def layout_shares(self, chunk_id: bytes, data_shares: int = 0,
+                      parity_shares: int = 0) -> list[ShareKey]:
+        """The shares of one layout of the chunk indexed here, in index order: [ShareKey(chunk_id)]
+        or [] for replication, every indexed share index for a K+M stripe (at most
+        SHARES_PER_STRIPE_MAX). One prefix scan of the index; files are not read."""
+        prefix = layout_db_prefix(chunk_id, data_shares, parity_shares)
+        shares: list[ShareKey] = []
+        with self._meta.read() as txn:
+            cursor = txn.cursor(db=self._meta.chunks)
+            if cursor.set_range(prefix):
+                for key in cursor.iternext(keys=True, values=False):
+                    if not key.startswith(prefix):
+                        break
+                    shares.append(ShareKey.from_db_key(key))
+        return shares
+
     # -- references ----------------------------------------------------------------------------
 
     def references(self, share: ShareKey, *,
@@ -430,23 +539,9 @@ class NodeStore:
     def iter_shares(self) -> Iterator[tuple[ShareKey, common_pb2.StoredShare]]:
         """Every indexed share, in chunk id order, read in batches of ITER_SHARES_BATCH_MAX with no
         transaction held between batches (entries changed meanwhile may or may not appear)."""
-        after: bytes | None = None
-        while True:
-            batch: list[tuple[ShareKey, common_pb2.StoredShare]] = []
-            with self._meta.read() as txn:
-                cursor = txn.cursor(db=self._meta.chunks)
-                found = cursor.set_range(after) if after is not None else cursor.first()
-                while found and len(batch) < ITER_SHARES_BATCH_MAX:
-                    key, raw = cursor.item()
-                    if key != after:
-                        share = ShareKey.from_db_key(key)
-                        batch.append((share, decode_record(common_pb2.StoredShare, raw,
-                                                           f"share {share}")))
-                    found = cursor.next()
-            if not batch:
-                return
-            yield from batch
-            after = batch[-1][0].db_key()
+        for key, raw in self._scan(self._meta.chunks, b"", ITER_SHARES_BATCH_MAX):
+            share = ShareKey.from_db_key(key)
+            yield share, decode_record(common_pb2.StoredShare, raw, f"share {share}")
 
     def mark_verified(self, shares: Sequence[ShareKey]) -> int:
         """Set last_verified_at_unix_ms to now on shares a scrub just read intact, in one write
@@ -504,6 +599,13 @@ class NodeStore:
         with self._meta.write() as txn:
             return txn.delete(key, db=self._meta.placements)
 
+    def iter_placements(self) -> Iterator[common_pb2.PlacementRecord]:
+        """Every placement record here (all layouts of all chunks), in key order: a chunk's
+        replicated layout, then its erasure layouts by K, M. Read ITER_RECORDS_BATCH_MAX per read
+        transaction with none held between batches, like `iter_shares`."""
+        for key, raw in self._scan(self._meta.placements, b"", ITER_RECORDS_BATCH_MAX):
+            yield decode_record(common_pb2.PlacementRecord, raw, f"placement {key.hex()}")
+
     # -- manifests -----------------------------------------------------------------------------
 
     def put_manifest(self, manifest: common_pb2.Manifest) -> bool:
@@ -545,6 +647,30 @@ class NodeStore:
                 more = cursor.next()
         return found, False
 
+    def manifest_partitions(self) -> list[tuple[str, str]]:
+        """Distinct (tenant, bucket) pairs with at least one manifest here (tombstones count), in
+        key order. One cursor seek per pair, never a scan of a bucket's manifests (see `keys`).
+        Raises StoreError beyond METADATA_PARTITIONS_MAX pairs."""
+        partitions = self._partitions(self._meta.manifests, 2, "manifest partitions")
+        return [(tenant, bucket) for tenant, bucket in partitions]
+
+    def iter_manifests(self, tenant: str, bucket: str) -> Iterator[common_pb2.Manifest]:
+        """Every manifest of one bucket here (tombstones included), in key order, read
+        ITER_RECORDS_BATCH_MAX per read transaction with none held between batches, so pushing a
+        large bucket to its new metadata replicas never pins old LMDB pages."""
+        base = manifest_key_prefix(tenant, bucket)
+        for key, raw in self._scan(self._meta.manifests, base, ITER_RECORDS_BATCH_MAX):
+            where = f"{tenant}/{bucket}/{key[len(base):].decode('utf-8', 'replace')}"
+            yield decode_record(common_pb2.Manifest, raw, where)
+
+    def delete_manifest_if(self, manifest: common_pb2.Manifest) -> bool:
+        """Delete the stored manifest of `manifest`'s key only if its version is exactly
+        `manifest.version`: a node that handed a version to its new replicas drops that version,
+        never a newer one written meanwhile. True if deleted."""
+        key = manifest_key(manifest.tenant, manifest.bucket, manifest.key)
+        return self._delete_if_version(self._meta.manifests, key, manifest, common_pb2.Manifest,
+                                       f"{manifest.tenant}/{manifest.bucket}/{manifest.key}")
+
     # -- buckets -------------------------------------------------------------------------------
 
     def put_bucket(self, record: common_pb2.BucketRecord) -> bool:
@@ -578,12 +704,33 @@ class NodeStore:
                 more = cursor.next()
         return records
 
+    def bucket_tenants(self) -> list[str]:
+        """Distinct tenants with at least one bucket record here (tombstones count), in key order;
+        one cursor seek per tenant. Raises StoreError beyond METADATA_PARTITIONS_MAX tenants."""
+        return [tenant for (tenant,) in self._partitions(self._meta.buckets, 1, "bucket tenants")]
+
+    def delete_bucket_if(self, record: common_pb2.BucketRecord) -> bool:
+        """Delete the stored bucket record of `record`'s tenant and name only if its version is
+        exactly `record.version` (see `delete_manifest_if`); True if deleted."""
+        return self._delete_if_version(self._meta.buckets, bucket_key(record.tenant, record.name),
+                                       record, common_pb2.BucketRecord,
+                                       f"bucket {record.tenant}/{record.name}")
+
     # -- disk ------------------------------------------------------------------------------------
 
     def data_filesystem_free_bytes(self) -> int:
         """Bytes an unprivileged writer can still use on the data dir's filesystem."""
         st = os.statvfs(self.data_dir)
         return st.f_bavail * st.f_frsize
+
+    def usage(self) -> StoreUsage:
+        """What this node stores and how much room its disk has left, for rebalancing decisions.
+        O(1): the index totals live in memory (see `stats`), the rest is one statvfs."""
+        shares_stored, bytes_stored = self.stats()
+        st = os.statvfs(self.data_dir)
+        return StoreUsage(bytes_stored=bytes_stored, shares_stored=shares_stored,
+                          filesystem_total_bytes=st.f_blocks * st.f_frsize,
+                          filesystem_free_bytes=st.f_bavail * st.f_frsize)
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -615,9 +762,9 @@ class NodeStore:
 
     def _install_share(self, share: ShareKey, temp_path: str, size_bytes: int, digest: bytes,
                        placement: common_pb2.PlacementRecord | None,
-                       handoff_for_node_id: str, ref_row: tuple[bytes, bytes] | None) -> bool:
+                       handoff_for_node_id: str, ref_rows: Sequence[tuple[bytes, bytes]]) -> bool:
         """Rename the verified, fsynced temp file into place and commit its index entry (and the
-        reference row and the layout's placement record) in one transaction; a dedup if the same
+        reference rows and the layout's placement record) in one transaction; a dedup if the same
         bytes are already there."""
         key = share.db_key()
         layout_key = share.layout_key()
@@ -638,13 +785,13 @@ class NodeStore:
                     and self._files.file_size(share) == size_bytes):
                 self._files.remove_temp(temp_path)
                 changed = state != existing.handoff_for_node_id
-                if changed or placement_raw is not None or ref_row is not None:
+                if changed or placement_raw is not None or ref_rows:
                     with self._meta.write() as txn:
                         if changed:
                             existing.handoff_for_node_id = state
                             txn.put(key, encode_record(existing, where), db=self._meta.chunks)
-                        if ref_row is not None:
-                            txn.put(*ref_row, db=self._meta.refs)
+                        for row in ref_rows:
+                            txn.put(*row, db=self._meta.refs)
                         if placement_raw is not None:
                             txn.put(layout_key, placement_raw, db=self._meta.placements)
                 return True
@@ -656,8 +803,8 @@ class NodeStore:
                 last_verified_at_unix_ms=now_ms)
             with self._meta.write() as txn:
                 txn.put(key, encode_record(record, where), db=self._meta.chunks)
-                if ref_row is not None:
-                    txn.put(*ref_row, db=self._meta.refs)
+                for row in ref_rows:
+                    txn.put(*row, db=self._meta.refs)
                 if placement_raw is not None:
                     txn.put(layout_key, placement_raw, db=self._meta.placements)
             self._adjust_stats(existing, record)
@@ -667,20 +814,24 @@ class NodeStore:
         """Delete the share's index entry (and, with drop_refs, its reference rows in the same
         transaction) and count it out of the stats; caller holds its lock. Returns (had an entry,
         reference rows dropped). Quarantine keeps the refs: the copy is to be rebuilt."""
-        refs_dropped = 0
         with self._meta.write() as txn:
             raw = txn.pop(share.db_key(), db=self._meta.chunks)
-            if drop_refs:
-                prefix = share.db_key()
-                cursor = txn.cursor(db=self._meta.refs)
-                if cursor.set_range(prefix):
-                    while cursor.key().startswith(prefix):
-                        cursor.delete()
-                        refs_dropped += 1
+            refs_dropped = self._delete_refs(txn, share) if drop_refs else 0
         if raw is None:
             return False, refs_dropped
         self._adjust_stats(decode_record(common_pb2.StoredShare, raw, f"share {share}"), None)
         return True, refs_dropped
+
+    def _delete_refs(self, txn: lmdb.Transaction, share: ShareKey) -> int:
+        """Delete every reference row of the share in `txn`; returns how many there were."""
+        prefix = share.db_key()
+        deleted = 0
+        cursor = txn.cursor(db=self._meta.refs)
+        if cursor.set_range(prefix):
+            while cursor.key().startswith(prefix):
+                cursor.delete()
+                deleted += 1
+        return deleted
 
     def _count_refs(self, txn: lmdb.Transaction, share: ShareKey) -> int:
         """Reference rows of the share: a key-only prefix scan, O(references)."""
@@ -719,3 +870,53 @@ class NodeStore:
                     return True
             txn.put(key, raw_new, db=db)
         return False
+
+    def _delete_if_version(self, db: lmdb._Database, key: bytes, record: common_pb2.Manifest
+                           | common_pb2.BucketRecord, message_type: type, where: str) -> bool:
+        with self._meta.write() as txn:
+            raw = txn.get(key, db=db)
+            if raw is None:
+                return False
+            stored = decode_record(message_type, raw, where)
+            if version_key(stored.version) != version_key(record.version):
+                return False
+            return txn.delete(key, db=db)
+
+    def _scan(self, db: lmdb._Database, prefix: bytes,
+              batch_max: int) -> Iterator[tuple[bytes, bytes]]:
+        """(key, value) of every key of `db` starting with `prefix` (b"" for all), in key order,
+        `batch_max` per read transaction and none held between batches, so a slow consumer never
+        pins old LMDB pages; a key written or deleted between batches may or may not appear."""
+        after: bytes | None = None
+        while True:
+            batch: list[tuple[bytes, bytes]] = []
+            with self._meta.read() as txn:
+                cursor = txn.cursor(db=db)
+                found = cursor.set_range(prefix if after is None else after)
+                while found and len(batch) < batch_max:
+                    key, raw = cursor.item()
+                    if not key.startswith(prefix):
+                        break
+                    if key != after:
+                        batch.append((key, raw))
+                    found = cursor.next()
+            yield from batch
+            if len(batch) < batch_max:
+                return
+            after = batch[-1][0]
+
+    def _partitions(self, db: lmdb._Database, parts: int, what: str) -> list[tuple[str, ...]]:
+        """Distinct partitions of `db`'s keys (their first `parts` names, see `key_partition`), in
+        key order: after each one found the cursor seeks straight to where the next may start."""
+        found: list[tuple[str, ...]] = []
+        with self._meta.read() as txn:
+            cursor = txn.cursor(db=db)
+            more = cursor.first()
+            while more:
+                if len(found) == METADATA_PARTITIONS_MAX:
+                    raise StoreError(f"data dir {self.data_dir} holds more than "
+                                     f"{METADATA_PARTITIONS_MAX} {what}")
+                names, end = key_partition(cursor.key(), parts)
+                found.append(names)
+                more = cursor.set_range(end)
+        return found

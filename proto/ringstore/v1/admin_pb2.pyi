@@ -70,3 +70,231 @@ class GetRingResponse(_message.Message):
     tokens: _containers.RepeatedCompositeFieldContainer[RingToken]
     ownership: _containers.ScalarMap[str, float]
     def __init__(self, tokens: _Optional[_Iterable[_Union[RingToken, _Mapping]]] = ..., ownership: _Optional[_Mapping[str, float]] = ...) -> None: ...
+
+class GetRepairStatusRequest(_message.Message):
+    __slots__ = ("this_node_only",)
+    THIS_NODE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    this_node_only: bool
+    def __init__(self, this_node_only: _Optional[bool] = ...) -> None: ...
+
+class RedundancyLevel(_message.Message):
+    __slots__ = ("policy", "copies_present", "copies_wanted", "copies_needed", "chunks", "bytes_missing")
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    COPIES_PRESENT_FIELD_NUMBER: _ClassVar[int]
+    COPIES_WANTED_FIELD_NUMBER: _ClassVar[int]
+    COPIES_NEEDED_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    BYTES_MISSING_FIELD_NUMBER: _ClassVar[int]
+    policy: str
+    copies_present: int
+    copies_wanted: int
+    copies_needed: int
+    chunks: int
+    bytes_missing: int
+    def __init__(self, policy: _Optional[str] = ..., copies_present: _Optional[int] = ..., copies_wanted: _Optional[int] = ..., copies_needed: _Optional[int] = ..., chunks: _Optional[int] = ..., bytes_missing: _Optional[int] = ...) -> None: ...
+
+class UnrepairableChunk(_message.Message):
+    __slots__ = ("chunk_id", "policy", "reason", "attempts", "last_attempt_unix_ms")
+    CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_ATTEMPT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    chunk_id: bytes
+    policy: str
+    reason: str
+    attempts: int
+    last_attempt_unix_ms: int
+    def __init__(self, chunk_id: _Optional[bytes] = ..., policy: _Optional[str] = ..., reason: _Optional[str] = ..., attempts: _Optional[int] = ..., last_attempt_unix_ms: _Optional[int] = ...) -> None: ...
+
+class NodeRepairStatus(_message.Message):
+    __slots__ = ("node_id", "levels", "chunks_below_full", "bytes_left", "rate_bytes_per_s", "eta_s", "bytes_repaired_total", "copies_repaired_total", "chunks_misplaced", "copies_dropped_total", "unrepairable", "last_scan_unix_ms", "last_scan_s", "chunks_responsible", "repair_bandwidth_bytes_per_s", "repair_concurrency_max", "queued")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    LEVELS_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_BELOW_FULL_FIELD_NUMBER: _ClassVar[int]
+    BYTES_LEFT_FIELD_NUMBER: _ClassVar[int]
+    RATE_BYTES_PER_S_FIELD_NUMBER: _ClassVar[int]
+    ETA_S_FIELD_NUMBER: _ClassVar[int]
+    BYTES_REPAIRED_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    COPIES_REPAIRED_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_MISPLACED_FIELD_NUMBER: _ClassVar[int]
+    COPIES_DROPPED_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    UNREPAIRABLE_FIELD_NUMBER: _ClassVar[int]
+    LAST_SCAN_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    LAST_SCAN_S_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_RESPONSIBLE_FIELD_NUMBER: _ClassVar[int]
+    REPAIR_BANDWIDTH_BYTES_PER_S_FIELD_NUMBER: _ClassVar[int]
+    REPAIR_CONCURRENCY_MAX_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    levels: _containers.RepeatedCompositeFieldContainer[RedundancyLevel]
+    chunks_below_full: int
+    bytes_left: int
+    rate_bytes_per_s: float
+    eta_s: float
+    bytes_repaired_total: int
+    copies_repaired_total: int
+    chunks_misplaced: int
+    copies_dropped_total: int
+    unrepairable: _containers.RepeatedCompositeFieldContainer[UnrepairableChunk]
+    last_scan_unix_ms: int
+    last_scan_s: float
+    chunks_responsible: int
+    repair_bandwidth_bytes_per_s: int
+    repair_concurrency_max: int
+    queued: int
+    def __init__(self, node_id: _Optional[str] = ..., levels: _Optional[_Iterable[_Union[RedundancyLevel, _Mapping]]] = ..., chunks_below_full: _Optional[int] = ..., bytes_left: _Optional[int] = ..., rate_bytes_per_s: _Optional[float] = ..., eta_s: _Optional[float] = ..., bytes_repaired_total: _Optional[int] = ..., copies_repaired_total: _Optional[int] = ..., chunks_misplaced: _Optional[int] = ..., copies_dropped_total: _Optional[int] = ..., unrepairable: _Optional[_Iterable[_Union[UnrepairableChunk, _Mapping]]] = ..., last_scan_unix_ms: _Optional[int] = ..., last_scan_s: _Optional[float] = ..., chunks_responsible: _Optional[int] = ..., repair_bandwidth_bytes_per_s: _Optional[int] = ..., repair_concurrency_max: _Optional[int] = ..., queued: _Optional[int] = ...) -> None: ...
+
+class GetRepairStatusResponse(_message.Message):
+    __slots__ = ("nodes", "unreachable")
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    UNREACHABLE_FIELD_NUMBER: _ClassVar[int]
+    nodes: _containers.RepeatedCompositeFieldContainer[NodeRepairStatus]
+    unreachable: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, nodes: _Optional[_Iterable[_Union[NodeRepairStatus, _Mapping]]] = ..., unreachable: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SetRepairConfigRequest(_message.Message):
+    __slots__ = ("repair_bandwidth_bytes_per_s", "repair_concurrency_max", "scrub_bandwidth_bytes_per_s", "this_node_only")
+    REPAIR_BANDWIDTH_BYTES_PER_S_FIELD_NUMBER: _ClassVar[int]
+    REPAIR_CONCURRENCY_MAX_FIELD_NUMBER: _ClassVar[int]
+    SCRUB_BANDWIDTH_BYTES_PER_S_FIELD_NUMBER: _ClassVar[int]
+    THIS_NODE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    repair_bandwidth_bytes_per_s: int
+    repair_concurrency_max: int
+    scrub_bandwidth_bytes_per_s: int
+    this_node_only: bool
+    def __init__(self, repair_bandwidth_bytes_per_s: _Optional[int] = ..., repair_concurrency_max: _Optional[int] = ..., scrub_bandwidth_bytes_per_s: _Optional[int] = ..., this_node_only: _Optional[bool] = ...) -> None: ...
+
+class SetRepairConfigResponse(_message.Message):
+    __slots__ = ("node_ids", "unreachable")
+    NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    UNREACHABLE_FIELD_NUMBER: _ClassVar[int]
+    node_ids: _containers.RepeatedScalarFieldContainer[str]
+    unreachable: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, node_ids: _Optional[_Iterable[str]] = ..., unreachable: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class FsckRequest(_message.Message):
+    __slots__ = ("bucket",)
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    def __init__(self, bucket: _Optional[str] = ...) -> None: ...
+
+class FsckFinding(_message.Message):
+    __slots__ = ("bucket", "key", "chunk_id", "offset_bytes", "policy", "copies_present", "copies_wanted", "copies_needed", "unreadable", "detail")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_BYTES_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    COPIES_PRESENT_FIELD_NUMBER: _ClassVar[int]
+    COPIES_WANTED_FIELD_NUMBER: _ClassVar[int]
+    COPIES_NEEDED_FIELD_NUMBER: _ClassVar[int]
+    UNREADABLE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    chunk_id: bytes
+    offset_bytes: int
+    policy: str
+    copies_present: int
+    copies_wanted: int
+    copies_needed: int
+    unreadable: bool
+    detail: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., chunk_id: _Optional[bytes] = ..., offset_bytes: _Optional[int] = ..., policy: _Optional[str] = ..., copies_present: _Optional[int] = ..., copies_wanted: _Optional[int] = ..., copies_needed: _Optional[int] = ..., unreadable: _Optional[bool] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class FsckProgress(_message.Message):
+    __slots__ = ("objects_checked", "chunks_checked", "bytes_checked")
+    OBJECTS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    BYTES_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    objects_checked: int
+    chunks_checked: int
+    bytes_checked: int
+    def __init__(self, objects_checked: _Optional[int] = ..., chunks_checked: _Optional[int] = ..., bytes_checked: _Optional[int] = ...) -> None: ...
+
+class FsckSummary(_message.Message):
+    __slots__ = ("buckets_checked", "objects_checked", "chunks_checked", "chunks_full", "chunks_degraded", "chunks_unreadable", "chunks_misplaced", "bytes_checked")
+    BUCKETS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    OBJECTS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FULL_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_DEGRADED_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_UNREADABLE_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_MISPLACED_FIELD_NUMBER: _ClassVar[int]
+    BYTES_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    buckets_checked: int
+    objects_checked: int
+    chunks_checked: int
+    chunks_full: int
+    chunks_degraded: int
+    chunks_unreadable: int
+    chunks_misplaced: int
+    bytes_checked: int
+    def __init__(self, buckets_checked: _Optional[int] = ..., objects_checked: _Optional[int] = ..., chunks_checked: _Optional[int] = ..., chunks_full: _Optional[int] = ..., chunks_degraded: _Optional[int] = ..., chunks_unreadable: _Optional[int] = ..., chunks_misplaced: _Optional[int] = ..., bytes_checked: _Optional[int] = ...) -> None: ...
+
+class FsckResponse(_message.Message):
+    __slots__ = ("progress", "finding", "summary")
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    FINDING_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    progress: FsckProgress
+    finding: FsckFinding
+    summary: FsckSummary
+    def __init__(self, progress: _Optional[_Union[FsckProgress, _Mapping]] = ..., finding: _Optional[_Union[FsckFinding, _Mapping]] = ..., summary: _Optional[_Union[FsckSummary, _Mapping]] = ...) -> None: ...
+
+class StartScrubRequest(_message.Message):
+    __slots__ = ("this_node_only",)
+    THIS_NODE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    this_node_only: bool
+    def __init__(self, this_node_only: _Optional[bool] = ...) -> None: ...
+
+class StartScrubResponse(_message.Message):
+    __slots__ = ("node_ids", "unreachable")
+    NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    UNREACHABLE_FIELD_NUMBER: _ClassVar[int]
+    node_ids: _containers.RepeatedScalarFieldContainer[str]
+    unreachable: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, node_ids: _Optional[_Iterable[str]] = ..., unreachable: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetScrubStatusRequest(_message.Message):
+    __slots__ = ("this_node_only",)
+    THIS_NODE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    this_node_only: bool
+    def __init__(self, this_node_only: _Optional[bool] = ...) -> None: ...
+
+class NodeScrubStatus(_message.Message):
+    __slots__ = ("node_id", "running", "copies_checked", "copies_total", "bytes_checked", "bytes_total", "corrupt_found", "passes_completed", "last_pass_finished_unix_ms", "last_pass_s", "scrub_bandwidth_bytes_per_s", "corrupt_found_total")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    COPIES_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    COPIES_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    BYTES_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    BYTES_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    CORRUPT_FOUND_FIELD_NUMBER: _ClassVar[int]
+    PASSES_COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    LAST_PASS_FINISHED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    LAST_PASS_S_FIELD_NUMBER: _ClassVar[int]
+    SCRUB_BANDWIDTH_BYTES_PER_S_FIELD_NUMBER: _ClassVar[int]
+    CORRUPT_FOUND_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    running: bool
+    copies_checked: int
+    copies_total: int
+    bytes_checked: int
+    bytes_total: int
+    corrupt_found: int
+    passes_completed: int
+    last_pass_finished_unix_ms: int
+    last_pass_s: float
+    scrub_bandwidth_bytes_per_s: int
+    corrupt_found_total: int
+    def __init__(self, node_id: _Optional[str] = ..., running: _Optional[bool] = ..., copies_checked: _Optional[int] = ..., copies_total: _Optional[int] = ..., bytes_checked: _Optional[int] = ..., bytes_total: _Optional[int] = ..., corrupt_found: _Optional[int] = ..., passes_completed: _Optional[int] = ..., last_pass_finished_unix_ms: _Optional[int] = ..., last_pass_s: _Optional[float] = ..., scrub_bandwidth_bytes_per_s: _Optional[int] = ..., corrupt_found_total: _Optional[int] = ...) -> None: ...
+
+class GetScrubStatusResponse(_message.Message):
+    __slots__ = ("nodes", "unreachable")
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    UNREACHABLE_FIELD_NUMBER: _ClassVar[int]
+    nodes: _containers.RepeatedCompositeFieldContainer[NodeScrubStatus]
+    unreachable: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, nodes: _Optional[_Iterable[_Union[NodeScrubStatus, _Mapping]]] = ..., unreachable: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -44,6 +44,31 @@ class AdminServiceStub:
                 request_serializer=ringstore_dot_v1_dot_admin__pb2.GetRingRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_admin__pb2.GetRingResponse.FromString,
                 _registered_method=True)
+        self.GetRepairStatus = channel.unary_unary(
+                '/ringstore.v1.AdminService/GetRepairStatus',
+                request_serializer=ringstore_dot_v1_dot_admin__pb2.GetRepairStatusRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_admin__pb2.GetRepairStatusResponse.FromString,
+                _registered_method=True)
+        self.SetRepairConfig = channel.unary_unary(
+                '/ringstore.v1.AdminService/SetRepairConfig',
+                request_serializer=ringstore_dot_v1_dot_admin__pb2.SetRepairConfigRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_admin__pb2.SetRepairConfigResponse.FromString,
+                _registered_method=True)
+        self.Fsck = channel.unary_stream(
+                '/ringstore.v1.AdminService/Fsck',
+                request_serializer=ringstore_dot_v1_dot_admin__pb2.FsckRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_admin__pb2.FsckResponse.FromString,
+                _registered_method=True)
+        self.StartScrub = channel.unary_unary(
+                '/ringstore.v1.AdminService/StartScrub',
+                request_serializer=ringstore_dot_v1_dot_admin__pb2.StartScrubRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_admin__pb2.StartScrubResponse.FromString,
+                _registered_method=True)
+        self.GetScrubStatus = channel.unary_unary(
+                '/ringstore.v1.AdminService/GetScrubStatus',
+                request_serializer=ringstore_dot_v1_dot_admin__pb2.GetScrubStatusRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_admin__pb2.GetScrubStatusResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -63,6 +88,41 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetRepairStatus(self, request, context):
+        """Repair debt by redundancy level, progress, rate, ETA and unrepairable chunks, per node.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetRepairConfig(self, request, context):
+        """Change repair and scrub throttles at run time (not persisted: a restart reads the config).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Fsck(self, request, context):
+        """Audit every object of the cluster: progress and findings, then one summary.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartScrub(self, request, context):
+        """Start one scrub pass now.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetScrubStatus(self, request, context):
+        """Scrub progress and findings, per node.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +135,31 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.GetRing,
                     request_deserializer=ringstore_dot_v1_dot_admin__pb2.GetRingRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_admin__pb2.GetRingResponse.SerializeToString,
+            ),
+            'GetRepairStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRepairStatus,
+                    request_deserializer=ringstore_dot_v1_dot_admin__pb2.GetRepairStatusRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_admin__pb2.GetRepairStatusResponse.SerializeToString,
+            ),
+            'SetRepairConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRepairConfig,
+                    request_deserializer=ringstore_dot_v1_dot_admin__pb2.SetRepairConfigRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_admin__pb2.SetRepairConfigResponse.SerializeToString,
+            ),
+            'Fsck': grpc.unary_stream_rpc_method_handler(
+                    servicer.Fsck,
+                    request_deserializer=ringstore_dot_v1_dot_admin__pb2.FsckRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_admin__pb2.FsckResponse.SerializeToString,
+            ),
+            'StartScrub': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartScrub,
+                    request_deserializer=ringstore_dot_v1_dot_admin__pb2.StartScrubRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_admin__pb2.StartScrubResponse.SerializeToString,
+            ),
+            'GetScrubStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetScrubStatus,
+                    request_deserializer=ringstore_dot_v1_dot_admin__pb2.GetScrubStatusRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_admin__pb2.GetScrubStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -131,6 +216,141 @@ class AdminService:
             '/ringstore.v1.AdminService/GetRing',
             ringstore_dot_v1_dot_admin__pb2.GetRingRequest.SerializeToString,
             ringstore_dot_v1_dot_admin__pb2.GetRingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRepairStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.AdminService/GetRepairStatus',
+            ringstore_dot_v1_dot_admin__pb2.GetRepairStatusRequest.SerializeToString,
+            ringstore_dot_v1_dot_admin__pb2.GetRepairStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetRepairConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.AdminService/SetRepairConfig',
+            ringstore_dot_v1_dot_admin__pb2.SetRepairConfigRequest.SerializeToString,
+            ringstore_dot_v1_dot_admin__pb2.SetRepairConfigResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Fsck(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/ringstore.v1.AdminService/Fsck',
+            ringstore_dot_v1_dot_admin__pb2.FsckRequest.SerializeToString,
+            ringstore_dot_v1_dot_admin__pb2.FsckResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartScrub(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.AdminService/StartScrub',
+            ringstore_dot_v1_dot_admin__pb2.StartScrubRequest.SerializeToString,
+            ringstore_dot_v1_dot_admin__pb2.StartScrubResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetScrubStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.AdminService/GetScrubStatus',
+            ringstore_dot_v1_dot_admin__pb2.GetScrubStatusRequest.SerializeToString,
+            ringstore_dot_v1_dot_admin__pb2.GetScrubStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

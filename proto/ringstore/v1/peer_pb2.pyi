@@ -22,20 +22,22 @@ class ShareRef(_message.Message):
     def __init__(self, chunk_id: _Optional[bytes] = ..., erasure_share: _Optional[bool] = ..., share_index: _Optional[int] = ..., data_shares: _Optional[int] = ..., parity_shares: _Optional[int] = ...) -> None: ...
 
 class StoreChunkHeader(_message.Message):
-    __slots__ = ("share", "size_bytes", "blake3", "placement", "handoff_for_node_id", "referenced_by")
+    __slots__ = ("share", "size_bytes", "blake3", "placement", "handoff_for_node_id", "referenced_by", "references")
     SHARE_FIELD_NUMBER: _ClassVar[int]
     SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     BLAKE3_FIELD_NUMBER: _ClassVar[int]
     PLACEMENT_FIELD_NUMBER: _ClassVar[int]
     HANDOFF_FOR_NODE_ID_FIELD_NUMBER: _ClassVar[int]
     REFERENCED_BY_FIELD_NUMBER: _ClassVar[int]
+    REFERENCES_FIELD_NUMBER: _ClassVar[int]
     share: ShareRef
     size_bytes: int
     blake3: bytes
     placement: _common_pb2.PlacementRecord
     handoff_for_node_id: str
     referenced_by: _common_pb2.ObjectRef
-    def __init__(self, share: _Optional[_Union[ShareRef, _Mapping]] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., placement: _Optional[_Union[_common_pb2.PlacementRecord, _Mapping]] = ..., handoff_for_node_id: _Optional[str] = ..., referenced_by: _Optional[_Union[_common_pb2.ObjectRef, _Mapping]] = ...) -> None: ...
+    references: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectRef]
+    def __init__(self, share: _Optional[_Union[ShareRef, _Mapping]] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., placement: _Optional[_Union[_common_pb2.PlacementRecord, _Mapping]] = ..., handoff_for_node_id: _Optional[str] = ..., referenced_by: _Optional[_Union[_common_pb2.ObjectRef, _Mapping]] = ..., references: _Optional[_Iterable[_Union[_common_pb2.ObjectRef, _Mapping]]] = ...) -> None: ...
 
 class StoreChunkRequest(_message.Message):
     __slots__ = ("header", "data")
@@ -58,12 +60,14 @@ class FetchChunkRequest(_message.Message):
     def __init__(self, share: _Optional[_Union[ShareRef, _Mapping]] = ...) -> None: ...
 
 class FetchChunkHeader(_message.Message):
-    __slots__ = ("size_bytes", "blake3")
+    __slots__ = ("size_bytes", "blake3", "references")
     SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     BLAKE3_FIELD_NUMBER: _ClassVar[int]
+    REFERENCES_FIELD_NUMBER: _ClassVar[int]
     size_bytes: int
     blake3: bytes
-    def __init__(self, size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ...) -> None: ...
+    references: _containers.RepeatedCompositeFieldContainer[_common_pb2.ObjectRef]
+    def __init__(self, size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., references: _Optional[_Iterable[_Union[_common_pb2.ObjectRef, _Mapping]]] = ...) -> None: ...
 
 class FetchChunkResponse(_message.Message):
     __slots__ = ("header", "data")

@@ -1,0 +1,102 @@
+"""Keeping manifests and bucket records on their home replicas when the ring changes.
+
+Metadata is partitioned on the ring: every manifest of a bucket lives on the first
+`metadata_replicas` nodes of `metadata_position(tenant, bucket)`, and a tenant's bucket records on
+those of `bucket_directory_position(tenant)`. When a node joins, turns OUT or is drained, a
+partition's home set changes; when a home is DOWN, writes go to a stand-in. Each pass, every node
+walks the partitions it holds (one LMDB range jump per partition, not a scan of every record) and:
+
+- pushes the whole partition to every ALIVE home it has not pushed to since that home set was
+  formed (newest-wins writes, so pushing twice, or racing a client write, is harmless);
+- when it is not a home itself, deletes each record it pushed once every home is ALIVE, has
+  acknowledged the push, and the ring has settled. `delete_*_if` removes a record only if it is
+  still exactly the version pushed, so a write that arrived meanwhile is kept (and pushed next pass).
+
+Rejected: Merkle-tree anti-entropy between replicas (Dynamo, Cassandra). It finds single stale keys
+cheaply but is a subsystem of its own; quorum reads with read repair already fix single stale keys,
+and what the ring changes move is whole partitions, which this moves whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from node.objects.replicas import ClusterView, HolderError, Replicas
+from node.ring import bucket_directory_position, metadata_position
+from node.store import NodeStore
+
+log = logging.getLogger("ringstore.repair")
+
+
+class MetadataSync:
+    def __init__(self, *, view: ClusterView, store: NodeStore, replicas: Replicas, metadata_replicas: int,
+                 settled: Callable[[], bool]) -> None:
+        self._view = view
+        self._store = store
+        self._replicas = replicas
+        self._count = metadata_replicas
+        self._settled = settled
+        # partition -> (home set it was pushed under, homes that acknowledged the whole partition)
+        self._pushed: dict[tuple, tuple[tuple[str, ...], set[str]]] = {}
+        self._lock = threading.Lock()
+        self.records_pushed = 0
+        self.records_dropped = 0
+
+    def step(self) -> None:
+        """One pass over every partition held here."""
+        seen = set()
+        for tenant, bucket in self._store.manifest_partitions():
+            part = ("m", tenant, bucket)
+            seen.add(part)
+            self._sync(part, metadata_position(tenant, bucket),
+                       lambda t=tenant, b=bucket: list(self._store.iter_manifests(t, b)),
+                       lambda node, m: self._replicas.put_manifest(node, m, ""),
+                       self._store.delete_manifest_if)
+        for tenant in self._store.bucket_tenants():
+            part = ("b", tenant)
+            seen.add(part)
+            self._sync(part, bucket_directory_position(tenant),
+                       lambda t=tenant: self._store.list_buckets(t),
+                       lambda node, record: self._replicas.put_bucket(node, record),
+                       self._store.delete_bucket_if)
+        with self._lock:
+            for part in list(self._pushed):
+                if part not in seen:
+                    del self._pushed[part]
+
+    def _sync(self, part: tuple, position: int, records: Callable[[], list], push: Callable,
+              delete_if: Callable) -> None:
+        me = self._view.node_id
+        homes = tuple(self._view.ring().ordered_nodes(position)[:self._count])
+        with self._lock:
+            formed, acked = self._pushed.get(part, ((), set()))
+            if formed != homes:
+                acked = set()
+                self._pushed[part] = (homes, acked)
+        pending = [h for h in homes if h != me and h not in acked and self._view.is_live(h)]
+        if not pending and me in homes:
+            return
+        items = records()
+        for home in pending:
+            try:
+                for item in items:
+                    push(home, item)
+            except HolderError as err:
+                log.info("pushing %s to %s failed: %s", _describe(part), home, err)
+                continue
+            self.records_pushed += len(items)
+            with self._lock:
+                acked.add(home)
+        if me in homes:
+            return
+        if all(h in acked for h in homes) and self._settled():
+            dropped = sum(1 for item in items if delete_if(item))
+            self.records_dropped += dropped
+            if dropped:
+                log.info("moved %d records of %s to %s", dropped, _describe(part), ", ".join(homes))
+
+
+def _describe(part: tuple) -> str:
+    return f"bucket {part[1]}/{part[2]}" if part[0] == "m" else f"the bucket directory of {part[1]}"

@@ -1,0 +1,277 @@
+"""Where the copies of one chunk layout should be, and what it takes to get them there.
+
+One rule drives repair after a node is lost, handoff return, rebalancing on join or drain, and the
+rebuild of a copy scrub quarantined: *every slot of a chunk layout belongs on a home node, and a copy
+anywhere else is surplus once every home has its own.* A layout is a chunk under one redundancy
+policy: `replicas=N` has N interchangeable slots, `ec=K+M` has K+M slots, one per share index. The
+home nodes are the first N (or K+M) nodes of the chunk's ring order, where the ring holds ALIVE and
+DOWN members (not OUT, LEFT or draining ones).
+
+`plan_layout` compares that with what a scan saw (which node holds which slot, checked with
+HasChunk on every live node concerned, and for nodes that cannot be asked, what the placement record
+says) and returns the copies to make, the surplus to drop once the layout is complete, and how much
+redundancy is left. It is pure, so every case is a table-driven unit test.
+
+How slots meet homes:
+- replicas: the set of homes is what matters; every live home without a copy gets one.
+- erasure coding: a share already on a home node stays there, whatever its index; the shares left
+  over go to the homes left over, in ring order. A new write puts share i on the i-th home, but after
+  the ring changes the mapping is whatever moved least, and the placement record (which readers
+  consult) says where each share is. Rejected: forcing share i back onto the i-th home. Adding a 7th
+  node to six shifts every share after the newcomer's place, moving about half of all shares instead
+  of the ideal 1/7 (measured with 3000 chunks: 0.50 against 0.147 for this rule).
+
+A home that is DOWN keeps its slot: a copy held elsewhere for it (a handoff copy) stays where it is
+and nothing is rebuilt, because DOWN means "probably back soon". Only OUT (the node left the ring)
+moves the slot to a new home. So a restart costs nothing but the handoff copies' return.
+
+The node that does the work for a layout is the first ALIVE node in the chunk's ring order among
+those the placement record names (`responsible_node`), so one chunk is repaired by one node. Any
+holder may drop its own surplus copy, but only when the plan is complete: every slot on its ALIVE
+target, each verified by that scan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+
+from node.erasure import Geometry
+from node.store import ShareKey
+from ringstore.v1 import common_pb2
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """One chunk under one policy: (0, 0) geometry for `replicas` copies, else K+M shares."""
+
+    chunk_id: bytes
+    size_bytes: int
+    replicas: int = 0
+    data_shares: int = 0
+    parity_shares: int = 0
+
+    @classmethod
+    def of_record(cls, record: common_pb2.PlacementRecord) -> "Layout":
+        policy = record.policy
+        if policy.WhichOneof("policy") == "erasure_coding":
+            ec = policy.erasure_coding
+            return cls(bytes(record.chunk_id), record.size_bytes, data_shares=ec.data_shares,
+                       parity_shares=ec.parity_shares)
+        return cls(bytes(record.chunk_id), record.size_bytes, replicas=policy.replication.replicas)
+
+    @property
+    def erasure(self) -> bool:
+        return self.data_shares > 0
+
+    @property
+    def wanted(self) -> int:
+        """Copies or shares at full redundancy."""
+        return self.data_shares + self.parity_shares if self.erasure else self.replicas
+
+    @property
+    def needed(self) -> int:
+        """Fewest copies or distinct shares that still read."""
+        return self.data_shares if self.erasure else 1
+
+    @property
+    def policy_text(self) -> str:
+        return f"ec={self.data_shares}+{self.parity_shares}" if self.erasure else f"replicas={self.replicas}"
+
+    def copy_size_bytes(self) -> int:
+        if not self.erasure:
+            return self.size_bytes
+        return Geometry(self.data_shares, self.parity_shares).share_size_bytes(self.size_bytes)
+
+    def key(self, slot: int) -> ShareKey:
+        """The store key of a slot's copy (every replica slot has the same key)."""
+        if not self.erasure:
+            return ShareKey(self.chunk_id)
+        return ShareKey(self.chunk_id, slot, self.data_shares, self.parity_shares)
+
+    def probe_keys(self) -> list[ShareKey]:
+        """What to ask each node about: the replica, or every share index."""
+        return [self.key(0)] if not self.erasure else [self.key(i) for i in range(self.wanted)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Move:
+    """One copy to make: slot `slot` onto `target`, copied from `sources` (ALIVE nodes holding that
+    slot). No sources under erasure coding means: rebuild the share from any K others."""
+
+    slot: int
+    target: str
+    sources: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class LayoutPlan:
+    layout: Layout
+    homes: tuple[str, ...]
+    # Per slot, the node that should hold it (None when the ring has too few members).
+    targets: tuple[str | None, ...]
+    moves: tuple[Move, ...]
+    # (slot, node) copies outside their target, to drop once `complete` (and verified again).
+    surplus: tuple[tuple[int, str], ...]
+    # Distinct slots with a copy on an ALIVE node.
+    present: int
+    # Every slot sits on its ALIVE target (so surplus may go).
+    complete: bool
+    # Why some slot cannot be restored now; "" when every missing slot has a move or waits on DOWN.
+    unrepairable: str
+    # Slots whose target is DOWN (their copy stays where it is until the node returns or turns OUT).
+    waiting: tuple[int, ...]
+    # Slot -> nodes holding it (verified on ALIVE nodes, as recorded on the others); replicas use 0.
+    held: dict[int, tuple[str, ...]]
+
+    @property
+    def below_full(self) -> bool:
+        return self.present < self.layout.wanted
+
+    @property
+    def misplaced(self) -> bool:
+        """Full redundancy, but not every copy on its home yet (moves or returns pending)."""
+        return not self.below_full and not self.complete
+
+    @property
+    def bytes_to_write(self) -> int:
+        return len(self.moves) * self.layout.copy_size_bytes()
+
+    def holders_after(self, record: common_pb2.PlacementRecord, made: Iterable[Move]) -> list[common_pb2.ShareHolder]:
+        """The placement record's holders once `made` moves are done: each slot on its target when
+        the target has it; for a DOWN target, the node actually holding the slot, as a handoff."""
+        made_slots = {(m.slot, m.target) for m in made}
+        hashes = {h.share_index: bytes(h.blake3) for h in record.holders}
+        erasure = self.layout.erasure
+        standins = [n for n in self.held.get(0, ()) if n not in self.homes] if not erasure else []
+        holders = []
+        for slot, target in enumerate(self.targets):
+            if target is None:
+                continue
+            blake3 = hashes.get(slot, b"" if erasure else self.layout.chunk_id)
+            holding = self.held.get(slot if erasure else 0, ())
+            node, handoff_for = target, ""
+            if (slot, target) not in made_slots and target not in holding:
+                elsewhere = [n for n in holding if n != target] if erasure else standins
+                if elsewhere:
+                    node, handoff_for = elsewhere[0], target
+                    if not erasure:
+                        standins.remove(node)
+            holders.append(common_pb2.ShareHolder(node_id=node, share_index=slot,
+                                                  handoff_for_node_id=handoff_for, blake3=blake3))
+        return holders
+
+
+def responsible_node(ring_order: Sequence[str], named: Iterable[str],
+                     is_live: Callable[[str], bool]) -> str | None:
+    """The node that repairs a layout: the first ALIVE node, in the chunk's ring order, among those
+    its placement record names; named nodes outside the ring (draining) come after, by id."""
+    named_set = set(named)
+    in_ring = set(ring_order)
+    for node_id in list(ring_order) + sorted(named_set - in_ring):
+        if node_id in named_set and is_live(node_id):
+            return node_id
+    return None
+
+
+def plan_layout(layout: Layout, ring_order: Sequence[str], is_live: Callable[[str], bool],
+                present: Iterable[tuple[int, str]], recorded: Iterable[tuple[int, str]],
+                preferred: dict[int, str] | None = None) -> LayoutPlan:
+    """Plan one layout.
+
+    `ring_order`: the chunk's ring order (ring members only). `present`: (slot, node) copies a scan
+    verified on ALIVE nodes (slot 0 for every replica). `recorded`: (slot, node) pairs the placement
+    record names; only those on nodes that are not ALIVE are believed without checking.
+    `preferred`: slot -> node the record gives it, to keep a share where the record says when two
+    homes hold it."""
+    wanted = layout.wanted
+    homes = tuple(ring_order[:wanted])
+    held: dict[int, list[str]] = {}
+    for slot, node in present:
+        if is_live(node):
+            held.setdefault(slot, []).append(node)
+    for slot, node in recorded:
+        if not is_live(node) and node not in held.get(slot, ()):
+            held.setdefault(slot, []).append(node)
+    live_held = {slot: [n for n in nodes if is_live(n)] for slot, nodes in held.items()}
+
+    if layout.erasure:
+        targets = _match_shares(homes, wanted, held, preferred or {})
+        present_count = sum(1 for slot in range(wanted) if live_held.get(slot))
+    else:
+        targets = list(homes) + [None] * (wanted - len(homes))
+        holders = {n for nodes in held.values() for n in nodes}
+        live_holders = {n for n in holders if is_live(n)}
+        present_count = min(wanted, len(live_holders))
+        # Every replica slot is the same bytes: slot i is "held" when its home has a copy, and the
+        # copies on non-homes stand in for the DOWN homes.
+        held = {0: sorted(holders)}
+        live_held = {0: sorted(live_holders)}
+
+    moves: list[Move] = []
+    waiting: list[int] = []
+    missing_sources = False
+    for slot, target in enumerate(targets):
+        if target is None:
+            continue
+        slot_key = slot if layout.erasure else 0
+        if target in held.get(slot_key, ()):
+            if not is_live(target):
+                waiting.append(slot)
+            continue
+        if not is_live(target):
+            waiting.append(slot)  # a DOWN home keeps its slot; its copy (if any) waits elsewhere
+            continue
+        sources = tuple(n for n in live_held.get(slot_key, ()) if n != target)
+        if not sources and not layout.erasure:
+            missing_sources = True
+            continue
+        moves.append(Move(slot, target, sources))
+
+    reasons = []
+    if any(t is None for t in targets):
+        reasons.append(f"{layout.policy_text} needs {wanted} ring members, the ring has {len(ring_order)}; "
+                       "add nodes or convert to a smaller policy")
+    if missing_sources:
+        reasons.append("no intact copy on any ALIVE node" + _down_holders(held, is_live))
+    if layout.erasure and any(not m.sources for m in moves) and present_count < layout.needed:
+        reasons.append(f"only {present_count} of the {layout.needed} shares needed to rebuild are on ALIVE "
+                       "nodes" + _down_holders(held, is_live))
+        moves = [m for m in moves if m.sources]
+
+    complete = (not moves and not waiting and all(t is not None for t in targets)
+                and all(is_live(t) for t in targets if t is not None))
+    surplus: list[tuple[int, str]] = []
+    if layout.erasure:
+        for slot, nodes in live_held.items():
+            surplus.extend((slot, n) for n in nodes if slot >= len(targets) or targets[slot] != n)
+    else:
+        surplus.extend((0, n) for n in live_held.get(0, ()) if n not in homes)
+    return LayoutPlan(layout=layout, homes=homes, targets=tuple(targets), moves=tuple(moves),
+                      surplus=tuple(sorted(surplus)), present=present_count, complete=complete,
+                      unrepairable="; ".join(reasons), waiting=tuple(waiting),
+                      held={slot: tuple(nodes) for slot, nodes in held.items()})
+
+
+def _match_shares(homes: tuple[str, ...], wanted: int, held: dict[int, list[str]],
+                  preferred: dict[int, str]) -> list[str | None]:
+    """Share index -> home node, moving as few shares as possible (see the module docstring)."""
+    targets: list[str | None] = [None] * wanted
+    used: set[str] = set()
+    for slot in range(wanted):
+        options = [n for n in homes if n in held.get(slot, ()) and n not in used]
+        if not options:
+            continue
+        choice = preferred.get(slot) if preferred.get(slot) in options else options[0]
+        targets[slot] = choice
+        used.add(choice)
+    free = [n for n in homes if n not in used]
+    for slot in range(wanted):
+        if targets[slot] is None and free:
+            targets[slot] = free.pop(0)
+    return targets
+
+
+def _down_holders(held: dict[int, list[str]], is_live: Callable[[str], bool]) -> str:
+    away = sorted({n for nodes in held.values() for n in nodes if not is_live(n)})
+    return f" (copies on nodes not ALIVE: {', '.join(away)})" if away else ""

@@ -1,0 +1,520 @@
+"""The repair loop: scan this node's placement records, restore what is below full redundancy, move
+what is away from home, and drop surplus copies.
+
+Design. Every holder of a chunk keeps its placement record, so the records a node holds are exactly
+the chunk layouts it may need to act on; nothing else has to be listed or remembered. A *scan* walks
+them in batches. For each layout it computes the chunk's ring order and the node responsible for it
+(`plan.responsible_node`: the first ALIVE holder in ring order). The responsible node asks every live
+node concerned (homes and named holders) which copies it has (HasChunk, batched per node across the
+whole batch of layouts), plans the layout (`plan.plan_layout`) and queues the work. A holder that is
+not responsible asks the same questions only when its own copy looks surplus by the record, since
+it must see every home holding its copy before it may drop its own.
+
+One scan therefore finds every kind of work the design names, without a separate path for each:
+- a node turned OUT left the ring, so its slots have new homes that lack copies (repair);
+- a node joined, so some slots have new homes (rebalancing), and the old holders become surplus;
+- a DOWN node came back, so its home slot is ALIVE again: its handoff copy is copied back if the node
+  lacks it, and is surplus once the node has it (handoff return);
+- a copy was quarantined by scrub or a read, or a disk lost files: the probe finds it absent.
+A membership change or a damage report triggers a scan at once; otherwise one runs every
+`repair_scan_interval_s`.
+
+Work is done worst-first (fewest surviving copies or shares above the readable minimum), by
+`repair_concurrency_max` workers, throttled to `repair_bandwidth_bytes_per_s` of written bytes.
+A copy is made from a surviving copy of the same slot when one exists (verified against its recorded
+blake3), otherwise (erasure coding) from any K verified shares: decode, check the chunk id,
+re-encode, keep the missing share. The new copy carries every reference of its sources, so garbage
+collection releases it exactly when it would have released the original. Then the new placement
+record goes to every holder it names. Surplus copies are dropped by their own holder, and only when
+the plan is complete (every slot verified on its ALIVE target in this scan) and the ring has not
+changed for `ring_settle_s`.
+
+A layout that cannot be restored (too few shares left, no intact copy, too few ring members) is
+listed with its reason and retried with exponential back-off, never silently dropped or spun on.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable, Iterator
+
+import blake3
+
+from node import errors
+from node.config import RepairConfig
+from node.erasure import Geometry, chunk_id_of, decode, encode
+from node.gossip.clock import Clock
+from node.metrics import Metrics
+from node.objects.replicas import ClusterView, HolderError, Replicas
+from node.repair.plan import Layout, LayoutPlan, Move, plan_layout, responsible_node
+from node.repair.queue import RepairQueue
+from node.repair.throttle import RateMeter, TokenBucket
+from node.ring import chunk_position
+from node.store import NodeStore, ShareKey
+from ringstore.v1 import common_pb2
+
+log = logging.getLogger("ringstore.repair")
+
+# Placement records planned per batch: bounds the memory of a scan and the size of HasChunk calls.
+SCAN_BATCH_RECORDS = 512
+# Most shares one HasChunk call asks about (the servicer's limit).
+PROBE_SHARES_MAX = 4096
+# Most unrepairable layouts remembered for `nodectl repair status`.
+UNREPAIRABLE_LISTED_MAX = 1000
+# Back-off between attempts at an unrepairable layout: doubles from one scan interval up to this.
+RETRY_BACKOFF_MAX_S = 600.0
+# A scan started by a trigger waits this long first, so a burst of membership changes is one scan.
+TRIGGER_DEBOUNCE_S = 0.2
+
+
+@dataclasses.dataclass
+class _Failure:
+    policy: str
+    reason: str
+    attempts: int
+    last_attempt_unix_ms: int
+    retry_at_s: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Work:
+    record: common_pb2.PlacementRecord
+    plan: LayoutPlan
+    responsible: bool
+    # Own copies (slot) to drop once the work is done and the plan is complete.
+    drop_slots: tuple[int, ...]
+
+    def urgency(self) -> tuple[int, int]:
+        return (self.plan.present - self.plan.layout.needed, self.plan.present)
+
+
+@dataclasses.dataclass(frozen=True)
+class LevelCount:
+    policy: str
+    present: int
+    wanted: int
+    needed: int
+    chunks: int
+    bytes_missing: int
+
+
+@dataclasses.dataclass(frozen=True)
+class RepairStatus:
+    levels: tuple[LevelCount, ...]
+    chunks_below_full: int
+    bytes_left: int
+    rate_bytes_per_s: float
+    eta_s: float
+    bytes_repaired_total: int
+    copies_repaired_total: int
+    chunks_misplaced: int
+    copies_dropped_total: int
+    unrepairable: tuple[tuple[bytes, _Failure], ...]
+    last_scan_unix_ms: int
+    last_scan_s: float
+    chunks_responsible: int
+    repair_bandwidth_bytes_per_s: int
+    repair_concurrency_max: int
+    queued: int
+
+
+class Repairer:
+    """See the module docstring. `run()` is the loop; `scan_and_repair()` one full round."""
+
+    def __init__(self, *, view: ClusterView, store: NodeStore, replicas: Replicas, clock: Clock,
+                 config: RepairConfig, queue: RepairQueue, metrics: Metrics | None,
+                 ring_changed_at_s: Callable[[], float]) -> None:
+        self._view = view
+        self._store = store
+        self._replicas = replicas
+        self._clock = clock
+        self._config = config
+        self._queue = queue
+        self._metrics = metrics
+        self._ring_changed_at_s = ring_changed_at_s
+        self._concurrency = config.repair_concurrency_max
+        self._bucket = TokenBucket(config.repair_bandwidth_bytes_per_s, clock)
+        self._rate = RateMeter(clock)
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._failures: dict[tuple, _Failure] = {}
+        self._pending: dict[tuple, Work] = {}
+        self._bytes_repaired = 0
+        self._copies_repaired = 0
+        self._copies_dropped = 0
+        self._last_scan_unix_ms = 0
+        self._last_scan_s = 0.0
+        self._responsible = 0
+        self._misplaced = 0
+        self._pool = cf.ThreadPoolExecutor(max_workers=16, thread_name_prefix="repair")
+
+    # -- control --------------------------------------------------------------------------------
+
+    def trigger(self, *_args: object) -> None:
+        """Start a scan soon (a membership change, a damage report, an operator)."""
+        self._wake.set()
+
+    def set_bandwidth(self, bytes_per_s: int) -> None:
+        if bytes_per_s < 0:
+            raise errors.InvalidArgument(f"repair bandwidth must be >= 0 bytes/s (0 = unthrottled), got {bytes_per_s}")
+        self._bucket.set_rate(bytes_per_s)
+
+    def set_concurrency(self, count: int) -> None:
+        if not 1 <= count <= 64:
+            raise errors.InvalidArgument(f"repair concurrency must be in 1..64, got {count}")
+        self._concurrency = count
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            self._wake.wait(self._config.repair_scan_interval_s)
+            if stop.is_set():
+                return
+            if self._wake.is_set():
+                stop.wait(TRIGGER_DEBOUNCE_S)
+            self._wake.clear()
+            try:
+                self.scan_and_repair(stop)
+            except Exception:  # noqa: BLE001 - the loop must outlive one bad round; it is logged
+                log.exception("repair round failed")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- one round ------------------------------------------------------------------------------
+
+    def scan_and_repair(self, stop: threading.Event | None = None) -> int:
+        """Scan every local placement record, then do the work found, worst first. Returns the
+        number of layouts worked on."""
+        self._queue.take(len(self._queue) + 1)  # a scan covers every report: the probes see the damage
+        started_s = self._clock.monotonic_s()
+        work = list(self._scan())
+        work.sort(key=Work.urgency)
+        with self._lock:
+            self._pending = {self._layout_id(w.plan.layout): w for w in work
+                             if w.drop_slots or (w.responsible and (w.plan.moves or w.plan.below_full))}
+            self._last_scan_unix_ms = self._clock.wall_ms()
+            self._last_scan_s = self._clock.monotonic_s() - started_s
+        todo = [w for w in work if (w.plan.moves or w.drop_slots or w.responsible) and self._due(w)]
+        done = 0
+        running: set[cf.Future] = set()
+        for item in todo:
+            if stop is not None and stop.is_set():
+                break
+            while len(running) >= self._concurrency:
+                finished, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            running.add(self._pool.submit(self._work_one, item))
+            done += 1
+        cf.wait(running)
+        return done
+
+    def _due(self, work: Work) -> bool:
+        failure = self._failures.get(self._layout_id(work.plan.layout))
+        return failure is None or self._clock.monotonic_s() >= failure.retry_at_s
+
+    @staticmethod
+    def _layout_id(layout: Layout) -> tuple:
+        return (layout.chunk_id, layout.data_shares, layout.parity_shares)
+
+    # -- scan -----------------------------------------------------------------------------------
+
+    def _scan(self) -> Iterator[Work]:
+        batch: list[common_pb2.PlacementRecord] = []
+        responsible = misplaced = 0
+        for record in self._store.iter_placements():
+            batch.append(record)
+            if len(batch) >= SCAN_BATCH_RECORDS:
+                for work in self._scan_batch(batch):
+                    responsible += work.responsible
+                    misplaced += work.responsible and work.plan.misplaced
+                    yield work
+                batch = []
+        for work in self._scan_batch(batch):
+            responsible += work.responsible
+            misplaced += work.responsible and work.plan.misplaced
+            yield work
+        with self._lock:
+            self._responsible = responsible
+            self._misplaced = misplaced
+
+    def _scan_batch(self, records: list[common_pb2.PlacementRecord]) -> list[Work]:
+        me = self._view.node_id
+        ring = self._view.ring()
+        live = self._view.is_live
+        candidates = []
+        asks: dict[str, set[ShareKey]] = {}
+        for record in records:
+            layout = Layout.of_record(record)
+            if layout.wanted == 0:
+                continue
+            order = ring.ordered_nodes(chunk_position(layout.chunk_id))
+            named = [h.node_id for h in record.holders]
+            is_responsible = responsible_node(order, named, live) == me
+            mine = self._store.layout_shares(layout.chunk_id, layout.data_shares, layout.parity_shares)
+            if not is_responsible:
+                if not mine:
+                    continue
+                recorded = [(h.share_index if layout.erasure else 0, h.node_id) for h in record.holders]
+                guess = plan_layout(layout, order, live, recorded, recorded, _preferred(record, layout))
+                if not any(node == me for _, node in guess.surplus):
+                    continue
+            involved = {n for n in list(order[:layout.wanted]) + named + [me] if live(n)}
+            for node in involved:
+                asks.setdefault(node, set()).update(layout.probe_keys())
+            candidates.append((record, layout, order, is_responsible, involved))
+        answers = self._probe(asks)
+        out = []
+        for record, layout, order, is_responsible, involved in candidates:
+            if any(node not in answers for node in involved):
+                continue  # a node did not answer: decide nothing about this layout this round
+            present = [(key.share_index or 0, node) for node in involved
+                       for key in layout.probe_keys() if key in answers[node]]
+            recorded = [(h.share_index if layout.erasure else 0, h.node_id) for h in record.holders]
+            plan = plan_layout(layout, order, live, present, recorded, _preferred(record, layout))
+            drop = tuple(slot for slot, node in plan.surplus if node == me) if plan.complete else ()
+            if is_responsible and plan.unrepairable:
+                self._note_failure(layout, plan.unrepairable, retry=False)
+            out.append(Work(record=record, plan=plan, responsible=is_responsible, drop_slots=drop))
+        return out
+
+    def _probe(self, asks: dict[str, set[ShareKey]]) -> dict[str, set[ShareKey]]:
+        """node -> the keys it has, for every node that answered."""
+        def ask(node: str, keys: list[ShareKey]) -> set[ShareKey]:
+            have: set[ShareKey] = set()
+            for start in range(0, len(keys), PROBE_SHARES_MAX):
+                part = keys[start:start + PROBE_SHARES_MAX]
+                have.update(k for k, ok in zip(part, self._replicas.has_shares(node, part)) if ok)
+            return have
+
+        futures = {self._pool.submit(ask, node, sorted(keys, key=ShareKey.db_key)): node
+                   for node, keys in asks.items()}
+        answers: dict[str, set[ShareKey]] = {}
+        for future in cf.as_completed(futures):
+            try:
+                answers[futures[future]] = future.result()
+            except HolderError as err:
+                log.info("repair probe of %s failed: %s", futures[future], err)
+        return answers
+
+    # -- work -----------------------------------------------------------------------------------
+
+    def _work_one(self, work: Work) -> None:
+        layout = work.plan.layout
+        lid = self._layout_id(layout)
+        try:
+            if work.responsible and (work.plan.moves or self._record_stale(work)):
+                self._repair(work)
+            if work.drop_slots and self._settled():
+                for slot in work.drop_slots:
+                    if self._store.drop_copy(layout.key(slot)):
+                        self._count_dropped(layout)
+        except (HolderError, errors.RingstoreError) as err:
+            self._note_failure(layout, str(err), retry=True)
+            return
+        except Exception as err:  # noqa: BLE001 - one bad chunk must not stop the round; logged
+            log.exception("repair of chunk %s failed", layout.chunk_id.hex()[:16])
+            self._note_failure(layout, f"internal error: {err}", retry=True)
+            return
+        if not work.plan.unrepairable:
+            with self._lock:
+                self._failures.pop(lid, None)
+                self._pending.pop(lid, None)
+
+    def _settled(self) -> bool:
+        return self._clock.monotonic_s() - self._ring_changed_at_s() >= self._config.ring_settle_s
+
+    def _record_stale(self, work: Work) -> bool:
+        """True when the record's holders differ from what the plan says they are."""
+        wanted = work.plan.holders_after(work.record, ())
+        have = [(h.node_id, h.share_index, h.handoff_for_node_id) for h in work.record.holders]
+        return sorted(have) != sorted((h.node_id, h.share_index, h.handoff_for_node_id) for h in wanted)
+
+    def _repair(self, work: Work) -> None:
+        plan, record = work.plan, work.record
+        layout = plan.layout
+        new_record = common_pb2.PlacementRecord()
+        new_record.CopyFrom(record)
+        new_record.ClearField("holders")
+        new_record.holders.extend(plan.holders_after(record, plan.moves))
+        new_record.updated_at_unix_ms = self._clock.wall_ms()
+        made: list[Move] = []
+        rebuilt: dict[int, tuple[bytes, list]] | None = None
+        for move in plan.moves:
+            key = layout.key(move.slot)
+            copied = self._copy_from(layout, record, move) if move.sources else None
+            if copied is None:
+                if rebuilt is None:
+                    rebuilt = self._rebuild(plan, record)
+                copied = rebuilt[move.slot]
+            data, refs = copied
+            self._bucket.acquire(len(data))
+            digest = layout.chunk_id if not layout.erasure else blake3.blake3(data).digest()
+            self._replicas.store_share(move.target, key, data, new_record, digest, "", None, refs)
+            made.append(move)
+            self._count_repaired(layout, len(data))
+        if made != list(plan.moves):
+            new_record.ClearField("holders")
+            new_record.holders.extend(plan.holders_after(record, made))
+        for holder in {h.node_id for h in new_record.holders}:
+            if self._view.is_live(holder):
+                self._replicas.put_placement(holder, new_record)
+
+    def _copy_from(self, layout: Layout, record: common_pb2.PlacementRecord,
+                   move: Move) -> tuple[bytes, list] | None:
+        """A verified copy of the slot from one of its sources, with its references; None when none
+        could be read under erasure coding (the caller rebuilds from other shares)."""
+        key = layout.key(move.slot)
+        expected = _recorded_hash(record, layout, move.slot)
+        failures = []
+        sources = sorted(move.sources, key=lambda n: n != self._view.node_id)
+        for source in sources:
+            try:
+                data, refs = self._replicas.fetch_share_refs(source, key)
+            except HolderError as err:
+                failures.append(f"{source}: {err.detail}")
+                continue
+            ok = chunk_id_of(data) == layout.chunk_id if not layout.erasure else (
+                expected is not None and blake3.blake3(data).digest() == expected)
+            if ok:
+                return data, refs
+            failures.append(f"{source}: copy does not match its recorded blake3")
+        if layout.erasure:
+            return None
+        raise errors.Unavailable(f"chunk {layout.chunk_id.hex()[:16]} ({layout.policy_text}) slot {move.slot}: "
+                                 f"no source copy could be read ({'; '.join(failures)})")
+
+    def _rebuild(self, plan: LayoutPlan, record: common_pb2.PlacementRecord) -> dict[int, tuple[bytes, list]]:
+        """Every share of a stripe, re-encoded from K verified shares; with the union of their refs."""
+        layout = plan.layout
+        geometry = Geometry(layout.data_shares, layout.parity_shares)
+        good: dict[int, bytes] = {}
+        refs: dict[bytes, common_pb2.ObjectRef] = {}
+        failures = []
+        for slot, nodes in sorted(plan.held.items()):
+            if len(good) >= layout.data_shares:
+                break
+            expected = _recorded_hash(record, layout, slot)
+            for node in nodes:
+                if not self._view.is_live(node) or expected is None:
+                    continue
+                try:
+                    data, found = self._replicas.fetch_share_refs(node, layout.key(slot))
+                except HolderError as err:
+                    failures.append(f"share {slot} on {node}: {err.detail}")
+                    continue
+                if blake3.blake3(data).digest() != expected:
+                    failures.append(f"share {slot} on {node}: blake3 mismatch")
+                    continue
+                good[slot] = data
+                for ref in found:
+                    refs[ref.SerializeToString(deterministic=True)] = ref
+                break
+        if len(good) < layout.data_shares:
+            raise errors.DataLoss(
+                f"chunk {layout.chunk_id.hex()[:16]} ({layout.policy_text}): only {len(good)} of the "
+                f"{layout.data_shares} shares needed to rebuild could be read"
+                + (f" ({'; '.join(failures)})" if failures else ""))
+        chunk = decode(good, geometry, layout.size_bytes)
+        if chunk_id_of(chunk) != layout.chunk_id:
+            raise errors.DataLoss(f"chunk {layout.chunk_id.hex()[:16]}: shares {sorted(good)} decode to bytes "
+                                  "that do not match the chunk id")
+        if self._metrics is not None:
+            self._metrics.erasure_decode_bytes.inc(layout.size_bytes)
+        shares = encode(chunk, geometry)
+        ref_list = list(refs.values())
+        return {i: (bytes(share), ref_list) for i, share in enumerate(shares)}
+
+    # -- bookkeeping ----------------------------------------------------------------------------
+
+    def _note_failure(self, layout: Layout, reason: str, *, retry: bool) -> None:
+        lid = self._layout_id(layout)
+        now_s = self._clock.monotonic_s()
+        with self._lock:
+            failure = self._failures.get(lid)
+            if failure is None:
+                if len(self._failures) >= UNREPAIRABLE_LISTED_MAX:
+                    return
+                failure = _Failure(layout.policy_text, reason, 0, 0, now_s)
+                self._failures[lid] = failure
+            failure.reason = reason
+            failure.attempts += 1
+            failure.last_attempt_unix_ms = self._clock.wall_ms()
+            backoff = min(RETRY_BACKOFF_MAX_S,
+                          self._config.repair_scan_interval_s * 2 ** min(failure.attempts, 16))
+            failure.retry_at_s = now_s + backoff
+        log.warning("repair of chunk %s (%s) failed (attempt %d%s): %s", layout.chunk_id.hex()[:16],
+                    layout.policy_text, failure.attempts, "" if retry else ", not repairable now", reason)
+        if self._metrics is not None:
+            self._metrics.repair_failures.inc()
+
+    def _count_repaired(self, layout: Layout, size: int) -> None:
+        self._rate.add(size)
+        with self._lock:
+            self._bytes_repaired += size
+            self._copies_repaired += 1
+        if self._metrics is not None:
+            self._metrics.repair_bytes.labels("ec" if layout.erasure else "replication").inc(size)
+            self._metrics.repair_copies.inc()
+
+    def _count_dropped(self, layout: Layout) -> None:
+        with self._lock:
+            self._copies_dropped += 1
+        if self._metrics is not None:
+            self._metrics.surplus_dropped.inc()
+
+    def status(self) -> RepairStatus:
+        with self._lock:
+            pending = list(self._pending.values())
+            failures = sorted(self._failures.items(), key=lambda item: -item[1].last_attempt_unix_ms)
+            levels: dict[tuple, list[int]] = {}
+            bytes_left = 0
+            below = 0
+            for work in pending:
+                if not work.responsible:
+                    continue
+                plan = work.plan
+                bytes_left += plan.bytes_to_write
+                if plan.below_full:
+                    below += 1
+                    layout = plan.layout
+                    key = (layout.policy_text, plan.present, layout.wanted, layout.needed)
+                    entry = levels.setdefault(key, [0, 0])
+                    entry[0] += 1
+                    entry[1] += (layout.wanted - plan.present) * layout.copy_size_bytes()
+            rate = self._rate.rate_bytes_per_s()
+            eta = 0.0 if bytes_left == 0 else (bytes_left / rate if rate > 0 else -1.0)
+            ordered = sorted(levels.items(), key=lambda item: (item[0][1] - item[0][3], item[0][0]))
+            return RepairStatus(
+                levels=tuple(LevelCount(p, present, wanted, needed, c, b)
+                             for (p, present, wanted, needed), (c, b) in ordered),
+                chunks_below_full=below, bytes_left=bytes_left, rate_bytes_per_s=rate, eta_s=eta,
+                bytes_repaired_total=self._bytes_repaired, copies_repaired_total=self._copies_repaired,
+                chunks_misplaced=self._misplaced, copies_dropped_total=self._copies_dropped,
+                unrepairable=tuple((lid[0], f) for lid, f in failures),
+                last_scan_unix_ms=self._last_scan_unix_ms, last_scan_s=self._last_scan_s,
+                chunks_responsible=self._responsible,
+                repair_bandwidth_bytes_per_s=self._bucket.rate_bytes_per_s,
+                repair_concurrency_max=self._concurrency, queued=len(self._queue))
+
+    def debt(self) -> tuple[int, int]:
+        """(chunks below full redundancy, bytes left) for metrics and `nodectl status`."""
+        status = self.status()
+        return status.chunks_below_full, status.bytes_left
+
+
+def _preferred(record: common_pb2.PlacementRecord, layout: Layout) -> dict[int, str]:
+    if not layout.erasure:
+        return {}
+    return {h.share_index: h.node_id for h in record.holders if not h.handoff_for_node_id}
+
+
+def _recorded_hash(record: common_pb2.PlacementRecord, layout: Layout, slot: int) -> bytes | None:
+    if not layout.erasure:
+        return layout.chunk_id
+    for holder in record.holders:
+        if holder.share_index == slot and holder.blake3:
+            return bytes(holder.blake3)
+    return None
+

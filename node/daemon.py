@@ -257,6 +257,7 @@ class NodeDaemon:
 
         self.gc = GarbageCollector(self.store, key_state, self.clock, cfg.repair.gc_grace_s, cfg.repair.gc_interval_s)
         self.membership.add_listener(self.repairer.trigger)
+        self.metrics.watch_healing(scrub=self.scrubber.status, gc=self.gc.status)
         self.metrics.repair_debt_chunks.set_function(lambda: self.repairer.debt()[0])
         self.metrics.repair_debt_bytes.set_function(lambda: self.repairer.debt()[1])
 
@@ -268,9 +269,8 @@ class NodeDaemon:
                 log.exception("metadata sync pass failed")
 
     def _on_corrupt(self, share: ShareKey, reason: str) -> None:
-        """Scrub quarantined a copy: count it and have repair rebuild it."""
+        """Scrub found a copy corrupt (quarantined) or unreadable: have repair look at it now."""
         log.warning("scrub: %s", reason)
-        self.metrics.scrub_corrupt.inc()
         self.metrics.corrupt_shares.inc()
         self.repairer.trigger()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Callable
 
 import prometheus_client as prom
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 # Latency buckets (seconds) for object operations: 1 ms .. 60 s.
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -70,17 +71,6 @@ class Metrics:
         self.repair_debt_bytes = prom.Gauge("ringstore_repair_debt_bytes",
                                             "Bytes this node must write to restore full redundancy and finish moves.",
                                             registry=r)
-        self.scrub_bytes = prom.Counter("ringstore_scrub_bytes_total", "Bytes read back and re-hashed by scrub.",
-                                        registry=r)
-        self.scrub_progress = prom.Gauge("ringstore_scrub_progress_ratio",
-                                         "Fraction of the current (or last) scrub pass done, by bytes.", registry=r)
-        self.scrub_corrupt = prom.Counter("ringstore_scrub_corrupt_total",
-                                          "Corrupt copies scrub found and quarantined.", registry=r)
-        self.gc_copies = prom.Counter("ringstore_gc_copies_deleted_total",
-                                      "Copies garbage collection deleted (no live version referenced them).",
-                                      registry=r)
-        self.gc_bytes = prom.Counter("ringstore_gc_bytes_deleted_total", "Bytes garbage collection reclaimed.",
-                                     registry=r)
         self.gossip_messages = prom.Counter("ringstore_gossip_messages_total",
                                             "Membership messages, by kind and direction.", ["kind", "direction"],
                                             registry=r)
@@ -95,7 +85,41 @@ class Metrics:
         self.chunks_stored.set_function(lambda: stats()[0])
         self.bytes_stored.set_function(lambda: stats()[1])
 
+    def watch_healing(self, *, scrub: Callable[[], object], gc: Callable[[], object]) -> None:
+        """Scrub and garbage-collection figures, read from their status at scrape time."""
+        self.registry.register(_HealingCollector(scrub, gc))
+
     def serve(self, host: str, port: int) -> tuple[object, int]:
         """Start the HTTP endpoint; returns (server, bound port)."""
         server, _thread = prom.start_http_server(port, addr=host, registry=self.registry)
         return server, server.server_port
+
+
+class _HealingCollector:
+    """Scrape-time view of the scrubber's and collector's own counters (they count; we only read)."""
+
+    def __init__(self, scrub: Callable[[], object], gc: Callable[[], object]) -> None:
+        self._scrub = scrub
+        self._gc = gc
+
+    def describe(self) -> list:
+        return []
+
+    def collect(self):
+
+        scrub, gc = self._scrub(), self._gc()
+        progress = scrub.bytes_checked / scrub.bytes_total if scrub.bytes_total else 1.0
+        yield GaugeMetricFamily("ringstore_scrub_progress_ratio",
+                                "Fraction of the current (or last) scrub pass done, by bytes.", value=progress)
+        yield GaugeMetricFamily("ringstore_scrub_running", "1 while a scrub pass runs.", value=int(scrub.running))
+        yield CounterMetricFamily("ringstore_scrub_passes", "Scrub passes completed.",
+                                  value=scrub.passes_completed)
+        yield CounterMetricFamily("ringstore_scrub_corrupt", "Corrupt or unreadable copies scrub found.",
+                                  value=scrub.corrupt_found_total)
+        yield CounterMetricFamily("ringstore_gc_copies_deleted",
+                                  "Copies garbage collection deleted (no live version referenced them).",
+                                  value=gc.copies_collected)
+        yield CounterMetricFamily("ringstore_gc_bytes_deleted", "Bytes garbage collection reclaimed.",
+                                  value=gc.bytes_collected)
+        yield CounterMetricFamily("ringstore_gc_references_released",
+                                  "Object-version references garbage collection released.", value=gc.refs_released)

@@ -525,6 +525,7 @@ class Coordinator:
             data = self.chunks.read(ref, current.policy, name)
             return self.chunks.store(data, ref.offset_bytes, target, name, new_ref), holders
 
+        started_ms = self._wall_ms()
         try:
             while True:
                 while len(inflight) < self._config.put_inflight_chunks_max:
@@ -543,6 +544,13 @@ class Coordinator:
         finally:
             for future in inflight:
                 future.cancel()
+        took_s = (self._wall_ms() - started_ms) / 1000
+        if took_s > self._put_duration_max_s:
+            # As for puts: the new copies' references name a version no manifest holds yet, which
+            # garbage collection may take for an abandoned write once its grace has passed.
+            raise errors.Unavailable(
+                f"converting {name} took {took_s:.0f} s, longer than the {self._put_duration_max_s:.0f} s a "
+                "rewrite may take (half of repair.gc_grace_s); run it again, or raise gc_grace_s on every node")
         self._write_manifest(converted)
         released = still_referenced = not_reached = 0
         old_ref = object_ref(current)

@@ -191,6 +191,7 @@ def test_scrub_finds_a_flipped_byte_and_repair_rebuilds_it(cluster_factory):
             return sum(n.corrupt_found_total for n in status.nodes) == 1
 
         cluster.wait_until(found, timeout_s=30, interval_s=0.3, what="scrub to find the flipped byte")
+    assert sum(metric(cluster, n, "ringstore_scrub_corrupt_total") for n in cluster.running()) == 1
     cluster.wait_until(lambda: victim.exists() and victim.read_bytes() == original, timeout_s=REPAIR_DEADLINE_S,
                        interval_s=0.3, what="repair to rebuild the quarantined copy")
     wait_full(cluster, "fsck to see the chunk at full redundancy again")
@@ -212,5 +213,6 @@ def test_deleted_objects_space_is_reclaimed_after_the_grace(cluster_factory):
     # Left: keep (1 chunk x 3) + the new "replaced" (1 chunk x 2).
     wait_copies(cluster, 3 + 2, "garbage collection to reclaim deleted and overwritten objects")
     assert time.monotonic() - deleted_at >= 3 * 0.5, "collected well before the grace could pass"
+    assert sum(metric(cluster, n, "ringstore_gc_copies_deleted_total") for n in cluster.running()) == 9 + 4
     assert client.get_bytes("mix", "keep") == keep
     assert client.get_bytes("mix", "replaced") == replaced

@@ -147,6 +147,10 @@ class LayoutPlan:
         holders = []
         for slot, target in enumerate(self.targets):
             if target is None:
+                live = [n for n in self.held.get(slot, ()) if erasure]
+                if live:  # no home for it (a small ring): keep naming where the copy is
+                    holders.append(common_pb2.ShareHolder(node_id=live[0], share_index=slot,
+                                                          blake3=hashes.get(slot, b"")))
                 continue
             blake3 = hashes.get(slot, b"" if erasure else self.layout.chunk_id)
             holding = self.held.get(slot if erasure else 0, ())
@@ -182,8 +186,9 @@ def plan_layout(layout: Layout, ring_order: Sequence[str], is_live: Callable[[st
     `ring_order`: the chunk's ring order (ring members only). `present`: (slot, node) copies a scan
     verified on ALIVE nodes (slot 0 for every replica). `recorded`: (slot, node) pairs the placement
     record names; only those on nodes that are not ALIVE are believed without checking.
-    `preferred`: slot -> node the record gives it, to keep a share where the record says when two
-    homes hold it."""
+    `preferred`: slot -> the home the record gives it (for a handoff copy, the home it stands in
+    for), to keep a share where the record says when two homes hold it, and to send a slot with no
+    home copy back to its own home."""
     wanted = layout.wanted
     homes = tuple(ring_order[:wanted])
     held: dict[int, list[str]] = {}
@@ -239,8 +244,9 @@ def plan_layout(layout: Layout, ring_order: Sequence[str], is_live: Callable[[st
                        "nodes" + _down_holders(held, is_live))
         moves = [m for m in moves if m.sources]
 
-    complete = (not moves and not waiting and all(t is not None for t in targets)
-                and all(is_live(t) for t in targets if t is not None))
+    # Complete: every slot verified on its ALIVE target (a layout with nothing to copy from is not).
+    complete = all(target is not None and is_live(target) and target in held.get(slot if layout.erasure else 0, ())
+                   for slot, target in enumerate(targets))
     surplus: list[tuple[int, str]] = []
     if layout.erasure:
         for slot, nodes in live_held.items():
@@ -255,7 +261,9 @@ def plan_layout(layout: Layout, ring_order: Sequence[str], is_live: Callable[[st
 
 def _match_shares(homes: tuple[str, ...], wanted: int, held: dict[int, list[str]],
                   preferred: dict[int, str]) -> list[str | None]:
-    """Share index -> home node, moving as few shares as possible (see the module docstring)."""
+    """Share index -> home node, keeping shares on the homes that hold them (see the module
+    docstring). Greedy in index order, not a maximum matching: when one home holds two shares of a
+    stripe it may keep the wrong one and cost one extra copy (rare: only after a handoff)."""
     targets: list[str | None] = [None] * wanted
     used: set[str] = set()
     for slot in range(wanted):
@@ -266,6 +274,10 @@ def _match_shares(homes: tuple[str, ...], wanted: int, held: dict[int, list[str]
         targets[slot] = choice
         used.add(choice)
     free = [n for n in homes if n not in used]
+    for slot in range(wanted):  # a handoff copy's slot goes back to the home it stands in for
+        if targets[slot] is None and preferred.get(slot) in free:
+            targets[slot] = preferred[slot]
+            free.remove(preferred[slot])
     for slot in range(wanted):
         if targets[slot] is None and free:
             targets[slot] = free.pop(0)

@@ -507,7 +507,7 @@ class Repairer:
 def _preferred(record: common_pb2.PlacementRecord, layout: Layout) -> dict[int, str]:
     if not layout.erasure:
         return {}
-    return {h.share_index: h.node_id for h in record.holders if not h.handoff_for_node_id}
+    return {h.share_index: h.handoff_for_node_id or h.node_id for h in record.holders}
 
 
 def _recorded_hash(record: common_pb2.PlacementRecord, layout: Layout, slot: int) -> bytes | None:

@@ -66,6 +66,8 @@ PROBE_SHARES_MAX = 4096
 UNREPAIRABLE_LISTED_MAX = 1000
 # Back-off between attempts at an unrepairable layout: doubles from one scan interval up to this.
 RETRY_BACKOFF_MAX_S = 600.0
+# An unrepairable layout is logged on its first failure and then every this many attempts.
+FAILURE_LOG_EVERY = 10
 # A scan started by a trigger waits this long first, so a burst of membership changes is one scan.
 TRIGGER_DEBOUNCE_S = 0.2
 
@@ -444,8 +446,9 @@ class Repairer:
             backoff = min(RETRY_BACKOFF_MAX_S,
                           self._config.repair_scan_interval_s * 2 ** min(failure.attempts, 16))
             failure.retry_at_s = now_s + backoff
-        log.warning("repair of chunk %s (%s) failed (attempt %d%s): %s", layout.chunk_id.hex()[:16],
-                    layout.policy_text, failure.attempts, "" if retry else ", not repairable now", reason)
+        if failure.attempts == 1 or failure.attempts % FAILURE_LOG_EVERY == 0:  # listed always; logged sparsely
+            log.warning("repair of chunk %s (%s) failed (attempt %d%s): %s", layout.chunk_id.hex()[:16],
+                        layout.policy_text, failure.attempts, "" if retry else ", not repairable now", reason)
         if self._metrics is not None:
             self._metrics.repair_failures.inc()
 

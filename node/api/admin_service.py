@@ -102,52 +102,38 @@ class AdminServicer:
                 failures.append(f"{node_id}: {err.code.name} {err.details}")
         return replies, sorted(failures)
 
+    def _cluster_wide(self, name: str, request, reply, field: str, sort_key=None):
+        """`reply` holds this node's own part in its repeated `field`; unless the request is for
+        this node only, add every other ALIVE member's part and name the members that did not
+        answer. The parts come back sorted (by `sort_key`)."""
+        if not request.this_node_only:
+            replies, reply.unreachable[:] = self._fan_out(name, request, type(reply))
+            for other in replies:
+                getattr(reply, field).extend(getattr(other, field))
+        getattr(reply, field).sort(key=sort_key)
+        return reply
+
     @unary
     def GetRepairStatus(self, request, context):
-        reply = admin_pb2.GetRepairStatusResponse()
-        reply.nodes.append(self._healing.repair_status())
-        if not request.this_node_only:
-            replies, reply.unreachable[:] = self._fan_out("GetRepairStatus", request,
-                                                          admin_pb2.GetRepairStatusResponse)
-            for other in replies:
-                reply.nodes.extend(other.nodes)
-        reply.nodes.sort(key=lambda n: n.node_id)
-        return reply
+        reply = admin_pb2.GetRepairStatusResponse(nodes=[self._healing.repair_status()])
+        return self._cluster_wide("GetRepairStatus", request, reply, "nodes", lambda n: n.node_id)
 
     @unary
     def SetRepairConfig(self, request, context):
         self._healing.set_repair_config(request)
         reply = admin_pb2.SetRepairConfigResponse(node_ids=[self._membership.node_id])
-        if not request.this_node_only:
-            replies, reply.unreachable[:] = self._fan_out("SetRepairConfig", request,
-                                                          admin_pb2.SetRepairConfigResponse)
-            for other in replies:
-                reply.node_ids.extend(other.node_ids)
-        reply.node_ids.sort()
-        return reply
+        return self._cluster_wide("SetRepairConfig", request, reply, "node_ids")
 
     @unary
     def StartScrub(self, request, context):
         self._healing.start_scrub()
         reply = admin_pb2.StartScrubResponse(node_ids=[self._membership.node_id])
-        if not request.this_node_only:
-            replies, reply.unreachable[:] = self._fan_out("StartScrub", request, admin_pb2.StartScrubResponse)
-            for other in replies:
-                reply.node_ids.extend(other.node_ids)
-        reply.node_ids.sort()
-        return reply
+        return self._cluster_wide("StartScrub", request, reply, "node_ids")
 
     @unary
     def GetScrubStatus(self, request, context):
-        reply = admin_pb2.GetScrubStatusResponse()
-        reply.nodes.append(self._healing.scrub_status())
-        if not request.this_node_only:
-            replies, reply.unreachable[:] = self._fan_out("GetScrubStatus", request,
-                                                          admin_pb2.GetScrubStatusResponse)
-            for other in replies:
-                reply.nodes.extend(other.nodes)
-        reply.nodes.sort(key=lambda n: n.node_id)
-        return reply
+        reply = admin_pb2.GetScrubStatusResponse(nodes=[self._healing.scrub_status()])
+        return self._cluster_wide("GetScrubStatus", request, reply, "nodes", lambda n: n.node_id)
 
     @streaming
     def Fsck(self, request, context):

@@ -100,6 +100,8 @@ class StripeRead:
     good: dict[int, bytes]
     asked: list[str]
     degraded: bool
+    # Share index -> the node that holds it (per the placement record, else the ring's homes).
+    holders: dict[int, str]
 
 
 class ChunkIO:
@@ -278,8 +280,7 @@ class ChunkIO:
             return memoryview(joined)[lo - first * share_bytes:hi - first * share_bytes]
         if len(read.good) < k:
             found = ", ".join(str(i) for i in sorted(read.good)) or "none"
-            homes = self._view.ring().ordered_nodes(chunk_position(chunk_id))[:n]
-            away = [f"share {i} on {node} ({self._view.state_name(node)})" for i, node in enumerate(homes)
+            away = [f"share {i} on {node} ({self._view.state_name(node)})" for i, node in sorted(read.holders.items())
                     if i not in read.good and not self._view.is_live(node)]
             raise errors.DataLoss(
                 f"chunk {chunk_id.hex()[:16]} of {name} (offset {ref.offset_bytes}, ec={geometry}): only "
@@ -319,9 +320,8 @@ class ChunkIO:
         # whichever home moves least, so share i is not always on the i-th home); the ring's
         # homes are the guess when no record answers.
         record = self._placement(chunk_id, k, m, ())
-        recorded = [(h.share_index, h.node_id) for h in (record.holders if record else ())
-                    if h.share_index < n and self._view.is_live(h.node_id)]
-        located = dict(recorded) if record is not None else {i: node for i, node in enumerate(homes)}
+        located = ({h.share_index: h.node_id for h in record.holders if h.share_index < n} if record is not None
+                   else dict(enumerate(homes)))
         # A wanted share whose holder is not ALIVE: ask a parity share in the first round, not after it.
         fallback = any(i not in located or not self._view.is_live(located[i]) for i in wanted)
         hedges = 0
@@ -378,5 +378,5 @@ class ChunkIO:
         finally:
             for future in running:
                 future.cancel()
-        return StripeRead(good=good, asked=asked, degraded=fallback)
+        return StripeRead(good=good, asked=asked, degraded=fallback, holders=located)
 

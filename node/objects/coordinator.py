@@ -276,14 +276,7 @@ class Coordinator:
         manifest.blake3 = hasher.digest()
         check_end(received, manifest.blake3)
         manifest.created_at_unix_ms = self._wall_ms()
-        took_s = (manifest.created_at_unix_ms - manifest.version.physical_ms) / 1000
-        if took_s > self._put_duration_max_s:
-            # Garbage collection may delete copies no manifest names once they are older than its
-            # grace; a put slower than half of it is refused rather than risk naming collected chunks.
-            raise errors.Unavailable(
-                f"put of {header.bucket}/{header.key} took {took_s:.0f} s, longer than the "
-                f"{self._put_duration_max_s:.0f} s a put may take (half of repair.gc_grace_s); "
-                "retry, or raise gc_grace_s on every node")
+        self._check_duration(f"put of {header.bucket}/{header.key}", manifest.version.physical_ms)
         self._write_manifest(manifest)
         return manifest
 
@@ -307,6 +300,16 @@ class Coordinator:
             for future in inflight:
                 future.cancel()
         return refs
+
+    def _check_duration(self, what: str, started_ms: int) -> None:
+        """Refuse to write a manifest for a write slower than half the GC grace: its copies'
+        references name a version no manifest holds yet, which garbage collection takes for an
+        abandoned write once the grace has passed."""
+        took_s = (self._wall_ms() - started_ms) / 1000
+        if took_s > self._put_duration_max_s:
+            raise errors.Unavailable(
+                f"{what} took {took_s:.0f} s, longer than the {self._put_duration_max_s:.0f} s a write may take "
+                "(half of repair.gc_grace_s); run it again, or raise gc_grace_s on every node")
 
     def _write_manifest(self, manifest: common_pb2.Manifest) -> None:
         position = metadata_position(manifest.tenant, manifest.bucket)
@@ -544,13 +547,7 @@ class Coordinator:
         finally:
             for future in inflight:
                 future.cancel()
-        took_s = (self._wall_ms() - started_ms) / 1000
-        if took_s > self._put_duration_max_s:
-            # As for puts: the new copies' references name a version no manifest holds yet, which
-            # garbage collection may take for an abandoned write once its grace has passed.
-            raise errors.Unavailable(
-                f"converting {name} took {took_s:.0f} s, longer than the {self._put_duration_max_s:.0f} s a "
-                "rewrite may take (half of repair.gc_grace_s); run it again, or raise gc_grace_s on every node")
+        self._check_duration(f"converting {name}", started_ms)
         self._write_manifest(converted)
         released = still_referenced = not_reached = 0
         old_ref = object_ref(current)

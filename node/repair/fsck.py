@@ -67,13 +67,7 @@ def fsck(coordinator: Coordinator, view: ClusterView, replicas: Replicas, pool: 
 def _check_chunk(coordinator: Coordinator, view: ClusterView, replicas: Replicas, pool: cf.Executor,
                  manifest, ref) -> admin_pb2.FsckFinding | str | None:
     record = coordinator.chunk_placement(ref, manifest.policy)
-    policy = manifest.policy
-    if policy.WhichOneof("policy") == "erasure_coding":
-        ec = policy.erasure_coding
-        layout = Layout(bytes(ref.chunk_id), ref.size_bytes, data_shares=ec.data_shares,
-                        parity_shares=ec.parity_shares)
-    else:
-        layout = Layout(bytes(ref.chunk_id), ref.size_bytes, replicas=policy.replication.replicas)
+    layout = Layout.of_policy(bytes(ref.chunk_id), ref.size_bytes, manifest.policy)
     order = view.ring().ordered_nodes(chunk_position(layout.chunk_id))
     named = [h.node_id for h in (record.holders if record is not None else ())]
     involved = sorted({n for n in list(order[:layout.wanted]) + named if view.is_live(n)})

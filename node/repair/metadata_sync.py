@@ -41,8 +41,6 @@ class MetadataSync:
         # partition -> (home set it was pushed under, homes that acknowledged the whole partition)
         self._pushed: dict[tuple, tuple[tuple[str, ...], set[str]]] = {}
         self._lock = threading.Lock()
-        self.records_pushed = 0
-        self.records_dropped = 0
 
     def step(self) -> None:
         """One pass over every partition held here."""
@@ -86,14 +84,12 @@ class MetadataSync:
             except HolderError as err:
                 log.info("pushing %s to %s failed: %s", _describe(part), home, err)
                 continue
-            self.records_pushed += len(items)
             with self._lock:
                 acked.add(home)
         if me in homes:
             return
         if all(h in acked for h in homes) and self._settled():
             dropped = sum(1 for item in items if delete_if(item))
-            self.records_dropped += dropped
             if dropped:
                 log.info("moved %d records of %s to %s", dropped, _describe(part), ", ".join(homes))
 

@@ -52,13 +52,15 @@ class Layout:
     parity_shares: int = 0
 
     @classmethod
-    def of_record(cls, record: common_pb2.PlacementRecord) -> "Layout":
-        policy = record.policy
+    def of_policy(cls, chunk_id: bytes, size_bytes: int, policy: common_pb2.RedundancyPolicy) -> "Layout":
         if policy.WhichOneof("policy") == "erasure_coding":
             ec = policy.erasure_coding
-            return cls(bytes(record.chunk_id), record.size_bytes, data_shares=ec.data_shares,
-                       parity_shares=ec.parity_shares)
-        return cls(bytes(record.chunk_id), record.size_bytes, replicas=policy.replication.replicas)
+            return cls(chunk_id, size_bytes, data_shares=ec.data_shares, parity_shares=ec.parity_shares)
+        return cls(chunk_id, size_bytes, replicas=policy.replication.replicas)
+
+    @classmethod
+    def of_record(cls, record: common_pb2.PlacementRecord) -> "Layout":
+        return cls.of_policy(bytes(record.chunk_id), record.size_bytes, record.policy)
 
     @property
     def erasure(self) -> bool:

@@ -88,6 +88,12 @@ class Work:
     responsible: bool
     # Own copies (slot) to drop once the work is done and the plan is complete.
     drop_slots: tuple[int, ...]
+    # The record's holders differ from what the plan says they are (to be rewritten).
+    record_stale: bool = False
+
+    @property
+    def to_do(self) -> bool:
+        return bool(self.drop_slots) or (self.responsible and (bool(self.plan.moves) or self.record_stale))
 
     def urgency(self) -> tuple[int, int]:
         return (self.plan.present - self.plan.layout.needed, self.plan.present)
@@ -199,14 +205,17 @@ class Repairer:
                              if w.drop_slots or (w.responsible and (w.plan.moves or w.plan.below_full))}
             self._last_scan_unix_ms = self._clock.wall_ms()
             self._last_scan_s = self._clock.monotonic_s() - started_s
-        todo = [w for w in work if (w.plan.moves or w.drop_slots or w.responsible) and self._due(w)]
+            for w in work:  # a layout found healthy again is no longer a failure
+                if w.responsible and not w.to_do and not w.plan.unrepairable:
+                    self._failures.pop(self._layout_id(w.plan.layout), None)
+        todo = [w for w in work if w.to_do and self._due(w)]
         done = 0
         running: set[cf.Future] = set()
         for item in todo:
             if stop is not None and stop.is_set():
                 break
             while len(running) >= self._concurrency:
-                finished, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                running = cf.wait(running, return_when=cf.FIRST_COMPLETED).not_done
             running.add(self._pool.submit(self._work_one, item))
             done += 1
         cf.wait(running)
@@ -223,20 +232,12 @@ class Repairer:
     # -- scan -----------------------------------------------------------------------------------
 
     def _scan(self) -> Iterator[Work]:
-        batch: list[common_pb2.PlacementRecord] = []
         responsible = misplaced = 0
-        for record in self._store.iter_placements():
-            batch.append(record)
-            if len(batch) >= SCAN_BATCH_RECORDS:
-                for work in self._scan_batch(batch):
-                    responsible += work.responsible
-                    misplaced += work.responsible and work.plan.misplaced
-                    yield work
-                batch = []
-        for work in self._scan_batch(batch):
-            responsible += work.responsible
-            misplaced += work.responsible and work.plan.misplaced
-            yield work
+        for batch in _batches(self._store.iter_placements(), SCAN_BATCH_RECORDS):
+            for work in self._scan_batch(batch):
+                responsible += work.responsible
+                misplaced += work.responsible and work.plan.misplaced
+                yield work
         with self._lock:
             self._responsible = responsible
             self._misplaced = misplaced
@@ -278,7 +279,8 @@ class Repairer:
             drop = tuple(slot for slot, node in plan.surplus if node == me) if plan.complete else ()
             if is_responsible and plan.unrepairable:
                 self._note_failure(layout, plan.unrepairable, retry=False)
-            out.append(Work(record=record, plan=plan, responsible=is_responsible, drop_slots=drop))
+            out.append(Work(record=record, plan=plan, responsible=is_responsible, drop_slots=drop,
+                            record_stale=is_responsible and _record_stale(record, plan)))
         return out
 
     def _probe(self, asks: dict[str, set[ShareKey]]) -> dict[str, set[ShareKey]]:
@@ -306,7 +308,7 @@ class Repairer:
         layout = work.plan.layout
         lid = self._layout_id(layout)
         try:
-            if work.responsible and (work.plan.moves or self._record_stale(work)):
+            if work.responsible and (work.plan.moves or work.record_stale):
                 self._repair(work)
             if work.drop_slots and self._settled():
                 for slot in work.drop_slots:
@@ -326,12 +328,6 @@ class Repairer:
 
     def _settled(self) -> bool:
         return self._clock.monotonic_s() - self._ring_changed_at_s() >= self._config.ring_settle_s
-
-    def _record_stale(self, work: Work) -> bool:
-        """True when the record's holders differ from what the plan says they are."""
-        wanted = work.plan.holders_after(work.record, ())
-        have = [(h.node_id, h.share_index, h.handoff_for_node_id) for h in work.record.holders]
-        return sorted(have) != sorted((h.node_id, h.share_index, h.handoff_for_node_id) for h in wanted)
 
     def _repair(self, work: Work) -> None:
         plan, record = work.plan, work.record
@@ -505,6 +501,24 @@ class Repairer:
         """(chunks below full redundancy, bytes left) for metrics and `nodectl status`."""
         status = self.status()
         return status.chunks_below_full, status.bytes_left
+
+
+def _batches(items: Iterator, size: int) -> Iterator[list]:
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _record_stale(record: common_pb2.PlacementRecord, plan: LayoutPlan) -> bool:
+    """True when the record's holders differ from what the plan says they are."""
+    wanted = plan.holders_after(record, ())
+    have = [(h.node_id, h.share_index, h.handoff_for_node_id) for h in record.holders]
+    return sorted(have) != sorted((h.node_id, h.share_index, h.handoff_for_node_id) for h in wanted)
 
 
 def _preferred(record: common_pb2.PlacementRecord, layout: Layout) -> dict[int, str]:

@@ -125,13 +125,15 @@ class PeerServicer:
 
     @unary
     def PutPlacement(self, request, context):
-        """Keep the record; a copy it now names as this node's own (no handoff) becomes a home copy."""
+        """Keep the record (conditionally, see the request); a copy it now names as this node's own
+        (no handoff) becomes a home copy."""
         record = request.placement
-        self._store.put_placement(record)
+        if not self._store.put_placement(record, if_updated_at_unix_ms=request.if_updated_at_unix_ms):
+            return peer_pb2.PutPlacementResponse(applied=False)
         for holder in record.holders:
             if holder.node_id == self._node_id and not holder.handoff_for_node_id:
                 self._store.set_home(holder_key(record, holder.share_index))
-        return peer_pb2.PutPlacementResponse()
+        return peer_pb2.PutPlacementResponse(applied=True)
 
     @unary
     def ReleaseShare(self, request, context):

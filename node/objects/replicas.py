@@ -128,11 +128,12 @@ class Replicas:
             return [self._store.has_share(key) for key in keys]
         return self._remote(node_id, self._peers.has_shares, [share_ref(k) for k in keys], self.timeout_s)
 
-    def put_placement(self, node_id: str, record: common_pb2.PlacementRecord) -> None:
+    def put_placement(self, node_id: str, record: common_pb2.PlacementRecord, if_updated_at_unix_ms: int = 0) -> bool:
+        """Store a placement record on `node_id`; with `if_updated_at_unix_ms`, only over a stored
+        record that still has that updated_at (returns whether it was stored)."""
         if node_id == self._view.node_id:
-            self._store.put_placement(record)
-            return
-        self._remote(node_id, self._peers.put_placement, record, self.timeout_s)
+            return self._store.put_placement(record, if_updated_at_unix_ms=if_updated_at_unix_ms)
+        return self._remote(node_id, self._peers.put_placement, record, self.timeout_s, if_updated_at_unix_ms)
 
     def get_placement(self, node_id: str, chunk_id: bytes, data_shares: int = 0,
                       parity_shares: int = 0) -> common_pb2.PlacementRecord | None:

@@ -199,9 +199,12 @@ class PeerClient:
                            peer_pb2.ReleaseShareRequest(share=share, ref=ref), timeout_s)
         return reply.deleted, reply.references_left
 
-    def put_placement(self, address: str, record: common_pb2.PlacementRecord, timeout_s: float) -> None:
-        self._call(address, PEER_SERVICE + "PutPlacement", self._stubs(address).put_placement,
-                   peer_pb2.PutPlacementRequest(placement=record), timeout_s)
+    def put_placement(self, address: str, record: common_pb2.PlacementRecord, timeout_s: float,
+                      if_updated_at_unix_ms: int = 0) -> bool:
+        reply = self._call(address, PEER_SERVICE + "PutPlacement", self._stubs(address).put_placement,
+                           peer_pb2.PutPlacementRequest(placement=record,
+                                                        if_updated_at_unix_ms=if_updated_at_unix_ms), timeout_s)
+        return reply.applied
 
     # -- metadata -------------------------------------------------------------------------------
 

@@ -356,8 +356,8 @@ class Repairer:
             new_record.ClearField("holders")
             new_record.holders.extend(plan.holders_after(record, made))
         for holder in {h.node_id for h in new_record.holders}:
-            if self._view.is_live(holder):
-                self._replicas.put_placement(holder, new_record)
+            if self._view.is_live(holder):  # never over a record a put wrote since the scan
+                self._replicas.put_placement(holder, new_record, record.updated_at_unix_ms)
 
     def _copy_from(self, layout: Layout, record: common_pb2.PlacementRecord,
                    move: Move) -> tuple[bytes, list] | None:

@@ -569,10 +569,12 @@ class NodeStore:
 
     # -- placements ----------------------------------------------------------------------------
 
-    def put_placement(self, record: common_pb2.PlacementRecord) -> None:
+    def put_placement(self, record: common_pb2.PlacementRecord, *,
+                      if_updated_at_unix_ms: int = 0) -> bool:
         """Store or replace the placement record of one layout of a chunk (the last put wins).
         The layout comes from `record.policy`: replication, or erasure coding K+M; each layout of
-        a chunk has its own record."""
+        a chunk has its own record. With `if_updated_at_unix_ms`, only if the stored record still
+        has that updated_at or there is none (compare-and-set); returns whether it was stored."""
         if len(record.chunk_id) != CHUNK_ID_BYTES:
             raise InvalidArgument(f"placement chunk id must be {CHUNK_ID_BYTES} bytes, "
                                   f"got {len(record.chunk_id)}")
@@ -580,7 +582,13 @@ class NodeStore:
         raw = encode_record(record, where)
         key = placement_key(record.chunk_id, *self._placement_geometry(record, where))
         with self._meta.write() as txn:
+            if if_updated_at_unix_ms:
+                stored = txn.get(key, db=self._meta.placements)
+                if (stored is not None and decode_record(common_pb2.PlacementRecord, stored, where)
+                        .updated_at_unix_ms != if_updated_at_unix_ms):
+                    return False
             txn.put(key, raw, db=self._meta.placements)
+        return True
 
     def get_placement(self, chunk_id: bytes, data_shares: int = 0,
                       parity_shares: int = 0) -> common_pb2.PlacementRecord | None:

@@ -509,3 +509,25 @@ def test_usage_reports_the_index_and_the_filesystem(store, tmp_path):
     with pytest.raises(dataclasses.FrozenInstanceError):
         usage.bytes_stored = 0  # type: ignore[misc]
     assert isinstance(usage, StoreUsage)
+
+
+def test_put_placement_if_updated_at_is_a_compare_and_set(store):
+    """Repair plans from a snapshot: its record replaces the stored one only while that is still the
+    record it scanned (or none is stored), never one a put wrote since."""
+    chunk_id = _digest(b"cas")
+    scanned = _placement(chunk_id)
+    scanned.updated_at_unix_ms = 100
+    assert store.put_placement(scanned)
+    newer_put = _placement(chunk_id)
+    newer_put.updated_at_unix_ms = 200
+    assert store.put_placement(newer_put)
+    repaired = _placement(chunk_id)
+    repaired.updated_at_unix_ms = 300
+    assert not store.put_placement(repaired, if_updated_at_unix_ms=100)
+    assert store.get_placement(chunk_id).updated_at_unix_ms == 200
+    assert store.put_placement(repaired, if_updated_at_unix_ms=200)
+    assert store.get_placement(chunk_id).updated_at_unix_ms == 300
+    other = _digest(b"cas-none-stored")
+    fresh = _placement(other)
+    fresh.updated_at_unix_ms = 5
+    assert store.put_placement(fresh, if_updated_at_unix_ms=100)

@@ -186,14 +186,18 @@ class GetPlacementResponse(_message.Message):
     def __init__(self, found: _Optional[bool] = ..., placement: _Optional[_Union[_common_pb2.PlacementRecord, _Mapping]] = ...) -> None: ...
 
 class PutPlacementRequest(_message.Message):
-    __slots__ = ("placement",)
+    __slots__ = ("placement", "if_updated_at_unix_ms")
     PLACEMENT_FIELD_NUMBER: _ClassVar[int]
+    IF_UPDATED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     placement: _common_pb2.PlacementRecord
-    def __init__(self, placement: _Optional[_Union[_common_pb2.PlacementRecord, _Mapping]] = ...) -> None: ...
+    if_updated_at_unix_ms: int
+    def __init__(self, placement: _Optional[_Union[_common_pb2.PlacementRecord, _Mapping]] = ..., if_updated_at_unix_ms: _Optional[int] = ...) -> None: ...
 
 class PutPlacementResponse(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("applied",)
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    applied: bool
+    def __init__(self, applied: _Optional[bool] = ...) -> None: ...
 
 class ReleaseShareRequest(_message.Message):
     __slots__ = ("share", "ref")

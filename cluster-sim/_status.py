@@ -39,6 +39,9 @@ class MemberView:
     state: str  # ALIVE, DOWN, OUT, LEFT
     generation: int
     incarnation: int = 0
+    draining: bool = False
+    maintenance_until_unix_ms: int = 0
+    disk_full: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +70,8 @@ def view_from_response(response: admin_pb2.GetClusterStatusResponse) -> NodeView
         member = status.member
         members[member.node_id] = MemberView(
             node_id=member.node_id, address=member.address, state=state_name(member.state),
-            generation=member.generation, incarnation=member.incarnation)
+            generation=member.generation, incarnation=member.incarnation, draining=member.draining,
+            maintenance_until_unix_ms=member.maintenance_until_unix_ms, disk_full=member.disk_full)
     return NodeView(node_id=response.node_id, health=response.health, members=members)
 
 
@@ -78,7 +82,9 @@ def view_from_client_status(status: Any) -> NodeView:
         members[member.node_id] = MemberView(
             node_id=member.node_id, address=getattr(member, "address", ""),
             state=state_name(member.state), generation=int(getattr(member, "generation", 0)),
-            incarnation=int(getattr(member, "incarnation", 0)))
+            incarnation=int(getattr(member, "incarnation", 0)), draining=bool(getattr(member, "draining", False)),
+            maintenance_until_unix_ms=int(getattr(member, "maintenance_until_unix_ms", 0)),
+            disk_full=bool(getattr(member, "disk_full", False)))
     return NodeView(node_id=status.node_id, health=getattr(status, "health", ""), members=members)
 
 

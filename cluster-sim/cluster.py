@@ -380,9 +380,10 @@ class LocalCluster:
 
     def add_node(self, *, node_id: str | None = None, zone: str = "",
                  capacity_bytes: int | None = None, secret: bytes | None = None,
-                 timeout_s: float = 30.0) -> NodeProcess:
+                 settings: dict[str, str] | None = None, timeout_s: float = 30.0) -> NodeProcess:
         """Start one more node that joins through a running node, and wait until it and that node
-        see each other ALIVE.
+        see each other ALIVE. `settings` are this node's own config overrides (kept across restarts),
+        applied over the cluster's.
 
         A node given a wrong `secret` is an intruder: noded exits with code 3 and this raises
         NodeExitedError (with `.exit_code`). On any failure the new node is stopped and forgotten.
@@ -401,6 +402,7 @@ class LocalCluster:
             write_secret_file(secret_file, secret)
         node = self._new_node(node_id, zone=zone, capacity_bytes=capacity_bytes,
                               secret_file=secret_file)
+        node.settings = dict(settings or {})
         deadline_s = self._clock.monotonic_s() + timeout_s
         try:
             self._spawn(node, join=(join_address,))
@@ -503,7 +505,7 @@ class LocalCluster:
                                secret_file=node.secret_file, profile=self.profile,
                                join_addresses=tuple(join), zone=node.zone,
                                capacity_bytes=node.capacity_bytes, default_replicas=self.replicas,
-                               settings=self.settings)
+                               settings={**self.settings, **node.settings})
         env = dict(os.environ)
         env.pop("RINGSTORE_CLUSTER_SECRET", None)  # the secret file, and only it, decides
         env["PYTHONUNBUFFERED"] = "1"

@@ -41,6 +41,8 @@ class NodeProcess:
     zone: str = ""
     capacity_bytes: int | None = None
     paused: bool = False  # SIGSTOPped by cluster-sim and not yet SIGCONTed
+    # This node's own config overrides, on top of the cluster's (e.g. a small storage.disk_bytes_max).
+    settings: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

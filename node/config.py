@@ -153,6 +153,17 @@ class StorageConfig:
     peer_rpc_timeout_s: float = 30.0
     # LMDB map size: the most metadata one node can hold (a sparse file; costs nothing until used).
     lmdb_map_size_bytes: int = 16 * GIB
+    # A node is full (announces it; placement and repair send it no chunk copies; it refuses them
+    # itself) once this fraction of the room it may use is taken. Lower keeps more slack for writes
+    # in flight and for the disk's own fragmentation; higher uses more of every disk.
+    disk_full_ratio: float = 0.95
+    # A node is also full once fewer bytes than this are free, whatever the ratio: 5 % of a large disk
+    # is more slack than needed, of a small one too little. The slack is what metadata (manifests,
+    # tombstones, placement records) still writes into on a full node, so deletes keep working.
+    disk_free_bytes_min: int = 1 * GIB
+    # Most bytes of chunk data this node may store; 0 means the whole filesystem. Set it when the
+    # data dir shares a disk with other things, or to fill a node in a test without filling the disk.
+    disk_bytes_max: int = 0
 
     def __post_init__(self) -> None:
         _require(64 * KIB <= self.chunk_size_bytes <= 64 * MIB,
@@ -170,6 +181,10 @@ class StorageConfig:
         _require(self.read_hedge_after_s > 0, "read_hedge_after_s must be > 0 (try 1.0)")
         _require(self.grpc_message_bytes_max >= self.frame_size_bytes + 64 * KIB,
                  "grpc_message_bytes_max must exceed frame_size_bytes by 64 KiB for headers")
+        _require(0 < self.disk_full_ratio <= 1, "disk_full_ratio must be in (0, 1] (try 0.95)")
+        _require(self.disk_free_bytes_min >= 0,
+                 "disk_free_bytes_min must be >= 0 (try 1073741824; 0 = no absolute watermark)")
+        _require(self.disk_bytes_max >= 0, "disk_bytes_max must be >= 0 (0 = the whole filesystem)")
 
     @classmethod
     def lan(cls) -> "StorageConfig":
@@ -177,7 +192,8 @@ class StorageConfig:
 
     @classmethod
     def local(cls) -> "StorageConfig":
-        return cls(peer_rpc_timeout_s=10.0, lmdb_map_size_bytes=2 * GIB, read_hedge_after_s=0.5)
+        return cls(peer_rpc_timeout_s=10.0, lmdb_map_size_bytes=2 * GIB, read_hedge_after_s=0.5,
+                   disk_free_bytes_min=16 * MIB)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,7 +28,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from node import errors
-from node.api.admin_service import AdminServicer, Healing
+from node.api.admin_service import AdminServicer, Healing, Operations
 from node.api.auth import AuthInterceptor
 from node.api.membership_service import MembershipServicer
 from node.api.object_service import ObjectServicer
@@ -43,7 +43,10 @@ from node.objects.replicas import Replicas
 from node.peers.client import PeerClient
 from node.peers.gossip_transport import GrpcTransport
 from node.repair import DamageReport, GarbageCollector, RepairQueue, Scrubber
+from node.repair.drain import DrainWatch, holdings
 from node.repair.fsck import fsck
+from node.repair.plan import Layout
+from node.repair.ringplan import plan_ring_change
 from node.repair.gc import KeyState
 from node.repair.metadata_sync import MetadataSync
 from node.repair.repairer import Repairer
@@ -65,8 +68,15 @@ CHUNK_WORKERS_MAX = 16
 SEND_WORKERS_MAX = 64
 # How long a joining node keeps trying its join addresses.
 JOIN_DEADLINE_S = 30.0
-# How often the node re-announces its free disk bytes (only when they changed by 1 % or more).
+# How often the node checks its disk against the full watermarks (a change of verdict is announced
+# at once) and how often at most it re-announces its free bytes (only when they moved by 1 % or more).
+DISK_CHECK_INTERVAL_S = 1.0
 FREE_BYTES_REPORT_INTERVAL_S = 30.0
+# How often a draining node checks whether its store is empty.
+DRAIN_CHECK_INTERVAL_S = 1.0
+# Operator decisions about this node that must outlive a restart (drain, maintenance window),
+# kept in the data dir next to node.json.
+OPERATOR_STATE_FILE = "operator.json"
 
 
 class _NodeIdFilter(logging.Filter):
@@ -137,6 +147,11 @@ class ClusterState:
     def live_count(self) -> int:
         return sum(1 for m in self._membership.members() if m.state == MemberState.ALIVE)
 
+    def full_nodes(self) -> dict[str, int]:
+        """ALIVE members above their disk-full watermark -> the free bytes they last reported."""
+        return {m.node_id: m.free_bytes for m in self._membership.members()
+                if m.state == MemberState.ALIVE and m.disk_full}
+
     def members_by_state(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for m in self._membership.members():
@@ -157,6 +172,10 @@ class NodeDaemon:
         self.node_id = stored_id or config.node_id or f"node-{secrets.token_hex(4)}"
         if not stored_id:
             self.store.save_node_id(self.node_id)
+        storage = config.storage
+        self.store.set_disk_limits(node_id=self.node_id, full_ratio=storage.disk_full_ratio,
+                                   free_bytes_min=storage.disk_free_bytes_min, bytes_max=storage.disk_bytes_max,
+                                   headroom_bytes=storage.chunk_size_bytes)
         _log_filter.node_id = self.node_id
         self.generation = self.clock.wall_ms()
         self.metrics = Metrics()
@@ -183,10 +202,13 @@ class NodeDaemon:
         metrics_host, metrics_port = cfg.metrics_address.rsplit(":", 1)
         self.metrics_server, self.metrics_port = self.metrics.serve(metrics_host, int(metrics_port))
 
+        operator = self._load_operator_state()
+        disk = self.store.disk.usage()
         me = MemberInfo(node_id=self.node_id, address=self.address, zone=cfg.zone,
                         capacity_bytes=cfg.capacity_bytes, generation=self.generation, incarnation=0,
-                        state=MemberState.ALIVE, free_bytes=self.store.data_filesystem_free_bytes(),
-                        metrics_port=self.metrics_port)
+                        state=MemberState.ALIVE, free_bytes=disk.free_bytes, disk_full=disk.full,
+                        metrics_port=self.metrics_port, draining=operator["draining"],
+                        maintenance_until_unix_ms=operator["maintenance_until_unix_ms"])
         self.membership = Membership(config=cfg.gossip, me=me, clock=self.clock, rng=random.Random())
         self.cluster = ClusterState(self.membership, cfg.ring.vnodes_per_node, cfg.ring.weight_unit_bytes,
                                     self.clock.monotonic_s)
@@ -207,7 +229,8 @@ class NodeDaemon:
                                        metrics=self.metrics, report_damage=self._report_damage,
                                        put_duration_max_s=cfg.repair.gc_grace_s / 2)
         self._start_healing(replicas)
-        self.metrics.watch(members_by_state=self.cluster.members_by_state, stats=self.store.stats)
+        self.metrics.watch(members_by_state=self.cluster.members_by_state, stats=self.store.stats,
+                           disk=self.store.disk.usage)
         self.metrics.repair_queue.set_function(lambda: len(self.repair_queue))
 
         self.health = health.HealthServicer()
@@ -221,7 +244,7 @@ class NodeDaemon:
             AdminServicer(membership=self.membership, ring=self.cluster.ring, store=self.store,
                           default_replicas=storage.default_replicas,
                           metadata_replicas=storage.metadata_replicas, healing=self._healing(),
-                          peers=self.peers, pool=self.send_pool).handlers(),
+                          operations=self._operations(), peers=self.peers, pool=self.send_pool).handlers(),
         ))
         self.server.start()
         log.info("serving on %s (metrics on %s:%d), generation %d, profile %s", self.address, metrics_host,
@@ -229,10 +252,9 @@ class NodeDaemon:
         if cfg.join_addresses:
             self.driver.join_cluster(list(cfg.join_addresses), JOIN_DEADLINE_S)
         self.driver.start()
-        self._free_bytes_thread = threading.Thread(target=self._report_free_bytes, name="free-bytes", daemon=True)
-        self._free_bytes_thread.start()
+        threading.Thread(target=self._watch_disk, name="disk", daemon=True).start()
         for name, loop in (("repair", self.repairer.run), ("metadata-sync", self._metadata_sync_loop),
-                           ("scrub", self.scrubber.run), ("gc", self.gc.run)):
+                           ("scrub", self.scrubber.run), ("gc", self.gc.run), ("drain", self._drain_loop)):
             threading.Thread(target=loop, args=(self._stopped,), name=name, daemon=True).start()
         for service in ("", "ringstore.v1.ObjectService", "ringstore.v1.PeerService",
                         "ringstore.v1.MembershipService", "ringstore.v1.AdminService"):
@@ -295,6 +317,105 @@ class NodeDaemon:
                                                 self.send_pool, bucket),
                        repair_debt_chunks=lambda: self.repairer.debt()[0])
 
+    # -- operator actions on this node ----------------------------------------------------------------
+
+    def _operations(self) -> Operations:
+        return Operations(node_status=self._node_status, drain=self._drain, set_maintenance=self._set_maintenance,
+                          plan_ring=self._plan_ring)
+
+    def _node_status(self) -> admin_pb2.NodeStatus:
+        held = holdings(self.store)
+        disk = self.store.disk.usage()
+        storage = self.config.storage
+        return admin_pb2.NodeStatus(node_id=self.node_id, member=self.membership.me().to_proto(),
+                                    shares_stored=held.shares, bytes_stored=held.bytes,
+                                    metadata_records=held.metadata_records,
+                                    placement_records=held.placement_records, disk_size_bytes=disk.size_bytes,
+                                    disk_free_bytes=disk.free_bytes, disk_full_ratio=storage.disk_full_ratio,
+                                    disk_free_bytes_min=storage.disk_free_bytes_min)
+
+    def _drain(self, cancel: bool) -> admin_pb2.NodeStatus:
+        me = self.membership.me()
+        if me.state == MemberState.LEFT:
+            raise errors.FailedPrecondition(f"{self.node_id} has already LEFT the cluster; starting its process "
+                                            "again makes it join as a new ring member")
+        if cancel and me.draining:
+            self.membership.update_me(draining=False)
+            self._save_operator_state(draining=False)
+            log.info("drain cancelled: back in the ring")
+        elif not cancel and not me.draining:
+            self._check_drain_leaves_room()
+            self.membership.update_me(draining=True)
+            self._save_operator_state(draining=True)
+            log.info("draining: out of the ring; repair moves this node's data to its new homes")
+        return self._node_status()
+
+    def _check_drain_leaves_room(self) -> None:
+        """Refuse a drain after which some policy this node holds (or new buckets get) cannot be placed."""
+        remaining = [m.node_id for m in self.membership.ring_members() if m.node_id != self.node_id]
+        storage = self.config.storage
+        widest = {f"replicas={storage.default_replicas}, the default for new buckets": storage.default_replicas,
+                  f"metadata, kept {storage.metadata_replicas} times": storage.metadata_replicas}
+        for record in self.store.iter_placements():
+            layout = Layout.of_record(record)
+            widest.setdefault(f"{layout.policy_text} chunks held here", layout.wanted)
+        what, wanted = max(widest.items(), key=lambda item: item[1])
+        if len(remaining) < wanted:
+            raise errors.FailedPrecondition(
+                f"draining {self.node_id} would leave {len(remaining)} ring members, but {wanted} are needed by "
+                f"{what}; add a node first, or convert those objects to a narrower policy")
+
+    def _set_maintenance(self, duration_s: int) -> admin_pb2.NodeStatus:
+        until_ms = self.clock.wall_ms() + duration_s * 1000 if duration_s else 0
+        self.membership.update_me(maintenance_until_unix_ms=until_ms)
+        self._save_operator_state(maintenance_until_unix_ms=until_ms)
+        if until_ms:
+            log.info("in maintenance for %d s: peers will not turn this node OUT before then", duration_s)
+        else:
+            log.info("maintenance ended")
+        return self._node_status()
+
+    def _plan_ring(self, request: admin_pb2.PlanRingRequest) -> admin_pb2.PlanRingResponse:
+        return plan_ring_change(request, me=self.node_id, ring=self.cluster.ring(), is_live=self.cluster.is_live,
+                                records=self.store.iter_placements(),
+                                weight_unit_bytes=self.config.ring.weight_unit_bytes)
+
+    def _drain_loop(self, stop: threading.Event) -> None:
+        def leave() -> None:
+            self.membership.leave()
+            self._save_operator_state(draining=False)
+
+        watch = DrainWatch(me=self.membership.me, store=self.store, monotonic_s=self.clock.monotonic_s,
+                           settle_s=self.config.repair.ring_settle_s, leave=leave)
+        while not stop.wait(DRAIN_CHECK_INTERVAL_S):
+            try:
+                watch.step()
+            except Exception:  # noqa: BLE001 - the loop must outlive one bad check; it is logged
+                log.exception("drain check failed")
+
+    def _operator_state_path(self) -> str:
+        return os.path.join(self.config.data_dir, OPERATOR_STATE_FILE)
+
+    def _load_operator_state(self) -> dict:
+        state = {"draining": False, "maintenance_until_unix_ms": 0}
+        try:
+            with open(self._operator_state_path()) as f:
+                saved = json.load(f)
+        except FileNotFoundError:
+            return state
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"cannot read {self._operator_state_path()}: {err}; fix or remove the file "
+                              "(it holds only the drain flag and the maintenance window)") from None
+        state["draining"] = bool(saved.get("draining", False))
+        until_ms = int(saved.get("maintenance_until_unix_ms", 0))
+        state["maintenance_until_unix_ms"] = until_ms if until_ms > self.clock.wall_ms() else 0
+        return state
+
+    def _save_operator_state(self, **changes: object) -> None:
+        me = self.membership.me()
+        state = {"draining": me.draining, "maintenance_until_unix_ms": me.maintenance_until_unix_ms, **changes}
+        _write_json_durably(self._operator_state_path(), state)
+
     def _on_member_change(self, old: MemberInfo | None, new: MemberInfo) -> None:
         came_back = new.state == MemberState.ALIVE and (
             old is None or old.state != MemberState.ALIVE or old.generation != new.generation)
@@ -310,25 +431,32 @@ class NodeDaemon:
             self.metrics.corrupt_shares.inc()
         self.repairer.trigger()
 
-    def _report_free_bytes(self) -> None:
-        last = self.membership.me().free_bytes
-        while not self._stopped.wait(FREE_BYTES_REPORT_INTERVAL_S):
-            free = self.store.data_filesystem_free_bytes()
-            if abs(free - last) * 100 >= max(last, 1):
-                self.membership.update_me(free_bytes=free)
-                last = free
+    def _watch_disk(self) -> None:
+        """Announce a change of the disk-full verdict at once (placement on every node depends on
+        it) and free bytes now and then (every announcement bumps this node's incarnation)."""
+        announced_s = self.clock.monotonic_s()
+        while not self._stopped.wait(DISK_CHECK_INTERVAL_S):
+            try:
+                usage = self.store.disk.usage()
+            except OSError:
+                log.exception("cannot read the data filesystem's usage")
+                continue
+            me = self.membership.me()
+            now_s = self.clock.monotonic_s()
+            if usage.full != me.disk_full:
+                log.warning("disk %s", usage.reason if usage.full else "has room again: new copies may be placed here")
+                self.membership.update_me(disk_full=usage.full, free_bytes=usage.free_bytes)
+                announced_s = now_s
+            elif (now_s - announced_s >= FREE_BYTES_REPORT_INTERVAL_S
+                  and abs(usage.free_bytes - me.free_bytes) * 100 >= max(me.free_bytes, 1)):
+                self.membership.update_me(free_bytes=usage.free_bytes)
+                announced_s = now_s
 
     def _write_ready_file(self) -> None:
         info = {"node_id": self.node_id, "address": self.address,
                 "metrics_address": f"{self.config.metrics_address.rsplit(':', 1)[0]}:{self.metrics_port}",
                 "pid": os.getpid(), "generation": self.generation}
-        path = os.path.join(self.config.data_dir, "node.json")
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(info, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        _write_json_durably(os.path.join(self.config.data_dir, "node.json"), info)
 
     def stop(self, *, leave: bool) -> None:
         if self._stopped.is_set():
@@ -350,6 +478,21 @@ class NodeDaemon:
         self.peers.close()
         self.store.close()
         log.info("stopped")
+
+
+def _write_json_durably(path: str, document: dict) -> None:
+    """Replace `path` with `document`, fsynced, so a crash leaves the old or the new file whole."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(document, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    directory = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def _read_secret(path: str | None) -> bytes:

@@ -27,6 +27,13 @@ class Metrics:
         self.chunks_stored = prom.Gauge("ringstore_chunks_stored", "Chunk replicas and shares stored here.",
                                         registry=r)
         self.bytes_stored = prom.Gauge("ringstore_stored_bytes", "Bytes of chunk data stored here.", registry=r)
+        self.disk_size = prom.Gauge("ringstore_disk_size_bytes",
+                                    "Room this node may use for chunk data (filesystem, or storage.disk_bytes_max).",
+                                    registry=r)
+        self.disk_free = prom.Gauge("ringstore_disk_free_bytes", "Of that room, what is left.", registry=r)
+        self.disk_full = prom.Gauge("ringstore_disk_full",
+                                    "1 while the node is above a disk-full watermark (no new copies placed here).",
+                                    registry=r)
         self.requests = prom.Counter("ringstore_object_requests_total",
                                      "Object requests coordinated by this node.", ["op", "outcome"], registry=r)
         self.put_latency = prom.Histogram("ringstore_put_duration_seconds", "Put latency as the client sees it.",
@@ -78,12 +85,16 @@ class Metrics:
                                             "Peer calls refused for a bad or missing cluster-secret MAC.",
                                             registry=r)
 
-    def watch(self, *, members_by_state: Callable[[], dict[str, int]], stats: Callable[[], tuple[int, int]]) -> None:
-        """Bind scrape-time callbacks for state that lives elsewhere."""
+    def watch(self, *, members_by_state: Callable[[], dict[str, int]], stats: Callable[[], tuple[int, int]],
+              disk: Callable[[], object]) -> None:
+        """Bind scrape-time callbacks for state that lives elsewhere (`disk` returns a DiskUsage)."""
         for state in MEMBER_STATES:
             self.members.labels(state).set_function(lambda s=state: members_by_state().get(s, 0))
         self.chunks_stored.set_function(lambda: stats()[0])
         self.bytes_stored.set_function(lambda: stats()[1])
+        self.disk_size.set_function(lambda: disk().size_bytes)
+        self.disk_free.set_function(lambda: disk().free_bytes)
+        self.disk_full.set_function(lambda: float(disk().full))
 
     def watch_healing(self, *, scrub: Callable[[], object], gc: Callable[[], object]) -> None:
         """Scrub and garbage-collection figures, read from their status at scrape time."""

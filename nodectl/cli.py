@@ -31,6 +31,23 @@ them and exit 4 (unavailable) when some member did not answer, since the cluster
 mixed settings. Rejected: exiting non-zero from `repair status` when there is debt; debt after a
 node loss is normal work in progress, and a status command that "fails" then is useless in a loop.
 
+`node status|drain|maintenance` act on one node, through any node. `node drain` starts the drain
+and then (unless --no-wait) polls the node until it is LEFT: on a terminal a redrawn progress line
+of the bytes moved off it, otherwise one stderr line each time what it holds changes, so a log
+shows the drain's pace. Waiting is only watching: a timeout (exit 4), a Ctrl-C (exit 130) or a
+failed poll ends the command, never the drain, and each says so and how to check on it. Rejected:
+returning as soon as the drain starts, always; an operator then has to write the polling loop
+that decides when the process may be stopped, and "LEFT" is exactly that signal.
+
+`ring plan add|drain NODE` is a report like `repair status` (unreachable members are warnings and
+the plan is marked partial), with one exception: layouts that could not be placed after the change
+exit 6 (EXIT_CONFLICT, the failed-precondition code), the answer DrainNode would give to the same
+change, so a script can run the plan as a gate before the drain.
+
+Time: commands read the wall clock (maintenance time left) and wait (drain polls) through a
+`Clock`; tests pass a manual one as click's `obj`, so an hour-long drain runs in no time with exact
+output, and nothing sleeps.
+
 Rejected alternative: click's default error handling. It prints a multi-line usage block for
 usage errors and a traceback for anything else, and its exit codes cannot say "not found" from
 "cluster unavailable", which scripts need to tell apart.
@@ -38,8 +55,10 @@ usage errors and a traceback for anything else, and its exit codes cannot say "n
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
+import math
 import mimetypes
 import os
 import sys
@@ -56,6 +75,7 @@ from nodectl.client import (
     EC_SHARES_MAX,
     FSCK_FINDINGS_MAX,
     LIST_PAGE_SIZE_MAX,
+    MAINTENANCE_S_MAX,
     RETRIES_MAX_LIMIT,
     UINT32_MAX,
     UINT64_MAX,
@@ -68,11 +88,15 @@ from nodectl.client import (
     FsckProgress,
     FsckReport,
     FsckSummary,
+    Member,
+    MemberStatus,
     NodeScrubStatus,
+    NodeStatus,
     ObjectInfo,
     ObjectStat,
     RedundancyLevel,
     RepairStatus,
+    RingPlan,
     ScrubStatus,
     validate_bucket,
     validate_key,
@@ -81,10 +105,14 @@ from nodectl.client import (
 )
 from nodectl.errors import (
     EXIT_CODES_HELP,
+    EXIT_CONFLICT,
     EXIT_DATA_LOSS,
     EXIT_DEGRADED,
     EXIT_OK,
     EXIT_OTHER,
+    DeadlineExceeded,
+    FailedPrecondition,
+    Internal,
     InvalidArgument,
     RingstoreError,
     Unavailable,
@@ -101,6 +129,14 @@ PROGRESS_REDRAW_S = 0.1
 EXIT_INTERRUPTED = 130
 # Members states in the order `status` summarises them.
 MEMBER_STATES_ORDER = ("ALIVE", "DOWN", "OUT", "LEFT", "UNSPECIFIED")
+# `node drain` polls the node this often by default; more often only loads it, less often only
+# reports LEFT later.
+DRAIN_POLL_S_DEFAULT = 1.0
+DRAIN_POLL_S_MIN = 0.1
+DRAIN_POLL_S_MAX = 3600.0
+# Longest `node drain` waits for LEFT (and its default): a node's worth of data at a throttled
+# repair rate can take days; past a week something is stuck and a person should look.
+DRAIN_WAIT_S_MAX = 7 * 24 * 3600.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,12 +329,13 @@ def format_convert_result(bucket: str, key: str, result: ConvertResult, asked: s
             f"{result.copies_not_reached} not reached)")
 
 
-def format_status(status: ClusterStatus) -> list[str]:
-    """The `status` report: NODE STATE GEN ADDRESS ZONE RING% table, then the summary lines."""
+def format_status(status: ClusterStatus, *, now_unix_ms: int) -> list[str]:
+    """The `status` report: NODE STATE GEN ADDRESS ZONE RING% table (STATE with the member's
+    flags: draining, maintenance time left, disk full), then the summary lines."""
     lines = format_table(
         ("NODE", "STATE", "GEN", "ADDRESS", "ZONE", "RING%"),
-        ((m.node_id, m.state, str(m.generation), m.address, m.zone or "-",
-          f"{100 * m.ring_share:.1f}") for m in status.members))
+        ((m.node_id, state_flags_text(m, now_unix_ms=now_unix_ms), str(m.generation), m.address,
+          m.zone or "-", f"{100 * m.ring_share:.1f}") for m in status.members))
     counts: dict[str, int] = {}
     for m in status.members:
         counts[m.state] = counts.get(m.state, 0) + 1
@@ -468,6 +505,165 @@ def format_scrub_status(status: ScrubStatus) -> list[str]:
         right=(4,))
 
 
+def utc_text(unix_ms: int) -> str:
+    """"2024-05-01 12:30:00 UTC", for times people read in a sentence."""
+    moment = datetime.datetime.fromtimestamp(unix_ms / 1000, tz=datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def short_duration_text(seconds: float) -> str:
+    """Time left, compact and rounded up so it never understates: "45s", "28m", "2h5m", "1d4h",
+    "7d" (the two largest units, to the minute under a day, to the hour above)."""
+    whole_s = max(0, math.ceil(seconds))
+    if whole_s < 60:
+        return f"{whole_s}s"
+    step_s = 60 if whole_s <= 86400 else 3600
+    total_s = math.ceil(whole_s / step_s) * step_s
+    days, rest_s = divmod(total_s, 86400)
+    hours, rest_s = divmod(rest_s, 3600)
+    parts = [(days, "d"), (hours, "h"), (rest_s // 60, "m")]
+    first = next(i for i, (value, _) in enumerate(parts) if value)
+    return "".join(f"{value}{unit}" for value, unit in parts[first:first + 2] if value)
+
+
+def state_flags_text(member: MemberStatus | Member, *, now_unix_ms: int) -> str:
+    """A member's state and its flags: "ALIVE", "ALIVE draining", "DOWN maint 28m", "ALIVE full"
+    (a maintenance window shows only while it lasts, with the time left)."""
+    parts = [member.state]
+    if member.draining:
+        parts.append("draining")
+    if member.maintenance_until_unix_ms > now_unix_ms:
+        left_s = (member.maintenance_until_unix_ms - now_unix_ms) / 1000
+        parts.append(f"maint {short_duration_text(left_s)}")
+    if member.disk_full:
+        parts.append("full")
+    return " ".join(parts)
+
+
+def percent_text(fraction: float) -> str:
+    """"14.6 %"."""
+    return f"{100 * fraction:.1f} %"
+
+
+def disk_text(status: NodeStatus) -> str:
+    """The `node status` disk line: used of size, free, the full watermarks, and FULL when over."""
+    if not status.disk_size_bytes:
+        return "- (the node did not report it)"
+    size = status.disk_size_bytes
+    used = max(0, size - status.disk_free_bytes)
+    text = (f"{human_bytes(used)} used of {human_bytes(size)} ({100 * used / size:.0f} %), "
+            f"{human_bytes(status.disk_free_bytes)} free; full at "
+            f"{round(100 * status.disk_full_ratio, 1):g} % used or under "
+            f"{human_bytes(status.disk_free_bytes_min)} free")
+    if status.member.disk_full:
+        text += "; FULL: new copies go to other nodes"
+    return text
+
+
+def maintenance_text(until_unix_ms: int, *, now_unix_ms: int) -> str:
+    """The `node status` maintenance line: "no", or until when and the time left."""
+    if until_unix_ms <= 0:
+        return "no"
+    if until_unix_ms <= now_unix_ms:
+        return f"no (ended {utc_text(until_unix_ms)})"
+    left = short_duration_text((until_unix_ms - now_unix_ms) / 1000)
+    return f"until {utc_text(until_unix_ms)} ({left} left): DOWN will not turn OUT before then"
+
+
+def holdings_text(status: NodeStatus) -> str:
+    """What a node holds: "120 copies (480.0 MiB), 30 placement records, 12 metadata records"
+    (only a node that answered for itself, `reported_by_node`, has counts)."""
+    assert status.reported_by_node, "only the node itself knows what it holds"
+    return (f"{_count(status.shares_stored, 'copy', 'copies')} "
+            f"({human_bytes(status.bytes_stored)}), "
+            f"{_count(status.placement_records, 'placement record')}, "
+            f"{_count(status.metadata_records, 'metadata record')}")
+
+
+def format_node_status(status: NodeStatus, *, now_unix_ms: int) -> list[str]:
+    """The `node status` report: state and flags, then where it is, what it holds, its disk and
+    maintenance window."""
+    member = status.member
+    lines = [
+        f"{status.node_id}  {state_flags_text(member, now_unix_ms=now_unix_ms)}",
+        f"  address      {member.address or '-'} (zone {member.zone or '-'}, "
+        f"generation {member.generation})",
+    ]
+    if status.reported_by_node:
+        lines += [f"  holds        {holdings_text(status)}", f"  disk         {disk_text(status)}"]
+    else:
+        lines.append(f"  holds        - (it is {member.state}: only its membership record is "
+                     "known)")
+    if member.draining:
+        lines.append("  drain        in progress: it turns LEFT once it holds no copies, placement "
+                     "records or metadata records")
+    lines.append(f"  maintenance  "
+                 f"{maintenance_text(member.maintenance_until_unix_ms, now_unix_ms=now_unix_ms)}")
+    return lines
+
+
+def drain_line(status: NodeStatus, *, now_unix_ms: int) -> str:
+    """One progress line of `node drain` off a terminal: "node-b ALIVE draining: 80 copies
+    (320.0 MiB), 20 placement records, 8 metadata records left"."""
+    flags = state_flags_text(status.member, now_unix_ms=now_unix_ms)
+    if not status.reported_by_node:
+        return f"{status.node_id} {flags}: not answering for itself; what it holds is unknown"
+    return f"{status.node_id} {flags}: {holdings_text(status)} left"
+
+
+def left_clause(status: NodeStatus) -> str:
+    """"with 80 copies (...) left", or "while DOWN" when the node cannot say."""
+    if status.reported_by_node:
+        return f"with {holdings_text(status)} left"
+    return f"while {status.member.state}"
+
+
+def left_text(status: NodeStatus) -> str:
+    """The final line of a drain that reached LEFT."""
+    return (f"{status.node_id} is LEFT: it holds no data; stop its process and remove its "
+            "data dir")
+
+
+def plan_ideal(plan: RingPlan, ring_members_after: int | None) -> tuple[float, str]:
+    """The least a change can move, as a fraction of the copies, and how it is reckoned: for an
+    add, the new node's fair share, 1 / (ring members after, which only an add needs); for a
+    drain, the copies the drained node holds (all of which must go, whatever the ring does)."""
+    if plan.change == "add":
+        assert ring_members_after, "an add plan needs the ring's size after the add"
+        fraction = 1 / ring_members_after
+        return fraction, (f"ideal for add to {ring_members_after} ring members: "
+                          f"1/{ring_members_after} = {percent_text(fraction)}")
+    own = plan.copies_from(plan.node_id)
+    fraction = own / plan.copies_total if plan.copies_total else 0.0
+    return fraction, (f"ideal for drain: {plan.node_id}'s own "
+                      f"{_count(own, 'copy', 'copies')} = {percent_text(fraction)}")
+
+
+def format_ring_plan(plan: RingPlan, ideal: str) -> list[str]:
+    """The `ring plan` report: SOURCE TARGET COPIES BYTES (a share rebuilt from K others has the
+    source "(rebuild)"), the totals against the ideal, then the layouts that could not be placed.
+    Unreachable members are warned about separately."""
+    lines = format_table(
+        ("SOURCE", "TARGET", "COPIES", "BYTES"),
+        ((m.source_node_id or "(rebuild)", m.target_node_id, str(m.copies), human_bytes(m.bytes))
+         for m in plan.moves),
+        right=(2, 3)) if plan.moves else []
+    lines.append(f"moves {plan.copies_moved} of {_count(plan.copies_total, 'copy', 'copies')} "
+                 f"({percent_text(plan.moved_fraction)}), {human_bytes(plan.bytes_moved)} of "
+                 f"{human_bytes(plan.bytes_total)}; {ideal}")
+    if plan.layouts_unplaceable:
+        lines.append(f"unplaceable: {_count(plan.layouts_unplaceable, 'chunk layout')} could not "
+                     f"be placed after this {plan.change}, for example:")
+        lines += [f"  {one_line(reason)}" for reason in plan.unplaceable_reasons]
+    return lines
+
+
+def partial_plan_warning(unreachable: Sequence[str]) -> str:
+    """The line that says a plan left out the layouts of members that did not answer."""
+    return (f"warning: plan is partial: {_count(len(unreachable), 'member')} did not answer; "
+            "the chunk layouts they are responsible for are not counted")
+
+
 class Progress:
     """A one-line progress renderer (`\\r`-redrawn) for stderr; silent when disabled."""
 
@@ -508,6 +704,100 @@ class Progress:
         if self._enabled and self._drawn_s != float("-inf"):
             self._stream.write("\r" + self.line(self._monotonic_s()) + "\n")
             self._stream.flush()
+
+
+def _wall_unix_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Clock:
+    """The time commands read and wait on. The real one by default; a test passes its own as
+    click's `obj` (`CliRunner().invoke(main, args, obj=clock)`)."""
+
+    monotonic_s: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    unix_ms: Callable[[], int] = _wall_unix_ms
+
+
+class DrainView:
+    """How `node drain` shows a drain on stderr: on a terminal a Progress line of the bytes moved
+    off the node (the total is what it held at the first answer), otherwise one line each time
+    its state, flags or holdings change (not when only the maintenance time left ticks down)."""
+
+    def __init__(self, *, stream: IO[str], terminal: bool, clock: Clock) -> None:
+        self._stream = stream
+        self._terminal = terminal
+        self._clock = clock
+        self._progress: Progress | None = None
+        self._start_bytes = 0
+        self._last_shown: tuple[object, ...] = ()
+
+    def show(self, status: NodeStatus) -> None:
+        if status.member.state == "LEFT":  # the command's last line says so
+            if self._progress is not None:
+                self._progress.update(self._start_bytes, detail="nothing left")
+            return
+        if not self._terminal:
+            member = status.member
+            shown = (member.state, member.draining, member.maintenance_until_unix_ms,
+                     member.disk_full, status.shares_stored, status.bytes_stored,
+                     status.placement_records, status.metadata_records)
+            if shown != self._last_shown:
+                self._stream.write(drain_line(status, now_unix_ms=self._clock.unix_ms()) + "\n")
+                self._stream.flush()
+                self._last_shown = shown
+            return
+        if not status.reported_by_node:
+            return  # nothing to count while it is not ALIVE; the line keeps its last value
+        if self._progress is None:
+            self._start_bytes = status.bytes_stored
+            self._progress = Progress(label=f"drain {status.node_id}",
+                                      total_bytes=self._start_bytes, stream=self._stream,
+                                      enabled=True, monotonic_s=self._clock.monotonic_s)
+        self._progress.update(max(0, self._start_bytes - status.bytes_stored),
+                              detail=f"{_count(status.shares_stored, 'copy', 'copies')} left")
+
+    def finish(self) -> None:
+        if self._progress is not None:
+            self._progress.finish()
+
+
+def wait_for_drain(client: Client, status: NodeStatus, *, poll_s: float, timeout_s: float,
+                   clock: Clock, show: Callable[[NodeStatus], None]) -> NodeStatus:
+    """Poll `status.node_id` every poll_s until it is LEFT and return its last status;
+    `show(status)` for the first status and each answer.
+
+    Raises, with what is left and how to check on it: DeadlineExceeded after timeout_s;
+    FailedPrecondition when the drain was cancelled (the node is ALIVE and not draining);
+    Unavailable when the node turned OUT instead (repair restores its data from other copies).
+    Each pass sleeps min(poll_s, time left), so there are at most timeout_s / poll_s + 1 polls.
+    """
+    node_id = status.node_id
+    check = f"check it with `nodectl node status {node_id}`"
+    deadline_s = clock.monotonic_s() + timeout_s
+    show(status)
+    while status.member.state != "LEFT":
+        if status.member.state == "OUT":
+            raise Unavailable(f"{node_id} turned OUT while draining: repair restores what it "
+                              "held from the other copies; see `nodectl repair status`")
+        if status.member.state == "ALIVE" and not status.member.draining:
+            raise FailedPrecondition(f"the drain of {node_id} was cancelled "
+                                     f"{left_clause(status)}; start it again with "
+                                     f"`nodectl node drain {node_id}`")
+        remaining_s = deadline_s - clock.monotonic_s()
+        if remaining_s <= 0:
+            raise DeadlineExceeded(f"{node_id} still draining after {duration_text(timeout_s)} "
+                                   f"{left_clause(status)}; the drain goes on in the cluster: "
+                                   f"{check}")
+        clock.sleep(min(poll_s, remaining_s))
+        try:
+            status = client.node_status(node_id)
+        except RingstoreError as err:
+            raise type(err)(f"{node_id} is draining, but asking for its status failed: {err}; "
+                            f"the drain goes on in the cluster: {check}", code=err.code) from err
+        show(status)
+    return status
 
 
 # ---------------------------------------------------------------------------------------------
@@ -572,14 +862,15 @@ def _silence_stdout() -> None:
 
 
 class _Settings:
-    def __init__(self, addr: str | None, timeout_s: float, retries_max: int) -> None:
+    def __init__(self, addr: str | None, timeout_s: float, retries_max: int, clock: Clock) -> None:
         self.addr = addr
         self.timeout_s = timeout_s
         self.retries_max = retries_max
+        self.clock = clock
 
     def client(self) -> Client:
         return Client(address=resolve_address(self.addr, os.environ), timeout_s=self.timeout_s,
-                      retries_max=self.retries_max)
+                      retries_max=self.retries_max, sleep=self.clock.sleep)
 
 
 def _stderr_is_terminal() -> bool:
@@ -616,8 +907,10 @@ def _print_json(document: Any) -> None:
               help="Retries of a request the node answers UNAVAILABLE (or cannot be reached).")
 @click.pass_context
 def main(ctx: click.Context, addr: str | None, timeout_s: float, retries_max: int) -> None:
-    """Ringstore command line: buckets, objects, cluster status, repair, fsck and scrub."""
-    ctx.obj = _Settings(addr, timeout_s, retries_max)
+    """Ringstore command line: buckets, objects, cluster status, node operations, ring plans,
+    repair, fsck and scrub."""
+    clock = ctx.obj if isinstance(ctx.obj, Clock) else Clock()
+    ctx.obj = _Settings(addr, timeout_s, retries_max, clock)
 
 
 # The --ec flag's help, shared by mb, put and convert.
@@ -850,7 +1143,7 @@ def status_command(settings: _Settings, as_json: bool) -> None:
     if as_json:
         _print_json(status.to_dict())
     else:
-        click.echo("\n".join(format_status(status)))
+        click.echo("\n".join(format_status(status, now_unix_ms=settings.clock.unix_ms())))
 
 
 def _warn_unreachable(unreachable: Sequence[str]) -> None:
@@ -982,3 +1275,165 @@ def scrub_status_command(settings: _Settings, node_only: bool, as_json: bool) ->
     else:
         click.echo("\n".join(format_scrub_status(status)))
     _warn_unreachable(status.unreachable)
+
+
+@main.group("node")
+def node_group() -> None:
+    """One node: its status, draining it out of the cluster, maintenance windows."""
+
+
+@node_group.command("status")
+@click.argument("node_id", metavar="[NODE]", required=False, default="")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_obj
+def node_status_command(settings: _Settings, node_id: str, as_json: bool) -> None:
+    """Show NODE's state and flags, the copies, bytes and records it holds, its disk (used, free,
+    full watermarks) and maintenance window. Default NODE: the node at --addr."""
+    with settings.client() as client:
+        status = client.node_status(node_id)
+    if as_json:
+        _print_json(status.to_dict())
+    else:
+        click.echo("\n".join(format_node_status(status, now_unix_ms=settings.clock.unix_ms())))
+
+
+@node_group.command("drain")
+@click.argument("node_id", metavar="NODE")
+@click.option("--cancel", is_flag=True,
+              help="Stop draining instead: NODE rejoins the ring (what moved stays moved).")
+@click.option("--no-wait", is_flag=True, help="Return once the drain has started.")
+@click.option("--json", "as_json", is_flag=True, help="Print NODE's last status as JSON.")
+@click.option("--poll-s", type=click.FloatRange(DRAIN_POLL_S_MIN, DRAIN_POLL_S_MAX),
+              default=DRAIN_POLL_S_DEFAULT, show_default=True, metavar="S",
+              help="Seconds between two status polls while waiting.")
+@click.option("--timeout-s", "wait_s", type=click.FloatRange(0, DRAIN_WAIT_S_MAX, min_open=True),
+              default=DRAIN_WAIT_S_MAX, metavar="S",
+              help="Stop waiting after S seconds (the drain goes on); default and limit 7 days.")
+@click.pass_obj
+def node_drain_command(settings: _Settings, node_id: str, cancel: bool, no_wait: bool,
+                       as_json: bool, poll_s: float, wait_s: float) -> None:
+    """Drain NODE out of the cluster: it leaves the ring at once, repair moves its data to the
+    nodes that now own it, and it turns LEFT once it holds nothing. Then its process can be
+    stopped and its data dir removed.
+
+    Waits for LEFT, showing what is left on NODE on stderr. Exits 4 when --timeout-s passes
+    first, 6 when NODE is not ALIVE, has LEFT, or the ring left behind would be too small for
+    some redundancy policy (see `nodectl ring plan drain NODE`). Ctrl-C stops the waiting, not
+    the drain."""
+    with settings.client() as client:
+        status = client.drain_node(node_id, cancel=cancel)
+        if cancel:
+            if as_json:
+                _print_json(status.to_dict())
+            else:
+                click.echo(f"{node_id} is no longer draining: it rejoins the ring (copies already "
+                           "moved stay where they are)")
+            return
+        if not no_wait:
+            view = DrainView(stream=sys.stderr, terminal=_stderr_is_terminal(),
+                             clock=settings.clock)
+            try:
+                try:
+                    status = wait_for_drain(client, status, poll_s=poll_s, timeout_s=wait_s,
+                                            clock=settings.clock, show=view.show)
+                finally:
+                    view.finish()  # end the progress line before any error line
+            except KeyboardInterrupt:
+                _fail(f"interrupted: stopped waiting, but {node_id} keeps draining in the "
+                      f"cluster; check it with `nodectl node status {node_id}`, or stop it with "
+                      f"`nodectl node drain {node_id} --cancel`", EXIT_INTERRUPTED)
+    if as_json:
+        _print_json(status.to_dict())
+    elif no_wait:
+        click.echo(f"{node_id} is draining {left_clause(status)}; watch it with "
+                   f"`nodectl node status {node_id}`")
+    else:
+        click.echo(left_text(status))
+
+
+@node_group.command("maintenance")
+@click.argument("node_id", metavar="NODE")
+@click.option("--for-s", "for_s", type=int, default=None, metavar="N",
+              help=f"Window length in seconds, 1..{MAINTENANCE_S_MAX} (7 days).")
+@click.option("--end", is_flag=True, help="End NODE's maintenance window now.")
+@click.pass_obj
+def node_maintenance_command(settings: _Settings, node_id: str, for_s: int | None,
+                             end: bool) -> None:
+    """Put NODE in maintenance for N seconds (--for-s N), or end it (--end). While the window
+    lasts, NODE going DOWN does not turn OUT, so a planned restart causes no repair. NODE must be
+    ALIVE: set the window before stopping it."""
+    if (for_s is None) == (not end):
+        raise click.UsageError("give either --for-s N or --end")
+    if for_s is not None and not 1 <= for_s <= MAINTENANCE_S_MAX:
+        raise click.UsageError(
+            f"--for-s {for_s} is outside 1..{MAINTENANCE_S_MAX} seconds (7 days): a longer "
+            "absence should let repair restore the node's data elsewhere; --end ends a window")
+    with settings.client() as client:
+        status = client.set_maintenance(node_id, for_s or 0)
+    if end:
+        click.echo(f"{node_id} is out of maintenance: if it goes DOWN it turns OUT as usual")
+        return
+    until = status.member.maintenance_until_unix_ms
+    if not until:
+        raise Internal(f"{node_id} answered without the maintenance window it was asked to set")
+    left = short_duration_text((until - settings.clock.unix_ms()) / 1000)
+    click.echo(f"{node_id} in maintenance until {utc_text(until)} ({left}): DOWN will not turn "
+               "OUT before then")
+
+
+@main.group("ring")
+def ring_group() -> None:
+    """The consistent-hash ring: preview what a change would move."""
+
+
+@ring_group.group("plan")
+def ring_plan_group() -> None:
+    """What adding or draining a node would move, before anything moves.
+
+    Exits 6 when some chunk layouts could not be placed after the change (too few ring members
+    for their policy), which is what the drain itself would be refused for."""
+
+
+def _report_plan(plan: RingPlan, ring_members_after: int | None, as_json: bool) -> None:
+    """Print a plan (table or JSON), warn about a partial one, exit 6 if anything is unplaceable."""
+    ideal_fraction, ideal = plan_ideal(plan, ring_members_after)
+    if as_json:
+        document = plan.to_dict()
+        document.update(moved_fraction=plan.moved_fraction, ideal_fraction=ideal_fraction)
+        _print_json(document)
+    else:
+        click.echo("\n".join(format_ring_plan(plan, ideal)))
+    _warn_unreachable(plan.unreachable)
+    if plan.unreachable:
+        click.echo(partial_plan_warning(plan.unreachable), err=True)
+    if plan.layouts_unplaceable:
+        click.get_current_context().exit(EXIT_CONFLICT)
+
+
+@ring_plan_group.command("add")
+@click.argument("node_id", metavar="NODE")
+@click.option("--zone", default="", metavar="Z", help="The new node's zone.")
+@click.option("--capacity-bytes", type=click.IntRange(0, UINT64_MAX), default=0, metavar="N",
+              help="The new node's capacity (its ring weight); default: the ring's median.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_obj
+def ring_plan_add_command(settings: _Settings, node_id: str, zone: str, capacity_bytes: int,
+                          as_json: bool) -> None:
+    """Show the copies and bytes that adding NODE would move, by source and target, against the
+    ideal 1 / (ring members after). Exits 6 when some layouts could not be placed."""
+    with settings.client() as client:
+        plan = client.plan_ring("add", node_id, zone=zone, capacity_bytes=capacity_bytes)
+        ring_members_after = len(client.ring().ownership) + 1
+    _report_plan(plan, ring_members_after, as_json)
+
+
+@ring_plan_group.command("drain")
+@click.argument("node_id", metavar="NODE")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_obj
+def ring_plan_drain_command(settings: _Settings, node_id: str, as_json: bool) -> None:
+    """Show the copies and bytes that draining NODE would move, by source and target, against
+    the copies NODE holds. Exits 6 when some layouts could not be placed after the drain."""
+    with settings.client() as client:
+        plan = client.plan_ring("drain", node_id)
+    _report_plan(plan, None, as_json)

@@ -35,6 +35,15 @@ Design:
   rather than raising, because a status from 9 of 10 nodes is still worth showing. Cluster totals
   (debt, rate, ETA, levels merged across nodes) are properties computed here from the per-node
   answers, so the wire carries each node's own numbers once and nothing is summed twice.
+- Node operations name one node and go to any node, which forwards them to the named one (only a
+  node changes its own membership record): `node_status` (a read, retried like the others),
+  `drain_node` and `set_maintenance`. The two actions are not retried: an UNAVAILABLE answer may
+  come after the named node applied the change, and the operator is better served by the error
+  and `nodectl node status` than by a client that repeats an operator action on a guess. A node
+  that is not ALIVE cannot speak for itself; its status is then the record gossip holds, with no
+  counts (`NodeStatus.reported_by_node` says which). `plan_ring` is a read that fans out like
+  repair status: every ALIVE member plans the layouts it is responsible for, and the answer names
+  the members that did not answer, so a partial plan is shown, never passed off as whole.
 - `fsck` streams for as long as the audit takes, which no deadline fixed up front can bound: a
   watchdog allows timeout_s from each message to the next (the node sends progress now and then),
   so an hour-long audit runs to the end while a node that goes quiet fails in timeout_s.
@@ -126,6 +135,18 @@ FSCK_MESSAGES_MAX = 1_000_000_000
 # Largest values of the wire's unsigned integer fields.
 UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1
+# Node ids, as nodes accept them (node/gossip/member.py).
+NODE_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+# Longest zone name, in characters, as nodes accept it.
+ZONE_LENGTH_MAX = 64
+# Longest maintenance window one call may set, as nodes enforce it: a longer absence should let
+# repair restore the node's data elsewhere instead of leaving it one failure from loss.
+MAINTENANCE_S_MAX = 7 * 24 * 3600
+# Ring changes `plan_ring` can preview, by the name callers use.
+PLAN_CHANGES = {
+    "add": admin_pb2.PlanRingRequest.CHANGE_ADD,
+    "drain": admin_pb2.PlanRingRequest.CHANGE_DRAIN,
+}
 
 _OBJECT_SERVICE = "/ringstore.v1.ObjectService/"
 
@@ -269,6 +290,12 @@ class MemberStatus(_Dict):
     # Only filled in for the answering node itself.
     chunks_stored: int
     bytes_stored: int
+    # Out of the ring while repair moves its data away; it turns LEFT when done.
+    draining: bool = False
+    # DOWN does not turn OUT before this Unix ms time; 0 when not in maintenance.
+    maintenance_until_unix_ms: int = 0
+    # Above its disk-full watermark: new chunk copies go elsewhere.
+    disk_full: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -511,6 +538,106 @@ class ScrubStatus(_Dict):
     nodes: list[NodeScrubStatus]
     # ALIVE members that did not answer, each "node-id: reason".
     unreachable: list[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Member(_Dict):
+    """A membership record, as the node keeps it about itself and gossip spreads it."""
+
+    node_id: str
+    address: str
+    zone: str
+    # ALIVE, DOWN, OUT, LEFT or UNSPECIFIED.
+    state: str
+    generation: int
+    incarnation: int
+    capacity_bytes: int
+    # Bytes free on the node's data filesystem, as last reported.
+    free_bytes: int
+    metrics_port: int
+    # Out of the ring while repair moves its data away; it turns LEFT when it holds nothing.
+    draining: bool
+    # DOWN does not turn OUT before this Unix ms time; 0 when not in maintenance.
+    maintenance_until_unix_ms: int
+    # Above its disk-full watermark: new chunk copies go elsewhere.
+    disk_full: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeStatus(_Dict):
+    """One node's account of itself: its membership record, what it holds, its disk.
+
+    Counts and disk figures come from the node itself while it is ALIVE; for a node in any other
+    state they are 0, because the answer is the record gossip holds (`reported_by_node`).
+    """
+
+    node_id: str
+    member: Member
+    # Chunk copies and shares stored, and their bytes.
+    shares_stored: int
+    bytes_stored: int
+    # Manifests and bucket records kept (metadata partitions).
+    metadata_records: int
+    # Chunk layouts whose placement records the node keeps.
+    placement_records: int
+    # Bytes the node may use (its filesystem, or its configured maximum when smaller); 0: unknown.
+    disk_size_bytes: int
+    disk_free_bytes: int
+    # Full when used / size reaches this ratio, or free bytes fall below disk_free_bytes_min.
+    disk_full_ratio: float
+    disk_free_bytes_min: int
+
+    @property
+    def reported_by_node(self) -> bool:
+        """True when the node itself answered (it is ALIVE), so the counts are its own."""
+        return self.member.state == "ALIVE"
+
+
+@dataclasses.dataclass(frozen=True)
+class RingMove(_Dict):
+    """Copies a ring change would move from one node to another."""
+
+    # Where the copies come from; "" when erasure-coded shares would be rebuilt from K others.
+    source_node_id: str
+    target_node_id: str
+    copies: int
+    bytes: int
+
+
+@dataclasses.dataclass(frozen=True)
+class RingPlan(_Dict):
+    """What a ring change would move, summed over every node that answered."""
+
+    # "add" or "drain", and the node added or drained.
+    change: str
+    node_id: str
+    # By source and target, sorted.
+    moves: list[RingMove]
+    # Chunk layouts planned (each counted once, by the node responsible for it).
+    layouts_total: int
+    # Copies and shares those layouts want, and their bytes.
+    copies_total: int
+    bytes_total: int
+    # Of them, what would move.
+    copies_moved: int
+    bytes_moved: int
+    # Layouts that could not be placed after the change, with a few example reasons.
+    layouts_unplaceable: int
+    unplaceable_reasons: list[str]
+    # Nodes that answered, sorted.
+    node_ids: list[str]
+    # ALIVE members that did not answer, each "node-id: reason": their layouts are not counted.
+    unreachable: list[str]
+
+    @property
+    def moved_fraction(self) -> float:
+        """Copies moved over copies planned (0..1); 0 when nothing is stored."""
+        return self.copies_moved / self.copies_total if self.copies_total else 0.0
+
+    def copies_from(self, node_id: str) -> int:
+        """Copies that would move away from `node_id` (for a drain: every copy it holds, since
+        the plan names the drained node as the source of its own copies)."""
+        return sum(m.copies for m in self.moves if m.source_node_id == node_id)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -794,6 +921,9 @@ def cluster_status_from_pb(pb: admin_pb2.GetClusterStatusResponse) -> ClusterSta
             metrics_port=m.member.metrics_port,
             chunks_stored=m.chunks_stored,
             bytes_stored=m.bytes_stored,
+            draining=m.member.draining,
+            maintenance_until_unix_ms=m.member.maintenance_until_unix_ms,
+            disk_full=m.member.disk_full,
         )
         for m in pb.members
     ]
@@ -951,6 +1081,42 @@ def scrub_status_from_pb(pb: admin_pb2.GetScrubStatusResponse) -> ScrubStatus:
         for n in pb.nodes
     ]
     return ScrubStatus(nodes=nodes, unreachable=list(pb.unreachable))
+
+
+def node_status_from_pb(pb: admin_pb2.NodeStatus) -> NodeStatus:
+    """The plain NodeStatus of a wire NodeStatus."""
+    m = pb.member
+    member = Member(
+        node_id=m.node_id, address=m.address, zone=m.zone, state=member_state_text(m.state),
+        generation=m.generation, incarnation=m.incarnation, capacity_bytes=m.capacity_bytes,
+        free_bytes=m.free_bytes, metrics_port=m.metrics_port, draining=m.draining,
+        maintenance_until_unix_ms=m.maintenance_until_unix_ms, disk_full=m.disk_full)
+    return NodeStatus(
+        node_id=pb.node_id or m.node_id, member=member, shares_stored=pb.shares_stored, bytes_stored=pb.bytes_stored,
+        metadata_records=pb.metadata_records, placement_records=pb.placement_records,
+        disk_size_bytes=pb.disk_size_bytes, disk_free_bytes=pb.disk_free_bytes,
+        disk_full_ratio=pb.disk_full_ratio, disk_free_bytes_min=pb.disk_free_bytes_min)
+
+
+def ring_plan_from_pb(change: str, node_id: str, pb: admin_pb2.PlanRingResponse) -> RingPlan:
+    """The plain RingPlan of a wire PlanRingResponse for `change` of `node_id`."""
+    return RingPlan(
+        change=change, node_id=node_id,
+        moves=[RingMove(source_node_id=m.source_node_id, target_node_id=m.target_node_id,
+                        copies=m.copies, bytes=m.bytes) for m in pb.moves],
+        layouts_total=pb.layouts_total, copies_total=pb.copies_total, bytes_total=pb.bytes_total,
+        copies_moved=pb.copies_moved, bytes_moved=pb.bytes_moved,
+        layouts_unplaceable=pb.layouts_unplaceable,
+        unplaceable_reasons=list(pb.unplaceable_reasons), node_ids=list(pb.node_ids),
+        unreachable=list(pb.unreachable))
+
+
+def validate_node_id(node_id: str) -> None:
+    """InvalidArgument unless `node_id` could name a node: [a-z0-9][a-z0-9-]{0,62}."""
+    if not isinstance(node_id, str) or not NODE_ID_RE.fullmatch(node_id):
+        shown = _quoted(node_id) if isinstance(node_id, str) else type(node_id).__name__
+        raise InvalidArgument(f"node id {shown} is invalid: use 1..63 characters of a-z, 0-9 and "
+                              "'-', not starting with '-' (`nodectl status` lists the members)")
 
 
 def _validate_uint(name: str, value: int | None, minimum: int, maximum: int) -> None:
@@ -1322,14 +1488,15 @@ class Client:
             self._sleep(retry_backoff_s(self._retry_backoff_s, attempt, self._rng))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def _unary(self, rpc: Callable[..., Any], request: Any) -> Any:
+    def _unary(self, rpc: Callable[..., Any], request: Any, *, replayable: bool = True) -> Any:
+        """One unary call under timeout_s; retried after UNAVAILABLE only when `replayable`."""
         def once() -> Any:
             try:
                 return rpc(request, timeout=self._timeout_s)
             except grpc.RpcError as err:
                 raise from_rpc_error(err) from err
 
-        return self._retrying(once)
+        return self._retrying(once, replayable=replayable)
 
     # -- buckets -----------------------------------------------------------------------------
 
@@ -1716,3 +1883,61 @@ class Client:
         response = self._unary(self._admin.GetScrubStatus,
                                admin_pb2.GetScrubStatusRequest(this_node_only=this_node_only))
         return scrub_status_from_pb(response)
+
+    # -- node operations and ring plans --------------------------------------------------------
+
+    def node_status(self, node_id: str = "") -> NodeStatus:
+        """One node's state, drain and maintenance flags, what it holds and its disk; the
+        connected node's own when `node_id` is empty."""
+        if node_id:
+            validate_node_id(node_id)
+        response = self._unary(self._admin.GetNodeStatus,
+                               admin_pb2.GetNodeStatusRequest(node_id=node_id))
+        return node_status_from_pb(response)
+
+    def drain_node(self, node_id: str, *, cancel: bool = False) -> NodeStatus:
+        """Start draining `node_id` (it leaves the ring at once, repair moves its data to the
+        nodes that now own it, and it turns LEFT by itself once it holds nothing), or with
+        `cancel` stop it (the node rejoins the ring; what already moved stays moved).
+
+        Returns the node's status just after. Not retried. The node refuses (FailedPrecondition)
+        when it is not ALIVE, has LEFT, or the ring left behind would be too small for some policy.
+        """
+        validate_node_id(node_id)
+        response = self._unary(self._admin.DrainNode,
+                               admin_pb2.DrainNodeRequest(node_id=node_id, cancel=cancel),
+                               replayable=False)
+        return node_status_from_pb(response)
+
+    def set_maintenance(self, node_id: str, duration_s: int) -> NodeStatus:
+        """Put `node_id` in maintenance for `duration_s` seconds from now (at most
+        MAINTENANCE_S_MAX), during which DOWN does not turn OUT; 0 ends it. The node must be ALIVE
+        (the window rides on its own record). Returns its status just after. Not retried."""
+        validate_node_id(node_id)
+        _validate_uint("duration_s", duration_s, 0, MAINTENANCE_S_MAX)
+        response = self._unary(self._admin.SetMaintenance,
+                               admin_pb2.SetMaintenanceRequest(node_id=node_id,
+                                                               duration_s=duration_s),
+                               replayable=False)
+        return node_status_from_pb(response)
+
+    def plan_ring(self, change: str, node_id: str, *, zone: str = "", capacity_bytes: int = 0,
+                  this_node_only: bool = False) -> RingPlan:
+        """What `change` ("add" or "drain") of `node_id` would move, by source and target, before
+        anything moves. For "add", `zone` and `capacity_bytes` describe the new node (capacity 0:
+        the median of the ring's members)."""
+        if change not in PLAN_CHANGES:
+            raise InvalidArgument(f"ring plan change {change!r} is not one of "
+                                  f"{', '.join(sorted(PLAN_CHANGES))}")
+        validate_node_id(node_id)
+        if change != "add" and (zone or capacity_bytes):
+            raise InvalidArgument("zone and capacity_bytes describe a node being added; a drain "
+                                  "plan takes neither")
+        if not isinstance(zone, str) or len(zone) > ZONE_LENGTH_MAX:
+            raise InvalidArgument(f"zone must be a string of at most {ZONE_LENGTH_MAX} characters, "
+                                  f"got {_quoted(zone) if isinstance(zone, str) else zone!r}")
+        _validate_uint("capacity_bytes", capacity_bytes, 0, UINT64_MAX)
+        request = admin_pb2.PlanRingRequest(change=PLAN_CHANGES[change], node_id=node_id,
+                                            zone=zone, capacity_bytes=capacity_bytes,
+                                            this_node_only=this_node_only)
+        return ring_plan_from_pb(change, node_id, self._unary(self._admin.PlanRing, request))

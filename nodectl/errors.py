@@ -14,7 +14,8 @@ Exit codes of `nodectl` (also shown in `nodectl --help`):
     3  not found
     4  unavailable or deadline exceeded (too few live nodes, node unreachable, too slow)
     5  data loss (not enough intact copies or shares anywhere)
-    6  already exists or failed precondition (e.g. bucket not empty)
+    6  already exists or failed precondition (e.g. bucket not empty, a node that cannot be
+       drained); also `ring plan` when some chunk layouts could not be placed after the change
     7  out of range (e.g. a range starting past the end of the object)
     8  resource exhausted (quota, disk full)
     9  unauthenticated or permission denied
@@ -47,8 +48,9 @@ EXIT_DEGRADED = 10
 EXIT_CODES_HELP = """\
 Exit codes: 0 ok; 1 other error; 2 usage error or invalid argument; 3 not found;
 4 unavailable or deadline exceeded; 5 data loss; 6 already exists or failed precondition
-(e.g. bucket not empty); 7 out of range; 8 resource exhausted; 9 unauthenticated or
-permission denied; 10 degraded (fsck found chunks below full redundancy, none unreadable)."""
+(e.g. bucket not empty; ring plan: chunks left unplaceable); 7 out of range; 8 resource
+exhausted; 9 unauthenticated or permission denied; 10 degraded (fsck found chunks below full
+redundancy, none unreadable)."""
 
 # Longest message kept from a server, in characters: a misbehaving server must not flood a terminal.
 MESSAGE_CHARS_MAX = 1000

@@ -24,6 +24,18 @@ SetRepairConfig writes the throttles into those canned statuses and StartScrub m
 answering nodes running, so a test sees its change come back. Every admin request is kept in
 `admin_requests`.
 
+Node operations act on the membership records in `members` (so `status` shows their flags) and
+on `node_holdings` (per node: copies, bytes, records and disk, as the node would report them).
+Like a real node, GetNodeStatus of a member that is not ALIVE answers with its record alone and
+no counts, and DrainNode and SetMaintenance refuse such a member (FAILED_PRECONDITION) or an
+unknown one (NOT_FOUND). A drain is scripted: every GetNodeStatus of a draining node is one step
+of `drain_polls_to_left`, its counts fall linearly from where they were when the drain started
+(bytes with the copies), and at the last step the node holds nothing and turns LEFT (None: the
+drain never progresses). Maintenance windows count from `now_unix_ms`, the fake's wall clock.
+PlanRing answers the canned `ring_plan`, with `unreachable` unless `this_node_only`, after the
+node's own checks of the change (a drain of a non-member or an add of a member is
+FAILED_PRECONDITION).
+
 Rejected alternative: mocking grpc's channel or stubs. That would test our calls against our own
 idea of gRPC (deadlines, cancellation, status details, stream framing), which is exactly what
 these tests exist to check.
@@ -70,6 +82,10 @@ STALL_S_MAX = 30.0
 STALL_STEP_S = 0.02
 # The node the fake answers as; the one `this_node_only` keeps.
 ANSWERING_NODE_ID = "node-a"
+# Longest maintenance window, as nodes enforce it.
+MAINTENANCE_S_MAX = 7 * 24 * 3600
+# GetNodeStatus polls a scripted drain takes to reach LEFT, unless a test sets another number.
+DRAIN_POLLS_TO_LEFT = 3
 
 
 def policy_problem(policy: common_pb2.RedundancyPolicy) -> str | None:
@@ -108,6 +124,17 @@ def _member(node_id: str, port: int, state: int = membership_pb2.MEMBER_STATE_AL
             generation=1_700_000_000_000, incarnation=0, state=state, free_bytes=50 * MIB,
             metrics_port=0),
         ring_share=0.0, state_age_s=12.5)
+
+
+def _holdings(node_id: str, shares: int, *, metadata_records: int = 0,
+              placement_records: int = 0) -> admin_pb2.NodeStatus:
+    """What a node reports holding: `shares` chunk copies of CHUNK_SIZE_BYTES on a 100 MiB disk
+    with half of it free, full at 90 % used or under 5 MiB free."""
+    return admin_pb2.NodeStatus(
+        node_id=node_id, shares_stored=shares, bytes_stored=shares * CHUNK_SIZE_BYTES,
+        metadata_records=metadata_records, placement_records=placement_records,
+        disk_size_bytes=100 * MIB, disk_free_bytes=50 * MIB, disk_full_ratio=0.9,
+        disk_free_bytes_min=5 * MIB)
 
 
 def _repair_node(node_id: str) -> admin_pb2.NodeRepairStatus:
@@ -185,6 +212,21 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
         self.fsck_stall_s = 0.0
         # Break the next Fsck stream with UNAVAILABLE after this many findings.
         self.fsck_break_after_findings: int | None = None
+        # The fake's wall clock (Unix ms) for maintenance windows; tests move it.
+        self.now_unix_ms = 1_700_000_000_000
+        # Per node id: what GetNodeStatus reports the node holds (its member record is added
+        # from `members` when answering).
+        self.node_holdings: dict[str, admin_pb2.NodeStatus] = {
+            "node-a": _holdings("node-a", 7, metadata_records=2, placement_records=3),
+            "node-b": _holdings("node-b", 120, metadata_records=12, placement_records=30),
+            "node-c": _holdings("node-c", 40, metadata_records=4, placement_records=10),
+        }
+        # GetNodeStatus polls from the start of a drain to LEFT; None: the drain never moves.
+        self.drain_polls_to_left: int | None = DRAIN_POLLS_TO_LEFT
+        # Per draining node: its holdings when the drain started and the polls since.
+        self._drains: dict[str, tuple[admin_pb2.NodeStatus, int]] = {}
+        # PlanRing's answer (before `unreachable` is added).
+        self.ring_plan = admin_pb2.PlanRingResponse(node_ids=["node-a", "node-b"])
 
     # -- fault injection ---------------------------------------------------------------------
 
@@ -505,7 +547,125 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
                 nodes=_answering(self.scrub_nodes, request.this_node_only),
                 unreachable=[] if request.this_node_only else self.unreachable)
 
+    def GetNodeStatus(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._enter("GetNodeStatus", context)
+        with self.lock:
+            self.admin_requests.append(request)
+            member = self._require_member(request.node_id or ANSWERING_NODE_ID, context)
+            self._drain_step(member.member)
+            return self._node_status(member.member)
+
+    def DrainNode(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._enter("DrainNode", context)
+        with self.lock:
+            self.admin_requests.append(request)
+            record = self._require_alive(request.node_id, context, "draining moves its data "
+                                         "away, so the node must be ALIVE").member
+            if request.cancel:
+                record.draining = False
+                self._drains.pop(record.node_id, None)
+            elif not record.draining:
+                record.draining = True
+                start = admin_pb2.NodeStatus()
+                start.CopyFrom(self.node_holdings[record.node_id])
+                self._drains[record.node_id] = (start, 0)
+            return self._node_status(record)
+
+    def SetMaintenance(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._enter("SetMaintenance", context)
+        with self.lock:
+            self.admin_requests.append(request)
+            if request.duration_s > MAINTENANCE_S_MAX:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                              f"maintenance of {request.duration_s} s is longer than the "
+                              f"{MAINTENANCE_S_MAX} s (7 days) limit; use a shorter window")
+            record = self._require_alive(request.node_id, context, "the window rides on the "
+                                         "node's own membership record").member
+            record.maintenance_until_unix_ms = (
+                self.now_unix_ms + 1000 * request.duration_s if request.duration_s else 0)
+            return self._node_status(record)
+
+    def PlanRing(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._enter("PlanRing", context)
+        with self.lock:
+            self.admin_requests.append(request)
+            change = admin_pb2.PlanRingRequest
+            if request.change not in (change.CHANGE_ADD, change.CHANGE_DRAIN):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                              f"ring plan: change {request.change} is not CHANGE_ADD or "
+                              "CHANGE_DRAIN")
+            ring = [m.member.node_id for m in self.members if not m.member.draining
+                    and m.member.state in (membership_pb2.MEMBER_STATE_ALIVE,
+                                           membership_pb2.MEMBER_STATE_DOWN)]
+            if request.change == change.CHANGE_DRAIN and request.node_id not in ring:
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                              f"ring plan: {request.node_id} is not one of the {len(ring)} ring "
+                              "members (already draining, OUT or LEFT?); check `nodectl status`")
+            if request.change == change.CHANGE_ADD and request.node_id in ring:
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                              f"ring plan: {request.node_id} is already one of the {len(ring)} "
+                              "ring members; plan a drain of it, or add a node with a new id")
+            plan = admin_pb2.PlanRingResponse()
+            plan.CopyFrom(self.ring_plan)
+            if request.this_node_only:
+                del plan.node_ids[:]
+                plan.node_ids.append(ANSWERING_NODE_ID)
+            else:
+                plan.unreachable.extend(self.unreachable)
+            return plan
+
     # -- helpers (call with the lock held) ---------------------------------------------------
+
+    def _require_member(self, node_id: str,
+                        context: grpc.ServicerContext) -> admin_pb2.MemberStatus:
+        for member in self.members:
+            if member.member.node_id == node_id:
+                return member
+        context.abort(grpc.StatusCode.NOT_FOUND, f"no member {node_id!r} in this cluster; "
+                      "`nodectl status` lists the members")
+        raise AssertionError("unreachable: abort raises")
+
+    def _require_alive(self, node_id: str, context: grpc.ServicerContext,
+                       why: str) -> admin_pb2.MemberStatus:
+        if not node_id:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "name the node (node_id)")
+        member = self._require_member(node_id, context)
+        if member.member.state == membership_pb2.MEMBER_STATE_LEFT:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                          f"{node_id} has already LEFT the cluster")
+        if member.member.state != membership_pb2.MEMBER_STATE_ALIVE:
+            state = membership_pb2.MemberState.Name(member.member.state).removeprefix(
+                "MEMBER_STATE_")
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{node_id} is {state}: {why}")
+        return member
+
+    def _drain_step(self, record: membership_pb2.Member) -> None:
+        """One poll of a draining node: its holdings fall by a step; at the last it is LEFT."""
+        drain = self._drains.get(record.node_id)
+        if drain is None or self.drain_polls_to_left is None:
+            return
+        start, polls = drain[0], drain[1] + 1
+        steps = max(1, self.drain_polls_to_left)
+        held = self.node_holdings[record.node_id]
+        for field in ("shares_stored", "metadata_records", "placement_records"):
+            total = getattr(start, field)
+            setattr(held, field, total - total * min(polls, steps) // steps)
+        # Bytes leave with the copies that hold them.
+        held.bytes_stored = (start.bytes_stored * held.shares_stored // start.shares_stored
+                             if start.shares_stored else 0)
+        self._drains[record.node_id] = (start, polls)
+        if polls >= steps:
+            record.state = membership_pb2.MEMBER_STATE_LEFT
+            record.draining = False
+            del self._drains[record.node_id]
+
+    def _node_status(self, record: membership_pb2.Member) -> admin_pb2.NodeStatus:
+        """The node's own answer while ALIVE; only the gossip record otherwise."""
+        status = admin_pb2.NodeStatus(node_id=record.node_id, member=record)
+        if record.state == membership_pb2.MEMBER_STATE_ALIVE:
+            status.MergeFrom(self.node_holdings[record.node_id])
+        return status
+
 
     def _require_bucket(self, bucket: str, context: grpc.ServicerContext) -> None:
         if bucket not in self.buckets:

@@ -1,9 +1,14 @@
 """AdminService: what this node sees of the cluster, for `nodectl status` and operators.
 
-Cluster-wide calls (repair status, throttles, scrub) are answered by the contacted node: it does its
-own part and asks every other ALIVE member the same question with `this_node_only` set, in
-parallel, and lists the members that did not answer instead of failing the whole call. So any
+Cluster-wide calls (repair status, throttles, scrub, ring plans) are answered by the contacted node:
+it does its own part and asks every other ALIVE member the same question with `this_node_only` set,
+in parallel, and lists the members that did not answer instead of failing the whole call. So any
 client, not only nodectl, gets the cluster's answer from any one node.
+
+Calls about one node (its status, drain, maintenance) are forwarded by the contacted node to the
+named node, because only a node changes its own membership record (see node/gossip/member.py). A
+node that is not ALIVE cannot be drained or put in maintenance; its status is the record gossip
+holds about it.
 """
 
 from __future__ import annotations
@@ -14,16 +19,28 @@ from typing import Callable
 
 import grpc
 
+from node import errors
 from node.api.status import download_method, streaming, unary, unary_method
-from node.gossip import MemberState, Membership
+from node.gossip import MemberInfo, MemberState, Membership
 from node.objects.coordinator import replication
 from node.peers.client import PeerClient, PeerError
+from node.repair.ringplan import merge_plans
 from node.ring import Ring
 from node.store import NodeStore
 from ringstore.v1 import admin_pb2
 
 # Deadline of one fan-out call to another member.
 FAN_OUT_TIMEOUT_S = 10.0
+# Longest maintenance window one call may set; a longer absence should let repair run.
+MAINTENANCE_S_MAX = 7 * 24 * 3600
+
+# What a forwarded call's status code means to our caller (the reverse of node/api/status.py).
+_ERROR_OF_CODE = {
+    grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
+    grpc.StatusCode.NOT_FOUND: errors.NotFound,
+    grpc.StatusCode.FAILED_PRECONDITION: errors.FailedPrecondition,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.ResourceExhausted,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,15 +54,26 @@ class Healing:
     fsck: Callable[[str], object]
     repair_debt_chunks: Callable[[], int]
 
+
+@dataclasses.dataclass(frozen=True)
+class Operations:
+    """This node's own operator actions (the daemon's drain, maintenance, status and ring plan)."""
+
+    node_status: Callable[[], admin_pb2.NodeStatus]
+    drain: Callable[[bool], admin_pb2.NodeStatus]
+    set_maintenance: Callable[[int], admin_pb2.NodeStatus]
+    plan_ring: Callable[[admin_pb2.PlanRingRequest], admin_pb2.PlanRingResponse]
+
 SERVICE = "ringstore.v1.AdminService"
 SOFTWARE_VERSION = "0.1.0"
 
 
 class AdminServicer:
     def __init__(self, *, membership: Membership, ring: Callable[[], Ring], store: NodeStore,
-                 default_replicas: int, metadata_replicas: int, healing: Healing, peers: PeerClient,
-                 pool: cf.Executor) -> None:
+                 default_replicas: int, metadata_replicas: int, healing: Healing, operations: Operations,
+                 peers: PeerClient, pool: cf.Executor) -> None:
         self._healing = healing
+        self._operations = operations
         self._peers = peers
         self._pool = pool
         self._membership = membership
@@ -139,6 +167,76 @@ class AdminServicer:
     def Fsck(self, request, context):
         yield from self._healing.fsck(request.bucket)
 
+    # -- one node's operations --------------------------------------------------------------------
+
+    @unary
+    def GetNodeStatus(self, request, context):
+        member = self._member(request.node_id)
+        if member.node_id == self._membership.node_id:
+            return self._operations.node_status()
+        if member.state != MemberState.ALIVE:
+            return admin_pb2.NodeStatus(node_id=member.node_id, member=member.to_proto())
+        return self._forward(member, "GetNodeStatus", request)
+
+    @unary
+    def DrainNode(self, request, context):
+        member = self._member(request.node_id, required=True)
+        if member.node_id == self._membership.node_id:
+            return self._operations.drain(request.cancel)
+        self._require_alive(member, "draining moves its data away, so the node must be ALIVE; if it is gone "
+                                    "for good, let it turn OUT and repair restores its data elsewhere")
+        return self._forward(member, "DrainNode", request)
+
+    @unary
+    def SetMaintenance(self, request, context):
+        if request.duration_s > MAINTENANCE_S_MAX:
+            raise errors.InvalidArgument(f"maintenance of {request.duration_s} s is longer than the "
+                                         f"{MAINTENANCE_S_MAX} s (7 days) limit; use a shorter window")
+        member = self._member(request.node_id, required=True)
+        if member.node_id == self._membership.node_id:
+            return self._operations.set_maintenance(request.duration_s)
+        self._require_alive(member, "the window rides on the node's own membership record; set it "
+                                    "before the restart")
+        return self._forward(member, "SetMaintenance", request)
+
+    @unary
+    def PlanRing(self, request, context):
+        own = self._operations.plan_ring(request)
+        if request.this_node_only:
+            return own
+        replies, unreachable = self._fan_out("PlanRing", request, admin_pb2.PlanRingResponse)
+        merged = merge_plans([own, *replies])
+        merged.unreachable[:] = unreachable
+        return merged
+
+    def _member(self, node_id: str, *, required: bool = False) -> MemberInfo:
+        if not node_id:
+            if required:
+                raise errors.InvalidArgument("name the node (node_id); `nodectl status` lists the members")
+            node_id = self._membership.node_id
+        member = self._membership.get(node_id)
+        if member is None:
+            raise errors.NotFound(f"no member {node_id!r} in this cluster; `nodectl status` lists the members")
+        return member
+
+    @staticmethod
+    def _require_alive(member: MemberInfo, why: str) -> None:
+        if member.state != MemberState.ALIVE:
+            raise errors.FailedPrecondition(f"{member.node_id} is {member.state.name}: {why}")
+
+    def _forward(self, member: MemberInfo, name: str, request) -> admin_pb2.NodeStatus:
+        forwarded = type(request)()
+        forwarded.CopyFrom(request)
+        forwarded.node_id = member.node_id
+        try:
+            return self._peers.admin_call(member.address, name, forwarded, admin_pb2.NodeStatus, FAN_OUT_TIMEOUT_S)
+        except PeerError as err:
+            error = _ERROR_OF_CODE.get(err.code)
+            if error is not None:
+                raise error(err.details) from None
+            raise errors.Unavailable(f"{member.node_id} did not answer ({err.code.name}: {err.details}); "
+                                     "check it with `nodectl status` and retry") from None
+
     def handlers(self) -> grpc.GenericRpcHandler:
         a = admin_pb2
         return grpc.method_handlers_generic_handler(SERVICE, {
@@ -149,4 +247,8 @@ class AdminServicer:
             "StartScrub": unary_method(self.StartScrub, a.StartScrubRequest),
             "GetScrubStatus": unary_method(self.GetScrubStatus, a.GetScrubStatusRequest),
             "Fsck": download_method(self.Fsck, a.FsckRequest),
+            "GetNodeStatus": unary_method(self.GetNodeStatus, a.GetNodeStatusRequest),
+            "DrainNode": unary_method(self.DrainNode, a.DrainNodeRequest),
+            "SetMaintenance": unary_method(self.SetMaintenance, a.SetMaintenanceRequest),
+            "PlanRing": unary_method(self.PlanRing, a.PlanRingRequest),
         })

@@ -43,7 +43,9 @@ class PeerServicer:
                 f"share is {header.size_bytes} bytes; the largest this node accepts is {self._share_bytes_max}")
         key = share_key(header.share)
         received = 0
-        with self._store.begin_share(key) as writer:
+        # Reserves the declared size: a copy that would take this node past a disk-full watermark
+        # is refused (StoreFull -> RESOURCE_EXHAUSTED) before its data is read.
+        with self._store.begin_share(key, header.size_bytes) as writer:
             for item in request_iterator:
                 check_parsed(item)
                 if not isinstance(item, memoryview):

@@ -8,8 +8,8 @@ beats anything said about the previous process); in one generation a higher inca
 refutation beats the accusation it answers); with both equal the state with the higher
 precedence wins (ALIVE < DOWN < OUT < LEFT), so any node may turn a record DOWN or OUT without
 the node's help, and only the node itself can undo that, by bumping its incarnation. Attribute
-changes (free bytes, address) ride on the same rule: the node bumps its own incarnation to
-announce them.
+changes (free bytes, disk full, draining, maintenance, address) ride on the same rule: the node
+bumps its own incarnation to announce them.
 
 This total order is what makes gossip converge: every node applies "keep the greater record",
 which is commutative and idempotent, so the order and number of deliveries do not matter.
@@ -68,6 +68,12 @@ class MemberInfo:
     state: MemberState
     free_bytes: int = 0
     metrics_port: int = 0
+    # Out of the ring while repair moves its data away; LEFT when done (the node sets it).
+    draining: bool = False
+    # DOWN does not turn OUT before this wall-clock time (Unix ms); 0 = not in maintenance.
+    maintenance_until_unix_ms: int = 0
+    # Above its full watermark: no new chunk copies are placed on it.
+    disk_full: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.node_id, str) or not _NODE_ID_RE.match(self.node_id):
@@ -79,7 +85,8 @@ class MemberInfo:
         if len(self.zone) > ZONE_LENGTH_MAX:
             raise InvalidMember(f"member {self.node_id}: zone must be at most {ZONE_LENGTH_MAX} "
                                 f"characters, got {len(self.zone)}")
-        for name in ("capacity_bytes", "generation", "incarnation", "free_bytes"):
+        for name in ("capacity_bytes", "generation", "incarnation", "free_bytes",
+                     "maintenance_until_unix_ms"):
             value = getattr(self, name)
             if not isinstance(value, int) or not 0 <= value <= _UINT64_MAX:
                 raise InvalidMember(f"member {self.node_id}: {name} must be in 0..2^64-1, "
@@ -105,6 +112,9 @@ class MemberInfo:
             state=int(self.state),
             free_bytes=self.free_bytes,
             metrics_port=self.metrics_port,
+            draining=self.draining,
+            maintenance_until_unix_ms=self.maintenance_until_unix_ms,
+            disk_full=self.disk_full,
         )
 
     @classmethod
@@ -120,6 +130,9 @@ class MemberInfo:
             state=message.state,
             free_bytes=message.free_bytes,
             metrics_port=message.metrics_port,
+            draining=message.draining,
+            maintenance_until_unix_ms=message.maintenance_until_unix_ms,
+            disk_full=message.disk_full,
         )
 
     def version(self) -> tuple[int, int, int]:

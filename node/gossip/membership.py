@@ -80,7 +80,8 @@ _DUE_SLACK_FRACTION = 0.5
 
 Listener = Callable[[MemberInfo | None, MemberInfo], None]
 
-_CHANGEABLE_FIELDS = frozenset({"address", "zone", "capacity_bytes", "free_bytes", "metrics_port"})
+_CHANGEABLE_FIELDS = frozenset({"address", "zone", "capacity_bytes", "free_bytes", "metrics_port",
+                                "draining", "maintenance_until_unix_ms", "disk_full"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,9 +159,9 @@ class Membership:
             return self._clock.monotonic_s() - entry.state_since_s
 
     def ring_members(self) -> list[MemberInfo]:
-        """The ring's member set: ALIVE and DOWN (not OUT or LEFT), sorted by node id."""
+        """The ring's member set: ALIVE and DOWN (not OUT, LEFT or draining), sorted by node id."""
         ring_states = (MemberState.ALIVE, MemberState.DOWN)
-        return [m for m in self.members() if m.state in ring_states]
+        return [m for m in self.members() if m.state in ring_states and not m.draining]
 
     def is_live(self, node_id: str) -> bool:
         with self._lock:
@@ -255,9 +256,15 @@ class Membership:
         return out
 
     def _turn_out_locked(self, now_s: float, events: list) -> None:
+        """DOWN for `repair_after_down_s` turns OUT, unless the node's maintenance window (wall
+        clock, set by the node before it went down) is still open; when the window closes, a node
+        DOWN long enough turns OUT at once."""
         repair_after_s = self._config.repair_after_down_s
+        wall_ms = self._clock.wall_ms()
         for entry in list(self._table.values()):
             info = entry.info
+            if info.maintenance_until_unix_ms > wall_ms:
+                continue
             if info.state == MemberState.DOWN and now_s - entry.state_since_s >= repair_after_s:
                 log.info("node=%s member=%s DOWN for %.1f s; now OUT", self.node_id,
                          info.node_id, now_s - entry.state_since_s)
@@ -343,11 +350,12 @@ class Membership:
     # ---- changing myself ---------------------------------------------------------------------
 
     def leave(self) -> MemberInfo:
-        """Mark myself LEFT (bumped incarnation) and broadcast it; returns my record."""
+        """Mark myself LEFT (bumped incarnation) and broadcast it; returns my record. A drain ends
+        here, so the record no longer says draining."""
         with self._lock:
             mine = self._table[self.node_id].info
             left = dataclasses.replace(mine, state=MemberState.LEFT,
-                                       incarnation=mine.incarnation + 1)
+                                       incarnation=mine.incarnation + 1, draining=False)
             events = [self._set_me_locked(left)]
             self._queue_events_locked(events)
         self._notify()

@@ -52,7 +52,7 @@ REPLICA_READ_EXTRA_HOLDERS = 2
 DamageSink = Callable[[bytes, int, int, "int | None", str, str], None]
 
 _REASON_OF_KIND = {"not_found": "missing", "corrupt": "corrupt", "unavailable": "unreachable",
-                   "other": "unreachable"}
+                   "full": "unreachable", "other": "unreachable"}
 
 
 def geometry_of(policy: common_pb2.RedundancyPolicy) -> Geometry | None:
@@ -137,7 +137,7 @@ class ChunkIO:
                 self._metrics.erasure_encode_bytes.inc(len(data))
         what = f"storing chunk {chunk_id.hex()[:16]} of {name} ({policy_text(policy)})"
         targets = choose_targets(self._view.ring(), chunk_position(chunk_id), count, self._view.is_live,
-                                 what=what)
+                                 what=what, full=self._view.full_nodes())
         placement = common_pb2.PlacementRecord(format_version=FORMAT_VERSION, chunk_id=chunk_id, policy=policy,
                                                size_bytes=len(data), updated_at_unix_ms=self._wall_ms())
 

@@ -5,6 +5,11 @@ Used for chunk copies (every copy must land: quorum = count) and for manifests a
 the next spare live node as a handoff copy for the same home node, so one node dying during a put
 costs a retry, not the put. Writes still pending when the quorum is reached keep going in the
 background: a manifest lands on its third replica shortly after the client has its answer.
+
+A holder that answers "full" (its disk is past a watermark its gossip had not announced yet) is
+replaced by a spare like any other failure: that is how a stale view of who is full corrects
+itself. When the quorum is missed and every failure was "full", the answer is RESOURCE_EXHAUSTED
+naming those nodes, not UNAVAILABLE: retrying will not help until space is freed or nodes added.
 """
 
 from __future__ import annotations
@@ -19,12 +24,14 @@ from node.objects.replicas import HolderError
 
 def write_quorum(pool: cf.Executor, targets: Targets, quorum: int, send: Callable[[Assignment], None], *,
                  what: str) -> list[Assignment]:
-    """Send to every assignment; return the first `quorum` that acknowledged, or raise Unavailable."""
+    """Send to every assignment; return the first `quorum` that acknowledged, or raise Unavailable
+    (ResourceExhausted when every failure was a full disk)."""
     assert 1 <= quorum <= len(targets.assignments), (quorum, targets)
     spares = list(targets.spares)
     pending: dict[cf.Future, Assignment] = {pool.submit(send, a): a for a in targets.assignments}
     acked: list[Assignment] = []
     failures: list[str] = []
+    full: list[str] = []
     while pending and len(acked) < quorum:
         done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
         for future in done:
@@ -33,12 +40,19 @@ def write_quorum(pool: cf.Executor, targets: Targets, quorum: int, send: Callabl
                 future.result()
             except HolderError as err:
                 failures.append(str(err))
+                if err.kind == "full":
+                    full.append(err.node_id)
                 if spares:
                     stand_in = Assignment(spares.pop(0), handoff_for=assignment.handoff_for or assignment.node_id,
                                           slot=assignment.slot)
                     pending[pool.submit(send, stand_in)] = stand_in
                 continue
             acked.append(assignment)
+    if len(acked) < quorum and len(full) == len(failures):
+        # Each holder's refusal already names its watermark and what to do.
+        raise errors.ResourceExhausted(
+            f"{what}: write quorum not met: {len(acked)} of {quorum} acks; disk full on "
+            f"{', '.join(full)} ({'; '.join(failures)})")
     if len(acked) < quorum:
         raise errors.Unavailable(
             f"{what}: write quorum not met: {len(acked)} of {quorum} acks ({'; '.join(failures)})")

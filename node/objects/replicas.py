@@ -3,19 +3,22 @@
 The coordinator is itself often one of a chunk's holders; going through gRPC to ourselves would
 cost a copy and a thread for nothing, so `Replicas` calls the local `NodeStore` directly when the
 node id is our own and `PeerClient` otherwise. Errors from either side come back as `HolderError`,
-which says which node failed and how, for the one-line messages the coordinator builds.
+which says which node failed and how, for the one-line messages the coordinator builds. A holder
+whose disk is past its full watermark answers RESOURCE_EXHAUSTED (locally: StoreFull), kind "full":
+the write goes to a spare like any failed write, and a put whose every failure was "full" reports
+the disks, not the network.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Protocol, Sequence
+from typing import Iterable, Mapping, Protocol, Sequence
 
 import grpc
 
 from node.erasure import slices
 from node.peers.client import PeerClient, PeerError
 from node.ring import Ring
-from node.store import CorruptShare, NodeStore, ShareKey, ShareNotFound, StoreError
+from node.store import CorruptShare, NodeStore, ShareKey, ShareNotFound, StoreError, StoreFull
 from ringstore.v1 import common_pb2, peer_pb2
 
 
@@ -29,10 +32,14 @@ class ClusterView(Protocol):
     def address_of(self, node_id: str) -> str: ...
     def state_name(self, node_id: str) -> str: ...
     def live_count(self) -> int: ...
+    # ALIVE nodes that announced their disk full -> the free bytes they announced. Only chunk
+    # copies avoid them (placement, repair); metadata still goes to every home.
+    def full_nodes(self) -> Mapping[str, int]: ...
 
 
 class HolderError(Exception):
-    """One holder could not do what was asked. `kind` is not_found | corrupt | unavailable | other."""
+    """One holder could not do what was asked. `kind` is not_found | corrupt | unavailable | full |
+    other (full: its disk is past a full watermark, or out of space)."""
 
     def __init__(self, node_id: str, kind: str, detail: str) -> None:
         self.node_id = node_id
@@ -48,6 +55,8 @@ def _kind_of(code: grpc.StatusCode) -> str:
         return "corrupt"
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
         return "unavailable"
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return "full"
     return "other"
 
 
@@ -93,6 +102,8 @@ class Replicas:
                 self._store.put_share(key, data, expected_blake3=blake3, placement=placement,
                                       handoff_for_node_id=handoff_for, referenced_by=referenced_by,
                                       references=references)
+            except StoreFull as err:
+                raise HolderError(node_id, "full", f"RESOURCE_EXHAUSTED: {err}") from None
             except (OSError, StoreError) as err:
                 raise HolderError(node_id, "other", f"local write failed: {err}") from None
             return

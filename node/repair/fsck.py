@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from node.objects.coordinator import Coordinator
 from node.objects.replicas import ClusterView, HolderError, Replicas
-from node.repair.plan import Layout, plan_layout
+from node.repair.plan import Layout, plan_layout, recorded_slots
 from node.ring import chunk_position
 from ringstore.v1 import admin_pb2
 
@@ -82,8 +82,7 @@ def _check_chunk(coordinator: Coordinator, view: ClusterView, replicas: Replicas
             unanswered.append(f"{node} did not answer ({err.kind.replace('_', ' ')})")
             continue
         present.extend((key.share_index or 0, node) for key, ok in zip(keys, flags) if ok)
-    recorded = [(h.share_index if layout.erasure else 0, h.node_id)
-                for h in (record.holders if record is not None else ())]
+    recorded = recorded_slots(record, layout) if record is not None else []
     plan = plan_layout(layout, order, view.is_live, present, recorded)
     if not plan.below_full:
         return "misplaced" if not plan.complete else None

@@ -25,6 +25,17 @@ A home that is DOWN keeps its slot: a copy held elsewhere for it (a handoff copy
 and nothing is rebuilt, because DOWN means "probably back soon". Only OUT (the node left the ring)
 moves the slot to a new home. So a restart costs nothing but the handoff copies' return.
 
+A home that is ALIVE but cannot take copies (its disk is full: `can_take` says no) keeps its slot
+the same way. If a live node holds the slot's copy elsewhere, the slot waits (listed in `waiting`;
+the plan is not complete, so no surplus is dropped). If no live node holds it (the copy was lost),
+the copy is made on a *stand-in*: the next node in ring order after the homes that is ALIVE, can
+take copies and holds no copy of the layout (no share of the stripe, under erasure coding), and the
+record names it as a handoff copy for the full home, which gets the copy back once it has room.
+Copies a full node already holds stay where they are and stay valid. Rejected: moving copies off a
+node because it is full. Its neighbours would fill in turn and push copies back as it drains, so
+copies would oscillate between nodes near their watermarks; refusing new copies is enough to stop a
+disk from filling, and the operator decides what to delete or which nodes to add.
+
 The node that does the work for a layout is the first ALIVE node in the chunk's ring order among
 those the placement record names (`responsible_node`), so one chunk is repaired by one node. Any
 holder may drop its own surplus copy, but only when the plan is complete: every slot on its ALIVE
@@ -99,11 +110,13 @@ class Layout:
 @dataclasses.dataclass(frozen=True)
 class Move:
     """One copy to make: slot `slot` onto `target`, copied from `sources` (ALIVE nodes holding that
-    slot). No sources under erasure coding means: rebuild the share from any K others."""
+    slot). No sources under erasure coding means: rebuild the share from any K others.
+    `handoff_for` names the full home a stand-in target holds the copy for ("" for a home)."""
 
     slot: int
     target: str
     sources: tuple[str, ...]
+    handoff_for: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,7 +134,8 @@ class LayoutPlan:
     complete: bool
     # Why some slot cannot be restored now; "" when every missing slot has a move or waits on DOWN.
     unrepairable: str
-    # Slots whose target is DOWN (their copy stays where it is until the node returns or turns OUT).
+    # Slots whose target is DOWN, or full while a live node holds the slot's copy elsewhere (the
+    # copy stays where it is until the node returns or has room, or turns OUT).
     waiting: tuple[int, ...]
     # Slot -> nodes holding it (verified on ALIVE nodes, as recorded on the others); replicas use 0.
     held: dict[int, tuple[str, ...]]
@@ -141,31 +155,52 @@ class LayoutPlan:
 
     def holders_after(self, record: common_pb2.PlacementRecord, made: Iterable[Move]) -> list[common_pb2.ShareHolder]:
         """The placement record's holders once `made` moves are done: each slot on its target when
-        the target has it; for a DOWN target, the node actually holding the slot, as a handoff."""
+        the target has it; for a DOWN or full target, the node actually holding the slot (a
+        stand-in made for it, or a copy already elsewhere), as a handoff. Replica copies off home
+        stand in for the slots whose target cannot take them first, in slot order, as in the plan."""
+        made = list(made)
         made_slots = {(m.slot, m.target) for m in made}
+        stood_in = {m.slot: m.target for m in made if m.handoff_for}
         hashes = {h.share_index: bytes(h.blake3) for h in record.holders}
         erasure = self.layout.erasure
         standins = [n for n in self.held.get(0, ()) if n not in self.homes] if not erasure else []
-        holders = []
-        for slot, target in enumerate(self.targets):
+        blocked = set(self.waiting) | {m.slot for m in self.moves if m.handoff_for}
+        holders: dict[int, common_pb2.ShareHolder] = {}
+        for slot in sorted(range(len(self.targets)), key=lambda s: (s not in blocked, s)):
+            target = self.targets[slot]
             if target is None:
                 live = [n for n in self.held.get(slot, ()) if erasure]
                 if live:  # no home for it (a small ring): keep naming where the copy is
-                    holders.append(common_pb2.ShareHolder(node_id=live[0], share_index=slot,
-                                                          blake3=hashes.get(slot, b"")))
+                    holders[slot] = common_pb2.ShareHolder(node_id=live[0], share_index=slot,
+                                                           blake3=hashes.get(slot, b""))
                 continue
             blake3 = hashes.get(slot, b"" if erasure else self.layout.chunk_id)
             holding = self.held.get(slot if erasure else 0, ())
             node, handoff_for = target, ""
             if (slot, target) not in made_slots and target not in holding:
-                elsewhere = [n for n in holding if n != target] if erasure else standins
-                if elsewhere:
+                if erasure:
+                    elsewhere = [n for n in holding if n != target]
+                else:
+                    elsewhere, standins = standins[:1], standins[1:]
+                if slot in stood_in:
+                    node, handoff_for = stood_in[slot], target
+                elif elsewhere:
                     node, handoff_for = elsewhere[0], target
-                    if not erasure:
-                        standins.remove(node)
-            holders.append(common_pb2.ShareHolder(node_id=node, share_index=slot,
-                                                  handoff_for_node_id=handoff_for, blake3=blake3))
-        return holders
+            holders[slot] = common_pb2.ShareHolder(node_id=node, share_index=slot,
+                                                   handoff_for_node_id=handoff_for, blake3=blake3)
+        return [holders[slot] for slot in sorted(holders)]
+
+
+def recorded_slots(record: common_pb2.PlacementRecord, layout: Layout) -> list[tuple[int, str]]:
+    """(slot, node) pairs the placement record names (slot 0 for every replica)."""
+    return [(h.share_index if layout.erasure else 0, h.node_id) for h in record.holders]
+
+
+def preferred_homes(record: common_pb2.PlacementRecord, layout: Layout) -> dict[int, str]:
+    """Share index -> the home the record gives it (for a handoff copy, the home it stands in for)."""
+    if not layout.erasure:
+        return {}
+    return {h.share_index: h.handoff_for_node_id or h.node_id for h in record.holders}
 
 
 def responsible_node(ring_order: Sequence[str], named: Iterable[str],
@@ -182,7 +217,8 @@ def responsible_node(ring_order: Sequence[str], named: Iterable[str],
 
 def plan_layout(layout: Layout, ring_order: Sequence[str], is_live: Callable[[str], bool],
                 present: Iterable[tuple[int, str]], recorded: Iterable[tuple[int, str]],
-                preferred: dict[int, str] | None = None) -> LayoutPlan:
+                preferred: dict[int, str] | None = None,
+                can_take: Callable[[str], bool] | None = None) -> LayoutPlan:
     """Plan one layout.
 
     `ring_order`: the chunk's ring order (ring members only). `present`: (slot, node) copies a scan
@@ -190,7 +226,8 @@ def plan_layout(layout: Layout, ring_order: Sequence[str], is_live: Callable[[st
     record names; only those on nodes that are not ALIVE are believed without checking.
     `preferred`: slot -> the home the record gives it (for a handoff copy, the home it stands in
     for), to keep a share where the record says when two homes hold it, and to send a slot with no
-    home copy back to its own home."""
+    home copy back to its own home. `can_take`: False for an ALIVE node that takes no new copies
+    (its disk is full); None means every node can."""
     wanted = layout.wanted
     homes = tuple(ring_order[:wanted])
     held: dict[int, list[str]] = {}
@@ -218,6 +255,11 @@ def plan_layout(layout: Layout, ring_order: Sequence[str], is_live: Callable[[st
     moves: list[Move] = []
     waiting: list[int] = []
     missing_sources = False
+    no_room: list[str] = []
+    # Replica copies off home stand in for homes that cannot take theirs (DOWN or full), in slot
+    # order, as `holders_after` names them. A stand-in for a lost copy holds none of the layout.
+    standins = [] if layout.erasure else [n for n in held.get(0, ()) if n not in homes]
+    excluded = {n for nodes in held.values() for n in nodes}
     for slot, target in enumerate(targets):
         if target is None:
             continue
@@ -228,8 +270,25 @@ def plan_layout(layout: Layout, ring_order: Sequence[str], is_live: Callable[[st
             continue
         if not is_live(target):
             waiting.append(slot)  # a DOWN home keeps its slot; its copy (if any) waits elsewhere
+            del standins[:1]
             continue
         sources = tuple(n for n in live_held.get(slot_key, ()) if n != target)
+        if can_take is not None and not can_take(target):
+            held_elsewhere = bool(sources) if layout.erasure else bool(standins) and is_live(standins[0])
+            del standins[:1]
+            if held_elsewhere:
+                waiting.append(slot)  # a full home keeps its slot; its copy waits where it is
+                continue
+            if not sources and not layout.erasure:
+                missing_sources = True
+                continue
+            stand_in = _stand_in(ring_order[len(homes):], is_live, can_take, excluded)
+            if stand_in is None:
+                no_room.append(target)
+                continue
+            excluded.add(stand_in)
+            moves.append(Move(slot, stand_in, sources, handoff_for=target))
+            continue
         if not sources and not layout.erasure:
             missing_sources = True
             continue
@@ -241,6 +300,10 @@ def plan_layout(layout: Layout, ring_order: Sequence[str], is_live: Callable[[st
                        "add nodes or convert to a smaller policy")
     if missing_sources:
         reasons.append("no intact copy on any ALIVE node" + _down_holders(held, is_live))
+    if no_room:
+        reasons.append(f"no node can stand in for full home(s) {', '.join(no_room)} whose copy was lost: "
+                       "every ALIVE node after the homes is full or holds a copy already; delete data, "
+                       "free disk space or add nodes")
     if layout.erasure and any(not m.sources for m in moves) and present_count < layout.needed:
         reasons.append(f"only {present_count} of the {layout.needed} shares needed to rebuild are on ALIVE "
                        "nodes" + _down_holders(held, is_live))
@@ -259,6 +322,16 @@ def plan_layout(layout: Layout, ring_order: Sequence[str], is_live: Callable[[st
                       surplus=tuple(sorted(surplus)), present=present_count, complete=complete,
                       unrepairable="; ".join(reasons), waiting=tuple(waiting),
                       held={slot: tuple(nodes) for slot, nodes in held.items()})
+
+
+def _stand_in(candidates: Sequence[str], is_live: Callable[[str], bool], can_take: Callable[[str], bool],
+              excluded: set[str]) -> str | None:
+    """The first of `candidates` (ring order after the homes) that is ALIVE, can take copies and is
+    not `excluded` (holds a copy of the layout, or stands in for another slot already)."""
+    for node in candidates:
+        if node not in excluded and is_live(node) and can_take(node):
+            return node
+    return None
 
 
 def _match_shares(homes: tuple[str, ...], wanted: int, held: dict[int, list[str]],

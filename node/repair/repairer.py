@@ -31,6 +31,12 @@ changed for `ring_settle_s`.
 
 A layout that cannot be restored (too few shares left, no intact copy, too few ring members) is
 listed with its reason and retried with exponential back-off, never silently dropped or spun on.
+
+Full disks: the nodes gossip calls full are read once per scan batch and planned as nodes that take
+no new copies (`plan_layout(can_take=...)`): a full home keeps its slot and the copies it holds, a
+copy it lacks waits where it is, and a lost one goes to a stand-in as a handoff for it. A target
+that refuses a copy anyway (its disk filled before its gossip said so) is an ordinary failure of
+that layout, retried with back-off.
 """
 
 from __future__ import annotations
@@ -49,7 +55,8 @@ from node.erasure import Geometry, chunk_id_of, decode, encode
 from node.gossip.clock import Clock
 from node.metrics import Metrics
 from node.objects.replicas import ClusterView, HolderError, Replicas
-from node.repair.plan import Layout, LayoutPlan, Move, plan_layout, responsible_node
+from node.repair.plan import (Layout, LayoutPlan, Move, plan_layout, preferred_homes, recorded_slots,
+                              responsible_node)
 from node.repair.queue import RepairQueue
 from node.repair.throttle import RateMeter, TokenBucket
 from node.ring import chunk_position
@@ -246,6 +253,11 @@ class Repairer:
         me = self._view.node_id
         ring = self._view.ring()
         live = self._view.is_live
+        full = self._view.full_nodes()
+
+        def can_take(node_id: str) -> bool:
+            return node_id not in full
+
         candidates = []
         asks: dict[str, set[ShareKey]] = {}
         for record in records:
@@ -259,8 +271,9 @@ class Repairer:
             if not is_responsible:
                 if not mine:
                     continue
-                recorded = [(h.share_index if layout.erasure else 0, h.node_id) for h in record.holders]
-                guess = plan_layout(layout, order, live, recorded, recorded, _preferred(record, layout))
+                recorded = recorded_slots(record, layout)
+                guess = plan_layout(layout, order, live, recorded, recorded, preferred_homes(record, layout),
+                                    can_take)
                 if not any(node == me for _, node in guess.surplus):
                     continue
             involved = {n for n in list(order[:layout.wanted]) + named + [me] if live(n)}
@@ -274,8 +287,8 @@ class Repairer:
                 continue  # a node did not answer: decide nothing about this layout this round
             present = [(key.share_index or 0, node) for node in involved
                        for key in layout.probe_keys() if key in answers[node]]
-            recorded = [(h.share_index if layout.erasure else 0, h.node_id) for h in record.holders]
-            plan = plan_layout(layout, order, live, present, recorded, _preferred(record, layout))
+            recorded = recorded_slots(record, layout)
+            plan = plan_layout(layout, order, live, present, recorded, preferred_homes(record, layout), can_take)
             drop = tuple(slot for slot, node in plan.surplus if node == me) if plan.complete else ()
             if is_responsible and plan.unrepairable:
                 self._note_failure(layout, plan.unrepairable, retry=False)
@@ -349,7 +362,7 @@ class Repairer:
             data, refs = copied
             self._bucket.acquire(len(data))
             digest = layout.chunk_id if not layout.erasure else blake3.blake3(data).digest()
-            self._replicas.store_share(move.target, key, data, new_record, digest, "", None, refs)
+            self._replicas.store_share(move.target, key, data, new_record, digest, move.handoff_for, None, refs)
             made.append(move)
             self._count_repaired(layout, len(data))
         if made != list(plan.moves):
@@ -520,11 +533,6 @@ def _record_stale(record: common_pb2.PlacementRecord, plan: LayoutPlan) -> bool:
     have = [(h.node_id, h.share_index, h.handoff_for_node_id) for h in record.holders]
     return sorted(have) != sorted((h.node_id, h.share_index, h.handoff_for_node_id) for h in wanted)
 
-
-def _preferred(record: common_pb2.PlacementRecord, layout: Layout) -> dict[int, str]:
-    if not layout.erasure:
-        return {}
-    return {h.share_index: h.handoff_for_node_id or h.node_id for h in record.holders}
 
 
 def _recorded_hash(record: common_pb2.PlacementRecord, layout: Layout, slot: int) -> bytes | None:

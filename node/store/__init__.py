@@ -8,10 +8,13 @@ Dependency order inside the package (each module imports only those before it):
     errors    StoreError and its subclasses
     keys      ShareKey (replica or K+M share), placement_key, ref_key, LMDB key layout, version_key
     chunks    ChunkFiles: paths, temp files, fsync/rename, quarantine (no LMDB)
+    disk      DiskGuard: disk-full watermarks (ratio, free bytes, bytes_max), DiskUsage, refusing
+              a chunk copy that would cross one (no files, no LMDB: a statvfs and a byte count)
     metadata  MetadataDb: the LMDB environment, named dbs, record format_version checks (no files)
     store     NodeStore + ShareWriter: the write path that ties files, index, references and
               placement records together; release_share (ReleaseOutcome); what repair needs:
-              drop_copy, set_home, batched scans, metadata partitions, usage (StoreUsage)
+              drop_copy, set_home, batched scans, metadata partitions;
+              set_disk_limits installs the DiskGuard every new chunk copy reserves with
 
 Rejected alternative: letting callers use `chunks` and `metadata` directly. The durability rule
 (file durable before its index entry; index entry, reference row and placement record in one
@@ -19,6 +22,7 @@ transaction; a copy released only when its last reference goes) would then be ev
 the facade makes it impossible to skip a step.
 """
 
+from node.store.disk import DiskGuard, DiskUsage, format_bytes
 from node.store.errors import (ChecksumMismatch, CorruptShare, DataDirLocked, InvalidArgument,
                                ShareNotFound, StoreError, StoreFull, UnknownFormatVersion)
 from node.store.keys import (SHARE_INDEX_MAX, SHARES_PER_STRIPE_MAX, ShareKey, placement_key,
@@ -26,12 +30,14 @@ from node.store.keys import (SHARE_INDEX_MAX, SHARES_PER_STRIPE_MAX, ShareKey, p
 from node.store.metadata import LAYOUT_FORMAT_VERSION, RECORD_FORMAT_VERSION
 from node.store.store import (LIST_MANIFESTS_LIMIT_MAX, METADATA_PARTITIONS_MAX,
                               REFERENCES_LIMIT_MAX, SHARE_SIZE_BYTES_MAX, NodeStore,
-                              ReleaseOutcome, ShareWriter, StoreUsage)
+                              ReleaseOutcome, ShareWriter)
 
 __all__ = [
     "ChecksumMismatch",
     "CorruptShare",
     "DataDirLocked",
+    "DiskGuard",
+    "DiskUsage",
     "InvalidArgument",
     "LAYOUT_FORMAT_VERSION",
     "LIST_MANIFESTS_LIMIT_MAX",
@@ -48,8 +54,8 @@ __all__ = [
     "ShareWriter",
     "StoreError",
     "StoreFull",
-    "StoreUsage",
     "UnknownFormatVersion",
+    "format_bytes",
     "placement_key",
     "policy_geometry",
     "ref_key",

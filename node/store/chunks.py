@@ -107,8 +107,12 @@ class ChunkFiles:
         self._ensure_durable_dir(os.path.dirname(leaf))
         self._ensure_durable_dir(leaf)
         final = self.final_path(share)
-        os.replace(temp_path, final)
-        fsync_dir(leaf)
+        try:
+            os.replace(temp_path, final)  # a directory that must grow can need a block too
+            fsync_dir(leaf)
+        except OSError as exc:
+            raise_if_full(exc, final)
+            raise
         return final
 
     def remove_temp(self, temp_path: str) -> None:

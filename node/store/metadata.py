@@ -39,6 +39,8 @@ wire contract).
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 from collections.abc import Iterator
 from typing import TypeVar
 
@@ -196,6 +198,13 @@ class MetadataDb:
             raise StoreFull(
                 f"metadata map {self.path} is full at map_size_bytes={self.map_size_bytes}; "
                 "raise lmdb_map_size_bytes and restart") from exc
+        except lmdb.Error as exc:
+            # Out of disk while LMDB wrote its pages (ENOSPC is DiskError; EDQUOT shows only in the
+            # message): nothing was committed.
+            if not (isinstance(exc, lmdb.DiskError) or os.strerror(errno.EDQUOT) in str(exc)):
+                raise
+            raise StoreFull(f"metadata write to {self.path} failed, the disk is full ({exc}); "
+                            "free disk space on this node") from exc
 
     def close(self) -> None:
         self.env.close()

@@ -70,6 +70,16 @@ write does turn a handoff copy into a home copy.
 `stats()` is O(1): counts live in memory under a lock, computed from the index at open and adjusted
 after each commit. Rejected alternative: keeping the totals in the meta db, which would add a write
 to the same hot key on every put for a number that one scan at open recomputes.
+
+A full disk (see `disk`): every new chunk copy reserves its bytes with `disk` (a `DiskGuard`)
+before its temp file is written, whichever caller it comes from, so a copy that would take the node
+past a disk-full watermark is refused with StoreFull and nothing is written; a write of a share
+already indexed here adds no bytes and is never refused. Metadata writes are never checked. When
+the filesystem fills anyway, ENOSPC while writing the temp file, renaming it or committing its
+index entry is a StoreFull as well, after the temp file (or a final file the failed commit left
+unindexed) is removed. A copy stored earlier is never touched: a new copy writes only its own temp
+file, and its rename replaces only a file without an index entry (or one the index says holds other
+bytes, which the write is repairing).
 """
 
 from __future__ import annotations
@@ -88,8 +98,9 @@ import lmdb
 from ringstore.v1 import common_pb2
 
 from node.store.chunks import ChunkFiles, raise_if_full
+from node.store.disk import DiskGuard
 from node.store.errors import (ChecksumMismatch, CorruptShare, DataDirLocked, InvalidArgument,
-                               ShareNotFound, StoreError)
+                               ShareNotFound, StoreError, StoreFull)
 from node.store.keys import (CHUNK_ID_BYTES, ShareKey, bucket_key, bucket_key_prefix,
                              describe_geometry, key_partition, layout_db_prefix, manifest_key,
                              manifest_key_prefix, placement_key, policy_geometry, ref_row_key,
@@ -139,18 +150,6 @@ class ReleaseOutcome:
     references_left: int  # reference rows the copy still has; 0 when it was released
 
 
-@dataclasses.dataclass(frozen=True)
-class StoreUsage:
-    """What `NodeStore.usage` reports: the index's totals and the data dir's filesystem."""
-
-    bytes_stored: int  # sum of the sizes of indexed shares
-    shares_stored: int  # indexed shares (replicas and erasure shares alike)
-    filesystem_total_bytes: int  # size of the data dir's filesystem (f_blocks * f_frsize)
-    # Room an unprivileged writer still has there (f_bavail * f_frsize); less than f_bfree by the
-    # blocks reserved for root, which the node cannot use.
-    filesystem_free_bytes: int
-
-
 def wall_clock_unix_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -161,14 +160,21 @@ def _hex_or_short(raw: bytes) -> str:
 
 class ShareWriter:
     """Streaming write of one share into its own temp file. Get one from `NodeStore.begin_share`;
-    end it with `commit` or `abort`. As a context manager it aborts unless committed."""
+    end it with `commit` or `abort`. As a context manager it aborts unless committed.
 
-    def __init__(self, store: "NodeStore", share: ShareKey, temp_path: str, fd: int) -> None:
+    Holds a reservation of its bytes with the store's DiskGuard (`guard`; None for a share already
+    indexed here, which adds no bytes): what `begin_share` was told to expect, grown by `write` when
+    more arrives, given back when the writer ends."""
+
+    def __init__(self, store: "NodeStore", share: ShareKey, temp_path: str, fd: int,
+                 guard: DiskGuard | None, reserved_bytes: int) -> None:
         self.share = share
         self.size_bytes = 0
         self._store = store
         self._temp_path = temp_path
         self._fd = fd
+        self._guard = guard
+        self._reserved_bytes = reserved_bytes
         self._hasher = blake3.blake3()
         self._state = "open"  # open -> committed | aborted
 
@@ -184,6 +190,13 @@ class ShareWriter:
             raise InvalidArgument(
                 f"share {self.share.suffix()} of chunk {self.share.chunk_id.hex()} exceeds "
                 f"{self._store.share_size_bytes_max} bytes (got at least {size_bytes})")
+        if self._guard is not None and size_bytes > self._reserved_bytes:
+            try:
+                self._guard.reserve(size_bytes - self._reserved_bytes, self._what())
+            except StoreFull:
+                self.abort()
+                raise
+            self._reserved_bytes = size_bytes
         self._hasher.update(view)
         try:
             while view.nbytes:
@@ -239,6 +252,7 @@ class ShareWriter:
             self.abort()
             raise
         self._state = "committed"
+        self._release()  # the store's byte total counts the copy now
         return already_present
 
     def abort(self) -> None:
@@ -248,6 +262,15 @@ class ShareWriter:
         self._state = "aborted"
         self._close_fd()
         self._store._files.remove_temp(self._temp_path)
+        self._release()
+
+    def _release(self) -> None:
+        if self._guard is not None and self._reserved_bytes:
+            reserved, self._reserved_bytes = self._reserved_bytes, 0
+            self._guard.release(reserved)
+
+    def _what(self) -> str:
+        return f"share {self.share.suffix()} of chunk {self.share.chunk_id.hex()}"
 
     def _close_fd(self) -> None:
         if self._fd >= 0:
@@ -285,6 +308,8 @@ class NodeStore:
             self._share_locks = [threading.Lock() for _ in range(SHARE_LOCK_STRIPES)]
             self._stats_lock = threading.Lock()
             self._shares_stored, self._bytes_stored = self._count_shares()
+            # No watermarks until `set_disk_limits`: a copy is refused only when it would not fit.
+            self.disk = DiskGuard(self.data_dir, self._bytes_stored_now)
         except BaseException:
             self._meta.close()
             os.close(self._lock_fd)
@@ -312,6 +337,17 @@ class NodeStore:
                 count += 1
                 total_bytes += info.size_bytes
         return count, total_bytes
+
+    def set_disk_limits(self, *, node_id: str, full_ratio: float, free_bytes_min: int,
+                        bytes_max: int, headroom_bytes: int = 0) -> DiskGuard:
+        """Refuse chunk copies past these watermarks from now on (StorageConfig's disk_full_ratio,
+        disk_free_bytes_min, disk_bytes_max; `headroom_bytes` is the largest copy the cluster
+        writes, see `DiskGuard.usage`); returns the new guard, also `self.disk`. Writers already
+        under way keep the guard they reserved with."""
+        self.disk = DiskGuard(self.data_dir, self._bytes_stored_now, node_id=node_id,
+                              full_ratio=full_ratio, free_bytes_min=free_bytes_min,
+                              bytes_max=bytes_max, headroom_bytes=headroom_bytes)
+        return self.disk
 
     def close(self) -> None:
         if self._closed:
@@ -349,10 +385,23 @@ class NodeStore:
 
     # -- shares --------------------------------------------------------------------------------
 
-    def begin_share(self, share: ShareKey) -> ShareWriter:
+    def begin_share(self, share: ShareKey, size_bytes: int = 0) -> ShareWriter:
+        """A writer for one share. `size_bytes` (when the caller knows it) is reserved with `disk`
+        at once, so a copy that would take this node past a disk-full watermark is refused
+        (StoreFull) before a byte is received; more bytes than announced are reserved as they
+        arrive. A share already indexed here adds no bytes and is never refused."""
         assert not self._closed, "begin_share on a closed NodeStore"
-        temp_path, fd = self._files.create_temp(share)
-        return ShareWriter(self, share, temp_path, fd)
+        guard = None if self.has_share(share) else self.disk
+        reserved = size_bytes if guard is not None else 0
+        if guard is not None and reserved:
+            guard.reserve(reserved, f"share {share.suffix()} of chunk {share.chunk_id.hex()}")
+        try:
+            temp_path, fd = self._files.create_temp(share)
+        except BaseException:
+            if guard is not None and reserved:
+                guard.release(reserved)
+            raise
+        return ShareWriter(self, share, temp_path, fd, guard, reserved)
 
     def put_share(self, share: ShareKey, data: bytes, *, expected_blake3: bytes,
                   placement: common_pb2.PlacementRecord | None,
@@ -360,7 +409,7 @@ class NodeStore:
                   referenced_by: common_pb2.ObjectRef | None = None,
                   references: Sequence[common_pb2.ObjectRef] = ()) -> bool:
         """Write a whole share at once; returns already_present (see `ShareWriter.commit`)."""
-        with self.begin_share(share) as writer:
+        with self.begin_share(share, len(data)) as writer:
             writer.write(data)
             return writer.commit(expected_blake3=expected_blake3, placement=placement,
                                  handoff_for_node_id=handoff_for_node_id,
@@ -567,6 +616,10 @@ class NodeStore:
         with self._stats_lock:
             return self._shares_stored, self._bytes_stored
 
+    def _bytes_stored_now(self) -> int:
+        with self._stats_lock:
+            return self._bytes_stored
+
     # -- placements ----------------------------------------------------------------------------
 
     def put_placement(self, record: common_pb2.PlacementRecord, *,
@@ -724,22 +777,6 @@ class NodeStore:
                                        record, common_pb2.BucketRecord,
                                        f"bucket {record.tenant}/{record.name}")
 
-    # -- disk ------------------------------------------------------------------------------------
-
-    def data_filesystem_free_bytes(self) -> int:
-        """Bytes an unprivileged writer can still use on the data dir's filesystem."""
-        st = os.statvfs(self.data_dir)
-        return st.f_bavail * st.f_frsize
-
-    def usage(self) -> StoreUsage:
-        """What this node stores and how much room its disk has left, for rebalancing decisions.
-        O(1): the index totals live in memory (see `stats`), the rest is one statvfs."""
-        shares_stored, bytes_stored = self.stats()
-        st = os.statvfs(self.data_dir)
-        return StoreUsage(bytes_stored=bytes_stored, shares_stored=shares_stored,
-                          filesystem_total_bytes=st.f_blocks * st.f_frsize,
-                          filesystem_free_bytes=st.f_bavail * st.f_frsize)
-
     # -- internals -------------------------------------------------------------------------------
 
     def _share_lock(self, share: ShareKey) -> threading.Lock:
@@ -803,18 +840,23 @@ class NodeStore:
                         if placement_raw is not None:
                             txn.put(layout_key, placement_raw, db=self._meta.placements)
                 return True
-            self._files.install(temp_path, share)
             now_ms = self._now_unix_ms()
             record = common_pb2.StoredShare(
                 format_version=RECORD_FORMAT_VERSION, size_bytes=size_bytes, blake3=digest,
                 handoff_for_node_id=state, stored_at_unix_ms=now_ms,
                 last_verified_at_unix_ms=now_ms)
-            with self._meta.write() as txn:
-                txn.put(key, encode_record(record, where), db=self._meta.chunks)
-                for row in ref_rows:
-                    txn.put(*row, db=self._meta.refs)
-                if placement_raw is not None:
-                    txn.put(layout_key, placement_raw, db=self._meta.placements)
+            try:
+                self._files.install(temp_path, share)
+                with self._meta.write() as txn:
+                    txn.put(key, encode_record(record, where), db=self._meta.chunks)
+                    for row in ref_rows:
+                        txn.put(*row, db=self._meta.refs)
+                    if placement_raw is not None:
+                        txn.put(layout_key, placement_raw, db=self._meta.placements)
+            except BaseException:
+                if existing is None:  # unindexed, so never served: give its room back
+                    self._files.remove(share)
+                raise
             self._adjust_stats(existing, record)
             return False
 

@@ -7,103 +7,15 @@ Polls have deadlines; nothing sleeps a fixed time and hopes.
 
 from __future__ import annotations
 
-import hashlib
 import pathlib
-import random
 import time
 
 import grpc
 
-from cluster_sim.cluster import LocalCluster
+from cluster_checks import (MIB, REPAIR_DEADLINE_S, check_all, metric, payload, put_mix, repair_status,
+                            wait_copies, wait_full)
 from nodectl.client import Client
 from ringstore.v1 import admin_pb2, admin_pb2_grpc
-
-MIB = 1024 * 1024
-REPAIR_DEADLINE_S = 90.0
-
-
-def payload(size: int, seed: int) -> bytes:
-    return random.Random(seed).randbytes(size)
-
-
-def metric(cluster: LocalCluster, node_id: str, name: str) -> float:
-    text = cluster.metrics_text(node_id)
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith(name + " ") or line.startswith(name + "{"))
-
-
-def fsck(address: str) -> tuple[admin_pb2.FsckSummary, list[admin_pb2.FsckFinding]]:
-    with grpc.insecure_channel(address) as channel:
-        stub = admin_pb2_grpc.AdminServiceStub(channel)
-        findings, summary = [], None
-        for message in stub.Fsck(admin_pb2.FsckRequest(), timeout=60):
-            if message.HasField("finding"):
-                findings.append(message.finding)
-            elif message.HasField("summary"):
-                summary = message.summary
-    assert summary is not None, "fsck stream ended without a summary"
-    return summary, findings
-
-
-def repair_status(address: str) -> admin_pb2.GetRepairStatusResponse:
-    with grpc.insecure_channel(address) as channel:
-        return admin_pb2_grpc.AdminServiceStub(channel).GetRepairStatus(admin_pb2.GetRepairStatusRequest(),
-                                                                          timeout=30)
-
-
-def copies_stored(cluster: LocalCluster) -> dict[str, int]:
-    return {n: int(metric(cluster, n, "ringstore_chunks_stored")) for n in cluster.running()}
-
-
-def wait_full(cluster: LocalCluster, what: str, *, misplaced_ok: bool = False,
-              timeout_s: float = REPAIR_DEADLINE_S) -> admin_pb2.FsckSummary:
-    """Poll fsck until every chunk is at full redundancy (and, unless misplaced_ok, at home)."""
-    last: list = []
-
-    def clean() -> bool:
-        summary, findings = fsck(cluster.any_address())
-        last[:] = [summary, findings]
-        return (summary.chunks_full == summary.chunks_checked
-                and (misplaced_ok or summary.chunks_misplaced == 0))
-
-    cluster.wait_until(clean, timeout_s=timeout_s, interval_s=0.5, what=what,
-                       detail=lambda: f"last fsck: {last[0] if last else None} {last[1][:5] if last else ''}")
-    return last[0]
-
-
-def wait_copies(cluster: LocalCluster, expected: int, what: str) -> dict[str, int]:
-    """Poll until the copies stored across running nodes add up to `expected` (no surplus left)."""
-    seen: dict[str, int] = {}
-
-    def settled() -> bool:
-        seen.clear()
-        seen.update(copies_stored(cluster))
-        return sum(seen.values()) == expected
-
-    cluster.wait_until(settled, timeout_s=REPAIR_DEADLINE_S, interval_s=0.5, what=what,
-                       detail=lambda: f"copies per node {seen} (sum {sum(seen.values())}, want {expected})")
-    return dict(seen)
-
-
-def put_mix(client: Client, objects: dict[str, bytes]) -> int:
-    """Store objects alternately under replicas=3 and ec=4+2; returns the copies they make."""
-    client.create_bucket("mix")
-    copies = 0
-    for index, (key, data) in enumerate(sorted(objects.items())):
-        chunks = -(-len(data) // (4 * MIB))
-        if index % 2:
-            client.put("mix", key, data, ec=(4, 2))
-            copies += 6 * chunks
-        else:
-            client.put("mix", key, data, replicas=3)
-            copies += 3 * chunks
-    return copies
-
-
-def check_all(client: Client, objects: dict[str, bytes]) -> None:
-    for key, data in objects.items():
-        got = client.get_bytes("mix", key)
-        assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest(), f"mix/{key} differs"
 
 
 def test_handoff_returns_then_out_is_repaired_then_two_more_losses_are_survived(cluster_factory):

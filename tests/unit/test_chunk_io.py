@@ -62,11 +62,13 @@ def homes(chunk_id: bytes, count: int) -> list[str]:
 
 
 class View:
-    """ClusterView over the fixed ring; `down` is the set of nodes membership calls DOWN."""
+    """ClusterView over the fixed ring; `down` is the set of nodes membership calls DOWN, `full` the
+    ALIVE nodes gossip calls full (-> the free bytes they announced)."""
 
     def __init__(self, node_id: str) -> None:
         self.node_id = node_id
         self.down: set[str] = set()
+        self.full: dict[str, int] = {}
 
     def ring(self) -> Ring:
         return RING
@@ -82,6 +84,9 @@ class View:
 
     def live_count(self) -> int:
         return sum(self.is_live(n) for n in NODES)
+
+    def full_nodes(self) -> dict[str, int]:
+        return {n: free for n, free in self.full.items() if self.is_live(n)}
 
 
 class FakeReplicas:
@@ -102,6 +107,7 @@ class FakeReplicas:
         self.placement_lookups: list[str] = []
         self.unreachable: set[str] = set()
         self.store_unreachable: set[str] = set()
+        self.store_full: set[str] = set()
         self.fetch_faults: dict[str, str] = {}
         self.gates: dict[str, threading.Event] = {}
 
@@ -112,6 +118,8 @@ class FakeReplicas:
     def store_share(self, node_id: str, key: ShareKey, data, placement: common_pb2.PlacementRecord,
                     blake3_digest: bytes, handoff_for: str, referenced_by: common_pb2.ObjectRef) -> None:
         self._reach(node_id, self.unreachable | self.store_unreachable)
+        if node_id in self.store_full:
+            raise HolderError(node_id, "full", f"RESOURCE_EXHAUSTED: {node_id} is full: refusing a copy")
         assert blake3.blake3(data).digest() == blake3_digest, "coordinator sent a hash that is not the share's"
         record = common_pb2.PlacementRecord()
         record.CopyFrom(placement)  # the wire serializes it at send time
@@ -349,6 +357,53 @@ def test_ec_store_with_fewer_live_nodes_than_shares_is_unavailable(make_cluster)
     with pytest.raises(errors.Unavailable, match=r"needs 6 live nodes but 5 of 6"):
         cluster.store(chunk_bytes(1001), ec(4, 2))
     assert cluster.replicas.stored == []
+
+
+def test_store_puts_a_full_homes_share_on_the_next_node_with_room_as_a_handoff(make_cluster):
+    """A home gossip calls full gets no copy: its share goes to the first live node with room after the
+    home set (a full node there is skipped too), recorded as a handoff for the full home; the chunk
+    reads back."""
+    cluster = make_cluster()
+    data = chunk_bytes(1001)
+    cid = chunk_id_of(data)
+    order = RING.ordered_nodes(chunk_position(cid))
+    cluster.view.full = {order[1]: 5 * 2**20, order[3]: 0}
+    ref = cluster.store(data, ec(2, 1))
+
+    stored = sorted((key.share_index, node, handoff) for node, key, handoff in cluster.replicas.stored)
+    assert stored == [(0, order[0], ""), (1, order[4], order[1]), (2, order[2], "")]
+    assert cluster.read(ref, ec(2, 1)) == data
+
+
+def test_store_with_too_few_nodes_with_room_is_resource_exhausted_naming_the_full_ones(make_cluster):
+    """Enough live nodes but too few with room: RESOURCE_EXHAUSTED naming each full node and its free
+    bytes, and nothing is stored."""
+    cluster = make_cluster()
+    cluster.view.full = {"node-2": 12 * 2**20, "node-5": 0}
+    with pytest.raises(errors.ResourceExhausted,
+                       match=r"needs 6 nodes with free space; 4 of 6 ALIVE ring members have room; full: "):
+        cluster.store(chunk_bytes(1001), ec(4, 2))
+    assert cluster.replicas.stored == []
+
+
+def test_a_holder_refusing_a_copy_as_full_is_replaced_and_all_full_is_resource_exhausted(make_cluster):
+    """A holder whose gossip has not yet said full refuses the copy: a spare stands in as its handoff.
+    When the spares refuse too, the put fails with RESOURCE_EXHAUSTED naming the full nodes, not
+    UNAVAILABLE."""
+    cluster = make_cluster()
+    data = chunk_bytes(1001)
+    cid = chunk_id_of(data)
+    order = RING.ordered_nodes(chunk_position(cid))
+    cluster.replicas.store_full = {order[0]}
+    cluster.store(data, replicated(3))
+    stored = sorted((node, handoff) for node, _, handoff in cluster.replicas.stored)
+    assert stored == sorted([(order[1], ""), (order[2], ""), (order[3], order[0])])
+
+    cluster = make_cluster()
+    cluster.replicas.store_full = set(NODES)
+    with pytest.raises(errors.ResourceExhausted, match=r"write quorum not met: 0 of 3 acks; disk full on ") as info:
+        cluster.store(data, replicated(3))
+    assert all(f"{node}: RESOURCE_EXHAUSTED" in str(info.value) for node in NODES)
 
 
 # -- healthy reads -------------------------------------------------------------------------------

@@ -137,7 +137,7 @@ def test_status_report_lists_members_then_summary() -> None:
         members=[_member("n1", "ALIVE", 0.5), _member("n2", "DOWN", 0.25),
                  _member("n3", "ALIVE", 0.25)],
         default_replicas=3, metadata_replicas=3, repair_debt_chunks=12, software_version="0.1.0")
-    assert cli.format_status(status) == [
+    assert cli.format_status(status, now_unix_ms=0) == [
         "NODE  STATE  GEN  ADDRESS         ZONE  RING%",
         "n1    ALIVE  5    127.0.0.1:7401  -     50.0",
         "n2    DOWN   5    127.0.0.1:7402  -     25.0",

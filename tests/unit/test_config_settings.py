@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -25,6 +26,19 @@ def test_overrides_are_typed_and_leave_the_rest_alone():
     assert changed.repair.scrub_interval_s == base.repair.scrub_interval_s
 
 
+def test_fractional_float_and_disk_settings_parse():
+    """A float field takes a fractional value (`storage.disk_full_ratio=0.9`, not only whole numbers) and
+    the disk watermarks take ints, in plain or e-notation; the profiles differ only in the free floor."""
+    changed = config().with_settings({"storage.disk_full_ratio": "0.9", "storage.disk_bytes_max": "2e9",
+                                      "storage.disk_free_bytes_min": "1048576"})
+    assert changed.storage.disk_full_ratio == 0.9
+    assert changed.storage.disk_bytes_max == 2_000_000_000 and type(changed.storage.disk_bytes_max) is int
+    assert changed.storage.disk_free_bytes_min == 1048576
+    lan = NodeConfig.for_profile("lan", data_dir="/tmp/unused", cluster_secret=b"s" * 16).storage
+    assert (lan.disk_full_ratio, lan.disk_free_bytes_min, lan.disk_bytes_max) == (0.95, 2**30, 0)
+    assert (config().storage.disk_full_ratio, config().storage.disk_free_bytes_min) == (0.95, 16 * 2**20)
+
+
 @pytest.mark.parametrize("settings, message", [
     ({"nosuch.field": "1"}, "unknown setting 'nosuch.field': use SECTION.FIELD"),
     ({"repair": "1"}, "unknown setting 'repair'"),
@@ -32,9 +46,15 @@ def test_overrides_are_typed_and_leave_the_rest_alone():
     ({"repair.gc_grace_s": "soon"}, "setting repair.gc_grace_s='soon' is not a valid float"),
     ({"repair.repair_concurrency_max": "1.5"}, "is not a valid int"),
     ({"repair.repair_concurrency_max": "0"}, "repair_concurrency_max must be in 1..64"),
+    ({"storage.disk_full_ratio": "1.5"}, "disk_full_ratio must be in (0, 1] (try 0.95)"),
+    ({"storage.disk_full_ratio": "0"}, "disk_full_ratio must be in (0, 1]"),
+    ({"storage.disk_full_ratio": "nan"}, "disk_full_ratio must be in (0, 1]"),
+    ({"storage.disk_full_ratio": "most"}, "setting storage.disk_full_ratio='most' is not a valid float"),
+    ({"storage.disk_free_bytes_min": "-1"}, "disk_free_bytes_min must be >= 0"),
+    ({"storage.disk_bytes_max": "-5"}, "disk_bytes_max must be >= 0 (0 = the whole filesystem)"),
 ])
 def test_bad_overrides_say_what_is_wrong(settings, message):
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(".", r"\.")):
+    with pytest.raises(ConfigError, match=re.escape(message)):
         config().with_settings(settings)
 
 

@@ -266,7 +266,7 @@ def test_supersedes_orders_by_generation_then_incarnation_then_state(new, old, e
 def test_member_info_round_trips_through_proto_and_rejects_bad_records():
     """to_proto/from_proto round-trip; malformed wire records raise InvalidMember (bad input)."""
     info = member("n7", generation=123, incarnation=4, state=OUT, free_bytes=55, metrics_port=9100,
-                  zone="z1")
+                  zone="z1", draining=True, maintenance_until_unix_ms=1_800_000_000_000, disk_full=True)
     assert MemberInfo.from_proto(info.to_proto()) == info
     assert int(MemberState.DOWN) == membership_pb2.MEMBER_STATE_DOWN
     bad = [
@@ -502,6 +502,44 @@ def test_left_after_leave_spreads_to_all_and_is_never_turned_down():
     assert not [c for c in net.changes if c.new.node_id == leaver and c.new.state == DOWN]
     for observer in net.live_ids():
         assert leaver not in {m.node_id for m in net.nodes[observer].ring_members()}
+
+
+def test_maintenance_window_holds_off_out_until_it_closes():
+    """A node that set a maintenance window before it died stays DOWN (in the ring) past
+    repair_after_down_s while the window is open, and turns OUT everywhere right after it closes."""
+    config = dataclasses.replace(CONFIG, repair_after_down_s=5.0)
+    net = make_cluster(5, seed=11, config=config)
+    victim = "n2"
+    window_s = 20.0
+    net.nodes[victim].update_me(maintenance_until_unix_ms=net.clock.wall_ms() + int(window_s * 1000))
+    closes_ms = net.nodes[victim].me().maintenance_until_unix_ms
+    net.run_until(lambda: all(net.view(o, victim).maintenance_until_unix_ms == closes_ms
+                              for o in net.live_ids()), timeout_s=3.0)
+    net.kill(victim)
+    net.run_until(lambda: net.all_see(victim, DOWN), timeout_s=10.0)
+    net.run_for(2 * config.repair_after_down_s)
+    assert net.clock.wall_ms() < closes_ms
+    assert net.all_see(victim, DOWN) and not states_ever(net, OUT)
+    assert all(victim in {m.node_id for m in net.nodes[o].ring_members()} for o in net.live_ids())
+    net.run_until(lambda: net.all_see(victim, OUT), timeout_s=window_s)
+    first_out_ms = min(net.clock.wall_ms() - int((net.now_s() - c.time_s) * 1000)
+                       for c in net.first_seen(victim, OUT).values())
+    assert first_out_ms >= closes_ms
+
+
+def test_draining_node_leaves_the_ring_but_stays_alive_and_cancel_brings_it_back():
+    """draining is the node's own attribute: it spreads like any update, takes the node out of every
+    ring member set while it stays ALIVE (it still serves), and clearing it puts the node back."""
+    net = make_cluster(4, seed=12)
+    drainer = "n3"
+    net.nodes[drainer].update_me(draining=True)
+    net.run_until(lambda: all(net.view(o, drainer).draining for o in net.live_ids()), timeout_s=3.0)
+    for observer in net.live_ids():
+        assert drainer not in {m.node_id for m in net.nodes[observer].ring_members()}
+        assert net.nodes[observer].is_live(drainer)
+    net.nodes[drainer].update_me(draining=False)
+    net.run_until(lambda: all(drainer in {m.node_id for m in net.nodes[o].ring_members()}
+                              for o in net.live_ids()), timeout_s=3.0)
 
 
 @pytest.mark.parametrize("late", [True, False])

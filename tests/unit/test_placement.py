@@ -1,6 +1,7 @@
 """Home holders, handoff stand-ins and quorum writes (node/objects/placement.py, quorum.py)."""
 
 import concurrent.futures as cf
+import re
 
 import pytest
 
@@ -12,6 +13,7 @@ from node.ring import Ring, RingMember
 
 RING = Ring([RingMember(f"node-{i}") for i in range(1, 7)], vnodes_per_node=64)
 POSITIONS = [i * (2**64 // 97) for i in range(97)]
+MIB = 2**20
 
 
 @pytest.mark.parametrize("down", [set(), {"node-1"}, {"node-2", "node-5"}, {"node-1", "node-2", "node-3"}])
@@ -39,6 +41,55 @@ def test_too_few_live_nodes_is_unavailable_with_the_numbers():
         choose_targets(RING, 0, 4, lambda n: n in {"node-1", "node-2", "node-3"}, what="storing x")
 
 
+@pytest.mark.parametrize("down, full", [
+    (set(), {"node-1"}),
+    (set(), {"node-2", "node-5"}),
+    ({"node-3"}, {"node-1"}),
+    ({"node-4"}, {"node-1", "node-2"}),
+])
+def test_full_home_holders_get_stand_ins_like_down_ones_and_spares_skip_full_nodes(down, full):
+    """A full home is treated like a DOWN one for chunk copies: the next live node with room stands in,
+    recorded as its handoff; no full node is assigned or offered as a spare."""
+    free = {n: 3 * MIB for n in full}
+    for position in POSITIONS:
+        ordered = RING.ordered_nodes(position)
+        targets = choose_targets(RING, position, 3, lambda n: n not in down, what="t", full=free)
+        nodes = [a.node_id for a in targets.assignments]
+        assert len(set(nodes)) == 3 and not set(nodes) & (down | full)
+        usable = [n for n in ordered[3:] if n not in down | full]
+        blocked = [home for home in ordered[:3] if home in down | full]
+        for slot, (home, assignment) in enumerate(zip(ordered[:3], targets.assignments)):
+            assert assignment.slot == slot
+            if home in down | full:
+                assert assignment.handoff_for == home
+            else:
+                assert assignment == Assignment(home, slot=slot)
+        assert [a.node_id for a in targets.assignments if a.handoff_for] == usable[:len(blocked)]
+        assert list(targets.spares) == usable[len(blocked):]
+
+
+def test_too_few_nodes_with_room_is_resource_exhausted_naming_the_full_ones():
+    """Enough ALIVE nodes but too few with room: RESOURCE_EXHAUSTED with both counts, each full node and
+    its free bytes, and what to do (waiting would not help, so not UNAVAILABLE)."""
+    full = {"node-3": 12 * MIB, "node-4": 0}
+    ordered = RING.ordered_nodes(0)
+    listed = ", ".join(f"{n} ({'12.0 MiB' if n == 'node-3' else '0 B'} free)" for n in ordered if n in full)
+    with pytest.raises(errors.ResourceExhausted) as info:
+        choose_targets(RING, 0, 3, lambda n: n != "node-1" and n != "node-2", what="storing chunk ab (replicas=3)",
+                       full=full)
+    assert str(info.value) == (
+        f"storing chunk ab (replicas=3) needs 3 nodes with free space; 2 of 4 ALIVE ring members have room; "
+        f"full: {listed}; delete data, free disk space or add nodes")
+
+
+def test_too_few_live_nodes_stays_unavailable_when_some_are_also_full():
+    """A shortage of ALIVE nodes is UNAVAILABLE (nodes may come back) even if some live ones are full;
+    the message names the full ones as well."""
+    with pytest.raises(errors.Unavailable, match=r"needs 4 live nodes but 3 of 6 .*; full: node-2 \(1\.0 MiB free\)"):
+        choose_targets(RING, 0, 4, lambda n: n in {"node-1", "node-2", "node-3"}, what="storing x",
+                       full={"node-2": MIB})
+
+
 def test_read_order_puts_home_holders_first_and_skips_down_nodes():
     """Reads ask live nodes in preference order, so handoff copies are found right after the home set."""
     for position in POSITIONS[:10]:
@@ -47,14 +98,17 @@ def test_read_order_puts_home_holders_first_and_skips_down_nodes():
 
 
 class Flaky:
-    """A send function whose listed nodes fail."""
+    """A send function whose listed nodes fail: unreachable, or refusing the copy as full."""
 
-    def __init__(self, failing: set[str]) -> None:
+    def __init__(self, failing: set[str], full: frozenset[str] = frozenset()) -> None:
         self.failing = failing
+        self.full = full
         self.sent: list[Assignment] = []
 
     def __call__(self, assignment: Assignment) -> None:
         self.sent.append(assignment)
+        if assignment.node_id in self.full:
+            raise HolderError(assignment.node_id, "full", f"RESOURCE_EXHAUSTED: {assignment.node_id} is full")
         if assignment.node_id in self.failing:
             raise HolderError(assignment.node_id, "unavailable", "UNAVAILABLE: connection refused")
 
@@ -88,3 +142,27 @@ def test_metadata_quorum_returns_once_two_of_three_acknowledge(pool):
     targets = Targets((Assignment("a"), Assignment("b"), Assignment("c")), ())
     acked = write_quorum(pool, targets, 2, Flaky({"c"}), what="manifest")
     assert {a.node_id for a in acked} == {"a", "b"}
+
+
+def test_a_holder_refusing_as_full_is_replaced_by_a_spare_as_its_handoff(pool):
+    """A holder gossip had not yet called full refuses the copy; a spare takes its slot as its handoff."""
+    targets = Targets((Assignment("a", slot=0), Assignment("b", slot=1), Assignment("c", slot=2)), ("d",))
+    acked = write_quorum(pool, targets, 3, Flaky(set(), full=frozenset({"b"})), what="chunk")
+    assert sorted(acked, key=lambda a: a.node_id) == [
+        Assignment("a", slot=0), Assignment("c", slot=2), Assignment("d", "b", slot=1)]
+
+
+@pytest.mark.parametrize("unreachable, full, error", [
+    pytest.param(set(), frozenset("bcd"), errors.ResourceExhausted, id="every-failure-full"),
+    pytest.param({"d"}, frozenset("bc"), errors.Unavailable, id="one-failure-unreachable"),
+])
+def test_quorum_missed_only_on_full_disks_is_resource_exhausted(pool, unreachable, full, error):
+    """When every failure was a full disk the answer is RESOURCE_EXHAUSTED naming those nodes (retrying
+    will not help); if any holder was unreachable it stays UNAVAILABLE."""
+    targets = Targets((Assignment("a"), Assignment("b"), Assignment("c")), ("d",))
+    with pytest.raises(errors.RingstoreError, match=r"write quorum not met: 1 of 3 acks") as info:
+        write_quorum(pool, targets, 3, Flaky(unreachable, full=full), what="chunk")
+    assert type(info.value) is error
+    if error is errors.ResourceExhausted:
+        named = re.search(r"; disk full on (.*?) \(", str(info.value))
+        assert named is not None and sorted(named.group(1).split(", ")) == ["b", "c", "d"]

@@ -606,8 +606,3 @@ def test_bucket_records_newest_wins_and_list_by_name(store):
     assert store.list_buckets("nobody") == []
     assert store.get_bucket("default", "alpha").version.physical_ms == 3
     assert store.get_bucket("default", "missing") is None
-
-
-def test_free_bytes_is_reported(store):
-    """data_filesystem_free_bytes reports the data filesystem's free space."""
-    assert store.data_filesystem_free_bytes() > 0

@@ -4,7 +4,6 @@ placements and manifests, metadata partitions for re-replication, and disk usage
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Sequence
 
@@ -15,7 +14,7 @@ from ringstore.v1 import common_pb2
 
 import node.store.store as store_module
 from node.store import (METADATA_PARTITIONS_MAX, REFERENCES_LIMIT_MAX, CorruptShare,
-                        InvalidArgument, NodeStore, ShareKey, StoreError, StoreUsage, placement_key,
+                        InvalidArgument, NodeStore, ShareKey, StoreError, placement_key,
                         policy_geometry, ref_key)
 
 MIB = 1024 * 1024
@@ -489,26 +488,6 @@ def test_delete_bucket_if_deletes_only_that_exact_version(store, asked, deleted)
     assert store.delete_bucket_if(_bucket("t", "abc", asked)) is deleted
     assert [r.name for r in store.list_buckets("t")] == (["abcd"] if deleted else ["abc", "abcd"])
     assert store.delete_bucket_if(_bucket("t", "missing", STORED)) is False
-
-
-# -- usage ---------------------------------------------------------------------------------------
-
-def test_usage_reports_the_index_and_the_filesystem(store, tmp_path):
-    """usage carries the index totals (following puts and drops) and the data dir's filesystem
-    size and room, and is immutable."""
-    assert (store.usage().shares_stored, store.usage().bytes_stored) == (0, 0)
-    shares = [ShareKey(CHUNK_ID), ShareKey(CHUNK_ID, 0, *GEOMETRY)]
-    for share in shares:
-        _put(store, share)
-    store.drop_copy(shares[0])
-    usage = store.usage()
-    assert (usage.shares_stored, usage.bytes_stored) == (1, len(_share_data(shares[1])))
-    st = os.statvfs(tmp_path)
-    assert usage.filesystem_total_bytes == st.f_blocks * st.f_frsize
-    assert 0 <= usage.filesystem_free_bytes <= usage.filesystem_total_bytes
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        usage.bytes_stored = 0  # type: ignore[misc]
-    assert isinstance(usage, StoreUsage)
 
 
 def test_put_placement_if_updated_at_is_a_compare_and_set(store):

@@ -1,6 +1,7 @@
 from ringstore.v1 import common_pb2 as _common_pb2
 from ringstore.v1 import membership_pb2 as _membership_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -298,3 +299,107 @@ class GetScrubStatusResponse(_message.Message):
     nodes: _containers.RepeatedCompositeFieldContainer[NodeScrubStatus]
     unreachable: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, nodes: _Optional[_Iterable[_Union[NodeScrubStatus, _Mapping]]] = ..., unreachable: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetNodeStatusRequest(_message.Message):
+    __slots__ = ("node_id",)
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    def __init__(self, node_id: _Optional[str] = ...) -> None: ...
+
+class NodeStatus(_message.Message):
+    __slots__ = ("node_id", "member", "shares_stored", "bytes_stored", "metadata_records", "disk_size_bytes", "disk_free_bytes", "disk_full_ratio", "disk_free_bytes_min", "placement_records")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    SHARES_STORED_FIELD_NUMBER: _ClassVar[int]
+    BYTES_STORED_FIELD_NUMBER: _ClassVar[int]
+    METADATA_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    DISK_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DISK_FREE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DISK_FULL_RATIO_FIELD_NUMBER: _ClassVar[int]
+    DISK_FREE_BYTES_MIN_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    member: _membership_pb2.Member
+    shares_stored: int
+    bytes_stored: int
+    metadata_records: int
+    disk_size_bytes: int
+    disk_free_bytes: int
+    disk_full_ratio: float
+    disk_free_bytes_min: int
+    placement_records: int
+    def __init__(self, node_id: _Optional[str] = ..., member: _Optional[_Union[_membership_pb2.Member, _Mapping]] = ..., shares_stored: _Optional[int] = ..., bytes_stored: _Optional[int] = ..., metadata_records: _Optional[int] = ..., disk_size_bytes: _Optional[int] = ..., disk_free_bytes: _Optional[int] = ..., disk_full_ratio: _Optional[float] = ..., disk_free_bytes_min: _Optional[int] = ..., placement_records: _Optional[int] = ...) -> None: ...
+
+class DrainNodeRequest(_message.Message):
+    __slots__ = ("node_id", "cancel")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    cancel: bool
+    def __init__(self, node_id: _Optional[str] = ..., cancel: _Optional[bool] = ...) -> None: ...
+
+class SetMaintenanceRequest(_message.Message):
+    __slots__ = ("node_id", "duration_s")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    DURATION_S_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    duration_s: int
+    def __init__(self, node_id: _Optional[str] = ..., duration_s: _Optional[int] = ...) -> None: ...
+
+class PlanRingRequest(_message.Message):
+    __slots__ = ("change", "node_id", "zone", "capacity_bytes", "this_node_only")
+    class Change(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        CHANGE_UNSPECIFIED: _ClassVar[PlanRingRequest.Change]
+        CHANGE_ADD: _ClassVar[PlanRingRequest.Change]
+        CHANGE_DRAIN: _ClassVar[PlanRingRequest.Change]
+    CHANGE_UNSPECIFIED: PlanRingRequest.Change
+    CHANGE_ADD: PlanRingRequest.Change
+    CHANGE_DRAIN: PlanRingRequest.Change
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    ZONE_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    THIS_NODE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    change: PlanRingRequest.Change
+    node_id: str
+    zone: str
+    capacity_bytes: int
+    this_node_only: bool
+    def __init__(self, change: _Optional[_Union[PlanRingRequest.Change, str]] = ..., node_id: _Optional[str] = ..., zone: _Optional[str] = ..., capacity_bytes: _Optional[int] = ..., this_node_only: _Optional[bool] = ...) -> None: ...
+
+class RingMove(_message.Message):
+    __slots__ = ("source_node_id", "target_node_id", "copies", "bytes")
+    SOURCE_NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGET_NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    COPIES_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    source_node_id: str
+    target_node_id: str
+    copies: int
+    bytes: int
+    def __init__(self, source_node_id: _Optional[str] = ..., target_node_id: _Optional[str] = ..., copies: _Optional[int] = ..., bytes: _Optional[int] = ...) -> None: ...
+
+class PlanRingResponse(_message.Message):
+    __slots__ = ("moves", "layouts_total", "copies_total", "bytes_total", "copies_moved", "bytes_moved", "layouts_unplaceable", "unplaceable_reasons", "node_ids", "unreachable")
+    MOVES_FIELD_NUMBER: _ClassVar[int]
+    LAYOUTS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    COPIES_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    BYTES_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    COPIES_MOVED_FIELD_NUMBER: _ClassVar[int]
+    BYTES_MOVED_FIELD_NUMBER: _ClassVar[int]
+    LAYOUTS_UNPLACEABLE_FIELD_NUMBER: _ClassVar[int]
+    UNPLACEABLE_REASONS_FIELD_NUMBER: _ClassVar[int]
+    NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    UNREACHABLE_FIELD_NUMBER: _ClassVar[int]
+    moves: _containers.RepeatedCompositeFieldContainer[RingMove]
+    layouts_total: int
+    copies_total: int
+    bytes_total: int
+    copies_moved: int
+    bytes_moved: int
+    layouts_unplaceable: int
+    unplaceable_reasons: _containers.RepeatedScalarFieldContainer[str]
+    node_ids: _containers.RepeatedScalarFieldContainer[str]
+    unreachable: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, moves: _Optional[_Iterable[_Union[RingMove, _Mapping]]] = ..., layouts_total: _Optional[int] = ..., copies_total: _Optional[int] = ..., bytes_total: _Optional[int] = ..., copies_moved: _Optional[int] = ..., bytes_moved: _Optional[int] = ..., layouts_unplaceable: _Optional[int] = ..., unplaceable_reasons: _Optional[_Iterable[str]] = ..., node_ids: _Optional[_Iterable[str]] = ..., unreachable: _Optional[_Iterable[str]] = ...) -> None: ...

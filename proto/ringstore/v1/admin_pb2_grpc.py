@@ -69,6 +69,26 @@ class AdminServiceStub:
                 request_serializer=ringstore_dot_v1_dot_admin__pb2.GetScrubStatusRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_admin__pb2.GetScrubStatusResponse.FromString,
                 _registered_method=True)
+        self.GetNodeStatus = channel.unary_unary(
+                '/ringstore.v1.AdminService/GetNodeStatus',
+                request_serializer=ringstore_dot_v1_dot_admin__pb2.GetNodeStatusRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_admin__pb2.NodeStatus.FromString,
+                _registered_method=True)
+        self.DrainNode = channel.unary_unary(
+                '/ringstore.v1.AdminService/DrainNode',
+                request_serializer=ringstore_dot_v1_dot_admin__pb2.DrainNodeRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_admin__pb2.NodeStatus.FromString,
+                _registered_method=True)
+        self.SetMaintenance = channel.unary_unary(
+                '/ringstore.v1.AdminService/SetMaintenance',
+                request_serializer=ringstore_dot_v1_dot_admin__pb2.SetMaintenanceRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_admin__pb2.NodeStatus.FromString,
+                _registered_method=True)
+        self.PlanRing = channel.unary_unary(
+                '/ringstore.v1.AdminService/PlanRing',
+                request_serializer=ringstore_dot_v1_dot_admin__pb2.PlanRingRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_admin__pb2.PlanRingResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -123,6 +143,36 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetNodeStatus(self, request, context):
+        """One node's own account: state, drain, maintenance, disk use and watermarks, what it holds.
+        Any node answers by asking the named node.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DrainNode(self, request, context):
+        """Start (or cancel) draining a node: it leaves the ring, repair moves its data to the nodes
+        that now own it, and it turns LEFT when it holds nothing anyone needs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetMaintenance(self, request, context):
+        """Put a node in maintenance for a while (or end it): while it lasts, DOWN does not turn OUT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PlanRing(self, request, context):
+        """What a ring change would move, by source and destination, before anything moves.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -160,6 +210,26 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.GetScrubStatus,
                     request_deserializer=ringstore_dot_v1_dot_admin__pb2.GetScrubStatusRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_admin__pb2.GetScrubStatusResponse.SerializeToString,
+            ),
+            'GetNodeStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetNodeStatus,
+                    request_deserializer=ringstore_dot_v1_dot_admin__pb2.GetNodeStatusRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_admin__pb2.NodeStatus.SerializeToString,
+            ),
+            'DrainNode': grpc.unary_unary_rpc_method_handler(
+                    servicer.DrainNode,
+                    request_deserializer=ringstore_dot_v1_dot_admin__pb2.DrainNodeRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_admin__pb2.NodeStatus.SerializeToString,
+            ),
+            'SetMaintenance': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetMaintenance,
+                    request_deserializer=ringstore_dot_v1_dot_admin__pb2.SetMaintenanceRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_admin__pb2.NodeStatus.SerializeToString,
+            ),
+            'PlanRing': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlanRing,
+                    request_deserializer=ringstore_dot_v1_dot_admin__pb2.PlanRingRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_admin__pb2.PlanRingResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -351,6 +421,114 @@ class AdminService:
             '/ringstore.v1.AdminService/GetScrubStatus',
             ringstore_dot_v1_dot_admin__pb2.GetScrubStatusRequest.SerializeToString,
             ringstore_dot_v1_dot_admin__pb2.GetScrubStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetNodeStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.AdminService/GetNodeStatus',
+            ringstore_dot_v1_dot_admin__pb2.GetNodeStatusRequest.SerializeToString,
+            ringstore_dot_v1_dot_admin__pb2.NodeStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DrainNode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.AdminService/DrainNode',
+            ringstore_dot_v1_dot_admin__pb2.DrainNodeRequest.SerializeToString,
+            ringstore_dot_v1_dot_admin__pb2.NodeStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetMaintenance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.AdminService/SetMaintenance',
+            ringstore_dot_v1_dot_admin__pb2.SetMaintenanceRequest.SerializeToString,
+            ringstore_dot_v1_dot_admin__pb2.NodeStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlanRing(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.AdminService/PlanRing',
+            ringstore_dot_v1_dot_admin__pb2.PlanRingRequest.SerializeToString,
+            ringstore_dot_v1_dot_admin__pb2.PlanRingResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -21,7 +21,7 @@ MEMBER_STATE_OUT: MemberState
 MEMBER_STATE_LEFT: MemberState
 
 class Member(_message.Message):
-    __slots__ = ("node_id", "address", "zone", "capacity_bytes", "generation", "incarnation", "state", "free_bytes", "metrics_port")
+    __slots__ = ("node_id", "address", "zone", "capacity_bytes", "generation", "incarnation", "state", "free_bytes", "metrics_port", "draining", "maintenance_until_unix_ms", "disk_full")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     ZONE_FIELD_NUMBER: _ClassVar[int]
@@ -31,6 +31,9 @@ class Member(_message.Message):
     STATE_FIELD_NUMBER: _ClassVar[int]
     FREE_BYTES_FIELD_NUMBER: _ClassVar[int]
     METRICS_PORT_FIELD_NUMBER: _ClassVar[int]
+    DRAINING_FIELD_NUMBER: _ClassVar[int]
+    MAINTENANCE_UNTIL_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    DISK_FULL_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     address: str
     zone: str
@@ -40,7 +43,10 @@ class Member(_message.Message):
     state: MemberState
     free_bytes: int
     metrics_port: int
-    def __init__(self, node_id: _Optional[str] = ..., address: _Optional[str] = ..., zone: _Optional[str] = ..., capacity_bytes: _Optional[int] = ..., generation: _Optional[int] = ..., incarnation: _Optional[int] = ..., state: _Optional[_Union[MemberState, str]] = ..., free_bytes: _Optional[int] = ..., metrics_port: _Optional[int] = ...) -> None: ...
+    draining: bool
+    maintenance_until_unix_ms: int
+    disk_full: bool
+    def __init__(self, node_id: _Optional[str] = ..., address: _Optional[str] = ..., zone: _Optional[str] = ..., capacity_bytes: _Optional[int] = ..., generation: _Optional[int] = ..., incarnation: _Optional[int] = ..., state: _Optional[_Union[MemberState, str]] = ..., free_bytes: _Optional[int] = ..., metrics_port: _Optional[int] = ..., draining: _Optional[bool] = ..., maintenance_until_unix_ms: _Optional[int] = ..., disk_full: _Optional[bool] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
     __slots__ = ("sender", "updates")

@@ -1,4 +1,5 @@
-"""Repair throughput after a node is lost, and how many copies rebalancing moves when one joins.
+"""Repair throughput after a node is lost, how many copies rebalancing moves when one joins, and
+a drain: each next to what `ring plan` predicted before anything moved.
 
     python -m bench.repair [--nodes 6] [--size-mib 3000] [--mix-mib 256] [--json PATH]
 
@@ -21,7 +22,11 @@ ec=4+2. Once every copy is stored a 7th node joins; the run waits until fsck fin
 full and none misplaced, node-7 holds copies, and the copies stored across nodes are back to the
 original count (moved copies dropped from their old holders, which waits out `ring_settle_s`).
 Copies moved are the `copies_repaired_total` the nodes added, as a fraction of all copies, next to
-the 1/7 a consistent-hash ring moves at best, with node-7's final share of the copies.
+the 1/7 a consistent-hash ring moves at best, with node-7's final share of the copies and what
+`ring plan add` predicted before the join.
+
+Drain. The same 7 nodes then drain node-2 (`ring plan drain` first): the run times drain start to
+node-2 LEFT (its store empty), and prints the copies and MB/s moved against the plan.
 
 Rejected: timing repair from `nodectl repair status` reaching zero debt. The debt is the work a
 node's scans have queued and not finished, so it reads zero until the scans triggered by OUT have
@@ -210,9 +215,11 @@ def bench_rebalance(root: pathlib.Path, mix_mib: int) -> dict:
                 copies += per_chunk * len(client.stat("mix", key).chunks)
             wait_copies(cluster, copies, f"all {copies} copies of {objects} objects to be stored")
             before = repaired_totals(client)
+            new = f"node-{REBALANCE_NODES + 1}"
+            planned_add = client.plan_ring("add", new)
 
             t0 = time.monotonic()
-            new = cluster.add_node(node_id=f"node-{REBALANCE_NODES + 1}").node_id
+            cluster.add_node(node_id=new)
             joined_s = time.monotonic() - t0
             spread: dict[str, int] = {}
 
@@ -225,13 +232,32 @@ def bench_rebalance(root: pathlib.Path, mix_mib: int) -> dict:
                       timeout_s=REBALANCE_DEADLINE_S, misplaced_ok=False, extra=settled)
             seconds = time.monotonic() - t0
             moved_bytes, moved_copies = added(before, repaired_totals(client))
+            drain = bench_drain(cluster, client, "node-2", copies)
     finally:
         cluster.down()
     return {"nodes_before": REBALANCE_NODES, "new_node": new, "mix_mib": objects * MIX_OBJECT_MIB,
             "objects": objects, "copies": copies, "copies_moved": moved_copies, "bytes_moved": moved_bytes,
+            "planned_copies_moved": planned_add.copies_moved, "planned_bytes_moved": planned_add.bytes_moved,
             "moved_fraction": moved_copies / copies, "ideal_fraction": 1 / (REBALANCE_NODES + 1),
             "new_node_copies": spread[new], "new_node_fraction": spread[new] / copies,
-            "copies_per_node": spread, "join_s": joined_s, "seconds": seconds}
+            "copies_per_node": spread, "join_s": joined_s, "seconds": seconds, "drain": drain}
+
+
+def bench_drain(cluster: LocalCluster, client: Client, victim: str, copies: int) -> dict:
+    """Drain `victim`: plan, start, poll its own status until LEFT; moved copies against the plan."""
+    planned = client.plan_ring("drain", victim)
+    held = client.node_status(victim)
+    before = repaired_totals(client)
+    t0 = time.monotonic()
+    client.drain_node(victim)
+    cluster.wait_until(lambda: client.node_status(victim).member.state == "LEFT", timeout_s=REBALANCE_DEADLINE_S,
+                       interval_s=METRICS_POLL_INTERVAL_S, what=f"{victim} to finish draining and turn LEFT")
+    seconds = time.monotonic() - t0
+    moved_bytes, moved_copies = added(before, repaired_totals(client))
+    return {"node": victim, "held_copies": held.shares_stored, "held_bytes": held.bytes_stored,
+            "planned_copies_moved": planned.copies_moved, "planned_bytes_moved": planned.bytes_moved,
+            "copies_moved": moved_copies, "bytes_moved": moved_bytes, "copies": copies, "seconds": seconds,
+            "mb_s": moved_bytes / 1e6 / seconds}
 
 
 def main() -> None:
@@ -271,7 +297,13 @@ def main() -> None:
     print(f"  moved {b['copies_moved']} copies ({b['bytes_moved'] / MIB:.0f} MiB) = {b['moved_fraction']:.3f} "
           f"of all, ideal {b['ideal_fraction']:.3f}; {b['new_node']} ends with {b['new_node_copies']} "
           f"= {b['new_node_fraction']:.3f}")
+    print(f"  ring plan add predicted {b['planned_copies_moved']} copies ({b['planned_bytes_moved'] / MIB:.0f} MiB)")
     print(f"  join {b['join_s']:.1f} s; join -> clean, nothing misplaced, surplus dropped {b['seconds']:.1f} s")
+    d = b["drain"]
+    print(f"drain {d['node']}: held {d['held_copies']} copies ({d['held_bytes'] / MIB:.0f} MiB); plan "
+          f"{d['planned_copies_moved']} copies ({d['planned_bytes_moved'] / MIB:.0f} MiB); moved "
+          f"{d['copies_moved']} copies ({d['bytes_moved'] / MIB:.0f} MiB) in {d['seconds']:.1f} s to LEFT "
+          f"= {d['mb_s']:.1f} MB/s")
     path = pathlib.Path(args.json or pathlib.Path(__file__).parent / "results" / f"repair-{int(time.time())}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2))

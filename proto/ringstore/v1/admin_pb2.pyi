@@ -403,3 +403,21 @@ class PlanRingResponse(_message.Message):
     node_ids: _containers.RepeatedScalarFieldContainer[str]
     unreachable: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, moves: _Optional[_Iterable[_Union[RingMove, _Mapping]]] = ..., layouts_total: _Optional[int] = ..., copies_total: _Optional[int] = ..., bytes_total: _Optional[int] = ..., copies_moved: _Optional[int] = ..., bytes_moved: _Optional[int] = ..., layouts_unplaceable: _Optional[int] = ..., unplaceable_reasons: _Optional[_Iterable[str]] = ..., node_ids: _Optional[_Iterable[str]] = ..., unreachable: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SetFaultsRequest(_message.Message):
+    __slots__ = ("drop_peer_addresses", "delay_rpc_ms", "delay_disk_ms")
+    DROP_PEER_ADDRESSES_FIELD_NUMBER: _ClassVar[int]
+    DELAY_RPC_MS_FIELD_NUMBER: _ClassVar[int]
+    DELAY_DISK_MS_FIELD_NUMBER: _ClassVar[int]
+    drop_peer_addresses: _containers.RepeatedScalarFieldContainer[str]
+    delay_rpc_ms: int
+    delay_disk_ms: int
+    def __init__(self, drop_peer_addresses: _Optional[_Iterable[str]] = ..., delay_rpc_ms: _Optional[int] = ..., delay_disk_ms: _Optional[int] = ...) -> None: ...
+
+class SetFaultsResponse(_message.Message):
+    __slots__ = ("node_id", "faults")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    FAULTS_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    faults: SetFaultsRequest
+    def __init__(self, node_id: _Optional[str] = ..., faults: _Optional[_Union[SetFaultsRequest, _Mapping]] = ...) -> None: ...

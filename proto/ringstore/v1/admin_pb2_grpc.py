@@ -89,6 +89,11 @@ class AdminServiceStub:
                 request_serializer=ringstore_dot_v1_dot_admin__pb2.PlanRingRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_admin__pb2.PlanRingResponse.FromString,
                 _registered_method=True)
+        self.SetFaults = channel.unary_unary(
+                '/ringstore.v1.AdminService/SetFaults',
+                request_serializer=ringstore_dot_v1_dot_admin__pb2.SetFaultsRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_admin__pb2.SetFaultsResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -173,6 +178,14 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetFaults(self, request, context):
+        """Fault injection for tests and cluster-sim scenarios. Only a node started with
+        --allow-fault-injection accepts it (FAILED_PRECONDITION otherwise). Replaces this node's faults.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -230,6 +243,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.PlanRing,
                     request_deserializer=ringstore_dot_v1_dot_admin__pb2.PlanRingRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_admin__pb2.PlanRingResponse.SerializeToString,
+            ),
+            'SetFaults': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetFaults,
+                    request_deserializer=ringstore_dot_v1_dot_admin__pb2.SetFaultsRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_admin__pb2.SetFaultsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -529,6 +547,33 @@ class AdminService:
             '/ringstore.v1.AdminService/PlanRing',
             ringstore_dot_v1_dot_admin__pb2.PlanRingRequest.SerializeToString,
             ringstore_dot_v1_dot_admin__pb2.PlanRingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetFaults(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.AdminService/SetFaults',
+            ringstore_dot_v1_dot_admin__pb2.SetFaultsRequest.SerializeToString,
+            ringstore_dot_v1_dot_admin__pb2.SetFaultsResponse.FromString,
             options,
             channel_credentials,
             insecure,

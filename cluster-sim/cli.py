@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import sys
 import tempfile
@@ -20,6 +21,7 @@ from typing import Any
 
 import click
 
+from cluster_sim import scenarios
 from cluster_sim.cluster import NODES_MAX, PROFILES, LocalCluster
 from cluster_sim.clusterfile import natural_key
 from cluster_sim.errors import ClusterError
@@ -103,12 +105,14 @@ def main() -> None:
 @click.option("--profile", type=click.Choice(PROFILES), default="local", show_default=True)
 @click.option("--timeout-s", type=click.FloatRange(min=0, min_open=True), default=60.0,
               show_default=True, help="How long to wait for every node to see every other ALIVE.")
+@click.option("--fault-injection", is_flag=True,
+              help="Start every node with --allow-fault-injection, for `faults` and `heal`.")
 def up(nodes: int, directory: str, replicas: int, zones: int, profile: str,
-       timeout_s: float) -> None:
+       timeout_s: float, fault_injection: bool) -> None:
     """Start NODES nodes and wait until they all see each other ALIVE."""
     start_s = time.monotonic()
     cluster = LocalCluster.up(directory, nodes=nodes, replicas=replicas, zones=zones,
-                              profile=profile, timeout_s=timeout_s)
+                              profile=profile, timeout_s=timeout_s, fault_injection=fault_injection)
     click.echo(_node_table(cluster))
     click.echo(f"{nodes} nodes up in {time.monotonic() - start_s:.1f} s; "
                f"stop them with: cluster-sim down --dir {directory}")
@@ -155,6 +159,34 @@ def restart(directory: str, timeout_s: float, node_id: str) -> None:
     cluster.restart(node_id, timeout_s=timeout_s)
     node = cluster.nodes[node_id]
     click.echo(f"{node_id} restarted: pid {node.pid} at {node.address}, generation {node.generation}")
+
+
+@main.command()
+@click.option("--dir", "directory", type=click.Path(file_okay=False), required=True)
+@click.option("--drop-to", default="", metavar="N1,N2",
+              help="Node ids whose calls NODE_ID drops (one way; run it on both sides to partition).")
+@click.option("--delay-rpc-ms", type=click.IntRange(0), default=0, show_default=True,
+              help="Delay before NODE_ID handles each RPC it serves.")
+@click.option("--delay-disk-ms", type=click.IntRange(0), default=0, show_default=True,
+              help="Delay before each fsync of a chunk copy NODE_ID writes.")
+@click.argument("node_id")
+def faults(directory: str, drop_to: str, delay_rpc_ms: int, delay_disk_ms: int, node_id: str) -> None:
+    """Replace the faults NODE_ID injects (no options: clear them). Needs `up --fault-injection`."""
+    targets = [target.strip() for target in drop_to.split(",") if target.strip()]
+    cluster = LocalCluster.load(directory)
+    cluster.set_faults(node_id, drop_to=targets, delay_rpc_ms=delay_rpc_ms, delay_disk_ms=delay_disk_ms)
+    click.echo(f"{node_id}: drops calls to {', '.join(targets) or 'nobody'}; RPCs delayed {delay_rpc_ms} ms; "
+               f"disk delayed {delay_disk_ms} ms")
+
+
+@main.command()
+@click.option("--dir", "directory", type=click.Path(file_okay=False), required=True)
+def heal(directory: str) -> None:
+    """Clear the faults of every running node."""
+    cluster = LocalCluster.load(directory)
+    cluster.heal()
+    healed = cluster.running() if cluster.fault_injection else []
+    click.echo(f"cleared faults on {len(healed)} node(s)" + (f": {', '.join(healed)}" if healed else ""))
 
 
 @main.command()
@@ -266,6 +298,54 @@ def _check_fetch(client: Any, digest: str, size_bytes: int, step: _Steps, label:
         raise ClusterError(f"{label}: got {len(fetched)} bytes with blake3 {got[:16]}..., "
                            f"expected {size_bytes} bytes with {digest[:16]}...")
     step(f"{label}: {len(fetched)} bytes in {took_s:.2f} s, blake3 matches")
+
+
+@main.group()
+def scenario() -> None:
+    """Seeded workloads under fault schedules, checked against invariants (docs/operations.md)."""
+
+
+@scenario.command("list")
+def scenario_list() -> None:
+    """The shipped scenarios, with their short (CI) and full (--full) workload durations."""
+    rows = [("NAME", "SHORT", "FULL", "DESCRIPTION")]
+    for name in scenarios.shipped_names():
+        short, full = scenarios.load(name), scenarios.load(name, full=True)
+        rows.append((name, f"{short.workload.duration_s:g} s", f"{full.workload.duration_s:g} s",
+                     short.description))
+    click.echo(_format_rows(rows))
+
+
+@scenario.command("run")
+@click.argument("name_or_file")
+@click.option("--seed", type=click.IntRange(0), default=None,
+              help="Seed of the workload and the fault schedule (default: a random one, printed).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON document.")
+@click.option("--full", is_flag=True, help="The long form (more data, longer), as the benchmark runs it.")
+@click.option("--dir", "directory", type=click.Path(file_okay=False),
+              help="Directory for the cluster (default: a new temporary one).")
+@click.option("--keep", is_flag=True, help="Leave the cluster running at the end.")
+def scenario_run(name_or_file: str, seed: int | None, as_json: bool, full: bool, directory: str | None,
+                 keep: bool) -> None:
+    """Run a shipped scenario (by NAME) or a scenario FILE and print its report.
+
+    Progress goes to stderr. Exits 1 when an invariant fails, with one line per failed invariant.
+    """
+    spec = scenarios.load(name_or_file, full=full)
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**31)
+    started_s = time.monotonic()
+
+    def progress(message: str) -> None:
+        click.echo(f"[{time.monotonic() - started_s:7.2f} s] {message}", err=True)
+
+    report = scenarios.run(spec, seed=seed, name_or_file=name_or_file, directory=directory, keep=keep,
+                           progress=progress)
+    click.echo(report.to_json() if as_json else report.text())
+    if not report.ok:
+        for line in report.failures():
+            click.echo(f"cluster-sim: invariant failed: {line}", err=True)
+        raise click.exceptions.Exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,6 +16,12 @@ injected `Clock`, so the waiting logic is unit-tested without sleeping.
 Rejected alternative: running the nodes as threads or asyncio tasks in the test process. Faster to
 start, but a `kill -9`, a SIGSTOP, a port kept across a restart or a process that exits with code 3
 are exactly what the integration tier has to exercise, and only real processes have them.
+
+Network and disk faults (`set_faults`, `partition`, `heal`) go through the nodes' own fault
+injection (AdminService.SetFaults, see node/faults.py), which a node accepts only when started with
+`--allow-fault-injection`: a cluster brought `up(fault_injection=True)` starts every node, also
+those added or restarted later, with it. A partition is each side dropping its own calls to the
+other, so it needs no root and no network namespaces, and leaves every other link up.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
+import grpc
+
 from cluster_sim._status import MemberView, NodeView, StatusReader, StatusUnavailable, state_name
 from cluster_sim.clusterfile import (
     ClusterFile,
@@ -45,6 +53,7 @@ from cluster_sim.clusterfile import (
 )
 from cluster_sim.errors import ClusterError, ClusterTimeout, NodeExitedError
 from cluster_sim.processes import node_command, owns_pid, parse_signal, pid_alive, tail_log
+from ringstore.v1 import admin_pb2, admin_pb2_grpc
 
 PROFILES: tuple[str, ...] = ("local", "lan")
 SECRET_FILE_NAME = "cluster.secret"
@@ -56,6 +65,7 @@ TERM_WAIT_S = 30.0  # graceful leave hands data off before exiting
 DOWN_GRACE_S = 20.0  # how long `down` lets SIGTERMed nodes leave before SIGKILL
 POLL_INTERVAL_S = 0.05
 CLUSTER_POLL_INTERVAL_S = 0.1  # polling every node at once: keep the RPC rate modest
+SET_FAULTS_TIMEOUT_S = 5.0  # SetFaults is never delayed by the faults it changes; it answers in ms
 
 
 class Clock(Protocol):
@@ -121,6 +131,7 @@ class LocalCluster:
         self.profile = profile
         self.replicas = 3
         self.settings: dict[str, str] = {}
+        self.fault_injection = False
         self.secret_file = str(self.directory / SECRET_FILE_NAME)
         self.nodes: dict[str, NodeProcess] = {}
         self._popens: dict[str, subprocess.Popen] = {}
@@ -132,9 +143,12 @@ class LocalCluster:
     @classmethod
     def up(cls, directory: str | os.PathLike, *, nodes: int, replicas: int = 3, zones: int = 0,
            secret: bytes | None = None, profile: str = "local", timeout_s: float = 60.0,
-           clock: Clock | None = None, settings: dict[str, str] | None = None) -> "LocalCluster":
+           clock: Clock | None = None, settings: dict[str, str] | None = None,
+           fault_injection: bool = False) -> "LocalCluster":
         """Start `nodes` nodes and return once every node sees every node ALIVE. `settings` are
-        config overrides every node (also those added or restarted later) starts with.
+        config overrides every node (also those added or restarted later) starts with;
+        `fault_injection` starts them all with `--allow-fault-injection`, so `set_faults`,
+        `partition` and `heal` work (kept in cluster.json, like `settings`).
 
         node-1 starts alone; the others start together with `--join` node-1's address. On any
         failure everything started is stopped and ClusterError says what each node saw.
@@ -156,6 +170,7 @@ class LocalCluster:
         cluster = cls(directory, profile=profile, clock=clock)
         cluster.replicas = replicas
         cluster.settings = dict(settings or {})
+        cluster.fault_injection = fault_injection
         write_secret_file(cluster.secret_file, secret if secret is not None
                           else secrets_module.token_bytes(SECRET_BYTES))
         deadline_s = cluster._clock.monotonic_s() + timeout_s
@@ -191,6 +206,7 @@ class LocalCluster:
         cluster = cls(directory, profile=recorded.profile, clock=clock)
         cluster.replicas = recorded.replicas
         cluster.settings = dict(recorded.settings)
+        cluster.fault_injection = recorded.fault_injection
         cluster.secret_file = recorded.secret_file
         cluster.nodes = {node.node_id: node
                          for node in sorted(recorded.nodes, key=lambda n: natural_key(n.node_id))}
@@ -365,7 +381,8 @@ class LocalCluster:
 
     def restart(self, node_id: str, *, timeout_s: float = 30.0) -> None:
         """Stop the node if it runs (SIGTERM), start it again with the same data dir, port and
-        secret, joining another running node, and wait for its node.json."""
+        secret, joining another running node, and wait for its node.json. Injected faults live in
+        the node's memory, so the restarted node has none (its peers keep theirs)."""
         node = self._node(node_id)
         if self._alive(node):
             self._check_owned(node)
@@ -429,6 +446,73 @@ class LocalCluster:
             self._forget(node)
             raise
         return node
+
+    def set_faults(self, node_id: str, *, drop_to: Iterable[str] = (), delay_rpc_ms: int = 0,
+                   delay_disk_ms: int = 0) -> None:
+        """Replace the faults `node_id` injects: its calls to the nodes in `drop_to` (node ids)
+        fail at once as if the network dropped them, every RPC it serves waits `delay_rpc_ms`
+        first, and every chunk copy it writes waits `delay_disk_ms` before its fsync. The defaults
+        clear them. This replaces, never merges, the node's earlier faults. Faults live in the
+        node's memory: a restarted node has none.
+
+        Raises ClusterError when the cluster runs without fault injection, when the node is not
+        running, or when it refuses (the node's message: e.g. a delay over its limit).
+        """
+        if not self.fault_injection:
+            raise ClusterError(f"the cluster in {self.directory} runs without fault injection; start it "
+                               "with fault_injection=True (cluster-sim up --fault-injection)")
+        if delay_rpc_ms < 0 or delay_disk_ms < 0:
+            raise ValueError(f"delays must be >= 0 ms, got delay_rpc_ms={delay_rpc_ms}, "
+                             f"delay_disk_ms={delay_disk_ms}")
+        node = self._node(node_id)
+        targets = list(drop_to)
+        if node_id in targets:
+            raise ValueError(f"{node_id} cannot drop calls to itself; name its peers in drop_to")
+        addresses = []
+        for target in targets:
+            peer = self._node(target)
+            if not peer.address:
+                raise ClusterError(f"{target} has never served (no address yet); {node_id} cannot drop calls to it")
+            addresses.append(peer.address)
+        if node_id not in self.running():
+            raise ClusterError(f"{node_id} is {self._process_state(node)}, not running: it cannot take faults")
+        request = admin_pb2.SetFaultsRequest(drop_peer_addresses=addresses, delay_rpc_ms=delay_rpc_ms,
+                                             delay_disk_ms=delay_disk_ms)
+        try:
+            with grpc.insecure_channel(node.address) as channel:
+                admin_pb2_grpc.AdminServiceStub(channel).SetFaults(request, timeout=SET_FAULTS_TIMEOUT_S)
+        except grpc.RpcError as err:
+            details = (err.details() or "").strip().splitlines()
+            raise ClusterError(f"{node_id} refused SetFaults: {err.code().name}: "
+                               f"{details[0] if details else 'no details'}") from None
+
+    def partition(self, isolated: str, peers: Iterable[str]) -> None:
+        """Cut `isolated` off from each of `peers`, both ways: it drops its calls to them and each
+        of them drops its calls to it; every other link stays up. Replaces the faults of every
+        node named (see `set_faults`); `heal` undoes it."""
+        others = list(peers)
+        if not others:
+            raise ValueError(f"name at least one peer to cut {isolated} off from")
+        self.set_faults(isolated, drop_to=others)
+        for peer in others:
+            self.set_faults(peer, drop_to=(isolated,))
+
+    def heal(self) -> None:
+        """Clear the faults of every running node. A SIGSTOPped node cannot answer and keeps its
+        faults: continue it, then heal again. Without fault injection there is nothing to clear.
+
+        Every running node is asked even when one fails; then ClusterError names those that did.
+        """
+        if not self.fault_injection:
+            return
+        failures = []
+        for node_id in self.running():
+            try:
+                self.set_faults(node_id)
+            except ClusterError as err:
+                failures.append(err.message)
+        if failures:
+            raise ClusterError(f"heal left faults on {len(failures)} node(s): {'; '.join(failures)}")
 
     def down(self) -> None:
         """SIGTERM every node process we recorded and still own, wait, SIGKILL leftovers.
@@ -505,7 +589,8 @@ class LocalCluster:
                                secret_file=node.secret_file, profile=self.profile,
                                join_addresses=tuple(join), zone=node.zone,
                                capacity_bytes=node.capacity_bytes, default_replicas=self.replicas,
-                               settings={**self.settings, **node.settings})
+                               settings={**self.settings, **node.settings},
+                               allow_fault_injection=self.fault_injection)
         env = dict(os.environ)
         env.pop("RINGSTORE_CLUSTER_SECRET", None)  # the secret file, and only it, decides
         env["PYTHONUNBUFFERED"] = "1"
@@ -606,4 +691,4 @@ class LocalCluster:
     def _save(self) -> None:
         write_cluster_file(self.directory, ClusterFile(
             secret_file=self.secret_file, profile=self.profile, replicas=self.replicas,
-            nodes=self._sorted_nodes(), settings=self.settings))
+            nodes=self._sorted_nodes(), settings=self.settings, fault_injection=self.fault_injection))

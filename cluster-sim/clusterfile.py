@@ -1,7 +1,8 @@
 """`DIR/cluster.json`: what cluster-sim started, so a later command (or a crashed test) can stop it.
 
 The file records, per node, the id, data dir, log path, secret file, ports/addresses, pid and
-generation, plus the cluster-wide secret file, profile and default replicas. It is written
+generation, plus the cluster-wide secret file, profile, default replicas and whether the nodes
+run with fault injection allowed (absent in older files: off). It is written
 atomically (temp file + rename) after every change — including right after each spawn, before the
 node is even serving — so `down` can always find every pid we started. It carries a
 `format_version`; an unknown version is refused rather than guessed at.
@@ -69,6 +70,8 @@ class ClusterFile:
     nodes: list[NodeProcess] = dataclasses.field(default_factory=list)
     # Config overrides every node starts with (`noded --set SECTION.FIELD=VALUE`).
     settings: dict[str, str] = dataclasses.field(default_factory=dict)
+    # Every node (also those added or restarted later) runs `noded --allow-fault-injection`.
+    fault_injection: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,6 +80,7 @@ class ClusterFile:
             "profile": self.profile,
             "replicas": self.replicas,
             "settings": dict(self.settings),
+            "fault_injection": self.fault_injection,
             "nodes": [node.to_dict() for node in self.nodes],
         }
 
@@ -95,6 +99,7 @@ class ClusterFile:
                 replicas=int(raw.get("replicas", 3)),
                 nodes=[NodeProcess.from_dict(node) for node in raw.get("nodes", [])],
                 settings={str(k): str(v) for k, v in dict(raw.get("settings", {})).items()},
+                fault_injection=bool(raw.get("fault_injection", False)),
             )
         except KeyError as err:
             raise ClusterError(f"cluster.json lacks field {err}") from None

@@ -73,7 +73,8 @@ def owns_pid(pid: int, data_dir: str, *, proc_root: str | os.PathLike = "/proc")
 def node_command(*, data_dir: str, port: int, node_id: str, secret_file: str, profile: str,
                  join_addresses: Sequence[str] = (), zone: str = "",
                  capacity_bytes: int | None = None, default_replicas: int | None = None,
-                 settings: dict[str, str] | None = None, python: str = sys.executable) -> list[str]:
+                 settings: dict[str, str] | None = None, allow_fault_injection: bool = False,
+                 python: str = sys.executable) -> list[str]:
     """The noded command line (the contract in cluster-sim's brief); port 0 picks a free port."""
     command = [
         python, "-m", "node",
@@ -92,6 +93,8 @@ def node_command(*, data_dir: str, port: int, node_id: str, secret_file: str, pr
         command += ["--default-replicas", str(default_replicas)]
     for name, value in sorted((settings or {}).items()):
         command += ["--set", f"{name}={value}"]
+    if allow_fault_injection:
+        command.append("--allow-fault-injection")
     for address in join_addresses:
         command += ["--join", address]
     return command

@@ -3,7 +3,8 @@
 Start-up order matters: open the data dir (and learn our node id), start serving (peers must be able
 to call back while we join), join through any given address, and only then announce readiness by
 writing `node.json`, which cluster-sim and operators' tooling wait for. SIGTERM is a graceful leave:
-the node tells its peers it is LEFT before it stops, so they do not wait out the failure detector.
+the node tells its peers it is LEFT before it stops, so they do not wait out the failure detector
+(inside a maintenance window it stops without leaving: a planned restart should move no data).
 
 Exit codes: 0 clean stop, 2 bad configuration, 3 the cluster refused our secret, 4 no join
 address answered.
@@ -30,10 +31,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from node import errors
 from node.api.admin_service import AdminServicer, Healing, Operations
 from node.api.auth import AuthInterceptor
+from node.api.delay import DelayInterceptor
 from node.api.membership_service import MembershipServicer
 from node.api.object_service import ObjectServicer
 from node.api.peer_service import PeerServicer
 from node.config import ConfigError, NodeConfig
+from node.faults import FaultSet, Faults, InvalidFaults
 from node.gossip import MemberInfo, MemberState, Membership, MembershipDriver, SystemClock
 from node.gossip.transport import PeerRejected, PeerUnreachable
 from node.hlc import HybridLogicalClock
@@ -160,8 +163,12 @@ class ClusterState:
 
 
 class NodeDaemon:
-    def __init__(self, config: NodeConfig) -> None:
+    def __init__(self, config: NodeConfig, *, allow_fault_injection: bool = False) -> None:
         self.config = config
+        # Whether AdminService.SetFaults may inject faults here (`--allow-fault-injection`); the
+        # faults themselves start empty on every start (see node/faults.py).
+        self.allow_fault_injection = allow_fault_injection
+        self.faults = Faults()
         self.clock = SystemClock()
         self.store = NodeStore(os.path.join(config.data_dir, "store"),
                                map_size_bytes=config.storage.lmdb_map_size_bytes)
@@ -186,11 +193,17 @@ class NodeDaemon:
         cfg = self.config
         storage = cfg.storage
         self.peers = PeerClient(node_id=self.node_id, secret=cfg.cluster_secret,
-                                message_bytes_max=storage.grpc_message_bytes_max)
+                                message_bytes_max=storage.grpc_message_bytes_max, faults=self.faults)
+        interceptors: list[grpc.ServerInterceptor] = [
+            AuthInterceptor(cfg.cluster_secret, on_reject=lambda method, reason: self.metrics.auth_rejections.inc())]
+        if self.allow_fault_injection:
+            log.warning("fault injection is ON: any client reaching this node may drop its peer calls and delay "
+                        "its RPCs and disk writes (AdminService.SetFaults); for tests and cluster-sim only")
+            interceptors.append(DelayInterceptor(self.faults))
+            self.store.set_write_delay(self.faults.delay_disk)
         self.server = grpc.server(
             cf.ThreadPoolExecutor(max_workers=SERVER_WORKERS_MAX, thread_name_prefix="grpc"),
-            interceptors=[AuthInterceptor(cfg.cluster_secret,
-                                          on_reject=lambda method, reason: self.metrics.auth_rejections.inc())],
+            interceptors=interceptors,
             options=[("grpc.max_send_message_length", storage.grpc_message_bytes_max),
                      ("grpc.max_receive_message_length", storage.grpc_message_bytes_max),
                      ("grpc.so_reuseport", 0)])
@@ -321,7 +334,7 @@ class NodeDaemon:
 
     def _operations(self) -> Operations:
         return Operations(node_status=self._node_status, drain=self._drain, set_maintenance=self._set_maintenance,
-                          plan_ring=self._plan_ring)
+                          plan_ring=self._plan_ring, set_faults=self._set_faults)
 
     def _node_status(self) -> admin_pb2.NodeStatus:
         held = holdings(self.store)
@@ -380,6 +393,22 @@ class NodeDaemon:
                                 records=self.store.iter_placements(),
                                 weight_unit_bytes=self.config.ring.weight_unit_bytes)
 
+    def _set_faults(self, request: admin_pb2.SetFaultsRequest) -> admin_pb2.SetFaultsResponse:
+        """Replace this node's injected faults (an empty request clears them)."""
+        if not self.allow_fault_injection:
+            raise errors.FailedPrecondition(f"fault injection is off on {self.node_id}; start noded with "
+                                            "--allow-fault-injection (tests and cluster-sim only)")
+        try:
+            faults = FaultSet.of(drop_peer_addresses=request.drop_peer_addresses,
+                                 delay_rpc_ms=request.delay_rpc_ms, delay_disk_ms=request.delay_disk_ms)
+        except InvalidFaults as err:
+            raise errors.InvalidArgument(str(err)) from None
+        self.faults.set(faults)
+        log.warning("injected faults now: %s", faults.describe())
+        return admin_pb2.SetFaultsResponse(node_id=self.node_id, faults=admin_pb2.SetFaultsRequest(
+            drop_peer_addresses=sorted(faults.drop_peer_addresses), delay_rpc_ms=faults.delay_rpc_ms,
+            delay_disk_ms=faults.delay_disk_ms))
+
     def _drain_loop(self, stop: threading.Event) -> None:
         def leave() -> None:
             self.membership.leave()
@@ -417,6 +446,8 @@ class NodeDaemon:
         _write_json_durably(self._operator_state_path(), state)
 
     def _on_member_change(self, old: MemberInfo | None, new: MemberInfo) -> None:
+        if new.state == MemberState.DOWN and old is not None and old.state != MemberState.DOWN:
+            self.metrics.member_down.labels(new.node_id).inc()
         came_back = new.state == MemberState.ALIVE and (
             old is None or old.state != MemberState.ALIVE or old.generation != new.generation)
         if came_back and new.node_id != self.node_id:
@@ -464,6 +495,11 @@ class NodeDaemon:
         self._stopped.set()
         for service in ("", "ringstore.v1.ObjectService"):
             self.health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
+        if leave and self.membership.me().maintenance_until_unix_ms > self.clock.wall_ms():
+            # A planned restart: stay a ring member (peers see us DOWN, handoff copies take our
+            # writes, and the window holds off OUT) rather than LEFT, which would move our data.
+            log.info("stopping inside a maintenance window: not announcing LEFT")
+            leave = False
         if leave:
             try:
                 self.driver.leave(self.config.gossip.rpc_timeout_s * 2)
@@ -521,9 +557,13 @@ def _read_secret(path: str | None) -> bytes:
 @click.option("--default-replicas", type=int, default=None, help="Copies per chunk for new buckets.")
 @click.option("--set", "settings", multiple=True, metavar="SECTION.FIELD=VALUE",
               help="Override one config value, e.g. repair.gc_grace_s=600 (repeatable).")
+@click.option("--allow-fault-injection", is_flag=True,
+              help="Let AdminService.SetFaults drop this node's peer calls and delay its RPCs and disk "
+                   "(tests and cluster-sim only).")
 @click.option("--log-level", default="info", show_default=True)
 def main(data_dir, listen_address, advertise_address, metrics_address, node_id, zone, capacity_bytes,
-         join_addresses, cluster_secret_file, profile, default_replicas, settings, log_level) -> None:
+         join_addresses, cluster_secret_file, profile, default_replicas, settings, allow_fault_injection,
+         log_level) -> None:
     """Run one Ringstore node."""
     setup_logging(log_level)
     try:
@@ -542,7 +582,7 @@ def main(data_dir, listen_address, advertise_address, metrics_address, node_id, 
             overrides[name.strip()] = value.strip()
         config = config.with_settings(overrides)
         os.makedirs(data_dir, exist_ok=True)
-        daemon = NodeDaemon(config)
+        daemon = NodeDaemon(config, allow_fault_injection=allow_fault_injection)
     except (ConfigError, OSError) as err:
         click.echo(f"noded: error: {err}", err=True)
         sys.exit(EXIT_CONFIG)

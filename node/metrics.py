@@ -81,6 +81,14 @@ class Metrics:
         self.gossip_messages = prom.Counter("ringstore_gossip_messages_total",
                                             "Membership messages, by kind and direction.", ["kind", "direction"],
                                             registry=r)
+        self.gossip_bytes = prom.Counter(
+            "ringstore_gossip_bytes_total", "Serialized bytes of membership messages (requests and replies), "
+            "by kind and direction; gRPC framing and auth metadata not included.", ["kind", "direction"],
+            registry=r)
+        # Labelled by node id: bounded by the cluster's size, and what a false-DOWN count needs.
+        self.member_down = prom.Counter("ringstore_member_down_total",
+                                        "Transitions of a member to DOWN as seen by this node (its own verdicts "
+                                        "and those it heard).", ["member"], registry=r)
         self.auth_rejections = prom.Counter("ringstore_peer_auth_rejections_total",
                                             "Peer calls refused for a bad or missing cluster-secret MAC.",
                                             registry=r)

@@ -63,6 +63,7 @@ class Operations:
     drain: Callable[[bool], admin_pb2.NodeStatus]
     set_maintenance: Callable[[int], admin_pb2.NodeStatus]
     plan_ring: Callable[[admin_pb2.PlanRingRequest], admin_pb2.PlanRingResponse]
+    set_faults: Callable[[admin_pb2.SetFaultsRequest], admin_pb2.SetFaultsResponse]
 
 SERVICE = "ringstore.v1.AdminService"
 SOFTWARE_VERSION = "0.1.0"
@@ -209,6 +210,12 @@ class AdminServicer:
         merged.unreachable[:] = unreachable
         return merged
 
+    @unary
+    def SetFaults(self, request, context):
+        """The contacted node's own faults (never forwarded); refused unless it runs with
+        --allow-fault-injection."""
+        return self._operations.set_faults(request)
+
     def _member(self, node_id: str, *, required: bool = False) -> MemberInfo:
         if not node_id:
             if required:
@@ -251,4 +258,5 @@ class AdminServicer:
             "DrainNode": unary_method(self.DrainNode, a.DrainNodeRequest),
             "SetMaintenance": unary_method(self.SetMaintenance, a.SetMaintenanceRequest),
             "PlanRing": unary_method(self.PlanRing, a.PlanRingRequest),
+            "SetFaults": unary_method(self.SetFaults, a.SetFaultsRequest),
         })

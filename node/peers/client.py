@@ -7,6 +7,10 @@ would keep a restarted node looking dead to its peers long after it is back.
 
 Every failure comes back as `PeerError`, which names the peer and the gRPC status, so the
 coordinator can build messages like "node-c (127.0.0.1:7403): UNAVAILABLE: connection refused".
+
+Fault injection (node/faults.py): every call takes its peer's stubs from `_stubs` first, so that
+is where a call to an address the `Faults` drop fails at once with UNAVAILABLE, before any byte
+is sent; unary, streaming, membership and admin calls alike, and any call added later too.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Iterable, Iterator
 
 import grpc
 
+from node.faults import DROPPED_DETAILS, Faults
 from node.peers import auth
 from ringstore import frames
 from ringstore.v1 import common_pb2, membership_pb2, peer_pb2
@@ -99,9 +104,11 @@ class _Stubs:
 class PeerClient:
     """Signed calls to other nodes, by address. Thread-safe."""
 
-    def __init__(self, *, node_id: str, secret: bytes, message_bytes_max: int) -> None:
+    def __init__(self, *, node_id: str, secret: bytes, message_bytes_max: int,
+                 faults: Faults | None = None) -> None:
         self._node_id = node_id
         self._secret = secret
+        self._faults = faults if faults is not None else Faults()
         self._options = channel_options(message_bytes_max)
         self._lock = threading.Lock()
         self._channels: dict[str, tuple[grpc.Channel, _Stubs]] = {}
@@ -110,6 +117,8 @@ class PeerClient:
         self._node_id = node_id
 
     def _stubs(self, address: str) -> _Stubs:
+        if self._faults.drops(address):
+            raise PeerError(address, grpc.StatusCode.UNAVAILABLE, DROPPED_DETAILS)
         with self._lock:
             entry = self._channels.get(address)
             if entry is None:

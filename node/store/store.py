@@ -232,6 +232,7 @@ class ShareWriter:
                     "same bytes (each is a dedup that adds its references)")
             refs = list(references) if referenced_by is None else [referenced_by, *references]
             ref_rows = [(ref_row_key(self.share, ref), encode_ref(ref)) for ref in refs]
+            self._store._write_delay()
             try:
                 os.fsync(self._fd)
             except OSError as exc:
@@ -314,6 +315,7 @@ class NodeStore:
             self._meta.close()
             os.close(self._lock_fd)
             raise
+        self._write_delay: Callable[[], None] = lambda: None
         self._closed = False
 
     def _lock_data_dir(self) -> int:
@@ -348,6 +350,11 @@ class NodeStore:
                               full_ratio=full_ratio, free_bytes_min=free_bytes_min,
                               bytes_max=bytes_max, headroom_bytes=headroom_bytes)
         return self.disk
+
+    def set_write_delay(self, wait: Callable[[], None]) -> None:
+        """Call `wait` before every chunk copy's fsync from now on: a hook for fault injection
+        (the daemon passes `Faults.delay_disk`, which sleeps while a slow disk is simulated)."""
+        self._write_delay = wait
 
     def close(self) -> None:
         if self._closed:

@@ -81,7 +81,8 @@ def test_ring_plan_then_drain_moves_everything_away_and_the_node_ends_left(clust
 
 
 def test_maintenance_holds_off_out_so_a_restart_costs_only_the_handoff_return(cluster_factory):
-    """4 nodes, replicas=3. node-2 goes into maintenance and is killed -9; it stays DOWN (never OUT)
+    """4 nodes, replicas=3. node-2 goes into maintenance and is stopped with SIGTERM, which inside the
+    window is not a graceful leave; it stays DOWN (never LEFT or OUT)
     for twice the OUT timer while puts continue on handoff copies; restarted, it still shows its
     window (kept in its data dir), the handoff copies come home, and repair wrote only those: nothing
     node-2 held before was rebuilt elsewhere."""
@@ -101,7 +102,7 @@ def test_maintenance_holds_off_out_so_a_restart_costs_only_the_handoff_return(cl
     cluster.wait_until(lambda: all(cluster.member_views(o)["node-2"].maintenance_until_unix_ms == window_ms
                                    for o in ("node-1", "node-3", "node-4")),
                        timeout_s=10, interval_s=0.2, what="every node to learn node-2's maintenance window")
-    cluster.kill("node-2")
+    cluster.kill("node-2", "TERM")  # a planned stop: inside the window it must not announce LEFT
     cluster.wait_state("node-2", "DOWN", timeout_s=15)
     during = {f"during-{i}": payload(3 * MIB, seed=500 + i) for i in range(3)}
     for key, data in during.items():

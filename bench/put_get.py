@@ -1,34 +1,49 @@
 """Put/get throughput, CPU cost and small-object latency on a local cluster, beside the disk ceiling.
 
     python -m bench.put_get [--nodes 5] [--replicas 3] [--big-mib 256] [--small-count 200]
-                            [--ops 400] [--json PATH]
+                            [--ops 400] [--seed N] [--json PATH]
 
 Starts a cluster with cluster-sim (real noded processes on loopback), measures, prints a table and
 writes JSON, then stops every process it started. CPU seconds are summed over this client process and
 every node process (from /proc/<pid>/stat), so the figures show what a stored MB costs the machine,
 not only how fast it went. The disk ceiling is `dd ... conv=fsync` in the same run, so every MB/s
-reads as a fraction of what the disk allows.
+reads as a fraction of what the disk allows. `python -m bench` runs the same measurements under
+replicas=3 and ec=4+2 on six nodes (the functions below), next to every other figure.
+
+Object contents come from a seed through blake3 in XOF mode (4-5 GB/s on one core, so generating
+them costs well under 1 % of what storing them does), every object different: chunks are content
+addressed, and repeating a few buffers would let deduplication flatter the figures. Large objects are
+streamed to the client from a file-like `SeededStream` and read back chunk by chunk, so a 1 GiB
+object is never in the client's memory at all; the client checks the blake3 of what it read against
+the manifest. Rejected: `os.urandom` buffers (270 MB/s here, and the whole object in memory twice
+once read back) and files on disk (the page cache and the disk would be part of the measurement).
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import io
 import json
 import os
 import pathlib
 import re
 import resource
-import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 
+import blake3
+
+from bench.report import median, percentile
 from cluster_sim.cluster import LocalCluster
 from nodectl.client import Client
 
 MIB = 1024 * 1024
 CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+SMALL_OBJECT_BYTES = 4096
+CLIENT_TIMEOUT_S = 600.0
 
 
 def process_cpu_s(pid: int) -> float:
@@ -43,7 +58,7 @@ def self_cpu_s() -> float:
 
 
 class CpuMeter:
-    """CPU seconds used by this process and the cluster's processes between start() and stop()."""
+    """CPU seconds used by this process and the cluster's processes between two samples."""
 
     def __init__(self, pids: list[int]) -> None:
         self.pids = pids
@@ -62,24 +77,112 @@ def disk_ceiling_mb_s(directory: str, size_mib: int) -> float:
     return size_mib * MIB / float(match.group(1)) / 1e6
 
 
-def timed(meter: CpuMeter, fn) -> tuple[float, float]:
+def timed(meter: CpuMeter, fn: Callable[[], object]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) that fn() took."""
     cpu0, t0 = meter.sample(), time.perf_counter()
     fn()
     return time.perf_counter() - t0, meter.sample() - cpu0
 
 
-def latency_run(address: str, bucket: str, concurrency: int, ops: int, op: str) -> dict:
-    data = os.urandom(4096)
+def object_seed(seed: int, *parts: object) -> bytes:
+    """The content seed of one object: the run's seed and the object's name."""
+    return ":".join(str(p) for p in (seed, *parts)).encode()
+
+
+def seeded_bytes(seed: bytes, size_bytes: int) -> bytes:
+    return blake3.blake3(seed).digest(length=size_bytes)
+
+
+class SeededStream(io.RawIOBase):
+    """`size_bytes` of pseudo-random bytes from `seed`, read like a file and never held whole.
+
+    Seekable, so the client learns the size up front (the node checks it) and may replay the put.
+    """
+
+    def __init__(self, seed: bytes, size_bytes: int) -> None:
+        super().__init__()
+        self._xof = blake3.blake3(seed)
+        self._size_bytes = size_bytes
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size_bytes}[whence]
+        if base + offset < 0:
+            raise ValueError(f"seek to {base + offset}, before the start of the stream")
+        self._position = base + offset
+        return self._position
+
+    def readinto(self, buffer) -> int:
+        count = max(min(len(buffer), self._size_bytes - self._position), 0)
+        if count:
+            buffer[:count] = self._xof.digest(length=count, seek=self._position)
+            self._position += count
+        return count
+
+
+def read_through(client: Client, bucket: str, key: str) -> tuple[int, str]:
+    """Stream an object and drop it; (bytes read, manifest blake3). The reader checks the blake3."""
+    with client.get(bucket, key) as reader:
+        return sum(len(chunk) for chunk in reader), reader.info.blake3_hex
+
+
+def rates(size_bytes: int, wall_s: float, cpu_s: float, prefix: str) -> dict:
+    mb = size_bytes / 1e6
+    return {f"{prefix}_mb_s": mb / wall_s, f"{prefix}_cpu_s_per_mb": cpu_s / mb, f"{prefix}_s": wall_s}
+
+
+def put_get_object(client: Client, meter: CpuMeter, bucket: str, key: str, size_bytes: int, seed: bytes,
+                   policy: dict) -> dict:
+    """Put one object streamed from a SeededStream, then read it back streamed; MB/s and CPU s/MB."""
+    box: list = []
+    wall, cpu = timed(meter, lambda: box.append(client.put(bucket, key, SeededStream(seed, size_bytes),
+                                                           **policy)))
+    info = box.pop()
+    result = {"size_bytes": size_bytes, "chunks": info.chunk_count, **rates(size_bytes, wall, cpu, "put")}
+    wall, cpu = timed(meter, lambda: box.append(read_through(client, bucket, key)))
+    read_bytes, blake3_hex = box.pop()
+    assert read_bytes == size_bytes and blake3_hex == info.blake3_hex, \
+        f"{bucket}/{key}: read {read_bytes} bytes with blake3 {blake3_hex}, put {size_bytes} as {info.blake3_hex}"
+    return {**result, **rates(size_bytes, wall, cpu, "get")}
+
+
+def put_get_many(client: Client, meter: CpuMeter, bucket: str, prefix: str, count: int, size_bytes: int,
+                 seed: int, policy: dict) -> dict:
+    """Put `count` different objects of `size_bytes` one after another, then get them; MB/s, CPU s/MB."""
+    keys = [f"{prefix}/{i}" for i in range(count)]
+    wall, cpu = timed(meter, lambda: [client.put(bucket, key, seeded_bytes(object_seed(seed, key), size_bytes),
+                                                 **policy) for key in keys])
+    result = {"count": count, "size_bytes": size_bytes, **rates(count * size_bytes, wall, cpu, "put")}
+    wall, cpu = timed(meter, lambda: [client.get_bytes(bucket, key) for key in keys])
+    return {**result, **rates(count * size_bytes, wall, cpu, "get")}
+
+
+def latency_run(address: str, bucket: str, concurrency: int, ops: int, op: str, *, prefix: str = "small",
+                policy: dict | None = None) -> dict:
+    """`ops` 4 KiB puts (or gets of what a put run stored under `prefix`) from `concurrency` threads,
+    each with its own client; ops/s and nearest-rank p50/p99. Puts also say whether the node stored
+    the object inline in its manifest."""
+    data = os.urandom(SMALL_OBJECT_BYTES)
     latencies: list[float] = []
+    inline: set[bool] = set()
 
     def worker(worker_id: int) -> list[float]:
         out = []
         with Client(address=address) as client:
             for i in range(ops // concurrency):
-                key = f"small/{worker_id}/{i}"
+                key = f"{prefix}/{worker_id}/{i}"
                 t0 = time.perf_counter()
                 if op == "put":
-                    client.put(bucket, key, data)
+                    inline.add(client.put(bucket, key, data, **(policy or {})).inline)
                 else:
                     client.get_bytes(bucket, key)
                 out.append(time.perf_counter() - t0)
@@ -90,9 +193,29 @@ def latency_run(address: str, bucket: str, concurrency: int, ops: int, op: str) 
         for result in pool.map(worker, range(concurrency)):
             latencies.extend(result)
     elapsed = time.perf_counter() - t0
-    latencies.sort()
-    return {"ops_per_s": len(latencies) / elapsed, "p50_ms": 1000 * statistics.median(latencies),
-            "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]}
+    out = {"ops": len(latencies), "ops_per_s": len(latencies) / elapsed, "p50_ms": 1000 * median(latencies),
+           "p99_ms": 1000 * percentile(latencies, 0.99)}
+    if op == "put":
+        out["inline"] = sorted(inline)
+    return out
+
+
+def small_ops(address: str, meter: CpuMeter, bucket: str, label: str, policy: dict, ops: int,
+              concurrencies: tuple[int, ...] = (1, 16)) -> dict:
+    """4 KiB put then get runs at each concurrency under one policy; adds CPU ms per op."""
+    results = {}
+    for concurrency in concurrencies:
+        prefix = f"small-{label}-c{concurrency}"
+        for op in ("put", "get"):
+            cpu0 = meter.sample()
+            run = latency_run(address, bucket, concurrency, ops, op, prefix=prefix, policy=policy)
+            run["cpu_ms_per_op"] = 1000 * (meter.sample() - cpu0) / run["ops"]
+            results[f"{op}_c{concurrency}"] = run
+    return results
+
+
+def cluster_meter(cluster: LocalCluster) -> CpuMeter:
+    return CpuMeter([n.pid for n in cluster.nodes.values()])
 
 
 def main() -> None:
@@ -102,54 +225,37 @@ def main() -> None:
     parser.add_argument("--big-mib", type=int, default=256)
     parser.add_argument("--small-count", type=int, default=200)
     parser.add_argument("--ops", type=int, default=400, help="4 KiB operations per latency run")
+    parser.add_argument("--seed", type=int, default=int(time.time()), help="seed of the objects' contents")
     parser.add_argument("--json", default="", help="where to write results (default bench/results/...)")
     args = parser.parse_args()
 
-    results: dict = {"nodes": args.nodes, "replicas": args.replicas}
+    policy = {"replicas": args.replicas}
+    results: dict = {"nodes": args.nodes, "replicas": args.replicas, "seed": args.seed}
     with tempfile.TemporaryDirectory(prefix="ringstore-bench-") as tmp:
         results["disk_ceiling_mb_s"] = disk_ceiling_mb_s(tmp, args.big_mib)
         with LocalCluster.up(pathlib.Path(tmp, "cluster"), nodes=args.nodes, replicas=args.replicas) as cluster:
-            meter = CpuMeter([n.pid for n in cluster.nodes.values()])
+            meter = cluster_meter(cluster)
             address = cluster.any_address()
-            with Client(address=address, timeout_s=600.0) as client:
+            with Client(address=address, timeout_s=CLIENT_TIMEOUT_S) as client:
                 client.create_bucket("bench", replicas=args.replicas)
-                big = os.urandom(args.big_mib * MIB)
-                wall, cpu = timed(meter, lambda: client.put("bench", "big", big))
-                results["big_put"] = {"mb_s": len(big) / wall / 1e6, "cpu_s_per_mb": cpu / (len(big) / 1e6)}
-                box: list[bytes] = []
-                wall, cpu = timed(meter, lambda: box.append(client.get_bytes("bench", "big")))
-                assert box[0] == big, "big object read back different"
-                results["big_get"] = {"mb_s": len(big) / wall / 1e6, "cpu_s_per_mb": cpu / (len(big) / 1e6)}
-
-                small = [os.urandom(MIB) for _ in range(8)]
-                total = args.small_count * MIB
-                wall, cpu = timed(meter, lambda: [client.put("bench", f"mib/{i}", small[i % 8])
-                                                  for i in range(args.small_count)])
-                results["mib_put"] = {"mb_s": total / wall / 1e6, "cpu_s_per_mb": cpu / (total / 1e6),
-                                      "count": args.small_count}
-                wall, cpu = timed(meter, lambda: [client.get_bytes("bench", f"mib/{i}")
-                                                  for i in range(args.small_count)])
-                results["mib_get"] = {"mb_s": total / wall / 1e6, "cpu_s_per_mb": cpu / (total / 1e6),
-                                      "count": args.small_count}
-            for concurrency in (1, 16):
-                for op in ("put", "get"):
-                    cpu0 = meter.sample()
-                    run = latency_run(address, "bench", concurrency, args.ops, op)
-                    run["cpu_ms_per_op"] = 1000 * (meter.sample() - cpu0) / args.ops
-                    results[f"small_{op}_c{concurrency}"] = run
+                results["big"] = put_get_object(client, meter, "bench", "big", args.big_mib * MIB,
+                                                object_seed(args.seed, "big"), policy)
+                results["mib"] = put_get_many(client, meter, "bench", "mib", args.small_count, MIB, args.seed,
+                                              policy)
+            results["small"] = small_ops(address, meter, "bench", f"replicas={args.replicas}", policy, args.ops)
 
     ceiling = results["disk_ceiling_mb_s"]
     print(f"disk ceiling (dd conv=fsync): {ceiling:.0f} MB/s; {args.nodes} nodes, replicas={args.replicas}")
     print(f"{'workload':<24}{'MB/s':>8}{'x ceiling':>11}{'CPU s/MB':>10}")
-    for name, label in [("big_put", f"put {args.big_mib} MiB"), ("big_get", f"get {args.big_mib} MiB"),
-                        ("mib_put", f"put {args.small_count} x 1 MiB"),
-                        ("mib_get", f"get {args.small_count} x 1 MiB")]:
-        r = results[name]
-        print(f"{label:<24}{r['mb_s']:>8.1f}{r['mb_s'] / ceiling:>11.2f}{r['cpu_s_per_mb']:>10.4f}")
+    for name, label in [("big", f"{args.big_mib} MiB"), ("mib", f"{args.small_count} x 1 MiB")]:
+        for op in ("put", "get"):
+            r = results[name]
+            print(f"{op + ' ' + label:<24}{r[op + '_mb_s']:>8.1f}{r[op + '_mb_s'] / ceiling:>11.2f}"
+                  f"{r[op + '_cpu_s_per_mb']:>10.4f}")
     print(f"{'4 KiB op':<24}{'ops/s':>8}{'p50 ms':>11}{'p99 ms':>10}{'CPU ms/op':>11}")
     for concurrency in (1, 16):
         for op in ("put", "get"):
-            r = results[f"small_{op}_c{concurrency}"]
+            r = results["small"][f"{op}_c{concurrency}"]
             print(f"{op + ' c=' + str(concurrency):<24}{r['ops_per_s']:>8.0f}{r['p50_ms']:>11.2f}"
                   f"{r['p99_ms']:>10.2f}{r['cpu_ms_per_op']:>11.2f}")
     path = pathlib.Path(args.json or pathlib.Path(__file__).parent / "results" / f"put_get-{int(time.time())}.json")

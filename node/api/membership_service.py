@@ -1,4 +1,10 @@
-"""MembershipService: heartbeats, gossip, state sync and joins, handed to the `Membership` machine."""
+"""MembershipService: heartbeats, gossip, state sync and joins, handed to the `Membership` machine.
+
+The servicer also keeps the node's membership traffic accounting, both ends in one place: the
+messages and serialized bytes of every call it serves (requests in, replies out), and through the
+`GrpcTransport` it is given, the calls this node makes (requests out, replies in). That is what
+`ringstore_gossip_bytes_total` reports and bench's idle-gossip figure reads.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from node.api.status import unary, unary_method
 from node.gossip import MemberInfo, Membership
 from node.gossip.transport import PeerUnreachable, Transport
 from node.metrics import Metrics
+from node.peers.gossip_transport import GrpcTransport
 from ringstore.v1 import membership_pb2 as m
 
 SERVICE = "ringstore.v1.MembershipService"
@@ -27,50 +34,62 @@ class MembershipServicer:
         self._transport = transport
         self._metrics = metrics
         self._probe_timeout_s = probe_timeout_s
+        if isinstance(transport, GrpcTransport):
+            transport.on_bytes = self._count_bytes
 
-    def _count(self, kind: str) -> None:
+    def _count_bytes(self, kind: str, direction: str, size_bytes: int) -> None:
+        self._metrics.gossip_bytes.labels(kind, direction).inc(size_bytes)
+
+    def _count(self, kind: str, request) -> None:
         self._metrics.gossip_messages.labels(kind, "received").inc()
+        self._count_bytes(kind, "received", request.ByteSize())
+
+    def _reply(self, kind: str, response):
+        self._count_bytes(kind, "sent", response.ByteSize())
+        return response
 
     @unary
     def Heartbeat(self, request, context):
-        self._count("heartbeat")
+        self._count("heartbeat", request)
         updates = self._membership.on_heartbeat(MemberInfo.from_proto(request.sender), _infos(request.updates))
-        return m.HeartbeatResponse(updates=_protos(updates))
+        return self._reply("heartbeat", m.HeartbeatResponse(updates=_protos(updates)))
 
     @unary
     def IndirectProbe(self, request, context):
-        self._count("indirect_probe")
+        self._count("indirect_probe", request)
         timeout_s = min(request.timeout_ms / 1000.0 if request.timeout_ms else self._probe_timeout_s,
                         self._probe_timeout_s)
         try:
             answer = self._transport.ping(request.target_address, request.target_node_id, timeout_s)
         except PeerUnreachable:
             answer = None
-        return m.IndirectProbeResponse(reachable=answer is not None)
+        return self._reply("indirect_probe", m.IndirectProbeResponse(reachable=answer is not None))
 
     @unary
     def Ping(self, request, context):
-        self._count("ping")
+        self._count("ping", request)
         me = self._membership.me()
         if request.node_id and request.node_id != me.node_id:
             context.abort(grpc.StatusCode.NOT_FOUND, f"this is {me.node_id}, not {request.node_id}")
-        return m.PingResponse(member=me.to_proto())
+        return self._reply("ping", m.PingResponse(member=me.to_proto()))
 
     @unary
     def Gossip(self, request, context):
-        self._count("gossip")
+        self._count("gossip", request)
         self._membership.on_gossip(_infos(request.updates))
-        return m.GossipResponse()
+        return self._reply("gossip", m.GossipResponse())
 
     @unary
     def SyncState(self, request, context):
-        self._count("sync")
-        return m.SyncStateResponse(members=_protos(self._membership.on_sync(_infos(request.members))))
+        self._count("sync", request)
+        members = self._membership.on_sync(_infos(request.members))
+        return self._reply("sync", m.SyncStateResponse(members=_protos(members)))
 
     @unary
     def Join(self, request, context):
-        self._count("join")
-        return m.JoinResponse(members=_protos(self._membership.on_join(MemberInfo.from_proto(request.member))))
+        self._count("join", request)
+        return self._reply("join", m.JoinResponse(
+            members=_protos(self._membership.on_join(MemberInfo.from_proto(request.member)))))
 
     def handlers(self) -> grpc.GenericRpcHandler:
         return grpc.method_handlers_generic_handler(SERVICE, {

@@ -1,4 +1,12 @@
-"""The membership Transport over gRPC: what `node.gossip.MembershipDriver` sends, signed by PeerClient."""
+"""The membership Transport over gRPC: what `node.gossip.MembershipDriver` sends, signed by PeerClient.
+
+Every call reports its kind (`heartbeat`, `sync`, ... the same names MembershipServicer counts on
+the receiving end) to `on_send`, and the serialized sizes of its request and of the peer's reply to
+`on_bytes`, so idle gossip traffic can be read in bytes per node from the metrics. Sizes are the
+protobuf messages; gRPC's HTTP/2 framing and the HMAC metadata ride on top of every call and are
+not counted (count the calls for that). Rejected: counting bytes on the channel (a gRPC
+interceptor); the same channels carry chunk data, and membership traffic must not drown in it.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +18,9 @@ from node.peers.client import PeerClient, PeerError
 from ringstore.v1 import membership_pb2 as m
 
 _REJECTED = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
+# MembershipService method -> the kind label both ends count it under.
+KIND_OF_METHOD = {"Heartbeat": "heartbeat", "IndirectProbe": "indirect_probe", "Ping": "ping",
+                  "Gossip": "gossip", "SyncState": "sync", "Join": "join"}
 
 
 class GrpcTransport:
@@ -18,15 +29,22 @@ class GrpcTransport:
     def __init__(self, peers: PeerClient, on_send=None) -> None:
         self._peers = peers
         self._on_send = on_send or (lambda kind: None)
+        # on_bytes(kind, direction, size_bytes) with direction "sent" or "received"; set by the
+        # MembershipServicer, which counts the other end's bytes too.
+        self.on_bytes = lambda kind, direction, size_bytes: None
 
     def _call(self, address: str, name: str, request, timeout_s: float):
-        self._on_send(name)
+        kind = KIND_OF_METHOD[name]
+        self._on_send(kind)
+        self.on_bytes(kind, "sent", request.ByteSize())
         try:
-            return self._peers.membership_call(address, name, request, timeout_s)
+            reply = self._peers.membership_call(address, name, request, timeout_s)
         except PeerError as err:
             if err.code in _REJECTED:
                 raise PeerRejected(address, err.details) from None
             raise PeerUnreachable(address, f"{err.code.name}: {err.details}") from None
+        self.on_bytes(kind, "received", reply.ByteSize())
+        return reply
 
     def heartbeat(self, address: str, sender: MemberInfo, updates, timeout_s: float) -> list[MemberInfo]:
         reply = self._call(address, "Heartbeat", m.HeartbeatRequest(

@@ -260,9 +260,12 @@ class Repairer:
 
         candidates = []
         asks: dict[str, set[ShareKey]] = {}
+        # A record written this recently may belong to a put still storing its copies: a probe would
+        # find them missing, and repair would copy them again or drop a holder from the record.
+        young_after_ms = self._clock.wall_ms() - int(self._config.ring_settle_s * 1000)
         for record in records:
             layout = Layout.of_record(record)
-            if layout.wanted == 0:
+            if layout.wanted == 0 or record.updated_at_unix_ms > young_after_ms:
                 continue
             order = ring.ordered_nodes(chunk_position(layout.chunk_id))
             named = [h.node_id for h in record.holders]

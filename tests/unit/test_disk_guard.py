@@ -355,7 +355,8 @@ def lost_copy(tmp_path):
 
         def repairer(full: dict[str, int]) -> Repairer:
             made = Repairer(view=_View(order[0], "", REPAIR_RING, full), store=stores[order[0]],
-                            replicas=_LocalCluster(stores), clock=ManualClock(), config=RepairConfig.local(),
+                            replicas=_LocalCluster(stores), clock=ManualClock(wall_start_ms=NOW_MS + 60_000),
+                            config=RepairConfig.local(),
                             queue=RepairQueue(), metrics=None, ring_changed_at_s=lambda: 0.0)
             stack.callback(made.close)
             return made

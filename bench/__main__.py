@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import pathlib
 import random
@@ -48,7 +47,7 @@ from bench import membership as membership_bench
 from bench import put_get
 from bench.erasure import cpu_ceilings
 from bench.repair import bench_repair
-from bench.report import Row, format_table
+from bench.report import Row, format_table, write_results
 from cluster_sim.cluster import LocalCluster
 from nodectl.client import Client
 
@@ -306,10 +305,8 @@ def main() -> int:
     results["rows"] = [row.to_dict() for row in rows]
     print()
     print(format_table(rows))
-    path = pathlib.Path(args.json or pathlib.Path(__file__).parent / "results" / f"suite-{int(time.time())}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2))
-    print(f"seed {args.seed}; wrote {path}")
+    print(f"seed {args.seed}")
+    write_results(results, "suite", args.json)
     if results["errors"]:
         print(f"FAILED parts: {', '.join(results['errors'])}")
         return 1

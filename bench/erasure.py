@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
-import json
 import os
 import pathlib
 import tempfile
@@ -24,6 +23,7 @@ import time
 import blake3
 
 from bench.put_get import CpuMeter, disk_ceiling_mb_s, timed
+from bench.report import write_results
 from cluster_sim.cluster import LocalCluster
 from node.erasure import Geometry, decode, encode
 from nodectl.client import Client
@@ -138,10 +138,7 @@ def main() -> None:
     r = results["ec=4+2 degraded"]
     print(f"{'ec=4+2, 2 down':<20}{'':>10}{'':>10}{r['get_mb_s']:>10.1f}{r['get_cpu_s_per_mb']:>10.4f}"
           f"{'':>14}  ({r['decoded_fraction']:.0%} of bytes decoded from parity; down: {', '.join(r['nodes_down'])})")
-    path = pathlib.Path(args.json or pathlib.Path(__file__).parent / "results" / f"erasure-{int(time.time())}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2))
-    print(f"wrote {path}")
+    write_results(results, "erasure", args.json)
 
 
 if __name__ == "__main__":

@@ -46,7 +46,6 @@ a heartbeat interval on two busy cores, and polling faster loads the very nodes 
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 import random
 import re
@@ -57,7 +56,7 @@ from collections.abc import Callable, Iterable
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.put_get import process_cpu_s
-from bench.report import median
+from bench.report import median, write_results
 from cluster_sim import ClusterError, LocalCluster
 from node.config import GossipConfig
 
@@ -364,10 +363,7 @@ def main() -> None:
               f"{d['all_median_s']:.2f} s (max {d['all_max_s']:.2f} s) = {d['all_median_intervals']:.1f} "
               f"heartbeat intervals; {d['kills']} kills, times from {d['source']}, polls every "
               f"{d['poll_round_s_median'] or 0:.2f} s; false DOWNs {d['false_downs']} ({d['false_down_source']})")
-    path = pathlib.Path(args.json or pathlib.Path(__file__).parent / "results" / f"membership-{int(time.time())}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2))
-    print(f"wrote {path}")
+    write_results(results, "membership", args.json)
 
 
 if __name__ == "__main__":

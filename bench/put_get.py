@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import io
-import json
 import os
 import pathlib
 import re
@@ -36,7 +35,7 @@ from collections.abc import Callable
 
 import blake3
 
-from bench.report import median, percentile
+from bench.report import median, percentile, write_results
 from cluster_sim.cluster import LocalCluster
 from nodectl.client import Client
 
@@ -258,10 +257,7 @@ def main() -> None:
             r = results["small"][f"{op}_c{concurrency}"]
             print(f"{op + ' c=' + str(concurrency):<24}{r['ops_per_s']:>8.0f}{r['p50_ms']:>11.2f}"
                   f"{r['p99_ms']:>10.2f}{r['cpu_ms_per_op']:>11.2f}")
-    path = pathlib.Path(args.json or pathlib.Path(__file__).parent / "results" / f"put_get-{int(time.time())}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2))
-    print(f"wrote {path}")
+    write_results(results, "put_get", args.json)
 
 
 if __name__ == "__main__":

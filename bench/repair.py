@@ -39,7 +39,6 @@ copies moved exceed node-7's copies, which this run prints side by side.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import pathlib
@@ -48,6 +47,7 @@ import time
 
 from bench.erasure import metric_sum
 from bench.put_get import disk_ceiling_mb_s, process_cpu_s
+from bench.report import write_results
 from cluster_sim import ClusterError, LocalCluster
 from nodectl.client import Client, FsckSummary
 
@@ -304,10 +304,7 @@ def main() -> None:
           f"{d['planned_copies_moved']} copies ({d['planned_bytes_moved'] / MIB:.0f} MiB); moved "
           f"{d['copies_moved']} copies ({d['bytes_moved'] / MIB:.0f} MiB) in {d['seconds']:.1f} s to LEFT "
           f"= {d['mb_s']:.1f} MB/s")
-    path = pathlib.Path(args.json or pathlib.Path(__file__).parent / "results" / f"repair-{int(time.time())}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2))
-    print(f"wrote {path}")
+    write_results(results, "repair", args.json)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The suite's figures as rows, each beside the ceiling or target it should be read against.
 
-Pure helpers (no clock, no processes): the percentile every latency and detection figure uses, the
-row type, the ratio and the text table. `python -m bench` prints the table and stores the same rows
+Helpers without clocks or processes: the percentile every latency and detection figure uses, the
+row type, the ratio, the text table, and `write_results`, which every bench entry point uses to
+store its JSON. `python -m bench` prints the table and stores the same rows
 in its JSON, so the docs and the terminal show the same numbers.
 
 Percentiles are nearest-rank (the smallest sample with at least q of the samples at or below it):
@@ -12,7 +13,10 @@ samples (numpy's default), which at 400 samples invents a p99 between the two sl
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import pathlib
+import time
 from collections.abc import Sequence
 
 COLUMN_GAP = "  "
@@ -81,3 +85,13 @@ def format_table(rows: Sequence[Row]) -> str:
                                      for i, (text, width) in enumerate(zip(line, widths))).rstrip())
     lines.insert(1, COLUMN_GAP.join("-" * width for width in widths))
     return "\n".join(lines)
+
+
+def write_results(results: dict, name: str, path: str = "") -> pathlib.Path:
+    """Write `results` as JSON to `path` (a `--json` argument), or by default to
+    bench/results/NAME-<unix time>.json; print and return where it went."""
+    target = pathlib.Path(path or pathlib.Path(__file__).parent / "results" / f"{name}-{int(time.time())}.json")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(results, indent=2))
+    print(f"wrote {target}")
+    return target

@@ -79,15 +79,16 @@ def wait_copies(cluster: LocalCluster, expected: int, what: str) -> dict[str, in
     return dict(seen)
 
 
-def put_mix(client: Client, objects: dict[str, bytes]) -> int:
-    """Store objects alternately under replicas=3 and ec=4+2; returns the copies they make."""
+def put_mix(client: Client, objects: dict[str, bytes], *, ec: tuple[int, int] = (4, 2)) -> int:
+    """Store objects alternately under replicas=3 and ec=K+M (4+2 unless given); returns the copies
+    they make."""
     client.create_bucket("mix")
     copies = 0
     for index, (key, data) in enumerate(sorted(objects.items())):
         chunks = -(-len(data) // (4 * MIB))
         if index % 2:
-            client.put("mix", key, data, ec=(4, 2))
-            copies += 6 * chunks
+            client.put("mix", key, data, ec=ec)
+            copies += sum(ec) * chunks
         else:
             client.put("mix", key, data, replicas=3)
             copies += 3 * chunks

@@ -13,8 +13,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from cluster_checks import (MIB, REPAIR_DEADLINE_S, check_all, metric, payload, repair_status, wait_copies,
-                            wait_full)
+from cluster_checks import (MIB, REPAIR_DEADLINE_S, check_all, metric, payload, put_mix, repair_status,
+                            wait_copies, wait_full)
 from cluster_sim.errors import ClusterTimeout
 from nodectl.cli import main
 from nodectl.client import Client
@@ -25,20 +25,6 @@ def nodectl(cluster, *args):
     return CliRunner().invoke(main, ["--addr", cluster.any_address(), *args], catch_exceptions=False)
 
 
-def put_objects(client: Client, objects: dict[str, bytes]) -> int:
-    """replicas=3 and ec=2+2 alternately (both fit on four nodes); returns the copies they make."""
-    client.create_bucket("mix")
-    copies = 0
-    for index, (key, data) in enumerate(sorted(objects.items())):
-        chunks = -(-len(data) // (4 * MIB))
-        if index % 2:
-            client.put("mix", key, data, ec=(2, 2))
-        else:
-            client.put("mix", key, data, replicas=3)
-        copies += 4 * chunks if index % 2 else 3 * chunks
-    return copies
-
-
 def test_ring_plan_then_drain_moves_everything_away_and_the_node_ends_left(cluster_factory):
     """5 nodes. `ring plan drain node-2` predicts moving exactly the copies node-2 holds; `node drain
     node-2` waits until node-2 is LEFT; then node-2 holds nothing, fsck is clean with every chunk at
@@ -47,7 +33,7 @@ def test_ring_plan_then_drain_moves_everything_away_and_the_node_ends_left(clust
     cluster = cluster_factory(nodes=5)
     client = Client(address=cluster.any_address(exclude=["node-2"]), timeout_s=60.0)
     objects = {f"obj-{i}": payload(5 * MIB + i * 777, seed=300 + i) for i in range(6)}
-    copies = put_objects(client, objects)
+    copies = put_mix(client, objects, ec=(2, 2))  # both policies fit on the four nodes left
     held = wait_copies(cluster, copies, "the objects' copies to be stored")["node-2"]
     assert held > 0
 

@@ -281,7 +281,8 @@ class NodeDaemon:
         settled = lambda: self.clock.monotonic_s() - self.cluster.ring_changed_at_s >= cfg.repair.ring_settle_s  # noqa: E731
         self.repairer = Repairer(view=self.cluster, store=self.store, replicas=replicas, clock=self.clock,
                                  config=cfg.repair, queue=self.repair_queue, metrics=self.metrics,
-                                 ring_changed_at_s=lambda: self.cluster.ring_changed_at_s)
+                                 ring_changed_at_s=lambda: self.cluster.ring_changed_at_s,
+                                 needed=lambda refs: self.gc.needed(refs))
         self.metadata_sync = MetadataSync(view=self.cluster, store=self.store, replicas=replicas,
                                           metadata_replicas=cfg.storage.metadata_replicas, settled=settled)
         self.scrubber = Scrubber(self.store, self.clock, cfg.repair.scrub_bandwidth_bytes_per_s,

@@ -61,7 +61,7 @@ import dataclasses
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 
 from ringstore.v1 import common_pb2
@@ -175,6 +175,42 @@ def ref_verdict(ref: common_pb2.ObjectRef, stored_at_unix_ms: int, key: KeyState
                         f"on all {len(key.versions)} metadata replicas")
 
 
+def can_be_current(ref: common_pb2.ObjectRef, key: KeyState, now_unix_ms: int, grace_s: float) -> bool:
+    """Whether the version a reference names may still be (or become) the object's current
+    version. False only when every metadata replica answered with a strictly newer version (it
+    can never win again), or none has its manifest and its put is past the grace (the put died).
+    Repair asks this before copying a chunk back to a home: a copy only superseded versions need
+    is garbage a collector is about to delete, not redundancy to restore. Unlike `ref_verdict`
+    there is no grace for the superseded case: a get that read the old manifest still finds the
+    copies that are left until their own collection."""
+    if not key.complete or not key.versions:
+        return True
+    ref_stamp = stamp_key(ref.version)
+    newest = _newest(key)
+    if newest is None or stamp_key(newest.version) < ref_stamp:
+        return ref.version.rewrite != 0 or now_unix_ms < ref.version.physical_ms + round(grace_s * 1000)
+    return not all(m is not None and stamp_key(m.version) > ref_stamp for m in key.versions)
+
+
+def some_can_be_current(refs: Iterable[common_pb2.ObjectRef], lookup: Callable[[str, str, str], KeyState],
+                        now_unix_ms: int, grace_s: float) -> bool:
+    """`can_be_current` for any of a copy's references, one lookup per key; a failed lookup or a
+    copy without references counts as needed (repair is never skipped on partial knowledge)."""
+    refs = list(refs)
+    if not refs:
+        return True
+    states: dict[tuple[str, str, str], KeyState] = {}
+    for ref in refs:
+        name = (ref.tenant, ref.bucket, ref.key)
+        try:
+            state = states[name] if name in states else states.setdefault(name, lookup(*name))
+        except Exception:  # noqa: BLE001 - any lookup failure means "do not know": keep
+            return True
+        if can_be_current(ref, state, now_unix_ms, grace_s):
+            return True
+    return False
+
+
 def _after_grace(collectable_at_unix_ms: int, now_unix_ms: int, why: str) -> Verdict:
     if now_unix_ms >= collectable_at_unix_ms:
         return Verdict(COLLECT, f"{why}; grace over")
@@ -243,6 +279,13 @@ class GarbageCollector:
         _check_grace(grace_s)
         with self._lock:
             self._grace_s = grace_s
+
+    def needed(self, refs: Iterable[common_pb2.ObjectRef]) -> bool:
+        """Whether a copy with these references may serve a current version (repair's question
+        before copying it back to a home; see `can_be_current`)."""
+        with self._lock:
+            grace_s = self._grace_s
+        return some_can_be_current(refs, self._lookup, self._clock.wall_ms(), grace_s)
 
     def status(self) -> GcStatus:
         with self._lock:

@@ -24,7 +24,10 @@ Work is done worst-first (fewest surviving copies or shares above the readable m
 A copy is made from a surviving copy of the same slot when one exists (verified against its recorded
 blake3), otherwise (erasure coding) from any K verified shares: decode, check the chunk id,
 re-encode, keep the missing share. The new copy carries every reference of its sources, so garbage
-collection releases it exactly when it would have released the original. Then the new placement
+collection releases it exactly when it would have released the original. A chunk whose references
+all name superseded versions (`gc.can_be_current`) is not copied at all: a delete's copies are
+collected holder by holder, and without this check the first holder to collect would get its copy
+back from a holder that had not collected yet. Then the new placement
 record goes to every holder it names. Surplus copies are dropped by their own holder, and only when
 the plan is complete (every slot verified on its ALIVE target in this scan) and the ring has not
 changed for `ring_settle_s`.
@@ -141,8 +144,10 @@ class Repairer:
 
     def __init__(self, *, view: ClusterView, store: NodeStore, replicas: Replicas, clock: Clock,
                  config: RepairConfig, queue: RepairQueue, metrics: Metrics | None,
-                 ring_changed_at_s: Callable[[], float]) -> None:
+                 ring_changed_at_s: Callable[[], float],
+                 needed: Callable[[list[common_pb2.ObjectRef]], bool] = lambda refs: True) -> None:
         self._view = view
+        self._needed = needed
         self._store = store
         self._replicas = replicas
         self._clock = clock
@@ -363,6 +368,13 @@ class Repairer:
                     rebuilt = self._rebuild(plan, record)
                 copied = rebuilt[move.slot]
             data, refs = copied
+            if not made and not self._needed(refs):
+                # Every version the chunk serves is superseded: its copies are garbage the holders'
+                # collectors are about to delete, and copying one back would only be collected again.
+                log.info("chunk %s (%s) not repaired: every version it holds is superseded on all "
+                         "metadata replicas; garbage collection removes it", layout.chunk_id.hex()[:16],
+                         layout.policy_text)
+                return
             self._bucket.acquire(len(data))
             digest = layout.chunk_id if not layout.erasure else blake3.blake3(data).digest()
             self._replicas.store_share(move.target, key, data, new_record, digest, move.handoff_for, None, refs)

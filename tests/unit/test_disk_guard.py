@@ -36,6 +36,7 @@ from node.hlc import HybridLogicalClock
 from node.metrics import Metrics
 from node.objects.replicas import HolderError, Replicas
 from node.peers.client import PeerClient
+from node.repair.gc import KeyState, can_be_current
 from node.repair.queue import RepairQueue
 from node.repair.repairer import Repairer
 from node.ring import Ring, RingMember, chunk_position
@@ -353,11 +354,11 @@ def lost_copy(tmp_path):
             stores[node].put_share(share, data, expected_blake3=share.chunk_id, placement=record,
                                    referenced_by=_ref("k"))
 
-        def repairer(full: dict[str, int]) -> Repairer:
+        def repairer(full: dict[str, int], **kwargs) -> Repairer:
             made = Repairer(view=_View(order[0], "", REPAIR_RING, full), store=stores[order[0]],
                             replicas=_LocalCluster(stores), clock=ManualClock(wall_start_ms=NOW_MS + 60_000),
                             config=RepairConfig.local(),
-                            queue=RepairQueue(), metrics=None, ring_changed_at_s=lambda: 0.0)
+                            queue=RepairQueue(), metrics=None, ring_changed_at_s=lambda: 0.0, **kwargs)
             stack.callback(made.close)
             return made
 
@@ -396,6 +397,29 @@ def test_a_home_refusing_a_repair_copy_as_full_is_a_listed_failure_with_back_off
     assert not stores[order[2]].has_share(share) and _temp_files(stores[order[2]]) == []
     repair.scan_and_repair()  # backing off: not attempted again yet
     assert repair.status().unrepairable[0][1].attempts == 1
+
+
+def test_repair_does_not_copy_back_a_chunk_only_superseded_versions_reference(lost_copy):
+    """The third home already collected its copy of a deleted object's chunk while the others have not
+    yet: repair asks about the copy's references (through the collector's rule) and, with a tombstone
+    on every metadata replica, copies nothing. With the version still current it copies as before."""
+    stores, order, share, data, repairer = lost_copy
+    tombstone = common_pb2.Manifest(tombstone=True, version=common_pb2.VersionStamp(
+        physical_ms=NOW_MS + 1000, node_id="node-a"))
+    asked: list[list[str]] = []
+
+    def superseded(refs) -> bool:
+        asked.append([ref.key for ref in refs])
+        key = KeyState(complete=True, versions=(tombstone,) * 3)
+        return any(can_be_current(ref, key, NOW_MS + 60_000, 100.0) for ref in refs)
+
+    repairer({}, needed=superseded).scan_and_repair()
+    assert asked == [["k"]]
+    assert not stores[order[2]].has_share(share)
+    assert [node for node in REPAIR_NODES if stores[node].has_share(share)] == sorted(order[:2])
+    repair = repairer({}, needed=lambda refs: True)
+    repair.scan_and_repair()
+    assert stores[order[2]].read_share(share) == data and repair.status().unrepairable == ()
 
 
 # -- a real ENOSPC -------------------------------------------------------------------------------

@@ -144,6 +144,47 @@ def test_ahead_of_metadata(version, key, expected):
     assert ahead_of_metadata(ref(version), key) is expected
 
 
+@pytest.mark.parametrize("version, key, now_ms, expected", [
+    # superseded on every replica: never current again, however young
+    (A, everywhere(manifest(B, tombstone=True)), T0_MS + 1, False),
+    (A, everywhere(manifest(A_R1)), T0_MS + 1, False),
+    # superseded on only some replicas, or partial knowledge: may still be served
+    (A, KeyState(complete=True, versions=(manifest(B),) * 2 + (manifest(A),)), LONG_AFTER_MS, True),
+    (A, KeyState(complete=True, versions=(manifest(B),) * 2 + (None,)), LONG_AFTER_MS, True),
+    (A, KeyState(complete=False, versions=(manifest(B),) * 3, unreachable=("node-c",)), LONG_AFTER_MS, True),
+    (A, KeyState(complete=True, versions=()), LONG_AFTER_MS, True),
+    (A, everywhere(manifest(A)), LONG_AFTER_MS, True),
+    # no manifest yet: a put within the grace may still land; past it, it died
+    (A, everywhere(None), T0_MS + GRACE_MS - 1, True),
+    (A, everywhere(None), T0_MS + GRACE_MS, False),
+    (A, everywhere(manifest(OLDER)), T0_MS + GRACE_MS, False),
+    # a conversion's stamp says nothing about when it began: always possibly current
+    (A_R1, everywhere(manifest(A)), LONG_AFTER_MS, True),
+], ids=["tombstone-everywhere", "rewrite-everywhere", "newer-on-2-of-3", "newer-on-2-of-3-third-empty",
+        "incomplete", "no-replicas-known", "live", "put-in-flight", "put-dead", "put-dead-older-exists",
+        "conversion-ahead"])
+def test_can_be_current(version, key, now_ms, expected):
+    assert gc.can_be_current(ref(version), key, now_ms, GRACE_S) is expected
+
+
+def test_some_can_be_current_asks_once_per_key_and_keeps_on_failure():
+    calls = []
+    states = {"old": everywhere(manifest(B, key="old"), 3), "new": everywhere(manifest(A, key="new"), 3)}
+
+    def lookup(tenant, bucket, key):
+        calls.append(key)
+        if key == "down":
+            raise ConnectionError("metadata replica unreachable")
+        return states[key]
+
+    dead = [ref(A, key="old"), ref(stamp(T0_MS + 1), key="old")]
+    assert gc.some_can_be_current(dead, lookup, LONG_AFTER_MS, GRACE_S) is False
+    assert calls == ["old"]
+    assert gc.some_can_be_current(dead + [ref(A, key="new")], lookup, LONG_AFTER_MS, GRACE_S) is True
+    assert gc.some_can_be_current(dead + [ref(A, key="down")], lookup, LONG_AFTER_MS, GRACE_S) is True
+    assert gc.some_can_be_current([], lookup, LONG_AFTER_MS, GRACE_S) is True
+
+
 # -- GarbageCollector over a real NodeStore --------------------------------------------------------
 
 class Metadata:

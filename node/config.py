@@ -65,6 +65,12 @@ class GossipConfig:
     lateness_tolerance_intervals: float = 0.5
     # Most updates piggybacked on one message; bounds message size in large clusters.
     piggyback_updates_max: int = 32
+    # Local health (Lifeguard): each sign that this node itself is slow (a late step, having to
+    # refute a DOWN about itself, helpers not answering its probe, a DOWN verdict of its own that
+    # the accused refuted) adds one, up to this; its silence threshold and probe timeout are
+    # multiplied by 1 + health. 0 turns it off. Higher keeps an overloaded cluster from accusing
+    # itself into a storm; each point costs that much slower detection while the node is unhealthy.
+    health_max: int = 7
 
     def __post_init__(self) -> None:
         _require(self.heartbeat_interval_s > 0, "heartbeat_interval_s must be > 0 (try 1.0)")
@@ -79,6 +85,7 @@ class GossipConfig:
         _require(self.repair_after_down_s > 0, "repair_after_down_s must be > 0 (try 300)")
         _require(self.rpc_timeout_s > 0, "rpc_timeout_s must be > 0")
         _require(self.piggyback_updates_max >= 1, "piggyback_updates_max must be >= 1")
+        _require(self.health_max >= 0, "health_max must be >= 0 (try 7; 0 turns local health off)")
 
     @property
     def down_after_s(self) -> float:

@@ -245,6 +245,7 @@ class NodeDaemon:
         self.metrics.watch(members_by_state=self.cluster.members_by_state, stats=self.store.stats,
                            disk=self.store.disk.usage)
         self.metrics.repair_queue.set_function(lambda: len(self.repair_queue))
+        self.metrics.gossip_health.set_function(self.membership.health)
 
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -253,7 +254,7 @@ class NodeDaemon:
             PeerServicer(self.store, self.hlc, self.metrics, storage.frame_size_bytes,
                          storage.chunk_size_bytes, self.node_id).handlers(),
             MembershipServicer(self.membership, self.transport, self.metrics,
-                               cfg.gossip.indirect_probe_timeout_s).handlers(),
+                               cfg.gossip.indirect_probe_timeout_s * (1 + cfg.gossip.health_max)).handlers(),
             AdminServicer(membership=self.membership, ring=self.cluster.ring, store=self.store,
                           default_replicas=storage.default_replicas,
                           metadata_replicas=storage.metadata_replicas, healing=self._healing(),

@@ -89,6 +89,9 @@ class Metrics:
         self.member_down = prom.Counter("ringstore_member_down_total",
                                         "Transitions of a member to DOWN as seen by this node (its own verdicts "
                                         "and those it heard).", ["member"], registry=r)
+        self.gossip_health = prom.Gauge(
+            "ringstore_gossip_local_health", "Local health score (0 healthy): this node's failure-detection "
+            "timeouts are multiplied by 1 + it while it sees signs of being slow itself.", registry=r)
         self.auth_rejections = prom.Counter("ringstore_peer_auth_rejections_total",
                                             "Peer calls refused for a bad or missing cluster-secret MAC.",
                                             registry=r)

@@ -30,6 +30,8 @@ def _protos(infos) -> list[m.Member]:
 
 class MembershipServicer:
     def __init__(self, membership: Membership, transport: Transport, metrics: Metrics, probe_timeout_s: float) -> None:
+        """`probe_timeout_s` caps the ping an IndirectProbe asks of this node: the asker's budget
+        is the configured timeout stretched by its local health, so pass the most it can be."""
         self._membership = membership
         self._transport = transport
         self._metrics = metrics

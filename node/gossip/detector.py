@@ -15,7 +15,8 @@ goes stale after `probe_wait_s_max`, so a lost result delays a verdict but never
 detector.
 
 Lifeguard: `extend(delay_s)` pushes every deadline back when the owner's own loop ran late, so
-time the watcher spent starved is not counted as the watched node's silence.
+time the watcher spent starved is not counted as the watched node's silence; `silent(now, scale)`
+stretches both the silence threshold and the probe wait by the owner's local health multiplier.
 
 Rejected: a phi-accrual detector (Cassandra, Akka). It adapts to jitter, but its threshold is
 hard to explain to an operator and to test at exact virtual times; a fixed count of missed
@@ -79,14 +80,17 @@ class Detector:
         """Seconds since `node_id` was last heard (KeyError when not watched)."""
         return now_s - self._watches[node_id].last_heard_s
 
-    def silent(self, now_s: float) -> list[str]:
-        """Watched nodes silent longer than down_after_s with no fresh probe in flight, sorted."""
+    def silent(self, now_s: float, scale: float = 1.0) -> list[str]:
+        """Watched nodes silent longer than `scale` * down_after_s with no fresh probe in flight
+        (one younger than `scale` * probe_wait_s_max), sorted."""
+        assert scale >= 1.0, f"scale {scale}"
+        down_after_s, probe_wait_s = self._down_after_s * scale, self._probe_wait_s_max * scale
         found = []
         for node_id, watch in self._watches.items():
-            if now_s - watch.last_heard_s <= self._down_after_s:
+            if now_s - watch.last_heard_s <= down_after_s:
                 continue
             if (watch.probe_started_s is not None
-                    and now_s - watch.probe_started_s <= self._probe_wait_s_max):
+                    and now_s - watch.probe_started_s <= probe_wait_s):
                 continue
             found.append(node_id)
         return sorted(found)

@@ -10,8 +10,9 @@ peer cannot pile up calls, and the total in flight is capped by `rpcs_in_flight_
 
 Indirect probe: every helper is asked in parallel, and the target is pinged directly at the same
 time (the silence we saw was in the target -> us direction; us -> target may still work); the
-target is reachable if any answer says so within `indirect_probe_timeout_s`. With no helpers (a
-two-node cluster) the direct ping is the whole check. Helpers and pings run on their own pool, so
+target is reachable if any answer says so within the probe's budget (`indirect_probe_timeout_s`
+times the local health multiplier). With no helpers (a two-node cluster) the direct ping is the
+whole check. Helpers and pings run on their own pool, so
 a full RPC pool can never hold up the probe that waits on them.
 
 Rejected: stepping from a gRPC thread on each incoming heartbeat. It saves a thread, but a node
@@ -201,8 +202,8 @@ class MembershipDriver:
                 self._in_flight.discard(key)
 
     def _probe(self, outgoing: Outgoing) -> bool:
-        """True when any helper, or a direct ping, reaches the target in time."""
-        timeout_s = self._config.indirect_probe_timeout_s
+        """True when any helper, or a direct ping, reaches the target within the probe's budget."""
+        timeout_s = outgoing.timeout_s or self._config.indirect_probe_timeout_s
         target_id, target_address = outgoing.target_node_id, outgoing.target_address
         calls = [self._probe_pool.submit(self._transport.indirect_probe, helper_address,
                                          target_id, target_address, timeout_s)

@@ -30,6 +30,31 @@ heartbeat_interval_s` (the expected cadence is one step per `gossip_interval_s`)
 starved (CPU, GC, a stopped VM): it holds back verdicts for that step and pushes every watched
 node's deadline back by the lateness, so its own stall is not counted as their silence.
 
+Local health (Lifeguard's local health multiplier). A late step only catches stalls longer than
+the tolerance; a node starved in many short slices, as every node is when a machine is
+overloaded, heartbeats late, hears others late and accuses healthy peers, and every false DOWN
+costs the cluster a ring change and more work, which starves it further: 30 nodes started at once
+on two cores never settled. So each node keeps a health score, 0 (healthy) to `health_max`,
+raised by one for each sign that it is itself the slow one:
+- a step ran late (as above);
+- it had to refute a DOWN or OUT about itself (others could not hear it);
+- the target of a DOWN verdict of its own refuted it in the same generation within two of its
+  (scaled) silence thresholds: the verdict was false, and the target was only slow. A refutation
+  that comes later follows a real outage (a partition healing, a resumed SIGSTOP) and says
+  nothing about this node.
+Its silence threshold, probe wait and indirect probe timeout are multiplied by 1 + health, and
+the score falls by one after each calm `heartbeat_interval_s * (1 + health)` with no raise (from
+the top, 35 intervals back to 0, as long as memberlist's recovery at one probe a second). An
+overloaded cluster therefore slows its own accusations until they stop being false, and a
+healthy node keeps the configured timers. Only the node's own judgments stretch: nothing it tells
+others changes, so a sick node cannot slow detection elsewhere. Unlike memberlist the score does
+not fall on each good probe (there is no periodic probe here) but with time.
+
+Rejected: raising the score for each probe helper that gave no answer (memberlist's missed
+nacks). Under a partition the helpers across it are silent too, and the minority side, having
+raised its timeouts to the maximum, took more than 30 heartbeat intervals to see the majority
+DOWN in the simulation (N=100); the signals above already cover a starved node.
+
 Threads. The driver calls `on_*` from gRPC threads and `step()` from its own; one lock guards all
 state and nothing inside it blocks. Listeners are called after the lock is released, in the
 order the changes were applied: changes go into a queue under the lock, and whichever caller
@@ -93,6 +118,7 @@ class Outgoing:
     target_address: str
     updates: tuple[MemberInfo, ...] = ()    # heartbeat/gossip payload; sync: the whole table
     helpers: tuple[tuple[str, str], ...] = ()   # indirect_probe: (node_id, address) of helpers
+    timeout_s: float = 0.0                      # indirect_probe: the whole budget (health-scaled)
 
 
 OUTGOING_KINDS = ("heartbeat", "gossip", "sync", "indirect_probe")
@@ -133,6 +159,11 @@ class Membership:
         self._next_gossip_s = now_s
         # Spread first syncs over one interval so nodes started together do not sync in lockstep.
         self._next_sync_s = now_s + config.state_sync_interval_s * rng.random()
+        self._health = 0
+        self._health_changed_s = now_s
+        # node -> ((generation, incarnation), when) of a DOWN verdict this node made and has not
+        # seen refuted or superseded yet.
+        self._my_verdicts: dict[str, tuple[tuple[int, int], float]] = {}
 
     # ---- reading ---------------------------------------------------------------------------
 
@@ -167,6 +198,11 @@ class Membership:
         with self._lock:
             entry = self._table.get(node_id)
             return entry is not None and entry.info.state == MemberState.ALIVE
+
+    def health(self) -> int:
+        """The local health score, 0 (healthy) to health_max; timeouts are scaled by 1 + it."""
+        with self._lock:
+            return self._health
 
     def watched(self) -> list[str]:
         """The nodes this node currently watches (as of the last step)."""
@@ -207,6 +243,9 @@ class Membership:
                 self._detector.extend(late_s)
                 log.warning("node=%s step ran %.3f s late; holding back verdicts this round",
                             self.node_id, late_s)
+                self._raise_health_locked(now_s, 1, f"step ran {late_s:.3f} s late")
+            else:
+                self._recover_health_locked(now_s)
 
             out: list[Outgoing] = []
             heartbeat_due = running and self._due(now_s, self._next_heartbeat_s)
@@ -241,7 +280,8 @@ class Membership:
 
     def _probe_silent_locked(self, now_s: float, alive_ids: list[str]) -> list[Outgoing]:
         out = []
-        for node_id in self._detector.silent(now_s):
+        scale = 1 + self._health
+        for node_id in self._detector.silent(now_s, scale):
             target = self._table[node_id].info
             assert target.state == MemberState.ALIVE, f"watching {node_id} in {target.state.name}"
             candidates = sorted(i for i in alive_ids if i not in (self.node_id, node_id))
@@ -252,7 +292,8 @@ class Membership:
             log.info("node=%s member=%s silent %.2f s; indirect probe via %s", self.node_id,
                      node_id, self._detector.silence_s(node_id, now_s),
                      ",".join(chosen) or "direct ping")
-            out.append(self._outgoing_locked("indirect_probe", node_id, helpers=helpers))
+            out.append(self._outgoing_locked("indirect_probe", node_id, helpers=helpers,
+                                             timeout_s=self._config.indirect_probe_timeout_s * scale))
         return out
 
     def _turn_out_locked(self, now_s: float, events: list) -> None:
@@ -344,6 +385,7 @@ class Membership:
                             entry.info.generation, entry.info.incarnation)
                 down = dataclasses.replace(entry.info, state=MemberState.DOWN)
                 self._apply_locked(down, now_s, events)
+                self._my_verdicts[target_node_id] = (token, now_s)
             self._queue_events_locked(events)
         self._notify()
 
@@ -415,6 +457,12 @@ class Membership:
         old = entry.info
         if not supersedes(info, old):
             return False
+        verdict = self._my_verdicts.pop(info.node_id, None)
+        if (verdict is not None and info.state == MemberState.ALIVE
+                and verdict[0] == (old.generation, old.incarnation) and info.generation == old.generation
+                and now_s - verdict[1] <= 2 * self._config.down_after_s * (1 + self._health)):
+            self._raise_health_locked(now_s, 1, f"{info.node_id} refuted my DOWN verdict about it "
+                                                f"{now_s - verdict[1]:.2f} s after I made it")
         entry.info = info
         if info.state != old.state:
             entry.state_since_s = now_s
@@ -441,6 +489,9 @@ class Membership:
         refuted = dataclasses.replace(mine, incarnation=max(mine.incarnation, info.incarnation) + 1)
         log.warning("node=%s refuting %s about me (incarnation %d) with incarnation %d",
                     self.node_id, info.state.name, info.incarnation, refuted.incarnation)
+        if info.state in (MemberState.DOWN, MemberState.OUT):
+            self._raise_health_locked(self._clock.monotonic_s(), 1,
+                                      f"had to refute {info.state.name} about me")
         events.append(self._set_me_locked(refuted))
         return True
 
@@ -471,11 +522,36 @@ class Membership:
 
     def _outgoing_locked(self, kind: str, target_id: str, *,
                          updates: tuple[MemberInfo, ...] = (),
-                         helpers: tuple[tuple[str, str], ...] = ()) -> Outgoing:
+                         helpers: tuple[tuple[str, str], ...] = (),
+                         timeout_s: float = 0.0) -> Outgoing:
         assert kind in OUTGOING_KINDS, kind
         return Outgoing(kind=kind, target_node_id=target_id,
                         target_address=self._table[target_id].info.address,
-                        updates=updates, helpers=helpers)
+                        updates=updates, helpers=helpers, timeout_s=timeout_s)
+
+    def _raise_health_locked(self, now_s: float, points: int, why: str) -> None:
+        """Raise my health score (higher is less healthy) by `points`, up to health_max: a sign
+        that I am the slow one (module docstring)."""
+        health_max = self._config.health_max
+        if health_max == 0:
+            return
+        raised = min(self._health + points, health_max)
+        self._health_changed_s = now_s
+        if raised != self._health:
+            self._health = raised
+            log.warning("node=%s local health %d of %d (my timeouts x%d): %s", self.node_id,
+                        raised, health_max, 1 + raised, why)
+
+    def _recover_health_locked(self, now_s: float) -> None:
+        """One point back after each calm `heartbeat_interval_s * (1 + health)` with no raise."""
+        if self._health == 0:
+            return
+        if now_s - self._health_changed_s < self._config.heartbeat_interval_s * (1 + self._health):
+            return
+        self._health -= 1
+        self._health_changed_s = now_s
+        if self._health == 0:
+            log.info("node=%s local health back to 0: configured timeouts again", self.node_id)
 
     def _queue_events_locked(self, events: list) -> None:
         if self._listeners:

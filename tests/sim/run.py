@@ -1,7 +1,7 @@
 """Command line: run scenarios over cluster sizes, loss ratios and seeds; print a table and JSON.
 
     python -m tests.sim --nodes 10,100,1000 --seeds 5 [--seed N] [--loss 0,0.01]
-                        [--scenario standard] [--layouts 200] [--json PATH]
+                        [--scenario standard] [--layouts 200] [--health-max N] [--json PATH]
 
 Run from the repository root (`tests` is a namespace package there). Each (nodes, loss, seed) is one
 run of the scenario (scenarios.py) on a fresh simulation; `--seeds K` runs seeds 1..K, `--seed N`
@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from .engine import SimConfig
+from .engine import SimConfig, sim_gossip_config
 from .invariants import SimViolation
 from .network import NetworkConfig
 from .scenarios import SCENARIOS, RunResult, run
@@ -55,6 +55,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="standard")
     parser.add_argument("--layouts", type=int, default=SimConfig.layouts,
                         help=f"synthetic chunk layouts (default {SimConfig.layouts})")
+    parser.add_argument("--health-max", type=int, default=None,
+                        help="gossip.health_max for every node (default: the profile's; 0 turns "
+                             "local health off)")
     parser.add_argument("--json", metavar="PATH", help="also write every run's figures here")
     parser.add_argument("--verbose", action="store_true", help="show node/gossip logging")
     args = parser.parse_args(argv)
@@ -74,8 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for nodes in args.nodes:
         for loss in args.loss:
             for seed in seeds:
+                gossip = (sim_gossip_config() if args.health_max is None
+                          else sim_gossip_config(health_max=args.health_max))
                 config = SimConfig(nodes=nodes, seed=seed, network=NetworkConfig(loss_ratio=loss),
-                                   layouts=args.layouts)
+                                   layouts=args.layouts, gossip=gossip)
                 started_s = time.monotonic()
                 try:
                     result = run(args.scenario, config)
@@ -108,6 +113,8 @@ _COLUMNS: list[tuple[str, Callable[[RunResult], float | None]]] = [
     ("leave conv", lambda r: r.leave_converge),
     ("heal conv", lambda r: r.heal_converge),
     ("resume conv", lambda r: r.resume_converge),
+    ("overload DOWN/node", lambda r: r.overload_verdicts),
+    ("overload conv", lambda r: r.overload_converge),
     ("hb/int", lambda r: r.idle_rpcs.get("heartbeat")),
     ("gossip/int", lambda r: r.idle_rpcs.get("gossip")),
     ("sync/int", lambda r: r.idle_rpcs.get("sync")),

@@ -12,6 +12,11 @@ seconds and reported divided by `heartbeat_interval_s`, so profiles with other t
 - partition: cut 40 % of the nodes off until each side holds the other DOWN, heal, and converge.
 - pause: SIGSTOP one node until everyone holds it DOWN, resume it; its late step must hold back
   its verdicts (Lifeguard) and it must refute.
+- overload: a machine with more runnable work than cores, as every node's process sees it: for
+  `OVERLOAD_INTERVALS` each node stalls again and again, for 0.5 to 2 silence thresholds at a
+  time, running 0.5 to 1.5 heartbeat intervals in between; then it converges. The figures are the
+  DOWN verdicts per node during the overload and the convergence time after it. Run it with
+  `--health-max 0` to see what local health saves.
 
 A scenario returns a `RunResult`, a flat record (plus checkpoints) that run.py tabulates and dumps
 as JSON. Which node a fault hits is drawn from the run's rng, so it is part of the seed.
@@ -30,7 +35,7 @@ from collections.abc import Callable
 
 from node.gossip import MemberState
 
-from .engine import RPC_KINDS, Sim, SimConfig
+from .engine import RPC_KINDS, Sim, SimConfig, sim_gossip_config
 from .invariants import Verdict
 from .layouts import Checkpoint
 
@@ -50,6 +55,11 @@ SETTLE_INTERVALS_EXTRA = 60
 PARTITION_MINORITY_RATIO = 0.4
 # The pause scenario keeps the node stopped this many intervals after everyone holds it DOWN.
 PAUSE_EXTRA_INTERVALS = 2
+# The overload scenario: how long it lasts, each stall as a fraction of down_after_s, and the
+# running time between stalls in heartbeat intervals.
+OVERLOAD_INTERVALS = 40
+OVERLOAD_STALL_RANGE = (0.5, 2.0)
+OVERLOAD_RUN_RANGE = (0.5, 1.5)
 
 ALIVE, DOWN, OUT, LEFT = MemberState.ALIVE, MemberState.DOWN, MemberState.OUT, MemberState.LEFT
 
@@ -80,6 +90,8 @@ class RunResult:
     leave_converge: float | None = None
     heal_converge: float | None = None
     resume_converge: float | None = None
+    overload_verdicts: float | None = None     # DOWN verdicts per node during the overload
+    overload_converge: float | None = None
     verdicts: int = 0
     false_down: int = 0
     false_down_listed: list[Verdict] = dataclasses.field(default_factory=list)
@@ -101,8 +113,10 @@ class RunResult:
 
 
 def reproduce_args(scenario: str, config: SimConfig) -> str:
+    health = ("" if config.gossip.health_max == sim_gossip_config().health_max
+              else f" --health-max {config.gossip.health_max}")
     return (f"--nodes {config.nodes} --scenario {scenario} --loss {config.network.loss_ratio:g} "
-            f"--layouts {config.layouts}")
+            f"--layouts {config.layouts}{health}")
 
 
 def run(scenario: str, config: SimConfig) -> RunResult:
@@ -251,6 +265,29 @@ def pause(sim: Sim, result: RunResult) -> None:
     sim.checkpoint("resumed", expect_full=True)
 
 
+def overload(sim: Sim, result: RunResult) -> None:
+    hb_s, down_after_s = sim.heartbeat_s, sim.gossip.down_after_s
+    ids = sim.live_ids()
+    start_s = sim.now_s
+    end_s = start_s + OVERLOAD_INTERVALS * hb_s
+    faults: list[tuple[float, int, str]] = []   # (when, 0 pause | 1 resume, node)
+    for node_id in ids:
+        at_s = start_s + sim.rng.uniform(0.0, hb_s)
+        while at_s < end_s:
+            stall_s = sim.rng.uniform(*OVERLOAD_STALL_RANGE) * down_after_s
+            faults += [(at_s, 0, node_id), (at_s + stall_s, 1, node_id)]
+            at_s += stall_s + sim.rng.uniform(*OVERLOAD_RUN_RANGE) * hb_s
+    verdicts_before = sim.checker.verdicts
+    for at_s, kind, node_id in sorted(faults):
+        sim.run_for(max(0.0, at_s - sim.now_s))
+        (sim.resume if kind else sim.pause)(node_id)
+    result.overload_verdicts = (sim.checker.verdicts - verdicts_before) / len(ids)
+    over_s = sim.now_s
+    _converge(sim, "convergence after the overload")
+    result.overload_converge = _intervals(sim, sim.now_s - over_s)
+    sim.checkpoint("overload", expect_full=True)
+
+
 def _idle(sim: Sim, result: RunResult, intervals: int) -> None:
     """Run `intervals` heartbeat intervals without faults and record the traffic per node."""
     before = dict(sim.rpcs)
@@ -270,4 +307,5 @@ SCENARIOS: dict[str, Callable[[Sim, RunResult], None]] = {
     "quiet": quiet,
     "partition": partition,
     "pause": pause,
+    "overload": overload,
 }

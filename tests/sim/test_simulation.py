@@ -120,6 +120,19 @@ def test_paused_node_is_marked_down_refutes_on_resume_and_accuses_nobody(seed):
     assert result.resume_converge <= 2
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_local_health_keeps_an_overloaded_cluster_from_accusing_itself(seed):
+    """overload: every node stalls for 0.5 to 2 silence thresholds again and again. Without local
+    health the stalls turn into DOWN verdicts (a ring change each); with it the stalled nodes
+    stretch their own timeouts and accuse no one, and the cluster is converged when the overload
+    ends. Same seed, same stalls: only gossip.health_max differs."""
+    off = run("overload", _config(30, seed, gossip=sim_gossip_config(health_max=0)))
+    on = run("overload", _config(30, seed))
+    assert off.overload_verdicts > 0          # the scenario does provoke verdicts
+    assert on.overload_verdicts == 0
+    assert on.overload_converge <= off.overload_converge and on.overload_converge <= 1
+
+
 def test_one_cut_link_causes_no_down_verdict():
     """A watcher that cannot reach its target either way probes it through helpers and never
     declares it DOWN, for 20 intervals."""

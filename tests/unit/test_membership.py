@@ -189,7 +189,7 @@ class SimNet:
         if ok:
             report()
         else:
-            due_s = self.now_s() + self.config.indirect_probe_timeout_s
+            due_s = self.now_s() + (outgoing.timeout_s or self.config.indirect_probe_timeout_s)
             heapq.heappush(self._timers, (due_s, next(self._timer_seq), report))
 
     # -- observations
@@ -570,6 +570,98 @@ def test_lifeguard_late_step_holds_back_verdicts(late):
             outgoing += watcher.step()            # on time, but nothing is delivered
         probed = {o.target_node_id for o in outgoing if o.kind == "indirect_probe"}
         assert probed == set(watcher.watched())
+
+
+# ---- local health ------------------------------------------------------------------------------
+
+def _late_steps(node: Membership, clock: ManualClock, count: int, late_s: float = 5.0) -> None:
+    for _ in range(count):
+        clock.advance(late_s)
+        node.step()
+
+
+def test_each_late_step_raises_local_health_up_to_health_max_and_zero_turns_it_off():
+    clock = ManualClock()
+    node = Membership(config=dataclasses.replace(CONFIG, health_max=3), me=member("a1"), clock=clock,
+                      rng=random.Random(1))
+    node.step()
+    assert node.health() == 0
+    _late_steps(node, clock, 2)
+    assert node.health() == 2
+    _late_steps(node, clock, 5)
+    assert node.health() == 3
+    off = Membership(config=dataclasses.replace(CONFIG, health_max=0), me=member("b1"), clock=clock,
+                     rng=random.Random(2))
+    off.step()
+    _late_steps(off, clock, 4)
+    assert off.health() == 0
+
+
+def test_local_health_falls_one_point_per_calm_period_scaled_by_itself():
+    """From 2: one point back after 3 calm heartbeat intervals (1 + 2), the next after 2 more."""
+    clock = ManualClock()
+    node = Membership(config=CONFIG, me=member("a1"), clock=clock, rng=random.Random(1))
+    node.step()
+    _late_steps(node, clock, 2)
+    raised_s = clock.monotonic_s()
+    seen: dict[int, float] = {}
+    while node.health() > 0 and clock.monotonic_s() - raised_s < 10.0:
+        clock.advance(CONFIG.gossip_interval_s)
+        node.step()
+        seen.setdefault(node.health(), clock.monotonic_s() - raised_s)
+    assert seen == {2: 0.25, 1: 3.0, 0: 5.0}
+
+
+def test_refuting_an_accusation_raises_local_health_but_a_stale_claim_does_not():
+    clock = ManualClock()
+    node = Membership(config=CONFIG, me=member("a1"), clock=clock, rng=random.Random(1))
+    node.on_gossip([dataclasses.replace(node.me(), incarnation=4)])   # a stale ALIVE claim
+    assert node.me().incarnation == 5 and node.health() == 0
+    node.on_gossip([dataclasses.replace(node.me(), state=DOWN)])
+    assert node.me().state == ALIVE and node.me().incarnation == 6 and node.health() == 1
+
+
+@pytest.mark.parametrize("stopped_after_s, raised", [(1.0, True), (30.0, False)])
+def test_a_down_verdict_refuted_soon_after_raises_the_accusers_health(stopped_after_s, raised):
+    """n2 stops (nothing in or out, no steps) until its watchers declare it DOWN. Resumed a second
+    later, its refutation tells each of them their verdict was false (health 1); resumed after a
+    long stop, it says nothing about them (health stays 0)."""
+    net = make_cluster(5, seed=21)
+    target = "n2"
+    net.kill(target)
+    net.run_until(lambda: any(c.via == "probe" and c.new.node_id == target for c in net.changes),
+                  timeout_s=10.0)
+    accusers = sorted({c.observer for c in net.changes if c.via == "probe" and c.new.node_id == target})
+    net.run_for(stopped_after_s)
+    net.killed.discard(target)          # SIGCONT: its next step runs late and holds its verdicts
+    net.run_until(lambda: net.all_see(target, ALIVE), timeout_s=60.0)
+    assert accusers and net.nodes[target].health() >= 1
+    for accuser in accusers:
+        assert net.nodes[accuser].health() == (1 if raised else 0), accuser
+
+
+def test_an_unhealthy_watcher_waits_longer_and_gives_its_probe_a_longer_budget():
+    """A watcher at health 7 whose watched node died: its silence threshold and the probe's budget
+    are the configured ones times 1 + its health at the time of the probe (which has been falling
+    meanwhile, with nothing to raise it); at health 0, the configured ones."""
+    for start_health in (0, 7):
+        net = make_cluster(3, seed=22, config=dataclasses.replace(CONFIG, monitor_count=1))
+        watcher = net.nodes["n0"]
+        [target] = watcher.watched()
+        net.kill(target)
+        watcher._health = start_health   # as if just raised to it by late steps
+        watcher._health_changed_s = net.now_s()
+        silenced_s = net.now_s()
+        net.run_until(lambda: net.probes_about(target), timeout_s=60.0)
+        [(probed_s, _)] = net.probes_about(target)
+        [probe] = [o for _, _, o in net.sent if o.kind == "indirect_probe"]
+        scale = 1 + watcher.health()
+        assert (scale == 1) == (start_health == 0)
+        assert probe.timeout_s == CONFIG.indirect_probe_timeout_s * scale
+        waited_s = probed_s - silenced_s
+        # The silence began at the last heartbeat heard, up to one interval before the kill.
+        threshold_s = scale * CONFIG.down_after_s
+        assert threshold_s - CONFIG.heartbeat_interval_s < waited_s <= threshold_s + CONFIG.heartbeat_interval_s
 
 
 def test_update_me_bumps_incarnation_and_spreads():

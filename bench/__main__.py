@@ -82,6 +82,7 @@ class Plan:
     membership_nodes: tuple[int, ...]
     membership_kills: int
     idle_window_s: float
+    saturate_s: float
     lan_nodes: tuple[int, ...]
     lan_kills: int
     repair_size_mib: int
@@ -89,12 +90,12 @@ class Plan:
     @classmethod
     def full(cls) -> "Plan":
         return cls(dd_mib=1024, many_count=200, object_mibs=(64, 1024), small_ops=400, membership_nodes=(10, 30),
-                   membership_kills=5, idle_window_s=20.0, lan_nodes=(10, 30), lan_kills=3, repair_size_mib=3000)
+                   membership_kills=5, idle_window_s=20.0, saturate_s=30.0, lan_nodes=(10, 30), lan_kills=3, repair_size_mib=3000)
 
     @classmethod
     def quick(cls) -> "Plan":
         return cls(dd_mib=256, many_count=20, object_mibs=(16, 64), small_ops=100, membership_nodes=(10,),
-                   membership_kills=3, idle_window_s=10.0, lan_nodes=(), lan_kills=0, repair_size_mib=300)
+                   membership_kills=3, idle_window_s=10.0, saturate_s=10.0, lan_nodes=(), lan_kills=0, repair_size_mib=300)
 
 
 @dataclasses.dataclass
@@ -220,12 +221,21 @@ def membership_rows(cluster: dict) -> list[Row]:
         Row(f"  false DOWNs ({d['kills']} kills + idle)",
             d["false_downs"] + (idle["false_downs"] or 0), "verdicts", "target 0"),
     ]
+    sat = cluster.get("saturated")
+    if sat is not None:
+        rows += [
+            Row(f"  false DOWNs, cores saturated {sat['window_s']:.0f} s (load {sat['load_1m_at_end']:.0f})",
+                sat["false_downs"] if sat["false_downs"] is not None else float("nan"), "verdicts", "DESIGN 0"),
+            Row("    local health at its end, highest node", sat["local_health_max"] if sat["local_health_max"] is not None
+                else float("nan"), "score", "0 healthy, 7 max"),
+        ]
     return rows
 
 
 def membership_part(ctx: Context, profile: str, nodes: int, kills: int) -> tuple[dict, list[Row]]:
     found = membership_bench.bench_membership(ctx.root, nodes, profile=profile, kills=kills,
                                               idle_window_s=ctx.plan.idle_window_s,
+                                              saturate_s=ctx.plan.saturate_s,
                                               seed=part_seed(ctx.seed, f"{profile}-{nodes}"))
     return found, membership_rows(found)
 

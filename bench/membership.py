@@ -1,7 +1,7 @@
 """Failure detection and idle gossip on clusters of N real nodes, against DESIGN's targets.
 
     python -m bench.membership [--nodes 10,30] [--profile local] [--kills 5] [--idle-s 20]
-                               [--seed N] [--json PATH]
+                               [--saturate-s 30] [--seed N] [--json PATH]
 
 For each N, one cluster of real noded processes (cluster-sim, stopped in `finally`):
 
@@ -24,20 +24,22 @@ waiting, printed) and from the observers' own log lines (`member=X ALIVE -> DOWN
 millisecond by the node when its table changed), which are exact. Both are reported in seconds and
 in heartbeat intervals of the profile, since DESIGN's 4.5 s target is for 1 s heartbeats.
 
+Saturated cores. DESIGN: "no healthy node is ever marked DOWN while both cores are saturated". For
+`saturate-s` seconds, two busy-loop processes per core (started here, stopped by pid) compete with
+the idle cluster; every DOWN verdict in that window is false. Also reported: the load average at
+the end and the highest local health score a node reported at the end (`ringstore_gossip_local_health`).
+
 False DOWN verdicts: `ringstore_member_down_total{member}` on every node other than the victim,
 before and after each cycle and over the idle window; a verdict about any member but the one
 killed is false. On nodes without that metric the run falls back to the polls (a non-ALIVE state
 of any other member seen by any observer) and says so in the results (`false_down_source`).
 
 Clusters larger than START_TOGETHER_MAX start that many nodes at once and add the rest one at a
-time. Thirty noded processes started together on two cores, local profile (0.3 s RPC deadlines),
-never converged: while every process imports and starts at once, heartbeats miss their deadlines,
-nodes accuse each other, refute, and the refutation traffic keeps the cores saturated; after
-180 s (twice) every node still saw a third of the others DOWN or OUT, with incarnations past 20.
-Joined one at a time, the same 30 nodes converged and stayed ALIVE on a quiet machine (the steady
-state these figures are about), though not with other engineers' clusters running; the storm is a
-finding of its own (docs/performance.md), and a cluster that never converges fails this run with
-every node's view in the error.
+time: these figures are about the steady state, not about a start. (Thirty noded processes started
+together on two cores, local profile, once never converged: nodes accused each other and refuted
+in a storm, incarnations past 20. Local health in node/gossip ended that; the same start now
+converges in about 23 s. A cluster that never converges fails this run with every node's view in
+the error.)
 
 Rejected: timing detection from the polls alone. One round over 29 observers takes a good part of
 a heartbeat interval on two busy cores, and polling faster loads the very nodes being measured.
@@ -46,9 +48,12 @@ a heartbeat interval on two busy cores, and polling faster loads the very nodes 
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import random
 import re
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -63,6 +68,8 @@ from node.config import GossipConfig
 POLL_INTERVAL_S = 0.05
 KILLS = 5
 IDLE_WINDOW_S = 20.0
+SATURATE_WINDOW_S = 30.0
+BURNERS_PER_CORE = 2
 UP_TIMEOUT_S_PER_NODE = 6.0
 # Nodes started at once; the rest join one at a time (see the module docstring).
 START_TOGETHER_MAX = 10
@@ -130,6 +137,7 @@ class Scrape:
         self.messages = metric_values(text, "ringstore_gossip_messages_total")
         self.downs = {dict(labels)["member"]: value
                       for labels, value in metric_values(text, "ringstore_member_down_total").items()}
+        self.health = max(metric_values(text, "ringstore_gossip_local_health").values(), default=None)
         self.cpu_s = process_cpu_s(cluster.nodes[node_id].pid)
 
 
@@ -217,6 +225,28 @@ def idle_gossip(cluster: LocalCluster, window_s: float, sleep: Callable[[float],
         "cpu_cores_per_node": sum(cpu) / elapsed_s / nodes, "cpu_cores_max_node": max(cpu) / elapsed_s,
         "false_downs": down_verdicts(before, after) if all(s.has_down_metric for s in after.values()) else None,
     }
+
+
+def saturated(cluster: LocalCluster, window_s: float, sleep: Callable[[float], None] = time.sleep) -> dict:
+    """DOWN verdicts (all false: nobody is killed) while BURNERS_PER_CORE busy loops per core run
+    beside the idle cluster for `window_s`; the burners are stopped by pid however this ends."""
+    ids = cluster.running()
+    before = scrape_all(cluster, ids)
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+               for _ in range(BURNERS_PER_CORE * (os.cpu_count() or 1))]
+    try:
+        sleep(window_s)
+        load_1m = os.getloadavg()[0]
+    finally:
+        for burner in burners:
+            burner.kill()
+        for burner in burners:
+            burner.wait()
+    after = scrape_all(cluster, ids)
+    healths = [s.health for s in after.values() if s.health is not None]
+    return {"window_s": window_s, "burners": len(burners), "load_1m_at_end": load_1m,
+            "false_downs": down_verdicts(before, after) if all(s.has_down_metric for s in after.values()) else None,
+            "local_health_max": max(healths) if healths else None}
 
 
 def all_see_all_alive(cluster: LocalCluster) -> bool:
@@ -311,9 +341,10 @@ def summarize(cycles: list[dict], heartbeat_interval_s: float) -> dict:
 
 
 def bench_membership(root: pathlib.Path, nodes: int, *, profile: str = "local", kills: int = KILLS,
-                     idle_window_s: float = IDLE_WINDOW_S, seed: int = 0,
-                     poll_interval_s: float = POLL_INTERVAL_S) -> dict:
-    """Idle gossip then `kills` detection cycles on one cluster of `nodes` nodes."""
+                     idle_window_s: float = IDLE_WINDOW_S, saturate_s: float = SATURATE_WINDOW_S,
+                     seed: int = 0, poll_interval_s: float = POLL_INTERVAL_S) -> dict:
+    """Idle gossip, `saturate_s` with the cores saturated (0: skipped), then `kills` detection
+    cycles on one cluster of `nodes` nodes."""
     config = gossip_config(profile)
     window_s = max(idle_window_s, config.state_sync_interval_s)
     rng = random.Random(seed)
@@ -328,12 +359,18 @@ def bench_membership(root: pathlib.Path, nodes: int, *, profile: str = "local", 
                            detail=cluster.describe)
         quiet_s = wait_quiet(cluster)
         idle = idle_gossip(cluster, window_s)
+        saturation = saturated(cluster, saturate_s) if saturate_s > 0 else None
+        if saturation is not None:
+            cluster.wait_until(lambda: all_see_all_alive(cluster), timeout_s=REJOIN_DEADLINE_S, interval_s=0.5,
+                               what="every node to see every node ALIVE after the saturated window",
+                               detail=cluster.describe)
         candidates = sorted(set(cluster.nodes) - {"node-1"})
         victims = rng.sample(candidates, min(kills, len(candidates)))
         cycles = [detect_once(cluster, victim, poll_interval_s) for victim in victims]
     finally:
         cluster.down()
     return {"nodes": nodes, "profile": profile, "quiet_after_up_s": quiet_s, "idle": idle,
+            "saturated": saturation,
             "detection": summarize(cycles, config.heartbeat_interval_s), "cycles": cycles}
 
 
@@ -343,6 +380,8 @@ def main() -> None:
     parser.add_argument("--profile", choices=("local", "lan"), default="local")
     parser.add_argument("--kills", type=int, default=KILLS)
     parser.add_argument("--idle-s", type=float, default=IDLE_WINDOW_S)
+    parser.add_argument("--saturate-s", type=float, default=SATURATE_WINDOW_S,
+                        help="seconds with two busy loops per core beside the idle cluster (0: skip)")
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--json", default="", help="where to write results (default bench/results/...)")
     args = parser.parse_args()
@@ -353,12 +392,17 @@ def main() -> None:
         for nodes in sizes:
             results["clusters"].append(bench_membership(pathlib.Path(tmp), nodes, profile=args.profile,
                                                         kills=args.kills, idle_window_s=args.idle_s,
-                                                        seed=args.seed))
+                                                        saturate_s=args.saturate_s, seed=args.seed))
     for r in results["clusters"]:
         idle, d = r["idle"], r["detection"]
         print(f"N={r['nodes']} ({r['profile']}): idle gossip {idle['sent_bytes_per_s_per_node']:.0f} B/s sent per "
               f"node (max {idle['sent_bytes_per_s_max_node']:.0f}), CPU {idle['cpu_cores_per_node']:.3f} cores "
               f"per node over {idle['window_s']:.0f} s")
+        if r["saturated"] is not None:
+            sat = r["saturated"]
+            print(f"  cores saturated ({sat['burners']} busy loops, load {sat['load_1m_at_end']:.0f}) for "
+                  f"{sat['window_s']:.0f} s: false DOWNs {sat['false_downs']}, local health at its end, highest node "
+                  f"{sat['local_health_max']}")
         print(f"  kill -9 -> first DOWN median {d['first_median_s']:.2f} s, all DOWN median "
               f"{d['all_median_s']:.2f} s (max {d['all_max_s']:.2f} s) = {d['all_median_intervals']:.1f} "
               f"heartbeat intervals; {d['kills']} kills, times from {d['source']}, polls every "

@@ -43,7 +43,7 @@ from node.hlc import HybridLogicalClock
 from node.metrics import Metrics
 from node.objects.coordinator import Coordinator
 from node.objects.replicas import Replicas
-from node.peers.client import PeerClient
+from node.peers.client import BDP_PROBE_OPTION, PeerClient
 from node.peers.gossip_transport import GrpcTransport
 from node.repair import DamageReport, GarbageCollector, RepairQueue, Scrubber
 from node.repair.drain import DrainWatch, holdings
@@ -206,7 +206,7 @@ class NodeDaemon:
             interceptors=interceptors,
             options=[("grpc.max_send_message_length", storage.grpc_message_bytes_max),
                      ("grpc.max_receive_message_length", storage.grpc_message_bytes_max),
-                     ("grpc.so_reuseport", 0)])
+                     ("grpc.so_reuseport", 0), BDP_PROBE_OPTION])
         port = self.server.add_insecure_port(cfg.listen_address)
         if port == 0:
             raise ConfigError(f"cannot listen on {cfg.listen_address}: address in use or not local")

@@ -66,8 +66,8 @@ class GossipConfig:
     # Most updates piggybacked on one message; bounds message size in large clusters.
     piggyback_updates_max: int = 32
     # Local health (Lifeguard): each sign that this node itself is slow (a late step, having to
-    # refute a DOWN about itself, helpers not answering its probe, a DOWN verdict of its own that
-    # the accused refuted) adds one, up to this; its silence threshold and probe timeout are
+    # refute a DOWN about itself, a DOWN verdict of its own that the accused refuted at once) adds
+    # one, up to this; its silence threshold and probe timeout are
     # multiplied by 1 + health. 0 turns it off. Higher keeps an overloaded cluster from accusing
     # itself into a storm; each point costs that much slower detection while the node is unhealthy.
     health_max: int = 7

@@ -280,19 +280,20 @@ class NodeDaemon:
     def _start_healing(self, replicas: Replicas) -> None:
         cfg = self.config
         settled = lambda: self.clock.monotonic_s() - self.cluster.ring_changed_at_s >= cfg.repair.ring_settle_s  # noqa: E731
-        self.repairer = Repairer(view=self.cluster, store=self.store, replicas=replicas, clock=self.clock,
-                                 config=cfg.repair, queue=self.repair_queue, metrics=self.metrics,
-                                 ring_changed_at_s=lambda: self.cluster.ring_changed_at_s,
-                                 needed=lambda refs: self.gc.needed(refs))
-        self.metadata_sync = MetadataSync(view=self.cluster, store=self.store, replicas=replicas,
-                                          metadata_replicas=cfg.storage.metadata_replicas, settled=settled)
-        self.scrubber = Scrubber(self.store, self.clock, cfg.repair.scrub_bandwidth_bytes_per_s,
-                                 cfg.repair.scrub_interval_s, self._on_corrupt)
+
         def key_state(tenant: str, bucket: str, key: str) -> KeyState:
             versions = self.coordinator.key_versions(tenant, bucket, key)
             return KeyState(complete=versions is not None, versions=versions or ())
 
         self.gc = GarbageCollector(self.store, key_state, self.clock, cfg.repair.gc_grace_s, cfg.repair.gc_interval_s)
+        self.repairer = Repairer(view=self.cluster, store=self.store, replicas=replicas, clock=self.clock,
+                                 config=cfg.repair, queue=self.repair_queue, metrics=self.metrics,
+                                 ring_changed_at_s=lambda: self.cluster.ring_changed_at_s,
+                                 needed=self.gc.needed)
+        self.metadata_sync = MetadataSync(view=self.cluster, store=self.store, replicas=replicas,
+                                          metadata_replicas=cfg.storage.metadata_replicas, settled=settled)
+        self.scrubber = Scrubber(self.store, self.clock, cfg.repair.scrub_bandwidth_bytes_per_s,
+                                 cfg.repair.scrub_interval_s, self._on_corrupt)
         self.membership.add_listener(self.repairer.trigger)
         self.metrics.watch_healing(scrub=self.scrubber.status, gc=self.gc.status)
         self.metrics.repair_debt_chunks.set_function(lambda: self.repairer.debt()[0])

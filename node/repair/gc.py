@@ -123,6 +123,11 @@ def _newest(key: KeyState) -> common_pb2.Manifest | None:
                default=None)
 
 
+def _newer_count(key: KeyState, ref_stamp: tuple[int, int, str, int]) -> int:
+    """Metadata replicas holding a version strictly newer than `ref_stamp`."""
+    return sum(1 for m in key.versions if m is not None and stamp_key(m.version) > ref_stamp)
+
+
 def ahead_of_metadata(ref: common_pb2.ObjectRef, key: KeyState) -> bool:
     """True when the replicas answered and none holds the reference's version or a newer one: the
     put or conversion that stamped it has not written its manifest (yet)."""
@@ -164,7 +169,7 @@ def ref_verdict(ref: common_pb2.ObjectRef, stored_at_unix_ms: int, key: KeyState
             return Verdict(KEEP, f"the newest version of {name} has the reference's stamp "
                                  f"{describe_stamp(ref.version)} but is a tombstone; left alone")
         return Verdict(LIVE, f"version {describe_stamp(ref.version)} is current for {name}")
-    newer = sum(1 for m in key.versions if m is not None and stamp_key(m.version) > ref_stamp)
+    newer = _newer_count(key, ref_stamp)
     by = f"{'tombstone' if newest.tombstone else 'version'} {describe_stamp(newest.version)}"
     if newer < len(key.versions):
         return Verdict(KEEP, f"version {describe_stamp(ref.version)} of {name} is superseded by "
@@ -189,7 +194,7 @@ def can_be_current(ref: common_pb2.ObjectRef, key: KeyState, now_unix_ms: int, g
     newest = _newest(key)
     if newest is None or stamp_key(newest.version) < ref_stamp:
         return ref.version.rewrite != 0 or now_unix_ms < ref.version.physical_ms + round(grace_s * 1000)
-    return not all(m is not None and stamp_key(m.version) > ref_stamp for m in key.versions)
+    return _newer_count(key, ref_stamp) < len(key.versions)
 
 
 def some_can_be_current(refs: Iterable[common_pb2.ObjectRef], lookup: Callable[[str, str, str], KeyState],
@@ -202,11 +207,12 @@ def some_can_be_current(refs: Iterable[common_pb2.ObjectRef], lookup: Callable[[
     states: dict[tuple[str, str, str], KeyState] = {}
     for ref in refs:
         name = (ref.tenant, ref.bucket, ref.key)
-        try:
-            state = states[name] if name in states else states.setdefault(name, lookup(*name))
-        except Exception:  # noqa: BLE001 - any lookup failure means "do not know": keep
-            return True
-        if can_be_current(ref, state, now_unix_ms, grace_s):
+        if name not in states:
+            try:
+                states[name] = lookup(*name)
+            except Exception:  # noqa: BLE001 - any lookup failure means "do not know": keep
+                return True
+        if can_be_current(ref, states[name], now_unix_ms, grace_s):
             return True
     return False
 

@@ -74,11 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                                  FIRST_SEED + args.seeds))
     results: list[RunResult] = []
     failures: list[str] = []
+    gossip = (sim_gossip_config() if args.health_max is None
+              else sim_gossip_config(health_max=args.health_max))
     for nodes in args.nodes:
         for loss in args.loss:
             for seed in seeds:
-                gossip = (sim_gossip_config() if args.health_max is None
-                          else sim_gossip_config(health_max=args.health_max))
                 config = SimConfig(nodes=nodes, seed=seed, network=NetworkConfig(loss_ratio=loss),
                                    layouts=args.layouts, gossip=gossip)
                 started_s = time.monotonic()

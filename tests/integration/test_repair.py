@@ -8,14 +8,18 @@ Polls have deadlines; nothing sleeps a fixed time and hopes.
 from __future__ import annotations
 
 import pathlib
+import threading
 import time
 
 import grpc
+import pytest
 
 from cluster_checks import (MIB, REPAIR_DEADLINE_S, check_all, metric, payload, put_mix, repair_status,
                             wait_copies, wait_full)
 from nodectl.client import Client
-from ringstore.v1 import admin_pb2, admin_pb2_grpc
+from nodectl.errors import NotFound
+from ringstore import frames
+from ringstore.v1 import admin_pb2, admin_pb2_grpc, common_pb2, object_pb2
 
 
 def test_handoff_returns_then_out_is_repaired_then_two_more_losses_are_survived(cluster_factory):
@@ -128,3 +132,92 @@ def test_deleted_objects_space_is_reclaimed_after_the_grace(cluster_factory):
     assert sum(metric(cluster, n, "ringstore_gc_copies_deleted_total") for n in cluster.running()) == 9 + 4
     assert client.get_bytes("mix", "keep") == keep
     assert client.get_bytes("mix", "replaced") == replaced
+
+
+def _repaired(cluster) -> int:
+    return sum(n.copies_repaired_total for n in repair_status(cluster.any_address()).nodes)
+
+
+def test_a_node_back_after_out_reuses_what_it_holds_and_collects_what_was_deleted(cluster_factory):
+    """5 nodes, replicas=3 and ec=2+2 objects. node-3 is killed, turns OUT and repair restores full
+    redundancy without it; two objects are deleted meanwhile. node-3 then comes back with its old data
+    dir: it is a home again for exactly the chunks it held, so repair copies nothing to it, the copies
+    that stood in for it are dropped as surplus, and its copies of the deleted objects are collected
+    after the grace. The cluster ends with exactly one copy per slot of the live objects."""
+    cluster = cluster_factory(nodes=5, settings={"repair.gc_grace_s": "3", "repair.gc_interval_s": "0.5"})
+    client = Client(address=cluster.any_address(exclude=["node-3"]), timeout_s=60.0)
+    objects = {f"obj-{i}": payload(5 * MIB + i * 1000, seed=900 + i) for i in range(6)}
+    copies = put_mix(client, objects, ec=(2, 2))
+    held = wait_copies(cluster, copies, "the objects' copies to be stored")["node-3"]
+    assert held > 0
+
+    cluster.kill("node-3")
+    cluster.wait_state("node-3", "OUT", timeout_s=40)
+    wait_full(cluster, "repair to restore full redundancy after node-3 turned OUT")
+    gone = ["obj-0", "obj-1"]  # one replicas=3 object and one ec=2+2 object, 2 chunks each
+    for key in gone:
+        client.delete("mix", key)
+        del objects[key]
+    live_copies = copies - (3 + 4) * 2
+    before_return = _repaired(cluster)
+
+    cluster.restart("node-3")
+    cluster.wait_state("node-3", "ALIVE", timeout_s=15)
+    wait_full(cluster, "node-3's copies to count again and the stand-ins to be dropped")
+    spread = wait_copies(cluster, live_copies, "surplus stand-ins and deleted objects' copies to be dropped")
+    assert 0 < spread["node-3"] <= held
+    assert _repaired(cluster) == before_return, "repair copied chunks to node-3 that it already held"
+    check_all(client, objects)
+
+
+def test_a_put_whose_coordinator_dies_leaves_nothing_after_the_grace(cluster_factory):
+    """4 nodes. A replicas=3 put streams 10 MiB through node-2, whose first two chunks are stored on
+    their holders, and node-2 is killed -9 before the put ends: the put fails, no object appears, and
+    once node-2 is back every copy the torn put left (node-2's own included) is collected after the
+    grace, while an object stored before it is untouched."""
+    # The grace must outlast the wait for the torn put's first copies: past it, a stalled put's
+    # copies are collected even with its coordinator alive (such a put is refused at its end anyway).
+    cluster = cluster_factory(nodes=4, settings={"repair.gc_grace_s": "8", "repair.gc_interval_s": "0.5"})
+    client = Client(address=cluster.any_address(exclude=["node-2"]), timeout_s=60.0)
+    client.create_bucket("mix")
+    keep = payload(1 * MIB, seed=11)
+    client.put("mix", "keep", keep, replicas=3)
+    wait_copies(cluster, 3, "the kept object's copies to be stored")
+
+    torn = payload(10 * MIB, seed=12)  # distinct chunks: equal ones would be stored once
+    release = threading.Event()
+    failed: list[BaseException] = []
+
+    def torn_put() -> None:
+        with grpc.insecure_channel(cluster.nodes["node-2"].address) as channel:
+            put = channel.stream_unary("/ringstore.v1.ObjectService/PutObject", request_serializer=frames.encode,
+                                       response_deserializer=object_pb2.PutObjectResponse.FromString)
+
+            def requests():
+                yield object_pb2.PutObjectRequest(header=object_pb2.PutObjectHeader(
+                    bucket="mix", key="torn", policy=common_pb2.RedundancyPolicy(replication=common_pb2.Replication(replicas=3))))
+                for i in range(10):  # two whole 4 MiB chunks, and half of a third
+                    yield torn[i * MIB:(i + 1) * MIB]
+                release.wait(REPAIR_DEADLINE_S)
+
+            try:
+                put(requests(), timeout=REPAIR_DEADLINE_S)
+            except grpc.RpcError as err:
+                failed.append(err)
+
+    writer = threading.Thread(target=torn_put, daemon=True)
+    writer.start()
+    try:
+        wait_copies(cluster, 3 + 2 * 3, "the torn put's first chunks to be stored")
+        cluster.kill("node-2")
+    finally:
+        release.set()
+        writer.join(timeout=30)
+    assert failed and failed[0].code() == grpc.StatusCode.UNAVAILABLE, failed
+
+    cluster.restart("node-2")
+    cluster.wait_state("node-2", "ALIVE", timeout_s=15)
+    with pytest.raises(NotFound):
+        client.stat("mix", "torn")
+    wait_copies(cluster, 3, "the torn put's copies to be collected after the grace")
+    assert client.get_bytes("mix", "keep") == keep

@@ -1,5 +1,7 @@
-"""Repair throughput after a node is lost, how many copies rebalancing moves when one joins, and
-a drain: each next to what `ring plan` predicted before anything moved.
+"""Repair after a node is lost, copies moved when one joins, and a drain, against the ring plan.
+
+Repair throughput is printed next to the disk ceiling; the join and the drain next to what `ring
+plan` predicted before anything moved.
 
     python -m bench.repair [--nodes 6] [--size-mib 3000] [--mix-mib 256] [--json PATH]
 

@@ -14,8 +14,9 @@ redundancy is left. It is pure, so every case is a table-driven unit test.
 
 How slots meet homes:
 - replicas: the set of homes is what matters; every live home without a copy gets one.
-- erasure coding: a share already on a home node stays there, whatever its index; the shares left
-  over go to the homes left over, in ring order. A new write puts share i on the i-th home, but after
+- erasure coding: a share already on a home node stays there, whatever its index (when one home
+  holds several shares of the stripe, a maximum matching decides which it keeps, so as many as
+  possible stay); the shares left over go to the homes left over, in ring order. A new write puts share i on the i-th home, but after
   the ring changes the mapping is whatever moved least, and the placement record (which readers
   consult) says where each share is. Rejected: forcing share i back onto the i-th home. Adding a 7th
   node to six shifts every share after the newcomer's place, moving about half of all shares instead
@@ -336,19 +337,35 @@ def _stand_in(candidates: Sequence[str], is_live: Callable[[str], bool], can_tak
 
 def _match_shares(homes: tuple[str, ...], wanted: int, held: dict[int, list[str]],
                   preferred: dict[int, str]) -> list[str | None]:
-    """Share index -> home node, keeping shares on the homes that hold them (see the module
-    docstring). Greedy in index order, not a maximum matching: when one home holds two shares of a
-    stripe it may keep the wrong one and cost one extra copy (rare: only after a handoff)."""
-    targets: list[str | None] = [None] * wanted
-    used: set[str] = set()
+    """Share index -> home node, keeping as many shares as possible on the homes that hold them (see
+    the module docstring): a maximum matching of shares to homes holding them, by augmenting paths
+    (Kuhn's algorithm; a stripe has at most a few dozen shares). Each share tries the home its
+    record names first, so a matching that is already maximal is kept as it is."""
+    options: dict[int, list[str]] = {}
     for slot in range(wanted):
-        options = [n for n in homes if n in held.get(slot, ()) and n not in used]
-        if not options:
-            continue
-        choice = preferred.get(slot) if preferred.get(slot) in options else options[0]
-        targets[slot] = choice
-        used.add(choice)
-    free = [n for n in homes if n not in used]
+        holding = [n for n in homes if n in held.get(slot, ())]
+        if preferred.get(slot) in holding:
+            holding.remove(preferred[slot])
+            holding.insert(0, preferred[slot])
+        options[slot] = holding
+    owner: dict[str, int] = {}  # home -> the share it keeps
+
+    def augment(slot: int, seen: set[str]) -> bool:
+        for node in options[slot]:
+            if node in seen:
+                continue
+            seen.add(node)
+            if node not in owner or augment(owner[node], seen):
+                owner[node] = slot
+                return True
+        return False
+
+    for slot in range(wanted):
+        augment(slot, set())
+    targets: list[str | None] = [None] * wanted
+    for node, slot in owner.items():
+        targets[slot] = node
+    free = [n for n in homes if n not in owner]
     for slot in range(wanted):  # a handoff copy's slot goes back to the home it stands in for
         if targets[slot] is None and preferred.get(slot) in free:
             targets[slot] = preferred[slot]

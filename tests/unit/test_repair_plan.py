@@ -396,10 +396,6 @@ def test_erasure_down_home_keeps_the_share_its_handoff_copy_holds():
     assert plan.waiting == (1,)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "_match_shares is greedy in slot order, not a maximum matching: share 0 takes the first home "
-    "holding it even when the other home holding it is free, so share 1 (held only by that first "
-    "home) is copied again (a known, documented limit)"))
 def test_erasure_matching_moves_as_few_shares_as_possible():
     """ORDER[0] holds shares 0 and 1, ORDER[1] holds share 0: giving share 0 to ORDER[1] and share 1 to
     ORDER[0] leaves one move (share 2 rebuilt on ORDER[2]) instead of two."""

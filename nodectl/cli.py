@@ -134,6 +134,9 @@ MEMBER_STATES_ORDER = ("ALIVE", "DOWN", "OUT", "LEFT", "UNSPECIFIED")
 DRAIN_POLL_S_DEFAULT = 1.0
 DRAIN_POLL_S_MIN = 0.1
 DRAIN_POLL_S_MAX = 3600.0
+# `repair wait` polls the cluster's repair status this often by default: each poll asks every
+# ALIVE member, so not as often as a drain polls its one node.
+REPAIR_POLL_S_DEFAULT = 2.0
 # Longest `node drain` waits for LEFT (and its default): a node's worth of data at a throttled
 # repair rate can take days; past a week something is stuck and a person should look.
 DRAIN_WAIT_S_MAX = 7 * 24 * 3600.0
@@ -394,18 +397,22 @@ def unreachable_warning(entry: str) -> str:
     return f"{warning}: {reason}" if sep else warning
 
 
-def format_repair_status(status: RepairStatus) -> list[str]:
-    """The `repair status` report: a cluster line, the merged levels worst first, one row per node,
-    then one line per unrepairable chunk. Unreachable nodes are warned about separately."""
+def repair_summary_line(status: RepairStatus) -> str:
+    """The cluster line of `repair status`: chunks below full redundancy, bytes left, rate, ETA."""
     left, rate = human_bytes(status.bytes_left), rate_text(status.rate_bytes_per_s)
     eta = eta_text(status.eta_s)
     if status.chunks_below_full:
-        lines = [f"repair: {_count(status.chunks_below_full, 'chunk')} below full redundancy, "
-                 f"{left} left, {rate}, ETA {eta}"]
-    elif status.bytes_left:
-        lines = [f"repair: all chunks at full redundancy; {left} of moves left, {rate}, ETA {eta}"]
-    else:
-        lines = ["repair: all chunks at full redundancy"]
+        return (f"repair: {_count(status.chunks_below_full, 'chunk')} below full redundancy, "
+                f"{left} left, {rate}, ETA {eta}")
+    if status.bytes_left:
+        return f"repair: all chunks at full redundancy; {left} of moves left, {rate}, ETA {eta}"
+    return "repair: all chunks at full redundancy"
+
+
+def format_repair_status(status: RepairStatus) -> list[str]:
+    """The `repair status` report: a cluster line, the merged levels worst first, one row per node,
+    then one line per unrepairable chunk. Unreachable nodes are warned about separately."""
+    lines = [repair_summary_line(status)]
     levels = status.levels
     if levels:
         lines += format_table(
@@ -679,10 +686,13 @@ class Progress:
         self._done_bytes = 0
         self._detail = ""
 
-    def update(self, done_bytes: int, *, detail: str = "") -> None:
+    def update(self, done_bytes: int, *, detail: str = "", total_bytes: int | None = None) -> None:
         """Record progress; redraw if enabled and PROGRESS_REDRAW_S passed. `detail` (e.g.
-        "2/3 chunks") is shown after the label."""
+        "2/3 chunks") is shown after the label; `total_bytes`, when given, replaces the total
+        (work that grows while it is done)."""
         self._done_bytes = done_bytes
+        if total_bytes is not None:
+            self._total_bytes = total_bytes
         self._detail = detail
         now_s = self._monotonic_s()
         if self._enabled and now_s - self._drawn_s >= PROGRESS_REDRAW_S:
@@ -796,6 +806,105 @@ def wait_for_drain(client: Client, status: NodeStatus, *, poll_s: float, timeout
         except RingstoreError as err:
             raise type(err)(f"{node_id} is draining, but asking for its status failed: {err}; "
                             f"the drain goes on in the cluster: {check}", code=err.code) from err
+        show(status)
+    return status
+
+
+def repair_scans_fresh(status: RepairStatus, scans_before: Mapping[str, int]) -> bool:
+    """Every node that answered finished a scan after the wait began: its last scan ends later
+    than it did at the first poll (by the node's own clock, so nodectl's clock does not matter)."""
+    return bool(status.nodes) and all(n.last_scan_unix_ms > scans_before.get(n.node_id, 0)
+                                      for n in status.nodes)
+
+
+def repair_done(status: RepairStatus, scans_before: Mapping[str, int]) -> bool:
+    """Nothing left to repair or move, as scans that ended after the wait began found it, on
+    every ALIVE member."""
+    return (repair_scans_fresh(status, scans_before) and not status.unreachable
+            and status.chunks_below_full == 0 and status.chunks_misplaced == 0
+            and status.bytes_left == 0 and not status.unrepairable
+            and not any(n.queued for n in status.nodes))
+
+
+def repair_stuck(status: RepairStatus, scans_before: Mapping[str, int]) -> bool:
+    """Only chunks repair cannot restore are left, and nothing is moving: waiting changes nothing
+    until an operator acts (adds nodes, brings a holder back)."""
+    return (repair_scans_fresh(status, scans_before) and not status.unreachable
+            and bool(status.unrepairable) and status.rate_bytes_per_s == 0
+            and status.chunks_below_full <= len(status.unrepairable)
+            and not any(n.queued for n in status.nodes))
+
+
+class RepairView:
+    """How `repair wait` shows progress on stderr: on a terminal a Progress line of the bytes
+    written since the wait began against those plus the bytes left, otherwise the cluster line of
+    `repair status` each time its counts change."""
+
+    def __init__(self, *, stream: IO[str], terminal: bool, clock: Clock) -> None:
+        self._stream = stream
+        self._terminal = terminal
+        self._clock = clock
+        self._progress: Progress | None = None
+        self._repaired_before = 0
+        self._last_shown: tuple[object, ...] = ()
+
+    def show(self, status: RepairStatus) -> None:
+        if not self._terminal:
+            shown = (status.chunks_below_full, status.chunks_misplaced, status.bytes_left,
+                     len(status.unrepairable))
+            if shown != self._last_shown:
+                self._stream.write(repair_summary_line(status) + "\n")
+                self._stream.flush()
+                self._last_shown = shown
+            return
+        repaired = sum(n.bytes_repaired_total for n in status.nodes)
+        if self._progress is None:
+            self._repaired_before = repaired
+            self._progress = Progress(label="repair", total_bytes=None, stream=self._stream,
+                                      enabled=True, monotonic_s=self._clock.monotonic_s)
+        done = max(0, repaired - self._repaired_before)
+        self._progress.update(done, total_bytes=done + status.bytes_left,
+                              detail=f"{_count(status.chunks_below_full, 'chunk')} below full, "
+                                     f"{status.chunks_misplaced} misplaced")
+
+    def finish(self) -> None:
+        if self._progress is not None:
+            self._progress.finish()
+
+
+class RepairStuck(FailedPrecondition):
+    """`repair wait` found only chunks repair cannot restore: exit 10, as fsck does for degraded."""
+
+    exit_code = EXIT_DEGRADED
+
+
+def wait_for_repair(client: Client, *, poll_s: float, timeout_s: float, clock: Clock,
+                    show: Callable[[RepairStatus], None]) -> RepairStatus:
+    """Poll the cluster's repair status every poll_s until `repair_done` and return the last one;
+    `show(status)` for each answer. A node's scan runs every repair_scan_interval_s (60 s on lan)
+    and at once on a membership change, so even a healthy cluster takes up to one interval.
+
+    Raises DeadlineExceeded after timeout_s, and FailedPrecondition (exit 10) when `repair_stuck`:
+    both say what is left and how to look at it. Each pass sleeps min(poll_s, time left).
+    """
+    deadline_s = clock.monotonic_s() + timeout_s
+    status = client.repair_status()
+    scans_before = {n.node_id: n.last_scan_unix_ms for n in status.nodes}
+    show(status)
+    while not repair_done(status, scans_before):
+        if repair_stuck(status, scans_before):
+            first = status.unrepairable[0]
+            raise RepairStuck(
+                f"repair cannot finish: {_count(len(status.unrepairable), 'chunk')} cannot be "
+                f"repaired (chunk {first.chunk_id_hex[:16]} ({first.policy}) on {first.node_id}: "
+                f"{one_line(first.reason)}); see `nodectl repair status` for each reason")
+        remaining_s = deadline_s - clock.monotonic_s()
+        if remaining_s <= 0:
+            raise DeadlineExceeded(f"repair not finished after {duration_text(timeout_s)}: "
+                                   f"{repair_summary_line(status).removeprefix('repair: ')}; it "
+                                   "goes on in the cluster: watch it with `nodectl repair status`")
+        clock.sleep(min(poll_s, remaining_s))
+        status = client.repair_status()
         show(status)
     return status
 
@@ -1177,6 +1286,40 @@ def repair_status_command(settings: _Settings, node_only: bool, as_json: bool) -
     else:
         click.echo("\n".join(format_repair_status(status)))
     _warn_unreachable(status.unreachable)
+
+
+@repair_group.command("wait")
+@click.option("--poll-s", type=click.FloatRange(DRAIN_POLL_S_MIN, DRAIN_POLL_S_MAX),
+              default=REPAIR_POLL_S_DEFAULT, show_default=True, metavar="S",
+              help="Seconds between two status polls.")
+@click.option("--timeout-s", "wait_s", type=click.FloatRange(0, DRAIN_WAIT_S_MAX, min_open=True),
+              default=DRAIN_WAIT_S_MAX, metavar="S",
+              help="Stop waiting after S seconds (repair goes on); default and limit 7 days.")
+@click.option("--json", "as_json", is_flag=True, help="Print the last status as JSON.")
+@click.pass_obj
+def repair_wait_command(settings: _Settings, poll_s: float, wait_s: float, as_json: bool) -> None:
+    """Wait until every chunk is at full redundancy and on its home nodes, as scans that ended
+    after the command started found on every ALIVE member; progress on stderr, then the status.
+
+    Takes up to one repair scan interval (60 s on lan) even when nothing is left. Exits 4 when
+    --timeout-s passes first or a member does not answer until then, 10 when only chunks repair
+    cannot restore are left (each listed by `nodectl repair status`). Ctrl-C stops the waiting,
+    not the repair."""
+    with settings.client() as client:
+        view = RepairView(stream=sys.stderr, terminal=_stderr_is_terminal(), clock=settings.clock)
+        try:
+            try:
+                status = wait_for_repair(client, poll_s=poll_s, timeout_s=wait_s,
+                                         clock=settings.clock, show=view.show)
+            finally:
+                view.finish()
+        except KeyboardInterrupt:
+            _fail("interrupted: stopped waiting; repair goes on in the cluster: watch it with "
+                  "`nodectl repair status`", EXIT_INTERRUPTED)
+    if as_json:
+        _print_json(status.to_dict())
+    else:
+        click.echo("\n".join(format_repair_status(status)))
 
 
 @repair_group.command("set")

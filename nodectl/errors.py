@@ -20,7 +20,7 @@ Exit codes of `nodectl` (also shown in `nodectl --help`):
     8  resource exhausted (quota, disk full)
     9  unauthenticated or permission denied
    10  degraded: `fsck` found chunks below full redundancy, all still readable (any unreadable
-       chunk makes it 5)
+       chunk makes it 5); `repair wait` found only chunks repair cannot restore left
 
 Rejected alternative: one exception class carrying a status code, tested with `if err.code ==`.
 It reads worse at call sites and lets a misspelt comparison pass silently.
@@ -50,7 +50,7 @@ Exit codes: 0 ok; 1 other error; 2 usage error or invalid argument; 3 not found;
 4 unavailable or deadline exceeded; 5 data loss; 6 already exists or failed precondition
 (e.g. bucket not empty; ring plan: chunks left unplaceable); 7 out of range; 8 resource
 exhausted; 9 unauthenticated or permission denied; 10 degraded (fsck found chunks below full
-redundancy, none unreadable)."""
+redundancy, none unreadable; repair wait: only chunks repair cannot restore are left)."""
 
 # Longest message kept from a server, in characters: a misbehaving server must not flood a terminal.
 MESSAGE_CHARS_MAX = 1000

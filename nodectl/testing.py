@@ -46,7 +46,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from typing import Any
 
@@ -60,6 +60,8 @@ from ringstore.v1 import (
     object_pb2,
     object_pb2_grpc,
 )
+
+from nodectl.cli import Clock
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -709,3 +711,35 @@ class FakeServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+class ManualClock:
+    """Virtual time for the CLI, handed to it as click's `obj` (`obj=manual.clock()`): sleep()
+    moves it at once and records the wait; `on_sleep`, when set, runs after each sleep (to change
+    the fake cluster between two polls). Wall time is `start_unix_ms` plus the time slept."""
+
+    def __init__(self, start_unix_ms: int) -> None:
+        self.start_unix_ms = start_unix_ms
+        self.now_s = 0.0
+        self.sleeps: list[float] = []
+        self.on_sleep: Callable[[], None] | None = None
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now_s += seconds
+        if self.on_sleep is not None:
+            self.on_sleep()
+
+    def clock(self) -> Clock:
+        return Clock(monotonic_s=lambda: self.now_s, sleep=self.sleep,
+                     unix_ms=lambda: self.start_unix_ms + round(1000 * self.now_s))
+
+
+def assert_error_line(result: Any, exit_code: int, fragment: str) -> None:
+    """A click CliRunner result ended in one `nodectl: error:` line containing `fragment` (after
+    any progress lines on stderr), with `exit_code` and no traceback."""
+    assert result.exit_code == exit_code, (result.stdout, result.stderr)
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("nodectl: error: ")]
+    assert len(error_lines) == 1 and result.stderr.endswith(error_lines[0] + "\n"), result.stderr
+    assert fragment in error_lines[0], error_lines[0]
+    assert "Traceback" not in result.output

@@ -13,9 +13,11 @@ import time
 
 import grpc
 import pytest
+from click.testing import CliRunner
 
-from cluster_checks import (MIB, REPAIR_DEADLINE_S, check_all, metric, payload, put_mix, repair_status,
+from cluster_checks import (MIB, REPAIR_DEADLINE_S, check_all, fsck, metric, payload, put_mix, repair_status,
                             wait_copies, wait_full)
+from nodectl.cli import main
 from nodectl.client import Client
 from nodectl.errors import NotFound
 from ringstore import frames
@@ -153,7 +155,14 @@ def test_a_node_back_after_out_reuses_what_it_holds_and_collects_what_was_delete
 
     cluster.kill("node-3")
     cluster.wait_state("node-3", "OUT", timeout_s=40)
-    wait_full(cluster, "repair to restore full redundancy after node-3 turned OUT")
+    # `nodectl repair wait` returns only when a scan after it began found nothing left on every
+    # node, so one fsck right after it (not a poll) must find every chunk full and at home.
+    waited = CliRunner().invoke(main, ["--addr", cluster.any_address(exclude=["node-3"]), "repair", "wait",
+                                       "--poll-s", "0.5", "--timeout-s", str(REPAIR_DEADLINE_S)])
+    assert waited.exit_code == 0, waited.output
+    assert waited.stdout.startswith("repair: all chunks at full redundancy\n")
+    summary, findings = fsck(cluster.any_address(exclude=["node-3"]))
+    assert (summary.chunks_full, summary.chunks_misplaced) == (summary.chunks_checked, 0), findings
     gone = ["obj-0", "obj-1"]  # one replicas=3 object and one ec=2+2 object, 2 chunks each
     for key in gone:
         client.delete("mix", key)

@@ -22,32 +22,12 @@ from ringstore.v1 import admin_pb2, membership_pb2
 
 from nodectl import cli, errors
 from nodectl.client import MAINTENANCE_S_MAX, Client, Member, NodeStatus, RingMove, RingPlan
-from nodectl.testing import FakeServer
+from nodectl.testing import FakeServer, ManualClock, assert_error_line
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 # The fake's wall clock: 2023-11-14T22:13:20Z.
 START_UNIX_MS = 1_700_000_000_000
-
-
-class ManualClock:
-    """Virtual time for the CLI: sleep() moves it at once and records the wait; `on_sleep`, when
-    set, runs after each sleep (to change the cluster between two polls)."""
-
-    def __init__(self) -> None:
-        self.now_s = 0.0
-        self.sleeps: list[float] = []
-        self.on_sleep: Callable[[], None] | None = None
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now_s += seconds
-        if self.on_sleep is not None:
-            self.on_sleep()
-
-    def clock(self) -> cli.Clock:
-        return cli.Clock(monotonic_s=lambda: self.now_s, sleep=self.sleep,
-                         unix_ms=lambda: START_UNIX_MS + round(1000 * self.now_s))
 
 
 _MEMBER_FIELDS = {f.name for f in dataclasses.fields(Member)}
@@ -180,7 +160,7 @@ def test_drain_view_on_a_terminal_draws_bytes_moved() -> None:
     """On a terminal a drain is one redrawn line of the bytes moved off the node out of what it
     held at the start, with the copies left; LEFT completes it."""
     out = io.StringIO()
-    manual = ManualClock()
+    manual = ManualClock(START_UNIX_MS)
     view = cli.DrainView(stream=out, terminal=True, clock=manual.clock())
     view.show(_node_status(draining=True))
     manual.now_s = 1.0
@@ -350,7 +330,7 @@ def test_plan_ring_sends_the_change_and_reads_the_plan(server: FakeServer, clien
 
 @pytest.fixture
 def manual() -> ManualClock:
-    return ManualClock()
+    return ManualClock(START_UNIX_MS)
 
 
 @pytest.fixture
@@ -362,15 +342,6 @@ def run(server: FakeServer, manual: ManualClock):
                              env={"RINGSTORE_ADDR": server.address}, obj=manual.clock())
 
     return invoke
-
-
-def _assert_one_line_error(result: Result, exit_code: int, fragment: str) -> None:
-    assert result.exit_code == exit_code, (result.stdout, result.stderr)
-    error_lines = [line for line in result.stderr.splitlines()
-                   if line.startswith("nodectl: error: ")]
-    assert len(error_lines) == 1 and result.stderr.endswith(error_lines[0] + "\n"), result.stderr
-    assert fragment in error_lines[0], error_lines[0]
-    assert "Traceback" not in result.output
 
 
 def test_node_status_report(run, server: FakeServer, manual: ManualClock) -> None:
@@ -483,7 +454,7 @@ def test_drain_timeout_is_one_line_with_what_is_left(run, server: FakeServer,
     wait is cut to the deadline, and the drain itself goes on."""
     server.node.drain_polls_to_left = None
     result = run("node", "drain", "node-b", "--timeout-s", "5", "--poll-s", "2")
-    _assert_one_line_error(
+    assert_error_line(
         result, 4, "node-b still draining after 5 s with 120 copies (480.0 MiB), 30 placement "
                    "records, 12 metadata records left; the drain goes on in the cluster: check "
                    "it with `nodectl node status node-b`")
@@ -499,7 +470,7 @@ def test_drain_ctrl_c_says_the_drain_continues(run, server: FakeServer,
 
     manual.on_sleep = interrupt
     result = run("node", "drain", "node-b")
-    _assert_one_line_error(result, 130, "interrupted: stopped waiting, but node-b keeps draining "
+    assert_error_line(result, 130, "interrupted: stopped waiting, but node-b keeps draining "
                                         "in the cluster; check it with `nodectl node status "
                                         "node-b`, or stop it with `nodectl node drain node-b "
                                         "--cancel`")
@@ -515,7 +486,7 @@ def test_drain_cancelled_by_someone_else_while_waiting(run, server: FakeServer,
 
     manual.on_sleep = cancel
     result = run("node", "drain", "node-b")
-    _assert_one_line_error(result, 6, "the drain of node-b was cancelled with 120 copies "
+    assert_error_line(result, 6, "the drain of node-b was cancelled with 120 copies "
                                       "(480.0 MiB), 30 placement records, 12 metadata records "
                                       "left; start it again with `nodectl node drain node-b`")
 
@@ -529,7 +500,7 @@ def test_drain_of_a_node_that_turns_out(run, server: FakeServer, manual: ManualC
     result = run("node", "drain", "node-b")
     assert "node-b OUT draining: not answering for itself; what it holds is unknown" in (
         result.stderr)
-    _assert_one_line_error(result, 4, "node-b turned OUT while draining: repair restores what "
+    assert_error_line(result, 4, "node-b turned OUT while draining: repair restores what "
                                       "it held from the other copies; see `nodectl repair "
                                       "status`")
 
@@ -539,7 +510,7 @@ def test_drain_poll_failure_says_the_drain_goes_on(run, server: FakeServer) -> N
     server.node.fail_next("GetNodeStatus", grpc.StatusCode.UNAVAILABLE,
                           "node-b did not answer (DEADLINE_EXCEEDED: )")
     result = run("node", "drain", "node-b")
-    _assert_one_line_error(result, 4, "node-b is draining, but asking for its status failed: "
+    assert_error_line(result, 4, "node-b is draining, but asking for its status failed: "
                                       "node-b did not answer (DEADLINE_EXCEEDED: ); the drain "
                                       "goes on in the cluster: check it with `nodectl node "
                                       "status node-b`")
@@ -574,7 +545,7 @@ def test_node_errors_are_one_line_with_their_exit_code(run, args: tuple[str, ...
                                                        exit_code: int, fragment: str) -> None:
     """Refusals (not ALIVE, unknown node, bad id, a plan of an impossible change) are one stderr
     line with the exit code of their class."""
-    _assert_one_line_error(run(*args), exit_code, fragment)
+    assert_error_line(run(*args), exit_code, fragment)
 
 
 def test_drain_refused_because_the_ring_would_be_too_small(run, server: FakeServer) -> None:
@@ -582,7 +553,7 @@ def test_drain_refused_because_the_ring_would_be_too_small(run, server: FakeServ
     server.node.fail_next("DrainNode", grpc.StatusCode.FAILED_PRECONDITION,
                           "draining node-b would leave 2 ring members, but replicas=3 (the "
                           "default for new buckets) needs 3; add a node first")
-    _assert_one_line_error(run("node", "drain", "node-b"), 6, "would leave 2 ring members")
+    assert_error_line(run("node", "drain", "node-b"), 6, "would leave 2 ring members")
     assert "GetNodeStatus" not in server.node.calls
 
 
@@ -615,7 +586,7 @@ def test_maintenance_usage_errors(run, server: FakeServer, args: tuple[str, ...]
                                   fragment: str) -> None:
     """A window outside 1 s..7 days, or not exactly one of --for-s and --end, is exit 2 and
     sends nothing."""
-    _assert_one_line_error(run("node", "maintenance", "node-b", *args), 2, fragment)
+    assert_error_line(run("node", "maintenance", "node-b", *args), 2, fragment)
     assert server.node.calls == []
 
 

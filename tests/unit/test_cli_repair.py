@@ -8,6 +8,8 @@ port answering with canned per-node statuses that each test sets.
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
 import math
 import random
@@ -31,7 +33,7 @@ from nodectl.client import (
     merge_levels,
     repair_eta_s,
 )
-from nodectl.testing import FakeServer
+from nodectl.testing import FakeServer, ManualClock, assert_error_line
 
 MIB = 1024 * 1024
 CHUNK_ID = bytes.fromhex("3fa2c1d0e9b8a7f6" * 4)
@@ -742,3 +744,170 @@ def test_errors_are_one_line_with_their_class_exit_code(
     server.node.fail_next(method, code, "repair_concurrency_max must be in 1..64, got 65")
     _assert_one_line_error(run(*args), exit_code,
                            "repair_concurrency_max must be in 1..64, got 65")
+
+
+# ---------------------------------------------------------------------------------------------
+# repair wait
+# ---------------------------------------------------------------------------------------------
+
+
+def _status(*nodes: tuple[str, int, int, int], unreachable: tuple[str, ...] = (),
+            unrepairable: int = 0, rate: float = 0.0, queued: int = 0) -> RepairStatus:
+    """(node id, last scan ms, chunks below full, bytes left) per node; the rest on the first."""
+    built = []
+    for index, (node_id, scan_ms, below, left) in enumerate(nodes):
+        first = index == 0
+        built.append(NodeRepairStatus(
+            node_id=node_id, levels=[], chunks_below_full=below, bytes_left=left,
+            rate_bytes_per_s=rate if first else 0.0, eta_s=0.0, bytes_repaired_total=0,
+            copies_repaired_total=0, chunks_misplaced=0, copies_dropped_total=0,
+            unrepairable=[client_module.UnrepairableChunk(
+                node_id=node_id, chunk_id_hex=CHUNK_ID.hex(), policy="ec=4+2", attempts=3,
+                reason="needs 6 ring members, the ring has 5", last_attempt_unix_ms=scan_ms)
+                for _ in range(unrepairable if first else 0)],
+            last_scan_unix_ms=scan_ms, last_scan_s=0.1, chunks_responsible=10,
+            repair_bandwidth_bytes_per_s=0, repair_concurrency_max=4,
+            queued=queued if first else 0))
+    return RepairStatus(nodes=built, unreachable=list(unreachable))
+
+
+BEFORE = {"node-a": 100, "node-b": 100}
+
+
+@pytest.mark.parametrize("status,done,stuck", [
+    # Zero debt, but from scans that ended before the wait: not yet an answer.
+    (_status(("node-a", 100, 0, 0), ("node-b", 101, 0, 0)), False, False),
+    (_status(("node-a", 101, 0, 0), ("node-b", 100, 0, 0)), False, False),
+    (_status(("node-a", 101, 0, 0), ("node-b", 101, 0, 0)), True, False),
+    # A node first seen now (joined meanwhile) needs any scan.
+    (_status(("node-a", 101, 0, 0), ("node-b", 101, 0, 0), ("node-c", 5, 0, 0)), True, False),
+    (_status(("node-a", 101, 0, 0), ("node-c", 0, 0, 0)), False, False),
+    (_status(("node-a", 101, 1, 4 * MIB), ("node-b", 101, 0, 0)), False, False),
+    (_status(("node-a", 101, 0, 0), ("node-b", 101, 0, 0), queued=1), False, False),
+    (_status(("node-a", 101, 0, 0), ("node-b", 101, 0, 0), unreachable=("node-c: refused",)),
+     False, False),
+    # Only unrepairable chunks left, nothing moving: stuck, once the scans are fresh.
+    (_status(("node-a", 101, 1, 0), ("node-b", 101, 0, 0), unrepairable=1), False, True),
+    (_status(("node-a", 100, 1, 0), ("node-b", 101, 0, 0), unrepairable=1), False, False),
+    (_status(("node-a", 101, 2, 0), ("node-b", 101, 0, 0), unrepairable=1), False, False),
+    (_status(("node-a", 101, 1, 0), ("node-b", 101, 0, 0), unrepairable=1, rate=MIB), False, False),
+    (_status(), False, False),
+])
+def test_repair_done_and_stuck(status: RepairStatus, done: bool, stuck: bool) -> None:
+    assert (cli.repair_done(status, BEFORE), cli.repair_stuck(status, BEFORE)) == (done, stuck)
+
+
+@pytest.fixture
+def manual() -> ManualClock:
+    return ManualClock(SCAN_UNIX_MS)
+
+
+@pytest.fixture
+def run_clocked(server: FakeServer, manual: ManualClock):
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(cli.main, ["--retries-max", "0", *args],
+                             env={"RINGSTORE_ADDR": server.address}, obj=manual.clock())
+
+    return invoke
+
+
+def _scripted(server: FakeServer, manual: ManualClock,
+              steps: list[list[admin_pb2.NodeRepairStatus]]) -> None:
+    """The fake answers steps[0] now and steps[i] after the i-th sleep (the last one after that)."""
+    server.node.repair_nodes = steps[0]
+    remaining = list(steps[1:])
+
+    def advance() -> None:
+        if remaining:
+            server.node.repair_nodes = remaining.pop(0)
+
+    manual.on_sleep = advance
+
+
+def _wire(node_id: str, scan_ms: int, below: int, left_mib: int, repaired_mib: int,
+          **fields: object) -> admin_pb2.NodeRepairStatus:
+    return admin_pb2.NodeRepairStatus(
+        node_id=node_id, last_scan_unix_ms=scan_ms, chunks_below_full=below,
+        bytes_left=left_mib * MIB, bytes_repaired_total=repaired_mib * MIB,
+        rate_bytes_per_s=2 * MIB if left_mib else 0.0, eta_s=left_mib / 2 if left_mib else 0.0,
+        chunks_responsible=10, **fields)
+
+
+def test_repair_wait_shows_each_change_and_ends_on_a_fresh_clean_scan(
+        run_clocked, server: FakeServer, manual: ManualClock) -> None:
+    """Off a terminal each change of the debt is one stderr line; the wait ends only once both
+    nodes finished a scan after it began and report nothing left; stdout is the final status."""
+    t0 = SCAN_UNIX_MS
+    _scripted(server, manual, [
+        [_wire("node-a", t0, 3, 12, 0), _wire("node-b", t0, 1, 4, 0)],
+        [_wire("node-a", t0, 3, 12, 0), _wire("node-b", t0, 1, 4, 0)],  # unchanged: no line
+        [_wire("node-a", t0, 1, 4, 8), _wire("node-b", t0, 0, 0, 4)],
+        [_wire("node-a", t0, 0, 0, 12), _wire("node-b", t0, 0, 0, 4)],  # no scan since: not yet
+        [_wire("node-a", t0 + 9000, 0, 0, 12), _wire("node-b", t0 + 8000, 0, 0, 4)],
+    ])
+    result = run_clocked("repair", "wait", "--poll-s", "3")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "repair: 4 chunks below full redundancy, 16.0 MiB left, 4.0 MiB/s, ETA 4 s",
+        "repair: 1 chunk below full redundancy, 4.0 MiB left, 2.0 MiB/s, ETA 2 s",
+        "repair: all chunks at full redundancy",
+    ]
+    assert result.stdout.splitlines()[0] == "repair: all chunks at full redundancy"
+    assert manual.sleeps == [3, 3, 3, 3]
+    assert server.node.calls.count("GetRepairStatus") == 5
+
+
+def test_repair_wait_on_a_terminal_draws_bytes_repaired_against_the_total() -> None:
+    out = io.StringIO()
+    manual = ManualClock(SCAN_UNIX_MS)
+    view = cli.RepairView(stream=out, terminal=True, clock=manual.clock())
+    view.show(_status(("node-a", 1, 4, 12 * MIB)))
+    manual.now_s = 2.0
+    moving = _status(("node-a", 2, 1, 4 * MIB))
+    view.show(dataclasses.replace(moving, nodes=[dataclasses.replace(moving.nodes[0],
+                                                                     bytes_repaired_total=8 * MIB)]))
+    view.finish()
+    frames = out.getvalue().split("\r")[1:]
+    assert frames[0].startswith("repair  4 chunks below full, 0 misplaced  0 B / 12.0 MiB    0%")
+    assert frames[-1].startswith("repair  1 chunk below full, 0 misplaced  8.0 MiB / 12.0 MiB   67%")
+    assert frames[-1].endswith("4.2 MB/s\n")
+
+
+def test_repair_wait_timeout_is_one_line_with_what_is_left(run_clocked, server: FakeServer,
+                                                           manual: ManualClock) -> None:
+    server.node.repair_nodes = [_wire("node-a", SCAN_UNIX_MS, 2, 8, 0)]
+    result = run_clocked("repair", "wait", "--timeout-s", "5", "--poll-s", "2")
+    assert_error_line(result, 4, "repair not finished after 5 s: 2 chunks below full redundancy, "
+                                 "8.0 MiB left, 2.0 MiB/s, ETA 4 s; it goes on in the cluster: "
+                                 "watch it with `nodectl repair status`")
+    assert result.stderr.splitlines()[0].startswith("repair: 2 chunks below full redundancy")
+    assert manual.sleeps == [2, 2, 1]
+
+
+def test_repair_wait_exits_10_when_only_unrepairable_chunks_are_left(
+        run_clocked, server: FakeServer, manual: ManualClock) -> None:
+    stuck = admin_pb2.UnrepairableChunk(chunk_id=CHUNK_ID, policy="ec=4+2", attempts=4,
+                                        reason="ec=4+2 needs 6 ring members, the ring has 5; "
+                                               "add nodes or convert to a smaller policy")
+    _scripted(server, manual, [
+        [_wire("node-a", SCAN_UNIX_MS, 1, 0, 0, unrepairable=[stuck])],
+        [_wire("node-a", SCAN_UNIX_MS + 2000, 1, 0, 0, unrepairable=[stuck])],
+    ])
+    result = run_clocked("repair", "wait")
+    assert_error_line(result, 10, "repair cannot finish: 1 chunk cannot be repaired (chunk "
+                                       "3fa2c1d0e9b8a7f6 (ec=4+2) on node-a: ec=4+2 needs 6 ring "
+                                       "members, the ring has 5; add nodes or convert")
+    assert manual.sleeps == [2.0]
+
+
+def test_repair_wait_ctrl_c_says_repair_goes_on(run_clocked, server: FakeServer,
+                                                manual: ManualClock) -> None:
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    server.node.repair_nodes = [_wire("node-a", SCAN_UNIX_MS, 2, 8, 0)]
+    manual.on_sleep = interrupt
+    result = run_clocked("repair", "wait")
+    assert_error_line(result, 130, "interrupted: stopped waiting; repair goes on in the cluster")

@@ -11,6 +11,7 @@ the disks, not the network.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 from typing import Iterable, Mapping, Protocol, Sequence
 
 import grpc
@@ -20,6 +21,9 @@ from node.peers.client import PeerClient, PeerError
 from node.ring import Ring
 from node.store import CorruptShare, NodeStore, ShareKey, ShareNotFound, StoreError, StoreFull
 from ringstore.v1 import common_pb2, peer_pb2
+
+# Most shares one HasChunk call asks about (the servicer's limit, HAS_CHUNK_SHARES_MAX).
+PROBE_SHARES_MAX = 4096
 
 
 class ClusterView(Protocol):
@@ -189,3 +193,27 @@ class Replicas:
         if node_id == self._view.node_id:
             return self._store.list_buckets(tenant)
         return self._remote(node_id, self._peers.list_buckets, tenant, self.timeout_s)
+
+
+def probe_holders(replicas: Replicas, asks: Mapping[str, Iterable[ShareKey]], pool: cf.Executor
+                  ) -> tuple[dict[str, set[ShareKey]], dict[str, HolderError]]:
+    """Ask many nodes about many keys at once: one HasChunk call per node and PROBE_SHARES_MAX
+    keys, the nodes in parallel on `pool`. Returns node -> the keys it has, for each node that
+    answered every call, and node -> the error of each that did not."""
+    def ask(node: str, keys: list[ShareKey]) -> set[ShareKey]:
+        have: set[ShareKey] = set()
+        for start in range(0, len(keys), PROBE_SHARES_MAX):
+            part = keys[start:start + PROBE_SHARES_MAX]
+            have.update(k for k, ok in zip(part, replicas.has_shares(node, part)) if ok)
+        return have
+
+    futures = {pool.submit(ask, node, sorted(set(keys), key=ShareKey.db_key)): node
+               for node, keys in asks.items()}
+    answers: dict[str, set[ShareKey]] = {}
+    failures: dict[str, HolderError] = {}
+    for future in cf.as_completed(futures):
+        try:
+            answers[futures[future]] = future.result()
+        except HolderError as err:
+            failures[futures[future]] = err
+    return answers, failures

@@ -1,9 +1,9 @@
-"""`nodectl fsck`: audit every object of the cluster, chunk by chunk.
+"""`nodectl fsck`: audit every object of the cluster, a page of objects at a time.
 
 For each current object version (every bucket, every key, through the same quorum listing `ls`
 uses) and each of its chunks: find the placement record, ask every live node concerned (the
 chunk's homes and the holders the record names) whether it holds each copy or share (HasChunk, no
-data read), and classify the chunk with the same planner repair uses: full (every copy or share on
+data read; one batched call per node for a whole page of objects), and classify the chunk with the same planner repair uses: full (every copy or share on
 an ALIVE node), degraded (fewer, but readable), unreadable (fewer than 1 copy or K shares on ALIVE
 nodes), and misplaced (full, but not every copy on its home yet). Only presence in a holder's index
 is checked here; whether the bytes are intact is scrub's job (`nodectl scrub`), which re-reads them.
@@ -15,15 +15,20 @@ import concurrent.futures as cf
 from collections.abc import Iterator
 
 from node.objects.coordinator import Coordinator
-from node.objects.replicas import ClusterView, HolderError, Replicas
+from node.objects.replicas import ClusterView, HolderError, Replicas, probe_holders
 from node.repair.plan import Layout, plan_layout, recorded_slots
 from node.ring import chunk_position
-from ringstore.v1 import admin_pb2
+from node.store import ShareKey
+from ringstore.v1 import admin_pb2, common_pb2
 
 # Objects listed per page while auditing.
 FSCK_PAGE_SIZE = 500
 # A progress message goes out after this many chunks.
 PROGRESS_EVERY_CHUNKS = 64
+# Chunks probed together: one HasChunk call per node concerned covers them all.
+PROBE_BATCH_CHUNKS = 512
+# Placement lookups in flight at once, on the send pool that puts share.
+LOOKUPS_INFLIGHT_MAX = 16
 
 
 def fsck(coordinator: Coordinator, view: ClusterView, replicas: Replicas, pool: cf.Executor,
@@ -36,12 +41,14 @@ def fsck(coordinator: Coordinator, view: ClusterView, replicas: Replicas, pool: 
         token = ""
         while True:
             page, token = coordinator.list_objects(record.name, "", FSCK_PAGE_SIZE, token)
+            items = [(manifest, ref) for manifest in page for ref in manifest.chunks]
+            findings = _check_chunks(coordinator, view, replicas, pool, items)
             for manifest in page:
                 summary.objects_checked += 1
                 summary.bytes_checked += manifest.size_bytes
-                for ref in manifest.chunks:
+                for _ in manifest.chunks:
                     summary.chunks_checked += 1
-                    finding = _check_chunk(coordinator, view, replicas, pool, manifest, ref)
+                    finding = next(findings)
                     if finding is None:
                         summary.chunks_full += 1
                     elif finding == "misplaced":
@@ -64,24 +71,48 @@ def fsck(coordinator: Coordinator, view: ClusterView, replicas: Replicas, pool: 
     yield admin_pb2.FsckResponse(summary=summary)
 
 
-def _check_chunk(coordinator: Coordinator, view: ClusterView, replicas: Replicas, pool: cf.Executor,
-                 manifest, ref) -> admin_pb2.FsckFinding | str | None:
-    record = coordinator.chunk_placement(ref, manifest.policy)
-    layout = Layout.of_policy(bytes(ref.chunk_id), ref.size_bytes, manifest.policy)
-    order = view.ring().ordered_nodes(chunk_position(layout.chunk_id))
-    named = [h.node_id for h in (record.holders if record is not None else ())]
-    involved = sorted({n for n in list(order[:layout.wanted]) + named if view.is_live(n)})
+def _check_chunks(coordinator: Coordinator, view: ClusterView, replicas: Replicas, pool: cf.Executor,
+                  items: list[tuple[common_pb2.Manifest, common_pb2.ChunkRef]]
+                  ) -> Iterator[admin_pb2.FsckFinding | str | None]:
+    """A page's chunks, in order, PROBE_BATCH_CHUNKS at a time: their placement records looked up
+    LOOKUPS_INFLIGHT_MAX at a time, then one batched HasChunk probe per node concerned for the whole
+    batch (not one round of calls per chunk)."""
+    for start in range(0, len(items), PROBE_BATCH_CHUNKS):
+        yield from _check_batch(coordinator, view, replicas, pool, items[start:start + PROBE_BATCH_CHUNKS])
+
+
+def _check_batch(coordinator: Coordinator, view: ClusterView, replicas: Replicas, pool: cf.Executor,
+                 items: list[tuple[common_pb2.Manifest, common_pb2.ChunkRef]]
+                 ) -> list[admin_pb2.FsckFinding | str | None]:
+    records: list[common_pb2.PlacementRecord | None] = []
+    for start in range(0, len(items), LOOKUPS_INFLIGHT_MAX):
+        records.extend(pool.map(lambda item: coordinator.chunk_placement(item[1], item[0].policy),
+                                items[start:start + LOOKUPS_INFLIGHT_MAX]))
+    chunks = []
+    asks: dict[str, set[ShareKey]] = {}
+    for (manifest, ref), record in zip(items, records):
+        layout = Layout.of_policy(bytes(ref.chunk_id), ref.size_bytes, manifest.policy)
+        order = view.ring().ordered_nodes(chunk_position(layout.chunk_id))
+        named = [h.node_id for h in (record.holders if record is not None else ())]
+        involved = sorted({n for n in list(order[:layout.wanted]) + named if view.is_live(n)})
+        for node in involved:
+            asks.setdefault(node, set()).update(layout.probe_keys())
+        chunks.append((manifest, ref, record, layout, order, involved))
+    answers, failures = probe_holders(replicas, asks, pool)
+    return [_finding(view, manifest, ref, record, layout, order, involved, answers, failures)
+            for manifest, ref, record, layout, order, involved in chunks]
+
+
+def _finding(view: ClusterView, manifest: common_pb2.Manifest, ref: common_pb2.ChunkRef,
+             record: common_pb2.PlacementRecord | None, layout: Layout, order: list[str],
+             involved: list[str], answers: dict[str, set[ShareKey]],
+             failures: dict[str, HolderError]) -> admin_pb2.FsckFinding | str | None:
+    """What one chunk's probe answers make of it: None (full), "misplaced", or a finding."""
     keys = layout.probe_keys()
-    futures = {pool.submit(replicas.has_shares, node, keys): node for node in involved}
-    present = []
-    unanswered = []
-    for future, node in futures.items():
-        try:
-            flags = future.result()
-        except HolderError as err:
-            unanswered.append(f"{node} did not answer ({err.kind.replace('_', ' ')})")
-            continue
-        present.extend((key.share_index or 0, node) for key, ok in zip(keys, flags) if ok)
+    present = [(key.share_index or 0, node) for node in involved if node in answers
+               for key in keys if key in answers[node]]
+    unanswered = [f"{node} did not answer ({failures[node].kind.replace('_', ' ')})"
+                  for node in involved if node in failures]
     recorded = recorded_slots(record, layout) if record is not None else []
     plan = plan_layout(layout, order, view.is_live, present, recorded)
     if not plan.below_full:

@@ -57,7 +57,7 @@ from node.config import RepairConfig
 from node.erasure import Geometry, chunk_id_of, decode, encode
 from node.gossip.clock import Clock
 from node.metrics import Metrics
-from node.objects.replicas import ClusterView, HolderError, Replicas
+from node.objects.replicas import ClusterView, HolderError, Replicas, probe_holders
 from node.repair.plan import (Layout, LayoutPlan, Move, plan_layout, preferred_homes, recorded_slots,
                               responsible_node)
 from node.repair.queue import RepairQueue
@@ -70,8 +70,6 @@ log = logging.getLogger("ringstore.repair")
 
 # Placement records planned per batch: bounds the memory of a scan and the size of HasChunk calls.
 SCAN_BATCH_RECORDS = 512
-# Most shares one HasChunk call asks about (the servicer's limit).
-PROBE_SHARES_MAX = 4096
 # Most unrepairable layouts remembered for `nodectl repair status`.
 UNREPAIRABLE_LISTED_MAX = 1000
 # Back-off between attempts at an unrepairable layout: doubles from one scan interval up to this.
@@ -306,21 +304,9 @@ class Repairer:
 
     def _probe(self, asks: dict[str, set[ShareKey]]) -> dict[str, set[ShareKey]]:
         """node -> the keys it has, for every node that answered."""
-        def ask(node: str, keys: list[ShareKey]) -> set[ShareKey]:
-            have: set[ShareKey] = set()
-            for start in range(0, len(keys), PROBE_SHARES_MAX):
-                part = keys[start:start + PROBE_SHARES_MAX]
-                have.update(k for k, ok in zip(part, self._replicas.has_shares(node, part)) if ok)
-            return have
-
-        futures = {self._pool.submit(ask, node, sorted(keys, key=ShareKey.db_key)): node
-                   for node, keys in asks.items()}
-        answers: dict[str, set[ShareKey]] = {}
-        for future in cf.as_completed(futures):
-            try:
-                answers[futures[future]] = future.result()
-            except HolderError as err:
-                log.info("repair probe of %s failed: %s", futures[future], err)
+        answers, failures = probe_holders(self._replicas, asks, self._pool)
+        for node, err in failures.items():
+            log.info("repair probe of %s failed: %s", node, err)
         return answers
 
     # -- work -----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import time
 
+from cluster_checks import fsck
 from cluster_sim.cluster import LocalCluster
 from node.config import GossipConfig
 from nodectl.client import Client
@@ -98,3 +99,28 @@ def test_a_put_waits_for_a_slow_disk_and_still_succeeds(cluster_factory):
     text = cluster.metrics_text("node-2")
     assert "ringstore_chunks_stored 1.0" in text.splitlines()
     cluster.heal()
+
+
+def test_fsck_names_a_holder_it_cannot_reach_and_counts_its_chunks_degraded(cluster_factory):
+    """fsck through node-1, whose calls to one holder of every chunk are dropped: that holder's copies
+    cannot be confirmed, so each of those chunks is reported degraded (never full, never silently
+    skipped) with "<holder> did not answer"; once the fault is cleared fsck is clean again."""
+    cluster = cluster_factory(nodes=4, fault_injection=True)
+    with Client(address=cluster.nodes["node-1"].address, timeout_s=60.0) as client:
+        client.create_bucket("audit")
+        for i in range(6):
+            client.put("audit", f"k{i}", random.Random(i).randbytes(5 * MIB), replicas=3)  # 2 chunks each
+        chunk_holders = [{h.node_id for h in chunk.holders} for i in range(6)
+                         for chunk in client.stat("audit", f"k{i}").chunks]
+    cut = sorted(set().union(*chunk_holders) - {"node-1"})[0]
+    cluster.set_faults("node-1", drop_to=[cut])
+    try:
+        summary, findings = fsck(cluster.nodes["node-1"].address)
+    finally:
+        cluster.set_faults("node-1")
+    assert summary.chunks_checked == 12
+    assert summary.chunks_unreadable == 0
+    assert summary.chunks_degraded == len(findings) == sum(cut in held for held in chunk_holders) > 0
+    assert all(f"{cut} did not answer" in f.detail for f in findings), [f.detail for f in findings]
+    summary, findings = fsck(cluster.nodes["node-1"].address)
+    assert (summary.chunks_full, findings) == (12, [])

@@ -730,18 +730,36 @@ class Clock:
     unix_ms: Callable[[], int] = _wall_unix_ms
 
 
-class DrainView:
-    """How `node drain` shows a drain on stderr: on a terminal a Progress line of the bytes moved
-    off the node (the total is what it held at the first answer), otherwise one line each time
-    its state, flags or holdings change (not when only the maintenance time left ticks down)."""
+class _WaitView:
+    """What the views of a wait share: a Progress line on a terminal, otherwise a line each time
+    what it shows changes."""
 
     def __init__(self, *, stream: IO[str], terminal: bool, clock: Clock) -> None:
         self._stream = stream
         self._terminal = terminal
         self._clock = clock
         self._progress: Progress | None = None
-        self._start_bytes = 0
         self._last_shown: tuple[object, ...] = ()
+
+    def _line_if_changed(self, shown: tuple[object, ...], line: Callable[[], str]) -> None:
+        if shown != self._last_shown:
+            self._stream.write(line() + "\n")
+            self._stream.flush()
+            self._last_shown = shown
+
+    def finish(self) -> None:
+        if self._progress is not None:
+            self._progress.finish()
+
+
+class DrainView(_WaitView):
+    """How `node drain` shows a drain on stderr: on a terminal a Progress line of the bytes moved
+    off the node (the total is what it held at the first answer), otherwise one line each time
+    its state, flags or holdings change (not when only the maintenance time left ticks down)."""
+
+    def __init__(self, *, stream: IO[str], terminal: bool, clock: Clock) -> None:
+        super().__init__(stream=stream, terminal=terminal, clock=clock)
+        self._start_bytes = 0
 
     def show(self, status: NodeStatus) -> None:
         if status.member.state == "LEFT":  # the command's last line says so
@@ -753,10 +771,7 @@ class DrainView:
             shown = (member.state, member.draining, member.maintenance_until_unix_ms,
                      member.disk_full, status.shares_stored, status.bytes_stored,
                      status.placement_records, status.metadata_records)
-            if shown != self._last_shown:
-                self._stream.write(drain_line(status, now_unix_ms=self._clock.unix_ms()) + "\n")
-                self._stream.flush()
-                self._last_shown = shown
+            self._line_if_changed(shown, lambda: drain_line(status, now_unix_ms=self._clock.unix_ms()))
             return
         if not status.reported_by_node:
             return  # nothing to count while it is not ALIVE; the line keeps its last value
@@ -767,10 +782,6 @@ class DrainView:
                                       enabled=True, monotonic_s=self._clock.monotonic_s)
         self._progress.update(max(0, self._start_bytes - status.bytes_stored),
                               detail=f"{_count(status.shares_stored, 'copy', 'copies')} left")
-
-    def finish(self) -> None:
-        if self._progress is not None:
-            self._progress.finish()
 
 
 def wait_for_drain(client: Client, status: NodeStatus, *, poll_s: float, timeout_s: float,
@@ -835,27 +846,20 @@ def repair_stuck(status: RepairStatus, scans_before: Mapping[str, int]) -> bool:
             and not any(n.queued for n in status.nodes))
 
 
-class RepairView:
+class RepairView(_WaitView):
     """How `repair wait` shows progress on stderr: on a terminal a Progress line of the bytes
     written since the wait began against those plus the bytes left, otherwise the cluster line of
     `repair status` each time its counts change."""
 
     def __init__(self, *, stream: IO[str], terminal: bool, clock: Clock) -> None:
-        self._stream = stream
-        self._terminal = terminal
-        self._clock = clock
-        self._progress: Progress | None = None
+        super().__init__(stream=stream, terminal=terminal, clock=clock)
         self._repaired_before = 0
-        self._last_shown: tuple[object, ...] = ()
 
     def show(self, status: RepairStatus) -> None:
         if not self._terminal:
             shown = (status.chunks_below_full, status.chunks_misplaced, status.bytes_left,
                      len(status.unrepairable))
-            if shown != self._last_shown:
-                self._stream.write(repair_summary_line(status) + "\n")
-                self._stream.flush()
-                self._last_shown = shown
+            self._line_if_changed(shown, lambda: repair_summary_line(status))
             return
         repaired = sum(n.bytes_repaired_total for n in status.nodes)
         if self._progress is None:
@@ -866,10 +870,6 @@ class RepairView:
         self._progress.update(done, total_bytes=done + status.bytes_left,
                               detail=f"{_count(status.chunks_below_full, 'chunk')} below full, "
                                      f"{status.chunks_misplaced} misplaced")
-
-    def finish(self) -> None:
-        if self._progress is not None:
-            self._progress.finish()
 
 
 class RepairStuck(FailedPrecondition):

@@ -52,6 +52,7 @@ from typing import Any
 
 import blake3
 import grpc
+from click.testing import CliRunner
 from ringstore.v1 import (
     admin_pb2,
     admin_pb2_grpc,
@@ -61,7 +62,7 @@ from ringstore.v1 import (
     object_pb2_grpc,
 )
 
-from nodectl.cli import Clock
+from nodectl.cli import Clock, main
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -743,3 +744,15 @@ def assert_error_line(result: Any, exit_code: int, fragment: str) -> None:
     assert len(error_lines) == 1 and result.stderr.endswith(error_lines[0] + "\n"), result.stderr
     assert fragment in error_lines[0], error_lines[0]
     assert "Traceback" not in result.output
+
+
+def clocked_cli(server: FakeServer, manual: ManualClock) -> Callable[..., Any]:
+    """`invoke(*args)`: run nodectl through click's CliRunner against `server`, on `manual`'s
+    time, with no retries; returns the Result."""
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Any:
+        return runner.invoke(main, ["--retries-max", "0", *args], env={"RINGSTORE_ADDR": server.address},
+                             obj=manual.clock())
+
+    return invoke

@@ -17,12 +17,12 @@ from collections.abc import Callable, Iterator
 
 import grpc
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 from ringstore.v1 import admin_pb2, membership_pb2
 
 from nodectl import cli, errors
 from nodectl.client import MAINTENANCE_S_MAX, Client, Member, NodeStatus, RingMove, RingPlan
-from nodectl.testing import FakeServer, ManualClock, assert_error_line
+from nodectl.testing import FakeServer, ManualClock, assert_error_line, clocked_cli
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -335,13 +335,7 @@ def manual() -> ManualClock:
 
 @pytest.fixture
 def run(server: FakeServer, manual: ManualClock):
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(cli.main, ["--retries-max", "0", *args],
-                             env={"RINGSTORE_ADDR": server.address}, obj=manual.clock())
-
-    return invoke
+    return clocked_cli(server, manual)
 
 
 def test_node_status_report(run, server: FakeServer, manual: ManualClock) -> None:

@@ -33,7 +33,7 @@ from nodectl.client import (
     merge_levels,
     repair_eta_s,
 )
-from nodectl.testing import FakeServer, ManualClock, assert_error_line
+from nodectl.testing import FakeServer, ManualClock, assert_error_line, clocked_cli
 
 MIB = 1024 * 1024
 CHUNK_ID = bytes.fromhex("3fa2c1d0e9b8a7f6" * 4)
@@ -804,13 +804,7 @@ def manual() -> ManualClock:
 
 @pytest.fixture
 def run_clocked(server: FakeServer, manual: ManualClock):
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(cli.main, ["--retries-max", "0", *args],
-                             env={"RINGSTORE_ADDR": server.address}, obj=manual.clock())
-
-    return invoke
+    return clocked_cli(server, manual)
 
 
 def _scripted(server: FakeServer, manual: ManualClock,

@@ -828,22 +828,27 @@ def repair_scans_fresh(status: RepairStatus, scans_before: Mapping[str, int]) ->
                                       for n in status.nodes)
 
 
+def _repair_settled_view(status: RepairStatus, scans_before: Mapping[str, int]) -> bool:
+    """The status can end a wait at all: every ALIVE member answered, from a scan that ended after
+    the wait began, with no damage report queued for its next scan."""
+    return (repair_scans_fresh(status, scans_before) and not status.unreachable
+            and not any(n.queued for n in status.nodes))
+
+
 def repair_done(status: RepairStatus, scans_before: Mapping[str, int]) -> bool:
     """Nothing left to repair or move, as scans that ended after the wait began found it, on
     every ALIVE member."""
-    return (repair_scans_fresh(status, scans_before) and not status.unreachable
+    return (_repair_settled_view(status, scans_before)
             and status.chunks_below_full == 0 and status.chunks_misplaced == 0
-            and status.bytes_left == 0 and not status.unrepairable
-            and not any(n.queued for n in status.nodes))
+            and status.bytes_left == 0 and not status.unrepairable)
 
 
 def repair_stuck(status: RepairStatus, scans_before: Mapping[str, int]) -> bool:
     """Only chunks repair cannot restore are left, and nothing is moving: waiting changes nothing
     until an operator acts (adds nodes, brings a holder back)."""
-    return (repair_scans_fresh(status, scans_before) and not status.unreachable
+    return (_repair_settled_view(status, scans_before)
             and bool(status.unrepairable) and status.rate_bytes_per_s == 0
-            and status.chunks_below_full <= len(status.unrepairable)
-            and not any(n.queued for n in status.nodes))
+            and status.chunks_below_full <= len(status.unrepairable))
 
 
 class RepairView(_WaitView):

@@ -88,11 +88,12 @@ def _check_batch(coordinator: Coordinator, view: ClusterView, replicas: Replicas
     for start in range(0, len(items), LOOKUPS_INFLIGHT_MAX):
         records.extend(pool.map(lambda item: coordinator.chunk_placement(item[1], item[0].policy),
                                 items[start:start + LOOKUPS_INFLIGHT_MAX]))
+    ring = view.ring()  # one ring for the whole batch, as the repair scan does
     chunks = []
     asks: dict[str, set[ShareKey]] = {}
     for (manifest, ref), record in zip(items, records):
         layout = Layout.of_policy(bytes(ref.chunk_id), ref.size_bytes, manifest.policy)
-        order = view.ring().ordered_nodes(chunk_position(layout.chunk_id))
+        order = ring.ordered_nodes(chunk_position(layout.chunk_id))
         named = [h.node_id for h in (record.holders if record is not None else ())]
         involved = sorted({n for n in list(order[:layout.wanted]) + named if view.is_live(n)})
         for node in involved:

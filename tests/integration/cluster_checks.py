@@ -45,6 +45,11 @@ def repair_status(address: str) -> admin_pb2.GetRepairStatusResponse:
                                                                           timeout=30)
 
 
+def copies_repaired(address: str) -> int:
+    """Copies or shares repair and rebalancing wrote, summed over every node that answered."""
+    return sum(n.copies_repaired_total for n in repair_status(address).nodes)
+
+
 def copies_stored(cluster: LocalCluster) -> dict[str, int]:
     return {n: int(metric(cluster, n, "ringstore_chunks_stored")) for n in cluster.running()}
 

@@ -13,7 +13,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from cluster_checks import (MIB, REPAIR_DEADLINE_S, check_all, metric, payload, put_mix, repair_status,
+from cluster_checks import (MIB, REPAIR_DEADLINE_S, check_all, copies_repaired, metric, payload, put_mix,
                             wait_copies, wait_full)
 from cluster_sim.errors import ClusterTimeout
 from nodectl.cli import main
@@ -55,7 +55,7 @@ def test_ring_plan_then_drain_moves_everything_away_and_the_node_ends_left(clust
     wait_full(cluster, "fsck to be clean after the drain")
     spread = wait_copies(cluster, copies, "no surplus copy left after the drain")
     assert spread["node-2"] == 0
-    moved = sum(n.copies_repaired_total for n in repair_status(cluster.any_address(exclude=["node-2"])).nodes)
+    moved = copies_repaired(cluster.any_address(exclude=["node-2"]))
     assert moved == held, f"repair wrote {moved} copies, node-2 held {held}"
     cluster.kill("node-2", "TERM")
     check_all(client, objects)
@@ -109,7 +109,7 @@ def test_maintenance_holds_off_out_so_a_restart_costs_only_the_handoff_return(cl
     copies = 3 * (len(before) + len(during))
     wait_full(cluster, "handoff copies to return to node-2")
     held_after = wait_copies(cluster, copies, "surplus handoff copies to be dropped")["node-2"]
-    repaired = sum(n.copies_repaired_total for n in repair_status(cluster.any_address()).nodes)
+    repaired = copies_repaired(cluster.any_address())
     assert repaired == held_after - held_before <= len(during), (
         f"repair wrote {repaired} copies; node-2 went from {held_before} to {held_after}: only handoff copies "
         "of the puts made while it was down should have moved")

@@ -15,8 +15,8 @@ import grpc
 import pytest
 from click.testing import CliRunner
 
-from cluster_checks import (MIB, REPAIR_DEADLINE_S, check_all, fsck, metric, payload, put_mix, repair_status,
-                            wait_copies, wait_full)
+from cluster_checks import (MIB, REPAIR_DEADLINE_S, check_all, copies_repaired, fsck, metric, payload, put_mix,
+                            repair_status, wait_copies, wait_full)
 from nodectl.cli import main
 from nodectl.client import Client
 from nodectl.errors import NotFound
@@ -79,8 +79,7 @@ def test_a_joining_node_receives_about_a_seventh_and_fsck_stays_clean(cluster_fa
     spread = wait_copies(cluster, copies, "moved copies to be dropped from their old holders")
     share = spread["node-7"] / copies
     assert 0.05 < share < 0.3, f"node-7 holds {spread['node-7']} of {copies} copies ({share:.2f}); ideal 1/7"
-    status = repair_status(cluster.any_address())
-    moved = sum(n.copies_repaired_total for n in status.nodes)
+    moved = copies_repaired(cluster.any_address())
     assert moved == spread["node-7"], f"{moved} copies were written, node-7 holds {spread['node-7']}"
     check_all(client, objects)
 
@@ -136,10 +135,6 @@ def test_deleted_objects_space_is_reclaimed_after_the_grace(cluster_factory):
     assert client.get_bytes("mix", "replaced") == replaced
 
 
-def _repaired(cluster) -> int:
-    return sum(n.copies_repaired_total for n in repair_status(cluster.any_address()).nodes)
-
-
 def test_a_node_back_after_out_reuses_what_it_holds_and_collects_what_was_deleted(cluster_factory):
     """5 nodes, replicas=3 and ec=2+2 objects. node-3 is killed, turns OUT and repair restores full
     redundancy without it; two objects are deleted meanwhile. node-3 then comes back with its old data
@@ -168,14 +163,14 @@ def test_a_node_back_after_out_reuses_what_it_holds_and_collects_what_was_delete
         client.delete("mix", key)
         del objects[key]
     live_copies = copies - (3 + 4) * 2
-    before_return = _repaired(cluster)
+    before_return = copies_repaired(cluster.any_address())
 
     cluster.restart("node-3")
     cluster.wait_state("node-3", "ALIVE", timeout_s=15)
     wait_full(cluster, "node-3's copies to count again and the stand-ins to be dropped")
     spread = wait_copies(cluster, live_copies, "surplus stand-ins and deleted objects' copies to be dropped")
     assert 0 < spread["node-3"] <= held
-    assert _repaired(cluster) == before_return, "repair copied chunks to node-3 that it already held"
+    assert copies_repaired(cluster.any_address()) == before_return, "repair copied chunks to node-3 that it already held"
     check_all(client, objects)
 
 

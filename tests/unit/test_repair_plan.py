@@ -279,6 +279,17 @@ ERASURE_CASES = [
 ]
 
 
+def _assert_redundancy(plan: LayoutPlan, layout: Layout, case) -> None:
+    """What every table row states about a plan's redundancy: waiting slots, copies present, and
+    the unrepairable reason (empty, or containing each of the row's fragments)."""
+    assert plan.waiting == case.waiting
+    assert plan.present == (case.present or layout.wanted)
+    if not case.unrepairable:
+        assert plan.unrepairable == ""
+    for fragment in case.unrepairable:
+        assert fragment in plan.unrepairable
+
+
 @pytest.mark.parametrize("case", _params(ERASURE_CASES))
 def test_erasure_plan(case: ErasureCase):
     """ec=K+M: a share on a home stays there whatever its index, a missing share is copied from a live
@@ -295,12 +306,7 @@ def test_erasure_plan(case: ErasureCase):
     assert _moves(plan) == {(slot, ORDER[target], frozenset(_nodes(sources)))
                             for slot, target, sources in case.moves}
     assert plan.surplus == tuple(sorted(_pairs(case.surplus)))
-    assert plan.waiting == case.waiting
-    assert plan.present == (case.present or layout.wanted)
-    if not case.unrepairable:
-        assert plan.unrepairable == ""
-    for fragment in case.unrepairable:
-        assert fragment in plan.unrepairable
+    _assert_redundancy(plan, layout, case)
     assert plan.complete is case.complete  # last: rows marked with a bug fail only here
 
 
@@ -488,12 +494,7 @@ def test_full_nodes_plan(case: FullCase):
     assert {(m.slot, m.target, frozenset(m.sources), m.handoff_for) for m in plan.moves} == {
         (slot, ORDER[target], frozenset(_nodes(sources)), "" if home is None else ORDER[home])
         for slot, target, sources, home in case.moves}
-    assert plan.waiting == case.waiting
-    assert plan.present == (case.present or layout.wanted)
-    if not case.unrepairable:
-        assert plan.unrepairable == ""
-    for fragment in case.unrepairable:
-        assert fragment in plan.unrepairable
+    _assert_redundancy(plan, layout, case)
     record = _record(layout, [(n, s, "") for s, n in copies])
     assert _holders(plan.holders_after(record, plan.moves)) == [
         (ORDER[place], slot, "" if home is None else ORDER[home]) for place, slot, home in case.holders]

@@ -42,8 +42,15 @@ class GossipConfig:
     # Nodes asked to reach a silent node before it is declared DOWN (SWIM indirect probe). More
     # helpers protect against one bad link; each costs one RPC.
     indirect_probe_count: int = 2
-    # How long the indirect check may take before the silent node is declared DOWN.
+    # How long the indirect check may take before the silent node is declared SUSPECT.
     indirect_probe_timeout_s: float = 0.5
+    # A SUSPECT node turns DOWN after a timeout between these two (Lifeguard): the maximum with no
+    # confirmation from another watcher, the minimum once every other watcher confirmed it. The
+    # minimum is the floor on detection added to a real crash (its watchers all confirm); the
+    # maximum is the time a falsely accused node has to hear of it and refute before anyone routes
+    # around it (one bad link, a partly cut-off accuser). Higher maximum: fewer false DOWN verdicts.
+    suspicion_timeout_s_min: float = 0.25
+    suspicion_timeout_s_max: float = 6.0
     # Random peers each fresh update is pushed to per gossip round. Higher spreads verdicts faster
     # at the cost of bandwidth.
     gossip_fanout: int = 3
@@ -78,6 +85,8 @@ class GossipConfig:
         _require(self.monitor_count >= 1, "monitor_count must be >= 1 (try 3)")
         _require(self.indirect_probe_count >= 0, "indirect_probe_count must be >= 0 (try 2)")
         _require(self.indirect_probe_timeout_s > 0, "indirect_probe_timeout_s must be > 0")
+        _require(0 < self.suspicion_timeout_s_min <= self.suspicion_timeout_s_max,
+                 "suspicion_timeout_s_min must be > 0 and <= suspicion_timeout_s_max (try 0.25 and 6.0)")
         _require(self.gossip_fanout >= 1, "gossip_fanout must be >= 1 (try 3)")
         _require(self.gossip_interval_s > 0, "gossip_interval_s must be > 0")
         _require(self.gossip_retransmit_max >= 1, "gossip_retransmit_max must be >= 1")
@@ -102,6 +111,8 @@ class GossipConfig:
         return cls(
             heartbeat_interval_s=0.25,
             indirect_probe_timeout_s=0.3,
+            suspicion_timeout_s_min=0.1,
+            suspicion_timeout_s_max=3.0,
             gossip_interval_s=0.1,
             state_sync_interval_s=2.0,
             repair_after_down_s=10.0,

@@ -148,12 +148,12 @@ class ClusterState:
         return "UNKNOWN" if member is None else member.state.name
 
     def live_count(self) -> int:
-        return sum(1 for m in self._membership.members() if m.state == MemberState.ALIVE)
+        return sum(1 for m in self._membership.members() if m.state.live)
 
     def full_nodes(self) -> dict[str, int]:
         """ALIVE members above their disk-full watermark -> the free bytes they last reported."""
         return {m.node_id: m.free_bytes for m in self._membership.members()
-                if m.state == MemberState.ALIVE and m.disk_full}
+                if m.state.live and m.disk_full}
 
     def members_by_state(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -451,8 +451,8 @@ class NodeDaemon:
     def _on_member_change(self, old: MemberInfo | None, new: MemberInfo) -> None:
         if new.state == MemberState.DOWN and old is not None and old.state != MemberState.DOWN:
             self.metrics.member_down.labels(new.node_id).inc()
-        came_back = new.state == MemberState.ALIVE and (
-            old is None or old.state != MemberState.ALIVE or old.generation != new.generation)
+        came_back = new.state.live and (
+            old is None or not old.state.live or old.generation != new.generation)
         if came_back and new.node_id != self.node_id:
             self.peers.forget(new.address)
 

@@ -72,6 +72,7 @@ import click
 import grpc
 
 from nodectl.client import (
+    LIVE_STATES,
     EC_SHARES_MAX,
     FSCK_FINDINGS_MAX,
     LIST_PAGE_SIZE_MAX,
@@ -128,7 +129,7 @@ PROGRESS_REDRAW_S = 0.1
 # Exit code after Ctrl-C, as shells report a SIGINT death.
 EXIT_INTERRUPTED = 130
 # Members states in the order `status` summarises them.
-MEMBER_STATES_ORDER = ("ALIVE", "DOWN", "OUT", "LEFT", "UNSPECIFIED")
+MEMBER_STATES_ORDER = ("ALIVE", "SUSPECT", "DOWN", "OUT", "LEFT", "UNSPECIFIED")
 # `node drain` polls the node this often by default; more often only loads it, less often only
 # reports LEFT later.
 DRAIN_POLL_S_DEFAULT = 1.0
@@ -802,7 +803,7 @@ def wait_for_drain(client: Client, status: NodeStatus, *, poll_s: float, timeout
         if status.member.state == "OUT":
             raise Unavailable(f"{node_id} turned OUT while draining: repair restores what it "
                               "held from the other copies; see `nodectl repair status`")
-        if status.member.state == "ALIVE" and not status.member.draining:
+        if status.member.state in LIVE_STATES and not status.member.draining:
             raise FailedPrecondition(f"the drain of {node_id} was cancelled "
                                      f"{left_clause(status)}; start it again with "
                                      f"`nodectl node drain {node_id}`")

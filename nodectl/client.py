@@ -589,8 +589,8 @@ class NodeStatus(_Dict):
 
     @property
     def reported_by_node(self) -> bool:
-        """True when the node itself answered (it is ALIVE), so the counts are its own."""
-        return self.member.state == "ALIVE"
+        """True when the node itself answered (it is ALIVE or SUSPECT), so the counts are its own."""
+        return self.member.state in LIVE_STATES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -893,6 +893,10 @@ def bucket_info_from_pb(pb: common_pb2.BucketRecord) -> BucketInfo:
         policy=policy_text(pb.default_policy),
         ec=_policy_ec(pb.default_policy),
     )
+
+
+# Member states whose node takes traffic: SUSPECT is an accusation the node may still refute.
+LIVE_STATES = ("ALIVE", "SUSPECT")
 
 
 def member_state_text(state: int) -> str:

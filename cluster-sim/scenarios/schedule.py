@@ -249,7 +249,12 @@ class Schedule:
         peers = list(step.peers) or self._observers(step.node)
         self.cluster.partition(step.node, peers)
         at_s = self.now()
-        self.ledger.open_window(step.node, "partition", at_s, observers=frozenset(peers))
+        # A node still reachable by most of the others must stay ALIVE to the nodes that reach it;
+        # one cut off from half of them or more may rightly be seen DOWN by anyone (its heartbeats
+        # reach too few watchers for the others to vouch for it).
+        others = len(self.cluster.running()) - 1
+        observers = frozenset(peers) if 2 * len(peers) < others else None
+        self.ledger.open_window(step.node, "partition", at_s, observers=observers)
         for peer in peers:
             self.ledger.open_window(peer, "partition", at_s, observers=frozenset({step.node}))
 

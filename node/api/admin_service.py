@@ -97,7 +97,7 @@ class AdminServicer:
                                        state_age_s=self._membership.state_age_s(member.node_id))
             if member.node_id == me:
                 status.chunks_stored, status.bytes_stored = self._store.stats()
-            if member.node_id in ring.node_ids and member.state != MemberState.ALIVE:
+            if member.node_id in ring.node_ids and not member.state.live:
                 healthy = False
         reply.health = "healthy" if healthy else "degraded"
         reply.repair_debt_chunks = self._healing.repair_debt_chunks()
@@ -117,7 +117,7 @@ class AdminServicer:
     def _fan_out(self, name: str, request, response_cls) -> tuple[list, list[str]]:
         """Ask every other ALIVE member the same call with this_node_only set: (replies, failures)."""
         me = self._membership.node_id
-        others = [m for m in self._membership.members() if m.node_id != me and m.state == MemberState.ALIVE]
+        others = [m for m in self._membership.members() if m.node_id != me and m.state.live]
         forwarded = type(request)()
         forwarded.CopyFrom(request)
         forwarded.this_node_only = True
@@ -175,7 +175,7 @@ class AdminServicer:
         member = self._member(request.node_id)
         if member.node_id == self._membership.node_id:
             return self._operations.node_status()
-        if member.state != MemberState.ALIVE:
+        if not member.state.live:
             return admin_pb2.NodeStatus(node_id=member.node_id, member=member.to_proto())
         return self._forward(member, "GetNodeStatus", request)
 
@@ -228,7 +228,7 @@ class AdminServicer:
 
     @staticmethod
     def _require_alive(member: MemberInfo, why: str) -> None:
-        if member.state != MemberState.ALIVE:
+        if not member.state.live:
             raise errors.FailedPrecondition(f"{member.node_id} is {member.state.name}: {why}")
 
     def _forward(self, member: MemberInfo, name: str, request) -> admin_pb2.NodeStatus:

@@ -149,7 +149,7 @@ class MembershipDriver:
         returns how many acknowledged. Call stop() afterwards."""
         record = self._membership.leave()
         peers = [m for m in self._membership.members()
-                 if m.state == MemberState.ALIVE and m.node_id != self._membership.node_id]
+                 if m.state.live and m.node_id != self._membership.node_id]
         peers = self._rng.sample(peers, min(len(peers), LEAVE_PUSH_PEERS_MAX))
         futures = [self._probe_pool.submit(self._transport.gossip, p.address, [record], timeout_s)
                    for p in peers]
@@ -184,8 +184,10 @@ class MembershipDriver:
                 membership.on_heartbeat_reply(outgoing.target_node_id, reply)
             elif outgoing.kind == "gossip":
                 self._transport.gossip(outgoing.target_address, outgoing.updates, timeout_s)
+                membership.heard_from(outgoing.target_node_id)
             elif outgoing.kind == "sync":
                 reply = self._transport.sync(outgoing.target_address, outgoing.updates, timeout_s)
+                membership.heard_from(outgoing.target_node_id)
                 membership.on_sync_reply(reply)
             elif outgoing.kind == "indirect_probe":
                 membership.on_probe_result(outgoing.target_node_id, self._probe(outgoing))
@@ -205,9 +207,9 @@ class MembershipDriver:
         """True when any helper, or a direct ping, reaches the target within the probe's budget."""
         timeout_s = outgoing.timeout_s or self._config.indirect_probe_timeout_s
         target_id, target_address = outgoing.target_node_id, outgoing.target_address
-        calls = [self._probe_pool.submit(self._transport.indirect_probe, helper_address,
-                                         target_id, target_address, timeout_s)
-                 for _, helper_address in outgoing.helpers]
+        calls = [self._probe_pool.submit(self._ask_helper, helper_id, helper_address, target_id, target_address,
+                                         timeout_s)
+                 for helper_id, helper_address in outgoing.helpers]
         calls.append(self._probe_pool.submit(self._ping, target_id, target_address, timeout_s))
         try:
             for future in concurrent.futures.as_completed(calls, timeout=timeout_s):
@@ -220,9 +222,16 @@ class MembershipDriver:
             pass
         return False
 
+    def _ask_helper(self, helper_id: str, helper_address: str, target_id: str, target_address: str,
+                    timeout_s: float) -> bool:
+        reachable = self._transport.indirect_probe(helper_address, target_id, target_address, timeout_s)
+        self._membership.heard_from(helper_id)   # it answered, whatever it found
+        return reachable
+
     def _ping(self, target_id: str, target_address: str, timeout_s: float) -> bool:
         member = self._transport.ping(target_address, target_id, timeout_s)
         if member is None or member.node_id != target_id:
             return False
+        self._membership.heard_from(target_id)
         self._membership.on_gossip([member])   # its own record is the freshest evidence
         return True

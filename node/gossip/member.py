@@ -6,7 +6,8 @@ ms), which of that life's claims it is (`incarnation`, bumped only by the node i
 state. Records are frozen values, ordered by `supersedes`: a higher generation wins (a restart
 beats anything said about the previous process); in one generation a higher incarnation wins (a
 refutation beats the accusation it answers); with both equal the state with the higher
-precedence wins (ALIVE < DOWN < OUT < LEFT), so any node may turn a record DOWN or OUT without
+precedence wins (ALIVE < SUSPECT < DOWN < OUT < LEFT), so any node may turn a record SUSPECT, DOWN
+or OUT without
 the node's help, and only the node itself can undo that, by bumping its incarnation. Attribute
 changes (free bytes, disk full, draining, maintenance, address) ride on the same rule: the node
 bumps its own incarnation to announce them.
@@ -45,14 +46,23 @@ class MemberState(enum.IntEnum):
     """A member's state; values are the wire's `membership_pb2.MemberState` numbers."""
 
     ALIVE = membership_pb2.MEMBER_STATE_ALIVE
+    SUSPECT = membership_pb2.MEMBER_STATE_SUSPECT
     DOWN = membership_pb2.MEMBER_STATE_DOWN
     OUT = membership_pb2.MEMBER_STATE_OUT
     LEFT = membership_pb2.MEMBER_STATE_LEFT
 
+    @property
+    def live(self) -> bool:
+        """ALIVE or SUSPECT: a member traffic goes to (a suspicion is not acted on)."""
+        return self in LIVE_STATES
+
+
+LIVE_STATES = frozenset({MemberState.ALIVE, MemberState.SUSPECT})
 
 # Which state wins when generation and incarnation are equal. Spelled out rather than taken from
 # the enum values so that renumbering the wire enum could never silently change the order.
-_PRECEDENCE = {MemberState.ALIVE: 0, MemberState.DOWN: 1, MemberState.OUT: 2, MemberState.LEFT: 3}
+_PRECEDENCE = {MemberState.ALIVE: 0, MemberState.SUSPECT: 1, MemberState.DOWN: 2, MemberState.OUT: 3,
+               MemberState.LEFT: 4}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +84,8 @@ class MemberInfo:
     maintenance_until_unix_ms: int = 0
     # Above its full watermark: no new chunk copies are placed on it.
     disk_full: bool = False
+    # SUSPECT only: the accuser (whose indirect check failed). Not part of the record order.
+    suspected_by: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.node_id, str) or not _NODE_ID_RE.match(self.node_id):
@@ -98,8 +110,11 @@ class MemberInfo:
             state = MemberState(self.state)
         except ValueError:
             raise InvalidMember(f"member {self.node_id}: state {self.state!r} is not one of "
-                                f"ALIVE, DOWN, OUT, LEFT") from None
+                                f"ALIVE, SUSPECT, DOWN, OUT, LEFT") from None
         object.__setattr__(self, "state", state)
+        if self.suspected_by and (state != MemberState.SUSPECT or not _NODE_ID_RE.match(self.suspected_by)):
+            raise InvalidMember(f"member {self.node_id}: suspected_by {self.suspected_by!r} is only for a "
+                                f"SUSPECT record and must be a node id")
 
     def to_proto(self) -> membership_pb2.Member:
         return membership_pb2.Member(
@@ -115,6 +130,7 @@ class MemberInfo:
             draining=self.draining,
             maintenance_until_unix_ms=self.maintenance_until_unix_ms,
             disk_full=self.disk_full,
+            suspected_by=self.suspected_by,
         )
 
     @classmethod
@@ -133,6 +149,7 @@ class MemberInfo:
             draining=message.draining,
             maintenance_until_unix_ms=message.maintenance_until_unix_ms,
             disk_full=message.disk_full,
+            suspected_by=message.suspected_by,
         )
 
     def version(self) -> tuple[int, int, int]:
@@ -144,7 +161,7 @@ def supersedes(new: MemberInfo, old: MemberInfo) -> bool:
     """True when `new` should replace `old` (two records about the same node).
 
     Higher generation wins; then higher incarnation; then higher state precedence
-    (ALIVE < DOWN < OUT < LEFT). Equal versions never supersede, so re-delivery is a no-op.
+    (ALIVE < SUSPECT < DOWN < OUT < LEFT). Equal versions never supersede, so re-delivery is a no-op.
     """
     assert new.node_id == old.node_id, f"comparing records of {new.node_id} and {old.node_id}"
     return new.version() > old.version()

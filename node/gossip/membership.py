@@ -16,10 +16,11 @@ two sides of a healed network partition would never hear from each other again (
 "reconnect"). It costs one failing RPC per interval while dead members are remembered.
 
 Failure detection. Every `heartbeat_interval_s` a node heartbeats its watchers
-(`watchers.py`: its successors among ALIVE node ids). Each node tracks the nodes it watches
+(`watchers.py`: its successors among live node ids). Each node tracks the nodes it watches
 (`detector.py`); one silent longer than `down_after_s` gets one indirect probe (`Outgoing` of
-kind "indirect_probe", with `indirect_probe_count` random ALIVE helpers); if the probe fails
-the watcher declares it DOWN, keeping its generation and incarnation, and broadcasts that. Only
+kind "indirect_probe", with `indirect_probe_count` live helpers, recently reached ones first); if
+the probe fails the watcher marks it SUSPECT, keeping its generation and incarnation, and
+broadcasts that; an unrefuted suspicion turns DOWN (below). Only
 the node itself can undo a verdict, by bumping its incarnation (refutation); a restarted process
 has a new generation, which beats anything said about its previous life. A node DOWN for
 `repair_after_down_s` (as seen here) becomes OUT; OUT and LEFT nodes stay in the table (so a stale
@@ -61,11 +62,14 @@ order the changes were applied: changes go into a queue under the lock, and whic
 finds the notification slot free delivers everything queued (a listener may call back into
 `Membership`; its own changes are delivered after it returns).
 
-Rejected: a suspicion state between ALIVE and DOWN (SWIM's SUSPECT, Lifeguard's suspicion
-timeouts). It gives a suspected node time to refute before anyone routes around it, but here the
-indirect probe already guards against one bad link, DOWN only routes around a node (data moves
-only at OUT, minutes later), and a refutation undoes DOWN within a heartbeat. One state fewer
-keeps the wire enum and the ring's rule simple.
+Suspicion (`suspicion.py`). A failed indirect probe makes the target SUSPECT, not DOWN: it stays a
+live ring member and learns of the accusation by gossip, and refutes. Only an accuser turns a
+suspicion DOWN, once it outlived a timeout that shrinks with confirmations from other accusers and
+only while the suspect has not answered the accuser directly. An earlier version rejected this
+state (the indirect probe seemed enough against one bad link); a node cut off from half its peers
+proved otherwise: it picked its helpers on the far side and its DOWN verdicts about healthy nodes
+spread to nodes that could reach them. Probe helpers are now also chosen first among nodes this
+node recently had direct contact with (`heard_from`).
 
 Rejected: all-to-all heartbeats. Simple, but traffic grows with N^2; watchers keep it flat.
 """
@@ -84,6 +88,7 @@ from node.gossip.broadcast import BroadcastQueue
 from node.gossip.clock import Clock
 from node.gossip.detector import Detector
 from node.gossip.member import InvalidMember, MemberInfo, MemberState, supersedes
+from node.gossip.suspicion import Suspicion
 from node.gossip.watchers import watched_by, watchers_of
 
 log = logging.getLogger("ringstore.gossip")
@@ -164,6 +169,14 @@ class Membership:
         # node -> ((generation, incarnation), when) of a DOWN verdict this node made and has not
         # seen refuted or superseded yet.
         self._my_verdicts: dict[str, tuple[tuple[int, int], float]] = {}
+        # node -> the suspicion about its current SUSPECT record (suspicion.py).
+        self._suspicions: dict[str, Suspicion] = {}
+        # My accusations (SUSPECT records naming me) not yet pushed to the suspect's other watchers.
+        self._accusations_to_push: list[MemberInfo] = []
+        # node -> when this node last had direct contact with it (a heartbeat from it, an answer
+        # from it): helpers are chosen among these first, and a suspicion never turns DOWN here
+        # while contact is fresh.
+        self._last_contact_s: dict[str, float] = {}
 
     # ---- reading ---------------------------------------------------------------------------
 
@@ -190,14 +203,22 @@ class Membership:
             return self._clock.monotonic_s() - entry.state_since_s
 
     def ring_members(self) -> list[MemberInfo]:
-        """The ring's member set: ALIVE and DOWN (not OUT, LEFT or draining), sorted by node id."""
-        ring_states = (MemberState.ALIVE, MemberState.DOWN)
+        """The ring's member set: ALIVE, SUSPECT and DOWN (not OUT, LEFT or draining), sorted by
+        node id."""
+        ring_states = (MemberState.ALIVE, MemberState.SUSPECT, MemberState.DOWN)
         return [m for m in self.members() if m.state in ring_states and not m.draining]
 
     def is_live(self, node_id: str) -> bool:
+        """ALIVE or SUSPECT: traffic goes to it (a suspicion is not acted on)."""
         with self._lock:
             entry = self._table.get(node_id)
-            return entry is not None and entry.info.state == MemberState.ALIVE
+            return entry is not None and entry.info.state.live
+
+    def heard_from(self, node_id: str) -> None:
+        """Direct contact with `node_id` (it answered one of my calls): see _last_contact_s."""
+        with self._lock:
+            if node_id in self._table:
+                self._last_contact_s[node_id] = self._clock.monotonic_s()
 
     def health(self) -> int:
         """The local health score, 0 (healthy) to health_max; timeouts are scaled by 1 + it."""
@@ -235,7 +256,7 @@ class Membership:
 
             me = self._table[self.node_id].info
             alive_ids = self._alive_ids_locked()
-            running = me.state == MemberState.ALIVE
+            running = me.state.live
             self._detector.set_watched(
                 watched_by(self.node_id, alive_ids, config.monitor_count) if running else (),
                 now_s)
@@ -269,6 +290,8 @@ class Membership:
             events: list[tuple[MemberInfo | None, MemberInfo]] = []
             if running and not hold_verdicts:
                 out.extend(self._probe_silent_locked(now_s, alive_ids))
+                self._end_suspicions_locked(now_s, events)
+            out.extend(self._push_accusations_locked(alive_ids))
             if not hold_verdicts:
                 self._turn_out_locked(now_s, events)
             self._queue_events_locked(events)
@@ -283,10 +306,11 @@ class Membership:
         scale = 1 + self._health
         for node_id in self._detector.silent(now_s, scale):
             target = self._table[node_id].info
-            assert target.state == MemberState.ALIVE, f"watching {node_id} in {target.state.name}"
-            candidates = sorted(i for i in alive_ids if i not in (self.node_id, node_id))
-            chosen = self._rng.sample(candidates,
-                                      min(self._config.indirect_probe_count, len(candidates)))
+            assert target.state.live, f"watching {node_id} in {target.state.name}"
+            suspicion = self._suspicions.get(node_id)
+            if suspicion is not None and self.node_id in suspicion.accusers:
+                continue   # already accused by me; the suspicion runs its course
+            chosen = self._probe_helpers_locked(now_s, node_id, alive_ids)
             helpers = tuple((i, self._table[i].info.address) for i in chosen)
             self._detector.start_probe(node_id, now_s, (target.generation, target.incarnation))
             log.info("node=%s member=%s silent %.2f s; indirect probe via %s", self.node_id,
@@ -295,6 +319,63 @@ class Membership:
             out.append(self._outgoing_locked("indirect_probe", node_id, helpers=helpers,
                                              timeout_s=self._config.indirect_probe_timeout_s * scale))
         return out
+
+    def _probe_helpers_locked(self, now_s: float, target_id: str, alive_ids: list[str]) -> list[str]:
+        """`indirect_probe_count` helpers: first among live nodes this node had direct contact with
+        in the last silence threshold (a helper we cannot reach tells us nothing; a node cut off
+        from part of the cluster would otherwise pick helpers on the far side and accuse), then
+        among the rest, each group in random order."""
+        fresh_s = self._config.down_after_s * (1 + self._health)
+        candidates = sorted(i for i in alive_ids if i not in (self.node_id, target_id))
+        reached = [i for i in candidates if now_s - self._last_contact_s.get(i, -float("inf")) <= fresh_s]
+        others = [i for i in candidates if i not in set(reached)]
+        self._rng.shuffle(reached)
+        self._rng.shuffle(others)
+        return (reached + others)[:self._config.indirect_probe_count]
+
+    def _push_accusations_locked(self, alive_ids: list[str]) -> list[Outgoing]:
+        """Each accusation of mine goes straight to the suspect's other watchers: they are the
+        nodes whose confirmations shorten the timeout of a real crash, and random gossip would
+        reach them only after a few rounds."""
+        out = []
+        for accusation in self._accusations_to_push:
+            for watcher_id in watchers_of(accusation.node_id, alive_ids, self._config.monitor_count):
+                if watcher_id != self.node_id and watcher_id in self._table:
+                    out.append(self._outgoing_locked("gossip", watcher_id, updates=(accusation,)))
+        self._accusations_to_push.clear()
+        return out
+
+    def _expected_confirmations_locked(self) -> int:
+        """Other watchers a crashed node has besides its first accuser."""
+        live = sum(1 for e in self._table.values() if e.info.state.live)
+        return min(self._config.monitor_count, live - 1) - 1
+
+    def _end_suspicions_locked(self, now_s: float, events: list) -> None:
+        """A suspicion of mine past its timeout turns DOWN here, unless this node had direct
+        contact with the suspect within a silence threshold. Only accusers decide: a node holding
+        someone else's suspicion has no evidence of its own, and waits for an accuser's verdict or
+        the suspect's refutation."""
+        config = self._config
+        scale = 1 + self._health
+        expected = self._expected_confirmations_locked()
+        for node_id, suspicion in list(self._suspicions.items()):
+            entry = self._table.get(node_id)
+            info = entry.info if entry is not None else None
+            if info is None or info.state != MemberState.SUSPECT or (info.generation, info.incarnation) != suspicion.token:
+                del self._suspicions[node_id]
+                continue
+            if self.node_id not in suspicion.accusers:
+                continue
+            if now_s < suspicion.due_s(expected, config.suspicion_timeout_s_min, config.suspicion_timeout_s_max, scale):
+                continue
+            if now_s - self._last_contact_s.get(node_id, -float("inf")) <= config.down_after_s * scale:
+                continue
+            log.warning("node=%s member=%s SUSPECT for %.2f s (accused by %s), not refuted; declaring DOWN "
+                        "(generation %d incarnation %d)", self.node_id, node_id, now_s - suspicion.started_s,
+                        ",".join(sorted(suspicion.accusers)), info.generation, info.incarnation)
+            del self._suspicions[node_id]
+            self._apply_locked(dataclasses.replace(info, state=MemberState.DOWN, suspected_by=""), now_s, events)
+            self._my_verdicts[node_id] = (suspicion.token, now_s)
 
     def _turn_out_locked(self, now_s: float, events: list) -> None:
         """DOWN for `repair_after_down_s` turns OUT, unless the node's maintenance window (wall
@@ -325,7 +406,9 @@ class Membership:
             now_s = self._clock.monotonic_s()
             self._apply_locked(sender, now_s, events)
             known = self._table.get(sender.node_id)
-            if known is not None and known.info.state == MemberState.ALIVE:
+            if known is not None:
+                self._last_contact_s[sender.node_id] = now_s
+            if known is not None and known.info.state.live:
                 self._detector.heard(sender.node_id, now_s)
             for update in updates:
                 self._apply_locked(update, now_s, events)
@@ -339,7 +422,8 @@ class Membership:
         return reply
 
     def on_heartbeat_reply(self, target_node_id: str, updates: Sequence[MemberInfo]) -> None:
-        """The answer to my heartbeat to `target_node_id`: apply its updates."""
+        """The answer to my heartbeat to `target_node_id`: direct contact; apply its updates."""
+        self.heard_from(target_node_id)
         self._apply_all(updates)
 
     def on_gossip(self, updates: Sequence[MemberInfo]) -> None:
@@ -366,8 +450,9 @@ class Membership:
         return self.members()
 
     def on_probe_result(self, target_node_id: str, reachable: bool) -> None:
-        """The result of the indirect probe about `target_node_id`: unreachable declares it DOWN
-        (same generation and incarnation as probed); reachable gives it another full window."""
+        """The result of the indirect probe about `target_node_id`: unreachable makes it SUSPECT
+        (same generation and incarnation as probed), accused by me, or confirms a suspicion
+        others hold; reachable gives it another full window."""
         events: list[tuple[MemberInfo | None, MemberInfo]] = []
         with self._lock:
             now_s = self._clock.monotonic_s()
@@ -375,17 +460,17 @@ class Membership:
             entry = self._table.get(target_node_id)
             if token is None or reachable or entry is None:
                 pass
-            elif entry.info.state != MemberState.ALIVE:
+            elif not entry.info.state.live:
                 pass   # already DOWN (gossip beat our probe) or gone
             elif (entry.info.generation, entry.info.incarnation) != token:
                 pass   # it refuted or restarted while we probed: the verdict is about an old life
             else:
-                log.warning("node=%s member=%s unreachable by indirect probe; declaring DOWN "
+                log.warning("node=%s member=%s unreachable by indirect probe; SUSPECT "
                             "(generation %d incarnation %d)", self.node_id, target_node_id,
                             entry.info.generation, entry.info.incarnation)
-                down = dataclasses.replace(entry.info, state=MemberState.DOWN)
-                self._apply_locked(down, now_s, events)
-                self._my_verdicts[target_node_id] = (token, now_s)
+                accusation = dataclasses.replace(entry.info, state=MemberState.SUSPECT, suspected_by=self.node_id)
+                if self._apply_locked(accusation, now_s, events):
+                    self._accusations_to_push.append(accusation)
             self._queue_events_locked(events)
         self._notify()
 
@@ -447,6 +532,9 @@ class Membership:
                             self.node_id, MEMBERS_MAX, info.node_id)
                 return False
             self._table[info.node_id] = _Entry(info, now_s)
+            if info.state == MemberState.SUSPECT:
+                self._suspicions[info.node_id] = Suspicion((info.generation, info.incarnation), now_s)
+                self._suspicions[info.node_id].confirm(info.suspected_by)
             self._broadcasts.resize(max(BROADCAST_QUEUE_MIN,
                                         BROADCAST_QUEUE_PER_MEMBER * len(self._table)))
             self._broadcasts.push(info)
@@ -456,7 +544,16 @@ class Membership:
             return True
         old = entry.info
         if not supersedes(info, old):
-            return False
+            return self._confirm_locked(info, old)
+        if info.state == MemberState.SUSPECT:
+            suspicion = Suspicion((info.generation, info.incarnation), now_s)
+            suspicion.confirm(info.suspected_by)
+            self._suspicions[info.node_id] = suspicion
+        else:
+            self._suspicions.pop(info.node_id, None)
+            if old.state == MemberState.SUSPECT and info.state == MemberState.ALIVE:
+                # A refutation is news that the node lives: a new silence window, not a re-probe.
+                self._detector.heard(info.node_id, now_s)
         verdict = self._my_verdicts.pop(info.node_id, None)
         if (verdict is not None and info.state == MemberState.ALIVE
                 and verdict[0] == (old.generation, old.incarnation) and info.generation == old.generation
@@ -471,6 +568,17 @@ class Membership:
                      info.incarnation)
         self._broadcasts.push(info)
         events.append((old, info))
+        return True
+
+    def _confirm_locked(self, info: MemberInfo, old: MemberInfo) -> bool:
+        """A SUSPECT record equal in order to the one held: a new accuser is a confirmation, which
+        shortens the timeout and is gossiped on (so others count it too)."""
+        if info.state != MemberState.SUSPECT or old.state != MemberState.SUSPECT or info.version() != old.version():
+            return False
+        suspicion = self._suspicions.get(info.node_id)
+        if suspicion is None or not suspicion.confirm(info.suspected_by):
+            return False
+        self._broadcasts.push(info)
         return True
 
     def _apply_about_me_locked(self, info: MemberInfo, events: list) -> bool:
@@ -506,11 +614,12 @@ class Membership:
         return (old, info)
 
     def _alive_ids_locked(self) -> list[str]:
-        return sorted(k for k, e in self._table.items() if e.info.state == MemberState.ALIVE)
+        """ALIVE and SUSPECT members: a suspicion changes neither watchers nor peers."""
+        return sorted(k for k, e in self._table.items() if e.info.state.live)
 
     def _random_live_peers_locked(self, count: int) -> list[str]:
         peers = sorted(k for k, e in self._table.items()
-                       if k != self.node_id and e.info.state == MemberState.ALIVE)
+                       if k != self.node_id and e.info.state.live)
         return self._rng.sample(peers, min(count, len(peers)))
 
     def _random_dead_locked(self, count: int) -> list[str]:

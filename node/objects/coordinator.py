@@ -109,14 +109,24 @@ class Coordinator:
     def _metadata_quorum(self, count: int) -> int:
         return min(self._config.metadata_write_quorum, count)
 
+    def _metadata_homes(self, position: int) -> list[str]:
+        """The metadata home replicas of `position`: the first metadata_replicas ring members in
+        its order, live or not (see "Metadata quorums" in docs/design.md)."""
+        return self._view.ring().ordered_nodes(position)[:self._metadata_count()]
+
     def _read_all(self, position: int, fn: Callable[[str], object], *, what: str) -> list[object]:
-        """Ask the first metadata_replicas live nodes of `position`; need a read quorum of answers."""
-        count = self._metadata_count()
-        nodes = read_order(self._view.ring(), position, self._view.is_live)[:count]
+        """Ask every live metadata home replica of `position`; need a read quorum of *home*
+        answers. A handoff copy (a stand-in's) never counts: only homes are sure to overlap every
+        acknowledged write, because only home acks count toward a write quorum."""
+        homes = self._metadata_homes(position)
+        count = len(homes)
         quorum = count - self._metadata_quorum(count) + 1
-        if len(nodes) < quorum:
-            raise errors.Unavailable(f"{what}: {len(nodes)} metadata replicas are live; a read needs {quorum}")
-        futures = {self._send_pool.submit(fn, n): n for n in nodes}
+        live = [n for n in homes if self._view.is_live(n)]
+        if len(live) < quorum:
+            raise errors.Unavailable(
+                f"{what}: {len(live)} of {count} metadata home replicas are live "
+                f"({self._describe_homes(homes)}); a read needs {quorum}; retry when nodes are back")
+        futures = {self._send_pool.submit(fn, n): n for n in live}
         answers: list[tuple[str, object]] = []
         failures: list[str] = []
         for future in cf.as_completed(futures):
@@ -126,13 +136,26 @@ class Coordinator:
                 failures.append(str(err))
         if len(answers) < quorum:
             raise errors.Unavailable(
-                f"{what}: read quorum not met: {len(answers)} of {quorum} replicas answered ({'; '.join(failures)})")
+                f"{what}: read quorum not met: {len(answers)} of {quorum} home replicas answered "
+                f"({'; '.join(failures)}); retry shortly")
         return answers
 
+    def _describe_homes(self, homes: list[str]) -> str:
+        return ", ".join(f"{n} {self._view.state_name(n)}" for n in homes)
+
     def _write_metadata(self, position: int, send: Callable[[Assignment], None], *, what: str) -> None:
-        count = self._metadata_count()
+        """Write to every home (a stand-in for each DOWN one, as a handoff copy) and return once
+        metadata_write_quorum *homes* have it durably; stand-in acks add durability, not quorum."""
+        homes = self._metadata_homes(position)
+        count = len(homes)
+        quorum = self._metadata_quorum(count)
+        live = [n for n in homes if self._view.is_live(n)]
+        if len(live) < quorum:
+            raise errors.Unavailable(
+                f"{what}: {len(live)} of {count} metadata home replicas are live "
+                f"({self._describe_homes(homes)}); a write needs {quorum}; retry when nodes are back")
         targets = choose_targets(self._view.ring(), position, count, self._view.is_live, what=what)
-        write_quorum(self._send_pool, targets, self._metadata_quorum(count), send, what=what)
+        write_quorum(self._send_pool, targets, quorum, send, what=what, homes_only=True)
 
     def _bucket_records(self) -> dict[str, common_pb2.BucketRecord]:
         position = bucket_directory_position(self.tenant)

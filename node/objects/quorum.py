@@ -1,7 +1,9 @@
 """Write one thing to several holders in parallel and return once enough of them have it.
 
 Used for chunk copies (every copy must land: quorum = count) and for manifests and bucket records
-(quorum = metadata_write_quorum of metadata_replicas). A holder that fails mid-write is replaced by
+(quorum = metadata_write_quorum of metadata_replicas, counting home replicas only: a stand-in's
+handoff copy is written for durability but never makes a quorum, because reads count homes only
+and two home quorums always overlap while a home and a stand-in set need not). A holder that fails mid-write is replaced by
 the next spare live node as a handoff copy for the same home node, so one node dying during a put
 costs a retry, not the put. Writes still pending when the quorum is reached keep going in the
 background: a manifest lands on its third replica shortly after the client has its answer.
@@ -23,16 +25,22 @@ from node.objects.replicas import HolderError
 
 
 def write_quorum(pool: cf.Executor, targets: Targets, quorum: int, send: Callable[[Assignment], None], *,
-                 what: str) -> list[Assignment]:
-    """Send to every assignment; return the first `quorum` that acknowledged, or raise Unavailable
-    (ResourceExhausted when every failure was a full disk)."""
+                 what: str, homes_only: bool = False) -> list[Assignment]:
+    """Send to every assignment; return the acknowledged ones once `quorum` of them count, or raise
+    Unavailable (ResourceExhausted when every failure was a full disk). With `homes_only` (metadata)
+    only acks from home holders count toward `quorum`; handoff copies are still written, and what
+    is returned includes them."""
     assert 1 <= quorum <= len(targets.assignments), (quorum, targets)
     spares = list(targets.spares)
     pending: dict[cf.Future, Assignment] = {pool.submit(send, a): a for a in targets.assignments}
     acked: list[Assignment] = []
     failures: list[str] = []
     full: list[str] = []
-    while pending and len(acked) < quorum:
+
+    def counted() -> int:
+        return sum(1 for a in acked if not (homes_only and a.handoff_for))
+
+    while pending and counted() < quorum:
         done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
         for future in done:
             assignment = pending.pop(future)
@@ -48,12 +56,15 @@ def write_quorum(pool: cf.Executor, targets: Targets, quorum: int, send: Callabl
                     pending[pool.submit(send, stand_in)] = stand_in
                 continue
             acked.append(assignment)
-    if len(acked) < quorum and len(full) == len(failures):
+    acks = counted()
+    whose = " home" if homes_only else ""
+    if acks < quorum and len(full) == len(failures):
         # Each holder's refusal already names its watermark and what to do.
         raise errors.ResourceExhausted(
-            f"{what}: write quorum not met: {len(acked)} of {quorum} acks; disk full on "
+            f"{what}: write quorum not met: {acks} of {quorum}{whose} acks; disk full on "
             f"{', '.join(full)} ({'; '.join(failures)})")
-    if len(acked) < quorum:
+    if acks < quorum:
         raise errors.Unavailable(
-            f"{what}: write quorum not met: {len(acked)} of {quorum} acks ({'; '.join(failures)})")
+            f"{what}: write quorum not met: {acks} of {quorum}{whose} acks ({'; '.join(failures)})"
+            + ("; it may or may not take effect: retry" if homes_only else ""))
     return acked

@@ -70,7 +70,7 @@ class DrainWatch:
     def step(self) -> bool:
         """Check once; True when this step announced LEFT."""
         me = self._me()
-        if not me.draining or me.state != MemberState.ALIVE:
+        if not me.draining or not me.state.live:
             self._empty_since_s = None
             return False
         left = holdings(self._store)

@@ -9,6 +9,7 @@ import random
 import grpc
 
 from cluster_sim.cluster import LocalCluster
+from node.ring import bucket_directory_position, metadata_position
 from nodectl.client import Client
 from ringstore.v1 import admin_pb2, admin_pb2_grpc
 
@@ -104,3 +105,23 @@ def check_all(client: Client, objects: dict[str, bytes]) -> None:
     for key, data in objects.items():
         got = client.get_bytes("mix", key)
         assert hashlib.sha256(got).digest() == hashlib.sha256(data).digest(), f"mix/{key} differs"
+
+
+def metadata_homes(client: Client, bucket: str, count: int = 3) -> tuple[set[str], set[str]]:
+    """The metadata home replicas of `bucket`'s manifests and of the default tenant's bucket
+    directory, from the ring the connected node serves (tokens walked clockwise, distinct nodes:
+    the ring's order when there are no zones)."""
+    tokens = sorted((t.token, t.node_id) for t in client.ring().tokens)
+
+    def homes(position: int) -> set[str]:
+        start = next((i for i, (token, _) in enumerate(tokens) if token >= position), 0)
+        found: list[str] = []
+        for i in range(len(tokens)):
+            node_id = tokens[(start + i) % len(tokens)][1]
+            if node_id not in found:
+                found.append(node_id)
+            if len(found) == count:
+                break
+        return set(found)
+
+    return homes(metadata_position("default", bucket)), homes(bucket_directory_position("default"))

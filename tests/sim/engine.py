@@ -180,7 +180,7 @@ class Sim:
                                                            * US_PER_S)
         self._in_flight: dict[tuple[int, str, str], int] = {}
         self._changes: list[tuple[Proc, MemberInfo | None, MemberInfo]] = []
-        self._probe: tuple[str, str] | None = None
+        self._stepper: str | None = None
         self.paused_count = 0
         # Figures.
         self.events = 0
@@ -444,10 +444,10 @@ class Sim:
     def _end_event(self) -> None:
         if self._changes:
             changes, self._changes = self._changes, []
-            self.checker.after_event(changes, self._probe)
+            self.checker.after_event(changes, self._stepper)
         else:
             self.checker.tick()
-        self._probe = None
+        self._stepper = None
 
     def _fault(self, kind: str, node_id: str, detail: str, apply: Callable):
         self._begin(kind, node_id, detail)
@@ -507,6 +507,7 @@ class Sim:
             proc.step_waiting = True
             return
         self._begin("step", proc.node_id, "")
+        self._stepper = proc.node_id
         for outgoing in proc.membership.step():
             self._send(proc, outgoing)
         self._end_event()
@@ -588,11 +589,13 @@ class Sim:
             return   # the caller's deadline passed; the driver dropped the call
         self._in_flight.pop((proc.pid, kind, from_id), None)
         if kind == "gossip":
-            return   # an empty ack
+            proc.membership.heard_from(from_id)   # an empty ack, but an answer
+            return
         self._begin("reply", proc.node_id, f"{kind} {from_id}")
         if kind == "heartbeat":
             proc.membership.on_heartbeat_reply(from_id, reply)
         else:   # sync, join: a whole table
+            proc.membership.heard_from(from_id)
             proc.membership.on_sync_reply(reply)
             proc.joined = True
         self._end_event()
@@ -616,9 +619,12 @@ class Sim:
         self.rpcs["indirect_probe"] += len(outgoing.helpers)
         direct_us = self._round_trip_us(src, target)
         best_us = direct_us
+        answered: list[str] = []
         for helper, _ in outgoing.helpers:
             to_helper_us = self._round_trip_us(src, helper)
             to_target_us = self._round_trip_us(helper, target)
+            if to_helper_us is not None:
+                answered.append(helper)
             if to_helper_us is not None and to_target_us is not None:
                 path_us = to_helper_us + to_target_us
                 best_us = path_us if best_us is None else min(best_us, path_us)
@@ -628,7 +634,7 @@ class Sim:
             self._schedule(self.now_us + direct_us, self._on_ping_reply, (proc, target, record))
         reachable = best_us is not None and best_us <= budget_us
         self._schedule(self.now_us + (best_us if reachable else budget_us), self._on_probe_result,
-                       (proc, target, reachable))
+                       (proc, target, reachable, tuple(answered)))
 
     def _on_ping_reply(self, proc: Proc, target: str, record: MemberInfo) -> None:
         if not self._current(proc):
@@ -637,16 +643,18 @@ class Sim:
             proc.inbox.append((self._on_ping_reply, (proc, target, record)))
             return
         self._begin("ping", proc.node_id, target)
+        proc.membership.heard_from(target)
         proc.membership.on_gossip([record])
         self._end_event()
 
-    def _on_probe_result(self, proc: Proc, target: str, reachable: bool) -> None:
+    def _on_probe_result(self, proc: Proc, target: str, reachable: bool, answered: tuple[str, ...]) -> None:
         if not self._current(proc):
             return
         if proc.paused:
-            proc.inbox.append((self._on_probe_result, (proc, target, reachable)))
+            proc.inbox.append((self._on_probe_result, (proc, target, reachable, answered)))
             return
         self._begin("probe", proc.node_id, f"{target} {'reachable' if reachable else 'unreachable'}")
-        self._probe = (proc.node_id, target)
+        for helper in answered:
+            proc.membership.heard_from(helper)
         proc.membership.on_probe_result(target, reachable)
         self._end_event()

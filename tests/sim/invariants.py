@@ -8,7 +8,7 @@ fault, so N = 1000 stays affordable:
 - own-record: nobody holds a record about node X newer than X's own, in X's generation (a higher
   incarnation can only come from X itself) or in a generation X never had.
 - ring-members: each observer's ring member set, kept incrementally from its change events by the
-  ring rule (ALIVE or DOWN, not draining; weight = capacity / weight unit), equals what the daemon
+  ring rule (ALIVE, SUSPECT or DOWN, not draining; weight = capacity / weight unit), equals what the daemon
   derives from the whole table (`Membership.ring_members()` mapped as `ClusterState.rebuild` maps
   it). Compared as an order-free fingerprint (count, sum of 64-bit hashes), recomputed in full only
   for observers whose ring membership changed in the event.
@@ -17,7 +17,7 @@ fault, so N = 1000 stays affordable:
   `MAJORITY_DOWN_INTERVALS_MAX` heartbeat intervals after its last fault (plus one
   `state_sync_interval_s` after a partition heals: the sides only meet again through the periodic
   sync to a dead member).
-- DOWN verdicts (an observer's own indirect probe turning a node DOWN) are counted, and counted as
+- DOWN verdicts (an observer's own suspicion of a node turning DOWN in its step) are counted, and counted as
   false when the accused node was live and reachable from its accuser during the whole window the
   evidence was gathered in. A false verdict is a figure of the run, not a violation: the tests
   assert there are none without faults and at 1 % loss.
@@ -47,9 +47,10 @@ from node.ring import RingMember
 if TYPE_CHECKING:
     from .engine import Proc, Sim
 
-ALIVE, DOWN, OUT, LEFT = MemberState.ALIVE, MemberState.DOWN, MemberState.OUT, MemberState.LEFT
+ALIVE, SUSPECT, DOWN, OUT, LEFT = (MemberState.ALIVE, MemberState.SUSPECT, MemberState.DOWN, MemberState.OUT,
+                                   MemberState.LEFT)
 _DEAD_STATES = (DOWN, OUT)
-_RING_STATES = (ALIVE, DOWN)
+_RING_STATES = (ALIVE, SUSPECT, DOWN)
 # A live node held DOWN by a majority must have refuted within this many heartbeat intervals of its
 # last fault: it hears its DOWN record in its next heartbeat reply and its refutation spreads by
 # gossip in a few rounds, so 10 leaves room for loss without hiding a node that cannot refute.
@@ -201,9 +202,9 @@ class Checker:
     # ---- after every event ---------------------------------------------------------------------
 
     def after_event(self, changes: list[tuple[Proc, MemberInfo | None, MemberInfo]],
-                    probe: tuple[str, str] | None) -> None:
-        """Check the changes one event made; `probe` is (prober, target) when the event was the
-        result of an indirect probe."""
+                    stepper: str | None) -> None:
+        """Check the changes one event made; `stepper` is the node whose step the event was (a
+        SUSPECT turning DOWN in its own step is its verdict)."""
         sim = self._sim
         now_us = sim.now_us
         dirty: dict[str, Proc] = {}
@@ -237,7 +238,7 @@ class Checker:
                 else:
                     holders.discard(observer)
                 subjects[subject] = None
-            if (probe == (observer, subject) and old is not None and old.state == ALIVE
+            if (stepper == observer and old is not None and old.state in (ALIVE, SUSPECT)
                     and new.state == DOWN):
                 self._verdict(observer, subject)
         for observer, proc in dirty.items():
@@ -316,7 +317,7 @@ class Checker:
         if seen is None or seen.generation != generation:
             return False
         if mode == "alive":
-            return seen.state == ALIVE
+            return seen.state in (ALIVE, SUSPECT)
         if mode == "dead":
             return seen.state in _DEAD_STATES
         return seen.state == LEFT

@@ -33,9 +33,13 @@ HB_S = GOSSIP.heartbeat_interval_s
 # First verdict, in heartbeat intervals: the victim's last heartbeat reached a watcher between one
 # interval before the kill and delay_s_max after it; the watcher notices the silence at its first
 # step past down_after_s, and the failed probe reports after indirect_probe_timeout_s.
-DETECT_FIRST_MIN = (GOSSIP.down_after_s - HB_S + GOSSIP.indirect_probe_timeout_s) / HB_S
+DETECT_FIRST_MIN = (GOSSIP.down_after_s - HB_S + GOSSIP.indirect_probe_timeout_s
+                    + GOSSIP.suspicion_timeout_s_min) / HB_S
+# A crashed node's watchers suspect it within a step of each other and push their accusations
+# straight to one another, so the first DOWN comes the minimum suspicion timeout after that.
 DETECT_FIRST_MAX = (NETWORK.delay_s_max + GOSSIP.down_after_s + GOSSIP.gossip_interval_s
-                    + GOSSIP.indirect_probe_timeout_s) / HB_S
+                    + GOSSIP.indirect_probe_timeout_s + GOSSIP.gossip_interval_s + NETWORK.delay_s_max
+                    + GOSSIP.suspicion_timeout_s_min + GOSSIP.gossip_interval_s) / HB_S
 # Design target (DESIGN section 3): every live node sees a killed node DOWN within 4.5 s at N = 30.
 DETECT_ALL_TARGET = 4.5 / HB_S
 
@@ -123,10 +127,12 @@ def test_paused_node_is_marked_down_refutes_on_resume_and_accuses_nobody(seed):
 @pytest.mark.parametrize("seed", [1, 2])
 def test_local_health_keeps_an_overloaded_cluster_from_accusing_itself(seed):
     """overload: every node stalls for 0.5 to 2 silence thresholds again and again. Without local
-    health the stalls turn into DOWN verdicts (a ring change each); with it the stalled nodes
-    stretch their own timeouts and accuse no one, and the cluster is converged when the overload
-    ends. Same seed, same stalls: only gossip.health_max differs."""
-    off = run("overload", _config(30, seed, gossip=sim_gossip_config(health_max=0)))
+    health, and with suspicion windows cut to almost nothing, the stalls turn into DOWN verdicts (a
+    ring change each); with the defaults the stalled nodes stretch their own timeouts and refute
+    any suspicion in time, accuse no one, and the cluster is converged when the overload ends.
+    Same seed, same stalls: only the gossip settings differ."""
+    off = run("overload", _config(30, seed, gossip=sim_gossip_config(
+        health_max=0, suspicion_timeout_s_min=0.01, suspicion_timeout_s_max=0.01)))
     on = run("overload", _config(30, seed))
     assert off.overload_verdicts > 0          # the scenario does provoke verdicts
     assert on.overload_verdicts == 0
@@ -202,3 +208,31 @@ def test_a_deadline_missed_fails_with_the_reproduce_line():
     with pytest.raises(SimViolation, match=r"liveness .* reproduce with --seed 9"):
         sim.run_until(lambda: sim.view("n0000", "n0001").state == MemberState.DOWN, 5.0,
                       "n0001 DOWN at n0000")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_a_node_cut_off_from_half_its_peers_gets_no_one_outside_the_cut_marked_down(seed):
+    """partial partition (cluster-sim's `partition` scenario, full form): one node of six loses its
+    links to three peers for 40 intervals. Probe helpers are chosen among nodes the accuser has
+    recently reached, and its accusations are only SUSPECT until they outlive a refutation window,
+    so no node outside the cut is ever held DOWN by anyone (before: the cut node accused the far
+    side about once in six probes and the verdict spread to nodes that could reach the accused)."""
+    sim = Sim(_config(6, seed))
+    ids = sim.form(6)
+    sim.settle(30.0)
+    cut_node, far = ids[3], [ids[0], ids[4], ids[5]]
+    for peer in far:
+        sim.cut(cut_node, peer)
+        sim.cut(peer, cut_node)
+    held_down: set[tuple[str, str]] = set()
+    for _ in range(800):
+        sim.run_for(0.05 * HB_S)
+        for observer in ids:
+            for subject in ids:
+                seen = sim.view(observer, subject)
+                if subject != cut_node and seen is not None and seen.state == MemberState.DOWN:
+                    held_down.add((observer, subject))
+    assert held_down == set()
+    assert sim.rpcs["indirect_probe"] > 0
+    sim.heal()
+    sim.run_until(sim.converged, 40.0, "converged after the heal", poll_s=0.1)

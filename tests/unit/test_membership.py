@@ -363,9 +363,11 @@ def test_five_nodes_converge_to_all_alive_after_joining_through_one_seed():
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_killed_node_is_down_everywhere_within_exact_window_and_only_watchers_accuse(seed):
-    """A killed node is DOWN at every other node within [down_after_s, down_after_s +
-    heartbeat_interval_s + indirect_probe_timeout_s + 3 gossip rounds] of its death, and only its
-    watchers originate the verdict (everyone else learns it by gossip)."""
+    """A killed node is DOWN at every other node within [down_after_s + indirect_probe_timeout_s
+    + suspicion_timeout_s_min, the same + heartbeat_interval_s + 5 gossip rounds] of its death (its
+    watchers suspect it, push their accusations to one another, and with every watcher confirming
+    the suspicion lasts the minimum), and only its watchers originate the verdict (everyone else
+    learns it by gossip)."""
     net = make_cluster(5, seed=seed)
     victim = f"n{seed % 5}"
     # Kill right after the victim's heartbeats went out, so the watchers last heard it at kill_s.
@@ -376,15 +378,15 @@ def test_killed_node_is_down_everywhere_within_exact_window_and_only_watchers_ac
     net.run_until(lambda: net.all_see(victim, DOWN), timeout_s=10.0)
 
     c = net.config
-    window = (kill_s + c.down_after_s,
+    window = (kill_s + c.down_after_s + c.indirect_probe_timeout_s + c.suspicion_timeout_s_min,
               kill_s + c.down_after_s + c.heartbeat_interval_s + c.indirect_probe_timeout_s
-              + 3 * c.gossip_interval_s)
+              + c.suspicion_timeout_s_min + 5 * c.gossip_interval_s)
     seen = net.first_seen(victim, DOWN)
     assert set(seen) == set(net.live_ids())
     for observer, change in seen.items():
         assert window[0] <= change.time_s <= window[1], (observer, change.time_s, window)
     watchers = set(watchers_of(victim, net.nodes, c.monitor_count))
-    originators = {o for o, change in seen.items() if change.via == "probe"}
+    originators = {o for o, change in seen.items() if change.via == "step"}
     assert originators and originators <= watchers
     assert {src for _, src in net.probes_about(victim)} <= watchers
     assert all(change.via == "message" for o, change in seen.items() if o not in watchers)
@@ -629,9 +631,11 @@ def test_a_down_verdict_refuted_soon_after_raises_the_accusers_health(stopped_af
     net = make_cluster(5, seed=21)
     target = "n2"
     net.kill(target)
-    net.run_until(lambda: any(c.via == "probe" and c.new.node_id == target for c in net.changes),
-                  timeout_s=10.0)
-    accusers = sorted({c.observer for c in net.changes if c.via == "probe" and c.new.node_id == target})
+    def verdict(c) -> bool:   # a suspicion of the accuser's own turning DOWN in its step
+        return c.via == "step" and c.new.node_id == target and c.new.state == DOWN
+
+    net.run_until(lambda: any(verdict(c) for c in net.changes), timeout_s=10.0)
+    accusers = sorted({c.observer for c in net.changes if verdict(c)})
     net.run_for(stopped_after_s)
     net.killed.discard(target)          # SIGCONT: its next step runs late and holds its verdicts
     net.run_until(lambda: net.all_see(target, ALIVE), timeout_s=60.0)
@@ -775,3 +779,74 @@ def test_join_cluster_raises_rejected_at_once_and_unreachable_after_deadline(ref
         assert elapsed_s == 0.0 if error is PeerRejected else elapsed_s >= 4.0
     finally:
         driver.stop()
+
+
+# ---- suspicion (node/gossip/suspicion.py) ------------------------------------------------------
+
+SUSPECT = MemberState.SUSPECT
+
+
+@pytest.mark.parametrize("confirmations, expected, timeout_s", [
+    (0, 2, 6.0),          # a lone accusation: the whole refutation window
+    (1, 2, 6.0 - 5.75 * 0.6309),
+    (2, 2, 0.25),         # every other watcher confirms: the floor
+    (5, 2, 0.25),         # more than expected changes nothing
+    (3, 0, 6.0),          # a single watcher has nobody to confirm it
+])
+def test_suspicion_timeout_shrinks_on_a_log_scale_with_confirmations(confirmations, expected, timeout_s):
+    from node.gossip.suspicion import suspicion_timeout_s
+    assert suspicion_timeout_s(confirmations, expected, 0.25, 6.0) == pytest.approx(timeout_s, abs=1e-3)
+
+
+def test_a_suspect_is_still_live_and_in_the_ring_and_refutes_when_it_hears():
+    """SUSPECT routes like ALIVE (nothing acts on a suspicion); the accused bumps its incarnation."""
+    clock = ManualClock()
+    node = Membership(config=CONFIG, me=member("a1"), clock=clock, rng=random.Random(1))
+    node.on_gossip([member("b1", state=SUSPECT, suspected_by="c1")])
+    assert node.is_live("b1") and "b1" in {m.node_id for m in node.ring_members()}
+    node.on_gossip([dataclasses.replace(node.me(), state=SUSPECT, suspected_by="c1")])
+    assert node.me().state == ALIVE and node.me().incarnation == 1
+    assert node.health() == 0     # a suspicion costs the accused nothing
+
+
+def test_only_an_accuser_without_contact_turns_a_suspicion_down():
+    """A node holding someone else's suspicion never turns it DOWN, however long it lasts; an
+    accuser does once the timeout passes, unless the suspect answered it within a silence
+    threshold."""
+    clock = ManualClock()
+    config = dataclasses.replace(CONFIG, suspicion_timeout_s_min=0.25, suspicion_timeout_s_max=2.0)
+    bystander = Membership(config=config, me=member("a1"), clock=clock, rng=random.Random(1))
+    accuser = Membership(config=config, me=member("c1"), clock=clock, rng=random.Random(2))
+    for node in (bystander, accuser):
+        node.on_gossip([member("b1"), member("d1")])
+    bystander.on_gossip([member("b1", state=SUSPECT, suspected_by="c1")])
+    accuser.on_gossip([member("b1", state=SUSPECT, suspected_by="c1")])   # as its own probe would
+    accuser.heard_from("b1")                    # ... but it did hear from b1 a moment ago
+    for _ in range(8):
+        clock.advance(config.gossip_interval_s)
+        bystander.step(), accuser.step()
+    assert bystander.get("b1").state == SUSPECT and accuser.get("b1").state == SUSPECT
+    for _ in range(round(config.down_after_s / config.gossip_interval_s)):   # contact goes stale
+        clock.advance(config.gossip_interval_s)
+        accuser.step(), bystander.step()
+    assert accuser.get("b1").state == DOWN and bystander.get("b1").state == SUSPECT
+
+
+def test_a_confirmation_from_another_accuser_shortens_the_timeout_and_is_gossiped_on():
+    clock = ManualClock()
+    config = dataclasses.replace(CONFIG, suspicion_timeout_s_min=0.25, suspicion_timeout_s_max=6.0)
+    node = Membership(config=config, me=member("c1"), clock=clock, rng=random.Random(1))
+    node.on_gossip([member(n) for n in ("b1", "d1", "e1")])
+    node.on_gossip([member("b1", state=SUSPECT, suspected_by="c1")])
+    node.step()
+    clock.advance(1.0)
+    node.step()
+    assert node.get("b1").state == SUSPECT            # one accuser: 6 s
+    node.on_gossip([member("b1", state=SUSPECT, suspected_by="d1")])
+    node.on_gossip([member("b1", state=SUSPECT, suspected_by="e1")])
+    clock.advance(config.gossip_interval_s)
+    gossiped = [u for o in node.step() for u in o.updates if u.node_id == "b1"]
+    assert "e1" in {u.suspected_by for u in gossiped}   # the queue keeps one record per node: the latest
+    clock.advance(0.25)
+    node.step()
+    assert node.get("b1").state == DOWN               # three accusers: the floor, long passed

@@ -166,3 +166,21 @@ def test_quorum_missed_only_on_full_disks_is_resource_exhausted(pool, unreachabl
     if error is errors.ResourceExhausted:
         named = re.search(r"; disk full on (.*?) \(", str(info.value))
         assert named is not None and sorted(named.group(1).split(", ")) == ["b", "c", "d"]
+
+
+def test_metadata_quorum_counts_home_acks_only(pool):
+    """Metadata writes count homes only: with two homes failing, a stand-in's ack (and the DOWN
+    home's handoff copy) is written but does not make the quorum, so the write is not acknowledged
+    and says it may or may not take effect."""
+    targets = Targets((Assignment("a"), Assignment("b"), Assignment("d", handoff_for="c")), ("e",))
+    send = Flaky({"b"})
+    with pytest.raises(errors.Unavailable, match=r"write quorum not met: 1 of 2 home acks .*may or may not"):
+        write_quorum(pool, targets, 2, send, what="manifest", homes_only=True)
+    assert {a.node_id for a in send.sent} == {"a", "b", "d", "e"}
+
+
+def test_metadata_quorum_waits_for_a_second_home_past_fast_stand_ins(pool):
+    """A stand-in answering first does not end the wait: the write returns once two homes have it."""
+    targets = Targets((Assignment("d", handoff_for="a"), Assignment("b"), Assignment("c")), ())
+    acked = write_quorum(pool, targets, 2, Flaky(set()), what="manifest", homes_only=True)
+    assert {a.node_id for a in acked if not a.handoff_for} == {"b", "c"}

@@ -1,0 +1,98 @@
+"""The metadata quorum rule (Coordinator._read_all, docs/design.md "Metadata quorums"): reads and
+writes count home replicas only, so a read never answers from a set of replicas that may miss an
+acknowledged write."""
+
+import concurrent.futures as cf
+
+import pytest
+
+from node import errors
+from node.config import StorageConfig
+from node.hlc import HybridLogicalClock
+from node.objects.coordinator import Coordinator
+from node.objects.replicas import HolderError
+from node.ring import Ring, RingMember, metadata_position
+from ringstore.v1 import common_pb2
+
+RING = Ring([RingMember(f"node-{i}") for i in range(1, 6)], vnodes_per_node=64)
+POSITION = metadata_position("default", "photos")
+HOMES = RING.ordered_nodes(POSITION)[:3]
+STAND_IN = RING.ordered_nodes(POSITION)[3]
+
+
+class View:
+    node_id = "node-x"
+
+    def __init__(self, down: set[str]) -> None:
+        self.down = down
+
+    def ring(self) -> Ring:
+        return RING
+
+    def is_live(self, node_id: str) -> bool:
+        return node_id not in self.down
+
+    def state_name(self, node_id: str) -> str:
+        return "DOWN" if node_id in self.down else "ALIVE"
+
+
+def manifest(physical_ms: int) -> common_pb2.Manifest:
+    return common_pb2.Manifest(format_version=1, tenant="default", bucket="photos", key="k",
+                               version=common_pb2.VersionStamp(physical_ms=physical_ms, node_id="node-1"))
+
+
+class Replicas:
+    """What each node holds for key k: the acknowledged v2 is on two homes; the third home holds v1."""
+
+    def __init__(self, held: dict[str, common_pb2.Manifest | None], unreachable: set[str]) -> None:
+        self.held = held
+        self.unreachable = unreachable
+        self.asked: list[str] = []
+
+    def get_manifest(self, node_id, tenant, bucket, key):
+        self.asked.append(node_id)
+        if node_id in self.unreachable:
+            raise HolderError(node_id, "unavailable", "UNAVAILABLE: dropped")
+        return self.held.get(node_id)
+
+
+@pytest.fixture
+def pool():
+    with cf.ThreadPoolExecutor(4) as p:
+        yield p
+
+
+def coordinator(view: View, replicas: Replicas, pool) -> Coordinator:
+    c = Coordinator(view=view, replicas=replicas, config=StorageConfig(), hlc=HybridLogicalClock("node-x", lambda: 0),
+                    chunk_pool=pool, send_pool=pool, wall_ms=lambda: 0)
+    c.bucket = lambda name: None  # the bucket exists; only the manifest read is under test
+    return c
+
+
+def test_a_read_that_reaches_one_home_and_a_stand_in_fails_instead_of_answering_stale(pool):
+    """v2 was acknowledged by two homes (b, c); home c looks DOWN to this coordinator and home b does
+    not answer. The read must not count the stand-in (which holds nothing) with home a (which holds
+    v1): it fails UNAVAILABLE rather than return v1."""
+    a, b, c = HOMES
+    held = {a: manifest(1), b: manifest(2), c: manifest(2), STAND_IN: None}
+    replicas = Replicas(held, unreachable={b})
+    with pytest.raises(errors.Unavailable, match=r"read quorum not met: 1 of 2 home replicas answered"):
+        coordinator(View(down={c}), replicas, pool).current_manifest("photos", "k")
+    assert STAND_IN not in replicas.asked
+
+
+def test_too_few_live_homes_fails_at_once_naming_their_states(pool):
+    """Two of three homes DOWN: nothing is asked, and the error names each home's state."""
+    a, b, c = HOMES
+    replicas = Replicas({}, unreachable=set())
+    with pytest.raises(errors.Unavailable, match=r"1 of 3 metadata home replicas are live") as info:
+        coordinator(View(down={b, c}), replicas, pool).current_manifest("photos", "k")
+    assert f"{b} DOWN" in str(info.value) and replicas.asked == []
+
+
+def test_two_homes_answering_give_the_newest_version(pool):
+    """With one home DOWN the other two overlap every acknowledged write: the newest wins."""
+    a, b, c = HOMES
+    replicas = Replicas({a: manifest(1), b: manifest(2)}, unreachable=set())
+    got = coordinator(View(down={c}), replicas, pool).current_manifest("photos", "k")
+    assert got.version.physical_ms == 2

@@ -118,3 +118,46 @@ def test_remove_racing_creates_frees_the_name_for_exactly_one(clients):
         lost = [o for o in created if o is not won[0]]
         assert isinstance(lost[0], AlreadyExists) and won[0].policy in str(lost[0]), f"round {round_no}: {created}"
         assert views(clients, name) == [won[0].policy] * CLUSTER_NODES, f"round {round_no}: {created}"
+
+
+def test_a_retried_request_gets_its_own_answer_and_others_do_not(cluster):
+    """A create sent again with its request id (an answer lost, the client retries) through another
+    node is told created with the same record; another request for the same policy is
+    ALREADY_EXISTS. A removal sent again with its request id is OK; another one is NOT_FOUND. A
+    request id longer than 64 bytes is INVALID_ARGUMENT."""
+    import grpc
+
+    from ringstore.v1 import common_pb2, object_pb2
+
+    policy = common_pb2.RedundancyPolicy(replication=common_pb2.Replication(replicas=2))
+    first, second = cluster.addresses()[:2]
+
+    def call(address, method, request, response_cls):
+        with grpc.insecure_channel(address) as channel:
+            rpc = channel.unary_unary(f"/ringstore.v1.ObjectService/{method}",
+                                      request_serializer=type(request).SerializeToString,
+                                      response_deserializer=response_cls.FromString)
+            return rpc(request, timeout=CLIENT_TIMEOUT_S)
+
+    def create(address, request_id):
+        request = object_pb2.CreateBucketRequest(bucket="retried", default_policy=policy, request_id=request_id)
+        return call(address, "CreateBucket", request, object_pb2.CreateBucketResponse).bucket
+
+    def remove(address, request_id):
+        request = object_pb2.DeleteBucketRequest(bucket="retried", request_id=request_id)
+        return call(address, "DeleteBucket", request, object_pb2.DeleteBucketResponse)
+
+    created = create(first, "create-1")
+    again = create(second, "create-1")
+    assert (again.version, again.default_policy) == (created.version, created.default_policy)
+    with pytest.raises(grpc.RpcError) as err:
+        create(second, "create-2")
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS and "replicas=2" in err.value.details()
+    remove(first, "remove-1")
+    remove(second, "remove-1")
+    with pytest.raises(grpc.RpcError) as err:
+        remove(second, "remove-2")
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.RpcError) as err:
+        create(first, "x" * 65)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "64" in err.value.details()

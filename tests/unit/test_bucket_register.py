@@ -259,6 +259,24 @@ def test_duplicate_and_late_deliveries_change_nothing(stores, pool):
     assert replicas_of(created) == 2
 
 
+def test_format_1_records_from_before_ballots_are_read_and_adopted(stores, pool):
+    """A bucket written before ballots (format 1, no ballot) on two of three homes is the current
+    record: a create is ALREADY_EXISTS, and a removal replaces it on every home it reaches."""
+    legacy = common_pb2.BucketRecord(
+        format_version=1, tenant=TENANT, name=NAME, version=common_pb2.VersionStamp(physical_ms=500, node_id="old"),
+        default_policy=common_pb2.RedundancyPolicy(replication=common_pb2.Replication(replicas=1)))
+    for node in NODES[:2]:
+        stores[node].put_bucket(legacy)
+    register = proposer("node-c", Transport(stores), pool)
+    hlc = clock("node-c")
+    with pytest.raises(errors.AlreadyExists):
+        register.change(TENANT, NAME, creating(hlc, 3, "req"))
+    assert same(register.confirm(TENANT, NAME), legacy)
+    removed = register.change(TENANT, NAME, removing(hlc))
+    assert removed.tombstone and removed.format_version == BUCKET_RECORD_FORMAT_VERSION
+    assert replicas_of(register.change(TENANT, NAME, creating(hlc, 3, "req-2"))) == 3
+
+
 def test_two_acceptors_down_is_unavailable_in_one_line(stores, pool):
     """With one of three homes live there is no majority: UNAVAILABLE at once, naming the homes."""
     register = proposer("node-a", Transport(stores), pool, live=lambda n: n == "node-a")

@@ -180,7 +180,7 @@ class Coordinator:
         what = "reading the bucket directory"
         if len(live) < need:
             raise errors.Unavailable(f"{what}: {len(live)} of {len(homes)} directory homes are live "
-                                     f"({', '.join(homes)}); a read needs {need}")
+                                     f"({', '.join(homes)}); a read needs {need}: retry when they are back")
         futures = {self._send_pool.submit(self._replicas.list_buckets, n, self.tenant): n for n in live}
         answers: list[list[common_pb2.BucketRecord]] = []
         failures: list[str] = []
@@ -191,7 +191,7 @@ class Coordinator:
                 failures.append(str(err))
         if len(answers) < need:
             raise errors.Unavailable(f"{what}: {len(answers)} of the {need} directory homes a read needs "
-                                     f"answered ({'; '.join(failures)})")
+                                     f"answered ({'; '.join(failures)}); retry")
         newest: dict[str, common_pb2.BucketRecord] = {}
         agreeing: collections.Counter[tuple[str, object]] = collections.Counter()
         for records in answers:

@@ -136,7 +136,7 @@ class BucketRegister:
         what = f"changing bucket {name!r}"
         if len(live) < need:
             raise errors.Unavailable(f"{what}: {len(live)} of {len(homes)} bucket directory homes are live "
-                                     f"({', '.join(homes)}); a change needs {need}")
+                                     f"({', '.join(homes)}); a change needs {need}: retry when they are back")
         ballot = self._next_ballot()
         promises = self._gather(live, need, what, "prepare",
                                 lambda node: self._acceptors.prepare_bucket(node, tenant, name, ballot))
@@ -199,7 +199,7 @@ class BucketRegister:
         if refused:
             raise _Lost()
         raise errors.Unavailable(f"{what}: {phase} reached {len(yes)} of the {need} bucket directory homes "
-                                 f"a change needs ({'; '.join(failures)})")
+                                 f"a change needs ({'; '.join(failures)}); retry")
 
     def _next_ballot(self) -> common_pb2.Ballot:
         """Above every ballot this proposer made or saw refused, and at least the wall clock in

@@ -63,6 +63,7 @@ import random
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, BinaryIO
 
@@ -1509,17 +1510,22 @@ class Client:
         """Create a bucket whose objects default to `replicas` copies or `ec` K+M erasure coding.
 
         `ec` is "K+M" or (K, M). Give at most one; neither means the cluster's default policy.
+        AlreadyExists when the bucket exists, whoever created it and with whatever policy: of many
+        concurrent creates of one name exactly one succeeds. The call carries a fresh request id,
+        the same on every retry, so a retry after a lost answer gets the answer of its own create.
         """
         validate_bucket(bucket)
         policy = policy_pb(replicas, ec)
-        request = object_pb2.CreateBucketRequest(bucket=bucket, default_policy=policy)
+        request = object_pb2.CreateBucketRequest(bucket=bucket, default_policy=policy, request_id=uuid.uuid4().hex)
         response = self._unary(self._objects.CreateBucket, request)
         return bucket_info_from_pb(response.bucket)
 
     def delete_bucket(self, bucket: str) -> None:
-        """Remove an empty bucket (FailedPrecondition when it still holds objects)."""
+        """Remove an empty bucket (FailedPrecondition when it still holds objects). Retried with the
+        same request id, so a retry after a lost answer succeeds rather than raising NotFound."""
         validate_bucket(bucket)
-        self._unary(self._objects.DeleteBucket, object_pb2.DeleteBucketRequest(bucket=bucket))
+        request = object_pb2.DeleteBucketRequest(bucket=bucket, request_id=uuid.uuid4().hex)
+        self._unary(self._objects.DeleteBucket, request)
 
     def list_buckets(self) -> list[BucketInfo]:
         """Every bucket, sorted by name."""

@@ -34,11 +34,11 @@ class ObjectServicer:
     @unary
     def CreateBucket(self, request: object_pb2.CreateBucketRequest, context) -> object_pb2.CreateBucketResponse:
         policy = request.default_policy if request.HasField("default_policy") else None
-        return object_pb2.CreateBucketResponse(bucket=self._c.create_bucket(request.bucket, policy))
+        return object_pb2.CreateBucketResponse(bucket=self._c.create_bucket(request.bucket, policy, request.request_id))
 
     @unary
     def DeleteBucket(self, request, context):
-        self._c.delete_bucket(request.bucket)
+        self._c.delete_bucket(request.bucket, request.request_id)
         return object_pb2.DeleteBucketResponse()
 
     @unary

@@ -11,6 +11,7 @@ from node.api.status import check_parsed, download_method, streaming, unary, una
 from node.erasure import slices
 from node.hlc import HybridLogicalClock
 from node.metrics import Metrics
+from node.objects import validate
 from node.objects.chunk_io import holder_key
 from node.objects.replicas import share_key
 from node.store import LIST_MANIFESTS_LIMIT_MAX, ChecksumMismatch, CorruptShare, NodeStore, ShareNotFound
@@ -119,6 +120,22 @@ class PeerServicer:
         return peer_pb2.ListBucketRecordsResponse(buckets=self._store.list_buckets(request.tenant))
 
     @unary
+    def PrepareBucket(self, request, context):
+        validate.bucket_name(request.name)
+        promised, highest, accepted = self._store.prepare_bucket(request.tenant, request.name, request.ballot)
+        if accepted is None:
+            return peer_pb2.PrepareBucketResponse(promised=promised, promised_ballot=highest, found=False)
+        return peer_pb2.PrepareBucketResponse(promised=promised, promised_ballot=highest, found=True,
+                                              accepted=accepted)
+
+    @unary
+    def AcceptBucket(self, request, context):
+        validate.bucket_name(request.bucket.name)
+        self._hlc.observe(request.bucket.version)
+        accepted, highest = self._store.accept_bucket(request.bucket)
+        return peer_pb2.AcceptBucketResponse(accepted=accepted, promised_ballot=highest)
+
+    @unary
     def GetPlacement(self, request, context):
         record = self._store.get_placement(bytes(request.chunk_id), request.data_shares, request.parity_shares)
         if record is None:
@@ -158,4 +175,6 @@ class PeerServicer:
             "GetPlacement": uu(self.GetPlacement, p.GetPlacementRequest),
             "PutPlacement": uu(self.PutPlacement, p.PutPlacementRequest),
             "ReleaseShare": uu(self.ReleaseShare, p.ReleaseShareRequest),
+            "PrepareBucket": uu(self.PrepareBucket, p.PrepareBucketRequest),
+            "AcceptBucket": uu(self.AcceptBucket, p.AcceptBucketRequest),
         })

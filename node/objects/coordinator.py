@@ -22,8 +22,10 @@ import concurrent.futures as cf
 import dataclasses
 import itertools
 import logging
+import random
 import threading
 import time
+import uuid
 from typing import Callable, Iterable, Iterator
 
 import blake3
@@ -37,8 +39,10 @@ from node.objects import validate
 from node.objects.chunk_io import ChunkIO, DamageSink, copies_per_chunk, copy_size_bytes, geometry_of, slot_key
 from node.objects.placement import Assignment, choose_targets, read_order
 from node.objects.quorum import write_quorum
+from node.objects.register import BucketRegister, majority
 from node.objects.replicas import ClusterView, HolderError, Replicas
 from node.ring import bucket_directory_position, chunk_position, metadata_position
+from node.store import BUCKET_RECORD_FORMAT_VERSION, bucket_order_key
 from ringstore.v1 import common_pb2, object_pb2, peer_pb2
 
 log = logging.getLogger("ringstore.objects")
@@ -49,10 +53,33 @@ FORMAT_VERSION = 1
 BUCKET_CACHE_TTL_S = 2.0
 # Most read-repair writes queued at once; beyond this stale replicas wait for the next read.
 READ_REPAIRS_PENDING_MAX = 256
+# Longest request id a client may name a create or remove with.
+REQUEST_ID_BYTES_MAX = 64
+# Request ids a bucket record remembers (its own last): how many later changes a change that lost
+# its answer can be built on and still learn it took effect. 16 ids of at most 64 bytes: 1 KiB.
+REQUEST_IDS_KEPT_MAX = 16
+
+
+class _AlreadyDone(errors.RingstoreError):
+    """This create is in the name's history already, under later changes: it took effect."""
+
+
+def _recent(current: common_pb2.BucketRecord | None, request_id: str) -> list[str]:
+    """The recent request ids of the record replacing `current`, written by `request_id`."""
+    before = list(current.recent_request_ids) if current is not None else []
+    return (before + [request_id])[-REQUEST_IDS_KEPT_MAX:]
+
+
+def describe_policy(policy: common_pb2.RedundancyPolicy) -> str:
+    """replicas=N or ec=K+M, as the CLI spells it."""
+    if policy.WhichOneof("policy") == "erasure_coding":
+        return f"ec={policy.erasure_coding.data_shares}+{policy.erasure_coding.parity_shares}"
+    return f"replicas={policy.replication.replicas}"
 
 
 def newer(candidate, current):
-    """The newer of two versioned records (manifests or bucket records); None counts as oldest."""
+    """The newer of two manifest versions; None counts as oldest. (Bucket records order by
+    `bucket_order_key`: ballot first.)"""
     if candidate is None:
         return current
     if current is None or stamp_key(candidate.version) > stamp_key(current.version):
@@ -99,6 +126,8 @@ class Coordinator:
                               read_hedge_after_s=config.read_hedge_after_s)
         self._bucket_cache: dict[tuple[str, str], tuple[float, common_pb2.BucketRecord | None]] = {}
         self._read_repair_slots = threading.BoundedSemaphore(READ_REPAIRS_PENDING_MAX)
+        self._register = BucketRegister(node_id=view.node_id, acceptors=replicas, homes=self._bucket_homes,
+                                        is_live=view.is_live, pool=send_pool, wall_ms=wall_ms, rng=random.Random())
         self.tenant = DEFAULT_TENANT
 
     # -- buckets --------------------------------------------------------------------------------
@@ -157,21 +186,53 @@ class Coordinator:
         targets = choose_targets(self._view.ring(), position, count, self._view.is_live, what=what)
         write_quorum(self._send_pool, targets, quorum, send, what=what, homes_only=True)
 
-    def _bucket_records(self) -> dict[str, common_pb2.BucketRecord]:
-        position = bucket_directory_position(self.tenant)
-        answers = self._read_all(position, lambda n: self._replicas.list_buckets(n, self.tenant),
-                                 what="reading the bucket directory")
-        newest: dict[str, common_pb2.BucketRecord] = {}
-        for _, records in answers:
-            for record in records:
-                newest[record.name] = newer(record, newest.get(record.name))
-        return newest
+    def _bucket_homes(self, tenant: str) -> list[str]:
+        """The bucket directory homes of a tenant: the acceptors of its bucket register."""
+        return self._view.ring().ordered_nodes(bucket_directory_position(tenant))[:self._metadata_count()]
 
-    def _put_bucket_record(self, record: common_pb2.BucketRecord) -> None:
-        position = bucket_directory_position(self.tenant)
-        self._write_metadata(position, lambda a: self._replicas.put_bucket(a.node_id, record),
-                             what=f"writing bucket {record.name}")
-        self._bucket_cache[(self.tenant, record.name)] = (time.monotonic(), None if record.tombstone else record)
+    def _bucket_records(self) -> dict[str, common_pb2.BucketRecord]:
+        """The chosen record of every bucket name of the tenant (tombstones included).
+
+        Asks every live directory home (stand-ins do not count, as in the register) and needs a
+        majority of the homes to answer. A name whose newest record is not on a majority of the
+        answers (a change that reached only some homes, or a record from before ballots) is settled
+        through the register first, so a read never shows a record a later change could overturn."""
+        homes = self._bucket_homes(self.tenant)
+        need = majority(len(homes))
+        live = [h for h in homes if self._view.is_live(h)]
+        what = "reading the bucket directory"
+        if len(live) < need:
+            raise errors.Unavailable(f"{what}: {len(live)} of {len(homes)} directory homes are live "
+                                     f"({', '.join(homes)}); a read needs {need}: retry when they are back")
+        futures = {self._send_pool.submit(self._replicas.list_buckets, n, self.tenant): n for n in live}
+        answers: list[list[common_pb2.BucketRecord]] = []
+        failures: list[str] = []
+        for future in cf.as_completed(futures):
+            try:
+                answers.append(future.result())
+            except HolderError as err:
+                failures.append(str(err))
+        if len(answers) < need:
+            raise errors.Unavailable(f"{what}: {len(answers)} of the {need} directory homes a read needs "
+                                     f"answered ({'; '.join(failures)}); retry")
+        newest: dict[str, common_pb2.BucketRecord] = {}
+        agreeing: collections.Counter[tuple[str, object]] = collections.Counter()
+        for records in answers:
+            for record in records:
+                agreeing[(record.name, bucket_order_key(record))] += 1
+                current = newest.get(record.name)
+                if current is None or bucket_order_key(record) > bucket_order_key(current):
+                    newest[record.name] = record
+        settled: dict[str, common_pb2.BucketRecord] = {}
+        for name, record in newest.items():
+            if agreeing[(name, bucket_order_key(record))] < need:
+                confirmed = self._register.confirm(self.tenant, name)
+                if confirmed is None:
+                    continue
+                record = confirmed
+            self._hlc.observe(record.version)
+            settled[name] = record
+        return settled
 
     def bucket(self, name: str) -> common_pb2.BucketRecord:
         """The live bucket record, or NotFound. Cached for BUCKET_CACHE_TTL_S."""
@@ -186,33 +247,98 @@ class Coordinator:
             raise errors.NotFound(f"bucket {name!r} does not exist; create it with `nodectl mb {name}`")
         return live
 
-    def create_bucket(self, name: str, policy: common_pb2.RedundancyPolicy | None) -> common_pb2.BucketRecord:
+    def create_bucket(self, name: str, policy: common_pb2.RedundancyPolicy | None,
+                      request_id: str = "") -> common_pb2.BucketRecord:
+        """Create the bucket through the register: exactly one of many concurrent creators of a name
+        succeeds, every other one is ALREADY_EXISTS naming the stored policy (even when it asked for
+        the same policy: it is another request). A retry of the winning request (same request_id,
+        after a lost answer) is answered with the record it created."""
         validate.bucket_name(name)
+        request_id = self._request_id(request_id)
         policy = self._checked_policy(policy, default=replication(self._config.default_replicas), check_live=False)
-        existing = self._bucket_records().get(name)
-        if existing is not None and not existing.tombstone:
-            raise errors.AlreadyExists(f"bucket {name!r} already exists")
-        record = common_pb2.BucketRecord(format_version=FORMAT_VERSION, tenant=self.tenant, name=name,
-                                         default_policy=policy, version=self._hlc.now(),
-                                         created_at_unix_ms=self._wall_ms())
-        self._put_bucket_record(record)
+        built: list[common_pb2.BucketRecord] = []
+
+        def create(current: common_pb2.BucketRecord | None) -> common_pb2.BucketRecord | None:
+            if current is not None and request_id in current.recent_request_ids:
+                if current.request_id == request_id:
+                    return current  # this very request created it (a retry, or a round that lost its answer)
+                raise _AlreadyDone()  # it did, and later changes were built on it
+            if current is not None and not current.tombstone:
+                raise errors.AlreadyExists(
+                    f"bucket {name!r} already exists ({describe_policy(current.default_policy)}); "
+                    "use it as it is, or choose another name")
+            if current is not None:
+                self._hlc.observe(current.version)
+            record = common_pb2.BucketRecord(format_version=BUCKET_RECORD_FORMAT_VERSION, tenant=self.tenant,
+                                             name=name, default_policy=policy, version=self._hlc.now(),
+                                             created_at_unix_ms=self._wall_ms(), request_id=request_id)
+            record.recent_request_ids.extend(_recent(current, request_id))
+            built.append(record)
+            return record
+
+        try:
+            record = self._register.change(self.tenant, name, create)
+        except _AlreadyDone:
+            assert built, "a create is found in a name's history only after building its record"
+            return built[-1]
+        assert record is not None and not record.tombstone, "a create that did not raise leaves a live record"
+        self._bucket_cache[(self.tenant, name)] = (time.monotonic(), record)
         return record
 
-    def delete_bucket(self, name: str) -> None:
-        record = self.bucket(name)
+    def delete_bucket(self, name: str, request_id: str = "") -> None:
+        """Remove an empty bucket through the register: the tombstone replaces exactly the live
+        record that was checked empty. If that record was replaced meanwhile, this removal did not
+        happen (NOT_FOUND: the name was free at some moment while it ran) unless its request id is
+        in the name's recent history (a round that lost its answer after a concurrent change built
+        on its tombstone), in which case it did and the answer is OK; it never removes a bucket it
+        did not check. A retry of the same request (request_id) after a lost answer is OK too."""
+        validate.bucket_name(name)
+        request_id = self._request_id(request_id)
+        self._bucket_cache.pop((self.tenant, name), None)
+        checked = self._bucket_records().get(name)
+        if checked is not None and request_id in checked.recent_request_ids:
+            return
+        if checked is None or checked.tombstone:
+            raise errors.NotFound(f"bucket {name!r} does not exist; `nodectl ls` lists the buckets")
         page, _ = self._list_page(name, prefix="", start_after="", page_size=1)
         if page:
             raise errors.FailedPrecondition(
                 f"bucket {name!r} is not empty (it holds {page[0].key!r}); delete its objects first")
-        tombstone = common_pb2.BucketRecord()
-        tombstone.CopyFrom(record)
-        tombstone.version.CopyFrom(self._hlc.now())
-        tombstone.tombstone = True
-        self._put_bucket_record(tombstone)
+
+        def remove(current: common_pb2.BucketRecord | None) -> common_pb2.BucketRecord | None:
+            if current is not None and request_id in current.recent_request_ids:
+                return current  # this very request removed it
+            if current is None or current.tombstone or stamp_key(current.version) != stamp_key(checked.version):
+                raise errors.NotFound(
+                    f"bucket {name!r} was removed by another request while this one checked it"
+                    + ("" if current is None or current.tombstone else
+                       " (a new bucket of that name exists now; remove it again if that is meant)"))
+            self._hlc.observe(current.version)
+            tombstone = common_pb2.BucketRecord()
+            tombstone.CopyFrom(current)
+            tombstone.version.CopyFrom(self._hlc.now())
+            tombstone.tombstone = True
+            tombstone.request_id = request_id
+            del tombstone.recent_request_ids[:]
+            tombstone.recent_request_ids.extend(_recent(current, request_id))
+            return tombstone
+
+        try:
+            self._register.change(self.tenant, name, remove)
+        finally:
+            self._bucket_cache.pop((self.tenant, name), None)
 
     def list_buckets(self) -> list[common_pb2.BucketRecord]:
         records = self._bucket_records()
         return [records[name] for name in sorted(records) if not records[name].tombstone]
+
+    @staticmethod
+    def _request_id(request_id: str) -> str:
+        """The client's request id, checked, or a fresh one when it gave none."""
+        if len(request_id.encode("utf-8")) > REQUEST_ID_BYTES_MAX:
+            raise errors.InvalidArgument(f"request_id is {len(request_id.encode('utf-8'))} bytes; "
+                                         f"give at most {REQUEST_ID_BYTES_MAX}")
+        return request_id or uuid.uuid4().hex
 
     # -- policies -------------------------------------------------------------------------------
 

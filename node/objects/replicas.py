@@ -194,6 +194,17 @@ class Replicas:
             return self._store.list_buckets(tenant)
         return self._remote(node_id, self._peers.list_buckets, tenant, self.timeout_s)
 
+    def prepare_bucket(self, node_id: str, tenant: str, name: str, ballot: common_pb2.Ballot
+                       ) -> tuple[bool, common_pb2.Ballot, common_pb2.BucketRecord | None]:
+        if node_id == self._view.node_id:
+            return self._store.prepare_bucket(tenant, name, ballot)
+        return self._remote(node_id, self._peers.prepare_bucket, tenant, name, ballot, self.timeout_s)
+
+    def accept_bucket(self, node_id: str, record: common_pb2.BucketRecord) -> tuple[bool, common_pb2.Ballot]:
+        if node_id == self._view.node_id:
+            return self._store.accept_bucket(record)
+        return self._remote(node_id, self._peers.accept_bucket, record, self.timeout_s)
+
 
 def probe_holders(replicas: Replicas, asks: Mapping[str, Iterable[ShareKey]], pool: cf.Executor
                   ) -> tuple[dict[str, set[ShareKey]], dict[str, HolderError]]:

@@ -90,6 +90,8 @@ class _Stubs:
         self.get_placement = unary(PEER_SERVICE, "GetPlacement", p.GetPlacementRequest, p.GetPlacementResponse)
         self.put_placement = unary(PEER_SERVICE, "PutPlacement", p.PutPlacementRequest, p.PutPlacementResponse)
         self.release_share = unary(PEER_SERVICE, "ReleaseShare", p.ReleaseShareRequest, p.ReleaseShareResponse)
+        self.prepare_bucket = unary(PEER_SERVICE, "PrepareBucket", p.PrepareBucketRequest, p.PrepareBucketResponse)
+        self.accept_bucket = unary(PEER_SERVICE, "AcceptBucket", p.AcceptBucketRequest, p.AcceptBucketResponse)
         m = membership_pb2
         self.heartbeat = unary(MEMBERSHIP_SERVICE, "Heartbeat", m.HeartbeatRequest, m.HeartbeatResponse)
         self.indirect_probe = unary(MEMBERSHIP_SERVICE, "IndirectProbe", m.IndirectProbeRequest,
@@ -255,6 +257,18 @@ class PeerClient:
         reply = self._call(address, PEER_SERVICE + "ListBucketRecords", self._stubs(address).list_buckets,
                            peer_pb2.ListBucketRecordsRequest(tenant=tenant), timeout_s)
         return list(reply.buckets)
+
+    def prepare_bucket(self, address: str, tenant: str, name: str, ballot: common_pb2.Ballot, timeout_s: float
+                       ) -> tuple[bool, common_pb2.Ballot, common_pb2.BucketRecord | None]:
+        reply = self._call(address, PEER_SERVICE + "PrepareBucket", self._stubs(address).prepare_bucket,
+                           peer_pb2.PrepareBucketRequest(tenant=tenant, name=name, ballot=ballot), timeout_s)
+        return reply.promised, reply.promised_ballot, (reply.accepted if reply.found else None)
+
+    def accept_bucket(self, address: str, record: common_pb2.BucketRecord, timeout_s: float
+                      ) -> tuple[bool, common_pb2.Ballot]:
+        reply = self._call(address, PEER_SERVICE + "AcceptBucket", self._stubs(address).accept_bucket,
+                           peer_pb2.AcceptBucketRequest(bucket=record), timeout_s)
+        return reply.accepted, reply.promised_ballot
 
     # -- admin ----------------------------------------------------------------------------------
 

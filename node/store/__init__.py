@@ -6,14 +6,16 @@ Nothing here knows gRPC, the ring or the clock of the cluster; `node/api` and `n
 Dependency order inside the package (each module imports only those before it):
 
     errors    StoreError and its subclasses
-    keys      ShareKey (replica or K+M share), placement_key, ref_key, LMDB key layout, version_key
+    keys      ShareKey (replica or K+M share), placement_key, ref_key, LMDB key layout, version_key,
+              ballot_key and bucket_order_key (which of two bucket record versions is newer)
     chunks    ChunkFiles: paths, temp files, fsync/rename, quarantine (no LMDB)
     disk      DiskGuard: disk-full watermarks (ratio, free bytes, bytes_max), DiskUsage, refusing
               a chunk copy that would cross one (no files, no LMDB: a statvfs and a byte count)
     metadata  MetadataDb: the LMDB environment, named dbs, record format_version checks (no files)
     store     NodeStore + ShareWriter: the write path that ties files, index, references and
               placement records together; release_share (ReleaseOutcome); what repair needs:
-              drop_copy, set_home, batched scans, metadata partitions;
+              drop_copy, set_home, batched scans, metadata partitions; the bucket register's
+              acceptor (prepare_bucket, accept_bucket: promise and accepted record, durable);
               set_disk_limits installs the DiskGuard every new chunk copy reserves with
 
 Rejected alternative: letting callers use `chunks` and `metadata` directly. The durability rule
@@ -25,14 +27,15 @@ the facade makes it impossible to skip a step.
 from node.store.disk import DiskGuard, DiskUsage, format_bytes
 from node.store.errors import (ChecksumMismatch, CorruptShare, DataDirLocked, InvalidArgument,
                                ShareNotFound, StoreError, StoreFull, UnknownFormatVersion)
-from node.store.keys import (SHARE_INDEX_MAX, SHARES_PER_STRIPE_MAX, ShareKey, placement_key,
-                             policy_geometry, ref_key, version_key)
-from node.store.metadata import LAYOUT_FORMAT_VERSION, RECORD_FORMAT_VERSION
+from node.store.keys import (SHARE_INDEX_MAX, SHARES_PER_STRIPE_MAX, ShareKey, ballot_key,
+                             bucket_order_key, placement_key, policy_geometry, ref_key, version_key)
+from node.store.metadata import BUCKET_RECORD_FORMAT_VERSION, LAYOUT_FORMAT_VERSION, RECORD_FORMAT_VERSION
 from node.store.store import (LIST_MANIFESTS_LIMIT_MAX, METADATA_PARTITIONS_MAX,
                               REFERENCES_LIMIT_MAX, SHARE_SIZE_BYTES_MAX, NodeStore,
                               ReleaseOutcome, ShareWriter)
 
 __all__ = [
+    "BUCKET_RECORD_FORMAT_VERSION",
     "ChecksumMismatch",
     "CorruptShare",
     "DataDirLocked",
@@ -55,6 +58,8 @@ __all__ = [
     "StoreError",
     "StoreFull",
     "UnknownFormatVersion",
+    "ballot_key",
+    "bucket_order_key",
     "format_bytes",
     "placement_key",
     "policy_geometry",

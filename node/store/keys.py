@@ -65,6 +65,18 @@ from node.store.errors import InvalidArgument
 # The version order is the HLC's; one definition, named here for the store's readers.
 version_key = stamp_key
 
+
+def ballot_key(ballot: common_pb2.Ballot) -> tuple[int, str]:
+    """Total order of bucket register ballots: greater wins; unset (0, "") is the least."""
+    return (ballot.counter, ballot.node_id)
+
+
+def bucket_order_key(record: common_pb2.BucketRecord) -> tuple[tuple[int, str], tuple[int, int, str, int]]:
+    """Which of two versions of one bucket record is newer: the ballot it was accepted under first
+    (the register's own order, see node/objects/register.py), then its version stamp (the only order
+    format 1 records, written before ballots, have)."""
+    return (ballot_key(record.ballot), version_key(record.version))
+
 CHUNK_ID_BYTES = 32
 # zfec's limit: at most 256 shares per stripe, so K, M and the index each fit in one byte.
 SHARES_PER_STRIPE_MAX = 256

@@ -1,10 +1,12 @@
-"""LMDB tables: one environment under meta/, six named dbs, values with a format version.
+"""LMDB tables: one environment under meta/, seven named dbs, values with a format version.
 
     chunks      ShareKey.db_key()             -> StoredShare      (local index of share files)
     refs        ShareKey.db_key() + ref_key   -> ref record       (object versions using a copy)
     placements  placement_key (per layout)    -> PlacementRecord  (who holds the layout's copies)
     manifests   tenant\\0bucket\\0key          -> Manifest         (newest version only)
-    buckets     tenant\\0name                 -> BucketRecord     (newest version only)
+    buckets     tenant\\0name                 -> BucketRecord     (newest version only; on a bucket
+                                                                 directory home: the record accepted)
+    bucket_promises tenant\\0name             -> BucketPromise    (bucket register promises)
     meta        b"format_version", b"node_id" -> ASCII / UTF-8     (the data dir's own identity)
 
 One environment, so an index entry, its reference row and its placement record commit in one
@@ -19,8 +21,12 @@ value is there to be read back, not to be looked up by.
 
 Every record is checked on the way in and on the way out: a format_version this code does not know
 raises UnknownFormatVersion instead of being half-understood (protobuf would happily parse a newer
-record and silently drop what it does not know). The data dir as a whole carries a layout version in
-the meta db; migrations are code run at open, in the open transaction:
+record and silently drop what it does not know). Bucket records are at format 2 (accepted under a
+ballot of the bucket register); format 1 records, written before ballots, are still read as they
+are: their unset ballot orders them below any format 2 version of the same bucket, so the first
+change through the register supersedes them, with no rewrite at open (the migration is that
+ordering, in `keys.bucket_order_key`). The data dir as a whole carries a layout version in the
+meta db; migrations are code run at open, in the open transaction:
 
     1 -> 2  erasure share keys gain their geometry (34 -> 36 bytes), placement records of erasure
             layouts move from the bare chunk id to their layout key, and the refs db appears.
@@ -56,13 +62,18 @@ LAYOUT_FORMAT_VERSION = 2
 RECORD_FORMAT_VERSION = 1
 # Format of a ref record's leading byte (see the module docstring).
 REF_RECORD_FORMAT_VERSION = 1
-# Named dbs the environment may hold; LMDB sizes a table of this many slots at open. Six are in use.
+# Format of bucket records written now (with a ballot); format 1 (no ballot) is still read.
+BUCKET_RECORD_FORMAT_VERSION = 2
+# Record formats each record type may carry; types not named read only RECORD_FORMAT_VERSION.
+RECORD_FORMAT_VERSIONS_READ = {"BucketRecord": (1, BUCKET_RECORD_FORMAT_VERSION)}
+# Named dbs the environment may hold; LMDB sizes a table of this many slots at open. Seven are in use.
 MAX_DBS = 8
 DB_CHUNKS = b"chunks"
 DB_REFS = b"refs"
 DB_PLACEMENTS = b"placements"
 DB_MANIFESTS = b"manifests"
 DB_BUCKETS = b"buckets"
+DB_BUCKET_PROMISES = b"bucket_promises"
 DB_META = b"meta"
 META_FORMAT_VERSION = b"format_version"
 META_NODE_ID = b"node_id"
@@ -73,11 +84,12 @@ R = TypeVar("R", bound=Message)
 def check_record_version(record: Message, where: str) -> None:
     """Raise UnknownFormatVersion unless the record's format_version is one this code reads."""
     version = record.format_version  # type: ignore[attr-defined]
-    if version != RECORD_FORMAT_VERSION:
-        hint = " (unset: set format_version=1 when building the record)" if version == 0 else ""
+    known = RECORD_FORMAT_VERSIONS_READ.get(type(record).__name__, (RECORD_FORMAT_VERSION,))
+    if version not in known:
+        hint = f" (unset: set format_version={known[-1]} when building the record)" if version == 0 else ""
         raise UnknownFormatVersion(
             f"{type(record).__name__} {where} has format_version {version}{hint}; "
-            f"this node reads only format_version {RECORD_FORMAT_VERSION}")
+            f"this node reads only format_version {' or '.join(map(str, known))}")
 
 
 def encode_record(record: Message, where: str) -> bytes:
@@ -130,6 +142,7 @@ class MetadataDb:
                 self.placements = self.env.open_db(DB_PLACEMENTS, txn=txn)
                 self.manifests = self.env.open_db(DB_MANIFESTS, txn=txn)
                 self.buckets = self.env.open_db(DB_BUCKETS, txn=txn)
+                self.bucket_promises = self.env.open_db(DB_BUCKET_PROMISES, txn=txn)
                 self.meta = self.env.open_db(DB_META, txn=txn)
                 self._check_layout_version(txn)
         except BaseException:
@@ -139,7 +152,8 @@ class MetadataDb:
     def _check_layout_version(self, txn: lmdb.Transaction) -> None:
         raw = txn.get(META_FORMAT_VERSION, db=self.meta)
         if raw is None:
-            tables = (self.chunks, self.refs, self.placements, self.manifests, self.buckets)
+            tables = (self.chunks, self.refs, self.placements, self.manifests, self.buckets,
+                      self.bucket_promises)
             entries = sum(txn.stat(db)["entries"] for db in tables)
             if entries:
                 raise UnknownFormatVersion(

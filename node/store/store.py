@@ -101,8 +101,8 @@ from node.store.chunks import ChunkFiles, raise_if_full
 from node.store.disk import DiskGuard
 from node.store.errors import (ChecksumMismatch, CorruptShare, DataDirLocked, InvalidArgument,
                                ShareNotFound, StoreError, StoreFull)
-from node.store.keys import (CHUNK_ID_BYTES, ShareKey, bucket_key, bucket_key_prefix,
-                             describe_geometry, key_partition, layout_db_prefix, manifest_key,
+from node.store.keys import (CHUNK_ID_BYTES, ShareKey, ballot_key, bucket_key, bucket_key_prefix,
+                             bucket_order_key, describe_geometry, key_partition, layout_db_prefix, manifest_key,
                              manifest_key_prefix, placement_key, policy_geometry, ref_row_key,
                              version_key)
 from node.store.metadata import (META_NODE_ID, RECORD_FORMAT_VERSION, MetadataDb,
@@ -742,10 +742,67 @@ class NodeStore:
     # -- buckets -------------------------------------------------------------------------------
 
     def put_bucket(self, record: common_pb2.BucketRecord) -> bool:
-        """Keep the record if it is newer than the stored one; returns superseded."""
-        key = bucket_key(record.tenant, record.name)
-        return self._put_newest(self._meta.buckets, key, record, common_pb2.BucketRecord,
-                                f"bucket {record.tenant}/{record.name}")
+        """Keep the record if it is newer (`bucket_order_key`: ballot, then version) than the stored
+        one; returns superseded. Metadata sync moves accepted records between homes this way."""
+        where = f"bucket {record.tenant}/{record.name}"
+        raw_new = encode_record(record, where)
+        with self._meta.write() as txn:
+            old = self._stored_bucket(txn, record.tenant, record.name)
+            if old is not None and bucket_order_key(record) <= bucket_order_key(old):
+                return True
+            txn.put(bucket_key(record.tenant, record.name), raw_new, db=self._meta.buckets)
+        return False
+
+    def prepare_bucket(self, tenant: str, name: str, ballot: common_pb2.Ballot
+                       ) -> tuple[bool, common_pb2.Ballot, common_pb2.BucketRecord | None]:
+        """Bucket register acceptor, phase 1 (node/objects/register.py): promise `ballot` unless a
+        higher ballot was promised or accepted for the name, durably before answering. Returns
+        (promised, the highest ballot promised or accepted here now, the accepted record or None).
+        A repeated prepare of the promised ballot promises again (a duplicate delivery)."""
+        with self._meta.write() as txn:
+            accepted = self._stored_bucket(txn, tenant, name)
+            highest = self._highest_ballot(txn, tenant, name, accepted)
+            if ballot_key(ballot) < ballot_key(highest):
+                return False, highest, accepted
+            self._put_promise(txn, tenant, name, ballot)
+        return True, ballot, accepted
+
+    def accept_bucket(self, record: common_pb2.BucketRecord) -> tuple[bool, common_pb2.Ballot]:
+        """Bucket register acceptor, phase 2: store `record` as the name's accepted record under its
+        ballot unless a higher ballot was promised or accepted, durably before answering. Returns
+        (accepted, the highest ballot promised or accepted here now). Accepting the same record
+        again (a duplicate delivery) is accepted again and changes nothing."""
+        where = f"bucket {record.tenant}/{record.name}"
+        raw = encode_record(record, where)
+        with self._meta.write() as txn:
+            accepted = self._stored_bucket(txn, record.tenant, record.name)
+            highest = self._highest_ballot(txn, record.tenant, record.name, accepted)
+            if ballot_key(record.ballot) < ballot_key(highest):
+                return False, highest
+            txn.put(bucket_key(record.tenant, record.name), raw, db=self._meta.buckets)
+            self._put_promise(txn, record.tenant, record.name, record.ballot)
+        return True, record.ballot
+
+    def _stored_bucket(self, txn: lmdb.Transaction, tenant: str, name: str) -> common_pb2.BucketRecord | None:
+        raw = txn.get(bucket_key(tenant, name), db=self._meta.buckets)
+        return None if raw is None else decode_record(common_pb2.BucketRecord, raw, f"bucket {tenant}/{name}")
+
+    def _highest_ballot(self, txn: lmdb.Transaction, tenant: str, name: str,
+                        accepted: common_pb2.BucketRecord | None) -> common_pb2.Ballot:
+        """The higher of the promise kept for the name and the ballot of its accepted record: a
+        record that metadata sync brought here carries its ballot but no promise came with it."""
+        highest = common_pb2.Ballot()
+        raw = txn.get(bucket_key(tenant, name), db=self._meta.bucket_promises)
+        if raw is not None:
+            highest = decode_record(common_pb2.BucketPromise, raw, f"bucket promise {tenant}/{name}").ballot
+        if accepted is not None and ballot_key(accepted.ballot) > ballot_key(highest):
+            highest = accepted.ballot
+        return highest
+
+    def _put_promise(self, txn: lmdb.Transaction, tenant: str, name: str, ballot: common_pb2.Ballot) -> None:
+        promise = common_pb2.BucketPromise(format_version=RECORD_FORMAT_VERSION, ballot=ballot)
+        txn.put(bucket_key(tenant, name), encode_record(promise, f"bucket promise {tenant}/{name}"),
+                db=self._meta.bucket_promises)
 
     def get_bucket(self, tenant: str, name: str) -> common_pb2.BucketRecord | None:
         with self._meta.read() as txn:
@@ -778,11 +835,15 @@ class NodeStore:
         return [tenant for (tenant,) in self._partitions(self._meta.buckets, 1, "bucket tenants")]
 
     def delete_bucket_if(self, record: common_pb2.BucketRecord) -> bool:
-        """Delete the stored bucket record of `record`'s tenant and name only if its version is
-        exactly `record.version` (see `delete_manifest_if`); True if deleted."""
-        return self._delete_if_version(self._meta.buckets, bucket_key(record.tenant, record.name),
-                                       record, common_pb2.BucketRecord,
-                                       f"bucket {record.tenant}/{record.name}")
+        """Delete the stored bucket record of `record`'s tenant and name only if its ballot and
+        version are exactly `record`'s (see `delete_manifest_if`); True if deleted. The name's
+        promise goes with it: this node is no longer one of the name's acceptors."""
+        with self._meta.write() as txn:
+            stored = self._stored_bucket(txn, record.tenant, record.name)
+            if stored is None or bucket_order_key(stored) != bucket_order_key(record):
+                return False
+            txn.delete(bucket_key(record.tenant, record.name), db=self._meta.bucket_promises)
+            return txn.delete(bucket_key(record.tenant, record.name), db=self._meta.buckets)
 
     # -- internals -------------------------------------------------------------------------------
 

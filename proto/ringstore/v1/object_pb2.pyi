@@ -8,12 +8,14 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateBucketRequest(_message.Message):
-    __slots__ = ("bucket", "default_policy")
+    __slots__ = ("bucket", "default_policy", "request_id")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_POLICY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     default_policy: _common_pb2.RedundancyPolicy
-    def __init__(self, bucket: _Optional[str] = ..., default_policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ...) -> None: ...
+    request_id: str
+    def __init__(self, bucket: _Optional[str] = ..., default_policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class CreateBucketResponse(_message.Message):
     __slots__ = ("bucket",)
@@ -22,10 +24,12 @@ class CreateBucketResponse(_message.Message):
     def __init__(self, bucket: _Optional[_Union[_common_pb2.BucketRecord, _Mapping]] = ...) -> None: ...
 
 class DeleteBucketRequest(_message.Message):
-    __slots__ = ("bucket",)
+    __slots__ = ("bucket", "request_id")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     bucket: str
-    def __init__(self, bucket: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, bucket: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class DeleteBucketResponse(_message.Message):
     __slots__ = ()

@@ -214,3 +214,39 @@ class ReleaseShareResponse(_message.Message):
     deleted: bool
     references_left: int
     def __init__(self, deleted: _Optional[bool] = ..., references_left: _Optional[int] = ...) -> None: ...
+
+class PrepareBucketRequest(_message.Message):
+    __slots__ = ("tenant", "name", "ballot")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    BALLOT_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    name: str
+    ballot: _common_pb2.Ballot
+    def __init__(self, tenant: _Optional[str] = ..., name: _Optional[str] = ..., ballot: _Optional[_Union[_common_pb2.Ballot, _Mapping]] = ...) -> None: ...
+
+class PrepareBucketResponse(_message.Message):
+    __slots__ = ("promised", "promised_ballot", "found", "accepted")
+    PROMISED_FIELD_NUMBER: _ClassVar[int]
+    PROMISED_BALLOT_FIELD_NUMBER: _ClassVar[int]
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    promised: bool
+    promised_ballot: _common_pb2.Ballot
+    found: bool
+    accepted: _common_pb2.BucketRecord
+    def __init__(self, promised: _Optional[bool] = ..., promised_ballot: _Optional[_Union[_common_pb2.Ballot, _Mapping]] = ..., found: _Optional[bool] = ..., accepted: _Optional[_Union[_common_pb2.BucketRecord, _Mapping]] = ...) -> None: ...
+
+class AcceptBucketRequest(_message.Message):
+    __slots__ = ("bucket",)
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    bucket: _common_pb2.BucketRecord
+    def __init__(self, bucket: _Optional[_Union[_common_pb2.BucketRecord, _Mapping]] = ...) -> None: ...
+
+class AcceptBucketResponse(_message.Message):
+    __slots__ = ("accepted", "promised_ballot")
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    PROMISED_BALLOT_FIELD_NUMBER: _ClassVar[int]
+    accepted: bool
+    promised_ballot: _common_pb2.Ballot
+    def __init__(self, accepted: _Optional[bool] = ..., promised_ballot: _Optional[_Union[_common_pb2.Ballot, _Mapping]] = ...) -> None: ...

@@ -89,6 +89,16 @@ class PeerServiceStub:
                 request_serializer=ringstore_dot_v1_dot_peer__pb2.ReleaseShareRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_peer__pb2.ReleaseShareResponse.FromString,
                 _registered_method=True)
+        self.PrepareBucket = channel.unary_unary(
+                '/ringstore.v1.PeerService/PrepareBucket',
+                request_serializer=ringstore_dot_v1_dot_peer__pb2.PrepareBucketRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_peer__pb2.PrepareBucketResponse.FromString,
+                _registered_method=True)
+        self.AcceptBucket = channel.unary_unary(
+                '/ringstore.v1.PeerService/AcceptBucket',
+                request_serializer=ringstore_dot_v1_dot_peer__pb2.AcceptBucketRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_peer__pb2.AcceptBucketResponse.FromString,
+                _registered_method=True)
 
 
 class PeerServiceServicer:
@@ -171,6 +181,22 @@ class PeerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PrepareBucket(self, request, context):
+        """Bucket register, phase 1: promise to refuse lower ballots for one bucket name and
+        answer the record accepted so far.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcceptBucket(self, request, context):
+        """Bucket register, phase 2: accept a bucket record under its ballot unless a higher
+        ballot was promised since.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PeerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -228,6 +254,16 @@ def add_PeerServiceServicer_to_server(servicer, server):
                     servicer.ReleaseShare,
                     request_deserializer=ringstore_dot_v1_dot_peer__pb2.ReleaseShareRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_peer__pb2.ReleaseShareResponse.SerializeToString,
+            ),
+            'PrepareBucket': grpc.unary_unary_rpc_method_handler(
+                    servicer.PrepareBucket,
+                    request_deserializer=ringstore_dot_v1_dot_peer__pb2.PrepareBucketRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_peer__pb2.PrepareBucketResponse.SerializeToString,
+            ),
+            'AcceptBucket': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcceptBucket,
+                    request_deserializer=ringstore_dot_v1_dot_peer__pb2.AcceptBucketRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_peer__pb2.AcceptBucketResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -527,6 +563,60 @@ class PeerService:
             '/ringstore.v1.PeerService/ReleaseShare',
             ringstore_dot_v1_dot_peer__pb2.ReleaseShareRequest.SerializeToString,
             ringstore_dot_v1_dot_peer__pb2.ReleaseShareResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PrepareBucket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.PeerService/PrepareBucket',
+            ringstore_dot_v1_dot_peer__pb2.PrepareBucketRequest.SerializeToString,
+            ringstore_dot_v1_dot_peer__pb2.PrepareBucketResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcceptBucket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.PeerService/AcceptBucket',
+            ringstore_dot_v1_dot_peer__pb2.AcceptBucketRequest.SerializeToString,
+            ringstore_dot_v1_dot_peer__pb2.AcceptBucketResponse.FromString,
             options,
             channel_credentials,
             insecure,

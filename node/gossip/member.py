@@ -74,6 +74,8 @@ class MemberInfo:
     maintenance_until_unix_ms: int = 0
     # Above its full watermark: no new chunk copies are placed on it.
     disk_full: bool = False
+    # "" while its metadata answers; "refilling" or "damaged" after damage (see node/store).
+    metadata_health: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.node_id, str) or not _NODE_ID_RE.match(self.node_id):
@@ -115,6 +117,7 @@ class MemberInfo:
             draining=self.draining,
             maintenance_until_unix_ms=self.maintenance_until_unix_ms,
             disk_full=self.disk_full,
+            metadata_health=self.metadata_health,
         )
 
     @classmethod
@@ -133,6 +136,7 @@ class MemberInfo:
             draining=message.draining,
             maintenance_until_unix_ms=message.maintenance_until_unix_ms,
             disk_full=message.disk_full,
+            metadata_health=message.metadata_health,
         )
 
     def version(self) -> tuple[int, int, int]:

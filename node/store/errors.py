@@ -97,8 +97,11 @@ class CorruptRecord(StoreError):
     failed and reads another; read repair or metadata sync puts the good copy back. `db` is the
     table name, `key_hash` the first 8 bytes of blake3(key) in hex (keys are never logged)."""
 
-    def __init__(self, *, db: str, key: bytes, detail: str, raw: bytes | None = None) -> None:
+    def __init__(self, *, db: str, key: bytes, detail: str, raw: bytes | None = None,
+                 quarantined: bool = False) -> None:
         self.db = db
+        # True when raised for a record dropped earlier and not yet put back (nothing to drop)
+        self.quarantined = quarantined
         self.key = bytes(key)
         self.raw = None if raw is None else bytes(raw)  # the bad stored bytes, for quarantine
         self.key_hash = key_hash(key)

@@ -104,7 +104,7 @@ from node.store.chunks import ChunkFiles, fsync_dir, raise_if_full
 from node.store.disk import DiskGuard
 from node.store.errors import (ChecksumMismatch, CorruptRecord, CorruptShare, DataDirLocked,
                                InvalidArgument, MetadataUnavailable, ShareNotFound, StoreError,
-                               StoreFull, key_hash)
+                               StoreFull)
 from node.store.keys import (CHUNK_ID_BYTES, ShareKey, bucket_key, bucket_key_prefix,
                              describe_geometry, key_partition, layout_db_prefix, manifest_key,
                              manifest_key_prefix, placement_key, policy_geometry, ref_row_key,
@@ -163,7 +163,8 @@ def quarantining(fn: Callable) -> Callable:
             try:
                 yield from fn(self, *args, **kwargs)
             except CorruptRecord as err:
-                self._quarantine(err)
+                if not err.quarantined:
+                    self._quarantine(err)
                 raise
         return iterate
 
@@ -174,7 +175,7 @@ def quarantining(fn: Callable) -> Callable:
         try:
             return fn(self, *args, **kwargs)
         except CorruptRecord as err:
-            if depth == 0:
+            if depth == 0 and not err.quarantined:
                 self._quarantine(err)
             raise
         finally:
@@ -526,8 +527,9 @@ class NodeStore:
                                    encode_record(record, f"share {share}"))
 
     def _check_answerable(self, db: lmdb._Database, prefix: bytes, *, exact: bool) -> None:
-        """Raise MetadataUnavailable if an answer about `prefix` (a key, or a range when not
-        `exact`) in `db` could miss a record quarantined or not yet refilled."""
+        """Raise if an answer about `prefix` (a key, or a range when not `exact`) in `db` could
+        miss a record: MetadataUnavailable while the whole metadata is refilled, CorruptRecord
+        (quarantined=True) when a record in range was quarantined and is not put back yet."""
         if not (self.refilling or self._quarantined):
             return
         name = self._meta.name_of(db)
@@ -536,12 +538,12 @@ class NodeStore:
                 f"metadata of {self.data_dir} is being refilled from the peers after damage "
                 f"({self.describe_damage()}); ask another replica")
         with self._corrupt_lock:
-            hit = any(q_db == name and (q_key == prefix if exact else q_key.startswith(prefix))
-                      for q_db, q_key in self._quarantined)
-        if hit:
-            raise MetadataUnavailable(
-                f"a {name.decode()} record under {key_hash(prefix)} was quarantined here as corrupt "
-                "and is not refilled yet; ask another replica")
+            hit = next((q_key for q_db, q_key in self._quarantined
+                        if q_db == name and (q_key == prefix if exact else q_key.startswith(prefix))),
+                       None)
+        if hit is not None:
+            raise CorruptRecord(db=name.decode(), key=hit, quarantined=True,
+                                detail="found corrupt earlier, quarantined and not put back yet")
 
     def _refilled_key(self, db: lmdb._Database, key: bytes) -> None:
         if self._quarantined:
@@ -898,6 +900,12 @@ class NodeStore:
                 updated += 1
         return updated
 
+    def record_counts(self) -> dict[str, int]:
+        """db name -> records it holds (LMDB's own count: O(1), no value read)."""
+        with self._meta.read() as txn:
+            return {name.decode(): txn.stat(db)["entries"]
+                    for db, name in zip(self._meta.dbs(), DB_NAMES)}
+
     def stats(self) -> tuple[int, int]:
         """(shares stored, bytes stored) per the index."""
         with self._stats_lock:
@@ -943,6 +951,13 @@ class NodeStore:
         return None if raw is None else decode_record(
             common_pb2.PlacementRecord, raw, f"placement of chunk {chunk_id.hex()} "
             f"({describe_geometry(data_shares, parity_shares)})")
+
+    def has_placement(self, chunk_id: bytes, data_shares: int = 0, parity_shares: int = 0) -> bool:
+        """True when a placement record of the layout is stored here (its value is not read, so
+        this answers while the metadata is being refilled)."""
+        with self._meta.read() as txn:
+            return txn.get(placement_key(chunk_id, data_shares, parity_shares),
+                           db=self._meta.placements) is not None
 
     @quarantining
     def delete_placement(self, chunk_id: bytes, data_shares: int = 0,

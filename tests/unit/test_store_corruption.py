@@ -64,7 +64,7 @@ def test_a_flipped_byte_found_at_run_time_is_quarantined_and_not_answered_until_
     """A manifest whose stored value changed under the store raises CorruptRecord on read (not a
     parse error, not data); the record is dropped, counted per db and reported to the hook once;
     until a good copy is put back, reading or listing it says MetadataUnavailable instead of an
-    authoritative "absent"; a put clears it."""
+    authoritative "absent" (CorruptRecord again, counted once); a put clears it."""
     store = NodeStore(str(tmp_path / "a"), map_size_bytes=64 * MIB)
     store.put_manifest(_manifest("k"))
     store.put_manifest(_manifest("other"))
@@ -85,10 +85,11 @@ def test_a_flipped_byte_found_at_run_time_is_quarantined_and_not_answered_until_
     with store._meta.env.begin() as txn:
         assert txn.get(key, db=store._meta.manifests) is None
     assert store.metadata_health() == "refilling"
-    with pytest.raises(MetadataUnavailable):
+    with pytest.raises(CorruptRecord, match="quarantined and not put back yet"):
         store.get_manifest("t", "b", "k")
-    with pytest.raises(MetadataUnavailable):
+    with pytest.raises(CorruptRecord):
         store.list_manifests("t", "b")
+    assert store.corrupt_records == {"manifests": 1} and len(seen) == 1
     assert store.get_manifest("t", "b", "other") is not None
     store.put_manifest(_manifest("k", size_bytes=11))
     assert store.get_manifest("t", "b", "k").size_bytes == 11

@@ -159,6 +159,15 @@ class Replicas:
         data, header = self._remote(node_id, self._peers.fetch_share, share_ref(key), self.timeout_s)
         return data, list(header.references)
 
+    def share_references(self, node_id: str, key: ShareKey) -> list[common_pb2.ObjectRef]:
+        """The references of the node's copy `key` (NotFound if it has none), without its bytes."""
+        if node_id == self._view.node_id:
+            if not self._store.has_share(key):
+                raise HolderError(node_id, "not_found", f"share {key} not found on this node")
+            return self._local(self._store.references, key)
+        header = self._remote(node_id, self._peers.share_header, share_ref(key), self.timeout_s)
+        return list(header.references)
+
     def has_shares(self, node_id: str, keys: Sequence[ShareKey]) -> list[bool]:
         """Which of `keys` the node has indexed (without reading them)."""
         if node_id == self._view.node_id:

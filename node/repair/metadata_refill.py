@@ -12,7 +12,10 @@ as the truth). This step makes it whole, pulling with the calls coordinators alr
 - for every bucket of the tenant whose metadata homes include this node: every manifest
   (tombstones included) from each other ALIVE home, page by page, newest wins;
 - for every share indexed here: its layout's placement record from the first node of the chunk's
-  ring order that has one.
+  ring order that has one, when there is none here; and, for a copy without references (re-indexed
+  from its file), the references another holder of the layout keeps for its copy (FetchChunk with
+  header_only: no bytes move). Garbage collection waits meanwhile: "no reference" must not read as
+  "garbage" while the references are still on their way.
 
 A pass succeeds when every partition this node is a home of got an answer from at least one other
 home (a partition no other home could be asked about waits for the next pass); then the store
@@ -33,7 +36,7 @@ from collections.abc import Callable, Iterable
 from node.objects.coordinator import DEFAULT_TENANT, newer
 from node.objects.replicas import ClusterView, HolderError, Replicas
 from node.ring import bucket_directory_position, chunk_position, metadata_position
-from node.store import NodeStore
+from node.store import NodeStore, ShareKey
 from ringstore.v1 import common_pb2, peer_pb2
 
 log = logging.getLogger("ringstore.repair")
@@ -61,7 +64,7 @@ class MetadataRefill:
         if not self._settled():
             return False
         me = self._view.node_id
-        counts = {"bucket records": 0, "manifests": 0, "placement records": 0}
+        counts = {"bucket records": 0, "manifests": 0, "placement records": 0, "copies given references": 0}
         complete = True
         tenants = sorted({DEFAULT_TENANT, *self._store.bucket_tenants()})
         for tenant in tenants:
@@ -85,16 +88,18 @@ class MetadataRefill:
                     complete = False
                 else:
                     counts["manifests"] += pulled
-        counts["placement records"] = self._pull_placements()
+        counts["placement records"], counts["copies given references"], answered = self._pull_placements()
+        complete = complete and answered
         if not complete:
             log.info("metadata refill pass incomplete (a partition had no other home answering); "
                      "retrying next pass")
             return False
         left = self._store.quarantined_keys()
         self._store.finish_refill(cleared=left)
-        log.warning("metadata refilled from peers: %d bucket records, %d manifests, %d placement records; "
-                    "%d quarantined records no peer had were forgotten; metadata answers again",
-                    counts["bucket records"], counts["manifests"], counts["placement records"], len(left))
+        log.warning("metadata refilled from peers: %d bucket records, %d manifests, %d placement records, "
+                    "references for %d copies; %d quarantined records no peer had were forgotten; metadata "
+                    "answers again", counts["bucket records"], counts["manifests"], counts["placement records"],
+                    counts["copies given references"], len(left))
         return True
 
     def _homes(self, position: int) -> list[str]:
@@ -141,26 +146,69 @@ class MetadataRefill:
             return None
         return pulled
 
-    def _pull_placements(self) -> int:
-        """The placement record of every layout indexed here that has none, from the chunk's
-        ring order."""
-        pulled = 0
-        seen: set[tuple[bytes, int, int]] = set()
+    def _pull_placements(self) -> tuple[int, int, bool]:
+        """For every share indexed here: its layout's placement record if there is none here, and
+        its references if it has none (a copy re-indexed from its file), from the other holders.
+        Returns (placement records pulled, copies given references, whether every holder asked
+        answered)."""
+        pulled = referenced = 0
+        answered = True
+        records: dict[tuple[bytes, int, int], common_pb2.PlacementRecord | None] = {}
         for share, _info in self._store.iter_shares():
             layout = (share.chunk_id, share.data_shares, share.parity_shares)
-            if layout in seen or self._store.has_placement(*layout):
+            need_record = not self._store.has_placement(*layout)
+            need_refs = self._store.reference_count(share) == 0
+            if not (need_record or need_refs):
                 continue
-            seen.add(layout)
-            order = self._view.ring().ordered_nodes(chunk_position(share.chunk_id))[:PLACEMENT_ASKS_MAX]
-            for node in order:
-                if node == self._view.node_id or not self._view.is_live(node):
-                    continue
-                try:
-                    record = self._replicas.get_placement(node, *layout)
-                except HolderError:
-                    continue
-                if record is not None:
-                    self._store.put_placement(record)
+            if layout not in records:
+                records[layout] = self._placement_from_peers(layout)
+                if records[layout] is not None and need_record:
+                    self._store.put_placement(records[layout])
                     pulled += 1
-                    break
-        return pulled
+            if need_refs:
+                refs, complete = self._references_from_peers(share, records[layout])
+                answered = answered and complete
+                if refs:
+                    self._store.add_references(share, refs)
+                    referenced += 1
+        return pulled, referenced, answered
+
+    def _placement_from_peers(self, layout: tuple[bytes, int, int]) -> common_pb2.PlacementRecord | None:
+        order = self._view.ring().ordered_nodes(chunk_position(layout[0]))[:PLACEMENT_ASKS_MAX]
+        for node in order:
+            if node == self._view.node_id or not self._view.is_live(node):
+                continue
+            try:
+                record = self._replicas.get_placement(node, *layout)
+            except HolderError:
+                continue
+            if record is not None:
+                return record
+        return None
+
+    def _references_from_peers(self, share: ShareKey, record: common_pb2.PlacementRecord | None
+                               ) -> tuple[list[common_pb2.ObjectRef], bool]:
+        """The references another holder of the layout keeps for its copy (every share of a
+        stripe is stored for the same object versions), and whether every holder asked answered
+        (a holder without the copy counts as an answer)."""
+        me = self._view.node_id
+        if record is not None:
+            asks = [(h.node_id, h.share_index) for h in record.holders]
+        else:
+            order = self._view.ring().ordered_nodes(chunk_position(share.chunk_id))[:PLACEMENT_ASKS_MAX]
+            asks = [(node, share.share_index or 0) for node in order]
+        complete = True
+        for node, index in asks:
+            if node == me or not self._view.is_live(node):
+                continue
+            key = (ShareKey(share.chunk_id) if share.share_index is None else
+                   ShareKey(share.chunk_id, index, share.data_shares, share.parity_shares))
+            try:
+                refs = self._replicas.share_references(node, key)
+            except HolderError as err:
+                if err.kind != "not_found":
+                    complete = False
+                continue
+            if refs:
+                return refs, True
+        return [], complete

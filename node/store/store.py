@@ -836,6 +836,21 @@ class NodeStore:
                 more = cursor.next()
         return found
 
+    @quarantining
+    def add_references(self, share: ShareKey, refs: Sequence[common_pb2.ObjectRef]) -> int:
+        """Record `refs` (at most REFERENCES_LIMIT_MAX) on the copy if it is indexed here; returns
+        how many rows were written. For copies re-indexed from their files, whose reference rows
+        were lost with the metadata env: the refill copies them from another holder."""
+        if len(refs) > REFERENCES_LIMIT_MAX:
+            raise InvalidArgument(f"{len(refs)} references; at most {REFERENCES_LIMIT_MAX} per call")
+        with self._share_lock(share):
+            with self._meta.write() as txn:
+                if txn.get(share.db_key(), db=self._meta.chunks) is None:
+                    return 0
+                for ref in refs:
+                    self._meta.put(txn, self._meta.refs, ref_row_key(share, ref), encode_ref(ref))
+        return len(refs)
+
     def reference_count(self, share: ShareKey) -> int:
         """How many object versions the copy is stored for."""
         with self._meta.read() as txn:

@@ -179,3 +179,59 @@ def test_rebuild_metadata_flag_starts_a_fresh_env_from_the_files(tmp_path):
     store.finish_refill()
     assert store.get_manifest("t", "b", "k") is None
     store.close()
+
+
+def test_lmdb_failing_at_run_time_marks_the_metadata_damaged_until_restart(tmp_path):
+    """Garbage written over the b-tree pages of a running store's data.mdb: the next metadata
+    read fails with MetadataUnavailable naming the damage (never an lmdb error, never data), and
+    every later call too, chunk index included: metadata_health() is "damaged" until a restart
+    rebuilds the env."""
+    store = NodeStore(str(tmp_path), map_size_bytes=64 * MIB)
+    for i in range(300):
+        store.put_manifest(_manifest(f"key-{i:04d}", size_bytes=i))
+    path = tmp_path / "meta" / "data.mdb"
+    size_bytes = path.stat().st_size
+    with open(path, "r+b") as f:  # the store's read-only map shares these pages
+        f.seek(4096 * 2)
+        f.write(b"\xff" * (size_bytes - 4096 * 2))
+    with pytest.raises(MetadataUnavailable, match="is damaged .*restart the node"):
+        store.list_manifests("t", "b", limit=1000)
+    assert store.metadata_health() == "damaged"
+    with pytest.raises(MetadataUnavailable):
+        store.get_manifest("t", "b", "key-0001")
+    with pytest.raises(MetadataUnavailable):
+        store.has_share(ShareKey(b"\x01" * 32))
+    store.close()
+    store = NodeStore(str(tmp_path), map_size_bytes=64 * MIB)
+    assert store.open_report is not None and store.open_report.moved_to
+    store.close()
+
+
+def test_local_replica_calls_turn_a_corrupt_record_into_a_holder_error(tmp_path):
+    """Replicas calls the local store directly when the holder is this node: a corrupt manifest
+    is HolderError kind "corrupt" and metadata being refilled is kind "unavailable", the same as a
+    remote holder answering DATA_LOSS or UNAVAILABLE, so the coordinator's quorum read goes on
+    with the other replicas instead of failing with an internal error."""
+    from types import SimpleNamespace
+
+    from node.objects.replicas import HolderError, Replicas
+    store = NodeStore(str(tmp_path / "a"), map_size_bytes=64 * MIB)
+    store.put_manifest(_manifest("k"))
+    key = b"\0".join([b"t", b"b", b"k"])
+    with store._meta.env.begin(write=True) as txn:
+        raw = txn.get(key, db=store._meta.manifests)
+        txn.put(key, _flip(raw, len(raw) - 1), db=store._meta.manifests)
+    replicas = Replicas(view=SimpleNamespace(node_id="node-a"), store=store, peers=None,
+                        frame_size_bytes=MIB, timeout_s=1.0)
+    with pytest.raises(HolderError) as caught:
+        replicas.get_manifest("node-a", "t", "b", "k")
+    assert caught.value.kind == "corrupt" and caught.value.node_id == "node-a"
+    assert "corrupt record in db manifests" in str(caught.value)
+    store.close()
+    store = NodeStore(str(tmp_path / "b"), map_size_bytes=64 * MIB, rebuild_metadata=True)
+    replicas = Replicas(view=SimpleNamespace(node_id="node-a"), store=store, peers=None,
+                        frame_size_bytes=MIB, timeout_s=1.0)
+    with pytest.raises(HolderError) as caught:
+        replicas.list_buckets("node-a", "t")
+    assert caught.value.kind == "unavailable"
+    store.close()

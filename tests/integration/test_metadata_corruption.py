@@ -108,7 +108,8 @@ def test_page_damage_is_detected_at_start_and_the_metadata_is_rebuilt_from_peers
                        what=f"{victim} to refill its metadata from its peers")
     assert "metadata refilled from peers" in pathlib.Path(cluster.nodes[victim].log_path).read_text(
         errors="replace")
-    assert client.cluster_status().health == "healthy"
+    cluster.wait_until(lambda: client.cluster_status().health == "healthy", timeout_s=30, interval_s=0.2,
+                       what=f"gossip to carry {victim}'s healthy metadata to {cluster.any_address()}")
     _reads_work_through(cluster, victim, objects)
     _wait_metadata_clean(cluster, f"fsck to find {victim}'s metadata replicas refilled")
 

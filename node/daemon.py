@@ -179,6 +179,11 @@ class NodeDaemon:
                                map_size_bytes=config.storage.lmdb_map_size_bytes,
                                rebuild_metadata=rebuild_metadata)
         stored_id = self.store.load_node_id()
+        if stored_id is None and not config.node_id and self.store.node_id_lost():
+            self.store.close()
+            raise ConfigError(f"data dir {config.data_dir}: its node id was in the damaged metadata env and could not "
+                              "be read; start noded again with --node-id <this node's id> (nodectl status lists the "
+                              "cluster's members)")
         if stored_id and config.node_id and stored_id != config.node_id:
             raise ConfigError(f"data dir {config.data_dir} belongs to node {stored_id!r}, not {config.node_id!r}; "
                               "use its own --node-id or another --data-dir")

@@ -71,6 +71,19 @@ write does turn a handoff copy into a home copy.
 after each commit. Rejected alternative: keeping the totals in the meta db, which would add a write
 to the same hot key on every put for a number that one scan at open recomputes.
 
+Damaged metadata (the envelope and the walk are in `metadata`): the env is verified at open. One
+LMDB cannot walk is moved aside to meta.corrupt-<unix ms> and a fresh one re-indexes the share
+files (`_reindex_files`); corrupt records alone are dropped. Either way the store is `refilling`
+until the daemon's refill (node/repair/metadata_refill.py) calls `finish_refill`, and meanwhile
+refuses to answer for manifests, bucket and placement records (MetadataUnavailable), since an
+absent answer would look authoritative. A record failing its checksum at run time is quarantined
+by `quarantining` (the outermost store call catches CorruptRecord after its transactions ended,
+drops the record if it still holds the bad bytes, counts it and calls the hook), its key is
+remembered until a put brings it back, and a share's index entry is indexed again from its file.
+LMDB failing at run time marks the env damaged for the rest of the process (`MetadataDb.damage`).
+Rejected alternative: repairing a damaged env in place while the node runs; every open
+transaction and cursor would race it, and nothing read from a damaged b-tree is trusted anyway.
+
 A full disk (see `disk`): every new chunk copy reserves its bytes with `disk` (a `DiskGuard`)
 before its temp file is written, whichever caller it comes from, so a copy that would take the node
 past a disk-full watermark is refused with StoreFull and nothing is written; a write of a share
@@ -378,6 +391,10 @@ class NodeStore:
             self.temp_files_removed_at_open = self._files.sweep_temp()
             if self.open_report is not None and self.open_report.moved_to:
                 self._reindex_files()
+            elif self.open_report is not None:
+                for err in self.open_report.corrupt:
+                    if err.db == "chunks":  # the file may be intact: index it again
+                        self._reindex_one(ShareKey.from_db_key(err.key))
             self._shares_stored, self._bytes_stored = self._count_shares()
             # No watermarks until `set_disk_limits`: a copy is refused only when it would not fit.
             self.disk = DiskGuard(self.data_dir, self._bytes_stored_now)
@@ -562,6 +579,16 @@ class NodeStore:
             for db, key in cleared:
                 self._quarantined.discard((db.encode(), key))
         self.refilling = False
+
+    def node_id_lost(self) -> bool:
+        """True when the damage found at open took the data dir's node id with it (the daemon
+        then needs --node-id: a new random id would make the node a stranger to its own data)."""
+        report = self.open_report
+        if report is None:
+            return False
+        if report.moved_to:
+            return self.load_node_id() is None
+        return any(err.db == "meta" and err.key == META_NODE_ID for err in report.corrupt)
 
     def describe_damage(self) -> str:
         report = self.open_report

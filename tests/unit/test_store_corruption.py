@@ -235,3 +235,33 @@ def test_local_replica_calls_turn_a_corrupt_record_into_a_holder_error(tmp_path)
         replicas.list_buckets("node-a", "t")
     assert caught.value.kind == "unavailable"
     store.close()
+
+
+def test_a_corrupt_share_index_entry_found_at_open_is_indexed_again_from_its_file(tmp_path):
+    """A share's index entry damaged while the node was down is dropped at open and, its file
+    being intact, indexed again at once: the copy reads back and the stats count it."""
+    data = b"payload" * 50
+    chunk_id = blake3.blake3(data).digest()
+    store = NodeStore(str(tmp_path), map_size_bytes=64 * MIB)
+    store.put_share(ShareKey(chunk_id), data, expected_blake3=chunk_id, placement=None)
+    store.close()
+    key = ShareKey(chunk_id).db_key()
+    _raw(tmp_path, b"chunks", key, _flip(_raw(tmp_path, b"chunks", key), 5))
+    store = NodeStore(str(tmp_path), map_size_bytes=64 * MIB)
+    assert [err.db for err in store.open_report.corrupt] == ["chunks"]
+    assert store.read_share(ShareKey(chunk_id)) == data
+    assert store.stats() == (1, len(data))
+    assert not store.node_id_lost()
+    store.close()
+
+
+def test_a_lost_node_id_is_reported_so_the_daemon_can_ask_for_it(tmp_path):
+    """When the damage took the node id (its meta record corrupt), node_id_lost() says so and the
+    store does not invent one."""
+    store = NodeStore(str(tmp_path), map_size_bytes=64 * MIB)
+    store.save_node_id("node-a")
+    store.close()
+    _raw(tmp_path, b"meta", b"node_id", _flip(_raw(tmp_path, b"meta", b"node_id"), 10))
+    store = NodeStore(str(tmp_path), map_size_bytes=64 * MIB)
+    assert store.node_id_lost() and store.load_node_id() is None
+    store.close()

@@ -305,7 +305,8 @@ class ClusterStatus(_Dict):
     """The cluster as one node sees it."""
 
     node_id: str
-    # "healthy" when every ring member is ALIVE, "degraded" otherwise.
+    # "healthy" when every ring member is ALIVE and no ALIVE member's metadata is refilling or
+    # damaged, "degraded" otherwise.
     health: str
     members: list[MemberStatus]
     default_replicas: int | None

@@ -51,11 +51,13 @@ from node.repair.fsck import fsck
 from node.repair.plan import Layout
 from node.repair.ringplan import plan_ring_change
 from node.repair.gc import KeyState
+from node.repair.metadata_refill import MetadataRefill
 from node.repair.metadata_sync import MetadataSync
 from node.repair.repairer import Repairer
 from node.repair.status import repair_status_pb, scrub_status_pb
 from node.ring import Ring, RingMember
-from node.store import NodeStore, ShareKey
+from node.store import CorruptRecord, NodeStore, ShareKey
+from node.store.metadata import check_env
 from ringstore.v1 import admin_pb2
 
 log = logging.getLogger("ringstore.daemon")
@@ -80,6 +82,9 @@ DRAIN_CHECK_INTERVAL_S = 1.0
 # Operator decisions about this node that must outlive a restart (drain, maintenance window),
 # kept in the data dir next to node.json.
 OPERATOR_STATE_FILE = "operator.json"
+# gRPC health service name that is SERVING while this node's metadata answers and NOT_SERVING while
+# it is refilled from peers after damage (or damaged): a load balancer can route metadata reads away.
+METADATA_HEALTH_SERVICE = "ringstore.v1.Metadata"
 
 
 class _NodeIdFilter(logging.Filter):
@@ -163,7 +168,8 @@ class ClusterState:
 
 
 class NodeDaemon:
-    def __init__(self, config: NodeConfig, *, allow_fault_injection: bool = False) -> None:
+    def __init__(self, config: NodeConfig, *, allow_fault_injection: bool = False,
+                 rebuild_metadata: bool = False) -> None:
         self.config = config
         # Whether AdminService.SetFaults may inject faults here (`--allow-fault-injection`); the
         # faults themselves start empty on every start (see node/faults.py).
@@ -171,8 +177,14 @@ class NodeDaemon:
         self.faults = Faults()
         self.clock = SystemClock()
         self.store = NodeStore(os.path.join(config.data_dir, "store"),
-                               map_size_bytes=config.storage.lmdb_map_size_bytes)
+                               map_size_bytes=config.storage.lmdb_map_size_bytes,
+                               rebuild_metadata=rebuild_metadata)
         stored_id = self.store.load_node_id()
+        if stored_id is None and not config.node_id and self.store.node_id_lost():
+            self.store.close()
+            raise ConfigError(f"data dir {config.data_dir}: its node id was in the damaged metadata env and could not "
+                              "be read; start noded again with --node-id <this node's id> (nodectl status lists the "
+                              "cluster's members)")
         if stored_id and config.node_id and stored_id != config.node_id:
             raise ConfigError(f"data dir {config.data_dir} belongs to node {stored_id!r}, not {config.node_id!r}; "
                               "use its own --node-id or another --data-dir")
@@ -186,6 +198,8 @@ class NodeDaemon:
         _log_filter.node_id = self.node_id
         self.generation = self.clock.wall_ms()
         self.metrics = Metrics()
+        self._report_metadata_open()
+        self.store.set_corrupt_record_hook(self._on_corrupt_record)
         self.repair_queue = RepairQueue()
         self._stopped = threading.Event()
 
@@ -221,6 +235,7 @@ class NodeDaemon:
                         capacity_bytes=cfg.capacity_bytes, generation=self.generation, incarnation=0,
                         state=MemberState.ALIVE, free_bytes=disk.free_bytes, disk_full=disk.full,
                         metrics_port=self.metrics_port, draining=operator["draining"],
+                        metadata_health=self._metadata_health_text(),
                         maintenance_until_unix_ms=operator["maintenance_until_unix_ms"])
         self.membership = Membership(config=cfg.gossip, me=me, clock=self.clock, rng=random.Random())
         self.cluster = ClusterState(self.membership, cfg.ring.vnodes_per_node, cfg.ring.weight_unit_bytes,
@@ -246,6 +261,7 @@ class NodeDaemon:
                            disk=self.store.disk.usage)
         self.metrics.repair_queue.set_function(lambda: len(self.repair_queue))
         self.metrics.gossip_health.set_function(self.membership.health)
+        self.metrics.metadata_healthy.set_function(lambda: self.store.metadata_health() == "ok")
 
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -268,11 +284,14 @@ class NodeDaemon:
         self.driver.start()
         threading.Thread(target=self._watch_disk, name="disk", daemon=True).start()
         for name, loop in (("repair", self.repairer.run), ("metadata-sync", self._metadata_sync_loop),
+                           ("metadata-refill", self._metadata_refill_loop),
                            ("scrub", self.scrubber.run), ("gc", self.gc.run), ("drain", self._drain_loop)):
             threading.Thread(target=loop, args=(self._stopped,), name=name, daemon=True).start()
         for service in ("", "ringstore.v1.ObjectService", "ringstore.v1.PeerService",
                         "ringstore.v1.MembershipService", "ringstore.v1.AdminService"):
             self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
+        self.health.set(METADATA_HEALTH_SERVICE, health_pb2.HealthCheckResponse.NOT_SERVING
+                        if self._metadata_health_text() else health_pb2.HealthCheckResponse.SERVING)
         self._write_ready_file()
 
     # -- self-healing -------------------------------------------------------------------------------
@@ -292,6 +311,8 @@ class NodeDaemon:
                                  needed=self.gc.needed)
         self.metadata_sync = MetadataSync(view=self.cluster, store=self.store, replicas=replicas,
                                           metadata_replicas=cfg.storage.metadata_replicas, settled=settled)
+        self.metadata_refill = MetadataRefill(view=self.cluster, store=self.store, replicas=replicas,
+                                              metadata_replicas=cfg.storage.metadata_replicas, settled=settled)
         self.scrubber = Scrubber(self.store, self.clock, cfg.repair.scrub_bandwidth_bytes_per_s,
                                  cfg.repair.scrub_interval_s, self._on_corrupt)
         self.membership.add_listener(self.repairer.trigger)
@@ -305,6 +326,51 @@ class NodeDaemon:
                 self.metadata_sync.step()
             except Exception:  # noqa: BLE001 - the loop must outlive one bad pass; it is logged
                 log.exception("metadata sync pass failed")
+
+    # -- damaged metadata ------------------------------------------------------------------------------
+
+    def _report_metadata_open(self) -> None:
+        """Say (log, /metrics) what the store found wrong with its metadata env at open."""
+        report = self.store.open_report
+        if report is None:
+            return
+        if report.moved_to:
+            self.metrics.metadata_rebuilds.inc()
+            log.error("metadata env is corrupt (%s): kept it at %s and started a fresh one; %d share files "
+                      "re-indexed, %d moved to quarantine; manifests, bucket and placement records are "
+                      "refilled from the peers, and until then this node answers UNAVAILABLE for them",
+                      report.damage, report.moved_to, report.shares_reindexed, report.share_files_refused)
+        for err in report.corrupt:
+            self.metrics.corrupt_records.labels(err.db).inc()
+            log.error("corrupt record in db %s (key blake3 %s) found at open: %s; quarantined, refilled from "
+                      "the peers", err.db, err.key_hash, err.detail)
+
+    def _on_corrupt_record(self, err: CorruptRecord) -> None:
+        """A record failed its checksum on read (the store dropped it): log it, count it."""
+        self.metrics.corrupt_records.labels(err.db).inc()
+        log.error("corrupt record in db %s (key blake3 %s): %s; quarantined, the other replicas answer for it "
+                  "until read repair or the refill puts it back", err.db, err.key_hash, err.detail)
+
+    def _metadata_health_text(self) -> str:
+        health = self.store.metadata_health()
+        return "" if health == "ok" else health
+
+    def _metadata_refill_loop(self, stop: threading.Event) -> None:
+        """Refill the metadata from peers while the store waits for it, and announce its health
+        (gossip's metadata_health, the health service's ringstore.v1.Metadata) when it changes."""
+        while not stop.wait(self.config.repair.repair_scan_interval_s):
+            try:
+                self.metadata_refill.step()
+            except Exception:  # noqa: BLE001 - the loop must outlive one bad pass; it is logged
+                log.exception("metadata refill pass failed")
+            health = self._metadata_health_text()
+            if health != self.membership.me().metadata_health:
+                if health == "damaged":
+                    log.error("metadata env failed at run time (%s): this node answers UNAVAILABLE for "
+                              "metadata; restart it to rebuild from its peers", self.store.describe_damage())
+                self.membership.update_me(metadata_health=health)
+            self.health.set(METADATA_HEALTH_SERVICE, health_pb2.HealthCheckResponse.NOT_SERVING if health
+                            else health_pb2.HealthCheckResponse.SERVING)
 
     def _on_corrupt(self, share: ShareKey, reason: str) -> None:
         """Scrub found a copy corrupt (quarantined) or unreadable: have repair look at it now."""
@@ -542,6 +608,27 @@ def _read_secret(path: str | None) -> bytes:
     return env.encode()
 
 
+def _check_metadata(data_dir: str) -> int:
+    """`noded --check-metadata`: one line per corrupt record and a verdict; 0 clean, 1 damaged."""
+    path = os.path.join(data_dir, "store", "meta")
+    if not os.path.isdir(path):
+        click.echo(f"noded: error: {path} does not exist; is --data-dir the node's data dir?", err=True)
+        return EXIT_CONFIG
+    checked, corrupt, damage = check_env(path)
+    for err in corrupt:
+        click.echo(f"corrupt record in db {err.db} (key blake3 {err.key_hash}): {err.detail}")
+    if damage:
+        click.echo(f"metadata env {path} is damaged: {damage}; start the node to rebuild it from its peers "
+                   "(or with --rebuild-metadata)")
+        return 1
+    if corrupt:
+        click.echo(f"metadata env {path}: {len(corrupt)} of {checked} records corrupt; starting the node drops "
+                   "them and refills them from its peers")
+        return 1
+    click.echo(f"metadata env {path}: {checked} records, all intact")
+    return 0
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--data-dir", required=True, type=click.Path(file_okay=False), help="Where this node keeps its data.")
 @click.option("--listen", "listen_address", default="127.0.0.1:7400", show_default=True,
@@ -563,11 +650,19 @@ def _read_secret(path: str | None) -> bytes:
 @click.option("--allow-fault-injection", is_flag=True,
               help="Let AdminService.SetFaults drop this node's peer calls and delay its RPCs and disk "
                    "(tests and cluster-sim only).")
+@click.option("--rebuild-metadata", is_flag=True,
+              help="Keep the metadata env aside (store/meta.corrupt-<unix ms>) and start a fresh one: share "
+                   "files re-indexed, manifests, bucket and placement records refilled from the peers.")
+@click.option("--check-metadata", is_flag=True,
+              help="Check the stopped node's metadata env (every record's checksum, LMDB's own walk), print "
+                   "what is wrong and exit: 0 clean, 1 damaged. Changes nothing.")
 @click.option("--log-level", default="info", show_default=True)
 def main(data_dir, listen_address, advertise_address, metrics_address, node_id, zone, capacity_bytes,
          join_addresses, cluster_secret_file, profile, default_replicas, settings, allow_fault_injection,
-         log_level) -> None:
+         rebuild_metadata, check_metadata, log_level) -> None:
     """Run one Ringstore node."""
+    if check_metadata:
+        sys.exit(_check_metadata(data_dir))
     setup_logging(log_level)
     try:
         config = NodeConfig.for_profile(
@@ -585,7 +680,8 @@ def main(data_dir, listen_address, advertise_address, metrics_address, node_id, 
             overrides[name.strip()] = value.strip()
         config = config.with_settings(overrides)
         os.makedirs(data_dir, exist_ok=True)
-        daemon = NodeDaemon(config, allow_fault_injection=allow_fault_injection)
+        daemon = NodeDaemon(config, allow_fault_injection=allow_fault_injection,
+                            rebuild_metadata=rebuild_metadata)
     except (ConfigError, OSError) as err:
         click.echo(f"noded: error: {err}", err=True)
         sys.exit(EXIT_CONFIG)

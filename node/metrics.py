@@ -46,6 +46,18 @@ class Metrics:
                                             "Chunk replicas or shares stored for other coordinators.", registry=r)
         self.corrupt_shares = prom.Counter("ringstore_corrupt_shares_total",
                                            "Stored copies found corrupt on read (quarantined).", registry=r)
+        self.corrupt_records = prom.Counter(
+            "ringstore_store_corrupt_records_total",
+            "Metadata records (LMDB values) found failing their checksum, at open or on read, and "
+            "quarantined; by db (chunks, refs, placements, manifests, buckets, meta).", ["db"], registry=r)
+        self.metadata_rebuilds = prom.Counter(
+            "ringstore_store_metadata_rebuilds_total",
+            "Metadata envs moved aside at open (LMDB could not walk them, or --rebuild-metadata) and "
+            "started afresh from the share files and the peers.", registry=r)
+        self.metadata_healthy = prom.Gauge(
+            "ringstore_store_metadata_healthy",
+            "1 while this node's metadata answers; 0 while it is refilled from peers after damage, or "
+            "damaged at run time (restart to rebuild).", registry=r)
         self.erasure_encode_bytes = prom.Counter(
             "ringstore_erasure_encode_bytes_total", "Chunk bytes zfec-encoded into shares by this coordinator.",
             registry=r)

@@ -86,6 +86,7 @@ from nodectl.client import (
     ConvertProgress,
     ConvertResult,
     FsckFinding,
+    FsckMetadataFinding,
     FsckProgress,
     FsckReport,
     FsckSummary,
@@ -470,13 +471,26 @@ def format_finding(finding: FsckFinding) -> str:
     return f"{line} ({detail})" if detail else line
 
 
+def format_metadata_finding(finding: FsckMetadataFinding) -> str:
+    """One `fsck` line for a metadata replica: "metadata corrupt: BUCKET/KEY on NODE (...)"."""
+    kind = "corrupt" if finding.corrupt else "missing"
+    detail = one_line(finding.detail)
+    line = f"metadata {kind}: {finding.bucket}/{finding.key} on {finding.node_id}"
+    return f"{line} ({detail})" if detail else line
+
+
 def format_fsck_summary(summary: FsckSummary) -> str:
-    """The last `fsck` line: what was audited and how many chunks are full, degraded, unreadable."""
-    return (f"fsck: {_count(summary.buckets_checked, 'bucket')}, "
+    """The last `fsck` line: what was audited, how many chunks are full, degraded, unreadable, and
+    how many metadata replicas are missing or corrupt (only when some are)."""
+    line = (f"fsck: {_count(summary.buckets_checked, 'bucket')}, "
             f"{_count(summary.objects_checked, 'object')}, "
             f"{_count(summary.chunks_checked, 'chunk')}: {summary.chunks_full} full, "
             f"{summary.chunks_degraded} degraded, {summary.chunks_unreadable} unreadable "
             f"({summary.chunks_misplaced} misplaced)")
+    if summary.metadata_replicas_missing or summary.metadata_replicas_corrupt:
+        line += (f"; metadata replicas: {summary.metadata_replicas_missing} missing, "
+                 f"{summary.metadata_replicas_corrupt} corrupt")
+    return line
 
 
 def fsck_exit_code(report: FsckReport) -> int:
@@ -487,7 +501,9 @@ def fsck_exit_code(report: FsckReport) -> int:
     summary = report.summary
     if summary.chunks_unreadable or any(f.unreadable for f in report.findings):
         return EXIT_DATA_LOSS
-    if summary.chunks_degraded or report.findings or report.findings_omitted:
+    if (summary.chunks_degraded or report.findings or report.findings_omitted
+            or summary.metadata_replicas_missing or summary.metadata_replicas_corrupt
+            or report.metadata_findings):
         return EXIT_DEGRADED
     return EXIT_OK
 
@@ -545,6 +561,8 @@ def state_flags_text(member: MemberStatus | Member, *, now_unix_ms: int) -> str:
         parts.append(f"maint {short_duration_text(left_s)}")
     if member.disk_full:
         parts.append("full")
+    if member.metadata_health:
+        parts.append(f"metadata-{member.metadata_health}")
     return " ".join(parts)
 
 
@@ -1365,10 +1383,12 @@ def repair_set_command(settings: _Settings, bandwidth_bytes_per_s: int | None,
               help="Print one JSON document: findings and summary.")
 @click.pass_context
 def fsck_command(ctx: click.Context, bucket: str | None, as_json: bool) -> None:
-    """Audit every object (or BUCKET's): one line per chunk below full redundancy, then a summary.
+    """Audit every object (or BUCKET's): one line per chunk below full redundancy and per metadata
+    replica missing or corrupt, then a summary.
 
-    Exits 0 when every chunk is at full redundancy, 10 when some are degraded but all read, and
-    5 when any is unreadable. Progress goes to stderr when it is a terminal."""
+    Exits 0 when every chunk is at full redundancy and every metadata replica holds the current
+    manifest, 10 when some are degraded (or missing, or corrupt) but all read, and 5 when any
+    chunk is unreadable. Progress goes to stderr when it is a terminal."""
     settings: _Settings = ctx.obj
     progress = _progress(f"fsck {bucket}" if bucket else "fsck", None)
 
@@ -1385,6 +1405,7 @@ def fsck_command(ctx: click.Context, bucket: str | None, as_json: bool) -> None:
         _print_json(report.to_dict())
     else:
         lines = [format_finding(f) for f in report.findings]
+        lines += [format_metadata_finding(f) for f in report.metadata_findings]
         if report.findings_omitted:
             lines.append(f"fsck: {report.findings_omitted} more findings not shown (only the "
                          f"first {FSCK_FINDINGS_MAX} are kept; the summary counts them all)")

@@ -297,6 +297,8 @@ class MemberStatus(_Dict):
     maintenance_until_unix_ms: int = 0
     # Above its disk-full watermark: new chunk copies go elsewhere.
     disk_full: bool = False
+    # "" while its metadata answers; "refilling" (after damage, from its peers) or "damaged".
+    metadata_health: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -304,7 +306,8 @@ class ClusterStatus(_Dict):
     """The cluster as one node sees it."""
 
     node_id: str
-    # "healthy" when every ring member is ALIVE, "degraded" otherwise.
+    # "healthy" when every ring member is ALIVE and no ALIVE member's metadata is refilling or
+    # damaged, "degraded" otherwise.
     health: str
     members: list[MemberStatus]
     default_replicas: int | None
@@ -498,6 +501,21 @@ class FsckSummary(_Dict):
     # Chunks at full redundancy with some copy away from its home node (rebalancing pending).
     chunks_misplaced: int
     bytes_checked: int
+    # (object, ALIVE metadata home) pairs lacking the current manifest, or holding it corrupt.
+    metadata_replicas_missing: int = 0
+    metadata_replicas_corrupt: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class FsckMetadataFinding(_Dict):
+    """A metadata home replica of an object that lacks its current manifest or holds it corrupt."""
+
+    bucket: str
+    key: str
+    node_id: str
+    # True: the record failed its checksum there; False: the home lacks the current version.
+    corrupt: bool
+    detail: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -508,6 +526,9 @@ class FsckReport(_Dict):
     summary: FsckSummary
     # Findings past FSCK_FINDINGS_MAX, counted but not kept.
     findings_omitted: int = 0
+    # Metadata replicas missing or corrupt (at most FSCK_FINDINGS_MAX kept; the rest counted in
+    # findings_omitted too).
+    metadata_findings: list[FsckMetadataFinding] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -562,6 +583,8 @@ class Member(_Dict):
     maintenance_until_unix_ms: int
     # Above its disk-full watermark: new chunk copies go elsewhere.
     disk_full: bool
+    # "" while its metadata answers; "refilling" (after damage, from its peers) or "damaged".
+    metadata_health: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -929,6 +952,7 @@ def cluster_status_from_pb(pb: admin_pb2.GetClusterStatusResponse) -> ClusterSta
             draining=m.member.draining,
             maintenance_until_unix_ms=m.member.maintenance_until_unix_ms,
             disk_full=m.member.disk_full,
+            metadata_health=m.member.metadata_health,
         )
         for m in pb.members
     ]
@@ -1070,7 +1094,9 @@ def fsck_summary_from_pb(pb: admin_pb2.FsckSummary) -> FsckSummary:
         buckets_checked=pb.buckets_checked, objects_checked=pb.objects_checked,
         chunks_checked=pb.chunks_checked, chunks_full=pb.chunks_full,
         chunks_degraded=pb.chunks_degraded, chunks_unreadable=pb.chunks_unreadable,
-        chunks_misplaced=pb.chunks_misplaced, bytes_checked=pb.bytes_checked)
+        chunks_misplaced=pb.chunks_misplaced, bytes_checked=pb.bytes_checked,
+        metadata_replicas_missing=pb.metadata_replicas_missing,
+        metadata_replicas_corrupt=pb.metadata_replicas_corrupt)
 
 
 def scrub_status_from_pb(pb: admin_pb2.GetScrubStatusResponse) -> ScrubStatus:
@@ -1095,7 +1121,8 @@ def node_status_from_pb(pb: admin_pb2.NodeStatus) -> NodeStatus:
         node_id=m.node_id, address=m.address, zone=m.zone, state=member_state_text(m.state),
         generation=m.generation, incarnation=m.incarnation, capacity_bytes=m.capacity_bytes,
         free_bytes=m.free_bytes, metrics_port=m.metrics_port, draining=m.draining,
-        maintenance_until_unix_ms=m.maintenance_until_unix_ms, disk_full=m.disk_full)
+        maintenance_until_unix_ms=m.maintenance_until_unix_ms, disk_full=m.disk_full,
+        metadata_health=m.metadata_health)
     return NodeStatus(
         node_id=pb.node_id or m.node_id, member=member, shares_stored=pb.shares_stored, bytes_stored=pb.bytes_stored,
         metadata_records=pb.metadata_records, placement_records=pb.placement_records,
@@ -1842,6 +1869,7 @@ class Client:
         call = self._admin.Fsck(request)
         watchdog.start(call)
         findings: list[FsckFinding] = []
+        metadata_findings: list[FsckMetadataFinding] = []
         omitted = 0
         last: FsckProgress | None = None
         try:
@@ -1864,10 +1892,18 @@ class Client:
                 if which == "summary":
                     return FsckReport(findings=findings,
                                       summary=fsck_summary_from_pb(message.summary),
-                                      findings_omitted=omitted)
+                                      findings_omitted=omitted, metadata_findings=metadata_findings)
                 if which == "finding":
                     if len(findings) < FSCK_FINDINGS_MAX:
                         findings.append(fsck_finding_from_pb(message.finding))
+                    else:
+                        omitted += 1
+                elif which == "metadata_finding":
+                    if len(metadata_findings) < FSCK_FINDINGS_MAX:
+                        m = message.metadata_finding
+                        metadata_findings.append(FsckMetadataFinding(
+                            bucket=m.bucket, key=m.key, node_id=m.node_id, corrupt=m.corrupt,
+                            detail=m.detail))
                     else:
                         omitted += 1
                 elif which == "progress":

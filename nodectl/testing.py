@@ -208,7 +208,8 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
         # Fsck sends these progress messages, then the findings of the asked bucket, then this
         # summary (as set: the fake does not count).
         self.fsck_progress: list[admin_pb2.FsckProgress] = []
-        self.fsck_findings: list[admin_pb2.FsckFinding] = []
+        # FsckFinding (a chunk) or FsckMetadataFinding (a metadata replica), sent in list order.
+        self.fsck_findings: list[admin_pb2.FsckFinding | admin_pb2.FsckMetadataFinding] = []
         self.fsck_summary = admin_pb2.FsckSummary()
         # Seconds Fsck waits before each message but the summary, and before the summary.
         self.fsck_message_gap_s = 0.0
@@ -514,8 +515,9 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
             if request.bucket:
                 self._require_bucket(request.bucket, context)
             progress = [admin_pb2.FsckResponse(progress=p) for p in self.fsck_progress]
-            findings = [admin_pb2.FsckResponse(finding=f) for f in self.fsck_findings
-                        if not request.bucket or f.bucket == request.bucket]
+            findings = [admin_pb2.FsckResponse(metadata_finding=f)
+                        if isinstance(f, admin_pb2.FsckMetadataFinding) else admin_pb2.FsckResponse(finding=f)
+                        for f in self.fsck_findings if not request.bucket or f.bucket == request.bucket]
             summary = admin_pb2.FsckResponse(summary=self.fsck_summary)
             gap_s, stall_s = self.fsck_message_gap_s, self.fsck_stall_s
             break_after = self.fsck_break_after_findings

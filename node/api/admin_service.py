@@ -99,6 +99,8 @@ class AdminServicer:
                 status.chunks_stored, status.bytes_stored = self._store.stats()
             if member.node_id in ring.node_ids and not member.state.live:
                 healthy = False
+            if member.state == MemberState.ALIVE and member.metadata_health:
+                healthy = False  # its metadata is being refilled after damage, or damaged
         reply.health = "healthy" if healthy else "degraded"
         reply.repair_debt_chunks = self._healing.repair_debt_chunks()
         return reply

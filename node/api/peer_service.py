@@ -72,6 +72,13 @@ class PeerServicer:
     @streaming
     def FetchChunk(self, request: peer_pb2.FetchChunkRequest, context):
         key = share_key(request.share)
+        if request.header_only:
+            info = self._store.share_info(key)
+            if info is None:
+                raise errors.NotFound(f"share {key.suffix()} of chunk {key.chunk_id.hex()} not found on this node")
+            yield peer_pb2.FetchChunkResponse(header=peer_pb2.FetchChunkHeader(
+                size_bytes=info.size_bytes, blake3=info.blake3, references=self._store.references(key)))
+            return
         try:
             data = self._store.read_share(key)
         except ShareNotFound as err:

@@ -34,6 +34,10 @@ STATUS_OF: dict[type[Exception], grpc.StatusCode] = {
     store.ChecksumMismatch: grpc.StatusCode.INVALID_ARGUMENT,
     store.ShareNotFound: grpc.StatusCode.NOT_FOUND,
     store.CorruptShare: grpc.StatusCode.DATA_LOSS,
+    # This replica's record is corrupt (quarantined) or its metadata is being refilled: the
+    # coordinator counts the replica as failed and reads the others.
+    store.CorruptRecord: grpc.StatusCode.DATA_LOSS,
+    store.MetadataUnavailable: grpc.StatusCode.UNAVAILABLE,
     store.StoreFull: grpc.StatusCode.RESOURCE_EXHAUSTED,
     store.UnknownFormatVersion: grpc.StatusCode.FAILED_PRECONDITION,
 }

@@ -86,6 +86,8 @@ class MemberInfo:
     disk_full: bool = False
     # SUSPECT only: the accuser (whose indirect check failed). Not part of the record order.
     suspected_by: str = ""
+    # "" while its metadata answers; "refilling" or "damaged" after damage (see node/store).
+    metadata_health: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.node_id, str) or not _NODE_ID_RE.match(self.node_id):
@@ -131,6 +133,7 @@ class MemberInfo:
             maintenance_until_unix_ms=self.maintenance_until_unix_ms,
             disk_full=self.disk_full,
             suspected_by=self.suspected_by,
+            metadata_health=self.metadata_health,
         )
 
     @classmethod
@@ -150,6 +153,7 @@ class MemberInfo:
             maintenance_until_unix_ms=message.maintenance_until_unix_ms,
             disk_full=message.disk_full,
             suspected_by=message.suspected_by,
+            metadata_health=message.metadata_health,
         )
 
     def version(self) -> tuple[int, int, int]:

@@ -111,7 +111,8 @@ _DUE_SLACK_FRACTION = 0.5
 Listener = Callable[[MemberInfo | None, MemberInfo], None]
 
 _CHANGEABLE_FIELDS = frozenset({"address", "zone", "capacity_bytes", "free_bytes", "metrics_port",
-                                "draining", "maintenance_until_unix_ms", "disk_full"})
+                                "draining", "maintenance_until_unix_ms", "disk_full",
+                                "metadata_health"})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -470,6 +470,11 @@ class Coordinator:
     def replicas(self) -> Replicas:
         return self._replicas
 
+    def metadata_homes(self, bucket: str) -> list[str]:
+        """The metadata home replicas of a bucket's manifests (first metadata_replicas of its ring
+        position, whatever their state), for fsck."""
+        return list(self._view.ring().ordered_nodes(metadata_position(self.tenant, bucket))[:self._metadata_count()])
+
     def key_versions(self, tenant: str, bucket: str, key: str) -> tuple[common_pb2.Manifest | None, ...] | None:
         """The newest manifest of a key on every metadata home replica (None where a replica has
         none), for garbage collection; None unless every home is ALIVE and answered, so collection

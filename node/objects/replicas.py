@@ -3,7 +3,10 @@
 The coordinator is itself often one of a chunk's holders; going through gRPC to ourselves would
 cost a copy and a thread for nothing, so `Replicas` calls the local `NodeStore` directly when the
 node id is our own and `PeerClient` otherwise. Errors from either side come back as `HolderError`,
-which says which node failed and how, for the one-line messages the coordinator builds. A holder
+which says which node failed and how, for the one-line messages the coordinator builds. A local
+metadata record found corrupt (quarantined) is kind "corrupt", and metadata that is being refilled
+from peers after damage is "unavailable": either way this replica did not answer, and the
+coordinator's quorum reads go on with the others. A holder
 whose disk is past its full watermark answers RESOURCE_EXHAUSTED (locally: StoreFull), kind "full":
 the write goes to a spare like any failed write, and a put whose every failure was "full" reports
 the disks, not the network.
@@ -19,7 +22,8 @@ import grpc
 from node.erasure import slices
 from node.peers.client import PeerClient, PeerError
 from node.ring import Ring
-from node.store import CorruptShare, NodeStore, ShareKey, ShareNotFound, StoreError, StoreFull
+from node.store import (CorruptRecord, CorruptShare, MetadataUnavailable, NodeStore, ShareKey,
+                        ShareNotFound, StoreError, StoreFull)
 from ringstore.v1 import common_pb2, peer_pb2
 
 # Most shares one HasChunk call asks about (the servicer's limit, HAS_CHUNK_SHARES_MAX).
@@ -96,6 +100,26 @@ class Replicas:
         except PeerError as err:
             raise HolderError(node_id, _kind_of(err.code), f"{err.code.name}: {err.details}") from None
 
+    def _local(self, fn, *args, **kwargs):
+        """Call the local store the way a peer's servicer would answer: its errors become the
+        HolderError a remote call would raise (a corrupt record or metadata being refilled is this
+        replica failing, never a crash of the coordinator's request)."""
+        me = self._view.node_id
+        try:
+            return fn(*args, **kwargs)
+        except CorruptRecord as err:
+            raise HolderError(me, "corrupt", f"DATA_LOSS: {err}") from None
+        except MetadataUnavailable as err:
+            raise HolderError(me, "unavailable", f"UNAVAILABLE: {err}") from None
+        except ShareNotFound as err:
+            raise HolderError(me, "not_found", str(err)) from None
+        except CorruptShare as err:
+            raise HolderError(me, "corrupt", str(err)) from None
+        except StoreFull as err:
+            raise HolderError(me, "full", f"RESOURCE_EXHAUSTED: {err}") from None
+        except StoreError as err:
+            raise HolderError(me, "other", f"local store failed: {err}") from None
+
     def store_share(self, node_id: str, key: ShareKey, data: bytes, placement: common_pb2.PlacementRecord,
                     blake3: bytes, handoff_for: str, referenced_by: common_pb2.ObjectRef | None,
                     references: Sequence[common_pb2.ObjectRef] = ()) -> None:
@@ -108,6 +132,9 @@ class Replicas:
                                       references=references)
             except StoreFull as err:
                 raise HolderError(node_id, "full", f"RESOURCE_EXHAUSTED: {err}") from None
+            except (CorruptRecord, MetadataUnavailable) as err:
+                raise HolderError(node_id, "corrupt" if isinstance(err, CorruptRecord) else "unavailable",
+                                  f"local write failed: {err}") from None
             except (OSError, StoreError) as err:
                 raise HolderError(node_id, "other", f"local write failed: {err}") from None
             return
@@ -120,12 +147,7 @@ class Replicas:
     def fetch_share(self, node_id: str, key: ShareKey) -> bytes:
         """The stored bytes, not yet verified against the chunk id (the caller verifies)."""
         if node_id == self._view.node_id:
-            try:
-                return self._store.read_share(key)
-            except ShareNotFound as err:
-                raise HolderError(node_id, "not_found", str(err)) from None
-            except CorruptShare as err:
-                raise HolderError(node_id, "corrupt", str(err)) from None
+            return self._local(self._store.read_share, key)
         data, _ = self._remote(node_id, self._peers.fetch_share, share_ref(key), self.timeout_s)
         return data
 
@@ -133,65 +155,76 @@ class Replicas:
         """The stored bytes (unverified) and the copy's references, for repair to carry along."""
         if node_id == self._view.node_id:
             data = self.fetch_share(node_id, key)
-            return data, self._store.references(key)
+            return data, self._local(self._store.references, key)
         data, header = self._remote(node_id, self._peers.fetch_share, share_ref(key), self.timeout_s)
         return data, list(header.references)
+
+    def share_references(self, node_id: str, key: ShareKey) -> list[common_pb2.ObjectRef]:
+        """The references of the node's copy `key` (NotFound if it has none), without its bytes."""
+        if node_id == self._view.node_id:
+            if not self._store.has_share(key):
+                raise HolderError(node_id, "not_found", f"share {key} not found on this node")
+            return self._local(self._store.references, key)
+        header = self._remote(node_id, self._peers.share_header, share_ref(key), self.timeout_s)
+        return list(header.references)
 
     def has_shares(self, node_id: str, keys: Sequence[ShareKey]) -> list[bool]:
         """Which of `keys` the node has indexed (without reading them)."""
         if node_id == self._view.node_id:
-            return [self._store.has_share(key) for key in keys]
+            return self._local(lambda: [self._store.has_share(key) for key in keys])
         return self._remote(node_id, self._peers.has_shares, [share_ref(k) for k in keys], self.timeout_s)
 
     def put_placement(self, node_id: str, record: common_pb2.PlacementRecord, if_updated_at_unix_ms: int = 0) -> bool:
         """Store a placement record on `node_id`; with `if_updated_at_unix_ms`, only over a stored
         record that still has that updated_at (returns whether it was stored)."""
         if node_id == self._view.node_id:
-            return self._store.put_placement(record, if_updated_at_unix_ms=if_updated_at_unix_ms)
+            return self._local(self._store.put_placement, record,
+                               if_updated_at_unix_ms=if_updated_at_unix_ms)
         return self._remote(node_id, self._peers.put_placement, record, self.timeout_s, if_updated_at_unix_ms)
 
     def get_placement(self, node_id: str, chunk_id: bytes, data_shares: int = 0,
                       parity_shares: int = 0) -> common_pb2.PlacementRecord | None:
         """The placement record of one layout of a chunk: replication (0, 0) or ec K+M."""
         if node_id == self._view.node_id:
-            return self._store.get_placement(chunk_id, data_shares, parity_shares)
+            return self._local(self._store.get_placement, chunk_id, data_shares, parity_shares)
         return self._remote(node_id, self._peers.get_placement, chunk_id, data_shares, parity_shares,
                             self.timeout_s)
 
     def release_share(self, node_id: str, key: ShareKey, ref: common_pb2.ObjectRef) -> tuple[bool, int]:
         """Drop one object version's reference on a copy: (deleted, references left)."""
         if node_id == self._view.node_id:
-            outcome = self._store.release_share(key, ref)
+            outcome = self._local(self._store.release_share, key, ref)
             return outcome.deleted, outcome.references_left
         return self._remote(node_id, self._peers.release_share, share_ref(key), ref, self.timeout_s)
 
     def put_manifest(self, node_id: str, manifest: common_pb2.Manifest, handoff_for: str) -> None:
         if node_id == self._view.node_id:
-            self._store.put_manifest(manifest)
+            self._local(self._store.put_manifest, manifest)
             return
         self._remote(node_id, self._peers.put_manifest, manifest, handoff_for, self.timeout_s)
 
     def get_manifest(self, node_id: str, tenant: str, bucket: str, key: str) -> common_pb2.Manifest | None:
         if node_id == self._view.node_id:
-            return self._store.get_manifest(tenant, bucket, key)
+            return self._local(self._store.get_manifest, tenant, bucket, key)
         return self._remote(node_id, self._peers.get_manifest, tenant, bucket, key, self.timeout_s)
 
     def list_manifests(self, node_id: str, request: peer_pb2.ListManifestsRequest
                        ) -> tuple[list[common_pb2.Manifest], bool]:
         if node_id == self._view.node_id:
-            return self._store.list_manifests(request.tenant, request.bucket, prefix=request.prefix,
-                                              start_after=request.start_after, limit=request.limit)
+            return self._local(self._store.list_manifests, request.tenant, request.bucket,
+                               prefix=request.prefix, start_after=request.start_after,
+                               limit=request.limit)
         return self._remote(node_id, self._peers.list_manifests, request, self.timeout_s)
 
     def put_bucket(self, node_id: str, record: common_pb2.BucketRecord) -> None:
         if node_id == self._view.node_id:
-            self._store.put_bucket(record)
+            self._local(self._store.put_bucket, record)
             return
         self._remote(node_id, self._peers.put_bucket, record, self.timeout_s)
 
     def list_buckets(self, node_id: str, tenant: str) -> list[common_pb2.BucketRecord]:
         if node_id == self._view.node_id:
-            return self._store.list_buckets(tenant)
+            return self._local(self._store.list_buckets, tenant)
         return self._remote(node_id, self._peers.list_buckets, tenant, self.timeout_s)
 
     def prepare_bucket(self, node_id: str, tenant: str, name: str, ballot: common_pb2.Ballot

@@ -201,6 +201,21 @@ class PeerClient:
                             f"stream ended after {len(data)} of {size} bytes")
         return data, header
 
+    def share_header(self, address: str, share: peer_pb2.ShareRef, timeout_s: float) -> peer_pb2.FetchChunkHeader:
+        """The holder's header of a copy (size, blake3 it indexed, references) without its bytes."""
+        path = PEER_SERVICE + "FetchChunk"
+        try:
+            stream = self._stubs(address).fetch_chunk(
+                peer_pb2.FetchChunkRequest(share=share, header_only=True), timeout=timeout_s,
+                metadata=self._md(path))
+            header = peer_pb2.FetchChunkHeader()
+            for item in stream:
+                if not isinstance(item, memoryview):
+                    header = item.header
+        except grpc.RpcError as err:
+            raise PeerError(address, err.code(), err.details() or "") from None
+        return header
+
     def has_shares(self, address: str, shares: list[peer_pb2.ShareRef], timeout_s: float) -> list[bool]:
         reply = self._call(address, PEER_SERVICE + "HasChunk", self._stubs(address).has_chunk,
                            peer_pb2.HasChunkRequest(shares=shares), timeout_s)

@@ -2,6 +2,8 @@
 
 Sits between `objects` and `api` in the dependency order: step functions driven by thin loops.
 Today it holds the repair queue the read paths report damage to; the loop that drains it is issue 4.
+`metadata_sync` keeps partitions on their homes as the ring changes; `metadata_refill` pulls a
+node's own metadata back from its peers after the store found it damaged.
 """
 
 from node.repair.queue import REASONS, REPAIR_REPORTS_MAX, DamageReport, RepairQueue

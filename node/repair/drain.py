@@ -46,12 +46,13 @@ class Holdings:
 
 
 def holdings(store: NodeStore) -> Holdings:
-    """Count what `store` keeps (walks the placement and metadata tables: an admin-rate call)."""
+    """Count what `store` keeps: LMDB's entry counts of the placement and metadata tables (O(1),
+    and no record is read, so a node whose metadata is being refilled after damage still says
+    what it holds)."""
     shares, size = store.stats()
-    placements = sum(1 for _ in store.iter_placements())
-    metadata = sum(1 for tenant, bucket in store.manifest_partitions()
-                   for _ in store.iter_manifests(tenant, bucket))
-    metadata += sum(len(store.list_buckets(tenant)) for tenant in store.bucket_tenants())
+    entries = store.record_counts()
+    placements = entries["placements"]
+    metadata = entries["manifests"] + entries["buckets"]
     return Holdings(shares, size, placements, metadata)
 
 

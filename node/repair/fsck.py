@@ -7,6 +7,14 @@ data read; one batched call per node for a whole page of objects), and classify 
 an ALIVE node), degraded (fewer, but readable), unreadable (fewer than 1 copy or K shares on ALIVE
 nodes), and misplaced (full, but not every copy on its home yet). Only presence in a holder's index
 is checked here; whether the bytes are intact is scrub's job (`nodectl scrub`), which re-reads them.
+
+Metadata replicas too: for each page of objects, every ALIVE metadata home of the bucket is asked
+for its manifests over the page's key range (one ListManifests per home per page, not a call per
+object); a home whose manifest of an object is absent or older than the current version counts as
+missing, one whose listing fails with DATA_LOSS (a record failed its checksum) is asked key by key
+so each corrupt record, and each key it cannot answer for yet (being refilled after damage), is
+named. DOWN homes are not asked: their chunks show as degraded already, and what they miss is
+repaired when they come back.
 """
 
 from __future__ import annotations
@@ -14,12 +22,13 @@ from __future__ import annotations
 import concurrent.futures as cf
 from collections.abc import Iterator
 
+from node.hlc import stamp_key
 from node.objects.coordinator import Coordinator
 from node.objects.replicas import ClusterView, HolderError, Replicas, probe_holders
 from node.repair.plan import Layout, plan_layout, recorded_slots
 from node.ring import chunk_position
 from node.store import ShareKey
-from ringstore.v1 import admin_pb2, common_pb2
+from ringstore.v1 import admin_pb2, common_pb2, peer_pb2
 
 # Objects listed per page while auditing.
 FSCK_PAGE_SIZE = 500
@@ -39,8 +48,19 @@ def fsck(coordinator: Coordinator, view: ClusterView, replicas: Replicas, pool: 
     for record in buckets:
         summary.buckets_checked += 1
         token = ""
+        after = ""
+        homes = coordinator.metadata_homes(record.name)
         while True:
             page, token = coordinator.list_objects(record.name, "", FSCK_PAGE_SIZE, token)
+            for finding in _check_metadata(coordinator.tenant, record.name, homes, view, replicas, pool,
+                                           page, after):
+                if finding.corrupt:
+                    summary.metadata_replicas_corrupt += 1
+                else:
+                    summary.metadata_replicas_missing += 1
+                yield admin_pb2.FsckResponse(metadata_finding=finding)
+            if page:
+                after = page[-1].key
             items = [(manifest, ref) for manifest in page for ref in manifest.chunks]
             findings = _check_chunks(coordinator, view, replicas, pool, items)
             for manifest in page:
@@ -69,6 +89,61 @@ def fsck(coordinator: Coordinator, view: ClusterView, replicas: Replicas, pool: 
             if not token:
                 break
     yield admin_pb2.FsckResponse(summary=summary)
+
+
+def _check_metadata(tenant: str, bucket: str, homes: list[str], view: ClusterView, replicas: Replicas,
+                    pool: cf.Executor, page: list[common_pb2.Manifest], after: str
+                    ) -> list[admin_pb2.FsckMetadataFinding]:
+    """The page's objects against each ALIVE metadata home's manifests (see the module docstring)."""
+    if not page:
+        return []
+    live = [node for node in homes if view.is_live(node)]
+    answers = dict(zip(live, pool.map(lambda node: _home_manifests(tenant, bucket, node, replicas, page, after),
+                                      live)))
+    findings = []
+    for manifest in page:
+        for node in live:
+            held = answers[node].get(manifest.key)
+            if isinstance(held, HolderError):
+                findings.append(admin_pb2.FsckMetadataFinding(
+                    bucket=bucket, key=manifest.key, node_id=node, corrupt=held.kind == "corrupt",
+                    detail=held.detail))
+            elif held is None or stamp_key(held.version) < stamp_key(manifest.version):
+                findings.append(admin_pb2.FsckMetadataFinding(
+                    bucket=bucket, key=manifest.key, node_id=node, corrupt=False,
+                    detail="no manifest" if held is None else "an older version only"))
+    return findings
+
+
+def _home_manifests(tenant: str, bucket: str, node: str, replicas: Replicas, page: list[common_pb2.Manifest],
+                    after: str) -> dict[str, common_pb2.Manifest | HolderError]:
+    """key -> the home's manifest (or its error for that key) for the page's key range: listed in
+    pages of the page's size; when a listing fails, key by key."""
+    last = page[-1].key
+    found: dict[str, common_pb2.Manifest | HolderError] = {}
+    start_after = after
+    try:
+        while True:
+            request = peer_pb2.ListManifestsRequest(tenant=tenant, bucket=bucket, start_after=start_after,
+                                                    limit=max(len(page), 1))
+            listed, truncated = replicas.list_manifests(node, request)
+            for manifest in listed:
+                found[manifest.key] = manifest
+            if not truncated or not listed or listed[-1].key >= last:
+                return found
+            start_after = listed[-1].key
+    except HolderError:
+        pass
+    found = {}
+    for manifest in page:
+        try:
+            held = replicas.get_manifest(node, tenant, bucket, manifest.key)
+        except HolderError as err:
+            found[manifest.key] = err
+            continue
+        if held is not None:
+            found[manifest.key] = held
+    return found
 
 
 def _check_chunks(coordinator: Coordinator, view: ClusterView, replicas: Replicas, pool: cf.Executor,

@@ -308,6 +308,10 @@ class GarbageCollector:
         """Examine up to `max_copies` copies of the current pass (starting one if due); True while
         a pass is still running afterwards."""
         assert 1 <= max_copies <= GC_STEP_COPIES_MAX, f"max_copies {max_copies}"
+        if self._store.metadata_health() != "ok":
+            # Refilled after damage: copies re-indexed from their files have no references until
+            # the refill brings them, and "no reference" must not read as "garbage" meanwhile.
+            return False
         with self._lock:
             if not self._running and self._clock.monotonic_s() >= self._next_auto_pass_s:
                 self._running = True

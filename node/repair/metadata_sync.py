@@ -43,7 +43,11 @@ class MetadataSync:
         self._lock = threading.Lock()
 
     def step(self) -> None:
-        """One pass over every partition held here."""
+        """One pass over every partition held here; none while this node's metadata is not
+        healthy (being refilled after damage: what it holds is partial, and the records it
+        lacks are not its to delete or push)."""
+        if self._store.metadata_health() != "ok":
+            return
         seen = set()
         for tenant, bucket in self._store.manifest_partitions():
             part = ("m", tenant, bucket)

@@ -11,7 +11,8 @@ Dependency order inside the package (each module imports only those before it):
     chunks    ChunkFiles: paths, temp files, fsync/rename, quarantine (no LMDB)
     disk      DiskGuard: disk-full watermarks (ratio, free bytes, bytes_max), DiskUsage, refusing
               a chunk copy that would cross one (no files, no LMDB: a statvfs and a byte count)
-    metadata  MetadataDb: the LMDB environment, named dbs, record format_version checks (no files)
+    metadata  MetadataDb: the LMDB environment, named dbs, record format_version checks, the
+              checksum envelope of every value and the walk that verifies them (no files)
     store     NodeStore + ShareWriter: the write path that ties files, index, references and
               placement records together; release_share (ReleaseOutcome); what repair needs:
               drop_copy, set_home, batched scans, metadata partitions; the bucket register's
@@ -25,18 +26,20 @@ the facade makes it impossible to skip a step.
 """
 
 from node.store.disk import DiskGuard, DiskUsage, format_bytes
-from node.store.errors import (ChecksumMismatch, CorruptShare, DataDirLocked, InvalidArgument,
-                               ShareNotFound, StoreError, StoreFull, UnknownFormatVersion)
+from node.store.errors import (ChecksumMismatch, CorruptRecord, CorruptShare, DataDirLocked,
+                               InvalidArgument, MetadataUnavailable, ShareNotFound, StoreError,
+                               StoreFull, UnknownFormatVersion)
 from node.store.keys import (SHARE_INDEX_MAX, SHARES_PER_STRIPE_MAX, ShareKey, ballot_key,
                              bucket_order_key, placement_key, policy_geometry, ref_key, version_key)
 from node.store.metadata import BUCKET_RECORD_FORMAT_VERSION, LAYOUT_FORMAT_VERSION, RECORD_FORMAT_VERSION
 from node.store.store import (LIST_MANIFESTS_LIMIT_MAX, METADATA_PARTITIONS_MAX,
-                              REFERENCES_LIMIT_MAX, SHARE_SIZE_BYTES_MAX, NodeStore,
-                              ReleaseOutcome, ShareWriter)
+                              REFERENCES_LIMIT_MAX, SHARE_SIZE_BYTES_MAX, MetadataOpenReport,
+                              NodeStore, ReleaseOutcome, ShareWriter)
 
 __all__ = [
     "BUCKET_RECORD_FORMAT_VERSION",
     "ChecksumMismatch",
+    "CorruptRecord",
     "CorruptShare",
     "DataDirLocked",
     "DiskGuard",
@@ -44,6 +47,8 @@ __all__ = [
     "InvalidArgument",
     "LAYOUT_FORMAT_VERSION",
     "LIST_MANIFESTS_LIMIT_MAX",
+    "MetadataOpenReport",
+    "MetadataUnavailable",
     "METADATA_PARTITIONS_MAX",
     "NodeStore",
     "RECORD_FORMAT_VERSION",

@@ -7,8 +7,10 @@ Layout under the data dir:
     quarantine/<hex>.<suffix>.<unix ms>.<uuid>  corrupt files, never served, kept for inspection
 
 where <suffix> is `r` for a replica or `<index>of<K>+<M>` for an erasure share (`3of4+2`), so the
-shares of one chunk under different geometries are different files. Nothing parses these names
-back: which shares exist is read from the index, and the sweep of tmp/ deletes whatever is there.
+shares of one chunk under different geometries are different files. Which shares exist is read
+from the index; names are parsed back only to re-index the files when the index was lost (a
+metadata env found damaged at start, see store.py), and the sweep of tmp/ deletes whatever is
+there.
 
 A file becomes visible only by `rename(tmp -> chunks/...)` after the temp file was fsynced, and the
 rename is made durable by fsyncing the destination directory; a directory we create is made durable
@@ -33,6 +35,7 @@ import errno
 import os
 import threading
 import uuid
+from collections.abc import Iterator
 
 from node.store.errors import StoreError, StoreFull
 from node.store.keys import ShareKey
@@ -158,6 +161,21 @@ class ChunkFiles:
         except FileNotFoundError:
             return False
         return True
+
+    def iter_final(self) -> Iterator[tuple[ShareKey | None, str]]:
+        """(key its name says or None, path) of every file under chunks/: what re-indexing walks
+        when the index is lost (the only place names are parsed back)."""
+        for dirpath, _dirs, names in os.walk(self.chunks_dir):
+            for name in sorted(names):
+                yield ShareKey.from_file_name(name), os.path.join(dirpath, name)
+
+    def quarantine_path(self, path: str, now_unix_ms: int) -> str:
+        """Move any file (one re-indexing refused) to quarantine/; returns its new path."""
+        target = os.path.join(self.quarantine_dir,
+                              f"{os.path.basename(path)}.{now_unix_ms}.{uuid.uuid4().hex[:8]}")
+        os.rename(path, target)
+        fsync_dir(self.quarantine_dir)
+        return target
 
     def quarantine(self, share: ShareKey, now_unix_ms: int) -> str:
         """Move the final file to quarantine/; returns its new path, or "" if it was gone."""

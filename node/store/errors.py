@@ -1,7 +1,8 @@
 """Errors of the disk layer: one hierarchy rooted at `StoreError`.
 
 `node/api` maps these to gRPC status codes in one place (ShareNotFound -> NOT_FOUND, CorruptShare ->
-DATA_LOSS for this copy, ChecksumMismatch and InvalidArgument -> INVALID_ARGUMENT, StoreFull ->
+DATA_LOSS for this copy, CorruptRecord -> DATA_LOSS for this replica's record,
+MetadataUnavailable -> UNAVAILABLE, ChecksumMismatch and InvalidArgument -> INVALID_ARGUMENT, StoreFull ->
 RESOURCE_EXHAUSTED). Messages carry the numbers an operator needs: chunk id in hex, share, paths,
 expected and actual blake3, sizes.
 
@@ -11,6 +12,15 @@ disk is full" without parsing messages.
 """
 
 from __future__ import annotations
+
+import blake3
+
+KEY_HASH_BYTES = 8
+
+
+def key_hash(key: bytes) -> str:
+    """What logs and errors show of a record's key: a hash, since keys are user data."""
+    return blake3.blake3(key).digest(length=KEY_HASH_BYTES).hex()
 
 
 class StoreError(Exception):
@@ -78,6 +88,33 @@ class UnknownFormatVersion(StoreError):
 
 class StoreFull(StoreError):
     """The data filesystem or the LMDB map is full; the write was not acknowledged."""
+
+
+class CorruptRecord(StoreError):
+    """A metadata record failed its checksum (or LMDB handed back a value that cannot be an
+    envelope): the bytes on disk are not what was written. Never returned as data. The store drops
+    the record (quarantine) and answers with this error, so the caller treats this replica as
+    failed and reads another; read repair or metadata sync puts the good copy back. `db` is the
+    table name, `key_hash` the first 8 bytes of blake3(key) in hex (keys are never logged)."""
+
+    def __init__(self, *, db: str, key: bytes, detail: str, raw: bytes | None = None,
+                 quarantined: bool = False) -> None:
+        self.db = db
+        # True when raised for a record dropped earlier and not yet put back (nothing to drop)
+        self.quarantined = quarantined
+        self.key = bytes(key)
+        self.raw = None if raw is None else bytes(raw)  # the bad stored bytes, for quarantine
+        self.key_hash = key_hash(key)
+        self.detail = detail
+        super().__init__(f"corrupt record in db {db} (key blake3 {self.key_hash}): {detail}; "
+                         "this replica cannot answer for it, read another")
+
+
+class MetadataUnavailable(StoreError):
+    """The node's metadata cannot answer for now: its LMDB env was found damaged and is being
+    rebuilt from the peers, or a record asked for was quarantined and not yet put back. An absent
+    answer would look authoritative, so the caller gets this (UNAVAILABLE) and asks another
+    replica."""
 
 
 class DataDirLocked(StoreError):

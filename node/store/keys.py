@@ -209,6 +209,21 @@ class ShareKey:
     def __str__(self) -> str:
         return f"{self.chunk_id.hex()}.{self.suffix()}"
 
+    @classmethod
+    def from_file_name(cls, name: str) -> "ShareKey | None":
+        """Inverse of `str()`, for re-indexing share files when the index is lost: the key a
+        final file's name says, or None for a name this layout never writes."""
+        hex_id, _, suffix = name.partition(".")
+        try:
+            chunk_id = bytes.fromhex(hex_id)
+            if suffix == REPLICA_SUFFIX:
+                return cls(chunk_id)
+            index, _, geometry = suffix.partition("of")
+            data_shares, _, parity_shares = geometry.partition("+")
+            return cls(chunk_id, int(index), int(data_shares), int(parity_shares))
+        except (ValueError, InvalidArgument):
+            return None
+
 
 def _length_prefixed(text: str) -> bytes:
     raw = text.encode("utf-8")

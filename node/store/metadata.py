@@ -19,6 +19,24 @@ A ref record is one format-version byte followed by the deterministic serializat
 version it stands for so `references()` can list them). The row key already identifies the ref; the
 value is there to be read back, not to be looked up by.
 
+Every value (in every db but the layout marker `meta/format_version`) is stored in an envelope:
+
+    1 byte  envelope format version (1)
+    8 bytes blake3(db name, 0, key length as 4 bytes big-endian, key, payload), first 8 bytes
+    n bytes payload (the record as described above)
+
+Reading a value checks its envelope; a mismatch raises CorruptRecord (the record is never parsed,
+returned or synced out; `NodeStore` quarantines it). The db name and the key are in the hash so a
+value that LMDB hands back under the wrong key, or from another table, fails too. 8 bytes catch
+any random damage with probability 1 - 2^-64 at 9 bytes per record; blake3 is already a dependency
+and hashes a 300-byte manifest in about a microsecond, against the ~100 us synced commit of every
+write. Rejected alternatives: CRC32 (as cheap, but 4 bytes and not keyed by db and key in the
+same call), trusting LMDB (it has no checksums: a flipped byte in a value reads back as a value,
+and protobuf often parses it), and a checksum field inside each protobuf record (the refs rows and
+the meta values are not protobuf, and a corrupt record must be caught before it is parsed).
+`verify_env` walks every db at start: LMDB's own errors (a page that is not a page) mean the env
+is damaged as a whole; bad envelopes are counted per db and key.
+
 Every record is checked on the way in and on the way out: a format_version this code does not know
 raises UnknownFormatVersion instead of being half-understood (protobuf would happily parse a newer
 record and silently drop what it does not know). Bucket records are at format 2 (accepted under a
@@ -35,6 +53,8 @@ meta db; migrations are code run at open, in the open transaction:
             was written before erasure coding was implemented, so none should exist. Copies from
             layout 1 carry no references: the first release of any ref lets them go, as an
             unconditional delete did before.
+    2 -> 3  every value but meta/format_version is wrapped in its checksum envelope (one
+            rewrite of each record, in the open transaction).
 
 Rejected alternatives: SQLite (a query planner and SQL text for what are five sorted key-value
 maps, and slower synced commits), one LMDB environment per table (no atomic commit across the index,
@@ -55,10 +75,20 @@ from google.protobuf.message import DecodeError, Message
 
 from ringstore.v1 import common_pb2
 
-from node.store.errors import InvalidArgument, StoreError, StoreFull, UnknownFormatVersion
+import blake3
+
+from node.store.errors import (CorruptRecord, InvalidArgument, MetadataUnavailable, StoreError,
+                               StoreFull, UnknownFormatVersion)
 from node.store.keys import CHUNK_ID_BYTES, SHARE_DB_KEY_BYTES, placement_key
 
-LAYOUT_FORMAT_VERSION = 2
+LAYOUT_FORMAT_VERSION = 3
+# Envelope of every stored value (see the module docstring).
+ENVELOPE_FORMAT_VERSION = 1
+ENVELOPE_CHECKSUM_BYTES = 8
+ENVELOPE_HEADER_BYTES = 1 + ENVELOPE_CHECKSUM_BYTES
+# Corrupt records one verify_env call lists (it still counts them all); beyond this many the env
+# is treated as damaged as a whole.
+VERIFY_CORRUPT_LISTED_MAX = 1000
 RECORD_FORMAT_VERSION = 1
 # Format of a ref record's leading byte (see the module docstring).
 REF_RECORD_FORMAT_VERSION = 1
@@ -75,10 +105,52 @@ DB_MANIFESTS = b"manifests"
 DB_BUCKETS = b"buckets"
 DB_BUCKET_PROMISES = b"bucket_promises"
 DB_META = b"meta"
+DB_NAMES = (DB_CHUNKS, DB_REFS, DB_PLACEMENTS, DB_MANIFESTS, DB_BUCKETS, DB_BUCKET_PROMISES, DB_META)
 META_FORMAT_VERSION = b"format_version"
 META_NODE_ID = b"node_id"
 
 R = TypeVar("R", bound=Message)
+# What LMDB raises on a file that is not what it wrote (a page that is not a page, a b-tree that
+# points nowhere, a db record that is not a db): the env is damaged as a whole.
+LMDB_DAMAGE_ERRORS = (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.InvalidError,
+                      lmdb.BadTxnError, lmdb.PanicError, lmdb.ProblemError, lmdb.IncompatibleError,
+                      lmdb.BadDbiError, lmdb.VersionMismatchError)
+
+
+def _checksum(db_name: bytes, key: bytes, payload: bytes | memoryview) -> bytes:
+    hasher = blake3.blake3(db_name)
+    hasher.update(b"\0")
+    hasher.update(len(key).to_bytes(4, "big"))
+    hasher.update(key)
+    hasher.update(payload)
+    return hasher.digest(length=ENVELOPE_CHECKSUM_BYTES)
+
+
+def seal(db_name: bytes, key: bytes, payload: bytes) -> bytes:
+    """The stored form of `payload` under `key` in db `db_name`: envelope version, checksum,
+    payload."""
+    return (bytes([ENVELOPE_FORMAT_VERSION]) + _checksum(db_name, key, payload) + payload)
+
+
+def unseal(db_name: bytes, key: bytes, raw: bytes) -> bytes:
+    """The payload of a stored value; CorruptRecord if its envelope does not check out."""
+    if len(raw) < ENVELOPE_HEADER_BYTES:
+        raise CorruptRecord(db=db_name.decode(), key=key, raw=raw,
+                            detail=f"value of {len(raw)} bytes is shorter than its envelope")
+    if raw[0] != ENVELOPE_FORMAT_VERSION:
+        # The data dir's layout version says every envelope here is version 1: another byte is
+        # damage, not a newer writer (a newer layout is refused at open).
+        raise CorruptRecord(db=db_name.decode(), key=key, raw=raw,
+                            detail=f"envelope format_version {raw[0]}, expected "
+                                   f"{ENVELOPE_FORMAT_VERSION}")
+    payload = raw[ENVELOPE_HEADER_BYTES:]
+    expected = raw[1:ENVELOPE_HEADER_BYTES]
+    actual = _checksum(db_name, key, payload)
+    if actual != expected:
+        raise CorruptRecord(db=db_name.decode(), key=key, raw=raw,
+                            detail=f"checksum {actual.hex()} does not match stored "
+                                   f"{bytes(expected).hex()}")
+    return bytes(payload)
 
 
 def check_record_version(record: Message, where: str) -> None:
@@ -126,6 +198,45 @@ def decode_record(message_type: type[R], raw: bytes, where: str) -> R:
     return record
 
 
+def check_env(path: str) -> tuple[int, list[CorruptRecord], str]:
+    """Read-only check of a stopped node's env (`noded --check-metadata`): (records checked,
+    corrupt records, damage LMDB reported or ""). Changes nothing: no migration, no quarantine."""
+    try:
+        env = lmdb.open(path, max_dbs=MAX_DBS, subdir=True, readonly=True, lock=False)
+    except lmdb.Error as exc:
+        return 0, [], f"{type(exc).__name__}: {exc}"
+    try:
+        with env.begin(buffers=False) as txn:
+            meta = env.open_db(DB_META, txn=txn, create=False)
+            version = txn.get(META_FORMAT_VERSION, db=meta)
+        if version != str(LAYOUT_FORMAT_VERSION).encode():
+            return 0, [], (f"layout format_version {version!r} is not {LAYOUT_FORMAT_VERSION}: start the "
+                           "node once to migrate it (older layouts carry no checksums)")
+        checked = 0
+        corrupt: list[CorruptRecord] = []
+        with env.begin(buffers=False) as txn:
+            for name in DB_NAMES:
+                db = env.open_db(name, txn=txn, create=False)
+                entries, seen = txn.stat(db)["entries"], 0
+                for key, raw in txn.cursor(db=db):
+                    seen += 1
+                    if name == DB_META and key == META_FORMAT_VERSION:
+                        continue
+                    checked += 1
+                    try:
+                        unseal(name, key, raw)
+                    except CorruptRecord as err:
+                        corrupt.append(err)
+                if seen != entries:
+                    return checked, corrupt, (f"db {name.decode()} says it holds {entries} records, "
+                                              f"a walk found {seen}")
+        return checked, corrupt, ""
+    except (lmdb.Error, KeyError) as exc:
+        return 0, [], f"{type(exc).__name__}: {exc}"
+    finally:
+        env.close()
+
+
 class MetadataDb:
     """The LMDB environment and its named dbs. Thread-safe: LMDB serializes write transactions and
     read transactions never block."""
@@ -133,6 +244,9 @@ class MetadataDb:
     def __init__(self, path: str, *, map_size_bytes: int) -> None:
         self.path = path
         self.map_size_bytes = map_size_bytes
+        # Set once LMDB itself fails at run time (a damaged page): every later call raises
+        # MetadataUnavailable until the node restarts and rebuilds (see `damaged`).
+        self.damage: str = ""
         self.env = lmdb.open(path, max_dbs=MAX_DBS, map_size=map_size_bytes, subdir=True,
                              sync=True, metasync=True)
         try:
@@ -144,6 +258,7 @@ class MetadataDb:
                 self.buckets = self.env.open_db(DB_BUCKETS, txn=txn)
                 self.bucket_promises = self.env.open_db(DB_BUCKET_PROMISES, txn=txn)
                 self.meta = self.env.open_db(DB_META, txn=txn)
+                self._names = {id(db): name for db, name in zip(self.dbs(), DB_NAMES)}
                 self._check_layout_version(txn)
         except BaseException:
             self.env.close()
@@ -163,6 +278,9 @@ class MetadataDb:
             return
         if raw == b"1":
             self._migrate_1_to_2(txn)
+            raw = b"2"
+        if raw == b"2":
+            self._migrate_2_to_3(txn)
             return
         if raw != str(LAYOUT_FORMAT_VERSION).encode():
             raise UnknownFormatVersion(
@@ -195,19 +313,113 @@ class MetadataDb:
         for old_key, new_key, raw in moves:
             txn.delete(old_key, db=self.placements)
             txn.put(new_key, raw, db=self.placements)
+        txn.put(META_FORMAT_VERSION, b"2", db=self.meta)
+
+    def _migrate_2_to_3(self, txn: lmdb.Transaction) -> None:
+        """Layout 2 -> 3: wrap every value in its checksum envelope, in the open transaction (a
+        crash leaves the data dir at layout 2, untouched). Values are read before any is
+        rewritten, so a cursor never walks what it just wrote."""
+        for db, name in zip(self.dbs(), DB_NAMES):
+            rows = [(bytes(key), bytes(raw)) for key, raw in txn.cursor(db=db)]
+            for key, raw in rows:
+                if db is self.meta and key == META_FORMAT_VERSION:
+                    continue
+                txn.put(key, seal(name, key, raw), db=db)
         txn.put(META_FORMAT_VERSION, str(LAYOUT_FORMAT_VERSION).encode(), db=self.meta)
+
+    def dbs(self) -> tuple:
+        """The seven named dbs, in DB_NAMES order."""
+        return (self.chunks, self.refs, self.placements, self.manifests, self.buckets, self.bucket_promises,
+                self.meta)
+
+    def name_of(self, db: lmdb._Database) -> bytes:
+        return self._names[id(db)]
+
+    def get(self, txn: lmdb.Transaction, db: lmdb._Database, key: bytes) -> bytes | None:
+        """The checked payload under `key`, or None; CorruptRecord if its envelope is bad."""
+        raw = txn.get(key, db=db)
+        return None if raw is None else unseal(self._names[id(db)], key, raw)
+
+    def put(self, txn: lmdb.Transaction, db: lmdb._Database, key: bytes, payload: bytes) -> None:
+        txn.put(key, seal(self._names[id(db)], key, payload), db=db)
+
+    def pop(self, txn: lmdb.Transaction, db: lmdb._Database, key: bytes) -> bytes | None:
+        """Delete `key` and return its checked payload (None when absent). On a corrupt value it
+        raises CorruptRecord, so the caller's transaction aborts and the store quarantines the
+        record (deletes it in a transaction of its own)."""
+        raw = txn.pop(key, db=db)
+        return None if raw is None else unseal(self._names[id(db)], key, raw)
+
+    def value(self, db: lmdb._Database, key: bytes, raw: bytes) -> bytes:
+        """The checked payload of a (key, raw value) a cursor returned."""
+        return unseal(self._names[id(db)], key, raw)
+
+    def drop_if_same(self, db: lmdb._Database, key: bytes, raw: bytes | None) -> bool:
+        """Delete `key` if it still holds exactly `raw` (None: whatever it holds); True if
+        deleted. Quarantine of a corrupt record: a good value written since is kept."""
+        with self.write() as txn:
+            current = txn.get(key, db=db)
+            if current is None or (raw is not None and current != raw):
+                return False
+            return txn.delete(key, db=db)
+
+    def verify(self) -> tuple[int, list[CorruptRecord]]:
+        """Walk every db and check every envelope (and that LMDB can walk its b-trees): returns
+        (records checked, corrupt records, at most VERIFY_CORRUPT_LISTED_MAX). LMDB's own errors
+        (lmdb.CorruptedError, PageNotFoundError, ...) propagate: the env is damaged as a whole."""
+        checked = 0
+        corrupt: list[CorruptRecord] = []
+        with self.env.begin(write=False, buffers=False) as txn:
+            for db, name in zip(self.dbs(), DB_NAMES):
+                entries = txn.stat(db)["entries"]
+                seen = 0
+                for key, raw in txn.cursor(db=db):
+                    seen += 1
+                    if db is self.meta and key == META_FORMAT_VERSION:
+                        continue
+                    checked += 1
+                    try:
+                        unseal(name, key, raw)
+                    except CorruptRecord as err:
+                        if len(corrupt) == VERIFY_CORRUPT_LISTED_MAX:
+                            raise lmdb.CorruptedError(
+                                f"more than {VERIFY_CORRUPT_LISTED_MAX} corrupt records") from err
+                        corrupt.append(err)
+                if seen != entries:
+                    raise lmdb.CorruptedError(
+                        f"db {name.decode()} says it holds {entries} records, a walk found {seen}")
+        return checked, corrupt
+
+    def check_usable(self) -> None:
+        if self.damage:
+            raise MetadataUnavailable(f"metadata env {self.path} is damaged ({self.damage}); "
+                                      "restart the node to rebuild it from its peers")
+
+    def _damaged(self, exc: lmdb.Error) -> MetadataUnavailable:
+        self.damage = f"{type(exc).__name__}: {exc}"
+        return MetadataUnavailable(f"metadata env {self.path} is damaged ({self.damage}); "
+                                   "restart the node to rebuild it from its peers")
 
     @contextlib.contextmanager
     def read(self) -> Iterator[lmdb.Transaction]:
-        with self.env.begin(write=False, buffers=False) as txn:
-            yield txn
+        """A read transaction. LMDB failing inside it (a page that is not a page) marks the env
+        damaged and raises MetadataUnavailable, now and on every later call."""
+        self.check_usable()
+        try:
+            with self.env.begin(write=False, buffers=False) as txn:
+                yield txn
+        except LMDB_DAMAGE_ERRORS as exc:
+            raise self._damaged(exc) from exc
 
     @contextlib.contextmanager
     def write(self) -> Iterator[lmdb.Transaction]:
         """One synced write transaction; commits on normal exit, aborts on exception."""
+        self.check_usable()
         try:
             with self.env.begin(write=True) as txn:
                 yield txn
+        except LMDB_DAMAGE_ERRORS as exc:
+            raise self._damaged(exc) from exc
         except lmdb.MapFullError as exc:
             raise StoreFull(
                 f"metadata map {self.path} is full at map_size_bytes={self.map_size_bytes}; "

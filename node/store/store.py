@@ -71,6 +71,19 @@ write does turn a handoff copy into a home copy.
 after each commit. Rejected alternative: keeping the totals in the meta db, which would add a write
 to the same hot key on every put for a number that one scan at open recomputes.
 
+Damaged metadata (the envelope and the walk are in `metadata`): the env is verified at open. One
+LMDB cannot walk is moved aside to meta.corrupt-<unix ms> and a fresh one re-indexes the share
+files (`_reindex_files`); corrupt records alone are dropped. Either way the store is `refilling`
+until the daemon's refill (node/repair/metadata_refill.py) calls `finish_refill`, and meanwhile
+refuses to answer for manifests, bucket and placement records (MetadataUnavailable), since an
+absent answer would look authoritative. A record failing its checksum at run time is quarantined
+by `quarantining` (the outermost store call catches CorruptRecord after its transactions ended,
+drops the record if it still holds the bad bytes, counts it and calls the hook), its key is
+remembered until a put brings it back, and a share's index entry is indexed again from its file.
+LMDB failing at run time marks the env damaged for the rest of the process (`MetadataDb.damage`).
+Rejected alternative: repairing a damaged env in place while the node runs; every open
+transaction and cursor would race it, and nothing read from a damaged b-tree is trusted anyway.
+
 A full disk (see `disk`): every new chunk copy reserves its bytes with `disk` (a `DiskGuard`)
 before its temp file is written, whichever caller it comes from, so a copy that would take the node
 past a disk-full watermark is refused with StoreFull and nothing is written; a write of a share
@@ -84,8 +97,11 @@ bytes, which the write is repairing).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
+import functools
+import inspect
 import os
 import threading
 import time
@@ -97,17 +113,18 @@ import lmdb
 
 from ringstore.v1 import common_pb2
 
-from node.store.chunks import ChunkFiles, raise_if_full
+from node.store.chunks import ChunkFiles, fsync_dir, raise_if_full
 from node.store.disk import DiskGuard
-from node.store.errors import (ChecksumMismatch, CorruptShare, DataDirLocked, InvalidArgument,
-                               ShareNotFound, StoreError, StoreFull)
+from node.store.errors import (ChecksumMismatch, CorruptRecord, CorruptShare, DataDirLocked,
+                               InvalidArgument, MetadataUnavailable, ShareNotFound, StoreError,
+                               StoreFull)
 from node.store.keys import (CHUNK_ID_BYTES, ShareKey, ballot_key, bucket_key, bucket_key_prefix,
                              bucket_order_key, describe_geometry, key_partition, layout_db_prefix, manifest_key,
                              manifest_key_prefix, placement_key, policy_geometry, ref_row_key,
                              version_key)
-from node.store.metadata import (META_NODE_ID, RECORD_FORMAT_VERSION, MetadataDb,
-                                 check_record_version, decode_record, decode_ref, encode_record,
-                                 encode_ref)
+from node.store.metadata import (DB_NAMES, LMDB_DAMAGE_ERRORS, META_NODE_ID,
+                                 RECORD_FORMAT_VERSION, MetadataDb, check_record_version,
+                                 decode_record, decode_ref, encode_record, encode_ref)
 
 MIB = 1024 * 1024
 META_DIR = "meta"
@@ -140,6 +157,43 @@ MARK_VERIFIED_BATCH_MAX = 10_000
 # capped (a popular chunk is shared by as many object versions as use it; refusing its writes would
 # be worse than a longer scan), only how many one call materializes.
 REFERENCES_LIMIT_MAX = 10_000
+# Quarantined manifest, bucket and placement keys remembered until they are put back (about 200
+# bytes each); past this many the whole metadata waits for a refill from the peers instead.
+QUARANTINED_KEYS_MAX = 10_000
+# Dbs whose quarantined keys make reads answer MetadataUnavailable until refilled. A quarantined
+# share index entry is re-indexed from its file at once; a quarantined ref row is lost (see the
+# module docstring); the meta db is rewritten at start.
+QUARANTINE_TRACKED_DBS = ("manifests", "buckets", "placements")
+
+
+def quarantining(fn: Callable) -> Callable:
+    """NodeStore method wrapper: a CorruptRecord raised inside is quarantined (dropped, counted,
+    reported) once, by the outermost wrapped call, after every transaction of the call ended, and
+    then re-raised for the caller to treat this replica as failed."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def iterate(self: "NodeStore", *args, **kwargs):
+            try:
+                yield from fn(self, *args, **kwargs)
+            except CorruptRecord as err:
+                if not err.quarantined:
+                    self._quarantine(err)
+                raise
+        return iterate
+
+    @functools.wraps(fn)
+    def call(self: "NodeStore", *args, **kwargs):
+        depth = getattr(self._guard_depth, "value", 0)
+        self._guard_depth.value = depth + 1
+        try:
+            return fn(self, *args, **kwargs)
+        except CorruptRecord as err:
+            if depth == 0 and not err.quarantined:
+                self._quarantine(err)
+            raise
+        finally:
+            self._guard_depth.value = depth
+    return call
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,6 +202,18 @@ class ReleaseOutcome:
 
     deleted: bool  # True only when the release removed the copy's index entry (and its file)
     references_left: int  # reference rows the copy still has; 0 when it was released
+
+
+@dataclasses.dataclass(frozen=True)
+class MetadataOpenReport:
+    """What `NodeStore` found wrong with its metadata env at open, and what it did."""
+
+    damage: str  # why the env was rebuilt ("" when only single records were corrupt)
+    moved_to: str  # where the damaged env was kept ("" when it was not moved)
+    records_checked: int
+    corrupt: tuple[CorruptRecord, ...] = ()  # records quarantined at open
+    shares_reindexed: int = 0  # share files indexed into the fresh env
+    share_files_refused: int = 0  # files moved to quarantine/ instead (bad bytes or name)
 
 
 def wall_clock_unix_ms() -> int:
@@ -291,23 +357,44 @@ class NodeStore:
 
     def __init__(self, data_dir: str, *, map_size_bytes: int = 2 * 1024**3,
                  share_size_bytes_max: int = SHARE_SIZE_BYTES_MAX,
-                 now_unix_ms: Callable[[], int] = wall_clock_unix_ms) -> None:
+                 now_unix_ms: Callable[[], int] = wall_clock_unix_ms,
+                 rebuild_metadata: bool = False) -> None:
         self.data_dir = os.path.abspath(data_dir)
         self.share_size_bytes_max = share_size_bytes_max
         self._now_unix_ms = now_unix_ms
         os.makedirs(self.data_dir, exist_ok=True)
         self._lock_fd = self._lock_data_dir()
+        self._files = ChunkFiles(self.data_dir)
+        self._share_locks = [threading.Lock() for _ in range(SHARE_LOCK_STRIPES)]
+        self._stats_lock = threading.Lock()
+        self._corrupt_lock = threading.Lock()
+        # db name -> records found corrupt (at open and since), for ringstore_store_corrupt_records
+        self.corrupt_records: dict[str, int] = {}
+        # (db, key) of manifests, bucket and placement records quarantined and not yet put back:
+        # reads that would answer for them raise MetadataUnavailable (an absent answer from here
+        # would look authoritative). At most QUARANTINED_KEYS_MAX; beyond, the whole metadata
+        # waits for a refill.
+        self._quarantined: set[tuple[bytes, bytes]] = set()
+        self._guard_depth = threading.local()
+        self._on_corrupt_record: Callable[[CorruptRecord], None] = lambda err: None
+        # What open found and did (see `open_report`); None when the env verified clean.
+        self.open_report: MetadataOpenReport | None = None
+        # True while manifests, bucket records and placement records are refilled from peers
+        # (after a rebuild or a quarantine at open): reads of them raise MetadataUnavailable.
+        self.refilling = False
         try:
-            self._meta = MetadataDb(os.path.join(self.data_dir, META_DIR),
-                                    map_size_bytes=map_size_bytes)
+            self._meta = self._open_metadata(map_size_bytes, rebuild_metadata)
         except BaseException:
             os.close(self._lock_fd)
             raise
         try:
-            self._files = ChunkFiles(self.data_dir)
             self.temp_files_removed_at_open = self._files.sweep_temp()
-            self._share_locks = [threading.Lock() for _ in range(SHARE_LOCK_STRIPES)]
-            self._stats_lock = threading.Lock()
+            if self.open_report is not None and self.open_report.moved_to:
+                self._reindex_files()
+            elif self.open_report is not None:
+                for err in self.open_report.corrupt:
+                    if err.db == "chunks":  # the file may be intact: index it again
+                        self._reindex_one(ShareKey.from_db_key(err.key))
             self._shares_stored, self._bytes_stored = self._count_shares()
             # No watermarks until `set_disk_limits`: a copy is refused only when it would not fit.
             self.disk = DiskGuard(self.data_dir, self._bytes_stored_now)
@@ -317,6 +404,210 @@ class NodeStore:
             raise
         self._write_delay: Callable[[], None] = lambda: None
         self._closed = False
+
+    # -- metadata health ---------------------------------------------------------------------------
+
+    def _open_metadata(self, map_size_bytes: int, rebuild: bool) -> MetadataDb:
+        """Open the env and verify every record (see the module docstring, "Damaged metadata").
+        LMDB failing to walk it, or `rebuild`, moves it aside and starts a fresh one; corrupt
+        records alone are quarantined one by one."""
+        path = os.path.join(self.data_dir, META_DIR)
+        damage = "rebuild asked for (--rebuild-metadata)" if rebuild else ""
+        meta: MetadataDb | None = None
+        corrupt: list[CorruptRecord] = []
+        checked = 0
+        node_id = None
+        if not damage:
+            try:
+                meta = MetadataDb(path, map_size_bytes=map_size_bytes)
+                checked, corrupt = meta.verify()
+            except LMDB_DAMAGE_ERRORS as exc:
+                damage = f"{type(exc).__name__}: {exc}"
+        if damage:
+            if meta is None and os.path.isdir(path):
+                with contextlib.suppress(Exception):
+                    meta = MetadataDb(path, map_size_bytes=map_size_bytes)
+            if meta is not None:
+                with contextlib.suppress(Exception), meta.read() as txn:
+                    raw = meta.get(txn, meta.meta, META_NODE_ID)
+                    node_id = None if raw is None else raw.decode("utf-8")
+                meta.close()
+            moved_to = self._move_aside(path) if os.path.isdir(path) else ""
+            meta = MetadataDb(path, map_size_bytes=map_size_bytes)
+            if node_id:
+                with meta.write() as txn:
+                    meta.put(txn, meta.meta, META_NODE_ID, node_id.encode("utf-8"))
+            self.refilling = True
+            self.open_report = MetadataOpenReport(damage=damage, moved_to=moved_to,
+                                                  records_checked=checked)
+            return meta
+        assert meta is not None
+        if corrupt:
+            for err in corrupt:
+                self._count_corrupt(err)
+                meta.drop_if_same(self._db_named(meta, err.db), err.key, err.raw)
+            self.refilling = True
+            self.open_report = MetadataOpenReport(damage="", moved_to="", records_checked=checked,
+                                                  corrupt=tuple(corrupt))
+        return meta
+
+    def _move_aside(self, path: str) -> str:
+        """Rename the damaged env to meta.corrupt-<unix ms> (owner-only), kept for the operator."""
+        target = f"{path}.corrupt-{self._now_unix_ms()}"
+        os.rename(path, target)
+        os.chmod(target, 0o700)
+        for name in os.listdir(target):
+            os.chmod(os.path.join(target, name), 0o600)
+        fsync_dir(self.data_dir)
+        return target
+
+    def _reindex_files(self) -> None:
+        """Index every share file on disk into the fresh env: a replica only if its bytes hash to
+        the chunk id its name says; an erasure share as found (readers check each share against
+        the manifest's share_blake3 before decoding, and the refilled placement record is checked
+        against it, see `check_share_hashes`). Files that fail, or whose name is not ours, go to
+        quarantine/. Handoff state and references are not in the files: copies are indexed as
+        home copies without references (see the module docstring)."""
+        assert self.open_report is not None
+        now_ms = self._now_unix_ms()
+        indexed = refused = 0
+        for share, path in self._files.iter_final():
+            try:
+                size_bytes = os.path.getsize(path)
+                digest = (blake3.blake3().update_mmap(path).digest() if size_bytes else
+                          blake3.blake3(b"").digest())
+            except OSError:
+                continue
+            if (share is None or size_bytes > self.share_size_bytes_max
+                    or (share.share_index is None and digest != share.chunk_id)):
+                self._files.quarantine_path(path, now_ms)
+                refused += 1
+                continue
+            record = common_pb2.StoredShare(
+                format_version=RECORD_FORMAT_VERSION, size_bytes=size_bytes, blake3=digest,
+                stored_at_unix_ms=now_ms, last_verified_at_unix_ms=now_ms)
+            with self._meta.write() as txn:
+                self._meta.put(txn, self._meta.chunks, share.db_key(),
+                               encode_record(record, f"share {share}"))
+            indexed += 1
+        self.open_report = dataclasses.replace(self.open_report, shares_reindexed=indexed,
+                                               share_files_refused=refused)
+
+    @staticmethod
+    def _db_named(meta: MetadataDb, name: str) -> lmdb._Database:
+        return dict(zip((n.decode() for n in DB_NAMES), meta.dbs()))[name]
+
+    def set_corrupt_record_hook(self, hook: Callable[[CorruptRecord], None]) -> None:
+        """Call `hook` once per record quarantined at run time (the daemon logs and counts it)."""
+        self._on_corrupt_record = hook
+
+    def _count_corrupt(self, err: CorruptRecord) -> None:
+        with self._corrupt_lock:
+            self.corrupt_records[err.db] = self.corrupt_records.get(err.db, 0) + 1
+            if err.db in QUARANTINE_TRACKED_DBS:
+                if len(self._quarantined) >= QUARANTINED_KEYS_MAX:
+                    self.refilling = True
+                else:
+                    self._quarantined.add((err.db.encode(), err.key))
+
+    def _quarantine(self, err: CorruptRecord) -> None:
+        """Drop a record found corrupt at run time (if it still holds the bad bytes), count it,
+        and for a share's index entry re-index the file if it is intact."""
+        self._count_corrupt(err)
+        db = self._db_named(self._meta, err.db)
+        with contextlib.suppress(StoreError):
+            self._meta.drop_if_same(db, err.key, err.raw)
+        if db is self._meta.chunks:
+            self._reindex_one(ShareKey.from_db_key(err.key))
+        self._on_corrupt_record(err)
+
+    def _reindex_one(self, share: ShareKey) -> None:
+        """After a share's index entry was quarantined: index its file again if it is intact."""
+        with self._share_lock(share):
+            path = self._files.final_path(share)
+            try:
+                size_bytes = os.path.getsize(path)
+                data = self._files.read(share, self.share_size_bytes_max)
+            except OSError:
+                return
+            digest = blake3.blake3(data).digest()
+            if share.share_index is None and digest != share.chunk_id:
+                self._files.quarantine(share, self._now_unix_ms())
+                return
+            now_ms = self._now_unix_ms()
+            record = common_pb2.StoredShare(
+                format_version=RECORD_FORMAT_VERSION, size_bytes=size_bytes, blake3=digest,
+                stored_at_unix_ms=now_ms, last_verified_at_unix_ms=now_ms)
+            with self._meta.write() as txn:
+                if txn.get(share.db_key(), db=self._meta.chunks) is None:
+                    self._meta.put(txn, self._meta.chunks, share.db_key(),
+                                   encode_record(record, f"share {share}"))
+
+    def _check_answerable(self, db: lmdb._Database, prefix: bytes, *, exact: bool) -> None:
+        """Raise if an answer about `prefix` (a key, or a range when not `exact`) in `db` could
+        miss a record: MetadataUnavailable while the whole metadata is refilled, CorruptRecord
+        (quarantined=True) when a record in range was quarantined and is not put back yet."""
+        if not (self.refilling or self._quarantined):
+            return
+        name = self._meta.name_of(db)
+        if self.refilling:
+            raise MetadataUnavailable(
+                f"metadata of {self.data_dir} is being refilled from the peers after damage "
+                f"({self.describe_damage()}); ask another replica")
+        with self._corrupt_lock:
+            hit = next((q_key for q_db, q_key in self._quarantined
+                        if q_db == name and (q_key == prefix if exact else q_key.startswith(prefix))),
+                       None)
+        if hit is not None:
+            raise CorruptRecord(db=name.decode(), key=hit, quarantined=True,
+                                detail="found corrupt earlier, quarantined and not put back yet")
+
+    def _refilled_key(self, db: lmdb._Database, key: bytes) -> None:
+        if self._quarantined:
+            with self._corrupt_lock:
+                self._quarantined.discard((self._meta.name_of(db), key))
+
+    def quarantined_keys(self) -> list[tuple[str, bytes]]:
+        """(db name, key) of records quarantined and not yet put back."""
+        with self._corrupt_lock:
+            return sorted((db.decode(), key) for db, key in self._quarantined)
+
+    def finish_refill(self, cleared: Sequence[tuple[str, bytes]] = ()) -> None:
+        """The refill from peers is done: metadata answers again. `cleared` are quarantined keys
+        the refill asked every other home about and none had (gone for good)."""
+        with self._corrupt_lock:
+            for db, key in cleared:
+                self._quarantined.discard((db.encode(), key))
+        self.refilling = False
+
+    def node_id_lost(self) -> bool:
+        """True when the damage found at open took the data dir's node id with it (the daemon
+        then needs --node-id: a new random id would make the node a stranger to its own data)."""
+        report = self.open_report
+        if report is None:
+            return False
+        if report.moved_to:
+            return self.load_node_id() is None
+        return any(err.db == "meta" and err.key == META_NODE_ID for err in report.corrupt)
+
+    def describe_damage(self) -> str:
+        report = self.open_report
+        if self._meta.damage:
+            return f"LMDB failed at run time: {self._meta.damage}"
+        if report is None:
+            return f"{sum(self.corrupt_records.values())} corrupt records quarantined"
+        if report.moved_to:
+            return f"env rebuilt at open ({report.damage}), damaged one kept at {report.moved_to}"
+        return f"{len(report.corrupt)} corrupt records quarantined at open"
+
+    def metadata_health(self) -> str:
+        """"ok", "refilling" (answers again once refilled from peers) or "damaged" (LMDB failed at
+        run time: restart the node to rebuild)."""
+        if self._meta.damage:
+            return "damaged"
+        if self.refilling or self._quarantined:
+            return "refilling"
+        return "ok"
 
     def _lock_data_dir(self) -> int:
         path = os.path.join(self.data_dir, LOCK_FILE)
@@ -335,7 +626,9 @@ class NodeStore:
         count = total_bytes = 0
         with self._meta.read() as txn:
             for key, raw in txn.cursor(db=self._meta.chunks):
-                info = decode_record(common_pb2.StoredShare, raw, f"share {key.hex()}")
+                info = decode_record(common_pb2.StoredShare,
+                                     self._meta.value(self._meta.chunks, key, raw),
+                                     f"share {key.hex()}")
                 count += 1
                 total_bytes += info.size_bytes
         return count, total_bytes
@@ -372,23 +665,25 @@ class NodeStore:
 
     # -- identity ------------------------------------------------------------------------------
 
+    @quarantining
     def load_node_id(self) -> str | None:
         with self._meta.read() as txn:
-            raw = txn.get(META_NODE_ID, db=self._meta.meta)
+            raw = self._meta.get(txn, self._meta.meta, META_NODE_ID)
         return None if raw is None else raw.decode("utf-8")
 
+    @quarantining
     def save_node_id(self, node_id: str) -> None:
         """Record which node owns this data dir. A data dir never changes owner: saving a
         different id raises, since the cluster's placement records name the old one."""
         if not node_id:
             raise InvalidArgument("node id must not be empty")
         with self._meta.write() as txn:
-            raw = txn.get(META_NODE_ID, db=self._meta.meta)
+            raw = self._meta.get(txn, self._meta.meta, META_NODE_ID)
             if raw is not None and raw.decode("utf-8") != node_id:
                 raise StoreError(f"data dir {self.data_dir} belongs to node {raw.decode()!r}, "
                                  f"not {node_id!r}; use that node id or another --data-dir")
             if raw is None:
-                txn.put(META_NODE_ID, node_id.encode("utf-8"), db=self._meta.meta)
+                self._meta.put(txn, self._meta.meta, META_NODE_ID, node_id.encode("utf-8"))
 
     # -- shares --------------------------------------------------------------------------------
 
@@ -410,6 +705,7 @@ class NodeStore:
             raise
         return ShareWriter(self, share, temp_path, fd, guard, reserved)
 
+    @quarantining
     def put_share(self, share: ShareKey, data: bytes, *, expected_blake3: bytes,
                   placement: common_pb2.PlacementRecord | None,
                   handoff_for_node_id: str = "",
@@ -422,6 +718,7 @@ class NodeStore:
                                  handoff_for_node_id=handoff_for_node_id,
                                  referenced_by=referenced_by, references=references)
 
+    @quarantining
     def read_share(self, share: ShareKey) -> bytes:
         """The share's bytes, verified against the index's blake3 and size. A mismatch moves the
         file to quarantine/, drops the index entry and raises CorruptShare."""
@@ -469,11 +766,13 @@ class NodeStore:
         with self._meta.read() as txn:
             return txn.get(share.db_key(), db=self._meta.chunks) is not None
 
+    @quarantining
     def share_info(self, share: ShareKey) -> common_pb2.StoredShare | None:
         with self._meta.read() as txn:
-            raw = txn.get(share.db_key(), db=self._meta.chunks)
+            raw = self._meta.get(txn, self._meta.chunks, share.db_key())
         return None if raw is None else decode_record(common_pb2.StoredShare, raw, f"share {share}")
 
+    @quarantining
     def delete_share(self, share: ShareKey) -> bool:
         """Drop the index entry and every reference row of the share (one transaction), then the
         file (a crash in between leaves an unserved orphan file, never an entry without bytes).
@@ -484,6 +783,7 @@ class NodeStore:
             had_file = self._files.remove(share)
         return had_entry or had_file or refs_dropped > 0
 
+    @quarantining
     def drop_copy(self, share: ShareKey) -> bool:
         """Remove a surplus copy that repair has placed elsewhere, whoever references it: in one
         transaction its index entry, every reference row and, when no share of its layout stays
@@ -496,7 +796,7 @@ class NodeStore:
         `put_placement` stored ahead of its shares."""
         with self._share_lock(share):
             with self._meta.write() as txn:
-                raw = txn.pop(share.db_key(), db=self._meta.chunks)
+                raw = self._meta.pop(txn, self._meta.chunks, share.db_key())
                 refs_dropped = self._delete_refs(txn, share)
                 if (raw is not None or refs_dropped) and not self._layout_indexed(txn, share):
                     txn.delete(share.layout_key(), db=self._meta.placements)
@@ -506,6 +806,7 @@ class NodeStore:
                                    None)
         return raw is not None or had_file
 
+    @quarantining
     def set_home(self, share: ShareKey) -> bool:
         """Make a handoff copy a home copy (the ring now places it here, so handoff return must
         not ship it away): clear its handoff_for_node_id. True if it changed; False when the share
@@ -513,14 +814,14 @@ class NodeStore:
         where = f"share {share}"
         with self._share_lock(share):
             with self._meta.write() as txn:
-                raw = txn.get(share.db_key(), db=self._meta.chunks)
+                raw = self._meta.get(txn, self._meta.chunks, share.db_key())
                 if raw is None:
                     return False
                 info = decode_record(common_pb2.StoredShare, raw, where)
                 if not info.handoff_for_node_id:
                     return False
                 info.handoff_for_node_id = ""
-                txn.put(share.db_key(), encode_record(info, where), db=self._meta.chunks)
+                self._meta.put(txn, self._meta.chunks, share.db_key(), encode_record(info, where))
         return True
 
     def layout_shares(self, chunk_id: bytes, data_shares: int = 0,
@@ -541,6 +842,7 @@ class NodeStore:
 
     # -- references ----------------------------------------------------------------------------
 
+    @quarantining
     def references(self, share: ShareKey, *,
                    limit: int = REFERENCES_LIMIT_MAX) -> list[common_pb2.ObjectRef]:
         """Object versions the copy is stored for, at most `limit` of them in ref key order (use
@@ -556,15 +858,32 @@ class NodeStore:
                 key, raw = cursor.item()
                 if not key.startswith(prefix):
                     break
-                found.append(decode_ref(raw, f"{key[len(prefix):].hex()} of share {share}"))
+                found.append(decode_ref(self._meta.value(self._meta.refs, key, raw),
+                                        f"{key[len(prefix):].hex()} of share {share}"))
                 more = cursor.next()
         return found
+
+    @quarantining
+    def add_references(self, share: ShareKey, refs: Sequence[common_pb2.ObjectRef]) -> int:
+        """Record `refs` (at most REFERENCES_LIMIT_MAX) on the copy if it is indexed here; returns
+        how many rows were written. For copies re-indexed from their files, whose reference rows
+        were lost with the metadata env: the refill copies them from another holder."""
+        if len(refs) > REFERENCES_LIMIT_MAX:
+            raise InvalidArgument(f"{len(refs)} references; at most {REFERENCES_LIMIT_MAX} per call")
+        with self._share_lock(share):
+            with self._meta.write() as txn:
+                if txn.get(share.db_key(), db=self._meta.chunks) is None:
+                    return 0
+                for ref in refs:
+                    self._meta.put(txn, self._meta.refs, ref_row_key(share, ref), encode_ref(ref))
+        return len(refs)
 
     def reference_count(self, share: ShareKey) -> int:
         """How many object versions the copy is stored for."""
         with self._meta.read() as txn:
             return self._count_refs(txn, share)
 
+    @quarantining
     def release_share(self, share: ShareKey, ref: common_pb2.ObjectRef) -> ReleaseOutcome:
         """Remove `ref` from the copy's references (absent is fine: releases are idempotent) and,
         if none is left, the copy itself: its index entry and, when no share of its layout is
@@ -579,7 +898,7 @@ class NodeStore:
                 left = self._count_refs(txn, share)
                 if left:
                     return ReleaseOutcome(deleted=False, references_left=left)
-                raw = txn.pop(share.db_key(), db=self._meta.chunks)
+                raw = self._meta.pop(txn, self._meta.chunks, share.db_key())
                 if raw is None and not removed_ref:
                     return ReleaseOutcome(deleted=False, references_left=0)  # nothing was here
                 old = (None if raw is None else
@@ -592,13 +911,17 @@ class NodeStore:
             self._adjust_stats(old, None)
         return ReleaseOutcome(deleted=True, references_left=0)
 
+    @quarantining
     def iter_shares(self) -> Iterator[tuple[ShareKey, common_pb2.StoredShare]]:
         """Every indexed share, in chunk id order, read in batches of ITER_SHARES_BATCH_MAX with no
         transaction held between batches (entries changed meanwhile may or may not appear)."""
         for key, raw in self._scan(self._meta.chunks, b"", ITER_SHARES_BATCH_MAX):
             share = ShareKey.from_db_key(key)
-            yield share, decode_record(common_pb2.StoredShare, raw, f"share {share}")
+            yield share, decode_record(common_pb2.StoredShare,
+                                       self._meta.value(self._meta.chunks, key, raw),
+                                       f"share {share}")
 
+    @quarantining
     def mark_verified(self, shares: Sequence[ShareKey]) -> int:
         """Set last_verified_at_unix_ms to now on shares a scrub just read intact, in one write
         transaction; returns how many entries were updated (missing ones are skipped)."""
@@ -609,14 +932,21 @@ class NodeStore:
         updated = 0
         with self._meta.write() as txn:
             for share in shares:
-                raw = txn.get(share.db_key(), db=self._meta.chunks)
+                raw = self._meta.get(txn, self._meta.chunks, share.db_key())
                 if raw is None:
                     continue
                 info = decode_record(common_pb2.StoredShare, raw, f"share {share}")
                 info.last_verified_at_unix_ms = now_ms
-                txn.put(share.db_key(), encode_record(info, f"share {share}"), db=self._meta.chunks)
+                self._meta.put(txn, self._meta.chunks, share.db_key(),
+                               encode_record(info, f"share {share}"))
                 updated += 1
         return updated
+
+    def record_counts(self) -> dict[str, int]:
+        """db name -> records it holds (LMDB's own count: O(1), no value read)."""
+        with self._meta.read() as txn:
+            return {name.decode(): txn.stat(db)["entries"]
+                    for db, name in zip(self._meta.dbs(), DB_NAMES)}
 
     def stats(self) -> tuple[int, int]:
         """(shares stored, bytes stored) per the index."""
@@ -629,6 +959,7 @@ class NodeStore:
 
     # -- placements ----------------------------------------------------------------------------
 
+    @quarantining
     def put_placement(self, record: common_pb2.PlacementRecord, *,
                       if_updated_at_unix_ms: int = 0) -> bool:
         """Store or replace the placement record of one layout of a chunk (the last put wins).
@@ -643,23 +974,34 @@ class NodeStore:
         key = placement_key(record.chunk_id, *self._placement_geometry(record, where))
         with self._meta.write() as txn:
             if if_updated_at_unix_ms:
-                stored = txn.get(key, db=self._meta.placements)
+                stored = self._meta.get(txn, self._meta.placements, key)
                 if (stored is not None and decode_record(common_pb2.PlacementRecord, stored, where)
                         .updated_at_unix_ms != if_updated_at_unix_ms):
                     return False
-            txn.put(key, raw, db=self._meta.placements)
+            self._meta.put(txn, self._meta.placements, key, raw)
+        self._refilled_key(self._meta.placements, key)
         return True
 
+    @quarantining
     def get_placement(self, chunk_id: bytes, data_shares: int = 0,
                       parity_shares: int = 0) -> common_pb2.PlacementRecord | None:
         """The placement record of the chunk's replicated layout, or of its K+M erasure layout."""
         key = placement_key(chunk_id, data_shares, parity_shares)
+        self._check_answerable(self._meta.placements, key, exact=True)
         with self._meta.read() as txn:
-            raw = txn.get(key, db=self._meta.placements)
+            raw = self._meta.get(txn, self._meta.placements, key)
         return None if raw is None else decode_record(
             common_pb2.PlacementRecord, raw, f"placement of chunk {chunk_id.hex()} "
             f"({describe_geometry(data_shares, parity_shares)})")
 
+    def has_placement(self, chunk_id: bytes, data_shares: int = 0, parity_shares: int = 0) -> bool:
+        """True when a placement record of the layout is stored here (its value is not read, so
+        this answers while the metadata is being refilled)."""
+        with self._meta.read() as txn:
+            return txn.get(placement_key(chunk_id, data_shares, parity_shares),
+                           db=self._meta.placements) is not None
+
+    @quarantining
     def delete_placement(self, chunk_id: bytes, data_shares: int = 0,
                          parity_shares: int = 0) -> bool:
         """Drop one layout's placement record (garbage collection); True if there was one."""
@@ -667,28 +1009,38 @@ class NodeStore:
         with self._meta.write() as txn:
             return txn.delete(key, db=self._meta.placements)
 
+    @quarantining
     def iter_placements(self) -> Iterator[common_pb2.PlacementRecord]:
         """Every placement record here (all layouts of all chunks), in key order: a chunk's
         replicated layout, then its erasure layouts by K, M. Read ITER_RECORDS_BATCH_MAX per read
         transaction with none held between batches, like `iter_shares`."""
         for key, raw in self._scan(self._meta.placements, b"", ITER_RECORDS_BATCH_MAX):
-            yield decode_record(common_pb2.PlacementRecord, raw, f"placement {key.hex()}")
+            yield decode_record(common_pb2.PlacementRecord,
+                                self._meta.value(self._meta.placements, key, raw),
+                                f"placement {key.hex()}")
 
     # -- manifests -----------------------------------------------------------------------------
 
+    @quarantining
     def put_manifest(self, manifest: common_pb2.Manifest) -> bool:
         """Keep the manifest if it is newer than the stored version of its key; returns superseded
         (True when the stored version is newer or equal, so nothing was written)."""
         where = f"{manifest.tenant}/{manifest.bucket}/{manifest.key}"
         key = manifest_key(manifest.tenant, manifest.bucket, manifest.key)
-        return self._put_newest(self._meta.manifests, key, manifest, common_pb2.Manifest, where)
+        superseded = self._put_newest(self._meta.manifests, key, manifest, common_pb2.Manifest,
+                                      where)
+        self._refilled_key(self._meta.manifests, key)
+        return superseded
 
+    @quarantining
     def get_manifest(self, tenant: str, bucket: str, key: str) -> common_pb2.Manifest | None:
+        self._check_answerable(self._meta.manifests, manifest_key(tenant, bucket, key), exact=True)
         with self._meta.read() as txn:
-            raw = txn.get(manifest_key(tenant, bucket, key), db=self._meta.manifests)
+            raw = self._meta.get(txn, self._meta.manifests, manifest_key(tenant, bucket, key))
         return None if raw is None else decode_record(
             common_pb2.Manifest, raw, f"{tenant}/{bucket}/{key}")
 
+    @quarantining
     def list_manifests(self, tenant: str, bucket: str, *, prefix: str = "", start_after: str = "",
                        limit: int = 1000) -> tuple[list[common_pb2.Manifest], bool]:
         """Newest version per key (tombstones included) with key > start_after and key starting
@@ -699,6 +1051,7 @@ class NodeStore:
         low = base + prefix.encode("utf-8")
         after = base + start_after.encode("utf-8") if start_after else None
         start = max(low, after) if after is not None else low
+        self._check_answerable(self._meta.manifests, base, exact=False)
         found: list[common_pb2.Manifest] = []
         with self._meta.read() as txn:
             cursor = txn.cursor(db=self._meta.manifests)
@@ -711,7 +1064,9 @@ class NodeStore:
                     if len(found) == limit:
                         return found, True
                     where = f"{tenant}/{bucket}/{key[len(base):].decode('utf-8', 'replace')}"
-                    found.append(decode_record(common_pb2.Manifest, raw, where))
+                    found.append(decode_record(
+                        common_pb2.Manifest, self._meta.value(self._meta.manifests, key, raw),
+                        where))
                 more = cursor.next()
         return found, False
 
@@ -722,6 +1077,7 @@ class NodeStore:
         partitions = self._partitions(self._meta.manifests, 2, "manifest partitions")
         return [(tenant, bucket) for tenant, bucket in partitions]
 
+    @quarantining
     def iter_manifests(self, tenant: str, bucket: str) -> Iterator[common_pb2.Manifest]:
         """Every manifest of one bucket here (tombstones included), in key order, read
         ITER_RECORDS_BATCH_MAX per read transaction with none held between batches, so pushing a
@@ -729,8 +1085,10 @@ class NodeStore:
         base = manifest_key_prefix(tenant, bucket)
         for key, raw in self._scan(self._meta.manifests, base, ITER_RECORDS_BATCH_MAX):
             where = f"{tenant}/{bucket}/{key[len(base):].decode('utf-8', 'replace')}"
-            yield decode_record(common_pb2.Manifest, raw, where)
+            yield decode_record(common_pb2.Manifest,
+                                self._meta.value(self._meta.manifests, key, raw), where)
 
+    @quarantining
     def delete_manifest_if(self, manifest: common_pb2.Manifest) -> bool:
         """Delete the stored manifest of `manifest`'s key only if its version is exactly
         `manifest.version`: a node that handed a version to its new replicas drops that version,
@@ -741,24 +1099,29 @@ class NodeStore:
 
     # -- buckets -------------------------------------------------------------------------------
 
+    @quarantining
     def put_bucket(self, record: common_pb2.BucketRecord) -> bool:
         """Keep the record if it is newer (`bucket_order_key`: ballot, then version) than the stored
         one; returns superseded. Metadata sync moves accepted records between homes this way."""
         where = f"bucket {record.tenant}/{record.name}"
         raw_new = encode_record(record, where)
+        key = bucket_key(record.tenant, record.name)
         with self._meta.write() as txn:
             old = self._stored_bucket(txn, record.tenant, record.name)
             if old is not None and bucket_order_key(record) <= bucket_order_key(old):
                 return True
-            txn.put(bucket_key(record.tenant, record.name), raw_new, db=self._meta.buckets)
+            self._meta.put(txn, self._meta.buckets, key, raw_new)
+        self._refilled_key(self._meta.buckets, key)
         return False
 
+    @quarantining
     def prepare_bucket(self, tenant: str, name: str, ballot: common_pb2.Ballot
                        ) -> tuple[bool, common_pb2.Ballot, common_pb2.BucketRecord | None]:
         """Bucket register acceptor, phase 1 (node/objects/register.py): promise `ballot` unless a
         higher ballot was promised or accepted for the name, durably before answering. Returns
         (promised, the highest ballot promised or accepted here now, the accepted record or None).
         A repeated prepare of the promised ballot promises again (a duplicate delivery)."""
+        self._check_answerable(self._meta.buckets, bucket_key(tenant, name), exact=True)
         with self._meta.write() as txn:
             accepted = self._stored_bucket(txn, tenant, name)
             highest = self._highest_ballot(txn, tenant, name, accepted)
@@ -767,6 +1130,7 @@ class NodeStore:
             self._put_promise(txn, tenant, name, ballot)
         return True, ballot, accepted
 
+    @quarantining
     def accept_bucket(self, record: common_pb2.BucketRecord) -> tuple[bool, common_pb2.Ballot]:
         """Bucket register acceptor, phase 2: store `record` as the name's accepted record under its
         ballot unless a higher ballot was promised or accepted, durably before answering. Returns
@@ -774,17 +1138,20 @@ class NodeStore:
         again (a duplicate delivery) is accepted again and changes nothing."""
         where = f"bucket {record.tenant}/{record.name}"
         raw = encode_record(record, where)
+        key = bucket_key(record.tenant, record.name)
+        self._check_answerable(self._meta.buckets, key, exact=True)
         with self._meta.write() as txn:
             accepted = self._stored_bucket(txn, record.tenant, record.name)
             highest = self._highest_ballot(txn, record.tenant, record.name, accepted)
             if ballot_key(record.ballot) < ballot_key(highest):
                 return False, highest
-            txn.put(bucket_key(record.tenant, record.name), raw, db=self._meta.buckets)
+            self._meta.put(txn, self._meta.buckets, key, raw)
             self._put_promise(txn, record.tenant, record.name, record.ballot)
+        self._refilled_key(self._meta.buckets, key)
         return True, record.ballot
 
     def _stored_bucket(self, txn: lmdb.Transaction, tenant: str, name: str) -> common_pb2.BucketRecord | None:
-        raw = txn.get(bucket_key(tenant, name), db=self._meta.buckets)
+        raw = self._meta.get(txn, self._meta.buckets, bucket_key(tenant, name))
         return None if raw is None else decode_record(common_pb2.BucketRecord, raw, f"bucket {tenant}/{name}")
 
     def _highest_ballot(self, txn: lmdb.Transaction, tenant: str, name: str,
@@ -792,7 +1159,7 @@ class NodeStore:
         """The higher of the promise kept for the name and the ballot of its accepted record: a
         record that metadata sync brought here carries its ballot but no promise came with it."""
         highest = common_pb2.Ballot()
-        raw = txn.get(bucket_key(tenant, name), db=self._meta.bucket_promises)
+        raw = self._meta.get(txn, self._meta.bucket_promises, bucket_key(tenant, name))
         if raw is not None:
             highest = decode_record(common_pb2.BucketPromise, raw, f"bucket promise {tenant}/{name}").ballot
         if accepted is not None and ballot_key(accepted.ballot) > ballot_key(highest):
@@ -801,18 +1168,22 @@ class NodeStore:
 
     def _put_promise(self, txn: lmdb.Transaction, tenant: str, name: str, ballot: common_pb2.Ballot) -> None:
         promise = common_pb2.BucketPromise(format_version=RECORD_FORMAT_VERSION, ballot=ballot)
-        txn.put(bucket_key(tenant, name), encode_record(promise, f"bucket promise {tenant}/{name}"),
-                db=self._meta.bucket_promises)
+        self._meta.put(txn, self._meta.bucket_promises, bucket_key(tenant, name),
+                       encode_record(promise, f"bucket promise {tenant}/{name}"))
 
+    @quarantining
     def get_bucket(self, tenant: str, name: str) -> common_pb2.BucketRecord | None:
+        self._check_answerable(self._meta.buckets, bucket_key(tenant, name), exact=True)
         with self._meta.read() as txn:
-            raw = txn.get(bucket_key(tenant, name), db=self._meta.buckets)
+            raw = self._meta.get(txn, self._meta.buckets, bucket_key(tenant, name))
         return None if raw is None else decode_record(
             common_pb2.BucketRecord, raw, f"bucket {tenant}/{name}")
 
+    @quarantining
     def list_buckets(self, tenant: str) -> list[common_pb2.BucketRecord]:
         """Every bucket record of the tenant (tombstones included), by name."""
         base = bucket_key_prefix(tenant)
+        self._check_answerable(self._meta.buckets, base, exact=False)
         records: list[common_pb2.BucketRecord] = []
         with self._meta.read() as txn:
             cursor = txn.cursor(db=self._meta.buckets)
@@ -824,7 +1195,8 @@ class NodeStore:
                 if len(records) == BUCKETS_PER_TENANT_MAX:
                     raise StoreError(f"tenant {tenant!r} has more than {BUCKETS_PER_TENANT_MAX} "
                                      "bucket records")
-                records.append(decode_record(common_pb2.BucketRecord, raw,
+                records.append(decode_record(common_pb2.BucketRecord,
+                                             self._meta.value(self._meta.buckets, key, raw),
                                              f"bucket {key.decode('utf-8', 'replace')}"))
                 more = cursor.next()
         return records
@@ -834,6 +1206,7 @@ class NodeStore:
         one cursor seek per tenant. Raises StoreError beyond METADATA_PARTITIONS_MAX tenants."""
         return [tenant for (tenant,) in self._partitions(self._meta.buckets, 1, "bucket tenants")]
 
+    @quarantining
     def delete_bucket_if(self, record: common_pb2.BucketRecord) -> bool:
         """Delete the stored bucket record of `record`'s tenant and name only if its ballot and
         version are exactly `record`'s (see `delete_manifest_if`); True if deleted. The name's
@@ -902,11 +1275,12 @@ class NodeStore:
                     with self._meta.write() as txn:
                         if changed:
                             existing.handoff_for_node_id = state
-                            txn.put(key, encode_record(existing, where), db=self._meta.chunks)
+                            self._meta.put(txn, self._meta.chunks, key,
+                                           encode_record(existing, where))
                         for row in ref_rows:
-                            txn.put(*row, db=self._meta.refs)
+                            self._meta.put(txn, self._meta.refs, *row)
                         if placement_raw is not None:
-                            txn.put(layout_key, placement_raw, db=self._meta.placements)
+                            self._meta.put(txn, self._meta.placements, layout_key, placement_raw)
                 return True
             now_ms = self._now_unix_ms()
             record = common_pb2.StoredShare(
@@ -916,11 +1290,11 @@ class NodeStore:
             try:
                 self._files.install(temp_path, share)
                 with self._meta.write() as txn:
-                    txn.put(key, encode_record(record, where), db=self._meta.chunks)
+                    self._meta.put(txn, self._meta.chunks, key, encode_record(record, where))
                     for row in ref_rows:
-                        txn.put(*row, db=self._meta.refs)
+                        self._meta.put(txn, self._meta.refs, *row)
                     if placement_raw is not None:
-                        txn.put(layout_key, placement_raw, db=self._meta.placements)
+                        self._meta.put(txn, self._meta.placements, layout_key, placement_raw)
             except BaseException:
                 if existing is None:  # unindexed, so never served: give its room back
                     self._files.remove(share)
@@ -933,7 +1307,7 @@ class NodeStore:
         transaction) and count it out of the stats; caller holds its lock. Returns (had an entry,
         reference rows dropped). Quarantine keeps the refs: the copy is to be rebuilt."""
         with self._meta.write() as txn:
-            raw = txn.pop(share.db_key(), db=self._meta.chunks)
+            raw = self._meta.pop(txn, self._meta.chunks, share.db_key())
             refs_dropped = self._delete_refs(txn, share) if drop_refs else 0
         if raw is None:
             return False, refs_dropped
@@ -981,18 +1355,18 @@ class NodeStore:
                     | common_pb2.BucketRecord, message_type: type, where: str) -> bool:
         raw_new = encode_record(record, where)
         with self._meta.write() as txn:
-            raw_old = txn.get(key, db=db)
+            raw_old = self._meta.get(txn, db, key)
             if raw_old is not None:
                 old = decode_record(message_type, raw_old, where)
                 if version_key(record.version) <= version_key(old.version):
                     return True
-            txn.put(key, raw_new, db=db)
+            self._meta.put(txn, db, key, raw_new)
         return False
 
     def _delete_if_version(self, db: lmdb._Database, key: bytes, record: common_pb2.Manifest
                            | common_pb2.BucketRecord, message_type: type, where: str) -> bool:
         with self._meta.write() as txn:
-            raw = txn.get(key, db=db)
+            raw = self._meta.get(txn, db, key)
             if raw is None:
                 return False
             stored = decode_record(message_type, raw, where)

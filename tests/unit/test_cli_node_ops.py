@@ -80,6 +80,9 @@ def test_short_duration_rounds_up_to_two_units(seconds: float, text: str) -> Non
     ({"draining": True}, "ALIVE draining"),
     ({"state": "DOWN", "maintenance_until_unix_ms": START_UNIX_MS + 28 * 60_000}, "DOWN maint 28m"),
     ({"disk_full": True}, "ALIVE full"),
+    # Metadata refilled from peers after damage, or damaged at run time.
+    ({"metadata_health": "refilling"}, "ALIVE metadata-refilling"),
+    ({"metadata_health": "damaged", "disk_full": True}, "ALIVE full metadata-damaged"),
     ({"draining": True, "disk_full": True,
       "maintenance_until_unix_ms": START_UNIX_MS + 90_000}, "ALIVE draining maint 2m full"),
     # A window that has ended is not shown.

@@ -628,6 +628,28 @@ def test_fsck_report_and_exit_codes(run, server: FakeServer, degraded: int, unre
     assert result.stderr == ""  # not a terminal: no progress line
 
 
+def test_fsck_reports_metadata_replicas_missing_or_corrupt_and_exits_10(run, server: FakeServer) -> None:
+    """Metadata home replicas lacking an object's current manifest, or holding it corrupt, get one
+    line each, the summary counts them, and fsck exits 10 (degraded) though every chunk is full."""
+    server.node.fsck_findings = [
+        admin_pb2.FsckMetadataFinding(bucket="photos", key="a", node_id="node-2", corrupt=True,
+                                      detail="DATA_LOSS: corrupt record in db manifests"),
+        admin_pb2.FsckMetadataFinding(bucket="photos", key="b", node_id="node-2", detail="no manifest")]
+    summary = _summary(degraded=0, unreadable=0, misplaced=0)
+    summary.metadata_replicas_missing, summary.metadata_replicas_corrupt = 1, 1
+    server.node.fsck_summary = summary
+    result = run("fsck")
+    assert result.exit_code == 10, result.stderr
+    assert result.stdout.splitlines() == [
+        "metadata corrupt: photos/a on node-2 (DATA_LOSS: corrupt record in db manifests)",
+        "metadata missing: photos/b on node-2 (no manifest)",
+        "fsck: 12 buckets, 340 objects, 1020 chunks: 1020 full, 0 degraded, 0 unreadable (0 misplaced); "
+        "metadata replicas: 1 missing, 1 corrupt"]
+    document = json.loads(run("fsck", "--json").stdout)
+    assert document["summary"]["metadata_replicas_corrupt"] == 1
+    assert [f["node_id"] for f in document["metadata_findings"]] == ["node-2", "node-2"]
+
+
 @pytest.mark.parametrize("degraded,unreadable,exit_code", [(0, 0, 0), (2, 0, 10), (1, 1, 5)])
 def test_fsck_json_and_exit_codes(run, server: FakeServer, degraded: int, unreadable: int,
                                   exit_code: int) -> None:
@@ -636,7 +658,7 @@ def test_fsck_json_and_exit_codes(run, server: FakeServer, degraded: int, unread
     result = run("fsck", "--json")
     assert result.exit_code == exit_code
     document = json.loads(result.stdout)
-    assert set(document) == {"findings", "summary", "findings_omitted"}
+    assert set(document) == {"findings", "summary", "findings_omitted", "metadata_findings"}
     assert [f["unreadable"] for f in document["findings"]] == (
         [False] * degraded + [True] * unreadable)
     if document["findings"]:
@@ -645,7 +667,8 @@ def test_fsck_json_and_exit_codes(run, server: FakeServer, degraded: int, unread
     assert document["summary"] == {
         "buckets_checked": 12, "objects_checked": 340, "chunks_checked": 1020,
         "chunks_full": 1020 - degraded - unreadable, "chunks_degraded": degraded,
-        "chunks_unreadable": unreadable, "chunks_misplaced": 3, "bytes_checked": 4000 * MIB}
+        "chunks_unreadable": unreadable, "chunks_misplaced": 3, "bytes_checked": 4000 * MIB,
+        "metadata_replicas_missing": 0, "metadata_replicas_corrupt": 0}
 
 
 def test_fsck_shows_progress_on_a_terminal(run, server: FakeServer,

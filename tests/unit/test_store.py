@@ -15,6 +15,7 @@ from ringstore.v1 import common_pb2
 from node.store import (ChecksumMismatch, CorruptShare, DataDirLocked, InvalidArgument, NodeStore,
                         ShareKey, ShareNotFound, StoreError, UnknownFormatVersion, version_key)
 from node.store import store as store_module
+from node.store.metadata import seal
 
 MIB = 1024 * 1024
 NOW_MS = 1_700_000_000_000
@@ -465,7 +466,8 @@ def test_unknown_record_version_on_disk_is_rejected_on_read(tmp_path):
     or listed instead of being half-understood."""
     NodeStore(str(tmp_path), map_size_bytes=64 * MIB).close()
     newer = common_pb2.Manifest(format_version=2, tenant="t", bucket="b", key="k")
-    _raw_put(str(tmp_path), b"manifests", b"t\0b\0k", newer.SerializeToString())
+    _raw_put(str(tmp_path), b"manifests", b"t\0b\0k",
+             seal(b"manifests", b"t\0b\0k", newer.SerializeToString()))
     with NodeStore(str(tmp_path), map_size_bytes=64 * MIB) as s:
         with pytest.raises(UnknownFormatVersion):
             s.get_manifest("t", "b", "k")
@@ -474,15 +476,15 @@ def test_unknown_record_version_on_disk_is_rejected_on_read(tmp_path):
 
 
 def test_unknown_data_dir_version_refuses_to_open(tmp_path):
-    """A data dir whose layout format_version is neither 2 nor the migratable 1 is not opened (and
-    not swept)."""
+    """A data dir whose layout format_version is neither 3 nor the migratable 1 and 2 is not
+    opened (and not swept)."""
     NodeStore(str(tmp_path), map_size_bytes=64 * MIB).close()
-    _raw_put(str(tmp_path), b"meta", b"format_version", b"3")
+    _raw_put(str(tmp_path), b"meta", b"format_version", b"4")
     (tmp_path / "tmp" / "keep.r.1").write_bytes(b"x")
     with pytest.raises(UnknownFormatVersion, match="format_version"):
         NodeStore(str(tmp_path), map_size_bytes=64 * MIB)
     assert (tmp_path / "tmp" / "keep.r.1").exists()
-    _raw_put(str(tmp_path), b"meta", b"format_version", b"2")
+    _raw_put(str(tmp_path), b"meta", b"format_version", b"3")
     NodeStore(str(tmp_path), map_size_bytes=64 * MIB).close()
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from ringstore.v1 import common_pb2
 
+from node.store.keys import ref_row_key
+from node.store.metadata import seal
 from node.store import (CorruptShare, InvalidArgument, NodeStore, ShareKey, UnknownFormatVersion,
                         placement_key, policy_geometry)
 
@@ -267,15 +269,24 @@ def _raw_get(data_dir, db_name: bytes, key: bytes) -> bytes | None:
         env.close()
 
 
+def _raw_share_file(data_dir, chunk_id: bytes, data: bytes) -> None:
+    directory = os.path.join(data_dir, "chunks", chunk_id[:1].hex(), chunk_id[1:2].hex())
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, f"{chunk_id.hex()}.r"), "wb") as f:
+        f.write(data)
+
+
 def test_layout_1_data_dir_is_migrated_at_open(tmp_path):
-    """A layout-1 data dir opens as layout 2: its replica entries stay, a replicated placement
+    """A layout-1 data dir opens as layout 3: its replica entries stay, a replicated placement
     stays under the chunk id, and an erasure placement (kept under the bare chunk id in layout 1)
-    moves to its layout key."""
-    replicated_chunk, coded_chunk = b"\x01" * 32, b"\x02" * 32
-    with NodeStore(str(tmp_path), map_size_bytes=64 * MIB) as s:
-        s.put_share(ShareKey(replicated_chunk), b"r", expected_blake3=_digest(b"r"),
-                    placement=_placement(replicated_chunk))
+    moves to its layout key; every value gains its checksum envelope."""
+    replicated_chunk, coded_chunk = _digest(b"r"), b"\x02" * 32
+    entry = common_pb2.StoredShare(format_version=1, size_bytes=1, blake3=replicated_chunk)
+    _raw_share_file(tmp_path, replicated_chunk, b"r")
     _raw_put(tmp_path, b"meta", b"format_version", b"1")
+    _raw_put(tmp_path, b"chunks", replicated_chunk + b"r", entry.SerializeToString())
+    _raw_put(tmp_path, b"placements", replicated_chunk,
+             _placement(replicated_chunk).SerializeToString())
     _raw_put(tmp_path, b"placements", coded_chunk,
              _placement(coded_chunk, 4, 2).SerializeToString())
     with NodeStore(str(tmp_path), map_size_bytes=64 * MIB) as s:
@@ -283,7 +294,43 @@ def test_layout_1_data_dir_is_migrated_at_open(tmp_path):
         assert s.get_placement(replicated_chunk) is not None
         assert s.get_placement(coded_chunk) is None
         assert s.get_placement(coded_chunk, 4, 2).policy.erasure_coding.parity_shares == 2
-    assert _raw_get(tmp_path, b"meta", b"format_version") == b"2"
+        assert s.open_report is None
+    assert _raw_get(tmp_path, b"meta", b"format_version") == b"3"
+
+
+def test_layout_2_data_dir_gains_checksum_envelopes_at_open(tmp_path):
+    """A layout-2 data dir (values stored bare) opens as layout 3: every record of every db reads
+    back as before, each value is now envelope + payload, and nothing is reported corrupt."""
+    chunk_id = _digest(b"abc")
+    entry = common_pb2.StoredShare(format_version=1, size_bytes=3, blake3=chunk_id)
+    manifest = common_pb2.Manifest(format_version=1, tenant="t", bucket="b", key="k",
+                                   size_bytes=3)
+    bucket = common_pb2.BucketRecord(format_version=1, tenant="t", name="b")
+    ref = common_pb2.ObjectRef(tenant="t", bucket="b", key="k")
+    _raw_share_file(tmp_path, chunk_id, b"abc")
+    rows = {
+        (b"meta", b"format_version"): b"2",
+        (b"meta", b"node_id"): b"node-x",
+        (b"chunks", chunk_id + b"r"): entry.SerializeToString(),
+        (b"placements", chunk_id): _placement(chunk_id).SerializeToString(),
+        (b"manifests", b"t\0b\0k"): manifest.SerializeToString(),
+        (b"buckets", b"t\0b"): bucket.SerializeToString(),
+        (b"refs", ref_row_key(ShareKey(chunk_id), ref)): b"\x01" + ref.SerializeToString(),
+    }
+    for (db, key), value in rows.items():
+        _raw_put(tmp_path, db, key, value)
+    with NodeStore(str(tmp_path), map_size_bytes=64 * MIB) as s:
+        assert s.open_report is None
+        assert s.load_node_id() == "node-x"
+        assert s.read_share(ShareKey(chunk_id)) == b"abc"
+        assert s.get_placement(chunk_id).holders[0].node_id == "node-a"
+        assert s.get_manifest("t", "b", "k").size_bytes == 3
+        assert [r.name for r in s.list_buckets("t")] == ["b"]
+        assert s.references(ShareKey(chunk_id)) == [ref]
+    assert _raw_get(tmp_path, b"meta", b"format_version") == b"3"
+    for (db, key), value in rows.items():
+        if key != b"format_version":
+            assert _raw_get(tmp_path, db, key) == seal(db, key, value), (db, key)
 
 
 def test_layout_1_erasure_share_refuses_to_migrate(tmp_path):

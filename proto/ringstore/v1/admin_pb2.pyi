@@ -215,7 +215,7 @@ class FsckProgress(_message.Message):
     def __init__(self, objects_checked: _Optional[int] = ..., chunks_checked: _Optional[int] = ..., bytes_checked: _Optional[int] = ...) -> None: ...
 
 class FsckSummary(_message.Message):
-    __slots__ = ("buckets_checked", "objects_checked", "chunks_checked", "chunks_full", "chunks_degraded", "chunks_unreadable", "chunks_misplaced", "bytes_checked")
+    __slots__ = ("buckets_checked", "objects_checked", "chunks_checked", "chunks_full", "chunks_degraded", "chunks_unreadable", "chunks_misplaced", "bytes_checked", "metadata_replicas_missing", "metadata_replicas_corrupt")
     BUCKETS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     OBJECTS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_CHECKED_FIELD_NUMBER: _ClassVar[int]
@@ -224,6 +224,8 @@ class FsckSummary(_message.Message):
     CHUNKS_UNREADABLE_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_MISPLACED_FIELD_NUMBER: _ClassVar[int]
     BYTES_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    METADATA_REPLICAS_MISSING_FIELD_NUMBER: _ClassVar[int]
+    METADATA_REPLICAS_CORRUPT_FIELD_NUMBER: _ClassVar[int]
     buckets_checked: int
     objects_checked: int
     chunks_checked: int
@@ -232,17 +234,35 @@ class FsckSummary(_message.Message):
     chunks_unreadable: int
     chunks_misplaced: int
     bytes_checked: int
-    def __init__(self, buckets_checked: _Optional[int] = ..., objects_checked: _Optional[int] = ..., chunks_checked: _Optional[int] = ..., chunks_full: _Optional[int] = ..., chunks_degraded: _Optional[int] = ..., chunks_unreadable: _Optional[int] = ..., chunks_misplaced: _Optional[int] = ..., bytes_checked: _Optional[int] = ...) -> None: ...
+    metadata_replicas_missing: int
+    metadata_replicas_corrupt: int
+    def __init__(self, buckets_checked: _Optional[int] = ..., objects_checked: _Optional[int] = ..., chunks_checked: _Optional[int] = ..., chunks_full: _Optional[int] = ..., chunks_degraded: _Optional[int] = ..., chunks_unreadable: _Optional[int] = ..., chunks_misplaced: _Optional[int] = ..., bytes_checked: _Optional[int] = ..., metadata_replicas_missing: _Optional[int] = ..., metadata_replicas_corrupt: _Optional[int] = ...) -> None: ...
+
+class FsckMetadataFinding(_message.Message):
+    __slots__ = ("bucket", "key", "node_id", "corrupt", "detail")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    CORRUPT_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    node_id: str
+    corrupt: bool
+    detail: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., node_id: _Optional[str] = ..., corrupt: _Optional[bool] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class FsckResponse(_message.Message):
-    __slots__ = ("progress", "finding", "summary")
+    __slots__ = ("progress", "finding", "summary", "metadata_finding")
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     FINDING_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FINDING_FIELD_NUMBER: _ClassVar[int]
     progress: FsckProgress
     finding: FsckFinding
     summary: FsckSummary
-    def __init__(self, progress: _Optional[_Union[FsckProgress, _Mapping]] = ..., finding: _Optional[_Union[FsckFinding, _Mapping]] = ..., summary: _Optional[_Union[FsckSummary, _Mapping]] = ...) -> None: ...
+    metadata_finding: FsckMetadataFinding
+    def __init__(self, progress: _Optional[_Union[FsckProgress, _Mapping]] = ..., finding: _Optional[_Union[FsckFinding, _Mapping]] = ..., summary: _Optional[_Union[FsckSummary, _Mapping]] = ..., metadata_finding: _Optional[_Union[FsckMetadataFinding, _Mapping]] = ...) -> None: ...
 
 class StartScrubRequest(_message.Message):
     __slots__ = ("this_node_only",)

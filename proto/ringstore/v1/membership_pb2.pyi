@@ -23,7 +23,7 @@ MEMBER_STATE_LEFT: MemberState
 MEMBER_STATE_SUSPECT: MemberState
 
 class Member(_message.Message):
-    __slots__ = ("node_id", "address", "zone", "capacity_bytes", "generation", "incarnation", "state", "free_bytes", "metrics_port", "draining", "maintenance_until_unix_ms", "disk_full", "suspected_by")
+    __slots__ = ("node_id", "address", "zone", "capacity_bytes", "generation", "incarnation", "state", "free_bytes", "metrics_port", "draining", "maintenance_until_unix_ms", "disk_full", "metadata_health", "suspected_by")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     ZONE_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +36,7 @@ class Member(_message.Message):
     DRAINING_FIELD_NUMBER: _ClassVar[int]
     MAINTENANCE_UNTIL_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     DISK_FULL_FIELD_NUMBER: _ClassVar[int]
+    METADATA_HEALTH_FIELD_NUMBER: _ClassVar[int]
     SUSPECTED_BY_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     address: str
@@ -49,8 +50,9 @@ class Member(_message.Message):
     draining: bool
     maintenance_until_unix_ms: int
     disk_full: bool
+    metadata_health: str
     suspected_by: str
-    def __init__(self, node_id: _Optional[str] = ..., address: _Optional[str] = ..., zone: _Optional[str] = ..., capacity_bytes: _Optional[int] = ..., generation: _Optional[int] = ..., incarnation: _Optional[int] = ..., state: _Optional[_Union[MemberState, str]] = ..., free_bytes: _Optional[int] = ..., metrics_port: _Optional[int] = ..., draining: _Optional[bool] = ..., maintenance_until_unix_ms: _Optional[int] = ..., disk_full: _Optional[bool] = ..., suspected_by: _Optional[str] = ...) -> None: ...
+    def __init__(self, node_id: _Optional[str] = ..., address: _Optional[str] = ..., zone: _Optional[str] = ..., capacity_bytes: _Optional[int] = ..., generation: _Optional[int] = ..., incarnation: _Optional[int] = ..., state: _Optional[_Union[MemberState, str]] = ..., free_bytes: _Optional[int] = ..., metrics_port: _Optional[int] = ..., draining: _Optional[bool] = ..., maintenance_until_unix_ms: _Optional[int] = ..., disk_full: _Optional[bool] = ..., metadata_health: _Optional[str] = ..., suspected_by: _Optional[str] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
     __slots__ = ("sender", "updates")

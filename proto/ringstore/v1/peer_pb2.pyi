@@ -54,10 +54,12 @@ class StoreChunkResponse(_message.Message):
     def __init__(self, already_present: _Optional[bool] = ...) -> None: ...
 
 class FetchChunkRequest(_message.Message):
-    __slots__ = ("share",)
+    __slots__ = ("share", "header_only")
     SHARE_FIELD_NUMBER: _ClassVar[int]
+    HEADER_ONLY_FIELD_NUMBER: _ClassVar[int]
     share: ShareRef
-    def __init__(self, share: _Optional[_Union[ShareRef, _Mapping]] = ...) -> None: ...
+    header_only: bool
+    def __init__(self, share: _Optional[_Union[ShareRef, _Mapping]] = ..., header_only: _Optional[bool] = ...) -> None: ...
 
 class FetchChunkHeader(_message.Message):
     __slots__ = ("size_bytes", "blake3", "references")

@@ -3,7 +3,9 @@
     chunks      ShareKey.db_key()             -> StoredShare      (local index of share files)
     refs        ShareKey.db_key() + ref_key   -> ref record       (object versions using a copy)
     placements  placement_key (per layout)    -> PlacementRecord  (who holds the layout's copies)
-    manifests   tenant\\0bucket\\0key          -> Manifest         (newest version only)
+    manifests   tenant\\0bucket\\0key          -> Manifest         (newest version only; a key
+                                                                    over 478 bytes is shortened,
+                                                                    see keys.hashed_db_key)
     buckets     tenant\\0name                 -> BucketRecord     (newest version only)
     meta        b"format_version", b"node_id" -> ASCII / UTF-8     (the data dir's own identity)
 
@@ -29,6 +31,10 @@ the meta db; migrations are code run at open, in the open transaction:
             was written before erasure coding was implemented, so none should exist. Copies from
             layout 1 carry no references: the first release of any ref lets them go, as an
             unconditional delete did before.
+    2 -> 3  manifest keys longer than MANIFEST_DB_KEY_INLINE_BYTES_MAX (478) bytes are shortened
+            to that head + NUL + blake3 of the whole key (`keys.hashed_db_key`), so object keys of
+            up to 1024 bytes fit LMDB's 511-byte keys. Layout 2 could only hold whole keys of
+            479..511 bytes; those move. Every other record is unchanged.
 
 Rejected alternatives: SQLite (a query planner and SQL text for what are five sorted key-value
 maps, and slower synced commits), one LMDB environment per table (no atomic commit across the index,
@@ -50,9 +56,10 @@ from google.protobuf.message import DecodeError, Message
 from ringstore.v1 import common_pb2
 
 from node.store.errors import InvalidArgument, StoreError, StoreFull, UnknownFormatVersion
-from node.store.keys import CHUNK_ID_BYTES, SHARE_DB_KEY_BYTES, placement_key
+from node.store.keys import (CHUNK_ID_BYTES, LMDB_KEY_BYTES_MAX, MANIFEST_DB_KEY_INLINE_BYTES_MAX,
+                             SHARE_DB_KEY_BYTES, manifest_key, placement_key)
 
-LAYOUT_FORMAT_VERSION = 2
+LAYOUT_FORMAT_VERSION = 3
 RECORD_FORMAT_VERSION = 1
 # Format of a ref record's leading byte (see the module docstring).
 REF_RECORD_FORMAT_VERSION = 1
@@ -124,6 +131,10 @@ class MetadataDb:
         self.env = lmdb.open(path, max_dbs=MAX_DBS, map_size=map_size_bytes, subdir=True,
                              sync=True, metasync=True)
         try:
+            if self.env.max_key_size() < LMDB_KEY_BYTES_MAX:
+                raise StoreError(
+                    f"this LMDB build takes keys of at most {self.env.max_key_size()} bytes; "
+                    f"Ringstore needs {LMDB_KEY_BYTES_MAX}: install the lmdb package's default build")
             with self.env.begin(write=True) as txn:
                 self.chunks = self.env.open_db(DB_CHUNKS, txn=txn)
                 self.refs = self.env.open_db(DB_REFS, txn=txn)
@@ -149,6 +160,9 @@ class MetadataDb:
             return
         if raw == b"1":
             self._migrate_1_to_2(txn)
+            raw = b"2"
+        if raw == b"2":
+            self._migrate_2_to_3(txn)
             return
         if raw != str(LAYOUT_FORMAT_VERSION).encode():
             raise UnknownFormatVersion(
@@ -181,6 +195,20 @@ class MetadataDb:
         for old_key, new_key, raw in moves:
             txn.delete(old_key, db=self.placements)
             txn.put(new_key, raw, db=self.placements)
+        txn.put(META_FORMAT_VERSION, b"2", db=self.meta)
+
+    def _migrate_2_to_3(self, txn: lmdb.Transaction) -> None:
+        """Layout 2 -> 3 (see the module docstring), inside the open transaction: manifests whose
+        whole key is longer than MANIFEST_DB_KEY_INLINE_BYTES_MAX move to their shortened key."""
+        moves: list[tuple[bytes, bytes, bytes]] = []
+        for key, raw in txn.cursor(db=self.manifests):
+            if len(key) <= MANIFEST_DB_KEY_INLINE_BYTES_MAX:
+                continue
+            manifest = decode_record(common_pb2.Manifest, raw, f"manifest {key!r}")
+            moves.append((key, manifest_key(manifest.tenant, manifest.bucket, manifest.key), raw))
+        for old_key, new_key, raw in moves:
+            txn.delete(old_key, db=self.manifests)
+            txn.put(new_key, raw, db=self.manifests)
         txn.put(META_FORMAT_VERSION, str(LAYOUT_FORMAT_VERSION).encode(), db=self.meta)
 
     @contextlib.contextmanager

@@ -86,6 +86,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import heapq
 import os
 import threading
 import time
@@ -101,8 +102,9 @@ from node.store.chunks import ChunkFiles, raise_if_full
 from node.store.disk import DiskGuard
 from node.store.errors import (ChecksumMismatch, CorruptShare, DataDirLocked, InvalidArgument,
                                ShareNotFound, StoreError, StoreFull)
-from node.store.keys import (CHUNK_ID_BYTES, ShareKey, bucket_key, bucket_key_prefix,
-                             describe_geometry, key_partition, layout_db_prefix, manifest_key,
+from node.store.keys import (CHUNK_ID_BYTES, MANIFEST_DB_KEY_INLINE_BYTES_MAX, ShareKey,
+                             bucket_key, bucket_key_prefix, describe_geometry, hashed_group,
+                             is_hashed_db_key, key_partition, layout_db_prefix, manifest_key,
                              manifest_key_prefix, placement_key, policy_geometry, ref_row_key,
                              version_key)
 from node.store.metadata import (META_NODE_ID, RECORD_FORMAT_VERSION, MetadataDb,
@@ -692,27 +694,56 @@ class NodeStore:
     def list_manifests(self, tenant: str, bucket: str, *, prefix: str = "", start_after: str = "",
                        limit: int = 1000) -> tuple[list[common_pb2.Manifest], bool]:
         """Newest version per key (tombstones included) with key > start_after and key starting
-        with prefix, in key order, at most `limit`; the bool says more exist. One range scan."""
+        with prefix, in key order (UTF-8 bytes), at most `limit`; the bool says more exist. One
+        range scan; keys whose db key was shortened (`keys.hashed_db_key`) sit together under their
+        shared head in hash order, so each such group is read whole and only its `limit + 1`
+        smallest keys in range are kept, in key order."""
         if not 1 <= limit <= LIST_MANIFESTS_LIMIT_MAX:
             raise InvalidArgument(f"limit must be in 1..{LIST_MANIFESTS_LIMIT_MAX}, got {limit}")
         base = manifest_key_prefix(tenant, bucket)
-        low = base + prefix.encode("utf-8")
-        after = base + start_after.encode("utf-8") if start_after else None
-        start = max(low, after) if after is not None else low
+        prefix_raw = base + prefix.encode("utf-8")
+        after_raw = base + start_after.encode("utf-8") if start_after else None
+        # Every key in range has a db key >= the heads of these two (see keys' module docstring).
+        low = prefix_raw[:MANIFEST_DB_KEY_INLINE_BYTES_MAX]
+        start = low if after_raw is None else max(low, after_raw[:MANIFEST_DB_KEY_INLINE_BYTES_MAX])
+
+        def wanted(raw_key: bytes) -> bool:
+            return raw_key.startswith(prefix_raw) and (after_raw is None or raw_key > after_raw)
+
+        def where(raw_key: bytes) -> str:
+            return f"{tenant}/{bucket}/{raw_key[len(base):].decode('utf-8', 'replace')}"
+
         found: list[common_pb2.Manifest] = []
         with self._meta.read() as txn:
             cursor = txn.cursor(db=self._meta.manifests)
             more = cursor.set_range(start)
-            while more:
+            while more and len(found) <= limit:
                 key, raw = cursor.item()
                 if not key.startswith(low):
                     break
-                if key != after:
-                    if len(found) == limit:
-                        return found, True
-                    where = f"{tenant}/{bucket}/{key[len(base):].decode('utf-8', 'replace')}"
-                    found.append(decode_record(common_pb2.Manifest, raw, where))
-                more = cursor.next()
+                if not is_hashed_db_key(key):
+                    if wanted(key):
+                        found.append(decode_record(common_pb2.Manifest, raw, where(key)))
+                    more = cursor.next()
+                    continue
+                group = hashed_group(key)
+
+                def group_members() -> Iterator[tuple[bytes, common_pb2.Manifest]]:
+                    nonlocal more
+                    while more and cursor.key().startswith(group):
+                        manifest = decode_record(common_pb2.Manifest, cursor.value(),
+                                                 where(group[:-1]) + "...")
+                        raw_key = base + manifest.key.encode("utf-8")
+                        if wanted(raw_key):
+                            yield raw_key, manifest
+                        more = cursor.next()
+
+                # Bounded memory however large the group: heapq keeps only the smallest.
+                members = heapq.nsmallest(limit + 1 - len(found), group_members(),
+                                          key=lambda member: member[0])
+                found.extend(manifest for _, manifest in members)
+        if len(found) > limit:
+            return found[:limit], True
         return found, False
 
     def manifest_partitions(self) -> list[tuple[str, str]]:

@@ -474,15 +474,15 @@ def test_unknown_record_version_on_disk_is_rejected_on_read(tmp_path):
 
 
 def test_unknown_data_dir_version_refuses_to_open(tmp_path):
-    """A data dir whose layout format_version is neither 2 nor the migratable 1 is not opened (and
-    not swept)."""
+    """A data dir whose layout format_version is neither 3 nor a migratable 1 or 2 is not opened
+    (and not swept)."""
     NodeStore(str(tmp_path), map_size_bytes=64 * MIB).close()
-    _raw_put(str(tmp_path), b"meta", b"format_version", b"3")
+    _raw_put(str(tmp_path), b"meta", b"format_version", b"4")
     (tmp_path / "tmp" / "keep.r.1").write_bytes(b"x")
     with pytest.raises(UnknownFormatVersion, match="format_version"):
         NodeStore(str(tmp_path), map_size_bytes=64 * MIB)
     assert (tmp_path / "tmp" / "keep.r.1").exists()
-    _raw_put(str(tmp_path), b"meta", b"format_version", b"2")
+    _raw_put(str(tmp_path), b"meta", b"format_version", b"3")
     NodeStore(str(tmp_path), map_size_bytes=64 * MIB).close()
 
 

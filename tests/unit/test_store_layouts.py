@@ -268,7 +268,7 @@ def _raw_get(data_dir, db_name: bytes, key: bytes) -> bytes | None:
 
 
 def test_layout_1_data_dir_is_migrated_at_open(tmp_path):
-    """A layout-1 data dir opens as layout 2: its replica entries stay, a replicated placement
+    """A layout-1 data dir opens as layout 3 (through 2): its replica entries stay, a replicated placement
     stays under the chunk id, and an erasure placement (kept under the bare chunk id in layout 1)
     moves to its layout key."""
     replicated_chunk, coded_chunk = b"\x01" * 32, b"\x02" * 32
@@ -283,7 +283,7 @@ def test_layout_1_data_dir_is_migrated_at_open(tmp_path):
         assert s.get_placement(replicated_chunk) is not None
         assert s.get_placement(coded_chunk) is None
         assert s.get_placement(coded_chunk, 4, 2).policy.erasure_coding.parity_shares == 2
-    assert _raw_get(tmp_path, b"meta", b"format_version") == b"2"
+    assert _raw_get(tmp_path, b"meta", b"format_version") == b"3"
 
 
 def test_layout_1_erasure_share_refuses_to_migrate(tmp_path):

@@ -939,6 +939,10 @@ class _Nodectl(click.Group):
         try:
             result = super().main(args, prog_name or "nodectl", complete_var,
                                   standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as err:
+            # A group run without a command: its help, as click prints it, not an error line.
+            err.show()
+            sys.exit(err.exit_code)
         except click.ClickException as err:
             hint = ""
             context = getattr(err, "ctx", None)
@@ -1144,7 +1148,7 @@ def get_command(settings: _Settings, source: str, local_path: str, byte_range: s
     The bytes go to a temporary file beside LOCAL_PATH, renamed into place only once complete.
     """
     bucket, key = split_bucket_key(source)
-    start_bytes, length_bytes = parse_range(byte_range) if byte_range else (None, None)
+    start_bytes, length_bytes = (None, None) if byte_range is None else parse_range(byte_range)
     with settings.client() as client, client.get(
             bucket, key, range_start_bytes=start_bytes, range_length_bytes=length_bytes) as reader:
         progress = _progress(f"get {bucket}/{key}", reader.range_length_bytes)

@@ -803,6 +803,22 @@ def expansion_ratio(policy: common_pb2.RedundancyPolicy) -> float:
     return 1.0
 
 
+def rpc_error(err: grpc.RpcError, call_name: str, deadline_s: float | None) -> RingstoreError:
+    """`from_rpc_error`, except that gRPC's bare "Deadline Exceeded" becomes one line naming the
+    call, the seconds it had, and what to do."""
+    error = from_rpc_error(err)
+    details_fn = getattr(err, "details", None)
+    details = details_fn() if callable(details_fn) else None
+    # A node's own DEADLINE_EXCEEDED carries its message (a quorum that timed out); only gRPC's
+    # local deadline comes with this bare text.
+    if (isinstance(error, DeadlineExceeded) and deadline_s is not None
+            and (details or "").strip().lower() in ("", "deadline exceeded")):
+        return DeadlineExceeded(
+            f"{call_name} timed out after {deadline_s:.1f} s without an answer from the node (it "
+            "may be overloaded, or waiting on a slow peer): retry, or raise --timeout-s")
+    return error
+
+
 def stream_deadline_s(timeout_s: float, size_bytes: int) -> float:
     """Seconds a stream moving `size_bytes` may take: timeout_s plus size at 10 MB/s."""
     assert size_bytes >= 0, size_bytes
@@ -1260,6 +1276,7 @@ class ObjectReader:
         self._requested_start_bytes = range_start_bytes
         self._requested_length_bytes = range_length_bytes
         self._call: Any = None
+        self._grpc_timeout_s: float | None = None
         self._watchdog: _Watchdog | None = None
         self._opened_at_s = 0.0
         self._received_bytes = 0
@@ -1297,6 +1314,7 @@ class ObjectReader:
             grpc_timeout_s = stream_deadline_s(timeout_s, length_bytes)
         self._opened_at_s = time.monotonic()
         self._watchdog = _Watchdog(self._opened_at_s + timeout_s)
+        self._grpc_timeout_s = grpc_timeout_s
         self._call = self._client._get_rpc(request, timeout=grpc_timeout_s)
         self._watchdog.start(self._call)
         try:
@@ -1316,9 +1334,9 @@ class ObjectReader:
         if self._watchdog is not None and self._watchdog.expired:
             elapsed_s = time.monotonic() - self._opened_at_s
             return DeadlineExceeded(
-                f"get {self._bucket}/{self._key}: deadline exceeded after {elapsed_s:.1f} s "
-                f"({self._received_bytes} bytes received)")
-        return from_rpc_error(err)
+                f"get {self._bucket}/{self._key} timed out after {elapsed_s:.1f} s "
+                f"({self._received_bytes} bytes received): retry, or raise --timeout-s")
+        return rpc_error(err, f"get {self._bucket}/{self._key}", self._grpc_timeout_s)
 
     def _stop_call(self) -> None:
         if self._watchdog is not None:
@@ -1490,11 +1508,13 @@ class Client:
 
     def _unary(self, rpc: Callable[..., Any], request: Any, *, replayable: bool = True) -> Any:
         """One unary call under timeout_s; retried after UNAVAILABLE only when `replayable`."""
+        call_name = type(request).__name__.removesuffix("Request")
+
         def once() -> Any:
             try:
                 return rpc(request, timeout=self._timeout_s)
             except grpc.RpcError as err:
-                raise from_rpc_error(err) from err
+                raise rpc_error(err, call_name, self._timeout_s) from err
 
         return self._retrying(once, replayable=replayable)
 
@@ -1604,7 +1624,7 @@ class Client:
                     f"put {header.bucket}/{header.key}: no progress for {self._timeout_s:.1f} s "
                     f"({sent[0]} bytes sent)") from err
             if isinstance(err, grpc.RpcError):
-                raise from_rpc_error(err) from err
+                raise rpc_error(err, f"put {header.bucket}/{header.key}", grpc_timeout_s) from err
             raise RingstoreError(f"put {header.bucket}/{header.key}: cancelled",
                                  code=grpc.StatusCode.CANCELLED) from err
         except BaseException:

@@ -377,7 +377,12 @@ class Coordinator:
         manifest = self.current_manifest(bucket, key)
         size = manifest.size_bytes
         start = range_start or 0
-        if range_start is not None and (start >= size and not (size == 0 and start == 0)):
+        # A range must start inside the object, so no range of an empty object is satisfiable
+        # (HTTP's 416 for `bytes=0-0` of an empty body); a get without a range reads it.
+        if range_start is not None and start >= size:
+            if size == 0:
+                raise errors.OutOfRange(f"range starts at byte {start} but {bucket}/{key} is empty "
+                                        "(0 bytes); read it without a range")
             raise errors.OutOfRange(
                 f"range starts at byte {start} but {bucket}/{key} is {size} bytes; start below {size}")
         length = size - start if range_length is None else min(range_length, size - start)

@@ -12,7 +12,10 @@ import random
 
 import pytest
 
+from click.testing import CliRunner
+
 from cluster_sim.cluster import LocalCluster
+from nodectl.cli import main
 from nodectl.client import Client
 from nodectl.errors import (AlreadyExists, DataLoss, FailedPrecondition, InvalidArgument, NotFound, OutOfRange,
                             Unavailable)
@@ -75,6 +78,22 @@ def test_ranges_within_and_across_chunks(client, bucket):
         assert got == data[start:end], (start, length)
     with pytest.raises(OutOfRange, match="range starts at byte"):
         client.get_bytes(bucket, "ranged", range_start_bytes=len(data))
+
+
+def test_any_range_of_an_empty_object_is_out_of_range(client, cluster, bucket):
+    """A 0-byte object has no byte a range could start at: range 0-0 (and 0-) is OUT_OF_RANGE with
+    one line (exit 7 from nodectl), like a range past the end of any object; without a range the
+    empty object reads back."""
+    client.put(bucket, "empty", b"")
+    for length in (1, None):
+        with pytest.raises(OutOfRange, match="is empty") as info:
+            client.get_bytes(bucket, "empty", range_start_bytes=0, range_length_bytes=length)
+        assert "\n" not in str(info.value)
+    result = CliRunner().invoke(main, ["--addr", cluster.any_address(), "get", f"{bucket}/empty", "-",
+                                       "--range", "0-0"])
+    assert result.exit_code == 7 and result.stderr.startswith("nodectl: error: range starts at byte 0"), \
+        result.output
+    assert client.get_bytes(bucket, "empty") == b""
 
 
 def test_overwrite_newest_wins_and_delete_hides(client, bucket):

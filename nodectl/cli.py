@@ -1009,6 +1009,22 @@ def _binary(stream: Any) -> Any:
     return getattr(stream, "buffer", stream)
 
 
+def _unbuffered_stdin() -> Any:
+    """stdin's file descriptor as an unbuffered binary file, for `put -`.
+
+    The client reads a pipe from gRPC's sending thread. Through sys.stdin.buffer that thread holds
+    the buffer's lock while it waits on a slow producer; when the put fails meanwhile (the node
+    went away) and the main thread exits, the interpreter cannot take that lock at shutdown and
+    aborts (`Fatal Python error: _enter_buffered_busy`, exit 134). An unbuffered read holds no lock
+    while it blocks. Nothing has read stdin before this, so no buffered bytes are skipped. Without
+    a descriptor (a test's in-memory stdin), the stream itself."""
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        return _binary(sys.stdin)
+    return open(fd, "rb", buffering=0, closefd=False)
+
+
 def _print_json(document: Any) -> None:
     click.echo(json.dumps(document, indent=2, sort_keys=True))
 
@@ -1117,7 +1133,7 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
     if content_type is None:
         content_type = "" if local_path == "-" else (mimetypes.guess_type(local_path)[0] or "")
     if local_path == "-":
-        data: Any = _binary(sys.stdin)
+        data: Any = _unbuffered_stdin()
         total_bytes = None
     else:
         path = Path(local_path)

@@ -1200,11 +1200,24 @@ def _seekable(f: Any) -> bool:
 
 
 def _file_frames(f: BinaryIO) -> Iterator[bytes]:
-    # Bounded by the file's length: every pass reads at least one byte or stops.
+    """Frames of FRAME_SIZE_BYTES (the last may be shorter). An unbuffered file (a pipe opened
+    with buffering=0) returns what one read(2) gives, often a few KiB: those are gathered into a
+    whole frame, so a slow pipe does not become thousands of tiny messages."""
+    # Bounded by the file's length: every read returns at least one byte or ends the file.
     while True:
         frame = f.read(FRAME_SIZE_BYTES)
         if not frame:
             return
+        if len(frame) < FRAME_SIZE_BYTES:
+            pieces = [frame]
+            size_bytes = len(frame)
+            while size_bytes < FRAME_SIZE_BYTES:
+                piece = f.read(FRAME_SIZE_BYTES - size_bytes)
+                if not piece:
+                    break
+                pieces.append(piece)
+                size_bytes += len(piece)
+            frame = b"".join(pieces)
         yield frame
 
 
@@ -1553,7 +1566,9 @@ class Client:
 
         `replicas` or `ec` ("K+M" or (K, M)), at most one, override the bucket's default policy.
         Streams FRAME_SIZE_BYTES frames and calls `progress(bytes_sent_so_far)` after each (from
-        gRPC's sending thread). Returns once the object is durable. The size is sent when known,
+        gRPC's sending thread). A file that cannot seek (a pipe) is read from that thread too: give
+        an unbuffered one (`open(fd, "rb", buffering=0)`) if the process may exit while the read
+        waits, since a buffered reader's lock held there aborts the interpreter at shutdown. Returns once the object is durable. The size is sent when known,
         so the node rejects a file that changes length mid-put.
         """
         validate_bucket(bucket)
@@ -1624,7 +1639,13 @@ class Client:
                     f"put {header.bucket}/{header.key}: no progress for {self._timeout_s:.1f} s "
                     f"({sent[0]} bytes sent)") from err
             if isinstance(err, grpc.RpcError):
-                raise rpc_error(err, f"put {header.bucket}/{header.key}", grpc_timeout_s) from err
+                error = rpc_error(err, f"put {header.bucket}/{header.key}", grpc_timeout_s)
+                if isinstance(error, Unavailable) and sent[0]:
+                    # gRPC says "Socket closed" or "Stream removed": say what it means here.
+                    error = Unavailable(
+                        f"put {header.bucket}/{header.key}: the node at {self.address} went away "
+                        f"after {sent[0]} bytes were sent ({error}); nothing was stored: put again")
+                raise error from err
             raise RingstoreError(f"put {header.bucket}/{header.key}: cancelled",
                                  code=grpc.StatusCode.CANCELLED) from err
         except BaseException:

@@ -112,6 +112,13 @@ LIST_PAGES_MAX = 1_000_000
 BUCKET_NAME_RE = re.compile(r"[a-z0-9-]{3,63}")
 # Longest key, in UTF-8 bytes, as the wire contract states it.
 KEY_LENGTH_BYTES_MAX = 1024
+# The node's limits on a put's content type and user metadata (node/objects/validate.py; a unit
+# test checks they agree), checked here too so a bad put fails before any byte is sent.
+CONTENT_TYPE_BYTES_MAX = 256
+METADATA_ENTRIES_MAX = 64
+METADATA_KEY_BYTES_MAX = 128
+METADATA_VALUE_BYTES_MAX = 2 * 1024
+METADATA_BYTES_MAX = 8 * 1024
 # Characters of a bad user value quoted back in an error message.
 QUOTED_CHARS_MAX = 80
 # Most shares (K+M) of one erasure-coded stripe, as the wire contract states it (zfec's limit is
@@ -695,6 +702,34 @@ def _validate_key_text(text: str, *, what: str) -> None:
     nul_at = encoded.find(b"\x00")
     if nul_at >= 0:
         raise InvalidArgument(f"{what} contains NUL at UTF-8 byte {nul_at}")
+
+
+def validate_put_fields(content_type: str, metadata: Mapping[str, str]) -> None:
+    """InvalidArgument unless the content type and metadata are within the node's limits (the
+    node checks them again, with the same numbers)."""
+    if not isinstance(content_type, str):
+        raise InvalidArgument(f"content_type must be a string, not {type(content_type).__name__}")
+    if len(content_type.encode("utf-8", "surrogatepass")) > CONTENT_TYPE_BYTES_MAX:
+        raise InvalidArgument(f"content type is {len(content_type.encode('utf-8', 'surrogatepass'))} "
+                              f"bytes; the limit is {CONTENT_TYPE_BYTES_MAX} UTF-8 bytes")
+    if len(metadata) > METADATA_ENTRIES_MAX:
+        raise InvalidArgument(
+            f"{len(metadata)} metadata entries; the limit is {METADATA_ENTRIES_MAX}")
+    size = 0
+    for name, value in metadata.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise InvalidArgument(f"metadata must map str to str; got {name!r}: {value!r}")
+        name_bytes = len(name.encode("utf-8", "surrogatepass"))
+        value_bytes = len(value.encode("utf-8", "surrogatepass"))
+        if not 1 <= name_bytes <= METADATA_KEY_BYTES_MAX:
+            raise InvalidArgument(f"metadata name {_quoted(name)} is {name_bytes} bytes; give 1 to "
+                                  f"{METADATA_KEY_BYTES_MAX} UTF-8 bytes")
+        if value_bytes > METADATA_VALUE_BYTES_MAX:
+            raise InvalidArgument(f"metadata value of {_quoted(name)} is {value_bytes} bytes; the "
+                                  f"limit is {METADATA_VALUE_BYTES_MAX} UTF-8 bytes")
+        size += name_bytes + value_bytes
+    if size > METADATA_BYTES_MAX:
+        raise InvalidArgument(f"metadata is {size} bytes in all; the limit is {METADATA_BYTES_MAX}")
 
 
 def validate_prefix(prefix: str) -> None:
@@ -1575,9 +1610,7 @@ class Client:
         validate_key(key)
         policy = policy_pb(replicas, ec)
         metadata = dict(metadata or {})
-        for name, value in metadata.items():
-            if not isinstance(name, str) or not isinstance(value, str):
-                raise InvalidArgument(f"metadata must map str to str; got {name!r}: {value!r}")
+        validate_put_fields(content_type, metadata)
         source = _PutSource(data)
         header = object_pb2.PutObjectHeader(
             bucket=bucket, key=key, content_type=content_type, metadata=metadata, policy=policy)

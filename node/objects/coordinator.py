@@ -230,6 +230,7 @@ class Coordinator:
         (the client's end message disagrees with what arrived)."""
         bucket = self.bucket(header.bucket)
         validate.object_key(header.key, self._config.key_length_bytes_max)
+        validate.content_type(header.content_type)
         validate.metadata(dict(header.metadata))
         policy = self._checked_policy(header.policy if header.HasField("policy") else None,
                                       default=bucket.default_policy, check_live=True)
@@ -470,6 +471,8 @@ class Coordinator:
                      ) -> tuple[list[common_pb2.Manifest], str]:
         self.bucket(bucket)
         page_size = validate.page_size(page_size)
+        validate.prefix(prefix, self._config.key_length_bytes_max)
+        validate.page_token(page_token)
         start_after = ""
         if page_token:
             try:

@@ -467,9 +467,41 @@ class NodeStore:
             expected_size_bytes=info.size_bytes, actual_size_bytes=actual_size_bytes)
 
     def has_share(self, share: ShareKey) -> bool:
-        """True when the index has the share (does not read the file)."""
-        with self._meta.read() as txn:
-            return txn.get(share.db_key(), db=self._meta.chunks) is not None
+        """True when the index has the share and its file is there at the indexed size: one index
+        read and one stat, the bytes are not read (`verify_share` reads them). A copy whose file is
+        gone is lost: its index entry is dropped (references kept, as a read that finds it gone
+        does), so the probe says absent and repair rebuilds it. A file of the wrong size is read
+        under the share's lock and quarantined if it really is bad (see `read_share`)."""
+        info = self.share_info(share)
+        if info is None:
+            return False
+        size_bytes = self._files.file_size(share)
+        if size_bytes == info.size_bytes:
+            return True
+        if size_bytes is None:
+            with self._share_lock(share):
+                if self.share_info(share) is None:
+                    return False
+                if self._files.file_size(share) is not None:
+                    return True  # a writer installed the copy between our two looks
+                self._drop_index_entry(share)
+            return False
+        try:
+            self._recheck_under_lock(share)
+        except (ShareNotFound, CorruptShare):
+            return False
+        except OSError:
+            return True  # unreadable, not judged bad: scrub reports it (the index still says here)
+        return True
+
+    def verify_share(self, share: ShareKey) -> bool:
+        """True when the share's bytes are there and hash to the index's blake3 (reads them all).
+        A bad copy is quarantined and a missing one dropped from the index, as `read_share` does."""
+        try:
+            self.read_share(share)
+        except (ShareNotFound, CorruptShare, OSError):
+            return False
+        return True
 
     def share_info(self, share: ShareKey) -> common_pb2.StoredShare | None:
         with self._meta.read() as txn:

@@ -1382,12 +1382,23 @@ def repair_set_command(settings: _Settings, bandwidth_bytes_per_s: int | None,
 @click.argument("bucket", required=False)
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON document: findings and summary.")
+@click.option("--deep", is_flag=True,
+              help="Have every holder read each copy back and check its blake3 (a corrupt copy "
+                   "counts as missing and is quarantined for repair); slow: at disk or throttle "
+                   "speed.")
+@click.option("--bandwidth-bytes-per-s", type=click.IntRange(min=1), default=None, metavar="N",
+              help="With --deep: the most bytes per second each holder reads (default: its scrub "
+                   "throttle).")
 @click.pass_context
-def fsck_command(ctx: click.Context, bucket: str | None, as_json: bool) -> None:
+def fsck_command(ctx: click.Context, bucket: str | None, as_json: bool, deep: bool,
+                 bandwidth_bytes_per_s: int | None) -> None:
     """Audit every object (or BUCKET's): one line per chunk below full redundancy, then a summary.
 
-    Exits 0 when every chunk is at full redundancy, 10 when some are degraded but all read, and
-    5 when any is unreadable. Progress goes to stderr when it is a terminal."""
+    Holders check each copy's index entry and file; with --deep they also read it back against
+    its hash. Exits 0 when every chunk is at full redundancy, 10 when some are degraded but all
+    read, and 5 when any is unreadable. Progress goes to stderr when it is a terminal."""
+    if bandwidth_bytes_per_s is not None and not deep:
+        raise click.UsageError("--bandwidth-bytes-per-s limits --deep's reads: add --deep")
     settings: _Settings = ctx.obj
     progress = _progress(f"fsck {bucket}" if bucket else "fsck", None)
 
@@ -1397,7 +1408,8 @@ def fsck_command(ctx: click.Context, bucket: str | None, as_json: bool) -> None:
 
     with settings.client() as client:
         try:
-            report = client.fsck(bucket, progress=on_progress)
+            report = client.fsck(bucket, deep=deep, bandwidth_bytes_per_s=bandwidth_bytes_per_s or 0,
+                                 progress=on_progress)
         finally:
             progress.finish()
     if as_json:

@@ -1881,7 +1881,8 @@ class Client:
         response = self._unary(self._admin.SetRepairConfig, request)
         return list(response.node_ids), list(response.unreachable)
 
-    def fsck(self, bucket: str | None = None, *,
+    def fsck(self, bucket: str | None = None, *, deep: bool = False,
+             bandwidth_bytes_per_s: int = 0,
              progress: Callable[[FsckProgress], None] | None = None) -> FsckReport:
         """Audit every object (or only `bucket`'s): findings for chunks below full redundancy, and
         a summary that counts every chunk.
@@ -1891,10 +1892,21 @@ class Client:
         is noticed in timeout_s). Read-only, so retried from the start after UNAVAILABLE: progress
         may start over and the report is the last attempt's. At most FSCK_FINDINGS_MAX findings
         are kept; the rest are only counted in `findings_omitted`.
+
+        `deep`: every holder reads each copy back and checks its blake3, at most
+        `bandwidth_bytes_per_s` (0: each holder's scrub throttle), so a corrupt copy counts as
+        missing; a progress message comes every few chunks.
         """
         if bucket is not None:
             validate_bucket(bucket)
-        request = admin_pb2.FsckRequest(bucket=bucket or "")
+        if isinstance(bandwidth_bytes_per_s, bool) or not isinstance(bandwidth_bytes_per_s, int) \
+                or bandwidth_bytes_per_s < 0:
+            raise InvalidArgument(
+                f"bandwidth_bytes_per_s must be an integer >= 0, got {bandwidth_bytes_per_s!r}")
+        if bandwidth_bytes_per_s and not deep:
+            raise InvalidArgument("bandwidth_bytes_per_s limits a deep audit's reads: pass deep=True")
+        request = admin_pb2.FsckRequest(bucket=bucket or "", deep=deep,
+                                        bandwidth_bytes_per_s=bandwidth_bytes_per_s)
         return self._retrying(lambda: self._fsck_once(request, progress))
 
     def _fsck_once(self, request: admin_pb2.FsckRequest,

@@ -199,9 +199,12 @@ class PeerClient:
                             f"stream ended after {len(data)} of {size} bytes")
         return data, header
 
-    def has_shares(self, address: str, shares: list[peer_pb2.ShareRef], timeout_s: float) -> list[bool]:
+    def has_shares(self, address: str, shares: list[peer_pb2.ShareRef], timeout_s: float, *,
+                   deep: bool = False, bandwidth_bytes_per_s: int = 0) -> list[bool]:
+        request = peer_pb2.HasChunkRequest(shares=shares, deep=deep,
+                                           bandwidth_bytes_per_s=bandwidth_bytes_per_s)
         reply = self._call(address, PEER_SERVICE + "HasChunk", self._stubs(address).has_chunk,
-                           peer_pb2.HasChunkRequest(shares=shares), timeout_s)
+                           request, timeout_s)
         return list(reply.present)
 
     def get_placement(self, address: str, chunk_id: bytes, data_shares: int, parity_shares: int,

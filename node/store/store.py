@@ -494,6 +494,19 @@ class NodeStore:
             return True  # unreadable, not judged bad: scrub reports it (the index still says here)
         return True
 
+    def verify_shares(self, shares: Sequence[ShareKey], acquire: Callable[[int], None]) -> list[bool]:
+        """`verify_share` of each, in order, calling `acquire(size_bytes)` before each read (a
+        bandwidth throttle's: `fsck --deep` paces its reads like scrub)."""
+        results = []
+        for share in shares:
+            info = self.share_info(share)
+            if info is None:
+                results.append(False)
+                continue
+            acquire(info.size_bytes)
+            results.append(self.verify_share(share))
+        return results
+
     def verify_share(self, share: ShareKey) -> bool:
         """True when the share's bytes are there and hash to the index's blake3 (reads them all).
         A bad copy is quarantined and a missing one dropped from the index, as `read_share` does."""

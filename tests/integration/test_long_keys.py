@@ -8,9 +8,11 @@ BadValsizeError`. Every cluster is started by `cluster_factory` and stopped by p
 
 from __future__ import annotations
 
+import pathlib
+
 from click.testing import CliRunner
 
-from cluster_checks import MIB, payload, wait_copies, wait_full
+from cluster_checks import MIB, REPAIR_DEADLINE_S, payload, wait_copies, wait_full
 from nodectl.cli import main
 from nodectl.client import Client
 
@@ -28,7 +30,8 @@ def test_keys_up_to_1024_bytes_work_everywhere_and_gc_reclaims_them(cluster_fact
     1024 bytes, plus neighbours that differ only in the last byte: every one reads back identical
     and stats; ls lists them in byte order at every page size and by a prefix longer than 478 bytes;
     the CLI reads one. Overwriting one and deleting another leaves exactly the copies of the
-    current versions once GC has run, and fsck is clean."""
+    current versions once GC has run, and fsck is clean. A deleted copy of the 1024-byte key's
+    object is rebuilt by repair."""
     cluster = cluster_factory(nodes=3, settings={"repair.gc_grace_s": "3",
                                                  "repair.gc_interval_s": "0.5"})
     client = Client(address=cluster.any_address(), timeout_s=60.0)
@@ -66,3 +69,15 @@ def test_keys_up_to_1024_bytes_work_everywhere_and_gc_reclaims_them(cluster_fact
         assert client.get_bytes("long", key) == data
     assert _key(512, "j") not in [o.key for o in client.list_objects("long")]
     wait_full(cluster, "fsck to see every long-keyed object at full redundancy")
+
+    # Repair of a long-keyed object's copy: the rebuilt copy carries the references (named by a
+    # hash of the 1024-byte key) of the one it replaces.
+    chunk_hex = client.stat("long", _key(1024)).chunks[0].chunk_id_hex
+    victim = next(pathlib.Path(cluster.directory).glob(f"node-*/store/chunks/*/*/{chunk_hex}.r"))
+    original = victim.read_bytes()
+    victim.unlink()
+    cluster.wait_until(lambda: victim.exists() and victim.read_bytes() == original,
+                       timeout_s=REPAIR_DEADLINE_S, interval_s=0.3,
+                       what="repair to rebuild the 1024-byte key's deleted copy")
+    wait_full(cluster, "fsck to see the rebuilt copy")
+    assert client.get_bytes("long", _key(1024)) == replaced

@@ -1670,7 +1670,7 @@ class Client:
             if watchdog is not None and watchdog.expired:
                 raise DeadlineExceeded(
                     f"put {header.bucket}/{header.key}: no progress for {self._timeout_s:.1f} s "
-                    f"({sent[0]} bytes sent)") from err
+                    f"({sent[0]} bytes sent): retry, or raise --timeout-s") from err
             if isinstance(err, grpc.RpcError):
                 error = rpc_error(err, f"put {header.bucket}/{header.key}", grpc_timeout_s)
                 if isinstance(error, Unavailable) and sent[0]:

@@ -15,6 +15,10 @@ import re
 KIB = 1024
 MIB = 1024 * KIB
 GIB = 1024 * MIB
+# The wire contract's longest object key in UTF-8 bytes (node.objects.validate.KEY_LENGTH_BYTES_MAX;
+# a unit test checks they agree): config may lower the limit, never raise it past what clients
+# and docs promise.
+KEY_LENGTH_BYTES_LIMIT = 1024
 
 
 class ConfigError(ValueError):
@@ -161,7 +165,8 @@ class StorageConfig:
     # share) instead of waiting on a slow disk. Lower hides slow nodes sooner at the cost of extra
     # reads (and decode CPU) whenever a holder is merely busy.
     read_hedge_after_s: float = 1.0
-    # Longest object key, in UTF-8 bytes.
+    # Longest object key, in UTF-8 bytes; at most KEY_LENGTH_BYTES_LIMIT. Lower only to keep keys
+    # short for another system that mirrors this one.
     key_length_bytes_max: int = 1024
     # Largest object accepted by one put.
     object_size_bytes_max: int = 5 * 1024 * GIB
@@ -190,6 +195,9 @@ class StorageConfig:
                  "inline_max_bytes must be in 0..chunk_size_bytes (try 4096)")
         _require(4 * KIB <= self.frame_size_bytes <= self.chunk_size_bytes,
                  "frame_size_bytes must be in 4 KiB..chunk_size_bytes (try 1048576)")
+        _require(1 <= self.key_length_bytes_max <= KEY_LENGTH_BYTES_LIMIT,
+                 f"key_length_bytes_max must be in 1..{KEY_LENGTH_BYTES_LIMIT}, the wire contract's "
+                 "limit (try 1024)")
         _require(self.default_replicas >= 1, "default_replicas must be >= 1 (try 3)")
         _require(self.metadata_replicas >= 1, "metadata_replicas must be >= 1 (try 3)")
         _require(1 <= self.metadata_write_quorum <= self.metadata_replicas,

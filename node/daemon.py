@@ -55,6 +55,7 @@ from node.repair.metadata_refill import MetadataRefill
 from node.repair.metadata_sync import MetadataSync
 from node.repair.repairer import Repairer
 from node.repair.status import repair_status_pb, scrub_status_pb
+from node.repair.throttle import TokenBucket
 from node.ring import Ring, RingMember
 from node.store import CorruptRecord, NodeStore, ShareKey
 from node.store.metadata import check_env
@@ -250,7 +251,8 @@ class NodeDaemon:
         self.chunk_pool = cf.ThreadPoolExecutor(max_workers=CHUNK_WORKERS_MAX, thread_name_prefix="chunk")
         self.send_pool = cf.ThreadPoolExecutor(max_workers=SEND_WORKERS_MAX, thread_name_prefix="send")
         replicas = Replicas(view=self.cluster, store=self.store, peers=self.peers,
-                            frame_size_bytes=storage.frame_size_bytes, timeout_s=storage.peer_rpc_timeout_s)
+                            frame_size_bytes=storage.frame_size_bytes, timeout_s=storage.peer_rpc_timeout_s,
+                            deep_throttle=self._deep_throttle)
         self.coordinator = Coordinator(view=self.cluster, replicas=replicas, config=storage, hlc=self.hlc,
                                        chunk_pool=self.chunk_pool, send_pool=self.send_pool,
                                        wall_ms=self.clock.wall_ms,
@@ -268,7 +270,7 @@ class NodeDaemon:
         self.server.add_generic_rpc_handlers((
             ObjectServicer(self.coordinator, self.metrics, self.cluster.state_name).handlers(),
             PeerServicer(self.store, self.hlc, self.metrics, storage.frame_size_bytes,
-                         storage.chunk_size_bytes, self.node_id).handlers(),
+                         storage.chunk_size_bytes, self.node_id, self._deep_throttle).handlers(),
             MembershipServicer(self.membership, self.transport, self.metrics,
                                cfg.gossip.indirect_probe_timeout_s * (1 + cfg.gossip.health_max)).handlers(),
             AdminServicer(membership=self.membership, ring=self.cluster.ring, store=self.store,
@@ -295,6 +297,14 @@ class NodeDaemon:
         self._write_ready_file()
 
     # -- self-healing -------------------------------------------------------------------------------
+
+    def _deep_throttle(self, bandwidth_bytes_per_s: int) -> TokenBucket:
+        """What a deep probe (`fsck --deep`) reads through: the scrub's own throttle for 0, so
+        scrub and deep audits together stay within scrub_bandwidth_bytes_per_s; else a bucket of
+        its own at the asked rate."""
+        if bandwidth_bytes_per_s == 0:
+            return self.scrubber.throttle
+        return TokenBucket(bandwidth_bytes_per_s, self.clock)
 
     def _start_healing(self, replicas: Replicas) -> None:
         cfg = self.config
@@ -395,8 +405,9 @@ class NodeDaemon:
         return Healing(repair_status=lambda: repair_status_pb(self.node_id, self.repairer.status()),
                        set_repair_config=set_config, start_scrub=start_scrub,
                        scrub_status=lambda: scrub_status_pb(self.node_id, self.scrubber.status()),
-                       fsck=lambda bucket: fsck(self.coordinator, self.cluster, self.coordinator.replicas,
-                                                self.send_pool, bucket),
+                       fsck=lambda bucket, deep, bandwidth_bytes_per_s: fsck(
+                           self.coordinator, self.cluster, self.coordinator.replicas, self.send_pool,
+                           bucket, deep_bandwidth_bytes_per_s=bandwidth_bytes_per_s if deep else None),
                        repair_debt_chunks=lambda: self.repairer.debt()[0])
 
     # -- operator actions on this node ----------------------------------------------------------------

@@ -958,6 +958,10 @@ class _Nodectl(click.Group):
         try:
             result = super().main(args, prog_name or "nodectl", complete_var,
                                   standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as err:
+            # A group run without a command: its help, as click prints it, not an error line.
+            err.show()
+            sys.exit(err.exit_code)
         except click.ClickException as err:
             hint = ""
             context = getattr(err, "ctx", None)
@@ -1022,6 +1026,22 @@ def _progress(label: str, total_bytes: int | None) -> Progress:
 def _binary(stream: Any) -> Any:
     """The byte stream under a text stdio stream (sys.stdin.buffer), or the stream itself."""
     return getattr(stream, "buffer", stream)
+
+
+def _unbuffered_stdin() -> Any:
+    """stdin's file descriptor as an unbuffered binary file, for `put -`.
+
+    The client reads a pipe from gRPC's sending thread. Through sys.stdin.buffer that thread holds
+    the buffer's lock while it waits on a slow producer; when the put fails meanwhile (the node
+    went away) and the main thread exits, the interpreter cannot take that lock at shutdown and
+    aborts (`Fatal Python error: _enter_buffered_busy`, exit 134). An unbuffered read holds no lock
+    while it blocks. Nothing has read stdin before this, so no buffered bytes are skipped. Without
+    a descriptor (a test's in-memory stdin), the stream itself."""
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        return _binary(sys.stdin)
+    return open(fd, "rb", buffering=0, closefd=False)
 
 
 def _print_json(document: Any) -> None:
@@ -1132,7 +1152,7 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
     if content_type is None:
         content_type = "" if local_path == "-" else (mimetypes.guess_type(local_path)[0] or "")
     if local_path == "-":
-        data: Any = _binary(sys.stdin)
+        data: Any = _unbuffered_stdin()
         total_bytes = None
     else:
         path = Path(local_path)
@@ -1163,7 +1183,7 @@ def get_command(settings: _Settings, source: str, local_path: str, byte_range: s
     The bytes go to a temporary file beside LOCAL_PATH, renamed into place only once complete.
     """
     bucket, key = split_bucket_key(source)
-    start_bytes, length_bytes = parse_range(byte_range) if byte_range else (None, None)
+    start_bytes, length_bytes = (None, None) if byte_range is None else parse_range(byte_range)
     with settings.client() as client, client.get(
             bucket, key, range_start_bytes=start_bytes, range_length_bytes=length_bytes) as reader:
         progress = _progress(f"get {bucket}/{key}", reader.range_length_bytes)
@@ -1381,14 +1401,25 @@ def repair_set_command(settings: _Settings, bandwidth_bytes_per_s: int | None,
 @click.argument("bucket", required=False)
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON document: findings and summary.")
+@click.option("--deep", is_flag=True,
+              help="Have every holder read each copy back and check its blake3 (a corrupt copy "
+                   "counts as missing and is quarantined for repair); slow: at disk or throttle "
+                   "speed.")
+@click.option("--bandwidth-bytes-per-s", type=click.IntRange(min=1), default=None, metavar="N",
+              help="With --deep: the most bytes per second each holder reads (default: its scrub "
+                   "throttle).")
 @click.pass_context
-def fsck_command(ctx: click.Context, bucket: str | None, as_json: bool) -> None:
+def fsck_command(ctx: click.Context, bucket: str | None, as_json: bool, deep: bool,
+                 bandwidth_bytes_per_s: int | None) -> None:
     """Audit every object (or BUCKET's): one line per chunk below full redundancy and per metadata
     replica missing or corrupt, then a summary.
 
-    Exits 0 when every chunk is at full redundancy and every metadata replica holds the current
-    manifest, 10 when some are degraded (or missing, or corrupt) but all read, and 5 when any
-    chunk is unreadable. Progress goes to stderr when it is a terminal."""
+    Holders check each copy's index entry and file; with --deep they also read it back against
+    its hash. Exits 0 when every chunk is at full redundancy and every metadata replica holds the
+    current manifest, 10 when some are degraded (or missing, or corrupt) but all read, and 5 when
+    any chunk is unreadable. Progress goes to stderr when it is a terminal."""
+    if bandwidth_bytes_per_s is not None and not deep:
+        raise click.UsageError("--bandwidth-bytes-per-s limits --deep's reads: add --deep")
     settings: _Settings = ctx.obj
     progress = _progress(f"fsck {bucket}" if bucket else "fsck", None)
 
@@ -1398,7 +1429,8 @@ def fsck_command(ctx: click.Context, bucket: str | None, as_json: bool) -> None:
 
     with settings.client() as client:
         try:
-            report = client.fsck(bucket, progress=on_progress)
+            report = client.fsck(bucket, deep=deep, bandwidth_bytes_per_s=bandwidth_bytes_per_s or 0,
+                                 progress=on_progress)
         finally:
             progress.finish()
     if as_json:

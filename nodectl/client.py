@@ -113,6 +113,13 @@ LIST_PAGES_MAX = 1_000_000
 BUCKET_NAME_RE = re.compile(r"[a-z0-9-]{3,63}")
 # Longest key, in UTF-8 bytes, as the wire contract states it.
 KEY_LENGTH_BYTES_MAX = 1024
+# The node's limits on a put's content type and user metadata (node/objects/validate.py; a unit
+# test checks they agree), checked here too so a bad put fails before any byte is sent.
+CONTENT_TYPE_BYTES_MAX = 256
+METADATA_ENTRIES_MAX = 64
+METADATA_KEY_BYTES_MAX = 128
+METADATA_VALUE_BYTES_MAX = 2 * 1024
+METADATA_BYTES_MAX = 8 * 1024
 # Characters of a bad user value quoted back in an error message.
 QUOTED_CHARS_MAX = 80
 # Most shares (K+M) of one erasure-coded stripe, as the wire contract states it (zfec's limit is
@@ -721,6 +728,34 @@ def _validate_key_text(text: str, *, what: str) -> None:
         raise InvalidArgument(f"{what} contains NUL at UTF-8 byte {nul_at}")
 
 
+def validate_put_fields(content_type: str, metadata: Mapping[str, str]) -> None:
+    """InvalidArgument unless the content type and metadata are within the node's limits (the
+    node checks them again, with the same numbers)."""
+    if not isinstance(content_type, str):
+        raise InvalidArgument(f"content_type must be a string, not {type(content_type).__name__}")
+    if len(content_type.encode("utf-8", "surrogatepass")) > CONTENT_TYPE_BYTES_MAX:
+        raise InvalidArgument(f"content type is {len(content_type.encode('utf-8', 'surrogatepass'))} "
+                              f"bytes; the limit is {CONTENT_TYPE_BYTES_MAX} UTF-8 bytes")
+    if len(metadata) > METADATA_ENTRIES_MAX:
+        raise InvalidArgument(
+            f"{len(metadata)} metadata entries; the limit is {METADATA_ENTRIES_MAX}")
+    size = 0
+    for name, value in metadata.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise InvalidArgument(f"metadata must map str to str; got {name!r}: {value!r}")
+        name_bytes = len(name.encode("utf-8", "surrogatepass"))
+        value_bytes = len(value.encode("utf-8", "surrogatepass"))
+        if not 1 <= name_bytes <= METADATA_KEY_BYTES_MAX:
+            raise InvalidArgument(f"metadata name {_quoted(name)} is {name_bytes} bytes; give 1 to "
+                                  f"{METADATA_KEY_BYTES_MAX} UTF-8 bytes")
+        if value_bytes > METADATA_VALUE_BYTES_MAX:
+            raise InvalidArgument(f"metadata value of {_quoted(name)} is {value_bytes} bytes; the "
+                                  f"limit is {METADATA_VALUE_BYTES_MAX} UTF-8 bytes")
+        size += name_bytes + value_bytes
+    if size > METADATA_BYTES_MAX:
+        raise InvalidArgument(f"metadata is {size} bytes in all; the limit is {METADATA_BYTES_MAX}")
+
+
 def validate_prefix(prefix: str) -> None:
     """InvalidArgument unless `prefix` could start a key (it may be empty)."""
     if not isinstance(prefix, str):
@@ -825,6 +860,22 @@ def expansion_ratio(policy: common_pb2.RedundancyPolicy) -> float:
         ec = policy.erasure_coding
         return (ec.data_shares + ec.parity_shares) / ec.data_shares
     return 1.0
+
+
+def rpc_error(err: grpc.RpcError, call_name: str, deadline_s: float | None) -> RingstoreError:
+    """`from_rpc_error`, except that gRPC's bare "Deadline Exceeded" becomes one line naming the
+    call, the seconds it had, and what to do."""
+    error = from_rpc_error(err)
+    details_fn = getattr(err, "details", None)
+    details = details_fn() if callable(details_fn) else None
+    # A node's own DEADLINE_EXCEEDED carries its message (a quorum that timed out); only gRPC's
+    # local deadline comes with this bare text.
+    if (isinstance(error, DeadlineExceeded) and deadline_s is not None
+            and (details or "").strip().lower() in ("", "deadline exceeded")):
+        return DeadlineExceeded(
+            f"{call_name} timed out after {deadline_s:.1f} s without an answer from the node (it "
+            "may be overloaded, or waiting on a slow peer): retry, or raise --timeout-s")
+    return error
 
 
 def stream_deadline_s(timeout_s: float, size_bytes: int) -> float:
@@ -1216,11 +1267,24 @@ def _seekable(f: Any) -> bool:
 
 
 def _file_frames(f: BinaryIO) -> Iterator[bytes]:
-    # Bounded by the file's length: every pass reads at least one byte or stops.
+    """Frames of FRAME_SIZE_BYTES (the last may be shorter). An unbuffered file (a pipe opened
+    with buffering=0) returns what one read(2) gives, often a few KiB: those are gathered into a
+    whole frame, so a slow pipe does not become thousands of tiny messages."""
+    # Bounded by the file's length: every read returns at least one byte or ends the file.
     while True:
         frame = f.read(FRAME_SIZE_BYTES)
         if not frame:
             return
+        if len(frame) < FRAME_SIZE_BYTES:
+            pieces = [frame]
+            size_bytes = len(frame)
+            while size_bytes < FRAME_SIZE_BYTES:
+                piece = f.read(FRAME_SIZE_BYTES - size_bytes)
+                if not piece:
+                    break
+                pieces.append(piece)
+                size_bytes += len(piece)
+            frame = b"".join(pieces)
         yield frame
 
 
@@ -1292,6 +1356,7 @@ class ObjectReader:
         self._requested_start_bytes = range_start_bytes
         self._requested_length_bytes = range_length_bytes
         self._call: Any = None
+        self._grpc_timeout_s: float | None = None
         self._watchdog: _Watchdog | None = None
         self._opened_at_s = 0.0
         self._received_bytes = 0
@@ -1329,6 +1394,7 @@ class ObjectReader:
             grpc_timeout_s = stream_deadline_s(timeout_s, length_bytes)
         self._opened_at_s = time.monotonic()
         self._watchdog = _Watchdog(self._opened_at_s + timeout_s)
+        self._grpc_timeout_s = grpc_timeout_s
         self._call = self._client._get_rpc(request, timeout=grpc_timeout_s)
         self._watchdog.start(self._call)
         try:
@@ -1348,9 +1414,9 @@ class ObjectReader:
         if self._watchdog is not None and self._watchdog.expired:
             elapsed_s = time.monotonic() - self._opened_at_s
             return DeadlineExceeded(
-                f"get {self._bucket}/{self._key}: deadline exceeded after {elapsed_s:.1f} s "
-                f"({self._received_bytes} bytes received)")
-        return from_rpc_error(err)
+                f"get {self._bucket}/{self._key} timed out after {elapsed_s:.1f} s "
+                f"({self._received_bytes} bytes received): retry, or raise --timeout-s")
+        return rpc_error(err, f"get {self._bucket}/{self._key}", self._grpc_timeout_s)
 
     def _stop_call(self) -> None:
         if self._watchdog is not None:
@@ -1522,11 +1588,13 @@ class Client:
 
     def _unary(self, rpc: Callable[..., Any], request: Any, *, replayable: bool = True) -> Any:
         """One unary call under timeout_s; retried after UNAVAILABLE only when `replayable`."""
+        call_name = type(request).__name__.removesuffix("Request")
+
         def once() -> Any:
             try:
                 return rpc(request, timeout=self._timeout_s)
             except grpc.RpcError as err:
-                raise from_rpc_error(err) from err
+                raise rpc_error(err, call_name, self._timeout_s) from err
 
         return self._retrying(once, replayable=replayable)
 
@@ -1570,16 +1638,16 @@ class Client:
 
         `replicas` or `ec` ("K+M" or (K, M)), at most one, override the bucket's default policy.
         Streams FRAME_SIZE_BYTES frames and calls `progress(bytes_sent_so_far)` after each (from
-        gRPC's sending thread). Returns once the object is durable. The size is sent when known,
+        gRPC's sending thread). A file that cannot seek (a pipe) is read from that thread too: give
+        an unbuffered one (`open(fd, "rb", buffering=0)`) if the process may exit while the read
+        waits, since a buffered reader's lock held there aborts the interpreter at shutdown. Returns once the object is durable. The size is sent when known,
         so the node rejects a file that changes length mid-put.
         """
         validate_bucket(bucket)
         validate_key(key)
         policy = policy_pb(replicas, ec)
         metadata = dict(metadata or {})
-        for name, value in metadata.items():
-            if not isinstance(name, str) or not isinstance(value, str):
-                raise InvalidArgument(f"metadata must map str to str; got {name!r}: {value!r}")
+        validate_put_fields(content_type, metadata)
         source = _PutSource(data)
         header = object_pb2.PutObjectHeader(
             bucket=bucket, key=key, content_type=content_type, metadata=metadata, policy=policy)
@@ -1639,9 +1707,15 @@ class Client:
             if watchdog is not None and watchdog.expired:
                 raise DeadlineExceeded(
                     f"put {header.bucket}/{header.key}: no progress for {self._timeout_s:.1f} s "
-                    f"({sent[0]} bytes sent)") from err
+                    f"({sent[0]} bytes sent): retry, or raise --timeout-s") from err
             if isinstance(err, grpc.RpcError):
-                raise from_rpc_error(err) from err
+                error = rpc_error(err, f"put {header.bucket}/{header.key}", grpc_timeout_s)
+                if isinstance(error, Unavailable) and sent[0]:
+                    # gRPC says "Socket closed" or "Stream removed": say what it means here.
+                    error = Unavailable(
+                        f"put {header.bucket}/{header.key}: the node at {self.address} went away "
+                        f"after {sent[0]} bytes were sent ({error}); nothing was stored: put again")
+                raise error from err
             raise RingstoreError(f"put {header.bucket}/{header.key}: cancelled",
                                  code=grpc.StatusCode.CANCELLED) from err
         except BaseException:
@@ -1844,7 +1918,8 @@ class Client:
         response = self._unary(self._admin.SetRepairConfig, request)
         return list(response.node_ids), list(response.unreachable)
 
-    def fsck(self, bucket: str | None = None, *,
+    def fsck(self, bucket: str | None = None, *, deep: bool = False,
+             bandwidth_bytes_per_s: int = 0,
              progress: Callable[[FsckProgress], None] | None = None) -> FsckReport:
         """Audit every object (or only `bucket`'s): findings for chunks below full redundancy, and
         a summary that counts every chunk.
@@ -1854,10 +1929,21 @@ class Client:
         is noticed in timeout_s). Read-only, so retried from the start after UNAVAILABLE: progress
         may start over and the report is the last attempt's. At most FSCK_FINDINGS_MAX findings
         are kept; the rest are only counted in `findings_omitted`.
+
+        `deep`: every holder reads each copy back and checks its blake3, at most
+        `bandwidth_bytes_per_s` (0: each holder's scrub throttle), so a corrupt copy counts as
+        missing; a progress message comes every few chunks.
         """
         if bucket is not None:
             validate_bucket(bucket)
-        request = admin_pb2.FsckRequest(bucket=bucket or "")
+        if isinstance(bandwidth_bytes_per_s, bool) or not isinstance(bandwidth_bytes_per_s, int) \
+                or bandwidth_bytes_per_s < 0:
+            raise InvalidArgument(
+                f"bandwidth_bytes_per_s must be an integer >= 0, got {bandwidth_bytes_per_s!r}")
+        if bandwidth_bytes_per_s and not deep:
+            raise InvalidArgument("bandwidth_bytes_per_s limits a deep audit's reads: pass deep=True")
+        request = admin_pb2.FsckRequest(bucket=bucket or "", deep=deep,
+                                        bandwidth_bytes_per_s=bandwidth_bytes_per_s)
         return self._retrying(lambda: self._fsck_once(request, progress))
 
     def _fsck_once(self, request: admin_pb2.FsckRequest,

@@ -182,6 +182,9 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
         self.put_headers: list[object_pb2.PutObjectHeader] = []
         self.get_requests: list[object_pb2.GetObjectRequest] = []
         self._faults: dict[str, collections.deque[tuple[grpc.StatusCode, str]]] = {}
+        # Seconds a method (e.g. "ListBuckets") waits before answering, at most STALL_S_MAX and
+        # less when the client goes away: to run a client into its deadline.
+        self.stall_s: dict[str, float] = {}
         # Break the next GetObject stream with UNAVAILABLE after this many payload bytes.
         self.get_break_after_bytes: int | None = None
         self.convert_requests: list[object_pb2.ConvertObjectRequest] = []
@@ -246,8 +249,10 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
             self.calls.append(method)
             queue = self._faults.get(method)
             fault = queue.popleft() if queue else None
+            stall_s = self.stall_s.get(method, 0.0)
         if fault is not None:
             context.abort(fault[0], fault[1])
+        _idle(context, stall_s)
 
     def _next_stamp(self) -> common_pb2.VersionStamp:
         with self.lock:
@@ -346,7 +351,7 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
             break_after = self.get_break_after_bytes
             self.get_break_after_bytes = None
         start = request.range_start_bytes if request.HasField("range_start_bytes") else 0
-        if start and start >= len(data):
+        if request.HasField("range_start_bytes") and start >= len(data):
             context.abort(grpc.StatusCode.OUT_OF_RANGE,
                           f"range start {start} is past the end of the object "
                           f"({len(data)} bytes)")

@@ -51,7 +51,7 @@ class Healing:
     set_repair_config: Callable[[admin_pb2.SetRepairConfigRequest], None]
     start_scrub: Callable[[], None]
     scrub_status: Callable[[], admin_pb2.NodeScrubStatus]
-    fsck: Callable[[str], object]
+    fsck: Callable[[str, bool, int], object]  # (bucket, deep, bandwidth_bytes_per_s)
     repair_debt_chunks: Callable[[], int]
 
 
@@ -168,7 +168,7 @@ class AdminServicer:
 
     @streaming
     def Fsck(self, request, context):
-        yield from self._healing.fsck(request.bucket)
+        yield from self._healing.fsck(request.bucket, request.deep, request.bandwidth_bytes_per_s)
 
     # -- one node's operations --------------------------------------------------------------------
 

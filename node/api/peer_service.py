@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator
 
 import grpc
 
@@ -13,7 +13,7 @@ from node.hlc import HybridLogicalClock
 from node.metrics import Metrics
 from node.objects import validate
 from node.objects.chunk_io import holder_key
-from node.objects.replicas import share_key
+from node.objects.replicas import DEEP_PROBE_SHARES_MAX, DeepThrottle, share_key
 from node.store import LIST_MANIFESTS_LIMIT_MAX, ChecksumMismatch, CorruptShare, NodeStore, ShareNotFound
 from ringstore.v1 import peer_pb2
 
@@ -24,8 +24,11 @@ HAS_CHUNK_SHARES_MAX = 4096
 
 class PeerServicer:
     def __init__(self, store: NodeStore, hlc: HybridLogicalClock, metrics: Metrics, frame_size_bytes: int,
-                 chunk_size_bytes: int, node_id: str) -> None:
+                 chunk_size_bytes: int, node_id: str,
+                 deep_throttle: Callable[[int], DeepThrottle] | None = None) -> None:
         self._node_id = node_id
+        # bandwidth_bytes_per_s (0: the scrub throttle) -> the throttle a deep HasChunk reads through.
+        self._deep_throttle = deep_throttle
         self._store = store
         self._hlc = hlc
         self._metrics = metrics
@@ -96,7 +99,17 @@ class PeerServicer:
     def HasChunk(self, request, context):
         if len(request.shares) > HAS_CHUNK_SHARES_MAX:
             raise errors.InvalidArgument(f"{len(request.shares)} shares asked; the limit is {HAS_CHUNK_SHARES_MAX}")
-        return peer_pb2.HasChunkResponse(present=[self._store.has_share(share_key(s)) for s in request.shares])
+        keys = [share_key(s) for s in request.shares]
+        if request.deep:
+            if len(keys) > DEEP_PROBE_SHARES_MAX:
+                raise errors.InvalidArgument(f"{len(keys)} shares asked to read back; the limit is "
+                                             f"{DEEP_PROBE_SHARES_MAX} per deep call")
+            if self._deep_throttle is None:
+                raise errors.FailedPrecondition("this node was started without a throttle for deep "
+                                                "probes; run fsck without --deep")
+            throttle = self._deep_throttle(request.bandwidth_bytes_per_s)
+            return peer_pb2.HasChunkResponse(present=self._store.verify_shares(keys, throttle.acquire))
+        return peer_pb2.HasChunkResponse(present=[self._store.has_share(key) for key in keys])
 
     @unary
     def PutManifest(self, request, context):

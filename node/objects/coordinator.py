@@ -379,6 +379,7 @@ class Coordinator:
         (the client's end message disagrees with what arrived)."""
         bucket = self.bucket(header.bucket)
         validate.object_key(header.key, self._config.key_length_bytes_max)
+        validate.content_type(header.content_type)
         validate.metadata(dict(header.metadata))
         policy = self._checked_policy(header.policy if header.HasField("policy") else None,
                                       default=bucket.default_policy, check_live=True)
@@ -531,7 +532,12 @@ class Coordinator:
         manifest = self.current_manifest(bucket, key)
         size = manifest.size_bytes
         start = range_start or 0
-        if range_start is not None and (start >= size and not (size == 0 and start == 0)):
+        # A range must start inside the object, so no range of an empty object is satisfiable
+        # (HTTP's 416 for `bytes=0-0` of an empty body); a get without a range reads it.
+        if range_start is not None and start >= size:
+            if size == 0:
+                raise errors.OutOfRange(f"range starts at byte {start} but {bucket}/{key} is empty "
+                                        "(0 bytes); read it without a range")
             raise errors.OutOfRange(
                 f"range starts at byte {start} but {bucket}/{key} is {size} bytes; start below {size}")
         length = size - start if range_length is None else min(range_length, size - start)
@@ -619,6 +625,8 @@ class Coordinator:
                      ) -> tuple[list[common_pb2.Manifest], str]:
         self.bucket(bucket)
         page_size = validate.page_size(page_size)
+        validate.prefix(prefix, self._config.key_length_bytes_max)
+        validate.page_token(page_token)
         start_after = ""
         if page_token:
             try:

@@ -10,24 +10,45 @@ coordinator's quorum reads go on with the others. A holder
 whose disk is past its full watermark answers RESOURCE_EXHAUSTED (locally: StoreFull), kind "full":
 the write goes to a spare like any failed write, and a put whose every failure was "full" reports
 the disks, not the network.
+
+A deep probe (`fsck --deep`) reads every copy on its holder and checks its blake3 under a bandwidth
+throttle, so it is asked about DEEP_PROBE_SHARES_MAX copies per call (a call reads up to that many
+shares, not thousands) with a deadline that grows with the bytes it may read at the rate.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-from typing import Iterable, Mapping, Protocol, Sequence
+from typing import Callable, Iterable, Mapping, Protocol, Sequence
 
 import grpc
 
 from node.erasure import slices
 from node.peers.client import PeerClient, PeerError
 from node.ring import Ring
-from node.store import (CorruptRecord, CorruptShare, MetadataUnavailable, NodeStore, ShareKey,
-                        ShareNotFound, StoreError, StoreFull)
+from node.store import (SHARE_SIZE_BYTES_MAX, CorruptRecord, CorruptShare, MetadataUnavailable, NodeStore,
+                        ShareKey, ShareNotFound, StoreError, StoreFull)
 from ringstore.v1 import common_pb2, peer_pb2
 
 # Most shares one HasChunk call asks about (the servicer's limit, HAS_CHUNK_SHARES_MAX).
 PROBE_SHARES_MAX = 4096
+# Copies one deep HasChunk call reads and hashes: its deadline allows this many of the largest
+# shares at the throttle's rate, so a few per call keeps a stuck holder noticed in minutes.
+DEEP_PROBE_SHARES_MAX = 4
+
+
+class DeepThrottle(Protocol):
+    """A bandwidth throttle deep probes read through (node.repair.throttle.TokenBucket)."""
+
+    @property
+    def rate_bytes_per_s(self) -> int: ...
+
+    def acquire(self, n: int) -> None: ...
+
+
+def deep_probe_timeout_s(timeout_s: float, shares: int, rate_bytes_per_s: int) -> float:
+    """Deadline of a deep HasChunk call: timeout_s plus `shares` of the largest size at the rate."""
+    return timeout_s + shares * SHARE_SIZE_BYTES_MAX / max(1, rate_bytes_per_s)
 
 
 class ClusterView(Protocol):
@@ -86,8 +107,11 @@ class Replicas:
     """Per-holder operations, local or over the network."""
 
     def __init__(self, *, view: ClusterView, store: NodeStore, peers: PeerClient,
-                 frame_size_bytes: int, timeout_s: float) -> None:
+                 frame_size_bytes: int, timeout_s: float,
+                 deep_throttle: Callable[[int], DeepThrottle] | None = None) -> None:
         self._view = view
+        # bandwidth_bytes_per_s (0: the scrub throttle) -> the throttle a deep probe reads through.
+        self._deep_throttle = deep_throttle
         self._store = store
         self._peers = peers
         self._frame_size_bytes = frame_size_bytes
@@ -168,11 +192,25 @@ class Replicas:
         header = self._remote(node_id, self._peers.share_header, share_ref(key), self.timeout_s)
         return list(header.references)
 
-    def has_shares(self, node_id: str, keys: Sequence[ShareKey]) -> list[bool]:
-        """Which of `keys` the node has indexed (without reading them)."""
+    def has_shares(self, node_id: str, keys: Sequence[ShareKey], *,
+                   deep_bandwidth_bytes_per_s: int | None = None) -> list[bool]:
+        """Which of `keys` the node holds: indexed with the file there (one stat each), or, with
+        `deep_bandwidth_bytes_per_s` (0: the holder's scrub throttle), read back intact."""
+        deep = deep_bandwidth_bytes_per_s is not None
+        if deep:
+            assert self._deep_throttle is not None, "deep probes need a deep_throttle"
+            throttle = self._deep_throttle(deep_bandwidth_bytes_per_s or 0)
         if node_id == self._view.node_id:
+            if deep:
+                return self._local(self._store.verify_shares, keys, throttle.acquire)
             return self._local(lambda: [self._store.has_share(key) for key in keys])
-        return self._remote(node_id, self._peers.has_shares, [share_ref(k) for k in keys], self.timeout_s)
+        refs = [share_ref(k) for k in keys]
+        if not deep:
+            return self._remote(node_id, self._peers.has_shares, refs, self.timeout_s)
+        timeout_s = deep_probe_timeout_s(self.timeout_s, len(keys), throttle.rate_bytes_per_s)
+        return self._remote(node_id, lambda address: self._peers.has_shares(
+            address, refs, timeout_s, deep=True,
+            bandwidth_bytes_per_s=deep_bandwidth_bytes_per_s or 0))
 
     def put_placement(self, node_id: str, record: common_pb2.PlacementRecord, if_updated_at_unix_ms: int = 0) -> bool:
         """Store a placement record on `node_id`; with `if_updated_at_unix_ms`, only over a stored
@@ -239,16 +277,22 @@ class Replicas:
         return self._remote(node_id, self._peers.accept_bucket, record, self.timeout_s)
 
 
-def probe_holders(replicas: Replicas, asks: Mapping[str, Iterable[ShareKey]], pool: cf.Executor
+def probe_holders(replicas: Replicas, asks: Mapping[str, Iterable[ShareKey]], pool: cf.Executor, *,
+                  deep_bandwidth_bytes_per_s: int | None = None
                   ) -> tuple[dict[str, set[ShareKey]], dict[str, HolderError]]:
     """Ask many nodes about many keys at once: one HasChunk call per node and PROBE_SHARES_MAX
-    keys, the nodes in parallel on `pool`. Returns node -> the keys it has, for each node that
-    answered every call, and node -> the error of each that did not."""
+    keys (DEEP_PROBE_SHARES_MAX when deep, see `Replicas.has_shares`), the nodes in parallel on
+    `pool`. Returns node -> the keys it has, for each node that answered every call, and node ->
+    the error of each that did not."""
+    per_call = PROBE_SHARES_MAX if deep_bandwidth_bytes_per_s is None else DEEP_PROBE_SHARES_MAX
+
     def ask(node: str, keys: list[ShareKey]) -> set[ShareKey]:
         have: set[ShareKey] = set()
-        for start in range(0, len(keys), PROBE_SHARES_MAX):
-            part = keys[start:start + PROBE_SHARES_MAX]
-            have.update(k for k, ok in zip(part, replicas.has_shares(node, part)) if ok)
+        for start in range(0, len(keys), per_call):
+            part = keys[start:start + per_call]
+            answer = replicas.has_shares(node, part,
+                                         deep_bandwidth_bytes_per_s=deep_bandwidth_bytes_per_s)
+            have.update(k for k, ok in zip(part, answer) if ok)
         return have
 
     futures = {pool.submit(ask, node, sorted(set(keys), key=ShareKey.db_key)): node

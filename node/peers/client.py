@@ -216,9 +216,12 @@ class PeerClient:
             raise PeerError(address, err.code(), err.details() or "") from None
         return header
 
-    def has_shares(self, address: str, shares: list[peer_pb2.ShareRef], timeout_s: float) -> list[bool]:
+    def has_shares(self, address: str, shares: list[peer_pb2.ShareRef], timeout_s: float, *,
+                   deep: bool = False, bandwidth_bytes_per_s: int = 0) -> list[bool]:
+        request = peer_pb2.HasChunkRequest(shares=shares, deep=deep,
+                                           bandwidth_bytes_per_s=bandwidth_bytes_per_s)
         reply = self._call(address, PEER_SERVICE + "HasChunk", self._stubs(address).has_chunk,
-                           peer_pb2.HasChunkRequest(shares=shares), timeout_s)
+                           request, timeout_s)
         return list(reply.present)
 
     def get_placement(self, address: str, chunk_id: bytes, data_shares: int, parity_shares: int,

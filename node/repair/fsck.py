@@ -5,8 +5,13 @@ uses) and each of its chunks: find the placement record, ask every live node con
 chunk's homes and the holders the record names) whether it holds each copy or share (HasChunk, no
 data read; one batched call per node for a whole page of objects), and classify the chunk with the same planner repair uses: full (every copy or share on
 an ALIVE node), degraded (fewer, but readable), unreadable (fewer than 1 copy or K shares on ALIVE
-nodes), and misplaced (full, but not every copy on its home yet). Only presence in a holder's index
-is checked here; whether the bytes are intact is scrub's job (`nodectl scrub`), which re-reads them.
+nodes), and misplaced (full, but not every copy on its home yet). A holder checks its index entry and
+stats the file; whether the bytes are intact is scrub's job (`nodectl scrub`), or this audit's with
+`--deep`: then each holder reads every copy back against its blake3 at a bandwidth limit (its scrub
+throttle, or the rate asked), a few copies per call (`replicas.DEEP_PROBE_SHARES_MAX`), and a corrupt
+copy counts as missing (the holder quarantines it, so repair rebuilds it). Rejected: fetching the
+copies to the auditing node to hash them there, which moves every byte over the network to check
+what its holder can check in place.
 
 Metadata replicas too: for each page of objects, every ALIVE metadata home of the bucket is asked
 for its manifests over the page's key range (one ListManifests per home per page, not a call per
@@ -36,15 +41,24 @@ FSCK_PAGE_SIZE = 500
 PROGRESS_EVERY_CHUNKS = 64
 # Chunks probed together: one HasChunk call per node concerned covers them all.
 PROBE_BATCH_CHUNKS = 512
+# Chunks per batch, and between progress messages, of a deep audit: each holder reads up to this
+# many chunks' copies per batch at the throttle's rate, and the client allows its --timeout-s
+# between two messages (8 default 4 MiB chunks at the default 20 MiB/s scrub rate: under 2 s).
+DEEP_BATCH_CHUNKS = 8
 # Placement lookups in flight at once, on the send pool that puts share.
 LOOKUPS_INFLIGHT_MAX = 16
 
 
 def fsck(coordinator: Coordinator, view: ClusterView, replicas: Replicas, pool: cf.Executor,
-         bucket: str = "") -> Iterator[admin_pb2.FsckResponse]:
+         bucket: str = "", *, deep_bandwidth_bytes_per_s: int | None = None
+         ) -> Iterator[admin_pb2.FsckResponse]:
+    """Audit `bucket` (every bucket when empty). With deep_bandwidth_bytes_per_s (0: each holder's
+    scrub throttle), holders read every copy back and check its blake3 at that rate, so a corrupt
+    copy counts as missing (and is quarantined, for repair to rebuild)."""
     summary = admin_pb2.FsckSummary()
     buckets = [coordinator.bucket(bucket)] if bucket else coordinator.list_buckets()
     since_progress = 0
+    progress_every = PROGRESS_EVERY_CHUNKS if deep_bandwidth_bytes_per_s is None else DEEP_BATCH_CHUNKS
     for record in buckets:
         summary.buckets_checked += 1
         token = ""
@@ -62,7 +76,7 @@ def fsck(coordinator: Coordinator, view: ClusterView, replicas: Replicas, pool: 
             if page:
                 after = page[-1].key
             items = [(manifest, ref) for manifest in page for ref in manifest.chunks]
-            findings = _check_chunks(coordinator, view, replicas, pool, items)
+            findings = _check_chunks(coordinator, view, replicas, pool, items, deep_bandwidth_bytes_per_s)
             for manifest in page:
                 summary.objects_checked += 1
                 summary.bytes_checked += manifest.size_bytes
@@ -81,7 +95,7 @@ def fsck(coordinator: Coordinator, view: ClusterView, replicas: Replicas, pool: 
                             summary.chunks_degraded += 1
                         yield admin_pb2.FsckResponse(finding=finding)
                     since_progress += 1
-                    if since_progress >= PROGRESS_EVERY_CHUNKS:
+                    if since_progress >= progress_every:
                         since_progress = 0
                         yield admin_pb2.FsckResponse(progress=admin_pb2.FsckProgress(
                             objects_checked=summary.objects_checked, chunks_checked=summary.chunks_checked,
@@ -147,18 +161,20 @@ def _home_manifests(tenant: str, bucket: str, node: str, replicas: Replicas, pag
 
 
 def _check_chunks(coordinator: Coordinator, view: ClusterView, replicas: Replicas, pool: cf.Executor,
-                  items: list[tuple[common_pb2.Manifest, common_pb2.ChunkRef]]
-                  ) -> Iterator[admin_pb2.FsckFinding | str | None]:
+                  items: list[tuple[common_pb2.Manifest, common_pb2.ChunkRef]],
+                  deep_bandwidth_bytes_per_s: int | None) -> Iterator[admin_pb2.FsckFinding | str | None]:
     """A page's chunks, in order, PROBE_BATCH_CHUNKS at a time: their placement records looked up
     LOOKUPS_INFLIGHT_MAX at a time, then one batched HasChunk probe per node concerned for the whole
     batch (not one round of calls per chunk)."""
-    for start in range(0, len(items), PROBE_BATCH_CHUNKS):
-        yield from _check_batch(coordinator, view, replicas, pool, items[start:start + PROBE_BATCH_CHUNKS])
+    batch = PROBE_BATCH_CHUNKS if deep_bandwidth_bytes_per_s is None else DEEP_BATCH_CHUNKS
+    for start in range(0, len(items), batch):
+        yield from _check_batch(coordinator, view, replicas, pool, items[start:start + batch],
+                                deep_bandwidth_bytes_per_s)
 
 
 def _check_batch(coordinator: Coordinator, view: ClusterView, replicas: Replicas, pool: cf.Executor,
-                 items: list[tuple[common_pb2.Manifest, common_pb2.ChunkRef]]
-                 ) -> list[admin_pb2.FsckFinding | str | None]:
+                 items: list[tuple[common_pb2.Manifest, common_pb2.ChunkRef]],
+                 deep_bandwidth_bytes_per_s: int | None) -> list[admin_pb2.FsckFinding | str | None]:
     records: list[common_pb2.PlacementRecord | None] = []
     for start in range(0, len(items), LOOKUPS_INFLIGHT_MAX):
         records.extend(pool.map(lambda item: coordinator.chunk_placement(item[1], item[0].policy),
@@ -174,7 +190,8 @@ def _check_batch(coordinator: Coordinator, view: ClusterView, replicas: Replicas
         for node in involved:
             asks.setdefault(node, set()).update(layout.probe_keys())
         chunks.append((manifest, ref, record, layout, order, involved))
-    answers, failures = probe_holders(replicas, asks, pool)
+    answers, failures = probe_holders(replicas, asks, pool,
+                                      deep_bandwidth_bytes_per_s=deep_bandwidth_bytes_per_s)
     return [_finding(view, manifest, ref, record, layout, order, involved, answers, failures)
             for manifest, ref, record, layout, order, involved in chunks]
 

@@ -112,6 +112,11 @@ class Scrubber:
             self._start_pass_locked()
             return True
 
+    @property
+    def throttle(self) -> TokenBucket:
+        """The scrub's bandwidth throttle; deep fsck probes read through it too."""
+        return self._throttle
+
     def set_bandwidth(self, bytes_per_s: int) -> None:
         """Change the throttle (0 = unthrottled); a read waiting on the old rate sees it soon."""
         self._throttle.set_rate(bytes_per_s)

@@ -46,6 +46,18 @@ after it: every key of partition `t \\0 b` starts `t \\0 b \\0`, and a key betwe
 So listing the distinct partitions is one cursor seek per partition (`key_partition`), however many
 records each holds; bucket "abc" ends at `t \\0 abc \\x01`, before bucket "abcd" starts.
 
+Long keys: LMDB keys are at most 511 bytes (LMDB_KEY_BYTES_MAX) and object keys may be 1024. A
+manifest key longer than MANIFEST_DB_KEY_INLINE_BYTES_MAX (478) bytes is stored as its first 478
+bytes (the "head"), a NUL and a blake3 of the whole key: 511 bytes; the manifest itself carries the
+full key. Order is kept everywhere except inside one group of shortened keys sharing a head: a key
+kept whole is at most 478 bytes, so against any shortened key it compares within the head (or is a
+prefix of it, and then sorts first in both orders). Inside a group LMDB orders by hash, so a listing
+reads the group whole and sorts it by full key (keeping only as many as the page needs, so memory
+stays bounded). Only keys sharing their first 478 bytes pay that; a prefix or start_after longer
+than the head seeks to its head and filters on the full key. Rejected alternatives: a second db
+mapping hash -> key (one more write per put for what the value already says), and LMDB's
+MDB_MAXKEYSIZE rebuilt larger (the lmdb wheel is built with the default; we would ship our own).
+
 Versions order by `(physical_ms, logical, node_id, rewrite)` of the HLC stamp: last writer wins,
 and every replica agrees on which writer was last.
 """
@@ -91,6 +103,15 @@ _PARTITION_END = b"\x01"
 REPLICA_DB_KEY_BYTES = CHUNK_ID_BYTES + 1
 SHARE_DB_KEY_BYTES = CHUNK_ID_BYTES + 4
 ERASURE_LAYOUT_KEY_BYTES = CHUNK_ID_BYTES + 3
+# LMDB's compiled-in key size limit (lmdb.Environment.max_key_size(); the store checks it at open).
+LMDB_KEY_BYTES_MAX = 511
+# Manifest db keys up to this long are stored whole; longer ones (object keys may be 1024 bytes)
+# become this head + NUL + a 32-byte blake3: LMDB_KEY_BYTES_MAX - 1 - 32.
+MANIFEST_DB_KEY_INLINE_BYTES_MAX = LMDB_KEY_BYTES_MAX - 1 - 32
+# Most bytes `tenant \0 bucket \0` may take, so a shortened key's head always holds the whole
+# partition prefix (key_partition splits on it) plus at least this much of the object key.
+MANIFEST_PARTITION_BYTES_MAX = 256
+_MANIFEST_KEY_CONTEXT = b"ringstore.v1.ManifestKey\0"
 # Domain separation: a ref key can never equal a blake3 the store computes for anything else.
 _REF_KEY_CONTEXT = b"ringstore.v1.ObjectRef\0"
 
@@ -262,7 +283,36 @@ def manifest_key_prefix(tenant: str, bucket: str) -> bytes:
 
 
 def manifest_key(tenant: str, bucket: str, key: str) -> bytes:
-    return manifest_key_prefix(tenant, bucket) + _part(key, "key")
+    """The manifest's LMDB key: `tenant \\0 bucket \\0 key` when that is at most
+    MANIFEST_DB_KEY_INLINE_BYTES_MAX bytes, else its first MANIFEST_DB_KEY_INLINE_BYTES_MAX bytes, a
+    NUL and the blake3 of the whole (see the module docstring). Raises InvalidArgument when tenant
+    and bucket alone leave no room for a key."""
+    base = manifest_key_prefix(tenant, bucket)
+    if len(base) > MANIFEST_PARTITION_BYTES_MAX:
+        raise InvalidArgument(
+            f"tenant and bucket take {len(base)} bytes of a manifest key; the limit is "
+            f"{MANIFEST_PARTITION_BYTES_MAX}: use a shorter bucket or tenant name")
+    return hashed_db_key(base + _part(key, "key"))
+
+
+def hashed_db_key(raw: bytes) -> bytes:
+    """`raw` itself when it fits MANIFEST_DB_KEY_INLINE_BYTES_MAX, else its inline head + NUL +
+    blake3(raw): at most LMDB_KEY_BYTES_MAX bytes, and in `raw`'s order except among keys sharing
+    the head (see the module docstring)."""
+    if len(raw) <= MANIFEST_DB_KEY_INLINE_BYTES_MAX:
+        return raw
+    return (raw[:MANIFEST_DB_KEY_INLINE_BYTES_MAX] + _SEPARATOR
+            + blake3.blake3(_MANIFEST_KEY_CONTEXT + raw).digest())
+
+
+def is_hashed_db_key(db_key: bytes) -> bool:
+    """True for a key `hashed_db_key` shortened (longer than any key it keeps whole)."""
+    return len(db_key) > MANIFEST_DB_KEY_INLINE_BYTES_MAX
+
+
+def hashed_group(db_key: bytes) -> bytes:
+    """The head (and NUL) every shortened key of the same inline head starts with."""
+    return db_key[:MANIFEST_DB_KEY_INLINE_BYTES_MAX + 1]
 
 
 def bucket_key_prefix(tenant: str) -> bytes:

@@ -3,7 +3,9 @@
     chunks      ShareKey.db_key()             -> StoredShare      (local index of share files)
     refs        ShareKey.db_key() + ref_key   -> ref record       (object versions using a copy)
     placements  placement_key (per layout)    -> PlacementRecord  (who holds the layout's copies)
-    manifests   tenant\\0bucket\\0key          -> Manifest         (newest version only)
+    manifests   tenant\\0bucket\\0key          -> Manifest         (newest version only; a key
+                                                                    over 478 bytes is shortened,
+                                                                    see keys.hashed_db_key)
     buckets     tenant\\0name                 -> BucketRecord     (newest version only; on a bucket
                                                                  directory home: the record accepted)
     bucket_promises tenant\\0name             -> BucketPromise    (bucket register promises)
@@ -55,6 +57,11 @@ meta db; migrations are code run at open, in the open transaction:
             unconditional delete did before.
     2 -> 3  every value but meta/format_version is wrapped in its checksum envelope (one
             rewrite of each record, in the open transaction).
+    3 -> 4  manifest keys longer than MANIFEST_DB_KEY_INLINE_BYTES_MAX (478) bytes are shortened
+            to that head + NUL + blake3 of the whole key (`keys.hashed_db_key`), so object keys of
+            up to 1024 bytes fit LMDB's 511-byte keys. Layout 3 could only hold whole keys of
+            479..511 bytes; those move (their envelope is sealed again: the checksum covers the
+            key). Every other record is unchanged.
 
 Rejected alternatives: SQLite (a query planner and SQL text for what are five sorted key-value
 maps, and slower synced commits), one LMDB environment per table (no atomic commit across the index,
@@ -79,9 +86,10 @@ import blake3
 
 from node.store.errors import (CorruptRecord, InvalidArgument, MetadataUnavailable, StoreError,
                                StoreFull, UnknownFormatVersion)
-from node.store.keys import CHUNK_ID_BYTES, SHARE_DB_KEY_BYTES, placement_key
+from node.store.keys import (CHUNK_ID_BYTES, LMDB_KEY_BYTES_MAX, MANIFEST_DB_KEY_INLINE_BYTES_MAX,
+                             SHARE_DB_KEY_BYTES, manifest_key, placement_key)
 
-LAYOUT_FORMAT_VERSION = 3
+LAYOUT_FORMAT_VERSION = 4
 # Envelope of every stored value (see the module docstring).
 ENVELOPE_FORMAT_VERSION = 1
 ENVELOPE_CHECKSUM_BYTES = 8
@@ -250,6 +258,10 @@ class MetadataDb:
         self.env = lmdb.open(path, max_dbs=MAX_DBS, map_size=map_size_bytes, subdir=True,
                              sync=True, metasync=True)
         try:
+            if self.env.max_key_size() < LMDB_KEY_BYTES_MAX:
+                raise StoreError(
+                    f"this LMDB build takes keys of at most {self.env.max_key_size()} bytes; "
+                    f"Ringstore needs {LMDB_KEY_BYTES_MAX}: install the lmdb package's default build")
             with self.env.begin(write=True) as txn:
                 self.chunks = self.env.open_db(DB_CHUNKS, txn=txn)
                 self.refs = self.env.open_db(DB_REFS, txn=txn)
@@ -281,6 +293,9 @@ class MetadataDb:
             raw = b"2"
         if raw == b"2":
             self._migrate_2_to_3(txn)
+            raw = b"3"
+        if raw == b"3":
+            self._migrate_3_to_4(txn)
             return
         if raw != str(LAYOUT_FORMAT_VERSION).encode():
             raise UnknownFormatVersion(
@@ -325,6 +340,22 @@ class MetadataDb:
                 if db is self.meta and key == META_FORMAT_VERSION:
                     continue
                 txn.put(key, seal(name, key, raw), db=db)
+        txn.put(META_FORMAT_VERSION, b"3", db=self.meta)
+
+    def _migrate_3_to_4(self, txn: lmdb.Transaction) -> None:
+        """Layout 3 -> 4 (see the module docstring), inside the open transaction: manifests whose
+        whole key is longer than MANIFEST_DB_KEY_INLINE_BYTES_MAX move to their shortened key, their
+        envelope sealed again for the new key."""
+        moves: list[tuple[bytes, bytes, bytes]] = []
+        for key, raw in txn.cursor(db=self.manifests):
+            if len(key) <= MANIFEST_DB_KEY_INLINE_BYTES_MAX:
+                continue
+            payload = unseal(DB_MANIFESTS, bytes(key), bytes(raw))
+            manifest = decode_record(common_pb2.Manifest, payload, f"manifest {key!r}")
+            moves.append((bytes(key), manifest_key(manifest.tenant, manifest.bucket, manifest.key), payload))
+        for old_key, new_key, payload in moves:
+            txn.delete(old_key, db=self.manifests)
+            txn.put(new_key, seal(DB_MANIFESTS, new_key, payload), db=self.manifests)
         txn.put(META_FORMAT_VERSION, str(LAYOUT_FORMAT_VERSION).encode(), db=self.meta)
 
     def dbs(self) -> tuple:

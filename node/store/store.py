@@ -101,6 +101,7 @@ import contextlib
 import dataclasses
 import fcntl
 import functools
+import heapq
 import inspect
 import os
 import threading
@@ -118,8 +119,9 @@ from node.store.disk import DiskGuard
 from node.store.errors import (ChecksumMismatch, CorruptRecord, CorruptShare, DataDirLocked,
                                InvalidArgument, MetadataUnavailable, ShareNotFound, StoreError,
                                StoreFull)
-from node.store.keys import (CHUNK_ID_BYTES, ShareKey, ballot_key, bucket_key, bucket_key_prefix,
-                             bucket_order_key, describe_geometry, key_partition, layout_db_prefix, manifest_key,
+from node.store.keys import (CHUNK_ID_BYTES, MANIFEST_DB_KEY_INLINE_BYTES_MAX, ShareKey, ballot_key,
+                             bucket_key, bucket_key_prefix, bucket_order_key, describe_geometry, hashed_group,
+                             is_hashed_db_key, key_partition, layout_db_prefix, manifest_key,
                              manifest_key_prefix, placement_key, policy_geometry, ref_row_key,
                              version_key)
 from node.store.metadata import (DB_NAMES, LMDB_DAMAGE_ERRORS, META_NODE_ID,
@@ -762,9 +764,54 @@ class NodeStore:
             expected_size_bytes=info.size_bytes, actual_size_bytes=actual_size_bytes)
 
     def has_share(self, share: ShareKey) -> bool:
-        """True when the index has the share (does not read the file)."""
-        with self._meta.read() as txn:
-            return txn.get(share.db_key(), db=self._meta.chunks) is not None
+        """True when the index has the share and its file is there at the indexed size: one index
+        read and one stat, the bytes are not read (`verify_share` reads them). A copy whose file is
+        gone is lost: its index entry is dropped (references kept, as a read that finds it gone
+        does), so the probe says absent and repair rebuilds it. A file of the wrong size is read
+        under the share's lock and quarantined if it really is bad (see `read_share`)."""
+        info = self.share_info(share)
+        if info is None:
+            return False
+        size_bytes = self._files.file_size(share)
+        if size_bytes == info.size_bytes:
+            return True
+        if size_bytes is None:
+            with self._share_lock(share):
+                if self.share_info(share) is None:
+                    return False
+                if self._files.file_size(share) is not None:
+                    return True  # a writer installed the copy between our two looks
+                self._drop_index_entry(share)
+            return False
+        try:
+            self._recheck_under_lock(share)
+        except (ShareNotFound, CorruptShare):
+            return False
+        except OSError:
+            return True  # unreadable, not judged bad: scrub reports it (the index still says here)
+        return True
+
+    def verify_shares(self, shares: Sequence[ShareKey], acquire: Callable[[int], None]) -> list[bool]:
+        """`verify_share` of each, in order, calling `acquire(size_bytes)` before each read (a
+        bandwidth throttle's: `fsck --deep` paces its reads like scrub)."""
+        results = []
+        for share in shares:
+            info = self.share_info(share)
+            if info is None:
+                results.append(False)
+                continue
+            acquire(info.size_bytes)
+            results.append(self.verify_share(share))
+        return results
+
+    def verify_share(self, share: ShareKey) -> bool:
+        """True when the share's bytes are there and hash to the index's blake3 (reads them all).
+        A bad copy is quarantined and a missing one dropped from the index, as `read_share` does."""
+        try:
+            self.read_share(share)
+        except (ShareNotFound, CorruptShare, OSError):
+            return False
+        return True
 
     @quarantining
     def share_info(self, share: ShareKey) -> common_pb2.StoredShare | None:
@@ -1044,30 +1091,61 @@ class NodeStore:
     def list_manifests(self, tenant: str, bucket: str, *, prefix: str = "", start_after: str = "",
                        limit: int = 1000) -> tuple[list[common_pb2.Manifest], bool]:
         """Newest version per key (tombstones included) with key > start_after and key starting
-        with prefix, in key order, at most `limit`; the bool says more exist. One range scan."""
+        with prefix, in key order (UTF-8 bytes), at most `limit`; the bool says more exist. One
+        range scan; keys whose db key was shortened (`keys.hashed_db_key`) sit together under their
+        shared head in hash order, so each such group is read whole and only its `limit + 1`
+        smallest keys in range are kept, in key order."""
         if not 1 <= limit <= LIST_MANIFESTS_LIMIT_MAX:
             raise InvalidArgument(f"limit must be in 1..{LIST_MANIFESTS_LIMIT_MAX}, got {limit}")
         base = manifest_key_prefix(tenant, bucket)
-        low = base + prefix.encode("utf-8")
-        after = base + start_after.encode("utf-8") if start_after else None
-        start = max(low, after) if after is not None else low
+        prefix_raw = base + prefix.encode("utf-8")
+        after_raw = base + start_after.encode("utf-8") if start_after else None
+        # Every key in range has a db key >= the heads of these two (see keys' module docstring).
+        low = prefix_raw[:MANIFEST_DB_KEY_INLINE_BYTES_MAX]
+        start = low if after_raw is None else max(low, after_raw[:MANIFEST_DB_KEY_INLINE_BYTES_MAX])
+
+        def wanted(raw_key: bytes) -> bool:
+            return raw_key.startswith(prefix_raw) and (after_raw is None or raw_key > after_raw)
+
         self._check_answerable(self._meta.manifests, base, exact=False)
+
+        def where(raw_key: bytes) -> str:
+            return f"{tenant}/{bucket}/{raw_key[len(base):].decode('utf-8', 'replace')}"
+
         found: list[common_pb2.Manifest] = []
         with self._meta.read() as txn:
             cursor = txn.cursor(db=self._meta.manifests)
             more = cursor.set_range(start)
-            while more:
+            while more and len(found) <= limit:
                 key, raw = cursor.item()
                 if not key.startswith(low):
                     break
-                if key != after:
-                    if len(found) == limit:
-                        return found, True
-                    where = f"{tenant}/{bucket}/{key[len(base):].decode('utf-8', 'replace')}"
-                    found.append(decode_record(
-                        common_pb2.Manifest, self._meta.value(self._meta.manifests, key, raw),
-                        where))
-                more = cursor.next()
+                if not is_hashed_db_key(key):
+                    if wanted(key):
+                        found.append(decode_record(
+                            common_pb2.Manifest, self._meta.value(self._meta.manifests, key, raw), where(key)))
+                    more = cursor.next()
+                    continue
+                group = hashed_group(key)
+
+                def group_members() -> Iterator[tuple[bytes, common_pb2.Manifest]]:
+                    nonlocal more
+                    while more and cursor.key().startswith(group):
+                        manifest = decode_record(
+                            common_pb2.Manifest,
+                            self._meta.value(self._meta.manifests, cursor.key(), cursor.value()),
+                            where(group[:-1]) + "...")
+                        raw_key = base + manifest.key.encode("utf-8")
+                        if wanted(raw_key):
+                            yield raw_key, manifest
+                        more = cursor.next()
+
+                # Bounded memory however large the group: heapq keeps only the smallest.
+                members = heapq.nsmallest(limit + 1 - len(found), group_members(),
+                                          key=lambda member: member[0])
+                found.extend(manifest for _, manifest in members)
+        if len(found) > limit:
+            return found[:limit], True
         return found, False
 
     def manifest_partitions(self) -> list[tuple[str, str]]:

@@ -12,7 +12,10 @@ import random
 
 import pytest
 
+from click.testing import CliRunner
+
 from cluster_sim.cluster import LocalCluster
+from nodectl.cli import main
 from nodectl.client import Client
 from nodectl.errors import (AlreadyExists, DataLoss, FailedPrecondition, InvalidArgument, NotFound, OutOfRange,
                             Unavailable)
@@ -75,6 +78,22 @@ def test_ranges_within_and_across_chunks(client, bucket):
         assert got == data[start:end], (start, length)
     with pytest.raises(OutOfRange, match="range starts at byte"):
         client.get_bytes(bucket, "ranged", range_start_bytes=len(data))
+
+
+def test_any_range_of_an_empty_object_is_out_of_range(client, cluster, bucket):
+    """A 0-byte object has no byte a range could start at: range 0-0 (and 0-) is OUT_OF_RANGE with
+    one line (exit 7 from nodectl), like a range past the end of any object; without a range the
+    empty object reads back."""
+    client.put(bucket, "empty", b"")
+    for length in (1, None):
+        with pytest.raises(OutOfRange, match="is empty") as info:
+            client.get_bytes(bucket, "empty", range_start_bytes=0, range_length_bytes=length)
+        assert "\n" not in str(info.value)
+    result = CliRunner().invoke(main, ["--addr", cluster.any_address(), "get", f"{bucket}/empty", "-",
+                                       "--range", "0-0"])
+    assert result.exit_code == 7 and result.stderr.startswith("nodectl: error: range starts at byte 0"), \
+        result.output
+    assert client.get_bytes(bucket, "empty") == b""
 
 
 def test_overwrite_newest_wins_and_delete_hides(client, bucket):
@@ -158,6 +177,58 @@ def test_server_rejects_bad_keys_even_from_a_client_that_skips_validation(cluste
         with pytest.raises(grpc.RpcError) as err:
             put(iter([bad]), timeout=10)
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize("field,header_fields,fragment", [
+    ("content_type", {"content_type": "t/" + "x" * (1 << 20)}, "content type is 1048578 bytes"),
+    ("content_type", {"content_type": "text/plain\nX-Evil: 1"}, "control character"),
+    ("metadata name", {"metadata": {"n" * 129: "v"}}, "metadata name"),
+    ("metadata value", {"metadata": {"n": "v" * 2049}}, "metadata value of 'n' is 2049 bytes"),
+    ("metadata count", {"metadata": {f"k{i}": "v" for i in range(65)}}, "65 metadata entries"),
+])
+def test_server_limits_every_string_field_of_a_put(cluster, bucket, field, header_fields, fragment):
+    """A raw gRPC put (no client-side checks) with a content type, metadata name, value or count
+    past its limit is INVALID_ARGUMENT with one line naming the field and limit, and nothing is
+    stored (a 1 MiB content type used to be stored in every manifest copy)."""
+    import grpc
+
+    from ringstore import frames
+    from ringstore.v1 import object_pb2
+
+    key = f"limits/{field.replace(' ', '-')}"
+    with grpc.insecure_channel(cluster.any_address(), options=[
+            ("grpc.max_send_message_length", 4 << 20)]) as channel:
+        put = channel.stream_unary("/ringstore.v1.ObjectService/PutObject", request_serializer=frames.encode,
+                                   response_deserializer=object_pb2.PutObjectResponse.FromString)
+        header = object_pb2.PutObjectRequest(header=object_pb2.PutObjectHeader(bucket=bucket, key=key,
+                                                                               **header_fields))
+        with pytest.raises(grpc.RpcError) as err:
+            put(iter([header, b"abc"]), timeout=30)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+    assert fragment in err.value.details() and "\n" not in err.value.details()
+    with Client(address=cluster.any_address(), timeout_s=60.0) as client:
+        with pytest.raises(NotFound):
+            client.stat(bucket, key)
+
+
+def test_server_limits_listing_prefix_and_page_token(cluster, bucket):
+    """ListObjects with a prefix longer than any key, or a page token longer than any the node
+    issues, is INVALID_ARGUMENT with one line."""
+    import grpc
+
+    from ringstore.v1 import object_pb2
+
+    with grpc.insecure_channel(cluster.any_address()) as channel:
+        list_objects = channel.unary_unary("/ringstore.v1.ObjectService/ListObjects",
+                                           request_serializer=object_pb2.ListObjectsRequest.SerializeToString,
+                                           response_deserializer=object_pb2.ListObjectsResponse.FromString)
+        for request, fragment in [
+                (object_pb2.ListObjectsRequest(bucket=bucket, prefix="p" * 1025), "prefix is 1025 bytes"),
+                (object_pb2.ListObjectsRequest(bucket=bucket, page_token="A" * 1400), "page_token is 1400 bytes")]:
+            with pytest.raises(grpc.RpcError) as err:
+                list_objects(request, timeout=30)
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+            assert fragment in err.value.details()
 
 
 def test_replicas_above_live_nodes_is_unavailable(client, bucket):

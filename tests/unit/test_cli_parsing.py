@@ -346,3 +346,47 @@ def test_help_lists_exit_codes(run) -> None:
     result = CliRunner().invoke(cli.main, ["--help"], env={"RINGSTORE_ADDR": None})
     assert result.exit_code == 0
     assert "Exit codes:" in result.stdout and "3 not" in result.stdout
+
+
+@pytest.mark.parametrize("args", [(), ("repair",), ("node",)])
+def test_no_command_prints_the_usage_not_an_error_line(args: tuple[str, ...]) -> None:
+    """`nodectl` (or a command group) with nothing after it prints click's multi-line usage and
+    help on stderr and exits 2, as click does; it is not squashed into one `error:` line."""
+    result = CliRunner().invoke(cli.main, list(args))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("Usage: "), result.stderr
+    assert "nodectl: error" not in result.stderr
+    assert "\nCommands:\n" in result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args,call", [
+    (("ls",), "ListBuckets"),
+    (("stat", "photos/a"), "StatObject"),
+    (("get", "photos/a", "-"), "get photos/a"),  # seconds measured: under load maybe 0.3
+])
+def test_a_deadline_names_the_call_and_the_seconds(run, server: FakeServer, args, call) -> None:
+    """A node that does not answer within --timeout-s gives one line naming the call, the seconds
+    it had and --timeout-s, exit 4 (deadline exceeded), not gRPC's bare 'Deadline Exceeded'."""
+    run("mb", "photos")
+    assert run("put", "-", "photos/a", input=b"abc").exit_code == 0
+    for method in ("ListBuckets", "StatObject", "GetObject"):
+        server.node.stall_s[method] = 5.0
+    result = run("--timeout-s", "0.2", *args)
+    _assert_one_line_error(result, 4, f"{call} timed out after {'' if ' ' in call else '0.2 s'}")
+    assert "raise --timeout-s" in result.stderr
+
+
+@pytest.mark.parametrize("byte_range", ["0-0", "0-", "5-9", ""])
+def test_any_range_of_an_empty_object_is_out_of_range(run, byte_range: str) -> None:
+    """A 0-byte object has no byte to start a range at: every --range is OUT_OF_RANGE (exit 7),
+    an empty --range is a usage error, and a get without --range reads the empty object."""
+    run("mb", "photos")
+    assert run("put", "-", "photos/empty", input=b"").exit_code == 0
+    result = run("get", "photos/empty", "-", "--range", byte_range)
+    if byte_range:
+        _assert_one_line_error(result, 7, "past the end")
+    else:
+        _assert_one_line_error(result, 2, "is not START-END")
+    whole = run("get", "photos/empty", "-")
+    assert whole.exit_code == 0 and whole.stdout_bytes == b""

@@ -928,3 +928,22 @@ def test_repair_wait_ctrl_c_says_repair_goes_on(run_clocked, server: FakeServer,
     manual.on_sleep = interrupt
     result = run_clocked("repair", "wait")
     assert_error_line(result, 130, "interrupted: stopped waiting; repair goes on in the cluster")
+
+
+def test_fsck_deep_sends_the_flag_and_the_bandwidth(server: FakeServer) -> None:
+    """`fsck --deep --bandwidth-bytes-per-s N` asks the node for a deep audit at N bytes/s; plain
+    fsck asks for none; --bandwidth-bytes-per-s without --deep is a usage error sending nothing."""
+    runner = CliRunner()
+    env = {"RINGSTORE_ADDR": server.address}
+    assert runner.invoke(cli.main, ["fsck"], env=env).exit_code == 0
+    assert runner.invoke(cli.main, ["fsck", "--deep", "--bandwidth-bytes-per-s", "5000000"],
+                         env=env).exit_code == 0
+    assert runner.invoke(cli.main, ["fsck", "--deep"], env=env).exit_code == 0
+    plain, deep, default_rate = server.node.admin_requests[-3:]
+    assert (plain.deep, plain.bandwidth_bytes_per_s) == (False, 0)
+    assert (deep.deep, deep.bandwidth_bytes_per_s) == (True, 5_000_000)
+    assert (default_rate.deep, default_rate.bandwidth_bytes_per_s) == (True, 0)
+    before = len(server.node.admin_requests)
+    result = runner.invoke(cli.main, ["fsck", "--bandwidth-bytes-per-s", "5"], env=env)
+    assert_error_line(result, 2, "add --deep")
+    assert len(server.node.admin_requests) == before

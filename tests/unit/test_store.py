@@ -291,6 +291,35 @@ def test_missing_file_is_not_found_and_drops_entry(store, tmp_path):
     assert store.stats() == (0, 0)
 
 
+def test_has_share_sees_a_deleted_file_and_drops_the_entry(store, tmp_path):
+    """has_share (HasChunk's and fsck's probe) stats the file: a copy whose file was deleted is
+    absent and its index entry is dropped (stats count it out), so repair sees a lost copy."""
+    share, _ = _put(store, b"deleted behind our back")
+    assert store.has_share(share)
+    os.unlink(store._files.final_path(share))
+    assert not store.has_share(share)
+    assert store.share_info(share) is None and store.stats() == (0, 0)
+    assert not store.has_share(share)
+
+
+def test_has_share_quarantines_a_file_of_the_wrong_size(store, tmp_path):
+    """A truncated file is found by its size alone (no read when the size matches) and
+    quarantined; a same-size flipped byte passes has_share but not verify_share."""
+    truncated, _ = _put(store, _bytes(4096, seed=1))
+    with open(store._files.final_path(truncated), "r+b") as f:
+        f.truncate(100)
+    assert not store.has_share(truncated)
+    assert len(os.listdir(tmp_path / "quarantine")) == 1
+    flipped, _ = _put(store, _bytes(4096, seed=2))
+    with open(store._files.final_path(flipped), "r+b") as f:
+        f.write(b"\xff")
+    assert store.has_share(flipped)
+    assert not store.verify_share(flipped)
+    assert not store.has_share(flipped)
+    intact, _ = _put(store, _bytes(4096, seed=3))
+    assert store.verify_share(intact) and store.has_share(intact)
+
+
 def test_rewrite_after_corruption_restores_the_share(store):
     """After quarantine, writing the same share again stores it afresh (repair's path)."""
     data = _bytes(2048, seed=9)
@@ -476,15 +505,15 @@ def test_unknown_record_version_on_disk_is_rejected_on_read(tmp_path):
 
 
 def test_unknown_data_dir_version_refuses_to_open(tmp_path):
-    """A data dir whose layout format_version is neither 3 nor the migratable 1 and 2 is not
+    """A data dir whose layout format_version is neither 4 nor a migratable 1, 2 or 3 is not
     opened (and not swept)."""
     NodeStore(str(tmp_path), map_size_bytes=64 * MIB).close()
-    _raw_put(str(tmp_path), b"meta", b"format_version", b"4")
+    _raw_put(str(tmp_path), b"meta", b"format_version", b"5")
     (tmp_path / "tmp" / "keep.r.1").write_bytes(b"x")
     with pytest.raises(UnknownFormatVersion, match="format_version"):
         NodeStore(str(tmp_path), map_size_bytes=64 * MIB)
     assert (tmp_path / "tmp" / "keep.r.1").exists()
-    _raw_put(str(tmp_path), b"meta", b"format_version", b"3")
+    _raw_put(str(tmp_path), b"meta", b"format_version", b"4")
     NodeStore(str(tmp_path), map_size_bytes=64 * MIB).close()
 
 

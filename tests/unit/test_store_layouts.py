@@ -277,7 +277,7 @@ def _raw_share_file(data_dir, chunk_id: bytes, data: bytes) -> None:
 
 
 def test_layout_1_data_dir_is_migrated_at_open(tmp_path):
-    """A layout-1 data dir opens as layout 3: its replica entries stay, a replicated placement
+    """A layout-1 data dir opens as layout 4 (through 2 and 3): its replica entries stay, a replicated placement
     stays under the chunk id, and an erasure placement (kept under the bare chunk id in layout 1)
     moves to its layout key; every value gains its checksum envelope."""
     replicated_chunk, coded_chunk = _digest(b"r"), b"\x02" * 32
@@ -295,11 +295,11 @@ def test_layout_1_data_dir_is_migrated_at_open(tmp_path):
         assert s.get_placement(coded_chunk) is None
         assert s.get_placement(coded_chunk, 4, 2).policy.erasure_coding.parity_shares == 2
         assert s.open_report is None
-    assert _raw_get(tmp_path, b"meta", b"format_version") == b"3"
+    assert _raw_get(tmp_path, b"meta", b"format_version") == b"4"
 
 
 def test_layout_2_data_dir_gains_checksum_envelopes_at_open(tmp_path):
-    """A layout-2 data dir (values stored bare) opens as layout 3: every record of every db reads
+    """A layout-2 data dir (values stored bare) opens as layout 4: every record of every db reads
     back as before, each value is now envelope + payload, and nothing is reported corrupt."""
     chunk_id = _digest(b"abc")
     entry = common_pb2.StoredShare(format_version=1, size_bytes=3, blake3=chunk_id)
@@ -327,7 +327,7 @@ def test_layout_2_data_dir_gains_checksum_envelopes_at_open(tmp_path):
         assert s.get_manifest("t", "b", "k").size_bytes == 3
         assert [r.name for r in s.list_buckets("t")] == ["b"]
         assert s.references(ShareKey(chunk_id)) == [ref]
-    assert _raw_get(tmp_path, b"meta", b"format_version") == b"3"
+    assert _raw_get(tmp_path, b"meta", b"format_version") == b"4"
     for (db, key), value in rows.items():
         if key != b"format_version":
             assert _raw_get(tmp_path, db, key) == seal(db, key, value), (db, key)

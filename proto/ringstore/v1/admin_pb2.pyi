@@ -175,10 +175,14 @@ class SetRepairConfigResponse(_message.Message):
     def __init__(self, node_ids: _Optional[_Iterable[str]] = ..., unreachable: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class FsckRequest(_message.Message):
-    __slots__ = ("bucket",)
+    __slots__ = ("bucket", "deep", "bandwidth_bytes_per_s")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
+    DEEP_FIELD_NUMBER: _ClassVar[int]
+    BANDWIDTH_BYTES_PER_S_FIELD_NUMBER: _ClassVar[int]
     bucket: str
-    def __init__(self, bucket: _Optional[str] = ...) -> None: ...
+    deep: bool
+    bandwidth_bytes_per_s: int
+    def __init__(self, bucket: _Optional[str] = ..., deep: _Optional[bool] = ..., bandwidth_bytes_per_s: _Optional[int] = ...) -> None: ...
 
 class FsckFinding(_message.Message):
     __slots__ = ("bucket", "key", "chunk_id", "offset_bytes", "policy", "copies_present", "copies_wanted", "copies_needed", "unreadable", "detail")

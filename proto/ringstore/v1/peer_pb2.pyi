@@ -80,10 +80,14 @@ class FetchChunkResponse(_message.Message):
     def __init__(self, header: _Optional[_Union[FetchChunkHeader, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class HasChunkRequest(_message.Message):
-    __slots__ = ("shares",)
+    __slots__ = ("shares", "deep", "bandwidth_bytes_per_s")
     SHARES_FIELD_NUMBER: _ClassVar[int]
+    DEEP_FIELD_NUMBER: _ClassVar[int]
+    BANDWIDTH_BYTES_PER_S_FIELD_NUMBER: _ClassVar[int]
     shares: _containers.RepeatedCompositeFieldContainer[ShareRef]
-    def __init__(self, shares: _Optional[_Iterable[_Union[ShareRef, _Mapping]]] = ...) -> None: ...
+    deep: bool
+    bandwidth_bytes_per_s: int
+    def __init__(self, shares: _Optional[_Iterable[_Union[ShareRef, _Mapping]]] = ..., deep: _Optional[bool] = ..., bandwidth_bytes_per_s: _Optional[int] = ...) -> None: ...
 
 class HasChunkResponse(_message.Message):
     __slots__ = ("present",)

@@ -129,6 +129,14 @@ class PeerServicer:
                                               accepted=accepted)
 
     @unary
+    def ReadBucket(self, request, context):
+        validate.bucket_name(request.name)
+        highest, accepted = self._store.read_bucket(request.tenant, request.name)
+        if accepted is None:
+            return peer_pb2.ReadBucketResponse(promised_ballot=highest, found=False)
+        return peer_pb2.ReadBucketResponse(promised_ballot=highest, found=True, accepted=accepted)
+
+    @unary
     def AcceptBucket(self, request, context):
         validate.bucket_name(request.bucket.name)
         self._hlc.observe(request.bucket.version)
@@ -177,4 +185,5 @@ class PeerServicer:
             "ReleaseShare": uu(self.ReleaseShare, p.ReleaseShareRequest),
             "PrepareBucket": uu(self.PrepareBucket, p.PrepareBucketRequest),
             "AcceptBucket": uu(self.AcceptBucket, p.AcceptBucketRequest),
+            "ReadBucket": uu(self.ReadBucket, p.ReadBucketRequest),
         })

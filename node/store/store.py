@@ -767,6 +767,13 @@ class NodeStore:
             self._put_promise(txn, tenant, name, ballot)
         return True, ballot, accepted
 
+    def read_bucket(self, tenant: str, name: str) -> tuple[common_pb2.Ballot, common_pb2.BucketRecord | None]:
+        """Bucket register acceptor, read only: (the highest ballot promised or accepted here, the
+        accepted record or None). Writes nothing, so a reader never disturbs a proposer's round."""
+        with self._meta.read() as txn:
+            accepted = self._stored_bucket(txn, tenant, name)
+            return self._highest_ballot(txn, tenant, name, accepted), accepted
+
     def accept_bucket(self, record: common_pb2.BucketRecord) -> tuple[bool, common_pb2.Ballot]:
         """Bucket register acceptor, phase 2: store `record` as the name's accepted record under its
         ballot unless a higher ballot was promised or accepted, durably before answering. Returns

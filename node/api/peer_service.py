@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator
 
 import grpc
 
@@ -24,7 +24,9 @@ HAS_CHUNK_SHARES_MAX = 4096
 
 class PeerServicer:
     def __init__(self, store: NodeStore, hlc: HybridLogicalClock, metrics: Metrics, frame_size_bytes: int,
-                 chunk_size_bytes: int, node_id: str) -> None:
+                 chunk_size_bytes: int, node_id: str,
+                 forget_bucket: Callable[[str, str], None] = lambda tenant, name: None) -> None:
+        self._forget_bucket = forget_bucket
         self._node_id = node_id
         self._store = store
         self._hlc = hlc
@@ -137,6 +139,12 @@ class PeerServicer:
         return peer_pb2.ReadBucketResponse(promised_ballot=highest, found=True, accepted=accepted)
 
     @unary
+    def ForgetBucket(self, request, context):
+        validate.bucket_name(request.name)
+        self._forget_bucket(request.tenant, request.name)
+        return peer_pb2.ForgetBucketResponse()
+
+    @unary
     def AcceptBucket(self, request, context):
         validate.bucket_name(request.bucket.name)
         self._hlc.observe(request.bucket.version)
@@ -186,4 +194,5 @@ class PeerServicer:
             "PrepareBucket": uu(self.PrepareBucket, p.PrepareBucketRequest),
             "AcceptBucket": uu(self.AcceptBucket, p.AcceptBucketRequest),
             "ReadBucket": uu(self.ReadBucket, p.ReadBucketRequest),
+            "ForgetBucket": uu(self.ForgetBucket, p.ForgetBucketRequest),
         })

@@ -270,7 +270,8 @@ class NodeDaemon:
         self.server.add_generic_rpc_handlers((
             ObjectServicer(self.coordinator, self.metrics, self.cluster.state_name).handlers(),
             PeerServicer(self.store, self.hlc, self.metrics, storage.frame_size_bytes,
-                         storage.chunk_size_bytes, self.node_id, self._deep_throttle).handlers(),
+                         storage.chunk_size_bytes, self.node_id, self._deep_throttle,
+                         forget_bucket=self.coordinator.forget_bucket).handlers(),
             MembershipServicer(self.membership, self.transport, self.metrics,
                                cfg.gossip.indirect_probe_timeout_s * (1 + cfg.gossip.health_max)).handlers(),
             AdminServicer(membership=self.membership, ring=self.cluster.ring, store=self.store,

@@ -179,6 +179,8 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
         self.members[0].chunks_stored = 7
         self.members[0].bytes_stored = 7 * CHUNK_SIZE_BYTES
         self.calls: list[str] = []
+        # request_id of every CreateBucket and DeleteBucket call, failed ones included, in order.
+        self.bucket_request_ids: list[str] = []
         self.put_headers: list[object_pb2.PutObjectHeader] = []
         self.get_requests: list[object_pb2.GetObjectRequest] = []
         self._faults: dict[str, collections.deque[tuple[grpc.StatusCode, str]]] = {}
@@ -263,6 +265,8 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
     # -- ObjectService -----------------------------------------------------------------------
 
     def CreateBucket(self, request: Any, context: grpc.ServicerContext) -> Any:
+        with self.lock:
+            self.bucket_request_ids.append(request.request_id)
         self._enter("CreateBucket", context)
         with self.lock:
             if request.bucket in self.buckets:
@@ -282,6 +286,8 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
         return object_pb2.CreateBucketResponse(bucket=record)
 
     def DeleteBucket(self, request: Any, context: grpc.ServicerContext) -> Any:
+        with self.lock:
+            self.bucket_request_ids.append(request.request_id)
         self._enter("DeleteBucket", context)
         with self.lock:
             self._require_bucket(request.bucket, context)

@@ -25,7 +25,9 @@ HAS_CHUNK_SHARES_MAX = 4096
 class PeerServicer:
     def __init__(self, store: NodeStore, hlc: HybridLogicalClock, metrics: Metrics, frame_size_bytes: int,
                  chunk_size_bytes: int, node_id: str,
-                 deep_throttle: Callable[[int], DeepThrottle] | None = None) -> None:
+                 deep_throttle: Callable[[int], DeepThrottle] | None = None,
+                 forget_bucket: Callable[[str, str], None] = lambda tenant, name: None) -> None:
+        self._forget_bucket = forget_bucket
         self._node_id = node_id
         # bandwidth_bytes_per_s (0: the scrub throttle) -> the throttle a deep HasChunk reads through.
         self._deep_throttle = deep_throttle
@@ -149,6 +151,20 @@ class PeerServicer:
                                               accepted=accepted)
 
     @unary
+    def ReadBucket(self, request, context):
+        validate.bucket_name(request.name)
+        highest, accepted = self._store.read_bucket(request.tenant, request.name)
+        if accepted is None:
+            return peer_pb2.ReadBucketResponse(promised_ballot=highest, found=False)
+        return peer_pb2.ReadBucketResponse(promised_ballot=highest, found=True, accepted=accepted)
+
+    @unary
+    def ForgetBucket(self, request, context):
+        validate.bucket_name(request.name)
+        self._forget_bucket(request.tenant, request.name)
+        return peer_pb2.ForgetBucketResponse()
+
+    @unary
     def AcceptBucket(self, request, context):
         validate.bucket_name(request.bucket.name)
         self._hlc.observe(request.bucket.version)
@@ -197,4 +213,6 @@ class PeerServicer:
             "ReleaseShare": uu(self.ReleaseShare, p.ReleaseShareRequest),
             "PrepareBucket": uu(self.PrepareBucket, p.PrepareBucketRequest),
             "AcceptBucket": uu(self.AcceptBucket, p.AcceptBucketRequest),
+            "ReadBucket": uu(self.ReadBucket, p.ReadBucketRequest),
+            "ForgetBucket": uu(self.ForgetBucket, p.ForgetBucketRequest),
         })

@@ -53,6 +53,9 @@ FORMAT_VERSION = 1
 BUCKET_CACHE_TTL_S = 2.0
 # Most read-repair writes queued at once; beyond this stale replicas wait for the next read.
 READ_REPAIRS_PENDING_MAX = 256
+# Removals remembered for `bucket`'s cache guard; past this, entries older than the cache TTL (which
+# no running lookup can still need) are dropped.
+BUCKETS_FORGOTTEN_MAX = 1024
 # Longest request id a client may name a create or remove with.
 REQUEST_ID_BYTES_MAX = 64
 # Request ids a bucket record remembers (its own last): how many later changes a change that lost
@@ -125,6 +128,10 @@ class Coordinator:
                               report_damage=report_damage or (lambda *report: None),
                               read_hedge_after_s=config.read_hedge_after_s)
         self._bucket_cache: dict[tuple[str, str], tuple[float, common_pb2.BucketRecord | None]] = {}
+        # (tenant, name) -> when a removal last told this node to forget the bucket; a lookup that
+        # started before then must not cache what it read (it may predate the tombstone).
+        self._bucket_forgotten: dict[tuple[str, str], float] = {}
+        self._bucket_cache_lock = threading.Lock()
         self._read_repair_slots = threading.BoundedSemaphore(READ_REPAIRS_PENDING_MAX)
         self._register = BucketRegister(node_id=view.node_id, acceptors=replicas, homes=self._bucket_homes,
                                         is_live=view.is_live, pool=send_pool, wall_ms=wall_ms, rng=random.Random())
@@ -240,9 +247,12 @@ class Coordinator:
         cached = self._bucket_cache.get((self.tenant, name))
         if cached is not None and time.monotonic() - cached[0] < BUCKET_CACHE_TTL_S and cached[1] is not None:
             return cached[1]
+        started = time.monotonic()
         record = self._bucket_records().get(name)
         live = record if record is not None and not record.tombstone else None
-        self._bucket_cache[(self.tenant, name)] = (time.monotonic(), live)
+        with self._bucket_cache_lock:
+            if started > self._bucket_forgotten.get((self.tenant, name), -1.0):
+                self._bucket_cache[(self.tenant, name)] = (started, live)
         if live is None:
             raise errors.NotFound(f"bucket {name!r} does not exist; create it with `nodectl mb {name}`")
         return live
@@ -326,7 +336,30 @@ class Coordinator:
         try:
             self._register.change(self.tenant, name, remove)
         finally:
-            self._bucket_cache.pop((self.tenant, name), None)
+            self.forget_bucket(self.tenant, name)
+        self._tell_others_to_forget(name)
+
+    def forget_bucket(self, tenant: str, name: str) -> None:
+        """Drop the cached record of a bucket, and keep a lookup already running from caching what it
+        read before now (see `bucket`)."""
+        with self._bucket_cache_lock:
+            self._bucket_cache.pop((tenant, name), None)
+            self._bucket_forgotten[(tenant, name)] = time.monotonic()
+            if len(self._bucket_forgotten) > BUCKETS_FORGOTTEN_MAX:
+                cutoff = time.monotonic() - BUCKET_CACHE_TTL_S
+                self._bucket_forgotten = {k: t for k, t in self._bucket_forgotten.items() if t > cutoff}
+
+    def _tell_others_to_forget(self, name: str) -> None:
+        """After a removal: every other ALIVE node drops its cached record of the bucket before the
+        client hears OK, so a put through any node that answered is refused from then on. A node
+        that does not answer keeps its entry for at most BUCKET_CACHE_TTL_S (logged)."""
+        others = sorted(n for n in self._view.ring().node_ids if n != self._view.node_id and self._view.is_live(n))
+        futures = {self._send_pool.submit(self._replicas.forget_bucket, n, self.tenant, name): n for n in others}
+        for future in cf.as_completed(futures):
+            try:
+                future.result()
+            except HolderError as err:
+                log.info("telling %s to forget removed bucket %s failed: %s", futures[future], name, err)
 
     def list_buckets(self) -> list[common_pb2.BucketRecord]:
         records = self._bucket_records()

@@ -14,6 +14,14 @@ answers (node/store: `prepare_bucket`, `accept_bucket`), the highest ballot it p
 record it accepted (with the ballot it was accepted under). A change is a function `fn` from the
 current record (None: no record) to the next one:
 
+0. read: ask every live home for its accepted record, promising nothing. If a majority answers the
+   same record (same ballot), it is chosen: a change that `fn` refuses or that keeps it ends here,
+   with no write. Only this makes many concurrent creators of one name cheap: the losers' retries
+   and every reader see the winner's record without a promise that would make the winner's accept
+   fail (the integration test found a removal starved by creators whose refused creates each
+   wrote a promise). Safe: a record accepted under one ballot by a majority is chosen, and a record
+   chosen after it was accepted by a majority overlapping the one read, which would then have
+   answered the higher ballot.
 1. prepare: pick a ballot above any seen (counter from the wall clock and past every refusal,
    node id to make it unique per proposer) and ask every live home to promise it. A home promises
    unless it promised or accepted a higher ballot, and answers its accepted record. With promises
@@ -66,7 +74,10 @@ Record = common_pb2.BucketRecord
 
 class Acceptors(Protocol):
     """How a proposer reaches one acceptor (implemented by `Replicas`; local calls skip gRPC).
-    Both raise HolderError when the acceptor could not be reached or did not answer."""
+    Each raises HolderError when the acceptor could not be reached or did not answer."""
+
+    def read_bucket(self, node_id: str, tenant: str, name: str
+                    ) -> tuple[common_pb2.Ballot, Record | None]: ...
 
     def prepare_bucket(self, node_id: str, tenant: str, name: str, ballot: common_pb2.Ballot
                        ) -> tuple[bool, common_pb2.Ballot, Record | None]: ...
@@ -80,6 +91,20 @@ class _Lost(Exception):
 
 def majority(count: int) -> int:
     return count // 2 + 1
+
+
+def _current(records: list[Record | None], need: int) -> tuple[Record | None, bool]:
+    """The newest of the records a majority of acceptors answered (None: none has one), and whether
+    it is chosen: accepted under the same ballot by `need` of them (or no record anywhere, when
+    nothing can have been chosen either)."""
+    current: Record | None = None
+    for record in records:
+        if record is not None and (current is None or bucket_order_key(record) > bucket_order_key(current)):
+            current = record
+    if current is None:
+        return None, True
+    agreeing = sum(1 for r in records if r is not None and bucket_order_key(r) == bucket_order_key(current))
+    return current, agreeing >= need
 
 
 class BucketRegister:
@@ -106,7 +131,7 @@ class BucketRegister:
         `fn` gets the current record (None when there is none) and returns the next one (its ballot
         is set here), or the very object it got to keep it. It may raise a RingstoreError to refuse
         the change: the record it saw is made chosen first, then the error propagates. `fn` may run
-        once per round, so it must not have side effects beyond building the record."""
+        twice per round, so it must not have side effects beyond building the record."""
         for attempt in range(PROPOSE_ATTEMPTS_MAX):
             try:
                 return self._round(tenant, name, fn)
@@ -137,16 +162,22 @@ class BucketRegister:
         if len(live) < need:
             raise errors.Unavailable(f"{what}: {len(live)} of {len(homes)} bucket directory homes are live "
                                      f"({', '.join(homes)}); a change needs {need}: retry when they are back")
+        # 0. read, promising nothing: a change that is refused, or keeps a record already chosen,
+        # ends here without a write, so losers and readers never disturb the round of a winner.
+        reads = self._gather(live, need, what, "read",
+                             lambda node: (True, *self._acceptors.read_bucket(node, tenant, name)))
+        for _, highest, _ in reads:
+            self._saw(highest)
+        current, chosen = _current([record for _, _, record in reads], need)
+        if chosen:
+            proposed = fn(current)  # a refusal propagates: the record it saw is chosen
+            if proposed is current:
+                return current
+        # 1. prepare.
         ballot = self._next_ballot()
         promises = self._gather(live, need, what, "prepare",
                                 lambda node: self._acceptors.prepare_bucket(node, tenant, name, ballot))
-        records = [record for _, _, record in promises]
-        current: Record | None = None
-        for record in records:
-            if record is not None and (current is None or bucket_order_key(record) > bucket_order_key(current)):
-                current = record
-        chosen = current is None or sum(
-            1 for r in records if r is not None and bucket_order_key(r) == bucket_order_key(current)) >= need
+        current, chosen = _current([record for _, _, record in promises], need)
         refusal: errors.RingstoreError | None = None
         try:
             proposed = fn(current)
@@ -156,6 +187,7 @@ class BucketRegister:
             if refusal is not None:
                 raise refusal
             return current
+        # 2. accept: the new record, or the current one again under this ballot so it is chosen.
         assert proposed is not None, "fn may return None only to keep an absent record"
         record = Record()
         record.CopyFrom(proposed)

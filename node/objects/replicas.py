@@ -268,12 +268,22 @@ class Replicas:
     def prepare_bucket(self, node_id: str, tenant: str, name: str, ballot: common_pb2.Ballot
                        ) -> tuple[bool, common_pb2.Ballot, common_pb2.BucketRecord | None]:
         if node_id == self._view.node_id:
-            return self._store.prepare_bucket(tenant, name, ballot)
+            return self._local(self._store.prepare_bucket, tenant, name, ballot)
         return self._remote(node_id, self._peers.prepare_bucket, tenant, name, ballot, self.timeout_s)
+
+    def forget_bucket(self, node_id: str, tenant: str, name: str) -> None:
+        """Ask another node to drop its cached record of a bucket (never called for this node)."""
+        self._remote(node_id, self._peers.forget_bucket, tenant, name, self.timeout_s)
+
+    def read_bucket(self, node_id: str, tenant: str, name: str
+                    ) -> tuple[common_pb2.Ballot, common_pb2.BucketRecord | None]:
+        if node_id == self._view.node_id:
+            return self._local(self._store.read_bucket, tenant, name)
+        return self._remote(node_id, self._peers.read_bucket, tenant, name, self.timeout_s)
 
     def accept_bucket(self, node_id: str, record: common_pb2.BucketRecord) -> tuple[bool, common_pb2.Ballot]:
         if node_id == self._view.node_id:
-            return self._store.accept_bucket(record)
+            return self._local(self._store.accept_bucket, record)
         return self._remote(node_id, self._peers.accept_bucket, record, self.timeout_s)
 
 

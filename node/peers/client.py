@@ -92,6 +92,8 @@ class _Stubs:
         self.release_share = unary(PEER_SERVICE, "ReleaseShare", p.ReleaseShareRequest, p.ReleaseShareResponse)
         self.prepare_bucket = unary(PEER_SERVICE, "PrepareBucket", p.PrepareBucketRequest, p.PrepareBucketResponse)
         self.accept_bucket = unary(PEER_SERVICE, "AcceptBucket", p.AcceptBucketRequest, p.AcceptBucketResponse)
+        self.read_bucket = unary(PEER_SERVICE, "ReadBucket", p.ReadBucketRequest, p.ReadBucketResponse)
+        self.forget_bucket = unary(PEER_SERVICE, "ForgetBucket", p.ForgetBucketRequest, p.ForgetBucketResponse)
         m = membership_pb2
         self.heartbeat = unary(MEMBERSHIP_SERVICE, "Heartbeat", m.HeartbeatRequest, m.HeartbeatResponse)
         self.indirect_probe = unary(MEMBERSHIP_SERVICE, "IndirectProbe", m.IndirectProbeRequest,
@@ -281,6 +283,16 @@ class PeerClient:
         reply = self._call(address, PEER_SERVICE + "PrepareBucket", self._stubs(address).prepare_bucket,
                            peer_pb2.PrepareBucketRequest(tenant=tenant, name=name, ballot=ballot), timeout_s)
         return reply.promised, reply.promised_ballot, (reply.accepted if reply.found else None)
+
+    def forget_bucket(self, address: str, tenant: str, name: str, timeout_s: float) -> None:
+        self._call(address, PEER_SERVICE + "ForgetBucket", self._stubs(address).forget_bucket,
+                   peer_pb2.ForgetBucketRequest(tenant=tenant, name=name), timeout_s)
+
+    def read_bucket(self, address: str, tenant: str, name: str, timeout_s: float
+                    ) -> tuple[common_pb2.Ballot, common_pb2.BucketRecord | None]:
+        reply = self._call(address, PEER_SERVICE + "ReadBucket", self._stubs(address).read_bucket,
+                           peer_pb2.ReadBucketRequest(tenant=tenant, name=name), timeout_s)
+        return reply.promised_ballot, (reply.accepted if reply.found else None)
 
     def accept_bucket(self, address: str, record: common_pb2.BucketRecord, timeout_s: float
                       ) -> tuple[bool, common_pb2.Ballot]:

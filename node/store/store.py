@@ -1209,6 +1209,15 @@ class NodeStore:
         return True, ballot, accepted
 
     @quarantining
+    def read_bucket(self, tenant: str, name: str) -> tuple[common_pb2.Ballot, common_pb2.BucketRecord | None]:
+        """Bucket register acceptor, read only: (the highest ballot promised or accepted here, the
+        accepted record or None). Writes nothing, so a reader never disturbs a proposer's round."""
+        self._check_answerable(self._meta.buckets, bucket_key(tenant, name), exact=True)
+        with self._meta.read() as txn:
+            accepted = self._stored_bucket(txn, tenant, name)
+            return self._highest_ballot(txn, tenant, name, accepted), accepted
+
+    @quarantining
     def accept_bucket(self, record: common_pb2.BucketRecord) -> tuple[bool, common_pb2.Ballot]:
         """Bucket register acceptor, phase 2: store `record` as the name's accepted record under its
         ballot unless a higher ballot was promised or accepted, durably before answering. Returns

@@ -14,7 +14,7 @@ import threading
 import pytest
 
 from nodectl.client import BucketInfo, Client
-from nodectl.errors import AlreadyExists
+from nodectl.errors import AlreadyExists, NotFound
 
 CLUSTER_NODES = 5
 CREATE_ROUNDS = 50
@@ -161,3 +161,18 @@ def test_a_retried_request_gets_its_own_answer_and_others_do_not(cluster):
     with pytest.raises(grpc.RpcError) as err:
         create(first, "x" * 65)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "64" in err.value.details()
+
+
+def test_once_a_removal_answered_no_node_accepts_a_put_into_the_bucket(clients):
+    """Every node has the bucket in its 2 s lookup cache (each just stored an object in it); once
+    `rb` through one node has answered, a put through any node is NOT_FOUND: the removal told every
+    ALIVE node to forget the bucket before answering."""
+    name = "cached-then-removed"
+    clients[0].create_bucket(name, replicas=2)
+    for client in clients:
+        client.put(name, "k", b"warm the cache")
+    clients[0].delete(name, "k")
+    clients[0].delete_bucket(name)
+    for index, client in enumerate(clients):
+        with pytest.raises(NotFound, match="does not exist"):
+            client.put(name, f"after-{index}", b"x")

@@ -50,6 +50,10 @@ class Transport:
             raise HolderError(node, "unavailable", "answer lost")
         return answer
 
+    def read_bucket(self, node_id, tenant, name):
+        self.sent.append(("read", node_id, name))
+        return self._deliver("read", node_id, lambda: self.stores[node_id].read_bucket(tenant, name))
+
     def prepare_bucket(self, node_id, tenant, name, ballot):
         self.sent.append(("prepare", node_id, ballot))
         return self._deliver("prepare", node_id, lambda: self.stores[node_id].prepare_bucket(tenant, name, ballot))
@@ -200,6 +204,32 @@ def test_a_proposer_that_loses_its_accept_starts_again_from_the_winner(stores, p
     kept = [r for r in stored(stores).values() if r is not None]
     assert len(kept) >= 2 and all(same(r, told_b[0]) for r in kept)
     assert same(a.confirm(TENANT, NAME), told_b[0])
+
+
+def test_a_refused_create_writes_nothing_and_does_not_disturb_a_removal(stores, pool):
+    """A create of a name whose record is on every home is refused after reads alone (no promise,
+    no accept), so a removal whose accept it lands between finishes in its first round instead of
+    losing to it (many creators retrying used to starve a removal this way)."""
+    hlc = clock("node-a")
+    proposer("node-a", Transport(stores), pool).change(TENANT, NAME, creating(hlc, 1, "req-1"))
+    remover_transport, creator_transport = Transport(stores), Transport(stores)
+    creator = proposer("node-b", creator_transport, pool, wall_ms=lambda: 9_000)
+    refused = []
+    first = threading.Lock()
+
+    def before(phase, node):
+        if phase == "accept":
+            with first:
+                if not refused:
+                    with pytest.raises(errors.AlreadyExists):
+                        creator.change(TENANT, NAME, creating(clock("node-b"), 3, "req-2"))
+                    refused.append(True)
+
+    remover_transport.before = before
+    removed = proposer("node-c", remover_transport, pool, wall_ms=lambda: 2_000).change(TENANT, NAME, removing(hlc))
+    assert refused and removed.tombstone
+    assert {phase for phase, _, _ in creator_transport.sent} == {"read"}
+    assert sum(1 for phase, _, _ in remover_transport.sent if phase == "prepare") == len(NODES)
 
 
 def test_lost_answers_then_a_retry_of_the_same_request_is_told_created(stores, pool):

@@ -301,6 +301,21 @@ def test_unavailable_is_retried_with_backoff_then_succeeds(
     assert 0.05 <= sleeps[0] <= 0.1 and 0.1 <= sleeps[1] <= 0.2  # 0.1 s doubling, jittered
 
 
+def test_bucket_create_and_remove_retries_carry_the_first_attempts_request_id(
+        server: FakeServer, client: Client, sleeps: list[float]) -> None:
+    """A create or removal retried after UNAVAILABLE sends the same request id every time, so the
+    node answers a retry whose first attempt took effect as that attempt; the next call has a new id."""
+    server.node.fail_next("CreateBucket", grpc.StatusCode.UNAVAILABLE, "answer lost", 2)
+    client.create_bucket("photos")
+    server.node.fail_next("DeleteBucket", grpc.StatusCode.UNAVAILABLE, "answer lost", 1)
+    client.delete_bucket("photos")
+    client.create_bucket("photos")
+    ids = server.node.bucket_request_ids
+    assert len(ids) == 6 and all(ids)
+    assert ids[0] == ids[1] == ids[2] and ids[3] == ids[4]
+    assert len({ids[0], ids[3], ids[5]}) == 3
+
+
 def test_unavailable_retries_are_bounded(server: FakeServer, client: Client,
                                          sleeps: list[float]) -> None:
     """After retries_max retries the last UNAVAILABLE is raised, with its message."""

@@ -256,3 +256,33 @@ class AcceptBucketResponse(_message.Message):
     accepted: bool
     promised_ballot: _common_pb2.Ballot
     def __init__(self, accepted: _Optional[bool] = ..., promised_ballot: _Optional[_Union[_common_pb2.Ballot, _Mapping]] = ...) -> None: ...
+
+class ReadBucketRequest(_message.Message):
+    __slots__ = ("tenant", "name")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    name: str
+    def __init__(self, tenant: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class ReadBucketResponse(_message.Message):
+    __slots__ = ("promised_ballot", "found", "accepted")
+    PROMISED_BALLOT_FIELD_NUMBER: _ClassVar[int]
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    promised_ballot: _common_pb2.Ballot
+    found: bool
+    accepted: _common_pb2.BucketRecord
+    def __init__(self, promised_ballot: _Optional[_Union[_common_pb2.Ballot, _Mapping]] = ..., found: _Optional[bool] = ..., accepted: _Optional[_Union[_common_pb2.BucketRecord, _Mapping]] = ...) -> None: ...
+
+class ForgetBucketRequest(_message.Message):
+    __slots__ = ("tenant", "name")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    name: str
+    def __init__(self, tenant: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class ForgetBucketResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -99,6 +99,16 @@ class PeerServiceStub:
                 request_serializer=ringstore_dot_v1_dot_peer__pb2.AcceptBucketRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_peer__pb2.AcceptBucketResponse.FromString,
                 _registered_method=True)
+        self.ReadBucket = channel.unary_unary(
+                '/ringstore.v1.PeerService/ReadBucket',
+                request_serializer=ringstore_dot_v1_dot_peer__pb2.ReadBucketRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_peer__pb2.ReadBucketResponse.FromString,
+                _registered_method=True)
+        self.ForgetBucket = channel.unary_unary(
+                '/ringstore.v1.PeerService/ForgetBucket',
+                request_serializer=ringstore_dot_v1_dot_peer__pb2.ForgetBucketRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_peer__pb2.ForgetBucketResponse.FromString,
+                _registered_method=True)
 
 
 class PeerServiceServicer:
@@ -197,6 +207,22 @@ class PeerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReadBucket(self, request, context):
+        """Bucket register, read only: the record accepted for one bucket name and the highest
+        ballot promised, promising nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ForgetBucket(self, request, context):
+        """Drop this node's cached record of a bucket: a removal has just chosen its tombstone,
+        so this node's next put into it must look it up again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PeerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -264,6 +290,16 @@ def add_PeerServiceServicer_to_server(servicer, server):
                     servicer.AcceptBucket,
                     request_deserializer=ringstore_dot_v1_dot_peer__pb2.AcceptBucketRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_peer__pb2.AcceptBucketResponse.SerializeToString,
+            ),
+            'ReadBucket': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReadBucket,
+                    request_deserializer=ringstore_dot_v1_dot_peer__pb2.ReadBucketRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_peer__pb2.ReadBucketResponse.SerializeToString,
+            ),
+            'ForgetBucket': grpc.unary_unary_rpc_method_handler(
+                    servicer.ForgetBucket,
+                    request_deserializer=ringstore_dot_v1_dot_peer__pb2.ForgetBucketRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_peer__pb2.ForgetBucketResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -617,6 +653,60 @@ class PeerService:
             '/ringstore.v1.PeerService/AcceptBucket',
             ringstore_dot_v1_dot_peer__pb2.AcceptBucketRequest.SerializeToString,
             ringstore_dot_v1_dot_peer__pb2.AcceptBucketResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadBucket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.PeerService/ReadBucket',
+            ringstore_dot_v1_dot_peer__pb2.ReadBucketRequest.SerializeToString,
+            ringstore_dot_v1_dot_peer__pb2.ReadBucketResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ForgetBucket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.PeerService/ForgetBucket',
+            ringstore_dot_v1_dot_peer__pb2.ForgetBucketRequest.SerializeToString,
+            ringstore_dot_v1_dot_peer__pb2.ForgetBucketResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -150,6 +150,11 @@ class ClusterState:
     def live_count(self) -> int:
         return sum(1 for m in self._membership.members() if m.state == MemberState.ALIVE)
 
+    def store_of(self, node_id: str) -> tuple[str, int]:
+        """(store id, store created at Unix ms) the node last announced; ("", 0) when unknown."""
+        member = self._membership.get(node_id)
+        return ("", 0) if member is None else (member.store_id, member.store_created_at_unix_ms)
+
     def full_nodes(self) -> dict[str, int]:
         """ALIVE members above their disk-full watermark -> the free bytes they last reported."""
         return {m.node_id: m.free_bytes for m in self._membership.members()
@@ -221,7 +226,9 @@ class NodeDaemon:
                         capacity_bytes=cfg.capacity_bytes, generation=self.generation, incarnation=0,
                         state=MemberState.ALIVE, free_bytes=disk.free_bytes, disk_full=disk.full,
                         metrics_port=self.metrics_port, draining=operator["draining"],
-                        maintenance_until_unix_ms=operator["maintenance_until_unix_ms"])
+                        maintenance_until_unix_ms=operator["maintenance_until_unix_ms"],
+                        store_id=self.store.identity.store_id,
+                        store_created_at_unix_ms=self.store.identity.created_at_unix_ms)
         self.membership = Membership(config=cfg.gossip, me=me, clock=self.clock, rng=random.Random())
         self.cluster = ClusterState(self.membership, cfg.ring.vnodes_per_node, cfg.ring.weight_unit_bytes,
                                     self.clock.monotonic_s)
@@ -261,8 +268,9 @@ class NodeDaemon:
                           operations=self._operations(), peers=self.peers, pool=self.send_pool).handlers(),
         ))
         self.server.start()
-        log.info("serving on %s (metrics on %s:%d), generation %d, profile %s", self.address, metrics_host,
-                 self.metrics_port, self.generation, cfg.profile)
+        log.info("serving on %s (metrics on %s:%d), generation %d, store %s created at %d, profile %s",
+                 self.address, metrics_host, self.metrics_port, self.generation, self.store.identity.store_id,
+                 self.store.identity.created_at_unix_ms, cfg.profile)
         if cfg.join_addresses:
             self.driver.join_cluster(list(cfg.join_addresses), JOIN_DEADLINE_S)
         self.driver.start()
@@ -394,7 +402,8 @@ class NodeDaemon:
     def _plan_ring(self, request: admin_pb2.PlanRingRequest) -> admin_pb2.PlanRingResponse:
         return plan_ring_change(request, me=self.node_id, ring=self.cluster.ring(), is_live=self.cluster.is_live,
                                 records=self.store.iter_placements(),
-                                weight_unit_bytes=self.config.ring.weight_unit_bytes)
+                                weight_unit_bytes=self.config.ring.weight_unit_bytes,
+                                store_created_at_ms=lambda node_id: self.cluster.store_of(node_id)[1])
 
     def _set_faults(self, request: admin_pb2.SetFaultsRequest) -> admin_pb2.SetFaultsResponse:
         """Replace this node's injected faults (an empty request clears them)."""

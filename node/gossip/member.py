@@ -33,6 +33,10 @@ from node.errors import InvalidArgument
 _NODE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 ADDRESS_LENGTH_MAX = 255
 ZONE_LENGTH_MAX = 64
+# Longest store id accepted (the store makes 32 hex characters; see node/store/identity.py, which
+# this layer may not import).
+STORE_ID_LENGTH_MAX = 64
+_STORE_ID_RE = re.compile(r"^[0-9a-f]{0,64}$")
 _UINT64_MAX = 2**64 - 1
 _PORT_MAX = 65_535
 
@@ -74,6 +78,10 @@ class MemberInfo:
     maintenance_until_unix_ms: int = 0
     # Above its full watermark: no new chunk copies are placed on it.
     disk_full: bool = False
+    # The node's store (LMDB environment): a new id under the same node id is an empty store
+    # ("" from a node that predates store ids), and when it was created (Unix ms; 0 = before ids).
+    store_id: str = ""
+    store_created_at_unix_ms: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.node_id, str) or not _NODE_ID_RE.match(self.node_id):
@@ -85,8 +93,11 @@ class MemberInfo:
         if len(self.zone) > ZONE_LENGTH_MAX:
             raise InvalidMember(f"member {self.node_id}: zone must be at most {ZONE_LENGTH_MAX} "
                                 f"characters, got {len(self.zone)}")
+        if not isinstance(self.store_id, str) or not _STORE_ID_RE.match(self.store_id):
+            raise InvalidMember(f"member {self.node_id}: store_id must be 0..{STORE_ID_LENGTH_MAX} "
+                                f"lowercase hex characters, got {self.store_id!r}")
         for name in ("capacity_bytes", "generation", "incarnation", "free_bytes",
-                     "maintenance_until_unix_ms"):
+                     "maintenance_until_unix_ms", "store_created_at_unix_ms"):
             value = getattr(self, name)
             if not isinstance(value, int) or not 0 <= value <= _UINT64_MAX:
                 raise InvalidMember(f"member {self.node_id}: {name} must be in 0..2^64-1, "
@@ -115,6 +126,8 @@ class MemberInfo:
             draining=self.draining,
             maintenance_until_unix_ms=self.maintenance_until_unix_ms,
             disk_full=self.disk_full,
+            store_id=self.store_id,
+            store_created_at_unix_ms=self.store_created_at_unix_ms,
         )
 
     @classmethod
@@ -133,6 +146,8 @@ class MemberInfo:
             draining=message.draining,
             maintenance_until_unix_ms=message.maintenance_until_unix_ms,
             disk_full=message.disk_full,
+            store_id=message.store_id,
+            store_created_at_unix_ms=message.store_created_at_unix_ms,
         )
 
     def version(self) -> tuple[int, int, int]:

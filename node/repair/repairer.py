@@ -4,7 +4,8 @@ what is away from home, and drop surplus copies.
 Design. Every holder of a chunk keeps its placement record, so the records a node holds are exactly
 the chunk layouts it may need to act on; nothing else has to be listed or remembered. A *scan* walks
 them in batches. For each layout it computes the chunk's ring order and the node responsible for it
-(`plan.responsible_node`: the first ALIVE holder in ring order). The responsible node asks every live
+(`plan.responsible_node`: the first ALIVE holder in ring order whose store is older than the record,
+so a holder whose disk was replaced leaves it to the next). The responsible node asks every live
 node concerned (homes and named holders) which copies it has (HasChunk, batched per node across the
 whole batch of layouts), plans the layout (`plan.plan_layout`) and queues the work. A holder that is
 not responsible asks the same questions only when its own copy looks surplus by the record, since
@@ -58,8 +59,8 @@ from node.erasure import Geometry, chunk_id_of, decode, encode
 from node.gossip.clock import Clock
 from node.metrics import Metrics
 from node.objects.replicas import ClusterView, HolderError, Replicas, probe_holders
-from node.repair.plan import (Layout, LayoutPlan, Move, plan_layout, preferred_homes, recorded_slots,
-                              responsible_node)
+from node.repair.plan import (Layout, LayoutPlan, Move, plan_layout, preferred_homes, record_presence,
+                              recorded_slots, responsible_node)
 from node.repair.queue import RepairQueue
 from node.repair.throttle import RateMeter, TokenBucket
 from node.ring import chunk_position
@@ -272,7 +273,7 @@ class Repairer:
                 continue
             order = ring.ordered_nodes(chunk_position(layout.chunk_id))
             named = [h.node_id for h in record.holders]
-            is_responsible = responsible_node(order, named, live) == me
+            is_responsible = responsible_node(order, named, live, self._presence(record)) == me
             mine = self._store.layout_shares(layout.chunk_id, layout.data_shares, layout.parity_shares)
             if not is_responsible:
                 if not mine:
@@ -301,6 +302,10 @@ class Repairer:
             out.append(Work(record=record, plan=plan, responsible=is_responsible, drop_slots=drop,
                             record_stale=is_responsible and _record_stale(record, plan)))
         return out
+
+    def _presence(self, record: common_pb2.PlacementRecord) -> Callable[[str], int]:
+        """How sure it is that a node's store holds `record` (plan.record_presence)."""
+        return lambda node: record_presence(record.updated_at_unix_ms, self._view.store_of(node)[1])
 
     def _probe(self, asks: dict[str, set[ShareKey]]) -> dict[str, set[ShareKey]]:
         """node -> the keys it has, for every node that answered."""

@@ -10,6 +10,7 @@ Dependency order inside the package (each module imports only those before it):
     chunks    ChunkFiles: paths, temp files, fsync/rename, quarantine (no LMDB)
     disk      DiskGuard: disk-full watermarks (ratio, free bytes, bytes_max), DiskUsage, refusing
               a chunk copy that would cross one (no files, no LMDB: a statvfs and a byte count)
+    identity  StoreIdentity: the store id and creation time a new LMDB environment gets (no LMDB)
     metadata  MetadataDb: the LMDB environment, named dbs, record format_version checks (no files)
     store     NodeStore + ShareWriter: the write path that ties files, index, references and
               placement records together; release_share (ReleaseOutcome); what repair needs:
@@ -27,6 +28,7 @@ from node.store.errors import (ChecksumMismatch, CorruptShare, DataDirLocked, In
                                ShareNotFound, StoreError, StoreFull, UnknownFormatVersion)
 from node.store.keys import (SHARE_INDEX_MAX, SHARES_PER_STRIPE_MAX, ShareKey, placement_key,
                              policy_geometry, ref_key, version_key)
+from node.store.identity import StoreIdentity
 from node.store.metadata import LAYOUT_FORMAT_VERSION, RECORD_FORMAT_VERSION
 from node.store.store import (LIST_MANIFESTS_LIMIT_MAX, METADATA_PARTITIONS_MAX,
                               REFERENCES_LIMIT_MAX, SHARE_SIZE_BYTES_MAX, NodeStore,
@@ -52,6 +54,7 @@ __all__ = [
     "ShareKey",
     "ShareNotFound",
     "ShareWriter",
+    "StoreIdentity",
     "StoreError",
     "StoreFull",
     "UnknownFormatVersion",

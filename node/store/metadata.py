@@ -6,6 +6,7 @@
     manifests   tenant\\0bucket\\0key          -> Manifest         (newest version only)
     buckets     tenant\\0name                 -> BucketRecord     (newest version only)
     meta        b"format_version", b"node_id" -> ASCII / UTF-8     (the data dir's own identity)
+                b"store"                     -> JSON StoreIdentity (this environment's identity)
 
 One environment, so an index entry, its reference row and its placement record commit in one
 transaction: either all are durable or none is. `sync=True, metasync=True`: a commit that returns is
@@ -30,6 +31,10 @@ the meta db; migrations are code run at open, in the open transaction:
             layout 1 carry no references: the first release of any ref lets them go, as an
             unconditional delete did before.
 
+The store identity (see `identity`) is created in the transaction that creates the tables: a fresh
+environment gets a new one created now; an environment that already has a layout version but no
+identity (written before identities existed) gets one created at 0, since it is not a new store.
+
 Rejected alternatives: SQLite (a query planner and SQL text for what are five sorted key-value
 maps, and slower synced commits), one LMDB environment per table (no atomic commit across the index,
 its references and the placement record), and JSON values (bigger, and no schema shared with the
@@ -41,7 +46,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import lmdb
@@ -50,6 +55,8 @@ from google.protobuf.message import DecodeError, Message
 from ringstore.v1 import common_pb2
 
 from node.store.errors import InvalidArgument, StoreError, StoreFull, UnknownFormatVersion
+from node.store.identity import (StoreIdentity, decode_identity, encode_identity, migrated_identity,
+                                 new_identity)
 from node.store.keys import CHUNK_ID_BYTES, SHARE_DB_KEY_BYTES, placement_key
 
 LAYOUT_FORMAT_VERSION = 2
@@ -66,6 +73,7 @@ DB_BUCKETS = b"buckets"
 DB_META = b"meta"
 META_FORMAT_VERSION = b"format_version"
 META_NODE_ID = b"node_id"
+META_STORE = b"store"
 
 R = TypeVar("R", bound=Message)
 
@@ -118,7 +126,7 @@ class MetadataDb:
     """The LMDB environment and its named dbs. Thread-safe: LMDB serializes write transactions and
     read transactions never block."""
 
-    def __init__(self, path: str, *, map_size_bytes: int) -> None:
+    def __init__(self, path: str, *, map_size_bytes: int, now_unix_ms: Callable[[], int]) -> None:
         self.path = path
         self.map_size_bytes = map_size_bytes
         self.env = lmdb.open(path, max_dbs=MAX_DBS, map_size=map_size_bytes, subdir=True,
@@ -131,12 +139,14 @@ class MetadataDb:
                 self.manifests = self.env.open_db(DB_MANIFESTS, txn=txn)
                 self.buckets = self.env.open_db(DB_BUCKETS, txn=txn)
                 self.meta = self.env.open_db(DB_META, txn=txn)
-                self._check_layout_version(txn)
+                fresh = self._check_layout_version(txn)
+                self.identity = self._load_identity(txn, fresh, now_unix_ms)
         except BaseException:
             self.env.close()
             raise
 
-    def _check_layout_version(self, txn: lmdb.Transaction) -> None:
+    def _check_layout_version(self, txn: lmdb.Transaction) -> bool:
+        """Check (or set, or migrate to) the layout version; True when the environment is new."""
         raw = txn.get(META_FORMAT_VERSION, db=self.meta)
         if raw is None:
             tables = (self.chunks, self.refs, self.placements, self.manifests, self.buckets)
@@ -146,14 +156,25 @@ class MetadataDb:
                     f"data dir metadata {self.path} holds {entries} records but no format_version; "
                     "it was not written by Ringstore")
             txn.put(META_FORMAT_VERSION, str(LAYOUT_FORMAT_VERSION).encode(), db=self.meta)
-            return
+            return True
         if raw == b"1":
             self._migrate_1_to_2(txn)
-            return
+            return False
         if raw != str(LAYOUT_FORMAT_VERSION).encode():
             raise UnknownFormatVersion(
                 f"data dir metadata {self.path} has layout format_version "
                 f"{raw.decode(errors='replace')!r}; this node reads only {LAYOUT_FORMAT_VERSION}")
+        return False
+
+    def _load_identity(self, txn: lmdb.Transaction, fresh: bool,
+                       now_unix_ms: Callable[[], int]) -> StoreIdentity:
+        """This environment's identity; created here, in the opening transaction, when missing."""
+        raw = txn.get(META_STORE, db=self.meta)
+        if raw is not None:
+            return decode_identity(raw, self.path)
+        identity = new_identity(now_unix_ms()) if fresh else migrated_identity()
+        txn.put(META_STORE, encode_identity(identity), db=self.meta)
+        return identity
 
     def _migrate_1_to_2(self, txn: lmdb.Transaction) -> None:
         """Layout 1 -> 2 (see the module docstring), inside the open transaction: a crash or a

@@ -101,6 +101,7 @@ from node.store.chunks import ChunkFiles, raise_if_full
 from node.store.disk import DiskGuard
 from node.store.errors import (ChecksumMismatch, CorruptShare, DataDirLocked, InvalidArgument,
                                ShareNotFound, StoreError, StoreFull)
+from node.store.identity import StoreIdentity
 from node.store.keys import (CHUNK_ID_BYTES, ShareKey, bucket_key, bucket_key_prefix,
                              describe_geometry, key_partition, layout_db_prefix, manifest_key,
                              manifest_key_prefix, placement_key, policy_geometry, ref_row_key,
@@ -299,7 +300,7 @@ class NodeStore:
         self._lock_fd = self._lock_data_dir()
         try:
             self._meta = MetadataDb(os.path.join(self.data_dir, META_DIR),
-                                    map_size_bytes=map_size_bytes)
+                                    map_size_bytes=map_size_bytes, now_unix_ms=now_unix_ms)
         except BaseException:
             os.close(self._lock_fd)
             raise
@@ -371,6 +372,11 @@ class NodeStore:
         self.close()
 
     # -- identity ------------------------------------------------------------------------------
+
+    @property
+    def identity(self) -> StoreIdentity:
+        """This store's identity (see `identity`): a new one for every new LMDB environment."""
+        return self._meta.identity
 
     def load_node_id(self) -> str | None:
         with self._meta.read() as txn:

@@ -21,7 +21,7 @@ MEMBER_STATE_OUT: MemberState
 MEMBER_STATE_LEFT: MemberState
 
 class Member(_message.Message):
-    __slots__ = ("node_id", "address", "zone", "capacity_bytes", "generation", "incarnation", "state", "free_bytes", "metrics_port", "draining", "maintenance_until_unix_ms", "disk_full")
+    __slots__ = ("node_id", "address", "zone", "capacity_bytes", "generation", "incarnation", "state", "free_bytes", "metrics_port", "draining", "maintenance_until_unix_ms", "disk_full", "store_id", "store_created_at_unix_ms")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     ZONE_FIELD_NUMBER: _ClassVar[int]
@@ -34,6 +34,8 @@ class Member(_message.Message):
     DRAINING_FIELD_NUMBER: _ClassVar[int]
     MAINTENANCE_UNTIL_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     DISK_FULL_FIELD_NUMBER: _ClassVar[int]
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    STORE_CREATED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     address: str
     zone: str
@@ -46,7 +48,9 @@ class Member(_message.Message):
     draining: bool
     maintenance_until_unix_ms: int
     disk_full: bool
-    def __init__(self, node_id: _Optional[str] = ..., address: _Optional[str] = ..., zone: _Optional[str] = ..., capacity_bytes: _Optional[int] = ..., generation: _Optional[int] = ..., incarnation: _Optional[int] = ..., state: _Optional[_Union[MemberState, str]] = ..., free_bytes: _Optional[int] = ..., metrics_port: _Optional[int] = ..., draining: _Optional[bool] = ..., maintenance_until_unix_ms: _Optional[int] = ..., disk_full: _Optional[bool] = ...) -> None: ...
+    store_id: str
+    store_created_at_unix_ms: int
+    def __init__(self, node_id: _Optional[str] = ..., address: _Optional[str] = ..., zone: _Optional[str] = ..., capacity_bytes: _Optional[int] = ..., generation: _Optional[int] = ..., incarnation: _Optional[int] = ..., state: _Optional[_Union[MemberState, str]] = ..., free_bytes: _Optional[int] = ..., metrics_port: _Optional[int] = ..., draining: _Optional[bool] = ..., maintenance_until_unix_ms: _Optional[int] = ..., disk_full: _Optional[bool] = ..., store_id: _Optional[str] = ..., store_created_at_unix_ms: _Optional[int] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
     __slots__ = ("sender", "updates")

@@ -160,6 +160,8 @@ class Repairer:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._failures: dict[tuple, _Failure] = {}
+        # Layouts the scan under way could not decide about (young record, a holder not answering).
+        self._undecided: set[tuple] = set()
         self._pending: dict[tuple, Work] = {}
         self._bytes_repaired = 0
         self._copies_repaired = 0
@@ -209,9 +211,16 @@ class Repairer:
         number of layouts worked on."""
         self._queue.take(len(self._queue) + 1)  # a scan covers every report: the probes see the damage
         started_s = self._clock.monotonic_s()
+        self._undecided = set()
         work = list(self._scan())
         work.sort(key=Work.urgency)
+        # A listed failure is this node's to report only while the layout is still its work: once
+        # another node is responsible (a holder came back, or its store is older than the record)
+        # or the record is gone, the entry would be reported for ever, stale, next to that node's
+        # own view. Layouts this scan could not decide (young record, a holder not answering) keep it.
+        keep = self._undecided | {self._layout_id(w.plan.layout) for w in work if w.responsible or w.drop_slots}
         with self._lock:
+            self._failures = {lid: f for lid, f in self._failures.items() if lid in keep}
             self._pending = {self._layout_id(w.plan.layout): w for w in work
                              if w.drop_slots or (w.responsible and (w.plan.moves or w.plan.below_full))}
             self._last_scan_unix_ms = self._clock.wall_ms()
@@ -269,7 +278,10 @@ class Repairer:
         young_after_ms = self._clock.wall_ms() - int(self._config.ring_settle_s * 1000)
         for record in records:
             layout = Layout.of_record(record)
-            if layout.wanted == 0 or record.updated_at_unix_ms > young_after_ms:
+            if layout.wanted == 0:
+                continue
+            if record.updated_at_unix_ms > young_after_ms:
+                self._undecided.add(self._layout_id(layout))
                 continue
             order = ring.ordered_nodes(chunk_position(layout.chunk_id))
             named = [h.node_id for h in record.holders]
@@ -291,6 +303,7 @@ class Repairer:
         out = []
         for record, layout, order, is_responsible, involved in candidates:
             if any(node not in answers for node in involved):
+                self._undecided.add(self._layout_id(layout))
                 continue  # a node did not answer: decide nothing about this layout this round
             present = [(key.share_index or 0, node) for node in involved
                        for key in layout.probe_keys() if key in answers[node]]

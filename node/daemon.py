@@ -179,6 +179,7 @@ class NodeDaemon:
                                map_size_bytes=config.storage.lmdb_map_size_bytes)
         stored_id = self.store.load_node_id()
         if stored_id and config.node_id and stored_id != config.node_id:
+            self.store.close()
             raise ConfigError(f"data dir {config.data_dir} belongs to node {stored_id!r}, not {config.node_id!r}; "
                               "use its own --node-id or another --data-dir")
         self.node_id = stored_id or config.node_id or f"node-{secrets.token_hex(4)}"

@@ -9,6 +9,8 @@ import shutil
 import lmdb
 import pytest
 
+from node.config import ConfigError, NodeConfig
+from node.daemon import NodeDaemon
 from node.gossip.member import InvalidMember, MemberInfo, MemberState
 from node.store import NodeStore, StoreIdentity, UnknownFormatVersion
 from node.store.identity import STORE_ID_BYTES, decode_identity, encode_identity
@@ -111,3 +113,32 @@ def test_the_membership_record_carries_the_store_identity():
         with pytest.raises(InvalidMember, match="store_id"):
             MemberInfo.from_proto(member.to_proto().__class__(
                 node_id="node-4", address="127.0.0.1:1", store_id=bad, state=MemberState.ALIVE))
+
+
+# -- the node: what it announces, what it refuses ----------------------------------------------------
+
+def _config(tmp_path, node_id: str) -> NodeConfig:
+    return NodeConfig.for_profile("local", data_dir=str(tmp_path / "data"), listen_address="127.0.0.1:0",
+                                  node_id=node_id, cluster_secret=b"s" * 32)
+
+
+def test_the_node_announces_its_store_in_its_membership_record(tmp_path):
+    """A started noded's own membership record carries its store's id and creation time, so its
+    peers can tell its next start on an empty data dir from a plain restart."""
+    daemon = NodeDaemon(_config(tmp_path, "node-a"))
+    daemon.start()
+    try:
+        me = daemon.membership.me()
+        assert (me.store_id, me.store_created_at_unix_ms) == (daemon.store.identity.store_id,
+                                                             daemon.store.identity.created_at_unix_ms)
+        assert me.store_id and me.store_created_at_unix_ms > 0
+    finally:
+        daemon.stop(leave=False)
+
+
+def test_a_data_dir_of_another_node_id_is_refused(tmp_path):
+    """A data dir that belongs to node-a does not start as node-b (its records name node-a): a
+    one-line ConfigError saying what to do."""
+    NodeDaemon(_config(tmp_path, "node-a")).store.close()
+    with pytest.raises(ConfigError, match="belongs to node 'node-a', not 'node-b'; use its own --node-id"):
+        NodeDaemon(_config(tmp_path, "node-b"))

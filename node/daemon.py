@@ -194,6 +194,8 @@ class NodeDaemon:
         self.metrics = Metrics()
         self.repair_queue = RepairQueue()
         self._stopped = threading.Event()
+        # Set to run a metadata sync pass now (a member came back with a new store).
+        self._metadata_sync_wake = threading.Event()
 
     def start(self) -> None:
         cfg = self.config
@@ -309,7 +311,11 @@ class NodeDaemon:
         self.metrics.repair_debt_bytes.set_function(lambda: self.repairer.debt()[1])
 
     def _metadata_sync_loop(self, stop: threading.Event) -> None:
-        while not stop.wait(self.config.repair.repair_scan_interval_s):
+        while not stop.is_set():
+            self._metadata_sync_wake.wait(self.config.repair.repair_scan_interval_s)
+            self._metadata_sync_wake.clear()
+            if stop.is_set():
+                return
             try:
                 self.metadata_sync.step()
             except Exception:  # noqa: BLE001 - the loop must outlive one bad pass; it is logged
@@ -465,6 +471,12 @@ class NodeDaemon:
             old is None or old.state != MemberState.ALIVE or old.generation != new.generation)
         if came_back and new.node_id != self.node_id:
             self.peers.forget(new.address)
+        if old is not None and old.store_id != new.store_id and new.node_id != self.node_id:
+            # A new store under a known node id (a replaced disk): it holds none of the metadata
+            # partitions it homes; push them now rather than at the next interval.
+            log.info("%s is back with a new store %s (was %s): refilling its copies and metadata",
+                     new.node_id, new.store_id or "(none)", old.store_id or "(none)")
+            self._metadata_sync_wake.set()
 
     def _report_damage(self, chunk_id: bytes, data_shares: int, parity_shares: int, share_index: int | None,
                        node_id: str, reason: str) -> None:
@@ -506,6 +518,7 @@ class NodeDaemon:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        self._metadata_sync_wake.set()
         for service in ("", "ringstore.v1.ObjectService"):
             self.health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
         if leave and self.membership.me().maintenance_until_unix_ms > self.clock.wall_ms():

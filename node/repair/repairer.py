@@ -162,6 +162,11 @@ class Repairer:
         self._failures: dict[tuple, _Failure] = {}
         # Layouts the scan under way could not decide about (young record, a holder not answering).
         self._undecided: set[tuple] = set()
+        # Layouts whose work runs now (it may outlive the round that started it), and that work.
+        self._in_flight: set[tuple] = set()
+        self._running: set[cf.Future] = set()
+        # The last round ran out of time before starting all it found (the loop scans again at once).
+        self._left_over = False
         self._pending: dict[tuple, Work] = {}
         self._bytes_repaired = 0
         self._copies_repaired = 0
@@ -189,26 +194,35 @@ class Repairer:
         self._concurrency = count
 
     def run(self, stop: threading.Event) -> None:
+        left_over = False
         while not stop.is_set():
-            self._wake.wait(self._config.repair_scan_interval_s)
-            if stop.is_set():
-                return
-            if self._wake.is_set():
-                stop.wait(TRIGGER_DEBOUNCE_S)
+            if not left_over:  # work the last round had no time for is found again by a scan now
+                self._wake.wait(self._config.repair_scan_interval_s)
+                if stop.is_set():
+                    return
+                if self._wake.is_set():
+                    stop.wait(TRIGGER_DEBOUNCE_S)
             self._wake.clear()
             try:
-                self.scan_and_repair(stop)
+                self.scan_and_repair(stop, work_for_s=self._config.repair_scan_interval_s)
             except Exception:  # noqa: BLE001 - the loop must outlive one bad round; it is logged
                 log.exception("repair round failed")
+            left_over = self._left_over
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- one round ------------------------------------------------------------------------------
 
-    def scan_and_repair(self, stop: threading.Event | None = None) -> int:
+    def scan_and_repair(self, stop: threading.Event | None = None, work_for_s: float | None = None) -> int:
         """Scan every local placement record, then do the work found, worst first. Returns the
-        number of layouts worked on."""
+        number of layouts whose work was started.
+
+        Without `work_for_s` the round waits for all its work. With it (the loop), the round starts
+        work for at most that long and returns, leaving what it started running: a throttled repair
+        holds no scan back, so the next scan (and `repair status`, which reports what the last scan
+        found) sees damage that appeared meanwhile. Layouts still in flight are not started twice;
+        what a round had no time to start is found again by the next scan (`_left_over`)."""
         self._queue.take(len(self._queue) + 1)  # a scan covers every report: the probes see the damage
         started_s = self._clock.monotonic_s()
         self._undecided = set()
@@ -228,18 +242,45 @@ class Repairer:
             for w in work:  # a layout found healthy again is no longer a failure
                 if w.responsible and not w.to_do and not w.plan.unrepairable:
                     self._failures.pop(self._layout_id(w.plan.layout), None)
-        todo = [w for w in work if w.to_do and self._due(w)]
+            in_flight = set(self._in_flight)
+        todo = [w for w in work if w.to_do and self._due(w) and self._layout_id(w.plan.layout) not in in_flight]
+        if todo:
+            below = sum(1 for w in work if w.responsible and w.plan.below_full)
+            log.info("repair scan: %d layouts to work on (%d below full redundancy, %d in flight), %d left "
+                     "undecided (record too young or a holder did not answer)", len(todo), below,
+                     len(in_flight), len(self._undecided))
+        deadline_s = None if work_for_s is None else self._clock.monotonic_s() + work_for_s
         done = 0
-        running: set[cf.Future] = set()
+        running = {f for f in self._running if not f.done()}
+        self._left_over = False
         for item in todo:
             if stop is not None and stop.is_set():
                 break
             while len(running) >= self._concurrency:
-                running = cf.wait(running, return_when=cf.FIRST_COMPLETED).not_done
-            running.add(self._pool.submit(self._work_one, item))
+                left_s = None if deadline_s is None else max(0.0, deadline_s - self._clock.monotonic_s())
+                running = cf.wait(running, timeout=left_s, return_when=cf.FIRST_COMPLETED).not_done
+                if left_s == 0.0:
+                    break
+            if len(running) >= self._concurrency:  # out of time: the next scan finds the rest
+                self._left_over = True
+                break
+            lid = self._layout_id(item.plan.layout)
+            with self._lock:
+                self._in_flight.add(lid)
+            running.add(self._pool.submit(self._work_tracked, item, lid))
             done += 1
-        cf.wait(running)
+        if deadline_s is None:
+            cf.wait(running)
+            running = set()
+        self._running = running
         return done
+
+    def _work_tracked(self, work: Work, lid: tuple) -> None:
+        try:
+            self._work_one(work)
+        finally:
+            with self._lock:
+                self._in_flight.discard(lid)
 
     def _due(self, work: Work) -> bool:
         failure = self._failures.get(self._layout_id(work.plan.layout))

@@ -21,7 +21,11 @@ A membership change or a damage report triggers a scan at once; otherwise one ru
 `repair_scan_interval_s`.
 
 Work is done worst-first (fewest surviving copies or shares above the readable minimum), by
-`repair_concurrency_max` workers, throttled to `repair_bandwidth_bytes_per_s` of written bytes.
+`repair_concurrency_max` workers, throttled to `repair_bandwidth_bytes_per_s` of written bytes. The
+loop's round starts work for at most one scan interval and returns with it still running, so scans
+(and the status they feed) stay fresh however slow the throttle makes the copies; rejected: a round
+that waits for all its work, which under a tight throttle left `repair status` reporting a scan
+from long before, next to an `fsck` that saw more.
 A copy is made from a surviving copy of the same slot when one exists (verified against its recorded
 blake3), otherwise (erasure coding) from any K verified shares: decode, check the chunk id,
 re-encode, keep the missing share. The new copy carries every reference of its sources, so garbage

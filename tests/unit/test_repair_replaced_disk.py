@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import random
+import threading
+import time
 
 import blake3
 import pytest
@@ -144,3 +146,42 @@ def test_a_failure_listed_while_responsible_is_dropped_once_another_node_is(repl
         stores[node].put_placement(newer)
     repair.scan_and_repair()
     assert repair.status().unrepairable == ()
+
+
+class _Gated(_Cluster):
+    """The cluster, where every chunk copy waits until `gate` is set (a repair held to a trickle)."""
+
+    def __init__(self, stores: dict[str, NodeStore]) -> None:
+        super().__init__(stores)
+        self.gate = threading.Event()
+        self.stored = 0
+
+    def store_share(self, node_id: str, *args, **kwargs):
+        assert self.gate.wait(30), "gate never opened"
+        self.stored += 1
+        return self._by_node[node_id].store_share(node_id, *args, **kwargs)
+
+
+def test_a_round_of_the_loop_leaves_held_work_running_and_later_scans_still_count_it(replaced, tmp_path):
+    """With a time budget (the loop), a round returns while its copy is still held back, a scan right
+    after counts the chunk below full again without starting its copy twice, and once the copy may go
+    it is made exactly once and the count drops to 0."""
+    stores, order, share, data, _ = replaced
+    cluster = _Gated(stores)
+    created = {node: OLD_STORE_MS for node in NODES} | {order[0]: REPLACED_AT_MS}
+    repair = Repairer(view=_View(order[1], created), store=stores[order[1]], replicas=cluster,
+                      clock=ManualClock(wall_start_ms=REPLACED_AT_MS + 60_000), config=RepairConfig.local(),
+                      queue=RepairQueue(), metrics=None, ring_changed_at_s=lambda: 0.0)
+    try:
+        rounds = [repair.scan_and_repair(work_for_s=0.05) for _ in range(2)]
+        assert rounds == [1, 0], "the held copy was started again"
+        assert repair.status().chunks_below_full == 1
+        cluster.gate.set()
+        deadline = time.monotonic() + 30
+        while repair.status().chunks_below_full and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert repair.status().chunks_below_full == 0
+        assert cluster.stored == 1 and stores[order[0]].read_share(share) == data
+    finally:
+        cluster.gate.set()
+        repair.close()

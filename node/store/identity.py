@@ -18,7 +18,10 @@ both halves in its membership record:
 
 Kept in the LMDB `meta` db (key `store`) as one JSON object with a `format_version`, created in the
 same transaction that initializes the environment's tables, so no code path can open a fresh
-environment without a fresh identity.
+environment without a fresh identity. JSON rather than a protobuf record like the other tables' values:
+the `meta` db holds the data dir's own plain values (layout version, node id), read by people
+debugging a data dir as often as by code, and the identity never crosses the wire as a record (its
+two fields ride in the membership record).
 
 Rejected alternatives: a store generation counter beside the node id (it would have to live
 somewhere that survives the disk, which is exactly what a replaced disk does not do); reusing the

@@ -84,7 +84,9 @@ def plan_ring_change(request: admin_pb2.PlanRingRequest, *, me: str, ring: Ring,
             continue
         position = chunk_position(layout.chunk_id)
         named = [h.node_id for h in record.holders]
-        presence = lambda node, at=record.updated_at_unix_ms: record_presence(at, store_created_at_ms(node))  # noqa: E731
+        def presence(node: str, at_ms: int = record.updated_at_unix_ms) -> int:
+            return record_presence(at_ms, store_created_at_ms(node))
+
         if responsible_node(ring.ordered_nodes(position), named, is_live, presence) != me:
             continue
         recorded = recorded_slots(record, layout)

@@ -79,7 +79,8 @@ def _record(chunk_id: bytes, size: int, holders, updated_at_ms: int) -> common_p
     return common_pb2.PlacementRecord(
         format_version=1, chunk_id=chunk_id, size_bytes=size, updated_at_unix_ms=updated_at_ms,
         policy=common_pb2.RedundancyPolicy(replication=common_pb2.Replication(replicas=3)),
-        holders=[common_pb2.ShareHolder(node_id=node, share_index=i, blake3=chunk_id) for i, node in enumerate(holders)])
+        holders=[common_pb2.ShareHolder(node_id=node, share_index=i, blake3=chunk_id)
+                 for i, node in enumerate(holders)])
 
 
 @pytest.fixture

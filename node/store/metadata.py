@@ -46,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -126,7 +127,10 @@ class MetadataDb:
     """The LMDB environment and its named dbs. Thread-safe: LMDB serializes write transactions and
     read transactions never block."""
 
-    def __init__(self, path: str, *, map_size_bytes: int, now_unix_ms: Callable[[], int]) -> None:
+    def __init__(self, path: str, *, map_size_bytes: int,
+                 now_unix_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
+        """Open (or create) the environment; a new one gets a new store identity created at
+        `now_unix_ms()` (see `identity`)."""
         self.path = path
         self.map_size_bytes = map_size_bytes
         self.env = lmdb.open(path, max_dbs=MAX_DBS, map_size=map_size_bytes, subdir=True,

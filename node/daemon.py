@@ -156,6 +156,11 @@ class ClusterState:
     def live_count(self) -> int:
         return sum(1 for m in self._membership.members() if m.state.live)
 
+    def store_of(self, node_id: str) -> tuple[str, int]:
+        """(store id, store created at Unix ms) the node last announced; ("", 0) when unknown."""
+        member = self._membership.get(node_id)
+        return ("", 0) if member is None else (member.store_id, member.store_created_at_unix_ms)
+
     def full_nodes(self) -> dict[str, int]:
         """ALIVE members above their disk-full watermark -> the free bytes they last reported."""
         return {m.node_id: m.free_bytes for m in self._membership.members()
@@ -187,6 +192,7 @@ class NodeDaemon:
                               "be read; start noded again with --node-id <this node's id> (nodectl status lists the "
                               "cluster's members)")
         if stored_id and config.node_id and stored_id != config.node_id:
+            self.store.close()
             raise ConfigError(f"data dir {config.data_dir} belongs to node {stored_id!r}, not {config.node_id!r}; "
                               "use its own --node-id or another --data-dir")
         self.node_id = stored_id or config.node_id or f"node-{secrets.token_hex(4)}"
@@ -203,6 +209,8 @@ class NodeDaemon:
         self.store.set_corrupt_record_hook(self._on_corrupt_record)
         self.repair_queue = RepairQueue()
         self._stopped = threading.Event()
+        # Set to run a metadata sync pass now (a member came back with a new store).
+        self._metadata_sync_wake = threading.Event()
 
     def start(self) -> None:
         cfg = self.config
@@ -232,12 +240,20 @@ class NodeDaemon:
 
         operator = self._load_operator_state()
         disk = self.store.disk.usage()
+        # A new store joining a cluster may be a replaced disk under a node id the cluster counts
+        # on: until the join answer says otherwise, its metadata answers nothing (an empty home
+        # answering "absent" would let a quorum read miss an acknowledged write).
+        new_store_joining = self.store.created_now and not self.store.refilling and bool(cfg.join_addresses)
+        if new_store_joining:
+            self.store.begin_refill()
         me = MemberInfo(node_id=self.node_id, address=self.address, zone=cfg.zone,
                         capacity_bytes=cfg.capacity_bytes, generation=self.generation, incarnation=0,
                         state=MemberState.ALIVE, free_bytes=disk.free_bytes, disk_full=disk.full,
                         metrics_port=self.metrics_port, draining=operator["draining"],
                         metadata_health=self._metadata_health_text(),
-                        maintenance_until_unix_ms=operator["maintenance_until_unix_ms"])
+                        maintenance_until_unix_ms=operator["maintenance_until_unix_ms"],
+                        store_id=self.store.identity.store_id,
+                        store_created_at_unix_ms=self.store.identity.created_at_unix_ms)
         self.membership = Membership(config=cfg.gossip, me=me, clock=self.clock, rng=random.Random())
         self.cluster = ClusterState(self.membership, cfg.ring.vnodes_per_node, cfg.ring.weight_unit_bytes,
                                     self.clock.monotonic_s)
@@ -280,10 +296,18 @@ class NodeDaemon:
                           operations=self._operations(), peers=self.peers, pool=self.send_pool).handlers(),
         ))
         self.server.start()
-        log.info("serving on %s (metrics on %s:%d), generation %d, profile %s", self.address, metrics_host,
-                 self.metrics_port, self.generation, cfg.profile)
+        log.info("serving on %s (metrics on %s:%d), generation %d, store %s created at %d, profile %s",
+                 self.address, metrics_host, self.metrics_port, self.generation, self.store.identity.store_id,
+                 self.store.identity.created_at_unix_ms, cfg.profile)
         if cfg.join_addresses:
             self.driver.join_cluster(list(cfg.join_addresses), JOIN_DEADLINE_S)
+        if new_store_joining and self.driver.previous_generation:
+            log.warning("this node id was a member before (generation %d) and its store is new (a replaced "
+                        "disk or data dir): metadata answers once refilled from the peers",
+                        self.driver.previous_generation)
+        elif new_store_joining:
+            self.store.finish_refill()   # a new node: nothing was counted on here
+            self.membership.update_me(metadata_health=self._metadata_health_text())
         self.driver.start()
         threading.Thread(target=self._watch_disk, name="disk", daemon=True).start()
         for name, loop in (("repair", self.repairer.run), ("metadata-sync", self._metadata_sync_loop),
@@ -332,7 +356,11 @@ class NodeDaemon:
         self.metrics.repair_debt_bytes.set_function(lambda: self.repairer.debt()[1])
 
     def _metadata_sync_loop(self, stop: threading.Event) -> None:
-        while not stop.wait(self.config.repair.repair_scan_interval_s):
+        while not stop.is_set():
+            self._metadata_sync_wake.wait(self.config.repair.repair_scan_interval_s)
+            self._metadata_sync_wake.clear()
+            if stop.is_set():
+                return
             try:
                 self.metadata_sync.step()
             except Exception:  # noqa: BLE001 - the loop must outlive one bad pass; it is logged
@@ -472,7 +500,8 @@ class NodeDaemon:
     def _plan_ring(self, request: admin_pb2.PlanRingRequest) -> admin_pb2.PlanRingResponse:
         return plan_ring_change(request, me=self.node_id, ring=self.cluster.ring(), is_live=self.cluster.is_live,
                                 records=self.store.iter_placements(),
-                                weight_unit_bytes=self.config.ring.weight_unit_bytes)
+                                weight_unit_bytes=self.config.ring.weight_unit_bytes,
+                                store_created_at_ms=lambda node_id: self.cluster.store_of(node_id)[1])
 
     def _set_faults(self, request: admin_pb2.SetFaultsRequest) -> admin_pb2.SetFaultsResponse:
         """Replace this node's injected faults (an empty request clears them)."""
@@ -533,6 +562,12 @@ class NodeDaemon:
             old is None or not old.state.live or old.generation != new.generation)
         if came_back and new.node_id != self.node_id:
             self.peers.forget(new.address)
+        if old is not None and old.store_id != new.store_id and new.node_id != self.node_id:
+            # A new store under a known node id (a replaced disk): it holds none of the metadata
+            # partitions it homes; push them now rather than at the next interval.
+            log.info("%s is back with a new store %s (was %s): refilling its copies and metadata",
+                     new.node_id, new.store_id or "(none)", old.store_id or "(none)")
+            self._metadata_sync_wake.set()
 
     def _report_damage(self, chunk_id: bytes, data_shares: int, parity_shares: int, share_index: int | None,
                        node_id: str, reason: str) -> None:
@@ -574,6 +609,7 @@ class NodeDaemon:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        self._metadata_sync_wake.set()
         for service in ("", "ringstore.v1.ObjectService"):
             self.health.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
         if leave and self.membership.me().maintenance_until_unix_ms > self.clock.wall_ms():

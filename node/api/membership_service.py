@@ -90,8 +90,10 @@ class MembershipServicer:
     @unary
     def Join(self, request, context):
         self._count("join", request)
+        joiner = MemberInfo.from_proto(request.member)
+        members = self._membership.on_join(joiner)
         return self._reply("join", m.JoinResponse(
-            members=_protos(self._membership.on_join(MemberInfo.from_proto(request.member)))))
+            members=_protos(members), previous_generation=self._membership.previous_generation(joiner.node_id)))
 
     def handlers(self) -> grpc.GenericRpcHandler:
         return grpc.method_handlers_generic_handler(SERVICE, {

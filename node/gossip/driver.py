@@ -52,6 +52,9 @@ class MembershipDriver:
                  clock: Clock, rng: random.Random | None = None) -> None:
         self._membership = membership
         self._transport = transport
+        # From the Join answer: the generation of an earlier life of this node id the cluster knew
+        # (0: none, a new node); see JoinResponse.previous_generation.
+        self.previous_generation = 0
         self._config = config
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
@@ -133,6 +136,7 @@ class MembershipDriver:
                     last_reason = f"{address}: {error.reason}"
                     continue
                 self._membership.on_sync_reply(table)
+                self.previous_generation = getattr(table, "previous_generation", 0)
                 log.info("node=%s joined through %s (%d members)", self._membership.node_id,
                          address, len(table))
                 return

@@ -34,6 +34,10 @@ from node.errors import InvalidArgument
 _NODE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 ADDRESS_LENGTH_MAX = 255
 ZONE_LENGTH_MAX = 64
+# Longest store id accepted (the store makes 32 hex characters; see node/store/identity.py, which
+# this layer may not import).
+STORE_ID_LENGTH_MAX = 64
+_STORE_ID_RE = re.compile(r"^[0-9a-f]{0,64}$")
 _UINT64_MAX = 2**64 - 1
 _PORT_MAX = 65_535
 
@@ -88,6 +92,10 @@ class MemberInfo:
     suspected_by: str = ""
     # "" while its metadata answers; "refilling" or "damaged" after damage (see node/store).
     metadata_health: str = ""
+    # The node's store (LMDB environment): a new id under the same node id is an empty store
+    # ("" from a node that predates store ids), and when it was created (Unix ms; 0 = before ids).
+    store_id: str = ""
+    store_created_at_unix_ms: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.node_id, str) or not _NODE_ID_RE.match(self.node_id):
@@ -99,8 +107,11 @@ class MemberInfo:
         if len(self.zone) > ZONE_LENGTH_MAX:
             raise InvalidMember(f"member {self.node_id}: zone must be at most {ZONE_LENGTH_MAX} "
                                 f"characters, got {len(self.zone)}")
+        if not isinstance(self.store_id, str) or not _STORE_ID_RE.match(self.store_id):
+            raise InvalidMember(f"member {self.node_id}: store_id must be 0..{STORE_ID_LENGTH_MAX} "
+                                f"lowercase hex characters, got {self.store_id!r}")
         for name in ("capacity_bytes", "generation", "incarnation", "free_bytes",
-                     "maintenance_until_unix_ms"):
+                     "maintenance_until_unix_ms", "store_created_at_unix_ms"):
             value = getattr(self, name)
             if not isinstance(value, int) or not 0 <= value <= _UINT64_MAX:
                 raise InvalidMember(f"member {self.node_id}: {name} must be in 0..2^64-1, "
@@ -134,6 +145,8 @@ class MemberInfo:
             disk_full=self.disk_full,
             suspected_by=self.suspected_by,
             metadata_health=self.metadata_health,
+            store_id=self.store_id,
+            store_created_at_unix_ms=self.store_created_at_unix_ms,
         )
 
     @classmethod
@@ -154,6 +167,8 @@ class MemberInfo:
             disk_full=message.disk_full,
             suspected_by=message.suspected_by,
             metadata_health=message.metadata_health,
+            store_id=message.store_id,
+            store_created_at_unix_ms=message.store_created_at_unix_ms,
         )
 
     def version(self) -> tuple[int, int, int]:

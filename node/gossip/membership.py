@@ -172,6 +172,8 @@ class Membership:
         self._my_verdicts: dict[str, tuple[tuple[int, int], float]] = {}
         # node -> the suspicion about its current SUSPECT record (suspicion.py).
         self._suspicions: dict[str, Suspicion] = {}
+        # node -> the generation of its record I held when it last joined through me (0: none).
+        self._joined_before: dict[str, int] = {}
         # My accusations (SUSPECT records naming me) not yet pushed to the suspect's other watchers.
         self._accusations_to_push: list[MemberInfo] = []
         # node -> when this node last had direct contact with it (a heartbeat from it, an answer
@@ -447,8 +449,18 @@ class Membership:
         if member.state != MemberState.ALIVE:
             raise InvalidMember(f"joining node {member.node_id} says it is {member.state.name}, "
                                 f"not ALIVE")
+        with self._lock:
+            known = self._table.get(member.node_id)
+            previous = known.info.generation if known is not None and known.info.generation < member.generation else 0
+            self._joined_before[member.node_id] = previous
         self._apply_all([member])
         return self.members()
+
+    def previous_generation(self, node_id: str) -> int:
+        """The generation of `node_id`'s record this node held when it last joined through me (an
+        earlier life of the node), 0 when none."""
+        with self._lock:
+            return self._joined_before.get(node_id, 0)
 
     def on_probe_result(self, target_node_id: str, reachable: bool) -> None:
         """The result of the indirect probe about `target_node_id`: unreachable makes it SUSPECT

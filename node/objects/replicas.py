@@ -64,6 +64,9 @@ class ClusterView(Protocol):
     # ALIVE nodes that announced their disk full -> the free bytes they announced. Only chunk
     # copies avoid them (placement, repair); metadata still goes to every home.
     def full_nodes(self) -> Mapping[str, int]: ...
+    # (store id, store created at Unix ms) the node announced; ("", 0) when unknown or from a node
+    # older than store ids. A new store id under the same node id is an empty store.
+    def store_of(self, node_id: str) -> tuple[str, int]: ...
 
 
 class HolderError(Exception):

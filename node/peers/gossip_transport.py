@@ -23,6 +23,16 @@ KIND_OF_METHOD = {"Heartbeat": "heartbeat", "IndirectProbe": "indirect_probe", "
                   "Gossip": "gossip", "SyncState": "sync", "Join": "join"}
 
 
+class JoinedTable(list):
+    """A Join answer: the members, plus the generation of an earlier life of the joiner's node id
+    the answering node knew (0: none), which tells a node whose store is new that its disk was
+    replaced rather than that it is new."""
+
+    def __init__(self, members: list[MemberInfo], previous_generation: int) -> None:
+        super().__init__(members)
+        self.previous_generation = previous_generation
+
+
 class GrpcTransport:
     """Implements node.gossip.transport.Transport with signed MembershipService calls."""
 
@@ -76,4 +86,4 @@ class GrpcTransport:
 
     def join(self, address: str, me: MemberInfo, timeout_s: float) -> list[MemberInfo]:
         reply = self._call(address, "Join", m.JoinRequest(member=me.to_proto()), timeout_s)
-        return [MemberInfo.from_proto(x) for x in reply.members]
+        return JoinedTable([MemberInfo.from_proto(x) for x in reply.members], reply.previous_generation)

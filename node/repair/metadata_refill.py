@@ -17,8 +17,10 @@ as the truth). This step makes it whole, pulling with the calls coordinators alr
   header_only: no bytes move). Garbage collection waits meanwhile: "no reference" must not read as
   "garbage" while the references are still on their way.
 
-A pass succeeds when every partition this node is a home of got an answer from at least one other
-home (a partition no other home could be asked about waits for the next pass); then the store
+A pass succeeds when every partition this node is a home of got an answer from *every* other home
+(an acknowledged write may sit on this node's lost copy and just one other home, so any home not
+heard from could hold the only other copy; a DOWN home holds the refill back until it returns or
+turns OUT); then the store
 answers again (`finish_refill`) and quarantined keys no home had are forgotten. The pass runs as a
 step function the daemon loops, only once the ring has settled (so the homes are the final ones).
 
@@ -70,7 +72,7 @@ class MetadataRefill:
         for tenant in tenants:
             homes = self._homes(bucket_directory_position(tenant))
             answered, records = self._ask(homes, lambda node, t=tenant: self._replicas.list_buckets(node, t))
-            if not answered and len(homes) > 1:
+            if answered < len([h for h in homes if h != me]):
                 complete = False
                 continue
             newest: dict[str, common_pb2.BucketRecord] = {}
@@ -142,7 +144,7 @@ class MetadataRefill:
                 log.info("metadata refill: %s did not list %s/%s: %s", node, tenant, bucket, err)
                 continue
             answered += 1
-        if not answered and len(homes) > 1:
+        if answered < len([h for h in homes if h != self._view.node_id]):
             return None
         return pulled
 

@@ -7,7 +7,11 @@ partition's home set changes; when a home is DOWN, writes go to a stand-in. Each
 walks the partitions it holds (one LMDB range jump per partition, not a scan of every record) and:
 
 - pushes the whole partition to every ALIVE home it has not pushed to since that home set was
-  formed (newest-wins writes, so pushing twice, or racing a client write, is harmless);
+  formed (newest-wins writes, so pushing twice, or racing a client write, is harmless). A push is
+  remembered per (home, store id): a home that comes back with a new store (a replaced disk under
+  the same node id, see `node/store/identity.py`) has none of what it acknowledged, so it is a home
+  not pushed to yet and gets every partition again. Rejected: remembering by node id and forgetting
+  a home on each restart; a plain restart would then cost a push of every partition it homes;
 - when it is not a home itself, deletes each record it pushed once every home is ALIVE, has
   acknowledged the push, and the ring has settled. `delete_*_if` removes a record only if it is
   still exactly the version pushed, so a write that arrived meanwhile is kept (and pushed next pass).
@@ -38,8 +42,9 @@ class MetadataSync:
         self._replicas = replicas
         self._count = metadata_replicas
         self._settled = settled
-        # partition -> (home set it was pushed under, homes that acknowledged the whole partition)
-        self._pushed: dict[tuple, tuple[tuple[str, ...], set[str]]] = {}
+        # partition -> (home set it was pushed under, (home, its store id) that acknowledged the whole
+        # partition)
+        self._pushed: dict[tuple, tuple[tuple[str, ...], set[tuple[str, str]]]] = {}
         self._lock = threading.Lock()
 
     def step(self) -> None:
@@ -77,7 +82,8 @@ class MetadataSync:
             if formed != homes:
                 acked = set()
                 self._pushed[part] = (homes, acked)
-        pending = [h for h in homes if h != me and h not in acked and self._view.is_live(h)]
+        stores = {h: self._view.store_of(h)[0] for h in homes}
+        pending = [h for h in homes if h != me and (h, stores[h]) not in acked and self._view.is_live(h)]
         if not pending and me in homes:
             return
         items = records()
@@ -89,10 +95,10 @@ class MetadataSync:
                 log.info("pushing %s to %s failed: %s", _describe(part), home, err)
                 continue
             with self._lock:
-                acked.add(home)
+                acked.add((home, stores[home]))
         if me in homes:
             return
-        if all(h in acked for h in homes) and self._settled():
+        if all((h, stores[h]) in acked for h in homes) and self._settled():
             dropped = sum(1 for item in items if delete_if(item))
             if dropped:
                 log.info("moved %d records of %s to %s", dropped, _describe(part), ", ".join(homes))

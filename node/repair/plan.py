@@ -41,6 +41,16 @@ The node that does the work for a layout is the first ALIVE node in the chunk's 
 those the placement record names (`responsible_node`), so one chunk is repaired by one node. Any
 holder may drop its own surplus copy, but only when the plan is complete: every slot on its ALIVE
 target, each verified by that scan.
+
+A named node whose store was created after the record was last written (its disk was replaced, or
+its metadata rebuilt, under the same node id: see `node/store/identity.py`) is passed over: the
+record cannot be in its store, so it would never scan the layout, and nobody would, although every
+other holder has the record. The next ALIVE named node is responsible instead; once a repair has
+rewritten the record (now on the new store too, and newer than it by more than the clocks may
+disagree), the rule picks the first one again. Every node decides from the same record and the same
+gossiped creation times, so they agree.
+Rejected: having every holder plan every layout it holds and act when the responsible node looks
+idle; it triples the probes of every scan and two nodes could act on one layout at once.
 """
 
 from __future__ import annotations
@@ -51,6 +61,11 @@ from collections.abc import Callable, Iterable, Sequence
 from node.erasure import Geometry
 from node.store import ShareKey
 from ringstore.v1 import common_pb2
+
+# Most that two nodes' wall clocks may disagree for `record_presence` to compare a store's creation
+# time (one node's clock) with a placement record's last write (another's). Larger only means a node
+# with a new store leaves the layouts of records written in its first seconds to the next holder.
+STORE_CLOCK_SKEW_MS_MAX = 30_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,16 +219,45 @@ def preferred_homes(record: common_pb2.PlacementRecord, layout: Layout) -> dict[
     return {h.share_index: h.handoff_for_node_id or h.node_id for h in record.holders}
 
 
+# How sure it is that a store holds a placement record (`record_presence`), best first.
+HOLDS_SURELY = 0  # the store is older than the record by more than the clocks may disagree
+HOLDS_BY_CLOCKS = 1  # the store is older by the clocks as they read (a young cluster's first records)
+HOLDS_NOT = 2  # the store was created after the record was last written: the record is not in it
+
+
+def record_presence(record_updated_at_unix_ms: int, store_created_at_unix_ms: int) -> int:
+    """Whether a store can hold a placement record last written at `record_updated_at_unix_ms`
+    (HOLDS_*): only if the store existed then. The two times come from different nodes' clocks, so
+    only a store older by STORE_CLOCK_SKEW_MS_MAX surely does. A store created at 0 (older than
+    store identities) holds anything."""
+    if store_created_at_unix_ms + STORE_CLOCK_SKEW_MS_MAX <= record_updated_at_unix_ms:
+        return HOLDS_SURELY
+    if store_created_at_unix_ms <= record_updated_at_unix_ms:
+        return HOLDS_BY_CLOCKS
+    return HOLDS_NOT
+
+
 def responsible_node(ring_order: Sequence[str], named: Iterable[str],
-                     is_live: Callable[[str], bool]) -> str | None:
+                     is_live: Callable[[str], bool],
+                     presence: Callable[[str], int] | None = None) -> str | None:
     """The node that repairs a layout: the first ALIVE node, in the chunk's ring order, among those
-    its placement record names; named nodes outside the ring (draining) come after, by id."""
+    its placement record names; named nodes outside the ring (draining) come after, by id.
+
+    `presence(node)` says how sure it is that the node's store holds the record (`record_presence`
+    with the store's creation time). The first ALIVE named node among those most surely holding it
+    is responsible: a named node whose store is younger than the record (a disk replaced under the
+    same node id) cannot act on a record it does not have, so the next one acts; while every store
+    is younger than the clock skew allowance (a new cluster's first records), the clocks as they
+    read decide; and if every ALIVE named store is younger than the record, the first ALIVE one
+    stays responsible, as without store ages."""
     named_set = set(named)
     in_ring = set(ring_order)
-    for node_id in list(ring_order) + sorted(named_set - in_ring):
-        if node_id in named_set and is_live(node_id):
-            return node_id
-    return None
+    alive = [n for n in list(ring_order) + sorted(named_set - in_ring) if n in named_set and is_live(n)]
+    if presence is None or not alive:
+        return alive[0] if alive else None
+    tiers = [presence(n) for n in alive]
+    best = min(tiers)
+    return alive[tiers.index(best)] if best != HOLDS_NOT else alive[0]
 
 
 def plan_layout(layout: Layout, ring_order: Sequence[str], is_live: Callable[[str], bool],

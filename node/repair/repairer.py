@@ -4,7 +4,8 @@ what is away from home, and drop surplus copies.
 Design. Every holder of a chunk keeps its placement record, so the records a node holds are exactly
 the chunk layouts it may need to act on; nothing else has to be listed or remembered. A *scan* walks
 them in batches. For each layout it computes the chunk's ring order and the node responsible for it
-(`plan.responsible_node`: the first ALIVE holder in ring order). The responsible node asks every live
+(`plan.responsible_node`: the first ALIVE holder in ring order whose store is older than the record,
+so a holder whose disk was replaced leaves it to the next). The responsible node asks every live
 node concerned (homes and named holders) which copies it has (HasChunk, batched per node across the
 whole batch of layouts), plans the layout (`plan.plan_layout`) and queues the work. A holder that is
 not responsible asks the same questions only when its own copy looks surplus by the record, since
@@ -20,7 +21,11 @@ A membership change or a damage report triggers a scan at once; otherwise one ru
 `repair_scan_interval_s`.
 
 Work is done worst-first (fewest surviving copies or shares above the readable minimum), by
-`repair_concurrency_max` workers, throttled to `repair_bandwidth_bytes_per_s` of written bytes.
+`repair_concurrency_max` workers, throttled to `repair_bandwidth_bytes_per_s` of written bytes. The
+loop's round starts work for at most one scan interval and returns with it still running, so scans
+(and the status they feed) stay fresh however slow the throttle makes the copies; rejected: a round
+that waits for all its work, which under a tight throttle left `repair status` reporting a scan
+from long before, next to an `fsck` that saw more.
 A copy is made from a surviving copy of the same slot when one exists (verified against its recorded
 blake3), otherwise (erasure coding) from any K verified shares: decode, check the chunk id,
 re-encode, keep the missing share. The new copy carries every reference of its sources, so garbage
@@ -58,8 +63,8 @@ from node.erasure import Geometry, chunk_id_of, decode, encode
 from node.gossip.clock import Clock
 from node.metrics import Metrics
 from node.objects.replicas import ClusterView, HolderError, Replicas, probe_holders
-from node.repair.plan import (Layout, LayoutPlan, Move, plan_layout, preferred_homes, recorded_slots,
-                              responsible_node)
+from node.repair.plan import (Layout, LayoutPlan, Move, plan_layout, preferred_homes, record_presence,
+                              recorded_slots, responsible_node)
 from node.repair.queue import RepairQueue
 from node.repair.throttle import RateMeter, TokenBucket
 from node.ring import chunk_position
@@ -159,6 +164,13 @@ class Repairer:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._failures: dict[tuple, _Failure] = {}
+        # Layouts the scan under way could not decide about (young record, a holder not answering).
+        self._undecided: set[tuple] = set()
+        # Layouts whose work runs now (it may outlive the round that started it), and that work.
+        self._in_flight: set[tuple] = set()
+        self._running: set[cf.Future] = set()
+        # The last round ran out of time before starting all it found (the loop scans again at once).
+        self._left_over = False
         self._pending: dict[tuple, Work] = {}
         self._bytes_repaired = 0
         self._copies_repaired = 0
@@ -186,31 +198,47 @@ class Repairer:
         self._concurrency = count
 
     def run(self, stop: threading.Event) -> None:
+        left_over = False
         while not stop.is_set():
-            self._wake.wait(self._config.repair_scan_interval_s)
-            if stop.is_set():
-                return
-            if self._wake.is_set():
-                stop.wait(TRIGGER_DEBOUNCE_S)
+            if not left_over:  # work the last round had no time for is found again by a scan now
+                self._wake.wait(self._config.repair_scan_interval_s)
+                if stop.is_set():
+                    return
+                if self._wake.is_set():
+                    stop.wait(TRIGGER_DEBOUNCE_S)
             self._wake.clear()
             try:
-                self.scan_and_repair(stop)
+                self.scan_and_repair(stop, work_for_s=self._config.repair_scan_interval_s)
             except Exception:  # noqa: BLE001 - the loop must outlive one bad round; it is logged
                 log.exception("repair round failed")
+            left_over = self._left_over
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- one round ------------------------------------------------------------------------------
 
-    def scan_and_repair(self, stop: threading.Event | None = None) -> int:
+    def scan_and_repair(self, stop: threading.Event | None = None, work_for_s: float | None = None) -> int:
         """Scan every local placement record, then do the work found, worst first. Returns the
-        number of layouts worked on."""
+        number of layouts whose work was started.
+
+        Without `work_for_s` the round waits for all its work. With it (the loop), the round starts
+        work for at most that long and returns, leaving what it started running: a throttled repair
+        holds no scan back, so the next scan (and `repair status`, which reports what the last scan
+        found) sees damage that appeared meanwhile. Layouts still in flight are not started twice;
+        what a round had no time to start is found again by the next scan (`_left_over`)."""
         self._queue.take(len(self._queue) + 1)  # a scan covers every report: the probes see the damage
         started_s = self._clock.monotonic_s()
+        self._undecided = set()
         work = list(self._scan())
         work.sort(key=Work.urgency)
+        # A listed failure is this node's to report only while the layout is still its work: once
+        # another node is responsible (a holder came back, or its store is older than the record)
+        # or the record is gone, the entry would be reported for ever, stale, next to that node's
+        # own view. Layouts this scan could not decide (young record, a holder not answering) keep it.
+        keep = self._undecided | {self._layout_id(w.plan.layout) for w in work if w.responsible or w.drop_slots}
         with self._lock:
+            self._failures = {lid: f for lid, f in self._failures.items() if lid in keep}
             self._pending = {self._layout_id(w.plan.layout): w for w in work
                              if w.drop_slots or (w.responsible and (w.plan.moves or w.plan.below_full))}
             self._last_scan_unix_ms = self._clock.wall_ms()
@@ -218,18 +246,45 @@ class Repairer:
             for w in work:  # a layout found healthy again is no longer a failure
                 if w.responsible and not w.to_do and not w.plan.unrepairable:
                     self._failures.pop(self._layout_id(w.plan.layout), None)
-        todo = [w for w in work if w.to_do and self._due(w)]
+            in_flight = set(self._in_flight)
+        todo = [w for w in work if w.to_do and self._due(w) and self._layout_id(w.plan.layout) not in in_flight]
+        if todo:
+            below = sum(1 for w in work if w.responsible and w.plan.below_full)
+            log.info("repair scan: %d layouts to work on (%d below full redundancy, %d in flight), %d left "
+                     "undecided (record too young or a holder did not answer)", len(todo), below,
+                     len(in_flight), len(self._undecided))
+        deadline_s = None if work_for_s is None else self._clock.monotonic_s() + work_for_s
         done = 0
-        running: set[cf.Future] = set()
+        running = {f for f in self._running if not f.done()}
+        self._left_over = False
         for item in todo:
             if stop is not None and stop.is_set():
                 break
             while len(running) >= self._concurrency:
-                running = cf.wait(running, return_when=cf.FIRST_COMPLETED).not_done
-            running.add(self._pool.submit(self._work_one, item))
+                left_s = None if deadline_s is None else max(0.0, deadline_s - self._clock.monotonic_s())
+                running = cf.wait(running, timeout=left_s, return_when=cf.FIRST_COMPLETED).not_done
+                if left_s == 0.0:
+                    break
+            if len(running) >= self._concurrency:  # out of time: the next scan finds the rest
+                self._left_over = True
+                break
+            lid = self._layout_id(item.plan.layout)
+            with self._lock:
+                self._in_flight.add(lid)
+            running.add(self._pool.submit(self._work_tracked, item, lid))
             done += 1
-        cf.wait(running)
+        if deadline_s is None:
+            cf.wait(running)
+            running = set()
+        self._running = running
         return done
+
+    def _work_tracked(self, work: Work, lid: tuple) -> None:
+        try:
+            self._work_one(work)
+        finally:
+            with self._lock:
+                self._in_flight.discard(lid)
 
     def _due(self, work: Work) -> bool:
         failure = self._failures.get(self._layout_id(work.plan.layout))
@@ -268,11 +323,14 @@ class Repairer:
         young_after_ms = self._clock.wall_ms() - int(self._config.ring_settle_s * 1000)
         for record in records:
             layout = Layout.of_record(record)
-            if layout.wanted == 0 or record.updated_at_unix_ms > young_after_ms:
+            if layout.wanted == 0:
+                continue
+            if record.updated_at_unix_ms > young_after_ms:
+                self._undecided.add(self._layout_id(layout))
                 continue
             order = ring.ordered_nodes(chunk_position(layout.chunk_id))
             named = [h.node_id for h in record.holders]
-            is_responsible = responsible_node(order, named, live) == me
+            is_responsible = responsible_node(order, named, live, self._presence(record)) == me
             mine = self._store.layout_shares(layout.chunk_id, layout.data_shares, layout.parity_shares)
             if not is_responsible:
                 if not mine:
@@ -290,6 +348,7 @@ class Repairer:
         out = []
         for record, layout, order, is_responsible, involved in candidates:
             if any(node not in answers for node in involved):
+                self._undecided.add(self._layout_id(layout))
                 continue  # a node did not answer: decide nothing about this layout this round
             present = [(key.share_index or 0, node) for node in involved
                        for key in layout.probe_keys() if key in answers[node]]
@@ -301,6 +360,10 @@ class Repairer:
             out.append(Work(record=record, plan=plan, responsible=is_responsible, drop_slots=drop,
                             record_stale=is_responsible and _record_stale(record, plan)))
         return out
+
+    def _presence(self, record: common_pb2.PlacementRecord) -> Callable[[str], int]:
+        """How sure it is that a node's store holds `record` (plan.record_presence)."""
+        return lambda node: record_presence(record.updated_at_unix_ms, self._view.store_of(node)[1])
 
     def _probe(self, asks: dict[str, set[ShareKey]]) -> dict[str, set[ShareKey]]:
         """node -> the keys it has, for every node that answered."""

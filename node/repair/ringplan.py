@@ -48,7 +48,8 @@ from ringstore.v1 import admin_pb2, common_pb2
 from node.errors import FailedPrecondition, InvalidArgument
 # The member id rule itself, so a node this plan accepts is one gossip would accept.
 from node.gossip.member import _NODE_ID_RE, ZONE_LENGTH_MAX
-from node.repair.plan import Layout, Move, plan_layout, preferred_homes, recorded_slots, responsible_node
+from node.repair.plan import (Layout, Move, plan_layout, preferred_homes, record_presence, recorded_slots,
+                              responsible_node)
 from node.ring import Ring, RingMember, chunk_position
 
 # Distinct example reasons an answer carries for the layouts it cannot place (one per kind of
@@ -60,11 +61,13 @@ _CHANGE = admin_pb2.PlanRingRequest
 
 def plan_ring_change(request: admin_pb2.PlanRingRequest, *, me: str, ring: Ring,
                      is_live: Callable[[str], bool], records: Iterable[common_pb2.PlacementRecord],
-                     weight_unit_bytes: int) -> admin_pb2.PlanRingResponse:
+                     weight_unit_bytes: int,
+                     store_created_at_ms: Callable[[str], int] = lambda node_id: 0) -> admin_pb2.PlanRingResponse:
     """This node's part of the plan: the layouts among `records` it is responsible for under `ring`,
     planned under the ring the change gives. `weight_unit_bytes`: the capacity that counts as weight
-    1.0 (RingConfig.weight_unit_bytes). Raises InvalidArgument / FailedPrecondition for a bad
-    request."""
+    1.0 (RingConfig.weight_unit_bytes). `store_created_at_ms`: when each node's store was created,
+    for the same responsibility rule repair follows. Raises InvalidArgument / FailedPrecondition for
+    a bad request."""
     new_ring = _changed_ring(request, ring, weight_unit_bytes)
     added = request.node_id if request.change == _CHANGE.CHANGE_ADD else None
     drained = request.node_id if request.change == _CHANGE.CHANGE_DRAIN else None
@@ -81,7 +84,10 @@ def plan_ring_change(request: admin_pb2.PlanRingRequest, *, me: str, ring: Ring,
             continue
         position = chunk_position(layout.chunk_id)
         named = [h.node_id for h in record.holders]
-        if responsible_node(ring.ordered_nodes(position), named, is_live) != me:
+        def presence(node: str, at_ms: int = record.updated_at_unix_ms) -> int:
+            return record_presence(at_ms, store_created_at_ms(node))
+
+        if responsible_node(ring.ordered_nodes(position), named, is_live, presence) != me:
             continue
         recorded = recorded_slots(record, layout)
         plan = plan_layout(layout, new_ring.ordered_nodes(position), is_live_after, recorded, recorded,

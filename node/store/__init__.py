@@ -11,6 +11,7 @@ Dependency order inside the package (each module imports only those before it):
     chunks    ChunkFiles: paths, temp files, fsync/rename, quarantine (no LMDB)
     disk      DiskGuard: disk-full watermarks (ratio, free bytes, bytes_max), DiskUsage, refusing
               a chunk copy that would cross one (no files, no LMDB: a statvfs and a byte count)
+    identity  StoreIdentity: the store id and creation time a new LMDB environment gets (no LMDB)
     metadata  MetadataDb: the LMDB environment, named dbs, record format_version checks, the
               checksum envelope of every value and the walk that verifies them (no files)
     store     NodeStore + ShareWriter: the write path that ties files, index, references and
@@ -32,6 +33,7 @@ from node.store.errors import (ChecksumMismatch, CorruptRecord, CorruptShare, Da
 from node.store.keys import (SHARE_INDEX_MAX, SHARES_PER_STRIPE_MAX, ShareKey, ballot_key,
                              bucket_order_key, placement_key, policy_geometry, ref_key, version_key)
 from node.store.metadata import BUCKET_RECORD_FORMAT_VERSION, LAYOUT_FORMAT_VERSION, RECORD_FORMAT_VERSION
+from node.store.identity import StoreIdentity
 from node.store.store import (LIST_MANIFESTS_LIMIT_MAX, METADATA_PARTITIONS_MAX,
                               REFERENCES_LIMIT_MAX, SHARE_SIZE_BYTES_MAX, MetadataOpenReport,
                               NodeStore, ReleaseOutcome, ShareWriter)
@@ -60,6 +62,7 @@ __all__ = [
     "ShareKey",
     "ShareNotFound",
     "ShareWriter",
+    "StoreIdentity",
     "StoreError",
     "StoreFull",
     "UnknownFormatVersion",

@@ -10,6 +10,7 @@
                                                                  directory home: the record accepted)
     bucket_promises tenant\\0name             -> BucketPromise    (bucket register promises)
     meta        b"format_version", b"node_id" -> ASCII / UTF-8     (the data dir's own identity)
+                b"store"                     -> JSON StoreIdentity (this environment's identity)
 
 One environment, so an index entry, its reference row and its placement record commit in one
 transaction: either all are durable or none is. `sync=True, metasync=True`: a commit that returns is
@@ -63,6 +64,10 @@ meta db; migrations are code run at open, in the open transaction:
             479..511 bytes; those move (their envelope is sealed again: the checksum covers the
             key). Every other record is unchanged.
 
+The store identity (see `identity`) is created in the transaction that creates the tables: a fresh
+environment gets a new one created now; an environment that already has a layout version but no
+identity (written before identities existed) gets one created at 0, since it is not a new store.
+
 Rejected alternatives: SQLite (a query planner and SQL text for what are five sorted key-value
 maps, and slower synced commits), one LMDB environment per table (no atomic commit across the index,
 its references and the placement record), and JSON values (bigger, and no schema shared with the
@@ -74,7 +79,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import lmdb
@@ -83,6 +89,9 @@ from google.protobuf.message import DecodeError, Message
 from ringstore.v1 import common_pb2
 
 import blake3
+
+from node.store.identity import (StoreIdentity, decode_identity, encode_identity, migrated_identity,
+                                 new_identity)
 
 from node.store.errors import (CorruptRecord, InvalidArgument, MetadataUnavailable, StoreError,
                                StoreFull, UnknownFormatVersion)
@@ -116,6 +125,7 @@ DB_META = b"meta"
 DB_NAMES = (DB_CHUNKS, DB_REFS, DB_PLACEMENTS, DB_MANIFESTS, DB_BUCKETS, DB_BUCKET_PROMISES, DB_META)
 META_FORMAT_VERSION = b"format_version"
 META_NODE_ID = b"node_id"
+META_STORE = b"store"
 
 R = TypeVar("R", bound=Message)
 # What LMDB raises on a file that is not what it wrote (a page that is not a page, a b-tree that
@@ -249,7 +259,10 @@ class MetadataDb:
     """The LMDB environment and its named dbs. Thread-safe: LMDB serializes write transactions and
     read transactions never block."""
 
-    def __init__(self, path: str, *, map_size_bytes: int) -> None:
+    def __init__(self, path: str, *, map_size_bytes: int,
+                 now_unix_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
+        """Open (or create) the environment; a new one gets a new store identity created at
+        `now_unix_ms()` (see `identity`)."""
         self.path = path
         self.map_size_bytes = map_size_bytes
         # Set once LMDB itself fails at run time (a damaged page): every later call raises
@@ -271,12 +284,16 @@ class MetadataDb:
                 self.bucket_promises = self.env.open_db(DB_BUCKET_PROMISES, txn=txn)
                 self.meta = self.env.open_db(DB_META, txn=txn)
                 self._names = {id(db): name for db, name in zip(self.dbs(), DB_NAMES)}
-                self._check_layout_version(txn)
+                fresh = self._check_layout_version(txn)
+                # True when this open created the environment (an empty or replaced disk).
+                self.created_now = fresh
+                self.identity = self._load_identity(txn, fresh, now_unix_ms)
         except BaseException:
             self.env.close()
             raise
 
-    def _check_layout_version(self, txn: lmdb.Transaction) -> None:
+    def _check_layout_version(self, txn: lmdb.Transaction) -> bool:
+        """Check (or set, or migrate to) the layout version; True when the environment is new."""
         raw = txn.get(META_FORMAT_VERSION, db=self.meta)
         if raw is None:
             tables = (self.chunks, self.refs, self.placements, self.manifests, self.buckets,
@@ -287,7 +304,7 @@ class MetadataDb:
                     f"data dir metadata {self.path} holds {entries} records but no format_version; "
                     "it was not written by Ringstore")
             txn.put(META_FORMAT_VERSION, str(LAYOUT_FORMAT_VERSION).encode(), db=self.meta)
-            return
+            return True
         if raw == b"1":
             self._migrate_1_to_2(txn)
             raw = b"2"
@@ -296,11 +313,22 @@ class MetadataDb:
             raw = b"3"
         if raw == b"3":
             self._migrate_3_to_4(txn)
-            return
+            return False
         if raw != str(LAYOUT_FORMAT_VERSION).encode():
             raise UnknownFormatVersion(
                 f"data dir metadata {self.path} has layout format_version "
                 f"{raw.decode(errors='replace')!r}; this node reads only {LAYOUT_FORMAT_VERSION}")
+        return False
+
+    def _load_identity(self, txn: lmdb.Transaction, fresh: bool,
+                       now_unix_ms: Callable[[], int]) -> StoreIdentity:
+        """This environment's identity; created here, in the opening transaction, when missing."""
+        raw = self.get(txn, self.meta, META_STORE)
+        if raw is not None:
+            return decode_identity(raw, self.path)
+        identity = new_identity(now_unix_ms()) if fresh else migrated_identity()
+        self.put(txn, self.meta, META_STORE, encode_identity(identity))
+        return identity
 
     def _migrate_1_to_2(self, txn: lmdb.Transaction) -> None:
         """Layout 1 -> 2 (see the module docstring), inside the open transaction: a crash or a

@@ -119,6 +119,7 @@ from node.store.disk import DiskGuard
 from node.store.errors import (ChecksumMismatch, CorruptRecord, CorruptShare, DataDirLocked,
                                InvalidArgument, MetadataUnavailable, ShareNotFound, StoreError,
                                StoreFull)
+from node.store.identity import StoreIdentity
 from node.store.keys import (CHUNK_ID_BYTES, MANIFEST_DB_KEY_INLINE_BYTES_MAX, ShareKey, ballot_key,
                              bucket_key, bucket_key_prefix, bucket_order_key, describe_geometry, hashed_group,
                              is_hashed_db_key, key_partition, layout_db_prefix, manifest_key,
@@ -421,21 +422,21 @@ class NodeStore:
         node_id = None
         if not damage:
             try:
-                meta = MetadataDb(path, map_size_bytes=map_size_bytes)
+                meta = MetadataDb(path, map_size_bytes=map_size_bytes, now_unix_ms=self._now_unix_ms)
                 checked, corrupt = meta.verify()
             except LMDB_DAMAGE_ERRORS as exc:
                 damage = f"{type(exc).__name__}: {exc}"
         if damage:
             if meta is None and os.path.isdir(path):
                 with contextlib.suppress(Exception):
-                    meta = MetadataDb(path, map_size_bytes=map_size_bytes)
+                    meta = MetadataDb(path, map_size_bytes=map_size_bytes, now_unix_ms=self._now_unix_ms)
             if meta is not None:
                 with contextlib.suppress(Exception), meta.read() as txn:
                     raw = meta.get(txn, meta.meta, META_NODE_ID)
                     node_id = None if raw is None else raw.decode("utf-8")
                 meta.close()
             moved_to = self._move_aside(path) if os.path.isdir(path) else ""
-            meta = MetadataDb(path, map_size_bytes=map_size_bytes)
+            meta = MetadataDb(path, map_size_bytes=map_size_bytes, now_unix_ms=self._now_unix_ms)
             if node_id:
                 with meta.write() as txn:
                     meta.put(txn, meta.meta, META_NODE_ID, node_id.encode("utf-8"))
@@ -574,6 +575,17 @@ class NodeStore:
         with self._corrupt_lock:
             return sorted((db.decode(), key) for db, key in self._quarantined)
 
+    @property
+    def created_now(self) -> bool:
+        """True when this open created the metadata environment (a new or replaced disk, or a
+        rebuild): the store holds nothing it may have held under this node id before."""
+        return self._meta.created_now
+
+    def begin_refill(self) -> None:
+        """Answer UNAVAILABLE for manifests, bucket and placement records until `finish_refill`:
+        the daemon calls it for a new store that may replace one the cluster counted on."""
+        self.refilling = True
+
     def finish_refill(self, cleared: Sequence[tuple[str, bytes]] = ()) -> None:
         """The refill from peers is done: metadata answers again. `cleared` are quarantined keys
         the refill asked every other home about and none had (gone for good)."""
@@ -666,6 +678,11 @@ class NodeStore:
         self.close()
 
     # -- identity ------------------------------------------------------------------------------
+
+    @property
+    def identity(self) -> StoreIdentity:
+        """This store's identity (see `identity`): a new one for every new LMDB environment."""
+        return self._meta.identity
 
     @quarantining
     def load_node_id(self) -> str | None:

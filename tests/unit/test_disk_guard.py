@@ -285,6 +285,9 @@ class _View:
     def full_nodes(self) -> dict[str, int]:
         return dict(self.full)
 
+    def store_of(self, node_id: str) -> tuple[str, int]:
+        return ("", 0)
+
 
 def test_peer_store_chunk_answers_resource_exhausted_on_the_wire(store):
     """A StoreChunk past the watermark is refused before its data is read: the caller gets

@@ -118,8 +118,9 @@ def test_a_rebuilt_node_refills_everything_from_its_peers_before_answering(tmp_p
 
 def test_no_other_home_alive_means_no_refill_yet(tmp_path, stores):
     """With every other home down, a step refills nothing and the node keeps answering
-    UNAVAILABLE (its partial metadata is not passed off as the truth); once a peer is back, the
-    next step finishes."""
+    UNAVAILABLE (its partial metadata is not passed off as the truth); with one of the two other
+    homes back it still waits (the one not heard from may hold the only other copy of an
+    acknowledged write); once both are back, the next step finishes."""
     stores["node-1"].close()
     stores["node-1"] = NodeStore(str(tmp_path / "node-1"), map_size_bytes=64 * MIB,
                                  rebuild_metadata=True)
@@ -129,5 +130,8 @@ def test_no_other_home_alive_means_no_refill_yet(tmp_path, stores):
     assert refill.step() is False
     assert stores["node-1"].metadata_health() == "refilling"
     view.live.add("node-3")
+    assert refill.step() is False
+    assert stores["node-1"].metadata_health() == "refilling"
+    view.live.add("node-2")
     assert refill.step() is True
     assert len(stores["node-1"].list_manifests("default", "b")[0]) == 5

@@ -23,7 +23,8 @@ import pytest
 
 from ringstore.v1 import common_pb2
 
-from node.repair.plan import Layout, LayoutPlan, Move, plan_layout, responsible_node
+from node.repair.plan import (HOLDS_BY_CLOCKS, HOLDS_NOT, HOLDS_SURELY, STORE_CLOCK_SKEW_MS_MAX, Layout, LayoutPlan,
+                              Move, plan_layout, record_presence, responsible_node)
 from node.ring import Ring, RingMember, chunk_position
 from node.store import ShareKey
 
@@ -560,3 +561,41 @@ def test_responsible_node(named, down, expected):
 
     got = responsible_node(ORDER, [node(n) for n in named], _live_except([node(n) for n in down]))
     assert got == (None if expected is None else node(expected))
+
+
+RECORD_AT_MS = 1_700_000_000_000
+
+
+@pytest.mark.parametrize("created_at_ms, expected", [
+    pytest.param(0, HOLDS_SURELY, id="store-older-than-identities"),
+    pytest.param(RECORD_AT_MS - STORE_CLOCK_SKEW_MS_MAX, HOLDS_SURELY, id="older-by-the-skew-allowance"),
+    pytest.param(RECORD_AT_MS - STORE_CLOCK_SKEW_MS_MAX + 1, HOLDS_BY_CLOCKS, id="older-within-the-allowance"),
+    pytest.param(RECORD_AT_MS, HOLDS_BY_CLOCKS, id="same-millisecond"),
+    pytest.param(RECORD_AT_MS + 1, HOLDS_NOT, id="created-after-the-record"),
+])
+def test_record_presence(created_at_ms, expected):
+    """A store holds a record only if it existed when the record was last written; surely so only
+    when older by more than the clocks may disagree."""
+    assert record_presence(RECORD_AT_MS, created_at_ms) == expected
+
+
+@pytest.mark.parametrize("named, presence, down, expected", [
+    pytest.param((1, 3, 5), {1: HOLDS_NOT}, (), 3, id="replaced-disk-leaves-it-to-the-next"),
+    pytest.param((1, 3, 5), {1: HOLDS_NOT, 3: HOLDS_NOT}, (), 5, id="two-replaced-disks"),
+    pytest.param((1, 3, 5), {1: HOLDS_NOT}, (3,), 5, id="next-one-down"),
+    pytest.param((1, 3, 5), {1: HOLDS_NOT, 3: HOLDS_BY_CLOCKS, 5: HOLDS_BY_CLOCKS}, (), 3,
+                 id="young-cluster-clocks-decide"),
+    pytest.param((1, 3, 5), {1: HOLDS_BY_CLOCKS, 3: HOLDS_BY_CLOCKS, 5: HOLDS_SURELY}, (), 5,
+                 id="sure-before-by-clocks"),
+    pytest.param((1, 3, 5), {1: HOLDS_NOT, 3: HOLDS_NOT, 5: HOLDS_NOT}, (), 1, id="none-holds-first-alive"),
+    pytest.param((1, 3), {1: HOLDS_NOT}, (3,), 1, id="only-the-replaced-one-alive"),
+])
+def test_responsible_node_passes_over_a_store_younger_than_the_record(named, presence, down, expected):
+    """A named node whose store cannot hold the record (created after it: a disk replaced under the
+    same node id) is not responsible, since it would never scan the layout; the first ALIVE named
+    node among those most surely holding it is. Unlisted nodes hold it surely."""
+    nodes = {ref: ORDER[ref] for ref in (1, 3, 5)}
+    tiers = {nodes[ref]: tier for ref, tier in presence.items()}
+    got = responsible_node(ORDER, [nodes[n] for n in named], _live_except([nodes[n] for n in down]),
+                           lambda node: tiers.get(node, HOLDS_SURELY))
+    assert got == nodes[expected]

@@ -280,7 +280,7 @@ def test_noded_check_metadata_reports_without_changing_anything(tmp_path):
     store.close()
     result = CliRunner().invoke(main, ["--data-dir", str(tmp_path), "--check-metadata"])
     assert result.exit_code == 0, result.output
-    assert result.output.endswith("2 records, all intact\n")
+    assert result.output.endswith("3 records, all intact\n")   # the manifest, the node id, the store identity
     key = b"\0".join([b"t", b"b", b"k"])
     meta = tmp_path / "store"
     bad = _flip(_raw(meta, b"manifests", key), 20)
@@ -288,5 +288,5 @@ def test_noded_check_metadata_reports_without_changing_anything(tmp_path):
     result = CliRunner().invoke(main, ["--data-dir", str(tmp_path), "--check-metadata"])
     assert result.exit_code == 1
     assert result.output.splitlines()[0].startswith("corrupt record in db manifests (key blake3 ")
-    assert "1 of 2 records corrupt" in result.output
+    assert "1 of 3 records corrupt" in result.output
     assert _raw(meta, b"manifests", key) == bad

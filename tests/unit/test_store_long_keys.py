@@ -138,7 +138,9 @@ def test_layout_2_long_manifest_keys_are_migrated(tmp_path):
             for key in (long_key, short_key):
                 raw_key = manifest_key_prefix(TENANT, BUCKET) + key.encode()
                 txn.put(raw_key, _manifest(key).SerializeToString(), db=manifests)
-            txn.put(b"format_version", b"2", db=env.open_db(b"meta", txn=txn))
+            meta = env.open_db(b"meta", txn=txn)
+            txn.put(b"format_version", b"2", db=meta)
+            txn.delete(b"store", db=meta)   # layout 2 predates store identities
     finally:
         env.close()
     with NodeStore(str(tmp_path), map_size_bytes=64 * MIB) as s:

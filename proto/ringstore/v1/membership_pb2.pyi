@@ -23,7 +23,7 @@ MEMBER_STATE_LEFT: MemberState
 MEMBER_STATE_SUSPECT: MemberState
 
 class Member(_message.Message):
-    __slots__ = ("node_id", "address", "zone", "capacity_bytes", "generation", "incarnation", "state", "free_bytes", "metrics_port", "draining", "maintenance_until_unix_ms", "disk_full", "metadata_health", "suspected_by")
+    __slots__ = ("node_id", "address", "zone", "capacity_bytes", "generation", "incarnation", "state", "free_bytes", "metrics_port", "draining", "maintenance_until_unix_ms", "disk_full", "metadata_health", "suspected_by", "store_id", "store_created_at_unix_ms")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     ZONE_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +38,8 @@ class Member(_message.Message):
     DISK_FULL_FIELD_NUMBER: _ClassVar[int]
     METADATA_HEALTH_FIELD_NUMBER: _ClassVar[int]
     SUSPECTED_BY_FIELD_NUMBER: _ClassVar[int]
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    STORE_CREATED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     address: str
     zone: str
@@ -52,7 +54,9 @@ class Member(_message.Message):
     disk_full: bool
     metadata_health: str
     suspected_by: str
-    def __init__(self, node_id: _Optional[str] = ..., address: _Optional[str] = ..., zone: _Optional[str] = ..., capacity_bytes: _Optional[int] = ..., generation: _Optional[int] = ..., incarnation: _Optional[int] = ..., state: _Optional[_Union[MemberState, str]] = ..., free_bytes: _Optional[int] = ..., metrics_port: _Optional[int] = ..., draining: _Optional[bool] = ..., maintenance_until_unix_ms: _Optional[int] = ..., disk_full: _Optional[bool] = ..., metadata_health: _Optional[str] = ..., suspected_by: _Optional[str] = ...) -> None: ...
+    store_id: str
+    store_created_at_unix_ms: int
+    def __init__(self, node_id: _Optional[str] = ..., address: _Optional[str] = ..., zone: _Optional[str] = ..., capacity_bytes: _Optional[int] = ..., generation: _Optional[int] = ..., incarnation: _Optional[int] = ..., state: _Optional[_Union[MemberState, str]] = ..., free_bytes: _Optional[int] = ..., metrics_port: _Optional[int] = ..., draining: _Optional[bool] = ..., maintenance_until_unix_ms: _Optional[int] = ..., disk_full: _Optional[bool] = ..., metadata_health: _Optional[str] = ..., suspected_by: _Optional[str] = ..., store_id: _Optional[str] = ..., store_created_at_unix_ms: _Optional[int] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
     __slots__ = ("sender", "updates")
@@ -125,7 +129,9 @@ class JoinRequest(_message.Message):
     def __init__(self, member: _Optional[_Union[Member, _Mapping]] = ...) -> None: ...
 
 class JoinResponse(_message.Message):
-    __slots__ = ("members",)
+    __slots__ = ("members", "previous_generation")
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_GENERATION_FIELD_NUMBER: _ClassVar[int]
     members: _containers.RepeatedCompositeFieldContainer[Member]
-    def __init__(self, members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ...) -> None: ...
+    previous_generation: int
+    def __init__(self, members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., previous_generation: _Optional[int] = ...) -> None: ...

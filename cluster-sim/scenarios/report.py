@@ -109,7 +109,7 @@ class Report:
             ("corrupt copies found", f"{self.corrupt_found} ({self.flipped_files} files flipped)"),
         ]
         if self.victim:
-            after = ("no answer" if self.victim_shares_after is None else
+            after = ("not running or no answer" if self.victim_shares_after is None else
                      f"{self.victim_shares_after} copies/shares, {self.victim_bytes_after} bytes, "
                      f"{self.victim_metadata_after} metadata records")
             figures += [

@@ -205,11 +205,12 @@ def _run_phases(scenario: Scenario, seed: int, cluster: LocalCluster, clients: C
                 break
         checker.final_read(key, observed if observed is not None else ERROR, at_s=now())
     schedule.scrape()
-    if scenario.cold is not None:
+    if scenario.cold is not None and scenario.cold.node in cluster.running():
         try:
             status = admin().node_status(scenario.cold.node)
         except RingstoreError as err:
-            report.errors.append(f"node status of {scenario.cold.node} after the run: {err.message}")
+            if scenario.expect.victim_refilled:  # otherwise the figure is only shown
+                report.errors.append(f"node status of {scenario.cold.node} after the run: {err.message}")
         else:
             if status.reported_by_node:
                 victim.after = (status.shares_stored, status.bytes_stored, status.metadata_records)

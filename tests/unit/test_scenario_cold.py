@@ -62,6 +62,7 @@ def test_only_versions_still_the_one_legal_value_count():
 
 
 def test_the_snapshot_skips_deleted_keys_and_counts_stats_that_failed():
+    """A key deleted since (NOT_FOUND) holds nothing; a stat that failed leaves its key out, counted."""
     answers = {"k-1": stat("aa", [(10, ["node-3"])]), "k-2": NotFound("gone"), "k-3": Unavailable("busy")}
 
     def fake_stat(key: str) -> ObjectStat:
@@ -110,6 +111,7 @@ def test_the_cold_set_is_put_until_the_victim_holds_enough_of_every_policy():
 
 
 def test_a_victim_that_never_gets_a_copy_fails_the_cold_set_in_one_line():
+    """Loading stops after COLD_PUTS_MAX puts with one line saying what the victim got."""
     writer = FakeWriter()
     with pytest.raises(ClusterError, match=r"the cold set did not load node-9 with 1024 bytes per policy"):
         cold.write(Cold(node="node-9", size_bytes=1024, object_size_bytes=512), ["replicas=3"], writer,
@@ -118,6 +120,8 @@ def test_a_victim_that_never_gets_a_copy_fails_the_cold_set_in_one_line():
 
 
 def test_cold_keys_live_in_buckets_of_their_own_and_the_workload_keys_in_its_bucket():
+    """Cold keys spread over all cold buckets (manifests on several preference lists); workload keys
+    stay in the workload's bucket."""
     assert bucket_of("k-00001") == BUCKET
     assert {bucket_of(cold.cold_key(index)) for index in range(20)} == {f"cold-{n}" for n in
                                                                          range(1, COLD_BUCKETS + 1)}

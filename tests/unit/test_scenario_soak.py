@@ -17,6 +17,7 @@ from cluster_sim.scenarios.soak import SEEDS_MAX, SoakRun, parse_seeds, soak, ta
 
 @pytest.mark.parametrize("text,seeds", [("1-3", [1, 2, 3]), ("7", [7]), (" 4-4 ", [4])])
 def test_seeds_are_one_seed_or_a_range(text, seeds):
+    """`--seeds` takes one seed or an inclusive range A-B."""
     assert parse_seeds(text) == seeds
 
 
@@ -25,6 +26,7 @@ def test_seeds_are_one_seed_or_a_range(text, seeds):
     ("1,2", "is not a seed or a range"), (f"1-{SEEDS_MAX + 1}", f"at most {SEEDS_MAX} per soak"),
 ])
 def test_bad_seed_ranges_are_one_line_errors(text, fragment):
+    """A reversed, non-numeric, listed or too long range is refused with a message saying why."""
     with pytest.raises(ValueError, match=fragment):
         parse_seeds(text)
 
@@ -43,6 +45,9 @@ def fake_run(failing: set[tuple[str, int]]):
 
 
 def test_every_scenario_runs_on_every_seed_in_order_and_the_table_counts_them():
+    """Runs go scenario by scenario, seeds in order, a progress call after each; the table has a
+    column per seed, pass/fail counts and mean/longest duration, and names each failure's first
+    failed invariant, kept logs and reproduce line."""
     run_one, calls = fake_run({("node-crash", 3)})
     lines: list[str] = []
     runs = soak(["node-crash", "bitrot"], [2, 3], run_one, lambda run, done, total: lines.append(f"{done}/{total}"))
@@ -60,6 +65,8 @@ def test_every_scenario_runs_on_every_seed_in_order_and_the_table_counts_them():
 
 
 def test_the_cli_soaks_every_shipped_scenario_by_default_and_exits_1_naming_each_failure(monkeypatch):
+    """No names: every shipped scenario, the form asked for; a progress line per run; exit 1 with one
+    `run failed` line (reproduce command and logs) per failure, no traceback."""
     run_one, calls = fake_run({("partition", 1), ("disk-replace", 2)})
     forms: list[bool] = []
     monkeypatch.setattr(cli, "_SOAK_RUN_ONE", lambda full: forms.append(full) or run_one)
@@ -75,6 +82,7 @@ def test_the_cli_soaks_every_shipped_scenario_by_default_and_exits_1_naming_each
 
 
 def test_the_cli_json_is_machine_readable_and_a_clean_soak_exits_0(monkeypatch):
+    """--json: ok, form, seeds, per-scenario counts and durations, every run; exit 0 when all pass."""
     run_one, _ = fake_run(set())
     monkeypatch.setattr(cli, "_SOAK_RUN_ONE", lambda full: run_one)
     result = CliRunner().invoke(cli.main, ["scenario", "soak", "node-crash", "bitrot", "--seeds", "5-6", "--json"])
@@ -91,6 +99,7 @@ def test_the_cli_json_is_machine_readable_and_a_clean_soak_exits_0(monkeypatch):
     (["node-crash", "--seeds", "9-1"], "cluster-sim: error: --seeds '9-1': the range ends before it starts"),
 ])
 def test_the_cli_refuses_bad_names_and_seeds_before_running_anything(monkeypatch, args, fragment):
+    """An unknown scenario or a bad range is one error line and exit 1, before any cluster starts."""
     run_one, calls = fake_run(set())
     monkeypatch.setattr(cli, "_SOAK_RUN_ONE", lambda full: run_one)
     result = CliRunner().invoke(cli.main, ["scenario", "soak", *args])

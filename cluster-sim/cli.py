@@ -23,11 +23,11 @@ from typing import Any
 import click
 
 from cluster_sim import scenarios
-from cluster_sim.scenarios import soak as soak_module
 from cluster_sim.cluster import NODES_MAX, PROFILES, LocalCluster
 from cluster_sim.clusterfile import natural_key
 from cluster_sim.errors import ClusterError
 from cluster_sim.processes import SIGNAL_NAMES, parse_signal
+from cluster_sim.scenarios import soak as soak_module
 
 MIB = 1024 * 1024
 DEMO_BUCKET = "demo"
@@ -396,7 +396,8 @@ def scenario_soak(names: tuple[str, ...], seeds_text: str, full: bool, as_json: 
     started_s = time.monotonic()
 
     def progress(run: soak_module.SoakRun, done: int, total: int) -> None:
-        click.echo(f"[{time.monotonic() - started_s:7.1f} s] {soak_module.progress_line(run, done, total)}", err=True)
+        line = soak_module.progress_line(run, done, total)
+        click.echo(f"[{time.monotonic() - started_s:7.1f} s] {line}", err=True)
 
     runs = soak_module.soak(chosen, seeds, _SOAK_RUN_ONE(full), progress)
     click.echo(soak_module.to_json(runs, full=full) if as_json else soak_module.table(runs))

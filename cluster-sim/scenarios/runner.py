@@ -150,6 +150,7 @@ def _run_phases(scenario: Scenario, seed: int, cluster: LocalCluster, clients: C
         victim.metadata_min = admin().node_status(cold.node).metadata_records
         say(f"cold set: {len(cold_held)} objects, {sum(item.size_bytes for item in cold_held.values())} bytes on "
             f"{cold.node}, which keeps {victim.metadata_min} metadata records")
+        start_s = clock.monotonic_s()  # steps' at_s and the workload's duration count from the workload's start
 
     def before_victim_fault(targets: list[str]) -> None:
         if scenario.cold is None or scenario.cold.node not in targets or victim.held is not None:

@@ -138,7 +138,7 @@ class OpCounts:
 
 
 class OpStats:
-    """Operations done and failed, by kind (put, overwrite, get, delete, fill, final)."""
+    """Operations done and failed, by kind (put, overwrite, get, delete, fill, cold, final)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -33,6 +34,7 @@ MIB = 1024 * 1024
 DEMO_BUCKET = "demo"
 DEMO_KEY = "random.bin"
 DEMO_DOWN_TIMEOUT_S = 30.0
+SOAK_REPORT_FILE_NAME = "report.txt"
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -365,11 +367,14 @@ def scenario_run(name_or_file: str, seed: int | None, as_json: bool, full: bool,
 
 
 def _soak_run_one(full: bool) -> Callable[[str, int], soak_module.SoakRun]:
-    """One real run in a fresh temporary directory (the runner keeps it when the run fails)."""
+    """One real run in a fresh temporary directory (the runner keeps it, and this the report in it,
+    when the run fails)."""
 
     def run_one(name: str, seed: int) -> soak_module.SoakRun:
         spec = scenarios.load(name, full=full)
         report = scenarios.run(spec, seed=seed, name_or_file=name)
+        if not report.ok:  # the runner kept the directory: keep the whole report beside the logs
+            (Path(report.directory) / SOAK_REPORT_FILE_NAME).write_text(report.text() + "\n", encoding="utf-8")
         return soak_module.SoakRun(scenario=spec.name, seed=seed, ok=report.ok, run_s=report.run_s,
                                    directory=report.directory, reproduce=report.reproduce,
                                    failures=tuple(report.failures()))

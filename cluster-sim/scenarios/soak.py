@@ -5,8 +5,8 @@ from the seed: node-crash passed on most seeds while seeds 3 and 7 failed. `clus
 soak [NAME...] --seeds A-B [--full] [--json]` runs each named scenario (default: every shipped one)
 once per seed, sequentially (a run is a whole cluster: two at once on a shared machine measure the
 scheduler), prints one progress line per run, then a table (scenario x seed, pass and fail counts,
-mean and longest run) and, for every failure, its first failed invariant, the directory its logs
-were kept in and the line that reproduces it.
+mean and longest run) and, for every failure, its failed invariants, the directory its logs (and its
+whole report, `report.txt`) were kept in and the line that reproduces it.
 
 This module is the pure part: parsing `--seeds`, looping over a `run_one` callable, the table and
 the JSON document, so the CLI's behaviour is unit-tested with a fake runner. The CLI passes a
@@ -94,7 +94,7 @@ def _by_scenario(runs: Sequence[SoakRun]) -> dict[str, list[SoakRun]]:
 
 def table(runs: Sequence[SoakRun]) -> str:
     """The pass table: a row per scenario, a column per seed (ok / FAIL), counts and durations;
-    then one block per failure (its first failed invariant, logs, reproduce line) and a total."""
+    then one block per failure (its failed invariants, logs, reproduce line) and a total."""
     seeds = sorted({run.seed for run in runs})
     rows = [("SCENARIO", *(str(seed) for seed in seeds), "PASS", "FAIL", "MEAN S", "MAX S")]
     for name, group in _by_scenario(runs).items():
@@ -108,7 +108,8 @@ def table(runs: Sequence[SoakRun]) -> str:
     if failed:
         lines += ["", "failures:"]
         for run in failed:
-            lines += [f"  {run.scenario} seed {run.seed}: {run.failures[0] if run.failures else 'failed'}",
+            lines += [f"  {run.scenario} seed {run.seed}:",
+                      *(f"    {failure}" for failure in run.failures or ("failed",)),
                       f"    logs kept in {run.directory}", f"    reproduce with: {run.reproduce}"]
     total = _summary(runs)
     lines += ["", f"{len(runs)} runs: {total['passed']} passed, {total['failed']} failed, "

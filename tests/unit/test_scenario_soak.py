@@ -46,8 +46,8 @@ def fake_run(failing: set[tuple[str, int]]):
 
 def test_every_scenario_runs_on_every_seed_in_order_and_the_table_counts_them():
     """Runs go scenario by scenario, seeds in order, a progress call after each; the table has a
-    column per seed, pass/fail counts and mean/longest duration, and names each failure's first
-    failed invariant, kept logs and reproduce line."""
+    column per seed, pass/fail counts and mean/longest duration, and names each failure's failed
+    invariants, kept logs and reproduce line."""
     run_one, calls = fake_run({("node-crash", 3)})
     lines: list[str] = []
     runs = soak(["node-crash", "bitrot"], [2, 3], run_one, lambda run, done, total: lines.append(f"{done}/{total}"))
@@ -58,7 +58,7 @@ def test_every_scenario_runs_on_every_seed_in_order_and_the_table_counts_them():
     assert rows == [["SCENARIO", "2", "3", "PASS", "FAIL", "MEAN", "S", "MAX", "S"],
                     ["node-crash", "ok", "FAIL", "1", "1", "12.5", "13.0"],
                     ["bitrot", "ok", "ok", "2", "0", "12.5", "13.0"]]
-    assert "node-crash seed 3: bytes moved >= 1: repair moved 0 bytes" in text
+    assert "  node-crash seed 3:\n    bytes moved >= 1: repair moved 0 bytes\n" in text
     assert "logs kept in /tmp/node-crash-3" in text
     assert "reproduce with: cluster-sim scenario run node-crash --seed 3" in text
     assert text.endswith("4 runs: 3 passed, 1 failed, 50 s in all")
@@ -105,3 +105,25 @@ def test_the_cli_refuses_bad_names_and_seeds_before_running_anything(monkeypatch
     result = CliRunner().invoke(cli.main, ["scenario", "soak", *args])
     assert result.exit_code == 1 and calls == []
     assert result.stderr.strip().splitlines() == [result.stderr.strip()] and fragment in result.stderr
+
+
+def test_a_failed_run_keeps_its_whole_report_beside_its_logs(monkeypatch, tmp_path):
+    """The real run_one writes report.txt into the directory a failed run kept (a passed run's
+    directory is gone, so nothing is written for it)."""
+    from cluster_sim.scenarios.report import Report, judge
+    from cluster_sim.scenarios.spec import Expect
+
+    def failing_run(spec, *, seed, name_or_file):
+        report = Report(scenario=spec.name, description="d", form="short", seed=seed, nodes=5,
+                        directory=str(tmp_path), reproduce=f"cluster-sim scenario run {name_or_file} --seed {seed}",
+                        errors=["steps[0] (kill node-3): boom"])
+        report.invariants = judge(report, Expect())
+        return report
+
+    monkeypatch.setattr(cli.scenarios, "run", failing_run)
+    result = CliRunner().invoke(cli.main, ["scenario", "soak", "node-crash", "--seeds", "4"])
+    assert result.exit_code == 1
+    kept = (tmp_path / "report.txt").read_text()
+    assert "FAIL schedule and workload ran: steps[0] (kill node-3): boom" in kept
+    assert kept.rstrip().endswith("reproduce with: cluster-sim scenario run node-crash --seed 4")
+    assert f"logs kept in {tmp_path}" in result.stdout

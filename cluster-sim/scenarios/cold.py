@@ -12,7 +12,8 @@ victim held of that version. At the end a version counts only when it is still i
 legal value ("still current": not overwritten, not deleted, no failed put that may have replaced
 it): the victim's copies and shares of those are what full redundancy needs written again,
 elsewhere after a kill turns the victim OUT, onto the victim itself after a disk replacement. So
-repair must have written at least their bytes, and a refilled victim stores at least their count.
+repair must have written at least their bytes, and a refilled victim's disk holds each of them
+again (its chunk directory is read: see `missing_from_store`).
 
 What one holder entry weighs: a replica is the chunk's size; an erasure share is ceil(size / K),
 what the node's codec makes of a chunk. Handoff copies the victim kept for another node are not
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from cluster_sim.errors import ClusterError
@@ -54,6 +56,8 @@ class Held:
     digest: str
     copies: int
     size_bytes: int
+    # (chunk id hex, copies or shares the node held of it), for the chunks it held anything of.
+    chunks: tuple[tuple[str, int], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,26 +78,49 @@ def held_on(stat: Any, node_id: str) -> Held:
     """What `node_id` holds of the version a nodectl ObjectStat describes (see the module docstring)."""
     ec = stat.info.ec
     copies = size_bytes = 0
+    chunks = []
     for chunk in stat.chunks:
         weight = max(1, -(-chunk.size_bytes // ec[0])) if ec else chunk.size_bytes
-        for holder in chunk.holders:
-            if holder.node_id == node_id and not holder.handoff_for_node_id:
-                copies += 1
-                size_bytes += weight
-    return Held(digest=stat.info.blake3_hex, copies=copies, size_bytes=size_bytes)
+        mine = sum(1 for holder in chunk.holders if holder.node_id == node_id and not holder.handoff_for_node_id)
+        if mine:
+            copies += mine
+            size_bytes += mine * weight
+            chunks.append((chunk.chunk_id_hex, mine))
+    return Held(digest=stat.info.blake3_hex, copies=copies, size_bytes=size_bytes, chunks=tuple(chunks))
+
+
+def current_only(held: Mapping[str, Held], state: Callable[[str], KeyState]) -> dict[str, Held]:
+    """The part of `held` whose version is still its key's only legal value (and held something)."""
+    return {key: item for key, item in held.items()
+            if item.copies and state(key).legal == frozenset({item.digest})}
 
 
 def still_current(held: Mapping[str, Held], state: Callable[[str], KeyState]) -> Holdings:
-    """The part of `held` whose version is still its key's only legal value."""
+    """What `held` adds up to, counting only versions still current."""
     keys = copies = size_bytes = cold_bytes = 0
-    for key, item in held.items():
-        if not item.copies or state(key).legal != frozenset({item.digest}):
-            continue
+    for key, item in current_only(held, state).items():
         keys += 1
         copies += item.copies
         size_bytes += item.size_bytes
         cold_bytes += item.size_bytes if key.startswith(COLD_PREFIX) else 0
     return Holdings(keys=keys, copies=copies, size_bytes=size_bytes, cold_size_bytes=cold_bytes)
+
+
+def missing_from_store(held: Mapping[str, Held], data_dir: str | Path) -> int:
+    """Copies and shares of `held` a node's store lacks: per chunk, those it held less the chunk
+    files it has now. It reads the chunk directory the node documents (node/store/chunks.py:
+    `store/chunks/ab/cd/<64-hex id>.<suffix>`, `r` for a replica, `<i>of<K>+<M>` for a share), as
+    flip-bytes does, because a refilled node is one whose disk holds the copies: placement
+    records on other nodes still name it after its disk was wiped. Any share index counts (repair
+    may give a refilled node another share of the stripe than it had)."""
+    chunks_dir = Path(data_dir) / "store" / "chunks"
+    missing = 0
+    for item in held.values():
+        for chunk_hex, copies in item.chunks:
+            found = sum(1 for path in (chunks_dir / chunk_hex[0:2] / chunk_hex[2:4]).glob(f"{chunk_hex}.*")
+                        if path.is_file())
+            missing += max(0, copies - found)
+    return missing
 
 
 def snapshot(keys: Iterable[str], stat: Callable[[str], Any], node_id: str) -> tuple[dict[str, Held], int]:

@@ -68,6 +68,8 @@ class Report:
     victim_shares_after: int | None = None
     victim_bytes_after: int | None = None
     victim_metadata_after: int | None = None
+    # Copies/shares of still-current data it held that its disk lacks at the end (None: not looked at).
+    victim_missing_after: int | None = None
     errors: list[str] = dataclasses.field(default_factory=list)
     invariants: list[Invariant] = dataclasses.field(default_factory=list)
 
@@ -112,6 +114,8 @@ class Report:
             after = ("not running or no answer" if self.victim_shares_after is None else
                      f"{self.victim_shares_after} copies/shares, {self.victim_bytes_after} bytes, "
                      f"{self.victim_metadata_after} metadata records")
+            if self.victim_missing_after is not None:
+                after += f"; {self.victim_missing_after} of the copies/shares it held still missing"
             figures += [
                 ("cold set",
                  f"{self.cold_keys} objects, {self.victim_cold_bytes} bytes still current on {self.victim}"),
@@ -187,16 +191,14 @@ def judge(report: Report, expect: Expect) -> list[Invariant]:
                f"({report.victim_cold_bytes} of them cold)" if report.victim_snapshot_taken
                else "nothing measured: the step that hits it never ran")))
     if expect.victim_refilled:
-        shares, stored, metadata = report.victim_shares_after, report.victim_bytes_after, report.victim_metadata_after
-        refilled = (report.victim_snapshot_taken and shares is not None and stored is not None and metadata is not None
-                    and shares >= report.victim_copies and stored >= report.victim_bytes
-                    and metadata >= report.victim_metadata_min)
+        missing, metadata = report.victim_missing_after, report.victim_metadata_after
+        refilled = (report.victim_snapshot_taken and report.victim_copies > 0 and missing == 0
+                    and metadata is not None and metadata >= report.victim_metadata_min)
         result.append(Invariant(
             "the victim is refilled", refilled,
-            f"{report.victim or 'the victim'} did not answer at the end" if shares is None else
-            f"{report.victim} stores {shares} copies/shares of {stored} bytes (it held {report.victim_copies} of "
-            f"{report.victim_bytes} still current) and {metadata} metadata records (it kept "
-            f"{report.victim_metadata_min} after the cold set)"))
+            f"{report.victim or 'the victim'} did not answer at the end" if metadata is None or missing is None else
+            f"{report.victim}'s disk lacks {missing} of the {report.victim_copies} copies/shares of still-current data "
+            f"it held; it keeps {metadata} metadata records (it kept {report.victim_metadata_min} after the cold set)"))
     if expect.bytes_moved_within_handoff:
         result.append(Invariant("no repair beyond the handoff return", report.bytes_moved <= report.handoff_bytes,
                                 f"repair moved {report.bytes_moved} bytes; puts while a node was down wrote "

@@ -215,6 +215,9 @@ def _run_phases(scenario: Scenario, seed: int, cluster: LocalCluster, clients: C
         else:
             if status.reported_by_node:
                 victim.after = (status.shares_stored, status.bytes_stored, status.metadata_records)
+        if scenario.expect.victim_refilled and victim.held is not None:
+            victim.missing = cold_set.missing_from_store(cold_set.current_only(victim.held, checker.state),
+                                                         cluster.nodes[scenario.cold.node].data_dir)
     _fill_report(report, scenario, checker, stats, ledger, schedule, len(keys), victim)
     say(f"done: {'every invariant holds' if report.ok else f'{len(report.failures())} invariant(s) failed'}")
 
@@ -228,6 +231,7 @@ class _Victim:
     held: dict[str, cold_set.Held] | None = None  # per key, taken right before the step that hit it
     stats_failed: int = 0
     after: tuple[int, int, int] | None = None  # shares, bytes, metadata records it reported at the end
+    missing: int | None = None  # copies/shares of still-current data it held that its disk lacks at the end
 
 
 def _fill_report(report: Report, scenario: Scenario, checker: Checker, stats: OpStats, ledger: Ledger,
@@ -264,4 +268,5 @@ def _fill_report(report: Report, scenario: Scenario, checker: Checker, stats: Op
         report.victim_metadata_min = victim.metadata_min
         if victim.after is not None:
             report.victim_shares_after, report.victim_bytes_after, report.victim_metadata_after = victim.after
+        report.victim_missing_after = victim.missing
     report.invariants = judge(report, scenario.expect)

@@ -48,11 +48,12 @@ def test_flapping_node_is_seen_down_while_frozen_and_nobody_else_is_accused(tmp_
                           "of issue 12 item 2 lands; remove this mark then", strict=False)
 def test_a_replaced_disk_is_refilled_with_chunks_and_metadata(tmp_path):
     """node-3 restarts empty under the same id: repair writes back at least what it held of
-    still-current data, and it stores again at least those copies/shares and its metadata records."""
+    still-current data, its disk holds every one of those copies/shares again, and it keeps at least
+    the metadata records it kept after the cold set."""
     report = run_short("disk-replace", tmp_path)
     assert report.victim == "node-3" and report.victim_cold_bytes >= 2 * 4 * 1024 * 1024
     assert report.bytes_moved >= report.victim_bytes
-    assert report.victim_shares_after is not None and report.victim_shares_after >= report.victim_copies
+    assert report.victim_missing_after == 0 and report.victim_copies > 0
     assert report.victim_metadata_after >= report.victim_metadata_min > 0
 
 

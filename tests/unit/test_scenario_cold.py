@@ -37,10 +37,11 @@ def test_a_replica_weighs_its_chunk_and_a_share_ceil_size_over_k():
     """Replicas count the chunk's bytes, erasure shares ceil(size/K); other nodes' copies, handoff
     copies kept for another node and inline objects count nothing."""
     replicated = stat("aa", [(4 * MIB, ["node-1", "node-3", "node-4"]), (1000, ["node-3", "node-2", "node-5"])])
-    assert cold.held_on(replicated, "node-3") == cold.Held("aa", 2, 4 * MIB + 1000)
+    assert cold.held_on(replicated, "node-3") == cold.Held("aa", 2, 4 * MIB + 1000,
+                                                         ((f"{0:064x}", 1), (f"{1:064x}", 1)))
     assert cold.held_on(replicated, "node-6") == cold.Held("aa", 0, 0)
     coded = stat("bb", [(1001, ["node-3", "node-1", "node-2"]), (7, ["node-1", "node-3", "node-2"])], ec=(2, 1))
-    assert cold.held_on(coded, "node-3") == cold.Held("bb", 2, 501 + 4)
+    assert cold.held_on(coded, "node-3") == cold.Held("bb", 2, 501 + 4, ((f"{0:064x}", 1), (f"{1:064x}", 1)))
     handoff = stat("cc", [(100, ["node-3", "node-1", "node-2"])], handoff={"node-3": "node-4"})
     assert cold.held_on(handoff, "node-3").copies == 0
     assert cold.held_on(stat("dd", []), "node-3") == cold.Held("dd", 0, 0)
@@ -72,7 +73,23 @@ def test_the_snapshot_skips_deleted_keys_and_counts_stats_that_failed():
         return answer
 
     held, failed = cold.snapshot(["k-1", "k-2", "k-3"], fake_stat, "node-3")
-    assert held == {"k-1": cold.Held("aa", 1, 10)} and failed == 1
+    assert held == {"k-1": cold.Held("aa", 1, 10, ((f"{0:064x}", 1),))} and failed == 1
+
+
+def test_a_store_lacks_the_copies_whose_chunk_files_are_gone_whatever_their_share_index(tmp_path):
+    """Per chunk, the copies/shares held less the chunk files the store has now (any suffix: a
+    refilled node may get another share of the stripe); temp files elsewhere do not count."""
+    one, two, three = "ab" * 32, "cd" * 32, "ef" * 32
+    for name in (f"{one}.r", f"{two}.1of2+1", f"{two}.2of2+1"):
+        path = tmp_path / "store" / "chunks" / name[0:2] / name[2:4] / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    (tmp_path / "store" / "tmp").mkdir()
+    (tmp_path / "store" / "tmp" / f"{three}.r.0123").write_bytes(b"x")
+    held = {"k-1": cold.Held("d1", 1, 10, ((one, 1),)), "k-2": cold.Held("d2", 3, 30, ((two, 3),)),
+            "k-3": cold.Held("d3", 1, 10, ((three, 1),))}
+    assert cold.missing_from_store(held, tmp_path) == 0 + 1 + 1
+    assert cold.missing_from_store({"k-1": held["k-1"]}, tmp_path) == 0
 
 
 class FakeWriter:

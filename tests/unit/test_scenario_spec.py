@@ -402,7 +402,7 @@ def passing_report(**changes) -> Report:
 # The victim held 4096 bytes of still-current data in 6 copies/shares; it kept 3 metadata records after the cold set.
 HELD = {"victim": "node-2", "cold_keys": 4, "victim_snapshot_taken": True, "victim_keys": 4, "victim_copies": 6,
         "victim_bytes": 4096, "victim_cold_bytes": 2048, "victim_metadata_min": 3}
-REFILLED = {"victim_shares_after": 6, "victim_bytes_after": 4096, "victim_metadata_after": 3}
+REFILLED = {"victim_shares_after": 6, "victim_bytes_after": 4096, "victim_metadata_after": 3, "victim_missing_after": 0}
 
 
 @pytest.mark.parametrize("changes,expect,failed", [
@@ -430,8 +430,9 @@ REFILLED = {"victim_shares_after": 6, "victim_bytes_after": 4096, "victim_metada
     ({**HELD, "victim_snapshot_taken": False, "bytes_moved": 10**6}, Expect(bytes_moved_covers_victim=True),
      ["repair moved at least what the victim held"]),
     ({**HELD, **REFILLED}, Expect(victim_refilled=True), []),
-    ({**HELD, **REFILLED, "victim_shares_after": 5}, Expect(victim_refilled=True), ["the victim is refilled"]),
-    ({**HELD, **REFILLED, "victim_bytes_after": 4095}, Expect(victim_refilled=True), ["the victim is refilled"]),
+    ({**HELD, **REFILLED, "victim_missing_after": 1}, Expect(victim_refilled=True), ["the victim is refilled"]),
+    ({**HELD, **REFILLED, "victim_missing_after": None}, Expect(victim_refilled=True), ["the victim is refilled"]),
+    ({**HELD, **REFILLED, "victim_copies": 0}, Expect(victim_refilled=True), ["the victim is refilled"]),
     ({**HELD, **REFILLED, "victim_metadata_after": 2}, Expect(victim_refilled=True), ["the victim is refilled"]),
     ({**HELD}, Expect(victim_refilled=True), ["the victim is refilled"]),  # it never answered
     ({"detections": [Detection("node-2", "kill", 3.0, 4, 0.5, None)]}, Expect(detection_s_max=5),

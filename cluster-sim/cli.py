@@ -17,6 +17,8 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -26,11 +28,13 @@ from cluster_sim.cluster import NODES_MAX, PROFILES, LocalCluster
 from cluster_sim.clusterfile import natural_key
 from cluster_sim.errors import ClusterError
 from cluster_sim.processes import SIGNAL_NAMES, parse_signal
+from cluster_sim.scenarios import soak as soak_module
 
 MIB = 1024 * 1024
 DEMO_BUCKET = "demo"
 DEMO_KEY = "random.bin"
 DEMO_DOWN_TIMEOUT_S = 30.0
+SOAK_REPORT_FILE_NAME = "report.txt"
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -159,6 +163,20 @@ def restart(directory: str, timeout_s: float, node_id: str) -> None:
     cluster.restart(node_id, timeout_s=timeout_s)
     node = cluster.nodes[node_id]
     click.echo(f"{node_id} restarted: pid {node.pid} at {node.address}, generation {node.generation}")
+
+
+@main.command("replace-disk")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), required=True)
+@click.option("--timeout-s", type=click.FloatRange(min=0, min_open=True), default=30.0,
+              show_default=True, help="How long to wait for the node to serve again.")
+@click.argument("node_id")
+def replace_disk(directory: str, timeout_s: float, node_id: str) -> None:
+    """kill -9 NODE_ID, remove its data dir and start it empty under the same id and port."""
+    cluster = LocalCluster.load(directory)
+    cluster.replace_disk(node_id, timeout_s=timeout_s)
+    node = cluster.nodes[node_id]
+    click.echo(f"{node_id} started on an empty data dir {node.data_dir}: pid {node.pid} at {node.address}, "
+               f"generation {node.generation}")
 
 
 @main.command()
@@ -346,6 +364,57 @@ def scenario_run(name_or_file: str, seed: int | None, as_json: bool, full: bool,
         for line in report.failures():
             click.echo(f"cluster-sim: invariant failed: {line}", err=True)
         raise click.exceptions.Exit(1)
+
+
+def _soak_run_one(full: bool) -> Callable[[str, int], soak_module.SoakRun]:
+    """One real run in a fresh temporary directory (the runner keeps it, and this the report in it,
+    when the run fails)."""
+
+    def run_one(name: str, seed: int) -> soak_module.SoakRun:
+        spec = scenarios.load(name, full=full)
+        report = scenarios.run(spec, seed=seed, name_or_file=name)
+        if not report.ok:  # the runner kept the directory: keep the whole report beside the logs
+            (Path(report.directory) / SOAK_REPORT_FILE_NAME).write_text(report.text() + "\n", encoding="utf-8")
+        return soak_module.SoakRun(scenario=spec.name, seed=seed, ok=report.ok, run_s=report.run_s,
+                                   directory=report.directory, reproduce=report.reproduce,
+                                   failures=tuple(report.failures()))
+
+    return run_one
+
+
+@scenario.command("soak")
+@click.argument("names", nargs=-1)
+@click.option("--seeds", "seeds_text", required=True, metavar="A-B",
+              help="Seeds to run each scenario with: one seed or a range, e.g. 1-20.")
+@click.option("--full", is_flag=True, help="The long forms.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON document.")
+def scenario_soak(names: tuple[str, ...], seeds_text: str, full: bool, as_json: bool) -> None:
+    """Run each scenario NAME (default: every shipped one) once per seed, one after another.
+
+    A progress line per run goes to stderr, then the pass table (or --json) to stdout. Exits 1 when
+    any run failed, with the reproduce line of each failure on stderr; failed runs keep their logs.
+    """
+    seeds = soak_module.parse_seeds(seeds_text)
+    chosen = list(names) or scenarios.shipped_names()
+    for name in chosen:
+        scenarios.load(name, full=full)  # every file is checked before the first cluster starts
+    started_s = time.monotonic()
+
+    def progress(run: soak_module.SoakRun, done: int, total: int) -> None:
+        line = soak_module.progress_line(run, done, total)
+        click.echo(f"[{time.monotonic() - started_s:7.1f} s] {line}", err=True)
+
+    runs = soak_module.soak(chosen, seeds, _SOAK_RUN_ONE(full), progress)
+    click.echo(soak_module.to_json(runs, full=full) if as_json else soak_module.table(runs))
+    failed = [run for run in runs if not run.ok]
+    if failed:
+        for run in failed:
+            click.echo(f"cluster-sim: run failed: {run.reproduce} (logs in {run.directory})", err=True)
+        raise click.exceptions.Exit(1)
+
+
+# What `scenario soak` calls to run one (scenario, seed); the unit tests put a fake here.
+_SOAK_RUN_ONE: Callable[[bool], Callable[[str, int], soak_module.SoakRun]] = _soak_run_one
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,6 +17,9 @@ Rejected alternative: running the nodes as threads or asyncio tasks in the test 
 start, but a `kill -9`, a SIGSTOP, a port kept across a restart or a process that exits with code 3
 are exactly what the integration tier has to exercise, and only real processes have them.
 
+`replace_disk` is a disk replaced under the same host: kill -9, the data dir removed, the node started
+empty with the same id and port (the node finds a new generation and nothing else of its past).
+
 Network and disk faults (`set_faults`, `partition`, `heal`) go through the nodes' own fault
 injection (AdminService.SetFaults, see node/faults.py), which a node accepts only when started with
 `--allow-fault-injection`: a cluster brought `up(fault_injection=True)` starts every node, also
@@ -32,6 +35,7 @@ import math
 import os
 import secrets as secrets_module
 import shlex
+import shutil
 import signal
 import subprocess
 import time
@@ -394,6 +398,22 @@ class LocalCluster:
         join = (self.nodes[others[0]].address,) if others else ()
         self._spawn(node, join=join)
         self._wait_serving(node, timeout_s=timeout_s)
+
+    def replace_disk(self, node_id: str, *, timeout_s: float = 30.0) -> None:
+        """A disk replaced under the same host: kill -9 the node (if it runs), remove its data dir
+        and everything in it, and start it again on an empty one with the same node id, port and
+        secret, joining another running node; waits for its node.json like `restart`. Its log
+        (outside the data dir) is kept."""
+        node = self._node(node_id)
+        data_dir = Path(node.data_dir)
+        if data_dir.resolve().parent != self.directory:
+            raise ClusterError(f"refusing to remove {data_dir}: it is not a data dir directly under "
+                               f"{self.directory}")
+        self.kill(node_id, "KILL")
+        if data_dir.exists():
+            shutil.rmtree(data_dir)
+        data_dir.mkdir()
+        self.restart(node_id, timeout_s=timeout_s)
 
     def add_node(self, *, node_id: str | None = None, zone: str = "",
                  capacity_bytes: int | None = None, secret: bytes | None = None,

@@ -53,6 +53,23 @@ class Report:
     handoff_bytes: int = 0
     corrupt_found: int = 0
     flipped_files: int = 0
+    # The cold set's node (cold.py); "" when the scenario has no [cold] table.
+    victim: str = ""
+    cold_keys: int = 0
+    victim_snapshot_taken: bool = False  # stat of every key right before the step that hit it
+    # What it held, right before that step, of versions still current at the end.
+    victim_keys: int = 0
+    victim_copies: int = 0
+    victim_bytes: int = 0
+    victim_cold_bytes: int = 0  # of victim_bytes, the cold set's
+    victim_stats_failed: int = 0  # keys left out because their stat failed
+    victim_metadata_min: int = 0  # metadata records it kept once the cold set was written
+    # What it reported storing at the end (None: it did not answer as ALIVE).
+    victim_shares_after: int | None = None
+    victim_bytes_after: int | None = None
+    victim_metadata_after: int | None = None
+    # Copies/shares of still-current data it held that its disk lacks at the end (None: not looked at).
+    victim_missing_after: int | None = None
     errors: list[str] = dataclasses.field(default_factory=list)
     invariants: list[Invariant] = dataclasses.field(default_factory=list)
 
@@ -93,6 +110,21 @@ class Report:
             ("bytes moved by repair", f"{self.bytes_moved} (puts while a node was down: {self.handoff_bytes})"),
             ("corrupt copies found", f"{self.corrupt_found} ({self.flipped_files} files flipped)"),
         ]
+        if self.victim:
+            after = ("not running or no answer" if self.victim_shares_after is None else
+                     f"{self.victim_shares_after} copies/shares, {self.victim_bytes_after} bytes, "
+                     f"{self.victim_metadata_after} metadata records")
+            if self.victim_missing_after is not None:
+                after += f"; {self.victim_missing_after} of the copies/shares it held still missing"
+            figures += [
+                ("cold set",
+                 f"{self.cold_keys} objects, {self.victim_cold_bytes} bytes still current on {self.victim}"),
+                (f"{self.victim} held (still current)",
+                 f"{self.victim_bytes} bytes in {self.victim_copies} copies/shares of {self.victim_keys} objects"
+                 if self.victim_snapshot_taken else "not measured (the step that hits it never ran)"),
+                (f"{self.victim} stores at the end", f"{after} (metadata records after the cold set: "
+                                                     f"{self.victim_metadata_min})"),
+            ]
         lines += _table([("FIGURE", "VALUE"), *figures])
         if self.detections:
             lines += ["", *_table([("DETECTION", "AT", "OBSERVERS", "FIRST", "ALL")] + [
@@ -143,13 +175,30 @@ def judge(report: Report, expect: Expect) -> list[Invariant]:
         result.append(Invariant(f"failed reads <= {expect.failed_reads_max}", failed <= expect.failed_reads_max,
                                 f"{failed} gets failed"))
     if expect.failed_puts_max is not None:
-        failed = report.failed_ops("put", "overwrite", "fill")
+        failed = report.failed_ops("put", "overwrite", "fill", "cold")
         result.append(Invariant(f"failed puts <= {expect.failed_puts_max}", failed <= expect.failed_puts_max,
                                 f"{failed} puts failed"))
     if expect.bytes_moved_min is not None:
         result.append(Invariant(f"bytes moved >= {expect.bytes_moved_min}",
                                 report.bytes_moved >= expect.bytes_moved_min,
                                 f"repair moved {report.bytes_moved} bytes"))
+    if expect.bytes_moved_covers_victim:
+        result.append(Invariant(
+            "repair moved at least what the victim held",
+            report.victim_snapshot_taken and report.victim_bytes > 0 and report.bytes_moved >= report.victim_bytes,
+            f"repair moved {report.bytes_moved} bytes; {report.victim or 'the victim'} held "
+            + (f"{report.victim_bytes} bytes of still-current data in {report.victim_copies} copies/shares "
+               f"({report.victim_cold_bytes} of them cold)" if report.victim_snapshot_taken
+               else "nothing measured: the step that hits it never ran")))
+    if expect.victim_refilled:
+        missing, metadata = report.victim_missing_after, report.victim_metadata_after
+        refilled = (report.victim_snapshot_taken and report.victim_copies > 0 and missing == 0
+                    and metadata is not None and metadata >= report.victim_metadata_min)
+        result.append(Invariant(
+            "the victim is refilled", refilled,
+            f"{report.victim or 'the victim'} did not answer at the end" if metadata is None or missing is None else
+            f"{report.victim}'s disk lacks {missing} of the {report.victim_copies} copies/shares of still-current data "
+            f"it held; it keeps {metadata} metadata records (it kept {report.victim_metadata_min} after the cold set)"))
     if expect.bytes_moved_within_handoff:
         result.append(Invariant("no repair beyond the handoff return", report.bytes_moved <= report.handoff_bytes,
                                 f"repair moved {report.bytes_moved} bytes; puts while a node was down wrote "

@@ -32,7 +32,7 @@ from cluster_sim._status import MemberView
 from cluster_sim.cluster import Clock, LocalCluster
 from cluster_sim.errors import ClusterError
 from cluster_sim.scenarios.accounting import Ledger
-from cluster_sim.scenarios.spec import ALL_NODES, Scenario, Step
+from cluster_sim.scenarios.spec import ALL_NODES, VICTIM_ACTIONS, Scenario, Step
 from cluster_sim.scenarios.workload import ClientCache, NodePool, Writer
 from nodectl.errors import RingstoreError
 
@@ -41,8 +41,8 @@ DETECTION_TIMEOUT_S = 30.0  # the local profile detects in ~1 s; past this the k
 FULL_POLL_S = 0.5  # one fsck walks every object: keep it to two a second
 FILL_PUTS_MAX = 200  # a node that never reports full after this many puts fails the step
 CHUNK_FILES_GLOB = "node-*/store/chunks/*/*/*"
-FAULT_ACTIONS = frozenset({"kill", "start", "restart", "stop", "cont", "flap", "partition", "slow", "heal",
-                           "flip-bytes", "fill"})
+FAULT_ACTIONS = frozenset({"kill", "start", "restart", "replace-disk", "stop", "cont", "flap", "partition", "slow",
+                           "heal", "flip-bytes", "fill"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +64,8 @@ class StepFailed(Exception):
 class Schedule:
     def __init__(self, *, cluster: LocalCluster, scenario: Scenario, pool: NodePool, ledger: Ledger,
                  writer: Writer, clients: ClientCache, clock: Clock, start_s: float, rng: random.Random,
-                 progress: Callable[[str], None]) -> None:
+                 progress: Callable[[str], None],
+                 before_victim_fault: Callable[[list[str]], None] | None = None) -> None:
         self.cluster = cluster
         self.scenario = scenario
         self.pool = pool
@@ -75,6 +76,8 @@ class Schedule:
         self.start_s = start_s
         self.rng = rng
         self.progress = progress
+        # Called with the targets before each step that kills or replaces nodes (the cold-set snapshot).
+        self.before_victim_fault = before_victim_fault
         self.detections: list[Detection] = []
         self.full_seen_s: list[float] = []  # times a fsck found every chunk at full redundancy
         self.faults_ended_s = 0.0
@@ -94,6 +97,8 @@ class Schedule:
             self.scrape()
             self.progress(f"step {index}: {step.describe()}")
             try:  # action "flip-bytes" is carried out by `_flip_bytes`, and so on (spec.ACTIONS names them all)
+                if step.action in VICTIM_ACTIONS and self.before_victim_fault is not None:
+                    self.before_victim_fault(self._targets(step))
                 getattr(self, "_" + step.action.replace("-", "_"))(step)
             except (ClusterError, RingstoreError, OSError, StepFailed) as err:
                 message = err.message if isinstance(err, (ClusterError, RingstoreError)) else str(err)
@@ -224,6 +229,16 @@ class Schedule:
             self._maintenance(dataclasses.replace(step, duration_s=step.maintenance_s))
         self._kill(step)
         self._start(step)
+
+    def _replace_disk(self, step: Step) -> None:
+        """kill -9, remove the data dir, start it empty under the same id and port; back in the pool
+        once every running node sees it ALIVE."""
+        self.pool.withdraw([step.node])
+        at_s = self.now()
+        self.ledger.open_window(step.node, "kill", at_s)
+        self.cluster.replace_disk(step.node, timeout_s=step.timeout_s)
+        self.progress(f"{step.node} started on an empty data dir {self.now() - at_s:.2f} s after the kill")
+        self._bring_back([step.node], step.timeout_s)
 
     def _stop(self, step: Step) -> None:
         self.pool.withdraw([step.node])

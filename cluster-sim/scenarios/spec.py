@@ -2,9 +2,11 @@
 
 A scenario names a cluster (`nodes`, `settings` for every node, `node_settings` for the last few),
 a seeded workload (`[workload]`), a fault schedule (`[[steps]]`, each an `action` at an optional
-`at_s` after the workload starts; a step without `at_s` runs when the one before it ends) and what
-must hold at the end (`[expect]`). `[full]` overrides `nodes`, `workload` keys and `steps` for the
-long form the benchmark runs; everything else is shared by both forms.
+`at_s` after the workload starts; a step without `at_s` runs when the one before it ends), an
+optional cold set (`[cold]`: data written before the workload that it never touches, so repair has
+something to move whatever the workload overwrote or deleted) and what must hold at the end
+(`[expect]`). `[full]` overrides `nodes`, `workload` keys, `cold` keys and `steps` for the long form
+the benchmark runs; everything else is shared by both forms.
 
 Every error is one line naming the file, the key and what is allowed
 (`node-crash.toml: steps[2].node: 'node-9' is not a node of this scenario (node-1..node-5)`), and the
@@ -38,6 +40,7 @@ FLAP_TIMES_MAX = 100
 FLIP_FILES_MAX = 1000
 DELAY_MS_MAX = 10_000
 MAINTENANCE_S_MAX = 7 * 24 * 3600  # what nodes accept
+COLD_SIZE_BYTES_MAX = 1024 * 1024 * 1024  # cold bytes per policy on the victim: a local disk's worth
 OP_KINDS: tuple[str, ...] = ("put", "overwrite", "get", "delete")
 WAIT_TARGETS: tuple[str, ...] = ("alive", "down", "out", "full")
 POLICY_RE = re.compile(r"replicas=(\d+)|ec=(\d+)\+(\d+)")
@@ -45,12 +48,14 @@ NODE_ID_RE = re.compile(r"node-(\d+)")
 ALL_NODES = "all"    # kill/start: every node at once
 EACH_NODE = "each"   # restart: every node in turn
 SUFFIX = ".toml"
+VICTIM_ACTIONS: tuple[str, ...] = ("kill", "replace-disk")  # steps whose node loses what it held
 
 # Keys each action takes besides `action` and `at_s`, and which of them are required.
 ACTIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "kill": (frozenset({"node"}), frozenset({"node"})),
     "start": (frozenset({"node", "timeout_s"}), frozenset({"node"})),
     "restart": (frozenset({"node", "maintenance_s", "timeout_s"}), frozenset({"node"})),
+    "replace-disk": (frozenset({"node", "timeout_s"}), frozenset({"node"})),
     "stop": (frozenset({"node"}), frozenset({"node"})),
     "cont": (frozenset({"node"}), frozenset({"node"})),
     "flap": (frozenset({"node", "times", "pause_s", "gap_s"}), frozenset({"node", "times", "pause_s", "gap_s"})),
@@ -134,6 +139,17 @@ class Step:
 
 
 @dataclasses.dataclass(frozen=True)
+class Cold:
+    """The cold set: objects put before the workload starts under keys it never touches (`cold-NNNN`),
+    `object_size_bytes` each, in every policy of the workload, until `node` (the victim a later
+    step kills or replaces) holds at least `size_bytes` of copies or shares of each policy."""
+
+    node: str
+    size_bytes: int
+    object_size_bytes: int
+
+
+@dataclasses.dataclass(frozen=True)
 class Expect:
     """Invariants beyond the two that always hold (no acknowledged write lost, no wrong read)."""
 
@@ -145,6 +161,12 @@ class Expect:
     # Bytes moved at most the bytes of puts made while some node was down (the handoff return).
     bytes_moved_within_handoff: bool = False
     corrupt_found_min: int | None = None
+    # Repair moved at least the bytes of still-current copies and shares the cold node held when it
+    # was killed or replaced (needs [cold]; see cold.py).
+    bytes_moved_covers_victim: bool = False
+    # After full redundancy the cold node holds again at least the copies and shares of still-current
+    # data it held before the fault, and the metadata records it held once the cold set was written.
+    victim_refilled: bool = False
     detection_s_max: float | None = None
     full_redundancy_s_max: float = DEFAULT_FULL_REDUNDANCY_S_MAX
 
@@ -161,6 +183,7 @@ class Scenario:
     steps: tuple[Step, ...]
     expect: Expect
     full: bool  # the long form
+    cold: Cold | None = None
 
     @property
     def node_ids(self) -> list[str]:
@@ -266,7 +289,7 @@ class _Parser:
 
     def scenario(self, document: dict[str, Any], *, full: bool) -> Scenario:
         self.only(document, {"name", "description", "nodes", "settings", "node_settings", "workload",
-                             "steps", "expect", "full"}, "")
+                             "steps", "cold", "expect", "full"}, "")
         for required in ("name", "description", "nodes", "workload"):
             if required not in document:
                 raise self.fail(required, "missing (every scenario has name, description, nodes and [workload])")
@@ -279,11 +302,16 @@ class _Parser:
         nodes_value = document["nodes"]
         workload_doc = dict(self.table(document["workload"], "workload"))
         steps_doc = document.get("steps", [])
+        cold_doc = dict(self.table(document["cold"], "cold")) if "cold" in document else None
         if full and "full" in document:
             overrides = self.table(document["full"], "full")
-            self.only(overrides, {"nodes", "workload", "steps"}, "full")
+            self.only(overrides, {"nodes", "workload", "cold", "steps"}, "full")
             nodes_value = overrides.get("nodes", nodes_value)
             workload_doc.update(self.table(overrides.get("workload", {}), "full.workload"))
+            if "cold" in overrides:
+                if cold_doc is None:
+                    raise self.fail("full.cold", "overrides a [cold] table the scenario does not have")
+                cold_doc.update(self.table(overrides["cold"], "full.cold"))
             steps_doc = overrides.get("steps", steps_doc)
         nodes = self.integer(nodes_value, "nodes", NODES_MIN, NODES_MAX)
         settings = self.settings(document.get("settings", {}), "settings")
@@ -295,10 +323,30 @@ class _Parser:
         steps = self.expand([self.step(item, f"steps[{index}]", node_ids) for index, item in enumerate(steps_doc)],
                             node_ids)
         self.check_sequence(steps, node_ids, workload.duration_s)
+        cold = self.cold(cold_doc, node_ids, steps) if cold_doc is not None else None
         expect = self.expect(document.get("expect", {}))
+        for expectation, needed in (("bytes_moved_covers_victim", expect.bytes_moved_covers_victim),
+                                    ("victim_refilled", expect.victim_refilled)):
+            if needed and cold is None:
+                raise self.fail(f"expect.{expectation}",
+                                "needs a [cold] table naming the victim (the node a step kills or replaces)")
         return Scenario(name=name, description=description.strip(), source=self.source, nodes=nodes,
                         settings=settings, node_settings=node_settings, workload=workload, steps=tuple(steps),
-                        expect=expect, full=full)
+                        expect=expect, full=full, cold=cold)
+
+    def cold(self, document: dict[str, Any], node_ids: list[str], steps: list[Step]) -> Cold:
+        self.only(document, {"node", "size_bytes", "object_size_bytes"}, "cold")
+        for required in ("node", "size_bytes", "object_size_bytes"):
+            if required not in document:
+                raise self.fail(f"cold.{required}", "missing ([cold] takes node, size_bytes, object_size_bytes)")
+        node = self.node(document["node"], "cold.node", node_ids, "")
+        if not any(step.action in VICTIM_ACTIONS and step.node in (node, ALL_NODES) for step in steps):
+            raise self.fail("cold.node", f"{node} is never killed or replaced by a step ({', '.join(VICTIM_ACTIONS)});"
+                                         " the cold set is there for repair to move what the victim held")
+        size_bytes = self.integer(document["size_bytes"], "cold.size_bytes", 1, COLD_SIZE_BYTES_MAX)
+        object_size_bytes = self.integer(document["object_size_bytes"], "cold.object_size_bytes", 1,
+                                         SIZE_BYTES_MAX)
+        return Cold(node=node, size_bytes=size_bytes, object_size_bytes=object_size_bytes)
 
     def node_settings(self, value: Any, nodes: int) -> dict[str, dict[str, str]]:
         result = {}
@@ -446,13 +494,14 @@ class _Parser:
                                                    f"{duration_s:g} s")
                 last_at_s = step.at_s
             targets = node_ids if step.node == ALL_NODES else [step.node] if step.node else []
-            if step.action in ("kill", "restart", "stop", "flap", "partition", "slow", "fill", "maintenance"):
+            if step.action in ("kill", "restart", "replace-disk", "stop", "flap", "partition", "slow", "fill",
+                               "maintenance"):
                 for node_id in targets:
                     if node_id in dead or node_id in stopped:
                         state = "killed" if node_id in dead else "stopped"
                         raise self.fail(key, f"{node_id} is {state} by an earlier step; `{step.action}` needs it "
                                              "running (start or cont it first)")
-            if step.action in ("kill", "restart"):
+            if step.action in ("kill", "restart", "replace-disk"):
                 faulted.difference_update(targets)
             if step.action == "kill":
                 dead.update(targets)
@@ -496,7 +545,7 @@ class _Parser:
         result: dict[str, Any] = {}
         for name, setting in document.items():
             key = f"expect.{name}"
-            if name == "bytes_moved_within_handoff":
+            if name in ("bytes_moved_within_handoff", "bytes_moved_covers_victim", "victim_refilled"):
                 if not isinstance(setting, bool):
                     raise self.fail(key, f"must be true or false, got {setting!r}")
                 result[name] = setting

@@ -33,6 +33,10 @@ from nodectl.client import Client
 from nodectl.errors import NotFound, RingstoreError
 
 BUCKET = "scenario"
+# The cold set's keys (cold.py) spread over buckets of their own: every manifest of a bucket lives on
+# that bucket's preference list, so several buckets put some of its manifests on most nodes.
+COLD_PREFIX = "cold-"
+COLD_BUCKETS = 4
 CLIENT_TIMEOUT_S = 30.0  # a put of a few MiB takes well under a second; a stalled node fails in this
 CLIENT_RETRIES_MAX = 2  # UNAVAILABLE is retried on the same node; past that the op counts as failed
 IDLE_WAIT_S = 0.1  # how long a worker waits when every node is withdrawn (a mass kill)
@@ -51,6 +55,17 @@ def payload(seed: int, key: str, version: int, size_bytes_min: int, size_bytes_m
 
 def digest(data: bytes) -> str:
     return blake3.blake3(data).hexdigest()
+
+
+def bucket_of(key: str) -> str:
+    """The bucket a checked key lives in: `cold-NNNNN` in cold-1..cold-COLD_BUCKETS, the rest in BUCKET."""
+    if key.startswith(COLD_PREFIX):
+        return f"{COLD_PREFIX}{int(key[len(COLD_PREFIX):]) % COLD_BUCKETS + 1}"
+    return BUCKET
+
+
+def cold_buckets() -> list[str]:
+    return [f"{COLD_PREFIX}{index}" for index in range(1, COLD_BUCKETS + 1)]
 
 
 def policy_arguments(policy: str) -> dict[str, Any]:
@@ -123,7 +138,7 @@ class OpCounts:
 
 
 class OpStats:
-    """Operations done and failed, by kind (put, overwrite, get, delete, fill, final)."""
+    """Operations done and failed, by kind (put, overwrite, get, delete, fill, cold, final)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -178,7 +193,7 @@ class Writer:
         node_id, address = target
         start_s = self.clock()
         try:
-            self.clients.get(address).put(BUCKET, key, data, **policy_arguments(policy))
+            self.clients.get(address).put(bucket_of(key), key, data, **policy_arguments(policy))
         except RingstoreError as err:
             self.checker.put_failed(key, value)
             self.stats.failed(kind, err)
@@ -197,7 +212,7 @@ class Writer:
             return
         node_id, address = target
         try:
-            self.clients.get(address).delete(BUCKET, key)
+            self.clients.get(address).delete(bucket_of(key), key)
         except NotFound:
             self.checker.delete_not_found(key, at_s=self.clock())
             self.stats.done("delete")
@@ -218,7 +233,7 @@ class Writer:
             return None
         node_id, address = target
         try:
-            observed = digest(self.clients.get(address).get_bytes(BUCKET, key))
+            observed = digest(self.clients.get(address).get_bytes(bucket_of(key), key))
         except NotFound:
             observed = ABSENT
         except RingstoreError as err:

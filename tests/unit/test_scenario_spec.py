@@ -19,7 +19,7 @@ from cluster_sim.scenarios.spec import Expect
 from cluster_sim.scenarios.workload import OpCounts, payload, policy_arguments, worker_keys
 
 ISSUE_SCENARIOS = {"node-crash", "rolling-restart", "flapping", "mass-restart", "bitrot", "disk-full", "partition",
-                   "slow-node"}
+                   "slow-node", "disk-replace"}
 
 BASE = """
 name = "demo"
@@ -36,6 +36,15 @@ ops = { put = 1, get = 1 }
 """
 
 
+COLD = """
+[cold]
+node = "node-2"
+size_bytes = 4096
+object_size_bytes = 1024
+"""
+KILL_2 = 'action = "kill"\nnode = "node-2"'
+
+
 def doc(extra: str = "", base: str = BASE) -> str:
     return base + extra
 
@@ -48,7 +57,7 @@ def steps(*tables: str) -> str:
 
 
 def test_every_issue_scenario_is_shipped_and_both_forms_validate():
-    """The eight scenarios of the issue ship; each parses in its short and full form, the short one
+    """The nine scenarios of the issue ship; each parses in its short and full form, the short one
     fits CI (3-6 nodes, at most 40 s of workload) and the full one is at least as long."""
     assert set(shipped_names()) >= ISSUE_SCENARIOS
     for name in shipped_names():
@@ -84,6 +93,35 @@ steps = [{ at_s = 50, action = "kill", node = "node-6" }]
     assert full.workload.workers == short.workload.workers
 
 
+def test_the_cold_set_names_a_victim_a_step_hits_and_full_overrides_its_sizes():
+    """[cold] parses into Cold (victim, bytes per policy, object size); [full] cold overrides only the
+    keys it names; replace-disk counts as hitting the victim and leaves it running for later steps."""
+    text = doc(COLD + steps('at_s = 2\naction = "replace-disk"\nnode = "node-2"\ntimeout_s = 30',
+                            'action = "kill"\nnode = "node-2"')
+               + "[expect]\nbytes_moved_covers_victim = true\nvictim_refilled = true\n"
+               + "[full]\ncold = { size_bytes = 8192 }\n")
+    short, full = parse(text, source="t.toml"), parse(text, source="t.toml", full=True)
+    assert (short.cold.node, short.cold.size_bytes, short.cold.object_size_bytes) == ("node-2", 4096, 1024)
+    assert (full.cold.node, full.cold.size_bytes, full.cold.object_size_bytes) == ("node-2", 8192, 1024)
+    assert short.expect.bytes_moved_covers_victim and short.expect.victim_refilled
+    assert [(step.action, step.timeout_s) for step in short.steps] == [("replace-disk", 30.0), ("kill", 60.0)]
+    assert parse(doc(steps(KILL_2)), source="t.toml").cold is None
+
+
+def test_the_shipped_repair_scenarios_judge_repair_against_a_cold_set_on_their_victim():
+    """node-crash and disk-replace load the node they hit with a cold set in both forms and judge
+    repair by what it held, not by "some bytes"; disk-replace also wants the victim refilled."""
+    for name in ("node-crash", "disk-replace"):
+        for full in (False, True):
+            scenario = load(name, full=full)
+            hit = [step.node for step in scenario.steps if step.action in ("kill", "replace-disk")]
+            assert scenario.cold is not None and hit == [scenario.cold.node], (name, full)
+            assert scenario.cold.size_bytes >= 4 * 1024 * 1024, (name, full)
+            assert scenario.expect.bytes_moved_covers_victim and scenario.expect.bytes_moved_min is None
+    assert load("disk-replace").expect.victim_refilled and not load("node-crash").expect.victim_refilled
+    assert [step.action for step in load("disk-replace").steps] == ["replace-disk"]
+
+
 def test_node_settings_and_settings_become_strings():
     scenario = parse(doc('[settings]\n"repair.gc_grace_s" = 3\n[node_settings.node-4]\n'
                          '"storage.disk_bytes_max" = 1000\n'), source="t.toml")
@@ -100,7 +138,7 @@ def test_node_settings_and_settings_become_strings():
     (BASE.replace('nodes = 4', 'nodes = "4"'), "nodes: must be an integer in 3..6, got '4'"),
     (BASE.replace('name = "demo"', 'name = "Demo One"'), "name: must be lower-case letters"),
     (BASE.replace('description = "a scenario for tests"\n', ''), "description: missing"),
-    ('colour = "red"\n' + BASE, "t.toml: colour: unknown key; allowed: description, expect, full"),
+    ('colour = "red"\n' + BASE, "t.toml: colour: unknown key; allowed: cold, description, expect, full"),
     (BASE.replace("workers = 2", "workers = 0"), "workload.workers: must be an integer in 1..32, got 0"),
     (BASE.replace("keys = 8", "keys = 1"), "workload.keys: must be an integer in 2..100000, got 1"),
     (BASE.replace('"ec=2+1"', '"ec=4+2"'), "workload.policies[1]: ec=4+2 needs 6 nodes, the scenario has 4"),
@@ -145,8 +183,23 @@ def test_node_settings_and_settings_become_strings():
     (doc('[settings]\n"gc grace" = 3\n'), "settings.gc grace: setting names are SECTION.FIELD"),
     (doc('[expect]\nfalse_down_max = -1\n'), "expect.false_down_max: must be an integer in 0.."),
     (doc('[expect]\nbytes_moved_within_handoff = 1\n'), "expect.bytes_moved_within_handoff: must be true or false"),
-    (doc('[expect]\nlatency_ms_max = 5\n'), "expect.latency_ms_max: unknown key; allowed: bytes_moved_min"),
-    (doc('[full]\nsettings = {}\n'), "full.settings: unknown key; allowed: nodes, steps, workload"),
+    (doc('[expect]\nlatency_ms_max = 5\n'),
+     "expect.latency_ms_max: unknown key; allowed: bytes_moved_covers_victim, bytes_moved_min"),
+    (doc('[full]\nsettings = {}\n'), "full.settings: unknown key; allowed: cold, nodes, steps, workload"),
+    (doc(steps('action = "kill"\nnode = "node-2"', 'action = "replace-disk"\nnode = "node-2"')),
+     "steps[1] (replace-disk): node-2 is killed by an earlier step; `replace-disk` needs it running"),
+    (doc(COLD.replace('size_bytes = 4096\n', '') + steps(KILL_2)), "cold.size_bytes: missing ([cold] takes node, "
+                                                                    "size_bytes, object_size_bytes)"),
+    (doc(COLD.replace("node-2", "node-3") + steps(KILL_2)),
+     "cold.node: node-3 is never killed or replaced by a step (kill, replace-disk)"),
+    (doc(COLD.replace("node-2", "node-7") + steps(KILL_2)), "cold.node: 'node-7' is not a node of this scenario"),
+    (doc(COLD + steps(KILL_2) + "[full]\ncold = { colour = 1 }\n"), "cold.colour: unknown key; allowed: node"),
+    (doc(steps(KILL_2) + "[full]\ncold = { size_bytes = 1 }\n"),
+     "full.cold: overrides a [cold] table the scenario does not have"),
+    (doc(steps(KILL_2) + "[expect]\nvictim_refilled = true\n"),
+     "expect.victim_refilled: needs a [cold] table naming the victim"),
+    (doc(COLD + steps(KILL_2) + "[expect]\nbytes_moved_covers_victim = 2\n"),
+     "expect.bytes_moved_covers_victim: must be true or false"),
 ])
 def test_bad_scenarios_fail_with_one_line_naming_file_key_and_what_is_allowed(text, fragment):
     with pytest.raises(SpecError) as raised:
@@ -346,6 +399,12 @@ def passing_report(**changes) -> Report:
     return dataclasses.replace(report, **changes)
 
 
+# The victim held 4096 bytes of still-current data in 6 copies/shares; it kept 3 metadata records after the cold set.
+HELD = {"victim": "node-2", "cold_keys": 4, "victim_snapshot_taken": True, "victim_keys": 4, "victim_copies": 6,
+        "victim_bytes": 4096, "victim_cold_bytes": 2048, "victim_metadata_min": 3}
+REFILLED = {"victim_shares_after": 6, "victim_bytes_after": 4096, "victim_metadata_after": 3, "victim_missing_after": 0}
+
+
 @pytest.mark.parametrize("changes,expect,failed", [
     ({}, Expect(), []),
     ({"lost_writes": 1}, Expect(), ["no acknowledged write lost"]),
@@ -363,6 +422,19 @@ def passing_report(**changes) -> Report:
      ["no repair beyond the handoff return"]),
     ({"bytes_moved": 100, "handoff_bytes": 100}, Expect(bytes_moved_within_handoff=True), []),
     ({"corrupt_found": 0}, Expect(corrupt_found_min=1), ["corrupt copies found >= 1"]),
+    ({**HELD, "bytes_moved": 4096}, Expect(bytes_moved_covers_victim=True), []),
+    ({**HELD, "bytes_moved": 4095}, Expect(bytes_moved_covers_victim=True),
+     ["repair moved at least what the victim held"]),
+    ({**HELD, "victim_bytes": 0, "bytes_moved": 10}, Expect(bytes_moved_covers_victim=True),
+     ["repair moved at least what the victim held"]),
+    ({**HELD, "victim_snapshot_taken": False, "bytes_moved": 10**6}, Expect(bytes_moved_covers_victim=True),
+     ["repair moved at least what the victim held"]),
+    ({**HELD, **REFILLED}, Expect(victim_refilled=True), []),
+    ({**HELD, **REFILLED, "victim_missing_after": 1}, Expect(victim_refilled=True), ["the victim is refilled"]),
+    ({**HELD, **REFILLED, "victim_missing_after": None}, Expect(victim_refilled=True), ["the victim is refilled"]),
+    ({**HELD, **REFILLED, "victim_copies": 0}, Expect(victim_refilled=True), ["the victim is refilled"]),
+    ({**HELD, **REFILLED, "victim_metadata_after": 2}, Expect(victim_refilled=True), ["the victim is refilled"]),
+    ({**HELD}, Expect(victim_refilled=True), ["the victim is refilled"]),  # it never answered
     ({"detections": [Detection("node-2", "kill", 3.0, 4, 0.5, None)]}, Expect(detection_s_max=5),
      ["every kill seen DOWN by all within 5 s"]),
     ({"detections": [Detection("node-2", "kill", 3.0, 4, 0.5, 0.9),

@@ -268,6 +268,9 @@ def test_a_replaced_disk_is_refilled_and_the_tools_agree_until_it_is(cluster_fac
     cluster.restart("node-4")
     cluster.wait_state("node-4", "ALIVE", timeout_s=15)
     _repair_cli(cluster, "set", "--bandwidth-bytes-per-s", "1")  # node-4 started with its configured rate
+    # It learned at join that its id had an earlier life: its empty metadata answers nothing until
+    # refilled from every other home (a quorum read must not take its "absent" for the truth).
+    assert "this node id was a member before" in pathlib.Path(cluster.nodes["node-4"].log_path).read_text()
 
     # Held to a trickle (each node's burst lets about one copy through), repair cannot have refilled
     # node-4; every tool must say so, about the same chunks: fsck's count of chunks below full and the

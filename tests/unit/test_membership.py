@@ -850,3 +850,15 @@ def test_a_confirmation_from_another_accuser_shortens_the_timeout_and_is_gossipe
     clock.advance(0.25)
     node.step()
     assert node.get("b1").state == DOWN               # three accusers: the floor, long passed
+
+
+def test_a_joiner_is_told_the_generation_of_its_ids_earlier_life():
+    """on_join remembers the generation of the joiner's record held before (a restart or a replaced
+    disk under the same id), which the Join answer carries; a node never seen before gets 0."""
+    clock = ManualClock()
+    seed = Membership(config=CONFIG, me=member("a1"), clock=clock, rng=random.Random(1))
+    seed.on_join(member("b1", generation=100))
+    assert seed.previous_generation("b1") == 0
+    seed.on_join(member("b1", generation=200))
+    assert seed.previous_generation("b1") == 100
+    assert seed.get("b1").generation == 200

@@ -44,8 +44,6 @@ def test_flapping_node_is_seen_down_while_frozen_and_nobody_else_is_accused(tmp_
     assert report.down_verdicts > 0
 
 
-@pytest.mark.xfail(reason="a node restarted on an empty data dir is not fully refilled until the node-side fix "
-                          "of issue 12 item 2 lands; remove this mark then", strict=False)
 def test_a_replaced_disk_is_refilled_with_chunks_and_metadata(tmp_path):
     """node-3 restarts empty under the same id: repair writes back at least what it held of
     still-current data, its disk holds every one of those copies/shares again, and it keeps at least

@@ -293,7 +293,7 @@ class Membership:
             events: list[tuple[MemberInfo | None, MemberInfo]] = []
             if running and not hold_verdicts:
                 out.extend(self._probe_silent_locked(now_s, alive_ids))
-                self._end_suspicions_locked(now_s, events)
+                self._end_suspicions_locked(now_s, len(alive_ids), events)
             out.extend(self._push_accusations_locked(alive_ids))
             if not hold_verdicts:
                 self._turn_out_locked(now_s, events)
@@ -331,7 +331,8 @@ class Membership:
         fresh_s = self._config.down_after_s * (1 + self._health)
         candidates = sorted(i for i in alive_ids if i not in (self.node_id, target_id))
         reached = [i for i in candidates if now_s - self._last_contact_s.get(i, -float("inf")) <= fresh_s]
-        others = [i for i in candidates if i not in set(reached)]
+        reached_set = set(reached)
+        others = [i for i in candidates if i not in reached_set]
         self._rng.shuffle(reached)
         self._rng.shuffle(others)
         return (reached + others)[:self._config.indirect_probe_count]
@@ -348,19 +349,18 @@ class Membership:
         self._accusations_to_push.clear()
         return out
 
-    def _expected_confirmations_locked(self) -> int:
-        """Other watchers a crashed node has besides its first accuser."""
-        live = sum(1 for e in self._table.values() if e.info.state.live)
-        return min(self._config.monitor_count, live - 1) - 1
+    def _expected_confirmations(self, live_count: int) -> int:
+        """Other watchers a crashed node has besides its first accuser, with `live_count` live members."""
+        return min(self._config.monitor_count, live_count - 1) - 1
 
-    def _end_suspicions_locked(self, now_s: float, events: list) -> None:
+    def _end_suspicions_locked(self, now_s: float, live_count: int, events: list) -> None:
         """A suspicion of mine past its timeout turns DOWN here, unless this node had direct
         contact with the suspect within a silence threshold. Only accusers decide: a node holding
         someone else's suspicion has no evidence of its own, and waits for an accuser's verdict or
         the suspect's refutation."""
         config = self._config
         scale = 1 + self._health
-        expected = self._expected_confirmations_locked()
+        expected = self._expected_confirmations(live_count)
         for node_id, suspicion in list(self._suspicions.items()):
             entry = self._table.get(node_id)
             info = entry.info if entry is not None else None

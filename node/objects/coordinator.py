@@ -37,7 +37,7 @@ from node.hlc import HybridLogicalClock, stamp_key
 from node.metrics import Metrics
 from node.objects import validate
 from node.objects.chunk_io import ChunkIO, DamageSink, copies_per_chunk, copy_size_bytes, geometry_of, slot_key
-from node.objects.placement import Assignment, choose_targets, read_order
+from node.objects.placement import Assignment, choose_targets
 from node.objects.quorum import write_quorum
 from node.objects.register import BucketRegister, majority
 from node.objects.replicas import ClusterView, HolderError, Replicas
@@ -150,13 +150,15 @@ class Coordinator:
         its order, live or not (see "Metadata quorums" in docs/design.md)."""
         return self._view.ring().ordered_nodes(position)[:self._metadata_count()]
 
-    def _read_all(self, position: int, fn: Callable[[str], object], *, what: str) -> list[object]:
+    def _read_all(self, position: int, fn: Callable[[str], object], *, what: str,
+                  need: Callable[[int], int] | None = None) -> list[object]:
         """Ask every live metadata home replica of `position`; need a read quorum of *home*
-        answers. A handoff copy (a stand-in's) never counts: only homes are sure to overlap every
-        acknowledged write, because only home acks count toward a write quorum."""
+        answers (`need(homes)`, by default homes - metadata_write_quorum + 1). A handoff copy (a
+        stand-in's) never counts: only homes are sure to overlap every acknowledged write, because
+        only home acks count toward a write quorum."""
         homes = self._metadata_homes(position)
         count = len(homes)
-        quorum = count - self._metadata_quorum(count) + 1
+        quorum = need(count) if need is not None else count - self._metadata_quorum(count) + 1
         live = [n for n in homes if self._view.is_live(n)]
         if len(live) < quorum:
             raise errors.Unavailable(
@@ -195,7 +197,7 @@ class Coordinator:
 
     def _bucket_homes(self, tenant: str) -> list[str]:
         """The bucket directory homes of a tenant: the acceptors of its bucket register."""
-        return self._view.ring().ordered_nodes(bucket_directory_position(tenant))[:self._metadata_count()]
+        return self._metadata_homes(bucket_directory_position(tenant))
 
     def _bucket_records(self) -> dict[str, common_pb2.BucketRecord]:
         """The chosen record of every bucket name of the tenant (tombstones included).
@@ -206,25 +208,12 @@ class Coordinator:
         through the register first, so a read never shows a record a later change could overturn."""
         homes = self._bucket_homes(self.tenant)
         need = majority(len(homes))
-        live = [h for h in homes if self._view.is_live(h)]
-        what = "reading the bucket directory"
-        if len(live) < need:
-            raise errors.Unavailable(f"{what}: {len(live)} of {len(homes)} directory homes are live "
-                                     f"({', '.join(homes)}); a read needs {need}: retry when they are back")
-        futures = {self._send_pool.submit(self._replicas.list_buckets, n, self.tenant): n for n in live}
-        answers: list[list[common_pb2.BucketRecord]] = []
-        failures: list[str] = []
-        for future in cf.as_completed(futures):
-            try:
-                answers.append(future.result())
-            except HolderError as err:
-                failures.append(str(err))
-        if len(answers) < need:
-            raise errors.Unavailable(f"{what}: {len(answers)} of the {need} directory homes a read needs "
-                                     f"answered ({'; '.join(failures)}); retry")
+        answers = self._read_all(bucket_directory_position(self.tenant),
+                                 lambda n: self._replicas.list_buckets(n, self.tenant),
+                                 what="reading the bucket directory", need=majority)
         newest: dict[str, common_pb2.BucketRecord] = {}
         agreeing: collections.Counter[tuple[str, object]] = collections.Counter()
-        for records in answers:
+        for _, records in answers:
             for record in records:
                 agreeing[(record.name, bucket_order_key(record))] += 1
                 current = newest.get(record.name)
@@ -507,13 +496,13 @@ class Coordinator:
     def metadata_homes(self, bucket: str) -> list[str]:
         """The metadata home replicas of a bucket's manifests (first metadata_replicas of its ring
         position, whatever their state), for fsck."""
-        return list(self._view.ring().ordered_nodes(metadata_position(self.tenant, bucket))[:self._metadata_count()])
+        return self._metadata_homes(metadata_position(self.tenant, bucket))
 
     def key_versions(self, tenant: str, bucket: str, key: str) -> tuple[common_pb2.Manifest | None, ...] | None:
         """The newest manifest of a key on every metadata home replica (None where a replica has
         none), for garbage collection; None unless every home is ALIVE and answered, so collection
         never decides on partial knowledge."""
-        homes = self._view.ring().ordered_nodes(metadata_position(tenant, bucket))[:self._metadata_count()]
+        homes = self._metadata_homes(metadata_position(tenant, bucket))
         if not all(self._view.is_live(h) for h in homes):
             return None
         futures = [self._send_pool.submit(self._replicas.get_manifest, h, tenant, bucket, key) for h in homes]

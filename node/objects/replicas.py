@@ -154,15 +154,9 @@ class Replicas:
         (repair copies every reference of its source)."""
         if node_id == self._view.node_id:
             try:
-                self._store.put_share(key, data, expected_blake3=blake3, placement=placement,
-                                      handoff_for_node_id=handoff_for, referenced_by=referenced_by,
-                                      references=references)
-            except StoreFull as err:
-                raise HolderError(node_id, "full", f"RESOURCE_EXHAUSTED: {err}") from None
-            except (CorruptRecord, MetadataUnavailable) as err:
-                raise HolderError(node_id, "corrupt" if isinstance(err, CorruptRecord) else "unavailable",
-                                  f"local write failed: {err}") from None
-            except (OSError, StoreError) as err:
+                self._local(self._store.put_share, key, data, expected_blake3=blake3, placement=placement,
+                            handoff_for_node_id=handoff_for, referenced_by=referenced_by, references=references)
+            except OSError as err:   # the disk itself (the store's errors are mapped by _local)
                 raise HolderError(node_id, "other", f"local write failed: {err}") from None
             return
         header = peer_pb2.StoreChunkHeader(share=share_ref(key), size_bytes=len(data), blake3=blake3,

@@ -12,7 +12,9 @@ Reads differ. A replica read asks holders one at a time (each has the whole chun
 asks K holders at once, preferring the K data shares: a healthy read is a concatenation and runs no
 decoder, and a byte range needs only the data shares it covers. Every share is checked against the
 blake3 the manifest recorded for it before it is used, and a decoded chunk against its chunk id, so
-a bad share costs one more fetch, never wrong bytes. A share that is missing, corrupt or
+a bad share costs one more fetch, never wrong bytes. Too few good copies is DATA_LOSS only when the
+loss is certain; when holders that may come back (DOWN, SUSPECT, not answering) could make up the
+difference, the read is UNAVAILABLE, which clients retry. A share that is missing, corrupt or
 unreachable is replaced by the next parity share; one that is merely slow gets a parity share asked
 in parallel after `read_hedge_after_s`. Every such copy is reported to the repair queue.
 
@@ -53,6 +55,9 @@ DamageSink = Callable[[bytes, int, int, "int | None", str, str], None]
 
 _REASON_OF_KIND = {"not_found": "missing", "corrupt": "corrupt", "unavailable": "unreachable",
                    "full": "unreachable", "other": "unreachable"}
+# Member states of a holder that may come back with its copies: a read short of copies because of
+# them is UNAVAILABLE (retry later), never DATA_LOSS. OUT and LEFT holders took their disks away.
+_MAY_RETURN = frozenset({"SUSPECT", "DOWN"})
 
 
 def geometry_of(policy: common_pb2.RedundancyPolicy) -> Geometry | None:
@@ -102,6 +107,8 @@ class StripeRead:
     degraded: bool
     # Share index -> the node that holds it (per the placement record, else the ring's homes).
     holders: dict[int, str]
+    # Share indexes a holder could not be reached for (the share may well be intact there).
+    unreachable: frozenset[int] = frozenset()
 
 
 class ChunkIO:
@@ -253,9 +260,14 @@ class ChunkIO:
                 if data is not None:
                     self._count_degraded("replication", True)
                     return data
-        raise errors.DataLoss(
-            f"chunk {chunk_id.hex()[:16]} of {name} (offset {ref.offset_bytes}): no intact copy found; "
-            f"asked {', '.join(asked) or 'no live node'}")
+        where = (f"chunk {chunk_id.hex()[:16]} of {name} (offset {ref.offset_bytes}): no intact copy found; "
+                 f"asked {', '.join(asked) or 'no live node'}")
+        # A copy may be intact on a holder nobody could reach: nothing is known lost yet.
+        waiting = sorted(n for n in expected
+                         if n in unreachable or (n not in tried and self._view.state_name(n) in _MAY_RETURN))
+        if waiting:
+            raise errors.Unavailable(f"{where}; readable again once {', '.join(waiting)} answer: retry later")
+        raise errors.DataLoss(where)
 
     def _count_degraded(self, policy: str, degraded: bool) -> None:
         if degraded and self._metrics is not None:
@@ -280,14 +292,23 @@ class ChunkIO:
             return memoryview(joined)[lo - first * share_bytes:hi - first * share_bytes]
         if len(read.good) < k:
             found = ", ".join(str(i) for i in sorted(read.good)) or "none"
-            away = [f"share {i} on {node} ({self._view.state_name(node)})" for i, node in sorted(read.holders.items())
-                    if i not in read.good and not self._view.is_live(node)]
-            raise errors.DataLoss(
-                f"chunk {chunk_id.hex()[:16]} of {name} (offset {ref.offset_bytes}, ec={geometry}): only "
-                f"{len(read.good)} of the {k} shares needed are intact (found shares: {found})"
-                + (f"; failed: {', '.join(read.asked)}" if read.asked else "")
-                + (f"; not asked, holder not ALIVE: {', '.join(away)} (readable again if enough return)"
-                   if away else ""))
+            away = {i: node for i, node in sorted(read.holders.items())
+                    if i not in read.good and not self._view.is_live(node)}
+            where = (f"chunk {chunk_id.hex()[:16]} of {name} (offset {ref.offset_bytes}, ec={geometry}): only "
+                     f"{len(read.good)} of the {k} shares needed are intact (found shares: {found})"
+                     + (f"; failed: {', '.join(read.asked)}" if read.asked else "")
+                     + (f"; not asked, holder not ALIVE: "
+                        f"{', '.join(f'share {i} on {node} ({self._view.state_name(node)})' for i, node in away.items())}"
+                        if away else ""))
+            # Shares that may be intact where nobody could reach them: a holder that is DOWN or
+            # SUSPECT (not OUT: its disk left the cluster), or that did not answer. If they would
+            # make K, nothing is known lost, and the read is UNAVAILABLE (retry), not DATA_LOSS.
+            waiting = {i for i, node in away.items() if self._view.state_name(node) in _MAY_RETURN}
+            waiting |= read.unreachable - set(read.good)
+            if len(read.good) + len(waiting) >= k:
+                raise errors.Unavailable(f"{where}; readable again once the holders of shares "
+                                         f"{', '.join(map(str, sorted(waiting)))} answer: retry later")
+            raise errors.DataLoss(where)
         parity_used = not all(i in read.good for i in range(k))
         data = decode(read.good, geometry, ref.size_bytes)
         if parity_used and self._metrics is not None:
@@ -314,6 +335,7 @@ class ChunkIO:
         homes = self._view.ring().ordered_nodes(chunk_position(chunk_id))[:n]
         good: dict[int, bytes] = {}
         asked: list[str] = []
+        unreachable: set[int] = set()
         tried: set[tuple[int, str]] = set()
         running: dict[cf.Future, tuple[int, str]] = {}
         # Where each share is: the placement record says (repair and rebalancing move shares to
@@ -365,6 +387,8 @@ class ChunkIO:
                         data = future.result()
                     except HolderError as err:
                         asked.append(f"{node_id} (share {index}): {err.kind.replace('_', ' ')}")
+                        if err.kind == "unavailable":
+                            unreachable.add(index)
                         if located.get(index) == node_id or err.kind != "not_found":
                             self._damage(chunk_id, key, node_id, _REASON_OF_KIND[err.kind])
                         fallback = True
@@ -378,5 +402,6 @@ class ChunkIO:
         finally:
             for future in running:
                 future.cancel()
-        return StripeRead(good=good, asked=asked, degraded=fallback, holders=located)
+        return StripeRead(good=good, asked=asked, degraded=fallback, holders=located,
+                          unreachable=frozenset(unreachable))
 

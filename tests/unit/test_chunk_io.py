@@ -691,7 +691,7 @@ def test_a_replica_outside_the_read_window_is_found_through_the_placement_record
 # -- data loss -----------------------------------------------------------------------------------
 
 DATA_LOSS_CASES = [
-    (4, 2, {0: "flip", 1: "not_found", 2: "unavailable"}),
+    (4, 2, {0: "flip", 1: "not_found", 2: "corrupt"}),
     (4, 2, {3: "corrupt", 4: "flip", 5: "not_found"}),
     (4, 2, {1: "flip", 4: "flip", 5: "flip"}),
     (4, 2, {0: "truncate", 2: "flip", 3: "corrupt", 5: "unavailable"}),
@@ -796,7 +796,7 @@ def test_replica_read_with_no_intact_copy_is_data_loss_naming_every_node_asked(m
     ref = cluster.store(data, replicated(3), offset=1 << 20)
     cid = bytes(ref.chunk_id)
     order = RING.ordered_nodes(chunk_position(cid))
-    faults = {order[0]: "flip", order[1]: "unavailable", order[2]: "corrupt"}
+    faults = {order[0]: "flip", order[1]: "not_found", order[2]: "corrupt"}
     for node, fault in faults.items():
         inject(cluster, node, fault)
     with pytest.raises(errors.DataLoss) as caught:
@@ -814,18 +814,66 @@ def test_replica_read_with_no_intact_copy_is_data_loss_naming_every_node_asked(m
 # -- defects found by these tests, now fixed ------------------------------------------------------
 
 
-def test_data_loss_with_down_holders_does_not_claim_that_no_live_node_was_asked(make_cluster):
-    """With 3 of a 4+2 stripe's holders DOWN and the other 3 intact, the DataLoss message must not
-    say no live node was asked: it found 3 shares on live nodes."""
+def test_a_stripe_short_only_because_holders_are_down_is_unavailable_naming_them(make_cluster):
+    """With 3 of a 4+2 stripe's holders DOWN and the other 3 intact, nothing is known lost: the read
+    is UNAVAILABLE (retry), not DATA_LOSS, and says which shares were found and which holders it
+    waits for (it must not say no live node was asked)."""
     cluster = make_cluster()
     data = chunk_bytes(1001)
     ref = cluster.store(data, ec(4, 2))
     home = homes(bytes(ref.chunk_id), 6)
     cluster.view.down = set(home[3:])
-    with pytest.raises(errors.DataLoss) as caught:
+    with pytest.raises(errors.Unavailable) as caught:
         cluster.read(ref, ec(4, 2))
-    assert "found shares: 0, 1, 2" in str(caught.value)
-    assert "no live node" not in str(caught.value)
+    message = str(caught.value)
+    assert "found shares: 0, 1, 2" in message and "no live node" not in message
+    assert "readable again once the holders of shares 3, 4, 5 answer" in message
+    assert all(f"share {i} on {home[i]} (DOWN)" in message for i in (3, 4, 5))
+
+
+@pytest.mark.parametrize("k,m,faults", [
+    (4, 2, {0: "flip", 1: "not_found", 2: "unavailable"}),
+    (2, 1, {0: "unavailable", 1: "unavailable"}),
+    (2, 1, {0: "corrupt", 2: "unavailable"}),
+], ids=lambda v: str(v))
+def test_a_stripe_short_because_holders_did_not_answer_is_unavailable(make_cluster, k, m, faults):
+    """Shares on holders that did not answer may be intact: when they would make K, the read is
+    UNAVAILABLE (a client retries it) naming them, and still never returns bytes."""
+    cluster = make_cluster()
+    ref = cluster.store(chunk_bytes(1001), ec(k, m))
+    home = homes(bytes(ref.chunk_id), k + m)
+    for i, fault in faults.items():
+        inject(cluster, home[i], fault)
+    with pytest.raises(errors.Unavailable) as caught:
+        cluster.read(ref, ec(k, m))
+    waited = sorted(i for i, fault in faults.items() if fault == "unavailable")
+    assert f"readable again once the holders of shares {', '.join(map(str, waited))} answer" in str(caught.value)
+
+
+def test_a_stripe_short_even_with_every_unreachable_share_is_data_loss(make_cluster):
+    """When the shares that might still be intact would not make K either, the loss is certain:
+    DATA_LOSS, whatever the unreachable holders say later."""
+    cluster = make_cluster()
+    ref = cluster.store(chunk_bytes(1001), ec(4, 2))
+    home = homes(bytes(ref.chunk_id), 6)
+    for i, fault in {0: "flip", 1: "not_found", 2: "corrupt", 3: "unavailable"}.items():
+        inject(cluster, home[i], fault)
+    with pytest.raises(errors.DataLoss, match=r"only 2 of the 4 shares needed are intact"):
+        cluster.read(ref, ec(4, 2))
+
+
+def test_replica_read_with_unreachable_holders_and_no_copy_found_is_unavailable(make_cluster):
+    """No copy found, but one holder did not answer and another is DOWN: a copy may be intact on
+    either, so the read is UNAVAILABLE naming both, not DATA_LOSS."""
+    cluster = make_cluster()
+    ref = cluster.store(chunk_bytes(1001), replicated(3))
+    order = RING.ordered_nodes(chunk_position(bytes(ref.chunk_id)))
+    inject(cluster, order[0], "corrupt")
+    inject(cluster, order[1], "unavailable")
+    cluster.view.down = {order[2]}
+    with pytest.raises(errors.Unavailable) as caught:
+        cluster.read(ref, replicated(3))
+    assert f"readable again once {', '.join(sorted(order[1:3]))} answer" in str(caught.value)
 
 
 def test_replica_read_reports_damage_only_for_nodes_meant_to_hold_a_copy(make_cluster):
@@ -836,6 +884,6 @@ def test_replica_read_reports_damage_only_for_nodes_meant_to_hold_a_copy(make_cl
     ref = cluster.store(data, replicated(2))
     home = homes(bytes(ref.chunk_id), 2)
     cluster.replicas.unreachable = set(home)
-    with pytest.raises(errors.DataLoss):
+    with pytest.raises(errors.Unavailable):
         cluster.read(ref, replicated(2))
     assert {node for _, _, _, _, node, _ in cluster.damage} == set(home)

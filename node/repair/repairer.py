@@ -83,6 +83,9 @@ RETRY_BACKOFF_MAX_S = 600.0
 FAILURE_LOG_EVERY = 10
 # A scan started by a trigger waits this long first, so a burst of membership changes is one scan.
 TRIGGER_DEBOUNCE_S = 0.2
+# A layout found to serve only superseded versions is looked at again after this long (sooner if its
+# placement record changes), in case a put of the same bytes gave it a new reference meanwhile.
+GARBAGE_RECHECK_S = 600.0
 
 
 @dataclasses.dataclass
@@ -92,6 +95,18 @@ class _Failure:
     attempts: int
     last_attempt_unix_ms: int
     retry_at_s: float
+
+
+class _Superseded(Exception):
+    """Every version a layout's copies serve is superseded: nothing to restore."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _GarbageMark:
+    """A layout repair found serving only superseded versions: not debt, not copied back."""
+
+    record_updated_at_unix_ms: int  # the placement record it was judged under
+    recheck_at_s: float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,6 +179,10 @@ class Repairer:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._failures: dict[tuple, _Failure] = {}
+        # Layouts whose every version is superseded: garbage the holders' collectors will delete
+        # (after gc_grace_s, a day by default). They are not below full redundancy in any sense a
+        # reader cares about, so the status leaves them out and the loop does not re-read them.
+        self._garbage: dict[tuple, _GarbageMark] = {}
         # Layouts the scan under way could not decide about (young record, a holder not answering).
         self._undecided: set[tuple] = set()
         # Layouts whose work runs now (it may outlive the round that started it), and that work.
@@ -232,6 +251,7 @@ class Repairer:
         self._undecided = set()
         work = list(self._scan())
         work.sort(key=Work.urgency)
+        garbage = self._known_garbage(work)
         # A listed failure is this node's to report only while the layout is still its work: once
         # another node is responsible (a holder came back, or its store is older than the record)
         # or the record is gone, the entry would be reported for ever, stale, next to that node's
@@ -240,19 +260,24 @@ class Repairer:
         with self._lock:
             self._failures = {lid: f for lid, f in self._failures.items() if lid in keep}
             self._pending = {self._layout_id(w.plan.layout): w for w in work
-                             if w.drop_slots or (w.responsible and (w.plan.moves or w.plan.below_full))}
+                             if w.drop_slots or (w.responsible and (w.plan.moves or w.plan.below_full)
+                                                 and self._layout_id(w.plan.layout) not in garbage)}
             self._last_scan_unix_ms = self._clock.wall_ms()
             self._last_scan_s = self._clock.monotonic_s() - started_s
             for w in work:  # a layout found healthy again is no longer a failure
                 if w.responsible and not w.to_do and not w.plan.unrepairable:
                     self._failures.pop(self._layout_id(w.plan.layout), None)
             in_flight = set(self._in_flight)
-        todo = [w for w in work if w.to_do and self._due(w) and self._layout_id(w.plan.layout) not in in_flight]
+        todo = [w for w in work if w.to_do and self._due(w) and self._layout_id(w.plan.layout) not in in_flight
+                and (self._layout_id(w.plan.layout) not in garbage or w.drop_slots
+                     or self._clock.monotonic_s() >= garbage[self._layout_id(w.plan.layout)].recheck_at_s)]
         if todo:
-            below = sum(1 for w in work if w.responsible and w.plan.below_full)
+            below = sum(1 for w in work
+                        if w.responsible and w.plan.below_full and self._layout_id(w.plan.layout) not in garbage)
             log.info("repair scan: %d layouts to work on (%d below full redundancy, %d in flight), %d left "
-                     "undecided (record too young or a holder did not answer)", len(todo), below,
-                     len(in_flight), len(self._undecided))
+                     "undecided (record too young or a holder did not answer), %d serving only superseded "
+                     "versions (left to garbage collection)", len(todo), below, len(in_flight),
+                     len(self._undecided), len(garbage))
         deadline_s = None if work_for_s is None else self._clock.monotonic_s() + work_for_s
         done = 0
         running = {f for f in self._running if not f.done()}
@@ -278,6 +303,15 @@ class Repairer:
             running = set()
         self._running = running
         return done
+
+    def _known_garbage(self, work: list[Work]) -> dict[tuple, _GarbageMark]:
+        """The marks that still hold for this scan's layouts; the rest are forgotten (the layout is
+        gone, collected, or its placement record changed since it was judged)."""
+        records = {self._layout_id(w.plan.layout): w.record.updated_at_unix_ms for w in work}
+        with self._lock:
+            self._garbage = {lid: mark for lid, mark in self._garbage.items()
+                             if records.get(lid) == mark.record_updated_at_unix_ms}
+            return dict(self._garbage)
 
     def _work_tracked(self, work: Work, lid: tuple) -> None:
         try:
@@ -409,26 +443,30 @@ class Repairer:
         new_record.updated_at_unix_ms = self._clock.wall_ms()
         made: list[Move] = []
         rebuilt: dict[int, tuple[bytes, list]] | None = None
-        for move in plan.moves:
-            key = layout.key(move.slot)
-            copied = self._copy_from(layout, record, move) if move.sources else None
-            if copied is None:
-                if rebuilt is None:
-                    rebuilt = self._rebuild(plan, record)
-                copied = rebuilt[move.slot]
-            data, refs = copied
-            if not made and not self._needed(refs):
-                # Every version the chunk serves is superseded: its copies are garbage the holders'
-                # collectors are about to delete, and copying one back would only be collected again.
-                log.info("chunk %s (%s) not repaired: every version it holds is superseded on all "
-                         "metadata replicas; garbage collection removes it", layout.chunk_id.hex()[:16],
-                         layout.policy_text)
-                return
-            self._bucket.acquire(len(data))
-            digest = layout.chunk_id if not layout.erasure else blake3.blake3(data).digest()
-            self._replicas.store_share(move.target, key, data, new_record, digest, move.handoff_for, None, refs)
-            made.append(move)
-            self._count_repaired(layout, len(data))
+        try:
+            for move in plan.moves:
+                key = layout.key(move.slot)
+                copied = self._copy_from(layout, record, move) if move.sources else None
+                if copied is None:
+                    if rebuilt is None:
+                        rebuilt = self._rebuild(plan, record)
+                    copied = rebuilt[move.slot]
+                data, refs = copied
+                if not made and not self._needed(refs):
+                    raise _Superseded()
+                self._bucket.acquire(len(data))
+                digest = layout.chunk_id if not layout.erasure else blake3.blake3(data).digest()
+                self._replicas.store_share(move.target, key, data, new_record, digest, move.handoff_for, None, refs)
+                made.append(move)
+                self._count_repaired(layout, len(data))
+        except _Superseded:
+            # Its copies are garbage the holders' collectors delete; copying one back would only be
+            # collected again.
+            self._mark_garbage(layout, record)
+            return
+        if made:
+            with self._lock:
+                self._garbage.pop(self._layout_id(layout), None)
         if made != list(plan.moves):
             new_record.ClearField("holders")
             new_record.holders.extend(plan.holders_after(record, made))
@@ -487,6 +525,8 @@ class Repairer:
                     refs[ref.SerializeToString(deterministic=True)] = ref
                 break
         if len(good) < layout.data_shares:
+            if good and not self._needed(list(refs.values())):
+                raise _Superseded()  # collectors got to some shares first: nothing to rebuild
             raise errors.DataLoss(
                 f"chunk {layout.chunk_id.hex()[:16]} ({layout.policy_text}): only {len(good)} of the "
                 f"{layout.data_shares} shares needed to rebuild could be read"
@@ -502,6 +542,18 @@ class Repairer:
         return {i: (bytes(share), ref_list) for i, share in enumerate(shares)}
 
     # -- bookkeeping ----------------------------------------------------------------------------
+
+    def _mark_garbage(self, layout: Layout, record: common_pb2.PlacementRecord) -> None:
+        lid = self._layout_id(layout)
+        with self._lock:
+            known = lid in self._garbage
+            self._garbage[lid] = _GarbageMark(record.updated_at_unix_ms,
+                                              self._clock.monotonic_s() + GARBAGE_RECHECK_S)
+            self._pending.pop(lid, None)
+            self._failures.pop(lid, None)
+        if not known:
+            log.info("chunk %s (%s) not repaired: every version it holds is superseded on all metadata "
+                     "replicas; garbage collection removes it", layout.chunk_id.hex()[:16], layout.policy_text)
 
     def _note_failure(self, layout: Layout, reason: str, *, retry: bool) -> None:
         lid = self._layout_id(layout)

@@ -38,7 +38,7 @@ from node.objects.replicas import HolderError, Replicas
 from node.peers.client import PeerClient
 from node.repair.gc import KeyState, can_be_current
 from node.repair.queue import RepairQueue
-from node.repair.repairer import Repairer
+from node.repair.repairer import GARBAGE_RECHECK_S, Repairer
 from node.ring import Ring, RingMember, chunk_position
 from node.store import DiskGuard, NodeStore, ShareKey, StoreFull, format_bytes
 from node.store.disk import WHAT_TO_DO
@@ -357,9 +357,10 @@ def lost_copy(tmp_path):
             stores[node].put_share(share, data, expected_blake3=share.chunk_id, placement=record,
                                    referenced_by=_ref("k"))
 
-        def repairer(full: dict[str, int], **kwargs) -> Repairer:
+        def repairer(full: dict[str, int], clock: ManualClock | None = None, **kwargs) -> Repairer:
+            clock = clock or ManualClock(wall_start_ms=NOW_MS + 60_000)
             made = Repairer(view=_View(order[0], "", REPAIR_RING, full), store=stores[order[0]],
-                            replicas=_LocalCluster(stores), clock=ManualClock(wall_start_ms=NOW_MS + 60_000),
+                            replicas=_LocalCluster(stores), clock=clock,
                             config=RepairConfig.local(),
                             queue=RepairQueue(), metrics=None, ring_changed_at_s=lambda: 0.0, **kwargs)
             stack.callback(made.close)
@@ -423,6 +424,43 @@ def test_repair_does_not_copy_back_a_chunk_only_superseded_versions_reference(lo
     repair = repairer({}, needed=lambda refs: True)
     repair.scan_and_repair()
     assert stores[order[2]].read_share(share) == data and repair.status().unrepairable == ()
+
+
+def test_a_chunk_only_superseded_versions_reference_is_not_repair_debt_and_is_not_reread(lost_copy):
+    """Once repair has found that every version a layout serves is superseded, `repair status` does
+    not count it below full redundancy (the collectors delete it, after a grace of a day by default,
+    and until then repair debt would never reach 0), and later scans do not read it again. It is
+    looked at again when its placement record changes (a put of the same bytes) or after
+    GARBAGE_RECHECK_S; a copy then needed is repaired."""
+    stores, order, share, data, repairer = lost_copy
+    asked: list[str] = []
+    current = {"yes": False}
+
+    def needed(refs) -> bool:
+        asked.extend(ref.key for ref in refs)
+        return current["yes"]
+
+    clock = ManualClock(wall_start_ms=NOW_MS + 60_000)
+    repair = repairer({}, clock=clock, needed=needed)
+    repair.scan_and_repair()
+    assert asked == ["k"] and repair.status().chunks_below_full == 0 and repair.status().unrepairable == ()
+    repair.scan_and_repair()
+    assert asked == ["k"] and repair.status().chunks_below_full == 0
+    assert not stores[order[2]].has_share(share)
+    # The record changes (a put stored the same bytes again): judged afresh, still garbage.
+    record = stores[order[0]].get_placement(share.chunk_id)
+    record.updated_at_unix_ms += 1
+    stores[order[0]].put_share(share, data, expected_blake3=share.chunk_id, placement=record,
+                               referenced_by=_ref("k2"))
+    repair.scan_and_repair()
+    assert asked[1:] == ["k", "k2"] and repair.status().chunks_below_full == 0
+    # Past the recheck a version has become current again: the copy is restored.
+    current["yes"] = True
+    clock.advance(GARBAGE_RECHECK_S + 1)
+    repair.scan_and_repair()
+    assert stores[order[2]].read_share(share) == data
+    repair.scan_and_repair()
+    assert repair.status().chunks_below_full == 0 and repair.status().unrepairable == ()
 
 
 # -- a real ENOSPC -------------------------------------------------------------------------------

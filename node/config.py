@@ -249,8 +249,13 @@ class RepairConfig:
     # later of its storing and the version that superseded it). Also the longest a put may run:
     # a put slower than half of it is refused, so collection never races a put in progress.
     gc_grace_s: float = 24 * 3600.0
-    # Time between garbage-collection passes over this node's copies.
+    # Time between garbage-collection passes over this node's copies (and tombstone purge passes).
     gc_interval_s: float = 3600.0
+    # A deleted key's tombstone is purged this long after the delete, once every metadata home holds
+    # it and all have been ALIVE for a while (node/repair/tombstones.py). Keep it longer than the
+    # longest maintenance window (7 days): a node DOWN in maintenance with handoff copies to push
+    # must be back before a tombstone written after it went away can go.
+    tombstone_grace_s: float = 10 * 24 * 3600.0
 
     def __post_init__(self) -> None:
         _require(self.repair_scan_interval_s > 0, "repair_scan_interval_s must be > 0 (try 60)")
@@ -263,6 +268,7 @@ class RepairConfig:
         _require(self.scrub_interval_s >= 0, "scrub_interval_s must be >= 0 (0 = on demand only)")
         _require(self.gc_grace_s > 0, "gc_grace_s must be > 0 (try 86400)")
         _require(self.gc_interval_s > 0, "gc_interval_s must be > 0 (try 3600)")
+        _require(self.tombstone_grace_s > 0, "tombstone_grace_s must be > 0 (try 864000)")
 
     @classmethod
     def lan(cls) -> "RepairConfig":
@@ -273,7 +279,7 @@ class RepairConfig:
         """cluster-sim: scans every 2 s, repair unthrottled, short grace so tests see collection."""
         return cls(repair_scan_interval_s=2.0, repair_bandwidth_bytes_per_s=0, ring_settle_s=2.0,
                    scrub_bandwidth_bytes_per_s=64 * MIB, scrub_interval_s=0.0, gc_grace_s=60.0,
-                   gc_interval_s=5.0)
+                   gc_interval_s=5.0, tombstone_grace_s=3600.0)
 
 
 _NODE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")

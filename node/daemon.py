@@ -56,6 +56,7 @@ from node.repair.metadata_sync import MetadataSync
 from node.repair.repairer import Repairer
 from node.repair.status import repair_status_pb, scrub_status_pb
 from node.repair.throttle import TokenBucket
+from node.repair.tombstones import ReturnGuard, TombstonePurger
 from node.ring import Ring, RingMember
 from node.store import CorruptRecord, NodeStore, ShareKey
 from node.store.metadata import check_env
@@ -211,6 +212,9 @@ class NodeDaemon:
         self._stopped = threading.Event()
         # Set to run a metadata sync pass now (a member came back with a new store).
         self._metadata_sync_wake = threading.Event()
+        # Member -> transitions to a state that is not live seen here (the tombstone purger's
+        # stable window starts again on each).
+        self._not_live_seen: dict[str, int] = {}
 
     def start(self) -> None:
         cfg = self.config
@@ -254,6 +258,11 @@ class NodeDaemon:
                         maintenance_until_unix_ms=operator["maintenance_until_unix_ms"],
                         store_id=self.store.identity.store_id,
                         store_created_at_unix_ms=self.store.identity.created_at_unix_ms)
+        # Until the Join answer says whether the cluster counted this node gone (OUT or LEFT), its
+        # kept manifests may be stale: they answer nothing meanwhile (node/repair/tombstones.py).
+        held_for_join = not self.store.created_now and not self.store.refilling and bool(cfg.join_addresses)
+        if held_for_join:
+            self.store.begin_refill()
         self.membership = Membership(config=cfg.gossip, me=me, clock=self.clock, rng=random.Random())
         self.cluster = ClusterState(self.membership, cfg.ring.vnodes_per_node, cfg.ring.weight_unit_bytes,
                                     self.clock.monotonic_s)
@@ -301,6 +310,13 @@ class NodeDaemon:
                  self.store.identity.created_at_unix_ms, cfg.profile)
         if cfg.join_addresses:
             self.driver.join_cluster(list(cfg.join_addresses), JOIN_DEADLINE_S)
+        self.return_guard = ReturnGuard(store=self.store, gone_verdicts=self.membership.gone_verdicts)
+        if held_for_join:
+            previous_state = self.driver.previous_state.name if self.driver.previous_state is not None else None
+            if self.return_guard.after_join(previous_state) is not None:
+                self.membership.update_me(metadata_health=self._metadata_health_text())  # refilling
+            else:
+                self.store.finish_refill()
         if new_store_joining and self.driver.previous_generation:
             log.warning("this node id was a member before (generation %d) and its store is new (a replaced "
                         "disk or data dir): metadata answers once refilled from the peers",
@@ -312,7 +328,8 @@ class NodeDaemon:
         threading.Thread(target=self._watch_disk, name="disk", daemon=True).start()
         for name, loop in (("repair", self.repairer.run), ("metadata-sync", self._metadata_sync_loop),
                            ("metadata-refill", self._metadata_refill_loop),
-                           ("scrub", self.scrubber.run), ("gc", self.gc.run), ("drain", self._drain_loop)):
+                           ("scrub", self.scrubber.run), ("gc", self.gc.run), ("drain", self._drain_loop),
+                           ("tombstones", self._tombstone_loop)):
             threading.Thread(target=loop, args=(self._stopped,), name=name, daemon=True).start()
         for service in ("", "ringstore.v1.ObjectService", "ringstore.v1.PeerService",
                         "ringstore.v1.MembershipService", "ringstore.v1.AdminService"):
@@ -348,6 +365,13 @@ class NodeDaemon:
                                           metadata_replicas=cfg.storage.metadata_replicas, settled=settled)
         self.metadata_refill = MetadataRefill(view=self.cluster, store=self.store, replicas=replicas,
                                               metadata_replicas=cfg.storage.metadata_replicas, settled=settled)
+        # Several metadata sync passes, so a stand-in has pushed to a home back from DOWN before a
+        # purge can pass over it.
+        stable_s = 3 * cfg.repair.repair_scan_interval_s + cfg.repair.ring_settle_s
+        self.tombstones = TombstonePurger(view=self.cluster, store=self.store, replicas=replicas, clock=self.clock,
+                                          metadata_replicas=cfg.storage.metadata_replicas,
+                                          grace_s=cfg.repair.tombstone_grace_s, interval_s=cfg.repair.gc_interval_s,
+                                          stable_s=stable_s, settled=settled, member_epoch=self._member_epoch)
         self.scrubber = Scrubber(self.store, self.clock, cfg.repair.scrub_bandwidth_bytes_per_s,
                                  cfg.repair.scrub_interval_s, self._on_corrupt)
         self.membership.add_listener(self.repairer.trigger)
@@ -394,12 +418,40 @@ class NodeDaemon:
         health = self.store.metadata_health()
         return "" if health == "ok" else health
 
+    def _member_epoch(self, node_id: str) -> tuple[int, int] | None:
+        """(generation, times seen not live): changes when the member restarts or is seen DOWN,
+        OUT or LEFT, however briefly; not with every incarnation bump (free bytes, maintenance)."""
+        member = self.membership.get(node_id)
+        return None if member is None else (member.generation, self._not_live_seen.get(node_id, 0))
+
+    def _tombstone_loop(self, stop: threading.Event) -> None:
+        purged_before = 0
+        while not stop.wait(min(self.config.repair.gc_interval_s, 1.0)):
+            try:
+                self.tombstones.step()
+            except Exception:  # noqa: BLE001 - the loop must outlive one bad pass; it is logged
+                log.exception("tombstone purge pass failed")
+            status = self.tombstones.status()
+            self.metrics.tombstones.set(status.held)
+            self.metrics.tombstone_oldest_age.set(status.oldest_age_s)
+            self.metrics.tombstones_purged.inc(status.purged_total - purged_before)
+            purged_before = status.purged_total
+
     def _metadata_refill_loop(self, stop: threading.Event) -> None:
         """Refill the metadata from peers while the store waits for it, and announce its health
-        (gossip's metadata_health, the health service's ringstore.v1.Metadata) when it changes."""
-        while not stop.wait(self.config.repair.repair_scan_interval_s):
+        (gossip's metadata_health, the health service's ringstore.v1.Metadata) when it changes.
+        The return guard runs first in the same loop (every second): a node that refuted an OUT
+        verdict about itself drops its manifests before a refill or anything else reads them."""
+        next_refill_s = 0.0
+        while not stop.wait(min(self.config.repair.repair_scan_interval_s, 1.0)):
             try:
-                self.metadata_refill.step()
+                if self.return_guard.check() is not None:
+                    self.store.begin_refill()
+                    next_refill_s = 0.0
+                now_s = self.clock.monotonic_s()
+                if now_s >= next_refill_s:
+                    next_refill_s = now_s + self.config.repair.repair_scan_interval_s
+                    self.metadata_refill.step()
             except Exception:  # noqa: BLE001 - the loop must outlive one bad pass; it is logged
                 log.exception("metadata refill pass failed")
             health = self._metadata_health_text()
@@ -453,6 +505,8 @@ class NodeDaemon:
                                     shares_stored=held.shares, bytes_stored=held.bytes,
                                     metadata_records=held.metadata_records,
                                     placement_records=held.placement_records, disk_size_bytes=disk.size_bytes,
+                                    tombstones_held=self.tombstones.status().held,
+                                    oldest_tombstone_age_s=self.tombstones.status().oldest_age_s,
                                     disk_free_bytes=disk.free_bytes, disk_full_ratio=storage.disk_full_ratio,
                                     disk_free_bytes_min=storage.disk_free_bytes_min)
 
@@ -556,6 +610,8 @@ class NodeDaemon:
         _write_json_durably(self._operator_state_path(), state)
 
     def _on_member_change(self, old: MemberInfo | None, new: MemberInfo) -> None:
+        if not new.state.live and (old is None or old.state.live):
+            self._not_live_seen[new.node_id] = self._not_live_seen.get(new.node_id, 0) + 1
         if new.state == MemberState.DOWN and old is not None and old.state != MemberState.DOWN:
             self.metrics.member_down.labels(new.node_id).inc()
         came_back = new.state.live and (

@@ -85,6 +85,13 @@ class Metrics:
                                             registry=r)
         self.surplus_dropped = prom.Counter("ringstore_repair_surplus_dropped_total",
                                             "Surplus copies dropped here once every home held its copy.", registry=r)
+        self.tombstones = prom.Gauge("ringstore_tombstones",
+                                     "Tombstones (deleted keys' records) this node keeps, at its last purge pass.",
+                                     registry=r)
+        self.tombstone_oldest_age = prom.Gauge("ringstore_tombstone_oldest_age_seconds",
+                                               "Age of the oldest tombstone this node keeps (0: none).", registry=r)
+        self.tombstones_purged = prom.Counter("ringstore_tombstones_purged_total",
+                                              "Tombstones this node purged from every metadata home.", registry=r)
         self.repair_debt_chunks = prom.Gauge("ringstore_repair_debt_chunks",
                                              "Chunk layouts below full redundancy that this node repairs.", registry=r)
         self.repair_debt_bytes = prom.Gauge("ringstore_repair_debt_bytes",

@@ -92,8 +92,10 @@ class MembershipServicer:
         self._count("join", request)
         joiner = MemberInfo.from_proto(request.member)
         members = self._membership.on_join(joiner)
+        previous_state = self._membership.previous_state(joiner.node_id)
         return self._reply("join", m.JoinResponse(
-            members=_protos(members), previous_generation=self._membership.previous_generation(joiner.node_id)))
+            members=_protos(members), previous_generation=self._membership.previous_generation(joiner.node_id),
+            previous_state=int(previous_state) if previous_state is not None else 0))
 
     def handlers(self) -> grpc.GenericRpcHandler:
         return grpc.method_handlers_generic_handler(SERVICE, {

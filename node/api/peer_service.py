@@ -159,6 +159,14 @@ class PeerServicer:
         return peer_pb2.ReadBucketResponse(promised_ballot=highest, found=True, accepted=accepted)
 
     @unary
+    def PurgeTombstone(self, request, context):
+        if not request.tombstone.tombstone:
+            raise errors.InvalidArgument(
+                f"PurgeTombstone of {request.tombstone.bucket}/{request.tombstone.key}: the version named is not "
+                "a tombstone; only tombstones are purged")
+        return peer_pb2.PurgeTombstoneResponse(purged=self._store.delete_manifest_if(request.tombstone))
+
+    @unary
     def ForgetBucket(self, request, context):
         validate.bucket_name(request.name)
         self._forget_bucket(request.tenant, request.name)
@@ -215,4 +223,5 @@ class PeerServicer:
             "AcceptBucket": uu(self.AcceptBucket, p.AcceptBucketRequest),
             "ReadBucket": uu(self.ReadBucket, p.ReadBucketRequest),
             "ForgetBucket": uu(self.ForgetBucket, p.ForgetBucketRequest),
+            "PurgeTombstone": uu(self.PurgeTombstone, p.PurgeTombstoneRequest),
         })

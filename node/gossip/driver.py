@@ -55,6 +55,8 @@ class MembershipDriver:
         # From the Join answer: the generation of an earlier life of this node id the cluster knew
         # (0: none, a new node); see JoinResponse.previous_generation.
         self.previous_generation = 0
+        # ... and that record's state (None: none, or an answering node that predates the field).
+        self.previous_state: MemberState | None = None
         self._config = config
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
@@ -137,6 +139,8 @@ class MembershipDriver:
                     continue
                 self._membership.on_sync_reply(table)
                 self.previous_generation = getattr(table, "previous_generation", 0)
+                state = getattr(table, "previous_state", 0)
+                self.previous_state = MemberState(state) if state else None
                 log.info("node=%s joined through %s (%d members)", self._membership.node_id,
                          address, len(table))
                 return

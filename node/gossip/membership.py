@@ -173,7 +173,10 @@ class Membership:
         # node -> the suspicion about its current SUSPECT record (suspicion.py).
         self._suspicions: dict[str, Suspicion] = {}
         # node -> the generation of its record I held when it last joined through me (0: none).
-        self._joined_before: dict[str, int] = {}
+        # Joiner -> (generation, state) of the record of its earlier life held when it joined.
+        self._joined_before: dict[str, tuple[int, MemberState | None]] = {}
+        # OUT or LEFT verdicts about me (this generation) I refuted: the cluster counted me gone.
+        self._gone_verdicts = 0
         # My accusations (SUSPECT records naming me) not yet pushed to the suspect's other watchers.
         self._accusations_to_push: list[MemberInfo] = []
         # node -> when this node last had direct contact with it (a heartbeat from it, an answer
@@ -451,8 +454,9 @@ class Membership:
                                 f"not ALIVE")
         with self._lock:
             known = self._table.get(member.node_id)
-            previous = known.info.generation if known is not None and known.info.generation < member.generation else 0
-            self._joined_before[member.node_id] = previous
+            earlier = known is not None and known.info.generation < member.generation
+            self._joined_before[member.node_id] = ((known.info.generation, known.info.state) if earlier
+                                                   else (0, None))
         self._apply_all([member])
         return self.members()
 
@@ -460,7 +464,18 @@ class Membership:
         """The generation of `node_id`'s record this node held when it last joined through me (an
         earlier life of the node), 0 when none."""
         with self._lock:
-            return self._joined_before.get(node_id, 0)
+            return self._joined_before.get(node_id, (0, None))[0]
+
+    def previous_state(self, node_id: str) -> MemberState | None:
+        """The state of that earlier record (None when there was none)."""
+        with self._lock:
+            return self._joined_before.get(node_id, (0, None))[1]
+
+    def gone_verdicts(self) -> int:
+        """How many OUT or LEFT verdicts about me, in my generation, I have refuted: each means the
+        cluster counted me gone for a while (a partition longer than repair_after_down_s)."""
+        with self._lock:
+            return self._gone_verdicts
 
     def on_probe_result(self, target_node_id: str, reachable: bool) -> None:
         """The result of the indirect probe about `target_node_id`: unreachable makes it SUSPECT
@@ -613,6 +628,8 @@ class Membership:
         if info.state in (MemberState.DOWN, MemberState.OUT):
             self._raise_health_locked(self._clock.monotonic_s(), 1,
                                       f"had to refute {info.state.name} about me")
+        if info.state in (MemberState.OUT, MemberState.LEFT):
+            self._gone_verdicts += 1
         events.append(self._set_me_locked(refuted))
         return True
 

@@ -268,6 +268,13 @@ class Replicas:
             return self._local(self._store.prepare_bucket, tenant, name, ballot)
         return self._remote(node_id, self._peers.prepare_bucket, tenant, name, ballot, self.timeout_s)
 
+    def purge_tombstone(self, node_id: str, tombstone: common_pb2.Manifest) -> bool:
+        """Delete a tombstone on a home, only if it is exactly the version stored there."""
+        assert tombstone.tombstone, "only tombstones are purged"
+        if node_id == self._view.node_id:
+            return self._local(self._store.delete_manifest_if, tombstone)
+        return self._remote(node_id, self._peers.purge_tombstone, tombstone, self.timeout_s)
+
     def forget_bucket(self, node_id: str, tenant: str, name: str) -> None:
         """Ask another node to drop its cached record of a bucket (never called for this node)."""
         self._remote(node_id, self._peers.forget_bucket, tenant, name, self.timeout_s)

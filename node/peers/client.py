@@ -94,6 +94,8 @@ class _Stubs:
         self.accept_bucket = unary(PEER_SERVICE, "AcceptBucket", p.AcceptBucketRequest, p.AcceptBucketResponse)
         self.read_bucket = unary(PEER_SERVICE, "ReadBucket", p.ReadBucketRequest, p.ReadBucketResponse)
         self.forget_bucket = unary(PEER_SERVICE, "ForgetBucket", p.ForgetBucketRequest, p.ForgetBucketResponse)
+        self.purge_tombstone = unary(PEER_SERVICE, "PurgeTombstone", p.PurgeTombstoneRequest,
+                                     p.PurgeTombstoneResponse)
         m = membership_pb2
         self.heartbeat = unary(MEMBERSHIP_SERVICE, "Heartbeat", m.HeartbeatRequest, m.HeartbeatResponse)
         self.indirect_probe = unary(MEMBERSHIP_SERVICE, "IndirectProbe", m.IndirectProbeRequest,
@@ -283,6 +285,11 @@ class PeerClient:
         reply = self._call(address, PEER_SERVICE + "PrepareBucket", self._stubs(address).prepare_bucket,
                            peer_pb2.PrepareBucketRequest(tenant=tenant, name=name, ballot=ballot), timeout_s)
         return reply.promised, reply.promised_ballot, (reply.accepted if reply.found else None)
+
+    def purge_tombstone(self, address: str, tombstone: common_pb2.Manifest, timeout_s: float) -> bool:
+        reply = self._call(address, PEER_SERVICE + "PurgeTombstone", self._stubs(address).purge_tombstone,
+                           peer_pb2.PurgeTombstoneRequest(tombstone=tombstone), timeout_s)
+        return reply.purged
 
     def forget_bucket(self, address: str, tenant: str, name: str, timeout_s: float) -> None:
         self._call(address, PEER_SERVICE + "ForgetBucket", self._stubs(address).forget_bucket,

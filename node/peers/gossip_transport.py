@@ -28,9 +28,11 @@ class JoinedTable(list):
     the answering node knew (0: none), which tells a node whose store is new that its disk was
     replaced rather than that it is new."""
 
-    def __init__(self, members: list[MemberInfo], previous_generation: int) -> None:
+    def __init__(self, members: list[MemberInfo], previous_generation: int, previous_state: int = 0) -> None:
         super().__init__(members)
         self.previous_generation = previous_generation
+        # The wire number of that earlier record's state (0: none); see JoinResponse.previous_state.
+        self.previous_state = previous_state
 
 
 class GrpcTransport:
@@ -86,4 +88,5 @@ class GrpcTransport:
 
     def join(self, address: str, me: MemberInfo, timeout_s: float) -> list[MemberInfo]:
         reply = self._call(address, "Join", m.JoinRequest(member=me.to_proto()), timeout_s)
-        return JoinedTable([MemberInfo.from_proto(x) for x in reply.members], reply.previous_generation)
+        return JoinedTable([MemberInfo.from_proto(x) for x in reply.members], reply.previous_generation,
+                           reply.previous_state)

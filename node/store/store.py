@@ -704,6 +704,17 @@ class NodeStore:
             if raw is None:
                 self._meta.put(txn, self._meta.meta, META_NODE_ID, node_id.encode("utf-8"))
 
+    @quarantining
+    def drop_manifests(self) -> int:
+        """Delete every manifest this node keeps, of every partition, in one transaction; returns
+        how many. For a node out of touch for so long that tombstones it never saw may have been
+        purged: its older versions must not come back (see node/repair/tombstones.py). The
+        caller refills the partitions it homes from the other homes (`begin_refill`)."""
+        with self._meta.write() as txn:
+            count = txn.stat(self._meta.manifests)["entries"]
+            txn.drop(self._meta.manifests, delete=False)
+        return count
+
     # -- shares --------------------------------------------------------------------------------
 
     def begin_share(self, share: ShareKey, size_bytes: int = 0) -> ShareWriter:

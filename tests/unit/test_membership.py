@@ -862,3 +862,29 @@ def test_a_joiner_is_told_the_generation_of_its_ids_earlier_life():
     seed.on_join(member("b1", generation=200))
     assert seed.previous_generation("b1") == 100
     assert seed.get("b1").generation == 200
+
+
+def test_a_joiner_is_told_the_state_of_its_ids_earlier_life():
+    """on_join also remembers the state of that earlier record, so a node the cluster turned OUT
+    learns it when it starts again (it then drops its manifests: node/repair/tombstones.py)."""
+    clock = ManualClock()
+    seed = Membership(config=CONFIG, me=member("a1"), clock=clock, rng=random.Random(1))
+    seed.on_join(member("b1", generation=100))
+    assert seed.previous_state("b1") is None
+    seed.on_gossip([member("b1", generation=100, state=OUT)])
+    seed.on_join(member("b1", generation=200))
+    assert seed.previous_state("b1") == OUT and seed.previous_generation("b1") == 100
+    seed.on_join(member("b1", generation=300))
+    assert seed.previous_state("b1") == ALIVE
+
+
+def test_refuting_an_out_verdict_about_me_is_counted_and_a_down_one_is_not():
+    """A DOWN verdict about me is refuted and not counted as "gone"; an OUT one is both."""
+    clock = ManualClock()
+    node = Membership(config=CONFIG, me=member("a1", generation=5), clock=clock, rng=random.Random(1))
+    node.on_gossip([member("a1", generation=5, incarnation=0, state=DOWN)])
+    assert node.gone_verdicts() == 0 and node.me().state == ALIVE
+    node.on_gossip([member("a1", generation=5, incarnation=node.me().incarnation, state=OUT)])
+    assert node.gone_verdicts() == 1 and node.me().state == ALIVE
+    node.on_gossip([member("a1", generation=4, state=OUT)])  # another life's record: ignored
+    assert node.gone_verdicts() == 1

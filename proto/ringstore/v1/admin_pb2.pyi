@@ -331,7 +331,7 @@ class GetNodeStatusRequest(_message.Message):
     def __init__(self, node_id: _Optional[str] = ...) -> None: ...
 
 class NodeStatus(_message.Message):
-    __slots__ = ("node_id", "member", "shares_stored", "bytes_stored", "metadata_records", "disk_size_bytes", "disk_free_bytes", "disk_full_ratio", "disk_free_bytes_min", "placement_records")
+    __slots__ = ("node_id", "member", "shares_stored", "bytes_stored", "metadata_records", "disk_size_bytes", "disk_free_bytes", "disk_full_ratio", "disk_free_bytes_min", "placement_records", "tombstones_held", "oldest_tombstone_age_s")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     SHARES_STORED_FIELD_NUMBER: _ClassVar[int]
@@ -342,6 +342,8 @@ class NodeStatus(_message.Message):
     DISK_FULL_RATIO_FIELD_NUMBER: _ClassVar[int]
     DISK_FREE_BYTES_MIN_FIELD_NUMBER: _ClassVar[int]
     PLACEMENT_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    TOMBSTONES_HELD_FIELD_NUMBER: _ClassVar[int]
+    OLDEST_TOMBSTONE_AGE_S_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     member: _membership_pb2.Member
     shares_stored: int
@@ -352,7 +354,9 @@ class NodeStatus(_message.Message):
     disk_full_ratio: float
     disk_free_bytes_min: int
     placement_records: int
-    def __init__(self, node_id: _Optional[str] = ..., member: _Optional[_Union[_membership_pb2.Member, _Mapping]] = ..., shares_stored: _Optional[int] = ..., bytes_stored: _Optional[int] = ..., metadata_records: _Optional[int] = ..., disk_size_bytes: _Optional[int] = ..., disk_free_bytes: _Optional[int] = ..., disk_full_ratio: _Optional[float] = ..., disk_free_bytes_min: _Optional[int] = ..., placement_records: _Optional[int] = ...) -> None: ...
+    tombstones_held: int
+    oldest_tombstone_age_s: float
+    def __init__(self, node_id: _Optional[str] = ..., member: _Optional[_Union[_membership_pb2.Member, _Mapping]] = ..., shares_stored: _Optional[int] = ..., bytes_stored: _Optional[int] = ..., metadata_records: _Optional[int] = ..., disk_size_bytes: _Optional[int] = ..., disk_free_bytes: _Optional[int] = ..., disk_full_ratio: _Optional[float] = ..., disk_free_bytes_min: _Optional[int] = ..., placement_records: _Optional[int] = ..., tombstones_held: _Optional[int] = ..., oldest_tombstone_age_s: _Optional[float] = ...) -> None: ...
 
 class DrainNodeRequest(_message.Message):
     __slots__ = ("node_id", "cancel")

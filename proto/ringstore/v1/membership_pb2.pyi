@@ -129,9 +129,11 @@ class JoinRequest(_message.Message):
     def __init__(self, member: _Optional[_Union[Member, _Mapping]] = ...) -> None: ...
 
 class JoinResponse(_message.Message):
-    __slots__ = ("members", "previous_generation")
+    __slots__ = ("members", "previous_generation", "previous_state")
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_GENERATION_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_STATE_FIELD_NUMBER: _ClassVar[int]
     members: _containers.RepeatedCompositeFieldContainer[Member]
     previous_generation: int
-    def __init__(self, members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., previous_generation: _Optional[int] = ...) -> None: ...
+    previous_state: MemberState
+    def __init__(self, members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., previous_generation: _Optional[int] = ..., previous_state: _Optional[_Union[MemberState, str]] = ...) -> None: ...

@@ -286,3 +286,15 @@ class ForgetBucketRequest(_message.Message):
 class ForgetBucketResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class PurgeTombstoneRequest(_message.Message):
+    __slots__ = ("tombstone",)
+    TOMBSTONE_FIELD_NUMBER: _ClassVar[int]
+    tombstone: _common_pb2.Manifest
+    def __init__(self, tombstone: _Optional[_Union[_common_pb2.Manifest, _Mapping]] = ...) -> None: ...
+
+class PurgeTombstoneResponse(_message.Message):
+    __slots__ = ("purged",)
+    PURGED_FIELD_NUMBER: _ClassVar[int]
+    purged: bool
+    def __init__(self, purged: _Optional[bool] = ...) -> None: ...

@@ -109,6 +109,11 @@ class PeerServiceStub:
                 request_serializer=ringstore_dot_v1_dot_peer__pb2.ForgetBucketRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_peer__pb2.ForgetBucketResponse.FromString,
                 _registered_method=True)
+        self.PurgeTombstone = channel.unary_unary(
+                '/ringstore.v1.PeerService/PurgeTombstone',
+                request_serializer=ringstore_dot_v1_dot_peer__pb2.PurgeTombstoneRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_peer__pb2.PurgeTombstoneResponse.FromString,
+                _registered_method=True)
 
 
 class PeerServiceServicer:
@@ -223,6 +228,14 @@ class PeerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PurgeTombstone(self, request, context):
+        """Delete one tombstone, only if it is exactly the version stored for its key: every
+        metadata home replica has acknowledged it (node/repair/tombstones.py).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PeerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -300,6 +313,11 @@ def add_PeerServiceServicer_to_server(servicer, server):
                     servicer.ForgetBucket,
                     request_deserializer=ringstore_dot_v1_dot_peer__pb2.ForgetBucketRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_peer__pb2.ForgetBucketResponse.SerializeToString,
+            ),
+            'PurgeTombstone': grpc.unary_unary_rpc_method_handler(
+                    servicer.PurgeTombstone,
+                    request_deserializer=ringstore_dot_v1_dot_peer__pb2.PurgeTombstoneRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_peer__pb2.PurgeTombstoneResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -707,6 +725,33 @@ class PeerService:
             '/ringstore.v1.PeerService/ForgetBucket',
             ringstore_dot_v1_dot_peer__pb2.ForgetBucketRequest.SerializeToString,
             ringstore_dot_v1_dot_peer__pb2.ForgetBucketResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PurgeTombstone(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.PeerService/PurgeTombstone',
+            ringstore_dot_v1_dot_peer__pb2.PurgeTombstoneRequest.SerializeToString,
+            ringstore_dot_v1_dot_peer__pb2.PurgeTombstoneResponse.FromString,
             options,
             channel_credentials,
             insecure,

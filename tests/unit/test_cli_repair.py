@@ -21,6 +21,7 @@ from click.testing import CliRunner, Result
 from ringstore.v1 import admin_pb2
 
 from nodectl import cli, client as client_module, errors
+from nodectl.client import repair as client_repair
 from nodectl.client import (
     Client,
     FsckFinding,
@@ -391,7 +392,7 @@ def test_fsck_of_one_bucket(server: FakeServer, client: Client) -> None:
 def test_fsck_keeps_at_most_the_findings_limit(server: FakeServer, client: Client,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """Past FSCK_FINDINGS_MAX findings are counted in findings_omitted, not kept."""
-    monkeypatch.setattr(client_module, "FSCK_FINDINGS_MAX", 2)
+    monkeypatch.setattr(client_repair, "FSCK_FINDINGS_MAX", 2)
     server.node.fsck_findings = [_finding(key, 5) for key in ("a", "b", "c", "d")]
     server.node.fsck_summary = _summary(degraded=4)
     report = client.fsck()
@@ -699,7 +700,7 @@ def test_fsck_says_how_many_findings_it_did_not_keep(run, server: FakeServer,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Findings past the limit are not printed; a line says how many, and the exit code still
     counts them."""
-    monkeypatch.setattr(client_module, "FSCK_FINDINGS_MAX", 1)
+    monkeypatch.setattr(client_repair, "FSCK_FINDINGS_MAX", 1)
     monkeypatch.setattr(cli, "FSCK_FINDINGS_MAX", 1)
     _fsck_data(server, degraded=3, unreadable=0)
     result = run("fsck")

@@ -17,6 +17,7 @@ from click.testing import CliRunner, Result
 from ringstore.v1 import common_pb2
 
 from nodectl import cli, errors
+from nodectl.cli import progress as cli_progress
 from nodectl.client import (
     EC_SHARES_MAX,
     STREAM_DEADLINE_BYTES_PER_S,
@@ -389,7 +390,7 @@ def test_mb_and_put_pass_the_policy_on_the_wire(run, server: FakeServer) -> None
 def test_convert_prints_progress_and_result(run, server: FakeServer,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """convert draws progress on a terminal's stderr and prints one result line on stdout."""
-    monkeypatch.setattr(cli, "_stderr_is_terminal", lambda: True)
+    monkeypatch.setattr(cli_progress, "_stderr_is_terminal", lambda: True)
     run("mb", "photos")
     run("put", "-", "photos/cat.jpg", input=b"\x03" * BIG_BYTES)
     result = run("convert", "photos/cat.jpg", "--ec", "4+2")

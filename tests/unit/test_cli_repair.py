@@ -21,6 +21,7 @@ from click.testing import CliRunner, Result
 from ringstore.v1 import admin_pb2
 
 from nodectl import cli, client as client_module, errors
+from nodectl.cli import fsck as cli_fsck, progress as cli_progress
 from nodectl.client import repair as client_repair
 from nodectl.client import (
     Client,
@@ -675,7 +676,7 @@ def test_fsck_json_and_exit_codes(run, server: FakeServer, degraded: int, unread
 def test_fsck_shows_progress_on_a_terminal(run, server: FakeServer,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """On a terminal, progress (objects, chunks, bytes) is drawn on stderr, ending in a newline."""
-    monkeypatch.setattr(cli, "_stderr_is_terminal", lambda: True)
+    monkeypatch.setattr(cli_progress, "_stderr_is_terminal", lambda: True)
     server.node.fsck_progress = [admin_pb2.FsckProgress(objects_checked=170, chunks_checked=510,
                                                         bytes_checked=2000 * MIB)]
     server.node.fsck_summary = _summary()
@@ -701,7 +702,7 @@ def test_fsck_says_how_many_findings_it_did_not_keep(run, server: FakeServer,
     """Findings past the limit are not printed; a line says how many, and the exit code still
     counts them."""
     monkeypatch.setattr(client_repair, "FSCK_FINDINGS_MAX", 1)
-    monkeypatch.setattr(cli, "FSCK_FINDINGS_MAX", 1)
+    monkeypatch.setattr(cli_fsck, "FSCK_FINDINGS_MAX", 1)
     _fsck_data(server, degraded=3, unreadable=0)
     result = run("fsck")
     assert result.exit_code == 10

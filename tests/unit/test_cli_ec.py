@@ -2,7 +2,7 @@
 
 The pure parts (parse_ec, policy_pb, version_text, deadlines, formatting) are table-driven; the
 commands run through click's CliRunner, and the client directly, against
-`nodectl.testing.FakeServer`, a real grpc.server on a free loopback port.
+`nodectl_fakes.FakeServer`, a real grpc.server on a free loopback port.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from nodectl.client import (
     validate_policy,
     version_text,
 )
-from nodectl.testing import CHUNK_SIZE_BYTES, FakeServer
+from nodectl_fakes import CHUNK_SIZE_BYTES, FakeServer
 
 MIB = 1024 * 1024
 # Three fake chunks (4 + 4 + 2 MiB): big enough for the CLI's progress line (4 MiB and up).

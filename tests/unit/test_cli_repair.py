@@ -2,7 +2,7 @@
 
 The pure parts (durations, level labels, merging levels across nodes, cluster ETA, finding and
 summary lines, fsck's exit code) are table-driven; the commands run through click's CliRunner, and
-the client directly, against `nodectl.testing.FakeServer`, a real grpc.server on a free loopback
+the client directly, against `nodectl_fakes.FakeServer`, a real grpc.server on a free loopback
 port answering with canned per-node statuses that each test sets.
 """
 
@@ -35,7 +35,7 @@ from nodectl.client import (
     merge_levels,
     repair_eta_s,
 )
-from nodectl.testing import FakeServer, ManualClock, assert_error_line, clocked_cli
+from nodectl_fakes import FakeServer, ManualClock, assert_error_line, clocked_cli
 
 MIB = 1024 * 1024
 CHUNK_ID = bytes.fromhex("3fa2c1d0e9b8a7f6" * 4)

@@ -5,10 +5,12 @@ channel, deadlines, retries, input validation and the translation of protobuf in
 dataclasses; `nodectl.cli` only parses arguments, calls the client and formats results.
 `nodectl.errors` is the one exception hierarchy both use, with the CLI's exit codes.
 
-Dependency order inside the package: errors <- client <- cli (and testing, an in-memory server
-for tests, depends only on the wire contract). This package talks to nodes over the wire contract
-(`ringstore.v1`, `ringstore.frames`) only and never imports `node`: whatever it needs to know
-about a node, it learns from a reply.
+Dependency order inside the package: errors <- client <- cli. `client` and `cli` are packages
+whose `__init__` maps their modules and re-exports every name, so `from nodectl.client import X`
+does not depend on the layout. The fake node the unit tests run against is test code and lives in
+tests/unit/nodectl_fakes.py, outside the shipped package. This package talks to nodes over the
+wire contract (`ringstore.v1`, `ringstore.frames`) only and never imports `node`: whatever it needs
+to know about a node, it learns from a reply.
 """
 
 from nodectl.client import (

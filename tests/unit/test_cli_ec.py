@@ -2,7 +2,7 @@
 
 The pure parts (parse_ec, policy_pb, version_text, deadlines, formatting) are table-driven; the
 commands run through click's CliRunner, and the client directly, against
-`nodectl.testing.FakeServer`, a real grpc.server on a free loopback port.
+`nodectl_fakes.FakeServer`, a real grpc.server on a free loopback port.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from click.testing import CliRunner, Result
 from ringstore.v1 import common_pb2
 
 from nodectl import cli, errors
+from nodectl.cli import progress as cli_progress
 from nodectl.client import (
     EC_SHARES_MAX,
     STREAM_DEADLINE_BYTES_PER_S,
@@ -32,7 +33,7 @@ from nodectl.client import (
     validate_policy,
     version_text,
 )
-from nodectl.testing import CHUNK_SIZE_BYTES, FakeServer
+from nodectl_fakes import CHUNK_SIZE_BYTES, FakeServer
 
 MIB = 1024 * 1024
 # Three fake chunks (4 + 4 + 2 MiB): big enough for the CLI's progress line (4 MiB and up).
@@ -389,7 +390,7 @@ def test_mb_and_put_pass_the_policy_on_the_wire(run, server: FakeServer) -> None
 def test_convert_prints_progress_and_result(run, server: FakeServer,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """convert draws progress on a terminal's stderr and prints one result line on stdout."""
-    monkeypatch.setattr(cli, "_stderr_is_terminal", lambda: True)
+    monkeypatch.setattr(cli_progress, "_stderr_is_terminal", lambda: True)
     run("mb", "photos")
     run("put", "-", "photos/cat.jpg", input=b"\x03" * BIG_BYTES)
     result = run("convert", "photos/cat.jpg", "--ec", "4+2")

@@ -1,7 +1,7 @@
 """`nodectl node status|drain|maintenance`, `ring plan` and the flags in `status`.
 
 The pure parts (compact durations, state flags, disk and plan lines, the ideal a plan is measured
-against) are table-driven; the client and the commands run against `nodectl.testing.FakeServer`,
+against) are table-driven; the client and the commands run against `nodectl_fakes.FakeServer`,
 a real grpc.server on a free loopback port whose drains progress one step per status poll. Time
 is a manual clock handed to the CLI as click's `obj`: a drain's polls advance it, nothing sleeps,
 and every duration printed is exact.
@@ -22,7 +22,7 @@ from ringstore.v1 import admin_pb2, membership_pb2
 
 from nodectl import cli, errors
 from nodectl.client import MAINTENANCE_S_MAX, Client, Member, NodeStatus, RingMove, RingPlan
-from nodectl.testing import FakeServer, ManualClock, assert_error_line, clocked_cli
+from nodectl_fakes import FakeServer, ManualClock, assert_error_line, clocked_cli
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -589,8 +589,8 @@ def test_maintenance_usage_errors(run, server: FakeServer, args: tuple[str, ...]
 
 def test_maintenance_limit_matches_the_node() -> None:
     """The CLI's 7-day limit is the one nodes enforce."""
-    from nodectl import testing
-    assert MAINTENANCE_S_MAX == testing.MAINTENANCE_S_MAX == 7 * 24 * 3600
+    import nodectl_fakes
+    assert MAINTENANCE_S_MAX == nodectl_fakes.MAINTENANCE_S_MAX == 7 * 24 * 3600
 
 
 def _canned_plan(server: FakeServer, **changes: object) -> None:

@@ -1,7 +1,7 @@
 """nodectl's command line: argument parsing, formatting, and the commands end to end.
 
 The parsing and formatting helpers are pure and table-driven. The commands run through click's
-CliRunner against `nodectl.testing.FakeServer` (a real grpc.server on a free loopback port), and
+CliRunner against `nodectl_fakes.FakeServer` (a real grpc.server on a free loopback port), and
 the tests check what a script sees: exit codes, one-line errors on stderr, and stdout.
 """
 
@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 
 from nodectl import cli, errors
 from nodectl.client import ClusterStatus, MemberStatus
-from nodectl.testing import FakeServer
+from nodectl_fakes import FakeServer
 
 # ---------------------------------------------------------------------------------------------
 # Pure parsing

@@ -2,7 +2,7 @@
 
 The pure parts (durations, level labels, merging levels across nodes, cluster ETA, finding and
 summary lines, fsck's exit code) are table-driven; the commands run through click's CliRunner, and
-the client directly, against `nodectl.testing.FakeServer`, a real grpc.server on a free loopback
+the client directly, against `nodectl_fakes.FakeServer`, a real grpc.server on a free loopback
 port answering with canned per-node statuses that each test sets.
 """
 
@@ -21,6 +21,8 @@ from click.testing import CliRunner, Result
 from ringstore.v1 import admin_pb2
 
 from nodectl import cli, client as client_module, errors
+from nodectl.cli import fsck as cli_fsck, progress as cli_progress
+from nodectl.client import repair as client_repair
 from nodectl.client import (
     Client,
     FsckFinding,
@@ -33,7 +35,7 @@ from nodectl.client import (
     merge_levels,
     repair_eta_s,
 )
-from nodectl.testing import FakeServer, ManualClock, assert_error_line, clocked_cli
+from nodectl_fakes import FakeServer, ManualClock, assert_error_line, clocked_cli
 
 MIB = 1024 * 1024
 CHUNK_ID = bytes.fromhex("3fa2c1d0e9b8a7f6" * 4)
@@ -391,7 +393,7 @@ def test_fsck_of_one_bucket(server: FakeServer, client: Client) -> None:
 def test_fsck_keeps_at_most_the_findings_limit(server: FakeServer, client: Client,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """Past FSCK_FINDINGS_MAX findings are counted in findings_omitted, not kept."""
-    monkeypatch.setattr(client_module, "FSCK_FINDINGS_MAX", 2)
+    monkeypatch.setattr(client_repair, "FSCK_FINDINGS_MAX", 2)
     server.node.fsck_findings = [_finding(key, 5) for key in ("a", "b", "c", "d")]
     server.node.fsck_summary = _summary(degraded=4)
     report = client.fsck()
@@ -674,7 +676,7 @@ def test_fsck_json_and_exit_codes(run, server: FakeServer, degraded: int, unread
 def test_fsck_shows_progress_on_a_terminal(run, server: FakeServer,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """On a terminal, progress (objects, chunks, bytes) is drawn on stderr, ending in a newline."""
-    monkeypatch.setattr(cli, "_stderr_is_terminal", lambda: True)
+    monkeypatch.setattr(cli_progress, "_stderr_is_terminal", lambda: True)
     server.node.fsck_progress = [admin_pb2.FsckProgress(objects_checked=170, chunks_checked=510,
                                                         bytes_checked=2000 * MIB)]
     server.node.fsck_summary = _summary()
@@ -699,8 +701,8 @@ def test_fsck_says_how_many_findings_it_did_not_keep(run, server: FakeServer,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Findings past the limit are not printed; a line says how many, and the exit code still
     counts them."""
-    monkeypatch.setattr(client_module, "FSCK_FINDINGS_MAX", 1)
-    monkeypatch.setattr(cli, "FSCK_FINDINGS_MAX", 1)
+    monkeypatch.setattr(client_repair, "FSCK_FINDINGS_MAX", 1)
+    monkeypatch.setattr(cli_fsck, "FSCK_FINDINGS_MAX", 1)
     _fsck_data(server, degraded=3, unreadable=0)
     result = run("fsck")
     assert result.exit_code == 10

@@ -1,7 +1,7 @@
 """nodectl's error mapping, input validation, retries and streaming, against a real in-process server.
 
 The pure parts (status -> class -> exit code, validation messages, deadlines, backoff) are
-table-driven; the rest runs the real client against `nodectl.testing.FakeServer`, a real
+table-driven; the rest runs the real client against `nodectl_fakes.FakeServer`, a real
 grpc.server on a free loopback port, with failures injected per method.
 """
 
@@ -34,7 +34,7 @@ from nodectl.client import (
     validate_prefix,
     validate_range,
 )
-from nodectl.testing import FakeServer
+from nodectl_fakes import FakeServer
 
 POLL_DEADLINE_S = 10.0
 

@@ -13,7 +13,7 @@ from node.objects import validate
 from nodectl import client as nodectl_client
 from nodectl.client import Client
 from nodectl.errors import InvalidArgument as ClientInvalidArgument
-from nodectl.testing import FakeServer
+from nodectl_fakes import FakeServer
 
 
 @pytest.mark.parametrize("check,value,fragment", [

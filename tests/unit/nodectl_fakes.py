@@ -36,6 +36,10 @@ PlanRing answers the canned `ring_plan`, with `unreachable` unless `this_node_on
 node's own checks of the change (a drain of a non-member or an add of a member is
 FAILED_PRECONDITION).
 
+It lives beside the unit tests that use it (`from nodectl_fakes import FakeServer`, the way
+integration tests import `cluster_checks`), not in the shipped `nodectl` package: it is test code,
+and an installed nodectl has no use for it.
+
 Rejected alternative: mocking grpc's channel or stubs. That would test our calls against our own
 idea of gRPC (deadlines, cancellation, status details, stream framing), which is exactly what
 these tests exist to check.

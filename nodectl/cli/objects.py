@@ -1,0 +1,421 @@
+"""Bucket and object commands: mb, rb, ls, put, get, rm, stat, convert.
+
+Redundancy flags: `mb`, `put` and `convert` take `--replicas N` or `--ec K+M` (never both: a usage
+error, exit 2). The K+M text is parsed by the client's `parse_ec`, before any file is read or any
+request sent, so a typo costs nothing and reads like the node's own message would.
+
+`stat` shows, per chunk, one line per holder: `copy N` under replication, `share I (data)` or
+`share I (parity)` under erasure coding (I below K is a data share), with the node's state and
+`handoff for X` when the copy stands in for a DOWN node. Indexes are the placement record's own
+(from 0), so they match `stat --json`.
+
+`get` writes to a temporary file beside the destination and renames it into place only after
+the last byte arrived (and, for whole objects, matched its blake3), so a failed or interrupted get
+never leaves a half-written file under the destination name.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from nodectl.cli.common import _print_json, _Settings
+from nodectl.cli.formatting import _aligned, _count, format_table, human_bytes, iso_utc
+from nodectl.cli.progress import Progress, _progress
+from nodectl.client import (
+    EC_SHARES_MAX,
+    LIST_PAGE_SIZE_MAX,
+    BucketInfo,
+    ConvertProgress,
+    ConvertResult,
+    ObjectInfo,
+    ObjectStat,
+    validate_bucket,
+    validate_key,
+    validate_policy,
+    validate_prefix,
+)
+from nodectl.errors import InvalidArgument
+
+
+def split_bucket_key(text: str, *, key_required: bool = True) -> tuple[str, str]:
+    """(bucket, key) of "BUCKET/KEY", both validated; the key may hold more slashes.
+
+    With key_required=False, "BUCKET" and "BUCKET/" give an empty key (the caller fills it in).
+    """
+    bucket, sep, key = text.partition("/")
+    if not sep and key_required:
+        raise InvalidArgument(f"expected BUCKET/KEY, got {text!r}")
+    validate_bucket(bucket)
+    if key or key_required:
+        validate_key(key)
+    return bucket, key
+
+
+def split_bucket_prefix(text: str) -> tuple[str, str]:
+    """(bucket, prefix) of "BUCKET" or "BUCKET/PREFIX"."""
+    bucket, _, prefix = text.partition("/")
+    validate_bucket(bucket)
+    validate_prefix(prefix)
+    return bucket, prefix
+
+
+def parse_range(text: str) -> tuple[int, int | None]:
+    """(start_bytes, length_bytes or None) of "START-END" (END inclusive) or "START-"."""
+    usage = f"range {text!r} is not START-END or START- (byte offsets, END inclusive)"
+    start_text, sep, end_text = text.partition("-")
+    if not sep or not start_text.isdigit() or not (end_text == "" or end_text.isdigit()):
+        raise InvalidArgument(usage)
+    start = int(start_text)
+    if end_text == "":
+        return start, None
+    end = int(end_text)
+    if end < start:
+        raise InvalidArgument(f"range {text!r} ends before it starts")
+    return start, end - start + 1
+
+
+def parse_policy_flags(replicas: int | None, ec: str | None, *,
+                       required: bool = False) -> tuple[int | None, tuple[int, int] | None]:
+    """(replicas, (K, M) or None) from --replicas and --ec; usage error when both (or, if
+    `required`, neither) are given, InvalidArgument (exit 2) for a bad K+M."""
+    if replicas is not None and ec is not None:
+        raise click.UsageError("give either --replicas or --ec, not both")
+    if required and replicas is None and ec is None:
+        raise click.UsageError("give the target policy: --ec K+M or --replicas N")
+    return replicas, validate_policy(replicas, ec)
+
+
+def policy_flags_text(replicas: int | None, ec: tuple[int, int] | None) -> str:
+    """"replicas=N" or "ec=K+M" as the flags asked for, in the node's own spelling; "" for neither."""
+    if replicas is not None:
+        return f"replicas={replicas}"
+    if ec is not None:
+        return f"ec={ec[0]}+{ec[1]}"
+    return ""
+
+
+def format_buckets(buckets: Sequence[BucketInfo]) -> list[str]:
+    """The `ls` table of buckets: NAME  POLICY (the default redundancy, "replicas=3" or "ec=4+2")."""
+    return format_table(("NAME", "POLICY"), ((b.name, b.policy or "-") for b in buckets))
+
+
+# Width of the SIZE column of `ls`: fixed so object listings can stream page by page.
+LS_SIZE_WIDTH = 12
+
+
+def format_object_line(info: ObjectInfo) -> str:
+    """One `ls` line: SIZE  MODIFIED(UTC ISO)  KEY."""
+    return f"{info.size_bytes:>{LS_SIZE_WIDTH}}  {iso_utc(info.created_at_unix_ms):<20}  {info.key}"
+
+
+def format_object_header() -> str:
+    return f"{'SIZE':>{LS_SIZE_WIDTH}}  {'MODIFIED':<20}  KEY"
+
+
+def holder_role(ec: tuple[int, int] | None, share_index: int) -> str:
+    """"copy N" under replication; "share I (data)" or "share I (parity)" under ec=K+M."""
+    if ec is None:
+        return f"copy {share_index}"
+    return f"share {share_index} ({'data' if share_index < ec[0] else 'parity'})"
+
+
+def physical_text(stat: ObjectStat) -> str:
+    """The `physical` line of `stat`: bytes on disk across the cluster and the ratio to logical."""
+    info = stat.info
+    if info.inline:
+        return "0 bytes (inline in the manifest)"
+    if stat.physical_bytes == 0 and info.size_bytes > 0:
+        return "- (the node did not report it)"
+    text = f"{stat.physical_bytes} bytes ({human_bytes(stat.physical_bytes)})"
+    if info.size_bytes > 0:
+        text += f", {stat.physical_bytes / info.size_bytes:.2f}x logical"
+    return text
+
+
+def format_stat(stat: ObjectStat) -> list[str]:
+    """The `stat` report: the version, then each chunk and one line per holder with its role."""
+    info = stat.info
+    metadata = ", ".join(f"{k}={v}" for k, v in sorted(info.metadata.items())) or "-"
+    lines = [
+        f"{info.bucket}/{info.key}",
+        f"  size        {info.size_bytes} bytes ({human_bytes(info.size_bytes)})",
+        f"  physical    {physical_text(stat)}",
+        f"  blake3      {info.blake3_hex or '-'}",
+        f"  version     {info.version or '-'}",
+        f"  policy      {info.policy or '-'}",
+        f"  type        {info.content_type or '-'}",
+        f"  created     {iso_utc(info.created_at_unix_ms)}",
+        f"  metadata    {metadata}",
+        f"  stored      {'inline in the manifest' if info.inline else f'{info.chunk_count} chunks'}",
+    ]
+    for index, chunk in enumerate(stat.chunks):
+        lines.append(f"  chunk {index}  offset {chunk.offset_bytes}  {chunk.size_bytes} bytes  "
+                     f"{chunk.chunk_id_hex[:16]}")
+        rows = [[holder_role(info.ec, h.share_index), h.node_id, h.state,
+                 f"handoff for {h.handoff_for_node_id}" if h.handoff_for_node_id else ""]
+                for h in chunk.holders]
+        lines += ["    " + row for row in _aligned(rows)] or ["    no holders"]
+    return lines
+
+
+def format_convert_result(bucket: str, key: str, result: ConvertResult, asked: str) -> str:
+    """The one line `convert` prints; `asked` is the policy the flags named (shown if the node's
+    reply names none)."""
+    name = f"{bucket}/{key}"
+    policy = result.info.policy or asked
+    if result.unchanged:
+        return f"{name} already has {policy}; nothing to do"
+    return (f"converted {name} to {policy}: "
+            f"{_count(result.info.chunk_count, 'chunk')} rewritten, "
+            f"{_count(result.copies_released, 'old copy', 'old copies')} released "
+            f"({result.copies_still_referenced} still referenced, "
+            f"{result.copies_not_reached} not reached)")
+
+
+def _binary(stream: Any) -> Any:
+    """The byte stream under a text stdio stream (sys.stdin.buffer), or the stream itself."""
+    return getattr(stream, "buffer", stream)
+
+
+def _unbuffered_stdin() -> Any:
+    """stdin's file descriptor as an unbuffered binary file, for `put -`.
+
+    The client reads a pipe from gRPC's sending thread. Through sys.stdin.buffer that thread holds
+    the buffer's lock while it waits on a slow producer; when the put fails meanwhile (the node
+    went away) and the main thread exits, the interpreter cannot take that lock at shutdown and
+    aborts (`Fatal Python error: _enter_buffered_busy`, exit 134). An unbuffered read holds no lock
+    while it blocks. Nothing has read stdin before this, so no buffered bytes are skipped. Without
+    a descriptor (a test's in-memory stdin), the stream itself."""
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        return _binary(sys.stdin)
+    return open(fd, "rb", buffering=0, closefd=False)
+
+
+def _write_atomically(destination: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """write(f) into a temp file beside destination, fsync, then rename it over destination."""
+    fd, temp_name = tempfile.mkstemp(dir=destination.parent or Path("."),
+                                     prefix=f".{destination.name}.", suffix=".part")
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; give the usual new-file mode
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp_name, destination)
+    except BaseException:
+        try:
+            os.unlink(temp_name)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+# The --ec flag's help, shared by mb, put and convert.
+EC_HELP = (f"Erasure-code every chunk into K data + M parity shares, any K of which rebuild it "
+           f"(K, M >= 1; K+M at most {EC_SHARES_MAX} and at most the live nodes).")
+
+
+@click.command("mb")
+@click.argument("bucket")
+@click.option("--replicas", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Copies of every chunk (default: the cluster's policy).")
+@click.option("--ec", default=None, metavar="K+M", help=EC_HELP + " Not with --replicas.")
+@click.pass_obj
+def make_bucket(settings: _Settings, bucket: str, replicas: int | None, ec: str | None) -> None:
+    """Create BUCKET, whose objects default to --replicas N or --ec K+M."""
+    replicas, shares = parse_policy_flags(replicas, ec)
+    with settings.client() as client:
+        info = client.create_bucket(bucket, replicas=replicas, ec=shares)
+    click.echo(f"created bucket {info.name} ({info.policy or 'cluster default policy'})")
+
+
+@click.command("rb")
+@click.argument("bucket")
+@click.pass_obj
+def remove_bucket(settings: _Settings, bucket: str) -> None:
+    """Remove BUCKET, which must be empty."""
+    with settings.client() as client:
+        client.delete_bucket(bucket)
+    click.echo(f"removed bucket {bucket}")
+
+
+@click.command("ls")
+@click.argument("target", required=False, metavar="[BUCKET[/PREFIX]]")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option("--page-size", type=click.IntRange(1, LIST_PAGE_SIZE_MAX), default=1000,
+              show_default=True, metavar="N", help="Objects fetched per request.")
+@click.pass_obj
+def list_command(settings: _Settings, target: str | None, as_json: bool, page_size: int) -> None:
+    """List buckets, or the objects of BUCKET whose keys start with PREFIX."""
+    if target is None:
+        with settings.client() as client:
+            buckets = client.list_buckets()
+        if as_json:
+            _print_json({"buckets": [b.to_dict() for b in buckets]})
+        else:
+            click.echo("\n".join(format_buckets(buckets)))
+        return
+    bucket, prefix = split_bucket_prefix(target)
+    with settings.client() as client:
+        objects = client.list_objects(bucket, prefix=prefix, page_size=page_size)
+        if as_json:
+            _print_json({"bucket": bucket, "prefix": prefix,
+                         "objects": [o.to_dict() for o in objects]})
+            return
+        first = next(objects, None)  # fail before printing a header when the bucket is missing
+        click.echo(format_object_header())
+        if first is not None:
+            click.echo(format_object_line(first))
+            for info in objects:
+                click.echo(format_object_line(info))
+
+
+@click.command("put")
+@click.argument("local_path", metavar="LOCAL_PATH")
+@click.argument("target", metavar="BUCKET/KEY")
+@click.option("--replicas", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Copies of every chunk (default: the bucket's policy).")
+@click.option("--ec", default=None, metavar="K+M", help=EC_HELP + " Not with --replicas.")
+@click.option("--content-type", default=None, metavar="T",
+              help="MIME type to record (default: guessed from LOCAL_PATH's name).")
+@click.pass_obj
+def put_command(settings: _Settings, local_path: str, target: str, replicas: int | None,
+                ec: str | None, content_type: str | None) -> None:
+    """Store LOCAL_PATH (- for stdin) as BUCKET/KEY.
+
+    A KEY that is empty or ends in / gets LOCAL_PATH's file name appended. --replicas N or
+    --ec K+M override the bucket's policy for this object.
+    """
+    replicas, shares = parse_policy_flags(replicas, ec)
+    bucket, key = split_bucket_key(target, key_required=False)
+    if not key or key.endswith("/"):
+        if local_path == "-":
+            raise InvalidArgument("put from stdin needs a full BUCKET/KEY")
+        key += Path(local_path).name
+        validate_key(key)
+    if content_type is None:
+        content_type = "" if local_path == "-" else (mimetypes.guess_type(local_path)[0] or "")
+    if local_path == "-":
+        data: Any = _unbuffered_stdin()
+        total_bytes = None
+    else:
+        path = Path(local_path)
+        if path.is_dir():
+            raise IsADirectoryError(21, "is a directory", local_path)
+        data = path
+        total_bytes = path.stat().st_size
+    progress = _progress(f"put {bucket}/{key}", total_bytes)
+    with settings.client() as client:
+        try:
+            info = client.put(bucket, key, data, replicas=replicas, ec=shares,
+                              content_type=content_type, progress=progress.update)
+        finally:
+            progress.finish()
+    click.echo(f"stored {info.bucket}/{info.key}: {info.size_bytes} bytes, "
+               f"blake3 {info.blake3_hex}, version {info.version}")
+
+
+@click.command("get")
+@click.argument("source", metavar="BUCKET/KEY")
+@click.argument("local_path", metavar="LOCAL_PATH|-")
+@click.option("--range", "byte_range", default=None, metavar="START-END",
+              help="Only bytes START..END (inclusive); START- reads to the end.")
+@click.pass_obj
+def get_command(settings: _Settings, source: str, local_path: str, byte_range: str | None) -> None:
+    """Read BUCKET/KEY into LOCAL_PATH (a file or directory; - for stdout).
+
+    The bytes go to a temporary file beside LOCAL_PATH, renamed into place only once complete.
+    """
+    bucket, key = split_bucket_key(source)
+    start_bytes, length_bytes = (None, None) if byte_range is None else parse_range(byte_range)
+    with settings.client() as client, client.get(
+            bucket, key, range_start_bytes=start_bytes, range_length_bytes=length_bytes) as reader:
+        progress = _progress(f"get {bucket}/{key}", reader.range_length_bytes)
+        try:
+            if local_path == "-":
+                stdout = _binary(sys.stdout)
+                reader.readinto_file(stdout, progress=progress.update)
+                stdout.flush()
+            else:
+                destination = Path(local_path)
+                if destination.is_dir():
+                    destination = destination / key.rsplit("/", 1)[-1]
+                _write_atomically(destination, lambda f: reader.readinto_file(
+                    f, progress=progress.update))
+        finally:
+            progress.finish()
+
+
+@click.command("rm")
+@click.argument("target", metavar="BUCKET/KEY")
+@click.pass_obj
+def remove_command(settings: _Settings, target: str) -> None:
+    """Delete BUCKET/KEY."""
+    bucket, key = split_bucket_key(target)
+    with settings.client() as client:
+        client.delete(bucket, key)
+    click.echo(f"deleted {bucket}/{key}")
+
+
+@click.command("stat")
+@click.argument("target", metavar="BUCKET/KEY")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_obj
+def stat_command(settings: _Settings, target: str, as_json: bool) -> None:
+    """Show BUCKET/KEY's size and bytes on disk, blake3, version, policy, and each chunk's
+    holders (copy N, or share I data/parity under erasure coding)."""
+    bucket, key = split_bucket_key(target)
+    with settings.client() as client:
+        stat = client.stat(bucket, key)
+    if as_json:
+        _print_json(stat.to_dict())
+    else:
+        click.echo("\n".join(format_stat(stat)))
+
+
+@click.command("convert")
+@click.argument("target", metavar="BUCKET/KEY")
+@click.option("--ec", default=None, metavar="K+M", help=EC_HELP)
+@click.option("--replicas", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Whole copies of every chunk on N nodes.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON document.")
+@click.pass_obj
+def convert_command(settings: _Settings, target: str, ec: str | None, replicas: int | None,
+                    as_json: bool) -> None:
+    """Rewrite BUCKET/KEY under --ec K+M or --replicas N (exactly one).
+
+    The old copies are released only once the new ones are durable; converting to the policy
+    the object already has does nothing. Progress goes to stderr when it is a terminal.
+    """
+    replicas, shares = parse_policy_flags(replicas, ec, required=True)
+    bucket, key = split_bucket_key(target)
+    bars: list[Progress] = []  # made at the first progress message, which tells the size
+
+    def on_progress(done: ConvertProgress) -> None:
+        if not bars:
+            bars.append(_progress(f"convert {bucket}/{key}", done.bytes_total))
+        bars[0].update(done.bytes_done, detail=f"{done.chunks_done}/{done.chunks_total} chunks")
+
+    with settings.client() as client:
+        try:
+            result = client.convert(bucket, key, replicas=replicas, ec=shares,
+                                    progress=on_progress)
+        finally:
+            if bars:
+                bars[0].finish()
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        click.echo(format_convert_result(bucket, key, result, policy_flags_text(replicas, shares)))

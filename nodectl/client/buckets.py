@@ -1,0 +1,47 @@
+"""Bucket calls of `Client`: create, delete and list buckets.
+
+Creates and deletes carry a fresh request id, the same on each of their retries, so a retry after
+a lost answer gets the answer of its own call instead of AlreadyExists or NotFound.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from ringstore.v1 import object_pb2
+
+from nodectl.client.connection import _Connection
+from nodectl.client.from_pb import bucket_info_from_pb
+from nodectl.client.results import BucketInfo
+from nodectl.client.validate import policy_pb, validate_bucket
+
+
+class _BucketCalls(_Connection):
+    """Buckets: create, delete, list."""
+
+    def create_bucket(self, bucket: str, *, replicas: int | None = None,
+                      ec: str | tuple[int, int] | None = None) -> BucketInfo:
+        """Create a bucket whose objects default to `replicas` copies or `ec` K+M erasure coding.
+
+        `ec` is "K+M" or (K, M). Give at most one; neither means the cluster's default policy.
+        AlreadyExists when the bucket exists, whoever created it and with whatever policy: of many
+        concurrent creates of one name exactly one succeeds. The call carries a fresh request id,
+        the same on every retry, so a retry after a lost answer gets the answer of its own create.
+        """
+        validate_bucket(bucket)
+        policy = policy_pb(replicas, ec)
+        request = object_pb2.CreateBucketRequest(bucket=bucket, default_policy=policy, request_id=uuid.uuid4().hex)
+        response = self._unary(self._objects.CreateBucket, request)
+        return bucket_info_from_pb(response.bucket)
+
+    def delete_bucket(self, bucket: str) -> None:
+        """Remove an empty bucket (FailedPrecondition when it still holds objects). Retried with the
+        same request id, so a retry after a lost answer succeeds rather than raising NotFound."""
+        validate_bucket(bucket)
+        request = object_pb2.DeleteBucketRequest(bucket=bucket, request_id=uuid.uuid4().hex)
+        self._unary(self._objects.DeleteBucket, request)
+
+    def list_buckets(self) -> list[BucketInfo]:
+        """Every bucket, sorted by name."""
+        response = self._unary(self._objects.ListBuckets, object_pb2.ListBucketsRequest())
+        return [bucket_info_from_pb(b) for b in response.buckets]

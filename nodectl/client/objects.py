@@ -1,0 +1,303 @@
+"""Object calls of `Client`: put, get, stat, convert, list and delete.
+
+- A put streams its header, its source's frames (put_source.py) and an end message with the size
+  and blake3 of what was sent; the node stores only a stream that ends so and matches. It is
+  retried after UNAVAILABLE only when its source can be replayed.
+- A get answers with an `ObjectReader` (reader.py) once the object's info arrived, so a missing
+  object or a bad range raises at once.
+- `convert` rewrites an object under another policy. The node streams progress, then the result;
+  the call is idempotent on the node (converting to the policy the object already has answers
+  `unchanged`), so it is retried after UNAVAILABLE like a unary call, from the start. Its deadline
+  cannot be set up front (the size is learnt from the first progress message), so a watchdog
+  allows timeout_s for the first message, then the larger of "timeout_s since the last progress
+  that moved forward" and `convert_deadline_s` of the object's size, counted from the start.
+- A listing is fetched a page at a time as the caller iterates, at most LIST_PAGES_MAX pages.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, BinaryIO
+
+import blake3
+import grpc
+from ringstore.v1 import object_pb2
+
+from nodectl.client.connection import _Connection
+from nodectl.client.deadlines import (
+    _Watchdog,
+    convert_deadline_s,
+    expansion_ratio,
+    rpc_error,
+    stream_deadline_s,
+)
+from nodectl.client.from_pb import (
+    convert_progress_from_pb,
+    convert_result_from_pb,
+    object_info_from_pb,
+    object_stat_from_pb,
+)
+from nodectl.client.limits import CONVERT_MESSAGES_MAX, LIST_PAGE_SIZE_MAX, LIST_PAGES_MAX
+from nodectl.client.put_source import _PutSource
+from nodectl.client.reader import ObjectReader
+from nodectl.client.results import ConvertProgress, ConvertResult, ListPage, ObjectInfo, ObjectStat
+from nodectl.client.validate import (
+    policy_pb,
+    validate_bucket,
+    validate_key,
+    validate_prefix,
+    validate_put_fields,
+    validate_range,
+)
+from nodectl.errors import (
+    DeadlineExceeded,
+    Internal,
+    InvalidArgument,
+    RingstoreError,
+    Unavailable,
+    from_rpc_error,
+)
+
+
+class _ObjectCalls(_Connection):
+    """Objects: put, get, stat, convert, list, delete."""
+
+    def put(self, bucket: str, key: str,
+            data: bytes | bytearray | memoryview | BinaryIO | os.PathLike[str], *,
+            replicas: int | None = None, ec: str | tuple[int, int] | None = None,
+            content_type: str = "", metadata: Mapping[str, str] | None = None,
+            progress: Callable[[int], None] | None = None) -> ObjectInfo:
+        """Store `data` (bytes, a binary file read from its current position, or a path).
+
+        `replicas` or `ec` ("K+M" or (K, M)), at most one, override the bucket's default policy.
+        Streams FRAME_SIZE_BYTES frames and calls `progress(bytes_sent_so_far)` after each (from
+        gRPC's sending thread). A file that cannot seek (a pipe) is read from that thread too: give
+        an unbuffered one (`open(fd, "rb", buffering=0)`) if the process may exit while the read
+        waits, since a buffered reader's lock held there aborts the interpreter at shutdown. Returns once the object is durable. The size is sent when known,
+        so the node rejects a file that changes length mid-put.
+        """
+        validate_bucket(bucket)
+        validate_key(key)
+        policy = policy_pb(replicas, ec)
+        metadata = dict(metadata or {})
+        validate_put_fields(content_type, metadata)
+        source = _PutSource(data)
+        header = object_pb2.PutObjectHeader(
+            bucket=bucket, key=key, content_type=content_type, metadata=metadata, policy=policy)
+        if source.size_bytes is not None:
+            header.size_bytes = source.size_bytes
+        response = self._retrying(lambda: self._put_once(header, source, progress),
+                                  replayable=source.replayable)
+        return object_info_from_pb(response.object)
+
+    def _put_once(self, header: object_pb2.PutObjectHeader, source: _PutSource,
+                  progress: Callable[[int], None] | None) -> object_pb2.PutObjectResponse:
+        """One PutObject call; errors come back as RingstoreError or the source's own exception."""
+        started_s = time.monotonic()
+        known_size = source.size_bytes is not None
+        grpc_timeout_s = stream_deadline_s(self._timeout_s, source.size_bytes) if known_size else None
+        # With an unknown size the deadline is "no progress for timeout_s".
+        watchdog = None if known_size else _Watchdog(started_s + self._timeout_s)
+        call_ready = threading.Event()
+        call_box: list[Any] = []
+        failures: list[BaseException] = []
+        sent = [0]
+
+        def requests() -> Iterator[object_pb2.PutObjectRequest | bytes | memoryview]:
+            yield object_pb2.PutObjectRequest(header=header)
+            hasher = blake3.blake3()
+            try:
+                for frame in source.frames():
+                    hasher.update(frame)
+                    yield frame
+                    sent[0] += len(frame)
+                    if watchdog is not None:
+                        watchdog.move_to(time.monotonic() + self._timeout_s)
+                    if progress is not None:
+                        progress(sent[0])
+            except Exception as exc:  # noqa: BLE001 - handed to the caller below
+                # gRPC would log a traceback and report CANCELLED; keep the real error and
+                # cancel ourselves so the node never sees a half-close (a short object).
+                failures.append(exc)
+                call_ready.wait()
+                call_box[0].cancel()
+                return
+            # Only a stream that ends with this message is stored: the node checks the size and the
+            # blake3 against what arrived, end to end.
+            yield object_pb2.PutObjectRequest(end=object_pb2.PutObjectEnd(size_bytes=sent[0], blake3=hasher.digest()))
+
+        call = self._put_rpc.future(requests(), timeout=grpc_timeout_s)
+        call_box.append(call)
+        call_ready.set()
+        if watchdog is not None:
+            watchdog.start(call)
+        try:
+            return call.result()
+        except (grpc.RpcError, grpc.FutureCancelledError) as err:
+            # A call we cancelled ourselves raises FutureCancelledError, not RpcError.
+            if failures:
+                raise failures[0] from None
+            if watchdog is not None and watchdog.expired:
+                raise DeadlineExceeded(
+                    f"put {header.bucket}/{header.key}: no progress for {self._timeout_s:.1f} s "
+                    f"({sent[0]} bytes sent): retry, or raise --timeout-s") from err
+            if isinstance(err, grpc.RpcError):
+                error = rpc_error(err, f"put {header.bucket}/{header.key}", grpc_timeout_s)
+                if isinstance(error, Unavailable) and sent[0]:
+                    # gRPC says "Socket closed" or "Stream removed": say what it means here.
+                    error = Unavailable(
+                        f"put {header.bucket}/{header.key}: the node at {self.address} went away "
+                        f"after {sent[0]} bytes were sent ({error}); nothing was stored: put again")
+                raise error from err
+            raise RingstoreError(f"put {header.bucket}/{header.key}: cancelled",
+                                 code=grpc.StatusCode.CANCELLED) from err
+        except BaseException:
+            call.cancel()  # KeyboardInterrupt and friends: do not leave the upload running
+            raise
+        finally:
+            if watchdog is not None:
+                watchdog.stop()
+
+    def get(self, bucket: str, key: str, *, range_start_bytes: int | None = None,
+            range_length_bytes: int | None = None) -> ObjectReader:
+        """Start reading an object (or `range_length_bytes` from `range_start_bytes`).
+
+        Raises at once if the object is missing or the range is bad; returns a reader whose
+        `.info` is filled in and whose chunks are streamed as it is iterated.
+        """
+        validate_bucket(bucket)
+        validate_key(key)
+        validate_range(range_start_bytes, range_length_bytes)
+        reader = ObjectReader(self, bucket, key, range_start_bytes, range_length_bytes)
+        try:
+            reader._open_first()
+        except BaseException:
+            reader.close()
+            raise
+        return reader
+
+    def get_bytes(self, bucket: str, key: str, *, range_start_bytes: int | None = None,
+                  range_length_bytes: int | None = None) -> bytes:
+        """An object's bytes (or a range of them), whole, in memory."""
+        with self.get(bucket, key, range_start_bytes=range_start_bytes,
+                      range_length_bytes=range_length_bytes) as reader:
+            return reader.read()
+
+    def stat(self, bucket: str, key: str) -> ObjectStat:
+        """The current version of an object and where each chunk's copies are."""
+        validate_bucket(bucket)
+        validate_key(key)
+        response = self._unary(self._objects.StatObject,
+                               object_pb2.StatObjectRequest(bucket=bucket, key=key))
+        return object_stat_from_pb(response)
+
+    def convert(self, bucket: str, key: str, *, replicas: int | None = None,
+                ec: str | tuple[int, int] | None = None,
+                progress: Callable[[ConvertProgress], None] | None = None) -> ConvertResult:
+        """Rewrite an object's current version under `replicas` copies or `ec` ("K+M" or (K, M)).
+
+        Exactly one of replicas and ec is required. `progress(ConvertProgress)` is called for each
+        progress message the node sends. The node releases the old copies only once the new
+        manifest is durable; an object that already has the policy comes back `unchanged`.
+        Retried after UNAVAILABLE (from the start: the node's conversion is idempotent), so
+        progress may start over and the counts are those of the last attempt.
+        """
+        validate_bucket(bucket)
+        validate_key(key)
+        policy = policy_pb(replicas, ec)
+        if policy is None:
+            raise InvalidArgument("convert needs a target policy: give replicas or ec")
+        request = object_pb2.ConvertObjectRequest(bucket=bucket, key=key, policy=policy)
+        return self._retrying(lambda: self._convert_once(request, progress))
+
+    def _convert_once(self, request: object_pb2.ConvertObjectRequest,
+                      progress: Callable[[ConvertProgress], None] | None) -> ConvertResult:
+        """One ConvertObject call, under the moving deadline the module docstring describes."""
+        name = f"{request.bucket}/{request.key}"
+        expansion = expansion_ratio(request.policy)
+        started_s = time.monotonic()
+        deadline_s = started_s + self._timeout_s  # until the first message; only ever moves later
+        watchdog = _Watchdog(deadline_s)
+        call = self._objects.ConvertObject(request)
+        watchdog.start(call)
+        last: ConvertProgress | None = None
+        try:
+            for _ in range(CONVERT_MESSAGES_MAX):
+                try:
+                    message = next(call)
+                except StopIteration:
+                    raise Internal(f"convert {name}: the node ended the stream without a "
+                                   "result") from None
+                except grpc.RpcError as err:
+                    if watchdog.expired:
+                        done = (f"{last.chunks_done} of {last.chunks_total} chunks done"
+                                if last is not None else "no progress reported")
+                        raise DeadlineExceeded(
+                            f"convert {name}: deadline exceeded after "
+                            f"{time.monotonic() - started_s:.1f} s ({done})") from err
+                    raise from_rpc_error(err) from err
+                which = message.WhichOneof("msg")
+                if which == "result":
+                    return convert_result_from_pb(message.result)
+                if which != "progress":
+                    raise Internal(f"convert {name}: the node sent an empty stream message")
+                current = convert_progress_from_pb(message.progress)
+                moved = last is None or (current.chunks_done, current.bytes_done) > (
+                    last.chunks_done, last.bytes_done)
+                deadline_s = max(deadline_s, started_s + convert_deadline_s(
+                    self._timeout_s, current.bytes_total, expansion))
+                if moved:
+                    deadline_s = max(deadline_s, time.monotonic() + self._timeout_s)
+                watchdog.move_to(deadline_s)
+                last = current
+                if progress is not None:
+                    progress(current)
+            raise Internal(f"convert {name}: more than {CONVERT_MESSAGES_MAX} messages; stopped")
+        finally:
+            watchdog.stop()
+            call.cancel()  # no-op once the stream has ended; ends it on an error or Ctrl-C
+
+    def list_objects(self, bucket: str, *, prefix: str = "",
+                     page_size: int = 1000) -> Iterator[ObjectInfo]:
+        """Current objects whose key starts with `prefix`, in key order, fetched page by page."""
+        pages = self.list(bucket, prefix=prefix, page_size=page_size)
+        return (info for page in pages for info in page.objects)
+
+    def delete(self, bucket: str, key: str) -> None:
+        """Delete an object (the node writes a tombstone version)."""
+        validate_bucket(bucket)
+        validate_key(key)
+        self._unary(self._objects.DeleteObject,
+                    object_pb2.DeleteObjectRequest(bucket=bucket, key=key))
+
+    def list(self, bucket: str, *, prefix: str = "", page_size: int = 1000) -> Iterator[ListPage]:
+        """Pages of current objects whose key starts with `prefix`, in key order.
+
+        Arguments are checked now; pages are fetched as the iterator is advanced.
+        """
+        validate_bucket(bucket)
+        validate_prefix(prefix)
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or not (
+                1 <= page_size <= LIST_PAGE_SIZE_MAX):
+            raise InvalidArgument(
+                f"page_size must be in 1..{LIST_PAGE_SIZE_MAX}, got {page_size!r}")
+        return self._pages(bucket, prefix, page_size)
+
+    def _pages(self, bucket: str, prefix: str, page_size: int) -> Iterator[ListPage]:
+        token = ""
+        for _ in range(LIST_PAGES_MAX):
+            request = object_pb2.ListObjectsRequest(
+                bucket=bucket, prefix=prefix, page_size=page_size, page_token=token)
+            response = self._unary(self._objects.ListObjects, request)
+            page = ListPage(objects=[object_info_from_pb(o) for o in response.objects],
+                            next_page_token=response.next_page_token)
+            yield page
+            if not page.next_page_token:
+                return
+            if page.next_page_token == token:
+                raise Internal(f"list {bucket}: the node returned the same page token twice")
+            token = page.next_page_token
+        raise Internal(f"list {bucket}: more than {LIST_PAGES_MAX} pages; stopped")

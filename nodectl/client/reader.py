@@ -1,0 +1,208 @@
+"""`ObjectReader`: the stream of one get, resumed after a break, checked against its manifest.
+
+- Whole-object gets are checked against the manifest's blake3 as they stream; a mismatch raises
+  DataLoss rather than handing back wrong bytes.
+- A get that fails mid-stream with UNAVAILABLE resumes at the byte it reached (at most the
+  client's retries_max times), and only if the object's version is unchanged.
+- Every get has a watchdog: timeout_s until the first message (the object info, which carries
+  the range's length), then the stream deadline of that length (deadlines.py). A get that names
+  its length also has a gRPC deadline from it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import blake3
+import grpc
+from ringstore.v1 import object_pb2
+
+from nodectl.client.deadlines import _Watchdog, rpc_error, stream_deadline_s
+from nodectl.client.from_pb import object_info_from_pb, version_text
+from nodectl.client.results import ObjectInfo
+from nodectl.client.retries import retry_backoff_s
+from nodectl.errors import DataLoss, DeadlineExceeded, Internal, RingstoreError, Unavailable
+
+if TYPE_CHECKING:
+    from nodectl.client import Client
+
+
+class ObjectReader:
+    """A streamed read of an object or a byte range of it.
+
+    `.info` is the version being read; `.range_start_bytes` / `.range_length_bytes` the range the
+    node returns. Iterate for chunks (memoryviews), or `read()` everything, or
+    `readinto_file(f)`. Use as a context manager: leaving it cancels the stream. Errors, at the
+    start or mid-stream, are RingstoreError; a mid-stream UNAVAILABLE resumes from the byte
+    reached (up to the client's retries_max) as long as the version has not changed.
+    """
+
+    def __init__(self, client: Client, bucket: str, key: str,
+                 range_start_bytes: int | None, range_length_bytes: int | None) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._key = key
+        self._requested_start_bytes = range_start_bytes
+        self._requested_length_bytes = range_length_bytes
+        self._call: Any = None
+        self._grpc_timeout_s: float | None = None
+        self._watchdog: _Watchdog | None = None
+        self._opened_at_s = 0.0
+        self._received_bytes = 0
+        self._resumes = 0
+        self._closed = False
+        self.info: ObjectInfo
+        self.range_start_bytes = 0
+        self.range_length_bytes = 0
+        self._hasher: Any = None
+        self._chunks: Iterator[memoryview] = self._iterate()
+
+    # -- opening -----------------------------------------------------------------------------
+
+    def _open_first(self) -> None:
+        info_pb = self._client._retrying(
+            lambda: self._open(self._requested_start_bytes, self._requested_length_bytes))
+        self.info = object_info_from_pb(info_pb.object)
+        self.range_start_bytes = info_pb.range_start_bytes
+        self.range_length_bytes = info_pb.range_length_bytes
+        whole = self.range_start_bytes == 0 and self.range_length_bytes == self.info.size_bytes
+        if whole and self.info.blake3_hex:
+            self._hasher = blake3.blake3()
+
+    def _open(self, start_bytes: int | None, length_bytes: int | None) -> object_pb2.GetObjectInfo:
+        """Start one GetObject call and read its info message."""
+        self._stop_call()
+        request = object_pb2.GetObjectRequest(bucket=self._bucket, key=self._key)
+        if start_bytes is not None:
+            request.range_start_bytes = start_bytes
+        if length_bytes is not None:
+            request.range_length_bytes = length_bytes
+        timeout_s = self._client._timeout_s
+        grpc_timeout_s = None
+        if length_bytes is not None:
+            grpc_timeout_s = stream_deadline_s(timeout_s, length_bytes)
+        self._opened_at_s = time.monotonic()
+        self._watchdog = _Watchdog(self._opened_at_s + timeout_s)
+        self._grpc_timeout_s = grpc_timeout_s
+        self._call = self._client._get_rpc(request, timeout=grpc_timeout_s)
+        self._watchdog.start(self._call)
+        try:
+            first = next(self._call)
+        except StopIteration:
+            raise Internal(f"get {self._bucket}/{self._key}: the node ended the stream "
+                           "before sending the object info") from None
+        except grpc.RpcError as err:
+            raise self._error(err) from err
+        if isinstance(first, memoryview) or first.WhichOneof("msg") != "info":
+            raise Internal(f"get {self._bucket}/{self._key}: the node sent data before the info")
+        self._watchdog.move_to(
+            self._opened_at_s + stream_deadline_s(timeout_s, first.info.range_length_bytes))
+        return first.info
+
+    def _error(self, err: grpc.RpcError) -> RingstoreError:
+        if self._watchdog is not None and self._watchdog.expired:
+            elapsed_s = time.monotonic() - self._opened_at_s
+            return DeadlineExceeded(
+                f"get {self._bucket}/{self._key} timed out after {elapsed_s:.1f} s "
+                f"({self._received_bytes} bytes received): retry, or raise --timeout-s")
+        return rpc_error(err, f"get {self._bucket}/{self._key}", self._grpc_timeout_s)
+
+    def _stop_call(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.stop()
+        if self._call is not None:
+            self._call.cancel()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _iterate(self) -> Iterator[memoryview]:
+        try:
+            yield from self._iterate_checked()
+        except BaseException:
+            self._stop_call()  # an error, or the consumer closed us early: end the stream now
+            raise
+
+    def _iterate_checked(self) -> Iterator[memoryview]:
+        # Bounded: every pass receives one frame, or resumes (at most retries_max times), or ends.
+        while True:
+            try:
+                for item in self._call:
+                    if not isinstance(item, memoryview):
+                        raise Internal(f"get {self._bucket}/{self._key}: "
+                                       "the node sent a second info message mid-stream")
+                    self._received_bytes += item.nbytes
+                    if self._received_bytes > self.range_length_bytes:
+                        raise Internal(
+                            f"get {self._bucket}/{self._key}: the node sent more than the "
+                            f"{self.range_length_bytes} bytes it announced")
+                    if self._hasher is not None:
+                        self._hasher.update(item)
+                    yield item
+                break
+            except grpc.RpcError as err:
+                error = self._error(err)
+                if not isinstance(error, Unavailable) or self._resumes >= self._client._retries_max:
+                    raise error from err
+            self._resume()
+        if self._watchdog is not None:
+            self._watchdog.stop()
+        if self._received_bytes != self.range_length_bytes:
+            raise Internal(f"get {self._bucket}/{self._key}: the stream ended after "
+                           f"{self._received_bytes} of {self.range_length_bytes} bytes")
+        if self._hasher is not None:
+            digest_hex = self._hasher.hexdigest()
+            if digest_hex != self.info.blake3_hex:
+                raise DataLoss(f"get {self._bucket}/{self._key}: blake3 of the bytes read is "
+                               f"{digest_hex}, the manifest says {self.info.blake3_hex}")
+
+    def _resume(self) -> None:
+        """Reopen the stream at the first byte not yet received, on the same version."""
+        self._client._sleep(
+            retry_backoff_s(self._client._retry_backoff_s, self._resumes, self._client._rng))
+        self._resumes += 1
+        start_bytes = self.range_start_bytes + self._received_bytes
+        length_bytes = self.range_length_bytes - self._received_bytes
+        info_pb = self._open(start_bytes, length_bytes)
+        version = version_text(info_pb.object.version)
+        if version != self.info.version:
+            raise Unavailable(
+                f"get {self._bucket}/{self._key}: the stream broke after "
+                f"{self._received_bytes} bytes and the object changed (version {self.info.version} "
+                f"is now {version}); retry the read")
+        if info_pb.range_start_bytes != start_bytes or info_pb.range_length_bytes != length_bytes:
+            raise Internal(f"get {self._bucket}/{self._key}: resumed at byte {start_bytes} but "
+                           f"the node returned range {info_pb.range_start_bytes}"
+                           f"+{info_pb.range_length_bytes}")
+
+    def __iter__(self) -> Iterator[memoryview]:
+        return self._chunks
+
+    def read(self) -> bytes:
+        """Every remaining byte of the range."""
+        return b"".join(self._chunks)
+
+    def readinto_file(self, fileobj: BinaryIO,
+                      progress: Callable[[int], None] | None = None) -> int:
+        """Write every remaining byte to `fileobj`; `progress(bytes_written_so_far)` per chunk."""
+        written_bytes = 0
+        for chunk in self._chunks:
+            fileobj.write(chunk)
+            written_bytes += chunk.nbytes
+            if progress is not None:
+                progress(written_bytes)
+        return written_bytes
+
+    def close(self) -> None:
+        """Cancel the stream if it is still running."""
+        if not self._closed:
+            self._closed = True
+            self._stop_call()
+            self._chunks.close()
+
+    def __enter__(self) -> ObjectReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,557 @@
+"""The plain results the client returns: frozen dataclasses with `to_dict()`, never protobuf.
+
+Results are frozen dataclasses with `to_dict()`, never protobuf objects: callers (the CLI, the
+HTTP gateway, tests) do not depend on the wire types, and `--json` is `json.dumps(x.to_dict())`.
+This module knows no wire type; `from_pb` builds these from the node's messages.
+
+Fan-out answers (repair, fsck, scrub, ring plans) hold one entry per node that answered and the
+members that did not. Cluster totals (debt, rate, ETA, levels merged across nodes) are properties
+computed here from the per-node answers, so the wire carries each node's own numbers once and
+nothing is summed twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable
+from typing import Any
+
+
+class _Dict:
+    """`to_dict()` for the result dataclasses: plain JSON-ready values, nested dataclasses too."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectInfo(_Dict):
+    """One object version, as a manifest describes it."""
+
+    bucket: str
+    key: str
+    size_bytes: int
+    blake3_hex: str
+    # "physical_ms.logical.node_id" of the version's HLC stamp; "" when the server sent none.
+    version: str
+    content_type: str
+    metadata: dict[str, str]
+    # Copies per chunk under replication; None under erasure coding or when unset.
+    replicas: int | None
+    chunk_count: int
+    created_at_unix_ms: int
+    inline: bool
+    # The redundancy policy spelt out: "replicas=3", "ec=4+2", or "" when unset.
+    policy: str = ""
+    # (K data shares, M parity shares) under erasure coding; None under replication or unset.
+    ec: tuple[int, int] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class BucketInfo(_Dict):
+    """A bucket and its default redundancy."""
+
+    name: str
+    # Default copies per chunk; None when the bucket uses erasure coding or the cluster default.
+    replicas: int | None
+    created_at_unix_ms: int
+    # "replicas=3", "ec=4+2", or "" when unset.
+    policy: str = ""
+    # Default (K, M) when the bucket uses erasure coding; None otherwise.
+    ec: tuple[int, int] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ListPage(_Dict):
+    """One page of a listing, in key order."""
+
+    objects: list[ObjectInfo]
+    # Token of the next page; "" on the last page.
+    next_page_token: str
+
+
+@dataclasses.dataclass(frozen=True)
+class HolderStatus(_Dict):
+    """One holder of a chunk copy and its membership state (ALIVE, DOWN, OUT, LEFT, UNKNOWN)."""
+
+    node_id: str
+    # Copy number under replication; share index under erasure coding (below K: a data share).
+    share_index: int
+    state: str
+    # Set when the copy is a handoff copy kept for a DOWN node: the node it belongs to.
+    handoff_for_node_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ChunkStatus(_Dict):
+    """One chunk of an object and where its copies are."""
+
+    chunk_id_hex: str
+    size_bytes: int
+    offset_bytes: int
+    holders: list[HolderStatus]
+    # Under erasure coding: blake3 of each share in share index order (K+M); empty otherwise.
+    share_blake3_hex: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectStat(_Dict):
+    """An object's current version and the placement of each of its chunks, in object order."""
+
+    info: ObjectInfo
+    chunks: list[ChunkStatus]
+    # Bytes the object takes on disk across the cluster: per chunk, one copy's or share's size
+    # times its recorded holders (0 for inline objects, which live in the manifest).
+    physical_bytes: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvertProgress(_Dict):
+    """How far a conversion has got: chunks rewritten and verified, and their logical bytes."""
+
+    chunks_done: int
+    chunks_total: int
+    bytes_done: int
+    bytes_total: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvertResult(_Dict):
+    """What a conversion did. Counts are those of the last attempt when the call was retried."""
+
+    # The object's current version, now under the new policy.
+    info: ObjectInfo
+    # Old copies or shares deleted.
+    copies_released: int
+    # Old copies kept because another version of some object still references them.
+    copies_still_referenced: int
+    # Old copies whose holder could not be reached; garbage collection reclaims them later.
+    copies_not_reached: int
+    # True when the object already had the policy, so nothing was rewritten.
+    unchanged: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class MemberStatus(_Dict):
+    """One cluster member as the answering node sees it."""
+
+    node_id: str
+    address: str
+    zone: str
+    # ALIVE, DOWN, OUT, LEFT or UNSPECIFIED.
+    state: str
+    generation: int
+    incarnation: int
+    # Fraction (0..1) of the key space whose preference list starts at this node.
+    ring_share: float
+    state_age_s: float
+    free_bytes: int
+    capacity_bytes: int
+    metrics_port: int
+    # Only filled in for the answering node itself.
+    chunks_stored: int
+    bytes_stored: int
+    # Out of the ring while repair moves its data away; it turns LEFT when done.
+    draining: bool = False
+    # DOWN does not turn OUT before this Unix ms time; 0 when not in maintenance.
+    maintenance_until_unix_ms: int = 0
+    # Above its disk-full watermark: new chunk copies go elsewhere.
+    disk_full: bool = False
+    # "" while its metadata answers; "refilling" (after damage, from its peers) or "damaged".
+    metadata_health: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterStatus(_Dict):
+    """The cluster as one node sees it."""
+
+    node_id: str
+    # "healthy" when every ring member is ALIVE and no ALIVE member's metadata is refilling or
+    # damaged, "degraded" otherwise.
+    health: str
+    members: list[MemberStatus]
+    default_replicas: int | None
+    metadata_replicas: int
+    repair_debt_chunks: int
+    software_version: str
+
+
+@dataclasses.dataclass(frozen=True)
+class RingToken(_Dict):
+    """One ring token and its owner."""
+
+    token: int
+    node_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class RingInfo(_Dict):
+    """The ring: tokens in ring order and the fraction of the key space per node id."""
+
+    tokens: list[RingToken]
+    ownership: dict[str, float]
+
+
+@dataclasses.dataclass(frozen=True)
+class RedundancyLevel(_Dict):
+    """How many chunks sit at one redundancy level below full, and the bytes repair must write."""
+
+    # "replicas=N" or "ec=K+M".
+    policy: str
+    # Copies (replicas) or distinct shares (ec) found on live nodes.
+    copies_present: int
+    # Copies or shares the policy wants: N, or K+M.
+    copies_wanted: int
+    # Fewest copies or shares that still read: 1, or K.
+    copies_needed: int
+    chunks: int
+    bytes_missing: int
+
+    @property
+    def copies_spare(self) -> int:
+        """Copies or shares above the minimum that reads: 0 is one loss from unreadable; < 0 is
+        unreadable now."""
+        return self.copies_present - self.copies_needed
+
+
+@dataclasses.dataclass(frozen=True)
+class UnrepairableChunk(_Dict):
+    """A chunk repair could not restore, why, and the node responsible for it."""
+
+    node_id: str
+    chunk_id_hex: str
+    policy: str
+    # One line: what is missing and what would fix it.
+    reason: str
+    attempts: int
+    last_attempt_unix_ms: int
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeRepairStatus(_Dict):
+    """One node's repair status: the chunks it is responsible for (it is their first live holder)."""
+
+    node_id: str
+    # Chunks below full redundancy by level, as the node sent them.
+    levels: list[RedundancyLevel]
+    chunks_below_full: int
+    # Bytes left to write to restore full redundancy and finish moves.
+    bytes_left: int
+    rate_bytes_per_s: float
+    # Seconds until bytes_left is done at the node's rate; 0 when nothing is left, None when the
+    # node cannot tell (nothing repaired recently).
+    eta_s: float | None
+    bytes_repaired_total: int
+    copies_repaired_total: int
+    # Chunks at full redundancy with a copy away from its home node (moves pending).
+    chunks_misplaced: int
+    copies_dropped_total: int
+    unrepairable: list[UnrepairableChunk]
+    # End of the node's last scan of its placement records; 0 if it never finished one.
+    last_scan_unix_ms: int
+    last_scan_s: float
+    # Chunk layouts the node was responsible for in that scan.
+    chunks_responsible: int
+    repair_bandwidth_bytes_per_s: int
+    repair_concurrency_max: int
+    # Chunk layouts in the node's repair queue (read failures and scrub findings not yet handled).
+    queued: int
+
+
+@dataclasses.dataclass(frozen=True)
+class RepairStatus(_Dict):
+    """Repair status of every node that answered, with cluster totals as properties.
+
+    The totals add up what each node is responsible for; nodes split responsibility (the first
+    live holder of a chunk repairs it), so no chunk is counted twice while the nodes agree on
+    membership.
+    """
+
+    # Sorted by node id.
+    nodes: list[NodeRepairStatus]
+    # ALIVE members that did not answer, each "node-id: reason".
+    unreachable: list[str]
+
+    @property
+    def chunks_below_full(self) -> int:
+        return sum(n.chunks_below_full for n in self.nodes)
+
+    @property
+    def chunks_misplaced(self) -> int:
+        return sum(n.chunks_misplaced for n in self.nodes)
+
+    @property
+    def bytes_left(self) -> int:
+        return sum(n.bytes_left for n in self.nodes)
+
+    @property
+    def rate_bytes_per_s(self) -> float:
+        """The nodes' repair rates summed: they repair in parallel."""
+        return sum(n.rate_bytes_per_s for n in self.nodes)
+
+    @property
+    def eta_s(self) -> float | None:
+        """bytes_left at the summed rate; 0 when nothing is left, None when nothing moves."""
+        return repair_eta_s(self.bytes_left, self.rate_bytes_per_s)
+
+    @property
+    def levels(self) -> list[RedundancyLevel]:
+        """Every node's levels merged (same policy, copies present and wanted), worst first."""
+        return merge_levels(level for n in self.nodes for level in n.levels)
+
+    @property
+    def unrepairable(self) -> list[UnrepairableChunk]:
+        """Every node's unrepairable chunks, node by node."""
+        return [chunk for n in self.nodes for chunk in n.unrepairable]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields, plus the cluster totals under "cluster" (what `repair status` prints)."""
+        document = super().to_dict()
+        document["cluster"] = {
+            "chunks_below_full": self.chunks_below_full,
+            "chunks_misplaced": self.chunks_misplaced,
+            "bytes_left": self.bytes_left,
+            "rate_bytes_per_s": self.rate_bytes_per_s,
+            "eta_s": self.eta_s,
+            "levels": [level.to_dict() for level in self.levels],
+            "unrepairable": [chunk.to_dict() for chunk in self.unrepairable],
+        }
+        return document
+
+
+@dataclasses.dataclass(frozen=True)
+class FsckProgress(_Dict):
+    """How far an audit has got."""
+
+    objects_checked: int
+    chunks_checked: int
+    # Logical bytes of the objects checked so far.
+    bytes_checked: int
+
+
+@dataclasses.dataclass(frozen=True)
+class FsckFinding(_Dict):
+    """A chunk below full redundancy: where it is in which object, and which copies are missing."""
+
+    bucket: str
+    key: str
+    chunk_id_hex: str
+    offset_bytes: int
+    # "replicas=N" or "ec=K+M".
+    policy: str
+    copies_present: int
+    copies_wanted: int
+    copies_needed: int
+    # True when fewer than copies_needed are present: the chunk cannot be read now.
+    unreadable: bool
+    # Which copies are missing and where, as the node says it.
+    detail: str
+
+
+@dataclasses.dataclass(frozen=True)
+class FsckSummary(_Dict):
+    """What an audit covered and found (its counts cover every chunk, kept findings or not)."""
+
+    buckets_checked: int
+    objects_checked: int
+    chunks_checked: int
+    chunks_full: int
+    chunks_degraded: int
+    chunks_unreadable: int
+    # Chunks at full redundancy with some copy away from its home node (rebalancing pending).
+    chunks_misplaced: int
+    bytes_checked: int
+    # (object, ALIVE metadata home) pairs lacking the current manifest, or holding it corrupt.
+    metadata_replicas_missing: int = 0
+    metadata_replicas_corrupt: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class FsckMetadataFinding(_Dict):
+    """A metadata home replica of an object that lacks its current manifest or holds it corrupt."""
+
+    bucket: str
+    key: str
+    node_id: str
+    # True: the record failed its checksum there; False: the home lacks the current version.
+    corrupt: bool
+    detail: str
+
+
+@dataclasses.dataclass(frozen=True)
+class FsckReport(_Dict):
+    """An audit's findings, in the order the node sent them, and its summary."""
+
+    findings: list[FsckFinding]
+    summary: FsckSummary
+    # Findings past FSCK_FINDINGS_MAX, counted but not kept.
+    findings_omitted: int = 0
+    # Metadata replicas missing or corrupt (at most FSCK_FINDINGS_MAX kept; the rest counted in
+    # findings_omitted too).
+    metadata_findings: list[FsckMetadataFinding] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeScrubStatus(_Dict):
+    """One node's scrub progress; "pass" counts are the current pass, or the last one if idle."""
+
+    node_id: str
+    running: bool
+    copies_checked: int
+    # Copies indexed when the pass started.
+    copies_total: int
+    bytes_checked: int
+    bytes_total: int
+    corrupt_found: int
+    # Corrupt copies found since the node started.
+    corrupt_found_total: int
+    passes_completed: int
+    # End of the last finished pass; 0 if none has finished.
+    last_pass_finished_unix_ms: int
+    last_pass_s: float
+    scrub_bandwidth_bytes_per_s: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ScrubStatus(_Dict):
+    """Scrub progress of every node that answered."""
+
+    # Sorted by node id.
+    nodes: list[NodeScrubStatus]
+    # ALIVE members that did not answer, each "node-id: reason".
+    unreachable: list[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Member(_Dict):
+    """A membership record, as the node keeps it about itself and gossip spreads it."""
+
+    node_id: str
+    address: str
+    zone: str
+    # ALIVE, DOWN, OUT, LEFT or UNSPECIFIED.
+    state: str
+    generation: int
+    incarnation: int
+    capacity_bytes: int
+    # Bytes free on the node's data filesystem, as last reported.
+    free_bytes: int
+    metrics_port: int
+    # Out of the ring while repair moves its data away; it turns LEFT when it holds nothing.
+    draining: bool
+    # DOWN does not turn OUT before this Unix ms time; 0 when not in maintenance.
+    maintenance_until_unix_ms: int
+    # Above its disk-full watermark: new chunk copies go elsewhere.
+    disk_full: bool
+    # "" while its metadata answers; "refilling" (after damage, from its peers) or "damaged".
+    metadata_health: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeStatus(_Dict):
+    """One node's account of itself: its membership record, what it holds, its disk.
+
+    Counts and disk figures come from the node itself while it is ALIVE; for a node in any other
+    state they are 0, because the answer is the record gossip holds (`reported_by_node`).
+    """
+
+    node_id: str
+    member: Member
+    # Chunk copies and shares stored, and their bytes.
+    shares_stored: int
+    bytes_stored: int
+    # Manifests and bucket records kept (metadata partitions).
+    metadata_records: int
+    # Chunk layouts whose placement records the node keeps.
+    placement_records: int
+    # Bytes the node may use (its filesystem, or its configured maximum when smaller); 0: unknown.
+    disk_size_bytes: int
+    disk_free_bytes: int
+    # Full when used / size reaches this ratio, or free bytes fall below disk_free_bytes_min.
+    disk_full_ratio: float
+    disk_free_bytes_min: int
+
+    @property
+    def reported_by_node(self) -> bool:
+        """True when the node itself answered (it is ALIVE or SUSPECT), so the counts are its own."""
+        return self.member.state in LIVE_STATES
+
+
+@dataclasses.dataclass(frozen=True)
+class RingMove(_Dict):
+    """Copies a ring change would move from one node to another."""
+
+    # Where the copies come from; "" when erasure-coded shares would be rebuilt from K others.
+    source_node_id: str
+    target_node_id: str
+    copies: int
+    bytes: int
+
+
+@dataclasses.dataclass(frozen=True)
+class RingPlan(_Dict):
+    """What a ring change would move, summed over every node that answered."""
+
+    # "add" or "drain", and the node added or drained.
+    change: str
+    node_id: str
+    # By source and target, sorted.
+    moves: list[RingMove]
+    # Chunk layouts planned (each counted once, by the node responsible for it).
+    layouts_total: int
+    # Copies and shares those layouts want, and their bytes.
+    copies_total: int
+    bytes_total: int
+    # Of them, what would move.
+    copies_moved: int
+    bytes_moved: int
+    # Layouts that could not be placed after the change, with a few example reasons.
+    layouts_unplaceable: int
+    unplaceable_reasons: list[str]
+    # Nodes that answered, sorted.
+    node_ids: list[str]
+    # ALIVE members that did not answer, each "node-id: reason": their layouts are not counted.
+    unreachable: list[str]
+
+    @property
+    def moved_fraction(self) -> float:
+        """Copies moved over copies planned (0..1); 0 when nothing is stored."""
+        return self.copies_moved / self.copies_total if self.copies_total else 0.0
+
+    def copies_from(self, node_id: str) -> int:
+        """Copies that would move away from `node_id` (for a drain: every copy it holds, since
+        the plan names the drained node as the source of its own copies)."""
+        return sum(m.copies for m in self.moves if m.source_node_id == node_id)
+
+
+# Member states whose node takes traffic: SUSPECT is an accusation the node may still refute.
+LIVE_STATES = ("ALIVE", "SUSPECT")
+
+
+def repair_eta_s(bytes_left: int, rate_bytes_per_s: float) -> float | None:
+    """Seconds to write bytes_left at rate_bytes_per_s: 0 when nothing is left, None when the rate
+    is not a positive finite number (nothing repaired recently, so no honest estimate)."""
+    if bytes_left <= 0:
+        return 0.0
+    if not (rate_bytes_per_s > 0 and math.isfinite(rate_bytes_per_s)):
+        return None
+    return bytes_left / rate_bytes_per_s
+
+
+def level_order_key(level: RedundancyLevel) -> tuple[int, int, str, int]:
+    """Worst first: fewest copies above the minimum, then most copies missing, then by policy."""
+    return (level.copies_spare, level.copies_present - level.copies_wanted, level.policy,
+            level.copies_present)
+
+
+def merge_levels(levels: Iterable[RedundancyLevel]) -> list[RedundancyLevel]:
+    """Levels with the same policy, copies present and copies wanted added up, worst first."""
+    merged: dict[tuple[str, int, int], RedundancyLevel] = {}
+    for level in levels:
+        key = (level.policy, level.copies_present, level.copies_wanted)
+        seen = merged.get(key)
+        merged[key] = level if seen is None else dataclasses.replace(
+            seen, chunks=seen.chunks + level.chunks,
+            bytes_missing=seen.bytes_missing + level.bytes_missing)
+    return sorted(merged.values(), key=level_order_key)

@@ -9,13 +9,15 @@ randomness are injected, so the same code runs in the daemon and under a manual 
 Dependency order inside the package (each module imports only those before it):
     clock      time, injected (SystemClock, ManualClock)
     member     MemberState, MemberInfo, supersedes (which record wins)
+    ring_members  in_ring, ring_member, ring_members (which records make the ring)
     watchers   watchers_of / watched_by (who heartbeats whom)
     broadcast  BroadcastQueue (fresh updates, retransmitted a bounded number of rounds)
     detector   Detector (silence timers of watched nodes, probes in flight)
     membership Membership (the step-function state machine), Outgoing
     transport  Transport protocol, PeerUnreachable, PeerRejected
     driver     MembershipDriver (timer thread + RPC pool around Membership)
-Outside the package it imports only node.config, node.errors and ringstore.v1 (the wire enum).
+Outside the package it imports only node.config, node.errors, node.ring (RingMember, for the ring
+rule) and ringstore.v1 (the wire enum).
 """
 
 from node.gossip.broadcast import BroadcastQueue
@@ -24,6 +26,7 @@ from node.gossip.detector import Detector
 from node.gossip.driver import MembershipDriver
 from node.gossip.member import InvalidMember, MemberInfo, MemberState, supersedes
 from node.gossip.membership import MEMBERS_MAX, Membership, Outgoing
+from node.gossip.ring_members import in_ring, ring_member, ring_members
 from node.gossip.transport import PeerRejected, PeerUnreachable, Transport
 from node.gossip.watchers import watched_by, watchers_of
 
@@ -43,6 +46,9 @@ __all__ = [
     "PeerUnreachable",
     "SystemClock",
     "Transport",
+    "in_ring",
+    "ring_member",
+    "ring_members",
     "supersedes",
     "watched_by",
     "watchers_of",

@@ -88,6 +88,7 @@ from node.gossip.broadcast import BroadcastQueue
 from node.gossip.clock import Clock
 from node.gossip.detector import Detector
 from node.gossip.member import InvalidMember, MemberInfo, MemberState, supersedes
+from node.gossip.ring_members import in_ring
 from node.gossip.suspicion import Suspicion
 from node.gossip.watchers import watched_by, watchers_of
 
@@ -206,10 +207,9 @@ class Membership:
             return self._clock.monotonic_s() - entry.state_since_s
 
     def ring_members(self) -> list[MemberInfo]:
-        """The ring's member set: ALIVE, SUSPECT and DOWN (not OUT, LEFT or draining), sorted by
-        node id."""
-        ring_states = (MemberState.ALIVE, MemberState.SUSPECT, MemberState.DOWN)
-        return [m for m in self.members() if m.state in ring_states and not m.draining]
+        """The records that make the ring (`ring_members.in_ring`: ALIVE, SUSPECT and DOWN, not
+        draining), sorted by node id."""
+        return [m for m in self.members() if in_ring(m)]
 
     def is_live(self, node_id: str) -> bool:
         """ALIVE or SUSPECT: traffic goes to it (a suspicion is not acted on)."""

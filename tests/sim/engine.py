@@ -58,6 +58,7 @@ from collections.abc import Callable
 from node.config import GossipConfig, RingConfig
 from node.gossip import ManualClock, MemberInfo, MemberState, Membership, Outgoing
 from node.gossip.driver import LEAVE_PUSH_PEERS_MAX
+from node.gossip.ring_members import ring_members
 from node.ring import RingMember
 
 from .invariants import Checker, SimViolation
@@ -396,10 +397,9 @@ class Sim:
         return result
 
     def _ring_members(self, proc: Proc) -> tuple[RingMember, ...]:
-        """The ring member set as the daemon derives it (`ClusterState.rebuild`)."""
-        weight_unit = self.config.ring.weight_unit_bytes
-        return tuple(RingMember(m.node_id, m.zone, m.capacity_bytes / weight_unit)
-                     for m in proc.membership.ring_members())
+        """The ring member set as the daemon derives it (`ClusterState.rebuild`: the same
+        function on the same table)."""
+        return ring_members(proc.membership.members(), self.config.ring.weight_unit_bytes)
 
     # ---- tracing -----------------------------------------------------------------------------
 

@@ -33,10 +33,14 @@ from node.gossip import (
     PeerRejected,
     PeerUnreachable,
     SystemClock,
+    in_ring,
+    ring_member,
+    ring_members,
     supersedes,
     watched_by,
     watchers_of,
 )
+from node.ring import RingMember
 from ringstore.v1 import membership_pb2
 
 GIB = 1024**3
@@ -277,6 +281,24 @@ def test_member_info_round_trips_through_proto_and_rejects_bad_records():
     for message in bad:
         with pytest.raises(InvalidMember):
             MemberInfo.from_proto(message)
+
+
+def test_ring_rule_keeps_alive_suspect_and_down_out_of_draining_and_weighs_by_capacity():
+    """ring_members(): ALIVE, SUSPECT and DOWN records are in the ring, OUT, LEFT and draining ones
+    are not; each weighs capacity / weight unit; sorted by node id whatever the table order. The
+    daemon's ClusterState and the simulation both build their rings from this function."""
+    table = [
+        member("n5", state=DOWN, capacity_bytes=4 * GIB, zone="z2"),
+        member("n1", zone="z1"),
+        member("n3", state=MemberState.SUSPECT, suspected_by="n1"),
+        member("n2", state=OUT),
+        member("n4", state=LEFT),
+        member("n6", draining=True),
+    ]
+    assert ring_members(table, 2 * GIB) == (RingMember("n1", "z1", 0.5), RingMember("n3", "", 0.5),
+                                            RingMember("n5", "z2", 2.0))
+    assert [in_ring(m) for m in table] == [True, True, True, False, False, False]
+    assert ring_member(table[3], GIB) is None and ring_member(table[1], GIB) == RingMember("n1", "z1", 1.0)
 
 
 # ---- watchers -----------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ Dependency order inside the package (each module imports only those before it):
     watchers   watchers_of / watched_by (who heartbeats whom)
     broadcast  BroadcastQueue (fresh updates, retransmitted a bounded number of rounds)
     detector   Detector (silence timers of watched nodes, probes in flight)
+    suspicion  Suspicion (a suspected life, its accusers and Lifeguard's timeout)
+    table      MemberTable (the records, with sorted id views kept as they change)
     membership Membership (the step-function state machine), Outgoing
     transport  Transport protocol, PeerUnreachable, PeerRejected
     driver     MembershipDriver (timer thread + RPC pool around Membership)

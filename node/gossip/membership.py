@@ -76,6 +76,7 @@ Rejected: all-to-all heartbeats. Simple, but traffic grows with N^2; watchers ke
 
 from __future__ import annotations
 
+import bisect
 import collections
 import dataclasses
 import logging
@@ -90,7 +91,8 @@ from node.gossip.detector import Detector
 from node.gossip.member import InvalidMember, MemberInfo, MemberState, supersedes
 from node.gossip.ring_members import in_ring
 from node.gossip.suspicion import Suspicion
-from node.gossip.watchers import watched_by, watchers_of
+from node.gossip.table import MemberTable
+from node.gossip.watchers import watched_in_sorted, watchers_in_sorted
 
 log = logging.getLogger("ringstore.gossip")
 
@@ -131,12 +133,6 @@ class Outgoing:
 OUTGOING_KINDS = ("heartbeat", "gossip", "sync", "indirect_probe")
 
 
-@dataclasses.dataclass
-class _Entry:
-    info: MemberInfo
-    state_since_s: float
-
-
 class Membership:
     """This node's view of the cluster; see the module docstring."""
 
@@ -150,7 +146,8 @@ class Membership:
         self.node_id = me.node_id
         self._lock = threading.Lock()
         now_s = clock.monotonic_s()
-        self._table: dict[str, _Entry] = {me.node_id: _Entry(me, now_s)}
+        self._table = MemberTable()
+        self._table.add(me, now_s)
         self._broadcasts = BroadcastQueue(retransmit_max=config.gossip_retransmit_max,
                                           size_max=BROADCAST_QUEUE_MIN)
         self._broadcasts.push(me)
@@ -191,7 +188,7 @@ class Membership:
     def members(self) -> list[MemberInfo]:
         """Every known member, me included, sorted by node id."""
         with self._lock:
-            return [self._table[k].info for k in sorted(self._table)]
+            return list(self._table.infos())
 
     def get(self, node_id: str) -> MemberInfo | None:
         with self._lock:
@@ -233,6 +230,12 @@ class Membership:
         with self._lock:
             return self._detector.watched()
 
+    def check(self) -> None:
+        """Assert the table's incrementally kept views match a full scan (tests call it after
+        every step; O(N log N))."""
+        with self._lock:
+            self._table.check()
+
     def add_listener(self, fn: Listener) -> None:
         """Call `fn(old, new)` after every applied change (old is None for a new member).
 
@@ -258,10 +261,11 @@ class Membership:
             hold_verdicts = late_s > late_max_s
 
             me = self._table[self.node_id].info
-            alive_ids = self._alive_ids_locked()
+            alive_ids = self._table.live   # the table's own sorted list: read, never modified
+            live_count = len(alive_ids)
             running = me.state.live
             self._detector.set_watched(
-                watched_by(self.node_id, alive_ids, config.monitor_count) if running else (),
+                watched_in_sorted(self.node_id, alive_ids, config.monitor_count) if running else (),
                 now_s)
             if hold_verdicts:
                 self._detector.extend(late_s)
@@ -279,7 +283,7 @@ class Membership:
                 updates = tuple(self._broadcasts.take(config.piggyback_updates_max))
             if heartbeat_due:
                 self._next_heartbeat_s = now_s + config.heartbeat_interval_s
-                for watcher_id in watchers_of(self.node_id, alive_ids, config.monitor_count):
+                for watcher_id in watchers_in_sorted(self.node_id, alive_ids, config.monitor_count):
                     out.append(self._outgoing_locked("heartbeat", watcher_id, updates=updates))
             if gossip_due and updates:
                 self._next_gossip_s = now_s + config.gossip_interval_s
@@ -287,14 +291,14 @@ class Membership:
                     out.append(self._outgoing_locked("gossip", peer_id, updates=updates))
             if running and self._due(now_s, self._next_sync_s):
                 self._next_sync_s = now_s + config.state_sync_interval_s
-                table = tuple(e.info for e in self._table.values())
+                table = tuple(self._table.infos())
                 for peer_id in self._random_live_peers_locked(1) + self._random_dead_locked(1):
                     out.append(self._outgoing_locked("sync", peer_id, updates=table))
             events: list[tuple[MemberInfo | None, MemberInfo]] = []
             if running and not hold_verdicts:
                 out.extend(self._probe_silent_locked(now_s, alive_ids))
-                self._end_suspicions_locked(now_s, len(alive_ids), events)
-            out.extend(self._push_accusations_locked(alive_ids))
+                self._end_suspicions_locked(now_s, live_count, events)
+            out.extend(self._push_accusations_locked(self._table.live))
             if not hold_verdicts:
                 self._turn_out_locked(now_s, events)
             self._queue_events_locked(events)
@@ -329,7 +333,7 @@ class Membership:
         from part of the cluster would otherwise pick helpers on the far side and accuse), then
         among the rest, each group in random order."""
         fresh_s = self._config.down_after_s * (1 + self._health)
-        candidates = sorted(i for i in alive_ids if i not in (self.node_id, target_id))
+        candidates = [i for i in alive_ids if i != self.node_id and i != target_id]
         reached = [i for i in candidates if now_s - self._last_contact_s.get(i, -float("inf")) <= fresh_s]
         reached_set = set(reached)
         others = [i for i in candidates if i not in reached_set]
@@ -343,7 +347,7 @@ class Membership:
         reach them only after a few rounds."""
         out = []
         for accusation in self._accusations_to_push:
-            for watcher_id in watchers_of(accusation.node_id, alive_ids, self._config.monitor_count):
+            for watcher_id in watchers_in_sorted(accusation.node_id, alive_ids, self._config.monitor_count):
                 if watcher_id != self.node_id and watcher_id in self._table:
                     out.append(self._outgoing_locked("gossip", watcher_id, updates=(accusation,)))
         self._accusations_to_push.clear()
@@ -386,7 +390,8 @@ class Membership:
         DOWN long enough turns OUT at once."""
         repair_after_s = self._config.repair_after_down_s
         wall_ms = self._clock.wall_ms()
-        for entry in list(self._table.values()):
+        for node_id in list(self._table.down):   # a copy: turning OUT leaves the view
+            entry = self._table[node_id]
             info = entry.info
             if info.maintenance_until_unix_ms > wall_ms:
                 continue
@@ -544,7 +549,7 @@ class Membership:
                 log.warning("node=%s table full (%d members); ignoring new member %s",
                             self.node_id, MEMBERS_MAX, info.node_id)
                 return False
-            self._table[info.node_id] = _Entry(info, now_s)
+            self._table.add(info, now_s)
             if info.state == MemberState.SUSPECT:
                 self._suspicions[info.node_id] = Suspicion((info.generation, info.incarnation), now_s)
                 self._suspicions[info.node_id].confirm(info.suspected_by)
@@ -573,9 +578,8 @@ class Membership:
                 and now_s - verdict[1] <= 2 * self._config.down_after_s * (1 + self._health)):
             self._raise_health_locked(now_s, 1, f"{info.node_id} refuted my DOWN verdict about it "
                                                 f"{now_s - verdict[1]:.2f} s after I made it")
-        entry.info = info
+        self._table.set(info, now_s)
         if info.state != old.state:
-            entry.state_since_s = now_s
             log.info("node=%s member=%s %s -> %s (generation %d incarnation %d)", self.node_id,
                      info.node_id, old.state.name, info.state.name, info.generation,
                      info.incarnation)
@@ -617,29 +621,27 @@ class Membership:
         return True
 
     def _set_me_locked(self, info: MemberInfo) -> tuple[MemberInfo | None, MemberInfo]:
-        entry = self._table[self.node_id]
-        old = entry.info
+        old = self._table[self.node_id].info
         assert supersedes(info, old), f"my own record must only move forward ({old} -> {info})"
-        entry.info = info
-        if info.state != old.state:
-            entry.state_since_s = self._clock.monotonic_s()
+        self._table.set(info, self._clock.monotonic_s())
         self._broadcasts.push(info)
         return (old, info)
 
-    def _alive_ids_locked(self) -> list[str]:
-        """ALIVE and SUSPECT members: a suspicion changes neither watchers nor peers."""
-        return sorted(k for k, e in self._table.items() if e.info.state.live)
-
     def _random_live_peers_locked(self, count: int) -> list[str]:
-        peers = sorted(k for k, e in self._table.items()
-                       if k != self.node_id and e.info.state.live)
-        return self._rng.sample(peers, min(count, len(peers)))
+        """`count` random ALIVE or SUSPECT members other than me (a suspicion changes neither
+        watchers nor peers): indices drawn over the sorted live view with my own slot skipped,
+        O(count), the same draws as sampling a copy of the view without me."""
+        live = self._table.live
+        at = bisect.bisect_left(live, self.node_id)
+        mine = at < len(live) and live[at] == self.node_id
+        peers = len(live) - mine
+        picks = self._rng.sample(range(peers), min(count, peers))
+        return [live[i + 1] if mine and i >= at else live[i] for i in picks]
 
     def _random_dead_locked(self, count: int) -> list[str]:
         """DOWN or OUT members: a sync now and then is how two sides of a healed partition find
         each other again (nothing else is ever sent to a node believed dead)."""
-        dead = sorted(k for k, e in self._table.items()
-                      if e.info.state in (MemberState.DOWN, MemberState.OUT))
+        dead = self._table.dead
         return self._rng.sample(dead, min(count, len(dead)))
 
     def _outgoing_locked(self, kind: str, target_id: str, *,

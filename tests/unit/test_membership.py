@@ -40,6 +40,8 @@ from node.gossip import (
     watched_by,
     watchers_of,
 )
+from node.gossip.table import MemberTable
+from node.gossip.watchers import watched_in_sorted, watchers_in_sorted
 from node.ring import RingMember
 from ringstore.v1 import membership_pb2
 
@@ -127,6 +129,8 @@ class SimNet:
         for node_id in self.live_ids():
             for outgoing in self._call("step", self.nodes[node_id].step):
                 self.deliver(node_id, outgoing)
+        for node_id in self.live_ids():
+            self.nodes[node_id].check()
 
     def run_for(self, seconds: float) -> None:
         end_s = self.now_s() + seconds
@@ -320,12 +324,45 @@ def test_watchers_of_and_watched_by_are_inverses_with_exact_counts(n, count):
         assert len(watched_by(w, ids, count)) == min(count, n - 1)
 
 
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 7])
+@pytest.mark.parametrize("count", [0, 1, 3, 8])
+def test_sorted_watcher_lookups_equal_the_sorting_ones(n, count):
+    """watchers_in_sorted / watched_in_sorted (binary search on the table's sorted live ids) give
+    what watchers_of / watched_by give, for subjects in the list and outside it."""
+    ids = sorted(f"n{i}" for i in range(0, 2 * n, 2))    # n0, n2, ...: odd ids fall between
+    for subject in [f"n{i}" for i in range(2 * n + 1)]:
+        assert watchers_in_sorted(subject, ids, count) == watchers_of(subject, ids, count)
+        assert watched_in_sorted(subject, ids, count) == watched_by(subject, ids, count)
+
+
 def test_down_node_keeps_its_watchers():
     """A DOWN node's watchers (computed among ALIVE + itself) are those it had while ALIVE."""
     ids = [f"n{i}" for i in range(6)]
     for x in ids:
         alive_without_x = [i for i in ids if i != x]
         assert watchers_of(x, alive_without_x, 3) == watchers_of(x, ids, 3)
+
+
+def test_member_table_views_follow_every_change():
+    """MemberTable keeps its sorted views (every id, live, dead, down) equal to a full scan through
+    a random series of joins and state changes, and a change of state restarts state_since_s."""
+    rng = random.Random(3)
+    table = MemberTable()
+    states = [ALIVE, MemberState.SUSPECT, DOWN, OUT, LEFT]
+    for step in range(400):
+        node_id = f"n{rng.randrange(60)}"
+        entry = table.get(node_id)
+        if entry is None:
+            table.add(member(node_id, state=rng.choice(states)), float(step))
+        else:
+            state = rng.choice(states)
+            before = entry.state_since_s
+            old = table.set(dataclasses.replace(entry.info, incarnation=entry.info.incarnation + 1,
+                                                state=state), float(step))
+            assert table[node_id].state_since_s == (before if old.state == state else float(step))
+        table.check()
+    assert [i.node_id for i in table.infos()] == table.ids == sorted(table.ids)
+    assert len(table.live) + len(table.dead) <= len(table) == len(table.ids)
 
 
 # ---- broadcast queue ----------------------------------------------------------------------------

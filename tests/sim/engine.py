@@ -64,6 +64,7 @@ from node.ring import RingMember
 from .invariants import Checker, SimViolation
 from .layouts import Checkpoint, LayoutBook
 from .network import US_PER_S, Network, NetworkConfig
+from . import wire
 
 TIB = 1024**4
 # Kinds of RPC counted per node (the four `Outgoing` kinds, the pings an indirect probe causes, and
@@ -187,6 +188,8 @@ class Sim:
         self.events = 0
         self.rpcs: collections.Counter[str] = collections.Counter()
         self.records_sent = 0
+        # Serialized payload of every membership message sent, requests and replies (wire.py).
+        self.bytes_sent = 0
         self.dropped_in_flight = 0
         self.last_gossip_us = 0
         # Trace.
@@ -536,6 +539,7 @@ class Sim:
         self._in_flight[key] = self.now_us + self._rpc_timeout_us
         self.rpcs[kind] += 1
         self.records_sent += len(updates) + (sender is not None)
+        self.bytes_sent += wire.request_bytes(kind, sender, updates)
         if kind == "gossip":
             self.last_gossip_us = self.now_us
         transit_us = self.network.transit_us()
@@ -573,6 +577,7 @@ class Sim:
             raise AssertionError(f"unknown rpc kind {kind!r}")
         self._end_event()
         self.records_sent += len(reply)
+        self.bytes_sent += wire.reply_bytes(kind, reply)
         transit_us = self.network.transit_us()
         if transit_us is not None:
             self._schedule(self.now_us + transit_us, self._on_reply,
@@ -620,10 +625,19 @@ class Sim:
         direct_us = self._round_trip_us(src, target)
         best_us = direct_us
         answered: list[str] = []
+        # Payload: every request; a reply when its round trip completes (the target's record for a
+        # ping that reaches it, asked by us or by a helper).
+        ping_bytes = wire.ping_request_bytes(target)
+        pong_bytes = wire.ping_reply_bytes(self.procs[target].membership.me()) if target in self.procs else 0
+        self.bytes_sent += ping_bytes + (pong_bytes if direct_us is not None else 0)
         for helper, _ in outgoing.helpers:
             to_helper_us = self._round_trip_us(src, helper)
             to_target_us = self._round_trip_us(helper, target)
+            self.bytes_sent += wire.indirect_probe_request_bytes(target, outgoing.target_address,
+                                                                 outgoing.timeout_s)
             if to_helper_us is not None:
+                self.bytes_sent += (ping_bytes + (pong_bytes if to_target_us is not None else 0)
+                                    + wire.indirect_probe_reply_bytes(to_target_us is not None))
                 answered.append(helper)
             if to_helper_us is not None and to_target_us is not None:
                 path_us = to_helper_us + to_target_us

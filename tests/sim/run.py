@@ -7,7 +7,8 @@ Run from the repository root (`tests` is a namespace package there). Each (nodes
 run of the scenario (scenarios.py) on a fresh simulation; `--seeds K` runs seeds 1..K, `--seed N`
 only N, which is what a failure's `reproduce with --seed N ...` line gives back. The table shows
 the median over seeds and, in brackets, the worst; times are in heartbeat intervals, traffic is per
-node per heartbeat interval while idle, "ring moved" is the key space a leave or join moved times N
+node per heartbeat interval while idle except "B/s", the serialized payload of every membership
+message (requests and replies) per node per second while idle, "ring moved" is the key space a leave or join moved times N
 (1.0 is ideal, the bound is 1.3) and "copies moved" the same for the synthetic layouts' copies on
 the join. A violated invariant prints its message (with the reproduce line), the other runs go on,
 and the exit code is 1.

@@ -29,7 +29,6 @@ that more plainly than a schema of conditions would.
 from __future__ import annotations
 
 import dataclasses
-import statistics
 import time
 from collections.abc import Callable
 
@@ -78,7 +77,8 @@ class RunResult:
     cpu_s: float = 0.0
     settle: float | None = None
     # Idle traffic, per node per heartbeat interval: RPCs by kind, and member records carried
-    # (requests and replies); bytes per node per second estimated from the records' proto size.
+    # (requests and replies); and per node per second, the serialized payload of every membership
+    # message, requests and replies (wire.py; what ringstore_gossip_bytes_total counts).
     idle_rpcs: dict[str, float] = dataclasses.field(default_factory=dict)
     idle_records: float | None = None
     idle_bytes_per_s: float | None = None
@@ -291,15 +291,13 @@ def overload(sim: Sim, result: RunResult) -> None:
 def _idle(sim: Sim, result: RunResult, intervals: int) -> None:
     """Run `intervals` heartbeat intervals without faults and record the traffic per node."""
     before = dict(sim.rpcs)
-    records_before = sim.records_sent
+    records_before, bytes_before = sim.records_sent, sim.bytes_sent
     nodes = len(sim.live_ids())
     sim.run_for(intervals * sim.heartbeat_s)
     per = nodes * intervals
     result.idle_rpcs = {kind: (sim.rpcs[kind] - before.get(kind, 0)) / per for kind in RPC_KINDS}
     result.idle_records = (sim.records_sent - records_before) / per
-    record_bytes = statistics.mean(
-        sim.own_record(node_id).to_proto().ByteSize() for node_id in sim.live_ids())
-    result.idle_bytes_per_s = result.idle_records * record_bytes / sim.heartbeat_s
+    result.idle_bytes_per_s = (sim.bytes_sent - bytes_before) / per / sim.heartbeat_s
 
 
 SCENARIOS: dict[str, Callable[[Sim, RunResult], None]] = {

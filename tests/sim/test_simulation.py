@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from node.gossip import MemberState, watchers_of
+from node.gossip import MemberInfo, MemberState, watchers_of
 
 from .engine import Sim, SimConfig, sim_gossip_config
 from .invariants import SimViolation
@@ -181,6 +181,38 @@ def test_same_seed_same_trace_in_process():
         sim.run_for(6 * HB_S)
         traces.append((sim.trace, sim.digest()))
     assert traces[0] == traces[1] and len(traces[0][0]) > 1000
+
+
+def test_payload_sizes_match_what_protobuf_serializes():
+    """wire.py adds up message sizes from record sizes; each equals the real message's ByteSize(),
+    for records of every state and size and for lists of 0, 1 and 200 records."""
+    from ringstore.v1 import membership_pb2 as m
+    from .wire import (indirect_probe_reply_bytes, indirect_probe_request_bytes, ping_reply_bytes,
+                       ping_request_bytes, reply_bytes, request_bytes)
+
+    records = [MemberInfo(node_id=f"n{i:04d}", address=f"n{i:04d}.sim:7400", zone=f"z{i % 3}",
+                          capacity_bytes=(1 << 40) * (i + 1), generation=1_700_000_000_000 + i,
+                          incarnation=i * 37, state=list(MemberState)[i % 5],
+                          suspected_by="n0001" if i % 5 == 1 else "", free_bytes=i ** 5)
+               for i in range(200)]
+    protos = [r.to_proto() for r in records]
+    sender = records[7]
+    for count in (0, 1, 200):
+        rs, ps = records[:count], protos[:count]
+        assert request_bytes("heartbeat", sender, rs) == m.HeartbeatRequest(
+            sender=sender.to_proto(), updates=ps).ByteSize()
+        assert reply_bytes("heartbeat", rs) == m.HeartbeatResponse(updates=ps).ByteSize()
+        assert request_bytes("gossip", None, rs) == m.GossipRequest(updates=ps).ByteSize()
+        assert reply_bytes("gossip", ()) == m.GossipResponse().ByteSize() == 0
+        assert request_bytes("sync", None, rs) == m.SyncStateRequest(members=ps).ByteSize()
+        assert reply_bytes("sync", rs) == m.SyncStateResponse(members=ps).ByteSize()
+        assert reply_bytes("join", rs) == m.JoinResponse(members=ps).ByteSize()
+    assert request_bytes("join", sender, ()) == m.JoinRequest(member=sender.to_proto()).ByteSize()
+    assert ping_reply_bytes(sender) == m.PingResponse(member=sender.to_proto()).ByteSize()
+    assert ping_request_bytes("n0001") == m.PingRequest(node_id="n0001").ByteSize()
+    assert indirect_probe_request_bytes("n0001", "n0001.sim:7400", 0.5) == m.IndirectProbeRequest(
+        target_node_id="n0001", target_address="n0001.sim:7400", timeout_ms=400).ByteSize()
+    assert indirect_probe_reply_bytes(False) == 0
 
 
 @pytest.mark.parametrize("forge, invariant", [

@@ -10,7 +10,9 @@ step costs O(log N + watchers + fan-out) however large the cluster. Every write 
 or `set`, so no view can miss a change; `check()` recomputes them all for tests.
 
 The views are live (ALIVE, SUSPECT: traffic goes to them), dead (DOWN, OUT: the reconnect sync's
-targets) and down (DOWN: the ones that may turn OUT), plus every id. Records are never removed (an
+targets) and down (DOWN: the ones that may turn OUT), plus every id; and the table digest
+(`digest.py`), whose bucket hashes a sync compares, kept the same way (none when the node sends
+whole tables, `state_sync_buckets = 0`). Records are never removed (an
 OUT or LEFT record stops a stale ALIVE from resurrecting the node), so no view ever shrinks by a
 removal from the table.
 
@@ -28,6 +30,7 @@ import bisect
 import dataclasses
 from collections.abc import Iterator
 
+from node.gossip.digest import TableDigest
 from node.gossip.member import MemberInfo, MemberState
 
 _DEAD_STATES = frozenset({MemberState.DOWN, MemberState.OUT})
@@ -56,8 +59,10 @@ def _remove(ids: list[str], node_id: str) -> None:
 class MemberTable:
     """Records by node id, with sorted id views by state; see the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, bucket_count: int = 0) -> None:
+        """`bucket_count` > 0 keeps a table digest of that many buckets."""
         self._entries: dict[str, Entry] = {}
+        self.digest = TableDigest(bucket_count) if bucket_count else None
         # Sorted node ids: every member; ALIVE or SUSPECT; DOWN or OUT; DOWN.
         self.ids: list[str] = []
         self.live: list[str] = []
@@ -88,6 +93,8 @@ class MemberTable:
         self._entries[info.node_id] = entry
         _insert(self.ids, info.node_id)
         self._enter(info.node_id, info.state)
+        if self.digest is not None:
+            self.digest.add(info)
         return entry
 
     def set(self, info: MemberInfo, now_s: float) -> MemberInfo:
@@ -96,6 +103,8 @@ class MemberTable:
         entry = self._entries[info.node_id]
         old = entry.info
         entry.info = info
+        if self.digest is not None:
+            self.digest.replace(old, info)
         if info.state != old.state:
             entry.state_since_s = now_s
             self._leave(info.node_id, old.state)
@@ -103,8 +112,10 @@ class MemberTable:
         return old
 
     def check(self) -> None:
-        """Assert every view equals what a full scan of the table gives (tests call this)."""
+        """Assert every view, and the digest, equals what a full scan of the table gives (tests)."""
         entries = self._entries
+        if self.digest is not None:
+            self.digest.check(self.infos())
         assert self.ids == sorted(entries)
         assert self.live == sorted(k for k, e in entries.items() if e.info.state.live)
         assert self.dead == sorted(k for k, e in entries.items() if e.info.state in _DEAD_STATES)

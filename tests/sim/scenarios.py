@@ -17,6 +17,13 @@ seconds and reported divided by `heartbeat_interval_s`, so profiles with other t
   time, running 0.5 to 1.5 heartbeat intervals in between; then it converges. The figures are the
   DOWN verdicts per node during the overload and the convergence time after it. Run it with
   `--health-max 0` to see what local health saves.
+- upgrade: a rolling upgrade from the protocol before digest sync. The old nodes (all formed nodes
+  unless `--old-ratio` says otherwise) are restarted as new ones one at a time, each after the
+  cluster converged again; then idle traffic is measured over `QUIET_INTERVALS`, in which every sync
+  must be a digest (a new node that found a peer old forgets it when the peer restarts).
+
+`--old-ratio R` runs any scenario on a cluster of which that share of the formed nodes is old (see
+engine.py): a cluster in the middle of a rolling upgrade.
 
 A scenario returns a `RunResult`, a flat record (plus checkpoints) that run.py tabulates and dumps
 as JSON. Which node a fault hits is drawn from the run's rng, so it is part of the seed.
@@ -92,6 +99,7 @@ class RunResult:
     resume_converge: float | None = None
     overload_verdicts: float | None = None     # DOWN verdicts per node during the overload
     overload_converge: float | None = None
+    upgrade_converge: float | None = None      # the slowest convergence after one node's upgrade
     verdicts: int = 0
     false_down: int = 0
     false_down_listed: list[Verdict] = dataclasses.field(default_factory=list)
@@ -115,8 +123,9 @@ class RunResult:
 def reproduce_args(scenario: str, config: SimConfig) -> str:
     health = ("" if config.gossip.health_max == sim_gossip_config().health_max
               else f" --health-max {config.gossip.health_max}")
+    old = f" --old-ratio {config.old_ratio:g}" if config.old_ratio else ""
     return (f"--nodes {config.nodes} --scenario {scenario} --loss {config.network.loss_ratio:g} "
-            f"--layouts {config.layouts}{health}")
+            f"--layouts {config.layouts}{health}{old}")
 
 
 def run(scenario: str, config: SimConfig) -> RunResult:
@@ -288,6 +297,20 @@ def overload(sim: Sim, result: RunResult) -> None:
     sim.checkpoint("overload", expect_full=True)
 
 
+def upgrade(sim: Sim, result: RunResult) -> None:
+    old = [node_id for node_id in sim.live_ids() if sim.procs[node_id].old]
+    if not old:
+        raise ValueError("the upgrade scenario needs old nodes to upgrade: --old-ratio > 0")
+    worst = 0.0
+    for node_id in old:
+        sim.restart(node_id, upgrade=True)
+        worst = max(worst, _converge(sim, f"convergence after {node_id} was upgraded"))
+    result.upgrade_converge = worst
+    sim.checkpoint("upgraded", expect_full=True)
+    sim.settle(CONVERGE_INTERVALS_MAX * sim.heartbeat_s)     # the last restart's gossip drains
+    _idle(sim, result, QUIET_INTERVALS)
+
+
 def _idle(sim: Sim, result: RunResult, intervals: int) -> None:
     """Run `intervals` heartbeat intervals without faults and record the traffic per node."""
     before = dict(sim.rpcs)
@@ -306,4 +329,5 @@ SCENARIOS: dict[str, Callable[[Sim, RunResult], None]] = {
     "partition": partition,
     "pause": pause,
     "overload": overload,
+    "upgrade": upgrade,
 }

@@ -5,8 +5,8 @@ requests and replies, which is what `ringstore_gossip_bytes_total` counts in the
 gRPC framing and the HMAC metadata). Serializing every message would make a full-table sync at
 N = 1000 cost a thousand `to_proto()` calls, so a record's size is computed once per record value
 and a message's size is added up from protobuf's encoding rules: a field of a message type costs its
-tag (one byte for field numbers up to 15), the varint of its length, and its bytes. Small messages
-whose shape is not a list of records (the digest sync, probes, pings) are built and measured as
+tag (one byte for field numbers up to 15), the varint of its length, and its bytes. A digest is a packed
+list of 8-byte hashes; small messages of other shapes (probes, pings) are built and measured as
 they are. test_simulation.py checks every function here against the real `ByteSize()`.
 
 Rejected: counting records times the mean record size (what the figure used to be). It cannot see
@@ -74,6 +74,21 @@ def reply_bytes(kind: str, records: Sequence[MemberInfo]) -> int:
     if kind in ("heartbeat", "sync", "join"):
         return records_bytes(records)
     raise AssertionError(f"no reply size rule for {kind!r}")
+
+
+def packed_bytes(values_bytes: int) -> int:
+    """A packed repeated scalar field holding `values_bytes` of values (nothing when empty)."""
+    return field_bytes(values_bytes) if values_bytes else 0
+
+
+def digest_request_bytes(hashes: Sequence[int]) -> int:
+    """A SyncDigestRequest: the bucket hashes, packed fixed64."""
+    return packed_bytes(8 * len(hashes))
+
+
+def digest_reply_bytes(buckets: Sequence[int], records: Sequence[MemberInfo]) -> int:
+    """A SyncDigestResponse: the differing buckets (packed varints) and the records in them."""
+    return packed_bytes(sum(varint_bytes(b) for b in buckets)) + records_bytes(records)
 
 
 def indirect_probe_request_bytes(target_node_id: str, target_address: str, timeout_s: float) -> int:

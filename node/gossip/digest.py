@@ -20,9 +20,9 @@ new incarnation, so the version covers it.
 XOR makes the digest incremental: adding a record, or replacing one, is one or two XORs into one
 bucket, never a pass over the table. The hashes are BLAKE2b with an 8-byte digest, independent of
 the process (not Python's `hash`), so nodes of different builds and hash seeds agree; the wire
-contract (membership.proto, SyncDigestRequest) spells them out. A bucket of
-records that XOR to the same value as another bucket's different records is a 2^-64 event per
-comparison, and only delays a repair to the next change in that bucket.
+contract (membership.proto, SyncDigestRequest) spells them out. Two nodes holding different records
+in one bucket see equal hashes with probability 2^-64 per comparison; such a miss leaves that
+difference to the next change in the bucket, as if gossip had missed it.
 
 Rejected: a per-member version list (node id, generation, incarnation per member). Exact and
 simple, but still O(N) bytes per sync (about 20 B per member); at N = 1000 it would cut the

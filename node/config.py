@@ -19,6 +19,9 @@ GIB = 1024 * MIB
 # a unit test checks they agree): config may lower the limit, never raise it past what clients
 # and docs promise.
 KEY_LENGTH_BYTES_LIMIT = 1024
+# Most buckets in a membership table digest (node.gossip.digest.BUCKETS_MAX; a unit test checks they
+# agree): a peer refuses a digest with more.
+STATE_SYNC_BUCKETS_MAX = 4096
 
 
 class ConfigError(ValueError):
@@ -66,6 +69,12 @@ class GossipConfig:
     # Period of the full push-pull state exchange with one random peer, which repairs anything
     # gossip missed. Lower converges faster after partitions at the cost of a full table per period.
     state_sync_interval_s: float = 30.0
+    # Buckets of the table digest that state sync sends instead of the table (node/gossip/digest.py):
+    # a converged pair exchanges 8 bytes per bucket per sync and no records, and a difference costs
+    # the records of the buckets it touches (about N / buckets each). More buckets: a bigger constant
+    # message, fewer records re-sent per difference. 0 sends the whole table every sync, as nodes
+    # before the digest did (to rule the digest out when debugging; they interoperate either way).
+    state_sync_buckets: int = 64
     # A DOWN node becomes OUT (leaves the ring; its data is repaired elsewhere) after this long.
     # Higher avoids repair storms on restarts; lower restores redundancy sooner.
     repair_after_down_s: float = 300.0
@@ -95,6 +104,8 @@ class GossipConfig:
         _require(self.gossip_interval_s > 0, "gossip_interval_s must be > 0")
         _require(self.gossip_retransmit_max >= 1, "gossip_retransmit_max must be >= 1")
         _require(self.state_sync_interval_s > 0, "state_sync_interval_s must be > 0 (try 30)")
+        _require(0 <= self.state_sync_buckets <= STATE_SYNC_BUCKETS_MAX,
+                 f"state_sync_buckets must be in 0..{STATE_SYNC_BUCKETS_MAX} (try 64; 0 sends whole tables)")
         _require(self.repair_after_down_s > 0, "repair_after_down_s must be > 0 (try 300)")
         _require(self.rpc_timeout_s > 0, "rpc_timeout_s must be > 0")
         _require(self.piggyback_updates_max >= 1, "piggyback_updates_max must be >= 1")

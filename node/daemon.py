@@ -38,6 +38,7 @@ from node.api.peer_service import PeerServicer
 from node.config import ConfigError, NodeConfig
 from node.faults import FaultSet, Faults, InvalidFaults
 from node.gossip import MemberInfo, MemberState, Membership, MembershipDriver, SystemClock
+from node.gossip.ring_members import ring_members
 from node.gossip.transport import PeerRejected, PeerUnreachable
 from node.hlc import HybridLogicalClock
 from node.metrics import Metrics
@@ -57,7 +58,7 @@ from node.repair.repairer import Repairer
 from node.repair.status import repair_status_pb, scrub_status_pb
 from node.repair.throttle import TokenBucket
 from node.repair.tombstones import ReturnGuard, TombstonePurger
-from node.ring import Ring, RingMember
+from node.ring import Ring
 from node.store import CorruptRecord, NodeStore, ShareKey
 from node.store.metadata import check_env
 from ringstore.v1 import admin_pb2
@@ -129,9 +130,7 @@ class ClusterState:
         self.rebuild()
 
     def rebuild(self, *_args) -> None:
-        members = tuple(sorted(
-            (RingMember(m.node_id, m.zone, m.capacity_bytes / self._weight_unit_bytes)
-             for m in self._membership.ring_members()), key=lambda r: r.node_id))
+        members = ring_members(self._membership.members(), self._weight_unit_bytes)
         with self._lock:
             if members != self._ring_key:
                 self._ring = Ring(members, vnodes_per_node=self._vnodes)

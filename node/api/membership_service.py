@@ -1,4 +1,5 @@
-"""MembershipService: heartbeats, gossip, state sync and joins, handed to the `Membership` machine.
+"""MembershipService: heartbeats, gossip, state sync (by digest, and whole tables for nodes from
+before digests) and joins, handed to the `Membership` machine.
 
 The servicer also keeps the node's membership traffic accounting, both ends in one place: the
 messages and serialized bytes of every call it serves (requests in, replies out), and through the
@@ -88,6 +89,12 @@ class MembershipServicer:
         return self._reply("sync", m.SyncStateResponse(members=_protos(members)))
 
     @unary
+    def SyncDigest(self, request, context):
+        self._count("sync_digest", request)
+        buckets, members = self._membership.on_sync_digest(list(request.bucket_hashes))
+        return self._reply("sync_digest", m.SyncDigestResponse(buckets=buckets, members=_protos(members)))
+
+    @unary
     def Join(self, request, context):
         self._count("join", request)
         joiner = MemberInfo.from_proto(request.member)
@@ -104,6 +111,7 @@ class MembershipServicer:
             "Ping": unary_method(self.Ping, m.PingRequest),
             "Gossip": unary_method(self.Gossip, m.GossipRequest),
             "SyncState": unary_method(self.SyncState, m.SyncStateRequest),
+            "SyncDigest": unary_method(self.SyncDigest, m.SyncDigestRequest),
             "Join": unary_method(self.Join, m.JoinRequest),
         })
 

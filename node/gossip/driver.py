@@ -1,12 +1,14 @@
 """The thin loop around `Membership`: a timer thread that steps it and a pool that sends.
 
-Design. All decisions live in the step function (`membership.py`); this file only moves
-messages. A daemon thread calls `membership.step()` every `gossip_interval_s` of the injected
-clock and hands each `Outgoing` to a small thread pool that calls the Transport and feeds the
-answer back (`on_heartbeat_reply`, `on_sync_reply`, `on_probe_result`). A failed heartbeat or
-gossip is dropped on purpose: silence is what the watchers measure, and the next round or the
-periodic sync repairs what was lost. At most one RPC per (kind, target) is in flight, so a slow
-peer cannot pile up calls, and the total in flight is capped by `rpcs_in_flight_max`.
+Design. All decisions live in the step function (`membership.py`); this file only moves messages. A
+daemon thread calls `membership.step()` every `gossip_interval_s` of the injected clock and hands
+each `Outgoing` to a small thread pool that calls the Transport and feeds the answer back
+(`on_heartbeat_reply`, `on_sync_reply`, `on_sync_digest_reply`, `on_probe_result`), dispatching what
+an answer asks for in turn: the push back after a digest sync, or the whole-table sync to a peer
+that answered the digest with UNIMPLEMENTED (`PeerUnimplemented`: a node from before digest sync). A
+failed heartbeat or gossip is dropped on purpose: silence is what the watchers measure, and the next
+round or the periodic sync repairs what was lost. At most one RPC per (kind, target) is in flight,
+so a slow peer cannot pile up calls, and the total in flight is capped by `rpcs_in_flight_max`.
 
 Indirect probe: every helper is asked in parallel, and the target is pinged directly at the same
 time (the silence we saw was in the target -> us direction; us -> target may still work); the
@@ -31,7 +33,7 @@ from node.config import GossipConfig
 from node.gossip.clock import Clock
 from node.gossip.member import MemberState
 from node.gossip.membership import Membership, Outgoing
-from node.gossip.transport import PeerRejected, PeerUnreachable, Transport
+from node.gossip.transport import PeerRejected, PeerUnimplemented, PeerUnreachable, Transport
 
 log = logging.getLogger("ringstore.gossip")
 
@@ -197,6 +199,18 @@ class MembershipDriver:
                 reply = self._transport.sync(outgoing.target_address, outgoing.updates, timeout_s)
                 membership.heard_from(outgoing.target_node_id)
                 membership.on_sync_reply(reply)
+            elif outgoing.kind == "sync_digest":
+                try:
+                    buckets, members = self._transport.sync_digest(
+                        outgoing.target_address, outgoing.bucket_hashes, timeout_s)
+                except PeerUnimplemented:
+                    membership.heard_from(outgoing.target_node_id)
+                    follow_up = membership.on_sync_digest_unsupported(outgoing.target_node_id)
+                else:
+                    membership.heard_from(outgoing.target_node_id)
+                    follow_up = membership.on_sync_digest_reply(outgoing.target_node_id, buckets, members)
+                if follow_up is not None:
+                    self._dispatch(follow_up)
             elif outgoing.kind == "indirect_probe":
                 membership.on_probe_result(outgoing.target_node_id, self._probe(outgoing))
             else:

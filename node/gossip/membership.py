@@ -9,11 +9,25 @@ clock, and asserts exact virtual times.
 The table holds one record per node (see `member.py` for which record wins). Every applied
 change is queued for gossip (`broadcast.py`), so news spreads on three paths: piggybacked on
 heartbeats and their replies, pushed to `gossip_fanout` random live peers every
-`gossip_interval_s` while fresh, and a full push-pull table exchange with one random live peer
-every `state_sync_interval_s` that repairs whatever gossip missed. The same sync also goes to one
+`gossip_interval_s` while fresh, and a push-pull state sync with one random live peer every
+`state_sync_interval_s` that repairs whatever gossip missed. The same sync also goes to one
 random DOWN or OUT member: nothing else is ever sent to a node believed dead, so without it the
 two sides of a healed network partition would never hear from each other again (Serf's
 "reconnect"). It costs one failing RPC per interval while dead members are remembered.
+
+State sync by digest. A sync sends the table's digest (`digest.py`: `state_sync_buckets` bucket
+hashes, kept as records change), not the table. The peer answers with the buckets whose hashes
+differ and its records in them (`on_sync_digest`); this node applies those and pushes back, as a
+gossip message, its own records there that the peer lacks or holds older
+(`on_sync_digest_reply`). Both sides then hold the greater of each record, as after a whole-table
+exchange, and a converged pair has exchanged one fixed-size digest and no records, so idle sync
+traffic no longer grows with N. Rolling upgrade: a node from before the digest answers the digest
+call with UNIMPLEMENTED; `on_sync_digest_unsupported` remembers that for the peer's generation and
+returns the whole-table sync to send it instead, and every sync to it stays whole until its record
+shows a new generation (the upgrade restarted it). The whole-table call (`on_sync`) is still
+answered, for the old nodes' own syncs, so a mixed cluster converges both ways. Rejected: learning
+a peer's version from a field in its records. It costs a field for a one-time transition, and an
+UNIMPLEMENTED answer says the same for one extra call per old peer and generation.
 
 Failure detection. Every `heartbeat_interval_s` a node heartbeats its watchers
 (`watchers.py`: its successors among live node ids). Each node tracks the nodes it watches
@@ -76,6 +90,7 @@ Rejected: all-to-all heartbeats. Simple, but traffic grows with N^2; watchers ke
 
 from __future__ import annotations
 
+import bisect
 import collections
 import dataclasses
 import logging
@@ -87,9 +102,12 @@ from node.config import GossipConfig
 from node.gossip.broadcast import BroadcastQueue
 from node.gossip.clock import Clock
 from node.gossip.detector import Detector
+from node.gossip.digest import InvalidDigest, bucket_hashes, bucket_of, check_bucket_count, differing
 from node.gossip.member import InvalidMember, MemberInfo, MemberState, supersedes
+from node.gossip.ring_members import in_ring
 from node.gossip.suspicion import Suspicion
-from node.gossip.watchers import watched_by, watchers_of
+from node.gossip.table import MemberTable
+from node.gossip.watchers import watched_in_sorted, watchers_in_sorted
 
 log = logging.getLogger("ringstore.gossip")
 
@@ -119,21 +137,16 @@ _CHANGEABLE_FIELDS = frozenset({"address", "zone", "capacity_bytes", "free_bytes
 class Outgoing:
     """One message `step()` wants sent; the driver (or a test network) delivers it."""
 
-    kind: str                 # "heartbeat" | "gossip" | "sync" | "indirect_probe"
+    kind: str                 # "heartbeat" | "gossip" | "sync" | "sync_digest" | "indirect_probe"
     target_node_id: str
     target_address: str
     updates: tuple[MemberInfo, ...] = ()    # heartbeat/gossip payload; sync: the whole table
     helpers: tuple[tuple[str, str], ...] = ()   # indirect_probe: (node_id, address) of helpers
     timeout_s: float = 0.0                      # indirect_probe: the whole budget (health-scaled)
+    bucket_hashes: tuple[int, ...] = ()         # sync_digest: my table digest
 
 
-OUTGOING_KINDS = ("heartbeat", "gossip", "sync", "indirect_probe")
-
-
-@dataclasses.dataclass
-class _Entry:
-    info: MemberInfo
-    state_since_s: float
+OUTGOING_KINDS = ("heartbeat", "gossip", "sync", "sync_digest", "indirect_probe")
 
 
 class Membership:
@@ -149,7 +162,8 @@ class Membership:
         self.node_id = me.node_id
         self._lock = threading.Lock()
         now_s = clock.monotonic_s()
-        self._table: dict[str, _Entry] = {me.node_id: _Entry(me, now_s)}
+        self._table = MemberTable(config.state_sync_buckets)
+        self._table.add(me, now_s)
         self._broadcasts = BroadcastQueue(retransmit_max=config.gossip_retransmit_max,
                                           size_max=BROADCAST_QUEUE_MIN)
         self._broadcasts.push(me)
@@ -183,6 +197,10 @@ class Membership:
         # from it): helpers are chosen among these first, and a suspicion never turns DOWN here
         # while contact is fresh.
         self._last_contact_s: dict[str, float] = {}
+        # node -> its generation when it answered my digest sync with UNIMPLEMENTED (it predates
+        # digest sync): it gets whole-table syncs until its record shows another generation. At
+        # most one entry per member.
+        self._digest_unsupported: dict[str, int] = {}
 
     # ---- reading ---------------------------------------------------------------------------
 
@@ -193,7 +211,7 @@ class Membership:
     def members(self) -> list[MemberInfo]:
         """Every known member, me included, sorted by node id."""
         with self._lock:
-            return [self._table[k].info for k in sorted(self._table)]
+            return list(self._table.infos())
 
     def get(self, node_id: str) -> MemberInfo | None:
         with self._lock:
@@ -209,10 +227,9 @@ class Membership:
             return self._clock.monotonic_s() - entry.state_since_s
 
     def ring_members(self) -> list[MemberInfo]:
-        """The ring's member set: ALIVE, SUSPECT and DOWN (not OUT, LEFT or draining), sorted by
-        node id."""
-        ring_states = (MemberState.ALIVE, MemberState.SUSPECT, MemberState.DOWN)
-        return [m for m in self.members() if m.state in ring_states and not m.draining]
+        """The records that make the ring (`ring_members.in_ring`: ALIVE, SUSPECT and DOWN, not
+        draining), sorted by node id."""
+        return [m for m in self.members() if in_ring(m)]
 
     def is_live(self, node_id: str) -> bool:
         """ALIVE or SUSPECT: traffic goes to it (a suspicion is not acted on)."""
@@ -235,6 +252,12 @@ class Membership:
         """The nodes this node currently watches (as of the last step)."""
         with self._lock:
             return self._detector.watched()
+
+    def check(self) -> None:
+        """Assert the table's incrementally kept views match a full scan (tests call it after
+        every step; O(N log N))."""
+        with self._lock:
+            self._table.check()
 
     def add_listener(self, fn: Listener) -> None:
         """Call `fn(old, new)` after every applied change (old is None for a new member).
@@ -261,10 +284,11 @@ class Membership:
             hold_verdicts = late_s > late_max_s
 
             me = self._table[self.node_id].info
-            alive_ids = self._alive_ids_locked()
+            alive_ids = self._table.live   # the table's own sorted list: read, never modified
+            live_count = len(alive_ids)
             running = me.state.live
             self._detector.set_watched(
-                watched_by(self.node_id, alive_ids, config.monitor_count) if running else (),
+                watched_in_sorted(self.node_id, alive_ids, config.monitor_count) if running else (),
                 now_s)
             if hold_verdicts:
                 self._detector.extend(late_s)
@@ -282,7 +306,7 @@ class Membership:
                 updates = tuple(self._broadcasts.take(config.piggyback_updates_max))
             if heartbeat_due:
                 self._next_heartbeat_s = now_s + config.heartbeat_interval_s
-                for watcher_id in watchers_of(self.node_id, alive_ids, config.monitor_count):
+                for watcher_id in watchers_in_sorted(self.node_id, alive_ids, config.monitor_count):
                     out.append(self._outgoing_locked("heartbeat", watcher_id, updates=updates))
             if gossip_due and updates:
                 self._next_gossip_s = now_s + config.gossip_interval_s
@@ -290,14 +314,13 @@ class Membership:
                     out.append(self._outgoing_locked("gossip", peer_id, updates=updates))
             if running and self._due(now_s, self._next_sync_s):
                 self._next_sync_s = now_s + config.state_sync_interval_s
-                table = tuple(e.info for e in self._table.values())
                 for peer_id in self._random_live_peers_locked(1) + self._random_dead_locked(1):
-                    out.append(self._outgoing_locked("sync", peer_id, updates=table))
+                    out.append(self._sync_outgoing_locked(peer_id))
             events: list[tuple[MemberInfo | None, MemberInfo]] = []
             if running and not hold_verdicts:
                 out.extend(self._probe_silent_locked(now_s, alive_ids))
-                self._end_suspicions_locked(now_s, len(alive_ids), events)
-            out.extend(self._push_accusations_locked(alive_ids))
+                self._end_suspicions_locked(now_s, live_count, events)
+            out.extend(self._push_accusations_locked(self._table.live))
             if not hold_verdicts:
                 self._turn_out_locked(now_s, events)
             self._queue_events_locked(events)
@@ -332,7 +355,7 @@ class Membership:
         from part of the cluster would otherwise pick helpers on the far side and accuse), then
         among the rest, each group in random order."""
         fresh_s = self._config.down_after_s * (1 + self._health)
-        candidates = sorted(i for i in alive_ids if i not in (self.node_id, target_id))
+        candidates = [i for i in alive_ids if i != self.node_id and i != target_id]
         reached = [i for i in candidates if now_s - self._last_contact_s.get(i, -float("inf")) <= fresh_s]
         reached_set = set(reached)
         others = [i for i in candidates if i not in reached_set]
@@ -346,7 +369,7 @@ class Membership:
         reach them only after a few rounds."""
         out = []
         for accusation in self._accusations_to_push:
-            for watcher_id in watchers_of(accusation.node_id, alive_ids, self._config.monitor_count):
+            for watcher_id in watchers_in_sorted(accusation.node_id, alive_ids, self._config.monitor_count):
                 if watcher_id != self.node_id and watcher_id in self._table:
                     out.append(self._outgoing_locked("gossip", watcher_id, updates=(accusation,)))
         self._accusations_to_push.clear()
@@ -389,7 +412,8 @@ class Membership:
         DOWN long enough turns OUT at once."""
         repair_after_s = self._config.repair_after_down_s
         wall_ms = self._clock.wall_ms()
-        for entry in list(self._table.values()):
+        for node_id in list(self._table.down):   # a copy: turning OUT leaves the view
+            entry = self._table[node_id]
             info = entry.info
             if info.maintenance_until_unix_ms > wall_ms:
                 continue
@@ -436,12 +460,80 @@ class Membership:
         self._apply_all(updates)
 
     def on_sync(self, members: Sequence[MemberInfo]) -> list[MemberInfo]:
-        """A peer's whole table: apply it, answer with mine (push-pull)."""
+        """A peer's whole table (the sync of a node without digests, or of one that believes I
+        am such a node): apply it, answer with mine (push-pull)."""
         self._apply_all(members)
         return self.members()
 
     def on_sync_reply(self, members: Sequence[MemberInfo]) -> None:
         self._apply_all(members)
+
+    def on_sync_digest(self, hashes: Sequence[int]) -> tuple[list[int], list[MemberInfo]]:
+        """A peer's table digest (`digest.py`): the buckets whose hashes differ from mine,
+        ascending, and my records in them, in node id order. A digest with another bucket count
+        than mine is answered too, from a digest computed for it (O(N)). Raises InvalidDigest for
+        a digest with no buckets or more than BUCKETS_MAX."""
+        count = len(hashes)
+        check_bucket_count(count)
+        with self._lock:
+            digest = self._table.digest
+            if digest is not None and digest.bucket_count == count:
+                buckets = differing(digest.hashes(), hashes)
+                ids = sorted(node_id for bucket in buckets for node_id in digest.ids(bucket))
+                return buckets, [self._table[node_id].info for node_id in ids]
+            infos = list(self._table.infos())
+            buckets = differing(bucket_hashes(infos, count), hashes)
+            wanted = set(buckets)
+            return buckets, [info for info in infos if bucket_of(info.node_id, count) in wanted]
+
+    def on_sync_digest_reply(self, peer_id: str, buckets: Sequence[int],
+                             members: Sequence[MemberInfo]) -> Outgoing | None:
+        """The answer to my digest: the buckets that differ and the peer's records in them. Apply
+        those, and return the push back: a gossip to the peer of my records in those buckets that
+        it lacks or holds older (None when there are none). Raises InvalidDigest for a bucket
+        outside my digest."""
+        self._check_count(members)
+        events: list[tuple[MemberInfo | None, MemberInfo]] = []
+        with self._lock:
+            digest = self._table.digest
+            if digest is None:
+                raise InvalidDigest(f"a digest answer from {peer_id}, but this node sends no digests")
+            count = digest.bucket_count
+            if len(buckets) > count or any(not 0 <= b < count for b in buckets):
+                raise InvalidDigest(f"a digest answer from {peer_id} names {len(buckets)} buckets, "
+                                    f"some outside 0..{count - 1}")
+            now_s = self._clock.monotonic_s()
+            for info in members:
+                self._apply_locked(info, now_s, events)
+            theirs = {info.node_id: info for info in members}
+            push = []
+            for bucket in sorted(set(buckets)):
+                for node_id in sorted(digest.ids(bucket)):
+                    mine = self._table[node_id].info
+                    held = theirs.get(node_id)
+                    if held is None or supersedes(mine, held):
+                        push.append(mine)
+            out = None
+            if push and peer_id in self._table:
+                out = self._outgoing_locked("gossip", peer_id, updates=tuple(push))
+            self._queue_events_locked(events)
+        self._notify()
+        return out
+
+    def on_sync_digest_unsupported(self, peer_id: str) -> Outgoing | None:
+        """The peer answered my digest with UNIMPLEMENTED: it runs a version from before digest
+        sync. Remember that for its current generation (an upgrade restarts it in a new one) and
+        return the whole-table sync to send it now instead (None if it is not in my table)."""
+        with self._lock:
+            entry = self._table.get(peer_id)
+            if entry is None:
+                return None
+            generation = entry.info.generation
+            if self._digest_unsupported.get(peer_id) != generation:
+                log.info("node=%s member=%s has no digest sync (an older version, generation %d); "
+                         "sending it whole tables until it restarts", self.node_id, peer_id, generation)
+                self._digest_unsupported[peer_id] = generation
+            return self._outgoing_locked("sync", peer_id, updates=tuple(self._table.infos()))
 
     def on_join(self, member: MemberInfo) -> list[MemberInfo]:
         """A node joins through me: add or refresh its record, return my whole table (it
@@ -559,7 +651,7 @@ class Membership:
                 log.warning("node=%s table full (%d members); ignoring new member %s",
                             self.node_id, MEMBERS_MAX, info.node_id)
                 return False
-            self._table[info.node_id] = _Entry(info, now_s)
+            self._table.add(info, now_s)
             if info.state == MemberState.SUSPECT:
                 self._suspicions[info.node_id] = Suspicion((info.generation, info.incarnation), now_s)
                 self._suspicions[info.node_id].confirm(info.suspected_by)
@@ -588,9 +680,8 @@ class Membership:
                 and now_s - verdict[1] <= 2 * self._config.down_after_s * (1 + self._health)):
             self._raise_health_locked(now_s, 1, f"{info.node_id} refuted my DOWN verdict about it "
                                                 f"{now_s - verdict[1]:.2f} s after I made it")
-        entry.info = info
+        self._table.set(info, now_s)
         if info.state != old.state:
-            entry.state_since_s = now_s
             log.info("node=%s member=%s %s -> %s (generation %d incarnation %d)", self.node_id,
                      info.node_id, old.state.name, info.state.name, info.generation,
                      info.incarnation)
@@ -634,39 +725,56 @@ class Membership:
         return True
 
     def _set_me_locked(self, info: MemberInfo) -> tuple[MemberInfo | None, MemberInfo]:
-        entry = self._table[self.node_id]
-        old = entry.info
+        old = self._table[self.node_id].info
         assert supersedes(info, old), f"my own record must only move forward ({old} -> {info})"
-        entry.info = info
-        if info.state != old.state:
-            entry.state_since_s = self._clock.monotonic_s()
+        self._table.set(info, self._clock.monotonic_s())
         self._broadcasts.push(info)
         return (old, info)
 
-    def _alive_ids_locked(self) -> list[str]:
-        """ALIVE and SUSPECT members: a suspicion changes neither watchers nor peers."""
-        return sorted(k for k, e in self._table.items() if e.info.state.live)
-
     def _random_live_peers_locked(self, count: int) -> list[str]:
-        peers = sorted(k for k, e in self._table.items()
-                       if k != self.node_id and e.info.state.live)
-        return self._rng.sample(peers, min(count, len(peers)))
+        """`count` random ALIVE or SUSPECT members other than me (a suspicion changes neither
+        watchers nor peers): indices drawn over the sorted live view with my own slot skipped,
+        O(count), the same draws as sampling a copy of the view without me."""
+        live = self._table.live
+        at = bisect.bisect_left(live, self.node_id)
+        mine = at < len(live) and live[at] == self.node_id
+        peers = len(live) - mine
+        picks = self._rng.sample(range(peers), min(count, peers))
+        return [live[i + 1] if mine and i >= at else live[i] for i in picks]
 
     def _random_dead_locked(self, count: int) -> list[str]:
         """DOWN or OUT members: a sync now and then is how two sides of a healed partition find
         each other again (nothing else is ever sent to a node believed dead)."""
-        dead = sorted(k for k, e in self._table.items()
-                      if e.info.state in (MemberState.DOWN, MemberState.OUT))
+        dead = self._table.dead
         return self._rng.sample(dead, min(count, len(dead)))
+
+    def _sync_outgoing_locked(self, peer_id: str) -> Outgoing:
+        """My digest, or my whole table when I keep no digest or the peer has no digest sync."""
+        digest = self._table.digest
+        if digest is not None and not self._lacks_digest_sync_locked(peer_id):
+            return self._outgoing_locked("sync_digest", peer_id, bucket_hashes=digest.hashes())
+        return self._outgoing_locked("sync", peer_id, updates=tuple(self._table.infos()))
+
+    def _lacks_digest_sync_locked(self, peer_id: str) -> bool:
+        """The peer answered a digest with UNIMPLEMENTED in the generation it still has."""
+        generation = self._digest_unsupported.get(peer_id)
+        if generation is None:
+            return False
+        if generation == self._table[peer_id].info.generation:
+            return True
+        del self._digest_unsupported[peer_id]   # restarted since, maybe upgraded: try the digest
+        return False
 
     def _outgoing_locked(self, kind: str, target_id: str, *,
                          updates: tuple[MemberInfo, ...] = (),
                          helpers: tuple[tuple[str, str], ...] = (),
-                         timeout_s: float = 0.0) -> Outgoing:
+                         timeout_s: float = 0.0,
+                         bucket_hashes: tuple[int, ...] = ()) -> Outgoing:
         assert kind in OUTGOING_KINDS, kind
         return Outgoing(kind=kind, target_node_id=target_id,
                         target_address=self._table[target_id].info.address,
-                        updates=updates, helpers=helpers, timeout_s=timeout_s)
+                        updates=updates, helpers=helpers, timeout_s=timeout_s,
+                        bucket_hashes=bucket_hashes)
 
     def _raise_health_locked(self, now_s: float, points: int, why: str) -> None:
         """Raise my health score (higher is less healthy) by `points`, up to health_max: a sign

@@ -7,7 +7,10 @@ cluster-secret HMAC, written in the wiring layer) lives outside node/gossip; tes
 in-memory one that calls the peer's `Membership` directly. Two failures are distinguished because
 callers act differently on them: `PeerUnreachable` (timeout, refused connection, peer error) is
 ordinary and retried or ignored, while `PeerRejected` (the peer refused our credentials) is a
-configuration error that retrying cannot fix, so `join_cluster` stops at once.
+configuration error that retrying cannot fix, so `join_cluster` stops at once. A third,
+`PeerUnimplemented` (a kind of PeerUnreachable), says the peer does not know the call at all: a node
+of an older version, which the caller may ask another way (the whole-table sync instead of the
+digest).
 
 Rejected: an async (asyncio) transport. It would avoid a thread per in-flight RPC, but the rest
 of the daemon is threaded gRPC, a node has a handful of membership RPCs in flight at once, and a
@@ -30,6 +33,10 @@ class PeerUnreachable(Unavailable):
         super().__init__(f"peer {address} unreachable: {reason}")
         self.address = address
         self.reason = reason
+
+
+class PeerUnimplemented(PeerUnreachable):
+    """The peer does not implement the call (gRPC UNIMPLEMENTED): it runs an older version."""
 
 
 class PeerRejected(Unauthenticated):
@@ -56,6 +63,12 @@ class Transport(Protocol):
     def sync(self, address: str, members: Sequence[MemberInfo],
              timeout_s: float) -> list[MemberInfo]:
         """Push my whole table; returns the peer's whole table."""
+        ...
+
+    def sync_digest(self, address: str, bucket_hashes: Sequence[int],
+                    timeout_s: float) -> tuple[list[int], list[MemberInfo]]:
+        """Send my table digest; returns the buckets whose hashes differ at the peer and its
+        records in them. Raises PeerUnimplemented when the peer predates digest sync."""
         ...
 
     def indirect_probe(self, helper_address: str, target_node_id: str, target_address: str,

@@ -103,6 +103,7 @@ class _Stubs:
         self.ping = unary(MEMBERSHIP_SERVICE, "Ping", m.PingRequest, m.PingResponse)
         self.gossip = unary(MEMBERSHIP_SERVICE, "Gossip", m.GossipRequest, m.GossipResponse)
         self.sync_state = unary(MEMBERSHIP_SERVICE, "SyncState", m.SyncStateRequest, m.SyncStateResponse)
+        self.sync_digest = unary(MEMBERSHIP_SERVICE, "SyncDigest", m.SyncDigestRequest, m.SyncDigestResponse)
         self.join = unary(MEMBERSHIP_SERVICE, "Join", m.JoinRequest, m.JoinResponse)
         self._channel = channel
         self._admin: dict[str, object] = {}
@@ -321,7 +322,7 @@ class PeerClient:
         """One MembershipService call by method name (Heartbeat, Gossip, SyncState, ...)."""
         stub = {
             "Heartbeat": "heartbeat", "IndirectProbe": "indirect_probe", "Ping": "ping",
-            "Gossip": "gossip", "SyncState": "sync_state", "Join": "join",
+            "Gossip": "gossip", "SyncState": "sync_state", "SyncDigest": "sync_digest", "Join": "join",
         }[name]
         return self._call(address, MEMBERSHIP_SERVICE + name, getattr(self._stubs(address), stub),
                           request, timeout_s)

@@ -13,14 +13,14 @@ from __future__ import annotations
 import grpc
 
 from node.gossip import MemberInfo
-from node.gossip.transport import PeerRejected, PeerUnreachable
+from node.gossip.transport import PeerRejected, PeerUnimplemented, PeerUnreachable
 from node.peers.client import PeerClient, PeerError
 from ringstore.v1 import membership_pb2 as m
 
 _REJECTED = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED)
 # MembershipService method -> the kind label both ends count it under.
 KIND_OF_METHOD = {"Heartbeat": "heartbeat", "IndirectProbe": "indirect_probe", "Ping": "ping",
-                  "Gossip": "gossip", "SyncState": "sync", "Join": "join"}
+                  "Gossip": "gossip", "SyncState": "sync", "SyncDigest": "sync_digest", "Join": "join"}
 
 
 class JoinedTable(list):
@@ -54,6 +54,8 @@ class GrpcTransport:
         except PeerError as err:
             if err.code in _REJECTED:
                 raise PeerRejected(address, err.details) from None
+            if err.code == grpc.StatusCode.UNIMPLEMENTED:
+                raise PeerUnimplemented(address, f"{err.code.name}: {err.details}") from None
             raise PeerUnreachable(address, f"{err.code.name}: {err.details}") from None
         self.on_bytes(kind, "received", reply.ByteSize())
         return reply
@@ -70,6 +72,11 @@ class GrpcTransport:
         reply = self._call(address, "SyncState", m.SyncStateRequest(members=[x.to_proto() for x in members]),
                            timeout_s)
         return [MemberInfo.from_proto(x) for x in reply.members]
+
+    def sync_digest(self, address: str, bucket_hashes,
+                    timeout_s: float) -> tuple[list[int], list[MemberInfo]]:
+        reply = self._call(address, "SyncDigest", m.SyncDigestRequest(bucket_hashes=bucket_hashes), timeout_s)
+        return list(reply.buckets), [MemberInfo.from_proto(x) for x in reply.members]
 
     def indirect_probe(self, helper_address: str, target_node_id: str, target_address: str,
                        timeout_s: float) -> bool:

@@ -82,6 +82,13 @@ def holdings_text(status: NodeStatus) -> str:
             f"{_count(status.metadata_records, 'metadata record')}")
 
 
+def tombstones_text(status: NodeStatus) -> str:
+    """"none", or "12 (oldest 3 d 4 h)": deleted keys' records waiting to be purged."""
+    if not status.tombstones_held:
+        return "none"
+    return f"{status.tombstones_held} (oldest {duration_text(status.oldest_tombstone_age_s)})"
+
+
 def format_node_status(status: NodeStatus, *, now_unix_ms: int) -> list[str]:
     """The `node status` report: state and flags, then where it is, what it holds, its disk and
     maintenance window."""
@@ -92,7 +99,8 @@ def format_node_status(status: NodeStatus, *, now_unix_ms: int) -> list[str]:
         f"generation {member.generation})",
     ]
     if status.reported_by_node:
-        lines += [f"  holds        {holdings_text(status)}", f"  disk         {disk_text(status)}"]
+        lines += [f"  holds        {holdings_text(status)}", f"  tombstones   {tombstones_text(status)}",
+                  f"  disk         {disk_text(status)}"]
     else:
         lines.append(f"  holds        - (it is {member.state}: only its membership record is "
                      "known)")

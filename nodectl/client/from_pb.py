@@ -280,7 +280,8 @@ def node_status_from_pb(pb: admin_pb2.NodeStatus) -> NodeStatus:
         node_id=pb.node_id or m.node_id, member=member, shares_stored=pb.shares_stored, bytes_stored=pb.bytes_stored,
         metadata_records=pb.metadata_records, placement_records=pb.placement_records,
         disk_size_bytes=pb.disk_size_bytes, disk_free_bytes=pb.disk_free_bytes,
-        disk_full_ratio=pb.disk_full_ratio, disk_free_bytes_min=pb.disk_free_bytes_min)
+        disk_full_ratio=pb.disk_full_ratio, disk_free_bytes_min=pb.disk_free_bytes_min,
+        tombstones_held=pb.tombstones_held, oldest_tombstone_age_s=pb.oldest_tombstone_age_s)
 
 
 def ring_plan_from_pb(change: str, node_id: str, pb: admin_pb2.PlanRingResponse) -> RingPlan:

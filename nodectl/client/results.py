@@ -471,6 +471,10 @@ class NodeStatus(_Dict):
     # Full when used / size reaches this ratio, or free bytes fall below disk_free_bytes_min.
     disk_full_ratio: float
     disk_free_bytes_min: int
+    # Tombstones (deleted keys' records) it keeps, and the oldest one's age; purged once every
+    # metadata home holds them, tombstone_grace_s after the delete.
+    tombstones_held: int = 0
+    oldest_tombstone_age_s: float = 0.0
 
     @property
     def reported_by_node(self) -> bool:

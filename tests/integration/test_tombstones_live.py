@@ -69,11 +69,15 @@ def test_a_replica_away_while_the_others_purged_does_not_bring_the_key_back(clus
         client.delete("tomb", "k")
     cluster.wait_state(victim, "OUT", observers=others, timeout_s=60)
     print(f"{victim} is OUT; waiting for the others to purge the tombstone")
+    with Client(address=cluster.nodes[others[0]].address, timeout_s=30.0) as client:
+        assert sum(client.node_status(n).tombstones_held for n in others) >= 2, "the delete left tombstones"
     _wait("a purge on the homes", lambda: sum(
         _gauge(cluster.metrics_text(n), "ringstore_tombstones_purged_total") for n in others) >= 1)
     _wait("no tombstone left on any running node", lambda: all(
         _gauge(cluster.metrics_text(n), "ringstore_tombstones") == 0 for n in others))
     _reads_absent_everywhere(cluster, "tomb", "k")
+    with Client(address=cluster.nodes[others[0]].address, timeout_s=30.0) as client:
+        assert [client.node_status(n).tombstones_held for n in others] == [0] * len(others)
 
     print(f"starting {victim} again on its old data dir")
     cluster.restart(victim)

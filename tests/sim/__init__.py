@@ -8,6 +8,7 @@ A failed run prints `reproduce with --seed N ...`; the same seed gives the same 
 
 Dependency order inside the package (each module imports only those before it):
     network     NetworkConfig, Network (delay, loss, partitions, cut links)
+    wire        serialized payload bytes of each membership message
     invariants  SimViolation, Checker (incremental invariants after every event)
     layouts     LayoutBook, Checkpoint (ring movement and repair plans at checkpoints)
     engine      SimConfig, Sim (event heap, processes, the driver's and transport's semantics)

@@ -14,8 +14,9 @@ reimplements a membership rule. The engine plays the driver and the transport (`
 `node/api/membership_service.py`):
 - `step()` runs every `gossip_interval_s` from a per-node phase, late steps skip ahead as the
   driver's loop does (`next = max(next + interval, now)`), and every `Outgoing` becomes an RPC;
-- heartbeat, sync and join are request/response (`on_heartbeat` -> `on_heartbeat_reply`,
-  `on_sync` -> `on_sync_reply`, `on_join` -> `on_sync_reply`); gossip is one-way with an ack; a reply
+- heartbeat, sync, sync_digest and join are request/response (`on_heartbeat` ->
+  `on_heartbeat_reply`, `on_sync` -> `on_sync_reply`, `on_sync_digest` -> `on_sync_digest_reply`,
+  whose push back is sent at once, `on_join` -> `on_sync_reply`); gossip is one-way with an ack; a reply
   later than `rpc_timeout_s` after its request is dropped, as the driver's deadline drops it; at
   most one RPC per (sender process, kind, target) is in flight, as in the driver (its cap of
   `RPCS_IN_FLIGHT_MAX` per node is not modelled: a node here has a dozen at most);
@@ -24,8 +25,16 @@ reimplements a membership rule. The engine plays the driver and the transport (`
   a direct ping that answers also hands the target's record to `on_gossip` (the driver's `_ping`).
   The paths are decided when the probe starts, from the network and processes at that moment.
 Process faults: kill (the process is gone; messages to it are dropped), restart (a new process and
-generation, joining through a live node like `noded --join`), pause/resume (SIGSTOP: messages wait
-in its inbox, its step runs late on resume, which is what Lifeguard must absorb), leave.
+generation, joining through a live node like `noded --join`; `upgrade=True` restarts an old node as
+a new one), pause/resume (SIGSTOP: messages wait in its inbox, its step runs late on resume, which is
+what Lifeguard must absorb), leave.
+
+Old nodes (`SimConfig.old_ratio`): a share of the formed nodes runs the membership protocol from
+before digest sync, as in a cluster halfway through a rolling upgrade. Their `Membership` is
+configured with `state_sync_buckets = 0`, so it sends whole-table syncs, and the engine answers a
+digest sent to one with UNIMPLEMENTED, as gRPC answers a method an old daemon does not register;
+the sender's `on_sync_digest_unsupported` then gives the whole-table sync it sends instead. That is
+all that differs between the versions on the wire.
 
 Every event, and every fault a scenario applies, is one numbered event: the engine traces it,
 feeds the membership changes it caused to the invariant checker (`invariants.py`), and a violation
@@ -53,21 +62,25 @@ import hashlib
 import heapq
 import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from node.config import GossipConfig, RingConfig
 from node.gossip import ManualClock, MemberInfo, MemberState, Membership, Outgoing
 from node.gossip.driver import LEAVE_PUSH_PEERS_MAX
+from node.gossip.ring_members import ring_members
 from node.ring import RingMember
 
 from .invariants import Checker, SimViolation
 from .layouts import Checkpoint, LayoutBook
 from .network import US_PER_S, Network, NetworkConfig
+from . import wire
 
 TIB = 1024**4
 # Kinds of RPC counted per node (the four `Outgoing` kinds, the pings an indirect probe causes, and
 # joins).
-RPC_KINDS = ("heartbeat", "gossip", "sync", "indirect_probe", "ping", "join")
+RPC_KINDS = ("heartbeat", "gossip", "sync", "sync_digest", "indirect_probe", "ping", "join")
+# The answer an old node gives a digest sync (gRPC UNIMPLEMENTED), in place of a reply.
+UNIMPLEMENTED = "UNIMPLEMENTED"
 # Join attempts a starting node makes, one per rpc_timeout_s + heartbeat_interval_s, before the run
 # stops trying (the scenario waiting for convergence then fails with the reproduce line).
 JOIN_ATTEMPTS_MAX = 30
@@ -111,12 +124,18 @@ class SimConfig:
     layouts: int = 200
     # Trace entries kept in memory (the digest covers all of them).
     trace_kept_max: int = TRACE_KEPT_MAX_DEFAULT
+    # Share of the formed nodes (the first round(nodes * old_ratio) ids) that run the protocol from
+    # before digest sync (see the module docstring); joined nodes are new, restarted ones keep
+    # their version unless upgraded.
+    old_ratio: float = 0.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.nodes <= NODES_MAX:
             raise ValueError(f"nodes must be in 1..{NODES_MAX}, got {self.nodes}")
         if self.zones < 1:
             raise ValueError(f"zones must be >= 1 (try 3), got {self.zones}")
+        if not 0.0 <= self.old_ratio <= 1.0:
+            raise ValueError(f"old_ratio must be in 0..1 (try 0.5), got {self.old_ratio}")
         if self.layouts < 0 or self.trace_kept_max < 0:
             raise ValueError(f"layouts ({self.layouts}) and trace_kept_max "
                              f"({self.trace_kept_max}) must be >= 0")
@@ -134,12 +153,13 @@ class Proc:
     """One running process of a node: its Membership and what the driver around it would hold."""
 
     __slots__ = ("node_id", "pid", "membership", "paused", "inbox", "next_step_us", "step_waiting",
-                 "joined")
+                 "joined", "old")
 
-    def __init__(self, node_id: str, pid: int, membership: Membership) -> None:
+    def __init__(self, node_id: str, pid: int, membership: Membership, old: bool = False) -> None:
         self.node_id = node_id
         self.pid = pid
         self.membership = membership
+        self.old = old   # runs the protocol from before digest sync
         self.paused = False
         self.inbox: list[tuple[Callable, tuple]] = []   # events held while paused
         self.next_step_us = 0
@@ -173,6 +193,9 @@ class Sim:
         self._seq = itertools.count()
         self._pids = itertools.count(1)
         self._next_index = 0
+        self._old_gossip = dataclasses.replace(self.gossip, state_sync_buckets=0)
+        # Nodes whose next process runs the old protocol (membership tests only, never iterated).
+        self._old_ids: set[str] = set()
         self._step_us = round(self.gossip.gossip_interval_s * US_PER_S)
         self._rpc_timeout_us = round(self.gossip.rpc_timeout_s * US_PER_S)
         self._probe_timeout_us = round(self.gossip.indirect_probe_timeout_s * US_PER_S)
@@ -186,6 +209,8 @@ class Sim:
         self.events = 0
         self.rpcs: collections.Counter[str] = collections.Counter()
         self.records_sent = 0
+        # Serialized payload of every membership message sent, requests and replies (wire.py).
+        self.bytes_sent = 0
         self.dropped_in_flight = 0
         self.last_gossip_us = 0
         # Trace.
@@ -280,6 +305,9 @@ class Sim:
     def form(self, count: int) -> list[str]:
         """Start `count` nodes now and hand each the whole initial table (see the module
         docstring); returns their ids."""
+        old_count = round(count * self.config.old_ratio)
+        for offset in range(old_count):
+            self._old_ids.add(node_id_of(self._next_index + offset))
         started = [self._fault("start", node_id_of(self._take_index()), "formed", self._start)
                    for _ in range(count)]
         table = [proc.membership.me() for proc in started]
@@ -301,13 +329,16 @@ class Sim:
     def kill(self, node_id: str) -> None:
         self._fault("kill", node_id, "", self._kill)
 
-    def restart(self, node_id: str, via: str | None = None) -> None:
+    def restart(self, node_id: str, via: str | None = None, *, upgrade: bool = False) -> None:
         """Start `node_id` again in a new generation (killing its running process first) and join
-        through `via` (a random running node when None)."""
+        through `via` (a random running node when None); `upgrade` makes an old node new."""
         if node_id in self.procs:
             self.kill(node_id)
         via = via or self._pick_live()
-        proc = self._fault("start", node_id, f"restart via {via}", self._start)
+        if upgrade:
+            self._old_ids.discard(node_id)
+        detail = f"restart via {via}" + (" upgraded" if upgrade else "")
+        proc = self._fault("start", node_id, detail, self._start)
         proc.joined = False
         self._send_join(proc, via, 1)
 
@@ -396,10 +427,9 @@ class Sim:
         return result
 
     def _ring_members(self, proc: Proc) -> tuple[RingMember, ...]:
-        """The ring member set as the daemon derives it (`ClusterState.rebuild`)."""
-        weight_unit = self.config.ring.weight_unit_bytes
-        return tuple(RingMember(m.node_id, m.zone, m.capacity_bytes / weight_unit)
-                     for m in proc.membership.ring_members())
+        """The ring member set as the daemon derives it (`ClusterState.rebuild`: the same
+        function on the same table)."""
+        return ring_members(proc.membership.members(), self.config.ring.weight_unit_bytes)
 
     # ---- tracing -----------------------------------------------------------------------------
 
@@ -478,9 +508,10 @@ class Sim:
                         zone=f"z{index % self.config.zones}",
                         capacity_bytes=self.config.capacity_bytes, generation=generation,
                         incarnation=0, state=MemberState.ALIVE)
-        membership = Membership(config=self.gossip, me=me, clock=self.clock,
+        old = node_id in self._old_ids
+        membership = Membership(config=self._old_gossip if old else self.gossip, me=me, clock=self.clock,
                                 rng=random.Random(self.rng.getrandbits(64)))
-        proc = Proc(node_id, next(self._pids), membership)
+        proc = Proc(node_id, next(self._pids), membership, old)
         membership.add_listener(lambda old, new: self._changes.append((proc, old, new)))
         self.procs[node_id] = proc
         self._last_record[node_id] = me
@@ -523,10 +554,10 @@ class Sim:
             self._indirect_probe(proc, outgoing)
             return
         sender = proc.membership.me() if outgoing.kind == "heartbeat" else None
-        self._rpc(proc, outgoing.kind, target, sender, outgoing.updates)
+        self._rpc(proc, outgoing.kind, target, sender, outgoing.updates, outgoing.bucket_hashes)
 
     def _rpc(self, proc: Proc, kind: str, target: str, sender: MemberInfo | None,
-             updates: tuple[MemberInfo, ...]) -> None:
+             updates: tuple[MemberInfo, ...], hashes: tuple[int, ...] = ()) -> None:
         """Send one request; its reply (if any) comes back through `_on_reply`."""
         key = (proc.pid, kind, target)
         busy_until_us = self._in_flight.get(key)
@@ -536,12 +567,14 @@ class Sim:
         self._in_flight[key] = self.now_us + self._rpc_timeout_us
         self.rpcs[kind] += 1
         self.records_sent += len(updates) + (sender is not None)
+        self.bytes_sent += (wire.digest_request_bytes(hashes) if kind == "sync_digest"
+                            else wire.request_bytes(kind, sender, updates))
         if kind == "gossip":
             self.last_gossip_us = self.now_us
         transit_us = self.network.transit_us()
         if transit_us is not None:
             self._schedule(self.now_us + transit_us, self._on_request,
-                           (kind, proc, target, sender, updates, self.now_us))
+                           (kind, proc, target, sender, updates, self.now_us, hashes))
 
     def _send_join(self, proc: Proc, via: str, attempt: int) -> None:
         if not self._current(proc) or proc.joined or attempt > JOIN_ATTEMPTS_MAX:
@@ -551,28 +584,38 @@ class Sim:
         self._schedule(self.now_us + self._join_retry_us, self._send_join, (proc, via, attempt + 1))
 
     def _on_request(self, kind: str, proc: Proc, target_id: str, sender: MemberInfo | None,
-                    updates: tuple[MemberInfo, ...], sent_us: int) -> None:
+                    updates: tuple[MemberInfo, ...], sent_us: int, hashes: tuple[int, ...] = ()) -> None:
         target = self.procs.get(target_id)
         if target is None or not self.network.reachable(proc.node_id, target_id):
             return
         if target.paused:
-            target.inbox.append((self._on_request, (kind, proc, target_id, sender, updates, sent_us)))
+            target.inbox.append((self._on_request, (kind, proc, target_id, sender, updates, sent_us, hashes)))
             return
         self._begin("recv", target_id, f"{kind} {proc.node_id}")
         membership = target.membership
-        reply: list[MemberInfo] | tuple[()] = ()
+        reply: list[MemberInfo] | tuple = ()
+        records: Sequence[MemberInfo] = ()
         if kind == "heartbeat":
             reply = membership.on_heartbeat(sender, updates)
         elif kind == "gossip":
             membership.on_gossip(updates)
         elif kind == "sync":
             reply = membership.on_sync(updates)
+        elif kind == "sync_digest" and target.old:
+            reply = UNIMPLEMENTED
+        elif kind == "sync_digest":
+            reply = membership.on_sync_digest(hashes)
+            records = reply[1]
+            self.bytes_sent += wire.digest_reply_bytes(*reply)
         elif kind == "join":
             reply = membership.on_join(sender)
         else:
             raise AssertionError(f"unknown rpc kind {kind!r}")
         self._end_event()
-        self.records_sent += len(reply)
+        if kind != "sync_digest":
+            records = reply
+            self.bytes_sent += wire.reply_bytes(kind, reply)
+        self.records_sent += len(records)
         transit_us = self.network.transit_us()
         if transit_us is not None:
             self._schedule(self.now_us + transit_us, self._on_reply,
@@ -594,6 +637,14 @@ class Sim:
         self._begin("reply", proc.node_id, f"{kind} {from_id}")
         if kind == "heartbeat":
             proc.membership.on_heartbeat_reply(from_id, reply)
+        elif kind == "sync_digest":
+            proc.membership.heard_from(from_id)
+            if reply == UNIMPLEMENTED:
+                follow_up = proc.membership.on_sync_digest_unsupported(from_id)
+            else:
+                follow_up = proc.membership.on_sync_digest_reply(from_id, *reply)
+            if follow_up is not None:
+                self._send(proc, follow_up)
         else:   # sync, join: a whole table
             proc.membership.heard_from(from_id)
             proc.membership.on_sync_reply(reply)
@@ -620,10 +671,19 @@ class Sim:
         direct_us = self._round_trip_us(src, target)
         best_us = direct_us
         answered: list[str] = []
+        # Payload: every request; a reply when its round trip completes (the target's record for a
+        # ping that reaches it, asked by us or by a helper).
+        ping_bytes = wire.ping_request_bytes(target)
+        pong_bytes = wire.ping_reply_bytes(self.procs[target].membership.me()) if target in self.procs else 0
+        self.bytes_sent += ping_bytes + (pong_bytes if direct_us is not None else 0)
         for helper, _ in outgoing.helpers:
             to_helper_us = self._round_trip_us(src, helper)
             to_target_us = self._round_trip_us(helper, target)
+            self.bytes_sent += wire.indirect_probe_request_bytes(target, outgoing.target_address,
+                                                                 outgoing.timeout_s)
             if to_helper_us is not None:
+                self.bytes_sent += (ping_bytes + (pong_bytes if to_target_us is not None else 0)
+                                    + wire.indirect_probe_reply_bytes(to_target_us is not None))
                 answered.append(helper)
             if to_helper_us is not None and to_target_us is not None:
                 path_us = to_helper_us + to_target_us

@@ -8,10 +8,10 @@ fault, so N = 1000 stays affordable:
 - own-record: nobody holds a record about node X newer than X's own, in X's generation (a higher
   incarnation can only come from X itself) or in a generation X never had.
 - ring-members: each observer's ring member set, kept incrementally from its change events by the
-  ring rule (ALIVE, SUSPECT or DOWN, not draining; weight = capacity / weight unit), equals what the daemon
-  derives from the whole table (`Membership.ring_members()` mapped as `ClusterState.rebuild` maps
-  it). Compared as an order-free fingerprint (count, sum of 64-bit hashes), recomputed in full only
-  for observers whose ring membership changed in the event.
+  daemon's ring rule (`node.gossip.ring_members.ring_member`, one record at a time), equals what the
+  daemon derives from the whole table (`ring_members(membership.members())`, as
+  `ClusterState.rebuild` calls it). Compared as an order-free fingerprint (count, sum of 64-bit
+  hashes), recomputed in full only for observers whose ring membership changed in the event.
 - majority-down: a node that is live (running, not paused, on the majority side of any partition) is
   never held DOWN or OUT by a majority of running nodes for longer than
   `MAJORITY_DOWN_INTERVALS_MAX` heartbeat intervals after its last fault (plus one
@@ -42,6 +42,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from node.gossip import MemberInfo, MemberState
+from node.gossip.ring_members import ring_member, ring_members
 from node.ring import RingMember
 
 if TYPE_CHECKING:
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
 ALIVE, SUSPECT, DOWN, OUT, LEFT = (MemberState.ALIVE, MemberState.SUSPECT, MemberState.DOWN, MemberState.OUT,
                                    MemberState.LEFT)
 _DEAD_STATES = (DOWN, OUT)
-_RING_STATES = (ALIVE, SUSPECT, DOWN)
 # A live node held DOWN by a majority must have refuted within this many heartbeat intervals of its
 # last fault: it hears its DOWN record in its next heartbeat reply and its refutation spreads by
 # gossip in a few rounds, so 10 leaves room for loss without hiding a node that cannot refute.
@@ -73,14 +73,6 @@ class Verdict:
     time_s: float
     accuser: str
     accused: str
-
-
-def ring_member_of(info: MemberInfo, weight_unit_bytes: int) -> RingMember | None:
-    """The ring member a record makes, or None when the record keeps the node out of the ring (the
-    rule of `Membership.ring_members`, mapped as `ClusterState.rebuild` maps it)."""
-    if info.state not in _RING_STATES or info.draining:
-        return None
-    return RingMember(info.node_id, info.zone, info.capacity_bytes / weight_unit_bytes)
 
 
 class Checker:
@@ -159,7 +151,7 @@ class Checker:
                 wrong.add(node_id)
                 wrong_total += 1
         self.wrong_total += wrong_total
-        member = ring_member_of(me, self._weight_unit_bytes)
+        member = ring_member(me, self._weight_unit_bytes)
         self._set_ring_print(node_id, (1, self._hash(member)) if member else (0, 0))
         self._network_changed()
 
@@ -212,8 +204,8 @@ class Checker:
         for proc, old, new in changes:
             observer, subject = proc.node_id, new.node_id
             sim.trace_change(observer, new)
-            old_member = ring_member_of(old, self._weight_unit_bytes) if old is not None else None
-            new_member = ring_member_of(new, self._weight_unit_bytes)
+            old_member = ring_member(old, self._weight_unit_bytes) if old is not None else None
+            new_member = ring_member(new, self._weight_unit_bytes)
             if old_member != new_member:
                 count, total = self._ring_print[observer]
                 if old_member is not None:
@@ -290,9 +282,7 @@ class Checker:
             prints[fingerprint] += 1
 
     def _check_ring_members(self, proc: Proc) -> None:
-        weight_unit = self._weight_unit_bytes
-        members = [RingMember(m.node_id, m.zone, m.capacity_bytes / weight_unit)
-                   for m in proc.membership.ring_members()]
+        members = ring_members(proc.membership.members(), self._weight_unit_bytes)
         total = sum(self._hash(m) for m in members) & _HASH_MASK
         if (len(members), total) != self._ring_print[proc.node_id]:
             raise self._sim.violation(

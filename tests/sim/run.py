@@ -1,13 +1,15 @@
 """Command line: run scenarios over cluster sizes, loss ratios and seeds; print a table and JSON.
 
     python -m tests.sim --nodes 10,100,1000 --seeds 5 [--seed N] [--loss 0,0.01]
-                        [--scenario standard] [--layouts 200] [--health-max N] [--json PATH]
+                        [--scenario standard] [--layouts 200] [--health-max N]
+                        [--old-ratio R] [--json PATH]
 
 Run from the repository root (`tests` is a namespace package there). Each (nodes, loss, seed) is one
 run of the scenario (scenarios.py) on a fresh simulation; `--seeds K` runs seeds 1..K, `--seed N`
 only N, which is what a failure's `reproduce with --seed N ...` line gives back. The table shows
 the median over seeds and, in brackets, the worst; times are in heartbeat intervals, traffic is per
-node per heartbeat interval while idle, "ring moved" is the key space a leave or join moved times N
+node per heartbeat interval while idle except "B/s", the serialized payload of every membership
+message (requests and replies) per node per second while idle, "ring moved" is the key space a leave or join moved times N
 (1.0 is ideal, the bound is 1.3) and "copies moved" the same for the synthetic layouts' copies on
 the join. A violated invariant prints its message (with the reproduce line), the other runs go on,
 and the exit code is 1.
@@ -58,6 +60,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--health-max", type=int, default=None,
                         help="gossip.health_max for every node (default: the profile's; 0 turns "
                              "local health off)")
+    parser.add_argument("--old-ratio", type=float, default=None,
+                        help="share of the formed nodes on the protocol before digest sync (default "
+                             "0; 1 for --scenario upgrade)")
     parser.add_argument("--json", metavar="PATH", help="also write every run's figures here")
     parser.add_argument("--verbose", action="store_true", help="show node/gossip logging")
     args = parser.parse_args(argv)
@@ -76,11 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     failures: list[str] = []
     gossip = (sim_gossip_config() if args.health_max is None
               else sim_gossip_config(health_max=args.health_max))
+    old_ratio = args.old_ratio if args.old_ratio is not None else (1.0 if args.scenario == "upgrade" else 0.0)
     for nodes in args.nodes:
         for loss in args.loss:
             for seed in seeds:
                 config = SimConfig(nodes=nodes, seed=seed, network=NetworkConfig(loss_ratio=loss),
-                                   layouts=args.layouts, gossip=gossip)
+                                   layouts=args.layouts, gossip=gossip, old_ratio=old_ratio)
                 started_s = time.monotonic()
                 try:
                     result = run(args.scenario, config)
@@ -115,9 +121,11 @@ _COLUMNS: list[tuple[str, Callable[[RunResult], float | None]]] = [
     ("resume conv", lambda r: r.resume_converge),
     ("overload DOWN/node", lambda r: r.overload_verdicts),
     ("overload conv", lambda r: r.overload_converge),
+    ("upgrade conv", lambda r: r.upgrade_converge),
     ("hb/int", lambda r: r.idle_rpcs.get("heartbeat")),
     ("gossip/int", lambda r: r.idle_rpcs.get("gossip")),
     ("sync/int", lambda r: r.idle_rpcs.get("sync")),
+    ("digest/int", lambda r: r.idle_rpcs.get("sync_digest")),
     ("probe/int", lambda r: (r.idle_rpcs["indirect_probe"] + r.idle_rpcs["ping"])
      if r.idle_rpcs else None),
     ("records/int", lambda r: r.idle_records),

@@ -17,6 +17,13 @@ seconds and reported divided by `heartbeat_interval_s`, so profiles with other t
   time, running 0.5 to 1.5 heartbeat intervals in between; then it converges. The figures are the
   DOWN verdicts per node during the overload and the convergence time after it. Run it with
   `--health-max 0` to see what local health saves.
+- upgrade: a rolling upgrade from the protocol before digest sync. The old nodes (all formed nodes
+  unless `--old-ratio` says otherwise) are restarted as new ones one at a time, each after the
+  cluster converged again; then idle traffic is measured over `QUIET_INTERVALS`, in which every sync
+  must be a digest (a new node that found a peer old forgets it when the peer restarts).
+
+`--old-ratio R` runs any scenario on a cluster of which that share of the formed nodes is old (see
+engine.py): a cluster in the middle of a rolling upgrade.
 
 A scenario returns a `RunResult`, a flat record (plus checkpoints) that run.py tabulates and dumps
 as JSON. Which node a fault hits is drawn from the run's rng, so it is part of the seed.
@@ -29,7 +36,6 @@ that more plainly than a schema of conditions would.
 from __future__ import annotations
 
 import dataclasses
-import statistics
 import time
 from collections.abc import Callable
 
@@ -78,7 +84,8 @@ class RunResult:
     cpu_s: float = 0.0
     settle: float | None = None
     # Idle traffic, per node per heartbeat interval: RPCs by kind, and member records carried
-    # (requests and replies); bytes per node per second estimated from the records' proto size.
+    # (requests and replies); and per node per second, the serialized payload of every membership
+    # message, requests and replies (wire.py; what ringstore_gossip_bytes_total counts).
     idle_rpcs: dict[str, float] = dataclasses.field(default_factory=dict)
     idle_records: float | None = None
     idle_bytes_per_s: float | None = None
@@ -92,6 +99,7 @@ class RunResult:
     resume_converge: float | None = None
     overload_verdicts: float | None = None     # DOWN verdicts per node during the overload
     overload_converge: float | None = None
+    upgrade_converge: float | None = None      # the slowest convergence after one node's upgrade
     verdicts: int = 0
     false_down: int = 0
     false_down_listed: list[Verdict] = dataclasses.field(default_factory=list)
@@ -115,8 +123,9 @@ class RunResult:
 def reproduce_args(scenario: str, config: SimConfig) -> str:
     health = ("" if config.gossip.health_max == sim_gossip_config().health_max
               else f" --health-max {config.gossip.health_max}")
+    old = f" --old-ratio {config.old_ratio:g}" if config.old_ratio else ""
     return (f"--nodes {config.nodes} --scenario {scenario} --loss {config.network.loss_ratio:g} "
-            f"--layouts {config.layouts}{health}")
+            f"--layouts {config.layouts}{health}{old}")
 
 
 def run(scenario: str, config: SimConfig) -> RunResult:
@@ -288,18 +297,30 @@ def overload(sim: Sim, result: RunResult) -> None:
     sim.checkpoint("overload", expect_full=True)
 
 
+def upgrade(sim: Sim, result: RunResult) -> None:
+    old = [node_id for node_id in sim.live_ids() if sim.procs[node_id].old]
+    if not old:
+        raise ValueError("the upgrade scenario needs old nodes to upgrade: --old-ratio > 0")
+    worst = 0.0
+    for node_id in old:
+        sim.restart(node_id, upgrade=True)
+        worst = max(worst, _converge(sim, f"convergence after {node_id} was upgraded"))
+    result.upgrade_converge = worst
+    sim.checkpoint("upgraded", expect_full=True)
+    sim.settle(CONVERGE_INTERVALS_MAX * sim.heartbeat_s)     # the last restart's gossip drains
+    _idle(sim, result, QUIET_INTERVALS)
+
+
 def _idle(sim: Sim, result: RunResult, intervals: int) -> None:
     """Run `intervals` heartbeat intervals without faults and record the traffic per node."""
     before = dict(sim.rpcs)
-    records_before = sim.records_sent
+    records_before, bytes_before = sim.records_sent, sim.bytes_sent
     nodes = len(sim.live_ids())
     sim.run_for(intervals * sim.heartbeat_s)
     per = nodes * intervals
     result.idle_rpcs = {kind: (sim.rpcs[kind] - before.get(kind, 0)) / per for kind in RPC_KINDS}
     result.idle_records = (sim.records_sent - records_before) / per
-    record_bytes = statistics.mean(
-        sim.own_record(node_id).to_proto().ByteSize() for node_id in sim.live_ids())
-    result.idle_bytes_per_s = result.idle_records * record_bytes / sim.heartbeat_s
+    result.idle_bytes_per_s = (sim.bytes_sent - bytes_before) / per / sim.heartbeat_s
 
 
 SCENARIOS: dict[str, Callable[[Sim, RunResult], None]] = {
@@ -308,4 +329,5 @@ SCENARIOS: dict[str, Callable[[Sim, RunResult], None]] = {
     "partition": partition,
     "pause": pause,
     "overload": overload,
+    "upgrade": upgrade,
 }

@@ -353,6 +353,7 @@ def test_node_status_report(run, server: FakeServer, manual: ManualClock) -> Non
         "node-b  ALIVE draining maint 28m",
         "  address      127.0.0.1:7402 (zone z2, generation 1700000000000)",
         "  holds        120 copies (480.0 MiB), 30 placement records, 12 metadata records",
+        "  tombstones   4 (oldest 3 d 2 h)",
         "  disk         50.0 MiB used of 100.0 MiB (50 %), 50.0 MiB free; full at 90 % used or "
         "under 5.0 MiB free",
         "  drain        in progress: it turns LEFT once it holds no copies, placement records or "

@@ -2,14 +2,17 @@
 
 Most tests run a `SimNet`: N `Membership` instances sharing one ManualClock, stepped every
 gossip_interval_s of virtual time, whose Outgoing messages are delivered at once by calling the
-target's on_* method. A killed node neither sends nor receives; a cut link drops messages both
-ways between two nodes. A failed indirect probe reports back after indirect_probe_timeout_s of
-virtual time, as the real driver would. Timers are binary fractions (1.0, 0.25, 0.5 s), so the
-virtual times the tests assert are exact.
+target's on_* method. A killed node neither sends nor receives; a cut link drops messages both ways
+between two nodes. Nodes named `old` run the protocol from before digest sync: they send whole
+tables (state_sync_buckets = 0) and answer a digest with UNIMPLEMENTED, as an old daemon would. A
+failed indirect probe reports back after indirect_probe_timeout_s of virtual time, as the real
+driver would. Timers are binary fractions (1.0, 0.25, 0.5 s), so the virtual times the tests assert
+are exact.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import heapq
 import itertools
@@ -23,6 +26,7 @@ import pytest
 from node.config import GossipConfig
 from node.gossip import (
     BroadcastQueue,
+    MEMBERS_MAX,
     InvalidMember,
     ManualClock,
     MemberInfo,
@@ -31,12 +35,19 @@ from node.gossip import (
     MembershipDriver,
     Outgoing,
     PeerRejected,
+    PeerUnimplemented,
     PeerUnreachable,
     SystemClock,
+    in_ring,
+    ring_member,
+    ring_members,
     supersedes,
     watched_by,
     watchers_of,
 )
+from node.gossip.table import MemberTable
+from node.gossip.watchers import watched_in_sorted, watchers_in_sorted
+from node.ring import RingMember
 from ringstore.v1 import membership_pb2
 
 GIB = 1024**3
@@ -69,9 +80,10 @@ class Change:
 class SimNet:
     """An in-memory cluster of Membership instances on one ManualClock (see module docstring)."""
 
-    def __init__(self, config: GossipConfig = CONFIG, seed: int = 0) -> None:
+    def __init__(self, config: GossipConfig = CONFIG, seed: int = 0, old: Sequence[str] = ()) -> None:
         self.config = config
         self.seed = seed
+        self.old = frozenset(old)
         self.clock = ManualClock()
         self.rng = random.Random(seed)
         self.nodes: dict[str, Membership] = {}
@@ -86,7 +98,10 @@ class SimNet:
     # -- cluster control
     def start_node(self, node_id: str) -> Membership:
         me = member(node_id, generation=self.clock.wall_ms())
-        node = Membership(config=self.config, me=me, clock=self.clock,
+        config = self.config
+        if node_id in self.old:
+            config = dataclasses.replace(config, state_sync_buckets=0)
+        node = Membership(config=config, me=me, clock=self.clock,
                           rng=random.Random(self.rng.random()))
         node.add_listener(lambda old, new, observer=node_id: self.changes.append(
             Change(self.clock.monotonic_s(), observer, old, new, self._via)))
@@ -123,6 +138,8 @@ class SimNet:
         for node_id in self.live_ids():
             for outgoing in self._call("step", self.nodes[node_id].step):
                 self.deliver(node_id, outgoing)
+        for node_id in self.live_ids():
+            self.nodes[node_id].check()
 
     def run_for(self, seconds: float) -> None:
         end_s = self.now_s() + seconds
@@ -168,6 +185,17 @@ class SimNet:
             reply = self._call("message", target.on_sync, outgoing.updates)
             if self.reachable(dst, src):
                 self._call("message", sender.on_sync_reply, reply)
+        elif outgoing.kind == "sync_digest" and dst in self.old:
+            if self.reachable(dst, src):     # UNIMPLEMENTED: fall back to the whole table, at once
+                fallback = self._call("message", sender.on_sync_digest_unsupported, dst)
+                if fallback is not None:
+                    self.deliver(src, fallback)
+        elif outgoing.kind == "sync_digest":
+            buckets, members = self._call("message", target.on_sync_digest, outgoing.bucket_hashes)
+            if self.reachable(dst, src):
+                push = self._call("message", sender.on_sync_digest_reply, dst, buckets, members)
+                if push is not None:
+                    self.deliver(src, push)
         else:
             raise AssertionError(outgoing.kind)
 
@@ -225,9 +253,10 @@ class SimNet:
                 if o.kind == "indirect_probe" and o.target_node_id == node_id]
 
 
-def make_cluster(n: int, *, seed: int = 0, config: GossipConfig = CONFIG) -> SimNet:
-    """n nodes n0..n{n-1}; each joins through n0 in turn, then gossip converges."""
-    net = SimNet(config, seed)
+def make_cluster(n: int, *, seed: int = 0, config: GossipConfig = CONFIG, old: Sequence[str] = ()) -> SimNet:
+    """n nodes n0..n{n-1} (those in `old` on the protocol before digest sync); each joins through
+    n0 in turn, then gossip converges."""
+    net = SimNet(config, seed, old)
     net.start_node("n0")
     for i in range(1, n):
         net.start_node(f"n{i}")
@@ -279,6 +308,24 @@ def test_member_info_round_trips_through_proto_and_rejects_bad_records():
             MemberInfo.from_proto(message)
 
 
+def test_ring_rule_keeps_alive_suspect_and_down_out_of_draining_and_weighs_by_capacity():
+    """ring_members(): ALIVE, SUSPECT and DOWN records are in the ring, OUT, LEFT and draining ones
+    are not; each weighs capacity / weight unit; sorted by node id whatever the table order. The
+    daemon's ClusterState and the simulation both build their rings from this function."""
+    table = [
+        member("n5", state=DOWN, capacity_bytes=4 * GIB, zone="z2"),
+        member("n1", zone="z1"),
+        member("n3", state=MemberState.SUSPECT, suspected_by="n1"),
+        member("n2", state=OUT),
+        member("n4", state=LEFT),
+        member("n6", draining=True),
+    ]
+    assert ring_members(table, 2 * GIB) == (RingMember("n1", "z1", 0.5), RingMember("n3", "", 0.5),
+                                            RingMember("n5", "z2", 2.0))
+    assert [in_ring(m) for m in table] == [True, True, True, False, False, False]
+    assert ring_member(table[3], GIB) is None and ring_member(table[1], GIB) == RingMember("n1", "z1", 1.0)
+
+
 # ---- watchers -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 8])
@@ -298,12 +345,45 @@ def test_watchers_of_and_watched_by_are_inverses_with_exact_counts(n, count):
         assert len(watched_by(w, ids, count)) == min(count, n - 1)
 
 
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 7])
+@pytest.mark.parametrize("count", [0, 1, 3, 8])
+def test_sorted_watcher_lookups_equal_the_sorting_ones(n, count):
+    """watchers_in_sorted / watched_in_sorted (binary search on the table's sorted live ids) give
+    what watchers_of / watched_by give, for subjects in the list and outside it."""
+    ids = sorted(f"n{i}" for i in range(0, 2 * n, 2))    # n0, n2, ...: odd ids fall between
+    for subject in [f"n{i}" for i in range(2 * n + 1)]:
+        assert watchers_in_sorted(subject, ids, count) == watchers_of(subject, ids, count)
+        assert watched_in_sorted(subject, ids, count) == watched_by(subject, ids, count)
+
+
 def test_down_node_keeps_its_watchers():
     """A DOWN node's watchers (computed among ALIVE + itself) are those it had while ALIVE."""
     ids = [f"n{i}" for i in range(6)]
     for x in ids:
         alive_without_x = [i for i in ids if i != x]
         assert watchers_of(x, alive_without_x, 3) == watchers_of(x, ids, 3)
+
+
+def test_member_table_views_follow_every_change():
+    """MemberTable keeps its sorted views (every id, live, dead, down) equal to a full scan through
+    a random series of joins and state changes, and a change of state restarts state_since_s."""
+    rng = random.Random(3)
+    table = MemberTable()
+    states = [ALIVE, MemberState.SUSPECT, DOWN, OUT, LEFT]
+    for step in range(400):
+        node_id = f"n{rng.randrange(60)}"
+        entry = table.get(node_id)
+        if entry is None:
+            table.add(member(node_id, state=rng.choice(states)), float(step))
+        else:
+            state = rng.choice(states)
+            before = entry.state_since_s
+            old = table.set(dataclasses.replace(entry.info, incarnation=entry.info.incarnation + 1,
+                                                state=state), float(step))
+            assert table[node_id].state_since_s == (before if old.state == state else float(step))
+        table.check()
+    assert [i.node_id for i in table.infos()] == table.ids == sorted(table.ids)
+    assert len(table.live) + len(table.dead) <= len(table) == len(table.ids)
 
 
 # ---- broadcast queue ----------------------------------------------------------------------------
@@ -436,20 +516,39 @@ def test_heartbeat_reply_tells_a_node_believed_down_so_it_refutes():
     assert a.on_heartbeat(b.me(), []) is not None and a.get("b1").state == ALIVE
 
 
-def test_healed_partition_converges_back_to_all_alive():
+@pytest.mark.parametrize("old", [(), ("n1", "n4"), ("n0", "n1", "n2", "n3", "n4")])
+def test_healed_partition_converges_back_to_all_alive(old):
     """After a partition in which each side marked the other DOWN, the periodic sync to a DOWN
-    member reconnects the sides: every node ends ALIVE everywhere, refuted by incarnation."""
+    member reconnects the sides: every node ends ALIVE everywhere, refuted by incarnation. The same
+    in a cluster mid-upgrade (old nodes on both sides, which send whole tables and answer digests
+    with UNIMPLEMENTED) and in one of old nodes only. Only syncs can reconnect the sides, so this
+    is the test that old and new nodes converge through each other's syncs. After the heal a new
+    node sends a digest to an old peer at most once (it answers UNIMPLEMENTED, and gets whole tables
+    from then on)."""
     config = dataclasses.replace(CONFIG, state_sync_interval_s=2.0)
-    net = make_cluster(5, seed=12, config=config)
+    net = make_cluster(5, seed=12, config=config, old=old)
     left, right = ["n0", "n1", "n2"], ["n3", "n4"]
     for a in left:
         for b in right:
             net.cut_link(a, b)
     net.run_until(lambda: all(net.view(a, b).state == DOWN and net.view(b, a).state == DOWN
                               for a in left for b in right), timeout_s=10.0)
+    healed_at = len(net.sent)
     net.cut.clear()
     net.run_until(net.converged, timeout_s=3 * config.state_sync_interval_s)
     assert all(net.nodes[i].me().incarnation > 0 for i in net.live_ids())
+    syncs = [(src, o.kind, o.target_node_id) for _, src, o in net.sent if o.kind in ("sync", "sync_digest")]
+    new = [i for i in net.live_ids() if i not in old]
+    assert not [s for s in syncs if s[0] in old and s[1] == "sync_digest"]    # old nodes know no digests
+    assert not [s for s in syncs if s[0] in new and s[2] in new and s[1] == "sync"]
+    if old and new:     # digests to old nodes were refused and followed by whole tables
+        assert [s for s in syncs if s[0] in new and s[2] in old and s[1] == "sync_digest"]
+        assert [s for s in syncs if s[0] in new and s[2] in old and s[1] == "sync"]
+    if not old:
+        assert [s for s in syncs if s[1] == "sync_digest"]
+    after_heal = collections.Counter((src, o.target_node_id) for _, src, o in net.sent[healed_at:]
+                                     if o.kind == "sync_digest" and o.target_node_id in old)
+    assert all(count == 1 for count in after_heal.values()), after_heal   # all reachable now
 
 
 @pytest.mark.parametrize("dead_state", [DOWN, OUT])
@@ -682,15 +781,19 @@ def test_update_me_bumps_incarnation_and_spreads():
 # ---- driver -------------------------------------------------------------------------------------
 
 class MemTransport:
-    """Transport that calls the peer's Membership directly; `down` addresses are unreachable and
-    `rejecting` addresses refuse us."""
+    """Transport that calls the peer's Membership directly; `down` addresses are unreachable,
+    `rejecting` addresses refuse us, and `old` addresses answer a digest sync with UNIMPLEMENTED.
+    `calls` counts (kind, address) of every call made."""
 
     def __init__(self) -> None:
         self.nodes: dict[str, Membership] = {}
         self.down: set[str] = set()
         self.rejecting: set[str] = set()
+        self.old: set[str] = set()
+        self.calls: collections.Counter[tuple[str, str]] = collections.Counter()
 
-    def _peer(self, address: str) -> Membership:
+    def _peer(self, address: str, kind: str) -> Membership:
+        self.calls[(kind, address)] += 1
         if address in self.rejecting:
             raise PeerRejected(address, "bad cluster secret")
         if address in self.down or address not in self.nodes:
@@ -699,29 +802,36 @@ class MemTransport:
 
     def heartbeat(self, address: str, sender: MemberInfo, updates: Sequence[MemberInfo],
                   timeout_s: float) -> list[MemberInfo]:
-        return self._peer(address).on_heartbeat(sender, updates)
+        return self._peer(address, "heartbeat").on_heartbeat(sender, updates)
 
     def gossip(self, address: str, updates: Sequence[MemberInfo], timeout_s: float) -> None:
-        self._peer(address).on_gossip(updates)
+        self._peer(address, "gossip").on_gossip(updates)
 
     def sync(self, address: str, members: Sequence[MemberInfo],
              timeout_s: float) -> list[MemberInfo]:
-        return self._peer(address).on_sync(members)
+        return self._peer(address, "sync").on_sync(members)
+
+    def sync_digest(self, address: str, bucket_hashes: Sequence[int],
+                    timeout_s: float) -> tuple[list[int], list[MemberInfo]]:
+        peer = self._peer(address, "sync_digest")
+        if address in self.old:
+            raise PeerUnimplemented(address, "UNIMPLEMENTED: Method not found!")
+        return peer.on_sync_digest(bucket_hashes)
 
     def indirect_probe(self, helper_address: str, target_node_id: str, target_address: str,
                        timeout_s: float) -> bool:
-        self._peer(helper_address)
+        self._peer(helper_address, "indirect_probe")
         try:
             return self.ping(target_address, target_node_id, timeout_s) is not None
         except PeerUnreachable:
             return False
 
     def ping(self, address: str, node_id: str, timeout_s: float) -> MemberInfo | None:
-        me = self._peer(address).me()
+        me = self._peer(address, "ping").me()
         return me if me.node_id == node_id else None
 
     def join(self, address: str, me: MemberInfo, timeout_s: float) -> list[MemberInfo]:
-        return self._peer(address).on_join(me)
+        return self._peer(address, "join").on_join(me)
 
 
 def poll(predicate: Callable[[], bool], deadline_s: float) -> None:
@@ -888,3 +998,197 @@ def test_refuting_an_out_verdict_about_me_is_counted_and_a_down_one_is_not():
     assert node.gone_verdicts() == 1 and node.me().state == ALIVE
     node.on_gossip([member("a1", generation=4, state=OUT)])  # another life's record: ignored
     assert node.gone_verdicts() == 1
+
+
+# ---- state sync by digest -----------------------------------------------------------------------
+
+def _table(*records: MemberInfo, me: str = "a0", config: GossipConfig = CONFIG) -> Membership:
+    """A Membership named `me` that holds `records` (applied as a sync answer)."""
+    clock = ManualClock()
+    node = Membership(config=config, me=member(me), clock=clock, rng=random.Random(1))
+    node.on_sync_reply(list(records))
+    return node
+
+
+def test_record_hash_and_bucket_follow_the_wire_contract():
+    """The hash and bucket definitions written in membership.proto (SyncDigestRequest), computed
+    here independently: nodes of any build must agree on them byte for byte."""
+    import hashlib
+
+    from node.gossip.digest import bucket_of, record_hash
+
+    def h(data: bytes) -> int:
+        return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+
+    info = member("n7", generation=1_700_000_000_123, incarnation=5, state=DOWN)
+    assert record_hash(info) == h(b"n7\0" + (1_700_000_000_123).to_bytes(8, "big") + (5).to_bytes(8, "big")
+                                  + bytes([membership_pb2.MEMBER_STATE_DOWN]))
+    assert bucket_of("n7", 64) == h(b"n7") % 64
+
+
+def test_record_hash_covers_identity_and_version_only():
+    """A record's hash changes with its node id, generation, incarnation and state, and not with
+    the accuser named in a SUSPECT record nor any attribute: two nodes may legitimately hold the
+    same version with different accusers, and no sync could ever make those fields agree."""
+    from node.gossip.digest import record_hash
+
+    base = member("n1", generation=10, incarnation=2, state=MemberState.SUSPECT, suspected_by="n2")
+    same = [dataclasses.replace(base, suspected_by="n3"), dataclasses.replace(base, free_bytes=99)]
+    other = [dataclasses.replace(base, node_id="n9"), dataclasses.replace(base, generation=11),
+             dataclasses.replace(base, incarnation=3), dataclasses.replace(base, state=DOWN, suspected_by="")]
+    assert {record_hash(r) for r in same} == {record_hash(base)}
+    assert len({record_hash(r) for r in other} | {record_hash(base)}) == 5
+
+
+def test_table_digest_kept_incrementally_equals_the_digest_from_scratch():
+    """TableDigest after any series of adds and replacements equals bucket_hashes() of the final
+    table; differing() names exactly the buckets of the records that differ."""
+    from node.gossip.digest import TableDigest, bucket_hashes, differing
+
+    rng = random.Random(5)
+    digest = TableDigest(16)
+    table: dict[str, MemberInfo] = {}
+    for _ in range(300):
+        node_id = f"n{rng.randrange(80)}"
+        old = table.get(node_id)
+        new = member(node_id, incarnation=(old.incarnation + 1) if old else 0,
+                     state=rng.choice([ALIVE, DOWN, OUT]))
+        digest.add(new) if old is None else digest.replace(old, new)
+        table[node_id] = new
+    digest.check(table.values())
+    changed = dataclasses.replace(table["n3"], incarnation=table["n3"].incarnation + 1)
+    theirs = bucket_hashes([changed if i.node_id == "n3" else i for i in table.values()], 16)
+    assert differing(digest.hashes(), theirs) == [digest.bucket("n3")]
+
+
+@pytest.mark.parametrize("count", [0, 4097])
+def test_a_digest_with_no_buckets_or_too_many_is_invalid_argument(count):
+    """Bad network input: 0 or more than BUCKETS_MAX hashes raise InvalidDigest (INVALID_ARGUMENT at
+    the gRPC edge), never an assertion."""
+    from node.errors import InvalidArgument
+    from node.gossip.digest import InvalidDigest
+
+    node = _table(member("n1"))
+    with pytest.raises(InvalidDigest) as info:
+        node.on_sync_digest([0] * count)
+    assert isinstance(info.value, InvalidArgument) and "1..4096" in str(info.value)
+
+
+def test_digest_limit_agrees_with_the_config_limit():
+    """GossipConfig validates state_sync_buckets against the same maximum a peer accepts, and the
+    bucket cache holds a full table's buckets twice over."""
+    from node import config
+    from node.gossip.digest import BUCKET_CACHE_MAX, BUCKETS_MAX
+
+    assert config.STATE_SYNC_BUCKETS_MAX == BUCKETS_MAX
+    assert BUCKET_CACHE_MAX >= 2 * MEMBERS_MAX     # a full table's buckets, under two bucket counts
+    GossipConfig(state_sync_buckets=BUCKETS_MAX)
+    with pytest.raises(config.ConfigError, match="state_sync_buckets"):
+        GossipConfig(state_sync_buckets=BUCKETS_MAX + 1)
+
+
+def test_converged_tables_sync_with_one_digest_and_no_records():
+    """Two nodes holding the same table: the step's sync is a digest of state_sync_buckets hashes,
+    and the answer names no bucket and carries no record, at N = 40 as at N = 2."""
+    records = [member(f"n{i}") for i in range(40)]
+    a, b = _table(*records, me="a0"), _table(*records, me="b0")
+    a.on_gossip([b.me()]), b.on_gossip([a.me()])
+    a._clock.advance(CONFIG.state_sync_interval_s)
+    syncs = [o for o in a.step() if o.kind in ("sync", "sync_digest")]
+    assert {o.kind for o in syncs} == {"sync_digest"}
+    assert len(syncs[0].bucket_hashes) == CONFIG.state_sync_buckets and syncs[0].updates == ()
+    assert b.on_sync_digest(syncs[0].bucket_hashes) == ([], [])
+
+
+def test_digest_sync_leaves_both_sides_with_the_greater_records_sending_only_differing_buckets():
+    """A and B disagree on four records: each holds one newer than the other's, and each knows a
+    node the other does not. After digest, answer and push back both hold the greater of every
+    record; the answer carries only B's records in the differing buckets and the push back only
+    A's records there that B lacked or held older."""
+    from node.gossip.digest import bucket_of
+
+    shared = [member(f"n{i}") for i in range(30)]
+    a = _table(*shared, member("x1", incarnation=2), member("y1", incarnation=1), member("only-a"), me="a0")
+    b = _table(*shared, member("x1", incarnation=1), member("y1", incarnation=3), member("only-b"), me="b0")
+    a.on_gossip([b.me()]), b.on_gossip([a.me()])
+    buckets, answer = b.on_sync_digest(a._table.digest.hashes())
+    count = CONFIG.state_sync_buckets
+    assert buckets == sorted({bucket_of(i, count) for i in ("x1", "y1", "only-a", "only-b")})
+    assert {r.node_id for r in answer} == {i for i in b._table.ids if bucket_of(i, count) in buckets}
+    push = a.on_sync_digest_reply("b0", buckets, answer)
+    assert push is not None and push.kind == "gossip" and push.target_node_id == "b0"
+    assert {r.node_id for r in push.updates} == {"x1", "only-a"}
+    b.on_gossip(push.updates)
+    for node in (a, b):
+        node.check()
+    assert a.members() == b.members()
+    assert a.get("x1").incarnation == 2 and a.get("y1").incarnation == 3
+    assert b.on_sync_digest(a._table.digest.hashes()) == ([], [])
+
+
+def test_a_peer_without_digest_sync_gets_whole_tables_until_it_restarts():
+    """An old peer answers the digest with UNIMPLEMENTED: the node sends it the whole table at once,
+    and whole tables at every later sync, until the peer's record shows a new generation (the
+    upgrade restarted it), when the digest is tried again."""
+    a = _table(member("n1"), member("old1", generation=100), me="a0",
+               config=dataclasses.replace(CONFIG, state_sync_interval_s=1.0))
+    fallback = a.on_sync_digest_unsupported("old1")
+    assert fallback.kind == "sync" and fallback.target_node_id == "old1"
+    assert [r.node_id for r in fallback.updates] == ["a0", "n1", "old1"]
+
+    def kinds_to_old1() -> set[str]:
+        kinds = set()
+        for _ in range(40):     # sync targets are random: step until old1 was picked a few times
+            a._clock.advance(1.0)
+            kinds |= {o.kind for o in a.step() if o.target_node_id == "old1" and "sync" in o.kind}
+        return kinds
+
+    assert kinds_to_old1() == {"sync"}
+    a.on_gossip([member("old1", generation=200)])            # restarted: maybe upgraded
+    assert kinds_to_old1() == {"sync_digest"}
+    assert a.on_sync_digest_unsupported("nobody") is None
+
+
+def test_a_node_with_no_digest_buckets_sends_whole_tables_and_still_answers_digests():
+    """state_sync_buckets = 0 is the protocol before digests for what the node sends; a digest it
+    receives, of any bucket count, is answered from a digest computed for it."""
+    records = [member(f"n{i}") for i in range(20)]
+    plain = _table(*records, me="p0", config=dataclasses.replace(CONFIG, state_sync_buckets=0))
+    plain._clock.advance(CONFIG.state_sync_interval_s)
+    assert {o.kind for o in plain.step() if "sync" in o.kind} == {"sync"}
+    other = _table(*records, member("extra"), me="p0")
+    other.on_gossip([plain.me()])
+    buckets, answer = plain.on_sync_digest(other._table.digest.hashes())
+    assert [other._table.digest.bucket("extra")] == buckets
+    assert all(other._table.digest.bucket(r.node_id) == buckets[0] for r in answer)
+    push = other.on_sync_digest_reply("p0", buckets, answer)
+    assert [r.node_id for r in push.updates] == ["extra"]
+
+
+def test_driver_falls_back_to_whole_tables_for_an_old_peer_once_per_generation():
+    """Through the real driver: a new node's digest to an old peer fails with PeerUnimplemented, the
+    driver sends the whole table at once, and later syncs to it are whole tables without another
+    digest; the old node's own whole-table syncs are answered."""
+    config = dataclasses.replace(GossipConfig.local(), state_sync_interval_s=0.1)
+    clock = SystemClock()
+    transport = MemTransport()
+    nodes = {}
+    for i, node_id in enumerate(("d0", "d1")):
+        node_config = dataclasses.replace(config, state_sync_buckets=0) if node_id == "d1" else config
+        nodes[node_id] = Membership(config=node_config, me=member(node_id, generation=clock.wall_ms()),
+                                    clock=clock, rng=random.Random(i))
+        transport.nodes[nodes[node_id].me().address] = nodes[node_id]
+    transport.old.add("d1.test:7400")
+    drivers = [MembershipDriver(membership=n, transport=transport, config=config, clock=clock,
+                                rng=random.Random(i)) for i, n in enumerate(nodes.values())]
+    try:
+        drivers[0].start()
+        drivers[1].join_cluster(["d0.test:7400"], deadline_s=5.0)
+        drivers[1].start()
+        poll(lambda: transport.calls[("sync", "d1.test:7400")] >= 3
+             and transport.calls[("sync", "d0.test:7400")] >= 3, deadline_s=10.0)
+    finally:
+        for driver in drivers:
+            driver.stop()
+    assert transport.calls[("sync_digest", "d1.test:7400")] == 1
+    assert nodes["d0"].members() == nodes["d1"].members()

@@ -122,6 +122,20 @@ class SyncStateResponse(_message.Message):
     members: _containers.RepeatedCompositeFieldContainer[Member]
     def __init__(self, members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ...) -> None: ...
 
+class SyncDigestRequest(_message.Message):
+    __slots__ = ("bucket_hashes",)
+    BUCKET_HASHES_FIELD_NUMBER: _ClassVar[int]
+    bucket_hashes: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, bucket_hashes: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class SyncDigestResponse(_message.Message):
+    __slots__ = ("buckets", "members")
+    BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    buckets: _containers.RepeatedScalarFieldContainer[int]
+    members: _containers.RepeatedCompositeFieldContainer[Member]
+    def __init__(self, buckets: _Optional[_Iterable[int]] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ...) -> None: ...
+
 class JoinRequest(_message.Message):
     __slots__ = ("member",)
     MEMBER_FIELD_NUMBER: _ClassVar[int]

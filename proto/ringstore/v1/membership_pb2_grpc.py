@@ -59,6 +59,11 @@ class MembershipServiceStub:
                 request_serializer=ringstore_dot_v1_dot_membership__pb2.SyncStateRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_membership__pb2.SyncStateResponse.FromString,
                 _registered_method=True)
+        self.SyncDigest = channel.unary_unary(
+                '/ringstore.v1.MembershipService/SyncDigest',
+                request_serializer=ringstore_dot_v1_dot_membership__pb2.SyncDigestRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_membership__pb2.SyncDigestResponse.FromString,
+                _registered_method=True)
         self.Join = channel.unary_unary(
                 '/ringstore.v1.MembershipService/Join',
                 request_serializer=ringstore_dot_v1_dot_membership__pb2.JoinRequest.SerializeToString,
@@ -98,7 +103,17 @@ class MembershipServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SyncState(self, request, context):
-        """Full push-pull exchange of the membership table.
+        """Full push-pull exchange of the membership table. Nodes from before SyncDigest send only this;
+        newer nodes send it to a peer that answered SyncDigest with UNIMPLEMENTED, and answer it always.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SyncDigest(self, request, context):
+        """Push-pull state sync by digest: the caller's bucket hashes in; the buckets that differ and the
+        callee's records in them out. The caller then pushes (Gossip) its records in those buckets the
+        callee lacks or holds older. A converged pair exchanges no records.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -138,6 +153,11 @@ def add_MembershipServiceServicer_to_server(servicer, server):
                     servicer.SyncState,
                     request_deserializer=ringstore_dot_v1_dot_membership__pb2.SyncStateRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_membership__pb2.SyncStateResponse.SerializeToString,
+            ),
+            'SyncDigest': grpc.unary_unary_rpc_method_handler(
+                    servicer.SyncDigest,
+                    request_deserializer=ringstore_dot_v1_dot_membership__pb2.SyncDigestRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_membership__pb2.SyncDigestResponse.SerializeToString,
             ),
             'Join': grpc.unary_unary_rpc_method_handler(
                     servicer.Join,
@@ -280,6 +300,33 @@ class MembershipService:
             '/ringstore.v1.MembershipService/SyncState',
             ringstore_dot_v1_dot_membership__pb2.SyncStateRequest.SerializeToString,
             ringstore_dot_v1_dot_membership__pb2.SyncStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SyncDigest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.MembershipService/SyncDigest',
+            ringstore_dot_v1_dot_membership__pb2.SyncDigestRequest.SerializeToString,
+            ringstore_dot_v1_dot_membership__pb2.SyncDigestResponse.FromString,
             options,
             channel_credentials,
             insecure,

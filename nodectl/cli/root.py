@@ -39,6 +39,7 @@ from nodectl.cli.objects import (
 )
 from nodectl.cli.repair import repair_group
 from nodectl.cli.scrub import scrub_group
+from nodectl.cli.tls import tls_group
 from nodectl.client import RETRIES_MAX_LIMIT
 from nodectl.errors import EXIT_CODES_HELP, EXIT_OTHER, RingstoreError, from_rpc_error
 
@@ -126,3 +127,4 @@ main.add_command(fsck_command)
 main.add_command(scrub_group)
 main.add_command(node_group)
 main.add_command(ring_group)
+main.add_command(tls_group)

@@ -60,6 +60,7 @@ from node.repair.throttle import TokenBucket
 from node.repair.tombstones import ReturnGuard, TombstonePurger
 from node.ring import Ring
 from node.store import CorruptRecord, NodeStore, ShareKey
+from node.store.chunks import make_private_dir
 from node.store.metadata import check_env
 from ringstore.v1 import admin_pb2
 
@@ -703,8 +704,18 @@ def _write_json_durably(path: str, document: dict) -> None:
         os.close(directory)
 
 
+def check_private_file(path: str, what: str) -> None:
+    """Refuse a secret or private key that group or others may read (as ssh refuses a key), with
+    the chmod that fixes it."""
+    mode = os.stat(path).st_mode & 0o777
+    if mode & 0o077:
+        raise ConfigError(f"{what} {path} is readable by others (mode {mode:04o}); it must be private to the "
+                          f"service user: run chmod 600 {path}")
+
+
 def _read_secret(path: str | None) -> bytes:
     if path:
+        check_private_file(path, "cluster secret file")
         with open(path, "rb") as f:
             return f.read().strip()
     env = os.environ.get("RINGSTORE_CLUSTER_SECRET", "")
@@ -782,7 +793,7 @@ def main(data_dir, listen_address, advertise_address, metrics_address, node_id, 
                 raise ConfigError(f"--set {item!r}: write SECTION.FIELD=VALUE, e.g. repair.gc_grace_s=600")
             overrides[name.strip()] = value.strip()
         config = config.with_settings(overrides)
-        os.makedirs(data_dir, exist_ok=True)
+        make_private_dir(data_dir)
         daemon = NodeDaemon(config, allow_fault_injection=allow_fault_injection,
                             rebuild_metadata=rebuild_metadata)
     except (ConfigError, OSError) as err:

@@ -48,6 +48,19 @@ _FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 # something other than crashed writers is putting files there.
 TMP_SWEEP_FILES_MAX = 1_000_000
 
+# Everything under a data dir is the service user's alone: object bytes are nobody else's to read.
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def make_private_dir(path: str) -> None:
+    """Create `path` (and parents) 0700, and take group and other access away from it if it exists
+    already (a data dir made by an older release was 0755). What is inside needs no walk: nobody
+    else can reach it through a directory they cannot enter."""
+    os.makedirs(path, mode=PRIVATE_DIR_MODE, exist_ok=True)
+    if os.stat(path).st_mode & 0o077:
+        os.chmod(path, PRIVATE_DIR_MODE)
+
 
 def fsync_dir(path: str) -> None:
     """Make the entries of a directory (creations, renames) durable."""
@@ -98,7 +111,7 @@ class ChunkFiles:
         """Create a fresh temp file for one writer; returns (path, fd open for writing)."""
         path = os.path.join(self.tmp_dir, f"{share}.{uuid.uuid4().hex}")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE_MODE)
         except OSError as exc:
             raise_if_full(exc, path)
             raise
@@ -196,7 +209,7 @@ class ChunkFiles:
             if path in self._durable_dirs:
                 return
         try:
-            os.mkdir(path)
+            os.mkdir(path, PRIVATE_DIR_MODE)
         except FileExistsError:
             pass
         except OSError as exc:

@@ -268,8 +268,9 @@ class MetadataDb:
         # Set once LMDB itself fails at run time (a damaged page): every later call raises
         # MetadataUnavailable until the node restarts and rebuilds (see `damaged`).
         self.damage: str = ""
+        os.makedirs(path, mode=0o700, exist_ok=True)
         self.env = lmdb.open(path, max_dbs=MAX_DBS, map_size=map_size_bytes, subdir=True,
-                             sync=True, metasync=True)
+                             sync=True, metasync=True, mode=0o600)
         try:
             if self.env.max_key_size() < LMDB_KEY_BYTES_MAX:
                 raise StoreError(

@@ -114,7 +114,7 @@ import lmdb
 
 from ringstore.v1 import common_pb2
 
-from node.store.chunks import ChunkFiles, fsync_dir, raise_if_full
+from node.store.chunks import PRIVATE_FILE_MODE, ChunkFiles, fsync_dir, make_private_dir, raise_if_full
 from node.store.disk import DiskGuard
 from node.store.errors import (ChecksumMismatch, CorruptRecord, CorruptShare, DataDirLocked,
                                InvalidArgument, MetadataUnavailable, ShareNotFound, StoreError,
@@ -365,7 +365,7 @@ class NodeStore:
         self.data_dir = os.path.abspath(data_dir)
         self.share_size_bytes_max = share_size_bytes_max
         self._now_unix_ms = now_unix_ms
-        os.makedirs(self.data_dir, exist_ok=True)
+        make_private_dir(self.data_dir)
         self._lock_fd = self._lock_data_dir()
         self._files = ChunkFiles(self.data_dir)
         self._share_locks = [threading.Lock() for _ in range(SHARE_LOCK_STRIPES)]
@@ -625,7 +625,7 @@ class NodeStore:
 
     def _lock_data_dir(self) -> int:
         path = os.path.join(self.data_dir, LOCK_FILE)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE_MODE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -61,9 +61,26 @@ def test_bad_overrides_say_what_is_wrong(settings, message):
 def test_noded_refuses_a_malformed_set_with_one_line_and_exit_2(tmp_path):
     secret = tmp_path / "secret"
     secret.write_bytes(b"s" * 32)
+    secret.chmod(0o600)
     done = subprocess.run([sys.executable, "-m", "node", "--data-dir", str(tmp_path / "d"),
                            "--cluster-secret-file", str(secret), "--listen", "127.0.0.1:0",
                            "--set", "repair.gc_grace_s"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "noded: error: --set 'repair.gc_grace_s': write SECTION.FIELD=VALUE, e.g. repair.gc_grace_s=600"]
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604])
+def test_noded_refuses_a_secret_file_others_can_read_naming_the_chmod(tmp_path, mode):
+    """As ssh refuses a private key others can read: one line naming the file, its mode and the fix,
+    exit 2, and nothing created."""
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"s" * 32)
+    secret.chmod(mode)
+    done = subprocess.run([sys.executable, "-m", "node", "--data-dir", str(tmp_path / "d"),
+                           "--cluster-secret-file", str(secret), "--listen", "127.0.0.1:0"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"noded: error: cluster secret file {secret} is readable by others (mode {mode:04o}); it must be "
+        f"private to the service user: run chmod 600 {secret}"]

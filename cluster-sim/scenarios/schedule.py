@@ -45,6 +45,20 @@ FAULT_ACTIONS = frozenset({"kill", "start", "restart", "replace-disk", "stop", "
                            "heal", "flip-bytes", "fill"})
 
 
+def pick_one_per_chunk(paths: list[Path], count: int, rng: random.Random) -> list[Path]:
+    """Up to `count` of `paths` at random, no two of one chunk (a file is `<chunk id hex>.<share>`)."""
+    chosen: list[Path] = []
+    chunks: set[str] = set()
+    for path in rng.sample(paths, len(paths)):
+        chunk = path.name.split(".", 1)[0]
+        if chunk not in chunks:
+            chunks.add(chunk)
+            chosen.append(path)
+            if len(chosen) == count:
+                break
+    return chosen
+
+
 @dataclasses.dataclass(frozen=True)
 class Detection:
     """How long the running nodes took to see a killed or stopped node DOWN."""
@@ -283,14 +297,18 @@ class Schedule:
             self.ledger.close_windows(node_id, ("partition",), at_s)
 
     def _flip_bytes(self, step: Step) -> None:
-        """XOR one random byte in each of `files` random chunk files (of `node`, or of any node)."""
+        """XOR one random byte in each of `files` random chunk files (of `node`, or of any node),
+        never two files of one chunk: bitrot on every copy of a chunk is a loss no redundancy
+        survives (it happened on seed 18: all three shares of one ec=2+1 stripe), and the scenario
+        is about the cluster finding and repairing what it can."""
         pattern = f"{step.node}/store/chunks/*/*/*" if step.node else CHUNK_FILES_GLOB
         candidates = sorted(path for path in Path(self.cluster.directory).glob(pattern)
                             if path.is_file() and path.stat().st_size > 0)
-        if len(candidates) < step.files:
-            raise StepFailed(f"only {len(candidates)} chunk files are stored, {step.files} were to be flipped; "
-                             "flip fewer or let the workload write more first")
-        for path in self.rng.sample(candidates, step.files):
+        chosen = pick_one_per_chunk(candidates, step.files, self.rng)
+        if len(chosen) < step.files:
+            raise StepFailed(f"only {len(chosen)} chunks have files stored, {step.files} files of distinct chunks "
+                             "were to be flipped; flip fewer or let the workload write more first")
+        for path in chosen:
             offset = self.rng.randrange(path.stat().st_size)
             with contextlib.suppress(FileNotFoundError):  # garbage collection may take it meanwhile
                 with open(path, "r+b") as chunk:

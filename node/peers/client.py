@@ -53,8 +53,18 @@ class PeerError(Exception):
 BDP_PROBE_OPTION = ("grpc.http2.bdp_probe", 0)
 
 
+# gRPC's C core shares one subchannel (connection and its reconnect backoff) between all channels
+# with the same target and options. `PeerClient.forget` drops the channel of a node that came
+# back so that the next call connects at once, but a new channel would pick up the old subchannel,
+# still in backoff from the node's downtime, and fail "Connection refused" for up to
+# RECONNECT_BACKOFF_MS_MAX after the node was serving again: in the rolling-restart scenario,
+# reads failed with two metadata homes "unreachable" while one of them had been back for 0.3 s.
+LOCAL_SUBCHANNEL_POOL_OPTION = ("grpc.use_local_subchannel_pool", 1)
+
+
 def channel_options(message_bytes_max: int) -> list[tuple[str, int]]:
     return [
+        LOCAL_SUBCHANNEL_POOL_OPTION,
         ("grpc.max_send_message_length", message_bytes_max),
         ("grpc.max_receive_message_length", message_bytes_max),
         ("grpc.initial_reconnect_backoff_ms", 100),

@@ -10,10 +10,13 @@ from __future__ import annotations
 import random
 import time
 
-from cluster_checks import fsck
+import pytest
+
+from cluster_checks import fsck, metadata_homes
 from cluster_sim.cluster import LocalCluster
 from node.config import GossipConfig
 from nodectl.client import Client
+from nodectl.errors import Unavailable
 
 MIB = 1024 * 1024
 LOCAL = GossipConfig.local()
@@ -79,6 +82,41 @@ def test_a_node_cut_off_from_everyone_is_down_everywhere_and_refutes_after_the_h
     assert cluster.member_views(others[0])["node-3"].incarnation >= 1, "it came back by refuting"
     for other in others:
         assert downs_seen(cluster, other, "node-3") == 1, other
+
+
+def test_a_coordinator_cut_off_from_two_metadata_homes_cannot_acknowledge_a_write_others_would_miss(
+        cluster_factory):
+    """The coordinator of a put reaches only one of the three metadata homes of its bucket (a partial
+    partition: the other two are ALIVE and reachable by everyone else). It must not acknowledge the
+    put on that home plus stand-ins: a read through the other two homes would then return the older
+    value. The put fails UNAVAILABLE saying so, and reads on the far side return the acknowledged
+    value; after the heal the same put succeeds and is read back everywhere."""
+    cluster = cluster_factory(nodes=5, fault_injection=True)
+    with Client(address=cluster.any_address(), timeout_s=30.0) as client:
+        # A bucket sharing at most one home with the bucket directory, so a coordinator cut from
+        # two of the bucket's homes still reaches two directory homes: it finds the bucket, and
+        # the manifest write itself is what must fail.
+        bucket, homes, directory = next((name, *metadata_homes(client, name)) for name in
+                                        (f"quorum-{i}" for i in range(100))
+                                        if len(metadata_homes(client, name)[0] & metadata_homes(client, name)[1]) <= 1)
+        client.create_bucket(bucket)
+        client.put(bucket, "k", b"first")
+    coordinator = next(n for n in sorted(cluster.nodes) if n not in homes)
+    far = sorted(homes - directory)[:2]
+    print(f"{bucket}: homes {sorted(homes)}, directory homes {sorted(directory)}; cutting {coordinator} off from {far}")
+    cluster.partition(coordinator, far)
+    with Client(address=cluster.nodes[coordinator].address, timeout_s=30.0, retries_max=0) as client:
+        with pytest.raises(Unavailable, match="write quorum not met: 1 of 2 home acks"):
+            client.put(bucket, "k", b"second")
+    for reader in far:
+        with Client(address=cluster.nodes[reader].address, timeout_s=30.0) as client:
+            assert client.get_bytes(bucket, "k") in (b"first", b"second"), reader
+    cluster.heal()
+    with Client(address=cluster.nodes[coordinator].address, timeout_s=30.0) as client:
+        client.put(bucket, "k", b"third")
+    for reader in sorted(cluster.nodes):
+        with Client(address=cluster.nodes[reader].address, timeout_s=30.0) as client:
+            assert client.get_bytes(bucket, "k") == b"third", reader
 
 
 def test_a_put_waits_for_a_slow_disk_and_still_succeeds(cluster_factory):

@@ -311,12 +311,12 @@ class NodeDaemon:
         if cfg.join_addresses:
             self.driver.join_cluster(list(cfg.join_addresses), JOIN_DEADLINE_S)
         self.return_guard = ReturnGuard(store=self.store, gone_verdicts=self.membership.gone_verdicts)
-        if held_for_join:
-            previous_state = self.driver.previous_state.name if self.driver.previous_state is not None else None
-            if self.return_guard.after_join(previous_state) is not None:
-                self.membership.update_me(metadata_health=self._metadata_health_text())  # refilling
-            else:
-                self.store.finish_refill()
+        previous_state = self.driver.previous_state.name if self.driver.previous_state is not None else None
+        if not self.store.created_now and self.return_guard.after_join(previous_state) is not None:
+            self.store.begin_refill()  # also a store already refilling after damage: its partial copy goes too
+            self.membership.update_me(metadata_health=self._metadata_health_text())
+        elif held_for_join:
+            self.store.finish_refill()
         if new_store_joining and self.driver.previous_generation:
             log.warning("this node id was a member before (generation %d) and its store is new (a replaced "
                         "disk or data dir): metadata answers once refilled from the peers",

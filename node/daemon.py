@@ -372,6 +372,8 @@ class NodeDaemon:
                                           metadata_replicas=cfg.storage.metadata_replicas,
                                           grace_s=cfg.repair.tombstone_grace_s, interval_s=cfg.repair.gc_interval_s,
                                           stable_s=stable_s, settled=settled, member_epoch=self._member_epoch)
+        self.metrics.tombstones.set_function(lambda: self.tombstones.status().held)
+        self.metrics.tombstone_oldest_age.set_function(lambda: self.tombstones.status().oldest_age_s)
         self.scrubber = Scrubber(self.store, self.clock, cfg.repair.scrub_bandwidth_bytes_per_s,
                                  cfg.repair.scrub_interval_s, self._on_corrupt)
         self.membership.add_listener(self.repairer.trigger)
@@ -431,11 +433,9 @@ class NodeDaemon:
                 self.tombstones.step()
             except Exception:  # noqa: BLE001 - the loop must outlive one bad pass; it is logged
                 log.exception("tombstone purge pass failed")
-            status = self.tombstones.status()
-            self.metrics.tombstones.set(status.held)
-            self.metrics.tombstone_oldest_age.set(status.oldest_age_s)
-            self.metrics.tombstones_purged.inc(status.purged_total - purged_before)
-            purged_before = status.purged_total
+            purged_total = self.tombstones.status().purged_total
+            self.metrics.tombstones_purged.inc(purged_total - purged_before)
+            purged_before = purged_total
 
     def _metadata_refill_loop(self, stop: threading.Event) -> None:
         """Refill the metadata from peers while the store waits for it, and announce its health
@@ -499,14 +499,15 @@ class NodeDaemon:
 
     def _node_status(self) -> admin_pb2.NodeStatus:
         held = holdings(self.store)
+        tombstones = self.tombstones.status()
         disk = self.store.disk.usage()
         storage = self.config.storage
         return admin_pb2.NodeStatus(node_id=self.node_id, member=self.membership.me().to_proto(),
                                     shares_stored=held.shares, bytes_stored=held.bytes,
                                     metadata_records=held.metadata_records,
                                     placement_records=held.placement_records, disk_size_bytes=disk.size_bytes,
-                                    tombstones_held=self.tombstones.status().held,
-                                    oldest_tombstone_age_s=self.tombstones.status().oldest_age_s,
+                                    tombstones_held=tombstones.held,
+                                    oldest_tombstone_age_s=tombstones.oldest_age_s,
                                     disk_free_bytes=disk.free_bytes, disk_full_ratio=storage.disk_full_ratio,
                                     disk_free_bytes_min=storage.disk_free_bytes_min)
 

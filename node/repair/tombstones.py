@@ -104,17 +104,6 @@ class TombstonePurger:
         with self._lock:
             return self._status
 
-    def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            stop.wait(max(0.0, self._next_pass_s - self._clock.monotonic_s()))
-            if stop.is_set():
-                return
-            try:
-                self.step()
-            except Exception:  # noqa: BLE001 - the loop must outlive one bad pass; it is logged
-                log.exception("tombstone purge pass failed")
-                self._next_pass_s = self._clock.monotonic_s() + self._interval_s
-
     def step(self) -> bool:
         """One pass if due: count tombstones, purge those every home acknowledges. True if a pass ran."""
         now_s = self._clock.monotonic_s()

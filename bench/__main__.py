@@ -49,7 +49,6 @@ from bench.erasure import cpu_ceilings
 from bench.repair import bench_repair
 from bench.report import Row, format_table, write_results
 from cluster_sim.cluster import LocalCluster
-from nodectl.client import Client
 
 MIB = 1024 * 1024
 PARTS = ("throughput", "small", "membership", "lan", "repair")
@@ -142,7 +141,7 @@ def throughput_part(ctx: Context) -> tuple[dict, list[Row]]:
     results: dict = {"nodes": OBJECT_NODES}
     with LocalCluster.up(ctx.root / "throughput", nodes=OBJECT_NODES, timeout_s=UP_TIMEOUT_S) as cluster:
         meter = put_get.cluster_meter(cluster)
-        with Client(address=cluster.any_address(), timeout_s=put_get.CLIENT_TIMEOUT_S) as client:
+        with cluster.client(cluster.any_address(), timeout_s=put_get.CLIENT_TIMEOUT_S) as client:
             client.create_bucket("bench")
             for label, policy in POLICIES:
                 runs = {"many": put_get.put_get_many(client, meter, "bench", f"many-{label}", plan.many_count, MIB,
@@ -171,10 +170,10 @@ def small_part(ctx: Context) -> tuple[dict, list[Row]]:
     with LocalCluster.up(ctx.root / "small", nodes=OBJECT_NODES, timeout_s=UP_TIMEOUT_S) as cluster:
         meter = put_get.cluster_meter(cluster)
         address = cluster.any_address()
-        with Client(address=address) as client:
+        with cluster.client(address) as client:
             client.create_bucket("small")
         for label, policy in POLICIES:
-            results[label] = put_get.small_ops(address, meter, "small", label, policy, ctx.plan.small_ops)
+            results[label] = put_get.small_ops(cluster, address, meter, "small", label, policy, ctx.plan.small_ops)
     rows = []
     for label, _ in POLICIES:
         for concurrency in (1, 16):

@@ -53,7 +53,7 @@ def _refused(client: Client, name: str) -> None:
 def run(nodes: int, buckets: int, rounds: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-buckets-") as directory:
         cluster = LocalCluster.up(pathlib.Path(directory) / "cluster", nodes=nodes)
-        clients = [Client(address=a, timeout_s=60.0) for a in cluster.addresses()]
+        clients = [cluster.client(a, timeout_s=60.0) for a in cluster.addresses()]
         try:
             one = clients[0]
             names = [f"bench-{i}" for i in range(buckets)]

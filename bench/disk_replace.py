@@ -23,7 +23,6 @@ import time
 
 from bench.report import write_results
 from cluster_sim.cluster import LocalCluster
-from nodectl.client import Client
 
 MIB = 1024 * 1024
 OBJECT_BYTES = 6 * MIB
@@ -38,7 +37,7 @@ def run(nodes: int, objects: int, timeout_s: float) -> dict:
         cluster = LocalCluster.up(pathlib.Path(directory) / "cluster", nodes=nodes,
                                   settings={"gossip.repair_after_down_s": "600"})
         try:
-            client = Client(address=cluster.any_address(exclude=[REPLACED_NODE]), timeout_s=60.0)
+            client = cluster.client(cluster.any_address(exclude=[REPLACED_NODE]), timeout_s=60.0)
             client.create_bucket("mix")
             rng = random.Random(1)
             for i in range(objects):

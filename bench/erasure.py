@@ -26,7 +26,6 @@ from bench.put_get import CpuMeter, disk_ceiling_mb_s, timed
 from bench.report import write_results
 from cluster_sim.cluster import LocalCluster
 from node.erasure import Geometry, decode, encode
-from nodectl.client import Client
 
 MIB = 1024 * 1024
 POLICIES = [("replicas=3", {"replicas": 3}), ("ec=4+2", {"ec": "4+2"})]
@@ -94,7 +93,7 @@ def main() -> None:
         with LocalCluster.up(pathlib.Path(tmp, "cluster"), nodes=args.nodes) as cluster:
             meter = CpuMeter([n.pid for n in cluster.nodes.values()])
             ids = sorted(cluster.nodes)
-            with Client(address=cluster.nodes[ids[0]].address, timeout_s=600.0) as client:
+            with cluster.client(cluster.nodes[ids[0]].address, timeout_s=600.0) as client:
                 client.create_bucket("bench")
                 for label, policy in POLICIES:
                     key = f"big-{label}"
@@ -116,7 +115,7 @@ def main() -> None:
                 cluster.wait_state(node_id, "DOWN", observers=survivors, timeout_s=30)
             meter = CpuMeter([cluster.nodes[n].pid for n in survivors])
             decoded0 = metric_sum(cluster, coordinator, "ringstore_erasure_decode_bytes_total")
-            with Client(address=cluster.nodes[coordinator].address, timeout_s=600.0) as client:
+            with cluster.client(cluster.nodes[coordinator].address, timeout_s=600.0) as client:
                 box = []
                 wall, cpu = timed(meter, lambda: box.append(client.get_bytes("bench", "big-ec=4+2")))
                 assert box.pop() == big, "degraded EC read back different"

@@ -21,7 +21,6 @@ import time
 
 from bench.report import write_results
 from cluster_sim.cluster import LocalCluster
-from nodectl.client import Client
 
 OBJECT_BYTES = 8192
 
@@ -30,7 +29,7 @@ def run(nodes: int, objects: int, runs: int, deep: bool = False) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-fsck-") as directory:
         cluster = LocalCluster.up(pathlib.Path(directory) / "cluster", nodes=nodes)
         try:
-            client = Client(address=cluster.any_address(), timeout_s=60.0)
+            client = cluster.client(cluster.any_address(), timeout_s=60.0)
             client.create_bucket("audit")
             rng = random.Random(1)
             started = time.monotonic()

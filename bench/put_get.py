@@ -1,7 +1,10 @@
 """Put/get throughput, CPU cost and small-object latency on a local cluster, beside the disk ceiling.
 
     python -m bench.put_get [--nodes 5] [--replicas 3] [--big-mib 256] [--small-count 200]
-                            [--ops 400] [--seed N] [--json PATH]
+                            [--ops 400] [--seed N] [--json PATH] [--insecure | --tls-cost]
+
+`--tls-cost` runs everything on a TLS cluster, then on an --insecure one, back to back, and prints
+TLS against plaintext: MB/s and CPU ms per MB for large and 1 MiB objects, CPU ms per 4 KiB op.
 
 Starts a cluster with cluster-sim (real noded processes on loopback), measures, prints a table and
 writes JSON, then stops every process it started. CPU seconds are summed over this client process and
@@ -165,8 +168,8 @@ def put_get_many(client: Client, meter: CpuMeter, bucket: str, prefix: str, coun
     return {**result, **rates(count * size_bytes, wall, cpu, "get")}
 
 
-def latency_run(address: str, bucket: str, concurrency: int, ops: int, op: str, *, prefix: str = "small",
-                policy: dict | None = None) -> dict:
+def latency_run(cluster: LocalCluster, address: str, bucket: str, concurrency: int, ops: int, op: str, *,
+                prefix: str = "small", policy: dict | None = None) -> dict:
     """`ops` 4 KiB puts (or gets of what a put run stored under `prefix`) from `concurrency` threads,
     each with its own client; ops/s and nearest-rank p50/p99. Puts also say whether the node stored
     the object inline in its manifest."""
@@ -176,7 +179,7 @@ def latency_run(address: str, bucket: str, concurrency: int, ops: int, op: str, 
 
     def worker(worker_id: int) -> list[float]:
         out = []
-        with Client(address=address) as client:
+        with cluster.client(address) as client:
             for i in range(ops // concurrency):
                 key = f"{prefix}/{worker_id}/{i}"
                 t0 = time.perf_counter()
@@ -199,7 +202,7 @@ def latency_run(address: str, bucket: str, concurrency: int, ops: int, op: str, 
     return out
 
 
-def small_ops(address: str, meter: CpuMeter, bucket: str, label: str, policy: dict, ops: int,
+def small_ops(cluster: LocalCluster, address: str, meter: CpuMeter, bucket: str, label: str, policy: dict, ops: int,
               concurrencies: tuple[int, ...] = (1, 16)) -> dict:
     """4 KiB put then get runs at each concurrency under one policy; adds CPU ms per op."""
     results = {}
@@ -207,7 +210,7 @@ def small_ops(address: str, meter: CpuMeter, bucket: str, label: str, policy: di
         prefix = f"small-{label}-c{concurrency}"
         for op in ("put", "get"):
             cpu0 = meter.sample()
-            run = latency_run(address, bucket, concurrency, ops, op, prefix=prefix, policy=policy)
+            run = latency_run(cluster, address, bucket, concurrency, ops, op, prefix=prefix, policy=policy)
             run["cpu_ms_per_op"] = 1000 * (meter.sample() - cpu0) / run["ops"]
             results[f"{op}_c{concurrency}"] = run
     return results
@@ -217,34 +220,32 @@ def cluster_meter(cluster: LocalCluster) -> CpuMeter:
     return CpuMeter([n.pid for n in cluster.nodes.values()])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--nodes", type=int, default=5)
-    parser.add_argument("--replicas", type=int, default=3)
-    parser.add_argument("--big-mib", type=int, default=256)
-    parser.add_argument("--small-count", type=int, default=200)
-    parser.add_argument("--ops", type=int, default=400, help="4 KiB operations per latency run")
-    parser.add_argument("--seed", type=int, default=int(time.time()), help="seed of the objects' contents")
-    parser.add_argument("--json", default="", help="where to write results (default bench/results/...)")
-    args = parser.parse_args()
-
+def run(args: argparse.Namespace, *, insecure: bool) -> dict:
+    """One cluster, every measurement; TLS on every port unless `insecure`."""
     policy = {"replicas": args.replicas}
-    results: dict = {"nodes": args.nodes, "replicas": args.replicas, "seed": args.seed}
+    results: dict = {"nodes": args.nodes, "replicas": args.replicas, "seed": args.seed,
+                     "transport": "plaintext (--insecure)" if insecure else "TLS"}
     with tempfile.TemporaryDirectory(prefix="ringstore-bench-") as tmp:
         results["disk_ceiling_mb_s"] = disk_ceiling_mb_s(tmp, args.big_mib)
-        with LocalCluster.up(pathlib.Path(tmp, "cluster"), nodes=args.nodes, replicas=args.replicas) as cluster:
+        with LocalCluster.up(pathlib.Path(tmp, "cluster"), nodes=args.nodes, replicas=args.replicas,
+                             insecure=insecure) as cluster:
             meter = cluster_meter(cluster)
             address = cluster.any_address()
-            with Client(address=address, timeout_s=CLIENT_TIMEOUT_S) as client:
+            with cluster.client(address, timeout_s=CLIENT_TIMEOUT_S) as client:
                 client.create_bucket("bench", replicas=args.replicas)
                 results["big"] = put_get_object(client, meter, "bench", "big", args.big_mib * MIB,
                                                 object_seed(args.seed, "big"), policy)
                 results["mib"] = put_get_many(client, meter, "bench", "mib", args.small_count, MIB, args.seed,
                                               policy)
-            results["small"] = small_ops(address, meter, "bench", f"replicas={args.replicas}", policy, args.ops)
+            results["small"] = small_ops(cluster, address, meter, "bench", f"replicas={args.replicas}", policy,
+                                         args.ops)
+    return results
 
+
+def report(results: dict, args: argparse.Namespace) -> None:
     ceiling = results["disk_ceiling_mb_s"]
-    print(f"disk ceiling (dd conv=fsync): {ceiling:.0f} MB/s; {args.nodes} nodes, replicas={args.replicas}")
+    print(f"{results['transport']}: disk ceiling (dd conv=fsync): {ceiling:.0f} MB/s; {args.nodes} nodes, "
+          f"replicas={args.replicas}")
     print(f"{'workload':<24}{'MB/s':>8}{'x ceiling':>11}{'CPU s/MB':>10}")
     for name, label in [("big", f"{args.big_mib} MiB"), ("mib", f"{args.small_count} x 1 MiB")]:
         for op in ("put", "get"):
@@ -257,7 +258,55 @@ def main() -> None:
             r = results["small"][f"{op}_c{concurrency}"]
             print(f"{op + ' c=' + str(concurrency):<24}{r['ops_per_s']:>8.0f}{r['p50_ms']:>11.2f}"
                   f"{r['p99_ms']:>10.2f}{r['cpu_ms_per_op']:>11.2f}")
-    write_results(results, "put_get", args.json)
+
+
+def compare(tls: dict, plain: dict, args: argparse.Namespace) -> dict:
+    """What TLS costs: CPU per MB and per small op, TLS against plaintext, from two back-to-back runs."""
+    rows = {}
+    print(f"\nTLS against --insecure ({args.nodes} nodes, replicas={args.replicas}; CPU of client and nodes)")
+    print(f"{'figure':<34}{'TLS':>10}{'insecure':>10}{'TLS/ins.':>10}")
+    for name, label in [("big", f"{args.big_mib} MiB"), ("mib", f"{args.small_count} x 1 MiB")]:
+        for op in ("put", "get"):
+            for field, unit, scale in ((f"{op}_mb_s", "MB/s", 1.0), (f"{op}_cpu_s_per_mb", "CPU ms/MB", 1000.0)):
+                a, b = tls[name][field] * scale, plain[name][field] * scale
+                key = f"{op} {label} {unit}"
+                rows[key] = {"tls": a, "insecure": b, "ratio": a / b if b else None}
+                print(f"{key:<34}{a:>10.2f}{b:>10.2f}{a / b if b else float('nan'):>10.2f}")
+    for concurrency in (1, 16):
+        for op in ("put", "get"):
+            a = tls["small"][f"{op}_c{concurrency}"]["cpu_ms_per_op"]
+            b = plain["small"][f"{op}_c{concurrency}"]["cpu_ms_per_op"]
+            key = f"4 KiB {op} c={concurrency} CPU ms/op"
+            rows[key] = {"tls": a, "insecure": b, "difference": a - b}
+            print(f"{key:<34}{a:>10.2f}{b:>10.2f}{a - b:>+10.2f}")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", type=int, default=5)
+    parser.add_argument("--replicas", type=int, default=3)
+    parser.add_argument("--big-mib", type=int, default=256)
+    parser.add_argument("--small-count", type=int, default=200)
+    parser.add_argument("--ops", type=int, default=400, help="4 KiB operations per latency run")
+    parser.add_argument("--seed", type=int, default=int(time.time()), help="seed of the objects' contents")
+    parser.add_argument("--json", default="", help="where to write results (default bench/results/...)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--insecure", action="store_true", help="run the cluster in plaintext instead of TLS")
+    mode.add_argument("--tls-cost", action="store_true",
+                      help="run TLS, then --insecure, back to back, and print what TLS costs")
+    args = parser.parse_args()
+
+    if not args.tls_cost:
+        results = run(args, insecure=args.insecure)
+        report(results, args)
+        write_results(results, "put_get", args.json)
+        return
+    tls = run(args, insecure=False)
+    report(tls, args)
+    plain = run(args, insecure=True)
+    report(plain, args)
+    write_results({"tls": tls, "insecure": plain, "tls_cost": compare(tls, plain, args)}, "put_get_tls", args.json)
 
 
 if __name__ == "__main__":

@@ -153,7 +153,7 @@ def bench_repair(root: pathlib.Path, nodes: int, size_mib: int, ceiling_mb_s: fl
     try:
         ids = sorted(cluster.nodes, key=lambda n: int(n.rsplit("-", 1)[1]))
         victim, survivors = ids[-1], ids[:-1]
-        with Client(address=cluster.nodes[ids[0]].address, timeout_s=CLIENT_TIMEOUT_S) as client:
+        with cluster.client(cluster.nodes[ids[0]].address, timeout_s=CLIENT_TIMEOUT_S) as client:
             client.create_bucket("repair", replicas=REPLICAS)
             t0 = time.monotonic()
             objects, copies = fill_until(cluster, client, victim, target_bytes, objects_max)
@@ -206,7 +206,7 @@ def bench_rebalance(root: pathlib.Path, mix_mib: int) -> dict:
     cluster = LocalCluster.up(root / "rebalance", nodes=REBALANCE_NODES, settings=SETTINGS,
                               timeout_s=UP_TIMEOUT_S)
     try:
-        with Client(address=cluster.nodes["node-1"].address, timeout_s=CLIENT_TIMEOUT_S) as client:
+        with cluster.client(cluster.nodes["node-1"].address, timeout_s=CLIENT_TIMEOUT_S) as client:
             client.create_bucket("mix")
             copies = 0
             objects = max(mix_mib // MIX_OBJECT_MIB, len(MIX_POLICIES))

@@ -1,9 +1,7 @@
 """Reading one node's view of the membership (AdminService.GetClusterStatus).
 
-cluster-sim talks to nodes through the client library `nodectl.client` like any other client.
-While that library is being written (or if it cannot be built with the options we need), this
-module falls back to calling AdminService.GetClusterStatus through the generated stubs, so
-cluster-sim does not block on it. Either way the answer is normalised to `NodeView`.
+cluster-sim talks to nodes through the client library `nodectl.client` like any other client, with
+the cluster's TLS settings, and normalises the answer to `NodeView`.
 
 Connections are cached per address and dropped after any failure, so a node restarted on the same
 port is reached at the next poll instead of waiting out gRPC's reconnect backoff (which grows to
@@ -20,7 +18,9 @@ from typing import Any, Callable
 import grpc
 
 from cluster_sim.errors import ClusterError
-from ringstore.v1 import admin_pb2, admin_pb2_grpc, membership_pb2
+from nodectl.client import Client
+from nodectl.errors import RingstoreError
+from ringstore.v1 import membership_pb2
 
 STATUS_TIMEOUT_S = 2.0
 _STATE_PREFIX = "MEMBER_STATE_"
@@ -64,17 +64,6 @@ def state_name(state: Any) -> str:
     return name[len(_STATE_PREFIX):] if name.startswith(_STATE_PREFIX) else name
 
 
-def view_from_response(response: admin_pb2.GetClusterStatusResponse) -> NodeView:
-    members = {}
-    for status in response.members:
-        member = status.member
-        members[member.node_id] = MemberView(
-            node_id=member.node_id, address=member.address, state=state_name(member.state),
-            generation=member.generation, incarnation=member.incarnation, draining=member.draining,
-            maintenance_until_unix_ms=member.maintenance_until_unix_ms, disk_full=member.disk_full)
-    return NodeView(node_id=response.node_id, health=response.health, members=members)
-
-
 def view_from_client_status(status: Any) -> NodeView:
     """From nodectl.client's ClusterStatus dataclass."""
     members = {}
@@ -88,25 +77,8 @@ def view_from_client_status(status: Any) -> NodeView:
     return NodeView(node_id=status.node_id, health=getattr(status, "health", ""), members=members)
 
 
-class _StubConnection:
-    """GetClusterStatus over generated stubs (the fallback)."""
-
-    def __init__(self, address: str, timeout_s: float) -> None:
-        self._channel = grpc.insecure_channel(address)
-        self._stub = admin_pb2_grpc.AdminServiceStub(self._channel)
-        self._timeout_s = timeout_s
-
-    def read(self) -> NodeView:
-        response = self._stub.GetClusterStatus(admin_pb2.GetClusterStatusRequest(),
-                                               timeout=self._timeout_s)
-        return view_from_response(response)
-
-    def close(self) -> None:
-        self._channel.close()
-
-
 class _ClientConnection:
-    """GetClusterStatus through nodectl.client (preferred)."""
+    """GetClusterStatus through nodectl.client."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -118,40 +90,23 @@ class _ClientConnection:
         self._client.close()
 
 
-def _client_factory() -> tuple[Callable[..., Any] | None, tuple[type[BaseException], ...]]:
-    """nodectl's Client class and its error base, or (None, ()) while it does not exist yet."""
-    try:
-        from nodectl.client import Client
-    except ImportError:
-        return None, ()
-    try:
-        from nodectl.errors import RingstoreError
-        errors: tuple[type[BaseException], ...] = (RingstoreError,)
-    except ImportError:
-        errors = ()
-    return Client, errors
-
-
 class StatusReader:
     """Reads node views, one cached connection per address."""
 
-    def __init__(self, *, timeout_s: float = STATUS_TIMEOUT_S) -> None:
+    def __init__(self, *, timeout_s: float = STATUS_TIMEOUT_S,
+                 client_options: Callable[[], dict[str, Any]] = dict) -> None:
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
         self._timeout_s = timeout_s
-        self._connections: dict[str, _StubConnection | _ClientConnection] = {}
-        self._client_class, client_errors = _client_factory()
-        self._errors: tuple[type[BaseException], ...] = (grpc.RpcError, *client_errors)
+        # The Client's TLS arguments (ca_file, insecure), asked for at each new connection.
+        self._client_options = client_options
+        self._connections: dict[str, _ClientConnection] = {}
+        self._errors: tuple[type[BaseException], ...] = (grpc.RpcError, RingstoreError)
 
-    def _connect(self, address: str) -> _StubConnection | _ClientConnection:
-        if self._client_class is not None:
-            try:
-                # No retries: a poll that fails is simply repeated by the caller's deadline loop.
-                return _ClientConnection(self._client_class(
-                    address=address, timeout_s=self._timeout_s, retries_max=0))
-            except (TypeError, ValueError):
-                pass  # the library's signature differs from the one we were promised
-        return _StubConnection(address, self._timeout_s)
+    def _connect(self, address: str) -> _ClientConnection:
+        # No retries: a poll that fails is simply repeated by the caller's deadline loop.
+        return _ClientConnection(Client(address=address, timeout_s=self._timeout_s, retries_max=0,
+                                        **self._client_options()))
 
     def read(self, address: str) -> NodeView:
         """The view of the node at `address`; raises StatusUnavailable when it does not answer."""

@@ -65,9 +65,10 @@ class _Group(click.Group):
 
 
 def _node_table(cluster: LocalCluster) -> str:
-    rows = [("NODE", "PID", "PROCESS", "ADDRESS", "METRICS", "GEN", "ZONE", "LOG")]
+    rows = [("NODE", "PID", "PROCESS", "ADDRESS", "PEER ADDRESS", "METRICS", "GEN", "ZONE", "LOG")]
     for node_id, entry in cluster.status().items():
         rows.append((node_id, str(entry["pid"]), entry["process"], entry["address"] or "-",
+                     entry["peer_address"] or "-",
                      entry["metrics_address"] or "-", str(entry["generation"]),
                      entry["zone"] or "-", entry["log_path"]))
     return _format_rows(rows)
@@ -111,16 +112,41 @@ def main() -> None:
               show_default=True, help="How long to wait for every node to see every other ALIVE.")
 @click.option("--fault-injection", is_flag=True,
               help="Start every node with --allow-fault-injection, for `faults` and `heal`.")
+@click.option("--ca-dir", type=click.Path(file_okay=False), default=None,
+              help="Use (or make) the cluster CA in this directory; default DIR/tls/ca.")
+@click.option("--insecure", is_flag=True, help="Plaintext on every port, no certificates (one trusted machine).")
+@click.option("--hosts", is_flag=True,
+              help="Each node on its own loopback address (127.0.0.2, 127.0.0.3, ...), as on separate hosts.")
 def up(nodes: int, directory: str, replicas: int, zones: int, profile: str,
-       timeout_s: float, fault_injection: bool) -> None:
-    """Start NODES nodes and wait until they all see each other ALIVE."""
+       timeout_s: float, fault_injection: bool, ca_dir: str | None, insecure: bool, hosts: bool) -> None:
+    """Start NODES nodes and wait until they all see each other ALIVE.
+
+    Every port serves TLS under a cluster CA made for the cluster (or --ca-dir); the last lines
+    printed are the exports nodectl needs."""
     start_s = time.monotonic()
     cluster = LocalCluster.up(directory, nodes=nodes, replicas=replicas, zones=zones,
-                              profile=profile, timeout_s=timeout_s, fault_injection=fault_injection)
+                              profile=profile, timeout_s=timeout_s, fault_injection=fault_injection,
+                              insecure=insecure, ca_dir=ca_dir, hosts=hosts)
     click.echo(_node_table(cluster))
     click.echo(f"{nodes} nodes up in {time.monotonic() - start_s:.1f} s; "
                f"stop them with: cluster-sim down --dir {directory}")
-    click.echo(f"export RINGSTORE_ADDR={cluster.any_address()}")
+    click.echo(_exports(cluster))
+
+
+@main.command()
+@click.option("--dir", "directory", type=click.Path(file_okay=False), required=True)
+def env(directory: str) -> None:
+    """Print the exports that point nodectl at the cluster in DIR (eval "$(cluster-sim env --dir DIR)")."""
+    click.echo(_exports(LocalCluster.load(directory)))
+
+
+def _exports(cluster: LocalCluster) -> str:
+    lines = [f"export RINGSTORE_ADDR={cluster.any_address()}"]
+    if cluster.ca_file:
+        lines.append(f"export RINGSTORE_CA={cluster.ca_file}")
+    else:
+        lines.append("export RINGSTORE_INSECURE=1")
+    return "\n".join(lines)
 
 
 @main.command()
@@ -246,10 +272,6 @@ def _holder_ids(stat: Any) -> list[str]:
 @click.option("--keep", is_flag=True, help="Leave the cluster running at the end.")
 def demo(nodes: int, size_bytes: int, keep: bool) -> None:
     """Store a file, kill -9 a node holding it, and read it back."""
-    try:
-        from nodectl.client import Client
-    except ImportError as err:
-        raise ClusterError(f"the demo needs nodectl.client, which cannot be imported: {err}") from None
     import blake3
 
     step = _Steps()
@@ -262,7 +284,7 @@ def demo(nodes: int, size_bytes: int, keep: bool) -> None:
         step(f"cluster up: every node sees all {nodes} ALIVE")
         coordinator_id = cluster.running()[0]
         address = cluster.nodes[coordinator_id].address
-        with Client(address=address) as client:
+        with cluster.client(address) as client:
             client.create_bucket(DEMO_BUCKET)
             step(f"created bucket {DEMO_BUCKET!r} through {coordinator_id} ({address})")
             data = os.urandom(size_bytes)
@@ -295,7 +317,7 @@ def demo(nodes: int, size_bytes: int, keep: bool) -> None:
     finally:
         if cluster is not None and keep:
             click.echo(f"cluster kept in {directory}; stop it with: cluster-sim down --dir {directory}")
-            click.echo(f"export RINGSTORE_ADDR={cluster.any_address()}")
+            click.echo(_exports(cluster))
         elif cluster is not None:
             cluster.down()
             step("stopped every node")

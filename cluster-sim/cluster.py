@@ -2,8 +2,11 @@
 
 Design. Each node is `python -m node` in its own session (so a Ctrl-C in the terminal does not
 reach it and a kill never hits its siblings), with its own data dir `DIR/<node-id>/` and its stderr
-in `DIR/logs/<node-id>.log`. Ports are picked by the node (`--listen 127.0.0.1:0`) and read back from
-the `node.json` it writes once serving; a restart passes the same port so the address stays put.
+in `DIR/logs/<node-id>.log`. Its two ports (client and peer) are picked by the node (`--listen
+127.0.0.1:0 --peer-listen 127.0.0.1:0`) and read back from the `node.json` it writes once serving; a
+restart passes the same ports so the addresses stay put. Every node serves TLS under the cluster's
+CA with a certificate cluster-sim issues it (`certs.py`) unless the cluster runs `insecure`; with
+`hosts` each node binds its own loopback address (127.0.0.2, ...) and its certificate names only that.
 Everything we start is recorded in `DIR/cluster.json` the moment it is spawned, so `down` (from this
 object, a later CLI call or a test fixture after a crash) finds every pid. Signals go only to pids
 that are alive and whose command line names the node's data dir (see `processes.py`).
@@ -46,6 +49,7 @@ from typing import Any, Protocol
 
 import grpc
 
+from cluster_sim import certs
 from cluster_sim._status import MemberView, NodeView, StatusReader, StatusUnavailable, state_name
 from cluster_sim.clusterfile import (
     ClusterFile,
@@ -57,6 +61,8 @@ from cluster_sim.clusterfile import (
 )
 from cluster_sim.errors import ClusterError, ClusterTimeout, NodeExitedError
 from cluster_sim.processes import node_command, owns_pid, parse_signal, pid_alive, tail_log
+import nodectl
+from nodectl.tls import CA_CERT_FILE
 from ringstore.v1 import admin_pb2, admin_pb2_grpc
 
 PROFILES: tuple[str, ...] = ("local", "lan")
@@ -69,6 +75,7 @@ TERM_WAIT_S = 30.0  # graceful leave hands data off before exiting
 DOWN_GRACE_S = 20.0  # how long `down` lets SIGTERMed nodes leave before SIGKILL
 POLL_INTERVAL_S = 0.05
 CLUSTER_POLL_INTERVAL_S = 0.1  # polling every node at once: keep the RPC rate modest
+HOSTS_MAX = 253  # 127.0.0.2 .. 127.0.0.254
 SET_FAULTS_TIMEOUT_S = 5.0  # SetFaults is never delayed by the faults it changes; it answers in ms
 
 
@@ -92,6 +99,17 @@ def zone_for(index: int, zones: int) -> str:
     """Zone of the index-th node (1-based): round-robin over zone-1..zone-Z, '' without zones."""
     assert index >= 1, index
     return f"zone-{(index - 1) % zones + 1}" if zones > 0 else ""
+
+
+def host_for(index: int, hosts: bool) -> str:
+    """Node `index`'s loopback address: 127.0.0.1 for all, or its own (127.0.0.<index + 1>) under
+    `hosts`, so nothing can lean on every node sharing one address."""
+    assert index >= 1, index
+    if not hosts:
+        return "127.0.0.1"
+    if index > HOSTS_MAX:
+        raise ValueError(f"hosts=True gives each node its own 127.0.0.x address; at most {HOSTS_MAX} nodes")
+    return f"127.0.0.{index + 1}"
 
 
 def write_secret_file(path: str | os.PathLike, secret: bytes) -> None:
@@ -137,10 +155,13 @@ class LocalCluster:
         self.settings: dict[str, str] = {}
         self.fault_injection = False
         self.secret_file = str(self.directory / SECRET_FILE_NAME)
+        # The cluster CA's directory; "" runs every node --insecure.
+        self.ca_dir = ""
+        self.hosts = False
         self.nodes: dict[str, NodeProcess] = {}
         self._popens: dict[str, subprocess.Popen] = {}
         self._clock: Clock = clock or SystemClock()
-        self._status = StatusReader(timeout_s=status_timeout_s)
+        self._status = StatusReader(timeout_s=status_timeout_s, client_options=self.client_options)
 
     # ---------------------------------------------------------------- construction
 
@@ -148,11 +169,17 @@ class LocalCluster:
     def up(cls, directory: str | os.PathLike, *, nodes: int, replicas: int = 3, zones: int = 0,
            secret: bytes | None = None, profile: str = "local", timeout_s: float = 60.0,
            clock: Clock | None = None, settings: dict[str, str] | None = None,
-           fault_injection: bool = False) -> "LocalCluster":
+           fault_injection: bool = False, insecure: bool = False,
+           ca_dir: str | os.PathLike | None = None, hosts: bool = False) -> "LocalCluster":
         """Start `nodes` nodes and return once every node sees every node ALIVE. `settings` are
         config overrides every node (also those added or restarted later) starts with;
         `fault_injection` starts them all with `--allow-fault-injection`, so `set_faults`,
         `partition` and `heal` work (kept in cluster.json, like `settings`).
+
+        Every port serves TLS under a cluster CA, made in DIR/tls/ca unless `ca_dir` names one
+        (made there if empty); each node gets a certificate for its id and its address. `insecure`
+        runs every node in plaintext instead. `hosts` puts each node on its own loopback address
+        (node-1 on 127.0.0.2, node-2 on 127.0.0.3, ...), as if on separate hosts.
 
         node-1 starts alone; the others start together with `--join` node-1's address. On any
         failure everything started is stopped and ClusterError says what each node saw.
@@ -175,6 +202,12 @@ class LocalCluster:
         cluster.replicas = replicas
         cluster.settings = dict(settings or {})
         cluster.fault_injection = fault_injection
+        cluster.hosts = hosts
+        if insecure and ca_dir is not None:
+            raise ValueError("insecure and ca_dir exclude each other: a CA is for TLS")
+        if not insecure:
+            cluster.ca_dir = str(Path(ca_dir).resolve() if ca_dir is not None else cluster.directory / "tls" / "ca")
+            certs.ensure_ca(Path(cluster.ca_dir))
         write_secret_file(cluster.secret_file, secret if secret is not None
                           else secrets_module.token_bytes(SECRET_BYTES))
         deadline_s = cluster._clock.monotonic_s() + timeout_s
@@ -183,10 +216,12 @@ class LocalCluster:
             return max(deadline_s - cluster._clock.monotonic_s(), 0.001)
 
         try:
-            first = cluster._spawn(cluster._new_node("node-1", zone=zone_for(1, zones)), join=())
+            first = cluster._spawn(cluster._new_node("node-1", zone=zone_for(1, zones), host=host_for(1, hosts)),
+                                   join=())
             cluster._wait_serving(first, timeout_s=remaining_s())
-            rest = [cluster._spawn(cluster._new_node(f"node-{index}", zone=zone_for(index, zones)),
-                                   join=(first.address,))
+            rest = [cluster._spawn(cluster._new_node(f"node-{index}", zone=zone_for(index, zones),
+                                                     host=host_for(index, hosts)),
+                                   join=(first.peer_address,))
                     for index in range(2, nodes + 1)]
             for node in rest:
                 cluster._wait_serving(node, timeout_s=remaining_s())
@@ -212,6 +247,8 @@ class LocalCluster:
         cluster.settings = dict(recorded.settings)
         cluster.fault_injection = recorded.fault_injection
         cluster.secret_file = recorded.secret_file
+        cluster.ca_dir = recorded.ca_dir
+        cluster.hosts = recorded.hosts
         cluster.nodes = {node.node_id: node
                          for node in sorted(recorded.nodes, key=lambda n: natural_key(n.node_id))}
         return cluster
@@ -223,6 +260,28 @@ class LocalCluster:
         self.down()
 
     # ---------------------------------------------------------------- queries
+
+    @property
+    def ca_file(self) -> str | None:
+        """The cluster CA's certificate (what RINGSTORE_CA should name); None when --insecure."""
+        return str(Path(self.ca_dir) / CA_CERT_FILE) if self.ca_dir else None
+
+    def client_options(self) -> dict[str, Any]:
+        """The TLS arguments of nodectl's Client for this cluster."""
+        return {"ca_file": self.ca_file, "insecure": not self.ca_dir}
+
+    def client(self, address: str | None = None, **kwargs: Any) -> Any:
+        """A nodectl Client for `address` (default: any running node) that trusts this cluster."""
+        from nodectl.client import Client
+
+        return Client(address=address or self.any_address(), **self.client_options(), **kwargs)
+
+    def channel(self, address: str) -> grpc.Channel:
+        """A raw gRPC channel to a node's client port, TLS under the cluster CA unless --insecure."""
+        if not self.ca_dir:
+            return grpc.insecure_channel(address)
+        with open(self.ca_file, "rb") as f:
+            return grpc.secure_channel(address, grpc.ssl_channel_credentials(f.read()))
 
     def addresses(self) -> list[str]:
         """gRPC addresses of every recorded node (running or not), in node-id order."""
@@ -255,6 +314,7 @@ class LocalCluster:
         for node in self._sorted_nodes():
             entry: dict[str, Any] = {
                 "pid": node.pid, "process": self._process_state(node), "address": node.address,
+                "peer_address": node.peer_address,
                 "metrics_address": node.metrics_address, "generation": node.generation,
                 "zone": node.zone, "log_path": node.log_path, "view": None, "error": None,
             }
@@ -353,9 +413,10 @@ class LocalCluster:
     # ---------------------------------------------------------------- faults and changes
 
     def kill(self, node_id: str, sig: str = "KILL") -> None:
-        """Send KILL|TERM|STOP|CONT to the node's pid; KILL and TERM return once the pid is gone.
+        """Send KILL|TERM|STOP|CONT|HUP to the node's pid; KILL and TERM return once the pid is gone,
+        HUP (reload the TLS files) at once.
 
-        KILL/TERM of a node that is already gone do nothing; STOP/CONT of one raise ClusterError.
+        KILL/TERM of a node that is already gone do nothing; STOP/CONT/HUP of one raise ClusterError.
         """
         signum = parse_signal(sig)
         node = self._node(node_id)
@@ -395,7 +456,7 @@ class LocalCluster:
             except ClusterError:
                 self.kill(node_id, "KILL")
         others = [other for other in self.running() if other != node_id]
-        join = (self.nodes[others[0]].address,) if others else ()
+        join = (self.nodes[others[0]].peer_address,) if others else ()
         self._spawn(node, join=join)
         self._wait_serving(node, timeout_s=timeout_s)
 
@@ -416,14 +477,16 @@ class LocalCluster:
         self.restart(node_id, timeout_s=timeout_s)
 
     def add_node(self, *, node_id: str | None = None, zone: str = "",
-                 capacity_bytes: int | None = None, secret: bytes | None = None,
+                 capacity_bytes: int | None = None, foreign_ca_dir: str | os.PathLike | None = None,
                  settings: dict[str, str] | None = None, timeout_s: float = 30.0) -> NodeProcess:
         """Start one more node that joins through a running node, and wait until it and that node
         see each other ALIVE. `settings` are this node's own config overrides (kept across restarts),
         applied over the cluster's.
 
-        A node given a wrong `secret` is an intruder: noded exits with code 3 and this raises
-        NodeExitedError (with `.exit_code`). On any failure the new node is stopped and forgotten.
+        A node whose certificate comes from `foreign_ca_dir` (another CA) is an intruder. It trusts
+        both CAs, so its own start-up checks and its side of each handshake pass; the cluster's side
+        refuses its certificate, noded exits with code 3 and this raises NodeExitedError (with
+        `.exit_code`). On any failure the new node is stopped and forgotten.
         """
         join_address = self.any_address()
         seed_id = next(n.node_id for n in self.nodes.values() if n.address == join_address)
@@ -431,18 +494,25 @@ class LocalCluster:
             node_id = self._free_node_id()
         elif node_id in self.nodes:
             raise ValueError(f"node id {node_id!r} is already in the cluster")
-        secret_file = None
-        if secret is not None:
-            secrets_dir = self.directory / "secrets"
-            secrets_dir.mkdir(exist_ok=True)
-            secret_file = str(secrets_dir / f"{node_id}.secret")
-            write_secret_file(secret_file, secret)
-        node = self._new_node(node_id, zone=zone, capacity_bytes=capacity_bytes,
-                              secret_file=secret_file)
+        host = "127.0.0.1"
+        if self.hosts:
+            taken = {n.host for n in self.nodes.values()}
+            host = next(h for h in (host_for(i, True) for i in range(1, HOSTS_MAX + 1)) if h not in taken)
+        node = self._new_node(node_id, zone=zone, capacity_bytes=capacity_bytes, host=host)
+        if foreign_ca_dir is not None:
+            if not self.ca_dir:
+                raise ValueError("foreign_ca_dir needs a TLS cluster; this one runs --insecure")
+            foreign = Path(foreign_ca_dir)
+            certs.ensure_ca(foreign)
+            node.tls_cert, node.tls_key = certs.ensure_node_certificate(foreign, foreign / "nodes", node_id,
+                                                                        sans=(host, "localhost"))
+            trusted = foreign / "nodes" / f"{node_id}-trusts.crt"
+            trusted.write_bytes(Path(self.ca_file).read_bytes() + (foreign / CA_CERT_FILE).read_bytes())
+            node.tls_ca = str(trusted)
         node.settings = dict(settings or {})
         deadline_s = self._clock.monotonic_s() + timeout_s
         try:
-            self._spawn(node, join=(join_address,))
+            self._spawn(node, join=(self.nodes[seed_id].peer_address,))
             self._wait_serving(node, timeout_s=timeout_s)
 
             def joined() -> bool:
@@ -491,15 +561,15 @@ class LocalCluster:
         addresses = []
         for target in targets:
             peer = self._node(target)
-            if not peer.address:
+            if not peer.peer_address:
                 raise ClusterError(f"{target} has never served (no address yet); {node_id} cannot drop calls to it")
-            addresses.append(peer.address)
+            addresses.append(peer.peer_address)
         if node_id not in self.running():
             raise ClusterError(f"{node_id} is {self._process_state(node)}, not running: it cannot take faults")
         request = admin_pb2.SetFaultsRequest(drop_peer_addresses=addresses, delay_rpc_ms=delay_rpc_ms,
                                              delay_disk_ms=delay_disk_ms)
         try:
-            with grpc.insecure_channel(node.address) as channel:
+            with self.channel(node.address) as channel:
                 admin_pb2_grpc.AdminServiceStub(channel).SetFaults(request, timeout=SET_FAULTS_TIMEOUT_S)
         except grpc.RpcError as err:
             details = (err.details() or "").strip().splitlines()
@@ -591,21 +661,28 @@ class LocalCluster:
         raise ClusterError(f"no free node id near node-{len(self.nodes) + 1} in {self.directory}")
 
     def _new_node(self, node_id: str, *, zone: str = "", capacity_bytes: int | None = None,
-                  secret_file: str | None = None) -> NodeProcess:
+                  host: str = "127.0.0.1") -> NodeProcess:
         data_dir = self.directory / node_id
         logs_dir = self.directory / "logs"
         data_dir.mkdir(parents=True, exist_ok=True)
         logs_dir.mkdir(parents=True, exist_ok=True)
         return NodeProcess(node_id=node_id, data_dir=str(data_dir),
                            log_path=str(logs_dir / f"{node_id}.log"),
-                           secret_file=secret_file or self.secret_file, zone=zone,
+                           secret_file=self.secret_file, zone=zone, host=host,
                            capacity_bytes=capacity_bytes)
 
     def _spawn(self, node: NodeProcess, *, join: Iterable[str]) -> NodeProcess:
         """Start the node's process and record its pid in cluster.json at once."""
         with contextlib.suppress(FileNotFoundError):
             os.unlink(Path(node.data_dir) / NODE_FILE_NAME)  # a stale one would look like readiness
-        command = node_command(data_dir=node.data_dir, port=node.port, node_id=node.node_id,
+        tls_files = None
+        if self.ca_dir:
+            if not node.tls_cert:
+                node.tls_cert, node.tls_key = certs.ensure_node_certificate(
+                    Path(self.ca_dir), self.directory / "tls" / "nodes", node.node_id, sans=(node.host, "localhost"))
+            tls_files = (node.tls_cert, node.tls_key, node.tls_ca or self.ca_file)
+        command = node_command(data_dir=node.data_dir, host=node.host, port=node.port, peer_port=node.peer_port,
+                               node_id=node.node_id, tls_files=tls_files,
                                secret_file=node.secret_file, profile=self.profile,
                                join_addresses=tuple(join), zone=node.zone,
                                capacity_bytes=node.capacity_bytes, default_replicas=self.replicas,
@@ -613,6 +690,8 @@ class LocalCluster:
                                allow_fault_injection=self.fault_injection)
         env = dict(os.environ)
         env.pop("RINGSTORE_CLUSTER_SECRET", None)  # the secret file, and only it, decides
+        if nodectl.GRPC_VERBOSITY_DEFAULTED:
+            env.pop("GRPC_VERBOSITY", None)  # nodes log refused handshakes at gRPC's own default
         env["PYTHONUNBUFFERED"] = "1"
         with open(node.log_path, "ab") as log:
             log.write(f"--- cluster-sim: {shlex.join(command)}\n".encode())
@@ -654,6 +733,9 @@ class LocalCluster:
         _, port = parse_address(info["address"])
         node.address = info["address"]
         node.port = port
+        node.peer_address = str(info.get("peer_address", ""))
+        if node.peer_address:
+            node.peer_port = parse_address(node.peer_address)[1]
         node.metrics_address = str(info.get("metrics_address", ""))
         node.generation = int(info.get("generation", 0))
         if info.get("node_id") and info["node_id"] != node.node_id:
@@ -710,5 +792,6 @@ class LocalCluster:
 
     def _save(self) -> None:
         write_cluster_file(self.directory, ClusterFile(
-            secret_file=self.secret_file, profile=self.profile, replicas=self.replicas,
+            secret_file=self.secret_file, ca_dir=self.ca_dir, hosts=self.hosts, profile=self.profile,
+            replicas=self.replicas,
             nodes=self._sorted_nodes(), settings=self.settings, fault_injection=self.fault_injection))

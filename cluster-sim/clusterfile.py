@@ -22,7 +22,8 @@ from typing import Any
 
 from cluster_sim.errors import ClusterError
 
-FORMAT_VERSION = 1
+# 2: a client and a peer address per node, and the cluster CA (TLS); version 1 clusters ran one port.
+FORMAT_VERSION = 2
 CLUSTER_FILE_NAME = "cluster.json"
 
 
@@ -35,8 +36,15 @@ class NodeProcess:
     log_path: str
     secret_file: str
     pid: int = 0
-    port: int = 0  # gRPC port, kept across restarts so the address stays the same
-    address: str = ""
+    host: str = "127.0.0.1"  # loopback address both ports bind (127.0.0.2, ... under `up(hosts=True)`)
+    port: int = 0  # client port, kept across restarts so the address stays the same
+    address: str = ""  # client address: what nodectl and tests talk to
+    peer_port: int = 0  # peer port (mutual TLS, nodes only), kept across restarts like `port`
+    peer_address: str = ""  # what other nodes call, join through, and fault injection drops
+    # The node's certificate and key ("" under --insecure), and the CA file it trusts ("": the cluster's).
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_ca: str = ""
     metrics_address: str = ""
     generation: int = 0
     zone: str = ""
@@ -65,6 +73,8 @@ class ClusterFile:
     """The whole of cluster.json."""
 
     secret_file: str
+    # Directory of the cluster CA (ca.crt, ca.key); "" when the cluster runs --insecure.
+    ca_dir: str = ""
     profile: str = "local"
     replicas: int = 3
     nodes: list[NodeProcess] = dataclasses.field(default_factory=list)
@@ -72,15 +82,19 @@ class ClusterFile:
     settings: dict[str, str] = dataclasses.field(default_factory=dict)
     # Every node (also those added or restarted later) runs `noded --allow-fault-injection`.
     fault_injection: bool = False
+    # Each node on its own loopback address (127.0.0.2, 127.0.0.3, ...), as on separate hosts.
+    hosts: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "format_version": FORMAT_VERSION,
             "secret_file": self.secret_file,
+            "ca_dir": self.ca_dir,
             "profile": self.profile,
             "replicas": self.replicas,
             "settings": dict(self.settings),
             "fault_injection": self.fault_injection,
+            "hosts": self.hosts,
             "nodes": [node.to_dict() for node in self.nodes],
         }
 
@@ -95,11 +109,13 @@ class ClusterFile:
         try:
             return cls(
                 secret_file=str(raw["secret_file"]),
+                ca_dir=str(raw["ca_dir"]),
                 profile=str(raw.get("profile", "local")),
                 replicas=int(raw.get("replicas", 3)),
                 nodes=[NodeProcess.from_dict(node) for node in raw.get("nodes", [])],
                 settings={str(k): str(v) for k, v in dict(raw.get("settings", {})).items()},
                 fault_injection=bool(raw.get("fault_injection", False)),
+                hosts=bool(raw.get("hosts", False)),
             )
         except KeyError as err:
             raise ClusterError(f"cluster.json lacks field {err}") from None

@@ -16,13 +16,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-SIGNAL_NAMES: tuple[str, ...] = ("KILL", "TERM", "STOP", "CONT")
+# HUP makes a node reload its TLS certificate, key and CA.
+SIGNAL_NAMES: tuple[str, ...] = ("KILL", "TERM", "STOP", "CONT", "HUP")
 LOG_TAIL_LINES_MAX = 20
 LOG_TAIL_BYTES_MAX = 8192
 
 
 def parse_signal(name: str) -> signal.Signals:
-    """'KILL', 'kill', 'SIGKILL' -> signal.SIGKILL; anything outside KILL|TERM|STOP|CONT is refused."""
+    """'KILL', 'kill', 'SIGKILL' -> signal.SIGKILL; anything outside KILL|TERM|STOP|CONT|HUP is refused."""
     short = name.strip().upper()
     if short.startswith("SIG"):
         short = short[3:]
@@ -71,20 +72,28 @@ def owns_pid(pid: int, data_dir: str, *, proc_root: str | os.PathLike = "/proc")
 
 
 def node_command(*, data_dir: str, port: int, node_id: str, secret_file: str, profile: str,
+                 peer_port: int = 0, host: str = "127.0.0.1", tls_files: tuple[str, str, str] | None = None,
                  join_addresses: Sequence[str] = (), zone: str = "",
                  capacity_bytes: int | None = None, default_replicas: int | None = None,
                  settings: dict[str, str] | None = None, allow_fault_injection: bool = False,
                  python: str = sys.executable) -> list[str]:
-    """The noded command line (the contract in cluster-sim's brief); port 0 picks a free port."""
+    """The noded command line (the contract in cluster-sim's brief); port 0 picks a free port.
+    `tls_files` are (certificate, key, CA certificate); None runs the node --insecure."""
     command = [
         python, "-m", "node",
         "--data-dir", data_dir,
-        "--listen", f"127.0.0.1:{port}",
+        "--listen", f"{host}:{port}",
+        "--peer-listen", f"{host}:{peer_port}",
         "--metrics-listen", "127.0.0.1:0",
         "--node-id", node_id,
         "--cluster-secret-file", secret_file,
         "--profile", profile,
     ]
+    if tls_files is None:
+        command.append("--insecure")
+    else:
+        cert, key, ca = tls_files
+        command += ["--tls-cert", cert, "--tls-key", key, "--tls-ca", ca]
     if zone:
         command += ["--zone", zone]
     if capacity_bytes is not None:

@@ -301,9 +301,18 @@ class NodeConfig:
     """Everything one noded needs."""
 
     data_dir: str
+    # Client port: ObjectService, AdminService and health, TLS with no client certificate.
     listen_address: str = "127.0.0.1:7400"
-    # Address other nodes use to reach this one; defaults to the bound listen address.
+    # Peer port: PeerService, MembershipService and AdminService between nodes, mutual TLS.
+    peer_listen_address: str = "127.0.0.1:7401"
+    # Address other nodes use to reach this one's peer port; defaults to the bound peer address.
     advertise_address: str = ""
+    # The node's certificate and key and the cluster CA (PEM files); all three, or `insecure`.
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_ca: str = ""
+    # Plaintext on both ports and no peer authentication (`noded --insecure`): one trusted machine.
+    insecure: bool = False
     node_id: str = ""
     zone: str = ""
     capacity_bytes: int = 1024 * GIB
@@ -324,6 +333,14 @@ class NodeConfig:
                  "cluster secret must be at least 16 bytes (--cluster-secret-file or "
                  "RINGSTORE_CLUSTER_SECRET)")
         _require(self.capacity_bytes > 0, "capacity_bytes must be > 0")
+        tls_files = (self.tls_cert, self.tls_key, self.tls_ca)
+        _require(not (self.insecure and any(tls_files)),
+                 "--insecure and --tls-cert/--tls-key/--tls-ca exclude each other: drop one")
+        _require(self.insecure or all(tls_files),
+                 "the node needs --tls-cert, --tls-key and --tls-ca (make them with `nodectl tls init-ca` and "
+                 "`nodectl tls issue-node`), or --insecure for a plaintext cluster on one trusted machine")
+        _require(self.listen_address != self.peer_listen_address or self.listen_address.endswith(":0"),
+                 f"--listen and --peer-listen are both {self.listen_address}: the client and peer ports differ")
 
     @staticmethod
     def profiles() -> tuple[str, ...]:

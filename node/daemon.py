@@ -6,8 +6,10 @@ writing `node.json`, which cluster-sim and operators' tooling wait for. SIGTERM 
 the node tells its peers it is LEFT before it stops, so they do not wait out the failure detector
 (inside a maintenance window it stops without leaving: a planned restart should move no data).
 
-Exit codes: 0 clean stop, 2 bad configuration, 3 the cluster refused our secret, 4 no join
-address answered.
+Exit codes: 0 clean stop, 2 bad configuration, 3 a join was refused over certificates (ours or the
+cluster's not signed by the other's CA, or expired), 4 no join address answered.
+
+SIGHUP reloads the TLS certificate, key and CA (node/tls.py) without leaving the cluster.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from node import errors
 from node.api.admin_service import AdminServicer, Healing, Operations
-from node.api.auth import AuthInterceptor
+from node.api.auth import PeerIdentityInterceptor
 from node.api.delay import DelayInterceptor
 from node.api.membership_service import MembershipServicer
 from node.api.object_service import ObjectServicer
@@ -62,12 +64,14 @@ from node.ring import Ring
 from node.store import CorruptRecord, NodeStore, ShareKey
 from node.store.chunks import make_private_dir
 from node.store.metadata import check_env
+from node.tls import NodeTls
+from ringstore import tls as ringstore_tls
 from ringstore.v1 import admin_pb2
 
 log = logging.getLogger("ringstore.daemon")
 
 EXIT_CONFIG = 2
-EXIT_SECRET_REJECTED = 3
+EXIT_JOIN_REFUSED = 3
 EXIT_JOIN_UNREACHABLE = 4
 # gRPC server worker threads: bounds concurrent RPCs served by this node.
 SERVER_WORKERS_MAX = 64
@@ -204,6 +208,14 @@ class NodeDaemon:
                                    free_bytes_min=storage.disk_free_bytes_min, bytes_max=storage.disk_bytes_max,
                                    headroom_bytes=storage.chunk_size_bytes)
         _log_filter.node_id = self.node_id
+        self.tls: NodeTls | None = None
+        if not config.insecure:
+            try:
+                self.tls = NodeTls(config.tls_cert, config.tls_key, config.tls_ca, node_id=self.node_id)
+            except ringstore_tls.TlsError as err:
+                self.store.close()
+                raise ConfigError(str(err)) from None
+            self._warn_if_expiring()
         self.generation = self.clock.wall_ms()
         self.metrics = Metrics()
         self._report_metadata_open()
@@ -219,28 +231,40 @@ class NodeDaemon:
     def start(self) -> None:
         cfg = self.config
         storage = cfg.storage
-        self.peers = PeerClient(node_id=self.node_id, secret=cfg.cluster_secret,
-                                message_bytes_max=storage.grpc_message_bytes_max, faults=self.faults)
-        interceptors: list[grpc.ServerInterceptor] = [
-            AuthInterceptor(cfg.cluster_secret, on_reject=lambda method, reason: self.metrics.auth_rejections.inc())]
+        self.peers = PeerClient(node_id=self.node_id, message_bytes_max=storage.grpc_message_bytes_max,
+                                credentials=self.tls.channel_credentials if self.tls else None,
+                                ca_file=cfg.tls_ca or None, faults=self.faults)
+        if self.tls:
+            self.tls.on_reload(self.peers.reset)
+        delay = []
         if self.allow_fault_injection:
             log.warning("fault injection is ON: any client reaching this node may drop its peer calls and delay "
                         "its RPCs and disk writes (AdminService.SetFaults); for tests and cluster-sim only")
-            interceptors.append(DelayInterceptor(self.faults))
+            delay.append(DelayInterceptor(self.faults))
             self.store.set_write_delay(self.faults.delay_disk)
+        identity = [PeerIdentityInterceptor(
+            on_reject=lambda reason: self.metrics.auth_failures.labels(reason).inc())] if self.tls else []
+        options = [("grpc.max_send_message_length", storage.grpc_message_bytes_max),
+                   ("grpc.max_receive_message_length", storage.grpc_message_bytes_max),
+                   ("grpc.so_reuseport", 0), BDP_PROBE_OPTION]
+        # Two servers, each with its own workers: a flood of client calls cannot starve heartbeats.
         self.server = grpc.server(
             cf.ThreadPoolExecutor(max_workers=SERVER_WORKERS_MAX, thread_name_prefix="grpc"),
-            interceptors=interceptors,
-            options=[("grpc.max_send_message_length", storage.grpc_message_bytes_max),
-                     ("grpc.max_receive_message_length", storage.grpc_message_bytes_max),
-                     ("grpc.so_reuseport", 0), BDP_PROBE_OPTION])
-        port = self.server.add_insecure_port(cfg.listen_address)
-        if port == 0:
-            raise ConfigError(f"cannot listen on {cfg.listen_address}: address in use or not local")
-        host = cfg.listen_address.rsplit(":", 1)[0]
-        self.address = cfg.advertise_address or f"{host}:{port}"
+            interceptors=delay, options=options)
+        self.peer_server = grpc.server(
+            cf.ThreadPoolExecutor(max_workers=SERVER_WORKERS_MAX, thread_name_prefix="grpc-peer"),
+            interceptors=identity + delay, options=options)
+        self.client_address = self._listen(self.server, cfg.listen_address, require_client_auth=False)
+        peer_bound = self._listen(self.peer_server, cfg.peer_listen_address, require_client_auth=True)
+        self.address = cfg.advertise_address or peer_bound
+        if self.tls is None:
+            log.warning("--insecure: both ports are plaintext and nothing authenticates peers or clients; anyone "
+                        "who can reach %s or %s can read, write and delete every object", self.client_address,
+                        peer_bound)
         metrics_host, metrics_port = cfg.metrics_address.rsplit(":", 1)
         self.metrics_server, self.metrics_port = self.metrics.serve(metrics_host, int(metrics_port))
+        if self.tls:
+            self.metrics.tls_not_after.set_function(lambda: self.tls.not_after.timestamp())
 
         operator = self._load_operator_state()
         disk = self.store.disk.usage()
@@ -257,7 +281,8 @@ class NodeDaemon:
                         metadata_health=self._metadata_health_text(),
                         maintenance_until_unix_ms=operator["maintenance_until_unix_ms"],
                         store_id=self.store.identity.store_id,
-                        store_created_at_unix_ms=self.store.identity.created_at_unix_ms)
+                        store_created_at_unix_ms=self.store.identity.created_at_unix_ms,
+                        tls_not_after_unix_ms=self._tls_not_after_unix_ms())
         # Until the Join answer says whether the cluster counted this node gone (OUT or LEFT), its
         # kept manifests may be stale: they answer nothing meanwhile (node/repair/tombstones.py).
         held_for_join = not self.store.created_now and not self.store.refilling and bool(cfg.join_addresses)
@@ -269,7 +294,8 @@ class NodeDaemon:
         self.membership.add_listener(self.cluster.rebuild)
         self.membership.add_listener(self._on_member_change)
         self.transport = GrpcTransport(
-            self.peers, on_send=lambda kind: self.metrics.gossip_messages.labels(kind.lower(), "sent").inc())
+            self.peers, on_send=lambda kind: self.metrics.gossip_messages.labels(kind.lower(), "sent").inc(),
+            diagnose=self._diagnose_peer)
         self.driver = MembershipDriver(membership=self.membership, transport=self.transport, config=cfg.gossip,
                                        clock=self.clock)
         self.hlc = HybridLogicalClock(self.node_id, self.clock.wall_ms)
@@ -292,21 +318,25 @@ class NodeDaemon:
 
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        admin = AdminServicer(membership=self.membership, ring=self.cluster.ring, store=self.store,
+                              default_replicas=storage.default_replicas,
+                              metadata_replicas=storage.metadata_replicas, healing=self._healing(),
+                              operations=self._operations(), peers=self.peers, pool=self.send_pool).handlers()
         self.server.add_generic_rpc_handlers((
-            ObjectServicer(self.coordinator, self.metrics, self.cluster.state_name).handlers(),
+            ObjectServicer(self.coordinator, self.metrics, self.cluster.state_name).handlers(), admin))
+        self.peer_server.add_generic_rpc_handlers((
             PeerServicer(self.store, self.hlc, self.metrics, storage.frame_size_bytes,
                          storage.chunk_size_bytes, self.node_id, self._deep_throttle,
                          forget_bucket=self.coordinator.forget_bucket).handlers(),
             MembershipServicer(self.membership, self.transport, self.metrics,
                                cfg.gossip.indirect_probe_timeout_s * (1 + cfg.gossip.health_max)).handlers(),
-            AdminServicer(membership=self.membership, ring=self.cluster.ring, store=self.store,
-                          default_replicas=storage.default_replicas,
-                          metadata_replicas=storage.metadata_replicas, healing=self._healing(),
-                          operations=self._operations(), peers=self.peers, pool=self.send_pool).handlers(),
+            admin,
         ))
+        self.peer_server.start()
         self.server.start()
-        log.info("serving on %s (metrics on %s:%d), generation %d, store %s created at %d, profile %s",
-                 self.address, metrics_host, self.metrics_port, self.generation, self.store.identity.store_id,
+        log.info("serving clients on %s and peers on %s%s (metrics on %s:%d), generation %d, store %s created "
+                 "at %d, profile %s", self.client_address, self.address,
+                 f" with TLS as {self.tls.current.info.identity}" if self.tls else " in plaintext", metrics_host, self.metrics_port, self.generation, self.store.identity.store_id,
                  self.store.identity.created_at_unix_ms, cfg.profile)
         if cfg.join_addresses:
             self.driver.join_cluster(list(cfg.join_addresses), JOIN_DEADLINE_S)
@@ -590,6 +620,54 @@ class NodeDaemon:
     def _operator_state_path(self) -> str:
         return os.path.join(self.config.data_dir, OPERATOR_STATE_FILE)
 
+    def _listen(self, server: grpc.Server, address: str, *, require_client_auth: bool) -> str:
+        """Bind `server` to `address` (TLS unless --insecure); returns host:port as bound."""
+        if self.tls is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, self.tls.server_credentials(require_client_auth=require_client_auth))
+        if port == 0:
+            raise ConfigError(f"cannot listen on {address}: address in use or not local")
+        return f"{address.rsplit(':', 1)[0]}:{port}"
+
+    def _diagnose_peer(self, address: str) -> str | None:
+        """Whether the peer at `address` refuses this node's certificate, or serves TLS to this
+        plaintext node (see GrpcTransport)."""
+        if self.tls is None:
+            if ringstore_tls.probe(address) is None:
+                return None
+            return (f"{address} serves TLS and this node runs --insecure: start it with --tls-cert, --tls-key and "
+                    "--tls-ca (a certificate from the cluster's CA)")
+        creds = self.tls.current
+        return ringstore_tls.probe(address, use_tls=True, ca_file=creds.ca_path, cert_file=creds.cert_path,
+                                   key_file=creds.key_path)
+
+    def reload_tls(self) -> None:
+        """SIGHUP: read the certificate, key and CA again and serve and call with them from now on;
+        on a bad file keep the old ones and say why."""
+        if self.tls is None:
+            log.info("SIGHUP: nothing to reload (--insecure)")
+            return
+        try:
+            fresh = self.tls.reload()
+        except ringstore_tls.TlsError as err:
+            self.metrics.tls_reload_failures.inc()
+            log.error("SIGHUP: kept the current certificate: %s", err)
+            return
+        log.info("SIGHUP: reloaded %s (valid until %s UTC)", fresh.cert_path,
+                 fresh.info.not_after.strftime("%Y-%m-%d %H:%M:%S"))
+        self.membership.update_me(tls_not_after_unix_ms=self._tls_not_after_unix_ms())
+        self._warn_if_expiring()
+
+    def _tls_not_after_unix_ms(self) -> int:
+        return int(self.tls.not_after.timestamp() * 1000) if self.tls else 0
+
+    def _warn_if_expiring(self) -> None:
+        left_s = self.tls.not_after.timestamp() - self.clock.wall_ms() / 1000
+        if left_s < ringstore_tls.CERT_EXPIRY_WARNING_S:
+            log.warning("this node's certificate %s expires in %.1f days: issue a new one and send SIGHUP",
+                        self.tls.current.cert_path, left_s / 86400)
+
     def _load_operator_state(self) -> dict:
         state = {"draining": False, "maintenance_until_unix_ms": 0}
         try:
@@ -657,7 +735,8 @@ class NodeDaemon:
                 announced_s = now_s
 
     def _write_ready_file(self) -> None:
-        info = {"node_id": self.node_id, "address": self.address,
+        info = {"node_id": self.node_id, "address": self.client_address, "peer_address": self.address,
+                "tls": self.tls is not None,
                 "metrics_address": f"{self.config.metrics_address.rsplit(':', 1)[0]}:{self.metrics_port}",
                 "pid": os.getpid(), "generation": self.generation}
         _write_json_durably(os.path.join(self.config.data_dir, "node.json"), info)
@@ -680,7 +759,9 @@ class NodeDaemon:
             except Exception:  # noqa: BLE001 - leaving is best effort; peers will detect us anyway
                 log.warning("could not announce LEFT to peers", exc_info=True)
         self.driver.stop()
-        self.server.stop(grace=2.0).wait(5.0)
+        client_stopped = self.server.stop(grace=2.0)
+        self.peer_server.stop(grace=2.0).wait(5.0)
+        client_stopped.wait(5.0)
         self.repairer.close()
         self.chunk_pool.shutdown(wait=False, cancel_futures=True)
         self.send_pool.shutdown(wait=False, cancel_futures=True)
@@ -708,10 +789,9 @@ def _write_json_durably(path: str, document: dict) -> None:
 def check_private_file(path: str, what: str) -> None:
     """Refuse a secret or private key that group or others may read (as ssh refuses a key), with
     the chmod that fixes it."""
-    mode = os.stat(path).st_mode & 0o777
-    if mode & 0o077:
-        raise ConfigError(f"{what} {path} is readable by others (mode {mode:04o}); it must be private to the "
-                          f"service user: run chmod 600 {path}")
+    problem = ringstore_tls.private_file_problem(path)
+    if problem:
+        raise ConfigError(f"{what} {problem}")
 
 
 def _read_secret(path: str | None) -> bytes:
@@ -747,8 +827,16 @@ def _check_metadata(data_dir: str) -> int:
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--data-dir", required=True, type=click.Path(file_okay=False), help="Where this node keeps its data.")
 @click.option("--listen", "listen_address", default="127.0.0.1:7400", show_default=True,
-              help="host:port to serve gRPC on (port 0 picks a free one).")
-@click.option("--advertise", "advertise_address", default="", help="host:port peers should use (default: bound).")
+              help="host:port of the client port (port 0 picks a free one).")
+@click.option("--peer-listen", "peer_listen_address", default="127.0.0.1:7401", show_default=True,
+              help="host:port of the peer port, for other nodes only (port 0 picks a free one).")
+@click.option("--advertise", "advertise_address", default="",
+              help="host:port peers should use for the peer port (default: as bound).")
+@click.option("--tls-cert", default="", help="This node's certificate (PEM), from `nodectl tls issue-node`.")
+@click.option("--tls-key", default="", help="Its private key (PEM, mode 0600).")
+@click.option("--tls-ca", default="", help="The cluster CA certificate (PEM; several for a CA rotation).")
+@click.option("--insecure", is_flag=True,
+              help="Plaintext on both ports, no peer authentication: one trusted machine only.")
 @click.option("--metrics-listen", "metrics_address", default="127.0.0.1:0", show_default=True,
               help="host:port for the Prometheus endpoint.")
 @click.option("--node-id", default="", help="Node id for a new data dir (kept in the data dir afterwards).")
@@ -772,7 +860,8 @@ def _check_metadata(data_dir: str) -> int:
               help="Check the stopped node's metadata env (every record's checksum, LMDB's own walk), print "
                    "what is wrong and exit: 0 clean, 1 damaged. Changes nothing.")
 @click.option("--log-level", default="info", show_default=True)
-def main(data_dir, listen_address, advertise_address, metrics_address, node_id, zone, capacity_bytes,
+def main(data_dir, listen_address, peer_listen_address, advertise_address, tls_cert, tls_key, tls_ca, insecure,
+         metrics_address, node_id, zone, capacity_bytes,
          join_addresses, cluster_secret_file, profile, default_replicas, settings, allow_fault_injection,
          rebuild_metadata, check_metadata, log_level) -> None:
     """Run one Ringstore node."""
@@ -781,7 +870,8 @@ def main(data_dir, listen_address, advertise_address, metrics_address, node_id, 
     setup_logging(log_level)
     try:
         config = NodeConfig.for_profile(
-            profile, data_dir=data_dir, listen_address=listen_address, advertise_address=advertise_address,
+            profile, data_dir=data_dir, listen_address=listen_address, peer_listen_address=peer_listen_address,
+            advertise_address=advertise_address, tls_cert=tls_cert, tls_key=tls_key, tls_ca=tls_ca, insecure=insecure,
             node_id=node_id, zone=zone, capacity_bytes=capacity_bytes, join_addresses=tuple(join_addresses),
             metrics_address=metrics_address, cluster_secret=_read_secret(cluster_secret_file))
         if default_replicas is not None:
@@ -802,15 +892,16 @@ def main(data_dir, listen_address, advertise_address, metrics_address, node_id, 
         sys.exit(EXIT_CONFIG)
 
     stop_requested = threading.Event()
+    reload_requested = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
     signal.signal(signal.SIGINT, lambda *_: stop_requested.set())
+    signal.signal(signal.SIGHUP, lambda *_: reload_requested.set())
     try:
         daemon.start()
     except PeerRejected as err:
-        click.echo(f"noded: error: the cluster refused this node's secret ({err}); "
-                   "use the cluster's --cluster-secret-file", err=True)
+        click.echo(f"noded: error: could not join through {err.address}: {err.reason}", err=True)
         daemon.stop(leave=False)
-        sys.exit(EXIT_SECRET_REJECTED)
+        sys.exit(EXIT_JOIN_REFUSED)
     except PeerUnreachable as err:
         click.echo(f"noded: error: no join address answered within {JOIN_DEADLINE_S:.0f} s ({err})", err=True)
         daemon.stop(leave=False)
@@ -819,7 +910,9 @@ def main(data_dir, listen_address, advertise_address, metrics_address, node_id, 
         click.echo(f"noded: error: {err}", err=True)
         sys.exit(EXIT_CONFIG)
     while not stop_requested.wait(0.5):
-        pass
+        if reload_requested.is_set():
+            reload_requested.clear()
+            daemon.reload_tls()
     log.info("stop requested: leaving the cluster")
     daemon.stop(leave=True)
 

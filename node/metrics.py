@@ -111,9 +111,16 @@ class Metrics:
         self.gossip_health = prom.Gauge(
             "ringstore_gossip_local_health", "Local health score (0 healthy): this node's failure-detection "
             "timeouts are multiplied by 1 + it while it sees signs of being slow itself.", registry=r)
-        self.auth_rejections = prom.Counter("ringstore_peer_auth_rejections_total",
-                                            "Peer calls refused for a bad or missing cluster-secret MAC.",
-                                            registry=r)
+        self.auth_failures = prom.Counter("ringstore_auth_failures_total",
+                                          "Calls refused for their credentials, by reason (not_a_node: a "
+                                          "certificate on the peer port that names no node).",
+                                          ["reason"], registry=r)
+        self.tls_not_after = prom.Gauge("ringstore_tls_certificate_not_after_seconds",
+                                        "Unix time at which this node's TLS certificate expires (alert on "
+                                        "this minus time() below a few weeks).", registry=r)
+        self.tls_reload_failures = prom.Counter("ringstore_tls_reload_failures_total",
+                                                "SIGHUP reloads that kept the old certificate because the new "
+                                                "files failed a check (the log says which).", registry=r)
 
     def watch(self, *, members_by_state: Callable[[], dict[str, int]], stats: Callable[[], tuple[int, int]],
               disk: Callable[[], object]) -> None:

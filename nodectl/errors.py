@@ -18,7 +18,7 @@ Exit codes of `nodectl` (also shown in `nodectl --help`):
        drained); also `ring plan` when some chunk layouts could not be placed after the change
     7  out of range (e.g. a range starting past the end of the object)
     8  resource exhausted (quota, disk full)
-    9  unauthenticated or permission denied
+    9  unauthenticated, permission denied, or the node's TLS certificate not trusted
    10  degraded: `fsck` found chunks below full redundancy, all still readable (any unreadable
        chunk makes it 5); `repair wait` found only chunks repair cannot restore left
 
@@ -29,6 +29,7 @@ It reads worse at call sites and lets a misspelt comparison pass silently.
 from __future__ import annotations
 
 import grpc
+from ringstore import tls
 
 EXIT_OK = 0
 EXIT_OTHER = 1
@@ -49,8 +50,8 @@ EXIT_CODES_HELP = """\
 Exit codes: 0 ok; 1 other error; 2 usage error or invalid argument; 3 not found;
 4 unavailable or deadline exceeded; 5 data loss; 6 already exists or failed precondition
 (e.g. bucket not empty; ring plan: chunks left unplaceable); 7 out of range; 8 resource
-exhausted; 9 unauthenticated or permission denied; 10 degraded (fsck found chunks below full
-redundancy, none unreadable; repair wait: only chunks repair cannot restore are left)."""
+exhausted; 9 unauthenticated, permission denied or TLS not trusted; 10 degraded (fsck found chunks
+below full redundancy, none unreadable; repair wait: only chunks repair cannot restore are left)."""
 
 # Longest message kept from a server, in characters: a misbehaving server must not flood a terminal.
 MESSAGE_CHARS_MAX = 1000
@@ -157,6 +158,15 @@ class PermissionDenied(RingstoreError):
     exit_code = EXIT_DENIED
 
 
+class NotTrusted(RingstoreError):
+    """A TLS handshake failed on a certificate, or one side spoke TLS and the other plaintext:
+    the node's certificate is not signed by the CA this client trusts, has expired or does not
+    name the address dialled. Not retried: the same handshake fails the same way."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+    exit_code = EXIT_DENIED
+
+
 class Internal(RingstoreError):
     """The server (or this client) broke its own contract; worth a bug report."""
 
@@ -204,4 +214,8 @@ def from_rpc_error(err: grpc.RpcError) -> RingstoreError:
     details = details_fn() if callable(details_fn) else None
     if not isinstance(code, grpc.StatusCode) or code == grpc.StatusCode.OK:
         code = grpc.StatusCode.UNKNOWN
+    if code == grpc.StatusCode.UNAVAILABLE:
+        explained = tls.explain(details or "")
+        if explained:
+            return NotTrusted(explained, code=code)
     return from_status(code, details or "")

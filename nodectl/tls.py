@@ -38,6 +38,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from nodectl.errors import AlreadyExists, InvalidArgument, NotFound
+from ringstore import tls as ringstore_tls
+from ringstore.tls import CLIENT_URI_PREFIX, NODE_URI_PREFIX, CertificateInfo
 
 CA_KEY_FILE = "ca.key"
 CA_CERT_FILE = "ca.crt"
@@ -48,8 +50,6 @@ CERT_DAYS_MAX = 3650
 # may be behind the one that issued them (the cluster tolerates 30 s of skew; this is generous).
 BACKDATE = datetime.timedelta(minutes=5)
 SANS_MAX = 32
-NODE_URI_PREFIX = "urn:ringstore:node:"
-CLIENT_URI_PREFIX = "urn:ringstore:client:"
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _DNS_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}"
                      r"[A-Za-z0-9])?)*$")
@@ -62,23 +62,6 @@ class Issued:
     key_path: Path
     cert_path: Path
     not_after: datetime.datetime
-
-
-@dataclasses.dataclass(frozen=True)
-class CertificateInfo:
-    """What `describe` reads from a certificate, for people and for expiry checks."""
-
-    subject: str
-    issuer: str
-    identity: str  # urn:ringstore:node:<id>, urn:ringstore:client:<name>, or "" (a CA)
-    dns_names: tuple[str, ...]
-    ip_addresses: tuple[str, ...]
-    not_before: datetime.datetime
-    not_after: datetime.datetime
-    is_ca: bool
-
-    def expires_in_s(self, now: datetime.datetime) -> float:
-        return (self.not_after - now).total_seconds()
 
 
 def _now() -> datetime.datetime:
@@ -243,21 +226,6 @@ def issue_client(ca_dir: str | Path, name: str, *, out_dir: str | Path | None = 
 def describe(pem: bytes) -> CertificateInfo:
     """Subject, identity, SANs and validity of a PEM certificate (the first in the file)."""
     try:
-        cert = x509.load_pem_x509_certificate(pem)
-    except ValueError as err:
-        raise InvalidArgument(f"not a PEM certificate: {err}") from None
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        san = x509.SubjectAlternativeName([])
-    uris = [u for u in san.get_values_for_type(x509.UniformResourceIdentifier)
-            if u.startswith((NODE_URI_PREFIX, CLIENT_URI_PREFIX))]
-    try:
-        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except x509.ExtensionNotFound:
-        is_ca = False
-    return CertificateInfo(subject=cert.subject.rfc4514_string(), issuer=cert.issuer.rfc4514_string(),
-                           identity=uris[0] if uris else "",
-                           dns_names=tuple(san.get_values_for_type(x509.DNSName)),
-                           ip_addresses=tuple(str(ip) for ip in san.get_values_for_type(x509.IPAddress)),
-                           not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc, is_ca=is_ca)
+        return ringstore_tls.describe(pem)
+    except ringstore_tls.TlsError as err:
+        raise InvalidArgument(str(err)) from None

@@ -77,6 +77,7 @@ def run(scenario: Scenario, *, seed: int, name_or_file: str | None = None, direc
     try:
         say(f"starting {scenario.nodes} nodes in {where}")
         cluster = _start_cluster(scenario, where)
+        clients.use(cluster.client_options())
         for bucket in [BUCKET, *(cold_buckets() if scenario.cold is not None else [])]:
             clients.get(cluster.any_address()).create_bucket(bucket)
         _run_phases(scenario, seed, cluster, clients, clock, stop, threads, report, say)

@@ -251,12 +251,19 @@ class ClientCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._clients: dict[str, Client] = {}
+        self._options: dict = {}
+
+    def use(self, options: dict) -> None:
+        """The TLS arguments of every Client made from now on (the cluster's `client_options()`)."""
+        with self._lock:
+            self._options = dict(options)
 
     def get(self, address: str) -> Client:
         with self._lock:
             client = self._clients.get(address)
             if client is None:
-                client = Client(address=address, timeout_s=CLIENT_TIMEOUT_S, retries_max=CLIENT_RETRIES_MAX)
+                client = Client(address=address, timeout_s=CLIENT_TIMEOUT_S, retries_max=CLIENT_RETRIES_MAX,
+                                **self._options)
                 self._clients[address] = client
             return client
 

@@ -17,31 +17,23 @@ from __future__ import annotations
 
 import grpc
 
+from node.api.handlers import wrapped_handler
 from node.faults import Faults
 
 # Served without delay: the call that changes the faults.
 UNDELAYED_METHODS = frozenset({"/ringstore.v1.AdminService/SetFaults"})
 
 
-def _delayed(behavior, faults: Faults):
-    def delayed(request_or_iterator, context):
-        faults.delay_rpc()
-        return behavior(request_or_iterator, context)
-
-    return delayed
-
-
 def delayed_handler(handler: grpc.RpcMethodHandler, faults: Faults) -> grpc.RpcMethodHandler:
     """`handler` with the injected delay before its behavior, whatever its streaming shape."""
-    serializers = dict(request_deserializer=handler.request_deserializer,
-                       response_serializer=handler.response_serializer)
-    if handler.request_streaming and handler.response_streaming:
-        return grpc.stream_stream_rpc_method_handler(_delayed(handler.stream_stream, faults), **serializers)
-    if handler.request_streaming:
-        return grpc.stream_unary_rpc_method_handler(_delayed(handler.stream_unary, faults), **serializers)
-    if handler.response_streaming:
-        return grpc.unary_stream_rpc_method_handler(_delayed(handler.unary_stream, faults), **serializers)
-    return grpc.unary_unary_rpc_method_handler(_delayed(handler.unary_unary, faults), **serializers)
+    def wrap(behavior):
+        def delayed(request_or_iterator, context):
+            faults.delay_rpc()
+            return behavior(request_or_iterator, context)
+
+        return delayed
+
+    return wrapped_handler(handler, wrap)
 
 
 class DelayInterceptor(grpc.ServerInterceptor):

@@ -96,6 +96,8 @@ class MemberInfo:
     # ("" from a node that predates store ids), and when it was created (Unix ms; 0 = before ids).
     store_id: str = ""
     store_created_at_unix_ms: int = 0
+    # When its TLS certificate expires (Unix ms); 0 under --insecure.
+    tls_not_after_unix_ms: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.node_id, str) or not _NODE_ID_RE.match(self.node_id):
@@ -111,7 +113,7 @@ class MemberInfo:
             raise InvalidMember(f"member {self.node_id}: store_id must be 0..{STORE_ID_LENGTH_MAX} "
                                 f"lowercase hex characters, got {self.store_id!r}")
         for name in ("capacity_bytes", "generation", "incarnation", "free_bytes",
-                     "maintenance_until_unix_ms", "store_created_at_unix_ms"):
+                     "maintenance_until_unix_ms", "store_created_at_unix_ms", "tls_not_after_unix_ms"):
             value = getattr(self, name)
             if not isinstance(value, int) or not 0 <= value <= _UINT64_MAX:
                 raise InvalidMember(f"member {self.node_id}: {name} must be in 0..2^64-1, "
@@ -147,6 +149,7 @@ class MemberInfo:
             metadata_health=self.metadata_health,
             store_id=self.store_id,
             store_created_at_unix_ms=self.store_created_at_unix_ms,
+            tls_not_after_unix_ms=self.tls_not_after_unix_ms,
         )
 
     @classmethod
@@ -169,6 +172,7 @@ class MemberInfo:
             metadata_health=message.metadata_health,
             store_id=message.store_id,
             store_created_at_unix_ms=message.store_created_at_unix_ms,
+            tls_not_after_unix_ms=message.tls_not_after_unix_ms,
         )
 
     def version(self) -> tuple[int, int, int]:

@@ -130,7 +130,7 @@ Listener = Callable[[MemberInfo | None, MemberInfo], None]
 
 _CHANGEABLE_FIELDS = frozenset({"address", "zone", "capacity_bytes", "free_bytes", "metrics_port",
                                 "draining", "maintenance_until_unix_ms", "disk_full",
-                                "metadata_health"})
+                                "metadata_health", "tls_not_after_unix_ms"})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,10 +3,10 @@
 Design. The membership code never sees gRPC: `Membership` produces `Outgoing` values and the
 driver hands each to a `Transport`, whose calls block for at most `timeout_s` and either return
 the peer's answer or raise. The daemon's implementation (gRPC `MembershipService` stubs with the
-cluster-secret HMAC, written in the wiring layer) lives outside node/gossip; tests use an
+mutual TLS, written in the wiring layer) lives outside node/gossip; tests use an
 in-memory one that calls the peer's `Membership` directly. Two failures are distinguished because
 callers act differently on them: `PeerUnreachable` (timeout, refused connection, peer error) is
-ordinary and retried or ignored, while `PeerRejected` (the peer refused our credentials) is a
+ordinary and retried or ignored, while `PeerRejected` (a TLS handshake refused a certificate) is a
 configuration error that retrying cannot fix, so `join_cluster` stops at once. A third,
 `PeerUnimplemented` (a kind of PeerUnreachable), says the peer does not know the call at all: a node
 of an older version, which the caller may ask another way (the whole-table sync instead of the
@@ -40,7 +40,8 @@ class PeerUnimplemented(PeerUnreachable):
 
 
 class PeerRejected(Unauthenticated):
-    """A peer refused us (wrong or missing cluster secret); retrying will not help."""
+    """A peer refused us, or we refused it (a certificate the other side's CA did not sign, or
+    expired); retrying will not help."""
 
     def __init__(self, address: str, reason: str) -> None:
         super().__init__(f"peer {address} rejected us: {reason}")

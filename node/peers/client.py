@@ -1,4 +1,4 @@
-"""Calls from this node to other nodes: one pooled channel per peer, every call signed.
+"""Calls from this node to other nodes: one pooled channel per peer, mutual TLS under the cluster CA.
 
 Data-carrying streams (StoreChunk, FetchChunk) use the hand-framed codec of `ringstore.frames`, so a
 4 MiB chunk crosses the wire as raw 1 MiB frames without a protobuf copy on either side. Channels
@@ -16,13 +16,12 @@ is sent; unary, streaming, membership and admin calls alike, and any call added 
 from __future__ import annotations
 
 import threading
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import grpc
 
 from node.faults import DROPPED_DETAILS, Faults
-from node.peers import auth
-from ringstore import frames
+from ringstore import frames, tls
 from ringstore.v1 import common_pb2, membership_pb2, peer_pb2
 
 PEER_SERVICE = "/ringstore.v1.PeerService/"
@@ -37,10 +36,12 @@ CHANNELS_MAX = 1024
 class PeerError(Exception):
     """A call to another node failed; `code` is the gRPC status code."""
 
-    def __init__(self, address: str, code: grpc.StatusCode, details: str) -> None:
+    def __init__(self, address: str, code: grpc.StatusCode, details: str, *, tls_refused: bool = False) -> None:
         self.address = address
         self.code = code
         self.details = details
+        # The TLS handshake failed on a certificate (ours or theirs): retrying will not help.
+        self.tls_refused = tls_refused
         super().__init__(f"{address}: {code.name}: {details}")
 
 
@@ -129,12 +130,17 @@ class _Stubs:
 
 
 class PeerClient:
-    """Signed calls to other nodes, by address. Thread-safe."""
+    """Calls to other nodes' peer ports, by address. Thread-safe.
 
-    def __init__(self, *, node_id: str, secret: bytes, message_bytes_max: int,
+    `credentials` makes the channel credentials (this node's certificate, the cluster CA, in
+    `ca_file`) for each new channel; None calls peers in plaintext (`noded --insecure`)."""
+
+    def __init__(self, *, node_id: str, message_bytes_max: int,
+                 credentials: Callable[[], grpc.ChannelCredentials] | None = None, ca_file: str | None = None,
                  faults: Faults | None = None) -> None:
         self._node_id = node_id
-        self._secret = secret
+        self._credentials = credentials
+        self._ca_file = ca_file
         self._faults = faults if faults is not None else Faults()
         self._options = channel_options(message_bytes_max)
         self._lock = threading.Lock()
@@ -152,7 +158,10 @@ class PeerClient:
                 if len(self._channels) >= CHANNELS_MAX:
                     oldest = next(iter(self._channels))
                     self._channels.pop(oldest)[0].close()
-                channel = grpc.insecure_channel(address, options=self._options)
+                if self._credentials is None:
+                    channel = grpc.insecure_channel(address, options=self._options)
+                else:
+                    channel = grpc.secure_channel(address, self._credentials(), options=self._options)
                 entry = (channel, _Stubs(channel))
                 self._channels[address] = entry
             return entry[1]
@@ -165,14 +174,23 @@ class PeerClient:
         with self._lock:
             self._channels.pop(address, None)
 
-    def _md(self, path: str):
-        return auth.sign(self._secret, path, self._node_id)
+    def reset(self) -> None:
+        """Drop every channel (after a certificate reload: new channels present the new one). Calls
+        running on old channels finish on them."""
+        with self._lock:
+            self._channels.clear()
 
-    def _call(self, address: str, path: str, fn, request, timeout_s: float):
+    def _call(self, address: str, fn, request, timeout_s: float):
         try:
-            return fn(request, timeout=timeout_s, metadata=self._md(path))
+            return fn(request, timeout=timeout_s)
         except grpc.RpcError as err:
-            raise PeerError(address, err.code(), err.details() or "") from None
+            raise self._error(address, err) from None
+
+    def _error(self, address: str, err: grpc.RpcError) -> PeerError:
+        """PeerError for a failed call; a failed TLS handshake in one line that says what is wrong."""
+        details = err.details() or ""
+        explained = tls.explain(details, address, ca_file=self._ca_file) if self._credentials else None
+        return PeerError(address, err.code(), explained or details, tls_refused=explained is not None)
 
     def close(self) -> None:
         with self._lock:
@@ -188,17 +206,15 @@ class PeerClient:
             yield peer_pb2.StoreChunkRequest(header=header)
             yield from frames_iter
 
-        path = PEER_SERVICE + "StoreChunk"
-        return self._call(address, path, self._stubs(address).store_chunk, requests(), timeout_s)
+        return self._call(address, self._stubs(address).store_chunk, requests(), timeout_s)
 
     def fetch_share(self, address: str, share: peer_pb2.ShareRef,
                     timeout_s: float) -> tuple[bytes, peer_pb2.FetchChunkHeader]:
         """Returns (stored bytes, the holder's header: the blake3 it indexed and the copy's
         references). The caller verifies."""
-        path = PEER_SERVICE + "FetchChunk"
         try:
             stream = self._stubs(address).fetch_chunk(
-                peer_pb2.FetchChunkRequest(share=share), timeout=timeout_s, metadata=self._md(path))
+                peer_pb2.FetchChunkRequest(share=share), timeout=timeout_s)
             parts: list[memoryview] = []
             header = peer_pb2.FetchChunkHeader()
             size = -1
@@ -209,7 +225,7 @@ class PeerClient:
                     header = item.header
                     size = header.size_bytes
         except grpc.RpcError as err:
-            raise PeerError(address, err.code(), err.details() or "") from None
+            raise self._error(address, err) from None
         data = b"".join(parts)
         if size != len(data):
             raise PeerError(address, grpc.StatusCode.DATA_LOSS,
@@ -218,24 +234,23 @@ class PeerClient:
 
     def share_header(self, address: str, share: peer_pb2.ShareRef, timeout_s: float) -> peer_pb2.FetchChunkHeader:
         """The holder's header of a copy (size, blake3 it indexed, references) without its bytes."""
-        path = PEER_SERVICE + "FetchChunk"
         try:
             stream = self._stubs(address).fetch_chunk(
                 peer_pb2.FetchChunkRequest(share=share, header_only=True), timeout=timeout_s,
-                metadata=self._md(path))
+                )
             header = peer_pb2.FetchChunkHeader()
             for item in stream:
                 if not isinstance(item, memoryview):
                     header = item.header
         except grpc.RpcError as err:
-            raise PeerError(address, err.code(), err.details() or "") from None
+            raise self._error(address, err) from None
         return header
 
     def has_shares(self, address: str, shares: list[peer_pb2.ShareRef], timeout_s: float, *,
                    deep: bool = False, bandwidth_bytes_per_s: int = 0) -> list[bool]:
         request = peer_pb2.HasChunkRequest(shares=shares, deep=deep,
                                            bandwidth_bytes_per_s=bandwidth_bytes_per_s)
-        reply = self._call(address, PEER_SERVICE + "HasChunk", self._stubs(address).has_chunk,
+        reply = self._call(address, self._stubs(address).has_chunk,
                            request, timeout_s)
         return list(reply.present)
 
@@ -243,19 +258,19 @@ class PeerClient:
                       timeout_s: float) -> common_pb2.PlacementRecord | None:
         request = peer_pb2.GetPlacementRequest(chunk_id=chunk_id, data_shares=data_shares,
                                                parity_shares=parity_shares)
-        reply = self._call(address, PEER_SERVICE + "GetPlacement", self._stubs(address).get_placement,
+        reply = self._call(address, self._stubs(address).get_placement,
                            request, timeout_s)
         return reply.placement if reply.found else None
 
     def release_share(self, address: str, share: peer_pb2.ShareRef, ref: common_pb2.ObjectRef,
                       timeout_s: float) -> tuple[bool, int]:
-        reply = self._call(address, PEER_SERVICE + "ReleaseShare", self._stubs(address).release_share,
+        reply = self._call(address, self._stubs(address).release_share,
                            peer_pb2.ReleaseShareRequest(share=share, ref=ref), timeout_s)
         return reply.deleted, reply.references_left
 
     def put_placement(self, address: str, record: common_pb2.PlacementRecord, timeout_s: float,
                       if_updated_at_unix_ms: int = 0) -> bool:
-        reply = self._call(address, PEER_SERVICE + "PutPlacement", self._stubs(address).put_placement,
+        reply = self._call(address, self._stubs(address).put_placement,
                            peer_pb2.PutPlacementRequest(placement=record,
                                                         if_updated_at_unix_ms=if_updated_at_unix_ms), timeout_s)
         return reply.applied
@@ -264,57 +279,57 @@ class PeerClient:
 
     def put_manifest(self, address: str, manifest: common_pb2.Manifest, handoff_for: str,
                      timeout_s: float) -> bool:
-        reply = self._call(address, PEER_SERVICE + "PutManifest", self._stubs(address).put_manifest,
+        reply = self._call(address, self._stubs(address).put_manifest,
                            peer_pb2.PutManifestRequest(manifest=manifest, handoff_for_node_id=handoff_for),
                            timeout_s)
         return reply.superseded
 
     def get_manifest(self, address: str, tenant: str, bucket: str, key: str,
                      timeout_s: float) -> common_pb2.Manifest | None:
-        reply = self._call(address, PEER_SERVICE + "GetManifest", self._stubs(address).get_manifest,
+        reply = self._call(address, self._stubs(address).get_manifest,
                            peer_pb2.GetManifestRequest(tenant=tenant, bucket=bucket, key=key), timeout_s)
         return reply.manifest if reply.found else None
 
     def list_manifests(self, address: str, request: peer_pb2.ListManifestsRequest,
                        timeout_s: float) -> tuple[list[common_pb2.Manifest], bool]:
-        reply = self._call(address, PEER_SERVICE + "ListManifests", self._stubs(address).list_manifests,
+        reply = self._call(address, self._stubs(address).list_manifests,
                            request, timeout_s)
         return list(reply.manifests), reply.truncated
 
     def put_bucket(self, address: str, record: common_pb2.BucketRecord, timeout_s: float) -> bool:
-        reply = self._call(address, PEER_SERVICE + "PutBucketRecord", self._stubs(address).put_bucket,
+        reply = self._call(address, self._stubs(address).put_bucket,
                            peer_pb2.PutBucketRecordRequest(bucket=record), timeout_s)
         return reply.superseded
 
     def list_buckets(self, address: str, tenant: str, timeout_s: float) -> list[common_pb2.BucketRecord]:
-        reply = self._call(address, PEER_SERVICE + "ListBucketRecords", self._stubs(address).list_buckets,
+        reply = self._call(address, self._stubs(address).list_buckets,
                            peer_pb2.ListBucketRecordsRequest(tenant=tenant), timeout_s)
         return list(reply.buckets)
 
     def prepare_bucket(self, address: str, tenant: str, name: str, ballot: common_pb2.Ballot, timeout_s: float
                        ) -> tuple[bool, common_pb2.Ballot, common_pb2.BucketRecord | None]:
-        reply = self._call(address, PEER_SERVICE + "PrepareBucket", self._stubs(address).prepare_bucket,
+        reply = self._call(address, self._stubs(address).prepare_bucket,
                            peer_pb2.PrepareBucketRequest(tenant=tenant, name=name, ballot=ballot), timeout_s)
         return reply.promised, reply.promised_ballot, (reply.accepted if reply.found else None)
 
     def purge_tombstone(self, address: str, tombstone: common_pb2.Manifest, timeout_s: float) -> bool:
-        reply = self._call(address, PEER_SERVICE + "PurgeTombstone", self._stubs(address).purge_tombstone,
+        reply = self._call(address, self._stubs(address).purge_tombstone,
                            peer_pb2.PurgeTombstoneRequest(tombstone=tombstone), timeout_s)
         return reply.purged
 
     def forget_bucket(self, address: str, tenant: str, name: str, timeout_s: float) -> None:
-        self._call(address, PEER_SERVICE + "ForgetBucket", self._stubs(address).forget_bucket,
+        self._call(address, self._stubs(address).forget_bucket,
                    peer_pb2.ForgetBucketRequest(tenant=tenant, name=name), timeout_s)
 
     def read_bucket(self, address: str, tenant: str, name: str, timeout_s: float
                     ) -> tuple[common_pb2.Ballot, common_pb2.BucketRecord | None]:
-        reply = self._call(address, PEER_SERVICE + "ReadBucket", self._stubs(address).read_bucket,
+        reply = self._call(address, self._stubs(address).read_bucket,
                            peer_pb2.ReadBucketRequest(tenant=tenant, name=name), timeout_s)
         return reply.promised_ballot, (reply.accepted if reply.found else None)
 
     def accept_bucket(self, address: str, record: common_pb2.BucketRecord, timeout_s: float
                       ) -> tuple[bool, common_pb2.Ballot]:
-        reply = self._call(address, PEER_SERVICE + "AcceptBucket", self._stubs(address).accept_bucket,
+        reply = self._call(address, self._stubs(address).accept_bucket,
                            peer_pb2.AcceptBucketRequest(bucket=record), timeout_s)
         return reply.accepted, reply.promised_ballot
 
@@ -324,7 +339,7 @@ class PeerClient:
         """One unary AdminService call on another node (a cluster-wide status asks every member)."""
         path = ADMIN_SERVICE + name
         stub = self._stubs(address).admin(path, type(request), response_cls)
-        return self._call(address, path, stub, request, timeout_s)
+        return self._call(address, stub, request, timeout_s)
 
     # -- membership -----------------------------------------------------------------------------
 
@@ -334,5 +349,5 @@ class PeerClient:
             "Heartbeat": "heartbeat", "IndirectProbe": "indirect_probe", "Ping": "ping",
             "Gossip": "gossip", "SyncState": "sync_state", "SyncDigest": "sync_digest", "Join": "join",
         }[name]
-        return self._call(address, MEMBERSHIP_SERVICE + name, getattr(self._stubs(address), stub),
+        return self._call(address, getattr(self._stubs(address), stub),
                           request, timeout_s)

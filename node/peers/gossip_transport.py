@@ -1,9 +1,9 @@
-"""The membership Transport over gRPC: what `node.gossip.MembershipDriver` sends, signed by PeerClient.
+"""The membership Transport over gRPC: what `node.gossip.MembershipDriver` sends, through PeerClient.
 
 Every call reports its kind (`heartbeat`, `sync`, ... the same names MembershipServicer counts on
 the receiving end) to `on_send`, and the serialized sizes of its request and of the peer's reply to
 `on_bytes`, so idle gossip traffic can be read in bytes per node from the metrics. Sizes are the
-protobuf messages; gRPC's HTTP/2 framing and the HMAC metadata ride on top of every call and are
+protobuf messages; gRPC's HTTP/2 framing and TLS records ride on top of every call and are
 not counted (count the calls for that). Rejected: counting bytes on the channel (a gRPC
 interceptor); the same channels carry chunk data, and membership traffic must not drown in it.
 """
@@ -36,10 +36,16 @@ class JoinedTable(list):
 
 
 class GrpcTransport:
-    """Implements node.gossip.transport.Transport with signed MembershipService calls."""
+    """Implements node.gossip.transport.Transport with MembershipService calls.
 
-    def __init__(self, peers: PeerClient, on_send=None) -> None:
+    `diagnose(address)` (optional) asks a peer that closed a Join's connection at once whether it
+    refused this node's certificate (ringstore.tls.probe): gRPC reports that only as "Socket
+    closed", like a node that died mid-call, and a joining node must stop with the reason rather
+    than retry for its whole join deadline."""
+
+    def __init__(self, peers: PeerClient, on_send=None, diagnose=None) -> None:
         self._peers = peers
+        self._diagnose = diagnose or (lambda address: None)
         self._on_send = on_send or (lambda kind: None)
         # on_bytes(kind, direction, size_bytes) with direction "sent" or "received"; set by the
         # MembershipServicer, which counts the other end's bytes too.
@@ -52,8 +58,12 @@ class GrpcTransport:
         try:
             reply = self._peers.membership_call(address, name, request, timeout_s)
         except PeerError as err:
-            if err.code in _REJECTED:
+            if err.code in _REJECTED or err.tls_refused:
                 raise PeerRejected(address, err.details) from None
+            if name == "Join" and "Socket closed" in err.details:
+                refused = self._diagnose(address)
+                if refused:
+                    raise PeerRejected(address, refused) from None
             if err.code == grpc.StatusCode.UNIMPLEMENTED:
                 raise PeerUnimplemented(address, f"{err.code.name}: {err.details}") from None
             raise PeerUnreachable(address, f"{err.code.name}: {err.details}") from None

@@ -9,6 +9,7 @@ change, so a script can run the plan as a gate before the drain.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 
 import click
@@ -23,6 +24,7 @@ from nodectl.cli.formatting import (
 )
 from nodectl.client import UINT64_MAX, ClusterStatus, RingPlan
 from nodectl.errors import EXIT_CONFLICT, one_line
+from ringstore.tls import CERT_EXPIRY_WARNING_S
 
 
 # Members states in the order `status` summarises them.
@@ -48,6 +50,25 @@ def format_status(status: ClusterStatus, *, now_unix_ms: int) -> list[str]:
         f"members: {by_state}",
         f"repair debt: {status.repair_debt_chunks} chunks",
     ]
+    return lines + certificate_warnings(status, now_unix_ms=now_unix_ms)
+
+
+def certificate_warnings(status: ClusterStatus, *, now_unix_ms: int) -> list[str]:
+    """One line per live member whose TLS certificate has expired or expires within
+    CERT_EXPIRY_WARNING_S, soonest first."""
+    soon_ms = now_unix_ms + int(CERT_EXPIRY_WARNING_S * 1000)
+    expiring = sorted((m.tls_not_after_unix_ms, m.node_id) for m in status.members
+                      if m.state in ("ALIVE", "SUSPECT") and 0 < m.tls_not_after_unix_ms < soon_ms)
+    lines = []
+    for not_after_ms, node_id in expiring:
+        when = datetime.datetime.fromtimestamp(not_after_ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
+        if not_after_ms <= now_unix_ms:
+            lines.append(f"warning: {node_id}'s TLS certificate expired at {when} UTC: its peers refuse it; issue "
+                         f"a new one and send the node SIGHUP")
+        else:
+            days = (not_after_ms - now_unix_ms) / 86_400_000
+            lines.append(f"warning: {node_id}'s TLS certificate expires in {days:.1f} days ({when} UTC): issue a "
+                         f"new one and send the node SIGHUP")
     return lines
 
 

@@ -1,8 +1,8 @@
 """What the command modules share: the settings click hands every command, the clock, one-line
 failures, JSON output, warnings about members that did not answer, and the poll limits of waits.
 
-`main` (root.py) puts a `_Settings` in click's `obj`: --addr, --timeout-s, --retries-max and the
-`Clock`. A command makes its `Client` from it (`settings.client()`), so the address is resolved
+`main` (root.py) puts a `_Settings` in click's `obj`: --addr, --timeout-s, --retries-max, --ca,
+--insecure and the `Clock`. A command makes its `Client` from it (`settings.client()`), so the address is resolved
 (--addr, else $RINGSTORE_ADDR, else a usage error) only by commands that talk to a node.
 
 Time: commands read the wall clock (maintenance time left) and wait (drain polls) through a
@@ -69,15 +69,19 @@ class Clock:
 
 
 class _Settings:
-    def __init__(self, addr: str | None, timeout_s: float, retries_max: int, clock: Clock) -> None:
+    def __init__(self, addr: str | None, timeout_s: float, retries_max: int, clock: Clock, *,
+                 ca_file: str | None = None, insecure: bool | None = None) -> None:
         self.addr = addr
         self.timeout_s = timeout_s
         self.retries_max = retries_max
         self.clock = clock
+        self.ca_file = ca_file
+        self.insecure = insecure
 
     def client(self) -> Client:
         return Client(address=resolve_address(self.addr, os.environ), timeout_s=self.timeout_s,
-                      retries_max=self.retries_max, sleep=self.clock.sleep)
+                      retries_max=self.retries_max, ca_file=self.ca_file, insecure=self.insecure,
+                      sleep=self.clock.sleep)
 
 
 def _fail(message: str, exit_code: int) -> NoReturn:

@@ -104,12 +104,20 @@ def _silence_stdout() -> None:
 @click.option("--retries-max", type=click.IntRange(0, RETRIES_MAX_LIMIT), default=3,
               show_default=True, metavar="N",
               help="Retries of a request the node answers UNAVAILABLE (or cannot be reached).")
+@click.option("--ca", "ca_file", metavar="FILE", default=None,
+              help="The cluster's CA certificate, to trust the node's TLS certificate; default $RINGSTORE_CA, "
+                   "else the system's CAs.")
+@click.option("--insecure", is_flag=True, default=None,
+              help="Plaintext, for a cluster started with --insecure (default $RINGSTORE_INSECURE=1).")
 @click.pass_context
-def main(ctx: click.Context, addr: str | None, timeout_s: float, retries_max: int) -> None:
+def main(ctx: click.Context, addr: str | None, timeout_s: float, retries_max: int, ca_file: str | None,
+         insecure: bool | None) -> None:
     """Ringstore command line: buckets, objects, cluster status, node operations, ring plans,
     repair, fsck and scrub."""
     clock = ctx.obj if isinstance(ctx.obj, Clock) else Clock()
-    ctx.obj = _Settings(addr, timeout_s, retries_max, clock)
+    if ca_file and insecure:
+        raise click.UsageError("--ca and --insecure exclude each other: a CA is for TLS")
+    ctx.obj = _Settings(addr, timeout_s, retries_max, clock, ca_file=ca_file, insecure=insecure or None)
 
 
 # Every top-level command and group (`nodectl --help` lists them sorted by name).

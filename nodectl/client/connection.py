@@ -15,6 +15,7 @@ while `Client` keeps one name and one constructor.
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable
@@ -28,13 +29,44 @@ from nodectl.client.deadlines import rpc_error
 from nodectl.client.limits import GRPC_MESSAGE_BYTES_MAX, RETRIES_MAX_LIMIT
 from nodectl.client.retries import retry_backoff_s
 from nodectl.client.validate import parse_address
-from nodectl.errors import InvalidArgument, Unavailable
+from nodectl.errors import InvalidArgument, NotFound, NotTrusted, RingstoreError, Unavailable
+from ringstore import tls
 
 if TYPE_CHECKING:
     from nodectl.client import Client
 
 
 _OBJECT_SERVICE = "/ringstore.v1.ObjectService/"
+CA_ENV = "RINGSTORE_CA"
+INSECURE_ENV = "RINGSTORE_INSECURE"
+
+
+def _tls_settings(ca_file: str | None, insecure: bool | None) -> tuple[bool, str | None]:
+    """(insecure, CA file): the arguments, else RINGSTORE_INSECURE and RINGSTORE_CA; TLS with the
+    system's CAs when nothing is said. Plaintext only when asked for."""
+    if insecure is None:
+        insecure = os.environ.get(INSECURE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+        if insecure and ca_file:
+            insecure = False  # an explicit CA beats the environment's plaintext
+    if insecure and ca_file:
+        raise InvalidArgument("give a CA file or insecure=True, not both: a CA is for TLS")
+    if not insecure and ca_file is None:
+        ca_file = os.environ.get(CA_ENV) or None
+    return insecure, (None if insecure else ca_file)
+
+
+def _read_ca(ca_file: str | None) -> bytes | None:
+    if ca_file is None:
+        return None
+    try:
+        with open(ca_file, "rb") as f:
+            pem = f.read()
+    except OSError as err:
+        raise NotFound(f"cannot read the CA certificate {ca_file}: {err.strerror}; give the cluster's ca.crt "
+                       f"(--ca FILE or {CA_ENV})") from None
+    if b"-----BEGIN CERTIFICATE-----" not in pem:
+        raise InvalidArgument(f"{ca_file} holds no PEM certificate; give the cluster's ca.crt (--ca FILE or {CA_ENV})")
+    return pem
 
 
 class _Connection:
@@ -42,7 +74,7 @@ class _Connection:
     one call made under a deadline and retried. The per-service mixins derive from it."""
 
     def __init__(self, *, address: str, timeout_s: float = 30.0, retries_max: int = 3,
-                 retry_backoff_s: float = 0.2,
+                 retry_backoff_s: float = 0.2, ca_file: str | None = None, insecure: bool | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  rng: random.Random | None = None) -> None:
         parse_address(address)
@@ -59,14 +91,17 @@ class _Connection:
         self._retry_backoff_s = retry_backoff_s
         self._sleep = sleep
         self._rng = rng if rng is not None else random.Random()
-        self._channel = grpc.insecure_channel(
-            address,
-            options=[
-                ("grpc.max_send_message_length", GRPC_MESSAGE_BYTES_MAX),
-                ("grpc.max_receive_message_length", GRPC_MESSAGE_BYTES_MAX),
-            ],
-            compression=grpc.Compression.NoCompression,
-        )
+        self.insecure, self.ca_file = _tls_settings(ca_file, insecure)
+        options = [
+            ("grpc.max_send_message_length", GRPC_MESSAGE_BYTES_MAX),
+            ("grpc.max_receive_message_length", GRPC_MESSAGE_BYTES_MAX),
+        ]
+        if self.insecure:
+            self._channel = grpc.insecure_channel(address, options=options,
+                                                  compression=grpc.Compression.NoCompression)
+        else:
+            self._channel = grpc.secure_channel(address, tls.channel_credentials(_read_ca(self.ca_file)),
+                                                options=options, compression=grpc.Compression.NoCompression)
         self._objects = object_pb2_grpc.ObjectServiceStub(self._channel)
         self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)
         self._put_rpc = self._channel.stream_unary(
@@ -91,14 +126,24 @@ class _Connection:
 
     # -- plumbing ----------------------------------------------------------------------------
 
+    def diagnosed(self, error: RingstoreError) -> RingstoreError:
+        """`error`, or NotTrusted when the call failed on TLS: a plaintext call to a TLS port, or a
+        call to a peer port, which gRPC reports only as "Socket closed", like a node that died
+        mid-call; so ask the port."""
+        if isinstance(error, Unavailable) and "Socket closed" in str(error):
+            found = tls.probe(self.address, use_tls=not self.insecure, ca_file=self.ca_file)
+            if found:
+                return NotTrusted(found)
+        return error
+
     def _retrying(self, once: Callable[[], Any], *, replayable: bool = True) -> Any:
         """once(), again after UNAVAILABLE while retries are left and the call can be replayed."""
         for attempt in range(self._retries_max + 1):
             try:
                 return once()
-            except Unavailable:
+            except Unavailable as error:
                 if not replayable or attempt >= self._retries_max:
-                    raise
+                    raise self.diagnosed(error) from error
             self._sleep(retry_backoff_s(self._retry_backoff_s, attempt, self._rng))
         raise AssertionError("unreachable: the last attempt returns or raises")
 

@@ -134,6 +134,7 @@ def cluster_status_from_pb(pb: admin_pb2.GetClusterStatusResponse) -> ClusterSta
             maintenance_until_unix_ms=m.member.maintenance_until_unix_ms,
             disk_full=m.member.disk_full,
             metadata_health=m.member.metadata_health,
+            tls_not_after_unix_ms=m.member.tls_not_after_unix_ms,
         )
         for m in pb.members
     ]

@@ -151,7 +151,7 @@ class _ObjectCalls(_Connection):
                     error = Unavailable(
                         f"put {header.bucket}/{header.key}: the node at {self.address} went away "
                         f"after {sent[0]} bytes were sent ({error}); nothing was stored: put again")
-                raise error from err
+                raise self.diagnosed(error) from err
             raise RingstoreError(f"put {header.bucket}/{header.key}: cancelled",
                                  code=grpc.StatusCode.CANCELLED) from err
         except BaseException:

@@ -107,7 +107,7 @@ class ObjectReader:
             return DeadlineExceeded(
                 f"get {self._bucket}/{self._key} timed out after {elapsed_s:.1f} s "
                 f"({self._received_bytes} bytes received): retry, or raise --timeout-s")
-        return rpc_error(err, f"get {self._bucket}/{self._key}", self._grpc_timeout_s)
+        return self._client.diagnosed(rpc_error(err, f"get {self._bucket}/{self._key}", self._grpc_timeout_s))
 
     def _stop_call(self) -> None:
         if self._watchdog is not None:

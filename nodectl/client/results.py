@@ -160,6 +160,8 @@ class MemberStatus(_Dict):
     disk_full: bool = False
     # "" while its metadata answers; "refilling" (after damage, from its peers) or "damaged".
     metadata_health: str = ""
+    # When its TLS certificate expires (Unix ms); 0 when it runs --insecure.
+    tls_not_after_unix_ms: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

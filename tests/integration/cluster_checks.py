@@ -4,6 +4,7 @@ each polled with a deadline against a real cluster."""
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 
 import grpc
@@ -17,6 +18,13 @@ MIB = 1024 * 1024
 REPAIR_DEADLINE_S = 90.0
 
 
+def raw_channel(address: str, options=None) -> grpc.Channel:
+    """A raw gRPC channel to a node's client port, trusting the session's CA (RINGSTORE_CA), for
+    tests that call the wire API without the client library."""
+    with open(os.environ["RINGSTORE_CA"], "rb") as f:
+        return grpc.secure_channel(address, grpc.ssl_channel_credentials(f.read()), options=options)
+
+
 def payload(size: int, seed: int) -> bytes:
     return random.Random(seed).randbytes(size)
 
@@ -28,7 +36,7 @@ def metric(cluster: LocalCluster, node_id: str, name: str) -> float:
 
 
 def fsck(address: str) -> tuple[admin_pb2.FsckSummary, list[admin_pb2.FsckFinding]]:
-    with grpc.insecure_channel(address) as channel:
+    with raw_channel(address) as channel:
         stub = admin_pb2_grpc.AdminServiceStub(channel)
         findings, summary = [], None
         for message in stub.Fsck(admin_pb2.FsckRequest(), timeout=60):
@@ -41,7 +49,7 @@ def fsck(address: str) -> tuple[admin_pb2.FsckSummary, list[admin_pb2.FsckFindin
 
 
 def repair_status(address: str) -> admin_pb2.GetRepairStatusResponse:
-    with grpc.insecure_channel(address) as channel:
+    with raw_channel(address) as channel:
         return admin_pb2_grpc.AdminServiceStub(channel).GetRepairStatus(admin_pb2.GetRepairStatusRequest(),
                                                                           timeout=30)
 

@@ -5,6 +5,11 @@ tmp_path. Every cluster made is `down()`ed at teardown whatever happened, and wh
 the tail of every node's log is printed (pytest shows it under "Captured stdout teardown"). Every
 test collected from this folder is marked `integration`, so `-m "not integration"` skips the tier.
 
+Every cluster serves TLS under one CA per test session (per xdist worker), made by `session_ca`,
+which also points RINGSTORE_CA at it for the session: clients made without TLS arguments (the
+library's default, and nodectl run as a subprocess) trust the clusters the way a user's exported
+RINGSTORE_CA makes them.
+
 Rejected alternative: a session-scoped cluster shared by all tests. Faster, but a test that kills or
 partitions nodes would leave the next one a damaged cluster, and failures would stop being local.
 """
@@ -12,12 +17,14 @@ partitions nodes would leave the next one a damaged cluster, and failures would 
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from cluster_sim import LocalCluster
+from cluster_sim.certs import ensure_ca
 from cluster_sim.processes import tail_log
 
 _HERE = Path(__file__).resolve().parent
@@ -47,8 +54,26 @@ def _failed(item: pytest.Item) -> bool:
     return False
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_ca(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The CA every cluster of this session runs under; RINGSTORE_CA names it meanwhile."""
+    ca_dir = tmp_path_factory.mktemp("ca") / "ca"
+    ensure_ca(ca_dir)
+    saved = {name: os.environ.get(name) for name in ("RINGSTORE_CA", "RINGSTORE_INSECURE")}
+    os.environ["RINGSTORE_CA"] = str(ca_dir / "ca.crt")
+    os.environ.pop("RINGSTORE_INSECURE", None)
+    try:
+        yield ca_dir
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 @pytest.fixture
-def cluster_factory(tmp_path: Path, request: pytest.FixtureRequest
+def cluster_factory(tmp_path: Path, request: pytest.FixtureRequest, session_ca: Path
                     ) -> Iterator[Callable[..., LocalCluster]]:
     """`make(nodes=5, **kw)` -> a LocalCluster that is all ALIVE; all are stopped at teardown."""
     if importlib.util.find_spec("node.__main__") is None:
@@ -57,6 +82,8 @@ def cluster_factory(tmp_path: Path, request: pytest.FixtureRequest
 
     def make(nodes: int = 5, **kwargs) -> LocalCluster:
         directory = tmp_path / f"cluster-{len(made) + 1}"
+        if not kwargs.get("insecure"):
+            kwargs.setdefault("ca_dir", session_ca)
         cluster = LocalCluster.up(directory, nodes=nodes, **kwargs)
         made.append(cluster)
         return cluster
@@ -75,11 +102,12 @@ def cluster_factory(tmp_path: Path, request: pytest.FixtureRequest
 
 
 @pytest.fixture(scope="module")
-def module_cluster(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+def module_cluster(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, session_ca: Path
                    ) -> Iterator[LocalCluster]:
     """One cluster shared by a module's tests that do not kill nodes; size from the module's CLUSTER_NODES."""
     nodes = getattr(request.module, "CLUSTER_NODES", 5)
-    cluster = LocalCluster.up(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]), nodes=nodes)
+    cluster = LocalCluster.up(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]), nodes=nodes,
+                              ca_dir=session_ca)
     try:
         yield cluster
     finally:

@@ -13,6 +13,7 @@ import threading
 
 import pytest
 
+from cluster_checks import raw_channel
 from nodectl.client import BucketInfo, Client
 from nodectl.errors import AlreadyExists, NotFound
 
@@ -133,7 +134,7 @@ def test_a_retried_request_gets_its_own_answer_and_others_do_not(cluster):
     first, second = cluster.addresses()[:2]
 
     def call(address, method, request, response_cls):
-        with grpc.insecure_channel(address) as channel:
+        with raw_channel(address) as channel:
             rpc = channel.unary_unary(f"/ringstore.v1.ObjectService/{method}",
                                       request_serializer=type(request).SerializeToString,
                                       response_deserializer=response_cls.FromString)

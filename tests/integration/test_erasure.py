@@ -15,7 +15,7 @@ import random
 import grpc
 import pytest
 
-from cluster_checks import metadata_homes
+from cluster_checks import raw_channel, metadata_homes
 from cluster_sim.cluster import LocalCluster
 from nodectl.client import Client
 from nodectl.errors import DataLoss, InvalidArgument, Unavailable
@@ -142,7 +142,7 @@ def test_encode_bytes_are_counted(client, cluster):
 def test_bad_policies_name_the_numbers(client, cluster):
     """K+M outside 1..32 is INVALID_ARGUMENT from the node itself (a raw client skips nodectl's checks);
     more shares than nodes is INVALID_ARGUMENT for a bucket, UNAVAILABLE for a put."""
-    with grpc.insecure_channel(cluster.any_address()) as channel:
+    with raw_channel(cluster.any_address()) as channel:
         create = channel.unary_unary("/ringstore.v1.ObjectService/CreateBucket",
                                      request_serializer=object_pb2.CreateBucketRequest.SerializeToString,
                                      response_deserializer=object_pb2.CreateBucketResponse.FromString)

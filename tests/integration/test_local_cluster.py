@@ -2,7 +2,7 @@
 
 These pin down what every other integration test relies on: `up` returns a fully converged cluster,
 a kill -9 is noticed by the survivors, a restarted node comes back ALIVE as a new generation on the
-same address, `add_node` with a wrong secret cannot get in, and `down` leaves nothing running.
+same address, `add_node` with a certificate from another CA cannot get in, and `down` leaves nothing running.
 """
 
 from __future__ import annotations
@@ -85,13 +85,15 @@ def test_replace_disk_restarts_the_node_empty_under_the_same_id_and_address(clus
     _narrate(f"node-3 ALIVE everywhere {took_s:.2f} s after its disk was replaced")
 
 
-def test_a_node_with_the_wrong_secret_cannot_join(cluster_factory) -> None:
-    """add_node with another secret: noded refuses the join and exits with code 3, and nobody lists
-    the intruder."""
+def test_a_node_with_a_certificate_from_another_ca_cannot_join(cluster_factory, tmp_path) -> None:
+    """add_node with a certificate another CA signed (the intruder trusts the cluster's CA, so its
+    own handshake checks pass): the cluster refuses its handshakes, noded says so in one line and
+    exits with code 3, and nobody lists the intruder."""
     cluster: LocalCluster = cluster_factory(nodes=3)
     with pytest.raises(NodeExitedError) as raised:
-        cluster.add_node(node_id="intruder", secret=b"not-the-cluster-secret-0123456789")
+        cluster.add_node(node_id="intruder", foreign_ca_dir=tmp_path / "other-ca")
     assert raised.value.exit_code == 3, str(raised.value)
+    assert "refused this certificate" in str(raised.value) and "not signed by the cluster's CA" in str(raised.value)
     assert "intruder" not in cluster.nodes
     for observer in cluster.nodes:
         assert "intruder" not in cluster.view(observer)

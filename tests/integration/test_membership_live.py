@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import grpc
 import pytest
@@ -11,6 +10,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from node.config import GossipConfig
 from node.gossip.suspicion import suspicion_timeout_s
 from nodectl.client import Client
+from nodectl.tls import issue_client
 from ringstore.v1 import membership_pb2
 
 LOCAL = GossipConfig.local()
@@ -78,27 +78,35 @@ def test_a_stopped_process_that_resumes_refutes_and_is_alive_again(cluster_facto
     assert member.incarnation >= 1, "it came back by refuting, not by restarting"
 
 
-def test_messages_without_the_cluster_secret_are_rejected(cluster_factory):
-    """A peer call with no or a wrong MAC is UNAUTHENTICATED and counted; it changes nothing."""
+def test_peer_calls_need_a_node_certificate_of_the_cluster(cluster_factory, session_ca, tmp_path):
+    """A forged gossip message (node-2 LEFT) reaches no handler: in plaintext or without a
+    certificate the peer port's handshake fails, a client certificate of the cluster's own CA gets
+    UNAUTHENTICATED (counted), and the client port does not serve MembershipService at all."""
     cluster = cluster_factory(nodes=3)
-    target = sorted(cluster.nodes)[0]
+    target, victim = sorted(cluster.nodes)[:2]
     forged = membership_pb2.GossipRequest(updates=[membership_pb2.Member(
-        node_id=sorted(cluster.nodes)[1], address="127.0.0.1:1", generation=1, incarnation=99,
+        node_id=victim, address="127.0.0.1:1", generation=1, incarnation=99,
         state=membership_pb2.MEMBER_STATE_LEFT)])
-    with grpc.insecure_channel(cluster.nodes[target].address) as channel:
-        gossip = channel.unary_unary("/ringstore.v1.MembershipService/Gossip",
-                                     request_serializer=membership_pb2.GossipRequest.SerializeToString,
-                                     response_deserializer=membership_pb2.GossipResponse.FromString)
-        with pytest.raises(grpc.RpcError) as err:
-            gossip(forged, timeout=5)
-        assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
-        with pytest.raises(grpc.RpcError) as err:
-            gossip(forged, timeout=5, metadata=[("x-ringstore-peer-id", "evil"),
-                                                ("x-ringstore-peer-ts-ms", str(int(time.time() * 1000))),
-                                                ("x-ringstore-peer-mac", "00" * 32)])
-        assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert metric_value(cluster.metrics_text(target), "ringstore_peer_auth_rejections_total") >= 2
-    assert cluster.view(target)[sorted(cluster.nodes)[1]] == "ALIVE"
+    ca_pem = (session_ca / "ca.crt").read_bytes()
+    alice = issue_client(session_ca, "alice", out_dir=tmp_path / "alice")
+    peer_address = cluster.nodes[target].peer_address
+    attempts = [
+        (grpc.insecure_channel(peer_address), grpc.StatusCode.UNAVAILABLE),
+        (grpc.secure_channel(peer_address, grpc.ssl_channel_credentials(ca_pem)), grpc.StatusCode.UNAVAILABLE),
+        (grpc.secure_channel(peer_address, grpc.ssl_channel_credentials(
+            ca_pem, alice.key_path.read_bytes(), alice.cert_path.read_bytes())), grpc.StatusCode.UNAUTHENTICATED),
+        (cluster.channel(cluster.nodes[target].address), grpc.StatusCode.UNIMPLEMENTED),
+    ]
+    for channel, expected in attempts:
+        with channel:
+            gossip = channel.unary_unary("/ringstore.v1.MembershipService/Gossip",
+                                         request_serializer=membership_pb2.GossipRequest.SerializeToString,
+                                         response_deserializer=membership_pb2.GossipResponse.FromString)
+            with pytest.raises(grpc.RpcError) as err:
+                gossip(forged, timeout=5)
+            assert err.value.code() == expected, (expected, err.value.details())
+    assert metric_value(cluster.metrics_text(target), 'ringstore_auth_failures_total{reason="not_a_node"}') == 1
+    assert cluster.view(target)[victim] == "ALIVE"
 
 
 def test_every_node_serves_metrics_and_grpc_health(cluster_factory):
@@ -116,7 +124,7 @@ def test_every_node_serves_metrics_and_grpc_health(cluster_factory):
         for name in ("ringstore_put_duration_seconds_count", "ringstore_gossip_messages_total",
                      "ringstore_object_requests_total"):
             assert name in text, name
-        with grpc.insecure_channel(node.address) as channel:
+        with cluster.channel(node.address) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             for service in ("", "ringstore.v1.ObjectService"):
                 reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)

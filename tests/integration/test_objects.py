@@ -11,9 +11,9 @@ import pathlib
 import random
 
 import pytest
-
 from click.testing import CliRunner
 
+from cluster_checks import raw_channel
 from cluster_sim.cluster import LocalCluster
 from nodectl.cli import main
 from nodectl.client import Client
@@ -164,7 +164,7 @@ def test_server_rejects_bad_keys_even_from_a_client_that_skips_validation(cluste
     from ringstore import frames
     from ringstore.v1 import object_pb2
 
-    with grpc.insecure_channel(cluster.any_address()) as channel:
+    with raw_channel(cluster.any_address()) as channel:
         put = channel.stream_unary("/ringstore.v1.ObjectService/PutObject", request_serializer=frames.encode,
                                    response_deserializer=object_pb2.PutObjectResponse.FromString)
         for key in ("", "x" * 2000, "a\0b"):
@@ -196,7 +196,7 @@ def test_server_limits_every_string_field_of_a_put(cluster, bucket, field, heade
     from ringstore.v1 import object_pb2
 
     key = f"limits/{field.replace(' ', '-')}"
-    with grpc.insecure_channel(cluster.any_address(), options=[
+    with raw_channel(cluster.any_address(), options=[
             ("grpc.max_send_message_length", 4 << 20)]) as channel:
         put = channel.stream_unary("/ringstore.v1.ObjectService/PutObject", request_serializer=frames.encode,
                                    response_deserializer=object_pb2.PutObjectResponse.FromString)
@@ -218,7 +218,7 @@ def test_server_limits_listing_prefix_and_page_token(cluster, bucket):
 
     from ringstore.v1 import object_pb2
 
-    with grpc.insecure_channel(cluster.any_address()) as channel:
+    with raw_channel(cluster.any_address()) as channel:
         list_objects = channel.unary_unary("/ringstore.v1.ObjectService/ListObjects",
                                            request_serializer=object_pb2.ListObjectsRequest.SerializeToString,
                                            response_deserializer=object_pb2.ListObjectsResponse.FromString)
@@ -293,7 +293,7 @@ def test_interrupted_put_leaves_no_visible_object(cluster, bucket):
     from ringstore import frames
     from ringstore.v1 import object_pb2
 
-    with grpc.insecure_channel(cluster.any_address()) as channel:
+    with raw_channel(cluster.any_address()) as channel:
         put = channel.stream_unary("/ringstore.v1.ObjectService/PutObject", request_serializer=frames.encode,
                                    response_deserializer=object_pb2.PutObjectResponse.FromString)
 
@@ -326,7 +326,7 @@ def test_a_stream_without_its_end_message_or_with_a_wrong_hash_stores_nothing(cl
         "short": object_pb2.PutObjectEnd(size_bytes=len(data) + 1),
         "wrong-hash": object_pb2.PutObjectEnd(size_bytes=len(data), blake3=blake3.blake3(b"other").digest()),
     }
-    with grpc.insecure_channel(cluster.any_address()) as channel:
+    with raw_channel(cluster.any_address()) as channel:
         put = channel.stream_unary("/ringstore.v1.ObjectService/PutObject", request_serializer=frames.encode,
                                    response_deserializer=object_pb2.PutObjectResponse.FromString)
         for key, end in ends.items():
@@ -348,13 +348,13 @@ def test_a_stream_without_its_end_message_or_with_a_wrong_hash_stores_nothing(cl
         assert c.get_bytes(bucket, "ended") == data
 
 
-def test_kill_two_of_five_and_every_acknowledged_object_reads_back(tmp_path):
+def test_kill_two_of_five_and_every_acknowledged_object_reads_back(tmp_path, session_ca):
     """With replicas=3 and metadata on 3 nodes, losing any 2 nodes (kill -9) loses nothing
     acknowledged. While both are DOWN a read returns the right bytes or fails UNAVAILABLE (when
     both were metadata homes of the bucket it cannot be sure it sees the newest version: never a
     stale answer or NOT_FOUND); a put either succeeds or fails UNAVAILABLE; once the pair is back,
     every acknowledged object, old and new, reads back."""
-    with LocalCluster.up(tmp_path / "c", nodes=5) as c:
+    with LocalCluster.up(tmp_path / "c", nodes=5, ca_dir=session_ca) as c:
         seed_address = c.any_address()
         objects: dict[str, bytes] = {}
         with Client(address=seed_address, timeout_s=60.0) as client:
@@ -396,9 +396,9 @@ def test_kill_two_of_five_and_every_acknowledged_object_reads_back(tmp_path):
                 assert client.get_bytes("durable", key) == data, key
 
 
-def test_put_with_a_down_node_records_handoff_copies(tmp_path):
+def test_put_with_a_down_node_records_handoff_copies(tmp_path, session_ca):
     """While a home holder is DOWN its copy goes to the next live node and is recorded as a handoff."""
-    with LocalCluster.up(tmp_path / "c", nodes=4) as c:
+    with LocalCluster.up(tmp_path / "c", nodes=4, ca_dir=session_ca) as c:
         ids = sorted(c.nodes)
         c.kill(ids[3], "KILL")
         c.wait_state(ids[3], "DOWN", observers=ids[:3], timeout_s=20)

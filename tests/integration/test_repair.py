@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from cluster_checks import (MIB, REPAIR_DEADLINE_S, check_all, copies_repaired, fsck, metadata_homes, metric,
-                            payload, put_mix, repair_status, wait_copies, wait_full)
+                            payload, put_mix, raw_channel, repair_status, wait_copies, wait_full)
 from nodectl.cli import main
 from nodectl.client import Client
 from nodectl.errors import NotFound
@@ -106,7 +106,7 @@ def test_scrub_finds_a_flipped_byte_and_repair_rebuilds_it(cluster_factory):
     raw[len(raw) // 2] ^= 0x40
     victim.write_bytes(bytes(raw))
 
-    with grpc.insecure_channel(cluster.any_address()) as channel:
+    with raw_channel(cluster.any_address()) as channel:
         stub = admin_pb2_grpc.AdminServiceStub(channel)
         started = stub.StartScrub(admin_pb2.StartScrubRequest(), timeout=30)
         assert len(started.node_ids) == 5
@@ -201,7 +201,7 @@ def test_a_put_whose_coordinator_dies_leaves_nothing_after_the_grace(cluster_fac
     failed: list[BaseException] = []
 
     def torn_put() -> None:
-        with grpc.insecure_channel(cluster.nodes["node-2"].address) as channel:
+        with raw_channel(cluster.nodes["node-2"].address) as channel:
             put = channel.stream_unary("/ringstore.v1.ObjectService/PutObject", request_serializer=frames.encode,
                                        response_deserializer=object_pb2.PutObjectResponse.FromString)
 
@@ -236,7 +236,7 @@ def test_a_put_whose_coordinator_dies_leaves_nothing_after_the_grace(cluster_fac
 
 
 def _node_status(address: str) -> admin_pb2.NodeStatus:
-    with grpc.insecure_channel(address) as channel:
+    with raw_channel(address) as channel:
         return admin_pb2_grpc.AdminServiceStub(channel).GetNodeStatus(admin_pb2.GetNodeStatusRequest(), timeout=30)
 
 

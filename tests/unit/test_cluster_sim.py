@@ -88,10 +88,11 @@ def test_load_orders_nodes_naturally(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("content, message", [
     ("{}", "format_version None is not supported"),
-    ('{"format_version": 2, "secret_file": "s"}', "format_version 2 is not supported"),
-    ('{"format_version": 1}', "lacks field 'secret_file'"),
-    ('{"format_version": 1, "secret_file": "s", "nodes": [{"node_id": "n"}]}', "incomplete"),
-    ('{"format_version": 1, "secret_file": "s", "nodes": [{"node_id": "n", "x": 1}]}',
+    ('{"format_version": 1, "secret_file": "s"}', "format_version 1 is not supported"),
+    ('{"format_version": 2}', "lacks field 'secret_file'"),
+    ('{"format_version": 2, "secret_file": "s"}', "lacks field 'ca_dir'"),
+    ('{"format_version": 2, "secret_file": "s", "ca_dir": "", "nodes": [{"node_id": "n"}]}', "incomplete"),
+    ('{"format_version": 2, "secret_file": "s", "ca_dir": "", "nodes": [{"node_id": "n", "x": 1}]}',
      "unknown fields ['x']"),
     ("[1]", "must hold a JSON object"),
     ("{", "not valid JSON"),
@@ -149,7 +150,7 @@ def test_parse_signal_accepts_the_four_names(name: str, expected: signal.Signals
     assert parse_signal(name) == expected
 
 
-@pytest.mark.parametrize("name", ["HUP", "INT", "SIGINT", "9", "", "SIG", "KILLALL"])
+@pytest.mark.parametrize("name", ["USR1", "INT", "SIGINT", "9", "", "SIG", "KILLALL"])
 def test_parse_signal_refuses_other_signals(name: str) -> None:
     """Anything else is a ValueError that lists the accepted names."""
     with pytest.raises(ValueError, match="use one of KILL, TERM, STOP, CONT"):
@@ -400,7 +401,7 @@ def test_status_reader_normalises_a_view_and_reports_a_dead_node() -> None:
 
 @pytest.mark.parametrize("args, message", [
     (["status", "--dir", "{tmp}"], "cluster.json not found"),
-    (["kill", "--dir", "{tmp}", "--signal", "HUP", "node-1"], "unknown signal 'HUP'"),
+    (["kill", "--dir", "{tmp}", "--signal", "USR1", "node-1"], "unknown signal 'USR1'"),
     (["down", "--dir", "{tmp}"], "cluster.json not found"),
 ])
 def test_cli_errors_are_one_line_and_exit_1(tmp_path: Path, args, message: str) -> None:

@@ -12,7 +12,7 @@ from node.config import ConfigError, NodeConfig
 
 
 def config() -> NodeConfig:
-    return NodeConfig.for_profile("local", data_dir="/tmp/unused", cluster_secret=b"s" * 16)
+    return NodeConfig.for_profile("local", data_dir="/tmp/unused", cluster_secret=b"s" * 16, insecure=True)
 
 
 def test_overrides_are_typed_and_leave_the_rest_alone():
@@ -34,7 +34,7 @@ def test_fractional_float_and_disk_settings_parse():
     assert changed.storage.disk_full_ratio == 0.9
     assert changed.storage.disk_bytes_max == 2_000_000_000 and type(changed.storage.disk_bytes_max) is int
     assert changed.storage.disk_free_bytes_min == 1048576
-    lan = NodeConfig.for_profile("lan", data_dir="/tmp/unused", cluster_secret=b"s" * 16).storage
+    lan = NodeConfig.for_profile("lan", data_dir="/tmp/unused", cluster_secret=b"s" * 16, insecure=True).storage
     assert (lan.disk_full_ratio, lan.disk_free_bytes_min, lan.disk_bytes_max) == (0.95, 2**30, 0)
     assert (config().storage.disk_full_ratio, config().storage.disk_free_bytes_min) == (0.95, 16 * 2**20)
 
@@ -64,7 +64,7 @@ def test_noded_refuses_a_malformed_set_with_one_line_and_exit_2(tmp_path):
     secret.chmod(0o600)
     done = subprocess.run([sys.executable, "-m", "node", "--data-dir", str(tmp_path / "d"),
                            "--cluster-secret-file", str(secret), "--listen", "127.0.0.1:0",
-                           "--set", "repair.gc_grace_s"], capture_output=True, text=True, timeout=60)
+                           "--insecure", "--set", "repair.gc_grace_s"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "noded: error: --set 'repair.gc_grace_s': write SECTION.FIELD=VALUE, e.g. repair.gc_grace_s=600"]

@@ -299,7 +299,7 @@ def test_peer_store_chunk_answers_resource_exhausted_on_the_wire(store):
     server.add_generic_rpc_handlers((servicer.handlers(),))
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
-    peers = PeerClient(node_id="node-a", secret=b"s" * 16, message_bytes_max=8 * MIB)
+    peers = PeerClient(node_id="node-a", message_bytes_max=8 * MIB)
     try:
         replicas = Replicas(view=_View("node-a", f"127.0.0.1:{port}"), store=None, peers=peers,
                             frame_size_bytes=64 * KIB, timeout_s=10.0)

@@ -128,7 +128,7 @@ def test_peer_calls_to_a_dropped_address_fail_unavailable_before_reaching_the_ne
     and the peer never sees the call; once the drop is cleared the same call reaches it."""
     address, counter = counting_server
     faults = Faults()
-    peers = PeerClient(node_id="node-a", secret=SECRET, message_bytes_max=8 * MIB, faults=faults)
+    peers = PeerClient(node_id="node-a", message_bytes_max=8 * MIB, faults=faults)
     try:
         faults.set(FaultSet.of(drop_peer_addresses=[address]))
         with pytest.raises(PeerError) as info:
@@ -151,7 +151,7 @@ def test_every_membership_message_to_a_dropped_peer_is_unreachable(counting_serv
     address, counter = counting_server
     faults = Faults()
     faults.set(FaultSet.of(drop_peer_addresses=[address]))
-    peers = PeerClient(node_id="node-a", secret=SECRET, message_bytes_max=8 * MIB, faults=faults)
+    peers = PeerClient(node_id="node-a", message_bytes_max=8 * MIB, faults=faults)
     transport = GrpcTransport(peers)
     me = MemberInfo(node_id="node-a", address="127.0.0.1:1", zone="", capacity_bytes=1, generation=1,
                     incarnation=0, state=MemberState.ALIVE)
@@ -272,7 +272,7 @@ def start_daemon(tmp_path):
 
     def start(allow_fault_injection: bool) -> NodeDaemon:
         config = NodeConfig.for_profile("local", data_dir=str(tmp_path / f"node-{len(started) + 1}"),
-                                        listen_address="127.0.0.1:0", node_id=f"node-{len(started) + 1}",
+                                        listen_address="127.0.0.1:0", peer_listen_address="127.0.0.1:0", insecure=True, node_id=f"node-{len(started) + 1}",
                                         cluster_secret=SECRET)
         daemon = NodeDaemon(config, allow_fault_injection=allow_fault_injection)
         daemon.start()

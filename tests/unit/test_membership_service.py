@@ -2,8 +2,8 @@
 a node from before digest sync answers (a servicer without the SyncDigest method, as an old daemon
 registers it).
 
-Each test starts in-process gRPC servers on free loopback ports, with the cluster-secret interceptor
-the daemon uses, and stops them at the end.
+Each test starts in-process plaintext gRPC servers on free loopback ports (the peer port's mutual TLS
+is tested in test_peer_identity.py) and stops them at the end.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import random
 import grpc
 import pytest
 
-from node.api.auth import AuthInterceptor
 from node.api.membership_service import SERVICE, MembershipServicer
 from node.api.status import unary_method
 from node.config import GossipConfig
@@ -24,7 +23,6 @@ from node.peers.client import PeerClient
 from node.peers.gossip_transport import GrpcTransport
 from ringstore.v1 import membership_pb2 as m
 
-SECRET = b"s" * 32
 # The MembershipService methods of a daemon from before digest sync.
 OLD_METHODS = ("Heartbeat", "IndirectProbe", "Ping", "Gossip", "SyncState", "Join")
 MIB = 1024 * 1024
@@ -40,14 +38,14 @@ class _Server:
     before digest sync registers the service."""
 
     def __init__(self, membership: Membership, *, old: bool) -> None:
-        peers = PeerClient(node_id=membership.node_id, secret=SECRET, message_bytes_max=8 * MIB)
+        peers = PeerClient(node_id=membership.node_id, message_bytes_max=8 * MIB)
         servicer = MembershipServicer(membership, GrpcTransport(peers), Metrics(), probe_timeout_s=0.5)
         handler = servicer.handlers()
         if old:
             handler = grpc.method_handlers_generic_handler(SERVICE, {
                 name: unary_method(getattr(servicer, name), getattr(m, f"{name}Request"))
                 for name in OLD_METHODS})
-        self.server = grpc.server(cf.ThreadPoolExecutor(max_workers=4), interceptors=[AuthInterceptor(SECRET)])
+        self.server = grpc.server(cf.ThreadPoolExecutor(max_workers=4))
         self.server.add_generic_rpc_handlers((handler,))
         self.address = f"127.0.0.1:{self.server.add_insecure_port('127.0.0.1:0')}"
         self.server.start()
@@ -57,7 +55,7 @@ class _Server:
 def cluster():
     """(make_server, transport): servers are stopped and the client closed at the end."""
     servers: list[_Server] = []
-    peers = PeerClient(node_id="caller", secret=SECRET, message_bytes_max=8 * MIB)
+    peers = PeerClient(node_id="caller", message_bytes_max=8 * MIB)
 
     def make_server(membership: Membership, *, old: bool = False) -> _Server:
         servers.append(_Server(membership, old=old))

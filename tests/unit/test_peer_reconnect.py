@@ -16,7 +16,6 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from node.peers.client import PeerClient, channel_options
 
-SECRET = b"s" * 32
 
 
 def _free_port() -> int:
@@ -43,7 +42,7 @@ def _check(peers: PeerClient, address: str) -> None:
 def test_a_forgotten_channel_connects_at_once_to_a_peer_that_came_back():
     port = _free_port()
     address = f"127.0.0.1:{port}"
-    peers = PeerClient(node_id="node-a", secret=SECRET, message_bytes_max=1 << 20)
+    peers = PeerClient(node_id="node-a", message_bytes_max=1 << 20)
     server = _serve(port)
     try:
         _check(peers, address)

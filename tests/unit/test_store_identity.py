@@ -119,7 +119,7 @@ def test_the_membership_record_carries_the_store_identity():
 # -- the node: what it announces, what it refuses ----------------------------------------------------
 
 def _config(tmp_path, node_id: str) -> NodeConfig:
-    return NodeConfig.for_profile("local", data_dir=str(tmp_path / "data"), listen_address="127.0.0.1:0",
+    return NodeConfig.for_profile("local", data_dir=str(tmp_path / "data"), listen_address="127.0.0.1:0", peer_listen_address="127.0.0.1:0", insecure=True,
                                   node_id=node_id, cluster_secret=b"s" * 32)
 
 

@@ -334,10 +334,10 @@ class NodeDaemon:
         ))
         self.peer_server.start()
         self.server.start()
-        log.info("serving clients on %s and peers on %s%s (metrics on %s:%d), generation %d, store %s created "
-                 "at %d, profile %s", self.client_address, self.address,
-                 f" with TLS as {self.tls.current.info.identity}" if self.tls else " in plaintext", metrics_host, self.metrics_port, self.generation, self.store.identity.store_id,
-                 self.store.identity.created_at_unix_ms, cfg.profile)
+        transport = f"with TLS as {self.tls.current.info.identity}" if self.tls else "in plaintext"
+        log.info("serving clients on %s and peers on %s %s (metrics on %s:%d), generation %d, store %s created "
+                 "at %d, profile %s", self.client_address, self.address, transport, metrics_host, self.metrics_port,
+                 self.generation, self.store.identity.store_id, self.store.identity.created_at_unix_ms, cfg.profile)
         if cfg.join_addresses:
             self.driver.join_cluster(list(cfg.join_addresses), JOIN_DEADLINE_S)
         self.return_guard = ReturnGuard(store=self.store, gone_verdicts=self.membership.gone_verdicts)

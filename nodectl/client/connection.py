@@ -143,7 +143,10 @@ class _Connection:
                 return once()
             except Unavailable as error:
                 if not replayable or attempt >= self._retries_max:
-                    raise self.diagnosed(error) from error
+                    found = self.diagnosed(error)
+                    if found is error:
+                        raise
+                    raise found from error
             self._sleep(retry_backoff_s(self._retry_backoff_s, attempt, self._rng))
         raise AssertionError("unreachable: the last attempt returns or raises")
 

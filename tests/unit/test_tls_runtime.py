@@ -256,3 +256,26 @@ def test_status_warns_about_expired_and_expiring_certificates_only():
         "warning: node-2's TLS certificate expires in 5.0 days (2027-01-20 08:00 UTC): issue a new one and send "
         "the node SIGHUP",
     ]
+
+
+# -- which transport a Client picks ---------------------------------------------------------------
+
+def test_client_transport_arguments_beat_the_environment_and_plaintext_is_never_implied(ca, monkeypatch):
+    from nodectl.errors import InvalidArgument, NotFound
+
+    ca_file = str(ca / "ca.crt")
+    monkeypatch.delenv("RINGSTORE_INSECURE")
+    with Client(address="127.0.0.1:1") as client:  # nothing said: TLS with the system's CAs
+        assert (client.insecure, client.ca_file) == (False, None)
+    monkeypatch.setenv("RINGSTORE_CA", ca_file)
+    with Client(address="127.0.0.1:1") as client:
+        assert (client.insecure, client.ca_file) == (False, ca_file)
+    with Client(address="127.0.0.1:1", insecure=True) as client:  # an explicit opt-out beats RINGSTORE_CA
+        assert (client.insecure, client.ca_file) == (True, None)
+    monkeypatch.setenv("RINGSTORE_INSECURE", "1")
+    with Client(address="127.0.0.1:1", ca_file=ca_file) as client:  # an explicit CA beats RINGSTORE_INSECURE
+        assert (client.insecure, client.ca_file) == (False, ca_file)
+    with pytest.raises(InvalidArgument, match="not both"):
+        Client(address="127.0.0.1:1", ca_file=ca_file, insecure=True)
+    with pytest.raises(NotFound, match="cannot read the CA certificate /nonexistent/ca.crt"):
+        Client(address="127.0.0.1:1", ca_file="/nonexistent/ca.crt", insecure=False)

@@ -296,6 +296,11 @@ class RepairConfig:
 _NODE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
+def _is_host_port(address: str) -> bool:
+    host, sep, port = address.rpartition(":")
+    return bool(sep) and bool(host) and port.isdigit() and int(port) <= 65535
+
+
 @dataclasses.dataclass(frozen=True)
 class NodeConfig:
     """Everything one noded needs."""
@@ -333,6 +338,12 @@ class NodeConfig:
                  "cluster secret must be at least 16 bytes (--cluster-secret-file or "
                  "RINGSTORE_CLUSTER_SECRET)")
         _require(self.capacity_bytes > 0, "capacity_bytes must be > 0")
+        for flag, address in (("--listen", self.listen_address), ("--peer-listen", self.peer_listen_address),
+                              ("--metrics-listen", self.metrics_address)):
+            _require(_is_host_port(address), f"{flag} {address!r} is not HOST:PORT (e.g. 0.0.0.0:7400; port 0 picks "
+                                              "a free one)")
+        _require(not self.advertise_address or _is_host_port(self.advertise_address),
+                 f"--advertise {self.advertise_address!r} is not HOST:PORT (the peer address others dial)")
         tls_files = (self.tls_cert, self.tls_key, self.tls_ca)
         _require(not (self.insecure and any(tls_files)),
                  "--insecure and --tls-cert/--tls-key/--tls-ca exclude each other: drop one")

@@ -84,3 +84,18 @@ def test_noded_refuses_a_secret_file_others_can_read_naming_the_chmod(tmp_path, 
     assert done.stderr.strip().splitlines() == [
         f"noded: error: cluster secret file {secret} is readable by others (mode {mode:04o}); it must be "
         f"private to the service user: run chmod 600 {secret}"]
+
+
+@pytest.mark.parametrize("flag,value", [("--metrics-listen", ""), ("--listen", "7400"), ("--peer-listen", "host:"),
+                                        ("--advertise", "10.0.0.5")])
+def test_noded_refuses_an_address_that_is_not_host_port_in_one_line(tmp_path, flag, value):
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"s" * 32)
+    secret.chmod(0o600)
+    args = {"--listen": "127.0.0.1:0", "--peer-listen": "127.0.0.1:0", flag: value}
+    done = subprocess.run([sys.executable, "-m", "node", "--data-dir", str(tmp_path / "d"), "--insecure",
+                           "--cluster-secret-file", str(secret), *[x for kv in args.items() for x in kv]],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"noded: error: {flag} {value!r} is not HOST:PORT"), line

@@ -144,6 +144,7 @@ def _exports(cluster: LocalCluster) -> str:
     lines = [f"export RINGSTORE_ADDR={cluster.any_address()}"]
     if cluster.ca_file:
         lines.append(f"export RINGSTORE_CA={cluster.ca_file}")
+        lines.append(f"export RINGSTORE_CREDENTIALS_FILE={cluster.credentials_file}")
     else:
         lines.append("export RINGSTORE_INSECURE=1")
     return "\n".join(lines)

@@ -63,10 +63,14 @@ from cluster_sim.errors import ClusterError, ClusterTimeout, NodeExitedError
 from cluster_sim.processes import node_command, owns_pid, parse_signal, pid_alive, tail_log
 import nodectl
 from nodectl.tls import CA_CERT_FILE
+from ringstore.auth import signing
+from ringstore.auth.credentials import Credentials, load_profile, write_profile
 from ringstore.v1 import admin_pb2, admin_pb2_grpc
 
 PROFILES: tuple[str, ...] = ("local", "lan")
 SECRET_FILE_NAME = "cluster.secret"
+CREDENTIALS_FILE_NAME = "credentials"
+CREDENTIALS_PROFILE = "default"
 NODE_FILE_NAME = "node.json"
 SECRET_BYTES = 32
 NODES_MAX = 64  # one machine, two cores: beyond this the cluster measures the scheduler, not Ringstore
@@ -158,6 +162,8 @@ class LocalCluster:
         # The cluster CA's directory; "" runs every node --insecure.
         self.ca_dir = ""
         self.hosts = False
+        # The operator's access key (None until initialised, and under --insecure).
+        self.credentials: Credentials | None = None
         self.nodes: dict[str, NodeProcess] = {}
         self._popens: dict[str, subprocess.Popen] = {}
         self._clock: Clock = clock or SystemClock()
@@ -170,7 +176,8 @@ class LocalCluster:
            secret: bytes | None = None, profile: str = "local", timeout_s: float = 60.0,
            clock: Clock | None = None, settings: dict[str, str] | None = None,
            fault_injection: bool = False, insecure: bool = False,
-           ca_dir: str | os.PathLike | None = None, hosts: bool = False) -> "LocalCluster":
+           ca_dir: str | os.PathLike | None = None, hosts: bool = False,
+           operator: Credentials | None = None, initialise: bool = True) -> "LocalCluster":
         """Start `nodes` nodes and return once every node sees every node ALIVE. `settings` are
         config overrides every node (also those added or restarted later) starts with;
         `fault_injection` starts them all with `--allow-fault-injection`, so `set_faults`,
@@ -180,6 +187,12 @@ class LocalCluster:
         (made there if empty); each node gets a certificate for its id and its address. `insecure`
         runs every node in plaintext instead. `hosts` puts each node on its own loopback address
         (node-1 on 127.0.0.2, node-2 on 127.0.0.3, ...), as if on separate hosts.
+
+        A TLS cluster is initialised once every node is up: its operator access key is `operator`
+        (a test session passes one, so its RINGSTORE_ACCESS_KEY_ID works on every cluster) or one
+        the cluster makes, and is written to DIR/credentials (profile "default", mode 0600) with the
+        address and CA; `client()` and cluster-sim's own calls sign with it. `initialise=False`
+        leaves that to the caller (`nodectl admin init`); every call but health fails until then.
 
         node-1 starts alone; the others start together with `--join` node-1's address. On any
         failure everything started is stopped and ClusterError says what each node saw.
@@ -229,6 +242,8 @@ class LocalCluster:
                                interval_s=CLUSTER_POLL_INTERVAL_S,
                                what=f"all {nodes} nodes to see each other ALIVE",
                                detail=cluster.describe)
+            if not insecure and initialise:
+                cluster._initialise(operator)
         except ClusterTimeout as err:
             cluster.down()
             # Each phase waited for what was left of the whole budget; report the budget.
@@ -249,6 +264,9 @@ class LocalCluster:
         cluster.secret_file = recorded.secret_file
         cluster.ca_dir = recorded.ca_dir
         cluster.hosts = recorded.hosts
+        if cluster.credentials_file.exists():
+            profile = load_profile(CREDENTIALS_PROFILE, path=cluster.credentials_file)
+            cluster.credentials = profile.credentials if profile else None
         cluster.nodes = {node.node_id: node
                          for node in sorted(recorded.nodes, key=lambda n: natural_key(n.node_id))}
         return cluster
@@ -266,15 +284,36 @@ class LocalCluster:
         """The cluster CA's certificate (what RINGSTORE_CA should name); None when --insecure."""
         return str(Path(self.ca_dir) / CA_CERT_FILE) if self.ca_dir else None
 
-    def client_options(self) -> dict[str, Any]:
-        """The TLS arguments of nodectl's Client for this cluster."""
-        return {"ca_file": self.ca_file, "insecure": not self.ca_dir}
+    @property
+    def credentials_file(self) -> Path:
+        """Where the operator key is kept (a credentials file with one profile, "default")."""
+        return self.directory / CREDENTIALS_FILE_NAME
 
-    def client(self, address: str | None = None, **kwargs: Any) -> Any:
-        """A nodectl Client for `address` (default: any running node) that trusts this cluster."""
+    def client_options(self) -> dict[str, Any]:
+        """The TLS and credential arguments of nodectl's Client for this cluster."""
+        return {"ca_file": self.ca_file, "insecure": not self.ca_dir, "credentials": self.credentials or False}
+
+    def _initialise(self, operator: Credentials | None) -> None:
+        """InitCluster through node-1 with the cluster key, then keep the operator key."""
+        with open(self.secret_file, "rb") as f:
+            cluster_key = f.read().strip()
         from nodectl.client import Client
 
-        return Client(address=address or self.any_address(), **self.client_options(), **kwargs)
+        options = {**self.client_options(), "credentials": False}
+        with Client(address=self.any_address(), timeout_s=30.0, **options) as client:
+            result = client.init_cluster(cluster_key, key_id=operator.key_id if operator else "",
+                                         secret=operator.secret if operator else "",
+                                         description="cluster-sim operator")
+        self.credentials = Credentials(result.key_id, result.secret)
+        write_profile(self.credentials_file, CREDENTIALS_PROFILE, self.credentials, ca=self.ca_file,
+                      address=self.any_address())
+
+    def client(self, address: str | None = None, **kwargs: Any) -> Any:
+        """A nodectl Client for `address` (default: any running node) that trusts this cluster and
+        signs with its operator key; `kwargs` may override either (credentials=False: unsigned)."""
+        from nodectl.client import Client
+
+        return Client(address=address or self.any_address(), **{**self.client_options(), **kwargs})
 
     def channel(self, address: str) -> grpc.Channel:
         """A raw gRPC channel to a node's client port, TLS under the cluster CA unless --insecure."""
@@ -568,9 +607,14 @@ class LocalCluster:
             raise ClusterError(f"{node_id} is {self._process_state(node)}, not running: it cannot take faults")
         request = admin_pb2.SetFaultsRequest(drop_peer_addresses=addresses, delay_rpc_ms=delay_rpc_ms,
                                              delay_disk_ms=delay_disk_ms)
+        metadata = ()
+        if self.credentials is not None:
+            metadata = signing.sign(self.credentials.key_id, self.credentials.secret,
+                                    "/ringstore.v1.AdminService/SetFaults", signing.resource_of(request))
         try:
             with self.channel(node.address) as channel:
-                admin_pb2_grpc.AdminServiceStub(channel).SetFaults(request, timeout=SET_FAULTS_TIMEOUT_S)
+                admin_pb2_grpc.AdminServiceStub(channel).SetFaults(request, timeout=SET_FAULTS_TIMEOUT_S,
+                                                                   metadata=metadata)
         except grpc.RpcError as err:
             details = (err.details() or "").strip().splitlines()
             raise ClusterError(f"{node_id} refused SetFaults: {err.code().name}: "
@@ -769,12 +813,27 @@ class LocalCluster:
 
     def _all_see_all_alive(self) -> bool:
         expected = list(self.nodes)
+        if self.ca_dir and self.credentials is None:
+            return self._all_count_all_alive()
         for node in self._sorted_nodes():
             try:
                 states = self._read_view(node).states()
             except StatusUnavailable:
                 return False
             if any(states.get(node_id) != "ALIVE" for node_id in expected):
+                return False
+        return True
+
+    def _all_count_all_alive(self) -> bool:
+        """Before InitCluster no call can be signed, so readiness comes from each node's metrics
+        (served without credentials on their own port): every node counts every node ALIVE."""
+        for node in self._sorted_nodes():
+            try:
+                text = self.metrics_text(node.node_id, timeout_s=2.0)
+            except OSError:
+                return False
+            alive = [line for line in text.splitlines() if line.startswith('ringstore_members{state="ALIVE"}')]
+            if not alive or float(alive[0].rsplit(" ", 1)[1]) != len(self.nodes):
                 return False
         return True
 

@@ -32,7 +32,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from node import errors
 from node.api.admin_service import AdminServicer, Healing, Operations
-from node.api.auth import PeerIdentityInterceptor
+from node.api.auth import PeerIdentityInterceptor, RequestAuthInterceptor
+from node.api.init_service import InitServicer
+from node.auth.store import NOT_INITIALISED, SYSTEM_TENANT, CredentialStore
 from node.api.delay import DelayInterceptor
 from node.api.membership_service import MembershipServicer
 from node.api.object_service import ObjectServicer
@@ -66,6 +68,7 @@ from node.store.chunks import make_private_dir
 from node.store.metadata import check_env
 from node.tls import NodeTls
 from ringstore import tls as ringstore_tls
+from ringstore.auth.keys import SealedSecretError, SecretBox
 from ringstore.v1 import admin_pb2
 
 log = logging.getLogger("ringstore.daemon")
@@ -244,13 +247,18 @@ class NodeDaemon:
             self.store.set_write_delay(self.faults.delay_disk)
         identity = [PeerIdentityInterceptor(
             on_reject=lambda reason: self.metrics.auth_failures.labels(reason).inc())] if self.tls else []
+        # Under --insecure nothing checks who calls (it is one trusted machine's plaintext cluster).
+        access_keys = [RequestAuthInterceptor(
+            self._lookup_key, on_reject=lambda reason: self.metrics.auth_failures.labels(reason).inc(),
+            wall_ms=self.clock.wall_ms,
+            not_initialised=lambda: None if self.credentials.initialised() else NOT_INITIALISED)] if self.tls else []
         options = [("grpc.max_send_message_length", storage.grpc_message_bytes_max),
                    ("grpc.max_receive_message_length", storage.grpc_message_bytes_max),
                    ("grpc.so_reuseport", 0), BDP_PROBE_OPTION]
         # Two servers, each with its own workers: a flood of client calls cannot starve heartbeats.
         self.server = grpc.server(
             cf.ThreadPoolExecutor(max_workers=SERVER_WORKERS_MAX, thread_name_prefix="grpc"),
-            interceptors=delay, options=options)
+            interceptors=access_keys + delay, options=options)
         self.peer_server = grpc.server(
             cf.ThreadPoolExecutor(max_workers=SERVER_WORKERS_MAX, thread_name_prefix="grpc-peer"),
             interceptors=identity + delay, options=options)
@@ -309,6 +317,14 @@ class NodeDaemon:
                                        wall_ms=self.clock.wall_ms,
                                        metrics=self.metrics, report_damage=self._report_damage,
                                        put_duration_max_s=cfg.repair.gc_grace_s / 2)
+        # The cluster's credential records, through a coordinator of their own tenant (node/auth/store.py).
+        system = Coordinator(view=self.cluster, replicas=replicas, config=storage, hlc=self.hlc,
+                             chunk_pool=self.chunk_pool, send_pool=self.send_pool, wall_ms=self.clock.wall_ms,
+                             report_damage=self._report_damage, put_duration_max_s=cfg.repair.gc_grace_s / 2,
+                             tenant=SYSTEM_TENANT)
+        self.credentials = CredentialStore(system, metadata_replicas=storage.metadata_replicas,
+                                           live_count=self.cluster.live_count)
+        self.secret_box = SecretBox(cfg.cluster_secret)
         self._start_healing(replicas)
         self.metrics.watch(members_by_state=self.cluster.members_by_state, stats=self.store.stats,
                            disk=self.store.disk.usage)
@@ -323,7 +339,9 @@ class NodeDaemon:
                               metadata_replicas=storage.metadata_replicas, healing=self._healing(),
                               operations=self._operations(), peers=self.peers, pool=self.send_pool).handlers()
         self.server.add_generic_rpc_handlers((
-            ObjectServicer(self.coordinator, self.metrics, self.cluster.state_name).handlers(), admin))
+            ObjectServicer(self.coordinator, self.metrics, self.cluster.state_name).handlers(), admin,
+            InitServicer(store=self.credentials, box=self.secret_box, cluster_key=cfg.cluster_secret,
+                         wall_ms=self.clock.wall_ms).handlers()))
         self.peer_server.add_generic_rpc_handlers((
             PeerServicer(self.store, self.hlc, self.metrics, storage.frame_size_bytes,
                          storage.chunk_size_bytes, self.node_id, self._deep_throttle,
@@ -629,6 +647,17 @@ class NodeDaemon:
         if port == 0:
             raise ConfigError(f"cannot listen on {address}: address in use or not local")
         return f"{address.rsplit(':', 1)[0]}:{port}"
+
+    def _lookup_key(self, key_id: str):
+        """(record, secret) of an access key for the request-auth interceptor; None when unknown."""
+        record = self.credentials.key(key_id)
+        if record is None:
+            return None
+        try:
+            return record, self.secret_box.open(key_id, record.sealed_secret)
+        except SealedSecretError as err:
+            log.error("access key %s: %s", key_id, err)
+            return None
 
     def _diagnose_peer(self, address: str) -> str | None:
         """Whether the peer at `address` refuses this node's certificate, or serves TLS to this

@@ -1,4 +1,5 @@
-"""Server interceptor for the peer port: every call must come from a node of this cluster.
+"""Server interceptors that decide who may call: on the peer port, nodes of this cluster only
+(`PeerIdentityInterceptor`); on the client port, holders of an access key (`RequestAuthInterceptor`).
 
 The peer port serves mutual TLS under the cluster CA, so gRPC has already refused any connection
 without a certificate the CA signed. That is not yet a node: `nodectl tls issue-client` certificates
@@ -18,7 +19,10 @@ from collections.abc import Callable
 
 import grpc
 
+from node import errors
 from node.api.handlers import wrapped_handler
+from node.api.status import Malformed
+from ringstore.auth import signing
 from ringstore.tls import NODE_URI_PREFIX
 
 log = logging.getLogger("ringstore.auth")
@@ -55,6 +59,69 @@ class PeerIdentityInterceptor(grpc.ServerInterceptor):
                     on_reject("not_a_node")
                     context.abort(grpc.StatusCode.UNAUTHENTICATED,
                                   "the peer port takes only node certificates; clients use the client port")
+                return behavior(request_or_iterator, context)
+
+            return checked
+
+        return wrapped_handler(handler, wrap)
+
+
+# Served without an access key: health (load balancers, probes) and the first init, which proves
+# knowledge of the cluster key instead (node/api/init_service.py).
+OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
+OPEN_METHODS = frozenset({"/ringstore.v1.AdminService/InitCluster"})
+ADMIN_PREFIX = "/ringstore.v1.AdminService/"
+
+
+class RequestAuthInterceptor(grpc.ServerInterceptor):
+    """The client port's check: every ObjectService and AdminService call is signed with an access
+    key (ringstore/auth/signing.py) that is active, and AdminService calls need the operator role.
+
+    Failures are UNAUTHENTICATED with a one-line reason (the same one for an unknown key and a wrong
+    signature, so nobody can probe which key ids exist) and counted by reason; a valid key without
+    the right is PERMISSION_DENIED naming the action. A call whose request did not even parse goes
+    through to its handler, which answers INVALID_ARGUMENT without acting on it.
+    """
+
+    def __init__(self, lookup: Callable, on_reject: Callable[[str], None] | None = None,
+                 wall_ms: Callable[[], int] | None = None, not_initialised: Callable[[], str | None] | None = None
+                 ) -> None:
+        self._lookup = lookup
+        # Why no key can work yet (a cluster nobody initialised), else None; asked only after a refusal.
+        self._not_initialised = not_initialised or (lambda: None)
+        self._on_reject = on_reject or (lambda reason: None)
+        self._wall_ms = wall_ms
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or method in OPEN_METHODS or method.startswith(OPEN_PREFIXES):
+            return handler
+        streaming_request = handler.request_streaming
+
+        def wrap(behavior):
+            def checked(request_or_iterator, context):
+                if not streaming_request and isinstance(request_or_iterator, Malformed):
+                    return behavior(request_or_iterator, context)
+                resource = "" if streaming_request else signing.resource_of(request_or_iterator)
+                now_ms = self._wall_ms() if self._wall_ms else None
+                try:
+                    verified = signing.verify(dict(context.invocation_metadata()), method, resource, self._lookup,
+                                              now_ms=now_ms)
+                except signing.AuthError as err:
+                    self._on_reject(err.reason)
+                    why = self._not_initialised() if err.reason in ("missing", "unknown_key") else None
+                    context.abort(grpc.StatusCode.UNAUTHENTICATED, why or err.message)
+                except errors.Unauthenticated as err:  # the cluster has no keys at all yet
+                    self._on_reject("not_initialised")
+                    context.abort(grpc.StatusCode.UNAUTHENTICATED, str(err))
+                except errors.Unavailable as err:
+                    context.abort(grpc.StatusCode.UNAVAILABLE, f"cannot check the access key now: {err}")
+                if method.startswith(ADMIN_PREFIX) and verified.role != "operator":
+                    self._on_reject("not_operator")
+                    context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                                  f"{method.removeprefix(ADMIN_PREFIX)} needs the operator's key; access key "
+                                  f"{verified.key_id} is tenant {verified.tenant}'s")
                 return behavior(request_or_iterator, context)
 
             return checked

@@ -115,7 +115,8 @@ class Coordinator:
     def __init__(self, *, view: ClusterView, replicas: Replicas, config: StorageConfig,
                  hlc: HybridLogicalClock, chunk_pool: cf.Executor, send_pool: cf.Executor,
                  wall_ms: Callable[[], int], metrics: Metrics | None = None,
-                 report_damage: DamageSink | None = None, put_duration_max_s: float = float("inf")) -> None:
+                 report_damage: DamageSink | None = None, put_duration_max_s: float = float("inf"),
+                 tenant: str = DEFAULT_TENANT) -> None:
         self._put_duration_max_s = put_duration_max_s
         self._view = view
         self._replicas = replicas
@@ -135,7 +136,9 @@ class Coordinator:
         self._read_repair_slots = threading.BoundedSemaphore(READ_REPAIRS_PENDING_MAX)
         self._register = BucketRegister(node_id=view.node_id, acceptors=replicas, homes=self._bucket_homes,
                                         is_live=view.is_live, pool=send_pool, wall_ms=wall_ms, rng=random.Random())
-        self.tenant = DEFAULT_TENANT
+        # The namespace of every bucket and manifest this coordinator touches: users' buckets live
+        # in DEFAULT_TENANT, the cluster's credential records in node.auth.store.SYSTEM_TENANT.
+        self.tenant = tenant
 
     # -- buckets --------------------------------------------------------------------------------
 

@@ -24,6 +24,8 @@ import click
 
 from nodectl.cli.formatting import _count, unreachable_warning
 from nodectl.client import Client
+from nodectl.client.connection import CA_ENV
+from ringstore.auth.credentials import load_profile
 from nodectl.errors import Unavailable, one_line
 
 
@@ -70,18 +72,29 @@ class Clock:
 
 class _Settings:
     def __init__(self, addr: str | None, timeout_s: float, retries_max: int, clock: Clock, *,
-                 ca_file: str | None = None, insecure: bool | None = None) -> None:
+                 ca_file: str | None = None, insecure: bool | None = None, profile: str | None = None) -> None:
         self.addr = addr
         self.timeout_s = timeout_s
         self.retries_max = retries_max
         self.clock = clock
         self.ca_file = ca_file
         self.insecure = insecure
+        self.profile = profile
 
-    def client(self) -> Client:
-        return Client(address=resolve_address(self.addr, os.environ), timeout_s=self.timeout_s,
-                      retries_max=self.retries_max, ca_file=self.ca_file, insecure=self.insecure,
-                      sleep=self.clock.sleep)
+    def client(self, *, unsigned: bool = False) -> Client:
+        """A Client as the flags, the environment and the profile say (in that order). `unsigned`:
+        no access key (admin init, which proves the cluster key instead)."""
+        try:
+            profile = load_profile(self.profile)
+        except ValueError as err:
+            raise click.UsageError(str(err)) from None
+        address = self.addr or os.environ.get(ADDRESS_ENV, "").strip() or (profile.address if profile else None)
+        ca_file = self.ca_file
+        if ca_file is None and not self.insecure and not os.environ.get(CA_ENV) and profile is not None:
+            ca_file = profile.ca
+        return Client(address=resolve_address(address, os.environ), timeout_s=self.timeout_s,
+                      retries_max=self.retries_max, ca_file=ca_file, insecure=self.insecure,
+                      credentials=False if unsigned else None, profile=self.profile, sleep=self.clock.sleep)
 
 
 def _fail(message: str, exit_code: int) -> NoReturn:

@@ -23,6 +23,7 @@ from typing import Any
 import click
 import grpc
 
+from nodectl.cli.admin import admin_group
 from nodectl.cli.cluster import ring_group, status_command
 from nodectl.cli.common import ADDRESS_ENV, EXIT_INTERRUPTED, Clock, _fail, _Settings
 from nodectl.cli.fsck import fsck_command
@@ -109,15 +110,20 @@ def _silence_stdout() -> None:
                    "else the system's CAs.")
 @click.option("--insecure", is_flag=True, default=None,
               help="Plaintext, for a cluster started with --insecure (default $RINGSTORE_INSECURE=1).")
+@click.option("--profile", default=None, metavar="NAME",
+              help="Access key (and address, CA) from this profile of ~/.config/ringstore/credentials; "
+                   "default $RINGSTORE_PROFILE, else 'default'. RINGSTORE_ACCESS_KEY_ID and "
+                   "RINGSTORE_SECRET_ACCESS_KEY, when set, come first.")
 @click.pass_context
 def main(ctx: click.Context, addr: str | None, timeout_s: float, retries_max: int, ca_file: str | None,
-         insecure: bool | None) -> None:
+         insecure: bool | None, profile: str | None) -> None:
     """Ringstore command line: buckets, objects, cluster status, node operations, ring plans,
     repair, fsck and scrub."""
     clock = ctx.obj if isinstance(ctx.obj, Clock) else Clock()
     if ca_file and insecure:
         raise click.UsageError("--ca and --insecure exclude each other: a CA is for TLS")
-    ctx.obj = _Settings(addr, timeout_s, retries_max, clock, ca_file=ca_file, insecure=insecure or None)
+    ctx.obj = _Settings(addr, timeout_s, retries_max, clock, ca_file=ca_file, insecure=insecure or None,
+                        profile=profile)
 
 
 # Every top-level command and group (`nodectl --help` lists them sorted by name).
@@ -136,3 +142,4 @@ main.add_command(scrub_group)
 main.add_command(node_group)
 main.add_command(ring_group)
 main.add_command(tls_group)
+main.add_command(admin_group)

@@ -31,7 +31,10 @@ fsck is.
 
 from __future__ import annotations
 
+from ringstore.auth.credentials import Credentials
+
 # Everything below is re-exported: these are the names `nodectl.client` has always offered.
+from nodectl.client.auth import SigningInterceptor
 from nodectl.client.buckets import _BucketCalls
 from nodectl.client.cluster import PLAN_CHANGES, _ClusterCalls
 from nodectl.client.connection import _OBJECT_SERVICE
@@ -111,6 +114,7 @@ from nodectl.client.results import (
     FsckReport,
     FsckSummary,
     HolderStatus,
+    InitResult,
     ListPage,
     Member,
     MemberStatus,

@@ -14,12 +14,15 @@ the members that did not answer, so a partial plan is shown, never passed off as
 
 from __future__ import annotations
 
+import time
+
+from ringstore.auth import bootstrap
 from ringstore.v1 import admin_pb2
 
 from nodectl.client.connection import _Connection
 from nodectl.client.from_pb import cluster_status_from_pb, node_status_from_pb, ring_plan_from_pb
 from nodectl.client.limits import MAINTENANCE_S_MAX, UINT64_MAX, ZONE_LENGTH_MAX
-from nodectl.client.results import ClusterStatus, NodeStatus, RingInfo, RingPlan, RingToken
+from nodectl.client.results import ClusterStatus, InitResult, NodeStatus, RingInfo, RingPlan, RingToken
 from nodectl.client.validate import _quoted, _validate_uint, validate_node_id
 from nodectl.errors import InvalidArgument
 
@@ -104,3 +107,17 @@ class _ClusterCalls(_Connection):
                                             zone=zone, capacity_bytes=capacity_bytes,
                                             this_node_only=this_node_only)
         return ring_plan_from_pb(change, node_id, self._unary(self._admin.PlanRing, request))
+
+    def init_cluster(self, cluster_key: bytes, *, key_id: str = "", secret: str = "",
+                     description: str = "") -> InitResult:
+        """Make the cluster's first operator key, proving knowledge of the cluster key (the contents
+        of a node's --cluster-secret-file). Without key_id and secret the node makes them and
+        answers the secret this once. Not retried: a lost answer would make a second key."""
+        if bool(key_id) != bool(secret):
+            raise InvalidArgument("give both key_id and secret, or neither (the node then makes them)")
+        date_ms = int(time.time() * 1000)
+        request = admin_pb2.InitClusterRequest(key_id=key_id, secret=secret, date_ms=date_ms,
+                                               mac=bootstrap.init_mac(cluster_key, date_ms, key_id),
+                                               description=description)
+        response = self._unary(self._admin.InitCluster, request, replayable=bool(key_id))
+        return InitResult(key_id=response.key_id, secret=response.secret or secret, created=response.created)

@@ -25,12 +25,15 @@ import grpc
 from ringstore import frames
 from ringstore.v1 import admin_pb2_grpc, object_pb2, object_pb2_grpc
 
+from nodectl.client.auth import SigningInterceptor
 from nodectl.client.deadlines import rpc_error
 from nodectl.client.limits import GRPC_MESSAGE_BYTES_MAX, RETRIES_MAX_LIMIT
 from nodectl.client.retries import retry_backoff_s
 from nodectl.client.validate import parse_address
 from nodectl.errors import InvalidArgument, NotFound, NotTrusted, RingstoreError, Unavailable
 from ringstore import tls
+from ringstore.auth.credentials import Credentials
+from ringstore.auth.credentials import resolve as resolve_credentials
 
 if TYPE_CHECKING:
     from nodectl.client import Client
@@ -75,6 +78,7 @@ class _Connection:
 
     def __init__(self, *, address: str, timeout_s: float = 30.0, retries_max: int = 3,
                  retry_backoff_s: float = 0.2, ca_file: str | None = None, insecure: bool | None = None,
+                 credentials: Credentials | None | bool = None, profile: str | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  rng: random.Random | None = None) -> None:
         parse_address(address)
@@ -102,6 +106,18 @@ class _Connection:
         else:
             self._channel = grpc.secure_channel(address, tls.channel_credentials(_read_ca(self.ca_file)),
                                                 options=options, compression=grpc.Compression.NoCompression)
+        # None: from the environment or the profile file (ringstore.auth.credentials); False: none.
+        if credentials is None:
+            try:
+                credentials = resolve_credentials(profile=profile)
+            except ValueError as err:
+                raise InvalidArgument(str(err)) from None
+        elif credentials is False:
+            credentials = None
+        # The key this client signs with (None: calls go unsigned, and a node with TLS refuses them).
+        self.credentials = credentials
+        if credentials is not None:
+            self._channel = grpc.intercept_channel(self._channel, SigningInterceptor(credentials))
         self._objects = object_pb2_grpc.ObjectServiceStub(self._channel)
         self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)
         self._put_rpc = self._channel.stream_unary(

@@ -561,3 +561,14 @@ def merge_levels(levels: Iterable[RedundancyLevel]) -> list[RedundancyLevel]:
             seen, chunks=seen.chunks + level.chunks,
             bytes_missing=seen.bytes_missing + level.bytes_missing)
     return sorted(merged.values(), key=level_order_key)
+
+
+@dataclasses.dataclass(frozen=True)
+class InitResult(_Dict):
+    """The cluster's operator key after `init_cluster`."""
+
+    key_id: str
+    # The secret (the node's own when it made the key; shown once). Never printed by --json.
+    secret: str
+    # False when the cluster already had this operator key (a repeated init).
+    created: bool

@@ -12,6 +12,8 @@ import grpc
 from cluster_sim.cluster import LocalCluster
 from node.ring import bucket_directory_position, metadata_position
 from nodectl.client import Client
+from nodectl.client.auth import SigningInterceptor
+from ringstore.auth.credentials import Credentials
 from ringstore.v1 import admin_pb2, admin_pb2_grpc
 
 MIB = 1024 * 1024
@@ -19,10 +21,13 @@ REPAIR_DEADLINE_S = 90.0
 
 
 def raw_channel(address: str, options=None) -> grpc.Channel:
-    """A raw gRPC channel to a node's client port, trusting the session's CA (RINGSTORE_CA), for
-    tests that call the wire API without the client library."""
+    """A raw gRPC channel to a node's client port, trusting the session's CA (RINGSTORE_CA) and
+    signing with the session's operator key, for tests that call the wire API without the client
+    library."""
     with open(os.environ["RINGSTORE_CA"], "rb") as f:
-        return grpc.secure_channel(address, grpc.ssl_channel_credentials(f.read()), options=options)
+        channel = grpc.secure_channel(address, grpc.ssl_channel_credentials(f.read()), options=options)
+    key = Credentials(os.environ["RINGSTORE_ACCESS_KEY_ID"], os.environ["RINGSTORE_SECRET_ACCESS_KEY"])
+    return grpc.intercept_channel(channel, SigningInterceptor(key))
 
 
 def payload(size: int, seed: int) -> bytes:

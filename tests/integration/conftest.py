@@ -25,6 +25,8 @@ import pytest
 
 from cluster_sim import LocalCluster
 from cluster_sim.certs import ensure_ca
+from ringstore.auth.credentials import Credentials
+from ringstore.auth.keys import new_access_key
 from cluster_sim.processes import tail_log
 
 _HERE = Path(__file__).resolve().parent
@@ -54,14 +56,29 @@ def _failed(item: pytest.Item) -> bool:
     return False
 
 
+@pytest.fixture(scope="session")
+def session_operator() -> Credentials:
+    """The operator access key every cluster of this session is initialised with."""
+    return Credentials(*new_access_key())
+
+
 @pytest.fixture(scope="session", autouse=True)
-def session_ca(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The CA every cluster of this session runs under; RINGSTORE_CA names it meanwhile."""
+def session_ca(tmp_path_factory: pytest.TempPathFactory, session_operator: Credentials) -> Iterator[Path]:
+    """The CA every cluster of this session runs under; RINGSTORE_CA names it meanwhile, and
+    RINGSTORE_ACCESS_KEY_ID/RINGSTORE_SECRET_ACCESS_KEY the session's operator key."""
     ca_dir = tmp_path_factory.mktemp("ca") / "ca"
     ensure_ca(ca_dir)
-    saved = {name: os.environ.get(name) for name in ("RINGSTORE_CA", "RINGSTORE_INSECURE")}
+    names = ("RINGSTORE_CA", "RINGSTORE_INSECURE", "RINGSTORE_ACCESS_KEY_ID", "RINGSTORE_SECRET_ACCESS_KEY",
+             "RINGSTORE_PROFILE", "RINGSTORE_CREDENTIALS_FILE")
+    saved = {name: os.environ.get(name) for name in names}
     os.environ["RINGSTORE_CA"] = str(ca_dir / "ca.crt")
-    os.environ.pop("RINGSTORE_INSECURE", None)
+    os.environ["RINGSTORE_ACCESS_KEY_ID"] = session_operator.key_id
+    os.environ["RINGSTORE_SECRET_ACCESS_KEY"] = session_operator.secret
+    empty = tmp_path_factory.mktemp("credentials") / "empty"
+    empty.touch(mode=0o600)
+    os.environ["RINGSTORE_CREDENTIALS_FILE"] = str(empty)
+    for name in ("RINGSTORE_INSECURE", "RINGSTORE_PROFILE"):
+        os.environ.pop(name, None)
     try:
         yield ca_dir
     finally:
@@ -73,8 +90,8 @@ def session_ca(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture
-def cluster_factory(tmp_path: Path, request: pytest.FixtureRequest, session_ca: Path
-                    ) -> Iterator[Callable[..., LocalCluster]]:
+def cluster_factory(tmp_path: Path, request: pytest.FixtureRequest, session_ca: Path,
+                    session_operator: Credentials) -> Iterator[Callable[..., LocalCluster]]:
     """`make(nodes=5, **kw)` -> a LocalCluster that is all ALIVE; all are stopped at teardown."""
     if importlib.util.find_spec("node.__main__") is None:
         pytest.skip("noded is not written yet (no node/__main__.py)")
@@ -84,6 +101,7 @@ def cluster_factory(tmp_path: Path, request: pytest.FixtureRequest, session_ca: 
         directory = tmp_path / f"cluster-{len(made) + 1}"
         if not kwargs.get("insecure"):
             kwargs.setdefault("ca_dir", session_ca)
+            kwargs.setdefault("operator", session_operator)
         cluster = LocalCluster.up(directory, nodes=nodes, **kwargs)
         made.append(cluster)
         return cluster
@@ -102,12 +120,12 @@ def cluster_factory(tmp_path: Path, request: pytest.FixtureRequest, session_ca: 
 
 
 @pytest.fixture(scope="module")
-def module_cluster(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, session_ca: Path
-                   ) -> Iterator[LocalCluster]:
+def module_cluster(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest, session_ca: Path,
+                   session_operator: Credentials) -> Iterator[LocalCluster]:
     """One cluster shared by a module's tests that do not kill nodes; size from the module's CLUSTER_NODES."""
     nodes = getattr(request.module, "CLUSTER_NODES", 5)
     cluster = LocalCluster.up(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]), nodes=nodes,
-                              ca_dir=session_ca)
+                              ca_dir=session_ca, operator=session_operator)
     try:
         yield cluster
     finally:

@@ -348,13 +348,13 @@ def test_a_stream_without_its_end_message_or_with_a_wrong_hash_stores_nothing(cl
         assert c.get_bytes(bucket, "ended") == data
 
 
-def test_kill_two_of_five_and_every_acknowledged_object_reads_back(tmp_path, session_ca):
+def test_kill_two_of_five_and_every_acknowledged_object_reads_back(tmp_path, session_ca, session_operator):
     """With replicas=3 and metadata on 3 nodes, losing any 2 nodes (kill -9) loses nothing
     acknowledged. While both are DOWN a read returns the right bytes or fails UNAVAILABLE (when
     both were metadata homes of the bucket it cannot be sure it sees the newest version: never a
     stale answer or NOT_FOUND); a put either succeeds or fails UNAVAILABLE; once the pair is back,
     every acknowledged object, old and new, reads back."""
-    with LocalCluster.up(tmp_path / "c", nodes=5, ca_dir=session_ca) as c:
+    with LocalCluster.up(tmp_path / "c", nodes=5, ca_dir=session_ca, operator=session_operator) as c:
         seed_address = c.any_address()
         objects: dict[str, bytes] = {}
         with Client(address=seed_address, timeout_s=60.0) as client:
@@ -396,9 +396,9 @@ def test_kill_two_of_five_and_every_acknowledged_object_reads_back(tmp_path, ses
                 assert client.get_bytes("durable", key) == data, key
 
 
-def test_put_with_a_down_node_records_handoff_copies(tmp_path, session_ca):
+def test_put_with_a_down_node_records_handoff_copies(tmp_path, session_ca, session_operator):
     """While a home holder is DOWN its copy goes to the next live node and is recorded as a handoff."""
-    with LocalCluster.up(tmp_path / "c", nodes=4, ca_dir=session_ca) as c:
+    with LocalCluster.up(tmp_path / "c", nodes=4, ca_dir=session_ca, operator=session_operator) as c:
         ids = sorted(c.nodes)
         c.kill(ids[3], "KILL")
         c.wait_state(ids[3], "DOWN", observers=ids[:3], timeout_s=20)

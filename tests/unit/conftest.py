@@ -1,6 +1,7 @@
 """The unit tier talks plaintext to in-process fakes (tests/unit/nodectl_fakes.py), so every
 Client made without TLS arguments is plaintext here (RINGSTORE_INSECURE=1), whatever the caller's
-environment says. TLS itself is tested with real certificates in test_tls_*.py and test_peer_identity.py,
+environment says, and unsigned (no access key from the environment or a profile file). TLS itself
+is tested with real certificates in test_tls_*.py and test_peer_identity.py,
 which pass their CA explicitly."""
 
 from __future__ import annotations
@@ -9,6 +10,13 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _plaintext_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+def _plaintext_clients(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     monkeypatch.setenv("RINGSTORE_INSECURE", "1")
     monkeypatch.delenv("RINGSTORE_CA", raising=False)
+    # Unsigned unless a test says otherwise: no key from the environment or the user's profile file.
+    for name in ("RINGSTORE_ACCESS_KEY_ID", "RINGSTORE_SECRET_ACCESS_KEY", "RINGSTORE_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    empty = tmp_path_factory.getbasetemp() / "empty-credentials"
+    if not empty.exists():
+        empty.touch(mode=0o600)
+    monkeypatch.setenv("RINGSTORE_CREDENTIALS_FILE", str(empty))

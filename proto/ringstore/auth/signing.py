@@ -126,6 +126,15 @@ def resource(bucket: str = "", key: str = "") -> str:
     return text
 
 
+def resource_of(request: object) -> str:
+    """The resource a call with one request message touches: the message's `bucket` and `key`
+    fields when it has them (every ObjectService and AdminService request names them so). Client
+    and node both read it this way; a streamed request (PutObject) signs the empty resource."""
+    bucket = getattr(request, "bucket", "") or ""
+    # A key without a bucket is a bad request the node refuses; it signs the empty resource.
+    return resource(bucket, (getattr(request, "key", "") or "") if bucket else "")
+
+
 def signing_key(secret: str) -> bytes:
     """The key every signature is made with: HMAC-SHA256(secret, SIGNING_KEY_LABEL)."""
     return hmac.new(secret.encode("utf-8"), SIGNING_KEY_LABEL, hashlib.sha256).digest()

@@ -449,3 +449,27 @@ class SetFaultsResponse(_message.Message):
     node_id: str
     faults: SetFaultsRequest
     def __init__(self, node_id: _Optional[str] = ..., faults: _Optional[_Union[SetFaultsRequest, _Mapping]] = ...) -> None: ...
+
+class InitClusterRequest(_message.Message):
+    __slots__ = ("key_id", "secret", "date_ms", "mac", "description")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    DATE_MS_FIELD_NUMBER: _ClassVar[int]
+    MAC_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    secret: str
+    date_ms: int
+    mac: str
+    description: str
+    def __init__(self, key_id: _Optional[str] = ..., secret: _Optional[str] = ..., date_ms: _Optional[int] = ..., mac: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+
+class InitClusterResponse(_message.Message):
+    __slots__ = ("key_id", "secret", "created")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    secret: str
+    created: bool
+    def __init__(self, key_id: _Optional[str] = ..., secret: _Optional[str] = ..., created: _Optional[bool] = ...) -> None: ...

@@ -94,6 +94,11 @@ class AdminServiceStub:
                 request_serializer=ringstore_dot_v1_dot_admin__pb2.SetFaultsRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_admin__pb2.SetFaultsResponse.FromString,
                 _registered_method=True)
+        self.InitCluster = channel.unary_unary(
+                '/ringstore.v1.AdminService/InitCluster',
+                request_serializer=ringstore_dot_v1_dot_admin__pb2.InitClusterRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_admin__pb2.InitClusterResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -186,6 +191,14 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def InitCluster(self, request, context):
+        """Make the cluster's first operator access key. The only call that needs no access key: it
+        proves knowledge of the cluster key instead (every node's --cluster-secret-file).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -248,6 +261,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.SetFaults,
                     request_deserializer=ringstore_dot_v1_dot_admin__pb2.SetFaultsRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_admin__pb2.SetFaultsResponse.SerializeToString,
+            ),
+            'InitCluster': grpc.unary_unary_rpc_method_handler(
+                    servicer.InitCluster,
+                    request_deserializer=ringstore_dot_v1_dot_admin__pb2.InitClusterRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_admin__pb2.InitClusterResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -574,6 +592,33 @@ class AdminService:
             '/ringstore.v1.AdminService/SetFaults',
             ringstore_dot_v1_dot_admin__pb2.SetFaultsRequest.SerializeToString,
             ringstore_dot_v1_dot_admin__pb2.SetFaultsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InitCluster(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.AdminService/InitCluster',
+            ringstore_dot_v1_dot_admin__pb2.InitClusterRequest.SerializeToString,
+            ringstore_dot_v1_dot_admin__pb2.InitClusterResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,156 @@
+"""The cluster's credential records, kept in the cluster itself.
+
+Access keys (and, as they arrive, tenants, grants, quotas and share links) are small JSON records
+stored as objects of the `auth` bucket of a tenant no client can name (`_system`), through a
+Coordinator of their own. So they are written to a quorum of metadata homes, read by quorum,
+read-repaired, synced, refilled after a replaced disk and checked by fsck exactly as users'
+manifests are: no second replication scheme to get right. Records are far below the inline limit,
+so they live inside their manifests and no chunk copy is involved.
+
+Every call a node serves looks up its key here. A lookup is cached for `CACHE_TTL_S`, so a record
+written through any node (a revoked key) is in force on every node within that long plus one
+quorum read; a key that was not found is cached for `MISS_TTL_S`, so a stream of calls with a bogus
+key id costs one quorum read per second, not one per call. When a quorum read fails (the records'
+metadata homes are down), a cached record keeps answering for `STALE_MAX_S`: a brief metadata
+outage must not lock every client out, and a revocation made during it takes effect when it ends.
+
+Rejected: a credentials file per node (the operator would have to keep every node's copy in step,
+and a node that missed an update would accept a revoked key forever), and a gossiped table (gossip
+converges, but a write is not acknowledged by a quorum and cannot be read back consistently).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from node import errors
+from node.objects.coordinator import Coordinator, replication
+from ringstore.auth.keys import AccessKey
+from ringstore.v1 import object_pb2
+
+SYSTEM_TENANT = "_system"
+AUTH_BUCKET = "auth"
+KEY_PREFIX = "keys/"
+CACHE_TTL_S = 2.0
+MISS_TTL_S = 1.0
+STALE_MAX_S = 30.0
+# Most cached lookups; past it the cache starts again empty, so calls with made-up key ids cannot
+# grow a node's memory without bound.
+CACHE_ENTRIES_MAX = 10_000
+# Longest list of keys `keys()` reads (one page per call below this).
+KEYS_MAX = 100_000
+
+
+NOT_INITIALISED = ("the cluster has no access keys yet: make the operator's with `nodectl admin init "
+                   "--cluster-secret-file FILE`")
+
+
+class NotInitialised(errors.Unauthenticated):
+    """No InitCluster has run: there is no key any call could be signed with."""
+
+
+class CredentialStore:
+    """Access-key records over a Coordinator whose tenant is SYSTEM_TENANT. Thread-safe."""
+
+    def __init__(self, coordinator: Coordinator, *, metadata_replicas: int, live_count: Callable[[], int],
+                 monotonic_s: Callable[[], float] = time.monotonic) -> None:
+        assert coordinator.tenant == SYSTEM_TENANT, "credential records live in the system tenant"
+        self._c = coordinator
+        self._metadata_replicas = metadata_replicas
+        self._live_count = live_count
+        self._monotonic_s = monotonic_s
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, AccessKey | None]] = {}
+        self._initialised = False
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def ensure_bucket(self) -> None:
+        """Create the `auth` bucket unless it exists (init does this once per cluster)."""
+        try:
+            self._c.bucket(AUTH_BUCKET)
+        except errors.NotFound:
+            try:
+                self._c.create_bucket(AUTH_BUCKET, replication(1))
+            except errors.AlreadyExists:
+                pass  # another node's init made it meanwhile
+
+    def put_key(self, record: AccessKey) -> None:
+        """Write (create or replace) a key's record; in force here at once, elsewhere within CACHE_TTL_S."""
+        data = record.to_json()
+        header = object_pb2.PutObjectHeader(
+            bucket=AUTH_BUCKET, key=KEY_PREFIX + record.key_id, content_type="application/json",
+            size_bytes=len(data),
+            policy=replication(max(1, min(self._metadata_replicas, self._live_count()))))
+        self._c.put_object(header, iter([memoryview(data)]))
+        with self._lock:
+            self._cache[record.key_id] = (self._monotonic_s(), record)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def key(self, key_id: str) -> AccessKey | None:
+        """The key's record (None when there is none), from the cache while fresh."""
+        now = self._monotonic_s()
+        with self._lock:
+            cached = self._cache.get(key_id)
+        if cached is not None:
+            age = now - cached[0]
+            if age < (CACHE_TTL_S if cached[1] is not None else MISS_TTL_S):
+                return cached[1]
+        try:
+            record = self._read(key_id)
+        except errors.Unavailable:
+            if cached is not None and cached[1] is not None and now - cached[0] < STALE_MAX_S:
+                return cached[1]
+            raise
+        with self._lock:
+            if len(self._cache) >= CACHE_ENTRIES_MAX:
+                self._cache.clear()
+            self._cache[key_id] = (now, record)
+        return record
+
+    def initialised(self) -> bool:
+        """Whether InitCluster has run (the auth bucket exists); once seen, remembered."""
+        if self._initialised:
+            return True
+        try:
+            self._c.bucket(AUTH_BUCKET)
+        except errors.NotFound:
+            return False
+        self._initialised = True
+        return True
+
+    def _read(self, key_id: str) -> AccessKey | None:
+        if not self.initialised():
+            raise NotInitialised(NOT_INITIALISED)
+        try:
+            manifest = self._c.current_manifest(AUTH_BUCKET, KEY_PREFIX + key_id)
+        except errors.NotFound:
+            return None
+        if not manifest.inline:
+            raise errors.DataLoss(f"the record of access key {key_id} is not stored inline; it was not written "
+                                  "by this software")
+        return AccessKey.from_json(bytes(manifest.inline_data))
+
+    def keys(self) -> list[AccessKey]:
+        """Every key record (a quorum list of the bucket), sorted by key id."""
+        try:
+            self._c.bucket(AUTH_BUCKET)
+        except errors.NotFound:
+            return []
+        found: list[AccessKey] = []
+        token = ""
+        while True:
+            page, token = self._c.list_objects(AUTH_BUCKET, KEY_PREFIX, 1000, token)
+            for manifest in page:
+                if manifest.inline:
+                    found.append(AccessKey.from_json(bytes(manifest.inline_data)))
+            if not token or len(found) >= KEYS_MAX:
+                break
+        return sorted(found, key=lambda record: record.key_id)
+
+    def forget_cached(self) -> None:
+        with self._lock:
+            self._cache.clear()

@@ -33,6 +33,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from node import errors
 from node.api.admin_service import AdminServicer, Healing, Operations
 from node.api.auth import PeerIdentityInterceptor, RequestAuthInterceptor
+from node.api.credentials_service import CredentialsServicer
 from node.api.init_service import InitServicer
 from node.auth.store import NOT_INITIALISED, SYSTEM_TENANT, CredentialStore
 from node.api.delay import DelayInterceptor
@@ -341,7 +342,10 @@ class NodeDaemon:
         self.server.add_generic_rpc_handlers((
             ObjectServicer(self.coordinator, self.metrics, self.cluster.state_name).handlers(), admin,
             InitServicer(store=self.credentials, box=self.secret_box, cluster_key=cfg.cluster_secret,
-                         wall_ms=self.clock.wall_ms).handlers()))
+                         wall_ms=self.clock.wall_ms).handlers(),
+            CredentialsServicer(store=self.credentials, box=self.secret_box, wall_ms=self.clock.wall_ms,
+                                buckets_of=lambda tenant: [b.name for b in self.coordinator.list_buckets()
+                                                           if b.owner == tenant]).handlers()))
         self.peer_server.add_generic_rpc_handlers((
             PeerServicer(self.store, self.hlc, self.metrics, storage.frame_size_bytes,
                          storage.chunk_size_bytes, self.node_id, self._deep_throttle,

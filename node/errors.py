@@ -46,4 +46,8 @@ class ResourceExhausted(RingstoreError):
 
 
 class Unauthenticated(RingstoreError):
-    """The caller did not prove it knows the cluster secret."""
+    """The caller did not prove who it is (no access key, or one that does not check out)."""
+
+
+class PermissionDenied(RingstoreError):
+    """The caller's access key is valid but does not allow this action on this bucket or key."""

@@ -22,6 +22,7 @@ import grpc
 from node import errors
 from node.api.handlers import wrapped_handler
 from node.api.status import Malformed
+from node.auth.principal import reset_caller, set_caller
 from ringstore.auth import signing
 from ringstore.tls import NODE_URI_PREFIX
 
@@ -98,6 +99,7 @@ class RequestAuthInterceptor(grpc.ServerInterceptor):
         if handler is None or method in OPEN_METHODS or method.startswith(OPEN_PREFIXES):
             return handler
         streaming_request = handler.request_streaming
+        streaming_response = handler.response_streaming
 
         def wrap(behavior):
             def checked(request_or_iterator, context):
@@ -122,8 +124,24 @@ class RequestAuthInterceptor(grpc.ServerInterceptor):
                     context.abort(grpc.StatusCode.PERMISSION_DENIED,
                                   f"{method.removeprefix(ADMIN_PREFIX)} needs the operator's key; access key "
                                   f"{verified.key_id} is tenant {verified.tenant}'s")
-                return behavior(request_or_iterator, context)
+                if streaming_response:
+                    return _as_caller(verified.access_key, behavior(request_or_iterator, context))
+                token = set_caller(verified.access_key)
+                try:
+                    return behavior(request_or_iterator, context)
+                finally:
+                    reset_caller(token)
 
             return checked
 
         return wrapped_handler(handler, wrap)
+
+
+def _as_caller(key, responses):
+    """A streamed answer produced with `key` as the caller (node/auth/principal.py): gRPC pulls
+    it after the handler returned, one message at a time."""
+    token = set_caller(key)
+    try:
+        yield from responses
+    finally:
+        reset_caller(token)

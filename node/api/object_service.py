@@ -9,6 +9,8 @@ import grpc
 
 from node import errors
 from node.api.status import check_parsed, download_method, streaming, unary, unary_method, upload_method
+from node.auth import policy
+from node.auth.principal import caller
 from node.metrics import Metrics
 from node.objects.coordinator import Coordinator
 from ringstore.v1 import common_pb2, object_pb2
@@ -31,19 +33,38 @@ class ObjectServicer:
         self._metrics = metrics
         self._state_name = state_name
 
+    def _allow(self, action: str, bucket: str, key: str = "", *, prefix: str | None = None) -> None:
+        """Refuse unless the caller may do `action` (node/auth/policy.py); the operator's calls skip
+        the bucket lookup."""
+        if policy.is_operator(caller()):
+            return
+        try:
+            policy.check(action, bucket, self._c.bucket(bucket).owner, key, prefix=prefix)
+        except errors.PermissionDenied:
+            self._metrics.auth_failures.labels("denied").inc()
+            raise
+
     @unary
     def CreateBucket(self, request: object_pb2.CreateBucketRequest, context) -> object_pb2.CreateBucketResponse:
-        policy = request.default_policy if request.HasField("default_policy") else None
-        return object_pb2.CreateBucketResponse(bucket=self._c.create_bucket(request.bucket, policy, request.request_id))
+        redundancy = request.default_policy if request.HasField("default_policy") else None
+        try:
+            owner = policy.owner_for_new_bucket(request.bucket)
+        except errors.PermissionDenied:
+            self._metrics.auth_failures.labels("denied").inc()
+            raise
+        return object_pb2.CreateBucketResponse(
+            bucket=self._c.create_bucket(request.bucket, redundancy, request.request_id, owner=owner))
 
     @unary
     def DeleteBucket(self, request, context):
+        self._allow("remove-bucket", request.bucket)
         self._c.delete_bucket(request.bucket, request.request_id)
         return object_pb2.DeleteBucketResponse()
 
     @unary
     def ListBuckets(self, request, context):
-        return object_pb2.ListBucketsResponse(buckets=self._c.list_buckets())
+        return object_pb2.ListBucketsResponse(
+            buckets=[b for b in self._c.list_buckets() if policy.may_see(b.name, b.owner)])
 
     @unary
     def PutObject(self, request_iterator: Iterator, context) -> object_pb2.PutObjectResponse:
@@ -83,6 +104,7 @@ class ObjectServicer:
                         f"the {size_bytes} bytes that arrived hash to {digest.hex()[:16]}, not the client's "
                         f"{bytes(sent.blake3).hex()[:16]}; nothing was stored")
 
+            self._allow("put", first.header.bucket, first.header.key)
             manifest = self._c.put_object(first.header, data(), check_end)
             outcome = "ok"
             self._metrics.put_bytes.inc(manifest.size_bytes)
@@ -98,6 +120,7 @@ class ObjectServicer:
         try:
             start = request.range_start_bytes if request.HasField("range_start_bytes") else None
             length = request.range_length_bytes if request.HasField("range_length_bytes") else None
+            self._allow("get", request.bucket, request.key)
             manifest, start, length, payload = self._c.get_object(request.bucket, request.key, start, length)
             yield object_pb2.GetObjectResponse(info=object_pb2.GetObjectInfo(
                 object=object_info(manifest), range_start_bytes=start, range_length_bytes=length))
@@ -111,6 +134,7 @@ class ObjectServicer:
 
     @unary
     def StatObject(self, request, context):
+        self._allow("stat", request.bucket, request.key)
         manifest = self._c.current_manifest(request.bucket, request.key)
         reply = object_pb2.StatObjectResponse(object=object_info(manifest))
         placements = [self._c.chunk_placement(ref, manifest.policy) for ref in manifest.chunks]
@@ -125,6 +149,7 @@ class ObjectServicer:
     def ConvertObject(self, request: object_pb2.ConvertObjectRequest, context):
         if request.policy.WhichOneof("policy") is None:
             raise errors.InvalidArgument("ConvertObject needs a policy: replicas=N or ec=K+M")
+        self._allow("convert", request.bucket, request.key)
         outcome = "error"
         try:
             for event in self._c.convert_object(request.bucket, request.key, request.policy):
@@ -141,11 +166,13 @@ class ObjectServicer:
 
     @unary
     def ListObjects(self, request, context):
+        self._allow("list", request.bucket, prefix=request.prefix)
         items, token = self._c.list_objects(request.bucket, request.prefix, request.page_size, request.page_token)
         return object_pb2.ListObjectsResponse(objects=[object_info(m) for m in items], next_page_token=token)
 
     @unary
     def DeleteObject(self, request, context):
+        self._allow("delete", request.bucket, request.key)
         return object_pb2.DeleteObjectResponse(version=self._c.delete_object(request.bucket, request.key))
 
     def handlers(self) -> grpc.GenericRpcHandler:

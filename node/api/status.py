@@ -29,6 +29,7 @@ STATUS_OF: dict[type[Exception], grpc.StatusCode] = {
     errors.DataLoss: grpc.StatusCode.DATA_LOSS,
     errors.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     # The store does not import node.errors (it sits below it); its errors map here too.
     store.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
     store.ChecksumMismatch: grpc.StatusCode.INVALID_ARGUMENT,

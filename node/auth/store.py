@@ -21,6 +21,8 @@ converges, but a write is not acknowledged by a quorum and cannot be read back c
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +35,8 @@ from ringstore.v1 import object_pb2
 SYSTEM_TENANT = "_system"
 AUTH_BUCKET = "auth"
 KEY_PREFIX = "keys/"
+TENANT_PREFIX = "tenants/"
+TENANT_FORMAT = 1
 CACHE_TTL_S = 2.0
 MISS_TTL_S = 1.0
 STALE_MAX_S = 30.0
@@ -45,6 +49,21 @@ KEYS_MAX = 100_000
 
 NOT_INITIALISED = ("the cluster has no access keys yet: make the operator's with `nodectl admin init "
                    "--cluster-secret-file FILE`")
+
+
+@dataclasses.dataclass(frozen=True)
+class Tenant:
+    name: str
+    created_at_unix_ms: int
+    description: str = ""
+
+
+def _tenant(data: bytes) -> Tenant:
+    raw = json.loads(data)
+    if not isinstance(raw, dict) or raw.get("format") != TENANT_FORMAT:
+        raise errors.DataLoss("a tenant record is not one this software wrote")
+    return Tenant(name=str(raw["name"]), created_at_unix_ms=int(raw["created_at_unix_ms"]),
+                  description=str(raw.get("description", "")))
 
 
 class NotInitialised(errors.Unauthenticated):
@@ -79,22 +98,35 @@ class CredentialStore:
 
     def put_key(self, record: AccessKey) -> None:
         """Write (create or replace) a key's record; in force here at once, elsewhere within CACHE_TTL_S."""
-        data = record.to_json()
-        header = object_pb2.PutObjectHeader(
-            bucket=AUTH_BUCKET, key=KEY_PREFIX + record.key_id, content_type="application/json",
-            size_bytes=len(data),
-            policy=replication(max(1, min(self._metadata_replicas, self._live_count()))))
-        self._c.put_object(header, iter([memoryview(data)]))
+        self._put(KEY_PREFIX + record.key_id, record.to_json())
         with self._lock:
             self._cache[record.key_id] = (self._monotonic_s(), record)
 
+    def _put(self, name: str, data: bytes) -> None:
+        header = object_pb2.PutObjectHeader(
+            bucket=AUTH_BUCKET, key=name, content_type="application/json", size_bytes=len(data),
+            policy=replication(max(1, min(self._metadata_replicas, self._live_count()))))
+        self._c.put_object(header, iter([memoryview(data)]))
+
+    def _list(self, prefix: str) -> list:
+        """Every live record under `prefix` (quorum listing, page by page)."""
+        if not self.initialised():
+            return []
+        found = []
+        token = ""
+        while True:
+            page, token = self._c.list_objects(AUTH_BUCKET, prefix, 1000, token)
+            found.extend(m for m in page if m.inline)
+            if not token or len(found) >= KEYS_MAX:
+                return found
+
     # -- reading ---------------------------------------------------------------------------------
 
-    def key(self, key_id: str) -> AccessKey | None:
-        """The key's record (None when there is none), from the cache while fresh."""
+    def key(self, key_id: str, *, fresh: bool = False) -> AccessKey | None:
+        """The key's record (None when there is none), from the cache while fresh (`fresh`: read it)."""
         now = self._monotonic_s()
         with self._lock:
-            cached = self._cache.get(key_id)
+            cached = None if fresh else self._cache.get(key_id)
         if cached is not None:
             age = now - cached[0]
             if age < (CACHE_TTL_S if cached[1] is not None else MISS_TTL_S):
@@ -136,20 +168,30 @@ class CredentialStore:
 
     def keys(self) -> list[AccessKey]:
         """Every key record (a quorum list of the bucket), sorted by key id."""
-        try:
-            self._c.bucket(AUTH_BUCKET)
-        except errors.NotFound:
-            return []
-        found: list[AccessKey] = []
-        token = ""
-        while True:
-            page, token = self._c.list_objects(AUTH_BUCKET, KEY_PREFIX, 1000, token)
-            for manifest in page:
-                if manifest.inline:
-                    found.append(AccessKey.from_json(bytes(manifest.inline_data)))
-            if not token or len(found) >= KEYS_MAX:
-                break
+        found = [AccessKey.from_json(bytes(m.inline_data)) for m in self._list(KEY_PREFIX)]
         return sorted(found, key=lambda record: record.key_id)
+
+    # -- tenants ---------------------------------------------------------------------------------
+
+    def put_tenant(self, tenant: Tenant) -> None:
+        data = json.dumps({"format": TENANT_FORMAT, "name": tenant.name, "created_at_unix_ms": tenant.created_at_unix_ms,
+                           "description": tenant.description}, sort_keys=True).encode()
+        self._put(TENANT_PREFIX + tenant.name, data)
+
+    def tenant(self, name: str) -> Tenant | None:
+        if not self.initialised():
+            return None
+        try:
+            manifest = self._c.current_manifest(AUTH_BUCKET, TENANT_PREFIX + name)
+        except errors.NotFound:
+            return None
+        return _tenant(bytes(manifest.inline_data))
+
+    def tenants(self) -> list[Tenant]:
+        return sorted((_tenant(bytes(m.inline_data)) for m in self._list(TENANT_PREFIX)), key=lambda t: t.name)
+
+    def delete_tenant(self, name: str) -> None:
+        self._c.delete_object(AUTH_BUCKET, TENANT_PREFIX + name)
 
     def forget_cached(self) -> None:
         with self._lock:

@@ -250,7 +250,7 @@ class Coordinator:
         return live
 
     def create_bucket(self, name: str, policy: common_pb2.RedundancyPolicy | None,
-                      request_id: str = "") -> common_pb2.BucketRecord:
+                      request_id: str = "", owner: str = "") -> common_pb2.BucketRecord:
         """Create the bucket through the register: exactly one of many concurrent creators of a name
         succeeds, every other one is ALREADY_EXISTS naming the stored policy (even when it asked for
         the same policy: it is another request). A retry of the winning request (same request_id,
@@ -273,7 +273,8 @@ class Coordinator:
                 self._hlc.observe(current.version)
             record = common_pb2.BucketRecord(format_version=BUCKET_RECORD_FORMAT_VERSION, tenant=self.tenant,
                                              name=name, default_policy=policy, version=self._hlc.now(),
-                                             created_at_unix_ms=self._wall_ms(), request_id=request_id)
+                                             created_at_unix_ms=self._wall_ms(), request_id=request_id,
+                                             owner=owner)
             record.recent_request_ids.extend(_recent(current, request_id))
             built.append(record)
             return record

@@ -1,4 +1,4 @@
-"""`admin init`: the cluster's first operator key (tenants, keys and quotas join this group next).
+"""`admin init|tenant|key`: the cluster's first operator key, tenants and their access keys.
 
 `init` is the one command that needs no access key: it proves knowledge of the cluster key by
 reading a node's `--cluster-secret-file` (ringstore/auth/bootstrap.py). It prints the key id and
@@ -8,15 +8,18 @@ the credentials file, 0600, so later commands take `--profile NAME` or RINGSTORE
 
 from __future__ import annotations
 
+import datetime
+
 import click
 
 from nodectl.cli.common import _print_json, _Settings
+from nodectl.cli.formatting import format_table
 from ringstore.auth.credentials import Credentials, credentials_path, write_profile
 
 
 @click.group("admin")
 def admin_group() -> None:
-    """Cluster administration: the operator key (init)."""
+    """Cluster administration: the operator key (init), tenants and their access keys."""
 
 
 @admin_group.command("init")
@@ -50,3 +53,110 @@ def init_command(settings: _Settings, cluster_secret_file: str, save_profile: st
     else:
         click.echo(f"use it: export RINGSTORE_ACCESS_KEY_ID={result.key_id} RINGSTORE_SECRET_ACCESS_KEY=...,"
                    f" or save it with --save-profile NAME (file {credentials_path()})")
+
+
+def _when(unix_ms: int) -> str:
+    if not unix_ms:
+        return "-"
+    return datetime.datetime.fromtimestamp(unix_ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+@admin_group.group("tenant")
+def tenant_group() -> None:
+    """Tenants: who owns buckets (operator only)."""
+
+
+@tenant_group.command("create")
+@click.argument("name")
+@click.option("--description", default="", help="A note kept with the tenant.")
+@click.pass_obj
+def tenant_create(settings: _Settings, name: str, description: str) -> None:
+    """Create tenant NAME (2-63 of a-z, 0-9, '-')."""
+    with settings.client() as client:
+        tenant = client.create_tenant(name, description=description)
+    click.echo(f"created tenant {tenant.name}; give it a key with: nodectl admin key create --tenant {tenant.name}")
+
+
+@tenant_group.command("ls")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_obj
+def tenant_ls(settings: _Settings, as_json: bool) -> None:
+    """List the tenants."""
+    with settings.client() as client:
+        tenants = client.list_tenants()
+    if as_json:
+        _print_json([t.to_dict() for t in tenants])
+        return
+    click.echo("\n".join(format_table(("TENANT", "CREATED (UTC)", "DESCRIPTION"),
+                                      ((t.name, _when(t.created_at_unix_ms), t.description or "-") for t in tenants))))
+
+
+@tenant_group.command("rm")
+@click.argument("name")
+@click.pass_obj
+def tenant_rm(settings: _Settings, name: str) -> None:
+    """Remove tenant NAME (it must own no bucket); its keys are revoked."""
+    with settings.client() as client:
+        revoked = client.delete_tenant(name)
+    click.echo(f"removed tenant {name}; revoked {revoked} key(s)")
+
+
+@admin_group.group("key")
+def key_group() -> None:
+    """Access keys of tenants (operator only)."""
+
+
+@key_group.command("create")
+@click.option("--tenant", required=True, help="The tenant the key acts for.")
+@click.option("--read-only", is_flag=True, help="Reads only (get, stat, ls).")
+@click.option("--bucket", default="", help="Only this bucket.")
+@click.option("--prefix", default="", help="Only keys starting with this prefix.")
+@click.option("--expires-in", default=None, metavar="DURATION", help="Lifetime, e.g. 12h, 7d, 2w (default: none).")
+@click.option("--description", default="", help="A note kept with the key.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (with the secret, this once).")
+@click.pass_obj
+def key_create(settings: _Settings, tenant: str, read_only: bool, bucket: str, prefix: str,
+               expires_in: str | None, description: str, as_json: bool) -> None:
+    """Make an access key for TENANT and print its secret (shown once)."""
+    with settings.client() as client:
+        made = client.create_key(tenant, read_only=read_only, bucket=bucket, prefix=prefix, expires_in=expires_in,
+                                 description=description)
+    if as_json:
+        _print_json({**made.key.to_dict(), "secret": made.secret})
+        return
+    click.echo(f"access key: {made.key.key_id} (tenant {made.key.tenant})")
+    click.echo(f"secret:     {made.secret}   (shown once: keep it safe)")
+
+
+@key_group.command("ls")
+@click.option("--tenant", default="", help="Only this tenant's keys.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (never secrets).")
+@click.pass_obj
+def key_ls(settings: _Settings, tenant: str, as_json: bool) -> None:
+    """List access keys: id, tenant, state, scopes, expiry (never a secret)."""
+    with settings.client() as client:
+        keys = client.list_keys(tenant)
+    if as_json:
+        _print_json([k.to_dict() for k in keys])
+        return
+
+    def scopes(k) -> str:
+        parts = (["read-only"] if k.read_only else []) + ([f"bucket={k.bucket}"] if k.bucket else []) + (
+            [f"prefix={k.prefix}"] if k.prefix else [])
+        return ",".join(parts) or "-"
+
+    click.echo("\n".join(format_table(
+        ("KEY", "TENANT", "ROLE", "STATE", "SCOPES", "EXPIRES (UTC)", "DESCRIPTION"),
+        ((k.key_id, k.tenant, k.role, k.state, scopes(k), _when(k.expires_at_unix_ms), k.description or "-")
+         for k in keys))))
+
+
+@key_group.command("revoke")
+@click.argument("key_id")
+@click.pass_obj
+def key_revoke(settings: _Settings, key_id: str) -> None:
+    """Revoke KEY_ID: every node refuses it within a few seconds."""
+    with settings.client() as client:
+        info = client.revoke_key(key_id)
+    click.echo(f"revoked {info.key_id} (tenant {info.tenant}) at {_when(info.revoked_at_unix_ms)} UTC; every node "
+               "refuses it within 2 s")

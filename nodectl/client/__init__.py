@@ -34,6 +34,7 @@ from __future__ import annotations
 from ringstore.auth.credentials import Credentials
 
 # Everything below is re-exported: these are the names `nodectl.client` has always offered.
+from nodectl.client.admin import _AdminCalls
 from nodectl.client.auth import SigningInterceptor
 from nodectl.client.buckets import _BucketCalls
 from nodectl.client.cluster import PLAN_CHANGES, _ClusterCalls
@@ -115,6 +116,9 @@ from nodectl.client.results import (
     FsckSummary,
     HolderStatus,
     InitResult,
+    NewKey,
+    Tenant,
+    AccessKeyInfo,
     ListPage,
     Member,
     MemberStatus,
@@ -166,5 +170,5 @@ from nodectl.errors import (
 )
 
 
-class Client(_BucketCalls, _ObjectCalls, _ClusterCalls, _RepairCalls):
+class Client(_BucketCalls, _ObjectCalls, _ClusterCalls, _RepairCalls, _AdminCalls):
     """A connection to one Ringstore node. Thread-safe; close it (or use `with`) when done."""

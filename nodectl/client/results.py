@@ -572,3 +572,42 @@ class InitResult(_Dict):
     secret: str
     # False when the cluster already had this operator key (a repeated init).
     created: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Tenant(_Dict):
+    """A tenant: who owns buckets."""
+
+    name: str
+    created_at_unix_ms: int
+    description: str
+
+
+@dataclasses.dataclass(frozen=True)
+class AccessKeyInfo(_Dict):
+    """An access key as listed (never its secret)."""
+
+    key_id: str
+    tenant: str
+    # "tenant" or "operator".
+    role: str
+    # "active", "expired" or "revoked".
+    state: str
+    created_at_unix_ms: int
+    # 0: never.
+    expires_at_unix_ms: int
+    # 0: not revoked.
+    revoked_at_unix_ms: int
+    read_only: bool
+    # Scopes: "" = any bucket / any key.
+    bucket: str
+    prefix: str
+    description: str
+
+
+@dataclasses.dataclass(frozen=True)
+class NewKey(_Dict):
+    """A key just made: its listing and its secret (shown this once)."""
+
+    key: AccessKeyInfo
+    secret: str

@@ -473,3 +473,111 @@ class InitClusterResponse(_message.Message):
     secret: str
     created: bool
     def __init__(self, key_id: _Optional[str] = ..., secret: _Optional[str] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class Tenant(_message.Message):
+    __slots__ = ("name", "created_at_unix_ms", "description")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    created_at_unix_ms: int
+    description: str
+    def __init__(self, name: _Optional[str] = ..., created_at_unix_ms: _Optional[int] = ..., description: _Optional[str] = ...) -> None: ...
+
+class CreateTenantRequest(_message.Message):
+    __slots__ = ("name", "description")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+
+class ListTenantsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListTenantsResponse(_message.Message):
+    __slots__ = ("tenants",)
+    TENANTS_FIELD_NUMBER: _ClassVar[int]
+    tenants: _containers.RepeatedCompositeFieldContainer[Tenant]
+    def __init__(self, tenants: _Optional[_Iterable[_Union[Tenant, _Mapping]]] = ...) -> None: ...
+
+class DeleteTenantRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeleteTenantResponse(_message.Message):
+    __slots__ = ("keys_revoked",)
+    KEYS_REVOKED_FIELD_NUMBER: _ClassVar[int]
+    keys_revoked: int
+    def __init__(self, keys_revoked: _Optional[int] = ...) -> None: ...
+
+class AccessKeyInfo(_message.Message):
+    __slots__ = ("key_id", "tenant", "role", "state", "created_at_unix_ms", "expires_at_unix_ms", "revoked_at_unix_ms", "read_only", "bucket", "prefix", "description")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    READ_ONLY_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    tenant: str
+    role: str
+    state: str
+    created_at_unix_ms: int
+    expires_at_unix_ms: int
+    revoked_at_unix_ms: int
+    read_only: bool
+    bucket: str
+    prefix: str
+    description: str
+    def __init__(self, key_id: _Optional[str] = ..., tenant: _Optional[str] = ..., role: _Optional[str] = ..., state: _Optional[str] = ..., created_at_unix_ms: _Optional[int] = ..., expires_at_unix_ms: _Optional[int] = ..., revoked_at_unix_ms: _Optional[int] = ..., read_only: _Optional[bool] = ..., bucket: _Optional[str] = ..., prefix: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+
+class CreateKeyRequest(_message.Message):
+    __slots__ = ("tenant", "read_only", "bucket", "prefix", "expires_in_s", "description")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    READ_ONLY_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_IN_S_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    read_only: bool
+    bucket: str
+    prefix: str
+    expires_in_s: float
+    description: str
+    def __init__(self, tenant: _Optional[str] = ..., read_only: _Optional[bool] = ..., bucket: _Optional[str] = ..., prefix: _Optional[str] = ..., expires_in_s: _Optional[float] = ..., description: _Optional[str] = ...) -> None: ...
+
+class CreateKeyResponse(_message.Message):
+    __slots__ = ("key", "secret")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    key: AccessKeyInfo
+    secret: str
+    def __init__(self, key: _Optional[_Union[AccessKeyInfo, _Mapping]] = ..., secret: _Optional[str] = ...) -> None: ...
+
+class ListKeysRequest(_message.Message):
+    __slots__ = ("tenant",)
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    def __init__(self, tenant: _Optional[str] = ...) -> None: ...
+
+class ListKeysResponse(_message.Message):
+    __slots__ = ("keys",)
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedCompositeFieldContainer[AccessKeyInfo]
+    def __init__(self, keys: _Optional[_Iterable[_Union[AccessKeyInfo, _Mapping]]] = ...) -> None: ...
+
+class RevokeKeyRequest(_message.Message):
+    __slots__ = ("key_id",)
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    def __init__(self, key_id: _Optional[str] = ...) -> None: ...

@@ -99,6 +99,36 @@ class AdminServiceStub:
                 request_serializer=ringstore_dot_v1_dot_admin__pb2.InitClusterRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_admin__pb2.InitClusterResponse.FromString,
                 _registered_method=True)
+        self.CreateTenant = channel.unary_unary(
+                '/ringstore.v1.AdminService/CreateTenant',
+                request_serializer=ringstore_dot_v1_dot_admin__pb2.CreateTenantRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_admin__pb2.Tenant.FromString,
+                _registered_method=True)
+        self.ListTenants = channel.unary_unary(
+                '/ringstore.v1.AdminService/ListTenants',
+                request_serializer=ringstore_dot_v1_dot_admin__pb2.ListTenantsRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_admin__pb2.ListTenantsResponse.FromString,
+                _registered_method=True)
+        self.DeleteTenant = channel.unary_unary(
+                '/ringstore.v1.AdminService/DeleteTenant',
+                request_serializer=ringstore_dot_v1_dot_admin__pb2.DeleteTenantRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_admin__pb2.DeleteTenantResponse.FromString,
+                _registered_method=True)
+        self.CreateKey = channel.unary_unary(
+                '/ringstore.v1.AdminService/CreateKey',
+                request_serializer=ringstore_dot_v1_dot_admin__pb2.CreateKeyRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_admin__pb2.CreateKeyResponse.FromString,
+                _registered_method=True)
+        self.ListKeys = channel.unary_unary(
+                '/ringstore.v1.AdminService/ListKeys',
+                request_serializer=ringstore_dot_v1_dot_admin__pb2.ListKeysRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_admin__pb2.ListKeysResponse.FromString,
+                _registered_method=True)
+        self.RevokeKey = channel.unary_unary(
+                '/ringstore.v1.AdminService/RevokeKey',
+                request_serializer=ringstore_dot_v1_dot_admin__pb2.RevokeKeyRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_admin__pb2.AccessKeyInfo.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -199,6 +229,45 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateTenant(self, request, context):
+        """Tenants: who owns buckets. Operator only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTenants(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteTenant(self, request, context):
+        """Remove a tenant that owns no bucket; its keys are revoked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateKey(self, request, context):
+        """Access keys of a tenant: the secret is in the answer to CreateKey only. Operator only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListKeys(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -266,6 +335,36 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.InitCluster,
                     request_deserializer=ringstore_dot_v1_dot_admin__pb2.InitClusterRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_admin__pb2.InitClusterResponse.SerializeToString,
+            ),
+            'CreateTenant': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTenant,
+                    request_deserializer=ringstore_dot_v1_dot_admin__pb2.CreateTenantRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_admin__pb2.Tenant.SerializeToString,
+            ),
+            'ListTenants': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTenants,
+                    request_deserializer=ringstore_dot_v1_dot_admin__pb2.ListTenantsRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_admin__pb2.ListTenantsResponse.SerializeToString,
+            ),
+            'DeleteTenant': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTenant,
+                    request_deserializer=ringstore_dot_v1_dot_admin__pb2.DeleteTenantRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_admin__pb2.DeleteTenantResponse.SerializeToString,
+            ),
+            'CreateKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateKey,
+                    request_deserializer=ringstore_dot_v1_dot_admin__pb2.CreateKeyRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_admin__pb2.CreateKeyResponse.SerializeToString,
+            ),
+            'ListKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListKeys,
+                    request_deserializer=ringstore_dot_v1_dot_admin__pb2.ListKeysRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_admin__pb2.ListKeysResponse.SerializeToString,
+            ),
+            'RevokeKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeKey,
+                    request_deserializer=ringstore_dot_v1_dot_admin__pb2.RevokeKeyRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_admin__pb2.AccessKeyInfo.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -619,6 +718,168 @@ class AdminService:
             '/ringstore.v1.AdminService/InitCluster',
             ringstore_dot_v1_dot_admin__pb2.InitClusterRequest.SerializeToString,
             ringstore_dot_v1_dot_admin__pb2.InitClusterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateTenant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.AdminService/CreateTenant',
+            ringstore_dot_v1_dot_admin__pb2.CreateTenantRequest.SerializeToString,
+            ringstore_dot_v1_dot_admin__pb2.Tenant.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTenants(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.AdminService/ListTenants',
+            ringstore_dot_v1_dot_admin__pb2.ListTenantsRequest.SerializeToString,
+            ringstore_dot_v1_dot_admin__pb2.ListTenantsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteTenant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.AdminService/DeleteTenant',
+            ringstore_dot_v1_dot_admin__pb2.DeleteTenantRequest.SerializeToString,
+            ringstore_dot_v1_dot_admin__pb2.DeleteTenantResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.AdminService/CreateKey',
+            ringstore_dot_v1_dot_admin__pb2.CreateKeyRequest.SerializeToString,
+            ringstore_dot_v1_dot_admin__pb2.CreateKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.AdminService/ListKeys',
+            ringstore_dot_v1_dot_admin__pb2.ListKeysRequest.SerializeToString,
+            ringstore_dot_v1_dot_admin__pb2.ListKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.AdminService/RevokeKey',
+            ringstore_dot_v1_dot_admin__pb2.RevokeKeyRequest.SerializeToString,
+            ringstore_dot_v1_dot_admin__pb2.AccessKeyInfo.FromString,
             options,
             channel_credentials,
             insecure,

@@ -108,7 +108,7 @@ class Manifest(_message.Message):
     def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., chunks: _Optional[_Iterable[_Union[ChunkRef, _Mapping]]] = ..., inline_data: _Optional[bytes] = ..., policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., expires_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ...) -> None: ...
 
 class BucketRecord(_message.Message):
-    __slots__ = ("format_version", "tenant", "name", "default_policy", "version", "tombstone", "created_at_unix_ms", "ballot", "request_id", "recent_request_ids")
+    __slots__ = ("format_version", "tenant", "name", "default_policy", "version", "tombstone", "created_at_unix_ms", "ballot", "request_id", "recent_request_ids", "owner")
     FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -119,6 +119,7 @@ class BucketRecord(_message.Message):
     BALLOT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     RECENT_REQUEST_IDS_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
     format_version: int
     tenant: str
     name: str
@@ -129,7 +130,8 @@ class BucketRecord(_message.Message):
     ballot: Ballot
     request_id: str
     recent_request_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., name: _Optional[str] = ..., default_policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., ballot: _Optional[_Union[Ballot, _Mapping]] = ..., request_id: _Optional[str] = ..., recent_request_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    owner: str
+    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., name: _Optional[str] = ..., default_policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., ballot: _Optional[_Union[Ballot, _Mapping]] = ..., request_id: _Optional[str] = ..., recent_request_ids: _Optional[_Iterable[str]] = ..., owner: _Optional[str] = ...) -> None: ...
 
 class Ballot(_message.Message):
     __slots__ = ("counter", "node_id")

@@ -1,0 +1,29 @@
+"""Who is calling: the access key the client port's interceptor verified, for the handlers below it.
+
+The interceptor (node/api/auth.py) sets it for the duration of one call, on the worker thread that
+serves the call; a streamed answer keeps it while it is produced. None means nobody was checked: a
+node started --insecure, or a call between nodes on the peer port (a node acts as itself).
+"""
+
+from __future__ import annotations
+
+import contextvars
+
+from ringstore.auth.keys import AccessKey
+
+_caller: contextvars.ContextVar[AccessKey | None] = contextvars.ContextVar("ringstore_caller", default=None)
+
+
+def caller() -> AccessKey | None:
+    return _caller.get()
+
+
+def set_caller(key: AccessKey | None) -> contextvars.Token:
+    return _caller.set(key)
+
+
+def reset_caller(token: contextvars.Token) -> None:
+    try:
+        _caller.reset(token)
+    except ValueError:  # a streamed answer closed from another thread (a cancelled call)
+        _caller.set(None)

@@ -1,0 +1,59 @@
+"""Tenants and access keys (operator calls of `Client`): create, list and remove tenants; create,
+list and revoke their keys. A new key's secret is in the `create_key` answer only: nothing else ever
+returns it. Creates and revokes are not retried (a lost answer would make a second tenant or key
+look like a conflict, or a second key); listings are."""
+
+from __future__ import annotations
+
+from ringstore.auth.keys import parse_duration
+from ringstore.v1 import admin_pb2
+
+from nodectl.client.connection import _Connection
+from nodectl.client.results import AccessKeyInfo, NewKey, Tenant
+from nodectl.errors import InvalidArgument
+
+
+def _key_info(pb: admin_pb2.AccessKeyInfo) -> AccessKeyInfo:
+    return AccessKeyInfo(key_id=pb.key_id, tenant=pb.tenant, role=pb.role, state=pb.state,
+                         created_at_unix_ms=pb.created_at_unix_ms, expires_at_unix_ms=pb.expires_at_unix_ms,
+                         revoked_at_unix_ms=pb.revoked_at_unix_ms, read_only=pb.read_only, bucket=pb.bucket,
+                         prefix=pb.prefix, description=pb.description)
+
+
+class _AdminCalls(_Connection):
+    """Tenants and their access keys (the operator's key only)."""
+
+    def create_tenant(self, name: str, *, description: str = "") -> Tenant:
+        pb = self._unary(self._admin.CreateTenant, admin_pb2.CreateTenantRequest(name=name, description=description),
+                         replayable=False)
+        return Tenant(name=pb.name, created_at_unix_ms=pb.created_at_unix_ms, description=pb.description)
+
+    def list_tenants(self) -> list[Tenant]:
+        pb = self._unary(self._admin.ListTenants, admin_pb2.ListTenantsRequest())
+        return [Tenant(name=t.name, created_at_unix_ms=t.created_at_unix_ms, description=t.description)
+                for t in pb.tenants]
+
+    def delete_tenant(self, name: str) -> int:
+        """Remove a tenant that owns no bucket; returns how many of its keys were revoked."""
+        pb = self._unary(self._admin.DeleteTenant, admin_pb2.DeleteTenantRequest(name=name), replayable=False)
+        return pb.keys_revoked
+
+    def create_key(self, tenant: str, *, read_only: bool = False, bucket: str = "", prefix: str = "",
+                   expires_in: str | float | None = None, description: str = "") -> NewKey:
+        """A new key of `tenant`, with optional scopes and lifetime (seconds, or text like "7d")."""
+        if isinstance(expires_in, str):
+            try:
+                expires_in = parse_duration(expires_in)
+            except ValueError as err:
+                raise InvalidArgument(str(err)) from None
+        request = admin_pb2.CreateKeyRequest(tenant=tenant, read_only=read_only, bucket=bucket, prefix=prefix,
+                                             expires_in_s=float(expires_in or 0), description=description)
+        pb = self._unary(self._admin.CreateKey, request, replayable=False)
+        return NewKey(key=_key_info(pb.key), secret=pb.secret)
+
+    def list_keys(self, tenant: str = "") -> list[AccessKeyInfo]:
+        pb = self._unary(self._admin.ListKeys, admin_pb2.ListKeysRequest(tenant=tenant))
+        return [_key_info(k) for k in pb.keys]
+
+    def revoke_key(self, key_id: str) -> AccessKeyInfo:
+        return _key_info(self._unary(self._admin.RevokeKey, admin_pb2.RevokeKeyRequest(key_id=key_id)))

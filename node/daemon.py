@@ -340,7 +340,9 @@ class NodeDaemon:
                               metadata_replicas=storage.metadata_replicas, healing=self._healing(),
                               operations=self._operations(), peers=self.peers, pool=self.send_pool).handlers()
         self.server.add_generic_rpc_handlers((
-            ObjectServicer(self.coordinator, self.metrics, self.cluster.state_name).handlers(), admin,
+            ObjectServicer(self.coordinator, self.metrics, self.cluster.state_name,
+                           access=self.credentials.access if self.tls else None,
+                           put_access=self.credentials.put_access).handlers(), admin,
             InitServicer(store=self.credentials, box=self.secret_box, cluster_key=cfg.cluster_secret,
                          wall_ms=self.clock.wall_ms).handlers(),
             CredentialsServicer(store=self.credentials, box=self.secret_box, wall_ms=self.clock.wall_ms,

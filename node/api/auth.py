@@ -22,7 +22,7 @@ import grpc
 from node import errors
 from node.api.handlers import wrapped_handler
 from node.api.status import Malformed
-from node.auth.principal import reset_caller, set_caller
+from node.auth.principal import ANONYMOUS, reset_caller, set_caller
 from ringstore.auth import signing
 from ringstore.tls import NODE_URI_PREFIX
 
@@ -71,6 +71,10 @@ class PeerIdentityInterceptor(grpc.ServerInterceptor):
 # knowledge of the cluster key instead (node/api/init_service.py).
 OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
 OPEN_METHODS = frozenset({"/ringstore.v1.AdminService/InitCluster"})
+# Reads a call with no signature at all may make: it reaches the handler as Anonymous, and only a
+# public-read bucket answers it (node/auth/policy.py); anything else is UNAUTHENTICATED there.
+ANONYMOUS_METHODS = frozenset({"/ringstore.v1.ObjectService/GetObject", "/ringstore.v1.ObjectService/StatObject",
+                               "/ringstore.v1.ObjectService/ListObjects"})
 ADMIN_PREFIX = "/ringstore.v1.AdminService/"
 
 
@@ -111,6 +115,8 @@ class RequestAuthInterceptor(grpc.ServerInterceptor):
                     verified = signing.verify(dict(context.invocation_metadata()), method, resource, self._lookup,
                                               now_ms=now_ms)
                 except signing.AuthError as err:
+                    if err.reason == "missing" and method in ANONYMOUS_METHODS and not _any_signature_header(context):
+                        return _with_caller(ANONYMOUS, streaming_response, behavior, request_or_iterator, context)
                     self._on_reject(err.reason)
                     why = self._not_initialised() if err.reason in ("missing", "unknown_key") else None
                     context.abort(grpc.StatusCode.UNAUTHENTICATED, why or err.message)
@@ -124,17 +130,26 @@ class RequestAuthInterceptor(grpc.ServerInterceptor):
                     context.abort(grpc.StatusCode.PERMISSION_DENIED,
                                   f"{method.removeprefix(ADMIN_PREFIX)} needs the operator's key; access key "
                                   f"{verified.key_id} is tenant {verified.tenant}'s")
-                if streaming_response:
-                    return _as_caller(verified.access_key, behavior(request_or_iterator, context))
-                token = set_caller(verified.access_key)
-                try:
-                    return behavior(request_or_iterator, context)
-                finally:
-                    reset_caller(token)
+                return _with_caller(verified.access_key, streaming_response, behavior, request_or_iterator, context)
 
             return checked
 
         return wrapped_handler(handler, wrap)
+
+
+def _any_signature_header(context) -> bool:
+    return any(name in signing.HEADERS for name, _ in context.invocation_metadata())
+
+
+def _with_caller(key, streaming_response: bool, behavior, request_or_iterator, context):
+    """Run the handler with `key` as the caller (node/auth/principal.py)."""
+    if streaming_response:
+        return _as_caller(key, behavior(request_or_iterator, context))
+    token = set_caller(key)
+    try:
+        return behavior(request_or_iterator, context)
+    finally:
+        reset_caller(token)
 
 
 def _as_caller(key, responses):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Iterator
 
@@ -10,7 +11,9 @@ import grpc
 from node import errors
 from node.api.status import check_parsed, download_method, streaming, unary, unary_method, upload_method
 from node.auth import policy
-from node.auth.principal import caller
+from node.auth.principal import Anonymous, caller
+from node.auth.store import GRANT_LEVELS, Access
+from ringstore.auth.keys import check_tenant_name
 from node.metrics import Metrics
 from node.objects.coordinator import Coordinator
 from ringstore.v1 import common_pb2, object_pb2
@@ -28,18 +31,32 @@ def object_info(m: common_pb2.Manifest) -> object_pb2.ObjectInfo:
 
 
 class ObjectServicer:
-    def __init__(self, coordinator: Coordinator, metrics: Metrics, state_name) -> None:
+    def __init__(self, coordinator: Coordinator, metrics: Metrics, state_name, *, access=None,
+                 put_access=None) -> None:
         self._c = coordinator
+        # access(bucket, created_at_unix_ms) -> node.auth.store.Access; put_access(Access). None: no
+        # credential store (an --insecure node), so no grants and no public buckets.
+        self._access = access
+        self._put_access = put_access
         self._metrics = metrics
         self._state_name = state_name
+
+    def _bucket_access(self, record: common_pb2.BucketRecord, *, fresh: bool = False) -> Access | None:
+        if self._access is None:
+            return None
+        return self._access(record.name, record.created_at_unix_ms, fresh=fresh)
 
     def _allow(self, action: str, bucket: str, key: str = "", *, prefix: str | None = None) -> None:
         """Refuse unless the caller may do `action` (node/auth/policy.py); the operator's calls skip
         the bucket lookup."""
         if policy.is_operator(caller()):
             return
+        record = self._c.bucket(bucket)
+        # Owner actions read the grants fresh: a tenant whose owner grant was just taken away must not
+        # act on the cached copy for another 2 s (and write its stale grants back over the change).
+        access = self._bucket_access(record, fresh=action in policy.OWNER_ACTIONS)
         try:
-            policy.check(action, bucket, self._c.bucket(bucket).owner, key, prefix=prefix)
+            policy.check(action, bucket, record.owner, key, prefix=prefix, access=access)
         except errors.PermissionDenied:
             self._metrics.auth_failures.labels("denied").inc()
             raise
@@ -63,8 +80,58 @@ class ObjectServicer:
 
     @unary
     def ListBuckets(self, request, context):
+        if isinstance(caller(), Anonymous):
+            raise errors.Unauthenticated(policy.NEEDS_A_KEY)
         return object_pb2.ListBucketsResponse(
-            buckets=[b for b in self._c.list_buckets() if policy.may_see(b.name, b.owner)])
+            buckets=[b for b in self._c.list_buckets() if policy.may_see(b.name, b.owner, self._bucket_access(b))])
+
+    def _access_reply(self, record: common_pb2.BucketRecord, access: Access | None) -> object_pb2.BucketAccess:
+        reply = object_pb2.BucketAccess(bucket=record.name, owner=record.owner,
+                                        public_read=bool(access and access.public_read))
+        reply.grants.update(dict(access.grants) if access else {})
+        return reply
+
+    def _changed_access(self, bucket: str, action: str, change) -> object_pb2.BucketAccess:
+        """Apply `change(Access) -> Access` to the bucket's grants, for its owner or the operator."""
+        if self._access is None:
+            raise errors.FailedPrecondition("this node runs --insecure: grants and public buckets need access keys")
+        record = self._c.bucket(bucket)
+        self._allow(action, bucket)
+        updated = change(self._bucket_access(record, fresh=True))
+        self._put_access(updated)
+        return self._access_reply(record, updated)
+
+    @unary
+    def SetBucketGrant(self, request: object_pb2.SetBucketGrantRequest, context) -> object_pb2.BucketAccess:
+        if request.level not in ("", *GRANT_LEVELS):
+            raise errors.InvalidArgument(f"level {request.level!r} is not one of read, write, owner (or empty to "
+                                         "take the grant away)")
+        try:
+            check_tenant_name(request.tenant)
+        except ValueError as err:
+            raise errors.InvalidArgument(str(err)) from None
+
+        def change(access: Access) -> Access:
+            grants = dict(access.grants)
+            if request.level:
+                grants[request.tenant] = request.level
+            else:
+                grants.pop(request.tenant, None)
+            return dataclasses.replace(access, grants=tuple(sorted(grants.items())))
+
+        return self._changed_access(request.bucket, "grant", change)
+
+    @unary
+    def SetBucketPublicRead(self, request: object_pb2.SetBucketPublicReadRequest, context) -> object_pb2.BucketAccess:
+        return self._changed_access(request.bucket, "set-public-read",
+                                    lambda access: dataclasses.replace(access, public_read=request.public_read))
+
+    @unary
+    def GetBucketInfo(self, request: object_pb2.GetBucketInfoRequest, context) -> object_pb2.GetBucketInfoResponse:
+        record = self._c.bucket(request.bucket)
+        self._allow("info", request.bucket)
+        return object_pb2.GetBucketInfoResponse(bucket=record,
+                                                access=self._access_reply(record, self._bucket_access(record)))
 
     @unary
     def PutObject(self, request_iterator: Iterator, context) -> object_pb2.PutObjectResponse:
@@ -189,5 +256,8 @@ class ObjectServicer:
             "ListObjects": uu(self.ListObjects, o.ListObjectsRequest),
             "DeleteObject": uu(self.DeleteObject, o.DeleteObjectRequest),
             "ConvertObject": download_method(self.ConvertObject, o.ConvertObjectRequest),
+            "SetBucketGrant": uu(self.SetBucketGrant, o.SetBucketGrantRequest),
+            "SetBucketPublicRead": uu(self.SetBucketPublicRead, o.SetBucketPublicReadRequest),
+            "GetBucketInfo": uu(self.GetBucketInfo, o.GetBucketInfoRequest),
         })
 

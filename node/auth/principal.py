@@ -8,17 +8,33 @@ node started --insecure, or a call between nodes on the peer port (a node acts a
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 
 from ringstore.auth.keys import AccessKey
 
-_caller: contextvars.ContextVar[AccessKey | None] = contextvars.ContextVar("ringstore_caller", default=None)
+@dataclasses.dataclass(frozen=True)
+class Anonymous:
+    """A call with no signature at all, let through to the few ObjectService reads a public-read
+    bucket answers (node/auth/policy.py refuses it everything else, as UNAUTHENTICATED)."""
+
+    key_id: str = "anonymous"
+    tenant: str = ""
+    role: str = "anonymous"
+    read_only: bool = True
+    bucket: str = ""
+    prefix: str = ""
 
 
-def caller() -> AccessKey | None:
+ANONYMOUS = Anonymous()
+
+_caller: contextvars.ContextVar[AccessKey | Anonymous | None] = contextvars.ContextVar("ringstore_caller", default=None)
+
+
+def caller() -> AccessKey | Anonymous | None:
     return _caller.get()
 
 
-def set_caller(key: AccessKey | None) -> contextvars.Token:
+def set_caller(key: AccessKey | Anonymous | None) -> contextvars.Token:
     return _caller.set(key)
 
 

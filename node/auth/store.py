@@ -37,6 +37,9 @@ AUTH_BUCKET = "auth"
 KEY_PREFIX = "keys/"
 TENANT_PREFIX = "tenants/"
 TENANT_FORMAT = 1
+ACCESS_PREFIX = "access/"
+ACCESS_FORMAT = 1
+GRANT_LEVELS = ("read", "write", "owner")
 CACHE_TTL_S = 2.0
 MISS_TTL_S = 1.0
 STALE_MAX_S = 30.0
@@ -64,6 +67,38 @@ def _tenant(data: bytes) -> Tenant:
         raise errors.DataLoss("a tenant record is not one this software wrote")
     return Tenant(name=str(raw["name"]), created_at_unix_ms=int(raw["created_at_unix_ms"]),
                   description=str(raw.get("description", "")))
+
+
+@dataclasses.dataclass(frozen=True)
+class Access:
+    """Who may use a bucket besides its owner. The grants belong to one incarnation of the bucket
+    (its creation time): a bucket removed and made again under the same name starts with none."""
+
+    bucket: str
+    bucket_created_at_unix_ms: int
+    grants: tuple[tuple[str, str], ...] = ()  # (tenant, level), sorted by tenant
+    public_read: bool = False
+
+    def level_of(self, tenant: str) -> str:
+        return dict(self.grants).get(tenant, "")
+
+    def to_json(self) -> bytes:
+        return json.dumps({"format": ACCESS_FORMAT, "bucket": self.bucket,
+                           "bucket_created_at_unix_ms": self.bucket_created_at_unix_ms,
+                           "grants": dict(self.grants), "public_read": self.public_read}, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> "Access":
+        raw = json.loads(data)
+        if not isinstance(raw, dict) or raw.get("format") != ACCESS_FORMAT:
+            raise errors.DataLoss("a bucket access record is not one this software wrote")
+        grants = raw.get("grants", {})
+        if not isinstance(grants, dict) or any(level not in GRANT_LEVELS for level in grants.values()):
+            raise errors.DataLoss(f"the access record of bucket {raw.get('bucket')!r} has grants this software "
+                                  "does not know")
+        return cls(bucket=str(raw["bucket"]), bucket_created_at_unix_ms=int(raw["bucket_created_at_unix_ms"]),
+                   grants=tuple(sorted((str(t), str(lv)) for t, lv in grants.items())),
+                   public_read=bool(raw.get("public_read", False)))
 
 
 class NotInitialised(errors.Unauthenticated):
@@ -170,6 +205,38 @@ class CredentialStore:
         """Every key record (a quorum list of the bucket), sorted by key id."""
         found = [AccessKey.from_json(bytes(m.inline_data)) for m in self._list(KEY_PREFIX)]
         return sorted(found, key=lambda record: record.key_id)
+
+    # -- bucket access ---------------------------------------------------------------------------
+
+    def access(self, bucket: str, created_at_unix_ms: int, *, fresh: bool = False) -> Access:
+        """The grants of this incarnation of `bucket` (none when it has none), cached CACHE_TTL_S
+        (`fresh`: read by quorum now, as every change of them and every owner action does)."""
+        now = self._monotonic_s()
+        cache_key = "\0access\0" + bucket
+        with self._lock:
+            cached = None if fresh else self._cache.get(cache_key)
+        if cached is not None and now - cached[0] < CACHE_TTL_S:
+            found = cached[1]
+        else:
+            found = None
+            if self.initialised():
+                try:
+                    found = Access.from_json(bytes(
+                        self._c.current_manifest(AUTH_BUCKET, ACCESS_PREFIX + bucket).inline_data))
+                except errors.NotFound:
+                    pass
+            with self._lock:
+                if len(self._cache) >= CACHE_ENTRIES_MAX:
+                    self._cache.clear()
+                self._cache[cache_key] = (now, found)
+        if found is None or found.bucket_created_at_unix_ms != created_at_unix_ms:
+            return Access(bucket=bucket, bucket_created_at_unix_ms=created_at_unix_ms)
+        return found
+
+    def put_access(self, access: Access) -> None:
+        self._put(ACCESS_PREFIX + access.bucket, access.to_json())
+        with self._lock:
+            self._cache["\0access\0" + access.bucket] = (self._monotonic_s(), access)
 
     # -- tenants ---------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ import click
 import grpc
 
 from nodectl.cli.admin import admin_group
+from nodectl.cli.bucket import bucket_group
 from nodectl.cli.cluster import ring_group, status_command
 from nodectl.cli.common import ADDRESS_ENV, EXIT_INTERRUPTED, Clock, _fail, _Settings
 from nodectl.cli.fsck import fsck_command
@@ -143,3 +144,4 @@ main.add_command(node_group)
 main.add_command(ring_group)
 main.add_command(tls_group)
 main.add_command(admin_group)
+main.add_command(bucket_group)

@@ -104,6 +104,8 @@ from nodectl.client.reader import ObjectReader
 from nodectl.client.repair import _RepairCalls
 from nodectl.client.results import (
     LIVE_STATES,
+    BucketAccess,
+    BucketDetails,
     BucketInfo,
     ChunkStatus,
     ClusterStatus,

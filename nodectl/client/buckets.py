@@ -1,4 +1,4 @@
-"""Bucket calls of `Client`: create, delete and list buckets.
+"""Bucket calls of `Client`: create, delete and list buckets; grants, public read and info.
 
 Creates and deletes carry a fresh request id, the same on each of their retries, so a retry after
 a lost answer gets the answer of its own call instead of AlreadyExists or NotFound.
@@ -11,9 +11,10 @@ import uuid
 from ringstore.v1 import object_pb2
 
 from nodectl.client.connection import _Connection
-from nodectl.client.from_pb import bucket_info_from_pb
-from nodectl.client.results import BucketInfo
+from nodectl.client.from_pb import bucket_access_from_pb, bucket_info_from_pb
+from nodectl.client.results import BucketAccess, BucketDetails, BucketInfo
 from nodectl.client.validate import policy_pb, validate_bucket
+from nodectl.errors import InvalidArgument
 
 
 class _BucketCalls(_Connection):
@@ -42,6 +43,27 @@ class _BucketCalls(_Connection):
         self._unary(self._objects.DeleteBucket, request)
 
     def list_buckets(self) -> list[BucketInfo]:
-        """Every bucket, sorted by name."""
+        """Every bucket the caller may use (the operator: every bucket), sorted by name."""
         response = self._unary(self._objects.ListBuckets, object_pb2.ListBucketsRequest())
         return [bucket_info_from_pb(b) for b in response.buckets]
+
+    def grant_bucket(self, bucket: str, tenant: str, level: str) -> BucketAccess:
+        """Give `tenant` "read", "write" or "owner" rights on `bucket` ("" takes them away). The
+        bucket's owner, a tenant with owner rights, or the operator."""
+        validate_bucket(bucket)
+        if level not in ("", "read", "write", "owner"):
+            raise InvalidArgument(f"level {level!r} is not one of read, write, owner (or \"\" to take it away)")
+        request = object_pb2.SetBucketGrantRequest(bucket=bucket, tenant=tenant, level=level)
+        return bucket_access_from_pb(self._unary(self._objects.SetBucketGrant, request))
+
+    def set_public_read(self, bucket: str, public_read: bool) -> BucketAccess:
+        """Let anyone get, stat and list the bucket's objects without a key, or stop."""
+        validate_bucket(bucket)
+        request = object_pb2.SetBucketPublicReadRequest(bucket=bucket, public_read=public_read)
+        return bucket_access_from_pb(self._unary(self._objects.SetBucketPublicRead, request))
+
+    def bucket_info(self, bucket: str) -> BucketDetails:
+        """The bucket's policy and owner, and who else may use it."""
+        validate_bucket(bucket)
+        response = self._unary(self._objects.GetBucketInfo, object_pb2.GetBucketInfoRequest(bucket=bucket))
+        return BucketDetails(bucket=bucket_info_from_pb(response.bucket), access=bucket_access_from_pb(response.access))

@@ -14,6 +14,7 @@ import math
 from ringstore.v1 import admin_pb2, common_pb2, membership_pb2, object_pb2
 
 from nodectl.client.results import (
+    BucketAccess,
     BucketInfo,
     ChunkStatus,
     ClusterStatus,
@@ -101,7 +102,13 @@ def bucket_info_from_pb(pb: common_pb2.BucketRecord) -> BucketInfo:
         created_at_unix_ms=pb.created_at_unix_ms,
         policy=policy_text(pb.default_policy),
         ec=_policy_ec(pb.default_policy),
+        owner=pb.owner,
     )
+
+
+def bucket_access_from_pb(pb: object_pb2.BucketAccess) -> BucketAccess:
+    return BucketAccess(bucket=pb.bucket, owner=pb.owner, grants=dict(sorted(pb.grants.items())),
+                        public_read=pb.public_read)
 
 
 def member_state_text(state: int) -> str:

@@ -60,6 +60,28 @@ class BucketInfo(_Dict):
     policy: str = ""
     # Default (K, M) when the bucket uses erasure coding; None otherwise.
     ec: tuple[int, int] | None = None
+    # The tenant that owns it ("" for a bucket the operator made).
+    owner: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class BucketAccess(_Dict):
+    """Who may use a bucket besides its owner."""
+
+    bucket: str
+    owner: str
+    # Tenant -> "read", "write" or "owner".
+    grants: dict[str, str]
+    # Anyone may get, stat and list its objects without a key.
+    public_read: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class BucketDetails(_Dict):
+    """`bucket info`: the bucket and who may use it."""
+
+    bucket: BucketInfo
+    access: BucketAccess
 
 
 @dataclasses.dataclass(frozen=True)

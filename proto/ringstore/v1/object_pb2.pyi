@@ -7,6 +7,57 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class BucketAccess(_message.Message):
+    __slots__ = ("bucket", "owner", "grants", "public_read")
+    class GrantsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    GRANTS_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_READ_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    owner: str
+    grants: _containers.ScalarMap[str, str]
+    public_read: bool
+    def __init__(self, bucket: _Optional[str] = ..., owner: _Optional[str] = ..., grants: _Optional[_Mapping[str, str]] = ..., public_read: _Optional[bool] = ...) -> None: ...
+
+class SetBucketGrantRequest(_message.Message):
+    __slots__ = ("bucket", "tenant", "level")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    tenant: str
+    level: str
+    def __init__(self, bucket: _Optional[str] = ..., tenant: _Optional[str] = ..., level: _Optional[str] = ...) -> None: ...
+
+class SetBucketPublicReadRequest(_message.Message):
+    __slots__ = ("bucket", "public_read")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_READ_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    public_read: bool
+    def __init__(self, bucket: _Optional[str] = ..., public_read: _Optional[bool] = ...) -> None: ...
+
+class GetBucketInfoRequest(_message.Message):
+    __slots__ = ("bucket",)
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    def __init__(self, bucket: _Optional[str] = ...) -> None: ...
+
+class GetBucketInfoResponse(_message.Message):
+    __slots__ = ("bucket", "access")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    ACCESS_FIELD_NUMBER: _ClassVar[int]
+    bucket: _common_pb2.BucketRecord
+    access: BucketAccess
+    def __init__(self, bucket: _Optional[_Union[_common_pb2.BucketRecord, _Mapping]] = ..., access: _Optional[_Union[BucketAccess, _Mapping]] = ...) -> None: ...
+
 class CreateBucketRequest(_message.Message):
     __slots__ = ("bucket", "default_policy", "request_id")
     BUCKET_FIELD_NUMBER: _ClassVar[int]

@@ -79,6 +79,21 @@ class ObjectServiceStub:
                 request_serializer=ringstore_dot_v1_dot_object__pb2.ConvertObjectRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_object__pb2.ConvertObjectResponse.FromString,
                 _registered_method=True)
+        self.SetBucketGrant = channel.unary_unary(
+                '/ringstore.v1.ObjectService/SetBucketGrant',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.SetBucketGrantRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.BucketAccess.FromString,
+                _registered_method=True)
+        self.SetBucketPublicRead = channel.unary_unary(
+                '/ringstore.v1.ObjectService/SetBucketPublicRead',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.SetBucketPublicReadRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.BucketAccess.FromString,
+                _registered_method=True)
+        self.GetBucketInfo = channel.unary_unary(
+                '/ringstore.v1.ObjectService/GetBucketInfo',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.GetBucketInfoRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.GetBucketInfoResponse.FromString,
+                _registered_method=True)
 
 
 class ObjectServiceServicer:
@@ -148,6 +163,28 @@ class ObjectServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetBucketGrant(self, request, context):
+        """Give another tenant read, write or owner rights on a bucket, or take them away (level "").
+        The bucket's owner, a tenant with owner rights, or the operator.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetBucketPublicRead(self, request, context):
+        """Let anyone read the bucket's objects without a key (get, stat, list), or stop.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBucketInfo(self, request, context):
+        """A bucket's record (policy, owner) and who else may use it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ObjectServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -195,6 +232,21 @@ def add_ObjectServiceServicer_to_server(servicer, server):
                     servicer.ConvertObject,
                     request_deserializer=ringstore_dot_v1_dot_object__pb2.ConvertObjectRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_object__pb2.ConvertObjectResponse.SerializeToString,
+            ),
+            'SetBucketGrant': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetBucketGrant,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.SetBucketGrantRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.BucketAccess.SerializeToString,
+            ),
+            'SetBucketPublicRead': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetBucketPublicRead,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.SetBucketPublicReadRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.BucketAccess.SerializeToString,
+            ),
+            'GetBucketInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBucketInfo,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.GetBucketInfoRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.GetBucketInfoResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -440,6 +492,87 @@ class ObjectService:
             '/ringstore.v1.ObjectService/ConvertObject',
             ringstore_dot_v1_dot_object__pb2.ConvertObjectRequest.SerializeToString,
             ringstore_dot_v1_dot_object__pb2.ConvertObjectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetBucketGrant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/SetBucketGrant',
+            ringstore_dot_v1_dot_object__pb2.SetBucketGrantRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.BucketAccess.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetBucketPublicRead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/SetBucketPublicRead',
+            ringstore_dot_v1_dot_object__pb2.SetBucketPublicReadRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.BucketAccess.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBucketInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/GetBucketInfo',
+            ringstore_dot_v1_dot_object__pb2.GetBucketInfoRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.GetBucketInfoResponse.FromString,
             options,
             channel_credentials,
             insecure,

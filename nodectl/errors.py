@@ -18,9 +18,12 @@ Exit codes of `nodectl` (also shown in `nodectl --help`):
        drained); also `ring plan` when some chunk layouts could not be placed after the change
     7  out of range (e.g. a range starting past the end of the object)
     8  resource exhausted (quota, disk full)
-    9  unauthenticated, permission denied, or the node's TLS certificate not trusted
+    9  unauthenticated (no access key, or one that does not check out), or the node's TLS
+       certificate not trusted
    10  degraded: `fsck` found chunks below full redundancy, all still readable (any unreadable
        chunk makes it 5); `repair wait` found only chunks repair cannot restore left
+   11  permission denied: the access key is valid but may not do this (another tenant's bucket,
+       a read-only or narrower key, an admin call without the operator's key)
 
 Rejected alternative: one exception class carrying a status code, tested with `if err.code ==`.
 It reads worse at call sites and lets a misspelt comparison pass silently.
@@ -44,14 +47,16 @@ EXIT_DENIED = 9
 # Not an error class: what `nodectl fsck` exits with when every chunk reads but some are below
 # full redundancy, so a script tells "repair is behind" (10) from "unreadable" (5) and "clean" (0).
 EXIT_DEGRADED = 10
+EXIT_PERMISSION_DENIED = 11
 
 # The same table as the module docstring, for `nodectl --help`.
 EXIT_CODES_HELP = """\
 Exit codes: 0 ok; 1 other error; 2 usage error or invalid argument; 3 not found;
 4 unavailable or deadline exceeded; 5 data loss; 6 already exists or failed precondition
 (e.g. bucket not empty; ring plan: chunks left unplaceable); 7 out of range; 8 resource
-exhausted; 9 unauthenticated, permission denied or TLS not trusted; 10 degraded (fsck found chunks
-below full redundancy, none unreadable; repair wait: only chunks repair cannot restore are left)."""
+exhausted; 9 unauthenticated or TLS not trusted; 10 degraded (fsck found chunks below full
+redundancy, none unreadable; repair wait: only chunks repair cannot restore are left); 11 permission
+denied (a valid key that may not do this)."""
 
 # Longest message kept from a server, in characters: a misbehaving server must not flood a terminal.
 MESSAGE_CHARS_MAX = 1000
@@ -155,7 +160,7 @@ class PermissionDenied(RingstoreError):
     """The credentials do not allow the request."""
 
     code = grpc.StatusCode.PERMISSION_DENIED
-    exit_code = EXIT_DENIED
+    exit_code = EXIT_PERMISSION_DENIED
 
 
 class NotTrusted(RingstoreError):

@@ -146,7 +146,7 @@ class _ObjectCalls(_Connection):
                     f"({sent[0]} bytes sent): retry, or raise --timeout-s") from err
             if isinstance(err, grpc.RpcError):
                 error = rpc_error(err, f"put {header.bucket}/{header.key}", grpc_timeout_s)
-                if isinstance(error, Unavailable) and sent[0]:
+                if isinstance(error, Unavailable) and (sent[0] or _cut_mid_stream(str(error))):
                     # gRPC says "Socket closed" or "Stream removed": say what it means here.
                     error = Unavailable(
                         f"put {header.bucket}/{header.key}: the node at {self.address} went away "
@@ -301,3 +301,13 @@ class _ObjectCalls(_Connection):
                 raise Internal(f"list {bucket}: the node returned the same page token twice")
             token = page.next_page_token
         raise Internal(f"list {bucket}: more than {LIST_PAGES_MAX} pages; stopped")
+
+
+# What gRPC says when an established stream's connection dies (the node was killed or restarted).
+_MID_STREAM_DETAILS = ("Stream removed", "Connection reset", "Socket closed")
+
+
+def _cut_mid_stream(details: str) -> bool:
+    """Whether a put's UNAVAILABLE came from a connection that died under an open stream (perhaps
+    before the first data frame left: a slow source), rather than from one never made."""
+    return any(text in details for text in _MID_STREAM_DETAILS)

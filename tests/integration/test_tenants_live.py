@@ -56,7 +56,7 @@ def test_a_tenant_cannot_touch_another_tenants_bucket_through_any_node(tenants):
                 with pytest.raises(PermissionDenied) as info:
                     attempt()
                 assert f"may not {action} in bucket 'alice-data'" in str(info.value), (action, str(info.value))
-                assert info.value.exit_code == 9
+                assert info.value.exit_code == 11
             with pytest.raises(NotFound):
                 bob.stat("no-such-bucket", "x")
     with cluster.client(credentials=keys["alice"]) as alice:

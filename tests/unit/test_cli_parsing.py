@@ -309,7 +309,7 @@ def test_errors_are_one_line_with_their_exit_code(run, args: tuple[str, ...], ex
 @pytest.mark.parametrize("code,exit_code", [
     (grpc.StatusCode.UNAVAILABLE, 4), (grpc.StatusCode.DEADLINE_EXCEEDED, 4),
     (grpc.StatusCode.DATA_LOSS, 5), (grpc.StatusCode.RESOURCE_EXHAUSTED, 8),
-    (grpc.StatusCode.PERMISSION_DENIED, 9), (grpc.StatusCode.INTERNAL, 1),
+    (grpc.StatusCode.PERMISSION_DENIED, 11), (grpc.StatusCode.INTERNAL, 1),
 ])
 def test_server_status_becomes_exit_code(run, server: FakeServer, code: grpc.StatusCode,
                                          exit_code: int) -> None:

@@ -759,7 +759,7 @@ def test_scrub_status_warns_about_unreachable_nodes(run, server: FakeServer) -> 
     ("GetScrubStatus", ("scrub", "status", "--json")),
 ])
 @pytest.mark.parametrize("code,exit_code", [
-    (grpc.StatusCode.UNAVAILABLE, 4), (grpc.StatusCode.PERMISSION_DENIED, 9),
+    (grpc.StatusCode.UNAVAILABLE, 4), (grpc.StatusCode.PERMISSION_DENIED, 11),
     (grpc.StatusCode.INVALID_ARGUMENT, 2),
 ])
 def test_errors_are_one_line_with_their_class_exit_code(

@@ -50,7 +50,7 @@ ERROR_TABLE = [
     (grpc.StatusCode.OUT_OF_RANGE, errors.OutOfRange, 7),
     (grpc.StatusCode.RESOURCE_EXHAUSTED, errors.ResourceExhausted, 8),
     (grpc.StatusCode.UNAUTHENTICATED, errors.Unauthenticated, 9),
-    (grpc.StatusCode.PERMISSION_DENIED, errors.PermissionDenied, 9),
+    (grpc.StatusCode.PERMISSION_DENIED, errors.PermissionDenied, 11),
     (grpc.StatusCode.INTERNAL, errors.Internal, 1),
     (grpc.StatusCode.UNKNOWN, errors.RingstoreError, 1),
     (grpc.StatusCode.CANCELLED, errors.RingstoreError, 1),

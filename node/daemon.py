@@ -313,16 +313,12 @@ class NodeDaemon:
         replicas = Replicas(view=self.cluster, store=self.store, peers=self.peers,
                             frame_size_bytes=storage.frame_size_bytes, timeout_s=storage.peer_rpc_timeout_s,
                             deep_throttle=self._deep_throttle)
-        self.coordinator = Coordinator(view=self.cluster, replicas=replicas, config=storage, hlc=self.hlc,
-                                       chunk_pool=self.chunk_pool, send_pool=self.send_pool,
-                                       wall_ms=self.clock.wall_ms,
-                                       metrics=self.metrics, report_damage=self._report_damage,
-                                       put_duration_max_s=cfg.repair.gc_grace_s / 2)
+        shared = dict(view=self.cluster, replicas=replicas, config=storage, hlc=self.hlc, chunk_pool=self.chunk_pool,
+                      send_pool=self.send_pool, wall_ms=self.clock.wall_ms, report_damage=self._report_damage,
+                      put_duration_max_s=cfg.repair.gc_grace_s / 2)
+        self.coordinator = Coordinator(**shared, metrics=self.metrics)
         # The cluster's credential records, through a coordinator of their own tenant (node/auth/store.py).
-        system = Coordinator(view=self.cluster, replicas=replicas, config=storage, hlc=self.hlc,
-                             chunk_pool=self.chunk_pool, send_pool=self.send_pool, wall_ms=self.clock.wall_ms,
-                             report_damage=self._report_damage, put_duration_max_s=cfg.repair.gc_grace_s / 2,
-                             tenant=SYSTEM_TENANT)
+        system = Coordinator(**shared, tenant=SYSTEM_TENANT)
         self.credentials = CredentialStore(system, metadata_replicas=storage.metadata_replicas,
                                            live_count=self.cluster.live_count)
         self.secret_box = SecretBox(cfg.cluster_secret)

@@ -24,6 +24,7 @@ from node.api.handlers import wrapped_handler
 from node.api.status import Malformed
 from node.auth.principal import ANONYMOUS, reset_caller, set_caller
 from ringstore.auth import signing
+from ringstore.auth.keys import ROLE_OPERATOR
 from ringstore.tls import NODE_URI_PREFIX
 
 log = logging.getLogger("ringstore.auth")
@@ -125,7 +126,7 @@ class RequestAuthInterceptor(grpc.ServerInterceptor):
                     context.abort(grpc.StatusCode.UNAUTHENTICATED, str(err))
                 except errors.Unavailable as err:
                     context.abort(grpc.StatusCode.UNAVAILABLE, f"cannot check the access key now: {err}")
-                if method.startswith(ADMIN_PREFIX) and verified.role != "operator":
+                if method.startswith(ADMIN_PREFIX) and verified.role != ROLE_OPERATOR:
                     self._on_reject("not_operator")
                     context.abort(grpc.StatusCode.PERMISSION_DENIED,
                                   f"{method.removeprefix(ADMIN_PREFIX)} needs the operator's key; access key "

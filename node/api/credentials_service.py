@@ -16,14 +16,13 @@ import grpc
 
 from node import errors
 from node.api.status import unary, unary_method
-from node.auth.store import CredentialStore, Tenant
-from ringstore.auth.keys import AccessKey, SecretBox, check_tenant_name, is_key_id, new_access_key
+from node.auth.store import DESCRIPTION_CHARS_MAX, OPERATOR_TENANT, CredentialStore, Tenant
+from ringstore.auth.keys import ROLE_TENANT, AccessKey, SecretBox, check_tenant_name, is_key_id, new_access_key
 from ringstore.v1 import admin_pb2
 
 SERVICE = "ringstore.v1.AdminService"
 # Tenant names no one may create: operator keys are filed under the first.
-RESERVED_TENANTS = frozenset({"operator", "system"})
-DESCRIPTION_CHARS_MAX = 200
+RESERVED_TENANTS = frozenset({OPERATOR_TENANT, "system"})
 PREFIX_CHARS_MAX = 1024
 EXPIRES_IN_S_MAX = 3650 * 86400.0
 
@@ -109,7 +108,7 @@ class CredentialsServicer:
                 key_id=key_id, tenant=request.tenant, sealed_secret=self._box.seal(key_id, secret),
                 created_at_unix_ms=now_ms,
                 expires_at_unix_ms=now_ms + int(request.expires_in_s * 1000) if request.expires_in_s else 0,
-                read_only=request.read_only, bucket=request.bucket, prefix=request.prefix, role="tenant",
+                read_only=request.read_only, bucket=request.bucket, prefix=request.prefix, role=ROLE_TENANT,
                 description=request.description)
         except ValueError as err:
             raise errors.InvalidArgument(str(err)) from None

@@ -10,18 +10,13 @@ import grpc
 
 from node import errors
 from node.api.status import unary, unary_method
-from node.auth.store import CredentialStore
+from node.auth.store import DESCRIPTION_CHARS_MAX, OPERATOR_TENANT, CredentialStore
 from ringstore.auth import bootstrap
-from ringstore.auth.keys import AccessKey, SecretBox, is_key_id, new_access_key
+from ringstore.auth.keys import ROLE_OPERATOR, AccessKey, SecretBox, is_key_id, new_access_key
 from ringstore.v1 import admin_pb2
 
 SERVICE = "ringstore.v1.AdminService"
-METHOD = f"/{SERVICE}/InitCluster"
-OPERATOR_ROLE = "operator"
-# The tenant name operator keys are filed under (tenant creation will keep it reserved).
-OPERATOR_TENANT = "operator"
 SECRET_LENGTH_MIN = 20
-DESCRIPTION_CHARS_MAX = 200
 
 
 class InitServicer:
@@ -49,7 +44,7 @@ class InitServicer:
                                          f"{DESCRIPTION_CHARS_MAX}")
         self._store.ensure_bucket()
         now_ms = self._wall_ms()
-        operators = [k for k in self._store.keys() if k.role == OPERATOR_ROLE and k.state(now_ms) == "active"]
+        operators = [k for k in self._store.keys() if k.role == ROLE_OPERATOR and k.state(now_ms) == "active"]
         if operators:
             if request.key_id and any(k.key_id == request.key_id for k in operators):
                 return admin_pb2.InitClusterResponse(key_id=request.key_id, created=False)
@@ -58,7 +53,7 @@ class InitServicer:
         key_id, secret = (request.key_id, request.secret) if request.key_id else new_access_key()
         record = AccessKey(key_id=key_id, tenant=OPERATOR_TENANT, sealed_secret=self._box.seal(key_id, secret),
                            created_at_unix_ms=now_ms, expires_at_unix_ms=0, revoked_at_unix_ms=0, read_only=False,
-                           bucket="", prefix="", role=OPERATOR_ROLE,
+                           bucket="", prefix="", role=ROLE_OPERATOR,
                            description=request.description or "operator key made by InitCluster")
         self._store.put_key(record)
         return admin_pb2.InitClusterResponse(key_id=key_id, secret="" if request.key_id else secret, created=True)

@@ -19,12 +19,12 @@ from __future__ import annotations
 from node import errors
 from node.auth.principal import Anonymous, caller
 from node.auth.store import Access
+from ringstore.auth.keys import ROLE_OPERATOR
 
 READ_ACTIONS = frozenset({"get", "stat", "list", "info"})
 WRITE_ACTIONS = frozenset({"put", "delete", "convert"})
 OWNER_ACTIONS = frozenset({"remove-bucket", "grant", "set-public-read"})
 LEVEL_RANK = {"": 0, "read": 1, "write": 2, "owner": 3}
-OPERATOR_ROLE = "operator"
 NEEDS_A_KEY = ("this call needs an access key: give --profile NAME, or set RINGSTORE_ACCESS_KEY_ID and "
                "RINGSTORE_SECRET_ACCESS_KEY")
 
@@ -40,7 +40,7 @@ def needed_level(action: str) -> str:
 
 def is_operator(key) -> bool:
     """True for nobody checked (--insecure, peer calls) and for operator keys."""
-    return key is None or key.role == OPERATOR_ROLE
+    return key is None or key.role == ROLE_OPERATOR
 
 
 def owner_for_new_bucket(bucket: str) -> str:

@@ -50,6 +50,11 @@ CACHE_ENTRIES_MAX = 10_000
 KEYS_MAX = 100_000
 
 
+# The tenant operator keys are filed under (no one may create it) and the longest description a
+# tenant or key record keeps.
+OPERATOR_TENANT = "operator"
+DESCRIPTION_CHARS_MAX = 200
+
 NOT_INITIALISED = ("the cluster has no access keys yet: make the operator's with `nodectl admin init "
                    "--cluster-secret-file FILE`")
 
@@ -101,6 +106,11 @@ class Access:
                    public_read=bool(raw.get("public_read", False)))
 
 
+def _access_key(bucket: str) -> str:
+    """The cache name of a bucket's access record (a NUL never occurs in a key id)."""
+    return "\0access\0" + bucket
+
+
 class NotInitialised(errors.Unauthenticated):
     """No InitCluster has run: there is no key any call could be signed with."""
 
@@ -116,8 +126,19 @@ class CredentialStore:
         self._live_count = live_count
         self._monotonic_s = monotonic_s
         self._lock = threading.Lock()
-        self._cache: dict[str, tuple[float, AccessKey | None]] = {}
+        # key id (or _access_key(bucket)) -> (when read, the record or None).
+        self._cache: dict[str, tuple[float, AccessKey | Access | None]] = {}
         self._initialised = False
+
+    def _cached(self, name: str) -> tuple[float, object] | None:
+        with self._lock:
+            return self._cache.get(name)
+
+    def _remember(self, name: str, record: object, at: float | None = None) -> None:
+        with self._lock:
+            if len(self._cache) >= CACHE_ENTRIES_MAX:
+                self._cache.clear()
+            self._cache[name] = (self._monotonic_s() if at is None else at, record)
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -134,8 +155,7 @@ class CredentialStore:
     def put_key(self, record: AccessKey) -> None:
         """Write (create or replace) a key's record; in force here at once, elsewhere within CACHE_TTL_S."""
         self._put(KEY_PREFIX + record.key_id, record.to_json())
-        with self._lock:
-            self._cache[record.key_id] = (self._monotonic_s(), record)
+        self._remember(record.key_id, record)
 
     def _put(self, name: str, data: bytes) -> None:
         header = object_pb2.PutObjectHeader(
@@ -160,8 +180,7 @@ class CredentialStore:
     def key(self, key_id: str, *, fresh: bool = False) -> AccessKey | None:
         """The key's record (None when there is none), from the cache while fresh (`fresh`: read it)."""
         now = self._monotonic_s()
-        with self._lock:
-            cached = None if fresh else self._cache.get(key_id)
+        cached = None if fresh else self._cached(key_id)
         if cached is not None:
             age = now - cached[0]
             if age < (CACHE_TTL_S if cached[1] is not None else MISS_TTL_S):
@@ -172,10 +191,7 @@ class CredentialStore:
             if cached is not None and cached[1] is not None and now - cached[0] < STALE_MAX_S:
                 return cached[1]
             raise
-        with self._lock:
-            if len(self._cache) >= CACHE_ENTRIES_MAX:
-                self._cache.clear()
-            self._cache[key_id] = (now, record)
+        self._remember(key_id, record, now)
         return record
 
     def initialised(self) -> bool:
@@ -189,17 +205,22 @@ class CredentialStore:
         self._initialised = True
         return True
 
-    def _read(self, key_id: str) -> AccessKey | None:
-        if not self.initialised():
-            raise NotInitialised(NOT_INITIALISED)
+    def _record(self, name: str) -> bytes | None:
+        """The JSON of record `name` of the auth bucket (quorum read), or None when there is none."""
         try:
-            manifest = self._c.current_manifest(AUTH_BUCKET, KEY_PREFIX + key_id)
+            manifest = self._c.current_manifest(AUTH_BUCKET, name)
         except errors.NotFound:
             return None
         if not manifest.inline:
-            raise errors.DataLoss(f"the record of access key {key_id} is not stored inline; it was not written "
+            raise errors.DataLoss(f"the record {name} of the auth bucket is not stored inline; it was not written "
                                   "by this software")
-        return AccessKey.from_json(bytes(manifest.inline_data))
+        return bytes(manifest.inline_data)
+
+    def _read(self, key_id: str) -> AccessKey | None:
+        if not self.initialised():
+            raise NotInitialised(NOT_INITIALISED)
+        data = self._record(KEY_PREFIX + key_id)
+        return AccessKey.from_json(data) if data is not None else None
 
     def keys(self) -> list[AccessKey]:
         """Every key record (a quorum list of the bucket), sorted by key id."""
@@ -212,31 +233,20 @@ class CredentialStore:
         """The grants of this incarnation of `bucket` (none when it has none), cached CACHE_TTL_S
         (`fresh`: read by quorum now, as every change of them and every owner action does)."""
         now = self._monotonic_s()
-        cache_key = "\0access\0" + bucket
-        with self._lock:
-            cached = None if fresh else self._cache.get(cache_key)
+        cached = None if fresh else self._cached(_access_key(bucket))
         if cached is not None and now - cached[0] < CACHE_TTL_S:
             found = cached[1]
         else:
-            found = None
-            if self.initialised():
-                try:
-                    found = Access.from_json(bytes(
-                        self._c.current_manifest(AUTH_BUCKET, ACCESS_PREFIX + bucket).inline_data))
-                except errors.NotFound:
-                    pass
-            with self._lock:
-                if len(self._cache) >= CACHE_ENTRIES_MAX:
-                    self._cache.clear()
-                self._cache[cache_key] = (now, found)
+            data = self._record(ACCESS_PREFIX + bucket) if self.initialised() else None
+            found = Access.from_json(data) if data is not None else None
+            self._remember(_access_key(bucket), found, now)
         if found is None or found.bucket_created_at_unix_ms != created_at_unix_ms:
             return Access(bucket=bucket, bucket_created_at_unix_ms=created_at_unix_ms)
         return found
 
     def put_access(self, access: Access) -> None:
         self._put(ACCESS_PREFIX + access.bucket, access.to_json())
-        with self._lock:
-            self._cache["\0access\0" + access.bucket] = (self._monotonic_s(), access)
+        self._remember(_access_key(access.bucket), access)
 
     # -- tenants ---------------------------------------------------------------------------------
 
@@ -248,18 +258,11 @@ class CredentialStore:
     def tenant(self, name: str) -> Tenant | None:
         if not self.initialised():
             return None
-        try:
-            manifest = self._c.current_manifest(AUTH_BUCKET, TENANT_PREFIX + name)
-        except errors.NotFound:
-            return None
-        return _tenant(bytes(manifest.inline_data))
+        data = self._record(TENANT_PREFIX + name)
+        return _tenant(data) if data is not None else None
 
     def tenants(self) -> list[Tenant]:
         return sorted((_tenant(bytes(m.inline_data)) for m in self._list(TENANT_PREFIX)), key=lambda t: t.name)
 
     def delete_tenant(self, name: str) -> None:
         self._c.delete_object(AUTH_BUCKET, TENANT_PREFIX + name)
-
-    def forget_cached(self) -> None:
-        with self._lock:
-            self._cache.clear()

@@ -46,13 +46,16 @@ DRAIN_WAIT_S_MAX = 7 * 24 * 3600.0
 NODE_ONLY_HELP = "Only the node at --addr; default: every ALIVE member, through it."
 
 
-def resolve_address(flag: str | None, env: Mapping[str, str]) -> str:
-    """The node address: --addr if given, else RINGSTORE_ADDR, else a usage error naming both."""
+def resolve_address(flag: str | None, env: Mapping[str, str], fallback: str | None = None) -> str:
+    """The node address: --addr if given, else RINGSTORE_ADDR, else `fallback` (the profile's),
+    else a usage error naming both."""
     if flag:
         return flag
     from_env = env.get(ADDRESS_ENV, "").strip()
     if from_env:
         return from_env
+    if fallback:
+        return fallback
     raise click.UsageError(f"no node address: pass --addr HOST:PORT or set {ADDRESS_ENV}")
 
 
@@ -88,11 +91,10 @@ class _Settings:
             profile = load_profile(self.profile)
         except ValueError as err:
             raise click.UsageError(str(err)) from None
-        address = self.addr or os.environ.get(ADDRESS_ENV, "").strip() or (profile.address if profile else None)
         ca_file = self.ca_file
         if ca_file is None and not self.insecure and not os.environ.get(CA_ENV) and profile is not None:
             ca_file = profile.ca
-        return Client(address=resolve_address(address, os.environ), timeout_s=self.timeout_s,
+        return Client(address=resolve_address(self.addr, os.environ, profile.address if profile else None), timeout_s=self.timeout_s,
                       retries_max=self.retries_max, ca_file=ca_file, insecure=self.insecure,
                       credentials=False if unsigned else None, profile=self.profile, sleep=self.clock.sleep)
 

@@ -1,4 +1,4 @@
-"""LMDB tables: one environment under meta/, seven named dbs, values with a format version.
+"""LMDB tables: one environment under meta/, eight named dbs, values with a format version.
 
     chunks      ShareKey.db_key()             -> StoredShare      (local index of share files)
     refs        ShareKey.db_key() + ref_key   -> ref record       (object versions using a copy)
@@ -9,6 +9,8 @@
     buckets     tenant\\0name                 -> BucketRecord     (newest version only; on a bucket
                                                                  directory home: the record accepted)
     bucket_promises tenant\\0name             -> BucketPromise    (bucket register promises)
+    usage       tenant\\0bucket\\0             -> UsageRecord      (what the manifests here of that
+                                                                 bucket add up to, see usage.py)
     meta        b"format_version", b"node_id" -> ASCII / UTF-8     (the data dir's own identity)
                 b"store"                     -> JSON StoreIdentity (this environment's identity)
 
@@ -63,6 +65,8 @@ meta db; migrations are code run at open, in the open transaction:
             up to 1024 bytes fit LMDB's 511-byte keys. Layout 3 could only hold whole keys of
             479..511 bytes; those move (their envelope is sealed again: the checksum covers the
             key). Every other record is unchanged.
+    4 -> 5  the usage db appears, filled with what the manifests already here add up to (one pass
+            over them, in the open transaction).
 
 The store identity (see `identity`) is created in the transaction that creates the tables: a fresh
 environment gets a new one created now; an environment that already has a layout version but no
@@ -96,9 +100,11 @@ from node.store.identity import (StoreIdentity, decode_identity, encode_identity
 from node.store.errors import (CorruptRecord, InvalidArgument, MetadataUnavailable, StoreError,
                                StoreFull, UnknownFormatVersion)
 from node.store.keys import (CHUNK_ID_BYTES, LMDB_KEY_BYTES_MAX, MANIFEST_DB_KEY_INLINE_BYTES_MAX,
-                             SHARE_DB_KEY_BYTES, manifest_key, placement_key)
+                             SHARE_DB_KEY_BYTES, key_partition, manifest_key, manifest_key_prefix,
+                             placement_key)
+from node.store.usage import applied, contribution
 
-LAYOUT_FORMAT_VERSION = 4
+LAYOUT_FORMAT_VERSION = 5
 # Envelope of every stored value (see the module docstring).
 ENVELOPE_FORMAT_VERSION = 1
 ENVELOPE_CHECKSUM_BYTES = 8
@@ -113,8 +119,8 @@ REF_RECORD_FORMAT_VERSION = 1
 BUCKET_RECORD_FORMAT_VERSION = 2
 # Record formats each record type may carry; types not named read only RECORD_FORMAT_VERSION.
 RECORD_FORMAT_VERSIONS_READ = {"BucketRecord": (1, BUCKET_RECORD_FORMAT_VERSION)}
-# Named dbs the environment may hold; LMDB sizes a table of this many slots at open. Seven are in use.
-MAX_DBS = 8
+# Named dbs the environment may hold; LMDB sizes a table of this many slots at open. Eight are in use.
+MAX_DBS = 10
 DB_CHUNKS = b"chunks"
 DB_REFS = b"refs"
 DB_PLACEMENTS = b"placements"
@@ -122,7 +128,9 @@ DB_MANIFESTS = b"manifests"
 DB_BUCKETS = b"buckets"
 DB_BUCKET_PROMISES = b"bucket_promises"
 DB_META = b"meta"
-DB_NAMES = (DB_CHUNKS, DB_REFS, DB_PLACEMENTS, DB_MANIFESTS, DB_BUCKETS, DB_BUCKET_PROMISES, DB_META)
+DB_USAGE = b"usage"
+DB_NAMES = (DB_CHUNKS, DB_REFS, DB_PLACEMENTS, DB_MANIFESTS, DB_BUCKETS, DB_BUCKET_PROMISES, DB_META,
+            DB_USAGE)
 META_FORMAT_VERSION = b"format_version"
 META_NODE_ID = b"node_id"
 META_STORE = b"store"
@@ -255,6 +263,29 @@ def check_env(path: str) -> tuple[int, list[CorruptRecord], str]:
         env.close()
 
 
+def count_usage(meta: "MetadataDb", txn: lmdb.Transaction, prefix: bytes = b""
+                ) -> dict[bytes, common_pb2.UsageRecord]:
+    """What the manifests under `prefix` (b"": all; a `manifest_key_prefix`: one bucket) add up to,
+    per bucket, keyed like the usage db. A manifest whose envelope or record is bad is left out."""
+    found: dict[bytes, common_pb2.UsageRecord] = {}
+    cursor = txn.cursor(db=meta.manifests)
+    more = cursor.set_range(prefix)
+    while more:
+        key, raw = cursor.item()
+        if not key.startswith(prefix):
+            break
+        (tenant, bucket), _ = key_partition(key, 2)
+        try:
+            manifest = decode_record(common_pb2.Manifest, unseal(DB_MANIFESTS, bytes(key), bytes(raw)), "manifest")
+        except (CorruptRecord, StoreError):
+            more = cursor.next()
+            continue
+        part = manifest_key_prefix(tenant, bucket)
+        found[part] = applied(found.get(part), contribution(None), contribution(manifest), manifest.version)
+        more = cursor.next()
+    return found
+
+
 class MetadataDb:
     """The LMDB environment and its named dbs. Thread-safe: LMDB serializes write transactions and
     read transactions never block."""
@@ -284,6 +315,7 @@ class MetadataDb:
                 self.buckets = self.env.open_db(DB_BUCKETS, txn=txn)
                 self.bucket_promises = self.env.open_db(DB_BUCKET_PROMISES, txn=txn)
                 self.meta = self.env.open_db(DB_META, txn=txn)
+                self.usage = self.env.open_db(DB_USAGE, txn=txn)
                 self._names = {id(db): name for db, name in zip(self.dbs(), DB_NAMES)}
                 fresh = self._check_layout_version(txn)
                 # True when this open created the environment (an empty or replaced disk).
@@ -298,7 +330,7 @@ class MetadataDb:
         raw = txn.get(META_FORMAT_VERSION, db=self.meta)
         if raw is None:
             tables = (self.chunks, self.refs, self.placements, self.manifests, self.buckets,
-                      self.bucket_promises)
+                      self.bucket_promises, self.usage)
             entries = sum(txn.stat(db)["entries"] for db in tables)
             if entries:
                 raise UnknownFormatVersion(
@@ -314,6 +346,9 @@ class MetadataDb:
             raw = b"3"
         if raw == b"3":
             self._migrate_3_to_4(txn)
+            raw = b"4"
+        if raw == b"4":
+            self._migrate_4_to_5(txn)
             return False
         if raw != str(LAYOUT_FORMAT_VERSION).encode():
             raise UnknownFormatVersion(
@@ -385,12 +420,19 @@ class MetadataDb:
         for old_key, new_key, payload in moves:
             txn.delete(old_key, db=self.manifests)
             txn.put(new_key, seal(DB_MANIFESTS, new_key, payload), db=self.manifests)
+        txn.put(META_FORMAT_VERSION, b"4", db=self.meta)
+
+    def _migrate_4_to_5(self, txn: lmdb.Transaction) -> None:
+        """Layout 4 -> 5: fill the new usage db from the manifests here (a record that fails its
+        envelope is left out; verify quarantines it and the store recounts after)."""
+        for key, record in count_usage(self, txn).items():
+            self.put(txn, self.usage, key, encode_record(record, "usage"))
         txn.put(META_FORMAT_VERSION, str(LAYOUT_FORMAT_VERSION).encode(), db=self.meta)
 
     def dbs(self) -> tuple:
-        """The seven named dbs, in DB_NAMES order."""
+        """The eight named dbs, in DB_NAMES order."""
         return (self.chunks, self.refs, self.placements, self.manifests, self.buckets, self.bucket_promises,
-                self.meta)
+                self.meta, self.usage)
 
     def name_of(self, db: lmdb._Database) -> bytes:
         return self._names[id(db)]

@@ -114,6 +114,7 @@ import lmdb
 
 from ringstore.v1 import common_pb2
 
+from node.store import usage
 from node.store.chunks import PRIVATE_FILE_MODE, ChunkFiles, fsync_dir, make_private_dir, raise_if_full
 from node.store.disk import DiskGuard
 from node.store.errors import (ChecksumMismatch, CorruptRecord, CorruptShare, DataDirLocked,
@@ -127,7 +128,7 @@ from node.store.keys import (CHUNK_ID_BYTES, MANIFEST_DB_KEY_INLINE_BYTES_MAX, S
                              version_key)
 from node.store.metadata import (DB_NAMES, LMDB_DAMAGE_ERRORS, META_NODE_ID,
                                  RECORD_FORMAT_VERSION, MetadataDb, check_record_version,
-                                 decode_record, decode_ref, encode_record, encode_ref)
+                                 count_usage, decode_record, decode_ref, encode_record, encode_ref)
 
 MIB = 1024 * 1024
 META_DIR = "meta"
@@ -449,6 +450,9 @@ class NodeStore:
             for err in corrupt:
                 self._count_corrupt(err)
                 meta.drop_if_same(self._db_named(meta, err.db), err.key, err.raw)
+            if any(err.db in ("manifests", "usage") for err in corrupt):
+                self._meta = meta
+                self.recount_usage()
             self.refilling = True
             self.open_report = MetadataOpenReport(damage="", moved_to="", records_checked=checked,
                                                   corrupt=tuple(corrupt))
@@ -522,6 +526,10 @@ class NodeStore:
             self._meta.drop_if_same(db, err.key, err.raw)
         if db is self._meta.chunks:
             self._reindex_one(ShareKey.from_db_key(err.key))
+        if db is self._meta.manifests or db is self._meta.usage:
+            with contextlib.suppress(StoreError, AssertionError, UnicodeDecodeError):
+                (tenant, bucket), _ = key_partition(err.key, 2)
+                self.recount_usage(tenant, bucket)
         self._on_corrupt_record(err)
 
     def _reindex_one(self, share: ShareKey) -> None:
@@ -713,6 +721,7 @@ class NodeStore:
         with self._meta.write() as txn:
             count = txn.stat(self._meta.manifests)["entries"]
             txn.drop(self._meta.manifests, delete=False)
+            txn.drop(self._meta.usage, delete=False)
         return count
 
     # -- shares --------------------------------------------------------------------------------
@@ -1102,10 +1111,55 @@ class NodeStore:
         (True when the stored version is newer or equal, so nothing was written)."""
         where = f"{manifest.tenant}/{manifest.bucket}/{manifest.key}"
         key = manifest_key(manifest.tenant, manifest.bucket, manifest.key)
-        superseded = self._put_newest(self._meta.manifests, key, manifest, common_pb2.Manifest,
-                                      where)
+        raw_new = encode_record(manifest, where)
+        with self._meta.write() as txn:
+            raw_old = self._meta.get(txn, self._meta.manifests, key)
+            old = None if raw_old is None else decode_record(common_pb2.Manifest, raw_old, where)
+            superseded = old is not None and version_key(manifest.version) <= version_key(old.version)
+            if not superseded:
+                self._meta.put(txn, self._meta.manifests, key, raw_new)
+                self._count(txn, manifest.tenant, manifest.bucket, old, manifest)
         self._refilled_key(self._meta.manifests, key)
         return superseded
+
+    def _count(self, txn: lmdb.Transaction, tenant: str, bucket: str, old: common_pb2.Manifest | None,
+               new: common_pb2.Manifest | None) -> None:
+        """In the transaction that replaces `old` by `new` (either None) in the manifests: move the
+        bucket's usage record by the difference (see usage.py)."""
+        part = manifest_key_prefix(tenant, bucket)
+        raw = self._meta.get(txn, self._meta.usage, part)
+        record = None if raw is None else decode_record(common_pb2.UsageRecord, raw, f"usage {tenant}/{bucket}")
+        updated = usage.applied(record, usage.contribution(old), usage.contribution(new),
+                                None if new is None else new.version)
+        if usage.is_empty(updated):
+            txn.delete(part, db=self._meta.usage)
+        else:
+            self._meta.put(txn, self._meta.usage, part, encode_record(updated, f"usage {tenant}/{bucket}"))
+
+    @quarantining
+    def bucket_usage(self, tenant: str, bucket: str) -> common_pb2.UsageRecord:
+        """What the manifests of the bucket kept here add up to (an empty record when none)."""
+        part = manifest_key_prefix(tenant, bucket)
+        with self._meta.read() as txn:
+            raw = self._meta.get(txn, self._meta.usage, part)
+        if raw is None:
+            return common_pb2.UsageRecord(format_version=usage.USAGE_RECORD_FORMAT_VERSION)
+        return decode_record(common_pb2.UsageRecord, raw, f"usage {tenant}/{bucket}")
+
+    def recount_usage(self, tenant: str = "", bucket: str = "") -> int:
+        """Rebuild the usage records of one bucket (every bucket when `bucket` is empty) from the
+        manifests here, in one transaction; returns the buckets counted. Only after a manifest or
+        usage record was quarantined: what it had added up to is unknown."""
+        prefix = manifest_key_prefix(tenant, bucket) if bucket else b""
+        with self._meta.write() as txn:
+            counted = count_usage(self._meta, txn, prefix)
+            if not bucket:
+                txn.drop(self._meta.usage, delete=False)
+            elif prefix not in counted:
+                txn.delete(prefix, db=self._meta.usage)
+            for part, record in counted.items():
+                self._meta.put(txn, self._meta.usage, part, encode_record(record, "usage"))
+        return len(counted)
 
     @quarantining
     def get_manifest(self, tenant: str, bucket: str, key: str) -> common_pb2.Manifest | None:
@@ -1200,8 +1254,17 @@ class NodeStore:
         `manifest.version`: a node that handed a version to its new replicas drops that version,
         never a newer one written meanwhile. True if deleted."""
         key = manifest_key(manifest.tenant, manifest.bucket, manifest.key)
-        return self._delete_if_version(self._meta.manifests, key, manifest, common_pb2.Manifest,
-                                       f"{manifest.tenant}/{manifest.bucket}/{manifest.key}")
+        where = f"{manifest.tenant}/{manifest.bucket}/{manifest.key}"
+        with self._meta.write() as txn:
+            raw = self._meta.get(txn, self._meta.manifests, key)
+            if raw is None:
+                return False
+            stored = decode_record(common_pb2.Manifest, raw, where)
+            if version_key(stored.version) != version_key(manifest.version):
+                return False
+            txn.delete(key, db=self._meta.manifests)
+            self._count(txn, manifest.tenant, manifest.bucket, stored, None)
+            return True
 
     # -- buckets -------------------------------------------------------------------------------
 
@@ -1465,29 +1528,6 @@ class NodeStore:
             self._bytes_stored += (new.size_bytes if new else 0) - (old.size_bytes if old else 0)
             assert self._shares_stored >= 0 and self._bytes_stored >= 0, (
                 f"stats went negative: {self._shares_stored} shares, {self._bytes_stored} bytes")
-
-    def _put_newest(self, db: lmdb._Database, key: bytes, record: common_pb2.Manifest
-                    | common_pb2.BucketRecord, message_type: type, where: str) -> bool:
-        raw_new = encode_record(record, where)
-        with self._meta.write() as txn:
-            raw_old = self._meta.get(txn, db, key)
-            if raw_old is not None:
-                old = decode_record(message_type, raw_old, where)
-                if version_key(record.version) <= version_key(old.version):
-                    return True
-            self._meta.put(txn, db, key, raw_new)
-        return False
-
-    def _delete_if_version(self, db: lmdb._Database, key: bytes, record: common_pb2.Manifest
-                           | common_pb2.BucketRecord, message_type: type, where: str) -> bool:
-        with self._meta.write() as txn:
-            raw = self._meta.get(txn, db, key)
-            if raw is None:
-                return False
-            stored = decode_record(message_type, raw, where)
-            if version_key(stored.version) != version_key(record.version):
-                return False
-            return txn.delete(key, db=db)
 
     def _scan(self, db: lmdb._Database, prefix: bytes,
               batch_max: int) -> Iterator[tuple[bytes, bytes]]:

@@ -482,7 +482,7 @@ def test_unknown_record_version_is_rejected_on_write(store, put):
 
 
 def _raw_put(data_dir, db_name: bytes, key: bytes, value: bytes) -> None:
-    env = lmdb.open(os.path.join(data_dir, "meta"), max_dbs=8, map_size=64 * MIB, subdir=True)
+    env = lmdb.open(os.path.join(data_dir, "meta"), max_dbs=10, map_size=64 * MIB, subdir=True)
     try:
         with env.begin(write=True) as txn:
             txn.put(key, value, db=env.open_db(db_name, txn=txn))
@@ -505,15 +505,15 @@ def test_unknown_record_version_on_disk_is_rejected_on_read(tmp_path):
 
 
 def test_unknown_data_dir_version_refuses_to_open(tmp_path):
-    """A data dir whose layout format_version is neither 4 nor a migratable 1, 2 or 3 is not
+    """A data dir whose layout format_version is neither 5 nor a migratable 1, 2, 3 or 4 is not
     opened (and not swept)."""
     NodeStore(str(tmp_path), map_size_bytes=64 * MIB).close()
-    _raw_put(str(tmp_path), b"meta", b"format_version", b"5")
+    _raw_put(str(tmp_path), b"meta", b"format_version", b"6")
     (tmp_path / "tmp" / "keep.r.1").write_bytes(b"x")
     with pytest.raises(UnknownFormatVersion, match="format_version"):
         NodeStore(str(tmp_path), map_size_bytes=64 * MIB)
     assert (tmp_path / "tmp" / "keep.r.1").exists()
-    _raw_put(str(tmp_path), b"meta", b"format_version", b"4")
+    _raw_put(str(tmp_path), b"meta", b"format_version", b"5")
     NodeStore(str(tmp_path), map_size_bytes=64 * MIB).close()
 
 

@@ -26,7 +26,7 @@ def _manifest(key: str, size_bytes: int = 10) -> common_pb2.Manifest:
 
 def _raw(data_dir, db_name: bytes, key: bytes, value: bytes | None = None) -> bytes | None:
     """Read (or, given `value`, overwrite) one stored value behind the store's back."""
-    env = lmdb.open(os.path.join(data_dir, "meta"), max_dbs=8, map_size=64 * MIB, subdir=True)
+    env = lmdb.open(os.path.join(data_dir, "meta"), max_dbs=10, map_size=64 * MIB, subdir=True)
     try:
         with env.begin(write=True) as txn:
             db = env.open_db(db_name, txn=txn)
@@ -280,7 +280,8 @@ def test_noded_check_metadata_reports_without_changing_anything(tmp_path):
     store.close()
     result = CliRunner().invoke(main, ["--data-dir", str(tmp_path), "--check-metadata"])
     assert result.exit_code == 0, result.output
-    assert result.output.endswith("3 records, all intact\n")   # the manifest, the node id, the store identity
+    # the manifest, its bucket's usage record, the node id, the store identity
+    assert result.output.endswith("4 records, all intact\n")
     key = b"\0".join([b"t", b"b", b"k"])
     meta = tmp_path / "store"
     bad = _flip(_raw(meta, b"manifests", key), 20)
@@ -288,5 +289,5 @@ def test_noded_check_metadata_reports_without_changing_anything(tmp_path):
     result = CliRunner().invoke(main, ["--data-dir", str(tmp_path), "--check-metadata"])
     assert result.exit_code == 1
     assert result.output.splitlines()[0].startswith("corrupt record in db manifests (key blake3 ")
-    assert "1 of 3 records corrupt" in result.output
+    assert "1 of 4 records corrupt" in result.output
     assert _raw(meta, b"manifests", key) == bad

@@ -252,7 +252,7 @@ def test_share_with_mismatched_placement_is_rejected(store, tmp_path, share, pla
 # -- layout 1 -> 2 migration ---------------------------------------------------------------------
 
 def _raw_put(data_dir, db_name: bytes, key: bytes, value: bytes) -> None:
-    env = lmdb.open(os.path.join(data_dir, "meta"), max_dbs=8, map_size=64 * MIB, subdir=True)
+    env = lmdb.open(os.path.join(data_dir, "meta"), max_dbs=10, map_size=64 * MIB, subdir=True)
     try:
         with env.begin(write=True) as txn:
             txn.put(key, value, db=env.open_db(db_name, txn=txn))
@@ -261,7 +261,7 @@ def _raw_put(data_dir, db_name: bytes, key: bytes, value: bytes) -> None:
 
 
 def _raw_get(data_dir, db_name: bytes, key: bytes) -> bytes | None:
-    env = lmdb.open(os.path.join(data_dir, "meta"), max_dbs=8, map_size=64 * MIB, subdir=True)
+    env = lmdb.open(os.path.join(data_dir, "meta"), max_dbs=10, map_size=64 * MIB, subdir=True)
     try:
         with env.begin(write=True) as txn:
             return txn.get(key, db=env.open_db(db_name, txn=txn))
@@ -295,7 +295,7 @@ def test_layout_1_data_dir_is_migrated_at_open(tmp_path):
         assert s.get_placement(coded_chunk) is None
         assert s.get_placement(coded_chunk, 4, 2).policy.erasure_coding.parity_shares == 2
         assert s.open_report is None
-    assert _raw_get(tmp_path, b"meta", b"format_version") == b"4"
+    assert _raw_get(tmp_path, b"meta", b"format_version") == b"5"
 
 
 def test_layout_2_data_dir_gains_checksum_envelopes_at_open(tmp_path):
@@ -327,7 +327,7 @@ def test_layout_2_data_dir_gains_checksum_envelopes_at_open(tmp_path):
         assert s.get_manifest("t", "b", "k").size_bytes == 3
         assert [r.name for r in s.list_buckets("t")] == ["b"]
         assert s.references(ShareKey(chunk_id)) == [ref]
-    assert _raw_get(tmp_path, b"meta", b"format_version") == b"4"
+    assert _raw_get(tmp_path, b"meta", b"format_version") == b"5"
     for (db, key), value in rows.items():
         if key != b"format_version":
             assert _raw_get(tmp_path, db, key) == seal(db, key, value), (db, key)

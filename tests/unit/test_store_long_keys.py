@@ -131,7 +131,7 @@ def test_layout_2_long_manifest_keys_are_migrated(tmp_path):
     back and lists; short keys are untouched."""
     long_key, short_key = "m" * (500 - BASE_BYTES), "short"
     NodeStore(str(tmp_path), map_size_bytes=64 * MIB).close()
-    env = lmdb.open(os.path.join(str(tmp_path), "meta"), max_dbs=8, map_size=64 * MIB, subdir=True)
+    env = lmdb.open(os.path.join(str(tmp_path), "meta"), max_dbs=10, map_size=64 * MIB, subdir=True)
     try:
         with env.begin(write=True) as txn:
             manifests = env.open_db(b"manifests", txn=txn)

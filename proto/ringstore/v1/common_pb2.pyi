@@ -192,3 +192,21 @@ class StoredShare(_message.Message):
     stored_at_unix_ms: int
     last_verified_at_unix_ms: int
     def __init__(self, format_version: _Optional[int] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., handoff_for_node_id: _Optional[str] = ..., stored_at_unix_ms: _Optional[int] = ..., last_verified_at_unix_ms: _Optional[int] = ...) -> None: ...
+
+class UsageRecord(_message.Message):
+    __slots__ = ("format_version", "objects", "logical_bytes", "chunk_bytes", "inline_bytes", "tombstones", "changed")
+    FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    LOGICAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_BYTES_FIELD_NUMBER: _ClassVar[int]
+    INLINE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    TOMBSTONES_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    format_version: int
+    objects: int
+    logical_bytes: int
+    chunk_bytes: int
+    inline_bytes: int
+    tombstones: int
+    changed: VersionStamp
+    def __init__(self, format_version: _Optional[int] = ..., objects: _Optional[int] = ..., logical_bytes: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., inline_bytes: _Optional[int] = ..., tombstones: _Optional[int] = ..., changed: _Optional[_Union[VersionStamp, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,81 @@
+"""Usage counters: what one metadata home holds of each bucket, kept exact by construction.
+
+Every change to a home's manifests of a bucket (a put, an overwrite, a delete's tombstone, a sync or
+refill bringing a version in, garbage collection purging a tombstone, a handed-off version dropped)
+commits in the same LMDB transaction as a change to that bucket's `UsageRecord` by the difference
+between the old and the new manifest's contribution (`contribution`). So a home's record always
+equals the sum over the manifests it holds, whatever order versions arrive in, and reading a
+bucket's usage is one record per home, never a scan. Quotas (node/quota.py) and `nodectl usage`
+read these; fsck's audit, which walks every object, checks them.
+
+A record the home cannot trust (a manifest of the bucket was quarantined as corrupt: what it
+contributed is unknown) is recounted from the bucket's manifests, the one scan there is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ringstore.v1 import common_pb2
+
+from node.erasure.codec import Geometry
+
+USAGE_RECORD_FORMAT_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Contribution:
+    """One manifest's share of its bucket's UsageRecord."""
+
+    objects: int = 0
+    logical_bytes: int = 0
+    chunk_bytes: int = 0
+    inline_bytes: int = 0
+    tombstones: int = 0
+
+
+NOTHING = Contribution()
+
+
+def _copy_bytes(policy: common_pb2.RedundancyPolicy, chunk_size_bytes: int) -> int:
+    """Bytes all copies or shares of one chunk take under `policy`."""
+    if policy.WhichOneof("policy") == "erasure_coding":
+        geometry = Geometry(policy.erasure_coding.data_shares, policy.erasure_coding.parity_shares)
+        return geometry.total_shares * geometry.share_size_bytes(chunk_size_bytes)
+    return max(1, policy.replication.replicas) * chunk_size_bytes
+
+
+def contribution(manifest: common_pb2.Manifest | None) -> Contribution:
+    if manifest is None:
+        return NOTHING
+    if manifest.tombstone:
+        return Contribution(tombstones=1)
+    if manifest.inline:
+        return Contribution(objects=1, logical_bytes=manifest.size_bytes, inline_bytes=manifest.size_bytes)
+    return Contribution(objects=1, logical_bytes=manifest.size_bytes,
+                        chunk_bytes=sum(_copy_bytes(manifest.policy, ref.size_bytes) for ref in manifest.chunks))
+
+
+def applied(record: common_pb2.UsageRecord | None, old: Contribution, new: Contribution,
+            version: common_pb2.VersionStamp | None) -> common_pb2.UsageRecord:
+    """`record` (a new one when None) with `old` taken out and `new` put in; `version` (the
+    manifest version written, None for a removal) becomes `changed` when newer."""
+    out = common_pb2.UsageRecord(format_version=USAGE_RECORD_FORMAT_VERSION)
+    if record is not None:
+        out.CopyFrom(record)
+    for field in dataclasses.fields(Contribution):
+        value = getattr(out, field.name) + getattr(new, field.name) - getattr(old, field.name)
+        # A negative count means the record was already wrong: clamp, and fsck will say so.
+        setattr(out, field.name, max(0, value))
+    if version is not None and _stamp(version) > _stamp(out.changed):
+        out.changed.CopyFrom(version)
+    return out
+
+
+def _stamp(version: common_pb2.VersionStamp) -> tuple:
+    return (version.physical_ms, version.logical, version.node_id, version.rewrite)
+
+
+def is_empty(record: common_pb2.UsageRecord) -> bool:
+    return not (record.objects or record.logical_bytes or record.chunk_bytes or record.inline_bytes
+                or record.tombstones)

@@ -40,6 +40,8 @@ from node.api.delay import DelayInterceptor
 from node.api.membership_service import MembershipServicer
 from node.api.object_service import ObjectServicer
 from node.api.peer_service import PeerServicer
+from node.quota.admission import Admission
+from node.quota.desk import QuotaDesk
 from node.config import ConfigError, NodeConfig
 from node.faults import FaultSet, Faults, InvalidFaults
 from node.gossip import MemberInfo, MemberState, Membership, MembershipDriver, SystemClock
@@ -320,8 +322,15 @@ class NodeDaemon:
         # The cluster's credential records, through a coordinator of their own tenant (node/auth/store.py).
         system = Coordinator(**shared, tenant=SYSTEM_TENANT)
         self.credentials = CredentialStore(system, metadata_replicas=storage.metadata_replicas,
-                                           live_count=self.cluster.live_count)
+                                           live_count=self.cluster.live_count,
+                                           on_quota_unread=self.metrics.quota_unread.inc)
         self.secret_box = SecretBox(cfg.cluster_secret)
+        self.quota_desk = QuotaDesk(usage_of=lambda bucket: self.coordinator.bucket_usage(bucket)[0],
+                                    buckets_of=self._buckets_of)
+        self.metrics.quota_holds.set_function(self.quota_desk.holds)
+        admission = Admission(coordinator=self.coordinator, credentials=self.credentials, view=self.cluster,
+                              peers=self.peers, desk=self.quota_desk, pool=self.send_pool,
+                              hold_ttl_s=cfg.repair.gc_grace_s / 2, timeout_s=storage.peer_rpc_timeout_s)
         self._start_healing(replicas)
         self.metrics.watch(members_by_state=self.cluster.members_by_state, stats=self.store.stats,
                            disk=self.store.disk.usage)
@@ -338,16 +347,16 @@ class NodeDaemon:
         self.server.add_generic_rpc_handlers((
             ObjectServicer(self.coordinator, self.metrics, self.cluster.state_name,
                            access=self.credentials.access if self.tls else None,
-                           put_access=self.credentials.put_access).handlers(), admin,
+                           put_access=self.credentials.put_access,
+                           admission=admission if self.tls else None).handlers(), admin,
             InitServicer(store=self.credentials, box=self.secret_box, cluster_key=cfg.cluster_secret,
                          wall_ms=self.clock.wall_ms).handlers(),
             CredentialsServicer(store=self.credentials, box=self.secret_box, wall_ms=self.clock.wall_ms,
-                                buckets_of=lambda tenant: [b.name for b in self.coordinator.list_buckets()
-                                                           if b.owner == tenant]).handlers()))
+                                buckets_of=self._buckets_of, bucket_of=self.coordinator.bucket).handlers()))
         self.peer_server.add_generic_rpc_handlers((
             PeerServicer(self.store, self.hlc, self.metrics, storage.frame_size_bytes,
                          storage.chunk_size_bytes, self.node_id, self._deep_throttle,
-                         forget_bucket=self.coordinator.forget_bucket).handlers(),
+                         forget_bucket=self.coordinator.forget_bucket, quota_desk=self.quota_desk).handlers(),
             MembershipServicer(self.membership, self.transport, self.metrics,
                                cfg.gossip.indirect_probe_timeout_s * (1 + cfg.gossip.health_max)).handlers(),
             admin,
@@ -689,6 +698,10 @@ class NodeDaemon:
                  fresh.info.not_after.strftime("%Y-%m-%d %H:%M:%S"))
         self.membership.update_me(tls_not_after_unix_ms=self._tls_not_after_unix_ms())
         self._warn_if_expiring()
+
+    def _buckets_of(self, tenant: str) -> list[str]:
+        """Names of the live buckets `tenant` owns."""
+        return [b.name for b in self.coordinator.list_buckets() if b.owner == tenant]
 
     def _tls_not_after_unix_ms(self) -> int:
         return int(self.tls.not_after.timestamp() * 1000) if self.tls else 0

@@ -115,6 +115,13 @@ class Metrics:
                                           "Calls refused for their credentials, by reason (not_a_node: a "
                                           "certificate on the peer port that names no node).",
                                           ["reason"], registry=r)
+        self.quota_refused = prom.Counter("ringstore_quota_refused_total",
+                                          "Puts this node coordinated that a quota refused.", registry=r)
+        self.quota_unread = prom.Counter("ringstore_quota_unread_total",
+                                         "Quota lookups answered 'no quota' because the quota records could not "
+                                         "be read and none was cached (the put went ahead unchecked).", registry=r)
+        self.quota_holds = prom.Gauge("ringstore_quota_holds",
+                                      "Puts in flight this node's quota desk holds room for.", registry=r)
         self.tls_not_after = prom.Gauge("ringstore_tls_certificate_not_after_seconds",
                                         "Unix time at which this node's TLS certificate expires (alert on "
                                         "this minus time() below a few weeks).", registry=r)

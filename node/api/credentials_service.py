@@ -4,7 +4,8 @@ interceptor refuses every AdminService call from a tenant's key before it gets h
 A key's secret leaves the cluster once, in the CreateKey answer; listings show ids, scopes and
 states, never a secret. Revoking rewrites the key's record with the time; every node refuses the
 key within the credential cache's lifetime (node/auth/store.py). Removing a tenant that still owns
-a bucket is refused (its data would have no owner); its keys are revoked with it.
+a bucket is refused (its data would have no owner); its keys are revoked with it, and its quota
+removed. SetQuota writes a tenant's or a bucket's quota record (node/quota/ enforces them).
 """
 
 from __future__ import annotations
@@ -16,15 +17,18 @@ import grpc
 
 from node import errors
 from node.api.status import unary, unary_method
-from node.auth.store import DESCRIPTION_CHARS_MAX, OPERATOR_TENANT, CredentialStore, Tenant
+from node.auth.store import DESCRIPTION_CHARS_MAX, OPERATOR_TENANT, CredentialStore, QuotaRecord, Tenant
 from ringstore.auth.keys import ROLE_TENANT, AccessKey, SecretBox, check_tenant_name, is_key_id, new_access_key
-from ringstore.v1 import admin_pb2
+from ringstore.v1 import admin_pb2, common_pb2
 
 SERVICE = "ringstore.v1.AdminService"
 # Tenant names no one may create: operator keys are filed under the first.
 RESERVED_TENANTS = frozenset({OPERATOR_TENANT, "system"})
 PREFIX_CHARS_MAX = 1024
 EXPIRES_IN_S_MAX = 3650 * 86400.0
+# Largest quota (bytes or objects) accepted: 2^62, far above anything a cluster holds, and safe in
+# every signed 64-bit sum the counters meet.
+QUOTA_VALUE_MAX = 1 << 62
 
 
 def key_info(record: AccessKey, now_ms: int) -> admin_pb2.AccessKeyInfo:
@@ -36,8 +40,10 @@ def key_info(record: AccessKey, now_ms: int) -> admin_pb2.AccessKeyInfo:
 
 
 class CredentialsServicer:
-    def __init__(self, *, store: CredentialStore, box: SecretBox, wall_ms, buckets_of) -> None:
+    def __init__(self, *, store: CredentialStore, box: SecretBox, wall_ms, buckets_of, bucket_of=None) -> None:
         self._store = store
+        # bucket_of(name) -> its live BucketRecord, or NotFound.
+        self._bucket_of = bucket_of
         self._box = box
         self._wall_ms = wall_ms
         # buckets_of(tenant) -> names of the live buckets it owns.
@@ -89,6 +95,7 @@ class CredentialsServicer:
             if record.tenant == request.name and not record.revoked_at_unix_ms:
                 self._store.put_key(dataclasses.replace(record, revoked_at_unix_ms=now_ms))
                 revoked += 1
+        self._store.put_quota(QuotaRecord(kind="tenant", name=request.name))
         self._store.delete_tenant(request.name)
         return admin_pb2.DeleteTenantResponse(keys_revoked=revoked)
 
@@ -135,6 +142,24 @@ class CredentialsServicer:
             self._store.put_key(record)
         return key_info(record, now_ms)
 
+    @unary
+    def SetQuota(self, request: admin_pb2.SetQuotaRequest, context) -> admin_pb2.SetQuotaResponse:
+        if bool(request.tenant) == bool(request.bucket):
+            raise errors.InvalidArgument("name exactly one of tenant and bucket to set a quota on")
+        for what, value in (("bytes", request.bytes), ("objects", request.objects)):
+            if value > QUOTA_VALUE_MAX:
+                raise errors.InvalidArgument(f"a quota of {value} {what} is more than {QUOTA_VALUE_MAX}; give 0 for "
+                                             "no limit")
+        if request.tenant:
+            self._existing_tenant(request.tenant)
+            record = QuotaRecord(kind="tenant", name=request.tenant, bytes=request.bytes, objects=request.objects)
+        else:
+            bucket = self._bucket_of(request.bucket)
+            record = QuotaRecord(kind="bucket", name=request.bucket, bytes=request.bytes, objects=request.objects,
+                                 bucket_created_at_unix_ms=bucket.created_at_unix_ms)
+        self._store.put_quota(record)
+        return admin_pb2.SetQuotaResponse(quota=common_pb2.Quota(bytes=record.bytes, objects=record.objects))
+
     def handlers(self) -> grpc.GenericRpcHandler:
         a = admin_pb2
         return grpc.method_handlers_generic_handler(SERVICE, {
@@ -144,4 +169,5 @@ class CredentialsServicer:
             "CreateKey": unary_method(self.CreateKey, a.CreateKeyRequest),
             "ListKeys": unary_method(self.ListKeys, a.ListKeysRequest),
             "RevokeKey": unary_method(self.RevokeKey, a.RevokeKeyRequest),
+            "SetQuota": unary_method(self.SetQuota, a.SetQuotaRequest),
         })

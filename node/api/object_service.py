@@ -16,6 +16,7 @@ from node.auth.store import GRANT_LEVELS, Access
 from ringstore.auth.keys import check_tenant_name
 from node.metrics import Metrics
 from node.objects.coordinator import Coordinator
+from node.quota.admission import Admission, quota_message
 from ringstore.v1 import common_pb2, object_pb2
 
 SERVICE = "ringstore.v1.ObjectService"
@@ -32,8 +33,10 @@ def object_info(m: common_pb2.Manifest) -> object_pb2.ObjectInfo:
 
 class ObjectServicer:
     def __init__(self, coordinator: Coordinator, metrics: Metrics, state_name, *, access=None,
-                 put_access=None) -> None:
+                 put_access=None, admission: Admission | None = None) -> None:
         self._c = coordinator
+        # None: no quotas (an --insecure node keeps no records to hold them).
+        self._admission = admission
         # access(bucket, created_at_unix_ms) -> node.auth.store.Access; put_access(Access). None: no
         # credential store (an --insecure node), so no grants and no public buckets.
         self._access = access
@@ -131,7 +134,49 @@ class ObjectServicer:
         record = self._c.bucket(request.bucket)
         self._allow("info", request.bucket)
         return object_pb2.GetBucketInfoResponse(bucket=record,
-                                                access=self._access_reply(record, self._bucket_access(record)))
+                                                access=self._access_reply(record, self._bucket_access(record)),
+                                                usage=self._usage_of(record))
+
+    def _usage_of(self, record: common_pb2.BucketRecord) -> object_pb2.BucketUsage:
+        """A bucket's usage from its homes' counters, and its quota."""
+        counted, _ = self._c.bucket_usage(record.name)
+        reply = object_pb2.BucketUsage(
+            bucket=record.name, owner=record.owner, objects=counted.objects, logical_bytes=counted.logical_bytes,
+            physical_bytes=counted.chunk_bytes + counted.inline_bytes * len(self._c.metadata_homes(record.name)),
+            tombstones=counted.tombstones)
+        if self._admission is not None:
+            reply.quota.CopyFrom(quota_message(self._admission.quotas(record)[0]))
+        return reply
+
+    @unary
+    def GetUsage(self, request: object_pb2.GetUsageRequest, context) -> object_pb2.GetUsageResponse:
+        key = caller()
+        if isinstance(key, Anonymous):
+            raise errors.Unauthenticated(policy.NEEDS_A_KEY)
+        tenant = request.tenant
+        if request.bucket:
+            records = [self._c.bucket(request.bucket)]
+            self._allow("info", request.bucket)
+        else:
+            if not policy.is_operator(key):
+                if tenant and tenant != key.tenant:
+                    self._metrics.auth_failures.labels("denied").inc()
+                    raise errors.PermissionDenied(f"access key {key.key_id} (tenant {key.tenant}) may not see the usage "
+                                                  f"of tenant {tenant!r}")
+                tenant = key.tenant
+            records = [b for b in self._c.list_buckets() if not tenant or b.owner == tenant]
+            if not policy.is_operator(key) and key.bucket:
+                records = [b for b in records if b.name == key.bucket]
+        reply = object_pb2.GetUsageResponse(buckets=[self._usage_of(record) for record in records])
+        reply.objects = sum(b.objects for b in reply.buckets)
+        reply.logical_bytes = sum(b.logical_bytes for b in reply.buckets)
+        reply.physical_bytes = sum(b.physical_bytes for b in reply.buckets)
+        if tenant and not request.bucket:
+            reply.tenant = tenant
+        if tenant and not request.bucket and self._admission is not None:
+            reply.tenant_quota.CopyFrom(quota_message(self._admission.quotas(
+                common_pb2.BucketRecord(owner=tenant))[1]))
+        return reply
 
     @unary
     def PutObject(self, request_iterator: Iterator, context) -> object_pb2.PutObjectResponse:
@@ -171,8 +216,32 @@ class ObjectServicer:
                         f"the {size_bytes} bytes that arrived hash to {digest.hex()[:16]}, not the client's "
                         f"{bytes(sent.blake3).hex()[:16]}; nothing was stored")
 
-            self._allow("put", first.header.bucket, first.header.key)
-            manifest = self._c.put_object(first.header, data(), check_end)
+            header = first.header
+            self._allow("put", header.bucket, header.key)
+            record = self._c.bucket(header.bucket)
+            quota = self._admission if self._admission is not None and self._admission.applies(record) else None
+            holds = []
+
+            def admit(size_bytes: int) -> None:
+                try:
+                    holds.append(quota.admit(record, header.key, size_bytes))
+                except errors.ResourceExhausted:
+                    self._metrics.quota_refused.inc()
+                    raise
+
+            if quota is not None and header.HasField("size_bytes"):
+                admit(header.size_bytes)  # refused before a byte is read, when the client says how much it sends
+
+            def check_end_and_quota(size_bytes: int, digest: bytes) -> None:
+                check_end(size_bytes, digest)
+                if quota is not None and not holds:
+                    admit(size_bytes)
+
+            try:
+                manifest = self._c.put_object(header, data(), check_end_and_quota)
+            finally:
+                if quota is not None and holds:
+                    quota.release(holds[0])
             outcome = "ok"
             self._metrics.put_bytes.inc(manifest.size_bytes)
             return object_pb2.PutObjectResponse(object=object_info(manifest))
@@ -259,5 +328,6 @@ class ObjectServicer:
             "SetBucketGrant": uu(self.SetBucketGrant, o.SetBucketGrantRequest),
             "SetBucketPublicRead": uu(self.SetBucketPublicRead, o.SetBucketPublicReadRequest),
             "GetBucketInfo": uu(self.GetBucketInfo, o.GetBucketInfoRequest),
+            "GetUsage": uu(self.GetUsage, o.GetUsageRequest),
         })
 

@@ -14,6 +14,7 @@ from node.metrics import Metrics
 from node.objects import validate
 from node.objects.chunk_io import holder_key
 from node.objects.replicas import DEEP_PROBE_SHARES_MAX, DeepThrottle, share_key
+from node.quota.desk import QuotaDesk
 from node.store import LIST_MANIFESTS_LIMIT_MAX, ChecksumMismatch, CorruptShare, NodeStore, ShareNotFound
 from ringstore.v1 import peer_pb2
 
@@ -26,8 +27,10 @@ class PeerServicer:
     def __init__(self, store: NodeStore, hlc: HybridLogicalClock, metrics: Metrics, frame_size_bytes: int,
                  chunk_size_bytes: int, node_id: str,
                  deep_throttle: Callable[[int], DeepThrottle] | None = None,
-                 forget_bucket: Callable[[str, str], None] = lambda tenant, name: None) -> None:
+                 forget_bucket: Callable[[str, str], None] = lambda tenant, name: None,
+                 quota_desk: QuotaDesk | None = None) -> None:
         self._forget_bucket = forget_bucket
+        self._quota_desk = quota_desk
         self._node_id = node_id
         # bandwidth_bytes_per_s (0: the scrub throttle) -> the throttle a deep HasChunk reads through.
         self._deep_throttle = deep_throttle
@@ -203,6 +206,23 @@ class PeerServicer:
         outcome = self._store.release_share(share_key(request.share), request.ref)
         return peer_pb2.ReleaseShareResponse(deleted=outcome.deleted, references_left=outcome.references_left)
 
+    @unary
+    def GetUsage(self, request, context):
+        return peer_pb2.GetUsageRecordResponse(usage=self._store.bucket_usage(request.tenant, request.bucket))
+
+    def _desk(self) -> QuotaDesk:
+        if self._quota_desk is None:
+            raise errors.FailedPrecondition(f"node {self._node_id} keeps no quota desk")
+        return self._quota_desk
+
+    @unary
+    def ReserveQuota(self, request, context):
+        return self._desk().reserve(request)
+
+    @unary
+    def ReleaseQuota(self, request, context):
+        return peer_pb2.ReleaseQuotaResponse(released=self._desk().release(request.hold_id))
+
     def handlers(self) -> grpc.GenericRpcHandler:
         p = peer_pb2
 
@@ -224,4 +244,7 @@ class PeerServicer:
             "ReadBucket": uu(self.ReadBucket, p.ReadBucketRequest),
             "ForgetBucket": uu(self.ForgetBucket, p.ForgetBucketRequest),
             "PurgeTombstone": uu(self.PurgeTombstone, p.PurgeTombstoneRequest),
+            "GetUsage": uu(self.GetUsage, p.GetUsageRecordRequest),
+            "ReserveQuota": uu(self.ReserveQuota, p.ReserveQuotaRequest),
+            "ReleaseQuota": uu(self.ReleaseQuota, p.ReleaseQuotaRequest),
         })

@@ -40,6 +40,8 @@ TENANT_FORMAT = 1
 ACCESS_PREFIX = "access/"
 ACCESS_FORMAT = 1
 GRANT_LEVELS = ("read", "write", "owner")
+QUOTA_PREFIX = "quotas/"
+QUOTA_FORMAT = 1
 CACHE_TTL_S = 2.0
 MISS_TTL_S = 1.0
 # A cut-off node must still take its operator's calls (heal a partition, drain, status): the full
@@ -108,6 +110,39 @@ class Access:
                    public_read=bool(raw.get("public_read", False)))
 
 
+@dataclasses.dataclass(frozen=True)
+class QuotaRecord:
+    """The most a tenant's buckets together, or one bucket, may hold (0: no limit). A bucket's quota
+    belongs to one incarnation of the bucket, as its grants do."""
+
+    kind: str  # "tenant" or "bucket"
+    name: str
+    bytes: int = 0
+    objects: int = 0
+    bucket_created_at_unix_ms: int = 0
+
+    @property
+    def unlimited(self) -> bool:
+        return not (self.bytes or self.objects)
+
+    def to_json(self) -> bytes:
+        return json.dumps({"format": QUOTA_FORMAT, "kind": self.kind, "name": self.name, "bytes": self.bytes,
+                           "objects": self.objects, "bucket_created_at_unix_ms": self.bucket_created_at_unix_ms},
+                          sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> "QuotaRecord":
+        raw = json.loads(data)
+        if not isinstance(raw, dict) or raw.get("format") != QUOTA_FORMAT or raw.get("kind") not in ("tenant", "bucket"):
+            raise errors.DataLoss("a quota record is not one this software wrote")
+        return cls(kind=raw["kind"], name=str(raw["name"]), bytes=int(raw["bytes"]), objects=int(raw["objects"]),
+                   bucket_created_at_unix_ms=int(raw.get("bucket_created_at_unix_ms", 0)))
+
+
+def _quota_record_name(kind: str, name: str) -> str:
+    return f"{QUOTA_PREFIX}{kind}/{name}"
+
+
 def _access_key(bucket: str) -> str:
     """The cache name of a bucket's access record (a NUL never occurs in a key id)."""
     return "\0access\0" + bucket
@@ -121,7 +156,8 @@ class CredentialStore:
     """Access-key records over a Coordinator whose tenant is SYSTEM_TENANT. Thread-safe."""
 
     def __init__(self, coordinator: Coordinator, *, metadata_replicas: int, live_count: Callable[[], int],
-                 monotonic_s: Callable[[], float] = time.monotonic) -> None:
+                 monotonic_s: Callable[[], float] = time.monotonic,
+                 on_quota_unread: Callable[[], None] = lambda: None) -> None:
         assert coordinator.tenant == SYSTEM_TENANT, "credential records live in the system tenant"
         self._c = coordinator
         self._metadata_replicas = metadata_replicas
@@ -131,6 +167,8 @@ class CredentialStore:
         # key id (or _access_key(bucket)) -> (when read, the record or None).
         self._cache: dict[str, tuple[float, AccessKey | Access | None]] = {}
         self._initialised = False
+        # Called for each quota lookup answered "no quota" because the records could not be read.
+        self._on_quota_unread = on_quota_unread
 
     def _cached(self, name: str) -> tuple[float, object] | None:
         with self._lock:
@@ -268,3 +306,45 @@ class CredentialStore:
 
     def delete_tenant(self, name: str) -> None:
         self._c.delete_object(AUTH_BUCKET, TENANT_PREFIX + name)
+
+    # -- quotas ----------------------------------------------------------------------------------
+
+    def quota(self, kind: str, name: str, bucket_created_at_unix_ms: int = 0, *, fresh: bool = False) -> QuotaRecord:
+        """The quota of tenant or bucket `name` (unlimited when it has none), cached CACHE_TTL_S. A
+        bucket's quota set on an earlier bucket of the same name does not apply."""
+        cache_name = "\0quota\0" + _quota_record_name(kind, name)
+        now = self._monotonic_s()
+        cached = None if fresh else self._cached(cache_name)
+        if cached is not None and now - cached[0] < CACHE_TTL_S:
+            found = cached[1]
+        else:
+            try:
+                data = self._record(_quota_record_name(kind, name)) if self.initialised() else None
+                found = QuotaRecord.from_json(data) if data is not None else None
+                self._remember(cache_name, found, now)
+            except errors.Unavailable:
+                # The records' homes are out of reach: a put must not fail for want of a quota it may
+                # not have. The last quota read holds for STALE_MAX_S; never read, none is enforced.
+                if cached is None or now - cached[0] >= STALE_MAX_S:
+                    self._on_quota_unread()
+                    return QuotaRecord(kind=kind, name=name, bucket_created_at_unix_ms=bucket_created_at_unix_ms)
+                found = cached[1]
+        if found is None or (kind == "bucket" and found.bucket_created_at_unix_ms != bucket_created_at_unix_ms):
+            return QuotaRecord(kind=kind, name=name, bucket_created_at_unix_ms=bucket_created_at_unix_ms)
+        return found
+
+    def put_quota(self, record: QuotaRecord) -> None:
+        """Write (or, when unlimited, remove) a quota; in force here at once, elsewhere within CACHE_TTL_S."""
+        name = _quota_record_name(record.kind, record.name)
+        if record.unlimited:
+            try:
+                self._c.delete_object(AUTH_BUCKET, name)
+            except errors.NotFound:
+                pass
+        else:
+            self._put(name, record.to_json())
+        self._remember("\0quota\0" + name, None if record.unlimited else record)
+
+    def quotas(self) -> list[QuotaRecord]:
+        return sorted((QuotaRecord.from_json(bytes(m.inline_data)) for m in self._list(QUOTA_PREFIX)),
+                      key=lambda q: (q.kind, q.name))

@@ -502,6 +502,16 @@ class Coordinator:
         position, whatever their state), for fsck."""
         return self._metadata_homes(metadata_position(self.tenant, bucket))
 
+    def bucket_usage(self, bucket: str) -> tuple[common_pb2.UsageRecord, list[tuple[str, common_pb2.UsageRecord]]]:
+        """What the bucket holds, from its homes' usage records (node/store/usage.py) by read quorum:
+        the record of the home that has seen the latest change (a home that missed writes while it
+        was away has seen an older one), and every answer, for fsck to compare."""
+        answers = self._read_all(metadata_position(self.tenant, bucket),
+                                 lambda n: self._replicas.get_usage(n, self.tenant, bucket),
+                                 what=f"reading the usage of bucket {bucket}")
+        newest = max((record for _, record in answers), key=lambda record: stamp_key(record.changed))
+        return newest, answers
+
     def key_versions(self, tenant: str, bucket: str, key: str) -> tuple[common_pb2.Manifest | None, ...] | None:
         """The newest manifest of a key on every metadata home replica (None where a replica has
         none), for garbage collection; None unless every home is ALIVE and answered, so collection

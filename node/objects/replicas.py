@@ -275,6 +275,12 @@ class Replicas:
             return self._local(self._store.delete_manifest_if, tombstone)
         return self._remote(node_id, self._peers.purge_tombstone, tombstone, self.timeout_s)
 
+    def get_usage(self, node_id: str, tenant: str, bucket: str) -> common_pb2.UsageRecord:
+        """A metadata home's usage record of a bucket (node/store/usage.py)."""
+        if node_id == self._view.node_id:
+            return self._local(self._store.bucket_usage, tenant, bucket)
+        return self._remote(node_id, self._peers.get_usage, tenant, bucket, self.timeout_s)
+
     def forget_bucket(self, node_id: str, tenant: str, name: str) -> None:
         """Ask another node to drop its cached record of a bucket (never called for this node)."""
         self._remote(node_id, self._peers.forget_bucket, tenant, name, self.timeout_s)

@@ -107,6 +107,9 @@ class _Stubs:
         self.forget_bucket = unary(PEER_SERVICE, "ForgetBucket", p.ForgetBucketRequest, p.ForgetBucketResponse)
         self.purge_tombstone = unary(PEER_SERVICE, "PurgeTombstone", p.PurgeTombstoneRequest,
                                      p.PurgeTombstoneResponse)
+        self.get_usage = unary(PEER_SERVICE, "GetUsage", p.GetUsageRecordRequest, p.GetUsageRecordResponse)
+        self.reserve_quota = unary(PEER_SERVICE, "ReserveQuota", p.ReserveQuotaRequest, p.ReserveQuotaResponse)
+        self.release_quota = unary(PEER_SERVICE, "ReleaseQuota", p.ReleaseQuotaRequest, p.ReleaseQuotaResponse)
         m = membership_pb2
         self.heartbeat = unary(MEMBERSHIP_SERVICE, "Heartbeat", m.HeartbeatRequest, m.HeartbeatResponse)
         self.indirect_probe = unary(MEMBERSHIP_SERVICE, "IndirectProbe", m.IndirectProbeRequest,
@@ -316,6 +319,20 @@ class PeerClient:
         reply = self._call(address, self._stubs(address).purge_tombstone,
                            peer_pb2.PurgeTombstoneRequest(tombstone=tombstone), timeout_s)
         return reply.purged
+
+    def get_usage(self, address: str, tenant: str, bucket: str, timeout_s: float) -> common_pb2.UsageRecord:
+        reply = self._call(address, self._stubs(address).get_usage,
+                           peer_pb2.GetUsageRecordRequest(tenant=tenant, bucket=bucket), timeout_s)
+        return reply.usage
+
+    def reserve_quota(self, address: str, request: peer_pb2.ReserveQuotaRequest,
+                      timeout_s: float) -> peer_pb2.ReserveQuotaResponse:
+        return self._call(address, self._stubs(address).reserve_quota, request, timeout_s)
+
+    def release_quota(self, address: str, hold_id: str, timeout_s: float) -> bool:
+        reply = self._call(address, self._stubs(address).release_quota,
+                           peer_pb2.ReleaseQuotaRequest(hold_id=hold_id), timeout_s)
+        return reply.released
 
     def forget_bucket(self, address: str, tenant: str, name: str, timeout_s: float) -> None:
         self._call(address, self._stubs(address).forget_bucket,

@@ -16,6 +16,7 @@ from node.ring.positions import (
     chunk_position,
     metadata_position,
     position_from_digest,
+    quota_desk_position,
 )
 from node.ring.ring import Ring, RingMember
 
@@ -28,4 +29,5 @@ __all__ = [
     "chunk_position",
     "metadata_position",
     "position_from_digest",
+    "quota_desk_position",
 ]

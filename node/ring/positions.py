@@ -29,6 +29,7 @@ _POSITION_BYTES = RING_BITS // 8
 
 _MANIFESTS_DOMAIN = b"manifests\0"
 _BUCKETS_DOMAIN = b"buckets\0"
+_QUOTA_DOMAIN = b"quota\0"
 
 
 def position_from_digest(digest: bytes) -> int:
@@ -66,3 +67,9 @@ def _name_bytes(what: str, name: str) -> bytes:
     if "\0" in name:
         raise ValueError(f"{what} name {name!r} contains NUL, which is not allowed")
     return name.encode("utf-8")
+
+
+def quota_desk_position(owner: str) -> int:
+    """Position of the quota desk of a tenant (its first live node keeps the tenant's quota holds,
+    node/quota/desk.py): blake3(b"quota\\0" + owner); owner "" is the operator's buckets."""
+    return position_from_digest(blake3.blake3(_QUOTA_DOMAIN + owner.encode("utf-8")).digest())

@@ -13,6 +13,8 @@ import datetime
 import click
 
 from nodectl.cli.common import _print_json, _Settings
+from nodectl.cli.formatting import human_bytes
+from nodectl.cli.usage import quota_text
 from nodectl.client import BucketAccess
 
 
@@ -73,7 +75,7 @@ def set_command(settings: _Settings, bucket: str, public_read: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.pass_obj
 def info_command(settings: _Settings, bucket: str, as_json: bool) -> None:
-    """Show BUCKET's policy, owner, grants and public read."""
+    """Show BUCKET's policy, owner, grants, public read, usage and quota."""
     with settings.client() as client:
         details = client.bucket_info(bucket)
     if as_json:
@@ -84,3 +86,9 @@ def info_command(settings: _Settings, bucket: str, as_json: bool) -> None:
     click.echo(f"policy:      {details.bucket.policy or 'cluster default'}")
     click.echo(f"created:     {created:%Y-%m-%d %H:%M:%S} UTC")
     click.echo("\n".join(_access_lines(details.access)))
+    if details.usage is not None:
+        used = details.usage
+        click.echo(f"objects:     {used.objects} ({used.tombstones} deleted, not yet purged)")
+        click.echo(f"bytes:       {human_bytes(used.logical_bytes)} logical ({used.logical_bytes} bytes), "
+                   f"{human_bytes(used.physical_bytes)} stored")
+        click.echo(f"quota:       {quota_text(used.quota)}")

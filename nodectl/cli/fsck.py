@@ -19,6 +19,7 @@ from nodectl.client import (
     FSCK_FINDINGS_MAX,
     FsckFinding,
     FsckMetadataFinding,
+    FsckUsageFinding,
     FsckProgress,
     FsckReport,
     FsckSummary,
@@ -47,6 +48,13 @@ def format_metadata_finding(finding: FsckMetadataFinding) -> str:
     return f"{line} ({detail})" if detail else line
 
 
+def format_usage_finding(finding: FsckUsageFinding) -> str:
+    """One `fsck` line for usage counters: "usage counters: BUCKET on NODE say ..., the audit found ..."."""
+    return (f"usage counters: {finding.bucket} on {finding.node_id} say {_count(finding.counted_objects, 'object')}, "
+            f"{finding.counted_logical_bytes} bytes; the audit found {_count(finding.audited_objects, 'object')}, "
+            f"{finding.audited_logical_bytes} bytes")
+
+
 def format_fsck_summary(summary: FsckSummary) -> str:
     """The last `fsck` line: what was audited, how many chunks are full, degraded, unreadable, and
     how many metadata replicas are missing or corrupt (only when some are)."""
@@ -58,6 +66,9 @@ def format_fsck_summary(summary: FsckSummary) -> str:
     if summary.metadata_replicas_missing or summary.metadata_replicas_corrupt:
         line += (f"; metadata replicas: {summary.metadata_replicas_missing} missing, "
                  f"{summary.metadata_replicas_corrupt} corrupt")
+    if summary.usage_counters_disagreeing:
+        line += (f"; usage counters: {summary.usage_counters_disagreeing} of {summary.usage_counters_checked} "
+                 "disagree")
     return line
 
 
@@ -71,7 +82,7 @@ def fsck_exit_code(report: FsckReport) -> int:
         return EXIT_DATA_LOSS
     if (summary.chunks_degraded or report.findings or report.findings_omitted
             or summary.metadata_replicas_missing or summary.metadata_replicas_corrupt
-            or report.metadata_findings):
+            or report.metadata_findings or summary.usage_counters_disagreeing):
         return EXIT_DEGRADED
     return EXIT_OK
 
@@ -90,8 +101,9 @@ def fsck_exit_code(report: FsckReport) -> int:
 @click.pass_context
 def fsck_command(ctx: click.Context, bucket: str | None, as_json: bool, deep: bool,
                  bandwidth_bytes_per_s: int | None) -> None:
-    """Audit every object (or BUCKET's): one line per chunk below full redundancy and per metadata
-    replica missing or corrupt, then a summary.
+    """Audit every object (or BUCKET's): one line per chunk below full redundancy, per metadata
+    replica missing or corrupt and per metadata home whose usage counters disagree with the audit,
+    then a summary.
 
     Holders check each copy's index entry and file; with --deep they also read it back against
     its hash. Exits 0 when every chunk is at full redundancy and every metadata replica holds the
@@ -117,6 +129,7 @@ def fsck_command(ctx: click.Context, bucket: str | None, as_json: bool, deep: bo
     else:
         lines = [format_finding(f) for f in report.findings]
         lines += [format_metadata_finding(f) for f in report.metadata_findings]
+        lines += [format_usage_finding(f) for f in report.usage_findings]
         if report.findings_omitted:
             lines.append(f"fsck: {report.findings_omitted} more findings not shown (only the "
                          f"first {FSCK_FINDINGS_MAX} are kept; the summary counts them all)")

@@ -23,6 +23,7 @@ from typing import Any
 import click
 import grpc
 
+from nodectl.cli.usage import quota_group, usage_command
 from nodectl.cli.admin import admin_group
 from nodectl.cli.bucket import bucket_group
 from nodectl.cli.cluster import ring_group, status_command
@@ -145,3 +146,5 @@ main.add_command(ring_group)
 main.add_command(tls_group)
 main.add_command(admin_group)
 main.add_command(bucket_group)
+main.add_command(usage_command)
+admin_group.add_command(quota_group)

@@ -1,5 +1,5 @@
 """Tenants and access keys (operator calls of `Client`): create, list and remove tenants; create,
-list and revoke their keys. A new key's secret is in the `create_key` answer only: nothing else ever
+list and revoke their keys; set quotas. A new key's secret is in the `create_key` answer only: nothing else ever
 returns it. Creates and revokes are not retried (a lost answer would make a second tenant or key
 look like a conflict, or a second key); listings are."""
 
@@ -9,7 +9,9 @@ from ringstore.auth.keys import parse_duration
 from ringstore.v1 import admin_pb2
 
 from nodectl.client.connection import _Connection
-from nodectl.client.results import AccessKeyInfo, NewKey, Tenant
+from nodectl.client.from_pb import quota_from_pb
+from nodectl.client.results import AccessKeyInfo, NewKey, Quota, Tenant
+from nodectl.client.validate import validate_bucket
 from nodectl.errors import InvalidArgument
 
 
@@ -57,3 +59,18 @@ class _AdminCalls(_Connection):
 
     def revoke_key(self, key_id: str) -> AccessKeyInfo:
         return _key_info(self._unary(self._admin.RevokeKey, admin_pb2.RevokeKeyRequest(key_id=key_id)))
+
+    def set_quota(self, *, tenant: str = "", bucket: str = "", bytes: int = 0, objects: int = 0) -> Quota:
+        """Set the quota of `tenant` (all its buckets together) or of `bucket`: logical bytes and
+        current objects, 0 for no limit (both 0 clears it). In force on every node within a few
+        seconds. Operator only."""
+        if bool(tenant) == bool(bucket):
+            raise InvalidArgument("name exactly one of tenant and bucket")
+        for what, value in (("bytes", bytes), ("objects", objects)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InvalidArgument(f"{what} must be an integer >= 0 (0: no limit), got {value!r}")
+        if bucket:
+            validate_bucket(bucket)
+        pb = self._unary(self._admin.SetQuota, admin_pb2.SetQuotaRequest(tenant=tenant, bucket=bucket, bytes=bytes,
+                                                                          objects=objects))
+        return quota_from_pb(pb.quota)

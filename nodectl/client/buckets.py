@@ -11,8 +11,8 @@ import uuid
 from ringstore.v1 import object_pb2
 
 from nodectl.client.connection import _Connection
-from nodectl.client.from_pb import bucket_access_from_pb, bucket_info_from_pb
-from nodectl.client.results import BucketAccess, BucketDetails, BucketInfo
+from nodectl.client.from_pb import bucket_access_from_pb, bucket_info_from_pb, bucket_usage_from_pb, quota_from_pb
+from nodectl.client.results import BucketAccess, BucketDetails, BucketInfo, Usage
 from nodectl.client.validate import policy_pb, validate_bucket
 from nodectl.errors import InvalidArgument
 
@@ -63,7 +63,21 @@ class _BucketCalls(_Connection):
         return bucket_access_from_pb(self._unary(self._objects.SetBucketPublicRead, request))
 
     def bucket_info(self, bucket: str) -> BucketDetails:
-        """The bucket's policy and owner, and who else may use it."""
+        """The bucket's policy and owner, who else may use it, what it holds and its quota."""
         validate_bucket(bucket)
         response = self._unary(self._objects.GetBucketInfo, object_pb2.GetBucketInfoRequest(bucket=bucket))
-        return BucketDetails(bucket=bucket_info_from_pb(response.bucket), access=bucket_access_from_pb(response.access))
+        return BucketDetails(bucket=bucket_info_from_pb(response.bucket), access=bucket_access_from_pb(response.access),
+                             usage=bucket_usage_from_pb(response.usage) if response.HasField("usage") else None)
+
+    def usage(self, *, tenant: str = "", bucket: str = "") -> Usage:
+        """What buckets hold, from their usage counters: `bucket` alone, `tenant`'s buckets, or
+        (neither) every bucket for the operator and the caller's own tenant's for a tenant key. A
+        tenant key may not ask about another tenant (PermissionDenied)."""
+        if tenant and bucket:
+            raise InvalidArgument("give a tenant or a bucket, not both")
+        if bucket:
+            validate_bucket(bucket)
+        response = self._unary(self._objects.GetUsage, object_pb2.GetUsageRequest(tenant=tenant, bucket=bucket))
+        return Usage(buckets=[bucket_usage_from_pb(b) for b in response.buckets], objects=response.objects,
+                     logical_bytes=response.logical_bytes, physical_bytes=response.physical_bytes,
+                     tenant=response.tenant, tenant_quota=quota_from_pb(response.tenant_quota))

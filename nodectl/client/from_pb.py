@@ -16,6 +16,8 @@ from ringstore.v1 import admin_pb2, common_pb2, membership_pb2, object_pb2
 from nodectl.client.results import (
     BucketAccess,
     BucketInfo,
+    BucketUsage,
+    Quota,
     ChunkStatus,
     ClusterStatus,
     ConvertProgress,
@@ -109,6 +111,15 @@ def bucket_info_from_pb(pb: common_pb2.BucketRecord) -> BucketInfo:
 def bucket_access_from_pb(pb: object_pb2.BucketAccess) -> BucketAccess:
     return BucketAccess(bucket=pb.bucket, owner=pb.owner, grants=dict(sorted(pb.grants.items())),
                         public_read=pb.public_read)
+
+
+def quota_from_pb(pb: common_pb2.Quota) -> Quota:
+    return Quota(bytes=pb.bytes, objects=pb.objects)
+
+
+def bucket_usage_from_pb(pb: object_pb2.BucketUsage) -> BucketUsage:
+    return BucketUsage(bucket=pb.bucket, owner=pb.owner, objects=pb.objects, logical_bytes=pb.logical_bytes,
+                       physical_bytes=pb.physical_bytes, tombstones=pb.tombstones, quota=quota_from_pb(pb.quota))
 
 
 def member_state_text(state: int) -> str:
@@ -257,7 +268,9 @@ def fsck_summary_from_pb(pb: admin_pb2.FsckSummary) -> FsckSummary:
         chunks_degraded=pb.chunks_degraded, chunks_unreadable=pb.chunks_unreadable,
         chunks_misplaced=pb.chunks_misplaced, bytes_checked=pb.bytes_checked,
         metadata_replicas_missing=pb.metadata_replicas_missing,
-        metadata_replicas_corrupt=pb.metadata_replicas_corrupt)
+        metadata_replicas_corrupt=pb.metadata_replicas_corrupt,
+        usage_counters_checked=pb.usage_counters_checked,
+        usage_counters_disagreeing=pb.usage_counters_disagreeing)
 
 
 def scrub_status_from_pb(pb: admin_pb2.GetScrubStatusResponse) -> ScrubStatus:

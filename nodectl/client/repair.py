@@ -30,6 +30,7 @@ from nodectl.client.limits import FSCK_FINDINGS_MAX, FSCK_MESSAGES_MAX, UINT32_M
 from nodectl.client.results import (
     FsckFinding,
     FsckMetadataFinding,
+    FsckUsageFinding,
     FsckProgress,
     FsckReport,
     RepairStatus,
@@ -116,6 +117,7 @@ class _RepairCalls(_Connection):
         watchdog.start(call)
         findings: list[FsckFinding] = []
         metadata_findings: list[FsckMetadataFinding] = []
+        usage_findings: list[FsckUsageFinding] = []
         omitted = 0
         last: FsckProgress | None = None
         try:
@@ -138,7 +140,8 @@ class _RepairCalls(_Connection):
                 if which == "summary":
                     return FsckReport(findings=findings,
                                       summary=fsck_summary_from_pb(message.summary),
-                                      findings_omitted=omitted, metadata_findings=metadata_findings)
+                                      findings_omitted=omitted, metadata_findings=metadata_findings,
+                                      usage_findings=usage_findings)
                 if which == "finding":
                     if len(findings) < FSCK_FINDINGS_MAX:
                         findings.append(fsck_finding_from_pb(message.finding))
@@ -152,6 +155,12 @@ class _RepairCalls(_Connection):
                             detail=m.detail))
                     else:
                         omitted += 1
+                elif which == "usage_finding":
+                    u = message.usage_finding
+                    usage_findings.append(FsckUsageFinding(
+                        bucket=u.bucket, node_id=u.node_id, counted_objects=u.counted_objects,
+                        counted_logical_bytes=u.counted_logical_bytes, audited_objects=u.audited_objects,
+                        audited_logical_bytes=u.audited_logical_bytes))
                 elif which == "progress":
                     last = fsck_progress_from_pb(message.progress)
                     if progress is not None:

@@ -77,11 +77,47 @@ class BucketAccess(_Dict):
 
 
 @dataclasses.dataclass(frozen=True)
+class Quota(_Dict):
+    """The most a bucket or a tenant may hold; 0 means no limit."""
+
+    bytes: int = 0
+    objects: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class BucketUsage(_Dict):
+    """What a bucket holds, from its usage counters (never a scan), and its quota."""
+
+    bucket: str
+    owner: str
+    objects: int
+    logical_bytes: int
+    # Every chunk copy or share, plus inline objects once per metadata home.
+    physical_bytes: int
+    # Deleted objects whose tombstones are not purged yet.
+    tombstones: int
+    quota: Quota
+
+
+@dataclasses.dataclass(frozen=True)
+class Usage(_Dict):
+    """`usage`: buckets, their sums, and the tenant's quota when one tenant was asked about."""
+
+    buckets: list[BucketUsage]
+    objects: int
+    logical_bytes: int
+    physical_bytes: int
+    tenant: str = ""
+    tenant_quota: Quota = dataclasses.field(default_factory=Quota)
+
+
+@dataclasses.dataclass(frozen=True)
 class BucketDetails(_Dict):
-    """`bucket info`: the bucket and who may use it."""
+    """`bucket info`: the bucket, who may use it, what it holds and its quota."""
 
     bucket: BucketInfo
     access: BucketAccess
+    usage: BucketUsage | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -389,6 +425,10 @@ class FsckSummary(_Dict):
     # (object, ALIVE metadata home) pairs lacking the current manifest, or holding it corrupt.
     metadata_replicas_missing: int = 0
     metadata_replicas_corrupt: int = 0
+    # (bucket, ALIVE metadata home) pairs whose usage counters were compared with the audit, and
+    # those that disagreed.
+    usage_counters_checked: int = 0
+    usage_counters_disagreeing: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -404,6 +444,18 @@ class FsckMetadataFinding(_Dict):
 
 
 @dataclasses.dataclass(frozen=True)
+class FsckUsageFinding(_Dict):
+    """A metadata home whose usage counters of a bucket are not what the audit counted."""
+
+    bucket: str
+    node_id: str
+    counted_objects: int
+    counted_logical_bytes: int
+    audited_objects: int
+    audited_logical_bytes: int
+
+
+@dataclasses.dataclass(frozen=True)
 class FsckReport(_Dict):
     """An audit's findings, in the order the node sent them, and its summary."""
 
@@ -414,6 +466,7 @@ class FsckReport(_Dict):
     # Metadata replicas missing or corrupt (at most FSCK_FINDINGS_MAX kept; the rest counted in
     # findings_omitted too).
     metadata_findings: list[FsckMetadataFinding] = dataclasses.field(default_factory=list)
+    usage_findings: list[FsckUsageFinding] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True)

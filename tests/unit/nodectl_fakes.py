@@ -219,7 +219,7 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
         # summary (as set: the fake does not count).
         self.fsck_progress: list[admin_pb2.FsckProgress] = []
         # FsckFinding (a chunk) or FsckMetadataFinding (a metadata replica), sent in list order.
-        self.fsck_findings: list[admin_pb2.FsckFinding | admin_pb2.FsckMetadataFinding] = []
+        self.fsck_findings: list[admin_pb2.FsckFinding | admin_pb2.FsckMetadataFinding | admin_pb2.FsckUsageFinding] = []
         self.fsck_summary = admin_pb2.FsckSummary()
         # Seconds Fsck waits before each message but the summary, and before the summary.
         self.fsck_message_gap_s = 0.0
@@ -533,7 +533,9 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
                 self._require_bucket(request.bucket, context)
             progress = [admin_pb2.FsckResponse(progress=p) for p in self.fsck_progress]
             findings = [admin_pb2.FsckResponse(metadata_finding=f)
-                        if isinstance(f, admin_pb2.FsckMetadataFinding) else admin_pb2.FsckResponse(finding=f)
+                        if isinstance(f, admin_pb2.FsckMetadataFinding)
+                        else admin_pb2.FsckResponse(usage_finding=f) if isinstance(f, admin_pb2.FsckUsageFinding)
+                        else admin_pb2.FsckResponse(finding=f)
                         for f in self.fsck_findings if not request.bucket or f.bucket == request.bucket]
             summary = admin_pb2.FsckResponse(summary=self.fsck_summary)
             gap_s, stall_s = self.fsck_message_gap_s, self.fsck_stall_s

@@ -652,6 +652,24 @@ def test_fsck_reports_metadata_replicas_missing_or_corrupt_and_exits_10(run, ser
     assert [f["node_id"] for f in document["metadata_findings"]] == ["node-2", "node-2"]
 
 
+def test_fsck_reports_usage_counters_that_disagree_and_exits_10(run, server: FakeServer) -> None:
+    """A home whose usage counters are not what the audit counted gets one line, and exit 10."""
+    server.node.fsck_findings = [admin_pb2.FsckUsageFinding(
+        bucket="photos", node_id="node-3", counted_objects=4, counted_logical_bytes=400, audited_objects=5,
+        audited_logical_bytes=500)]
+    summary = _summary(degraded=0, unreadable=0, misplaced=0)
+    summary.usage_counters_checked, summary.usage_counters_disagreeing = 36, 1
+    server.node.fsck_summary = summary
+    result = run("fsck")
+    assert result.exit_code == 10, result.stderr
+    assert result.stdout.splitlines() == [
+        "usage counters: photos on node-3 say 4 objects, 400 bytes; the audit found 5 objects, 500 bytes",
+        "fsck: 12 buckets, 340 objects, 1020 chunks: 1020 full, 0 degraded, 0 unreadable (0 misplaced); "
+        "usage counters: 1 of 36 disagree"]
+    document = json.loads(run("fsck", "--json").stdout)
+    assert document["usage_findings"][0]["audited_objects"] == 5
+
+
 @pytest.mark.parametrize("degraded,unreadable,exit_code", [(0, 0, 0), (2, 0, 10), (1, 1, 5)])
 def test_fsck_json_and_exit_codes(run, server: FakeServer, degraded: int, unreadable: int,
                                   exit_code: int) -> None:
@@ -660,7 +678,7 @@ def test_fsck_json_and_exit_codes(run, server: FakeServer, degraded: int, unread
     result = run("fsck", "--json")
     assert result.exit_code == exit_code
     document = json.loads(result.stdout)
-    assert set(document) == {"findings", "summary", "findings_omitted", "metadata_findings"}
+    assert set(document) == {"findings", "summary", "findings_omitted", "metadata_findings", "usage_findings"}
     assert [f["unreadable"] for f in document["findings"]] == (
         [False] * degraded + [True] * unreadable)
     if document["findings"]:
@@ -670,7 +688,8 @@ def test_fsck_json_and_exit_codes(run, server: FakeServer, degraded: int, unread
         "buckets_checked": 12, "objects_checked": 340, "chunks_checked": 1020,
         "chunks_full": 1020 - degraded - unreadable, "chunks_degraded": degraded,
         "chunks_unreadable": unreadable, "chunks_misplaced": 3, "bytes_checked": 4000 * MIB,
-        "metadata_replicas_missing": 0, "metadata_replicas_corrupt": 0}
+        "metadata_replicas_missing": 0, "metadata_replicas_corrupt": 0, "usage_counters_checked": 0,
+        "usage_counters_disagreeing": 0}
 
 
 def test_fsck_shows_progress_on_a_terminal(run, server: FakeServer,

@@ -219,7 +219,7 @@ class FsckProgress(_message.Message):
     def __init__(self, objects_checked: _Optional[int] = ..., chunks_checked: _Optional[int] = ..., bytes_checked: _Optional[int] = ...) -> None: ...
 
 class FsckSummary(_message.Message):
-    __slots__ = ("buckets_checked", "objects_checked", "chunks_checked", "chunks_full", "chunks_degraded", "chunks_unreadable", "chunks_misplaced", "bytes_checked", "metadata_replicas_missing", "metadata_replicas_corrupt")
+    __slots__ = ("buckets_checked", "objects_checked", "chunks_checked", "chunks_full", "chunks_degraded", "chunks_unreadable", "chunks_misplaced", "bytes_checked", "metadata_replicas_missing", "metadata_replicas_corrupt", "usage_counters_disagreeing", "usage_counters_checked")
     BUCKETS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     OBJECTS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_CHECKED_FIELD_NUMBER: _ClassVar[int]
@@ -230,6 +230,8 @@ class FsckSummary(_message.Message):
     BYTES_CHECKED_FIELD_NUMBER: _ClassVar[int]
     METADATA_REPLICAS_MISSING_FIELD_NUMBER: _ClassVar[int]
     METADATA_REPLICAS_CORRUPT_FIELD_NUMBER: _ClassVar[int]
+    USAGE_COUNTERS_DISAGREEING_FIELD_NUMBER: _ClassVar[int]
+    USAGE_COUNTERS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     buckets_checked: int
     objects_checked: int
     chunks_checked: int
@@ -240,7 +242,9 @@ class FsckSummary(_message.Message):
     bytes_checked: int
     metadata_replicas_missing: int
     metadata_replicas_corrupt: int
-    def __init__(self, buckets_checked: _Optional[int] = ..., objects_checked: _Optional[int] = ..., chunks_checked: _Optional[int] = ..., chunks_full: _Optional[int] = ..., chunks_degraded: _Optional[int] = ..., chunks_unreadable: _Optional[int] = ..., chunks_misplaced: _Optional[int] = ..., bytes_checked: _Optional[int] = ..., metadata_replicas_missing: _Optional[int] = ..., metadata_replicas_corrupt: _Optional[int] = ...) -> None: ...
+    usage_counters_disagreeing: int
+    usage_counters_checked: int
+    def __init__(self, buckets_checked: _Optional[int] = ..., objects_checked: _Optional[int] = ..., chunks_checked: _Optional[int] = ..., chunks_full: _Optional[int] = ..., chunks_degraded: _Optional[int] = ..., chunks_unreadable: _Optional[int] = ..., chunks_misplaced: _Optional[int] = ..., bytes_checked: _Optional[int] = ..., metadata_replicas_missing: _Optional[int] = ..., metadata_replicas_corrupt: _Optional[int] = ..., usage_counters_disagreeing: _Optional[int] = ..., usage_counters_checked: _Optional[int] = ...) -> None: ...
 
 class FsckMetadataFinding(_message.Message):
     __slots__ = ("bucket", "key", "node_id", "corrupt", "detail")
@@ -257,16 +261,34 @@ class FsckMetadataFinding(_message.Message):
     def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., node_id: _Optional[str] = ..., corrupt: _Optional[bool] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class FsckResponse(_message.Message):
-    __slots__ = ("progress", "finding", "summary", "metadata_finding")
+    __slots__ = ("progress", "finding", "summary", "metadata_finding", "usage_finding")
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     FINDING_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     METADATA_FINDING_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FINDING_FIELD_NUMBER: _ClassVar[int]
     progress: FsckProgress
     finding: FsckFinding
     summary: FsckSummary
     metadata_finding: FsckMetadataFinding
-    def __init__(self, progress: _Optional[_Union[FsckProgress, _Mapping]] = ..., finding: _Optional[_Union[FsckFinding, _Mapping]] = ..., summary: _Optional[_Union[FsckSummary, _Mapping]] = ..., metadata_finding: _Optional[_Union[FsckMetadataFinding, _Mapping]] = ...) -> None: ...
+    usage_finding: FsckUsageFinding
+    def __init__(self, progress: _Optional[_Union[FsckProgress, _Mapping]] = ..., finding: _Optional[_Union[FsckFinding, _Mapping]] = ..., summary: _Optional[_Union[FsckSummary, _Mapping]] = ..., metadata_finding: _Optional[_Union[FsckMetadataFinding, _Mapping]] = ..., usage_finding: _Optional[_Union[FsckUsageFinding, _Mapping]] = ...) -> None: ...
+
+class FsckUsageFinding(_message.Message):
+    __slots__ = ("bucket", "node_id", "counted_objects", "counted_logical_bytes", "audited_objects", "audited_logical_bytes")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    COUNTED_OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    COUNTED_LOGICAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    AUDITED_OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    AUDITED_LOGICAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    node_id: str
+    counted_objects: int
+    counted_logical_bytes: int
+    audited_objects: int
+    audited_logical_bytes: int
+    def __init__(self, bucket: _Optional[str] = ..., node_id: _Optional[str] = ..., counted_objects: _Optional[int] = ..., counted_logical_bytes: _Optional[int] = ..., audited_objects: _Optional[int] = ..., audited_logical_bytes: _Optional[int] = ...) -> None: ...
 
 class StartScrubRequest(_message.Message):
     __slots__ = ("this_node_only",)
@@ -581,3 +603,21 @@ class RevokeKeyRequest(_message.Message):
     KEY_ID_FIELD_NUMBER: _ClassVar[int]
     key_id: str
     def __init__(self, key_id: _Optional[str] = ...) -> None: ...
+
+class SetQuotaRequest(_message.Message):
+    __slots__ = ("tenant", "bucket", "bytes", "objects")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    bucket: str
+    bytes: int
+    objects: int
+    def __init__(self, tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., bytes: _Optional[int] = ..., objects: _Optional[int] = ...) -> None: ...
+
+class SetQuotaResponse(_message.Message):
+    __slots__ = ("quota",)
+    QUOTA_FIELD_NUMBER: _ClassVar[int]
+    quota: _common_pb2.Quota
+    def __init__(self, quota: _Optional[_Union[_common_pb2.Quota, _Mapping]] = ...) -> None: ...

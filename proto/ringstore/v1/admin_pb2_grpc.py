@@ -129,6 +129,11 @@ class AdminServiceStub:
                 request_serializer=ringstore_dot_v1_dot_admin__pb2.RevokeKeyRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_admin__pb2.AccessKeyInfo.FromString,
                 _registered_method=True)
+        self.SetQuota = channel.unary_unary(
+                '/ringstore.v1.AdminService/SetQuota',
+                request_serializer=ringstore_dot_v1_dot_admin__pb2.SetQuotaRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_admin__pb2.SetQuotaResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -268,6 +273,13 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetQuota(self, request, context):
+        """Set or clear the quota of a tenant or of a bucket (operator).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -365,6 +377,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.RevokeKey,
                     request_deserializer=ringstore_dot_v1_dot_admin__pb2.RevokeKeyRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_admin__pb2.AccessKeyInfo.SerializeToString,
+            ),
+            'SetQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetQuota,
+                    request_deserializer=ringstore_dot_v1_dot_admin__pb2.SetQuotaRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_admin__pb2.SetQuotaResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -880,6 +897,33 @@ class AdminService:
             '/ringstore.v1.AdminService/RevokeKey',
             ringstore_dot_v1_dot_admin__pb2.RevokeKeyRequest.SerializeToString,
             ringstore_dot_v1_dot_admin__pb2.AccessKeyInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.AdminService/SetQuota',
+            ringstore_dot_v1_dot_admin__pb2.SetQuotaRequest.SerializeToString,
+            ringstore_dot_v1_dot_admin__pb2.SetQuotaResponse.FromString,
             options,
             channel_credentials,
             insecure,

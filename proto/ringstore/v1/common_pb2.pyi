@@ -210,3 +210,11 @@ class UsageRecord(_message.Message):
     tombstones: int
     changed: VersionStamp
     def __init__(self, format_version: _Optional[int] = ..., objects: _Optional[int] = ..., logical_bytes: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., inline_bytes: _Optional[int] = ..., tombstones: _Optional[int] = ..., changed: _Optional[_Union[VersionStamp, _Mapping]] = ...) -> None: ...
+
+class Quota(_message.Message):
+    __slots__ = ("bytes", "objects")
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    bytes: int
+    objects: int
+    def __init__(self, bytes: _Optional[int] = ..., objects: _Optional[int] = ...) -> None: ...

@@ -51,12 +51,56 @@ class GetBucketInfoRequest(_message.Message):
     def __init__(self, bucket: _Optional[str] = ...) -> None: ...
 
 class GetBucketInfoResponse(_message.Message):
-    __slots__ = ("bucket", "access")
+    __slots__ = ("bucket", "access", "usage")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     ACCESS_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
     bucket: _common_pb2.BucketRecord
     access: BucketAccess
-    def __init__(self, bucket: _Optional[_Union[_common_pb2.BucketRecord, _Mapping]] = ..., access: _Optional[_Union[BucketAccess, _Mapping]] = ...) -> None: ...
+    usage: BucketUsage
+    def __init__(self, bucket: _Optional[_Union[_common_pb2.BucketRecord, _Mapping]] = ..., access: _Optional[_Union[BucketAccess, _Mapping]] = ..., usage: _Optional[_Union[BucketUsage, _Mapping]] = ...) -> None: ...
+
+class BucketUsage(_message.Message):
+    __slots__ = ("bucket", "owner", "objects", "logical_bytes", "physical_bytes", "tombstones", "quota")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    LOGICAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    PHYSICAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    TOMBSTONES_FIELD_NUMBER: _ClassVar[int]
+    QUOTA_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    owner: str
+    objects: int
+    logical_bytes: int
+    physical_bytes: int
+    tombstones: int
+    quota: _common_pb2.Quota
+    def __init__(self, bucket: _Optional[str] = ..., owner: _Optional[str] = ..., objects: _Optional[int] = ..., logical_bytes: _Optional[int] = ..., physical_bytes: _Optional[int] = ..., tombstones: _Optional[int] = ..., quota: _Optional[_Union[_common_pb2.Quota, _Mapping]] = ...) -> None: ...
+
+class GetUsageRequest(_message.Message):
+    __slots__ = ("tenant", "bucket")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    bucket: str
+    def __init__(self, tenant: _Optional[str] = ..., bucket: _Optional[str] = ...) -> None: ...
+
+class GetUsageResponse(_message.Message):
+    __slots__ = ("buckets", "objects", "logical_bytes", "physical_bytes", "tenant", "tenant_quota")
+    BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    LOGICAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    PHYSICAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    TENANT_QUOTA_FIELD_NUMBER: _ClassVar[int]
+    buckets: _containers.RepeatedCompositeFieldContainer[BucketUsage]
+    objects: int
+    logical_bytes: int
+    physical_bytes: int
+    tenant: str
+    tenant_quota: _common_pb2.Quota
+    def __init__(self, buckets: _Optional[_Iterable[_Union[BucketUsage, _Mapping]]] = ..., objects: _Optional[int] = ..., logical_bytes: _Optional[int] = ..., physical_bytes: _Optional[int] = ..., tenant: _Optional[str] = ..., tenant_quota: _Optional[_Union[_common_pb2.Quota, _Mapping]] = ...) -> None: ...
 
 class CreateBucketRequest(_message.Message):
     __slots__ = ("bucket", "default_policy", "request_id")

@@ -94,6 +94,11 @@ class ObjectServiceStub:
                 request_serializer=ringstore_dot_v1_dot_object__pb2.GetBucketInfoRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_object__pb2.GetBucketInfoResponse.FromString,
                 _registered_method=True)
+        self.GetUsage = channel.unary_unary(
+                '/ringstore.v1.ObjectService/GetUsage',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.GetUsageRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.GetUsageResponse.FromString,
+                _registered_method=True)
 
 
 class ObjectServiceServicer:
@@ -185,6 +190,14 @@ class ObjectServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetUsage(self, request, context):
+        """What buckets hold (from their usage counters, never a scan) and their quotas: one bucket,
+        a tenant's buckets, or every bucket the caller may see.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ObjectServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -247,6 +260,11 @@ def add_ObjectServiceServicer_to_server(servicer, server):
                     servicer.GetBucketInfo,
                     request_deserializer=ringstore_dot_v1_dot_object__pb2.GetBucketInfoRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_object__pb2.GetBucketInfoResponse.SerializeToString,
+            ),
+            'GetUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsage,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.GetUsageRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.GetUsageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -573,6 +591,33 @@ class ObjectService:
             '/ringstore.v1.ObjectService/GetBucketInfo',
             ringstore_dot_v1_dot_object__pb2.GetBucketInfoRequest.SerializeToString,
             ringstore_dot_v1_dot_object__pb2.GetBucketInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/GetUsage',
+            ringstore_dot_v1_dot_object__pb2.GetUsageRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.GetUsageResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -298,3 +298,61 @@ class PurgeTombstoneResponse(_message.Message):
     PURGED_FIELD_NUMBER: _ClassVar[int]
     purged: bool
     def __init__(self, purged: _Optional[bool] = ...) -> None: ...
+
+class GetUsageRecordRequest(_message.Message):
+    __slots__ = ("tenant", "bucket")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    bucket: str
+    def __init__(self, tenant: _Optional[str] = ..., bucket: _Optional[str] = ...) -> None: ...
+
+class GetUsageRecordResponse(_message.Message):
+    __slots__ = ("usage",)
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    usage: _common_pb2.UsageRecord
+    def __init__(self, usage: _Optional[_Union[_common_pb2.UsageRecord, _Mapping]] = ...) -> None: ...
+
+class ReserveQuotaRequest(_message.Message):
+    __slots__ = ("hold_id", "owner", "bucket", "key", "bucket_quota", "tenant_quota", "size_bytes", "replaces_bytes", "replaces_object", "ttl_s")
+    HOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_QUOTA_FIELD_NUMBER: _ClassVar[int]
+    TENANT_QUOTA_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    REPLACES_BYTES_FIELD_NUMBER: _ClassVar[int]
+    REPLACES_OBJECT_FIELD_NUMBER: _ClassVar[int]
+    TTL_S_FIELD_NUMBER: _ClassVar[int]
+    hold_id: str
+    owner: str
+    bucket: str
+    key: str
+    bucket_quota: _common_pb2.Quota
+    tenant_quota: _common_pb2.Quota
+    size_bytes: int
+    replaces_bytes: int
+    replaces_object: bool
+    ttl_s: int
+    def __init__(self, hold_id: _Optional[str] = ..., owner: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., bucket_quota: _Optional[_Union[_common_pb2.Quota, _Mapping]] = ..., tenant_quota: _Optional[_Union[_common_pb2.Quota, _Mapping]] = ..., size_bytes: _Optional[int] = ..., replaces_bytes: _Optional[int] = ..., replaces_object: _Optional[bool] = ..., ttl_s: _Optional[int] = ...) -> None: ...
+
+class ReserveQuotaResponse(_message.Message):
+    __slots__ = ("granted", "message")
+    GRANTED_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    granted: bool
+    message: str
+    def __init__(self, granted: _Optional[bool] = ..., message: _Optional[str] = ...) -> None: ...
+
+class ReleaseQuotaRequest(_message.Message):
+    __slots__ = ("hold_id",)
+    HOLD_ID_FIELD_NUMBER: _ClassVar[int]
+    hold_id: str
+    def __init__(self, hold_id: _Optional[str] = ...) -> None: ...
+
+class ReleaseQuotaResponse(_message.Message):
+    __slots__ = ("released",)
+    RELEASED_FIELD_NUMBER: _ClassVar[int]
+    released: bool
+    def __init__(self, released: _Optional[bool] = ...) -> None: ...

@@ -114,6 +114,21 @@ class PeerServiceStub:
                 request_serializer=ringstore_dot_v1_dot_peer__pb2.PurgeTombstoneRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_peer__pb2.PurgeTombstoneResponse.FromString,
                 _registered_method=True)
+        self.GetUsage = channel.unary_unary(
+                '/ringstore.v1.PeerService/GetUsage',
+                request_serializer=ringstore_dot_v1_dot_peer__pb2.GetUsageRecordRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_peer__pb2.GetUsageRecordResponse.FromString,
+                _registered_method=True)
+        self.ReserveQuota = channel.unary_unary(
+                '/ringstore.v1.PeerService/ReserveQuota',
+                request_serializer=ringstore_dot_v1_dot_peer__pb2.ReserveQuotaRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_peer__pb2.ReserveQuotaResponse.FromString,
+                _registered_method=True)
+        self.ReleaseQuota = channel.unary_unary(
+                '/ringstore.v1.PeerService/ReleaseQuota',
+                request_serializer=ringstore_dot_v1_dot_peer__pb2.ReleaseQuotaRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_peer__pb2.ReleaseQuotaResponse.FromString,
+                _registered_method=True)
 
 
 class PeerServiceServicer:
@@ -236,6 +251,27 @@ class PeerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetUsage(self, request, context):
+        """This metadata home's usage record of a bucket (what the manifests it holds add up to).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReserveQuota(self, request, context):
+        """Ask the quota desk of a tenant (node/objects/quota.py) to hold room for a put, or refuse.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseQuota(self, request, context):
+        """Give a hold back: the put it was for wrote its manifest, or failed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PeerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -318,6 +354,21 @@ def add_PeerServiceServicer_to_server(servicer, server):
                     servicer.PurgeTombstone,
                     request_deserializer=ringstore_dot_v1_dot_peer__pb2.PurgeTombstoneRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_peer__pb2.PurgeTombstoneResponse.SerializeToString,
+            ),
+            'GetUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsage,
+                    request_deserializer=ringstore_dot_v1_dot_peer__pb2.GetUsageRecordRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_peer__pb2.GetUsageRecordResponse.SerializeToString,
+            ),
+            'ReserveQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReserveQuota,
+                    request_deserializer=ringstore_dot_v1_dot_peer__pb2.ReserveQuotaRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_peer__pb2.ReserveQuotaResponse.SerializeToString,
+            ),
+            'ReleaseQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseQuota,
+                    request_deserializer=ringstore_dot_v1_dot_peer__pb2.ReleaseQuotaRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_peer__pb2.ReleaseQuotaResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -752,6 +803,87 @@ class PeerService:
             '/ringstore.v1.PeerService/PurgeTombstone',
             ringstore_dot_v1_dot_peer__pb2.PurgeTombstoneRequest.SerializeToString,
             ringstore_dot_v1_dot_peer__pb2.PurgeTombstoneResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.PeerService/GetUsage',
+            ringstore_dot_v1_dot_peer__pb2.GetUsageRecordRequest.SerializeToString,
+            ringstore_dot_v1_dot_peer__pb2.GetUsageRecordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReserveQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.PeerService/ReserveQuota',
+            ringstore_dot_v1_dot_peer__pb2.ReserveQuotaRequest.SerializeToString,
+            ringstore_dot_v1_dot_peer__pb2.ReserveQuotaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.PeerService/ReleaseQuota',
+            ringstore_dot_v1_dot_peer__pb2.ReleaseQuotaRequest.SerializeToString,
+            ringstore_dot_v1_dot_peer__pb2.ReleaseQuotaResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,112 @@
+"""The coordinator's side of quotas: find the limits a put is under, ask the tenant's desk to hold
+room for it (node/quota/desk.py), give the hold back when the put is over.
+
+A put into a bucket with no quota, of a tenant with none, costs two cached record lookups and
+nothing else. With a quota it costs a quorum read of the key's current manifest (an overwrite adds
+only its difference, and no object), one call to the desk, and a release sent after the client has
+its answer.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import logging
+import uuid
+
+from node import errors
+from node.auth.store import CredentialStore, QuotaRecord
+from node.objects.coordinator import Coordinator
+from node.objects.replicas import ClusterView
+from node.peers.client import PeerClient, PeerError
+from node.quota.desk import QuotaDesk
+from node.ring import quota_desk_position
+from ringstore.v1 import common_pb2, peer_pb2
+
+log = logging.getLogger(__name__)
+
+# Nodes tried, in ring order, when the desk's node does not answer (it just went down and the
+# failure detector has not said so yet).
+DESK_TRIES_MAX = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Hold:
+    hold_id: str
+    node_id: str
+
+
+def quota_message(record: QuotaRecord) -> common_pb2.Quota:
+    return common_pb2.Quota(bytes=record.bytes, objects=record.objects)
+
+
+class Admission:
+    def __init__(self, *, coordinator: Coordinator, credentials: CredentialStore, view: ClusterView,
+                 peers: PeerClient, desk: QuotaDesk, pool: cf.Executor, hold_ttl_s: float, timeout_s: float) -> None:
+        self._c = coordinator
+        self._credentials = credentials
+        self._view = view
+        self._peers = peers
+        self._desk = desk
+        self._pool = pool
+        self._hold_ttl_s = hold_ttl_s
+        self._timeout_s = timeout_s
+
+    def quotas(self, record: common_pb2.BucketRecord) -> tuple[QuotaRecord, QuotaRecord]:
+        """(the bucket's quota, its owner tenant's quota); either may be unlimited."""
+        bucket = self._credentials.quota("bucket", record.name, record.created_at_unix_ms)
+        tenant = (self._credentials.quota("tenant", record.owner) if record.owner
+                  else QuotaRecord(kind="tenant", name=""))
+        return bucket, tenant
+
+    def applies(self, record: common_pb2.BucketRecord) -> bool:
+        bucket, tenant = self.quotas(record)
+        return not (bucket.unlimited and tenant.unlimited)
+
+    def admit(self, record: common_pb2.BucketRecord, key: str, size_bytes: int) -> Hold | None:
+        """Hold room for a put of `size_bytes` into `record`'s bucket at `key`; None when no quota
+        applies. Raises ResourceExhausted naming the quota, the usage and the size asked."""
+        bucket_quota, tenant_quota = self.quotas(record)
+        if bucket_quota.unlimited and tenant_quota.unlimited:
+            return None
+        try:
+            current = self._c.current_manifest(record.name, key)
+        except errors.NotFound:
+            current = None
+        request = peer_pb2.ReserveQuotaRequest(
+            hold_id=uuid.uuid4().hex, owner=record.owner, bucket=record.name, key=key,
+            bucket_quota=quota_message(bucket_quota), tenant_quota=quota_message(tenant_quota), size_bytes=size_bytes,
+            replaces_bytes=current.size_bytes if current is not None else 0, replaces_object=current is not None,
+            ttl_s=max(1, int(self._hold_ttl_s)))
+        node_id, reply = self._ask(record.owner, request)
+        if not reply.granted:
+            raise errors.ResourceExhausted(reply.message)
+        return Hold(request.hold_id, node_id)
+
+    def release(self, hold: Hold | None) -> None:
+        """Give the hold back, in the background (the client's answer does not wait for it)."""
+        if hold is not None:
+            self._pool.submit(self._release, hold)
+
+    def _release(self, hold: Hold) -> None:
+        try:
+            if hold.node_id == self._view.node_id:
+                self._desk.release(hold.hold_id)
+            else:
+                self._peers.release_quota(self._view.address_of(hold.node_id), hold.hold_id, self._timeout_s)
+        except (PeerError, KeyError) as err:
+            # The hold lapses at its TTL instead; until then the desk counts the put twice.
+            log.warning("could not give quota hold %s back to %s: %s", hold.hold_id, hold.node_id, err)
+
+    def _ask(self, owner: str, request: peer_pb2.ReserveQuotaRequest) -> tuple[str, peer_pb2.ReserveQuotaResponse]:
+        order = [n for n in self._view.ring().ordered_nodes(quota_desk_position(owner)) if self._view.is_live(n)]
+        failures: list[str] = []
+        for node_id in order[:DESK_TRIES_MAX]:
+            if node_id == self._view.node_id:
+                return node_id, self._desk.reserve(request)
+            try:
+                return node_id, self._peers.reserve_quota(self._view.address_of(node_id), request, self._timeout_s)
+            except PeerError as err:
+                failures.append(f"{node_id}: {err.code.name} {err.details}")
+        raise errors.Unavailable("no quota desk answered for this put (" + ("; ".join(failures) or "no live node")
+                                 + "); retry shortly")

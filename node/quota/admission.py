@@ -2,9 +2,9 @@
 room for it (node/quota/desk.py), give the hold back when the put is over.
 
 A put into a bucket with no quota, of a tenant with none, costs two cached record lookups and
-nothing else. With a quota it costs a quorum read of the key's current manifest (an overwrite adds
-only its difference, and no object), one call to the desk, and a release sent after the client has
-its answer.
+nothing else. With a quota it costs one call to the desk and a release sent after the client has
+its answer; near the limit, a refused put that overwrites a key asks again with what it replaces
+(an overwrite adds only its difference, and no object), after a quorum read of the key.
 """
 
 from __future__ import annotations
@@ -69,18 +69,22 @@ class Admission:
         bucket_quota, tenant_quota = self.quotas(record)
         if bucket_quota.unlimited and tenant_quota.unlimited:
             return None
-        try:
-            current = self._c.current_manifest(record.name, key)
-        except errors.NotFound:
-            current = None
+        # Asked first as a new object of its whole size (no read of the key: the common case costs
+        # one call); only a refusal is asked again with what the put would replace, if anything.
         request = peer_pb2.ReserveQuotaRequest(
             hold_id=uuid.uuid4().hex, owner=record.owner, bucket=record.name, key=key,
             bucket_quota=quota_message(bucket_quota), tenant_quota=quota_message(tenant_quota), size_bytes=size_bytes,
-            replaces_bytes=current.size_bytes if current is not None else 0, replaces_object=current is not None,
             ttl_s=max(1, int(self._hold_ttl_s)))
         node_id, reply = self._ask(record.owner, request)
         if not reply.granted:
-            raise errors.ResourceExhausted(reply.message)
+            try:
+                current = self._c.current_manifest(record.name, key)
+            except errors.NotFound:
+                raise errors.ResourceExhausted(reply.message) from None
+            request.replaces_bytes, request.replaces_object = current.size_bytes, True
+            node_id, reply = self._ask(record.owner, request)
+            if not reply.granted:
+                raise errors.ResourceExhausted(reply.message)
         return Hold(request.hold_id, node_id)
 
     def release(self, hold: Hold | None) -> None:

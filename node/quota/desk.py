@@ -12,6 +12,9 @@ once its manifest is written or the put failed. The desk answers from
                                  + holds given back after that read started
 
 so two puts racing through different coordinators are decided one after the other, by one node.
+A hold given back stays counted until a read that started after it, whether its put wrote its
+manifest or failed: an estimate that can only be high, so the desk grants on it without reading,
+and reads the committed usage again (at most USAGE_FRESH_S old otherwise) only before it refuses.
 
 Where it can still overshoot (docs/design.md, "Quotas"):
 - while the desk moves (its node goes down, or the ring changes which node is first) two nodes may
@@ -97,10 +100,7 @@ class QuotaDesk:
         """(objects, logical bytes) of `bucket`: committed, plus the holds the read cannot show
         (`fresh`: read the committed usage now whatever the last read's age)."""
         seen = self._seen.get(bucket)
-        stale = fresh or seen is None or seen.started_at < now - USAGE_FRESH_S or any(
-            hold.bucket == bucket and hold.released_at is not None and hold.released_at >= seen.started_at
-            for hold in self._holds.values())
-        if stale:
+        if fresh or seen is None or seen.started_at < now - USAGE_FRESH_S:
             record = self._usage_of(bucket)
             seen = Seen(started_at=now, objects=record.objects, bytes=record.logical_bytes)
             self._seen[bucket] = seen

@@ -1138,8 +1138,11 @@ class NodeStore:
 
     @quarantining
     def bucket_usage(self, tenant: str, bucket: str) -> common_pb2.UsageRecord:
-        """What the manifests of the bucket kept here add up to (an empty record when none)."""
+        """What the manifests of the bucket kept here add up to (an empty record when none).
+        MetadataUnavailable while the bucket's manifests here are incomplete (refilling after
+        damage, or one quarantined and not put back): a partial count must not be believed."""
         part = manifest_key_prefix(tenant, bucket)
+        self._check_answerable(self._meta.manifests, part, exact=False)
         with self._meta.read() as txn:
             raw = self._meta.get(txn, self._meta.usage, part)
         if raw is None:

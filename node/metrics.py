@@ -113,7 +113,8 @@ class Metrics:
             "timeouts are multiplied by 1 + it while it sees signs of being slow itself.", registry=r)
         self.auth_failures = prom.Counter("ringstore_auth_failures_total",
                                           "Calls refused for their credentials, by reason (not_a_node: a "
-                                          "certificate on the peer port that names no node).",
+                                          "certificate on the peer port that names no node; link_*: share "
+                                          "links).",
                                           ["reason"], registry=r)
         self.tls_not_after = prom.Gauge("ringstore_tls_certificate_not_after_seconds",
                                         "Unix time at which this node's TLS certificate expires (alert on "

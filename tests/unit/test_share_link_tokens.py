@@ -205,3 +205,20 @@ def test_a_links_state_names_what_stops_it_revocation_first():
     assert state(record, _key(), active, bucket_created_at_unix_ms=None) == "bucket-removed"
     assert state(record, _key(), active, bucket_created_at_unix_ms=NOW_MS + 7) == "bucket-removed"
     assert state(record, _key(), active, bucket_created_at_unix_ms=NOW_MS - 86_400_000) == "active"
+
+
+def test_link_limits_relate_to_the_others():
+    """A token of the longest key fits the token limit; the limit leaves room in gRPC's default
+    8 KiB of metadata (the call carries the header name and gRPC's own headers too); the key
+    limit is the object key limit of node and client; a link lives no longer than a key may."""
+    from node.objects.validate import KEY_LENGTH_BYTES_MAX as NODE_KEY_BYTES_MAX
+    from nodectl.client.limits import KEY_LENGTH_BYTES_MAX as CLIENT_KEY_BYTES_MAX
+    from ringstore.auth.keys import DURATION_S_MAX
+
+    assert links.KEY_BYTES_MAX == NODE_KEY_BYTES_MAX == CLIENT_KEY_BYTES_MAX
+    longest = links.encode(_grant(key="é" * (links.KEY_BYTES_MAX // 2), range_start_bytes=links.NUMBER_MAX - 1,
+                                  range_length_bytes=1, expires_at_unix_ms=links.NUMBER_MAX), LINK_KEY)
+    assert len(longest) <= links.TOKEN_CHARS_MAX
+    grpc_metadata_bytes_default = 8192
+    assert links.TOKEN_CHARS_MAX + len(links.HEADER_LINK) + 1024 <= grpc_metadata_bytes_default
+    assert links.EXPIRES_IN_S_DEFAULT <= links.EXPIRES_IN_S_MAX <= DURATION_S_MAX

@@ -34,6 +34,9 @@ from node import errors
 from node.api.admin_service import AdminServicer, Healing, Operations
 from node.api.auth import PeerIdentityInterceptor, RequestAuthInterceptor
 from node.api.credentials_service import CredentialsServicer
+from node.api.share_links_service import ShareLinkServicer
+from node.auth import links as share_links
+from node.auth.principal import LinkHolder
 from node.api.init_service import InitServicer
 from node.auth.store import NOT_INITIALISED, SYSTEM_TENANT, CredentialStore
 from node.api.delay import DelayInterceptor
@@ -254,7 +257,8 @@ class NodeDaemon:
         access_keys = [RequestAuthInterceptor(
             self._lookup_key, on_reject=lambda reason: self.metrics.auth_failures.labels(reason).inc(),
             wall_ms=self.clock.wall_ms,
-            not_initialised=lambda: None if self.credentials.initialised() else NOT_INITIALISED)] if self.tls else []
+            not_initialised=lambda: None if self.credentials.initialised() else NOT_INITIALISED,
+            check_link=self._check_link)] if self.tls else []
         options = [("grpc.max_send_message_length", storage.grpc_message_bytes_max),
                    ("grpc.max_receive_message_length", storage.grpc_message_bytes_max),
                    ("grpc.so_reuseport", 0), BDP_PROBE_OPTION]
@@ -352,7 +356,9 @@ class NodeDaemon:
             InitServicer(store=self.credentials, box=self.secret_box, cluster_key=cfg.cluster_secret,
                          wall_ms=self.clock.wall_ms).handlers(),
             CredentialsServicer(store=self.credentials, box=self.secret_box, wall_ms=self.clock.wall_ms,
-                                buckets_of=self._buckets_of, bucket_of=self.coordinator.bucket).handlers()))
+                                buckets_of=self._buckets_of, bucket_of=self.coordinator.bucket).handlers(),
+            ShareLinkServicer(self.coordinator, self.credentials, self.secret_box, self.metrics,
+                              wall_ms=self.clock.wall_ms, enabled=self.tls is not None).handlers()))
         self.peer_server.add_generic_rpc_handlers((
             PeerServicer(self.store, self.hlc, self.metrics, storage.frame_size_bytes,
                          storage.chunk_size_bytes, self.node_id, self._deep_throttle,
@@ -669,6 +675,12 @@ class NodeDaemon:
         except SealedSecretError as err:
             log.error("access key %s: %s", key_id, err)
             return None
+
+    def _check_link(self, token: str) -> LinkHolder:
+        """The caller a share link token stands for, for the request-auth interceptor (LinkError
+        otherwise); node/auth/links.py. Never logs the token."""
+        return share_links.check(token, link_key=self.secret_box.link_key(), now_ms=self.clock.wall_ms(),
+                                 record=self.credentials.link, access_key=self.credentials.key)
 
     def _diagnose_peer(self, address: str) -> str | None:
         """Whether the peer at `address` refuses this node's certificate, or serves TLS to this

@@ -113,7 +113,8 @@ class Metrics:
             "timeouts are multiplied by 1 + it while it sees signs of being slow itself.", registry=r)
         self.auth_failures = prom.Counter("ringstore_auth_failures_total",
                                           "Calls refused for their credentials, by reason (not_a_node: a "
-                                          "certificate on the peer port that names no node).",
+                                          "certificate on the peer port that names no node; link_*: share "
+                                          "links).",
                                           ["reason"], registry=r)
         self.quota_refused = prom.Counter("ringstore_quota_refused_total",
                                           "Puts this node coordinated that a quota refused.", registry=r)

@@ -1,5 +1,6 @@
 """Server interceptors that decide who may call: on the peer port, nodes of this cluster only
-(`PeerIdentityInterceptor`); on the client port, holders of an access key (`RequestAuthInterceptor`).
+(`PeerIdentityInterceptor`); on the client port, holders of an access key or of a share link
+(`RequestAuthInterceptor`).
 
 The peer port serves mutual TLS under the cluster CA, so gRPC has already refused any connection
 without a certificate the CA signed. That is not yet a node: `nodectl tls issue-client` certificates
@@ -21,10 +22,11 @@ import grpc
 
 from node import errors
 from node.api.handlers import wrapped_handler
-from node.api.status import Malformed
-from node.auth.principal import ANONYMOUS, reset_caller, set_caller
+from node.api.status import Malformed, status_of
+from node.auth.principal import ANONYMOUS, LinkHolder, reset_caller, set_caller
 from ringstore.auth import signing
 from ringstore.auth.keys import ROLE_OPERATOR
+from ringstore.auth.links import HEADER_LINK, LinkError
 from ringstore.tls import NODE_URI_PREFIX
 
 log = logging.getLogger("ringstore.auth")
@@ -77,6 +79,9 @@ OPEN_METHODS = frozenset({"/ringstore.v1.AdminService/InitCluster"})
 ANONYMOUS_METHODS = frozenset({"/ringstore.v1.ObjectService/GetObject", "/ringstore.v1.ObjectService/StatObject",
                                "/ringstore.v1.ObjectService/ListObjects"})
 ADMIN_PREFIX = "/ringstore.v1.AdminService/"
+# What a call carrying a share link instead of a signature may be (node/auth/policy.py then keeps it
+# to the link's one object and range).
+LINK_METHODS = frozenset({"/ringstore.v1.ObjectService/GetObject", "/ringstore.v1.ObjectService/StatObject"})
 
 
 class RequestAuthInterceptor(grpc.ServerInterceptor):
@@ -87,12 +92,19 @@ class RequestAuthInterceptor(grpc.ServerInterceptor):
     signature, so nobody can probe which key ids exist) and counted by reason; a valid key without
     the right is PERMISSION_DENIED naming the action. A call whose request did not even parse goes
     through to its handler, which answers INVALID_ARGUMENT without acting on it.
+
+    A call with a share link (`x-ringstore-link`) and no signature is checked by `check_link`
+    (node/auth/links.py) instead: a bad, expired or revoked link, or one whose key is gone, is
+    UNAUTHENTICATED naming which; a good one reaches GetObject and StatObject only, as a
+    `LinkHolder` the handlers keep to its object and range. The token is never logged.
     """
 
     def __init__(self, lookup: Callable, on_reject: Callable[[str], None] | None = None,
-                 wall_ms: Callable[[], int] | None = None, not_initialised: Callable[[], str | None] | None = None
-                 ) -> None:
+                 wall_ms: Callable[[], int] | None = None, not_initialised: Callable[[], str | None] | None = None,
+                 check_link: Callable[[str], LinkHolder] | None = None) -> None:
         self._lookup = lookup
+        # check_link(token) -> the link's holder, or LinkError (node/auth/links.py); None: no links.
+        self._check_link = check_link
         # Why no key can work yet (a cluster nobody initialised), else None; asked only after a refusal.
         self._not_initialised = not_initialised or (lambda: None)
         self._on_reject = on_reject or (lambda reason: None)
@@ -110,6 +122,10 @@ class RequestAuthInterceptor(grpc.ServerInterceptor):
             def checked(request_or_iterator, context):
                 if not streaming_request and isinstance(request_or_iterator, Malformed):
                     return behavior(request_or_iterator, context)
+                tokens = [value for name, value in context.invocation_metadata() if name == HEADER_LINK]
+                if tokens and self._check_link is not None:
+                    holder = self._link_holder(tokens, method, context)
+                    return _with_caller(holder, streaming_response, behavior, request_or_iterator, context)
                 resource = "" if streaming_request else signing.resource_of(request_or_iterator)
                 now_ms = self._wall_ms() if self._wall_ms else None
                 try:
@@ -136,6 +152,32 @@ class RequestAuthInterceptor(grpc.ServerInterceptor):
             return checked
 
         return wrapped_handler(handler, wrap)
+
+    def _link_holder(self, tokens: list[str], method: str, context) -> LinkHolder:
+        """The caller of a call that carries a share link (its token is never logged), or abort."""
+        if len(tokens) > 1 or _any_signature_header(context):
+            self._on_reject("link_malformed")
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "a call carries one share link and no access key "
+                                                           "signature, or a signature and no link")
+        try:
+            holder = self._check_link(tokens[0])
+        except LinkError as err:
+            self._on_reject(err.reason)
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, err.message)
+        except errors.Unavailable as err:
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"cannot check the share link now: {err}")
+        except errors.Unauthenticated as err:  # the cluster has no keys (nor links) yet
+            self._on_reject("not_initialised")
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, str(err))
+        except errors.RingstoreError as err:  # a record this software did not write: DATA_LOSS
+            context.abort(status_of(err) or grpc.StatusCode.INTERNAL, f"cannot check the share link: {err}")
+        if method not in LINK_METHODS:
+            self._on_reject("link_denied")
+            grant = holder.grant
+            context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                          f"{holder.key_id} may only get and stat {grant.bucket}/{grant.key}: it may not call "
+                          f"{method.rsplit('/', 1)[-1]}")
+        return holder
 
 
 def _any_signature_header(context) -> bool:

@@ -11,7 +11,7 @@ import grpc
 from node import errors
 from node.api.status import check_parsed, download_method, streaming, unary, unary_method, upload_method
 from node.auth import policy
-from node.auth.principal import Anonymous, caller
+from node.auth.principal import Anonymous, LinkHolder, caller
 from node.auth.store import GRANT_LEVELS, Access
 from ringstore.auth.keys import check_tenant_name
 from node.metrics import Metrics
@@ -51,17 +51,30 @@ class ObjectServicer:
 
     def _allow(self, action: str, bucket: str, key: str = "", *, prefix: str | None = None) -> None:
         """Refuse unless the caller may do `action` (node/auth/policy.py); the operator's calls skip
-        the bucket lookup."""
-        if policy.is_operator(caller()):
+        the bucket lookup, and a share link's calls outside its object are refused before it."""
+        who = caller()
+        if policy.is_operator(who):
             return
-        record = self._c.bucket(bucket)
-        # Owner actions read the grants fresh: a tenant whose owner grant was just taken away must not
-        # act on the cached copy for another 2 s (and write its stale grants back over the change).
-        access = self._bucket_access(record, fresh=action in policy.OWNER_ACTIONS)
+        link = isinstance(who, LinkHolder)
         try:
-            policy.check(action, bucket, record.owner, key, prefix=prefix, access=access)
+            if link:
+                policy.check_link_scope(who, action, bucket, key, prefix)
+            try:
+                record = self._c.bucket(bucket)
+            except errors.NotFound:
+                if link:
+                    raise policy.bucket_gone(who) from None
+                raise
+            # Owner actions read the grants fresh: a tenant whose owner grant was just taken away must
+            # not act on the cached copy for another 2 s (and write its stale grants back over the change).
+            access = self._bucket_access(record, fresh=action in policy.OWNER_ACTIONS)
+            policy.check(action, bucket, record.owner, key, prefix=prefix, access=access,
+                         bucket_created_at_unix_ms=record.created_at_unix_ms)
         except errors.PermissionDenied:
-            self._metrics.auth_failures.labels("denied").inc()
+            self._metrics.auth_failures.labels("link_denied" if link else "denied").inc()
+            raise
+        except policy.LinkBucketGone as err:
+            self._metrics.auth_failures.labels(err.reason).inc()
             raise
 
     @unary
@@ -257,6 +270,11 @@ class ObjectServicer:
             start = request.range_start_bytes if request.HasField("range_start_bytes") else None
             length = request.range_length_bytes if request.HasField("range_length_bytes") else None
             self._allow("get", request.bucket, request.key)
+            try:
+                start, length = policy.link_range(start, length)
+            except errors.PermissionDenied:
+                self._metrics.auth_failures.labels("link_denied").inc()
+                raise
             manifest, start, length, payload = self._c.get_object(request.bucket, request.key, start, length)
             yield object_pb2.GetObjectResponse(info=object_pb2.GetObjectInfo(
                 object=object_info(manifest), range_start_bytes=start, range_length_bytes=length))

@@ -1,2 +1,4 @@
-"""Who may call the client port: the cluster's credential records (store.py). Request signatures
-and key records are shared with clients in `ringstore.auth`; the check itself is node/api/auth.py."""
+"""Who may call the client port: the caller of a call (principal.py), share link records and their
+check at use (links.py), the cluster's credential records (store.py) and what each caller may do
+(policy.py). Dependency order: principal <- links <- store <- policy. Request signatures, key records
+and share link tokens are shared with clients in `ringstore.auth`; the interceptor is node/api/auth.py."""

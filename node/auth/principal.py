@@ -1,4 +1,5 @@
-"""Who is calling: the access key the client port's interceptor verified, for the handlers below it.
+"""Who is calling: the access key the client port's interceptor verified (or the share link it
+checked, or nobody for a public read), for the handlers below it.
 
 The interceptor (node/api/auth.py) sets it for the duration of one call, on the worker thread that
 serves the call; a streamed answer keeps it while it is produced. None means nobody was checked: a
@@ -11,6 +12,7 @@ import contextvars
 import dataclasses
 
 from ringstore.auth.keys import AccessKey
+from ringstore.auth.links import LinkGrant
 
 @dataclasses.dataclass(frozen=True)
 class Anonymous:
@@ -27,14 +29,37 @@ class Anonymous:
 
 ANONYMOUS = Anonymous()
 
-_caller: contextvars.ContextVar[AccessKey | Anonymous | None] = contextvars.ContextVar("ringstore_caller", default=None)
+
+@dataclasses.dataclass(frozen=True)
+class LinkHolder:
+    """A call with no signature that carried a valid share link (node/auth/links.py): it may get
+    and stat the link's one object, in the link's range, and only while the key that granted it
+    may still read that object (node/auth/policy.py)."""
+
+    grant: LinkGrant
+    grantor: AccessKey
+    role: str = "link"
+    read_only: bool = True
+
+    @property
+    def key_id(self) -> str:
+        return f"share link {self.grant.link_id}"
+
+    @property
+    def tenant(self) -> str:
+        return ""
 
 
-def caller() -> AccessKey | Anonymous | None:
+Caller = AccessKey | Anonymous | LinkHolder | None
+
+_caller: contextvars.ContextVar[Caller] = contextvars.ContextVar("ringstore_caller", default=None)
+
+
+def caller() -> Caller:
     return _caller.get()
 
 
-def set_caller(key: AccessKey | Anonymous | None) -> contextvars.Token:
+def set_caller(key: Caller) -> contextvars.Token:
     return _caller.set(key)
 
 

@@ -1,6 +1,6 @@
 """The cluster's credential records, kept in the cluster itself.
 
-Access keys (and, as they arrive, tenants, grants, quotas and share links) are small JSON records
+Access keys, tenants, grants and share links (and, as they arrive, quotas) are small JSON records
 stored as objects of the `auth` bucket of a tenant no client can name (`_system`), through a
 Coordinator of their own. So they are written to a quorum of metadata homes, read by quorum,
 read-repaired, synced, refilled after a replaced disk and checked by fsck exactly as users'
@@ -26,8 +26,10 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from node import errors
+from node.auth.links import ShareLink
 from node.objects.coordinator import Coordinator, replication
 from ringstore.auth.keys import AccessKey
 from ringstore.v1 import object_pb2
@@ -39,6 +41,7 @@ TENANT_PREFIX = "tenants/"
 TENANT_FORMAT = 1
 ACCESS_PREFIX = "access/"
 ACCESS_FORMAT = 1
+LINK_PREFIX = "links/"
 GRANT_LEVELS = ("read", "write", "owner")
 QUOTA_PREFIX = "quotas/"
 QUOTA_FORMAT = 1
@@ -148,6 +151,11 @@ def _access_key(bucket: str) -> str:
     return "\0access\0" + bucket
 
 
+def _link_key(link_id: str) -> str:
+    """The cache name of a share link's record."""
+    return "\0link\0" + link_id
+
+
 class NotInitialised(errors.Unauthenticated):
     """No InitCluster has run: there is no key any call could be signed with."""
 
@@ -164,8 +172,8 @@ class CredentialStore:
         self._live_count = live_count
         self._monotonic_s = monotonic_s
         self._lock = threading.Lock()
-        # key id (or _access_key(bucket)) -> (when read, the record or None).
-        self._cache: dict[str, tuple[float, AccessKey | Access | None]] = {}
+        # key id (or _access_key(bucket), _link_key(link id)) -> (when read, the record or None).
+        self._cache: dict[str, tuple[float, AccessKey | Access | ShareLink | None]] = {}
         self._initialised = False
         # Called for each quota lookup answered "no quota" because the records could not be read.
         self._on_quota_unread = on_quota_unread
@@ -219,19 +227,24 @@ class CredentialStore:
 
     def key(self, key_id: str, *, fresh: bool = False) -> AccessKey | None:
         """The key's record (None when there is none), from the cache while fresh (`fresh`: read it)."""
+        return self._lookup(key_id, lambda: self._read(key_id), fresh=fresh)
+
+    def _lookup(self, name: str, read: Callable[[], object], *, fresh: bool) -> Any:
+        """read() through the cache under `name`: a record for CACHE_TTL_S, a miss (None) for
+        MISS_TTL_S, and a record up to STALE_MAX_S while reading fails with Unavailable."""
         now = self._monotonic_s()
-        cached = None if fresh else self._cached(key_id)
+        cached = None if fresh else self._cached(name)
         if cached is not None:
             age = now - cached[0]
             if age < (CACHE_TTL_S if cached[1] is not None else MISS_TTL_S):
                 return cached[1]
         try:
-            record = self._read(key_id)
+            record = read()
         except errors.Unavailable:
             if cached is not None and cached[1] is not None and now - cached[0] < STALE_MAX_S:
                 return cached[1]
             raise
-        self._remember(key_id, record, now)
+        self._remember(name, record, now)
         return record
 
     def initialised(self) -> bool:
@@ -348,3 +361,32 @@ class CredentialStore:
     def quotas(self) -> list[QuotaRecord]:
         return sorted((QuotaRecord.from_json(bytes(m.inline_data)) for m in self._list(QUOTA_PREFIX)),
                       key=lambda q: (q.kind, q.name))
+
+    # -- share links -----------------------------------------------------------------------------
+
+    def put_link(self, record: ShareLink) -> None:
+        """Write (create or revoke) a link's record; in force here at once, elsewhere within CACHE_TTL_S."""
+        self._put(LINK_PREFIX + record.link_id, record.to_json())
+        self._remember(_link_key(record.link_id), record)
+
+    def link(self, link_id: str, *, fresh: bool = False) -> ShareLink | None:
+        """The link's record (None when there is none), cached as keys are (`fresh`: read it)."""
+        def read() -> ShareLink | None:
+            if not self.initialised():
+                raise NotInitialised(NOT_INITIALISED)
+            data = self._record(LINK_PREFIX + link_id)
+            return _link(data) if data is not None else None
+
+        return self._lookup(_link_key(link_id), read, fresh=fresh)
+
+    def links(self) -> list[ShareLink]:
+        """Every link record (a quorum list, at most KEYS_MAX), oldest first."""
+        found = [_link(bytes(m.inline_data)) for m in self._list(LINK_PREFIX)]
+        return sorted(found, key=lambda r: (r.grant.created_at_unix_ms, r.link_id))
+
+
+def _link(data: bytes) -> ShareLink:
+    try:
+        return ShareLink.from_json(data)
+    except ValueError as err:
+        raise errors.DataLoss(f"a share link record is not one this software wrote: {err}") from None

@@ -13,6 +13,9 @@ One module per command group, so a command is found by its name:
     repair       repair status|wait|set
     fsck         fsck
     scrub        scrub start|status
+    admin        admin init|tenant|key
+    bucket       bucket grant|revoke|set|info
+    share        share BUCKET/KEY, share ls|revoke (links that read one object without a key)
     root         the `nodectl` group itself: global flags, one-line errors and exit codes, and the
                  wiring of the modules above
 
@@ -32,8 +35,9 @@ runs with mixed settings. Rejected: exiting non-zero from `repair status` when t
 after a node loss is normal work in progress, and a status command that "fails" then is useless in
 a loop.
 
-Dependency order: formatting <- common <- progress <- objects, cluster, node, repair, fsck, scrub
-<- root <- this `__init__`. Command modules do not import one another, nor the root.
+Dependency order: formatting <- common <- progress <- objects, cluster, node, repair, fsck, scrub,
+admin, bucket <- share <- root <- this `__init__`. Command modules do not import one another, nor
+the root, but for `share`, which takes BUCKET/KEY and --range as `get` does (objects' parsers).
 
 Rejected alternative: one module for every command. At 1600 lines, before tenants, keys, grants,
 presigning, versions and lifecycle each add a group, finding `node drain` meant paging past the
@@ -165,6 +169,7 @@ from nodectl.cli.repair import (
     wait_for_repair,
 )
 from nodectl.cli.root import _Nodectl, _os_error_text, _silence_stdout, main
+from nodectl.cli.share import share_create, share_group, share_ls, share_revoke
 from nodectl.cli.scrub import (
     _scrub_checked_text,
     format_scrub_status,

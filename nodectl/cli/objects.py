@@ -328,20 +328,30 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
 
 
 @click.command("get")
-@click.argument("source", metavar="BUCKET/KEY")
-@click.argument("local_path", metavar="LOCAL_PATH|-")
+@click.argument("source", metavar="[BUCKET/KEY]")
+@click.argument("local_path", metavar="LOCAL_PATH|-", required=False)
 @click.option("--range", "byte_range", default=None, metavar="START-END",
               help="Only bytes START..END (inclusive); START- reads to the end.")
+@click.option("--link", default=None, metavar="TOKEN",
+              help="Read with a share link (nodectl share) instead of an access key; BUCKET/KEY is the link's.")
 @click.pass_obj
-def get_command(settings: _Settings, source: str, local_path: str, byte_range: str | None) -> None:
+def get_command(settings: _Settings, source: str, local_path: str | None, byte_range: str | None,
+                link: str | None) -> None:
     """Read BUCKET/KEY into LOCAL_PATH (a file or directory; - for stdout).
 
     The bytes go to a temporary file beside LOCAL_PATH, renamed into place only once complete.
+    With --link TOKEN, no account is needed: `nodectl get --link TOKEN LOCAL_PATH`.
     """
-    bucket, key = split_bucket_key(source)
+    if local_path is None:
+        if link is None:
+            raise click.UsageError("Missing argument 'LOCAL_PATH|-'.")
+        source, local_path = "", source
+    bucket, key = split_bucket_key(source) if source else ("", "")
     start_bytes, length_bytes = (None, None) if byte_range is None else parse_range(byte_range)
-    with settings.client() as client, client.get(
-            bucket, key, range_start_bytes=start_bytes, range_length_bytes=length_bytes) as reader:
+    # A link is the call's credential: no access key is looked for (nor needed).
+    with settings.client(unsigned=link is not None) as client, client.get(
+            bucket, key, range_start_bytes=start_bytes, range_length_bytes=length_bytes, link=link) as reader:
+        bucket, key = reader.info.bucket, reader.info.key
         progress = _progress(f"get {bucket}/{key}", reader.range_length_bytes)
         try:
             if local_path == "-":

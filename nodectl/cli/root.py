@@ -42,6 +42,7 @@ from nodectl.cli.objects import (
 )
 from nodectl.cli.repair import repair_group
 from nodectl.cli.scrub import scrub_group
+from nodectl.cli.share import share_group
 from nodectl.cli.tls import tls_group
 from nodectl.client import RETRIES_MAX_LIMIT
 from nodectl.errors import EXIT_CODES_HELP, EXIT_OTHER, RingstoreError, from_rpc_error
@@ -119,8 +120,8 @@ def _silence_stdout() -> None:
 @click.pass_context
 def main(ctx: click.Context, addr: str | None, timeout_s: float, retries_max: int, ca_file: str | None,
          insecure: bool | None, profile: str | None) -> None:
-    """Ringstore command line: buckets, objects, cluster status, node operations, ring plans,
-    repair, fsck and scrub."""
+    """Ringstore command line: buckets, objects, share links, cluster status, node operations, ring
+    plans, repair, fsck and scrub."""
     clock = ctx.obj if isinstance(ctx.obj, Clock) else Clock()
     if ca_file and insecure:
         raise click.UsageError("--ca and --insecure exclude each other: a CA is for TLS")
@@ -148,3 +149,4 @@ main.add_command(admin_group)
 main.add_command(bucket_group)
 main.add_command(usage_command)
 admin_group.add_command(quota_group)
+main.add_command(share_group)

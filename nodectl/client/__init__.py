@@ -15,13 +15,13 @@ and callers need not know the layout:
     put_source   what a put reads from (bytes, a path, a file, a pipe), in frames
     reader       ObjectReader: a get's resumable stream, checked against blake3
     connection   the channel, its stubs, one call under a deadline and retried (`_Connection`)
-    buckets, objects, cluster, repair
+    buckets, objects, cluster, repair, admin, share_links
                  the calls of each service, one mixin of `_Connection` each; `Client`, below,
                  combines them
 
 Dependency order: limits, results <- validate, from_pb, deadlines, retries, put_source <-
-connection, reader <- buckets, objects, cluster, repair <- this `__init__` (Client). Nothing here
-imports `nodectl.cli` or `node`.
+connection, reader <- buckets, objects, cluster, repair, admin, share_links <- this `__init__`
+(Client). Nothing here imports `nodectl.cli` or `node`.
 
 Rejected alternative: one module for all of it. At 2000 lines, before tenants, keys, grants,
 presigning, versions and lifecycle each add calls and results, a reader looking for how `fsck`
@@ -102,6 +102,7 @@ from nodectl.client.objects import _ObjectCalls
 from nodectl.client.put_source import _file_frames, _PutSource, _seekable
 from nodectl.client.reader import ObjectReader
 from nodectl.client.repair import _RepairCalls
+from nodectl.client.share_links import _ShareLinkCalls, share_link_from_pb
 from nodectl.client.results import (
     LIVE_STATES,
     BucketAccess,
@@ -140,6 +141,8 @@ from nodectl.client.results import (
     RingPlan,
     RingToken,
     ScrubStatus,
+    NewShareLink,
+    ShareLinkInfo,
     UnrepairableChunk,
     _Dict,
     level_order_key,
@@ -176,5 +179,5 @@ from nodectl.errors import (
 )
 
 
-class Client(_BucketCalls, _ObjectCalls, _ClusterCalls, _RepairCalls, _AdminCalls):
+class Client(_BucketCalls, _ObjectCalls, _ClusterCalls, _RepairCalls, _AdminCalls, _ShareLinkCalls):
     """A connection to one Ringstore node. Thread-safe; close it (or use `with`) when done."""

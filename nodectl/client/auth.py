@@ -4,6 +4,7 @@ One gRPC client interceptor for the four call shapes adds the key id, the time a
 to each call's metadata, computed when the call starts, so a retry is signed afresh. The resource a
 signature covers is read from the request (its `bucket` and `key` fields) for calls with one
 request message; a streamed request (PutObject) signs the empty resource, as the node checks it.
+A call that carries a share link (`x-ringstore-link`) is left unsigned: the link is its credential.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import collections
 import grpc
 from ringstore.auth import signing
 from ringstore.auth.credentials import Credentials
+from ringstore.auth.links import HEADER_LINK
 
 
 class _Details(collections.namedtuple("_Details", ("method", "timeout", "metadata", "credentials",
@@ -26,7 +28,9 @@ class SigningInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClien
     def __init__(self, credentials: Credentials) -> None:
         self._credentials = credentials
 
-    def _signed(self, details: grpc.ClientCallDetails, resource: str) -> _Details:
+    def _signed(self, details: grpc.ClientCallDetails, resource: str) -> grpc.ClientCallDetails:
+        if any(name == HEADER_LINK for name, _ in details.metadata or ()):
+            return details  # a share link is the call's credential; the node refuses a call with both
         pairs = signing.sign(self._credentials.key_id, self._credentials.secret, details.method, resource)
         metadata = list(details.metadata or ()) + list(pairs)
         return _Details(details.method, details.timeout, metadata, details.credentials,

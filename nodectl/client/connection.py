@@ -166,13 +166,15 @@ class _Connection:
             self._sleep(retry_backoff_s(self._retry_backoff_s, attempt, self._rng))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def _unary(self, rpc: Callable[..., Any], request: Any, *, replayable: bool = True) -> Any:
-        """One unary call under timeout_s; retried after UNAVAILABLE only when `replayable`."""
+    def _unary(self, rpc: Callable[..., Any], request: Any, *, replayable: bool = True,
+               metadata: tuple[tuple[str, str], ...] = ()) -> Any:
+        """One unary call under timeout_s, with `metadata` (a share link); retried after UNAVAILABLE
+        only when `replayable`."""
         call_name = type(request).__name__.removesuffix("Request")
 
         def once() -> Any:
             try:
-                return rpc(request, timeout=self._timeout_s)
+                return rpc(request, timeout=self._timeout_s, metadata=metadata or None)
             except grpc.RpcError as err:
                 raise rpc_error(err, call_name, self._timeout_s) from err
 

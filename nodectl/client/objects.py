@@ -12,6 +12,8 @@
   allows timeout_s for the first message, then the larger of "timeout_s since the last progress
   that moved forward" and `convert_deadline_s` of the object's size, counted from the start.
 - A listing is fetched a page at a time as the caller iterates, at most LIST_PAGES_MAX pages.
+- `get`, `get_bytes` and `stat` take `link=TOKEN` (a share link) instead of a key: the call carries
+  the token in its metadata, unsigned, and bucket and key default to the ones the token names.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any, BinaryIO
 
 import blake3
 import grpc
+from ringstore.auth import links
 from ringstore.v1 import object_pb2
 
 from nodectl.client.connection import _Connection
@@ -161,17 +164,20 @@ class _ObjectCalls(_Connection):
             if watchdog is not None:
                 watchdog.stop()
 
-    def get(self, bucket: str, key: str, *, range_start_bytes: int | None = None,
-            range_length_bytes: int | None = None) -> ObjectReader:
+    def get(self, bucket: str = "", key: str = "", *, range_start_bytes: int | None = None,
+            range_length_bytes: int | None = None, link: str | None = None) -> ObjectReader:
         """Start reading an object (or `range_length_bytes` from `range_start_bytes`).
 
         Raises at once if the object is missing or the range is bad; returns a reader whose
-        `.info` is filled in and whose chunks are streamed as it is iterated.
+        `.info` is filled in and whose chunks are streamed as it is iterated. With `link` (a share
+        link token, `create_share_link`) the call carries the link instead of this client's key,
+        and bucket and key default to the link's; a range link reads its range when none is asked.
         """
+        bucket, key, metadata = _with_link(bucket, key, link)
         validate_bucket(bucket)
         validate_key(key)
         validate_range(range_start_bytes, range_length_bytes)
-        reader = ObjectReader(self, bucket, key, range_start_bytes, range_length_bytes)
+        reader = ObjectReader(self, bucket, key, range_start_bytes, range_length_bytes, metadata)
         try:
             reader._open_first()
         except BaseException:
@@ -179,19 +185,20 @@ class _ObjectCalls(_Connection):
             raise
         return reader
 
-    def get_bytes(self, bucket: str, key: str, *, range_start_bytes: int | None = None,
-                  range_length_bytes: int | None = None) -> bytes:
-        """An object's bytes (or a range of them), whole, in memory."""
+    def get_bytes(self, bucket: str = "", key: str = "", *, range_start_bytes: int | None = None,
+                  range_length_bytes: int | None = None, link: str | None = None) -> bytes:
+        """An object's bytes (or a range of them), whole, in memory (`link`: as `get`)."""
         with self.get(bucket, key, range_start_bytes=range_start_bytes,
-                      range_length_bytes=range_length_bytes) as reader:
+                      range_length_bytes=range_length_bytes, link=link) as reader:
             return reader.read()
 
-    def stat(self, bucket: str, key: str) -> ObjectStat:
-        """The current version of an object and where each chunk's copies are."""
+    def stat(self, bucket: str = "", key: str = "", *, link: str | None = None) -> ObjectStat:
+        """The current version of an object and where each chunk's copies are (`link`: as `get`)."""
+        bucket, key, metadata = _with_link(bucket, key, link)
         validate_bucket(bucket)
         validate_key(key)
         response = self._unary(self._objects.StatObject,
-                               object_pb2.StatObjectRequest(bucket=bucket, key=key))
+                               object_pb2.StatObjectRequest(bucket=bucket, key=key), metadata=metadata)
         return object_stat_from_pb(response)
 
     def convert(self, bucket: str, key: str, *, replicas: int | None = None,
@@ -301,6 +308,20 @@ class _ObjectCalls(_Connection):
                 raise Internal(f"list {bucket}: the node returned the same page token twice")
             token = page.next_page_token
         raise Internal(f"list {bucket}: more than {LIST_PAGES_MAX} pages; stopped")
+
+
+def _with_link(bucket: str, key: str, link: str | None) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """(bucket, key, metadata) of a call: with a share link, the link's object unless one is named,
+    and the link in the call's metadata. The token is read, not checked (only the cluster can):
+    InvalidArgument for one that is not a share link at all."""
+    if link is None:
+        return bucket, key, ()
+    token = link.strip()
+    try:
+        grant = links.peek(token)
+    except links.LinkError as err:
+        raise InvalidArgument(str(err)) from None
+    return bucket or grant.bucket, key or grant.key, ((links.HEADER_LINK, token),)
 
 
 # What gRPC says when an established stream's connection dies (the node was killed or restarted).

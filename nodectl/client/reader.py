@@ -40,8 +40,10 @@ class ObjectReader:
     """
 
     def __init__(self, client: Client, bucket: str, key: str,
-                 range_start_bytes: int | None, range_length_bytes: int | None) -> None:
+                 range_start_bytes: int | None, range_length_bytes: int | None,
+                 metadata: tuple[tuple[str, str], ...] = ()) -> None:
         self._client = client
+        self._metadata = metadata  # a share link, sent with every (re)opening
         self._bucket = bucket
         self._key = key
         self._requested_start_bytes = range_start_bytes
@@ -86,7 +88,7 @@ class ObjectReader:
         self._opened_at_s = time.monotonic()
         self._watchdog = _Watchdog(self._opened_at_s + timeout_s)
         self._grpc_timeout_s = grpc_timeout_s
-        self._call = self._client._get_rpc(request, timeout=grpc_timeout_s)
+        self._call = self._client._get_rpc(request, timeout=grpc_timeout_s, metadata=self._metadata or None)
         self._watchdog.start(self._call)
         try:
             first = next(self._call)

@@ -686,3 +686,41 @@ class NewKey(_Dict):
 
     key: AccessKeyInfo
     secret: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ShareLinkInfo(_Dict):
+    """A share link as listed (never its token)."""
+
+    link_id: str
+    # The access key that made it, and that key's tenant.
+    key_id: str
+    tenant: str
+    bucket: str
+    key: str
+    # The bytes it may read: (0, 0) the whole object; length 0 means to the end.
+    range_start_bytes: int
+    range_length_bytes: int
+    created_at_unix_ms: int
+    expires_at_unix_ms: int
+    # 0: not revoked.
+    revoked_at_unix_ms: int
+    # "active", "expired", "revoked", "grantor-revoked", "grantor-expired", "grantor-unknown" or
+    # "bucket-removed".
+    state: str
+
+    @property
+    def range_text(self) -> str:
+        """"whole object", "bytes 100-199" (inclusive) or "bytes 100-"."""
+        if not self.range_start_bytes and not self.range_length_bytes:
+            return "whole object"
+        end = str(self.range_start_bytes + self.range_length_bytes - 1) if self.range_length_bytes else ""
+        return f"bytes {self.range_start_bytes}-{end}"
+
+
+@dataclasses.dataclass(frozen=True)
+class NewShareLink(_Dict):
+    """A link just made: its listing and its token (shown this once)."""
+
+    link: ShareLinkInfo
+    token: str

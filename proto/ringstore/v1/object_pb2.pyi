@@ -7,6 +7,78 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class CreateShareLinkRequest(_message.Message):
+    __slots__ = ("bucket", "key", "expires_in_s", "range_start_bytes", "range_length_bytes")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_IN_S_FIELD_NUMBER: _ClassVar[int]
+    RANGE_START_BYTES_FIELD_NUMBER: _ClassVar[int]
+    RANGE_LENGTH_BYTES_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    expires_in_s: float
+    range_start_bytes: int
+    range_length_bytes: int
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., expires_in_s: _Optional[float] = ..., range_start_bytes: _Optional[int] = ..., range_length_bytes: _Optional[int] = ...) -> None: ...
+
+class CreateShareLinkResponse(_message.Message):
+    __slots__ = ("link", "token")
+    LINK_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    link: ShareLinkInfo
+    token: str
+    def __init__(self, link: _Optional[_Union[ShareLinkInfo, _Mapping]] = ..., token: _Optional[str] = ...) -> None: ...
+
+class ShareLinkInfo(_message.Message):
+    __slots__ = ("link_id", "key_id", "tenant", "bucket", "key", "range_start_bytes", "range_length_bytes", "created_at_unix_ms", "expires_at_unix_ms", "revoked_at_unix_ms", "state")
+    LINK_ID_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    RANGE_START_BYTES_FIELD_NUMBER: _ClassVar[int]
+    RANGE_LENGTH_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    link_id: str
+    key_id: str
+    tenant: str
+    bucket: str
+    key: str
+    range_start_bytes: int
+    range_length_bytes: int
+    created_at_unix_ms: int
+    expires_at_unix_ms: int
+    revoked_at_unix_ms: int
+    state: str
+    def __init__(self, link_id: _Optional[str] = ..., key_id: _Optional[str] = ..., tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., range_start_bytes: _Optional[int] = ..., range_length_bytes: _Optional[int] = ..., created_at_unix_ms: _Optional[int] = ..., expires_at_unix_ms: _Optional[int] = ..., revoked_at_unix_ms: _Optional[int] = ..., state: _Optional[str] = ...) -> None: ...
+
+class ListShareLinksRequest(_message.Message):
+    __slots__ = ("bucket",)
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    def __init__(self, bucket: _Optional[str] = ...) -> None: ...
+
+class ListShareLinksResponse(_message.Message):
+    __slots__ = ("links",)
+    LINKS_FIELD_NUMBER: _ClassVar[int]
+    links: _containers.RepeatedCompositeFieldContainer[ShareLinkInfo]
+    def __init__(self, links: _Optional[_Iterable[_Union[ShareLinkInfo, _Mapping]]] = ...) -> None: ...
+
+class RevokeShareLinkRequest(_message.Message):
+    __slots__ = ("link_id",)
+    LINK_ID_FIELD_NUMBER: _ClassVar[int]
+    link_id: str
+    def __init__(self, link_id: _Optional[str] = ...) -> None: ...
+
+class RevokeShareLinkResponse(_message.Message):
+    __slots__ = ("link",)
+    LINK_FIELD_NUMBER: _ClassVar[int]
+    link: ShareLinkInfo
+    def __init__(self, link: _Optional[_Union[ShareLinkInfo, _Mapping]] = ...) -> None: ...
+
 class BucketAccess(_message.Message):
     __slots__ = ("bucket", "owner", "grants", "public_read")
     class GrantsEntry(_message.Message):

@@ -99,6 +99,21 @@ class ObjectServiceStub:
                 request_serializer=ringstore_dot_v1_dot_object__pb2.GetUsageRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_object__pb2.GetUsageResponse.FromString,
                 _registered_method=True)
+        self.CreateShareLink = channel.unary_unary(
+                '/ringstore.v1.ObjectService/CreateShareLink',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.CreateShareLinkRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.CreateShareLinkResponse.FromString,
+                _registered_method=True)
+        self.ListShareLinks = channel.unary_unary(
+                '/ringstore.v1.ObjectService/ListShareLinks',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.ListShareLinksRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.ListShareLinksResponse.FromString,
+                _registered_method=True)
+        self.RevokeShareLink = channel.unary_unary(
+                '/ringstore.v1.ObjectService/RevokeShareLink',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.RevokeShareLinkRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.RevokeShareLinkResponse.FromString,
+                _registered_method=True)
 
 
 class ObjectServiceServicer:
@@ -198,6 +213,30 @@ class ObjectServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateShareLink(self, request, context):
+        """Make a share link: a token that lets anyone holding it get and stat one object (or a byte
+        range of it) through any node, with no key, until it expires or is revoked. Needs read rights
+        on the object; the token is in this answer only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListShareLinks(self, request, context):
+        """The share links the caller may see: the operator every link, a tenant's key its tenant's
+        links within its own scopes. Never tokens.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeShareLink(self, request, context):
+        """Revoke a share link: every node refuses it within a few seconds. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ObjectServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -265,6 +304,21 @@ def add_ObjectServiceServicer_to_server(servicer, server):
                     servicer.GetUsage,
                     request_deserializer=ringstore_dot_v1_dot_object__pb2.GetUsageRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_object__pb2.GetUsageResponse.SerializeToString,
+            ),
+            'CreateShareLink': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateShareLink,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.CreateShareLinkRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.CreateShareLinkResponse.SerializeToString,
+            ),
+            'ListShareLinks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListShareLinks,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.ListShareLinksRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.ListShareLinksResponse.SerializeToString,
+            ),
+            'RevokeShareLink': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeShareLink,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.RevokeShareLinkRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.RevokeShareLinkResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -618,6 +672,87 @@ class ObjectService:
             '/ringstore.v1.ObjectService/GetUsage',
             ringstore_dot_v1_dot_object__pb2.GetUsageRequest.SerializeToString,
             ringstore_dot_v1_dot_object__pb2.GetUsageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateShareLink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/CreateShareLink',
+            ringstore_dot_v1_dot_object__pb2.CreateShareLinkRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.CreateShareLinkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListShareLinks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/ListShareLinks',
+            ringstore_dot_v1_dot_object__pb2.ListShareLinksRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.ListShareLinksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeShareLink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/RevokeShareLink',
+            ringstore_dot_v1_dot_object__pb2.RevokeShareLinkRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.RevokeShareLinkResponse.FromString,
             options,
             channel_credentials,
             insecure,

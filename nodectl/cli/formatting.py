@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 
 from nodectl.client import Member, MemberStatus
 from nodectl.errors import one_line
+from ringstore.text import duration_text, utc_text  # noqa: F401 (nodectl's own, re-exported)
 
 
 def iso_utc(unix_ms: int) -> str:
@@ -64,20 +65,6 @@ def rate_text(bytes_per_s: float) -> str:
     return f"{human_bytes(bytes_per_s)}/s"
 
 
-def duration_text(seconds: float) -> str:
-    """"4 s", "2 min 5 s", "3 h 20 min", "2 d 4 h": the two largest units, rounded to the second."""
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min {secs} s"
-    return f"{secs} s"
-
-
 def eta_text(eta_s: float | None) -> str:
     """An ETA for people: a duration, or "unknown" when nothing was repaired lately to measure."""
     return "unknown" if eta_s is None else duration_text(eta_s)
@@ -92,12 +79,6 @@ def unreachable_warning(entry: str) -> str:
     node_id, sep, reason = one_line(entry).partition(": ")
     warning = f"warning: {node_id} did not answer"
     return f"{warning}: {reason}" if sep else warning
-
-
-def utc_text(unix_ms: int) -> str:
-    """"2024-05-01 12:30:00 UTC", for times people read in a sentence."""
-    moment = datetime.datetime.fromtimestamp(unix_ms / 1000, tz=datetime.timezone.utc)
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def short_duration_text(seconds: float) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import time
 
 import grpc
 
@@ -18,6 +19,21 @@ from ringstore.v1 import admin_pb2, admin_pb2_grpc
 
 MIB = 1024 * 1024
 REPAIR_DEADLINE_S = 90.0
+# How long a change of credentials, grants, quotas or links may take to be in force on every node:
+# the credential cache's 2 s, with room for a loaded machine.
+IN_FORCE_S = 10.0
+
+
+def in_force(check, what: str, deadline_s: float = IN_FORCE_S):
+    """check() until it stops raising AssertionError, within deadline_s; returns its value."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            return check()
+        except AssertionError as err:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not in force after {deadline_s:.0f} s: {what}: {err}") from None
+            time.sleep(0.1)
 
 
 def raw_channel(address: str, options=None) -> grpc.Channel:

@@ -8,29 +8,16 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
+
+from cluster_checks import in_force
 
 from nodectl.errors import NotFound, PermissionDenied, Unauthenticated
 from ringstore.auth.credentials import Credentials
 
 CLUSTER_NODES = 3
 NODECTL = os.path.join(os.path.dirname(sys.executable), "nodectl")
-IN_FORCE_S = 10.0  # a change is in force everywhere within the credential cache's 2 s
-
-
-def _poll(check, what: str) -> None:
-    """check() until it stops raising AssertionError, within IN_FORCE_S."""
-    deadline = time.monotonic() + IN_FORCE_S
-    while True:
-        try:
-            check()
-            return
-        except AssertionError as err:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"not in force after {IN_FORCE_S:.0f} s: {what}: {err}") from None
-            time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +66,7 @@ def test_each_grant_opens_what_it_says_on_every_node_and_revoking_closes_it(setu
                         assert allowed == expected[level], (level, allowed)
                         listed = [b.name for b in guest.list_buckets()]
                         assert ("shared" in listed) == bool(level), listed
-                    _poll(check, f"guest with {level or 'no'} rights on {node.node_id}")
+                    in_force(check, f"guest with {level or 'no'} rights on {node.node_id}")
             owner.grant_bucket("shared", "other", "")  # the owner-level guest granted it above
         info = owner.bucket_info("shared")
         assert (info.access.owner, info.access.grants, info.access.public_read) == ("owner", {}, False)
@@ -102,7 +89,7 @@ def test_public_read_lets_anyone_read_and_nothing_else(setup):
         with cluster.client(node.address, credentials=False, retries_max=0) as anyone:
             def reads(anyone=anyone):
                 assert anyone.get_bytes("public-site", "index.html") == b"<h1>hello</h1>"
-            _poll(reads, f"public read on {node.node_id}")
+            in_force(reads, f"public read on {node.node_id}")
             assert [o.key for o in anyone.list_objects("public-site")] == ["index.html"]
             for write in (lambda: anyone.put("public-site", "x", b"x"), lambda: anyone.delete("public-site", "index.html"),
                           anyone.list_buckets, lambda: anyone.get_bytes("shared", "doc")):
@@ -117,7 +104,7 @@ def test_public_read_lets_anyone_read_and_nothing_else(setup):
             except Unauthenticated:
                 return
             raise AssertionError("still readable without a key")
-        _poll(closed, "public read off")
+        in_force(closed, "public read off")
 
 
 def test_grants_do_not_outlive_their_bucket(setup):

@@ -15,28 +15,17 @@ import time
 
 import pytest
 
+from cluster_checks import in_force
+
 from nodectl.errors import PermissionDenied, ResourceExhausted
 from ringstore.auth.credentials import Credentials
 
 CLUSTER_NODES = 4
 NODECTL = os.path.join(os.path.dirname(sys.executable), "nodectl")
-IN_FORCE_S = 10.0  # a quota record is in force everywhere within the credential cache's 2 s
 WRITERS = 8
 # Overshoot allowed with WRITERS racing through every node of a steady cluster (docs/design.md,
 # "Quotas"): the desk decides every put, so none in a steady cluster.
 OVERSHOOT_OBJECTS_MAX = 0
-
-
-def _poll(check, what: str) -> None:
-    deadline = time.monotonic() + IN_FORCE_S
-    while True:
-        try:
-            check()
-            return
-        except AssertionError as err:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"not in force after {IN_FORCE_S:.0f} s: {what}: {err}") from None
-            time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +66,7 @@ def test_a_bucket_quota_refuses_the_put_that_would_go_over_it_on_every_node(setu
                     acme.put("q-bucket", "c", b"y" * 4000)
                 assert ("bucket 'q-bucket' would go over its quota of 10,000 bytes: it holds 8,000 bytes "
                         "(counting puts in flight) and this put adds 4,000") in str(caught.value)
-            _poll(refused, f"the bytes quota through {node.node_id}")
+            in_force(refused, f"the bytes quota through {node.node_id}")
             # An overwrite adds only its difference.
             acme.put("q-bucket", "a", b"z" * 5000)
             acme.put("q-bucket", "a", b"x" * 4000)
@@ -115,7 +104,7 @@ def test_a_tenant_quota_spans_its_buckets_and_spares_other_tenants(setup):
     with cluster.client() as operator:
         operator.set_quota(tenant="globex")  # removed
     with cluster.client(credentials=keys["globex"]) as globex:
-        _poll(lambda: globex.put("globex-1", "b", b"4"), "the removed tenant quota")
+        in_force(lambda: globex.put("globex-1", "b", b"4"), "the removed tenant quota")
 
 
 def test_quota_values_are_checked_and_only_the_operator_sets_them(setup):
@@ -198,7 +187,7 @@ def test_eight_writers_through_four_nodes_overshoot_no_more_than_the_bound(setup
             def visible(client=client) -> None:
                 quota = client.bucket_info(bucket).usage.quota
                 assert (quota.objects, quota.bytes) == expected
-            _poll(visible, f"the quota of {bucket} at {address}")
+            in_force(visible, f"the quota of {bucket} at {address}")
     with cf.ThreadPoolExecutor(WRITERS) as pool:
         list(pool.map(writer, range(WRITERS)))
     with cluster.client(credentials=keys["acme"]) as acme:

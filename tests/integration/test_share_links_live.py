@@ -16,6 +16,8 @@ import time
 import grpc
 import pytest
 
+from cluster_checks import IN_FORCE_S, in_force
+
 from cluster_checks import metric
 from nodectl.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from ringstore.auth import links, signing
@@ -27,21 +29,8 @@ CLUSTER_NODES = 3
 NODECTL = os.path.join(os.path.dirname(sys.executable), "nodectl")
 # A change is in force everywhere within the credential cache's 2 s plus a quorum read; the
 # deadline leaves room for a loaded machine.
-IN_FORCE_S = 10.0
 PHOTO = bytes(range(256)) * 40  # 10240 bytes: above the inline limit, so stored as a chunk
 OTHER = b"not shared" * 100
-
-
-def _poll(check, what: str, deadline_s: float = IN_FORCE_S):
-    """check() until it stops raising AssertionError, within deadline_s; returns its value."""
-    deadline = time.monotonic() + deadline_s
-    while True:
-        try:
-            return check()
-        except AssertionError as err:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"not in force after {deadline_s:.0f} s: {what}: {err}") from None
-            time.sleep(0.1)
 
 
 def _key(operator, tenant: str) -> Credentials:
@@ -180,7 +169,7 @@ def test_a_revoked_link_fails_on_every_node_within_seconds(setup):
     refused_after = {}
     for node_id, node in cluster.nodes.items():
         with _anyone(cluster, node.address) as anyone:
-            _poll(lambda: _refused(anyone, made.token, f"share link {made.link.link_id} was revoked at"),
+            in_force(lambda: _refused(anyone, made.token, f"share link {made.link.link_id} was revoked at"),
                   f"revoked link on {node_id}")
             refused_after[node_id] = round(time.monotonic() - revoked_at, 2)
     print(f"revoked share link refused after (s, polled in node order): {refused_after}")
@@ -196,7 +185,7 @@ def test_an_expired_link_fails_everywhere_saying_when(setup):
             assert anyone.get_bytes(link=made.token) == PHOTO
     for node_id, node in cluster.nodes.items():
         with _anyone(cluster, node.address) as anyone:
-            message = _poll(lambda: _refused(anyone, made.token, f"share link {made.link.link_id} expired at "),
+            message = in_force(lambda: _refused(anyone, made.token, f"share link {made.link.link_id} expired at "),
                             f"expiry on {node_id}", deadline_s=3.0 + IN_FORCE_S)
             assert " UTC (" in message and " ago)" in message, message
     with cluster.client(credentials=keys["sharer"]) as sharer:
@@ -215,7 +204,7 @@ def test_revoking_the_granting_key_kills_its_links(setup):
         operator.revoke_key(doomed.key_id)
         for node_id, node in cluster.nodes.items():
             with _anyone(cluster, node.address) as anyone:
-                _poll(lambda: _refused(anyone, made.token, f"was made with access key {doomed.key_id}, which was "
+                in_force(lambda: _refused(anyone, made.token, f"was made with access key {doomed.key_id}, which was "
                                                            "revoked at"), f"link of a revoked key on {node_id}")
         listed = {link.link_id: link for link in operator.list_share_links("album")}
         assert listed[made.link.link_id].state == "grantor-revoked"
@@ -236,7 +225,7 @@ def test_a_link_does_not_outlive_its_bucket(setup):
         sharer.put("fleeting", "note", b"second bucket's")
         for node_id, node in cluster.nodes.items():
             with _anyone(cluster, node.address) as anyone:
-                _poll(lambda: _refused(anyone, made.token, "it was made for bucket 'fleeting' as created at"),
+                in_force(lambda: _refused(anyone, made.token, "it was made for bucket 'fleeting' as created at"),
                       f"recreated bucket on {node_id}")
         assert {link.link_id: link.state for link in sharer.list_share_links("fleeting")}[made.link.link_id] == \
             "bucket-removed"
@@ -352,7 +341,7 @@ def test_the_cli_shares_gets_lists_and_revokes(setup, tmp_path):
     assert nodectl("share", "ls", env=base, code=9)  # listing needs a key
 
     assert "revoked share link " + link_id in nodectl("share", "revoke", link_id, env=sharer)
-    _poll(lambda: nodectl("get", "--link", token, str(out), env=base, code=9), "CLI revoke")
+    in_force(lambda: nodectl("get", "--link", token, str(out), env=base, code=9), "CLI revoke")
     assert "was revoked at" in nodectl("get", "--link", token, str(out), env=base, code=9)
     assert "is not a share link id" in nodectl("share", "revoke", "RK-nope", env=sharer, code=2)
     assert "does not exist" in nodectl("share", "revoke", links.new_link_id(), env=sharer, code=3)

@@ -276,7 +276,7 @@ class AccessKey:
         """A record written by `to_json`. ValueError, one line, for anything else: not JSON, a field
         missing, unknown or of the wrong type, another format."""
         try:
-            fields = json.loads(data, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
+            fields = strict_json(data)
         except (ValueError, UnicodeDecodeError) as err:
             raise ValueError(f"access key record is not valid JSON: {str(err).splitlines()[0]}") from None
         if not isinstance(fields, dict):
@@ -309,6 +309,17 @@ _JSON_TYPE_NAMES = {str: "string", int: "integer", bool: "boolean", float: "numb
                     type(None): "null"}
 
 
+def strict_json(text: str | bytes, *, floats: bool = True) -> Any:
+    """json.loads for records and tokens that must be exactly what this software wrote: a field
+    named twice, NaN or Infinity (and, with floats=False, any number with a fraction or exponent)
+    is ValueError instead of a value quietly chosen."""
+    def refuse_float(number: str) -> Any:
+        raise ValueError(f"{number[:20]} is not a whole number")
+
+    return json.loads(text, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant,
+                      parse_float=None if floats else refuse_float)
+
+
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     names = [name for name, _ in pairs]
     if len(set(names)) != len(names):
@@ -318,5 +329,6 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number")
+
 
 assert set(_JSON_TYPES) == {f.name for f in dataclasses.fields(AccessKey)}, "a field without its JSON type"

@@ -49,7 +49,6 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import datetime
 import hashlib
 import hmac
 import json
@@ -57,7 +56,9 @@ import re
 import secrets
 from typing import Any
 
-from ringstore.auth.keys import BUCKET_CHARS_MAX, KEY_ID_ALPHABET, is_key_id
+from ringstore.auth.keys import BUCKET_CHARS_MAX, KEY_ID_ALPHABET, is_key_id, strict_json
+from ringstore.auth.signing import Refused
+from ringstore.text import duration_text, utc_text
 
 VERSION = "rsl1"
 HEADER_LINK = "x-ringstore-link"
@@ -88,20 +89,10 @@ _FIELDS = {"i": str, "g": str, "t": str, "b": str, "bc": int, "k": str, "c": int
 _OPTIONAL_FIELDS = {"r": list}
 
 
-class LinkError(Exception):
+class LinkError(Refused):
     """A share link was refused: `reason` is the metric label (REASONS), the message one line."""
 
-    def __init__(self, reason: str, message: str) -> None:
-        assert reason in REASONS, reason
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
-
-    def __repr__(self) -> str:
-        return f"LinkError({self.reason!r}, {self.message!r})"
+    REASONS = REASONS
 
 
 def new_link_id() -> str:
@@ -112,25 +103,6 @@ def new_link_id() -> str:
 
 def is_link_id(text: object) -> bool:
     return isinstance(text, str) and LINK_ID_RE.fullmatch(text) is not None
-
-
-def utc_text(unix_ms: int) -> str:
-    moment = datetime.datetime.fromtimestamp(unix_ms / 1000, tz=datetime.timezone.utc)
-    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
-
-
-def duration_text(seconds: float) -> str:
-    """"4 s", "2 min 5 s", "3 h 20 min", "2 d 4 h": the two largest units, to the second."""
-    minutes, secs = divmod(round(abs(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min {secs} s"
-    return f"{secs} s"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -290,8 +262,7 @@ def _split(token: object) -> tuple[str, str, bytes]:
 def _grant(payload: str) -> LinkGrant:
     data = _b64decode(payload, "payload")
     try:
-        fields = json.loads(data.decode("utf-8"), object_pairs_hook=_refuse_duplicates,
-                            parse_constant=_refuse_constant, parse_float=_refuse_float)
+        fields = strict_json(data.decode("utf-8"), floats=False)
         return LinkGrant.from_payload(fields)
     except (ValueError, UnicodeDecodeError) as err:
         raise LinkError("link_malformed", f"the share link's payload is not valid: {str(err).splitlines()[0][:200]}"
@@ -313,18 +284,3 @@ def peek(token: object) -> LinkGrant:
     which object to ask for. Never trust it for anything else. LinkError link_malformed."""
     _, payload, _ = _split(token)
     return _grant(payload)
-
-
-def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    names = [name for name, _ in pairs]
-    if len(set(names)) != len(names):
-        raise ValueError("a field appears twice")
-    return dict(pairs)
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number")
-
-
-def _refuse_float(text: str) -> Any:
-    raise ValueError(f"{text[:20]} is not a whole number")

@@ -74,12 +74,14 @@ _METHOD_RE = re.compile(r"^/[A-Za-z0-9_.]+/[A-Za-z0-9_]+$")
 _DECOY_SECRET = secrets.token_urlsafe(30)
 
 
-class AuthError(Exception):
-    """A call's credentials were refused: `reason` is the metric label, the message one line for
-    the caller."""
+class Refused(Exception):
+    """Credentials refused: `reason` (one of the class's REASONS) is the metric label, the message
+    one line for the caller."""
+
+    REASONS: tuple[str, ...] = ()
 
     def __init__(self, reason: str, message: str) -> None:
-        assert reason in REASONS, reason
+        assert reason in self.REASONS, reason
         super().__init__(message)
         self.reason = reason
         self.message = message
@@ -88,7 +90,13 @@ class AuthError(Exception):
         return self.message
 
     def __repr__(self) -> str:
-        return f"AuthError({self.reason!r}, {self.message!r})"
+        return f"{type(self).__name__}({self.reason!r}, {self.message!r})"
+
+
+class AuthError(Refused):
+    """A call's signature was refused."""
+
+    REASONS = REASONS
 
 
 @dataclasses.dataclass(frozen=True)

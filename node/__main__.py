@@ -1,5 +1,5 @@
 """`python -m node` runs noded (what cluster-sim starts, so the node runs in the same interpreter)."""
 
-from node.daemon import main
+from node.entry import main
 
 main()

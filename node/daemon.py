@@ -43,6 +43,7 @@ from node.api.delay import DelayInterceptor
 from node.api.membership_service import MembershipServicer
 from node.api.object_service import ObjectServicer
 from node.api.peer_service import PeerServicer
+from node.core_log import CoreLogRelay
 from node.quota.admission import Admission
 from node.quota.desk import QuotaDesk
 from node.config import ConfigError, NodeConfig
@@ -947,6 +948,10 @@ def main(data_dir, listen_address, peer_listen_address, advertise_address, tls_c
         click.echo(f"noded: error: {err}", err=True)
         sys.exit(EXIT_CONFIG)
 
+    # Refused TLS handshakes, which gRPC's core logs in its own words, become one clear line each.
+    relay = CoreLogRelay(node_id=lambda: _log_filter.node_id,
+                         on_refusal=lambda reason: daemon.metrics.auth_failures.labels(reason).inc())
+    relay.start()
     stop_requested = threading.Event()
     reload_requested = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())

@@ -110,3 +110,12 @@ def test_a_plaintext_node_cannot_join_a_tls_cluster_and_says_why(cluster_factory
                       "cluster's CA)"]
     assert time.monotonic() - started_s < 25
     assert all("plain" not in cluster.view(observer) for observer in cluster.nodes)
+    # The TLS side says so too, in one line of its own log, and counts it.
+    node = cluster.nodes["node-1"]
+
+    def said() -> bool:
+        with open(node.log_path, encoding="utf-8", errors="replace") as log:
+            return any("ringstore.tls: refused a connection that does not speak TLS: a node or client started "
+                       "with --insecure" in line for line in log)
+    _poll(said, "node-1's log line about the plaintext peer")
+    assert metric(cluster, "node-1", 'ringstore_auth_failures_total{reason="plaintext"}') >= 1

@@ -352,7 +352,7 @@ class NodeDaemon:
         self.server.add_generic_rpc_handlers((
             ObjectServicer(self.coordinator, self.metrics, self.cluster.state_name,
                            access=self.credentials.access if self.tls else None,
-                           put_access=self.credentials.put_access,
+                           change_access=self.credentials.change_access,
                            admission=admission if self.tls else None).handlers(), admin,
             InitServicer(store=self.credentials, box=self.secret_box, cluster_key=cfg.cluster_secret,
                          wall_ms=self.clock.wall_ms).handlers(),

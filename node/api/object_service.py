@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from typing import Iterator
 
@@ -33,14 +32,15 @@ def object_info(m: common_pb2.Manifest) -> object_pb2.ObjectInfo:
 
 class ObjectServicer:
     def __init__(self, coordinator: Coordinator, metrics: Metrics, state_name, *, access=None,
-                 put_access=None, admission: Admission | None = None) -> None:
+                 change_access=None, admission: Admission | None = None) -> None:
         self._c = coordinator
         # None: no quotas (an --insecure node keeps no records to hold them).
         self._admission = admission
-        # access(bucket, created_at_unix_ms) -> node.auth.store.Access; put_access(Access). None: no
+        # access(bucket, created_at_unix_ms) -> node.auth.store.Access; change_access(bucket, created_at_unix_ms,
+        # grant=(tenant, level) | public_read=bool) -> Access. None: no
         # credential store (an --insecure node), so no grants and no public buckets.
         self._access = access
-        self._put_access = put_access
+        self._change_access = change_access
         self._metrics = metrics
         self._state_name = state_name
 
@@ -107,15 +107,14 @@ class ObjectServicer:
         reply.grants.update(dict(access.grants) if access else {})
         return reply
 
-    def _changed_access(self, bucket: str, action: str, change) -> object_pb2.BucketAccess:
-        """Apply `change(Access) -> Access` to the bucket's grants, for its owner or the operator."""
+    def _changed_access(self, bucket: str, action: str, **change) -> object_pb2.BucketAccess:
+        """Write one grant or the public-read switch of the bucket (node/auth/store.py
+        `change_access`), for its owner or the operator."""
         if self._access is None:
             raise errors.FailedPrecondition("this node runs --insecure: grants and public buckets need access keys")
         record = self._c.bucket(bucket)
         self._allow(action, bucket)
-        updated = change(self._bucket_access(record, fresh=True))
-        self._put_access(updated)
-        return self._access_reply(record, updated)
+        return self._access_reply(record, self._change_access(bucket, record.created_at_unix_ms, **change))
 
     @unary
     def SetBucketGrant(self, request: object_pb2.SetBucketGrantRequest, context) -> object_pb2.BucketAccess:
@@ -127,20 +126,11 @@ class ObjectServicer:
         except ValueError as err:
             raise errors.InvalidArgument(str(err)) from None
 
-        def change(access: Access) -> Access:
-            grants = dict(access.grants)
-            if request.level:
-                grants[request.tenant] = request.level
-            else:
-                grants.pop(request.tenant, None)
-            return dataclasses.replace(access, grants=tuple(sorted(grants.items())))
-
-        return self._changed_access(request.bucket, "grant", change)
+        return self._changed_access(request.bucket, "grant", grant=(request.tenant, request.level))
 
     @unary
     def SetBucketPublicRead(self, request: object_pb2.SetBucketPublicReadRequest, context) -> object_pb2.BucketAccess:
-        return self._changed_access(request.bucket, "set-public-read",
-                                    lambda access: dataclasses.replace(access, public_read=request.public_read))
+        return self._changed_access(request.bucket, "set-public-read", public_read=request.public_read)
 
     @unary
     def GetBucketInfo(self, request: object_pb2.GetBucketInfoRequest, context) -> object_pb2.GetBucketInfoResponse:

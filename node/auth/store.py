@@ -40,7 +40,10 @@ KEY_PREFIX = "keys/"
 TENANT_PREFIX = "tenants/"
 TENANT_FORMAT = 1
 ACCESS_PREFIX = "access/"
+# Format 1: one record per bucket with every grant (read, no longer written). Format 2: one record
+# per grant (`access/<bucket>/grant/<tenant>`) and one for public read (`access/<bucket>/public`).
 ACCESS_FORMAT = 1
+ACCESS_ENTRY_FORMAT = 2
 LINK_PREFIX = "links/"
 GRANT_LEVELS = ("read", "write", "owner")
 QUOTA_PREFIX = "quotas/"
@@ -144,6 +147,20 @@ class QuotaRecord:
 
 def _quota_record_name(kind: str, name: str) -> str:
     return f"{QUOTA_PREFIX}{kind}/{name}"
+
+
+def _access_entry(data: bytes) -> dict:
+    """A format 2 access record: one grant (tenant, level) or the public-read switch."""
+    raw = json.loads(data)
+    if not isinstance(raw, dict) or raw.get("format") != ACCESS_ENTRY_FORMAT:
+        raise errors.DataLoss("a bucket access record is not one this software wrote")
+    if "public_read" in raw:
+        return {"bucket_created_at_unix_ms": int(raw["bucket_created_at_unix_ms"]),
+                "public_read": bool(raw["public_read"])}
+    if raw.get("level") not in ("", *GRANT_LEVELS):
+        raise errors.DataLoss(f"a grant on bucket {raw.get('bucket')!r} has a level this software does not know")
+    return {"bucket_created_at_unix_ms": int(raw["bucket_created_at_unix_ms"]), "tenant": str(raw["tenant"]),
+            "level": str(raw["level"])}
 
 
 def _access_key(bucket: str) -> str:
@@ -284,22 +301,54 @@ class CredentialStore:
 
     def access(self, bucket: str, created_at_unix_ms: int, *, fresh: bool = False) -> Access:
         """The grants of this incarnation of `bucket` (none when it has none), cached CACHE_TTL_S
-        (`fresh`: read by quorum now, as every change of them and every owner action does)."""
+        (`fresh`: read by quorum now, as every change of them and every owner action does).
+
+        Each grant, and public read, is a record of its own, so two owners changing different
+        tenants' grants at once through different nodes both take effect; the same tenant's grant
+        changed twice at once keeps the later write. A format 1 record (every grant in one, from
+        before) is read underneath them."""
         now = self._monotonic_s()
         cached = None if fresh else self._cached(_access_key(bucket))
         if cached is not None and now - cached[0] < CACHE_TTL_S:
-            found = cached[1]
+            legacy, entries = cached[1]
         else:
-            data = self._record(ACCESS_PREFIX + bucket) if self.initialised() else None
-            found = Access.from_json(data) if data is not None else None
-            self._remember(_access_key(bucket), found, now)
-        if found is None or found.bucket_created_at_unix_ms != created_at_unix_ms:
-            return Access(bucket=bucket, bucket_created_at_unix_ms=created_at_unix_ms)
-        return found
+            legacy, entries = self._access_records(bucket) if self.initialised() else (None, ())
+            self._remember(_access_key(bucket), (legacy, entries), now)
+        grants: dict[str, str] = {}
+        public_read = False
+        if legacy is not None and legacy.bucket_created_at_unix_ms == created_at_unix_ms:
+            grants, public_read = dict(legacy.grants), legacy.public_read
+        for entry in entries:
+            if entry["bucket_created_at_unix_ms"] != created_at_unix_ms:
+                continue  # an earlier bucket of the same name
+            if "public_read" in entry:
+                public_read = entry["public_read"]
+            elif entry["level"]:
+                grants[entry["tenant"]] = entry["level"]
+            else:
+                grants.pop(entry["tenant"], None)
+        return Access(bucket=bucket, bucket_created_at_unix_ms=created_at_unix_ms,
+                      grants=tuple(sorted(grants.items())), public_read=public_read)
 
-    def put_access(self, access: Access) -> None:
-        self._put(ACCESS_PREFIX + access.bucket, access.to_json())
-        self._remember(_access_key(access.bucket), access)
+    def _access_records(self, bucket: str) -> tuple[Access | None, tuple[dict, ...]]:
+        data = self._record(ACCESS_PREFIX + bucket)
+        legacy = Access.from_json(data) if data is not None else None
+        return legacy, tuple(_access_entry(bytes(m.inline_data)) for m in self._list(f"{ACCESS_PREFIX}{bucket}/"))
+
+    def change_access(self, bucket: str, created_at_unix_ms: int, *, grant: tuple[str, str] | None = None,
+                      public_read: bool | None = None) -> Access:
+        """Write one grant (tenant, level; level "" takes it away) or the public-read switch of this
+        incarnation of `bucket`, and return the grants as they now are (read by quorum)."""
+        common = {"format": ACCESS_ENTRY_FORMAT, "bucket": bucket, "bucket_created_at_unix_ms": created_at_unix_ms}
+        if grant is not None:
+            tenant, level = grant
+            assert level in ("", *GRANT_LEVELS), level
+            self._put(f"{ACCESS_PREFIX}{bucket}/grant/{tenant}",
+                      json.dumps({**common, "tenant": tenant, "level": level}, sort_keys=True).encode())
+        if public_read is not None:
+            self._put(f"{ACCESS_PREFIX}{bucket}/public",
+                      json.dumps({**common, "public_read": public_read}, sort_keys=True).encode())
+        return self.access(bucket, created_at_unix_ms, fresh=True)
 
     # -- tenants ---------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
-"""Unit tests of node/auth/store.py quota records: cached, tied to a bucket's incarnation, removed
-when unlimited, and when their homes cannot be read a put is not failed for a quota it may not have."""
+"""Unit tests of node/auth/store.py records. Quotas: cached, tied to a bucket's incarnation, removed
+when unlimited, and when their homes cannot be read a put is not failed for a quota it may not have.
+Grants: one record each, so concurrent changes of different tenants' grants all hold."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from ringstore.v1 import common_pb2
 
 from node import errors
-from node.auth.store import CACHE_TTL_S, STALE_MAX_S, SYSTEM_TENANT, CredentialStore, QuotaRecord
+from node.auth.store import CACHE_TTL_S, STALE_MAX_S, SYSTEM_TENANT, Access, CredentialStore, QuotaRecord
 
 
 class FakeRecords:
@@ -36,6 +37,10 @@ class FakeRecords:
 
     def put_object(self, header, frames) -> None:
         self.objects[header.key] = b"".join(bytes(f) for f in frames)
+
+    def list_objects(self, bucket: str, prefix: str, page_size: int, token: str):
+        keys = sorted(k for k in self.objects if k.startswith(prefix))
+        return [common_pb2.Manifest(key=k, inline=True, inline_data=self.objects[k]) for k in keys], ""
 
     def delete_object(self, bucket: str, key: str) -> None:
         if key not in self.objects:
@@ -92,3 +97,29 @@ def test_unreadable_records_keep_the_last_quota_read_and_never_fail_the_put(part
     assert store.quota("tenant", "acme").unlimited  # too old to trust: unchecked, and counted
     assert store.quota("tenant", "nobody").unlimited
     assert len(unread) == 2
+
+
+def test_two_owners_granting_different_tenants_at_once_both_hold(parts):
+    """Each node read the grants before either wrote: with one record per grant neither write
+    undoes the other, as one record of every grant (read, change, write back) would."""
+    store, records, clock, _ = parts
+    other = CredentialStore(records, metadata_replicas=3, live_count=lambda: 3, monotonic_s=clock)
+    assert store.access("photos", 7).grants == () == other.access("photos", 7).grants
+    store.change_access("photos", 7, grant=("bob", "read"))
+    after = other.change_access("photos", 7, grant=("carol", "write"))
+    assert after.grants == (("bob", "read"), ("carol", "write"))
+    assert other.change_access("photos", 7, grant=("bob", "")).grants == (("carol", "write"),)
+    assert other.change_access("photos", 7, public_read=True).public_read
+    clock.now += CACHE_TTL_S
+    assert store.access("photos", 7) == Access(bucket="photos", bucket_created_at_unix_ms=7,
+                                               grants=(("carol", "write"),), public_read=True)
+    assert store.access("photos", 8).grants == ()  # a bucket made again under the name starts with none
+
+
+def test_a_format_1_record_is_read_underneath_the_grants_made_since(parts):
+    store, records, _, _ = parts
+    records.objects["access/photos"] = Access(bucket="photos", bucket_created_at_unix_ms=7,
+                                              grants=(("bob", "read"), ("dan", "owner")), public_read=True).to_json()
+    assert store.access("photos", 7, fresh=True).grants == (("bob", "read"), ("dan", "owner"))
+    changed = store.change_access("photos", 7, grant=("bob", ""))
+    assert (changed.grants, changed.public_read) == ((("dan", "owner"),), True)

@@ -335,7 +335,7 @@ class NodeDaemon:
         self.metrics.quota_holds.set_function(self.quota_desk.holds)
         admission = Admission(coordinator=self.coordinator, credentials=self.credentials, view=self.cluster,
                               peers=self.peers, desk=self.quota_desk, pool=self.send_pool,
-                              hold_ttl_s=cfg.repair.gc_grace_s / 2, timeout_s=storage.peer_rpc_timeout_s)
+                              timeout_s=storage.peer_rpc_timeout_s)
         self._start_healing(replicas)
         self.metrics.watch(members_by_state=self.cluster.members_by_state, stats=self.store.stats,
                            disk=self.store.disk.usage)

@@ -15,7 +15,7 @@ from node.auth.store import GRANT_LEVELS, Access
 from ringstore.auth.keys import check_tenant_name
 from node.metrics import Metrics
 from node.objects.coordinator import Coordinator
-from node.quota.admission import Admission, quota_message
+from node.quota.admission import HOLD_RENEW_S, Admission, quota_message
 from ringstore.v1 import common_pb2, object_pb2
 
 SERVICE = "ringstore.v1.ObjectService"
@@ -192,10 +192,15 @@ class ObjectServicer:
                 raise errors.InvalidArgument("a PutObject stream must start with a header message")
 
             end: list[object_pb2.PutObjectEnd] = []
+            holds: list = []
+            renewed = [time.monotonic()]
 
             def data() -> Iterator[memoryview]:
                 for item in request_iterator:
                     check_parsed(item)
+                    if holds and holds[0] is not None and time.monotonic() - renewed[0] > HOLD_RENEW_S:
+                        renewed[0] = time.monotonic()
+                        self._admission.renew(holds[0])  # a long put keeps its quota hold
                     if isinstance(item, memoryview) and not end:
                         yield item
                     elif not end and item.WhichOneof("msg") == "end":
@@ -223,7 +228,6 @@ class ObjectServicer:
             self._allow("put", header.bucket, header.key)
             record = self._c.bucket(header.bucket)
             quota = self._admission if self._admission is not None and self._admission.applies(record) else None
-            holds = []
 
             def admit(size_bytes: int) -> None:
                 try:

@@ -28,12 +28,17 @@ log = logging.getLogger(__name__)
 # Nodes tried, in ring order, when the desk's node does not answer (it just went down and the
 # failure detector has not said so yet).
 DESK_TRIES_MAX = 2
+# A hold lapses this long after it was last asked for (a coordinator that died mid-put cannot give it
+# back); a put still streaming asks again every HOLD_RENEW_S.
+HOLD_TTL_S = 600
+HOLD_RENEW_S = 120.0
 
 
 @dataclasses.dataclass(frozen=True)
 class Hold:
     hold_id: str
     node_id: str
+    request: peer_pb2.ReserveQuotaRequest
 
 
 def quota_message(record: QuotaRecord) -> common_pb2.Quota:
@@ -42,14 +47,13 @@ def quota_message(record: QuotaRecord) -> common_pb2.Quota:
 
 class Admission:
     def __init__(self, *, coordinator: Coordinator, credentials: CredentialStore, view: ClusterView,
-                 peers: PeerClient, desk: QuotaDesk, pool: cf.Executor, hold_ttl_s: float, timeout_s: float) -> None:
+                 peers: PeerClient, desk: QuotaDesk, pool: cf.Executor, timeout_s: float) -> None:
         self._c = coordinator
         self._credentials = credentials
         self._view = view
         self._peers = peers
         self._desk = desk
         self._pool = pool
-        self._hold_ttl_s = hold_ttl_s
         self._timeout_s = timeout_s
 
     def quotas(self, record: common_pb2.BucketRecord) -> tuple[QuotaRecord, QuotaRecord]:
@@ -74,7 +78,7 @@ class Admission:
         request = peer_pb2.ReserveQuotaRequest(
             hold_id=uuid.uuid4().hex, owner=record.owner, bucket=record.name, key=key,
             bucket_quota=quota_message(bucket_quota), tenant_quota=quota_message(tenant_quota), size_bytes=size_bytes,
-            ttl_s=max(1, int(self._hold_ttl_s)))
+            ttl_s=HOLD_TTL_S)
         node_id, reply = self._ask(record.owner, request)
         if not reply.granted:
             try:
@@ -85,7 +89,15 @@ class Admission:
             node_id, reply = self._ask(record.owner, request)
             if not reply.granted:
                 raise errors.ResourceExhausted(reply.message)
-        return Hold(request.hold_id, node_id)
+        return Hold(request.hold_id, node_id, request)
+
+    def renew(self, hold: Hold) -> None:
+        """Ask the desk again for a put still streaming, so its hold does not lapse at HOLD_TTL_S.
+        Never refuses the put: its room was granted; a desk that has moved meanwhile holds it anew."""
+        try:
+            self._ask(hold.request.owner, hold.request)
+        except errors.Unavailable as err:
+            log.warning("could not renew quota hold %s: %s", hold.hold_id, err)
 
     def release(self, hold: Hold | None) -> None:
         """Give the hold back, in the background (the client's answer does not wait for it)."""

@@ -19,7 +19,9 @@ and reads the committed usage again (at most USAGE_FRESH_S old otherwise) only b
 Where it can still overshoot (docs/design.md, "Quotas"):
 - while the desk moves (its node goes down, or the ring changes which node is first) two nodes may
   hold for the same tenant at once, for up to one failure-detection time;
-- a hold lapses after its TTL if the coordinator died mid-put without giving it back;
+- a hold lapses after its TTL (HOLD_TTL_S, renewed by a put that runs longer) if the coordinator
+  died mid-put without giving it back, and a desk that restarts forgets its holds: the puts in
+  flight then are not counted until their manifests are;
 - a usage read takes the record of the home that saw the latest change, which can miss an older
   write that only reached the other homes so far (a window of one in-flight manifest write).
 A put never waits for the desk longer than one peer call; a desk that cannot be reached is
@@ -135,8 +137,11 @@ class QuotaDesk:
         now = self._monotonic_s()
         with self._lock:
             self._expire(now)
-            if request.hold_id in self._holds:
-                return peer_pb2.ReserveQuotaResponse(granted=True)  # a retried call
+            held = self._holds.get(request.hold_id)
+            if held is not None:  # a retried call, or a long put renewing its hold
+                if held.released_at is None:
+                    held.expires_at = max(held.expires_at, now + max(1, request.ttl_s or 1))
+                return peer_pb2.ReserveQuotaResponse(granted=True)
             if len(self._holds) >= HOLDS_MAX:
                 return peer_pb2.ReserveQuotaResponse(
                     granted=False, message=f"the quota desk holds {HOLDS_MAX} puts in flight; retry shortly")

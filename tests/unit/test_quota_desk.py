@@ -132,3 +132,12 @@ def test_a_retried_reserve_is_granted_once(desk, cluster):
     assert desk.reserve(_ask("p1", 900, quota_bytes=1000)).granted
     assert desk.reserve(_ask("p1", 900, quota_bytes=1000)).granted
     assert desk.holds() == 1
+
+
+def test_a_long_put_renews_its_hold_so_it_does_not_lapse(desk, cluster):
+    assert desk.reserve(_ask("p1", 900, quota_bytes=1000)).granted
+    cluster.now += 50
+    assert desk.reserve(_ask("p1", 900, quota_bytes=1000)).granted  # the renewal
+    cluster.now += 50  # past the first TTL of 60 s, within the renewed one
+    assert not desk.reserve(_ask("p2", 900, quota_bytes=1000)).granted
+    assert desk.holds() == 1

@@ -244,11 +244,18 @@ class ObjectServicer:
                 if quota is not None and not holds:
                     admit(size_bytes)
 
-            try:
-                manifest = self._c.put_object(header, data(), check_end_and_quota)
-            finally:
+            def give_back() -> None:
+                # The hold goes back once every metadata home's write of the manifest has ended, so
+                # a usage read after it finds the put on any home it asks (Admission.release is
+                # idempotent: a failed put gives it back at once, and again when its writes end).
                 if quota is not None and holds:
                     quota.release(holds[0])
+
+            try:
+                manifest = self._c.put_object(header, data(), check_end_and_quota, manifest_settled=give_back)
+            except BaseException:
+                give_back()
+                raise
             outcome = "ok"
             self._metrics.put_bytes.inc(manifest.size_bytes)
             return object_pb2.PutObjectResponse(object=object_info(manifest))

@@ -184,7 +184,8 @@ class Coordinator:
     def _describe_homes(self, homes: list[str]) -> str:
         return ", ".join(f"{n} {self._view.state_name(n)}" for n in homes)
 
-    def _write_metadata(self, position: int, send: Callable[[Assignment], None], *, what: str) -> None:
+    def _write_metadata(self, position: int, send: Callable[[Assignment], None], *, what: str,
+                        settled: Callable[[], None] | None = None) -> None:
         """Write to every home (a stand-in for each DOWN one, as a handoff copy) and return once
         metadata_write_quorum *homes* have it durably; stand-in acks add durability, not quorum."""
         homes = self._metadata_homes(position)
@@ -196,7 +197,7 @@ class Coordinator:
                 f"{what}: {len(live)} of {count} metadata home replicas are live "
                 f"({self._describe_homes(homes)}); a write needs {quorum}; retry when nodes are back")
         targets = choose_targets(self._view.ring(), position, count, self._view.is_live, what=what)
-        write_quorum(self._send_pool, targets, quorum, send, what=what, homes_only=True)
+        write_quorum(self._send_pool, targets, quorum, send, what=what, homes_only=True, settled=settled)
 
     def _bucket_homes(self, tenant: str) -> list[str]:
         """The bucket directory homes of a tenant: the acceptors of its bucket register."""
@@ -399,10 +400,13 @@ class Coordinator:
     # -- put ------------------------------------------------------------------------------------
 
     def put_object(self, header: object_pb2.PutObjectHeader, frames: Iterable[memoryview],
-                   check_end: Callable[[int, bytes], None] = lambda size_bytes, blake3: None) -> common_pb2.Manifest:
+                   check_end: Callable[[int, bytes], None] = lambda size_bytes, blake3: None,
+                   manifest_settled: Callable[[], None] | None = None) -> common_pb2.Manifest:
         """Store an object and make it the key's current version. `check_end(size, blake3)` runs once
         the stream is consumed and before the manifest is written: it raises to refuse the object
-        (the client's end message disagrees with what arrived)."""
+        (the client's end message disagrees with what arrived). `manifest_settled()` is called once
+        every write of the manifest has ended, after this returns (or raises) at the write quorum;
+        never when the put fails before its manifest is sent."""
         bucket = self.bucket(header.bucket)
         validate.object_key(header.key, self._config.key_length_bytes_max)
         validate.content_type(header.content_type)
@@ -453,7 +457,7 @@ class Coordinator:
         check_end(received, manifest.blake3)
         manifest.created_at_unix_ms = self._wall_ms()
         self._check_duration(f"put of {header.bucket}/{header.key}", manifest.version.physical_ms)
-        self._write_manifest(manifest)
+        self._write_manifest(manifest, manifest_settled)
         return manifest
 
     def _store_chunks(self, chunks: Iterator[bytes], policy: common_pb2.RedundancyPolicy, name: str,
@@ -487,11 +491,11 @@ class Coordinator:
                 f"{what} took {took_s:.0f} s, longer than the {self._put_duration_max_s:.0f} s a write may take "
                 "(half of repair.gc_grace_s); run it again, or raise gc_grace_s on every node")
 
-    def _write_manifest(self, manifest: common_pb2.Manifest) -> None:
+    def _write_manifest(self, manifest: common_pb2.Manifest, settled: Callable[[], None] | None = None) -> None:
         position = metadata_position(manifest.tenant, manifest.bucket)
         self._write_metadata(
             position, lambda a: self._replicas.put_manifest(a.node_id, manifest, a.handoff_for),
-            what=f"writing the manifest of {manifest.bucket}/{manifest.key}")
+            what=f"writing the manifest of {manifest.bucket}/{manifest.key}", settled=settled)
 
     @property
     def replicas(self) -> Replicas:

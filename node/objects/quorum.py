@@ -17,6 +17,7 @@ naming those nodes, not UNAVAILABLE: retrying will not help until space is freed
 from __future__ import annotations
 
 import concurrent.futures as cf
+import threading
 from typing import Callable
 
 from node import errors
@@ -25,11 +26,13 @@ from node.objects.replicas import HolderError
 
 
 def write_quorum(pool: cf.Executor, targets: Targets, quorum: int, send: Callable[[Assignment], None], *,
-                 what: str, homes_only: bool = False) -> list[Assignment]:
+                 what: str, homes_only: bool = False, settled: Callable[[], None] | None = None
+                 ) -> list[Assignment]:
     """Send to every assignment; return the acknowledged ones once `quorum` of them count, or raise
     Unavailable (ResourceExhausted when every failure was a full disk). With `homes_only` (metadata)
     only acks from home holders count toward `quorum`; handoff copies are still written, and what
-    is returned includes them."""
+    is returned includes them. `settled()`, when given, is called once every send has ended (the
+    ones still in flight when this returns or raises included), from whichever thread ends last."""
     assert 1 <= quorum <= len(targets.assignments), (quorum, targets)
     spares = list(targets.spares)
     pending: dict[cf.Future, Assignment] = {pool.submit(send, a): a for a in targets.assignments}
@@ -56,6 +59,8 @@ def write_quorum(pool: cf.Executor, targets: Targets, quorum: int, send: Callabl
                     pending[pool.submit(send, stand_in)] = stand_in
                 continue
             acked.append(assignment)
+    if settled is not None:
+        _when_all_done(list(pending), settled)
     acks = counted()
     whose = " home" if homes_only else ""
     if acks < quorum and len(full) == len(failures):
@@ -68,3 +73,22 @@ def write_quorum(pool: cf.Executor, targets: Targets, quorum: int, send: Callabl
             f"{what}: write quorum not met: {acks} of {quorum}{whose} acks ({'; '.join(failures)})"
             + ("; it may or may not take effect: retry" if homes_only else ""))
     return acked
+
+
+def _when_all_done(futures: list[cf.Future], callback: Callable[[], None]) -> None:
+    """callback() once every future is done (at once when none is left)."""
+    left = [len(futures)]
+    lock = threading.Lock()
+
+    def one_done(_: cf.Future) -> None:
+        with lock:
+            left[0] -= 1
+            last = left[0] == 0
+        if last:
+            callback()
+
+    if not futures:
+        callback()
+        return
+    for future in futures:
+        future.add_done_callback(one_done)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import dataclasses
 import logging
+import threading
 import uuid
 
 from node import errors
@@ -32,6 +33,8 @@ DESK_TRIES_MAX = 2
 # back); a put still streaming asks again every HOLD_RENEW_S.
 HOLD_TTL_S = 600
 HOLD_RENEW_S = 120.0
+# Hold ids whose release was sent, remembered so a second release sends nothing.
+RELEASED_REMEMBERED = 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +58,8 @@ class Admission:
         self._desk = desk
         self._pool = pool
         self._timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self._released: list[str] = []
 
     def quotas(self, record: common_pb2.BucketRecord) -> tuple[QuotaRecord, QuotaRecord]:
         """(the bucket's quota, its owner tenant's quota); either may be unlimited."""
@@ -100,9 +105,17 @@ class Admission:
             log.warning("could not renew quota hold %s: %s", hold.hold_id, err)
 
     def release(self, hold: Hold | None) -> None:
-        """Give the hold back, in the background (the client's answer does not wait for it)."""
-        if hold is not None:
-            self._pool.submit(self._release, hold)
+        """Give the hold back, in the background (the client's answer does not wait for it); a
+        second release of one hold does nothing."""
+        if hold is None:
+            return
+        with self._lock:
+            if hold.hold_id in self._released:
+                return
+            self._released.append(hold.hold_id)  # the last few hundred are enough to catch a second call
+            if len(self._released) > RELEASED_REMEMBERED:
+                del self._released[:len(self._released) - RELEASED_REMEMBERED]
+        self._pool.submit(self._release, hold)
 
     def _release(self, hold: Hold) -> None:
         try:

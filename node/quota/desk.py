@@ -6,7 +6,7 @@ quorum. What those records cannot show is a put still in flight: its chunks are 
 manifest not yet written. Two coordinators each reading "9 of 10 objects" would both let an object
 in. So every put into a bucket with a quota (or of a tenant with one) first asks the tenant's desk,
 the first live node at `quota_desk_position(owner)`, to hold room for it, and gives the hold back
-once its manifest is written or the put failed. The desk answers from
+once every metadata home's write of its manifest has ended, or the put failed. The desk answers from
 
     committed usage (read fresh) + every hold not yet given back
                                  + holds given back after that read started

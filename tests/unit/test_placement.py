@@ -2,6 +2,8 @@
 
 import concurrent.futures as cf
 import re
+import threading
+import time
 
 import pytest
 
@@ -184,3 +186,31 @@ def test_metadata_quorum_waits_for_a_second_home_past_fast_stand_ins(pool):
     targets = Targets((Assignment("d", handoff_for="a"), Assignment("b"), Assignment("c")), ())
     acked = write_quorum(pool, targets, 2, Flaky(set()), what="manifest", homes_only=True)
     assert {a.node_id for a in acked if not a.handoff_for} == {"b", "c"}
+
+
+def test_settled_is_called_once_the_write_still_in_flight_at_the_quorum_ends(pool):
+    """A 2-of-3 write returns with the slow third write still running; `settled` waits for it, once."""
+    release = threading.Event()
+    calls: list[str] = []
+
+    def send(assignment: Assignment) -> None:
+        if assignment.node_id == "c":
+            release.wait(10)
+
+    targets = Targets((Assignment("a"), Assignment("b"), Assignment("c")), ())
+    acked = write_quorum(pool, targets, 2, send, what="manifest", settled=lambda: calls.append("settled"))
+    assert {a.node_id for a in acked} == {"a", "b"}
+    assert calls == []  # c's write has not ended yet
+    release.set()
+    deadline = time.monotonic() + 10
+    while not calls and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert calls == ["settled"]
+
+
+def test_settled_is_called_when_the_quorum_fails_too(pool):
+    calls: list[str] = []
+    targets = Targets((Assignment("a"), Assignment("b"), Assignment("c")), ())
+    with pytest.raises(errors.Unavailable):
+        write_quorum(pool, targets, 3, Flaky({"c"}), what="manifest", settled=lambda: calls.append("settled"))
+    assert calls == ["settled"]

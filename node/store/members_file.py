@@ -120,7 +120,8 @@ def write_members_file(path: str, snapshot: MembersSnapshot) -> None:
         "node_id": snapshot.node_id,
         "generation": snapshot.generation,
         "saved_at_unix_ms": snapshot.saved_at_unix_ms,
-        "members": [dataclasses.asdict(m) for m in sorted(snapshot.members, key=lambda m: m.node_id)],
+        "members": [{"node_id": m.node_id, "address": m.address, "state": m.state, "generation": m.generation,
+                     "incarnation": m.incarnation} for m in sorted(snapshot.members, key=lambda m: m.node_id)],
     }
     data = (json.dumps(document, indent=1, sort_keys=True) + "\n").encode("utf-8")
     tmp = path + ".tmp"

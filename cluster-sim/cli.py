@@ -183,13 +183,14 @@ def kill(directory: str, signal_name: str, node_id: str) -> None:
 @click.option("--dir", "directory", type=click.Path(file_okay=False), required=True)
 @click.option("--timeout-s", type=click.FloatRange(min=0, min_open=True), default=30.0,
               show_default=True)
-@click.argument("node_id")
-def restart(directory: str, timeout_s: float, node_id: str) -> None:
-    """Restart NODE_ID with the same data dir, port and secret."""
+@click.argument("node_ids", metavar="NODE_ID...", nargs=-1, required=True)
+def restart(directory: str, timeout_s: float, node_ids: tuple[str, ...]) -> None:
+    """Restart each NODE_ID with the same data dir, port and secret (several: started together)."""
     cluster = LocalCluster.load(directory)
-    cluster.restart(node_id, timeout_s=timeout_s)
-    node = cluster.nodes[node_id]
-    click.echo(f"{node_id} restarted: pid {node.pid} at {node.address}, generation {node.generation}")
+    cluster.restart_many(node_ids, timeout_s=timeout_s)
+    for node_id in node_ids:
+        node = cluster.nodes[node_id]
+        click.echo(f"{node_id} restarted: pid {node.pid} at {node.address}, generation {node.generation}")
 
 
 @main.command("replace-disk")

@@ -483,21 +483,40 @@ class LocalCluster:
             node.paused = False
         self._save()
 
-    def restart(self, node_id: str, *, timeout_s: float = 30.0) -> None:
+    def restart(self, node_id: str, *, timeout_s: float = 30.0, join: Iterable[str] | None = None,
+                extra_args: Iterable[str] = ()) -> None:
         """Stop the node if it runs (SIGTERM), start it again with the same data dir, port and
         secret, joining another running node, and wait for its node.json. Injected faults live in
-        the node's memory, so the restarted node has none (its peers keep theirs)."""
-        node = self._node(node_id)
-        if self._alive(node):
-            self._check_owned(node)
-            try:
-                self.kill(node_id, "TERM")
-            except ClusterError:
-                self.kill(node_id, "KILL")
-        others = [other for other in self.running() if other != node_id]
-        join = (self.nodes[others[0]].peer_address,) if others else ()
-        self._spawn(node, join=join)
-        self._wait_serving(node, timeout_s=timeout_s)
+        the node's memory, so the restarted node has none (its peers keep theirs).
+
+        `join` replaces the --join addresses (() for none: the node then finds its cluster through
+        the members it remembers); `extra_args` are more noded flags for this start only."""
+        self.restart_many([node_id], timeout_s=timeout_s, join=join, extra_args=extra_args)
+
+    def restart_many(self, node_ids: Iterable[str], *, timeout_s: float = 30.0, join: Iterable[str] | None = None,
+                     extra_args: Iterable[str] = ()) -> None:
+        """`restart` for several nodes at once: stop those that run, start them all, then wait for
+        each one's node.json. Each joins a running node outside the set if there is one; otherwise
+        they find each other through the members they remember, as a whole cluster started again
+        after a power cut does (started one at a time and waited for, the first would find nobody
+        and refuse to run alone)."""
+        nodes = [self._node(node_id) for node_id in node_ids]
+        for node in nodes:
+            if self._alive(node):
+                self._check_owned(node)
+                try:
+                    self.kill(node.node_id, "TERM")
+                except ClusterError:
+                    self.kill(node.node_id, "KILL")
+        if join is None:
+            others = [other for other in self.running() if other not in {n.node_id for n in nodes}]
+            join = (self.nodes[others[0]].peer_address,) if others else ()
+        join = tuple(join)
+        deadline_s = self._clock.monotonic_s() + timeout_s
+        for node in nodes:
+            self._spawn(node, join=join, extra_args=tuple(extra_args))
+        for node in nodes:
+            self._wait_serving(node, timeout_s=max(deadline_s - self._clock.monotonic_s(), 0.001))
 
     def replace_disk(self, node_id: str, *, timeout_s: float = 30.0) -> None:
         """A disk replaced under the same host: kill -9 the node (if it runs), remove its data dir
@@ -715,7 +734,7 @@ class LocalCluster:
                            secret_file=self.secret_file, zone=zone, host=host,
                            capacity_bytes=capacity_bytes)
 
-    def _spawn(self, node: NodeProcess, *, join: Iterable[str]) -> NodeProcess:
+    def _spawn(self, node: NodeProcess, *, join: Iterable[str], extra_args: tuple[str, ...] = ()) -> NodeProcess:
         """Start the node's process and record its pid in cluster.json at once."""
         with contextlib.suppress(FileNotFoundError):
             os.unlink(Path(node.data_dir) / NODE_FILE_NAME)  # a stale one would look like readiness
@@ -731,7 +750,7 @@ class LocalCluster:
                                join_addresses=tuple(join), zone=node.zone,
                                capacity_bytes=node.capacity_bytes, default_replicas=self.replicas,
                                settings={**self.settings, **node.settings},
-                               allow_fault_injection=self.fault_injection)
+                               allow_fault_injection=self.fault_injection) + list(extra_args)
         env = dict(os.environ)
         env.pop("RINGSTORE_CLUSTER_SECRET", None)  # the secret file, and only it, decides
         if nodectl.GRPC_VERBOSITY_DEFAULTED:

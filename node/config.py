@@ -35,7 +35,8 @@ def _require(ok: bool, message: str) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class GossipConfig:
-    """Membership and failure detection (node/gossip)."""
+    """Membership and failure detection (node/gossip), and how a starting node finds the cluster
+    (node/rejoin.py: the join deadline and the members file it remembers the cluster by)."""
 
     # Time between heartbeats a node sends to its watchers. Lower detects failures sooner at the
     # cost of bandwidth and CPU on every node.
@@ -91,6 +92,16 @@ class GossipConfig:
     # multiplied by 1 + health. 0 turns it off. Higher keeps an overloaded cluster from accusing
     # itself into a storm; each point costs that much slower detection while the node is unhealthy.
     health_max: int = 7
+    # How long a starting node keeps trying its join candidates (its --join addresses and the
+    # members it remembers) before it gives up: exit 4, or a cluster of one when that is allowed
+    # (node/rejoin.py). Longer lets the nodes of a whole cluster started at once find each other
+    # even when they come up far apart; shorter reports a wrong --join or a dead cluster sooner.
+    join_deadline_s: float = 30.0
+    # Least time between two writes of the members file (DIR/members.json, node/rejoin.py): a
+    # change of a member's state or address, or a new member, is saved at most this long after it
+    # happened. Lower keeps the file fresher for a crash (a kill -9 loses the changes since the last
+    # write); higher costs fewer fsyncs while the cluster flaps.
+    members_file_interval_s: float = 10.0
 
     def __post_init__(self) -> None:
         _require(self.heartbeat_interval_s > 0, "heartbeat_interval_s must be > 0 (try 1.0)")
@@ -110,6 +121,8 @@ class GossipConfig:
         _require(self.rpc_timeout_s > 0, "rpc_timeout_s must be > 0")
         _require(self.piggyback_updates_max >= 1, "piggyback_updates_max must be >= 1")
         _require(self.health_max >= 0, "health_max must be >= 0 (try 7; 0 turns local health off)")
+        _require(self.join_deadline_s > 0, "join_deadline_s must be > 0 (try 30)")
+        _require(self.members_file_interval_s > 0, "members_file_interval_s must be > 0 (try 10)")
 
     @property
     def down_after_s(self) -> float:
@@ -132,6 +145,7 @@ class GossipConfig:
             state_sync_interval_s=2.0,
             repair_after_down_s=10.0,
             rpc_timeout_s=0.3,
+            members_file_interval_s=1.0,
         )
 
 

@@ -1,13 +1,16 @@
 """noded: wires the store, membership, ring, coordinator and gRPC services into one process.
 
 Start-up order matters: open the data dir (and learn our node id), start serving (peers must be able
-to call back while we join), join through any given address, and only then announce readiness by
-writing `node.json`, which cluster-sim and operators' tooling wait for. SIGTERM is a graceful leave:
+to call back while we join), join through any given address or any member remembered in
+`members.json` (node/rejoin.py), and only then announce readiness by writing `node.json`, which
+cluster-sim and operators' tooling wait for. SIGTERM is a graceful leave:
 the node tells its peers it is LEFT before it stops, so they do not wait out the failure detector
 (inside a maintenance window it stops without leaving: a planned restart should move no data).
 
-Exit codes: 0 clean stop, 2 bad configuration, 3 a join was refused over certificates (ours or the
-cluster's not signed by the other's CA, or expired), 4 no join address answered.
+Exit codes: 0 clean stop, 2 bad configuration (also an unreadable members file), 3 a join was refused
+over certificates (ours or the cluster's not signed by the other's CA, or expired), 4 no join
+candidate answered: no `--join` address, or a node that was a member of a cluster reached none of
+the members it remembers and was not started with `--allow-alone`.
 
 SIGHUP reloads the TLS certificate, key and CA (node/tls.py) without leaving the cluster.
 """
@@ -50,9 +53,10 @@ from node.config import ConfigError, NodeConfig
 from node.faults import FaultSet, Faults, InvalidFaults
 from node.gossip import MemberInfo, MemberState, Membership, MembershipDriver, SystemClock
 from node.gossip.ring_members import ring_members
-from node.gossip.transport import PeerRejected, PeerUnreachable
+from node.gossip.transport import JoinUnanswered, PeerRejected, PeerUnreachable
 from node.hlc import HybridLogicalClock
 from node.metrics import Metrics
+from node import rejoin
 from node.objects.coordinator import Coordinator
 from node.objects.replicas import Replicas
 from node.peers.client import BDP_PROBE_OPTION, PeerClient
@@ -70,7 +74,7 @@ from node.repair.status import repair_status_pb, scrub_status_pb
 from node.repair.throttle import TokenBucket
 from node.repair.tombstones import ReturnGuard, TombstonePurger
 from node.ring import Ring
-from node.store import CorruptRecord, NodeStore, ShareKey
+from node.store import CorruptRecord, MembersFileError, NodeStore, ShareKey, StoreError, read_members_file
 from node.store.chunks import make_private_dir
 from node.store.metadata import check_env
 from node.tls import NodeTls
@@ -89,8 +93,6 @@ SERVER_WORKERS_MAX = 64
 CHUNK_WORKERS_MAX = 16
 # Threads that send copies, manifests and placement records to holders.
 SEND_WORKERS_MAX = 64
-# How long a joining node keeps trying its join addresses.
-JOIN_DEADLINE_S = 30.0
 # How often the node checks its disk against the full watermarks (a change of verdict is announced
 # at once) and how often at most it re-announces its free bytes (only when they moved by 1 % or more).
 DISK_CHECK_INTERVAL_S = 1.0
@@ -190,8 +192,11 @@ class ClusterState:
 
 class NodeDaemon:
     def __init__(self, config: NodeConfig, *, allow_fault_injection: bool = False,
-                 rebuild_metadata: bool = False) -> None:
+                 rebuild_metadata: bool = False, allow_alone: bool = False) -> None:
         self.config = config
+        # Run as a cluster of one when no join candidate answers, even after having been a member
+        # (`--allow-alone`, node/rejoin.py).
+        self.allow_alone = allow_alone
         # Whether AdminService.SetFaults may inject faults here (`--allow-fault-injection`); the
         # faults themselves start empty on every start (see node/faults.py).
         self.allow_fault_injection = allow_fault_injection
@@ -213,6 +218,13 @@ class NodeDaemon:
         self.node_id = stored_id or config.node_id or f"node-{secrets.token_hex(4)}"
         if not stored_id:
             self.store.save_node_id(self.node_id)
+        self.members_path = rejoin.members_file_path(config.data_dir)
+        try:
+            self.remembered = read_members_file(self.members_path, owner=self.node_id)
+        except (MembersFileError, StoreError) as err:
+            self.store.close()
+            raise ConfigError(f"{err}; it lists the members this node rejoins its cluster through: fix it, or move "
+                              "it away and start with --join ADDR of a live member") from None
         storage = config.storage
         self.store.set_disk_limits(node_id=self.node_id, full_ratio=storage.disk_full_ratio,
                                    free_bytes_min=storage.disk_free_bytes_min, bytes_max=storage.disk_bytes_max,
@@ -287,7 +299,8 @@ class NodeDaemon:
         # A new store joining a cluster may be a replaced disk under a node id the cluster counts
         # on: until the join answer says otherwise, its metadata answers nothing (an empty home
         # answering "absent" would let a quorum read miss an acknowledged write).
-        new_store_joining = self.store.created_now and not self.store.refilling and bool(cfg.join_addresses)
+        plan = rejoin.plan_join(cfg.join_addresses, self.remembered, node_id=self.node_id, address=self.address)
+        new_store_joining = self.store.created_now and not self.store.refilling and bool(plan.addresses)
         if new_store_joining:
             self.store.begin_refill()
         me = MemberInfo(node_id=self.node_id, address=self.address, zone=cfg.zone,
@@ -301,7 +314,7 @@ class NodeDaemon:
                         tls_not_after_unix_ms=self._tls_not_after_unix_ms())
         # Until the Join answer says whether the cluster counted this node gone (OUT or LEFT), its
         # kept manifests may be stale: they answer nothing meanwhile (node/repair/tombstones.py).
-        held_for_join = not self.store.created_now and not self.store.refilling and bool(cfg.join_addresses)
+        held_for_join = not self.store.created_now and not self.store.refilling and bool(plan.addresses)
         if held_for_join:
             self.store.begin_refill()
         self.membership = Membership(config=cfg.gossip, me=me, clock=self.clock, rng=random.Random())
@@ -309,6 +322,12 @@ class NodeDaemon:
                                     self.clock.monotonic_s)
         self.membership.add_listener(self.cluster.rebuild)
         self.membership.add_listener(self._on_member_change)
+        self.members_recorder = rejoin.MembersRecorder(
+            path=self.members_path, node_id=self.node_id, generation=self.generation,
+            members=self.membership.members, wall_ms=self.clock.wall_ms,
+            interval_s=cfg.gossip.members_file_interval_s,
+            remembered=self.remembered.members if self.remembered is not None else ())
+        self.membership.add_listener(self.members_recorder.on_change)
         self.transport = GrpcTransport(
             self.peers, on_send=lambda kind: self.metrics.gossip_messages.labels(kind.lower(), "sent").inc(),
             diagnose=self._diagnose_peer)
@@ -374,8 +393,7 @@ class NodeDaemon:
         log.info("serving clients on %s and peers on %s %s (metrics on %s:%d), generation %d, store %s created "
                  "at %d, profile %s", self.client_address, self.address, transport, metrics_host, self.metrics_port,
                  self.generation, self.store.identity.store_id, self.store.identity.created_at_unix_ms, cfg.profile)
-        if cfg.join_addresses:
-            self.driver.join_cluster(list(cfg.join_addresses), JOIN_DEADLINE_S)
+        unreached = self._join(plan)
         self.return_guard = ReturnGuard(store=self.store, gone_verdicts=self.membership.gone_verdicts)
         previous_state = self.driver.previous_state.name if self.driver.previous_state is not None else None
         if not self.store.created_now and self.return_guard.after_join(previous_state) is not None:
@@ -390,12 +408,15 @@ class NodeDaemon:
         elif new_store_joining:
             self.store.finish_refill()   # a new node: nothing was counted on here
             self.membership.update_me(metadata_health=self._metadata_health_text())
+        self.members_recorder.start(self.clock.monotonic_s())
         self.driver.start()
+        if unreached:
+            threading.Thread(target=self._reach, args=(unreached,), name="reach", daemon=True).start()
         threading.Thread(target=self._watch_disk, name="disk", daemon=True).start()
         for name, loop in (("repair", self.repairer.run), ("metadata-sync", self._metadata_sync_loop),
                            ("metadata-refill", self._metadata_refill_loop),
                            ("scrub", self.scrubber.run), ("gc", self.gc.run), ("drain", self._drain_loop),
-                           ("tombstones", self._tombstone_loop)):
+                           ("tombstones", self._tombstone_loop), ("members", self._members_loop)):
             threading.Thread(target=loop, args=(self._stopped,), name=name, daemon=True).start()
         for service in ("", "ringstore.v1.ObjectService", "ringstore.v1.PeerService",
                         "ringstore.v1.MembershipService", "ringstore.v1.AdminService"):
@@ -403,6 +424,39 @@ class NodeDaemon:
         self.health.set(METADATA_HEALTH_SERVICE, health_pb2.HealthCheckResponse.NOT_SERVING
                         if self._metadata_health_text() else health_pb2.HealthCheckResponse.SERVING)
         self._write_ready_file()
+
+    def _join(self, plan: rejoin.JoinPlan) -> list[str]:
+        """Join through the --join addresses or the remembered members; when none answers, run alone
+        only where node/rejoin.py allows it (else it raises and noded exits 4). Returns the addresses
+        of remembered members the joined table does not hold as live, to be called once afterwards."""
+        if not plan.addresses:
+            return []   # a new cluster's first node: nothing given, nothing remembered
+        if plan.remembered:
+            log.info("join candidates: %d --join, %d remembered in %s", len(plan.given), len(plan.remembered),
+                     self.members_path)
+        deadline_s = self.config.gossip.join_deadline_s
+        try:
+            self.driver.join_cluster(plan.addresses, deadline_s)
+        except JoinUnanswered as err:
+            log.warning("%s", rejoin.after_no_answer(plan, err, allow_alone=self.allow_alone, deadline_s=deadline_s,
+                                                     members_path=self.members_path))
+            if self.allow_alone:
+                self.members_recorder.forget_unreached()
+            return []
+        return plan.unreached(self.membership.members())
+
+    def _reach(self, addresses: list[str]) -> None:
+        """After a join: call each remembered member the joined cluster did not know as live, once
+        (node/rejoin.py: groups formed while a whole cluster started again merge this way)."""
+        answered = self.driver.reach(addresses, self.config.gossip.rpc_timeout_s)
+        log.info("called %d remembered members the join did not find live: %d answered", len(addresses), answered)
+
+    def _members_loop(self, stop: threading.Event) -> None:
+        """Write the members file when it changed, at most once per members_file_interval_s."""
+        recorder = self.members_recorder
+        while not stop.is_set():
+            wait_s = recorder.step(self.clock.monotonic_s())
+            recorder.changed.wait(min(wait_s, 1.0))
 
     # -- self-healing -------------------------------------------------------------------------------
 
@@ -816,6 +870,7 @@ class NodeDaemon:
             except Exception:  # noqa: BLE001 - leaving is best effort; peers will detect us anyway
                 log.warning("could not announce LEFT to peers", exc_info=True)
         self.driver.stop()
+        self.members_recorder.flush(self.clock.monotonic_s())
         client_stopped = self.server.stop(grace=2.0)
         self.peer_server.stop(grace=2.0).wait(5.0)
         client_stopped.wait(5.0)
@@ -899,7 +954,12 @@ def _check_metadata(data_dir: str) -> int:
 @click.option("--node-id", default="", help="Node id for a new data dir (kept in the data dir afterwards).")
 @click.option("--zone", default="", help="Failure domain; copies spread over distinct zones first.")
 @click.option("--capacity-bytes", type=int, default=1024 ** 4, show_default=True, help="Ring weight follows it.")
-@click.option("--join", "join_addresses", multiple=True, help="host:port of any live node (repeatable).")
+@click.option("--join", "join_addresses", multiple=True,
+              help="Peer host:port of any live node (repeatable). Tried before the members remembered in "
+                   "DATA_DIR/members.json.")
+@click.option("--allow-alone", is_flag=True,
+              help="Run as a cluster of one when no join candidate answers, even if this data dir was a member "
+                   "of a cluster whose members it remembers (otherwise it exits 4).")
 @click.option("--cluster-secret-file", type=click.Path(dir_okay=False), default=None,
               help="File holding the cluster secret (else RINGSTORE_CLUSTER_SECRET).")
 @click.option("--profile", type=click.Choice(NodeConfig.profiles()), default="lan", show_default=True,
@@ -919,8 +979,8 @@ def _check_metadata(data_dir: str) -> int:
 @click.option("--log-level", default="info", show_default=True)
 def main(data_dir, listen_address, peer_listen_address, advertise_address, tls_cert, tls_key, tls_ca, insecure,
          metrics_address, node_id, zone, capacity_bytes,
-         join_addresses, cluster_secret_file, profile, default_replicas, settings, allow_fault_injection,
-         rebuild_metadata, check_metadata, log_level) -> None:
+         join_addresses, allow_alone, cluster_secret_file, profile, default_replicas, settings,
+         allow_fault_injection, rebuild_metadata, check_metadata, log_level) -> None:
     """Run one Ringstore node."""
     if check_metadata:
         sys.exit(_check_metadata(data_dir))
@@ -943,7 +1003,7 @@ def main(data_dir, listen_address, peer_listen_address, advertise_address, tls_c
         config = config.with_settings(overrides)
         make_private_dir(data_dir)
         daemon = NodeDaemon(config, allow_fault_injection=allow_fault_injection,
-                            rebuild_metadata=rebuild_metadata)
+                            rebuild_metadata=rebuild_metadata, allow_alone=allow_alone)
     except (ConfigError, OSError) as err:
         click.echo(f"noded: error: {err}", err=True)
         sys.exit(EXIT_CONFIG)
@@ -964,7 +1024,12 @@ def main(data_dir, listen_address, peer_listen_address, advertise_address, tls_c
         daemon.stop(leave=False)
         sys.exit(EXIT_JOIN_REFUSED)
     except PeerUnreachable as err:
-        click.echo(f"noded: error: no join address answered within {JOIN_DEADLINE_S:.0f} s ({err})", err=True)
+        click.echo(f"noded: error: no join address answered within {config.gossip.join_deadline_s:.0f} s ({err})",
+                   err=True)
+        daemon.stop(leave=False)
+        sys.exit(EXIT_JOIN_UNREACHABLE)
+    except rejoin.RefusedToRunAlone as err:
+        click.echo(f"noded: error: {err}", err=True)
         daemon.stop(leave=False)
         sys.exit(EXIT_JOIN_UNREACHABLE)
     except ConfigError as err:

@@ -234,8 +234,7 @@ class Schedule:
 
     def _start(self, step: Step) -> None:
         targets = self._targets(step)
-        for node_id in targets:
-            self.cluster.restart(node_id, timeout_s=step.timeout_s)
+        self.cluster.restart_many(targets, timeout_s=step.timeout_s)
         self._bring_back(targets, step.timeout_s)
 
     def _restart(self, step: Step) -> None:

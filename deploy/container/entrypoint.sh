@@ -76,9 +76,10 @@ if [ -z "${RINGSTORE_CLUSTER_SECRET:-}" ]; then
     set -- --cluster-secret-file "$run_dir/cluster.secret" "$@"
 fi
 
-# Several addresses, each a peer port: a node restarted after a graceful stop (LEFT) is found
-# again only through its own join, so it must be able to reach some other member. noded tries
-# them in the order given; prepending one by one would reverse it, so reverse them first.
+# Several addresses, each a peer port: a node restarted after a graceful stop (LEFT) must reach
+# some other member (it also tries the members it remembers in members.json, and exits 4 if none
+# answers). noded tries them in the order given; prepending one by one would reverse it, so
+# reverse them first.
 reversed=
 for address in $(printf '%s' "${RINGSTORE_JOIN:-}" | tr ',' ' '); do
     reversed="$address $reversed"

@@ -17,7 +17,7 @@ Dependency order inside the package (each module imports only those before it):
     suspicion  Suspicion (a suspected life, its accusers and Lifeguard's timeout)
     table      MemberTable (the records, with sorted id views kept as they change)
     membership Membership (the step-function state machine), Outgoing
-    transport  Transport protocol, PeerUnreachable, PeerUnimplemented, PeerRejected
+    transport  Transport protocol, PeerUnreachable, PeerUnimplemented, JoinUnanswered, PeerRejected
     driver     MembershipDriver (timer thread + RPC pool around Membership)
 Outside the package it imports only node.config, node.errors, node.ring (RingMember, for the ring
 rule) and ringstore.v1 (the wire enum).
@@ -30,7 +30,7 @@ from node.gossip.driver import MembershipDriver
 from node.gossip.member import InvalidMember, MemberInfo, MemberState, supersedes
 from node.gossip.membership import MEMBERS_MAX, Membership, Outgoing
 from node.gossip.ring_members import in_ring, ring_member, ring_members
-from node.gossip.transport import PeerRejected, PeerUnimplemented, PeerUnreachable, Transport
+from node.gossip.transport import JoinUnanswered, PeerRejected, PeerUnimplemented, PeerUnreachable, Transport
 from node.gossip.watchers import watched_by, watchers_of
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "Clock",
     "Detector",
     "InvalidMember",
+    "JoinUnanswered",
     "MEMBERS_MAX",
     "ManualClock",
     "MemberInfo",

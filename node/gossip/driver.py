@@ -33,7 +33,7 @@ from node.config import GossipConfig
 from node.gossip.clock import Clock
 from node.gossip.member import MemberState
 from node.gossip.membership import Membership, Outgoing
-from node.gossip.transport import PeerRejected, PeerUnimplemented, PeerUnreachable, Transport
+from node.gossip.transport import JoinUnanswered, PeerRejected, PeerUnimplemented, PeerUnreachable, Transport
 
 log = logging.getLogger("ringstore.gossip")
 
@@ -118,7 +118,7 @@ class MembershipDriver:
     def join_cluster(self, addresses: Sequence[str], deadline_s: float) -> None:
         """Join through the first of `addresses` that answers, trying them in turn for up to
         `deadline_s` seconds. Raises PeerRejected at once when a node refuses us, and
-        PeerUnreachable when none answered in time. My own address is skipped (a shared seed
+        JoinUnanswered (a PeerUnreachable) when none answered in time. My own address is skipped (a shared seed
         list may name me); if it was the only one, there is nobody to join."""
         if not addresses:
             raise ValueError("join_cluster needs at least one address (host:port)")
@@ -150,9 +150,25 @@ class MembershipDriver:
             if remaining_s <= 0:
                 break
             self._clock.sleep(min(self._config.heartbeat_interval_s, remaining_s))
-        raise PeerUnreachable(",".join(candidates),
-                              f"no node answered the join within {deadline_s:.2f} s "
-                              f"(last: {last_reason})")
+        raise JoinUnanswered(",".join(candidates), deadline_s, last_reason)
+
+    def reach(self, addresses: Sequence[str], timeout_s: float) -> int:
+        """One Join call to each of `addresses` (my record to it, its table back to me), as memberlist's
+        join contacts every address it is given, not only the first that answers: two groups that
+        formed through different first answers while a whole cluster started again find each other
+        this way. Unreachable or refusing addresses are skipped; returns how many answered."""
+        answered = 0
+        for address in addresses:
+            if self._stopping.is_set():
+                break
+            try:
+                table = self._transport.join(address, self._membership.me(), timeout_s)
+            except (PeerUnreachable, PeerRejected) as error:
+                log.debug("node=%s could not reach %s: %s", self._membership.node_id, address, error)
+                continue
+            self._membership.on_sync_reply(table)
+            answered += 1
+        return answered
 
     def leave(self, timeout_s: float) -> int:
         """Mark myself LEFT and push that to a few live peers, waiting up to `timeout_s`;

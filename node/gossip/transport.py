@@ -39,6 +39,14 @@ class PeerUnimplemented(PeerUnreachable):
     """The peer does not implement the call (gRPC UNIMPLEMENTED): it runs an older version."""
 
 
+class JoinUnanswered(PeerUnreachable):
+    """No join address answered within the join deadline; `last_reason` is the last failure seen."""
+
+    def __init__(self, addresses: str, deadline_s: float, last_reason: str) -> None:
+        super().__init__(addresses, f"no node answered the join within {deadline_s:.2f} s (last: {last_reason})")
+        self.last_reason = last_reason
+
+
 class PeerRejected(Unauthenticated):
     """A peer refused us, or we refused it (a certificate the other side's CA did not sign, or
     expired); retrying will not help."""

@@ -12,6 +12,8 @@ Dependency order inside the package (each module imports only those before it):
     disk      DiskGuard: disk-full watermarks (ratio, free bytes, bytes_max), DiskUsage, refusing
               a chunk copy that would cross one (no files, no LMDB: a statvfs and a byte count)
     identity  StoreIdentity: the store id and creation time a new LMDB environment gets (no LMDB)
+    members_file  the members file (DIR/members.json): the other members a node last knew, read and
+              written durably; what it is for is node/rejoin.py's (no LMDB)
     metadata  MetadataDb: the LMDB environment, named dbs, record format_version checks, the
               checksum envelope of every value and the walk that verifies them (no files)
     store     NodeStore + ShareWriter: the write path that ties files, index, references and
@@ -34,6 +36,8 @@ from node.store.keys import (SHARE_INDEX_MAX, SHARES_PER_STRIPE_MAX, ShareKey, b
                              bucket_order_key, placement_key, policy_geometry, ref_key, version_key)
 from node.store.metadata import BUCKET_RECORD_FORMAT_VERSION, LAYOUT_FORMAT_VERSION, RECORD_FORMAT_VERSION
 from node.store.identity import StoreIdentity
+from node.store.members_file import (MEMBERS_FILE_NAME, MembersFileError, MembersSnapshot, RememberedMember,
+                                     read_members_file, write_members_file)
 from node.store.store import (LIST_MANIFESTS_LIMIT_MAX, METADATA_PARTITIONS_MAX,
                               REFERENCES_LIMIT_MAX, SHARE_SIZE_BYTES_MAX, MetadataOpenReport,
                               NodeStore, ReleaseOutcome, ShareWriter)
@@ -49,6 +53,9 @@ __all__ = [
     "InvalidArgument",
     "LAYOUT_FORMAT_VERSION",
     "LIST_MANIFESTS_LIMIT_MAX",
+    "MEMBERS_FILE_NAME",
+    "MembersFileError",
+    "MembersSnapshot",
     "MetadataOpenReport",
     "MetadataUnavailable",
     "METADATA_PARTITIONS_MAX",
@@ -56,6 +63,7 @@ __all__ = [
     "RECORD_FORMAT_VERSION",
     "REFERENCES_LIMIT_MAX",
     "ReleaseOutcome",
+    "RememberedMember",
     "SHARES_PER_STRIPE_MAX",
     "SHARE_INDEX_MAX",
     "SHARE_SIZE_BYTES_MAX",
@@ -71,6 +79,8 @@ __all__ = [
     "format_bytes",
     "placement_key",
     "policy_geometry",
+    "read_members_file",
     "ref_key",
     "version_key",
+    "write_members_file",
 ]

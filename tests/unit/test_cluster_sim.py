@@ -222,6 +222,32 @@ def test_kill_of_an_exited_node_is_a_no_op_but_stop_is_an_error(tmp_path: Path) 
         cluster.kill("node-9")
 
 
+def test_restart_many_starts_every_node_before_waiting_for_any(tmp_path: Path, monkeypatch) -> None:
+    """A whole cluster started again: every process is spawned before cluster-sim waits for the first
+    node.json (a node waited for alone would find none of the members it remembers and exit 4). They
+    join a running node outside the set if there is one, else nothing (their members files), unless
+    `join` says otherwise; `extra_args` reach every spawn."""
+    cluster = LocalCluster(tmp_path)
+    for node_id in ("node-1", "node-2", "node-3"):
+        cluster.nodes[node_id] = _node(tmp_path, node_id, address=f"{node_id}:7400", peer_address=f"{node_id}:7401")
+    running = {"node-3"}
+    events: list[tuple] = []
+    monkeypatch.setattr(cluster, "_alive", lambda node: node.node_id in running)
+    monkeypatch.setattr(cluster, "_spawn", lambda node, *, join, extra_args=(): events.append(
+        ("spawn", node.node_id, join, extra_args)))
+    monkeypatch.setattr(cluster, "_wait_serving", lambda node, *, timeout_s: events.append(("wait", node.node_id)))
+    cluster.restart_many(["node-1", "node-2"], extra_args=("--allow-alone",))
+    assert events == [("spawn", "node-1", ("node-3:7401",), ("--allow-alone",)),
+                      ("spawn", "node-2", ("node-3:7401",), ("--allow-alone",)), ("wait", "node-1"), ("wait", "node-2")]
+    running.clear()
+    events.clear()
+    cluster.restart_many(["node-1", "node-2", "node-3"])
+    assert [e[:3] for e in events if e[0] == "spawn"] == [("spawn", f"node-{i}", ()) for i in (1, 2, 3)]
+    events.clear()
+    cluster.restart("node-2", join=("node-2:7401",))
+    assert events == [("spawn", "node-2", ("node-2:7401",), ()), ("wait", "node-2")]
+
+
 # ------------------------------------------------------------------ waiting
 
 

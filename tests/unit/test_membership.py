@@ -28,6 +28,7 @@ from node.gossip import (
     BroadcastQueue,
     MEMBERS_MAX,
     InvalidMember,
+    JoinUnanswered,
     ManualClock,
     MemberInfo,
     MemberState,
@@ -889,6 +890,46 @@ def test_join_cluster_raises_rejected_at_once_and_unreachable_after_deadline(ref
         assert elapsed_s == 0.0 if error is PeerRejected else elapsed_s >= 4.0
     finally:
         driver.stop()
+
+
+def test_join_cluster_that_nobody_answers_names_the_last_failure():
+    """The deadline error is a JoinUnanswered (a PeerUnreachable, so callers that catch that keep
+    working) that carries the last failure on its own, for the one-line messages built on it."""
+    clock = ManualClock()
+    joiner = Membership(config=CONFIG, me=member("j1"), clock=clock, rng=random.Random(2))
+    driver = MembershipDriver(membership=joiner, transport=MemTransport(), config=CONFIG, clock=clock)
+    try:
+        with pytest.raises(JoinUnanswered) as raised:
+            driver.join_cluster(["gone.test:1"], deadline_s=2.0)
+    finally:
+        driver.stop()
+    assert isinstance(raised.value, PeerUnreachable)
+    assert raised.value.last_reason == "gone.test:1: connection refused"
+    assert raised.value.reason == "no node answered the join within 2.00 s (last: gone.test:1: connection refused)"
+
+
+def test_reach_calls_every_address_once_and_merges_two_groups():
+    """reach() joins through each address, not only the first that answers: two groups that formed
+    apart (a, b and c, d) end up in one table each side, and an unreachable or refusing address is
+    skipped, not retried."""
+    clock = ManualClock()
+    transport = MemTransport()
+    nodes = {}
+    for i, node_id in enumerate(("a", "b", "c", "d")):
+        nodes[node_id] = Membership(config=CONFIG, me=member(node_id), clock=clock, rng=random.Random(i))
+        transport.nodes[f"{node_id}.test:7400"] = nodes[node_id]
+    nodes["b"].on_sync_reply(nodes["a"].on_join(nodes["b"].me()))
+    nodes["d"].on_sync_reply(nodes["c"].on_join(nodes["d"].me()))
+    transport.rejecting.add("e.test:7400")
+    driver = MembershipDriver(membership=nodes["b"], transport=transport, config=CONFIG, clock=clock)
+    try:
+        answered = driver.reach(["c.test:7400", "gone.test:1", "e.test:7400", "d.test:7400"], timeout_s=0.5)
+    finally:
+        driver.stop()
+    assert answered == 2
+    assert sorted(m.node_id for m in nodes["b"].members()) == ["a", "b", "c", "d"]
+    assert nodes["c"].is_live("b") and nodes["d"].is_live("b")
+    assert transport.calls[("join", "gone.test:1")] == 1 and transport.calls[("join", "e.test:7400")] == 1
 
 
 # ---- suspicion (node/gossip/suspicion.py) ------------------------------------------------------

@@ -21,7 +21,7 @@ import dataclasses
 import logging
 from typing import Callable
 
-from node.gossip import MemberInfo, MemberState
+from node.gossip import MemberInfo
 from node.store import NodeStore
 
 log = logging.getLogger("ringstore.drain")

@@ -148,7 +148,7 @@ class ObjectServicer:
             physical_bytes=counted.chunk_bytes + counted.inline_bytes * len(self._c.metadata_homes(record.name)),
             tombstones=counted.tombstones)
         if self._admission is not None:
-            reply.quota.CopyFrom(quota_message(self._admission.quotas(record)[0]))
+            reply.quota.CopyFrom(quota_message(self._admission.bucket_quota(record)))
         return reply
 
     @unary
@@ -176,9 +176,8 @@ class ObjectServicer:
         reply.physical_bytes = sum(b.physical_bytes for b in reply.buckets)
         if tenant and not request.bucket:
             reply.tenant = tenant
-        if tenant and not request.bucket and self._admission is not None:
-            reply.tenant_quota.CopyFrom(quota_message(self._admission.quotas(
-                common_pb2.BucketRecord(owner=tenant))[1]))
+            if self._admission is not None:
+                reply.tenant_quota.CopyFrom(quota_message(self._admission.tenant_quota(tenant)))
         return reply
 
     @unary
@@ -227,29 +226,36 @@ class ObjectServicer:
             header = first.header
             self._allow("put", header.bucket, header.key)
             record = self._c.bucket(header.bucket)
-            quota = self._admission if self._admission is not None and self._admission.applies(record) else None
 
             def admit(size_bytes: int) -> None:
+                """Decide the put under its quotas, once: holds gets the hold (None: no quota applies)."""
+                if self._admission is None:
+                    holds.append(None)
+                    return
                 try:
-                    holds.append(quota.admit(record, header.key, size_bytes))
+                    holds.append(self._admission.admit(record, header.key, size_bytes))
                 except errors.ResourceExhausted:
                     self._metrics.quota_refused.inc()
                     raise
 
-            if quota is not None and header.HasField("size_bytes"):
+            if header.HasField("size_bytes"):
                 admit(header.size_bytes)  # refused before a byte is read, when the client says how much it sends
 
             def check_end_and_quota(size_bytes: int, digest: bytes) -> None:
                 check_end(size_bytes, digest)
-                if quota is not None and not holds:
+                if not holds:
                     admit(size_bytes)
 
             def give_back() -> None:
                 # The hold goes back once every metadata home's write of the manifest has ended, so
-                # a usage read after it finds the put on any home it asks (Admission.release is
-                # idempotent: a failed put gives it back at once, and again when its writes end).
-                if quota is not None and holds:
-                    quota.release(holds[0])
+                # a usage read after it finds the put on any home it asks; a failed put gives it back
+                # at once. Called from two threads at most: the pop hands the hold to one of them.
+                try:
+                    hold = holds.pop()
+                except IndexError:
+                    return
+                if hold is not None:
+                    self._admission.release(hold)
 
             try:
                 manifest = self._c.put_object(header, data(), check_end_and_quota, manifest_settled=give_back)

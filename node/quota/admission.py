@@ -12,7 +12,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import dataclasses
 import logging
-import threading
 import uuid
 
 from node import errors
@@ -33,8 +32,6 @@ DESK_TRIES_MAX = 2
 # back); a put still streaming asks again every HOLD_RENEW_S.
 HOLD_TTL_S = 600
 HOLD_RENEW_S = 120.0
-# Hold ids whose release was sent, remembered so a second release sends nothing.
-RELEASED_REMEMBERED = 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,24 +55,19 @@ class Admission:
         self._desk = desk
         self._pool = pool
         self._timeout_s = timeout_s
-        self._lock = threading.Lock()
-        self._released: list[str] = []
 
-    def quotas(self, record: common_pb2.BucketRecord) -> tuple[QuotaRecord, QuotaRecord]:
-        """(the bucket's quota, its owner tenant's quota); either may be unlimited."""
-        bucket = self._credentials.quota("bucket", record.name, record.created_at_unix_ms)
-        tenant = (self._credentials.quota("tenant", record.owner) if record.owner
-                  else QuotaRecord(kind="tenant", name=""))
-        return bucket, tenant
+    def bucket_quota(self, record: common_pb2.BucketRecord) -> QuotaRecord:
+        """The quota of this incarnation of the bucket (unlimited when it has none)."""
+        return self._credentials.quota("bucket", record.name, record.created_at_unix_ms)
 
-    def applies(self, record: common_pb2.BucketRecord) -> bool:
-        bucket, tenant = self.quotas(record)
-        return not (bucket.unlimited and tenant.unlimited)
+    def tenant_quota(self, owner: str) -> QuotaRecord:
+        """The quota of tenant `owner` (unlimited for none, and for the operator's buckets, owner "")."""
+        return self._credentials.quota("tenant", owner) if owner else QuotaRecord(kind="tenant", name="")
 
     def admit(self, record: common_pb2.BucketRecord, key: str, size_bytes: int) -> Hold | None:
         """Hold room for a put of `size_bytes` into `record`'s bucket at `key`; None when no quota
         applies. Raises ResourceExhausted naming the quota, the usage and the size asked."""
-        bucket_quota, tenant_quota = self.quotas(record)
+        bucket_quota, tenant_quota = self.bucket_quota(record), self.tenant_quota(record.owner)
         if bucket_quota.unlimited and tenant_quota.unlimited:
             return None
         # Asked first as a new object of its whole size (no read of the key: the common case costs
@@ -104,17 +96,8 @@ class Admission:
         except errors.Unavailable as err:
             log.warning("could not renew quota hold %s: %s", hold.hold_id, err)
 
-    def release(self, hold: Hold | None) -> None:
-        """Give the hold back, in the background (the client's answer does not wait for it); a
-        second release of one hold does nothing."""
-        if hold is None:
-            return
-        with self._lock:
-            if hold.hold_id in self._released:
-                return
-            self._released.append(hold.hold_id)  # the last few hundred are enough to catch a second call
-            if len(self._released) > RELEASED_REMEMBERED:
-                del self._released[:len(self._released) - RELEASED_REMEMBERED]
+    def release(self, hold: Hold) -> None:
+        """Give the hold back, in the background (the client's answer does not wait for it)."""
         self._pool.submit(self._release, hold)
 
     def _release(self, hold: Hold) -> None:

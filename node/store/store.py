@@ -115,7 +115,7 @@ import lmdb
 from ringstore.v1 import common_pb2
 
 from node.store import usage
-from node.store.chunks import PRIVATE_FILE_MODE, ChunkFiles, fsync_dir, make_private_dir, raise_if_full
+from node.store.chunks import PRIVATE_FILE_MODE, ChunkFiles, TempFile, fsync_dir, make_private_dir, raise_if_full
 from node.store.disk import DiskGuard
 from node.store.errors import (ChecksumMismatch, CorruptRecord, CorruptShare, DataDirLocked,
                                InvalidArgument, MetadataUnavailable, ShareNotFound, StoreError,
@@ -236,13 +236,13 @@ class ShareWriter:
     indexed here, which adds no bytes): what `begin_share` was told to expect, grown by `write` when
     more arrives, given back when the writer ends."""
 
-    def __init__(self, store: "NodeStore", share: ShareKey, temp_path: str, fd: int,
+    def __init__(self, store: "NodeStore", share: ShareKey, temp_path: str, file: TempFile,
                  guard: DiskGuard | None, reserved_bytes: int) -> None:
         self.share = share
         self.size_bytes = 0
         self._store = store
         self._temp_path = temp_path
-        self._fd = fd
+        self._file = file
         self._guard = guard
         self._reserved_bytes = reserved_bytes
         self._hasher = blake3.blake3()
@@ -269,9 +269,7 @@ class ShareWriter:
             self._reserved_bytes = size_bytes
         self._hasher.update(view)
         try:
-            while view.nbytes:
-                written = os.write(self._fd, view)
-                view = view[written:]
+            self._file.write(view)
         except OSError as exc:
             self.abort()
             raise_if_full(exc, self._temp_path)
@@ -304,7 +302,7 @@ class ShareWriter:
             ref_rows = [(ref_row_key(self.share, ref), encode_ref(ref)) for ref in refs]
             self._store._write_delay()
             try:
-                os.fsync(self._fd)
+                self._file.sync()
             except OSError as exc:
                 raise_if_full(exc, self._temp_path)
                 raise
@@ -344,9 +342,7 @@ class ShareWriter:
         return f"share {self.share.suffix()} of chunk {self.share.chunk_id.hex()}"
 
     def _close_fd(self) -> None:
-        if self._fd >= 0:
-            fd, self._fd = self._fd, -1
-            os.close(fd)
+        self._file.close()
 
     def __enter__(self) -> "ShareWriter":
         return self
@@ -737,12 +733,12 @@ class NodeStore:
         if guard is not None and reserved:
             guard.reserve(reserved, f"share {share.suffix()} of chunk {share.chunk_id.hex()}")
         try:
-            temp_path, fd = self._files.create_temp(share)
+            temp_path, file = self._files.create_temp(share)
         except BaseException:
             if guard is not None and reserved:
                 guard.release(reserved)
             raise
-        return ShareWriter(self, share, temp_path, fd, guard, reserved)
+        return ShareWriter(self, share, temp_path, file, guard, reserved)
 
     @quarantining
     def put_share(self, share: ShareKey, data: bytes, *, expected_blake3: bytes,

@@ -1,6 +1,7 @@
 """The benchmark suite in one command: every figure of docs/performance.md, one seed, one table.
 
     python -m bench [--quick] [--only throughput,small,membership,lan,repair] [--seed N] [--json PATH]
+                    [--with-swift [--swift-harness DIR]]
 
 Runs, one after another (never two clusters at once: they would measure each other):
 
@@ -13,6 +14,11 @@ Runs, one after another (never two clusters at once: they would measure each oth
   observers) and false DOWN verdicts, on N = 10 and N = 30 nodes, local profile (bench.membership);
 - lan: the same on the lan profile (1 s heartbeats, DESIGN's timers), fewer kills;
 - repair: repair MB/s after losing a node (bench.repair's repair part).
+
+`--with-swift` (root; issue 15) first runs OpenStack Swift through the harness in
+../shared/peers/swift/ with the same sizes (bench.swift), stops it, and only then runs the parts,
+then prints Swift's and our figures side by side with the ratio and the issue's targets. The
+throughput part also reports each large put's and get's RSS high-water marks (nodes and client).
 
 `--quick` shrinks every part (1 MiB x 20, 16 and 64 MiB objects, 100 small ops, N = 10 only, no lan,
 300 MiB for repair) to finish in a few minutes. Each part starts its own cluster and stops every
@@ -45,6 +51,7 @@ from collections.abc import Callable
 
 from bench import membership as membership_bench
 from bench import put_get
+from bench import swift as swift_bench
 from bench.erasure import cpu_ceilings
 from bench.repair import bench_repair
 from bench.report import Row, format_table, write_results
@@ -68,6 +75,8 @@ SWIFT_SMALL_PUTS_PER_S = 64.0
 SWIFT_SMALL_PUT_CPU_MS = 23.0
 GOSSIP_BYTES_PER_S_PER_NODE_MAX = 2000.0
 DETECTION_ALL_DOWN_INTERVALS = 4.5  # 4.5 s median at N = 30 with 1 s heartbeats
+NODE_RSS_MIB_MAX = swift_bench.NODE_RSS_TARGET.value  # issue 15: while serving a 1 GiB put or get
+CLIENT_RSS_MIB_MAX = swift_bench.CLIENT_RSS_TARGET.value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,6 +171,11 @@ def throughput_part(ctx: Context) -> tuple[dict, list[Row]]:
                 rows.append(Row("  CPU per MB", run[f"{op}_cpu_s_per_mb"], "s/MB",
                                 f"Swift {SWIFT_PUT_CPU_S_PER_MB}" if swift else "",
                                 SWIFT_PUT_CPU_S_PER_MB if swift else None))
+                if f"{op}_node_rss_hwm_mib" in run:
+                    rows.append(Row("  node RSS high-water, max over nodes", run[f"{op}_node_rss_hwm_mib"], "MiB",
+                                    f"target < {NODE_RSS_MIB_MAX:.0f}", NODE_RSS_MIB_MAX))
+                    rows.append(Row("  client RSS high-water", run[f"{op}_client_rss_hwm_mib"], "MiB",
+                                    f"target < {CLIENT_RSS_MIB_MAX:.0f}", CLIENT_RSS_MIB_MAX))
     return results, rows
 
 
@@ -251,6 +265,60 @@ def repair_part(ctx: Context) -> tuple[dict, list[Row]]:
     ]
 
 
+def swift_half(plan: Plan, chosen: list[str], harness: pathlib.Path, root: str) -> dict:
+    """Swift through the harness (setup, bench with our plan's sizes, teardown), its measurements and
+    ceilings parsed; a failure is in "error" with whatever the harness gave before it."""
+    args = swift_bench.bench_args(plan.many_count, plan.object_mibs, plan.small_ops,
+                                  throughput="throughput" in chosen, small="small" in chosen)
+    load_before, t0 = os.getloadavg()[0], time.monotonic()
+    try:
+        raw = swift_bench.run_harness(harness, root, args)
+    except swift_bench.SwiftError as err:
+        raw = {**err.detail, "error": str(err)}
+    except Exception as err:  # noqa: BLE001 - our own parts still run, and the error is recorded
+        traceback.print_exc()
+        raw = {"harness": str(harness), "root": root, "bench_args": args, "error": f"{type(err).__name__}: {err}"}
+    found = {key: value for key, value in raw.items() if key not in ("bench-results.json", "ceiling.txt")}
+    found.update(seconds=time.monotonic() - t0, load_average_before=load_before,
+                 load_average_after=os.getloadavg()[0], runs=[], ceiling={})
+    try:
+        if raw.get("bench-results.json"):
+            found["runs"] = swift_bench.parse_bench_json(raw["bench-results.json"])
+        found["ceiling_text"] = raw.get("ceiling.txt") or ""
+        found["ceiling"] = swift_bench.parse_ceiling(found["ceiling_text"])
+    except (ValueError, KeyError, TypeError) as err:
+        found["error"] = found.get("error") or f"cannot read the harness's results: {type(err).__name__}: {err}"
+    return found
+
+
+def swift_comparison(results: dict, ctx: Context) -> list[swift_bench.Comparison]:
+    """Print and store the comparison of the Swift half with ours: rows, dd ceilings, foreign CPU."""
+    swift = results["swift"]
+    figures = swift_bench.swift_figures(swift["runs"])
+    rows = swift_bench.compare(figures, swift_bench.ringstore_figures(results["parts"]), results["parts"])
+    ours_dd = ctx.ceilings.get("dd_conv_fsync_mb_s")
+    swift["figures"] = [{"policy": k[0], "size": k[1], "op": k[2], "conc": k[3], **f} for k, f in figures.items()]
+    results["comparison"] = [row.to_dict() for row in rows]
+    results["dd_ceilings"] = {"swift_before_mb_s": swift["ceiling"].get("before", {}).get("dd_conv_fsync_mb_s"),
+                              "swift_after_mb_s": swift["ceiling"].get("after", {}).get("dd_conv_fsync_mb_s"),
+                              "ringstore_mb_s": ours_dd, "ringstore_dd_mib": ctx.ceilings.get("dd_mib")}
+    print()
+    print(f"Swift and Ringstore, back to back ({'quick: small samples, noisy' if ctx.plan.quick else 'full'}); "
+          "ratio = Ringstore / Swift (CPU rows: lower is better)")
+    print(swift_bench.format_comparison(rows))
+    neither = sum(row.swift is None and row.ringstore is None for row in rows)
+    if neither:
+        print(f"{neither} of the issue's rows measured by neither half"
+              f"{' (--quick puts no 1 GiB object)' if ctx.plan.quick else ''}")
+    print(swift_bench.ceilings_text(swift["ceiling"], ours_dd, ctx.ceilings.get("dd_mib")))
+    for line in (swift_bench.foreign_cpu_text(figures),
+                 f"Swift's bench.py counted {sum(f['errors'] for f in figures.values())} failed requests"
+                 if any(f["errors"] for f in figures.values()) else ""):
+        if line:
+            print(line)
+    return rows
+
+
 def commit_text() -> str:
     """`git describe --always --dirty` of the tree, or "" outside a checkout."""
     done = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
@@ -265,19 +333,42 @@ def main() -> int:
                         help=f"comma-separated parts among {','.join(PARTS)} (ceilings always run)")
     parser.add_argument("--seed", type=int, default=int(time.time()), help="seed of contents and victims")
     parser.add_argument("--json", default="", help="where to write results (default bench/results/suite-*.json)")
+    parser.add_argument("--with-swift", action="store_true",
+                        help="first run OpenStack Swift through its harness (root), then ours, and compare")
+    parser.add_argument("--swift-harness", type=pathlib.Path, default=None,
+                        help="the harness's folder (default ../shared/peers/swift beside the checkout)")
     args = parser.parse_args()
     chosen = [p.strip() for p in args.only.split(",") if p.strip()]
     unknown = sorted(set(chosen) - set(PARTS))
     if unknown:
         parser.error(f"unknown part(s) {', '.join(unknown)}; choose among {', '.join(PARTS)}")
     plan = Plan.quick() if args.quick else Plan.full()
+    swift_root = os.environ.get("SWIFT_PEER_ROOT", swift_bench.DEFAULT_ROOT)
+    if args.with_swift:
+        harness = args.swift_harness or swift_bench.default_harness()
+        if not {"throughput", "small"} & set(chosen):
+            parser.error("--with-swift compares the throughput and small parts; --only must name one of them")
+        refused = swift_bench.preflight(harness, swift_root)
+        if refused:
+            parser.error(refused)
 
     results: dict = {"command": " ".join(["python -m bench", *sys.argv[1:]]), "seed": args.seed,
                      "quick": args.quick, "plan": dataclasses.asdict(plan), "commit": commit_text(),
                      "started_unix_s": time.time(), "cores": os.cpu_count(), "parts": {}, "errors": {}}
     rows: list[Row] = []
-    print(f"python -m bench: seed {args.seed}, {'quick' if args.quick else 'full'}, parts: ceilings, "
-          f"{', '.join(chosen)}; load average {os.getloadavg()[0]:.1f}", flush=True)
+    print(f"python -m bench: seed {args.seed}, {'quick' if args.quick else 'full'}, parts: "
+          f"{'swift, ' if args.with_swift else ''}ceilings, {', '.join(chosen)}; "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    if args.with_swift:
+        # Swift first and stopped before anything of ours starts: the two halves never overlap.
+        print(f"== swift (harness {harness}, root {swift_root}) ...", flush=True)
+        results["swift"] = swift_half(plan, chosen, harness, swift_root)
+        if results["swift"].get("error"):
+            results["errors"]["swift"] = results["swift"]["error"]
+            print(f"== swift FAILED after {results['swift']['seconds']:.0f} s: {results['swift']['error']}", flush=True)
+        else:
+            print(f"== swift: {len(results['swift']['runs'])} measurements in {results['swift']['seconds']:.0f} s",
+                  flush=True)
     with tempfile.TemporaryDirectory(prefix="ringstore-bench-") as tmp:
         ctx = Context(plan=plan, seed=args.seed, root=pathlib.Path(tmp), ceilings={})
         # (part, what the run calls it, the measurement); a cluster size of its own so that a
@@ -314,12 +405,16 @@ def main() -> int:
     results["rows"] = [row.to_dict() for row in rows]
     print()
     print(format_table(rows))
+    if args.with_swift and results["swift"]["runs"]:
+        swift_comparison(results, ctx)
     print(f"seed {args.seed}")
     write_results(results, "suite", args.json)
-    if results["errors"]:
-        print(f"FAILED parts: {', '.join(results['errors'])}")
-        return 1
-    return 0
+    ours_failed = [name for name in results["errors"] if name != "swift"]
+    if ours_failed:
+        print(f"FAILED parts: {', '.join(ours_failed)}")
+    if "swift" in results["errors"]:
+        print(f"--with-swift FAILED: {results['errors']['swift']}")
+    return 1 if results["errors"] else 0
 
 
 if __name__ == "__main__":

@@ -69,6 +69,50 @@ class CpuMeter:
         return self_cpu_s() + sum(process_cpu_s(p) for p in self.pids)
 
 
+def status_mib(pid: int | str, field: str = "VmHWM") -> float:
+    """A memory line of /proc/PID/status ("self": this process) in MiB: VmHWM, the resident set's
+    high-water mark, or VmRSS, the resident set now."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    raise ValueError(f"/proc/{pid}/status has no {field} line")
+
+
+def reset_hwm(pid: int | str) -> bool:
+    """Reset `pid`'s VmHWM to its current RSS (`echo 5 > /proc/PID/clear_refs`); False when refused."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        return False
+    return True
+
+
+class RssHighWater:
+    """Peak resident sets over one operation: every node's and the client's (this process; the bench
+    is the client). `reset()` before, `read()` after. Where the kernel refuses the reset, the peak
+    is since the process started, which bounds the operation's from above; `reset` says which. The
+    resident sets at the reset are kept too: a Python process rarely gives freed memory back, so
+    the client's peak starts from what earlier runs left it."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids = pids
+        self.reset_ok = False
+        self.start: dict[str, float] = {}
+
+    def reset(self) -> None:
+        self.reset_ok = all([reset_hwm("self"), *(reset_hwm(pid) for pid in self.pids)])
+        self.start = {"client": status_mib("self", "VmRSS"),
+                      **{str(pid): status_mib(pid, "VmRSS") for pid in self.pids}}
+
+    def read(self, prefix: str) -> dict:
+        nodes = {str(pid): status_mib(pid) for pid in self.pids}
+        return {f"{prefix}_node_rss_hwm_mib": max(nodes.values(), default=0.0), f"{prefix}_rss_hwm_mib_by_pid": nodes,
+                f"{prefix}_client_rss_hwm_mib": status_mib("self"), f"{prefix}_rss_reset": self.reset_ok,
+                f"{prefix}_rss_at_start_mib_by_pid": self.start}
+
+
 def disk_ceiling_mb_s(directory: str, size_mib: int) -> float:
     path = os.path.join(directory, "dd.bin")
     out = subprocess.run(["dd", "if=/dev/zero", f"of={path}", "bs=1M", f"count={size_mib}", "conv=fsync"],
@@ -144,17 +188,22 @@ def rates(size_bytes: int, wall_s: float, cpu_s: float, prefix: str) -> dict:
 
 def put_get_object(client: Client, meter: CpuMeter, bucket: str, key: str, size_bytes: int, seed: bytes,
                    policy: dict) -> dict:
-    """Put one object streamed from a SeededStream, then read it back streamed; MB/s and CPU s/MB."""
+    """Put one object streamed from a SeededStream, then read it back streamed; MB/s, CPU s/MB, and
+    the RSS high-water marks of the nodes and the client over each of the two."""
     box: list = []
+    rss = RssHighWater(meter.pids)
+    rss.reset()
     wall, cpu = timed(meter, lambda: box.append(client.put(bucket, key, SeededStream(seed, size_bytes),
                                                            **policy)))
     info = box.pop()
-    result = {"size_bytes": size_bytes, "chunks": info.chunk_count, **rates(size_bytes, wall, cpu, "put")}
+    result = {"size_bytes": size_bytes, "chunks": info.chunk_count, **rates(size_bytes, wall, cpu, "put"),
+              **rss.read("put")}
+    rss.reset()
     wall, cpu = timed(meter, lambda: box.append(read_through(client, bucket, key)))
     read_bytes, blake3_hex = box.pop()
     assert read_bytes == size_bytes and blake3_hex == info.blake3_hex, \
         f"{bucket}/{key}: read {read_bytes} bytes with blake3 {blake3_hex}, put {size_bytes} as {info.blake3_hex}"
-    return {**result, **rates(size_bytes, wall, cpu, "get")}
+    return {**result, **rates(size_bytes, wall, cpu, "get"), **rss.read("get")}
 
 
 def put_get_many(client: Client, meter: CpuMeter, bucket: str, prefix: str, count: int, size_bytes: int,

@@ -337,7 +337,7 @@ class NodeDaemon:
         self.chunk_pool = cf.ThreadPoolExecutor(max_workers=CHUNK_WORKERS_MAX, thread_name_prefix="chunk")
         self.send_pool = cf.ThreadPoolExecutor(max_workers=SEND_WORKERS_MAX, thread_name_prefix="send")
         replicas = Replicas(view=self.cluster, store=self.store, peers=self.peers,
-                            frame_size_bytes=storage.frame_size_bytes, timeout_s=storage.peer_rpc_timeout_s,
+                            frame_size_bytes=storage.peer_frame_size_bytes, timeout_s=storage.peer_rpc_timeout_s,
                             deep_throttle=self._deep_throttle)
         shared = dict(view=self.cluster, replicas=replicas, config=storage, hlc=self.hlc, chunk_pool=self.chunk_pool,
                       send_pool=self.send_pool, wall_ms=self.clock.wall_ms, report_damage=self._report_damage,
@@ -380,7 +380,7 @@ class NodeDaemon:
             ShareLinkServicer(self.coordinator, self.credentials, self.secret_box, self.metrics,
                               wall_ms=self.clock.wall_ms, enabled=self.tls is not None).handlers()))
         self.peer_server.add_generic_rpc_handlers((
-            PeerServicer(self.store, self.hlc, self.metrics, storage.frame_size_bytes,
+            PeerServicer(self.store, self.hlc, self.metrics, storage.peer_frame_size_bytes,
                          storage.chunk_size_bytes, self.node_id, self._deep_throttle,
                          forget_bucket=self.coordinator.forget_bucket, quota_desk=self.quota_desk).handlers(),
             MembershipServicer(self.membership, self.transport, self.metrics,

@@ -24,11 +24,12 @@ def chunk_id_of(data: Buffer) -> bytes:
     return hasher.digest()
 
 
-def rechunk(frames: Iterable[Buffer], chunk_size_bytes: int) -> Iterator[bytes]:
+def rechunk(frames: Iterable[Buffer], chunk_size_bytes: int) -> Iterator[Buffer]:
     """Yield consecutive chunks of exactly chunk_size_bytes (the last may be shorter, never empty).
 
-    Frames are copied once, into the chunk being filled; a frame that exactly fills a chunk is passed
-    through as bytes without an extra copy.
+    Frames are copied once, into the chunk being filled, which is yielded as it is (a bytearray the
+    generator never touches again); a frame that holds a whole chunk is passed on as a view of it,
+    without a copy.
     """
     if chunk_size_bytes <= 0:
         raise ValueError("chunk_size_bytes must be > 0")
@@ -37,17 +38,17 @@ def rechunk(frames: Iterable[Buffer], chunk_size_bytes: int) -> Iterator[bytes]:
         view = memoryview(frame)
         while len(view):
             if not pending and len(view) >= chunk_size_bytes:
-                yield bytes(view[:chunk_size_bytes])
+                yield view[:chunk_size_bytes]
                 view = view[chunk_size_bytes:]
                 continue
             room = chunk_size_bytes - len(pending)
             pending += view[:room]
             view = view[room:]
             if len(pending) == chunk_size_bytes:
-                yield bytes(pending)
+                yield pending
                 pending = bytearray()
     if pending:
-        yield bytes(pending)
+        yield pending
 
 
 def slices(data: Buffer, size_bytes: int) -> Iterator[memoryview]:

@@ -35,6 +35,7 @@ import blake3
 
 from node import errors
 from node.erasure import Geometry, chunk_id_of, decode, encode
+from node.erasure.chunking import Buffer
 from node.metrics import Metrics
 from node.objects.placement import Assignment, choose_targets, read_order
 from node.objects.quorum import write_quorum
@@ -127,15 +128,17 @@ class ChunkIO:
 
     # -- write ----------------------------------------------------------------------------------
 
-    def store(self, data: bytes, offset: int, policy: common_pb2.RedundancyPolicy, name: str,
+    def store(self, data: Buffer, offset: int, policy: common_pb2.RedundancyPolicy, name: str,
               ref: common_pb2.ObjectRef) -> common_pb2.ChunkRef:
         """Put every slot of the chunk on its holder; returns once all are fsynced and verified."""
         chunk_id = chunk_id_of(data)
         geometry = geometry_of(policy)
+        wire = None
         if geometry is None:
             count = policy.replication.replicas
             payloads: list = [data] * count
             hashes = [chunk_id] * count
+            wire = self._replicas.framed(data)  # framed once for every holder
         else:
             payloads = encode(data, geometry)
             hashes = [blake3.blake3(share).digest() for share in payloads]
@@ -157,7 +160,7 @@ class ChunkIO:
         acked = write_quorum(
             self._send_pool, targets, count,
             lambda a: self._replicas.store_share(a.node_id, slot_key(chunk_id, policy, a.slot), payloads[a.slot],
-                                                 placement, hashes[a.slot], a.handoff_for, ref),
+                                                 placement, hashes[a.slot], a.handoff_for, ref, wire=wire),
             what=what)
         if set(acked) != set(targets.assignments):
             # A holder failed and a spare stood in: every holder must name the actual holders.

@@ -445,7 +445,7 @@ class Coordinator:
             rest = next(chunks_iter, None)
             assert rest is None, "an object no larger than one chunk yields one chunk"
             manifest.inline = True
-            manifest.inline_data = first
+            manifest.inline_data = bytes(first)
         else:
             refs = self._store_chunks(itertools.chain([first], chunks_iter), policy,
                                       f"{header.bucket}/{header.key}", object_ref(manifest))

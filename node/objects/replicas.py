@@ -23,11 +23,12 @@ from typing import Callable, Iterable, Mapping, Protocol, Sequence
 
 import grpc
 
-from node.erasure import slices
+from node.erasure.chunking import Buffer
 from node.peers.client import PeerClient, PeerError
 from node.ring import Ring
 from node.store import (SHARE_SIZE_BYTES_MAX, CorruptRecord, CorruptShare, MetadataUnavailable, NodeStore,
                         ShareKey, ShareNotFound, StoreError, StoreFull)
+from ringstore.frames import Framed, framed
 from ringstore.v1 import common_pb2, peer_pb2
 
 # Most shares one HasChunk call asks about (the servicer's limit, HAS_CHUNK_SHARES_MAX).
@@ -147,11 +148,17 @@ class Replicas:
         except StoreError as err:
             raise HolderError(me, "other", f"local store failed: {err}") from None
 
-    def store_share(self, node_id: str, key: ShareKey, data: bytes, placement: common_pb2.PlacementRecord,
+    def framed(self, data: Buffer) -> list[Framed]:
+        """`data` framed for the wire once, for `store_share` to send to several holders."""
+        return framed(data, self._frame_size_bytes)
+
+    def store_share(self, node_id: str, key: ShareKey, data: Buffer, placement: common_pb2.PlacementRecord,
                     blake3: bytes, handoff_for: str, referenced_by: common_pb2.ObjectRef | None,
-                    references: Sequence[common_pb2.ObjectRef] = ()) -> None:
+                    references: Sequence[common_pb2.ObjectRef] = (), *,
+                    wire: Sequence[Framed] | None = None) -> None:
         """Store one copy durably on `node_id`, recording `referenced_by` (a put) or `references`
-        (repair copies every reference of its source)."""
+        (repair copies every reference of its source). `wire`: `data` as `framed` made it, when
+        the same bytes go to several holders."""
         if node_id == self._view.node_id:
             try:
                 self._local(self._store.put_share, key, data, expected_blake3=blake3, placement=placement,
@@ -162,7 +169,7 @@ class Replicas:
         header = peer_pb2.StoreChunkHeader(share=share_ref(key), size_bytes=len(data), blake3=blake3,
                                            placement=placement, handoff_for_node_id=handoff_for,
                                            referenced_by=referenced_by, references=references)
-        frames: Iterable = slices(data, self._frame_size_bytes) if data else [b""]
+        frames: Iterable = wire if wire is not None else self.framed(data)
         self._remote(node_id, self._peers.store_share, header, frames, self.timeout_s)
 
     def fetch_share(self, node_id: str, key: ShareKey) -> bytes:

@@ -45,8 +45,29 @@ def encode_data(payload: Payload) -> bytes:
     return b"".join((_DATA_TAG, _varint(len(payload)), payload))
 
 
-def encode(item: _Message | Payload) -> bytes:
+class Framed:
+    """A data message already in its wire form, made once and sent on any number of streams: a
+    chunk stored as three replicas is framed once, not once per holder."""
+
+    __slots__ = ("wire", "size_bytes")
+
+    def __init__(self, payload: Payload) -> None:
+        self.wire = encode_data(payload)
+        self.size_bytes = len(payload)
+
+
+def framed(data: Payload, frame_size_bytes: int) -> list[Framed]:
+    """`data` as wire-ready data messages of at most frame_size_bytes each (one empty one for b"")."""
+    view = memoryview(data)
+    if not len(view):
+        return [Framed(b"")]
+    return [Framed(view[start:start + frame_size_bytes]) for start in range(0, len(view), frame_size_bytes)]
+
+
+def encode(item: _Message | Payload | Framed) -> bytes:
     """Serializer for a stream that mixes messages (headers) and raw payload frames."""
+    if isinstance(item, Framed):
+        return item.wire
     if isinstance(item, (bytes, bytearray, memoryview)):
         return encode_data(item)
     return item.SerializeToString()

@@ -1,7 +1,11 @@
-"""The `noded` command: settles gRPC's core log verbosity before grpc is imported
-(node/core_log.py), then runs the daemon."""
+"""The `noded` command: caps malloc arenas before any thread starts (node/memory.py), settles
+gRPC's core log verbosity before grpc is imported (node/core_log.py), then runs the daemon."""
 
-from node.core_log import prepare_verbosity
+from node.memory import bound_malloc_arenas
+
+bound_malloc_arenas()
+
+from node.core_log import prepare_verbosity  # noqa: E402
 
 prepare_verbosity()
 

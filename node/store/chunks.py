@@ -71,8 +71,9 @@ PRIVATE_FILE_MODE = 0o600
 DIRECT_ALIGN_BYTES = 4096
 # A writer's staging buffer: what one O_DIRECT write carries at most.
 STAGING_BYTES = 1024 * 1024
-# Idle aligned buffers kept per size for reuse (the rest are unmapped when given back).
-POOL_KEEP_MAX = 16
+# Idle aligned buffers kept per size for reuse (the rest are unmapped when given back): 4 MiB read
+# buffers count toward a node's resident memory, which must stay under 150 MiB.
+POOL_KEEP_MAX = 4
 _O_DIRECT = getattr(os, "O_DIRECT", 0)
 
 

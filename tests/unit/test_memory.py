@@ -1,0 +1,35 @@
+"""node/memory.py: the malloc arena cap noded applies before its threads start."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from node.memory import bound_malloc_arenas
+
+
+def _glibc() -> bool:
+    try:
+        return bool(os.confstr("CS_GNU_LIBC_VERSION"))
+    except (ValueError, OSError):
+        return False
+
+
+@pytest.mark.skipif(not _glibc(), reason="arenas are a glibc setting")
+def test_a_fresh_process_takes_the_cap_and_an_operators_choice_wins():
+    code = "from node.memory import bound_malloc_arenas; print(bound_malloc_arenas())"
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    capped = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert capped.stdout.strip() == "True"
+    chosen = subprocess.run([sys.executable, "-c", code], env={**env, "MALLOC_ARENA_MAX": "4"},
+                            capture_output=True, text=True, check=True)
+    assert chosen.stdout.strip() == "False"
+
+
+def test_the_noded_entry_point_caps_arenas_before_grpc_is_imported():
+    text = open(os.path.join(os.path.dirname(__file__), "..", "..", "node", "entry.py")).read()
+    assert text.index("bound_malloc_arenas()") < text.index("from node.daemon import main")
+    assert callable(bound_malloc_arenas)

@@ -39,8 +39,9 @@ from bench import put_get
 from cluster_sim.cluster import LocalCluster
 
 MIB = 1024 * 1024
-CASES = ("put-1g", "put-1g-ec", "get-1m", "get-4k-c16", "put-4k-c16", "idle")
+CASES = ("put-1g", "put-1g-ec", "get-1g", "get-1g-ec", "get-1m", "get-4k-c16", "put-4k-c16", "idle")
 IDLE_S = 10.0
+EXITED = "threads that ended"
 TOP = 25
 
 
@@ -65,7 +66,16 @@ def thread_cpu(pid: int) -> dict[str, float]:
 
 
 def snapshot(pids: dict[str, int]) -> dict[str, dict[str, float]]:
-    return {name: thread_cpu(pid) for name, pid in pids.items()}
+    """Per process: CPU per live thread name, and under EXITED what threads that have ended used
+    (the process's total from /proc/PID/stat counts them, /proc/PID/task no longer lists them:
+    gRPC Python starts a thread per client-streaming call to drain its request iterator)."""
+    found = {}
+    for name, pid in pids.items():
+        threads = thread_cpu(pid)
+        total = put_get.process_cpu_s(pid) if pid != os.getpid() else put_get.self_cpu_s()
+        threads[EXITED] = total - sum(threads.values())
+        found[name] = threads
+    return found
 
 
 def difference(after: dict, before: dict) -> dict[str, dict[str, float]]:
@@ -182,6 +192,7 @@ def run_case(cluster: LocalCluster, case: str, out: pathlib.Path, rate: int, see
     pids = {"client": os.getpid(), **{f"{n}{'-coordinator' if n == coordinator else ''}": node.pid
                                       for n, node in cluster.nodes.items()}}
     policy = {"ec": "4+2"} if case.endswith("-ec") else {"replicas": 3}
+    big = put_get.SeededStream(put_get.object_seed(seed, "big"), 1024 * MIB)
     with cluster.client(address, timeout_s=put_get.CLIENT_TIMEOUT_S) as client:
         bucket = f"prof-{number}-{case}"
         client.create_bucket(bucket)
@@ -192,11 +203,14 @@ def run_case(cluster: LocalCluster, case: str, out: pathlib.Path, rate: int, see
                 client.put(bucket, key, put_get.seeded_bytes(put_get.object_seed(seed, key), MIB), **policy)
         elif case == "get-4k-c16":
             put_get.latency_run(cluster, address, bucket, 16, 400, "put", prefix="s", policy=policy)
+        elif case.startswith("get-1g"):
+            client.put(bucket, "big", big, **policy)
 
         def work() -> None:
             if case.startswith("put-1g"):
-                client.put(bucket, "big", put_get.SeededStream(put_get.object_seed(seed, "big"), 1024 * MIB),
-                           **policy)
+                client.put(bucket, "big", big, **policy)
+            elif case.startswith("get-1g"):
+                put_get.read_through(client, bucket, "big")
             elif case == "get-1m":
                 for key in keys:
                     client.get_bytes(bucket, key)
@@ -207,15 +221,18 @@ def run_case(cluster: LocalCluster, case: str, out: pathlib.Path, rate: int, see
             elif case == "idle":
                 time.sleep(IDLE_S)  # what the nodes' own loops cost with no request at all
 
-        units, unit = ((1024 * MIB / 1e6, "MB") if case.startswith("put-1g") else
+        units, unit = ((1024 * MIB / 1e6, "MB") if case.startswith(("put-1g", "get-1g")) else
                        (200 * MIB / 1e6, "MB") if case == "get-1m" else
                        (IDLE_S, "s") if case == "idle" else (400, "op"))
         with Sampler(pids, out, case, rate, tool) as sampler:
+            rss = put_get.RssHighWater([pid for name, pid in pids.items() if name != "client"])
+            rss.reset()
             before, t0 = snapshot(pids), time.perf_counter()
             work()
             wall = time.perf_counter() - t0
             spent = difference(snapshot(pids), before)
-    report = {"case": case, "wall_s": wall, "per": unit, "units": units, "processes": {}}
+            peaks = rss.read(case)
+    report = {"case": case, "wall_s": wall, "per": unit, "units": units, "processes": {}, "rss": peaks}
     print(f"\n== {case}: {wall:.2f} s wall, {units:.0f} {unit}; CPU ms per {unit} by process and thread", flush=True)
     for proc, threads in spent.items():
         total = sum(threads.values())
@@ -230,6 +247,10 @@ def run_case(cluster: LocalCluster, case: str, out: pathlib.Path, rate: int, see
                 print(f"    {name:20} {1000 * seconds / units:8.2f}", flush=True)
     grand = sum(p["cpu_ms_per_unit"] for p in report["processes"].values())
     print(f"{'all processes':24} {grand:8.2f} ms/{unit}")
+    by_pid = {str(pid): name for name, pid in pids.items()}
+    print("RSS high-water MiB: " + ", ".join(f"{by_pid[pid]} {mib:.0f}" for pid, mib in
+                                             peaks[f"{case}_rss_hwm_mib_by_pid"].items())
+          + f", client {peaks[f'{case}_client_rss_hwm_mib']:.0f}")
     if tool == "perf":
         for proc, path in sampler.files.items():
             dsos, symbols = perf_dsos(path), perf_symbols(path)

@@ -315,9 +315,9 @@ class ChunkFiles:
             got = 0
             while got < size_bytes_max:
                 count = os.preadv(fd, [view[got:]], got)
-                if count == 0:
-                    break
                 got += count
+                if count == 0 or got % DIRECT_ALIGN_BYTES:
+                    break  # the end of the file (a direct read continues only from a block boundary)
             data = bytes(view[:min(got, size_bytes_max)])
             view.release()
             return data

@@ -138,7 +138,8 @@ class ChunkIO:
             count = policy.replication.replicas
             payloads: list = [data] * count
             hashes = [chunk_id] * count
-            wire = self._replicas.framed(data)  # framed once for every holder
+            if count > 1:
+                wire = self._replicas.framed(data)  # framed once for every holder
         else:
             payloads = encode(data, geometry)
             hashes = [blake3.blake3(share).digest() for share in payloads]

@@ -601,11 +601,15 @@ class Coordinator:
             return
         wanted = [c for c in manifest.chunks if c.offset_bytes < end and c.offset_bytes + c.size_bytes > start]
         name = f"{manifest.bucket}/{manifest.key}"
-        if len(wanted) == 1:  # nothing to read ahead of: read it here, without a hand-off to the pool
-            ref = wanted[0]
+
+        def read(ref: common_pb2.ChunkRef) -> memoryview:
+            """The part of [start, end) that lies in this chunk."""
             lo = max(start, ref.offset_bytes) - ref.offset_bytes
             hi = min(end, ref.offset_bytes + ref.size_bytes) - ref.offset_bytes
-            yield from slices(self.chunks.read(ref, manifest.policy, name, lo, hi), frame)
+            return self.chunks.read(ref, manifest.policy, name, lo, hi)
+
+        if len(wanted) == 1:  # nothing to read ahead of: read it here, without a hand-off to the pool
+            yield from slices(read(wanted[0]), frame)
             return
         ahead: collections.deque[tuple[common_pb2.ChunkRef, cf.Future]] = collections.deque()
         pending = iter(wanted)
@@ -615,9 +619,7 @@ class Coordinator:
                     ref = next(pending, None)
                     if ref is None:
                         break
-                    lo = max(start, ref.offset_bytes) - ref.offset_bytes
-                    hi = min(end, ref.offset_bytes + ref.size_bytes) - ref.offset_bytes
-                    ahead.append((ref, self._chunk_pool.submit(self.chunks.read, ref, manifest.policy, name, lo, hi)))
+                    ahead.append((ref, self._chunk_pool.submit(read, ref)))
                 if not ahead:
                     return
                 ref, future = ahead.popleft()

@@ -151,9 +151,9 @@ class TempFile:
         finally:
             block.release()
         rest = self._staged - length
-        if rest > 0:
+        if rest:
             self._staging.move(0, length, rest)
-        self._staged = max(rest, 0)
+        self._staged = rest
 
     def sync(self) -> None:
         """Everything written is on disk (the caller then renames the file)."""

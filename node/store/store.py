@@ -307,7 +307,7 @@ class ShareWriter:
                 raise_if_full(exc, self._temp_path)
                 raise
             finally:
-                self._close_fd()
+                self._close_file()
             actual = self._hasher.digest()
             if actual != expected_blake3:
                 raise ChecksumMismatch(
@@ -329,7 +329,7 @@ class ShareWriter:
         if self._state == "committed":
             return
         self._state = "aborted"
-        self._close_fd()
+        self._close_file()
         self._store._files.remove_temp(self._temp_path)
         self._release()
 
@@ -341,7 +341,7 @@ class ShareWriter:
     def _what(self) -> str:
         return f"share {self.share.suffix()} of chunk {self.share.chunk_id.hex()}"
 
-    def _close_fd(self) -> None:
+    def _close_file(self) -> None:
         self._file.close()
 
     def __enter__(self) -> "ShareWriter":

@@ -49,11 +49,10 @@ class Framed:
     """A data message already in its wire form, made once and sent on any number of streams: a
     chunk stored as three replicas is framed once, not once per holder."""
 
-    __slots__ = ("wire", "size_bytes")
+    __slots__ = ("wire",)
 
     def __init__(self, payload: Payload) -> None:
         self.wire = encode_data(payload)
-        self.size_bytes = len(payload)
 
 
 def framed(data: Payload, frame_size_bytes: int) -> list[Framed]:

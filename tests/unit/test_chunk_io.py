@@ -25,8 +25,9 @@ from node.objects.chunk_io import REPLICA_READ_EXTRA_HOLDERS, ChunkIO, policy_te
 from node.objects.replicas import HolderError
 from node.ring import Ring, RingMember, chunk_position
 from node.store import ShareKey
-from ringstore.frames import Framed, framed
-from ringstore.v1 import common_pb2
+from ringstore import frames
+from ringstore.frames import Framed
+from ringstore.v1 import common_pb2, peer_pb2
 
 NODES = tuple(f"node-{i}" for i in range(1, 7))
 RING = Ring([RingMember(n) for n in NODES], vnodes_per_node=64)
@@ -117,14 +118,15 @@ class FakeReplicas:
             raise HolderError(node_id, "unavailable", "UNAVAILABLE: connection refused")
 
     def framed(self, data) -> list[Framed]:
-        return framed(data, 1024)
+        return frames.framed(data, 1024)
 
     def store_share(self, node_id: str, key: ShareKey, data, placement: common_pb2.PlacementRecord,
                     blake3_digest: bytes, handoff_for: str, referenced_by: common_pb2.ObjectRef, *,
                     wire: list[Framed] | None = None) -> None:
         self._reach(node_id, self.unreachable | self.store_unreachable)
         if wire is not None:  # what the wire would carry is exactly the share's bytes
-            assert b"".join(bytes(memoryview(f.wire)[len(f.wire) - f.size_bytes:]) for f in wire) == bytes(data)
+            decode = frames.decoder(peer_pb2.StoreChunkRequest)
+            assert b"".join(bytes(decode(f.wire)) for f in wire) == bytes(data)
         if node_id in self.store_full:
             raise HolderError(node_id, "full", f"RESOURCE_EXHAUSTED: {node_id} is full: refusing a copy")
         assert blake3.blake3(data).digest() == blake3_digest, "coordinator sent a hash that is not the share's"

@@ -435,7 +435,7 @@ def test_temp_files_are_removed_at_open(tmp_path):
         writer = s.begin_share(ShareKey(_digest(b"half")))
         writer.write(b"ha")  # "crash": never committed nor aborted
         (tmp_path / "tmp" / "stray.r.0123").write_bytes(b"junk")
-        writer._close_fd()
+        writer._close_file()
     assert len(_files(str(tmp_path / "tmp"))) == 2
     with NodeStore(str(tmp_path), map_size_bytes=64 * MIB) as s:
         assert _files(str(tmp_path / "tmp")) == []

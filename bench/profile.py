@@ -1,7 +1,7 @@
 """Where the CPU of one data-path operation goes: per process, per thread and per Python function.
 
     python -m bench.profile [--case put-1g|put-1g-ec|get-1m|get-4k-c16|put-4k-c16|all] [--nodes 6]
-                            [--insecure] [--rate 100] [--out DIR]
+                            [--insecure] [--profile lan|local] [--rate 100] [--out DIR]
 
 Starts a cluster (cluster-sim, real noded processes, TLS unless --insecure), prepares what the case
 reads, then runs the case once while it samples:
@@ -36,7 +36,7 @@ import tempfile
 import time
 
 from bench import put_get
-from cluster_sim.cluster import LocalCluster
+from cluster_sim.cluster import PROFILES, LocalCluster
 
 MIB = 1024 * 1024
 CASES = ("put-1g", "put-1g-ec", "get-1g", "get-1g-ec", "get-1m", "get-4k-c16", "put-4k-c16", "idle")
@@ -279,6 +279,8 @@ def main() -> int:
     parser.add_argument("--case", default="all", help=f"one of {', '.join(CASES)} or all")
     parser.add_argument("--nodes", type=int, default=6)
     parser.add_argument("--insecure", action="store_true", help="plaintext cluster (default TLS)")
+    parser.add_argument("--profile", choices=PROFILES, default="lan",
+                        help="the nodes' timers (default lan, as deployed; local is the tests' fast timers)")
     parser.add_argument("--rate", type=int, default=100, help="samples per second (0: CPU per thread only)")
     parser.add_argument("--perf", action="store_true",
                         help="sample native frames with perf (by shared object) instead of Python stacks with py-spy")
@@ -292,7 +294,8 @@ def main() -> int:
     out = pathlib.Path(args.out or tempfile.mkdtemp(prefix="ringstore-profile-"))
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ringstore-profile-cluster-") as tmp:
-        with LocalCluster.up(pathlib.Path(tmp), nodes=args.nodes, insecure=args.insecure) as cluster:
+        with LocalCluster.up(pathlib.Path(tmp), nodes=args.nodes, insecure=args.insecure,
+                             profile=args.profile) as cluster:
             for number, case in enumerate(cases):
                 run_case(cluster, case, out, args.rate, args.seed, "perf" if args.perf else "py-spy", number)
     print(f"\ncollapsed stacks in {out}")

@@ -110,6 +110,11 @@ class Plan:
         return cls(dd_mib=256, many_count=20, object_mibs=(16, 64), small_ops=100, membership_nodes=(10,),
                    membership_kills=3, idle_window_s=10.0, saturate_s=10.0, lan_nodes=(), lan_kills=0, repair_size_mib=300)
 
+    @property
+    def is_quick(self) -> bool:
+        """Whether this is `--quick`'s plan (`quick` itself is the constructor, and always true)."""
+        return self == Plan.quick()
+
 
 @dataclasses.dataclass
 class Context:
@@ -311,13 +316,13 @@ def swift_comparison(results: dict, ctx: Context) -> list[swift_bench.Comparison
                               "swift_after_mb_s": swift["ceiling"].get("after", {}).get("dd_conv_fsync_mb_s"),
                               "ringstore_mb_s": ours_dd, "ringstore_dd_mib": ctx.ceilings.get("dd_mib")}
     print()
-    print(f"Swift and Ringstore, back to back ({'quick: small samples, noisy' if ctx.plan.quick else 'full'}); "
+    print(f"Swift and Ringstore, back to back ({'quick: small samples, noisy' if ctx.plan.is_quick else 'full'}); "
           "ratio = Ringstore / Swift (CPU rows: lower is better)")
     print(swift_bench.format_comparison(rows))
     neither = sum(row.swift is None and row.ringstore is None for row in rows)
     if neither:
         print(f"{neither} of the issue's rows measured by neither half"
-              f"{' (--quick puts no 1 GiB object)' if ctx.plan.quick else ''}")
+              f"{' (--quick puts no 1 GiB object)' if ctx.plan.is_quick else ''}")
     print(swift_bench.ceilings_text(swift["ceiling"], ours_dd, ctx.ceilings.get("dd_mib")))
     for line in (swift_bench.foreign_cpu_text(figures),
                  f"Swift's bench.py counted {sum(f['errors'] for f in figures.values())} failed requests"

@@ -294,3 +294,10 @@ def test_preflight_refuses_before_anything_starts(tmp_path, monkeypatch):
     assert "a Swift peer already runs under" in swift.preflight(harness, str(tmp_path / "peer"))
     monkeypatch.setattr(swift, "listening_ports", lambda ports: [18080])
     assert "ports are in use (18080)" in swift.preflight(harness, str(tmp_path / "elsewhere"))
+
+
+def test_the_comparison_says_quick_only_for_the_quick_plan():
+    """The header reads the plan, not the classmethod that builds the quick one (always truthy):
+    a full run was once labelled "quick: small samples, noisy"."""
+    from bench.__main__ import Plan
+    assert Plan.quick().is_quick and not Plan.full().is_quick

@@ -10,6 +10,9 @@ framing, no hashing, no disk. The server only counts what arrives, so each figur
 a hop can cost, per MB and per side, with the same channel options the nodes use (BDP probe off,
 16 MiB message limit). `--hash` makes the receiver blake3 every message, as a holder does.
 
+Then the floor of a small operation: `CALLS` unary calls one after another on one channel, a
+64-byte question and a 4 KiB answer (a small get's shape), CPU per call on each side.
+
 Then the other half of a holder's floor: a node store (real LMDB, real files, in a scratch
 directory under /var/tmp) storing 4 MiB shares the way a holder commits a received one
 (`NodeStore.put_share`: temp file written and fsynced, blake3 verified, renamed, directory fsynced,
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import pathlib
@@ -34,11 +38,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Iterator
 
 import grpc
 
 MIB = 1024 * 1024
 METHOD = "/bench.Hop/Send"
+ASK_METHOD = "/bench.Hop/Ask"
+ANSWER = bytes(4096)  # a small get's answer
+CALLS = 2000
 MESSAGE_BYTES_MAX = 16 * MIB
 OPTIONS = [("grpc.max_send_message_length", MESSAGE_BYTES_MAX),
            ("grpc.max_receive_message_length", MESSAGE_BYTES_MAX),
@@ -99,7 +107,8 @@ def serve(port: int, mode: str, tls_dir: str, hash_each: bool) -> None:
             return counted[0].to_bytes(8, "big")
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), options=OPTIONS)
         server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
-            "bench.Hop", {"Send": grpc.stream_unary_rpc_method_handler(send)})])
+            "bench.Hop", {"Send": grpc.stream_unary_rpc_method_handler(send),
+                          "Ask": grpc.unary_unary_rpc_method_handler(lambda request, context: ANSWER)})])
         (server.add_secure_port if credentials else server.add_insecure_port)(
             f"127.0.0.1:{port}", *([credentials] if credentials else []))
         server.start()
@@ -114,9 +123,12 @@ def serve(port: int, mode: str, tls_dir: str, hash_each: bool) -> None:
             async for message in requests:
                 take(message, counted)
             return counted[0].to_bytes(8, "big")
+        async def ask(request, context):
+            return ANSWER
         server = grpc.aio.server(options=OPTIONS)
         server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
-            "bench.Hop", {"Send": grpc.stream_unary_rpc_method_handler(send)})])
+            "bench.Hop", {"Send": grpc.stream_unary_rpc_method_handler(send),
+                          "Ask": grpc.unary_unary_rpc_method_handler(ask)})])
         (server.add_secure_port if credentials else server.add_insecure_port)(
             f"127.0.0.1:{port}", *([credentials] if credentials else []))
         await server.start()
@@ -149,23 +161,38 @@ def send_aio(port: int, ca: bytes | None, message: bytes, count: int) -> int:
     return asyncio.run(main())
 
 
-def one_run(mode: str, tls: tuple[str, bytes] | None, message_bytes: int, size_bytes: int,
-            hash_each: bool) -> dict:
+def _channel(api, port: int, ca: bytes | None):
+    target = f"127.0.0.1:{port}"
+    return (api.secure_channel(target, grpc.ssl_channel_credentials(ca), options=OPTIONS) if ca
+            else api.insecure_channel(target, options=OPTIONS))
+
+
+def ask_sync(port: int, ca: bytes | None, calls: int) -> int:
+    with _channel(grpc, port, ca) as channel:
+        ask = channel.unary_unary(ASK_METHOD)
+        return sum(len(ask(b"k" * 64)) for _ in range(calls))
+
+
+def ask_aio(port: int, ca: bytes | None, calls: int) -> int:
+    async def main() -> int:
+        async with _channel(grpc.aio, port, ca) as channel:
+            ask = channel.unary_unary(ASK_METHOD)
+            return sum([len(await ask(b"k" * 64)) for _ in range(calls)])
+    return asyncio.run(main())
+
+
+@contextlib.contextmanager
+def _server(mode: str, tls: tuple[str, bytes] | None, hash_each: bool) -> Iterator[subprocess.Popen]:
+    """A server process on a free port (its number in `.port`), stopped when the block ends."""
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "bench.hop", "--serve", str(port), "--mode", mode,
                                "--tls-dir", tls[0] if tls else "", *(["--hash"] if hash_each else [])],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=CHECKOUT)
+    server.port = port
     try:
         if server.stdout.readline().strip() != "ready":
             raise SystemExit(f"bench.hop: the {mode} server did not start")
-        message = os.urandom(message_bytes)
-        count = size_bytes // message_bytes
-        send = send_sync if mode == "sync" else send_aio
-        send(port, tls[1] if tls else None, message, 2)  # connect and warm up, not measured
-        client0, server0, t0 = cpu_s(), cpu_s(server.pid), time.perf_counter()
-        received = send(port, tls[1] if tls else None, message, count)
-        wall = time.perf_counter() - t0
-        client1, server1 = cpu_s(), cpu_s(server.pid)
+        yield server
     finally:
         server.stdin.close()
         try:
@@ -173,11 +200,42 @@ def one_run(mode: str, tls: tuple[str, bytes] | None, message_bytes: int, size_b
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def one_run(mode: str, tls: tuple[str, bytes] | None, message_bytes: int, size_bytes: int,
+            hash_each: bool) -> dict:
+    """One client-streaming call moving `size_bytes` in messages of `message_bytes`."""
+    ca = tls[1] if tls else None
+    with _server(mode, tls, hash_each) as server:
+        message = os.urandom(message_bytes)
+        count = size_bytes // message_bytes
+        send = send_sync if mode == "sync" else send_aio
+        send(server.port, ca, message, 2)  # the server's first call, not measured
+        client0, server0, t0 = cpu_s(), cpu_s(server.pid), time.perf_counter()
+        received = send(server.port, ca, message, count)
+        wall = time.perf_counter() - t0
+        client1, server1 = cpu_s(), cpu_s(server.pid)
     if received != count * message_bytes:
         raise SystemExit(f"bench.hop: {received} bytes arrived of {count * message_bytes}")
     mb = count * message_bytes / 1e6
     return {"mb_s": mb / wall, "client_ms_per_mb": 1000 * (client1 - client0) / mb,
             "server_ms_per_mb": 1000 * (server1 - server0) / mb}
+
+
+def ask_run(mode: str, tls: tuple[str, bytes] | None, calls: int) -> dict:
+    """`calls` unary calls one after another (a 64-byte question, a 4 KiB answer) on one channel."""
+    ca = tls[1] if tls else None
+    with _server(mode, tls, False) as server:
+        ask = ask_sync if mode == "sync" else ask_aio
+        ask(server.port, ca, 2)
+        client0, server0, t0 = cpu_s(), cpu_s(server.pid), time.perf_counter()
+        answered = ask(server.port, ca, calls)
+        wall = time.perf_counter() - t0
+        client1, server1 = cpu_s(), cpu_s(server.pid)
+    if answered != calls * len(ANSWER):
+        raise SystemExit(f"bench.hop: {answered} bytes answered of {calls * len(ANSWER)}")
+    return {"calls_s": calls / wall, "client_ms_per_call": 1000 * (client1 - client0) / calls,
+            "server_ms_per_call": 1000 * (server1 - server0) / calls}
 
 
 def store_cost(shares: int) -> dict:
@@ -239,6 +297,21 @@ def main() -> None:
         table.append(row)
         print(f"{mode:<6}{security:<7}{message_mib:>7} M{row['mb_s']:>9.0f}{row['client_ms_per_mb']:>14.2f}"
               f"{row['server_ms_per_mb']:>14.2f}{row['client_ms_per_mb'] + row['server_ms_per_mb']:>8.2f}")
+    print(f"\nunary calls, a 64-byte question and a {len(ANSWER) // 1024} KiB answer, {CALLS} one after another")
+    print(f"{'api':<6}{'wire':<7}{'calls/s':>9}{'client ms':>11}{'server ms':>11}{'both':>8}")
+    asks = []
+    with tempfile.TemporaryDirectory(prefix="ringstore-hop-") as scratch:
+        ca, _, _ = make_tls(pathlib.Path(scratch))
+        for security in ("tls", "plain"):
+            for mode in MODES:
+                tls = (scratch, ca) if security == "tls" else None
+                results = [ask_run(mode, tls, CALLS) for _ in range(args.runs)]
+                row = {field: statistics.median(r[field] for r in results) for field in results[0]}
+                row.update(api=mode, wire=security)
+                asks.append(row)
+                print(f"{mode:<6}{security:<7}{row['calls_s']:>9.0f}{row['client_ms_per_call']:>11.3f}"
+                      f"{row['server_ms_per_call']:>11.3f}"
+                      f"{row['client_ms_per_call'] + row['server_ms_per_call']:>8.3f}")
     stores = [store_cost(STORE_SHARES) for _ in range(args.runs)]
     store = {field: statistics.median(s[field] for s in stores) for field in stores[0]}
     print(f"store, {STORE_SHARES} x 4 MiB shares: {store['store_ms_per_mb']:.2f} ms of CPU per MB "
@@ -246,7 +319,8 @@ def main() -> None:
           f"{store['store_mb_s']:.0f} MB/s")
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps({"size_mib": args.size_mib, "runs": args.runs,
-                                                       "hash": args.hash, "rows": table, "store": store},
+                                                       "hash": args.hash, "rows": table, "calls": asks,
+                                                       "store": store},
                                                       indent=1))
 
 

@@ -27,6 +27,13 @@ def test_a_hop_moves_every_byte_and_reports_both_sides(mode, secure, tmp_path):
     assert row["client_ms_per_mb"] >= 0 and row["server_ms_per_mb"] >= 0
 
 
+@pytest.mark.parametrize("mode", hop.MODES)
+def test_unary_calls_get_every_answer(mode, tmp_path):
+    ca, _, _ = hop.make_tls(tmp_path)
+    row = hop.ask_run(mode, (str(tmp_path), ca), 20)
+    assert row["calls_s"] > 0 and row["client_ms_per_call"] > 0 and row["server_ms_per_call"] >= 0
+
+
 def test_a_short_transfer_is_an_error_not_a_figure(tmp_path, monkeypatch):
     """The byte count the server saw is checked: a sender that stops early cannot pass for a fast hop."""
     real = hop.send_sync

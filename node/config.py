@@ -187,8 +187,9 @@ class StorageConfig:
     # Metadata replicas that must have a manifest durably before a put is acknowledged.
     metadata_write_quorum: int = 2
     # Chunks a put coordinator may have in flight to holders at once; bounds its memory to about
-    # this many times chunk_size_bytes.
-    put_inflight_chunks_max: int = 4
+    # this many times chunk_size_bytes. 3, not 4: a 1 GiB put is as fast and as cheap with 3 (four
+    # alternating pairs, replicas=3 and ec=4+2, bench.profile) and its coordinator peaks 10 MiB lower.
+    put_inflight_chunks_max: int = 3
     # Chunks a get coordinator reads ahead of the one it is sending.
     get_readahead_chunks_max: int = 2
     # An erasure-coded read that has waited this long for a share asks one more holder (a parity

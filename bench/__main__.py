@@ -9,7 +9,8 @@ Runs, one after another (never two clusters at once: they would measure each oth
   one and two threads, so every figure after them reads as a ratio of what the machine allows;
 - throughput: on 6 nodes (ec=4+2 needs six), 200 x 1 MiB, 64 MiB and 1 GiB objects put and got
   under replicas=3 and ec=4+2, MB/s and CPU seconds per MB over client and nodes (bench.put_get);
-- small: 4 KiB put/get ops per second, p50/p99 and CPU per op at concurrency 1 and 16, both policies;
+- small: 4 KiB put/get ops per second, p50/p99 and CPU per op at concurrency 1 and 16, both policies
+  (throughput and small run the lan profile's timers, as a deployment does: DATA_PATH_PROFILE);
 - membership: idle gossip bytes/s and CPU per node, then kill -9 detection times (first and all
   observers) and false DOWN verdicts, on N = 10 and N = 30 nodes, local profile (bench.membership);
 - lan: the same on the lan profile (1 s heartbeats, DESIGN's timers), fewer kills;

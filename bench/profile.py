@@ -4,7 +4,7 @@
                             [--rate 100] [--perf] [--out DIR]
 
 Cases: put-1g, put-1g-ec, get-1g, get-1g-ec (one 1 GiB object, replicas=3 or ec=4+2), get-1m,
-get-1m-ec (200 x 1 MiB), get-4k-c16, put-4k-c16 (400 x 4 KiB at concurrency 16), idle (10 s).
+get-1m-ec, put-1m, put-1m-ec (200 x 1 MiB), get-4k-c16, put-4k-c16 (400 x 4 KiB at concurrency 16), idle (10 s).
 
 Starts a cluster (cluster-sim, real noded processes, TLS unless --insecure), prepares what the case
 reads, then runs the case once while it samples:
@@ -42,7 +42,8 @@ from bench import put_get
 from cluster_sim.cluster import PROFILES, LocalCluster
 
 MIB = 1024 * 1024
-CASES = ("put-1g", "put-1g-ec", "get-1g", "get-1g-ec", "get-1m", "get-1m-ec", "get-4k-c16", "put-4k-c16", "idle")
+CASES = ("put-1g", "put-1g-ec", "get-1g", "get-1g-ec", "put-1m", "put-1m-ec", "get-1m", "get-1m-ec", "get-4k-c16",
+         "put-4k-c16", "idle")
 IDLE_S = 10.0
 EXITED = "threads that ended"
 TOP = 25
@@ -214,6 +215,10 @@ def run_case(cluster: LocalCluster, case: str, out: pathlib.Path, rate: int, see
                 client.put(bucket, "big", big, **policy)
             elif case.startswith("get-1g"):
                 put_get.read_through(client, bucket, "big")
+            elif case.startswith("put-1m"):
+                for i in range(200):
+                    key = f"p/{i}"
+                    client.put(bucket, key, put_get.seeded_bytes(put_get.object_seed(seed, key), MIB), **policy)
             elif case.startswith("get-1m"):
                 for key in keys:
                     client.get_bytes(bucket, key)
@@ -225,7 +230,7 @@ def run_case(cluster: LocalCluster, case: str, out: pathlib.Path, rate: int, see
                 time.sleep(IDLE_S)  # what the nodes' own loops cost with no request at all
 
         units, unit = ((1024 * MIB / 1e6, "MB") if case.startswith(("put-1g", "get-1g")) else
-                       (200 * MIB / 1e6, "MB") if case.startswith("get-1m") else
+                       (200 * MIB / 1e6, "MB") if case.startswith(("get-1m", "put-1m")) else
                        (IDLE_S, "s") if case == "idle" else (400, "op"))
         with Sampler(pids, out, case, rate, tool) as sampler:
             rss = put_get.RssHighWater([pid for name, pid in pids.items() if name != "client"])

@@ -42,6 +42,8 @@ from typing import Iterator
 
 import grpc
 
+from bench.put_get import process_cpu_s, self_cpu_s
+
 MIB = 1024 * 1024
 METHOD = "/bench.Hop/Send"
 ASK_METHOD = "/bench.Hop/Ask"
@@ -56,28 +58,40 @@ STORE_SHARES = 64
 CHECKOUT = pathlib.Path(__file__).resolve().parents[1]  # where `python -m bench.hop` finds bench/
 
 
-def cpu_s(pid: int | str = "self") -> float:
-    """CPU seconds of a process: this one to the microsecond, another to the clock tick."""
-    if pid == "self":
-        return time.process_time()
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def make_tls(directory: pathlib.Path) -> tuple[bytes, bytes, bytes]:
-    """(ca, cert, key) PEM for 127.0.0.1, made with the project's own certificate tooling."""
+def make_tls(directory: pathlib.Path) -> bytes:
+    """A CA and a server certificate for 127.0.0.1 in `directory` (hop.crt, hop.key), made with the
+    project's own certificate tooling; returns the CA's PEM, which clients trust."""
     from nodectl import tls
     tls.init_ca(directory / "ca")
     tls.issue_node(directory / "ca", "hop", ["127.0.0.1"], out_dir=directory)
-    return ((directory / "ca" / tls.CA_CERT_FILE).read_bytes(), (directory / "hop.crt").read_bytes(),
-            (directory / "hop.key").read_bytes())
+    return (directory / "ca" / tls.CA_CERT_FILE).read_bytes()
+
+
+def _listen(server, port: int, credentials) -> None:
+    """Bind a threaded or grpc.aio server to 127.0.0.1:port, with TLS when `credentials` are given."""
+    address = f"127.0.0.1:{port}"
+    if credentials is None:
+        server.add_insecure_port(address)
+    else:
+        server.add_secure_port(address, credentials)
+
+
+def _channel(api, port: int, ca: bytes | None):
+    """A threaded (api=grpc) or grpc.aio channel to the server, with TLS when `ca` is given."""
+    target = f"127.0.0.1:{port}"
+    return (api.secure_channel(target, grpc.ssl_channel_credentials(ca), options=OPTIONS) if ca
+            else api.insecure_channel(target, options=OPTIONS))
+
+
+def _median(results: list[dict]) -> dict:
+    """Each field's median over runs."""
+    return {field: statistics.median(r[field] for r in results) for field in results[0]}
 
 
 def _receiver(hash_each: bool):
@@ -109,8 +123,7 @@ def serve(port: int, mode: str, tls_dir: str, hash_each: bool) -> None:
         server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
             "bench.Hop", {"Send": grpc.stream_unary_rpc_method_handler(send),
                           "Ask": grpc.unary_unary_rpc_method_handler(lambda request, context: ANSWER)})])
-        (server.add_secure_port if credentials else server.add_insecure_port)(
-            f"127.0.0.1:{port}", *([credentials] if credentials else []))
+        _listen(server, port, credentials)
         server.start()
         print("ready", flush=True)
         sys.stdin.read()
@@ -129,8 +142,7 @@ def serve(port: int, mode: str, tls_dir: str, hash_each: bool) -> None:
         server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
             "bench.Hop", {"Send": grpc.stream_unary_rpc_method_handler(send),
                           "Ask": grpc.unary_unary_rpc_method_handler(ask)})])
-        (server.add_secure_port if credentials else server.add_insecure_port)(
-            f"127.0.0.1:{port}", *([credentials] if credentials else []))
+        _listen(server, port, credentials)
         await server.start()
         print("ready", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
@@ -139,32 +151,20 @@ def serve(port: int, mode: str, tls_dir: str, hash_each: bool) -> None:
 
 
 def send_sync(port: int, ca: bytes | None, message: bytes, count: int) -> int:
-    target = f"127.0.0.1:{port}"
-    channel = (grpc.secure_channel(target, grpc.ssl_channel_credentials(ca), options=OPTIONS) if ca
-               else grpc.insecure_channel(target, options=OPTIONS))
-    with channel:
+    with _channel(grpc, port, ca) as channel:
         call = channel.stream_unary(METHOD)
         return int.from_bytes(call(message for _ in range(count)), "big")
 
 
 def send_aio(port: int, ca: bytes | None, message: bytes, count: int) -> int:
     async def main() -> int:
-        target = f"127.0.0.1:{port}"
-        channel = (grpc.aio.secure_channel(target, grpc.ssl_channel_credentials(ca), options=OPTIONS) if ca
-                   else grpc.aio.insecure_channel(target, options=OPTIONS))
-        async with channel:
+        async with _channel(grpc.aio, port, ca) as channel:
             call = channel.stream_unary(METHOD)(None)
             for _ in range(count):
                 await call.write(message)
             await call.done_writing()
             return int.from_bytes(await call, "big")
     return asyncio.run(main())
-
-
-def _channel(api, port: int, ca: bytes | None):
-    target = f"127.0.0.1:{port}"
-    return (api.secure_channel(target, grpc.ssl_channel_credentials(ca), options=OPTIONS) if ca
-            else api.insecure_channel(target, options=OPTIONS))
 
 
 def ask_sync(port: int, ca: bytes | None, calls: int) -> int:
@@ -211,10 +211,10 @@ def one_run(mode: str, tls: tuple[str, bytes] | None, message_bytes: int, size_b
         count = size_bytes // message_bytes
         send = send_sync if mode == "sync" else send_aio
         send(server.port, ca, message, 2)  # the server's first call, not measured
-        client0, server0, t0 = cpu_s(), cpu_s(server.pid), time.perf_counter()
+        client0, server0, t0 = self_cpu_s(), process_cpu_s(server.pid), time.perf_counter()
         received = send(server.port, ca, message, count)
         wall = time.perf_counter() - t0
-        client1, server1 = cpu_s(), cpu_s(server.pid)
+        client1, server1 = self_cpu_s(), process_cpu_s(server.pid)
     if received != count * message_bytes:
         raise SystemExit(f"bench.hop: {received} bytes arrived of {count * message_bytes}")
     mb = count * message_bytes / 1e6
@@ -228,10 +228,10 @@ def ask_run(mode: str, tls: tuple[str, bytes] | None, calls: int) -> dict:
     with _server(mode, tls, False) as server:
         ask = ask_sync if mode == "sync" else ask_aio
         ask(server.port, ca, 2)
-        client0, server0, t0 = cpu_s(), cpu_s(server.pid), time.perf_counter()
+        client0, server0, t0 = self_cpu_s(), process_cpu_s(server.pid), time.perf_counter()
         answered = ask(server.port, ca, calls)
         wall = time.perf_counter() - t0
-        client1, server1 = cpu_s(), cpu_s(server.pid)
+        client1, server1 = self_cpu_s(), process_cpu_s(server.pid)
     if answered != calls * len(ANSWER):
         raise SystemExit(f"bench.hop: {answered} bytes answered of {calls * len(ANSWER)}")
     return {"calls_s": calls / wall, "client_ms_per_call": 1000 * (client1 - client0) / calls,
@@ -252,11 +252,11 @@ def store_cost(shares: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="ringstore-hop-store-", dir="/var/tmp") as scratch:
         store = NodeStore(scratch)
         try:
-            cpu0, t0 = cpu_s(), time.perf_counter()
+            cpu0, t0 = self_cpu_s(), time.perf_counter()
             for share_id, payload in zip(ids, payloads):
                 store.put_share(ShareKey(share_id), payload, expected_blake3=share_id, placement=None,
                                 referenced_by=ref)
-            cpu, wall = cpu_s() - cpu0, time.perf_counter() - t0
+            cpu, wall = self_cpu_s() - cpu0, time.perf_counter() - t0
         finally:
             store.close()
     mb = shares * 4 * MIB / 1e6
@@ -278,42 +278,35 @@ def main() -> None:
         serve(args.serve, args.mode, args.tls_dir, args.hash)
         return
     with tempfile.TemporaryDirectory(prefix="ringstore-hop-") as scratch:
-        ca, _, _ = make_tls(pathlib.Path(scratch))
-        variants = [(mode, security, message_mib) for security in ("tls", "plain") for mode in MODES
-                    for message_mib in (4, 1)]
+        ca = make_tls(pathlib.Path(scratch))
+        tls_of = {"tls": (scratch, ca), "plain": None}
+        variants = [(mode, security, message_mib) for security in tls_of for mode in MODES for message_mib in (4, 1)]
         runs: dict[tuple, list[dict]] = {variant: [] for variant in variants}
         for _ in range(args.runs):
             for mode, security, message_mib in variants:
-                tls = (scratch, ca) if security == "tls" else None
                 runs[(mode, security, message_mib)].append(
-                    one_run(mode, tls, message_mib * MIB, args.size_mib * MIB, args.hash))
-    print(f"one hop, {args.size_mib} MiB per run, median of {args.runs}"
-          f"{', receiver hashes' if args.hash else ''}")
-    print(f"{'api':<6}{'wire':<7}{'message':>9}{'MB/s':>9}{'client ms/MB':>14}{'server ms/MB':>14}{'both':>8}")
-    table = []
-    for (mode, security, message_mib), results in runs.items():
-        row = {field: statistics.median(r[field] for r in results) for field in results[0]}
-        row.update(api=mode, wire=security, message_mib=message_mib)
-        table.append(row)
-        print(f"{mode:<6}{security:<7}{message_mib:>7} M{row['mb_s']:>9.0f}{row['client_ms_per_mb']:>14.2f}"
-              f"{row['server_ms_per_mb']:>14.2f}{row['client_ms_per_mb'] + row['server_ms_per_mb']:>8.2f}")
-    print(f"\nunary calls, a 64-byte question and a {len(ANSWER) // 1024} KiB answer, {CALLS} one after another")
-    print(f"{'api':<6}{'wire':<7}{'calls/s':>9}{'client ms':>11}{'server ms':>11}{'both':>8}")
-    asks = []
-    with tempfile.TemporaryDirectory(prefix="ringstore-hop-") as scratch:
-        ca, _, _ = make_tls(pathlib.Path(scratch))
-        for security in ("tls", "plain"):
+                    one_run(mode, tls_of[security], message_mib * MIB, args.size_mib * MIB, args.hash))
+        print(f"one hop, {args.size_mib} MiB per run, median of {args.runs}"
+              f"{', receiver hashes' if args.hash else ''}")
+        print(f"{'api':<6}{'wire':<7}{'message':>9}{'MB/s':>9}{'client ms/MB':>14}{'server ms/MB':>14}{'both':>8}")
+        table = []
+        for (mode, security, message_mib), results in runs.items():
+            row = {**_median(results), "api": mode, "wire": security, "message_mib": message_mib}
+            table.append(row)
+            print(f"{mode:<6}{security:<7}{message_mib:>7} M{row['mb_s']:>9.0f}{row['client_ms_per_mb']:>14.2f}"
+                  f"{row['server_ms_per_mb']:>14.2f}{row['client_ms_per_mb'] + row['server_ms_per_mb']:>8.2f}")
+        print(f"\nunary calls, a 64-byte question and a {len(ANSWER) // 1024} KiB answer, {CALLS} one after another")
+        print(f"{'api':<6}{'wire':<7}{'calls/s':>9}{'client ms':>11}{'server ms':>11}{'both':>8}")
+        asks = []
+        for security, tls in tls_of.items():
             for mode in MODES:
-                tls = (scratch, ca) if security == "tls" else None
-                results = [ask_run(mode, tls, CALLS) for _ in range(args.runs)]
-                row = {field: statistics.median(r[field] for r in results) for field in results[0]}
-                row.update(api=mode, wire=security)
+                row = {**_median([ask_run(mode, tls, CALLS) for _ in range(args.runs)]), "api": mode, "wire": security}
                 asks.append(row)
                 print(f"{mode:<6}{security:<7}{row['calls_s']:>9.0f}{row['client_ms_per_call']:>11.3f}"
                       f"{row['server_ms_per_call']:>11.3f}"
                       f"{row['client_ms_per_call'] + row['server_ms_per_call']:>8.3f}")
     stores = [store_cost(STORE_SHARES) for _ in range(args.runs)]
-    store = {field: statistics.median(s[field] for s in stores) for field in stores[0]}
+    store = _median(stores)
     print(f"store, {STORE_SHARES} x 4 MiB shares: {store['store_ms_per_mb']:.2f} ms of CPU per MB "
           f"({store['store_ms_per_share']:.2f} per share, blake3 verification included), "
           f"{store['store_mb_s']:.0f} MB/s")

@@ -20,7 +20,7 @@ MIB = 1024 * 1024
 def test_a_hop_moves_every_byte_and_reports_both_sides(mode, secure, tmp_path):
     tls = None
     if secure:
-        ca, _, _ = hop.make_tls(tmp_path)
+        ca = hop.make_tls(tmp_path)
         tls = (str(tmp_path), ca)
     row = hop.one_run(mode, tls, 256 * 1024, 4 * MIB, hash_each=secure)
     assert row["mb_s"] > 0
@@ -29,7 +29,7 @@ def test_a_hop_moves_every_byte_and_reports_both_sides(mode, secure, tmp_path):
 
 @pytest.mark.parametrize("mode", hop.MODES)
 def test_unary_calls_get_every_answer(mode, tmp_path):
-    ca, _, _ = hop.make_tls(tmp_path)
+    ca = hop.make_tls(tmp_path)
     row = hop.ask_run(mode, (str(tmp_path), ca), 20)
     assert row["calls_s"] > 0 and row["client_ms_per_call"] > 0 and row["server_ms_per_call"] >= 0
 

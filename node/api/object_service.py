@@ -16,6 +16,7 @@ from ringstore.auth.keys import check_tenant_name
 from node.metrics import Metrics
 from node.objects.coordinator import Coordinator
 from node.quota.admission import HOLD_RENEW_S, Admission, quota_message
+from ringstore import frames
 from ringstore.v1 import common_pb2, object_pb2
 
 SERVICE = "ringstore.v1.ObjectService"
@@ -182,6 +183,22 @@ class ObjectServicer:
 
     @unary
     def PutObject(self, request_iterator: Iterator, context) -> object_pb2.PutObjectResponse:
+        return self._put(request_iterator)
+
+    @unary
+    def PutSmallObject(self, request: object_pb2.PutSmallObjectRequest, context) -> object_pb2.PutObjectResponse:
+        """A whole object in one message, put exactly as the PutObject stream it stands for."""
+        if len(request.data) > frames.SMALL_PUT_BYTES_MAX:
+            raise errors.InvalidArgument(
+                f"PutSmallObject carries {len(request.data)} bytes; it takes at most {frames.SMALL_PUT_BYTES_MAX} "
+                "(larger objects stream with PutObject)")
+        if not request.HasField("header") or not request.HasField("end"):
+            raise errors.InvalidArgument("PutSmallObject needs a header and an end; nothing was stored")
+        data = [memoryview(request.data)] if request.data else []
+        return self._put(iter([object_pb2.PutObjectRequest(header=request.header), *data,
+                               object_pb2.PutObjectRequest(end=request.end)]))
+
+    def _put(self, request_iterator: Iterator) -> object_pb2.PutObjectResponse:
         started = time.perf_counter()
         outcome = "error"
         try:
@@ -345,6 +362,7 @@ class ObjectServicer:
             "DeleteBucket": uu(self.DeleteBucket, o.DeleteBucketRequest),
             "ListBuckets": uu(self.ListBuckets, o.ListBucketsRequest),
             "PutObject": upload_method(self.PutObject, o.PutObjectRequest),
+            "PutSmallObject": uu(self.PutSmallObject, o.PutSmallObjectRequest),
             "GetObject": download_method(self.GetObject, o.GetObjectRequest),
             "StatObject": uu(self.StatObject, o.StatObjectRequest),
             "ListObjects": uu(self.ListObjects, o.ListObjectsRequest),

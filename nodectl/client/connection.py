@@ -120,6 +120,9 @@ class _Connection:
             self._channel = grpc.intercept_channel(self._channel, SigningInterceptor(credentials))
         self._objects = object_pb2_grpc.ObjectServiceStub(self._channel)
         self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)
+        # Whether to send small objects as one PutSmallObject message (False once a node says it
+        # does not know the call).
+        self._small_puts = True
         self._put_rpc = self._channel.stream_unary(
             _OBJECT_SERVICE + "PutObject",
             request_serializer=frames.encode,

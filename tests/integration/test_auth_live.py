@@ -102,6 +102,22 @@ def test_a_signature_for_another_resource_or_too_old_is_refused(cluster_factory)
         with pytest.raises(grpc.RpcError) as err:
             stub.StatObject(object_pb2.StatObjectRequest(bucket="bound", key="a"), metadata=old, timeout=10)
         assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED and "dated 900" in err.value.details()
+        # A small put in one message signs the bucket and key of its header: a signature for "a"
+        # cannot overwrite "b", and an unsigned one is refused.
+        put_small = "/ringstore.v1.ObjectService/PutSmallObject"
+        small_for_a = signing.sign(key.key_id, key.secret, put_small, signing.resource("bound", "a"))
+
+        def small(object_key: str) -> object_pb2.PutSmallObjectRequest:
+            return object_pb2.PutSmallObjectRequest(
+                header=object_pb2.PutObjectHeader(bucket="bound", key=object_key), data=b"z",
+                end=object_pb2.PutObjectEnd(size_bytes=1))
+        for metadata in (small_for_a, None):
+            with pytest.raises(grpc.RpcError) as err:
+                stub.PutSmallObject(small("b"), metadata=metadata, timeout=10)
+            assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert stub.PutSmallObject(small("a"), metadata=small_for_a, timeout=10).object.size_bytes == 1
+    with cluster.client() as client:
+        assert client.get_bytes("bound", "b") == b"y" and client.get_bytes("bound", "a") == b"z"
 
 
 def test_nodectl_admin_init_makes_the_operator_key_once(cluster_factory, tmp_path):

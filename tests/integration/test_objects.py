@@ -179,6 +179,46 @@ def test_server_rejects_bad_keys_even_from_a_client_that_skips_validation(cluste
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
+def test_a_small_put_in_one_message_is_checked_like_a_stream(cluster, client, bucket):
+    """PutSmallObject (what the client sends for objects up to 1 MiB) stores only what its end message
+    vouches for, refuses more than the small put limit, and refuses a bad key, each with one line and
+    nothing stored; a good one reads back from another node."""
+    import blake3
+    import grpc
+
+    from ringstore.frames import SMALL_PUT_BYTES_MAX
+    from ringstore.v1 import object_pb2, object_pb2_grpc
+
+    def request(key: str, data: bytes, *, size: int | None = None, digest: bytes | None = None, end=True):
+        header = object_pb2.PutObjectHeader(bucket=bucket, key=key)
+        end_message = object_pb2.PutObjectEnd(size_bytes=len(data) if size is None else size,
+                                              blake3=blake3.blake3(data).digest() if digest is None else digest)
+        return object_pb2.PutSmallObjectRequest(header=header, data=data, **({"end": end_message} if end else {}))
+
+    data = payload(SMALL_PUT_BYTES_MAX, 77)
+    refused = [
+        (request("small/too-big", data + b"x"), f"at most {SMALL_PUT_BYTES_MAX}"),
+        (request("small/short", data, size=len(data) - 1), "the client says it sent"),
+        (request("small/altered", data, digest=b"\0" * 32), "hash to"),
+        (request("small/no-end", data, end=False), "needs a header and an end"),
+        (request("", b"abc"), "key"),
+    ]
+    with raw_channel(cluster.any_address()) as channel:
+        stub = object_pb2_grpc.ObjectServiceStub(channel)
+        for message, fragment in refused:
+            with pytest.raises(grpc.RpcError) as err:
+                stub.PutSmallObject(message, timeout=30)
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+            assert fragment in err.value.details() and "\n" not in err.value.details()
+            if message.header.key:
+                with pytest.raises(NotFound):
+                    client.stat(bucket, message.header.key)
+        info = stub.PutSmallObject(request("small/exact", data), timeout=30).object
+    assert info.size_bytes == len(data) and info.blake3 == blake3.blake3(data).digest()
+    with Client(address=cluster.addresses()[-1], timeout_s=60.0) as other:
+        assert other.get_bytes(bucket, "small/exact") == data
+
+
 @pytest.mark.parametrize("field,header_fields,fragment", [
     ("content_type", {"content_type": "t/" + "x" * (1 << 20)}, "content type is 1048578 bytes"),
     ("content_type", {"content_type": "text/plain\nX-Evil: 1"}, "control character"),

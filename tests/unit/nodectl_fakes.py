@@ -236,6 +236,8 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
                                 oldest_tombstone_age_s=3 * 86400 + 7200),
             "node-c": _holdings("node-c", 40, metadata_records=4, placement_records=10),
         }
+        # True: answer PutSmallObject UNIMPLEMENTED, as a node from before it existed does.
+        self.small_put_unimplemented = False
         # GetNodeStatus polls from the start of a drain to LEFT; None: the drain never moves.
         self.drain_polls_to_left: int | None = DRAIN_POLLS_TO_LEFT
         # Per draining node: its holdings when the drain started and the polls since.
@@ -315,14 +317,6 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
         first = next(request_iterator, None)
         if first is None or first.WhichOneof("msg") != "header":
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be a header")
-        header = first.header
-        problem = policy_problem(header.policy)
-        if problem is not None:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
-        with self.lock:
-            self.put_headers.append(header)
-            self._require_bucket(header.bucket, context)
-            bucket_policy = self.buckets[header.bucket].default_policy
         parts = []
         end = None
         for message in request_iterator:
@@ -333,11 +327,28 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
                 end = message.end
             else:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, "header, data, then one end message")
-        data = b"".join(parts)
         # Like the real node: a stream without its end message was interrupted, however it closed.
         if end is None:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           "the PutObject stream stopped without its end message; nothing was stored")
+        return self._store(first.header, b"".join(parts), end, context)
+
+    def PutSmallObject(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if self.small_put_unimplemented:  # a node from before the call existed
+            with self.lock:
+                self.calls.append("PutSmallObject")
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
+        self._enter("PutSmallObject", context)
+        return self._store(request.header, request.data, request.end, context)
+
+    def _store(self, header: Any, data: bytes, end: Any, context: grpc.ServicerContext) -> Any:
+        problem = policy_problem(header.policy)
+        if problem is not None:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        with self.lock:
+            self.put_headers.append(header)
+            self._require_bucket(header.bucket, context)
+            bucket_policy = self.buckets[header.bucket].default_policy
         if end.size_bytes != len(data) or (end.blake3 and end.blake3 != blake3.blake3(data).digest()):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the end message disagrees with the data")
         if header.HasField("size_bytes") and header.size_bytes != len(data):

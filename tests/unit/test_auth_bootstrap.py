@@ -33,6 +33,8 @@ def test_the_init_subkey_is_not_the_cluster_key_or_another_purposes():
     (object_pb2.StatObjectRequest(bucket="", key="orphan"), ""),  # refused by the node; signs nothing
     (admin_pb2.GetClusterStatusRequest(), ""),
     (object_pb2.StatObjectRequest(bucket="a", key="100%/x"), "a/100%25/x"),
+    (object_pb2.PutSmallObjectRequest(header=object_pb2.PutObjectHeader(bucket="photos", key="cat.jpg"),
+                                      data=b"x"), "photos/cat.jpg"),
 ])
 def test_resource_of_reads_bucket_and_key_as_client_and_node_both_do(request_message, expected):
     assert signing.resource_of(request_message) == expected

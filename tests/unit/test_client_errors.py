@@ -35,6 +35,7 @@ from nodectl.client import (
     validate_range,
 )
 from nodectl_fakes import FakeServer
+from ringstore.frames import SMALL_PUT_BYTES_MAX
 
 POLL_DEADLINE_S = 10.0
 
@@ -342,16 +343,32 @@ def test_other_errors_are_not_retried(server: FakeServer, client: Client,
     lambda data, tmp: io.BytesIO(data),
     lambda data, tmp: (tmp / "f.bin", (tmp / "f.bin").write_bytes(data))[0],
 ])
+@pytest.mark.parametrize("size, method", [(3000, "PutSmallObject"), (SMALL_PUT_BYTES_MAX, "PutSmallObject"),
+                                          (SMALL_PUT_BYTES_MAX + 1, "PutObject"), (300_000, "PutObject")])
 def test_replayable_put_is_retried_after_unavailable(
-        server: FakeServer, client: Client, tmp_path: Path, make_data) -> None:
-    """A put of bytes, a seekable file or a path is replayed in full after UNAVAILABLE."""
+        server: FakeServer, client: Client, tmp_path: Path, make_data, size: int, method: str) -> None:
+    """A put of bytes, a seekable file or a path is replayed in full after UNAVAILABLE, in one
+    PutSmallObject message up to the small put limit and as a PutObject stream above it."""
     client.create_bucket("photos")
-    data = os.urandom(300_000)
-    server.node.fail_next("PutObject", grpc.StatusCode.UNAVAILABLE, "node-b down", 1)
+    data = os.urandom(size)
+    server.node.fail_next(method, grpc.StatusCode.UNAVAILABLE, "node-b down", 1)
     info = client.put("photos", "a.bin", make_data(data, tmp_path))
     assert info.size_bytes == len(data)
     assert server.node.objects[("photos", "a.bin")][1] == data
     assert all(h.size_bytes == len(data) for h in server.node.put_headers)
+    assert server.node.calls[1:] == [method, method]
+
+
+def test_a_node_without_small_puts_gets_streams(server: FakeServer, client: Client) -> None:
+    """A node from before PutSmallObject answers UNIMPLEMENTED: the put streams instead, and so do the
+    client's later puts, without asking again."""
+    client.create_bucket("photos")
+    server.node.small_put_unimplemented = True
+    client.put("photos", "a", b"first")
+    client.put("photos", "b", b"second")
+    assert server.node.calls[1:] == ["PutSmallObject", "PutObject", "PutObject"]
+    assert server.node.objects[("photos", "a")][1] == b"first"
+    assert server.node.objects[("photos", "b")][1] == b"second"
 
 
 def test_pipe_put_is_not_retried(server: FakeServer, client: Client) -> None:

@@ -136,8 +136,12 @@ def resource(bucket: str = "", key: str = "") -> str:
 
 def resource_of(request: object) -> str:
     """The resource a call with one request message touches: the message's `bucket` and `key`
-    fields when it has them (every ObjectService and AdminService request names them so). Client
-    and node both read it this way; a streamed request (PutObject) signs the empty resource."""
+    fields when it has them (every ObjectService and AdminService request names them so), or its
+    `header`'s (PutSmallObject carries a PutObjectHeader). Client and node both read it this way; a
+    streamed request (PutObject) signs the empty resource."""
+    header = getattr(request, "header", None)
+    if header is not None and hasattr(header, "bucket"):
+        request = header
     bucket = getattr(request, "bucket", "") or ""
     # A key without a bucket is a bad request the node refuses; it signs the empty resource.
     return resource(bucket, (getattr(request, "key", "") or "") if bucket else "")

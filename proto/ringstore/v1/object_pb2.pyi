@@ -253,6 +253,16 @@ class PutObjectEnd(_message.Message):
     blake3: bytes
     def __init__(self, size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ...) -> None: ...
 
+class PutSmallObjectRequest(_message.Message):
+    __slots__ = ("header", "data", "end")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    header: PutObjectHeader
+    data: bytes
+    end: PutObjectEnd
+    def __init__(self, header: _Optional[_Union[PutObjectHeader, _Mapping]] = ..., data: _Optional[bytes] = ..., end: _Optional[_Union[PutObjectEnd, _Mapping]] = ...) -> None: ...
+
 class PutObjectResponse(_message.Message):
     __slots__ = ("object",)
     OBJECT_FIELD_NUMBER: _ClassVar[int]

@@ -1,10 +1,14 @@
 """Put/get throughput, CPU cost and small-object latency on a local cluster, beside the disk ceiling.
 
     python -m bench.put_get [--nodes 5] [--replicas 3] [--big-mib 256] [--small-count 200]
-                            [--ops 400] [--seed N] [--json PATH] [--insecure | --tls-cost]
+                            [--ops 400] [--seed N] [--json PATH] [--insecure | --tls-cost [--rounds 3]]
 
-`--tls-cost` runs everything on a TLS cluster, then on an --insecure one, back to back, and prints
-TLS against plaintext: MB/s and CPU ms per MB for large and 1 MiB objects, CPU ms per 4 KiB op.
+`--tls-cost` starts a TLS cluster and an --insecure one side by side (lan profile) and runs every
+measurement on each in turn, `--rounds` times (default 3), the order swapped every round, then prints
+the median of each figure and TLS against plaintext: MB/s and CPU ms per MB for large and 1 MiB
+objects, CPU ms per 4 KiB op. Alternating matters: the machine moves more between minutes than TLS
+moves a small op, and two halves run minutes apart measured the minute as much as the transport. The
+idle cluster costs the machine some CPU while the other is measured, but is not counted.
 
 Starts a cluster with cluster-sim (real noded processes on loopback), measures, prints a table and
 writes JSON, then stops every process it started. CPU seconds are summed over this client process and
@@ -45,6 +49,8 @@ from nodectl.client import Client
 MIB = 1024 * 1024
 CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 SMALL_OBJECT_BYTES = 4096
+# --tls-cost's clusters run a deployment's timers, so idle gossip does not blur what TLS costs.
+TLS_COST_PROFILE = "lan"
 CLIENT_TIMEOUT_S = 600.0
 
 
@@ -271,24 +277,62 @@ def cluster_meter(cluster: LocalCluster) -> CpuMeter:
 
 def run(args: argparse.Namespace, *, insecure: bool) -> dict:
     """One cluster, every measurement; TLS on every port unless `insecure`."""
+    with tempfile.TemporaryDirectory(prefix="ringstore-bench-") as tmp:
+        ceiling = disk_ceiling_mb_s(tmp, args.big_mib)
+        with LocalCluster.up(pathlib.Path(tmp, "cluster"), nodes=args.nodes, replicas=args.replicas,
+                             insecure=insecure) as cluster:
+            return {**measure(cluster, args, insecure=insecure), "disk_ceiling_mb_s": ceiling}
+
+
+def measure(cluster: LocalCluster, args: argparse.Namespace, *, insecure: bool, round_number: int = 0) -> dict:
+    """Every measurement once on a running cluster: a big object, `small_count` 1 MiB objects and the
+    4 KiB runs, under keys of their own for each round."""
     policy = {"replicas": args.replicas}
     results: dict = {"nodes": args.nodes, "replicas": args.replicas, "seed": args.seed,
                      "transport": "plaintext (--insecure)" if insecure else "TLS"}
-    with tempfile.TemporaryDirectory(prefix="ringstore-bench-") as tmp:
-        results["disk_ceiling_mb_s"] = disk_ceiling_mb_s(tmp, args.big_mib)
-        with LocalCluster.up(pathlib.Path(tmp, "cluster"), nodes=args.nodes, replicas=args.replicas,
-                             insecure=insecure) as cluster:
-            meter = cluster_meter(cluster)
-            address = cluster.any_address()
-            with cluster.client(address, timeout_s=CLIENT_TIMEOUT_S) as client:
-                client.create_bucket("bench", replicas=args.replicas)
-                results["big"] = put_get_object(client, meter, "bench", "big", args.big_mib * MIB,
-                                                object_seed(args.seed, "big"), policy)
-                results["mib"] = put_get_many(client, meter, "bench", "mib", args.small_count, MIB, args.seed,
-                                              policy)
-            results["small"] = small_ops(cluster, address, meter, "bench", f"replicas={args.replicas}", policy,
-                                         args.ops)
+    meter = cluster_meter(cluster)
+    address = cluster.any_address()
+    bucket = f"bench-{round_number}"
+    with cluster.client(address, timeout_s=CLIENT_TIMEOUT_S) as client:
+        client.create_bucket(bucket, replicas=args.replicas)
+        results["big"] = put_get_object(client, meter, bucket, "big", args.big_mib * MIB,
+                                        object_seed(args.seed + round_number, "big"), policy)
+        results["mib"] = put_get_many(client, meter, bucket, "mib", args.small_count, MIB,
+                                      args.seed + round_number, policy)
+    results["small"] = small_ops(cluster, address, meter, bucket, f"replicas={args.replicas}", policy, args.ops)
     return results
+
+
+def medians(runs: list[dict]) -> dict:
+    """One result with each number the median over `runs` (same shape); other values from the first."""
+    first = runs[0]
+    if isinstance(first, dict):
+        return {key: medians([r[key] for r in runs]) for key in first}
+    if isinstance(first, (int, float)) and not isinstance(first, bool):
+        return median(runs)
+    return first
+
+
+def run_tls_cost(args: argparse.Namespace) -> tuple[dict, dict]:
+    """A TLS and an --insecure cluster up at once; every measurement on each in turn, `rounds` times,
+    the order swapped each round; the median of each figure per cluster, with every round kept."""
+    rounds: dict[str, list[dict]] = {"tls": [], "insecure": []}
+    with tempfile.TemporaryDirectory(prefix="ringstore-bench-") as tmp:
+        ceiling = disk_ceiling_mb_s(tmp, args.big_mib)
+        with LocalCluster.up(pathlib.Path(tmp, "tls"), nodes=args.nodes, replicas=args.replicas,
+                             profile=TLS_COST_PROFILE) as tls_cluster, \
+                LocalCluster.up(pathlib.Path(tmp, "insecure"), nodes=args.nodes, replicas=args.replicas,
+                                insecure=True, profile=TLS_COST_PROFILE) as plain_cluster:
+            order = [("tls", tls_cluster), ("insecure", plain_cluster)]
+            for round_number in range(args.rounds):
+                for name, cluster in (order if round_number % 2 == 0 else order[::-1]):
+                    print(f"round {round_number + 1} of {args.rounds}: {name}", flush=True)
+                    rounds[name].append(measure(cluster, args, insecure=name == "insecure",
+                                                round_number=round_number))
+    tls, plain = (medians(rounds[name]) for name in ("tls", "insecure"))
+    for result, name in ((tls, "tls"), (plain, "insecure")):
+        result.update(disk_ceiling_mb_s=ceiling, rounds=rounds[name], profile=TLS_COST_PROFILE)
+    return tls, plain
 
 
 def report(results: dict, args: argparse.Namespace) -> None:
@@ -312,7 +356,8 @@ def report(results: dict, args: argparse.Namespace) -> None:
 def compare(tls: dict, plain: dict, args: argparse.Namespace) -> dict:
     """What TLS costs: CPU per MB and per small op, TLS against plaintext, from two back-to-back runs."""
     rows = {}
-    print(f"\nTLS against --insecure ({args.nodes} nodes, replicas={args.replicas}; CPU of client and nodes)")
+    print(f"\nTLS against --insecure ({args.nodes} nodes, replicas={args.replicas}; CPU of client and nodes; "
+          f"median of {args.rounds} alternating rounds)")
     print(f"{'figure':<34}{'TLS':>10}{'insecure':>10}{'TLS/ins.':>10}")
     for name, label in [("big", f"{args.big_mib} MiB"), ("mib", f"{args.small_count} x 1 MiB")]:
         for op in ("put", "get"):
@@ -343,17 +388,19 @@ def main() -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--insecure", action="store_true", help="run the cluster in plaintext instead of TLS")
     mode.add_argument("--tls-cost", action="store_true",
-                      help="run TLS, then --insecure, back to back, and print what TLS costs")
+                      help="a TLS and an --insecure cluster side by side, measured in turn; print what TLS costs")
+    parser.add_argument("--rounds", type=int, default=3, help="with --tls-cost: rounds on each cluster (medians)")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
 
     if not args.tls_cost:
         results = run(args, insecure=args.insecure)
         report(results, args)
         write_results(results, "put_get", args.json)
         return
-    tls = run(args, insecure=False)
+    tls, plain = run_tls_cost(args)
     report(tls, args)
-    plain = run(args, insecure=True)
     report(plain, args)
     write_results({"tls": tls, "insecure": plain, "tls_cost": compare(tls, plain, args)}, "put_get_tls", args.json)
 

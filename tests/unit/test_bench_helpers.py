@@ -18,7 +18,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
 
 from bench.__main__ import inline_text, part_seed, size_label  # noqa: E402
 from bench.membership import by_label, first_down_after, loopback_tx_bytes, metric_values  # noqa: E402
-from bench.put_get import SeededStream, object_seed, seeded_bytes  # noqa: E402
+from bench.put_get import SeededStream, medians, object_seed, seeded_bytes  # noqa: E402
 from bench.report import Row, format_table, format_value, median, percentile  # noqa: E402
 
 
@@ -205,3 +205,18 @@ Inter-|   Receive                                                |  Transmit
 def test_loopback_bytes_only_in_a_namespace_of_its_own(interfaces, expected):
     """Loopback transmit bytes count as the run's wire traffic only when lo is the only interface."""
     assert loopback_tx_bytes(NET_DEV_HEADER + "\n".join(interfaces) + "\n") == expected
+
+
+def test_tls_cost_rounds_are_summarised_by_each_figures_median():
+    """--tls-cost's rounds become one result of the same shape: each number its median over the
+    rounds (nearest rank), anything else (labels, lists, flags) from the first round."""
+    rounds = [
+        {"transport": "TLS", "big": {"put_mb_s": 90.0, "chunks": 256}, "small": {"put_c1": {"inline": [True]}},
+         "ok": True},
+        {"transport": "TLS", "big": {"put_mb_s": 110.0, "chunks": 256}, "small": {"put_c1": {"inline": [False]}},
+         "ok": False},
+        {"transport": "TLS", "big": {"put_mb_s": 100.0, "chunks": 256}, "small": {"put_c1": {"inline": [False]}},
+         "ok": False},
+    ]
+    assert medians(rounds) == {"transport": "TLS", "big": {"put_mb_s": 100.0, "chunks": 256},
+                               "small": {"put_c1": {"inline": [True]}}, "ok": True}

@@ -255,7 +255,8 @@ class NodeDaemon:
         storage = cfg.storage
         self.peers = PeerClient(node_id=self.node_id, message_bytes_max=storage.grpc_message_bytes_max,
                                 credentials=self.tls.channel_credentials if self.tls else None,
-                                ca_file=cfg.tls_ca or None, faults=self.faults)
+                                ca_file=cfg.tls_ca or None, faults=self.faults,
+                                on_batch=lambda call, items: self.metrics.peer_batch_items.labels(call).observe(items))
         if self.tls:
             self.tls.on_reload(self.peers.reset)
         delay = []

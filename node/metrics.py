@@ -41,6 +41,11 @@ class Metrics:
         self.get_latency = prom.Histogram("ringstore_get_duration_seconds", "Get latency, first byte to last.",
                                           buckets=LATENCY_BUCKETS_S, registry=r)
         self.put_bytes = prom.Counter("ringstore_put_bytes_total", "Object bytes accepted by puts.", registry=r)
+        self.peer_batch_items = prom.Histogram(
+            "ringstore_peer_batch_items",
+            "Items per call this node sent to a peer for manifest writes and reads (1: a call alone; more: "
+            "calls that queued while the peer was busy, sent as one).", ["call"],
+            buckets=(1, 2, 4, 8, 16, 32, 64), registry=r)
         self.get_bytes = prom.Counter("ringstore_get_bytes_total", "Object bytes served by gets.", registry=r)
         self.shares_received = prom.Counter("ringstore_peer_shares_received_total",
                                             "Chunk replicas or shares stored for other coordinators.", registry=r)

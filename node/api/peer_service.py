@@ -7,7 +7,7 @@ from typing import Callable, Iterator
 import grpc
 
 from node import errors
-from node.api.status import check_parsed, download_method, streaming, unary, unary_method, upload_method
+from node.api.status import check_parsed, download_method, item_error, streaming, unary, unary_method, upload_method
 from node.erasure import slices
 from node.hlc import HybridLogicalClock
 from node.metrics import Metrics
@@ -21,6 +21,9 @@ from ringstore.v1 import peer_pb2
 SERVICE = "ringstore.v1.PeerService"
 # Most shares one HasChunk call may ask about.
 HAS_CHUNK_SHARES_MAX = 4096
+# Most items one PutManifests or GetManifests call may carry (a coordinator sends at most
+# node.peers.batch.BATCH_ITEMS_MAX; this bound is the node's own guard).
+BATCH_ITEMS_MAX = 256
 
 
 class PeerServicer:
@@ -123,10 +126,36 @@ class PeerServicer:
 
     @unary
     def GetManifest(self, request, context):
+        return self._get_manifest(request)
+
+    def _get_manifest(self, request: peer_pb2.GetManifestRequest) -> peer_pb2.GetManifestResponse:
         manifest = self._store.get_manifest(request.tenant, request.bucket, request.key)
         if manifest is None:
             return peer_pb2.GetManifestResponse(found=False)
         return peer_pb2.GetManifestResponse(found=True, manifest=manifest)
+
+    @unary
+    def PutManifests(self, request, context):
+        if len(request.items) > BATCH_ITEMS_MAX:
+            raise errors.InvalidArgument(f"{len(request.items)} manifests in one call; the limit is {BATCH_ITEMS_MAX}")
+        for item in request.items:
+            self._hlc.observe(item.manifest.version)
+        outcomes = self._store.put_manifests([item.manifest for item in request.items])
+        return peer_pb2.PutManifestsResponse(results=[
+            peer_pb2.PutManifestResult(error=item_error(outcome)) if isinstance(outcome, Exception)
+            else peer_pb2.PutManifestResult(superseded=outcome) for outcome in outcomes])
+
+    @unary
+    def GetManifests(self, request, context):
+        if len(request.items) > BATCH_ITEMS_MAX:
+            raise errors.InvalidArgument(f"{len(request.items)} keys in one call; the limit is {BATCH_ITEMS_MAX}")
+        results = []
+        for item in request.items:
+            try:
+                results.append(peer_pb2.GetManifestResult(answer=self._get_manifest(item)))
+            except Exception as err:  # noqa: BLE001 - this item's answer, as its own call's
+                results.append(peer_pb2.GetManifestResult(error=item_error(err)))
+        return peer_pb2.GetManifestsResponse(results=results)
 
     @unary
     def ListManifests(self, request, context):
@@ -233,6 +262,8 @@ class PeerServicer:
             "HasChunk": uu(self.HasChunk, p.HasChunkRequest),
             "PutManifest": uu(self.PutManifest, p.PutManifestRequest),
             "GetManifest": uu(self.GetManifest, p.GetManifestRequest),
+            "PutManifests": uu(self.PutManifests, p.PutManifestsRequest),
+            "GetManifests": uu(self.GetManifests, p.GetManifestsRequest),
             "ListManifests": uu(self.ListManifests, p.ListManifestsRequest),
             "PutBucketRecord": uu(self.PutBucketRecord, p.PutBucketRecordRequest),
             "ListBucketRecords": uu(self.ListBucketRecords, p.ListBucketRecordsRequest),

@@ -16,6 +16,7 @@ from google.protobuf.message import DecodeError
 
 from node import errors, store
 from ringstore import frames
+from ringstore.v1 import peer_pb2
 
 log = logging.getLogger("ringstore.api")
 
@@ -74,6 +75,17 @@ def check_parsed(request: object) -> None:
     if isinstance(request, Malformed):
         raise errors.InvalidArgument(
             f"request is not valid protobuf ({request.reason}); strings such as keys must be UTF-8")
+
+
+def item_error(exc: BaseException) -> peer_pb2.ItemError:
+    """One failed item of a batched call: the status and message its own call would have ended with
+    (an unexpected exception is INTERNAL, logged here with its traceback)."""
+    code = status_of(exc)
+    if code is None:
+        log.error("internal error in one item of a batched call", exc_info=exc)
+        return peer_pb2.ItemError(code=grpc.StatusCode.INTERNAL.value[0],
+                                  message=f"internal error: {type(exc).__name__}; see the node log")
+    return peer_pb2.ItemError(code=code.value[0], message=str(exc))
 
 
 def _abort(context: grpc.ServicerContext, exc: BaseException, method: str) -> None:

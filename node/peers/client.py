@@ -21,6 +21,7 @@ from typing import Callable, Iterable, Iterator
 import grpc
 
 from node.faults import DROPPED_DETAILS, Faults
+from node.peers.batch import CallBatcher
 from ringstore import frames, tls
 from ringstore.v1 import common_pb2, membership_pb2, peer_pb2
 
@@ -31,6 +32,12 @@ ADMIN_SERVICE = "/ringstore.v1.AdminService/"
 RECONNECT_BACKOFF_MS_MAX = 1000
 # Most peers with an open channel; beyond this the least recently added is closed.
 CHANNELS_MAX = 1024
+# gRPC status codes by number, for the item errors of batch calls.
+_STATUS_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def _request_bytes(item: tuple[object, float]) -> int:
+    return item[0].ByteSize()
 
 
 class PeerError(Exception):
@@ -94,6 +101,8 @@ class _Stubs:
         self.has_chunk = unary(PEER_SERVICE, "HasChunk", p.HasChunkRequest, p.HasChunkResponse)
         self.put_manifest = unary(PEER_SERVICE, "PutManifest", p.PutManifestRequest, p.PutManifestResponse)
         self.get_manifest = unary(PEER_SERVICE, "GetManifest", p.GetManifestRequest, p.GetManifestResponse)
+        self.put_manifests = unary(PEER_SERVICE, "PutManifests", p.PutManifestsRequest, p.PutManifestsResponse)
+        self.get_manifests = unary(PEER_SERVICE, "GetManifests", p.GetManifestsRequest, p.GetManifestsResponse)
         self.list_manifests = unary(PEER_SERVICE, "ListManifests", p.ListManifestsRequest, p.ListManifestsResponse)
         self.put_bucket = unary(PEER_SERVICE, "PutBucketRecord", p.PutBucketRecordRequest, p.PutBucketRecordResponse)
         self.list_buckets = unary(PEER_SERVICE, "ListBucketRecords", p.ListBucketRecordsRequest,
@@ -140,7 +149,8 @@ class PeerClient:
 
     def __init__(self, *, node_id: str, message_bytes_max: int,
                  credentials: Callable[[], grpc.ChannelCredentials] | None = None, ca_file: str | None = None,
-                 faults: Faults | None = None) -> None:
+                 faults: Faults | None = None, on_batch: Callable[[str, int], None] = lambda call, items: None
+                 ) -> None:
         self._node_id = node_id
         self._credentials = credentials
         self._ca_file = ca_file
@@ -148,6 +158,19 @@ class PeerClient:
         self._options = channel_options(message_bytes_max)
         self._lock = threading.Lock()
         self._channels: dict[str, tuple[grpc.Channel, _Stubs]] = {}
+        # Manifest writes and reads to one peer, coalesced while it is busy (node/peers/batch.py).
+        self._manifest_puts: CallBatcher = CallBatcher(
+            lambda address, items: self._batched(address, items, lambda s: s.put_manifest, lambda s: s.put_manifests,
+                                                 peer_pb2.PutManifestsRequest,
+                                                 lambda r: peer_pb2.PutManifestResponse(superseded=r.superseded)),
+            size_of=_request_bytes, on_batch=lambda items: on_batch("put_manifest", items))
+        self._manifest_gets: CallBatcher = CallBatcher(
+            lambda address, items: self._batched(address, items, lambda s: s.get_manifest, lambda s: s.get_manifests,
+                                                 peer_pb2.GetManifestsRequest, lambda r: r.answer),
+            size_of=_request_bytes, on_batch=lambda items: on_batch("get_manifest", items))
+        # Peers that answered a batch call UNIMPLEMENTED (an older release): single calls only, until
+        # the peer comes back ALIVE (`forget`), perhaps upgraded.
+        self._unbatched: set[str] = set()
 
     def set_node_id(self, node_id: str) -> None:
         self._node_id = node_id
@@ -176,6 +199,7 @@ class PeerClient:
         here (calls still running on it would fail); it closes when its last user lets go of it."""
         with self._lock:
             self._channels.pop(address, None)
+            self._unbatched.discard(address)
 
     def reset(self) -> None:
         """Drop every channel (after a certificate reload: new channels present the new one). Calls
@@ -188,6 +212,40 @@ class PeerClient:
             return fn(request, timeout=timeout_s)
         except grpc.RpcError as err:
             raise self._error(address, err) from None
+
+    def _batched(self, address: str, items: list[tuple[object, float]], single, batch, batch_request,
+                 answer) -> list[object]:
+        """Send (request, timeout_s) items to one peer: one `batch` call carrying them all, or, for a
+        lone item, a peer without the batch call, or answers too large for one message, each as its
+        `single` call. One outcome per item: its answer, or the PeerError its own call would raise."""
+        try:
+            stubs = self._stubs(address)
+        except PeerError as err:
+            return [PeerError(address, err.code, err.details) for _ in items]
+        if len(items) > 1 and address not in self._unbatched:
+            timeout_s = max(timeout for _, timeout in items)
+            try:
+                reply = batch(stubs)(batch_request(items=[request for request, _ in items]), timeout=timeout_s)
+            except grpc.RpcError as err:
+                if err.code() == grpc.StatusCode.UNIMPLEMENTED:
+                    self._unbatched.add(address)
+                elif err.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    failed = self._error(address, err)
+                    return [PeerError(address, failed.code, failed.details, tls_refused=failed.tls_refused)
+                            for _ in items]
+            else:
+                if len(reply.results) != len(items):
+                    return [PeerError(address, grpc.StatusCode.INTERNAL,
+                                      f"{len(reply.results)} answers to a batch of {len(items)}") for _ in items]
+                return [PeerError(address, _STATUS_BY_NUMBER.get(r.error.code, grpc.StatusCode.UNKNOWN), r.error.message)
+                        if r.HasField("error") else answer(r) for r in reply.results]
+        outcomes: list[object] = []
+        for request, timeout_s in items:
+            try:
+                outcomes.append(single(stubs)(request, timeout=timeout_s))
+            except grpc.RpcError as err:
+                outcomes.append(self._error(address, err))
+        return outcomes
 
     def _error(self, address: str, err: grpc.RpcError) -> PeerError:
         """PeerError for a failed call; a failed TLS handshake in one line that says what is wrong."""
@@ -282,15 +340,15 @@ class PeerClient:
 
     def put_manifest(self, address: str, manifest: common_pb2.Manifest, handoff_for: str,
                      timeout_s: float) -> bool:
-        reply = self._call(address, self._stubs(address).put_manifest,
-                           peer_pb2.PutManifestRequest(manifest=manifest, handoff_for_node_id=handoff_for),
-                           timeout_s)
-        return reply.superseded
+        """Store a manifest version on the peer (in one PutManifests call with others when it is busy)."""
+        request = peer_pb2.PutManifestRequest(manifest=manifest, handoff_for_node_id=handoff_for)
+        return self._manifest_puts.call(address, (request, timeout_s)).superseded
 
     def get_manifest(self, address: str, tenant: str, bucket: str, key: str,
                      timeout_s: float) -> common_pb2.Manifest | None:
-        reply = self._call(address, self._stubs(address).get_manifest,
-                           peer_pb2.GetManifestRequest(tenant=tenant, bucket=bucket, key=key), timeout_s)
+        """The peer's newest version of a key (in one GetManifests call with others when it is busy)."""
+        request = peer_pb2.GetManifestRequest(tenant=tenant, bucket=bucket, key=key)
+        reply = self._manifest_gets.call(address, (request, timeout_s))
         return reply.manifest if reply.found else None
 
     def list_manifests(self, address: str, request: peer_pb2.ListManifestsRequest,

@@ -1105,18 +1105,42 @@ class NodeStore:
     def put_manifest(self, manifest: common_pb2.Manifest) -> bool:
         """Keep the manifest if it is newer than the stored version of its key; returns superseded
         (True when the stored version is newer or equal, so nothing was written)."""
-        where = f"{manifest.tenant}/{manifest.bucket}/{manifest.key}"
-        key = manifest_key(manifest.tenant, manifest.bucket, manifest.key)
-        raw_new = encode_record(manifest, where)
+        return self._put_manifests_together([manifest])[0]
+
+    def put_manifests(self, manifests: Sequence[common_pb2.Manifest]) -> list[bool | Exception]:
+        """`put_manifest` of each, in one transaction: one commit and one fsync for all (group
+        commit). Returns each one's superseded, or the exception its own put_manifest raises. When
+        any fails in the shared transaction (a stored record that does not decode), that
+        transaction is dropped and each is put on its own, so every manifest gets exactly the answer
+        its own call would have had. Two versions of one key in one batch: the later sees the earlier."""
+        try:
+            return self._put_manifests_together(manifests)
+        except Exception:  # noqa: BLE001 - retried one by one below, where each failure is its own
+            outcomes: list[bool | Exception] = []
+            for manifest in manifests:
+                try:
+                    outcomes.append(self.put_manifest(manifest))
+                except Exception as err:  # noqa: BLE001 - this manifest's answer, as its own call's
+                    outcomes.append(err)
+            return outcomes
+
+    def _put_manifests_together(self, manifests: Sequence[common_pb2.Manifest]) -> list[bool]:
+        keys, outcomes = [], []
         with self._meta.write() as txn:
-            raw_old = self._meta.get(txn, self._meta.manifests, key)
-            old = None if raw_old is None else decode_record(common_pb2.Manifest, raw_old, where)
-            superseded = old is not None and version_key(manifest.version) <= version_key(old.version)
-            if not superseded:
-                self._meta.put(txn, self._meta.manifests, key, raw_new)
-                self._count(txn, manifest.tenant, manifest.bucket, old, manifest)
-        self._refilled_key(self._meta.manifests, key)
-        return superseded
+            for manifest in manifests:
+                where = f"{manifest.tenant}/{manifest.bucket}/{manifest.key}"
+                key = manifest_key(manifest.tenant, manifest.bucket, manifest.key)
+                raw_old = self._meta.get(txn, self._meta.manifests, key)
+                old = None if raw_old is None else decode_record(common_pb2.Manifest, raw_old, where)
+                superseded = old is not None and version_key(manifest.version) <= version_key(old.version)
+                if not superseded:
+                    self._meta.put(txn, self._meta.manifests, key, encode_record(manifest, where))
+                    self._count(txn, manifest.tenant, manifest.bucket, old, manifest)
+                keys.append(key)
+                outcomes.append(superseded)
+        for key in keys:
+            self._refilled_key(self._meta.manifests, key)
+        return outcomes
 
     def _count(self, txn: lmdb.Transaction, tenant: str, bucket: str, old: common_pb2.Manifest | None,
                new: common_pb2.Manifest | None) -> None:

@@ -291,3 +291,36 @@ def test_noded_check_metadata_reports_without_changing_anything(tmp_path):
     assert result.output.splitlines()[0].startswith("corrupt record in db manifests (key blake3 ")
     assert "1 of 4 records corrupt" in result.output
     assert _raw(meta, b"manifests", key) == bad
+
+
+def test_manifests_put_together_answer_each_as_its_own_put_would(tmp_path):
+    """put_manifests writes a batch in one transaction; each gets put_manifest's answer: stored
+    (False) or superseded (True), an older version after a newer one of the same key in the batch
+    superseded by it, the usage counter moved once per stored version. A record in the batch whose
+    stored value is corrupt fails alone (CorruptRecord, quarantined) and the others are stored."""
+    store = NodeStore(str(tmp_path / "a"), map_size_bytes=64 * MIB)
+    newer = _manifest("k", 30)
+    newer.version.physical_ms = 5
+    stale = _manifest("stored")
+    store.put_manifest(_manifest("stored", 20))
+    stale.version.physical_ms = 0
+    assert store.put_manifests([_manifest("a"), newer, _manifest("k"), stale, _manifest("bad")]) == \
+        [False, False, True, True, False]
+    assert store.get_manifest("t", "b", "k").size_bytes == 30
+    assert store.bucket_usage("t", "b").objects == 4  # a, k, stored, bad
+    key = b"\0".join([b"t", b"b", b"bad"])
+    with store._meta.env.begin(write=True) as txn:  # the disk changes under the running store
+        raw = txn.get(key, db=store._meta.manifests)
+        txn.put(key, _flip(raw, len(raw) - 3), db=store._meta.manifests)
+    replacement = _manifest("bad")
+    replacement.version.physical_ms = 9
+    later = _manifest("a")
+    later.version.physical_ms = 9
+    outcomes = store.put_manifests([later, replacement])
+    assert outcomes[0] is False and isinstance(outcomes[1], CorruptRecord)
+    assert store.get_manifest("t", "b", "a").version.physical_ms == 9
+    with pytest.raises(CorruptRecord, match="quarantined"):  # until a good copy is put back
+        store.get_manifest("t", "b", "bad")
+    assert store.put_manifests([replacement]) == [False]
+    assert store.get_manifest("t", "b", "bad").version.physical_ms == 9
+    store.close()

@@ -109,6 +109,54 @@ class PutManifestResponse(_message.Message):
     superseded: bool
     def __init__(self, superseded: _Optional[bool] = ...) -> None: ...
 
+class PutManifestsRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[PutManifestRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[PutManifestRequest, _Mapping]]] = ...) -> None: ...
+
+class PutManifestsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[PutManifestResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[PutManifestResult, _Mapping]]] = ...) -> None: ...
+
+class PutManifestResult(_message.Message):
+    __slots__ = ("superseded", "error")
+    SUPERSEDED_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    superseded: bool
+    error: ItemError
+    def __init__(self, superseded: _Optional[bool] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ...) -> None: ...
+
+class GetManifestsRequest(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[GetManifestRequest]
+    def __init__(self, items: _Optional[_Iterable[_Union[GetManifestRequest, _Mapping]]] = ...) -> None: ...
+
+class GetManifestsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[GetManifestResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[GetManifestResult, _Mapping]]] = ...) -> None: ...
+
+class GetManifestResult(_message.Message):
+    __slots__ = ("answer", "error")
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    answer: GetManifestResponse
+    error: ItemError
+    def __init__(self, answer: _Optional[_Union[GetManifestResponse, _Mapping]] = ..., error: _Optional[_Union[ItemError, _Mapping]] = ...) -> None: ...
+
+class ItemError(_message.Message):
+    __slots__ = ("code", "message")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+
 class GetManifestRequest(_message.Message):
     __slots__ = ("tenant", "bucket", "key")
     TENANT_FIELD_NUMBER: _ClassVar[int]

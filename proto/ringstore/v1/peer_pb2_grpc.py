@@ -59,6 +59,16 @@ class PeerServiceStub:
                 request_serializer=ringstore_dot_v1_dot_peer__pb2.GetManifestRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_peer__pb2.GetManifestResponse.FromString,
                 _registered_method=True)
+        self.PutManifests = channel.unary_unary(
+                '/ringstore.v1.PeerService/PutManifests',
+                request_serializer=ringstore_dot_v1_dot_peer__pb2.PutManifestsRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_peer__pb2.PutManifestsResponse.FromString,
+                _registered_method=True)
+        self.GetManifests = channel.unary_unary(
+                '/ringstore.v1.PeerService/GetManifests',
+                request_serializer=ringstore_dot_v1_dot_peer__pb2.GetManifestsRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_peer__pb2.GetManifestsResponse.FromString,
+                _registered_method=True)
         self.ListManifests = channel.unary_unary(
                 '/ringstore.v1.PeerService/ListManifests',
                 request_serializer=ringstore_dot_v1_dot_peer__pb2.ListManifestsRequest.SerializeToString,
@@ -164,6 +174,22 @@ class PeerServiceServicer:
 
     def GetManifest(self, request, context):
         """Read the newest version this replica has of one key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutManifests(self, request, context):
+        """Several PutManifest calls in one: every manifest in one transaction, one fsync. Each item gets
+        the answer its own PutManifest would have had. A coordinator sends one when puts to this replica
+        queue up behind the ones already on the wire (group commit).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetManifests(self, request, context):
+        """Several GetManifest calls in one, each answered as its own would have been.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -299,6 +325,16 @@ def add_PeerServiceServicer_to_server(servicer, server):
                     servicer.GetManifest,
                     request_deserializer=ringstore_dot_v1_dot_peer__pb2.GetManifestRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_peer__pb2.GetManifestResponse.SerializeToString,
+            ),
+            'PutManifests': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutManifests,
+                    request_deserializer=ringstore_dot_v1_dot_peer__pb2.PutManifestsRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_peer__pb2.PutManifestsResponse.SerializeToString,
+            ),
+            'GetManifests': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetManifests,
+                    request_deserializer=ringstore_dot_v1_dot_peer__pb2.GetManifestsRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_peer__pb2.GetManifestsResponse.SerializeToString,
             ),
             'ListManifests': grpc.unary_unary_rpc_method_handler(
                     servicer.ListManifests,
@@ -506,6 +542,60 @@ class PeerService:
             '/ringstore.v1.PeerService/GetManifest',
             ringstore_dot_v1_dot_peer__pb2.GetManifestRequest.SerializeToString,
             ringstore_dot_v1_dot_peer__pb2.GetManifestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutManifests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.PeerService/PutManifests',
+            ringstore_dot_v1_dot_peer__pb2.PutManifestsRequest.SerializeToString,
+            ringstore_dot_v1_dot_peer__pb2.PutManifestsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetManifests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.PeerService/GetManifests',
+            ringstore_dot_v1_dot_peer__pb2.GetManifestsRequest.SerializeToString,
+            ringstore_dot_v1_dot_peer__pb2.GetManifestsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -13,7 +13,10 @@ when a call on the wire ends, its sender hands the slot to the first queued call
 everything queued behind it (up to `items_max` items and `bytes_max` bytes) into one batch call and
 sends it from its own thread. So a batch forms only while the peer is busy, is as large as the
 queue, and costs a queued caller at most the wait for one call to end. Every queued caller is
-answered by some sender within the calls ahead of it, each bounded by its gRPC deadline.
+answered by some sender within the calls ahead of it, each bounded by its gRPC deadline, and a caller
+still queued when its own timeout passes gives up (QueueTimeout). Behind a stalled peer a call so
+waits at most its timeout in the queue and, if a batch took it just before, that batch's deadline:
+twice its own timeout at worst, where every call alone would each have waited once.
 
 Each item gets the outcome its own call would have had: a value, or the exception (a `PeerError`)
 for it alone. `send` answers one outcome per item and raises nothing for an item's failure; an
@@ -41,6 +44,10 @@ BATCH_ITEMS_MAX = 64
 BATCH_BYTES_MAX = 4 * 1024 * 1024
 
 _PENDING = object()
+
+
+class QueueTimeout(Exception):
+    """A call's own timeout passed while it was still queued behind another call to the same peer."""
 
 
 class _Waiter:
@@ -82,7 +89,9 @@ class CallBatcher(Generic[Item, Result]):
         self._lock = threading.Lock()
         self._peers: dict[str, _Peer] = {}
 
-    def call(self, address: str, item: Item) -> Result:
+    def call(self, address: str, item: Item, timeout_s: float | None = None) -> Result:
+        """Raises QueueTimeout when `timeout_s` passes while the item still waits for a call to the
+        peer to end (a stalled peer)."""
         me = _Waiter(item, self._size_of(item))
         with self._lock:
             peer = self._peers.get(address)
@@ -93,8 +102,14 @@ class CallBatcher(Generic[Item, Result]):
                 me.batch = [me]
             else:
                 peer.queued.append(me)
-        if me.batch is None:
-            me.event.wait()  # answered by another caller's batch, or handed the slot to send one
+        if me.batch is None and not me.event.wait(timeout_s):
+            with self._lock:
+                still_queued = me in peer.queued
+                if still_queued:
+                    peer.queued.remove(me)
+            if still_queued:
+                raise QueueTimeout(f"waited {timeout_s:.1f} s behind a call to {address} that did not end")
+            me.event.wait()  # taken into a batch meanwhile: its call is bounded by its own deadline
         if me.outcome is _PENDING:
             self._send_batch(address, peer, me.batch)
         if isinstance(me.outcome, Exception):

@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Iterator
 import grpc
 
 from node.faults import DROPPED_DETAILS, Faults
-from node.peers.batch import CallBatcher
+from node.peers.batch import CallBatcher, QueueTimeout
 from ringstore import frames, tls
 from ringstore.v1 import common_pb2, membership_pb2, peer_pb2
 
@@ -342,14 +342,21 @@ class PeerClient:
                      timeout_s: float) -> bool:
         """Store a manifest version on the peer (in one PutManifests call with others when it is busy)."""
         request = peer_pb2.PutManifestRequest(manifest=manifest, handoff_for_node_id=handoff_for)
-        return self._manifest_puts.call(address, (request, timeout_s)).superseded
+        return self._queued(self._manifest_puts, address, (request, timeout_s)).superseded
 
     def get_manifest(self, address: str, tenant: str, bucket: str, key: str,
                      timeout_s: float) -> common_pb2.Manifest | None:
         """The peer's newest version of a key (in one GetManifests call with others when it is busy)."""
         request = peer_pb2.GetManifestRequest(tenant=tenant, bucket=bucket, key=key)
-        reply = self._manifest_gets.call(address, (request, timeout_s))
+        reply = self._queued(self._manifest_gets, address, (request, timeout_s))
         return reply.manifest if reply.found else None
+
+    @staticmethod
+    def _queued(batcher: CallBatcher, address: str, item: tuple[object, float]):
+        try:
+            return batcher.call(address, item, timeout_s=item[1])
+        except QueueTimeout as err:
+            raise PeerError(address, grpc.StatusCode.DEADLINE_EXCEEDED, str(err)) from None
 
     def list_manifests(self, address: str, request: peer_pb2.ListManifestsRequest,
                        timeout_s: float) -> tuple[list[common_pb2.Manifest], bool]:

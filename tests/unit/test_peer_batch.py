@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from node.peers.batch import CallBatcher
+from node.peers.batch import CallBatcher, QueueTimeout
 
 WAIT_S = 10.0
 
@@ -201,4 +201,26 @@ def test_many_callers_are_all_answered_with_their_own_outcome():
     assert sorted(item for items in sent for item in items) == list(range(200))
     assert max(len(items) for items in sent) <= 16
     assert len(sent) < 200  # some calls did go together
+    assert batcher._peers == {}
+
+
+def test_a_caller_queued_past_its_timeout_gives_up_and_the_others_go_on():
+    """Behind a stalled peer a queued call waits no longer than its own timeout (QueueTimeout), and
+    leaves the queue: the batch sent once the stalled call ends does not carry it."""
+    wire = Wire(hold=True)
+    batcher = CallBatcher(wire.send, size_of=lambda item: 1, in_flight_max=1)
+    busy, busy_outcomes = start_calls(batcher, "a", [1])
+    wire.wait_for_batches(1)
+    started = time.monotonic()
+    with pytest.raises(QueueTimeout, match="waited 0.2 s behind a call to a that did not end"):
+        batcher.call("a", 2, timeout_s=0.2)
+    assert time.monotonic() - started < WAIT_S
+    queued, outcomes = start_calls(batcher, "a", [3])
+    wait_queued(batcher, "a", 1)
+    wire.open(0)
+    wire.wait_for_batches(2)
+    wire.open(1)
+    join(busy + queued)
+    assert busy_outcomes == {1: 10} and outcomes == {3: 30}
+    assert [items for _, items in wire.batches] == [[1], [3]]
     assert batcher._peers == {}

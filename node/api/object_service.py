@@ -300,8 +300,13 @@ class ObjectServicer:
                 self._metrics.auth_failures.labels("link_denied").inc()
                 raise
             manifest, start, length, payload = self._c.get_object(request.bucket, request.key, start, length)
-            yield object_pb2.GetObjectResponse(info=object_pb2.GetObjectInfo(
-                object=object_info(manifest), range_start_bytes=start, range_length_bytes=length))
+            info = object_pb2.GetObjectInfo(object=object_info(manifest), range_start_bytes=start,
+                                            range_length_bytes=length)
+            if request.info_may_carry_data and length <= frames.INFO_DATA_BYTES_MAX:
+                info.data = b"".join(payload)  # the whole range, read before anything is sent
+                self._metrics.get_bytes.inc(len(info.data))
+                payload = iter(())
+            yield object_pb2.GetObjectResponse(info=info)
             for frame in payload:
                 self._metrics.get_bytes.inc(len(frame))
                 yield frame

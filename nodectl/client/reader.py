@@ -49,6 +49,7 @@ class ObjectReader:
         self._requested_start_bytes = range_start_bytes
         self._requested_length_bytes = range_length_bytes
         self._call: Any = None
+        self._info_data: memoryview | None = None  # a small range, come whole in the info message
         self._grpc_timeout_s: float | None = None
         self._watchdog: _Watchdog | None = None
         self._opened_at_s = 0.0
@@ -76,7 +77,7 @@ class ObjectReader:
     def _open(self, start_bytes: int | None, length_bytes: int | None) -> object_pb2.GetObjectInfo:
         """Start one GetObject call and read its info message."""
         self._stop_call()
-        request = object_pb2.GetObjectRequest(bucket=self._bucket, key=self._key)
+        request = object_pb2.GetObjectRequest(bucket=self._bucket, key=self._key, info_may_carry_data=True)
         if start_bytes is not None:
             request.range_start_bytes = start_bytes
         if length_bytes is not None:
@@ -101,7 +102,16 @@ class ObjectReader:
             raise Internal(f"get {self._bucket}/{self._key}: the node sent data before the info")
         self._watchdog.move_to(
             self._opened_at_s + stream_deadline_s(timeout_s, first.info.range_length_bytes))
+        # A small range comes whole in the info message: the first frame, read before the stream's.
+        self._info_data = memoryview(first.info.data) if first.info.data else None
         return first.info
+
+    def _frames(self) -> Iterator[object]:
+        """The data in the info message (if any), then the stream's data messages."""
+        if self._info_data is not None:
+            data, self._info_data = self._info_data, None
+            yield data
+        yield from self._call
 
     def _error(self, err: grpc.RpcError) -> RingstoreError:
         if self._watchdog is not None and self._watchdog.expired:
@@ -130,7 +140,7 @@ class ObjectReader:
         # Bounded: every pass receives one frame, or resumes (at most retries_max times), or ends.
         while True:
             try:
-                for item in self._call:
+                for item in self._frames():
                     if not isinstance(item, memoryview):
                         raise Internal(f"get {self._bucket}/{self._key}: "
                                        "the node sent a second info message mid-stream")

@@ -21,6 +21,10 @@ DATA_FIELD_NUMBER = 2
 # 5.6 ms of CPU instead of 7.0 and ran 17-24 % more per second; 64 and 256 KiB the same either way;
 # 1 MiB worse in one message (37 against 41-51 puts/s), so the limit stays well below that.
 SMALL_PUT_BYTES_MAX = 64 * 1024
+# Largest range a GetObject answer carries inside its info message when the client allows it
+# (GetObjectRequest.info_may_carry_data): one streamed message instead of two for a small object,
+# 0.23 ms less CPU per get over TLS (client and node, 2000 calls). Larger ranges stream as before.
+INFO_DATA_BYTES_MAX = 64 * 1024
 _DATA_TAG = bytes([(DATA_FIELD_NUMBER << 3) | 2])  # field 2, wire type 2 (length-delimited)
 
 Payload = bytes | bytearray | memoryview

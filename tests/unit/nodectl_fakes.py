@@ -57,6 +57,7 @@ from typing import Any
 import blake3
 import grpc
 from click.testing import CliRunner
+from ringstore.frames import INFO_DATA_BYTES_MAX
 from ringstore.v1 import (
     admin_pb2,
     admin_pb2_grpc,
@@ -238,6 +239,8 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
         }
         # True: answer PutSmallObject UNIMPLEMENTED, as a node from before it existed does.
         self.small_put_unimplemented = False
+        # True: put a small range in the info message when the client allows it, as a node does.
+        self.info_carries_data = False
         # GetNodeStatus polls from the start of a drain to LEFT; None: the drain never moves.
         self.drain_polls_to_left: int | None = DRAIN_POLLS_TO_LEFT
         # Per draining node: its holdings when the drain started and the polls since.
@@ -381,8 +384,11 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
         end = len(data)
         if request.HasField("range_length_bytes"):
             end = min(end, start + request.range_length_bytes)
-        yield object_pb2.GetObjectResponse(info=object_pb2.GetObjectInfo(
-            object=info, range_start_bytes=start, range_length_bytes=end - start))
+        head = object_pb2.GetObjectInfo(object=info, range_start_bytes=start, range_length_bytes=end - start)
+        if self.info_carries_data and request.info_may_carry_data and end - start <= INFO_DATA_BYTES_MAX:
+            head.data = data[start:end]  # as a node does for a small range: no data messages follow
+            start = end
+        yield object_pb2.GetObjectResponse(info=head)
         sent = 0
         for offset in range(start, end, self.frame_size_bytes):
             if break_after is not None and sent >= break_after:

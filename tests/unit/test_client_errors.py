@@ -35,7 +35,7 @@ from nodectl.client import (
     validate_range,
 )
 from nodectl_fakes import FakeServer
-from ringstore.frames import SMALL_PUT_BYTES_MAX
+from ringstore.frames import INFO_DATA_BYTES_MAX, SMALL_PUT_BYTES_MAX
 
 POLL_DEADLINE_S = 10.0
 
@@ -437,6 +437,39 @@ def test_get_round_trip_and_ranges(client: Client) -> None:
     seen: list[int] = []
     assert client.get("photos", "a.bin").readinto_file(buffer, progress=seen.append) == len(data)
     assert buffer.getvalue() == data and seen[-1] == len(data)
+
+
+def test_a_small_range_comes_whole_in_the_info_message(server: FakeServer, client: Client) -> None:
+    """The client lets the node put a range of at most 64 KiB in the info message (one message
+    instead of two); it reads it as the range's bytes, checks them against the blake3, and reads a
+    larger range from data messages as before."""
+    server.node.info_carries_data = True
+    client.create_bucket("photos")
+    small, large = os.urandom(3000), os.urandom(200_000)
+    client.put("photos", "small", small)
+    client.put("photos", "large", large)
+    assert client.get_bytes("photos", "small") == small
+    assert client.get_bytes("photos", "large") == large
+    assert client.get_bytes("photos", "large", range_start_bytes=10, range_length_bytes=INFO_DATA_BYTES_MAX) == \
+        large[10:10 + INFO_DATA_BYTES_MAX]
+    assert all(request.info_may_carry_data for request in server.node.get_requests)
+    info, _ = server.node.objects[("photos", "small")]
+    server.node.objects[("photos", "small")] = (info, b"B" * 3000)
+    with pytest.raises(errors.DataLoss, match="blake3"):
+        client.get_bytes("photos", "small")
+
+
+def test_a_resumed_get_reads_a_small_rest_from_the_info_message(server: FakeServer, client: Client) -> None:
+    """A stream broken after its first 64 KiB frame resumes for the rest; when the rest fits, it
+    comes in the resumed call's info message, and every byte arrives once."""
+    server.node.info_carries_data = True
+    client.create_bucket("photos")
+    data = os.urandom(100_000)
+    client.put("photos", "a.bin", data)
+    server.node.get_break_after_bytes = 50_000
+    assert client.get_bytes("photos", "a.bin") == data
+    resumed = server.node.get_requests[-1]
+    assert (resumed.range_start_bytes, resumed.range_length_bytes) == (65_536, 100_000 - 65_536)
 
 
 def test_get_out_of_range_raises_at_start(client: Client) -> None:

@@ -303,16 +303,18 @@ class ObjectInfo(_message.Message):
     def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., version: _Optional[_Union[_common_pb2.VersionStamp, _Mapping]] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., chunk_count: _Optional[int] = ..., created_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ...) -> None: ...
 
 class GetObjectRequest(_message.Message):
-    __slots__ = ("bucket", "key", "range_start_bytes", "range_length_bytes")
+    __slots__ = ("bucket", "key", "range_start_bytes", "range_length_bytes", "info_may_carry_data")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     RANGE_START_BYTES_FIELD_NUMBER: _ClassVar[int]
     RANGE_LENGTH_BYTES_FIELD_NUMBER: _ClassVar[int]
+    INFO_MAY_CARRY_DATA_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     range_start_bytes: int
     range_length_bytes: int
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., range_start_bytes: _Optional[int] = ..., range_length_bytes: _Optional[int] = ...) -> None: ...
+    info_may_carry_data: bool
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., range_start_bytes: _Optional[int] = ..., range_length_bytes: _Optional[int] = ..., info_may_carry_data: _Optional[bool] = ...) -> None: ...
 
 class GetObjectResponse(_message.Message):
     __slots__ = ("info", "data")
@@ -323,14 +325,16 @@ class GetObjectResponse(_message.Message):
     def __init__(self, info: _Optional[_Union[GetObjectInfo, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class GetObjectInfo(_message.Message):
-    __slots__ = ("object", "range_start_bytes", "range_length_bytes")
+    __slots__ = ("object", "range_start_bytes", "range_length_bytes", "data")
     OBJECT_FIELD_NUMBER: _ClassVar[int]
     RANGE_START_BYTES_FIELD_NUMBER: _ClassVar[int]
     RANGE_LENGTH_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
     object: ObjectInfo
     range_start_bytes: int
     range_length_bytes: int
-    def __init__(self, object: _Optional[_Union[ObjectInfo, _Mapping]] = ..., range_start_bytes: _Optional[int] = ..., range_length_bytes: _Optional[int] = ...) -> None: ...
+    data: bytes
+    def __init__(self, object: _Optional[_Union[ObjectInfo, _Mapping]] = ..., range_start_bytes: _Optional[int] = ..., range_length_bytes: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class StatObjectRequest(_message.Message):
     __slots__ = ("bucket", "key")

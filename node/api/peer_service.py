@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import grpc
 
@@ -24,6 +24,11 @@ HAS_CHUNK_SHARES_MAX = 4096
 # Most items one PutManifests or GetManifests call may carry (a coordinator sends at most
 # node.peers.batch.BATCH_ITEMS_MAX; this bound is the node's own guard).
 BATCH_ITEMS_MAX = 256
+
+
+def _check_batch(items: Sequence, what: str) -> None:
+    if len(items) > BATCH_ITEMS_MAX:
+        raise errors.InvalidArgument(f"{len(items)} {what} in one call; the limit is {BATCH_ITEMS_MAX}")
 
 
 class PeerServicer:
@@ -136,25 +141,23 @@ class PeerServicer:
 
     @unary
     def PutManifests(self, request, context):
-        if len(request.items) > BATCH_ITEMS_MAX:
-            raise errors.InvalidArgument(f"{len(request.items)} manifests in one call; the limit is {BATCH_ITEMS_MAX}")
+        _check_batch(request.items, "manifests")
         for item in request.items:
             self._hlc.observe(item.manifest.version)
         outcomes = self._store.put_manifests([item.manifest for item in request.items])
         return peer_pb2.PutManifestsResponse(results=[
-            peer_pb2.PutManifestResult(error=item_error(outcome)) if isinstance(outcome, Exception)
+            peer_pb2.PutManifestResult(error=item_error(outcome, "PutManifests")) if isinstance(outcome, Exception)
             else peer_pb2.PutManifestResult(superseded=outcome) for outcome in outcomes])
 
     @unary
     def GetManifests(self, request, context):
-        if len(request.items) > BATCH_ITEMS_MAX:
-            raise errors.InvalidArgument(f"{len(request.items)} keys in one call; the limit is {BATCH_ITEMS_MAX}")
+        _check_batch(request.items, "keys")
         results = []
         for item in request.items:
             try:
                 results.append(peer_pb2.GetManifestResult(answer=self._get_manifest(item)))
             except Exception as err:  # noqa: BLE001 - this item's answer, as its own call's
-                results.append(peer_pb2.GetManifestResult(error=item_error(err)))
+                results.append(peer_pb2.GetManifestResult(error=item_error(err, "GetManifests")))
         return peer_pb2.GetManifestsResponse(results=results)
 
     @unary

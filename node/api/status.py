@@ -77,23 +77,24 @@ def check_parsed(request: object) -> None:
             f"request is not valid protobuf ({request.reason}); strings such as keys must be UTF-8")
 
 
-def item_error(exc: BaseException) -> peer_pb2.ItemError:
-    """One failed item of a batched call: the status and message its own call would have ended with
-    (an unexpected exception is INTERNAL, logged here with its traceback)."""
+def status_and_message(exc: BaseException, method: str) -> tuple[grpc.StatusCode, str]:
+    """The status and one-line message a call that raised `exc` ends with. Anything unmapped is our
+    bug: logged here with its traceback, INTERNAL with a short message to the caller."""
     code = status_of(exc)
-    if code is None:
-        log.error("internal error in one item of a batched call", exc_info=exc)
-        return peer_pb2.ItemError(code=grpc.StatusCode.INTERNAL.value[0],
-                                  message=f"internal error: {type(exc).__name__}; see the node log")
-    return peer_pb2.ItemError(code=code.value[0], message=str(exc))
+    if code is not None:
+        return code, str(exc)
+    log.error("internal error in %s", method, exc_info=exc)
+    return grpc.StatusCode.INTERNAL, f"internal error in {method}: {type(exc).__name__}; see the node log"
+
+
+def item_error(exc: BaseException, method: str) -> peer_pb2.ItemError:
+    """One failed item of a batched call: the status and message its own call would have ended with."""
+    code, message = status_and_message(exc, method)
+    return peer_pb2.ItemError(code=code.value[0], message=message)
 
 
 def _abort(context: grpc.ServicerContext, exc: BaseException, method: str) -> None:
-    code = status_of(exc)
-    if code is not None:
-        context.abort(code, str(exc))
-    log.exception("internal error in %s", method)
-    context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method}: {type(exc).__name__}; see the node log")
+    context.abort(*status_and_message(exc, method))
 
 
 def unary(fn: Callable) -> Callable:

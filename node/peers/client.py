@@ -159,15 +159,10 @@ class PeerClient:
         self._lock = threading.Lock()
         self._channels: dict[str, tuple[grpc.Channel, _Stubs]] = {}
         # Manifest writes and reads to one peer, coalesced while it is busy (node/peers/batch.py).
-        self._manifest_puts: CallBatcher = CallBatcher(
-            lambda address, items: self._batched(address, items, lambda s: s.put_manifest, lambda s: s.put_manifests,
-                                                 peer_pb2.PutManifestsRequest,
-                                                 lambda r: peer_pb2.PutManifestResponse(superseded=r.superseded)),
-            size_of=_request_bytes, on_batch=lambda items: on_batch("put_manifest", items))
-        self._manifest_gets: CallBatcher = CallBatcher(
-            lambda address, items: self._batched(address, items, lambda s: s.get_manifest, lambda s: s.get_manifests,
-                                                 peer_pb2.GetManifestsRequest, lambda r: r.answer),
-            size_of=_request_bytes, on_batch=lambda items: on_batch("get_manifest", items))
+        self._manifest_puts: CallBatcher = CallBatcher(self._send_manifest_puts, size_of=_request_bytes,
+                                                       on_batch=lambda items: on_batch("put_manifest", items))
+        self._manifest_gets: CallBatcher = CallBatcher(self._send_manifest_gets, size_of=_request_bytes,
+                                                       on_batch=lambda items: on_batch("get_manifest", items))
         # Peers that answered a batch call UNIMPLEMENTED (an older release): single calls only, until
         # the peer comes back ALIVE (`forget`), perhaps upgraded.
         self._unbatched: set[str] = set()
@@ -212,6 +207,15 @@ class PeerClient:
             return fn(request, timeout=timeout_s)
         except grpc.RpcError as err:
             raise self._error(address, err) from None
+
+    def _send_manifest_puts(self, address: str, items: list[tuple[object, float]]) -> list[object]:
+        return self._batched(address, items, lambda s: s.put_manifest, lambda s: s.put_manifests,
+                             peer_pb2.PutManifestsRequest,
+                             lambda result: peer_pb2.PutManifestResponse(superseded=result.superseded))
+
+    def _send_manifest_gets(self, address: str, items: list[tuple[object, float]]) -> list[object]:
+        return self._batched(address, items, lambda s: s.get_manifest, lambda s: s.get_manifests,
+                             peer_pb2.GetManifestsRequest, lambda result: result.answer)
 
     def _batched(self, address: str, items: list[tuple[object, float]], single, batch, batch_request,
                  answer) -> list[object]:

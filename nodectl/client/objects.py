@@ -110,7 +110,7 @@ class _ObjectCalls(_Connection):
     def _put_small_once(self, header: object_pb2.PutObjectHeader, source: _PutSource,
                         progress: Callable[[int], None] | None) -> object_pb2.PutObjectResponse:
         """One PutSmallObject call: the whole object in one message; `progress` once, when it is stored."""
-        data = b"".join(bytes(frame) for frame in source.frames())
+        data = b"".join(source.frames())
         request = object_pb2.PutSmallObjectRequest(
             header=header, data=data,
             end=object_pb2.PutObjectEnd(size_bytes=len(data), blake3=blake3.blake3(data).digest()))

@@ -2,17 +2,27 @@
 and every caller gets its own item's outcome.
 
 `send` here is a function the tests hold at a gate, so "busy" is exact: a call is on the wire until
-the test opens its gate. Every wait is bounded.
+the test opens its gate. Every wait is bounded. The last tests put the batch calls on the wire:
+PeerClient against a real PeerServicer and store over gRPC.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import threading
 import time
 
+import grpc
 import pytest
 
+from node.api.peer_service import PeerServicer
+from node.api.status import unary_method
+from node.hlc import HybridLogicalClock
+from node.metrics import Metrics
 from node.peers.batch import CallBatcher, QueueTimeout
+from node.peers.client import PEER_SERVICE, PeerClient, PeerError
+from node.store import NodeStore
+from ringstore.v1 import common_pb2, peer_pb2
 
 WAIT_S = 10.0
 
@@ -224,3 +234,82 @@ def test_a_caller_queued_past_its_timeout_gives_up_and_the_others_go_on():
     assert busy_outcomes == {1: 10} and outcomes == {3: 30}
     assert [items for _, items in wire.batches] == [[1], [3]]
     assert batcher._peers == {}
+
+
+# -- the batch calls on the wire: a real PeerServicer over gRPC, a real store -----------------------
+
+NOW_MS = 1_700_000_000_000
+
+
+def _manifest(key: str, physical_ms: int) -> common_pb2.Manifest:
+    return common_pb2.Manifest(format_version=1, tenant="t", bucket="b", key=key, size_bytes=1,
+                               version=common_pb2.VersionStamp(physical_ms=physical_ms, node_id="n"))
+
+
+@pytest.fixture
+def peer(tmp_path):
+    """(store, servicer, a function serving a handler set on a port: returns its address)."""
+    store = NodeStore(str(tmp_path / "b"), map_size_bytes=64 * 1024 * 1024)
+    servicer = PeerServicer(store, HybridLogicalClock("node-b", lambda: NOW_MS), Metrics(),
+                            frame_size_bytes=64 * 1024, chunk_size_bytes=4 * 1024 * 1024, node_id="node-b")
+    servers = []
+
+    def serve(handlers) -> str:
+        server = grpc.server(cf.ThreadPoolExecutor(max_workers=4))
+        server.add_generic_rpc_handlers((handlers,))
+        port = server.add_insecure_port("127.0.0.1:0")
+        server.start()
+        servers.append(server)
+        return f"127.0.0.1:{port}"
+
+    yield store, servicer, serve
+    for server in servers:
+        server.stop(None)
+    store.close()
+
+
+def test_batch_calls_answer_each_item_as_its_own_call_would(peer):
+    """Through PeerClient to a real PeerServicer: a batch of writes gives each its superseded flag,
+    a batch of reads each its manifest, absence, or its own error (a quarantined record: DATA_LOSS
+    for that key alone); more items than the node takes is INVALID_ARGUMENT for the whole call."""
+    store, servicer, serve = peer
+    address = serve(servicer.handlers())
+    store.put_manifest(_manifest("old", 5))
+    store.put_manifest(_manifest("bad", 5))
+    key = b"\0".join([b"t", b"b", b"bad"])
+    with store._meta.env.begin(write=True) as txn:  # the disk changes under the running store
+        raw = txn.get(key, db=store._meta.manifests)
+        txn.put(key, raw[:-3] + bytes([raw[-3] ^ 1]) + raw[-2:], db=store._meta.manifests)
+    peers = PeerClient(node_id="node-a", message_bytes_max=8 * 1024 * 1024)
+    try:
+        writes = [(peer_pb2.PutManifestRequest(manifest=_manifest(k, ms)), 10.0) for k, ms in (("new", 7), ("old", 1))]
+        assert [r.superseded for r in peers._send_manifest_puts(address, writes)] == [False, True]
+        reads = [(peer_pb2.GetManifestRequest(tenant="t", bucket="b", key=k), 10.0) for k in ("new", "none", "bad")]
+        found, absent, failed = peers._send_manifest_gets(address, reads)
+        assert found.found and found.manifest.version.physical_ms == 7 and not absent.found
+        assert isinstance(failed, PeerError) and failed.code == grpc.StatusCode.DATA_LOSS
+        assert "corrupt record in db manifests" in failed.details
+        too_many = [(peer_pb2.GetManifestRequest(tenant="t", bucket="b", key=f"k{i}"), 10.0) for i in range(257)]
+        outcomes = peers._send_manifest_gets(address, too_many)
+        assert all(isinstance(o, PeerError) and o.code == grpc.StatusCode.INVALID_ARGUMENT
+                   and o.details == "257 keys in one call; the limit is 256" for o in outcomes)
+    finally:
+        peers.close()
+
+
+def test_a_peer_without_the_batch_calls_is_sent_single_calls(peer):
+    """A node from before the batch calls answers UNIMPLEMENTED: the items go as single calls, each
+    answered, and that peer gets single calls from then on until it is forgotten (back ALIVE)."""
+    store, servicer, serve = peer
+    address = serve(grpc.method_handlers_generic_handler(PEER_SERVICE.strip("/"), {
+        "PutManifest": unary_method(servicer.PutManifest, peer_pb2.PutManifestRequest)}))
+    peers = PeerClient(node_id="node-a", message_bytes_max=8 * 1024 * 1024)
+    try:
+        writes = [(peer_pb2.PutManifestRequest(manifest=_manifest(k, 3)), 10.0) for k in ("a", "b")]
+        assert [r.superseded for r in peers._send_manifest_puts(address, writes)] == [False, False]
+        assert address in peers._unbatched
+        assert store.get_manifest("t", "b", "a") is not None and store.get_manifest("t", "b", "b") is not None
+        peers.forget(address)
+        assert address not in peers._unbatched
+    finally:
+        peers.close()

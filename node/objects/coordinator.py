@@ -109,6 +109,48 @@ class ConvertOutcome:
     unchanged: bool = False
 
 
+class _EarlyRead:
+    """The read of a get's first chunk, started from the first home's answer that names one
+    (`start`), kept only if the quorum's manifest is that very version (`claim`). The bytes are
+    verified against the chunk id like any read, and a read started from an older version is
+    dropped, so starting early changes when the bytes are read, never which. Used only on the
+    get's own thread (`_read_all` calls `on_answer` there)."""
+
+    def __init__(self, coordinator: "Coordinator", range_start: int | None, range_length: int | None) -> None:
+        self._c = coordinator
+        self._range = (range_start, range_length)
+        self._manifest: common_pb2.Manifest | None = None
+        self._future: cf.Future | None = None
+
+    def start(self, manifest: common_pb2.Manifest | None) -> None:
+        if self._future is not None or manifest is None or manifest.tombstone or manifest.inline:
+            return
+        try:
+            start, length = self._c._range(manifest, *self._range)
+        except errors.RingstoreError:
+            return
+        wanted = self._c._wanted(manifest, start, length) if length else []
+        if wanted:
+            self._manifest = manifest
+            self._future = self._c._chunk_pool.submit(self._c._read_part, manifest, wanted[0], start, length)
+
+    def claim(self, manifest: common_pb2.Manifest) -> cf.Future | None:
+        """The read, if it was started from `manifest`'s version; otherwise it is dropped."""
+        future, started_from = self._future, self._manifest
+        self._future = self._manifest = None
+        if future is None:
+            return None
+        if started_from is not None and started_from.version == manifest.version and started_from == manifest:
+            return future
+        future.cancel()
+        return None
+
+    def drop(self) -> None:
+        if self._future is not None:
+            self._future.cancel()
+        self._future = self._manifest = None
+
+
 class Coordinator:
     """Object and bucket operations for one node acting as coordinator."""
 
@@ -154,11 +196,13 @@ class Coordinator:
         return self._view.ring().ordered_nodes(position)[:self._metadata_count()]
 
     def _read_all(self, position: int, fn: Callable[[str], object], *, what: str,
-                  need: Callable[[int], int] | None = None) -> list[object]:
+                  need: Callable[[int], int] | None = None,
+                  on_answer: Callable[[object], None] | None = None) -> list[object]:
         """Ask every live metadata home replica of `position`; need a read quorum of *home*
         answers (`need(homes)`, by default homes - metadata_write_quorum + 1). A handoff copy (a
         stand-in's) never counts: only homes are sure to overlap every acknowledged write, because
-        only home acks count toward a write quorum."""
+        only home acks count toward a write quorum. `on_answer` sees each answer as it comes, before
+        the quorum is known: a hint for work that can start early, never a result."""
         homes = self._metadata_homes(position)
         count = len(homes)
         quorum = need(count) if need is not None else count - self._metadata_quorum(count) + 1
@@ -178,11 +222,17 @@ class Coordinator:
                 answers.append((me, fn(me)))
             except HolderError as err:
                 failures.append(str(err))
+            else:
+                if on_answer is not None:
+                    on_answer(answers[-1][1])
         for future in cf.as_completed(futures):
             try:
                 answers.append((futures[future], future.result()))
             except HolderError as err:
                 failures.append(str(err))
+            else:
+                if on_answer is not None:
+                    on_answer(answers[-1][1])
         if len(answers) < quorum:
             raise errors.Unavailable(
                 f"{what}: read quorum not met: {len(answers)} of {quorum} home replicas answered "
@@ -539,13 +589,16 @@ class Coordinator:
 
     # -- read metadata --------------------------------------------------------------------------
 
-    def current_manifest(self, bucket: str, key: str) -> common_pb2.Manifest:
-        """The newest non-tombstone version, or NotFound."""
+    def current_manifest(self, bucket: str, key: str,
+                         on_answer: Callable[[common_pb2.Manifest | None], None] | None = None
+                         ) -> common_pb2.Manifest:
+        """The newest non-tombstone version, or NotFound. `on_answer` sees each home's answer as
+        it arrives (see `_read_all`)."""
         self.bucket(bucket)
         validate.object_key(key, self._config.key_length_bytes_max)
         position = metadata_position(self.tenant, bucket)
         answers = self._read_all(position, lambda n: self._replicas.get_manifest(n, self.tenant, bucket, key),
-                                 what=f"reading the manifest of {bucket}/{key}")
+                                 what=f"reading the manifest of {bucket}/{key}", on_answer=on_answer)
         newest: common_pb2.Manifest | None = None
         for _, manifest in answers:
             newest = newer(manifest, newest)
@@ -576,56 +629,86 @@ class Coordinator:
 
     def get_object(self, bucket: str, key: str, range_start: int | None, range_length: int | None
                    ) -> tuple[common_pb2.Manifest, int, int, Iterator[memoryview]]:
-        """(manifest, range start, range length, iterator of payload frames)."""
-        manifest = self.current_manifest(bucket, key)
+        """(manifest, range start, range length, iterator of payload frames).
+
+        The first chunk's read starts as soon as one home's manifest names it, while the other
+        homes are still answering; it is used only if the quorum's newest version is that same
+        manifest, and dropped otherwise. At one client, a 1 MiB get waited for its manifest quorum
+        and then for its chunk; now for the longer of the two."""
+        early = _EarlyRead(self, range_start, range_length)
+        try:
+            manifest = self.current_manifest(bucket, key, on_answer=early.start)
+            start, length = self._range(manifest, range_start, range_length)
+        except BaseException:
+            early.drop()
+            raise
+        return manifest, start, length, self._frames(manifest, start, length, early.claim(manifest))
+
+    @staticmethod
+    def _range(manifest: common_pb2.Manifest, range_start: int | None, range_length: int | None
+               ) -> tuple[int, int]:
+        """(start, length) of the requested range of `manifest`'s object, or OutOfRange."""
         size = manifest.size_bytes
         start = range_start or 0
         # A range must start inside the object, so no range of an empty object is satisfiable
         # (HTTP's 416 for `bytes=0-0` of an empty body); a get without a range reads it.
         if range_start is not None and start >= size:
+            name = f"{manifest.bucket}/{manifest.key}"
             if size == 0:
-                raise errors.OutOfRange(f"range starts at byte {start} but {bucket}/{key} is empty "
+                raise errors.OutOfRange(f"range starts at byte {start} but {name} is empty "
                                         "(0 bytes); read it without a range")
             raise errors.OutOfRange(
-                f"range starts at byte {start} but {bucket}/{key} is {size} bytes; start below {size}")
-        length = size - start if range_length is None else min(range_length, size - start)
-        return manifest, start, length, self._frames(manifest, start, length)
+                f"range starts at byte {start} but {name} is {size} bytes; start below {size}")
+        return start, size - start if range_length is None else min(range_length, size - start)
 
-    def _frames(self, manifest: common_pb2.Manifest, start: int, length: int) -> Iterator[memoryview]:
-        frame = self._config.frame_size_bytes
+    @staticmethod
+    def _wanted(manifest: common_pb2.Manifest, start: int, length: int) -> list[common_pb2.ChunkRef]:
+        """The chunks of `manifest` that hold part of [start, start + length)."""
         end = start + length
+        return [c for c in manifest.chunks if c.offset_bytes < end and c.offset_bytes + c.size_bytes > start]
+
+    def _read_part(self, manifest: common_pb2.Manifest, ref: common_pb2.ChunkRef, start: int,
+                   length: int) -> memoryview:
+        """The part of [start, start + length) that lies in the chunk `ref`, verified."""
+        lo = max(start, ref.offset_bytes) - ref.offset_bytes
+        hi = min(start + length, ref.offset_bytes + ref.size_bytes) - ref.offset_bytes
+        return self.chunks.read(ref, manifest.policy, f"{manifest.bucket}/{manifest.key}", lo, hi)
+
+    def _frames(self, manifest: common_pb2.Manifest, start: int, length: int,
+                first: cf.Future | None = None) -> Iterator[memoryview]:
+        """The range's bytes in frames; `first`, when given, is the read of its first chunk,
+        already started."""
+        frame = self._config.frame_size_bytes
         if length == 0:
             return
         if manifest.inline:
-            yield from slices(memoryview(manifest.inline_data)[start:end], frame)
+            yield from slices(memoryview(manifest.inline_data)[start:start + length], frame)
             return
-        wanted = [c for c in manifest.chunks if c.offset_bytes < end and c.offset_bytes + c.size_bytes > start]
-        name = f"{manifest.bucket}/{manifest.key}"
+        wanted = self._wanted(manifest, start, length)
 
         def read(ref: common_pb2.ChunkRef) -> memoryview:
-            """The part of [start, end) that lies in this chunk."""
-            lo = max(start, ref.offset_bytes) - ref.offset_bytes
-            hi = min(end, ref.offset_bytes + ref.size_bytes) - ref.offset_bytes
-            return self.chunks.read(ref, manifest.policy, name, lo, hi)
+            return self._read_part(manifest, ref, start, length)
 
-        if len(wanted) == 1:  # nothing to read ahead of: read it here, without a hand-off to the pool
+        if len(wanted) == 1 and first is None:  # nothing to read ahead of: read it here, without a hand-off
             yield from slices(read(wanted[0]), frame)
             return
-        ahead: collections.deque[tuple[common_pb2.ChunkRef, cf.Future]] = collections.deque()
+        ahead: collections.deque[cf.Future] = collections.deque()
         pending = iter(wanted)
+        if first is not None:
+            next(pending)
+            ahead.append(first)
         try:
             while True:
                 while len(ahead) <= self._config.get_readahead_chunks_max:
                     ref = next(pending, None)
                     if ref is None:
                         break
-                    ahead.append((ref, self._chunk_pool.submit(read, ref)))
+                    ahead.append(self._chunk_pool.submit(read, ref))
                 if not ahead:
                     return
-                ref, future = ahead.popleft()
-                yield from slices(future.result(), frame)
+                yield from slices(ahead.popleft().result(), frame)
         finally:
-            for _, future in ahead:
+            for future in ahead:
                 future.cancel()
 
     def chunk_placement(self, ref: common_pb2.ChunkRef,

@@ -3,6 +3,7 @@ writes count home replicas only, so a read never answers from a set of replicas 
 acknowledged write."""
 
 import concurrent.futures as cf
+import threading
 
 import pytest
 
@@ -96,3 +97,61 @@ def test_two_homes_answering_give_the_newest_version(pool):
     replicas = Replicas({a: manifest(1), b: manifest(2)}, unreachable=set())
     got = coordinator(View(down={c}), replicas, pool).current_manifest("photos", "k")
     assert got.version.physical_ms == 2
+
+
+class Chunks:
+    """The chunk reads a get makes: bytes per chunk id, each read recorded; `started` is set by the
+    first read, so a test can hold the later homes' answers until an early read has begun."""
+
+    def __init__(self, held: dict[bytes, bytes]) -> None:
+        self.held = held
+        self.reads: list[bytes] = []
+        self.started = threading.Event()
+
+    def read(self, ref, policy, name, lo, hi):
+        self.reads.append(bytes(ref.chunk_id))
+        self.started.set()
+        return memoryview(self.held[bytes(ref.chunk_id)])[lo:hi]
+
+
+def stored(physical_ms: int, data: bytes) -> common_pb2.Manifest:
+    m = manifest(physical_ms)
+    m.size_bytes = len(data)
+    m.policy.replication.replicas = 3
+    m.chunks.add(chunk_id=bytes([physical_ms]) * 32, offset_bytes=0, size_bytes=len(data))
+    return m
+
+
+class SlowHomes(Replicas):
+    """Homes in `after` answer only once a chunk read has started."""
+
+    def __init__(self, held, after: set[str], chunks: Chunks) -> None:
+        super().__init__(held, unreachable=set())
+        self.after, self.chunks = after, chunks
+
+    def get_manifest(self, node_id, tenant, bucket, key):
+        if node_id in self.after:
+            assert self.chunks.started.wait(10), "no chunk read started from the first answer"
+        return super().get_manifest(node_id, tenant, bucket, key)
+
+
+@pytest.mark.parametrize("first", ["stale", "newest"])
+def test_a_get_reads_its_chunk_from_the_first_answer_and_keeps_it_only_if_the_quorum_agrees(pool, first):
+    """The first chunk's read starts from the first home's answer, before the quorum is in. When that
+    answer is a stale home's v1, the read is dropped and v2's chunk is read and returned; when it is
+    already v2, that one read is all the get makes."""
+    a, b, c = HOMES
+    old, new = b"old bytes" * 100, b"new bytes" * 100
+    chunks = Chunks({bytes([1]) * 32: old, bytes([2]) * 32: new})
+    held = {a: stored(1, old), b: stored(2, new), c: stored(2, new)}
+    quick = {a} if first == "stale" else {b}
+    replicas = SlowHomes(held, after=set(HOMES) - quick, chunks=chunks)
+    co = coordinator(View(down=set()), replicas, pool)
+    co.chunks = chunks
+    got, start, length, frames = co.get_object("photos", "k", None, None)
+    assert got.version.physical_ms == 2 and (start, length) == (0, len(new))
+    assert b"".join(frames) == new
+    if first == "stale":
+        assert chunks.reads == [bytes([1]) * 32, bytes([2]) * 32]
+    else:
+        assert chunks.reads == [bytes([2]) * 32]

@@ -18,7 +18,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
 
 from bench.__main__ import inline_text, part_seed, size_label  # noqa: E402
 from bench.membership import by_label, first_down_after, loopback_tx_bytes, metric_values  # noqa: E402
-from bench.put_get import SeededStream, medians, object_seed, seeded_bytes  # noqa: E402
+from bench.put_get import SEED_BLOCK_BYTES, SeededStream, medians, object_seed, seeded_bytes  # noqa: E402
 from bench.report import Row, format_table, format_value, median, percentile  # noqa: E402
 
 
@@ -162,6 +162,22 @@ def test_seeded_stream_reads_the_seeded_bytes_in_any_frames_and_seeks():
     assert stream.read(3) == expected[-10:-7]
     with pytest.raises(ValueError):
         stream.seek(-1)
+
+
+def test_every_block_of_a_seeded_object_differs_and_reads_the_same_across_block_edges():
+    """Objects are made of one shared block with a per-object, per-block tag: no two MiB of an object
+    may be equal (a chunk or share stored once for two would flatter the bench), and a read that
+    starts before a block's edge or inside its tag gives the same bytes as the whole object."""
+    seed = object_seed(3, "m")
+    size = 3 * SEED_BLOCK_BYTES + 100
+    whole = seeded_bytes(seed, size)
+    assert len({whole[i:i + SEED_BLOCK_BYTES] for i in range(0, 3 * SEED_BLOCK_BYTES, SEED_BLOCK_BYTES)}) == 3
+    stream = SeededStream(seed, size)
+    stream.seek(SEED_BLOCK_BYTES - 10)
+    assert stream.read(50) == whole[SEED_BLOCK_BYTES - 10:SEED_BLOCK_BYTES + 40]
+    stream.seek(2 * SEED_BLOCK_BYTES + 5)
+    assert stream.read(10) == whole[2 * SEED_BLOCK_BYTES + 5:2 * SEED_BLOCK_BYTES + 15]
+    assert stream.read() == whole[2 * SEED_BLOCK_BYTES + 15:]
 
 
 def test_object_seeds_differ_by_run_and_name():

@@ -4,7 +4,8 @@
                             [--rate 100] [--perf] [--out DIR]
 
 Cases: put-1g, put-1g-ec, get-1g, get-1g-ec (one 1 GiB object, replicas=3 or ec=4+2), get-1m,
-get-1m-ec, put-1m, put-1m-ec (200 x 1 MiB), get-4k-c16, put-4k-c16 (400 x 4 KiB at concurrency 16), idle (10 s).
+get-1m-ec, put-1m, put-1m-ec (200 x 1 MiB), get-4k-c16, put-4k-c16 (400 x 4 KiB at concurrency 16), get-4k-c1,
+put-4k-c1 (400 x 4 KiB, one at a time), idle (10 s).
 
 Starts a cluster (cluster-sim, real noded processes, TLS unless --insecure), prepares what the case
 reads, then runs the case once while it samples:
@@ -43,7 +44,7 @@ from cluster_sim.cluster import PROFILES, LocalCluster
 
 MIB = 1024 * 1024
 CASES = ("put-1g", "put-1g-ec", "get-1g", "get-1g-ec", "put-1m", "put-1m-ec", "get-1m", "get-1m-ec", "get-4k-c16",
-         "put-4k-c16", "idle")
+         "put-4k-c16", "get-4k-c1", "put-4k-c1", "idle")
 IDLE_S = 10.0
 EXITED = "threads that ended"
 TOP = 25
@@ -205,8 +206,9 @@ def run_case(cluster: LocalCluster, case: str, out: pathlib.Path, rate: int, see
             keys = [f"m/{i}" for i in range(200)]
             for key in keys:
                 client.put(bucket, key, put_get.seeded_bytes(put_get.object_seed(seed, key), MIB), **policy)
-        elif case == "get-4k-c16":
-            put_get.latency_run(cluster, address, bucket, 16, 400, "put", prefix="s", policy=policy)
+        elif case.startswith("get-4k"):  # the keys the get run reads: writer w's i-th key
+            put_get.latency_run(cluster, address, bucket, 16 if case == "get-4k-c16" else 1, 400, "put",
+                                prefix="s", policy=policy)
         elif case.startswith("get-1g"):
             client.put(bucket, "big", big, **policy)
 
@@ -226,6 +228,10 @@ def run_case(cluster: LocalCluster, case: str, out: pathlib.Path, rate: int, see
                 put_get.latency_run(cluster, address, bucket, 16, 400, "get", prefix="s")
             elif case == "put-4k-c16":
                 put_get.latency_run(cluster, address, bucket, 16, 400, "put", prefix="s", policy=policy)
+            elif case == "get-4k-c1":
+                put_get.latency_run(cluster, address, bucket, 1, 400, "get", prefix="s")
+            elif case == "put-4k-c1":
+                put_get.latency_run(cluster, address, bucket, 1, 400, "put", prefix="s", policy=policy)
             elif case == "idle":
                 time.sleep(IDLE_S)  # what the nodes' own loops cost with no request at all
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import grpc
 
 from node import errors
-from node.api.status import check_parsed, download_method, item_error, streaming, unary, unary_method, upload_method
+from node.api.status import (check_parsed, download_method, item_error, streaming, unary, unary_method, upload_method,
+                             whole_share_method)
 from node.erasure import slices
 from node.hlc import HybridLogicalClock
 from node.metrics import Metrics
@@ -16,6 +17,7 @@ from node.objects.chunk_io import holder_key
 from node.objects.replicas import DEEP_PROBE_SHARES_MAX, DeepThrottle, share_key
 from node.quota.desk import QuotaDesk
 from node.store import LIST_MANIFESTS_LIMIT_MAX, ChecksumMismatch, CorruptShare, NodeStore, ShareNotFound
+from ringstore import frames
 from ringstore.v1 import peer_pb2
 
 SERVICE = "ringstore.v1.PeerService"
@@ -54,7 +56,22 @@ class PeerServicer:
         check_parsed(first)
         if first is None or isinstance(first, memoryview) or first.WhichOneof("msg") != "header":
             raise errors.InvalidArgument("a StoreChunk stream must start with a header message")
-        header = first.header
+
+        def data() -> Iterator[memoryview]:
+            for item in request_iterator:
+                check_parsed(item)
+                if not isinstance(item, memoryview):
+                    raise errors.InvalidArgument("a StoreChunk stream carries one header, then only data")
+                yield item
+
+        return self._store_share(first.header, data())
+
+    @unary
+    def StoreShare(self, request: frames.HeaderAndData, context) -> peer_pb2.StoreChunkResponse:
+        return self._store_share(request.header, [memoryview(request.data)])
+
+    def _store_share(self, header: peer_pb2.StoreChunkHeader, parts: Iterable[memoryview]
+                     ) -> peer_pb2.StoreChunkResponse:
         if header.size_bytes > self._share_bytes_max:
             raise errors.InvalidArgument(
                 f"share is {header.size_bytes} bytes; the largest this node accepts is {self._share_bytes_max}")
@@ -63,10 +80,7 @@ class PeerServicer:
         # Reserves the declared size: a copy that would take this node past a disk-full watermark
         # is refused (StoreFull -> RESOURCE_EXHAUSTED) before its data is read.
         with self._store.begin_share(key, header.size_bytes) as writer:
-            for item in request_iterator:
-                check_parsed(item)
-                if not isinstance(item, memoryview):
-                    raise errors.InvalidArgument("a StoreChunk stream carries one header, then only data")
+            for item in parts:
                 received += len(item)
                 if received > header.size_bytes:
                     raise errors.InvalidArgument(f"share stream exceeds its declared {header.size_bytes} bytes")
@@ -87,14 +101,30 @@ class PeerServicer:
 
     @streaming
     def FetchChunk(self, request: peer_pb2.FetchChunkRequest, context):
+        header, data = self._read_share(request)
+        yield peer_pb2.FetchChunkResponse(header=header)
+        if not request.header_only:
+            yield from slices(data, self._frame_size_bytes)
+
+    @unary
+    def FetchShare(self, request: peer_pb2.FetchChunkRequest, context) -> frames.HeaderAndData:
+        info = self._store.share_info(share_key(request.share))
+        if info is not None and info.size_bytes > self._frame_size_bytes:
+            # The caller streams it instead (FetchChunk) on this status.
+            raise errors.ResourceExhausted(
+                f"share is {info.size_bytes} bytes, more than one message carries ({self._frame_size_bytes}); "
+                "fetch it with FetchChunk")
+        return frames.HeaderAndData(*self._read_share(request))
+
+    def _read_share(self, request: peer_pb2.FetchChunkRequest) -> tuple[peer_pb2.FetchChunkHeader, bytes]:
+        """The copy's header and its verified bytes (none for a header_only request)."""
         key = share_key(request.share)
         if request.header_only:
             info = self._store.share_info(key)
             if info is None:
                 raise errors.NotFound(f"share {key.suffix()} of chunk {key.chunk_id.hex()} not found on this node")
-            yield peer_pb2.FetchChunkResponse(header=peer_pb2.FetchChunkHeader(
-                size_bytes=info.size_bytes, blake3=info.blake3, references=self._store.references(key)))
-            return
+            return peer_pb2.FetchChunkHeader(size_bytes=info.size_bytes, blake3=info.blake3,
+                                             references=self._store.references(key)), b""
         try:
             data = self._store.read_share(key)
         except ShareNotFound as err:
@@ -103,10 +133,8 @@ class PeerServicer:
             self._metrics.corrupt_shares.inc()
             raise errors.DataLoss(str(err)) from None
         info = self._store.share_info(key)
-        yield peer_pb2.FetchChunkResponse(header=peer_pb2.FetchChunkHeader(
-            size_bytes=len(data), blake3=info.blake3 if info is not None else b"",
-            references=self._store.references(key)))
-        yield from slices(data, self._frame_size_bytes)
+        return peer_pb2.FetchChunkHeader(size_bytes=len(data), blake3=info.blake3 if info is not None else b"",
+                                         references=self._store.references(key)), data
 
     @unary
     def HasChunk(self, request, context):
@@ -262,6 +290,11 @@ class PeerServicer:
         return grpc.method_handlers_generic_handler(SERVICE, {
             "StoreChunk": upload_method(self.StoreChunk, p.StoreChunkRequest),
             "FetchChunk": download_method(self.FetchChunk, p.FetchChunkRequest),
+            "StoreShare": whole_share_method(
+                self.StoreShare, frames.header_and_data_decoder(p.StoreShareRequest, p.StoreChunkHeader),
+                lambda response: response.SerializeToString()),
+            "FetchShare": whole_share_method(
+                self.FetchShare, p.FetchChunkRequest.FromString, frames.serialize_header_and_data),
             "HasChunk": uu(self.HasChunk, p.HasChunkRequest),
             "PutManifest": uu(self.PutManifest, p.PutManifestRequest),
             "GetManifest": uu(self.GetManifest, p.GetManifestRequest),

@@ -146,6 +146,14 @@ def upload_method(fn: Callable, request_cls) -> grpc.RpcMethodHandler:
         fn, request_deserializer=tolerant(frames.decoder(request_cls)), response_serializer=_serialize)
 
 
+def whole_share_method(fn: Callable, request_decoder: Callable[[bytes], object],
+                       response_serializer: Callable[[object], bytes]) -> grpc.RpcMethodHandler:
+    """A unary-unary handler for a header-and-data message (`ringstore.frames.HeaderAndData`): the
+    payload side is never copied into or out of a protobuf field."""
+    return grpc.unary_unary_rpc_method_handler(fn, request_deserializer=tolerant(request_decoder),
+                                               response_serializer=response_serializer)
+
+
 def download_method(fn: Callable, request_cls) -> grpc.RpcMethodHandler:
     """A server-streaming handler that may yield raw payload buffers as data frames."""
     return grpc.unary_stream_rpc_method_handler(

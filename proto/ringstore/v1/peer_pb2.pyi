@@ -47,6 +47,14 @@ class StoreChunkRequest(_message.Message):
     data: bytes
     def __init__(self, header: _Optional[_Union[StoreChunkHeader, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
 
+class StoreShareRequest(_message.Message):
+    __slots__ = ("header", "data")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    header: StoreChunkHeader
+    data: bytes
+    def __init__(self, header: _Optional[_Union[StoreChunkHeader, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
+
 class StoreChunkResponse(_message.Message):
     __slots__ = ("already_present",)
     ALREADY_PRESENT_FIELD_NUMBER: _ClassVar[int]
@@ -72,6 +80,14 @@ class FetchChunkHeader(_message.Message):
     def __init__(self, size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., references: _Optional[_Iterable[_Union[_common_pb2.ObjectRef, _Mapping]]] = ...) -> None: ...
 
 class FetchChunkResponse(_message.Message):
+    __slots__ = ("header", "data")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    header: FetchChunkHeader
+    data: bytes
+    def __init__(self, header: _Optional[_Union[FetchChunkHeader, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class FetchShareResponse(_message.Message):
     __slots__ = ("header", "data")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]

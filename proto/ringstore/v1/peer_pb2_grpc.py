@@ -44,6 +44,16 @@ class PeerServiceStub:
                 request_serializer=ringstore_dot_v1_dot_peer__pb2.FetchChunkRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_peer__pb2.FetchChunkResponse.FromString,
                 _registered_method=True)
+        self.StoreShare = channel.unary_unary(
+                '/ringstore.v1.PeerService/StoreShare',
+                request_serializer=ringstore_dot_v1_dot_peer__pb2.StoreShareRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_peer__pb2.StoreChunkResponse.FromString,
+                _registered_method=True)
+        self.FetchShare = channel.unary_unary(
+                '/ringstore.v1.PeerService/FetchShare',
+                request_serializer=ringstore_dot_v1_dot_peer__pb2.FetchChunkRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_peer__pb2.FetchShareResponse.FromString,
+                _registered_method=True)
         self.HasChunk = channel.unary_unary(
                 '/ringstore.v1.PeerService/HasChunk',
                 request_serializer=ringstore_dot_v1_dot_peer__pb2.HasChunkRequest.SerializeToString,
@@ -153,6 +163,21 @@ class PeerServiceServicer:
 
     def FetchChunk(self, request, context):
         """Read one replica or share: a header, then data messages.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StoreShare(self, request, context):
+        """StoreChunk in one message, for a copy that fits in one: the header and every byte in a unary
+        call, which costs both ends less than a stream of two messages. Same checks, same answer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FetchShare(self, request, context):
+        """FetchChunk in one message: the header and every byte in a unary answer.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -311,6 +336,16 @@ def add_PeerServiceServicer_to_server(servicer, server):
                     request_deserializer=ringstore_dot_v1_dot_peer__pb2.FetchChunkRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_peer__pb2.FetchChunkResponse.SerializeToString,
             ),
+            'StoreShare': grpc.unary_unary_rpc_method_handler(
+                    servicer.StoreShare,
+                    request_deserializer=ringstore_dot_v1_dot_peer__pb2.StoreShareRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_peer__pb2.StoreChunkResponse.SerializeToString,
+            ),
+            'FetchShare': grpc.unary_unary_rpc_method_handler(
+                    servicer.FetchShare,
+                    request_deserializer=ringstore_dot_v1_dot_peer__pb2.FetchChunkRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_peer__pb2.FetchShareResponse.SerializeToString,
+            ),
             'HasChunk': grpc.unary_unary_rpc_method_handler(
                     servicer.HasChunk,
                     request_deserializer=ringstore_dot_v1_dot_peer__pb2.HasChunkRequest.FromString,
@@ -461,6 +496,60 @@ class PeerService:
             '/ringstore.v1.PeerService/FetchChunk',
             ringstore_dot_v1_dot_peer__pb2.FetchChunkRequest.SerializeToString,
             ringstore_dot_v1_dot_peer__pb2.FetchChunkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StoreShare(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.PeerService/StoreShare',
+            ringstore_dot_v1_dot_peer__pb2.StoreShareRequest.SerializeToString,
+            ringstore_dot_v1_dot_peer__pb2.StoreChunkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FetchShare(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.PeerService/FetchShare',
+            ringstore_dot_v1_dot_peer__pb2.FetchChunkRequest.SerializeToString,
+            ringstore_dot_v1_dot_peer__pb2.FetchShareResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -187,9 +187,11 @@ class StorageConfig:
     # Metadata replicas that must have a manifest durably before a put is acknowledged.
     metadata_write_quorum: int = 2
     # Chunks a put coordinator may have in flight to holders at once; bounds its memory to about
-    # this many times chunk_size_bytes. 3, not 4: a 1 GiB put is as fast and as cheap with 3 (four
-    # alternating pairs, replicas=3 and ec=4+2, bench.profile) and its coordinator peaks 10 MiB lower.
-    put_inflight_chunks_max: int = 3
+    # this many times chunk_size_bytes. 2: since a copy goes to a holder as one unary call, gRPC keeps
+    # the call's copy of it until the holder answers, and with 3 the coordinator of a 1 GiB
+    # replicas=3 put peaked at 160 MiB; with 2 at 145, as fast (docs/design.md, "A copy in one unary
+    # call"). Earlier 3, not 4, for the same reason with streams.
+    put_inflight_chunks_max: int = 2
     # Chunks a get coordinator reads ahead of the one it is sending.
     get_readahead_chunks_max: int = 2
     # An erasure-coded read that has waited this long for a share asks one more holder (a parity

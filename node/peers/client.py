@@ -286,7 +286,7 @@ class PeerClient:
         A copy in one frame goes as one StoreShare call, unless the peer lacks it."""
         if isinstance(frames_iter, (list, tuple)) and len(frames_iter) == 1 and address not in self._streamed:
             only = frames_iter[0]
-            request = (frames.encode_header_and_data(header, wire_data=only.wire) if isinstance(only, frames.Framed)
+            request = (only.with_header(header) if isinstance(only, frames.Framed)
                        else frames.HeaderAndData(header, only))
             try:
                 return self._stubs(address).store_share(request, timeout=timeout_s)

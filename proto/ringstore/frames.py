@@ -13,6 +13,7 @@ concatenation, but then the .proto files would no longer describe the bytes on t
 
 from __future__ import annotations
 
+import threading
 from typing import Callable, Protocol, TypeVar
 
 DATA_FIELD_NUMBER = 2
@@ -57,13 +58,35 @@ def encode_data(payload: Payload) -> bytes:
 
 
 class Framed:
-    """A data message already in its wire form, made once and sent on any number of streams: a
-    chunk stored as three replicas is framed once, not once per holder."""
+    """A data message made once and sent to any number of holders: a chunk stored as three replicas
+    is framed once, not once per holder. Built on first use, in the form each holder is sent:
+    `wire`, the data message of a stream, or `with_header(header)`, a whole one-message copy
+    (header and data), kept per header, so holders sent the same header share one buffer. A put
+    keeps several chunks in flight, so a copy per holder would cost megabytes of every node's RSS."""
 
-    __slots__ = ("wire",)
+    __slots__ = ("_payload", "_wire", "_whole", "_lock")
 
     def __init__(self, payload: Payload) -> None:
-        self.wire = encode_data(payload)
+        self._payload = payload
+        self._wire: bytes | None = None
+        self._whole: dict[bytes, bytes] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def wire(self) -> bytes:
+        with self._lock:
+            if self._wire is None:
+                self._wire = encode_data(self._payload)
+            return self._wire
+
+    def with_header(self, header: _Message) -> bytes:
+        """The header-and-data message of this payload under `header` (`encode_header_and_data`)."""
+        key = header.SerializeToString()
+        with self._lock:
+            whole = self._whole.get(key)
+            if whole is None:
+                whole = self._whole[key] = encode_header_and_data(header, data=self._payload, encoded=key)
+            return whole
 
 
 def framed(data: Payload, frame_size_bytes: int) -> list[Framed]:
@@ -138,12 +161,16 @@ class HeaderAndData:
         self.data = data
 
 
-def encode_header_and_data(header: _Message, wire_data: bytes | None = None, data: Payload = b"") -> bytes:
-    """The wire bytes of a header-and-data message. `wire_data` is the data field already framed
-    (`Framed.wire`, shared by several holders); otherwise `data` is framed here."""
-    encoded = header.SerializeToString()
-    return b"".join((_HEADER_TAG, _varint(len(encoded)), encoded,
-                     wire_data if wire_data is not None else encode_data(data)))
+def encode_header_and_data(header: _Message, wire_data: bytes | None = None, data: Payload = b"",
+                           encoded: bytes | None = None) -> bytes:
+    """The wire bytes of a header-and-data message, in one copy of the payload. `wire_data` is the
+    data field already framed (`Framed.wire`); otherwise `data` is framed here. `encoded`: the
+    header already serialized."""
+    if encoded is None:
+        encoded = header.SerializeToString()
+    if wire_data is not None:
+        return b"".join((_HEADER_TAG, _varint(len(encoded)), encoded, wire_data))
+    return b"".join((_HEADER_TAG, _varint(len(encoded)), encoded, _DATA_TAG, _varint(len(data)), data))
 
 
 def serialize_header_and_data(item: HeaderAndData | bytes) -> bytes:

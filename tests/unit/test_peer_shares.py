@@ -158,3 +158,20 @@ def test_a_peer_without_the_one_message_calls_gets_streams_until_forgotten(peer)
     assert address not in peers._streamed
     got, _ = peers.fetch_share(address, header.share, 10.0)  # asks FetchShare again, falls back again
     assert got == data and address in peers._streamed
+
+
+def test_holders_sent_the_same_header_share_one_message_buffer():
+    """A replicated chunk's one-message copies are built once per distinct header (a handoff holder's
+    header differs), each equal to protobuf's encoding; the stream form is built only when asked."""
+    data = b"replicated bytes" * 4096
+    framed = frames.Framed(data)
+    header = _header(data)
+    first, second = framed.with_header(header), framed.with_header(peer_pb2.StoreChunkHeader.FromString(
+        header.SerializeToString()))
+    assert first is second
+    assert first == peer_pb2.StoreShareRequest(header=header, data=data).SerializeToString()
+    handoff = peer_pb2.StoreChunkHeader(share=header.share, size_bytes=len(data), blake3=header.blake3,
+                                        handoff_for_node_id="node-d")
+    other = framed.with_header(handoff)
+    assert other is not first and other == peer_pb2.StoreShareRequest(header=handoff, data=data).SerializeToString()
+    assert framed.wire == peer_pb2.StoreChunkRequest(data=data).SerializeToString()

@@ -317,7 +317,11 @@ class PeerClient:
                 if answer.header.size_bytes != len(answer.data):
                     raise PeerError(address, grpc.StatusCode.DATA_LOSS,
                                     f"answer carried {len(answer.data)} of {answer.header.size_bytes} bytes")
-                return bytes(answer.data), answer.header
+                # Let go of the received message at once: gRPC's call state can outlive this call
+                # until a garbage collection, and with it 4 MiB per fetch (a 1 GiB get's coordinator
+                # peaked at 155-157 MiB instead of 145).
+                data, answer.data = bytes(answer.data), b""
+                return data, answer.header
         try:
             stream = self._stubs(address).fetch_chunk(
                 peer_pb2.FetchChunkRequest(share=share), timeout=timeout_s)

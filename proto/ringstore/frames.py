@@ -108,23 +108,10 @@ def encode(item: _Message | Payload | Framed) -> bytes:
 
 def _data_payload(raw: bytes) -> memoryview | None:
     """The payload if `raw` is exactly one data field, else None."""
-    if len(raw) < 2 or raw[0] != _DATA_TAG[0]:
-        return None
-    length = 0
-    shift = 0
-    pos = 1
-    while pos < len(raw) and pos <= 10:
-        byte = raw[pos]
-        length |= (byte & 0x7F) << shift
-        pos += 1
-        if not byte & 0x80:
-            break
-        shift += 7
-    else:
-        return None
-    if pos + length != len(raw):
-        return None  # more fields follow: let protobuf parse it
-    return memoryview(raw)[pos:]
+    field = _length_delimited(memoryview(raw), 0, _DATA_TAG[0])
+    if field is None or field[1] != len(raw):
+        return None  # not a data field, or more fields follow: let protobuf parse it
+    return field[0]
 
 
 def _length_delimited(raw: memoryview, pos: int, tag: int) -> tuple[memoryview, int] | None:
@@ -161,15 +148,11 @@ class HeaderAndData:
         self.data = data
 
 
-def encode_header_and_data(header: _Message, wire_data: bytes | None = None, data: Payload = b"",
-                           encoded: bytes | None = None) -> bytes:
-    """The wire bytes of a header-and-data message, in one copy of the payload. `wire_data` is the
-    data field already framed (`Framed.wire`); otherwise `data` is framed here. `encoded`: the
+def encode_header_and_data(header: _Message, data: Payload = b"", encoded: bytes | None = None) -> bytes:
+    """The wire bytes of a header-and-data message, in one copy of the payload. `encoded`: the
     header already serialized."""
     if encoded is None:
         encoded = header.SerializeToString()
-    if wire_data is not None:
-        return b"".join((_HEADER_TAG, _varint(len(encoded)), encoded, wire_data))
     return b"".join((_HEADER_TAG, _varint(len(encoded)), encoded, _DATA_TAG, _varint(len(data)), data))
 
 

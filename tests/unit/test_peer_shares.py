@@ -40,7 +40,7 @@ def test_header_and_data_messages_are_protobufs_own_encoding(size):
     data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
     header = _header(data)
     ours = frames.encode_header_and_data(header, data=data)
-    pinned = frames.encode_header_and_data(header, wire_data=frames.Framed(data).wire)
+    pinned = frames.Framed(data).with_header(header)
     reference = peer_pb2.StoreShareRequest(header=header, data=data).SerializeToString()
     if size:
         assert ours == pinned == reference

@@ -244,8 +244,10 @@ class NodeDaemon:
         self.store.set_corrupt_record_hook(self._on_corrupt_record)
         self.repair_queue = RepairQueue()
         self._stopped = threading.Event()
-        # Set to run a metadata sync pass now (a member came back with a new store).
+        # Set to run a metadata sync pass now (the ring changed, or a member came back with a new
+        # store).
         self._metadata_sync_wake = threading.Event()
+        self._ring_fingerprint_seen = 0
         # Member -> transitions to a state that is not live seen here (the tombstone purger's
         # stable window starts again on each).
         self._not_live_seen: dict[str, int] = {}
@@ -483,7 +485,14 @@ class NodeDaemon:
                                  ring_changed_at_s=lambda: self.cluster.ring_changed_at_s,
                                  needed=self.gc.needed)
         self.metadata_sync = MetadataSync(view=self.cluster, store=self.store, replicas=replicas,
-                                          metadata_replicas=cfg.storage.metadata_replicas, settled=settled)
+                                          metadata_replicas=cfg.storage.metadata_replicas, settled=settled,
+                                          wall_ms=self.clock.wall_ms)
+        self.metrics.handover_pending.labels("pending").set_function(
+            lambda: self.metadata_sync.handover().partitions_pending)
+        self.metrics.handover_pending.labels("waiting").set_function(
+            lambda: self.metadata_sync.handover().partitions_waiting)
+        self.metrics.handover_synced.set_function(
+            lambda: int(self.metadata_sync.handover().synced_ring_fingerprint == self.cluster.ring().fingerprint))
         self.metadata_refill = MetadataRefill(view=self.cluster, store=self.store, replicas=replicas,
                                               metadata_replicas=cfg.storage.metadata_replicas, settled=settled)
         # Several metadata sync passes, so a stand-in has pushed to a home back from DOWN before a
@@ -610,7 +619,12 @@ class NodeDaemon:
                        fsck=lambda bucket, deep, bandwidth_bytes_per_s: fsck(
                            self.coordinator, self.cluster, self.coordinator.replicas, self.send_pool,
                            bucket, deep_bandwidth_bytes_per_s=bandwidth_bytes_per_s if deep else None),
-                       repair_debt_chunks=lambda: self.repairer.debt()[0])
+                       repair_debt_chunks=lambda: self.repairer.debt()[0], handover=self._handover_pb)
+
+    def _handover_pb(self) -> admin_pb2.NodeHandover:
+        handover = self.metadata_sync.handover()
+        return admin_pb2.NodeHandover(node_id=self.node_id, current_ring_fingerprint=self.cluster.ring().fingerprint,
+                                      **dataclasses.asdict(handover))
 
     # -- operator actions on this node ----------------------------------------------------------------
 
@@ -801,6 +815,11 @@ class NodeDaemon:
         _write_json_durably(self._operator_state_path(), state)
 
     def _on_member_change(self, old: MemberInfo | None, new: MemberInfo) -> None:
+        fingerprint = self.cluster.ring().fingerprint
+        if fingerprint != self._ring_fingerprint_seen:
+            # A new ring: hand metadata partitions to their new homes now, not at the next interval.
+            self._ring_fingerprint_seen = fingerprint
+            self._metadata_sync_wake.set()
         if not new.state.live and (old is None or old.state.live):
             self._not_live_seen[new.node_id] = self._not_live_seen.get(new.node_id, 0) + 1
         if new.state == MemberState.DOWN and old is not None and old.state != MemberState.DOWN:

@@ -102,6 +102,15 @@ class Metrics:
         self.repair_debt_bytes = prom.Gauge("ringstore_repair_debt_bytes",
                                             "Bytes this node must write to restore full redundancy and finish moves.",
                                             registry=r)
+        self.handover_pending = prom.Gauge(
+            "ringstore_metadata_handover_pending_partitions",
+            "Metadata partitions held here that some home of the ring has not acknowledged, at the last "
+            "metadata sync pass; by whether a live home lacks them (pending) or only homes that are not "
+            "live (waiting).", ["kind"], registry=r)
+        self.handover_synced = prom.Gauge(
+            "ringstore_metadata_handover_synced",
+            "1 when this node's last metadata sync pass left every home of the ring it uses holding every "
+            "metadata partition held here, else 0.", registry=r)
         self.gossip_messages = prom.Counter("ringstore_gossip_messages_total",
                                             "Membership messages, by kind and direction.", ["kind", "direction"],
                                             registry=r)

@@ -31,6 +31,9 @@ from ringstore.v1 import admin_pb2
 
 # Deadline of one fan-out call to another member.
 FAN_OUT_TIMEOUT_S = 10.0
+# ... of the handover fan-out, which `nodectl status` makes every time: a member that hangs costs
+# the status command this long, and is listed as not answering.
+HANDOVER_TIMEOUT_S = 3.0
 # Longest maintenance window one call may set; a longer absence should let repair run.
 MAINTENANCE_S_MAX = 7 * 24 * 3600
 
@@ -53,6 +56,7 @@ class Healing:
     scrub_status: Callable[[], admin_pb2.NodeScrubStatus]
     fsck: Callable[[str, bool, int], object]  # (bucket, deep, bandwidth_bytes_per_s)
     repair_debt_chunks: Callable[[], int]
+    handover: Callable[[], admin_pb2.NodeHandover]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,7 +120,8 @@ class AdminServicer:
 
     # -- self-healing -----------------------------------------------------------------------------
 
-    def _fan_out(self, name: str, request, response_cls) -> tuple[list, list[str]]:
+    def _fan_out(self, name: str, request, response_cls,
+                 timeout_s: float = FAN_OUT_TIMEOUT_S) -> tuple[list, list[str]]:
         """Ask every other ALIVE member the same call with this_node_only set: (replies, failures)."""
         me = self._membership.node_id
         others = [m for m in self._membership.members() if m.node_id != me and m.state.live]
@@ -124,7 +129,7 @@ class AdminServicer:
         forwarded.CopyFrom(request)
         forwarded.this_node_only = True
         futures = {self._pool.submit(self._peers.admin_call, m.address, name, forwarded, response_cls,
-                                     FAN_OUT_TIMEOUT_S): m.node_id for m in others}
+                                     timeout_s): m.node_id for m in others}
         replies, failures = [], []
         for future, node_id in futures.items():
             try:
@@ -133,12 +138,13 @@ class AdminServicer:
                 failures.append(f"{node_id}: {err.code.name} {err.details}")
         return replies, sorted(failures)
 
-    def _cluster_wide(self, name: str, request, reply, field: str, sort_key=None):
+    def _cluster_wide(self, name: str, request, reply, field: str, sort_key=None,
+                      timeout_s: float = FAN_OUT_TIMEOUT_S):
         """`reply` holds this node's own part in its repeated `field`; unless the request is for
         this node only, add every other ALIVE member's part and name the members that did not
         answer. The parts come back sorted (by `sort_key`)."""
         if not request.this_node_only:
-            replies, reply.unreachable[:] = self._fan_out(name, request, type(reply))
+            replies, reply.unreachable[:] = self._fan_out(name, request, type(reply), timeout_s)
             for other in replies:
                 getattr(reply, field).extend(getattr(other, field))
         getattr(reply, field).sort(key=sort_key)
@@ -148,6 +154,11 @@ class AdminServicer:
     def GetRepairStatus(self, request, context):
         reply = admin_pb2.GetRepairStatusResponse(nodes=[self._healing.repair_status()])
         return self._cluster_wide("GetRepairStatus", request, reply, "nodes", lambda n: n.node_id)
+
+    @unary
+    def GetHandover(self, request, context):
+        reply = admin_pb2.GetHandoverResponse(nodes=[self._healing.handover()])
+        return self._cluster_wide("GetHandover", request, reply, "nodes", lambda n: n.node_id, HANDOVER_TIMEOUT_S)
 
     @unary
     def SetRepairConfig(self, request, context):
@@ -252,6 +263,7 @@ class AdminServicer:
             "GetClusterStatus": unary_method(self.GetClusterStatus, a.GetClusterStatusRequest),
             "GetRing": unary_method(self.GetRing, a.GetRingRequest),
             "GetRepairStatus": unary_method(self.GetRepairStatus, a.GetRepairStatusRequest),
+            "GetHandover": unary_method(self.GetHandover, a.GetHandoverRequest),
             "SetRepairConfig": unary_method(self.SetRepairConfig, a.SetRepairConfigRequest),
             "StartScrub": unary_method(self.StartScrub, a.StartScrubRequest),
             "GetScrubStatus": unary_method(self.GetScrubStatus, a.GetScrubStatusRequest),

@@ -158,6 +158,7 @@ class Ring:
         self._token_values = [flat_values[k] for k in ring_order]
         self._token_owners = [flat_owners[k] for k in ring_order]
         self._ownership: dict[str, float] | None = None
+        self._fingerprint = _fingerprint(ordered, counts, vnodes_per_node)
 
     def _derived(self, members: Iterable[RingMember]) -> "Ring":
         """A new ring with the same vnodes_per_node, reusing this ring's computed tokens."""
@@ -189,6 +190,13 @@ class Ring:
     @property
     def vnodes_per_node(self) -> int:
         return self._vnodes_per_node
+
+    @property
+    def fingerprint(self) -> int:
+        """A nonzero 64-bit digest of what places keys (each member's id, zone and token count,
+        and vnodes_per_node): two rings that place every key alike have the same fingerprint on
+        every node, so nodes compare rings by it (metadata handover, `nodectl status`)."""
+        return self._fingerprint
 
     def __len__(self) -> int:
         return len(self._members)
@@ -354,6 +362,12 @@ class Ring:
         if self._members:
             total = sum(self._compute_ownership().values())
             _invariant(abs(total - 1.0) <= 1e-9, f"ownership sums to {total!r}, not 1")
+
+
+def _fingerprint(members: Sequence[RingMember], counts: Sequence[int], vnodes_per_node: int) -> int:
+    text = "".join(f"{m.node_id}\0{m.zone}\0{count}\n" for m, count in zip(members, counts))
+    digest = blake3.blake3(f"ring-v1\0{vnodes_per_node}\n{text}".encode()).digest(length=8)
+    return int.from_bytes(digest, "big") or 1
 
 
 def _check_position(position: int) -> None:

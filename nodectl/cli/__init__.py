@@ -52,6 +52,7 @@ from nodectl.cli.cluster import (
     _report_plan,
     format_ring_plan,
     format_status,
+    handover_line,
     partial_plan_warning,
     plan_ideal,
     ring_group,

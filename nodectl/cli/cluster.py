@@ -22,8 +22,8 @@ from nodectl.cli.formatting import (
     percent_text,
     state_flags_text,
 )
-from nodectl.client import UINT64_MAX, ClusterStatus, RingPlan
-from nodectl.errors import EXIT_CONFLICT, one_line
+from nodectl.client import UINT64_MAX, ClusterStatus, Handover, RingPlan
+from nodectl.errors import EXIT_CONFLICT, RingstoreError, one_line
 from ringstore.tls import CERT_EXPIRY_WARNING_S
 
 
@@ -31,9 +31,10 @@ from ringstore.tls import CERT_EXPIRY_WARNING_S
 MEMBER_STATES_ORDER = ("ALIVE", "SUSPECT", "DOWN", "OUT", "LEFT", "UNSPECIFIED")
 
 
-def format_status(status: ClusterStatus, *, now_unix_ms: int) -> list[str]:
+def format_status(status: ClusterStatus, *, now_unix_ms: int, handover: Handover | str | None = None) -> list[str]:
     """The `status` report: NODE STATE GEN ADDRESS ZONE RING% table (STATE with the member's
-    flags: draining, maintenance time left, disk full), then the summary lines."""
+    flags: draining, maintenance time left, disk full), then the summary lines; `handover` is the
+    metadata handover answer, or why it could not be had."""
     lines = format_table(
         ("NODE", "STATE", "GEN", "ADDRESS", "ZONE", "RING%"),
         ((m.node_id, state_flags_text(m, now_unix_ms=now_unix_ms), str(m.generation), m.address,
@@ -50,7 +51,38 @@ def format_status(status: ClusterStatus, *, now_unix_ms: int) -> list[str]:
         f"members: {by_state}",
         f"repair debt: {status.repair_debt_chunks} chunks",
     ]
+    if handover is not None:
+        lines.append(handover_line(handover))
     return lines + certificate_warnings(status, now_unix_ms=now_unix_ms)
+
+
+def handover_line(handover: Handover | str) -> str:
+    """One line: whether every member has handed its metadata partitions to the homes of the ring
+    they all use, and if not, who has what left."""
+    if isinstance(handover, str):
+        return f"metadata handover: unknown ({handover})"
+    if handover.done:
+        return (f"metadata handover: done (ring {handover.rings[0]:016x}, "
+                f"{_count(len(handover.nodes), 'live member')})")
+    rings = handover.rings
+    usual = max(rings, key=lambda r: sum(1 for n in handover.nodes if n.current_ring_fingerprint == r), default=0)
+    left = []
+    for node in handover.nodes:
+        if node.done and node.current_ring_fingerprint == usual:
+            continue
+        if not node.metadata_ok:
+            left.append(f"{node.node_id} refilling its metadata")
+        elif node.current_ring_fingerprint != usual:
+            left.append(f"{node.node_id} on ring {node.current_ring_fingerprint:016x}")
+        elif node.partitions_pending:
+            left.append(f"{node.node_id} {_count(node.partitions_pending, 'partition')} pending")
+        elif node.partitions_waiting:
+            left.append(f"{node.node_id} {_count(node.partitions_waiting, 'partition')} waiting for a home "
+                        "that is not live")
+        else:
+            left.append(f"{node.node_id} not yet passed on this ring")
+    left += [f"{reason.split(':', 1)[0]} did not answer" for reason in handover.unreachable]
+    return f"metadata handover: in progress on ring {usual:016x}: " + "; ".join(left)
 
 
 def certificate_warnings(status: ClusterStatus, *, now_unix_ms: int) -> list[str]:
@@ -76,13 +108,21 @@ def certificate_warnings(status: ClusterStatus, *, now_unix_ms: int) -> list[str
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.pass_obj
 def status_command(settings: _Settings, as_json: bool) -> None:
-    """Show the cluster's members, their states and ring shares, health and repair debt."""
+    """Show the cluster's members, their states and ring shares, health, repair debt and
+    metadata handover."""
     with settings.client() as client:
         status = client.cluster_status()
+        try:
+            handover: Handover | str = client.handover()
+        except RingstoreError as err:  # a node of an older release, or one that stopped meanwhile
+            handover = one_line(str(err))
     if as_json:
-        _print_json(status.to_dict())
+        document = status.to_dict()
+        document["metadata_handover"] = (
+            {"error": handover} if isinstance(handover, str) else {**handover.to_dict(), "done": handover.done})
+        _print_json(document)
     else:
-        click.echo("\n".join(format_status(status, now_unix_ms=settings.clock.unix_ms())))
+        click.echo("\n".join(format_status(status, now_unix_ms=settings.clock.unix_ms(), handover=handover)))
 
 
 def plan_ideal(plan: RingPlan, ring_members_after: int | None) -> tuple[float, str]:

@@ -20,9 +20,9 @@ from ringstore.auth import bootstrap
 from ringstore.v1 import admin_pb2
 
 from nodectl.client.connection import _Connection
-from nodectl.client.from_pb import cluster_status_from_pb, node_status_from_pb, ring_plan_from_pb
+from nodectl.client.from_pb import cluster_status_from_pb, handover_from_pb, node_status_from_pb, ring_plan_from_pb
 from nodectl.client.limits import MAINTENANCE_S_MAX, UINT64_MAX, ZONE_LENGTH_MAX
-from nodectl.client.results import ClusterStatus, InitResult, NodeStatus, RingInfo, RingPlan, RingToken
+from nodectl.client.results import ClusterStatus, Handover, InitResult, NodeStatus, RingInfo, RingPlan, RingToken
 from nodectl.client.validate import _quoted, _validate_uint, validate_node_id
 from nodectl.errors import InvalidArgument
 
@@ -41,6 +41,12 @@ class _ClusterCalls(_Connection):
         """Members, states, ring shares and health as the connected node sees them."""
         response = self._unary(self._admin.GetClusterStatus, admin_pb2.GetClusterStatusRequest())
         return cluster_status_from_pb(response)
+
+    def handover(self, *, this_node_only: bool = False) -> Handover:
+        """Where each member stands in handing its metadata partitions to their homes after a ring
+        change; fans out like repair status and names the members that did not answer."""
+        request = admin_pb2.GetHandoverRequest(this_node_only=this_node_only)
+        return handover_from_pb(self._unary(self._admin.GetHandover, request))
 
     def ring(self) -> RingInfo:
         """The ring's tokens and the fraction of the key space each node owns."""

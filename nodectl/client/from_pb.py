@@ -25,9 +25,11 @@ from nodectl.client.results import (
     FsckFinding,
     FsckProgress,
     FsckSummary,
+    Handover,
     HolderStatus,
     Member,
     MemberStatus,
+    NodeHandover,
     NodeRepairStatus,
     NodeScrubStatus,
     NodeStatus,
@@ -211,6 +213,16 @@ def convert_result_from_pb(pb: object_pb2.ConvertResult) -> ConvertResult:
 def _known_eta_s(eta_s: float) -> float | None:
     """The wire's eta_s (-1 for unknown) as seconds or None."""
     return eta_s if eta_s >= 0 and math.isfinite(eta_s) else None
+
+
+def handover_from_pb(pb: admin_pb2.GetHandoverResponse) -> Handover:
+    """The plain Handover of a wire GetHandoverResponse."""
+    return Handover(nodes=[NodeHandover(
+        node_id=n.node_id, ring_fingerprint=n.ring_fingerprint, synced_ring_fingerprint=n.synced_ring_fingerprint,
+        current_ring_fingerprint=n.current_ring_fingerprint, partitions_held=n.partitions_held,
+        partitions_pending=n.partitions_pending, partitions_waiting=n.partitions_waiting,
+        last_pass_unix_ms=n.last_pass_unix_ms, metadata_ok=n.metadata_ok) for n in pb.nodes],
+        unreachable=list(pb.unreachable))
 
 
 def node_repair_status_from_pb(pb: admin_pb2.NodeRepairStatus) -> NodeRepairStatus:

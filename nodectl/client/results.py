@@ -238,6 +238,54 @@ class ClusterStatus(_Dict):
 
 
 @dataclasses.dataclass(frozen=True)
+class NodeHandover(_Dict):
+    """What one node's last metadata sync pass left: whether every home of the ring it used holds
+    every metadata partition (bucket manifests, tenant bucket directories) the node holds."""
+
+    node_id: str
+    # Fingerprint of the ring the pass used (0 before the first pass).
+    ring_fingerprint: int
+    # That ring when the pass began and ended on it with nothing left to push; 0 otherwise.
+    synced_ring_fingerprint: int
+    # The ring the node uses now.
+    current_ring_fingerprint: int
+    partitions_held: int
+    # Partitions a live home has not acknowledged yet.
+    partitions_pending: int
+    # Partitions only homes that are not live lack.
+    partitions_waiting: int
+    last_pass_unix_ms: int
+    # False while the node's metadata is refilled from its peers after damage.
+    metadata_ok: bool
+
+    @property
+    def done(self) -> bool:
+        """Every home of the ring this node uses now holds what it holds."""
+        return self.synced_ring_fingerprint != 0 and self.synced_ring_fingerprint == self.current_ring_fingerprint
+
+
+@dataclasses.dataclass(frozen=True)
+class Handover(_Dict):
+    """Metadata handover of every node that answered (sorted by node id)."""
+
+    nodes: list[NodeHandover]
+    # ALIVE members that did not answer, each "node-id: reason".
+    unreachable: list[str]
+
+    @property
+    def rings(self) -> list[int]:
+        """The distinct rings the answering nodes use now, sorted."""
+        return sorted({n.current_ring_fingerprint for n in self.nodes})
+
+    @property
+    def done(self) -> bool:
+        """Every live member answered, all use one ring, and each has handed over under it: every
+        metadata home holds what any member held when that ring formed."""
+        return bool(self.nodes) and not self.unreachable and len(self.rings) == 1 and all(
+            n.done for n in self.nodes)
+
+
+@dataclasses.dataclass(frozen=True)
 class RingToken(_Dict):
     """One ring token and its owner."""
 

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from nodectl import cli, errors
-from nodectl.client import ClusterStatus, MemberStatus
+from nodectl.client import ClusterStatus, Handover, MemberStatus, NodeHandover
 from nodectl_fakes import FakeServer
 
 # ---------------------------------------------------------------------------------------------
@@ -147,6 +147,35 @@ def test_status_report_lists_members_then_summary() -> None:
         "members: 2 ALIVE, 1 DOWN",
         "repair debt: 12 chunks",
     ]
+
+
+def _handover(node_id: str, ring: int, *, synced: int | None = None, pending: int = 0, waiting: int = 0,
+              metadata_ok: bool = True) -> NodeHandover:
+    return NodeHandover(node_id=node_id, ring_fingerprint=ring, current_ring_fingerprint=ring,
+                        synced_ring_fingerprint=ring if synced is None else synced, partitions_held=4,
+                        partitions_pending=pending, partitions_waiting=waiting, last_pass_unix_ms=1,
+                        metadata_ok=metadata_ok)
+
+
+def test_handover_line_says_done_or_who_has_what_left() -> None:
+    """Done only when every member answered, all use one ring and each synced under it; otherwise
+    each member that is not, with why."""
+    done = Handover(nodes=[_handover("n1", 0xAB), _handover("n2", 0xAB)], unreachable=[])
+    assert cli.handover_line(done) == "metadata handover: done (ring 00000000000000ab, 2 live members)"
+    assert done.done
+    mixed = Handover(nodes=[_handover("n1", 0xAB), _handover("n2", 0xAB, synced=0, pending=3),
+                            _handover("n3", 0xAB, synced=0, waiting=1), _handover("n4", 0xCD),
+                            _handover("n5", 0xAB, synced=0, metadata_ok=False),
+                            _handover("n6", 0xAB, synced=0)],
+                     unreachable=["n7: UNAVAILABLE connection refused"])
+    assert not mixed.done
+    assert cli.handover_line(mixed) == (
+        "metadata handover: in progress on ring 00000000000000ab: n2 3 partitions pending; n3 1 partition waiting "
+        "for a home that is not live; n4 on ring 00000000000000cd; n5 refilling its metadata; n6 not yet "
+        "passed on this ring; n7 did not answer")
+    assert not Handover(nodes=[_handover("n1", 0xAB)], unreachable=["n2: DEADLINE_EXCEEDED"]).done
+    assert cli.handover_line("UNIMPLEMENTED: unknown method") == (
+        "metadata handover: unknown (UNIMPLEMENTED: unknown method)")
 
 
 def test_progress_line_draws_at_most_every_tenth_of_a_second() -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from node.repair.metadata_sync import MetadataSync
+from node.objects.replicas import HolderError
+from node.repair.metadata_sync import Handover, MetadataSync
 from node.ring import Ring, RingMember
 from node.store import NodeStore
 from ringstore.v1 import common_pb2
@@ -24,12 +25,16 @@ class _View:
 
     def __init__(self) -> None:
         self.stores = {n: f"{i:02x}" * 16 for i, n in enumerate(NODES)}
+        self.rings = [RING]
+        self.down: set[str] = set()
 
     def ring(self) -> Ring:
-        return RING
+        # Each call takes the next ring of the list while more than one is left: a ring change
+        # in the middle of a pass.
+        return self.rings.pop(0) if len(self.rings) > 1 else self.rings[0]
 
     def is_live(self, node_id: str) -> bool:
-        return True
+        return node_id not in self.down
 
     def store_of(self, node_id: str) -> tuple[str, int]:
         return self.stores[node_id], 0
@@ -40,12 +45,23 @@ class _Replicas:
 
     def __init__(self) -> None:
         self.pushed: list[tuple[str, str]] = []
+        self.failing: set[str] = set()
 
     def put_manifest(self, node_id: str, manifest: common_pb2.Manifest, _: str) -> None:
-        self.pushed.append((node_id, f"{manifest.bucket}/{manifest.key}"))
+        self._push(node_id, f"{manifest.bucket}/{manifest.key}")
 
     def put_bucket(self, node_id: str, record: common_pb2.BucketRecord) -> None:
-        self.pushed.append((node_id, f"bucket {record.name}"))
+        self._push(node_id, f"bucket {record.name}")
+
+    def _push(self, node_id: str, what: str) -> None:
+        if node_id in self.failing:
+            raise HolderError(node_id, "unavailable", f"refused {what}")
+        self.pushed.append((node_id, what))
+
+
+def _sync(view: _View, store: NodeStore, replicas: _Replicas) -> MetadataSync:
+    return MetadataSync(view=view, store=store, replicas=replicas, metadata_replicas=3, settled=lambda: True,
+                        wall_ms=lambda: 1_700_000_000_000)
 
 
 @pytest.fixture
@@ -64,7 +80,7 @@ def test_a_home_with_a_new_store_is_pushed_every_partition_again(store):
     nothing; once node-2 announces a new store id, the next pass pushes all of it to node-2 again,
     and to nobody else."""
     view, replicas = _View(), _Replicas()
-    sync = MetadataSync(view=view, store=store, replicas=replicas, metadata_replicas=3, settled=lambda: True)
+    sync = _sync(view, store, replicas)
     everything = {"photos/a", "photos/b", "bucket photos"}
     sync.step()
     assert sorted(replicas.pushed) == sorted((n, what) for n in ("node-2", "node-3") for what in everything)
@@ -78,3 +94,65 @@ def test_a_home_with_a_new_store_is_pushed_every_partition_again(store):
     replicas.pushed.clear()
     sync.step()
     assert replicas.pushed == []
+
+
+def test_handover_is_synced_once_every_home_has_every_partition(store):
+    """Before a pass: nothing known. A pass that pushes both partitions to both other homes ends
+    synced on its ring; a home that refuses leaves its partitions pending and the pass unsynced,
+    until a pass that reaches it."""
+    view, replicas = _View(), _Replicas()
+    sync = _sync(view, store, replicas)
+    assert sync.handover() == Handover()
+    replicas.failing.add("node-3")
+    sync.step()
+    assert sync.handover() == Handover(ring_fingerprint=RING.fingerprint, synced_ring_fingerprint=0,
+                                       partitions_held=2, partitions_pending=2, partitions_waiting=0,
+                                       last_pass_unix_ms=1_700_000_000_000)
+    replicas.failing.clear()
+    sync.step()
+    handover = sync.handover()
+    assert (handover.synced_ring_fingerprint, handover.partitions_pending) == (RING.fingerprint, 0)
+
+
+def test_a_home_that_is_not_live_and_lacks_a_partition_keeps_it_waiting(store):
+    """A home that is DOWN before it was pushed anything is not counted as holding it: the
+    partitions wait for it, and the pass after it is live again pushes them and ends synced. A home
+    that was pushed before it went DOWN keeps its acknowledgement."""
+    view, replicas = _View(), _Replicas()
+    sync = _sync(view, store, replicas)
+    view.down.add("node-3")
+    sync.step()
+    handover = sync.handover()
+    assert (handover.partitions_pending, handover.partitions_waiting, handover.synced_ring_fingerprint) == (0, 2, 0)
+    view.down.clear()
+    sync.step()
+    assert sync.handover().synced_ring_fingerprint == RING.fingerprint
+    view.down.add("node-2")
+    sync.step()
+    assert sync.handover().synced_ring_fingerprint == RING.fingerprint
+
+
+def test_a_ring_change_during_a_pass_leaves_it_unsynced(store):
+    """The pass began on one ring and ended on another: it says which ring it used and is not
+    synced; the next pass, on the new ring, is."""
+    view, replicas = _View(), _Replicas()
+    sync = _sync(view, store, replicas)
+    bigger = Ring([RingMember(n) for n in (*NODES, "node-4")], vnodes_per_node=16)
+    view.stores["node-4"] = "44" * 16
+    view.rings = [RING, bigger]
+    sync.step()
+    handover = sync.handover()
+    assert (handover.ring_fingerprint, handover.synced_ring_fingerprint) == (RING.fingerprint, 0)
+    sync.step()
+    assert sync.handover().synced_ring_fingerprint == bigger.fingerprint
+
+
+def test_no_pass_while_metadata_is_refilled(store, monkeypatch):
+    """A node whose metadata is partial says so and pushes nothing."""
+    view, replicas = _View(), _Replicas()
+    sync = _sync(view, store, replicas)
+    monkeypatch.setattr(store, "metadata_health", lambda: "refilling")
+    sync.step()
+    assert replicas.pushed == []
+    handover = sync.handover()
+    assert (handover.metadata_ok, handover.synced_ring_fingerprint) == (False, 0)

@@ -134,6 +134,28 @@ def test_ring_is_a_pure_function_of_the_member_set() -> None:
         assert all(ring.preference_list(position, 3) == expected for ring in rings[1:])
 
 
+def test_fingerprint_names_what_places_keys() -> None:
+    """Same members in any order: same fingerprint; another member, zone, weight or vnodes: another."""
+    members = _nodes(5, zones=2)
+    base = Ring(members, vnodes_per_node=16)
+    assert base.fingerprint == Ring(list(reversed(members)), vnodes_per_node=16).fingerprint
+    assert 0 < base.fingerprint < 2 ** 64
+    first = members[0]
+    others = {
+        "joined": Ring([*members, RingMember("node-new")], vnodes_per_node=16),
+        "left": Ring(members[1:], vnodes_per_node=16),
+        "zone": base.with_member(RingMember(first.node_id, "elsewhere", first.weight)),
+        "weight": base.with_member(RingMember(first.node_id, first.zone, first.weight * 2)),
+        "vnodes": Ring(members, vnodes_per_node=17),
+    }
+    fingerprints = {name: ring.fingerprint for name, ring in others.items()}
+    assert base.fingerprint not in fingerprints.values(), fingerprints
+    assert len(set(fingerprints.values())) == len(fingerprints), fingerprints
+    # A weight change too small to change the token count places every key alike.
+    nudged = base.with_member(RingMember(first.node_id, first.zone, first.weight * 1.0001))
+    assert nudged.tokens() == base.tokens() and nudged.fingerprint == base.fingerprint
+
+
 def test_token_collisions_order_by_node_id(monkeypatch: pytest.MonkeyPatch) -> None:
     """Members sharing a token are ordered by node_id, in the walk and in the fallback order."""
     # Every node gets tokens 0, 1000, 2000: every token collides with two others.

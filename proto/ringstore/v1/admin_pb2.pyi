@@ -154,6 +154,42 @@ class GetRepairStatusResponse(_message.Message):
     unreachable: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, nodes: _Optional[_Iterable[_Union[NodeRepairStatus, _Mapping]]] = ..., unreachable: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class GetHandoverRequest(_message.Message):
+    __slots__ = ("this_node_only",)
+    THIS_NODE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    this_node_only: bool
+    def __init__(self, this_node_only: _Optional[bool] = ...) -> None: ...
+
+class NodeHandover(_message.Message):
+    __slots__ = ("node_id", "ring_fingerprint", "synced_ring_fingerprint", "partitions_held", "partitions_pending", "partitions_waiting", "last_pass_unix_ms", "metadata_ok", "current_ring_fingerprint")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    RING_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    SYNCED_RING_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONS_HELD_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONS_PENDING_FIELD_NUMBER: _ClassVar[int]
+    PARTITIONS_WAITING_FIELD_NUMBER: _ClassVar[int]
+    LAST_PASS_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    METADATA_OK_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_RING_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    ring_fingerprint: int
+    synced_ring_fingerprint: int
+    partitions_held: int
+    partitions_pending: int
+    partitions_waiting: int
+    last_pass_unix_ms: int
+    metadata_ok: bool
+    current_ring_fingerprint: int
+    def __init__(self, node_id: _Optional[str] = ..., ring_fingerprint: _Optional[int] = ..., synced_ring_fingerprint: _Optional[int] = ..., partitions_held: _Optional[int] = ..., partitions_pending: _Optional[int] = ..., partitions_waiting: _Optional[int] = ..., last_pass_unix_ms: _Optional[int] = ..., metadata_ok: _Optional[bool] = ..., current_ring_fingerprint: _Optional[int] = ...) -> None: ...
+
+class GetHandoverResponse(_message.Message):
+    __slots__ = ("nodes", "unreachable")
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    UNREACHABLE_FIELD_NUMBER: _ClassVar[int]
+    nodes: _containers.RepeatedCompositeFieldContainer[NodeHandover]
+    unreachable: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, nodes: _Optional[_Iterable[_Union[NodeHandover, _Mapping]]] = ..., unreachable: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class SetRepairConfigRequest(_message.Message):
     __slots__ = ("repair_bandwidth_bytes_per_s", "repair_concurrency_max", "scrub_bandwidth_bytes_per_s", "this_node_only")
     REPAIR_BANDWIDTH_BYTES_PER_S_FIELD_NUMBER: _ClassVar[int]

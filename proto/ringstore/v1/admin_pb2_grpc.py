@@ -49,6 +49,11 @@ class AdminServiceStub:
                 request_serializer=ringstore_dot_v1_dot_admin__pb2.GetRepairStatusRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_admin__pb2.GetRepairStatusResponse.FromString,
                 _registered_method=True)
+        self.GetHandover = channel.unary_unary(
+                '/ringstore.v1.AdminService/GetHandover',
+                request_serializer=ringstore_dot_v1_dot_admin__pb2.GetHandoverRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_admin__pb2.GetHandoverResponse.FromString,
+                _registered_method=True)
         self.SetRepairConfig = channel.unary_unary(
                 '/ringstore.v1.AdminService/SetRepairConfig',
                 request_serializer=ringstore_dot_v1_dot_admin__pb2.SetRepairConfigRequest.SerializeToString,
@@ -155,6 +160,13 @@ class AdminServiceServicer:
 
     def GetRepairStatus(self, request, context):
         """Repair debt by redundancy level, progress, rate, ETA and unrepairable chunks, per node.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetHandover(self, request, context):
+        """Where each member stands in handing its metadata partitions to their homes after a ring change.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -297,6 +309,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.GetRepairStatus,
                     request_deserializer=ringstore_dot_v1_dot_admin__pb2.GetRepairStatusRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_admin__pb2.GetRepairStatusResponse.SerializeToString,
+            ),
+            'GetHandover': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHandover,
+                    request_deserializer=ringstore_dot_v1_dot_admin__pb2.GetHandoverRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_admin__pb2.GetHandoverResponse.SerializeToString,
             ),
             'SetRepairConfig': grpc.unary_unary_rpc_method_handler(
                     servicer.SetRepairConfig,
@@ -465,6 +482,33 @@ class AdminService:
             '/ringstore.v1.AdminService/GetRepairStatus',
             ringstore_dot_v1_dot_admin__pb2.GetRepairStatusRequest.SerializeToString,
             ringstore_dot_v1_dot_admin__pb2.GetRepairStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHandover(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.AdminService/GetHandover',
+            ringstore_dot_v1_dot_admin__pb2.GetHandoverRequest.SerializeToString,
+            ringstore_dot_v1_dot_admin__pb2.GetHandoverResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -59,6 +59,8 @@ from node.metrics import Metrics
 from node import rejoin
 from node.objects.coordinator import Coordinator
 from node.objects.replicas import Replicas
+from node.objects.ring_gate import RingGate
+from node.objects.settle import RingSettlement
 from node.peers.client import BDP_PROBE_OPTION, PeerClient
 from node.peers.gossip_transport import GrpcTransport
 from node.repair import DamageReport, GarbageCollector, RepairQueue, Scrubber
@@ -339,12 +341,22 @@ class NodeDaemon:
         self.hlc = HybridLogicalClock(self.node_id, self.clock.wall_ms)
         self.chunk_pool = cf.ThreadPoolExecutor(max_workers=CHUNK_WORKERS_MAX, thread_name_prefix="chunk")
         self.send_pool = cf.ThreadPoolExecutor(max_workers=SEND_WORKERS_MAX, thread_name_prefix="send")
+        # Manifest writes placed on a ring this node has left are refused, in order with metadata
+        # sync passes (node/objects/ring_gate.py).
+        self.ring_gate = RingGate(lambda: self.cluster.ring().fingerprint)
         replicas = Replicas(view=self.cluster, store=self.store, peers=self.peers,
                             frame_size_bytes=storage.peer_frame_size_bytes, timeout_s=storage.peer_rpc_timeout_s,
-                            deep_throttle=self._deep_throttle)
+                            deep_throttle=self._deep_throttle, ring_gate=self.ring_gate)
+        # Manifest reads ask a read quorum of homes only once every live member uses this node's
+        # ring and has handed over under it (node/objects/settle.py).
+        self.settlement = RingSettlement(
+            ring_fingerprint=lambda: self.cluster.ring().fingerprint,
+            live_members=lambda: [m.node_id for m in self.membership.members() if m.state.live],
+            ask=self._ask_handover, pool=self.send_pool, monotonic_s=self.clock.monotonic_s)
+        self.membership.add_listener(self.settlement.invalidate)
         shared = dict(view=self.cluster, replicas=replicas, config=storage, hlc=self.hlc, chunk_pool=self.chunk_pool,
                       send_pool=self.send_pool, wall_ms=self.clock.wall_ms, report_damage=self._report_damage,
-                      put_duration_max_s=cfg.repair.gc_grace_s / 2)
+                      put_duration_max_s=cfg.repair.gc_grace_s / 2, settlement=self.settlement)
         self.coordinator = Coordinator(**shared, metrics=self.metrics)
         # The cluster's credential records, through a coordinator of their own tenant (node/auth/store.py).
         system = Coordinator(**shared, tenant=SYSTEM_TENANT)
@@ -385,7 +397,8 @@ class NodeDaemon:
         self.peer_server.add_generic_rpc_handlers((
             PeerServicer(self.store, self.hlc, self.metrics, storage.peer_frame_size_bytes,
                          storage.chunk_size_bytes, self.node_id, self._deep_throttle,
-                         forget_bucket=self.coordinator.forget_bucket, quota_desk=self.quota_desk).handlers(),
+                         forget_bucket=self.coordinator.forget_bucket, quota_desk=self.quota_desk,
+                         ring_gate=self.ring_gate).handlers(),
             MembershipServicer(self.membership, self.transport, self.metrics,
                                cfg.gossip.indirect_probe_timeout_s * (1 + cfg.gossip.health_max)).handlers(),
             admin,
@@ -486,7 +499,7 @@ class NodeDaemon:
                                  needed=self.gc.needed)
         self.metadata_sync = MetadataSync(view=self.cluster, store=self.store, replicas=replicas,
                                           metadata_replicas=cfg.storage.metadata_replicas, settled=settled,
-                                          wall_ms=self.clock.wall_ms)
+                                          wall_ms=self.clock.wall_ms, ring_gate=self.ring_gate)
         self.metrics.handover_pending.labels("pending").set_function(
             lambda: self.metadata_sync.handover().partitions_pending)
         self.metrics.handover_pending.labels("waiting").set_function(
@@ -620,6 +633,17 @@ class NodeDaemon:
                            self.coordinator, self.cluster, self.coordinator.replicas, self.send_pool,
                            bucket, deep_bandwidth_bytes_per_s=bandwidth_bytes_per_s if deep else None),
                        repair_debt_chunks=lambda: self.repairer.debt()[0], handover=self._handover_pb)
+
+    def _ask_handover(self, node_id: str, timeout_s: float) -> admin_pb2.NodeHandover:
+        """A member's own handover: this node's from its metadata sync, another's by GetHandover."""
+        if node_id == self.node_id:
+            return self._handover_pb()
+        reply = self.peers.admin_call(self.cluster.address_of(node_id), "GetHandover",
+                                      admin_pb2.GetHandoverRequest(this_node_only=True),
+                                      admin_pb2.GetHandoverResponse, timeout_s)
+        if len(reply.nodes) != 1 or reply.nodes[0].node_id != node_id:
+            raise RuntimeError(f"{node_id} answered GetHandover for {[n.node_id for n in reply.nodes]}")
+        return reply.nodes[0]
 
     def _handover_pb(self) -> admin_pb2.NodeHandover:
         handover = self.metadata_sync.handover()

@@ -33,6 +33,11 @@ class OutOfRange(RingstoreError):
     """A byte range starts past the end of the object."""
 
 
+class Aborted(RingstoreError):
+    """A check of the cluster's state failed against a concurrent change (a write tagged with a ring
+    this node no longer uses); the caller retries once the state settles."""
+
+
 class Unavailable(RingstoreError):
     """Too few live nodes (or replicas) answered to do this safely now; retrying later may work."""
 

@@ -102,6 +102,11 @@ class Metrics:
         self.repair_debt_bytes = prom.Gauge("ringstore_repair_debt_bytes",
                                             "Bytes this node must write to restore full redundancy and finish moves.",
                                             registry=r)
+        self.manifest_reads = prom.Counter(
+            "ringstore_manifest_reads_total",
+            "Manifest reads this node coordinated, by the homes asked: a read quorum only (the ring is "
+            "settled: every live member uses it and has handed over under it) or every live home.",
+            ["homes"], registry=r)
         self.handover_pending = prom.Gauge(
             "ringstore_metadata_handover_pending_partitions",
             "Metadata partitions held here that some home of the ring has not acknowledged, at the last "

@@ -14,6 +14,7 @@ from node.hlc import HybridLogicalClock
 from node.metrics import Metrics
 from node.objects import validate
 from node.objects.chunk_io import holder_key
+from node.objects.ring_gate import RingGate, RingMismatch
 from node.objects.replicas import DEEP_PROBE_SHARES_MAX, DeepThrottle, share_key
 from node.quota.desk import QuotaDesk
 from node.store import LIST_MANIFESTS_LIMIT_MAX, ChecksumMismatch, CorruptShare, NodeStore, ShareNotFound
@@ -28,6 +29,13 @@ HAS_CHUNK_SHARES_MAX = 4096
 BATCH_ITEMS_MAX = 256
 
 
+def _check_ring(request: peer_pb2.PutManifestRequest, ring: int) -> None:
+    """A home refuses a write tagged with a ring it does not use; a stand-in's copy is not checked."""
+    if not request.handoff_for_node_id:
+        RingGate.check(request.ring_fingerprint, ring,
+                       f"the manifest of {request.manifest.bucket}/{request.manifest.key}")
+
+
 def _check_batch(items: Sequence, what: str) -> None:
     if len(items) > BATCH_ITEMS_MAX:
         raise errors.InvalidArgument(f"{len(items)} {what} in one call; the limit is {BATCH_ITEMS_MAX}")
@@ -38,8 +46,10 @@ class PeerServicer:
                  chunk_size_bytes: int, node_id: str,
                  deep_throttle: Callable[[int], DeepThrottle] | None = None,
                  forget_bucket: Callable[[str, str], None] = lambda tenant, name: None,
-                 quota_desk: QuotaDesk | None = None) -> None:
+                 quota_desk: QuotaDesk | None = None, ring_gate: RingGate | None = None) -> None:
         self._forget_bucket = forget_bucket
+        # Tagged manifest writes are checked against this node's ring (node/objects/ring_gate.py).
+        self._ring_gate = ring_gate if ring_gate is not None else RingGate(lambda: 0)
         self._quota_desk = quota_desk
         self._node_id = node_id
         # bandwidth_bytes_per_s (0: the scrub throttle) -> the throttle a deep HasChunk reads through.
@@ -155,7 +165,9 @@ class PeerServicer:
     @unary
     def PutManifest(self, request, context):
         self._hlc.observe(request.manifest.version)
-        return peer_pb2.PutManifestResponse(superseded=self._store.put_manifest(request.manifest))
+        with self._ring_gate.held() as ring:
+            _check_ring(request, ring)
+            return peer_pb2.PutManifestResponse(superseded=self._store.put_manifest(request.manifest))
 
     @unary
     def GetManifest(self, request, context):
@@ -172,7 +184,16 @@ class PeerServicer:
         _check_batch(request.items, "manifests")
         for item in request.items:
             self._hlc.observe(item.manifest.version)
-        outcomes = self._store.put_manifests([item.manifest for item in request.items])
+        with self._ring_gate.held() as ring:
+            refused: dict[int, Exception] = {}
+            for index, item in enumerate(request.items):
+                try:
+                    _check_ring(item, ring)
+                except RingMismatch as err:
+                    refused[index] = err
+            stored = iter(self._store.put_manifests(
+                [item.manifest for index, item in enumerate(request.items) if index not in refused]))
+            outcomes = [refused[index] if index in refused else next(stored) for index in range(len(request.items))]
         return peer_pb2.PutManifestsResponse(results=[
             peer_pb2.PutManifestResult(error=item_error(outcome, "PutManifests")) if isinstance(outcome, Exception)
             else peer_pb2.PutManifestResult(superseded=outcome) for outcome in outcomes])

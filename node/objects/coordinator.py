@@ -41,7 +41,8 @@ from node.objects.placement import Assignment, choose_targets
 from node.objects.quorum import write_quorum
 from node.objects.register import BucketRegister, majority
 from node.objects.replicas import ClusterView, HolderError, Replicas
-from node.ring import bucket_directory_position, chunk_position, metadata_position
+from node.objects.settle import RingSettlement
+from node.ring import Ring, bucket_directory_position, chunk_position, metadata_position
 from node.store import BUCKET_RECORD_FORMAT_VERSION, bucket_order_key
 from ringstore.v1 import common_pb2, object_pb2, peer_pb2
 
@@ -51,6 +52,13 @@ DEFAULT_TENANT = "default"
 FORMAT_VERSION = 1
 # How long a bucket record read from the directory replicas is trusted before re-reading.
 BUCKET_CACHE_TTL_S = 2.0
+# A manifest write refused by a home on another ring (node/objects/ring_gate.py) is made again for
+# this long at most: the time a ring change takes to reach every node, with room for a busy one.
+RING_AGREEMENT_WAIT_S = 5.0
+# ... each time once this node's ring changes, or after this long if it does not (the refusing
+# home may be the one behind), checking every RING_POLL_S.
+RING_RECHECK_S = 0.5
+RING_POLL_S = 0.02
 # Most read-repair writes queued at once; beyond this stale replicas wait for the next read.
 READ_REPAIRS_PENDING_MAX = 256
 # Removals remembered for `bucket`'s cache guard; past this, entries older than the cache TTL (which
@@ -158,8 +166,11 @@ class Coordinator:
                  hlc: HybridLogicalClock, chunk_pool: cf.Executor, send_pool: cf.Executor,
                  wall_ms: Callable[[], int], metrics: Metrics | None = None,
                  report_damage: DamageSink | None = None, put_duration_max_s: float = float("inf"),
-                 tenant: str = DEFAULT_TENANT) -> None:
+                 tenant: str = DEFAULT_TENANT, settlement: RingSettlement | None = None) -> None:
         self._put_duration_max_s = put_duration_max_s
+        # Whether this node's ring is settled, so a manifest read may ask R homes, not every live one.
+        self._settlement = settlement
+        self._metrics = metrics
         self._view = view
         self._replicas = replicas
         self._config = config
@@ -239,22 +250,104 @@ class Coordinator:
                 f"({'; '.join(failures)}); retry shortly")
         return answers
 
+    def _read_quorum_only(self, position: int, fn: Callable[[str], object],
+                          on_answer: Callable[[object], None] | None) -> list[tuple[str, object]] | None:
+        """On a settled ring (node/objects/settle.py), ask only R live homes, this node first when it
+        is one: their answers, or None when the ring is not settled, asking R is asking every live
+        home anyway, or one of them failed (the caller then asks every live home)."""
+        ring = self._view.ring()
+        if self._settlement is None or not self._settlement.settled(ring.fingerprint):
+            return None
+        count = min(self._config.metadata_replicas, max(1, len(ring)))
+        quorum = count - self._metadata_quorum(count) + 1
+        live = [n for n in ring.ordered_nodes(position)[:count] if self._view.is_live(n)]
+        if len(live) <= quorum:
+            return None
+        me = self._view.node_id
+        chosen = ([me] if me in live else []) + [n for n in live if n != me]
+        del chosen[quorum:]
+        futures = [self._send_pool.submit(fn, n) for n in chosen if n != me]
+        answers: list[tuple[str, object]] = []
+        try:
+            if me in chosen:
+                answers.append((me, fn(me)))
+                if on_answer is not None:
+                    on_answer(answers[-1][1])
+            for node_id, future in zip((n for n in chosen if n != me), futures):
+                answers.append((node_id, future.result()))
+                if on_answer is not None:
+                    on_answer(answers[-1][1])
+        except HolderError as err:
+            log.info("reading from %d homes failed (%s); asking every live home", quorum, err)
+            return None
+        self._count_read("quorum")
+        return answers
+
+    def _count_read(self, homes: str) -> None:
+        if self._metrics is not None:
+            self._metrics.manifest_reads.labels(homes).inc()
+
     def _describe_homes(self, homes: list[str]) -> str:
         return ", ".join(f"{n} {self._view.state_name(n)}" for n in homes)
 
-    def _write_metadata(self, position: int, send: Callable[[Assignment], None], *, what: str,
+    def _write_metadata(self, position: int, send: Callable[[Assignment, int], None], *, what: str,
                         settled: Callable[[], None] | None = None) -> None:
         """Write to every home (a stand-in for each DOWN one, as a handoff copy) and return once
-        metadata_write_quorum *homes* have it durably; stand-in acks add durability, not quorum."""
-        homes = self._metadata_homes(position)
-        count = len(homes)
+        metadata_write_quorum *homes* have it durably; stand-in acks add durability, not quorum.
+        `send(assignment, ring fingerprint)` tags the write with the ring its homes were chosen on;
+        a home on another ring refuses it (node/objects/ring_gate.py), and when that costs the
+        quorum the write is made again on this node's ring once it changes, or after a short wait
+        for the home's to, for up to RING_AGREEMENT_WAIT_S."""
+        deadline_s = time.monotonic() + RING_AGREEMENT_WAIT_S
+        attempts = _Attempts(settled)
+        try:
+            while True:
+                ring = self._view.ring()
+                refused: list[str] = []
+
+                def tagged(assignment: Assignment, fingerprint: int = ring.fingerprint) -> None:
+                    try:
+                        send(assignment, fingerprint)
+                    except HolderError as err:
+                        if err.kind == "ring":
+                            refused.append(assignment.node_id)
+                        raise
+
+                try:
+                    self._write_metadata_on(ring, position, tagged, what=what, settled=attempts.one())
+                    return
+                except errors.Unavailable:
+                    if not refused or time.monotonic() >= deadline_s:
+                        raise
+                log.info("%s: %s refused it as placed on ring %016x; writing again", what, ", ".join(refused),
+                         ring.fingerprint)
+                self._await_ring_change(ring.fingerprint, deadline_s)
+        finally:
+            attempts.close()
+
+    def _await_ring_change(self, fingerprint: int, deadline_s: float) -> None:
+        """Until this node's ring is not `fingerprint` or RING_RECHECK_S has passed (the refusing
+        home may be the one behind), within `deadline_s`."""
+        until_s = min(deadline_s, time.monotonic() + RING_RECHECK_S)
+        while self._view.ring().fingerprint == fingerprint and time.monotonic() < until_s:
+            time.sleep(RING_POLL_S)
+
+    def _write_metadata_on(self, ring: Ring, position: int, send: Callable[[Assignment], None], *, what: str,
+                           settled: Callable[[], None]) -> None:
+        count = min(self._config.metadata_replicas, max(1, len(ring)))
+        homes = ring.ordered_nodes(position)[:count]
         quorum = self._metadata_quorum(count)
         live = [n for n in homes if self._view.is_live(n)]
         if len(live) < quorum:
+            settled()
             raise errors.Unavailable(
                 f"{what}: {len(live)} of {count} metadata home replicas are live "
                 f"({self._describe_homes(homes)}); a write needs {quorum}; retry when nodes are back")
-        targets = choose_targets(self._view.ring(), position, count, self._view.is_live, what=what)
+        try:
+            targets = choose_targets(ring, position, count, self._view.is_live, what=what)
+        except BaseException:
+            settled()
+            raise
         write_quorum(self._send_pool, targets, quorum, send, what=what, homes_only=True, settled=settled)
 
     def _bucket_homes(self, tenant: str) -> list[str]:
@@ -552,7 +645,7 @@ class Coordinator:
     def _write_manifest(self, manifest: common_pb2.Manifest, settled: Callable[[], None] | None = None) -> None:
         position = metadata_position(manifest.tenant, manifest.bucket)
         self._write_metadata(
-            position, lambda a: self._replicas.put_manifest(a.node_id, manifest, a.handoff_for),
+            position, lambda a, ring: self._replicas.put_manifest(a.node_id, manifest, a.handoff_for, ring),
             what=f"writing the manifest of {manifest.bucket}/{manifest.key}", settled=settled)
 
     @property
@@ -597,8 +690,12 @@ class Coordinator:
         self.bucket(bucket)
         validate.object_key(key, self._config.key_length_bytes_max)
         position = metadata_position(self.tenant, bucket)
-        answers = self._read_all(position, lambda n: self._replicas.get_manifest(n, self.tenant, bucket, key),
-                                 what=f"reading the manifest of {bucket}/{key}", on_answer=on_answer)
+        read = lambda n: self._replicas.get_manifest(n, self.tenant, bucket, key)  # noqa: E731
+        what = f"reading the manifest of {bucket}/{key}"
+        answers = self._read_quorum_only(position, read, on_answer)
+        if answers is None:
+            answers = self._read_all(position, read, what=what, on_answer=on_answer)
+            self._count_read("all")
         newest: common_pb2.Manifest | None = None
         for _, manifest in answers:
             newest = newer(manifest, newest)
@@ -882,3 +979,36 @@ class Coordinator:
         for slot, node_id in enumerate(homes):
             found[(node_id, slot_key(chunk_id, policy, slot))] = None
         return list(found)
+
+
+class _Attempts:
+    """`settled()` once every attempt of a metadata write has ended its sends and no attempt is
+    left to start: each attempt takes `one()` and calls it when its sends end; `close()` says no
+    more attempts will start."""
+
+    def __init__(self, settled: Callable[[], None] | None) -> None:
+        self._settled = settled
+        self._open = 1
+        self._lock = threading.Lock()
+
+    def one(self) -> Callable[[], None]:
+        with self._lock:
+            self._open += 1
+        called = threading.Event()
+
+        def done() -> None:
+            if not called.is_set():
+                called.set()
+                self._end()
+
+        return done
+
+    def close(self) -> None:
+        self._end()
+
+    def _end(self) -> None:
+        with self._lock:
+            self._open -= 1
+            last = self._open == 0
+        if last and self._settled is not None:
+            self._settled()

@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Mapping, Protocol, Sequence
 import grpc
 
 from node.erasure.chunking import Buffer
+from node.objects.ring_gate import RingGate, RingMismatch
 from node.peers.client import PeerClient, PeerError
 from node.ring import Ring
 from node.store import (SHARE_SIZE_BYTES_MAX, CorruptRecord, CorruptShare, MetadataUnavailable, NodeStore,
@@ -72,7 +73,8 @@ class ClusterView(Protocol):
 
 class HolderError(Exception):
     """One holder could not do what was asked. `kind` is not_found | corrupt | unavailable | full |
-    other (full: its disk is past a full watermark, or out of space)."""
+    ring | other (full: its disk is past a full watermark, or out of space; ring: a home refused a
+    manifest write placed on a ring it does not use, node/objects/ring_gate.py)."""
 
     def __init__(self, node_id: str, kind: str, detail: str) -> None:
         self.node_id = node_id
@@ -90,6 +92,8 @@ def _kind_of(code: grpc.StatusCode) -> str:
         return "unavailable"
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         return "full"
+    if code == grpc.StatusCode.ABORTED:
+        return "ring"
     return "other"
 
 
@@ -112,8 +116,11 @@ class Replicas:
 
     def __init__(self, *, view: ClusterView, store: NodeStore, peers: PeerClient,
                  frame_size_bytes: int, timeout_s: float,
-                 deep_throttle: Callable[[int], DeepThrottle] | None = None) -> None:
+                 deep_throttle: Callable[[int], DeepThrottle] | None = None,
+                 ring_gate: RingGate | None = None) -> None:
         self._view = view
+        # This node's manifest writes are checked and committed under it, as a peer's are.
+        self._ring_gate = ring_gate if ring_gate is not None else RingGate(lambda: 0)
         # bandwidth_bytes_per_s (0: the scrub throttle) -> the throttle a deep probe reads through.
         self._deep_throttle = deep_throttle
         self._store = store
@@ -239,11 +246,20 @@ class Replicas:
             return outcome.deleted, outcome.references_left
         return self._remote(node_id, self._peers.release_share, share_ref(key), ref, self.timeout_s)
 
-    def put_manifest(self, node_id: str, manifest: common_pb2.Manifest, handoff_for: str) -> None:
+    def put_manifest(self, node_id: str, manifest: common_pb2.Manifest, handoff_for: str,
+                     ring_fingerprint: int = 0) -> None:
+        """Store a manifest version on a replica. With `ring_fingerprint` (a coordinator's write, placed
+        on that ring) a home refuses it unless that is its own ring: HolderError kind "ring"."""
         if node_id == self._view.node_id:
-            self._local(self._store.put_manifest, manifest)
+            with self._ring_gate.held() as ring:
+                if not handoff_for:
+                    try:
+                        RingGate.check(ring_fingerprint, ring, f"the manifest of {manifest.bucket}/{manifest.key}")
+                    except RingMismatch as err:
+                        raise HolderError(node_id, "ring", f"ABORTED: {err}") from None
+                self._local(self._store.put_manifest, manifest)
             return
-        self._remote(node_id, self._peers.put_manifest, manifest, handoff_for, self.timeout_s)
+        self._remote(node_id, self._peers.put_manifest, manifest, handoff_for, self.timeout_s, ring_fingerprint)
 
     def get_manifest(self, node_id: str, tenant: str, bucket: str, key: str) -> common_pb2.Manifest | None:
         if node_id == self._view.node_id:

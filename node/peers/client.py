@@ -388,9 +388,11 @@ class PeerClient:
     # -- metadata -------------------------------------------------------------------------------
 
     def put_manifest(self, address: str, manifest: common_pb2.Manifest, handoff_for: str,
-                     timeout_s: float) -> bool:
-        """Store a manifest version on the peer (in one PutManifests call with others when it is busy)."""
-        request = peer_pb2.PutManifestRequest(manifest=manifest, handoff_for_node_id=handoff_for)
+                     timeout_s: float, ring_fingerprint: int = 0) -> bool:
+        """Store a manifest version on the peer (in one PutManifests call with others when it is busy);
+        a home refuses it (ABORTED) when `ring_fingerprint` is set and is not its own ring's."""
+        request = peer_pb2.PutManifestRequest(manifest=manifest, handoff_for_node_id=handoff_for,
+                                              ring_fingerprint=ring_fingerprint)
         return self._queued(self._manifest_puts, address, (request, timeout_s)).superseded
 
     def get_manifest(self, address: str, tenant: str, bucket: str, key: str,

@@ -23,7 +23,10 @@ home that is not live), and the fingerprint of the ring of its last pass that be
 that ring with nothing left to push (the *synced ring*). A home that is DOWN and was never pushed
 keeps the partition waiting, not done: it holds nothing of it, and when it comes back it would
 answer reads as if it did. Once every live member reports the ring everyone uses as its synced
-ring, every home of every partition holds what any member held when the ring formed.
+ring, every home of every partition holds what any member held when the ring formed, and every
+manifest write acknowledged under an older ring: a home acknowledges a coordinator's write only
+under the ring the write was placed on, and a pass takes its ring under the same lock as those
+checks and commits (node/objects/ring_gate.py).
 
 Rejected: Merkle-tree anti-entropy between replicas (Dynamo, Cassandra). It finds single stale keys
 cheaply but is a subsystem of its own; quorum reads with read repair already fix single stale keys,
@@ -38,6 +41,7 @@ import threading
 from collections.abc import Callable
 
 from node.objects.replicas import ClusterView, HolderError, Replicas
+from node.objects.ring_gate import RingGate
 from node.ring import Ring, bucket_directory_position, metadata_position
 from node.store import NodeStore
 
@@ -69,8 +73,9 @@ class Handover:
 
 class MetadataSync:
     def __init__(self, *, view: ClusterView, store: NodeStore, replicas: Replicas, metadata_replicas: int,
-                 settled: Callable[[], bool], wall_ms: Callable[[], int]) -> None:
+                 settled: Callable[[], bool], wall_ms: Callable[[], int], ring_gate: RingGate | None = None) -> None:
         self._view = view
+        self._ring_gate = ring_gate if ring_gate is not None else RingGate(lambda: 0)
         self._wall_ms = wall_ms
         self._handover = Handover()
         self._store = store
@@ -90,7 +95,10 @@ class MetadataSync:
         """One pass over every partition held here; none while this node's metadata is not
         healthy (being refilled after damage: what it holds is partial, and the records it
         lacks are not its to delete or push)."""
-        ring = self._view.ring()
+        with self._ring_gate.held():
+            # Every manifest committed here while an older ring was current is in what this pass
+            # reads; a write placed on an older ring and arriving later is refused.
+            ring = self._view.ring()
         if self._store.metadata_health() != "ok":
             self._handover = Handover(ring_fingerprint=ring.fingerprint, last_pass_unix_ms=self._wall_ms(),
                                       metadata_ok=False)

@@ -112,12 +112,14 @@ class HasChunkResponse(_message.Message):
     def __init__(self, present: _Optional[_Iterable[bool]] = ...) -> None: ...
 
 class PutManifestRequest(_message.Message):
-    __slots__ = ("manifest", "handoff_for_node_id")
+    __slots__ = ("manifest", "handoff_for_node_id", "ring_fingerprint")
     MANIFEST_FIELD_NUMBER: _ClassVar[int]
     HANDOFF_FOR_NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    RING_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     manifest: _common_pb2.Manifest
     handoff_for_node_id: str
-    def __init__(self, manifest: _Optional[_Union[_common_pb2.Manifest, _Mapping]] = ..., handoff_for_node_id: _Optional[str] = ...) -> None: ...
+    ring_fingerprint: int
+    def __init__(self, manifest: _Optional[_Union[_common_pb2.Manifest, _Mapping]] = ..., handoff_for_node_id: _Optional[str] = ..., ring_fingerprint: _Optional[int] = ...) -> None: ...
 
 class PutManifestResponse(_message.Message):
     __slots__ = ("superseded",)

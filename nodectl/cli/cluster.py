@@ -13,6 +13,7 @@ import datetime
 from collections.abc import Sequence
 
 import click
+import grpc
 
 from nodectl.cli.common import _print_json, _Settings, _warn_unreachable
 from nodectl.cli.formatting import (
@@ -115,7 +116,8 @@ def status_command(settings: _Settings, as_json: bool) -> None:
         try:
             handover: Handover | str = client.handover()
         except RingstoreError as err:  # a node of an older release, or one that stopped meanwhile
-            handover = one_line(str(err))
+            handover = ("the node that answered is of a release that does not report it"
+                        if err.code == grpc.StatusCode.UNIMPLEMENTED else f"{err.code.name}: {one_line(str(err))}")
     if as_json:
         document = status.to_dict()
         document["metadata_handover"] = (

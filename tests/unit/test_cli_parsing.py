@@ -365,9 +365,14 @@ def test_status_table_and_json(run) -> None:
     lines = human.stdout.splitlines()
     assert lines[0].split() == ["NODE", "STATE", "GEN", "ADDRESS", "ZONE", "RING%"]
     assert "members: 2 ALIVE, 1 DOWN" in lines and "repair debt: 5 chunks" in lines
+    # This fake node is of a release without GetHandover: the line says so, and status still works.
+    handover = [line for line in lines if line.startswith("metadata handover: ")]
+    assert handover == ["metadata handover: unknown (the node that answered is of a release that does not report "
+                        "it)"], lines
     document = json.loads(run("status", "--json").stdout)
     assert document["health"] == "degraded"
     assert [m["state"] for m in document["members"]] == ["ALIVE", "ALIVE", "DOWN"]
+    assert "does not report it" in document["metadata_handover"]["error"]
 
 
 def test_help_lists_exit_codes(run) -> None:

@@ -6,6 +6,10 @@ which pass their CA explicitly."""
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+from collections.abc import Callable, Iterator
+
+import grpc
 import pytest
 
 
@@ -20,3 +24,22 @@ def _plaintext_clients(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest
     if not empty.exists():
         empty.touch(mode=0o600)
     monkeypatch.setenv("RINGSTORE_CREDENTIALS_FILE", str(empty))
+
+
+@pytest.fixture
+def serve_grpc() -> Iterator[Callable[[grpc.GenericRpcHandler], str]]:
+    """`serve(handlers)` -> "127.0.0.1:PORT": an in-process plaintext gRPC server with those
+    handlers on a free loopback port; every one started is stopped at teardown."""
+    servers: list[grpc.Server] = []
+
+    def serve(handlers: grpc.GenericRpcHandler) -> str:
+        server = grpc.server(cf.ThreadPoolExecutor(max_workers=4))
+        server.add_generic_rpc_handlers((handlers,))
+        port = server.add_insecure_port("127.0.0.1:0")
+        server.start()
+        servers.append(server)
+        return f"127.0.0.1:{port}"
+
+    yield serve
+    for server in servers:
+        server.stop(None)

@@ -8,7 +8,6 @@ PeerClient against a real PeerServicer and store over gRPC.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import threading
 import time
 
@@ -247,24 +246,12 @@ def _manifest(key: str, physical_ms: int) -> common_pb2.Manifest:
 
 
 @pytest.fixture
-def peer(tmp_path):
+def peer(tmp_path, serve_grpc):
     """(store, servicer, a function serving a handler set on a port: returns its address)."""
     store = NodeStore(str(tmp_path / "b"), map_size_bytes=64 * 1024 * 1024)
     servicer = PeerServicer(store, HybridLogicalClock("node-b", lambda: NOW_MS), Metrics(),
                             frame_size_bytes=64 * 1024, chunk_size_bytes=4 * 1024 * 1024, node_id="node-b")
-    servers = []
-
-    def serve(handlers) -> str:
-        server = grpc.server(cf.ThreadPoolExecutor(max_workers=4))
-        server.add_generic_rpc_handlers((handlers,))
-        port = server.add_insecure_port("127.0.0.1:0")
-        server.start()
-        servers.append(server)
-        return f"127.0.0.1:{port}"
-
-    yield store, servicer, serve
-    for server in servers:
-        server.stop(None)
+    yield store, servicer, serve_grpc
     store.close()
 
 

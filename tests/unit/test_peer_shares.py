@@ -7,7 +7,6 @@ peer of an older release (UNIMPLEMENTED) until that peer is forgotten.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 
 import blake3
 import grpc
@@ -63,26 +62,14 @@ def test_a_header_and_data_message_from_another_encoder_still_decodes():
 
 
 @pytest.fixture
-def peer(tmp_path):
+def peer(tmp_path, serve_grpc):
     """(store, servicer, serve(handlers) -> address, a PeerClient)."""
     store = NodeStore(str(tmp_path / "b"), map_size_bytes=64 * 1024 * 1024)
     servicer = PeerServicer(store, HybridLogicalClock("node-b", lambda: NOW_MS), Metrics(),
                             frame_size_bytes=FRAME_BYTES, chunk_size_bytes=4 * 1024 * 1024, node_id="node-b")
-    servers = []
     peers = PeerClient(node_id="node-a", message_bytes_max=8 * 1024 * 1024)
-
-    def serve(handlers) -> str:
-        server = grpc.server(cf.ThreadPoolExecutor(max_workers=4))
-        server.add_generic_rpc_handlers((handlers,))
-        port = server.add_insecure_port("127.0.0.1:0")
-        server.start()
-        servers.append(server)
-        return f"127.0.0.1:{port}"
-
-    yield store, servicer, serve, peers
+    yield store, servicer, serve_grpc, peers
     peers.close()
-    for server in servers:
-        server.stop(None)
     store.close()
 
 

@@ -40,17 +40,14 @@ def store(tmp_path):
         yield s
 
 
-def test_a_home_refuses_a_write_placed_on_another_ring_and_stores_nothing(store):
+def test_a_home_refuses_a_write_placed_on_another_ring_and_stores_nothing(store, serve_grpc):
     """Through PeerClient to a real PeerServicer whose node uses NEW: a write tagged OLD is ABORTED
     and not stored, one tagged NEW or untagged (a sync push) is stored, a stand-in's copy is never
     checked; in one batch each item gets its own answer."""
     servicer = PeerServicer(store, HybridLogicalClock("node-b", lambda: NOW_MS), Metrics(), frame_size_bytes=64 * 1024,
                             chunk_size_bytes=4 * 1024 * 1024, node_id="node-b",
                             ring_gate=RingGate(lambda: NEW.fingerprint))
-    server = grpc.server(cf.ThreadPoolExecutor(max_workers=4))
-    server.add_generic_rpc_handlers((servicer.handlers(),))
-    address = f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
-    server.start()
+    address = serve_grpc(servicer.handlers())
     peers = PeerClient(node_id="node-a", message_bytes_max=8 * 1024 * 1024)
     try:
         with pytest.raises(PeerError) as refused:
@@ -70,7 +67,6 @@ def test_a_home_refuses_a_write_placed_on_another_ring_and_stores_nothing(store)
         assert stored == {"handoff", "current", "push"}
     finally:
         peers.close()
-        server.stop(None)
 
 
 def test_this_nodes_own_copy_is_checked_like_a_peers(store):

@@ -19,7 +19,7 @@ from node.objects.replicas import DEEP_PROBE_SHARES_MAX, DeepThrottle, share_key
 from node.quota.desk import QuotaDesk
 from node.store import LIST_MANIFESTS_LIMIT_MAX, ChecksumMismatch, CorruptShare, NodeStore, ShareNotFound
 from ringstore import frames
-from ringstore.v1 import peer_pb2
+from ringstore.v1 import common_pb2, peer_pb2
 
 SERVICE = "ringstore.v1.PeerService"
 # Most shares one HasChunk call may ask about.
@@ -124,10 +124,12 @@ class PeerServicer:
             raise errors.ResourceExhausted(
                 f"share is {info.size_bytes} bytes, more than one message carries ({self._frame_size_bytes}); "
                 "fetch it with FetchChunk")
-        return frames.HeaderAndData(*self._read_share(request))
+        return frames.HeaderAndData(*self._read_share(request, info))
 
-    def _read_share(self, request: peer_pb2.FetchChunkRequest) -> tuple[peer_pb2.FetchChunkHeader, bytes]:
-        """The copy's header and its verified bytes (none for a header_only request)."""
+    def _read_share(self, request: peer_pb2.FetchChunkRequest, info: common_pb2.StoredShare | None = None
+                    ) -> tuple[peer_pb2.FetchChunkHeader, bytes]:
+        """The copy's header and its verified bytes (none for a header_only request); `info` is the
+        copy's index entry when the caller has already looked it up."""
         key = share_key(request.share)
         if request.header_only:
             info = self._store.share_info(key)
@@ -142,7 +144,8 @@ class PeerServicer:
         except CorruptShare as err:
             self._metrics.corrupt_shares.inc()
             raise errors.DataLoss(str(err)) from None
-        info = self._store.share_info(key)
+        if info is None:
+            info = self._store.share_info(key)
         return peer_pb2.FetchChunkHeader(size_bytes=len(data), blake3=info.blake3 if info is not None else b"",
                                          references=self._store.references(key)), data
 

@@ -218,6 +218,8 @@ class NodeDaemon:
             raise ConfigError(f"data dir {config.data_dir} belongs to node {stored_id!r}, not {config.node_id!r}; "
                               "use its own --node-id or another --data-dir")
         self.node_id = stored_id or config.node_id or f"node-{secrets.token_hex(4)}"
+        # Whether this data dir has run a node before (which may have promised readers a ring).
+        self._ran_before = stored_id is not None or os.path.exists(os.path.join(config.data_dir, "node.json"))
         if not stored_id:
             self.store.save_node_id(self.node_id)
         self.members_path = rejoin.members_file_path(config.data_dir)
@@ -343,7 +345,8 @@ class NodeDaemon:
         self.send_pool = cf.ThreadPoolExecutor(max_workers=SEND_WORKERS_MAX, thread_name_prefix="send")
         # Manifest writes placed on a ring this node has left are refused, in order with metadata
         # sync passes (node/objects/ring_gate.py).
-        self.ring_gate = RingGate(lambda: self.cluster.ring().fingerprint)
+        self.ring_gate = RingGate(lambda: self.cluster.ring().fingerprint, self.clock.monotonic_s,
+                                  restarted=self._ran_before)
         replicas = Replicas(view=self.cluster, store=self.store, peers=self.peers,
                             frame_size_bytes=storage.peer_frame_size_bytes, timeout_s=storage.peer_rpc_timeout_s,
                             deep_throttle=self._deep_throttle, ring_gate=self.ring_gate)
@@ -634,21 +637,24 @@ class NodeDaemon:
                            bucket, deep_bandwidth_bytes_per_s=bandwidth_bytes_per_s if deep else None),
                        repair_debt_chunks=lambda: self.repairer.debt()[0], handover=self._handover_pb)
 
-    def _ask_handover(self, node_id: str, timeout_s: float) -> admin_pb2.NodeHandover:
-        """A member's own handover: this node's from its metadata sync, another's by GetHandover."""
+    def _ask_handover(self, node_id: str, timeout_s: float, promise_ring: int) -> admin_pb2.NodeHandover:
+        """A member's own handover and its promise for `promise_ring`: this node's from its metadata
+        sync and ring gate, another's by GetHandover."""
         if node_id == self.node_id:
-            return self._handover_pb()
-        reply = self.peers.admin_call(self.cluster.address_of(node_id), "GetHandover",
-                                      admin_pb2.GetHandoverRequest(this_node_only=True),
+            return self._handover_pb(promise_ring)
+        request = admin_pb2.GetHandoverRequest(this_node_only=True, promise_ring_fingerprint=promise_ring)
+        reply = self.peers.admin_call(self.cluster.address_of(node_id), "GetHandover", request,
                                       admin_pb2.GetHandoverResponse, timeout_s)
         if len(reply.nodes) != 1 or reply.nodes[0].node_id != node_id:
             raise RuntimeError(f"{node_id} answered GetHandover for {[n.node_id for n in reply.nodes]}")
         return reply.nodes[0]
 
-    def _handover_pb(self) -> admin_pb2.NodeHandover:
+    def _handover_pb(self, promise_ring: int = 0) -> admin_pb2.NodeHandover:
+        """This node's handover; with `promise_ring`, first its promise to readers on that ring."""
+        promise_s = self.ring_gate.promise(promise_ring) if promise_ring else 0.0
         handover = self.metadata_sync.handover()
         return admin_pb2.NodeHandover(node_id=self.node_id, current_ring_fingerprint=self.cluster.ring().fingerprint,
-                                      **dataclasses.asdict(handover))
+                                      promise_s=promise_s, **dataclasses.asdict(handover))
 
     # -- operator actions on this node ----------------------------------------------------------------
 

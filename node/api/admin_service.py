@@ -56,7 +56,7 @@ class Healing:
     scrub_status: Callable[[], admin_pb2.NodeScrubStatus]
     fsck: Callable[[str, bool, int], object]  # (bucket, deep, bandwidth_bytes_per_s)
     repair_debt_chunks: Callable[[], int]
-    handover: Callable[[], admin_pb2.NodeHandover]
+    handover: Callable[[int], admin_pb2.NodeHandover]  # (ring to promise readers, or 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,7 +157,7 @@ class AdminServicer:
 
     @unary
     def GetHandover(self, request, context):
-        reply = admin_pb2.GetHandoverResponse(nodes=[self._healing.handover()])
+        reply = admin_pb2.GetHandoverResponse(nodes=[self._healing.handover(request.promise_ring_fingerprint)])
         return self._cluster_wide("GetHandover", request, reply, "nodes", lambda n: n.node_id, HANDOVER_TIMEOUT_S)
 
     @unary

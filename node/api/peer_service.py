@@ -14,7 +14,7 @@ from node.hlc import HybridLogicalClock
 from node.metrics import Metrics
 from node.objects import validate
 from node.objects.chunk_io import holder_key
-from node.objects.ring_gate import RingGate, RingMismatch
+from node.objects.ring_gate import Check, RingGate, RingMismatch
 from node.objects.replicas import DEEP_PROBE_SHARES_MAX, DeepThrottle, share_key
 from node.quota.desk import QuotaDesk
 from node.store import LIST_MANIFESTS_LIMIT_MAX, ChecksumMismatch, CorruptShare, NodeStore, ShareNotFound
@@ -29,11 +29,11 @@ HAS_CHUNK_SHARES_MAX = 4096
 BATCH_ITEMS_MAX = 256
 
 
-def _check_ring(request: peer_pb2.PutManifestRequest, ring: int) -> None:
-    """A home refuses a write tagged with a ring it does not use; a stand-in's copy is not checked."""
+def _check_ring(request: peer_pb2.PutManifestRequest, check: Check) -> None:
+    """A home refuses a write tagged with a ring it does not use (or has promised readers it would
+    not acknowledge yet); a stand-in's copy is not checked."""
     if not request.handoff_for_node_id:
-        RingGate.check(request.ring_fingerprint, ring,
-                       f"the manifest of {request.manifest.bucket}/{request.manifest.key}")
+        check(request.ring_fingerprint, f"the manifest of {request.manifest.bucket}/{request.manifest.key}")
 
 
 def _check_batch(items: Sequence, what: str) -> None:
@@ -168,8 +168,8 @@ class PeerServicer:
     @unary
     def PutManifest(self, request, context):
         self._hlc.observe(request.manifest.version)
-        with self._ring_gate.held() as ring:
-            _check_ring(request, ring)
+        with self._ring_gate.held() as check:
+            _check_ring(request, check)
             return peer_pb2.PutManifestResponse(superseded=self._store.put_manifest(request.manifest))
 
     @unary
@@ -187,11 +187,11 @@ class PeerServicer:
         _check_batch(request.items, "manifests")
         for item in request.items:
             self._hlc.observe(item.manifest.version)
-        with self._ring_gate.held() as ring:
+        with self._ring_gate.held() as check:
             refused: dict[int, Exception] = {}
             for index, item in enumerate(request.items):
                 try:
-                    _check_ring(item, ring)
+                    _check_ring(item, check)
                 except RingMismatch as err:
                     refused[index] = err
             stored = iter(self._store.put_manifests(

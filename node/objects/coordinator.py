@@ -52,9 +52,10 @@ DEFAULT_TENANT = "default"
 FORMAT_VERSION = 1
 # How long a bucket record read from the directory replicas is trusted before re-reading.
 BUCKET_CACHE_TTL_S = 2.0
-# A manifest write refused by a home on another ring (node/objects/ring_gate.py) is made again for
-# this long at most: the time a ring change takes to reach every node, with room for a busy one.
-RING_AGREEMENT_WAIT_S = 5.0
+# A manifest write refused by a home on another ring, or one that promised readers another ring
+# (node/objects/ring_gate.py), is made again for this long at most: a promise's length plus the time
+# a ring change takes to reach every node, with room for a busy one.
+RING_AGREEMENT_WAIT_S = 8.0
 # ... each time once this node's ring changes, or after this long if it does not (the refusing
 # home may be the one behind), checking every RING_POLL_S.
 RING_RECHECK_S = 0.5

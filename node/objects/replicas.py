@@ -249,12 +249,13 @@ class Replicas:
     def put_manifest(self, node_id: str, manifest: common_pb2.Manifest, handoff_for: str,
                      ring_fingerprint: int = 0) -> None:
         """Store a manifest version on a replica. With `ring_fingerprint` (a coordinator's write, placed
-        on that ring) a home refuses it unless that is its own ring: HolderError kind "ring"."""
+        on that ring) a home refuses it unless that is its own ring and not another than one it
+        promised readers: HolderError kind "ring"."""
         if node_id == self._view.node_id:
-            with self._ring_gate.held() as ring:
+            with self._ring_gate.held() as check:
                 if not handoff_for:
                     try:
-                        RingGate.check(ring_fingerprint, ring, f"the manifest of {manifest.bucket}/{manifest.key}")
+                        check(ring_fingerprint, f"the manifest of {manifest.bucket}/{manifest.key}")
                     except RingMismatch as err:
                         raise HolderError(node_id, "ring", f"ABORTED: {err}") from None
                 self._local(self._store.put_manifest, manifest)

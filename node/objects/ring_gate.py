@@ -11,37 +11,77 @@ tagged: they never make a write acknowledged.
 
 The lock is held for the check and the LMDB commit: commits are serialized by LMDB's writer lock
 anyway, so it adds no waiting beyond a sync pass's snapshot of the ring.
+
+A node also *promises*, when a reader checks whether its ring is settled, to acknowledge no write
+placed on another ring for PROMISE_S (`promise`): a reader that has not yet heard of a ring change
+must not miss a write acknowledged under the new ring while it reads from fewer homes, and the
+reader trusts its verdict for less than the promises it got (node/objects/settle.py). So for up to
+PROMISE_S after a ring change, homes refuse writes under the new ring and coordinators write again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 from node import errors
 
 
+# How long a node keeps the promise it gives a reader's settle check (node/objects/settle.py): it
+# acknowledges no manifest write placed on another ring than the one it answered with, for this
+# long after it answered. A node keeps one for this long after it starts again on its data dir, for
+# the promises it may have given before it stopped.
+PROMISE_S = 3.0
+
+
 class RingMismatch(errors.Aborted):
-    """A write tagged with another ring than this node's."""
+    """A write tagged with another ring than this node's, or than the one it promised readers."""
+
+
+Check = Callable[[int, str], None]
 
 
 class RingGate:
-    def __init__(self, fingerprint: Callable[[], int]) -> None:
+    def __init__(self, fingerprint: Callable[[], int], monotonic_s: Callable[[], float] = time.monotonic, *,
+                 restarted: bool = False) -> None:
+        """`restarted`: this node may have given promises before it stopped, so it keeps one that
+        allows no ring for PROMISE_S: every tagged write waits that long."""
         self._fingerprint = fingerprint
+        self._monotonic_s = monotonic_s
         self._lock = threading.Lock()
+        # (ring promised, until when); ring 0 matches no write.
+        self._promised = (0, monotonic_s() + PROMISE_S if restarted else 0.0)
 
     @contextlib.contextmanager
-    def held(self) -> Iterator[int]:
-        """Hold the gate for a check and its commit; yields this node's ring fingerprint now. A
-        metadata sync pass takes its ring under the same gate, so it sees every commit made while
-        an older ring was current."""
+    def held(self) -> Iterator[Check]:
+        """Hold the gate for a check and its commit; yields `check(tagged, what)`, which raises
+        RingMismatch unless `tagged` is 0 (not checked), or this node's ring now and not another
+        than the one it has promised. A metadata sync pass takes its ring under the same gate, so
+        it sees every commit made while an older ring was current."""
         with self._lock:
-            yield self._fingerprint()
+            current = self._fingerprint()
+            promised, until_s = self._promised
+            left_s = until_s - self._monotonic_s()
 
-    @staticmethod
-    def check(tagged: int, current: int, what: str) -> None:
-        """Raise RingMismatch unless `tagged` is 0 (not checked) or `current`."""
-        if tagged and tagged != current:
-            raise RingMismatch(f"{what} was placed on ring {tagged:016x} but this node uses ring {current:016x}; "
-                               "write again once the ring change has reached the writer")
+            def check(tagged: int, what: str) -> None:
+                if not tagged:
+                    return
+                if tagged != current:
+                    raise RingMismatch(f"{what} was placed on ring {tagged:016x} but this node uses ring "
+                                       f"{current:016x}; write again once the ring change has reached the writer")
+                if left_s > 0 and tagged != promised:
+                    raise RingMismatch(f"{what} was placed on ring {tagged:016x}, but this node told readers it "
+                                       f"uses ring {promised:016x} for {left_s:.1f} s more; write again then")
+
+            yield check
+
+    def promise(self, fingerprint: int) -> float:
+        """Promise readers, for PROMISE_S from now, to acknowledge no write placed on another ring
+        than `fingerprint`, if that is this node's ring now: the promise's length, or 0 (none)."""
+        with self._lock:
+            if fingerprint != self._fingerprint():
+                return 0.0
+            self._promised = (fingerprint, self._monotonic_s() + PROMISE_S)
+            return PROMISE_S

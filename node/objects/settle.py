@@ -14,13 +14,23 @@ acknowledged under an older ring (homes refuse writes placed on a ring they have
 takes its ring in order with commits: node/objects/ring_gate.py); and every write placed on this ring
 is acknowledged by W of its homes. So any R homes overlap every acknowledged write.
 
+One more thing must hold while reads use the verdict: a ring change this node has not heard of
+yet. A member that has moved to a newer ring acknowledges writes placed on it, whose homes may not
+be among the R this node asks (a reader asking every live home of its older ring still overlaps
+them after one join or one drain, which is why reads did). So each member answering the check also
+*promises* to acknowledge no write placed on another ring for PROMISE_S from receiving the call
+(node/objects/ring_gate.py), and the verdict is used only until PROMISE_MARGIN_S before the
+shortest promise ends, counted from before the check was sent; a check every RECHECK_S renews it.
+A write under a new ring therefore waits until every promise on the old ring has ended, and by
+then every reader's verdict has; a reader checking again finds the new ring and reads every live
+home until it is settled too. The promise relies on clocks that run at about the same rate over a
+few seconds, not on synchronized clocks.
+
 The verdict is asked directly of every member, not read from gossip: a gossiped report can be older
 than the member's state, and a ring that returns to an earlier member set would match an old
-"synced" report. It is dropped at once when this node sees any membership change (a member's new
-record may be a ring change elsewhere that has not reached this node's ring yet), and asked again
-every RECHECK_S; it is kept at most VALID_S. The check runs in the background: until it says
-settled, reads ask every live home as before. A member of an older release answers UNIMPLEMENTED,
-which is not settled.
+"synced" report. It is also dropped at once when this node sees any membership change. The check
+runs in the background: until it says settled, reads ask every live home as before. A member of an
+older release answers UNIMPLEMENTED, which is not settled.
 """
 
 from __future__ import annotations
@@ -34,19 +44,23 @@ from ringstore.v1 import admin_pb2
 
 log = logging.getLogger("ringstore.objects")
 
-# How often a settled verdict is asked again while reads use it, and how long it is used at most.
-RECHECK_S = 3.0
-VALID_S = 10.0
+# How often a settled verdict is asked again while reads use it.
+RECHECK_S = 1.0
+# A verdict is used until this long before the shortest promise it got ends, counted from before
+# the check was sent (a member's promise runs from when it received the call, later): room for
+# clocks that run at slightly different rates over a few seconds.
+PROMISE_MARGIN_S = 0.5
 # Deadline of one member's answer to the check.
-ASK_TIMEOUT_S = 2.0
+ASK_TIMEOUT_S = 1.0
 
 
 class RingSettlement:
     def __init__(self, *, ring_fingerprint: Callable[[], int], live_members: Callable[[], Sequence[str]],
-                 ask: Callable[[str, float], admin_pb2.NodeHandover], pool: cf.Executor,
+                 ask: Callable[[str, float, int], admin_pb2.NodeHandover], pool: cf.Executor,
                  monotonic_s: Callable[[], float]) -> None:
         """`live_members()`: the node ids this node sees live (itself included); `ask(node_id,
-        timeout_s)`: that member's own handover (this node's answered locally), raising on failure."""
+        timeout_s, ring)`: that member's own handover, with its promise for `ring` (this node's
+        answered locally), raising on failure."""
         self._ring_fingerprint = ring_fingerprint
         self._live_members = live_members
         self._ask = ask
@@ -55,8 +69,8 @@ class RingSettlement:
         self._lock = threading.Lock()
         # Bumped by every membership change; a check started under an older epoch is not kept.
         self._epoch = 0
-        # (ring fingerprint, epoch, when checked) of the last check that found the ring settled.
-        self._settled: tuple[int, int, float] | None = None
+        # (ring fingerprint, epoch, when checked, used until) of the last check that found it settled.
+        self._settled: tuple[int, int, float, float] | None = None
         self._checking = False
         self.last_reason = "not checked yet"
 
@@ -73,7 +87,7 @@ class RingSettlement:
         with self._lock:
             verdict = self._settled
             fresh = (verdict is not None and verdict[0] == fingerprint and verdict[1] == self._epoch
-                     and now_s - verdict[2] < VALID_S)
+                     and now_s < verdict[3])
             due = not fresh or now_s - verdict[2] >= RECHECK_S
             start = due and not self._checking
             if start:
@@ -87,31 +101,36 @@ class RingSettlement:
     def _check(self, fingerprint: int, epoch: int) -> None:
         started_s = self._monotonic_s()
         try:
-            reason = self._unsettled_reason(fingerprint)
+            reason, promise_s = self._unsettled_reason(fingerprint)
         except Exception as err:  # noqa: BLE001 - a failed check is "not settled", never a crash
-            reason = f"check failed: {err}"
+            reason, promise_s = f"check failed: {err}", 0.0
         with self._lock:
             self._checking = False
             self.last_reason = reason or "settled"
             if reason is None and epoch == self._epoch and self._ring_fingerprint() == fingerprint:
-                self._settled = (fingerprint, epoch, started_s)
+                self._settled = (fingerprint, epoch, started_s, started_s + promise_s - PROMISE_MARGIN_S)
             elif epoch == self._epoch:
                 self._settled = None
 
-    def _unsettled_reason(self, fingerprint: int) -> str | None:
-        """None when every live member uses and has handed over under `fingerprint`; else why not."""
+    def _unsettled_reason(self, fingerprint: int) -> tuple[str | None, float]:
+        """(None, the shortest promise) when every live member uses, has handed over under and
+        promised `fingerprint`; else (why not, 0)."""
         members = list(self._live_members())
         try:
-            futures = {member: self._pool.submit(self._ask, member, ASK_TIMEOUT_S) for member in members}
+            futures = {member: self._pool.submit(self._ask, member, ASK_TIMEOUT_S, fingerprint) for member in members}
         except RuntimeError:  # the pool is shut down: the node is stopping
-            return "stopping"
+            return "stopping", 0.0
+        promise_s = float("inf")
         for member, future in futures.items():
             try:
                 answer = future.result(timeout=ASK_TIMEOUT_S * 2)
             except Exception as err:  # noqa: BLE001 - any failure to answer is "not settled"
-                return f"{member} did not answer: {err}"
+                return f"{member} did not answer: {err}", 0.0
             if answer.current_ring_fingerprint != fingerprint:
-                return f"{member} uses ring {answer.current_ring_fingerprint:016x}"
+                return f"{member} uses ring {answer.current_ring_fingerprint:016x}", 0.0
             if not answer.metadata_ok or answer.synced_ring_fingerprint != fingerprint:
-                return f"{member} has not handed over under ring {fingerprint:016x}"
-        return None
+                return f"{member} has not handed over under ring {fingerprint:016x}", 0.0
+            if answer.promise_s <= PROMISE_MARGIN_S:
+                return f"{member} gave no promise for ring {fingerprint:016x}", 0.0
+            promise_s = min(promise_s, answer.promise_s)
+        return (None, promise_s) if members else ("no live member", 0.0)

@@ -17,7 +17,7 @@ from node.hlc import HybridLogicalClock
 from node.metrics import Metrics
 from node.objects.coordinator import Coordinator
 from node.objects.replicas import HolderError, Replicas
-from node.objects.ring_gate import RingGate
+from node.objects.ring_gate import PROMISE_S, RingGate, RingMismatch
 from node.peers.client import PeerClient, PeerError
 from node.repair.metadata_sync import MetadataSync
 from node.ring import Ring, RingMember, metadata_position
@@ -210,8 +210,8 @@ def test_a_sync_pass_takes_its_ring_only_outside_a_check_and_commit(store):
         sync.step()
         finished.set()
 
-    with gate.held() as ring:
-        RingGate.check(OLD.fingerprint, ring, "the write")
+    with gate.held() as check:
+        check(OLD.fingerprint, "the write")
         current[0] = NEW
         thread = threading.Thread(target=pass_)
         thread.start()
@@ -223,3 +223,29 @@ def test_a_sync_pass_takes_its_ring_only_outside_a_check_and_commit(store):
     assert sync.handover().ring_fingerprint == NEW.fingerprint
     homes = NEW.ordered_nodes(metadata_position("default", "photos"))[:3]
     assert sorted(pushes.keys) == sorted((h, "late") for h in homes if h != "node-1")
+
+
+def test_a_promise_to_readers_holds_writes_placed_on_a_newer_ring_until_it_ends():
+    """A node that promised readers OLD refuses writes tagged NEW once it uses NEW, until the
+    promise ends; a promise is given only for the node's ring now; a restarted node keeps one that
+    allows no ring at first."""
+    now, current = [50.0], [OLD]
+    gate = RingGate(lambda: current[0].fingerprint, lambda: now[0])
+    assert gate.promise(NEW.fingerprint) == 0.0
+    assert gate.promise(OLD.fingerprint) == PROMISE_S
+    with gate.held() as check:
+        check(OLD.fingerprint, "w")
+    current[0] = NEW
+    now[0] += PROMISE_S - 0.1
+    with gate.held() as check, pytest.raises(RingMismatch, match=r"told readers it uses ring .* for 0.1 s more"):
+        check(NEW.fingerprint, "w")
+    now[0] += 0.1
+    with gate.held() as check:
+        check(NEW.fingerprint, "w")
+        check(0, "an untagged push")
+    restarted = RingGate(lambda: NEW.fingerprint, lambda: now[0], restarted=True)
+    with restarted.held() as check, pytest.raises(RingMismatch):
+        check(NEW.fingerprint, "w")
+    now[0] += PROMISE_S
+    with restarted.held() as check:
+        check(NEW.fingerprint, "w")

@@ -37,15 +37,16 @@ class _Members:
         self.hold = threading.Event()
         self.hold.set()
 
-    def ask(self, node_id: str, timeout_s: float) -> admin_pb2.NodeHandover:
+    def ask(self, node_id: str, timeout_s: float, promise_ring: int) -> admin_pb2.NodeHandover:
         self.asked += 1
         self.hold.wait(5)
         answer = self.answers[node_id]
         if isinstance(answer, Exception):
             raise answer
-        current, synced = answer
+        current, synced, *promise = answer
+        promise_s = promise[0] if promise else (3.0 if promise_ring == current else 0.0)
         return admin_pb2.NodeHandover(node_id=node_id, current_ring_fingerprint=current,
-                                      synced_ring_fingerprint=synced, metadata_ok=True)
+                                      synced_ring_fingerprint=synced, metadata_ok=True, promise_s=promise_s)
 
 
 def _settlement(members: _Members, pool, clock: list[float], ring: list[int]) -> RingSettlement:
@@ -76,7 +77,7 @@ def test_settled_only_when_every_live_member_uses_and_has_handed_over_under_the_
     assert _settles(s, F)
     assert not s.settled(G)
     _idle(s)
-    for answer, reason in (((F, 0), "has not handed over"), ((G, G), "uses ring"),
+    for answer, reason in (((F, 0), "has not handed over"), ((G, G), "uses ring"), ((F, F, 0.0), "gave no promise"),
                            (RuntimeError("UNIMPLEMENTED"), "did not answer")):
         members.answers["b"] = answer
         s.invalidate()
@@ -100,9 +101,11 @@ def test_a_membership_change_drops_the_verdict_and_a_check_that_spans_one_is_not
     assert s._settled is None
 
 
-def test_a_verdict_is_asked_again_and_expires(pool):
+def test_a_verdict_is_asked_again_and_lasts_less_than_the_shortest_promise(pool):
+    """Re-asked every RECHECK_S; used until PROMISE_MARGIN_S before the shortest promise it got
+    ends, counted from before the check was sent."""
     clock, ring = [100.0], [F]
-    members = _Members({"a": (F, F)})
+    members = _Members({"a": (F, F, 3.0), "b": (F, F, 2.5)})
     s = _settlement(members, pool, clock, ring)
     assert _settles(s, F)
     asked = members.asked
@@ -112,10 +115,13 @@ def test_a_verdict_is_asked_again_and_expires(pool):
     clock[0] += settle.RECHECK_S
     assert s.settled(F)  # still valid while the re-check runs ...
     assert not _settles(s, F)  # ... which finds it no longer settled
-    members.answers["a"] = (F, F)
+    members.answers["a"] = (F, F, 3.0)
+    checked_at = clock[0]
     assert _settles(s, F)
-    s._checking = True  # no re-check can start: the verdict lapses after VALID_S
-    clock[0] += settle.VALID_S
+    s._checking = True  # no re-check can start: the verdict lapses with the shortest promise
+    clock[0] = checked_at + 2.5 - settle.PROMISE_MARGIN_S - 0.01
+    assert s.settled(F)
+    clock[0] = checked_at + 2.5 - settle.PROMISE_MARGIN_S
     assert not s.settled(F)
 
 

@@ -155,13 +155,15 @@ class GetRepairStatusResponse(_message.Message):
     def __init__(self, nodes: _Optional[_Iterable[_Union[NodeRepairStatus, _Mapping]]] = ..., unreachable: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetHandoverRequest(_message.Message):
-    __slots__ = ("this_node_only",)
+    __slots__ = ("this_node_only", "promise_ring_fingerprint")
     THIS_NODE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    PROMISE_RING_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     this_node_only: bool
-    def __init__(self, this_node_only: _Optional[bool] = ...) -> None: ...
+    promise_ring_fingerprint: int
+    def __init__(self, this_node_only: _Optional[bool] = ..., promise_ring_fingerprint: _Optional[int] = ...) -> None: ...
 
 class NodeHandover(_message.Message):
-    __slots__ = ("node_id", "ring_fingerprint", "synced_ring_fingerprint", "partitions_held", "partitions_pending", "partitions_waiting", "last_pass_unix_ms", "metadata_ok", "current_ring_fingerprint")
+    __slots__ = ("node_id", "ring_fingerprint", "synced_ring_fingerprint", "partitions_held", "partitions_pending", "partitions_waiting", "last_pass_unix_ms", "metadata_ok", "current_ring_fingerprint", "promise_s")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     RING_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     SYNCED_RING_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
@@ -171,6 +173,7 @@ class NodeHandover(_message.Message):
     LAST_PASS_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     METADATA_OK_FIELD_NUMBER: _ClassVar[int]
     CURRENT_RING_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    PROMISE_S_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     ring_fingerprint: int
     synced_ring_fingerprint: int
@@ -180,7 +183,8 @@ class NodeHandover(_message.Message):
     last_pass_unix_ms: int
     metadata_ok: bool
     current_ring_fingerprint: int
-    def __init__(self, node_id: _Optional[str] = ..., ring_fingerprint: _Optional[int] = ..., synced_ring_fingerprint: _Optional[int] = ..., partitions_held: _Optional[int] = ..., partitions_pending: _Optional[int] = ..., partitions_waiting: _Optional[int] = ..., last_pass_unix_ms: _Optional[int] = ..., metadata_ok: _Optional[bool] = ..., current_ring_fingerprint: _Optional[int] = ...) -> None: ...
+    promise_s: float
+    def __init__(self, node_id: _Optional[str] = ..., ring_fingerprint: _Optional[int] = ..., synced_ring_fingerprint: _Optional[int] = ..., partitions_held: _Optional[int] = ..., partitions_pending: _Optional[int] = ..., partitions_waiting: _Optional[int] = ..., last_pass_unix_ms: _Optional[int] = ..., metadata_ok: _Optional[bool] = ..., current_ring_fingerprint: _Optional[int] = ..., promise_s: _Optional[float] = ...) -> None: ...
 
 class GetHandoverResponse(_message.Message):
     __slots__ = ("nodes", "unreachable")

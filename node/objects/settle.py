@@ -72,13 +72,18 @@ class RingSettlement:
         # (ring fingerprint, epoch, when checked, used until) of the last check that found it settled.
         self._settled: tuple[int, int, float, float] | None = None
         self._checking = False
+        # When the last check started: checks start at most every RECHECK_S, settled or not (reads
+        # on a ring that does not settle, a member DOWN for a while, must not ask in a loop).
+        self._check_started_s = float("-inf")
         self.last_reason = "not checked yet"
 
     def invalidate(self, *_args) -> None:
-        """A membership change: forget the verdict (a membership listener)."""
+        """A membership change: forget the verdict (a membership listener); the next read may check
+        at once."""
         with self._lock:
             self._epoch += 1
             self._settled = None
+            self._check_started_s = float("-inf")
 
     def settled(self, fingerprint: int) -> bool:
         """True when the last check found ring `fingerprint` settled, no membership change came
@@ -88,10 +93,10 @@ class RingSettlement:
             verdict = self._settled
             fresh = (verdict is not None and verdict[0] == fingerprint and verdict[1] == self._epoch
                      and now_s < verdict[3])
-            due = not fresh or now_s - verdict[2] >= RECHECK_S
-            start = due and not self._checking
+            start = not self._checking and now_s - self._check_started_s >= RECHECK_S
             if start:
                 self._checking = True
+                self._check_started_s = now_s
                 epoch = self._epoch
         if start:
             # A thread of its own: the check waits for the asks, which run in the pool.

@@ -102,8 +102,9 @@ def test_a_membership_change_drops_the_verdict_and_a_check_that_spans_one_is_not
 
 
 def test_a_verdict_is_asked_again_and_lasts_less_than_the_shortest_promise(pool):
-    """Re-asked every RECHECK_S; used until PROMISE_MARGIN_S before the shortest promise it got
-    ends, counted from before the check was sent."""
+    """Re-asked every RECHECK_S, and not more often when it is not settled; used until
+    PROMISE_MARGIN_S before the shortest promise it got ends, counted from before the check was
+    sent."""
     clock, ring = [100.0], [F]
     members = _Members({"a": (F, F, 3.0), "b": (F, F, 2.5)})
     s = _settlement(members, pool, clock, ring)
@@ -116,6 +117,9 @@ def test_a_verdict_is_asked_again_and_lasts_less_than_the_shortest_promise(pool)
     assert s.settled(F)  # still valid while the re-check runs ...
     assert not _settles(s, F)  # ... which finds it no longer settled
     members.answers["a"] = (F, F, 3.0)
+    asked = members.asked
+    assert not s.settled(F) and members.asked == asked  # checks start at most every RECHECK_S
+    clock[0] += settle.RECHECK_S
     checked_at = clock[0]
     assert _settles(s, F)
     s._checking = True  # no re-check can start: the verdict lapses with the shortest promise

@@ -57,6 +57,7 @@ from bench.erasure import cpu_ceilings
 from bench.repair import bench_repair
 from bench.report import Row, format_table, write_results
 from cluster_sim.cluster import LocalCluster
+from ringstore.memory import bound_malloc_arenas
 
 MIB = 1024 * 1024
 PARTS = ("throughput", "small", "membership", "lan", "repair")
@@ -341,6 +342,7 @@ def commit_text() -> str:
 
 
 def main() -> int:
+    bound_malloc_arenas()  # as nodectl does: the client's threads share two arenas (ringstore/memory.py)
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, N=10 only, no lan: a few minutes")
     parser.add_argument("--only", default=",".join(PARTS),

@@ -41,6 +41,7 @@ import time
 
 from bench import put_get
 from cluster_sim.cluster import PROFILES, LocalCluster
+from ringstore.memory import bound_malloc_arenas
 
 MIB = 1024 * 1024
 CASES = ("put-1g", "put-1g-ec", "get-1g", "get-1g-ec", "put-1m", "put-1m-ec", "get-1m", "get-1m-ec", "get-4k-c16",
@@ -289,6 +290,7 @@ def run_case(cluster: LocalCluster, case: str, out: pathlib.Path, rate: int, see
 
 
 def main() -> int:
+    bound_malloc_arenas()  # as nodectl does: the client's threads share two arenas (ringstore/memory.py)
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.splitlines()[0])
     parser.add_argument("--case", default="all", help=f"one of {', '.join(CASES)} or all")
     parser.add_argument("--nodes", type=int, default=6)

@@ -48,6 +48,7 @@ import blake3
 from bench.report import median, percentile, write_results
 from cluster_sim.cluster import LocalCluster
 from nodectl.client import Client
+from ringstore.memory import bound_malloc_arenas
 
 MIB = 1024 * 1024
 CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
@@ -410,6 +411,7 @@ def compare(tls: dict, plain: dict, args: argparse.Namespace) -> dict:
 
 
 def main() -> None:
+    bound_malloc_arenas()  # as nodectl does: the client's threads share two arenas (ringstore/memory.py)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=5)
     parser.add_argument("--replicas", type=int, default=3)

@@ -76,7 +76,9 @@ from node.repair.status import repair_status_pb, scrub_status_pb
 from node.repair.throttle import TokenBucket
 from node.repair.tombstones import ReturnGuard, TombstonePurger
 from node.ring import Ring
-from node.store import CorruptRecord, MembersFileError, NodeStore, ShareKey, StoreError, read_members_file
+from node.objects.direct import DirectReads, ReadGrants
+from node.store import (CorruptRecord, CorruptShare, MembersFileError, NodeStore, ShareKey, ShareNotFound, StoreError,
+                        read_members_file)
 from node.store.chunks import make_private_dir
 from node.store.metadata import check_env
 from node.tls import NodeTls
@@ -104,6 +106,8 @@ DRAIN_CHECK_INTERVAL_S = 1.0
 # Operator decisions about this node that must outlive a restart (drain, maintenance window),
 # kept in the data dir next to node.json.
 OPERATOR_STATE_FILE = "operator.json"
+# Listen hosts that mean "every interface": not an address another machine can dial.
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "[::]", "::", ""})
 # gRPC health service name that is SERVING while this node's metadata answers and NOT_SERVING while
 # it is refilled from peers after damage (or damaged): a load balancer can route metadata reads away.
 METADATA_HEALTH_SERVICE = "ringstore.v1.Metadata"
@@ -167,6 +171,11 @@ class ClusterState:
         if member is None:
             raise KeyError(node_id)
         return member.address
+
+    def client_address_of(self, node_id: str) -> str:
+        """The client port's address the node announced; "" when unknown or not announced."""
+        member = self._membership.get(node_id)
+        return "" if member is None else member.client_address
 
     def state_name(self, node_id: str) -> str:
         member = self._membership.get(node_id)
@@ -292,6 +301,12 @@ class NodeDaemon:
         self.client_address = self._listen(self.server, cfg.listen_address, require_client_auth=False)
         peer_bound = self._listen(self.peer_server, cfg.peer_listen_address, require_client_auth=True)
         self.address = cfg.advertise_address or peer_bound
+        # Where clients read chunk copies from this node (direct reads), as others are told it: a
+        # wildcard listen host is not dialable, so the advertised peer host stands in for it.
+        client_host, client_port = self.client_address.rsplit(":", 1)
+        if client_host in WILDCARD_HOSTS:
+            client_host = self.address.rsplit(":", 1)[0]
+        self.advertised_client_address = f"{client_host}:{client_port}"
         if self.tls is None:
             log.warning("--insecure: both ports are plaintext and nothing authenticates peers or clients; anyone "
                         "who can reach %s or %s can read, write and delete every object", self.client_address,
@@ -318,7 +333,8 @@ class NodeDaemon:
                         maintenance_until_unix_ms=operator["maintenance_until_unix_ms"],
                         store_id=self.store.identity.store_id,
                         store_created_at_unix_ms=self.store.identity.created_at_unix_ms,
-                        tls_not_after_unix_ms=self._tls_not_after_unix_ms())
+                        tls_not_after_unix_ms=self._tls_not_after_unix_ms(),
+                        client_address=self.advertised_client_address)
         # Until the Join answer says whether the cluster counted this node gone (OUT or LEFT), its
         # kept manifests may be stale: they answer nothing meanwhile (node/repair/tombstones.py).
         held_for_join = not self.store.created_now and not self.store.refilling and bool(plan.addresses)
@@ -367,6 +383,7 @@ class NodeDaemon:
                                            live_count=self.cluster.live_count,
                                            on_quota_unread=self.metrics.quota_unread.inc)
         self.secret_box = SecretBox(cfg.cluster_secret)
+        grants = ReadGrants(self.secret_box.read_grant_key(), self.clock.wall_ms)
         self.quota_desk = QuotaDesk(usage_of=lambda bucket: self.coordinator.bucket_usage(bucket)[0],
                                     buckets_of=self._buckets_of)
         self.metrics.quota_holds.set_function(self.quota_desk.holds)
@@ -390,7 +407,9 @@ class NodeDaemon:
             ObjectServicer(self.coordinator, self.metrics, self.cluster.state_name,
                            access=self.credentials.access if self.tls else None,
                            change_access=self.credentials.change_access,
-                           admission=admission if self.tls else None).handlers(), admin,
+                           admission=admission if self.tls else None,
+                           direct=DirectReads(self.cluster, grants, self.cluster.client_address_of),
+                           grants=grants, read_chunk=self._read_chunk_copy).handlers(), admin,
             InitServicer(store=self.credentials, box=self.secret_box, cluster_key=cfg.cluster_secret,
                          wall_ms=self.clock.wall_ms).handlers(),
             CredentialsServicer(store=self.credentials, box=self.secret_box, wall_ms=self.clock.wall_ms,
@@ -775,6 +794,20 @@ class NodeDaemon:
         except SealedSecretError as err:
             log.error("access key %s: %s", key_id, err)
             return None
+
+    def _read_chunk_copy(self, chunk_id: bytes) -> bytes:
+        """This node's whole copy of a replicated chunk, checked against its blake3 (ReadChunk)."""
+        key = ShareKey(chunk_id)
+        try:
+            return self.store.read_share(key)
+        except ShareNotFound:
+            raise errors.NotFound(f"this node holds no copy of chunk {chunk_id.hex()[:16]}: read another holder, "
+                                  "or get the object through GetObject") from None
+        except CorruptShare as err:
+            # The store moved the copy to quarantine; the client reads another holder, and the
+            # copy is made again here (nobody else saw the damage).
+            self._report_damage(chunk_id, 0, 0, None, self.node_id, "corrupt")
+            raise errors.DataLoss(f"{err}: read another holder") from None
 
     def _check_link(self, token: str) -> LinkHolder:
         """The caller a share link token stands for, for the request-auth interceptor (LinkError

@@ -1,7 +1,7 @@
-"""The `noded` command: caps malloc arenas before any thread starts (node/memory.py), settles
+"""The `noded` command: caps malloc arenas before any thread starts (ringstore/memory.py), settles
 gRPC's core log verbosity before grpc is imported (node/core_log.py), then runs the daemon."""
 
-from node.memory import bound_malloc_arenas
+from ringstore.memory import bound_malloc_arenas
 
 bound_malloc_arenas()
 

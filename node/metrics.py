@@ -102,6 +102,15 @@ class Metrics:
         self.repair_debt_bytes = prom.Gauge("ringstore_repair_debt_bytes",
                                             "Bytes this node must write to restore full redundancy and finish moves.",
                                             registry=r)
+        self.direct_plans = prom.Counter(
+            "ringstore_direct_read_plans_total",
+            "Gets this node answered with a plan of direct reads (the client reads each chunk from a holder "
+            "with a read grant) instead of streaming the data.", registry=r)
+        self.direct_reads = prom.Counter(
+            "ringstore_direct_chunk_reads_total",
+            "ReadChunk calls served by this node, by outcome: ok, denied (no valid read grant), not_found, "
+            "corrupt (the copy failed its blake3; the client falls back on the streamed get), error.",
+            ["outcome"], registry=r)
         self.manifest_reads = prom.Counter(
             "ringstore_manifest_reads_total",
             "Manifest reads this node coordinated, by the homes asked: a read quorum only (the ring is "

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from typing import Callable, Iterator
 
 import grpc
 
 from node import errors
-from node.api.status import check_parsed, download_method, streaming, unary, unary_method, upload_method
+from node.api.status import check_parsed, download_method, streaming, tolerant, unary, unary_method, upload_method
 from node.auth import policy
 from node.auth.principal import Anonymous, LinkHolder, caller
 from node.auth.store import GRANT_LEVELS, Access
 from ringstore.auth.keys import check_tenant_name
 from node.metrics import Metrics
 from node.objects.coordinator import Coordinator
+from node.objects.direct import DirectReads, ReadGrants
 from node.quota.admission import HOLD_RENEW_S, Admission, quota_message
 from ringstore import frames
 from ringstore.v1 import common_pb2, object_pb2
@@ -33,8 +34,14 @@ def object_info(m: common_pb2.Manifest) -> object_pb2.ObjectInfo:
 
 class ObjectServicer:
     def __init__(self, coordinator: Coordinator, metrics: Metrics, state_name, *, access=None,
-                 change_access=None, admission: Admission | None = None) -> None:
+                 change_access=None, admission: Admission | None = None, direct: DirectReads | None = None,
+                 grants: ReadGrants | None = None, read_chunk: Callable[[bytes], bytes] | None = None) -> None:
         self._c = coordinator
+        # Plans of direct reads for gets that allow them, and ReadChunk's grant check and local read
+        # (node/objects/direct.py); None: every get streams, and ReadChunk is UNIMPLEMENTED.
+        self._direct = direct
+        self._grants = grants
+        self._read_chunk = read_chunk
         # None: no quotas (an --insecure node keeps no records to hold them).
         self._admission = admission
         # access(bucket, created_at_unix_ms) -> node.auth.store.Access; change_access(bucket, created_at_unix_ms,
@@ -299,9 +306,14 @@ class ObjectServicer:
             except errors.PermissionDenied:
                 self._metrics.auth_failures.labels("link_denied").inc()
                 raise
-            manifest, start, length, payload = self._c.get_object(request.bucket, request.key, start, length)
+            # A share link may be limited to part of a chunk, and a direct read hands out whole chunks.
+            direct = self._direct if request.direct_ok and not isinstance(caller(), LinkHolder) else None
+            manifest, start, length, payload, plan = self._c.get_object(request.bucket, request.key, start, length,
+                                                                        direct)
             info = object_pb2.GetObjectInfo(object=object_info(manifest), range_start_bytes=start,
-                                            range_length_bytes=length)
+                                            range_length_bytes=length, direct=plan)
+            if plan:
+                self._metrics.direct_plans.inc()
             if request.info_may_carry_data and length <= frames.INFO_DATA_BYTES_MAX:
                 info.data = b"".join(payload)  # the whole range, read before anything is sent
                 self._metrics.get_bytes.inc(len(info.data))
@@ -314,6 +326,30 @@ class ObjectServicer:
         finally:
             self._metrics.requests.labels("get", outcome).inc()
             self._metrics.get_latency.observe(time.perf_counter() - started)
+
+    @unary
+    def ReadChunk(self, request: object_pb2.ReadChunkRequest, context):
+        if self._grants is None or self._read_chunk is None:
+            raise errors.FailedPrecondition("this node serves no direct reads: read through GetObject")
+        try:
+            self._grants.check(request.chunk_id, request.expires_unix_ms, request.grant)
+        except errors.Unauthenticated:
+            self._metrics.direct_reads.labels("denied").inc()
+            raise
+        outcome = "error"
+        try:
+            data = self._read_chunk(request.chunk_id)
+            outcome = "ok"
+        except errors.NotFound:
+            outcome = "not_found"
+            raise
+        except errors.DataLoss:
+            outcome = "corrupt"
+            raise
+        finally:
+            self._metrics.direct_reads.labels(outcome).inc()
+        self._metrics.get_bytes.inc(len(data))
+        return data  # framed as ReadChunkResponse.data by frames.encode, without a protobuf copy
 
     @unary
     def StatObject(self, request, context):
@@ -369,6 +405,9 @@ class ObjectServicer:
             "PutObject": upload_method(self.PutObject, o.PutObjectRequest),
             "PutSmallObject": uu(self.PutSmallObject, o.PutSmallObjectRequest),
             "GetObject": download_method(self.GetObject, o.GetObjectRequest),
+            "ReadChunk": grpc.unary_unary_rpc_method_handler(
+                self.ReadChunk, request_deserializer=tolerant(o.ReadChunkRequest.FromString),
+                response_serializer=frames.encode),
             "StatObject": uu(self.StatObject, o.StatObjectRequest),
             "ListObjects": uu(self.ListObjects, o.ListObjectsRequest),
             "DeleteObject": uu(self.DeleteObject, o.DeleteObjectRequest),

@@ -98,6 +98,9 @@ class MemberInfo:
     store_created_at_unix_ms: int = 0
     # When its TLS certificate expires (Unix ms); 0 under --insecure.
     tls_not_after_unix_ms: int = 0
+    # host:port of its client port, where clients read chunk copies with a read grant; "" from a
+    # node that predates direct reads.
+    client_address: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.node_id, str) or not _NODE_ID_RE.match(self.node_id):
@@ -106,6 +109,9 @@ class MemberInfo:
         if not self.address or len(self.address) > ADDRESS_LENGTH_MAX:
             raise InvalidMember(f"member {self.node_id}: address must be 1..{ADDRESS_LENGTH_MAX} "
                                 f"characters, got {len(self.address)}")
+        if not isinstance(self.client_address, str) or len(self.client_address) > ADDRESS_LENGTH_MAX:
+            raise InvalidMember(f"member {self.node_id}: client_address must be 0..{ADDRESS_LENGTH_MAX} "
+                                f"characters, got {len(self.client_address)}")
         if len(self.zone) > ZONE_LENGTH_MAX:
             raise InvalidMember(f"member {self.node_id}: zone must be at most {ZONE_LENGTH_MAX} "
                                 f"characters, got {len(self.zone)}")
@@ -150,6 +156,7 @@ class MemberInfo:
             store_id=self.store_id,
             store_created_at_unix_ms=self.store_created_at_unix_ms,
             tls_not_after_unix_ms=self.tls_not_after_unix_ms,
+            client_address=self.client_address,
         )
 
     @classmethod
@@ -173,6 +180,7 @@ class MemberInfo:
             store_id=message.store_id,
             store_created_at_unix_ms=message.store_created_at_unix_ms,
             tls_not_after_unix_ms=message.tls_not_after_unix_ms,
+            client_address=message.client_address,
         )
 
     def version(self) -> tuple[int, int, int]:

@@ -37,6 +37,7 @@ from node.hlc import HybridLogicalClock, stamp_key
 from node.metrics import Metrics
 from node.objects import validate
 from node.objects.chunk_io import ChunkIO, DamageSink, copies_per_chunk, copy_size_bytes, geometry_of, slot_key
+from node.objects.direct import DirectReads
 from node.objects.placement import Assignment, choose_targets
 from node.objects.quorum import write_quorum
 from node.objects.register import BucketRegister, majority
@@ -125,9 +126,12 @@ class _EarlyRead:
     dropped, so starting early changes when the bytes are read, never which. Used only on the
     get's own thread (`_read_all` calls `on_answer` there)."""
 
-    def __init__(self, coordinator: "Coordinator", range_start: int | None, range_length: int | None) -> None:
+    def __init__(self, coordinator: "Coordinator", range_start: int | None, range_length: int | None,
+                 skip: Callable[[common_pb2.Manifest, int, int], bool] | None = None) -> None:
         self._c = coordinator
         self._range = (range_start, range_length)
+        # Manifests whose first chunk the get will not read itself (the client reads it directly).
+        self._skip = skip
         self._manifest: common_pb2.Manifest | None = None
         self._future: cf.Future | None = None
 
@@ -137,6 +141,8 @@ class _EarlyRead:
         try:
             start, length = self._c._range(manifest, *self._range)
         except errors.RingstoreError:
+            return
+        if self._skip is not None and self._skip(manifest, start, length):
             return
         wanted = self._c._wanted(manifest, start, length) if length else []
         if wanted:
@@ -725,22 +731,31 @@ class Coordinator:
 
     # -- get ------------------------------------------------------------------------------------
 
-    def get_object(self, bucket: str, key: str, range_start: int | None, range_length: int | None
-                   ) -> tuple[common_pb2.Manifest, int, int, Iterator[memoryview]]:
-        """(manifest, range start, range length, iterator of payload frames).
+    def get_object(self, bucket: str, key: str, range_start: int | None, range_length: int | None,
+                   direct: DirectReads | None = None,
+                   ) -> tuple[common_pb2.Manifest, int, int, Iterator[memoryview], list]:
+        """(manifest, range start, range length, iterator of payload frames, direct plan).
 
         The first chunk's read starts as soon as one home's manifest names it, while the other
         homes are still answering; it is used only if the quorum's newest version is that same
         manifest, and dropped otherwise. At one client, a 1 MiB get waited for its manifest quorum
-        and then for its chunk; now for the longer of the two."""
-        early = _EarlyRead(self, range_start, range_length)
+        and then for its chunk; now for the longer of the two.
+
+        `direct`, when given, is asked for a plan of direct reads (node/objects/direct.py) once the
+        version is chosen; a non-empty plan replaces the payload, which is then empty, and no early
+        read starts from an answer the plan would cover (the client reads those chunks itself)."""
+        early = _EarlyRead(self, range_start, range_length, direct.applies if direct is not None else None)
         try:
             manifest = self.current_manifest(bucket, key, on_answer=early.start)
             start, length = self._range(manifest, range_start, range_length)
+            plan = direct.plan(manifest, start, length) if direct is not None else []
         except BaseException:
             early.drop()
             raise
-        return manifest, start, length, self._frames(manifest, start, length, early.claim(manifest))
+        if plan:
+            early.drop()
+            return manifest, start, length, iter(()), plan
+        return manifest, start, length, self._frames(manifest, start, length, early.claim(manifest)), []
 
     @staticmethod
     def _range(manifest: common_pb2.Manifest, range_start: int | None, range_length: int | None

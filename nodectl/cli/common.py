@@ -75,7 +75,8 @@ class Clock:
 
 class _Settings:
     def __init__(self, addr: str | None, timeout_s: float, retries_max: int, clock: Clock, *,
-                 ca_file: str | None = None, insecure: bool | None = None, profile: str | None = None) -> None:
+                 ca_file: str | None = None, insecure: bool | None = None, profile: str | None = None,
+                 direct_reads: bool = True) -> None:
         self.addr = addr
         self.timeout_s = timeout_s
         self.retries_max = retries_max
@@ -83,6 +84,7 @@ class _Settings:
         self.ca_file = ca_file
         self.insecure = insecure
         self.profile = profile
+        self.direct_reads = direct_reads
 
     def client(self, *, unsigned: bool = False) -> Client:
         """A Client as the flags, the environment and the profile say (in that order). `unsigned`:
@@ -96,7 +98,8 @@ class _Settings:
             ca_file = profile.ca
         return Client(address=resolve_address(self.addr, os.environ, profile.address if profile else None), timeout_s=self.timeout_s,
                       retries_max=self.retries_max, ca_file=ca_file, insecure=self.insecure,
-                      credentials=False if unsigned else None, profile=self.profile, sleep=self.clock.sleep)
+                      credentials=False if unsigned else None, profile=self.profile, sleep=self.clock.sleep,
+                      direct_reads=self.direct_reads)
 
 
 def _fail(message: str, exit_code: int) -> NoReturn:

@@ -45,6 +45,7 @@ from nodectl.cli.scrub import scrub_group
 from nodectl.cli.share import share_group
 from nodectl.cli.tls import tls_group
 from nodectl.client import RETRIES_MAX_LIMIT
+from ringstore.memory import bound_malloc_arenas
 from nodectl.errors import EXIT_CODES_HELP, EXIT_OTHER, RingstoreError, from_rpc_error
 
 
@@ -60,6 +61,7 @@ class _Nodectl(click.Group):
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
              **extra: Any) -> Any:
+        bound_malloc_arenas()  # before any channel starts a thread (ringstore/memory.py)
         try:
             result = super().main(args, prog_name or "nodectl", complete_var,
                                   standalone_mode=False, **extra)
@@ -117,16 +119,21 @@ def _silence_stdout() -> None:
               help="Access key (and address, CA) from this profile of ~/.config/ringstore/credentials; "
                    "default $RINGSTORE_PROFILE, else 'default'. RINGSTORE_ACCESS_KEY_ID and "
                    "RINGSTORE_SECRET_ACCESS_KEY, when set, come first.")
+@click.option("--direct-reads/--no-direct-reads", default=True, show_default=True,
+              envvar="RINGSTORE_DIRECT_READS",
+              help="Read replicated chunks straight from the nodes holding them when the node offers it "
+                   "(default $RINGSTORE_DIRECT_READS); off: every byte comes through --addr, for a client "
+                   "that can reach only that node.")
 @click.pass_context
 def main(ctx: click.Context, addr: str | None, timeout_s: float, retries_max: int, ca_file: str | None,
-         insecure: bool | None, profile: str | None) -> None:
+         insecure: bool | None, profile: str | None, direct_reads: bool) -> None:
     """Ringstore command line: buckets, objects, share links, cluster status, node operations, ring
     plans, repair, fsck and scrub."""
     clock = ctx.obj if isinstance(ctx.obj, Clock) else Clock()
     if ca_file and insecure:
         raise click.UsageError("--ca and --insecure exclude each other: a CA is for TLS")
     ctx.obj = _Settings(addr, timeout_s, retries_max, clock, ca_file=ca_file, insecure=insecure or None,
-                        profile=profile)
+                        profile=profile, direct_reads=direct_reads)
 
 
 # Every top-level command and group (`nodectl --help` lists them sorted by name).

@@ -14,12 +14,13 @@ and callers need not know the layout:
     retries      what is retried, and the backoff between attempts
     put_source   what a put reads from (bytes, a path, a file, a pipe), in frames
     reader       ObjectReader: a get's resumable stream, checked against blake3
+    direct       chunks read straight from their holders with the grants a get's plan carries
     connection   the channel, its stubs, one call under a deadline and retried (`_Connection`)
     buckets, objects, cluster, repair, admin, share_links
                  the calls of each service, one mixin of `_Connection` each; `Client`, below,
                  combines them
 
-Dependency order: limits, results <- validate, from_pb, deadlines, retries, put_source <-
+Dependency order: limits, results <- validate, from_pb, deadlines, retries, put_source, direct <-
 connection, reader <- buckets, objects, cluster, repair, admin, share_links <- this `__init__`
 (Client). Nothing here imports `nodectl.cli` or `node`.
 

@@ -27,6 +27,7 @@ from ringstore.v1 import admin_pb2_grpc, object_pb2, object_pb2_grpc
 
 from nodectl.client.auth import SigningInterceptor
 from nodectl.client.deadlines import rpc_error
+from nodectl.client.direct import DirectChunks
 from nodectl.client.limits import GRPC_MESSAGE_BYTES_MAX, RETRIES_MAX_LIMIT
 from nodectl.client.retries import retry_backoff_s
 from nodectl.client.validate import parse_address
@@ -80,7 +81,7 @@ class _Connection:
                  retry_backoff_s: float = 0.2, ca_file: str | None = None, insecure: bool | None = None,
                  credentials: Credentials | None | bool = None, profile: str | None = None,
                  sleep: Callable[[float], None] = time.sleep,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, direct_reads: bool = True) -> None:
         parse_address(address)
         if not timeout_s > 0:
             raise InvalidArgument(f"timeout_s must be > 0, got {timeout_s!r}")
@@ -96,16 +97,9 @@ class _Connection:
         self._sleep = sleep
         self._rng = rng if rng is not None else random.Random()
         self.insecure, self.ca_file = _tls_settings(ca_file, insecure)
-        options = [
-            ("grpc.max_send_message_length", GRPC_MESSAGE_BYTES_MAX),
-            ("grpc.max_receive_message_length", GRPC_MESSAGE_BYTES_MAX),
-        ]
-        if self.insecure:
-            self._channel = grpc.insecure_channel(address, options=options,
-                                                  compression=grpc.Compression.NoCompression)
-        else:
-            self._channel = grpc.secure_channel(address, tls.channel_credentials(_read_ca(self.ca_file)),
-                                                options=options, compression=grpc.Compression.NoCompression)
+        self._channel = self._make_channel(address)
+        # Replicated chunks read straight from their holders when a node offers it (direct.py).
+        self._direct = DirectChunks(self._make_channel, timeout_s) if direct_reads else None
         # None: from the environment or the profile file (ringstore.auth.credentials); False: none.
         if credentials is None:
             try:
@@ -141,7 +135,25 @@ class _Connection:
         self.close()
 
     def close(self) -> None:
+        if self._direct is not None:
+            self._direct.close()
         self._channel.close()
+
+    def _make_channel(self, address: str) -> grpc.Channel:
+        """A channel to `address` with this client's TLS settings (no signing: callers add it)."""
+        options = [
+            ("grpc.max_send_message_length", GRPC_MESSAGE_BYTES_MAX),
+            ("grpc.max_receive_message_length", GRPC_MESSAGE_BYTES_MAX),
+        ]
+        if self.insecure:
+            return grpc.insecure_channel(address, options=options, compression=grpc.Compression.NoCompression)
+        return grpc.secure_channel(address, tls.channel_credentials(self._ca_bytes()), options=options,
+                                   compression=grpc.Compression.NoCompression)
+
+    def _ca_bytes(self) -> bytes | None:
+        if not hasattr(self, "_ca"):
+            self._ca = _read_ca(self.ca_file)
+        return self._ca
 
     # -- plumbing ----------------------------------------------------------------------------
 

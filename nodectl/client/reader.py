@@ -4,6 +4,10 @@
   DataLoss rather than handing back wrong bytes.
 - A get that fails mid-stream with UNAVAILABLE resumes at the byte it reached (at most the
   client's retries_max times), and only if the object's version is unchanged.
+- A node may answer with a plan of direct reads instead of the data (direct.py): each chunk is then
+  read from a holder and checked against its chunk id, which replaces the whole-object check. A
+  plan that ends before the range does is followed by a new get from where it ended; a chunk no
+  holder gives intact sends the rest of the range back through the streamed get.
 - Every get has a watchdog: timeout_s until the first message (the object info, which carries
   the range's length), then the stream deadline of that length (deadlines.py). A get that names
   its length also has a gRPC deadline from it.
@@ -11,6 +15,8 @@
 
 from __future__ import annotations
 
+import collections
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -20,6 +26,7 @@ import grpc
 from ringstore.v1 import object_pb2
 
 from nodectl.client.deadlines import _Watchdog, rpc_error, stream_deadline_s
+from nodectl.client.direct import READ_AHEAD, DirectReadFailed, PendingRead
 from nodectl.client.from_pb import object_info_from_pb, version_text
 from nodectl.client.results import ObjectInfo
 from nodectl.client.retries import retry_backoff_s
@@ -27,6 +34,8 @@ from nodectl.errors import DataLoss, DeadlineExceeded, Internal, RingstoreError,
 
 if TYPE_CHECKING:
     from nodectl.client import Client
+
+log = logging.getLogger("ringstore.client")
 
 
 class ObjectReader:
@@ -60,6 +69,10 @@ class ObjectReader:
         self.range_start_bytes = 0
         self.range_length_bytes = 0
         self._hasher: Any = None
+        # Whether the next opening may be answered with a plan of direct reads, and the plan of the
+        # current one (empty: the data streams).
+        self._direct_ok = client._direct is not None and not metadata
+        self._plan: list[object_pb2.DirectChunk] = []
         self._chunks: Iterator[memoryview] = self._iterate()
 
     # -- opening -----------------------------------------------------------------------------
@@ -77,7 +90,8 @@ class ObjectReader:
     def _open(self, start_bytes: int | None, length_bytes: int | None) -> object_pb2.GetObjectInfo:
         """Start one GetObject call and read its info message."""
         self._stop_call()
-        request = object_pb2.GetObjectRequest(bucket=self._bucket, key=self._key, info_may_carry_data=True)
+        request = object_pb2.GetObjectRequest(bucket=self._bucket, key=self._key, info_may_carry_data=True,
+                                              direct_ok=self._direct_ok)
         if start_bytes is not None:
             request.range_start_bytes = start_bytes
         if length_bytes is not None:
@@ -104,14 +118,47 @@ class ObjectReader:
             self._opened_at_s + stream_deadline_s(timeout_s, first.info.range_length_bytes))
         # A small range comes whole in the info message: the first frame, read before the stream's.
         self._info_data = memoryview(first.info.data) if first.info.data else None
+        self._plan = list(first.info.direct)
+        if self._plan:
+            self._hasher = None  # each chunk is checked against its id instead
         return first.info
 
     def _frames(self) -> Iterator[object]:
-        """The data in the info message (if any), then the stream's data messages."""
+        """The data in the info message (if any), then the stream's data messages; or the planned
+        chunks' parts of the range, read from their holders."""
+        if self._plan:
+            yield from self._direct_frames()
+            return
         if self._info_data is not None:
             data, self._info_data = self._info_data, None
             yield data
         yield from self._call
+
+    def _direct_frames(self) -> Iterator[memoryview]:
+        """The range's bytes from the plan's chunks, in order, up to READ_AHEAD in flight;
+        DirectReadFailed when a chunk could not be read intact."""
+        direct = self._client._direct
+        start = self.range_start_bytes + self._received_bytes
+        end = self.range_start_bytes + self.range_length_bytes
+        planned = iter(self._plan)
+        ahead: collections.deque[tuple[object_pb2.DirectChunk, PendingRead]] = collections.deque()
+        try:
+            while True:
+                while len(ahead) < READ_AHEAD:
+                    chunk = next(planned, None)
+                    if chunk is None:
+                        break
+                    ahead.append((chunk, direct.start(chunk)))
+                if not ahead:
+                    return
+                chunk, pending = ahead.popleft()
+                data = pending.result()
+                lo = max(start, chunk.offset_bytes) - chunk.offset_bytes
+                hi = min(end, chunk.offset_bytes + chunk.size_bytes) - chunk.offset_bytes
+                yield memoryview(data)[lo:hi]
+        finally:
+            for _, pending in ahead:
+                pending.cancel()
 
     def _error(self, err: grpc.RpcError) -> RingstoreError:
         if self._watchdog is not None and self._watchdog.expired:
@@ -138,6 +185,8 @@ class ObjectReader:
 
     def _iterate_checked(self) -> Iterator[memoryview]:
         # Bounded: every pass receives one frame, or resumes (at most retries_max times), or ends.
+        # A plan that ends before the range does (node/objects/direct.py: PLAN_CHUNKS_MAX) is
+        # followed by a new get from where it ended; each such opening reads at least one chunk.
         while True:
             try:
                 for item in self._frames():
@@ -152,11 +201,20 @@ class ObjectReader:
                     if self._hasher is not None:
                         self._hasher.update(item)
                     yield item
-                break
+                if not self._plan or self._received_bytes >= self.range_length_bytes:
+                    break
+                self._reopen()
+                continue
             except grpc.RpcError as err:
                 error = self._error(err)
                 if not isinstance(error, Unavailable) or self._resumes >= self._client._retries_max:
                     raise error from err
+            except DirectReadFailed as err:
+                # Back to the streamed get for the rest: it tries every copy and reports the damage.
+                log.info("get %s/%s: direct read failed, streaming the rest: %s", self._bucket, self._key, err)
+                self._direct_ok = False
+                self._reopen()
+                continue
             self._resume()
         if self._watchdog is not None:
             self._watchdog.stop()
@@ -170,10 +228,15 @@ class ObjectReader:
                                f"{digest_hex}, the manifest says {self.info.blake3_hex}")
 
     def _resume(self) -> None:
-        """Reopen the stream at the first byte not yet received, on the same version."""
+        """Reopen the stream at the first byte not yet received, on the same version, after a
+        break (counted against retries_max, after a backoff)."""
         self._client._sleep(
             retry_backoff_s(self._client._retry_backoff_s, self._resumes, self._client._rng))
         self._resumes += 1
+        self._reopen()
+
+    def _reopen(self) -> None:
+        """Open the get again at the first byte not yet received; the version must not have changed."""
         start_bytes = self.range_start_bytes + self._received_bytes
         length_bytes = self.range_length_bytes - self._received_bytes
         info_pb = self._open(start_bytes, length_bytes)

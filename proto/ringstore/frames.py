@@ -1,7 +1,8 @@
 """Hand-framed data messages: raw payload bytes on the wire without a trip through protobuf.
 
-Every streamed message that carries payload (PutObjectRequest, GetObjectResponse, StoreChunkRequest,
-FetchChunkResponse) is a `oneof` whose field 2 is `bytes data`. On the wire such a message is just
+Every message that carries payload (PutObjectRequest, GetObjectResponse, StoreChunkRequest,
+FetchChunkResponse, ReadChunkResponse) has `bytes data` as its field 2, in a `oneof` for the streamed
+ones. On the wire such a message is just
 the tag byte 0x12, a varint length and the payload, so we write that prefix ourselves and hand the
 receiver a memoryview of the payload instead of parsing it. Protobuf would copy the payload once
 more on each side (measured 1.3-2.6x slower for 1 MiB frames); this keeps the wire format standard,
@@ -106,7 +107,7 @@ def encode(item: _Message | Payload | Framed) -> bytes:
     return item.SerializeToString()
 
 
-def _data_payload(raw: bytes) -> memoryview | None:
+def data_payload(raw: bytes) -> memoryview | None:
     """The payload if `raw` is exactly one data field, else None."""
     field = _length_delimited(memoryview(raw), 0, _DATA_TAG[0])
     if field is None or field[1] != len(raw):
@@ -184,7 +185,7 @@ def decoder(message_cls: type[M]) -> Callable[[bytes], M | memoryview]:
     """Deserializer that yields a memoryview for data frames and a parsed message otherwise."""
 
     def decode(raw: bytes) -> M | memoryview:
-        payload = _data_payload(raw)
+        payload = data_payload(raw)
         if payload is not None:
             return payload
         message = message_cls.FromString(raw)  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""node/memory.py: the malloc arena cap noded applies before its threads start."""
+"""ringstore/memory.py: the malloc arena cap noded applies before its threads start, and nodectl too."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from node.memory import bound_malloc_arenas
+from ringstore.memory import bound_malloc_arenas
 
 
 def _glibc() -> bool:
@@ -20,7 +20,7 @@ def _glibc() -> bool:
 
 @pytest.mark.skipif(not _glibc(), reason="arenas are a glibc setting")
 def test_a_fresh_process_takes_the_cap_and_an_operators_choice_wins():
-    code = "from node.memory import bound_malloc_arenas; print(bound_malloc_arenas())"
+    code = "from ringstore.memory import bound_malloc_arenas; print(bound_malloc_arenas())"
     env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
     capped = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert capped.stdout.strip() == "True"
@@ -33,3 +33,9 @@ def test_the_noded_entry_point_caps_arenas_before_grpc_is_imported():
     text = open(os.path.join(os.path.dirname(__file__), "..", "..", "node", "entry.py")).read()
     assert text.index("bound_malloc_arenas()") < text.index("from node.daemon import main")
     assert callable(bound_malloc_arenas)
+
+
+def test_nodectl_caps_arenas_before_it_runs_a_command():
+    text = open(os.path.join(os.path.dirname(__file__), "..", "..", "nodectl", "cli", "root.py")).read()
+    main = text[text.index("    def main(self"):]
+    assert main.index("bound_malloc_arenas()") < main.index("super().main(")

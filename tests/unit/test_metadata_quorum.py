@@ -148,10 +148,35 @@ def test_a_get_reads_its_chunk_from_the_first_answer_and_keeps_it_only_if_the_qu
     replicas = SlowHomes(held, after=set(HOMES) - quick, chunks=chunks)
     co = coordinator(View(down=set()), replicas, pool)
     co.chunks = chunks
-    got, start, length, frames = co.get_object("photos", "k", None, None)
+    got, start, length, frames, plan = co.get_object("photos", "k", None, None)
     assert got.version.physical_ms == 2 and (start, length) == (0, len(new))
     assert b"".join(frames) == new
+    assert plan == []
     if first == "stale":
         assert chunks.reads == [bytes([1]) * 32, bytes([2]) * 32]
     else:
         assert chunks.reads == [bytes([2]) * 32]
+
+
+def test_a_get_answered_with_a_direct_plan_reads_no_chunk_itself(pool):
+    """When the client reads a replicated object's chunks from their holders, the coordinator starts
+    no early read and returns no payload: the plan is made for the quorum's newest version."""
+    a, b, c = HOMES
+    old, new = b"old bytes" * 100, b"new bytes" * 100
+    chunks = Chunks({bytes([1]) * 32: old, bytes([2]) * 32: new})
+    replicas = Replicas({a: stored(1, old), b: stored(2, new), c: stored(2, new)}, unreachable=set())
+    co = coordinator(View(down=set()), replicas, pool)
+    co.chunks = chunks
+    asked = []
+
+    class Direct:
+        def applies(self, manifest, start, length):
+            return True
+
+        def plan(self, manifest, start, length):
+            asked.append((manifest.version.physical_ms, start, length))
+            return ["the plan"]
+
+    got, start, length, frames, answer = co.get_object("photos", "k", None, None, Direct())
+    assert answer == ["the plan"] and asked == [(2, 0, len(new))] and list(frames) == []
+    assert chunks.reads == []

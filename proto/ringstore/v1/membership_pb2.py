@@ -24,45 +24,45 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dringstore/v1/membership.proto\x12\x0cringstore.v1\"\x97\x03\n\x06Member\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0c\n\x04zone\x18\x03 \x01(\t\x12\x16\n\x0e\x63\x61pacity_bytes\x18\x04 \x01(\x04\x12\x12\n\ngeneration\x18\x05 \x01(\x04\x12\x13\n\x0bincarnation\x18\x06 \x01(\x04\x12(\n\x05state\x18\x07 \x01(\x0e\x32\x19.ringstore.v1.MemberState\x12\x12\n\nfree_bytes\x18\x08 \x01(\x04\x12\x14\n\x0cmetrics_port\x18\t \x01(\r\x12\x10\n\x08\x64raining\x18\n \x01(\x08\x12!\n\x19maintenance_until_unix_ms\x18\x0b \x01(\x04\x12\x11\n\tdisk_full\x18\x0c \x01(\x08\x12\x17\n\x0fmetadata_health\x18\r \x01(\t\x12\x14\n\x0csuspected_by\x18\x0e \x01(\t\x12\x10\n\x08store_id\x18\x0f \x01(\t\x12 \n\x18store_created_at_unix_ms\x18\x10 \x01(\x04\x12\x1d\n\x15tls_not_after_unix_ms\x18\x11 \x01(\x04\"_\n\x10HeartbeatRequest\x12$\n\x06sender\x18\x01 \x01(\x0b\x32\x14.ringstore.v1.Member\x12%\n\x07updates\x18\x02 \x03(\x0b\x32\x14.ringstore.v1.Member\":\n\x11HeartbeatResponse\x12%\n\x07updates\x18\x01 \x03(\x0b\x32\x14.ringstore.v1.Member\"Z\n\x14IndirectProbeRequest\x12\x16\n\x0etarget_node_id\x18\x01 \x01(\t\x12\x16\n\x0etarget_address\x18\x02 \x01(\t\x12\x12\n\ntimeout_ms\x18\x03 \x01(\r\"*\n\x15IndirectProbeResponse\x12\x11\n\treachable\x18\x01 \x01(\x08\"\x1e\n\x0bPingRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"4\n\x0cPingResponse\x12$\n\x06member\x18\x01 \x01(\x0b\x32\x14.ringstore.v1.Member\"6\n\rGossipRequest\x12%\n\x07updates\x18\x01 \x03(\x0b\x32\x14.ringstore.v1.Member\"\x10\n\x0eGossipResponse\"9\n\x10SyncStateRequest\x12%\n\x07members\x18\x01 \x03(\x0b\x32\x14.ringstore.v1.Member\":\n\x11SyncStateResponse\x12%\n\x07members\x18\x01 \x03(\x0b\x32\x14.ringstore.v1.Member\"*\n\x11SyncDigestRequest\x12\x15\n\rbucket_hashes\x18\x01 \x03(\x06\"L\n\x12SyncDigestResponse\x12\x0f\n\x07\x62uckets\x18\x01 \x03(\r\x12%\n\x07members\x18\x02 \x03(\x0b\x32\x14.ringstore.v1.Member\"3\n\x0bJoinRequest\x12$\n\x06member\x18\x01 \x01(\x0b\x32\x14.ringstore.v1.Member\"\x85\x01\n\x0cJoinResponse\x12%\n\x07members\x18\x01 \x03(\x0b\x32\x14.ringstore.v1.Member\x12\x1b\n\x13previous_generation\x18\x02 \x01(\x04\x12\x31\n\x0eprevious_state\x18\x03 \x01(\x0e\x32\x19.ringstore.v1.MemberState*\xa1\x01\n\x0bMemberState\x12\x1c\n\x18MEMBER_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12MEMBER_STATE_ALIVE\x10\x01\x12\x15\n\x11MEMBER_STATE_DOWN\x10\x02\x12\x14\n\x10MEMBER_STATE_OUT\x10\x03\x12\x15\n\x11MEMBER_STATE_LEFT\x10\x04\x12\x18\n\x14MEMBER_STATE_SUSPECT\x10\x05\x32\x9d\x04\n\x11MembershipService\x12L\n\tHeartbeat\x12\x1e.ringstore.v1.HeartbeatRequest\x1a\x1f.ringstore.v1.HeartbeatResponse\x12X\n\rIndirectProbe\x12\".ringstore.v1.IndirectProbeRequest\x1a#.ringstore.v1.IndirectProbeResponse\x12=\n\x04Ping\x12\x19.ringstore.v1.PingRequest\x1a\x1a.ringstore.v1.PingResponse\x12\x43\n\x06Gossip\x12\x1b.ringstore.v1.GossipRequest\x1a\x1c.ringstore.v1.GossipResponse\x12L\n\tSyncState\x12\x1e.ringstore.v1.SyncStateRequest\x1a\x1f.ringstore.v1.SyncStateResponse\x12O\n\nSyncDigest\x12\x1f.ringstore.v1.SyncDigestRequest\x1a .ringstore.v1.SyncDigestResponse\x12=\n\x04Join\x12\x19.ringstore.v1.JoinRequest\x1a\x1a.ringstore.v1.JoinResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dringstore/v1/membership.proto\x12\x0cringstore.v1\"\xaf\x03\n\x06Member\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0c\n\x04zone\x18\x03 \x01(\t\x12\x16\n\x0e\x63\x61pacity_bytes\x18\x04 \x01(\x04\x12\x12\n\ngeneration\x18\x05 \x01(\x04\x12\x13\n\x0bincarnation\x18\x06 \x01(\x04\x12(\n\x05state\x18\x07 \x01(\x0e\x32\x19.ringstore.v1.MemberState\x12\x12\n\nfree_bytes\x18\x08 \x01(\x04\x12\x14\n\x0cmetrics_port\x18\t \x01(\r\x12\x10\n\x08\x64raining\x18\n \x01(\x08\x12!\n\x19maintenance_until_unix_ms\x18\x0b \x01(\x04\x12\x11\n\tdisk_full\x18\x0c \x01(\x08\x12\x17\n\x0fmetadata_health\x18\r \x01(\t\x12\x14\n\x0csuspected_by\x18\x0e \x01(\t\x12\x10\n\x08store_id\x18\x0f \x01(\t\x12 \n\x18store_created_at_unix_ms\x18\x10 \x01(\x04\x12\x1d\n\x15tls_not_after_unix_ms\x18\x11 \x01(\x04\x12\x16\n\x0e\x63lient_address\x18\x12 \x01(\t\"_\n\x10HeartbeatRequest\x12$\n\x06sender\x18\x01 \x01(\x0b\x32\x14.ringstore.v1.Member\x12%\n\x07updates\x18\x02 \x03(\x0b\x32\x14.ringstore.v1.Member\":\n\x11HeartbeatResponse\x12%\n\x07updates\x18\x01 \x03(\x0b\x32\x14.ringstore.v1.Member\"Z\n\x14IndirectProbeRequest\x12\x16\n\x0etarget_node_id\x18\x01 \x01(\t\x12\x16\n\x0etarget_address\x18\x02 \x01(\t\x12\x12\n\ntimeout_ms\x18\x03 \x01(\r\"*\n\x15IndirectProbeResponse\x12\x11\n\treachable\x18\x01 \x01(\x08\"\x1e\n\x0bPingRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"4\n\x0cPingResponse\x12$\n\x06member\x18\x01 \x01(\x0b\x32\x14.ringstore.v1.Member\"6\n\rGossipRequest\x12%\n\x07updates\x18\x01 \x03(\x0b\x32\x14.ringstore.v1.Member\"\x10\n\x0eGossipResponse\"9\n\x10SyncStateRequest\x12%\n\x07members\x18\x01 \x03(\x0b\x32\x14.ringstore.v1.Member\":\n\x11SyncStateResponse\x12%\n\x07members\x18\x01 \x03(\x0b\x32\x14.ringstore.v1.Member\"*\n\x11SyncDigestRequest\x12\x15\n\rbucket_hashes\x18\x01 \x03(\x06\"L\n\x12SyncDigestResponse\x12\x0f\n\x07\x62uckets\x18\x01 \x03(\r\x12%\n\x07members\x18\x02 \x03(\x0b\x32\x14.ringstore.v1.Member\"3\n\x0bJoinRequest\x12$\n\x06member\x18\x01 \x01(\x0b\x32\x14.ringstore.v1.Member\"\x85\x01\n\x0cJoinResponse\x12%\n\x07members\x18\x01 \x03(\x0b\x32\x14.ringstore.v1.Member\x12\x1b\n\x13previous_generation\x18\x02 \x01(\x04\x12\x31\n\x0eprevious_state\x18\x03 \x01(\x0e\x32\x19.ringstore.v1.MemberState*\xa1\x01\n\x0bMemberState\x12\x1c\n\x18MEMBER_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12MEMBER_STATE_ALIVE\x10\x01\x12\x15\n\x11MEMBER_STATE_DOWN\x10\x02\x12\x14\n\x10MEMBER_STATE_OUT\x10\x03\x12\x15\n\x11MEMBER_STATE_LEFT\x10\x04\x12\x18\n\x14MEMBER_STATE_SUSPECT\x10\x05\x32\x9d\x04\n\x11MembershipService\x12L\n\tHeartbeat\x12\x1e.ringstore.v1.HeartbeatRequest\x1a\x1f.ringstore.v1.HeartbeatResponse\x12X\n\rIndirectProbe\x12\".ringstore.v1.IndirectProbeRequest\x1a#.ringstore.v1.IndirectProbeResponse\x12=\n\x04Ping\x12\x19.ringstore.v1.PingRequest\x1a\x1a.ringstore.v1.PingResponse\x12\x43\n\x06Gossip\x12\x1b.ringstore.v1.GossipRequest\x1a\x1c.ringstore.v1.GossipResponse\x12L\n\tSyncState\x12\x1e.ringstore.v1.SyncStateRequest\x1a\x1f.ringstore.v1.SyncStateResponse\x12O\n\nSyncDigest\x12\x1f.ringstore.v1.SyncDigestRequest\x1a .ringstore.v1.SyncDigestResponse\x12=\n\x04Join\x12\x19.ringstore.v1.JoinRequest\x1a\x1a.ringstore.v1.JoinResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ringstore.v1.membership_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MEMBERSTATE']._serialized_start=1341
-  _globals['_MEMBERSTATE']._serialized_end=1502
+  _globals['_MEMBERSTATE']._serialized_start=1365
+  _globals['_MEMBERSTATE']._serialized_end=1526
   _globals['_MEMBER']._serialized_start=48
-  _globals['_MEMBER']._serialized_end=455
-  _globals['_HEARTBEATREQUEST']._serialized_start=457
-  _globals['_HEARTBEATREQUEST']._serialized_end=552
-  _globals['_HEARTBEATRESPONSE']._serialized_start=554
-  _globals['_HEARTBEATRESPONSE']._serialized_end=612
-  _globals['_INDIRECTPROBEREQUEST']._serialized_start=614
-  _globals['_INDIRECTPROBEREQUEST']._serialized_end=704
-  _globals['_INDIRECTPROBERESPONSE']._serialized_start=706
-  _globals['_INDIRECTPROBERESPONSE']._serialized_end=748
-  _globals['_PINGREQUEST']._serialized_start=750
-  _globals['_PINGREQUEST']._serialized_end=780
-  _globals['_PINGRESPONSE']._serialized_start=782
-  _globals['_PINGRESPONSE']._serialized_end=834
-  _globals['_GOSSIPREQUEST']._serialized_start=836
-  _globals['_GOSSIPREQUEST']._serialized_end=890
-  _globals['_GOSSIPRESPONSE']._serialized_start=892
-  _globals['_GOSSIPRESPONSE']._serialized_end=908
-  _globals['_SYNCSTATEREQUEST']._serialized_start=910
-  _globals['_SYNCSTATEREQUEST']._serialized_end=967
-  _globals['_SYNCSTATERESPONSE']._serialized_start=969
-  _globals['_SYNCSTATERESPONSE']._serialized_end=1027
-  _globals['_SYNCDIGESTREQUEST']._serialized_start=1029
-  _globals['_SYNCDIGESTREQUEST']._serialized_end=1071
-  _globals['_SYNCDIGESTRESPONSE']._serialized_start=1073
-  _globals['_SYNCDIGESTRESPONSE']._serialized_end=1149
-  _globals['_JOINREQUEST']._serialized_start=1151
-  _globals['_JOINREQUEST']._serialized_end=1202
-  _globals['_JOINRESPONSE']._serialized_start=1205
-  _globals['_JOINRESPONSE']._serialized_end=1338
-  _globals['_MEMBERSHIPSERVICE']._serialized_start=1505
-  _globals['_MEMBERSHIPSERVICE']._serialized_end=2046
+  _globals['_MEMBER']._serialized_end=479
+  _globals['_HEARTBEATREQUEST']._serialized_start=481
+  _globals['_HEARTBEATREQUEST']._serialized_end=576
+  _globals['_HEARTBEATRESPONSE']._serialized_start=578
+  _globals['_HEARTBEATRESPONSE']._serialized_end=636
+  _globals['_INDIRECTPROBEREQUEST']._serialized_start=638
+  _globals['_INDIRECTPROBEREQUEST']._serialized_end=728
+  _globals['_INDIRECTPROBERESPONSE']._serialized_start=730
+  _globals['_INDIRECTPROBERESPONSE']._serialized_end=772
+  _globals['_PINGREQUEST']._serialized_start=774
+  _globals['_PINGREQUEST']._serialized_end=804
+  _globals['_PINGRESPONSE']._serialized_start=806
+  _globals['_PINGRESPONSE']._serialized_end=858
+  _globals['_GOSSIPREQUEST']._serialized_start=860
+  _globals['_GOSSIPREQUEST']._serialized_end=914
+  _globals['_GOSSIPRESPONSE']._serialized_start=916
+  _globals['_GOSSIPRESPONSE']._serialized_end=932
+  _globals['_SYNCSTATEREQUEST']._serialized_start=934
+  _globals['_SYNCSTATEREQUEST']._serialized_end=991
+  _globals['_SYNCSTATERESPONSE']._serialized_start=993
+  _globals['_SYNCSTATERESPONSE']._serialized_end=1051
+  _globals['_SYNCDIGESTREQUEST']._serialized_start=1053
+  _globals['_SYNCDIGESTREQUEST']._serialized_end=1095
+  _globals['_SYNCDIGESTRESPONSE']._serialized_start=1097
+  _globals['_SYNCDIGESTRESPONSE']._serialized_end=1173
+  _globals['_JOINREQUEST']._serialized_start=1175
+  _globals['_JOINREQUEST']._serialized_end=1226
+  _globals['_JOINRESPONSE']._serialized_start=1229
+  _globals['_JOINRESPONSE']._serialized_end=1362
+  _globals['_MEMBERSHIPSERVICE']._serialized_start=1529
+  _globals['_MEMBERSHIPSERVICE']._serialized_end=2070
 # @@protoc_insertion_point(module_scope)

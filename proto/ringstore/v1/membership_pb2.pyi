@@ -23,7 +23,7 @@ MEMBER_STATE_LEFT: MemberState
 MEMBER_STATE_SUSPECT: MemberState
 
 class Member(_message.Message):
-    __slots__ = ("node_id", "address", "zone", "capacity_bytes", "generation", "incarnation", "state", "free_bytes", "metrics_port", "draining", "maintenance_until_unix_ms", "disk_full", "metadata_health", "suspected_by", "store_id", "store_created_at_unix_ms", "tls_not_after_unix_ms")
+    __slots__ = ("node_id", "address", "zone", "capacity_bytes", "generation", "incarnation", "state", "free_bytes", "metrics_port", "draining", "maintenance_until_unix_ms", "disk_full", "metadata_health", "suspected_by", "store_id", "store_created_at_unix_ms", "tls_not_after_unix_ms", "client_address")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     ZONE_FIELD_NUMBER: _ClassVar[int]
@@ -41,6 +41,7 @@ class Member(_message.Message):
     STORE_ID_FIELD_NUMBER: _ClassVar[int]
     STORE_CREATED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     TLS_NOT_AFTER_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     address: str
     zone: str
@@ -58,7 +59,8 @@ class Member(_message.Message):
     store_id: str
     store_created_at_unix_ms: int
     tls_not_after_unix_ms: int
-    def __init__(self, node_id: _Optional[str] = ..., address: _Optional[str] = ..., zone: _Optional[str] = ..., capacity_bytes: _Optional[int] = ..., generation: _Optional[int] = ..., incarnation: _Optional[int] = ..., state: _Optional[_Union[MemberState, str]] = ..., free_bytes: _Optional[int] = ..., metrics_port: _Optional[int] = ..., draining: _Optional[bool] = ..., maintenance_until_unix_ms: _Optional[int] = ..., disk_full: _Optional[bool] = ..., metadata_health: _Optional[str] = ..., suspected_by: _Optional[str] = ..., store_id: _Optional[str] = ..., store_created_at_unix_ms: _Optional[int] = ..., tls_not_after_unix_ms: _Optional[int] = ...) -> None: ...
+    client_address: str
+    def __init__(self, node_id: _Optional[str] = ..., address: _Optional[str] = ..., zone: _Optional[str] = ..., capacity_bytes: _Optional[int] = ..., generation: _Optional[int] = ..., incarnation: _Optional[int] = ..., state: _Optional[_Union[MemberState, str]] = ..., free_bytes: _Optional[int] = ..., metrics_port: _Optional[int] = ..., draining: _Optional[bool] = ..., maintenance_until_unix_ms: _Optional[int] = ..., disk_full: _Optional[bool] = ..., metadata_health: _Optional[str] = ..., suspected_by: _Optional[str] = ..., store_id: _Optional[str] = ..., store_created_at_unix_ms: _Optional[int] = ..., tls_not_after_unix_ms: _Optional[int] = ..., client_address: _Optional[str] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
     __slots__ = ("sender", "updates")

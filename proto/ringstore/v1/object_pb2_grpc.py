@@ -64,6 +64,11 @@ class ObjectServiceStub:
                 request_serializer=ringstore_dot_v1_dot_object__pb2.GetObjectRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_object__pb2.GetObjectResponse.FromString,
                 _registered_method=True)
+        self.ReadChunk = channel.unary_unary(
+                '/ringstore.v1.ObjectService/ReadChunk',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.ReadChunkRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.ReadChunkResponse.FromString,
+                _registered_method=True)
         self.StatObject = channel.unary_unary(
                 '/ringstore.v1.ObjectService/StatObject',
                 request_serializer=ringstore_dot_v1_dot_object__pb2.StatObjectRequest.SerializeToString,
@@ -163,6 +168,14 @@ class ObjectServiceServicer:
 
     def GetObject(self, request, context):
         """Read an object or a byte range of it: one info message, then data messages.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadChunk(self, request, context):
+        """One replicated chunk copy held by this node, whole, for a client holding a read grant from a
+        GetObject answer (GetObjectInfo.direct); served without an access key signature.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -283,6 +296,11 @@ def add_ObjectServiceServicer_to_server(servicer, server):
                     servicer.GetObject,
                     request_deserializer=ringstore_dot_v1_dot_object__pb2.GetObjectRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_object__pb2.GetObjectResponse.SerializeToString,
+            ),
+            'ReadChunk': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReadChunk,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.ReadChunkRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.ReadChunkResponse.SerializeToString,
             ),
             'StatObject': grpc.unary_unary_rpc_method_handler(
                     servicer.StatObject,
@@ -502,6 +520,33 @@ class ObjectService:
             '/ringstore.v1.ObjectService/GetObject',
             ringstore_dot_v1_dot_object__pb2.GetObjectRequest.SerializeToString,
             ringstore_dot_v1_dot_object__pb2.GetObjectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadChunk(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/ReadChunk',
+            ringstore_dot_v1_dot_object__pb2.ReadChunkRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.ReadChunkResponse.FromString,
             options,
             channel_credentials,
             insecure,

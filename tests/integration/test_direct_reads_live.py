@@ -1,0 +1,166 @@
+"""Direct reads through a real 5-node TLS cluster: a get of a replicated object is answered with a
+plan, the client reads each chunk from a holder with its grant, and every way off that path (no
+grant, a bad copy, a share link, erasure coding, a client that does not want it) ends in the right
+bytes or a clear refusal."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import grpc
+import pytest
+
+from cluster_sim import LocalCluster
+from nodectl.client import Client
+from ringstore.v1 import object_pb2, object_pb2_grpc
+from cluster_checks import metric, payload, raw_channel
+
+MIB = 1024 * 1024
+CLUSTER_NODES = 5
+PLANS = "ringstore_direct_read_plans_total"
+READS = "ringstore_direct_chunk_reads_total"
+
+
+@pytest.fixture(scope="module")
+def cluster(module_cluster):
+    return module_cluster
+
+
+@pytest.fixture(scope="module")
+def client(cluster):
+    with Client(address=cluster.any_address(), timeout_s=60.0) as c:
+        c.create_bucket("direct")
+        yield c
+
+
+def reads(cluster: LocalCluster, outcome: str, nodes=None) -> float:
+    total = 0.0
+    for node_id in nodes or cluster.nodes:
+        for line in cluster.metrics_text(node_id).splitlines():
+            if line.startswith(READS + "{") and f'outcome="{outcome}"' in line:
+                total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def unsigned_channel(address: str) -> grpc.Channel:
+    with open(os.environ["RINGSTORE_CA"], "rb") as f:
+        return grpc.secure_channel(address, grpc.ssl_channel_credentials(f.read()),
+                                   options=[("grpc.max_receive_message_length", 8 * MIB)])
+
+
+def outsider(cluster: LocalCluster, client: Client, key: str, chunk: int = 0) -> str:
+    """A node that holds no copy of the object's chunk `chunk`."""
+    holders = {h.node_id for h in client.stat("direct", key).chunks[chunk].holders}
+    return next(n for n in sorted(cluster.nodes) if n not in holders)
+
+
+def test_a_node_without_a_copy_sends_the_client_to_a_holder(cluster, client):
+    data = payload(3 * MIB, 1)
+    client.put("direct", "three", data)
+    via = outsider(cluster, client, "three")
+    plans, ok = metric(cluster, via, PLANS), reads(cluster, "ok")
+    with Client(address=cluster.nodes[via].address, timeout_s=60.0) as c:
+        assert c.get_bytes("direct", "three") == data
+        assert c.get_bytes("direct", "three", range_start_bytes=MIB, range_length_bytes=100_000) == \
+            data[MIB:MIB + 100_000]
+        # A range small enough for the first message comes in it: no plan.
+        assert c.get_bytes("direct", "three", range_start_bytes=MIB, range_length_bytes=10) == data[MIB:MIB + 10]
+    assert metric(cluster, via, PLANS) == plans + 2
+    assert reads(cluster, "ok") == ok + 2
+    # Through a holder, the copy is read where it is and streamed: no second call.
+    holder = client.stat("direct", "three").chunks[0].holders[0].node_id
+    plans = metric(cluster, holder, PLANS)
+    with Client(address=cluster.nodes[holder].address, timeout_s=60.0) as c:
+        assert c.get_bytes("direct", "three") == data
+    assert metric(cluster, holder, PLANS) == plans
+
+
+def test_a_plan_covers_every_chunk_of_the_range(cluster, client):
+    data = payload(9 * MIB + 123, 5)
+    client.put("direct", "nine", data)
+    via = outsider(cluster, client, "nine")
+    plans, ok = metric(cluster, via, PLANS), reads(cluster, "ok")
+    with Client(address=cluster.nodes[via].address, timeout_s=60.0) as c:
+        assert c.get_bytes("direct", "nine") == data
+        # Across the 1st/2nd chunk boundary: two chunks read whole, 100 kB kept.
+        assert c.get_bytes("direct", "nine", range_start_bytes=4 * MIB - 50_000, range_length_bytes=100_000) == \
+            data[4 * MIB - 50_000:4 * MIB + 50_000]
+    assert metric(cluster, via, PLANS) == plans + 2
+    assert reads(cluster, "ok") == ok + 3 + 2
+
+
+def test_gets_that_stream_instead_get_no_plan(cluster, client):
+    data = payload(3 * MIB, 2)
+    client.put("direct", "rep", data)
+    client.put("direct", "ec", data, ec="2+1")
+    via = outsider(cluster, client, "rep")
+    link = client.create_share_link("direct", "rep", range_start_bytes=10, range_length_bytes=100).token
+    plans, ok = metric(cluster, via, PLANS), reads(cluster, "ok")
+    with Client(address=cluster.nodes[via].address, timeout_s=60.0) as c:
+        assert c.get_bytes("direct", "ec") == data
+        assert c.get_bytes("direct", "rep", link=link) == data[10:110]
+    with Client(address=cluster.nodes[via].address, timeout_s=60.0, direct_reads=False) as streaming:
+        assert streaming.get_bytes("direct", "rep") == data
+    assert metric(cluster, via, PLANS) == plans
+    assert reads(cluster, "ok") == ok
+
+
+def test_read_chunk_needs_the_grant_made_for_that_chunk(cluster, client):
+    data = payload(6 * MIB, 3)
+    client.put("direct", "granted", data)
+    address = cluster.nodes[outsider(cluster, client, "granted")].address
+    with raw_channel(address) as signed:
+        answers = list(object_pb2_grpc.ObjectServiceStub(signed).GetObject(
+            object_pb2.GetObjectRequest(bucket="direct", key="granted", direct_ok=True), timeout=30))
+    assert len(answers) == 1, "a planned get sends its info and no data"
+    first, second = answers[0].info.direct
+    with unsigned_channel(first.addresses[0]) as channel:
+        read = object_pb2_grpc.ObjectServiceStub(channel).ReadChunk
+        got = read(object_pb2.ReadChunkRequest(chunk_id=first.chunk_id, expires_unix_ms=first.expires_unix_ms,
+                                               grant=first.grant), timeout=30).data
+        assert got == data[:4 * MIB]
+        denied = reads(cluster, "denied", [cluster_node(cluster, first.addresses[0])])
+        for request in (
+            object_pb2.ReadChunkRequest(chunk_id=first.chunk_id, expires_unix_ms=first.expires_unix_ms),
+            # the first chunk's grant for the second chunk
+            object_pb2.ReadChunkRequest(chunk_id=second.chunk_id, expires_unix_ms=first.expires_unix_ms,
+                                        grant=first.grant),
+            # its own grant with a later expiry
+            object_pb2.ReadChunkRequest(chunk_id=first.chunk_id, expires_unix_ms=first.expires_unix_ms + 1,
+                                        grant=first.grant)):
+            with pytest.raises(grpc.RpcError) as info:
+                read(request, timeout=30)
+            assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            assert "get the object again" in info.value.details()
+        assert reads(cluster, "denied", [cluster_node(cluster, first.addresses[0])]) == denied + 3
+
+
+def cluster_node(cluster: LocalCluster, address: str) -> str:
+    return next(node_id for node_id, node in cluster.nodes.items() if node.address == address)
+
+
+def chunk_file(cluster: LocalCluster, node_id: str, chunk_hex: str) -> pathlib.Path:
+    return pathlib.Path(cluster.nodes[node_id].data_dir, "store", "chunks", chunk_hex[:2], chunk_hex[2:4],
+                        f"{chunk_hex}.r")
+
+
+def test_a_bad_copy_on_the_first_holder_is_skipped_quarantined_and_reported(cluster, client):
+    data = payload(3 * MIB, 4)
+    client.put("direct", "rot", data)
+    via = cluster.nodes[outsider(cluster, client, "rot")].address
+    with raw_channel(via) as signed:
+        info = next(iter(object_pb2_grpc.ObjectServiceStub(signed).GetObject(
+            object_pb2.GetObjectRequest(bucket="direct", key="rot", direct_ok=True), timeout=30))).info
+    victim = cluster_node(cluster, info.direct[0].addresses[0])
+    path = chunk_file(cluster, victim, info.direct[0].chunk_id.hex())
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    path.write_bytes(bytes(raw))
+    corrupt = reads(cluster, "corrupt", [victim])
+    reports = metric(cluster, victim, "ringstore_repair_reports_total")
+    with Client(address=via, timeout_s=60.0) as c:
+        assert c.get_bytes("direct", "rot") == data
+    assert reads(cluster, "corrupt", [victim]) == corrupt + 1
+    assert metric(cluster, victim, "ringstore_repair_reports_total") >= reports + 1
+    assert not path.exists(), "the corrupt copy is quarantined, never served again"

@@ -38,7 +38,7 @@ class ObjectServicer:
                  grants: ReadGrants | None = None, read_chunk: Callable[[bytes], bytes] | None = None) -> None:
         self._c = coordinator
         # Plans of direct reads for gets that allow them, and ReadChunk's grant check and local read
-        # (node/objects/direct.py); None: every get streams, and ReadChunk is UNIMPLEMENTED.
+        # (node/objects/direct.py); None: every get streams, and ReadChunk is FAILED_PRECONDITION.
         self._direct = direct
         self._grants = grants
         self._read_chunk = read_chunk

@@ -34,6 +34,7 @@ from collections.abc import Callable
 
 from node import errors
 from node.objects.chunk_io import REPLICA_READ_EXTRA_HOLDERS
+from node.objects.placement import read_order
 from node.objects.replicas import ClusterView
 from node.ring import chunk_position
 from ringstore import frames
@@ -113,7 +114,7 @@ class DirectReads:
             if ref.offset_bytes + ref.size_bytes <= start or ref.offset_bytes >= end:
                 continue
             chunk_id = bytes(ref.chunk_id)
-            live = [n for n in ring.ordered_nodes(chunk_position(chunk_id)) if self._view.is_live(n)][:window]
+            live = read_order(ring, chunk_position(chunk_id), self._view.is_live)[:window]
             # This node first when it should hold a copy: the client already has a connection to it.
             # (Not when it is only one of the extra nodes a handoff copy may be on: asking it first
             # would cost most reads a NOT_FOUND round trip.)

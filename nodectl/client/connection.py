@@ -97,6 +97,7 @@ class _Connection:
         self._sleep = sleep
         self._rng = rng if rng is not None else random.Random()
         self.insecure, self.ca_file = _tls_settings(ca_file, insecure)
+        self._ca = None if self.insecure else _read_ca(self.ca_file)
         self._channel = self._make_channel(address)
         # Replicated chunks read straight from their holders when a node offers it (direct.py).
         self._direct = DirectChunks(self._make_channel, timeout_s) if direct_reads else None
@@ -147,13 +148,8 @@ class _Connection:
         ]
         if self.insecure:
             return grpc.insecure_channel(address, options=options, compression=grpc.Compression.NoCompression)
-        return grpc.secure_channel(address, tls.channel_credentials(self._ca_bytes()), options=options,
+        return grpc.secure_channel(address, tls.channel_credentials(self._ca), options=options,
                                    compression=grpc.Compression.NoCompression)
-
-    def _ca_bytes(self) -> bytes | None:
-        if not hasattr(self, "_ca"):
-            self._ca = _read_ca(self.ca_file)
-        return self._ca
 
     # -- plumbing ----------------------------------------------------------------------------
 

@@ -38,8 +38,8 @@ class DirectReadFailed(Exception):
 
 
 def chunk_id_of(data: bytes | memoryview) -> bytes:
-    # One thread: reads run READ_THREADS at a time already, and blake3's own threads cost more CPU
-    # in all than they save in time.
+    # One thread: a get keeps READ_AHEAD chunks in flight already, and blake3's own threads cost more
+    # CPU in all than they save in time.
     return blake3.blake3(data).digest()
 
 
@@ -51,7 +51,7 @@ def _decode(raw: bytes) -> memoryview:
 
 
 class DirectChunks:
-    """The client's holder channels and the pool its chunk reads run on."""
+    """The client's holder channels, and which holders could not be reached a moment ago."""
 
     def __init__(self, make_channel: Callable[[str], grpc.Channel], timeout_s: float,
                  monotonic_s: Callable[[], float] = time.monotonic) -> None:

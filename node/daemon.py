@@ -79,6 +79,7 @@ from node.ring import Ring
 from node.objects.direct import DirectReads, ReadGrants
 from node.store import (CorruptRecord, CorruptShare, MembersFileError, NodeStore, ShareKey, ShareNotFound, StoreError,
                         read_members_file)
+from node.store import InvalidArgument as StoreInvalidArgument
 from node.store.chunks import make_private_dir
 from node.store.metadata import check_env
 from node.tls import NodeTls
@@ -795,19 +796,41 @@ class NodeDaemon:
             log.error("access key %s: %s", key_id, err)
             return None
 
-    def _read_chunk_copy(self, chunk_id: bytes) -> bytes:
-        """This node's whole copy of a replicated chunk, checked against its blake3 (ReadChunk)."""
-        key = ShareKey(chunk_id)
+    def _read_chunk_copy(self, chunk_id: bytes, data_shares: int = 0, parity_shares: int = 0,
+                         share_index: int = 0) -> bytes:
+        """This node's whole copy of a replicated chunk (data_shares 0), or its share `share_index`
+        of an erasure-coded one, checked against its blake3 (ReadChunk)."""
+        try:
+            key = (ShareKey(chunk_id) if data_shares == 0 and parity_shares == 0 else
+                   ShareKey(chunk_id, share_index, data_shares, parity_shares))
+        except StoreInvalidArgument as err:
+            raise errors.InvalidArgument(f"ReadChunk: {err}") from None
+        what = (f"chunk {chunk_id.hex()[:16]}" if key.share_index is None else
+                f"share {share_index} of chunk {chunk_id.hex()[:16]} (ec={data_shares}+{parity_shares})")
         try:
             return self.store.read_share(key)
         except ShareNotFound:
-            raise errors.NotFound(f"this node holds no copy of chunk {chunk_id.hex()[:16]}: read another holder, "
+            if self._placed_here(key):
+                # This node's own placement record says it holds the copy: it was lost here.
+                self._report_damage(chunk_id, data_shares, parity_shares, key.share_index, self.node_id, "missing")
+            raise errors.NotFound(f"this node holds no copy of {what}: read another holder, "
                                   "or get the object through GetObject") from None
         except CorruptShare as err:
-            # The store moved the copy to quarantine; the client reads another holder, and the
-            # copy is made again here (nobody else saw the damage).
-            self._report_damage(chunk_id, 0, 0, None, self.node_id, "corrupt")
+            # The store moved the copy to quarantine; the client reads another holder (or the
+            # streamed get decodes), and the copy is made again here (nobody else saw the damage).
+            self._report_damage(chunk_id, data_shares, parity_shares, key.share_index, self.node_id, "corrupt")
             raise errors.DataLoss(f"{err}: read another holder") from None
+
+    def _placed_here(self, key: ShareKey) -> bool:
+        """Whether the placement record stored here names this node as the holder of `key`."""
+        try:
+            record = self.store.get_placement(key.chunk_id, key.data_shares, key.parity_shares)
+        except StoreError:
+            return False
+        # A replica's holders are numbered by slot, any of which may be this node's.
+        return record is not None and any(
+            h.node_id == self.node_id and (key.share_index is None or h.share_index == key.share_index)
+            for h in record.holders)
 
     def _check_link(self, token: str) -> LinkHolder:
         """The caller a share link token stands for, for the request-auth interceptor (LinkError

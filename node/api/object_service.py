@@ -307,7 +307,9 @@ class ObjectServicer:
                 self._metrics.auth_failures.labels("link_denied").inc()
                 raise
             # A share link may be limited to part of a chunk, and a direct read hands out whole chunks.
-            direct = self._direct if request.direct_ok and not isinstance(caller(), LinkHolder) else None
+            direct = None
+            if self._direct is not None and request.direct_ok and not isinstance(caller(), LinkHolder):
+                direct = self._direct.reading_shares(request.direct_shares_ok)
             manifest, start, length, payload, plan = self._c.get_object(request.bucket, request.key, start, length,
                                                                         direct)
             info = object_pb2.GetObjectInfo(object=object_info(manifest), range_start_bytes=start,
@@ -338,7 +340,7 @@ class ObjectServicer:
             raise
         outcome = "error"
         try:
-            data = self._read_chunk(request.chunk_id)
+            data = self._read_chunk(request.chunk_id, request.data_shares, request.parity_shares, request.share_index)
             outcome = "ok"
         except errors.NotFound:
             outcome = "not_found"

@@ -1,11 +1,14 @@
-"""Direct reads on the client side: fetch a replicated chunk from a node that holds it.
+"""Direct reads on the client side: fetch a chunk, or the data shares of an erasure-coded one, from
+the nodes that hold them.
 
 A get may be answered with a plan instead of the data (GetObjectInfo.direct; the node side and the
-reasons are in node/objects/direct.py): per chunk, the client addresses of its holders, best first,
-and a read grant. `DirectChunks.read` asks them in order with `ReadChunk`, checks what comes back
-against the chunk id (blake3) and returns the first intact copy. When none is, `DirectReadFailed`
-says what each holder answered, and the reader goes back to the streamed get for the rest of the
-range, which tries every copy, reports the damage and decodes.
+reasons are in node/objects/direct.py): per chunk, a read grant and either the client addresses of
+its holders, best first (replicated), or its data shares that hold the range, each with its blake3
+and its holder (erasure-coded). `DirectChunks.start` asks for every piece at once with `ReadChunk`,
+each from its first holder, checks what comes back against the chunk id or the share's blake3 and
+tries the next holder of a piece that is not intact. When a piece has no intact copy,
+`DirectReadFailed` says what each holder answered, and the reader goes back to the streamed get for
+the rest of the range, which tries every copy, reports the damage and decodes from parity.
 
 Holders are dialled on channels of their own, one per address, kept for the client's life and
 made with the client's TLS settings but without its signing interceptor: the grant is the proof,
@@ -16,6 +19,7 @@ announces an address only its peers can dial) pays one failed connection, not on
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -27,17 +31,18 @@ from ringstore.v1 import object_pb2
 
 from nodectl.client.deadlines import stream_deadline_s
 
-# Chunk reads one get keeps in flight (4 MiB each at most).
+# Chunks one get keeps in flight (4 MiB each at most: one call, or one per data share).
 READ_AHEAD = 3
 UNREACHABLE_SKIP_S = 30.0
 _READ_CHUNK = "/ringstore.v1.ObjectService/ReadChunk"
 
 
 class DirectReadFailed(Exception):
-    """No holder of a planned chunk gave an intact copy; the message says what each answered."""
+    """No holder of a planned chunk (or of one of its data shares) gave an intact copy; the message
+    says what each answered."""
 
 
-def chunk_id_of(data: bytes | memoryview) -> bytes:
+def blake3_of(data: bytes | memoryview) -> bytes:
     # One thread: a get keeps READ_AHEAD chunks in flight already, and blake3's own threads cost more
     # CPU in all than they save in time.
     return blake3.blake3(data).digest()
@@ -64,26 +69,28 @@ class DirectChunks:
         self._unreachable_until: dict[str, float] = {}
         self._closed = False
 
-    def start(self, chunk: object_pb2.DirectChunk) -> PendingRead:
-        """Start reading `chunk` from its first holder; `.result()` is its bytes or DirectReadFailed."""
-        return PendingRead(self, chunk)
+    def start(self, chunk: object_pb2.DirectChunk) -> PendingChunk:
+        """Start reading `chunk`'s planned pieces; `.result()` is [(offset in the chunk, bytes)] or
+        DirectReadFailed."""
+        return PendingChunk(self, chunk)
 
-    def read(self, chunk: object_pb2.DirectChunk) -> memoryview:
-        """The chunk's bytes from the first holder with an intact copy, or DirectReadFailed."""
-        return PendingRead(self, chunk).result()
+    def read(self, chunk: object_pb2.DirectChunk) -> bytes | memoryview:
+        """The planned bytes of `chunk` (a replicated chunk whole; an erasure-coded one's planned data
+        shares joined, cut at the chunk's end), or DirectReadFailed."""
+        pieces = self.start(chunk).result()
+        return pieces[0][1] if len(pieces) == 1 else b"".join(piece for _, piece in pieces)
 
-    def _ask(self, address: str, chunk: object_pb2.DirectChunk) -> grpc.Future | str:
+    def _ask(self, address: str, piece: _Piece) -> grpc.Future | str:
         """The ReadChunk call to one holder, started; or why it was not asked."""
         if self._skipped(address):
             return "unreachable a moment ago"
         with self._lock:
             if self._closed:
                 return "the client is closed"
-        request = object_pb2.ReadChunkRequest(chunk_id=chunk.chunk_id, expires_unix_ms=chunk.expires_unix_ms,
-                                              grant=chunk.grant)
-        return self._call(address).future(request, timeout=stream_deadline_s(self._timeout_s, chunk.size_bytes))
+        return self._call(address).future(piece.request,
+                                          timeout=stream_deadline_s(self._timeout_s, piece.size_bytes))
 
-    def _answer(self, address: str, chunk: object_pb2.DirectChunk, call: grpc.Future | str) -> memoryview | str:
+    def _answer(self, address: str, piece: _Piece, call: grpc.Future | str) -> memoryview | str:
         """The intact bytes one holder answered, or what was wrong with its answer."""
         if isinstance(call, str):
             return call
@@ -95,8 +102,8 @@ class DirectChunks:
                 with self._lock:
                     self._unreachable_until[address] = self._monotonic_s() + UNREACHABLE_SKIP_S
             return f"{code.name if code else 'error'} {err.details() or ''}".rstrip()
-        if len(data) != chunk.size_bytes or chunk_id_of(data) != chunk.chunk_id:
-            return "its copy does not match the chunk id"
+        if len(data) != piece.size_bytes or blake3_of(data) != piece.blake3:
+            return f"its copy does not match {piece.checked_against}"
         return data
 
     def _skipped(self, address: str) -> bool:
@@ -130,26 +137,63 @@ class DirectChunks:
             channel.close()
 
 
-class PendingRead:
-    """One planned chunk's read: its first holder asked at once (gRPC's own future, no thread of
-    ours), the others one at a time in `result()` if that answer is not an intact copy."""
+@dataclasses.dataclass(frozen=True)
+class _Piece:
+    """What one ReadChunk call fetches: a whole replicated chunk, or one data share."""
+
+    request: object_pb2.ReadChunkRequest
+    addresses: tuple[str, ...]
+    offset_bytes: int  # where it starts in the chunk
+    size_bytes: int  # as stored (a last data share is zero-padded)
+    blake3: bytes  # what its bytes must hash to
+    checked_against: str  # "the chunk id" or "the share's blake3", for DirectReadFailed
+    what: str
+
+
+def pieces_of(chunk: object_pb2.DirectChunk) -> list[_Piece]:
+    """The calls that read `chunk`'s planned bytes."""
+    name = f"chunk {chunk.chunk_id.hex()[:16]} at offset {chunk.offset_bytes}"
+    if not chunk.data_shares:
+        request = object_pb2.ReadChunkRequest(chunk_id=chunk.chunk_id, expires_unix_ms=chunk.expires_unix_ms,
+                                              grant=chunk.grant)
+        return [_Piece(request, tuple(chunk.addresses), 0, chunk.size_bytes, chunk.chunk_id, "the chunk id", name)]
+    share_bytes = max(1, -(-chunk.size_bytes // chunk.data_shares))  # ceil(size / K), as the encoder cuts
+    return [_Piece(object_pb2.ReadChunkRequest(chunk_id=chunk.chunk_id, expires_unix_ms=chunk.expires_unix_ms,
+                                               grant=chunk.grant, data_shares=chunk.data_shares,
+                                               parity_shares=chunk.parity_shares, share_index=share.share_index),
+                   tuple(share.addresses), share.share_index * share_bytes, share_bytes, share.blake3,
+                   "the share's blake3", f"share {share.share_index} of {name}")
+            for share in chunk.shares]
+
+
+class PendingChunk:
+    """One planned chunk's read: every piece asked of its first holder at once (gRPC's own futures,
+    no thread of ours), a piece's other holders one at a time in `result()` if that answer is not an
+    intact copy."""
 
     def __init__(self, chunks: DirectChunks, chunk: object_pb2.DirectChunk) -> None:
         self._chunks = chunks
-        self._chunk = chunk
-        self._first = chunks._ask(chunk.addresses[0], chunk) if chunk.addresses else "no holder named"
+        self._size_bytes = chunk.size_bytes
+        self._pieces = pieces_of(chunk)
+        self._first = [chunks._ask(p.addresses[0], p) if p.addresses else "no holder named" for p in self._pieces]
 
-    def result(self) -> memoryview:
-        chunk, answers = self._chunk, []
-        for i, address in enumerate(chunk.addresses):
-            call = self._first if i == 0 else self._chunks._ask(address, chunk)
-            answer = self._chunks._answer(address, chunk, call)
+    def result(self) -> list[tuple[int, memoryview]]:
+        """[(offset in the chunk, verified bytes up to the chunk's end)], in offset order."""
+        return [(piece.offset_bytes, self._read(piece, first)[:max(0, self._size_bytes - piece.offset_bytes)])
+                for piece, first in zip(self._pieces, self._first)]
+
+    def _read(self, piece: _Piece, first: grpc.Future | str) -> memoryview:
+        answers = []
+        for i, address in enumerate(piece.addresses):
+            call = first if i == 0 else self._chunks._ask(address, piece)
+            answer = self._chunks._answer(address, piece, call)
             if isinstance(answer, memoryview):
                 return answer
             answers.append(f"{address}: {answer}")
-        raise DirectReadFailed(f"chunk {chunk.chunk_id.hex()[:16]} at offset {chunk.offset_bytes}: "
-                               + ("; ".join(answers) or "no holder named"))
+        self.cancel()
+        raise DirectReadFailed(f"{piece.what}: " + ("; ".join(answers) or "no holder named"))
 
     def cancel(self) -> None:
-        if not isinstance(self._first, str):
-            self._first.cancel()
+        for first in self._first:
+            if not isinstance(first, str):
+                first.cancel()

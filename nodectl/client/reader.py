@@ -4,8 +4,9 @@
   DataLoss rather than handing back wrong bytes.
 - A get that fails mid-stream with UNAVAILABLE resumes at the byte it reached (at most the
   client's retries_max times), and only if the object's version is unchanged.
-- A node may answer with a plan of direct reads instead of the data (direct.py): each chunk is then
-  read from a holder and checked against its chunk id, which replaces the whole-object check. A
+- A node may answer with a plan of direct reads instead of the data (direct.py): each chunk, or
+  each data share of an erasure-coded one, is then read from a holder and checked against its
+  chunk id or its share's blake3, which replaces the whole-object check. A
   plan that ends before the range does is followed by a new get from where it ended; a chunk no
   holder gives intact sends the rest of the range back through the streamed get.
 - Every get has a watchdog: timeout_s until the first message (the object info, which carries
@@ -26,7 +27,7 @@ import grpc
 from ringstore.v1 import object_pb2
 
 from nodectl.client.deadlines import _Watchdog, rpc_error, stream_deadline_s
-from nodectl.client.direct import READ_AHEAD, DirectReadFailed, PendingRead
+from nodectl.client.direct import READ_AHEAD, DirectReadFailed, PendingChunk
 from nodectl.client.from_pb import object_info_from_pb, version_text
 from nodectl.client.results import ObjectInfo
 from nodectl.client.retries import retry_backoff_s
@@ -91,7 +92,7 @@ class ObjectReader:
         """Start one GetObject call and read its info message."""
         self._stop_call()
         request = object_pb2.GetObjectRequest(bucket=self._bucket, key=self._key, info_may_carry_data=True,
-                                              direct_ok=self._direct_ok)
+                                              direct_ok=self._direct_ok, direct_shares_ok=self._direct_ok)
         if start_bytes is not None:
             request.range_start_bytes = start_bytes
         if length_bytes is not None:
@@ -141,7 +142,7 @@ class ObjectReader:
         start = self.range_start_bytes + self._received_bytes
         end = self.range_start_bytes + self.range_length_bytes
         planned = iter(self._plan)
-        ahead: collections.deque[tuple[object_pb2.DirectChunk, PendingRead]] = collections.deque()
+        ahead: collections.deque[tuple[object_pb2.DirectChunk, PendingChunk]] = collections.deque()
         try:
             while True:
                 while len(ahead) < READ_AHEAD:
@@ -152,10 +153,11 @@ class ObjectReader:
                 if not ahead:
                     return
                 chunk, pending = ahead.popleft()
-                data = pending.result()
-                lo = max(start, chunk.offset_bytes) - chunk.offset_bytes
-                hi = min(end, chunk.offset_bytes + chunk.size_bytes) - chunk.offset_bytes
-                yield memoryview(data)[lo:hi]
+                for at, piece in pending.result():  # the chunk whole, or its planned data shares
+                    base = chunk.offset_bytes + at
+                    lo, hi = max(start, base) - base, min(end, base + piece.nbytes) - base
+                    if lo < hi:
+                        yield piece[lo:hi]
         finally:
             for _, pending in ahead:
                 pending.cancel()

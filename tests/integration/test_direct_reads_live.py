@@ -1,7 +1,7 @@
-"""Direct reads through a real 5-node TLS cluster: a get of a replicated object is answered with a
-plan, the client reads each chunk from a holder with its grant, and every way off that path (no
-grant, a bad copy, a share link, erasure coding, a client that does not want it) ends in the right
-bytes or a clear refusal."""
+"""Direct reads through a real 5-node TLS cluster: a get is answered with a plan, the client reads
+each replicated chunk, or each data share of an erasure-coded one, from a holder with its grant, and
+every way off that path (no grant, a bad copy or share, a share link, a client that does not want
+it or reads no shares) ends in the right bytes or a clear refusal."""
 
 from __future__ import annotations
 
@@ -93,17 +93,62 @@ def test_a_plan_covers_every_chunk_of_the_range(cluster, client):
 def test_gets_that_stream_instead_get_no_plan(cluster, client):
     data = payload(3 * MIB, 2)
     client.put("direct", "rep", data)
-    client.put("direct", "ec", data, ec="2+1")
+    client.put("direct", "ec-old", data, ec="2+1")
     via = outsider(cluster, client, "rep")
     link = client.create_share_link("direct", "rep", range_start_bytes=10, range_length_bytes=100).token
     plans, ok = metric(cluster, via, PLANS), reads(cluster, "ok")
     with Client(address=cluster.nodes[via].address, timeout_s=60.0) as c:
-        assert c.get_bytes("direct", "ec") == data
         assert c.get_bytes("direct", "rep", link=link) == data[10:110]
     with Client(address=cluster.nodes[via].address, timeout_s=60.0, direct_reads=False) as streaming:
         assert streaming.get_bytes("direct", "rep") == data
+    # A client from before share reads (direct_ok without direct_shares_ok) gets ec objects streamed.
+    with raw_channel(cluster.nodes[via].address) as signed:
+        answers = list(object_pb2_grpc.ObjectServiceStub(signed).GetObject(
+            object_pb2.GetObjectRequest(bucket="direct", key="ec-old", direct_ok=True), timeout=30))
+    assert not answers[0].info.direct and b"".join(bytes(a.data) for a in answers[1:]) == data
     assert metric(cluster, via, PLANS) == plans
     assert reads(cluster, "ok") == ok
+
+
+def test_an_erasure_coded_get_reads_the_data_shares_from_their_holders(cluster, client):
+    data = payload(5 * MIB + 7, 6)  # two chunks of 2+1: shares of 2 MiB and of 512 KiB + 4 bytes
+    client.put("direct", "ec", data, ec="2+1")
+    via = cluster.any_address()
+    node = cluster_node(cluster, via)
+    plans, ok = metric(cluster, node, PLANS), reads(cluster, "ok")
+    with Client(address=via, timeout_s=60.0) as c:
+        assert c.get_bytes("direct", "ec") == data
+        # Inside the first chunk's second share, then across the two chunks.
+        assert c.get_bytes("direct", "ec", range_start_bytes=3 * MIB, range_length_bytes=200_000) == \
+            data[3 * MIB:3 * MIB + 200_000]
+        assert c.get_bytes("direct", "ec", range_start_bytes=4 * MIB - 100_000, range_length_bytes=700_000) == \
+            data[4 * MIB - 100_000:4 * MIB + 600_000]
+    assert metric(cluster, node, PLANS) == plans + 3
+    assert reads(cluster, "ok") == ok + 4 + 1 + 3
+
+
+def test_a_bad_data_share_sends_the_client_back_to_the_streamed_get(cluster, client):
+    data = payload(3 * MIB, 7)
+    client.put("direct", "ec-rot", data, ec="2+1")
+    via = cluster.any_address()
+    with raw_channel(via) as signed:
+        info = next(iter(object_pb2_grpc.ObjectServiceStub(signed).GetObject(
+            object_pb2.GetObjectRequest(bucket="direct", key="ec-rot", direct_ok=True, direct_shares_ok=True),
+            timeout=30))).info
+    share = info.direct[0].shares[1]
+    victim = cluster_node(cluster, share.addresses[0])
+    chunk_hex = info.direct[0].chunk_id.hex()
+    path = chunk_file(cluster, victim, chunk_hex).with_name(f"{chunk_hex}.1of2+1")
+    raw = bytearray(path.read_bytes())
+    raw[100] ^= 0x01
+    path.write_bytes(bytes(raw))
+    corrupt = reads(cluster, "corrupt", [victim])
+    reports = metric(cluster, victim, "ringstore_repair_reports_total")
+    with Client(address=via, timeout_s=60.0) as c:
+        assert c.get_bytes("direct", "ec-rot") == data  # decoded from share 0 and the parity share
+    assert reads(cluster, "corrupt", [victim]) == corrupt + 1
+    assert metric(cluster, victim, "ringstore_repair_reports_total") >= reports + 1
+    assert not path.exists(), "the corrupt share is quarantined, never served again"
 
 
 def test_read_chunk_needs_the_grant_made_for_that_chunk(cluster, client):
@@ -164,3 +209,25 @@ def test_a_bad_copy_on_the_first_holder_is_skipped_quarantined_and_reported(clus
     assert reads(cluster, "corrupt", [victim]) == corrupt + 1
     assert metric(cluster, victim, "ringstore_repair_reports_total") >= reports + 1
     assert not path.exists(), "the corrupt copy is quarantined, never served again"
+
+
+def test_a_missing_data_share_is_reported_by_its_holder(cluster, client):
+    data = payload(2 * MIB, 8)
+    client.put("direct", "ec-gone", data, ec="2+1")
+    via = cluster.any_address()
+    with raw_channel(via) as signed:
+        info = next(iter(object_pb2_grpc.ObjectServiceStub(signed).GetObject(
+            object_pb2.GetObjectRequest(bucket="direct", key="ec-gone", direct_ok=True, direct_shares_ok=True),
+            timeout=30))).info
+    share = info.direct[0].shares[0]
+    victim = cluster_node(cluster, share.addresses[0])
+    chunk_hex = info.direct[0].chunk_id.hex()
+    chunk_file(cluster, victim, chunk_hex).with_name(f"{chunk_hex}.0of2+1").unlink()
+    missing = reads(cluster, "not_found", [victim])
+    reports = metric(cluster, victim, "ringstore_repair_reports_total")
+    # Through another node: the streamed get that follows reports to its own coordinator's repair.
+    with Client(address=cluster.any_address(exclude=[victim]), timeout_s=60.0) as c:
+        assert c.get_bytes("direct", "ec-gone") == data
+    assert reads(cluster, "not_found", [victim]) == missing + 1
+    assert metric(cluster, victim, "ringstore_repair_reports_total") >= reports + 1, \
+        "its own placement record names it: the holder reports the loss"

@@ -154,14 +154,59 @@ def test_holders_that_announced_no_client_address_are_left_out_and_none_at_all_m
     assert planner(view, {}).plan(m, 0, MIB) == []
 
 
-def test_erasure_coded_inline_and_empty_ranges_are_streamed():
-    ec = common_pb2.RedundancyPolicy(erasure_coding=common_pb2.ErasureCoding(data_shares=4, parity_shares=2))
-    p = planner(View("n0"))
-    assert p.plan(manifest([MIB], ec), 0, MIB) == []
+def test_inline_and_empty_ranges_are_streamed():
+    p = planner(View("n0")).reading_shares(True)
     inline = common_pb2.Manifest(bucket="b", key="k", size_bytes=3, inline=True, inline_data=b"abc",
                                  policy=common_pb2.RedundancyPolicy(replication=common_pb2.Replication(replicas=3)))
     assert p.plan(inline, 0, 3) == []
     assert p.plan(manifest([MIB]), 0, 0) == []
+
+
+EC = common_pb2.RedundancyPolicy(erasure_coding=common_pb2.ErasureCoding(data_shares=4, parity_shares=2))
+
+
+def striped(sizes: list[int]) -> common_pb2.Manifest:
+    """An ec 4+2 manifest whose chunks record a blake3 per share."""
+    m = manifest(sizes, EC)
+    for ref in m.chunks:
+        ref.share_blake3.extend(chunk_id_of(ref.chunk_id + bytes([i])) for i in range(6))
+    return m
+
+
+def test_an_erasure_coded_range_is_planned_as_the_data_shares_holding_it_each_on_its_home():
+    view = View("n0")
+    m = striped([4 * MIB, 4 * MIB, 3 * MIB + 5])
+    p = planner(view).reading_shares(True)
+    last_share = -(-(3 * MIB + 5) // 4)  # ceil(size / K), as the encoder cuts
+    # From the 2nd MiB of the first chunk to the first byte of the third chunk's last share.
+    plan = p.plan(m, MIB + 10, 8 * MIB + 3 * last_share + 1 - (MIB + 10))
+    assert [c.offset_bytes for c in plan] == [0, 4 * MIB, 8 * MIB]
+    assert [[s.share_index for s in c.shares] for c in plan] == [[1, 2, 3], [0, 1, 2, 3], [0, 1, 2, 3]]
+    grants = ReadGrants(KEY, Clock())
+    for chunk, ref in zip(plan, m.chunks):
+        assert (chunk.data_shares, chunk.parity_shares, list(chunk.addresses)) == (4, 2, [])
+        homes = view.ring().ordered_nodes(_position(ref.chunk_id))
+        for share in chunk.shares:
+            assert share.blake3 == ref.share_blake3[share.share_index]
+            assert list(share.addresses) == [f"127.0.0.1:{7000 + int(homes[share.share_index][1:])}"]
+        grants.check(chunk.chunk_id, chunk.expires_unix_ms, chunk.grant)
+    assert [s.share_index for s in p.plan(m, 8 * MIB, 3 * last_share)[0].shares] == [0, 1, 2]
+
+
+def test_an_erasure_coded_chunk_is_streamed_when_a_client_reads_no_shares_or_a_share_home_is_down():
+    view = View("n0")
+    m = striped([4 * MIB])
+    homes = view.ring().ordered_nodes(_position(m.chunks[0].chunk_id))
+    assert planner(view).plan(m, 0, 4 * MIB) == [], "a client that reads no shares gets no ec plan"
+    assert planner(View("n0", down={homes[1]})).reading_shares(True).plan(m, 0, 4 * MIB) == []
+    # Only the shares holding the range matter: share 1's home down, the first MiB is still planned.
+    plan = planner(View("n0", down={homes[1]})).reading_shares(True).plan(m, 0, MIB)
+    assert [s.share_index for s in plan[0].shares] == [0]
+    # A home that announced no client address, or a manifest whose share hashes do not fit 4+2.
+    known = {n: f"127.0.0.1:{7000 + int(n[1:])}" for n in homes if n != homes[2]}
+    assert planner(view, known).reading_shares(True).plan(m, 0, 4 * MIB) == []
+    del m.chunks[0].share_blake3[5]
+    assert planner(view).reading_shares(True).plan(m, 0, 4 * MIB) == []
 
 
 def test_a_range_small_enough_for_the_first_message_is_streamed():
@@ -184,10 +229,12 @@ class Holder:
         self.data = data
         self.code = code
         self.calls = 0
+        self.requests: list[object_pb2.ReadChunkRequest] = []
 
     def handlers(self) -> grpc.GenericRpcHandler:
         def read(request, context):
             self.calls += 1
+            self.requests.append(request)
             if self.code is not None:
                 context.abort(self.code, "refused")
             return object_pb2.ReadChunkResponse(data=self.data)
@@ -244,3 +291,42 @@ def test_an_unreachable_holder_is_skipped_for_a_while(serve_grpc):
             reader.read(planned(data, [dead]))
     finally:
         reader.close()
+
+
+def planned_stripe(data: bytes, shares: dict[int, tuple[bytes, str]]) -> object_pb2.DirectChunk:
+    """A 4+2 chunk of `data` whose planned shares {index: (the share's true bytes, holder address)}."""
+    chunk = object_pb2.DirectChunk(chunk_id=chunk_id_of(data), offset_bytes=0, size_bytes=len(data),
+                                   expires_unix_ms=1, grant=bytes(32), data_shares=4, parity_shares=2)
+    for index, (share, address) in sorted(shares.items()):
+        chunk.shares.add(share_index=index, blake3=chunk_id_of(share), addresses=[address])
+    return chunk
+
+
+def test_the_client_reads_an_erasure_coded_range_share_by_share_and_cuts_the_padding(serve_grpc, chunks):
+    data = bytes(range(256)) * 4001  # 1,024,256 bytes: shares of 256,064, the last padded by 0
+    size = len(data) // 4
+    shares = [data[i * size:(i + 1) * size] for i in range(4)]
+    odd = data + b"xyz"  # 1,024,259 bytes: shares of 256,065, the last one padded with 1 zero
+    odd_size = -(-len(odd) // 4)
+    odd_shares = [odd[i * odd_size:(i + 1) * odd_size].ljust(odd_size, b"\0") for i in range(4)]
+    holders = [Holder(s) for s in odd_shares]
+    plan = planned_stripe(odd, {i: (odd_shares[i], serve_grpc(h.handlers())) for i, h in enumerate(holders)})
+    assert bytes(chunks.read(plan)) == odd
+    assert [(r.share_index, r.data_shares, r.parity_shares, r.chunk_id) for h in holders for r in h.requests] == [
+        (i, 4, 2, chunk_id_of(odd)) for i in range(4)]
+    pieces = chunks.start(plan).result()
+    assert [(at, len(piece)) for at, piece in pieces] == [(i * odd_size, odd_size) for i in range(3)] + [
+        (3 * odd_size, len(odd) - 3 * odd_size)]
+    # Two middle shares only: a range inside them.
+    middle = planned_stripe(data, {i: (shares[i], serve_grpc(Holder(shares[i]).handlers())) for i in (1, 2)})
+    assert [at for at, _ in chunks.start(middle).result()] == [size, 2 * size]
+
+
+def test_a_bad_share_fails_the_chunk_naming_it(serve_grpc, chunks):
+    data = b"s" * 40_000
+    shares = [data[i * 10_000:(i + 1) * 10_000] for i in range(4)]
+    bad = serve_grpc(Holder(b"t" + shares[2][1:]).handlers())
+    plan = planned_stripe(data, {i: (shares[i], bad if i == 2 else serve_grpc(Holder(shares[i]).handlers()))
+                                 for i in range(4)})
+    with pytest.raises(DirectReadFailed, match=f"share 2 of chunk .*{bad}: its copy does not match the share's blake3"):
+        chunks.read(plan)

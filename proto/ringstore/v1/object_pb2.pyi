@@ -303,20 +303,22 @@ class ObjectInfo(_message.Message):
     def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., version: _Optional[_Union[_common_pb2.VersionStamp, _Mapping]] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., chunk_count: _Optional[int] = ..., created_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ...) -> None: ...
 
 class GetObjectRequest(_message.Message):
-    __slots__ = ("bucket", "key", "range_start_bytes", "range_length_bytes", "info_may_carry_data", "direct_ok")
+    __slots__ = ("bucket", "key", "range_start_bytes", "range_length_bytes", "info_may_carry_data", "direct_ok", "direct_shares_ok")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     RANGE_START_BYTES_FIELD_NUMBER: _ClassVar[int]
     RANGE_LENGTH_BYTES_FIELD_NUMBER: _ClassVar[int]
     INFO_MAY_CARRY_DATA_FIELD_NUMBER: _ClassVar[int]
     DIRECT_OK_FIELD_NUMBER: _ClassVar[int]
+    DIRECT_SHARES_OK_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     range_start_bytes: int
     range_length_bytes: int
     info_may_carry_data: bool
     direct_ok: bool
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., range_start_bytes: _Optional[int] = ..., range_length_bytes: _Optional[int] = ..., info_may_carry_data: _Optional[bool] = ..., direct_ok: _Optional[bool] = ...) -> None: ...
+    direct_shares_ok: bool
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., range_start_bytes: _Optional[int] = ..., range_length_bytes: _Optional[int] = ..., info_may_carry_data: _Optional[bool] = ..., direct_ok: _Optional[bool] = ..., direct_shares_ok: _Optional[bool] = ...) -> None: ...
 
 class GetObjectResponse(_message.Message):
     __slots__ = ("info", "data")
@@ -341,30 +343,52 @@ class GetObjectInfo(_message.Message):
     def __init__(self, object: _Optional[_Union[ObjectInfo, _Mapping]] = ..., range_start_bytes: _Optional[int] = ..., range_length_bytes: _Optional[int] = ..., data: _Optional[bytes] = ..., direct: _Optional[_Iterable[_Union[DirectChunk, _Mapping]]] = ...) -> None: ...
 
 class DirectChunk(_message.Message):
-    __slots__ = ("chunk_id", "offset_bytes", "size_bytes", "addresses", "expires_unix_ms", "grant")
+    __slots__ = ("chunk_id", "offset_bytes", "size_bytes", "addresses", "expires_unix_ms", "grant", "data_shares", "parity_shares", "shares")
     CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
     OFFSET_BYTES_FIELD_NUMBER: _ClassVar[int]
     SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     ADDRESSES_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     GRANT_FIELD_NUMBER: _ClassVar[int]
+    DATA_SHARES_FIELD_NUMBER: _ClassVar[int]
+    PARITY_SHARES_FIELD_NUMBER: _ClassVar[int]
+    SHARES_FIELD_NUMBER: _ClassVar[int]
     chunk_id: bytes
     offset_bytes: int
     size_bytes: int
     addresses: _containers.RepeatedScalarFieldContainer[str]
     expires_unix_ms: int
     grant: bytes
-    def __init__(self, chunk_id: _Optional[bytes] = ..., offset_bytes: _Optional[int] = ..., size_bytes: _Optional[int] = ..., addresses: _Optional[_Iterable[str]] = ..., expires_unix_ms: _Optional[int] = ..., grant: _Optional[bytes] = ...) -> None: ...
+    data_shares: int
+    parity_shares: int
+    shares: _containers.RepeatedCompositeFieldContainer[DirectShare]
+    def __init__(self, chunk_id: _Optional[bytes] = ..., offset_bytes: _Optional[int] = ..., size_bytes: _Optional[int] = ..., addresses: _Optional[_Iterable[str]] = ..., expires_unix_ms: _Optional[int] = ..., grant: _Optional[bytes] = ..., data_shares: _Optional[int] = ..., parity_shares: _Optional[int] = ..., shares: _Optional[_Iterable[_Union[DirectShare, _Mapping]]] = ...) -> None: ...
+
+class DirectShare(_message.Message):
+    __slots__ = ("share_index", "blake3", "addresses")
+    SHARE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    BLAKE3_FIELD_NUMBER: _ClassVar[int]
+    ADDRESSES_FIELD_NUMBER: _ClassVar[int]
+    share_index: int
+    blake3: bytes
+    addresses: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, share_index: _Optional[int] = ..., blake3: _Optional[bytes] = ..., addresses: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ReadChunkRequest(_message.Message):
-    __slots__ = ("chunk_id", "expires_unix_ms", "grant")
+    __slots__ = ("chunk_id", "expires_unix_ms", "grant", "data_shares", "parity_shares", "share_index")
     CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     GRANT_FIELD_NUMBER: _ClassVar[int]
+    DATA_SHARES_FIELD_NUMBER: _ClassVar[int]
+    PARITY_SHARES_FIELD_NUMBER: _ClassVar[int]
+    SHARE_INDEX_FIELD_NUMBER: _ClassVar[int]
     chunk_id: bytes
     expires_unix_ms: int
     grant: bytes
-    def __init__(self, chunk_id: _Optional[bytes] = ..., expires_unix_ms: _Optional[int] = ..., grant: _Optional[bytes] = ...) -> None: ...
+    data_shares: int
+    parity_shares: int
+    share_index: int
+    def __init__(self, chunk_id: _Optional[bytes] = ..., expires_unix_ms: _Optional[int] = ..., grant: _Optional[bytes] = ..., data_shares: _Optional[int] = ..., parity_shares: _Optional[int] = ..., share_index: _Optional[int] = ...) -> None: ...
 
 class ReadChunkResponse(_message.Message):
     __slots__ = ("data",)

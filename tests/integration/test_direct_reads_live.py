@@ -102,9 +102,7 @@ def test_gets_that_stream_instead_get_no_plan(cluster, client):
     with Client(address=cluster.nodes[via].address, timeout_s=60.0, direct_reads=False) as streaming:
         assert streaming.get_bytes("direct", "rep") == data
     # A client from before share reads (direct_ok without direct_shares_ok) gets ec objects streamed.
-    with raw_channel(cluster.nodes[via].address) as signed:
-        answers = list(object_pb2_grpc.ObjectServiceStub(signed).GetObject(
-            object_pb2.GetObjectRequest(bucket="direct", key="ec-old", direct_ok=True), timeout=30))
+    answers = raw_get(cluster.nodes[via].address, "ec-old")
     assert not answers[0].info.direct and b"".join(bytes(a.data) for a in answers[1:]) == data
     assert metric(cluster, via, PLANS) == plans
     assert reads(cluster, "ok") == ok
@@ -131,14 +129,11 @@ def test_a_bad_data_share_sends_the_client_back_to_the_streamed_get(cluster, cli
     data = payload(3 * MIB, 7)
     client.put("direct", "ec-rot", data, ec="2+1")
     via = cluster.any_address()
-    with raw_channel(via) as signed:
-        info = next(iter(object_pb2_grpc.ObjectServiceStub(signed).GetObject(
-            object_pb2.GetObjectRequest(bucket="direct", key="ec-rot", direct_ok=True, direct_shares_ok=True),
-            timeout=30))).info
+    info = raw_get(via, "ec-rot", shares=True)[0].info
     share = info.direct[0].shares[1]
     victim = cluster_node(cluster, share.addresses[0])
     chunk_hex = info.direct[0].chunk_id.hex()
-    path = chunk_file(cluster, victim, chunk_hex).with_name(f"{chunk_hex}.1of2+1")
+    path = chunk_file(cluster, victim, chunk_hex, "1of2+1")
     raw = bytearray(path.read_bytes())
     raw[100] ^= 0x01
     path.write_bytes(bytes(raw))
@@ -155,9 +150,7 @@ def test_read_chunk_needs_the_grant_made_for_that_chunk(cluster, client):
     data = payload(6 * MIB, 3)
     client.put("direct", "granted", data)
     address = cluster.nodes[outsider(cluster, client, "granted")].address
-    with raw_channel(address) as signed:
-        answers = list(object_pb2_grpc.ObjectServiceStub(signed).GetObject(
-            object_pb2.GetObjectRequest(bucket="direct", key="granted", direct_ok=True), timeout=30))
+    answers = raw_get(address, "granted")
     assert len(answers) == 1, "a planned get sends its info and no data"
     first, second = answers[0].info.direct
     with unsigned_channel(first.addresses[0]) as channel:
@@ -185,18 +178,26 @@ def cluster_node(cluster: LocalCluster, address: str) -> str:
     return next(node_id for node_id, node in cluster.nodes.items() if node.address == address)
 
 
-def chunk_file(cluster: LocalCluster, node_id: str, chunk_hex: str) -> pathlib.Path:
+def raw_get(address: str, key: str, *, shares: bool = False) -> list[object_pb2.GetObjectResponse]:
+    """Every message of a signed GetObject of direct/KEY that allows a plan (of shares too with
+    `shares`), as our client sends it but without reading the plan."""
+    with raw_channel(address) as signed:
+        return list(object_pb2_grpc.ObjectServiceStub(signed).GetObject(
+            object_pb2.GetObjectRequest(bucket="direct", key=key, direct_ok=True, direct_shares_ok=shares),
+            timeout=30))
+
+
+def chunk_file(cluster: LocalCluster, node_id: str, chunk_hex: str, suffix: str = "r") -> pathlib.Path:
+    """A node's file of a chunk's replica ("r") or share ("1of2+1": share 1 of ec 2+1)."""
     return pathlib.Path(cluster.nodes[node_id].data_dir, "store", "chunks", chunk_hex[:2], chunk_hex[2:4],
-                        f"{chunk_hex}.r")
+                        f"{chunk_hex}.{suffix}")
 
 
 def test_a_bad_copy_on_the_first_holder_is_skipped_quarantined_and_reported(cluster, client):
     data = payload(3 * MIB, 4)
     client.put("direct", "rot", data)
     via = cluster.nodes[outsider(cluster, client, "rot")].address
-    with raw_channel(via) as signed:
-        info = next(iter(object_pb2_grpc.ObjectServiceStub(signed).GetObject(
-            object_pb2.GetObjectRequest(bucket="direct", key="rot", direct_ok=True), timeout=30))).info
+    info = raw_get(via, "rot")[0].info
     victim = cluster_node(cluster, info.direct[0].addresses[0])
     path = chunk_file(cluster, victim, info.direct[0].chunk_id.hex())
     raw = bytearray(path.read_bytes())
@@ -215,14 +216,11 @@ def test_a_missing_data_share_is_reported_by_its_holder(cluster, client):
     data = payload(2 * MIB, 8)
     client.put("direct", "ec-gone", data, ec="2+1")
     via = cluster.any_address()
-    with raw_channel(via) as signed:
-        info = next(iter(object_pb2_grpc.ObjectServiceStub(signed).GetObject(
-            object_pb2.GetObjectRequest(bucket="direct", key="ec-gone", direct_ok=True, direct_shares_ok=True),
-            timeout=30))).info
+    info = raw_get(via, "ec-gone", shares=True)[0].info
     share = info.direct[0].shares[0]
     victim = cluster_node(cluster, share.addresses[0])
     chunk_hex = info.direct[0].chunk_id.hex()
-    chunk_file(cluster, victim, chunk_hex).with_name(f"{chunk_hex}.0of2+1").unlink()
+    chunk_file(cluster, victim, chunk_hex, "0of2+1").unlink()
     missing = reads(cluster, "not_found", [victim])
     reports = metric(cluster, victim, "ringstore_repair_reports_total")
     # Through another node: the streamed get that follows reports to its own coordinator's repair.

@@ -172,6 +172,13 @@ def test_read_chunk_needs_the_grant_made_for_that_chunk(cluster, client):
             assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
             assert "get the object again" in info.value.details()
         assert reads(cluster, "denied", [cluster_node(cluster, first.addresses[0])]) == denied + 3
+        # A good grant with a share that cannot exist: refused in one line, nothing read.
+        with pytest.raises(grpc.RpcError) as info:
+            read(object_pb2.ReadChunkRequest(chunk_id=first.chunk_id, expires_unix_ms=first.expires_unix_ms,
+                                              grant=first.grant, data_shares=2, parity_shares=1, share_index=5),
+                 timeout=30)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "out of range for geometry 2+1" in info.value.details() and "\n" not in info.value.details()
 
 
 def cluster_node(cluster: LocalCluster, address: str) -> str:

@@ -77,12 +77,14 @@ OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
 OPEN_METHODS = frozenset({"/ringstore.v1.AdminService/InitCluster", "/ringstore.v1.ObjectService/ReadChunk"})
 # Reads a call with no signature at all may make: it reaches the handler as Anonymous, and only a
 # public-read bucket answers it (node/auth/policy.py); anything else is UNAUTHENTICATED there.
-ANONYMOUS_METHODS = frozenset({"/ringstore.v1.ObjectService/GetObject", "/ringstore.v1.ObjectService/StatObject",
+ANONYMOUS_METHODS = frozenset({"/ringstore.v1.ObjectService/GetObject", "/ringstore.v1.ObjectService/OpenObject",
+                               "/ringstore.v1.ObjectService/StatObject",
                                "/ringstore.v1.ObjectService/ListObjects"})
 ADMIN_PREFIX = "/ringstore.v1.AdminService/"
 # What a call carrying a share link instead of a signature may be (node/auth/policy.py then keeps it
 # to the link's one object and range).
-LINK_METHODS = frozenset({"/ringstore.v1.ObjectService/GetObject", "/ringstore.v1.ObjectService/StatObject"})
+LINK_METHODS = frozenset({"/ringstore.v1.ObjectService/GetObject", "/ringstore.v1.ObjectService/OpenObject",
+                          "/ringstore.v1.ObjectService/StatObject"})
 
 
 class RequestAuthInterceptor(grpc.ServerInterceptor):
@@ -96,7 +98,7 @@ class RequestAuthInterceptor(grpc.ServerInterceptor):
 
     A call with a share link (`x-ringstore-link`) and no signature is checked by `check_link`
     (node/auth/links.py) instead: a bad, expired or revoked link, or one whose key is gone, is
-    UNAUTHENTICATED naming which; a good one reaches GetObject and StatObject only, as a
+    UNAUTHENTICATED naming which; a good one reaches GetObject, OpenObject and StatObject only, as a
     `LinkHolder` the handlers keep to its object and range. The token is never logged.
     """
 

@@ -298,28 +298,7 @@ class ObjectServicer:
         started = time.perf_counter()
         outcome = "error"
         try:
-            start = request.range_start_bytes if request.HasField("range_start_bytes") else None
-            length = request.range_length_bytes if request.HasField("range_length_bytes") else None
-            self._allow("get", request.bucket, request.key)
-            try:
-                start, length = policy.link_range(start, length)
-            except errors.PermissionDenied:
-                self._metrics.auth_failures.labels("link_denied").inc()
-                raise
-            # A share link may be limited to part of a chunk, and a direct read hands out whole chunks.
-            direct = None
-            if self._direct is not None and request.direct_ok and not isinstance(caller(), LinkHolder):
-                direct = self._direct.reading_shares(request.direct_shares_ok)
-            manifest, start, length, payload, plan = self._c.get_object(request.bucket, request.key, start, length,
-                                                                        direct)
-            info = object_pb2.GetObjectInfo(object=object_info(manifest), range_start_bytes=start,
-                                            range_length_bytes=length, direct=plan)
-            if plan:
-                self._metrics.direct_plans.inc()
-            if request.info_may_carry_data and length <= frames.INFO_DATA_BYTES_MAX:
-                info.data = b"".join(payload)  # the whole range, read before anything is sent
-                self._metrics.get_bytes.inc(len(info.data))
-                payload = iter(())
+            info, payload = self._start_get(request, carry_data=request.info_may_carry_data)
             yield object_pb2.GetObjectResponse(info=info)
             for frame in payload:
                 self._metrics.get_bytes.inc(len(frame))
@@ -328,6 +307,55 @@ class ObjectServicer:
         finally:
             self._metrics.requests.labels("get", outcome).inc()
             self._metrics.get_latency.observe(time.perf_counter() - started)
+
+    @unary
+    def OpenObject(self, request: object_pb2.GetObjectRequest, context):
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            info, payload = self._start_get(request, carry_data=True, opening=True)
+            # A range longer than one info message carries is left to a GetObject stream: its payload
+            # iterator, dropped unstarted here, has read nothing.
+            del payload
+            streamed = not info.direct and info.range_length_bytes > 0 and not info.data
+            outcome = "ok"
+            return object_pb2.OpenObjectResponse(info=info, streamed=streamed)
+        finally:
+            self._metrics.requests.labels("get", outcome).inc()
+            self._metrics.get_latency.observe(time.perf_counter() - started)
+
+    def _start_get(self, request: object_pb2.GetObjectRequest, *, carry_data: bool, opening: bool = False,
+                   ) -> tuple[object_pb2.GetObjectInfo, Iterator[memoryview]]:
+        """A get's info message and the iterator of the data messages that follow it (empty when the
+        info carries the range or a plan). `carry_data`: a range of at most INFO_DATA_BYTES_MAX comes
+        in the info message. `opening` (OpenObject): a longer range is left to a GetObject call, so no
+        chunk is read ahead for it here, and a range held here is planned rather than streamed."""
+        start = request.range_start_bytes if request.HasField("range_start_bytes") else None
+        length = request.range_length_bytes if request.HasField("range_length_bytes") else None
+        self._allow("get", request.bucket, request.key)
+        try:
+            start, length = policy.link_range(start, length)
+        except errors.PermissionDenied:
+            self._metrics.auth_failures.labels("link_denied").inc()
+            raise
+        # A share link may be limited to part of a chunk, and a direct read hands out whole chunks.
+        direct = None
+        if self._direct is not None and request.direct_ok and not isinstance(caller(), LinkHolder):
+            direct = self._direct.reading_shares(request.direct_shares_ok)
+            if opening:
+                direct = direct.planning_held_here()
+        manifest, start, length, payload, plan = self._c.get_object(
+            request.bucket, request.key, start, length, direct,
+            early_read_max_bytes=frames.INFO_DATA_BYTES_MAX if opening else None)
+        info = object_pb2.GetObjectInfo(object=object_info(manifest), range_start_bytes=start,
+                                        range_length_bytes=length, direct=plan)
+        if plan:
+            self._metrics.direct_plans.inc()
+        if carry_data and length <= frames.INFO_DATA_BYTES_MAX:
+            info.data = b"".join(payload)  # the whole range, read before anything is sent
+            self._metrics.get_bytes.inc(len(info.data))
+            payload = iter(())
+        return info, payload
 
     @unary
     def ReadChunk(self, request: object_pb2.ReadChunkRequest, context):
@@ -407,6 +435,7 @@ class ObjectServicer:
             "PutObject": upload_method(self.PutObject, o.PutObjectRequest),
             "PutSmallObject": uu(self.PutSmallObject, o.PutSmallObjectRequest),
             "GetObject": download_method(self.GetObject, o.GetObjectRequest),
+            "OpenObject": uu(self.OpenObject, o.GetObjectRequest),
             "ReadChunk": grpc.unary_unary_rpc_method_handler(
                 self.ReadChunk, request_deserializer=tolerant(o.ReadChunkRequest.FromString),
                 response_serializer=frames.encode),

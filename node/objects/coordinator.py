@@ -732,7 +732,7 @@ class Coordinator:
     # -- get ------------------------------------------------------------------------------------
 
     def get_object(self, bucket: str, key: str, range_start: int | None, range_length: int | None,
-                   direct: DirectReads | None = None,
+                   direct: DirectReads | None = None, *, early_read_max_bytes: int | None = None,
                    ) -> tuple[common_pb2.Manifest, int, int, Iterator[memoryview], list]:
         """(manifest, range start, range length, iterator of payload frames, direct plan).
 
@@ -743,8 +743,16 @@ class Coordinator:
 
         `direct`, when given, is asked for a plan of direct reads (node/objects/direct.py) once the
         version is chosen; a non-empty plan replaces the payload, which is then empty, and no early
-        read starts from an answer the plan would cover (the client reads those chunks itself)."""
-        early = _EarlyRead(self, range_start, range_length, direct.applies if direct is not None else None)
+        read starts from an answer the plan would cover (the client reads those chunks itself).
+        `early_read_max_bytes`: nor for a longer range (OpenObject, which does not read one)."""
+        planned = direct.applies if direct is not None else None
+
+        def skip(manifest: common_pb2.Manifest, start: int, length: int) -> bool:
+            if early_read_max_bytes is not None and length > early_read_max_bytes:
+                return True
+            return planned is not None and planned(manifest, start, length)
+
+        early = _EarlyRead(self, range_start, range_length, skip)
         try:
             manifest = self.current_manifest(bucket, key, on_answer=early.start)
             start, length = self._range(manifest, range_start, range_length)

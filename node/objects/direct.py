@@ -108,6 +108,8 @@ class DirectReads:
         self._client_address_of = client_address_of
         # Whether plans may name erasure-coded chunks (the client reads shares: reading_shares).
         self.shares = False
+        # Whether a range whose every chunk is held here is planned too (for_open), not streamed.
+        self.held_here = False
 
     def reading_shares(self, shares: bool) -> DirectReads:
         """This planner for a client that reads erasure-coded chunks share by share (`shares`), or
@@ -116,6 +118,14 @@ class DirectReads:
             return self
         other = copy.copy(self)
         other.shares = shares
+        return other
+
+    def planning_held_here(self) -> DirectReads:
+        """This planner, also planning ranges whose every chunk is held here. For OpenObject: its
+        client would otherwise open a GetObject stream, a second call that asks the manifest's homes
+        again, where a plan's ReadChunk to this node only reads the chunk."""
+        other = copy.copy(self)
+        other.held_here = True
         return other
 
     def applies(self, manifest: common_pb2.Manifest, start: int, length: int) -> bool:
@@ -127,8 +137,8 @@ class DirectReads:
         """The chunks of [start, start + length) with holders' addresses and grants, at most
         PLAN_CHUNKS_MAX from the first; [] when the range is better streamed: inline or at most
         DIRECT_BYTES_MIN, erasure-coded for a client that reads no shares, a chunk with no live
-        holder whose client address is known, or every chunk held here (streaming them costs the
-        one hop a direct read would, without its second call)."""
+        holder whose client address is known, or every chunk held here unless `held_here` (streaming
+        them costs the one hop a direct read would, without its second call)."""
         kind = manifest.policy.WhichOneof("policy")
         if (manifest.inline or length <= DIRECT_BYTES_MIN
                 or not (kind == "replication" or (kind == "erasure_coding" and self.shares))):
@@ -151,7 +161,7 @@ class DirectReads:
             plan.append(entry)
             if len(plan) == PLAN_CHUNKS_MAX:
                 break
-        return plan if elsewhere else []
+        return plan if elsewhere or self.held_here else []
 
     def _replicated(self, ref: common_pb2.ChunkRef, replicas: int) -> tuple[object_pb2.DirectChunk | None, bool]:
         """A replicated chunk's entry (None: no holder to name) and whether this node should hold it."""

@@ -123,6 +123,13 @@ class _Connection:
             request_serializer=frames.encode,
             response_deserializer=object_pb2.PutObjectResponse.FromString,
         )
+        # Whether gets start with one OpenObject call (False once a node says it does not know the call).
+        self._open_objects = True
+        self._open_rpc = self._channel.unary_unary(
+            _OBJECT_SERVICE + "OpenObject",
+            request_serializer=object_pb2.GetObjectRequest.SerializeToString,
+            response_deserializer=object_pb2.OpenObjectResponse.FromString,
+        )
         self._get_rpc = self._channel.unary_stream(
             _OBJECT_SERVICE + "GetObject",
             request_serializer=object_pb2.GetObjectRequest.SerializeToString,

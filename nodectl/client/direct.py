@@ -12,13 +12,19 @@ the rest of the range, which tries every copy, reports the damage and decodes fr
 
 Holders are dialled on channels of their own, one per address, kept for the client's life and
 made with the client's TLS settings but without its signing interceptor: the grant is the proof,
-and a signature would cost a HMAC per call for nothing. An address that could not be reached is
+and a signature would cost a HMAC per call for nothing. Each ReadChunk is a blocking call made on
+one of the client's reader threads (READ_THREADS, started once and kept): a gRPC future would do
+without them, but gRPC Python starts a thread to drive a channel whenever a call finds none of that
+channel's calls in flight, which for a get reading each holder once is one new thread per call
+(0.5-0.8 ms of the client's CPU each here). A call cannot be cancelled once a reader thread runs it:
+a get closed early lets at most READ_AHEAD chunks finish under their deadlines and drops them. An address that could not be reached is
 skipped for UNREACHABLE_SKIP_S, so a client that cannot see the holders (a node behind NAT that
 announces an address only its peers can dial) pays one failed connection, not one per chunk.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import dataclasses
 import threading
 import time
@@ -33,6 +39,9 @@ from nodectl.client.deadlines import stream_deadline_s
 
 # Chunks one get keeps in flight (4 MiB each at most: one call, or one per data share).
 READ_AHEAD = 3
+# Threads that make the ReadChunk calls, for every get of one client: a replicated chunk is one
+# call, an erasure-coded one a call per data share, so READ_AHEAD chunks of ec 4+2 keep 12 busy.
+READ_THREADS = 16
 UNREACHABLE_SKIP_S = 30.0
 _READ_CHUNK = "/ringstore.v1.ObjectService/ReadChunk"
 
@@ -68,6 +77,7 @@ class DirectChunks:
         self._channels: list[grpc.Channel] = []
         self._unreachable_until: dict[str, float] = {}
         self._closed = False
+        self._pool = cf.ThreadPoolExecutor(READ_THREADS, thread_name_prefix="nodectl-read")
 
     def start(self, chunk: object_pb2.DirectChunk) -> PendingChunk:
         """Start reading `chunk`'s planned pieces; `.result()` is [(offset in the chunk, bytes)] or
@@ -80,17 +90,17 @@ class DirectChunks:
         pieces = self.start(chunk).result()
         return pieces[0][1] if len(pieces) == 1 else b"".join(piece for _, piece in pieces)
 
-    def _ask(self, address: str, piece: _Piece) -> grpc.Future | str:
+    def _ask(self, address: str, piece: _Piece) -> cf.Future | str:
         """The ReadChunk call to one holder, started; or why it was not asked."""
         if self._skipped(address):
             return "unreachable a moment ago"
         with self._lock:
             if self._closed:
                 return "the client is closed"
-        return self._call(address).future(piece.request,
-                                          timeout=stream_deadline_s(self._timeout_s, piece.size_bytes))
+            return self._pool.submit(self._call(address), piece.request,
+                                     timeout=stream_deadline_s(self._timeout_s, piece.size_bytes))
 
-    def _answer(self, address: str, piece: _Piece, call: grpc.Future | str) -> memoryview | str:
+    def _answer(self, address: str, piece: _Piece, call: cf.Future | str) -> memoryview | str:
         """The intact bytes one holder answered, or what was wrong with its answer."""
         if isinstance(call, str):
             return call
@@ -117,22 +127,22 @@ class DirectChunks:
             return False
 
     def _call(self, address: str) -> Callable:
-        with self._lock:
-            call = self._calls.get(address)
-            if call is None:
-                channel = self._make_channel(address)
-                self._channels.append(channel)
-                call = channel.unary_unary(_READ_CHUNK,
-                                           request_serializer=object_pb2.ReadChunkRequest.SerializeToString,
-                                           response_deserializer=_decode)
-                self._calls[address] = call
-            return call
+        """The ReadChunk multi-callable of `address`'s channel, made on first use (lock held)."""
+        call = self._calls.get(address)
+        if call is None:
+            channel = self._make_channel(address)
+            self._channels.append(channel)
+            call = channel.unary_unary(_READ_CHUNK, request_serializer=object_pb2.ReadChunkRequest.SerializeToString,
+                                       response_deserializer=_decode)
+            self._calls[address] = call
+        return call
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
             channels, self._channels = self._channels, []
             self._calls.clear()
+        self._pool.shutdown(wait=False, cancel_futures=True)
         for channel in channels:
             channel.close()
 
@@ -167,9 +177,9 @@ def pieces_of(chunk: object_pb2.DirectChunk) -> list[_Piece]:
 
 
 class PendingChunk:
-    """One planned chunk's read: every piece asked of its first holder at once (gRPC's own futures,
-    no thread of ours), a piece's other holders one at a time in `result()` if that answer is not an
-    intact copy."""
+    """One planned chunk's read: every piece asked of its first holder at once (on the reader
+    threads), a piece's other holders one at a time in `result()` if that answer is not an intact
+    copy."""
 
     def __init__(self, chunks: DirectChunks, chunk: object_pb2.DirectChunk) -> None:
         self._chunks = chunks
@@ -182,7 +192,7 @@ class PendingChunk:
         return [(piece.offset_bytes, self._read(piece, first)[:max(0, self._size_bytes - piece.offset_bytes)])
                 for piece, first in zip(self._pieces, self._first)]
 
-    def _read(self, piece: _Piece, first: grpc.Future | str) -> memoryview:
+    def _read(self, piece: _Piece, first: cf.Future | str) -> memoryview:
         answers = []
         for i, address in enumerate(piece.addresses):
             call = first if i == 0 else self._chunks._ask(address, piece)

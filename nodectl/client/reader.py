@@ -9,7 +9,10 @@
   chunk id or its share's blake3, which replaces the whole-object check. A
   plan that ends before the range does is followed by a new get from where it ended; a chunk no
   holder gives intact sends the rest of the range back through the streamed get.
-- Every get has a watchdog: timeout_s until the first message (the object info, which carries
+- A get starts with one OpenObject call (deadline timeout_s), answered with a small range whole or
+  a plan, or told to stream; only then, or against a node from before OpenObject, is a GetObject
+  stream opened (design.md, "A get starts with one unary call").
+- Every stream has a watchdog: timeout_s until the first message (the object info, which carries
   the range's length), then the stream deadline of that length (deadlines.py). A get that names
   its length also has a gRPC deadline from it.
 """
@@ -89,7 +92,9 @@ class ObjectReader:
             self._hasher = blake3.blake3()
 
     def _open(self, start_bytes: int | None, length_bytes: int | None) -> object_pb2.GetObjectInfo:
-        """Start one GetObject call and read its info message."""
+        """Start the read: one OpenObject call, which answers a small range whole or a plan of direct
+        reads, or else (a longer range the node streams, or a node from before OpenObject) one
+        GetObject call and its info message."""
         self._stop_call()
         request = object_pb2.GetObjectRequest(bucket=self._bucket, key=self._key, info_may_carry_data=True,
                                               direct_ok=self._direct_ok, direct_shares_ok=self._direct_ok)
@@ -97,6 +102,22 @@ class ObjectReader:
             request.range_start_bytes = start_bytes
         if length_bytes is not None:
             request.range_length_bytes = length_bytes
+        if self._client._open_objects:
+            try:
+                answer = self._client._open_rpc(request, timeout=self._client._timeout_s,
+                                                metadata=self._metadata or None)
+            except grpc.RpcError as err:
+                if err.code() != grpc.StatusCode.UNIMPLEMENTED:
+                    raise self._error(err, self._client._timeout_s) from err
+                self._client._open_objects = False  # a node from before OpenObject: stream from now on
+            else:
+                if not answer.streamed:
+                    return self._opened(answer.info)
+        return self._opened(self._open_stream(request, length_bytes))
+
+    def _open_stream(self, request: object_pb2.GetObjectRequest,
+                     length_bytes: int | None) -> object_pb2.GetObjectInfo:
+        """Start a GetObject call under its watchdog and read its info message."""
         timeout_s = self._client._timeout_s
         grpc_timeout_s = None
         if length_bytes is not None:
@@ -117,12 +138,15 @@ class ObjectReader:
             raise Internal(f"get {self._bucket}/{self._key}: the node sent data before the info")
         self._watchdog.move_to(
             self._opened_at_s + stream_deadline_s(timeout_s, first.info.range_length_bytes))
+        return first.info
+
+    def _opened(self, info: object_pb2.GetObjectInfo) -> object_pb2.GetObjectInfo:
         # A small range comes whole in the info message: the first frame, read before the stream's.
-        self._info_data = memoryview(first.info.data) if first.info.data else None
-        self._plan = list(first.info.direct)
+        self._info_data = memoryview(info.data) if info.data else None
+        self._plan = list(info.direct)
         if self._plan:
             self._hasher = None  # each chunk is checked against its id instead
-        return first.info
+        return info
 
     def _frames(self) -> Iterator[object]:
         """The data in the info message (if any), then the stream's data messages; or the planned
@@ -133,7 +157,8 @@ class ObjectReader:
         if self._info_data is not None:
             data, self._info_data = self._info_data, None
             yield data
-        yield from self._call
+        if self._call is not None:
+            yield from self._call
 
     def _direct_frames(self) -> Iterator[memoryview]:
         """The range's bytes from the plan's chunks, in order, up to READ_AHEAD in flight;
@@ -162,19 +187,24 @@ class ObjectReader:
             for _, pending in ahead:
                 pending.cancel()
 
-    def _error(self, err: grpc.RpcError) -> RingstoreError:
+    def _error(self, err: grpc.RpcError, timeout_s: float | None = None) -> RingstoreError:
+        """`err` as the error to raise; `timeout_s`: the gRPC deadline of the call that failed, when it
+        was not the stream's."""
         if self._watchdog is not None and self._watchdog.expired:
             elapsed_s = time.monotonic() - self._opened_at_s
             return DeadlineExceeded(
                 f"get {self._bucket}/{self._key} timed out after {elapsed_s:.1f} s "
                 f"({self._received_bytes} bytes received): retry, or raise --timeout-s")
-        return self._client.diagnosed(rpc_error(err, f"get {self._bucket}/{self._key}", self._grpc_timeout_s))
+        return self._client.diagnosed(rpc_error(err, f"get {self._bucket}/{self._key}",
+                                                timeout_s if timeout_s is not None else self._grpc_timeout_s))
 
     def _stop_call(self) -> None:
         if self._watchdog is not None:
             self._watchdog.stop()
+            self._watchdog = None
         if self._call is not None:
             self._call.cancel()
+            self._call = None
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import pytest
 from cluster_sim import LocalCluster
 from nodectl.client import Client
 from ringstore.v1 import object_pb2, object_pb2_grpc
+from ringstore.auth.links import HEADER_LINK
 from cluster_checks import metric, payload, raw_channel
 
 MIB = 1024 * 1024
@@ -68,12 +69,75 @@ def test_a_node_without_a_copy_sends_the_client_to_a_holder(cluster, client):
         assert c.get_bytes("direct", "three", range_start_bytes=MIB, range_length_bytes=10) == data[MIB:MIB + 10]
     assert metric(cluster, via, PLANS) == plans + 2
     assert reads(cluster, "ok") == ok + 2
-    # Through a holder, the copy is read where it is and streamed: no second call.
+    # Through a holder, OpenObject's plan names that holder first: the client reads the copy from the
+    # node it asked, which does not ask the manifest's homes a second time as a GetObject stream
+    # after the answer would. A GetObject stream, which can carry the bytes itself, streams them.
     holder = client.stat("direct", "three").chunks[0].holders[0].node_id
-    plans = metric(cluster, holder, PLANS)
-    with Client(address=cluster.nodes[holder].address, timeout_s=60.0) as c:
+    address = cluster.nodes[holder].address
+    plans, ok_there = metric(cluster, holder, PLANS), reads(cluster, "ok", [holder])
+    with Client(address=address, timeout_s=60.0) as c:
         assert c.get_bytes("direct", "three") == data
-    assert metric(cluster, holder, PLANS) == plans
+    assert metric(cluster, holder, PLANS) == plans + 1
+    assert reads(cluster, "ok", [holder]) == ok_there + 1
+    answers = raw_get(address, "three")
+    assert not answers[0].info.direct and b"".join(bytes(a.data) for a in answers[1:]) == data
+    assert metric(cluster, holder, PLANS) == plans + 1
+
+
+def raw_open(address: str, key: str, bucket: str = "direct", *, direct: bool = True, signed: bool = True,
+             metadata=(), **fields) -> object_pb2.OpenObjectResponse:
+    """OpenObject of BUCKET/KEY as our client sends it (signed with the operator key unless not
+    `signed`), with `fields` (a range) added to the request."""
+    request = object_pb2.GetObjectRequest(bucket=bucket, key=key, info_may_carry_data=True, direct_ok=direct,
+                                          direct_shares_ok=direct, **fields)
+    channel = raw_channel(address) if signed else unsigned_channel(address)
+    with channel:
+        return object_pb2_grpc.ObjectServiceStub(channel).OpenObject(request, timeout=30, metadata=metadata)
+
+
+def test_open_object_answers_a_small_range_or_a_plan_or_says_to_stream(cluster, client):
+    """One OpenObject call: a range of at most 64 KiB comes whole, a larger one as a plan (with
+    direct_ok), or, for a client that reads no plans, no bytes and `streamed` for GetObject to fetch."""
+    data = payload(3 * MIB, 11)
+    client.put("direct", "open", data)
+    client.put("direct", "tiny", b"t" * 5000)
+    via = cluster.nodes[outsider(cluster, client, "open")].address
+    small = raw_open(via, "open", range_start_bytes=100, range_length_bytes=64 * 1024)
+    assert bytes(small.info.data) == data[100:100 + 64 * 1024] and not small.streamed and not small.info.direct
+    tiny = raw_open(via, "tiny")
+    assert bytes(tiny.info.data) == b"t" * 5000 and tiny.info.object.size_bytes == 5000 and not tiny.streamed
+    planned = raw_open(via, "open")
+    assert len(planned.info.direct) == 1 and not planned.info.data and not planned.streamed
+    assert planned.info.range_length_bytes == 3 * MIB
+    streamed = raw_open(via, "open", direct=False, range_start_bytes=1)
+    assert streamed.streamed and not streamed.info.data and not streamed.info.direct
+    assert (streamed.info.range_start_bytes, streamed.info.range_length_bytes) == (1, 3 * MIB - 1)
+    with pytest.raises(grpc.RpcError) as missing:
+        raw_open(via, "nothing-here")
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.RpcError) as past:
+        raw_open(via, "open", range_start_bytes=3 * MIB)
+    assert past.value.code() == grpc.StatusCode.OUT_OF_RANGE
+
+
+def test_open_object_keeps_a_share_link_to_its_range_and_an_anonymous_call_to_public_buckets(cluster, client):
+    data = payload(MIB, 12)
+    client.put("direct", "linked", data)
+    address = cluster.any_address()
+    link = client.create_share_link("direct", "linked", range_start_bytes=10, range_length_bytes=100).token
+    answer = raw_open(address, "linked", signed=False, metadata=((HEADER_LINK, link),))
+    assert bytes(answer.info.data) == data[10:110] and not answer.info.direct
+    with pytest.raises(grpc.RpcError) as other:
+        raw_open(address, "open", signed=False, metadata=((HEADER_LINK, link),))
+    assert other.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.RpcError) as anonymous:
+        raw_open(address, "linked", signed=False)
+    assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    client.create_bucket("direct-public")
+    client.put("direct-public", "page", b"hello")
+    client.set_public_read("direct-public", True)
+    public = raw_open(address, "page", "direct-public", signed=False)
+    assert bytes(public.info.data) == b"hello"
 
 
 def test_a_plan_covers_every_chunk_of_the_range(cluster, client):

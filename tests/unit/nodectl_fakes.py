@@ -241,6 +241,10 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
         self.small_put_unimplemented = False
         # True: put a small range in the info message when the client allows it, as a node does.
         self.info_carries_data = False
+        # False: answer OpenObject UNIMPLEMENTED, as a node from before it existed does.
+        self.open_object = True
+        # Every OpenObject request, in arrival order.
+        self.open_requests: list[object_pb2.GetObjectRequest] = []
         # GetNodeStatus polls from the start of a drain to LEFT; None: the drain never moves.
         self.drain_polls_to_left: int | None = DRAIN_POLLS_TO_LEFT
         # Per draining node: its holdings when the drain started and the polls since.
@@ -369,13 +373,7 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
             self.objects[(header.bucket, header.key)] = (info, data)
         return object_pb2.PutObjectResponse(object=info)
 
-    def GetObject(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        self._enter("GetObject", context)
-        with self.lock:
-            self.get_requests.append(request)
-            info, data = self._require_object(request.bucket, request.key, context)
-            break_after = self.get_break_after_bytes
-            self.get_break_after_bytes = None
+    def _range(self, request: Any, data: bytes, context: grpc.ServicerContext) -> tuple[int, int]:
         start = request.range_start_bytes if request.HasField("range_start_bytes") else 0
         if request.HasField("range_start_bytes") and start >= len(data):
             context.abort(grpc.StatusCode.OUT_OF_RANGE,
@@ -384,6 +382,29 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
         end = len(data)
         if request.HasField("range_length_bytes"):
             end = min(end, start + request.range_length_bytes)
+        return start, end
+
+    def OpenObject(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if not self.open_object:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
+        self._enter("OpenObject", context)
+        with self.lock:
+            self.open_requests.append(request)
+            info, data = self._require_object(request.bucket, request.key, context)
+        start, end = self._range(request, data, context)
+        head = object_pb2.GetObjectInfo(object=info, range_start_bytes=start, range_length_bytes=end - start)
+        if end - start <= INFO_DATA_BYTES_MAX:
+            head.data = data[start:end]
+        return object_pb2.OpenObjectResponse(info=head, streamed=end - start > INFO_DATA_BYTES_MAX)
+
+    def GetObject(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        self._enter("GetObject", context)
+        with self.lock:
+            self.get_requests.append(request)
+            info, data = self._require_object(request.bucket, request.key, context)
+            break_after = self.get_break_after_bytes
+            self.get_break_after_bytes = None
+        start, end = self._range(request, data, context)
         head = object_pb2.GetObjectInfo(object=info, range_start_bytes=start, range_length_bytes=end - start)
         if self.info_carries_data and request.info_may_carry_data and end - start <= INFO_DATA_BYTES_MAX:
             head.data = data[start:end]  # as a node does for a small range: no data messages follow

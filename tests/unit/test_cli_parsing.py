@@ -404,7 +404,7 @@ def test_a_deadline_names_the_call_and_the_seconds(run, server: FakeServer, args
     it had and --timeout-s, exit 4 (deadline exceeded), not gRPC's bare 'Deadline Exceeded'."""
     run("mb", "photos")
     assert run("put", "-", "photos/a", input=b"abc").exit_code == 0
-    for method in ("ListBuckets", "StatObject", "GetObject"):
+    for method in ("ListBuckets", "StatObject", "OpenObject", "GetObject"):
         server.node.stall_s[method] = 5.0
     result = run("--timeout-s", "0.2", *args)
     _assert_one_line_error(result, 4, f"{call} timed out after {'' if ' ' in call else '0.2 s'}")

@@ -461,15 +461,62 @@ def test_a_small_range_comes_whole_in_the_info_message(server: FakeServer, clien
 
 def test_a_resumed_get_reads_a_small_rest_from_the_info_message(server: FakeServer, client: Client) -> None:
     """A stream broken after its first 64 KiB frame resumes for the rest; when the rest fits, it
-    comes in the resumed call's info message, and every byte arrives once."""
+    comes whole in the resumed opening's answer (no second stream), and every byte arrives once."""
     server.node.info_carries_data = True
     client.create_bucket("photos")
     data = os.urandom(100_000)
     client.put("photos", "a.bin", data)
     server.node.get_break_after_bytes = 50_000
     assert client.get_bytes("photos", "a.bin") == data
-    resumed = server.node.get_requests[-1]
+    resumed = server.node.open_requests[-1]
     assert (resumed.range_start_bytes, resumed.range_length_bytes) == (65_536, 100_000 - 65_536)
+    assert len(server.node.open_requests) == 2 and len(server.node.get_requests) == 1
+
+
+def test_a_small_get_is_one_open_object_call(server: FakeServer, client: Client) -> None:
+    """A range of at most 64 KiB comes whole in the OpenObject answer, with no GetObject stream; a
+    longer one is streamed after it, as the answer says; both are checked against the blake3."""
+    client.create_bucket("photos")
+    small, large = os.urandom(3000), os.urandom(200_000)
+    client.put("photos", "small", small)
+    client.put("photos", "large", large)
+    assert client.get_bytes("photos", "small") == small
+    assert (len(server.node.open_requests), len(server.node.get_requests)) == (1, 0)
+    assert client.get_bytes("photos", "large") == large
+    assert (len(server.node.open_requests), len(server.node.get_requests)) == (2, 1)
+    assert client.get_bytes("photos", "large", range_start_bytes=7, range_length_bytes=10) == large[7:17]
+    assert (len(server.node.open_requests), len(server.node.get_requests)) == (3, 1)
+    info, _ = server.node.objects[("photos", "small")]
+    server.node.objects[("photos", "small")] = (info, b"B" * 3000)
+    with pytest.raises(errors.DataLoss, match="blake3"):
+        client.get_bytes("photos", "small")
+
+
+def test_a_node_without_open_object_is_read_through_get_object(server: FakeServer, client: Client) -> None:
+    """A node from before OpenObject answers UNIMPLEMENTED: the get streams instead, and so do the
+    client's later gets, without asking again."""
+    server.node.open_object = False
+    server.node.info_carries_data = True
+    client.create_bucket("photos")
+    client.put("photos", "a", b"first")
+    client.put("photos", "b", b"second")
+    assert client.get_bytes("photos", "a") == b"first"
+    assert client.get_bytes("photos", "b") == b"second"
+    gets = [call for call in server.node.calls if call in ("OpenObject", "GetObject")]
+    assert gets == ["GetObject", "GetObject"]  # the refused OpenObject never reached the handler's log
+    assert len(server.node.get_requests) == 2
+
+
+def test_open_object_errors_are_the_get_s_errors(server: FakeServer, client: Client) -> None:
+    """OpenObject's failures reach the caller as a get's would: a missing object is NotFound at once;
+    UNAVAILABLE is retried (within retries_max) and the read succeeds."""
+    client.create_bucket("photos")
+    with pytest.raises(errors.NotFound):
+        client.get_bytes("photos", "missing")
+    client.put("photos", "a", b"abc")
+    server.node.fail_next("OpenObject", grpc.StatusCode.UNAVAILABLE, "node-b down", 2)
+    assert client.get_bytes("photos", "a") == b"abc"
+    assert server.node.calls.count("OpenObject") == 4
 
 
 def test_get_out_of_range_raises_at_start(client: Client) -> None:

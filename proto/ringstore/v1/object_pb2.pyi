@@ -342,6 +342,14 @@ class GetObjectInfo(_message.Message):
     direct: _containers.RepeatedCompositeFieldContainer[DirectChunk]
     def __init__(self, object: _Optional[_Union[ObjectInfo, _Mapping]] = ..., range_start_bytes: _Optional[int] = ..., range_length_bytes: _Optional[int] = ..., data: _Optional[bytes] = ..., direct: _Optional[_Iterable[_Union[DirectChunk, _Mapping]]] = ...) -> None: ...
 
+class OpenObjectResponse(_message.Message):
+    __slots__ = ("info", "streamed")
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    STREAMED_FIELD_NUMBER: _ClassVar[int]
+    info: GetObjectInfo
+    streamed: bool
+    def __init__(self, info: _Optional[_Union[GetObjectInfo, _Mapping]] = ..., streamed: _Optional[bool] = ...) -> None: ...
+
 class DirectChunk(_message.Message):
     __slots__ = ("chunk_id", "offset_bytes", "size_bytes", "addresses", "expires_unix_ms", "grant", "data_shares", "parity_shares", "shares")
     CHUNK_ID_FIELD_NUMBER: _ClassVar[int]

@@ -24,10 +24,15 @@ import re
 import socket
 import ssl
 
+from typing import TYPE_CHECKING
+
 import grpc
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+
+# `cryptography` is imported where certificates are read, not here: every client imports this module
+# (nodectl.errors explains TLS failures with it), and x509 alone costs a client process about 15 MiB
+# of its memory and a nodectl command 40-50 ms of start-up.
+if TYPE_CHECKING:
+    from cryptography import x509
 
 NODE_URI_PREFIX = "urn:ringstore:node:"
 CLIENT_URI_PREFIX = "urn:ringstore:client:"
@@ -62,6 +67,8 @@ class CertificateInfo:
 
 
 def _info(cert: x509.Certificate) -> CertificateInfo:
+    from cryptography import x509
+
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -81,6 +88,8 @@ def _info(cert: x509.Certificate) -> CertificateInfo:
 
 def describe(pem: bytes) -> CertificateInfo:
     """Subject, identity, SANs and validity of a PEM certificate (the first in the file)."""
+    from cryptography import x509
+
     try:
         cert = x509.load_pem_x509_certificate(pem)
     except ValueError as err:
@@ -132,6 +141,9 @@ def load_node_credentials(cert_path: str, key_path: str, ca_path: str, *, node_i
     """Read a node's files and check what would otherwise fail later, one handshake at a time: the
     key is private and matches the certificate, the certificate names `node_id`, is signed by a CA
     in `ca_path` and is valid now."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     now = now or _now()
     key_pem = _read(key_path, "TLS private key")
     problem = private_file_problem(key_path)
@@ -174,6 +186,8 @@ def load_node_credentials(cert_path: str, key_path: str, ca_path: str, *, node_i
 
 
 def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
     try:
         cert.verify_directly_issued_by(ca)
     except (ValueError, TypeError, InvalidSignature):

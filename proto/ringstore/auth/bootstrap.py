@@ -18,9 +18,6 @@ import hashlib
 import hmac
 import time
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 INIT_INFO = b"ringstore cluster init v1"
 INIT_SALT = b"ringstore"
 # Largest difference between the request's time and the node's clock.
@@ -29,6 +26,10 @@ INIT_WINDOW_S = 300.0
 
 def init_key(cluster_key: bytes) -> bytes:
     """The cluster key's subkey for InitCluster MACs."""
+    # Imported here, as in ringstore.auth.keys: every client imports this module, few initialise.
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=INIT_SALT, info=INIT_INFO).derive(cluster_key)
 
 

@@ -52,10 +52,9 @@ import re
 import secrets
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+# `cryptography` is imported by the node-side code that seals and derives keys, not here: clients
+# import this module for the key id and secret rules alone (ringstore.auth.credentials), and the
+# library costs each of them megabytes of memory and tens of milliseconds of start-up.
 
 KEY_ID_PREFIX = "RK"
 # Random characters after the prefix: base32 (5 bits each), so 90 random bits.
@@ -161,6 +160,8 @@ class SecretBox:
         if not isinstance(cluster_key, (bytes, bytearray)) or len(cluster_key) < CLUSTER_KEY_BYTES_MIN:
             raise ValueError(f"the cluster key must be at least {CLUSTER_KEY_BYTES_MIN} bytes "
                              "(--cluster-secret-file): write a longer random one, the same on every node")
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         self._aead = AESGCM(_derive(bytes(cluster_key), SECRETS_INFO))
         self._link_key = _derive(bytes(cluster_key), LINK_INFO)
         self._read_grant_key = _derive(bytes(cluster_key), READ_GRANT_INFO)
@@ -185,6 +186,8 @@ class SecretBox:
         if sealed[0] != SEALED_VERSION:
             raise SealedSecretError(f"the sealed secret of access key {key_id} has format {sealed[0]}, this node "
                                     f"reads {SEALED_VERSION}: upgrade this node")
+        from cryptography.exceptions import InvalidTag
+
         nonce = bytes(sealed[1:1 + NONCE_BYTES])
         try:
             plain = self._aead.decrypt(nonce, bytes(sealed[1 + NONCE_BYTES:]), str(key_id).encode("utf-8"))
@@ -206,6 +209,9 @@ class SecretBox:
 
 def _derive(cluster_key: bytes, info: bytes) -> bytes:
     # An HKDF object derives once; a new one per subkey.
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     return HKDF(algorithm=hashes.SHA256(), length=SUBKEY_BYTES, salt=HKDF_SALT, info=info).derive(cluster_key)
 
 

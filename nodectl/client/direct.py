@@ -17,9 +17,11 @@ one of the client's reader threads (READ_THREADS, started once and kept): a gRPC
 without them, but gRPC Python starts a thread to drive a channel whenever a call finds none of that
 channel's calls in flight, which for a get reading each holder once is one new thread per call
 (0.5-0.8 ms of the client's CPU each here). A call cannot be cancelled once a reader thread runs it:
-a get closed early lets at most READ_AHEAD chunks finish under their deadlines and drops them. An address that could not be reached is
-skipped for UNREACHABLE_SKIP_S, so a client that cannot see the holders (a node behind NAT that
-announces an address only its peers can dial) pays one failed connection, not one per chunk.
+a get closed early lets at most READ_AHEAD chunks finish under their deadlines and drops them.
+
+An address that could not be reached is skipped for UNREACHABLE_SKIP_S, so a client that cannot
+see the holders (a node behind NAT that announces an address only its peers can dial) pays one
+failed connection, not one per chunk.
 """
 
 from __future__ import annotations
@@ -106,6 +108,8 @@ class DirectChunks:
             return call
         try:
             data = call.result()
+        except (cf.CancelledError, ValueError):  # ValueError: gRPC's "closed channel", on a closed client
+            return "the client was closed"
         except grpc.RpcError as err:
             code = err.code()
             if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):

@@ -312,6 +312,7 @@ class ObjectServicer:
     def OpenObject(self, request: object_pb2.GetObjectRequest, context):
         started = time.perf_counter()
         outcome = "error"
+        streamed = False
         try:
             info, payload = self._start_get(request, carry_data=True, opening=True)
             # A range longer than one info message carries is left to a GetObject stream: its payload
@@ -321,8 +322,9 @@ class ObjectServicer:
             outcome = "ok"
             return object_pb2.OpenObjectResponse(info=info, streamed=streamed)
         finally:
-            self._metrics.requests.labels("get", outcome).inc()
-            self._metrics.get_latency.observe(time.perf_counter() - started)
+            if not streamed:  # else the GetObject call that follows is the get, and counts it
+                self._metrics.requests.labels("get", outcome).inc()
+                self._metrics.get_latency.observe(time.perf_counter() - started)
 
     def _start_get(self, request: object_pb2.GetObjectRequest, *, carry_data: bool, opening: bool = False,
                    ) -> tuple[object_pb2.GetObjectInfo, Iterator[memoryview]]:

@@ -300,3 +300,20 @@ def test_a_missing_data_share_is_reported_by_its_holder(cluster, client):
     assert reads(cluster, "not_found", [victim]) == missing + 1
     assert metric(cluster, victim, "ringstore_repair_reports_total") >= reports + 1, \
         "its own placement record names it: the holder reports the loss"
+
+
+def test_a_get_is_counted_once_whichever_calls_it_took(cluster, client):
+    """ringstore_object_requests_total counts gets, not calls: a streamed get is an OpenObject answer
+    saying `streamed` and then a GetObject stream, and counts once, as a small or planned get does."""
+    data = payload(3 * MIB, 13)
+    client.put("direct", "counted", data)
+    client.put("direct", "counted-small", b"s" * 100)
+    via = outsider(cluster, client, "counted")
+    address = cluster.nodes[via].address
+    before = metric(cluster, via, "ringstore_object_requests_total")
+    with Client(address=address, timeout_s=60.0, direct_reads=False) as streaming:
+        assert streaming.get_bytes("direct", "counted") == data
+    with Client(address=address, timeout_s=60.0) as c:
+        assert c.get_bytes("direct", "counted") == data
+        assert c.get_bytes("direct", "counted-small") == b"s" * 100
+    assert metric(cluster, via, "ringstore_object_requests_total") == before + 3

@@ -108,7 +108,7 @@ class DirectReads:
         self._client_address_of = client_address_of
         # Whether plans may name erasure-coded chunks (the client reads shares: reading_shares).
         self.shares = False
-        # Whether a range whose every chunk is held here is planned too (for_open), not streamed.
+        # Whether a range whose every chunk is held here is planned too (planning_held_here), not streamed.
         self.held_here = False
 
     def reading_shares(self, shares: bool) -> DirectReads:

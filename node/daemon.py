@@ -366,7 +366,9 @@ class NodeDaemon:
                                   restarted=self._ran_before)
         replicas = Replicas(view=self.cluster, store=self.store, peers=self.peers,
                             frame_size_bytes=storage.peer_frame_size_bytes, timeout_s=storage.peer_rpc_timeout_s,
-                            deep_throttle=self._deep_throttle, ring_gate=self.ring_gate)
+                            deep_throttle=self._deep_throttle, ring_gate=self.ring_gate,
+                            on_local_batch=lambda items: self.metrics.peer_batch_items.labels(
+                                "put_manifest_local").observe(items))
         # Manifest reads ask a read quorum of homes only once every live member uses this node's
         # ring and has handed over under it (node/objects/settle.py).
         self.settlement = RingSettlement(

@@ -44,7 +44,8 @@ class Metrics:
         self.peer_batch_items = prom.Histogram(
             "ringstore_peer_batch_items",
             "Items per call this node sent to a peer for manifest writes and reads (1: a call alone; more: "
-            "calls that queued while the peer was busy, sent as one).", ["call"],
+            "calls that queued while the peer was busy, sent as one); put_manifest_local: this node's own "
+            "manifest writes, committed together while one was committing.", ["call"],
             buckets=(1, 2, 4, 8, 16, 32, 64), registry=r)
         self.get_bytes = prom.Counter("ringstore_get_bytes_total", "Object bytes served by gets.", registry=r)
         self.shares_received = prom.Counter("ringstore_peer_shares_received_total",

@@ -1,5 +1,6 @@
 """Manifest writes and reads batched between nodes (node/peers/batch.py), through real noded
-processes: under concurrency they do go in batches, and every acknowledged put survives a metadata
+processes: under concurrency they do go in batches (and a coordinator's own copies commit together),
+and every acknowledged put survives a metadata
 home killed with SIGKILL mid-run and reads back, from every node, as the newest acknowledged value or
 a later one that failed (a failed put may still have taken effect), never an older one.
 """
@@ -87,7 +88,8 @@ def test_batched_manifest_writes_keep_every_acknowledged_put_through_a_kill(clus
         for key in keys:
             assert client.get_bytes("batched", key) in legal(key), f"{key} through the restarted {victim}"
 
-    for call in ("put_manifest", "get_manifest"):
+    # The coordinator is a home: its own copies of concurrent writes commit together too.
+    for call in ("put_manifest", "get_manifest", "put_manifest_local"):
         labels = '{call="' + call + '"}'
         calls = metric(cluster, coordinator, "ringstore_peer_batch_items_count" + labels)
         items = metric(cluster, coordinator, "ringstore_peer_batch_items_sum" + labels)

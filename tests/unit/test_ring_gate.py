@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import threading
+import time
 
 import grpc
 import pytest
@@ -83,6 +84,56 @@ def test_this_nodes_own_copy_is_checked_like_a_peers(store):
     assert store.get_manifest("default", "photos", "k") is None
     replicas.put_manifest("node-1", _manifest("k"), "", NEW.fingerprint)
     assert store.get_manifest("default", "photos", "k") is not None
+
+
+def test_this_nodes_concurrent_writes_commit_together_each_with_its_own_answer(store):
+    """Writes that arrive while this node's own manifest write is committing wait for it and then
+    commit in one transaction (group commit); a write placed on another ring among them is refused
+    alone, and every other write of the batch is stored."""
+
+    class View:
+        node_id = "node-1"
+
+    first_committing, release = threading.Event(), threading.Event()
+    commits: list[list[str]] = []
+
+    class PausingStore:
+        """The real store; its first group commit waits until the test lets it go."""
+
+        def put_manifests(self, manifests):
+            commits.append([m.key for m in manifests])
+            if len(commits) == 1:
+                first_committing.set()
+                assert release.wait(10)
+            return store.put_manifests(manifests)
+
+    batches: list[int] = []
+    replicas = Replicas(view=View(), store=PausingStore(), peers=None, frame_size_bytes=64 * 1024, timeout_s=10.0,
+                        ring_gate=RingGate(lambda: NEW.fingerprint), on_local_batch=batches.append)
+
+    def put(key: str, ring: Ring) -> str:
+        try:
+            replicas.put_manifest("node-1", _manifest(key), "", ring.fingerprint)
+        except HolderError as err:
+            return err.kind
+        return "stored"
+
+    with cf.ThreadPoolExecutor(8) as pool:
+        first = pool.submit(put, "first", NEW)
+        assert first_committing.wait(10)
+        rest = {key: pool.submit(put, key, OLD if key == "stale" else NEW)
+                for key in ("a", "b", "stale", "c", "d")}
+        deadline = time.monotonic() + 10
+        while len(replicas._local_manifest_puts._peers["node-1"].queued) < len(rest):
+            assert time.monotonic() < deadline, "the writes did not queue behind the commit"
+            time.sleep(0.001)
+        release.set()
+        answers = {key: future.result(10) for key, future in rest.items()}
+        assert first.result(10) == "stored"
+    assert answers == {"a": "stored", "b": "stored", "stale": "ring", "c": "stored", "d": "stored"}
+    assert batches == [1, 5] and commits[0] == ["first"] and sorted(commits[1]) == ["a", "b", "c", "d"]
+    assert {key for key in ("first", "a", "b", "stale", "c", "d")
+            if store.get_manifest("default", "photos", key) is not None} == {"first", "a", "b", "c", "d"}
 
 
 class _ChangingView:

@@ -100,7 +100,8 @@ class _Connection:
         self._ca = None if self.insecure else _read_ca(self.ca_file)
         self._channel = self._make_channel(address)
         # Replicated chunks read straight from their holders when a node offers it (direct.py).
-        self._direct = DirectChunks(self._make_channel, timeout_s) if direct_reads else None
+        self._direct = (DirectChunks(lambda holder: self._make_channel(holder, bdp_probe=False), timeout_s)
+                        if direct_reads else None)
         # None: from the environment or the profile file (ringstore.auth.credentials); False: none.
         if credentials is None:
             try:
@@ -147,12 +148,21 @@ class _Connection:
             self._direct.close()
         self._channel.close()
 
-    def _make_channel(self, address: str) -> grpc.Channel:
-        """A channel to `address` with this client's TLS settings (no signing: callers add it)."""
+    def _make_channel(self, address: str, *, bdp_probe: bool = True) -> grpc.Channel:
+        """A channel to `address` with this client's TLS settings (no signing: callers add it).
+
+        `bdp_probe=False` for the holder channels of direct reads: each answer there is one unary
+        message, whose stream window gRPC opens to the message's whole size as its header arrives,
+        so the bandwidth-delay-product probe, which grows the connection's window for streams of
+        many messages (a get or put streamed through a node, over a long path), has nothing to add;
+        with it on, a client reading 1 GiB objects straight from six holders peaked at 128-140 MiB
+        resident, without it at 100-102 (`import nodectl.client`: 39), at the same CPU per MB."""
         options = [
             ("grpc.max_send_message_length", GRPC_MESSAGE_BYTES_MAX),
             ("grpc.max_receive_message_length", GRPC_MESSAGE_BYTES_MAX),
         ]
+        if not bdp_probe:
+            options.append(("grpc.http2.bdp_probe", 0))
         if self.insecure:
             return grpc.insecure_channel(address, options=options, compression=grpc.Compression.NoCompression)
         return grpc.secure_channel(address, tls.channel_credentials(self._ca), options=options,

@@ -155,7 +155,7 @@ class _Connection:
         message, whose stream window gRPC opens to the message's whole size as its header arrives,
         so the bandwidth-delay-product probe, which grows the connection's window for streams of
         many messages (a get or put streamed through a node, over a long path), has nothing to add;
-        with it on, a client reading 1 GiB objects straight from six holders peaked at 128-140 MiB
+        with it on, a client reading 1 GiB objects straight from six holders peaked at 128-139 MiB
         resident, without it at 100-102 (`import nodectl.client`: 39), at the same CPU per MB."""
         options = [
             ("grpc.max_send_message_length", GRPC_MESSAGE_BYTES_MAX),

@@ -14,7 +14,7 @@ from node.hlc import HybridLogicalClock
 from node.metrics import Metrics
 from node.objects import validate
 from node.objects.chunk_io import holder_key
-from node.objects.ring_gate import Check, RingGate, RingMismatch
+from node.objects.ring_gate import Check, RingGate, put_manifests_checked
 from node.objects.replicas import DEEP_PROBE_SHARES_MAX, DeepThrottle, share_key
 from node.quota.desk import QuotaDesk
 from node.store import LIST_MANIFESTS_LIMIT_MAX, ChecksumMismatch, CorruptShare, NodeStore, ShareNotFound
@@ -187,16 +187,9 @@ class PeerServicer:
         _check_batch(request.items, "manifests")
         for item in request.items:
             self._hlc.observe(item.manifest.version)
-        with self._ring_gate.held() as check:
-            refused: dict[int, Exception] = {}
-            for index, item in enumerate(request.items):
-                try:
-                    _check_ring(item, check)
-                except RingMismatch as err:
-                    refused[index] = err
-            stored = iter(self._store.put_manifests(
-                [item.manifest for index, item in enumerate(request.items) if index not in refused]))
-            outcomes = [refused[index] if index in refused else next(stored) for index in range(len(request.items))]
+        outcomes = put_manifests_checked(
+            self._ring_gate, self._store.put_manifests,
+            [(item.manifest, item.handoff_for_node_id, item.ring_fingerprint) for item in request.items])
         return peer_pb2.PutManifestsResponse(results=[
             peer_pb2.PutManifestResult(error=item_error(outcome, "PutManifests")) if isinstance(outcome, Exception)
             else peer_pb2.PutManifestResult(superseded=outcome) for outcome in outcomes])

@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Mapping, Protocol, Sequence
 import grpc
 
 from node.erasure.chunking import Buffer
-from node.objects.ring_gate import RingGate, RingMismatch
+from node.objects.ring_gate import RingGate, RingMismatch, put_manifests_checked
 from node.peers.batch import CallBatcher, QueueTimeout
 from node.peers.client import PeerClient, PeerError
 from node.ring import Ring
@@ -280,24 +280,12 @@ class Replicas:
     def _put_local_manifests(self, _node_id: str, items: list[tuple[common_pb2.Manifest, str, int]]
                              ) -> list[HolderError | Exception | None]:
         """Commit (manifest, handoff_for, ring_fingerprint) items to the local store in one transaction,
-        each checked against the ring gate as `put_manifest` describes, all under one hold of it (as
+        each checked against the ring gate as `put_manifest` describes (`put_manifests_checked`, as
         PutManifests on a peer). One outcome per item: None, or the error its own write would raise."""
-        outcomes: list[HolderError | Exception | None] = [None] * len(items)
-        with self._ring_gate.held() as check:
-            kept = []
-            for index, (manifest, handoff_for, fingerprint) in enumerate(items):
-                if not handoff_for:
-                    try:
-                        check(fingerprint, f"the manifest of {manifest.bucket}/{manifest.key}")
-                    except RingMismatch as err:
-                        outcomes[index] = HolderError(self._view.node_id, "ring", f"ABORTED: {err}")
-                        continue
-                kept.append(index)
-            stored = self._store.put_manifests([items[index][0] for index in kept]) if kept else []
-        for index, outcome in zip(kept, stored):
-            if isinstance(outcome, Exception):
-                outcomes[index] = self._local_error(outcome) or outcome
-        return outcomes
+        outcomes = put_manifests_checked(self._ring_gate, self._store.put_manifests, items)
+        return [HolderError(self._view.node_id, "ring", f"ABORTED: {outcome}") if isinstance(outcome, RingMismatch)
+                else (self._local_error(outcome) or outcome) if isinstance(outcome, Exception)
+                else None for outcome in outcomes]
 
     def get_manifest(self, node_id: str, tenant: str, bucket: str, key: str) -> common_pb2.Manifest | None:
         if node_id == self._view.node_id:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from node import errors
 
@@ -85,3 +85,27 @@ class RingGate:
                 return 0.0
             self._promised = (fingerprint, self._monotonic_s() + PROMISE_S)
             return PROMISE_S
+
+
+def put_manifests_checked(gate: RingGate, put_manifests: Callable[[list], Sequence[object]],
+                          items: Sequence[tuple[object, str, int]]) -> list[object]:
+    """Under one hold of `gate`, check each (manifest, handoff_for, ring_fingerprint) item (a
+    stand-in's copy, handoff_for set, is not checked) and commit the others with one
+    `put_manifests` call, one transaction: a home's PutManifests and a coordinator's own copies
+    alike. One outcome per item, in order: the RingMismatch that refused it, or what
+    `put_manifests` answered for it."""
+    outcomes: list[object] = [None] * len(items)
+    with gate.held() as check:
+        kept = []
+        for index, (manifest, handoff_for, fingerprint) in enumerate(items):
+            if not handoff_for:
+                try:
+                    check(fingerprint, f"the manifest of {manifest.bucket}/{manifest.key}")
+                except RingMismatch as err:
+                    outcomes[index] = err
+                    continue
+            kept.append(index)
+        stored = put_manifests([items[index][0] for index in kept]) if kept else []
+    for index, outcome in zip(kept, stored):
+        outcomes[index] = outcome
+    return outcomes

@@ -156,7 +156,8 @@ class _Connection:
         so the bandwidth-delay-product probe, which grows the connection's window for streams of
         many messages (a get or put streamed through a node, over a long path), has nothing to add;
         with it on, a client reading 1 GiB objects straight from six holders peaked at 128-139 MiB
-        resident, without it at 100-102 (`import nodectl.client`: 39), at the same CPU per MB."""
+        resident, without it on these channels at 101-105 (`import nodectl.client`: 39), at the same
+        speed and CPU per MB."""
         options = [
             ("grpc.max_send_message_length", GRPC_MESSAGE_BYTES_MAX),
             ("grpc.max_receive_message_length", GRPC_MESSAGE_BYTES_MAX),

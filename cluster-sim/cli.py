@@ -65,11 +65,11 @@ class _Group(click.Group):
 
 
 def _node_table(cluster: LocalCluster) -> str:
-    rows = [("NODE", "PID", "PROCESS", "ADDRESS", "PEER ADDRESS", "METRICS", "GEN", "ZONE", "LOG")]
+    rows = [("NODE", "PID", "PROCESS", "ADDRESS", "PEER ADDRESS", "METRICS", "S3", "GEN", "ZONE", "LOG")]
     for node_id, entry in cluster.status().items():
         rows.append((node_id, str(entry["pid"]), entry["process"], entry["address"] or "-",
                      entry["peer_address"] or "-",
-                     entry["metrics_address"] or "-", str(entry["generation"]),
+                     entry["metrics_address"] or "-", entry["s3_address"] or "-", str(entry["generation"]),
                      entry["zone"] or "-", entry["log_path"]))
     return _format_rows(rows)
 
@@ -136,7 +136,7 @@ def up(nodes: int, directory: str, replicas: int, zones: int, profile: str,
 @main.command()
 @click.option("--dir", "directory", type=click.Path(file_okay=False), required=True)
 def env(directory: str) -> None:
-    """Print the exports that point nodectl at the cluster in DIR (eval "$(cluster-sim env --dir DIR)")."""
+    """Print the exports that point nodectl and AWS tools at the cluster in DIR (eval "$(cluster-sim env --dir DIR)")."""
     click.echo(_exports(LocalCluster.load(directory)))
 
 
@@ -147,6 +147,13 @@ def _exports(cluster: LocalCluster) -> str:
         lines.append(f"export RINGSTORE_CREDENTIALS_FILE={cluster.credentials_file}")
     else:
         lines.append("export RINGSTORE_INSECURE=1")
+    if cluster.s3_endpoint():
+        config_path, credentials_path = cluster.write_aws_profile()
+        lines += [f"export AWS_CONFIG_FILE={config_path}", f"export AWS_SHARED_CREDENTIALS_FILE={credentials_path}",
+                  "export AWS_PROFILE=ringstore"]
+        if cluster.ca_file:
+            # The profile names the CA too, but an AWS_CA_BUNDLE already exported would win over it.
+            lines.append(f"export AWS_CA_BUNDLE={cluster.ca_file}")
     return "\n".join(lines)
 
 

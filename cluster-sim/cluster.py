@@ -72,6 +72,9 @@ SECRET_FILE_NAME = "cluster.secret"
 CREDENTIALS_FILE_NAME = "credentials"
 CREDENTIALS_PROFILE = "default"
 NODE_FILE_NAME = "node.json"
+# The AWS SDKs' config and credentials files for the S3 port (`cluster-sim env` exports them).
+AWS_CONFIG_FILE_NAME = "aws-config"
+AWS_CREDENTIALS_FILE_NAME = "aws-credentials"
 SECRET_BYTES = 32
 NODES_MAX = 64  # one machine, two cores: beyond this the cluster measures the scheduler, not Ringstore
 KILL_WAIT_S = 10.0  # a SIGKILLed pid is normally gone in milliseconds
@@ -308,6 +311,34 @@ class LocalCluster:
         write_profile(self.credentials_file, CREDENTIALS_PROFILE, self.credentials, ca=self.ca_file,
                       address=self.any_address())
 
+    def s3_endpoint(self) -> str:
+        """The S3 endpoint of a running node (the first in node-id order), "" when none serves S3."""
+        running = set(self.running())
+        return next((node.s3_address for node in self._sorted_nodes() if node.node_id in running and node.s3_address),
+                    "")
+
+    def write_aws_profile(self) -> tuple[Path, Path]:
+        """An AWS config file and credentials file (mode 0600) in the cluster's directory, each with
+        the profile `ringstore`: endpoint, region, CA and the operator key, so boto3, the AWS CLI
+        and other AWS SDK tools reach the S3 port with AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE
+        and AWS_PROFILE set (`cluster-sim env` exports them); no secret is printed."""
+        config_path = self.directory / AWS_CONFIG_FILE_NAME
+        credentials_path = self.directory / AWS_CREDENTIALS_FILE_NAME
+        config = ["[profile ringstore]", "region = ringstore", f"endpoint_url = {self.s3_endpoint()}"]
+        if self.ca_file:
+            config.append(f"ca_bundle = {self.ca_file}")
+        config += ["s3 =", "    addressing_style = path"]  # a nested section: last, or it swallows what follows
+        # Under --insecure the nodes check no signature; the SDKs still want a key to sign with.
+        key_id, secret = ((self.credentials.key_id, self.credentials.secret) if self.credentials
+                          else ("RKINSECURE" + "A" * 10, "insecure-cluster-checks-no-signature"))
+        credentials = ["[ringstore]", f"aws_access_key_id = {key_id}", f"aws_secret_access_key = {secret}"]
+        for path, lines in ((config_path, config), (credentials_path, credentials)):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                os.fchmod(f.fileno(), 0o600)
+                f.write("\n".join(lines) + "\n")
+        return config_path, credentials_path
+
     def client(self, address: str | None = None, **kwargs: Any) -> Any:
         """A nodectl Client for `address` (default: any running node) that trusts this cluster and
         signs with its operator key; `kwargs` may override either (credentials=False: unsigned)."""
@@ -354,7 +385,8 @@ class LocalCluster:
             entry: dict[str, Any] = {
                 "pid": node.pid, "process": self._process_state(node), "address": node.address,
                 "peer_address": node.peer_address,
-                "metrics_address": node.metrics_address, "generation": node.generation,
+                "metrics_address": node.metrics_address, "s3_address": node.s3_address,
+                "generation": node.generation,
                 "zone": node.zone, "log_path": node.log_path, "view": None, "error": None,
             }
             if entry["process"] == "running":
@@ -750,7 +782,8 @@ class LocalCluster:
                                join_addresses=tuple(join), zone=node.zone,
                                capacity_bytes=node.capacity_bytes, default_replicas=self.replicas,
                                settings={**self.settings, **node.settings},
-                               allow_fault_injection=self.fault_injection) + list(extra_args)
+                               allow_fault_injection=self.fault_injection,
+                               s3_port=node.s3_port) + list(extra_args)
         env = dict(os.environ)
         env.pop("RINGSTORE_CLUSTER_SECRET", None)  # the secret file, and only it, decides
         if nodectl.GRPC_VERBOSITY_DEFAULTED:
@@ -800,6 +833,10 @@ class LocalCluster:
         if node.peer_address:
             node.peer_port = parse_address(node.peer_address)[1]
         node.metrics_address = str(info.get("metrics_address", ""))
+        s3_address = str(info.get("s3_address", ""))
+        if s3_address:
+            node.s3_port = parse_address(s3_address)[1]
+            node.s3_address = ("https://" if info.get("tls") else "http://") + s3_address
         node.generation = int(info.get("generation", 0))
         if info.get("node_id") and info["node_id"] != node.node_id:
             raise ClusterError(f"{node.data_dir}/{NODE_FILE_NAME} names node "

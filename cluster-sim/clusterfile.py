@@ -46,6 +46,8 @@ class NodeProcess:
     tls_key: str = ""
     tls_ca: str = ""
     metrics_address: str = ""
+    s3_port: int = 0  # S3 port, kept across restarts like `port`
+    s3_address: str = ""  # the S3 endpoint (https:// under TLS, http:// under --insecure)
     generation: int = 0
     zone: str = ""
     capacity_bytes: int | None = None

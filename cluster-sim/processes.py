@@ -76,15 +76,17 @@ def node_command(*, data_dir: str, port: int, node_id: str, secret_file: str, pr
                  join_addresses: Sequence[str] = (), zone: str = "",
                  capacity_bytes: int | None = None, default_replicas: int | None = None,
                  settings: dict[str, str] | None = None, allow_fault_injection: bool = False,
-                 python: str = sys.executable) -> list[str]:
+                 s3_port: int | None = 0, python: str = sys.executable) -> list[str]:
     """The noded command line (the contract in cluster-sim's brief); port 0 picks a free port.
-    `tls_files` are (certificate, key, CA certificate); None runs the node --insecure."""
+    `tls_files` are (certificate, key, CA certificate); None runs the node --insecure. `s3_port`
+    None: no S3 port."""
     command = [
         python, "-m", "node",
         "--data-dir", data_dir,
         "--listen", f"{host}:{port}",
         "--peer-listen", f"{host}:{peer_port}",
         "--metrics-listen", "127.0.0.1:0",
+        *(["--s3-listen", f"{host}:{s3_port}"] if s3_port is not None else []),
         "--node-id", node_id,
         "--cluster-secret-file", secret_file,
         "--profile", profile,

@@ -318,6 +318,8 @@ class RepairConfig:
 
 
 _NODE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_S3_REGION_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+_S3_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 
 
 def _is_host_port(address: str) -> bool:
@@ -347,6 +349,12 @@ class NodeConfig:
     capacity_bytes: int = 1024 * GIB
     join_addresses: tuple[str, ...] = ()
     metrics_address: str = "127.0.0.1:0"
+    # S3 port (`--s3-listen`): HTTPS with the node's certificate (HTTP under --insecure); "" for none.
+    s3_listen_address: str = ""
+    # The region S3 clients must sign for (`--s3-region`), and the domain under which bucket names
+    # are subdomains for virtual-hosted-style requests (`--s3-domain`; "" for path style only).
+    s3_region: str = "ringstore"
+    s3_domain: str = ""
     cluster_secret: bytes = b""
     profile: str = "lan"
     gossip: GossipConfig = dataclasses.field(default_factory=GossipConfig.lan)
@@ -366,6 +374,13 @@ class NodeConfig:
                               ("--metrics-listen", self.metrics_address)):
             _require(_is_host_port(address), f"{flag} {address!r} is not HOST:PORT (e.g. 0.0.0.0:7400; port 0 picks "
                                               "a free one)")
+        _require(not self.s3_listen_address or _is_host_port(self.s3_listen_address),
+                 f"--s3-listen {self.s3_listen_address!r} is not HOST:PORT (e.g. 127.0.0.1:7480; port 0 picks a "
+                 "free one)")
+        _require(bool(_S3_REGION_RE.match(self.s3_region)),
+                 f"--s3-region {self.s3_region!r} must be 1-32 characters of a-z, 0-9 and '-' (e.g. ringstore)")
+        _require(not self.s3_domain or bool(_S3_DOMAIN_RE.match(self.s3_domain)),
+                 f"--s3-domain {self.s3_domain!r} is not a DNS name such as s3.example.com")
         _require(not self.advertise_address or _is_host_port(self.advertise_address),
                  f"--advertise {self.advertise_address!r} is not HOST:PORT (the peer address others dial)")
         tls_files = (self.tls_cert, self.tls_key, self.tls_ca)

@@ -25,6 +25,7 @@ import os
 import random
 import secrets
 import signal
+import ssl
 import sys
 import threading
 from typing import Callable
@@ -45,6 +46,7 @@ from node.auth.store import NOT_INITIALISED, SYSTEM_TENANT, CredentialStore
 from node.api.delay import DelayInterceptor
 from node.api.membership_service import MembershipServicer
 from node.api.object_service import ObjectServicer
+from node.s3.gateway import S3Gateway
 from node.api.peer_service import PeerServicer
 from node.core_log import CoreLogRelay
 from node.quota.admission import Admission
@@ -245,6 +247,9 @@ class NodeDaemon:
                                    headroom_bytes=storage.chunk_size_bytes)
         _log_filter.node_id = self.node_id
         self.tls: NodeTls | None = None
+        # The S3 port (`--s3-listen`), once started.
+        self.s3: S3Gateway | None = None
+        self.s3_address = ""
         if not config.insecure:
             try:
                 self.tls = NodeTls(config.tls_cert, config.tls_key, config.tls_ca, node_id=self.node_id)
@@ -406,13 +411,14 @@ class NodeDaemon:
                               default_replicas=storage.default_replicas,
                               metadata_replicas=storage.metadata_replicas, healing=self._healing(),
                               operations=self._operations(), peers=self.peers, pool=self.send_pool).handlers()
+        objects = ObjectServicer(self.coordinator, self.metrics, self.cluster.state_name,
+                                 access=self.credentials.access if self.tls else None,
+                                 change_access=self.credentials.change_access,
+                                 admission=admission if self.tls else None,
+                                 direct=DirectReads(self.cluster, grants, self.cluster.client_address_of),
+                                 grants=grants, read_chunk=self._read_chunk_copy)
         self.server.add_generic_rpc_handlers((
-            ObjectServicer(self.coordinator, self.metrics, self.cluster.state_name,
-                           access=self.credentials.access if self.tls else None,
-                           change_access=self.credentials.change_access,
-                           admission=admission if self.tls else None,
-                           direct=DirectReads(self.cluster, grants, self.cluster.client_address_of),
-                           grants=grants, read_chunk=self._read_chunk_copy).handlers(), admin,
+            objects.handlers(), admin,
             InitServicer(store=self.credentials, box=self.secret_box, cluster_key=cfg.cluster_secret,
                          wall_ms=self.clock.wall_ms).handlers(),
             CredentialsServicer(store=self.credentials, box=self.secret_box, wall_ms=self.clock.wall_ms,
@@ -430,6 +436,8 @@ class NodeDaemon:
         ))
         self.peer_server.start()
         self.server.start()
+        if cfg.s3_listen_address:
+            self._start_s3(objects)
         transport = f"with TLS as {self.tls.current.info.identity}" if self.tls else "in plaintext"
         log.info("serving clients on %s and peers on %s %s (metrics on %s:%d), generation %d, store %s created "
                  "at %d, profile %s", self.client_address, self.address, transport, metrics_host, self.metrics_port,
@@ -465,6 +473,45 @@ class NodeDaemon:
         self.health.set(METADATA_HEALTH_SERVICE, health_pb2.HealthCheckResponse.NOT_SERVING
                         if self._metadata_health_text() else health_pb2.HealthCheckResponse.SERVING)
         self._write_ready_file()
+
+    def _start_s3(self, objects: ObjectServicer) -> None:
+        """The S3 port (node/s3/gateway.py): HTTPS with this node's certificate, reloaded with it."""
+        cfg = self.config
+        context = None
+        if self.tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            creds = self.tls.current
+            context.load_cert_chain(creds.cert_path, creds.key_path)
+            self.tls.on_reload(lambda: context.load_cert_chain(self.tls.current.cert_path, self.tls.current.key_path))
+        self.s3 = S3Gateway(objects=objects, coordinator=self.coordinator, metrics=self.metrics,
+                            lookup_key=self._lookup_key if self.tls else None, region=cfg.s3_region,
+                            domain=cfg.s3_domain, health=self._s3_health,
+                            object_size_bytes_max=cfg.storage.object_size_bytes_max, wall_ms=self.clock.wall_ms,
+                            ssl_context=context)
+        try:
+            self.s3_address = self.s3.start(cfg.s3_listen_address)
+        except OSError as err:
+            raise ConfigError(f"cannot serve S3 on {cfg.s3_listen_address}: {err.strerror or err}") from None
+        if self.tls is None:
+            log.warning("--insecure: the S3 port %s is plain HTTP and takes every request as the operator's, "
+                        "signed or not", self.s3_address)
+        log.info("serving S3 on %s (%s, region %s%s)", self.s3_address, "HTTPS" if context else "HTTP",
+                 cfg.s3_region, f", virtual hosts under {cfg.s3_domain}" if cfg.s3_domain else "")
+
+    def _s3_health(self) -> tuple[bool, dict]:
+        """GET /health on the S3 port: whether this node can serve now, and a small summary."""
+        me = self.membership.me()
+        metadata = self._metadata_health_text()
+        disk_full = self.store.disk.usage().full
+        body = {"node": self.node_id, "state": me.state.name, "draining": me.draining, "disk_full": disk_full,
+                "metadata": metadata or "ok", "members": self.cluster.members_by_state(),
+                "repair_debt": len(self.repair_queue)}
+        reasons = [why for why, bad in (("draining", me.draining), ("disk full", disk_full),
+                                        ("metadata not ready: " + metadata, bool(metadata)),
+                                        (f"state {me.state.name}", not me.state.live)) if bad]
+        if reasons:
+            body["not_serving"] = "; ".join(reasons)
+        return not reasons, body
 
     def _join(self, plan: rejoin.JoinPlan) -> list[str]:
         """Join through the --join addresses or the remembered members; when none answers, run alone
@@ -957,7 +1004,7 @@ class NodeDaemon:
         info = {"node_id": self.node_id, "address": self.client_address, "peer_address": self.address,
                 "tls": self.tls is not None,
                 "metrics_address": f"{self.config.metrics_address.rsplit(':', 1)[0]}:{self.metrics_port}",
-                "pid": os.getpid(), "generation": self.generation}
+                "pid": os.getpid(), "generation": self.generation, "s3_address": self.s3_address}
         _write_json_durably(os.path.join(self.config.data_dir, "node.json"), info)
 
     def stop(self, *, leave: bool) -> None:
@@ -979,6 +1026,8 @@ class NodeDaemon:
                 log.warning("could not announce LEFT to peers", exc_info=True)
         self.driver.stop()
         self.members_recorder.flush(self.clock.monotonic_s())
+        if self.s3 is not None:
+            self.s3.stop()
         client_stopped = self.server.stop(grace=2.0)
         self.peer_server.stop(grace=2.0).wait(5.0)
         client_stopped.wait(5.0)
@@ -1059,6 +1108,10 @@ def _check_metadata(data_dir: str) -> int:
               help="Plaintext on both ports, no peer authentication: one trusted machine only.")
 @click.option("--metrics-listen", "metrics_address", default="127.0.0.1:0", show_default=True,
               help="host:port for the Prometheus endpoint.")
+@click.option("--s3-listen", "s3_listen_address", default="",
+              help="host:port of the S3 port (HTTPS with the node's certificate; port 0 picks one). Off when empty.")
+@click.option("--s3-region", default="ringstore", show_default=True, help="Region S3 clients sign requests for.")
+@click.option("--s3-domain", default="", help="Domain for virtual-hosted-style S3 requests (BUCKET.DOMAIN).")
 @click.option("--node-id", default="", help="Node id for a new data dir (kept in the data dir afterwards).")
 @click.option("--zone", default="", help="Failure domain; copies spread over distinct zones first.")
 @click.option("--capacity-bytes", type=int, default=1024 ** 4, show_default=True, help="Ring weight follows it.")
@@ -1086,7 +1139,7 @@ def _check_metadata(data_dir: str) -> int:
                    "what is wrong and exit: 0 clean, 1 damaged. Changes nothing.")
 @click.option("--log-level", default="info", show_default=True)
 def main(data_dir, listen_address, peer_listen_address, advertise_address, tls_cert, tls_key, tls_ca, insecure,
-         metrics_address, node_id, zone, capacity_bytes,
+         metrics_address, s3_listen_address, s3_region, s3_domain, node_id, zone, capacity_bytes,
          join_addresses, allow_alone, cluster_secret_file, profile, default_replicas, settings,
          allow_fault_injection, rebuild_metadata, check_metadata, log_level) -> None:
     """Run one Ringstore node."""
@@ -1098,7 +1151,8 @@ def main(data_dir, listen_address, peer_listen_address, advertise_address, tls_c
             profile, data_dir=data_dir, listen_address=listen_address, peer_listen_address=peer_listen_address,
             advertise_address=advertise_address, tls_cert=tls_cert, tls_key=tls_key, tls_ca=tls_ca, insecure=insecure,
             node_id=node_id, zone=zone, capacity_bytes=capacity_bytes, join_addresses=tuple(join_addresses),
-            metrics_address=metrics_address, cluster_secret=_read_secret(cluster_secret_file))
+            metrics_address=metrics_address, s3_listen_address=s3_listen_address, s3_region=s3_region,
+            s3_domain=s3_domain, cluster_secret=_read_secret(cluster_secret_file))
         if default_replicas is not None:
             config = dataclasses.replace(config, storage=dataclasses.replace(config.storage,
                                                                              default_replicas=default_replicas))

@@ -21,12 +21,24 @@ class NotFound(RingstoreError):
     """The bucket, object or chunk does not exist."""
 
 
+class NoSuchBucket(NotFound):
+    """The bucket does not exist (the S3 gateway answers NoSuchBucket, gRPC NOT_FOUND as for any)."""
+
+
+class NoSuchKey(NotFound):
+    """The object does not exist, or its newest version is a delete (S3: NoSuchKey)."""
+
+
 class AlreadyExists(RingstoreError):
     """Creating something that is already there (a bucket)."""
 
 
 class FailedPrecondition(RingstoreError):
     """The request is valid but the state does not allow it (removing a non-empty bucket)."""
+
+
+class BucketNotEmpty(FailedPrecondition):
+    """Removing a bucket that still holds objects (S3: BucketNotEmpty)."""
 
 
 class OutOfRange(RingstoreError):
@@ -48,6 +60,10 @@ class DataLoss(RingstoreError):
 
 class ResourceExhausted(RingstoreError):
     """A limit was hit: object too large, disks full."""
+
+
+class QuotaExceeded(ResourceExhausted):
+    """A put would take a bucket or tenant past its quota (S3: QuotaExceeded, 403)."""
 
 
 class Unauthenticated(RingstoreError):

@@ -145,6 +145,14 @@ class Metrics:
                                           "certificate on the peer port that names no node; link_*: share "
                                           "links).",
                                           ["reason"], registry=r)
+        self.s3_requests = prom.Counter("ringstore_s3_requests_total",
+                                        "Requests the S3 port answered, by operation and HTTP status.",
+                                        ["operation", "status"], registry=r)
+        self.s3_latency = prom.Histogram("ringstore_s3_request_duration_seconds",
+                                         "S3 request time, first header to last byte, by operation.",
+                                         ["operation"], registry=r)
+        self.s3_bytes = prom.Counter("ringstore_s3_bytes_total", "Object bytes through the S3 port, by direction "
+                                     "(in: puts, out: gets).", ["direction"], registry=r)
         self.quota_refused = prom.Counter("ringstore_quota_refused_total",
                                           "Puts this node coordinated that a quota refused.", registry=r)
         self.quota_unread = prom.Counter("ringstore_quota_unread_total",

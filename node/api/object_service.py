@@ -27,8 +27,9 @@ def object_info(m: common_pb2.Manifest) -> object_pb2.ObjectInfo:
     info = object_pb2.ObjectInfo(bucket=m.bucket, key=m.key, size_bytes=m.size_bytes, blake3=m.blake3,
                                  version=m.version, content_type=m.content_type, policy=m.policy,
                                  chunk_count=len(m.chunks), created_at_unix_ms=m.created_at_unix_ms,
-                                 inline=m.inline)
+                                 inline=m.inline, md5=m.md5)
     info.metadata.update(dict(m.metadata))
+    info.headers.update(dict(m.headers))
     return info
 
 
@@ -57,7 +58,7 @@ class ObjectServicer:
             return None
         return self._access(record.name, record.created_at_unix_ms, fresh=fresh)
 
-    def _allow(self, action: str, bucket: str, key: str = "", *, prefix: str | None = None) -> None:
+    def allow(self, action: str, bucket: str, key: str = "", *, prefix: str | None = None) -> None:
         """Refuse unless the caller may do `action` (node/auth/policy.py); the operator's calls skip
         the bucket lookup, and a share link's calls outside its object are refused before it."""
         who = caller()
@@ -98,7 +99,7 @@ class ObjectServicer:
 
     @unary
     def DeleteBucket(self, request, context):
-        self._allow("remove-bucket", request.bucket)
+        self.allow("remove-bucket", request.bucket)
         self._c.delete_bucket(request.bucket, request.request_id)
         return object_pb2.DeleteBucketResponse()
 
@@ -121,7 +122,7 @@ class ObjectServicer:
         if self._access is None:
             raise errors.FailedPrecondition("this node runs --insecure: grants and public buckets need access keys")
         record = self._c.bucket(bucket)
-        self._allow(action, bucket)
+        self.allow(action, bucket)
         return self._access_reply(record, self._change_access(bucket, record.created_at_unix_ms, **change))
 
     @unary
@@ -143,7 +144,7 @@ class ObjectServicer:
     @unary
     def GetBucketInfo(self, request: object_pb2.GetBucketInfoRequest, context) -> object_pb2.GetBucketInfoResponse:
         record = self._c.bucket(request.bucket)
-        self._allow("info", request.bucket)
+        self.allow("info", request.bucket)
         return object_pb2.GetBucketInfoResponse(bucket=record,
                                                 access=self._access_reply(record, self._bucket_access(record)),
                                                 usage=self._usage_of(record))
@@ -167,7 +168,7 @@ class ObjectServicer:
         tenant = request.tenant
         if request.bucket:
             records = [self._c.bucket(request.bucket)]
-            self._allow("info", request.bucket)
+            self.allow("info", request.bucket)
         else:
             if not policy.is_operator(key):
                 if tenant and tenant != key.tenant:
@@ -190,7 +191,7 @@ class ObjectServicer:
 
     @unary
     def PutObject(self, request_iterator: Iterator, context) -> object_pb2.PutObjectResponse:
-        return self._put(request_iterator)
+        return self.put(request_iterator)
 
     @unary
     def PutSmallObject(self, request: object_pb2.PutSmallObjectRequest, context) -> object_pb2.PutObjectResponse:
@@ -202,10 +203,14 @@ class ObjectServicer:
         if not request.HasField("header") or not request.HasField("end"):
             raise errors.InvalidArgument("PutSmallObject needs a header and an end; nothing was stored")
         data = [memoryview(request.data)] if request.data else []
-        return self._put(iter([object_pb2.PutObjectRequest(header=request.header), *data,
+        return self.put(iter([object_pb2.PutObjectRequest(header=request.header), *data,
                                object_pb2.PutObjectRequest(end=request.end)]))
 
-    def _put(self, request_iterator: Iterator) -> object_pb2.PutObjectResponse:
+    def put(self, request_iterator: Iterator, *, annotate: Callable[[common_pb2.Manifest], None] | None = None,
+            ) -> object_pb2.PutObjectResponse:
+        """A put's whole stream (header, data frames, end) as PutObject takes it; `annotate`
+        records what the caller computed from the stream in the manifest (Coordinator.put_object).
+        Also the S3 gateway's put, which calls it in-process with the caller set."""
         started = time.perf_counter()
         outcome = "error"
         try:
@@ -248,7 +253,7 @@ class ObjectServicer:
                         f"{bytes(sent.blake3).hex()[:16]}; nothing was stored")
 
             header = first.header
-            self._allow("put", header.bucket, header.key)
+            self.allow("put", header.bucket, header.key)
             record = self._c.bucket(header.bucket)
 
             def admit(size_bytes: int) -> None:
@@ -282,7 +287,8 @@ class ObjectServicer:
                     self._admission.release(hold)
 
             try:
-                manifest = self._c.put_object(header, data(), check_end_and_quota, manifest_settled=give_back)
+                manifest = self._c.put_object(header, data(), check_end_and_quota, manifest_settled=give_back,
+                                               annotate=annotate)
             except BaseException:
                 give_back()
                 raise
@@ -298,7 +304,7 @@ class ObjectServicer:
         started = time.perf_counter()
         outcome = "error"
         try:
-            info, payload = self._start_get(request, carry_data=request.info_may_carry_data)
+            info, payload = self.start_get(request, carry_data=request.info_may_carry_data)
             yield object_pb2.GetObjectResponse(info=info)
             for frame in payload:
                 self._metrics.get_bytes.inc(len(frame))
@@ -314,7 +320,7 @@ class ObjectServicer:
         outcome = "error"
         streamed = False
         try:
-            info, payload = self._start_get(request, carry_data=True, opening=True)
+            info, payload = self.start_get(request, carry_data=True, opening=True)
             # A range longer than one info message carries is left to a GetObject stream: its payload
             # iterator, dropped unstarted here, has read nothing.
             del payload
@@ -326,7 +332,7 @@ class ObjectServicer:
                 self._metrics.requests.labels("get", outcome).inc()
                 self._metrics.get_latency.observe(time.perf_counter() - started)
 
-    def _start_get(self, request: object_pb2.GetObjectRequest, *, carry_data: bool, opening: bool = False,
+    def start_get(self, request: object_pb2.GetObjectRequest, *, carry_data: bool, opening: bool = False,
                    ) -> tuple[object_pb2.GetObjectInfo, Iterator[memoryview]]:
         """A get's info message and the iterator of the data messages that follow it (empty when the
         info carries the range or a plan). `carry_data`: a range of at most INFO_DATA_BYTES_MAX comes
@@ -334,7 +340,7 @@ class ObjectServicer:
         chunk is read ahead for it here, and a range held here is planned rather than streamed."""
         start = request.range_start_bytes if request.HasField("range_start_bytes") else None
         length = request.range_length_bytes if request.HasField("range_length_bytes") else None
-        self._allow("get", request.bucket, request.key)
+        self.allow("get", request.bucket, request.key)
         try:
             start, length = policy.link_range(start, length)
         except errors.PermissionDenied:
@@ -385,7 +391,7 @@ class ObjectServicer:
 
     @unary
     def StatObject(self, request, context):
-        self._allow("stat", request.bucket, request.key)
+        self.allow("stat", request.bucket, request.key)
         manifest = self._c.current_manifest(request.bucket, request.key)
         reply = object_pb2.StatObjectResponse(object=object_info(manifest))
         placements = [self._c.chunk_placement(ref, manifest.policy) for ref in manifest.chunks]
@@ -400,7 +406,7 @@ class ObjectServicer:
     def ConvertObject(self, request: object_pb2.ConvertObjectRequest, context):
         if request.policy.WhichOneof("policy") is None:
             raise errors.InvalidArgument("ConvertObject needs a policy: replicas=N or ec=K+M")
-        self._allow("convert", request.bucket, request.key)
+        self.allow("convert", request.bucket, request.key)
         outcome = "error"
         try:
             for event in self._c.convert_object(request.bucket, request.key, request.policy):
@@ -417,13 +423,13 @@ class ObjectServicer:
 
     @unary
     def ListObjects(self, request, context):
-        self._allow("list", request.bucket, prefix=request.prefix)
+        self.allow("list", request.bucket, prefix=request.prefix)
         items, token = self._c.list_objects(request.bucket, request.prefix, request.page_size, request.page_token)
         return object_pb2.ListObjectsResponse(objects=[object_info(m) for m in items], next_page_token=token)
 
     @unary
     def DeleteObject(self, request, context):
-        self._allow("delete", request.bucket, request.key)
+        self.allow("delete", request.bucket, request.key)
         return object_pb2.DeleteObjectResponse(version=self._c.delete_object(request.bucket, request.key))
 
     def handlers(self) -> grpc.GenericRpcHandler:

@@ -115,6 +115,15 @@ def unary(fn: Callable) -> Callable:
     return handler
 
 
+def in_process(method: Callable) -> Callable:
+    """A servicer method's body without its gRPC edge, for a caller inside the node (the S3
+    gateway): it takes the request alone and raises `node.errors` exceptions instead of ending a
+    call with a status. The caller (node/auth/principal.py) must be set by whoever calls it."""
+    body = method.__func__.__wrapped__
+    owner = method.__self__
+    return lambda request: body(owner, request, None)
+
+
 def streaming(fn: Callable) -> Callable:
     """Servicer-method wrapper for server-streaming methods: errors mid-stream also become statuses."""
 

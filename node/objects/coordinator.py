@@ -405,7 +405,7 @@ class Coordinator:
             if started > self._bucket_forgotten.get((self.tenant, name), -1.0):
                 self._bucket_cache[(self.tenant, name)] = (started, live)
         if live is None:
-            raise errors.NotFound(f"bucket {name!r} does not exist; create it with `nodectl mb {name}`")
+            raise errors.NoSuchBucket(f"bucket {name!r} does not exist; create it with `nodectl mb {name}`")
         return live
 
     def create_bucket(self, name: str, policy: common_pb2.RedundancyPolicy | None,
@@ -461,10 +461,10 @@ class Coordinator:
         if checked is not None and request_id in checked.recent_request_ids:
             return
         if checked is None or checked.tombstone:
-            raise errors.NotFound(f"bucket {name!r} does not exist; `nodectl ls` lists the buckets")
-        page, _ = self._list_page(name, prefix="", start_after="", page_size=1)
+            raise errors.NoSuchBucket(f"bucket {name!r} does not exist; `nodectl ls` lists the buckets")
+        page, _ = self.list_page(name, prefix="", start_after="", page_size=1)
         if page:
-            raise errors.FailedPrecondition(
+            raise errors.BucketNotEmpty(
                 f"bucket {name!r} is not empty (it holds {page[0].key!r}); delete its objects first")
 
         def remove(current: common_pb2.BucketRecord | None) -> common_pb2.BucketRecord | None:
@@ -559,16 +559,20 @@ class Coordinator:
 
     def put_object(self, header: object_pb2.PutObjectHeader, frames: Iterable[memoryview],
                    check_end: Callable[[int, bytes], None] = lambda size_bytes, blake3: None,
-                   manifest_settled: Callable[[], None] | None = None) -> common_pb2.Manifest:
+                   manifest_settled: Callable[[], None] | None = None,
+                   annotate: Callable[[common_pb2.Manifest], None] | None = None) -> common_pb2.Manifest:
         """Store an object and make it the key's current version. `check_end(size, blake3)` runs once
         the stream is consumed and before the manifest is written: it raises to refuse the object
         (the client's end message disagrees with what arrived). `manifest_settled()` is called once
         every write of the manifest has ended, after this returns (or raises) at the write quorum;
-        never when the put fails before its manifest is sent."""
+        never when the put fails before its manifest is sent. `annotate(manifest)` runs after
+        `check_end`, before the write: it records what the caller computed from the stream (the
+        S3 gateway's MD5), or raises to refuse the object as `check_end` does."""
         bucket = self.bucket(header.bucket)
         validate.object_key(header.key, self._config.key_length_bytes_max)
         validate.content_type(header.content_type)
         validate.metadata(dict(header.metadata))
+        validate.http_headers(dict(header.headers))
         policy = self._checked_policy(header.policy if header.HasField("policy") else None,
                                       default=bucket.default_policy, check_live=True)
         declared = header.size_bytes if header.HasField("size_bytes") else None
@@ -598,6 +602,7 @@ class Coordinator:
             format_version=FORMAT_VERSION, tenant=self.tenant, bucket=header.bucket, key=header.key,
             content_type=header.content_type, policy=policy, version=self._hlc.now())
         manifest.metadata.update(dict(header.metadata))
+        manifest.headers.update(dict(header.headers))
         first = next(chunks_iter, b"")
         if len(first) <= self._config.inline_max_bytes and received == len(first):
             rest = next(chunks_iter, None)
@@ -613,6 +618,8 @@ class Coordinator:
         manifest.size_bytes = received
         manifest.blake3 = hasher.digest()
         check_end(received, manifest.blake3)
+        if annotate is not None:
+            annotate(manifest)
         manifest.created_at_unix_ms = self._wall_ms()
         self._check_duration(f"put of {header.bucket}/{header.key}", manifest.version.physical_ms)
         self._write_manifest(manifest, manifest_settled)
@@ -711,7 +718,7 @@ class Coordinator:
             stale = [node for node, m in answers if m is None or stamp_key(m.version) < stamp_key(newest.version)]
             self._read_repair(stale, newest)
         if newest is None or newest.tombstone:
-            raise errors.NotFound(f"object {bucket}/{key} does not exist")
+            raise errors.NoSuchKey(f"object {bucket}/{key} does not exist")
         return newest
 
     def _read_repair(self, nodes: list[str], manifest: common_pb2.Manifest) -> None:
@@ -768,8 +775,14 @@ class Coordinator:
     @staticmethod
     def _range(manifest: common_pb2.Manifest, range_start: int | None, range_length: int | None
                ) -> tuple[int, int]:
-        """(start, length) of the requested range of `manifest`'s object, or OutOfRange."""
+        """(start, length) of the requested range of `manifest`'s object, or OutOfRange. A negative
+        `range_start` asks for the object's last -range_start bytes (HTTP's `bytes=-N`, from the S3
+        gateway; the gRPC field is unsigned): all of it when it is shorter."""
         size = manifest.size_bytes
+        if range_start is not None and range_start < 0:
+            range_start, range_length = max(0, size + range_start), None
+            if size == 0:
+                range_start = 0
         start = range_start or 0
         # A range must start inside the object, so no range of an empty object is satisfiable
         # (HTTP's 416 for `bytes=0-0` of an empty body); a get without a range reads it.
@@ -850,7 +863,7 @@ class Coordinator:
 
     # -- list and delete ------------------------------------------------------------------------
 
-    def _list_page(self, bucket: str, *, prefix: str, start_after: str, page_size: int
+    def list_page(self, bucket: str, *, prefix: str, start_after: str, page_size: int
                    ) -> tuple[list[common_pb2.Manifest], str]:
         """One page of current objects and the key to continue after ("" when done)."""
         position = metadata_position(self.tenant, bucket)
@@ -894,7 +907,7 @@ class Coordinator:
             except (ValueError, UnicodeDecodeError):
                 raise errors.InvalidArgument("page_token is not one this cluster issued; "
                                              "start again without it") from None
-        items, after = self._list_page(bucket, prefix=prefix, start_after=start_after, page_size=page_size)
+        items, after = self.list_page(bucket, prefix=prefix, start_after=start_after, page_size=page_size)
         token = base64.urlsafe_b64encode(after.encode()).decode() if after else ""
         return items, token
 

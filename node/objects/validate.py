@@ -45,6 +45,9 @@ METADATA_VALUE_BYTES_MAX = 2 * 1024
 METADATA_BYTES_MAX = 8 * 1024
 # Characters of a bad value quoted back in a message.
 QUOTED_CHARS_MAX = 40
+# HTTP representation headers an object may record (Manifest.headers), as S3 keeps them.
+HTTP_HEADER_NAMES = ("cache-control", "content-disposition", "content-encoding", "content-language", "expires")
+HTTP_HEADER_VALUE_BYTES_MAX = 1024
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -136,6 +139,20 @@ def metadata(entries: dict[str, str]) -> None:
     if size > METADATA_BYTES_MAX:
         raise errors.InvalidArgument(
             f"metadata is {size} bytes in all; the limit is {METADATA_BYTES_MAX}")
+
+
+def http_headers(entries: dict[str, str]) -> None:
+    for name, value in entries.items():
+        if name not in HTTP_HEADER_NAMES:
+            raise errors.InvalidArgument(
+                f"header {_quoted(name)} cannot be recorded with an object; use one of "
+                f"{', '.join(HTTP_HEADER_NAMES)}, or user metadata")
+        encoded = _utf8(value, f"header {name}")
+        if len(encoded) > HTTP_HEADER_VALUE_BYTES_MAX:
+            raise errors.InvalidArgument(
+                f"header {name} is {len(encoded)} bytes; the limit is {HTTP_HEADER_VALUE_BYTES_MAX}")
+        if _CONTROL_RE.search(value):
+            raise errors.InvalidArgument(f"header {name} contains a control character")
 
 
 def page_size(requested: int) -> int:

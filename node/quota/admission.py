@@ -81,11 +81,11 @@ class Admission:
             try:
                 current = self._c.current_manifest(record.name, key)
             except errors.NotFound:
-                raise errors.ResourceExhausted(reply.message) from None
+                raise errors.QuotaExceeded(reply.message) from None
             request.replaces_bytes, request.replaces_object = current.size_bytes, True
             node_id, reply = self._ask(record.owner, request)
             if not reply.granted:
-                raise errors.ResourceExhausted(reply.message)
+                raise errors.QuotaExceeded(reply.message)
         return Hold(request.hold_id, node_id, request)
 
     def renew(self, hold: Hold) -> None:

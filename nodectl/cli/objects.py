@@ -149,11 +149,13 @@ def format_stat(stat: ObjectStat) -> list[str]:
         f"  size        {info.size_bytes} bytes ({human_bytes(info.size_bytes)})",
         f"  physical    {physical_text(stat)}",
         f"  blake3      {info.blake3_hex or '-'}",
+        f"  etag        {info.etag or '-'}{'' if not info.etag or info.etag.endswith('-1') else ' (MD5)'}",
         f"  version     {info.version or '-'}",
         f"  policy      {info.policy or '-'}",
         f"  type        {info.content_type or '-'}",
         f"  created     {iso_utc(info.created_at_unix_ms)}",
         f"  metadata    {metadata}",
+        *([f"  headers     {', '.join(f'{k}: {v}' for k, v in sorted(info.headers.items()))}"] if info.headers else []),
         f"  stored      {'inline in the manifest' if info.inline else f'{info.chunk_count} chunks'}",
     ]
     for index, chunk in enumerate(stat.chunks):

@@ -46,6 +46,11 @@ class ObjectInfo(_Dict):
     policy: str = ""
     # (K data shares, M parity shares) under erasure coding; None under replication or unset.
     ec: tuple[int, int] | None = None
+    # The ETag the S3 port answers with: the MD5 of the object when its put recorded one (puts
+    # through S3), else the first 128 bits of its blake3 and "-1" (node/s3/documents.py `etag`).
+    etag: str = ""
+    # HTTP representation headers recorded with the object (cache-control, content-encoding, ...).
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,746 @@
+"""The S3 gateway: every node answers the S3 API on its S3 port, over its own object layer.
+
+A request is authenticated (AWS SigV4, node/s3/sigv4.py) against the tenants' access keys, becomes
+the caller of the node's object layer exactly as a gRPC call's verified key does (node/auth/
+principal.py), and is served by the same code the gRPC ObjectService runs, in-process: the same
+policy checks, quotas, write quorums and verified reads. Nothing here keeps state of its own; any
+node answers any request, so a client may use any node, and another after one dies.
+
+Addressing: path style (`/bucket/key`) always; virtual-hosted style (`bucket.DOMAIN/key`) when the
+node runs with `--s3-domain DOMAIN`. `GET /health` with no credentials and no query is the load
+balancers' check (so an anonymous path-style listing of a bucket named `health` is not possible;
+a signed one is).
+
+Under `--insecure` the cluster has no access keys: the gateway takes every request as the operator
+and checks no signature (the gRPC ports do the same there), and says so in the log at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import secrets
+import time
+import urllib.parse
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from node import errors, store
+from node.api.object_service import ObjectServicer
+from node.api.status import in_process
+from node.auth import policy
+from node.auth.principal import ANONYMOUS, Anonymous, reset_caller, set_caller
+from node.objects import validate
+from node.objects.coordinator import Coordinator
+from node.s3 import documents, sigv4
+from node.s3.body import BodyFrames, PutChecks
+from node.s3.errors import S3Error
+from node.s3.server import S3Server
+from ringstore.v1 import common_pb2, object_pb2
+
+log = logging.getLogger("ringstore.s3")
+
+REDUNDANCY_HEADER = "x-ringstore-redundancy"
+META_PREFIX = "x-amz-meta-"
+DEFAULT_CONTENT_TYPE = "binary/octet-stream"
+# Most keys one DeleteObjects request names (S3's limit).
+DELETE_KEYS_MAX = 1000
+# Most keys one listing page returns (S3's limit; a larger max-keys gets this many).
+LIST_KEYS_MAX = 1000
+# Keys asked of the metadata homes per listing round.
+LIST_ROUND_KEYS = 1000
+# Above every character a key can hold: a listing that rolled keys up into a common prefix goes on
+# after PREFIX + this, past every key under it, instead of reading them one by one.
+_PAST_EVERYTHING = "\U0010ffff"
+_POLICY_RE = re.compile(r"^(?:replicas=(\d{1,2})|ec=(\d{1,2})\+(\d{1,2}))$")
+_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# Subresources of a bucket or object this gateway answers; any other one is NotImplemented.
+BUCKET_SUBRESOURCES = frozenset({"location", "acl", "versioning", "delete", "list-type"})
+OBJECT_SUBRESOURCES = frozenset({"partNumber"})
+# Query parameters that are a request's options, not subresources.
+OPTIONS = frozenset({
+    "prefix", "delimiter", "max-keys", "marker", "start-after", "continuation-token", "encoding-type",
+    "fetch-owner", "response-content-type", "response-content-language", "response-expires",
+    "response-cache-control", "response-content-disposition", "response-content-encoding",
+    "x-id", "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders",
+    "X-Amz-Signature", "X-Amz-Content-Sha256", "X-Amz-Security-Token", "x-amz-user-agent", "optional-object-attributes",
+})
+RESPONSE_OVERRIDES = {f"response-{name}": name for name in (
+    "content-type", "content-language", "expires", "cache-control", "content-disposition", "content-encoding")}
+
+
+class S3Gateway:
+    """The S3 API of one node. `lookup_key(key_id)` -> (AccessKey, secret) | None (the gRPC port's
+    lookup); `health()` -> (serving, body) for GET /health. `lookup_key` None: --insecure."""
+
+    def __init__(self, *, objects: ObjectServicer, coordinator: Coordinator, metrics,
+                 lookup_key: Callable | None, region: str, domain: str, health: Callable[[], tuple[bool, dict]],
+                 object_size_bytes_max: int, wall_ms: Callable[[], int], ssl_context=None) -> None:
+        self._objects = objects
+        self._c = coordinator
+        self._metrics = metrics
+        self._lookup_key = lookup_key
+        self.region = region
+        self._domain = domain.lower().strip(".")
+        self._health = health
+        self._object_size_bytes_max = object_size_bytes_max
+        self._wall_ms = wall_ms
+        self._server = S3Server(self.handle, ssl_context=ssl_context)
+
+    def start(self, address: str) -> str:
+        return self._server.start(address)
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    # -- the request's edge ---------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        started = time.perf_counter()
+        request_id = secrets.token_hex(8).upper()
+        request["s3_request_id"] = request_id
+        operation = "unknown"
+        resource = key = ""
+        try:
+            raw_path, _, raw_query = request.raw_path.partition("?")
+            query = _query(raw_query)
+            bucket, key = self._address(request, raw_path)
+            resource = "/" + bucket + ("/" + key if key else "") if bucket else "/"
+            if (request.method == "GET" and raw_path == "/health" and not raw_query
+                    and "authorization" not in request.headers):
+                operation = "health"
+                response = await self._health_response()
+            else:
+                operation = _operation(request.method, bucket, key, query, request.headers)
+                signed, principal = await self._authenticate(request, raw_path, raw_query)
+                response = await getattr(self, "_" + operation)(request, bucket, key, query, signed, principal)
+        except (ConnectionResetError, asyncio.CancelledError):
+            self._metrics.s3_requests.labels(operation, "disconnected").inc()
+            raise
+        except Exception as exc:  # noqa: BLE001 - the edge: every error becomes an S3 error
+            if request.get("s3_prepared"):
+                # The status line went out: all that is left is to break the connection, so the
+                # client sees a body shorter than its Content-Length, never a short object.
+                log.warning("S3 %s %s broke off after its headers: %s", request.method, resource, exc)
+                self._metrics.s3_requests.labels(operation, "broken").inc()
+                raise
+            response = self._error_response(request, self._s3_error(exc, operation, resource, request_id, key),
+                                            resource, request_id)
+        if not response.prepared:
+            response.headers["x-amz-request-id"] = request_id
+        self._metrics.s3_requests.labels(operation, str(response.status)).inc()
+        self._metrics.s3_latency.labels(operation).observe(time.perf_counter() - started)
+        return response
+
+    def _s3_error(self, exc: Exception, operation: str, resource: str, request_id: str, key: str) -> S3Error:
+        if isinstance(exc, S3Error):
+            return exc
+        if isinstance(exc, errors.RingstoreError):
+            return s3_error(exc, key_context=bool(key))
+        if isinstance(exc, store.StoreFull):
+            return S3Error("InsufficientStorage", str(exc), status=507)
+        log.error("S3 %s failed (request %s)", resource, request_id, exc_info=exc)
+        return S3Error("InternalError", f"internal error in {operation}; see the node log (request {request_id})")
+
+    def _error_response(self, request: web.Request, err: S3Error, resource: str, request_id: str) -> web.Response:
+        body = b"" if request.method == "HEAD" or err.status == 304 else err.xml(resource, request_id)
+        response = web.Response(status=err.status, body=body, headers=err.headers,
+                                content_type="application/xml" if body else None)
+        return response
+
+    def _address(self, request: web.Request, raw_path: str) -> tuple[str, str]:
+        """(bucket, key) the request names, percent-decoded; path style, or virtual-hosted style
+        when the Host is a subdomain of --s3-domain."""
+        path = _decode(raw_path)
+        if not path.startswith("/"):
+            raise S3Error("InvalidRequest", "the request path must start with '/'")
+        if self._domain:
+            host = request.headers.get("host", "").rsplit(":", 1)[0].lower()
+            if host.endswith("." + self._domain):
+                return host[: -len(self._domain) - 1], path[1:]
+        bucket, _, key = path[1:].partition("/")
+        return bucket, key
+
+    async def _authenticate(self, request: web.Request, raw_path: str, raw_query: str
+                            ) -> tuple[sigv4.Signed | None, object]:
+        """(the verified signature or None, the caller for the object layer)."""
+        if self._lookup_key is None:
+            return None, None  # --insecure: no keys exist, every request acts as the operator
+        found: dict = {}
+
+        def secret_for(key_id: str) -> str | None:
+            answer = self._lookup_key(key_id)
+            if answer is None:
+                return None
+            found["record"] = answer[0]
+            return answer[1]
+
+        def verify() -> sigv4.Signed | None:
+            try:
+                return sigv4.verify(request.method, raw_path, raw_query, request.headers, secret_for=secret_for,
+                                    region=self.region, now=self._wall_ms() / 1000)
+            except errors.Unauthenticated as err:  # the cluster has no keys yet
+                raise S3Error("AccessDenied", str(err)) from None
+            except errors.Unavailable as err:
+                raise S3Error("ServiceUnavailable", f"cannot check the access key now: {err}") from None
+
+        signed = await self._server.run_blocking(verify)
+        if signed is None:
+            return None, ANONYMOUS
+        record = found["record"]
+        state = record.state(self._wall_ms())
+        if state == "revoked":
+            raise S3Error("InvalidAccessKeyId", f"access key {record.key_id} was revoked at {record.revoked_at_text}: "
+                                                "ask the operator for a new key (nodectl admin key create)")
+        if state == "expired":
+            raise S3Error("InvalidAccessKeyId", f"access key {record.key_id} expired at {record.expires_at_text}: "
+                                                "ask the operator for a new key (nodectl admin key create)")
+        return signed, record
+
+    async def _run(self, principal, fn: Callable, *args):
+        """`fn(*args)` on a worker thread, as `principal` (node/auth/principal.py)."""
+        def as_caller():
+            token = set_caller(principal)
+            try:
+                return fn(*args)
+            finally:
+                reset_caller(token)
+        return await self._server.run_blocking(as_caller)
+
+    def _allow_bucket(self, action: str, bucket: str) -> None:
+        """The bucket exists (NoSuchBucket for everyone, the operator too) and the caller may `action` it."""
+        self._c.bucket(bucket)
+        self._objects.allow(action, bucket)
+
+    async def _health_response(self) -> web.Response:
+        serving, body = await self._server.run_blocking(self._health)
+        return web.Response(status=200 if serving else 503, text=json.dumps(body, sort_keys=True),
+                            content_type="application/json")
+
+    async def _small_body(self, request: web.Request, signed: sigv4.Signed | None, what: str) -> bytes:
+        """A request's whole XML body, at most XML_BODY_BYTES_MAX, with its digests checked."""
+        length = request.content_length
+        if length is not None and length > documents.XML_BODY_BYTES_MAX:
+            raise S3Error("EntityTooLarge", f"the {what} body is {length} bytes; the limit is "
+                                            f"{documents.XML_BODY_BYTES_MAX}")
+        raw = await request.content.read(documents.XML_BODY_BYTES_MAX + 1)
+        if len(raw) > documents.XML_BODY_BYTES_MAX:
+            raise S3Error("EntityTooLarge", f"the {what} body is over {documents.XML_BODY_BYTES_MAX} bytes")
+        checks = PutChecks(_lower(request.headers), signed, insecure=self._lookup_key is None)
+        return b"".join(bytes(piece) for piece in checks.frames(iter([raw])))
+
+    # -- the service ----------------------------------------------------------------------------
+
+    async def _list_buckets(self, request, bucket, key, query, signed, principal) -> web.Response:
+        if isinstance(principal, Anonymous):
+            raise S3Error("AccessDenied", "listing buckets needs a signed request: configure the client's "
+                                          "access key")
+        reply = await self._run(principal, in_process(self._objects.ListBuckets), object_pb2.ListBucketsRequest())
+        tenant = getattr(principal, "tenant", "") or ""
+        body = documents.list_buckets(((b.name, b.created_at_unix_ms) for b in reply.buckets), tenant)
+        return _xml(body)
+
+    # -- buckets --------------------------------------------------------------------------------
+
+    async def _create_bucket(self, request, bucket, key, query, signed, principal) -> web.Response:
+        _check_bucket_name(bucket)
+        constraint = documents.parse_location(await self._small_body(request, signed, "CreateBucket"))
+        if constraint and constraint != self.region:
+            raise S3Error("InvalidLocationConstraint",
+                          f"location constraint {constraint!r} is not this endpoint's region; give "
+                          f"{self.region!r} or none", status=400)
+        acl = request.headers.get("x-amz-acl", "private")
+        if acl not in ("private", "public-read"):
+            raise S3Error("NotImplemented", f"canned ACL {acl!r} is not supported; use private or public-read")
+        create = object_pb2.CreateBucketRequest(bucket=bucket)
+        redundancy = request.headers.get(REDUNDANCY_HEADER)
+        if redundancy:
+            create.default_policy.CopyFrom(parse_redundancy(redundancy))
+
+        def work() -> None:
+            try:
+                in_process(self._objects.CreateBucket)(create)
+            except errors.AlreadyExists:
+                # Yours when this caller would have been its owner (the operator owns "").
+                mine = self._c.bucket(bucket).owner == policy.owner_for_new_bucket(bucket)
+                raise S3Error("BucketAlreadyOwnedByYou" if mine else "BucketAlreadyExists",
+                              f"bucket {bucket!r} already exists" + (" and is yours" if mine else
+                                                                      ": bucket names are global; choose another"))
+            if acl == "public-read":
+                in_process(self._objects.SetBucketPublicRead)(
+                    object_pb2.SetBucketPublicReadRequest(bucket=bucket, public_read=True))
+        await self._run(principal, work)
+        return web.Response(status=200, headers={"Location": "/" + bucket})
+
+    async def _delete_bucket(self, request, bucket, key, query, signed, principal) -> web.Response:
+        await self._run(principal, in_process(self._objects.DeleteBucket), object_pb2.DeleteBucketRequest(bucket=bucket))
+        return web.Response(status=204)
+
+    async def _head_bucket(self, request, bucket, key, query, signed, principal) -> web.Response:
+        await self._run(principal, self._allow_bucket, "list", bucket)
+        return web.Response(status=200, headers={"x-amz-bucket-region": self.region})
+
+    async def _get_bucket_location(self, request, bucket, key, query, signed, principal) -> web.Response:
+        await self._run(principal, self._allow_bucket, "info", bucket)
+        return _xml(documents.location(self.region))
+
+    async def _get_bucket_versioning(self, request, bucket, key, query, signed, principal) -> web.Response:
+        await self._run(principal, self._allow_bucket, "info", bucket)
+        return _xml(documents.versioning())
+
+    async def _get_bucket_acl(self, request, bucket, key, query, signed, principal) -> web.Response:
+        info = await self._run(principal, in_process(self._objects.GetBucketInfo),
+                               object_pb2.GetBucketInfoRequest(bucket=bucket))
+        return _xml(documents.bucket_acl(info.access.owner, info.access.public_read))
+
+    async def _put_bucket_acl(self, request, bucket, key, query, signed, principal) -> web.Response:
+        body = await self._small_body(request, signed, "PutBucketAcl")
+        acl = request.headers.get("x-amz-acl")
+        if body.strip() or acl is None:
+            raise S3Error("NotImplemented", "set a bucket's ACL with the x-amz-acl header (private or "
+                                            "public-read); grant other tenants with `nodectl bucket grant`")
+        if acl not in ("private", "public-read"):
+            raise S3Error("NotImplemented", f"canned ACL {acl!r} is not supported; use private or public-read")
+        await self._run(principal, in_process(self._objects.SetBucketPublicRead),
+                        object_pb2.SetBucketPublicReadRequest(bucket=bucket, public_read=acl == "public-read"))
+        return web.Response(status=200)
+
+    async def _list_objects(self, request, bucket, key, query, signed, principal) -> web.Response:
+        version = 2 if query.get("list-type") == "2" else 1
+        if "list-type" in query and query["list-type"] not in ("1", "2"):
+            raise S3Error("InvalidArgument", f"list-type {query['list-type']!r} is not 1 or 2")
+        prefix = query.get("prefix", "")
+        delimiter = query.get("delimiter", "")
+        encoding_type = query.get("encoding-type", "")
+        if encoding_type not in ("", "url"):
+            raise S3Error("InvalidArgument", f"encoding-type {encoding_type!r} is not 'url'; leave it out or give url")
+        max_keys = _max_keys(query.get("max-keys"))
+        if version == 2:
+            token = query.get("continuation-token", "")
+            after = _decode_token(token) if token else query.get("start-after", "")
+        else:
+            token = ""
+            after = query.get("marker", "")
+
+        def work():
+            self._objects.allow("list", bucket, prefix=prefix)
+            validate.prefix(prefix, validate.KEY_LENGTH_BYTES_MAX)
+            return self._list(bucket, prefix, delimiter, after, max_keys), self._c.bucket(bucket).owner
+
+        (entries, truncated), owner = await self._run(principal, work)
+        last = (entries[-1] if isinstance(entries[-1], str) else entries[-1].key) if entries else ""
+        body = documents.list_objects(
+            bucket=bucket, prefix=prefix, delimiter=delimiter, max_keys=max_keys, encoding_type=encoding_type,
+            entries=entries, truncated=truncated, version=version, marker=query.get("marker", ""),
+            next_marker=last, start_after=query.get("start-after", ""), token=token,
+            next_token=_encode_token(last) if truncated else "", fetch_owner=query.get("fetch-owner") == "true",
+            owner_tenant=owner)
+        return _xml(body)
+
+    def _list(self, bucket: str, prefix: str, delimiter: str, after: str, max_keys: int) -> tuple[list, bool]:
+        """Up to `max_keys` entries after `after` (manifests, and common prefixes as str), and whether
+        more follow. Keys under a common prefix are skipped by seeking past it, so a listing of a
+        few folders over millions of keys reads a few pages."""
+        entries: list = []
+        cursor = _past_prefix(after, prefix, delimiter)
+        while True:
+            page, _ = self._c.list_page(bucket, prefix=prefix, start_after=cursor, page_size=LIST_ROUND_KEYS)
+            for manifest in page:
+                if entries and isinstance(entries[-1], str) and manifest.key.startswith(entries[-1]):
+                    continue  # rolled up into the common prefix just listed
+                if len(entries) == max_keys:
+                    return entries, True
+                rolled = _common_prefix(manifest.key, prefix, delimiter)
+                entries.append(manifest if rolled is None else rolled)
+            if len(page) < LIST_ROUND_KEYS:
+                return entries, False
+            last = entries[-1]
+            cursor = last + _PAST_EVERYTHING if isinstance(last, str) else last.key
+
+    async def _delete_objects(self, request, bucket, key, query, signed, principal) -> web.Response:
+        body = await self._small_body(request, signed, "DeleteObjects")
+        keys, quiet = documents.parse_delete(body)
+        if len(keys) > DELETE_KEYS_MAX:
+            raise S3Error("MalformedXML", f"DeleteObjects names {len(keys)} keys; the limit is {DELETE_KEYS_MAX}")
+
+        def work():
+            self._c.bucket(bucket)
+            deleted, failed = [], []
+            for name in keys:
+                try:
+                    self._objects.allow("delete", bucket, name)
+                    self._c.delete_object(bucket, name)
+                    deleted.append(name)
+                except errors.NoSuchKey:
+                    deleted.append(name)  # S3: deleting what is not there succeeds
+                except errors.RingstoreError as err:
+                    failed.append((name, s3_error(err, key_context=True)))
+            return deleted, failed
+
+        deleted, failed = await self._run(principal, work)
+        return _xml(documents.delete_result(deleted, failed, quiet, query.get("encoding-type", "")))
+
+    # -- objects --------------------------------------------------------------------------------
+
+    async def _put_object(self, request, bucket, key, query, signed, principal) -> web.Response:
+        headers = _lower(request.headers)
+        for condition in ("if-match", "if-none-match"):
+            if condition in headers:
+                raise S3Error("NotImplemented", f"conditional puts ({condition}) are not supported yet; "
+                                                "put without the header")
+        acl = headers.get("x-amz-acl", "private")
+        if acl not in ("private", "bucket-owner-full-control"):
+            raise S3Error("NotImplemented", f"object ACL {acl!r} is not supported: objects take their bucket's "
+                                            "access (make the bucket public-read instead)")
+        checks = PutChecks(headers, signed, insecure=self._lookup_key is None)
+        size = _declared_size(headers, checks.chunked)
+        if size > self._object_size_bytes_max:
+            raise S3Error("EntityTooLarge", f"the object is {size} bytes; this cluster's limit is "
+                                            f"{self._object_size_bytes_max} bytes (storage.object_size_bytes_max)")
+        header = object_pb2.PutObjectHeader(bucket=bucket, key=key, size_bytes=size,
+                                            content_type=headers.get("content-type", ""))
+        header.metadata.update(_user_metadata(headers))
+        header.headers.update(_representation_headers(headers))
+        redundancy = headers.get(REDUNDANCY_HEADER)
+        if redundancy:
+            header.policy.CopyFrom(parse_redundancy(redundancy))
+        body = BodyFrames(request, asyncio.get_running_loop())
+
+        def stream():
+            yield object_pb2.PutObjectRequest(header=header)
+            yield from checks.frames(iter(body))
+            if checks.size != size:
+                raise S3Error("IncompleteBody", f"the body carried {checks.size} bytes, not the {size} its headers "
+                                                "declared; nothing was stored: send it again")
+            yield object_pb2.PutObjectRequest(end=object_pb2.PutObjectEnd(size_bytes=checks.size))
+
+        def annotate(manifest: common_pb2.Manifest) -> None:
+            manifest.md5 = checks.md5.digest()
+
+        reply = await self._run(principal, lambda: self._objects.put(stream(), annotate=annotate))
+        self._metrics.s3_bytes.labels("in").inc(reply.object.size_bytes)
+        return web.Response(status=200, headers={"ETag": f'"{reply.object.md5.hex()}"'})
+
+    async def _head_object(self, request, bucket, key, query, signed, principal) -> web.StreamResponse:
+        return await self._get_object(request, bucket, key, query, signed, principal, head=True)
+
+    async def _get_object(self, request, bucket, key, query, signed, principal, *, head: bool = False
+                          ) -> web.StreamResponse:
+        overrides = {RESPONSE_OVERRIDES[name]: value for name, value in query.items() if name in RESPONSE_OVERRIDES}
+        if overrides and signed is None and self._lookup_key is not None:
+            raise S3Error("InvalidRequest", "response-* overrides need a signed request (S3 refuses them to "
+                                            "anonymous ones)")
+        part = query.get("partNumber")
+        if part is not None and part != "1":
+            raise S3Error("InvalidPartNumber", f"part {part} does not exist: this object was stored in one part",
+                          status=416)
+        wanted = None if part is not None else _parse_range(request.headers.get("range", ""))
+
+        def work():
+            self._objects.allow("stat" if head else "get", bucket, key)
+            if head:
+                return self._c.current_manifest(bucket, key), 0, 0, iter(())
+            start, length = wanted if wanted is not None else (None, None)
+            try:
+                manifest, start, length, payload, _ = self._c.get_object(bucket, key, start, length)
+            except errors.OutOfRange:
+                size = self._c.current_manifest(bucket, key).size_bytes
+                raise S3Error("InvalidRange", f"the range {request.headers.get('range')} is not satisfiable: the "
+                                              f"object is {size} bytes", headers={"Content-Range": f"bytes */{size}"},
+                              extra={"ActualObjectSize": str(size)}) from None
+            return manifest, start, length, payload
+
+        manifest, start, length, payload = await self._run(principal, work)
+        try:
+            _check_conditions(request.headers, manifest)
+        except S3Error:
+            getattr(payload, "close", lambda: None)()
+            raise
+        response_headers = _object_headers(manifest)
+        response_headers.update(overrides)
+        ranged = wanted is not None and not head
+        status = 206 if ranged else 200
+        if ranged:
+            response_headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{manifest.size_bytes}"
+        if part is not None:
+            response_headers["x-amz-mp-parts-count"] = "1"
+        response_headers["x-amz-request-id"] = request["s3_request_id"]
+        response = web.StreamResponse(status=status, headers=response_headers)
+        response.content_length = manifest.size_bytes if head else length
+        await response.prepare(request)
+        request["s3_prepared"] = True
+        if head:
+            await response.write_eof()
+            return response
+        sent = 0
+        while True:
+            frame = await self._server.run_blocking(next, payload, None)
+            if frame is None:
+                break
+            await response.write(frame)
+            sent += len(frame)
+        self._metrics.s3_bytes.labels("out").inc(sent)
+        await response.write_eof()
+        return response
+
+    async def _delete_object(self, request, bucket, key, query, signed, principal) -> web.Response:
+        def work() -> None:
+            self._objects.allow("delete", bucket, key)
+            try:
+                self._c.delete_object(bucket, key)
+            except errors.NoSuchKey:
+                pass  # S3: deleting what is not there succeeds
+        await self._run(principal, work)
+        return web.Response(status=204)
+
+    async def _not_implemented(self, request, bucket, key, query, signed, principal) -> web.Response:
+        raise S3Error("NotImplemented", f"{request.method} {_describe(bucket, key, query)} is not implemented by "
+                                        "this endpoint")
+
+
+# -- what a request asks for ------------------------------------------------------------------------
+
+
+def _operation(method: str, bucket: str, key: str, query: dict[str, str], headers) -> str:
+    """The name of the handler for a request (`_<name>` of S3Gateway)."""
+    subresources = {name for name in query if name not in OPTIONS}
+    if not bucket:
+        return "list_buckets" if method == "GET" and not subresources else "not_implemented"
+    if not key:
+        if subresources - BUCKET_SUBRESOURCES:
+            return "not_implemented"
+        table = {
+            ("GET", frozenset()): "list_objects", ("GET", frozenset({"list-type"})): "list_objects",
+            ("PUT", frozenset()): "create_bucket", ("DELETE", frozenset()): "delete_bucket",
+            ("HEAD", frozenset()): "head_bucket", ("GET", frozenset({"location"})): "get_bucket_location",
+            ("GET", frozenset({"acl"})): "get_bucket_acl", ("PUT", frozenset({"acl"})): "put_bucket_acl",
+            ("GET", frozenset({"versioning"})): "get_bucket_versioning", ("POST", frozenset({"delete"})): "delete_objects",
+        }
+        return table.get((method, frozenset(subresources)), "not_implemented")
+    if subresources - OBJECT_SUBRESOURCES:
+        return "not_implemented"
+    if method == "PUT" and "x-amz-copy-source" in headers:
+        return "not_implemented"
+    table = {"PUT": "put_object", "GET": "get_object", "HEAD": "head_object", "DELETE": "delete_object"}
+    if "partNumber" in subresources and method not in ("GET", "HEAD"):
+        return "not_implemented"
+    return table.get(method, "not_implemented")
+
+
+def _describe(bucket: str, key: str, query: dict[str, str]) -> str:
+    subresources = sorted(name for name in query if name not in OPTIONS)
+    what = "on the service" if not bucket else ("on an object" if key else "on a bucket")
+    return (f"?{'&'.join(subresources)} " if subresources else "") + what
+
+
+def _query(raw_query: str) -> dict[str, str]:
+    try:
+        pairs = urllib.parse.parse_qsl(raw_query, keep_blank_values=True, strict_parsing=False, errors="strict")
+    except UnicodeDecodeError:
+        raise S3Error("InvalidArgument", "the query string is not UTF-8 once percent-decoded") from None
+    return dict(pairs)
+
+
+def _decode(raw: str) -> str:
+    try:
+        return urllib.parse.unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        raise S3Error("InvalidURI", "the request path is not UTF-8 once percent-decoded", status=400) from None
+
+
+def _lower(headers) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
+
+
+def _check_bucket_name(bucket: str) -> None:
+    if not validate.BUCKET_NAME_RE.match(bucket):
+        raise S3Error("InvalidBucketName", f"bucket name {bucket[:70]!r} is invalid: use 3 to 63 characters of "
+                                           "a-z, 0-9 and '-'")
+
+
+def parse_redundancy(text: str) -> common_pb2.RedundancyPolicy:
+    match = _POLICY_RE.match(text.strip())
+    if match is None:
+        raise S3Error("InvalidArgument", f"{REDUNDANCY_HEADER} {text[:40]!r} is not replicas=N or ec=K+M")
+    if match.group(1):
+        return common_pb2.RedundancyPolicy(replication=common_pb2.Replication(replicas=int(match.group(1))))
+    return common_pb2.RedundancyPolicy(erasure_coding=common_pb2.ErasureCoding(
+        data_shares=int(match.group(2)), parity_shares=int(match.group(3))))
+
+
+def _declared_size(headers: dict[str, str], chunked: bool) -> int:
+    name = "x-amz-decoded-content-length" if chunked else "content-length"
+    text = headers.get(name)
+    if text is None:
+        raise S3Error("MissingContentLength", f"a put needs its {name} header: send the object's size")
+    if not text.isdigit():
+        raise S3Error("InvalidArgument", f"{name} {text[:30]!r} is not a whole number of bytes")
+    return int(text)
+
+
+def _user_metadata(headers: dict[str, str]) -> dict[str, str]:
+    return {name[len(META_PREFIX):]: value for name, value in headers.items()
+            if name.startswith(META_PREFIX) and len(name) > len(META_PREFIX)}
+
+
+def _representation_headers(headers: dict[str, str]) -> dict[str, str]:
+    kept = {name: headers[name] for name in validate.HTTP_HEADER_NAMES if name in headers}
+    if "content-encoding" in kept:
+        # aws-chunked is how this request's body was framed, not how the object is encoded.
+        codings = [c.strip() for c in kept["content-encoding"].split(",") if c.strip() and c.strip() != "aws-chunked"]
+        if codings:
+            kept["content-encoding"] = ",".join(codings)
+        else:
+            del kept["content-encoding"]
+    return kept
+
+
+def _object_headers(manifest: common_pb2.Manifest) -> CIMultiDict:
+    headers = CIMultiDict({"ETag": documents.etag_header(manifest), "Last-Modified": documents.http_time(manifest.created_at_unix_ms),
+               "Content-Type": manifest.content_type or DEFAULT_CONTENT_TYPE, "Accept-Ranges": "bytes"})
+    for name, value in manifest.headers.items():
+        headers[name] = value
+    for name, value in manifest.metadata.items():
+        headers[META_PREFIX + name] = value
+    return headers
+
+
+def _parse_range(text: str) -> tuple[int, int | None] | None:
+    """(start, length or None) of a Range header; a suffix range is (-N, None); None for no range
+    (or one this gateway answers with the whole object, as S3 does for several ranges)."""
+    text = text.strip()
+    if not text:
+        return None
+    match = _RANGE_RE.match(text)
+    if match is None:
+        return None  # S3 ignores a Range it cannot parse (several ranges, other units)
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:
+        suffix = int(last)
+        if suffix == 0:
+            raise S3Error("InvalidRange", "the range bytes=-0 asks for no bytes")
+        return -suffix, None
+    start = int(first)
+    if not last:
+        return start, None
+    end = int(last)
+    if end < start:
+        return None  # S3 ignores a syntactically invalid range
+    return start, end - start + 1
+
+
+def _etags(text: str) -> list[str]:
+    return [part.strip().removeprefix("W/").strip('"') for part in text.split(",") if part.strip()]
+
+
+def _http_date(text: str):
+    try:
+        return parsedate_to_datetime(text).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _check_conditions(headers, manifest: common_pb2.Manifest) -> None:
+    """If-Match, If-Unmodified-Since (412) and If-None-Match, If-Modified-Since (304), in RFC 7232's
+    order, as S3 applies them."""
+    tag = documents.etag(manifest)
+    modified_s = manifest.created_at_unix_ms // 1000
+    if_match = headers.get("if-match")
+    if if_match is not None:
+        if "*" not in _etags(if_match) and tag not in _etags(if_match):
+            raise S3Error("PreconditionFailed", f"If-Match {if_match} does not match the object's ETag \"{tag}\"",
+                          extra={"Condition": "If-Match"})
+    else:
+        since = _http_date(headers.get("if-unmodified-since", ""))
+        if since is not None and modified_s > since:
+            raise S3Error("PreconditionFailed", "the object was modified after If-Unmodified-Since",
+                          extra={"Condition": "If-Unmodified-Since"})
+    if_none = headers.get("if-none-match")
+    if if_none is not None:
+        if "*" in _etags(if_none) or tag in _etags(if_none):
+            raise S3Error("NotModified", "not modified", headers={"ETag": f'"{tag}"'})
+    else:
+        since = _http_date(headers.get("if-modified-since", ""))
+        if since is not None and modified_s <= since:
+            raise S3Error("NotModified", "not modified", headers={"ETag": f'"{tag}"'})
+
+
+def _max_keys(text: str | None) -> int:
+    if text is None:
+        return LIST_KEYS_MAX
+    if not text.isdigit():
+        raise S3Error("InvalidArgument", f"max-keys {text[:20]!r} is not a whole number")
+    return min(int(text), LIST_KEYS_MAX)
+
+
+def _common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
+    if not delimiter:
+        return None
+    at = key.find(delimiter, len(prefix))
+    return None if at < 0 else key[: at + len(delimiter)]
+
+
+def _past_prefix(after: str, prefix: str, delimiter: str) -> str:
+    """Where a listing continues after `after`: past every key under it when `after` is itself a
+    common prefix (a NextMarker or token that ended on one)."""
+    if after and delimiter and _common_prefix(after, prefix, delimiter) == after:
+        return after + _PAST_EVERYTHING
+    return after
+
+
+def _encode_token(after: str) -> str:
+    return urllib.parse.quote(after, safe="") or ""
+
+
+def _decode_token(token: str) -> str:
+    return _decode(token)
+
+
+def _xml(body: bytes, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=body, content_type="application/xml")
+
+
+# -- node errors as S3's ----------------------------------------------------------------------------
+
+
+def s3_error(err: errors.RingstoreError, *, key_context: bool) -> S3Error:
+    """The S3 error for a node error: its code by kind, its message as the node worded it."""
+    message = str(err)
+    if isinstance(err, errors.NoSuchBucket):
+        return S3Error("NoSuchBucket", message)
+    if isinstance(err, errors.NoSuchKey):
+        return S3Error("NoSuchKey", message)
+    if isinstance(err, errors.NotFound):
+        return S3Error("NoSuchKey" if key_context else "NoSuchBucket", message)
+    if isinstance(err, errors.BucketNotEmpty):
+        return S3Error("BucketNotEmpty", message)
+    if isinstance(err, errors.QuotaExceeded):
+        return S3Error("QuotaExceeded", message)
+    if isinstance(err, errors.ResourceExhausted):
+        if "limit" in message and "object" in message:
+            return S3Error("EntityTooLarge", message)
+        return S3Error("InsufficientStorage", message, status=507)
+    if isinstance(err, (errors.PermissionDenied, errors.Unauthenticated)):
+        return S3Error("AccessDenied", message)
+    if isinstance(err, errors.OutOfRange):
+        return S3Error("InvalidRange", message)
+    if isinstance(err, errors.InvalidArgument):
+        if "key" in message and "bytes" in message and "limit" in message:
+            return S3Error("KeyTooLongError", message)
+        return S3Error("InvalidArgument", message)
+    if isinstance(err, errors.AlreadyExists):
+        return S3Error("BucketAlreadyExists", message)
+    if isinstance(err, (errors.Unavailable, errors.Aborted)):
+        return S3Error("ServiceUnavailable", message)
+    if isinstance(err, errors.FailedPrecondition):
+        return S3Error("InvalidRequest", message)
+    if isinstance(err, errors.DataLoss):
+        return S3Error("InternalError", message)
+    return S3Error("InternalError", message)

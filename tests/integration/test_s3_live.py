@@ -1,0 +1,376 @@
+"""The S3 port with real noded processes and real S3 clients: boto3 (botocore's own signing, payload
+modes and checksums) and plain urllib for presigned URLs and anonymous reads, through more than
+one node of a TLS cluster."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import ssl
+import urllib.error
+import urllib.request
+
+import boto3
+import pytest
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials as BotoCredentials
+from botocore.exceptions import ClientError
+
+from node.s3 import sigv4
+from ringstore.auth.credentials import Credentials
+
+CLUSTER_NODES = 3
+REGION = "ringstore"
+
+
+def s3_client(node, credentials: Credentials, **config):
+    config.setdefault("retries", {"max_attempts": 1, "mode": "standard"})
+    s3 = config.pop("s3", {})
+    s3.setdefault("addressing_style", "path")
+    region = config.pop("region_name", REGION)
+    return boto3.client("s3", endpoint_url=node.s3_address, aws_access_key_id=credentials.key_id,
+                        aws_secret_access_key=credentials.secret, region_name=region,
+                        verify=os.environ["RINGSTORE_CA"], config=Config(s3=s3, **config))
+
+
+def tls_context() -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=os.environ["RINGSTORE_CA"])
+
+
+def error_code(info: pytest.ExceptionInfo) -> tuple[str, int]:
+    response = info.value.response
+    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+@pytest.fixture(scope="module")
+def s3(module_cluster, session_operator):
+    """(cluster, one boto3 client per node, the operator's credentials), with bucket `s3-data`."""
+    nodes = list(module_cluster.nodes.values())
+    clients = [s3_client(node, session_operator) for node in nodes]
+    clients[0].create_bucket(Bucket="s3-data")
+    return module_cluster, clients, session_operator
+
+
+def test_every_node_serves_s3_and_cluster_sim_lists_it(s3):
+    cluster, clients, _ = s3
+    for node in cluster.nodes.values():
+        assert node.s3_address.startswith("https://127.0.0.1:"), node.s3_address
+    assert all(entry["s3_address"] for entry in cluster.status().values())
+
+
+def test_put_through_one_node_and_get_through_another(s3):
+    _, clients, _ = s3
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    put = clients[0].put_object(Bucket="s3-data", Key="dir/blob.bin", Body=data, ContentType="application/x-test",
+                                Metadata={"colour": "blue"}, CacheControl="max-age=60",
+                                ContentDisposition='attachment; filename="blob.bin"')
+    assert put["ETag"] == f'"{hashlib.md5(data).hexdigest()}"'
+    got = clients[1].get_object(Bucket="s3-data", Key="dir/blob.bin")
+    assert got["Body"].read() == data
+    assert got["ETag"] == put["ETag"]
+    assert got["ContentType"] == "application/x-test"
+    assert got["Metadata"] == {"colour": "blue"}
+    assert got["CacheControl"] == "max-age=60"
+    assert got["ContentDisposition"] == 'attachment; filename="blob.bin"'
+    assert got["ContentLength"] == len(data)
+    head = clients[2].head_object(Bucket="s3-data", Key="dir/blob.bin")
+    assert head["ContentLength"] == len(data) and head["ETag"] == put["ETag"]
+
+
+def test_native_stat_shows_the_etag_and_s3_shows_native_objects(s3):
+    cluster, clients, operator = s3
+    clients[0].put_object(Bucket="s3-data", Key="seen/natively", Body=b"abc", ContentEncoding="gzip")
+    with cluster.client(credentials=operator) as native:
+        stat = native.stat("s3-data", "seen/natively")
+        assert stat.info.etag == hashlib.md5(b"abc").hexdigest()
+        assert stat.info.headers == {"content-encoding": "gzip"}
+        native.put("s3-data", "seen/from-grpc", b"native bytes")
+        native_etag = native.stat("s3-data", "seen/from-grpc").info.etag
+    got = clients[1].get_object(Bucket="s3-data", Key="seen/from-grpc")
+    assert got["Body"].read() == b"native bytes"
+    # Not an MD5 (native puts do not compute one): S3's multipart shape, so tools do not compare it.
+    assert got["ETag"] == f'"{native_etag}"' and native_etag.endswith("-1") and len(native_etag) == 34
+
+
+def test_small_and_empty_objects_and_odd_keys(s3):
+    _, clients, _ = s3
+    for key, data in [("empty", b""), ("tiny", b"x"), ("spaces and+plus/ü ñ 日本", b"unicode"),
+                      ("a//double/./dots/../x", b"odd path"), ("q?x=1&y#z", b"query chars")]:
+        clients[0].put_object(Bucket="s3-data", Key=key, Body=data)
+        assert clients[1].get_object(Bucket="s3-data", Key=key)["Body"].read() == data, key
+
+
+def test_ranges_and_conditions(s3):
+    _, clients, _ = s3
+    data = bytes(range(256)) * 40
+    etag = clients[0].put_object(Bucket="s3-data", Key="ranged", Body=data)["ETag"]
+    c = clients[1]
+    part = c.get_object(Bucket="s3-data", Key="ranged", Range="bytes=10-19")
+    assert part["Body"].read() == data[10:20]
+    assert part["ContentRange"] == f"bytes 10-19/{len(data)}"
+    assert part["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert c.get_object(Bucket="s3-data", Key="ranged", Range="bytes=10000-")["Body"].read() == data[10000:]
+    assert c.get_object(Bucket="s3-data", Key="ranged", Range="bytes=-7")["Body"].read() == data[-7:]
+    with pytest.raises(ClientError) as info:
+        c.get_object(Bucket="s3-data", Key="ranged", Range=f"bytes={len(data)}-")
+    assert error_code(info) == ("InvalidRange", 416)
+    with pytest.raises(ClientError) as info:
+        c.get_object(Bucket="s3-data", Key="ranged", IfNoneMatch=etag)
+    assert error_code(info)[1] == 304
+    with pytest.raises(ClientError) as info:
+        c.get_object(Bucket="s3-data", Key="ranged", IfMatch='"0123"')
+    assert error_code(info) == ("PreconditionFailed", 412)
+    assert c.get_object(Bucket="s3-data", Key="ranged", IfMatch=etag)["Body"].read() == data
+    overridden = c.get_object(Bucket="s3-data", Key="ranged", ResponseContentType="text/plain",
+                              ResponseContentDisposition="inline")
+    assert overridden["ContentType"] == "text/plain" and overridden["ContentDisposition"] == "inline"
+
+
+def test_listing_with_delimiter_and_pages_over_thousands_of_keys(s3):
+    cluster, clients, operator = s3
+    c = clients[0]
+    c.create_bucket(Bucket="s3-list")
+    keys = [f"photos/{year}/{i:04d}.jpg" for year in (2024, 2025) for i in range(1100)]
+    keys += [f"docs/{i}.txt" for i in range(30)] + ["top.txt", "ü/x"]
+    with cluster.client(credentials=operator) as native:  # fill through the native client: faster
+        for key in keys:
+            native.put("s3-list", key, b"k")
+    seen = []
+    for page in c.get_paginator("list_objects_v2").paginate(Bucket="s3-list", PaginationConfig={"PageSize": 700}):
+        seen += [o["Key"] for o in page.get("Contents", [])]
+    assert seen == sorted(keys)
+    top = c.list_objects_v2(Bucket="s3-list", Delimiter="/")
+    assert [p["Prefix"] for p in top["CommonPrefixes"]] == ["docs/", "photos/", "ü/"]
+    assert [o["Key"] for o in top["Contents"]] == ["top.txt"]
+    years = clients[1].list_objects_v2(Bucket="s3-list", Prefix="photos/", Delimiter="/")
+    assert [p["Prefix"] for p in years["CommonPrefixes"]] == ["photos/2024/", "photos/2025/"]
+    # Version 1 with a marker, one common prefix per page.
+    v1 = clients[2].list_objects(Bucket="s3-list", Delimiter="/", MaxKeys=1)
+    assert v1["IsTruncated"] and [p["Prefix"] for p in v1["CommonPrefixes"]] == ["docs/"]
+    v1 = clients[2].list_objects(Bucket="s3-list", Delimiter="/", MaxKeys=1, Marker=v1["NextMarker"])
+    assert [p["Prefix"] for p in v1["CommonPrefixes"]] == ["photos/"]
+    after = c.list_objects_v2(Bucket="s3-list", StartAfter="photos/2025/1098.jpg")
+    assert [o["Key"] for o in after["Contents"]] == ["photos/2025/1099.jpg", "top.txt", "ü/x"]
+
+
+def test_buckets(s3):
+    _, clients, _ = s3
+    c = clients[0]
+    c.create_bucket(Bucket="s3-made", CreateBucketConfiguration={"LocationConstraint": REGION})
+    assert "s3-made" in [b["Name"] for b in clients[1].list_buckets()["Buckets"]]
+    clients[1].head_bucket(Bucket="s3-made")
+    assert clients[2].get_bucket_location(Bucket="s3-made")["LocationConstraint"] == REGION
+    with pytest.raises(ClientError) as info:
+        c.create_bucket(Bucket="s3-made")
+    assert error_code(info) == ("BucketAlreadyOwnedByYou", 409)
+    c.put_object(Bucket="s3-made", Key="k", Body=b"v")
+    with pytest.raises(ClientError) as info:
+        c.delete_bucket(Bucket="s3-made")
+    assert error_code(info) == ("BucketNotEmpty", 409)
+    c.delete_object(Bucket="s3-made", Key="k")
+    c.delete_object(Bucket="s3-made", Key="never-there")  # S3: deleting what is absent succeeds
+    c.delete_bucket(Bucket="s3-made")
+    with pytest.raises(ClientError) as info:
+        clients[1].head_bucket(Bucket="s3-made")
+    assert error_code(info)[1] == 404
+    with pytest.raises(ClientError) as info:
+        clients[1].list_objects_v2(Bucket="s3-made")
+    assert error_code(info) == ("NoSuchBucket", 404)
+    with pytest.raises(ClientError) as info:
+        c.create_bucket(Bucket="Bad_Name")
+    assert error_code(info) == ("InvalidBucketName", 400)
+
+
+def test_delete_objects_quiet_and_verbose(s3):
+    _, clients, _ = s3
+    c = clients[0]
+    for i in range(5):
+        c.put_object(Bucket="s3-data", Key=f"multi/{i}", Body=b"x")
+    verbose = c.delete_objects(Bucket="s3-data", Delete={"Objects": [{"Key": "multi/0"}, {"Key": "multi/1"}]})
+    assert sorted(d["Key"] for d in verbose["Deleted"]) == ["multi/0", "multi/1"]
+    quiet = c.delete_objects(Bucket="s3-data", Delete={"Objects": [{"Key": f"multi/{i}"} for i in range(2, 5)],
+                                                        "Quiet": True})
+    assert not quiet.get("Deleted") and not quiet.get("Errors")
+    assert clients[1].list_objects_v2(Bucket="s3-data", Prefix="multi/")["KeyCount"] == 0
+
+
+@pytest.mark.parametrize("mode", ["default-trailer-crc32", "trailer-crc32c", "signed-sha256", "unsigned-header-md5"])
+def test_payload_modes_as_botocore_sends_them(s3, mode):
+    cluster, _, operator = s3
+    node = list(cluster.nodes.values())[1]
+    data = os.urandom(200_000)
+    if mode == "default-trailer-crc32":
+        client, extra = s3_client(node, operator), {}
+    elif mode == "trailer-crc32c":
+        client, extra = s3_client(node, operator), {"ChecksumAlgorithm": "CRC32C"}
+    elif mode == "signed-sha256":
+        client = s3_client(node, operator, s3={"payload_signing_enabled": True},
+                           request_checksum_calculation="when_required")
+        extra = {}
+    else:
+        client = s3_client(node, operator, request_checksum_calculation="when_required")
+        extra = {"ContentMD5": base64.b64encode(hashlib.md5(data).digest()).decode()}
+    client.put_object(Bucket="s3-data", Key=f"mode/{mode}", Body=data, **extra)
+    assert client.get_object(Bucket="s3-data", Key=f"mode/{mode}")["Body"].read() == data
+
+
+def test_a_wrong_content_md5_stores_nothing(s3):
+    _, clients, _ = s3
+    c = clients[0]
+    with pytest.raises(ClientError) as info:
+        c.put_object(Bucket="s3-data", Key="bad-md5", Body=b"hello",
+                     ContentMD5=base64.b64encode(hashlib.md5(b"other").digest()).decode())
+    assert error_code(info) == ("BadDigest", 400)
+    with pytest.raises(ClientError) as info:
+        c.head_object(Bucket="s3-data", Key="bad-md5")
+    assert error_code(info)[1] == 404
+
+
+def test_credentials_errors(s3):
+    cluster, clients, operator = s3
+    node = next(iter(cluster.nodes.values()))
+    wrong = s3_client(node, Credentials(operator.key_id, operator.secret + "x"))
+    with pytest.raises(ClientError) as info:
+        wrong.list_buckets()
+    assert error_code(info) == ("SignatureDoesNotMatch", 403)
+    unknown = s3_client(node, Credentials("RK" + "A" * 18, operator.secret))
+    with pytest.raises(ClientError) as info:
+        unknown.list_buckets()
+    assert error_code(info) == ("InvalidAccessKeyId", 403)
+    # Signed for another region: the answer names the expected one (as S3's Region element, which
+    # botocore follows: a client configured for us-east-1 still works, by re-signing).
+    request = AWSRequest(method="GET", url=f"{node.s3_address}/s3-data?list-type=2")
+    S3SigV4Auth(BotoCredentials(operator.key_id, operator.secret), "s3", "us-east-1").add_auth(request)
+    with pytest.raises(urllib.error.HTTPError) as raw:
+        urllib.request.urlopen(urllib.request.Request(request.url, headers=dict(request.headers.items())),
+                               context=tls_context(), timeout=30)
+    body = raw.value.read().decode()
+    assert raw.value.code == 400 and "<Code>AuthorizationHeaderMalformed</Code>" in body
+    assert "<Region>ringstore</Region>" in body and "'ringstore'" in body
+    assert "KeyCount" in s3_client(node, operator, region_name="us-east-1").list_objects_v2(Bucket="s3-data")
+    with pytest.raises(ClientError) as info:
+        clients[0].get_object(Bucket="s3-data", Key="no/such/key")
+    assert error_code(info) == ("NoSuchKey", 404)
+    with pytest.raises(ClientError) as info:
+        clients[0].get_bucket_tagging(Bucket="s3-data")
+    assert error_code(info) == ("NotImplemented", 501)
+
+
+def test_presigned_get_and_put_with_plain_urllib(s3):
+    _, clients, _ = s3
+    c = clients[0]
+    put_url = c.generate_presigned_url("put_object", Params={"Bucket": "s3-data", "Key": "presigned"}, ExpiresIn=300)
+    request = urllib.request.Request(put_url, data=b"from urllib", method="PUT")
+    with urllib.request.urlopen(request, context=tls_context(), timeout=30) as answer:
+        assert answer.status == 200
+    get_url = clients[1].generate_presigned_url("get_object", Params={"Bucket": "s3-data", "Key": "presigned"},
+                                                ExpiresIn=300)
+    with urllib.request.urlopen(get_url, context=tls_context(), timeout=30) as answer:
+        assert answer.read() == b"from urllib"
+    tampered = get_url.replace("presigned", "presigneX", 1)
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(tampered, context=tls_context(), timeout=30)
+    assert info.value.code == 403 and b"SignatureDoesNotMatch" in info.value.read()
+
+
+def test_anonymous_reads_only_what_a_public_bucket_allows(s3):
+    cluster, clients, _ = s3
+    c = clients[0]
+    c.create_bucket(Bucket="s3-public", ACL="public-read")
+    c.put_object(Bucket="s3-public", Key="hello.txt", Body=b"hello world")
+    acl = c.get_bucket_acl(Bucket="s3-public")
+    assert any(g["Grantee"].get("URI", "").endswith("AllUsers") and g["Permission"] == "READ" for g in acl["Grants"])
+    base = next(iter(cluster.nodes.values())).s3_address
+    with urllib.request.urlopen(f"{base}/s3-public/hello.txt", context=tls_context(), timeout=30) as answer:
+        assert answer.read() == b"hello world"
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(f"{base}/s3-data/ranged", context=tls_context(), timeout=30)
+    assert info.value.code == 403 and b"AccessDenied" in info.value.read()
+    request = urllib.request.Request(f"{base}/s3-public/new", data=b"x", method="PUT")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, context=tls_context(), timeout=30)
+    assert info.value.code == 403
+    c.put_bucket_acl(Bucket="s3-public", ACL="private")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(f"{base}/s3-public/hello.txt", context=tls_context(), timeout=30)
+    assert info.value.code == 403
+
+
+def test_health_answers_without_credentials(s3):
+    cluster, _, _ = s3
+    for node in cluster.nodes.values():
+        with urllib.request.urlopen(f"{node.s3_address}/health", context=tls_context(), timeout=30) as answer:
+            body = json.loads(answer.read())
+        assert answer.status == 200
+        assert body["node"] == node.node_id and body["state"] == "ALIVE" and body["repair_debt"] >= 0
+
+
+def _aws_chunked_put(node, credentials: Credentials, bucket: str, key: str, data: bytes, *,
+                     tamper: bool = False, chunk_bytes: int = 64 * 1024) -> tuple[int, bytes]:
+    """A put with STREAMING-AWS4-HMAC-SHA256-PAYLOAD, each chunk signed as the AWS SDKs for Java and
+    Go send it (botocore never does): (status, body)."""
+    chunks = [data[i:i + chunk_bytes] for i in range(0, len(data), chunk_bytes)] + [b""]
+    encoded_bytes = sum(len(f"{len(c):x};chunk-signature=") + 64 + 2 + len(c) + 2 for c in chunks)
+    request = AWSRequest(method="PUT", url=f"{node.s3_address}/{bucket}/{key}", headers={
+        "Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": str(len(data)),
+        "Content-Length": str(encoded_bytes), "x-amz-content-sha256": sigv4.STREAMING_SIGNED})
+
+    class StreamingSigner(S3SigV4Auth):
+        def payload(self, request):
+            return sigv4.STREAMING_SIGNED
+
+    StreamingSigner(BotoCredentials(credentials.key_id, credentials.secret), "s3", REGION).add_auth(request)
+    amz_date = request.headers["X-Amz-Date"]
+    scope = f"{amz_date[:8]}/{REGION}/s3/aws4_request"
+    signing_key = sigv4.sign_request_key(credentials.secret, amz_date[:8], REGION)
+    previous = request.headers["Authorization"].rsplit("Signature=", 1)[1]
+    body = bytearray()
+    for index, chunk in enumerate(chunks):
+        to_sign = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, previous, hashlib.sha256(b"").hexdigest(),
+                             hashlib.sha256(chunk).hexdigest()])
+        previous = hmac.new(signing_key, to_sign.encode(), hashlib.sha256).hexdigest()
+        sent = bytes([chunk[0] ^ 1]) + chunk[1:] if tamper and index == 1 else chunk
+        body += f"{len(chunk):x};chunk-signature={previous}\r\n".encode() + sent + b"\r\n"
+    host, port = node.s3_address.removeprefix("https://").rsplit(":", 1)
+    connection = http.client.HTTPSConnection(host, int(port), context=tls_context(), timeout=60)
+    try:
+        connection.request("PUT", f"/{bucket}/{key}", body=bytes(body), headers=dict(request.headers.items()))
+        answer = connection.getresponse()
+        return answer.status, answer.read()
+    finally:
+        connection.close()
+
+
+def test_signed_aws_chunked_put_checks_every_chunk(s3):
+    cluster, clients, operator = s3
+    node = list(cluster.nodes.values())[2]
+    data = os.urandom(300_000)
+    status, body = _aws_chunked_put(node, operator, "s3-data", "chunked/good", data)
+    assert status == 200, body
+    assert clients[0].get_object(Bucket="s3-data", Key="chunked/good")["Body"].read() == data
+    status, body = _aws_chunked_put(node, operator, "s3-data", "chunked/forged", data, tamper=True)
+    assert status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in body
+    with pytest.raises(ClientError) as info:
+        clients[0].head_object(Bucket="s3-data", Key="chunked/forged")
+    assert error_code(info)[1] == 404
+
+
+def test_an_insecure_cluster_serves_plain_http_s3(cluster_factory):
+    cluster = cluster_factory(nodes=3, insecure=True)
+    nodes = list(cluster.nodes.values())
+    assert all(node.s3_address.startswith("http://") for node in nodes)
+    anyone = Credentials("RK" + "B" * 18, "not-checked-on-an-insecure-node")
+    first, second = (boto3.client("s3", endpoint_url=node.s3_address, aws_access_key_id=anyone.key_id,
+                                  aws_secret_access_key=anyone.secret, region_name=REGION,
+                                  config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+                     for node in nodes[:2])
+    first.create_bucket(Bucket="plain")
+    data = os.urandom(2 * 1024 * 1024)
+    first.put_object(Bucket="plain", Key="k", Body=data)
+    assert second.get_object(Bucket="plain", Key="k")["Body"].read() == data

@@ -291,8 +291,12 @@ class RepairConfig:
     # longest maintenance window (7 days): a node DOWN in maintenance with handoff copies to push
     # must be back before a tombstone written after it went away can go.
     tombstone_grace_s: float = 10 * 24 * 3600.0
+    # A multipart upload neither completed nor aborted this long after it started is aborted (its
+    # parts' copies are then collected): a client that vanished mid-upload leaves no lasting garbage.
+    upload_max_age_s: float = 7 * 24 * 3600.0
 
     def __post_init__(self) -> None:
+        _require(self.upload_max_age_s > 0, "upload_max_age_s must be > 0 (try 604800)")
         _require(self.repair_scan_interval_s > 0, "repair_scan_interval_s must be > 0 (try 60)")
         _require(self.repair_bandwidth_bytes_per_s >= 0,
                  "repair_bandwidth_bytes_per_s must be >= 0 (0 = unthrottled; try 209715200)")
@@ -314,7 +318,7 @@ class RepairConfig:
         """cluster-sim: scans every 2 s, repair unthrottled, short grace so tests see collection."""
         return cls(repair_scan_interval_s=2.0, repair_bandwidth_bytes_per_s=0, ring_settle_s=2.0,
                    scrub_bandwidth_bytes_per_s=64 * MIB, scrub_interval_s=0.0, gc_grace_s=60.0,
-                   gc_interval_s=5.0, tombstone_grace_s=3600.0)
+                   gc_interval_s=5.0, tombstone_grace_s=3600.0, upload_max_age_s=3600.0)
 
 
 _NODE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")

@@ -78,6 +78,7 @@ from node.repair.status import repair_status_pb, scrub_status_pb
 from node.repair.throttle import TokenBucket
 from node.repair.tombstones import ReturnGuard, TombstonePurger
 from node.ring import Ring
+from node.ring.positions import metadata_position
 from node.objects.direct import DirectReads, ReadGrants
 from node.store import (CorruptRecord, CorruptShare, MembersFileError, NodeStore, ShareKey, ShareNotFound, StoreError,
                         read_members_file)
@@ -465,7 +466,8 @@ class NodeDaemon:
         for name, loop in (("repair", self.repairer.run), ("metadata-sync", self._metadata_sync_loop),
                            ("metadata-refill", self._metadata_refill_loop),
                            ("scrub", self.scrubber.run), ("gc", self.gc.run), ("drain", self._drain_loop),
-                           ("tombstones", self._tombstone_loop), ("members", self._members_loop)):
+                           ("tombstones", self._tombstone_loop), ("members", self._members_loop),
+                           ("uploads", self._uploads_loop)):
             threading.Thread(target=loop, args=(self._stopped,), name=name, daemon=True).start()
         for service in ("", "ringstore.v1.ObjectService", "ringstore.v1.PeerService",
                         "ringstore.v1.MembershipService", "ringstore.v1.AdminService"):
@@ -651,6 +653,22 @@ class NodeDaemon:
             purged_total = self.tombstones.status().purged_total
             self.metrics.tombstones_purged.inc(purged_total - purged_before)
             purged_before = purged_total
+
+    def _uploads_loop(self, stop: threading.Event) -> None:
+        """Abort multipart uploads left unfinished longer than repair.upload_max_age_s."""
+        cfg = self.config.repair
+
+        def is_first_home(tenant: str, bucket: str) -> bool:
+            live = [n for n in self.cluster.ring().ordered_nodes(metadata_position(tenant, bucket))
+                    if self.cluster.is_live(n)]
+            return bool(live) and live[0] == self.node_id
+
+        while not stop.wait(cfg.gc_interval_s):
+            try:
+                self.coordinator.uploads.collect(self.store, is_first_home, self.clock.wall_ms(),
+                                                 int(cfg.upload_max_age_s * 1000))
+            except Exception:  # noqa: BLE001 - a failed pass is retried on the next one
+                log.warning("pass over unfinished multipart uploads failed", exc_info=True)
 
     def _metadata_refill_loop(self, stop: threading.Event) -> None:
         """Refill the metadata from peers while the store waits for it, and announce its health

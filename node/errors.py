@@ -29,8 +29,24 @@ class NoSuchKey(NotFound):
     """The object does not exist, or its newest version is a delete (S3: NoSuchKey)."""
 
 
+class NoSuchUpload(NotFound):
+    """The multipart upload does not exist: never made, completed or aborted (S3: NoSuchUpload)."""
+
+
 class AlreadyExists(RingstoreError):
     """Creating something that is already there (a bucket)."""
+
+
+class InvalidPart(InvalidArgument):
+    """A completion names a part that was not uploaded, or with another ETag (S3: InvalidPart)."""
+
+
+class InvalidPartOrder(InvalidArgument):
+    """A completion's parts are not in ascending order (S3: InvalidPartOrder)."""
+
+
+class EntityTooSmall(InvalidArgument):
+    """A part other than the last is below the minimum part size (S3: EntityTooSmall)."""
 
 
 class FailedPrecondition(RingstoreError):

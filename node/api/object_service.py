@@ -27,7 +27,7 @@ def object_info(m: common_pb2.Manifest) -> object_pb2.ObjectInfo:
     info = object_pb2.ObjectInfo(bucket=m.bucket, key=m.key, size_bytes=m.size_bytes, blake3=m.blake3,
                                  version=m.version, content_type=m.content_type, policy=m.policy,
                                  chunk_count=len(m.chunks), created_at_unix_ms=m.created_at_unix_ms,
-                                 inline=m.inline, md5=m.md5)
+                                 inline=m.inline, md5=m.md5, part_count=m.part_count)
     info.metadata.update(dict(m.metadata))
     info.headers.update(dict(m.headers))
     return info
@@ -207,10 +207,10 @@ class ObjectServicer:
                                object_pb2.PutObjectRequest(end=request.end)]))
 
     def put(self, request_iterator: Iterator, *, annotate: Callable[[common_pb2.Manifest], None] | None = None,
-            ) -> object_pb2.PutObjectResponse:
-        """A put's whole stream (header, data frames, end) as PutObject takes it; `annotate`
-        records what the caller computed from the stream in the manifest (Coordinator.put_object).
-        Also the S3 gateway's put, which calls it in-process with the caller set."""
+            record_at: tuple[str, str] | None = None, allow_inline: bool = True) -> object_pb2.PutObjectResponse:
+        """A put's whole stream (header, data frames, end) as PutObject takes it; `annotate`,
+        `record_at` and `allow_inline` as Coordinator.put_object takes them. Also the S3 gateway's
+        put and part upload, which call it in-process with the caller set."""
         started = time.perf_counter()
         outcome = "error"
         try:
@@ -262,7 +262,8 @@ class ObjectServicer:
                     holds.append(None)
                     return
                 try:
-                    holds.append(self._admission.admit(record, header.key, size_bytes))
+                    holds.append(self._admission.admit(record, record_at[1] if record_at else header.key,
+                                                       size_bytes))
                 except errors.ResourceExhausted:
                     self._metrics.quota_refused.inc()
                     raise
@@ -288,7 +289,7 @@ class ObjectServicer:
 
             try:
                 manifest = self._c.put_object(header, data(), check_end_and_quota, manifest_settled=give_back,
-                                               annotate=annotate)
+                                               annotate=annotate, record_at=record_at, allow_inline=allow_inline)
             except BaseException:
                 give_back()
                 raise
@@ -298,6 +299,29 @@ class ObjectServicer:
         finally:
             self._metrics.requests.labels("put", outcome).inc()
             self._metrics.put_latency.observe(time.perf_counter() - started)
+
+    def copy(self, source_bucket: str, source_key: str, header: object_pb2.PutObjectHeader, *, replace: bool,
+             check: Callable[[common_pb2.Manifest], None]) -> common_pb2.Manifest:
+        """A server-side copy (the S3 gateway's CopyObject), in-process with the caller set: the
+        caller must read the source and write the target; `check(source)` raises to refuse it
+        (the copy's conditions); quotas apply to the target as to a put of the same size."""
+        self.allow("get", source_bucket, source_key)
+        self.allow("put", header.bucket, header.key)
+        source = self._c.current_manifest(source_bucket, source_key)
+        check(source)
+        record = self._c.bucket(header.bucket)
+        hold = None
+        if self._admission is not None:
+            try:
+                hold = self._admission.admit(record, header.key, source.size_bytes)
+            except errors.ResourceExhausted:
+                self._metrics.quota_refused.inc()
+                raise
+        try:
+            return self._c.copy_object(source, header, replace=replace)
+        finally:
+            if hold is not None:
+                self._admission.release(hold)
 
     @streaming
     def GetObject(self, request: object_pb2.GetObjectRequest, context):

@@ -24,6 +24,8 @@ from ringstore.v1 import common_pb2, peer_pb2
 SERVICE = "ringstore.v1.PeerService"
 # Most shares one HasChunk call may ask about.
 HAS_CHUNK_SHARES_MAX = 4096
+# Most copies one AddReferences call names.
+ADD_REFERENCES_SHARES_MAX = 1024
 # Most items one PutManifests or GetManifests call may carry (a coordinator sends at most
 # node.peers.batch.BATCH_ITEMS_MAX; this bound is the node's own guard).
 BATCH_ITEMS_MAX = 256
@@ -284,6 +286,14 @@ class PeerServicer:
         return peer_pb2.ReleaseShareResponse(deleted=outcome.deleted, references_left=outcome.references_left)
 
     @unary
+    def AddReferences(self, request, context):
+        if len(request.shares) > ADD_REFERENCES_SHARES_MAX:
+            raise errors.InvalidArgument(f"AddReferences names {len(request.shares)} copies; at most "
+                                         f"{ADD_REFERENCES_SHARES_MAX} per call")
+        held = [self._store.add_references(share_key(share), [request.ref]) > 0 for share in request.shares]
+        return peer_pb2.AddReferencesResponse(held=held)
+
+    @unary
     def GetUsage(self, request, context):
         return peer_pb2.GetUsageRecordResponse(usage=self._store.bucket_usage(request.tenant, request.bucket))
 
@@ -323,6 +333,7 @@ class PeerServicer:
             "GetPlacement": uu(self.GetPlacement, p.GetPlacementRequest),
             "PutPlacement": uu(self.PutPlacement, p.PutPlacementRequest),
             "ReleaseShare": uu(self.ReleaseShare, p.ReleaseShareRequest),
+            "AddReferences": uu(self.AddReferences, p.AddReferencesRequest),
             "PrepareBucket": uu(self.PrepareBucket, p.PrepareBucketRequest),
             "AcceptBucket": uu(self.AcceptBucket, p.AcceptBucketRequest),
             "ReadBucket": uu(self.ReadBucket, p.ReadBucketRequest),

@@ -36,21 +36,25 @@ from node.erasure import GeometryError, rechunk, slices
 from node.hlc import HybridLogicalClock, stamp_key
 from node.metrics import Metrics
 from node.objects import validate
-from node.objects.chunk_io import ChunkIO, DamageSink, copies_per_chunk, copy_size_bytes, geometry_of, slot_key
+from node.objects.chunk_io import (ChunkIO, DamageSink, copies_per_chunk, copy_size_bytes, geometry_of, holder_key,
+                                   slot_key)
 from node.objects.direct import DirectReads
 from node.objects.placement import Assignment, choose_targets
 from node.objects.quorum import write_quorum
 from node.objects.register import BucketRegister, majority
+from node.objects.uploads import Uploads
 from node.objects.replicas import ClusterView, HolderError, Replicas
 from node.objects.settle import RingSettlement
 from node.ring import Ring, bucket_directory_position, chunk_position, metadata_position
-from node.store import BUCKET_RECORD_FORMAT_VERSION, bucket_order_key
+from node.store import BUCKET_RECORD_FORMAT_VERSION, ShareKey, bucket_order_key
 from ringstore.v1 import common_pb2, object_pb2, peer_pb2
 
 log = logging.getLogger("ringstore.objects")
 
 DEFAULT_TENANT = "default"
 FORMAT_VERSION = 1
+# Most copies one AddReferences call names (node/api/peer_service.py takes up to 1024).
+ADD_REFERENCES_BATCH = 1024
 # How long a bucket record read from the directory replicas is trusted before re-reading.
 BUCKET_CACHE_TTL_S = 2.0
 # A manifest write refused by a home on another ring, or one that promised readers another ring
@@ -199,6 +203,8 @@ class Coordinator:
         # The namespace of every bucket and manifest this coordinator touches: users' buckets live
         # in DEFAULT_TENANT, the cluster's credential records in node.auth.store.SYSTEM_TENANT.
         self.tenant = tenant
+        # Multipart uploads into this tenant's buckets (node/objects/uploads.py).
+        self.uploads = Uploads(self, wall_ms=wall_ms)
 
     # -- buckets --------------------------------------------------------------------------------
 
@@ -560,14 +566,18 @@ class Coordinator:
     def put_object(self, header: object_pb2.PutObjectHeader, frames: Iterable[memoryview],
                    check_end: Callable[[int, bytes], None] = lambda size_bytes, blake3: None,
                    manifest_settled: Callable[[], None] | None = None,
-                   annotate: Callable[[common_pb2.Manifest], None] | None = None) -> common_pb2.Manifest:
+                   annotate: Callable[[common_pb2.Manifest], None] | None = None,
+                   record_at: tuple[str, str] | None = None, allow_inline: bool = True) -> common_pb2.Manifest:
         """Store an object and make it the key's current version. `check_end(size, blake3)` runs once
         the stream is consumed and before the manifest is written: it raises to refuse the object
         (the client's end message disagrees with what arrived). `manifest_settled()` is called once
         every write of the manifest has ended, after this returns (or raises) at the write quorum;
         never when the put fails before its manifest is sent. `annotate(manifest)` runs after
         `check_end`, before the write: it records what the caller computed from the stream (the
-        S3 gateway's MD5), or raises to refuse the object as `check_end` does."""
+        S3 gateway's MD5), or raises to refuse the object as `check_end` does. `record_at` (bucket,
+        key): where the manifest is written instead of the header's bucket and key, whose policy and
+        checks still apply (a multipart upload's part, node/objects/uploads.py); `allow_inline`
+        False keeps even a small object in chunks (a part's chunks become the object's)."""
         bucket = self.bucket(header.bucket)
         validate.object_key(header.key, self._config.key_length_bytes_max)
         validate.content_type(header.content_type)
@@ -603,8 +613,10 @@ class Coordinator:
             content_type=header.content_type, policy=policy, version=self._hlc.now())
         manifest.metadata.update(dict(header.metadata))
         manifest.headers.update(dict(header.headers))
+        if record_at is not None:
+            manifest.bucket, manifest.key = record_at
         first = next(chunks_iter, b"")
-        if len(first) <= self._config.inline_max_bytes and received == len(first):
+        if allow_inline and len(first) <= self._config.inline_max_bytes and received == len(first):
             rest = next(chunks_iter, None)
             assert rest is None, "an object no larger than one chunk yields one chunk"
             manifest.inline = True
@@ -662,6 +674,131 @@ class Coordinator:
             position, lambda a, ring: self._replicas.put_manifest(a.node_id, manifest, a.handoff_for, ring),
             what=f"writing the manifest of {manifest.bucket}/{manifest.key}", settled=settled)
 
+    # -- building blocks of multipart uploads (node/objects/uploads.py) ---------------------------
+
+    def validate_put(self, key: str, content_type: str, metadata: dict[str, str], headers: dict[str, str]) -> None:
+        """The checks a put makes of its key and attributes before any byte is read."""
+        validate.object_key(key, self._config.key_length_bytes_max)
+        validate.content_type(content_type)
+        validate.metadata(metadata)
+        validate.http_headers(headers)
+
+    def checked_policy(self, policy: common_pb2.RedundancyPolicy | None,
+                       default: common_pb2.RedundancyPolicy) -> common_pb2.RedundancyPolicy:
+        return self._checked_policy(policy, default=default, check_live=True)
+
+    def check_size(self, size_bytes: int) -> None:
+        if size_bytes > self._config.object_size_bytes_max:
+            raise errors.ResourceExhausted(
+                f"object is {size_bytes} bytes; the limit is {self._config.object_size_bytes_max} bytes")
+
+    def new_manifest(self, bucket: str, key: str, *, content_type: str,
+                     policy: common_pb2.RedundancyPolicy) -> common_pb2.Manifest:
+        """A manifest of this tenant stamped with a new version now."""
+        return common_pb2.Manifest(format_version=FORMAT_VERSION, tenant=self.tenant, bucket=bucket, key=key,
+                                   content_type=content_type, policy=policy, version=self._hlc.now(),
+                                   created_at_unix_ms=self._wall_ms())
+
+    def write_manifest(self, manifest: common_pb2.Manifest) -> None:
+        """Write a manifest to a write quorum of its homes, refusing one whose write took too long."""
+        self._check_duration(f"writing {manifest.bucket}/{manifest.key}", manifest.version.physical_ms)
+        self._write_manifest(manifest)
+
+    def write_tombstone(self, current: common_pb2.Manifest | None) -> None:
+        """Delete the key of `current` (nothing when it is None or already a tombstone)."""
+        if current is None or current.tombstone:
+            return
+        tombstone = common_pb2.Manifest(format_version=FORMAT_VERSION, tenant=self.tenant, bucket=current.bucket,
+                                        key=current.key, tombstone=True, created_at_unix_ms=self._wall_ms(),
+                                        policy=current.policy, version=self._hlc.now())
+        self._write_manifest(tombstone)
+
+    def reference_chunks(self, manifest: common_pb2.Manifest) -> None:
+        """Record `manifest`'s version on every copy of its chunks, which another version already
+        references (a multipart upload's parts, a copied object): the new manifest shares them and
+        no byte moves. A copy that cannot take it (holder down, copy gone) is stored again under the
+        new version from a verified read. Every copy named by the chunk's placement record takes
+        it; the records are read again afterwards, and holders repair or rebalancing added meanwhile
+        take it too (a copy made from a source before the source took the reference lacks it)."""
+        ref = common_pb2.ObjectRef(tenant=manifest.tenant, bucket=manifest.bucket, key=manifest.key,
+                                   version=manifest.version)
+        unique = {bytes(c.chunk_id): c for c in manifest.chunks}
+        done: set[tuple[str, bytes]] = set()
+        failed: set[bytes] = set()
+        for _ in range(2):
+            placements = dict(zip(unique, self._send_pool.map(
+                lambda c: self.chunk_placement(c, manifest.policy), unique.values())))
+            per_holder: dict[str, list[tuple[bytes, ShareKey]]] = collections.defaultdict(list)
+            for chunk_id, placement in placements.items():
+                if placement is None or not placement.holders:
+                    failed.add(chunk_id)
+                    continue
+                for holder in placement.holders:
+                    if (holder.node_id, chunk_id) not in done:
+                        per_holder[holder.node_id].append((chunk_id, holder_key(placement, holder.share_index)))
+            outcomes = self._send_pool.map(lambda node_id: self._add_references(node_id, per_holder[node_id], ref),
+                                           list(per_holder))
+            for node_id, took in zip(list(per_holder), outcomes):
+                for (chunk_id, _), ok in zip(per_holder[node_id], took):
+                    if ok:
+                        done.add((node_id, chunk_id))
+                    else:
+                        failed.add(chunk_id)
+        for chunk_id in failed:
+            self.restore_chunk(manifest, unique[chunk_id], ref)
+
+    def _add_references(self, node_id: str, items: list[tuple[bytes, ShareKey]], ref: common_pb2.ObjectRef
+                        ) -> list[bool]:
+        """Per item, whether `node_id` recorded `ref` on its copy (False for all when it did not answer)."""
+        took: list[bool] = []
+        try:
+            for start in range(0, len(items), ADD_REFERENCES_BATCH):
+                batch = items[start:start + ADD_REFERENCES_BATCH]
+                took += self._replicas.add_references(node_id, [key for _, key in batch], ref)
+        except HolderError as err:
+            log.info("%s/%s: %s did not take references (%s); storing those chunks again", ref.bucket, ref.key,
+                     node_id, err)
+            return [False] * len(items)
+        return took
+
+    def copy_object(self, source: common_pb2.Manifest, header: object_pb2.PutObjectHeader, *,
+                    replace: bool) -> common_pb2.Manifest:
+        """A new version of header's bucket/key with `source`'s bytes (S3 CopyObject). Under the same
+        policy the copy shares the source's chunks (`reference_chunks`: no byte moves); under
+        another, each chunk is read (verified) and stored under the new one. `replace`: the
+        header's content type, metadata and headers instead of the source's."""
+        record = self.bucket(header.bucket)
+        attributes = header if replace else source
+        self.validate_put(header.key, attributes.content_type, dict(attributes.metadata), dict(attributes.headers))
+        policy = self.checked_policy(header.policy if header.HasField("policy") else None,
+                                     default=record.default_policy)
+        manifest = self.new_manifest(header.bucket, header.key, content_type=attributes.content_type, policy=policy)
+        manifest.metadata.update(dict(attributes.metadata))
+        manifest.headers.update(dict(attributes.headers))
+        manifest.size_bytes, manifest.blake3, manifest.md5 = source.size_bytes, source.blake3, source.md5
+        manifest.part_count = source.part_count
+        manifest.part_sizes_bytes.extend(source.part_sizes_bytes)
+        if source.inline:
+            manifest.inline, manifest.inline_data = True, source.inline_data
+        elif source.policy == policy:
+            manifest.chunks.extend(source.chunks)
+            self.reference_chunks(manifest)
+        else:
+            name, ref = f"{header.bucket}/{header.key}", object_ref(manifest)
+            for chunk in source.chunks:
+                data = self.chunks.read(chunk, source.policy, f"{source.bucket}/{source.key}")
+                manifest.chunks.append(self.chunks.store(data, chunk.offset_bytes, policy, name, ref))
+        manifest.created_at_unix_ms = self._wall_ms()
+        self.write_manifest(manifest)
+        return manifest
+
+    def restore_chunk(self, manifest: common_pb2.Manifest, chunk: common_pb2.ChunkRef,
+                      ref: common_pb2.ObjectRef) -> None:
+        """Store a chunk of `manifest` again, from a verified read, with `ref` on every copy."""
+        name = f"{manifest.bucket}/{manifest.key}"
+        data = self.chunks.read(chunk, manifest.policy, name)
+        self.chunks.store(data, chunk.offset_bytes, manifest.policy, name, ref)
+
     @property
     def replicas(self) -> Replicas:
         return self._replicas
@@ -703,6 +840,16 @@ class Coordinator:
         it arrives (see `_read_all`)."""
         self.bucket(bucket)
         validate.object_key(key, self._config.key_length_bytes_max)
+        newest = self.read_manifest(bucket, key, on_answer)
+        if newest is None or newest.tombstone:
+            raise errors.NoSuchKey(f"object {bucket}/{key} does not exist")
+        return newest
+
+    def read_manifest(self, bucket: str, key: str,
+                      on_answer: Callable[[common_pb2.Manifest | None], None] | None = None
+                      ) -> common_pb2.Manifest | None:
+        """The newest version of a key (a tombstone too) by a read quorum, read-repaired; None when
+        no home has one. No bucket check: also the records of multipart uploads (uploads.py)."""
         position = metadata_position(self.tenant, bucket)
         read = lambda n: self._replicas.get_manifest(n, self.tenant, bucket, key)  # noqa: E731
         what = f"reading the manifest of {bucket}/{key}"
@@ -717,8 +864,6 @@ class Coordinator:
             self._hlc.observe(newest.version)
             stale = [node for node, m in answers if m is None or stamp_key(m.version) < stamp_key(newest.version)]
             self._read_repair(stale, newest)
-        if newest is None or newest.tombstone:
-            raise errors.NoSuchKey(f"object {bucket}/{key} does not exist")
         return newest
 
     def _read_repair(self, nodes: list[str], manifest: common_pb2.Manifest) -> None:

@@ -264,6 +264,13 @@ class Replicas:
             return outcome.deleted, outcome.references_left
         return self._remote(node_id, self._peers.release_share, share_ref(key), ref, self.timeout_s)
 
+    def add_references(self, node_id: str, keys: list[ShareKey], ref: common_pb2.ObjectRef) -> list[bool]:
+        """Record `ref` on copies `node_id` holds; per key, whether it holds the copy."""
+        if node_id == self._view.node_id:
+            return [self._local(self._store.add_references, key, [ref]) > 0 for key in keys]
+        return self._remote(node_id, self._peers.add_references, [share_ref(key) for key in keys], ref,
+                            self.timeout_s)
+
     def put_manifest(self, node_id: str, manifest: common_pb2.Manifest, handoff_for: str,
                      ring_fingerprint: int = 0) -> None:
         """Store a manifest version on a replica. With `ring_fingerprint` (a coordinator's write, placed

@@ -122,6 +122,7 @@ class _Stubs:
         self.get_placement = unary(PEER_SERVICE, "GetPlacement", p.GetPlacementRequest, p.GetPlacementResponse)
         self.put_placement = unary(PEER_SERVICE, "PutPlacement", p.PutPlacementRequest, p.PutPlacementResponse)
         self.release_share = unary(PEER_SERVICE, "ReleaseShare", p.ReleaseShareRequest, p.ReleaseShareResponse)
+        self.add_references = unary(PEER_SERVICE, "AddReferences", p.AddReferencesRequest, p.AddReferencesResponse)
         self.prepare_bucket = unary(PEER_SERVICE, "PrepareBucket", p.PrepareBucketRequest, p.PrepareBucketResponse)
         self.accept_bucket = unary(PEER_SERVICE, "AcceptBucket", p.AcceptBucketRequest, p.AcceptBucketResponse)
         self.read_bucket = unary(PEER_SERVICE, "ReadBucket", p.ReadBucketRequest, p.ReadBucketResponse)
@@ -377,6 +378,12 @@ class PeerClient:
         reply = self._call(address, self._stubs(address).release_share,
                            peer_pb2.ReleaseShareRequest(share=share, ref=ref), timeout_s)
         return reply.deleted, reply.references_left
+
+    def add_references(self, address: str, shares: list[peer_pb2.ShareRef], ref: common_pb2.ObjectRef,
+                       timeout_s: float) -> list[bool]:
+        reply = self._call(address, self._stubs(address).add_references,
+                           peer_pb2.AddReferencesRequest(shares=shares, ref=ref), timeout_s)
+        return list(reply.held)
 
     def put_placement(self, address: str, record: common_pb2.PlacementRecord, timeout_s: float,
                       if_updated_at_unix_ms: int = 0) -> bool:

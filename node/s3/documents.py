@@ -142,11 +142,11 @@ def list_objects(*, bucket: str, prefix: str, delimiter: str, max_keys: int, enc
 
 def etag(manifest) -> str:
     """The object's ETag, unquoted: the MD5 of its bytes when the put recorded one (every put
-    through this gateway), else the first 128 bits of its blake3 with a `-1` suffix, the form S3
+    through this gateway), S3's MD5 of the parts' MD5s and "-N" for a multipart upload's, else the first 128 bits of its blake3 with a `-1` suffix, the form S3
     gives objects whose ETag is not an MD5 of the content (so clients that compare ETags with an
     MD5 of their file, as rclone does, know not to)."""
     if manifest.md5:
-        return manifest.md5.hex()
+        return manifest.md5.hex() + (f"-{manifest.part_count}" if manifest.part_count else "")
     return manifest.blake3[:16].hex() + "-1"
 
 
@@ -204,3 +204,93 @@ def parse_location(body: bytes) -> str:
         return ""
     document = parse(body, "CreateBucket")
     return text_of(document, "LocationConstraint").strip()
+
+
+def initiate_upload(bucket: str, key: str, upload_id: str) -> bytes:
+    result = root("InitiateMultipartUploadResult")
+    _element(result, "Bucket", bucket)
+    _element(result, "Key", key)
+    _element(result, "UploadId", upload_id)
+    return render(result)
+
+
+def complete_upload(location: str, bucket: str, key: str, etag_quoted: str) -> bytes:
+    result = root("CompleteMultipartUploadResult")
+    _element(result, "Location", location)
+    _element(result, "Bucket", bucket)
+    _element(result, "Key", key)
+    _element(result, "ETag", etag_quoted)
+    return render(result)
+
+
+def list_parts(bucket: str, key: str, upload_id: str, parts: list, *, after: int, limit: int, truncated: bool,
+               owner_tenant: str, encoding_type: str) -> bytes:
+    """ListPartsResult; `parts` are (number, part manifest)."""
+    result = root("ListPartsResult")
+    _element(result, "Bucket", bucket)
+    _element(result, "Key", encode_key(key, encoding_type))
+    _element(result, "UploadId", upload_id)
+    owner(result, owner_tenant, "Initiator")
+    owner(result, owner_tenant)
+    _element(result, "StorageClass", "STANDARD")
+    _element(result, "PartNumberMarker", after)
+    if parts:
+        _element(result, "NextPartNumberMarker", parts[-1][0])
+    _element(result, "MaxParts", limit)
+    _element(result, "IsTruncated", truncated)
+    for number, manifest in parts:
+        part = _element(result, "Part")
+        _element(part, "PartNumber", number)
+        _element(part, "LastModified", iso_time(manifest.created_at_unix_ms))
+        _element(part, "ETag", f'"{manifest.md5.hex()}"')
+        _element(part, "Size", manifest.size_bytes)
+    return render(result)
+
+
+def list_uploads(bucket: str, uploads: list, *, prefix: str, key_marker: str, upload_id_marker: str, limit: int,
+                 truncated: bool, owner_tenant: str, encoding_type: str) -> bytes:
+    """ListMultipartUploadsResult; `uploads` are (key, upload id, upload record)."""
+    enc = lambda text: encode_key(text, encoding_type)  # noqa: E731
+    result = root("ListMultipartUploadsResult")
+    _element(result, "Bucket", bucket)
+    _element(result, "KeyMarker", enc(key_marker))
+    _element(result, "UploadIdMarker", upload_id_marker)
+    if truncated and uploads:
+        _element(result, "NextKeyMarker", enc(uploads[-1][0]))
+        _element(result, "NextUploadIdMarker", uploads[-1][1])
+    _element(result, "Prefix", enc(prefix))
+    if encoding_type:
+        _element(result, "EncodingType", encoding_type)
+    _element(result, "MaxUploads", limit)
+    _element(result, "IsTruncated", truncated)
+    for key, upload_id, record in uploads:
+        upload = _element(result, "Upload")
+        _element(upload, "Key", enc(key))
+        _element(upload, "UploadId", upload_id)
+        owner(upload, owner_tenant, "Initiator")
+        owner(upload, owner_tenant)
+        _element(upload, "StorageClass", "STANDARD")
+        _element(upload, "Initiated", iso_time(record.created_at_unix_ms))
+    return render(result)
+
+
+def parse_complete(body: bytes) -> list[tuple[int, str]]:
+    """(part number, ETag) of each part a CompleteMultipartUpload body lists, in its order."""
+    document = parse(body, "CompleteMultipartUpload")
+    if local(document.tag) != "CompleteMultipartUpload":
+        raise S3Error("MalformedXML", "a CompleteMultipartUpload body is a <CompleteMultipartUpload> document with "
+                                      "<Part><PartNumber> and <ETag> entries")
+    listed = []
+    for part in children(document, "Part"):
+        number = text_of(part, "PartNumber").strip()
+        if not number.isdigit():
+            raise S3Error("MalformedXML", f"a listed part's PartNumber {number[:20]!r} is not a whole number")
+        listed.append((int(number), text_of(part, "ETag")))
+    return listed
+
+
+def copy_result(etag_quoted: str, modified_ms: int) -> bytes:
+    result = root("CopyObjectResult")
+    _element(result, "LastModified", iso_time(modified_ms))
+    _element(result, "ETag", etag_quoted)
+    return render(result)

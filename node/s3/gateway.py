@@ -35,7 +35,7 @@ from node.api.object_service import ObjectServicer
 from node.api.status import in_process
 from node.auth import policy
 from node.auth.principal import ANONYMOUS, Anonymous, reset_caller, set_caller
-from node.objects import validate
+from node.objects import uploads, validate
 from node.objects.coordinator import Coordinator
 from node.s3 import documents, sigv4
 from node.s3.body import BodyFrames, PutChecks
@@ -60,8 +60,8 @@ _PAST_EVERYTHING = "\U0010ffff"
 _POLICY_RE = re.compile(r"^(?:replicas=(\d{1,2})|ec=(\d{1,2})\+(\d{1,2}))$")
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 # Subresources of a bucket or object this gateway answers; any other one is NotImplemented.
-BUCKET_SUBRESOURCES = frozenset({"location", "acl", "versioning", "delete", "list-type"})
-OBJECT_SUBRESOURCES = frozenset({"partNumber"})
+BUCKET_SUBRESOURCES = frozenset({"location", "acl", "versioning", "delete", "list-type", "uploads"})
+OBJECT_SUBRESOURCES = frozenset({"partNumber", "uploads", "uploadId"})
 # Query parameters that are a request's options, not subresources.
 OPTIONS = frozenset({
     "prefix", "delimiter", "max-keys", "marker", "start-after", "continuation-token", "encoding-type",
@@ -397,18 +397,26 @@ class S3Gateway:
         if acl not in ("private", "bucket-owner-full-control"):
             raise S3Error("NotImplemented", f"object ACL {acl!r} is not supported: objects take their bucket's "
                                             "access (make the bucket public-read instead)")
-        checks = PutChecks(headers, signed, insecure=self._lookup_key is None)
-        size = _declared_size(headers, checks.chunked)
-        if size > self._object_size_bytes_max:
-            raise S3Error("EntityTooLarge", f"the object is {size} bytes; this cluster's limit is "
-                                            f"{self._object_size_bytes_max} bytes (storage.object_size_bytes_max)")
-        header = object_pb2.PutObjectHeader(bucket=bucket, key=key, size_bytes=size,
-                                            content_type=headers.get("content-type", ""))
+        header = object_pb2.PutObjectHeader(bucket=bucket, key=key, content_type=headers.get("content-type", ""))
         header.metadata.update(_user_metadata(headers))
         header.headers.update(_representation_headers(headers))
         redundancy = headers.get(REDUNDANCY_HEADER)
         if redundancy:
             header.policy.CopyFrom(parse_redundancy(redundancy))
+        reply = await self._stream_put(request, headers, signed, principal, header)
+        return web.Response(status=200, headers={"ETag": f'"{reply.object.md5.hex()}"'})
+
+    async def _stream_put(self, request, headers: dict[str, str], signed, principal, header: object_pb2.PutObjectHeader,
+                          *, place: Callable[[], tuple[str, str] | None] = lambda: None,
+                          allow_inline: bool = True) -> object_pb2.PutObjectResponse:
+        """Store the request's body under `header` (ObjectServicer.put), checked as it streams;
+        `place()` runs first on the worker: where the manifest goes when not at the header's key."""
+        checks = PutChecks(headers, signed, insecure=self._lookup_key is None)
+        size = _declared_size(headers, checks.chunked)
+        if size > self._object_size_bytes_max:
+            raise S3Error("EntityTooLarge", f"the object is {size} bytes; this cluster's limit is "
+                                            f"{self._object_size_bytes_max} bytes (storage.object_size_bytes_max)")
+        header.size_bytes = size
         body = BodyFrames(request, asyncio.get_running_loop())
 
         def stream():
@@ -422,9 +430,131 @@ class S3Gateway:
         def annotate(manifest: common_pb2.Manifest) -> None:
             manifest.md5 = checks.md5.digest()
 
-        reply = await self._run(principal, lambda: self._objects.put(stream(), annotate=annotate))
+        def work() -> object_pb2.PutObjectResponse:
+            return self._objects.put(stream(), annotate=annotate, record_at=place(), allow_inline=allow_inline)
+
+        reply = await self._run(principal, work)
         self._metrics.s3_bytes.labels("in").inc(reply.object.size_bytes)
+        return reply
+
+    async def _copy_object(self, request, bucket, key, query, signed, principal) -> web.Response:
+        headers = _lower(request.headers)
+        source_bucket, source_key = _copy_source(headers["x-amz-copy-source"])
+        directive = headers.get("x-amz-metadata-directive", "COPY").upper()
+        if directive not in ("COPY", "REPLACE"):
+            raise S3Error("InvalidArgument", f"x-amz-metadata-directive {directive[:20]!r} is not COPY or REPLACE")
+        if directive == "COPY" and (source_bucket, source_key) == (bucket, key):
+            raise S3Error("InvalidRequest", "this copy request is illegal because it copies an object to itself "
+                                            "without changing it: add x-amz-metadata-directive: REPLACE with the "
+                                            "new metadata")
+        header = object_pb2.PutObjectHeader(bucket=bucket, key=key, content_type=headers.get("content-type", ""))
+        header.metadata.update(_user_metadata(headers))
+        header.headers.update(_representation_headers(headers))
+        redundancy = headers.get(REDUNDANCY_HEADER)
+        if redundancy:
+            header.policy.CopyFrom(parse_redundancy(redundancy))
+        conditions = {name.removeprefix("x-amz-copy-source-"): value for name, value in headers.items()
+                      if name.startswith("x-amz-copy-source-if-")}
+
+        def check(source: common_pb2.Manifest) -> None:
+            try:
+                _check_conditions(conditions, source)
+            except S3Error as err:  # a copy's unmet condition is 412 whichever it is
+                raise S3Error("PreconditionFailed", f"the copy source's {err.message}") from None
+
+        manifest = await self._run(principal, lambda: self._objects.copy(source_bucket, source_key, header,
+                                                                           replace=directive == "REPLACE", check=check))
+        return _xml(documents.copy_result(documents.etag_header(manifest), manifest.created_at_unix_ms))
+
+    # -- multipart uploads ----------------------------------------------------------------------
+
+    async def _create_multipart_upload(self, request, bucket, key, query, signed, principal) -> web.Response:
+        headers = _lower(request.headers)
+        redundancy = headers.get(REDUNDANCY_HEADER)
+        policy = parse_redundancy(redundancy) if redundancy else None
+
+        def work() -> str:
+            self._objects.allow("put", bucket, key)
+            return self._c.uploads.create(bucket, key, content_type=headers.get("content-type", ""),
+                                          metadata=_user_metadata(headers), headers=_representation_headers(headers),
+                                          policy=policy)
+
+        upload_id = await self._run(principal, work)
+        return _xml(documents.initiate_upload(bucket, key, upload_id))
+
+    async def _upload_part(self, request, bucket, key, query, signed, principal) -> web.Response:
+        if "x-amz-copy-source" in request.headers:
+            raise S3Error("NotImplemented", "UploadPartCopy is not implemented yet: upload the part's bytes")
+        number = _part_number(query.get("partNumber", ""))
+        upload_id = query["uploadId"]
+        header = object_pb2.PutObjectHeader(bucket=bucket, key=key)
+
+        def place() -> tuple[str, str]:
+            self._objects.allow("put", bucket, key)
+            record, location = self._c.uploads.part_location(bucket, key, upload_id, number)
+            header.policy.CopyFrom(record.policy)  # every part is stored as the object will be
+            return location
+
+        reply = await self._stream_put(request, _lower(request.headers), signed, principal, header, place=place,
+                                       allow_inline=False)
         return web.Response(status=200, headers={"ETag": f'"{reply.object.md5.hex()}"'})
+
+    async def _complete_multipart_upload(self, request, bucket, key, query, signed, principal) -> web.Response:
+        listed = documents.parse_complete(await self._small_body(request, signed, "CompleteMultipartUpload"))
+        upload_id = query["uploadId"]
+
+        def work() -> common_pb2.Manifest:
+            self._objects.allow("put", bucket, key)
+            return self._c.uploads.complete(bucket, key, upload_id, listed)
+
+        manifest = await self._run(principal, work)
+        location = f"/{bucket}/{urllib.parse.quote(key)}"
+        return _xml(documents.complete_upload(location, bucket, key, documents.etag_header(manifest)))
+
+    async def _abort_multipart_upload(self, request, bucket, key, query, signed, principal) -> web.Response:
+        def work() -> None:
+            self._objects.allow("put", bucket, key)
+            self._c.uploads.abort(bucket, key, query["uploadId"])
+
+        await self._run(principal, work)
+        return web.Response(status=204)
+
+    async def _list_parts(self, request, bucket, key, query, signed, principal) -> web.Response:
+        upload_id = query["uploadId"]
+        after = _part_number(query["part-number-marker"], allow_zero=True) if query.get("part-number-marker") else 0
+        limit = _max_keys(query.get("max-parts"), "max-parts")
+
+        def work():
+            self._objects.allow("put", bucket, key)
+            record = self._c.uploads.record(bucket, key, upload_id)
+            parts, truncated = self._c.uploads.parts(bucket, key, upload_id, after=after, limit=limit)
+            return record, parts, truncated
+
+        record, parts, truncated = await self._run(principal, work)
+        owner = getattr(principal, "tenant", "") or ""
+        return _xml(documents.list_parts(bucket, key, upload_id, parts, after=after, limit=limit,
+                                         truncated=truncated, owner_tenant=owner,
+                                         encoding_type=query.get("encoding-type", "")))
+
+    async def _list_multipart_uploads(self, request, bucket, key, query, signed, principal) -> web.Response:
+        if query.get("delimiter"):
+            raise S3Error("NotImplemented", "ListMultipartUploads with a delimiter is not implemented; list by "
+                                            "prefix")
+        prefix = query.get("prefix", "")
+        limit = _max_keys(query.get("max-uploads"), "max-uploads")
+        key_marker = query.get("key-marker", "")
+        upload_id_marker = query.get("upload-id-marker", "")
+
+        def work():
+            self._allow_bucket("list", bucket)
+            return self._c.uploads.list(bucket, prefix=prefix, key_marker=key_marker,
+                                        upload_id_marker=upload_id_marker, limit=limit)
+
+        uploads, truncated = await self._run(principal, work)
+        owner = getattr(principal, "tenant", "") or ""
+        return _xml(documents.list_uploads(bucket, uploads, prefix=prefix, key_marker=key_marker,
+                                           upload_id_marker=upload_id_marker, limit=limit, truncated=truncated,
+                                           owner_tenant=owner, encoding_type=query.get("encoding-type", "")))
 
     async def _head_object(self, request, bucket, key, query, signed, principal) -> web.StreamResponse:
         return await self._get_object(request, bucket, key, query, signed, principal, head=True)
@@ -435,16 +565,16 @@ class S3Gateway:
         if overrides and signed is None and self._lookup_key is not None:
             raise S3Error("InvalidRequest", "response-* overrides need a signed request (S3 refuses them to "
                                             "anonymous ones)")
-        part = query.get("partNumber")
-        if part is not None and part != "1":
-            raise S3Error("InvalidPartNumber", f"part {part} does not exist: this object was stored in one part",
-                          status=416)
+        part = _part_number(query["partNumber"]) if "partNumber" in query else None
         wanted = None if part is not None else _parse_range(request.headers.get("range", ""))
 
         def work():
+            nonlocal wanted
             self._objects.allow("stat" if head else "get", bucket, key)
+            if part is not None:
+                wanted = _part_range(self._c.current_manifest(bucket, key), part)
             if head:
-                return self._c.current_manifest(bucket, key), 0, 0, iter(())
+                return self._c.current_manifest(bucket, key), wanted[0] if wanted else 0, 0, iter(())
             start, length = wanted if wanted is not None else (None, None)
             try:
                 manifest, start, length, payload, _ = self._c.get_object(bucket, key, start, length)
@@ -463,15 +593,17 @@ class S3Gateway:
             raise
         response_headers = _object_headers(manifest)
         response_headers.update(overrides)
-        ranged = wanted is not None and not head
+        ranged = wanted is not None and (not head or part is not None)
+        if head and part is not None:
+            start, length = wanted[0], wanted[1]
         status = 206 if ranged else 200
         if ranged:
             response_headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{manifest.size_bytes}"
         if part is not None:
-            response_headers["x-amz-mp-parts-count"] = "1"
+            response_headers["x-amz-mp-parts-count"] = str(manifest.part_count or 1)
         response_headers["x-amz-request-id"] = request["s3_request_id"]
         response = web.StreamResponse(status=status, headers=response_headers)
-        response.content_length = manifest.size_bytes if head else length
+        response.content_length = length if ranged else manifest.size_bytes if head else length
         await response.prepare(request)
         request["s3_prepared"] = True
         if head:
@@ -520,15 +652,25 @@ def _operation(method: str, bucket: str, key: str, query: dict[str, str], header
             ("HEAD", frozenset()): "head_bucket", ("GET", frozenset({"location"})): "get_bucket_location",
             ("GET", frozenset({"acl"})): "get_bucket_acl", ("PUT", frozenset({"acl"})): "put_bucket_acl",
             ("GET", frozenset({"versioning"})): "get_bucket_versioning", ("POST", frozenset({"delete"})): "delete_objects",
+            ("GET", frozenset({"uploads"})): "list_multipart_uploads",
         }
         return table.get((method, frozenset(subresources)), "not_implemented")
     if subresources - OBJECT_SUBRESOURCES:
         return "not_implemented"
+    multipart = {
+        ("POST", frozenset({"uploads"})): "create_multipart_upload",
+        ("PUT", frozenset({"partNumber", "uploadId"})): "upload_part",
+        ("POST", frozenset({"uploadId"})): "complete_multipart_upload",
+        ("DELETE", frozenset({"uploadId"})): "abort_multipart_upload",
+        ("GET", frozenset({"uploadId"})): "list_parts",
+    }
+    if (method, frozenset(subresources)) in multipart:
+        return multipart[(method, frozenset(subresources))]
+    if subresources - {"partNumber"} or (subresources and method not in ("GET", "HEAD")):
+        return "not_implemented"
     if method == "PUT" and "x-amz-copy-source" in headers:
-        return "not_implemented"
+        return "copy_object"
     table = {"PUT": "put_object", "GET": "get_object", "HEAD": "head_object", "DELETE": "delete_object"}
-    if "partNumber" in subresources and method not in ("GET", "HEAD"):
-        return "not_implemented"
     return table.get(method, "not_implemented")
 
 
@@ -636,6 +778,27 @@ def _parse_range(text: str) -> tuple[int, int | None] | None:
     return start, end - start + 1
 
 
+def _copy_source(text: str) -> tuple[str, str]:
+    """(bucket, key) of an x-amz-copy-source header: `/bucket/key` or `bucket/key`, URL-encoded."""
+    path, _, version = text.partition("?")
+    if version and version not in ("versionId=null",):
+        raise S3Error("NotImplemented", "copying a version of an object (versionId) is not supported: versioning "
+                                        "is not enabled on this endpoint")
+    bucket, _, key = _decode(path).lstrip("/").partition("/")
+    if not bucket or not key:
+        raise S3Error("InvalidArgument", f"x-amz-copy-source {text[:80]!r} is not /BUCKET/KEY")
+    return bucket, key
+
+
+def _part_range(manifest: common_pb2.Manifest, part: int) -> tuple[int, int]:
+    """(start, length) of part `part` of an object (an object put whole is its own part 1)."""
+    sizes = list(manifest.part_sizes_bytes) or [manifest.size_bytes]
+    if part > len(sizes):
+        raise S3Error("InvalidPartNumber", f"part {part} does not exist: the object has {len(sizes)} "
+                                           f"part{'s' if len(sizes) > 1 else ''}", status=416)
+    return sum(sizes[:part - 1]), sizes[part - 1]
+
+
 def _etags(text: str) -> list[str]:
     return [part.strip().removeprefix("W/").strip('"') for part in text.split(",") if part.strip()]
 
@@ -672,12 +835,19 @@ def _check_conditions(headers, manifest: common_pb2.Manifest) -> None:
             raise S3Error("NotModified", "not modified", headers={"ETag": f'"{tag}"'})
 
 
-def _max_keys(text: str | None) -> int:
+def _max_keys(text: str | None, name: str = "max-keys") -> int:
     if text is None:
         return LIST_KEYS_MAX
     if not text.isdigit():
-        raise S3Error("InvalidArgument", f"max-keys {text[:20]!r} is not a whole number")
+        raise S3Error("InvalidArgument", f"{name} {text[:20]!r} is not a whole number")
     return min(int(text), LIST_KEYS_MAX)
+
+
+def _part_number(text: str, *, allow_zero: bool = False) -> int:
+    if not text.isdigit() or not (0 if allow_zero else 1) <= int(text) <= uploads.PART_NUMBER_MAX:
+        raise S3Error("InvalidArgument", f"part number {text[:20]!r} is not a whole number from 1 to "
+                                         f"{uploads.PART_NUMBER_MAX}")
+    return int(text)
 
 
 def _common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
@@ -717,6 +887,14 @@ def s3_error(err: errors.RingstoreError, *, key_context: bool) -> S3Error:
         return S3Error("NoSuchBucket", message)
     if isinstance(err, errors.NoSuchKey):
         return S3Error("NoSuchKey", message)
+    if isinstance(err, errors.NoSuchUpload):
+        return S3Error("NoSuchUpload", message)
+    if isinstance(err, errors.InvalidPart):
+        return S3Error("InvalidPart", message)
+    if isinstance(err, errors.InvalidPartOrder):
+        return S3Error("InvalidPartOrder", message)
+    if isinstance(err, errors.EntityTooSmall):
+        return S3Error("EntityTooSmall", message)
     if isinstance(err, errors.NotFound):
         return S3Error("NoSuchKey" if key_context else "NoSuchBucket", message)
     if isinstance(err, errors.BucketNotEmpty):

@@ -95,7 +95,8 @@ def object_info_from_pb(pb: object_pb2.ObjectInfo) -> ObjectInfo:
         inline=pb.inline,
         policy=policy_text(pb.policy),
         ec=_policy_ec(pb.policy),
-        etag=pb.md5.hex() if pb.md5 else (pb.blake3[:16].hex() + "-1" if pb.blake3 else ""),
+        etag=(pb.md5.hex() + (f"-{pb.part_count}" if pb.part_count else "")) if pb.md5 else
+             (pb.blake3[:16].hex() + "-1" if pb.blake3 else ""),
         headers=dict(pb.headers),
     )
 

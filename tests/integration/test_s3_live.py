@@ -7,10 +7,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import http.client
 import json
 import os
 import ssl
+import time
 import urllib.error
 import urllib.request
 
@@ -374,3 +376,186 @@ def test_an_insecure_cluster_serves_plain_http_s3(cluster_factory):
     data = os.urandom(2 * 1024 * 1024)
     first.put_object(Bucket="plain", Key="k", Body=data)
     assert second.get_object(Bucket="plain", Key="k")["Body"].read() == data
+
+
+MIB = 1024 * 1024
+
+
+def _parts(data: bytes, part_bytes: int) -> list[bytes]:
+    return [data[i:i + part_bytes] for i in range(0, len(data), part_bytes)]
+
+
+def test_boto3_multipart_transfer_and_part_reads(s3):
+    """boto3's own transfer manager splits a 22 MiB file into parts, in parallel; the object reads
+    back whole, by range and by part, and its ETag is S3's md5-of-md5s-N."""
+    from boto3.s3.transfer import TransferConfig
+
+    _, clients, _ = s3
+    data = os.urandom(22 * MIB)
+    config = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB, max_concurrency=4)
+    clients[0].upload_fileobj(io.BytesIO(data), "s3-data", "mp/boto3", Config=config)
+    head = clients[1].head_object(Bucket="s3-data", Key="mp/boto3")
+    expected = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in _parts(data, 5 * MIB))).hexdigest()
+    assert head["ETag"] == f'"{expected}-5"' and head["ContentLength"] == len(data)
+    assert clients[2].get_object(Bucket="s3-data", Key="mp/boto3")["Body"].read() == data
+    second = clients[2].get_object(Bucket="s3-data", Key="mp/boto3", PartNumber=2)
+    assert second["Body"].read() == data[5 * MIB:10 * MIB] and second["PartsCount"] == 5
+    assert clients[1].get_object(Bucket="s3-data", Key="mp/boto3", Range="bytes=10485750-10485769")[
+        "Body"].read() == data[10485750:10485770]
+    out = io.BytesIO()
+    clients[1].download_fileobj("s3-data", "mp/boto3", out, Config=config)
+    assert out.getvalue() == data
+    # The upload's records are gone: nothing is listed as unfinished.
+    assert not clients[0].list_multipart_uploads(Bucket="s3-data").get("Uploads")
+
+
+def test_multipart_errors_listing_and_abort(s3):
+    _, clients, _ = s3
+    c = clients[0]
+    upload = c.create_multipart_upload(Bucket="s3-data", Key="mp/errors")["UploadId"]
+    small = [c.upload_part(Bucket="s3-data", Key="mp/errors", UploadId=upload, PartNumber=n, Body=b"x" * 10)["ETag"]
+             for n in (1, 2)]
+    listed = clients[1].list_multipart_uploads(Bucket="s3-data", Prefix="mp/")["Uploads"]
+    assert [(u["Key"], u["UploadId"]) for u in listed] == [("mp/errors", upload)]
+    parts = clients[2].list_parts(Bucket="s3-data", Key="mp/errors", UploadId=upload)["Parts"]
+    assert [(p["PartNumber"], p["ETag"], p["Size"]) for p in parts] == [(1, small[0], 10), (2, small[1], 10)]
+
+    def complete(parts):
+        return c.complete_multipart_upload(Bucket="s3-data", Key="mp/errors", UploadId=upload,
+                                           MultipartUpload={"Parts": parts})
+
+    for parts, code in [
+        ([{"PartNumber": 1, "ETag": small[0]}, {"PartNumber": 2, "ETag": small[1]}], "EntityTooSmall"),
+        ([{"PartNumber": 1, "ETag": '"00000000000000000000000000000000"'}], "InvalidPart"),
+        ([{"PartNumber": 3, "ETag": small[0]}], "InvalidPart"),
+        ([{"PartNumber": 2, "ETag": small[1]}, {"PartNumber": 1, "ETag": small[0]}], "InvalidPartOrder"),
+    ]:
+        with pytest.raises(ClientError) as info:
+            complete(parts)
+        assert error_code(info) == (code, 400), parts
+    clients[1].abort_multipart_upload(Bucket="s3-data", Key="mp/errors", UploadId=upload)
+    with pytest.raises(ClientError) as info:
+        c.upload_part(Bucket="s3-data", Key="mp/errors", UploadId=upload, PartNumber=3, Body=b"late")
+    assert error_code(info) == ("NoSuchUpload", 404)
+    with pytest.raises(ClientError) as info:
+        complete([{"PartNumber": 1, "ETag": small[0]}])
+    assert error_code(info) == ("NoSuchUpload", 404)
+    assert not c.list_multipart_uploads(Bucket="s3-data").get("Uploads")
+    with pytest.raises(ClientError) as info:
+        c.head_object(Bucket="s3-data", Key="mp/errors")
+    assert error_code(info)[1] == 404
+
+
+def test_a_multipart_upload_outlives_the_node_it_started_on(cluster_factory, session_operator):
+    """100 MiB in 5 MiB parts: half through node-1, which is then killed -9; the rest, and the
+    completion, through node-2; every byte reads back through node-3."""
+    cluster = cluster_factory(nodes=4)
+    nodes = list(cluster.nodes.values())
+    first = s3_client(nodes[0], session_operator)
+    second = s3_client(nodes[1], session_operator, retries={"max_attempts": 8, "mode": "standard"})
+    first.create_bucket(Bucket="resume")
+    data = os.urandom(100 * MIB)
+    parts = _parts(data, 5 * MIB)
+    upload = first.create_multipart_upload(Bucket="resume", Key="big.bin")["UploadId"]
+    etags = {}
+    for number, part in enumerate(parts[:10], start=1):
+        etags[number] = first.upload_part(Bucket="resume", Key="big.bin", UploadId=upload, PartNumber=number,
+                                          Body=part)["ETag"]
+    cluster.kill(nodes[0].node_id)
+    cluster.wait_state(nodes[0].node_id, "DOWN", observers=[n.node_id for n in nodes[1:]], timeout_s=30)
+    listed = second.list_parts(Bucket="resume", Key="big.bin", UploadId=upload)["Parts"]
+    assert {p["PartNumber"]: p["ETag"] for p in listed} == etags
+    for number, part in enumerate(parts[10:], start=11):
+        etags[number] = second.upload_part(Bucket="resume", Key="big.bin", UploadId=upload, PartNumber=number,
+                                           Body=part)["ETag"]
+    done = second.complete_multipart_upload(
+        Bucket="resume", Key="big.bin", UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etags[n]} for n in sorted(etags)]})
+    assert done["ETag"].endswith('-20"')
+    body = s3_client(nodes[2], session_operator).get_object(Bucket="resume", Key="big.bin")["Body"].read()
+    assert hashlib.sha256(body).digest() == hashlib.sha256(data).digest()
+
+
+def test_an_abandoned_upload_is_aborted_after_its_age(cluster_factory, session_operator):
+    cluster = cluster_factory(nodes=3, settings={"repair.upload_max_age_s": "2"})
+    client = s3_client(next(iter(cluster.nodes.values())), session_operator)
+    client.create_bucket(Bucket="abandoned")
+    upload = client.create_multipart_upload(Bucket="abandoned", Key="left")["UploadId"]
+    client.upload_part(Bucket="abandoned", Key="left", UploadId=upload, PartNumber=1, Body=os.urandom(MIB))
+    deadline = time.monotonic() + 60
+    while client.list_multipart_uploads(Bucket="abandoned").get("Uploads"):
+        assert time.monotonic() < deadline, "the abandoned upload was not aborted within 60 s"
+        time.sleep(0.5)
+    with pytest.raises(ClientError) as info:
+        client.list_parts(Bucket="abandoned", Key="left", UploadId=upload)
+    assert error_code(info) == ("NoSuchUpload", 404)
+
+
+def test_copy_object_shares_or_restores_chunks_and_keeps_its_conditions(s3):
+    cluster, clients, operator = s3
+    c = clients[0]
+    data = os.urandom(9 * MIB)
+    put = c.put_object(Bucket="s3-data", Key="copy/src", Body=data, ContentType="text/x-src", Metadata={"a": "1"})
+    same = clients[1].copy_object(Bucket="s3-data", Key="copy/same", CopySource="s3-data/copy/src")
+    assert same["CopyObjectResult"]["ETag"] == put["ETag"]
+    head = clients[2].head_object(Bucket="s3-data", Key="copy/same")
+    assert head["ContentType"] == "text/x-src" and head["Metadata"] == {"a": "1"}
+    replaced = c.copy_object(Bucket="s3-data", Key="copy/replaced", CopySource={"Bucket": "s3-data", "Key": "copy/src"},
+                             MetadataDirective="REPLACE", Metadata={"b": "2"}, ContentType="text/x-new")
+    assert replaced["CopyObjectResult"]["ETag"] == put["ETag"]
+    head = clients[1].head_object(Bucket="s3-data", Key="copy/replaced")
+    assert head["ContentType"] == "text/x-new" and head["Metadata"] == {"b": "2"}
+    with cluster.client(credentials=operator) as native:
+        native.create_bucket("s3-ec", ec=(2, 1))
+    # Into a bucket of another policy: the chunks are read and stored again under ec=2+1.
+    c.copy_object(Bucket="s3-ec", Key="moved", CopySource="s3-data/copy/src")
+    with cluster.client(credentials=operator) as native:
+        assert native.stat("s3-ec", "moved").info.policy == "ec=2+1"
+    for bucket, key in [("s3-data", "copy/same"), ("s3-data", "copy/replaced"), ("s3-ec", "moved")]:
+        assert clients[2].get_object(Bucket=bucket, Key=key)["Body"].read() == data, key
+    with pytest.raises(ClientError) as info:
+        c.copy_object(Bucket="s3-data", Key="copy/src", CopySource="s3-data/copy/src")
+    assert error_code(info) == ("InvalidRequest", 400)
+    with pytest.raises(ClientError) as info:
+        c.copy_object(Bucket="s3-data", Key="copy/x", CopySource="s3-data/copy/src", CopySourceIfMatch='"ffff"')
+    assert error_code(info) == ("PreconditionFailed", 412)
+    with pytest.raises(ClientError) as info:
+        c.copy_object(Bucket="s3-data", Key="copy/x", CopySource="s3-data/copy/nothing")
+    assert error_code(info) == ("NoSuchKey", 404)
+
+
+def _metric_total(cluster, name: str) -> float:
+    total = 0.0
+    for node in cluster.nodes.values():
+        with urllib.request.urlopen(f"http://{node.metrics_address}/metrics", timeout=10) as answer:
+            for line in answer.read().decode().splitlines():
+                if line.startswith(name + " ") or line.startswith(name + "{"):
+                    total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_garbage_collection_keeps_what_a_completed_upload_and_a_copy_share(cluster_factory, session_operator):
+    """The parts' records and the copy's source are deleted; once collection has released every
+    reference they held, no copy was deleted and both objects read back whole."""
+    cluster = cluster_factory(nodes=3, settings={"repair.gc_grace_s": "8"})
+    client = s3_client(next(iter(cluster.nodes.values())), session_operator)
+    client.create_bucket(Bucket="kept")
+    parts = [os.urandom(5 * MIB), os.urandom(MIB)]
+    upload = client.create_multipart_upload(Bucket="kept", Key="stitched")["UploadId"]
+    etags = [client.upload_part(Bucket="kept", Key="stitched", UploadId=upload, PartNumber=n, Body=part)["ETag"]
+             for n, part in enumerate(parts, start=1)]
+    client.complete_multipart_upload(Bucket="kept", Key="stitched", UploadId=upload, MultipartUpload={
+        "Parts": [{"PartNumber": n, "ETag": etag} for n, etag in enumerate(etags, start=1)]})
+    source = os.urandom(3 * MIB)
+    client.put_object(Bucket="kept", Key="source", Body=source)
+    client.copy_object(Bucket="kept", Key="copy", CopySource="kept/source")
+    client.delete_object(Bucket="kept", Key="source")
+    # 5 MiB + 1 MiB of parts in 4 MiB chunks (3 chunks) and the 3 MiB source (1 chunk), 3 copies each.
+    wanted = (3 + 1) * 3
+    deadline = time.monotonic() + 120
+    while _metric_total(cluster, "ringstore_gc_references_released_total") < wanted:
+        assert time.monotonic() < deadline, "garbage collection released too few references within 120 s"
+        time.sleep(1)
+    assert _metric_total(cluster, "ringstore_gc_copies_deleted_total") == 0
+    assert client.get_object(Bucket="kept", Key="stitched")["Body"].read() == b"".join(parts)
+    assert client.get_object(Bucket="kept", Key="copy")["Body"].read() == source

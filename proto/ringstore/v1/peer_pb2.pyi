@@ -287,6 +287,20 @@ class ReleaseShareResponse(_message.Message):
     references_left: int
     def __init__(self, deleted: _Optional[bool] = ..., references_left: _Optional[int] = ...) -> None: ...
 
+class AddReferencesRequest(_message.Message):
+    __slots__ = ("shares", "ref")
+    SHARES_FIELD_NUMBER: _ClassVar[int]
+    REF_FIELD_NUMBER: _ClassVar[int]
+    shares: _containers.RepeatedCompositeFieldContainer[ShareRef]
+    ref: _common_pb2.ObjectRef
+    def __init__(self, shares: _Optional[_Iterable[_Union[ShareRef, _Mapping]]] = ..., ref: _Optional[_Union[_common_pb2.ObjectRef, _Mapping]] = ...) -> None: ...
+
+class AddReferencesResponse(_message.Message):
+    __slots__ = ("held",)
+    HELD_FIELD_NUMBER: _ClassVar[int]
+    held: _containers.RepeatedScalarFieldContainer[bool]
+    def __init__(self, held: _Optional[_Iterable[bool]] = ...) -> None: ...
+
 class PrepareBucketRequest(_message.Message):
     __slots__ = ("tenant", "name", "ballot")
     TENANT_FIELD_NUMBER: _ClassVar[int]

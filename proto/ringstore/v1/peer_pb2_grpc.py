@@ -109,6 +109,11 @@ class PeerServiceStub:
                 request_serializer=ringstore_dot_v1_dot_peer__pb2.ReleaseShareRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_peer__pb2.ReleaseShareResponse.FromString,
                 _registered_method=True)
+        self.AddReferences = channel.unary_unary(
+                '/ringstore.v1.PeerService/AddReferences',
+                request_serializer=ringstore_dot_v1_dot_peer__pb2.AddReferencesRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_peer__pb2.AddReferencesResponse.FromString,
+                _registered_method=True)
         self.PrepareBucket = channel.unary_unary(
                 '/ringstore.v1.PeerService/PrepareBucket',
                 request_serializer=ringstore_dot_v1_dot_peer__pb2.PrepareBucketRequest.SerializeToString,
@@ -262,6 +267,14 @@ class PeerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddReferences(self, request, context):
+        """Record one more object version on copies this node holds (a completed multipart upload's
+        object on its parts' copies); a copy not held here is answered as such, never created.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PrepareBucket(self, request, context):
         """Bucket register, phase 1: promise to refuse lower ballots for one bucket name and
         answer the record accepted so far.
@@ -400,6 +413,11 @@ def add_PeerServiceServicer_to_server(servicer, server):
                     servicer.ReleaseShare,
                     request_deserializer=ringstore_dot_v1_dot_peer__pb2.ReleaseShareRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_peer__pb2.ReleaseShareResponse.SerializeToString,
+            ),
+            'AddReferences': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddReferences,
+                    request_deserializer=ringstore_dot_v1_dot_peer__pb2.AddReferencesRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_peer__pb2.AddReferencesResponse.SerializeToString,
             ),
             'PrepareBucket': grpc.unary_unary_rpc_method_handler(
                     servicer.PrepareBucket,
@@ -847,6 +865,33 @@ class PeerService:
             '/ringstore.v1.PeerService/ReleaseShare',
             ringstore_dot_v1_dot_peer__pb2.ReleaseShareRequest.SerializeToString,
             ringstore_dot_v1_dot_peer__pb2.ReleaseShareResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddReferences(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.PeerService/AddReferences',
+            ringstore_dot_v1_dot_peer__pb2.AddReferencesRequest.SerializeToString,
+            ringstore_dot_v1_dot_peer__pb2.AddReferencesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -150,7 +150,7 @@ def _exports(cluster: LocalCluster) -> str:
     if cluster.s3_endpoint():
         config_path, credentials_path = cluster.write_aws_profile()
         lines += [f"export AWS_CONFIG_FILE={config_path}", f"export AWS_SHARED_CREDENTIALS_FILE={credentials_path}",
-                  "export AWS_PROFILE=ringstore"]
+                  "export AWS_PROFILE=ringstore", f"export RINGSTORE_S3_ENDPOINT={cluster.s3_endpoint()}"]
         if cluster.ca_file:
             # The profile names the CA too, but an AWS_CA_BUNDLE already exported would win over it.
             lines.append(f"export AWS_CA_BUNDLE={cluster.ca_file}")

@@ -489,7 +489,7 @@ class NodeDaemon:
                             lookup_key=self._lookup_key if self.tls else None, region=cfg.s3_region,
                             domain=cfg.s3_domain, health=self._s3_health,
                             object_size_bytes_max=cfg.storage.object_size_bytes_max, wall_ms=self.clock.wall_ms,
-                            ssl_context=context)
+                            ssl_context=context, check_link=self._check_link if self.tls else None)
         try:
             self.s3_address = self.s3.start(cfg.s3_listen_address)
         except OSError as err:

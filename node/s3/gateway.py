@@ -34,18 +34,21 @@ from node import errors, store
 from node.api.object_service import ObjectServicer
 from node.api.status import in_process
 from node.auth import policy
-from node.auth.principal import ANONYMOUS, Anonymous, reset_caller, set_caller
+from node.auth.principal import ANONYMOUS, Anonymous, LinkHolder, reset_caller, set_caller
 from node.objects import uploads, validate
 from node.objects.coordinator import Coordinator
 from node.s3 import documents, sigv4
 from node.s3.body import BodyFrames, PutChecks
 from node.s3.errors import S3Error
 from node.s3.server import S3Server
+from ringstore.auth.links import LinkError
 from ringstore.v1 import common_pb2, object_pb2
 
 log = logging.getLogger("ringstore.s3")
 
 REDUNDANCY_HEADER = "x-ringstore-redundancy"
+# The query parameter that carries a share link's token (nodectl share prints such URLs).
+LINK_PARAMETER = "x-ringstore-link"
 META_PREFIX = "x-amz-meta-"
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"
 # Most keys one DeleteObjects request names (S3's limit).
@@ -69,6 +72,7 @@ OPTIONS = frozenset({
     "response-cache-control", "response-content-disposition", "response-content-encoding",
     "x-id", "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders",
     "X-Amz-Signature", "X-Amz-Content-Sha256", "X-Amz-Security-Token", "x-amz-user-agent", "optional-object-attributes",
+    "x-ringstore-link",
 })
 RESPONSE_OVERRIDES = {f"response-{name}": name for name in (
     "content-type", "content-language", "expires", "cache-control", "content-disposition", "content-encoding")}
@@ -80,7 +84,8 @@ class S3Gateway:
 
     def __init__(self, *, objects: ObjectServicer, coordinator: Coordinator, metrics,
                  lookup_key: Callable | None, region: str, domain: str, health: Callable[[], tuple[bool, dict]],
-                 object_size_bytes_max: int, wall_ms: Callable[[], int], ssl_context=None) -> None:
+                 object_size_bytes_max: int, wall_ms: Callable[[], int], ssl_context=None,
+                 check_link: Callable[[str], LinkHolder] | None = None) -> None:
         self._objects = objects
         self._c = coordinator
         self._metrics = metrics
@@ -90,6 +95,8 @@ class S3Gateway:
         self._health = health
         self._object_size_bytes_max = object_size_bytes_max
         self._wall_ms = wall_ms
+        # check_link(token) -> the share link's holder, or LinkError (node/auth/links.py); None: no links.
+        self._check_link = check_link
         self._server = S3Server(self.handle, ssl_context=ssl_context)
 
     def start(self, address: str) -> str:
@@ -117,7 +124,10 @@ class S3Gateway:
                 response = await self._health_response()
             else:
                 operation = _operation(request.method, bucket, key, query, request.headers)
-                signed, principal = await self._authenticate(request, raw_path, raw_query)
+                if LINK_PARAMETER in query:
+                    signed, principal = None, await self._link_holder(request, operation, query)
+                else:
+                    signed, principal = await self._authenticate(request, raw_path, raw_query)
                 response = await getattr(self, "_" + operation)(request, bucket, key, query, signed, principal)
         except (ConnectionResetError, asyncio.CancelledError):
             self._metrics.s3_requests.labels(operation, "disconnected").inc()
@@ -201,6 +211,27 @@ class S3Gateway:
             raise S3Error("InvalidAccessKeyId", f"access key {record.key_id} expired at {record.expires_at_text}: "
                                                 "ask the operator for a new key (nodectl admin key create)")
         return signed, record
+
+    async def _link_holder(self, request: web.Request, operation: str, query: dict[str, str]) -> LinkHolder:
+        """The caller a share link in the query stands for: it may get or head its one object."""
+        if self._check_link is None:
+            raise S3Error("AccessDenied", "this node serves no share links (it runs --insecure)")
+        if "authorization" in request.headers or "X-Amz-Signature" in query:
+            raise S3Error("InvalidRequest", "a request carries a share link or a signature, not both")
+        if operation not in ("get_object", "head_object"):
+            raise S3Error("AccessDenied", "a share link only reads its object: GET or HEAD it")
+
+        def check() -> LinkHolder:
+            try:
+                return self._check_link(query[LINK_PARAMETER])
+            except LinkError as err:
+                self._metrics.auth_failures.labels(err.reason).inc()
+                raise S3Error("AccessDenied", err.message) from None
+            except (errors.Unauthenticated, errors.Unavailable) as err:
+                raise S3Error("AccessDenied" if isinstance(err, errors.Unauthenticated) else "ServiceUnavailable",
+                              f"cannot check the share link: {err}") from None
+
+        return await self._server.run_blocking(check)
 
     async def _run(self, principal, fn: Callable, *args):
         """`fn(*args)` on a worker thread, as `principal` (node/auth/principal.py)."""
@@ -576,6 +607,11 @@ class S3Gateway:
             if head:
                 return self._c.current_manifest(bucket, key), wanted[0] if wanted else 0, 0, iter(())
             start, length = wanted if wanted is not None else (None, None)
+            if isinstance(principal, LinkHolder):
+                if start is not None and start < 0:
+                    size = self._c.current_manifest(bucket, key).size_bytes
+                    start, length = max(0, size + start), None
+                start, length = policy.link_range(start, length)
             try:
                 manifest, start, length, payload, _ = self._c.get_object(bucket, key, start, length)
             except errors.OutOfRange:
@@ -593,7 +629,9 @@ class S3Gateway:
             raise
         response_headers = _object_headers(manifest)
         response_headers.update(overrides)
-        ranged = wanted is not None and (not head or part is not None)
+        # A share link limited to part of its object answers that part even to a get that named no range.
+        ranged = (wanted is not None and (not head or part is not None)) or (
+            not head and (start, length) != (0, manifest.size_bytes))
         if head and part is not None:
             start, length = wanted[0], wanted[1]
         status = 206 if ranged else 200

@@ -56,6 +56,8 @@ from urllib.parse import quote, unquote_to_bytes
 
 import awscrt.checksums
 
+from ringstore.auth import s3sign
+
 from node.s3.errors import S3Error
 
 SERVICE = "s3"
@@ -95,11 +97,9 @@ class Signed:
 
 
 def sign_request_key(secret: str, date: str, region: str, service: str = SERVICE) -> bytes:
-    """The SigV4 signing key: HMAC chain of the scope over "AWS4" + secret."""
-    key = ("AWS4" + secret).encode()
-    for part in (date, region, service, _TERMINATOR):
-        key = _hmac(key, part)
-    return key
+    """The SigV4 signing key: HMAC chain of the scope over "AWS4" + secret (ringstore.auth.s3sign,
+    which clients' presigned URLs are made with too)."""
+    return s3sign.signing_key(secret, date, region, service)
 
 
 def verify(method: str, raw_path: str, raw_query: str, headers: Mapping[str, str], *,

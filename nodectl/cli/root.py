@@ -42,6 +42,7 @@ from nodectl.cli.objects import (
 )
 from nodectl.cli.repair import repair_group
 from nodectl.cli.scrub import scrub_group
+from nodectl.cli.presign import presign_command
 from nodectl.cli.share import share_group
 from nodectl.cli.tls import tls_group
 from nodectl.client import RETRIES_MAX_LIMIT
@@ -157,3 +158,4 @@ main.add_command(bucket_group)
 main.add_command(usage_command)
 admin_group.add_command(quota_group)
 main.add_command(share_group)
+main.add_command(presign_command)

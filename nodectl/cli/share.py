@@ -14,6 +14,8 @@ can be called `ls`, names being 3 to 63 characters; a bucket called `revoke` is 
 
 from __future__ import annotations
 
+import urllib.parse
+
 import datetime
 
 import click
@@ -51,17 +53,21 @@ def share_group() -> None:
 @click.option("--range", "byte_range", default=None, metavar="START-END",
               help="Only bytes START..END (inclusive); START- to the end.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (with the token, this once).")
+@click.option("--endpoint", envvar="RINGSTORE_S3_ENDPOINT", default=None, metavar="URL",
+              help="A node's S3 port (else RINGSTORE_S3_ENDPOINT): also print the link as a URL any HTTP "
+                   "client (curl, a browser) can read.")
 @click.pass_obj
 def share_create(settings: _Settings, target: str, expires_in: str | None, byte_range: str | None,
-                 as_json: bool) -> None:
-    """Make a link to BUCKET/KEY and print its token (shown once)."""
+                 as_json: bool, endpoint: str | None) -> None:
+    """Make a link to BUCKET/KEY and print its token (shown once), and its URL on an S3 port."""
     bucket, key = split_bucket_key(target)
     start, length = (None, None) if byte_range is None else parse_range(byte_range)
     with settings.client() as client:
         made = client.create_share_link(bucket, key, expires_in=expires_in, range_start_bytes=start,
                                         range_length_bytes=length)
+    url = link_url(endpoint, bucket, key, made.token) if endpoint else ""
     if as_json:
-        _print_json({**made.link.to_dict(), "token": made.token})
+        _print_json({**made.link.to_dict(), "token": made.token, **({"url": url} if url else {})})
         return
     link = made.link
     left_s = (link.expires_at_unix_ms - settings.clock.unix_ms()) / 1000
@@ -69,6 +75,15 @@ def share_create(settings: _Settings, target: str, expires_in: str | None, byte_
                f"{_utc(link.expires_at_unix_ms)} UTC (in {duration_text(max(0.0, left_s))})")
     click.echo("token (shown once; whoever holds it can read the object until then: nodectl get --link TOKEN OUT):")
     click.echo(made.token)
+    if url:
+        click.echo("URL (the same link over HTTPS: curl, a browser):")
+        click.echo(url)
+
+
+def link_url(endpoint: str, bucket: str, key: str, token: str) -> str:
+    """The share link as a URL of a node's S3 port (node/s3/gateway.py reads x-ringstore-link)."""
+    return (f"{endpoint.rstrip('/')}/{urllib.parse.quote(bucket, safe='')}/{urllib.parse.quote(key, safe='/')}"
+            f"?x-ringstore-link={urllib.parse.quote(token, safe='')}")
 
 
 @share_group.command("ls")

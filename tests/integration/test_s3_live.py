@@ -5,6 +5,7 @@ one node of a TLS cluster."""
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import hmac
 import io
@@ -13,6 +14,7 @@ import json
 import os
 import ssl
 import time
+import unittest.mock
 import urllib.error
 import urllib.request
 
@@ -559,3 +561,159 @@ def test_garbage_collection_keeps_what_a_completed_upload_and_a_copy_share(clust
     assert _metric_total(cluster, "ringstore_gc_copies_deleted_total") == 0
     assert client.get_object(Bucket="kept", Key="stitched")["Body"].read() == b"".join(parts)
     assert client.get_object(Bucket="kept", Key="copy")["Body"].read() == source
+
+
+def _raw(node, method: str, path: str, credentials: Credentials, *, body: bytes = b"", signed_sha256: str | None = None,
+         when=None) -> tuple[int, str]:
+    """A request signed by botocore's signer, sent with http.client: (status, body). `signed_sha256`
+    overrides the payload hash it signs; `when` the signing time."""
+    request = AWSRequest(method=method, url=f"{node.s3_address}{path}", data=body)
+
+    class Signer(S3SigV4Auth):
+        def payload(self, request):
+            return signed_sha256 if signed_sha256 is not None else super().payload(request)
+
+    signer = Signer(BotoCredentials(credentials.key_id, credentials.secret), "s3", REGION)
+    if when is None:
+        signer.add_auth(request)
+    else:
+        with unittest.mock.patch("botocore.auth.get_current_datetime", lambda: when):
+            signer.add_auth(request)
+    host, port = node.s3_address.removeprefix("https://").rsplit(":", 1)
+    connection = http.client.HTTPSConnection(host, int(port), context=tls_context(), timeout=30)
+    try:
+        connection.request(method, path, body=body, headers=dict(request.headers.items()))
+        answer = connection.getresponse()
+        return answer.status, answer.read().decode()
+    finally:
+        connection.close()
+
+
+def test_each_error_code_on_purpose(s3):
+    cluster, clients, operator = s3
+    node = next(iter(cluster.nodes.values()))
+    # A clock 20 minutes behind.
+    status, body = _raw(node, "GET", "/s3-data?list-type=2", operator,
+                        when=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=20))
+    assert status == 403 and "<Code>RequestTimeTooSkewed</Code>" in body and "clock" in body
+    # A body that is not the one the signature covers.
+    status, body = _raw(node, "PUT", "/s3-data/sha-mismatch", operator, body=b"what was sent",
+                        signed_sha256=hashlib.sha256(b"what was signed").hexdigest())
+    assert status == 400 and "<Code>XAmzContentSHA256Mismatch</Code>" in body
+    with pytest.raises(ClientError) as info:
+        clients[0].head_object(Bucket="s3-data", Key="sha-mismatch")
+    assert error_code(info)[1] == 404
+    # A presigned URL past its expiry.
+    url = clients[0].generate_presigned_url("get_object", Params={"Bucket": "s3-data", "Key": "ranged"}, ExpiresIn=1)
+    time.sleep(2.2)
+    with pytest.raises(urllib.error.HTTPError) as expired:
+        urllib.request.urlopen(url, context=tls_context(), timeout=30)
+    assert expired.value.code == 403 and b"<Code>AccessDenied</Code>" in expired.value.read()
+    with pytest.raises(ClientError) as info:
+        clients[0].list_objects_v2(Bucket="s3-data", EncodingType="bogus")
+    assert error_code(info) == ("InvalidArgument", 400)
+    with pytest.raises(ClientError) as info:
+        clients[0].put_object(Bucket="s3-data", Key="k" * 1025, Body=b"x")
+    assert error_code(info) == ("KeyTooLongError", 400)
+
+
+def test_a_tenant_sees_its_own_buckets_only(s3):
+    cluster, clients, operator = s3
+    with cluster.client(credentials=operator) as native:
+        native.create_tenant("carol")
+        made = native.create_key("carol")
+    carol = s3_client(list(cluster.nodes.values())[1], Credentials(made.key.key_id, made.secret))
+    carol.create_bucket(Bucket="carol-s3")
+    carol.put_object(Bucket="carol-s3", Key="mine", Body=b"carol's")
+    assert [b["Name"] for b in carol.list_buckets()["Buckets"]] == ["carol-s3"]
+    with pytest.raises(ClientError) as info:
+        carol.get_object(Bucket="s3-data", Key="ranged")
+    assert error_code(info) == ("AccessDenied", 403)
+    with pytest.raises(ClientError) as info:
+        carol.create_bucket(Bucket="s3-data")
+    assert error_code(info) == ("BucketAlreadyExists", 409)
+    assert clients[0].get_object(Bucket="carol-s3", Key="mine")["Body"].read() == b"carol's"  # the operator
+
+
+def test_size_limit_and_quota(cluster_factory, session_operator):
+    cluster = cluster_factory(nodes=3, settings={"storage.object_size_bytes_max": str(2 * MIB)})
+    client = s3_client(next(iter(cluster.nodes.values())), session_operator)
+    client.create_bucket(Bucket="limited")
+    with pytest.raises(ClientError) as info:
+        client.put_object(Bucket="limited", Key="too-big", Body=os.urandom(2 * MIB + 1))
+    assert error_code(info) == ("EntityTooLarge", 400)
+    with cluster.client(credentials=session_operator) as native:
+        native.set_quota(bucket="limited", bytes=MIB)
+    client.put_object(Bucket="limited", Key="fits", Body=os.urandom(MIB // 2))
+    with pytest.raises(ClientError) as info:
+        client.put_object(Bucket="limited", Key="over", Body=os.urandom(MIB))
+    assert error_code(info) == ("QuotaExceeded", 403)
+    assert "quota" in info.value.response["Error"]["Message"]
+
+
+def test_nodectl_presign_prints_urls_curl_can_use(s3):
+    from click.testing import CliRunner
+
+    from nodectl.cli import main
+
+    cluster, clients, _ = s3
+    endpoint = list(cluster.nodes.values())[1].s3_address
+    put = CliRunner().invoke(main, ["presign", "s3-data/presigned by nodectl ü", "--method", "PUT",
+                                    "--expires-in", "5m", "--endpoint", endpoint])
+    assert put.exit_code == 0, put.output
+    request = urllib.request.Request(put.output.strip(), data=b"via nodectl presign", method="PUT")
+    with urllib.request.urlopen(request, context=tls_context(), timeout=30) as answer:
+        assert answer.status == 200
+    get = CliRunner().invoke(main, ["presign", "s3-data/presigned by nodectl ü", "--endpoint", endpoint])
+    with urllib.request.urlopen(get.output.strip(), context=tls_context(), timeout=30) as answer:
+        assert answer.read() == b"via nodectl presign"
+    missing = CliRunner().invoke(main, ["presign", "s3-data/x"], env={"RINGSTORE_S3_ENDPOINT": ""})
+    assert missing.exit_code == 2 and "--endpoint" in missing.output
+    too_long = CliRunner().invoke(main, ["presign", "s3-data/x", "--endpoint", endpoint, "--expires-in", "8d"])
+    assert too_long.exit_code == 2 and "7 days" in too_long.output
+
+
+def test_share_links_are_urls_on_the_s3_port(s3):
+    from click.testing import CliRunner
+
+    from nodectl.cli import main
+
+    cluster, clients, _ = s3
+    data = bytes(range(256)) * 64
+    clients[0].put_object(Bucket="s3-data", Key="shared/file.bin", Body=data)
+    endpoint = list(cluster.nodes.values())[2].s3_address
+    addr = ["--addr", cluster.any_address()]
+    made = CliRunner().invoke(main, [*addr, "share", "create", "s3-data/shared/file.bin", "--json", "--endpoint",
+                                     endpoint])
+    assert made.exit_code == 0, made.output
+    url = json.loads(made.output)["url"]
+    with urllib.request.urlopen(url, context=tls_context(), timeout=30) as answer:
+        assert answer.read() == data
+    ranged = CliRunner().invoke(main, [*addr, "share", "create", "s3-data/shared/file.bin", "--range", "100-199", "--json",
+                                       "--endpoint", endpoint])
+    part_url = json.loads(ranged.output)["url"]
+    with urllib.request.urlopen(part_url, context=tls_context(), timeout=30) as answer:
+        assert answer.status == 206 and answer.read() == data[100:200]
+    outside = urllib.request.Request(part_url, headers={"Range": "bytes=0-10"})
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(outside, context=tls_context(), timeout=30)
+    assert info.value.code == 403
+    other = url.replace("shared/file.bin", "ranged", 1)  # the link's token on another object
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(other, context=tls_context(), timeout=30)
+    assert info.value.code == 403 and b"AccessDenied" in info.value.read()
+    put = urllib.request.Request(url, data=b"overwrite", method="PUT")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(put, context=tls_context(), timeout=30)
+    assert info.value.code == 403
+    link_id = json.loads(made.output)["link_id"]
+    assert CliRunner().invoke(main, [*addr, "share", "revoke", link_id]).exit_code == 0
+    deadline = time.monotonic() + 30
+    while True:  # a revocation is in force on every node within a few seconds (the records' cache)
+        try:
+            urllib.request.urlopen(url, context=tls_context(), timeout=30).close()
+        except urllib.error.HTTPError as err:
+            assert err.code == 403
+            break
+        assert time.monotonic() < deadline, "the revoked link still reads after 30 s"
+        time.sleep(0.5)

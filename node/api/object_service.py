@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Callable, Iterator
 
@@ -21,6 +22,24 @@ from ringstore import frames
 from ringstore.v1 import common_pb2, object_pb2
 
 SERVICE = "ringstore.v1.ObjectService"
+
+
+def _with_md5(frames: Iterator[memoryview], annotate: Callable[[common_pb2.Manifest], None] | None
+              ) -> tuple[Iterator[memoryview], Callable[[common_pb2.Manifest], None]]:
+    """`frames` passed through an MD5, and an `annotate` that records it (then runs `annotate`)."""
+    md5 = hashlib.md5(usedforsecurity=False)
+
+    def hashed() -> Iterator[memoryview]:
+        for frame in frames:
+            md5.update(frame)
+            yield frame
+
+    def recorded(manifest: common_pb2.Manifest) -> None:
+        manifest.md5 = md5.digest()
+        if annotate is not None:
+            annotate(manifest)
+
+    return hashed(), recorded
 
 
 def object_info(m: common_pb2.Manifest) -> object_pb2.ObjectInfo:
@@ -255,6 +274,15 @@ class ObjectServicer:
             header = first.header
             self.allow("put", header.bucket, header.key)
             record = self._c.bucket(header.bucket)
+            stream = data()
+            if header.upload_id and record_at is None:
+                # A part of a multipart upload (CreateUpload), put by a native client: stored under
+                # the upload's policy, never inline, with its MD5 (the part's ETag) as S3's parts.
+                upload, record_at = self._c.uploads.part_location(header.bucket, header.key, header.upload_id,
+                                                                  header.part_number)
+                header.policy.CopyFrom(upload.policy)
+                allow_inline = False
+                stream, annotate = _with_md5(stream, annotate)
 
             def admit(size_bytes: int) -> None:
                 """Decide the put under its quotas, once: holds gets the hold (None: no quota applies)."""
@@ -288,7 +316,7 @@ class ObjectServicer:
                     self._admission.release(hold)
 
             try:
-                manifest = self._c.put_object(header, data(), check_end_and_quota, manifest_settled=give_back,
+                manifest = self._c.put_object(header, stream, check_end_and_quota, manifest_settled=give_back,
                                                annotate=annotate, record_at=record_at, allow_inline=allow_inline)
             except BaseException:
                 give_back()
@@ -452,6 +480,36 @@ class ObjectServicer:
         return object_pb2.ListObjectsResponse(objects=[object_info(m) for m in items], next_page_token=token)
 
     @unary
+    def CreateUpload(self, request: object_pb2.CreateUploadRequest, context) -> object_pb2.CreateUploadResponse:
+        self.allow("put", request.bucket, request.key)
+        upload_id = self._c.uploads.create(request.bucket, request.key, content_type=request.content_type,
+                                           metadata=dict(request.metadata), headers=dict(request.headers),
+                                           policy=request.policy if request.HasField("policy") else None)
+        return object_pb2.CreateUploadResponse(upload_id=upload_id)
+
+    @unary
+    def ListUploadParts(self, request: object_pb2.ListUploadPartsRequest, context):
+        self.allow("put", request.bucket, request.key)
+        self._c.uploads.record(request.bucket, request.key, request.upload_id)
+        parts, _ = self._c.uploads.parts(request.bucket, request.key, request.upload_id)
+        return object_pb2.ListUploadPartsResponse(parts=[
+            object_pb2.UploadPart(part_number=number, size_bytes=m.size_bytes, md5=m.md5, blake3=m.blake3)
+            for number, m in parts])
+
+    @unary
+    def CompleteUpload(self, request: object_pb2.CompleteUploadRequest, context) -> object_pb2.PutObjectResponse:
+        self.allow("put", request.bucket, request.key)
+        manifest = self._c.uploads.complete(request.bucket, request.key, request.upload_id,
+                                            [(part.part_number, part.md5.hex()) for part in request.parts])
+        return object_pb2.PutObjectResponse(object=object_info(manifest))
+
+    @unary
+    def AbortUpload(self, request: object_pb2.AbortUploadRequest, context) -> object_pb2.AbortUploadResponse:
+        self.allow("put", request.bucket, request.key)
+        self._c.uploads.abort(request.bucket, request.key, request.upload_id)
+        return object_pb2.AbortUploadResponse()
+
+    @unary
     def DeleteObject(self, request, context):
         self.allow("delete", request.bucket, request.key)
         return object_pb2.DeleteObjectResponse(version=self._c.delete_object(request.bucket, request.key))
@@ -474,6 +532,10 @@ class ObjectServicer:
             "StatObject": uu(self.StatObject, o.StatObjectRequest),
             "ListObjects": uu(self.ListObjects, o.ListObjectsRequest),
             "DeleteObject": uu(self.DeleteObject, o.DeleteObjectRequest),
+            "CreateUpload": uu(self.CreateUpload, o.CreateUploadRequest),
+            "ListUploadParts": uu(self.ListUploadParts, o.ListUploadPartsRequest),
+            "CompleteUpload": uu(self.CompleteUpload, o.CompleteUploadRequest),
+            "AbortUpload": uu(self.AbortUpload, o.AbortUploadRequest),
             "ConvertObject": download_method(self.ConvertObject, o.ConvertObjectRequest),
             "SetBucketGrant": uu(self.SetBucketGrant, o.SetBucketGrantRequest),
             "SetBucketPublicRead": uu(self.SetBucketPublicRead, o.SetBucketPublicReadRequest),

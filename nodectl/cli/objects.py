@@ -42,7 +42,8 @@ from nodectl.client import (
     validate_policy,
     validate_prefix,
 )
-from nodectl.errors import InvalidArgument
+from nodectl.client import resumable
+from nodectl.errors import FailedPrecondition, InvalidArgument, RingstoreError
 
 
 def split_bucket_key(text: str, *, key_required: bool = True) -> tuple[str, str]:
@@ -292,13 +293,17 @@ def list_command(settings: _Settings, target: str | None, as_json: bool, page_si
 @click.option("--ec", default=None, metavar="K+M", help=EC_HELP + " Not with --replicas.")
 @click.option("--content-type", default=None, metavar="T",
               help="MIME type to record (default: guessed from LOCAL_PATH's name).")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted put of this file to BUCKET/KEY from the parts already stored.")
 @click.pass_obj
 def put_command(settings: _Settings, local_path: str, target: str, replicas: int | None,
-                ec: str | None, content_type: str | None) -> None:
+                ec: str | None, content_type: str | None, resume: bool) -> None:
     """Store LOCAL_PATH (- for stdin) as BUCKET/KEY.
 
     A KEY that is empty or ends in / gets LOCAL_PATH's file name appended. --replicas N or
-    --ec K+M override the bucket's policy for this object.
+    --ec K+M override the bucket's policy for this object. A file over 64 MiB is sent in 16 MiB
+    parts, each durable once sent: if the put is interrupted, `--resume` continues it (through
+    any node) instead of starting over.
     """
     replicas, shares = parse_policy_flags(replicas, ec)
     bucket, key = split_bucket_key(target, key_required=False)
@@ -318,15 +323,29 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
             raise IsADirectoryError(21, "is a directory", local_path)
         data = path
         total_bytes = path.stat().st_size
+    if resume and total_bytes is None:
+        raise InvalidArgument("--resume continues the put of a file, not of stdin")
+    in_parts = resume or (total_bytes is not None and total_bytes > resumable.THRESHOLD_BYTES)
     progress = _progress(f"put {bucket}/{key}", total_bytes)
     with settings.client() as client:
         try:
-            info = client.put(bucket, key, data, replicas=replicas, ec=shares,
-                              content_type=content_type, progress=progress.update)
+            if in_parts:
+                info = resumable.put_resumable(client, bucket, key, Path(local_path),
+                                               state_dir=resumable.default_state_dir(), resume=resume,
+                                               replicas=replicas, ec=shares, content_type=content_type,
+                                               progress=progress.update)
+            else:
+                info = client.put(bucket, key, data, replicas=replicas, ec=shares,
+                                  content_type=content_type, progress=progress.update)
+        except (RingstoreError, KeyboardInterrupt) as err:
+            if in_parts and not isinstance(err, (InvalidArgument, FailedPrecondition)):
+                click.echo(f"the put stopped; the parts sent are kept: continue with `nodectl put --resume "
+                           f"{local_path} {bucket}/{key}`", err=True)
+            raise
         finally:
             progress.finish()
-    click.echo(f"stored {info.bucket}/{info.key}: {info.size_bytes} bytes, "
-               f"blake3 {info.blake3_hex}, version {info.version}")
+    digest = f"blake3 {info.blake3_hex}" if info.blake3_hex else f"etag {info.etag} ({info.etag.rsplit('-', 1)[-1]} parts)"
+    click.echo(f"stored {info.bucket}/{info.key}: {info.size_bytes} bytes, {digest}, version {info.version}")
 
 
 @click.command("get")

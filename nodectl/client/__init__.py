@@ -14,6 +14,7 @@ and callers need not know the layout:
     retries      what is retried, and the backoff between attempts
     put_source   what a put reads from (bytes, a path, a file, a pipe), in frames
     reader       ObjectReader: a get's resumable stream, checked against blake3
+    resumable    large puts as multipart uploads that `nodectl put --resume` continues
     direct       chunks read straight from their holders with the grants a get's plan carries
     connection   the channel, its stubs, one call under a deadline and retried (`_Connection`)
     buckets, objects, cluster, repair, admin, share_links
@@ -147,6 +148,7 @@ from nodectl.client.results import (
     NewShareLink,
     ShareLinkInfo,
     UnrepairableChunk,
+    UploadedPart,
     _Dict,
     level_order_key,
     merge_levels,

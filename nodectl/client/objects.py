@@ -22,6 +22,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import os
 import threading
 import time
@@ -51,7 +53,7 @@ from nodectl.client.from_pb import (
 from nodectl.client.limits import CONVERT_MESSAGES_MAX, LIST_PAGE_SIZE_MAX, LIST_PAGES_MAX
 from nodectl.client.put_source import _PutSource
 from nodectl.client.reader import ObjectReader
-from nodectl.client.results import ConvertProgress, ConvertResult, ListPage, ObjectInfo, ObjectStat
+from nodectl.client.results import ConvertProgress, ConvertResult, ListPage, ObjectInfo, ObjectStat, UploadedPart
 from nodectl.client.validate import (
     policy_pb,
     validate_bucket,
@@ -302,6 +304,60 @@ class _ObjectCalls(_Connection):
         """Current objects whose key starts with `prefix`, in key order, fetched page by page."""
         pages = self.list(bucket, prefix=prefix, page_size=page_size)
         return (info for page in pages for info in page.objects)
+
+    # -- multipart uploads (node/objects/uploads.py; nodectl.client.resumable drives them) ----------
+
+    def create_upload(self, bucket: str, key: str, *, replicas: int | None = None,
+                      ec: str | tuple[int, int] | None = None, content_type: str = "",
+                      metadata: Mapping[str, str] | None = None) -> str:
+        """Start a multipart upload of bucket/key; returns its id."""
+        validate_bucket(bucket)
+        validate_key(key)
+        metadata = dict(metadata or {})
+        validate_put_fields(content_type, metadata)
+        request = object_pb2.CreateUploadRequest(bucket=bucket, key=key, content_type=content_type,
+                                                 metadata=metadata, policy=policy_pb(replicas, ec))
+        # Not replayed: a retry after a lost answer would start a second upload (harmless, but it
+        # would wait out repair.upload_max_age_s before it is collected).
+        return self._unary(self._objects.CreateUpload, request, replayable=False).upload_id
+
+    def upload_part(self, bucket: str, key: str, upload_id: str, part_number: int,
+                    data: bytes | bytearray | memoryview, *,
+                    progress: Callable[[int], None] | None = None) -> UploadedPart:
+        """Store one part (durable on return, like a put); the same number again replaces it."""
+        source = _PutSource(data)
+        header = object_pb2.PutObjectHeader(bucket=bucket, key=key, upload_id=upload_id, part_number=part_number,
+                                            size_bytes=source.size_bytes)
+        response = self._retrying(lambda: self._put_once(header, source, progress))
+        return UploadedPart(part_number=part_number, size_bytes=response.object.size_bytes,
+                            md5_hex=response.object.md5.hex(), blake3_hex=response.object.blake3.hex())
+
+    def list_upload_parts(self, bucket: str, key: str, upload_id: str) -> list[UploadedPart]:
+        reply = self._unary(self._objects.ListUploadParts,
+                            object_pb2.ListUploadPartsRequest(bucket=bucket, key=key, upload_id=upload_id))
+        return [UploadedPart(part_number=p.part_number, size_bytes=p.size_bytes, md5_hex=p.md5.hex(),
+                             blake3_hex=p.blake3.hex()) for p in reply.parts]
+
+    def complete_upload(self, bucket: str, key: str, upload_id: str, parts: list[UploadedPart]) -> ObjectInfo:
+        """Make the object from `parts` (in order); no byte is copied."""
+        request = object_pb2.CompleteUploadRequest(bucket=bucket, key=key, upload_id=upload_id, parts=[
+            object_pb2.UploadPart(part_number=p.part_number, md5=bytes.fromhex(p.md5_hex)) for p in parts])
+        try:
+            return object_info_from_pb(self._unary(self._objects.CompleteUpload, request, replayable=False).object)
+        except Unavailable as lost:
+            # The answer may be what was lost: the object is there when its ETag is this upload's.
+            expected = hashlib.md5(b"".join(bytes.fromhex(p.md5_hex) for p in parts), usedforsecurity=False)
+            try:
+                info = self.stat(bucket, key).info
+            except RingstoreError:
+                raise lost from None
+            if info.etag == f"{expected.hexdigest()}-{len(parts)}":
+                return info
+            raise
+
+    def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        self._unary(self._objects.AbortUpload,
+                    object_pb2.AbortUploadRequest(bucket=bucket, key=key, upload_id=upload_id))
 
     def delete(self, bucket: str, key: str) -> None:
         """Delete an object (the node writes a tombstone version)."""

@@ -54,6 +54,16 @@ class ObjectInfo(_Dict):
 
 
 @dataclasses.dataclass(frozen=True)
+class UploadedPart(_Dict):
+    """One part of a multipart upload that the cluster holds."""
+
+    part_number: int
+    size_bytes: int
+    md5_hex: str
+    blake3_hex: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class BucketInfo(_Dict):
     """A bucket and its default redundancy."""
 

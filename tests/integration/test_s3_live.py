@@ -717,3 +717,46 @@ def test_share_links_are_urls_on_the_s3_port(s3):
             break
         assert time.monotonic() < deadline, "the revoked link still reads after 30 s"
         time.sleep(0.5)
+
+
+def test_nodectl_put_of_a_large_file_resumes_through_another_node(s3, tmp_path):
+    """A 70 MiB file goes in 16 MiB parts; a put stopped after two parts leaves them stored, and
+    `nodectl put --resume` through another node sends only the rest. S3 reads the result."""
+    from click.testing import CliRunner
+
+    from nodectl.cli import main
+    from nodectl.client import resumable
+
+    cluster, clients, operator = s3
+    nodes = list(cluster.nodes.values())
+    data = os.urandom(70 * MIB)
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_two_parts(sent: int) -> None:
+        if sent > 2 * resumable.PART_BYTES:  # in the third part: the first two are stored
+            raise Stop
+
+    with cluster.client(nodes[0].address, credentials=operator) as client, pytest.raises(Stop):
+        resumable.put_resumable(client, "s3-data", "resumed.bin", path, resume=False, progress=stop_after_two_parts,
+                                state_dir=resumable.default_state_dir(env))
+    states = list((tmp_path / "cache" / "ringstore" / "uploads").glob("*.json"))
+    assert len(states) == 1 and oct(states[0].stat().st_mode & 0o777) == "0o600"
+    upload_id = json.loads(states[0].read_text())["upload_id"]
+    with cluster.client(nodes[1].address, credentials=operator) as client:
+        assert [p.part_number for p in client.list_upload_parts("s3-data", "resumed.bin", upload_id)] == [1, 2]
+    put_before = _metric_total(cluster, "ringstore_put_bytes_total")
+    resumed = CliRunner().invoke(main, ["--addr", nodes[1].address, "put", "--resume", str(path),
+                                        "s3-data/resumed.bin"], env=env)
+    assert resumed.exit_code == 0, resumed.output
+    assert _metric_total(cluster, "ringstore_put_bytes_total") - put_before == len(data) - 2 * resumable.PART_BYTES
+    assert "(5 parts)" in resumed.output
+    assert not states[0].exists()
+    assert clients[2].get_object(Bucket="s3-data", Key="resumed.bin")["Body"].read() == data
+    again = CliRunner().invoke(main, ["--addr", nodes[1].address, "put", "--resume", str(path), "s3-data/resumed.bin"],
+                               env=env)
+    assert again.exit_code != 0 and "no interrupted put" in again.output

@@ -89,6 +89,26 @@ class ObjectServiceStub:
                 request_serializer=ringstore_dot_v1_dot_object__pb2.DeleteObjectRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_object__pb2.DeleteObjectResponse.FromString,
                 _registered_method=True)
+        self.CreateUpload = channel.unary_unary(
+                '/ringstore.v1.ObjectService/CreateUpload',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.CreateUploadRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.CreateUploadResponse.FromString,
+                _registered_method=True)
+        self.ListUploadParts = channel.unary_unary(
+                '/ringstore.v1.ObjectService/ListUploadParts',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.ListUploadPartsRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.ListUploadPartsResponse.FromString,
+                _registered_method=True)
+        self.CompleteUpload = channel.unary_unary(
+                '/ringstore.v1.ObjectService/CompleteUpload',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.CompleteUploadRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.PutObjectResponse.FromString,
+                _registered_method=True)
+        self.AbortUpload = channel.unary_unary(
+                '/ringstore.v1.ObjectService/AbortUpload',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.AbortUploadRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.AbortUploadResponse.FromString,
+                _registered_method=True)
         self.ConvertObject = channel.unary_stream(
                 '/ringstore.v1.ObjectService/ConvertObject',
                 request_serializer=ringstore_dot_v1_dot_object__pb2.ConvertObjectRequest.SerializeToString,
@@ -217,6 +237,32 @@ class ObjectServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateUpload(self, request, context):
+        """Multipart (resumable) uploads: start one, put its parts with PutObject (header.upload_id and
+        part_number set), list the parts that arrived, complete it into the object, or abort it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUploadParts(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteUpload(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AbortUpload(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ConvertObject(self, request, context):
         """Rewrite an object's chunks under another redundancy policy: progress messages, then
         the result. The old copies are released only after the new manifest is durable.
@@ -336,6 +382,26 @@ def add_ObjectServiceServicer_to_server(servicer, server):
                     servicer.DeleteObject,
                     request_deserializer=ringstore_dot_v1_dot_object__pb2.DeleteObjectRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_object__pb2.DeleteObjectResponse.SerializeToString,
+            ),
+            'CreateUpload': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateUpload,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.CreateUploadRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.CreateUploadResponse.SerializeToString,
+            ),
+            'ListUploadParts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUploadParts,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.ListUploadPartsRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.ListUploadPartsResponse.SerializeToString,
+            ),
+            'CompleteUpload': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteUpload,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.CompleteUploadRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.PutObjectResponse.SerializeToString,
+            ),
+            'AbortUpload': grpc.unary_unary_rpc_method_handler(
+                    servicer.AbortUpload,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.AbortUploadRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.AbortUploadResponse.SerializeToString,
             ),
             'ConvertObject': grpc.unary_stream_rpc_method_handler(
                     servicer.ConvertObject,
@@ -675,6 +741,114 @@ class ObjectService:
             '/ringstore.v1.ObjectService/DeleteObject',
             ringstore_dot_v1_dot_object__pb2.DeleteObjectRequest.SerializeToString,
             ringstore_dot_v1_dot_object__pb2.DeleteObjectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateUpload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/CreateUpload',
+            ringstore_dot_v1_dot_object__pb2.CreateUploadRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.CreateUploadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUploadParts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/ListUploadParts',
+            ringstore_dot_v1_dot_object__pb2.ListUploadPartsRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.ListUploadPartsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteUpload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/CompleteUpload',
+            ringstore_dot_v1_dot_object__pb2.CompleteUploadRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.PutObjectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AbortUpload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/AbortUpload',
+            ringstore_dot_v1_dot_object__pb2.AbortUploadRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.AbortUploadResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,130 @@
+"""Resumable puts of large files: a multipart upload (node/objects/uploads.py) whose progress is kept
+in a small state file, so `nodectl put --resume` continues an interrupted put where it stopped,
+through any node, after the client or the node it used died.
+
+The state file (`<state dir>/<sha256 of bucket, key and the file's absolute path>.json`, mode 0600)
+holds the upload id, the part size and the file's size and modification time. A resume refuses a
+file that changed since (its parts on the cluster would not be its bytes), asks the cluster which
+parts arrived (`ListUploadParts`), re-reads each of those parts locally and keeps it only when its
+MD5 matches (a part the node stored but whose answer was lost, or one from a file rewritten with
+the same size and time, is checked, not trusted), sends the rest and completes. The file is removed
+once the object is stored. Parts are PART_BYTES (16 MiB: four chunks each, so the object's chunks
+are full-size); a file of at most THRESHOLD_BYTES is put in one stream as before.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from nodectl.errors import FailedPrecondition, InvalidArgument, NotFound
+
+PART_BYTES = 16 * 1024 * 1024
+THRESHOLD_BYTES = 64 * 1024 * 1024
+STATE_FORMAT = 1
+
+
+@dataclasses.dataclass
+class UploadState:
+    bucket: str
+    key: str
+    path: str
+    size_bytes: int
+    mtime_ns: int
+    part_bytes: int
+    upload_id: str
+    format: int = STATE_FORMAT
+
+
+def default_state_dir(env: dict[str, str] | os._Environ = os.environ) -> Path:
+    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "ringstore" / "uploads"
+
+
+def state_path(state_dir: Path, bucket: str, key: str, path: Path) -> Path:
+    name = hashlib.sha256(f"{bucket}\0{key}\0{path.resolve()}".encode()).hexdigest()[:32]
+    return state_dir / f"{name}.json"
+
+
+def load_state(where: Path) -> UploadState | None:
+    try:
+        raw = json.loads(where.read_text(encoding="utf-8"))
+        return UploadState(**raw) if raw.get("format") == STATE_FORMAT else None
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError) as err:
+        raise InvalidArgument(f"{where} is not an upload state this nodectl wrote ({err}); remove it and put "
+                              "again") from None
+
+
+def save_state(where: Path, state: UploadState) -> None:
+    where.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = where.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(dataclasses.asdict(state), f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, where)
+
+
+def put_resumable(client: Any, bucket: str, key: str, path: Path, *, state_dir: Path, resume: bool,
+                  replicas: int | None = None, ec: Any = None, content_type: str = "",
+                  progress: Callable[[int], None] | None = None, part_bytes: int = PART_BYTES):
+    """Store the file at `path` as bucket/key through a multipart upload, continuing the one an
+    earlier call left in `state_dir` when `resume`; returns the object's ObjectInfo."""
+    stat = path.stat()
+    where = state_path(state_dir, bucket, key, path)
+    state = load_state(where)
+    arrived: dict[int, Any] = {}
+    if resume:
+        if state is None:
+            raise InvalidArgument(f"there is no interrupted put of {path} to {bucket}/{key} to resume (no state "
+                                  f"in {state_dir}); put it without --resume")
+        if (state.size_bytes, state.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
+            raise FailedPrecondition(f"{path} changed since its put was interrupted (size or modification time); "
+                                     "put it again without --resume")
+        try:
+            arrived = {part.part_number: part for part in client.list_upload_parts(bucket, key, state.upload_id)}
+        except NotFound:
+            where.unlink(missing_ok=True)
+            raise FailedPrecondition(f"the interrupted upload of {bucket}/{key} is gone from the cluster "
+                                     "(completed, aborted, or older than repair.upload_max_age_s); put it again "
+                                     "without --resume") from None
+    else:
+        if state is not None:
+            try:
+                client.abort_upload(bucket, key, state.upload_id)  # an earlier interrupted put starts over
+            except NotFound:
+                pass
+        upload_id = client.create_upload(bucket, key, replicas=replicas, ec=ec, content_type=content_type)
+        state = UploadState(bucket=bucket, key=key, path=str(path.resolve()), size_bytes=stat.st_size,
+                            mtime_ns=stat.st_mtime_ns, part_bytes=part_bytes, upload_id=upload_id)
+        save_state(where, state)
+    count = max(1, -(-state.size_bytes // state.part_bytes))
+    done_bytes = 0
+    parts = []
+    with open(path, "rb") as source:
+        for number in range(1, count + 1):
+            source.seek((number - 1) * state.part_bytes)
+            data = source.read(state.part_bytes)
+            known = arrived.get(number)
+            if known is not None and known.size_bytes == len(data) and known.md5_hex == hashlib.md5(
+                    data, usedforsecurity=False).hexdigest():
+                parts.append(known)
+            else:
+                base = done_bytes
+                parts.append(client.upload_part(bucket, key, state.upload_id, number, data,
+                                                progress=None if progress is None else
+                                                (lambda sent, base=base: progress(base + sent))))
+            done_bytes += len(data)
+            if progress is not None:
+                progress(done_bytes)
+    info = client.complete_upload(bucket, key, state.upload_id, parts)
+    where.unlink(missing_ok=True)
+    return info

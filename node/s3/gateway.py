@@ -428,12 +428,7 @@ class S3Gateway:
         if acl not in ("private", "bucket-owner-full-control"):
             raise S3Error("NotImplemented", f"object ACL {acl!r} is not supported: objects take their bucket's "
                                             "access (make the bucket public-read instead)")
-        header = object_pb2.PutObjectHeader(bucket=bucket, key=key, content_type=headers.get("content-type", ""))
-        header.metadata.update(_user_metadata(headers))
-        header.headers.update(_representation_headers(headers))
-        redundancy = headers.get(REDUNDANCY_HEADER)
-        if redundancy:
-            header.policy.CopyFrom(parse_redundancy(redundancy))
+        header = _put_header(bucket, key, headers)
         reply = await self._stream_put(request, headers, signed, principal, header)
         return web.Response(status=200, headers={"ETag": f'"{reply.object.md5.hex()}"'})
 
@@ -478,12 +473,7 @@ class S3Gateway:
             raise S3Error("InvalidRequest", "this copy request is illegal because it copies an object to itself "
                                             "without changing it: add x-amz-metadata-directive: REPLACE with the "
                                             "new metadata")
-        header = object_pb2.PutObjectHeader(bucket=bucket, key=key, content_type=headers.get("content-type", ""))
-        header.metadata.update(_user_metadata(headers))
-        header.headers.update(_representation_headers(headers))
-        redundancy = headers.get(REDUNDANCY_HEADER)
-        if redundancy:
-            header.policy.CopyFrom(parse_redundancy(redundancy))
+        header = _put_header(bucket, key, headers)
         conditions = {name.removeprefix("x-amz-copy-source-"): value for name, value in headers.items()
                       if name.startswith("x-amz-copy-source-if-")}
 
@@ -500,15 +490,13 @@ class S3Gateway:
     # -- multipart uploads ----------------------------------------------------------------------
 
     async def _create_multipart_upload(self, request, bucket, key, query, signed, principal) -> web.Response:
-        headers = _lower(request.headers)
-        redundancy = headers.get(REDUNDANCY_HEADER)
-        policy = parse_redundancy(redundancy) if redundancy else None
+        header = _put_header(bucket, key, _lower(request.headers))
 
         def work() -> str:
             self._objects.allow("put", bucket, key)
-            return self._c.uploads.create(bucket, key, content_type=headers.get("content-type", ""),
-                                          metadata=_user_metadata(headers), headers=_representation_headers(headers),
-                                          policy=policy)
+            return self._c.uploads.create(bucket, key, content_type=header.content_type,
+                                          metadata=dict(header.metadata), headers=dict(header.headers),
+                                          policy=header.policy if header.HasField("policy") else None)
 
         upload_id = await self._run(principal, work)
         return _xml(documents.initiate_upload(bucket, key, upload_id))
@@ -751,6 +739,17 @@ def parse_redundancy(text: str) -> common_pb2.RedundancyPolicy:
         return common_pb2.RedundancyPolicy(replication=common_pb2.Replication(replicas=int(match.group(1))))
     return common_pb2.RedundancyPolicy(erasure_coding=common_pb2.ErasureCoding(
         data_shares=int(match.group(2)), parity_shares=int(match.group(3))))
+
+
+def _put_header(bucket: str, key: str, headers: dict[str, str]) -> object_pb2.PutObjectHeader:
+    """A put's header from the request's: type, user metadata, representation headers, policy."""
+    header = object_pb2.PutObjectHeader(bucket=bucket, key=key, content_type=headers.get("content-type", ""))
+    header.metadata.update(_user_metadata(headers))
+    header.headers.update(_representation_headers(headers))
+    redundancy = headers.get(REDUNDANCY_HEADER)
+    if redundancy:
+        header.policy.CopyFrom(parse_redundancy(redundancy))
+    return header
 
 
 def _declared_size(headers: dict[str, str], chunked: bool) -> int:

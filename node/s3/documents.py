@@ -294,3 +294,10 @@ def copy_result(etag_quoted: str, modified_ms: int) -> bytes:
     _element(result, "LastModified", iso_time(modified_ms))
     _element(result, "ETag", etag_quoted)
     return render(result)
+
+
+def copy_part_result(etag_quoted: str, modified_ms: int) -> bytes:
+    result = root("CopyPartResult")
+    _element(result, "LastModified", iso_time(modified_ms))
+    _element(result, "ETag", etag_quoted)
+    return render(result)

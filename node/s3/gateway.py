@@ -18,6 +18,7 @@ and checks no signature (the gRPC ports do the same there), and says so in the l
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import re
@@ -503,7 +504,7 @@ class S3Gateway:
 
     async def _upload_part(self, request, bucket, key, query, signed, principal) -> web.Response:
         if "x-amz-copy-source" in request.headers:
-            raise S3Error("NotImplemented", "UploadPartCopy is not implemented yet: upload the part's bytes")
+            return await self._upload_part_copy(request, bucket, key, query, signed, principal)
         number = _part_number(query.get("partNumber", ""))
         upload_id = query["uploadId"]
         header = object_pb2.PutObjectHeader(bucket=bucket, key=key)
@@ -517,6 +518,48 @@ class S3Gateway:
         reply = await self._stream_put(request, _lower(request.headers), signed, principal, header, place=place,
                                        allow_inline=False)
         return web.Response(status=200, headers={"ETag": f'"{reply.object.md5.hex()}"'})
+
+    async def _upload_part_copy(self, request, bucket, key, query, signed, principal) -> web.Response:
+        """A part made of (a range of) an existing object. Its bytes are read and stored again:
+        a part's ETag is the MD5 of its own bytes, which only reading them gives."""
+        headers = _lower(request.headers)
+        number = _part_number(query.get("partNumber", ""))
+        upload_id = query["uploadId"]
+        source_bucket, source_key = _copy_source(headers["x-amz-copy-source"])
+        wanted = _parse_range(headers["x-amz-copy-source-range"]) if "x-amz-copy-source-range" in headers else None
+        conditions = {name.removeprefix("x-amz-copy-source-"): value for name, value in headers.items()
+                      if name.startswith("x-amz-copy-source-if-")}
+
+        def work() -> common_pb2.Manifest:
+            self._objects.allow("get", source_bucket, source_key)
+            self._objects.allow("put", bucket, key)
+            record, location = self._c.uploads.part_location(bucket, key, upload_id, number)
+            source, start, length, payload, _ = self._c.get_object(source_bucket, source_key, *(wanted or (None, None)))
+            try:
+                _check_conditions(conditions, source)
+            except S3Error as err:
+                payload.close()
+                raise S3Error("PreconditionFailed", f"the copy source's {err.message}") from None
+            header = object_pb2.PutObjectHeader(bucket=bucket, key=key, size_bytes=length, policy=record.policy)
+            md5 = hashlib.md5(usedforsecurity=False)
+
+            def stream():
+                yield object_pb2.PutObjectRequest(header=header)
+                for frame in payload:
+                    md5.update(frame)
+                    yield frame
+                yield object_pb2.PutObjectRequest(end=object_pb2.PutObjectEnd(size_bytes=length))
+
+            def annotate(manifest: common_pb2.Manifest) -> None:
+                manifest.md5 = md5.digest()
+
+            return self._objects.put(stream(), annotate=annotate, record_at=location, allow_inline=False).object
+
+        try:
+            part = await self._run(principal, work)
+        except errors.OutOfRange as err:
+            raise S3Error("InvalidRange", f"x-amz-copy-source-range is outside the source: {err}") from None
+        return _xml(documents.copy_part_result(f'"{part.md5.hex()}"', part.created_at_unix_ms))
 
     async def _complete_multipart_upload(self, request, bucket, key, query, signed, principal) -> web.Response:
         listed = documents.parse_complete(await self._small_body(request, signed, "CompleteMultipartUpload"))

@@ -760,3 +760,20 @@ def test_nodectl_put_of_a_large_file_resumes_through_another_node(s3, tmp_path):
     again = CliRunner().invoke(main, ["--addr", nodes[1].address, "put", "--resume", str(path), "s3-data/resumed.bin"],
                                env=env)
     assert again.exit_code != 0 and "no interrupted put" in again.output
+
+
+def test_upload_part_copy_takes_a_range_of_another_object(s3):
+    _, clients, _ = s3
+    c = clients[1]
+    source = os.urandom(9 * MIB)
+    c.put_object(Bucket="s3-data", Key="partcopy/source", Body=source)
+    upload = c.create_multipart_upload(Bucket="s3-data", Key="partcopy/target")["UploadId"]
+    first = c.upload_part_copy(Bucket="s3-data", Key="partcopy/target", UploadId=upload, PartNumber=1,
+                               CopySource="s3-data/partcopy/source", CopySourceRange=f"bytes=1000-{1000 + 6 * MIB - 1}")
+    etag = first["CopyPartResult"]["ETag"]
+    assert etag == f'"{hashlib.md5(source[1000:1000 + 6 * MIB]).hexdigest()}"'
+    tail = c.upload_part(Bucket="s3-data", Key="partcopy/target", UploadId=upload, PartNumber=2, Body=b"tail")["ETag"]
+    c.complete_multipart_upload(Bucket="s3-data", Key="partcopy/target", UploadId=upload, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": etag}, {"PartNumber": 2, "ETag": tail}]})
+    assert clients[2].get_object(Bucket="s3-data", Key="partcopy/target")["Body"].read() == \
+        source[1000:1000 + 6 * MIB] + b"tail"

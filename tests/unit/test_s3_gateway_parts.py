@@ -44,6 +44,7 @@ def test_path_style_always_and_virtual_hosts_under_the_domain():
     ("POST", "b", "k", {"uploadId": "u"}, {}, "complete_multipart_upload"),
     ("GET", "b", "k", {"partNumber": "1"}, {}, "get_object"),
     ("PUT", "b", "k", {"partNumber": "1"}, {}, "not_implemented"),
+    ("PUT", "b", "k", {"partNumber": "1", "uploadId": "u"}, {"x-amz-copy-source": "/b/j"}, "upload_part"),
     ("GET", "b", "k", {"X-Amz-Signature": "x", "response-content-type": "t"}, {}, "get_object"),
     ("PATCH", "b", "k", {}, {}, "not_implemented"),
 ])

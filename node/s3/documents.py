@@ -248,8 +248,10 @@ def list_parts(bucket: str, key: str, upload_id: str, parts: list, *, after: int
 
 
 def list_uploads(bucket: str, uploads: list, *, prefix: str, key_marker: str, upload_id_marker: str, limit: int,
-                 truncated: bool, owner_tenant: str, encoding_type: str) -> bytes:
-    """ListMultipartUploadsResult; `uploads` are (key, upload id, upload record)."""
+                 truncated: bool, owner_tenant: str, encoding_type: str, common_prefixes: list[str] = (),
+                 delimiter: str = "") -> bytes:
+    """ListMultipartUploadsResult; `uploads` are (key, upload id, upload record), `common_prefixes`
+    the keys rolled up by `delimiter`."""
     enc = lambda text: encode_key(text, encoding_type)  # noqa: E731
     result = root("ListMultipartUploadsResult")
     _element(result, "Bucket", bucket)
@@ -259,6 +261,8 @@ def list_uploads(bucket: str, uploads: list, *, prefix: str, key_marker: str, up
         _element(result, "NextKeyMarker", enc(uploads[-1][0]))
         _element(result, "NextUploadIdMarker", uploads[-1][1])
     _element(result, "Prefix", enc(prefix))
+    if delimiter:
+        _element(result, "Delimiter", enc(delimiter))
     if encoding_type:
         _element(result, "EncodingType", encoding_type)
     _element(result, "MaxUploads", limit)
@@ -271,6 +275,8 @@ def list_uploads(bucket: str, uploads: list, *, prefix: str, key_marker: str, up
         owner(upload, owner_tenant)
         _element(upload, "StorageClass", "STANDARD")
         _element(upload, "Initiated", iso_time(record.created_at_unix_ms))
+    for common in common_prefixes:
+        _element(_element(result, "CommonPrefixes"), "Prefix", enc(common))
     return render(result)
 
 

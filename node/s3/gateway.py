@@ -599,9 +599,7 @@ class S3Gateway:
                                          encoding_type=query.get("encoding-type", "")))
 
     async def _list_multipart_uploads(self, request, bucket, key, query, signed, principal) -> web.Response:
-        if query.get("delimiter"):
-            raise S3Error("NotImplemented", "ListMultipartUploads with a delimiter is not implemented; list by "
-                                            "prefix")
+        delimiter = query.get("delimiter", "")
         prefix = query.get("prefix", "")
         limit = _max_keys(query.get("max-uploads"), "max-uploads")
         key_marker = query.get("key-marker", "")
@@ -613,8 +611,19 @@ class S3Gateway:
                                         upload_id_marker=upload_id_marker, limit=limit)
 
         uploads, truncated = await self._run(principal, work)
+        rolled: list[str] = []
+        if delimiter:
+            kept = []
+            for entry in uploads:
+                common = _common_prefix(entry[0], prefix, delimiter)
+                if common is None:
+                    kept.append(entry)
+                elif not rolled or rolled[-1] != common:
+                    rolled.append(common)
+            uploads = kept
         owner = getattr(principal, "tenant", "") or ""
-        return _xml(documents.list_uploads(bucket, uploads, prefix=prefix, key_marker=key_marker,
+        return _xml(documents.list_uploads(bucket, uploads, common_prefixes=rolled, delimiter=delimiter,
+                                           prefix=prefix, key_marker=key_marker,
                                            upload_id_marker=upload_id_marker, limit=limit, truncated=truncated,
                                            owner_tenant=owner, encoding_type=query.get("encoding-type", "")))
 

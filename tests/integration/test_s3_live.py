@@ -419,6 +419,8 @@ def test_multipart_errors_listing_and_abort(s3):
              for n in (1, 2)]
     listed = clients[1].list_multipart_uploads(Bucket="s3-data", Prefix="mp/")["Uploads"]
     assert [(u["Key"], u["UploadId"]) for u in listed] == [("mp/errors", upload)]
+    rolled = clients[1].list_multipart_uploads(Bucket="s3-data", Delimiter="/")
+    assert [p["Prefix"] for p in rolled["CommonPrefixes"]] == ["mp/"] and not rolled.get("Uploads")
     parts = clients[2].list_parts(Bucket="s3-data", Key="mp/errors", UploadId=upload)["Parts"]
     assert [(p["PartNumber"], p["ETag"], p["Size"]) for p in parts] == [(1, small[0], 10), (2, small[1], 10)]
 

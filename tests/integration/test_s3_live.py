@@ -779,3 +779,23 @@ def test_upload_part_copy_takes_a_range_of_another_object(s3):
         "Parts": [{"PartNumber": 1, "ETag": etag}, {"PartNumber": 2, "ETag": tail}]})
     assert clients[2].get_object(Bucket="s3-data", Key="partcopy/target")["Body"].read() == \
         source[1000:1000 + 6 * MIB] + b"tail"
+
+
+def test_health_turns_503_while_a_node_drains(cluster_factory, session_operator):
+    cluster = cluster_factory(nodes=4)
+    nodes = list(cluster.nodes.values())
+    with cluster.client(nodes[0].address, credentials=session_operator) as native:
+        native.drain_node(nodes[3].node_id)
+    url = f"{nodes[3].s3_address}/health"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(url, context=tls_context(), timeout=10).close()
+        except urllib.error.HTTPError as err:
+            body = json.loads(err.read())
+            assert err.code == 503 and body["draining"] and "draining" in body["not_serving"]
+            break
+        assert time.monotonic() < deadline, "a draining node's /health still answered 200 after 30 s"
+        time.sleep(0.3)
+    with urllib.request.urlopen(f"{nodes[0].s3_address}/health", context=tls_context(), timeout=10) as answer:
+        assert answer.status == 200 and json.loads(answer.read())["members"]

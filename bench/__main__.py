@@ -1,6 +1,6 @@
 """The benchmark suite in one command: every figure of docs/performance.md, one seed, one table.
 
-    python -m bench [--quick] [--only throughput,small,membership,lan,repair] [--seed N] [--json PATH]
+    python -m bench [--quick] [--only throughput,small,s3,membership,lan,repair] [--seed N] [--json PATH]
                     [--with-swift [--swift-harness DIR]]
 
 Runs, one after another (never two clusters at once: they would measure each other):
@@ -11,6 +11,8 @@ Runs, one after another (never two clusters at once: they would measure each oth
   under replicas=3 and ec=4+2, MB/s and CPU seconds per MB over client and nodes (bench.put_get);
 - small: 4 KiB put/get ops per second, p50/p99 and CPU per op at concurrency 1 and 16, both policies
   (throughput and small run the lan profile's timers, as a deployment does: DATA_PATH_PROFILE);
+- s3: the largest object and the 1 MiB objects through the S3 port with boto3 against the native
+  client, on one 4-node cluster, as ratios with issue 16's targets (bench.s3);
 - membership: idle gossip bytes/s and CPU per node, then kill -9 detection times (first and all
   observers) and false DOWN verdicts, on N = 10 and N = 30 nodes, local profile (bench.membership);
 - lan: the same on the lan profile (1 s heartbeats, DESIGN's timers), fewer kills;
@@ -52,6 +54,7 @@ from collections.abc import Callable
 
 from bench import membership as membership_bench
 from bench import put_get
+from bench import s3 as s3_bench
 from bench import swift as swift_bench
 from bench.erasure import cpu_ceilings
 from bench.repair import bench_repair
@@ -60,7 +63,7 @@ from cluster_sim.cluster import LocalCluster
 from ringstore.memory import bound_malloc_arenas
 
 MIB = 1024 * 1024
-PARTS = ("throughput", "small", "membership", "lan", "repair")
+PARTS = ("throughput", "small", "s3", "membership", "lan", "repair")
 POLICIES = (("replicas=3", {"replicas": 3}), ("ec=4+2", {"ec": "4+2"}))
 # The data-path parts run the nodes' deployed timers: the local profile's 4 Hz heartbeats, 10 Hz gossip
 # and 2 s repair scans are for tests and cost an idle 6-node cluster 14 % of both cores (lan: 7 %),
@@ -69,6 +72,7 @@ POLICIES = (("replicas=3", {"replicas": 3}), ("ec=4+2", {"ec": "4+2"}))
 DATA_PATH_PROFILE = "lan"
 OBJECT_NODES = 6  # ec=4+2 puts one share on each of six distinct nodes
 REPAIR_NODES = 6
+S3_NODES = 4
 UP_TIMEOUT_S = 120.0
 # A cluster timeout carries every node's view and log tail (tens of KB at N = 30); the JSON keeps
 # the head, the terminal shows all of it.
@@ -268,6 +272,18 @@ def membership_part(ctx: Context, profile: str, nodes: int, kills: int) -> tuple
     return found, membership_rows(found)
 
 
+def s3_part(ctx: Context) -> tuple[dict, list[Row]]:
+    """The S3 port (boto3) against the native client on one cluster, alternating (bench.s3)."""
+    big_mib = max(ctx.plan.object_mibs)
+    rounds, summary = s3_bench.run_on(ctx.root / "s3", nodes=S3_NODES, replicas=3, big_mib=big_mib,
+                                      small_count=ctx.plan.many_count, rounds=1 if ctx.plan.is_quick else 2,
+                                      seed=part_seed(ctx.seed, "s3"))
+    rows = [Row(f"S3/native {row['row']}", row["ratio"], "x",
+                f"target {'>=' if 'MB/s' in row['row'] else '<='} {row['target']}", row["target"])
+            for row in summary]
+    return {"rounds": rounds, "summary": summary, "nodes": S3_NODES}, rows
+
+
 def repair_part(ctx: Context) -> tuple[dict, list[Row]]:
     dd = ctx.ceilings["dd_conv_fsync_mb_s"]
     r = bench_repair(ctx.root, REPAIR_NODES, ctx.plan.repair_size_mib, dd)
@@ -393,6 +409,7 @@ def main() -> int:
             ("ceilings", "ceilings", lambda: ceilings_part(ctx)),
             ("throughput", "throughput", lambda: throughput_part(ctx)),
             ("small", "small", lambda: small_part(ctx)),
+            ("s3", "s3", lambda: s3_part(ctx)),
             *[("membership", f"membership N={n}",
                lambda n=n: membership_part(ctx, "local", n, plan.membership_kills)) for n in plan.membership_nodes],
             *[("lan", f"lan N={n}", lambda n=n: membership_part(ctx, "lan", n, plan.lan_kills))

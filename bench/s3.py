@@ -20,6 +20,7 @@ import hashlib
 import pathlib
 import statistics
 import tempfile
+import types
 
 import boto3
 from botocore.config import Config
@@ -86,7 +87,7 @@ def s3_many(s3, meter: CpuMeter, bucket: str, prefix: str, count: int, size_byte
     return {**result, **rates(count * size_bytes, wall, cpu, "get")}
 
 
-def one_round(cluster: LocalCluster, args: argparse.Namespace, number: int) -> dict:
+def one_round(cluster: LocalCluster, args: argparse.Namespace | types.SimpleNamespace, number: int) -> dict:
     node = next(iter(cluster.nodes.values()))
     meter = CpuMeter([n.pid for n in cluster.nodes.values()])
     s3 = s3_client(cluster, node)
@@ -132,6 +133,15 @@ def summary(rounds: list[dict]) -> list[dict]:
     return rows
 
 
+def run_on(root: pathlib.Path, *, nodes: int, replicas: int, big_mib: int, small_count: int, rounds: int, seed: int,
+           insecure: bool = False) -> tuple[list[dict], list[dict]]:
+    """Every round on one new cluster under `root`: (rounds' figures, the summary rows)."""
+    args = types.SimpleNamespace(replicas=replicas, big_mib=big_mib, small_count=small_count, seed=seed)
+    with LocalCluster.up(root, nodes=nodes, replicas=replicas, insecure=insecure, profile=PROFILE) as cluster:
+        rounds_out = [one_round(cluster, args, number) for number in range(rounds)]
+    return rounds_out, summary(rounds_out)
+
+
 def main() -> None:
     bound_malloc_arenas()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -145,10 +155,9 @@ def main() -> None:
     parser.add_argument("--json", default="")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ringstore-bench-s3-") as tmp:
-        with LocalCluster.up(pathlib.Path(tmp, "cluster"), nodes=args.nodes, replicas=args.replicas,
-                             insecure=args.insecure, profile=PROFILE) as cluster:
-            rounds = [one_round(cluster, args, number) for number in range(args.rounds)]
-    rows = summary(rounds)
+        rounds, rows = run_on(pathlib.Path(tmp, "cluster"), nodes=args.nodes, replicas=args.replicas,
+                              big_mib=args.big_mib, small_count=args.small_count, rounds=args.rounds, seed=args.seed,
+                              insecure=args.insecure)
     print(f"S3 port against the native client: {args.nodes} nodes, replicas={args.replicas}, "
           f"{'plaintext' if args.insecure else 'TLS'}, {args.big_mib} MiB and {args.small_count} x 1 MiB, "
           f"medians of {args.rounds} rounds")

@@ -378,6 +378,8 @@ class S3Gateway:
         """Up to `max_keys` entries after `after` (manifests, and common prefixes as str), and whether
         more follow. Keys under a common prefix are skipped by seeking past it, so a listing of a
         few folders over millions of keys reads a few pages."""
+        if max_keys == 0:
+            return [], False  # nothing asked: no continuation either, so no client pages forever
         entries: list = []
         cursor = _past_prefix(after, prefix, delimiter)
         while True:

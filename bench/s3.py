@@ -7,15 +7,17 @@ Each round, on the same TLS cluster and through the same node (its client port f
 client, its S3 port for boto3): one `--big-mib` object put and got, then `--small-count` 1 MiB
 objects put and got one after another, first natively (bench.put_get), then with boto3
 (`put_object` of a streamed body, which botocore sends as aws-chunked with a CRC32 trailer over
-HTTPS; `get_object` read in 1 MiB pieces, each object's MD5 checked against its ETag as the AWS
-CLI checks downloads). MB/s, and CPU seconds per MB summed over the client and every node, with
-the ratios issue 16 sets targets for: S3 throughput at least 0.85 x native, CPU per MB at most
-1.2 x. Rounds alternate the order (native first, then S3 first), and the table gives medians.
+HTTPS; `get_object` read in 1 MiB pieces, each object's MD5 checked against its ETag on a thread
+beside the reads). MB/s, and the nodes' CPU seconds per MB (the client's is not counted: it is
+boto3's or ours, another program), with the ratios issue 16 sets targets for: S3 throughput at
+least 0.85 x native, node CPU per MB at most 1.2 x. Rounds alternate the order (native first, then
+S3 first), and the table gives medians.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures as cf
 import hashlib
 import pathlib
 import statistics
@@ -25,8 +27,8 @@ import types
 import boto3
 from botocore.config import Config
 
-from bench.put_get import (MIB, CpuMeter, RssHighWater, SeededStream, object_seed, put_get_many, put_get_object, rates,
-                           seeded_bytes, timed)
+from bench.put_get import (MIB, CpuMeter, RssHighWater, SeededStream, object_seed, process_cpu_s, put_get_many,
+                           put_get_object, rates, seeded_bytes, timed)
 from bench.report import write_results
 from cluster_sim.cluster import LocalCluster
 from ringstore.memory import bound_malloc_arenas
@@ -49,15 +51,30 @@ def s3_client(cluster: LocalCluster, node):
                                       read_timeout=600, max_pool_connections=4))
 
 
+class NodeCpuMeter(CpuMeter):
+    """CPU seconds of the cluster's processes only: issue 16's target is the nodes' CPU per MB (the
+    client's is another program's, boto3's or ours)."""
+
+    def sample(self) -> float:
+        return sum(process_cpu_s(pid) for pid in self.pids)
+
+
 def read_checked(s3, bucket: str, key: str) -> int:
-    """Get an object in READ_BYTES pieces, checking its MD5 against its ETag; bytes read."""
+    """Get an object in READ_BYTES pieces, checking its MD5 against its ETag on a thread of its own
+    (hashlib lets go of the GIL), so the check does not hold up the reads; bytes read."""
     answer = s3.get_object(Bucket=bucket, Key=key)
     md5 = hashlib.md5(usedforsecurity=False)
     size = 0
     body = answer["Body"]
-    while piece := body.read(READ_BYTES):
-        md5.update(piece)
-        size += len(piece)
+    with cf.ThreadPoolExecutor(1) as hasher:
+        pending = None
+        while piece := body.read(READ_BYTES):
+            if pending is not None:
+                pending.result()
+            pending = hasher.submit(md5.update, piece)
+            size += len(piece)
+        if pending is not None:
+            pending.result()
     assert answer["ETag"].strip('"') == md5.hexdigest(), f"{bucket}/{key}: MD5 {md5.hexdigest()}, ETag {answer['ETag']}"
     return size
 
@@ -89,7 +106,7 @@ def s3_many(s3, meter: CpuMeter, bucket: str, prefix: str, count: int, size_byte
 
 def one_round(cluster: LocalCluster, args: argparse.Namespace | types.SimpleNamespace, number: int) -> dict:
     node = next(iter(cluster.nodes.values()))
-    meter = CpuMeter([n.pid for n in cluster.nodes.values()])
+    meter = NodeCpuMeter([n.pid for n in cluster.nodes.values()])
     s3 = s3_client(cluster, node)
     bucket = f"s3-bench-{number}"
     policy = {"replicas": args.replicas}
@@ -127,7 +144,7 @@ def summary(rounds: list[dict]) -> list[dict]:
         scale = 1 if throughput else 1000  # CPU in ms per MB
         ratio = s3 / native
         target = TARGET_THROUGHPUT_RATIO if throughput else TARGET_CPU_RATIO
-        rows.append({"row": f"{size} {op} {'MB/s' if throughput else 'CPU ms/MB'}", "native": native * scale,
+        rows.append({"row": f"{size} {op} {'MB/s' if throughput else 'node CPU ms/MB'}", "native": native * scale,
                      "s3": s3 * scale, "ratio": ratio, "target": target,
                      "met": ratio >= target if throughput else ratio <= target})
     return rows

@@ -43,6 +43,7 @@ from node.s3.body import BodyFrames, PutChecks
 from node.s3.errors import S3Error
 from node.s3.server import S3Server
 from ringstore.auth.links import LinkError
+from ringstore.auth.signing import key_state_refusal
 from ringstore.v1 import common_pb2, object_pb2
 
 log = logging.getLogger("ringstore.s3")
@@ -204,13 +205,10 @@ class S3Gateway:
         if signed is None:
             return None, ANONYMOUS
         record = found["record"]
-        state = record.state(self._wall_ms())
-        if state == "revoked":
-            raise S3Error("InvalidAccessKeyId", f"access key {record.key_id} was revoked at {record.revoked_at_text}: "
-                                                "ask the operator for a new key (nodectl admin key create)")
-        if state == "expired":
-            raise S3Error("InvalidAccessKeyId", f"access key {record.key_id} expired at {record.expires_at_text}: "
-                                                "ask the operator for a new key (nodectl admin key create)")
+        refused = key_state_refusal(record, self._wall_ms())
+        if refused is not None:
+            self._metrics.auth_failures.labels(refused[0]).inc()
+            raise S3Error("InvalidAccessKeyId", refused[1])
         return signed, record
 
     async def _link_holder(self, request: web.Request, operation: str, query: dict[str, str]) -> LinkHolder:

@@ -635,6 +635,18 @@ def test_a_tenant_sees_its_own_buckets_only(s3):
         carol.create_bucket(Bucket="s3-data")
     assert error_code(info) == ("BucketAlreadyExists", 409)
     assert clients[0].get_object(Bucket="carol-s3", Key="mine")["Body"].read() == b"carol's"  # the operator
+    with cluster.client(credentials=operator) as native:
+        native.revoke_key(made.key.key_id)
+    deadline = time.monotonic() + 15
+    while True:  # in force on every node within the credential cache's 2 s
+        try:
+            carol.list_buckets()
+        except ClientError as err:
+            assert err.response["Error"]["Code"] == "InvalidAccessKeyId"
+            assert "revoked" in err.response["Error"]["Message"]
+            break
+        assert time.monotonic() < deadline, "a revoked key still worked on the S3 port after 15 s"
+        time.sleep(0.3)
 
 
 def test_size_limit_and_quota(cluster_factory, session_operator):

@@ -233,11 +233,20 @@ def verify(metadata: Mapping[str, str], method: str, resource: str,
     expected = signature(secret, method, resource, date_ms)
     if not hmac.compare_digest(expected, given_signature):
         raise AuthError("bad_signature", NO_MATCH_MESSAGE)
+    refused = key_state_refusal(record, now_ms)
+    if refused is not None:
+        raise AuthError(*refused)
+    return Verified(access_key=record)
+
+
+def key_state_refusal(record: AccessKey, now_ms: int) -> tuple[str, str] | None:
+    """(reason, one-line message) when a key whose signature holds may not be used now (revoked or
+    expired), else None; the S3 port refuses such a key with the same words."""
     state = record.state(now_ms)
     if state == "revoked":
-        raise AuthError("revoked_key", f"access key {key_id} was revoked at {record.revoked_at_text}: ask the "
-                                       "operator for a new key (nodectl admin key create)")
+        return "revoked_key", (f"access key {record.key_id} was revoked at {record.revoked_at_text}: ask the "
+                               "operator for a new key (nodectl admin key create)")
     if state == "expired":
-        raise AuthError("expired_key", f"access key {key_id} expired at {record.expires_at_text}: ask the "
-                                       "operator for a new key (nodectl admin key create)")
-    return Verified(access_key=record)
+        return "expired_key", (f"access key {record.key_id} expired at {record.expires_at_text}: ask the "
+                               "operator for a new key (nodectl admin key create)")
+    return None

@@ -276,11 +276,9 @@ class ObjectServicer:
             record = self._c.bucket(header.bucket)
             stream = data()
             if header.upload_id and record_at is None:
-                # A part of a multipart upload (CreateUpload), put by a native client: stored under
-                # the upload's policy, never inline, with its MD5 (the part's ETag) as S3's parts.
-                upload, record_at = self._c.uploads.part_location(header.bucket, header.key, header.upload_id,
-                                                                  header.part_number)
-                header.policy.CopyFrom(upload.policy)
+                # A part of a multipart upload (CreateUpload), put by a native client: stored never
+                # inline, with its MD5 (the part's ETag) as S3's parts.
+                record_at = self.part_location(header)
                 allow_inline = False
                 stream, annotate = _with_md5(stream, annotate)
 
@@ -327,6 +325,15 @@ class ObjectServicer:
         finally:
             self._metrics.requests.labels("put", outcome).inc()
             self._metrics.put_latency.observe(time.perf_counter() - started)
+
+    def part_location(self, header: object_pb2.PutObjectHeader) -> tuple[str, str]:
+        """Where the part `header` names (upload_id, part_number) is recorded; NoSuchUpload when the
+        upload is gone. The header takes the upload's policy: every part is stored as the object
+        will be."""
+        upload, location = self._c.uploads.part_location(header.bucket, header.key, header.upload_id,
+                                                         header.part_number)
+        header.policy.CopyFrom(upload.policy)
+        return location
 
     def copy(self, source_bucket: str, source_key: str, header: object_pb2.PutObjectHeader, *, replace: bool,
              check: Callable[[common_pb2.Manifest], None]) -> common_pb2.Manifest:

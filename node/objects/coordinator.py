@@ -579,16 +579,12 @@ class Coordinator:
         checks still apply (a multipart upload's part, node/objects/uploads.py); `allow_inline`
         False keeps even a small object in chunks (a part's chunks become the object's)."""
         bucket = self.bucket(header.bucket)
-        validate.object_key(header.key, self._config.key_length_bytes_max)
-        validate.content_type(header.content_type)
-        validate.metadata(dict(header.metadata))
-        validate.http_headers(dict(header.headers))
+        self.validate_put(header.key, header.content_type, dict(header.metadata), dict(header.headers))
         policy = self._checked_policy(header.policy if header.HasField("policy") else None,
                                       default=bucket.default_policy, check_live=True)
         declared = header.size_bytes if header.HasField("size_bytes") else None
-        if declared is not None and declared > self._config.object_size_bytes_max:
-            raise errors.ResourceExhausted(
-                f"object is {declared} bytes; the limit is {self._config.object_size_bytes_max} bytes")
+        if declared is not None:
+            self.check_size(declared)
 
         hasher = blake3.blake3()
         received = 0
@@ -704,14 +700,16 @@ class Coordinator:
         self._check_duration(f"writing {manifest.bucket}/{manifest.key}", manifest.version.physical_ms)
         self._write_manifest(manifest)
 
-    def write_tombstone(self, current: common_pb2.Manifest | None) -> None:
-        """Delete the key of `current` (nothing when it is None or already a tombstone)."""
+    def write_tombstone(self, current: common_pb2.Manifest | None) -> common_pb2.VersionStamp | None:
+        """Delete the key of `current` (nothing when it is None or already a tombstone); the
+        tombstone's version."""
         if current is None or current.tombstone:
-            return
+            return None
         tombstone = common_pb2.Manifest(format_version=FORMAT_VERSION, tenant=self.tenant, bucket=current.bucket,
                                         key=current.key, tombstone=True, created_at_unix_ms=self._wall_ms(),
                                         policy=current.policy, version=self._hlc.now())
         self._write_manifest(tombstone)
+        return tombstone.version
 
     def reference_chunks(self, manifest: common_pb2.Manifest) -> None:
         """Record `manifest`'s version on every copy of its chunks, which another version already
@@ -720,8 +718,7 @@ class Coordinator:
         new version from a verified read. Every copy named by the chunk's placement record takes
         it; the records are read again afterwards, and holders repair or rebalancing added meanwhile
         take it too (a copy made from a source before the source took the reference lacks it)."""
-        ref = common_pb2.ObjectRef(tenant=manifest.tenant, bucket=manifest.bucket, key=manifest.key,
-                                   version=manifest.version)
+        ref = object_ref(manifest)
         unique = {bytes(c.chunk_id): c for c in manifest.chunks}
         done: set[tuple[str, bytes]] = set()
         failed: set[bytes] = set()
@@ -926,8 +923,6 @@ class Coordinator:
         size = manifest.size_bytes
         if range_start is not None and range_start < 0:
             range_start, range_length = max(0, size + range_start), None
-            if size == 0:
-                range_start = 0
         start = range_start or 0
         # A range must start inside the object, so no range of an empty object is satisfiable
         # (HTTP's 416 for `bytes=0-0` of an empty body); a get without a range reads it.
@@ -1057,13 +1052,7 @@ class Coordinator:
         return items, token
 
     def delete_object(self, bucket: str, key: str) -> common_pb2.VersionStamp:
-        current = self.current_manifest(bucket, key)
-        tombstone = common_pb2.Manifest(format_version=FORMAT_VERSION, tenant=self.tenant, bucket=bucket,
-                                        key=key, tombstone=True, created_at_unix_ms=self._wall_ms(),
-                                        policy=current.policy)
-        tombstone.version.CopyFrom(self._hlc.now())
-        self._write_manifest(tombstone)
-        return tombstone.version
+        return self.write_tombstone(self.current_manifest(bucket, key))
 
     # -- convert --------------------------------------------------------------------------------
 

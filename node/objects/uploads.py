@@ -29,13 +29,13 @@ Its ETag is S3's: the MD5 of the parts' MD5s, then `-` and the number of parts.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import secrets
 from collections.abc import Callable, Sequence
 
 from node import errors
+from ringstore.etag import parts_md5
 from ringstore.v1 import common_pb2
 
 log = logging.getLogger("ringstore.uploads")
@@ -82,10 +82,6 @@ def check_upload_id(upload_id: str) -> None:
 def check_part_number(number: int) -> None:
     if not 1 <= number <= PART_NUMBER_MAX:
         raise errors.InvalidArgument(f"part number {number} is outside 1..{PART_NUMBER_MAX}")
-
-
-def multipart_etag(manifest: common_pb2.Manifest) -> str:
-    return f"{manifest.md5.hex()}-{manifest.part_count}"
 
 
 class Uploads:
@@ -218,7 +214,7 @@ class Uploads:
         manifest = self._c.new_manifest(bucket, key, content_type=record.content_type, policy=record.policy)
         manifest.metadata.update(dict(record.metadata))
         manifest.headers.update(dict(record.headers))
-        md5s = hashlib.md5(usedforsecurity=False)
+        md5s: list[bytes] = []
         offset = 0
         for index, (number, etag) in enumerate(listed):
             part = stored.get(number)
@@ -236,10 +232,10 @@ class Uploads:
                 moved.CopyFrom(chunk)
                 moved.offset_bytes = offset + chunk.offset_bytes
             offset += part.size_bytes
-            md5s.update(part.md5)
+            md5s.append(part.md5)
             manifest.part_sizes_bytes.append(part.size_bytes)
         manifest.size_bytes = offset
-        manifest.md5 = md5s.digest()
+        manifest.md5 = parts_md5(md5s)
         manifest.part_count = len(listed)
         self._c.check_size(offset)
         self._c.reference_chunks(manifest)

@@ -139,7 +139,3 @@ class PutChecks:
             values[self._trailer] = trailers[self._trailer]
         for name, checker in self._checksums.items():
             checker.check(values[name])
-
-    def etag(self) -> str:
-        return self.md5.hexdigest()
-

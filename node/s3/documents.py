@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from email.utils import format_datetime
 
 from node.s3.errors import S3Error
+from ringstore.etag import etag as object_etag
 
 NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 XML_BODY_BYTES_MAX = 2 * 1024 * 1024
@@ -141,13 +142,8 @@ def list_objects(*, bucket: str, prefix: str, delimiter: str, max_keys: int, enc
 
 
 def etag(manifest) -> str:
-    """The object's ETag, unquoted: the MD5 of its bytes when the put recorded one (every put
-    through this gateway), S3's MD5 of the parts' MD5s and "-N" for a multipart upload's, else the first 128 bits of its blake3 with a `-1` suffix, the form S3
-    gives objects whose ETag is not an MD5 of the content (so clients that compare ETags with an
-    MD5 of their file, as rclone does, know not to)."""
-    if manifest.md5:
-        return manifest.md5.hex() + (f"-{manifest.part_count}" if manifest.part_count else "")
-    return manifest.blake3[:16].hex() + "-1"
+    """The object's ETag, unquoted (ringstore.etag says which form)."""
+    return object_etag(manifest.md5, manifest.part_count, manifest.blake3)
 
 
 def etag_header(manifest) -> str:

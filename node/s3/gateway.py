@@ -18,7 +18,7 @@ and checks no signature (the gRPC ports do the same there), and says so in the l
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import itertools
 import json
 import logging
 import re
@@ -475,15 +475,7 @@ class S3Gateway:
                                             "without changing it: add x-amz-metadata-directive: REPLACE with the "
                                             "new metadata")
         header = _put_header(bucket, key, headers)
-        conditions = {name.removeprefix("x-amz-copy-source-"): value for name, value in headers.items()
-                      if name.startswith("x-amz-copy-source-if-")}
-
-        def check(source: common_pb2.Manifest) -> None:
-            try:
-                _check_conditions(conditions, source)
-            except S3Error as err:  # a copy's unmet condition is 412 whichever it is
-                raise S3Error("PreconditionFailed", f"the copy source's {err.message}") from None
-
+        check = _copy_check(headers)
         manifest = await self._run(principal, lambda: self._objects.copy(source_bucket, source_key, header,
                                                                            replace=directive == "REPLACE", check=check))
         return _xml(documents.copy_result(documents.etag_header(manifest), manifest.created_at_unix_ms))
@@ -505,15 +497,12 @@ class S3Gateway:
     async def _upload_part(self, request, bucket, key, query, signed, principal) -> web.Response:
         if "x-amz-copy-source" in request.headers:
             return await self._upload_part_copy(request, bucket, key, query, signed, principal)
-        number = _part_number(query.get("partNumber", ""))
-        upload_id = query["uploadId"]
-        header = object_pb2.PutObjectHeader(bucket=bucket, key=key)
+        header = object_pb2.PutObjectHeader(bucket=bucket, key=key, upload_id=query["uploadId"],
+                                            part_number=_part_number(query.get("partNumber", "")))
 
         def place() -> tuple[str, str]:
             self._objects.allow("put", bucket, key)
-            record, location = self._c.uploads.part_location(bucket, key, upload_id, number)
-            header.policy.CopyFrom(record.policy)  # every part is stored as the object will be
-            return location
+            return self._objects.part_location(header)
 
         reply = await self._stream_put(request, _lower(request.headers), signed, principal, header, place=place,
                                        allow_inline=False)
@@ -523,37 +512,25 @@ class S3Gateway:
         """A part made of (a range of) an existing object. Its bytes are read and stored again:
         a part's ETag is the MD5 of its own bytes, which only reading them gives."""
         headers = _lower(request.headers)
-        number = _part_number(query.get("partNumber", ""))
-        upload_id = query["uploadId"]
+        header = object_pb2.PutObjectHeader(bucket=bucket, key=key, upload_id=query["uploadId"],
+                                            part_number=_part_number(query.get("partNumber", "")))
         source_bucket, source_key = _copy_source(headers["x-amz-copy-source"])
         wanted = _parse_range(headers["x-amz-copy-source-range"]) if "x-amz-copy-source-range" in headers else None
-        conditions = {name.removeprefix("x-amz-copy-source-"): value for name, value in headers.items()
-                      if name.startswith("x-amz-copy-source-if-")}
+        check = _copy_check(headers)
 
-        def work() -> common_pb2.Manifest:
+        def work() -> object_pb2.ObjectInfo:
             self._objects.allow("get", source_bucket, source_key)
-            self._objects.allow("put", bucket, key)
-            record, location = self._c.uploads.part_location(bucket, key, upload_id, number)
             source, start, length, payload, _ = self._c.get_object(source_bucket, source_key, *(wanted or (None, None)))
             try:
-                _check_conditions(conditions, source)
-            except S3Error as err:
+                check(source)
+            except S3Error:
                 payload.close()
-                raise S3Error("PreconditionFailed", f"the copy source's {err.message}") from None
-            header = object_pb2.PutObjectHeader(bucket=bucket, key=key, size_bytes=length, policy=record.policy)
-            md5 = hashlib.md5(usedforsecurity=False)
-
-            def stream():
-                yield object_pb2.PutObjectRequest(header=header)
-                for frame in payload:
-                    md5.update(frame)
-                    yield frame
-                yield object_pb2.PutObjectRequest(end=object_pb2.PutObjectEnd(size_bytes=length))
-
-            def annotate(manifest: common_pb2.Manifest) -> None:
-                manifest.md5 = md5.digest()
-
-            return self._objects.put(stream(), annotate=annotate, record_at=location, allow_inline=False).object
+                raise
+            header.size_bytes = length
+            # A part put as a native client puts one (ObjectServicer.put): the upload's policy, its MD5.
+            stream = [object_pb2.PutObjectRequest(header=header)]
+            return self._objects.put(itertools.chain(stream, payload, [object_pb2.PutObjectRequest(
+                end=object_pb2.PutObjectEnd(size_bytes=length))])).object
 
         try:
             part = await self._run(principal, work)
@@ -867,6 +844,21 @@ def _parse_range(text: str) -> tuple[int, int | None] | None:
     return start, end - start + 1
 
 
+def _copy_check(headers: dict[str, str]) -> Callable[[common_pb2.Manifest], None]:
+    """The check of a copy's source against its x-amz-copy-source-if-* headers: an unmet one is 412
+    whichever it is (a 304 too)."""
+    conditions = {name.removeprefix("x-amz-copy-source-"): value for name, value in headers.items()
+                  if name.startswith("x-amz-copy-source-if-")}
+
+    def check(source: common_pb2.Manifest) -> None:
+        try:
+            _check_conditions(conditions, source)
+        except S3Error as err:
+            raise S3Error("PreconditionFailed", f"the copy source's {err.message}") from None
+
+    return check
+
+
 def _copy_source(text: str) -> tuple[str, str]:
     """(bucket, key) of an x-amz-copy-source header: `/bucket/key` or `bucket/key`, URL-encoded."""
     path, _, version = text.partition("?")
@@ -955,7 +947,7 @@ def _past_prefix(after: str, prefix: str, delimiter: str) -> str:
 
 
 def _encode_token(after: str) -> str:
-    return urllib.parse.quote(after, safe="") or ""
+    return urllib.parse.quote(after, safe="")
 
 
 def _decode_token(token: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+from ringstore.etag import etag
 from ringstore.v1 import admin_pb2, common_pb2, membership_pb2, object_pb2
 
 from nodectl.client.results import (
@@ -95,8 +96,7 @@ def object_info_from_pb(pb: object_pb2.ObjectInfo) -> ObjectInfo:
         inline=pb.inline,
         policy=policy_text(pb.policy),
         ec=_policy_ec(pb.policy),
-        etag=(pb.md5.hex() + (f"-{pb.part_count}" if pb.part_count else "")) if pb.md5 else
-             (pb.blake3[:16].hex() + "-1" if pb.blake3 else ""),
+        etag=etag(pb.md5, pb.part_count, pb.blake3),
         headers=dict(pb.headers),
     )
 

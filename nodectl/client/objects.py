@@ -22,7 +22,6 @@
 
 from __future__ import annotations
 
-import hashlib
 
 import os
 import threading
@@ -34,6 +33,7 @@ import blake3
 import grpc
 from ringstore import frames
 from ringstore.auth import links
+from ringstore.etag import etag, parts_md5
 from ringstore.v1 import object_pb2
 
 from nodectl.client.connection import _Connection
@@ -346,12 +346,12 @@ class _ObjectCalls(_Connection):
             return object_info_from_pb(self._unary(self._objects.CompleteUpload, request, replayable=False).object)
         except Unavailable as lost:
             # The answer may be what was lost: the object is there when its ETag is this upload's.
-            expected = hashlib.md5(b"".join(bytes.fromhex(p.md5_hex) for p in parts), usedforsecurity=False)
+            expected = etag(parts_md5(bytes.fromhex(p.md5_hex) for p in parts), len(parts), b"")
             try:
                 info = self.stat(bucket, key).info
             except RingstoreError:
                 raise lost from None
-            if info.etag == f"{expected.hexdigest()}-{len(parts)}":
+            if info.etag == expected:
                 return info
             raise
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -308,9 +309,9 @@ class Schedule:
             raise StepFailed(f"only {len(chosen)} chunks have files stored, {step.files} files of distinct chunks "
                              "were to be flipped; flip fewer or let the workload write more first")
         for path in chosen:
-            offset = self.rng.randrange(path.stat().st_size)
             with contextlib.suppress(FileNotFoundError):  # garbage collection may take it meanwhile
                 with open(path, "r+b") as chunk:
+                    offset = self.rng.randrange(os.fstat(chunk.fileno()).st_size)
                     chunk.seek(offset)
                     old = chunk.read(1)
                     chunk.seek(offset)

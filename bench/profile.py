@@ -5,7 +5,8 @@
 
 Cases: put-1g, put-1g-ec, get-1g, get-1g-ec (one 1 GiB object, replicas=3 or ec=4+2), get-1m,
 get-1m-ec, put-1m, put-1m-ec (200 x 1 MiB), get-4k-c16, put-4k-c16 (400 x 4 KiB at concurrency 16), get-4k-c1,
-put-4k-c1 (400 x 4 KiB, one at a time), idle (10 s).
+put-4k-c1 (400 x 4 KiB, one at a time), idle (10 s); s3-put-1g, s3-get-1g, s3-put-1m, s3-get-1m: the
+same objects through the coordinator's S3 port with boto3, as `python -m bench.s3` sends them.
 
 Starts a cluster (cluster-sim, real noded processes, TLS unless --insecure), prepares what the case
 reads, then runs the case once while it samples:
@@ -40,12 +41,13 @@ import tempfile
 import time
 
 from bench import put_get
+from bench import s3 as bench_s3
 from cluster_sim.cluster import PROFILES, LocalCluster
 from ringstore.memory import bound_malloc_arenas
 
 MIB = 1024 * 1024
 CASES = ("put-1g", "put-1g-ec", "get-1g", "get-1g-ec", "put-1m", "put-1m-ec", "get-1m", "get-1m-ec", "get-4k-c16",
-         "put-4k-c16", "get-4k-c1", "put-4k-c1", "idle")
+         "put-4k-c16", "get-4k-c1", "put-4k-c1", "idle", "s3-put-1g", "s3-get-1g", "s3-put-1m", "s3-get-1m")
 IDLE_S = 10.0
 EXITED = "threads that ended"
 TOP = 25
@@ -210,17 +212,24 @@ def run_case(cluster: LocalCluster, case: str, out: pathlib.Path, rate: int, see
                                       for n, node in cluster.nodes.items()}}
     policy = {"ec": "4+2"} if case.endswith("-ec") else {"replicas": 3}
     big = put_get.SeededStream(put_get.object_seed(seed, "big"), 1024 * MIB)
+    s3 = bench_s3.s3_client(cluster, cluster.nodes[coordinator]) if case.startswith("s3-") else None
     with cluster.client(address, timeout_s=put_get.CLIENT_TIMEOUT_S) as client:
         bucket = f"prof-{number}-{case}"
         client.create_bucket(bucket)
         keys = []
-        if case.startswith("get-1m"):
+        if case.startswith(("get-1m", "s3-get-1m")):
             keys = [f"m/{i}" for i in range(200)]
             for key in keys:
-                client.put(bucket, key, put_get.seeded_bytes(put_get.object_seed(seed, key), MIB), **policy)
+                data = put_get.seeded_bytes(put_get.object_seed(seed, key), MIB)
+                if s3 is None:
+                    client.put(bucket, key, data, **policy)
+                else:  # an S3 put, so the ETag the get checks is the content's MD5
+                    s3.put_object(Bucket=bucket, Key=key, Body=data)
         elif case.startswith("get-4k"):  # the keys the get run reads: writer w's i-th key
             put_get.latency_run(cluster, address, bucket, 16 if case == "get-4k-c16" else 1, 400, "put",
                                 prefix="s", policy=policy)
+        elif case == "s3-get-1g":
+            s3.put_object(Bucket=bucket, Key="big", Body=big, ContentLength=1024 * MIB)
         elif case.startswith("get-1g"):
             client.put(bucket, "big", big, **policy)
 
@@ -244,11 +253,22 @@ def run_case(cluster: LocalCluster, case: str, out: pathlib.Path, rate: int, see
                 put_get.latency_run(cluster, address, bucket, 1, 400, "get", prefix="s")
             elif case == "put-4k-c1":
                 put_get.latency_run(cluster, address, bucket, 1, 400, "put", prefix="s", policy=policy)
+            elif case == "s3-put-1g":
+                s3.put_object(Bucket=bucket, Key="big", Body=big, ContentLength=1024 * MIB)
+            elif case == "s3-get-1g":
+                bench_s3.read_checked(s3, bucket, "big")
+            elif case == "s3-put-1m":
+                for i in range(200):
+                    key = f"p/{i}"
+                    s3.put_object(Bucket=bucket, Key=key, Body=put_get.seeded_bytes(put_get.object_seed(seed, key), MIB))
+            elif case == "s3-get-1m":
+                for key in keys:
+                    bench_s3.read_checked(s3, bucket, key)
             elif case == "idle":
                 time.sleep(IDLE_S)  # what the nodes' own loops cost with no request at all
 
-        units, unit = ((1024 * MIB / 1e6, "MB") if case.startswith(("put-1g", "get-1g")) else
-                       (200 * MIB / 1e6, "MB") if case.startswith(("get-1m", "put-1m")) else
+        units, unit = ((1024 * MIB / 1e6, "MB") if case.removeprefix("s3-").startswith(("put-1g", "get-1g")) else
+                       (200 * MIB / 1e6, "MB") if case.removeprefix("s3-").startswith(("get-1m", "put-1m")) else
                        (IDLE_S, "s") if case == "idle" else (400, "op"))
         with Sampler(pids, out, case, rate, tool) as sampler:
             rss = put_get.RssHighWater([pid for name, pid in pids.items() if name != "client"])

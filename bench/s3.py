@@ -4,14 +4,15 @@
                        [--seed N] [--json PATH]
 
 Each round, on the same TLS cluster and through the same node (its client port for the native
-client, its S3 port for boto3): one `--big-mib` object put and got, then `--small-count` 1 MiB
-objects put and got one after another, first natively (bench.put_get), then with boto3
-(`put_object` of a streamed body, which botocore sends as aws-chunked with a CRC32 trailer over
-HTTPS; `get_object` read in 1 MiB pieces, each object's MD5 checked against its ETag on a thread
-beside the reads). MB/s, and the nodes' CPU seconds per MB (the client's is not counted: it is
-boto3's or ours, another program), with the ratios issue 16 sets targets for: S3 throughput at
-least 0.85 x native, node CPU per MB at most 1.2 x. Rounds alternate the order (native first, then
-S3 first), and the table gives medians.
+client, its S3 port for boto3): one `--big-mib` object put, then got; then `--small-count` 1 MiB
+objects put one after another, then got. Each of those four runs natively (bench.put_get's
+calls) and with boto3 (`put_object` of a streamed body, which botocore sends as aws-chunked with a
+CRC32 trailer over HTTPS; `get_object` read in 1 MiB pieces, the bytes' blake3 checked as the
+native reader checks it and the ETag against the MD5 of what was put) back to back, the first of
+each pair alternating with the round: the host drifts by more than the difference measured over
+minutes, far less over seconds. MB/s, and the nodes' CPU seconds per MB (the client's is not counted: it is boto3's or ours,
+another program), with the ratios issue 16 sets targets for: S3 throughput at least 0.85 x native,
+node CPU per MB at most 1.2 x. The table gives medians over rounds.
 """
 
 from __future__ import annotations
@@ -23,12 +24,15 @@ import pathlib
 import statistics
 import tempfile
 import types
+from collections.abc import Callable, Iterable, Iterator
+from typing import NamedTuple
 
+import blake3
 import boto3
 from botocore.config import Config
 
-from bench.put_get import (MIB, CpuMeter, RssHighWater, SeededStream, object_seed, process_cpu_s, put_get_many,
-                           put_get_object, rates, seeded_bytes, timed)
+from bench.put_get import (MIB, CpuMeter, RssHighWater, SeededStream, object_seed, process_cpu_s, rates,
+                           read_through, seeded_bytes, timed)
 from bench.report import write_results
 from cluster_sim.cluster import LocalCluster
 from ringstore.memory import bound_malloc_arenas
@@ -59,13 +63,40 @@ class NodeCpuMeter(CpuMeter):
         return sum(process_cpu_s(pid) for pid in self.pids)
 
 
-def read_checked(s3, bucket: str, key: str) -> int:
-    """Get an object in READ_BYTES pieces, checking its MD5 against its ETag on a thread of its own
-    (hashlib lets go of the GIL), so the check does not hold up the reads; bytes read."""
+class Expected(NamedTuple):
+    """What an object's bytes hash to, worked out before the clock starts."""
+    blake3_hex: str
+    md5_hex: str
+
+
+def expected_of(pieces: Iterable[bytes]) -> Expected:
+    md5, hasher = hashlib.md5(usedforsecurity=False), blake3.blake3()
+    for piece in pieces:
+        md5.update(piece)
+        hasher.update(piece)
+    return Expected(hasher.hexdigest(), md5.hexdigest())
+
+
+def read_checked(s3, bucket: str, key: str, expected: Expected | None = None) -> int:
+    """Get an object in READ_BYTES pieces; bytes read. With `expected`, the bytes' blake3 is checked
+    against it, as the native reader checks the manifest's, and the ETag against its MD5; without,
+    the bytes' MD5 against the ETag, on a thread beside the reads (hashlib lets go of the GIL). The
+    bench passes `expected`: an MD5 of every byte read costs the client 2 ms of CPU per MB on the
+    same two cores as the nodes, ten times the native reader's blake3, and slowed the S3 get for a
+    check no S3 client makes."""
     answer = s3.get_object(Bucket=bucket, Key=key)
-    md5 = hashlib.md5(usedforsecurity=False)
+    etag = answer["ETag"].strip('"')
     size = 0
     body = answer["Body"]
+    if expected is not None:
+        hasher = blake3.blake3()
+        while piece := body.read(READ_BYTES):
+            hasher.update(piece)
+            size += len(piece)
+        assert hasher.hexdigest() == expected.blake3_hex, f"{bucket}/{key}: blake3 {hasher.hexdigest()}, put {expected}"
+        assert etag == expected.md5_hex, f"{bucket}/{key}: ETag {etag}, MD5 of the bytes put {expected.md5_hex}"
+        return size
+    md5 = hashlib.md5(usedforsecurity=False)
     with cf.ThreadPoolExecutor(1) as hasher:
         pending = None
         while piece := body.read(READ_BYTES):
@@ -75,59 +106,77 @@ def read_checked(s3, bucket: str, key: str) -> int:
             size += len(piece)
         if pending is not None:
             pending.result()
-    assert answer["ETag"].strip('"') == md5.hexdigest(), f"{bucket}/{key}: MD5 {md5.hexdigest()}, ETag {answer['ETag']}"
+    assert etag == md5.hexdigest(), f"{bucket}/{key}: MD5 {md5.hexdigest()}, ETag {answer['ETag']}"
     return size
 
 
-def s3_big(s3, meter: CpuMeter, bucket: str, key: str, size_bytes: int, seed: bytes) -> dict:
-    rss = RssHighWater(meter.pids)
-    rss.reset()
-    wall, cpu = timed(meter, lambda: s3.put_object(Bucket=bucket, Key=key, Body=SeededStream(seed, size_bytes),
-                                                   ContentLength=size_bytes))
-    result = {"size_bytes": size_bytes, **rates(size_bytes, wall, cpu, "put"), **rss.read("put")}
-    rss.reset()
-    read: list[int] = []
-    wall, cpu = timed(meter, lambda: read.append(read_checked(s3, bucket, key)))
-    assert read == [size_bytes]
-    return {**result, **rates(size_bytes, wall, cpu, "get"), **rss.read("get")}
-
-
-def s3_many(s3, meter: CpuMeter, bucket: str, prefix: str, count: int, size_bytes: int, seed: int) -> dict:
-    keys = [f"{prefix}/{i}" for i in range(count)]
-    wall, cpu = timed(meter, lambda: [s3.put_object(Bucket=bucket, Key=key,
-                                                    Body=seeded_bytes(object_seed(seed, key), size_bytes))
-                                      for key in keys])
-    result = {"count": count, "size_bytes": size_bytes, **rates(count * size_bytes, wall, cpu, "put")}
-    read: list[int] = []
-    wall, cpu = timed(meter, lambda: read.extend(read_checked(s3, bucket, key) for key in keys))
-    assert read == [size_bytes] * count
-    return {**result, **rates(count * size_bytes, wall, cpu, "get")}
+def measured(meter: CpuMeter, size_bytes: int, prefix: str, fn: Callable[[], object], rss: bool = False) -> dict:
+    """`fn()` timed: MB/s and node CPU s/MB over `size_bytes`, and with `rss` the nodes' RSS peak."""
+    high = RssHighWater(meter.pids)
+    high.reset()
+    wall, cpu = timed(meter, fn)
+    return {**rates(size_bytes, wall, cpu, prefix), **(high.read(prefix) if rss else {})}
 
 
 def one_round(cluster: LocalCluster, args: argparse.Namespace | types.SimpleNamespace, number: int) -> dict:
+    """Each row's native and S3 runs back to back (the host drifts between minutes far more than
+    between seconds), the first of the pair alternating with the round."""
     node = next(iter(cluster.nodes.values()))
     meter = NodeCpuMeter([n.pid for n in cluster.nodes.values()])
     s3 = s3_client(cluster, node)
     bucket = f"s3-bench-{number}"
     policy = {"replicas": args.replicas}
-    out: dict = {}
+    big_bytes = args.big_mib * MIB
+    big_seed = object_seed(args.seed + number, "big")
+    mib_keys = {way: [f"{way}-mib-{number}/{i}" for i in range(args.small_count)] for way in ("native", "s3")}
+    mib_bytes = args.small_count * MIB
+
+    def mib_body(key: str) -> bytes:
+        return seeded_bytes(object_seed(args.seed + number, key.split("-", 1)[1]), MIB)
+
+    def stream_pieces(stream: SeededStream) -> Iterator[bytes]:
+        while piece := stream.read(READ_BYTES):
+            yield piece
+
+    big_expected = expected_of(stream_pieces(SeededStream(big_seed, big_bytes)))
+    mib_expected = {key: expected_of([mib_body(key)]) for key in mib_keys["s3"]}
+
+    out: dict = {"native_big": {"size_bytes": big_bytes}, "s3_big": {"size_bytes": big_bytes},
+                 "native_mib": {"count": args.small_count, "size_bytes": MIB},
+                 "s3_mib": {"count": args.small_count, "size_bytes": MIB}}
     with cluster.client(node.address, timeout_s=600.0) as client:
         client.create_bucket(bucket, replicas=args.replicas)
+        native_info: list = []
 
-        def native() -> None:
-            out["native_big"] = put_get_object(client, meter, bucket, f"native-big-{number}", args.big_mib * MIB,
-                                               object_seed(args.seed + number, "big"), policy)
-            out["native_mib"] = put_get_many(client, meter, bucket, f"native-mib-{number}", args.small_count, MIB,
-                                             args.seed + number, policy)
+        def native_big_get() -> None:
+            read_bytes, blake3_hex = read_through(client, bucket, "native-big")
+            assert read_bytes == big_bytes and blake3_hex == native_info[0].blake3_hex
 
-        def over_s3() -> None:
-            out["s3_big"] = s3_big(s3, meter, bucket, f"s3-big-{number}", args.big_mib * MIB,
-                                   object_seed(args.seed + number, "big"))
-            out["s3_mib"] = s3_many(s3, meter, bucket, f"s3-mib-{number}", args.small_count, MIB, args.seed + number)
-
-        for part in ((native, over_s3) if number % 2 == 0 else (over_s3, native)):
-            part()
+        rows = {
+            ("big", "put"): (big_bytes, True,
+                             lambda: native_info.append(client.put(bucket, "native-big", SeededStream(big_seed, big_bytes),
+                                                                   **policy)),
+                             lambda: s3.put_object(Bucket=bucket, Key="s3-big", Body=SeededStream(big_seed, big_bytes),
+                                                   ContentLength=big_bytes)),
+            ("big", "get"): (big_bytes, True, native_big_get,
+                             lambda: read_checked(s3, bucket, "s3-big", big_expected) == big_bytes or fail("short S3 get")),
+            ("mib", "put"): (mib_bytes, False,
+                             lambda: [client.put(bucket, key, mib_body(key), **policy) for key in mib_keys["native"]],
+                             lambda: [s3.put_object(Bucket=bucket, Key=key, Body=mib_body(key))
+                                      for key in mib_keys["s3"]]),
+            ("mib", "get"): (mib_bytes, False,
+                             lambda: [client.get_bytes(bucket, key) for key in mib_keys["native"]],
+                             lambda: [read_checked(s3, bucket, key, mib_expected[key]) for key in mib_keys["s3"]]),
+        }
+        for (size, op), (total, rss, native, over_s3) in rows.items():
+            pair = (("native", native), ("s3", over_s3))
+            for way, fn in (pair if number % 2 == 0 else pair[::-1]):
+                out[f"{way}_{size}"].update(measured(meter, total, op, fn, rss))
     return out
+
+
+def fail(message: str) -> None:
+    raise AssertionError(message)
 
 
 ROWS = [("big", "put", "mb_s"), ("big", "get", "mb_s"), ("mib", "put", "mb_s"), ("mib", "get", "mb_s"),

@@ -235,7 +235,7 @@ class ChunkIO:
         def attempt(node_id: str) -> bytes | None:
             tried.add(node_id)
             try:
-                data = self._replicas.fetch_share(node_id, key)
+                data = self._replicas.fetch_checked(node_id, key, chunk_id)
             except HolderError as err:
                 asked.append(f"{node_id}: {err.kind.replace('_', ' ')}")
                 if err.kind == "unavailable":
@@ -243,7 +243,7 @@ class ChunkIO:
                 if node_id in expected or err.kind != "not_found":
                     self._damage(chunk_id, key, node_id, _REASON_OF_KIND[err.kind])
                 return None
-            if len(data) != ref.size_bytes or chunk_id_of(data) != chunk_id:
+            if data is None or len(data) != ref.size_bytes:
                 asked.append(f"{node_id}: corrupt (blake3 mismatch)")
                 self._damage(chunk_id, key, node_id, "corrupt")
                 return None
@@ -361,8 +361,8 @@ class ChunkIO:
         def enough() -> bool:
             return all(i in good for i in wanted) or (fallback and len(good) >= k)
 
-        def fetch(index: int, node_id: str) -> bytes:
-            return self._replicas.fetch_share(node_id, ShareKey(chunk_id, index, k, m))
+        def fetch(index: int, node_id: str) -> bytes | None:
+            return self._replicas.fetch_checked(node_id, ShareKey(chunk_id, index, k, m), hashes[index])
 
         try:
             while not enough():
@@ -397,7 +397,7 @@ class ChunkIO:
                             self._damage(chunk_id, key, node_id, _REASON_OF_KIND[err.kind])
                         fallback = True
                         continue
-                    if blake3.blake3(data).digest() != hashes[index]:
+                    if data is None:
                         asked.append(f"{node_id} (share {index}): corrupt (blake3 mismatch)")
                         self._damage(chunk_id, key, node_id, "corrupt")
                         fallback = True

@@ -882,7 +882,7 @@ class Coordinator:
 
     def get_object(self, bucket: str, key: str, range_start: int | None, range_length: int | None,
                    direct: DirectReads | None = None, *, early_read_max_bytes: int | None = None,
-                   ) -> tuple[common_pb2.Manifest, int, int, Iterator[memoryview], list]:
+                   chunk_reads: bool = False) -> tuple[common_pb2.Manifest, int, int, Iterator, list]:
         """(manifest, range start, range length, iterator of payload frames, direct plan).
 
         The first chunk's read starts as soon as one home's manifest names it, while the other
@@ -893,7 +893,8 @@ class Coordinator:
         `direct`, when given, is asked for a plan of direct reads (node/objects/direct.py) once the
         version is chosen; a non-empty plan replaces the payload, which is then empty, and no early
         read starts from an answer the plan would cover (the client reads those chunks itself).
-        `early_read_max_bytes`: nor for a longer range (OpenObject, which does not read one)."""
+        `early_read_max_bytes`: nor for a longer range (OpenObject, which does not read one).
+        `chunk_reads`: the payload is `chunk_reads(...)`'s futures, one per chunk, not frames."""
         planned = direct.applies if direct is not None else None
 
         def skip(manifest: common_pb2.Manifest, start: int, length: int) -> bool:
@@ -912,6 +913,8 @@ class Coordinator:
         if plan:
             early.drop()
             return manifest, start, length, iter(()), plan
+        if chunk_reads:
+            return manifest, start, length, self.chunk_reads(manifest, start, length, early.claim(manifest)), []
         return manifest, start, length, self._frames(manifest, start, length, early.claim(manifest)), []
 
     @staticmethod
@@ -959,15 +962,35 @@ class Coordinator:
             yield from slices(memoryview(manifest.inline_data)[start:start + length], frame)
             return
         wanted = self._wanted(manifest, start, length)
+        if len(wanted) == 1 and first is None:  # nothing to read ahead of: read it here, without a hand-off
+            yield from slices(self._read_part(manifest, wanted[0], start, length), frame)
+            return
+        reads = self.chunk_reads(manifest, start, length, first)
+        try:
+            for read in reads:
+                yield from slices(read.result(), frame)
+        finally:
+            reads.close()
+
+    def chunk_reads(self, manifest: common_pb2.Manifest, start: int, length: int,
+                    first: cf.Future | None = None) -> Iterator[cf.Future]:
+        """The range's bytes as reads of its chunks, in order: one future per chunk (its part of the
+        range, verified), up to get_readahead_chunks_max started ahead of the one handed out.
+        Advancing it never waits for a read, so an event loop can drive it (the S3 gateway awaits
+        each future); closing it cancels the reads not handed out yet."""
+        if length == 0:
+            return
+        if manifest.inline:
+            done: cf.Future = cf.Future()
+            done.set_result(memoryview(manifest.inline_data)[start:start + length])
+            yield done
+            return
 
         def read(ref: common_pb2.ChunkRef) -> memoryview:
             return self._read_part(manifest, ref, start, length)
 
-        if len(wanted) == 1 and first is None:  # nothing to read ahead of: read it here, without a hand-off
-            yield from slices(read(wanted[0]), frame)
-            return
         ahead: collections.deque[cf.Future] = collections.deque()
-        pending = iter(wanted)
+        pending = iter(self._wanted(manifest, start, length))
         if first is not None:
             next(pending)
             ahead.append(first)
@@ -980,7 +1003,7 @@ class Coordinator:
                     ahead.append(self._chunk_pool.submit(read, ref))
                 if not ahead:
                     return
-                yield from slices(ahead.popleft().result(), frame)
+                yield ahead.popleft()
         finally:
             for future in ahead:
                 future.cancel()

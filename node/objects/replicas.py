@@ -23,7 +23,7 @@ from typing import Callable, Iterable, Mapping, Protocol, Sequence
 
 import grpc
 
-from node.erasure.chunking import Buffer
+from node.erasure.chunking import Buffer, chunk_id_of
 from node.objects.ring_gate import RingGate, RingMismatch, put_manifests_checked
 from node.peers.batch import CallBatcher, QueueTimeout
 from node.peers.client import PeerClient, PeerError
@@ -203,6 +203,17 @@ class Replicas:
             return self._local(self._store.read_share, key)
         data, _ = self._remote(node_id, self._peers.fetch_share, share_ref(key), self.timeout_s)
         return data
+
+    def fetch_checked(self, node_id: str, key: ShareKey, expected_blake3: bytes) -> bytes | None:
+        """The stored bytes when they hash to `expected_blake3`, None when they do not (corrupt or
+        other bytes). This node's own store has verified its copy against the blake3 its index
+        keeps, so a local read compares hashes instead of hashing the bytes a second time (0.2 ms
+        of CPU per MB, three quarters of an S3 get's bytes on a 4-node replicas=3 cluster)."""
+        if node_id == self._view.node_id:
+            data, stored_blake3 = self._local(self._store.read_share_hashed, key)
+            return data if stored_blake3 == expected_blake3 else None
+        data = self.fetch_share(node_id, key)
+        return data if chunk_id_of(data) == expected_blake3 else None
 
     def fetch_share_refs(self, node_id: str, key: ShareKey) -> tuple[bytes, list[common_pb2.ObjectRef]]:
         """The stored bytes (unverified) and the copy's references, for repair to carry along."""

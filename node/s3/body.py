@@ -1,10 +1,11 @@
 """Request bodies between the S3 port's loop and its worker threads, and what a put checks in them.
 
-A worker pulls the body a frame at a time (`BodyFrames`): each pull runs one read on the loop that
-gathers up to FRAME_BYTES from aiohttp's stream, so a 1 GiB put crosses threads a thousand times,
-not once per socket read, and the loop never holds more than one frame of a request. Nothing is read
-that the worker has not asked for, which is the backpressure: a put whose holders are slow stops
-reading its socket and the client's TCP window closes.
+A worker takes the body a frame at a time (`BodyFrames`): a task on the loop reads frames of up to
+FRAME_BYTES from aiohttp's stream into a queue of at most FRAMES_AHEAD, and the worker takes them
+from it, so the socket is read while the worker stores what came before (as gRPC's flow-control
+window does for a native put), and a frame crosses threads without a round trip. When the queue is
+full the task stops reading, which is the backpressure: a put whose holders are slow stops reading
+its socket and the client's TCP window closes. A put holds at most FRAMES_AHEAD + 1 frames here.
 
 `PutChecks` is everything a put verifies on the bytes themselves, in one pass as they stream: the
 aws-chunked framing and its chunk signatures, a signed payload's SHA-256, `Content-MD5`, an
@@ -15,7 +16,10 @@ when the body ends and before the manifest is written, so a mismatch stores noth
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import hashlib
+import threading
 from collections.abc import Iterator, Mapping
 
 from aiohttp import web
@@ -23,21 +27,38 @@ from aiohttp import web
 from node.s3 import sigv4
 from node.s3.errors import S3Error
 
-# Bytes a worker takes from the loop per pull (one cross-thread hop each).
+# Bytes of the body per frame handed from the loop to the worker.
 FRAME_BYTES = 1 << 20
+# Frames the loop reads ahead of the worker.
+FRAMES_AHEAD = 3
 # Longest a worker waits for the client to send the next frame of a body.
 BODY_READ_TIMEOUT_S = 300.0
 CHECKSUM_HEADERS = {f"x-amz-checksum-{name}": name for name in ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")}
 
 
 class BodyFrames:
-    """A request's body, as a worker thread reads it: an iterator of bytes frames."""
+    """A request's body, as a worker thread reads it: an iterator of bytes frames, read ahead on
+    the loop. `start()` on the loop before the worker iterates; `stop()` on the loop after it is done."""
 
     def __init__(self, request: web.Request, loop: asyncio.AbstractEventLoop) -> None:
         self._request = request
         self._loop = loop
+        self._ready: collections.deque[bytes | BaseException] = collections.deque()
+        self._arrived = threading.Condition()
+        self._room = asyncio.Event()
+        self._task: asyncio.Task | None = None
 
-    async def _read(self) -> bytes:
+    def start(self) -> None:
+        self._task = self._loop.create_task(self._read_ahead())
+
+    async def stop(self) -> None:
+        """Stop reading (the worker finished or gave up); the rest of the body stays unread."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _frame(self) -> bytes:
         parts: list[bytes] = []
         size = 0
         content = self._request.content
@@ -49,19 +70,44 @@ class BodyFrames:
             size += len(data)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
+    def _hand(self, item: bytes | BaseException) -> bool:
+        """Queue `item` for the worker; True when the queue is now full."""
+        with self._arrived:
+            self._ready.append(item)
+            self._arrived.notify()
+            full = len(self._ready) >= FRAMES_AHEAD
+            if full:
+                self._room.clear()
+            return full
+
+    async def _read_ahead(self) -> None:
+        try:
+            while True:
+                data = await self._frame()
+                if self._hand(data) and data:
+                    await self._room.wait()
+                if not data:
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # noqa: BLE001 - aiohttp's payload errors: the client went away
+            self._hand(err)
+
     def __iter__(self) -> Iterator[bytes]:
         while True:
-            try:
-                data = asyncio.run_coroutine_threadsafe(self._read(), self._loop).result(BODY_READ_TIMEOUT_S)
-            except TimeoutError:
-                raise S3Error("RequestTimeout", f"no part of the body arrived for {BODY_READ_TIMEOUT_S:.0f} s; "
-                                                "nothing was stored: send the request again", status=400) from None
-            except Exception as err:  # noqa: BLE001 - aiohttp's payload errors: the client went away
-                raise S3Error("IncompleteBody", f"the request body broke off ({type(err).__name__}: {err}); "
-                                                "nothing was stored: send it again") from None
-            if not data:
+            with self._arrived:
+                if not self._arrived.wait_for(lambda: self._ready, BODY_READ_TIMEOUT_S):
+                    raise S3Error("RequestTimeout", f"no part of the body arrived for {BODY_READ_TIMEOUT_S:.0f} s; "
+                                                    "nothing was stored: send the request again", status=400)
+                item = self._ready.popleft()
+                if len(self._ready) == FRAMES_AHEAD - 1:
+                    self._loop.call_soon_threadsafe(self._room.set)
+            if isinstance(item, BaseException):
+                raise S3Error("IncompleteBody", f"the request body broke off ({type(item).__name__}: {item}); "
+                                                "nothing was stored: send it again")
+            if not item:
                 return
-            yield data
+            yield item
 
 
 class PutChecks:

@@ -36,6 +36,7 @@ from node.api.object_service import ObjectServicer
 from node.api.status import in_process
 from node.auth import policy
 from node.auth.principal import ANONYMOUS, Anonymous, LinkHolder, reset_caller, set_caller
+from node.erasure.chunking import slices
 from node.objects import uploads, validate
 from node.objects.coordinator import Coordinator
 from node.s3 import documents, sigv4
@@ -51,6 +52,8 @@ log = logging.getLogger("ringstore.s3")
 REDUNDANCY_HEADER = "x-ringstore-redundancy"
 # The query parameter that carries a share link's token (nodectl share prints such URLs).
 LINK_PARAMETER = "x-ringstore-link"
+# Bytes of a get's body handed to aiohttp per write (each write may wait for the client to drain).
+WRITE_BYTES = 1 << 20
 META_PREFIX = "x-amz-meta-"
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"
 # Most keys one DeleteObjects request names (S3's limit).
@@ -460,7 +463,11 @@ class S3Gateway:
         def work() -> object_pb2.PutObjectResponse:
             return self._objects.put(stream(), annotate=annotate, record_at=place(), allow_inline=allow_inline)
 
-        reply = await self._run(principal, work)
+        body.start()
+        try:
+            reply = await self._run(principal, work)
+        finally:
+            await body.stop()
         self._metrics.s3_bytes.labels("in").inc(reply.object.size_bytes)
         return reply
 
@@ -630,7 +637,8 @@ class S3Gateway:
                     start, length = max(0, size + start), None
                 start, length = policy.link_range(start, length)
             try:
-                manifest, start, length, payload, _ = self._c.get_object(bucket, key, start, length)
+                manifest, start, length, payload, _ = self._c.get_object(bucket, key, start, length,
+                                                                         chunk_reads=True)
             except errors.OutOfRange:
                 size = self._c.current_manifest(bucket, key).size_bytes
                 raise S3Error("InvalidRange", f"the range {request.headers.get('range')} is not satisfiable: the "
@@ -664,14 +672,17 @@ class S3Gateway:
         if head:
             await response.write_eof()
             return response
+        # Each chunk is read (and verified) on the node's chunk pool, the next ones ahead of it, while
+        # the loop awaits it here: no worker thread stands between the reads and the socket.
         sent = 0
-        while True:
-            frame = await self._server.run_blocking(next, payload, None)
-            if frame is None:
-                break
-            await response.write(frame)
-            sent += len(frame)
-        self._metrics.s3_bytes.labels("out").inc(sent)
+        try:
+            for read in payload:
+                for frame in slices(await asyncio.wrap_future(read), WRITE_BYTES):
+                    await response.write(frame)
+                    sent += len(frame)
+        finally:
+            payload.close()
+            self._metrics.s3_bytes.labels("out").inc(sent)
         await response.write_eof()
         return response
 

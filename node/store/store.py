@@ -757,6 +757,11 @@ class NodeStore:
     def read_share(self, share: ShareKey) -> bytes:
         """The share's bytes, verified against the index's blake3 and size. A mismatch moves the
         file to quarantine/, drops the index entry and raises CorruptShare."""
+        return self.read_share_hashed(share)[0]
+
+    def read_share_hashed(self, share: ShareKey) -> tuple[bytes, bytes]:
+        """(the share's bytes, the blake3 they were verified against), as read_share: a caller that
+        knows what the share must hash to compares hashes instead of hashing the bytes again."""
         info = self.share_info(share)
         if info is None:
             raise ShareNotFound(share.chunk_id, share.suffix())
@@ -765,10 +770,10 @@ class NodeStore:
         except FileNotFoundError:
             return self._recheck_under_lock(share)
         if len(data) == info.size_bytes and blake3.blake3(data).digest() == info.blake3:
-            return data
+            return data, info.blake3
         return self._recheck_under_lock(share)
 
-    def _recheck_under_lock(self, share: ShareKey) -> bytes:
+    def _recheck_under_lock(self, share: ShareKey) -> tuple[bytes, bytes]:
         """Slow path of a read that failed: with writers of this share held off, read again; if the
         file is still bad, quarantine it (or drop the entry if the file is gone) and raise."""
         with self._share_lock(share):
@@ -783,7 +788,7 @@ class NodeStore:
                                     "index entry had no file; entry dropped") from None
             actual = blake3.blake3(data).digest()
             if len(data) == info.size_bytes and actual == info.blake3:
-                return data  # a writer replaced the file between our two reads
+                return data, info.blake3  # a writer replaced the file between our two reads
             path = self._files.final_path(share)
             actual_size_bytes = len(data)
             if actual_size_bytes > info.size_bytes:  # we read only a prefix: hash the whole file

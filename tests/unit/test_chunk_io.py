@@ -178,6 +178,10 @@ class FakeReplicas:
             data = data[:-1]
         return data
 
+    def fetch_checked(self, node_id: str, key: ShareKey, expected_blake3: bytes) -> bytes | None:
+        data = self.fetch_share(node_id, key)
+        return data if blake3.blake3(data).digest() == expected_blake3 else None
+
     def wait_for_fetches(self, count: int) -> None:
         with self.changed:
             assert self.changed.wait_for(lambda: len(self.fetches) >= count, timeout=WAIT_S), \

@@ -324,3 +324,33 @@ def test_manifests_put_together_answer_each_as_its_own_put_would(tmp_path):
     assert store.put_manifests([replacement]) == [False]
     assert store.get_manifest("t", "b", "bad").version.physical_ms == 9
     store.close()
+
+
+def test_a_local_read_is_checked_against_the_hash_the_caller_expects_without_hashing_again(tmp_path):
+    """Replicas.fetch_checked on this node's own copy: the store verified the bytes against the
+    blake3 its index keeps, so the answer is the bytes when that is the hash the caller expects,
+    None when the copy is of other bytes, and a flipped byte in the file is HolderError "corrupt"
+    (the file quarantined), as a remote holder's DATA_LOSS would be."""
+    from types import SimpleNamespace
+
+    from node.objects.replicas import HolderError, Replicas
+    store = NodeStore(str(tmp_path), map_size_bytes=64 * MIB)
+    data = os.urandom(64 * 1024)
+    digest = blake3.blake3(data).digest()
+    key = ShareKey(digest)
+    store.put_share(key, data, expected_blake3=digest, placement=None)
+    replicas = Replicas(view=SimpleNamespace(node_id="node-a"), store=store, peers=None,
+                        frame_size_bytes=MIB, timeout_s=1.0)
+    assert replicas.fetch_checked("node-a", key, digest) == data
+    assert replicas.fetch_checked("node-a", key, blake3.blake3(b"other bytes").digest()) is None
+    path = store._files.final_path(key)
+    with open(path, "r+b") as f:
+        f.seek(100)
+        byte = f.read(1)
+        f.seek(100)
+        f.write(bytes([byte[0] ^ 0x01]))
+    with pytest.raises(HolderError) as caught:
+        replicas.fetch_checked("node-a", key, digest)
+    assert caught.value.kind == "corrupt" and caught.value.node_id == "node-a"
+    assert not os.path.exists(path)
+    store.close()

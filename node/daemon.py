@@ -80,6 +80,7 @@ from node.repair.tombstones import ReturnGuard, TombstonePurger
 from node.ring import Ring
 from node.ring.positions import metadata_position
 from node.objects.direct import DirectReads, ReadGrants
+from node.objects.uploads import uploads_bucket
 from node.store import (CorruptRecord, CorruptShare, MembersFileError, NodeStore, ShareKey, ShareNotFound, StoreError,
                         read_members_file)
 from node.store import InvalidArgument as StoreInvalidArgument
@@ -88,7 +89,7 @@ from node.store.metadata import check_env
 from node.tls import NodeTls
 from ringstore import tls as ringstore_tls
 from ringstore.auth.keys import SealedSecretError, SecretBox
-from ringstore.v1 import admin_pb2
+from ringstore.v1 import admin_pb2, common_pb2
 
 log = logging.getLogger("ringstore.daemon")
 
@@ -393,8 +394,7 @@ class NodeDaemon:
                                            on_quota_unread=self.metrics.quota_unread.inc)
         self.secret_box = SecretBox(cfg.cluster_secret)
         grants = ReadGrants(self.secret_box.read_grant_key(), self.clock.wall_ms)
-        self.quota_desk = QuotaDesk(usage_of=lambda bucket: self.coordinator.bucket_usage(bucket)[0],
-                                    buckets_of=self._buckets_of)
+        self.quota_desk = QuotaDesk(usage_of=self._quota_usage, buckets_of=self._buckets_of)
         self.metrics.quota_holds.set_function(self.quota_desk.holds)
         admission = Admission(coordinator=self.coordinator, credentials=self.credentials, view=self.cluster,
                               peers=self.peers, desk=self.quota_desk, pool=self.send_pool,
@@ -933,6 +933,15 @@ class NodeDaemon:
                  fresh.info.not_after.strftime("%Y-%m-%d %H:%M:%S"))
         self.membership.update_me(tls_not_after_unix_ms=self._tls_not_after_unix_ms())
         self._warn_if_expiring()
+
+    def _quota_usage(self, bucket: str) -> common_pb2.UsageRecord:
+        """What a bucket's quota counts: its objects and their bytes, and the bytes of its unfinished
+        uploads' parts (manifests of the hidden uploads bucket, node/objects/uploads.py), so parts
+        put and never completed cannot go past a byte quota."""
+        counted = common_pb2.UsageRecord()
+        counted.CopyFrom(self.coordinator.bucket_usage(bucket)[0])
+        counted.logical_bytes += self.coordinator.bucket_usage(uploads_bucket(bucket))[0].logical_bytes
+        return counted
 
     def _buckets_of(self, tenant: str) -> list[str]:
         """Names of the live buckets `tenant` owns."""

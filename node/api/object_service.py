@@ -15,6 +15,7 @@ from node.auth.principal import Anonymous, LinkHolder, caller
 from node.auth.store import GRANT_LEVELS, Access
 from ringstore.auth.keys import check_tenant_name
 from node.metrics import Metrics
+from node.objects import uploads
 from node.objects.coordinator import Coordinator
 from node.objects.direct import DirectReads, ReadGrants
 from node.quota.admission import HOLD_RENEW_S, Admission, quota_message
@@ -169,12 +170,15 @@ class ObjectServicer:
                                                 usage=self._usage_of(record))
 
     def _usage_of(self, record: common_pb2.BucketRecord) -> object_pb2.BucketUsage:
-        """A bucket's usage from its homes' counters, and its quota."""
+        """A bucket's usage from its homes' counters (and its unfinished uploads', whose parts are
+        manifests of the hidden uploads bucket), and its quota."""
         counted, _ = self._c.bucket_usage(record.name)
+        parts, _ = self._c.bucket_usage(uploads.uploads_bucket(record.name))
         reply = object_pb2.BucketUsage(
             bucket=record.name, owner=record.owner, objects=counted.objects, logical_bytes=counted.logical_bytes,
-            physical_bytes=counted.chunk_bytes + counted.inline_bytes * len(self._c.metadata_homes(record.name)),
-            tombstones=counted.tombstones)
+            physical_bytes=(counted.chunk_bytes + parts.chunk_bytes
+                            + counted.inline_bytes * len(self._c.metadata_homes(record.name))),
+            tombstones=counted.tombstones, upload_bytes=parts.logical_bytes)
         if self._admission is not None:
             reply.quota.CopyFrom(quota_message(self._admission.bucket_quota(record)))
         return reply
@@ -288,8 +292,9 @@ class ObjectServicer:
                     holds.append(None)
                     return
                 try:
+                    # A part (put at its record's location, record_at) becomes no object of the bucket.
                     holds.append(self._admission.admit(record, record_at[1] if record_at else header.key,
-                                                       size_bytes))
+                                                       size_bytes, new_object=record_at is None))
                 except errors.ResourceExhausted:
                     self._metrics.quota_refused.inc()
                     raise
@@ -505,10 +510,28 @@ class ObjectServicer:
 
     @unary
     def CompleteUpload(self, request: object_pb2.CompleteUploadRequest, context) -> object_pb2.PutObjectResponse:
-        self.allow("put", request.bucket, request.key)
-        manifest = self._c.uploads.complete(request.bucket, request.key, request.upload_id,
-                                            [(part.part_number, part.md5.hex()) for part in request.parts])
+        manifest = self.complete_upload(request.bucket, request.key, request.upload_id,
+                                        [(part.part_number, part.md5.hex()) for part in request.parts])
         return object_pb2.PutObjectResponse(object=object_info(manifest))
+
+    def complete_upload(self, bucket: str, key: str, upload_id: str,
+                        listed: list[tuple[int, str]]) -> common_pb2.Manifest:
+        """Complete a multipart upload (native or S3). Under quotas the object is one more object
+        of its bucket (unless it replaces one); its bytes add nothing: they were counted as its
+        parts' from the moment each part was put."""
+        self.allow("put", bucket, key)
+        hold = None
+        if self._admission is not None:
+            try:
+                hold = self._admission.admit(self._c.bucket(bucket), key, 0)
+            except errors.ResourceExhausted:
+                self._metrics.quota_refused.inc()
+                raise
+        try:
+            return self._c.uploads.complete(bucket, key, upload_id, listed)
+        finally:
+            if hold is not None:
+                self._admission.release(hold)
 
     @unary
     def AbortUpload(self, request: object_pb2.AbortUploadRequest, context) -> object_pb2.AbortUploadResponse:

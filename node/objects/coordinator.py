@@ -496,6 +496,10 @@ class Coordinator:
         finally:
             self.forget_bucket(self.tenant, name)
         self._tell_others_to_forget(name)
+        try:
+            self.uploads.drop_all(name)
+        except errors.RingstoreError as err:  # the bucket is gone; the uploads' records age out instead
+            log.warning("bucket %s removed; its unfinished uploads stay until repair.upload_max_age_s: %s", name, err)
 
     def forget_bucket(self, tenant: str, name: str) -> None:
         """Drop the cached record of a bucket, and keep a lookup already running from caching what it

@@ -169,9 +169,25 @@ class Uploads:
         self.record(bucket, key, upload_id)
         self._drop(bucket, key, upload_id)
 
+    def drop_all(self, bucket: str) -> int:
+        """Delete every upload record and part record of a bucket (it was just removed: S3 drops a
+        deleted bucket's unfinished uploads with it); returns how many records."""
+        dropped = 0
+        cursor = ""
+        while True:
+            page, _ = self._c.list_page(uploads_bucket(bucket), prefix="", start_after=cursor, page_size=LIST_ROUND)
+            for manifest in page:
+                self._c.write_tombstone(manifest)
+                dropped += 1
+            if len(page) < LIST_ROUND:
+                return dropped
+            cursor = page[-1].key
+
     def collect(self, store, is_first_home: Callable[[str, str], bool], now_ms: int, max_age_ms: int) -> int:
         """Abort the uploads older than `max_age_ms` whose records this node holds and whose
-        partition it is the first live home of (so one node does each); returns how many."""
+        partition it is the first live home of (so one node does each), and delete parts as old
+        whose upload is gone (a part that finished storing after its upload was aborted, or its
+        bucket removed); returns how many uploads and stray parts."""
         aborted = 0
         for tenant, hidden in store.manifest_partitions():
             if tenant != self._c.tenant or not hidden.endswith(UPLOADS_SUFFIX) or not is_first_home(tenant, hidden):
@@ -179,11 +195,18 @@ class Uploads:
             bucket = hidden[:-len(UPLOADS_SUFFIX)]
             for manifest in list(store.iter_manifests(tenant, hidden)):
                 parsed = parse_record_key(manifest.key)
-                if (manifest.tombstone or parsed is None or parsed[2] is not None
-                        or now_ms - manifest.created_at_unix_ms < max_age_ms):
+                if manifest.tombstone or parsed is None or now_ms - manifest.created_at_unix_ms < max_age_ms:
                     continue
-                key, upload_id, _ = parsed
+                key, upload_id, number = parsed
                 try:
+                    if number is not None:
+                        upload = self._c.read_manifest(hidden, upload_key(key, upload_id))
+                        if upload is None or upload.tombstone:
+                            self._c.write_tombstone(manifest)
+                            aborted += 1
+                            log.info("deleted part %d of upload %s of %s/%s: its upload is gone", number,
+                                     upload_id, bucket, key)
+                        continue
                     self._drop(bucket, key, upload_id)
                     aborted += 1
                     log.info("aborted upload %s of %s/%s: unfinished after %.1f days", upload_id, bucket, key,

@@ -64,9 +64,12 @@ class Admission:
         """The quota of tenant `owner` (unlimited for none, and for the operator's buckets, owner "")."""
         return self._credentials.quota("tenant", owner) if owner else QuotaRecord(kind="tenant", name="")
 
-    def admit(self, record: common_pb2.BucketRecord, key: str, size_bytes: int) -> Hold | None:
+    def admit(self, record: common_pb2.BucketRecord, key: str, size_bytes: int, *,
+              new_object: bool = True) -> Hold | None:
         """Hold room for a put of `size_bytes` into `record`'s bucket at `key`; None when no quota
-        applies. Raises ResourceExhausted naming the quota, the usage and the size asked."""
+        applies. Raises ResourceExhausted naming the quota, the usage and the size asked.
+        `new_object` False: bytes that become no object of the bucket (a multipart upload's part),
+        held against byte quotas only."""
         bucket_quota, tenant_quota = self.bucket_quota(record), self.tenant_quota(record.owner)
         if bucket_quota.unlimited and tenant_quota.unlimited:
             return None
@@ -75,8 +78,10 @@ class Admission:
         request = peer_pb2.ReserveQuotaRequest(
             hold_id=uuid.uuid4().hex, owner=record.owner, bucket=record.name, key=key,
             bucket_quota=quota_message(bucket_quota), tenant_quota=quota_message(tenant_quota), size_bytes=size_bytes,
-            ttl_s=HOLD_TTL_S)
+            ttl_s=HOLD_TTL_S, replaces_object=not new_object)
         node_id, reply = self._ask(record.owner, request)
+        if not reply.granted and not new_object:
+            raise errors.QuotaExceeded(reply.message)
         if not reply.granted:
             try:
                 current = self._c.current_manifest(record.name, key)

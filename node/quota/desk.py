@@ -194,6 +194,7 @@ def _over(whose: str, quota: common_pb2.Quota, objects: int, used: int, adds_obj
                 f"{flag} --objects N`")
     if quota.bytes and adds_bytes > 0 and used + adds_bytes > quota.bytes:
         return (f"{whose} would go over its quota of {_count(quota.bytes)} bytes: it holds {_count(used)} bytes "
-                f"(counting puts in flight) and this put adds {_count(adds_bytes)}; delete objects, or ask the "
-                f"operator to raise it with `nodectl admin quota set {flag} --bytes N`")
+                f"(counting puts in flight and unfinished uploads' parts) and this put adds {_count(adds_bytes)}; "
+                f"delete objects or abort unfinished uploads, or ask the operator to raise it with "
+                f"`nodectl admin quota set {flag} --bytes N`")
     return ""

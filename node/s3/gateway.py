@@ -550,8 +550,7 @@ class S3Gateway:
         upload_id = query["uploadId"]
 
         def work() -> common_pb2.Manifest:
-            self._objects.allow("put", bucket, key)
-            return self._c.uploads.complete(bucket, key, upload_id, listed)
+            return self._objects.complete_upload(bucket, key, upload_id, listed)
 
         manifest = await self._run(principal, work)
         location = f"/{bucket}/{urllib.parse.quote(key)}"

@@ -91,4 +91,7 @@ def info_command(settings: _Settings, bucket: str, as_json: bool) -> None:
         click.echo(f"objects:     {used.objects} ({used.tombstones} deleted, not yet purged)")
         click.echo(f"bytes:       {human_bytes(used.logical_bytes)} logical ({used.logical_bytes} bytes), "
                    f"{human_bytes(used.physical_bytes)} stored")
+        if used.upload_bytes:
+            click.echo(f"uploading:   {human_bytes(used.upload_bytes)} in parts of unfinished uploads "
+                       f"({used.upload_bytes} bytes; counted against byte quotas)")
         click.echo(f"quota:       {quota_text(used.quota)}")

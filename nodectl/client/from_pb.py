@@ -124,7 +124,8 @@ def quota_from_pb(pb: common_pb2.Quota) -> Quota:
 
 def bucket_usage_from_pb(pb: object_pb2.BucketUsage) -> BucketUsage:
     return BucketUsage(bucket=pb.bucket, owner=pb.owner, objects=pb.objects, logical_bytes=pb.logical_bytes,
-                       physical_bytes=pb.physical_bytes, tombstones=pb.tombstones, quota=quota_from_pb(pb.quota))
+                       physical_bytes=pb.physical_bytes, tombstones=pb.tombstones, quota=quota_from_pb(pb.quota),
+                       upload_bytes=pb.upload_bytes)
 
 
 def member_state_text(state: int) -> str:

@@ -112,6 +112,8 @@ class BucketUsage(_Dict):
     # Deleted objects whose tombstones are not purged yet.
     tombstones: int
     quota: Quota
+    # Bytes in the parts of unfinished multipart uploads (counted against byte quotas).
+    upload_bytes: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

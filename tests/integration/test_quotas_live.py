@@ -65,7 +65,7 @@ def test_a_bucket_quota_refuses_the_put_that_would_go_over_it_on_every_node(setu
                 with pytest.raises(ResourceExhausted) as caught:
                     acme.put("q-bucket", "c", b"y" * 4000)
                 assert ("bucket 'q-bucket' would go over its quota of 10,000 bytes: it holds 8,000 bytes "
-                        "(counting puts in flight) and this put adds 4,000") in str(caught.value)
+                        "(counting puts in flight and unfinished uploads' parts) and this put adds 4,000") in str(caught.value)
             in_force(refused, f"the bytes quota through {node.node_id}")
             # An overwrite adds only its difference.
             acme.put("q-bucket", "a", b"z" * 5000)

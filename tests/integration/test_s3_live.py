@@ -665,6 +665,69 @@ def test_size_limit_and_quota(cluster_factory, session_operator):
     assert "quota" in info.value.response["Error"]["Message"]
 
 
+def test_unfinished_uploads_count_against_byte_quotas_and_completion_against_object_quotas(s3):
+    """Parts of an upload never completed are stored bytes: the bucket's usage shows them and its
+    byte quota counts them, so parts cannot go past it; aborting gives the room back at once. A
+    completed upload is one more object under an object quota (its bytes were counted as parts')."""
+    cluster, clients, operator = s3
+    c = clients[1]
+    c.create_bucket(Bucket="upload-quota")
+    with cluster.client(credentials=operator) as native:
+        native.set_quota(bucket="upload-quota", objects=2, bytes=12 * MIB)
+        upload = c.create_multipart_upload(Bucket="upload-quota", Key="big")["UploadId"]
+        for number in (1, 2):
+            c.upload_part(Bucket="upload-quota", Key="big", UploadId=upload, PartNumber=number,
+                          Body=os.urandom(5 * MIB))
+        usage = native.usage(bucket="upload-quota").buckets[0]
+        assert (usage.objects, usage.logical_bytes, usage.upload_bytes) == (0, 0, 10 * MIB)
+        assert usage.physical_bytes >= 3 * 10 * MIB  # three copies of every part's chunks
+        with pytest.raises(ClientError) as info:
+            clients[2].put_object(Bucket="upload-quota", Key="over", Body=os.urandom(3 * MIB))
+        assert error_code(info) == ("QuotaExceeded", 403)
+        assert "unfinished uploads' parts" in info.value.response["Error"]["Message"]
+        with pytest.raises(ClientError) as info:  # a third part goes over as well
+            c.upload_part(Bucket="upload-quota", Key="big", UploadId=upload, PartNumber=3, Body=os.urandom(3 * MIB))
+        assert error_code(info) == ("QuotaExceeded", 403)
+        c.abort_multipart_upload(Bucket="upload-quota", Key="big", UploadId=upload)
+        assert native.usage(bucket="upload-quota").buckets[0].upload_bytes == 0
+        clients[2].put_object(Bucket="upload-quota", Key="a", Body=os.urandom(3 * MIB))
+        clients[2].put_object(Bucket="upload-quota", Key="b", Body=b"b")
+
+        def complete(key: str) -> None:
+            started = c.create_multipart_upload(Bucket="upload-quota", Key=key)["UploadId"]
+            etag = c.upload_part(Bucket="upload-quota", Key=key, UploadId=started, PartNumber=1,
+                                 Body=b"one small part")["ETag"]
+            c.complete_multipart_upload(Bucket="upload-quota", Key=key, UploadId=started,
+                                        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+
+        with pytest.raises(ClientError) as info:
+            complete("c")
+        assert error_code(info) == ("QuotaExceeded", 403)
+        assert "at its quota of 2 objects" in info.value.response["Error"]["Message"]
+        complete("b")  # replaces an object: adds none
+        assert c.get_object(Bucket="upload-quota", Key="b")["Body"].read() == b"one small part"
+        usage = native.usage(bucket="upload-quota").buckets[0]
+        assert (usage.objects, usage.logical_bytes) == (2, 3 * MIB + len(b"one small part"))
+
+
+def test_a_removed_bucket_takes_its_unfinished_uploads_with_it(s3):
+    """As in S3, removing a bucket that holds no objects succeeds even with uploads unfinished, and
+    they go with it: a bucket made again under the name starts with none, and no bytes."""
+    cluster, clients, operator = s3
+    c = clients[0]
+    c.create_bucket(Bucket="gone-uploads")
+    upload = c.create_multipart_upload(Bucket="gone-uploads", Key="half")["UploadId"]
+    c.upload_part(Bucket="gone-uploads", Key="half", UploadId=upload, PartNumber=1, Body=os.urandom(MIB))
+    clients[1].delete_bucket(Bucket="gone-uploads")
+    clients[2].create_bucket(Bucket="gone-uploads")
+    assert not c.list_multipart_uploads(Bucket="gone-uploads").get("Uploads")
+    with pytest.raises(ClientError) as info:
+        c.list_parts(Bucket="gone-uploads", Key="half", UploadId=upload)
+    assert error_code(info) == ("NoSuchUpload", 404)
+    with cluster.client(credentials=operator) as native:
+        assert native.usage(bucket="gone-uploads").buckets[0].upload_bytes == 0
+
+
 def test_nodectl_presign_prints_urls_curl_can_use(s3):
     from click.testing import CliRunner
 

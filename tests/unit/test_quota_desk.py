@@ -68,8 +68,8 @@ def test_a_given_back_hold_counts_until_a_read_can_show_its_manifest(desk, clust
     cluster.now += 0.01
     refused = desk.reserve(_ask("p2", 600, quota_bytes=1000))
     assert not refused.granted
-    assert ("would go over its quota of 1,000 bytes: it holds 600 bytes (counting puts in flight) and this put "
-            "adds 600") in refused.message
+    assert ("would go over its quota of 1,000 bytes: it holds 600 bytes (counting puts in flight and unfinished "
+            "uploads' parts) and this put adds 600") in refused.message
     # The hold is gone once a read that started after it was given back has counted the manifest.
     assert desk.holds() == 0
     assert desk.reserve(_ask("p3", 400, quota_bytes=1000)).granted

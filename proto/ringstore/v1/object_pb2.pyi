@@ -133,7 +133,7 @@ class GetBucketInfoResponse(_message.Message):
     def __init__(self, bucket: _Optional[_Union[_common_pb2.BucketRecord, _Mapping]] = ..., access: _Optional[_Union[BucketAccess, _Mapping]] = ..., usage: _Optional[_Union[BucketUsage, _Mapping]] = ...) -> None: ...
 
 class BucketUsage(_message.Message):
-    __slots__ = ("bucket", "owner", "objects", "logical_bytes", "physical_bytes", "tombstones", "quota")
+    __slots__ = ("bucket", "owner", "objects", "logical_bytes", "physical_bytes", "tombstones", "quota", "upload_bytes")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     OBJECTS_FIELD_NUMBER: _ClassVar[int]
@@ -141,6 +141,7 @@ class BucketUsage(_message.Message):
     PHYSICAL_BYTES_FIELD_NUMBER: _ClassVar[int]
     TOMBSTONES_FIELD_NUMBER: _ClassVar[int]
     QUOTA_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_BYTES_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     owner: str
     objects: int
@@ -148,7 +149,8 @@ class BucketUsage(_message.Message):
     physical_bytes: int
     tombstones: int
     quota: _common_pb2.Quota
-    def __init__(self, bucket: _Optional[str] = ..., owner: _Optional[str] = ..., objects: _Optional[int] = ..., logical_bytes: _Optional[int] = ..., physical_bytes: _Optional[int] = ..., tombstones: _Optional[int] = ..., quota: _Optional[_Union[_common_pb2.Quota, _Mapping]] = ...) -> None: ...
+    upload_bytes: int
+    def __init__(self, bucket: _Optional[str] = ..., owner: _Optional[str] = ..., objects: _Optional[int] = ..., logical_bytes: _Optional[int] = ..., physical_bytes: _Optional[int] = ..., tombstones: _Optional[int] = ..., quota: _Optional[_Union[_common_pb2.Quota, _Mapping]] = ..., upload_bytes: _Optional[int] = ...) -> None: ...
 
 class GetUsageRequest(_message.Message):
     __slots__ = ("tenant", "bucket")

@@ -38,7 +38,9 @@ CHECKSUM_HEADERS = {f"x-amz-checksum-{name}": name for name in ("crc32", "crc32c
 
 class BodyFrames:
     """A request's body, as a worker thread reads it: an iterator of bytes frames, read ahead on
-    the loop. `start()` on the loop before the worker iterates; `stop()` on the loop after it is done."""
+    the loop from the worker's first pull (a request still queued for a worker reads nothing, so
+    the frames held are bounded by the worker pool, not by the requests waiting). `stop()` on the
+    loop once the worker is done."""
 
     def __init__(self, request: web.Request, loop: asyncio.AbstractEventLoop) -> None:
         self._request = request
@@ -47,12 +49,16 @@ class BodyFrames:
         self._arrived = threading.Condition()
         self._room = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._stopped = False
 
-    def start(self) -> None:
-        self._task = self._loop.create_task(self._read_ahead())
+    def _start(self) -> None:
+        """On the loop, asked by the worker's first pull: begin reading ahead, unless stopped since."""
+        if self._task is None and not self._stopped:
+            self._task = self._loop.create_task(self._read_ahead())
 
     async def stop(self) -> None:
         """Stop reading (the worker finished or gave up); the rest of the body stays unread."""
+        self._stopped = True
         if self._task is not None and not self._task.done():
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -94,6 +100,7 @@ class BodyFrames:
             self._hand(err)
 
     def __iter__(self) -> Iterator[bytes]:
+        self._loop.call_soon_threadsafe(self._start)
         while True:
             with self._arrived:
                 if not self._arrived.wait_for(lambda: self._ready, BODY_READ_TIMEOUT_S):

@@ -463,7 +463,6 @@ class S3Gateway:
         def work() -> object_pb2.PutObjectResponse:
             return self._objects.put(stream(), annotate=annotate, record_at=place(), allow_inline=allow_inline)
 
-        body.start()
         try:
             reply = await self._run(principal, work)
         finally:

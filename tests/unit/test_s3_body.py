@@ -1,6 +1,7 @@
 """The S3 port's request bodies between the loop and a worker (node/s3/body.py), on a real aiohttp
-server on loopback: the loop reads ahead of the worker, never more than FRAMES_AHEAD frames, every
-byte arrives in order, and a body that breaks off is IncompleteBody for the worker."""
+server on loopback: nothing is read before the worker's first pull, then the loop reads ahead of
+the worker, never more than FRAMES_AHEAD frames, every byte arrives in order, and a body that
+breaks off is IncompleteBody for the worker."""
 
 from __future__ import annotations
 
@@ -21,28 +22,30 @@ DEADLINE_S = 20.0
 
 
 def _consume(body: BodyFrames) -> dict:
-    """The worker: wait until the loop has filled the queue (it reads while the worker is busy),
-    then take every frame, watching the queue's length as it goes."""
-    deadline = time.monotonic() + DEADLINE_S
-    while len(body._ready) < FRAMES_AHEAD:
-        assert time.monotonic() < deadline, f"the loop read only {len(body._ready)} frames ahead"
-        time.sleep(0.01)
+    """The worker: nothing is read before its first pull; after it, wait until the loop has filled
+    the queue (it reads while the worker is busy), then take every frame, watching the queue."""
+    time.sleep(0.2)  # a worker that has not pulled yet: no frame may be read for it meanwhile
+    waiting = len(body._ready)
     longest, size, digest = 0, 0, hashlib.sha256()
     try:
         for frame in body:
-            longest = max(longest, len(body._ready) + 1)
+            if size == 0:
+                deadline = time.monotonic() + DEADLINE_S
+                while len(body._ready) < FRAMES_AHEAD:
+                    assert time.monotonic() < deadline, f"the loop read only {len(body._ready)} frames ahead"
+                    time.sleep(0.01)
+            longest = max(longest, len(body._ready))
             size += len(frame)
             digest.update(frame)
     except S3Error as err:
-        return {"error": err.code, "size": size}
-    return {"longest": longest, "size": size, "sha256": digest.hexdigest()}
+        return {"error": err.code, "size": size, "waiting": waiting}
+    return {"longest": longest, "size": size, "sha256": digest.hexdigest(), "waiting": waiting}
 
 
 async def _serve(results: list) -> tuple[web.AppRunner, int]:
     async def handler(request: web.Request) -> web.Response:
         loop = asyncio.get_running_loop()
         body = BodyFrames(request, loop)
-        body.start()
         try:
             results.append(await loop.run_in_executor(None, _consume, body))
         finally:
@@ -73,7 +76,8 @@ def test_the_loop_reads_ahead_of_the_worker_but_never_more_than_frames_ahead():
         return results[0]
 
     found = asyncio.run(asyncio.wait_for(main(), DEADLINE_S))
-    assert found == {"longest": FRAMES_AHEAD, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    assert found == {"longest": FRAMES_AHEAD, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+                     "waiting": 0}
 
 
 def test_a_body_that_breaks_off_is_incomplete_for_the_worker():
@@ -98,4 +102,5 @@ def test_a_body_that_breaks_off_is_incomplete_for_the_worker():
 
     found = asyncio.run(asyncio.wait_for(main(), DEADLINE_S + 5))
     # Whatever part of the sent bytes the server read before the connection broke, never more.
-    assert found["error"] == "IncompleteBody" and FRAMES_AHEAD * FRAME_BYTES <= found["size"] <= sent
+    assert found["error"] == "IncompleteBody" and found["waiting"] == 0
+    assert FRAMES_AHEAD * FRAME_BYTES <= found["size"] <= sent

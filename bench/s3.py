@@ -159,7 +159,7 @@ def one_round(cluster: LocalCluster, args: argparse.Namespace | types.SimpleName
                              lambda: s3.put_object(Bucket=bucket, Key="s3-big", Body=SeededStream(big_seed, big_bytes),
                                                    ContentLength=big_bytes)),
             ("big", "get"): (big_bytes, True, native_big_get,
-                             lambda: read_checked(s3, bucket, "s3-big", big_expected) == big_bytes or fail("short S3 get")),
+                             lambda: read_checked(s3, bucket, "s3-big", big_expected)),
             ("mib", "put"): (mib_bytes, False,
                              lambda: [client.put(bucket, key, mib_body(key), **policy) for key in mib_keys["native"]],
                              lambda: [s3.put_object(Bucket=bucket, Key=key, Body=mib_body(key))
@@ -173,10 +173,6 @@ def one_round(cluster: LocalCluster, args: argparse.Namespace | types.SimpleName
             for way, fn in (pair if number % 2 == 0 else pair[::-1]):
                 out[f"{way}_{size}"].update(measured(meter, total, op, fn, rss))
     return out
-
-
-def fail(message: str) -> None:
-    raise AssertionError(message)
 
 
 ROWS = [("big", "put", "mb_s"), ("big", "get", "mb_s"), ("mib", "put", "mb_s"), ("mib", "get", "mb_s"),

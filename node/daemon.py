@@ -80,7 +80,6 @@ from node.repair.tombstones import ReturnGuard, TombstonePurger
 from node.ring import Ring
 from node.ring.positions import metadata_position
 from node.objects.direct import DirectReads, ReadGrants
-from node.objects.uploads import uploads_bucket
 from node.store import (CorruptRecord, CorruptShare, MembersFileError, NodeStore, ShareKey, ShareNotFound, StoreError,
                         read_members_file)
 from node.store import InvalidArgument as StoreInvalidArgument
@@ -940,7 +939,7 @@ class NodeDaemon:
         put and never completed cannot go past a byte quota."""
         counted = common_pb2.UsageRecord()
         counted.CopyFrom(self.coordinator.bucket_usage(bucket)[0])
-        counted.logical_bytes += self.coordinator.bucket_usage(uploads_bucket(bucket))[0].logical_bytes
+        counted.logical_bytes += self.coordinator.uploads.usage(bucket).logical_bytes
         return counted
 
     def _buckets_of(self, tenant: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from typing import Callable, Iterator
@@ -15,7 +16,6 @@ from node.auth.principal import Anonymous, LinkHolder, caller
 from node.auth.store import GRANT_LEVELS, Access
 from ringstore.auth.keys import check_tenant_name
 from node.metrics import Metrics
-from node.objects import uploads
 from node.objects.coordinator import Coordinator
 from node.objects.direct import DirectReads, ReadGrants
 from node.quota.admission import HOLD_RENEW_S, Admission, quota_message
@@ -173,7 +173,7 @@ class ObjectServicer:
         """A bucket's usage from its homes' counters (and its unfinished uploads', whose parts are
         manifests of the hidden uploads bucket), and its quota."""
         counted, _ = self._c.bucket_usage(record.name)
-        parts, _ = self._c.bucket_usage(uploads.uploads_bucket(record.name))
+        parts = self._c.uploads.usage(record.name)
         reply = object_pb2.BucketUsage(
             bucket=record.name, owner=record.owner, objects=counted.objects, logical_bytes=counted.logical_bytes,
             physical_bytes=(counted.chunk_bytes + parts.chunk_bytes
@@ -349,16 +349,22 @@ class ObjectServicer:
         self.allow("put", header.bucket, header.key)
         source = self._c.current_manifest(source_bucket, source_key)
         check(source)
-        record = self._c.bucket(header.bucket)
+        with self._quota_hold(header.bucket, header.key, source.size_bytes):
+            return self._c.copy_object(source, header, replace=replace)
+
+    @contextlib.contextmanager
+    def _quota_hold(self, bucket: str, key: str, size_bytes: int) -> Iterator[None]:
+        """Room held under the bucket's and its tenant's quotas for the `with` block's write of a
+        new version of `key` adding `size_bytes` (refused: QuotaExceeded); given back after it."""
         hold = None
         if self._admission is not None:
             try:
-                hold = self._admission.admit(record, header.key, source.size_bytes)
+                hold = self._admission.admit(self._c.bucket(bucket), key, size_bytes)
             except errors.ResourceExhausted:
                 self._metrics.quota_refused.inc()
                 raise
         try:
-            return self._c.copy_object(source, header, replace=replace)
+            yield
         finally:
             if hold is not None:
                 self._admission.release(hold)
@@ -520,18 +526,8 @@ class ObjectServicer:
         of its bucket (unless it replaces one); its bytes add nothing: they were counted as its
         parts' from the moment each part was put."""
         self.allow("put", bucket, key)
-        hold = None
-        if self._admission is not None:
-            try:
-                hold = self._admission.admit(self._c.bucket(bucket), key, 0)
-            except errors.ResourceExhausted:
-                self._metrics.quota_refused.inc()
-                raise
-        try:
+        with self._quota_hold(bucket, key, 0):
             return self._c.uploads.complete(bucket, key, upload_id, listed)
-        finally:
-            if hold is not None:
-                self._admission.release(hold)
 
     @unary
     def AbortUpload(self, request: object_pb2.AbortUploadRequest, context) -> object_pb2.AbortUploadResponse:

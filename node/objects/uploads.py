@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from node import errors
 from ringstore.etag import parts_md5
@@ -129,20 +129,15 @@ class Uploads:
               limit: int = PART_NUMBER_MAX) -> tuple[list[tuple[int, common_pb2.Manifest]], bool]:
         """The upload's parts above number `after`, at most `limit`, and whether more follow."""
         prefix = upload_key(key, upload_id) + SEPARATOR
-        cursor = part_key(key, upload_id, after) if after else ""
         found: list[tuple[int, common_pb2.Manifest]] = []
-        while True:
-            page, _ = self._c.list_page(uploads_bucket(bucket), prefix=prefix, start_after=cursor, page_size=LIST_ROUND)
-            for manifest in page:
-                parsed = parse_record_key(manifest.key)
-                if parsed is None or parsed[2] is None:
-                    continue
-                if len(found) == limit:
-                    return found, True
-                found.append((parsed[2], manifest))
-            if len(page) < LIST_ROUND:
-                return found, False
-            cursor = page[-1].key
+        for manifest in self._records(bucket, prefix, part_key(key, upload_id, after) if after else ""):
+            parsed = parse_record_key(manifest.key)
+            if parsed is None or parsed[2] is None:
+                continue
+            if len(found) == limit:
+                return found, True
+            found.append((parsed[2], manifest))
+        return found, False
 
     def list(self, bucket: str, *, prefix: str, key_marker: str, upload_id_marker: str, limit: int
              ) -> tuple[list[tuple[str, str, common_pb2.Manifest]], bool]:
@@ -151,18 +146,30 @@ class Uploads:
         cursor = upload_key(key_marker, upload_id_marker) if key_marker and upload_id_marker else (
             key_marker + SEPARATOR + "\U0010ffff" if key_marker else "")
         found: list[tuple[str, str, common_pb2.Manifest]] = []
+        for manifest in self._records(bucket, prefix, cursor):
+            parsed = parse_record_key(manifest.key)
+            if parsed is None or parsed[2] is not None:
+                continue
+            if len(found) == limit:
+                return found, True
+            found.append((parsed[0], parsed[1], manifest))
+        return found, False
+
+    def _records(self, bucket: str, prefix: str, start_after: str) -> Iterator[common_pb2.Manifest]:
+        """The bucket's upload and part records under `prefix` after `start_after`, in key order, a
+        page at a time."""
+        cursor = start_after
         while True:
             page, _ = self._c.list_page(uploads_bucket(bucket), prefix=prefix, start_after=cursor, page_size=LIST_ROUND)
-            for manifest in page:
-                parsed = parse_record_key(manifest.key)
-                if parsed is None or parsed[2] is not None:
-                    continue
-                if len(found) == limit:
-                    return found, True
-                found.append((parsed[0], parsed[1], manifest))
+            yield from page
             if len(page) < LIST_ROUND:
-                return found, False
+                return
             cursor = page[-1].key
+
+    def usage(self, bucket: str) -> common_pb2.UsageRecord:
+        """The usage counters of the bucket's upload records: `logical_bytes` and `chunk_bytes` are
+        its unfinished uploads' parts'."""
+        return self._c.bucket_usage(uploads_bucket(bucket))[0]
 
     def abort(self, bucket: str, key: str, upload_id: str) -> None:
         """Delete the upload's records; garbage collection frees its parts' copies after its grace."""
@@ -173,15 +180,10 @@ class Uploads:
         """Delete every upload record and part record of a bucket (it was just removed: S3 drops a
         deleted bucket's unfinished uploads with it); returns how many records."""
         dropped = 0
-        cursor = ""
-        while True:
-            page, _ = self._c.list_page(uploads_bucket(bucket), prefix="", start_after=cursor, page_size=LIST_ROUND)
-            for manifest in page:
-                self._c.write_tombstone(manifest)
-                dropped += 1
-            if len(page) < LIST_ROUND:
-                return dropped
-            cursor = page[-1].key
+        for manifest in self._records(bucket, "", ""):
+            self._c.write_tombstone(manifest)
+            dropped += 1
+        return dropped
 
     def collect(self, store, is_first_home: Callable[[str, str], bool], now_ms: int, max_age_ms: int) -> int:
         """Abort the uploads older than `max_age_ms` whose records this node holds and whose

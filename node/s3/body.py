@@ -94,8 +94,6 @@ class BodyFrames:
                     await self._room.wait()
                 if not data:
                     return
-        except asyncio.CancelledError:
-            raise
         except Exception as err:  # noqa: BLE001 - aiohttp's payload errors: the client went away
             self._hand(err)
 

@@ -40,7 +40,7 @@ from node.api.auth import PeerIdentityInterceptor, RequestAuthInterceptor
 from node.api.credentials_service import CredentialsServicer
 from node.api.share_links_service import ShareLinkServicer
 from node.auth import links as share_links
-from node.auth.principal import LinkHolder
+from node.auth.principal import LinkHolder, caller
 from node.api.init_service import InitServicer
 from node.auth.store import NOT_INITIALISED, SYSTEM_TENANT, CredentialStore
 from node.api.delay import DelayInterceptor
@@ -385,7 +385,8 @@ class NodeDaemon:
         shared = dict(view=self.cluster, replicas=replicas, config=storage, hlc=self.hlc, chunk_pool=self.chunk_pool,
                       send_pool=self.send_pool, wall_ms=self.clock.wall_ms, report_damage=self._report_damage,
                       put_duration_max_s=cfg.repair.gc_grace_s / 2, settlement=self.settlement)
-        self.coordinator = Coordinator(**shared, metrics=self.metrics)
+        self.coordinator = Coordinator(**shared, metrics=self.metrics,
+                                       writer=lambda: getattr(caller(), "key_id", "") or "")
         # The cluster's credential records, through a coordinator of their own tenant (node/auth/store.py).
         system = Coordinator(**shared, tenant=SYSTEM_TENANT)
         self.credentials = CredentialStore(system, metadata_replicas=storage.metadata_replicas,
@@ -561,8 +562,8 @@ class NodeDaemon:
         cfg = self.config
         settled = lambda: self.clock.monotonic_s() - self.cluster.ring_changed_at_s >= cfg.repair.ring_settle_s  # noqa: E731
 
-        def key_state(tenant: str, bucket: str, key: str) -> KeyState:
-            versions = self.coordinator.key_versions(tenant, bucket, key)
+        def key_state(tenant: str, bucket: str, key: str, version_id: bytes) -> KeyState:
+            versions = self.coordinator.key_versions(tenant, bucket, key, version_id)
             return KeyState(complete=versions is not None, versions=versions or ())
 
         self.gc = GarbageCollector(self.store, key_state, self.clock, cfg.repair.gc_grace_s, cfg.repair.gc_interval_s)
@@ -934,12 +935,13 @@ class NodeDaemon:
         self._warn_if_expiring()
 
     def _quota_usage(self, bucket: str) -> common_pb2.UsageRecord:
-        """What a bucket's quota counts: its objects and their bytes, and the bytes of its unfinished
-        uploads' parts (manifests of the hidden uploads bucket, node/objects/uploads.py), so parts
-        put and never completed cannot go past a byte quota."""
+        """What a bucket's quota counts: its objects and their bytes, the bytes of the versions kept
+        behind them (versioned buckets), and the bytes of its unfinished uploads' parts (manifests of
+        the hidden uploads bucket, node/objects/uploads.py), so neither old versions nor parts put
+        and never completed can go past a byte quota."""
         counted = common_pb2.UsageRecord()
         counted.CopyFrom(self.coordinator.bucket_usage(bucket)[0])
-        counted.logical_bytes += self.coordinator.uploads.usage(bucket).logical_bytes
+        counted.logical_bytes += self.coordinator.uploads.usage(bucket).logical_bytes + counted.noncurrent_bytes
         return counted
 
     def _buckets_of(self, tenant: str) -> list[str]:

@@ -29,6 +29,10 @@ class NoSuchKey(NotFound):
     """The object does not exist, or its newest version is a delete (S3: NoSuchKey)."""
 
 
+class NoSuchVersion(NotFound):
+    """The object has no version of that id, or it was deleted for good (S3: NoSuchVersion)."""
+
+
 class NoSuchUpload(NotFound):
     """The multipart upload does not exist: never made, completed or aborted (S3: NoSuchUpload)."""
 
@@ -51,6 +55,10 @@ class EntityTooSmall(InvalidArgument):
 
 class FailedPrecondition(RingstoreError):
     """The request is valid but the state does not allow it (removing a non-empty bucket)."""
+
+
+class VersionIsDeleteMarker(FailedPrecondition):
+    """The version asked for is a delete marker: it has no bytes to read or roll back to."""
 
 
 class BucketNotEmpty(FailedPrecondition):

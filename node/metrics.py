@@ -209,6 +209,8 @@ class _HealingCollector:
                                   value=scrub.passes_completed)
         yield CounterMetricFamily("ringstore_scrub_corrupt", "Corrupt or unreadable copies scrub found.",
                                   value=scrub.corrupt_found_total)
+        yield CounterMetricFamily("ringstore_gc_passes", "Garbage collection passes completed.",
+                                  value=gc.passes_completed)
         yield CounterMetricFamily("ringstore_gc_copies_deleted",
                                   "Copies garbage collection deleted (no live version referenced them).",
                                   value=gc.copies_collected)

@@ -18,6 +18,7 @@ from ringstore.auth.keys import check_tenant_name
 from node.metrics import Metrics
 from node.objects.coordinator import Coordinator
 from node.objects.direct import DirectReads, ReadGrants
+from node.store.versions import show_version_id
 from node.quota.admission import HOLD_RENEW_S, Admission, quota_message
 from ringstore import frames
 from ringstore.v1 import common_pb2, object_pb2
@@ -43,11 +44,13 @@ def _with_md5(frames: Iterator[memoryview], annotate: Callable[[common_pb2.Manif
     return hashed(), recorded
 
 
-def object_info(m: common_pb2.Manifest) -> object_pb2.ObjectInfo:
+def object_info(m: common_pb2.Manifest, *, is_latest: bool = True) -> object_pb2.ObjectInfo:
     info = object_pb2.ObjectInfo(bucket=m.bucket, key=m.key, size_bytes=m.size_bytes, blake3=m.blake3,
                                  version=m.version, content_type=m.content_type, policy=m.policy,
                                  chunk_count=len(m.chunks), created_at_unix_ms=m.created_at_unix_ms,
-                                 inline=m.inline, md5=m.md5, part_count=m.part_count)
+                                 inline=m.inline, md5=m.md5, part_count=m.part_count,
+                                 version_id=show_version_id(m.version_id), is_latest=is_latest,
+                                 delete_marker=m.tombstone, written_by=m.written_by)
     info.metadata.update(dict(m.metadata))
     info.headers.update(dict(m.headers))
     return info
@@ -178,7 +181,8 @@ class ObjectServicer:
             bucket=record.name, owner=record.owner, objects=counted.objects, logical_bytes=counted.logical_bytes,
             physical_bytes=(counted.chunk_bytes + parts.chunk_bytes
                             + counted.inline_bytes * len(self._c.metadata_homes(record.name))),
-            tombstones=counted.tombstones, upload_bytes=parts.logical_bytes)
+            tombstones=counted.tombstones, upload_bytes=parts.logical_bytes,
+            noncurrent_versions=counted.noncurrent_versions, noncurrent_bytes=counted.noncurrent_bytes)
         if self._admission is not None:
             reply.quota.CopyFrom(quota_message(self._admission.bucket_quota(record)))
         return reply
@@ -424,7 +428,7 @@ class ObjectServicer:
                 direct = direct.planning_held_here()
         manifest, start, length, payload, plan = self._c.get_object(
             request.bucket, request.key, start, length, direct,
-            early_read_max_bytes=frames.INFO_DATA_BYTES_MAX if opening else None)
+            early_read_max_bytes=frames.INFO_DATA_BYTES_MAX if opening else None, version=request.version_id)
         info = object_pb2.GetObjectInfo(object=object_info(manifest), range_start_bytes=start,
                                         range_length_bytes=length, direct=plan)
         if plan:
@@ -462,7 +466,10 @@ class ObjectServicer:
     @unary
     def StatObject(self, request, context):
         self.allow("stat", request.bucket, request.key)
-        manifest = self._c.current_manifest(request.bucket, request.key)
+        if request.version_id:
+            manifest = self._c.version_manifest(request.bucket, request.key, request.version_id)
+        else:
+            manifest = self._c.current_manifest(request.bucket, request.key)
         reply = object_pb2.StatObjectResponse(object=object_info(manifest))
         placements = [self._c.chunk_placement(ref, manifest.policy) for ref in manifest.chunks]
         for ref, placement in zip(manifest.chunks, placements):
@@ -538,7 +545,32 @@ class ObjectServicer:
     @unary
     def DeleteObject(self, request, context):
         self.allow("delete", request.bucket, request.key)
-        return object_pb2.DeleteObjectResponse(version=self._c.delete_object(request.bucket, request.key))
+        written = self._c.delete_object(request.bucket, request.key, request.version_id)
+        if written.erased:
+            return object_pb2.DeleteObjectResponse(version=written.version, version_id=request.version_id)
+        return object_pb2.DeleteObjectResponse(version=written.version, version_id=show_version_id(written.version_id),
+                                               delete_marker=bool(written.version_id) or self._c.bucket(
+                                                   request.bucket).versioning != common_pb2.VERSIONING_UNSPECIFIED)
+
+    @unary
+    def SetBucketVersioning(self, request: object_pb2.SetBucketVersioningRequest, context):
+        self.allow("set-versioning", request.bucket)
+        return object_pb2.SetBucketVersioningResponse(bucket=self._c.set_versioning(request.bucket, request.versioning))
+
+    @unary
+    def ListObjectVersions(self, request: object_pb2.ListObjectVersionsRequest, context):
+        self.allow("list", request.bucket, prefix=request.prefix)
+        items, token = self._c.list_versions(request.bucket, request.prefix, request.page_size, request.page_token)
+        return object_pb2.ListObjectVersionsResponse(
+            versions=[object_info(m, is_latest=latest) for m, latest in items], next_page_token=token)
+
+    @unary
+    def RollbackObject(self, request: object_pb2.RollbackObjectRequest, context):
+        self.allow("put", request.bucket, request.key)
+        source = self._c.version_manifest(request.bucket, request.key, request.version_id)
+        with self._quota_hold(request.bucket, request.key, source.size_bytes):
+            manifest = self._c.rollback_object(request.bucket, request.key, request.version_id)
+        return object_pb2.PutObjectResponse(object=object_info(manifest))
 
     def handlers(self) -> grpc.GenericRpcHandler:
         o = object_pb2
@@ -558,6 +590,9 @@ class ObjectServicer:
             "StatObject": uu(self.StatObject, o.StatObjectRequest),
             "ListObjects": uu(self.ListObjects, o.ListObjectsRequest),
             "DeleteObject": uu(self.DeleteObject, o.DeleteObjectRequest),
+            "SetBucketVersioning": uu(self.SetBucketVersioning, o.SetBucketVersioningRequest),
+            "ListObjectVersions": uu(self.ListObjectVersions, o.ListObjectVersionsRequest),
+            "RollbackObject": uu(self.RollbackObject, o.RollbackObjectRequest),
             "CreateUpload": uu(self.CreateUpload, o.CreateUploadRequest),
             "ListUploadParts": uu(self.ListUploadParts, o.ListUploadPartsRequest),
             "CompleteUpload": uu(self.CompleteUpload, o.CompleteUploadRequest),

@@ -179,7 +179,11 @@ class PeerServicer:
         return self._get_manifest(request)
 
     def _get_manifest(self, request: peer_pb2.GetManifestRequest) -> peer_pb2.GetManifestResponse:
-        manifest = self._store.get_manifest(request.tenant, request.bucket, request.key)
+        if request.by_version:
+            manifest = self._store.get_manifest_version(request.tenant, request.bucket, request.key,
+                                                        request.version_id)
+        else:
+            manifest = self._store.get_manifest(request.tenant, request.bucket, request.key)
         if manifest is None:
             return peer_pb2.GetManifestResponse(found=False)
         return peer_pb2.GetManifestResponse(found=True, manifest=manifest)
@@ -210,8 +214,9 @@ class PeerServicer:
     @unary
     def ListManifests(self, request, context):
         limit = min(request.limit or 1000, LIST_MANIFESTS_LIMIT_MAX)
-        manifests, truncated = self._store.list_manifests(request.tenant, request.bucket, prefix=request.prefix,
-                                                          start_after=request.start_after, limit=limit)
+        manifests, truncated = self._store.list_manifests(
+            request.tenant, request.bucket, prefix=request.prefix, start_after=request.start_after, limit=limit,
+            all_versions=request.all_versions, include_start=request.include_start)
         return peer_pb2.ListManifestsResponse(manifests=manifests, truncated=truncated)
 
     @unary
@@ -246,7 +251,7 @@ class PeerServicer:
             raise errors.InvalidArgument(
                 f"PurgeTombstone of {request.tombstone.bucket}/{request.tombstone.key}: the version named is not "
                 "a tombstone; only tombstones are purged")
-        return peer_pb2.PurgeTombstoneResponse(purged=self._store.delete_manifest_if(request.tombstone))
+        return peer_pb2.PurgeTombstoneResponse(purged=self._store.purge_manifest_if(request.tombstone))
 
     @unary
     def ForgetBucket(self, request, context):

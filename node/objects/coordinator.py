@@ -21,6 +21,7 @@ import collections
 import concurrent.futures as cf
 import dataclasses
 import itertools
+import json
 import logging
 import random
 import threading
@@ -47,6 +48,8 @@ from node.objects.replicas import ClusterView, HolderError, Replicas
 from node.objects.settle import RingSettlement
 from node.ring import Ring, bucket_directory_position, chunk_position, metadata_position
 from node.store import BUCKET_RECORD_FORMAT_VERSION, ShareKey, bucket_order_key
+from node.store.errors import InvalidArgument as StoreInvalidArgument
+from node.store.versions import newest_first, parse_version_id, show_version_id, version_id_of
 from ringstore.v1 import common_pb2, object_pb2, peer_pb2
 
 log = logging.getLogger("ringstore.objects")
@@ -111,7 +114,7 @@ def replication(replicas: int) -> common_pb2.RedundancyPolicy:
 def object_ref(manifest: common_pb2.Manifest) -> common_pb2.ObjectRef:
     """The reference a manifest's copies carry on their holders."""
     return common_pb2.ObjectRef(tenant=manifest.tenant, bucket=manifest.bucket, key=manifest.key,
-                                version=manifest.version)
+                                version=manifest.version, version_id=manifest.version_id)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,8 +180,11 @@ class Coordinator:
                  hlc: HybridLogicalClock, chunk_pool: cf.Executor, send_pool: cf.Executor,
                  wall_ms: Callable[[], int], metrics: Metrics | None = None,
                  report_damage: DamageSink | None = None, put_duration_max_s: float = float("inf"),
-                 tenant: str = DEFAULT_TENANT, settlement: RingSettlement | None = None) -> None:
+                 tenant: str = DEFAULT_TENANT, settlement: RingSettlement | None = None,
+                 writer: Callable[[], str] = lambda: "") -> None:
         self._put_duration_max_s = put_duration_max_s
+        # Who is writing (the calling key's id), recorded on each version it makes.
+        self._writer = writer
         # Whether this node's ring is settled, so a manifest read may ask R homes, not every live one.
         self._settlement = settlement
         self._metrics = metrics
@@ -615,6 +621,8 @@ class Coordinator:
         manifest.headers.update(dict(header.headers))
         if record_at is not None:
             manifest.bucket, manifest.key = record_at
+        else:
+            self.assign_version(bucket, manifest)
         first = next(chunks_iter, b"")
         if allow_inline and len(first) <= self._config.inline_max_bytes and received == len(first):
             rest = next(chunks_iter, None)
@@ -704,16 +712,164 @@ class Coordinator:
         self._check_duration(f"writing {manifest.bucket}/{manifest.key}", manifest.version.physical_ms)
         self._write_manifest(manifest)
 
-    def write_tombstone(self, current: common_pb2.Manifest | None) -> common_pb2.VersionStamp | None:
+    def write_tombstone(self, current: common_pb2.Manifest | None,
+                        record: common_pb2.BucketRecord | None = None) -> common_pb2.Manifest | None:
         """Delete the key of `current` (nothing when it is None or already a tombstone); the
-        tombstone's version."""
+        tombstone written. With the bucket's `record` (a user's bucket), the tombstone is a version
+        as `assign_version` gives it: a delete marker of its own id while versioning is enabled."""
         if current is None or current.tombstone:
             return None
         tombstone = common_pb2.Manifest(format_version=FORMAT_VERSION, tenant=self.tenant, bucket=current.bucket,
                                         key=current.key, tombstone=True, created_at_unix_ms=self._wall_ms(),
                                         policy=current.policy, version=self._hlc.now())
+        if record is not None:
+            self.assign_version(record, tombstone)
         self._write_manifest(tombstone)
-        return tombstone.version
+        return tombstone
+
+    # -- versions (node/store/versions.py) -------------------------------------------------------
+
+    def assign_version(self, record: common_pb2.BucketRecord, manifest: common_pb2.Manifest) -> None:
+        """Give a new version of a user's object, stamped already, its version id (a new one while
+        the bucket's versioning is enabled, else the null version's) and its writer."""
+        enabled = record.versioning == common_pb2.VERSIONING_ENABLED
+        manifest.version_id = version_id_of(manifest.version) if enabled else b""
+        manifest.written_by = self._writer()
+
+    @staticmethod
+    def parse_version(text: str) -> bytes:
+        try:
+            return parse_version_id(text)
+        except StoreInvalidArgument as err:
+            raise errors.InvalidArgument(str(err)) from None
+
+    def read_version(self, bucket: str, key: str, version_id: bytes,
+                     on_answer: Callable[[common_pb2.Manifest | None], None] | None = None
+                     ) -> common_pb2.Manifest | None:
+        """The manifest of one version of a key by a read quorum (newest of that id wins, erased
+        records too), read-repaired; None when no home has one."""
+        read = lambda n: self._replicas.get_manifest(n, self.tenant, bucket, key, version_id)  # noqa: E731
+        return self._read_newest(bucket, key, read, on_answer)
+
+    def version_manifest(self, bucket: str, key: str, version: str,
+                         on_answer: Callable[[common_pb2.Manifest | None], None] | None = None
+                         ) -> common_pb2.Manifest:
+        """Version `version` (ObjectInfo.version_id) of the key, a delete marker too; NoSuchVersion
+        when there is none or it was deleted for good."""
+        self.bucket(bucket)
+        validate.object_key(key, self._config.key_length_bytes_max)
+        manifest = self.read_version(bucket, key, self.parse_version(version), on_answer)
+        if manifest is None or manifest.erased:
+            raise errors.NoSuchVersion(f"object {bucket}/{key} has no version {version}; "
+                                       f"`nodectl versions {bucket}/{key}` lists its versions")
+        return manifest
+
+    def set_versioning(self, name: str, state: int) -> common_pb2.BucketRecord:
+        """Enable or suspend the bucket's versioning through the bucket register; every other
+        live node drops its cached record before this returns, so puts through them follow it."""
+        if state not in (common_pb2.VERSIONING_ENABLED, common_pb2.VERSIONING_SUSPENDED):
+            raise errors.InvalidArgument("versioning can be set to enabled or suspended; a bucket never goes back "
+                                         "to unversioned")
+        validate.bucket_name(name)
+
+        def change(current: common_pb2.BucketRecord | None) -> common_pb2.BucketRecord | None:
+            if current is None or current.tombstone:
+                raise errors.NoSuchBucket(f"bucket {name!r} does not exist; `nodectl ls` lists the buckets")
+            if current.versioning == state:
+                return current
+            self._hlc.observe(current.version)
+            record = common_pb2.BucketRecord()
+            record.CopyFrom(current)
+            record.versioning = state
+            record.version.CopyFrom(self._hlc.now())
+            record.request_id = uuid.uuid4().hex
+            del record.recent_request_ids[:]
+            record.recent_request_ids.extend(_recent(current, record.request_id))
+            return record
+
+        try:
+            record = self._register.change(self.tenant, name, change)
+        finally:
+            self.forget_bucket(self.tenant, name)
+        self._tell_others_to_forget(name)
+        assert record is not None
+        return record
+
+    def delete_version(self, bucket: str, key: str, version: str) -> common_pb2.Manifest:
+        """Delete one version (or delete marker) for good: an erased record of its id, newer than it,
+        goes to a write quorum of the key's homes; the key's newest remaining version is current
+        from then on. Its chunks go once no version, upload or conversion references them."""
+        record = self.bucket(bucket)
+        if record.versioning == common_pb2.VERSIONING_UNSPECIFIED and self.parse_version(version) == b"":
+            # An unversioned bucket's only version: its tombstone is as final, and purged in time.
+            written = self.write_tombstone(self.current_manifest(bucket, key), record)
+            assert written is not None, "current_manifest returns a live version"
+            return written
+        doomed = self.version_manifest(bucket, key, version)
+        erased = common_pb2.Manifest(format_version=FORMAT_VERSION, tenant=self.tenant, bucket=bucket, key=key,
+                                     version_id=doomed.version_id, erased=True, tombstone=True,
+                                     policy=doomed.policy, version=self._hlc.now(), created_at_unix_ms=self._wall_ms(),
+                                     written_by=self._writer())
+        self._write_manifest(erased)
+        return erased
+
+    def list_versions(self, bucket: str, prefix: str, page_size: int, page_token: str
+                      ) -> tuple[list[tuple[common_pb2.Manifest, bool]], str]:
+        """One page of (version, is it the key's current one): every version and delete marker of
+        the keys under `prefix`, in key order, each key's newest first; and the next page's token."""
+        self.bucket(bucket)
+        page_size = validate.page_size(page_size)
+        validate.prefix(prefix, self._config.key_length_bytes_max)
+        validate.page_token(page_token)
+        after_key, after_stamp = "", None
+        if page_token:
+            try:
+                fields = json.loads(base64.urlsafe_b64decode(page_token.encode()).decode("utf-8"))
+                after_key, after_stamp = str(fields[0]), tuple(fields[1]) if fields[1] is not None else None
+            except (ValueError, UnicodeDecodeError, TypeError, IndexError):
+                raise errors.InvalidArgument("page_token is not one this cluster issued; "
+                                             "start again without it") from None
+        out, after = self.versions_page(bucket, prefix=prefix, after_key=after_key, after_stamp=after_stamp,
+                                        page_size=page_size)
+        token = base64.urlsafe_b64encode(json.dumps(list(after)).encode()).decode() if after else ""
+        return out, token
+
+    def versions_page(self, bucket: str, *, prefix: str, after_key: str, after_stamp: tuple | None,
+                      page_size: int) -> tuple[list[tuple[common_pb2.Manifest, bool]], tuple | None]:
+        """One page of versions after (`after_key`, `after_stamp`: the last one of the previous page;
+        None: from the start of after_key's successor) and where the next page starts (None: done).
+        Each home sends whole keys; per key and version id the newest manifest of the homes wins."""
+        position = metadata_position(self.tenant, bucket)
+        out: list[tuple[common_pb2.Manifest, bool]] = []
+        cursor_key, cursor_stamp = after_key, after_stamp
+        while True:
+            request = peer_pb2.ListManifestsRequest(
+                tenant=self.tenant, bucket=bucket, prefix=prefix, start_after=cursor_key,
+                include_start=cursor_stamp is not None, limit=page_size - len(out) + 1, all_versions=True)
+            answers = self._read_all(position, lambda n: self._replicas.list_manifests(n, request),
+                                     what=f"listing the versions in {bucket}")
+            by_key: dict[str, dict[bytes, common_pb2.Manifest]] = {}
+            boundary: str | None = None
+            for _, (manifests, truncated) in answers:
+                for m in manifests:
+                    slots = by_key.setdefault(m.key, {})
+                    slots[m.version_id] = newer(m, slots.get(m.version_id))
+                if truncated and manifests:
+                    last = manifests[-1].key
+                    boundary = last if boundary is None else min(boundary, last)
+            for key in sorted(k for k in by_key if boundary is None or k <= boundary):
+                listed = newest_first([m for m in by_key[key].values() if not m.erased])
+                for m in listed:
+                    position_stamp = stamp_key(m.version)
+                    if key == cursor_key and cursor_stamp is not None and position_stamp >= cursor_stamp:
+                        continue
+                    if len(out) == page_size:
+                        last = out[-1][0]
+                        return out, (last.key, list(stamp_key(last.version)))
+                    out.append((m, m is listed[0]))
+                cursor_key, cursor_stamp = key, None
+            if boundary is None:
+                return out, None
 
     def reference_chunks(self, manifest: common_pb2.Manifest) -> None:
         """Record `manifest`'s version on every copy of its chunks, which another version already
@@ -774,6 +930,7 @@ class Coordinator:
         policy = self.checked_policy(header.policy if header.HasField("policy") else None,
                                      default=record.default_policy)
         manifest = self.new_manifest(header.bucket, header.key, content_type=attributes.content_type, policy=policy)
+        self.assign_version(record, manifest)
         manifest.metadata.update(dict(attributes.metadata))
         manifest.headers.update(dict(attributes.headers))
         manifest.size_bytes, manifest.blake3, manifest.md5 = source.size_bytes, source.blake3, source.md5
@@ -819,14 +976,16 @@ class Coordinator:
         newest = max((record for _, record in answers), key=lambda record: stamp_key(record.changed))
         return newest, answers
 
-    def key_versions(self, tenant: str, bucket: str, key: str) -> tuple[common_pb2.Manifest | None, ...] | None:
-        """The newest manifest of a key on every metadata home replica (None where a replica has
-        none), for garbage collection; None unless every home is ALIVE and answered, so collection
-        never decides on partial knowledge."""
+    def key_versions(self, tenant: str, bucket: str, key: str, version_id: bytes
+                     ) -> tuple[common_pb2.Manifest | None, ...] | None:
+        """The manifest of one version id of a key on every metadata home replica (None where a
+        replica has none), for garbage collection; None unless every home is ALIVE and answered, so
+        collection never decides on partial knowledge."""
         homes = self._metadata_homes(metadata_position(tenant, bucket))
         if not all(self._view.is_live(h) for h in homes):
             return None
-        futures = [self._send_pool.submit(self._replicas.get_manifest, h, tenant, bucket, key) for h in homes]
+        futures = [self._send_pool.submit(self._replicas.get_manifest, h, tenant, bucket, key, version_id)
+                   for h in homes]
         try:
             return tuple(f.result() for f in futures)
         except HolderError:
@@ -851,8 +1010,60 @@ class Coordinator:
                       ) -> common_pb2.Manifest | None:
         """The newest version of a key (a tombstone too) by a read quorum, read-repaired; None when
         no home has one. No bucket check: also the records of multipart uploads (uploads.py)."""
-        position = metadata_position(self.tenant, bucket)
         read = lambda n: self._replicas.get_manifest(n, self.tenant, bucket, key)  # noqa: E731
+        position = metadata_position(self.tenant, bucket)
+        answers = self._read_quorum_only(position, read, on_answer)
+        if answers is None:
+            answers = self._read_all(position, read, what=f"reading the manifest of {bucket}/{key}",
+                                     on_answer=on_answer)
+            self._count_read("all")
+        stamps = {None if m is None else stamp_key(m.version) for _, m in answers}
+        if len(stamps) == 1:
+            newest = answers[0][1]
+            if newest is not None:
+                self._hlc.observe(newest.version)
+            return newest
+        return self._settle_current(bucket, key, answers)
+
+    def _settle_current(self, bucket: str, key: str, answers: list[tuple[str, common_pb2.Manifest | None]]
+                        ) -> common_pb2.Manifest | None:
+        """The key's current version when the homes asked disagree on it: the newest of their
+        answers that no home has erased or replaced under its version id (a home that missed a
+        permanent delete of the current version still shows it; the ones that did not show the
+        version before it). Each version id looked at is read-repaired on the homes behind on it."""
+        nodes = [node for node, _ in answers]
+        candidates = {stamp_key(m.version): m for _, m in answers if m is not None}
+        seen: set[bytes] = set()
+        while candidates:
+            candidate = candidates.pop(max(candidates))
+            if candidate.version_id in seen:
+                continue
+            seen.add(candidate.version_id)
+            # A home whose current version has this id answered with its manifest of the id already.
+            held: dict[str, common_pb2.Manifest | None] = {
+                node: m for node, m in answers if m is not None and m.version_id == candidate.version_id}
+            futures = {node: self._send_pool.submit(self._replicas.get_manifest, node, self.tenant, bucket, key,
+                                                    candidate.version_id) for node in nodes if node not in held}
+            for node, future in futures.items():
+                try:
+                    held[node] = future.result()
+                except HolderError as err:
+                    log.info("reading version %s of %s/%s from %s failed: %s", show_version_id(candidate.version_id),
+                             bucket, key, node, err)
+            best = candidate
+            for manifest in held.values():
+                best = newer(manifest, best)
+            self._hlc.observe(best.version)
+            self._read_repair([n for n, m in held.items() if m is None or stamp_key(m.version) < stamp_key(best.version)],
+                              best)
+            if not best.erased:
+                return best
+        return None
+
+    def _read_newest(self, bucket: str, key: str, read: Callable[[str], common_pb2.Manifest | None],
+                     on_answer: Callable[[common_pb2.Manifest | None], None] | None
+                     ) -> common_pb2.Manifest | None:
+        position = metadata_position(self.tenant, bucket)
         what = f"reading the manifest of {bucket}/{key}"
         answers = self._read_quorum_only(position, read, on_answer)
         if answers is None:
@@ -886,7 +1097,7 @@ class Coordinator:
 
     def get_object(self, bucket: str, key: str, range_start: int | None, range_length: int | None,
                    direct: DirectReads | None = None, *, early_read_max_bytes: int | None = None,
-                   chunk_reads: bool = False) -> tuple[common_pb2.Manifest, int, int, Iterator, list]:
+                   chunk_reads: bool = False, version: str = "") -> tuple[common_pb2.Manifest, int, int, Iterator, list]:
         """(manifest, range start, range length, iterator of payload frames, direct plan).
 
         The first chunk's read starts as soon as one home's manifest names it, while the other
@@ -898,7 +1109,8 @@ class Coordinator:
         version is chosen; a non-empty plan replaces the payload, which is then empty, and no early
         read starts from an answer the plan would cover (the client reads those chunks itself).
         `early_read_max_bytes`: nor for a longer range (OpenObject, which does not read one).
-        `chunk_reads`: the payload is `chunk_reads(...)`'s futures, one per chunk, not frames."""
+        `chunk_reads`: the payload is `chunk_reads(...)`'s futures, one per chunk, not frames.
+        `version`: read that version (ObjectInfo.version_id), not the current one."""
         planned = direct.applies if direct is not None else None
 
         def skip(manifest: common_pb2.Manifest, start: int, length: int) -> bool:
@@ -908,7 +1120,13 @@ class Coordinator:
 
         early = _EarlyRead(self, range_start, range_length, skip)
         try:
-            manifest = self.current_manifest(bucket, key, on_answer=early.start)
+            if version:
+                manifest = self.version_manifest(bucket, key, version, on_answer=early.start)
+                if manifest.tombstone:
+                    raise errors.VersionIsDeleteMarker(
+                        f"version {version} of {bucket}/{key} is a delete marker; it has no bytes to read")
+            else:
+                manifest = self.current_manifest(bucket, key, on_answer=early.start)
             start, length = self._range(manifest, range_start, range_length)
             plan = direct.plan(manifest, start, length) if direct is not None else []
         except BaseException:
@@ -1043,10 +1261,12 @@ class Coordinator:
             answers = self._read_all(position, lambda n: self._replicas.list_manifests(n, request),
                                      what=f"listing {bucket}")
             newest: dict[str, common_pb2.Manifest] = {}
+            held: dict[str, dict[str, common_pb2.Manifest]] = collections.defaultdict(dict)
             boundary: str | None = None  # keys above the smallest truncated replica's last key are unknown
-            for _, (manifests, truncated) in answers:
+            for node, (manifests, truncated) in answers:
                 for m in manifests:
                     newest[m.key] = newer(m, newest.get(m.key))
+                    held[m.key][node] = m
                 if truncated and manifests:
                     last = manifests[-1].key
                     boundary = last if boundary is None else min(boundary, last)
@@ -1054,8 +1274,12 @@ class Coordinator:
             for k in keys:
                 if len(out) == page_size:
                     return out, out[-1].key
-                if not newest[k].tombstone:
-                    out.append(newest[k])
+                current: common_pb2.Manifest | None = newest[k]
+                if len({stamp_key(m.version) for m in held[k].values()}) > 1 or len(held[k]) < len(answers):
+                    # The homes disagree (one is behind, or missed a permanent delete): settle it.
+                    current = self._settle_current(bucket, k, [(node, held[k].get(node)) for node, _ in answers])
+                if current is not None and not current.tombstone:
+                    out.append(current)
                 cursor = k
             if boundary is None:
                 return out, ""
@@ -1078,8 +1302,25 @@ class Coordinator:
         token = base64.urlsafe_b64encode(after.encode()).decode() if after else ""
         return items, token
 
-    def delete_object(self, bucket: str, key: str) -> common_pb2.VersionStamp:
-        return self.write_tombstone(self.current_manifest(bucket, key))
+    def delete_object(self, bucket: str, key: str, version: str = "") -> common_pb2.Manifest:
+        """Delete the object (a tombstone, or a delete marker in a versioned bucket), or with
+        `version` that one version for good (`delete_version`); the record written."""
+        if version:
+            return self.delete_version(bucket, key, version)
+        written = self.write_tombstone(self.current_manifest(bucket, key), self.bucket(bucket))
+        assert written is not None, "current_manifest returns a live version"
+        return written
+
+    def rollback_object(self, bucket: str, key: str, version: str) -> common_pb2.Manifest:
+        """Make `version` current again as a new version with its bytes and attributes, sharing its
+        chunks (nothing is copied); a delete marker cannot be rolled back to."""
+        source = self.version_manifest(bucket, key, version)
+        if source.tombstone:
+            raise errors.VersionIsDeleteMarker(
+                f"version {version} of {bucket}/{key} is a delete marker; roll back to a version with data "
+                f"(`nodectl versions {bucket}/{key}`)")
+        header = object_pb2.PutObjectHeader(bucket=bucket, key=key, policy=source.policy)
+        return self.copy_object(source, header, replace=False)
 
     # -- convert --------------------------------------------------------------------------------
 

@@ -305,17 +305,22 @@ class Replicas:
                 else (self._local_error(outcome) or outcome) if isinstance(outcome, Exception)
                 else None for outcome in outcomes]
 
-    def get_manifest(self, node_id: str, tenant: str, bucket: str, key: str) -> common_pb2.Manifest | None:
+    def get_manifest(self, node_id: str, tenant: str, bucket: str, key: str,
+                     version_id: bytes | None = None) -> common_pb2.Manifest | None:
+        """The key's current version on `node_id`, or (`version_id` given) its manifest of that version."""
         if node_id == self._view.node_id:
+            if version_id is not None:
+                return self._local(self._store.get_manifest_version, tenant, bucket, key, version_id)
             return self._local(self._store.get_manifest, tenant, bucket, key)
-        return self._remote(node_id, self._peers.get_manifest, tenant, bucket, key, self.timeout_s)
+        return self._remote(node_id, self._peers.get_manifest, tenant, bucket, key, self.timeout_s, version_id)
 
     def list_manifests(self, node_id: str, request: peer_pb2.ListManifestsRequest
                        ) -> tuple[list[common_pb2.Manifest], bool]:
         if node_id == self._view.node_id:
             return self._local(self._store.list_manifests, request.tenant, request.bucket,
                                prefix=request.prefix, start_after=request.start_after,
-                               limit=request.limit)
+                               limit=request.limit, all_versions=request.all_versions,
+                               include_start=request.include_start)
         return self._remote(node_id, self._peers.list_manifests, request, self.timeout_s)
 
     def put_bucket(self, node_id: str, record: common_pb2.BucketRecord) -> None:
@@ -339,7 +344,7 @@ class Replicas:
         """Delete a tombstone on a home, only if it is exactly the version stored there."""
         assert tombstone.tombstone, "only tombstones are purged"
         if node_id == self._view.node_id:
-            return self._local(self._store.delete_manifest_if, tombstone)
+            return self._local(self._store.purge_manifest_if, tombstone)
         return self._remote(node_id, self._peers.purge_tombstone, tombstone, self.timeout_s)
 
     def get_usage(self, node_id: str, tenant: str, bucket: str) -> common_pb2.UsageRecord:

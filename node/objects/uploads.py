@@ -237,6 +237,7 @@ class Uploads:
                                           f"part-number order, each once (got {numbers[:10]}...)")
         stored = dict(self.parts(bucket, key, upload_id)[0])
         manifest = self._c.new_manifest(bucket, key, content_type=record.content_type, policy=record.policy)
+        self._c.assign_version(self._c.bucket(bucket), manifest)
         manifest.metadata.update(dict(record.metadata))
         manifest.headers.update(dict(record.headers))
         md5s: list[bytes] = []

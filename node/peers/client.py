@@ -403,9 +403,11 @@ class PeerClient:
         return self._queued(self._manifest_puts, address, (request, timeout_s)).superseded
 
     def get_manifest(self, address: str, tenant: str, bucket: str, key: str,
-                     timeout_s: float) -> common_pb2.Manifest | None:
-        """The peer's newest version of a key (in one GetManifests call with others when it is busy)."""
-        request = peer_pb2.GetManifestRequest(tenant=tenant, bucket=bucket, key=key)
+                     timeout_s: float, version_id: bytes | None = None) -> common_pb2.Manifest | None:
+        """The peer's current version of a key, or (`version_id` given) its manifest of that version
+        (in one GetManifests call with others when it is busy)."""
+        request = peer_pb2.GetManifestRequest(tenant=tenant, bucket=bucket, key=key,
+                                              by_version=version_id is not None, version_id=version_id or b"")
         reply = self._queued(self._manifest_gets, address, (request, timeout_s))
         return reply.manifest if reply.found else None
 

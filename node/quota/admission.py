@@ -83,10 +83,14 @@ class Admission:
         if not reply.granted and not new_object:
             raise errors.QuotaExceeded(reply.message)
         if not reply.granted:
+            if record.versioning == common_pb2.VERSIONING_ENABLED:  # what it replaces is kept
+                raise errors.QuotaExceeded(reply.message)
             try:
                 current = self._c.current_manifest(record.name, key)
             except errors.NotFound:
                 raise errors.QuotaExceeded(reply.message) from None
+            if current.version_id:  # suspended: the put replaces the null version, and this one is kept
+                raise errors.QuotaExceeded(reply.message)
             request.replaces_bytes, request.replaces_object = current.size_bytes, True
             node_id, reply = self._ask(record.owner, request)
             if not reply.granted:

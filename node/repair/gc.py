@@ -3,8 +3,17 @@
 Every copy keeps one reference row per object version it was stored for (`NodeStore.references`),
 and `release_share` drops one row and deletes the copy when none is left. Collection is therefore
 local: for each reference of each copy, ask the metadata replicas of the reference's key what they
-hold (`lookup`, one call per key per pass) and release the reference when `ref_verdict` says
-"collect". A copy stored without any reference is deleted once it is older than the grace.
+hold under the reference's version id (`lookup`, one call per key and version id per pass) and
+release the reference when `ref_verdict` says "collect". A copy stored without any reference is
+deleted once it is older than the grace.
+
+Versions (node/store/versions.py): a reference names a version id as well as a stamp, and the
+rules below are about the manifest each replica keeps *under that id*, current or not. An
+unversioned bucket has one id per key (the null version), so "the newest under the id" is the
+key's newest version, as it always was. Under an id of a versioned put only a conversion (same
+stamp, rewrite + 1) or a permanent delete (an erased record, stamped later) can replace the
+version, so the versions a versioned bucket keeps behind its current ones stay live, and a version
+deleted for good is superseded on every replica that holds its erased record.
 
 Safety argument. A copy goes only when its last reference is released, and a reference is released
 only on a "collect" verdict, so it is enough that no "collect" names a version a reader or a writer
@@ -76,7 +85,7 @@ log = logging.getLogger("ringstore.repair")
 LIVE = "live"
 KEEP = "keep"
 COLLECT = "collect"
-# Distinct (tenant, bucket, key) lookups remembered within one pass; past this the cache is dropped
+# Distinct (tenant, bucket, key, version id) lookups remembered within one pass; past this the cache is dropped
 # and keys met again are looked up again (more RPCs, never a wrong answer).
 LOOKUP_CACHE_KEYS_MAX = 10_000
 # Conversion references ahead of the metadata whose first sighting is remembered (see the module
@@ -104,7 +113,7 @@ class KeyState:
     """What the metadata home replicas of one key say about it."""
 
     complete: bool  # every metadata home replica answered
-    versions: tuple[common_pb2.Manifest | None, ...]  # per replica: its newest manifest, or None
+    versions: tuple[common_pb2.Manifest | None, ...]  # per replica: its manifest of the version id, or None
     unreachable: tuple[str, ...] = ()  # node ids of the replicas that did not answer, for reasons
 
     def __post_init__(self) -> None:
@@ -197,16 +206,16 @@ def can_be_current(ref: common_pb2.ObjectRef, key: KeyState, now_unix_ms: int, g
     return _newer_count(key, ref_stamp) < len(key.versions)
 
 
-def some_can_be_current(refs: Iterable[common_pb2.ObjectRef], lookup: Callable[[str, str, str], KeyState],
+def some_can_be_current(refs: Iterable[common_pb2.ObjectRef], lookup: Callable[[str, str, str, bytes], KeyState],
                         now_unix_ms: int, grace_s: float) -> bool:
     """`can_be_current` for any of a copy's references, one lookup per key; a failed lookup or a
     copy without references counts as needed (repair is never skipped on partial knowledge)."""
     refs = list(refs)
     if not refs:
         return True
-    states: dict[tuple[str, str, str], KeyState] = {}
+    states: dict[tuple[str, str, str, bytes], KeyState] = {}
     for ref in refs:
-        name = (ref.tenant, ref.bucket, ref.key)
+        name = (ref.tenant, ref.bucket, ref.key, ref.version_id)
         if name not in states:
             try:
                 states[name] = lookup(*name)
@@ -243,7 +252,7 @@ class GarbageCollector:
     docstring). One thread drives `step`; `status`, `request_pass` and `set_grace` may come from
     any thread."""
 
-    def __init__(self, store: NodeStore, lookup: Callable[[str, str, str], KeyState],
+    def __init__(self, store: NodeStore, lookup: Callable[[str, str, str, bytes], KeyState],
                  clock: Clock, grace_s: float, interval_s: float) -> None:
         _check_grace(grace_s)
         if not interval_s > 0:
@@ -260,7 +269,7 @@ class GarbageCollector:
         # Owned by the stepping thread.
         self._shares: Iterator[tuple[ShareKey, common_pb2.StoredShare]] | None = None
         self._pass_number = 0
-        self._key_states: dict[tuple[str, str, str], KeyState | None] = {}  # None: lookup failed
+        self._key_states: dict[tuple[str, str, str, bytes], KeyState | None] = {}  # None: lookup failed
         self._pass_lookup_error = ""
         self._pass_counts = _Counts()
         # Conversion references ahead of the metadata: ref row key -> (first seen unix ms, last pass
@@ -376,7 +385,7 @@ class GarbageCollector:
     def _key_state(self, ref: common_pb2.ObjectRef) -> KeyState | None:
         """The metadata replicas' answer for the reference's key, once per pass; None when the
         lookup failed."""
-        name = (ref.tenant, ref.bucket, ref.key)
+        name = (ref.tenant, ref.bucket, ref.key, ref.version_id)
         if name in self._key_states:
             return self._key_states[name]
         if len(self._key_states) >= LOOKUP_CACHE_KEYS_MAX:
@@ -388,7 +397,7 @@ class GarbageCollector:
             state = None
             self._count(lookups_failed=1)
             if not self._pass_lookup_error:
-                self._pass_lookup_error = f"{'/'.join(name)}: {exc}"
+                self._pass_lookup_error = f"{'/'.join(name[:3])}: {exc}"
         self._key_states[name] = state
         return state
 

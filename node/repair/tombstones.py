@@ -37,6 +37,14 @@ and each is covered:
   cluster restored them elsewhere; a node merely DOWN keeps everything, and so does a whole
   cluster restarted after a shutdown (nobody was counted gone).
 
+Versions (node/store/versions.py): what is purged is a tombstone under its version id. A record
+of a version deleted for good (`erased`) is one, judged and purged by its id exactly as a deleted
+key's tombstone is. A delete marker of a versioned bucket is not: it is one of the key's versions,
+listed, and what hides the versions behind it, so it stays until deleted for good itself. And a
+null-version tombstone goes only from a home where it is the key's current manifest with nothing
+behind it (`NodeStore.purge_manifest_if`, checked in the deleting transaction): a home still
+holding older versions of the key keeps it, so they stay hidden.
+
 Rejected: a per-partition "purged up to" watermark that homes check incoming pushes against. A
 home filled after a ring change would not know the watermark, and an older version it does not
 hold is as often legitimate (a key written long ago) as a zombie; the watermark would refuse the
@@ -129,6 +137,8 @@ class TombstonePurger:
                 oldest_ms = min(oldest_ms, manifest.version.physical_ms)
                 if me not in homes or manifest.version.physical_ms + grace_ms > now_ms:
                     continue
+                if not self._purgeable(manifest):
+                    continue
                 if not stable or candidates >= PURGE_CANDIDATES_PER_PASS_MAX:
                     held_back += 1
                     continue
@@ -163,6 +173,17 @@ class TombstonePurger:
             return self._stable_s <= 0
         return now_s - seen[1] >= self._stable_s
 
+    def _purgeable(self, tombstone: common_pb2.Manifest) -> bool:
+        """Erased records go, and a deleted key's tombstone when it is all this home keeps of the key.
+        A delete marker of a versioned bucket is one of the key's versions, listed and restorable
+        from: it stays until it is deleted for good (and then its erased record goes)."""
+        if tombstone.erased:
+            return True
+        if tombstone.version_id:
+            return False
+        kept = self._store.key_manifests(tombstone.tenant, tombstone.bucket, tombstone.key)
+        return len(kept) == 1 and stamp_key(kept[0].version) == stamp_key(tombstone.version)
+
     def _purge(self, tombstone: common_pb2.Manifest, homes: tuple[str, ...]) -> str:
         """"purged", "pushed" (a home lacked it: sent, purge next pass) or "held" (a home did not
         answer)."""
@@ -170,7 +191,8 @@ class TombstonePurger:
         behind = []
         for home in homes:
             try:
-                held = self._replicas.get_manifest(home, tombstone.tenant, tombstone.bucket, tombstone.key)
+                held = self._replicas.get_manifest(home, tombstone.tenant, tombstone.bucket, tombstone.key,
+                                                   tombstone.version_id)
             except HolderError as err:
                 log.info("tombstone of %s/%s held back: %s", tombstone.bucket, tombstone.key, err)
                 return "held"

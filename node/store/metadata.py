@@ -1,11 +1,14 @@
-"""LMDB tables: one environment under meta/, eight named dbs, values with a format version.
+"""LMDB tables: one environment under meta/, nine named dbs, values with a format version.
 
     chunks      ShareKey.db_key()             -> StoredShare      (local index of share files)
     refs        ShareKey.db_key() + ref_key   -> ref record       (object versions using a copy)
     placements  placement_key (per layout)    -> PlacementRecord  (who holds the layout's copies)
-    manifests   tenant\\0bucket\\0key          -> Manifest         (newest version only; a key
-                                                                    over 478 bytes is shortened,
-                                                                    see keys.hashed_db_key)
+    manifests   tenant\\0bucket\\0key          -> Manifest         (the key's current version; a
+                                                                    key over 478 bytes is
+                                                                    shortened, see keys.hashed_db_key)
+    versions    tenant\\0bucket\\0 + key hash + version id
+                                             -> Manifest         (the key's other versions and
+                                                                    erased records, see versions.py)
     buckets     tenant\\0name                 -> BucketRecord     (newest version only; on a bucket
                                                                  directory home: the record accepted)
     bucket_promises tenant\\0name             -> BucketPromise    (bucket register promises)
@@ -67,6 +70,8 @@ meta db; migrations are code run at open, in the open transaction:
             key). Every other record is unchanged.
     4 -> 5  the usage db appears, filled with what the manifests already here add up to (one pass
             over them, in the open transaction).
+    5 -> 6  the versions db appears, empty: every manifest written before is its key's null
+            version and current (an unset version_id is the null version's).
 
 The store identity (see `identity`) is created in the transaction that creates the tables: a fresh
 environment gets a new one created now; an environment that already has a layout version but no
@@ -104,7 +109,7 @@ from node.store.keys import (CHUNK_ID_BYTES, LMDB_KEY_BYTES_MAX, MANIFEST_DB_KEY
                              placement_key)
 from node.store.usage import applied, contribution
 
-LAYOUT_FORMAT_VERSION = 5
+LAYOUT_FORMAT_VERSION = 6
 # Envelope of every stored value (see the module docstring).
 ENVELOPE_FORMAT_VERSION = 1
 ENVELOPE_CHECKSUM_BYTES = 8
@@ -119,7 +124,7 @@ REF_RECORD_FORMAT_VERSION = 1
 BUCKET_RECORD_FORMAT_VERSION = 2
 # Record formats each record type may carry; types not named read only RECORD_FORMAT_VERSION.
 RECORD_FORMAT_VERSIONS_READ = {"BucketRecord": (1, BUCKET_RECORD_FORMAT_VERSION)}
-# Named dbs the environment may hold; LMDB sizes a table of this many slots at open. Eight are in use.
+# Named dbs the environment may hold; LMDB sizes a table of this many slots at open. Nine are in use.
 MAX_DBS = 10
 DB_CHUNKS = b"chunks"
 DB_REFS = b"refs"
@@ -129,8 +134,9 @@ DB_BUCKETS = b"buckets"
 DB_BUCKET_PROMISES = b"bucket_promises"
 DB_META = b"meta"
 DB_USAGE = b"usage"
+DB_VERSIONS = b"versions"
 DB_NAMES = (DB_CHUNKS, DB_REFS, DB_PLACEMENTS, DB_MANIFESTS, DB_BUCKETS, DB_BUCKET_PROMISES, DB_META,
-            DB_USAGE)
+            DB_USAGE, DB_VERSIONS)
 META_FORMAT_VERSION = b"format_version"
 META_NODE_ID = b"node_id"
 META_STORE = b"store"
@@ -266,23 +272,26 @@ def check_env(path: str) -> tuple[int, list[CorruptRecord], str]:
 def count_usage(meta: "MetadataDb", txn: lmdb.Transaction, prefix: bytes = b""
                 ) -> dict[bytes, common_pb2.UsageRecord]:
     """What the manifests under `prefix` (b"": all; a `manifest_key_prefix`: one bucket) add up to,
-    per bucket, keyed like the usage db. A manifest whose envelope or record is bad is left out."""
+    per bucket, keyed like the usage db: current versions in the manifests db, the others in the
+    versions db. A manifest whose envelope or record is bad is left out."""
     found: dict[bytes, common_pb2.UsageRecord] = {}
-    cursor = txn.cursor(db=meta.manifests)
-    more = cursor.set_range(prefix)
-    while more:
-        key, raw = cursor.item()
-        if not key.startswith(prefix):
-            break
-        (tenant, bucket), _ = key_partition(key, 2)
-        try:
-            manifest = decode_record(common_pb2.Manifest, unseal(DB_MANIFESTS, bytes(key), bytes(raw)), "manifest")
-        except (CorruptRecord, StoreError):
+    for db, name, current in ((meta.manifests, DB_MANIFESTS, True), (meta.versions, DB_VERSIONS, False)):
+        cursor = txn.cursor(db=db)
+        more = cursor.set_range(prefix)
+        while more:
+            key, raw = cursor.item()
+            if not key.startswith(prefix):
+                break
+            (tenant, bucket), _ = key_partition(key, 2)
+            try:
+                manifest = decode_record(common_pb2.Manifest, unseal(name, bytes(key), bytes(raw)), "manifest")
+            except (CorruptRecord, StoreError):
+                more = cursor.next()
+                continue
+            part = manifest_key_prefix(tenant, bucket)
+            found[part] = applied(found.get(part), contribution(None),
+                                  contribution(manifest, current=current), manifest.version)
             more = cursor.next()
-            continue
-        part = manifest_key_prefix(tenant, bucket)
-        found[part] = applied(found.get(part), contribution(None), contribution(manifest), manifest.version)
-        more = cursor.next()
     return found
 
 
@@ -316,6 +325,7 @@ class MetadataDb:
                 self.bucket_promises = self.env.open_db(DB_BUCKET_PROMISES, txn=txn)
                 self.meta = self.env.open_db(DB_META, txn=txn)
                 self.usage = self.env.open_db(DB_USAGE, txn=txn)
+                self.versions = self.env.open_db(DB_VERSIONS, txn=txn)
                 self._names = {id(db): name for db, name in zip(self.dbs(), DB_NAMES)}
                 fresh = self._check_layout_version(txn)
                 # True when this open created the environment (an empty or replaced disk).
@@ -330,7 +340,7 @@ class MetadataDb:
         raw = txn.get(META_FORMAT_VERSION, db=self.meta)
         if raw is None:
             tables = (self.chunks, self.refs, self.placements, self.manifests, self.buckets,
-                      self.bucket_promises, self.usage)
+                      self.bucket_promises, self.usage, self.versions)
             entries = sum(txn.stat(db)["entries"] for db in tables)
             if entries:
                 raise UnknownFormatVersion(
@@ -349,6 +359,9 @@ class MetadataDb:
             raw = b"4"
         if raw == b"4":
             self._migrate_4_to_5(txn)
+            raw = b"5"
+        if raw == b"5":
+            txn.put(META_FORMAT_VERSION, str(LAYOUT_FORMAT_VERSION).encode(), db=self.meta)
             return False
         if raw != str(LAYOUT_FORMAT_VERSION).encode():
             raise UnknownFormatVersion(
@@ -427,12 +440,12 @@ class MetadataDb:
         envelope is left out; verify quarantines it and the store recounts after)."""
         for key, record in count_usage(self, txn).items():
             self.put(txn, self.usage, key, encode_record(record, "usage"))
-        txn.put(META_FORMAT_VERSION, str(LAYOUT_FORMAT_VERSION).encode(), db=self.meta)
+        txn.put(META_FORMAT_VERSION, b"5", db=self.meta)
 
     def dbs(self) -> tuple:
-        """The eight named dbs, in DB_NAMES order."""
+        """The nine named dbs, in DB_NAMES order."""
         return (self.chunks, self.refs, self.placements, self.manifests, self.buckets, self.bucket_promises,
-                self.meta, self.usage)
+                self.meta, self.usage, self.versions)
 
     def name_of(self, db: lmdb._Database) -> bytes:
         return self._names[id(db)]

@@ -114,7 +114,7 @@ import lmdb
 
 from ringstore.v1 import common_pb2
 
-from node.store import usage
+from node.store import usage, versions
 from node.store.chunks import PRIVATE_FILE_MODE, ChunkFiles, TempFile, fsync_dir, make_private_dir, raise_if_full
 from node.store.disk import DiskGuard
 from node.store.errors import (ChecksumMismatch, CorruptRecord, CorruptShare, DataDirLocked,
@@ -522,7 +522,7 @@ class NodeStore:
             self._meta.drop_if_same(db, err.key, err.raw)
         if db is self._meta.chunks:
             self._reindex_one(ShareKey.from_db_key(err.key))
-        if db is self._meta.manifests or db is self._meta.usage:
+        if db is self._meta.manifests or db is self._meta.usage or db is self._meta.versions:
             with contextlib.suppress(StoreError, AssertionError, UnicodeDecodeError):
                 (tenant, bucket), _ = key_partition(err.key, 2)
                 self.recount_usage(tenant, bucket)
@@ -715,8 +715,9 @@ class NodeStore:
         purged: its older versions must not come back (see node/repair/tombstones.py). The
         caller refills the partitions it homes from the other homes (`begin_refill`)."""
         with self._meta.write() as txn:
-            count = txn.stat(self._meta.manifests)["entries"]
+            count = txn.stat(self._meta.manifests)["entries"] + txn.stat(self._meta.versions)["entries"]
             txn.drop(self._meta.manifests, delete=False)
+            txn.drop(self._meta.versions, delete=False)
             txn.drop(self._meta.usage, delete=False)
         return count
 
@@ -1133,28 +1134,94 @@ class NodeStore:
         keys, outcomes = [], []
         with self._meta.write() as txn:
             for manifest in manifests:
-                where = f"{manifest.tenant}/{manifest.bucket}/{manifest.key}"
-                key = manifest_key(manifest.tenant, manifest.bucket, manifest.key)
-                raw_old = self._meta.get(txn, self._meta.manifests, key)
-                old = None if raw_old is None else decode_record(common_pb2.Manifest, raw_old, where)
-                superseded = old is not None and version_key(manifest.version) <= version_key(old.version)
-                if not superseded:
-                    self._meta.put(txn, self._meta.manifests, key, encode_record(manifest, where))
-                    self._count(txn, manifest.tenant, manifest.bucket, old, manifest)
-                keys.append(key)
-                outcomes.append(superseded)
+                keys.append(manifest_key(manifest.tenant, manifest.bucket, manifest.key))
+                outcomes.append(self._put_version(txn, manifest))
         for key in keys:
             self._refilled_key(self._meta.manifests, key)
         return outcomes
 
+    def _stored_current(self, txn: lmdb.Transaction, key: bytes, where: str) -> common_pb2.Manifest | None:
+        raw = self._meta.get(txn, self._meta.manifests, key)
+        return None if raw is None else decode_record(common_pb2.Manifest, raw, where)
+
+    def _put_version(self, txn: lmdb.Transaction, manifest: common_pb2.Manifest) -> bool:
+        """Keep `manifest` as the manifest of its version id unless that id holds a newer or equal
+        one here (then returns superseded=True and writes nothing), and keep the key's newest
+        non-erased manifest current (node/store/versions.py). An unversioned bucket's write reads
+        and writes the manifests db alone, as before versions existed."""
+        tenant, bucket, name = manifest.tenant, manifest.bucket, manifest.key
+        where = f"{tenant}/{bucket}/{name}"
+        key = manifest_key(tenant, bucket, name)
+        part = manifest_key_prefix(tenant, bucket)
+        current = self._stored_current(txn, key, where)
+        in_current = current is not None and current.version_id == manifest.version_id
+        slot = versions.version_db_key(part, name, manifest.version_id)
+        if in_current:
+            existing = current
+        else:
+            raw = self._meta.get(txn, self._meta.versions, slot)
+            existing = None if raw is None else decode_record(common_pb2.Manifest, raw, where)
+        if existing is not None and version_key(manifest.version) <= version_key(existing.version):
+            return True
+        encoded = encode_record(manifest, where)
+        if not manifest.erased and (in_current or current is None
+                                    or version_key(manifest.version) > version_key(current.version)):
+            if current is not None and not in_current:  # the current one steps back
+                self._meta.put(txn, self._meta.versions,
+                               versions.version_db_key(part, name, current.version_id),
+                               encode_record(current, where))
+                self._count(txn, tenant, bucket, current, current, new_current=False)
+            if existing is not None and not in_current:
+                txn.delete(slot, db=self._meta.versions)
+                self._count(txn, tenant, bucket, existing, None, old_current=False)
+            self._meta.put(txn, self._meta.manifests, key, encoded)
+            self._count(txn, tenant, bucket, current if in_current else None, manifest)
+            return False
+        self._meta.put(txn, self._meta.versions, slot, encoded)
+        self._count(txn, tenant, bucket, existing, manifest, old_current=in_current, new_current=False)
+        if in_current:  # the current version was erased: the newest left takes its place
+            txn.delete(key, db=self._meta.manifests)
+            self._promote(txn, tenant, bucket, name)
+        return False
+
+    def _key_versions(self, txn: lmdb.Transaction, tenant: str, bucket: str, name: str
+                      ) -> list[tuple[bytes, common_pb2.Manifest]]:
+        """(versions-db key, manifest) of every manifest of one key kept behind its current one."""
+        prefix = versions.version_db_prefix(manifest_key_prefix(tenant, bucket), name)
+        found = []
+        cursor = txn.cursor(db=self._meta.versions)
+        more = cursor.set_range(prefix)
+        while more and cursor.key().startswith(prefix):
+            db_key = bytes(cursor.key())
+            manifest = decode_record(common_pb2.Manifest, self._meta.value(self._meta.versions, db_key, cursor.value()),
+                                     f"{tenant}/{bucket}/{name}")
+            if manifest.key == name:  # a 128-bit key hash collision is not this key's
+                found.append((db_key, manifest))
+            more = cursor.next()
+        return found
+
+    def _promote(self, txn: lmdb.Transaction, tenant: str, bucket: str, name: str) -> None:
+        """Make the newest non-erased manifest kept behind (if any) the key's current one."""
+        behind = self._key_versions(txn, tenant, bucket, name)
+        best = versions.newest([m for _, m in behind])
+        if best is None:
+            return
+        txn.delete(versions.version_db_key(manifest_key_prefix(tenant, bucket), name, best.version_id),
+                   db=self._meta.versions)
+        self._meta.put(txn, self._meta.manifests, manifest_key(tenant, bucket, name),
+                       encode_record(best, f"{tenant}/{bucket}/{name}"))
+        self._count(txn, tenant, bucket, best, best, old_current=False)
+
     def _count(self, txn: lmdb.Transaction, tenant: str, bucket: str, old: common_pb2.Manifest | None,
-               new: common_pb2.Manifest | None) -> None:
-        """In the transaction that replaces `old` by `new` (either None) in the manifests: move the
-        bucket's usage record by the difference (see usage.py)."""
+               new: common_pb2.Manifest | None, *, old_current: bool = True, new_current: bool = True) -> None:
+        """In the transaction that replaces `old` by `new` (either None) in the manifests (or in the
+        versions db: `old_current` / `new_current` False): move the bucket's usage record by the
+        difference (see usage.py)."""
         part = manifest_key_prefix(tenant, bucket)
         raw = self._meta.get(txn, self._meta.usage, part)
         record = None if raw is None else decode_record(common_pb2.UsageRecord, raw, f"usage {tenant}/{bucket}")
-        updated = usage.applied(record, usage.contribution(old), usage.contribution(new),
+        updated = usage.applied(record, usage.contribution(old, current=old_current),
+                                usage.contribution(new, current=new_current),
                                 None if new is None else new.version)
         if usage.is_empty(updated):
             txn.delete(part, db=self._meta.usage)
@@ -1198,13 +1265,40 @@ class NodeStore:
             common_pb2.Manifest, raw, f"{tenant}/{bucket}/{key}")
 
     @quarantining
+    def get_manifest_version(self, tenant: str, bucket: str, key: str, version_id: bytes
+                             ) -> common_pb2.Manifest | None:
+        """The manifest kept for version `version_id` of the key (b"": the null version), current
+        or not; erased records too. None when there is none here."""
+        self._check_answerable(self._meta.manifests, manifest_key(tenant, bucket, key), exact=True)
+        where = f"{tenant}/{bucket}/{key}"
+        with self._meta.read() as txn:
+            current = self._stored_current(txn, manifest_key(tenant, bucket, key), where)
+            if current is not None and current.version_id == version_id:
+                return current
+            raw = self._meta.get(txn, self._meta.versions,
+                                 versions.version_db_key(manifest_key_prefix(tenant, bucket), key, version_id))
+        return None if raw is None else decode_record(common_pb2.Manifest, raw, where)
+
+    @quarantining
+    def key_manifests(self, tenant: str, bucket: str, key: str) -> list[common_pb2.Manifest]:
+        """Every manifest kept for the key: the current version first, then the rest in db order."""
+        self._check_answerable(self._meta.manifests, manifest_key(tenant, bucket, key), exact=True)
+        with self._meta.read() as txn:
+            current = self._stored_current(txn, manifest_key(tenant, bucket, key), f"{tenant}/{bucket}/{key}")
+            behind = [m for _, m in self._key_versions(txn, tenant, bucket, key)]
+        return ([current] if current is not None else []) + behind
+
+    @quarantining
     def list_manifests(self, tenant: str, bucket: str, *, prefix: str = "", start_after: str = "",
-                       limit: int = 1000) -> tuple[list[common_pb2.Manifest], bool]:
-        """Newest version per key (tombstones included) with key > start_after and key starting
-        with prefix, in key order (UTF-8 bytes), at most `limit`; the bool says more exist. One
-        range scan; keys whose db key was shortened (`keys.hashed_db_key`) sit together under their
-        shared head in hash order, so each such group is read whole and only its `limit + 1`
-        smallest keys in range are kept, in key order."""
+                       limit: int = 1000, all_versions: bool = False, include_start: bool = False
+                       ) -> tuple[list[common_pb2.Manifest], bool]:
+        """Newest version per key (tombstones included) with key > start_after (>= with
+        `include_start`) and key starting with prefix, in key order (UTF-8 bytes), at most `limit`
+        keys; the bool says more exist. `all_versions`: each key's current version is followed by
+        every other manifest kept for it (versions.py), and the page also ends, at a key's end,
+        once it holds `limit` manifests. One range scan; keys whose db key was shortened
+        (`keys.hashed_db_key`) sit together under their shared head in hash order, so each such
+        group is read whole and only its `limit + 1` smallest keys in range are kept, in key order."""
         if not 1 <= limit <= LIST_MANIFESTS_LIMIT_MAX:
             raise InvalidArgument(f"limit must be in 1..{LIST_MANIFESTS_LIMIT_MAX}, got {limit}")
         base = manifest_key_prefix(tenant, bucket)
@@ -1215,7 +1309,8 @@ class NodeStore:
         start = low if after_raw is None else max(low, after_raw[:MANIFEST_DB_KEY_INLINE_BYTES_MAX])
 
         def wanted(raw_key: bytes) -> bool:
-            return raw_key.startswith(prefix_raw) and (after_raw is None or raw_key > after_raw)
+            return raw_key.startswith(prefix_raw) and (
+                after_raw is None or raw_key > after_raw or (include_start and raw_key == after_raw))
 
         self._check_answerable(self._meta.manifests, base, exact=False)
 
@@ -1254,44 +1349,83 @@ class NodeStore:
                 members = heapq.nsmallest(limit + 1 - len(found), group_members(),
                                           key=lambda member: member[0])
                 found.extend(manifest for _, manifest in members)
-        if len(found) > limit:
-            return found[:limit], True
-        return found, False
+            if not all_versions:
+                return (found[:limit], True) if len(found) > limit else (found, False)
+            out: list[common_pb2.Manifest] = []
+            for count, manifest in enumerate(found):
+                if count == limit or len(out) >= limit:
+                    return out, True
+                out.append(manifest)
+                out.extend(m for _, m in self._key_versions(txn, tenant, bucket, manifest.key))
+            return out, False
 
     def manifest_partitions(self) -> list[tuple[str, str]]:
         """Distinct (tenant, bucket) pairs with at least one manifest here (tombstones count), in
         key order. One cursor seek per pair, never a scan of a bucket's manifests (see `keys`).
         Raises StoreError beyond METADATA_PARTITIONS_MAX pairs."""
-        partitions = self._partitions(self._meta.manifests, 2, "manifest partitions")
-        return [(tenant, bucket) for tenant, bucket in partitions]
+        partitions = set(self._partitions(self._meta.manifests, 2, "manifest partitions"))
+        partitions |= set(self._partitions(self._meta.versions, 2, "version partitions"))
+        return sorted((tenant, bucket) for tenant, bucket in partitions)
 
     @quarantining
     def iter_manifests(self, tenant: str, bucket: str) -> Iterator[common_pb2.Manifest]:
-        """Every manifest of one bucket here (tombstones included), in key order, read
-        ITER_RECORDS_BATCH_MAX per read transaction with none held between batches, so pushing a
-        large bucket to its new metadata replicas never pins old LMDB pages."""
+        """Every manifest of one bucket here (tombstones included): the current versions in key
+        order, then the other versions and erased records (versions.py). Read ITER_RECORDS_BATCH_MAX
+        per read transaction with none held between batches, so pushing a large bucket to its new
+        metadata replicas never pins old LMDB pages."""
         base = manifest_key_prefix(tenant, bucket)
         for key, raw in self._scan(self._meta.manifests, base, ITER_RECORDS_BATCH_MAX):
             where = f"{tenant}/{bucket}/{key[len(base):].decode('utf-8', 'replace')}"
             yield decode_record(common_pb2.Manifest,
                                 self._meta.value(self._meta.manifests, key, raw), where)
+        for key, raw in self._scan(self._meta.versions, base, ITER_RECORDS_BATCH_MAX):
+            yield decode_record(common_pb2.Manifest, self._meta.value(self._meta.versions, key, raw),
+                                f"{tenant}/{bucket} version {key[len(base):].hex()}")
 
     @quarantining
     def delete_manifest_if(self, manifest: common_pb2.Manifest) -> bool:
-        """Delete the stored manifest of `manifest`'s key only if its version is exactly
-        `manifest.version`: a node that handed a version to its new replicas drops that version,
-        never a newer one written meanwhile. True if deleted."""
-        key = manifest_key(manifest.tenant, manifest.bucket, manifest.key)
-        where = f"{manifest.tenant}/{manifest.bucket}/{manifest.key}"
+        """Delete the stored manifest of `manifest`'s key and version id only if its version is
+        exactly `manifest.version`: a node that handed a version to its new replicas drops that
+        version, never a newer one written meanwhile. The key's newest remaining version becomes
+        current when the current one goes. True if deleted."""
+        tenant, bucket, name = manifest.tenant, manifest.bucket, manifest.key
+        key = manifest_key(tenant, bucket, name)
+        where = f"{tenant}/{bucket}/{name}"
         with self._meta.write() as txn:
-            raw = self._meta.get(txn, self._meta.manifests, key)
-            if raw is None:
+            current = self._stored_current(txn, key, where)
+            if current is not None and current.version_id == manifest.version_id:
+                if version_key(current.version) != version_key(manifest.version):
+                    return False
+                txn.delete(key, db=self._meta.manifests)
+                self._count(txn, tenant, bucket, current, None)
+                self._promote(txn, tenant, bucket, name)
+                return True
+            slot = versions.version_db_key(manifest_key_prefix(tenant, bucket), name, manifest.version_id)
+            raw = self._meta.get(txn, self._meta.versions, slot)
+            stored = None if raw is None else decode_record(common_pb2.Manifest, raw, where)
+            if stored is None or version_key(stored.version) != version_key(manifest.version):
                 return False
-            stored = decode_record(common_pb2.Manifest, raw, where)
-            if version_key(stored.version) != version_key(manifest.version):
+            txn.delete(slot, db=self._meta.versions)
+            self._count(txn, tenant, bucket, stored, None, old_current=False)
+            return True
+
+    @quarantining
+    def purge_manifest_if(self, manifest: common_pb2.Manifest) -> bool:
+        """Purge a tombstone (node/repair/tombstones.py) if it is still exactly what is kept here:
+        an erased record under its version id, or a deleted key's tombstone that is its current
+        version with nothing kept behind it (a delete marker hiding older versions is a version
+        itself, and stays). True if purged."""
+        if manifest.erased:
+            return self.delete_manifest_if(manifest)
+        tenant, bucket, name = manifest.tenant, manifest.bucket, manifest.key
+        key = manifest_key(tenant, bucket, name)
+        with self._meta.write() as txn:
+            current = self._stored_current(txn, key, f"{tenant}/{bucket}/{name}")
+            if (current is None or not current.tombstone or version_key(current.version) != version_key(manifest.version)
+                    or self._key_versions(txn, tenant, bucket, name)):
                 return False
             txn.delete(key, db=self._meta.manifests)
-            self._count(txn, manifest.tenant, manifest.bucket, stored, None)
+            self._count(txn, tenant, bucket, current, None)
             return True
 
     # -- buckets -------------------------------------------------------------------------------

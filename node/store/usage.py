@@ -32,6 +32,8 @@ class Contribution:
     chunk_bytes: int = 0
     inline_bytes: int = 0
     tombstones: int = 0
+    noncurrent_versions: int = 0
+    noncurrent_bytes: int = 0
 
 
 NOTHING = Contribution()
@@ -45,15 +47,18 @@ def _copy_bytes(policy: common_pb2.RedundancyPolicy, chunk_size_bytes: int) -> i
     return max(1, policy.replication.replicas) * chunk_size_bytes
 
 
-def contribution(manifest: common_pb2.Manifest | None) -> Contribution:
-    if manifest is None:
+def contribution(manifest: common_pb2.Manifest | None, *, current: bool = True) -> Contribution:
+    """What `manifest` adds to its bucket's record as its key's current version, or (`current`
+    False) as a version kept behind it (node/store/versions.py). An erased record adds nothing."""
+    if manifest is None or manifest.erased:
         return NOTHING
     if manifest.tombstone:
         return Contribution(tombstones=1)
-    if manifest.inline:
-        return Contribution(objects=1, logical_bytes=manifest.size_bytes, inline_bytes=manifest.size_bytes)
-    return Contribution(objects=1, logical_bytes=manifest.size_bytes,
-                        chunk_bytes=sum(_copy_bytes(manifest.policy, ref.size_bytes) for ref in manifest.chunks))
+    stored = (dict(inline_bytes=manifest.size_bytes) if manifest.inline else
+              dict(chunk_bytes=sum(_copy_bytes(manifest.policy, ref.size_bytes) for ref in manifest.chunks)))
+    if current:
+        return Contribution(objects=1, logical_bytes=manifest.size_bytes, **stored)
+    return Contribution(noncurrent_versions=1, noncurrent_bytes=manifest.size_bytes, **stored)
 
 
 def applied(record: common_pb2.UsageRecord | None, old: Contribution, new: Contribution,
@@ -78,4 +83,4 @@ def _stamp(version: common_pb2.VersionStamp) -> tuple:
 
 def is_empty(record: common_pb2.UsageRecord) -> bool:
     return not (record.objects or record.logical_bytes or record.chunk_bytes or record.inline_bytes
-                or record.tombstones)
+                or record.tombstones or record.noncurrent_versions or record.noncurrent_bytes)

@@ -60,14 +60,23 @@ def revoke_command(settings: _Settings, bucket: str, tenant: str) -> None:
 
 @bucket_group.command("set")
 @click.argument("bucket")
-@click.option("--public-read", type=click.Choice(["on", "off"]), required=True,
+@click.option("--public-read", type=click.Choice(["on", "off"]), default=None,
               help="on: anyone may get, stat and ls its objects without a key.")
+@click.option("--versioning", type=click.Choice(["enabled", "suspended"]), default=None,
+              help="enabled: every put and rm keeps the versions before it; suspended: puts replace the "
+                   "null version again (versions kept so far stay).")
 @click.pass_obj
-def set_command(settings: _Settings, bucket: str, public_read: str) -> None:
-    """Change BUCKET's settings: public read on or off."""
+def set_command(settings: _Settings, bucket: str, public_read: str | None, versioning: str | None) -> None:
+    """Change BUCKET's settings: public read on or off, versioning enabled or suspended."""
+    if public_read is None and versioning is None:
+        raise click.UsageError("say what to change: --public-read on|off and/or --versioning enabled|suspended")
     with settings.client() as client:
-        access = client.set_public_read(bucket, public_read == "on")
-    click.echo("\n".join(_access_lines(access)))
+        if versioning is not None:
+            record = client.set_versioning(bucket, versioning)
+            click.echo(f"versioning:  {record.versioning} (every node within 2 s)")
+        if public_read is not None:
+            access = client.set_public_read(bucket, public_read == "on")
+            click.echo("\n".join(_access_lines(access)))
 
 
 @bucket_group.command("info")
@@ -85,12 +94,17 @@ def info_command(settings: _Settings, bucket: str, as_json: bool) -> None:
     click.echo(f"bucket:      {details.bucket.name}")
     click.echo(f"policy:      {details.bucket.policy or 'cluster default'}")
     click.echo(f"created:     {created:%Y-%m-%d %H:%M:%S} UTC")
+    click.echo(f"versioning:  {details.bucket.versioning}")
     click.echo("\n".join(_access_lines(details.access)))
     if details.usage is not None:
         used = details.usage
         click.echo(f"objects:     {used.objects} ({used.tombstones} deleted, not yet purged)")
         click.echo(f"bytes:       {human_bytes(used.logical_bytes)} logical ({used.logical_bytes} bytes), "
                    f"{human_bytes(used.physical_bytes)} stored")
+        if used.noncurrent_versions:
+            click.echo(f"versions:    {used.noncurrent_versions} kept behind current ones, "
+                       f"{human_bytes(used.noncurrent_bytes)} ({used.noncurrent_bytes} bytes; counted against byte "
+                       "quotas)")
         if used.upload_bytes:
             click.echo(f"uploading:   {human_bytes(used.upload_bytes)} in parts of unfinished uploads "
                        f"({used.upload_bytes} bytes; counted against byte quotas)")

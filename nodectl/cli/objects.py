@@ -43,7 +43,7 @@ from nodectl.client import (
     validate_prefix,
 )
 from nodectl.client import resumable
-from nodectl.errors import FailedPrecondition, InvalidArgument, RingstoreError
+from nodectl.errors import FailedPrecondition, InvalidArgument, NotFound, RingstoreError
 
 
 def split_bucket_key(text: str, *, key_required: bool = True) -> tuple[str, str]:
@@ -151,7 +151,9 @@ def format_stat(stat: ObjectStat) -> list[str]:
         f"  physical    {physical_text(stat)}",
         f"  blake3      {info.blake3_hex or '-'}",
         f"  etag        {info.etag or '-'}{'' if not info.etag or info.etag.endswith('-1') else ' (MD5)'}",
-        f"  version     {info.version or '-'}",
+        f"  version     {info.version_id or '-'}{' (delete marker)' if info.delete_marker else ''}"
+        + (f"  stamp {info.version}" if info.version else ""),
+        *([f"  written by  {info.written_by}"] if info.written_by else []),
         f"  policy      {info.policy or '-'}",
         f"  type        {info.content_type or '-'}",
         f"  created     {iso_utc(info.created_at_unix_ms)}",
@@ -355,9 +357,11 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
               help="Only bytes START..END (inclusive); START- reads to the end.")
 @click.option("--link", default=None, metavar="TOKEN",
               help="Read with a share link (nodectl share) instead of an access key; BUCKET/KEY is the link's.")
+@click.option("--version", "version", default="", metavar="ID",
+              help="Read this version (`nodectl versions` lists them) instead of the current one.")
 @click.pass_obj
 def get_command(settings: _Settings, source: str, local_path: str | None, byte_range: str | None,
-                link: str | None) -> None:
+                link: str | None, version: str) -> None:
     """Read BUCKET/KEY into LOCAL_PATH (a file or directory; - for stdout).
 
     The bytes go to a temporary file beside LOCAL_PATH, renamed into place only once complete.
@@ -371,7 +375,8 @@ def get_command(settings: _Settings, source: str, local_path: str | None, byte_r
     start_bytes, length_bytes = (None, None) if byte_range is None else parse_range(byte_range)
     # A link is the call's credential: no access key is looked for (nor needed).
     with settings.client(unsigned=link is not None) as client, client.get(
-            bucket, key, range_start_bytes=start_bytes, range_length_bytes=length_bytes, link=link) as reader:
+            bucket, key, range_start_bytes=start_bytes, range_length_bytes=length_bytes, link=link,
+            version=version) as reader:
         bucket, key = reader.info.bucket, reader.info.key
         progress = _progress(f"get {bucket}/{key}", reader.range_length_bytes)
         try:
@@ -391,25 +396,75 @@ def get_command(settings: _Settings, source: str, local_path: str | None, byte_r
 
 @click.command("rm")
 @click.argument("target", metavar="BUCKET/KEY")
+@click.option("--version", "version", default="", metavar="ID",
+              help="Delete this one version (or delete marker) for good instead.")
 @click.pass_obj
-def remove_command(settings: _Settings, target: str) -> None:
-    """Delete BUCKET/KEY."""
+def remove_command(settings: _Settings, target: str, version: str) -> None:
+    """Delete BUCKET/KEY. In a versioned bucket this writes a delete marker and keeps the versions
+    (`nodectl versions`, `nodectl rollback`); --version ID deletes that one version for good."""
     bucket, key = split_bucket_key(target)
     with settings.client() as client:
-        client.delete(bucket, key)
-    click.echo(f"deleted {bucket}/{key}")
+        done = client.delete(bucket, key, version=version)
+    if done.permanent:
+        click.echo(f"deleted version {done.version_id} of {bucket}/{key} for good")
+    elif done.delete_marker:
+        click.echo(f"deleted {bucket}/{key}: delete marker {done.version_id}; earlier versions are kept")
+    else:
+        click.echo(f"deleted {bucket}/{key}")
+
+
+@click.command("versions")
+@click.argument("target", metavar="BUCKET/KEY|BUCKET")
+@click.option("--prefix", default="", metavar="P", help="With BUCKET alone: only keys starting with P.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_obj
+def versions_command(settings: _Settings, target: str, prefix: str, as_json: bool) -> None:
+    """List the versions and delete markers of BUCKET/KEY (or of every key in BUCKET), newest
+    first: version id, size, ETag, when, and who wrote it. LATEST marks the current one."""
+    bucket, key = split_bucket_key(target, key_required=False)
+    if key and prefix:
+        raise click.UsageError("give BUCKET/KEY, or BUCKET with --prefix, not both")
+    with settings.client() as client:
+        found = list(client.versions(bucket, key or None, prefix=prefix))
+    if as_json:
+        _print_json({"bucket": bucket, "versions": [info.to_dict() for info in found]})
+        return
+    if not found:
+        raise NotFound(f"{bucket}/{key} has no versions" if key else f"no versions in {bucket}" +
+                       (f" under {prefix!r}" if prefix else ""))
+    rows = [[info.version_id, "LATEST" if info.is_latest else "",
+             "delete marker" if info.delete_marker else str(info.size_bytes),
+             "-" if info.delete_marker else info.etag, iso_utc(info.created_at_unix_ms), info.written_by or "-",
+             *([] if key else [info.key])] for info in found]
+    header = ["VERSION", "", "SIZE", "ETAG", "MODIFIED", "WRITER", *([] if key else ["KEY"])]
+    click.echo("\n".join(format_table(header, rows)))
+
+
+@click.command("rollback")
+@click.argument("target", metavar="BUCKET/KEY")
+@click.option("--to", "version", required=True, metavar="ID", help="The version to make current again.")
+@click.pass_obj
+def rollback_command(settings: _Settings, target: str, version: str) -> None:
+    """Make version ID of BUCKET/KEY current again, as a new version sharing its chunks (no byte is
+    copied; the versions after it are kept)."""
+    bucket, key = split_bucket_key(target)
+    with settings.client() as client:
+        info = client.rollback(bucket, key, version)
+    click.echo(f"{bucket}/{key} is version {version}'s bytes again: new version {info.version_id}, "
+               f"{info.size_bytes} bytes")
 
 
 @click.command("stat")
 @click.argument("target", metavar="BUCKET/KEY")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option("--version", "version", default="", metavar="ID", help="Describe this version instead of the current one.")
 @click.pass_obj
-def stat_command(settings: _Settings, target: str, as_json: bool) -> None:
+def stat_command(settings: _Settings, target: str, as_json: bool, version: str) -> None:
     """Show BUCKET/KEY's size and bytes on disk, blake3, version, policy, and each chunk's
     holders (copy N, or share I data/parity under erasure coding)."""
     bucket, key = split_bucket_key(target)
     with settings.client() as client:
-        stat = client.stat(bucket, key)
+        stat = client.stat(bucket, key, version=version)
     if as_json:
         _print_json(stat.to_dict())
     else:

@@ -38,7 +38,9 @@ from nodectl.cli.objects import (
     put_command,
     remove_bucket,
     remove_command,
+    rollback_command,
     stat_command,
+    versions_command,
 )
 from nodectl.cli.repair import repair_group
 from nodectl.cli.scrub import scrub_group
@@ -145,6 +147,8 @@ main.add_command(put_command)
 main.add_command(get_command)
 main.add_command(remove_command)
 main.add_command(stat_command)
+main.add_command(versions_command)
+main.add_command(rollback_command)
 main.add_command(convert_command)
 main.add_command(status_command)
 main.add_command(repair_group)

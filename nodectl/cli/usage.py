@@ -67,24 +67,28 @@ def _used_of(used: int, limit: int) -> str:
 
 
 def format_usage(usage: Usage) -> list[str]:
-    # A byte quota counts the objects' bytes and the parts of unfinished uploads.
+    # A byte quota counts the objects' bytes, the versions kept behind them and the parts of
+    # unfinished uploads.
     rows = [(b.bucket, b.owner or "-", _used_of(b.objects, b.quota.objects),
-             _used_of(b.logical_bytes + b.upload_bytes, b.quota.bytes), str(b.upload_bytes), str(b.physical_bytes),
-             str(b.tombstones))
+             _used_of(b.logical_bytes + b.upload_bytes + b.noncurrent_bytes, b.quota.bytes), str(b.upload_bytes),
+             str(b.noncurrent_bytes), str(b.physical_bytes), str(b.tombstones))
             for b in usage.buckets]
-    lines = format_table(("BUCKET", "OWNER", "OBJECTS", "BYTES", "IN UPLOADS", "PHYSICAL BYTES", "DELETED"), rows,
-                         right=(2, 3, 4, 5, 6)) if rows else ["no buckets"]
+    lines = format_table(("BUCKET", "OWNER", "OBJECTS", "BYTES", "IN UPLOADS", "OLD VERSIONS", "PHYSICAL BYTES",
+                          "DELETED"), rows, right=(2, 3, 4, 5, 6, 7)) if rows else ["no buckets"]
     uploading = sum(b.upload_bytes for b in usage.buckets)
+    kept = sum(b.noncurrent_bytes for b in usage.buckets)
     total = (f"total: {usage.objects} objects, {human_bytes(usage.logical_bytes)} logical "
              f"({usage.logical_bytes} bytes), {human_bytes(usage.physical_bytes)} stored")
     if uploading:
         total += f", {human_bytes(uploading)} in unfinished uploads ({uploading} bytes)"
+    if kept:
+        total += f", {human_bytes(kept)} in old versions ({kept} bytes)"
     lines.append(total)
     if usage.tenant:
         quota = usage.tenant_quota
         line = f"tenant {usage.tenant} quota: {quota_text(quota)}"
         if quota.bytes:
-            line += f"; {100 * (usage.logical_bytes + uploading) / quota.bytes:.0f}% of its bytes used"
+            line += f"; {100 * (usage.logical_bytes + uploading + kept) / quota.bytes:.0f}% of its bytes used"
         if quota.objects:
             line += f"; {100 * usage.objects / quota.objects:.0f}% of its objects used"
         lines.append(line)

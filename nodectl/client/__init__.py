@@ -115,6 +115,7 @@ from nodectl.client.results import (
     ClusterStatus,
     ConvertProgress,
     ConvertResult,
+    Deleted,
     FsckFinding,
     FsckMetadataFinding,
     FsckUsageFinding,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from ringstore.v1 import object_pb2
+from ringstore.v1 import common_pb2, object_pb2
 
 from nodectl.client.connection import _Connection
 from nodectl.client.from_pb import bucket_access_from_pb, bucket_info_from_pb, bucket_usage_from_pb, quota_from_pb
@@ -61,6 +61,16 @@ class _BucketCalls(_Connection):
         validate_bucket(bucket)
         request = object_pb2.SetBucketPublicReadRequest(bucket=bucket, public_read=public_read)
         return bucket_access_from_pb(self._unary(self._objects.SetBucketPublicRead, request))
+
+    def set_versioning(self, bucket: str, state: str) -> BucketInfo:
+        """Turn the bucket's versioning "enabled" or "suspended" (never back to unversioned): while
+        enabled, every put and delete makes a new version and keeps the ones before."""
+        validate_bucket(bucket)
+        states = {"enabled": common_pb2.VERSIONING_ENABLED, "suspended": common_pb2.VERSIONING_SUSPENDED}
+        if state not in states:
+            raise InvalidArgument(f"versioning {state!r} is not enabled or suspended")
+        request = object_pb2.SetBucketVersioningRequest(bucket=bucket, versioning=states[state])
+        return bucket_info_from_pb(self._unary(self._objects.SetBucketVersioning, request).bucket)
 
     def bucket_info(self, bucket: str) -> BucketDetails:
         """The bucket's policy and owner, who else may use it, what it holds and its quota."""

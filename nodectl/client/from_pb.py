@@ -98,6 +98,10 @@ def object_info_from_pb(pb: object_pb2.ObjectInfo) -> ObjectInfo:
         ec=_policy_ec(pb.policy),
         etag=etag(pb.md5, pb.part_count, pb.blake3),
         headers=dict(pb.headers),
+        version_id=pb.version_id,
+        is_latest=pb.is_latest,
+        delete_marker=pb.delete_marker,
+        written_by=pb.written_by,
     )
 
 
@@ -110,7 +114,14 @@ def bucket_info_from_pb(pb: common_pb2.BucketRecord) -> BucketInfo:
         policy=policy_text(pb.default_policy),
         ec=_policy_ec(pb.default_policy),
         owner=pb.owner,
+        versioning=versioning_text(pb.versioning),
     )
+
+
+def versioning_text(state: int) -> str:
+    """"unversioned", "enabled" or "suspended"."""
+    return {common_pb2.VERSIONING_ENABLED: "enabled",
+            common_pb2.VERSIONING_SUSPENDED: "suspended"}.get(state, "unversioned")
 
 
 def bucket_access_from_pb(pb: object_pb2.BucketAccess) -> BucketAccess:
@@ -125,7 +136,8 @@ def quota_from_pb(pb: common_pb2.Quota) -> Quota:
 def bucket_usage_from_pb(pb: object_pb2.BucketUsage) -> BucketUsage:
     return BucketUsage(bucket=pb.bucket, owner=pb.owner, objects=pb.objects, logical_bytes=pb.logical_bytes,
                        physical_bytes=pb.physical_bytes, tombstones=pb.tombstones, quota=quota_from_pb(pb.quota),
-                       upload_bytes=pb.upload_bytes)
+                       upload_bytes=pb.upload_bytes, noncurrent_versions=pb.noncurrent_versions,
+                       noncurrent_bytes=pb.noncurrent_bytes)
 
 
 def member_state_text(state: int) -> str:

@@ -53,7 +53,8 @@ from nodectl.client.from_pb import (
 from nodectl.client.limits import CONVERT_MESSAGES_MAX, LIST_PAGE_SIZE_MAX, LIST_PAGES_MAX
 from nodectl.client.put_source import _PutSource
 from nodectl.client.reader import ObjectReader
-from nodectl.client.results import ConvertProgress, ConvertResult, ListPage, ObjectInfo, ObjectStat, UploadedPart
+from nodectl.client.results import (ConvertProgress, ConvertResult, Deleted, ListPage, ObjectInfo, ObjectStat,
+                                    UploadedPart)
 from nodectl.client.validate import (
     policy_pb,
     validate_bucket,
@@ -61,6 +62,7 @@ from nodectl.client.validate import (
     validate_prefix,
     validate_put_fields,
     validate_range,
+    validate_version,
 )
 from nodectl.errors import (
     DeadlineExceeded,
@@ -197,19 +199,21 @@ class _ObjectCalls(_Connection):
                 watchdog.stop()
 
     def get(self, bucket: str = "", key: str = "", *, range_start_bytes: int | None = None,
-            range_length_bytes: int | None = None, link: str | None = None) -> ObjectReader:
+            range_length_bytes: int | None = None, link: str | None = None, version: str = "") -> ObjectReader:
         """Start reading an object (or `range_length_bytes` from `range_start_bytes`).
 
         Raises at once if the object is missing or the range is bad; returns a reader whose
         `.info` is filled in and whose chunks are streamed as it is iterated. With `link` (a share
         link token, `create_share_link`) the call carries the link instead of this client's key,
         and bucket and key default to the link's; a range link reads its range when none is asked.
+        `version`: read that version (ObjectInfo.version_id) instead of the current one.
         """
         bucket, key, metadata = _with_link(bucket, key, link)
         validate_bucket(bucket)
         validate_key(key)
         validate_range(range_start_bytes, range_length_bytes)
-        reader = ObjectReader(self, bucket, key, range_start_bytes, range_length_bytes, metadata)
+        validate_version(version)
+        reader = ObjectReader(self, bucket, key, range_start_bytes, range_length_bytes, metadata, version)
         try:
             reader._open_first()
         except BaseException:
@@ -218,19 +222,22 @@ class _ObjectCalls(_Connection):
         return reader
 
     def get_bytes(self, bucket: str = "", key: str = "", *, range_start_bytes: int | None = None,
-                  range_length_bytes: int | None = None, link: str | None = None) -> bytes:
-        """An object's bytes (or a range of them), whole, in memory (`link`: as `get`)."""
+                  range_length_bytes: int | None = None, link: str | None = None, version: str = "") -> bytes:
+        """An object's bytes (or a range of them), whole, in memory (`link`, `version`: as `get`)."""
         with self.get(bucket, key, range_start_bytes=range_start_bytes,
-                      range_length_bytes=range_length_bytes, link=link) as reader:
+                      range_length_bytes=range_length_bytes, link=link, version=version) as reader:
             return reader.read()
 
-    def stat(self, bucket: str = "", key: str = "", *, link: str | None = None) -> ObjectStat:
-        """The current version of an object and where each chunk's copies are (`link`: as `get`)."""
+    def stat(self, bucket: str = "", key: str = "", *, link: str | None = None, version: str = "") -> ObjectStat:
+        """The current version of an object (or `version`) and where each chunk's copies are (`link`:
+        as `get`)."""
         bucket, key, metadata = _with_link(bucket, key, link)
         validate_bucket(bucket)
         validate_key(key)
+        validate_version(version)
         response = self._unary(self._objects.StatObject,
-                               object_pb2.StatObjectRequest(bucket=bucket, key=key), metadata=metadata)
+                               object_pb2.StatObjectRequest(bucket=bucket, key=key, version_id=version),
+                               metadata=metadata)
         return object_stat_from_pb(response)
 
     def convert(self, bucket: str, key: str, *, replicas: int | None = None,
@@ -359,12 +366,60 @@ class _ObjectCalls(_Connection):
         self._unary(self._objects.AbortUpload,
                     object_pb2.AbortUploadRequest(bucket=bucket, key=key, upload_id=upload_id))
 
-    def delete(self, bucket: str, key: str) -> None:
-        """Delete an object (the node writes a tombstone version)."""
+    def delete(self, bucket: str, key: str, *, version: str = "") -> Deleted:
+        """Delete an object (the node writes a tombstone, or a delete marker in a versioned bucket),
+        or with `version` that one version (or delete marker) for good."""
         validate_bucket(bucket)
         validate_key(key)
-        self._unary(self._objects.DeleteObject,
-                    object_pb2.DeleteObjectRequest(bucket=bucket, key=key))
+        validate_version(version)
+        response = self._unary(self._objects.DeleteObject,
+                               object_pb2.DeleteObjectRequest(bucket=bucket, key=key, version_id=version))
+        return Deleted(bucket=bucket, key=key, version_id=response.version_id, delete_marker=response.delete_marker,
+                       permanent=bool(version))
+
+    def rollback(self, bucket: str, key: str, version: str) -> ObjectInfo:
+        """Make `version` current again, as a new version sharing its chunks (no byte is copied)."""
+        validate_bucket(bucket)
+        validate_key(key)
+        validate_version(version)
+        if not version:
+            raise InvalidArgument("rollback needs the version to go back to")
+        response = self._unary(self._objects.RollbackObject,
+                               object_pb2.RollbackObjectRequest(bucket=bucket, key=key, version_id=version))
+        return object_info_from_pb(response.object)
+
+    def versions(self, bucket: str, key: str | None = None, *, prefix: str = "",
+                 page_size: int = 1000) -> Iterator[ObjectInfo]:
+        """Every version and delete marker of `key` (or of the keys under `prefix`), newest first
+        per key, keys in order; fetched a page at a time as the iterator is advanced."""
+        validate_bucket(bucket)
+        if key is not None:
+            validate_key(key)
+            prefix = key
+        validate_prefix(prefix)
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or not (
+                1 <= page_size <= LIST_PAGE_SIZE_MAX):
+            raise InvalidArgument(f"page_size must be in 1..{LIST_PAGE_SIZE_MAX}, got {page_size!r}")
+
+        def versions() -> Iterator[ObjectInfo]:
+            token = ""
+            for _ in range(LIST_PAGES_MAX):
+                request = object_pb2.ListObjectVersionsRequest(bucket=bucket, prefix=prefix, page_size=page_size,
+                                                                page_token=token)
+                response = self._unary(self._objects.ListObjectVersions, request)
+                for pb in response.versions:
+                    if key is None or pb.key == key:
+                        yield object_info_from_pb(pb)
+                    elif pb.key > key:
+                        return
+                if not response.next_page_token:
+                    return
+                if response.next_page_token == token:
+                    raise Internal(f"versions {bucket}: the node returned the same page token twice")
+                token = response.next_page_token
+            raise Internal(f"versions {bucket}: more than {LIST_PAGES_MAX} pages; stopped")
+
+        return versions()
 
     def list(self, bucket: str, *, prefix: str = "", page_size: int = 1000) -> Iterator[ListPage]:
         """Pages of current objects whose key starts with `prefix`, in key order.

@@ -54,8 +54,9 @@ class ObjectReader:
 
     def __init__(self, client: Client, bucket: str, key: str,
                  range_start_bytes: int | None, range_length_bytes: int | None,
-                 metadata: tuple[tuple[str, str], ...] = ()) -> None:
+                 metadata: tuple[tuple[str, str], ...] = (), version: str = "") -> None:
         self._client = client
+        self._version = version  # "" for the current version
         self._metadata = metadata  # a share link, sent with every (re)opening
         self._bucket = bucket
         self._key = key
@@ -97,7 +98,8 @@ class ObjectReader:
         GetObject call and its info message."""
         self._stop_call()
         request = object_pb2.GetObjectRequest(bucket=self._bucket, key=self._key, info_may_carry_data=True,
-                                              direct_ok=self._direct_ok, direct_shares_ok=self._direct_ok)
+                                              direct_ok=self._direct_ok, direct_shares_ok=self._direct_ok,
+                                              version_id=self._version)
         if start_bytes is not None:
             request.range_start_bytes = start_bytes
         if length_bytes is not None:

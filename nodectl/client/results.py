@@ -51,6 +51,14 @@ class ObjectInfo(_Dict):
     etag: str = ""
     # HTTP representation headers recorded with the object (cache-control, content-encoding, ...).
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    # Which version this is: "null" (every version of an unversioned bucket) or 32 hex digits.
+    version_id: str = ""
+    # The key's current version (always, but in version listings).
+    is_latest: bool = True
+    # A delete marker (a versioned bucket's delete): no bytes.
+    delete_marker: bool = False
+    # The access key that wrote it ("" when the cluster runs without keys).
+    written_by: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +85,8 @@ class BucketInfo(_Dict):
     ec: tuple[int, int] | None = None
     # The tenant that owns it ("" for a bucket the operator made).
     owner: str = ""
+    # "unversioned", "enabled" or "suspended".
+    versioning: str = "unversioned"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +124,23 @@ class BucketUsage(_Dict):
     quota: Quota
     # Bytes in the parts of unfinished multipart uploads (counted against byte quotas).
     upload_bytes: int = 0
+    # Versions kept behind current ones and their logical bytes (counted against byte quotas).
+    noncurrent_versions: int = 0
+    noncurrent_bytes: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Deleted(_Dict):
+    """What a delete did: wrote a tombstone or delete marker, or deleted one version for good."""
+
+    bucket: str
+    key: str
+    # The delete marker's version id, or the version deleted for good; "null" for an unversioned
+    # bucket's tombstone.
+    version_id: str
+    delete_marker: bool
+    # True when one version was deleted for good (`delete(..., version=...)`).
+    permanent: bool
 
 
 @dataclasses.dataclass(frozen=True)

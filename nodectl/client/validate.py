@@ -121,6 +121,20 @@ def validate_prefix(prefix: str) -> None:
     _validate_key_text(prefix, what="prefix")
 
 
+VERSION_ID_HEX_DIGITS = 32
+
+
+def validate_version(version: str) -> None:
+    """InvalidArgument unless `version` is "" (the current version), "null" or 32 hex digits."""
+    if not isinstance(version, str):
+        raise InvalidArgument(f"version must be a string, not {type(version).__name__}")
+    if version in ("", "null"):
+        return
+    if len(version) != VERSION_ID_HEX_DIGITS or any(c not in "0123456789abcdef" for c in version):
+        raise InvalidArgument(f"version {version[:80]!r} is not a version id: give \"null\" or the "
+                              f"{VERSION_ID_HEX_DIGITS} hex digits `nodectl versions` lists")
+
+
 def validate_range(start_bytes: int | None, length_bytes: int | None) -> None:
     """InvalidArgument unless the range fields are unset or non-negative integers."""
     for name, value in (("range_start_bytes", start_bytes), ("range_length_bytes", length_bytes)):

@@ -171,7 +171,7 @@ def test_some_can_be_current_asks_once_per_key_and_keeps_on_failure():
     calls = []
     states = {"old": everywhere(manifest(B, key="old"), 3), "new": everywhere(manifest(A, key="new"), 3)}
 
-    def lookup(tenant, bucket, key):
+    def lookup(tenant, bucket, key, version_id):
         calls.append(key)
         if key == "down":
             raise ConnectionError("metadata replica unreachable")
@@ -196,7 +196,7 @@ class Metadata:
         self.failing: set[str] = set()
         self.lookups: list[str] = []
 
-    def __call__(self, tenant: str, bucket: str, key: str) -> KeyState:
+    def __call__(self, tenant: str, bucket: str, key: str, version_id: bytes = b"") -> KeyState:
         assert (tenant, bucket) == ("default", "photos")
         self.lookups.append(key)
         if key in self.failing:

@@ -50,11 +50,14 @@ class Replicas:
         self.unreachable = unreachable
         self.asked: list[str] = []
 
-    def get_manifest(self, node_id, tenant, bucket, key):
+    def get_manifest(self, node_id, tenant, bucket, key, version_id=None):
         self.asked.append(node_id)
         if node_id in self.unreachable:
             raise HolderError(node_id, "unavailable", "UNAVAILABLE: dropped")
-        return self.held.get(node_id)
+        held = self.held.get(node_id)
+        if version_id is not None and (held is None or held.version_id != version_id):
+            return None  # one manifest per home here: the null version's
+        return held
 
 
 @pytest.fixture
@@ -129,10 +132,10 @@ class SlowHomes(Replicas):
         super().__init__(held, unreachable=set())
         self.after, self.chunks = after, chunks
 
-    def get_manifest(self, node_id, tenant, bucket, key):
+    def get_manifest(self, node_id, tenant, bucket, key, version_id=None):
         if node_id in self.after:
             assert self.chunks.started.wait(10), "no chunk read started from the first answer"
-        return super().get_manifest(node_id, tenant, bucket, key)
+        return super().get_manifest(node_id, tenant, bucket, key, version_id)
 
 
 @pytest.mark.parametrize("first", ["stale", "newest"])

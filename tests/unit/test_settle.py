@@ -166,12 +166,15 @@ class _Replicas:
         self.asked: list[str] = []
         self.lock = threading.Lock()
 
-    def get_manifest(self, node_id, tenant, bucket, key):
+    def get_manifest(self, node_id, tenant, bucket, key, version_id=None):
         with self.lock:
             self.asked.append(node_id)
         if node_id in self.failing:
             raise HolderError(node_id, "unavailable", "UNAVAILABLE: dropped")
-        return self.held.get(node_id)
+        held = self.held.get(node_id)
+        if version_id is not None and (held is None or held.version_id != version_id):
+            return None  # one manifest per home here: the null version's
+        return held
 
 
 def _manifest(physical_ms: int) -> common_pb2.Manifest:

@@ -15,6 +15,7 @@ from node.objects.replicas import HolderError
 from node.repair.tombstones import ReturnGuard, TombstonePurger
 from node.ring import Ring, RingMember, metadata_position
 from node.store import NodeStore
+from node.store.versions import version_id_of
 from ringstore.v1 import common_pb2
 
 MIB = 1024 * 1024
@@ -73,14 +74,18 @@ class _Replicas:
             raise HolderError(node_id, "unavailable", "UNAVAILABLE: connection refused")
         return self.stores[node_id]
 
-    def get_manifest(self, node_id: str, tenant: str, bucket: str, key: str) -> common_pb2.Manifest | None:
-        return self._check(node_id, "get").get_manifest(tenant, bucket, key)
+    def get_manifest(self, node_id: str, tenant: str, bucket: str, key: str,
+                     version_id: bytes | None = None) -> common_pb2.Manifest | None:
+        store = self._check(node_id, "get")
+        if version_id is not None:
+            return store.get_manifest_version(tenant, bucket, key, version_id)
+        return store.get_manifest(tenant, bucket, key)
 
     def put_manifest(self, node_id: str, manifest: common_pb2.Manifest, handoff_for: str) -> None:
         self._check(node_id, "put").put_manifest(manifest)
 
     def purge_tombstone(self, node_id: str, tombstone: common_pb2.Manifest) -> bool:
-        return self._check(node_id, "purge").delete_manifest_if(tombstone)
+        return self._check(node_id, "purge").purge_manifest_if(tombstone)
 
 
 @pytest.fixture
@@ -241,3 +246,39 @@ def test_a_refuted_out_verdict_at_run_time_drops_the_manifests_once(tmp_path):
         assert guard.check() == 1 and store.get_manifest("default", BUCKET, "a") is None
         store.put_manifest(_live("a", START_MS + 1))
         assert guard.check() is None and store.get_manifest("default", BUCKET, "a") is not None
+
+
+def _versioned(manifest: common_pb2.Manifest) -> common_pb2.Manifest:
+    """The same write made while the bucket's versioning was enabled: a version id of its own."""
+    manifest.version_id = version_id_of(manifest.version)
+    return manifest
+
+
+def test_delete_markers_and_the_versions_they_hide_are_not_purged_but_erased_records_are(cluster):
+    """Versions (node/store/versions.py): a delete marker of a versioned bucket is a version and
+    stays; a null tombstone with an older version kept behind it stays too (purging it would make
+    that version current again); a record of a version deleted for good is purged like a tombstone,
+    from every home, once every home holds it, and the version stays hidden."""
+    stores, clock, view, replicas, epochs, purger = cluster
+    kept = _versioned(_live("hidden", START_MS - 9000))
+    null_tombstone = _tombstone("hidden", START_MS - 8000)
+    marker = _versioned(_tombstone("marked", START_MS - 7000))
+    doomed = _versioned(_live("erased", START_MS - 6000))
+    erased = common_pb2.Manifest(format_version=1, tenant="default", bucket=BUCKET, key="erased", erased=True,
+                                 tombstone=True, version_id=doomed.version_id,
+                                 version=common_pb2.VersionStamp(physical_ms=START_MS - 5000, node_id="node-9"))
+    for manifest in (kept, null_tombstone, marker, doomed):
+        _everywhere(stores, manifest)
+    _everywhere(stores, erased, ("node-1", OTHER_HOMES[0]))  # the third home has not heard of the permanent delete yet
+    clock.advance(GRACE_S + STABLE_S)
+    assert purger.step()
+    _passes(clock, purger, 3)
+    assert _held(stores, "hidden") == {n: null_tombstone for n in HOMES}
+    assert _held(stores, "marked") == {n: marker for n in HOMES}
+    assert [stores[n].get_manifest_version("default", BUCKET, "erased", doomed.version_id) for n in HOMES] == \
+        [erased] * 3  # sent to the home that lacked it first
+    _passes(clock, purger, 1)
+    for node in HOMES:
+        assert stores[node].key_manifests("default", BUCKET, "erased") == []
+        assert stores[node].key_manifests("default", BUCKET, "hidden") == [null_tombstone, kept]
+        assert stores[node].key_manifests("default", BUCKET, "marked") == [marker]

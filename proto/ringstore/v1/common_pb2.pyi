@@ -1,10 +1,20 @@
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class Versioning(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VERSIONING_UNSPECIFIED: _ClassVar[Versioning]
+    VERSIONING_ENABLED: _ClassVar[Versioning]
+    VERSIONING_SUSPENDED: _ClassVar[Versioning]
+VERSIONING_UNSPECIFIED: Versioning
+VERSIONING_ENABLED: Versioning
+VERSIONING_SUSPENDED: Versioning
 
 class RedundancyPolicy(_message.Message):
     __slots__ = ("replication", "erasure_coding")
@@ -53,19 +63,21 @@ class ChunkRef(_message.Message):
     def __init__(self, chunk_id: _Optional[bytes] = ..., size_bytes: _Optional[int] = ..., offset_bytes: _Optional[int] = ..., share_blake3: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class ObjectRef(_message.Message):
-    __slots__ = ("tenant", "bucket", "key", "version")
+    __slots__ = ("tenant", "bucket", "key", "version", "version_id")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     bucket: str
     key: str
     version: VersionStamp
-    def __init__(self, tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ...) -> None: ...
+    version_id: bytes
+    def __init__(self, tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., version_id: _Optional[bytes] = ...) -> None: ...
 
 class Manifest(_message.Message):
-    __slots__ = ("format_version", "tenant", "bucket", "key", "version", "size_bytes", "blake3", "content_type", "metadata", "chunks", "inline_data", "policy", "tombstone", "created_at_unix_ms", "expires_at_unix_ms", "inline", "md5", "headers", "part_count", "part_sizes_bytes")
+    __slots__ = ("format_version", "tenant", "bucket", "key", "version", "size_bytes", "blake3", "content_type", "metadata", "chunks", "inline_data", "policy", "tombstone", "created_at_unix_ms", "expires_at_unix_ms", "inline", "md5", "headers", "part_count", "part_sizes_bytes", "version_id", "erased", "written_by")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -100,6 +112,9 @@ class Manifest(_message.Message):
     HEADERS_FIELD_NUMBER: _ClassVar[int]
     PART_COUNT_FIELD_NUMBER: _ClassVar[int]
     PART_SIZES_BYTES_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    ERASED_FIELD_NUMBER: _ClassVar[int]
+    WRITTEN_BY_FIELD_NUMBER: _ClassVar[int]
     format_version: int
     tenant: str
     bucket: str
@@ -120,10 +135,13 @@ class Manifest(_message.Message):
     headers: _containers.ScalarMap[str, str]
     part_count: int
     part_sizes_bytes: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., chunks: _Optional[_Iterable[_Union[ChunkRef, _Mapping]]] = ..., inline_data: _Optional[bytes] = ..., policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., expires_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ..., md5: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., part_count: _Optional[int] = ..., part_sizes_bytes: _Optional[_Iterable[int]] = ...) -> None: ...
+    version_id: bytes
+    erased: bool
+    written_by: str
+    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., chunks: _Optional[_Iterable[_Union[ChunkRef, _Mapping]]] = ..., inline_data: _Optional[bytes] = ..., policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., expires_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ..., md5: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., part_count: _Optional[int] = ..., part_sizes_bytes: _Optional[_Iterable[int]] = ..., version_id: _Optional[bytes] = ..., erased: _Optional[bool] = ..., written_by: _Optional[str] = ...) -> None: ...
 
 class BucketRecord(_message.Message):
-    __slots__ = ("format_version", "tenant", "name", "default_policy", "version", "tombstone", "created_at_unix_ms", "ballot", "request_id", "recent_request_ids", "owner")
+    __slots__ = ("format_version", "tenant", "name", "default_policy", "version", "tombstone", "created_at_unix_ms", "ballot", "request_id", "recent_request_ids", "owner", "versioning")
     FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -135,6 +153,7 @@ class BucketRecord(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     RECENT_REQUEST_IDS_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
+    VERSIONING_FIELD_NUMBER: _ClassVar[int]
     format_version: int
     tenant: str
     name: str
@@ -146,7 +165,8 @@ class BucketRecord(_message.Message):
     request_id: str
     recent_request_ids: _containers.RepeatedScalarFieldContainer[str]
     owner: str
-    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., name: _Optional[str] = ..., default_policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., ballot: _Optional[_Union[Ballot, _Mapping]] = ..., request_id: _Optional[str] = ..., recent_request_ids: _Optional[_Iterable[str]] = ..., owner: _Optional[str] = ...) -> None: ...
+    versioning: Versioning
+    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., name: _Optional[str] = ..., default_policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., ballot: _Optional[_Union[Ballot, _Mapping]] = ..., request_id: _Optional[str] = ..., recent_request_ids: _Optional[_Iterable[str]] = ..., owner: _Optional[str] = ..., versioning: _Optional[_Union[Versioning, str]] = ...) -> None: ...
 
 class Ballot(_message.Message):
     __slots__ = ("counter", "node_id")
@@ -209,7 +229,7 @@ class StoredShare(_message.Message):
     def __init__(self, format_version: _Optional[int] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., handoff_for_node_id: _Optional[str] = ..., stored_at_unix_ms: _Optional[int] = ..., last_verified_at_unix_ms: _Optional[int] = ...) -> None: ...
 
 class UsageRecord(_message.Message):
-    __slots__ = ("format_version", "objects", "logical_bytes", "chunk_bytes", "inline_bytes", "tombstones", "changed")
+    __slots__ = ("format_version", "objects", "logical_bytes", "chunk_bytes", "inline_bytes", "tombstones", "changed", "noncurrent_versions", "noncurrent_bytes")
     FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
     OBJECTS_FIELD_NUMBER: _ClassVar[int]
     LOGICAL_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -217,6 +237,8 @@ class UsageRecord(_message.Message):
     INLINE_BYTES_FIELD_NUMBER: _ClassVar[int]
     TOMBSTONES_FIELD_NUMBER: _ClassVar[int]
     CHANGED_FIELD_NUMBER: _ClassVar[int]
+    NONCURRENT_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    NONCURRENT_BYTES_FIELD_NUMBER: _ClassVar[int]
     format_version: int
     objects: int
     logical_bytes: int
@@ -224,7 +246,9 @@ class UsageRecord(_message.Message):
     inline_bytes: int
     tombstones: int
     changed: VersionStamp
-    def __init__(self, format_version: _Optional[int] = ..., objects: _Optional[int] = ..., logical_bytes: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., inline_bytes: _Optional[int] = ..., tombstones: _Optional[int] = ..., changed: _Optional[_Union[VersionStamp, _Mapping]] = ...) -> None: ...
+    noncurrent_versions: int
+    noncurrent_bytes: int
+    def __init__(self, format_version: _Optional[int] = ..., objects: _Optional[int] = ..., logical_bytes: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., inline_bytes: _Optional[int] = ..., tombstones: _Optional[int] = ..., changed: _Optional[_Union[VersionStamp, _Mapping]] = ..., noncurrent_versions: _Optional[int] = ..., noncurrent_bytes: _Optional[int] = ...) -> None: ...
 
 class Quota(_message.Message):
     __slots__ = ("bytes", "objects")

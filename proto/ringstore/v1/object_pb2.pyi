@@ -7,6 +7,50 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class SetBucketVersioningRequest(_message.Message):
+    __slots__ = ("bucket", "versioning")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    VERSIONING_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    versioning: _common_pb2.Versioning
+    def __init__(self, bucket: _Optional[str] = ..., versioning: _Optional[_Union[_common_pb2.Versioning, str]] = ...) -> None: ...
+
+class SetBucketVersioningResponse(_message.Message):
+    __slots__ = ("bucket",)
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    bucket: _common_pb2.BucketRecord
+    def __init__(self, bucket: _Optional[_Union[_common_pb2.BucketRecord, _Mapping]] = ...) -> None: ...
+
+class ListObjectVersionsRequest(_message.Message):
+    __slots__ = ("bucket", "prefix", "page_size", "page_token")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    prefix: str
+    page_size: int
+    page_token: str
+    def __init__(self, bucket: _Optional[str] = ..., prefix: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListObjectVersionsResponse(_message.Message):
+    __slots__ = ("versions", "next_page_token")
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    versions: _containers.RepeatedCompositeFieldContainer[ObjectInfo]
+    next_page_token: str
+    def __init__(self, versions: _Optional[_Iterable[_Union[ObjectInfo, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class RollbackObjectRequest(_message.Message):
+    __slots__ = ("bucket", "key", "version_id")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    version_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ...) -> None: ...
+
 class CreateShareLinkRequest(_message.Message):
     __slots__ = ("bucket", "key", "expires_in_s", "range_start_bytes", "range_length_bytes")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
@@ -133,7 +177,7 @@ class GetBucketInfoResponse(_message.Message):
     def __init__(self, bucket: _Optional[_Union[_common_pb2.BucketRecord, _Mapping]] = ..., access: _Optional[_Union[BucketAccess, _Mapping]] = ..., usage: _Optional[_Union[BucketUsage, _Mapping]] = ...) -> None: ...
 
 class BucketUsage(_message.Message):
-    __slots__ = ("bucket", "owner", "objects", "logical_bytes", "physical_bytes", "tombstones", "quota", "upload_bytes")
+    __slots__ = ("bucket", "owner", "objects", "logical_bytes", "physical_bytes", "tombstones", "quota", "upload_bytes", "noncurrent_versions", "noncurrent_bytes")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     OBJECTS_FIELD_NUMBER: _ClassVar[int]
@@ -142,6 +186,8 @@ class BucketUsage(_message.Message):
     TOMBSTONES_FIELD_NUMBER: _ClassVar[int]
     QUOTA_FIELD_NUMBER: _ClassVar[int]
     UPLOAD_BYTES_FIELD_NUMBER: _ClassVar[int]
+    NONCURRENT_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    NONCURRENT_BYTES_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     owner: str
     objects: int
@@ -150,7 +196,9 @@ class BucketUsage(_message.Message):
     tombstones: int
     quota: _common_pb2.Quota
     upload_bytes: int
-    def __init__(self, bucket: _Optional[str] = ..., owner: _Optional[str] = ..., objects: _Optional[int] = ..., logical_bytes: _Optional[int] = ..., physical_bytes: _Optional[int] = ..., tombstones: _Optional[int] = ..., quota: _Optional[_Union[_common_pb2.Quota, _Mapping]] = ..., upload_bytes: _Optional[int] = ...) -> None: ...
+    noncurrent_versions: int
+    noncurrent_bytes: int
+    def __init__(self, bucket: _Optional[str] = ..., owner: _Optional[str] = ..., objects: _Optional[int] = ..., logical_bytes: _Optional[int] = ..., physical_bytes: _Optional[int] = ..., tombstones: _Optional[int] = ..., quota: _Optional[_Union[_common_pb2.Quota, _Mapping]] = ..., upload_bytes: _Optional[int] = ..., noncurrent_versions: _Optional[int] = ..., noncurrent_bytes: _Optional[int] = ...) -> None: ...
 
 class GetUsageRequest(_message.Message):
     __slots__ = ("tenant", "bucket")
@@ -285,7 +333,7 @@ class PutObjectResponse(_message.Message):
     def __init__(self, object: _Optional[_Union[ObjectInfo, _Mapping]] = ...) -> None: ...
 
 class ObjectInfo(_message.Message):
-    __slots__ = ("bucket", "key", "size_bytes", "blake3", "version", "content_type", "metadata", "policy", "chunk_count", "created_at_unix_ms", "inline", "md5", "headers", "part_count")
+    __slots__ = ("bucket", "key", "size_bytes", "blake3", "version", "content_type", "metadata", "policy", "chunk_count", "created_at_unix_ms", "inline", "md5", "headers", "part_count", "version_id", "is_latest", "delete_marker", "written_by")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -314,6 +362,10 @@ class ObjectInfo(_message.Message):
     MD5_FIELD_NUMBER: _ClassVar[int]
     HEADERS_FIELD_NUMBER: _ClassVar[int]
     PART_COUNT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    IS_LATEST_FIELD_NUMBER: _ClassVar[int]
+    DELETE_MARKER_FIELD_NUMBER: _ClassVar[int]
+    WRITTEN_BY_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     size_bytes: int
@@ -328,10 +380,14 @@ class ObjectInfo(_message.Message):
     md5: bytes
     headers: _containers.ScalarMap[str, str]
     part_count: int
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., version: _Optional[_Union[_common_pb2.VersionStamp, _Mapping]] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., chunk_count: _Optional[int] = ..., created_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ..., md5: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., part_count: _Optional[int] = ...) -> None: ...
+    version_id: str
+    is_latest: bool
+    delete_marker: bool
+    written_by: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., version: _Optional[_Union[_common_pb2.VersionStamp, _Mapping]] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., chunk_count: _Optional[int] = ..., created_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ..., md5: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., part_count: _Optional[int] = ..., version_id: _Optional[str] = ..., is_latest: _Optional[bool] = ..., delete_marker: _Optional[bool] = ..., written_by: _Optional[str] = ...) -> None: ...
 
 class GetObjectRequest(_message.Message):
-    __slots__ = ("bucket", "key", "range_start_bytes", "range_length_bytes", "info_may_carry_data", "direct_ok", "direct_shares_ok")
+    __slots__ = ("bucket", "key", "range_start_bytes", "range_length_bytes", "info_may_carry_data", "direct_ok", "direct_shares_ok", "version_id")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     RANGE_START_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -339,6 +395,7 @@ class GetObjectRequest(_message.Message):
     INFO_MAY_CARRY_DATA_FIELD_NUMBER: _ClassVar[int]
     DIRECT_OK_FIELD_NUMBER: _ClassVar[int]
     DIRECT_SHARES_OK_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     range_start_bytes: int
@@ -346,7 +403,8 @@ class GetObjectRequest(_message.Message):
     info_may_carry_data: bool
     direct_ok: bool
     direct_shares_ok: bool
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., range_start_bytes: _Optional[int] = ..., range_length_bytes: _Optional[int] = ..., info_may_carry_data: _Optional[bool] = ..., direct_ok: _Optional[bool] = ..., direct_shares_ok: _Optional[bool] = ...) -> None: ...
+    version_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., range_start_bytes: _Optional[int] = ..., range_length_bytes: _Optional[int] = ..., info_may_carry_data: _Optional[bool] = ..., direct_ok: _Optional[bool] = ..., direct_shares_ok: _Optional[bool] = ..., version_id: _Optional[str] = ...) -> None: ...
 
 class GetObjectResponse(_message.Message):
     __slots__ = ("info", "data")
@@ -433,12 +491,14 @@ class ReadChunkResponse(_message.Message):
     def __init__(self, data: _Optional[bytes] = ...) -> None: ...
 
 class StatObjectRequest(_message.Message):
-    __slots__ = ("bucket", "key")
+    __slots__ = ("bucket", "key", "version_id")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ...) -> None: ...
+    version_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ...) -> None: ...
 
 class StatObjectResponse(_message.Message):
     __slots__ = ("object", "chunks", "physical_bytes")
@@ -487,18 +547,24 @@ class ListObjectsResponse(_message.Message):
     def __init__(self, objects: _Optional[_Iterable[_Union[ObjectInfo, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class DeleteObjectRequest(_message.Message):
-    __slots__ = ("bucket", "key")
+    __slots__ = ("bucket", "key", "version_id")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ...) -> None: ...
+    version_id: str
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ...) -> None: ...
 
 class DeleteObjectResponse(_message.Message):
-    __slots__ = ("version",)
+    __slots__ = ("version", "version_id", "delete_marker")
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    DELETE_MARKER_FIELD_NUMBER: _ClassVar[int]
     version: _common_pb2.VersionStamp
-    def __init__(self, version: _Optional[_Union[_common_pb2.VersionStamp, _Mapping]] = ...) -> None: ...
+    version_id: str
+    delete_marker: bool
+    def __init__(self, version: _Optional[_Union[_common_pb2.VersionStamp, _Mapping]] = ..., version_id: _Optional[str] = ..., delete_marker: _Optional[bool] = ...) -> None: ...
 
 class ConvertObjectRequest(_message.Message):
     __slots__ = ("bucket", "key", "policy")

@@ -149,6 +149,21 @@ class ObjectServiceStub:
                 request_serializer=ringstore_dot_v1_dot_object__pb2.RevokeShareLinkRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_object__pb2.RevokeShareLinkResponse.FromString,
                 _registered_method=True)
+        self.SetBucketVersioning = channel.unary_unary(
+                '/ringstore.v1.ObjectService/SetBucketVersioning',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.SetBucketVersioningRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.SetBucketVersioningResponse.FromString,
+                _registered_method=True)
+        self.ListObjectVersions = channel.unary_unary(
+                '/ringstore.v1.ObjectService/ListObjectVersions',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.ListObjectVersionsRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.ListObjectVersionsResponse.FromString,
+                _registered_method=True)
+        self.RollbackObject = channel.unary_unary(
+                '/ringstore.v1.ObjectService/RollbackObject',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.RollbackObjectRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.PutObjectResponse.FromString,
+                _registered_method=True)
 
 
 class ObjectServiceServicer:
@@ -325,6 +340,28 @@ class ObjectServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetBucketVersioning(self, request, context):
+        """Turn a bucket's versioning on or suspend it (the bucket's owner, or the operator).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListObjectVersions(self, request, context):
+        """The versions and delete markers of a bucket's keys: key order, each key's newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RollbackObject(self, request, context):
+        """Make an earlier version of an object its current one again, as a new version sharing the
+        earlier one's chunks (no byte is copied).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ObjectServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -442,6 +479,21 @@ def add_ObjectServiceServicer_to_server(servicer, server):
                     servicer.RevokeShareLink,
                     request_deserializer=ringstore_dot_v1_dot_object__pb2.RevokeShareLinkRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_object__pb2.RevokeShareLinkResponse.SerializeToString,
+            ),
+            'SetBucketVersioning': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetBucketVersioning,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.SetBucketVersioningRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.SetBucketVersioningResponse.SerializeToString,
+            ),
+            'ListObjectVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListObjectVersions,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.ListObjectVersionsRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.ListObjectVersionsResponse.SerializeToString,
+            ),
+            'RollbackObject': grpc.unary_unary_rpc_method_handler(
+                    servicer.RollbackObject,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.RollbackObjectRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.PutObjectResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1065,6 +1117,87 @@ class ObjectService:
             '/ringstore.v1.ObjectService/RevokeShareLink',
             ringstore_dot_v1_dot_object__pb2.RevokeShareLinkRequest.SerializeToString,
             ringstore_dot_v1_dot_object__pb2.RevokeShareLinkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetBucketVersioning(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/SetBucketVersioning',
+            ringstore_dot_v1_dot_object__pb2.SetBucketVersioningRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.SetBucketVersioningResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListObjectVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/ListObjectVersions',
+            ringstore_dot_v1_dot_object__pb2.ListObjectVersionsRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.ListObjectVersionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RollbackObject(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/RollbackObject',
+            ringstore_dot_v1_dot_object__pb2.RollbackObjectRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.PutObjectResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -176,14 +176,18 @@ class ItemError(_message.Message):
     def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class GetManifestRequest(_message.Message):
-    __slots__ = ("tenant", "bucket", "key")
+    __slots__ = ("tenant", "bucket", "key", "by_version", "version_id")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
+    BY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     bucket: str
     key: str
-    def __init__(self, tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ...) -> None: ...
+    by_version: bool
+    version_id: bytes
+    def __init__(self, tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., by_version: _Optional[bool] = ..., version_id: _Optional[bytes] = ...) -> None: ...
 
 class GetManifestResponse(_message.Message):
     __slots__ = ("found", "manifest")
@@ -194,18 +198,22 @@ class GetManifestResponse(_message.Message):
     def __init__(self, found: _Optional[bool] = ..., manifest: _Optional[_Union[_common_pb2.Manifest, _Mapping]] = ...) -> None: ...
 
 class ListManifestsRequest(_message.Message):
-    __slots__ = ("tenant", "bucket", "prefix", "start_after", "limit")
+    __slots__ = ("tenant", "bucket", "prefix", "start_after", "limit", "all_versions", "include_start")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     PREFIX_FIELD_NUMBER: _ClassVar[int]
     START_AFTER_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    ALL_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_START_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     bucket: str
     prefix: str
     start_after: str
     limit: int
-    def __init__(self, tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., prefix: _Optional[str] = ..., start_after: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+    all_versions: bool
+    include_start: bool
+    def __init__(self, tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., prefix: _Optional[str] = ..., start_after: _Optional[str] = ..., limit: _Optional[int] = ..., all_versions: _Optional[bool] = ..., include_start: _Optional[bool] = ...) -> None: ...
 
 class ListManifestsResponse(_message.Message):
     __slots__ = ("manifests", "truncated")

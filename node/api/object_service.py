@@ -345,13 +345,21 @@ class ObjectServicer:
         return location
 
     def copy(self, source_bucket: str, source_key: str, header: object_pb2.PutObjectHeader, *, replace: bool,
-             check: Callable[[common_pb2.Manifest], None]) -> common_pb2.Manifest:
+             check: Callable[[common_pb2.Manifest], None], source_version: str = "") -> common_pb2.Manifest:
         """A server-side copy (the S3 gateway's CopyObject), in-process with the caller set: the
         caller must read the source and write the target; `check(source)` raises to refuse it
-        (the copy's conditions); quotas apply to the target as to a put of the same size."""
+        (the copy's conditions); quotas apply to the target as to a put of the same size.
+        `source_version`: copy that version of the source, not its current one."""
         self.allow("get", source_bucket, source_key)
         self.allow("put", header.bucket, header.key)
-        source = self._c.current_manifest(source_bucket, source_key)
+        if source_version:
+            source = self._c.version_manifest(source_bucket, source_key, source_version)
+            if source.tombstone:
+                raise errors.VersionIsDeleteMarker(
+                    f"version {source_version} of {source_bucket}/{source_key} is a delete marker; copy a version "
+                    "with data")
+        else:
+            source = self._c.current_manifest(source_bucket, source_key)
         check(source)
         with self._quota_hold(header.bucket, header.key, source.size_bytes):
             return self._c.copy_object(source, header, replace=replace)

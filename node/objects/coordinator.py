@@ -841,7 +841,7 @@ class Coordinator:
         Each home sends whole keys; per key and version id the newest manifest of the homes wins."""
         position = metadata_position(self.tenant, bucket)
         out: list[tuple[common_pb2.Manifest, bool]] = []
-        cursor_key, cursor_stamp = after_key, after_stamp
+        cursor_key, cursor_stamp = after_key, tuple(after_stamp) if after_stamp is not None else None
         while True:
             request = peer_pb2.ListManifestsRequest(
                 tenant=self.tenant, bucket=bucket, prefix=prefix, start_after=cursor_key,

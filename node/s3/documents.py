@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from email.utils import format_datetime
 
 from node.s3.errors import S3Error
+from node.store.versions import show_version_id
 from ringstore.etag import etag as object_etag
 
 NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -90,8 +91,63 @@ def bucket_acl(owner_tenant: str, public_read: bool) -> bytes:
     return render(result)
 
 
-def versioning() -> bytes:
-    return render(root("VersioningConfiguration"))
+def versioning(status: str = "") -> bytes:
+    """GetBucketVersioning: "Enabled", "Suspended", or "" for a bucket never versioned (no Status)."""
+    result = root("VersioningConfiguration")
+    if status:
+        _element(result, "Status", status)
+    return render(result)
+
+
+def parse_versioning(body: bytes) -> str:
+    """"Enabled" or "Suspended" from a PutBucketVersioning body; MalformedXML for anything else."""
+    document = parse(body, "PutBucketVersioning")
+    if local(document.tag) != "VersioningConfiguration":
+        raise S3Error("MalformedXML", "a PutBucketVersioning body is a <VersioningConfiguration> document")
+    status = text_of(document, "Status").strip()
+    if status not in ("Enabled", "Suspended"):
+        raise S3Error("MalformedXML", f"versioning Status {status[:40]!r} is not Enabled or Suspended")
+    if text_of(document, "MfaDelete").strip() == "Enabled":
+        raise S3Error("NotImplemented", "MFA delete is not supported; leave MfaDelete out")
+    return status
+
+
+def list_versions(*, bucket: str, prefix: str, delimiter: str, max_keys: int, encoding_type: str,
+                  key_marker: str, version_id_marker: str, entries: list, truncated: bool,
+                  owner_tenant: str = "") -> bytes:
+    """ListVersionsResult. `entries`: (manifest, is_latest) and common prefixes (str), in order."""
+    enc = lambda text: encode_key(text, encoding_type)  # noqa: E731
+    result = root("ListVersionsResult")
+    _element(result, "Name", bucket)
+    _element(result, "Prefix", enc(prefix))
+    _element(result, "KeyMarker", enc(key_marker))
+    _element(result, "VersionIdMarker", version_id_marker)
+    if truncated and entries:
+        last = entries[-1]
+        _element(result, "NextKeyMarker", enc(last if isinstance(last, str) else last[0].key))
+        _element(result, "NextVersionIdMarker", "" if isinstance(last, str) else show_version_id(last[0].version_id))
+    _element(result, "MaxKeys", max_keys)
+    if delimiter:
+        _element(result, "Delimiter", enc(delimiter))
+    if encoding_type:
+        _element(result, "EncodingType", encoding_type)
+    _element(result, "IsTruncated", truncated)
+    for entry in entries:
+        if isinstance(entry, str):
+            _element(_element(result, "CommonPrefixes"), "Prefix", enc(entry))
+            continue
+        manifest, latest = entry
+        element = _element(result, "DeleteMarker" if manifest.tombstone else "Version")
+        _element(element, "Key", enc(manifest.key))
+        _element(element, "VersionId", show_version_id(manifest.version_id))
+        _element(element, "IsLatest", latest)
+        _element(element, "LastModified", iso_time(manifest.created_at_unix_ms))
+        if not manifest.tombstone:
+            _element(element, "ETag", etag_header(manifest))
+            _element(element, "Size", manifest.size_bytes)
+            _element(element, "StorageClass", "STANDARD")
+        owner(element, owner_tenant)
+    return render(result)
 
 
 def encode_key(text: str, encoding_type: str) -> str:
@@ -150,11 +206,19 @@ def etag_header(manifest) -> str:
     return f'"{etag(manifest)}"'
 
 
-def delete_result(deleted: list[str], errors: list[tuple[str, S3Error]], quiet: bool, encoding_type: str) -> bytes:
+def delete_result(deleted: list, errors: list[tuple[str, S3Error]], quiet: bool, encoding_type: str) -> bytes:
+    """DeleteResult. `deleted`: keys, or (key, version id asked, delete marker version id written)."""
     result = root("DeleteResult")
     if not quiet:
-        for key in deleted:
-            _element(_element(result, "Deleted"), "Key", encode_key(key, encoding_type))
+        for entry in deleted:
+            key, asked, marker = (entry, "", "") if isinstance(entry, str) else entry
+            element = _element(result, "Deleted")
+            _element(element, "Key", encode_key(key, encoding_type))
+            if asked:
+                _element(element, "VersionId", asked)
+            if marker:
+                _element(element, "DeleteMarker", True)
+                _element(element, "DeleteMarkerVersionId", marker)
     for key, err in errors:
         element = _element(result, "Error")
         _element(element, "Key", encode_key(key, encoding_type))
@@ -184,12 +248,12 @@ def text_of(element: ET.Element, name: str, default: str = "") -> str:
     return (found[0].text or "") if found else default
 
 
-def parse_delete(body: bytes) -> tuple[list[str], bool]:
-    """(keys, quiet) of a DeleteObjects request."""
+def parse_delete(body: bytes) -> tuple[list[tuple[str, str]], bool]:
+    """((key, version id or ""), quiet) of a DeleteObjects request."""
     document = parse(body, "DeleteObjects")
     if local(document.tag) != "Delete":
         raise S3Error("MalformedXML", "a DeleteObjects body is a <Delete> document with <Object><Key> entries")
-    keys = [text_of(entry, "Key") for entry in children(document, "Object")]
+    keys = [(text_of(entry, "Key"), text_of(entry, "VersionId").strip()) for entry in children(document, "Object")]
     quiet = text_of(document, "Quiet", "false").strip().lower() == "true"
     return keys, quiet
 

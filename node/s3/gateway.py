@@ -45,6 +45,8 @@ from node.s3.errors import S3Error
 from node.s3.server import S3Server
 from ringstore.auth.links import LinkError
 from ringstore.auth.signing import key_state_refusal
+from node.hlc import stamp_key
+from node.store.versions import show_version_id
 from ringstore.v1 import common_pb2, object_pb2
 
 log = logging.getLogger("ringstore.s3")
@@ -68,7 +70,7 @@ _PAST_EVERYTHING = "\U0010ffff"
 _POLICY_RE = re.compile(r"^(?:replicas=(\d{1,2})|ec=(\d{1,2})\+(\d{1,2}))$")
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 # Subresources of a bucket or object this gateway answers; any other one is NotImplemented.
-BUCKET_SUBRESOURCES = frozenset({"location", "acl", "versioning", "delete", "list-type", "uploads"})
+BUCKET_SUBRESOURCES = frozenset({"location", "acl", "versioning", "versions", "delete", "list-type", "uploads"})
 OBJECT_SUBRESOURCES = frozenset({"partNumber", "uploads", "uploadId"})
 # Query parameters that are a request's options, not subresources.
 OPTIONS = frozenset({
@@ -77,8 +79,11 @@ OPTIONS = frozenset({
     "response-cache-control", "response-content-disposition", "response-content-encoding",
     "x-id", "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders",
     "X-Amz-Signature", "X-Amz-Content-Sha256", "X-Amz-Security-Token", "x-amz-user-agent", "optional-object-attributes",
-    "x-ringstore-link",
+    "x-ringstore-link", "versionId", "key-marker", "version-id-marker", "upload-id-marker", "max-uploads",
+    "max-parts", "part-number-marker",
 })
+# A bucket record's versioning as GetBucketVersioning's Status ("" for a bucket never versioned).
+VERSIONING_STATUS = {common_pb2.VERSIONING_ENABLED: "Enabled", common_pb2.VERSIONING_SUSPENDED: "Suspended"}
 RESPONSE_OVERRIDES = {f"response-{name}": name for name in (
     "content-type", "content-language", "expires", "cache-control", "content-disposition", "content-encoding")}
 
@@ -324,7 +329,67 @@ class S3Gateway:
 
     async def _get_bucket_versioning(self, request, bucket, key, query, signed, principal) -> web.Response:
         await self._run(principal, self._allow_bucket, "info", bucket)
-        return _xml(documents.versioning())
+        record = await self._run(principal, self._c.bucket, bucket)
+        return _xml(documents.versioning(VERSIONING_STATUS.get(record.versioning, "")))
+
+    async def _put_bucket_versioning(self, request, bucket, key, query, signed, principal) -> web.Response:
+        status = documents.parse_versioning(await self._small_body(request, signed, "PutBucketVersioning"))
+        state = common_pb2.VERSIONING_ENABLED if status == "Enabled" else common_pb2.VERSIONING_SUSPENDED
+
+        def work() -> None:
+            self._objects.allow("set-versioning", bucket)
+            self._c.set_versioning(bucket, state)
+
+        await self._run(principal, work)
+        return web.Response(status=200)
+
+    async def _list_object_versions(self, request, bucket, key, query, signed, principal) -> web.Response:
+        prefix = query.get("prefix", "")
+        delimiter = query.get("delimiter", "")
+        encoding_type = query.get("encoding-type", "")
+        if encoding_type not in ("", "url"):
+            raise S3Error("InvalidArgument", f"encoding-type {encoding_type[:20]!r} is not url")
+        max_keys = _max_keys(query.get("max-keys"))
+        key_marker = query.get("key-marker", "")
+        version_marker = query.get("version-id-marker", "")
+        if version_marker and not key_marker:
+            raise S3Error("InvalidArgument", "a version-id-marker needs a key-marker (the key it is a version of)")
+
+        def work() -> tuple[list, bool, str]:
+            self._objects.allow("list", bucket, prefix=prefix)
+            record = self._c.bucket(bucket)
+            after_key, after_stamp = key_marker, None
+            if version_marker:
+                try:
+                    after_stamp = list(stamp_key(self._c.version_manifest(bucket, key_marker, version_marker).version))
+                except errors.NoSuchVersion:
+                    raise S3Error("InvalidArgument", f"version-id-marker {version_marker[:40]!r} is not a version "
+                                                     f"of {key_marker[:80]!r}") from None
+            elif delimiter and key_marker.endswith(delimiter):
+                after_key = key_marker + _PAST_EVERYTHING  # a common prefix: go on past every key under it
+            entries: list = []
+            while len(entries) <= max_keys:
+                page, after = self._c.versions_page(bucket, prefix=prefix, after_key=after_key,
+                                                    after_stamp=after_stamp, page_size=max_keys + 1 - len(entries))
+                rolled = False
+                for manifest, latest in page:
+                    cut = manifest.key.find(delimiter, len(prefix)) if delimiter else -1
+                    if cut >= 0:
+                        entries.append(manifest.key[:cut + len(delimiter)])
+                        after_key, after_stamp, rolled = entries[-1] + _PAST_EVERYTHING, None, True
+                        break
+                    entries.append((manifest, latest))
+                    after_key, after_stamp = manifest.key, list(stamp_key(manifest.version))
+                if not rolled and after is None:
+                    break
+            truncated = len(entries) > max_keys
+            return entries[:max_keys], truncated, record.owner
+
+        entries, truncated, owner = await self._run(principal, work)
+        return _xml(documents.list_versions(
+            bucket=bucket, prefix=prefix, delimiter=delimiter, max_keys=max_keys, encoding_type=encoding_type,
+            key_marker=key_marker, version_id_marker=version_marker, entries=entries, truncated=truncated,
+            owner_tenant=owner))
 
     async def _get_bucket_acl(self, request, bucket, key, query, signed, principal) -> web.Response:
         info = await self._run(principal, in_process(self._objects.GetBucketInfo),
@@ -406,13 +471,15 @@ class S3Gateway:
         def work():
             self._c.bucket(bucket)
             deleted, failed = [], []
-            for name in keys:
+            for name, version in keys:
                 try:
                     self._objects.allow("delete", bucket, name)
-                    self._c.delete_object(bucket, name)
-                    deleted.append(name)
-                except errors.NoSuchKey:
-                    deleted.append(name)  # S3: deleting what is not there succeeds
+                    written = self._c.delete_object(bucket, name, version)
+                    marker = show_version_id(written.version_id) if written.tombstone and written.version_id \
+                        and not written.erased else ""
+                    deleted.append((name, version, marker))
+                except (errors.NoSuchKey, errors.NoSuchVersion):
+                    deleted.append((name, version, ""))  # S3: deleting what is not there succeeds
                 except errors.RingstoreError as err:
                     failed.append((name, s3_error(err, key_context=True)))
             return deleted, failed
@@ -434,7 +501,8 @@ class S3Gateway:
                                             "access (make the bucket public-read instead)")
         header = _put_header(bucket, key, headers)
         reply = await self._stream_put(request, headers, signed, principal, header)
-        return web.Response(status=200, headers={"ETag": f'"{reply.object.md5.hex()}"'})
+        return web.Response(status=200, headers={"ETag": f'"{reply.object.md5.hex()}"',
+                                                 **_version_header(reply.object.version_id)})
 
     async def _stream_put(self, request, headers: dict[str, str], signed, principal, header: object_pb2.PutObjectHeader,
                           *, place: Callable[[], tuple[str, str] | None] = lambda: None,
@@ -472,19 +540,24 @@ class S3Gateway:
 
     async def _copy_object(self, request, bucket, key, query, signed, principal) -> web.Response:
         headers = _lower(request.headers)
-        source_bucket, source_key = _copy_source(headers["x-amz-copy-source"])
+        source_bucket, source_key, source_version = _copy_source(headers["x-amz-copy-source"])
         directive = headers.get("x-amz-metadata-directive", "COPY").upper()
         if directive not in ("COPY", "REPLACE"):
             raise S3Error("InvalidArgument", f"x-amz-metadata-directive {directive[:20]!r} is not COPY or REPLACE")
-        if directive == "COPY" and (source_bucket, source_key) == (bucket, key):
+        if directive == "COPY" and (source_bucket, source_key) == (bucket, key) and not source_version:
             raise S3Error("InvalidRequest", "this copy request is illegal because it copies an object to itself "
                                             "without changing it: add x-amz-metadata-directive: REPLACE with the "
                                             "new metadata")
         header = _put_header(bucket, key, headers)
         check = _copy_check(headers)
         manifest = await self._run(principal, lambda: self._objects.copy(source_bucket, source_key, header,
-                                                                           replace=directive == "REPLACE", check=check))
-        return _xml(documents.copy_result(documents.etag_header(manifest), manifest.created_at_unix_ms))
+                                                                           replace=directive == "REPLACE", check=check,
+                                                                           source_version=source_version))
+        response = _xml(documents.copy_result(documents.etag_header(manifest), manifest.created_at_unix_ms))
+        response.headers.update(_version_header(show_version_id(manifest.version_id)))
+        if source_version:
+            response.headers["x-amz-copy-source-version-id"] = source_version
+        return response
 
     # -- multipart uploads ----------------------------------------------------------------------
 
@@ -520,13 +593,14 @@ class S3Gateway:
         headers = _lower(request.headers)
         header = object_pb2.PutObjectHeader(bucket=bucket, key=key, upload_id=query["uploadId"],
                                             part_number=_part_number(query.get("partNumber", "")))
-        source_bucket, source_key = _copy_source(headers["x-amz-copy-source"])
+        source_bucket, source_key, source_version = _copy_source(headers["x-amz-copy-source"])
         wanted = _parse_range(headers["x-amz-copy-source-range"]) if "x-amz-copy-source-range" in headers else None
         check = _copy_check(headers)
 
         def work() -> object_pb2.ObjectInfo:
             self._objects.allow("get", source_bucket, source_key)
-            source, start, length, payload, _ = self._c.get_object(source_bucket, source_key, *(wanted or (None, None)))
+            source, start, length, payload, _ = self._c.get_object(source_bucket, source_key, *(wanted or (None, None)),
+                                                                   version=source_version)
             try:
                 check(source)
             except S3Error:
@@ -553,7 +627,9 @@ class S3Gateway:
 
         manifest = await self._run(principal, work)
         location = f"/{bucket}/{urllib.parse.quote(key)}"
-        return _xml(documents.complete_upload(location, bucket, key, documents.etag_header(manifest)))
+        response = _xml(documents.complete_upload(location, bucket, key, documents.etag_header(manifest)))
+        response.headers.update(_version_header(show_version_id(manifest.version_id)))
+        return response
 
     async def _abort_multipart_upload(self, request, bucket, key, query, signed, principal) -> web.Response:
         def work() -> None:
@@ -620,14 +696,23 @@ class S3Gateway:
                                             "anonymous ones)")
         part = _part_number(query["partNumber"]) if "partNumber" in query else None
         wanted = None if part is not None else _parse_range(request.headers.get("range", ""))
+        version = query.get("versionId", "")
+
+        def described() -> common_pb2.Manifest:
+            if not version:
+                return self._c.current_manifest(bucket, key)
+            manifest = self._c.version_manifest(bucket, key, version)
+            if manifest.tombstone:
+                raise errors.VersionIsDeleteMarker(f"version {version} of {bucket}/{key} is a delete marker")
+            return manifest
 
         def work():
             nonlocal wanted
             self._objects.allow("stat" if head else "get", bucket, key)
             if part is not None:
-                wanted = _part_range(self._c.current_manifest(bucket, key), part)
+                wanted = _part_range(described(), part)
             if head:
-                return self._c.current_manifest(bucket, key), wanted[0] if wanted else 0, 0, iter(())
+                return described(), wanted[0] if wanted else 0, 0, iter(())
             start, length = wanted if wanted is not None else (None, None)
             if isinstance(principal, LinkHolder):
                 if start is not None and start < 0:
@@ -636,9 +721,9 @@ class S3Gateway:
                 start, length = policy.link_range(start, length)
             try:
                 manifest, start, length, payload, _ = self._c.get_object(bucket, key, start, length,
-                                                                         chunk_reads=True)
+                                                                         chunk_reads=True, version=version)
             except errors.OutOfRange:
-                size = self._c.current_manifest(bucket, key).size_bytes
+                size = described().size_bytes
                 raise S3Error("InvalidRange", f"the range {request.headers.get('range')} is not satisfiable: the "
                                               f"object is {size} bytes", headers={"Content-Range": f"bytes */{size}"},
                               extra={"ActualObjectSize": str(size)}) from None
@@ -651,6 +736,7 @@ class S3Gateway:
             getattr(payload, "close", lambda: None)()
             raise
         response_headers = _object_headers(manifest)
+        response_headers.update(_version_header(show_version_id(manifest.version_id)))
         response_headers.update(overrides)
         # A share link limited to part of its object answers that part even to a get that named no range.
         ranged = (wanted is not None and (not head or part is not None)) or (
@@ -685,14 +771,20 @@ class S3Gateway:
         return response
 
     async def _delete_object(self, request, bucket, key, query, signed, principal) -> web.Response:
-        def work() -> None:
+        version = query.get("versionId", "")
+
+        def work() -> dict[str, str]:
             self._objects.allow("delete", bucket, key)
             try:
-                self._c.delete_object(bucket, key)
-            except errors.NoSuchKey:
-                pass  # S3: deleting what is not there succeeds
-        await self._run(principal, work)
-        return web.Response(status=204)
+                written = self._c.delete_object(bucket, key, version)
+            except (errors.NoSuchKey, errors.NoSuchVersion):
+                return {}  # S3: deleting what is not there succeeds
+            if written.erased:
+                return {"x-amz-version-id": version}
+            if written.version_id:
+                return {"x-amz-version-id": show_version_id(written.version_id), "x-amz-delete-marker": "true"}
+            return {}
+        return web.Response(status=204, headers=await self._run(principal, work))
 
     async def _not_implemented(self, request, bucket, key, query, signed, principal) -> web.Response:
         raise S3Error("NotImplemented", f"{request.method} {_describe(bucket, key, query)} is not implemented by "
@@ -716,6 +808,8 @@ def _operation(method: str, bucket: str, key: str, query: dict[str, str], header
             ("HEAD", frozenset()): "head_bucket", ("GET", frozenset({"location"})): "get_bucket_location",
             ("GET", frozenset({"acl"})): "get_bucket_acl", ("PUT", frozenset({"acl"})): "put_bucket_acl",
             ("GET", frozenset({"versioning"})): "get_bucket_versioning", ("POST", frozenset({"delete"})): "delete_objects",
+            ("PUT", frozenset({"versioning"})): "put_bucket_versioning",
+            ("GET", frozenset({"versions"})): "list_object_versions",
             ("GET", frozenset({"uploads"})): "list_multipart_uploads",
         }
         return table.get((method, frozenset(subresources)), "not_implemented")
@@ -868,16 +962,26 @@ def _copy_check(headers: dict[str, str]) -> Callable[[common_pb2.Manifest], None
     return check
 
 
-def _copy_source(text: str) -> tuple[str, str]:
-    """(bucket, key) of an x-amz-copy-source header: `/bucket/key` or `bucket/key`, URL-encoded."""
-    path, _, version = text.partition("?")
-    if version and version not in ("versionId=null",):
-        raise S3Error("NotImplemented", "copying a version of an object (versionId) is not supported: versioning "
-                                        "is not enabled on this endpoint")
+def _copy_source(text: str) -> tuple[str, str, str]:
+    """(bucket, key, version id or "") of an x-amz-copy-source header: `/bucket/key` or `bucket/key`,
+    URL-encoded, optionally `?versionId=ID`."""
+    path, _, query = text.partition("?")
+    version = ""
+    if query:
+        name, _, version = query.partition("=")
+        if name != "versionId" or not version:
+            raise S3Error("InvalidArgument", f"x-amz-copy-source {text[:80]!r}: the only option it takes is "
+                                             "?versionId=ID")
     bucket, _, key = _decode(path).lstrip("/").partition("/")
     if not bucket or not key:
         raise S3Error("InvalidArgument", f"x-amz-copy-source {text[:80]!r} is not /BUCKET/KEY")
-    return bucket, key
+    return bucket, key, version
+
+
+def _version_header(version_id: str) -> dict[str, str]:
+    """x-amz-version-id for a version of a versioned bucket (none for the null version: an
+    unversioned bucket's, which S3 does not name)."""
+    return {"x-amz-version-id": version_id} if version_id and version_id != "null" else {}
 
 
 def _part_range(manifest: common_pb2.Manifest, part: int) -> tuple[int, int]:
@@ -979,6 +1083,10 @@ def s3_error(err: errors.RingstoreError, *, key_context: bool) -> S3Error:
         return S3Error("NoSuchKey", message)
     if isinstance(err, errors.NoSuchUpload):
         return S3Error("NoSuchUpload", message)
+    if isinstance(err, errors.NoSuchVersion):
+        return S3Error("NoSuchVersion", message)
+    if isinstance(err, errors.VersionIsDeleteMarker):
+        return S3Error("MethodNotAllowed", message, headers={"x-amz-delete-marker": "true"})
     if isinstance(err, errors.InvalidPart):
         return S3Error("InvalidPart", message)
     if isinstance(err, errors.InvalidPartOrder):

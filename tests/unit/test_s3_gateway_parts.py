@@ -80,10 +80,12 @@ def test_conditions_in_rfc_7232_order():
 
 
 def test_copy_source_and_part_ranges():
-    assert gateway._copy_source("/src-bucket/a%20b/c") == ("src-bucket", "a b/c")
-    assert gateway._copy_source("src-bucket/k?versionId=null") == ("src-bucket", "k")
-    with pytest.raises(S3Error):
-        gateway._copy_source("/only-bucket")
+    assert gateway._copy_source("/src-bucket/a%20b/c") == ("src-bucket", "a b/c", "")
+    assert gateway._copy_source("src-bucket/k?versionId=null") == ("src-bucket", "k", "null")
+    assert gateway._copy_source("src-bucket/k?versionId=" + "ab" * 16) == ("src-bucket", "k", "ab" * 16)
+    for bad in ("/only-bucket", "src-bucket/k?versionId=", "src-bucket/k?other=1"):
+        with pytest.raises(S3Error):
+            gateway._copy_source(bad)
     manifest = common_pb2.Manifest(size_bytes=12, part_count=3)
     manifest.part_sizes_bytes.extend([5, 5, 2])
     assert gateway._part_range(manifest, 2) == (5, 5)

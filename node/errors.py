@@ -57,6 +57,10 @@ class FailedPrecondition(RingstoreError):
     """The request is valid but the state does not allow it (removing a non-empty bucket)."""
 
 
+class ConditionFailed(FailedPrecondition):
+    """A conditional put's condition did not hold, or it lost the race for the key (S3: 412)."""
+
+
 class VersionIsDeleteMarker(FailedPrecondition):
     """The version asked for is a delete marker: it has no bytes to read or roll back to."""
 

@@ -238,6 +238,31 @@ class PeerServicer:
                                               accepted=accepted)
 
     @unary
+    def ReadKeyRegister(self, request, context):
+        highest, accepted = self._store.read_key_register(request.tenant, request.bucket, request.key)
+        return self._key_register_answer(True, highest, accepted)
+
+    @unary
+    def PrepareKeyRegister(self, request, context):
+        ok, highest, accepted = self._store.prepare_key_register(request.tenant, request.bucket, request.key,
+                                                                 request.ballot)
+        return self._key_register_answer(ok, highest, accepted)
+
+    @unary
+    def AcceptKeyRegister(self, request, context):
+        if request.register.HasField("manifest"):
+            self._hlc.observe(request.register.manifest.version)
+        ok, highest = self._store.accept_key_register(request.register)
+        return self._key_register_answer(ok, highest, None)
+
+    @staticmethod
+    def _key_register_answer(ok: bool, highest: common_pb2.Ballot, accepted: common_pb2.KeyRegister | None
+                             ) -> peer_pb2.KeyRegisterResponse:
+        if accepted is None:
+            return peer_pb2.KeyRegisterResponse(ok=ok, promised_ballot=highest, found=False)
+        return peer_pb2.KeyRegisterResponse(ok=ok, promised_ballot=highest, found=True, accepted=accepted)
+
+    @unary
     def ReadBucket(self, request, context):
         validate.bucket_name(request.name)
         highest, accepted = self._store.read_bucket(request.tenant, request.name)
@@ -342,6 +367,9 @@ class PeerServicer:
             "PrepareBucket": uu(self.PrepareBucket, p.PrepareBucketRequest),
             "AcceptBucket": uu(self.AcceptBucket, p.AcceptBucketRequest),
             "ReadBucket": uu(self.ReadBucket, p.ReadBucketRequest),
+            "ReadKeyRegister": uu(self.ReadKeyRegister, p.KeyRegisterRequest),
+            "PrepareKeyRegister": uu(self.PrepareKeyRegister, p.KeyRegisterRequest),
+            "AcceptKeyRegister": uu(self.AcceptKeyRegister, p.AcceptKeyRegisterRequest),
             "ForgetBucket": uu(self.ForgetBucket, p.ForgetBucketRequest),
             "PurgeTombstone": uu(self.PurgeTombstone, p.PurgeTombstoneRequest),
             "GetUsage": uu(self.GetUsage, p.GetUsageRecordRequest),

@@ -39,6 +39,7 @@ from node.metrics import Metrics
 from node.objects import validate
 from node.objects.chunk_io import (ChunkIO, DamageSink, copies_per_chunk, copy_size_bytes, geometry_of, holder_key,
                                    slot_key)
+from node.objects.conditions import Condition, ConditionalWrites
 from node.objects.direct import DirectReads
 from node.objects.placement import Assignment, choose_targets
 from node.objects.quorum import write_quorum
@@ -73,6 +74,8 @@ READ_REPAIRS_PENDING_MAX = 256
 # Removals remembered for `bucket`'s cache guard; past this, entries older than the cache TTL (which
 # no running lookup can still need) are dropped.
 BUCKETS_FORGOTTEN_MAX = 1024
+# Longest ETag or version a put's condition may name.
+CONDITION_TEXT_CHARS_MAX = 256
 # Longest request id a client may name a create or remove with.
 REQUEST_ID_BYTES_MAX = 64
 # Request ids a bucket record remembers (its own last): how many later changes a change that lost
@@ -211,6 +214,11 @@ class Coordinator:
         self.tenant = tenant
         # Multipart uploads into this tenant's buckets (node/objects/uploads.py).
         self.uploads = Uploads(self, wall_ms=wall_ms)
+        # Conditional puts' per-key registers (node/objects/conditions.py).
+        self.conditions = ConditionalWrites(
+            replicas=replicas, homes=lambda t, b: self._metadata_homes(metadata_position(t, b)), node_id=view.node_id,
+            is_live=view.is_live, pool=send_pool, wall_ms=wall_ms, read_current=self.read_manifest,
+            write=self._write_manifest, put_duration_max_s=put_duration_max_s)
 
     # -- buckets --------------------------------------------------------------------------------
 
@@ -595,6 +603,7 @@ class Coordinator:
         declared = header.size_bytes if header.HasField("size_bytes") else None
         if declared is not None:
             self.check_size(declared)
+        condition = self._condition_of(header) if record_at is None else None
 
         hasher = blake3.blake3()
         received = 0
@@ -642,8 +651,25 @@ class Coordinator:
             annotate(manifest)
         manifest.created_at_unix_ms = self._wall_ms()
         self._check_duration(f"put of {header.bucket}/{header.key}", manifest.version.physical_ms)
+        if condition:
+            try:
+                self.conditions.commit(manifest, condition)
+            finally:
+                if manifest_settled is not None:
+                    manifest_settled()
+            return manifest
         self._write_manifest(manifest, manifest_settled)
         return manifest
+
+    @staticmethod
+    def _condition_of(header: object_pb2.PutObjectHeader) -> Condition:
+        given = [name for name, value in (("if_match", header.if_match), ("if_version", header.if_version),
+                                          ("if_absent", header.if_absent)) if value]
+        if len(given) > 1:
+            raise errors.InvalidArgument(f"a put takes one condition, got {' and '.join(given)}")
+        if len(header.if_match) > CONDITION_TEXT_CHARS_MAX or len(header.if_version) > CONDITION_TEXT_CHARS_MAX:
+            raise errors.InvalidArgument(f"a put's condition is at most {CONDITION_TEXT_CHARS_MAX} characters")
+        return Condition(if_match=header.if_match, if_version=header.if_version, if_absent=header.if_absent)
 
     def _store_chunks(self, chunks: Iterator[bytes], policy: common_pb2.RedundancyPolicy, name: str,
                       ref: common_pb2.ObjectRef) -> list[common_pb2.ChunkRef]:

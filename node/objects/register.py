@@ -43,6 +43,11 @@ The accepted record is the bucket record the rest of the node reads (`buckets` d
 bucket(), metadata sync (which moves records between homes newest-first by ballot, then version),
 fsck. Records order by ballot, so a later change always supersedes an earlier one everywhere.
 
+The proposer (`Register`) is generic over what it registers: a `Space` names a register's acceptors,
+how its records order and how a proposal takes its ballot. Bucket records are one space
+(`BucketRegister`); conditional puts' per-key registers are another (node/objects/conditions.py,
+acceptors: the key's metadata homes).
+
 Rejected: last-writer-wins with HLC stamps (what was here; racy by design, see above); a leader
 per tenant (needs leases and failover, and a stalled leader blocks every bucket of its tenant for a
 lease timeout, where CASPaxos needs no leader and any node proposes); classic Multi-Paxos or Raft
@@ -93,29 +98,45 @@ def majority(count: int) -> int:
     return count // 2 + 1
 
 
-def _current(records: list[Record | None], need: int) -> tuple[Record | None, bool]:
+def _current(records: list, need: int, order_key: Callable) -> tuple[object | None, bool]:
     """The newest of the records a majority of acceptors answered (None: none has one), and whether
     it is chosen: accepted under the same ballot by `need` of them (or no record anywhere, when
     nothing can have been chosen either)."""
-    current: Record | None = None
+    current = None
     for record in records:
-        if record is not None and (current is None or bucket_order_key(record) > bucket_order_key(current)):
+        if record is not None and (current is None or order_key(record) > order_key(current)):
             current = record
     if current is None:
         return None, True
-    agreeing = sum(1 for r in records if r is not None and bucket_order_key(r) == bucket_order_key(current))
+    agreeing = sum(1 for r in records if r is not None and order_key(r) == order_key(current))
     return current, agreeing >= need
 
 
-class BucketRegister:
-    """The proposer side of the bucket register for one node (thread-safe)."""
+class Space(Protocol):
+    """What one kind of register is made of (bucket records, key registers): its acceptors, how
+    its records order and how a proposed one takes its ballot. `name` is the register's address
+    (a tuple), passed through unchanged."""
 
-    def __init__(self, *, node_id: str, acceptors: Acceptors, homes: Callable[[str], Sequence[str]],
-                 is_live: Callable[[str], bool], pool: cf.Executor, wall_ms: Callable[[], int],
-                 rng: random.Random | None = None, sleep: Callable[[float], None] | None = None) -> None:
+    acceptors_word: str  # "bucket directory homes", for messages
+
+    def describe(self, name: tuple) -> str: ...
+    def homes(self, name: tuple) -> Sequence[str]: ...
+    def read(self, node: str, name: tuple) -> tuple[common_pb2.Ballot, object | None]: ...
+    def prepare(self, node: str, name: tuple, ballot: common_pb2.Ballot) -> tuple[bool, common_pb2.Ballot, object | None]: ...
+    def accept(self, node: str, record: object) -> tuple[bool, common_pb2.Ballot]: ...
+    def order_key(self, record: object) -> tuple: ...
+    def with_ballot(self, record: object, ballot: common_pb2.Ballot) -> object: ...
+    def absent(self, name: tuple) -> object: ...
+
+
+class Register:
+    """The proposer side of one kind of register for one node (thread-safe)."""
+
+    def __init__(self, space: Space, *, node_id: str, is_live: Callable[[str], bool], pool: cf.Executor,
+                 wall_ms: Callable[[], int], rng: random.Random | None = None,
+                 sleep: Callable[[float], None] | None = None) -> None:
+        self._space = space
         self._node_id = node_id
-        self._acceptors = acceptors
-        self._homes = homes
         self._is_live = is_live
         self._pool = pool
         self._wall_ms = wall_ms
@@ -125,8 +146,8 @@ class BucketRegister:
         self._last_counter = 0
         self._seen_counter = 0
 
-    def change(self, tenant: str, name: str, fn: Callable[[Record | None], Record | None]) -> Record | None:
-        """Apply `fn` to the name's current record and make the result chosen; returns it.
+    def change(self, name: tuple, fn: Callable[[object | None], object | None]) -> object | None:
+        """Apply `fn` to the register's current record and make the result chosen; returns it.
 
         `fn` gets the current record (None when there is none) and returns the next one (its ballot
         is set here), or the very object it got to keep it. It may raise a RingstoreError to refuse
@@ -134,50 +155,52 @@ class BucketRegister:
         twice per round, so it must not have side effects beyond building the record."""
         for attempt in range(PROPOSE_ATTEMPTS_MAX):
             try:
-                return self._round(tenant, name, fn)
+                return self._round(name, fn)
             except _Lost:
                 step_s = min(RETRY_BACKOFF_S_MAX, RETRY_BACKOFF_S * 2 ** attempt)
                 self._sleep(step_s * self._rng.uniform(0.5, 1.0))
         raise errors.Unavailable(
-            f"changing bucket {name!r}: lost to concurrent changes of the same bucket "
+            f"changing {self._space.describe(name)}: lost to concurrent changes of it "
             f"{PROPOSE_ATTEMPTS_MAX} rounds in a row; retry")
 
-    def confirm(self, tenant: str, name: str) -> Record | None:
-        """The name's chosen record (None: none), making the current one chosen if it is not yet. A
-        name no majority has a record of gets a tombstone, so a record a lost round left on fewer
-        homes is overturned once rather than looked at by every read."""
-        def keep(current: Record | None) -> Record | None:
-            if current is not None:
-                return current
-            return Record(format_version=BUCKET_RECORD_FORMAT_VERSION, tenant=tenant, name=name, tombstone=True)
-        return self.change(tenant, name, keep)
+    def confirm(self, name: tuple) -> object | None:
+        """The register's chosen record (None: none), making the current one chosen if it is not
+        yet. A name no majority has a record of gets the space's `absent` record, so a record a lost
+        round left on fewer homes is overturned once rather than looked at by every read."""
+        def keep(current):
+            return current if current is not None else self._space.absent(name)
+        return self.change(name, keep)
+
+    def saw(self, counter: int) -> None:
+        """A counter a ballot must now exceed (a stamp the caller's value must be newer than)."""
+        with self._lock:
+            self._seen_counter = max(self._seen_counter, counter)
 
     # -- one round ------------------------------------------------------------------------------
 
-    def _round(self, tenant: str, name: str, fn: Callable[[Record | None], Record | None]) -> Record | None:
-        homes = list(self._homes(tenant))
+    def _round(self, name: tuple, fn: Callable[[object | None], object | None]) -> object | None:
+        space = self._space
+        homes = list(space.homes(name))
         need = majority(len(homes))
         live = [h for h in homes if self._is_live(h)]
-        what = f"changing bucket {name!r}"
+        what = f"changing {space.describe(name)}"
         if len(live) < need:
-            raise errors.Unavailable(f"{what}: {len(live)} of {len(homes)} bucket directory homes are live "
+            raise errors.Unavailable(f"{what}: {len(live)} of {len(homes)} {space.acceptors_word} are live "
                                      f"({', '.join(homes)}); a change needs {need}: retry when they are back")
         # 0. read, promising nothing: a change that is refused, or keeps a record already chosen,
         # ends here without a write, so losers and readers never disturb the round of a winner.
-        reads = self._gather(live, need, what, "read",
-                             lambda node: (True, *self._acceptors.read_bucket(node, tenant, name)))
+        reads = self._gather(live, need, what, "read", lambda node: (True, *space.read(node, name)))
         for _, highest, _ in reads:
             self._saw(highest)
-        current, chosen = _current([record for _, _, record in reads], need)
+        current, chosen = _current([record for _, _, record in reads], need, space.order_key)
         if chosen:
             proposed = fn(current)  # a refusal propagates: the record it saw is chosen
             if proposed is current:
                 return current
         # 1. prepare.
         ballot = self._next_ballot()
-        promises = self._gather(live, need, what, "prepare",
-                                lambda node: self._acceptors.prepare_bucket(node, tenant, name, ballot))
-        current, chosen = _current([record for _, _, record in promises], need)
+        promises = self._gather(live, need, what, "prepare", lambda node: space.prepare(node, name, ballot))
+        current, chosen = _current([record for _, _, record in promises], need, space.order_key)
         refusal: errors.RingstoreError | None = None
         try:
             proposed = fn(current)
@@ -189,11 +212,8 @@ class BucketRegister:
             return current
         # 2. accept: the new record, or the current one again under this ballot so it is chosen.
         assert proposed is not None, "fn may return None only to keep an absent record"
-        record = Record()
-        record.CopyFrom(proposed)
-        record.format_version = BUCKET_RECORD_FORMAT_VERSION
-        record.ballot.CopyFrom(ballot)
-        self._gather(live, need, what, "accept", lambda node: self._acceptors.accept_bucket(node, record))
+        record = space.with_ballot(proposed, ballot)
+        self._gather(live, need, what, "accept", lambda node: space.accept(node, record))
         if refusal is not None:
             raise refusal
         return record
@@ -230,7 +250,7 @@ class BucketRegister:
             return yes
         if refused:
             raise _Lost()
-        raise errors.Unavailable(f"{what}: {phase} reached {len(yes)} of the {need} bucket directory homes "
+        raise errors.Unavailable(f"{what}: {phase} reached {len(yes)} of the {need} {self._space.acceptors_word} "
                                  f"a change needs ({'; '.join(failures)}); retry")
 
     def _next_ballot(self) -> common_pb2.Ballot:
@@ -243,5 +263,61 @@ class BucketRegister:
         return common_pb2.Ballot(counter=counter, node_id=self._node_id)
 
     def _saw(self, ballot: common_pb2.Ballot) -> None:
-        with self._lock:
-            self._seen_counter = max(self._seen_counter, ballot.counter)
+        self.saw(ballot.counter)
+
+
+class _BucketSpace:
+    """Bucket records: acceptors are the tenant's bucket directory homes; records order by ballot,
+    then version (format 1 records, from before ballots, below every format 2 one)."""
+
+    acceptors_word = "bucket directory homes"
+
+    def __init__(self, acceptors: Acceptors, homes: Callable[[str], Sequence[str]]) -> None:
+        self._acceptors = acceptors
+        self._homes = homes
+
+    def describe(self, name: tuple) -> str:
+        return f"bucket {name[1]!r}"
+
+    def homes(self, name: tuple) -> Sequence[str]:
+        return self._homes(name[0])
+
+    def read(self, node: str, name: tuple):
+        return self._acceptors.read_bucket(node, *name)
+
+    def prepare(self, node: str, name: tuple, ballot: common_pb2.Ballot):
+        return self._acceptors.prepare_bucket(node, *name, ballot)
+
+    def accept(self, node: str, record: Record):
+        return self._acceptors.accept_bucket(node, record)
+
+    def order_key(self, record: Record) -> tuple:
+        return bucket_order_key(record)
+
+    def with_ballot(self, record: Record, ballot: common_pb2.Ballot) -> Record:
+        out = Record()
+        out.CopyFrom(record)
+        out.format_version = BUCKET_RECORD_FORMAT_VERSION
+        out.ballot.CopyFrom(ballot)
+        return out
+
+    def absent(self, name: tuple) -> Record:
+        return Record(format_version=BUCKET_RECORD_FORMAT_VERSION, tenant=name[0], name=name[1], tombstone=True)
+
+
+class BucketRegister:
+    """The bucket register of one node: a `Register` over bucket records (thread-safe)."""
+
+    def __init__(self, *, node_id: str, acceptors: Acceptors, homes: Callable[[str], Sequence[str]],
+                 is_live: Callable[[str], bool], pool: cf.Executor, wall_ms: Callable[[], int],
+                 rng: random.Random | None = None, sleep: Callable[[float], None] | None = None) -> None:
+        self._register = Register(_BucketSpace(acceptors, homes), node_id=node_id, is_live=is_live, pool=pool,
+                                  wall_ms=wall_ms, rng=rng, sleep=sleep)
+
+    def change(self, tenant: str, name: str, fn: Callable[[Record | None], Record | None]) -> Record | None:
+        """`Register.change` of the bucket `name` of `tenant`."""
+        return self._register.change((tenant, name), fn)  # type: ignore[return-value]
+
+    def confirm(self, tenant: str, name: str) -> Record | None:
+        """`Register.confirm` of the bucket: a name no majority has a record of gets a tombstone."""
+        return self._register.confirm((tenant, name))  # type: ignore[return-value]

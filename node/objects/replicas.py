@@ -363,6 +363,23 @@ class Replicas:
             return self._local(self._store.read_bucket, tenant, name)
         return self._remote(node_id, self._peers.read_bucket, tenant, name, self.timeout_s)
 
+    def read_key_register(self, node_id: str, tenant: str, bucket: str, key: str
+                          ) -> tuple[common_pb2.Ballot, common_pb2.KeyRegister | None]:
+        if node_id == self._view.node_id:
+            return self._local(self._store.read_key_register, tenant, bucket, key)
+        return self._remote(node_id, self._peers.read_key_register, tenant, bucket, key, self.timeout_s)
+
+    def prepare_key_register(self, node_id: str, tenant: str, bucket: str, key: str, ballot: common_pb2.Ballot
+                             ) -> tuple[bool, common_pb2.Ballot, common_pb2.KeyRegister | None]:
+        if node_id == self._view.node_id:
+            return self._local(self._store.prepare_key_register, tenant, bucket, key, ballot)
+        return self._remote(node_id, self._peers.prepare_key_register, tenant, bucket, key, ballot, self.timeout_s)
+
+    def accept_key_register(self, node_id: str, value: common_pb2.KeyRegister) -> tuple[bool, common_pb2.Ballot]:
+        if node_id == self._view.node_id:
+            return self._local(self._store.accept_key_register, value)
+        return self._remote(node_id, self._peers.accept_key_register, value, self.timeout_s)
+
     def accept_bucket(self, node_id: str, record: common_pb2.BucketRecord) -> tuple[bool, common_pb2.Ballot]:
         if node_id == self._view.node_id:
             return self._local(self._store.accept_bucket, record)

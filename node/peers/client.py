@@ -126,6 +126,11 @@ class _Stubs:
         self.prepare_bucket = unary(PEER_SERVICE, "PrepareBucket", p.PrepareBucketRequest, p.PrepareBucketResponse)
         self.accept_bucket = unary(PEER_SERVICE, "AcceptBucket", p.AcceptBucketRequest, p.AcceptBucketResponse)
         self.read_bucket = unary(PEER_SERVICE, "ReadBucket", p.ReadBucketRequest, p.ReadBucketResponse)
+        self.read_key_register = unary(PEER_SERVICE, "ReadKeyRegister", p.KeyRegisterRequest, p.KeyRegisterResponse)
+        self.prepare_key_register = unary(PEER_SERVICE, "PrepareKeyRegister", p.KeyRegisterRequest,
+                                          p.KeyRegisterResponse)
+        self.accept_key_register = unary(PEER_SERVICE, "AcceptKeyRegister", p.AcceptKeyRegisterRequest,
+                                         p.KeyRegisterResponse)
         self.forget_bucket = unary(PEER_SERVICE, "ForgetBucket", p.ForgetBucketRequest, p.ForgetBucketResponse)
         self.purge_tombstone = unary(PEER_SERVICE, "PurgeTombstone", p.PurgeTombstoneRequest,
                                      p.PurgeTombstoneResponse)
@@ -439,6 +444,24 @@ class PeerClient:
         reply = self._call(address, self._stubs(address).prepare_bucket,
                            peer_pb2.PrepareBucketRequest(tenant=tenant, name=name, ballot=ballot), timeout_s)
         return reply.promised, reply.promised_ballot, (reply.accepted if reply.found else None)
+
+    def read_key_register(self, address: str, tenant: str, bucket: str, key: str, timeout_s: float
+                          ) -> tuple[common_pb2.Ballot, common_pb2.KeyRegister | None]:
+        reply = self._call(address, self._stubs(address).read_key_register,
+                           peer_pb2.KeyRegisterRequest(tenant=tenant, bucket=bucket, key=key), timeout_s)
+        return reply.promised_ballot, (reply.accepted if reply.found else None)
+
+    def prepare_key_register(self, address: str, tenant: str, bucket: str, key: str, ballot: common_pb2.Ballot,
+                             timeout_s: float) -> tuple[bool, common_pb2.Ballot, common_pb2.KeyRegister | None]:
+        reply = self._call(address, self._stubs(address).prepare_key_register,
+                           peer_pb2.KeyRegisterRequest(tenant=tenant, bucket=bucket, key=key, ballot=ballot), timeout_s)
+        return reply.ok, reply.promised_ballot, (reply.accepted if reply.found else None)
+
+    def accept_key_register(self, address: str, value: common_pb2.KeyRegister, timeout_s: float
+                            ) -> tuple[bool, common_pb2.Ballot]:
+        reply = self._call(address, self._stubs(address).accept_key_register,
+                           peer_pb2.AcceptKeyRegisterRequest(register=value), timeout_s)
+        return reply.ok, reply.promised_ballot
 
     def purge_tombstone(self, address: str, tombstone: common_pb2.Manifest, timeout_s: float) -> bool:
         reply = self._call(address, self._stubs(address).purge_tombstone,

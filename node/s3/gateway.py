@@ -491,15 +491,18 @@ class S3Gateway:
 
     async def _put_object(self, request, bucket, key, query, signed, principal) -> web.Response:
         headers = _lower(request.headers)
-        for condition in ("if-match", "if-none-match"):
-            if condition in headers:
-                raise S3Error("NotImplemented", f"conditional puts ({condition}) are not supported yet; "
-                                                "put without the header")
+        if headers.get("if-none-match", "*").strip() != "*":
+            raise S3Error("NotImplemented", "a put's If-None-Match can only be * (store only if the key does not "
+                                            "exist)")
+        if "if-match" in headers and "if-none-match" in headers:
+            raise S3Error("InvalidArgument", "give If-Match or If-None-Match, not both")
         acl = headers.get("x-amz-acl", "private")
         if acl not in ("private", "bucket-owner-full-control"):
             raise S3Error("NotImplemented", f"object ACL {acl!r} is not supported: objects take their bucket's "
                                             "access (make the bucket public-read instead)")
         header = _put_header(bucket, key, headers)
+        header.if_match = headers.get("if-match", "").strip()
+        header.if_absent = "if-none-match" in headers
         reply = await self._stream_put(request, headers, signed, principal, header)
         return web.Response(status=200, headers={"ETag": f'"{reply.object.md5.hex()}"',
                                                  **_version_header(reply.object.version_id)})
@@ -1085,6 +1088,8 @@ def s3_error(err: errors.RingstoreError, *, key_context: bool) -> S3Error:
         return S3Error("NoSuchUpload", message)
     if isinstance(err, errors.NoSuchVersion):
         return S3Error("NoSuchVersion", message)
+    if isinstance(err, errors.ConditionFailed):
+        return S3Error("PreconditionFailed", message)
     if isinstance(err, errors.VersionIsDeleteMarker):
         return S3Error("MethodNotAllowed", message, headers={"x-amz-delete-marker": "true"})
     if isinstance(err, errors.InvalidPart):

@@ -1,4 +1,4 @@
-"""LMDB tables: one environment under meta/, nine named dbs, values with a format version.
+"""LMDB tables: one environment under meta/, ten named dbs, values with a format version.
 
     chunks      ShareKey.db_key()             -> StoredShare      (local index of share files)
     refs        ShareKey.db_key() + ref_key   -> ref record       (object versions using a copy)
@@ -9,6 +9,8 @@
     versions    tenant\\0bucket\\0 + key hash + version id
                                              -> Manifest         (the key's other versions and
                                                                     erased records, see versions.py)
+    key_registers tenant\\0bucket\\0key        -> KeyRegisterState (conditional writes' register,
+                                                                    node/objects/conditions.py)
     buckets     tenant\\0name                 -> BucketRecord     (newest version only; on a bucket
                                                                  directory home: the record accepted)
     bucket_promises tenant\\0name             -> BucketPromise    (bucket register promises)
@@ -70,8 +72,8 @@ meta db; migrations are code run at open, in the open transaction:
             key). Every other record is unchanged.
     4 -> 5  the usage db appears, filled with what the manifests already here add up to (one pass
             over them, in the open transaction).
-    5 -> 6  the versions db appears, empty: every manifest written before is its key's null
-            version and current (an unset version_id is the null version's).
+    5 -> 6  the versions and key_registers dbs appear, empty: every manifest written before is its
+            key's null version and current (an unset version_id is the null version's).
 
 The store identity (see `identity`) is created in the transaction that creates the tables: a fresh
 environment gets a new one created now; an environment that already has a layout version but no
@@ -124,8 +126,8 @@ REF_RECORD_FORMAT_VERSION = 1
 BUCKET_RECORD_FORMAT_VERSION = 2
 # Record formats each record type may carry; types not named read only RECORD_FORMAT_VERSION.
 RECORD_FORMAT_VERSIONS_READ = {"BucketRecord": (1, BUCKET_RECORD_FORMAT_VERSION)}
-# Named dbs the environment may hold; LMDB sizes a table of this many slots at open. Nine are in use.
-MAX_DBS = 10
+# Named dbs the environment may hold; LMDB sizes a table of this many slots at open. Ten are in use.
+MAX_DBS = 12
 DB_CHUNKS = b"chunks"
 DB_REFS = b"refs"
 DB_PLACEMENTS = b"placements"
@@ -135,8 +137,9 @@ DB_BUCKET_PROMISES = b"bucket_promises"
 DB_META = b"meta"
 DB_USAGE = b"usage"
 DB_VERSIONS = b"versions"
+DB_KEY_REGISTERS = b"key_registers"
 DB_NAMES = (DB_CHUNKS, DB_REFS, DB_PLACEMENTS, DB_MANIFESTS, DB_BUCKETS, DB_BUCKET_PROMISES, DB_META,
-            DB_USAGE, DB_VERSIONS)
+            DB_USAGE, DB_VERSIONS, DB_KEY_REGISTERS)
 META_FORMAT_VERSION = b"format_version"
 META_NODE_ID = b"node_id"
 META_STORE = b"store"
@@ -326,6 +329,7 @@ class MetadataDb:
                 self.meta = self.env.open_db(DB_META, txn=txn)
                 self.usage = self.env.open_db(DB_USAGE, txn=txn)
                 self.versions = self.env.open_db(DB_VERSIONS, txn=txn)
+                self.key_registers = self.env.open_db(DB_KEY_REGISTERS, txn=txn)
                 self._names = {id(db): name for db, name in zip(self.dbs(), DB_NAMES)}
                 fresh = self._check_layout_version(txn)
                 # True when this open created the environment (an empty or replaced disk).
@@ -340,7 +344,7 @@ class MetadataDb:
         raw = txn.get(META_FORMAT_VERSION, db=self.meta)
         if raw is None:
             tables = (self.chunks, self.refs, self.placements, self.manifests, self.buckets,
-                      self.bucket_promises, self.usage, self.versions)
+                      self.bucket_promises, self.usage, self.versions, self.key_registers)
             entries = sum(txn.stat(db)["entries"] for db in tables)
             if entries:
                 raise UnknownFormatVersion(
@@ -443,9 +447,9 @@ class MetadataDb:
         txn.put(META_FORMAT_VERSION, b"5", db=self.meta)
 
     def dbs(self) -> tuple:
-        """The nine named dbs, in DB_NAMES order."""
+        """The ten named dbs, in DB_NAMES order."""
         return (self.chunks, self.refs, self.placements, self.manifests, self.buckets, self.bucket_promises,
-                self.meta, self.usage, self.versions)
+                self.meta, self.usage, self.versions, self.key_registers)
 
     def name_of(self, db: lmdb._Database) -> bytes:
         return self._names[id(db)]

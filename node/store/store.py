@@ -1428,6 +1428,62 @@ class NodeStore:
             self._count(txn, tenant, bucket, current, None)
             return True
 
+    # -- key registers (conditional writes, node/objects/conditions.py) --------------------------
+
+    def _key_register_state(self, txn: lmdb.Transaction, db_key: bytes, where: str) -> common_pb2.KeyRegisterState:
+        raw = self._meta.get(txn, self._meta.key_registers, db_key)
+        if raw is None:
+            return common_pb2.KeyRegisterState(format_version=RECORD_FORMAT_VERSION)
+        return decode_record(common_pb2.KeyRegisterState, raw, where)
+
+    @staticmethod
+    def _register_highest(state: common_pb2.KeyRegisterState) -> common_pb2.Ballot:
+        if state.HasField("accepted") and ballot_key(state.accepted.ballot) > ballot_key(state.promised):
+            return state.accepted.ballot
+        return state.promised
+
+    @staticmethod
+    def _register_answer(state: common_pb2.KeyRegisterState
+                         ) -> tuple[common_pb2.Ballot, common_pb2.KeyRegister | None]:
+        return NodeStore._register_highest(state), (state.accepted if state.HasField("accepted") else None)
+
+    def read_key_register(self, tenant: str, bucket: str, key: str
+                          ) -> tuple[common_pb2.Ballot, common_pb2.KeyRegister | None]:
+        """Key register acceptor, read only: (the highest ballot promised or accepted here, the value
+        accepted or None). Writes nothing."""
+        with self._meta.read() as txn:
+            state = self._key_register_state(txn, manifest_key(tenant, bucket, key), f"register {tenant}/{bucket}/{key}")
+        return self._register_answer(state)
+
+    def prepare_key_register(self, tenant: str, bucket: str, key: str, ballot: common_pb2.Ballot
+                             ) -> tuple[bool, common_pb2.Ballot, common_pb2.KeyRegister | None]:
+        """Key register acceptor, phase 1: promise `ballot` unless a higher one was promised or
+        accepted, durably before answering; (promised, highest ballot now, accepted value or None)."""
+        db_key, where = manifest_key(tenant, bucket, key), f"register {tenant}/{bucket}/{key}"
+        with self._meta.write() as txn:
+            state = self._key_register_state(txn, db_key, where)
+            highest, accepted = self._register_answer(state)
+            if ballot_key(ballot) < ballot_key(highest):
+                return False, highest, accepted
+            state.promised.CopyFrom(ballot)
+            self._meta.put(txn, self._meta.key_registers, db_key, encode_record(state, where))
+        return True, ballot, accepted
+
+    def accept_key_register(self, value: common_pb2.KeyRegister) -> tuple[bool, common_pb2.Ballot]:
+        """Key register acceptor, phase 2: keep `value` as accepted under its ballot unless a higher
+        ballot was promised or accepted, durably before answering; (accepted, highest ballot now)."""
+        db_key = manifest_key(value.tenant, value.bucket, value.key)
+        where = f"register {value.tenant}/{value.bucket}/{value.key}"
+        with self._meta.write() as txn:
+            state = self._key_register_state(txn, db_key, where)
+            highest = self._register_highest(state)
+            if ballot_key(value.ballot) < ballot_key(highest):
+                return False, highest
+            state.accepted.CopyFrom(value)
+            state.promised.CopyFrom(value.ballot)
+            self._meta.put(txn, self._meta.key_registers, db_key, encode_record(state, where))
+        return True, value.ballot
+
     # -- buckets -------------------------------------------------------------------------------
 
     @quarantining

@@ -297,15 +297,23 @@ def list_command(settings: _Settings, target: str | None, as_json: bool, page_si
               help="MIME type to record (default: guessed from LOCAL_PATH's name).")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted put of this file to BUCKET/KEY from the parts already stored.")
+@click.option("--if-match", default="", metavar="ETAG",
+              help="Store only if BUCKET/KEY's current ETag is ETAG (and nothing else wrote it meanwhile).")
+@click.option("--if-version", default="", metavar="ID",
+              help="Store only if BUCKET/KEY's current version is ID (a version id, or the stamp `stat` shows).")
+@click.option("--if-absent", is_flag=True, help="Store only if BUCKET/KEY does not exist.")
 @click.pass_obj
 def put_command(settings: _Settings, local_path: str, target: str, replicas: int | None,
-                ec: str | None, content_type: str | None, resume: bool) -> None:
+                ec: str | None, content_type: str | None, resume: bool, if_match: str, if_version: str,
+                if_absent: bool) -> None:
     """Store LOCAL_PATH (- for stdin) as BUCKET/KEY.
 
     A KEY that is empty or ends in / gets LOCAL_PATH's file name appended. --replicas N or
     --ec K+M override the bucket's policy for this object. A file over 64 MiB is sent in 16 MiB
     parts, each durable once sent: if the put is interrupted, `--resume` continues it (through
-    any node) instead of starting over.
+    any node) instead of starting over. --if-match, --if-version or --if-absent make the put
+    conditional: of puts racing for one key with a condition exactly one wins, the others exit 6
+    and store nothing (objects up to 64 MiB).
     """
     replicas, shares = parse_policy_flags(replicas, ec)
     bucket, key = split_bucket_key(target, key_required=False)
@@ -328,6 +336,10 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
     if resume and total_bytes is None:
         raise InvalidArgument("--resume continues the put of a file, not of stdin")
     in_parts = resume or (total_bytes is not None and total_bytes > resumable.THRESHOLD_BYTES)
+    conditional = bool(if_match or if_version or if_absent)
+    if conditional and in_parts:
+        raise InvalidArgument(f"a conditional put sends the file whole, up to {resumable.THRESHOLD_BYTES} bytes; "
+                              "this one goes in parts (--resume, or a larger file)")
     progress = _progress(f"put {bucket}/{key}", total_bytes)
     with settings.client() as client:
         try:
@@ -338,7 +350,8 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
                                                progress=progress.update)
             else:
                 info = client.put(bucket, key, data, replicas=replicas, ec=shares,
-                                  content_type=content_type, progress=progress.update)
+                                  content_type=content_type, progress=progress.update, if_match=if_match,
+                                  if_version=if_version, if_absent=if_absent)
         except (RingstoreError, KeyboardInterrupt) as err:
             if in_parts and not isinstance(err, (InvalidArgument, FailedPrecondition)):
                 click.echo(f"the put stopped; the parts sent are kept: continue with `nodectl put --resume "

@@ -81,7 +81,8 @@ class _ObjectCalls(_Connection):
             data: bytes | bytearray | memoryview | BinaryIO | os.PathLike[str], *,
             replicas: int | None = None, ec: str | tuple[int, int] | None = None,
             content_type: str = "", metadata: Mapping[str, str] | None = None,
-            progress: Callable[[int], None] | None = None) -> ObjectInfo:
+            progress: Callable[[int], None] | None = None, if_match: str = "", if_version: str = "",
+            if_absent: bool = False) -> ObjectInfo:
         """Store `data` (bytes, a binary file read from its current position, or a path).
 
         `replicas` or `ec` ("K+M" or (K, M)), at most one, override the bucket's default policy.
@@ -90,6 +91,12 @@ class _ObjectCalls(_Connection):
         an unbuffered one (`open(fd, "rb", buffering=0)`) if the process may exit while the read
         waits, since a buffered reader's lock held there aborts the interpreter at shutdown. Returns once the object is durable. The size is sent when known,
         so the node rejects a file that changes length mid-put.
+
+        A conditional put (at most one of `if_match` an ETag, `if_version` a version id or stamp,
+        `if_absent`) lands only if the key's current version is so, and no other write of the key
+        ran meanwhile; else FailedPrecondition and nothing is stored. Of conditional puts racing for
+        one key, exactly one wins. A retry after a lost answer may report FailedPrecondition for a
+        put that did land (the first attempt changed the key): `stat` tells.
         """
         validate_bucket(bucket)
         validate_key(key)
@@ -97,8 +104,11 @@ class _ObjectCalls(_Connection):
         metadata = dict(metadata or {})
         validate_put_fields(content_type, metadata)
         source = _PutSource(data)
+        if sum(map(bool, (if_match, if_version, if_absent))) > 1:
+            raise InvalidArgument("a put takes one condition: if_match, if_version or if_absent")
         header = object_pb2.PutObjectHeader(
-            bucket=bucket, key=key, content_type=content_type, metadata=metadata, policy=policy)
+            bucket=bucket, key=key, content_type=content_type, metadata=metadata, policy=policy,
+            if_match=if_match, if_version=if_version, if_absent=if_absent)
         if source.size_bytes is not None:
             header.size_bytes = source.size_bytes
         small = source.size_bytes is not None and source.size_bytes <= frames.SMALL_PUT_BYTES_MAX

@@ -176,6 +176,32 @@ class Ballot(_message.Message):
     node_id: str
     def __init__(self, counter: _Optional[int] = ..., node_id: _Optional[str] = ...) -> None: ...
 
+class KeyRegister(_message.Message):
+    __slots__ = ("format_version", "tenant", "bucket", "key", "ballot", "manifest")
+    FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    BALLOT_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_FIELD_NUMBER: _ClassVar[int]
+    format_version: int
+    tenant: str
+    bucket: str
+    key: str
+    ballot: Ballot
+    manifest: Manifest
+    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., ballot: _Optional[_Union[Ballot, _Mapping]] = ..., manifest: _Optional[_Union[Manifest, _Mapping]] = ...) -> None: ...
+
+class KeyRegisterState(_message.Message):
+    __slots__ = ("format_version", "promised", "accepted")
+    FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PROMISED_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    format_version: int
+    promised: Ballot
+    accepted: KeyRegister
+    def __init__(self, format_version: _Optional[int] = ..., promised: _Optional[_Union[Ballot, _Mapping]] = ..., accepted: _Optional[_Union[KeyRegister, _Mapping]] = ...) -> None: ...
+
 class BucketPromise(_message.Message):
     __slots__ = ("format_version", "ballot")
     FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]

@@ -263,7 +263,7 @@ class ListBucketsResponse(_message.Message):
     def __init__(self, buckets: _Optional[_Iterable[_Union[_common_pb2.BucketRecord, _Mapping]]] = ...) -> None: ...
 
 class PutObjectHeader(_message.Message):
-    __slots__ = ("bucket", "key", "size_bytes", "content_type", "metadata", "policy", "headers", "upload_id", "part_number")
+    __slots__ = ("bucket", "key", "size_bytes", "content_type", "metadata", "policy", "headers", "upload_id", "part_number", "if_match", "if_version", "if_absent")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -287,6 +287,9 @@ class PutObjectHeader(_message.Message):
     HEADERS_FIELD_NUMBER: _ClassVar[int]
     UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
     PART_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    IF_MATCH_FIELD_NUMBER: _ClassVar[int]
+    IF_VERSION_FIELD_NUMBER: _ClassVar[int]
+    IF_ABSENT_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     size_bytes: int
@@ -296,7 +299,10 @@ class PutObjectHeader(_message.Message):
     headers: _containers.ScalarMap[str, str]
     upload_id: str
     part_number: int
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., headers: _Optional[_Mapping[str, str]] = ..., upload_id: _Optional[str] = ..., part_number: _Optional[int] = ...) -> None: ...
+    if_match: str
+    if_version: str
+    if_absent: bool
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., headers: _Optional[_Mapping[str, str]] = ..., upload_id: _Optional[str] = ..., part_number: _Optional[int] = ..., if_match: _Optional[str] = ..., if_version: _Optional[str] = ..., if_absent: _Optional[bool] = ...) -> None: ...
 
 class PutObjectRequest(_message.Message):
     __slots__ = ("header", "data", "end")

@@ -309,6 +309,36 @@ class AddReferencesResponse(_message.Message):
     held: _containers.RepeatedScalarFieldContainer[bool]
     def __init__(self, held: _Optional[_Iterable[bool]] = ...) -> None: ...
 
+class KeyRegisterRequest(_message.Message):
+    __slots__ = ("tenant", "bucket", "key", "ballot")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    BALLOT_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    bucket: str
+    key: str
+    ballot: _common_pb2.Ballot
+    def __init__(self, tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., ballot: _Optional[_Union[_common_pb2.Ballot, _Mapping]] = ...) -> None: ...
+
+class AcceptKeyRegisterRequest(_message.Message):
+    __slots__ = ("register",)
+    REGISTER_FIELD_NUMBER: _ClassVar[int]
+    register: _common_pb2.KeyRegister
+    def __init__(self, register: _Optional[_Union[_common_pb2.KeyRegister, _Mapping]] = ...) -> None: ...
+
+class KeyRegisterResponse(_message.Message):
+    __slots__ = ("ok", "promised_ballot", "found", "accepted")
+    OK_FIELD_NUMBER: _ClassVar[int]
+    PROMISED_BALLOT_FIELD_NUMBER: _ClassVar[int]
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    ok: bool
+    promised_ballot: _common_pb2.Ballot
+    found: bool
+    accepted: _common_pb2.KeyRegister
+    def __init__(self, ok: _Optional[bool] = ..., promised_ballot: _Optional[_Union[_common_pb2.Ballot, _Mapping]] = ..., found: _Optional[bool] = ..., accepted: _Optional[_Union[_common_pb2.KeyRegister, _Mapping]] = ...) -> None: ...
+
 class PrepareBucketRequest(_message.Message):
     __slots__ = ("tenant", "name", "ballot")
     TENANT_FIELD_NUMBER: _ClassVar[int]

@@ -139,6 +139,21 @@ class PeerServiceStub:
                 request_serializer=ringstore_dot_v1_dot_peer__pb2.PurgeTombstoneRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_peer__pb2.PurgeTombstoneResponse.FromString,
                 _registered_method=True)
+        self.ReadKeyRegister = channel.unary_unary(
+                '/ringstore.v1.PeerService/ReadKeyRegister',
+                request_serializer=ringstore_dot_v1_dot_peer__pb2.KeyRegisterRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_peer__pb2.KeyRegisterResponse.FromString,
+                _registered_method=True)
+        self.PrepareKeyRegister = channel.unary_unary(
+                '/ringstore.v1.PeerService/PrepareKeyRegister',
+                request_serializer=ringstore_dot_v1_dot_peer__pb2.KeyRegisterRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_peer__pb2.KeyRegisterResponse.FromString,
+                _registered_method=True)
+        self.AcceptKeyRegister = channel.unary_unary(
+                '/ringstore.v1.PeerService/AcceptKeyRegister',
+                request_serializer=ringstore_dot_v1_dot_peer__pb2.AcceptKeyRegisterRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_peer__pb2.KeyRegisterResponse.FromString,
+                _registered_method=True)
         self.GetUsage = channel.unary_unary(
                 '/ringstore.v1.PeerService/GetUsage',
                 request_serializer=ringstore_dot_v1_dot_peer__pb2.GetUsageRecordRequest.SerializeToString,
@@ -315,6 +330,26 @@ class PeerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReadKeyRegister(self, request, context):
+        """Key register acceptor (conditional writes, node/objects/conditions.py): read without
+        promising, prepare (promise a ballot), accept a value under a ballot.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PrepareKeyRegister(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcceptKeyRegister(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetUsage(self, request, context):
         """This metadata home's usage record of a bucket (what the manifests it holds add up to).
         """
@@ -443,6 +478,21 @@ def add_PeerServiceServicer_to_server(servicer, server):
                     servicer.PurgeTombstone,
                     request_deserializer=ringstore_dot_v1_dot_peer__pb2.PurgeTombstoneRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_peer__pb2.PurgeTombstoneResponse.SerializeToString,
+            ),
+            'ReadKeyRegister': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReadKeyRegister,
+                    request_deserializer=ringstore_dot_v1_dot_peer__pb2.KeyRegisterRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_peer__pb2.KeyRegisterResponse.SerializeToString,
+            ),
+            'PrepareKeyRegister': grpc.unary_unary_rpc_method_handler(
+                    servicer.PrepareKeyRegister,
+                    request_deserializer=ringstore_dot_v1_dot_peer__pb2.KeyRegisterRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_peer__pb2.KeyRegisterResponse.SerializeToString,
+            ),
+            'AcceptKeyRegister': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcceptKeyRegister,
+                    request_deserializer=ringstore_dot_v1_dot_peer__pb2.AcceptKeyRegisterRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_peer__pb2.KeyRegisterResponse.SerializeToString,
             ),
             'GetUsage': grpc.unary_unary_rpc_method_handler(
                     servicer.GetUsage,
@@ -1027,6 +1077,87 @@ class PeerService:
             '/ringstore.v1.PeerService/PurgeTombstone',
             ringstore_dot_v1_dot_peer__pb2.PurgeTombstoneRequest.SerializeToString,
             ringstore_dot_v1_dot_peer__pb2.PurgeTombstoneResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadKeyRegister(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.PeerService/ReadKeyRegister',
+            ringstore_dot_v1_dot_peer__pb2.KeyRegisterRequest.SerializeToString,
+            ringstore_dot_v1_dot_peer__pb2.KeyRegisterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PrepareKeyRegister(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.PeerService/PrepareKeyRegister',
+            ringstore_dot_v1_dot_peer__pb2.KeyRegisterRequest.SerializeToString,
+            ringstore_dot_v1_dot_peer__pb2.KeyRegisterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcceptKeyRegister(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.PeerService/AcceptKeyRegister',
+            ringstore_dot_v1_dot_peer__pb2.AcceptKeyRegisterRequest.SerializeToString,
+            ringstore_dot_v1_dot_peer__pb2.KeyRegisterResponse.FromString,
             options,
             channel_credentials,
             insecure,

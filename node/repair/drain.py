@@ -52,7 +52,9 @@ def holdings(store: NodeStore) -> Holdings:
     shares, size = store.stats()
     entries = store.record_counts()
     placements = entries["placements"]
-    metadata = entries["manifests"] + entries["buckets"]
+    # Versions kept behind current ones move with the manifests (metadata sync pushes both); the
+    # key registers of conditional puts are not moved, and a new home starts without them.
+    metadata = entries["manifests"] + entries["versions"] + entries["buckets"]
     return Holdings(shares, size, placements, metadata)
 
 

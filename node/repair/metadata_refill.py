@@ -131,8 +131,9 @@ class MetadataRefill:
             start_after = ""
             try:
                 while True:
+                    # Every version of each key, not only the current one (node/store/versions.py).
                     request = peer_pb2.ListManifestsRequest(tenant=tenant, bucket=bucket, start_after=start_after,
-                                                            limit=REFILL_PAGE_MANIFESTS_MAX)
+                                                            limit=REFILL_PAGE_MANIFESTS_MAX, all_versions=True)
                     page, truncated = self._replicas.list_manifests(node, request)
                     for manifest in page:
                         self._store.put_manifest(manifest)

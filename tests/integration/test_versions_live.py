@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
+import shutil
 import time
 
 import pytest
 from click.testing import CliRunner
 
+from cluster_checks import raw_channel
 from nodectl.cli import main
+from ringstore.v1 import admin_pb2, admin_pb2_grpc
 from nodectl.client import Client
 from nodectl.errors import FailedPrecondition, InvalidArgument, NotFound
 
@@ -175,3 +179,55 @@ def test_cli_versions_get_rollback_and_rm_version(cluster_factory, tmp_path):
         if code is not None:
             assert result.exit_code == code or result.exit_code != 0
         assert "Traceback" not in result.output
+
+
+def test_a_replaced_disk_of_a_metadata_home_gets_every_version_back(cluster_factory):
+    """3 nodes, so every node is a metadata home of the bucket. A versioned key has three versions, a
+    delete marker and one version deleted for good. node-3's disk is replaced (killed, data dir
+    emptied, started under the same id): it refills every version from the other homes, not only the
+    current ones. Then node-1 is stopped, so every read needs node-3's answer: each kept version reads
+    back, the erased one stays gone, and the listing is whole."""
+    cluster = cluster_factory(nodes=3, settings={"gossip.repair_after_down_s": "600"})
+    data = {name: os.urandom(SIZE) for name in ("v1", "v2", "v3")}
+    with Client(address=cluster.nodes["node-1"].address, timeout_s=30.0) as client:
+        client.create_bucket("kept")
+        client.set_versioning("kept", "enabled")
+        ids = {name: client.put("kept", "k", data[name]).version_id for name in ("v1", "v2", "v3")}
+        marker = client.delete("kept", "k").version_id
+        client.delete("kept", "k", version=ids["v2"])
+        listed = [v.version_id for v in client.versions("kept", "k")]
+    assert listed == [marker, ids["v3"], ids["v1"]]
+
+    cluster.kill("node-3")
+    data_dir = pathlib.Path(cluster.nodes["node-3"].data_dir)
+    shutil.rmtree(data_dir)
+    data_dir.mkdir()
+    cluster.restart("node-3")
+    cluster.wait_state("node-3", "ALIVE", timeout_s=15)
+    _wait("node-3 to refill its metadata", lambda: _refilled(cluster))
+    # Every node is a home of the bucket: node-3 holds as many records (versions included) as node-2.
+    _wait("node-3 to hold every version again",
+          lambda: _records(cluster, "node-3") == _records(cluster, "node-2"))
+    cluster.kill("node-1", "TERM")
+    with Client(address=cluster.nodes["node-3"].address, timeout_s=30.0) as client:
+        assert [v.version_id for v in client.versions("kept", "k")] == listed
+        assert client.get_bytes("kept", "k", version=ids["v1"]) == data["v1"]
+        assert client.get_bytes("kept", "k", version=ids["v3"]) == data["v3"]
+        with pytest.raises(NotFound):
+            client.get_bytes("kept", "k", version=ids["v2"])
+        with pytest.raises(NotFound):
+            client.stat("kept", "k")
+
+
+def _records(cluster, node_id: str) -> int:
+    with raw_channel(cluster.nodes[node_id].address) as channel:
+        status = admin_pb2_grpc.AdminServiceStub(channel).GetNodeStatus(admin_pb2.GetNodeStatusRequest(), timeout=30)
+    return status.metadata_records
+
+
+def _refilled(cluster) -> bool:
+    """node-3 answers metadata again (its refill from the other homes is done)."""
+    for line in cluster.metrics_text("node-3").splitlines():
+        if line.startswith("ringstore_store_metadata_healthy "):
+            return float(line.split()[1]) == 1
+    return False

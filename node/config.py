@@ -294,8 +294,20 @@ class RepairConfig:
     # A multipart upload neither completed nor aborted this long after it started is aborted (its
     # parts' copies are then collected): a client that vanished mid-upload leaves no lasting garbage.
     upload_max_age_s: float = 7 * 24 * 3600.0
+    # The length of a lifecycle day (node/objects/lifecycle.py): rules count their days in these.
+    # Shorter only to watch rules act in tests and demos.
+    lifecycle_day_s: float = 24 * 3600.0
+    # Time between lifecycle passes; each walks the manifests of the buckets this node is the first
+    # live metadata home of.
+    lifecycle_interval_s: float = 3600.0
+    # Most actions (deletes, conversions, aborts) one lifecycle pass takes; the rest wait for the
+    # next pass (counted as backlog), so a rule that suddenly applies to millions of objects is paced.
+    lifecycle_actions_per_pass_max: int = 10_000
 
     def __post_init__(self) -> None:
+        _require(self.lifecycle_day_s > 0, "lifecycle_day_s must be > 0 (try 86400)")
+        _require(self.lifecycle_interval_s > 0, "lifecycle_interval_s must be > 0 (try 3600)")
+        _require(self.lifecycle_actions_per_pass_max >= 1, "lifecycle_actions_per_pass_max must be >= 1 (try 10000)")
         _require(self.upload_max_age_s > 0, "upload_max_age_s must be > 0 (try 604800)")
         _require(self.repair_scan_interval_s > 0, "repair_scan_interval_s must be > 0 (try 60)")
         _require(self.repair_bandwidth_bytes_per_s >= 0,
@@ -318,7 +330,8 @@ class RepairConfig:
         """cluster-sim: scans every 2 s, repair unthrottled, short grace so tests see collection."""
         return cls(repair_scan_interval_s=2.0, repair_bandwidth_bytes_per_s=0, ring_settle_s=2.0,
                    scrub_bandwidth_bytes_per_s=64 * MIB, scrub_interval_s=0.0, gc_grace_s=60.0,
-                   gc_interval_s=5.0, tombstone_grace_s=3600.0, upload_max_age_s=3600.0)
+                   gc_interval_s=5.0, tombstone_grace_s=3600.0, upload_max_age_s=3600.0,
+                   lifecycle_interval_s=2.0)
 
 
 _NODE_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")

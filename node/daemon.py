@@ -76,6 +76,7 @@ from node.repair.metadata_sync import MetadataSync
 from node.repair.repairer import Repairer
 from node.repair.status import repair_status_pb, scrub_status_pb
 from node.repair.throttle import TokenBucket
+from node.repair.lifecycle import LifecycleWorker
 from node.repair.tombstones import ReturnGuard, TombstonePurger
 from node.ring import Ring
 from node.ring.positions import metadata_position
@@ -467,7 +468,7 @@ class NodeDaemon:
                            ("metadata-refill", self._metadata_refill_loop),
                            ("scrub", self.scrubber.run), ("gc", self.gc.run), ("drain", self._drain_loop),
                            ("tombstones", self._tombstone_loop), ("members", self._members_loop),
-                           ("uploads", self._uploads_loop)):
+                           ("uploads", self._uploads_loop), ("lifecycle", self.lifecycle.run)):
             threading.Thread(target=loop, args=(self._stopped,), name=name, daemon=True).start()
         for service in ("", "ringstore.v1.ObjectService", "ringstore.v1.PeerService",
                         "ringstore.v1.MembershipService", "ringstore.v1.AdminService"):
@@ -590,6 +591,12 @@ class NodeDaemon:
                                           grace_s=cfg.repair.tombstone_grace_s, interval_s=cfg.repair.gc_interval_s,
                                           stable_s=stable_s, settled=settled, member_epoch=self._member_epoch)
         self.metrics.tombstones.set_function(lambda: self.tombstones.status().held)
+        self.lifecycle = LifecycleWorker(node_id=self.node_id, store=self.store, coordinator=self.coordinator,
+                                         clock=self.clock, owns=self._is_first_home, day_s=cfg.repair.lifecycle_day_s,
+                                         interval_s=cfg.repair.lifecycle_interval_s,
+                                         actions_per_pass_max=cfg.repair.lifecycle_actions_per_pass_max,
+                                         on_action=lambda kind: self.metrics.lifecycle_actions.labels(kind).inc())
+        self.metrics.lifecycle_backlog.set_function(lambda: self.lifecycle.status().backlog)
         self.metrics.tombstone_oldest_age.set_function(lambda: self.tombstones.status().oldest_age_s)
         self.scrubber = Scrubber(self.store, self.clock, cfg.repair.scrub_bandwidth_bytes_per_s,
                                  cfg.repair.scrub_interval_s, self._on_corrupt)
@@ -654,18 +661,19 @@ class NodeDaemon:
             self.metrics.tombstones_purged.inc(purged_total - purged_before)
             purged_before = purged_total
 
+    def _is_first_home(self, tenant: str, bucket: str) -> bool:
+        """Whether this node is the first live metadata home of the bucket's partition (the one that
+        does the partition's background work: upload expiry, lifecycle)."""
+        live = [n for n in self.cluster.ring().ordered_nodes(metadata_position(tenant, bucket))
+                if self.cluster.is_live(n)]
+        return bool(live) and live[0] == self.node_id
+
     def _uploads_loop(self, stop: threading.Event) -> None:
         """Abort multipart uploads left unfinished longer than repair.upload_max_age_s."""
         cfg = self.config.repair
-
-        def is_first_home(tenant: str, bucket: str) -> bool:
-            live = [n for n in self.cluster.ring().ordered_nodes(metadata_position(tenant, bucket))
-                    if self.cluster.is_live(n)]
-            return bool(live) and live[0] == self.node_id
-
         while not stop.wait(cfg.gc_interval_s):
             try:
-                self.coordinator.uploads.collect(self.store, is_first_home, self.clock.wall_ms(),
+                self.coordinator.uploads.collect(self.store, self._is_first_home, self.clock.wall_ms(),
                                                  int(cfg.upload_max_age_s * 1000))
             except Exception:  # noqa: BLE001 - a failed pass is retried on the next one
                 log.warning("pass over unfinished multipart uploads failed", exc_info=True)
@@ -722,7 +730,8 @@ class NodeDaemon:
                        fsck=lambda bucket, deep, bandwidth_bytes_per_s: fsck(
                            self.coordinator, self.cluster, self.coordinator.replicas, self.send_pool,
                            bucket, deep_bandwidth_bytes_per_s=bandwidth_bytes_per_s if deep else None),
-                       repair_debt_chunks=lambda: self.repairer.debt()[0], handover=self._handover_pb)
+                       repair_debt_chunks=lambda: self.repairer.debt()[0], handover=self._handover_pb,
+                       lifecycle_status=self.lifecycle.status)
 
     def _ask_handover(self, node_id: str, timeout_s: float, promise_ring: int) -> admin_pb2.NodeHandover:
         """A member's own handover and its promise for `promise_ring`: this node's from its metadata

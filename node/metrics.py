@@ -96,6 +96,13 @@ class Metrics:
                                      registry=r)
         self.tombstone_oldest_age = prom.Gauge("ringstore_tombstone_oldest_age_seconds",
                                                "Age of the oldest tombstone this node keeps (0: none).", registry=r)
+        self.lifecycle_actions = prom.Counter(
+            "ringstore_lifecycle_actions_total",
+            "What this node's lifecycle worker did, by action: expire, remove-version, remove-marker, transition, "
+            "upload-aborted.", ["action"], registry=r)
+        self.lifecycle_backlog = prom.Gauge(
+            "ringstore_lifecycle_backlog", "Lifecycle actions the last pass found due but left for the next.",
+            registry=r)
         self.tombstones_purged = prom.Counter("ringstore_tombstones_purged_total",
                                               "Tombstones this node purged from every metadata home.", registry=r)
         self.repair_debt_chunks = prom.Gauge("ringstore_repair_debt_chunks",

@@ -57,6 +57,7 @@ class Healing:
     fsck: Callable[[str, bool, int], object]  # (bucket, deep, bandwidth_bytes_per_s)
     repair_debt_chunks: Callable[[], int]
     handover: Callable[[int], admin_pb2.NodeHandover]  # (ring to promise readers, or 0)
+    lifecycle_status: Callable[[], admin_pb2.NodeLifecycleStatus]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,6 +178,11 @@ class AdminServicer:
         reply = admin_pb2.GetScrubStatusResponse(nodes=[self._healing.scrub_status()])
         return self._cluster_wide("GetScrubStatus", request, reply, "nodes", lambda n: n.node_id)
 
+    @unary
+    def GetLifecycleStatus(self, request, context):
+        reply = admin_pb2.GetLifecycleStatusResponse(nodes=[self._healing.lifecycle_status()])
+        return self._cluster_wide("GetLifecycleStatus", request, reply, "nodes", lambda n: n.node_id)
+
     @streaming
     def Fsck(self, request, context):
         yield from self._healing.fsck(request.bucket, request.deep, request.bandwidth_bytes_per_s)
@@ -267,6 +273,7 @@ class AdminServicer:
             "SetRepairConfig": unary_method(self.SetRepairConfig, a.SetRepairConfigRequest),
             "StartScrub": unary_method(self.StartScrub, a.StartScrubRequest),
             "GetScrubStatus": unary_method(self.GetScrubStatus, a.GetScrubStatusRequest),
+            "GetLifecycleStatus": unary_method(self.GetLifecycleStatus, a.GetLifecycleStatusRequest),
             "Fsck": download_method(self.Fsck, a.FsckRequest),
             "GetNodeStatus": unary_method(self.GetNodeStatus, a.GetNodeStatusRequest),
             "DrainNode": unary_method(self.DrainNode, a.DrainNodeRequest),

@@ -50,7 +50,8 @@ def object_info(m: common_pb2.Manifest, *, is_latest: bool = True) -> object_pb2
                                  chunk_count=len(m.chunks), created_at_unix_ms=m.created_at_unix_ms,
                                  inline=m.inline, md5=m.md5, part_count=m.part_count,
                                  version_id=show_version_id(m.version_id), is_latest=is_latest,
-                                 delete_marker=m.tombstone, written_by=m.written_by)
+                                 delete_marker=m.tombstone, written_by=m.written_by,
+                                 expires_at_unix_ms=m.expires_at_unix_ms)
     info.metadata.update(dict(m.metadata))
     info.headers.update(dict(m.headers))
     return info
@@ -566,6 +567,11 @@ class ObjectServicer:
         return object_pb2.SetBucketVersioningResponse(bucket=self._c.set_versioning(request.bucket, request.versioning))
 
     @unary
+    def SetBucketLifecycle(self, request: object_pb2.SetBucketLifecycleRequest, context):
+        self.allow("set-lifecycle", request.bucket)
+        return object_pb2.SetBucketLifecycleResponse(bucket=self._c.set_lifecycle(request.bucket, list(request.rules)))
+
+    @unary
     def ListObjectVersions(self, request: object_pb2.ListObjectVersionsRequest, context):
         self.allow("list", request.bucket, prefix=request.prefix)
         items, token = self._c.list_versions(request.bucket, request.prefix, request.page_size, request.page_token)
@@ -601,6 +607,7 @@ class ObjectServicer:
             "SetBucketVersioning": uu(self.SetBucketVersioning, o.SetBucketVersioningRequest),
             "ListObjectVersions": uu(self.ListObjectVersions, o.ListObjectVersionsRequest),
             "RollbackObject": uu(self.RollbackObject, o.RollbackObjectRequest),
+            "SetBucketLifecycle": uu(self.SetBucketLifecycle, o.SetBucketLifecycleRequest),
             "CreateUpload": uu(self.CreateUpload, o.CreateUploadRequest),
             "ListUploadParts": uu(self.ListUploadParts, o.ListUploadPartsRequest),
             "CompleteUpload": uu(self.CompleteUpload, o.CompleteUploadRequest),

@@ -41,6 +41,7 @@ from node.objects.chunk_io import (ChunkIO, DamageSink, copies_per_chunk, copy_s
                                    slot_key)
 from node.objects.conditions import Condition, ConditionalWrites
 from node.objects.direct import DirectReads
+from node.objects.lifecycle import check_rules, ttl_expired
 from node.objects.placement import Assignment, choose_targets
 from node.objects.quorum import write_quorum
 from node.objects.register import BucketRegister, majority
@@ -650,6 +651,8 @@ class Coordinator:
         if annotate is not None:
             annotate(manifest)
         manifest.created_at_unix_ms = self._wall_ms()
+        if header.expires_in_ms and record_at is None:
+            manifest.expires_at_unix_ms = manifest.created_at_unix_ms + header.expires_in_ms
         self._check_duration(f"put of {header.bucket}/{header.key}", manifest.version.physical_ms)
         if condition:
             try:
@@ -820,6 +823,60 @@ class Coordinator:
         self._tell_others_to_forget(name)
         assert record is not None
         return record
+
+    def set_lifecycle(self, name: str, rules: list[common_pb2.LifecycleRule]) -> common_pb2.BucketRecord:
+        """Replace the bucket's lifecycle rules (node/objects/lifecycle.py) through the bucket
+        register, after checking them; every other live node drops its cached record before this
+        returns."""
+        validate.bucket_name(name)
+        check_rules(rules, lambda policy: self._checked_policy(policy, default=policy, check_live=False),
+                    self._config.key_length_bytes_max)
+
+        def change(current: common_pb2.BucketRecord | None) -> common_pb2.BucketRecord | None:
+            if current is None or current.tombstone:
+                raise errors.NoSuchBucket(f"bucket {name!r} does not exist; `nodectl ls` lists the buckets")
+            if list(current.lifecycle) == list(rules):
+                return current
+            self._hlc.observe(current.version)
+            record = common_pb2.BucketRecord()
+            record.CopyFrom(current)
+            del record.lifecycle[:]
+            record.lifecycle.extend(rules)
+            record.version.CopyFrom(self._hlc.now())
+            record.request_id = uuid.uuid4().hex
+            del record.recent_request_ids[:]
+            record.recent_request_ids.extend(_recent(current, record.request_id))
+            return record
+
+        try:
+            record = self._register.change(self.tenant, name, change)
+        finally:
+            self.forget_bucket(self.tenant, name)
+        self._tell_others_to_forget(name)
+        assert record is not None
+        return record
+
+    def expire_object(self, record: common_pb2.BucketRecord, judged: common_pb2.Manifest) -> bool:
+        """Delete the key's current version if it is still `judged` (the lifecycle worker's expiry);
+        False when it changed meanwhile. In an unversioned bucket the tombstone takes `judged`'s stamp
+        with `rewrite` + 1: it replaces that version on every home and loses to any write made since.
+        In a versioned one it is a delete marker, as a user's delete would write."""
+        current = self.read_manifest(record.name, judged.key)
+        if current is None or current.tombstone or current.version != judged.version:
+            return False
+        tombstone = common_pb2.Manifest(format_version=FORMAT_VERSION, tenant=self.tenant, bucket=record.name,
+                                        key=judged.key, tombstone=True, created_at_unix_ms=self._wall_ms(),
+                                        policy=current.policy, written_by="lifecycle")
+        if record.versioning != common_pb2.VERSIONING_UNSPECIFIED:
+            tombstone.version.CopyFrom(self._hlc.now())
+            self.assign_version(record, tombstone)
+            tombstone.written_by = "lifecycle"
+        else:
+            tombstone.version.CopyFrom(current.version)
+            tombstone.version.rewrite = current.version.rewrite + 1
+            tombstone.version_id = current.version_id
+        self._write_manifest(tombstone)
+        return True
 
     def delete_version(self, bucket: str, key: str, version: str) -> common_pb2.Manifest:
         """Delete one version (or delete marker) for good: an erased record of its id, newer than it,
@@ -1029,6 +1086,9 @@ class Coordinator:
         newest = self.read_manifest(bucket, key, on_answer)
         if newest is None or newest.tombstone:
             raise errors.NoSuchKey(f"object {bucket}/{key} does not exist")
+        if ttl_expired(newest, self._wall_ms()):
+            raise errors.NoSuchKey(f"object {bucket}/{key} does not exist (it expired at "
+                                   f"{newest.expires_at_unix_ms} ms; the lifecycle worker deletes it)")
         return newest
 
     def read_manifest(self, bucket: str, key: str,
@@ -1278,6 +1338,7 @@ class Coordinator:
                    ) -> tuple[list[common_pb2.Manifest], str]:
         """One page of current objects and the key to continue after ("" when done)."""
         position = metadata_position(self.tenant, bucket)
+        now_ms = self._wall_ms()
         out: list[common_pb2.Manifest] = []
         cursor = start_after
         while len(out) < page_size:
@@ -1304,7 +1365,7 @@ class Coordinator:
                 if len({stamp_key(m.version) for m in held[k].values()}) > 1 or len(held[k]) < len(answers):
                     # The homes disagree (one is behind, or missed a permanent delete): settle it.
                     current = self._settle_current(bucket, k, [(node, held[k].get(node)) for node, _ in answers])
-                if current is not None and not current.tombstone:
+                if current is not None and not current.tombstone and not ttl_expired(current, now_ms):
                     out.append(current)
                 cursor = k
             if boundary is None:
@@ -1350,7 +1411,8 @@ class Coordinator:
 
     # -- convert --------------------------------------------------------------------------------
 
-    def convert_object(self, bucket: str, key: str, policy: common_pb2.RedundancyPolicy
+    def convert_object(self, bucket: str, key: str, policy: common_pb2.RedundancyPolicy,
+                       expected: common_pb2.VersionStamp | None = None
                        ) -> Iterator[object_pb2.ConvertProgress | ConvertOutcome]:
         """Rewrite the current version's chunks under `policy`: progress after each chunk, then the
         outcome. The order is the crash-safety argument:
@@ -1367,6 +1429,8 @@ class Coordinator:
         behind (new ones never switched to, old ones never released) carry references to versions
         no manifest keeps, which garbage collection reclaims after its grace delay."""
         current = self.current_manifest(bucket, key)
+        if expected is not None and current.version != expected:
+            raise errors.FailedPrecondition(f"{bucket}/{key} was written again since it was judged for conversion")
         target = self._checked_policy(policy, default=current.policy, check_live=True)
         name = f"{bucket}/{key}"
         if target == current.policy:

@@ -6,7 +6,8 @@ with the older version, and one that got it pushed by a stand-in or a returning 
 it, and the key would come back (a "zombie"). DESIGN: "never before every replica of the tombstone
 is durable". So a tombstone is purged by the homes of its key's partition, together, when:
 
-- it is older than `tombstone_grace_s` (by its delete's stamp), so writes, handoff returns and
+- it is older than `tombstone_grace_s` (by the later of its delete's stamp and when it was written:
+  a lifecycle expiry's tombstone carries the expired version's stamp), so writes, handoff returns and
   metadata sync pushes from before the delete have long had time to land;
 - every home of the partition is ALIVE and has been, with the same generation and incarnation
   (no restart, no refuted verdict), for `stable_s` as seen by this node, and the ring has settled:
@@ -134,8 +135,9 @@ class TombstonePurger:
                 if not manifest.tombstone:
                     continue
                 held += 1
-                oldest_ms = min(oldest_ms, manifest.version.physical_ms)
-                if me not in homes or manifest.version.physical_ms + grace_ms > now_ms:
+                deleted_ms = max(manifest.version.physical_ms, manifest.created_at_unix_ms)
+                oldest_ms = min(oldest_ms, deleted_ms)
+                if me not in homes or deleted_ms + grace_ms > now_ms:
                     continue
                 if not self._purgeable(manifest):
                     continue

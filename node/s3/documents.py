@@ -17,6 +17,7 @@ from email.utils import format_datetime
 from node.s3.errors import S3Error
 from node.store.versions import show_version_id
 from ringstore.etag import etag as object_etag
+from ringstore.v1 import common_pb2
 
 NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 XML_BODY_BYTES_MAX = 2 * 1024 * 1024
@@ -366,4 +367,127 @@ def copy_part_result(etag_quoted: str, modified_ms: int) -> bytes:
     result = root("CopyPartResult")
     _element(result, "LastModified", iso_time(modified_ms))
     _element(result, "ETag", etag_quoted)
+    return render(result)
+
+
+# -- lifecycle ----------------------------------------------------------------------------------------
+
+_LIFECYCLE_RULE_ELEMENTS = {"ID", "Status", "Filter", "Prefix", "Expiration", "NoncurrentVersionExpiration",
+                            "AbortIncompleteMultipartUpload", "Transition"}
+
+
+def _only(element: ET.Element, allowed: set[str], where: str) -> None:
+    for child in element:
+        if local(child.tag) not in allowed:
+            raise S3Error("MalformedXML", f"{where}: <{local(child.tag)}> is not one this endpoint reads "
+                                          f"({', '.join(sorted(allowed))})")
+
+
+def _whole(text: str, where: str) -> int:
+    text = text.strip()
+    if not text.isdigit() or not 0 < int(text) < 2 ** 32:
+        raise S3Error("InvalidArgument", f"{where} must be a whole number of days >= 1, got {text[:20]!r}")
+    return int(text)
+
+
+def _storage_policy(text: str, where: str) -> common_pb2.RedundancyPolicy:
+    """A transition's StorageClass: here it names a redundancy policy, `ec=K+M` or `replicas=N`."""
+    text = text.strip()
+    if text.startswith("replicas=") and text.removeprefix("replicas=").isdigit():
+        return common_pb2.RedundancyPolicy(replication=common_pb2.Replication(replicas=int(text[9:])))
+    if text.startswith("ec="):
+        k, _, m = text[3:].partition("+")
+        if k.isdigit() and m.isdigit():
+            return common_pb2.RedundancyPolicy(
+                erasure_coding=common_pb2.ErasureCoding(data_shares=int(k), parity_shares=int(m)))
+    raise S3Error("InvalidStorageClass", f"{where}: storage class {text[:40]!r} is not one of this cluster's: a "
+                                         "transition names a redundancy policy, ec=K+M or replicas=N", status=400)
+
+
+def parse_lifecycle(body: bytes) -> list[common_pb2.LifecycleRule]:
+    """The rules of a PutBucketLifecycleConfiguration body (the subset node/objects/lifecycle.py
+    keeps); MalformedXML for an element it does not read, InvalidArgument for a bad value."""
+    document = parse(body, "PutBucketLifecycleConfiguration")
+    if local(document.tag) != "LifecycleConfiguration":
+        raise S3Error("MalformedXML", "a lifecycle body is a <LifecycleConfiguration> document of <Rule> elements")
+    _only(document, {"Rule"}, "LifecycleConfiguration")
+    rules = []
+    for index, element in enumerate(children(document, "Rule")):
+        where = f"rule {index + 1}"
+        _only(element, _LIFECYCLE_RULE_ELEMENTS, where)
+        status = text_of(element, "Status").strip()
+        if status not in ("Enabled", "Disabled"):
+            raise S3Error("MalformedXML", f"{where}: <Status> is Enabled or Disabled, got {status[:20]!r}")
+        rule = common_pb2.LifecycleRule(id=text_of(element, "ID").strip() or f"rule-{index + 1}",
+                                        enabled=status == "Enabled", prefix=text_of(element, "Prefix"))
+        for filtered in children(element, "Filter"):
+            _only(filtered, {"Prefix", "Tag", "And", "ObjectSizeGreaterThan", "ObjectSizeLessThan"}, f"{where} Filter")
+            if children(filtered, "Tag") or children(filtered, "And") or children(filtered, "ObjectSizeGreaterThan") \
+                    or children(filtered, "ObjectSizeLessThan"):
+                raise S3Error("NotImplemented", f"{where}: lifecycle filters by tag or size are not supported yet; "
+                                                "filter by Prefix")
+            rule.prefix = text_of(filtered, "Prefix")
+        for expiration in children(element, "Expiration"):
+            _only(expiration, {"Days", "Date", "ExpiredObjectDeleteMarker"}, f"{where} Expiration")
+            if children(expiration, "Days"):
+                rule.expiration_days = _whole(text_of(expiration, "Days"), f"{where} Expiration Days")
+            if children(expiration, "Date"):
+                try:
+                    moment = dt.datetime.fromisoformat(text_of(expiration, "Date").strip().replace("Z", "+00:00"))
+                except ValueError:
+                    raise S3Error("InvalidArgument", f"{where}: Expiration Date is not an ISO 8601 date") from None
+                if moment.tzinfo is None:
+                    moment = moment.replace(tzinfo=dt.timezone.utc)
+                rule.expiration_date_unix_ms = int(moment.timestamp() * 1000)
+            rule.expired_delete_markers = text_of(expiration, "ExpiredObjectDeleteMarker").strip() == "true"
+        for noncurrent in children(element, "NoncurrentVersionExpiration"):
+            _only(noncurrent, {"NoncurrentDays", "NewerNoncurrentVersions"}, f"{where} NoncurrentVersionExpiration")
+            rule.noncurrent_days = _whole(text_of(noncurrent, "NoncurrentDays"), f"{where} NoncurrentDays")
+            if children(noncurrent, "NewerNoncurrentVersions"):
+                rule.noncurrent_newer_kept = _whole(text_of(noncurrent, "NewerNoncurrentVersions"),
+                                                    f"{where} NewerNoncurrentVersions")
+        for abort in children(element, "AbortIncompleteMultipartUpload"):
+            _only(abort, {"DaysAfterInitiation"}, f"{where} AbortIncompleteMultipartUpload")
+            rule.abort_uploads_days = _whole(text_of(abort, "DaysAfterInitiation"), f"{where} DaysAfterInitiation")
+        for transition in children(element, "Transition"):
+            _only(transition, {"Days", "StorageClass"}, f"{where} Transition")
+            rule.transition_days = _whole(text_of(transition, "Days"), f"{where} Transition Days")
+            rule.transition_policy.CopyFrom(_storage_policy(text_of(transition, "StorageClass"), where))
+        rules.append(rule)
+    return rules
+
+
+def _policy_text(policy: common_pb2.RedundancyPolicy) -> str:
+    if policy.WhichOneof("policy") == "erasure_coding":
+        return f"ec={policy.erasure_coding.data_shares}+{policy.erasure_coding.parity_shares}"
+    return f"replicas={policy.replication.replicas}"
+
+
+def lifecycle(rules: Iterable[common_pb2.LifecycleRule]) -> bytes:
+    """GetBucketLifecycleConfiguration."""
+    result = root("LifecycleConfiguration")
+    for rule in rules:
+        element = _element(result, "Rule")
+        _element(element, "ID", rule.id)
+        _element(_element(element, "Filter"), "Prefix", rule.prefix)
+        _element(element, "Status", "Enabled" if rule.enabled else "Disabled")
+        if rule.expiration_days or rule.expiration_date_unix_ms or rule.expired_delete_markers:
+            expiration = _element(element, "Expiration")
+            if rule.expiration_days:
+                _element(expiration, "Days", rule.expiration_days)
+            if rule.expiration_date_unix_ms:
+                _element(expiration, "Date", iso_time(rule.expiration_date_unix_ms))
+            if rule.expired_delete_markers:
+                _element(expiration, "ExpiredObjectDeleteMarker", True)
+        if rule.noncurrent_days:
+            noncurrent = _element(element, "NoncurrentVersionExpiration")
+            _element(noncurrent, "NoncurrentDays", rule.noncurrent_days)
+            if rule.noncurrent_newer_kept:
+                _element(noncurrent, "NewerNoncurrentVersions", rule.noncurrent_newer_kept)
+        if rule.abort_uploads_days:
+            _element(_element(element, "AbortIncompleteMultipartUpload"), "DaysAfterInitiation", rule.abort_uploads_days)
+        if rule.transition_days:
+            transition = _element(element, "Transition")
+            _element(transition, "Days", rule.transition_days)
+            _element(transition, "StorageClass", _policy_text(rule.transition_policy))
     return render(result)

@@ -70,7 +70,8 @@ _PAST_EVERYTHING = "\U0010ffff"
 _POLICY_RE = re.compile(r"^(?:replicas=(\d{1,2})|ec=(\d{1,2})\+(\d{1,2}))$")
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 # Subresources of a bucket or object this gateway answers; any other one is NotImplemented.
-BUCKET_SUBRESOURCES = frozenset({"location", "acl", "versioning", "versions", "delete", "list-type", "uploads"})
+BUCKET_SUBRESOURCES = frozenset({"location", "acl", "versioning", "versions", "delete", "list-type", "uploads",
+                                 "lifecycle"})
 OBJECT_SUBRESOURCES = frozenset({"partNumber", "uploads", "uploadId"})
 # Query parameters that are a request's options, not subresources.
 OPTIONS = frozenset({
@@ -342,6 +343,31 @@ class S3Gateway:
 
         await self._run(principal, work)
         return web.Response(status=200)
+
+    async def _put_bucket_lifecycle(self, request, bucket, key, query, signed, principal) -> web.Response:
+        rules = documents.parse_lifecycle(await self._small_body(request, signed, "PutBucketLifecycleConfiguration"))
+
+        def work() -> None:
+            self._objects.allow("set-lifecycle", bucket)
+            self._c.set_lifecycle(bucket, rules)
+
+        await self._run(principal, work)
+        return web.Response(status=200)
+
+    async def _get_bucket_lifecycle(self, request, bucket, key, query, signed, principal) -> web.Response:
+        await self._run(principal, self._allow_bucket, "info", bucket)
+        record = await self._run(principal, self._c.bucket, bucket)
+        if not record.lifecycle:
+            raise S3Error("NoSuchLifecycleConfiguration", f"bucket {bucket} has no lifecycle rules")
+        return _xml(documents.lifecycle(record.lifecycle))
+
+    async def _delete_bucket_lifecycle(self, request, bucket, key, query, signed, principal) -> web.Response:
+        def work() -> None:
+            self._objects.allow("set-lifecycle", bucket)
+            self._c.set_lifecycle(bucket, [])
+
+        await self._run(principal, work)
+        return web.Response(status=204)
 
     async def _list_object_versions(self, request, bucket, key, query, signed, principal) -> web.Response:
         prefix = query.get("prefix", "")
@@ -812,6 +838,8 @@ def _operation(method: str, bucket: str, key: str, query: dict[str, str], header
             ("GET", frozenset({"acl"})): "get_bucket_acl", ("PUT", frozenset({"acl"})): "put_bucket_acl",
             ("GET", frozenset({"versioning"})): "get_bucket_versioning", ("POST", frozenset({"delete"})): "delete_objects",
             ("PUT", frozenset({"versioning"})): "put_bucket_versioning",
+            ("PUT", frozenset({"lifecycle"})): "put_bucket_lifecycle", ("GET", frozenset({"lifecycle"})): "get_bucket_lifecycle",
+            ("DELETE", frozenset({"lifecycle"})): "delete_bucket_lifecycle",
             ("GET", frozenset({"versions"})): "list_object_versions",
             ("GET", frozenset({"uploads"})): "list_multipart_uploads",
         }

@@ -44,6 +44,7 @@ from nodectl.client import (
 )
 from nodectl.client import resumable
 from nodectl.errors import FailedPrecondition, InvalidArgument, NotFound, RingstoreError
+from ringstore.auth.keys import parse_duration
 
 
 def split_bucket_key(text: str, *, key_required: bool = True) -> tuple[str, str]:
@@ -157,6 +158,7 @@ def format_stat(stat: ObjectStat) -> list[str]:
         f"  policy      {info.policy or '-'}",
         f"  type        {info.content_type or '-'}",
         f"  created     {iso_utc(info.created_at_unix_ms)}",
+        *([f"  expires     {iso_utc(info.expires_at_unix_ms)}"] if info.expires_at_unix_ms else []),
         f"  metadata    {metadata}",
         *([f"  headers     {', '.join(f'{k}: {v}' for k, v in sorted(info.headers.items()))}"] if info.headers else []),
         f"  stored      {'inline in the manifest' if info.inline else f'{info.chunk_count} chunks'}",
@@ -302,10 +304,12 @@ def list_command(settings: _Settings, target: str | None, as_json: bool, page_si
 @click.option("--if-version", default="", metavar="ID",
               help="Store only if BUCKET/KEY's current version is ID (a version id, or the stamp `stat` shows).")
 @click.option("--if-absent", is_flag=True, help="Store only if BUCKET/KEY does not exist.")
+@click.option("--expires-in", default=None, metavar="DURATION",
+              help="Delete the object this long after it is stored, e.g. 12h, 7d (reads stop finding it then).")
 @click.pass_obj
 def put_command(settings: _Settings, local_path: str, target: str, replicas: int | None,
                 ec: str | None, content_type: str | None, resume: bool, if_match: str, if_version: str,
-                if_absent: bool) -> None:
+                if_absent: bool, expires_in: str | None) -> None:
     """Store LOCAL_PATH (- for stdin) as BUCKET/KEY.
 
     A KEY that is empty or ends in / gets LOCAL_PATH's file name appended. --replicas N or
@@ -336,6 +340,14 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
     if resume and total_bytes is None:
         raise InvalidArgument("--resume continues the put of a file, not of stdin")
     in_parts = resume or (total_bytes is not None and total_bytes > resumable.THRESHOLD_BYTES)
+    expires_in_s = 0.0
+    if expires_in is not None:
+        try:
+            expires_in_s = parse_duration(expires_in)
+        except ValueError as err:
+            raise InvalidArgument(f"--expires-in {expires_in!r}: {err}") from None
+        if in_parts:
+            raise InvalidArgument(f"--expires-in applies to puts sent whole, up to {resumable.THRESHOLD_BYTES} bytes")
     conditional = bool(if_match or if_version or if_absent)
     if conditional and in_parts:
         raise InvalidArgument(f"a conditional put sends the file whole, up to {resumable.THRESHOLD_BYTES} bytes; "
@@ -351,7 +363,7 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
             else:
                 info = client.put(bucket, key, data, replicas=replicas, ec=shares,
                                   content_type=content_type, progress=progress.update, if_match=if_match,
-                                  if_version=if_version, if_absent=if_absent)
+                                  if_version=if_version, if_absent=if_absent, expires_in_s=expires_in_s)
         except (RingstoreError, KeyboardInterrupt) as err:
             if in_parts and not isinstance(err, (InvalidArgument, FailedPrecondition)):
                 click.echo(f"the put stopped; the parts sent are kept: continue with `nodectl put --resume "

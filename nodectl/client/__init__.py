@@ -105,6 +105,8 @@ from nodectl.client.put_source import _file_frames, _PutSource, _seekable
 from nodectl.client.reader import ObjectReader
 from nodectl.client.repair import _RepairCalls
 from nodectl.client.share_links import _ShareLinkCalls, share_link_from_pb
+from nodectl.client.lifecycle import (LifecycleStatus, NodeLifecycleStatus, _LifecycleCalls, rule_from_flags,
+                                      rule_to_dict, rules_from_document)
 from nodectl.client.results import (
     LIVE_STATES,
     BucketAccess,
@@ -185,5 +187,5 @@ from nodectl.errors import (
 )
 
 
-class Client(_BucketCalls, _ObjectCalls, _ClusterCalls, _RepairCalls, _AdminCalls, _ShareLinkCalls):
+class Client(_BucketCalls, _ObjectCalls, _ClusterCalls, _RepairCalls, _AdminCalls, _ShareLinkCalls, _LifecycleCalls):
     """A connection to one Ringstore node. Thread-safe; close it (or use `with`) when done."""

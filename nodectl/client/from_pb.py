@@ -102,6 +102,7 @@ def object_info_from_pb(pb: object_pb2.ObjectInfo) -> ObjectInfo:
         is_latest=pb.is_latest,
         delete_marker=pb.delete_marker,
         written_by=pb.written_by,
+        expires_at_unix_ms=pb.expires_at_unix_ms,
     )
 
 

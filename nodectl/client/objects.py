@@ -82,7 +82,7 @@ class _ObjectCalls(_Connection):
             replicas: int | None = None, ec: str | tuple[int, int] | None = None,
             content_type: str = "", metadata: Mapping[str, str] | None = None,
             progress: Callable[[int], None] | None = None, if_match: str = "", if_version: str = "",
-            if_absent: bool = False) -> ObjectInfo:
+            if_absent: bool = False, expires_in_s: float = 0) -> ObjectInfo:
         """Store `data` (bytes, a binary file read from its current position, or a path).
 
         `replicas` or `ec` ("K+M" or (K, M)), at most one, override the bucket's default policy.
@@ -96,7 +96,8 @@ class _ObjectCalls(_Connection):
         `if_absent`) lands only if the key's current version is so, and no other write of the key
         ran meanwhile; else FailedPrecondition and nothing is stored. Of conditional puts racing for
         one key, exactly one wins. A retry after a lost answer may report FailedPrecondition for a
-        put that did land (the first attempt changed the key): `stat` tells.
+        put that did land (the first attempt changed the key): `stat` tells. `expires_in_s`: the
+        object is deleted that long after it is stored (reads stop finding it then).
         """
         validate_bucket(bucket)
         validate_key(key)
@@ -108,7 +109,8 @@ class _ObjectCalls(_Connection):
             raise InvalidArgument("a put takes one condition: if_match, if_version or if_absent")
         header = object_pb2.PutObjectHeader(
             bucket=bucket, key=key, content_type=content_type, metadata=metadata, policy=policy,
-            if_match=if_match, if_version=if_version, if_absent=if_absent)
+            if_match=if_match, if_version=if_version, if_absent=if_absent,
+            expires_in_ms=max(0, round(expires_in_s * 1000)))
         if source.size_bytes is not None:
             header.size_bytes = source.size_bytes
         small = source.size_bytes is not None and source.size_bytes <= frames.SMALL_PUT_BYTES_MAX

@@ -59,6 +59,8 @@ class ObjectInfo(_Dict):
     delete_marker: bool = False
     # The access key that wrote it ("" when the cluster runs without keys).
     written_by: str = ""
+    # When its own expiry deletes it (put --expires-in), Unix ms; 0: never.
+    expires_at_unix_ms: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -661,3 +661,45 @@ class SetQuotaResponse(_message.Message):
     QUOTA_FIELD_NUMBER: _ClassVar[int]
     quota: _common_pb2.Quota
     def __init__(self, quota: _Optional[_Union[_common_pb2.Quota, _Mapping]] = ...) -> None: ...
+
+class GetLifecycleStatusRequest(_message.Message):
+    __slots__ = ("this_node_only",)
+    THIS_NODE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    this_node_only: bool
+    def __init__(self, this_node_only: _Optional[bool] = ...) -> None: ...
+
+class NodeLifecycleStatus(_message.Message):
+    __slots__ = ("node_id", "objects_expired", "versions_removed", "markers_removed", "uploads_aborted", "objects_converted", "bytes_converted", "backlog", "buckets_owned", "passes_completed", "last_pass_finished_unix_ms", "errors")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    OBJECTS_EXPIRED_FIELD_NUMBER: _ClassVar[int]
+    VERSIONS_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    MARKERS_REMOVED_FIELD_NUMBER: _ClassVar[int]
+    UPLOADS_ABORTED_FIELD_NUMBER: _ClassVar[int]
+    OBJECTS_CONVERTED_FIELD_NUMBER: _ClassVar[int]
+    BYTES_CONVERTED_FIELD_NUMBER: _ClassVar[int]
+    BACKLOG_FIELD_NUMBER: _ClassVar[int]
+    BUCKETS_OWNED_FIELD_NUMBER: _ClassVar[int]
+    PASSES_COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    LAST_PASS_FINISHED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    objects_expired: int
+    versions_removed: int
+    markers_removed: int
+    uploads_aborted: int
+    objects_converted: int
+    bytes_converted: int
+    backlog: int
+    buckets_owned: int
+    passes_completed: int
+    last_pass_finished_unix_ms: int
+    errors: int
+    def __init__(self, node_id: _Optional[str] = ..., objects_expired: _Optional[int] = ..., versions_removed: _Optional[int] = ..., markers_removed: _Optional[int] = ..., uploads_aborted: _Optional[int] = ..., objects_converted: _Optional[int] = ..., bytes_converted: _Optional[int] = ..., backlog: _Optional[int] = ..., buckets_owned: _Optional[int] = ..., passes_completed: _Optional[int] = ..., last_pass_finished_unix_ms: _Optional[int] = ..., errors: _Optional[int] = ...) -> None: ...
+
+class GetLifecycleStatusResponse(_message.Message):
+    __slots__ = ("nodes", "unreachable")
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    UNREACHABLE_FIELD_NUMBER: _ClassVar[int]
+    nodes: _containers.RepeatedCompositeFieldContainer[NodeLifecycleStatus]
+    unreachable: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, nodes: _Optional[_Iterable[_Union[NodeLifecycleStatus, _Mapping]]] = ..., unreachable: _Optional[_Iterable[str]] = ...) -> None: ...

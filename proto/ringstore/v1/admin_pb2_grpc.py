@@ -74,6 +74,11 @@ class AdminServiceStub:
                 request_serializer=ringstore_dot_v1_dot_admin__pb2.GetScrubStatusRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_admin__pb2.GetScrubStatusResponse.FromString,
                 _registered_method=True)
+        self.GetLifecycleStatus = channel.unary_unary(
+                '/ringstore.v1.AdminService/GetLifecycleStatus',
+                request_serializer=ringstore_dot_v1_dot_admin__pb2.GetLifecycleStatusRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_admin__pb2.GetLifecycleStatusResponse.FromString,
+                _registered_method=True)
         self.GetNodeStatus = channel.unary_unary(
                 '/ringstore.v1.AdminService/GetNodeStatus',
                 request_serializer=ringstore_dot_v1_dot_admin__pb2.GetNodeStatusRequest.SerializeToString,
@@ -195,6 +200,14 @@ class AdminServiceServicer:
 
     def GetScrubStatus(self, request, context):
         """Scrub progress and findings, per node.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLifecycleStatus(self, request, context):
+        """What the lifecycle workers did (node/repair/lifecycle.py), per node; every ALIVE member unless
+        this_node_only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -334,6 +347,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.GetScrubStatus,
                     request_deserializer=ringstore_dot_v1_dot_admin__pb2.GetScrubStatusRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_admin__pb2.GetScrubStatusResponse.SerializeToString,
+            ),
+            'GetLifecycleStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLifecycleStatus,
+                    request_deserializer=ringstore_dot_v1_dot_admin__pb2.GetLifecycleStatusRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_admin__pb2.GetLifecycleStatusResponse.SerializeToString,
             ),
             'GetNodeStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.GetNodeStatus,
@@ -617,6 +635,33 @@ class AdminService:
             '/ringstore.v1.AdminService/GetScrubStatus',
             ringstore_dot_v1_dot_admin__pb2.GetScrubStatusRequest.SerializeToString,
             ringstore_dot_v1_dot_admin__pb2.GetScrubStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLifecycleStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.AdminService/GetLifecycleStatus',
+            ringstore_dot_v1_dot_admin__pb2.GetLifecycleStatusRequest.SerializeToString,
+            ringstore_dot_v1_dot_admin__pb2.GetLifecycleStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

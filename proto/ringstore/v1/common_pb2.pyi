@@ -141,7 +141,7 @@ class Manifest(_message.Message):
     def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., chunks: _Optional[_Iterable[_Union[ChunkRef, _Mapping]]] = ..., inline_data: _Optional[bytes] = ..., policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., expires_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ..., md5: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., part_count: _Optional[int] = ..., part_sizes_bytes: _Optional[_Iterable[int]] = ..., version_id: _Optional[bytes] = ..., erased: _Optional[bool] = ..., written_by: _Optional[str] = ...) -> None: ...
 
 class BucketRecord(_message.Message):
-    __slots__ = ("format_version", "tenant", "name", "default_policy", "version", "tombstone", "created_at_unix_ms", "ballot", "request_id", "recent_request_ids", "owner", "versioning")
+    __slots__ = ("format_version", "tenant", "name", "default_policy", "version", "tombstone", "created_at_unix_ms", "ballot", "request_id", "recent_request_ids", "owner", "versioning", "lifecycle")
     FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -154,6 +154,7 @@ class BucketRecord(_message.Message):
     RECENT_REQUEST_IDS_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     VERSIONING_FIELD_NUMBER: _ClassVar[int]
+    LIFECYCLE_FIELD_NUMBER: _ClassVar[int]
     format_version: int
     tenant: str
     name: str
@@ -166,7 +167,34 @@ class BucketRecord(_message.Message):
     recent_request_ids: _containers.RepeatedScalarFieldContainer[str]
     owner: str
     versioning: Versioning
-    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., name: _Optional[str] = ..., default_policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., ballot: _Optional[_Union[Ballot, _Mapping]] = ..., request_id: _Optional[str] = ..., recent_request_ids: _Optional[_Iterable[str]] = ..., owner: _Optional[str] = ..., versioning: _Optional[_Union[Versioning, str]] = ...) -> None: ...
+    lifecycle: _containers.RepeatedCompositeFieldContainer[LifecycleRule]
+    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., name: _Optional[str] = ..., default_policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., ballot: _Optional[_Union[Ballot, _Mapping]] = ..., request_id: _Optional[str] = ..., recent_request_ids: _Optional[_Iterable[str]] = ..., owner: _Optional[str] = ..., versioning: _Optional[_Union[Versioning, str]] = ..., lifecycle: _Optional[_Iterable[_Union[LifecycleRule, _Mapping]]] = ...) -> None: ...
+
+class LifecycleRule(_message.Message):
+    __slots__ = ("id", "enabled", "prefix", "expiration_days", "expiration_date_unix_ms", "noncurrent_days", "noncurrent_newer_kept", "abort_uploads_days", "transition_days", "transition_policy", "expired_delete_markers")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    EXPIRATION_DAYS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRATION_DATE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    NONCURRENT_DAYS_FIELD_NUMBER: _ClassVar[int]
+    NONCURRENT_NEWER_KEPT_FIELD_NUMBER: _ClassVar[int]
+    ABORT_UPLOADS_DAYS_FIELD_NUMBER: _ClassVar[int]
+    TRANSITION_DAYS_FIELD_NUMBER: _ClassVar[int]
+    TRANSITION_POLICY_FIELD_NUMBER: _ClassVar[int]
+    EXPIRED_DELETE_MARKERS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    enabled: bool
+    prefix: str
+    expiration_days: int
+    expiration_date_unix_ms: int
+    noncurrent_days: int
+    noncurrent_newer_kept: int
+    abort_uploads_days: int
+    transition_days: int
+    transition_policy: RedundancyPolicy
+    expired_delete_markers: bool
+    def __init__(self, id: _Optional[str] = ..., enabled: _Optional[bool] = ..., prefix: _Optional[str] = ..., expiration_days: _Optional[int] = ..., expiration_date_unix_ms: _Optional[int] = ..., noncurrent_days: _Optional[int] = ..., noncurrent_newer_kept: _Optional[int] = ..., abort_uploads_days: _Optional[int] = ..., transition_days: _Optional[int] = ..., transition_policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., expired_delete_markers: _Optional[bool] = ...) -> None: ...
 
 class Ballot(_message.Message):
     __slots__ = ("counter", "node_id")

@@ -164,6 +164,11 @@ class ObjectServiceStub:
                 request_serializer=ringstore_dot_v1_dot_object__pb2.RollbackObjectRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_object__pb2.PutObjectResponse.FromString,
                 _registered_method=True)
+        self.SetBucketLifecycle = channel.unary_unary(
+                '/ringstore.v1.ObjectService/SetBucketLifecycle',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.SetBucketLifecycleRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.SetBucketLifecycleResponse.FromString,
+                _registered_method=True)
 
 
 class ObjectServiceServicer:
@@ -362,6 +367,13 @@ class ObjectServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetBucketLifecycle(self, request, context):
+        """Replace a bucket's lifecycle rules (none: the bucket has none); the bucket's owner or the operator.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ObjectServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -494,6 +506,11 @@ def add_ObjectServiceServicer_to_server(servicer, server):
                     servicer.RollbackObject,
                     request_deserializer=ringstore_dot_v1_dot_object__pb2.RollbackObjectRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_object__pb2.PutObjectResponse.SerializeToString,
+            ),
+            'SetBucketLifecycle': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetBucketLifecycle,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.SetBucketLifecycleRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.SetBucketLifecycleResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1198,6 +1215,33 @@ class ObjectService:
             '/ringstore.v1.ObjectService/RollbackObject',
             ringstore_dot_v1_dot_object__pb2.RollbackObjectRequest.SerializeToString,
             ringstore_dot_v1_dot_object__pb2.PutObjectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetBucketLifecycle(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/SetBucketLifecycle',
+            ringstore_dot_v1_dot_object__pb2.SetBucketLifecycleRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.SetBucketLifecycleResponse.FromString,
             options,
             channel_credentials,
             insecure,

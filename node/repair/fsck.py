@@ -111,9 +111,41 @@ def fsck(coordinator: Coordinator, view: ClusterView, replicas: Replicas, pool: 
             audited_bytes += sum(manifest.size_bytes for manifest in page)
             if not token:
                 break
+        if record.versioning != common_pb2.VERSIONING_UNSPECIFIED:
+            yield from _check_noncurrent(coordinator, view, replicas, pool, record.name, summary,
+                                         deep_bandwidth_bytes_per_s)
         for finding in _check_usage(coordinator, record.name, audited_objects, audited_bytes, summary):
             yield admin_pb2.FsckResponse(usage_finding=finding)
     yield admin_pb2.FsckResponse(summary=summary)
+
+
+def _check_noncurrent(coordinator: Coordinator, view: ClusterView, replicas: Replicas, pool: cf.Executor,
+                      bucket: str, summary: admin_pb2.FsckSummary, deep_bandwidth_bytes_per_s: int | None
+                      ) -> Iterator[admin_pb2.FsckResponse]:
+    """The chunks of every version kept behind a current one (node/store/versions.py): they are
+    repaired and scrubbed like current ones, and audited here like them."""
+    token = ""
+    while True:
+        page, token = coordinator.list_versions(bucket, "", FSCK_PAGE_SIZE, token)
+        kept = [manifest for manifest, latest in page if not latest and not manifest.tombstone]
+        items = [(manifest, ref) for manifest in kept for ref in manifest.chunks]
+        findings = _check_chunks(coordinator, view, replicas, pool, items, deep_bandwidth_bytes_per_s)
+        for manifest in kept:
+            summary.noncurrent_versions_checked += 1
+            for _ in manifest.chunks:
+                summary.chunks_checked += 1
+                finding = next(findings)
+                if finding is None or finding == "misplaced":
+                    summary.chunks_full += 1
+                    summary.chunks_misplaced += finding == "misplaced"
+                elif finding.unreadable:
+                    summary.chunks_unreadable += 1
+                    yield admin_pb2.FsckResponse(finding=finding)
+                else:
+                    summary.chunks_degraded += 1
+                    yield admin_pb2.FsckResponse(finding=finding)
+        if not token:
+            return
 
 
 def _check_usage(coordinator: Coordinator, bucket: str, objects: int, logical_bytes: int,

@@ -60,7 +60,9 @@ def format_fsck_summary(summary: FsckSummary) -> str:
     how many metadata replicas are missing or corrupt (only when some are)."""
     line = (f"fsck: {_count(summary.buckets_checked, 'bucket')}, "
             f"{_count(summary.objects_checked, 'object')}, "
-            f"{_count(summary.chunks_checked, 'chunk')}: {summary.chunks_full} full, "
+            + (f"{_count(summary.noncurrent_versions_checked, 'older version')}, "
+               if summary.noncurrent_versions_checked else "")
+            + f"{_count(summary.chunks_checked, 'chunk')}: {summary.chunks_full} full, "
             f"{summary.chunks_degraded} degraded, {summary.chunks_unreadable} unreadable "
             f"({summary.chunks_misplaced} misplaced)")
     if summary.metadata_replicas_missing or summary.metadata_replicas_corrupt:

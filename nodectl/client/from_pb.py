@@ -299,7 +299,8 @@ def fsck_summary_from_pb(pb: admin_pb2.FsckSummary) -> FsckSummary:
         metadata_replicas_missing=pb.metadata_replicas_missing,
         metadata_replicas_corrupt=pb.metadata_replicas_corrupt,
         usage_counters_checked=pb.usage_counters_checked,
-        usage_counters_disagreeing=pb.usage_counters_disagreeing)
+        usage_counters_disagreeing=pb.usage_counters_disagreeing,
+        noncurrent_versions_checked=pb.noncurrent_versions_checked)
 
 
 def scrub_status_from_pb(pb: admin_pb2.GetScrubStatusResponse) -> ScrubStatus:

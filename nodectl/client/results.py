@@ -523,6 +523,8 @@ class FsckSummary(_Dict):
     # those that disagreed.
     usage_counters_checked: int = 0
     usage_counters_disagreeing: int = 0
+    # Versions behind current ones whose chunks were audited too (versioned buckets).
+    noncurrent_versions_checked: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

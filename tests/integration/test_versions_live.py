@@ -17,7 +17,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from cluster_checks import raw_channel
+from cluster_checks import fsck, raw_channel
 from nodectl.cli import main
 from ringstore.v1 import admin_pb2, admin_pb2_grpc
 from nodectl.client import Client
@@ -81,6 +81,9 @@ def test_versions_rollback_and_permanent_delete_through_every_node(cluster_facto
         assert [v.delete_marker for v in client.versions("docs", "report")] == [True, False, False, False]
         usage = client.bucket_info("docs").usage
         assert (usage.objects, usage.noncurrent_versions, usage.noncurrent_bytes) == (0, 3, 3 * SIZE)
+    # fsck audits the kept versions' chunks too (one chunk each).
+    summary, findings = fsck(cluster.any_address())
+    assert (summary.noncurrent_versions_checked, summary.chunks_checked, summary.chunks_full) == (3, 3, 3), findings
 
     # GC passes past the grace must leave every kept version's chunks in place: read each through
     # every node.

@@ -259,7 +259,7 @@ class FsckProgress(_message.Message):
     def __init__(self, objects_checked: _Optional[int] = ..., chunks_checked: _Optional[int] = ..., bytes_checked: _Optional[int] = ...) -> None: ...
 
 class FsckSummary(_message.Message):
-    __slots__ = ("buckets_checked", "objects_checked", "chunks_checked", "chunks_full", "chunks_degraded", "chunks_unreadable", "chunks_misplaced", "bytes_checked", "metadata_replicas_missing", "metadata_replicas_corrupt", "usage_counters_disagreeing", "usage_counters_checked")
+    __slots__ = ("buckets_checked", "objects_checked", "chunks_checked", "chunks_full", "chunks_degraded", "chunks_unreadable", "chunks_misplaced", "bytes_checked", "metadata_replicas_missing", "metadata_replicas_corrupt", "usage_counters_disagreeing", "usage_counters_checked", "noncurrent_versions_checked")
     BUCKETS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     OBJECTS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_CHECKED_FIELD_NUMBER: _ClassVar[int]
@@ -272,6 +272,7 @@ class FsckSummary(_message.Message):
     METADATA_REPLICAS_CORRUPT_FIELD_NUMBER: _ClassVar[int]
     USAGE_COUNTERS_DISAGREEING_FIELD_NUMBER: _ClassVar[int]
     USAGE_COUNTERS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    NONCURRENT_VERSIONS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     buckets_checked: int
     objects_checked: int
     chunks_checked: int
@@ -284,7 +285,8 @@ class FsckSummary(_message.Message):
     metadata_replicas_corrupt: int
     usage_counters_disagreeing: int
     usage_counters_checked: int
-    def __init__(self, buckets_checked: _Optional[int] = ..., objects_checked: _Optional[int] = ..., chunks_checked: _Optional[int] = ..., chunks_full: _Optional[int] = ..., chunks_degraded: _Optional[int] = ..., chunks_unreadable: _Optional[int] = ..., chunks_misplaced: _Optional[int] = ..., bytes_checked: _Optional[int] = ..., metadata_replicas_missing: _Optional[int] = ..., metadata_replicas_corrupt: _Optional[int] = ..., usage_counters_disagreeing: _Optional[int] = ..., usage_counters_checked: _Optional[int] = ...) -> None: ...
+    noncurrent_versions_checked: int
+    def __init__(self, buckets_checked: _Optional[int] = ..., objects_checked: _Optional[int] = ..., chunks_checked: _Optional[int] = ..., chunks_full: _Optional[int] = ..., chunks_degraded: _Optional[int] = ..., chunks_unreadable: _Optional[int] = ..., chunks_misplaced: _Optional[int] = ..., bytes_checked: _Optional[int] = ..., metadata_replicas_missing: _Optional[int] = ..., metadata_replicas_corrupt: _Optional[int] = ..., usage_counters_disagreeing: _Optional[int] = ..., usage_counters_checked: _Optional[int] = ..., noncurrent_versions_checked: _Optional[int] = ...) -> None: ...
 
 class FsckMetadataFinding(_message.Message):
     __slots__ = ("bucket", "key", "node_id", "corrupt", "detail")

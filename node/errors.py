@@ -41,6 +41,10 @@ class AlreadyExists(RingstoreError):
     """Creating something that is already there (a bucket)."""
 
 
+class InvalidTag(InvalidArgument):
+    """Too many tags, or a tag key or value too long or malformed (S3: InvalidTag)."""
+
+
 class InvalidPart(InvalidArgument):
     """A completion names a part that was not uploaded, or with another ETag (S3: InvalidPart)."""
 

@@ -52,6 +52,7 @@ def object_info(m: common_pb2.Manifest, *, is_latest: bool = True) -> object_pb2
                                  version_id=show_version_id(m.version_id), is_latest=is_latest,
                                  delete_marker=m.tombstone, written_by=m.written_by,
                                  expires_at_unix_ms=m.expires_at_unix_ms)
+    info.tags.update(dict(m.tagging.tags))
     info.metadata.update(dict(m.metadata))
     info.headers.update(dict(m.headers))
     return info
@@ -346,7 +347,8 @@ class ObjectServicer:
         return location
 
     def copy(self, source_bucket: str, source_key: str, header: object_pb2.PutObjectHeader, *, replace: bool,
-             check: Callable[[common_pb2.Manifest], None], source_version: str = "") -> common_pb2.Manifest:
+             check: Callable[[common_pb2.Manifest], None], source_version: str = "",
+             replace_tags: bool | None = None) -> common_pb2.Manifest:
         """A server-side copy (the S3 gateway's CopyObject), in-process with the caller set: the
         caller must read the source and write the target; `check(source)` raises to refuse it
         (the copy's conditions); quotas apply to the target as to a put of the same size.
@@ -363,7 +365,7 @@ class ObjectServicer:
             source = self._c.current_manifest(source_bucket, source_key)
         check(source)
         with self._quota_hold(header.bucket, header.key, source.size_bytes):
-            return self._c.copy_object(source, header, replace=replace)
+            return self._c.copy_object(source, header, replace=replace, replace_tags=replace_tags)
 
     @contextlib.contextmanager
     def _quota_hold(self, bucket: str, key: str, size_bytes: int) -> Iterator[None]:
@@ -567,6 +569,17 @@ class ObjectServicer:
         return object_pb2.SetBucketVersioningResponse(bucket=self._c.set_versioning(request.bucket, request.versioning))
 
     @unary
+    def SetObjectTags(self, request: object_pb2.SetObjectTagsRequest, context):
+        self.allow("put", request.bucket, request.key)
+        manifest = self._c.set_object_tags(request.bucket, request.key, request.version_id, dict(request.tags))
+        return object_pb2.PutObjectResponse(object=object_info(manifest))
+
+    @unary
+    def SetBucketTags(self, request: object_pb2.SetBucketTagsRequest, context):
+        self.allow("set-bucket-tags", request.bucket)
+        return object_pb2.SetBucketTagsResponse(bucket=self._c.set_bucket_tags(request.bucket, dict(request.tags)))
+
+    @unary
     def SetBucketLifecycle(self, request: object_pb2.SetBucketLifecycleRequest, context):
         self.allow("set-lifecycle", request.bucket)
         return object_pb2.SetBucketLifecycleResponse(bucket=self._c.set_lifecycle(request.bucket, list(request.rules)))
@@ -608,6 +621,8 @@ class ObjectServicer:
             "ListObjectVersions": uu(self.ListObjectVersions, o.ListObjectVersionsRequest),
             "RollbackObject": uu(self.RollbackObject, o.RollbackObjectRequest),
             "SetBucketLifecycle": uu(self.SetBucketLifecycle, o.SetBucketLifecycleRequest),
+            "SetObjectTags": uu(self.SetObjectTags, o.SetObjectTagsRequest),
+            "SetBucketTags": uu(self.SetBucketTags, o.SetBucketTagsRequest),
             "CreateUpload": uu(self.CreateUpload, o.CreateUploadRequest),
             "ListUploadParts": uu(self.ListUploadParts, o.ListUploadPartsRequest),
             "CompleteUpload": uu(self.CompleteUpload, o.CompleteUploadRequest),

@@ -51,7 +51,7 @@ from node.objects.settle import RingSettlement
 from node.ring import Ring, bucket_directory_position, chunk_position, metadata_position
 from node.store import BUCKET_RECORD_FORMAT_VERSION, ShareKey, bucket_order_key
 from node.store.errors import InvalidArgument as StoreInvalidArgument
-from node.store.versions import newest_first, parse_version_id, show_version_id, version_id_of
+from node.store.versions import merged, newest_first, order_key, parse_version_id, show_version_id, version_id_of
 from ringstore.v1 import common_pb2, object_pb2, peer_pb2
 
 log = logging.getLogger("ringstore.objects")
@@ -102,13 +102,9 @@ def describe_policy(policy: common_pb2.RedundancyPolicy) -> str:
 
 
 def newer(candidate, current):
-    """The newer of two manifest versions; None counts as oldest. (Bucket records order by
-    `bucket_order_key`: ballot first.)"""
-    if candidate is None:
-        return current
-    if current is None or stamp_key(candidate.version) > stamp_key(current.version):
-        return candidate
-    return current
+    """The newer of two manifests; None counts as oldest. Two of one version (a conversion's
+    rewrite, a tag change) merge as a home would keep them (node/store/versions.py `merged`)."""
+    return merged(candidate, current)
 
 
 def replication(replicas: int) -> common_pb2.RedundancyPolicy:
@@ -599,6 +595,7 @@ class Coordinator:
         False keeps even a small object in chunks (a part's chunks become the object's)."""
         bucket = self.bucket(header.bucket)
         self.validate_put(header.key, header.content_type, dict(header.metadata), dict(header.headers))
+        validate.tags(dict(header.tags))
         policy = self._checked_policy(header.policy if header.HasField("policy") else None,
                                       default=bucket.default_policy, check_live=True)
         declared = header.size_bytes if header.HasField("size_bytes") else None
@@ -633,6 +630,9 @@ class Coordinator:
             manifest.bucket, manifest.key = record_at
         else:
             self.assign_version(bucket, manifest)
+            if header.tags:
+                manifest.tagging.tags.update(dict(header.tags))
+                manifest.tagging.changed.CopyFrom(manifest.version)
         first = next(chunks_iter, b"")
         if allow_inline and len(first) <= self._config.inline_max_bytes and received == len(first):
             rest = next(chunks_iter, None)
@@ -801,15 +801,55 @@ class Coordinator:
                                          "to unversioned")
         validate.bucket_name(name)
 
+        def change(current: common_pb2.BucketRecord) -> common_pb2.BucketRecord:
+            current.versioning = state
+            return current
+
+        return self._change_bucket(name, change, lambda current: current.versioning == state)
+
+    def set_object_tags(self, bucket: str, key: str, version: str, tags: dict[str, str]) -> common_pb2.Manifest:
+        """Replace the tags of the key's current version (or of `version`): its manifest is written
+        again with the same stamp and the tags stamped now, so the homes keep the newer tags of the
+        version and nothing else about it changes (node/store/versions.py `merged`); a put made
+        meanwhile stays newer. No tags removes them."""
+        validate.tags(tags)
+        manifest = self.version_manifest(bucket, key, version) if version else self.current_manifest(bucket, key)
+        if manifest.tombstone:
+            raise errors.VersionIsDeleteMarker(f"version {version} of {bucket}/{key} is a delete marker; it has "
+                                               "no tags")
+        tagged = common_pb2.Manifest()
+        tagged.CopyFrom(manifest)
+        tagged.tagging.Clear()
+        tagged.tagging.tags.update(tags)
+        tagged.tagging.changed.CopyFrom(self._hlc.now())
+        self._write_manifest(tagged)
+        return tagged
+
+    def set_bucket_tags(self, name: str, tags: dict[str, str]) -> common_pb2.BucketRecord:
+        """Replace the bucket's own tags through the bucket register."""
+        validate.bucket_name(name)
+        validate.tags(tags, most=validate.BUCKET_TAGS_MAX, what="a bucket")
+
+        def change(current: common_pb2.BucketRecord) -> common_pb2.BucketRecord:
+            current.tags.clear()
+            current.tags.update(tags)
+            return current
+
+        return self._change_bucket(name, change, lambda current: dict(current.tags) == tags)
+
+    def _change_bucket(self, name: str, edit: Callable[[common_pb2.BucketRecord], common_pb2.BucketRecord],
+                       unchanged: Callable[[common_pb2.BucketRecord], bool]) -> common_pb2.BucketRecord:
+        """A change of a live bucket's record through the register (`edit` gets a copy to change);
+        every other live node drops its cached record before this returns."""
         def change(current: common_pb2.BucketRecord | None) -> common_pb2.BucketRecord | None:
             if current is None or current.tombstone:
                 raise errors.NoSuchBucket(f"bucket {name!r} does not exist; `nodectl ls` lists the buckets")
-            if current.versioning == state:
+            if unchanged(current):
                 return current
             self._hlc.observe(current.version)
             record = common_pb2.BucketRecord()
             record.CopyFrom(current)
-            record.versioning = state
+            record = edit(record)
             record.version.CopyFrom(self._hlc.now())
             record.request_id = uuid.uuid4().hex
             del record.recent_request_ids[:]
@@ -831,30 +871,15 @@ class Coordinator:
         validate.bucket_name(name)
         check_rules(rules, lambda policy: self._checked_policy(policy, default=policy, check_live=False),
                     self._config.key_length_bytes_max)
+        for rule in rules:
+            validate.tags(dict(rule.tags))
 
-        def change(current: common_pb2.BucketRecord | None) -> common_pb2.BucketRecord | None:
-            if current is None or current.tombstone:
-                raise errors.NoSuchBucket(f"bucket {name!r} does not exist; `nodectl ls` lists the buckets")
-            if list(current.lifecycle) == list(rules):
-                return current
-            self._hlc.observe(current.version)
-            record = common_pb2.BucketRecord()
-            record.CopyFrom(current)
-            del record.lifecycle[:]
-            record.lifecycle.extend(rules)
-            record.version.CopyFrom(self._hlc.now())
-            record.request_id = uuid.uuid4().hex
-            del record.recent_request_ids[:]
-            record.recent_request_ids.extend(_recent(current, record.request_id))
-            return record
+        def change(current: common_pb2.BucketRecord) -> common_pb2.BucketRecord:
+            del current.lifecycle[:]
+            current.lifecycle.extend(rules)
+            return current
 
-        try:
-            record = self._register.change(self.tenant, name, change)
-        finally:
-            self.forget_bucket(self.tenant, name)
-        self._tell_others_to_forget(name)
-        assert record is not None
-        return record
+        return self._change_bucket(name, change, lambda current: list(current.lifecycle) == list(rules))
 
     def expire_object(self, record: common_pb2.BucketRecord, judged: common_pb2.Manifest) -> bool:
         """Delete the key's current version if it is still `judged` (the lifecycle worker's expiry);
@@ -1002,7 +1027,7 @@ class Coordinator:
         return took
 
     def copy_object(self, source: common_pb2.Manifest, header: object_pb2.PutObjectHeader, *,
-                    replace: bool) -> common_pb2.Manifest:
+                    replace: bool, replace_tags: bool | None = None) -> common_pb2.Manifest:
         """A new version of header's bucket/key with `source`'s bytes (S3 CopyObject). Under the same
         policy the copy shares the source's chunks (`reference_chunks`: no byte moves); under
         another, each chunk is read (verified) and stored under the new one. `replace`: the
@@ -1014,6 +1039,11 @@ class Coordinator:
                                      default=record.default_policy)
         manifest = self.new_manifest(header.bucket, header.key, content_type=attributes.content_type, policy=policy)
         self.assign_version(record, manifest)
+        tags = dict(header.tags) if (replace if replace_tags is None else replace_tags) else dict(source.tagging.tags)
+        validate.tags(tags)
+        if tags:
+            manifest.tagging.tags.update(tags)
+            manifest.tagging.changed.CopyFrom(manifest.version)
         manifest.metadata.update(dict(attributes.metadata))
         manifest.headers.update(dict(attributes.headers))
         manifest.size_bytes, manifest.blake3, manifest.md5 = source.size_bytes, source.blake3, source.md5
@@ -1103,7 +1133,7 @@ class Coordinator:
             answers = self._read_all(position, read, what=f"reading the manifest of {bucket}/{key}",
                                      on_answer=on_answer)
             self._count_read("all")
-        stamps = {None if m is None else stamp_key(m.version) for _, m in answers}
+        stamps = {None if m is None else order_key(m) for _, m in answers}
         if len(stamps) == 1:
             newest = answers[0][1]
             if newest is not None:
@@ -1140,7 +1170,7 @@ class Coordinator:
             for manifest in held.values():
                 best = newer(manifest, best)
             self._hlc.observe(best.version)
-            self._read_repair([n for n, m in held.items() if m is None or stamp_key(m.version) < stamp_key(best.version)],
+            self._read_repair([n for n, m in held.items() if m is None or order_key(m) < order_key(best)],
                               best)
             if not best.erased:
                 return best
@@ -1160,7 +1190,7 @@ class Coordinator:
             newest = newer(manifest, newest)
         if newest is not None:
             self._hlc.observe(newest.version)
-            stale = [node for node, m in answers if m is None or stamp_key(m.version) < stamp_key(newest.version)]
+            stale = [node for node, m in answers if m is None or order_key(m) < order_key(newest)]
             self._read_repair(stale, newest)
         return newest
 
@@ -1362,7 +1392,7 @@ class Coordinator:
                 if len(out) == page_size:
                     return out, out[-1].key
                 current: common_pb2.Manifest | None = newest[k]
-                if len({stamp_key(m.version) for m in held[k].values()}) > 1 or len(held[k]) < len(answers):
+                if len({order_key(m) for m in held[k].values()}) > 1 or len(held[k]) < len(answers):
                     # The homes disagree (one is behind, or missed a permanent delete): settle it.
                     current = self._settle_current(bucket, k, [(node, held[k].get(node)) for node, _ in answers])
                 if current is not None and not current.tombstone and not ttl_expired(current, now_ms):

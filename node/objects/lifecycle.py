@@ -17,8 +17,8 @@ An object put with `--expires-in` carries its own moment (Manifest.expires_at_un
 finding it then, and the lifecycle worker deletes it like an expired one.
 
 `due` is the pure decision for one key, from the manifests its home holds (node/repair/lifecycle.py
-acts on it, each action re-checked against the key's homes by quorum first). Tag filters wait for
-object tags: a rule naming tags is refused rather than silently matching nothing.
+acts on it, each action re-checked against the key's homes by quorum first). A rule may also name
+tags: it then covers only versions carrying every one of them.
 """
 
 from __future__ import annotations
@@ -76,8 +76,11 @@ def check_rules(rules: Sequence[common_pb2.LifecycleRule], check_policy: Callabl
                 raise errors.InvalidArgument(f"{name}: its transition policy cannot be held: {err}") from None
 
 
-def _applies(rule: common_pb2.LifecycleRule, key: str) -> bool:
-    return rule.enabled and key.startswith(rule.prefix)
+def _applies(rule: common_pb2.LifecycleRule, version: common_pb2.Manifest) -> bool:
+    """Whether the rule covers the version: enabled, its key under the prefix, every tag it names."""
+    tags = version.tagging.tags
+    return rule.enabled and version.key.startswith(rule.prefix) and all(
+        tags.get(name) == value for name, value in rule.tags.items())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,33 +104,33 @@ def due(rules: Sequence[common_pb2.LifecycleRule], versions: Sequence[common_pb2
     is the current version, possibly a delete marker)."""
     if not versions:
         return []
-    current, key = versions[0], versions[0].key
+    current = versions[0]
     actions: list[Action] = []
     if not current.tombstone:
         if ttl_expired(current, now_ms):
             actions.append(Action(EXPIRE, current, "ttl"))
         for rule in rules:
-            if actions or not _applies(rule, key):
+            if actions or not _applies(rule, current):
                 continue
             age_ms = now_ms - current.created_at_unix_ms
             if (rule.expiration_days and age_ms >= rule.expiration_days * day_ms) or (
                     rule.expiration_date_unix_ms and now_ms >= rule.expiration_date_unix_ms):
                 actions.append(Action(EXPIRE, current, rule.id))
         for rule in rules:
-            if actions or not _applies(rule, key) or not rule.transition_days or current.inline:
+            if actions or not _applies(rule, current) or not rule.transition_days or current.inline:
                 continue
             if current.policy != rule.transition_policy and \
                     now_ms - current.created_at_unix_ms >= rule.transition_days * day_ms:
                 actions.append(Action(TRANSITION, current, rule.id, rule.transition_policy))
     elif len(versions) == 1 and current.version_id:
         for rule in rules:
-            if _applies(rule, key) and rule.expired_delete_markers:
+            if _applies(rule, current) and rule.expired_delete_markers:
                 actions.append(Action(REMOVE_MARKER, current, rule.id))
                 break
     for index, version in enumerate(versions[1:]):
         replaced_at_ms = versions[index].created_at_unix_ms  # the version right before it in the list
         for rule in rules:
-            if not _applies(rule, key) or not rule.noncurrent_days or index < rule.noncurrent_newer_kept:
+            if not _applies(rule, version) or not rule.noncurrent_days or index < rule.noncurrent_newer_kept:
                 continue
             if now_ms - replaced_at_ms >= rule.noncurrent_days * day_ms:
                 actions.append(Action(REMOVE_VERSION, version, rule.id))

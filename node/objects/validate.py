@@ -141,6 +141,27 @@ def metadata(entries: dict[str, str]) -> None:
             f"metadata is {size} bytes in all; the limit is {METADATA_BYTES_MAX}")
 
 
+# S3's limits on tags: an object takes 10, a bucket 50; keys 1..128 characters, values 0..256.
+OBJECT_TAGS_MAX = 10
+BUCKET_TAGS_MAX = 50
+TAG_KEY_CHARS_MAX = 128
+TAG_VALUE_CHARS_MAX = 256
+
+
+def tags(entries: dict[str, str], *, most: int = OBJECT_TAGS_MAX, what: str = "an object") -> None:
+    """InvalidTag unless `entries` are tags S3 would take."""
+    if len(entries) > most:
+        raise errors.InvalidTag(f"{len(entries)} tags; {what} takes at most {most}")
+    for key, value in entries.items():
+        if not 1 <= len(key) <= TAG_KEY_CHARS_MAX:
+            raise errors.InvalidTag(f"tag key {_quoted(key)} is {len(key)} characters; give 1 to {TAG_KEY_CHARS_MAX}")
+        if len(value) > TAG_VALUE_CHARS_MAX:
+            raise errors.InvalidTag(f"the value of tag {_quoted(key)} is {len(value)} characters; the limit is "
+                                    f"{TAG_VALUE_CHARS_MAX}")
+        if _CONTROL_RE.search(key) or _CONTROL_RE.search(value):
+            raise errors.InvalidTag(f"tag {_quoted(key)} contains a control character")
+
+
 def http_headers(entries: dict[str, str]) -> None:
     for name, value in entries.items():
         if name not in HTTP_HEADER_NAMES:

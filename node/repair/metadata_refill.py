@@ -35,7 +35,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from node.objects.coordinator import DEFAULT_TENANT, newer
+from node.objects.coordinator import DEFAULT_TENANT
+from node.store import bucket_order_key
 from node.objects.replicas import ClusterView, HolderError, Replicas
 from node.ring import bucket_directory_position, chunk_position, metadata_position
 from node.store import NodeStore, ShareKey
@@ -77,7 +78,9 @@ class MetadataRefill:
                 continue
             newest: dict[str, common_pb2.BucketRecord] = {}
             for record in records:
-                newest[record.name] = newer(record, newest.get(record.name))
+                held = newest.get(record.name)
+                if held is None or bucket_order_key(record) > bucket_order_key(held):
+                    newest[record.name] = record
             if me in homes:
                 for record in newest.values():
                     self._store.put_bucket(record)

@@ -370,6 +370,50 @@ def copy_part_result(etag_quoted: str, modified_ms: int) -> bytes:
     return render(result)
 
 
+# -- tags ---------------------------------------------------------------------------------------------
+
+
+def tagging(tags: dict[str, str]) -> bytes:
+    """GetObjectTagging / GetBucketTagging."""
+    result = root("Tagging")
+    tag_set = _element(result, "TagSet")
+    for name, value in sorted(tags.items()):
+        tag = _element(tag_set, "Tag")
+        _element(tag, "Key", name)
+        _element(tag, "Value", value)
+    return render(result)
+
+
+def parse_tagging(body: bytes) -> dict[str, str]:
+    """The tags of a PutObjectTagging / PutBucketTagging body."""
+    document = parse(body, "PutObjectTagging")
+    if local(document.tag) != "Tagging":
+        raise S3Error("MalformedXML", "a tagging body is a <Tagging><TagSet><Tag>... document")
+    tags: dict[str, str] = {}
+    for tag_set in children(document, "TagSet"):
+        for tag in children(tag_set, "Tag"):
+            name = text_of(tag, "Key")
+            if name in tags:
+                raise S3Error("InvalidTag", f"tag key {name[:60]!r} is given twice")
+            tags[name] = text_of(tag, "Value")
+    return tags
+
+
+def parse_tagging_header(text: str) -> dict[str, str]:
+    """The tags of an x-amz-tagging header (a URL-encoded query string)."""
+    tags: dict[str, str] = {}
+    for name, value in urllib.parse.parse_qsl(text, keep_blank_values=True):
+        if name in tags:
+            raise S3Error("InvalidTag", f"tag key {name[:60]!r} is given twice")
+        tags[name] = value
+    return tags
+
+
+def _tag_filters(parent: ET.Element, rule: common_pb2.LifecycleRule, where: str) -> None:
+    for tag in children(parent, "Tag"):
+        rule.tags[text_of(tag, "Key")] = text_of(tag, "Value")
+
+
 # -- lifecycle ----------------------------------------------------------------------------------------
 
 _LIFECYCLE_RULE_ELEMENTS = {"ID", "Status", "Filter", "Prefix", "Expiration", "NoncurrentVersionExpiration",
@@ -422,11 +466,15 @@ def parse_lifecycle(body: bytes) -> list[common_pb2.LifecycleRule]:
                                         enabled=status == "Enabled", prefix=text_of(element, "Prefix"))
         for filtered in children(element, "Filter"):
             _only(filtered, {"Prefix", "Tag", "And", "ObjectSizeGreaterThan", "ObjectSizeLessThan"}, f"{where} Filter")
-            if children(filtered, "Tag") or children(filtered, "And") or children(filtered, "ObjectSizeGreaterThan") \
-                    or children(filtered, "ObjectSizeLessThan"):
-                raise S3Error("NotImplemented", f"{where}: lifecycle filters by tag or size are not supported yet; "
-                                                "filter by Prefix")
+            if children(filtered, "ObjectSizeGreaterThan") or children(filtered, "ObjectSizeLessThan"):
+                raise S3Error("NotImplemented", f"{where}: lifecycle filters by size are not supported yet; "
+                                                "filter by Prefix and Tag")
             rule.prefix = text_of(filtered, "Prefix")
+            _tag_filters(filtered, rule, where)
+            for both in children(filtered, "And"):
+                _only(both, {"Prefix", "Tag"}, f"{where} Filter And")
+                rule.prefix = text_of(both, "Prefix")
+                _tag_filters(both, rule, where)
         for expiration in children(element, "Expiration"):
             _only(expiration, {"Days", "Date", "ExpiredObjectDeleteMarker"}, f"{where} Expiration")
             if children(expiration, "Days"):
@@ -469,7 +517,14 @@ def lifecycle(rules: Iterable[common_pb2.LifecycleRule]) -> bytes:
     for rule in rules:
         element = _element(result, "Rule")
         _element(element, "ID", rule.id)
-        _element(_element(element, "Filter"), "Prefix", rule.prefix)
+        filtered = _element(element, "Filter")
+        if rule.tags:
+            filtered = _element(filtered, "And")
+        _element(filtered, "Prefix", rule.prefix)
+        for name, value in sorted(rule.tags.items()):
+            tag = _element(filtered, "Tag")
+            _element(tag, "Key", name)
+            _element(tag, "Value", value)
         _element(element, "Status", "Enabled" if rule.enabled else "Disabled")
         if rule.expiration_days or rule.expiration_date_unix_ms or rule.expired_delete_markers:
             expiration = _element(element, "Expiration")

@@ -71,8 +71,8 @@ _POLICY_RE = re.compile(r"^(?:replicas=(\d{1,2})|ec=(\d{1,2})\+(\d{1,2}))$")
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 # Subresources of a bucket or object this gateway answers; any other one is NotImplemented.
 BUCKET_SUBRESOURCES = frozenset({"location", "acl", "versioning", "versions", "delete", "list-type", "uploads",
-                                 "lifecycle"})
-OBJECT_SUBRESOURCES = frozenset({"partNumber", "uploads", "uploadId"})
+                                 "lifecycle", "tagging"})
+OBJECT_SUBRESOURCES = frozenset({"partNumber", "uploads", "uploadId", "tagging"})
 # Query parameters that are a request's options, not subresources.
 OPTIONS = frozenset({
     "prefix", "delimiter", "max-keys", "marker", "start-after", "continuation-token", "encoding-type",
@@ -344,6 +344,64 @@ class S3Gateway:
         await self._run(principal, work)
         return web.Response(status=200)
 
+    async def _put_bucket_tagging(self, request, bucket, key, query, signed, principal) -> web.Response:
+        tags = documents.parse_tagging(await self._small_body(request, signed, "PutBucketTagging"))
+
+        def work() -> None:
+            self._objects.allow("set-bucket-tags", bucket)
+            self._c.set_bucket_tags(bucket, tags)
+
+        await self._run(principal, work)
+        return web.Response(status=204)
+
+    async def _get_bucket_tagging(self, request, bucket, key, query, signed, principal) -> web.Response:
+        await self._run(principal, self._allow_bucket, "info", bucket)
+        record = await self._run(principal, self._c.bucket, bucket)
+        if not record.tags:
+            raise S3Error("NoSuchTagSet", f"bucket {bucket} has no tags")
+        return _xml(documents.tagging(dict(record.tags)))
+
+    async def _delete_bucket_tagging(self, request, bucket, key, query, signed, principal) -> web.Response:
+        def work() -> None:
+            self._objects.allow("set-bucket-tags", bucket)
+            self._c.set_bucket_tags(bucket, {})
+
+        await self._run(principal, work)
+        return web.Response(status=204)
+
+    async def _put_object_tagging(self, request, bucket, key, query, signed, principal) -> web.Response:
+        tags = documents.parse_tagging(await self._small_body(request, signed, "PutObjectTagging"))
+        version = query.get("versionId", "")
+
+        def work() -> common_pb2.Manifest:
+            self._objects.allow("put", bucket, key)
+            return self._c.set_object_tags(bucket, key, version, tags)
+
+        manifest = await self._run(principal, work)
+        return web.Response(status=200, headers=_version_header(show_version_id(manifest.version_id)))
+
+    async def _get_object_tagging(self, request, bucket, key, query, signed, principal) -> web.Response:
+        version = query.get("versionId", "")
+
+        def work() -> common_pb2.Manifest:
+            self._objects.allow("stat", bucket, key)
+            return self._c.version_manifest(bucket, key, version) if version else self._c.current_manifest(bucket, key)
+
+        manifest = await self._run(principal, work)
+        response = _xml(documents.tagging(dict(manifest.tagging.tags)))
+        response.headers.update(_version_header(show_version_id(manifest.version_id)))
+        return response
+
+    async def _delete_object_tagging(self, request, bucket, key, query, signed, principal) -> web.Response:
+        version = query.get("versionId", "")
+
+        def work() -> common_pb2.Manifest:
+            self._objects.allow("put", bucket, key)
+            return self._c.set_object_tags(bucket, key, version, {})
+
+        manifest = await self._run(principal, work)
+        return web.Response(status=204, headers=_version_header(show_version_id(manifest.version_id)))
+
     async def _put_bucket_lifecycle(self, request, bucket, key, query, signed, principal) -> web.Response:
         rules = documents.parse_lifecycle(await self._small_body(request, signed, "PutBucketLifecycleConfiguration"))
 
@@ -529,6 +587,7 @@ class S3Gateway:
         header = _put_header(bucket, key, headers)
         header.if_match = headers.get("if-match", "").strip()
         header.if_absent = "if-none-match" in headers
+        header.tags.update(documents.parse_tagging_header(headers.get("x-amz-tagging", "")))
         reply = await self._stream_put(request, headers, signed, principal, header)
         return web.Response(status=200, headers={"ETag": f'"{reply.object.md5.hex()}"',
                                                  **_version_header(reply.object.version_id)})
@@ -578,10 +637,16 @@ class S3Gateway:
                                             "without changing it: add x-amz-metadata-directive: REPLACE with the "
                                             "new metadata")
         header = _put_header(bucket, key, headers)
+        tag_directive = headers.get("x-amz-tagging-directive", "COPY").upper()
+        if tag_directive not in ("COPY", "REPLACE"):
+            raise S3Error("InvalidArgument", f"x-amz-tagging-directive {tag_directive[:20]!r} is not COPY or REPLACE")
+        if tag_directive == "REPLACE":
+            header.tags.update(documents.parse_tagging_header(headers.get("x-amz-tagging", "")))
         check = _copy_check(headers)
         manifest = await self._run(principal, lambda: self._objects.copy(source_bucket, source_key, header,
                                                                            replace=directive == "REPLACE", check=check,
-                                                                           source_version=source_version))
+                                                                           source_version=source_version,
+                                                                           replace_tags=tag_directive == "REPLACE"))
         response = _xml(documents.copy_result(documents.etag_header(manifest), manifest.created_at_unix_ms))
         response.headers.update(_version_header(show_version_id(manifest.version_id)))
         if source_version:
@@ -766,6 +831,8 @@ class S3Gateway:
             raise
         response_headers = _object_headers(manifest)
         response_headers.update(_version_header(show_version_id(manifest.version_id)))
+        if manifest.tagging.tags:
+            response_headers["x-amz-tagging-count"] = str(len(manifest.tagging.tags))
         response_headers.update(overrides)
         # A share link limited to part of its object answers that part even to a get that named no range.
         ranged = (wanted is not None and (not head or part is not None)) or (
@@ -840,6 +907,8 @@ def _operation(method: str, bucket: str, key: str, query: dict[str, str], header
             ("PUT", frozenset({"versioning"})): "put_bucket_versioning",
             ("PUT", frozenset({"lifecycle"})): "put_bucket_lifecycle", ("GET", frozenset({"lifecycle"})): "get_bucket_lifecycle",
             ("DELETE", frozenset({"lifecycle"})): "delete_bucket_lifecycle",
+            ("PUT", frozenset({"tagging"})): "put_bucket_tagging", ("GET", frozenset({"tagging"})): "get_bucket_tagging",
+            ("DELETE", frozenset({"tagging"})): "delete_bucket_tagging",
             ("GET", frozenset({"versions"})): "list_object_versions",
             ("GET", frozenset({"uploads"})): "list_multipart_uploads",
         }
@@ -852,6 +921,9 @@ def _operation(method: str, bucket: str, key: str, query: dict[str, str], header
         ("POST", frozenset({"uploadId"})): "complete_multipart_upload",
         ("DELETE", frozenset({"uploadId"})): "abort_multipart_upload",
         ("GET", frozenset({"uploadId"})): "list_parts",
+        ("PUT", frozenset({"tagging"})): "put_object_tagging",
+        ("GET", frozenset({"tagging"})): "get_object_tagging",
+        ("DELETE", frozenset({"tagging"})): "delete_object_tagging",
     }
     if (method, frozenset(subresources)) in multipart:
         return multipart[(method, frozenset(subresources))]
@@ -1140,6 +1212,8 @@ def s3_error(err: errors.RingstoreError, *, key_context: bool) -> S3Error:
         return S3Error("AccessDenied", message)
     if isinstance(err, errors.OutOfRange):
         return S3Error("InvalidRange", message)
+    if isinstance(err, errors.InvalidTag):
+        return S3Error("InvalidTag", message)
     if isinstance(err, errors.InvalidArgument):
         if "key" in message and "bytes" in message and "limit" in message:
             return S3Error("KeyTooLongError", message)

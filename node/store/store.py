@@ -1161,8 +1161,11 @@ class NodeStore:
         else:
             raw = self._meta.get(txn, self._meta.versions, slot)
             existing = None if raw is None else decode_record(common_pb2.Manifest, raw, where)
-        if existing is not None and version_key(manifest.version) <= version_key(existing.version):
-            return True
+        if existing is not None:
+            combined = versions.merged(existing, manifest)
+            if versions.order_key(combined) <= versions.order_key(existing):
+                return True
+            manifest = combined  # newer, or the same version with newer tags
         encoded = encode_record(manifest, where)
         if not manifest.erased and (in_current or current is None
                                     or version_key(manifest.version) > version_key(current.version)):

@@ -104,3 +104,37 @@ def newest(manifests: list[common_pb2.Manifest]) -> common_pb2.Manifest | None:
 def newest_first(manifests: list[common_pb2.Manifest]) -> list[common_pb2.Manifest]:
     """A key's versions in the order listings show them: newest first."""
     return sorted(manifests, key=lambda m: stamp_key(m.version), reverse=True)
+
+
+def same_version(a: common_pb2.Manifest, b: common_pb2.Manifest) -> bool:
+    """Whether two manifests are of one version (a conversion's rewrite or a tag change of it)."""
+    return (a.version.physical_ms, a.version.logical, a.version.node_id) == (
+        b.version.physical_ms, b.version.logical, b.version.node_id)
+
+
+def _tagging_key(manifest: common_pb2.Manifest) -> tuple:
+    return stamp_key(manifest.tagging.changed) if manifest.HasField("tagging") else (0, 0, "", 0)
+
+
+def order_key(manifest: common_pb2.Manifest) -> tuple:
+    """Orders the manifests of one version id: by stamp, then by when their tags were set."""
+    return stamp_key(manifest.version), _tagging_key(manifest)
+
+
+def merged(a: common_pb2.Manifest | None, b: common_pb2.Manifest | None) -> common_pb2.Manifest | None:
+    """What a home keeps of two manifests of one version id (None counts as nothing): the newer by
+    stamp, except that two manifests of the same version (a conversion's rewrite, or a tag change,
+    which keeps the stamp) give the body of the higher rewrite with the newer of the two tag sets.
+    So a tag change racing a conversion loses neither, and a tag change never reinstates an older
+    version (it carries that version's stamp, and a newer write's wins)."""
+    if a is None or b is None:
+        return a if b is None else b
+    if not same_version(a, b):
+        return a if stamp_key(a.version) >= stamp_key(b.version) else b
+    body, other = (a, b) if a.version.rewrite >= b.version.rewrite else (b, a)
+    if _tagging_key(other) <= _tagging_key(body):
+        return body
+    out = common_pb2.Manifest()
+    out.CopyFrom(body)
+    out.tagging.CopyFrom(other.tagging)
+    return out

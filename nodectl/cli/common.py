@@ -26,7 +26,7 @@ from nodectl.cli.formatting import _count, unreachable_warning
 from nodectl.client import Client
 from nodectl.client.connection import CA_ENV
 from ringstore.auth.credentials import load_profile
-from nodectl.errors import Unavailable, one_line
+from nodectl.errors import InvalidArgument, Unavailable, one_line
 
 
 ADDRESS_ENV = "RINGSTORE_ADDR"
@@ -120,3 +120,16 @@ def not_applied_error(what: str, unreachable: Sequence[str]) -> Unavailable:
     """The error a fan-out action ends with when some ALIVE members did not answer (exit 4)."""
     return Unavailable(f"{what} not applied on {_count(len(unreachable), 'node')} that did not "
                        f"answer ({'; '.join(unreachable)}); run it again once they do")
+
+
+def parse_tags(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """{name: value} of NAME=VALUE arguments; InvalidArgument for one without `=` or a repeated name."""
+    tags: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise InvalidArgument(f"tag {pair[:60]!r} is not NAME=VALUE")
+        if name in tags:
+            raise InvalidArgument(f"tag {name[:60]!r} is given twice")
+        tags[name] = value
+    return tags

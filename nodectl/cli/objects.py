@@ -26,7 +26,7 @@ from typing import IO, Any
 
 import click
 
-from nodectl.cli.common import _print_json, _Settings
+from nodectl.cli.common import _print_json, _Settings, parse_tags
 from nodectl.cli.formatting import _aligned, _count, format_table, human_bytes, iso_utc
 from nodectl.cli.progress import Progress, _progress
 from nodectl.client import (
@@ -155,6 +155,7 @@ def format_stat(stat: ObjectStat) -> list[str]:
         f"  version     {info.version_id or '-'}{' (delete marker)' if info.delete_marker else ''}"
         + (f"  stamp {info.version}" if info.version else ""),
         *([f"  written by  {info.written_by}"] if info.written_by else []),
+        *([f"  tags        {', '.join(f'{k}={v}' for k, v in sorted(info.tags.items()))}"] if info.tags else []),
         f"  policy      {info.policy or '-'}",
         f"  type        {info.content_type or '-'}",
         f"  created     {iso_utc(info.created_at_unix_ms)}",
@@ -306,10 +307,11 @@ def list_command(settings: _Settings, target: str | None, as_json: bool, page_si
 @click.option("--if-absent", is_flag=True, help="Store only if BUCKET/KEY does not exist.")
 @click.option("--expires-in", default=None, metavar="DURATION",
               help="Delete the object this long after it is stored, e.g. 12h, 7d (reads stop finding it then).")
+@click.option("--tag", "tag_pairs", multiple=True, metavar="NAME=VALUE", help="A tag of the new version; repeat.")
 @click.pass_obj
 def put_command(settings: _Settings, local_path: str, target: str, replicas: int | None,
                 ec: str | None, content_type: str | None, resume: bool, if_match: str, if_version: str,
-                if_absent: bool, expires_in: str | None) -> None:
+                if_absent: bool, expires_in: str | None, tag_pairs: tuple[str, ...]) -> None:
     """Store LOCAL_PATH (- for stdin) as BUCKET/KEY.
 
     A KEY that is empty or ends in / gets LOCAL_PATH's file name appended. --replicas N or
@@ -348,6 +350,9 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
             raise InvalidArgument(f"--expires-in {expires_in!r}: {err}") from None
         if in_parts:
             raise InvalidArgument(f"--expires-in applies to puts sent whole, up to {resumable.THRESHOLD_BYTES} bytes")
+    tags = parse_tags(tag_pairs)
+    if tags and in_parts:
+        raise InvalidArgument("--tag applies to puts sent whole; tag a large object after with `nodectl tag set`")
     conditional = bool(if_match or if_version or if_absent)
     if conditional and in_parts:
         raise InvalidArgument(f"a conditional put sends the file whole, up to {resumable.THRESHOLD_BYTES} bytes; "
@@ -363,7 +368,8 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
             else:
                 info = client.put(bucket, key, data, replicas=replicas, ec=shares,
                                   content_type=content_type, progress=progress.update, if_match=if_match,
-                                  if_version=if_version, if_absent=if_absent, expires_in_s=expires_in_s)
+                                  if_version=if_version, if_absent=if_absent, expires_in_s=expires_in_s,
+                                  tags=tags)
         except (RingstoreError, KeyboardInterrupt) as err:
             if in_parts and not isinstance(err, (InvalidArgument, FailedPrecondition)):
                 click.echo(f"the put stopped; the parts sent are kept: continue with `nodectl put --resume "

@@ -72,6 +72,12 @@ class _BucketCalls(_Connection):
         request = object_pb2.SetBucketVersioningRequest(bucket=bucket, versioning=states[state])
         return bucket_info_from_pb(self._unary(self._objects.SetBucketVersioning, request).bucket)
 
+    def set_bucket_tags(self, bucket: str, tags: dict[str, str]) -> BucketInfo:
+        """Replace the bucket's own tags (at most 50); an empty mapping removes them."""
+        validate_bucket(bucket)
+        request = object_pb2.SetBucketTagsRequest(bucket=bucket, tags=dict(tags))
+        return bucket_info_from_pb(self._unary(self._objects.SetBucketTags, request).bucket)
+
     def bucket_info(self, bucket: str) -> BucketDetails:
         """The bucket's policy and owner, who else may use it, what it holds and its quota."""
         validate_bucket(bucket)

@@ -103,6 +103,7 @@ def object_info_from_pb(pb: object_pb2.ObjectInfo) -> ObjectInfo:
         delete_marker=pb.delete_marker,
         written_by=pb.written_by,
         expires_at_unix_ms=pb.expires_at_unix_ms,
+        tags=dict(sorted(pb.tags.items())),
     )
 
 
@@ -116,6 +117,7 @@ def bucket_info_from_pb(pb: common_pb2.BucketRecord) -> BucketInfo:
         ec=_policy_ec(pb.default_policy),
         owner=pb.owner,
         versioning=versioning_text(pb.versioning),
+        tags=dict(sorted(pb.tags.items())),
     )
 
 

@@ -29,7 +29,7 @@ from nodectl.client.results import BucketInfo, _Dict
 from nodectl.client.validate import parse_ec, validate_bucket
 from nodectl.errors import InvalidArgument
 
-_RULE_FIELDS = {"id", "prefix", "enabled", "expiration", "noncurrent_expiration", "expired_delete_markers",
+_RULE_FIELDS = {"id", "prefix", "tags", "enabled", "expiration", "noncurrent_expiration", "expired_delete_markers",
                 "abort_incomplete_uploads", "transition"}
 FLAG_NAMES = ("id", "prefix", "enabled", "expire-days", "expire-date", "noncurrent-days", "noncurrent-keep",
               "expired-markers", "abort-uploads-days", "transition-days", "transition-policy")
@@ -108,6 +108,10 @@ def rule_from_dict(document: Any, index: int) -> common_pb2.LifecycleRule:
     rule = common_pb2.LifecycleRule(id=document.get("id", ""), prefix=document.get("prefix", ""))
     if not isinstance(rule.id, str) or not isinstance(document.get("prefix", ""), str):
         raise InvalidArgument(f"{where}: \"id\" and \"prefix\" are strings")
+    tags = document.get("tags", {})
+    if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+        raise InvalidArgument(f"{where}: \"tags\" is an object of tag names to values")
+    rule.tags.update(tags)
     enabled = document.get("enabled", True)
     if not isinstance(enabled, bool):
         raise InvalidArgument(f"{where}: \"enabled\" is true or false")
@@ -197,6 +201,8 @@ def rule_from_flags(text: str, index: int) -> common_pb2.LifecycleRule:
 def rule_to_dict(rule: common_pb2.LifecycleRule) -> dict[str, Any]:
     """The document form of a rule (what `rule_from_dict` reads back)."""
     out: dict[str, Any] = {"id": rule.id, "prefix": rule.prefix, "enabled": rule.enabled}
+    if rule.tags:
+        out["tags"] = dict(sorted(rule.tags.items()))
     if rule.expiration_days:
         out["expiration"] = {"days": rule.expiration_days}
     elif rule.expiration_date_unix_ms:

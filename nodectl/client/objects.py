@@ -82,7 +82,7 @@ class _ObjectCalls(_Connection):
             replicas: int | None = None, ec: str | tuple[int, int] | None = None,
             content_type: str = "", metadata: Mapping[str, str] | None = None,
             progress: Callable[[int], None] | None = None, if_match: str = "", if_version: str = "",
-            if_absent: bool = False, expires_in_s: float = 0) -> ObjectInfo:
+            if_absent: bool = False, expires_in_s: float = 0, tags: Mapping[str, str] | None = None) -> ObjectInfo:
         """Store `data` (bytes, a binary file read from its current position, or a path).
 
         `replicas` or `ec` ("K+M" or (K, M)), at most one, override the bucket's default policy.
@@ -97,7 +97,8 @@ class _ObjectCalls(_Connection):
         ran meanwhile; else FailedPrecondition and nothing is stored. Of conditional puts racing for
         one key, exactly one wins. A retry after a lost answer may report FailedPrecondition for a
         put that did land (the first attempt changed the key): `stat` tells. `expires_in_s`: the
-        object is deleted that long after it is stored (reads stop finding it then).
+        object is deleted that long after it is stored (reads stop finding it then). `tags`: the
+        version's tags (at most 10).
         """
         validate_bucket(bucket)
         validate_key(key)
@@ -110,7 +111,7 @@ class _ObjectCalls(_Connection):
         header = object_pb2.PutObjectHeader(
             bucket=bucket, key=key, content_type=content_type, metadata=metadata, policy=policy,
             if_match=if_match, if_version=if_version, if_absent=if_absent,
-            expires_in_ms=max(0, round(expires_in_s * 1000)))
+            expires_in_ms=max(0, round(expires_in_s * 1000)), tags=dict(tags or {}))
         if source.size_bytes is not None:
             header.size_bytes = source.size_bytes
         small = source.size_bytes is not None and source.size_bytes <= frames.SMALL_PUT_BYTES_MAX
@@ -388,6 +389,14 @@ class _ObjectCalls(_Connection):
                                object_pb2.DeleteObjectRequest(bucket=bucket, key=key, version_id=version))
         return Deleted(bucket=bucket, key=key, version_id=response.version_id, delete_marker=response.delete_marker,
                        permanent=bool(version))
+
+    def set_tags(self, bucket: str, key: str, tags: Mapping[str, str], *, version: str = "") -> ObjectInfo:
+        """Replace the tags of the current version (or `version`); an empty mapping removes them."""
+        validate_bucket(bucket)
+        validate_key(key)
+        validate_version(version)
+        request = object_pb2.SetObjectTagsRequest(bucket=bucket, key=key, version_id=version, tags=dict(tags))
+        return object_info_from_pb(self._unary(self._objects.SetObjectTags, request).object)
 
     def rollback(self, bucket: str, key: str, version: str) -> ObjectInfo:
         """Make `version` current again, as a new version sharing its chunks (no byte is copied)."""

@@ -61,6 +61,8 @@ class ObjectInfo(_Dict):
     written_by: str = ""
     # When its own expiry deletes it (put --expires-in), Unix ms; 0: never.
     expires_at_unix_ms: int = 0
+    # Its tags.
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +91,8 @@ class BucketInfo(_Dict):
     owner: str = ""
     # "unversioned", "enabled" or "suspended".
     versioning: str = "unversioned"
+    # The bucket's own tags.
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

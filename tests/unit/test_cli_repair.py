@@ -689,7 +689,7 @@ def test_fsck_json_and_exit_codes(run, server: FakeServer, degraded: int, unread
         "chunks_full": 1020 - degraded - unreadable, "chunks_degraded": degraded,
         "chunks_unreadable": unreadable, "chunks_misplaced": 3, "bytes_checked": 4000 * MIB,
         "metadata_replicas_missing": 0, "metadata_replicas_corrupt": 0, "usage_counters_checked": 0,
-        "usage_counters_disagreeing": 0}
+        "usage_counters_disagreeing": 0, "noncurrent_versions_checked": 0}
 
 
 def test_fsck_shows_progress_on_a_terminal(run, server: FakeServer,

@@ -36,7 +36,7 @@ def test_path_style_always_and_virtual_hosts_under_the_domain():
     ("GET", "", "", {}, {}, "list_buckets"),
     ("GET", "b", "", {"list-type": "2", "prefix": "p"}, {}, "list_objects"),
     ("GET", "b", "", {"uploads": ""}, {}, "list_multipart_uploads"),
-    ("GET", "b", "", {"tagging": ""}, {}, "not_implemented"),
+    ("GET", "b", "", {"policy": ""}, {}, "not_implemented"), ("GET", "b", "k", {"tagging": ""}, {}, "get_object_tagging"),
     ("POST", "b", "", {"delete": ""}, {}, "delete_objects"),
     ("PUT", "b", "k", {}, {"x-amz-copy-source": "/b/j"}, "copy_object"),
     ("PUT", "b", "k", {"partNumber": "2", "uploadId": "u"}, {}, "upload_part"),

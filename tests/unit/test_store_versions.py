@@ -186,3 +186,38 @@ def test_version_ids_show_and_parse():
             parse_version_id(bad)
     assert len({version_id_of(_stamp(5, n)) for n in map(str, range(50))}) == 50
     assert len({version_id_of(_stamp(ms)) for ms, _ in itertools.product(range(50), range(1))}) == 50
+
+
+def _tagged(manifest: common_pb2.Manifest, tags: dict[str, str], changed_ms: int) -> common_pb2.Manifest:
+    out = common_pb2.Manifest()
+    out.CopyFrom(manifest)
+    out.tagging.Clear()
+    out.tagging.tags.update(tags)
+    out.tagging.changed.CopyFrom(_stamp(changed_ms))
+    return out
+
+
+def test_a_tag_change_keeps_the_version_and_merges_with_a_conversion_in_any_order(tmp_path):
+    """Tags change by writing the version's manifest again with its stamp and newer tags: the home
+    keeps the newer tags, a conversion's rewrite keeps its body and the newer tags, and a newer put
+    is never replaced by a late tag change of the version before it."""
+    original = _put(10, versioned=False, size=4)
+    tagged = _tagged(original, {"team": "red"}, 20)
+    converted = common_pb2.Manifest()
+    converted.CopyFrom(original)
+    converted.version.rewrite = 1
+    converted.policy.replication.replicas = 2
+    retagged = _tagged(original, {"team": "blue"}, 30)
+    newer_put = _put(25, versioned=False, size=9)
+    for run, order in enumerate(itertools.permutations([original, tagged, converted, retagged])):
+        with NodeStore(str(tmp_path / str(run)), map_size_bytes=64 * MIB) as s:
+            for m in order:
+                s.put_manifest(m)
+            kept = s.get_manifest("t", "b", "k")
+            assert kept.version.rewrite == 1 and kept.policy.replication.replicas == 2, order
+            assert dict(kept.tagging.tags) == {"team": "blue"}
+            assert s.put_manifest(tagged) is True  # older tags: nothing to write
+            s.put_manifest(newer_put)
+            assert s.put_manifest(retagged) is True  # the key moved on: a late tag change loses
+            assert s.get_manifest("t", "b", "k") == newer_put
+            assert s.bucket_usage("t", "b").logical_bytes == 9

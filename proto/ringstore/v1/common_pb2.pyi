@@ -77,7 +77,7 @@ class ObjectRef(_message.Message):
     def __init__(self, tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., version_id: _Optional[bytes] = ...) -> None: ...
 
 class Manifest(_message.Message):
-    __slots__ = ("format_version", "tenant", "bucket", "key", "version", "size_bytes", "blake3", "content_type", "metadata", "chunks", "inline_data", "policy", "tombstone", "created_at_unix_ms", "expires_at_unix_ms", "inline", "md5", "headers", "part_count", "part_sizes_bytes", "version_id", "erased", "written_by")
+    __slots__ = ("format_version", "tenant", "bucket", "key", "version", "size_bytes", "blake3", "content_type", "metadata", "chunks", "inline_data", "policy", "tombstone", "created_at_unix_ms", "expires_at_unix_ms", "inline", "md5", "headers", "part_count", "part_sizes_bytes", "version_id", "erased", "written_by", "tagging")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -115,6 +115,7 @@ class Manifest(_message.Message):
     VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     ERASED_FIELD_NUMBER: _ClassVar[int]
     WRITTEN_BY_FIELD_NUMBER: _ClassVar[int]
+    TAGGING_FIELD_NUMBER: _ClassVar[int]
     format_version: int
     tenant: str
     bucket: str
@@ -138,10 +139,33 @@ class Manifest(_message.Message):
     version_id: bytes
     erased: bool
     written_by: str
-    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., chunks: _Optional[_Iterable[_Union[ChunkRef, _Mapping]]] = ..., inline_data: _Optional[bytes] = ..., policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., expires_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ..., md5: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., part_count: _Optional[int] = ..., part_sizes_bytes: _Optional[_Iterable[int]] = ..., version_id: _Optional[bytes] = ..., erased: _Optional[bool] = ..., written_by: _Optional[str] = ...) -> None: ...
+    tagging: ObjectTagging
+    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., chunks: _Optional[_Iterable[_Union[ChunkRef, _Mapping]]] = ..., inline_data: _Optional[bytes] = ..., policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., expires_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ..., md5: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., part_count: _Optional[int] = ..., part_sizes_bytes: _Optional[_Iterable[int]] = ..., version_id: _Optional[bytes] = ..., erased: _Optional[bool] = ..., written_by: _Optional[str] = ..., tagging: _Optional[_Union[ObjectTagging, _Mapping]] = ...) -> None: ...
+
+class ObjectTagging(_message.Message):
+    __slots__ = ("tags", "changed")
+    class TagsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    tags: _containers.ScalarMap[str, str]
+    changed: VersionStamp
+    def __init__(self, tags: _Optional[_Mapping[str, str]] = ..., changed: _Optional[_Union[VersionStamp, _Mapping]] = ...) -> None: ...
 
 class BucketRecord(_message.Message):
-    __slots__ = ("format_version", "tenant", "name", "default_policy", "version", "tombstone", "created_at_unix_ms", "ballot", "request_id", "recent_request_ids", "owner", "versioning", "lifecycle")
+    __slots__ = ("format_version", "tenant", "name", "default_policy", "version", "tombstone", "created_at_unix_ms", "ballot", "request_id", "recent_request_ids", "owner", "versioning", "lifecycle", "tags")
+    class TagsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -155,6 +179,7 @@ class BucketRecord(_message.Message):
     OWNER_FIELD_NUMBER: _ClassVar[int]
     VERSIONING_FIELD_NUMBER: _ClassVar[int]
     LIFECYCLE_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     format_version: int
     tenant: str
     name: str
@@ -168,10 +193,18 @@ class BucketRecord(_message.Message):
     owner: str
     versioning: Versioning
     lifecycle: _containers.RepeatedCompositeFieldContainer[LifecycleRule]
-    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., name: _Optional[str] = ..., default_policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., ballot: _Optional[_Union[Ballot, _Mapping]] = ..., request_id: _Optional[str] = ..., recent_request_ids: _Optional[_Iterable[str]] = ..., owner: _Optional[str] = ..., versioning: _Optional[_Union[Versioning, str]] = ..., lifecycle: _Optional[_Iterable[_Union[LifecycleRule, _Mapping]]] = ...) -> None: ...
+    tags: _containers.ScalarMap[str, str]
+    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., name: _Optional[str] = ..., default_policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., ballot: _Optional[_Union[Ballot, _Mapping]] = ..., request_id: _Optional[str] = ..., recent_request_ids: _Optional[_Iterable[str]] = ..., owner: _Optional[str] = ..., versioning: _Optional[_Union[Versioning, str]] = ..., lifecycle: _Optional[_Iterable[_Union[LifecycleRule, _Mapping]]] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class LifecycleRule(_message.Message):
-    __slots__ = ("id", "enabled", "prefix", "expiration_days", "expiration_date_unix_ms", "noncurrent_days", "noncurrent_newer_kept", "abort_uploads_days", "transition_days", "transition_policy", "expired_delete_markers")
+    __slots__ = ("id", "enabled", "prefix", "expiration_days", "expiration_date_unix_ms", "noncurrent_days", "noncurrent_newer_kept", "abort_uploads_days", "transition_days", "transition_policy", "expired_delete_markers", "tags")
+    class TagsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     ENABLED_FIELD_NUMBER: _ClassVar[int]
     PREFIX_FIELD_NUMBER: _ClassVar[int]
@@ -183,6 +216,7 @@ class LifecycleRule(_message.Message):
     TRANSITION_DAYS_FIELD_NUMBER: _ClassVar[int]
     TRANSITION_POLICY_FIELD_NUMBER: _ClassVar[int]
     EXPIRED_DELETE_MARKERS_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     id: str
     enabled: bool
     prefix: str
@@ -194,7 +228,8 @@ class LifecycleRule(_message.Message):
     transition_days: int
     transition_policy: RedundancyPolicy
     expired_delete_markers: bool
-    def __init__(self, id: _Optional[str] = ..., enabled: _Optional[bool] = ..., prefix: _Optional[str] = ..., expiration_days: _Optional[int] = ..., expiration_date_unix_ms: _Optional[int] = ..., noncurrent_days: _Optional[int] = ..., noncurrent_newer_kept: _Optional[int] = ..., abort_uploads_days: _Optional[int] = ..., transition_days: _Optional[int] = ..., transition_policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., expired_delete_markers: _Optional[bool] = ...) -> None: ...
+    tags: _containers.ScalarMap[str, str]
+    def __init__(self, id: _Optional[str] = ..., enabled: _Optional[bool] = ..., prefix: _Optional[str] = ..., expiration_days: _Optional[int] = ..., expiration_date_unix_ms: _Optional[int] = ..., noncurrent_days: _Optional[int] = ..., noncurrent_newer_kept: _Optional[int] = ..., abort_uploads_days: _Optional[int] = ..., transition_days: _Optional[int] = ..., transition_policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., expired_delete_markers: _Optional[bool] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Ballot(_message.Message):
     __slots__ = ("counter", "node_id")

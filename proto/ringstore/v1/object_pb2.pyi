@@ -7,6 +7,46 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class SetObjectTagsRequest(_message.Message):
+    __slots__ = ("bucket", "key", "version_id", "tags")
+    class TagsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    key: str
+    version_id: str
+    tags: _containers.ScalarMap[str, str]
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class SetBucketTagsRequest(_message.Message):
+    __slots__ = ("bucket", "tags")
+    class TagsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    tags: _containers.ScalarMap[str, str]
+    def __init__(self, bucket: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class SetBucketTagsResponse(_message.Message):
+    __slots__ = ("bucket",)
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    bucket: _common_pb2.BucketRecord
+    def __init__(self, bucket: _Optional[_Union[_common_pb2.BucketRecord, _Mapping]] = ...) -> None: ...
+
 class SetBucketLifecycleRequest(_message.Message):
     __slots__ = ("bucket", "rules")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
@@ -277,7 +317,7 @@ class ListBucketsResponse(_message.Message):
     def __init__(self, buckets: _Optional[_Iterable[_Union[_common_pb2.BucketRecord, _Mapping]]] = ...) -> None: ...
 
 class PutObjectHeader(_message.Message):
-    __slots__ = ("bucket", "key", "size_bytes", "content_type", "metadata", "policy", "headers", "upload_id", "part_number", "if_match", "if_version", "if_absent", "expires_in_ms")
+    __slots__ = ("bucket", "key", "size_bytes", "content_type", "metadata", "policy", "headers", "upload_id", "part_number", "if_match", "if_version", "if_absent", "expires_in_ms", "tags")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -286,6 +326,13 @@ class PutObjectHeader(_message.Message):
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -305,6 +352,7 @@ class PutObjectHeader(_message.Message):
     IF_VERSION_FIELD_NUMBER: _ClassVar[int]
     IF_ABSENT_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_IN_MS_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     size_bytes: int
@@ -318,7 +366,8 @@ class PutObjectHeader(_message.Message):
     if_version: str
     if_absent: bool
     expires_in_ms: int
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., headers: _Optional[_Mapping[str, str]] = ..., upload_id: _Optional[str] = ..., part_number: _Optional[int] = ..., if_match: _Optional[str] = ..., if_version: _Optional[str] = ..., if_absent: _Optional[bool] = ..., expires_in_ms: _Optional[int] = ...) -> None: ...
+    tags: _containers.ScalarMap[str, str]
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., headers: _Optional[_Mapping[str, str]] = ..., upload_id: _Optional[str] = ..., part_number: _Optional[int] = ..., if_match: _Optional[str] = ..., if_version: _Optional[str] = ..., if_absent: _Optional[bool] = ..., expires_in_ms: _Optional[int] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class PutObjectRequest(_message.Message):
     __slots__ = ("header", "data", "end")
@@ -355,7 +404,7 @@ class PutObjectResponse(_message.Message):
     def __init__(self, object: _Optional[_Union[ObjectInfo, _Mapping]] = ...) -> None: ...
 
 class ObjectInfo(_message.Message):
-    __slots__ = ("bucket", "key", "size_bytes", "blake3", "version", "content_type", "metadata", "policy", "chunk_count", "created_at_unix_ms", "inline", "md5", "headers", "part_count", "version_id", "is_latest", "delete_marker", "written_by", "expires_at_unix_ms")
+    __slots__ = ("bucket", "key", "size_bytes", "blake3", "version", "content_type", "metadata", "policy", "chunk_count", "created_at_unix_ms", "inline", "md5", "headers", "part_count", "version_id", "is_latest", "delete_marker", "written_by", "expires_at_unix_ms", "tags")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -364,6 +413,13 @@ class ObjectInfo(_message.Message):
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -389,6 +445,7 @@ class ObjectInfo(_message.Message):
     DELETE_MARKER_FIELD_NUMBER: _ClassVar[int]
     WRITTEN_BY_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     size_bytes: int
@@ -408,7 +465,8 @@ class ObjectInfo(_message.Message):
     delete_marker: bool
     written_by: str
     expires_at_unix_ms: int
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., version: _Optional[_Union[_common_pb2.VersionStamp, _Mapping]] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., chunk_count: _Optional[int] = ..., created_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ..., md5: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., part_count: _Optional[int] = ..., version_id: _Optional[str] = ..., is_latest: _Optional[bool] = ..., delete_marker: _Optional[bool] = ..., written_by: _Optional[str] = ..., expires_at_unix_ms: _Optional[int] = ...) -> None: ...
+    tags: _containers.ScalarMap[str, str]
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., version: _Optional[_Union[_common_pb2.VersionStamp, _Mapping]] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., chunk_count: _Optional[int] = ..., created_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ..., md5: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., part_count: _Optional[int] = ..., version_id: _Optional[str] = ..., is_latest: _Optional[bool] = ..., delete_marker: _Optional[bool] = ..., written_by: _Optional[str] = ..., expires_at_unix_ms: _Optional[int] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class GetObjectRequest(_message.Message):
     __slots__ = ("bucket", "key", "range_start_bytes", "range_length_bytes", "info_may_carry_data", "direct_ok", "direct_shares_ok", "version_id")

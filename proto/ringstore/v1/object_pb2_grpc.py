@@ -169,6 +169,16 @@ class ObjectServiceStub:
                 request_serializer=ringstore_dot_v1_dot_object__pb2.SetBucketLifecycleRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_object__pb2.SetBucketLifecycleResponse.FromString,
                 _registered_method=True)
+        self.SetObjectTags = channel.unary_unary(
+                '/ringstore.v1.ObjectService/SetObjectTags',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.SetObjectTagsRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.PutObjectResponse.FromString,
+                _registered_method=True)
+        self.SetBucketTags = channel.unary_unary(
+                '/ringstore.v1.ObjectService/SetBucketTags',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.SetBucketTagsRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.SetBucketTagsResponse.FromString,
+                _registered_method=True)
 
 
 class ObjectServiceServicer:
@@ -374,6 +384,21 @@ class ObjectServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetObjectTags(self, request, context):
+        """Replace the tags of an object's current version (or of `version_id`); no tags removes them.
+        The version itself is unchanged: same bytes, same version id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetBucketTags(self, request, context):
+        """Replace a bucket's own tags (the bucket's owner, or the operator).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ObjectServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -511,6 +536,16 @@ def add_ObjectServiceServicer_to_server(servicer, server):
                     servicer.SetBucketLifecycle,
                     request_deserializer=ringstore_dot_v1_dot_object__pb2.SetBucketLifecycleRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_object__pb2.SetBucketLifecycleResponse.SerializeToString,
+            ),
+            'SetObjectTags': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetObjectTags,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.SetObjectTagsRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.PutObjectResponse.SerializeToString,
+            ),
+            'SetBucketTags': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetBucketTags,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.SetBucketTagsRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.SetBucketTagsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1242,6 +1277,60 @@ class ObjectService:
             '/ringstore.v1.ObjectService/SetBucketLifecycle',
             ringstore_dot_v1_dot_object__pb2.SetBucketLifecycleRequest.SerializeToString,
             ringstore_dot_v1_dot_object__pb2.SetBucketLifecycleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetObjectTags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/SetObjectTags',
+            ringstore_dot_v1_dot_object__pb2.SetObjectTagsRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.PutObjectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetBucketTags(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/SetBucketTags',
+            ringstore_dot_v1_dot_object__pb2.SetBucketTagsRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.SetBucketTagsResponse.FromString,
             options,
             channel_credentials,
             insecure,

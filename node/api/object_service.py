@@ -569,6 +569,12 @@ class ObjectServicer:
         return object_pb2.SetBucketVersioningResponse(bucket=self._c.set_versioning(request.bucket, request.versioning))
 
     @unary
+    def FindObjects(self, request: object_pb2.FindObjectsRequest, context):
+        self.allow("list", request.bucket, prefix=request.query.prefix)
+        found, token = self._c.find_objects(request.bucket, request.query, request.page_size, request.page_token)
+        return object_pb2.FindObjectsResponse(objects=[object_info(m) for m in found], next_page_token=token)
+
+    @unary
     def SetObjectTags(self, request: object_pb2.SetObjectTagsRequest, context):
         self.allow("put", request.bucket, request.key)
         manifest = self._c.set_object_tags(request.bucket, request.key, request.version_id, dict(request.tags))
@@ -622,6 +628,7 @@ class ObjectServicer:
             "RollbackObject": uu(self.RollbackObject, o.RollbackObjectRequest),
             "SetBucketLifecycle": uu(self.SetBucketLifecycle, o.SetBucketLifecycleRequest),
             "SetObjectTags": uu(self.SetObjectTags, o.SetObjectTagsRequest),
+            "FindObjects": uu(self.FindObjects, o.FindObjectsRequest),
             "SetBucketTags": uu(self.SetBucketTags, o.SetBucketTagsRequest),
             "CreateUpload": uu(self.CreateUpload, o.CreateUploadRequest),
             "ListUploadParts": uu(self.ListUploadParts, o.ListUploadPartsRequest),

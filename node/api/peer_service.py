@@ -238,6 +238,14 @@ class PeerServicer:
                                               accepted=accepted)
 
     @unary
+    def FindManifests(self, request, context):
+        limit = min(request.limit or 1000, LIST_MANIFESTS_LIMIT_MAX)
+        found, after = self._store.find_manifests(request.tenant, request.bucket, request.query,
+                                                  after=request.after, limit=limit)
+        return peer_pb2.FindManifestsResponse(manifests=[m for _, m in found], positions=[p for p, _ in found],
+                                              next_after=after or b"")
+
+    @unary
     def ReadKeyRegister(self, request, context):
         highest, accepted = self._store.read_key_register(request.tenant, request.bucket, request.key)
         return self._key_register_answer(True, highest, accepted)
@@ -368,6 +376,7 @@ class PeerServicer:
             "AcceptBucket": uu(self.AcceptBucket, p.AcceptBucketRequest),
             "ReadBucket": uu(self.ReadBucket, p.ReadBucketRequest),
             "ReadKeyRegister": uu(self.ReadKeyRegister, p.KeyRegisterRequest),
+            "FindManifests": uu(self.FindManifests, p.FindManifestsRequest),
             "PrepareKeyRegister": uu(self.PrepareKeyRegister, p.KeyRegisterRequest),
             "AcceptKeyRegister": uu(self.AcceptKeyRegister, p.AcceptKeyRegisterRequest),
             "ForgetBucket": uu(self.ForgetBucket, p.ForgetBucketRequest),

@@ -50,6 +50,7 @@ from node.objects.replicas import ClusterView, HolderError, Replicas
 from node.objects.settle import RingSettlement
 from node.ring import Ring, bucket_directory_position, chunk_position, metadata_position
 from node.store import BUCKET_RECORD_FORMAT_VERSION, ShareKey, bucket_order_key
+from node.store import index
 from node.store.errors import InvalidArgument as StoreInvalidArgument
 from node.store.versions import merged, newest_first, order_key, parse_version_id, show_version_id, version_id_of
 from ringstore.v1 import common_pb2, object_pb2, peer_pb2
@@ -75,6 +76,8 @@ READ_REPAIRS_PENDING_MAX = 256
 # Removals remembered for `bucket`'s cache guard; past this, entries older than the cache TTL (which
 # no running lookup can still need) are dropped.
 BUCKETS_FORGOTTEN_MAX = 1024
+# Quorum reads a `find` page confirms its candidates with at once.
+FIND_CONFIRM_THREADS = 8
 # Longest ETag or version a put's condition may name.
 CONDITION_TEXT_CHARS_MAX = 256
 # Longest request id a client may name a create or remove with.
@@ -211,6 +214,8 @@ class Coordinator:
         self.tenant = tenant
         # Multipart uploads into this tenant's buckets (node/objects/uploads.py).
         self.uploads = Uploads(self, wall_ms=wall_ms)
+        # Confirms `find` candidates by quorum reads, a few at a time (find_page).
+        self._find_pool = cf.ThreadPoolExecutor(FIND_CONFIRM_THREADS, thread_name_prefix="find")
         # Conditional puts' per-key registers (node/objects/conditions.py).
         self.conditions = ConditionalWrites(
             replicas=replicas, homes=lambda t, b: self._metadata_homes(metadata_position(t, b)), node_id=view.node_id,
@@ -1418,6 +1423,62 @@ class Coordinator:
         items, after = self.list_page(bucket, prefix=prefix, start_after=start_after, page_size=page_size)
         token = base64.urlsafe_b64encode(after.encode()).decode() if after else ""
         return items, token
+
+    def find_objects(self, bucket: str, query: common_pb2.ObjectQuery, page_size: int, page_token: str
+                     ) -> tuple[list[common_pb2.Manifest], str]:
+        """One page of the bucket's current objects meeting `query`, and the next page's token."""
+        self.bucket(bucket)
+        page_size = validate.page_size(page_size)
+        validate.page_token(page_token)
+        validate.prefix(query.prefix, self._config.key_length_bytes_max)
+        validate.tags(dict(query.tags))
+        validate.metadata(dict(query.metadata))
+        validate.content_type(query.content_type)
+        try:
+            after = base64.urlsafe_b64decode(page_token.encode()) if page_token else b""
+        except ValueError:
+            raise errors.InvalidArgument("page_token is not one this cluster issued; start again without it") from None
+        out, after = self.find_page(bucket, query, after, page_size)
+        return out, base64.urlsafe_b64encode(after).decode() if after else ""
+
+    def find_page(self, bucket: str, query: common_pb2.ObjectQuery, after: bytes, page_size: int
+                  ) -> tuple[list[common_pb2.Manifest], bytes]:
+        """Up to page_size matching current objects after position `after`, and the position the
+        next page starts after (b"" when done). Every live home walks its indexes (node/store/index.py);
+        a candidate any of them names is read again by quorum and kept only if its current version
+        still matches, at the position that version has: a home behind (or ahead) on a key can
+        neither add a stale match nor hide a fresh one that another home indexes."""
+        position = metadata_position(self.tenant, bucket)
+        out: list[common_pb2.Manifest] = []
+        cursor = after
+        while True:
+            request = peer_pb2.FindManifestsRequest(tenant=self.tenant, bucket=bucket, query=query, after=cursor,
+                                                    limit=page_size - len(out) + 1)
+            answers = self._read_all(position, lambda n: self._replicas.find_manifests(n, request),
+                                     what=f"finding objects in {bucket}")
+            boundary: bytes | None = None  # positions past a home's early stop are not known yet
+            candidates: dict[str, bytes] = {}
+            for _, (found, stopped_at) in answers:
+                for where, manifest in found:
+                    candidates[manifest.key] = min(where, candidates.get(manifest.key, where))
+                if stopped_at is not None:
+                    boundary = stopped_at if boundary is None else min(boundary, stopped_at)
+            keys = [k for k, where in candidates.items() if boundary is None or where <= boundary]
+            now_ms = self._wall_ms()
+            # Not on the send pool: each read fans out on it, and waiting there for it could starve it.
+            confirmed = dict(zip(keys, self._find_pool.map(lambda k: self.read_manifest(bucket, k), keys)))
+            hits = sorted((index.position(query, m), k) for k, m in confirmed.items()
+                          if m is not None and index.matches(query, m, now_ms)
+                          and (boundary is None or index.position(query, m) <= boundary)
+                          and index.position(query, m) > cursor)
+            for where, key in hits:
+                if len(out) == page_size:
+                    return out, cursor
+                out.append(confirmed[key])
+                cursor = where
+            if boundary is None:
+                return out, b""
+            cursor = max(cursor, boundary)
 
     def delete_object(self, bucket: str, key: str, version: str = "") -> common_pb2.Manifest:
         """Delete the object (a tombstone, or a delete marker in a versioned bucket), or with

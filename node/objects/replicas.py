@@ -363,6 +363,13 @@ class Replicas:
             return self._local(self._store.read_bucket, tenant, name)
         return self._remote(node_id, self._peers.read_bucket, tenant, name, self.timeout_s)
 
+    def find_manifests(self, node_id: str, request: peer_pb2.FindManifestsRequest
+                       ) -> tuple[list[tuple[bytes, common_pb2.Manifest]], bytes | None]:
+        if node_id == self._view.node_id:
+            return self._local(self._store.find_manifests, request.tenant, request.bucket, request.query,
+                               after=request.after, limit=request.limit or 1000)
+        return self._remote(node_id, self._peers.find_manifests, request, self.timeout_s)
+
     def read_key_register(self, node_id: str, tenant: str, bucket: str, key: str
                           ) -> tuple[common_pb2.Ballot, common_pb2.KeyRegister | None]:
         if node_id == self._view.node_id:

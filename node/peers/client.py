@@ -127,6 +127,7 @@ class _Stubs:
         self.accept_bucket = unary(PEER_SERVICE, "AcceptBucket", p.AcceptBucketRequest, p.AcceptBucketResponse)
         self.read_bucket = unary(PEER_SERVICE, "ReadBucket", p.ReadBucketRequest, p.ReadBucketResponse)
         self.read_key_register = unary(PEER_SERVICE, "ReadKeyRegister", p.KeyRegisterRequest, p.KeyRegisterResponse)
+        self.find_manifests = unary(PEER_SERVICE, "FindManifests", p.FindManifestsRequest, p.FindManifestsResponse)
         self.prepare_key_register = unary(PEER_SERVICE, "PrepareKeyRegister", p.KeyRegisterRequest,
                                           p.KeyRegisterResponse)
         self.accept_key_register = unary(PEER_SERVICE, "AcceptKeyRegister", p.AcceptKeyRegisterRequest,
@@ -444,6 +445,11 @@ class PeerClient:
         reply = self._call(address, self._stubs(address).prepare_bucket,
                            peer_pb2.PrepareBucketRequest(tenant=tenant, name=name, ballot=ballot), timeout_s)
         return reply.promised, reply.promised_ballot, (reply.accepted if reply.found else None)
+
+    def find_manifests(self, address: str, request: peer_pb2.FindManifestsRequest, timeout_s: float
+                       ) -> tuple[list[tuple[bytes, common_pb2.Manifest]], bytes | None]:
+        reply = self._call(address, self._stubs(address).find_manifests, request, timeout_s)
+        return list(zip(reply.positions, reply.manifests)), (reply.next_after or None)
 
     def read_key_register(self, address: str, tenant: str, bucket: str, key: str, timeout_s: float
                           ) -> tuple[common_pb2.Ballot, common_pb2.KeyRegister | None]:

@@ -23,9 +23,10 @@ does the rest. At most `lifecycle_actions_per_pass_max` actions per pass; what i
 backlog and done next pass. Totals since start are in `status()`, `nodectl lifecycle status` and the
 `ringstore_lifecycle_*` metrics.
 
-Cost: a pass reads every manifest of every owned bucket from the local LMDB, which is what lets an
-object's own expiry (`put --expires-in`) work without an index; at millions of objects per node the
-interval should be hours (the lan default), or expiring objects indexed by time.
+Cost: a pass reads every manifest of each owned bucket that has rules or objects with their own
+expiry (`put --expires-in`; the bucket's usage record counts them), from the local LMDB; a bucket
+with neither costs one record read. At millions of objects per node the interval should be hours
+(the lan default), or expiring objects indexed by time.
 """
 
 from __future__ import annotations
@@ -129,7 +130,8 @@ class LifecycleWorker:
                 log.info("lifecycle: bucket %s skipped this pass: %s", bucket, err)
                 continue
             owned += 1
-            backlog += self._walk(record, budget)
+            if record.lifecycle or self._store.bucket_usage(tenant, bucket).expiring_objects:
+                backlog += self._walk(record, budget)  # else nothing here can be due
             backlog += self._abort_uploads(record, budget)
         with self._lock:
             self._backlog, self._owned = backlog, owned

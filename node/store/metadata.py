@@ -1,4 +1,4 @@
-"""LMDB tables: one environment under meta/, ten named dbs, values with a format version.
+"""LMDB tables: one environment under meta/, eleven named dbs, values with a format version.
 
     chunks      ShareKey.db_key()             -> StoredShare      (local index of share files)
     refs        ShareKey.db_key() + ref_key   -> ref record       (object versions using a copy)
@@ -11,6 +11,8 @@
                                                                     erased records, see versions.py)
     key_registers tenant\\0bucket\\0key        -> KeyRegisterState (conditional writes' register,
                                                                     node/objects/conditions.py)
+    object_index  tenant\\0bucket\\0 + position -> object key     (secondary indexes of current
+                                                                    objects, see index.py)
     buckets     tenant\\0name                 -> BucketRecord     (newest version only; on a bucket
                                                                  directory home: the record accepted)
     bucket_promises tenant\\0name             -> BucketPromise    (bucket register promises)
@@ -72,8 +74,9 @@ meta db; migrations are code run at open, in the open transaction:
             key). Every other record is unchanged.
     4 -> 5  the usage db appears, filled with what the manifests already here add up to (one pass
             over them, in the open transaction).
-    5 -> 6  the versions and key_registers dbs appear, empty: every manifest written before is its
-            key's null version and current (an unset version_id is the null version's).
+    5 -> 6  the versions, key_registers and object_index dbs appear; every manifest written before is
+            its key's null version and current (an unset version_id is the null version's), and is
+            indexed (one pass over them, in the open transaction).
 
 The store identity (see `identity`) is created in the transaction that creates the tables: a fresh
 environment gets a new one created now; an environment that already has a layout version but no
@@ -109,6 +112,7 @@ from node.store.errors import (CorruptRecord, InvalidArgument, MetadataUnavailab
 from node.store.keys import (CHUNK_ID_BYTES, LMDB_KEY_BYTES_MAX, MANIFEST_DB_KEY_INLINE_BYTES_MAX,
                              SHARE_DB_KEY_BYTES, key_partition, manifest_key, manifest_key_prefix,
                              placement_key)
+from node.store.index import entries as index_entries
 from node.store.usage import applied, contribution
 
 LAYOUT_FORMAT_VERSION = 6
@@ -126,7 +130,7 @@ REF_RECORD_FORMAT_VERSION = 1
 BUCKET_RECORD_FORMAT_VERSION = 2
 # Record formats each record type may carry; types not named read only RECORD_FORMAT_VERSION.
 RECORD_FORMAT_VERSIONS_READ = {"BucketRecord": (1, BUCKET_RECORD_FORMAT_VERSION)}
-# Named dbs the environment may hold; LMDB sizes a table of this many slots at open. Ten are in use.
+# Named dbs the environment may hold; LMDB sizes a table of this many slots at open. Eleven are in use.
 MAX_DBS = 12
 DB_CHUNKS = b"chunks"
 DB_REFS = b"refs"
@@ -138,8 +142,9 @@ DB_META = b"meta"
 DB_USAGE = b"usage"
 DB_VERSIONS = b"versions"
 DB_KEY_REGISTERS = b"key_registers"
+DB_INDEX = b"object_index"
 DB_NAMES = (DB_CHUNKS, DB_REFS, DB_PLACEMENTS, DB_MANIFESTS, DB_BUCKETS, DB_BUCKET_PROMISES, DB_META,
-            DB_USAGE, DB_VERSIONS, DB_KEY_REGISTERS)
+            DB_USAGE, DB_VERSIONS, DB_KEY_REGISTERS, DB_INDEX)
 META_FORMAT_VERSION = b"format_version"
 META_NODE_ID = b"node_id"
 META_STORE = b"store"
@@ -330,6 +335,7 @@ class MetadataDb:
                 self.usage = self.env.open_db(DB_USAGE, txn=txn)
                 self.versions = self.env.open_db(DB_VERSIONS, txn=txn)
                 self.key_registers = self.env.open_db(DB_KEY_REGISTERS, txn=txn)
+                self.index = self.env.open_db(DB_INDEX, txn=txn)
                 self._names = {id(db): name for db, name in zip(self.dbs(), DB_NAMES)}
                 fresh = self._check_layout_version(txn)
                 # True when this open created the environment (an empty or replaced disk).
@@ -344,7 +350,7 @@ class MetadataDb:
         raw = txn.get(META_FORMAT_VERSION, db=self.meta)
         if raw is None:
             tables = (self.chunks, self.refs, self.placements, self.manifests, self.buckets,
-                      self.bucket_promises, self.usage, self.versions, self.key_registers)
+                      self.bucket_promises, self.usage, self.versions, self.key_registers, self.index)
             entries = sum(txn.stat(db)["entries"] for db in tables)
             if entries:
                 raise UnknownFormatVersion(
@@ -365,7 +371,7 @@ class MetadataDb:
             self._migrate_4_to_5(txn)
             raw = b"5"
         if raw == b"5":
-            txn.put(META_FORMAT_VERSION, str(LAYOUT_FORMAT_VERSION).encode(), db=self.meta)
+            self._migrate_5_to_6(txn)
             return False
         if raw != str(LAYOUT_FORMAT_VERSION).encode():
             raise UnknownFormatVersion(
@@ -446,10 +452,32 @@ class MetadataDb:
             self.put(txn, self.usage, key, encode_record(record, "usage"))
         txn.put(META_FORMAT_VERSION, b"5", db=self.meta)
 
+    def _migrate_5_to_6(self, txn: lmdb.Transaction) -> None:
+        """Layout 5 -> 6: index every current manifest (node/store/index.py)."""
+        for key, raw in txn.cursor(db=self.manifests):
+            try:
+                manifest = decode_record(common_pb2.Manifest, unseal(DB_MANIFESTS, bytes(key), bytes(raw)), "manifest")
+            except (CorruptRecord, StoreError):
+                continue  # verify quarantines it; its partition is indexed again then
+            self.put_index(txn, manifest, add=True)
+        txn.put(META_FORMAT_VERSION, str(LAYOUT_FORMAT_VERSION).encode(), db=self.meta)
+
+    def put_index(self, txn: lmdb.Transaction, manifest: common_pb2.Manifest | None, *, add: bool) -> None:
+        """Add (or remove) the index entries of a current version, in the caller's transaction."""
+        if manifest is None:
+            return
+        part = manifest_key_prefix(manifest.tenant, manifest.bucket)
+        value = manifest.key.encode("utf-8")
+        for position in index_entries(manifest):
+            if add:
+                self.put(txn, self.index, part + position, value)
+            else:
+                txn.delete(part + position, db=self.index)
+
     def dbs(self) -> tuple:
-        """The ten named dbs, in DB_NAMES order."""
+        """The eleven named dbs, in DB_NAMES order."""
         return (self.chunks, self.refs, self.placements, self.manifests, self.buckets, self.bucket_promises,
-                self.meta, self.usage, self.versions, self.key_registers)
+                self.meta, self.usage, self.versions, self.key_registers, self.index)
 
     def name_of(self, db: lmdb._Database) -> bytes:
         return self._names[id(db)]

@@ -114,7 +114,7 @@ import lmdb
 
 from ringstore.v1 import common_pb2
 
-from node.store import usage, versions
+from node.store import index, usage, versions
 from node.store.chunks import PRIVATE_FILE_MODE, ChunkFiles, TempFile, fsync_dir, make_private_dir, raise_if_full
 from node.store.disk import DiskGuard
 from node.store.errors import (ChecksumMismatch, CorruptRecord, CorruptShare, DataDirLocked,
@@ -142,6 +142,9 @@ SHARE_LOCK_STRIPES = 64
 SHARE_SIZE_BYTES_MAX = 64 * MIB
 # Most manifests one list_manifests call may return.
 LIST_MANIFESTS_LIMIT_MAX = 10_000
+# Most index entries one find_manifests call reads (a query whose other conditions reject most of
+# what its walked condition matches stops there, truncated, and is continued by the next call).
+FIND_SCAN_MAX = 20_000
 # Most bucket records one tenant may have; list_buckets returns them all in one call.
 BUCKETS_PER_TENANT_MAX = 10_000
 # Index entries iter_shares reads per read transaction; it holds no transaction between batches,
@@ -717,6 +720,7 @@ class NodeStore:
         with self._meta.write() as txn:
             count = txn.stat(self._meta.manifests)["entries"] + txn.stat(self._meta.versions)["entries"]
             txn.drop(self._meta.manifests, delete=False)
+            txn.drop(self._meta.index, delete=False)
             txn.drop(self._meta.versions, delete=False)
             txn.drop(self._meta.usage, delete=False)
         return count
@@ -1178,12 +1182,15 @@ class NodeStore:
                 txn.delete(slot, db=self._meta.versions)
                 self._count(txn, tenant, bucket, existing, None, old_current=False)
             self._meta.put(txn, self._meta.manifests, key, encoded)
+            self._meta.put_index(txn, current, add=False)
+            self._meta.put_index(txn, manifest, add=True)
             self._count(txn, tenant, bucket, current if in_current else None, manifest)
             return False
         self._meta.put(txn, self._meta.versions, slot, encoded)
         self._count(txn, tenant, bucket, existing, manifest, old_current=in_current, new_current=False)
         if in_current:  # the current version was erased: the newest left takes its place
             txn.delete(key, db=self._meta.manifests)
+            self._meta.put_index(txn, current, add=False)
             self._promote(txn, tenant, bucket, name)
         return False
 
@@ -1213,6 +1220,7 @@ class NodeStore:
                    db=self._meta.versions)
         self._meta.put(txn, self._meta.manifests, manifest_key(tenant, bucket, name),
                        encode_record(best, f"{tenant}/{bucket}/{name}"))
+        self._meta.put_index(txn, best, add=True)
         self._count(txn, tenant, bucket, best, best, old_current=False)
 
     def _count(self, txn: lmdb.Transaction, tenant: str, bucket: str, old: common_pb2.Manifest | None,
@@ -1245,11 +1253,25 @@ class NodeStore:
         return decode_record(common_pb2.UsageRecord, raw, f"usage {tenant}/{bucket}")
 
     def recount_usage(self, tenant: str = "", bucket: str = "") -> int:
-        """Rebuild the usage records of one bucket (every bucket when `bucket` is empty) from the
-        manifests here, in one transaction; returns the buckets counted. Only after a manifest or
-        usage record was quarantined: what it had added up to is unknown."""
+        """Rebuild the usage records and the object indexes of one bucket (every bucket when
+        `bucket` is empty) from the manifests here, in one transaction; returns the buckets counted.
+        Only after a manifest or usage record was quarantined: what it had added up to, and which
+        index entries it had, are unknown."""
         prefix = manifest_key_prefix(tenant, bucket) if bucket else b""
         with self._meta.write() as txn:
+            stale = [bytes(key) for key in txn.cursor(db=self._meta.index).iternext(values=False)
+                     if bytes(key).startswith(prefix)]
+            for key in stale:
+                txn.delete(key, db=self._meta.index)
+            for key, raw in txn.cursor(db=self._meta.manifests):
+                if not bytes(key).startswith(prefix):
+                    continue
+                try:
+                    manifest = decode_record(common_pb2.Manifest, self._meta.value(self._meta.manifests, bytes(key),
+                                                                                   bytes(raw)), "manifest")
+                except (CorruptRecord, StoreError):
+                    continue
+                self._meta.put_index(txn, manifest, add=True)
             counted = count_usage(self._meta, txn, prefix)
             if not bucket:
                 txn.drop(self._meta.usage, delete=False)
@@ -1258,6 +1280,51 @@ class NodeStore:
             for part, record in counted.items():
                 self._meta.put(txn, self._meta.usage, part, encode_record(record, "usage"))
         return len(counted)
+
+    @quarantining
+    def find_manifests(self, tenant: str, bucket: str, query: common_pb2.ObjectQuery, *, after: bytes = b"",
+                       limit: int = 1000, now_ms: int | None = None
+                       ) -> tuple[list[tuple[bytes, common_pb2.Manifest]], bytes | None]:
+        """(position, manifest) of the current objects here meeting `query`, in position order after
+        `after`, at most `limit`; and the position to continue after, None when the walk reached its
+        range's end. The walk covers one condition's index range (node/store/index.py `plan`) and
+        checks the others on each manifest it names: its cost grows with that condition's matches,
+        and one call reads at most FIND_SCAN_MAX entries."""
+        if not 1 <= limit <= LIST_MANIFESTS_LIMIT_MAX:
+            raise InvalidArgument(f"limit must be in 1..{LIST_MANIFESTS_LIMIT_MAX}, got {limit}")
+        now_ms = self._now_unix_ms() if now_ms is None else now_ms
+        part = manifest_key_prefix(tenant, bucket)
+        self._check_answerable(self._meta.manifests, part, exact=False)
+        walk = index.plan(query)
+        found: list[tuple[bytes, common_pb2.Manifest]] = []
+        if walk.by_key:
+            prefix_after = after[1:].decode("utf-8") if after else ""
+            page, more = self.list_manifests(tenant, bucket, prefix=query.prefix, start_after=prefix_after,
+                                             limit=min(limit, LIST_MANIFESTS_LIMIT_MAX))
+            found = [(index.BY_KEY + m.key.encode("utf-8"), m) for m in page if index.matches(query, m, now_ms)]
+            return found, (index.BY_KEY + page[-1].key.encode("utf-8") if more and page else None)
+        start = max(walk.low, after + b"\0") if after else walk.low
+        scanned = 0
+        last = after
+        with self._meta.read() as txn:
+            cursor = txn.cursor(db=self._meta.index)
+            more = cursor.set_range(part + start)
+            while more:
+                position = bytes(cursor.key())[len(part):]
+                if not bytes(cursor.key()).startswith(part) or position >= walk.high:
+                    return found, None
+                if len(found) == limit or scanned == FIND_SCAN_MAX:
+                    return found, last
+                scanned += 1
+                last = position
+                name = self._meta.value(self._meta.index, bytes(cursor.key()), bytes(cursor.value())).decode("utf-8")
+                raw = self._meta.get(txn, self._meta.manifests, manifest_key(tenant, bucket, name))
+                if raw is not None:
+                    manifest = decode_record(common_pb2.Manifest, raw, f"{tenant}/{bucket}/{name}")
+                    if index.matches(query, manifest, now_ms):
+                        found.append((position, manifest))
+                more = cursor.next()
+        return found, None
 
     @quarantining
     def get_manifest(self, tenant: str, bucket: str, key: str) -> common_pb2.Manifest | None:
@@ -1400,6 +1467,7 @@ class NodeStore:
                 if version_key(current.version) != version_key(manifest.version):
                     return False
                 txn.delete(key, db=self._meta.manifests)
+                self._meta.put_index(txn, current, add=False)
                 self._count(txn, tenant, bucket, current, None)
                 self._promote(txn, tenant, bucket, name)
                 return True
@@ -1428,6 +1496,7 @@ class NodeStore:
                     or self._key_versions(txn, tenant, bucket, name)):
                 return False
             txn.delete(key, db=self._meta.manifests)
+            self._meta.put_index(txn, current, add=False)
             self._count(txn, tenant, bucket, current, None)
             return True
 

@@ -34,6 +34,7 @@ class Contribution:
     tombstones: int = 0
     noncurrent_versions: int = 0
     noncurrent_bytes: int = 0
+    expiring_objects: int = 0
 
 
 NOTHING = Contribution()
@@ -57,7 +58,8 @@ def contribution(manifest: common_pb2.Manifest | None, *, current: bool = True) 
     stored = (dict(inline_bytes=manifest.size_bytes) if manifest.inline else
               dict(chunk_bytes=sum(_copy_bytes(manifest.policy, ref.size_bytes) for ref in manifest.chunks)))
     if current:
-        return Contribution(objects=1, logical_bytes=manifest.size_bytes, **stored)
+        return Contribution(objects=1, logical_bytes=manifest.size_bytes,
+                            expiring_objects=int(bool(manifest.expires_at_unix_ms)), **stored)
     return Contribution(noncurrent_versions=1, noncurrent_bytes=manifest.size_bytes, **stored)
 
 
@@ -83,4 +85,5 @@ def _stamp(version: common_pb2.VersionStamp) -> tuple:
 
 def is_empty(record: common_pb2.UsageRecord) -> bool:
     return not (record.objects or record.logical_bytes or record.chunk_bytes or record.inline_bytes
-                or record.tombstones or record.noncurrent_versions or record.noncurrent_bytes)
+                or record.tombstones or record.noncurrent_versions or record.noncurrent_bytes
+                or record.expiring_objects)

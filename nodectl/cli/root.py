@@ -31,6 +31,7 @@ from nodectl.cli.common import ADDRESS_ENV, EXIT_INTERRUPTED, Clock, _fail, _Set
 from nodectl.cli.fsck import fsck_command
 from nodectl.cli.lifecycle import lifecycle_group
 from nodectl.cli.tags import tag_group
+from nodectl.cli.find import find_command
 from nodectl.cli.node import node_group
 from nodectl.cli.objects import (
     convert_command,
@@ -152,6 +153,7 @@ main.add_command(stat_command)
 main.add_command(versions_command)
 main.add_command(lifecycle_group)
 main.add_command(tag_group)
+main.add_command(find_command)
 main.add_command(rollback_command)
 main.add_command(convert_command)
 main.add_command(status_command)

@@ -34,7 +34,7 @@ import grpc
 from ringstore import frames
 from ringstore.auth import links
 from ringstore.etag import etag, parts_md5
-from ringstore.v1 import object_pb2
+from ringstore.v1 import common_pb2, object_pb2
 
 from nodectl.client.connection import _Connection
 from nodectl.client.deadlines import (
@@ -418,29 +418,50 @@ class _ObjectCalls(_Connection):
             validate_key(key)
             prefix = key
         validate_prefix(prefix)
-        if isinstance(page_size, bool) or not isinstance(page_size, int) or not (
-                1 <= page_size <= LIST_PAGE_SIZE_MAX):
-            raise InvalidArgument(f"page_size must be in 1..{LIST_PAGE_SIZE_MAX}, got {page_size!r}")
+        _check_page_size(page_size)
+
+        def fetch(token: str) -> tuple[list[object_pb2.ObjectInfo], str]:
+            request = object_pb2.ListObjectVersionsRequest(bucket=bucket, prefix=prefix, page_size=page_size,
+                                                            page_token=token)
+            response = self._unary(self._objects.ListObjectVersions, request)
+            return list(response.versions), response.next_page_token
 
         def versions() -> Iterator[ObjectInfo]:
-            token = ""
-            for _ in range(LIST_PAGES_MAX):
-                request = object_pb2.ListObjectVersionsRequest(bucket=bucket, prefix=prefix, page_size=page_size,
-                                                                page_token=token)
-                response = self._unary(self._objects.ListObjectVersions, request)
-                for pb in response.versions:
+            for page, _ in _paged(f"versions {bucket}", fetch):
+                for pb in page:
                     if key is None or pb.key == key:
                         yield object_info_from_pb(pb)
                     elif pb.key > key:
                         return
-                if not response.next_page_token:
-                    return
-                if response.next_page_token == token:
-                    raise Internal(f"versions {bucket}: the node returned the same page token twice")
-                token = response.next_page_token
-            raise Internal(f"versions {bucket}: more than {LIST_PAGES_MAX} pages; stopped")
 
         return versions()
+
+    def find(self, bucket: str, *, prefix: str = "", tags: Mapping[str, str] | None = None,
+             metadata: Mapping[str, str] | None = None, content_type: str = "", larger_than: int | None = None,
+             smaller_than: int | None = None, modified_after_unix_ms: int | None = None,
+             modified_before_unix_ms: int | None = None, page_size: int = 1000) -> Iterator[ObjectInfo]:
+        """The bucket's current objects meeting every condition given (tags and metadata entries,
+        content type exact or "major/*", sizes and write times strictly above or below, key prefix),
+        answered from the nodes' indexes; fetched a page at a time as the iterator is advanced."""
+        validate_bucket(bucket)
+        validate_prefix(prefix)
+        _check_page_size(page_size)
+        query = common_pb2.ObjectQuery(prefix=prefix, tags=dict(tags or {}), metadata=dict(metadata or {}),
+                                       content_type=content_type)
+        for field, value in (("larger_than_bytes", larger_than), ("smaller_than_bytes", smaller_than),
+                             ("modified_after_unix_ms", modified_after_unix_ms),
+                             ("modified_before_unix_ms", modified_before_unix_ms)):
+            if value is not None:
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise InvalidArgument(f"{field} must be a whole number >= 0, got {value!r}")
+                setattr(query, field, value)
+
+        def fetch(token: str) -> tuple[list[object_pb2.ObjectInfo], str]:
+            request = object_pb2.FindObjectsRequest(bucket=bucket, query=query, page_size=page_size, page_token=token)
+            response = self._unary(self._objects.FindObjects, request)
+            return list(response.objects), response.next_page_token
+
+        return (object_info_from_pb(pb) for page, _ in _paged(f"find {bucket}", fetch) for pb in page)
 
     def list(self, bucket: str, *, prefix: str = "", page_size: int = 1000) -> Iterator[ListPage]:
         """Pages of current objects whose key starts with `prefix`, in key order.
@@ -449,27 +470,36 @@ class _ObjectCalls(_Connection):
         """
         validate_bucket(bucket)
         validate_prefix(prefix)
-        if isinstance(page_size, bool) or not isinstance(page_size, int) or not (
-                1 <= page_size <= LIST_PAGE_SIZE_MAX):
-            raise InvalidArgument(
-                f"page_size must be in 1..{LIST_PAGE_SIZE_MAX}, got {page_size!r}")
-        return self._pages(bucket, prefix, page_size)
+        _check_page_size(page_size)
 
-    def _pages(self, bucket: str, prefix: str, page_size: int) -> Iterator[ListPage]:
-        token = ""
-        for _ in range(LIST_PAGES_MAX):
-            request = object_pb2.ListObjectsRequest(
-                bucket=bucket, prefix=prefix, page_size=page_size, page_token=token)
+        def fetch(token: str) -> tuple[list[object_pb2.ObjectInfo], str]:
+            request = object_pb2.ListObjectsRequest(bucket=bucket, prefix=prefix, page_size=page_size,
+                                                    page_token=token)
             response = self._unary(self._objects.ListObjects, request)
-            page = ListPage(objects=[object_info_from_pb(o) for o in response.objects],
-                            next_page_token=response.next_page_token)
-            yield page
-            if not page.next_page_token:
-                return
-            if page.next_page_token == token:
-                raise Internal(f"list {bucket}: the node returned the same page token twice")
-            token = page.next_page_token
-        raise Internal(f"list {bucket}: more than {LIST_PAGES_MAX} pages; stopped")
+            return list(response.objects), response.next_page_token
+
+        return (ListPage(objects=[object_info_from_pb(o) for o in page], next_page_token=token)
+                for page, token in _paged(f"list {bucket}", fetch))
+
+
+def _check_page_size(page_size: int) -> None:
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= LIST_PAGE_SIZE_MAX:
+        raise InvalidArgument(f"page_size must be in 1..{LIST_PAGE_SIZE_MAX}, got {page_size!r}")
+
+
+def _paged(what: str, fetch: Callable[[str], tuple[list, str]]) -> Iterator[tuple[list, str]]:
+    """(page, next page token) of a paged listing, fetched as iterated, at most LIST_PAGES_MAX pages;
+    Internal when the node repeats a token or the pages do not end."""
+    token = ""
+    for _ in range(LIST_PAGES_MAX):
+        page, next_token = fetch(token)
+        yield page, next_token
+        if not next_token:
+            return
+        if next_token == token:
+            raise Internal(f"{what}: the node returned the same page token twice")
+        token = next_token
+    raise Internal(f"{what}: more than {LIST_PAGES_MAX} pages; stopped")
 
 
 def _with_link(bucket: str, key: str, link: str | None) -> tuple[str, str, tuple[tuple[str, str], ...]]:

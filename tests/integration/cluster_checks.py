@@ -36,6 +36,20 @@ def in_force(check, what: str, deadline_s: float = IN_FORCE_S):
             time.sleep(0.1)
 
 
+def wait_for(what: str, done, timeout_s: float = 60.0, poll_s: float = 0.25) -> None:
+    """Poll done() until it is true; AssertionError naming `what` after timeout_s."""
+    deadline_s = time.monotonic() + timeout_s
+    while not done():
+        if time.monotonic() > deadline_s:
+            raise AssertionError(f"not within {timeout_s:.0f} s: {what}")
+        time.sleep(poll_s)
+
+
+def metric_total(cluster: LocalCluster, name: str) -> float:
+    """`name` (a metric, or a metric with its labels) summed over every running node."""
+    return sum(metric(cluster, node_id, name) for node_id in cluster.running())
+
+
 def raw_channel(address: str, options=None) -> grpc.Channel:
     """A raw gRPC channel to a node's client port, trusting the session's CA (RINGSTORE_CA) and
     signing with the session's operator key, for tests that call the wire API without the client

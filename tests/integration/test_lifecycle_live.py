@@ -13,6 +13,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
+from cluster_checks import metric_total, wait_for
 from nodectl.cli import main
 from nodectl.client import Client, rules_from_document
 from nodectl.errors import InvalidArgument, NotFound
@@ -20,16 +21,7 @@ from nodectl.errors import InvalidArgument, NotFound
 KIB = 1024
 SETTINGS = {"repair.lifecycle_day_s": "1", "repair.lifecycle_interval_s": "0.5", "repair.gc_grace_s": "3",
             "repair.gc_interval_s": "0.5"}
-DEADLINE_S = 60.0
-POLL_S = 0.25
 
-
-def _wait(what: str, done, timeout_s: float = DEADLINE_S) -> None:
-    deadline_s = time.monotonic() + timeout_s
-    while not done():
-        if time.monotonic() > deadline_s:
-            raise AssertionError(f"not within {timeout_s:.0f} s: {what}")
-        time.sleep(POLL_S)
 
 
 def _absent(client: Client, bucket: str, key: str) -> bool:
@@ -39,14 +31,6 @@ def _absent(client: Client, bucket: str, key: str) -> bool:
         return True
     return False
 
-
-def _counter(cluster, name: str) -> float:
-    total = 0.0
-    for node_id in cluster.running():
-        for line in cluster.metrics_text(node_id).splitlines():
-            if line.startswith(name):
-                total += float(line.split()[-1])
-    return total
 
 
 def test_rules_and_ttl_act_on_a_sped_up_clock_and_survive_a_killed_node(cluster_factory, tmp_path):
@@ -95,19 +79,19 @@ def test_rules_and_ttl_act_on_a_sped_up_clock_and_survive_a_killed_node(cluster_
     # A node dies while the workers run: the others take its buckets over.
     cluster.kill("node-2")
     with Client(address=cluster.any_address(exclude=["node-2"]), timeout_s=30.0) as client:
-        _wait("the TTL object to stop reading", lambda: _absent(client, "logs", "ttl"), timeout_s=10)
-        _wait("logs/ to expire", lambda: all(_absent(client, "logs", f"logs/{i}") for i in range(6)))
+        wait_for("the TTL object to stop reading", lambda: _absent(client, "logs", "ttl"), timeout_s=10)
+        wait_for("logs/ to expire", lambda: all(_absent(client, "logs", f"logs/{i}") for i in range(6)))
         assert client.get_bytes("logs", "keep/me") == b"kept"
-        _wait("old versions to go", lambda: [v.version_id for v in client.versions("ver", "doc")] == ids[:1:-1])
-        _wait("the lone delete marker to go", lambda: list(client.versions("ver", "gone")) == [])
+        wait_for("old versions to go", lambda: [v.version_id for v in client.versions("ver", "doc")] == ids[:1:-1])
+        wait_for("the lone delete marker to go", lambda: list(client.versions("ver", "gone")) == [])
         assert client.get_bytes("ver", "doc") == b"v3"
-        _wait("the stale upload to be aborted", lambda: _upload_gone(client, upload_id))
-        _wait("the archive to become ec=2+1", lambda: client.stat("cold", "archive.bin").info.policy == "ec=2+1")
+        wait_for("the stale upload to be aborted", lambda: _upload_gone(client, upload_id))
+        wait_for("the archive to become ec=2+1", lambda: client.stat("cold", "archive.bin").info.policy == "ec=2+1")
         assert client.get_bytes("cold", "archive.bin") == big
     # Every other object is inline: what the live nodes store is the archive's. Three replicas (at
     # least two on live nodes: 600 KiB) became three shares of half its size (450 KiB).
-    _wait("the replicated copies of the archive to be freed",
-          lambda: _counter(cluster, "ringstore_stored_bytes") < 2 * len(big))
+    wait_for("the replicated copies of the archive to be freed",
+          lambda: metric_total(cluster, "ringstore_stored_bytes") < 2 * len(big))
 
     status = json.loads(cli("lifecycle", "status", "--json").output)
     totals = {field: sum(n[field] for n in status["nodes"]) for field in
@@ -115,7 +99,7 @@ def test_rules_and_ttl_act_on_a_sped_up_clock_and_survive_a_killed_node(cluster_
     assert totals["objects_expired"] >= 7 and totals["versions_removed"] >= 2
     assert totals["markers_removed"] >= 1 and totals["uploads_aborted"] >= 1 and totals["objects_converted"] >= 1
     assert "node-2" not in [n["node_id"] for n in status["nodes"]]  # killed: its buckets went to others
-    assert _counter(cluster, 'ringstore_lifecycle_actions_total{action="expire"}') >= 7
+    assert metric_total(cluster, 'ringstore_lifecycle_actions_total{action="expire"}') >= 7
     table = cli("lifecycle", "status").output
     assert "EXPIRED" in table and "LAST PASS" in table
 
@@ -183,7 +167,7 @@ def test_s3_lifecycle_configuration_round_trip_and_expiry(cluster_factory, sessi
             return True
         return False
 
-    _wait("tmp/a to expire", expired)
+    wait_for("tmp/a to expire", expired)
     assert s3.get_object(Bucket="s3-life", Key="stay")["Body"].read() == b"kept"
     with pytest.raises(ClientError) as info:
         s3.put_bucket_lifecycle_configuration(Bucket="s3-life", LifecycleConfiguration={"Rules": [

@@ -262,7 +262,7 @@ def test_credentials_errors(s3):
         clients[0].get_object(Bucket="s3-data", Key="no/such/key")
     assert error_code(info) == ("NoSuchKey", 404)
     with pytest.raises(ClientError) as info:
-        clients[0].get_bucket_tagging(Bucket="s3-data")
+        clients[0].get_bucket_policy(Bucket="s3-data")
     assert error_code(info) == ("NotImplemented", 501)
 
 

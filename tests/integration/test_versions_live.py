@@ -17,7 +17,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from cluster_checks import fsck, raw_channel
+from cluster_checks import fsck, metric_total, raw_channel, wait_for
 from nodectl.cli import main
 from ringstore.v1 import admin_pb2, admin_pb2_grpc
 from nodectl.client import Client
@@ -27,30 +27,12 @@ GC_SETTINGS = {"repair.gc_grace_s": "3", "repair.gc_interval_s": "0.5"}
 KIB = 1024
 # Larger than the inline limit, so versions keep chunks on the holders.
 SIZE = 300 * KIB
-DEADLINE_S = 60.0
-POLL_S = 0.25
 
 
-def _wait(what: str, done, timeout_s: float = DEADLINE_S) -> None:
-    deadline_s = time.monotonic() + timeout_s
-    while not done():
-        if time.monotonic() > deadline_s:
-            raise AssertionError(f"not within {timeout_s:.0f} s: {what}")
-        time.sleep(POLL_S)
-
-
-def _counter(cluster, name: str) -> float:
-    """`name` summed over every running node's metrics."""
-    total = 0.0
-    for node_id in cluster.running():
-        for line in cluster.metrics_text(node_id).splitlines():
-            if line.startswith(name + " "):
-                total += float(line.split()[1])
-    return total
 
 
 def _gc_passes(cluster) -> float:
-    return _counter(cluster, "ringstore_gc_passes_total")
+    return metric_total(cluster, "ringstore_gc_passes_total")
 
 
 def test_versions_rollback_and_permanent_delete_through_every_node(cluster_factory):
@@ -88,10 +70,10 @@ def test_versions_rollback_and_permanent_delete_through_every_node(cluster_facto
     # GC passes past the grace must leave every kept version's chunks in place: read each through
     # every node.
     grace_over_s = time.monotonic() + 3.5
-    _wait("the GC grace to pass", lambda: time.monotonic() >= grace_over_s)
+    wait_for("the GC grace to pass", lambda: time.monotonic() >= grace_over_s)
     passes = _gc_passes(cluster)
-    _wait("three GC passes on every node", lambda: _gc_passes(cluster) >= passes + 3 * 4)
-    assert _counter(cluster, "ringstore_gc_copies_deleted_total") == 0
+    wait_for("three GC passes on every node", lambda: _gc_passes(cluster) >= passes + 3 * 4)
+    assert metric_total(cluster, "ringstore_gc_copies_deleted_total") == 0
     for node_id in sorted(cluster.running()):
         with Client(address=cluster.nodes[node_id].address, timeout_s=30.0) as client:
             for version, name in ((third.version_id, "v3"), (second.version_id, "v2"), ("null", "v1")):
@@ -116,8 +98,8 @@ def test_versions_rollback_and_permanent_delete_through_every_node(cluster_facto
         assert client.stat("docs", "report", version=second.version_id).chunks  # v2 keeps chunks
 
     # The version deleted for good loses its copies (3 replicas of its one chunk); the rest stay.
-    _wait("the erased version's copies collected",
-          lambda: _counter(cluster, "ringstore_gc_copies_deleted_total") >= 3)
+    wait_for("the erased version's copies collected",
+          lambda: metric_total(cluster, "ringstore_gc_copies_deleted_total") >= 3)
     with Client(address=cluster.any_address(), timeout_s=30.0) as client:
         assert client.get_bytes("docs", "report", version=second.version_id) == data["v2"]
         assert client.get_bytes("docs", "report", version="null") == data["v1"]
@@ -207,9 +189,9 @@ def test_a_replaced_disk_of_a_metadata_home_gets_every_version_back(cluster_fact
     data_dir.mkdir()
     cluster.restart("node-3")
     cluster.wait_state("node-3", "ALIVE", timeout_s=15)
-    _wait("node-3 to refill its metadata", lambda: _refilled(cluster))
+    wait_for("node-3 to refill its metadata", lambda: _refilled(cluster))
     # Every node is a home of the bucket: node-3 holds as many records (versions included) as node-2.
-    _wait("node-3 to hold every version again",
+    wait_for("node-3 to hold every version again",
           lambda: _records(cluster, "node-3") == _records(cluster, "node-2"))
     cluster.kill("node-1", "TERM")
     with Client(address=cluster.nodes["node-3"].address, timeout_s=30.0) as client:

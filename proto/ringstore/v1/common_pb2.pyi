@@ -239,6 +239,40 @@ class Ballot(_message.Message):
     node_id: str
     def __init__(self, counter: _Optional[int] = ..., node_id: _Optional[str] = ...) -> None: ...
 
+class ObjectQuery(_message.Message):
+    __slots__ = ("prefix", "tags", "metadata", "content_type", "larger_than_bytes", "smaller_than_bytes", "modified_after_unix_ms", "modified_before_unix_ms")
+    class TagsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    LARGER_THAN_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SMALLER_THAN_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MODIFIED_AFTER_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    MODIFIED_BEFORE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    prefix: str
+    tags: _containers.ScalarMap[str, str]
+    metadata: _containers.ScalarMap[str, str]
+    content_type: str
+    larger_than_bytes: int
+    smaller_than_bytes: int
+    modified_after_unix_ms: int
+    modified_before_unix_ms: int
+    def __init__(self, prefix: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., content_type: _Optional[str] = ..., larger_than_bytes: _Optional[int] = ..., smaller_than_bytes: _Optional[int] = ..., modified_after_unix_ms: _Optional[int] = ..., modified_before_unix_ms: _Optional[int] = ...) -> None: ...
+
 class KeyRegister(_message.Message):
     __slots__ = ("format_version", "tenant", "bucket", "key", "ballot", "manifest")
     FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -318,7 +352,7 @@ class StoredShare(_message.Message):
     def __init__(self, format_version: _Optional[int] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., handoff_for_node_id: _Optional[str] = ..., stored_at_unix_ms: _Optional[int] = ..., last_verified_at_unix_ms: _Optional[int] = ...) -> None: ...
 
 class UsageRecord(_message.Message):
-    __slots__ = ("format_version", "objects", "logical_bytes", "chunk_bytes", "inline_bytes", "tombstones", "changed", "noncurrent_versions", "noncurrent_bytes")
+    __slots__ = ("format_version", "objects", "logical_bytes", "chunk_bytes", "inline_bytes", "tombstones", "changed", "noncurrent_versions", "noncurrent_bytes", "expiring_objects")
     FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
     OBJECTS_FIELD_NUMBER: _ClassVar[int]
     LOGICAL_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -328,6 +362,7 @@ class UsageRecord(_message.Message):
     CHANGED_FIELD_NUMBER: _ClassVar[int]
     NONCURRENT_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     NONCURRENT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    EXPIRING_OBJECTS_FIELD_NUMBER: _ClassVar[int]
     format_version: int
     objects: int
     logical_bytes: int
@@ -337,7 +372,8 @@ class UsageRecord(_message.Message):
     changed: VersionStamp
     noncurrent_versions: int
     noncurrent_bytes: int
-    def __init__(self, format_version: _Optional[int] = ..., objects: _Optional[int] = ..., logical_bytes: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., inline_bytes: _Optional[int] = ..., tombstones: _Optional[int] = ..., changed: _Optional[_Union[VersionStamp, _Mapping]] = ..., noncurrent_versions: _Optional[int] = ..., noncurrent_bytes: _Optional[int] = ...) -> None: ...
+    expiring_objects: int
+    def __init__(self, format_version: _Optional[int] = ..., objects: _Optional[int] = ..., logical_bytes: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., inline_bytes: _Optional[int] = ..., tombstones: _Optional[int] = ..., changed: _Optional[_Union[VersionStamp, _Mapping]] = ..., noncurrent_versions: _Optional[int] = ..., noncurrent_bytes: _Optional[int] = ..., expiring_objects: _Optional[int] = ...) -> None: ...
 
 class Quota(_message.Message):
     __slots__ = ("bytes", "objects")

@@ -7,6 +7,26 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class FindObjectsRequest(_message.Message):
+    __slots__ = ("bucket", "query", "page_size", "page_token")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    query: _common_pb2.ObjectQuery
+    page_size: int
+    page_token: str
+    def __init__(self, bucket: _Optional[str] = ..., query: _Optional[_Union[_common_pb2.ObjectQuery, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class FindObjectsResponse(_message.Message):
+    __slots__ = ("objects", "next_page_token")
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    objects: _containers.RepeatedCompositeFieldContainer[ObjectInfo]
+    next_page_token: str
+    def __init__(self, objects: _Optional[_Iterable[_Union[ObjectInfo, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
 class SetObjectTagsRequest(_message.Message):
     __slots__ = ("bucket", "key", "version_id", "tags")
     class TagsEntry(_message.Message):

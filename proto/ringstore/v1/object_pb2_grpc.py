@@ -179,6 +179,11 @@ class ObjectServiceStub:
                 request_serializer=ringstore_dot_v1_dot_object__pb2.SetBucketTagsRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_object__pb2.SetBucketTagsResponse.FromString,
                 _registered_method=True)
+        self.FindObjects = channel.unary_unary(
+                '/ringstore.v1.ObjectService/FindObjects',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.FindObjectsRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.FindObjectsResponse.FromString,
+                _registered_method=True)
 
 
 class ObjectServiceServicer:
@@ -399,6 +404,14 @@ class ObjectServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FindObjects(self, request, context):
+        """Current objects of a bucket meeting a query (tags, metadata, content type, size, time, prefix),
+        answered from the homes' indexes: a page costs what matches, not what the bucket holds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ObjectServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -546,6 +559,11 @@ def add_ObjectServiceServicer_to_server(servicer, server):
                     servicer.SetBucketTags,
                     request_deserializer=ringstore_dot_v1_dot_object__pb2.SetBucketTagsRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_object__pb2.SetBucketTagsResponse.SerializeToString,
+            ),
+            'FindObjects': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindObjects,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.FindObjectsRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.FindObjectsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1331,6 +1349,33 @@ class ObjectService:
             '/ringstore.v1.ObjectService/SetBucketTags',
             ringstore_dot_v1_dot_object__pb2.SetBucketTagsRequest.SerializeToString,
             ringstore_dot_v1_dot_object__pb2.SetBucketTagsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindObjects(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/FindObjects',
+            ringstore_dot_v1_dot_object__pb2.FindObjectsRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.FindObjectsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -309,6 +309,30 @@ class AddReferencesResponse(_message.Message):
     held: _containers.RepeatedScalarFieldContainer[bool]
     def __init__(self, held: _Optional[_Iterable[bool]] = ...) -> None: ...
 
+class FindManifestsRequest(_message.Message):
+    __slots__ = ("tenant", "bucket", "query", "after", "limit")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    bucket: str
+    query: _common_pb2.ObjectQuery
+    after: bytes
+    limit: int
+    def __init__(self, tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., query: _Optional[_Union[_common_pb2.ObjectQuery, _Mapping]] = ..., after: _Optional[bytes] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class FindManifestsResponse(_message.Message):
+    __slots__ = ("manifests", "positions", "next_after")
+    MANIFESTS_FIELD_NUMBER: _ClassVar[int]
+    POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_AFTER_FIELD_NUMBER: _ClassVar[int]
+    manifests: _containers.RepeatedCompositeFieldContainer[_common_pb2.Manifest]
+    positions: _containers.RepeatedScalarFieldContainer[bytes]
+    next_after: bytes
+    def __init__(self, manifests: _Optional[_Iterable[_Union[_common_pb2.Manifest, _Mapping]]] = ..., positions: _Optional[_Iterable[bytes]] = ..., next_after: _Optional[bytes] = ...) -> None: ...
+
 class KeyRegisterRequest(_message.Message):
     __slots__ = ("tenant", "bucket", "key", "ballot")
     TENANT_FIELD_NUMBER: _ClassVar[int]

@@ -154,6 +154,11 @@ class PeerServiceStub:
                 request_serializer=ringstore_dot_v1_dot_peer__pb2.AcceptKeyRegisterRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_peer__pb2.KeyRegisterResponse.FromString,
                 _registered_method=True)
+        self.FindManifests = channel.unary_unary(
+                '/ringstore.v1.PeerService/FindManifests',
+                request_serializer=ringstore_dot_v1_dot_peer__pb2.FindManifestsRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_peer__pb2.FindManifestsResponse.FromString,
+                _registered_method=True)
         self.GetUsage = channel.unary_unary(
                 '/ringstore.v1.PeerService/GetUsage',
                 request_serializer=ringstore_dot_v1_dot_peer__pb2.GetUsageRecordRequest.SerializeToString,
@@ -350,6 +355,14 @@ class PeerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FindManifests(self, request, context):
+        """The current objects of a bucket this home holds that meet a query, from its indexes
+        (node/store/index.py), in position order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetUsage(self, request, context):
         """This metadata home's usage record of a bucket (what the manifests it holds add up to).
         """
@@ -493,6 +506,11 @@ def add_PeerServiceServicer_to_server(servicer, server):
                     servicer.AcceptKeyRegister,
                     request_deserializer=ringstore_dot_v1_dot_peer__pb2.AcceptKeyRegisterRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_peer__pb2.KeyRegisterResponse.SerializeToString,
+            ),
+            'FindManifests': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindManifests,
+                    request_deserializer=ringstore_dot_v1_dot_peer__pb2.FindManifestsRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_peer__pb2.FindManifestsResponse.SerializeToString,
             ),
             'GetUsage': grpc.unary_unary_rpc_method_handler(
                     servicer.GetUsage,
@@ -1158,6 +1176,33 @@ class PeerService:
             '/ringstore.v1.PeerService/AcceptKeyRegister',
             ringstore_dot_v1_dot_peer__pb2.AcceptKeyRegisterRequest.SerializeToString,
             ringstore_dot_v1_dot_peer__pb2.KeyRegisterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindManifests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.PeerService/FindManifests',
+            ringstore_dot_v1_dot_peer__pb2.FindManifestsRequest.SerializeToString,
+            ringstore_dot_v1_dot_peer__pb2.FindManifestsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -113,6 +113,16 @@ def parse_versioning(body: bytes) -> str:
     return status
 
 
+def _paging(result: ET.Element, max_keys: int, delimiter: str, encoding_type: str, truncated: bool) -> None:
+    """The elements every listing document carries after its markers."""
+    _element(result, "MaxKeys", max_keys)
+    if delimiter:
+        _element(result, "Delimiter", encode_key(delimiter, encoding_type))
+    if encoding_type:
+        _element(result, "EncodingType", encoding_type)
+    _element(result, "IsTruncated", truncated)
+
+
 def list_versions(*, bucket: str, prefix: str, delimiter: str, max_keys: int, encoding_type: str,
                   key_marker: str, version_id_marker: str, entries: list, truncated: bool,
                   owner_tenant: str = "") -> bytes:
@@ -127,12 +137,7 @@ def list_versions(*, bucket: str, prefix: str, delimiter: str, max_keys: int, en
         last = entries[-1]
         _element(result, "NextKeyMarker", enc(last if isinstance(last, str) else last[0].key))
         _element(result, "NextVersionIdMarker", "" if isinstance(last, str) else show_version_id(last[0].version_id))
-    _element(result, "MaxKeys", max_keys)
-    if delimiter:
-        _element(result, "Delimiter", enc(delimiter))
-    if encoding_type:
-        _element(result, "EncodingType", encoding_type)
-    _element(result, "IsTruncated", truncated)
+    _paging(result, max_keys, delimiter, encoding_type, truncated)
     for entry in entries:
         if isinstance(entry, str):
             _element(_element(result, "CommonPrefixes"), "Prefix", enc(entry))
@@ -177,12 +182,7 @@ def list_objects(*, bucket: str, prefix: str, delimiter: str, max_keys: int, enc
         if truncated and next_token:
             _element(result, "NextContinuationToken", next_token)
         _element(result, "KeyCount", len(entries))
-    _element(result, "MaxKeys", max_keys)
-    if delimiter:
-        _element(result, "Delimiter", enc(delimiter))
-    if encoding_type:
-        _element(result, "EncodingType", encoding_type)
-    _element(result, "IsTruncated", truncated)
+    _paging(result, max_keys, delimiter, encoding_type, truncated)
     for entry in entries:
         if isinstance(entry, str):
             _element(_element(result, "CommonPrefixes"), "Prefix", enc(entry))

@@ -289,7 +289,10 @@ def test_duplicate_and_late_deliveries_change_nothing(stores, pool):
     register.change(TENANT, NAME, removing(hlc))
     for node, old in old_accepts:
         assert stores[node].accept_bucket(old)[0] is False
-    assert all(r.tombstone for r in stored(stores).values())
+    # The removal is chosen on a majority; a round stops asking once a majority answered, so the
+    # third home may not have been reached (a later round or metadata sync brings it along).
+    assert sum(r.tombstone for r in stored(stores).values()) >= 2
+    assert register.confirm(TENANT, NAME).tombstone
     assert replicas_of(created) == 2
 
 

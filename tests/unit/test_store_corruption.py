@@ -280,8 +280,9 @@ def test_noded_check_metadata_reports_without_changing_anything(tmp_path):
     store.close()
     result = CliRunner().invoke(main, ["--data-dir", str(tmp_path), "--check-metadata"])
     assert result.exit_code == 0, result.output
-    # the manifest, its bucket's usage record, the node id, the store identity
-    assert result.output.endswith("4 records, all intact\n")
+    # the manifest, its bucket's usage record, its two index entries (size, write time), the node
+    # id, the store identity
+    assert result.output.endswith("6 records, all intact\n")
     key = b"\0".join([b"t", b"b", b"k"])
     meta = tmp_path / "store"
     bad = _flip(_raw(meta, b"manifests", key), 20)

@@ -290,7 +290,7 @@ def test_noded_check_metadata_reports_without_changing_anything(tmp_path):
     result = CliRunner().invoke(main, ["--data-dir", str(tmp_path), "--check-metadata"])
     assert result.exit_code == 1
     assert result.output.splitlines()[0].startswith("corrupt record in db manifests (key blake3 ")
-    assert "1 of 4 records corrupt" in result.output
+    assert "1 of 6 records corrupt" in result.output
     assert _raw(meta, b"manifests", key) == bad
 
 

@@ -63,6 +63,7 @@ from node.objects.coordinator import Coordinator
 from node.objects.replicas import Replicas
 from node.objects.ring_gate import RingGate
 from node.objects.settle import RingSettlement
+from node.objects.uploads import UPLOADS_SUFFIX
 from node.peers.client import BDP_PROBE_OPTION, PeerClient
 from node.peers.gossip_transport import GrpcTransport
 from node.repair import DamageReport, GarbageCollector, RepairQueue, Scrubber
@@ -597,6 +598,7 @@ class NodeDaemon:
                                          actions_per_pass_max=cfg.repair.lifecycle_actions_per_pass_max,
                                          on_action=lambda kind: self.metrics.lifecycle_actions.labels(kind).inc())
         self.metrics.lifecycle_backlog.set_function(lambda: self.lifecycle.status().backlog)
+        self.metrics.watch_buckets(self._reported_buckets)
         self.metrics.tombstone_oldest_age.set_function(lambda: self.tombstones.status().oldest_age_s)
         self.scrubber = Scrubber(self.store, self.clock, cfg.repair.scrub_bandwidth_bytes_per_s,
                                  cfg.repair.scrub_interval_s, self._on_corrupt)
@@ -667,6 +669,19 @@ class NodeDaemon:
         live = [n for n in self.cluster.ring().ordered_nodes(metadata_position(tenant, bucket))
                 if self.cluster.is_live(n)]
         return bool(live) and live[0] == self.node_id
+
+    def _reported_buckets(self) -> list:
+        """(bucket, usage record, metadata homes) of the user buckets this node is the first live
+        metadata home of: each bucket's gauges come from one node, from its own counters."""
+        if self.store.metadata_health() != "ok":
+            return []
+        rows = []
+        tenant = self.coordinator.tenant
+        for partition_tenant, bucket in self.store.manifest_partitions():
+            if partition_tenant != tenant or bucket.endswith(UPLOADS_SUFFIX) or not self._is_first_home(tenant, bucket):
+                continue
+            rows.append((bucket, self.store.bucket_usage(tenant, bucket), len(self.coordinator.metadata_homes(bucket))))
+        return rows
 
     def _uploads_loop(self, stop: threading.Event) -> None:
         """Abort multipart uploads left unfinished longer than repair.upload_max_age_s."""

@@ -189,10 +189,47 @@ class Metrics:
         """Scrub and garbage-collection figures, read from their status at scrape time."""
         self.registry.register(_HealingCollector(scrub, gc))
 
+    def watch_buckets(self, buckets: Callable[[], list]) -> None:
+        """Per-bucket usage gauges: `buckets()` -> [(bucket, UsageRecord, metadata homes)] of the
+        buckets this node reports (the ones it is the first live metadata home of, so each bucket
+        is reported by one node), read from their usage counters at scrape time."""
+        self.registry.register(_BucketCollector(buckets))
+
     def serve(self, host: str, port: int) -> tuple[object, int]:
         """Start the HTTP endpoint; returns (server, bound port)."""
         server, _thread = prom.start_http_server(port, addr=host, registry=self.registry)
         return server, server.server_port
+
+
+class _BucketCollector:
+    """Scrape-time gauges of each bucket's usage counters (node/store/usage.py)."""
+
+    FIGURES = (
+        ("ringstore_bucket_objects", "Current objects of the bucket.", lambda r, homes: r.objects),
+        ("ringstore_bucket_logical_bytes", "Logical bytes of the bucket's current objects.",
+         lambda r, homes: r.logical_bytes),
+        ("ringstore_bucket_noncurrent_versions", "Versions kept behind current ones.",
+         lambda r, homes: r.noncurrent_versions),
+        ("ringstore_bucket_noncurrent_bytes", "Logical bytes of the versions kept behind current ones.",
+         lambda r, homes: r.noncurrent_bytes),
+        ("ringstore_bucket_stored_bytes", "Bytes the bucket's chunk copies and shares take across the cluster, "
+         "plus inline objects once per metadata home.", lambda r, homes: r.chunk_bytes + r.inline_bytes * homes),
+        ("ringstore_bucket_tombstones", "Tombstones and delete markers of the bucket.", lambda r, homes: r.tombstones),
+    )
+
+    def __init__(self, buckets: Callable[[], list]) -> None:
+        self._buckets = buckets
+
+    def describe(self) -> list:
+        return []
+
+    def collect(self):
+        rows = self._buckets()
+        for name, text, value in self.FIGURES:
+            family = GaugeMetricFamily(name, text, labels=["bucket"])
+            for bucket, record, homes in rows:
+                family.add_metric([bucket], value(record, homes))
+            yield family
 
 
 class _HealingCollector:

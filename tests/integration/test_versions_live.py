@@ -63,6 +63,13 @@ def test_versions_rollback_and_permanent_delete_through_every_node(cluster_facto
         assert [v.delete_marker for v in client.versions("docs", "report")] == [True, False, False, False]
         usage = client.bucket_info("docs").usage
         assert (usage.objects, usage.noncurrent_versions, usage.noncurrent_bytes) == (0, 3, 3 * SIZE)
+    # Each bucket's gauges come from one node (its first live metadata home), from its counters.
+    gauges = {name: metric_total(cluster, f'{name}{{bucket="docs"}}') for name in (
+        "ringstore_bucket_objects", "ringstore_bucket_noncurrent_versions", "ringstore_bucket_noncurrent_bytes",
+        "ringstore_bucket_stored_bytes")}
+    assert gauges == {"ringstore_bucket_objects": 0, "ringstore_bucket_noncurrent_versions": 3,
+                      "ringstore_bucket_noncurrent_bytes": 3 * SIZE,
+                      "ringstore_bucket_stored_bytes": 3 * 3 * SIZE}, gauges
     # fsck audits the kept versions' chunks too (one chunk each).
     summary, findings = fsck(cluster.any_address())
     assert (summary.noncurrent_versions_checked, summary.chunks_checked, summary.chunks_full) == (3, 3, 3), findings

@@ -174,7 +174,7 @@ class ObjectServicer:
                                                 access=self._access_reply(record, self._bucket_access(record)),
                                                 usage=self._usage_of(record))
 
-    def _usage_of(self, record: common_pb2.BucketRecord) -> object_pb2.BucketUsage:
+    def _usage_of(self, record: common_pb2.BucketRecord, breakdown: str = "") -> object_pb2.BucketUsage:
         """A bucket's usage from its homes' counters (and its unfinished uploads', whose parts are
         manifests of the hidden uploads bucket), and its quota."""
         counted, _ = self._c.bucket_usage(record.name)
@@ -187,6 +187,15 @@ class ObjectServicer:
             noncurrent_versions=counted.noncurrent_versions, noncurrent_bytes=counted.noncurrent_bytes)
         if self._admission is not None:
             reply.quota.CopyFrom(quota_message(self._admission.bucket_quota(record)))
+        if breakdown:
+            homes = len(self._c.metadata_homes(record.name))
+            shares = sorted(self._c.usage_breakdown(record.name, breakdown),
+                            key=lambda share: (-share[1].logical_bytes - share[1].noncurrent_bytes, share[0]))
+            reply.breakdown.extend(object_pb2.UsagePart(
+                name=name, objects=part.objects, logical_bytes=part.logical_bytes,
+                physical_bytes=part.chunk_bytes + part.inline_bytes * homes,
+                noncurrent_versions=part.noncurrent_versions, noncurrent_bytes=part.noncurrent_bytes)
+                for name, part in shares)
         return reply
 
     @unary
@@ -208,7 +217,9 @@ class ObjectServicer:
             records = [b for b in self._c.list_buckets() if not tenant or b.owner == tenant]
             if not policy.is_operator(key) and key.bucket:
                 records = [b for b in records if b.name == key.bucket]
-        reply = object_pb2.GetUsageResponse(buckets=[self._usage_of(record) for record in records])
+        if request.breakdown not in ("", "prefix", "type"):
+            raise errors.InvalidArgument(f"a usage breakdown is by prefix or by type, not {request.breakdown[:20]!r}")
+        reply = object_pb2.GetUsageResponse(buckets=[self._usage_of(record, request.breakdown) for record in records])
         reply.objects = sum(b.objects for b in reply.buckets)
         reply.logical_bytes = sum(b.logical_bytes for b in reply.buckets)
         reply.physical_bytes = sum(b.physical_bytes for b in reply.buckets)

@@ -17,6 +17,7 @@ from node.objects.chunk_io import holder_key
 from node.objects.ring_gate import Check, RingGate, put_manifests_checked
 from node.objects.replicas import DEEP_PROBE_SHARES_MAX, DeepThrottle, share_key
 from node.quota.desk import QuotaDesk
+from node.store.usage import breakdown_kind
 from node.store import LIST_MANIFESTS_LIMIT_MAX, ChecksumMismatch, CorruptShare, NodeStore, ShareNotFound
 from ringstore import frames
 from ringstore.v1 import common_pb2, peer_pb2
@@ -238,6 +239,14 @@ class PeerServicer:
                                               accepted=accepted)
 
     @unary
+    def GetUsageBreakdown(self, request, context):
+        kind = breakdown_kind(request.kind)
+        return peer_pb2.GetUsageBreakdownResponse(
+            usage=self._store.bucket_usage(request.tenant, request.bucket),
+            shares=[common_pb2.UsageShare(name=name, usage=record)
+                    for name, record in self._store.usage_breakdown(request.tenant, request.bucket, kind)])
+
+    @unary
     def FindManifests(self, request, context):
         limit = min(request.limit or 1000, LIST_MANIFESTS_LIMIT_MAX)
         found, after = self._store.find_manifests(request.tenant, request.bucket, request.query,
@@ -377,6 +386,7 @@ class PeerServicer:
             "ReadBucket": uu(self.ReadBucket, p.ReadBucketRequest),
             "ReadKeyRegister": uu(self.ReadKeyRegister, p.KeyRegisterRequest),
             "FindManifests": uu(self.FindManifests, p.FindManifestsRequest),
+            "GetUsageBreakdown": uu(self.GetUsageBreakdown, p.GetUsageBreakdownRequest),
             "PrepareKeyRegister": uu(self.PrepareKeyRegister, p.KeyRegisterRequest),
             "AcceptKeyRegister": uu(self.AcceptKeyRegister, p.AcceptKeyRegisterRequest),
             "ForgetBucket": uu(self.ForgetBucket, p.ForgetBucketRequest),

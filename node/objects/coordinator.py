@@ -1094,6 +1094,15 @@ class Coordinator:
         newest = max((record for _, record in answers), key=lambda record: stamp_key(record.changed))
         return newest, answers
 
+    def usage_breakdown(self, bucket: str, kind: str) -> list[tuple[str, common_pb2.UsageRecord]]:
+        """The bucket's usage by top-level prefix or content type, from the home whose bucket record
+        has seen the latest change (as `bucket_usage` chooses)."""
+        answers = self._read_all(metadata_position(self.tenant, bucket),
+                                 lambda n: self._replicas.get_usage_breakdown(n, self.tenant, bucket, kind),
+                                 what=f"reading the usage of bucket {bucket}")
+        _, (_, shares) = max(answers, key=lambda answer: stamp_key(answer[1][0].changed))
+        return shares
+
     def key_versions(self, tenant: str, bucket: str, key: str, version_id: bytes
                      ) -> tuple[common_pb2.Manifest | None, ...] | None:
         """The manifest of one version id of a key on every metadata home replica (None where a

@@ -28,6 +28,7 @@ from node.objects.ring_gate import RingGate, RingMismatch, put_manifests_checked
 from node.peers.batch import CallBatcher, QueueTimeout
 from node.peers.client import PeerClient, PeerError
 from node.ring import Ring
+from node.store.usage import breakdown_kind
 from node.store import (SHARE_SIZE_BYTES_MAX, CorruptRecord, CorruptShare, MetadataUnavailable, NodeStore,
                         ShareKey, ShareNotFound, StoreError, StoreFull)
 from ringstore.frames import Framed, framed
@@ -362,6 +363,14 @@ class Replicas:
         if node_id == self._view.node_id:
             return self._local(self._store.read_bucket, tenant, name)
         return self._remote(node_id, self._peers.read_bucket, tenant, name, self.timeout_s)
+
+    def get_usage_breakdown(self, node_id: str, tenant: str, bucket: str, kind: str
+                            ) -> tuple[common_pb2.UsageRecord, list[tuple[str, common_pb2.UsageRecord]]]:
+        """A metadata home's usage record of a bucket and its breakdown by prefix or type."""
+        if node_id == self._view.node_id:
+            record = self._local(self._store.bucket_usage, tenant, bucket)
+            return record, self._local(self._store.usage_breakdown, tenant, bucket, breakdown_kind(kind))
+        return self._remote(node_id, self._peers.get_usage_breakdown, tenant, bucket, kind, self.timeout_s)
 
     def find_manifests(self, node_id: str, request: peer_pb2.FindManifestsRequest
                        ) -> tuple[list[tuple[bytes, common_pb2.Manifest]], bytes | None]:

@@ -128,6 +128,8 @@ class _Stubs:
         self.read_bucket = unary(PEER_SERVICE, "ReadBucket", p.ReadBucketRequest, p.ReadBucketResponse)
         self.read_key_register = unary(PEER_SERVICE, "ReadKeyRegister", p.KeyRegisterRequest, p.KeyRegisterResponse)
         self.find_manifests = unary(PEER_SERVICE, "FindManifests", p.FindManifestsRequest, p.FindManifestsResponse)
+        self.get_usage_breakdown = unary(PEER_SERVICE, "GetUsageBreakdown", p.GetUsageBreakdownRequest,
+                                         p.GetUsageBreakdownResponse)
         self.prepare_key_register = unary(PEER_SERVICE, "PrepareKeyRegister", p.KeyRegisterRequest,
                                           p.KeyRegisterResponse)
         self.accept_key_register = unary(PEER_SERVICE, "AcceptKeyRegister", p.AcceptKeyRegisterRequest,
@@ -445,6 +447,12 @@ class PeerClient:
         reply = self._call(address, self._stubs(address).prepare_bucket,
                            peer_pb2.PrepareBucketRequest(tenant=tenant, name=name, ballot=ballot), timeout_s)
         return reply.promised, reply.promised_ballot, (reply.accepted if reply.found else None)
+
+    def get_usage_breakdown(self, address: str, tenant: str, bucket: str, kind: str, timeout_s: float
+                            ) -> tuple[common_pb2.UsageRecord, list[tuple[str, common_pb2.UsageRecord]]]:
+        reply = self._call(address, self._stubs(address).get_usage_breakdown,
+                           peer_pb2.GetUsageBreakdownRequest(tenant=tenant, bucket=bucket, kind=kind), timeout_s)
+        return reply.usage, [(share.name, share.usage) for share in reply.shares]
 
     def find_manifests(self, address: str, request: peer_pb2.FindManifestsRequest, timeout_s: float
                        ) -> tuple[list[tuple[bytes, common_pb2.Manifest]], bytes | None]:

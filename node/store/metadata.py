@@ -113,7 +113,7 @@ from node.store.keys import (CHUNK_ID_BYTES, LMDB_KEY_BYTES_MAX, MANIFEST_DB_KEY
                              SHARE_DB_KEY_BYTES, key_partition, manifest_key, manifest_key_prefix,
                              placement_key)
 from node.store.index import entries as index_entries
-from node.store.usage import applied, contribution
+from node.store.usage import applied, breakdown_key, breakdown_names, contribution
 
 LAYOUT_FORMAT_VERSION = 6
 # Envelope of every stored value (see the module docstring).
@@ -281,7 +281,8 @@ def count_usage(meta: "MetadataDb", txn: lmdb.Transaction, prefix: bytes = b""
                 ) -> dict[bytes, common_pb2.UsageRecord]:
     """What the manifests under `prefix` (b"": all; a `manifest_key_prefix`: one bucket) add up to,
     per bucket, keyed like the usage db: current versions in the manifests db, the others in the
-    versions db. A manifest whose envelope or record is bad is left out."""
+    versions db, and each bucket's breakdowns by prefix and content type (usage.breakdown_key). A
+    manifest whose envelope or record is bad is left out."""
     found: dict[bytes, common_pb2.UsageRecord] = {}
     for db, name, current in ((meta.manifests, DB_MANIFESTS, True), (meta.versions, DB_VERSIONS, False)):
         cursor = txn.cursor(db=db)
@@ -297,8 +298,9 @@ def count_usage(meta: "MetadataDb", txn: lmdb.Transaction, prefix: bytes = b""
                 more = cursor.next()
                 continue
             part = manifest_key_prefix(tenant, bucket)
-            found[part] = applied(found.get(part), contribution(None),
-                                  contribution(manifest, current=current), manifest.version)
+            given = contribution(manifest, current=current)
+            for key in [part] + [breakdown_key(part, kind, name) for kind, name in breakdown_names(manifest)]:
+                found[key] = applied(found.get(key), contribution(None), given, manifest.version)
             more = cursor.next()
     return found
 

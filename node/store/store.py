@@ -1229,15 +1229,34 @@ class NodeStore:
         versions db: `old_current` / `new_current` False): move the bucket's usage record by the
         difference (see usage.py)."""
         part = manifest_key_prefix(tenant, bucket)
-        raw = self._meta.get(txn, self._meta.usage, part)
-        record = None if raw is None else decode_record(common_pb2.UsageRecord, raw, f"usage {tenant}/{bucket}")
-        updated = usage.applied(record, usage.contribution(old, current=old_current),
-                                usage.contribution(new, current=new_current),
-                                None if new is None else new.version)
+        taken, given = usage.contribution(old, current=old_current), usage.contribution(new, current=new_current)
+        version = None if new is None else new.version
+        self._move_usage(txn, part, taken, given, version, f"usage {tenant}/{bucket}")
+        # The breakdowns by top-level prefix and content type, each record by its own difference.
+        olds = dict(usage.breakdown_names(old)) if old is not None else {}
+        news = dict(usage.breakdown_names(new)) if new is not None else {}
+        for kind in (usage.BY_PREFIX, usage.BY_TYPE):
+            if kind in olds and olds[kind] == news.get(kind):
+                self._move_usage(txn, usage.breakdown_key(part, kind, olds[kind]), taken, given, version, "usage")
+                continue
+            if kind in olds:
+                self._move_usage(txn, usage.breakdown_key(part, kind, olds[kind]), taken, usage.NOTHING, None, "usage")
+            if kind in news:
+                self._move_usage(txn, usage.breakdown_key(part, kind, news[kind]), usage.NOTHING, given, version,
+                                 "usage")
+
+    def _move_usage(self, txn: lmdb.Transaction, key: bytes, taken: usage.Contribution, given: usage.Contribution,
+                    version: common_pb2.VersionStamp | None, where: str) -> None:
+        """One usage record moved by `given` - `taken`, deleted when it comes to nothing."""
+        if taken == given:
+            return
+        raw = self._meta.get(txn, self._meta.usage, key)
+        record = None if raw is None else decode_record(common_pb2.UsageRecord, raw, where)
+        updated = usage.applied(record, taken, given, version)
         if usage.is_empty(updated):
-            txn.delete(part, db=self._meta.usage)
+            txn.delete(key, db=self._meta.usage)
         else:
-            self._meta.put(txn, self._meta.usage, part, encode_record(updated, f"usage {tenant}/{bucket}"))
+            self._meta.put(txn, self._meta.usage, key, encode_record(updated, where))
 
     @quarantining
     def bucket_usage(self, tenant: str, bucket: str) -> common_pb2.UsageRecord:
@@ -1251,6 +1270,25 @@ class NodeStore:
         if raw is None:
             return common_pb2.UsageRecord(format_version=usage.USAGE_RECORD_FORMAT_VERSION)
         return decode_record(common_pb2.UsageRecord, raw, f"usage {tenant}/{bucket}")
+
+    @quarantining
+    def usage_breakdown(self, tenant: str, bucket: str, kind: bytes) -> list[tuple[str, common_pb2.UsageRecord]]:
+        """(name, record) of the bucket's breakdown by top-level prefix (usage.BY_PREFIX) or content
+        type (usage.BY_TYPE) here, in name order."""
+        part = manifest_key_prefix(tenant, bucket)
+        self._check_answerable(self._meta.manifests, part, exact=False)
+        start = usage.breakdown_prefix(part, kind)
+        found = []
+        with self._meta.read() as txn:
+            cursor = txn.cursor(db=self._meta.usage)
+            more = cursor.set_range(start)
+            while more and bytes(cursor.key()).startswith(start):
+                key = bytes(cursor.key())
+                record = decode_record(common_pb2.UsageRecord, self._meta.value(self._meta.usage, key, cursor.value()),
+                                       f"usage {tenant}/{bucket}")
+                found.append((key[len(start):].decode("utf-8"), record))
+                more = cursor.next()
+        return found
 
     def recount_usage(self, tenant: str = "", bucket: str = "") -> int:
         """Rebuild the usage records and the object indexes of one bucket (every bucket when
@@ -1275,11 +1313,13 @@ class NodeStore:
             counted = count_usage(self._meta, txn, prefix)
             if not bucket:
                 txn.drop(self._meta.usage, delete=False)
-            elif prefix not in counted:
-                txn.delete(prefix, db=self._meta.usage)
+            else:
+                for key in [bytes(k) for k in txn.cursor(db=self._meta.usage).iternext(values=False)
+                            if bytes(k).startswith(prefix)]:
+                    txn.delete(key, db=self._meta.usage)
             for part, record in counted.items():
                 self._meta.put(txn, self._meta.usage, part, encode_record(record, "usage"))
-        return len(counted)
+        return sum(1 for key in counted if key.endswith(b"\0"))
 
     @quarantining
     def find_manifests(self, tenant: str, bucket: str, query: common_pb2.ObjectQuery, *, after: bytes = b"",

@@ -19,8 +19,44 @@ import dataclasses
 from ringstore.v1 import common_pb2
 
 from node.erasure.codec import Geometry
+from node.store.errors import InvalidArgument
 
 USAGE_RECORD_FORMAT_VERSION = 1
+# Breakdowns of a bucket's record, kept beside it in the usage db under the bucket's key + b"\x01" +
+# kind + name: by top-level prefix (the key up to and with its first "/", "" for a key without one)
+# and by content type (lowercase, "" for none). Names are cut to BREAKDOWN_NAME_BYTES_MAX bytes.
+BY_PREFIX, BY_TYPE = b"p", b"c"
+BREAKDOWN_NAME_BYTES_MAX = 200
+_BREAKDOWN = b"\x01"
+
+
+def breakdown_names(manifest: common_pb2.Manifest) -> list[tuple[bytes, str]]:
+    """(kind, name) of the breakdown records a manifest counts in."""
+    cut = manifest.key.find("/")
+    prefix = manifest.key[:cut + 1] if cut >= 0 else ""
+    return [(BY_PREFIX, _cut(prefix)), (BY_TYPE, _cut(manifest.content_type.lower()))]
+
+
+def _cut(name: str) -> str:
+    raw = name.encode("utf-8")[:BREAKDOWN_NAME_BYTES_MAX]
+    return raw.decode("utf-8", "ignore")
+
+
+def breakdown_kind(text: str) -> bytes:
+    """BY_PREFIX for "prefix", BY_TYPE for "type"; InvalidArgument otherwise."""
+    kinds = {"prefix": BY_PREFIX, "type": BY_TYPE}
+    if text not in kinds:
+        raise InvalidArgument(f"a usage breakdown is by prefix or by type, not {text[:20]!r}")
+    return kinds[text]
+
+
+def breakdown_key(partition: bytes, kind: bytes, name: str) -> bytes:
+    """The usage db key of one breakdown record of the bucket whose key is `partition`."""
+    return partition + _BREAKDOWN + kind + name.encode("utf-8")
+
+
+def breakdown_prefix(partition: bytes, kind: bytes) -> bytes:
+    return partition + _BREAKDOWN + kind
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,7 +14,7 @@ import click
 
 from nodectl.cli.common import _print_json, _Settings
 from nodectl.cli.formatting import format_table, human_bytes
-from nodectl.client import Quota, Usage
+from nodectl.client import BucketUsage, Quota, Usage
 
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*([kmgtp]i?b?|b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1}
@@ -66,6 +66,14 @@ def _used_of(used: int, limit: int) -> str:
     return f"{used} of {limit} ({100 * used / limit:.0f}%)" if limit else str(used)
 
 
+def format_breakdown(bucket: BucketUsage, kind: str) -> list[str]:
+    """One bucket's usage per top-level prefix or content type, largest first."""
+    rows = [(part.name or ("(no prefix)" if kind == "prefix" else "(no type)"), str(part.objects),
+             str(part.logical_bytes), str(part.noncurrent_bytes), str(part.physical_bytes)) for part in bucket.breakdown]
+    header = ("PREFIX" if kind == "prefix" else "TYPE", "OBJECTS", "BYTES", "OLD VERSIONS", "PHYSICAL BYTES")
+    return [f"{bucket.bucket} by {kind}:"] + (format_table(header, rows, right=(1, 2, 3, 4)) if rows else ["  nothing"])
+
+
 def format_usage(usage: Usage) -> list[str]:
     # A byte quota counts the objects' bytes, the versions kept behind them and the parts of
     # unfinished uploads.
@@ -98,19 +106,26 @@ def format_usage(usage: Usage) -> list[str]:
 @click.command("usage")
 @click.option("--tenant", default="", help="This tenant's buckets, and its quota.")
 @click.option("--bucket", default="", help="Only this bucket.")
+@click.option("--by", "breakdown", type=click.Choice(["prefix", "type"]), default=None,
+              help="Each bucket's usage per top-level prefix, or per content type, largest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.pass_obj
-def usage_command(settings: _Settings, tenant: str, bucket: str, as_json: bool) -> None:
+def usage_command(settings: _Settings, tenant: str, bucket: str, breakdown: str | None, as_json: bool) -> None:
     """Show what buckets hold: objects, logical and physical bytes, deleted objects not yet purged,
-    and quotas. Every bucket for the operator; a tenant's key sees its own tenant's."""
+    and quotas. Every bucket for the operator; a tenant's key sees its own tenant's. --by prefix|type
+    breaks each bucket down (from counters, never a scan)."""
     if tenant and bucket:
         raise click.UsageError("give --tenant or --bucket, not both")
     with settings.client() as client:
-        usage = client.usage(tenant=tenant, bucket=bucket)
+        usage = client.usage(tenant=tenant, bucket=bucket, breakdown=breakdown or "")
     if as_json:
         _print_json(usage.to_dict())
         return
     click.echo("\n".join(format_usage(usage)))
+    if breakdown:
+        for b in usage.buckets:
+            click.echo("")
+            click.echo("\n".join(format_breakdown(b, breakdown)))
 
 
 @click.group("quota")

@@ -85,15 +85,19 @@ class _BucketCalls(_Connection):
         return BucketDetails(bucket=bucket_info_from_pb(response.bucket), access=bucket_access_from_pb(response.access),
                              usage=bucket_usage_from_pb(response.usage) if response.HasField("usage") else None)
 
-    def usage(self, *, tenant: str = "", bucket: str = "") -> Usage:
+    def usage(self, *, tenant: str = "", bucket: str = "", breakdown: str = "") -> Usage:
         """What buckets hold, from their usage counters: `bucket` alone, `tenant`'s buckets, or
         (neither) every bucket for the operator and the caller's own tenant's for a tenant key. A
-        tenant key may not ask about another tenant (PermissionDenied)."""
+        tenant key may not ask about another tenant (PermissionDenied). `breakdown` "prefix" or
+        "type": each bucket's usage per top-level prefix or content type too."""
         if tenant and bucket:
             raise InvalidArgument("give a tenant or a bucket, not both")
         if bucket:
             validate_bucket(bucket)
-        response = self._unary(self._objects.GetUsage, object_pb2.GetUsageRequest(tenant=tenant, bucket=bucket))
+        if breakdown not in ("", "prefix", "type"):
+            raise InvalidArgument(f"a usage breakdown is by prefix or by type, not {breakdown!r}")
+        response = self._unary(self._objects.GetUsage,
+                               object_pb2.GetUsageRequest(tenant=tenant, bucket=bucket, breakdown=breakdown))
         return Usage(buckets=[bucket_usage_from_pb(b) for b in response.buckets], objects=response.objects,
                      logical_bytes=response.logical_bytes, physical_bytes=response.physical_bytes,
                      tenant=response.tenant, tenant_quota=quota_from_pb(response.tenant_quota))

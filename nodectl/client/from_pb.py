@@ -41,6 +41,7 @@ from nodectl.client.results import (
     RingPlan,
     ScrubStatus,
     UnrepairableChunk,
+    UsagePart,
 )
 
 
@@ -140,7 +141,10 @@ def bucket_usage_from_pb(pb: object_pb2.BucketUsage) -> BucketUsage:
     return BucketUsage(bucket=pb.bucket, owner=pb.owner, objects=pb.objects, logical_bytes=pb.logical_bytes,
                        physical_bytes=pb.physical_bytes, tombstones=pb.tombstones, quota=quota_from_pb(pb.quota),
                        upload_bytes=pb.upload_bytes, noncurrent_versions=pb.noncurrent_versions,
-                       noncurrent_bytes=pb.noncurrent_bytes)
+                       noncurrent_bytes=pb.noncurrent_bytes,
+                       breakdown=[UsagePart(name=p.name, objects=p.objects, logical_bytes=p.logical_bytes,
+                                            physical_bytes=p.physical_bytes, noncurrent_versions=p.noncurrent_versions,
+                                            noncurrent_bytes=p.noncurrent_bytes) for p in pb.breakdown])
 
 
 def member_state_text(state: int) -> str:

@@ -116,6 +116,19 @@ class Quota(_Dict):
 
 
 @dataclasses.dataclass(frozen=True)
+class UsagePart(_Dict):
+    """A bucket's usage under one top-level prefix ("photos/"; "" for keys without a "/") or of one
+    content type ("" for none)."""
+
+    name: str
+    objects: int
+    logical_bytes: int
+    physical_bytes: int
+    noncurrent_versions: int = 0
+    noncurrent_bytes: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
 class BucketUsage(_Dict):
     """What a bucket holds, from its usage counters (never a scan), and its quota."""
 
@@ -133,6 +146,8 @@ class BucketUsage(_Dict):
     # Versions kept behind current ones and their logical bytes (counted against byte quotas).
     noncurrent_versions: int = 0
     noncurrent_bytes: int = 0
+    # With usage(breakdown=...): its usage per top-level prefix or content type, largest first.
+    breakdown: list[UsagePart] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True)

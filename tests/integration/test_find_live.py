@@ -50,6 +50,25 @@ def _check_queries(cluster, moment_ms: int) -> None:
                 assert found == sorted(i.key for i in listed if _matches(i, **query)), (node_id, query)
 
 
+def _check_breakdowns(cluster) -> None:
+    """`usage --by prefix|type` (counters) agrees with what a listing adds up to."""
+    with Client(address=cluster.any_address(), timeout_s=30.0) as client:
+        listed = [info for page in client.list("found") for info in page.objects]
+        for kind, name_of in (("prefix", lambda i: i.key[:i.key.find("/") + 1] if "/" in i.key else ""),
+                              ("type", lambda i: i.content_type)):
+            expected: dict[str, list[int]] = {}
+            for info in listed:
+                totals = expected.setdefault(name_of(info), [0, 0])
+                totals[0] += 1
+                totals[1] += info.size_bytes
+            parts = client.usage(bucket="found", breakdown=kind).buckets[0].breakdown
+            assert {p.name: [p.objects, p.logical_bytes] for p in parts if p.objects} == expected, kind
+            assert [p.logical_bytes for p in parts] == sorted((p.logical_bytes for p in parts), reverse=True)
+    table = CliRunner().invoke(main, ["--addr", cluster.any_address(), "usage", "--bucket", "found", "--by", "type"],
+                               catch_exceptions=False).output
+    assert "found by type:" in table and "image/png" in table
+
+
 def test_every_condition_agrees_with_a_brute_force_filter(cluster_factory):
     cluster = cluster_factory(nodes=4)
     rng = random.Random(7)
@@ -62,6 +81,7 @@ def test_every_condition_agrees_with_a_brute_force_filter(cluster_factory):
                        content_type=rng.choice(TYPES), metadata={"owner": rng.choice(["ann", "bob"])}, tags=tags)
         moment_ms = sorted(info.created_at_unix_ms for page in client.list("found") for info in page.objects)[30]
     _check_queries(cluster, moment_ms)
+    _check_breakdowns(cluster)
 
     # A home misses changes while it is down: its indexes are stale when it is back.
     cluster.kill("node-2", "TERM")
@@ -73,6 +93,7 @@ def test_every_condition_agrees_with_a_brute_force_filter(cluster_factory):
     cluster.restart("node-2")
     cluster.wait_state("node-2", "ALIVE", timeout_s=15)
     _check_queries(cluster, moment_ms)
+    _check_breakdowns(cluster)
 
     result = CliRunner().invoke(main, ["--addr", cluster.any_address(), "find", "found", "--type", "image/*",
                                        "--larger-than", "1000", "--json"], catch_exceptions=False)

@@ -180,3 +180,53 @@ def test_a_layout_4_data_dir_gets_its_counters_at_open(tmp_path):
     with NodeStore(str(tmp_path), map_size_bytes=64 * MIB) as reopened:
         assert _fields(reopened.bucket_usage("t", "b")) == (2, 5 + MIB, 3 * MIB, 5, 1)
     assert _raw(tmp_path, b"meta", b"format_version") == b"6"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_breakdowns_by_prefix_and_type_add_up_to_what_the_manifests_hold(tmp_path, seed):
+    """A random workload of puts across prefixes and types, overwrites that move a key to another
+    type, deletes, versions kept and erased: each breakdown record equals a walk of the manifests,
+    and the breakdowns of each kind add up to the bucket's record."""
+    from node.store import usage as usage_module
+    from node.store.versions import version_id_of
+    rng = random.Random(seed)
+    with NodeStore(str(tmp_path), map_size_bytes=64 * MIB) as store:
+        for step in range(200):
+            key = rng.choice(["logs/a", "logs/b", "img/x", "img/y", "top", "docs/readme"])
+            stamp = common_pb2.VersionStamp(physical_ms=1000 + step, node_id="n")
+            versioned = rng.random() < 0.4
+            m = common_pb2.Manifest(format_version=1, tenant="t", bucket="b", key=key, version=stamp,
+                                    version_id=version_id_of(stamp) if versioned else b"", policy=REPLICAS_3)
+            roll = rng.random()
+            if roll < 0.7:
+                m.inline, m.size_bytes = True, rng.randint(0, 50)
+                m.inline_data = b"x" * m.size_bytes
+                m.content_type = rng.choice(["image/png", "text/plain", ""])
+            elif roll < 0.85:
+                m.tombstone = True
+            else:
+                held = [v for v in store.key_manifests("t", "b", key) if not v.erased]
+                if not held:
+                    continue
+                m.erased, m.tombstone, m.version_id = True, True, rng.choice(held).version_id
+            store.put_manifest(m)
+        current = {m.key: m.version for m in store.list_manifests("t", "b")[0]}
+        expected: dict[tuple[bytes, str], list[int]] = {}
+        for m in store.iter_manifests("t", "b"):
+            c = contribution(m, current=current.get(m.key) == m.version and not m.erased)
+            for kind, name in usage_module.breakdown_names(m):
+                totals = expected.setdefault((kind, name), [0] * 4)
+                for i, value in enumerate((c.objects, c.logical_bytes, c.noncurrent_versions, c.tombstones)):
+                    totals[i] += value
+        bucket = store.bucket_usage("t", "b")
+        for kind in (usage_module.BY_PREFIX, usage_module.BY_TYPE):
+            held = {name: [r.objects, r.logical_bytes, r.noncurrent_versions, r.tombstones]
+                    for name, r in store.usage_breakdown("t", "b", kind)}
+            assert held == {name: t for (k, name), t in expected.items() if k == kind and any(t)}
+            assert sum(r[0] for r in held.values()) == bucket.objects
+            assert sum(r[1] for r in held.values()) == bucket.logical_bytes
+        before = [store.usage_breakdown("t", "b", kind) for kind in (usage_module.BY_PREFIX, usage_module.BY_TYPE)]
+        store.recount_usage("t", "b")  # what a quarantine does: the breakdowns are counted again alike
+        after = [store.usage_breakdown("t", "b", kind) for kind in (usage_module.BY_PREFIX, usage_module.BY_TYPE)]
+        strip = lambda rows: [(name, r.objects, r.logical_bytes, r.tombstones) for name, r in rows]  # noqa: E731
+        assert [strip(rows) for rows in after] == [strip(rows) for rows in before]

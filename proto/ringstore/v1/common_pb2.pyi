@@ -239,6 +239,14 @@ class Ballot(_message.Message):
     node_id: str
     def __init__(self, counter: _Optional[int] = ..., node_id: _Optional[str] = ...) -> None: ...
 
+class UsageShare(_message.Message):
+    __slots__ = ("name", "usage")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    usage: UsageRecord
+    def __init__(self, name: _Optional[str] = ..., usage: _Optional[_Union[UsageRecord, _Mapping]] = ...) -> None: ...
+
 class ObjectQuery(_message.Message):
     __slots__ = ("prefix", "tags", "metadata", "content_type", "larger_than_bytes", "smaller_than_bytes", "modified_after_unix_ms", "modified_before_unix_ms")
     class TagsEntry(_message.Message):

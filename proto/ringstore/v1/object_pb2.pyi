@@ -251,7 +251,7 @@ class GetBucketInfoResponse(_message.Message):
     def __init__(self, bucket: _Optional[_Union[_common_pb2.BucketRecord, _Mapping]] = ..., access: _Optional[_Union[BucketAccess, _Mapping]] = ..., usage: _Optional[_Union[BucketUsage, _Mapping]] = ...) -> None: ...
 
 class BucketUsage(_message.Message):
-    __slots__ = ("bucket", "owner", "objects", "logical_bytes", "physical_bytes", "tombstones", "quota", "upload_bytes", "noncurrent_versions", "noncurrent_bytes")
+    __slots__ = ("bucket", "owner", "objects", "logical_bytes", "physical_bytes", "tombstones", "quota", "upload_bytes", "noncurrent_versions", "noncurrent_bytes", "breakdown")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     OBJECTS_FIELD_NUMBER: _ClassVar[int]
@@ -262,6 +262,7 @@ class BucketUsage(_message.Message):
     UPLOAD_BYTES_FIELD_NUMBER: _ClassVar[int]
     NONCURRENT_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     NONCURRENT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    BREAKDOWN_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     owner: str
     objects: int
@@ -272,15 +273,34 @@ class BucketUsage(_message.Message):
     upload_bytes: int
     noncurrent_versions: int
     noncurrent_bytes: int
-    def __init__(self, bucket: _Optional[str] = ..., owner: _Optional[str] = ..., objects: _Optional[int] = ..., logical_bytes: _Optional[int] = ..., physical_bytes: _Optional[int] = ..., tombstones: _Optional[int] = ..., quota: _Optional[_Union[_common_pb2.Quota, _Mapping]] = ..., upload_bytes: _Optional[int] = ..., noncurrent_versions: _Optional[int] = ..., noncurrent_bytes: _Optional[int] = ...) -> None: ...
+    breakdown: _containers.RepeatedCompositeFieldContainer[UsagePart]
+    def __init__(self, bucket: _Optional[str] = ..., owner: _Optional[str] = ..., objects: _Optional[int] = ..., logical_bytes: _Optional[int] = ..., physical_bytes: _Optional[int] = ..., tombstones: _Optional[int] = ..., quota: _Optional[_Union[_common_pb2.Quota, _Mapping]] = ..., upload_bytes: _Optional[int] = ..., noncurrent_versions: _Optional[int] = ..., noncurrent_bytes: _Optional[int] = ..., breakdown: _Optional[_Iterable[_Union[UsagePart, _Mapping]]] = ...) -> None: ...
+
+class UsagePart(_message.Message):
+    __slots__ = ("name", "objects", "logical_bytes", "physical_bytes", "noncurrent_versions", "noncurrent_bytes")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OBJECTS_FIELD_NUMBER: _ClassVar[int]
+    LOGICAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    PHYSICAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    NONCURRENT_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    NONCURRENT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    objects: int
+    logical_bytes: int
+    physical_bytes: int
+    noncurrent_versions: int
+    noncurrent_bytes: int
+    def __init__(self, name: _Optional[str] = ..., objects: _Optional[int] = ..., logical_bytes: _Optional[int] = ..., physical_bytes: _Optional[int] = ..., noncurrent_versions: _Optional[int] = ..., noncurrent_bytes: _Optional[int] = ...) -> None: ...
 
 class GetUsageRequest(_message.Message):
-    __slots__ = ("tenant", "bucket")
+    __slots__ = ("tenant", "bucket", "breakdown")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     BUCKET_FIELD_NUMBER: _ClassVar[int]
+    BREAKDOWN_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     bucket: str
-    def __init__(self, tenant: _Optional[str] = ..., bucket: _Optional[str] = ...) -> None: ...
+    breakdown: str
+    def __init__(self, tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., breakdown: _Optional[str] = ...) -> None: ...
 
 class GetUsageResponse(_message.Message):
     __slots__ = ("buckets", "objects", "logical_bytes", "physical_bytes", "tenant", "tenant_quota")

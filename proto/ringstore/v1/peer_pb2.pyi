@@ -309,6 +309,24 @@ class AddReferencesResponse(_message.Message):
     held: _containers.RepeatedScalarFieldContainer[bool]
     def __init__(self, held: _Optional[_Iterable[bool]] = ...) -> None: ...
 
+class GetUsageBreakdownRequest(_message.Message):
+    __slots__ = ("tenant", "bucket", "kind")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    bucket: str
+    kind: str
+    def __init__(self, tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
+
+class GetUsageBreakdownResponse(_message.Message):
+    __slots__ = ("usage", "shares")
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    SHARES_FIELD_NUMBER: _ClassVar[int]
+    usage: _common_pb2.UsageRecord
+    shares: _containers.RepeatedCompositeFieldContainer[_common_pb2.UsageShare]
+    def __init__(self, usage: _Optional[_Union[_common_pb2.UsageRecord, _Mapping]] = ..., shares: _Optional[_Iterable[_Union[_common_pb2.UsageShare, _Mapping]]] = ...) -> None: ...
+
 class FindManifestsRequest(_message.Message):
     __slots__ = ("tenant", "bucket", "query", "after", "limit")
     TENANT_FIELD_NUMBER: _ClassVar[int]

@@ -159,6 +159,11 @@ class PeerServiceStub:
                 request_serializer=ringstore_dot_v1_dot_peer__pb2.FindManifestsRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_peer__pb2.FindManifestsResponse.FromString,
                 _registered_method=True)
+        self.GetUsageBreakdown = channel.unary_unary(
+                '/ringstore.v1.PeerService/GetUsageBreakdown',
+                request_serializer=ringstore_dot_v1_dot_peer__pb2.GetUsageBreakdownRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_peer__pb2.GetUsageBreakdownResponse.FromString,
+                _registered_method=True)
         self.GetUsage = channel.unary_unary(
                 '/ringstore.v1.PeerService/GetUsage',
                 request_serializer=ringstore_dot_v1_dot_peer__pb2.GetUsageRecordRequest.SerializeToString,
@@ -363,6 +368,13 @@ class PeerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetUsageBreakdown(self, request, context):
+        """This home's usage record of a bucket and its breakdown by top-level prefix or content type.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetUsage(self, request, context):
         """This metadata home's usage record of a bucket (what the manifests it holds add up to).
         """
@@ -511,6 +523,11 @@ def add_PeerServiceServicer_to_server(servicer, server):
                     servicer.FindManifests,
                     request_deserializer=ringstore_dot_v1_dot_peer__pb2.FindManifestsRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_peer__pb2.FindManifestsResponse.SerializeToString,
+            ),
+            'GetUsageBreakdown': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsageBreakdown,
+                    request_deserializer=ringstore_dot_v1_dot_peer__pb2.GetUsageBreakdownRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_peer__pb2.GetUsageBreakdownResponse.SerializeToString,
             ),
             'GetUsage': grpc.unary_unary_rpc_method_handler(
                     servicer.GetUsage,
@@ -1203,6 +1220,33 @@ class PeerService:
             '/ringstore.v1.PeerService/FindManifests',
             ringstore_dot_v1_dot_peer__pb2.FindManifestsRequest.SerializeToString,
             ringstore_dot_v1_dot_peer__pb2.FindManifestsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsageBreakdown(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.PeerService/GetUsageBreakdown',
+            ringstore_dot_v1_dot_peer__pb2.GetUsageBreakdownRequest.SerializeToString,
+            ringstore_dot_v1_dot_peer__pb2.GetUsageBreakdownResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -189,8 +189,9 @@ class ObjectServicer:
             reply.quota.CopyFrom(quota_message(self._admission.bucket_quota(record)))
         if breakdown:
             homes = len(self._c.metadata_homes(record.name))
-            shares = sorted(self._c.usage_breakdown(record.name, breakdown),
-                            key=lambda share: (-share[1].logical_bytes - share[1].noncurrent_bytes, share[0]))
+            shares = self._c.usage_breakdown(record.name, breakdown)
+            if breakdown != "history":  # the history stays oldest day first
+                shares.sort(key=lambda share: (-share[1].logical_bytes - share[1].noncurrent_bytes, share[0]))
             reply.breakdown.extend(object_pb2.UsagePart(
                 name=name, objects=part.objects, logical_bytes=part.logical_bytes,
                 physical_bytes=part.chunk_bytes + part.inline_bytes * homes,
@@ -217,8 +218,9 @@ class ObjectServicer:
             records = [b for b in self._c.list_buckets() if not tenant or b.owner == tenant]
             if not policy.is_operator(key) and key.bucket:
                 records = [b for b in records if b.name == key.bucket]
-        if request.breakdown not in ("", "prefix", "type"):
-            raise errors.InvalidArgument(f"a usage breakdown is by prefix or by type, not {request.breakdown[:20]!r}")
+        if request.breakdown not in ("", "prefix", "type", "history"):
+            raise errors.InvalidArgument(f"a usage breakdown is by prefix, by type or history, not "
+                                         f"{request.breakdown[:20]!r}")
         reply = object_pb2.GetUsageResponse(buckets=[self._usage_of(record, request.breakdown) for record in records])
         reply.objects = sum(b.objects for b in reply.buckets)
         reply.logical_bytes = sum(b.logical_bytes for b in reply.buckets)

@@ -365,6 +365,7 @@ class NodeStore:
         self.data_dir = os.path.abspath(data_dir)
         self.share_size_bytes_max = share_size_bytes_max
         self._now_unix_ms = now_unix_ms
+        self._usage_day_ms = 86_400_000
         make_private_dir(self.data_dir)
         self._lock_fd = self._lock_data_dir()
         self._files = ChunkFiles(self.data_dir)
@@ -664,6 +665,10 @@ class NodeStore:
                               full_ratio=full_ratio, free_bytes_min=free_bytes_min,
                               bytes_max=bytes_max, headroom_bytes=headroom_bytes)
         return self.disk
+
+    def set_usage_day(self, day_s: float) -> None:
+        """The length of a day of the usage history (86400 s; shorter only in tests)."""
+        self._usage_day_ms = max(1, round(day_s * 1000))
 
     def set_write_delay(self, wait: Callable[[], None]) -> None:
         """Call `wait` before every chunk copy's fsync from now on: a hook for fault injection
@@ -1231,7 +1236,9 @@ class NodeStore:
         part = manifest_key_prefix(tenant, bucket)
         taken, given = usage.contribution(old, current=old_current), usage.contribution(new, current=new_current)
         version = None if new is None else new.version
-        self._move_usage(txn, part, taken, given, version, f"usage {tenant}/{bucket}")
+        record = self._move_usage(txn, part, taken, given, version, f"usage {tenant}/{bucket}")
+        if record is not None:
+            self._keep_history(txn, part, record)
         # The breakdowns by top-level prefix and content type, each record by its own difference.
         olds = dict(usage.breakdown_names(old)) if old is not None else {}
         news = dict(usage.breakdown_names(new)) if new is not None else {}
@@ -1246,10 +1253,11 @@ class NodeStore:
                                  "usage")
 
     def _move_usage(self, txn: lmdb.Transaction, key: bytes, taken: usage.Contribution, given: usage.Contribution,
-                    version: common_pb2.VersionStamp | None, where: str) -> None:
-        """One usage record moved by `given` - `taken`, deleted when it comes to nothing."""
+                    version: common_pb2.VersionStamp | None, where: str) -> common_pb2.UsageRecord | None:
+        """One usage record moved by `given` - `taken`, deleted when it comes to nothing; the record
+        now (None when unchanged)."""
         if taken == given:
-            return
+            return None
         raw = self._meta.get(txn, self._meta.usage, key)
         record = None if raw is None else decode_record(common_pb2.UsageRecord, raw, where)
         updated = usage.applied(record, taken, given, version)
@@ -1257,6 +1265,25 @@ class NodeStore:
             txn.delete(key, db=self._meta.usage)
         else:
             self._meta.put(txn, self._meta.usage, key, encode_record(updated, where))
+        return updated
+
+    def _keep_history(self, txn: lmdb.Transaction, part: bytes, record: common_pb2.UsageRecord) -> None:
+        """Today's entry of the bucket's usage history is its record as it now is; on a day's first
+        change the entries older than HISTORY_DAYS go."""
+        day = self._now_unix_ms() // self._usage_day_ms
+        key = usage.history_key(part, day)
+        if txn.get(key, db=self._meta.usage) is None:
+            oldest = usage.history_key(part, day - usage.HISTORY_DAYS + 1)
+            start = usage.breakdown_prefix(part, usage.HISTORY)
+            stale = []
+            cursor = txn.cursor(db=self._meta.usage)
+            more = cursor.set_range(start)
+            while more and bytes(cursor.key()) < oldest and bytes(cursor.key()).startswith(start):
+                stale.append(bytes(cursor.key()))
+                more = cursor.next()
+            for old_key in stale:
+                txn.delete(old_key, db=self._meta.usage)
+        self._meta.put(txn, self._meta.usage, key, encode_record(record, "usage history"))
 
     @quarantining
     def bucket_usage(self, tenant: str, bucket: str) -> common_pb2.UsageRecord:
@@ -1274,7 +1301,8 @@ class NodeStore:
     @quarantining
     def usage_breakdown(self, tenant: str, bucket: str, kind: bytes) -> list[tuple[str, common_pb2.UsageRecord]]:
         """(name, record) of the bucket's breakdown by top-level prefix (usage.BY_PREFIX) or content
-        type (usage.BY_TYPE) here, in name order."""
+        type (usage.BY_TYPE) here, in name order; or (usage.HISTORY) its daily history, oldest day
+        first, each named by when its day began (Unix ms, as text)."""
         part = manifest_key_prefix(tenant, bucket)
         self._check_answerable(self._meta.manifests, part, exact=False)
         start = usage.breakdown_prefix(part, kind)
@@ -1286,7 +1314,9 @@ class NodeStore:
                 key = bytes(cursor.key())
                 record = decode_record(common_pb2.UsageRecord, self._meta.value(self._meta.usage, key, cursor.value()),
                                        f"usage {tenant}/{bucket}")
-                found.append((key[len(start):].decode("utf-8"), record))
+                name = key[len(start):]
+                found.append((str(int.from_bytes(name, "big") * self._usage_day_ms) if kind == usage.HISTORY
+                               else name.decode("utf-8"), record))
                 more = cursor.next()
         return found
 
@@ -1311,12 +1341,10 @@ class NodeStore:
                     continue
                 self._meta.put_index(txn, manifest, add=True)
             counted = count_usage(self._meta, txn, prefix)
-            if not bucket:
-                txn.drop(self._meta.usage, delete=False)
-            else:
-                for key in [bytes(k) for k in txn.cursor(db=self._meta.usage).iternext(values=False)
-                            if bytes(k).startswith(prefix)]:
-                    txn.delete(key, db=self._meta.usage)
+            # Every record counted again but the history (what the counters said on past days).
+            for key in [bytes(k) for k in txn.cursor(db=self._meta.usage).iternext(values=False)
+                        if bytes(k).startswith(prefix) and usage.HISTORY_MARK not in bytes(k)]:
+                txn.delete(key, db=self._meta.usage)
             for part, record in counted.items():
                 self._meta.put(txn, self._meta.usage, part, encode_record(record, "usage"))
         return sum(1 for key in counted if key.endswith(b"\0"))

@@ -26,6 +26,12 @@ USAGE_RECORD_FORMAT_VERSION = 1
 # kind + name: by top-level prefix (the key up to and with its first "/", "" for a key without one)
 # and by content type (lowercase, "" for none). Names are cut to BREAKDOWN_NAME_BYTES_MAX bytes.
 BY_PREFIX, BY_TYPE = b"p", b"c"
+# The bucket's record as it stood at the end of each day it changed (HISTORY_DAYS kept), under the
+# bucket's key + b"\x01h" + the day's number (8 bytes, big-endian; days since the epoch).
+HISTORY = b"h"
+HISTORY_DAYS = 30
+# In a usage db key, what only history keys hold (a bucket's key ends in NUL; names hold none).
+HISTORY_MARK = b"\0\x01" + HISTORY
 BREAKDOWN_NAME_BYTES_MAX = 200
 _BREAKDOWN = b"\x01"
 
@@ -42,9 +48,13 @@ def _cut(name: str) -> str:
     return raw.decode("utf-8", "ignore")
 
 
+def history_key(partition: bytes, day: int) -> bytes:
+    return partition + _BREAKDOWN + HISTORY + max(0, day).to_bytes(8, "big")
+
+
 def breakdown_kind(text: str) -> bytes:
-    """BY_PREFIX for "prefix", BY_TYPE for "type"; InvalidArgument otherwise."""
-    kinds = {"prefix": BY_PREFIX, "type": BY_TYPE}
+    """BY_PREFIX for "prefix", BY_TYPE for "type", HISTORY for "history"; InvalidArgument otherwise."""
+    kinds = {"prefix": BY_PREFIX, "type": BY_TYPE, "history": HISTORY}
     if text not in kinds:
         raise InvalidArgument(f"a usage breakdown is by prefix or by type, not {text[:20]!r}")
     return kinds[text]

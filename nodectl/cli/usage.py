@@ -13,7 +13,7 @@ import re
 import click
 
 from nodectl.cli.common import _print_json, _Settings
-from nodectl.cli.formatting import format_table, human_bytes
+from nodectl.cli.formatting import format_table, human_bytes, iso_utc
 from nodectl.client import BucketUsage, Quota, Usage
 
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*([kmgtp]i?b?|b)?\s*$", re.IGNORECASE)
@@ -68,10 +68,16 @@ def _used_of(used: int, limit: int) -> str:
 
 def format_breakdown(bucket: BucketUsage, kind: str) -> list[str]:
     """One bucket's usage per top-level prefix or content type, largest first."""
-    rows = [(part.name or ("(no prefix)" if kind == "prefix" else "(no type)"), str(part.objects),
-             str(part.logical_bytes), str(part.noncurrent_bytes), str(part.physical_bytes)) for part in bucket.breakdown]
-    header = ("PREFIX" if kind == "prefix" else "TYPE", "OBJECTS", "BYTES", "OLD VERSIONS", "PHYSICAL BYTES")
-    return [f"{bucket.bucket} by {kind}:"] + (format_table(header, rows, right=(1, 2, 3, 4)) if rows else ["  nothing"])
+    def name(part) -> str:
+        if kind == "history":
+            return iso_utc(int(part.name))
+        return part.name or ("(no prefix)" if kind == "prefix" else "(no type)")
+
+    rows = [(name(part), str(part.objects), str(part.logical_bytes), str(part.noncurrent_bytes),
+             str(part.physical_bytes)) for part in bucket.breakdown]
+    header = ({"prefix": "PREFIX", "type": "TYPE", "history": "DAY"}[kind], "OBJECTS", "BYTES", "OLD VERSIONS",
+              "PHYSICAL BYTES")
+    return [f"{bucket.bucket} {'history' if kind == 'history' else f'by {kind}'}:"] + (format_table(header, rows, right=(1, 2, 3, 4)) if rows else ["  nothing"])
 
 
 def format_usage(usage: Usage) -> list[str]:
@@ -108,14 +114,19 @@ def format_usage(usage: Usage) -> list[str]:
 @click.option("--bucket", default="", help="Only this bucket.")
 @click.option("--by", "breakdown", type=click.Choice(["prefix", "type"]), default=None,
               help="Each bucket's usage per top-level prefix, or per content type, largest first.")
+@click.option("--history", is_flag=True, help="Each bucket's usage at the end of each of the last 30 days.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.pass_obj
-def usage_command(settings: _Settings, tenant: str, bucket: str, breakdown: str | None, as_json: bool) -> None:
+def usage_command(settings: _Settings, tenant: str, bucket: str, breakdown: str | None, history: bool,
+                  as_json: bool) -> None:
     """Show what buckets hold: objects, logical and physical bytes, deleted objects not yet purged,
     and quotas. Every bucket for the operator; a tenant's key sees its own tenant's. --by prefix|type
     breaks each bucket down (from counters, never a scan)."""
     if tenant and bucket:
         raise click.UsageError("give --tenant or --bucket, not both")
+    if history and breakdown:
+        raise click.UsageError("give --by or --history, not both")
+    breakdown = "history" if history else breakdown
     with settings.client() as client:
         usage = client.usage(tenant=tenant, bucket=bucket, breakdown=breakdown or "")
     if as_json:

@@ -89,13 +89,14 @@ class _BucketCalls(_Connection):
         """What buckets hold, from their usage counters: `bucket` alone, `tenant`'s buckets, or
         (neither) every bucket for the operator and the caller's own tenant's for a tenant key. A
         tenant key may not ask about another tenant (PermissionDenied). `breakdown` "prefix" or
-        "type": each bucket's usage per top-level prefix or content type too."""
+        "type": each bucket's usage per top-level prefix or content type too; "history": per day
+        for the last 30 days (each part named by when its day began, Unix ms)."""
         if tenant and bucket:
             raise InvalidArgument("give a tenant or a bucket, not both")
         if bucket:
             validate_bucket(bucket)
-        if breakdown not in ("", "prefix", "type"):
-            raise InvalidArgument(f"a usage breakdown is by prefix or by type, not {breakdown!r}")
+        if breakdown not in ("", "prefix", "type", "history"):
+            raise InvalidArgument(f"a usage breakdown is by prefix, by type or history, not {breakdown!r}")
         response = self._unary(self._objects.GetUsage,
                                object_pb2.GetUsageRequest(tenant=tenant, bucket=bucket, breakdown=breakdown))
         return Usage(buckets=[bucket_usage_from_pb(b) for b in response.buckets], objects=response.objects,

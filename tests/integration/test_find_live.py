@@ -64,9 +64,15 @@ def _check_breakdowns(cluster) -> None:
             parts = client.usage(bucket="found", breakdown=kind).buckets[0].breakdown
             assert {p.name: [p.objects, p.logical_bytes] for p in parts if p.objects} == expected, kind
             assert [p.logical_bytes for p in parts] == sorted((p.logical_bytes for p in parts), reverse=True)
+        # The history's last day is the bucket as it is now.
+        days = client.usage(bucket="found", breakdown="history").buckets[0].breakdown
+        assert days and (days[-1].objects, days[-1].logical_bytes) == (len(listed), sum(i.size_bytes for i in listed))
     table = CliRunner().invoke(main, ["--addr", cluster.any_address(), "usage", "--bucket", "found", "--by", "type"],
                                catch_exceptions=False).output
     assert "found by type:" in table and "image/png" in table
+    table = CliRunner().invoke(main, ["--addr", cluster.any_address(), "usage", "--bucket", "found", "--history"],
+                               catch_exceptions=False).output
+    assert "found history:" in table and "DAY" in table
 
 
 def test_every_condition_agrees_with_a_brute_force_filter(cluster_factory):

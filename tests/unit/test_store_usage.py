@@ -230,3 +230,22 @@ def test_breakdowns_by_prefix_and_type_add_up_to_what_the_manifests_hold(tmp_pat
         after = [store.usage_breakdown("t", "b", kind) for kind in (usage_module.BY_PREFIX, usage_module.BY_TYPE)]
         strip = lambda rows: [(name, r.objects, r.logical_bytes, r.tombstones) for name, r in rows]  # noqa: E731
         assert [strip(rows) for rows in after] == [strip(rows) for rows in before]
+
+
+def test_the_history_keeps_each_days_last_record_for_thirty_days(tmp_path):
+    """A day's entry is the bucket's record after that day's last change; days without changes have
+    none; entries older than 30 days go when a new day begins; a recount keeps them."""
+    from node.store import usage as usage_module
+    now = {"ms": 0}
+    with NodeStore(str(tmp_path), map_size_bytes=64 * MIB, now_unix_ms=lambda: now["ms"]) as store:
+        store.set_usage_day(1.0)  # days of one second
+        for step, day in enumerate((0, 1, 1, 5, 40)):
+            now["ms"] = day * 1000 + 500 + step
+            store.put_manifest(_manifest(f"k{step}", now["ms"], size=day + 1))
+        history = store.usage_breakdown("t", "b", usage_module.HISTORY)
+        assert [name for name, _ in history] == ["40000"]  # days 0..5 are more than 30 days back
+        now["ms"] = 41_500
+        store.put_manifest(_manifest("later", 41_500, size=7))
+        store.recount_usage("t", "b")
+        history = store.usage_breakdown("t", "b", usage_module.HISTORY)
+        assert [(name, r.objects) for name, r in history] == [("40000", 5), ("41000", 6)]

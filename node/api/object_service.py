@@ -218,7 +218,7 @@ class ObjectServicer:
             records = [b for b in self._c.list_buckets() if not tenant or b.owner == tenant]
             if not policy.is_operator(key) and key.bucket:
                 records = [b for b in records if b.name == key.bucket]
-        if request.breakdown not in ("", "prefix", "type", "history"):
+        if request.breakdown not in ("", "prefix", "type", "policy", "history"):
             raise errors.InvalidArgument(f"a usage breakdown is by prefix, by type or history, not "
                                          f"{request.breakdown[:20]!r}")
         reply = object_pb2.GetUsageResponse(buckets=[self._usage_of(record, request.breakdown) for record in records])

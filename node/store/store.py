@@ -1242,7 +1242,7 @@ class NodeStore:
         # The breakdowns by top-level prefix and content type, each record by its own difference.
         olds = dict(usage.breakdown_names(old)) if old is not None else {}
         news = dict(usage.breakdown_names(new)) if new is not None else {}
-        for kind in (usage.BY_PREFIX, usage.BY_TYPE):
+        for kind in (usage.BY_PREFIX, usage.BY_TYPE, usage.BY_POLICY):
             if kind in olds and olds[kind] == news.get(kind):
                 self._move_usage(txn, usage.breakdown_key(part, kind, olds[kind]), taken, given, version, "usage")
                 continue

@@ -23,9 +23,9 @@ from node.store.errors import InvalidArgument
 
 USAGE_RECORD_FORMAT_VERSION = 1
 # Breakdowns of a bucket's record, kept beside it in the usage db under the bucket's key + b"\x01" +
-# kind + name: by top-level prefix (the key up to and with its first "/", "" for a key without one)
-# and by content type (lowercase, "" for none). Names are cut to BREAKDOWN_NAME_BYTES_MAX bytes.
-BY_PREFIX, BY_TYPE = b"p", b"c"
+# kind + name: by top-level prefix (the key up to and with its first "/", "" for a key without one),
+# by content type (lowercase, "" for none) and by redundancy policy ("replicas=3", "ec=4+2"). Names are cut to BREAKDOWN_NAME_BYTES_MAX bytes.
+BY_PREFIX, BY_TYPE, BY_POLICY = b"p", b"c", b"r"
 # The bucket's record as it stood at the end of each day it changed (HISTORY_DAYS kept), under the
 # bucket's key + b"\x01h" + the day's number (8 bytes, big-endian; days since the epoch).
 HISTORY = b"h"
@@ -40,7 +40,16 @@ def breakdown_names(manifest: common_pb2.Manifest) -> list[tuple[bytes, str]]:
     """(kind, name) of the breakdown records a manifest counts in."""
     cut = manifest.key.find("/")
     prefix = manifest.key[:cut + 1] if cut >= 0 else ""
-    return [(BY_PREFIX, _cut(prefix)), (BY_TYPE, _cut(manifest.content_type.lower()))]
+    return [(BY_PREFIX, _cut(prefix)), (BY_TYPE, _cut(manifest.content_type.lower())),
+            (BY_POLICY, policy_name(manifest.policy))]
+
+
+def policy_name(policy: common_pb2.RedundancyPolicy) -> str:
+    """"replicas=N", "ec=K+M", or "" when unset."""
+    kind = policy.WhichOneof("policy")
+    if kind == "erasure_coding":
+        return f"ec={policy.erasure_coding.data_shares}+{policy.erasure_coding.parity_shares}"
+    return f"replicas={policy.replication.replicas}" if kind == "replication" else ""
 
 
 def _cut(name: str) -> str:
@@ -54,7 +63,7 @@ def history_key(partition: bytes, day: int) -> bytes:
 
 def breakdown_kind(text: str) -> bytes:
     """BY_PREFIX for "prefix", BY_TYPE for "type", HISTORY for "history"; InvalidArgument otherwise."""
-    kinds = {"prefix": BY_PREFIX, "type": BY_TYPE, "history": HISTORY}
+    kinds = {"prefix": BY_PREFIX, "type": BY_TYPE, "policy": BY_POLICY, "history": HISTORY}
     if text not in kinds:
         raise InvalidArgument(f"a usage breakdown is by prefix or by type, not {text[:20]!r}")
     return kinds[text]

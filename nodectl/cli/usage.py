@@ -71,11 +71,11 @@ def format_breakdown(bucket: BucketUsage, kind: str) -> list[str]:
     def name(part) -> str:
         if kind == "history":
             return iso_utc(int(part.name))
-        return part.name or ("(no prefix)" if kind == "prefix" else "(no type)")
+        return part.name or f"(no {kind})"
 
     rows = [(name(part), str(part.objects), str(part.logical_bytes), str(part.noncurrent_bytes),
              str(part.physical_bytes)) for part in bucket.breakdown]
-    header = ({"prefix": "PREFIX", "type": "TYPE", "history": "DAY"}[kind], "OBJECTS", "BYTES", "OLD VERSIONS",
+    header = ({"prefix": "PREFIX", "type": "TYPE", "policy": "POLICY", "history": "DAY"}[kind], "OBJECTS", "BYTES", "OLD VERSIONS",
               "PHYSICAL BYTES")
     return [f"{bucket.bucket} {'history' if kind == 'history' else f'by {kind}'}:"] + (format_table(header, rows, right=(1, 2, 3, 4)) if rows else ["  nothing"])
 
@@ -112,8 +112,8 @@ def format_usage(usage: Usage) -> list[str]:
 @click.command("usage")
 @click.option("--tenant", default="", help="This tenant's buckets, and its quota.")
 @click.option("--bucket", default="", help="Only this bucket.")
-@click.option("--by", "breakdown", type=click.Choice(["prefix", "type"]), default=None,
-              help="Each bucket's usage per top-level prefix, or per content type, largest first.")
+@click.option("--by", "breakdown", type=click.Choice(["prefix", "type", "policy"]), default=None,
+              help="Each bucket's usage per top-level prefix, content type or redundancy policy, largest first.")
 @click.option("--history", is_flag=True, help="Each bucket's usage at the end of each of the last 30 days.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @click.pass_obj

@@ -95,7 +95,7 @@ class _BucketCalls(_Connection):
             raise InvalidArgument("give a tenant or a bucket, not both")
         if bucket:
             validate_bucket(bucket)
-        if breakdown not in ("", "prefix", "type", "history"):
+        if breakdown not in ("", "prefix", "type", "policy", "history"):
             raise InvalidArgument(f"a usage breakdown is by prefix, by type or history, not {breakdown!r}")
         response = self._unary(self._objects.GetUsage,
                                object_pb2.GetUsageRequest(tenant=tenant, bucket=bucket, breakdown=breakdown))

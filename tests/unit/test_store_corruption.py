@@ -280,9 +280,9 @@ def test_noded_check_metadata_reports_without_changing_anything(tmp_path):
     store.close()
     result = CliRunner().invoke(main, ["--data-dir", str(tmp_path), "--check-metadata"])
     assert result.exit_code == 0, result.output
-    # the manifest, its bucket's usage record, its two breakdowns (prefix, type) and today's history
-    # entry, its two index entries (size, write time), the node id, the store identity
-    assert result.output.endswith("9 records, all intact\n")
+    # the manifest, its bucket's usage record, its three breakdowns (prefix, type, policy) and
+    # today's history entry, its two index entries (size, write time), the node id, the store identity
+    assert result.output.endswith("10 records, all intact\n")
     key = b"\0".join([b"t", b"b", b"k"])
     meta = tmp_path / "store"
     bad = _flip(_raw(meta, b"manifests", key), 20)
@@ -290,7 +290,7 @@ def test_noded_check_metadata_reports_without_changing_anything(tmp_path):
     result = CliRunner().invoke(main, ["--data-dir", str(tmp_path), "--check-metadata"])
     assert result.exit_code == 1
     assert result.output.splitlines()[0].startswith("corrupt record in db manifests (key blake3 ")
-    assert "1 of 9 records corrupt" in result.output
+    assert "1 of 10 records corrupt" in result.output
     assert _raw(meta, b"manifests", key) == bad
 
 

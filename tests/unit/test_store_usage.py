@@ -219,7 +219,7 @@ def test_breakdowns_by_prefix_and_type_add_up_to_what_the_manifests_hold(tmp_pat
                 for i, value in enumerate((c.objects, c.logical_bytes, c.noncurrent_versions, c.tombstones)):
                     totals[i] += value
         bucket = store.bucket_usage("t", "b")
-        for kind in (usage_module.BY_PREFIX, usage_module.BY_TYPE):
+        for kind in (usage_module.BY_PREFIX, usage_module.BY_TYPE, usage_module.BY_POLICY):
             held = {name: [r.objects, r.logical_bytes, r.noncurrent_versions, r.tombstones]
                     for name, r in store.usage_breakdown("t", "b", kind)}
             assert held == {name: t for (k, name), t in expected.items() if k == kind and any(t)}

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pathlib
 import random
+import shutil
 import time
 
 import grpc
@@ -43,6 +45,17 @@ def wait_for(what: str, done, timeout_s: float = 60.0, poll_s: float = 0.25) -> 
         if time.monotonic() > deadline_s:
             raise AssertionError(f"not within {timeout_s:.0f} s: {what}")
         time.sleep(poll_s)
+
+
+def replace_disk(cluster: LocalCluster, node_id: str) -> None:
+    """Kill a node, empty its data dir and start it again under the same id (a disk replaced in
+    the same host); returns once it is ALIVE."""
+    cluster.kill(node_id)
+    data_dir = pathlib.Path(cluster.nodes[node_id].data_dir)
+    shutil.rmtree(data_dir)
+    data_dir.mkdir()
+    cluster.restart(node_id)
+    cluster.wait_state(node_id, "ALIVE", timeout_s=15)
 
 
 def metric_total(cluster: LocalCluster, name: str) -> float:

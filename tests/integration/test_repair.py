@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import pathlib
-import shutil
 import threading
 import time
 
@@ -18,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from cluster_checks import (MIB, REPAIR_DEADLINE_S, check_all, copies_repaired, fsck, metadata_homes, metric,
-                            payload, put_mix, raw_channel, repair_status, wait_copies, wait_full)
+                            payload, put_mix, raw_channel, repair_status, replace_disk, wait_copies, wait_full)
 from nodectl.cli import main
 from nodectl.client import Client
 from nodectl.errors import NotFound
@@ -267,12 +266,7 @@ def test_a_replaced_disk_is_refilled_and_the_tools_agree_until_it_is(cluster_fac
 
     held_back = _repair_cli(cluster, "set", "--bandwidth-bytes-per-s", "1")
     assert held_back.exit_code == 0, held_back.output
-    cluster.kill("node-4")
-    data_dir = pathlib.Path(cluster.nodes["node-4"].data_dir)
-    shutil.rmtree(data_dir)
-    data_dir.mkdir()
-    cluster.restart("node-4")
-    cluster.wait_state("node-4", "ALIVE", timeout_s=15)
+    replace_disk(cluster, "node-4")
     _repair_cli(cluster, "set", "--bandwidth-bytes-per-s", "1")  # node-4 started with its configured rate
     # It learned at join that its id had an earlier life: its empty metadata answers nothing until
     # refilled from every other home (a quorum read must not take its "absent" for the truth).

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
-import shutil
 import time
 
 import pytest
 from click.testing import CliRunner
 
-from cluster_checks import fsck, metric_total, raw_channel, wait_for
+from cluster_checks import fsck, metric_total, raw_channel, replace_disk, wait_for
 from nodectl.cli import main
 from ringstore.v1 import admin_pb2, admin_pb2_grpc
 from nodectl.client import Client
@@ -190,12 +188,7 @@ def test_a_replaced_disk_of_a_metadata_home_gets_every_version_back(cluster_fact
         listed = [v.version_id for v in client.versions("kept", "k")]
     assert listed == [marker, ids["v3"], ids["v1"]]
 
-    cluster.kill("node-3")
-    data_dir = pathlib.Path(cluster.nodes["node-3"].data_dir)
-    shutil.rmtree(data_dir)
-    data_dir.mkdir()
-    cluster.restart("node-3")
-    cluster.wait_state("node-3", "ALIVE", timeout_s=15)
+    replace_disk(cluster, "node-3")
     wait_for("node-3 to refill its metadata", lambda: _refilled(cluster))
     # Every node is a home of the bucket: node-3 holds as many records (versions included) as node-2.
     wait_for("node-3 to hold every version again",

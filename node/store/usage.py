@@ -93,6 +93,7 @@ class Contribution:
 
 
 NOTHING = Contribution()
+_FIELDS = tuple(field.name for field in dataclasses.fields(Contribution))
 
 
 def _copy_bytes(policy: common_pb2.RedundancyPolicy, chunk_size_bytes: int) -> int:
@@ -125,10 +126,11 @@ def applied(record: common_pb2.UsageRecord | None, old: Contribution, new: Contr
     out = common_pb2.UsageRecord(format_version=USAGE_RECORD_FORMAT_VERSION)
     if record is not None:
         out.CopyFrom(record)
-    for field in dataclasses.fields(Contribution):
-        value = getattr(out, field.name) + getattr(new, field.name) - getattr(old, field.name)
-        # A negative count means the record was already wrong: clamp, and fsck will say so.
-        setattr(out, field.name, max(0, value))
+    for name in _FIELDS:
+        delta = getattr(new, name) - getattr(old, name)
+        if delta:
+            # A negative count means the record was already wrong: clamp, and fsck will say so.
+            setattr(out, name, max(0, getattr(out, name) + delta))
     if version is not None and _stamp(version) > _stamp(out.changed):
         out.changed.CopyFrom(version)
     return out

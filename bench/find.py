@@ -8,19 +8,19 @@ the tag query (`NodeStore.find_manifests`, what each home answers `FindManifests
 finding them would cost without an index: a walk of every manifest of the bucket
 (`list_manifests` pages) filtered the same way. Then the same two with ten times the objects'
 share untouched, to show the query's cost follows its matches, not the bucket: it prints the
-medians in ms and the ratio, and the JSON document with `--json`.
+medians in ms and the ratio, and stores them as JSON (bench/results/, or `--json PATH`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
 
 from ringstore.v1 import common_pb2
 
+from bench.report import write_results
 from node.store import NodeStore
 from node.store.index import matches
 
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--objects", type=int, default=100_000)
     parser.add_argument("--matches", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--json", dest="json_path", default=None)
+    parser.add_argument("--json", dest="json_path", default="", help="Where to write the JSON (default: bench/results/).")
     args = parser.parse_args(argv)
     query = common_pb2.ObjectQuery(tags={"wanted": "yes"})
     rows = []
@@ -95,9 +95,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{row['objects']:>9}  {row['matches']:>7}  {row['find_ms']:>8.2f}  {row['scan_ms']:>15.2f}  "
               f"{row['scan_over_find']:>5.1f}x")
     document = {"bench": "find", "rows": rows}
-    if args.json_path:
-        with open(args.json_path, "w", encoding="utf-8") as out:
-            json.dump(document, out, indent=2)
+    write_results(document, "find", args.json_path)
     return document
 
 

@@ -11,12 +11,12 @@ manifest's transaction (indexes, usage counters) costs.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 
 from ringstore.v1 import common_pb2
 
+from bench.report import write_results
 from node.store import NodeStore
 
 MIB = 1024 * 1024
@@ -39,14 +39,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m bench.manifest_write", description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--json", dest="json_path", default=None)
+    parser.add_argument("--json", dest="json_path", default="", help="Where to write the JSON (default: bench/results/).")
     args = parser.parse_args(argv)
     best = min(_round(args.count) for _ in range(args.rounds))
     print(f"{best:.1f} us of CPU per manifest write ({args.count} writes, best of {args.rounds})")
     document = {"bench": "manifest_write", "cpu_us_per_write": round(best, 1), "count": args.count}
-    if args.json_path:
-        with open(args.json_path, "w", encoding="utf-8") as out:
-            json.dump(document, out, indent=2)
+    write_results(document, "manifest_write", args.json_path)
     return document
 
 

@@ -285,23 +285,16 @@ def count_usage(meta: "MetadataDb", txn: lmdb.Transaction, prefix: bytes = b""
     manifest whose envelope or record is bad is left out."""
     found: dict[bytes, common_pb2.UsageRecord] = {}
     for db, name, current in ((meta.manifests, DB_MANIFESTS, True), (meta.versions, DB_VERSIONS, False)):
-        cursor = txn.cursor(db=db)
-        more = cursor.set_range(prefix)
-        while more:
-            key, raw = cursor.item()
-            if not key.startswith(prefix):
-                break
+        for key, raw in meta.items(txn, db, prefix):
             (tenant, bucket), _ = key_partition(key, 2)
             try:
-                manifest = decode_record(common_pb2.Manifest, unseal(name, bytes(key), bytes(raw)), "manifest")
+                manifest = decode_record(common_pb2.Manifest, unseal(name, key, raw), "manifest")
             except (CorruptRecord, StoreError):
-                more = cursor.next()
                 continue
             part = manifest_key_prefix(tenant, bucket)
             given = contribution(manifest, current=current)
-            for key in [part] + [breakdown_key(part, kind, name) for kind, name in breakdown_names(manifest)]:
-                found[key] = applied(found.get(key), contribution(None), given, manifest.version)
-            more = cursor.next()
+            for record_key in [part] + [breakdown_key(part, kind, label) for kind, label in breakdown_names(manifest)]:
+                found[record_key] = applied(found.get(record_key), contribution(None), given, manifest.version)
     return found
 
 
@@ -456,13 +449,38 @@ class MetadataDb:
 
     def _migrate_5_to_6(self, txn: lmdb.Transaction) -> None:
         """Layout 5 -> 6: index every current manifest (node/store/index.py)."""
-        for key, raw in txn.cursor(db=self.manifests):
-            try:
-                manifest = decode_record(common_pb2.Manifest, unseal(DB_MANIFESTS, bytes(key), bytes(raw)), "manifest")
-            except (CorruptRecord, StoreError):
-                continue  # verify quarantines it; its partition is indexed again then
-            self.put_index(txn, manifest, add=True)
+        self.index_manifests(txn)
         txn.put(META_FORMAT_VERSION, str(LAYOUT_FORMAT_VERSION).encode(), db=self.meta)
+
+    def index_manifests(self, txn: lmdb.Transaction, prefix: bytes = b"") -> None:
+        """Add the index entries of every current manifest under `prefix` (b"": all). A manifest
+        whose envelope or record is bad is left out: verify quarantines it, and its partition is
+        indexed again then."""
+        for key, raw in self.items(txn, self.manifests, prefix):
+            try:
+                manifest = decode_record(common_pb2.Manifest, unseal(DB_MANIFESTS, key, raw), "manifest")
+            except (CorruptRecord, StoreError):
+                continue
+            self.put_index(txn, manifest, add=True)
+
+    @staticmethod
+    def items(txn: lmdb.Transaction, db: lmdb._Database, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """(key, raw value) of every key of `db` starting with `prefix`, in key order, inside the
+        caller's transaction: one seek, then the range."""
+        cursor = txn.cursor(db=db)
+        more = cursor.set_range(prefix)
+        while more:
+            key = bytes(cursor.key())
+            if not key.startswith(prefix):
+                return
+            yield key, bytes(cursor.value())
+            more = cursor.next()
+
+    def delete_prefix(self, txn: lmdb.Transaction, db: lmdb._Database, prefix: bytes,
+                      keep: Callable[[bytes], bool] = lambda key: False) -> None:
+        """Delete every key of `db` starting with `prefix` but those `keep` says to keep."""
+        for key in [key for key, _ in self.items(txn, db, prefix) if not keep(key)]:
+            txn.delete(key, db=db)
 
     def put_index(self, txn: lmdb.Transaction, manifest: common_pb2.Manifest | None, *, add: bool) -> None:
         """Add (or remove) the index entries of a current version, in the caller's transaction."""

@@ -1204,15 +1204,11 @@ class NodeStore:
         """(versions-db key, manifest) of every manifest of one key kept behind its current one."""
         prefix = versions.version_db_prefix(manifest_key_prefix(tenant, bucket), name)
         found = []
-        cursor = txn.cursor(db=self._meta.versions)
-        more = cursor.set_range(prefix)
-        while more and cursor.key().startswith(prefix):
-            db_key = bytes(cursor.key())
-            manifest = decode_record(common_pb2.Manifest, self._meta.value(self._meta.versions, db_key, cursor.value()),
+        for db_key, raw in self._meta.items(txn, self._meta.versions, prefix):
+            manifest = decode_record(common_pb2.Manifest, self._meta.value(self._meta.versions, db_key, raw),
                                      f"{tenant}/{bucket}/{name}")
             if manifest.key == name:  # a 128-bit key hash collision is not this key's
                 found.append((db_key, manifest))
-            more = cursor.next()
         return found
 
     def _promote(self, txn: lmdb.Transaction, tenant: str, bucket: str, name: str) -> None:
@@ -1274,15 +1270,8 @@ class NodeStore:
         key = usage.history_key(part, day)
         if txn.get(key, db=self._meta.usage) is None:
             oldest = usage.history_key(part, day - usage.HISTORY_DAYS + 1)
-            start = usage.breakdown_prefix(part, usage.HISTORY)
-            stale = []
-            cursor = txn.cursor(db=self._meta.usage)
-            more = cursor.set_range(start)
-            while more and bytes(cursor.key()) < oldest and bytes(cursor.key()).startswith(start):
-                stale.append(bytes(cursor.key()))
-                more = cursor.next()
-            for old_key in stale:
-                txn.delete(old_key, db=self._meta.usage)
+            self._meta.delete_prefix(txn, self._meta.usage, usage.breakdown_prefix(part, usage.HISTORY),
+                                     keep=lambda entry: entry >= oldest)
         self._meta.put(txn, self._meta.usage, key, encode_record(record, "usage history"))
 
     @quarantining
@@ -1308,16 +1297,12 @@ class NodeStore:
         start = usage.breakdown_prefix(part, kind)
         found = []
         with self._meta.read() as txn:
-            cursor = txn.cursor(db=self._meta.usage)
-            more = cursor.set_range(start)
-            while more and bytes(cursor.key()).startswith(start):
-                key = bytes(cursor.key())
-                record = decode_record(common_pb2.UsageRecord, self._meta.value(self._meta.usage, key, cursor.value()),
+            for key, raw in self._meta.items(txn, self._meta.usage, start):
+                record = decode_record(common_pb2.UsageRecord, self._meta.value(self._meta.usage, key, raw),
                                        f"usage {tenant}/{bucket}")
                 name = key[len(start):]
                 found.append((str(int.from_bytes(name, "big") * self._usage_day_ms) if kind == usage.HISTORY
-                               else name.decode("utf-8"), record))
-                more = cursor.next()
+                              else name.decode("utf-8"), record))
         return found
 
     def recount_usage(self, tenant: str = "", bucket: str = "") -> int:
@@ -1327,24 +1312,11 @@ class NodeStore:
         index entries it had, are unknown."""
         prefix = manifest_key_prefix(tenant, bucket) if bucket else b""
         with self._meta.write() as txn:
-            stale = [bytes(key) for key in txn.cursor(db=self._meta.index).iternext(values=False)
-                     if bytes(key).startswith(prefix)]
-            for key in stale:
-                txn.delete(key, db=self._meta.index)
-            for key, raw in txn.cursor(db=self._meta.manifests):
-                if not bytes(key).startswith(prefix):
-                    continue
-                try:
-                    manifest = decode_record(common_pb2.Manifest, self._meta.value(self._meta.manifests, bytes(key),
-                                                                                   bytes(raw)), "manifest")
-                except (CorruptRecord, StoreError):
-                    continue
-                self._meta.put_index(txn, manifest, add=True)
+            self._meta.delete_prefix(txn, self._meta.index, prefix)
+            self._meta.index_manifests(txn, prefix)
             counted = count_usage(self._meta, txn, prefix)
             # Every record counted again but the history (what the counters said on past days).
-            for key in [bytes(k) for k in txn.cursor(db=self._meta.usage).iternext(values=False)
-                        if bytes(k).startswith(prefix) and usage.HISTORY_MARK not in bytes(k)]:
-                txn.delete(key, db=self._meta.usage)
+            self._meta.delete_prefix(txn, self._meta.usage, prefix, keep=lambda key: usage.HISTORY_MARK in key)
             for part, record in counted.items():
                 self._meta.put(txn, self._meta.usage, part, encode_record(record, "usage"))
         return sum(1 for key in counted if key.endswith(b"\0"))

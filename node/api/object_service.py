@@ -368,14 +368,8 @@ class ObjectServicer:
         `source_version`: copy that version of the source, not its current one."""
         self.allow("get", source_bucket, source_key)
         self.allow("put", header.bucket, header.key)
-        if source_version:
-            source = self._c.version_manifest(source_bucket, source_key, source_version)
-            if source.tombstone:
-                raise errors.VersionIsDeleteMarker(
-                    f"version {source_version} of {source_bucket}/{source_key} is a delete marker; copy a version "
-                    "with data")
-        else:
-            source = self._c.current_manifest(source_bucket, source_key)
+        source = self._c.version_with_data(source_bucket, source_key, source_version,
+                                           instead="copy a version with data")
         check(source)
         with self._quota_hold(header.bucket, header.key, source.size_bytes):
             return self._c.copy_object(source, header, replace=replace, replace_tags=replace_tags)

@@ -110,6 +110,20 @@ def newer(candidate, current):
     return merged(candidate, current)
 
 
+def _tag(manifest: common_pb2.Manifest, tags: dict[str, str], changed: common_pb2.VersionStamp) -> None:
+    """Give a manifest `tags`, set at `changed` (nothing for no tags)."""
+    if tags:
+        manifest.tagging.tags.update(tags)
+        manifest.tagging.changed.CopyFrom(changed)
+
+
+def _known_up_to(pages: list[tuple[str, tuple[list[common_pb2.Manifest], bool]]]) -> str | None:
+    """Of the homes' (manifests, truncated) listing pages, the last key every home has answered
+    about: keys above the smallest last key of a truncated page are not known yet. None: all."""
+    ends = [manifests[-1].key for _, (manifests, truncated) in pages if truncated and manifests]
+    return min(ends) if ends else None
+
+
 def replication(replicas: int) -> common_pb2.RedundancyPolicy:
     return common_pb2.RedundancyPolicy(replication=common_pb2.Replication(replicas=replicas))
 
@@ -635,9 +649,7 @@ class Coordinator:
             manifest.bucket, manifest.key = record_at
         else:
             self.assign_version(bucket, manifest)
-            if header.tags:
-                manifest.tagging.tags.update(dict(header.tags))
-                manifest.tagging.changed.CopyFrom(manifest.version)
+            _tag(manifest, dict(header.tags), manifest.version)
         first = next(chunks_iter, b"")
         if allow_inline and len(first) <= self._config.inline_max_bytes and received == len(first):
             rest = next(chunks_iter, None)
@@ -798,6 +810,18 @@ class Coordinator:
                                        f"`nodectl versions {bucket}/{key}` lists its versions")
         return manifest
 
+    def version_with_data(self, bucket: str, key: str, version: str, *, instead: str,
+                          on_answer: Callable[[common_pb2.Manifest | None], None] | None = None
+                          ) -> common_pb2.Manifest:
+        """Version `version` of the key (its current one for ""), refused when it is a delete marker
+        (VersionIsDeleteMarker, `instead` saying what to do) since it has no bytes."""
+        if not version:
+            return self.current_manifest(bucket, key, on_answer=on_answer)
+        manifest = self.version_manifest(bucket, key, version, on_answer)
+        if manifest.tombstone:
+            raise errors.VersionIsDeleteMarker(f"version {version} of {bucket}/{key} is a delete marker; {instead}")
+        return manifest
+
     def set_versioning(self, name: str, state: int) -> common_pb2.BucketRecord:
         """Enable or suspend the bucket's versioning through the bucket register; every other
         live node drops its cached record before this returns, so puts through them follow it."""
@@ -818,15 +842,12 @@ class Coordinator:
         version and nothing else about it changes (node/store/versions.py `merged`); a put made
         meanwhile stays newer. No tags removes them."""
         validate.tags(tags)
-        manifest = self.version_manifest(bucket, key, version) if version else self.current_manifest(bucket, key)
-        if manifest.tombstone:
-            raise errors.VersionIsDeleteMarker(f"version {version} of {bucket}/{key} is a delete marker; it has "
-                                               "no tags")
+        manifest = self.version_with_data(bucket, key, version, instead="it has no tags")
         tagged = common_pb2.Manifest()
         tagged.CopyFrom(manifest)
         tagged.tagging.Clear()
         tagged.tagging.tags.update(tags)
-        tagged.tagging.changed.CopyFrom(self._hlc.now())
+        tagged.tagging.changed.CopyFrom(self._hlc.now())  # also for no tags: a removal is newer too
         self._write_manifest(tagged)
         return tagged
 
@@ -896,15 +917,15 @@ class Coordinator:
             return False
         tombstone = common_pb2.Manifest(format_version=FORMAT_VERSION, tenant=self.tenant, bucket=record.name,
                                         key=judged.key, tombstone=True, created_at_unix_ms=self._wall_ms(),
-                                        policy=current.policy, written_by="lifecycle")
+                                        policy=current.policy)
         if record.versioning != common_pb2.VERSIONING_UNSPECIFIED:
             tombstone.version.CopyFrom(self._hlc.now())
             self.assign_version(record, tombstone)
-            tombstone.written_by = "lifecycle"
         else:
             tombstone.version.CopyFrom(current.version)
             tombstone.version.rewrite = current.version.rewrite + 1
             tombstone.version_id = current.version_id
+        tombstone.written_by = "lifecycle"
         self._write_manifest(tombstone)
         return True
 
@@ -962,14 +983,11 @@ class Coordinator:
             answers = self._read_all(position, lambda n: self._replicas.list_manifests(n, request),
                                      what=f"listing the versions in {bucket}")
             by_key: dict[str, dict[bytes, common_pb2.Manifest]] = {}
-            boundary: str | None = None
-            for _, (manifests, truncated) in answers:
+            for _, (manifests, _) in answers:
                 for m in manifests:
                     slots = by_key.setdefault(m.key, {})
                     slots[m.version_id] = newer(m, slots.get(m.version_id))
-                if truncated and manifests:
-                    last = manifests[-1].key
-                    boundary = last if boundary is None else min(boundary, last)
+            boundary = _known_up_to(answers)
             for key in sorted(k for k in by_key if boundary is None or k <= boundary):
                 listed = newest_first([m for m in by_key[key].values() if not m.erased])
                 for m in listed:
@@ -1046,9 +1064,7 @@ class Coordinator:
         self.assign_version(record, manifest)
         tags = dict(header.tags) if (replace if replace_tags is None else replace_tags) else dict(source.tagging.tags)
         validate.tags(tags)
-        if tags:
-            manifest.tagging.tags.update(tags)
-            manifest.tagging.changed.CopyFrom(manifest.version)
+        _tag(manifest, tags, manifest.version)
         manifest.metadata.update(dict(attributes.metadata))
         manifest.headers.update(dict(attributes.headers))
         manifest.size_bytes, manifest.blake3, manifest.md5 = source.size_bytes, source.blake3, source.md5
@@ -1141,12 +1157,7 @@ class Coordinator:
         """The newest version of a key (a tombstone too) by a read quorum, read-repaired; None when
         no home has one. No bucket check: also the records of multipart uploads (uploads.py)."""
         read = lambda n: self._replicas.get_manifest(n, self.tenant, bucket, key)  # noqa: E731
-        position = metadata_position(self.tenant, bucket)
-        answers = self._read_quorum_only(position, read, on_answer)
-        if answers is None:
-            answers = self._read_all(position, read, what=f"reading the manifest of {bucket}/{key}",
-                                     on_answer=on_answer)
-            self._count_read("all")
+        answers = self._manifest_answers(bucket, key, read, on_answer)
         stamps = {None if m is None else order_key(m) for _, m in answers}
         if len(stamps) == 1:
             newest = answers[0][1]
@@ -1154,6 +1165,19 @@ class Coordinator:
                 self._hlc.observe(newest.version)
             return newest
         return self._settle_current(bucket, key, answers)
+
+    def _manifest_answers(self, bucket: str, key: str, read: Callable[[str], common_pb2.Manifest | None],
+                          on_answer: Callable[[common_pb2.Manifest | None], None] | None
+                          ) -> list[tuple[str, common_pb2.Manifest | None]]:
+        """(home, answer) of a read quorum of the bucket's homes: R of them on a settled ring, else
+        every live one (counted as such)."""
+        position = metadata_position(self.tenant, bucket)
+        answers = self._read_quorum_only(position, read, on_answer)
+        if answers is None:
+            answers = self._read_all(position, read, what=f"reading the manifest of {bucket}/{key}",
+                                     on_answer=on_answer)
+            self._count_read("all")
+        return answers
 
     def _settle_current(self, bucket: str, key: str, answers: list[tuple[str, common_pb2.Manifest | None]]
                         ) -> common_pb2.Manifest | None:
@@ -1193,12 +1217,8 @@ class Coordinator:
     def _read_newest(self, bucket: str, key: str, read: Callable[[str], common_pb2.Manifest | None],
                      on_answer: Callable[[common_pb2.Manifest | None], None] | None
                      ) -> common_pb2.Manifest | None:
-        position = metadata_position(self.tenant, bucket)
-        what = f"reading the manifest of {bucket}/{key}"
-        answers = self._read_quorum_only(position, read, on_answer)
-        if answers is None:
-            answers = self._read_all(position, read, what=what, on_answer=on_answer)
-            self._count_read("all")
+        """The newest of the homes' answers to `read` (newest by `newer`), read-repaired."""
+        answers = self._manifest_answers(bucket, key, read, on_answer)
         newest: common_pb2.Manifest | None = None
         for _, manifest in answers:
             newest = newer(manifest, newest)
@@ -1250,13 +1270,8 @@ class Coordinator:
 
         early = _EarlyRead(self, range_start, range_length, skip)
         try:
-            if version:
-                manifest = self.version_manifest(bucket, key, version, on_answer=early.start)
-                if manifest.tombstone:
-                    raise errors.VersionIsDeleteMarker(
-                        f"version {version} of {bucket}/{key} is a delete marker; it has no bytes to read")
-            else:
-                manifest = self.current_manifest(bucket, key, on_answer=early.start)
+            manifest = self.version_with_data(bucket, key, version, instead="it has no bytes to read",
+                                              on_answer=early.start)
             start, length = self._range(manifest, range_start, range_length)
             plan = direct.plan(manifest, start, length) if direct is not None else []
         except BaseException:
@@ -1393,14 +1408,11 @@ class Coordinator:
                                      what=f"listing {bucket}")
             newest: dict[str, common_pb2.Manifest] = {}
             held: dict[str, dict[str, common_pb2.Manifest]] = collections.defaultdict(dict)
-            boundary: str | None = None  # keys above the smallest truncated replica's last key are unknown
-            for node, (manifests, truncated) in answers:
+            for node, (manifests, _) in answers:
                 for m in manifests:
                     newest[m.key] = newer(m, newest.get(m.key))
                     held[m.key][node] = m
-                if truncated and manifests:
-                    last = manifests[-1].key
-                    boundary = last if boundary is None else min(boundary, last)
+            boundary = _known_up_to(answers)
             keys = sorted(k for k in newest if boundary is None or k <= boundary)
             for k in keys:
                 if len(out) == page_size:
@@ -1476,10 +1488,10 @@ class Coordinator:
             now_ms = self._wall_ms()
             # Not on the send pool: each read fans out on it, and waiting there for it could starve it.
             confirmed = dict(zip(keys, self._find_pool.map(lambda k: self.read_manifest(bucket, k), keys)))
-            hits = sorted((index.position(query, m), k) for k, m in confirmed.items()
-                          if m is not None and index.matches(query, m, now_ms)
-                          and (boundary is None or index.position(query, m) <= boundary)
-                          and index.position(query, m) > cursor)
+            at = {k: index.position(query, m) for k, m in confirmed.items()
+                  if m is not None and index.matches(query, m, now_ms)}
+            hits = sorted((where, k) for k, where in at.items()
+                          if cursor < where and (boundary is None or where <= boundary))
             for where, key in hits:
                 if len(out) == page_size:
                     return out, cursor
@@ -1501,11 +1513,9 @@ class Coordinator:
     def rollback_object(self, bucket: str, key: str, version: str) -> common_pb2.Manifest:
         """Make `version` current again as a new version with its bytes and attributes, sharing its
         chunks (nothing is copied); a delete marker cannot be rolled back to."""
-        source = self.version_manifest(bucket, key, version)
-        if source.tombstone:
-            raise errors.VersionIsDeleteMarker(
-                f"version {version} of {bucket}/{key} is a delete marker; roll back to a version with data "
-                f"(`nodectl versions {bucket}/{key}`)")
+        self.parse_version(version)  # "" is no version to go back to
+        source = self.version_with_data(bucket, key, version, instead="roll back to a version with data "
+                                                                      f"(`nodectl versions {bucket}/{key}`)")
         header = object_pb2.PutObjectHeader(bucket=bucket, key=key, policy=source.policy)
         return self.copy_object(source, header, replace=False)
 

@@ -793,12 +793,7 @@ class S3Gateway:
         version = query.get("versionId", "")
 
         def described() -> common_pb2.Manifest:
-            if not version:
-                return self._c.current_manifest(bucket, key)
-            manifest = self._c.version_manifest(bucket, key, version)
-            if manifest.tombstone:
-                raise errors.VersionIsDeleteMarker(f"version {version} of {bucket}/{key} is a delete marker")
-            return manifest
+            return self._c.version_with_data(bucket, key, version, instead="it has no bytes")
 
         def work():
             nonlocal wanted

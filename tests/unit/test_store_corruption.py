@@ -5,6 +5,7 @@ LMDB itself cannot walk (moved aside, a fresh one with the share files re-indexe
 from __future__ import annotations
 
 import os
+import random
 
 import blake3
 import lmdb
@@ -140,7 +141,9 @@ def test_an_env_lmdb_cannot_walk_is_moved_aside_and_the_share_files_reindexed(tm
     size_bytes = path.stat().st_size
     with open(path, "r+b") as f:
         f.seek(size_bytes // 2 - 8192)
-        f.write(os.urandom(16384))
+        # Fixed garbage: some random pages make LMDB's own asserts abort the process (about 3 % of
+        # os.urandom draws here), which no Python handler survives; that limit is in design.md.
+        f.write(random.Random(7).randbytes(16384))
     f.close()
 
     store = NodeStore(str(tmp_path), map_size_bytes=64 * MIB, now_unix_ms=lambda: 1234)

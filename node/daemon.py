@@ -407,6 +407,7 @@ class NodeDaemon:
         self.metrics.repair_queue.set_function(lambda: len(self.repair_queue))
         self.metrics.gossip_health.set_function(self.membership.health)
         self.metrics.metadata_healthy.set_function(lambda: self.store.metadata_health() == "ok")
+        self.metrics.dedup_saved.set_function(self.store.dedup_saved_bytes)
 
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)

@@ -27,6 +27,9 @@ class Metrics:
         self.chunks_stored = prom.Gauge("ringstore_chunks_stored", "Chunk replicas and shares stored here.",
                                         registry=r)
         self.bytes_stored = prom.Gauge("ringstore_stored_bytes", "Bytes of chunk data stored here.", registry=r)
+        self.dedup_saved = prom.Gauge("ringstore_dedup_saved_bytes",
+                                      "Bytes this node does not store because object versions share chunk copies "
+                                      "here (each copy's size times its references beyond the first).", registry=r)
         self.disk_size = prom.Gauge("ringstore_disk_size_bytes",
                                     "Room this node may use for chunk data (filesystem, or storage.disk_bytes_max).",
                                     registry=r)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import time
 from typing import Callable, Iterator
@@ -56,6 +57,15 @@ def object_info(m: common_pb2.Manifest, *, is_latest: bool = True) -> object_pb2
     info.metadata.update(dict(m.metadata))
     info.headers.update(dict(m.headers))
     return info
+
+
+@dataclasses.dataclass
+class DedupSaved:
+    """What deduplication saves, summed over the ring members that answered."""
+
+    by_bucket: dict[str, int]  # within each bucket of this coordinator's tenant
+    everything: int  # across the cluster
+    nodes_missing: int
 
 
 class ObjectServicer:
@@ -172,11 +182,25 @@ class ObjectServicer:
         self.allow("info", request.bucket)
         return object_pb2.GetBucketInfoResponse(bucket=record,
                                                 access=self._access_reply(record, self._bucket_access(record)),
-                                                usage=self._usage_of(record))
+                                                usage=self._usage_of(record, saved=self._dedup_saved()))
 
-    def _usage_of(self, record: common_pb2.BucketRecord, breakdown: str = "") -> object_pb2.BucketUsage:
+    def _dedup_saved(self) -> DedupSaved:
+        """What deduplication saves, summed over the ring members that answered
+        (node/store/savings.py)."""
+        answers, missing = self._c.dedup_savings()
+        saved = DedupSaved(by_bucket={}, everything=0, nodes_missing=len(missing))
+        for _, reply in answers:
+            for entry in reply.entries:
+                if entry.everything:
+                    saved.everything += entry.record.saved_bytes
+                elif entry.tenant == self._c.tenant:
+                    saved.by_bucket[entry.bucket] = saved.by_bucket.get(entry.bucket, 0) + entry.record.saved_bytes
+        return saved
+
+    def _usage_of(self, record: common_pb2.BucketRecord, breakdown: str = "", *,
+                  saved: DedupSaved) -> object_pb2.BucketUsage:
         """A bucket's usage from its homes' counters (and its unfinished uploads', whose parts are
-        manifests of the hidden uploads bucket), and its quota."""
+        manifests of the hidden uploads bucket), what deduplication saves in it, and its quota."""
         counted, _ = self._c.bucket_usage(record.name)
         parts = self._c.uploads.usage(record.name)
         reply = object_pb2.BucketUsage(
@@ -184,7 +208,8 @@ class ObjectServicer:
             physical_bytes=(counted.chunk_bytes + parts.chunk_bytes
                             + counted.inline_bytes * len(self._c.metadata_homes(record.name))),
             tombstones=counted.tombstones, upload_bytes=parts.logical_bytes,
-            noncurrent_versions=counted.noncurrent_versions, noncurrent_bytes=counted.noncurrent_bytes)
+            noncurrent_versions=counted.noncurrent_versions, noncurrent_bytes=counted.noncurrent_bytes,
+            dedup_saved_bytes=saved.by_bucket.get(record.name, 0))
         if self._admission is not None:
             reply.quota.CopyFrom(quota_message(self._admission.bucket_quota(record)))
         if breakdown:
@@ -221,10 +246,15 @@ class ObjectServicer:
         if request.breakdown not in ("", "prefix", "type", "policy", "history"):
             raise errors.InvalidArgument(f"a usage breakdown is by prefix, by type or history, not "
                                          f"{request.breakdown[:20]!r}")
-        reply = object_pb2.GetUsageResponse(buckets=[self._usage_of(record, request.breakdown) for record in records])
+        saved = self._dedup_saved()
+        reply = object_pb2.GetUsageResponse(buckets=[self._usage_of(record, request.breakdown, saved=saved)
+                                                     for record in records])
         reply.objects = sum(b.objects for b in reply.buckets)
         reply.logical_bytes = sum(b.logical_bytes for b in reply.buckets)
         reply.physical_bytes = sum(b.physical_bytes for b in reply.buckets)
+        reply.dedup_saved_bytes = (sum(b.dedup_saved_bytes for b in reply.buckets) if request.bucket or tenant
+                                   else saved.everything)
+        reply.dedup_nodes_missing = saved.nodes_missing
         if tenant and not request.bucket:
             reply.tenant = tenant
             if self._admission is not None:

@@ -15,7 +15,7 @@ from node.metrics import Metrics
 from node.objects import validate
 from node.objects.chunk_io import holder_key
 from node.objects.ring_gate import Check, RingGate, put_manifests_checked
-from node.objects.replicas import DEEP_PROBE_SHARES_MAX, DeepThrottle, share_key
+from node.objects.replicas import DEEP_PROBE_SHARES_MAX, DeepThrottle, dedup_savings_reply, share_key
 from node.quota.desk import QuotaDesk
 from node.store.usage import breakdown_kind
 from node.store import LIST_MANIFESTS_LIMIT_MAX, ChecksumMismatch, CorruptShare, NodeStore, ShareNotFound
@@ -344,6 +344,10 @@ class PeerServicer:
     def GetUsage(self, request, context):
         return peer_pb2.GetUsageRecordResponse(usage=self._store.bucket_usage(request.tenant, request.bucket))
 
+    @unary
+    def GetDedupSavings(self, request, context):
+        return dedup_savings_reply(self._store, request.tenant, audit=request.audit)
+
     def _desk(self) -> QuotaDesk:
         if self._quota_desk is None:
             raise errors.FailedPrecondition(f"node {self._node_id} keeps no quota desk")
@@ -392,6 +396,7 @@ class PeerServicer:
             "ForgetBucket": uu(self.ForgetBucket, p.ForgetBucketRequest),
             "PurgeTombstone": uu(self.PurgeTombstone, p.PurgeTombstoneRequest),
             "GetUsage": uu(self.GetUsage, p.GetUsageRecordRequest),
+            "GetDedupSavings": uu(self.GetDedupSavings, p.GetDedupSavingsRequest),
             "ReserveQuota": uu(self.ReserveQuota, p.ReserveQuotaRequest),
             "ReleaseQuota": uu(self.ReleaseQuota, p.ReleaseQuotaRequest),
         })

@@ -1110,6 +1110,24 @@ class Coordinator:
         newest = max((record for _, record in answers), key=lambda record: stamp_key(record.changed))
         return newest, answers
 
+    def dedup_savings(self, *, audit: bool = False
+                      ) -> tuple[list[tuple[str, peer_pb2.GetDedupSavingsResponse]], list[str]]:
+        """Every live ring member's deduplication savings records of this tenant's buckets and its
+        own (node/store/savings.py; with `audit`, also counted again from its reference rows), and
+        the members that did not answer: each node counts only the copies it holds, so the figures
+        are sums over the answers."""
+        members = sorted(self._view.ring().node_ids)
+        live = [node for node in members if self._view.is_live(node)]
+        futures = {node: self._send_pool.submit(self._replicas.get_dedup_savings, node, self.tenant, audit=audit)
+                   for node in live}
+        answers, missing = [], [node for node in members if node not in futures]
+        for node, future in futures.items():
+            try:
+                answers.append((node, future.result()))
+            except HolderError:
+                missing.append(node)
+        return answers, sorted(missing)
+
     def usage_breakdown(self, bucket: str, kind: str) -> list[tuple[str, common_pb2.UsageRecord]]:
         """The bucket's usage by top-level prefix or content type, from the home whose bucket record
         has seen the latest change (as `bucket_usage` chooses)."""

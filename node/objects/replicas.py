@@ -28,6 +28,7 @@ from node.objects.ring_gate import RingGate, RingMismatch, put_manifests_checked
 from node.peers.batch import CallBatcher, QueueTimeout
 from node.peers.client import PeerClient, PeerError
 from node.ring import Ring
+from node.store import savings
 from node.store.usage import breakdown_kind
 from node.store import (SHARE_SIZE_BYTES_MAX, CorruptRecord, CorruptShare, MetadataUnavailable, NodeStore,
                         ShareKey, ShareNotFound, StoreError, StoreFull)
@@ -71,6 +72,17 @@ class ClusterView(Protocol):
     # (store id, store created at Unix ms) the node announced; ("", 0) when unknown or from a node
     # older than store ids. A new store id under the same node id is an empty store.
     def store_of(self, node_id: str) -> tuple[str, int]: ...
+
+
+def dedup_savings_reply(store: NodeStore, tenant: str, *, audit: bool) -> peer_pb2.GetDedupSavingsResponse:
+    """A node's answer to GetDedupSavings: its savings records of `tenant` ("": every tenant's) and
+    its own, and with `audit` the same counted again from its reference rows."""
+    reply = peer_pb2.GetDedupSavingsResponse(
+        entries=[savings.entry_of(key, record) for key, record in store.dedup_savings(tenant or None)])
+    if audit:
+        reply.audited.extend(savings.entry_of(key, record) for key, record in store.recount_savings(write=False)
+                             if not tenant or key == savings.EVERYTHING_KEY or key.startswith(savings.tenant_key(tenant)))
+    return reply
 
 
 class HolderError(Exception):
@@ -371,6 +383,13 @@ class Replicas:
             record = self._local(self._store.bucket_usage, tenant, bucket)
             return record, self._local(self._store.usage_breakdown, tenant, bucket, breakdown_kind(kind))
         return self._remote(node_id, self._peers.get_usage_breakdown, tenant, bucket, kind, self.timeout_s)
+
+    def get_dedup_savings(self, node_id: str, tenant: str, *, audit: bool = False) -> peer_pb2.GetDedupSavingsResponse:
+        """A node's deduplication savings records of `tenant` ("": every tenant's) and its own;
+        with `audit`, also counted again from its reference rows (node/store/savings.py)."""
+        if node_id == self._view.node_id:
+            return self._local(dedup_savings_reply, self._store, tenant, audit=audit)
+        return self._remote(node_id, self._peers.get_dedup_savings, tenant, audit, self.timeout_s)
 
     def find_manifests(self, node_id: str, request: peer_pb2.FindManifestsRequest
                        ) -> tuple[list[tuple[bytes, common_pb2.Manifest]], bytes | None]:

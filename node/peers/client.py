@@ -130,6 +130,8 @@ class _Stubs:
         self.find_manifests = unary(PEER_SERVICE, "FindManifests", p.FindManifestsRequest, p.FindManifestsResponse)
         self.get_usage_breakdown = unary(PEER_SERVICE, "GetUsageBreakdown", p.GetUsageBreakdownRequest,
                                          p.GetUsageBreakdownResponse)
+        self.get_dedup_savings = unary(PEER_SERVICE, "GetDedupSavings", p.GetDedupSavingsRequest,
+                                       p.GetDedupSavingsResponse)
         self.prepare_key_register = unary(PEER_SERVICE, "PrepareKeyRegister", p.KeyRegisterRequest,
                                           p.KeyRegisterResponse)
         self.accept_key_register = unary(PEER_SERVICE, "AcceptKeyRegister", p.AcceptKeyRegisterRequest,
@@ -453,6 +455,11 @@ class PeerClient:
         reply = self._call(address, self._stubs(address).get_usage_breakdown,
                            peer_pb2.GetUsageBreakdownRequest(tenant=tenant, bucket=bucket, kind=kind), timeout_s)
         return reply.usage, [(share.name, share.usage) for share in reply.shares]
+
+    def get_dedup_savings(self, address: str, tenant: str, audit: bool, timeout_s: float
+                          ) -> peer_pb2.GetDedupSavingsResponse:
+        return self._call(address, self._stubs(address).get_dedup_savings,
+                          peer_pb2.GetDedupSavingsRequest(tenant=tenant, audit=audit), timeout_s)
 
     def find_manifests(self, address: str, request: peer_pb2.FindManifestsRequest, timeout_s: float
                        ) -> tuple[list[tuple[bytes, common_pb2.Manifest]], bytes | None]:

@@ -24,7 +24,10 @@ repaired when they come back.
 Usage counters last: once a bucket is audited, each ALIVE home's usage record of it (what quotas and
 `nodectl usage` read, node/store/usage.py) is compared with the objects and logical bytes the audit
 counted; a home that disagrees is a usage finding. Puts and deletes during the audit make findings
-too, so audit a quiet bucket when the counters are what you want to check.
+too, so audit a quiet bucket when the counters are what you want to check. Then each live ring
+member's deduplication savings records (node/store/savings.py) are compared with the same counted
+again from its reference rows (one walk of them on each member, no data read); a record that
+disagrees is a usage finding too, and the summary carries what deduplication saves.
 """
 
 from __future__ import annotations
@@ -116,6 +119,8 @@ def fsck(coordinator: Coordinator, view: ClusterView, replicas: Replicas, pool: 
                                          deep_bandwidth_bytes_per_s)
         for finding in _check_usage(coordinator, record.name, audited_objects, audited_bytes, summary):
             yield admin_pb2.FsckResponse(usage_finding=finding)
+    for finding in _check_savings(coordinator, bucket, summary):
+        yield admin_pb2.FsckResponse(usage_finding=finding)
     yield admin_pb2.FsckResponse(summary=summary)
 
 
@@ -164,6 +169,30 @@ def _check_usage(coordinator: Coordinator, bucket: str, objects: int, logical_by
                 bucket=bucket, node_id=node_id, counted_objects=counted.objects,
                 counted_logical_bytes=counted.logical_bytes, audited_objects=objects,
                 audited_logical_bytes=logical_bytes))
+    return findings
+
+
+def _check_savings(coordinator: Coordinator, bucket: str, summary: admin_pb2.FsckSummary
+                   ) -> list[admin_pb2.FsckUsageFinding]:
+    """Each live member's deduplication savings records (its own, and each bucket's; `bucket`'s
+    alone when one was audited) against the same counted again from its reference rows."""
+    answers, _ = coordinator.dedup_savings(audit=True)
+    findings = []
+    for node_id, reply in sorted(answers, key=lambda answer: answer[0]):
+        counted = {(e.bucket, e.everything): e.record.saved_bytes for e in reply.entries
+                   if e.everything or e.tenant == coordinator.tenant}
+        audited = {(e.bucket, e.everything): e.record.saved_bytes for e in reply.audited
+                   if e.everything or e.tenant == coordinator.tenant}
+        summary.dedup_saved_bytes += counted.get(("", True), 0)
+        for name, everything in sorted(counted.keys() | audited.keys()):
+            if (bucket and name != bucket) or (bucket and everything):
+                continue
+            summary.dedup_counters_checked += 1
+            said, found = counted.get((name, everything), 0), audited.get((name, everything), 0)
+            if said != found:
+                summary.dedup_counters_disagreeing += 1
+                findings.append(admin_pb2.FsckUsageFinding(bucket=name, node_id=node_id, dedup=True,
+                                                           counted_saved_bytes=said, audited_saved_bytes=found))
     return findings
 
 

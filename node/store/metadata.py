@@ -1,4 +1,4 @@
-"""LMDB tables: one environment under meta/, eleven named dbs, values with a format version.
+"""LMDB tables: one environment under meta/, twelve named dbs, values with a format version.
 
     chunks      ShareKey.db_key()             -> StoredShare      (local index of share files)
     refs        ShareKey.db_key() + ref_key   -> ref record       (object versions using a copy)
@@ -18,6 +18,8 @@
     bucket_promises tenant\\0name             -> BucketPromise    (bucket register promises)
     usage       tenant\\0bucket\\0             -> UsageRecord      (what the manifests here of that
                                                                  bucket add up to, see usage.py)
+    savings     tenant\\0bucket\\0, tenant\\0, \\xff -> DedupRecord  (what deduplication saves among the
+                                                                 copies here, see savings.py)
     meta        b"format_version", b"node_id" -> ASCII / UTF-8     (the data dir's own identity)
                 b"store"                     -> JSON StoreIdentity (this environment's identity)
 
@@ -77,6 +79,8 @@ meta db; migrations are code run at open, in the open transaction:
     5 -> 6  the versions, key_registers and object_index dbs appear; every manifest written before is
             its key's null version and current (an unset version_id is the null version's), and is
             indexed (one pass over them, in the open transaction).
+    6 -> 7  the savings db appears, filled with what the copies here already save (one pass over
+            the reference rows, in the open transaction).
 
 The store identity (see `identity`) is created in the transaction that creates the tables: a fresh
 environment gets a new one created now; an environment that already has a layout version but no
@@ -109,13 +113,14 @@ from node.store.identity import (StoreIdentity, decode_identity, encode_identity
 
 from node.store.errors import (CorruptRecord, InvalidArgument, MetadataUnavailable, StoreError,
                                StoreFull, UnknownFormatVersion)
-from node.store.keys import (CHUNK_ID_BYTES, LMDB_KEY_BYTES_MAX, MANIFEST_DB_KEY_INLINE_BYTES_MAX,
+from node.store.keys import (CHUNK_ID_BYTES, LMDB_KEY_BYTES_MAX, MANIFEST_DB_KEY_INLINE_BYTES_MAX, REF_KEY_BYTES,
                              SHARE_DB_KEY_BYTES, key_partition, manifest_key, manifest_key_prefix,
                              placement_key)
 from node.store.index import entries as index_entries
+from node.store import savings
 from node.store.usage import applied, breakdown_key, breakdown_names, contribution
 
-LAYOUT_FORMAT_VERSION = 6
+LAYOUT_FORMAT_VERSION = 7
 # Envelope of every stored value (see the module docstring).
 ENVELOPE_FORMAT_VERSION = 1
 ENVELOPE_CHECKSUM_BYTES = 8
@@ -130,7 +135,7 @@ REF_RECORD_FORMAT_VERSION = 1
 BUCKET_RECORD_FORMAT_VERSION = 2
 # Record formats each record type may carry; types not named read only RECORD_FORMAT_VERSION.
 RECORD_FORMAT_VERSIONS_READ = {"BucketRecord": (1, BUCKET_RECORD_FORMAT_VERSION)}
-# Named dbs the environment may hold; LMDB sizes a table of this many slots at open. Eleven are in use.
+# Named dbs the environment may hold; LMDB sizes a table of this many slots at open. All are in use.
 MAX_DBS = 12
 DB_CHUNKS = b"chunks"
 DB_REFS = b"refs"
@@ -143,8 +148,9 @@ DB_USAGE = b"usage"
 DB_VERSIONS = b"versions"
 DB_KEY_REGISTERS = b"key_registers"
 DB_INDEX = b"object_index"
+DB_SAVINGS = b"savings"
 DB_NAMES = (DB_CHUNKS, DB_REFS, DB_PLACEMENTS, DB_MANIFESTS, DB_BUCKETS, DB_BUCKET_PROMISES, DB_META,
-            DB_USAGE, DB_VERSIONS, DB_KEY_REGISTERS, DB_INDEX)
+            DB_USAGE, DB_VERSIONS, DB_KEY_REGISTERS, DB_INDEX, DB_SAVINGS)
 META_FORMAT_VERSION = b"format_version"
 META_NODE_ID = b"node_id"
 META_STORE = b"store"
@@ -298,6 +304,39 @@ def count_usage(meta: "MetadataDb", txn: lmdb.Transaction, prefix: bytes = b""
     return found
 
 
+def count_savings(meta: "MetadataDb", txn: lmdb.Transaction) -> savings.Contribution:
+    """What the copies indexed here save (savings.py), counted from every reference row: one walk
+    of the refs db, grouped by copy, each copy's size read from its index entry. A row or entry whose
+    envelope or record is bad is left out."""
+    found: list[savings.Contribution] = []
+    copy_key: bytes | None = None
+    owners: list[savings.Owner] = []
+
+    def close_copy() -> None:
+        if copy_key is None or len(owners) < 2:
+            return
+        try:
+            raw = meta.get(txn, meta.chunks, copy_key)
+            size = None if raw is None else decode_record(common_pb2.StoredShare, raw, "share").size_bytes
+        except (CorruptRecord, StoreError):
+            return
+        found.append(savings.contribution(owners, size))
+
+    for key, raw in txn.cursor(db=meta.refs):
+        key = bytes(key)
+        share_key = key[:-REF_KEY_BYTES]
+        if share_key != copy_key:
+            close_copy()
+            copy_key, owners = share_key, []
+        try:
+            ref = decode_ref(unseal(DB_REFS, key, bytes(raw)), key.hex())
+        except (CorruptRecord, StoreError):
+            continue
+        owners.append((ref.tenant, ref.bucket))
+    close_copy()
+    return savings.summed(found)
+
+
 class MetadataDb:
     """The LMDB environment and its named dbs. Thread-safe: LMDB serializes write transactions and
     read transactions never block."""
@@ -331,6 +370,7 @@ class MetadataDb:
                 self.versions = self.env.open_db(DB_VERSIONS, txn=txn)
                 self.key_registers = self.env.open_db(DB_KEY_REGISTERS, txn=txn)
                 self.index = self.env.open_db(DB_INDEX, txn=txn)
+                self.savings = self.env.open_db(DB_SAVINGS, txn=txn)
                 self._names = {id(db): name for db, name in zip(self.dbs(), DB_NAMES)}
                 fresh = self._check_layout_version(txn)
                 # True when this open created the environment (an empty or replaced disk).
@@ -345,7 +385,8 @@ class MetadataDb:
         raw = txn.get(META_FORMAT_VERSION, db=self.meta)
         if raw is None:
             tables = (self.chunks, self.refs, self.placements, self.manifests, self.buckets,
-                      self.bucket_promises, self.usage, self.versions, self.key_registers, self.index)
+                      self.bucket_promises, self.usage, self.versions, self.key_registers, self.index,
+                      self.savings)
             entries = sum(txn.stat(db)["entries"] for db in tables)
             if entries:
                 raise UnknownFormatVersion(
@@ -367,6 +408,9 @@ class MetadataDb:
             raw = b"5"
         if raw == b"5":
             self._migrate_5_to_6(txn)
+            raw = b"6"
+        if raw == b"6":
+            self._migrate_6_to_7(txn)
             return False
         if raw != str(LAYOUT_FORMAT_VERSION).encode():
             raise UnknownFormatVersion(
@@ -450,7 +494,22 @@ class MetadataDb:
     def _migrate_5_to_6(self, txn: lmdb.Transaction) -> None:
         """Layout 5 -> 6: index every current manifest (node/store/index.py)."""
         self.index_manifests(txn)
+        txn.put(META_FORMAT_VERSION, b"6", db=self.meta)
+
+    def _migrate_6_to_7(self, txn: lmdb.Transaction) -> None:
+        """Layout 6 -> 7: fill the savings db from the reference rows and index entries here (a
+        record whose envelope is bad is left out: verify quarantines it, and the store counts the
+        savings again then)."""
+        self.replace_savings(txn, count_savings(self, txn))
         txn.put(META_FORMAT_VERSION, str(LAYOUT_FORMAT_VERSION).encode(), db=self.meta)
+
+    def replace_savings(self, txn: lmdb.Transaction, found: savings.Contribution) -> None:
+        """Make the savings db exactly `found` (a recount)."""
+        txn.drop(self.savings, delete=False)
+        for key, delta in sorted(found.items()):
+            record = savings.applied(None, delta, f"savings {key!r}")
+            if record is not None:
+                self.put(txn, self.savings, key, encode_record(record, "savings"))
 
     def index_manifests(self, txn: lmdb.Transaction, prefix: bytes = b"") -> None:
         """Add the index entries of every current manifest under `prefix` (b"": all). A manifest
@@ -495,9 +554,9 @@ class MetadataDb:
                 txn.delete(part + position, db=self.index)
 
     def dbs(self) -> tuple:
-        """The eleven named dbs, in DB_NAMES order."""
+        """The twelve named dbs, in DB_NAMES order."""
         return (self.chunks, self.refs, self.placements, self.manifests, self.buckets, self.bucket_promises,
-                self.meta, self.usage, self.versions, self.key_registers, self.index)
+                self.meta, self.usage, self.versions, self.key_registers, self.index, self.savings)
 
     def name_of(self, db: lmdb._Database) -> bytes:
         return self._names[id(db)]

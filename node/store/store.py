@@ -114,7 +114,7 @@ import lmdb
 
 from ringstore.v1 import common_pb2
 
-from node.store import index, usage, versions
+from node.store import index, savings, usage, versions
 from node.store.chunks import PRIVATE_FILE_MODE, ChunkFiles, TempFile, fsync_dir, make_private_dir, raise_if_full
 from node.store.disk import DiskGuard
 from node.store.errors import (ChecksumMismatch, CorruptRecord, CorruptShare, DataDirLocked,
@@ -128,7 +128,7 @@ from node.store.keys import (CHUNK_ID_BYTES, MANIFEST_DB_KEY_INLINE_BYTES_MAX, S
                              version_key)
 from node.store.metadata import (DB_NAMES, LMDB_DAMAGE_ERRORS, META_NODE_ID,
                                  RECORD_FORMAT_VERSION, MetadataDb, check_record_version,
-                                 count_usage, decode_record, decode_ref, encode_record, encode_ref)
+                                 count_savings, count_usage, decode_record, decode_ref, encode_record, encode_ref)
 
 MIB = 1024 * 1024
 META_DIR = "meta"
@@ -171,6 +171,9 @@ QUARANTINED_KEYS_MAX = 10_000
 # share index entry is re-indexed from its file at once; a quarantined ref row is lost (see the
 # module docstring); the meta db is rewritten at start.
 QUARANTINE_TRACKED_DBS = ("manifests", "buckets", "placements")
+# Dbs whose quarantined records leave the savings records (node/store/savings.py) unknown: they are
+# counted again from the reference rows.
+SAVINGS_INPUT_DBS = ("chunks", "refs", "savings")
 
 
 def quarantining(fn: Callable) -> Callable:
@@ -399,6 +402,8 @@ class NodeStore:
                 for err in self.open_report.corrupt:
                     if err.db == "chunks":  # the file may be intact: index it again
                         self._reindex_one(ShareKey.from_db_key(err.key))
+                if any(err.db in SAVINGS_INPUT_DBS for err in self.open_report.corrupt):
+                    self.recount_savings()
             self._shares_stored, self._bytes_stored = self._count_shares()
             # No watermarks until `set_disk_limits`: a copy is refused only when it would not fit.
             self.disk = DiskGuard(self.data_dir, self._bytes_stored_now)
@@ -526,6 +531,9 @@ class NodeStore:
             self._meta.drop_if_same(db, err.key, err.raw)
         if db is self._meta.chunks:
             self._reindex_one(ShareKey.from_db_key(err.key))
+        if err.db in SAVINGS_INPUT_DBS:
+            with contextlib.suppress(StoreError):
+                self.recount_savings()
         if db is self._meta.manifests or db is self._meta.usage or db is self._meta.versions:
             with contextlib.suppress(StoreError, AssertionError, UnicodeDecodeError):
                 (tenant, bucket), _ = key_partition(err.key, 2)
@@ -891,15 +899,17 @@ class NodeStore:
         `put_placement` stored ahead of its shares."""
         with self._share_lock(share):
             with self._meta.write() as txn:
+                owners = self._copy_owners(txn, share)
                 raw = self._meta.pop(txn, self._meta.chunks, share.db_key())
+                old = None if raw is None else decode_record(common_pb2.StoredShare, raw, f"share {share}")
+                self._move_savings(txn, savings.contribution(owners.values(), old and old.size_bytes), {})
                 refs_dropped = self._delete_refs(txn, share)
                 if (raw is not None or refs_dropped) and not self._layout_indexed(txn, share):
                     txn.delete(share.layout_key(), db=self._meta.placements)
             had_file = self._files.remove(share)
-            if raw is not None:
-                self._adjust_stats(decode_record(common_pb2.StoredShare, raw, f"share {share}"),
-                                   None)
-        return raw is not None or had_file
+            if old is not None:
+                self._adjust_stats(old, None)
+        return old is not None or had_file
 
     @quarantining
     def set_home(self, share: ShareKey) -> bool:
@@ -967,10 +977,12 @@ class NodeStore:
             raise InvalidArgument(f"{len(refs)} references; at most {REFERENCES_LIMIT_MAX} per call")
         with self._share_lock(share):
             with self._meta.write() as txn:
-                if txn.get(share.db_key(), db=self._meta.chunks) is None:
+                raw = self._meta.get(txn, self._meta.chunks, share.db_key())
+                if raw is None:
                     return 0
-                for ref in refs:
-                    self._meta.put(txn, self._meta.refs, ref_row_key(share, ref), encode_ref(ref))
+                size = decode_record(common_pb2.StoredShare, raw, f"share {share}").size_bytes
+                self._add_ref_rows(txn, share, [(ref_row_key(share, ref), encode_ref(ref)) for ref in refs],
+                                   size, size)
         return len(refs)
 
     def reference_count(self, share: ShareKey) -> int:
@@ -991,6 +1003,12 @@ class NodeStore:
             with self._meta.write() as txn:
                 removed_ref = txn.delete(row_key, db=self._meta.refs)
                 left = self._count_refs(txn, share)
+                if removed_ref and left:
+                    raw = self._meta.get(txn, self._meta.chunks, share.db_key())
+                    if raw is not None:
+                        size = decode_record(common_pb2.StoredShare, raw, f"share {share}").size_bytes
+                        self._move_savings(txn, {}, self._ref_savings(txn, share, (ref.tenant, ref.bucket), size,
+                                                                      sign=-1))
                 if left:
                     return ReleaseOutcome(deleted=False, references_left=left)
                 raw = self._meta.pop(txn, self._meta.chunks, share.db_key())
@@ -1320,6 +1338,47 @@ class NodeStore:
             for part, record in counted.items():
                 self._meta.put(txn, self._meta.usage, part, encode_record(record, "usage"))
         return sum(1 for key in counted if key.endswith(b"\0"))
+
+    @quarantining
+    def dedup_savings(self, tenant: str | None = None) -> list[tuple[bytes, common_pb2.DedupRecord]]:
+        """(savings key, record) of what deduplication saves among the copies here
+        (node/store/savings.py): the tenant's bucket and tenant records and the node's record, or
+        every record when `tenant` is None. Records with nothing saved are absent."""
+        found = []
+        with self._meta.read() as txn:
+            prefix = b"" if tenant is None else savings.tenant_key(tenant)
+            keys = [(key, raw) for key, raw in self._meta.items(txn, self._meta.savings, prefix)]
+            if tenant is not None:
+                raw = txn.get(savings.EVERYTHING_KEY, db=self._meta.savings)
+                if raw is not None:
+                    keys.append((savings.EVERYTHING_KEY, raw))
+            for key, raw in keys:
+                where = f"savings {key!r}"
+                found.append((bytes(key), decode_record(common_pb2.DedupRecord,
+                                                        self._meta.value(self._meta.savings, key, raw), where)))
+        return found
+
+    def dedup_saved_bytes(self) -> int:
+        """What deduplication saves among the copies here, across everything (a gauge); 0 when
+        the record cannot be read."""
+        try:
+            with self._meta.read() as txn:
+                raw = self._meta.get(txn, self._meta.savings, savings.EVERYTHING_KEY)
+            return 0 if raw is None else decode_record(common_pb2.DedupRecord, raw, "savings").saved_bytes
+        except StoreError:
+            return 0
+
+    def recount_savings(self, *, write: bool = True) -> list[tuple[bytes, common_pb2.DedupRecord]]:
+        """Count the savings records again from every reference row and index entry here (one walk,
+        one transaction); with `write`, make the savings db exactly that. Returns what was counted,
+        as `dedup_savings` lists it. After a chunks, refs or savings record was quarantined, and for
+        fsck's audit (write=False)."""
+        with (self._meta.write() if write else self._meta.read()) as txn:
+            counted = count_savings(self._meta, txn)
+            if write:
+                self._meta.replace_savings(txn, counted)
+        records = ((key, savings.applied(None, delta, f"savings {key!r}")) for key, delta in sorted(counted.items()))
+        return [(key, record) for key, record in records if record is not None]
 
     @quarantining
     def find_manifests(self, tenant: str, bucket: str, query: common_pb2.ObjectQuery, *, after: bytes = b"",
@@ -1785,8 +1844,7 @@ class NodeStore:
                             existing.handoff_for_node_id = state
                             self._meta.put(txn, self._meta.chunks, key,
                                            encode_record(existing, where))
-                        for row in ref_rows:
-                            self._meta.put(txn, self._meta.refs, *row)
+                        self._add_ref_rows(txn, share, ref_rows, existing.size_bytes, existing.size_bytes)
                         if placement_raw is not None:
                             self._meta.put(txn, self._meta.placements, layout_key, placement_raw)
                 return True
@@ -1799,8 +1857,8 @@ class NodeStore:
                 self._files.install(temp_path, share)
                 with self._meta.write() as txn:
                     self._meta.put(txn, self._meta.chunks, key, encode_record(record, where))
-                    for row in ref_rows:
-                        self._meta.put(txn, self._meta.refs, *row)
+                    self._add_ref_rows(txn, share, ref_rows, None if existing is None else existing.size_bytes,
+                                       size_bytes)
                     if placement_raw is not None:
                         self._meta.put(txn, self._meta.placements, layout_key, placement_raw)
             except BaseException:
@@ -1815,11 +1873,14 @@ class NodeStore:
         transaction) and count it out of the stats; caller holds its lock. Returns (had an entry,
         reference rows dropped). Quarantine keeps the refs: the copy is to be rebuilt."""
         with self._meta.write() as txn:
+            owners = self._copy_owners(txn, share)
             raw = self._meta.pop(txn, self._meta.chunks, share.db_key())
+            old = None if raw is None else decode_record(common_pb2.StoredShare, raw, f"share {share}")
+            self._move_savings(txn, savings.contribution(owners.values(), old and old.size_bytes), {})
             refs_dropped = self._delete_refs(txn, share) if drop_refs else 0
-        if raw is None:
+        if old is None:
             return False, refs_dropped
-        self._adjust_stats(decode_record(common_pb2.StoredShare, raw, f"share {share}"), None)
+        self._adjust_stats(old, None)
         return True, refs_dropped
 
     def _delete_refs(self, txn: lmdb.Transaction, share: ShareKey) -> int:
@@ -1844,6 +1905,82 @@ class NodeStore:
                     break
                 count += 1
         return count
+
+    def _copy_owners(self, txn: lmdb.Transaction, share: ShareKey) -> dict[bytes, savings.Owner]:
+        """Reference rows of the share: row key -> (tenant, bucket) of the version it names. A
+        prefix scan, O(references); a corrupt row raises CorruptRecord (quarantined, and the
+        savings counted again, by the outermost call)."""
+        prefix = share.db_key()
+        found: dict[bytes, savings.Owner] = {}
+        cursor = txn.cursor(db=self._meta.refs)
+        more = cursor.set_range(prefix)
+        while more:
+            key, raw = cursor.item()
+            if not key.startswith(prefix):
+                break
+            ref = decode_ref(self._meta.value(self._meta.refs, key, raw), f"{key[len(prefix):].hex()} of share {share}")
+            found[bytes(key)] = (ref.tenant, ref.bucket)
+            more = cursor.next()
+        return found
+
+    def _add_ref_rows(self, txn: lmdb.Transaction, share: ShareKey, ref_rows: Sequence[tuple[bytes, bytes]],
+                      size_before: int | None, size_after: int) -> None:
+        """Write reference rows on a copy whose index entry said `size_before` (None: none) and now
+        says `size_after`, moving the savings records by what the copy saves now against before.
+        The common cases are cheap: a new copy (no rows yet) saves nothing, and a row added to a
+        copy of unchanged size moves the records by what that one row adds (`_ref_savings`)."""
+        if size_before == size_after:
+            for row_key, value in ref_rows:
+                if txn.get(row_key, db=self._meta.refs) is None:
+                    ref = decode_ref(value, f"{row_key.hex()} being written")
+                    self._move_savings(txn, {}, self._ref_savings(txn, share, (ref.tenant, ref.bucket), size_after,
+                                                                  sign=1))
+                self._meta.put(txn, self._meta.refs, row_key, value)
+            return
+        owners = self._copy_owners(txn, share)
+        before = savings.contribution(owners.values(), size_before)
+        for row_key, value in ref_rows:
+            self._meta.put(txn, self._meta.refs, row_key, value)
+            ref = decode_ref(value, f"{row_key.hex()} being written")
+            owners[row_key] = (ref.tenant, ref.bucket)
+        self._move_savings(txn, before, savings.contribution(owners.values(), size_after))
+
+    def _ref_savings(self, txn: lmdb.Transaction, share: ShareKey, owner: savings.Owner, size: int, *,
+                     sign: int) -> savings.Contribution:
+        """What one reference row of `owner` adds to (sign=1, before it is written) or takes from
+        (sign=-1, after it is deleted) the copy's savings, given the copy's other rows: its size
+        across everything when any other row is there, and within its bucket when another row of
+        that bucket is. Walks the rows only until one of the bucket shows up, so adding a version
+        to a popular chunk costs a seek, not a read of every version using it."""
+        prefix = share.db_key()
+        cursor = txn.cursor(db=self._meta.refs)
+        if not (cursor.set_range(prefix) and cursor.key().startswith(prefix)):
+            return {}
+        found = {savings.EVERYTHING_KEY: (sign * size, sign)}
+        more = True
+        while more:
+            key, raw = cursor.item()
+            if not key.startswith(prefix):
+                break
+            ref = decode_ref(self._meta.value(self._meta.refs, key, raw), f"{key[len(prefix):].hex()} of share {share}")
+            if (ref.tenant, ref.bucket) == owner:
+                found[savings.bucket_key(*owner)] = (sign * size, sign)
+                break
+            more = cursor.next()
+        return found
+
+    def _move_savings(self, txn: lmdb.Transaction, before: savings.Contribution, after: savings.Contribution) -> None:
+        """Move the savings records (node/store/savings.py) by one copy's after - before (a delta
+        is passed as after with before empty)."""
+        for key, delta in savings.moved(before, after).items():
+            where = f"savings {key!r}"
+            raw = self._meta.get(txn, self._meta.savings, key)
+            record = savings.applied(None if raw is None else decode_record(common_pb2.DedupRecord, raw, where),
+                                     delta, where)
+            if record is None:
+                txn.delete(key, db=self._meta.savings)
+            else:
+                self._meta.put(txn, self._meta.savings, key, encode_record(record, where))
 
     def _layout_indexed(self, txn: lmdb.Transaction, share: ShareKey) -> bool:
         """True when any share of `share`'s layout has an index entry here."""

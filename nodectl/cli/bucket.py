@@ -14,7 +14,7 @@ import click
 
 from nodectl.cli.common import _print_json, _Settings
 from nodectl.cli.formatting import human_bytes
-from nodectl.cli.usage import quota_text
+from nodectl.cli.usage import stored_text, quota_text
 from nodectl.client import BucketAccess
 
 
@@ -100,7 +100,7 @@ def info_command(settings: _Settings, bucket: str, as_json: bool) -> None:
         used = details.usage
         click.echo(f"objects:     {used.objects} ({used.tombstones} deleted, not yet purged)")
         click.echo(f"bytes:       {human_bytes(used.logical_bytes)} logical ({used.logical_bytes} bytes), "
-                   f"{human_bytes(used.physical_bytes)} stored")
+                   f"{stored_text(used.physical_bytes, used.dedup_saved_bytes)}")
         if used.noncurrent_versions:
             click.echo(f"versions:    {used.noncurrent_versions} kept behind current ones, "
                        f"{human_bytes(used.noncurrent_bytes)} ({used.noncurrent_bytes} bytes; counted against byte "

@@ -50,6 +50,9 @@ def format_metadata_finding(finding: FsckMetadataFinding) -> str:
 
 def format_usage_finding(finding: FsckUsageFinding) -> str:
     """One `fsck` line for usage counters: "usage counters: BUCKET on NODE say ..., the audit found ..."."""
+    if finding.dedup:
+        return (f"dedup counters: {finding.bucket or 'everything'} on {finding.node_id} say "
+                f"{finding.counted_saved_bytes} bytes saved; its reference rows add up to {finding.audited_saved_bytes}")
     return (f"usage counters: {finding.bucket} on {finding.node_id} say {_count(finding.counted_objects, 'object')}, "
             f"{finding.counted_logical_bytes} bytes; the audit found {_count(finding.audited_objects, 'object')}, "
             f"{finding.audited_logical_bytes} bytes")
@@ -71,6 +74,9 @@ def format_fsck_summary(summary: FsckSummary) -> str:
     if summary.usage_counters_disagreeing:
         line += (f"; usage counters: {summary.usage_counters_disagreeing} of {summary.usage_counters_checked} "
                  "disagree")
+    if summary.dedup_counters_disagreeing:
+        line += (f"; dedup counters: {summary.dedup_counters_disagreeing} of {summary.dedup_counters_checked} "
+                 "disagree")
     return line
 
 
@@ -84,7 +90,8 @@ def fsck_exit_code(report: FsckReport) -> int:
         return EXIT_DATA_LOSS
     if (summary.chunks_degraded or report.findings or report.findings_omitted
             or summary.metadata_replicas_missing or summary.metadata_replicas_corrupt
-            or report.metadata_findings or summary.usage_counters_disagreeing):
+            or report.metadata_findings or summary.usage_counters_disagreeing
+            or summary.dedup_counters_disagreeing):
         return EXIT_DEGRADED
     return EXIT_OK
 

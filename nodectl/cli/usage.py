@@ -80,24 +80,36 @@ def format_breakdown(bucket: BucketUsage, kind: str) -> list[str]:
     return [f"{bucket.bucket} {'history' if kind == 'history' else f'by {kind}'}:"] + (format_table(header, rows, right=(1, 2, 3, 4)) if rows else ["  nothing"])
 
 
+def stored_text(physical_bytes: int, dedup_saved_bytes: int) -> str:
+    """What the data takes across the cluster, and what deduplication saved of it."""
+    stored = f"{human_bytes(physical_bytes - dedup_saved_bytes)} stored"
+    if not dedup_saved_bytes:
+        return stored
+    return f"{stored} ({human_bytes(dedup_saved_bytes)} saved by deduplication, {dedup_saved_bytes} bytes)"
+
+
 def format_usage(usage: Usage) -> list[str]:
     # A byte quota counts the objects' bytes, the versions kept behind them and the parts of
     # unfinished uploads.
     rows = [(b.bucket, b.owner or "-", _used_of(b.objects, b.quota.objects),
              _used_of(b.logical_bytes + b.upload_bytes + b.noncurrent_bytes, b.quota.bytes), str(b.upload_bytes),
-             str(b.noncurrent_bytes), str(b.physical_bytes), str(b.tombstones))
+             str(b.noncurrent_bytes), str(b.physical_bytes), str(b.dedup_saved_bytes),
+             str(b.tombstones))
             for b in usage.buckets]
     lines = format_table(("BUCKET", "OWNER", "OBJECTS", "BYTES", "IN UPLOADS", "OLD VERSIONS", "PHYSICAL BYTES",
-                          "DELETED"), rows, right=(2, 3, 4, 5, 6, 7)) if rows else ["no buckets"]
+                          "DEDUP SAVED", "DELETED"), rows, right=(2, 3, 4, 5, 6, 7, 8)) if rows else ["no buckets"]
     uploading = sum(b.upload_bytes for b in usage.buckets)
     kept = sum(b.noncurrent_bytes for b in usage.buckets)
     total = (f"total: {usage.objects} objects, {human_bytes(usage.logical_bytes)} logical "
-             f"({usage.logical_bytes} bytes), {human_bytes(usage.physical_bytes)} stored")
+             f"({usage.logical_bytes} bytes), {stored_text(usage.physical_bytes, usage.dedup_saved_bytes)}")
     if uploading:
         total += f", {human_bytes(uploading)} in unfinished uploads ({uploading} bytes)"
     if kept:
         total += f", {human_bytes(kept)} in old versions ({kept} bytes)"
     lines.append(total)
+    if usage.dedup_nodes_missing:
+        lines.append(f"deduplication figures leave out {usage.dedup_nodes_missing} node(s) that did not answer "
+                     "(down or unreachable): what their copies save is not counted")
     if usage.tenant:
         quota = usage.tenant_quota
         line = f"tenant {usage.tenant} quota: {quota_text(quota)}"
@@ -119,8 +131,8 @@ def format_usage(usage: Usage) -> list[str]:
 @click.pass_obj
 def usage_command(settings: _Settings, tenant: str, bucket: str, breakdown: str | None, history: bool,
                   as_json: bool) -> None:
-    """Show what buckets hold: objects, logical and physical bytes, deleted objects not yet purged,
-    and quotas. Every bucket for the operator; a tenant's key sees its own tenant's. --by prefix|type
+    """Show what buckets hold: objects, logical and physical bytes (every version's chunk copies in
+    full), what deduplication saves of them, deleted objects not yet purged, and quotas. Every bucket for the operator; a tenant's key sees its own tenant's. --by prefix|type
     breaks each bucket down (from counters, never a scan)."""
     if tenant and bucket:
         raise click.UsageError("give --tenant or --bucket, not both")

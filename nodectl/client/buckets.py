@@ -101,4 +101,5 @@ class _BucketCalls(_Connection):
                                object_pb2.GetUsageRequest(tenant=tenant, bucket=bucket, breakdown=breakdown))
         return Usage(buckets=[bucket_usage_from_pb(b) for b in response.buckets], objects=response.objects,
                      logical_bytes=response.logical_bytes, physical_bytes=response.physical_bytes,
-                     tenant=response.tenant, tenant_quota=quota_from_pb(response.tenant_quota))
+                     tenant=response.tenant, tenant_quota=quota_from_pb(response.tenant_quota),
+                     dedup_saved_bytes=response.dedup_saved_bytes, dedup_nodes_missing=response.dedup_nodes_missing)

@@ -141,7 +141,7 @@ def bucket_usage_from_pb(pb: object_pb2.BucketUsage) -> BucketUsage:
     return BucketUsage(bucket=pb.bucket, owner=pb.owner, objects=pb.objects, logical_bytes=pb.logical_bytes,
                        physical_bytes=pb.physical_bytes, tombstones=pb.tombstones, quota=quota_from_pb(pb.quota),
                        upload_bytes=pb.upload_bytes, noncurrent_versions=pb.noncurrent_versions,
-                       noncurrent_bytes=pb.noncurrent_bytes,
+                       noncurrent_bytes=pb.noncurrent_bytes, dedup_saved_bytes=pb.dedup_saved_bytes,
                        breakdown=[UsagePart(name=p.name, objects=p.objects, logical_bytes=p.logical_bytes,
                                             physical_bytes=p.physical_bytes, noncurrent_versions=p.noncurrent_versions,
                                             noncurrent_bytes=p.noncurrent_bytes) for p in pb.breakdown])
@@ -306,7 +306,9 @@ def fsck_summary_from_pb(pb: admin_pb2.FsckSummary) -> FsckSummary:
         metadata_replicas_corrupt=pb.metadata_replicas_corrupt,
         usage_counters_checked=pb.usage_counters_checked,
         usage_counters_disagreeing=pb.usage_counters_disagreeing,
-        noncurrent_versions_checked=pb.noncurrent_versions_checked)
+        noncurrent_versions_checked=pb.noncurrent_versions_checked,
+        dedup_counters_checked=pb.dedup_counters_checked, dedup_counters_disagreeing=pb.dedup_counters_disagreeing,
+        dedup_saved_bytes=pb.dedup_saved_bytes)
 
 
 def scrub_status_from_pb(pb: admin_pb2.GetScrubStatusResponse) -> ScrubStatus:

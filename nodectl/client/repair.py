@@ -160,7 +160,8 @@ class _RepairCalls(_Connection):
                     usage_findings.append(FsckUsageFinding(
                         bucket=u.bucket, node_id=u.node_id, counted_objects=u.counted_objects,
                         counted_logical_bytes=u.counted_logical_bytes, audited_objects=u.audited_objects,
-                        audited_logical_bytes=u.audited_logical_bytes))
+                        audited_logical_bytes=u.audited_logical_bytes, dedup=u.dedup,
+                        counted_saved_bytes=u.counted_saved_bytes, audited_saved_bytes=u.audited_saved_bytes))
                 elif which == "progress":
                     last = fsck_progress_from_pb(message.progress)
                     if progress is not None:

@@ -148,6 +148,9 @@ class BucketUsage(_Dict):
     noncurrent_bytes: int = 0
     # With usage(breakdown=...): its usage per top-level prefix or content type, largest first.
     breakdown: list[UsagePart] = dataclasses.field(default_factory=list)
+    # Of physical_bytes, what is not stored because the bucket's object versions share chunk copies
+    # (identical content, rollbacks, copies); physical_bytes - dedup_saved_bytes is what is stored.
+    dedup_saved_bytes: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,6 +177,11 @@ class Usage(_Dict):
     physical_bytes: int
     tenant: str = ""
     tenant_quota: Quota = dataclasses.field(default_factory=Quota)
+    # What deduplication saves: the buckets' sum when one bucket or tenant was asked about, the
+    # cluster's otherwise (chunks shared between buckets too); and the ring members that did not
+    # answer for their copies (left out of every dedup figure).
+    dedup_saved_bytes: int = 0
+    dedup_nodes_missing: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -544,6 +552,11 @@ class FsckSummary(_Dict):
     usage_counters_disagreeing: int = 0
     # Versions behind current ones whose chunks were audited too (versioned buckets).
     noncurrent_versions_checked: int = 0
+    # Deduplication savings records compared with each node's reference rows, those that disagreed,
+    # and what deduplication saves across the cluster.
+    dedup_counters_checked: int = 0
+    dedup_counters_disagreeing: int = 0
+    dedup_saved_bytes: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -560,7 +573,9 @@ class FsckMetadataFinding(_Dict):
 
 @dataclasses.dataclass(frozen=True)
 class FsckUsageFinding(_Dict):
-    """A metadata home whose usage counters of a bucket are not what the audit counted."""
+    """A metadata home whose usage counters of a bucket are not what the audit counted; or (dedup)
+    a node whose deduplication savings record of a bucket ("": its own) is not what its reference
+    rows add up to."""
 
     bucket: str
     node_id: str
@@ -568,6 +583,9 @@ class FsckUsageFinding(_Dict):
     counted_logical_bytes: int
     audited_objects: int
     audited_logical_bytes: int
+    dedup: bool = False
+    counted_saved_bytes: int = 0
+    audited_saved_bytes: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

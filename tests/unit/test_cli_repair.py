@@ -670,6 +670,22 @@ def test_fsck_reports_usage_counters_that_disagree_and_exits_10(run, server: Fak
     assert document["usage_findings"][0]["audited_objects"] == 5
 
 
+def test_fsck_reports_dedup_counters_that_disagree_and_exits_10(run, server: FakeServer) -> None:
+    """A node whose deduplication savings record is not what its reference rows add up to gets one
+    line, and exit 10."""
+    server.node.fsck_findings = [admin_pb2.FsckUsageFinding(
+        bucket="", node_id="node-2", dedup=True, counted_saved_bytes=4096, audited_saved_bytes=8192)]
+    summary = _summary(degraded=0, unreadable=0, misplaced=0)
+    summary.dedup_counters_checked, summary.dedup_counters_disagreeing = 9, 1
+    server.node.fsck_summary = summary
+    result = run("fsck")
+    assert result.exit_code == 10, result.stderr
+    assert result.stdout.splitlines() == [
+        "dedup counters: everything on node-2 say 4096 bytes saved; its reference rows add up to 8192",
+        "fsck: 12 buckets, 340 objects, 1020 chunks: 1020 full, 0 degraded, 0 unreadable (0 misplaced); "
+        "dedup counters: 1 of 9 disagree"]
+
+
 @pytest.mark.parametrize("degraded,unreadable,exit_code", [(0, 0, 0), (2, 0, 10), (1, 1, 5)])
 def test_fsck_json_and_exit_codes(run, server: FakeServer, degraded: int, unreadable: int,
                                   exit_code: int) -> None:
@@ -689,7 +705,8 @@ def test_fsck_json_and_exit_codes(run, server: FakeServer, degraded: int, unread
         "chunks_full": 1020 - degraded - unreadable, "chunks_degraded": degraded,
         "chunks_unreadable": unreadable, "chunks_misplaced": 3, "bytes_checked": 4000 * MIB,
         "metadata_replicas_missing": 0, "metadata_replicas_corrupt": 0, "usage_counters_checked": 0,
-        "usage_counters_disagreeing": 0, "noncurrent_versions_checked": 0}
+        "usage_counters_disagreeing": 0, "noncurrent_versions_checked": 0, "dedup_counters_checked": 0,
+        "dedup_counters_disagreeing": 0, "dedup_saved_bytes": 0}
 
 
 def test_fsck_shows_progress_on_a_terminal(run, server: FakeServer,

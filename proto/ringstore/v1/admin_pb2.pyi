@@ -259,7 +259,7 @@ class FsckProgress(_message.Message):
     def __init__(self, objects_checked: _Optional[int] = ..., chunks_checked: _Optional[int] = ..., bytes_checked: _Optional[int] = ...) -> None: ...
 
 class FsckSummary(_message.Message):
-    __slots__ = ("buckets_checked", "objects_checked", "chunks_checked", "chunks_full", "chunks_degraded", "chunks_unreadable", "chunks_misplaced", "bytes_checked", "metadata_replicas_missing", "metadata_replicas_corrupt", "usage_counters_disagreeing", "usage_counters_checked", "noncurrent_versions_checked")
+    __slots__ = ("buckets_checked", "objects_checked", "chunks_checked", "chunks_full", "chunks_degraded", "chunks_unreadable", "chunks_misplaced", "bytes_checked", "metadata_replicas_missing", "metadata_replicas_corrupt", "usage_counters_disagreeing", "usage_counters_checked", "noncurrent_versions_checked", "dedup_counters_checked", "dedup_counters_disagreeing", "dedup_saved_bytes")
     BUCKETS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     OBJECTS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_CHECKED_FIELD_NUMBER: _ClassVar[int]
@@ -273,6 +273,9 @@ class FsckSummary(_message.Message):
     USAGE_COUNTERS_DISAGREEING_FIELD_NUMBER: _ClassVar[int]
     USAGE_COUNTERS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     NONCURRENT_VERSIONS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    DEDUP_COUNTERS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    DEDUP_COUNTERS_DISAGREEING_FIELD_NUMBER: _ClassVar[int]
+    DEDUP_SAVED_BYTES_FIELD_NUMBER: _ClassVar[int]
     buckets_checked: int
     objects_checked: int
     chunks_checked: int
@@ -286,7 +289,10 @@ class FsckSummary(_message.Message):
     usage_counters_disagreeing: int
     usage_counters_checked: int
     noncurrent_versions_checked: int
-    def __init__(self, buckets_checked: _Optional[int] = ..., objects_checked: _Optional[int] = ..., chunks_checked: _Optional[int] = ..., chunks_full: _Optional[int] = ..., chunks_degraded: _Optional[int] = ..., chunks_unreadable: _Optional[int] = ..., chunks_misplaced: _Optional[int] = ..., bytes_checked: _Optional[int] = ..., metadata_replicas_missing: _Optional[int] = ..., metadata_replicas_corrupt: _Optional[int] = ..., usage_counters_disagreeing: _Optional[int] = ..., usage_counters_checked: _Optional[int] = ..., noncurrent_versions_checked: _Optional[int] = ...) -> None: ...
+    dedup_counters_checked: int
+    dedup_counters_disagreeing: int
+    dedup_saved_bytes: int
+    def __init__(self, buckets_checked: _Optional[int] = ..., objects_checked: _Optional[int] = ..., chunks_checked: _Optional[int] = ..., chunks_full: _Optional[int] = ..., chunks_degraded: _Optional[int] = ..., chunks_unreadable: _Optional[int] = ..., chunks_misplaced: _Optional[int] = ..., bytes_checked: _Optional[int] = ..., metadata_replicas_missing: _Optional[int] = ..., metadata_replicas_corrupt: _Optional[int] = ..., usage_counters_disagreeing: _Optional[int] = ..., usage_counters_checked: _Optional[int] = ..., noncurrent_versions_checked: _Optional[int] = ..., dedup_counters_checked: _Optional[int] = ..., dedup_counters_disagreeing: _Optional[int] = ..., dedup_saved_bytes: _Optional[int] = ...) -> None: ...
 
 class FsckMetadataFinding(_message.Message):
     __slots__ = ("bucket", "key", "node_id", "corrupt", "detail")
@@ -317,20 +323,26 @@ class FsckResponse(_message.Message):
     def __init__(self, progress: _Optional[_Union[FsckProgress, _Mapping]] = ..., finding: _Optional[_Union[FsckFinding, _Mapping]] = ..., summary: _Optional[_Union[FsckSummary, _Mapping]] = ..., metadata_finding: _Optional[_Union[FsckMetadataFinding, _Mapping]] = ..., usage_finding: _Optional[_Union[FsckUsageFinding, _Mapping]] = ...) -> None: ...
 
 class FsckUsageFinding(_message.Message):
-    __slots__ = ("bucket", "node_id", "counted_objects", "counted_logical_bytes", "audited_objects", "audited_logical_bytes")
+    __slots__ = ("bucket", "node_id", "counted_objects", "counted_logical_bytes", "audited_objects", "audited_logical_bytes", "dedup", "counted_saved_bytes", "audited_saved_bytes")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     COUNTED_OBJECTS_FIELD_NUMBER: _ClassVar[int]
     COUNTED_LOGICAL_BYTES_FIELD_NUMBER: _ClassVar[int]
     AUDITED_OBJECTS_FIELD_NUMBER: _ClassVar[int]
     AUDITED_LOGICAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DEDUP_FIELD_NUMBER: _ClassVar[int]
+    COUNTED_SAVED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    AUDITED_SAVED_BYTES_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     node_id: str
     counted_objects: int
     counted_logical_bytes: int
     audited_objects: int
     audited_logical_bytes: int
-    def __init__(self, bucket: _Optional[str] = ..., node_id: _Optional[str] = ..., counted_objects: _Optional[int] = ..., counted_logical_bytes: _Optional[int] = ..., audited_objects: _Optional[int] = ..., audited_logical_bytes: _Optional[int] = ...) -> None: ...
+    dedup: bool
+    counted_saved_bytes: int
+    audited_saved_bytes: int
+    def __init__(self, bucket: _Optional[str] = ..., node_id: _Optional[str] = ..., counted_objects: _Optional[int] = ..., counted_logical_bytes: _Optional[int] = ..., audited_objects: _Optional[int] = ..., audited_logical_bytes: _Optional[int] = ..., dedup: _Optional[bool] = ..., counted_saved_bytes: _Optional[int] = ..., audited_saved_bytes: _Optional[int] = ...) -> None: ...
 
 class StartScrubRequest(_message.Message):
     __slots__ = ("this_node_only",)

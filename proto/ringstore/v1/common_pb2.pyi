@@ -383,6 +383,28 @@ class UsageRecord(_message.Message):
     expiring_objects: int
     def __init__(self, format_version: _Optional[int] = ..., objects: _Optional[int] = ..., logical_bytes: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., inline_bytes: _Optional[int] = ..., tombstones: _Optional[int] = ..., changed: _Optional[_Union[VersionStamp, _Mapping]] = ..., noncurrent_versions: _Optional[int] = ..., noncurrent_bytes: _Optional[int] = ..., expiring_objects: _Optional[int] = ...) -> None: ...
 
+class DedupRecord(_message.Message):
+    __slots__ = ("format_version", "saved_bytes", "shared_references")
+    FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SAVED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SHARED_REFERENCES_FIELD_NUMBER: _ClassVar[int]
+    format_version: int
+    saved_bytes: int
+    shared_references: int
+    def __init__(self, format_version: _Optional[int] = ..., saved_bytes: _Optional[int] = ..., shared_references: _Optional[int] = ...) -> None: ...
+
+class DedupEntry(_message.Message):
+    __slots__ = ("tenant", "bucket", "everything", "record")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    EVERYTHING_FIELD_NUMBER: _ClassVar[int]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    bucket: str
+    everything: bool
+    record: DedupRecord
+    def __init__(self, tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., everything: _Optional[bool] = ..., record: _Optional[_Union[DedupRecord, _Mapping]] = ...) -> None: ...
+
 class Quota(_message.Message):
     __slots__ = ("bytes", "objects")
     BYTES_FIELD_NUMBER: _ClassVar[int]

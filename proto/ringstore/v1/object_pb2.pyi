@@ -251,7 +251,7 @@ class GetBucketInfoResponse(_message.Message):
     def __init__(self, bucket: _Optional[_Union[_common_pb2.BucketRecord, _Mapping]] = ..., access: _Optional[_Union[BucketAccess, _Mapping]] = ..., usage: _Optional[_Union[BucketUsage, _Mapping]] = ...) -> None: ...
 
 class BucketUsage(_message.Message):
-    __slots__ = ("bucket", "owner", "objects", "logical_bytes", "physical_bytes", "tombstones", "quota", "upload_bytes", "noncurrent_versions", "noncurrent_bytes", "breakdown")
+    __slots__ = ("bucket", "owner", "objects", "logical_bytes", "physical_bytes", "tombstones", "quota", "upload_bytes", "noncurrent_versions", "noncurrent_bytes", "breakdown", "dedup_saved_bytes")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     OBJECTS_FIELD_NUMBER: _ClassVar[int]
@@ -263,6 +263,7 @@ class BucketUsage(_message.Message):
     NONCURRENT_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     NONCURRENT_BYTES_FIELD_NUMBER: _ClassVar[int]
     BREAKDOWN_FIELD_NUMBER: _ClassVar[int]
+    DEDUP_SAVED_BYTES_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     owner: str
     objects: int
@@ -274,7 +275,8 @@ class BucketUsage(_message.Message):
     noncurrent_versions: int
     noncurrent_bytes: int
     breakdown: _containers.RepeatedCompositeFieldContainer[UsagePart]
-    def __init__(self, bucket: _Optional[str] = ..., owner: _Optional[str] = ..., objects: _Optional[int] = ..., logical_bytes: _Optional[int] = ..., physical_bytes: _Optional[int] = ..., tombstones: _Optional[int] = ..., quota: _Optional[_Union[_common_pb2.Quota, _Mapping]] = ..., upload_bytes: _Optional[int] = ..., noncurrent_versions: _Optional[int] = ..., noncurrent_bytes: _Optional[int] = ..., breakdown: _Optional[_Iterable[_Union[UsagePart, _Mapping]]] = ...) -> None: ...
+    dedup_saved_bytes: int
+    def __init__(self, bucket: _Optional[str] = ..., owner: _Optional[str] = ..., objects: _Optional[int] = ..., logical_bytes: _Optional[int] = ..., physical_bytes: _Optional[int] = ..., tombstones: _Optional[int] = ..., quota: _Optional[_Union[_common_pb2.Quota, _Mapping]] = ..., upload_bytes: _Optional[int] = ..., noncurrent_versions: _Optional[int] = ..., noncurrent_bytes: _Optional[int] = ..., breakdown: _Optional[_Iterable[_Union[UsagePart, _Mapping]]] = ..., dedup_saved_bytes: _Optional[int] = ...) -> None: ...
 
 class UsagePart(_message.Message):
     __slots__ = ("name", "objects", "logical_bytes", "physical_bytes", "noncurrent_versions", "noncurrent_bytes")
@@ -303,20 +305,24 @@ class GetUsageRequest(_message.Message):
     def __init__(self, tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., breakdown: _Optional[str] = ...) -> None: ...
 
 class GetUsageResponse(_message.Message):
-    __slots__ = ("buckets", "objects", "logical_bytes", "physical_bytes", "tenant", "tenant_quota")
+    __slots__ = ("buckets", "objects", "logical_bytes", "physical_bytes", "tenant", "tenant_quota", "dedup_saved_bytes", "dedup_nodes_missing")
     BUCKETS_FIELD_NUMBER: _ClassVar[int]
     OBJECTS_FIELD_NUMBER: _ClassVar[int]
     LOGICAL_BYTES_FIELD_NUMBER: _ClassVar[int]
     PHYSICAL_BYTES_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     TENANT_QUOTA_FIELD_NUMBER: _ClassVar[int]
+    DEDUP_SAVED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DEDUP_NODES_MISSING_FIELD_NUMBER: _ClassVar[int]
     buckets: _containers.RepeatedCompositeFieldContainer[BucketUsage]
     objects: int
     logical_bytes: int
     physical_bytes: int
     tenant: str
     tenant_quota: _common_pb2.Quota
-    def __init__(self, buckets: _Optional[_Iterable[_Union[BucketUsage, _Mapping]]] = ..., objects: _Optional[int] = ..., logical_bytes: _Optional[int] = ..., physical_bytes: _Optional[int] = ..., tenant: _Optional[str] = ..., tenant_quota: _Optional[_Union[_common_pb2.Quota, _Mapping]] = ...) -> None: ...
+    dedup_saved_bytes: int
+    dedup_nodes_missing: int
+    def __init__(self, buckets: _Optional[_Iterable[_Union[BucketUsage, _Mapping]]] = ..., objects: _Optional[int] = ..., logical_bytes: _Optional[int] = ..., physical_bytes: _Optional[int] = ..., tenant: _Optional[str] = ..., tenant_quota: _Optional[_Union[_common_pb2.Quota, _Mapping]] = ..., dedup_saved_bytes: _Optional[int] = ..., dedup_nodes_missing: _Optional[int] = ...) -> None: ...
 
 class CreateBucketRequest(_message.Message):
     __slots__ = ("bucket", "default_policy", "request_id")

@@ -473,6 +473,22 @@ class GetUsageRecordResponse(_message.Message):
     usage: _common_pb2.UsageRecord
     def __init__(self, usage: _Optional[_Union[_common_pb2.UsageRecord, _Mapping]] = ...) -> None: ...
 
+class GetDedupSavingsRequest(_message.Message):
+    __slots__ = ("tenant", "audit")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    audit: bool
+    def __init__(self, tenant: _Optional[str] = ..., audit: _Optional[bool] = ...) -> None: ...
+
+class GetDedupSavingsResponse(_message.Message):
+    __slots__ = ("entries", "audited")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    AUDITED_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[_common_pb2.DedupEntry]
+    audited: _containers.RepeatedCompositeFieldContainer[_common_pb2.DedupEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[_common_pb2.DedupEntry, _Mapping]]] = ..., audited: _Optional[_Iterable[_Union[_common_pb2.DedupEntry, _Mapping]]] = ...) -> None: ...
+
 class ReserveQuotaRequest(_message.Message):
     __slots__ = ("hold_id", "owner", "bucket", "key", "bucket_quota", "tenant_quota", "size_bytes", "replaces_bytes", "replaces_object", "ttl_s")
     HOLD_ID_FIELD_NUMBER: _ClassVar[int]

@@ -169,6 +169,11 @@ class PeerServiceStub:
                 request_serializer=ringstore_dot_v1_dot_peer__pb2.GetUsageRecordRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_peer__pb2.GetUsageRecordResponse.FromString,
                 _registered_method=True)
+        self.GetDedupSavings = channel.unary_unary(
+                '/ringstore.v1.PeerService/GetDedupSavings',
+                request_serializer=ringstore_dot_v1_dot_peer__pb2.GetDedupSavingsRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_peer__pb2.GetDedupSavingsResponse.FromString,
+                _registered_method=True)
         self.ReserveQuota = channel.unary_unary(
                 '/ringstore.v1.PeerService/ReserveQuota',
                 request_serializer=ringstore_dot_v1_dot_peer__pb2.ReserveQuotaRequest.SerializeToString,
@@ -382,6 +387,14 @@ class PeerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetDedupSavings(self, request, context):
+        """What deduplication saves among the copies this node holds, per bucket and tenant (and, asked
+        to audit, the same counted again from its reference rows).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ReserveQuota(self, request, context):
         """Ask the quota desk of a tenant (node/objects/quota.py) to hold room for a put, or refuse.
         """
@@ -533,6 +546,11 @@ def add_PeerServiceServicer_to_server(servicer, server):
                     servicer.GetUsage,
                     request_deserializer=ringstore_dot_v1_dot_peer__pb2.GetUsageRecordRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_peer__pb2.GetUsageRecordResponse.SerializeToString,
+            ),
+            'GetDedupSavings': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDedupSavings,
+                    request_deserializer=ringstore_dot_v1_dot_peer__pb2.GetDedupSavingsRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_peer__pb2.GetDedupSavingsResponse.SerializeToString,
             ),
             'ReserveQuota': grpc.unary_unary_rpc_method_handler(
                     servicer.ReserveQuota,
@@ -1274,6 +1292,33 @@ class PeerService:
             '/ringstore.v1.PeerService/GetUsage',
             ringstore_dot_v1_dot_peer__pb2.GetUsageRecordRequest.SerializeToString,
             ringstore_dot_v1_dot_peer__pb2.GetUsageRecordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDedupSavings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.PeerService/GetDedupSavings',
+            ringstore_dot_v1_dot_peer__pb2.GetDedupSavingsRequest.SerializeToString,
+            ringstore_dot_v1_dot_peer__pb2.GetDedupSavingsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -601,6 +601,7 @@ class NodeDaemon:
         self.metrics.lifecycle_backlog.set_function(lambda: self.lifecycle.status().backlog)
         self.metrics.watch_buckets(self._reported_buckets)
         self.store.set_usage_day(cfg.repair.lifecycle_day_s)
+        self.coordinator.set_lifecycle_day(cfg.repair.lifecycle_day_s)
         self.metrics.tombstone_oldest_age.set_function(lambda: self.tombstones.status().oldest_age_s)
         self.scrubber = Scrubber(self.store, self.clock, cfg.repair.scrub_bandwidth_bytes_per_s,
                                  cfg.repair.scrub_interval_s, self._on_corrupt)

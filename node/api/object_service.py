@@ -52,7 +52,7 @@ def object_info(m: common_pb2.Manifest, *, is_latest: bool = True) -> object_pb2
                                  inline=m.inline, md5=m.md5, part_count=m.part_count,
                                  version_id=show_version_id(m.version_id), is_latest=is_latest,
                                  delete_marker=m.tombstone, written_by=m.written_by,
-                                 expires_at_unix_ms=m.expires_at_unix_ms)
+                                 expires_at_unix_ms=m.expires_at_unix_ms, read_at_unix_ms=m.read_at_unix_ms)
     info.tags.update(dict(m.tagging.tags))
     info.metadata.update(dict(m.metadata))
     info.headers.update(dict(m.headers))

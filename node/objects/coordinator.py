@@ -41,7 +41,7 @@ from node.objects.chunk_io import (ChunkIO, DamageSink, copies_per_chunk, copy_s
                                    slot_key)
 from node.objects.conditions import Condition, ConditionalWrites
 from node.objects.direct import DirectReads
-from node.objects.lifecycle import check_rules, ttl_expired
+from node.objects.lifecycle import READ_MARKS_PER_DAY, check_rules, has_transition, ttl_expired
 from node.objects.placement import Assignment, choose_targets
 from node.objects.quorum import write_quorum
 from node.objects.register import BucketRegister, majority
@@ -78,6 +78,12 @@ READ_REPAIRS_PENDING_MAX = 256
 BUCKETS_FORGOTTEN_MAX = 1024
 # Quorum reads a `find` page confirms its candidates with at once.
 FIND_CONFIRM_THREADS = 8
+# Read marks (mark_read) written at once, and queued beyond those; past that a get marks nothing
+# (the next read of the version marks it). Versions marked recently are remembered, up to
+# READ_MARKS_REMEMBERED_MAX, so concurrent gets of one version write one mark.
+READ_MARK_THREADS = 2
+READ_MARKS_PENDING_MAX = 64
+READ_MARKS_REMEMBERED_MAX = 4096
 # Longest ETag or version a put's condition may name.
 CONDITION_TEXT_CHARS_MAX = 256
 # Longest request id a client may name a create or remove with.
@@ -230,6 +236,12 @@ class Coordinator:
         self.uploads = Uploads(self, wall_ms=wall_ms)
         # Confirms `find` candidates by quorum reads, a few at a time (find_page).
         self._find_pool = cf.ThreadPoolExecutor(FIND_CONFIRM_THREADS, thread_name_prefix="find")
+        # Read marks (mark_read), off the gets' path.
+        self._mark_pool = cf.ThreadPoolExecutor(READ_MARK_THREADS, thread_name_prefix="read-mark")
+        self._mark_slots = threading.BoundedSemaphore(READ_MARKS_PENDING_MAX)
+        self._marked: dict[tuple[str, str, bytes], int] = {}
+        self._marked_lock = threading.Lock()
+        self._read_mark_every_ms = 24 * 3600 * 1000 // READ_MARKS_PER_DAY
         # Conditional puts' per-key registers (node/objects/conditions.py).
         self.conditions = ConditionalWrites(
             replicas=replicas, homes=lambda t, b: self._metadata_homes(metadata_position(t, b)), node_id=view.node_id,
@@ -836,6 +848,50 @@ class Coordinator:
 
         return self._change_bucket(name, change, lambda current: current.versioning == state)
 
+    def set_lifecycle_day(self, day_s: float) -> None:
+        """How long a lifecycle day is (repair.lifecycle_day_s): a version is marked read at most
+        READ_MARKS_PER_DAY times a day."""
+        self._read_mark_every_ms = max(1, int(day_s * 1000) // READ_MARKS_PER_DAY)
+
+    def mark_read(self, manifest: common_pb2.Manifest) -> None:
+        """Note that `manifest`'s bytes are being read, for lifecycle transitions "after N days
+        without a read" (node/objects/lifecycle.py): when its bucket has a transition rule and its
+        read mark is older than a lifecycle day / READ_MARKS_PER_DAY, its manifest is written again
+        with the mark set to now. Off the caller's path: the write runs on the read-mark threads,
+        and a failed or skipped mark only means the next read marks it."""
+        now_ms = self._wall_ms()
+        if manifest.inline or manifest.tombstone or now_ms - manifest.read_at_unix_ms < self._read_mark_every_ms:
+            return
+        try:
+            if not has_transition(self.bucket(manifest.bucket)):
+                return
+        except errors.RingstoreError:
+            return
+        slot = (manifest.bucket, manifest.key, manifest.version_id)
+        with self._marked_lock:
+            if now_ms - self._marked.get(slot, 0) < self._read_mark_every_ms:
+                return
+            if len(self._marked) >= READ_MARKS_REMEMBERED_MAX:
+                self._marked.clear()
+            self._marked[slot] = now_ms
+        if not self._mark_slots.acquire(blocking=False):
+            return
+        marked = common_pb2.Manifest()
+        marked.CopyFrom(manifest)
+        marked.read_at_unix_ms = now_ms
+        try:
+            self._mark_pool.submit(self._write_read_mark, marked)
+        except RuntimeError:  # shutting down
+            self._mark_slots.release()
+
+    def _write_read_mark(self, marked: common_pb2.Manifest) -> None:
+        try:
+            self._write_manifest(marked)
+        except Exception as err:  # noqa: BLE001 - a mark is a hint; the next read marks again
+            log.debug("read mark of %s/%s not written: %s", marked.bucket, marked.key, err)
+        finally:
+            self._mark_slots.release()
+
     def set_object_tags(self, bucket: str, key: str, version: str, tags: dict[str, str]) -> common_pb2.Manifest:
         """Replace the tags of the key's current version (or of `version`): its manifest is written
         again with the same stamp and the tags stamped now, so the homes keep the newer tags of the
@@ -1295,6 +1351,7 @@ class Coordinator:
         except BaseException:
             early.drop()
             raise
+        self.mark_read(manifest)
         if plan:
             early.drop()
             return manifest, start, length, iter(()), plan

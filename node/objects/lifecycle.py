@@ -11,7 +11,16 @@ days (`repair.lifecycle_day_s` seconds: 86400 in production; tests shorten it):
 - expired delete markers: a delete marker with nothing behind it is deleted for good;
 - abort incomplete uploads N days after they began;
 - transition: the current version is rewritten under a colder redundancy policy (replicas=3 to
-  ec=6+3, say) once it has gone N days without a write, by `convert`'s verified, crash-safe path.
+  ec=6+3, say) once it has gone N days without a read or a write, by `convert`'s verified,
+  crash-safe path.
+
+Reads are known from read marks: in a bucket with a transition rule, a get of a version whose mark
+(Manifest.read_at_unix_ms) is older than a lifecycle day / READ_MARKS_PER_DAY writes the version's
+manifest again with the mark set to now, off the read's path (Coordinator.mark_read), and the homes
+keep the latest mark (node/store/versions.py `merged`). So an object read all day costs at most
+READ_MARKS_PER_DAY manifest writes a day, a transition can come at most that fraction of a day early,
+and a bucket without a transition rule pays nothing. HEAD and stat are not reads (S3's access tiers
+count only reads of the bytes); a conversion's own reads do not mark.
 
 An object put with `--expires-in` carries its own moment (Manifest.expires_at_unix_ms): reads stop
 finding it then, and the lifecycle worker deletes it like an expired one.
@@ -30,6 +39,8 @@ from node import errors
 from node.objects import validate
 from ringstore.v1 import common_pb2
 
+# How often, at most, a get marks its version read: this many times per lifecycle day.
+READ_MARKS_PER_DAY = 8
 # S3's limits.
 LIFECYCLE_RULES_MAX = 1000
 RULE_ID_CHARS_MAX = 255
@@ -93,6 +104,16 @@ class Action:
     policy: common_pb2.RedundancyPolicy | None = None  # TRANSITION's target
 
 
+def unused_ms(manifest: common_pb2.Manifest, now_ms: int) -> int:
+    """How long the version has gone without a read or a write."""
+    return now_ms - max(manifest.created_at_unix_ms, manifest.read_at_unix_ms)
+
+
+def has_transition(record: common_pb2.BucketRecord) -> bool:
+    """Whether the bucket has a transition rule, so its gets mark their versions read."""
+    return any(rule.enabled and rule.transition_days for rule in record.lifecycle)
+
+
 def ttl_expired(manifest: common_pb2.Manifest, now_ms: int) -> bool:
     """True when the version carries an expiry (put --expires-in) that has passed."""
     return bool(manifest.expires_at_unix_ms) and now_ms >= manifest.expires_at_unix_ms
@@ -119,8 +140,7 @@ def due(rules: Sequence[common_pb2.LifecycleRule], versions: Sequence[common_pb2
         for rule in rules:
             if actions or not _applies(rule, current) or not rule.transition_days or current.inline:
                 continue
-            if current.policy != rule.transition_policy and \
-                    now_ms - current.created_at_unix_ms >= rule.transition_days * day_ms:
+            if current.policy != rule.transition_policy and unused_ms(current, now_ms) >= rule.transition_days * day_ms:
                 actions.append(Action(TRANSITION, current, rule.id, rule.transition_policy))
     elif len(versions) == 1 and current.version_id:
         for rule in rules:

@@ -14,7 +14,9 @@ bucket's rules and the objects' own expiry, and acts through the coordinator:
   bucket it is a delete marker (the version stays, behind it).
 - remove a version or a delete marker for good: re-read by quorum under its id, then an erased
   record (Coordinator.delete_version);
-- transition: `convert` of the current version, only if it is still the one judged;
+- transition: `convert` of the current version, only if it is still the one judged and, read again
+  by quorum, still unread for the rule's days (a get marks its version read, and the mark this node
+  holds may be behind);
 - abort uploads older than the rule's days (through the uploads' own records).
 
 Everything it does is idempotent and judged afresh each pass from durable state, so a restart or an
@@ -38,7 +40,7 @@ from typing import Callable
 
 from node import errors
 from node.gossip.clock import Clock
-from node.objects.lifecycle import EXPIRE, REMOVE_MARKER, REMOVE_VERSION, TRANSITION, Action, due
+from node.objects.lifecycle import EXPIRE, REMOVE_MARKER, REMOVE_VERSION, TRANSITION, Action, due, unused_ms
 from node.objects.uploads import UPLOADS_SUFFIX
 from node.store import NodeStore
 from node.store.versions import newest_first, show_version_id
@@ -182,6 +184,12 @@ class LifecycleWorker:
                     self._count("versions_removed" if action.kind == REMOVE_VERSION else "markers_removed", action)
                     log.info("lifecycle: removed version %s of %s (%s)", version, name, action.why)
             elif action.kind == TRANSITION:
+                # Read marks reach the homes by quorum writes: the one this node holds may miss the
+                # latest, so the version is judged again from the quorum's answers.
+                held = self._c.version_manifest(bucket, manifest.key, show_version_id(manifest.version_id))
+                days = next((r.transition_days for r in record.lifecycle if r.id == action.why), 0)
+                if held.version != manifest.version or unused_ms(held, self._clock.wall_ms()) < days * self._day_ms:
+                    return
                 outcome = None
                 for event in self._c.convert_object(bucket, manifest.key, action.policy, expected=manifest.version):
                     outcome = event

@@ -117,24 +117,31 @@ def _tagging_key(manifest: common_pb2.Manifest) -> tuple:
 
 
 def order_key(manifest: common_pb2.Manifest) -> tuple:
-    """Orders the manifests of one version id: by stamp, then by when their tags were set."""
-    return stamp_key(manifest.version), _tagging_key(manifest)
+    """Orders the manifests of one version id: by stamp, then by when their tags were set, then by
+    when the version was last read."""
+    return stamp_key(manifest.version), _tagging_key(manifest), manifest.read_at_unix_ms
 
 
 def merged(a: common_pb2.Manifest | None, b: common_pb2.Manifest | None) -> common_pb2.Manifest | None:
     """What a home keeps of two manifests of one version id (None counts as nothing): the newer by
-    stamp, except that two manifests of the same version (a conversion's rewrite, or a tag change,
-    which keeps the stamp) give the body of the higher rewrite with the newer of the two tag sets.
-    So a tag change racing a conversion loses neither, and a tag change never reinstates an older
-    version (it carries that version's stamp, and a newer write's wins)."""
+    stamp, except that two manifests of the same version (a conversion's rewrite, a tag change or a
+    read mark, which keep the stamp) give the body of the higher rewrite with the newer of the two
+    tag sets and the later of the two read marks. So a tag change or a read mark racing a conversion
+    loses nothing, and neither ever reinstates an older version (each carries that version's stamp,
+    and a newer write's wins). The result is at least both in `order_key`, and the same whichever
+    way round the two come."""
     if a is None or b is None:
         return a if b is None else b
     if not same_version(a, b):
         return a if stamp_key(a.version) >= stamp_key(b.version) else b
     body, other = (a, b) if a.version.rewrite >= b.version.rewrite else (b, a)
-    if _tagging_key(other) <= _tagging_key(body):
+    newer_tags = _tagging_key(other) > _tagging_key(body)
+    read_at = max(a.read_at_unix_ms, b.read_at_unix_ms)
+    if not newer_tags and read_at == body.read_at_unix_ms:
         return body
     out = common_pb2.Manifest()
     out.CopyFrom(body)
-    out.tagging.CopyFrom(other.tagging)
+    if newer_tags:
+        out.tagging.CopyFrom(other.tagging)
+    out.read_at_unix_ms = read_at
     return out

@@ -160,6 +160,7 @@ def format_stat(stat: ObjectStat) -> list[str]:
         f"  type        {info.content_type or '-'}",
         f"  created     {iso_utc(info.created_at_unix_ms)}",
         *([f"  expires     {iso_utc(info.expires_at_unix_ms)}"] if info.expires_at_unix_ms else []),
+        *([f"  last read   {iso_utc(info.read_at_unix_ms)} (for lifecycle transitions)"] if info.read_at_unix_ms else []),
         f"  metadata    {metadata}",
         *([f"  headers     {', '.join(f'{k}: {v}' for k, v in sorted(info.headers.items()))}"] if info.headers else []),
         f"  stored      {'inline in the manifest' if info.inline else f'{info.chunk_count} chunks'}",

@@ -105,6 +105,7 @@ def object_info_from_pb(pb: object_pb2.ObjectInfo) -> ObjectInfo:
         written_by=pb.written_by,
         expires_at_unix_ms=pb.expires_at_unix_ms,
         tags=dict(sorted(pb.tags.items())),
+        read_at_unix_ms=pb.read_at_unix_ms,
     )
 
 

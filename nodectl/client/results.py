@@ -63,6 +63,9 @@ class ObjectInfo(_Dict):
     expires_at_unix_ms: int = 0
     # Its tags.
     tags: dict[str, str] = dataclasses.field(default_factory=dict)
+    # When its bytes were last read, as lifecycle transitions count it (marked only in buckets with
+    # a transition rule, at most 8 times a lifecycle day), Unix ms; 0: not marked.
+    read_at_unix_ms: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

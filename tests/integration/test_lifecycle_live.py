@@ -17,6 +17,7 @@ from cluster_checks import metric_total, wait_for
 from nodectl.cli import main
 from nodectl.client import Client, rules_from_document
 from nodectl.errors import InvalidArgument, NotFound
+from ringstore.v1 import common_pb2
 
 KIB = 1024
 SETTINGS = {"repair.lifecycle_day_s": "1", "repair.lifecycle_interval_s": "0.5", "repair.gc_grace_s": "3",
@@ -102,6 +103,49 @@ def test_rules_and_ttl_act_on_a_sped_up_clock_and_survive_a_killed_node(cluster_
     assert metric_total(cluster, 'ringstore_lifecycle_actions_total{action="expire"}') >= 7
     table = cli("lifecycle", "status").output
     assert "EXPIRED" in table and "LAST PASS" in table
+
+
+def test_a_transition_waits_for_days_without_a_read(cluster_factory):
+    """Transition after 3 (one-second) days without a read: an object read every quarter second,
+    through every node, stays replicated while an unread one beside it is converted; once the reads
+    stop it follows. `stat` shows when it was last read."""
+    cluster = cluster_factory(nodes=3, settings=SETTINGS)
+    hot, cold = os.urandom(100 * KIB), os.urandom(100 * KIB)
+    clients = [Client(address=address, timeout_s=30.0) for address in cluster.addresses()]
+    try:
+        client = clients[0]
+        client.create_bucket("tier")
+        client.put("tier", "hot.bin", hot)
+        client.put("tier", "cold.bin", cold)
+        client.set_lifecycle("tier", [common_pb2.LifecycleRule(
+            id="cold", enabled=True, transition_days=3, transition_policy=common_pb2.RedundancyPolicy(
+                erasure_coding=common_pb2.ErasureCoding(data_shares=2, parity_shares=1)))])
+        reads = 0
+
+        def read_hot() -> None:
+            nonlocal reads
+            assert clients[reads % len(clients)].get_bytes("tier", "hot.bin") == hot
+            reads += 1
+
+        deadline = time.monotonic() + 30
+        while client.stat("tier", "cold.bin").info.policy != "ec=2+1":
+            assert time.monotonic() < deadline, "cold.bin was not converted within 30 s"
+            read_hot()
+            time.sleep(0.25)
+        converted_at = time.monotonic()
+        while time.monotonic() - converted_at < 4:  # four more days of reads
+            read_hot()
+            time.sleep(0.25)
+        info = client.stat("tier", "hot.bin").info
+        assert info.policy == "replicas=3", "a read object was moved to the cold tier"
+        assert info.read_at_unix_ms > info.created_at_unix_ms
+        assert client.get_bytes("tier", "cold.bin") == cold
+        wait_for("hot.bin to be converted once unread", lambda: client.stat("tier", "hot.bin").info.policy == "ec=2+1",
+                 timeout_s=30)
+        assert client.get_bytes("tier", "hot.bin") == hot
+    finally:
+        for c in clients:
+            c.close()
 
 
 def _upload_gone(client: Client, upload_id: str) -> bool:

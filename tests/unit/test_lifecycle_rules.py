@@ -64,6 +64,16 @@ def test_delete_markers_with_nothing_behind_and_transitions():
     assert [a.kind for a in due(both, [_version(0)], 3000, DAY_MS)] == [EXPIRE]  # expiring wins
 
 
+def test_a_transition_counts_days_without_a_read_or_a_write():
+    move = [_rule(transition_days=5, transition_policy=EC)]
+    read = _version(0)
+    read.read_at_unix_ms = 3000  # read on day 3: five days from then
+    assert due(move, [read], 7999, DAY_MS) == []
+    assert [a.kind for a in due(move, [read], 8000, DAY_MS)] == [TRANSITION]
+    expiring = [_rule(expiration_days=5)]
+    assert [a.kind for a in due(expiring, [read], 5000, DAY_MS)] == [EXPIRE]  # expiry counts from the write
+
+
 @pytest.mark.parametrize("rule, message", [
     (_rule(id="", expiration_days=1), "needs an id"),
     (_rule(prefix="x"), "has no action"),

@@ -221,3 +221,36 @@ def test_a_tag_change_keeps_the_version_and_merges_with_a_conversion_in_any_orde
             assert s.put_manifest(retagged) is True  # the key moved on: a late tag change loses
             assert s.get_manifest("t", "b", "k") == newer_put
             assert s.bucket_usage("t", "b").logical_bytes == 9
+
+
+def _read_mark(of: common_pb2.Manifest, read_at_ms: int) -> common_pb2.Manifest:
+    out = common_pb2.Manifest()
+    out.CopyFrom(of)
+    out.read_at_unix_ms = read_at_ms
+    return out
+
+
+def test_read_marks_keep_the_latest_and_merge_with_tags_and_a_conversion_in_any_order(tmp_path):
+    """A read mark (the version's manifest again with read_at set) keeps the latest mark whatever
+    order marks, a tag change and a conversion arrive in, changes no usage counter, and loses to a
+    newer put like a late tag change."""
+    original = _put(10, versioned=False, size=4)
+    tagged = _tagged(original, {"team": "red"}, 20)
+    converted = common_pb2.Manifest()
+    converted.CopyFrom(original)
+    converted.version.rewrite = 1
+    converted.policy.replication.replicas = 2
+    early, late = _read_mark(original, 1_000), _read_mark(tagged, 5_000)
+    for run, order in enumerate(itertools.permutations([original, early, converted, late, tagged])):
+        with NodeStore(str(tmp_path / str(run)), map_size_bytes=64 * MIB) as s:
+            for m in order:
+                s.put_manifest(m)
+            kept = s.get_manifest("t", "b", "k")
+            assert (kept.version.rewrite, kept.read_at_unix_ms, dict(kept.tagging.tags)) == (1, 5_000, {"team": "red"})
+            assert s.put_manifest(early) is True  # an older mark: nothing to write
+            assert s.bucket_usage("t", "b").objects == 1 and s.bucket_usage("t", "b").logical_bytes == 4
+            if run == 0:
+                newer_put = _put(25, versioned=False, size=9)
+                s.put_manifest(newer_put)
+                assert s.put_manifest(_read_mark(original, 9_000)) is True  # the key moved on
+                assert s.get_manifest("t", "b", "k") == newer_put

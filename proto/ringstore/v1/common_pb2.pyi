@@ -77,7 +77,7 @@ class ObjectRef(_message.Message):
     def __init__(self, tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., version_id: _Optional[bytes] = ...) -> None: ...
 
 class Manifest(_message.Message):
-    __slots__ = ("format_version", "tenant", "bucket", "key", "version", "size_bytes", "blake3", "content_type", "metadata", "chunks", "inline_data", "policy", "tombstone", "created_at_unix_ms", "expires_at_unix_ms", "inline", "md5", "headers", "part_count", "part_sizes_bytes", "version_id", "erased", "written_by", "tagging")
+    __slots__ = ("format_version", "tenant", "bucket", "key", "version", "size_bytes", "blake3", "content_type", "metadata", "chunks", "inline_data", "policy", "tombstone", "created_at_unix_ms", "expires_at_unix_ms", "inline", "md5", "headers", "part_count", "part_sizes_bytes", "version_id", "erased", "written_by", "tagging", "read_at_unix_ms")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -116,6 +116,7 @@ class Manifest(_message.Message):
     ERASED_FIELD_NUMBER: _ClassVar[int]
     WRITTEN_BY_FIELD_NUMBER: _ClassVar[int]
     TAGGING_FIELD_NUMBER: _ClassVar[int]
+    READ_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     format_version: int
     tenant: str
     bucket: str
@@ -140,7 +141,8 @@ class Manifest(_message.Message):
     erased: bool
     written_by: str
     tagging: ObjectTagging
-    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., chunks: _Optional[_Iterable[_Union[ChunkRef, _Mapping]]] = ..., inline_data: _Optional[bytes] = ..., policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., expires_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ..., md5: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., part_count: _Optional[int] = ..., part_sizes_bytes: _Optional[_Iterable[int]] = ..., version_id: _Optional[bytes] = ..., erased: _Optional[bool] = ..., written_by: _Optional[str] = ..., tagging: _Optional[_Union[ObjectTagging, _Mapping]] = ...) -> None: ...
+    read_at_unix_ms: int
+    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., chunks: _Optional[_Iterable[_Union[ChunkRef, _Mapping]]] = ..., inline_data: _Optional[bytes] = ..., policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., expires_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ..., md5: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., part_count: _Optional[int] = ..., part_sizes_bytes: _Optional[_Iterable[int]] = ..., version_id: _Optional[bytes] = ..., erased: _Optional[bool] = ..., written_by: _Optional[str] = ..., tagging: _Optional[_Union[ObjectTagging, _Mapping]] = ..., read_at_unix_ms: _Optional[int] = ...) -> None: ...
 
 class ObjectTagging(_message.Message):
     __slots__ = ("tags", "changed")

@@ -450,7 +450,7 @@ class PutObjectResponse(_message.Message):
     def __init__(self, object: _Optional[_Union[ObjectInfo, _Mapping]] = ...) -> None: ...
 
 class ObjectInfo(_message.Message):
-    __slots__ = ("bucket", "key", "size_bytes", "blake3", "version", "content_type", "metadata", "policy", "chunk_count", "created_at_unix_ms", "inline", "md5", "headers", "part_count", "version_id", "is_latest", "delete_marker", "written_by", "expires_at_unix_ms", "tags")
+    __slots__ = ("bucket", "key", "size_bytes", "blake3", "version", "content_type", "metadata", "policy", "chunk_count", "created_at_unix_ms", "inline", "md5", "headers", "part_count", "version_id", "is_latest", "delete_marker", "written_by", "expires_at_unix_ms", "tags", "read_at_unix_ms")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -492,6 +492,7 @@ class ObjectInfo(_message.Message):
     WRITTEN_BY_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    READ_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     size_bytes: int
@@ -512,7 +513,8 @@ class ObjectInfo(_message.Message):
     written_by: str
     expires_at_unix_ms: int
     tags: _containers.ScalarMap[str, str]
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., version: _Optional[_Union[_common_pb2.VersionStamp, _Mapping]] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., chunk_count: _Optional[int] = ..., created_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ..., md5: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., part_count: _Optional[int] = ..., version_id: _Optional[str] = ..., is_latest: _Optional[bool] = ..., delete_marker: _Optional[bool] = ..., written_by: _Optional[str] = ..., expires_at_unix_ms: _Optional[int] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    read_at_unix_ms: int
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., version: _Optional[_Union[_common_pb2.VersionStamp, _Mapping]] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., chunk_count: _Optional[int] = ..., created_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ..., md5: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., part_count: _Optional[int] = ..., version_id: _Optional[str] = ..., is_latest: _Optional[bool] = ..., delete_marker: _Optional[bool] = ..., written_by: _Optional[str] = ..., expires_at_unix_ms: _Optional[int] = ..., tags: _Optional[_Mapping[str, str]] = ..., read_at_unix_ms: _Optional[int] = ...) -> None: ...
 
 class GetObjectRequest(_message.Message):
     __slots__ = ("bucket", "key", "range_start_bytes", "range_length_bytes", "info_may_carry_data", "direct_ok", "direct_shares_ok", "version_id")

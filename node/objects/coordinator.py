@@ -440,6 +440,14 @@ class Coordinator:
             settled[name] = record
         return settled
 
+    def cached_bucket(self, name: str) -> common_pb2.BucketRecord | None:
+        """The bucket's record if `bucket` read it less than BUCKET_CACHE_TTL_S ago, else None;
+        never a network call (for callers on an event loop)."""
+        cached = self._bucket_cache.get((self.tenant, name))
+        if cached is not None and time.monotonic() - cached[0] < BUCKET_CACHE_TTL_S:
+            return cached[1]
+        return None
+
     def bucket(self, name: str) -> common_pb2.BucketRecord:
         """The live bucket record, or NotFound. Cached for BUCKET_CACHE_TTL_S."""
         validate.bucket_name(name)
@@ -777,9 +785,13 @@ class Coordinator:
         as `assign_version` gives it: a delete marker of its own id while versioning is enabled."""
         if current is None or current.tombstone:
             return None
-        tombstone = common_pb2.Manifest(format_version=FORMAT_VERSION, tenant=self.tenant, bucket=current.bucket,
-                                        key=current.key, tombstone=True, created_at_unix_ms=self._wall_ms(),
-                                        policy=current.policy, version=self._hlc.now())
+        return self._write_marker(current.bucket, current.key, current.policy, record)
+
+    def _write_marker(self, bucket: str, key: str, policy: common_pb2.RedundancyPolicy,
+                      record: common_pb2.BucketRecord | None) -> common_pb2.Manifest:
+        tombstone = common_pb2.Manifest(format_version=FORMAT_VERSION, tenant=self.tenant, bucket=bucket,
+                                        key=key, tombstone=True, created_at_unix_ms=self._wall_ms(),
+                                        policy=policy, version=self._hlc.now())
         if record is not None:
             self.assign_version(record, tombstone)
         self._write_manifest(tombstone)
@@ -1576,12 +1588,23 @@ class Coordinator:
                 return out, b""
             cursor = max(cursor, boundary)
 
-    def delete_object(self, bucket: str, key: str, version: str = "") -> common_pb2.Manifest:
+    def delete_object(self, bucket: str, key: str, version: str = "", *, mark_absent: bool = False
+                      ) -> common_pb2.Manifest:
         """Delete the object (a tombstone, or a delete marker in a versioned bucket), or with
-        `version` that one version for good (`delete_version`); the record written."""
+        `version` that one version for good (`delete_version`); the record written. NoSuchKey when
+        there is no current object, unless `mark_absent` and the bucket has versioning (enabled or
+        suspended): then a delete marker is written anyway, as S3 does (an S3 client's delete of a
+        key another client is putting then still leaves a marker above what it deleted)."""
         if version:
             return self.delete_version(bucket, key, version)
-        written = self.write_tombstone(self.current_manifest(bucket, key), self.bucket(bucket))
+        record = self.bucket(bucket)
+        try:
+            current = self.current_manifest(bucket, key)
+        except errors.NoSuchKey:
+            if not mark_absent or record.versioning == common_pb2.VERSIONING_UNSPECIFIED:
+                raise
+            return self._write_marker(bucket, key, record.default_policy, record)
+        written = self.write_tombstone(current, record)
         assert written is not None, "current_manifest returns a live version"
         return written
 

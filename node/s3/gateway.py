@@ -46,7 +46,7 @@ from node.s3.server import S3Server
 from ringstore.auth.links import LinkError
 from ringstore.auth.signing import key_state_refusal
 from node.hlc import stamp_key
-from node.store.versions import show_version_id
+from node.store.versions import NULL_VERSION_ID, show_version_id
 from ringstore.v1 import common_pb2, object_pb2
 
 log = logging.getLogger("ringstore.s3")
@@ -378,7 +378,7 @@ class S3Gateway:
             return self._c.set_object_tags(bucket, key, version, tags)
 
         manifest = await self._run(principal, work)
-        return web.Response(status=200, headers=_version_header(show_version_id(manifest.version_id)))
+        return web.Response(status=200, headers=self._version_header(bucket, manifest.version_id))
 
     async def _get_object_tagging(self, request, bucket, key, query, signed, principal) -> web.Response:
         version = query.get("versionId", "")
@@ -389,7 +389,7 @@ class S3Gateway:
 
         manifest = await self._run(principal, work)
         response = _xml(documents.tagging(dict(manifest.tagging.tags)))
-        response.headers.update(_version_header(show_version_id(manifest.version_id)))
+        response.headers.update(self._version_header(bucket, manifest.version_id))
         return response
 
     async def _delete_object_tagging(self, request, bucket, key, query, signed, principal) -> web.Response:
@@ -400,7 +400,7 @@ class S3Gateway:
             return self._c.set_object_tags(bucket, key, version, {})
 
         manifest = await self._run(principal, work)
-        return web.Response(status=204, headers=_version_header(show_version_id(manifest.version_id)))
+        return web.Response(status=204, headers=self._version_header(bucket, manifest.version_id))
 
     async def _put_bucket_lifecycle(self, request, bucket, key, query, signed, principal) -> web.Response:
         rules = documents.parse_lifecycle(await self._small_body(request, signed, "PutBucketLifecycleConfiguration"))
@@ -553,15 +553,13 @@ class S3Gateway:
             raise S3Error("MalformedXML", f"DeleteObjects names {len(keys)} keys; the limit is {DELETE_KEYS_MAX}")
 
         def work():
-            self._c.bucket(bucket)
+            record = self._c.bucket(bucket)
             deleted, failed = [], []
             for name, version in keys:
                 try:
                     self._objects.allow("delete", bucket, name)
-                    written = self._c.delete_object(bucket, name, version)
-                    marker = show_version_id(written.version_id) if written.tombstone and written.version_id \
-                        and not written.erased else ""
-                    deleted.append((name, version, marker))
+                    written = self._c.delete_object(bucket, name, version, mark_absent=True)
+                    deleted.append((name, version, _marker_id(written, record.versioning)))
                 except (errors.NoSuchKey, errors.NoSuchVersion):
                     deleted.append((name, version, ""))  # S3: deleting what is not there succeeds
                 except errors.RingstoreError as err:
@@ -590,7 +588,7 @@ class S3Gateway:
         header.tags.update(documents.parse_tagging_header(headers.get("x-amz-tagging", "")))
         reply = await self._stream_put(request, headers, signed, principal, header)
         return web.Response(status=200, headers={"ETag": f'"{reply.object.md5.hex()}"',
-                                                 **_version_header(reply.object.version_id)})
+                                                 **self._version_header(bucket, reply.object.version_id)})
 
     async def _stream_put(self, request, headers: dict[str, str], signed, principal, header: object_pb2.PutObjectHeader,
                           *, place: Callable[[], tuple[str, str] | None] = lambda: None,
@@ -648,7 +646,7 @@ class S3Gateway:
                                                                            source_version=source_version,
                                                                            replace_tags=tag_directive == "REPLACE"))
         response = _xml(documents.copy_result(documents.etag_header(manifest), manifest.created_at_unix_ms))
-        response.headers.update(_version_header(show_version_id(manifest.version_id)))
+        response.headers.update(self._version_header(bucket, manifest.version_id))
         if source_version:
             response.headers["x-amz-copy-source-version-id"] = source_version
         return response
@@ -722,7 +720,7 @@ class S3Gateway:
         manifest = await self._run(principal, work)
         location = f"/{bucket}/{urllib.parse.quote(key)}"
         response = _xml(documents.complete_upload(location, bucket, key, documents.etag_header(manifest)))
-        response.headers.update(_version_header(show_version_id(manifest.version_id)))
+        response.headers.update(self._version_header(bucket, manifest.version_id))
         return response
 
     async def _abort_multipart_upload(self, request, bucket, key, query, signed, principal) -> web.Response:
@@ -825,7 +823,7 @@ class S3Gateway:
             getattr(payload, "close", lambda: None)()
             raise
         response_headers = _object_headers(manifest)
-        response_headers.update(_version_header(show_version_id(manifest.version_id)))
+        response_headers.update(self._version_header(bucket, manifest.version_id))
         if manifest.tagging.tags:
             response_headers["x-amz-tagging-count"] = str(len(manifest.tagging.tags))
         response_headers.update(overrides)
@@ -866,16 +864,29 @@ class S3Gateway:
 
         def work() -> dict[str, str]:
             self._objects.allow("delete", bucket, key)
+            record = self._c.bucket(bucket)
             try:
-                written = self._c.delete_object(bucket, key, version)
+                written = self._c.delete_object(bucket, key, version, mark_absent=True)
             except (errors.NoSuchKey, errors.NoSuchVersion):
                 return {}  # S3: deleting what is not there succeeds
             if written.erased:
                 return {"x-amz-version-id": version}
-            if written.version_id:
-                return {"x-amz-version-id": show_version_id(written.version_id), "x-amz-delete-marker": "true"}
-            return {}
+            marker = _marker_id(written, record.versioning)
+            return {"x-amz-version-id": marker, "x-amz-delete-marker": "true"} if marker else {}
         return web.Response(status=204, headers=await self._run(principal, work))
+
+    def _version_header(self, bucket: str, version_id: bytes | str) -> dict[str, str]:
+        """x-amz-version-id for a version (`version_id` raw, or as shown): its id; "null" for the
+        null version of a bucket that has versioning, enabled or suspended; none for an unversioned
+        bucket's, which S3 does not name. The bucket's record is the one the request's work just
+        read (cached; never a network call here, on the event loop): should it have aged out of the
+        cache meanwhile, a null version goes unnamed."""
+        shown = version_id if isinstance(version_id, str) else show_version_id(version_id)
+        if shown and shown != NULL_VERSION_ID:
+            return {"x-amz-version-id": shown}
+        record = self._c.cached_bucket(bucket)
+        versioned = record is not None and record.versioning != common_pb2.VERSIONING_UNSPECIFIED
+        return {"x-amz-version-id": NULL_VERSION_ID} if versioned else {}
 
     async def _not_implemented(self, request, bucket, key, query, signed, principal) -> web.Response:
         raise S3Error("NotImplemented", f"{request.method} {_describe(bucket, key, query)} is not implemented by "
@@ -1076,10 +1087,15 @@ def _copy_source(text: str) -> tuple[str, str, str]:
     return bucket, key, version
 
 
-def _version_header(version_id: str) -> dict[str, str]:
-    """x-amz-version-id for a version of a versioned bucket (none for the null version: an
-    unversioned bucket's, which S3 does not name)."""
-    return {"x-amz-version-id": version_id} if version_id and version_id != "null" else {}
+def _marker_id(written: common_pb2.Manifest, versioning: int) -> str:
+    """The version id of the delete marker a delete wrote, as S3 reports it: its id, "null" for a
+    suspended bucket's marker; "" when it wrote none (a permanent delete, or an unversioned bucket's
+    tombstone)."""
+    if not written.tombstone or written.erased:
+        return ""
+    if written.version_id:
+        return show_version_id(written.version_id)
+    return NULL_VERSION_ID if versioning != common_pb2.VERSIONING_UNSPECIFIED else ""
 
 
 def _part_range(manifest: common_pb2.Manifest, part: int) -> tuple[int, int]:

@@ -74,9 +74,38 @@ def test_versioning_round_trip_through_two_nodes(s3):
     # Suspended: a put replaces the null version.
     first.put_bucket_versioning(Bucket="s3-ver", VersioningConfiguration={"Status": "Suspended"})
     assert first.get_bucket_versioning(Bucket="s3-ver")["Status"] == "Suspended"
-    first.put_object(Bucket="s3-ver", Key="doc", Body=b"null again")
-    assert second.get_object(Bucket="s3-ver", Key="doc", VersionId="null")["Body"].read() == b"null again"
+    assert first.put_object(Bucket="s3-ver", Key="doc", Body=b"null again")["VersionId"] == "null"
+    got = second.get_object(Bucket="s3-ver", Key="doc", VersionId="null")
+    assert got["Body"].read() == b"null again" and got["VersionId"] == "null"
     assert len(first.list_object_versions(Bucket="s3-ver")["Versions"]) == 3
+    # A suspended bucket's delete writes the null delete marker (replacing the null version).
+    marker = second.delete_object(Bucket="s3-ver", Key="doc")
+    assert (marker["DeleteMarker"], marker["VersionId"]) == (True, "null")
+    listed = first.list_object_versions(Bucket="s3-ver", Prefix="doc")
+    assert [(m["VersionId"], m["IsLatest"]) for m in listed["DeleteMarkers"]] == [
+        ("null", True), (deleted["VersionId"], False)]
+    assert [v["VersionId"] for v in listed["Versions"]] == [copied["VersionId"], v2]
+
+
+def test_deleting_a_key_with_no_current_version_still_writes_a_marker(s3):
+    """As S3 does: in a versioned bucket every delete without a version id writes a delete marker,
+    even of a key that never existed or whose current version is already a marker; in an
+    unversioned bucket it writes nothing and succeeds."""
+    _, (first, second, _) = s3
+    first.create_bucket(Bucket="s3-marks")
+    first.put_bucket_versioning(Bucket="s3-marks", VersioningConfiguration={"Status": "Enabled"})
+    never = first.delete_object(Bucket="s3-marks", Key="never-put")
+    assert never["DeleteMarker"] is True and never["VersionId"] != "null"
+    again = second.delete_object(Bucket="s3-marks", Key="never-put")
+    assert again["DeleteMarker"] is True and again["VersionId"] != never["VersionId"]
+    listed = first.list_object_versions(Bucket="s3-marks")
+    assert [m["VersionId"] for m in listed["DeleteMarkers"]] == [again["VersionId"], never["VersionId"]]
+    assert "Versions" not in listed
+    batch = second.delete_objects(Bucket="s3-marks", Delete={"Objects": [{"Key": "also-never"}]})
+    assert batch["Deleted"][0]["DeleteMarker"] is True and batch["Deleted"][0]["DeleteMarkerVersionId"]
+    first.create_bucket(Bucket="s3-plain")
+    assert "DeleteMarker" not in first.delete_object(Bucket="s3-plain", Key="never-put")
+    assert "DeleteMarkers" not in first.list_object_versions(Bucket="s3-plain")
 
 
 def test_list_object_versions_pages_and_rolls_up_prefixes(s3):

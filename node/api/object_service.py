@@ -17,6 +17,7 @@ from node.auth.principal import Anonymous, LinkHolder, caller
 from node.auth.store import GRANT_LEVELS, Access
 from ringstore.auth.keys import check_tenant_name
 from node.metrics import Metrics
+from node.objects.conditions import Condition
 from node.objects.coordinator import Coordinator
 from node.objects.direct import DirectReads, ReadGrants
 from node.store.versions import show_version_id
@@ -557,7 +558,8 @@ class ObjectServicer:
         self.allow("put", request.bucket, request.key)
         upload_id = self._c.uploads.create(request.bucket, request.key, content_type=request.content_type,
                                            metadata=dict(request.metadata), headers=dict(request.headers),
-                                           policy=request.policy if request.HasField("policy") else None)
+                                           policy=request.policy if request.HasField("policy") else None,
+                                           tags=dict(request.tags))
         return object_pb2.CreateUploadResponse(upload_id=upload_id)
 
     @unary
@@ -571,18 +573,19 @@ class ObjectServicer:
 
     @unary
     def CompleteUpload(self, request: object_pb2.CompleteUploadRequest, context) -> object_pb2.PutObjectResponse:
+        condition = self._c.condition_of(request.if_match, request.if_version, request.if_absent)
         manifest = self.complete_upload(request.bucket, request.key, request.upload_id,
-                                        [(part.part_number, part.md5.hex()) for part in request.parts])
+                                        [(part.part_number, part.md5.hex()) for part in request.parts], condition)
         return object_pb2.PutObjectResponse(object=object_info(manifest))
 
     def complete_upload(self, bucket: str, key: str, upload_id: str,
-                        listed: list[tuple[int, str]]) -> common_pb2.Manifest:
-        """Complete a multipart upload (native or S3). Under quotas the object is one more object
-        of its bucket (unless it replaces one); its bytes add nothing: they were counted as its
-        parts' from the moment each part was put."""
+                        listed: list[tuple[int, str]], condition: Condition | None = None) -> common_pb2.Manifest:
+        """Complete a multipart upload (native or S3), if `condition` holds. Under quotas the object
+        is one more object of its bucket (unless it replaces one); its bytes add nothing: they were
+        counted as its parts' from the moment each part was put."""
         self.allow("put", bucket, key)
         with self._quota_hold(bucket, key, 0):
-            return self._c.uploads.complete(bucket, key, upload_id, listed)
+            return self._c.uploads.complete(bucket, key, upload_id, listed, condition)
 
     @unary
     def AbortUpload(self, request: object_pb2.AbortUploadRequest, context) -> object_pb2.AbortUploadResponse:

@@ -640,7 +640,8 @@ class Coordinator:
         declared = header.size_bytes if header.HasField("size_bytes") else None
         if declared is not None:
             self.check_size(declared)
-        condition = self._condition_of(header) if record_at is None else None
+        condition = (self.condition_of(header.if_match, header.if_version, header.if_absent)
+                     if record_at is None else None)
 
         hasher = blake3.blake3()
         received = 0
@@ -700,16 +701,6 @@ class Coordinator:
             return manifest
         self._write_manifest(manifest, manifest_settled)
         return manifest
-
-    @staticmethod
-    def _condition_of(header: object_pb2.PutObjectHeader) -> Condition:
-        given = [name for name, value in (("if_match", header.if_match), ("if_version", header.if_version),
-                                          ("if_absent", header.if_absent)) if value]
-        if len(given) > 1:
-            raise errors.InvalidArgument(f"a put takes one condition, got {' and '.join(given)}")
-        if len(header.if_match) > CONDITION_TEXT_CHARS_MAX or len(header.if_version) > CONDITION_TEXT_CHARS_MAX:
-            raise errors.InvalidArgument(f"a put's condition is at most {CONDITION_TEXT_CHARS_MAX} characters")
-        return Condition(if_match=header.if_match, if_version=header.if_version, if_absent=header.if_absent)
 
     def _store_chunks(self, chunks: Iterator[bytes], policy: common_pb2.RedundancyPolicy, name: str,
                       ref: common_pb2.ObjectRef) -> list[common_pb2.ChunkRef]:
@@ -777,6 +768,23 @@ class Coordinator:
         """Write a manifest to a write quorum of its homes, refusing one whose write took too long."""
         self._check_duration(f"writing {manifest.bucket}/{manifest.key}", manifest.version.physical_ms)
         self._write_manifest(manifest)
+
+    def write_manifest_if(self, manifest: common_pb2.Manifest, condition: Condition) -> None:
+        """Write a manifest as a conditional put does (node/objects/conditions.py): only if the
+        key's current version meets `condition`, else FAILED_PRECONDITION and nothing visible."""
+        self._check_duration(f"writing {manifest.bucket}/{manifest.key}", manifest.version.physical_ms)
+        self.conditions.commit(manifest, condition)
+
+    def condition_of(self, if_match: str, if_version: str, if_absent: bool) -> Condition:
+        """The condition a put or a completed upload names, checked: at most one, each of bounded
+        length."""
+        given = [name for name, value in (("if_match", if_match), ("if_version", if_version),
+                                          ("if_absent", if_absent)) if value]
+        if len(given) > 1:
+            raise errors.InvalidArgument(f"a put takes one condition, got {' and '.join(given)}")
+        if len(if_match) > CONDITION_TEXT_CHARS_MAX or len(if_version) > CONDITION_TEXT_CHARS_MAX:
+            raise errors.InvalidArgument(f"a put's condition is at most {CONDITION_TEXT_CHARS_MAX} characters")
+        return Condition(if_match=if_match, if_version=if_version, if_absent=if_absent)
 
     def write_tombstone(self, current: common_pb2.Manifest | None,
                         record: common_pb2.BucketRecord | None = None) -> common_pb2.Manifest | None:

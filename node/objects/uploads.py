@@ -35,6 +35,8 @@ import secrets
 from collections.abc import Callable, Iterator, Sequence
 
 from node import errors
+from node.objects import validate
+from node.objects.conditions import Condition
 from ringstore.etag import parts_md5
 from ringstore.v1 import common_pb2
 
@@ -94,15 +96,21 @@ class Uploads:
     # -- records --------------------------------------------------------------------------------
 
     def create(self, bucket: str, key: str, *, content_type: str, metadata: dict[str, str],
-               headers: dict[str, str], policy: common_pb2.RedundancyPolicy | None) -> str:
-        """Start an upload; returns its id. The bucket must exist (and the caller may put)."""
+               headers: dict[str, str], policy: common_pb2.RedundancyPolicy | None,
+               tags: dict[str, str] | None = None) -> str:
+        """Start an upload; returns its id. The bucket must exist (and the caller may put). `tags`
+        go on the object when it completes (kept in the upload's record meanwhile)."""
         record = self._c.bucket(bucket)
         self._c.validate_put(key, content_type, metadata, headers)
+        validate.tags(tags or {})
         upload_id = f"{self._wall_ms():013x}{secrets.token_hex(10)[:19]}"
         manifest = self._c.new_manifest(uploads_bucket(bucket), upload_key(key, upload_id), content_type=content_type,
                                         policy=self._c.checked_policy(policy, default=record.default_policy))
         manifest.metadata.update(metadata)
         manifest.headers.update(headers)
+        if tags:
+            manifest.tagging.tags.update(tags)
+            manifest.tagging.changed.CopyFrom(manifest.version)
         manifest.inline = True
         self._c.write_manifest(manifest)
         return upload_id
@@ -225,9 +233,12 @@ class Uploads:
 
     # -- completion -----------------------------------------------------------------------------
 
-    def complete(self, bucket: str, key: str, upload_id: str, listed: Sequence[tuple[int, str]]
-                 ) -> common_pb2.Manifest:
-        """Make the object from the listed (part number, ETag) pairs; returns its manifest."""
+    def complete(self, bucket: str, key: str, upload_id: str, listed: Sequence[tuple[int, str]],
+                 condition: Condition | None = None) -> common_pb2.Manifest:
+        """Make the object from the listed (part number, ETag) pairs, with the tags the upload was
+        created with; returns its manifest. With a `condition` it is committed as a conditional put
+        is (node/objects/conditions.py): FAILED_PRECONDITION when the key's current version does not
+        meet it, and then the upload stays, to complete again or abort."""
         record = self.record(bucket, key, upload_id)
         if not listed:
             raise errors.InvalidArgument("CompleteMultipartUpload names no parts: list at least one")
@@ -240,6 +251,9 @@ class Uploads:
         self._c.assign_version(self._c.bucket(bucket), manifest)
         manifest.metadata.update(dict(record.metadata))
         manifest.headers.update(dict(record.headers))
+        if record.tagging.tags:
+            manifest.tagging.tags.update(dict(record.tagging.tags))
+            manifest.tagging.changed.CopyFrom(manifest.version)
         md5s: list[bytes] = []
         offset = 0
         for index, (number, etag) in enumerate(listed):
@@ -266,7 +280,10 @@ class Uploads:
         self._c.check_size(offset)
         self._c.reference_chunks(manifest)
         manifest.created_at_unix_ms = self._wall_ms()
-        self._c.write_manifest(manifest)
+        if condition:
+            self._c.write_manifest_if(manifest, condition)
+        else:
+            self._c.write_manifest(manifest)
         self._drop(bucket, key, upload_id)
         return manifest
 

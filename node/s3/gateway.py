@@ -573,11 +573,7 @@ class S3Gateway:
 
     async def _put_object(self, request, bucket, key, query, signed, principal) -> web.Response:
         headers = _lower(request.headers)
-        if headers.get("if-none-match", "*").strip() != "*":
-            raise S3Error("NotImplemented", "a put's If-None-Match can only be * (store only if the key does not "
-                                            "exist)")
-        if "if-match" in headers and "if-none-match" in headers:
-            raise S3Error("InvalidArgument", "give If-Match or If-None-Match, not both")
+        _check_put_conditions(headers)
         acl = headers.get("x-amz-acl", "private")
         if acl not in ("private", "bucket-owner-full-control"):
             raise S3Error("NotImplemented", f"object ACL {acl!r} is not supported: objects take their bucket's "
@@ -654,13 +650,15 @@ class S3Gateway:
     # -- multipart uploads ----------------------------------------------------------------------
 
     async def _create_multipart_upload(self, request, bucket, key, query, signed, principal) -> web.Response:
-        header = _put_header(bucket, key, _lower(request.headers))
+        headers = _lower(request.headers)
+        header = _put_header(bucket, key, headers)
+        tags = documents.parse_tagging_header(headers.get("x-amz-tagging", ""))
 
         def work() -> str:
             self._objects.allow("put", bucket, key)
             return self._c.uploads.create(bucket, key, content_type=header.content_type,
                                           metadata=dict(header.metadata), headers=dict(header.headers),
-                                          policy=header.policy if header.HasField("policy") else None)
+                                          policy=header.policy if header.HasField("policy") else None, tags=tags)
 
         upload_id = await self._run(principal, work)
         return _xml(documents.initiate_upload(bucket, key, upload_id))
@@ -711,11 +709,14 @@ class S3Gateway:
         return _xml(documents.copy_part_result(f'"{part.md5.hex()}"', part.created_at_unix_ms))
 
     async def _complete_multipart_upload(self, request, bucket, key, query, signed, principal) -> web.Response:
+        headers = _lower(request.headers)
+        _check_put_conditions(headers)
         listed = documents.parse_complete(await self._small_body(request, signed, "CompleteMultipartUpload"))
         upload_id = query["uploadId"]
 
         def work() -> common_pb2.Manifest:
-            return self._objects.complete_upload(bucket, key, upload_id, listed)
+            condition = self._c.condition_of(headers.get("if-match", "").strip(), "", "if-none-match" in headers)
+            return self._objects.complete_upload(bucket, key, upload_id, listed, condition)
 
         manifest = await self._run(principal, work)
         location = f"/{bucket}/{urllib.parse.quote(key)}"
@@ -1085,6 +1086,16 @@ def _copy_source(text: str) -> tuple[str, str, str]:
     if not bucket or not key:
         raise S3Error("InvalidArgument", f"x-amz-copy-source {text[:80]!r} is not /BUCKET/KEY")
     return bucket, key, version
+
+
+def _check_put_conditions(headers) -> None:
+    """A put's or a completed upload's conditions, as S3 takes them: If-None-Match only as *, and
+    not together with If-Match."""
+    if headers.get("if-none-match", "*").strip() != "*":
+        raise S3Error("NotImplemented", "a put's If-None-Match can only be * (store only if the key does not "
+                                        "exist)")
+    if "if-match" in headers and "if-none-match" in headers:
+        raise S3Error("InvalidArgument", "give If-Match or If-None-Match, not both")
 
 
 def _marker_id(written: common_pb2.Manifest, versioning: int) -> str:

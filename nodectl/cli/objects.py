@@ -320,7 +320,8 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
     parts, each durable once sent: if the put is interrupted, `--resume` continues it (through
     any node) instead of starting over. --if-match, --if-version or --if-absent make the put
     conditional: of puts racing for one key with a condition exactly one wins, the others exit 6
-    and store nothing (objects up to 64 MiB).
+    and store nothing (a put in parts checks the condition before sending any and again, deciding,
+    when it completes). --tag works for every size; --expires-in for puts up to 64 MiB.
     """
     replicas, shares = parse_policy_flags(replicas, ec)
     bucket, key = split_bucket_key(target, key_required=False)
@@ -352,12 +353,6 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
         if in_parts:
             raise InvalidArgument(f"--expires-in applies to puts sent whole, up to {resumable.THRESHOLD_BYTES} bytes")
     tags = parse_tags(tag_pairs)
-    if tags and in_parts:
-        raise InvalidArgument("--tag applies to puts sent whole; tag a large object after with `nodectl tag set`")
-    conditional = bool(if_match or if_version or if_absent)
-    if conditional and in_parts:
-        raise InvalidArgument(f"a conditional put sends the file whole, up to {resumable.THRESHOLD_BYTES} bytes; "
-                              "this one goes in parts (--resume, or a larger file)")
     progress = _progress(f"put {bucket}/{key}", total_bytes)
     with settings.client() as client:
         try:
@@ -365,7 +360,8 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
                 info = resumable.put_resumable(client, bucket, key, Path(local_path),
                                                state_dir=resumable.default_state_dir(), resume=resume,
                                                replicas=replicas, ec=shares, content_type=content_type,
-                                               progress=progress.update)
+                                               progress=progress.update, tags=tags, if_match=if_match,
+                                               if_version=if_version, if_absent=if_absent)
             else:
                 info = client.put(bucket, key, data, replicas=replicas, ec=shares,
                                   content_type=content_type, progress=progress.update, if_match=if_match,

@@ -329,14 +329,15 @@ class _ObjectCalls(_Connection):
 
     def create_upload(self, bucket: str, key: str, *, replicas: int | None = None,
                       ec: str | tuple[int, int] | None = None, content_type: str = "",
-                      metadata: Mapping[str, str] | None = None) -> str:
-        """Start a multipart upload of bucket/key; returns its id."""
+                      metadata: Mapping[str, str] | None = None, tags: Mapping[str, str] | None = None) -> str:
+        """Start a multipart upload of bucket/key; returns its id. `tags` go on the object when it
+        completes."""
         validate_bucket(bucket)
         validate_key(key)
         metadata = dict(metadata or {})
         validate_put_fields(content_type, metadata)
         request = object_pb2.CreateUploadRequest(bucket=bucket, key=key, content_type=content_type,
-                                                 metadata=metadata, policy=policy_pb(replicas, ec))
+                                                 metadata=metadata, policy=policy_pb(replicas, ec), tags=dict(tags or {}))
         # Not replayed: a retry after a lost answer would start a second upload (harmless, but it
         # would wait out repair.upload_max_age_s before it is collected).
         return self._unary(self._objects.CreateUpload, request, replayable=False).upload_id
@@ -358,10 +359,14 @@ class _ObjectCalls(_Connection):
         return [UploadedPart(part_number=p.part_number, size_bytes=p.size_bytes, md5_hex=p.md5.hex(),
                              blake3_hex=p.blake3.hex()) for p in reply.parts]
 
-    def complete_upload(self, bucket: str, key: str, upload_id: str, parts: list[UploadedPart]) -> ObjectInfo:
-        """Make the object from `parts` (in order); no byte is copied."""
+    def complete_upload(self, bucket: str, key: str, upload_id: str, parts: list[UploadedPart], *,
+                        if_match: str = "", if_version: str = "", if_absent: bool = False) -> ObjectInfo:
+        """Make the object from `parts` (in order); no byte is copied. `if_match`, `if_version`,
+        `if_absent`: as on `put`, checked against the key's current version when the object is made
+        (FailedPrecondition when it does not hold; the upload stays, to complete again or abort)."""
         request = object_pb2.CompleteUploadRequest(bucket=bucket, key=key, upload_id=upload_id, parts=[
-            object_pb2.UploadPart(part_number=p.part_number, md5=bytes.fromhex(p.md5_hex)) for p in parts])
+            object_pb2.UploadPart(part_number=p.part_number, md5=bytes.fromhex(p.md5_hex)) for p in parts],
+            if_match=if_match, if_version=if_version, if_absent=if_absent)
         try:
             return object_info_from_pb(self._unary(self._objects.CompleteUpload, request, replayable=False).object)
         except Unavailable as lost:

@@ -75,9 +75,16 @@ def save_state(where: Path, state: UploadState) -> None:
 
 def put_resumable(client: Any, bucket: str, key: str, path: Path, *, state_dir: Path, resume: bool,
                   replicas: int | None = None, ec: Any = None, content_type: str = "",
-                  progress: Callable[[int], None] | None = None, part_bytes: int = PART_BYTES):
+                  progress: Callable[[int], None] | None = None, part_bytes: int = PART_BYTES,
+                  tags: dict[str, str] | None = None, if_match: str = "", if_version: str = "",
+                  if_absent: bool = False):
     """Store the file at `path` as bucket/key through a multipart upload, continuing the one an
-    earlier call left in `state_dir` when `resume`; returns the object's ObjectInfo."""
+    earlier call left in `state_dir` when `resume`; returns the object's ObjectInfo. `tags` go on
+    the object (given when the upload starts); a condition (`if_match`, `if_version`, `if_absent`,
+    as `put` takes them) is checked before any part is sent, to fail early, and again when the
+    upload completes, where it decides."""
+    if if_match or if_version or if_absent:
+        _precheck(client, bucket, key, if_match, if_version, if_absent)
     stat = path.stat()
     where = state_path(state_dir, bucket, key, path)
     state = load_state(where)
@@ -102,7 +109,7 @@ def put_resumable(client: Any, bucket: str, key: str, path: Path, *, state_dir: 
                 client.abort_upload(bucket, key, state.upload_id)  # an earlier interrupted put starts over
             except NotFound:
                 pass
-        upload_id = client.create_upload(bucket, key, replicas=replicas, ec=ec, content_type=content_type)
+        upload_id = client.create_upload(bucket, key, replicas=replicas, ec=ec, content_type=content_type, tags=tags)
         state = UploadState(bucket=bucket, key=key, path=str(path.resolve()), size_bytes=stat.st_size,
                             mtime_ns=stat.st_mtime_ns, part_bytes=part_bytes, upload_id=upload_id)
         save_state(where, state)
@@ -125,6 +132,27 @@ def put_resumable(client: Any, bucket: str, key: str, path: Path, *, state_dir: 
             done_bytes += len(data)
             if progress is not None:
                 progress(done_bytes)
-    info = client.complete_upload(bucket, key, state.upload_id, parts)
+    info = client.complete_upload(bucket, key, state.upload_id, parts, if_match=if_match, if_version=if_version,
+                                  if_absent=if_absent)
     where.unlink(missing_ok=True)
     return info
+
+
+def _precheck(client: Any, bucket: str, key: str, if_match: str, if_version: str, if_absent: bool) -> None:
+    """FailedPrecondition now, before gigabytes are sent, when the key's current version already
+    fails the condition; the completion checks again (and decides)."""
+    try:
+        info = client.stat(bucket, key).info
+    except NotFound:
+        if if_match or if_version:
+            raise FailedPrecondition(f"{bucket}/{key} does not exist, so it cannot match the condition; "
+                                     "nothing was sent") from None
+        return
+    if if_absent:
+        raise FailedPrecondition(f"{bucket}/{key} exists (version {info.version_id}); nothing was sent "
+                                 "(drop --if-absent to replace it)")
+    if if_match and if_match.strip('"') not in ("*", info.etag):
+        raise FailedPrecondition(f"{bucket}/{key} has ETag {info.etag}, not {if_match}; nothing was sent")
+    if if_version and if_version not in (info.version_id, info.version):
+        raise FailedPrecondition(f"{bucket}/{key} is at version {info.version_id or info.version}, not "
+                                 f"{if_version}; nothing was sent")

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from click.testing import CliRunner
 
 from nodectl.cli import main
-from nodectl.client import Client
+from nodectl.client import Client, resumable
 from nodectl.errors import FailedPrecondition, InvalidArgument
 from test_s3_live import error_code, s3_client
 
@@ -106,3 +106,50 @@ def test_condition_errors_native_cli_and_s3(cluster_factory, session_operator, t
         s3.put_object(Bucket="cond", Key="s3", Body=b"s3 three", IfMatch=tag)
     assert error_code(info) == ("PreconditionFailed", 412)
     assert s3.get_object(Bucket="cond", Key="s3")["Body"].read() == b"s3 two"
+
+
+def test_multipart_uploads_take_tags_and_conditions(cluster_factory, session_operator, tmp_path):
+    """An upload's tags reach the object it completes into, and a condition on its completion is
+    decided like a put's: the loser stores nothing and its upload stays, to complete or abort;
+    natively, through the resumable put (which also refuses before sending anything) and in S3."""
+    cluster = cluster_factory(nodes=3)
+    with Client(address=cluster.any_address(), timeout_s=30.0) as client:
+        client.create_bucket("mpu")
+        first = client.create_upload("mpu", "big", tags={"team": "red"})
+        part = client.upload_part("mpu", "big", first, 1, b"first upload")
+        made = client.complete_upload("mpu", "big", first, [part], if_absent=True)
+        assert client.stat("mpu", "big").info.tags == {"team": "red"} and made.tags == {"team": "red"}
+        second = client.create_upload("mpu", "big")
+        late = client.upload_part("mpu", "big", second, 1, b"second upload")
+        with pytest.raises(FailedPrecondition, match="exists"):
+            client.complete_upload("mpu", "big", second, [late], if_absent=True)
+        assert client.get_bytes("mpu", "big") == b"first upload"
+        assert [p.part_number for p in client.list_upload_parts("mpu", "big", second)] == [1]  # still there
+        client.complete_upload("mpu", "big", second, [late], if_match=made.etag)
+        assert client.get_bytes("mpu", "big") == b"second upload" and client.stat("mpu", "big").info.tags == {}
+
+        source = tmp_path / "six.bin"
+        body = os.urandom(6 * 1024 * 1024)
+        source.write_bytes(body)
+        state = tmp_path / "state"
+        info = resumable.put_resumable(client, "mpu", "six.bin", source, state_dir=state, resume=False,
+                                       part_bytes=5 * 1024 * 1024, tags={"size": "six"}, if_absent=True)
+        assert info.tags == {"size": "six"} and client.get_bytes("mpu", "six.bin") == body
+        with pytest.raises(FailedPrecondition, match="nothing was sent"):
+            resumable.put_resumable(client, "mpu", "six.bin", source, state_dir=state, resume=False,
+                                    part_bytes=5 * 1024 * 1024, if_absent=True)
+
+    s3 = s3_client(next(iter(cluster.nodes.values())), session_operator)
+    upload = s3.create_multipart_upload(Bucket="mpu", Key="s3", Tagging="tier=hot&owner=ops")["UploadId"]
+    etag = s3.upload_part(Bucket="mpu", Key="s3", UploadId=upload, PartNumber=1, Body=b"s3 part")["ETag"]
+    s3.complete_multipart_upload(Bucket="mpu", Key="s3", UploadId=upload, IfNoneMatch="*",
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket="mpu", Key="s3")["TagSet"]} == {
+        "tier": "hot", "owner": "ops"}
+    again = s3.create_multipart_upload(Bucket="mpu", Key="s3")["UploadId"]
+    etag = s3.upload_part(Bucket="mpu", Key="s3", UploadId=again, PartNumber=1, Body=b"s3 late")["ETag"]
+    with pytest.raises(ClientError) as info:
+        s3.complete_multipart_upload(Bucket="mpu", Key="s3", UploadId=again, IfNoneMatch="*",
+                                     MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    assert error_code(info) == ("PreconditionFailed", 412)
+    assert s3.get_object(Bucket="mpu", Key="s3")["Body"].read() == b"s3 part"

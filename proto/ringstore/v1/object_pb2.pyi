@@ -741,7 +741,7 @@ class ConvertResult(_message.Message):
     def __init__(self, object: _Optional[_Union[ObjectInfo, _Mapping]] = ..., copies_released: _Optional[int] = ..., copies_still_referenced: _Optional[int] = ..., copies_not_reached: _Optional[int] = ..., unchanged: _Optional[bool] = ...) -> None: ...
 
 class CreateUploadRequest(_message.Message):
-    __slots__ = ("bucket", "key", "content_type", "metadata", "headers", "policy")
+    __slots__ = ("bucket", "key", "content_type", "metadata", "headers", "policy", "tags")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -756,19 +756,28 @@ class CreateUploadRequest(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class TagsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     HEADERS_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     content_type: str
     metadata: _containers.ScalarMap[str, str]
     headers: _containers.ScalarMap[str, str]
     policy: _common_pb2.RedundancyPolicy
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., headers: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ...) -> None: ...
+    tags: _containers.ScalarMap[str, str]
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., headers: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class CreateUploadResponse(_message.Message):
     __slots__ = ("upload_id",)
@@ -805,16 +814,22 @@ class ListUploadPartsResponse(_message.Message):
     def __init__(self, parts: _Optional[_Iterable[_Union[UploadPart, _Mapping]]] = ...) -> None: ...
 
 class CompleteUploadRequest(_message.Message):
-    __slots__ = ("bucket", "key", "upload_id", "parts")
+    __slots__ = ("bucket", "key", "upload_id", "parts", "if_match", "if_version", "if_absent")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
     PARTS_FIELD_NUMBER: _ClassVar[int]
+    IF_MATCH_FIELD_NUMBER: _ClassVar[int]
+    IF_VERSION_FIELD_NUMBER: _ClassVar[int]
+    IF_ABSENT_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     upload_id: str
     parts: _containers.RepeatedCompositeFieldContainer[UploadPart]
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., parts: _Optional[_Iterable[_Union[UploadPart, _Mapping]]] = ...) -> None: ...
+    if_match: str
+    if_version: str
+    if_absent: bool
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., upload_id: _Optional[str] = ..., parts: _Optional[_Iterable[_Union[UploadPart, _Mapping]]] = ..., if_match: _Optional[str] = ..., if_version: _Optional[str] = ..., if_absent: _Optional[bool] = ...) -> None: ...
 
 class AbortUploadRequest(_message.Message):
     __slots__ = ("bucket", "key", "upload_id")

@@ -591,7 +591,9 @@ class NodeDaemon:
         self.tombstones = TombstonePurger(view=self.cluster, store=self.store, replicas=replicas, clock=self.clock,
                                           metadata_replicas=cfg.storage.metadata_replicas,
                                           grace_s=cfg.repair.tombstone_grace_s, interval_s=cfg.repair.gc_interval_s,
-                                          stable_s=stable_s, settled=settled, member_epoch=self._member_epoch)
+                                          stable_s=stable_s, settled=settled, member_epoch=self._member_epoch,
+                                          register_idle_s=cfg.repair.gc_grace_s)
+        self.store.set_register_horizon(cfg.repair.gc_grace_s / 2)
         self.metrics.tombstones.set_function(lambda: self.tombstones.status().held)
         self.lifecycle = LifecycleWorker(node_id=self.node_id, store=self.store, coordinator=self.coordinator,
                                          clock=self.clock, owns=self._is_first_home, day_s=cfg.repair.lifecycle_day_s,

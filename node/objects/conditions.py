@@ -36,6 +36,17 @@ writer of the key finds it newer than what the homes answered and writes it to t
 ("rolls it forward"), provided it is younger than the longest a put may take (half the GC grace:
 an older one's chunks may be collected, and it was never acknowledged, so it is dropped).
 
+Registers are purged. Each acceptor stamps a key's register whenever it promises or accepts for it,
+and the tombstone purger (node/repair/tombstones.py) deletes registers untouched for
+`repair.gc_grace_s` (T); an acceptor also refuses to accept a value whose manifest was stamped more
+than the longest a put may take ago (H = T / 2: the coordinator refuses such a put before its
+rounds anyway). Why forgetting is safe: what a purge loses is promises and accepts made at least T
+ago. A value accepted that long ago is older than H, so a writer that learned of it would drop it
+(above), and a value accepted within H left its acceptors touched, so none of them is purged while
+it still counts. A round that relied on a lost promise was started by a put stamped at least T ago:
+its accept would carry that manifest and be refused. So after a purge the register is as good as
+new, and the next conditional write judges against the homes' manifests, as the first one did.
+
 What this does not order: unconditional puts. They stay last-writer-wins by stamp, so a plain put
 racing a conditional one may land before or after it. Conditions order conditional writers among
 themselves and against every write that finished before their check.

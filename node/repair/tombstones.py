@@ -92,8 +92,11 @@ class TombstonePurger:
 
     def __init__(self, *, view: ClusterView, store: NodeStore, replicas: Replicas, clock: Clock,
                  metadata_replicas: int, grace_s: float, interval_s: float, stable_s: float,
-                 settled: Callable[[], bool], member_epoch: Callable[[str], tuple[int, int] | None]) -> None:
+                 settled: Callable[[], bool], member_epoch: Callable[[str], tuple[int, int] | None],
+                 register_idle_s: float = 0.0) -> None:
         self._view = view
+        # Key registers (conditional writes) untouched this long are purged each pass; 0: never.
+        self._register_idle_s = register_idle_s
         self._store = store
         self._replicas = replicas
         self._clock = clock
@@ -160,6 +163,10 @@ class TombstonePurger:
                 held=max(0, held - purged), oldest_age_s=max(0.0, (now_ms - oldest_ms) / 1000) if held else 0.0,
                 purged_total=before.purged_total + purged, pushed_total=before.pushed_total + pushed,
                 held_back=held_back, passes_completed=before.passes_completed + 1)
+        if self._register_idle_s:
+            registers = self._store.purge_key_registers(now_ms - round(self._register_idle_s * 1000))
+            if registers:
+                log.info("purged %d key registers idle for %.0f s", registers, self._register_idle_s)
         return True
 
     def _homes_stable(self, homes: tuple[str, ...], now_s: float) -> bool:

@@ -412,6 +412,7 @@ class NodeStore:
             os.close(self._lock_fd)
             raise
         self._write_delay: Callable[[], None] = lambda: None
+        self._register_horizon_ms = 0
         self._closed = False
 
     # -- metadata health ---------------------------------------------------------------------------
@@ -1637,23 +1638,74 @@ class NodeStore:
             if ballot_key(ballot) < ballot_key(highest):
                 return False, highest, accepted
             state.promised.CopyFrom(ballot)
+            state.touched_at_unix_ms = self._now_unix_ms()
             self._meta.put(txn, self._meta.key_registers, db_key, encode_record(state, where))
         return True, ballot, accepted
 
     def accept_key_register(self, value: common_pb2.KeyRegister) -> tuple[bool, common_pb2.Ballot]:
         """Key register acceptor, phase 2: keep `value` as accepted under its ballot unless a higher
-        ballot was promised or accepted, durably before answering; (accepted, highest ballot now)."""
+        ballot was promised or accepted, or its manifest was stamped longer ago than the register
+        horizon (`set_register_horizon`: a put that old is refused by its coordinator anyway, and a
+        register idle longer than that may have been purged, forgetting promises such a put's round
+        could rely on), durably before answering; (accepted, highest ballot now)."""
         db_key = manifest_key(value.tenant, value.bucket, value.key)
         where = f"register {value.tenant}/{value.bucket}/{value.key}"
+        now_ms = self._now_unix_ms()
         with self._meta.write() as txn:
             state = self._key_register_state(txn, db_key, where)
             highest = self._register_highest(state)
             if ballot_key(value.ballot) < ballot_key(highest):
                 return False, highest
+            if (self._register_horizon_ms and value.HasField("manifest")
+                    and value.manifest.version.physical_ms < now_ms - self._register_horizon_ms):
+                return False, highest
             state.accepted.CopyFrom(value)
             state.promised.CopyFrom(value.ballot)
+            state.touched_at_unix_ms = now_ms
             self._meta.put(txn, self._meta.key_registers, db_key, encode_record(state, where))
         return True, value.ballot
+
+    def set_register_horizon(self, horizon_s: float) -> None:
+        """The oldest a conditional write's manifest may be when a key register accepts it (the
+        longest a put may take: half of repair.gc_grace_s); 0: no limit."""
+        self._register_horizon_ms = round(horizon_s * 1000)
+
+    @quarantining
+    def purge_key_registers(self, idle_before_ms: int) -> int:
+        """Delete the key registers untouched since `idle_before_ms` (at least twice the register
+        horizon ago: see node/objects/conditions.py for why that is safe); returns how many. A
+        record written before registers were stamped is stamped now instead, and goes one idle
+        period later. In batches, each deleted only if unchanged since it was read."""
+        now_ms = self._now_unix_ms()
+        purged = 0
+        batch: list[tuple[bytes, bytes, bool]] = []
+
+        def flush() -> None:
+            nonlocal purged
+            with self._meta.write() as txn:
+                for key, raw, idle in batch:
+                    if txn.get(key, db=self._meta.key_registers) != raw:
+                        continue  # touched since it was read
+                    if idle:
+                        txn.delete(key, db=self._meta.key_registers)
+                        purged += 1
+                    else:
+                        state = decode_record(common_pb2.KeyRegisterState,
+                                              self._meta.value(self._meta.key_registers, key, raw), "register")
+                        state.touched_at_unix_ms = now_ms
+                        self._meta.put(txn, self._meta.key_registers, key, encode_record(state, "register"))
+            batch.clear()
+
+        for key, raw in self._scan(self._meta.key_registers, b"", ITER_SHARES_BATCH_MAX):
+            state = decode_record(common_pb2.KeyRegisterState, self._meta.value(self._meta.key_registers, key, raw),
+                                  "register")
+            if state.touched_at_unix_ms == 0 or state.touched_at_unix_ms < idle_before_ms:
+                batch.append((bytes(key), bytes(raw), state.touched_at_unix_ms != 0))
+            if len(batch) >= ITER_SHARES_BATCH_MAX:
+                flush()
+        if batch:
+            flush()
+        return purged
 
     # -- buckets -------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from ringstore.v1 import common_pb2
 from node import errors
 from node.objects.conditions import Condition, ConditionalWrites, check, stamp_text
 from node.store import NodeStore
+from node.store.metadata import encode_record
 from node.store.versions import version_id_of
 
 MIB = 1024 * 1024
@@ -145,3 +146,39 @@ def test_a_put_whose_own_value_another_round_chose_has_won(world):
         stores[node].accept_key_register(value)
     make().commit(mine, Condition(if_absent=True))
     assert homes["current"] == mine
+
+
+def test_idle_registers_are_purged_and_stale_accepts_refused(tmp_path):
+    """A register untouched for the idle period goes (one written before registers were stamped is
+    stamped first, and goes a period later); a touched one stays; and an acceptor refuses a value
+    whose manifest is older than the register horizon, the rule that makes the purge safe."""
+    clock = {"ms": NOW_MS}
+    store = NodeStore(str(tmp_path / "s"), map_size_bytes=64 * MIB, now_unix_ms=lambda: clock["ms"])
+    try:
+        store.set_register_horizon(60.0)
+        ballot = common_pb2.Ballot(counter=1, node_id="node-1")
+        value = common_pb2.KeyRegister(format_version=1, tenant="t", bucket="b", key="k", ballot=ballot,
+                                       manifest=_manifest(NOW_MS - 1000, b"fresh"))
+        assert store.accept_key_register(value)[0]
+        assert store.prepare_key_register("t", "b", "idle", ballot)[0]
+        # A record without a stamp, as registers were written before it existed.
+        legacy = common_pb2.KeyRegisterState(format_version=1, promised=ballot)
+        with store._meta.write() as txn:
+            store._meta.put(txn, store._meta.key_registers, b"t\0b\0legacy", encode_record(legacy, "register"))
+        clock["ms"] = NOW_MS + 100_000
+        assert store.prepare_key_register("t", "b", "k", common_pb2.Ballot(counter=2, node_id="node-1"))[0]
+        assert store.purge_key_registers(idle_before_ms=NOW_MS + 50_000) == 1  # "idle"; "legacy" stamped
+        assert store.read_key_register("t", "b", "idle") == (common_pb2.Ballot(), None)
+        assert store.read_key_register("t", "b", "k")[1] == value  # touched since: kept
+        clock["ms"] = NOW_MS + 300_000
+        assert store.purge_key_registers(idle_before_ms=NOW_MS + 250_000) == 2  # "k" idle now, "legacy" too
+        assert store.record_counts()["key_registers"] == 0
+        # A value stamped longer ago than the horizon is refused, whatever its ballot.
+        old = common_pb2.KeyRegister(format_version=1, tenant="t", bucket="b", key="k",
+                                     ballot=common_pb2.Ballot(counter=9, node_id="node-2"),
+                                     manifest=_manifest(clock["ms"] - 61_000, b"old"))
+        assert store.accept_key_register(old)[0] is False
+        old.manifest.version.physical_ms = clock["ms"] - 59_000
+        assert store.accept_key_register(old)[0] is True
+    finally:
+        store.close()

@@ -300,14 +300,16 @@ class KeyRegister(_message.Message):
     def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., ballot: _Optional[_Union[Ballot, _Mapping]] = ..., manifest: _Optional[_Union[Manifest, _Mapping]] = ...) -> None: ...
 
 class KeyRegisterState(_message.Message):
-    __slots__ = ("format_version", "promised", "accepted")
+    __slots__ = ("format_version", "promised", "accepted", "touched_at_unix_ms")
     FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
     PROMISED_FIELD_NUMBER: _ClassVar[int]
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    TOUCHED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     format_version: int
     promised: Ballot
     accepted: KeyRegister
-    def __init__(self, format_version: _Optional[int] = ..., promised: _Optional[_Union[Ballot, _Mapping]] = ..., accepted: _Optional[_Union[KeyRegister, _Mapping]] = ...) -> None: ...
+    touched_at_unix_ms: int
+    def __init__(self, format_version: _Optional[int] = ..., promised: _Optional[_Union[Ballot, _Mapping]] = ..., accepted: _Optional[_Union[KeyRegister, _Mapping]] = ..., touched_at_unix_ms: _Optional[int] = ...) -> None: ...
 
 class BucketPromise(_message.Message):
     __slots__ = ("format_version", "ballot")

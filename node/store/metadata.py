@@ -97,6 +97,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
@@ -242,6 +245,57 @@ def decode_record(message_type: type[R], raw: bytes, where: str) -> R:
         raise StoreError(f"{message_type.__name__} {where} in LMDB does not parse: {exc}") from exc
     check_record_version(record, where)
     return record
+
+
+# What `probe_env`'s child process runs: print the stored node id (hex of its raw value), then walk
+# every named db to its end and compare the count LMDB keeps; exit 1 with the error on stderr when
+# LMDB raises. Only lmdb is imported, so the child starts in a few tens of milliseconds.
+_PROBE_SCRIPT = """
+import sys, lmdb
+path, max_dbs = sys.argv[1], int(sys.argv[2])
+try:
+    env = lmdb.open(path, max_dbs=max_dbs, subdir=True, readonly=True, lock=False)
+    with env.begin(buffers=False) as txn:
+        names = [bytes(key) for key in txn.cursor().iternext(values=False)]
+        if b"meta" in names:
+            raw = txn.get(b"node_id", db=env.open_db(b"meta", txn=txn, create=False))
+            if raw is not None:
+                print("node_id", raw.hex(), flush=True)
+        for name in names:
+            db = env.open_db(name, txn=txn, create=False)
+            seen = sum(1 for _ in txn.cursor(db=db).iternext(values=True))
+            if seen != txn.stat(db)["entries"]:
+                raise lmdb.CorruptedError(f"db {name!r} says it holds {txn.stat(db)['entries']} records, a walk found {seen}")
+except lmdb.Error as exc:
+    print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+    sys.exit(1)
+"""
+
+
+def probe_env(path: str) -> tuple[str, str | None]:
+    """Walk the env at `path` in a child process, read only, before this process opens it: some
+    damaged pages make LMDB's own assertions abort the process reading them, which no handler
+    survives. Returns (damage, node id): damage is "" when the child walked every db to its end,
+    else what it died of (an LMDB error, or the signal an assertion raised); the node id is the one
+    stored in the env if the child could read it before failing (None otherwise). A missing env
+    is no damage. Cost: a child start (tens of milliseconds) plus a walk of every record's key
+    and value, without the checksums `verify` then checks in this process."""
+    if not os.path.exists(os.path.join(path, "data.mdb")):
+        return "", None
+    done = subprocess.run([sys.executable, "-c", _PROBE_SCRIPT, path, str(MAX_DBS)], capture_output=True,
+                          text=True, check=False)
+    node_id = None
+    for line in done.stdout.splitlines():
+        name, _, value = line.partition(" ")
+        if name == "node_id":
+            with contextlib.suppress(ValueError, CorruptRecord, UnicodeDecodeError):
+                node_id = unseal(DB_META, META_NODE_ID, bytes.fromhex(value)).decode("utf-8")
+    if done.returncode == 0:
+        return "", node_id
+    said = (done.stderr.strip().splitlines() or [""])[-1][:300]
+    if done.returncode < 0:
+        return f"LMDB aborted a walk of it ({signal.Signals(-done.returncode).name}: {said})", node_id
+    return said or f"a walk of it failed (exit {done.returncode})", node_id
 
 
 def check_env(path: str) -> tuple[int, list[CorruptRecord], str]:

@@ -126,7 +126,7 @@ from node.store.keys import (CHUNK_ID_BYTES, MANIFEST_DB_KEY_INLINE_BYTES_MAX, S
                              is_hashed_db_key, key_partition, layout_db_prefix, manifest_key,
                              manifest_key_prefix, placement_key, policy_geometry, ref_row_key,
                              version_key)
-from node.store.metadata import (DB_NAMES, LMDB_DAMAGE_ERRORS, META_NODE_ID,
+from node.store.metadata import (DB_NAMES, LMDB_DAMAGE_ERRORS, META_NODE_ID, probe_env,
                                  RECORD_FORMAT_VERSION, MetadataDb, check_record_version,
                                  count_savings, count_usage, decode_record, decode_ref, encode_record, encode_ref)
 
@@ -422,11 +422,12 @@ class NodeStore:
         LMDB failing to walk it, or `rebuild`, moves it aside and starts a fresh one; corrupt
         records alone are quarantined one by one."""
         path = os.path.join(self.data_dir, META_DIR)
-        damage = "rebuild asked for (--rebuild-metadata)" if rebuild else ""
+        # A walk in a child process first: an env whose pages abort LMDB is damaged, not fatal.
+        probed, node_id = probe_env(path)
+        damage = "rebuild asked for (--rebuild-metadata)" if rebuild else probed
         meta: MetadataDb | None = None
         corrupt: list[CorruptRecord] = []
         checked = 0
-        node_id = None
         if not damage:
             try:
                 meta = MetadataDb(path, map_size_bytes=map_size_bytes, now_unix_ms=self._now_unix_ms)
@@ -434,7 +435,7 @@ class NodeStore:
             except LMDB_DAMAGE_ERRORS as exc:
                 damage = f"{type(exc).__name__}: {exc}"
         if damage:
-            if meta is None and os.path.isdir(path):
+            if meta is None and node_id is None and not probed and os.path.isdir(path):  # walkable: open it
                 with contextlib.suppress(Exception):
                     meta = MetadataDb(path, map_size_bytes=map_size_bytes, now_unix_ms=self._now_unix_ms)
             if meta is not None:

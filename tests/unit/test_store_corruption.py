@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
+import signal
+import subprocess
+import sys
 
 import blake3
 import lmdb
@@ -141,9 +145,7 @@ def test_an_env_lmdb_cannot_walk_is_moved_aside_and_the_share_files_reindexed(tm
     size_bytes = path.stat().st_size
     with open(path, "r+b") as f:
         f.seek(size_bytes // 2 - 8192)
-        # Fixed garbage: some random pages make LMDB's own asserts abort the process (about 3 % of
-        # os.urandom draws here), which no Python handler survives; that limit is in design.md.
-        f.write(random.Random(7).randbytes(16384))
+        f.write(os.urandom(16384))  # any garbage: pages that abort LMDB are caught in a child (below)
     f.close()
 
     store = NodeStore(str(tmp_path), map_size_bytes=64 * MIB, now_unix_ms=lambda: 1234)
@@ -164,6 +166,46 @@ def test_an_env_lmdb_cannot_walk_is_moved_aside_and_the_share_files_reindexed(tm
     with pytest.raises(MetadataUnavailable):
         store.list_manifests("t", "b")
     store.close()
+
+
+# Garbage seeds (16 KiB over the middle of data.mdb, in the env the test below builds) whose pages
+# make LMDB's own assertions abort a process that walks them.
+ABORTING_SEEDS = (30, 32, 62)
+_WALK = "import sys; from node.store.metadata import check_env; check_env(sys.argv[1])"
+_OPEN = ("import sys; from node.store import NodeStore; s = NodeStore(sys.argv[1], map_size_bytes=64 << 20); "
+         "print(bool(s.open_report and s.open_report.moved_to), s.load_node_id(), s.metadata_health()); s.close()")
+
+
+def test_pages_that_abort_lmdb_make_the_env_damaged_not_the_node_dead(tmp_path):
+    """Some damaged pages trip LMDB's assertions, which abort the process reading them (SIGABRT; no
+    handler survives). The store walks the env in a child process before opening it, so such an env
+    is moved aside and rebuilt like any other damaged one, the node id kept: shown on garbage that
+    does abort a walk made in the process itself."""
+    base = tmp_path / "base"
+    store = NodeStore(str(base), map_size_bytes=64 * MIB, now_unix_ms=lambda: 1234)
+    store.save_node_id("node-a")
+    for i in range(20):
+        data = bytes([i]) * (1000 + i)
+        chunk_id = blake3.blake3(data).digest()
+        store.put_share(ShareKey(chunk_id), data, expected_blake3=chunk_id, placement=None)
+    for i in range(300):
+        store.put_manifest(_manifest(f"key-{i:04d}", size_bytes=i))
+    store.close()
+    aborted = 0
+    for seed in ABORTING_SEEDS:
+        data_dir = tmp_path / f"seed-{seed}"
+        shutil.copytree(base, data_dir)
+        path = data_dir / "meta" / "data.mdb"
+        with open(path, "r+b") as f:
+            f.seek(path.stat().st_size // 2 - 8192)
+            f.write(random.Random(seed).randbytes(16384))
+        walk = subprocess.run([sys.executable, "-c", _WALK, str(data_dir / "meta")], capture_output=True, check=False)
+        aborted += walk.returncode == -signal.SIGABRT
+        opened = subprocess.run([sys.executable, "-c", _OPEN, str(data_dir)], capture_output=True, text=True,
+                                check=False)
+        assert opened.returncode == 0, opened.stderr[-500:]
+        assert opened.stdout.split() == ["True", "node-a", "refilling"], opened.stdout
+    assert aborted, "no seed aborted a walk in its own process: the garbage no longer shows the case"
 
 
 def test_rebuild_metadata_flag_starts_a_fresh_env_from_the_files(tmp_path):

@@ -294,6 +294,9 @@ class RepairConfig:
     # A multipart upload neither completed nor aborted this long after it started is aborted (its
     # parts' copies are then collected): a client that vanished mid-upload leaves no lasting garbage.
     upload_max_age_s: float = 7 * 24 * 3600.0
+    # Each metadata home keeps this much of its change log (node/store/changes.py): a watch cursor
+    # older than this can no longer continue and must resync.
+    change_retention_s: float = 7 * 24 * 3600.0
     # The length of a lifecycle day (node/objects/lifecycle.py): rules count their days in these.
     # Shorter only to watch rules act in tests and demos.
     lifecycle_day_s: float = 24 * 3600.0
@@ -306,6 +309,7 @@ class RepairConfig:
 
     def __post_init__(self) -> None:
         _require(self.lifecycle_day_s > 0, "lifecycle_day_s must be > 0 (try 86400)")
+        _require(self.change_retention_s > 0, "change_retention_s must be > 0 (try 604800, 7 days)")
         _require(self.lifecycle_interval_s > 0, "lifecycle_interval_s must be > 0 (try 3600)")
         _require(self.lifecycle_actions_per_pass_max >= 1, "lifecycle_actions_per_pass_max must be >= 1 (try 10000)")
         _require(self.upload_max_age_s > 0, "upload_max_age_s must be > 0 (try 604800)")

@@ -592,7 +592,8 @@ class NodeDaemon:
                                           metadata_replicas=cfg.storage.metadata_replicas,
                                           grace_s=cfg.repair.tombstone_grace_s, interval_s=cfg.repair.gc_interval_s,
                                           stable_s=stable_s, settled=settled, member_epoch=self._member_epoch,
-                                          register_idle_s=cfg.repair.gc_grace_s)
+                                          register_idle_s=cfg.repair.gc_grace_s,
+                                          change_retention_s=cfg.repair.change_retention_s)
         self.store.set_register_horizon(cfg.repair.gc_grace_s / 2)
         self.metrics.tombstones.set_function(lambda: self.tombstones.status().held)
         self.lifecycle = LifecycleWorker(node_id=self.node_id, store=self.store, coordinator=self.coordinator,
@@ -604,6 +605,7 @@ class NodeDaemon:
         self.metrics.watch_buckets(self._reported_buckets)
         self.store.set_usage_day(cfg.repair.lifecycle_day_s)
         self.coordinator.set_lifecycle_day(cfg.repair.lifecycle_day_s)
+        self.coordinator.set_change_retention(cfg.repair.change_retention_s)
         self.metrics.tombstone_oldest_age.set_function(lambda: self.tombstones.status().oldest_age_s)
         self.scrubber = Scrubber(self.store, self.clock, cfg.repair.scrub_bandwidth_bytes_per_s,
                                  cfg.repair.scrub_interval_s, self._on_corrupt)

@@ -103,6 +103,10 @@ class Metrics:
             "ringstore_lifecycle_actions_total",
             "What this node's lifecycle worker did, by action: expire, remove-version, remove-marker, transition, "
             "upload-aborted.", ["action"], registry=r)
+        self.watches = prom.Gauge("ringstore_watches", "Watch streams this node is serving now.", registry=r)
+        self.watch_events = prom.Counter("ringstore_watch_events_total",
+                                         "Changes this node's watch streams sent (repeats across streams included).",
+                                         registry=r)
         self.lifecycle_backlog = prom.Gauge(
             "ringstore_lifecycle_backlog", "Lifecycle actions the last pass found due but left for the next.",
             registry=r)

@@ -262,6 +262,23 @@ class ObjectServicer:
                 reply.tenant_quota.CopyFrom(quota_message(self._admission.tenant_quota(tenant)))
         return reply
 
+    @streaming
+    def Watch(self, request: object_pb2.WatchRequest, context) -> Iterator[object_pb2.WatchEvent]:
+        """The bucket's changes under a prefix, from a cursor (node/objects/watch.py); needs the
+        right to list them."""
+        self.allow("list", request.bucket, prefix=request.prefix)
+        if request.cursor and request.from_now:
+            raise errors.InvalidArgument("give a cursor or from_now, not both")
+        watch = self._c.watch(request.bucket, request.prefix, request.cursor, request.from_now)
+        self._metrics.watches.inc()
+        try:
+            for event in watch.events(context.is_active):
+                if event.HasField("change"):
+                    self._metrics.watch_events.inc()
+                yield event
+        finally:
+            self._metrics.watches.dec()
+
     @unary
     def PutObject(self, request_iterator: Iterator, context) -> object_pb2.PutObjectResponse:
         return self.put(request_iterator)
@@ -679,5 +696,6 @@ class ObjectServicer:
             "SetBucketPublicRead": uu(self.SetBucketPublicRead, o.SetBucketPublicReadRequest),
             "GetBucketInfo": uu(self.GetBucketInfo, o.GetBucketInfoRequest),
             "GetUsage": uu(self.GetUsage, o.GetUsageRequest),
+            "Watch": download_method(self.Watch, o.WatchRequest),
         })
 

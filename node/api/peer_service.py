@@ -15,7 +15,7 @@ from node.metrics import Metrics
 from node.objects import validate
 from node.objects.chunk_io import holder_key
 from node.objects.ring_gate import Check, RingGate, put_manifests_checked
-from node.objects.replicas import DEEP_PROBE_SHARES_MAX, DeepThrottle, dedup_savings_reply, share_key
+from node.objects.replicas import DEEP_PROBE_SHARES_MAX, DeepThrottle, changes_reply, dedup_savings_reply, share_key
 from node.quota.desk import QuotaDesk
 from node.store.usage import breakdown_kind
 from node.store import LIST_MANIFESTS_LIMIT_MAX, ChecksumMismatch, CorruptShare, NodeStore, ShareNotFound
@@ -345,6 +345,10 @@ class PeerServicer:
         return peer_pb2.GetUsageRecordResponse(usage=self._store.bucket_usage(request.tenant, request.bucket))
 
     @unary
+    def ReadChanges(self, request, context):
+        return changes_reply(self._store, request)
+
+    @unary
     def GetDedupSavings(self, request, context):
         return dedup_savings_reply(self._store, request.tenant, audit=request.audit)
 
@@ -397,6 +401,7 @@ class PeerServicer:
             "PurgeTombstone": uu(self.PurgeTombstone, p.PurgeTombstoneRequest),
             "GetUsage": uu(self.GetUsage, p.GetUsageRecordRequest),
             "GetDedupSavings": uu(self.GetDedupSavings, p.GetDedupSavingsRequest),
+            "ReadChanges": uu(self.ReadChanges, p.ReadChangesRequest),
             "ReserveQuota": uu(self.ReserveQuota, p.ReserveQuotaRequest),
             "ReleaseQuota": uu(self.ReleaseQuota, p.ReleaseQuotaRequest),
         })

@@ -46,6 +46,7 @@ from node.objects.placement import Assignment, choose_targets
 from node.objects.quorum import write_quorum
 from node.objects.register import BucketRegister, majority
 from node.objects.uploads import Uploads
+from node.objects.watch import Watch
 from node.objects.replicas import ClusterView, HolderError, Replicas
 from node.objects.settle import RingSettlement
 from node.ring import Ring, bucket_directory_position, chunk_position, metadata_position
@@ -242,6 +243,7 @@ class Coordinator:
         self._marked: dict[tuple[str, str, bytes], int] = {}
         self._marked_lock = threading.Lock()
         self._read_mark_every_ms = 24 * 3600 * 1000 // READ_MARKS_PER_DAY
+        self._change_retention_s = 7 * 24 * 3600.0
         # Conditional puts' per-key registers (node/objects/conditions.py).
         self.conditions = ConditionalWrites(
             replicas=replicas, homes=lambda t, b: self._metadata_homes(metadata_position(t, b)), node_id=view.node_id,
@@ -867,6 +869,24 @@ class Coordinator:
             return current
 
         return self._change_bucket(name, change, lambda current: current.versioning == state)
+
+    def set_change_retention(self, retention_s: float) -> None:
+        """How much change log the homes keep (repair.change_retention_s), for watches' cursors."""
+        self._change_retention_s = retention_s
+
+    def watch(self, bucket: str, prefix: str, cursor: str, from_now: bool) -> Watch:
+        """A watch of the bucket's changes under `prefix` (node/objects/watch.py)."""
+        self.bucket(bucket)
+        validate.prefix(prefix, self._config.key_length_bytes_max)
+        position = metadata_position(self.tenant, bucket)
+
+        def read(node: str, after_seq: int, since_ms: int, limit: int) -> peer_pb2.ReadChangesResponse:
+            return self._replicas.read_changes(node, peer_pb2.ReadChangesRequest(
+                tenant=self.tenant, bucket=bucket, after_seq=after_seq, since_unix_ms=since_ms, limit=limit))
+
+        return Watch(tenant=self.tenant, bucket=bucket, prefix=prefix, cursor=cursor, from_now=from_now, read=read,
+                     homes=lambda: self._metadata_homes(position), is_live=self._view.is_live, wall_ms=self._wall_ms,
+                     retention_s=self._change_retention_s)
 
     def set_lifecycle_day(self, day_s: float) -> None:
         """How long a lifecycle day is (repair.lifecycle_day_s): a version is marked read at most

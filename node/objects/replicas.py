@@ -85,6 +85,19 @@ def dedup_savings_reply(store: NodeStore, tenant: str, *, audit: bool) -> peer_p
     return reply
 
 
+# Change-log entries one ReadChanges answers with, at most.
+READ_CHANGES_LIMIT_MAX = 1000
+
+
+def changes_reply(store: NodeStore, request: peer_pb2.ReadChangesRequest) -> peer_pb2.ReadChangesResponse:
+    """A home's answer to ReadChanges (node/store/changes.py)."""
+    store_id, entries, first, last = store.read_changes(
+        request.tenant, request.bucket, after_seq=request.after_seq, since_ms=request.since_unix_ms,
+        limit=max(1, min(request.limit or READ_CHANGES_LIMIT_MAX, READ_CHANGES_LIMIT_MAX)))
+    return peer_pb2.ReadChangesResponse(store_id=store_id, first_seq=first, last_seq=last, entries=[
+        peer_pb2.ChangeEntry(seq=seq, record=record) for seq, record in entries])
+
+
 class HolderError(Exception):
     """One holder could not do what was asked. `kind` is not_found | corrupt | unavailable | full |
     ring | other (full: its disk is past a full watermark, or out of space; ring: a home refused a
@@ -383,6 +396,12 @@ class Replicas:
             record = self._local(self._store.bucket_usage, tenant, bucket)
             return record, self._local(self._store.usage_breakdown, tenant, bucket, breakdown_kind(kind))
         return self._remote(node_id, self._peers.get_usage_breakdown, tenant, bucket, kind, self.timeout_s)
+
+    def read_changes(self, node_id: str, request: peer_pb2.ReadChangesRequest) -> peer_pb2.ReadChangesResponse:
+        """A metadata home's change log of a bucket from a position (node/store/changes.py)."""
+        if node_id == self._view.node_id:
+            return self._local(changes_reply, self._store, request)
+        return self._remote(node_id, self._peers.read_changes, request, self.timeout_s)
 
     def get_dedup_savings(self, node_id: str, tenant: str, *, audit: bool = False) -> peer_pb2.GetDedupSavingsResponse:
         """A node's deduplication savings records of `tenant` ("": every tenant's) and its own;

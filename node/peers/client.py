@@ -132,6 +132,7 @@ class _Stubs:
                                          p.GetUsageBreakdownResponse)
         self.get_dedup_savings = unary(PEER_SERVICE, "GetDedupSavings", p.GetDedupSavingsRequest,
                                        p.GetDedupSavingsResponse)
+        self.read_changes = unary(PEER_SERVICE, "ReadChanges", p.ReadChangesRequest, p.ReadChangesResponse)
         self.prepare_key_register = unary(PEER_SERVICE, "PrepareKeyRegister", p.KeyRegisterRequest,
                                           p.KeyRegisterResponse)
         self.accept_key_register = unary(PEER_SERVICE, "AcceptKeyRegister", p.AcceptKeyRegisterRequest,
@@ -455,6 +456,10 @@ class PeerClient:
         reply = self._call(address, self._stubs(address).get_usage_breakdown,
                            peer_pb2.GetUsageBreakdownRequest(tenant=tenant, bucket=bucket, kind=kind), timeout_s)
         return reply.usage, [(share.name, share.usage) for share in reply.shares]
+
+    def read_changes(self, address: str, request: peer_pb2.ReadChangesRequest, timeout_s: float
+                     ) -> peer_pb2.ReadChangesResponse:
+        return self._call(address, self._stubs(address).read_changes, request, timeout_s)
 
     def get_dedup_savings(self, address: str, tenant: str, audit: bool, timeout_s: float
                           ) -> peer_pb2.GetDedupSavingsResponse:

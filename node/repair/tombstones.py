@@ -93,8 +93,10 @@ class TombstonePurger:
     def __init__(self, *, view: ClusterView, store: NodeStore, replicas: Replicas, clock: Clock,
                  metadata_replicas: int, grace_s: float, interval_s: float, stable_s: float,
                  settled: Callable[[], bool], member_epoch: Callable[[str], tuple[int, int] | None],
-                 register_idle_s: float = 0.0) -> None:
+                 register_idle_s: float = 0.0, change_retention_s: float = 0.0) -> None:
         self._view = view
+        # Change-log entries (node/store/changes.py) older than this are pruned each pass; 0: never.
+        self._change_retention_s = change_retention_s
         # Key registers (conditional writes) untouched this long are purged each pass; 0: never.
         self._register_idle_s = register_idle_s
         self._store = store
@@ -167,6 +169,8 @@ class TombstonePurger:
             registers = self._store.purge_key_registers(now_ms - round(self._register_idle_s * 1000))
             if registers:
                 log.info("purged %d key registers idle for %.0f s", registers, self._register_idle_s)
+        if self._change_retention_s:
+            self._store.prune_changes(now_ms - round(self._change_retention_s * 1000))
         return True
 
     def _homes_stable(self, homes: tuple[str, ...], now_s: float) -> bool:

@@ -1,4 +1,4 @@
-"""LMDB tables: one environment under meta/, twelve named dbs, values with a format version.
+"""LMDB tables: one environment under meta/, thirteen named dbs, values with a format version.
 
     chunks      ShareKey.db_key()             -> StoredShare      (local index of share files)
     refs        ShareKey.db_key() + ref_key   -> ref record       (object versions using a copy)
@@ -20,6 +20,9 @@
                                                                  bucket add up to, see usage.py)
     savings     tenant\\0bucket\\0, tenant\\0, \\xff -> DedupRecord  (what deduplication saves among the
                                                                  copies here, see savings.py)
+    changes     tenant\\0bucket\\0 + seq      -> ChangeRecord     (what this home applied to the
+                                                                 bucket's objects, in order; see
+                                                                 changes.py)
     meta        b"format_version", b"node_id" -> ASCII / UTF-8     (the data dir's own identity)
                 b"store"                     -> JSON StoreIdentity (this environment's identity)
 
@@ -81,6 +84,7 @@ meta db; migrations are code run at open, in the open transaction:
             indexed (one pass over them, in the open transaction).
     6 -> 7  the savings db appears, filled with what the copies here already save (one pass over
             the reference rows, in the open transaction).
+    7 -> 8  the changes db appears, empty: the log starts with the first change after the upgrade.
 
 The store identity (see `identity`) is created in the transaction that creates the tables: a fresh
 environment gets a new one created now; an environment that already has a layout version but no
@@ -123,7 +127,7 @@ from node.store.index import entries as index_entries
 from node.store import savings
 from node.store.usage import applied, breakdown_key, breakdown_names, contribution
 
-LAYOUT_FORMAT_VERSION = 7
+LAYOUT_FORMAT_VERSION = 8
 # Envelope of every stored value (see the module docstring).
 ENVELOPE_FORMAT_VERSION = 1
 ENVELOPE_CHECKSUM_BYTES = 8
@@ -138,8 +142,8 @@ REF_RECORD_FORMAT_VERSION = 1
 BUCKET_RECORD_FORMAT_VERSION = 2
 # Record formats each record type may carry; types not named read only RECORD_FORMAT_VERSION.
 RECORD_FORMAT_VERSIONS_READ = {"BucketRecord": (1, BUCKET_RECORD_FORMAT_VERSION)}
-# Named dbs the environment may hold; LMDB sizes a table of this many slots at open. All are in use.
-MAX_DBS = 12
+# Named dbs the environment may hold; LMDB sizes a table of this many slots at open.
+MAX_DBS = 16
 DB_CHUNKS = b"chunks"
 DB_REFS = b"refs"
 DB_PLACEMENTS = b"placements"
@@ -152,8 +156,9 @@ DB_VERSIONS = b"versions"
 DB_KEY_REGISTERS = b"key_registers"
 DB_INDEX = b"object_index"
 DB_SAVINGS = b"savings"
+DB_CHANGES = b"changes"
 DB_NAMES = (DB_CHUNKS, DB_REFS, DB_PLACEMENTS, DB_MANIFESTS, DB_BUCKETS, DB_BUCKET_PROMISES, DB_META,
-            DB_USAGE, DB_VERSIONS, DB_KEY_REGISTERS, DB_INDEX, DB_SAVINGS)
+            DB_USAGE, DB_VERSIONS, DB_KEY_REGISTERS, DB_INDEX, DB_SAVINGS, DB_CHANGES)
 META_FORMAT_VERSION = b"format_version"
 META_NODE_ID = b"node_id"
 META_STORE = b"store"
@@ -425,6 +430,7 @@ class MetadataDb:
                 self.key_registers = self.env.open_db(DB_KEY_REGISTERS, txn=txn)
                 self.index = self.env.open_db(DB_INDEX, txn=txn)
                 self.savings = self.env.open_db(DB_SAVINGS, txn=txn)
+                self.changes = self.env.open_db(DB_CHANGES, txn=txn)
                 self._names = {id(db): name for db, name in zip(self.dbs(), DB_NAMES)}
                 fresh = self._check_layout_version(txn)
                 # True when this open created the environment (an empty or replaced disk).
@@ -440,7 +446,7 @@ class MetadataDb:
         if raw is None:
             tables = (self.chunks, self.refs, self.placements, self.manifests, self.buckets,
                       self.bucket_promises, self.usage, self.versions, self.key_registers, self.index,
-                      self.savings)
+                      self.savings, self.changes)
             entries = sum(txn.stat(db)["entries"] for db in tables)
             if entries:
                 raise UnknownFormatVersion(
@@ -465,6 +471,9 @@ class MetadataDb:
             raw = b"6"
         if raw == b"6":
             self._migrate_6_to_7(txn)
+            raw = b"7"
+        if raw == b"7":
+            txn.put(META_FORMAT_VERSION, str(LAYOUT_FORMAT_VERSION).encode(), db=self.meta)  # 7 -> 8
             return False
         if raw != str(LAYOUT_FORMAT_VERSION).encode():
             raise UnknownFormatVersion(
@@ -555,7 +564,7 @@ class MetadataDb:
         record whose envelope is bad is left out: verify quarantines it, and the store counts the
         savings again then)."""
         self.replace_savings(txn, count_savings(self, txn))
-        txn.put(META_FORMAT_VERSION, str(LAYOUT_FORMAT_VERSION).encode(), db=self.meta)
+        txn.put(META_FORMAT_VERSION, b"7", db=self.meta)
 
     def replace_savings(self, txn: lmdb.Transaction, found: savings.Contribution) -> None:
         """Make the savings db exactly `found` (a recount)."""
@@ -608,9 +617,9 @@ class MetadataDb:
                 txn.delete(part + position, db=self.index)
 
     def dbs(self) -> tuple:
-        """The twelve named dbs, in DB_NAMES order."""
+        """The named dbs, in DB_NAMES order."""
         return (self.chunks, self.refs, self.placements, self.manifests, self.buckets, self.bucket_promises,
-                self.meta, self.usage, self.versions, self.key_registers, self.index, self.savings)
+                self.meta, self.usage, self.versions, self.key_registers, self.index, self.savings, self.changes)
 
     def name_of(self, db: lmdb._Database) -> bytes:
         return self._names[id(db)]

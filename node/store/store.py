@@ -114,7 +114,7 @@ import lmdb
 
 from ringstore.v1 import common_pb2
 
-from node.store import index, savings, usage, versions
+from node.store import changes, index, savings, usage, versions
 from node.store.chunks import PRIVATE_FILE_MODE, ChunkFiles, TempFile, fsync_dir, make_private_dir, raise_if_full
 from node.store.disk import DiskGuard
 from node.store.errors import (ChecksumMismatch, CorruptRecord, CorruptShare, DataDirLocked,
@@ -1210,6 +1210,7 @@ class NodeStore:
             self._meta.put_index(txn, current, add=False)
             self._meta.put_index(txn, manifest, add=True)
             self._count(txn, tenant, bucket, current if in_current else None, manifest)
+            self._log_change(txn, part, existing, manifest, current=True)
             return False
         self._meta.put(txn, self._meta.versions, slot, encoded)
         self._count(txn, tenant, bucket, existing, manifest, old_current=in_current, new_current=False)
@@ -1217,7 +1218,92 @@ class NodeStore:
             txn.delete(key, db=self._meta.manifests)
             self._meta.put_index(txn, current, add=False)
             self._promote(txn, tenant, bucket, name)
+        self._log_change(txn, part, existing, manifest, current=False)
         return False
+
+    def _log_change(self, txn: lmdb.Transaction, part: bytes, existing: common_pb2.Manifest | None,
+                    applied: common_pb2.Manifest, *, current: bool) -> None:
+        """Append what applying `applied` over `existing` was to the partition's change log
+        (node/store/changes.py), in the caller's transaction; nothing for a read mark."""
+        kind = changes.kind_of(existing, applied)
+        if kind is None:
+            return
+        seq = self._change_bounds(txn, part)[1] + 1
+        record = changes.record_of(applied, kind, current, self._now_unix_ms())
+        self._meta.put(txn, self._meta.changes, changes.seq_key(part, seq), encode_record(record, "change"))
+
+    def _change_bounds(self, txn: lmdb.Transaction, part: bytes) -> tuple[int, int]:
+        """(oldest, newest) sequence number kept in the partition's change log; (0, 0) when empty."""
+        cursor = txn.cursor(db=self._meta.changes)
+        if not (cursor.set_range(part) and cursor.key().startswith(part)):
+            return 0, 0
+        first = changes.seq_of(cursor.key())
+        _, end = key_partition(part, 2)
+        if cursor.set_range(end):
+            cursor.prev()  # the last key before the next partition
+        else:
+            cursor.last()
+        assert cursor.key().startswith(part), "a partition with a first entry has a last"
+        return first, changes.seq_of(cursor.key())
+
+    @quarantining
+    def read_changes(self, tenant: str, bucket: str, *, after_seq: int = 0, since_ms: int = 0, limit: int = 1000
+                     ) -> tuple[str, list[tuple[int, common_pb2.ChangeRecord]], int, int]:
+        """(store id, up to `limit` (seq, record) of the bucket's change log after `after_seq` (or,
+        with `since_ms`, from the first that arrived then or later), oldest kept seq, newest seq)."""
+        part = manifest_key_prefix(tenant, bucket)
+        found: list[tuple[int, common_pb2.ChangeRecord]] = []
+        with self._meta.read() as txn:
+            first, last = self._change_bounds(txn, part)
+            start = after_seq + 1
+            if since_ms and first:
+                start = self._first_change_since(txn, part, first, last, since_ms)
+            cursor = txn.cursor(db=self._meta.changes)
+            more = cursor.set_range(changes.seq_key(part, max(start, 1)))
+            while more and len(found) < limit:
+                key, raw = cursor.item()
+                if not key.startswith(part):
+                    break
+                found.append((changes.seq_of(key), decode_record(
+                    common_pb2.ChangeRecord, self._meta.value(self._meta.changes, key, raw), "change")))
+                more = cursor.next()
+        return self.identity.store_id, found, first, last
+
+    def _first_change_since(self, txn: lmdb.Transaction, part: bytes, first: int, last: int, since_ms: int) -> int:
+        """The first seq in [first, last] whose entry arrived at or after `since_ms` (last + 1 if
+        none): a binary search (arrival times only grow along the log, but for clock steps)."""
+        low, high = first, last + 1
+        while low < high:
+            middle = (low + high) // 2
+            raw = self._meta.get(txn, self._meta.changes, changes.seq_key(part, middle))
+            arrived = 0 if raw is None else decode_record(common_pb2.ChangeRecord, raw, "change").arrived_at_unix_ms
+            if arrived < since_ms:
+                low = middle + 1
+            else:
+                high = middle
+        return low
+
+    def prune_changes(self, before_ms: int, *, batch: int = 1000) -> int:
+        """Delete change-log entries that arrived before `before_ms`, oldest first in each
+        partition, `batch` per transaction; returns how many."""
+        pruned = 0
+        for tenant, bucket in self._partitions(self._meta.changes, 2, "change-log partitions"):
+            part = manifest_key_prefix(tenant, bucket)
+            while True:
+                with self._meta.write() as txn:
+                    doomed = []
+                    for key, raw in self._meta.items(txn, self._meta.changes, part):
+                        record = decode_record(common_pb2.ChangeRecord, self._meta.value(self._meta.changes, key, raw),
+                                               "change")
+                        if record.arrived_at_unix_ms >= before_ms or len(doomed) >= batch:
+                            break
+                        doomed.append(key)
+                    for key in doomed:
+                        txn.delete(key, db=self._meta.changes)
+                pruned += len(doomed)
+                if len(doomed) < batch:
+                    break
+        return pruned
 
     def _key_versions(self, txn: lmdb.Transaction, tenant: str, bucket: str, name: str
                       ) -> list[tuple[bytes, common_pb2.Manifest]]:

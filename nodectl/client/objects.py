@@ -53,8 +53,8 @@ from nodectl.client.from_pb import (
 from nodectl.client.limits import CONVERT_MESSAGES_MAX, LIST_PAGE_SIZE_MAX, LIST_PAGES_MAX
 from nodectl.client.put_source import _PutSource
 from nodectl.client.reader import ObjectReader
-from nodectl.client.results import (ConvertProgress, ConvertResult, Deleted, ListPage, ObjectInfo, ObjectStat,
-                                    UploadedPart)
+from nodectl.client.results import (ConvertProgress, ConvertResult, Deleted, ListPage, ObjectChange, ObjectInfo,
+                                    ObjectStat, UploadedPart, WatchEvent)
 from nodectl.client.validate import (
     policy_pb,
     validate_bucket,
@@ -318,6 +318,40 @@ class _ObjectCalls(_Connection):
         finally:
             watchdog.stop()
             call.cancel()  # no-op once the stream has ended; ends it on an error or Ctrl-C
+
+    def watch(self, bucket: str, prefix: str = "", *, cursor: str = "", from_now: bool = False
+              ) -> Iterator[WatchEvent]:
+        """Every change to the bucket's objects under `prefix` as it happens: from `cursor` (the
+        last event's, from a watch through any node), from now, or (neither) from the oldest change
+        the cluster keeps (7 days by default). The first event is progress carrying the starting
+        cursor; more progress comes every few seconds while nothing changes. At least once: after
+        a reconnect an event may come again. Runs until the caller stops iterating (the stream is
+        cancelled then) or the node goes away (Unavailable: watch again from the last cursor,
+        through any node)."""
+        validate_bucket(bucket)
+        validate_prefix(prefix)
+        if cursor and from_now:
+            raise InvalidArgument("watch from a cursor or from now, not both")
+        call = self._objects.Watch(object_pb2.WatchRequest(bucket=bucket, prefix=prefix, cursor=cursor,
+                                                           from_now=from_now))
+        try:
+            while True:
+                try:
+                    message = next(call)
+                except StopIteration:
+                    raise Unavailable(f"watch of {bucket}: the node ended the stream; watch again from the last "
+                                      "cursor") from None
+                except grpc.RpcError as err:
+                    raise from_rpc_error(err) from err
+                change = None
+                if message.HasField("change"):
+                    c = message.change
+                    change = ObjectChange(key=c.key, kind=c.kind, version_id=c.version_id, version=c.version,
+                                          current=c.current, size_bytes=c.size_bytes, etag=c.etag,
+                                          written_at_unix_ms=c.written_at_unix_ms)
+                yield WatchEvent(cursor=message.cursor, change=change)
+        finally:
+            call.cancel()
 
     def list_objects(self, bucket: str, *, prefix: str = "",
                      page_size: int = 1000) -> Iterator[ObjectInfo]:

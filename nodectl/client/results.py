@@ -26,6 +26,32 @@ class _Dict:
 
 
 @dataclasses.dataclass(frozen=True)
+class ObjectChange(_Dict):
+    """One change to an object, as a watch delivers it."""
+
+    key: str
+    # "put", "delete", "erase" (a version deleted for good), "rewrite" (converted), "tags".
+    kind: str
+    version_id: str
+    # The version's stamp, as `stat` shows it.
+    version: str
+    # Whether it is the key's current version now.
+    current: bool
+    size_bytes: int
+    etag: str
+    written_at_unix_ms: int
+
+
+@dataclasses.dataclass(frozen=True)
+class WatchEvent(_Dict):
+    """A change (or, `change` None, progress while nothing under the prefix changed) and the cursor
+    after it: give that cursor to `watch` to continue after this event, through any node."""
+
+    cursor: str
+    change: ObjectChange | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class ObjectInfo(_Dict):
     """One object version, as a manifest describes it."""
 

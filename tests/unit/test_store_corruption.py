@@ -8,6 +8,7 @@ import os
 import random
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 
@@ -168,44 +169,60 @@ def test_an_env_lmdb_cannot_walk_is_moved_aside_and_the_share_files_reindexed(tm
     store.close()
 
 
-# Garbage seeds (16 KiB over the middle of data.mdb, in the env the test below builds) whose pages
-# make LMDB's own assertions abort a process that walks them.
-ABORTING_SEEDS = (30, 32, 62)
-_WALK = "import sys; from node.store.metadata import check_env; check_env(sys.argv[1])"
+# LMDB pages: 4 KiB each, the flags half-word at byte 10 of each (P_BRANCH 0x01, P_LEAF 0x02);
+# pages 0 and 1 are the meta pages.
+PAGE_BYTES = 4096
+PAGE_FLAGS_OFFSET = 10
+P_BRANCH, P_LEAF = 0x01, 0x02
+ABORTING_PAGES_WANTED = 2
+# Opening the store as it would be without the child's walk first: in this process, the env as found.
+_UNPROTECTED = ("import sys; import node.store.store as store; store.probe_env = lambda path: ('', None); "
+                "store.NodeStore(sys.argv[1], map_size_bytes=64 << 20).close()")
 _OPEN = ("import sys; from node.store import NodeStore; s = NodeStore(sys.argv[1], map_size_bytes=64 << 20); "
          "print(bool(s.open_report and s.open_report.moved_to), s.load_node_id(), s.metadata_health()); s.close()")
 
 
 def test_pages_that_abort_lmdb_make_the_env_damaged_not_the_node_dead(tmp_path):
     """Some damaged pages trip LMDB's assertions, which abort the process reading them (SIGABRT; no
-    handler survives). The store walks the env in a child process before opening it, so such an env
-    is moved aside and rebuilt like any other damaged one, the node id kept: shown on garbage that
-    does abort a walk made in the process itself."""
+    handler survives): a leaf page whose flags say branch does, in many places. The store walks the
+    env in a child process before opening it, so such an env is moved aside and rebuilt like any
+    other damaged one, the node id kept: shown on pages that do abort a store opened without that
+    walk (the meta db's page, which holds the node id, is left alone)."""
     base = tmp_path / "base"
     store = NodeStore(str(base), map_size_bytes=64 * MIB, now_unix_ms=lambda: 1234)
     store.save_node_id("node-a")
-    for i in range(20):
-        data = bytes([i]) * (1000 + i)
-        chunk_id = blake3.blake3(data).digest()
-        store.put_share(ShareKey(chunk_id), data, expected_blake3=chunk_id, placement=None)
     for i in range(300):
         store.put_manifest(_manifest(f"key-{i:04d}", size_bytes=i))
     store.close()
+    image = (base / "meta" / "data.mdb").read_bytes()
+    leaves = [page for page in range(2, len(image) // PAGE_BYTES)
+              if struct.unpack_from("<H", image, page * PAGE_BYTES + PAGE_FLAGS_OFFSET)[0] & P_LEAF
+              and b"node_id" not in image[page * PAGE_BYTES:(page + 1) * PAGE_BYTES]]
     aborted = 0
-    for seed in ABORTING_SEEDS:
-        data_dir = tmp_path / f"seed-{seed}"
+    for page in leaves:
+        data_dir = tmp_path / f"page-{page}"
         shutil.copytree(base, data_dir)
-        path = data_dir / "meta" / "data.mdb"
-        with open(path, "r+b") as f:
-            f.seek(path.stat().st_size // 2 - 8192)
-            f.write(random.Random(seed).randbytes(16384))
-        walk = subprocess.run([sys.executable, "-c", _WALK, str(data_dir / "meta")], capture_output=True, check=False)
-        aborted += walk.returncode == -signal.SIGABRT
+        with open(data_dir / "meta" / "data.mdb", "r+b") as f:
+            f.seek(page * PAGE_BYTES + PAGE_FLAGS_OFFSET)
+            f.write(struct.pack("<H", P_BRANCH))
+        unprotected = subprocess.run([sys.executable, "-c", _UNPROTECTED, str(data_dir)], capture_output=True,
+                                     check=False)
+        if unprotected.returncode != -signal.SIGABRT:
+            continue
+        shutil.rmtree(data_dir)
+        shutil.copytree(base, data_dir)  # the unprotected open may have moved it aside: damage it again
+        with open(data_dir / "meta" / "data.mdb", "r+b") as f:
+            f.seek(page * PAGE_BYTES + PAGE_FLAGS_OFFSET)
+            f.write(struct.pack("<H", P_BRANCH))
+        aborted += 1
         opened = subprocess.run([sys.executable, "-c", _OPEN, str(data_dir)], capture_output=True, text=True,
                                 check=False)
         assert opened.returncode == 0, opened.stderr[-500:]
         assert opened.stdout.split() == ["True", "node-a", "refilling"], opened.stdout
-    assert aborted, "no seed aborted a walk in its own process: the garbage no longer shows the case"
+        if aborted == ABORTING_PAGES_WANTED:
+            return
+    pytest.fail(f"{aborted} of {len(leaves)} leaf pages turned branch aborted an unprotected open: the case is "
+                "not shown")
 
 
 def test_rebuild_metadata_flag_starts_a_fresh_env_from_the_files(tmp_path):
@@ -326,8 +343,9 @@ def test_noded_check_metadata_reports_without_changing_anything(tmp_path):
     result = CliRunner().invoke(main, ["--data-dir", str(tmp_path), "--check-metadata"])
     assert result.exit_code == 0, result.output
     # the manifest, its bucket's usage record, its three breakdowns (prefix, type, policy) and
-    # today's history entry, its two index entries (size, write time), the node id, the store identity
-    assert result.output.endswith("10 records, all intact\n")
+    # today's history entry, its two index entries (size, write time), its change-log entry, the node
+    # id, the store identity
+    assert result.output.endswith("11 records, all intact\n")
     key = b"\0".join([b"t", b"b", b"k"])
     meta = tmp_path / "store"
     bad = _flip(_raw(meta, b"manifests", key), 20)
@@ -335,7 +353,7 @@ def test_noded_check_metadata_reports_without_changing_anything(tmp_path):
     result = CliRunner().invoke(main, ["--data-dir", str(tmp_path), "--check-metadata"])
     assert result.exit_code == 1
     assert result.output.splitlines()[0].startswith("corrupt record in db manifests (key blake3 ")
-    assert "1 of 10 records corrupt" in result.output
+    assert "1 of 11 records corrupt" in result.output
     assert _raw(meta, b"manifests", key) == bad
 
 

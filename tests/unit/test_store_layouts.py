@@ -295,7 +295,7 @@ def test_layout_1_data_dir_is_migrated_at_open(tmp_path):
         assert s.get_placement(coded_chunk) is None
         assert s.get_placement(coded_chunk, 4, 2).policy.erasure_coding.parity_shares == 2
         assert s.open_report is None
-    assert _raw_get(tmp_path, b"meta", b"format_version") == b"7"
+    assert _raw_get(tmp_path, b"meta", b"format_version") == b"8"
 
 
 def test_layout_2_data_dir_gains_checksum_envelopes_at_open(tmp_path):
@@ -327,7 +327,7 @@ def test_layout_2_data_dir_gains_checksum_envelopes_at_open(tmp_path):
         assert s.get_manifest("t", "b", "k").size_bytes == 3
         assert [r.name for r in s.list_buckets("t")] == ["b"]
         assert s.references(ShareKey(chunk_id)) == [ref]
-    assert _raw_get(tmp_path, b"meta", b"format_version") == b"7"
+    assert _raw_get(tmp_path, b"meta", b"format_version") == b"8"
     for (db, key), value in rows.items():
         if key != b"format_version":
             assert _raw_get(tmp_path, db, key) == seal(db, key, value), (db, key)

@@ -179,7 +179,7 @@ def test_a_layout_4_data_dir_gets_its_counters_at_open(tmp_path):
     env.close()
     with NodeStore(str(tmp_path), map_size_bytes=64 * MIB) as reopened:
         assert _fields(reopened.bucket_usage("t", "b")) == (2, 5 + MIB, 3 * MIB, 5, 1)
-    assert _raw(tmp_path, b"meta", b"format_version") == b"7"
+    assert _raw(tmp_path, b"meta", b"format_version") == b"8"
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -12,9 +12,24 @@ class Versioning(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VERSIONING_UNSPECIFIED: _ClassVar[Versioning]
     VERSIONING_ENABLED: _ClassVar[Versioning]
     VERSIONING_SUSPENDED: _ClassVar[Versioning]
+
+class ChangeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CHANGE_KIND_UNSPECIFIED: _ClassVar[ChangeKind]
+    CHANGE_PUT: _ClassVar[ChangeKind]
+    CHANGE_DELETE: _ClassVar[ChangeKind]
+    CHANGE_ERASE: _ClassVar[ChangeKind]
+    CHANGE_REWRITE: _ClassVar[ChangeKind]
+    CHANGE_TAGS: _ClassVar[ChangeKind]
 VERSIONING_UNSPECIFIED: Versioning
 VERSIONING_ENABLED: Versioning
 VERSIONING_SUSPENDED: Versioning
+CHANGE_KIND_UNSPECIFIED: ChangeKind
+CHANGE_PUT: ChangeKind
+CHANGE_DELETE: ChangeKind
+CHANGE_ERASE: ChangeKind
+CHANGE_REWRITE: ChangeKind
+CHANGE_TAGS: ChangeKind
 
 class RedundancyPolicy(_message.Message):
     __slots__ = ("replication", "erasure_coding")
@@ -386,6 +401,56 @@ class UsageRecord(_message.Message):
     noncurrent_bytes: int
     expiring_objects: int
     def __init__(self, format_version: _Optional[int] = ..., objects: _Optional[int] = ..., logical_bytes: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., inline_bytes: _Optional[int] = ..., tombstones: _Optional[int] = ..., changed: _Optional[_Union[VersionStamp, _Mapping]] = ..., noncurrent_versions: _Optional[int] = ..., noncurrent_bytes: _Optional[int] = ..., expiring_objects: _Optional[int] = ...) -> None: ...
+
+class ChangeRecord(_message.Message):
+    __slots__ = ("format_version", "key", "version", "version_id", "kind", "current", "size_bytes", "md5", "part_count", "blake3", "arrived_at_unix_ms")
+    FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MD5_FIELD_NUMBER: _ClassVar[int]
+    PART_COUNT_FIELD_NUMBER: _ClassVar[int]
+    BLAKE3_FIELD_NUMBER: _ClassVar[int]
+    ARRIVED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    format_version: int
+    key: str
+    version: VersionStamp
+    version_id: bytes
+    kind: ChangeKind
+    current: bool
+    size_bytes: int
+    md5: bytes
+    part_count: int
+    blake3: bytes
+    arrived_at_unix_ms: int
+    def __init__(self, format_version: _Optional[int] = ..., key: _Optional[str] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., version_id: _Optional[bytes] = ..., kind: _Optional[_Union[ChangeKind, str]] = ..., current: _Optional[bool] = ..., size_bytes: _Optional[int] = ..., md5: _Optional[bytes] = ..., part_count: _Optional[int] = ..., blake3: _Optional[bytes] = ..., arrived_at_unix_ms: _Optional[int] = ...) -> None: ...
+
+class WatchCursor(_message.Message):
+    __slots__ = ("format_version", "tenant", "bucket", "made_at_unix_ms", "positions")
+    FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    MADE_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    format_version: int
+    tenant: str
+    bucket: str
+    made_at_unix_ms: int
+    positions: _containers.RepeatedCompositeFieldContainer[WatchPosition]
+    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., made_at_unix_ms: _Optional[int] = ..., positions: _Optional[_Iterable[_Union[WatchPosition, _Mapping]]] = ...) -> None: ...
+
+class WatchPosition(_message.Message):
+    __slots__ = ("node_id", "store_id", "seq")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    store_id: str
+    seq: int
+    def __init__(self, node_id: _Optional[str] = ..., store_id: _Optional[str] = ..., seq: _Optional[int] = ...) -> None: ...
 
 class DedupRecord(_message.Message):
     __slots__ = ("format_version", "saved_bytes", "shared_references")

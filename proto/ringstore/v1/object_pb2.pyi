@@ -294,6 +294,46 @@ class UsagePart(_message.Message):
     noncurrent_bytes: int
     def __init__(self, name: _Optional[str] = ..., objects: _Optional[int] = ..., logical_bytes: _Optional[int] = ..., physical_bytes: _Optional[int] = ..., noncurrent_versions: _Optional[int] = ..., noncurrent_bytes: _Optional[int] = ...) -> None: ...
 
+class WatchRequest(_message.Message):
+    __slots__ = ("bucket", "prefix", "cursor", "from_now")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    FROM_NOW_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    prefix: str
+    cursor: str
+    from_now: bool
+    def __init__(self, bucket: _Optional[str] = ..., prefix: _Optional[str] = ..., cursor: _Optional[str] = ..., from_now: _Optional[bool] = ...) -> None: ...
+
+class ObjectChange(_message.Message):
+    __slots__ = ("key", "kind", "version_id", "version", "current", "size_bytes", "etag", "written_at_unix_ms")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    WRITTEN_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    kind: str
+    version_id: str
+    version: str
+    current: bool
+    size_bytes: int
+    etag: str
+    written_at_unix_ms: int
+    def __init__(self, key: _Optional[str] = ..., kind: _Optional[str] = ..., version_id: _Optional[str] = ..., version: _Optional[str] = ..., current: _Optional[bool] = ..., size_bytes: _Optional[int] = ..., etag: _Optional[str] = ..., written_at_unix_ms: _Optional[int] = ...) -> None: ...
+
+class WatchEvent(_message.Message):
+    __slots__ = ("cursor", "change")
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    cursor: str
+    change: ObjectChange
+    def __init__(self, cursor: _Optional[str] = ..., change: _Optional[_Union[ObjectChange, _Mapping]] = ...) -> None: ...
+
 class GetUsageRequest(_message.Message):
     __slots__ = ("tenant", "bucket", "breakdown")
     TENANT_FIELD_NUMBER: _ClassVar[int]

@@ -134,6 +134,11 @@ class ObjectServiceStub:
                 request_serializer=ringstore_dot_v1_dot_object__pb2.GetUsageRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_object__pb2.GetUsageResponse.FromString,
                 _registered_method=True)
+        self.Watch = channel.unary_stream(
+                '/ringstore.v1.ObjectService/Watch',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.WatchRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.WatchEvent.FromString,
+                _registered_method=True)
         self.CreateShareLink = channel.unary_unary(
                 '/ringstore.v1.ObjectService/CreateShareLink',
                 request_serializer=ringstore_dot_v1_dot_object__pb2.CreateShareLinkRequest.SerializeToString,
@@ -336,6 +341,16 @@ class ObjectServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Watch(self, request, context):
+        """Every change to the bucket's objects (under a prefix), as it happens and from a cursor: puts,
+        overwrites, deletes, versions, tag changes and lifecycle actions (node/objects/watch.py).
+        At-least-once: a watcher that reconnects with its last cursor, through any node, misses
+        nothing and may see an event again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateShareLink(self, request, context):
         """Make a share link: a token that lets anyone holding it get and stat one object (or a byte
         range of it) through any node, with no key, until it expires or is revoked. Needs read rights
@@ -514,6 +529,11 @@ def add_ObjectServiceServicer_to_server(servicer, server):
                     servicer.GetUsage,
                     request_deserializer=ringstore_dot_v1_dot_object__pb2.GetUsageRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_object__pb2.GetUsageResponse.SerializeToString,
+            ),
+            'Watch': grpc.unary_stream_rpc_method_handler(
+                    servicer.Watch,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.WatchRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.WatchEvent.SerializeToString,
             ),
             'CreateShareLink': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateShareLink,
@@ -1106,6 +1126,33 @@ class ObjectService:
             '/ringstore.v1.ObjectService/GetUsage',
             ringstore_dot_v1_dot_object__pb2.GetUsageRequest.SerializeToString,
             ringstore_dot_v1_dot_object__pb2.GetUsageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Watch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/Watch',
+            ringstore_dot_v1_dot_object__pb2.WatchRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.WatchEvent.FromString,
             options,
             channel_credentials,
             insecure,

@@ -473,6 +473,40 @@ class GetUsageRecordResponse(_message.Message):
     usage: _common_pb2.UsageRecord
     def __init__(self, usage: _Optional[_Union[_common_pb2.UsageRecord, _Mapping]] = ...) -> None: ...
 
+class ReadChangesRequest(_message.Message):
+    __slots__ = ("tenant", "bucket", "after_seq", "since_unix_ms", "limit")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    SINCE_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    bucket: str
+    after_seq: int
+    since_unix_ms: int
+    limit: int
+    def __init__(self, tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., after_seq: _Optional[int] = ..., since_unix_ms: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ReadChangesResponse(_message.Message):
+    __slots__ = ("store_id", "entries", "first_seq", "last_seq")
+    STORE_ID_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    store_id: str
+    entries: _containers.RepeatedCompositeFieldContainer[ChangeEntry]
+    first_seq: int
+    last_seq: int
+    def __init__(self, store_id: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[ChangeEntry, _Mapping]]] = ..., first_seq: _Optional[int] = ..., last_seq: _Optional[int] = ...) -> None: ...
+
+class ChangeEntry(_message.Message):
+    __slots__ = ("seq", "record")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    record: _common_pb2.ChangeRecord
+    def __init__(self, seq: _Optional[int] = ..., record: _Optional[_Union[_common_pb2.ChangeRecord, _Mapping]] = ...) -> None: ...
+
 class GetDedupSavingsRequest(_message.Message):
     __slots__ = ("tenant", "audit")
     TENANT_FIELD_NUMBER: _ClassVar[int]

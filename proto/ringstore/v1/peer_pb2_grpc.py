@@ -169,6 +169,11 @@ class PeerServiceStub:
                 request_serializer=ringstore_dot_v1_dot_peer__pb2.GetUsageRecordRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_peer__pb2.GetUsageRecordResponse.FromString,
                 _registered_method=True)
+        self.ReadChanges = channel.unary_unary(
+                '/ringstore.v1.PeerService/ReadChanges',
+                request_serializer=ringstore_dot_v1_dot_peer__pb2.ReadChangesRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_peer__pb2.ReadChangesResponse.FromString,
+                _registered_method=True)
         self.GetDedupSavings = channel.unary_unary(
                 '/ringstore.v1.PeerService/GetDedupSavings',
                 request_serializer=ringstore_dot_v1_dot_peer__pb2.GetDedupSavingsRequest.SerializeToString,
@@ -387,6 +392,13 @@ class PeerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReadChanges(self, request, context):
+        """This metadata home's change log of a bucket, from a position (node/store/changes.py).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetDedupSavings(self, request, context):
         """What deduplication saves among the copies this node holds, per bucket and tenant (and, asked
         to audit, the same counted again from its reference rows).
@@ -546,6 +558,11 @@ def add_PeerServiceServicer_to_server(servicer, server):
                     servicer.GetUsage,
                     request_deserializer=ringstore_dot_v1_dot_peer__pb2.GetUsageRecordRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_peer__pb2.GetUsageRecordResponse.SerializeToString,
+            ),
+            'ReadChanges': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReadChanges,
+                    request_deserializer=ringstore_dot_v1_dot_peer__pb2.ReadChangesRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_peer__pb2.ReadChangesResponse.SerializeToString,
             ),
             'GetDedupSavings': grpc.unary_unary_rpc_method_handler(
                     servicer.GetDedupSavings,
@@ -1292,6 +1309,33 @@ class PeerService:
             '/ringstore.v1.PeerService/GetUsage',
             ringstore_dot_v1_dot_peer__pb2.GetUsageRecordRequest.SerializeToString,
             ringstore_dot_v1_dot_peer__pb2.GetUsageRecordResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.PeerService/ReadChanges',
+            ringstore_dot_v1_dot_peer__pb2.ReadChangesRequest.SerializeToString,
+            ringstore_dot_v1_dot_peer__pb2.ReadChangesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -20,6 +20,7 @@ from node.metrics import Metrics
 from node.objects.conditions import Condition
 from node.objects.coordinator import Coordinator
 from node.objects.direct import DirectReads, ReadGrants
+from node.objects.watch import WatchSlots
 from node.store.versions import show_version_id
 from node.quota.admission import HOLD_RENEW_S, Admission, quota_message
 from ringstore import frames
@@ -74,6 +75,7 @@ class ObjectServicer:
                  change_access=None, admission: Admission | None = None, direct: DirectReads | None = None,
                  grants: ReadGrants | None = None, read_chunk: Callable[[bytes], bytes] | None = None) -> None:
         self._c = coordinator
+        self._watch_slots = WatchSlots()
         # Plans of direct reads for gets that allow them, and ReadChunk's grant check and local read
         # (node/objects/direct.py); None: every get streams, and ReadChunk is FAILED_PRECONDITION.
         self._direct = direct
@@ -270,14 +272,15 @@ class ObjectServicer:
         if request.cursor and request.from_now:
             raise errors.InvalidArgument("give a cursor or from_now, not both")
         watch = self._c.watch(request.bucket, request.prefix, request.cursor, request.from_now)
-        self._metrics.watches.inc()
-        try:
-            for event in watch.events(context.is_active):
-                if event.HasField("change"):
-                    self._metrics.watch_events.inc()
-                yield event
-        finally:
-            self._metrics.watches.dec()
+        with self._watch_slots.held():
+            self._metrics.watches.inc()
+            try:
+                for event in watch.events(context.is_active):
+                    if event.HasField("change"):
+                        self._metrics.watch_events.inc()
+                    yield event
+            finally:
+                self._metrics.watches.dec()
 
     @unary
     def PutObject(self, request_iterator: Iterator, context) -> object_pb2.PutObjectResponse:

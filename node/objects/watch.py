@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import base64
 import collections
+import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -65,6 +67,8 @@ READ_LIMIT = 1000
 RECENT_EVENTS_MAX = 65536
 # A home the cursor has no position in is read from this long before the cursor was taken.
 UNKNOWN_HOME_SLACK_S = 60.0
+# Watch streams one node serves at once: each holds one of its 64 client-facing server threads.
+WATCHES_PER_NODE_MAX = 16
 KIND_NAMES = {common_pb2.CHANGE_PUT: "put", common_pb2.CHANGE_DELETE: "delete", common_pb2.CHANGE_ERASE: "erase",
               common_pb2.CHANGE_REWRITE: "rewrite", common_pb2.CHANGE_TAGS: "tags"}
 
@@ -95,6 +99,29 @@ def decode_cursor(text: str, tenant: str, bucket: str) -> common_pb2.WatchCursor
         raise errors.InvalidArgument(f"watch cursor is for bucket {cursor.bucket!r}, not {bucket!r}: a cursor "
                                      "continues the watch of the bucket it came from")
     return cursor
+
+
+class WatchSlots:
+    """The watch streams a node serves at once, at most `limit` (thread-safe)."""
+
+    def __init__(self, limit: int = WATCHES_PER_NODE_MAX) -> None:
+        self._limit = limit
+        self._taken = 0
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """A slot while the stream runs; RESOURCE_EXHAUSTED when every slot is taken."""
+        with self._lock:
+            if self._taken >= self._limit:
+                raise errors.ResourceExhausted(
+                    f"this node serves {self._limit} watches already, its most: watch through another node")
+            self._taken += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._taken -= 1
 
 
 def change_of(record: common_pb2.ChangeRecord) -> object_pb2.ObjectChange:

@@ -11,7 +11,7 @@ from ringstore.v1 import common_pb2, peer_pb2
 
 from node import errors
 from node.objects.replicas import changes_reply
-from node.objects.watch import Watch, decode_cursor, encode_cursor
+from node.objects.watch import Watch, WatchSlots, decode_cursor, encode_cursor
 from node.store import NodeStore
 from node.store.versions import version_id_of
 
@@ -173,3 +173,13 @@ def test_cursors_of_another_bucket_damaged_or_too_old_are_refused(stores, clock)
         homes.watch(clock, cursor=cursor)
     taken = decode_cursor(cursor, "t", "b")
     assert encode_cursor(taken) == cursor
+
+
+def test_a_node_serves_a_bounded_number_of_watches():
+    slots = WatchSlots(limit=2)
+    with slots.held(), slots.held():
+        with pytest.raises(errors.ResourceExhausted, match="watch through another node"):
+            with slots.held():
+                pass
+    with slots.held():  # released when the streams ended
+        pass

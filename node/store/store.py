@@ -2049,18 +2049,13 @@ class NodeStore:
         """Reference rows of the share: row key -> (tenant, bucket) of the version it names. A
         prefix scan, O(references); a corrupt row raises CorruptRecord (quarantined, and the
         savings counted again, by the outermost call)."""
+        return {key: (ref.tenant, ref.bucket) for key, ref in self._copy_refs(txn, share)}
+
+    def _copy_refs(self, txn: lmdb.Transaction, share: ShareKey) -> Iterator[tuple[bytes, common_pb2.ObjectRef]]:
+        """(row key, reference) of each of the copy's reference rows, in key order (stop early at will)."""
         prefix = share.db_key()
-        found: dict[bytes, savings.Owner] = {}
-        cursor = txn.cursor(db=self._meta.refs)
-        more = cursor.set_range(prefix)
-        while more:
-            key, raw = cursor.item()
-            if not key.startswith(prefix):
-                break
-            ref = decode_ref(self._meta.value(self._meta.refs, key, raw), f"{key[len(prefix):].hex()} of share {share}")
-            found[bytes(key)] = (ref.tenant, ref.bucket)
-            more = cursor.next()
-        return found
+        for key, raw in self._meta.items(txn, self._meta.refs, prefix):
+            yield key, decode_ref(self._meta.value(self._meta.refs, key, raw), f"{key[len(prefix):].hex()} of share {share}")
 
     def _add_ref_rows(self, txn: lmdb.Transaction, share: ShareKey, ref_rows: Sequence[tuple[bytes, bytes]],
                       size_before: int | None, size_after: int) -> None:
@@ -2091,21 +2086,12 @@ class NodeStore:
         across everything when any other row is there, and within its bucket when another row of
         that bucket is. Walks the rows only until one of the bucket shows up, so adding a version
         to a popular chunk costs a seek, not a read of every version using it."""
-        prefix = share.db_key()
-        cursor = txn.cursor(db=self._meta.refs)
-        if not (cursor.set_range(prefix) and cursor.key().startswith(prefix)):
-            return {}
-        found = {savings.EVERYTHING_KEY: (sign * size, sign)}
-        more = True
-        while more:
-            key, raw = cursor.item()
-            if not key.startswith(prefix):
-                break
-            ref = decode_ref(self._meta.value(self._meta.refs, key, raw), f"{key[len(prefix):].hex()} of share {share}")
+        found: savings.Contribution = {}
+        for _, ref in self._copy_refs(txn, share):
+            found[savings.EVERYTHING_KEY] = (sign * size, sign)
             if (ref.tenant, ref.bucket) == owner:
                 found[savings.bucket_key(*owner)] = (sign * size, sign)
                 break
-            more = cursor.next()
         return found
 
     def _move_savings(self, txn: lmdb.Transaction, before: savings.Contribution, after: savings.Contribution) -> None:

@@ -142,33 +142,34 @@ def _shared_store(store: NodeStore) -> dict[bytes, tuple[int, int]]:
     return expected
 
 
-def test_layout_6_data_dir_gains_its_savings_at_open(store, tmp_path):
+def _kept_after(store: NodeStore, tmp_path, change) -> tuple[dict, dict]:
+    """(what the store kept, what it keeps once `change(env, txn)` was made behind its back and it
+    was opened again)."""
     expected = _shared_store(store)
     store.close()
     env = lmdb.open(str(tmp_path / "meta"), max_dbs=16, subdir=True)
     with env.begin(write=True) as txn:
+        change(env, txn)
+    env.close()
+    with NodeStore(str(tmp_path), map_size_bytes=64 * MIB, now_unix_ms=lambda: NOW_MS) as reopened:
+        return expected, _kept(reopened)
+
+
+def test_layout_6_data_dir_gains_its_savings_at_open(store, tmp_path):
+    def back_to_layout_6(env, txn) -> None:
         txn.drop(env.open_db(b"savings", txn=txn), delete=False)
         txn.put(b"format_version", b"6", db=env.open_db(b"meta", txn=txn))
-    env.close()
-    reopened = NodeStore(str(tmp_path), map_size_bytes=64 * MIB, now_unix_ms=lambda: NOW_MS)
-    try:
-        assert _kept(reopened) == expected
-    finally:
-        reopened.close()
+
+    expected, kept = _kept_after(store, tmp_path, back_to_layout_6)
+    assert kept == expected
 
 
 def test_a_damaged_savings_record_is_counted_again(store, tmp_path):
-    expected = _shared_store(store)
-    store.close()
-    env = lmdb.open(str(tmp_path / "meta"), max_dbs=16, subdir=True)
-    with env.begin(write=True) as txn:
+    def damage(env, txn) -> None:
         db = env.open_db(b"savings", txn=txn)
         raw = bytearray(txn.get(savings.EVERYTHING_KEY, db=db))
         raw[-1] ^= 0xFF
         txn.put(savings.EVERYTHING_KEY, bytes(raw), db=db)
-    env.close()
-    reopened = NodeStore(str(tmp_path), map_size_bytes=64 * MIB, now_unix_ms=lambda: NOW_MS)
-    try:
-        assert _kept(reopened) == expected
-    finally:
-        reopened.close()
+
+    expected, kept = _kept_after(store, tmp_path, damage)
+    assert kept == expected

@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 import click
 
+from nodectl.client.encryption import EncryptionKey
 from nodectl.cli.formatting import _count, unreachable_warning
 from nodectl.client import Client
 from nodectl.client.connection import CA_ENV
@@ -86,9 +87,10 @@ class _Settings:
         self.profile = profile
         self.direct_reads = direct_reads
 
-    def client(self, *, unsigned: bool = False) -> Client:
+    def client(self, *, unsigned: bool = False, encryption_key_file: str | None = None) -> Client:
         """A Client as the flags, the environment and the profile say (in that order). `unsigned`:
-        no access key (admin init, which proves the cluster key instead)."""
+        no access key (admin init, which proves the cluster key instead). `encryption_key_file`: a
+        client-side encryption key (`nodectl key init`)."""
         try:
             profile = load_profile(self.profile)
         except ValueError as err:
@@ -99,7 +101,8 @@ class _Settings:
         return Client(address=resolve_address(self.addr, os.environ, profile.address if profile else None), timeout_s=self.timeout_s,
                       retries_max=self.retries_max, ca_file=ca_file, insecure=self.insecure,
                       credentials=False if unsigned else None, profile=self.profile, sleep=self.clock.sleep,
-                      direct_reads=self.direct_reads)
+                      direct_reads=self.direct_reads,
+                      encryption_key=EncryptionKey.load(encryption_key_file) if encryption_key_file else None)
 
 
 def _fail(message: str, exit_code: int) -> NoReturn:

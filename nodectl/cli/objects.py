@@ -309,10 +309,13 @@ def list_command(settings: _Settings, target: str | None, as_json: bool, page_si
 @click.option("--expires-in", default=None, metavar="DURATION",
               help="Delete the object this long after it is stored, e.g. 12h, 7d (reads stop finding it then).")
 @click.option("--tag", "tag_pairs", multiple=True, metavar="NAME=VALUE", help="A tag of the new version; repeat.")
+@click.option("--encrypt", is_flag=True, help="Encrypt in this client before sending, under --key (never sent).")
+@click.option("--key", "key_file", default=None, metavar="FILE", help="The key --encrypt uses (nodectl key init).")
 @click.pass_obj
 def put_command(settings: _Settings, local_path: str, target: str, replicas: int | None,
                 ec: str | None, content_type: str | None, resume: bool, if_match: str, if_version: str,
-                if_absent: bool, expires_in: str | None, tag_pairs: tuple[str, ...]) -> None:
+                if_absent: bool, expires_in: str | None, tag_pairs: tuple[str, ...], encrypt: bool,
+                key_file: str | None) -> None:
     """Store LOCAL_PATH (- for stdin) as BUCKET/KEY.
 
     A KEY that is empty or ends in / gets LOCAL_PATH's file name appended. --replicas N or
@@ -353,8 +356,12 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
         if in_parts:
             raise InvalidArgument(f"--expires-in applies to puts sent whole, up to {resumable.THRESHOLD_BYTES} bytes")
     tags = parse_tags(tag_pairs)
+    if encrypt and key_file is None:
+        raise InvalidArgument("--encrypt needs --key FILE (make one with `nodectl key init --out FILE`)")
+    if encrypt and (in_parts or local_path == "-"):
+        raise InvalidArgument(f"--encrypt applies to files sent whole, up to {resumable.THRESHOLD_BYTES} bytes")
     progress = _progress(f"put {bucket}/{key}", total_bytes)
-    with settings.client() as client:
+    with settings.client(encryption_key_file=key_file if encrypt else None) as client:
         try:
             if in_parts:
                 info = resumable.put_resumable(client, bucket, key, Path(local_path),
@@ -387,9 +394,11 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
               help="Read with a share link (nodectl share) instead of an access key; BUCKET/KEY is the link's.")
 @click.option("--version", "version", default="", metavar="ID",
               help="Read this version (`nodectl versions` lists them) instead of the current one.")
+@click.option("--key", "key_file", default=None, metavar="FILE",
+              help="Decrypt an object encrypted in the client (put --encrypt) with this key (nodectl key init).")
 @click.pass_obj
 def get_command(settings: _Settings, source: str, local_path: str | None, byte_range: str | None,
-                link: str | None, version: str) -> None:
+                link: str | None, version: str, key_file: str | None) -> None:
     """Read BUCKET/KEY into LOCAL_PATH (a file or directory; - for stdout).
 
     The bytes go to a temporary file beside LOCAL_PATH, renamed into place only once complete.
@@ -402,7 +411,7 @@ def get_command(settings: _Settings, source: str, local_path: str | None, byte_r
     bucket, key = split_bucket_key(source) if source else ("", "")
     start_bytes, length_bytes = (None, None) if byte_range is None else parse_range(byte_range)
     # A link is the call's credential: no access key is looked for (nor needed).
-    with settings.client(unsigned=link is not None) as client, client.get(
+    with settings.client(unsigned=link is not None, encryption_key_file=key_file) as client, client.get(
             bucket, key, range_start_bytes=start_bytes, range_length_bytes=length_bytes, link=link,
             version=version) as reader:
         bucket, key = reader.info.bucket, reader.info.key

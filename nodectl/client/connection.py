@@ -25,6 +25,7 @@ import grpc
 from ringstore import frames
 from ringstore.v1 import admin_pb2_grpc, object_pb2, object_pb2_grpc
 
+from nodectl.client.encryption import EncryptionKey
 from nodectl.client.auth import SigningInterceptor
 from nodectl.client.deadlines import rpc_error
 from nodectl.client.direct import DirectChunks
@@ -81,7 +82,8 @@ class _Connection:
                  retry_backoff_s: float = 0.2, ca_file: str | None = None, insecure: bool | None = None,
                  credentials: Credentials | None | bool = None, profile: str | None = None,
                  sleep: Callable[[float], None] = time.sleep,
-                 rng: random.Random | None = None, direct_reads: bool = True) -> None:
+                 rng: random.Random | None = None, direct_reads: bool = True,
+                 encryption_key: EncryptionKey | None = None) -> None:
         parse_address(address)
         if not timeout_s > 0:
             raise InvalidArgument(f"timeout_s must be > 0, got {timeout_s!r}")
@@ -91,6 +93,9 @@ class _Connection:
         if not retry_backoff_s >= 0:
             raise InvalidArgument(f"retry_backoff_s must be >= 0, got {retry_backoff_s!r}")
         self.address = address
+        # Client-side encryption (nodectl/client/encryption.py): puts encrypt under it, gets of
+        # objects encrypted under it decrypt; None: puts store plaintext, encrypted objects refuse.
+        self.encryption_key = encryption_key
         self._timeout_s = timeout_s
         self._retries_max = retries_max
         self._retry_backoff_s = retry_backoff_s

@@ -23,6 +23,8 @@
 from __future__ import annotations
 
 
+import contextlib
+import io
 import os
 import threading
 import time
@@ -36,6 +38,7 @@ from ringstore.auth import links
 from ringstore.etag import etag, parts_md5
 from ringstore.v1 import common_pb2, object_pb2
 
+from nodectl.client import encryption
 from nodectl.client.connection import _Connection
 from nodectl.client.deadlines import (
     _Watchdog,
@@ -82,7 +85,8 @@ class _ObjectCalls(_Connection):
             replicas: int | None = None, ec: str | tuple[int, int] | None = None,
             content_type: str = "", metadata: Mapping[str, str] | None = None,
             progress: Callable[[int], None] | None = None, if_match: str = "", if_version: str = "",
-            if_absent: bool = False, expires_in_s: float = 0, tags: Mapping[str, str] | None = None) -> ObjectInfo:
+            if_absent: bool = False, expires_in_s: float = 0, tags: Mapping[str, str] | None = None,
+            encrypt: bool | None = None) -> ObjectInfo:
         """Store `data` (bytes, a binary file read from its current position, or a path).
 
         `replicas` or `ec` ("K+M" or (K, M)), at most one, override the bucket's default policy.
@@ -98,13 +102,48 @@ class _ObjectCalls(_Connection):
         one key, exactly one wins. A retry after a lost answer may report FailedPrecondition for a
         put that did land (the first attempt changed the key): `stat` tells. `expires_in_s`: the
         object is deleted that long after it is stored (reads stop finding it then). `tags`: the
-        version's tags (at most 10).
+        version's tags (at most 10). `encrypt` (default: when the client has an encryption key):
+        encrypt the bytes here, under the client's key, before they leave (encryption.py); the
+        object's size is then the ciphertext's, its metadata says which key.
         """
         validate_bucket(bucket)
         validate_key(key)
         policy = policy_pb(replicas, ec)
         metadata = dict(metadata or {})
         validate_put_fields(content_type, metadata)
+        if encrypt is None:
+            encrypt = self.encryption_key is not None
+        with contextlib.ExitStack() as cleanup:
+            if encrypt:
+                data = self._encrypting(data, metadata, cleanup)
+                validate_put_fields(content_type, metadata)
+            return self._put(bucket, key, data, policy=policy, content_type=content_type, metadata=metadata,
+                             progress=progress, if_match=if_match, if_version=if_version, if_absent=if_absent,
+                             expires_in_s=expires_in_s, tags=tags)
+
+    def _encrypting(self, data, metadata: dict[str, str], cleanup: contextlib.ExitStack
+                    ) -> encryption.EncryptingFile:
+        """`data` as the ciphertext a put sends, and `metadata` naming the scheme and key."""
+        if self.encryption_key is None:
+            raise InvalidArgument("an encrypted put needs a key: give --key FILE (or Client(encryption_key=...))")
+        size = _PutSource(data).size_bytes
+        if size is None:
+            raise InvalidArgument("an encrypted put reads bytes or a file it can seek, not a pipe: save it to a "
+                                  "file first")
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            source: BinaryIO = io.BytesIO(data)
+        elif isinstance(data, os.PathLike):
+            source = cleanup.enter_context(open(data, "rb"))
+        else:
+            source = data
+        metadata.update({encryption.META_SCHEME: encryption.SCHEME,
+                         encryption.META_KEY_ID: self.encryption_key.key_id,
+                         encryption.META_PLAIN_BYTES: str(size)})
+        return encryption.EncryptingFile(source, size, self.encryption_key)
+
+    def _put(self, bucket: str, key: str, data, *, policy, content_type: str, metadata: dict[str, str],
+             progress, if_match: str, if_version: str, if_absent: bool, expires_in_s: float,
+             tags: Mapping[str, str] | None) -> ObjectInfo:
         source = _PutSource(data)
         if sum(map(bool, (if_match, if_version, if_absent))) > 1:
             raise InvalidArgument("a put takes one condition: if_match, if_version or if_absent")
@@ -229,6 +268,12 @@ class _ObjectCalls(_Connection):
         reader = ObjectReader(self, bucket, key, range_start_bytes, range_length_bytes, metadata, version)
         try:
             reader._open_first()
+            key_to_use = encryption.check_key(dict(reader.info.metadata), self.encryption_key, f"{bucket}/{key}")
+            if key_to_use is not None:
+                if range_start_bytes is not None or range_length_bytes is not None:
+                    raise InvalidArgument(f"{bucket}/{key} is encrypted in the client: read it whole (ranges of "
+                                          "encrypted objects are not supported)")
+                return DecryptingReader(reader, key_to_use, f"{bucket}/{key}")
         except BaseException:
             reader.close()
             raise
@@ -563,3 +608,38 @@ def _cut_mid_stream(details: str) -> bool:
     """Whether a put's UNAVAILABLE came from a connection that died under an open stream (perhaps
     before the first data frame left: a slow source), rather than from one never made."""
     return any(text in details for text in _MID_STREAM_DETAILS)
+
+
+class DecryptingReader:
+    """An ObjectReader of a client-side encrypted object, yielding its plaintext (encryption.py):
+    the ciphertext is checked against its blake3 as any get's, and each block against its tag."""
+
+    def __init__(self, reader: ObjectReader, key: encryption.EncryptionKey, where: str) -> None:
+        self._reader = reader
+        self.info = reader.info
+        self.range_length_bytes = int(reader.info.metadata.get(encryption.META_PLAIN_BYTES, "0") or 0)
+        self._plain = encryption.decrypted(iter(reader), key, where)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._plain
+
+    def read(self) -> bytes:
+        return b"".join(self._plain)
+
+    def readinto_file(self, fileobj: BinaryIO, progress: Callable[[int], None] | None = None) -> int:
+        written_bytes = 0
+        for block in self._plain:
+            fileobj.write(block)
+            written_bytes += len(block)
+            if progress is not None:
+                progress(written_bytes)
+        return written_bytes
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def __enter__(self) -> DecryptingReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -358,8 +358,8 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
     tags = parse_tags(tag_pairs)
     if encrypt and key_file is None:
         raise InvalidArgument("--encrypt needs --key FILE (make one with `nodectl key init --out FILE`)")
-    if encrypt and (in_parts or local_path == "-"):
-        raise InvalidArgument(f"--encrypt applies to files sent whole, up to {resumable.THRESHOLD_BYTES} bytes")
+    if encrypt and local_path == "-":
+        raise InvalidArgument("--encrypt reads a file, not stdin: save it to a file first")
     progress = _progress(f"put {bucket}/{key}", total_bytes)
     with settings.client(encryption_key_file=key_file if encrypt else None) as client:
         try:
@@ -368,7 +368,8 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
                                                state_dir=resumable.default_state_dir(), resume=resume,
                                                replicas=replicas, ec=shares, content_type=content_type,
                                                progress=progress.update, tags=tags, if_match=if_match,
-                                               if_version=if_version, if_absent=if_absent)
+                                               if_version=if_version, if_absent=if_absent,
+                                               encryption_key=client.encryption_key)
             else:
                 info = client.put(bucket, key, data, replicas=replicas, ec=shares,
                                   content_type=content_type, progress=progress.update, if_match=if_match,

@@ -158,14 +158,16 @@ class EncryptingFile(io.RawIOBase):
         return self._position
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """To its end (for its size), or to the start of any block (a put's start, a part's)."""
         if whence == io.SEEK_END and offset == 0:
             return self._size
-        if whence == io.SEEK_SET and offset == 0:
-            self._source.seek(self._start)
-            self._pending, self._position = b"", 0
-            self._blocks_left = max(1, -(-self._plain_size // BLOCK_PLAIN_BYTES))
-            return 0
-        raise io.UnsupportedOperation("an encrypting view seeks to its start or its end only")
+        if whence != io.SEEK_SET or offset % BLOCK_CIPHER_BYTES or offset > self._size:
+            raise io.UnsupportedOperation("an encrypting view seeks to its end or to the start of a block only")
+        block = offset // BLOCK_CIPHER_BYTES
+        self._source.seek(self._start + block * BLOCK_PLAIN_BYTES)
+        self._pending, self._position = b"", offset
+        self._blocks_left = max(1, -(-self._plain_size // BLOCK_PLAIN_BYTES)) - block
+        return offset
 
     def read(self, size: int = -1) -> bytes:
         while (size < 0 or len(self._pending) < size) and self._blocks_left:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from nodectl.client import encryption
 from nodectl.errors import FailedPrecondition, InvalidArgument, NotFound
 
 PART_BYTES = 16 * 1024 * 1024
@@ -39,6 +40,8 @@ class UploadState:
     part_bytes: int
     upload_id: str
     format: int = STATE_FORMAT
+    # The id of the key the parts are encrypted under (nodectl/client/encryption.py); "" for none.
+    key_id: str = ""
 
 
 def default_state_dir(env: dict[str, str] | os._Environ = os.environ) -> Path:
@@ -77,15 +80,20 @@ def put_resumable(client: Any, bucket: str, key: str, path: Path, *, state_dir: 
                   replicas: int | None = None, ec: Any = None, content_type: str = "",
                   progress: Callable[[int], None] | None = None, part_bytes: int = PART_BYTES,
                   tags: dict[str, str] | None = None, if_match: str = "", if_version: str = "",
-                  if_absent: bool = False):
+                  if_absent: bool = False, encryption_key: encryption.EncryptionKey | None = None):
     """Store the file at `path` as bucket/key through a multipart upload, continuing the one an
     earlier call left in `state_dir` when `resume`; returns the object's ObjectInfo. `tags` go on
     the object (given when the upload starts); a condition (`if_match`, `if_version`, `if_absent`,
     as `put` takes them) is checked before any part is sent, to fail early, and again when the
-    upload completes, where it decides."""
+    upload completes, where it decides. With `encryption_key` the parts are the file's ciphertext
+    (encryption.py), each part whole blocks: part_bytes must be a multiple of the block."""
+    if encryption_key is not None and part_bytes % encryption.BLOCK_CIPHER_BYTES:
+        raise InvalidArgument(f"an encrypted put goes in parts of whole {encryption.BLOCK_CIPHER_BYTES}-byte blocks, "
+                              f"not {part_bytes}")
     if if_match or if_version or if_absent:
         _precheck(client, bucket, key, if_match, if_version, if_absent)
     stat = path.stat()
+    key_id = encryption_key.key_id if encryption_key is not None else ""
     where = state_path(state_dir, bucket, key, path)
     state = load_state(where)
     arrived: dict[int, Any] = {}
@@ -96,6 +104,9 @@ def put_resumable(client: Any, bucket: str, key: str, path: Path, *, state_dir: 
         if (state.size_bytes, state.mtime_ns) != (stat.st_size, stat.st_mtime_ns):
             raise FailedPrecondition(f"{path} changed since its put was interrupted (size or modification time); "
                                      "put it again without --resume")
+        if state.key_id != key_id:
+            raise FailedPrecondition(f"the interrupted put of {path} was {'encrypted under key ' + state.key_id if state.key_id else 'not encrypted'}: "
+                                     "resume it as it began, or put it again without --resume")
         try:
             arrived = {part.part_number: part for part in client.list_upload_parts(bucket, key, state.upload_id)}
         except NotFound:
@@ -109,14 +120,21 @@ def put_resumable(client: Any, bucket: str, key: str, path: Path, *, state_dir: 
                 client.abort_upload(bucket, key, state.upload_id)  # an earlier interrupted put starts over
             except NotFound:
                 pass
-        upload_id = client.create_upload(bucket, key, replicas=replicas, ec=ec, content_type=content_type, tags=tags)
+        metadata = {} if encryption_key is None else {
+            encryption.META_SCHEME: encryption.SCHEME, encryption.META_KEY_ID: key_id,
+            encryption.META_PLAIN_BYTES: str(stat.st_size)}
+        upload_id = client.create_upload(bucket, key, replicas=replicas, ec=ec, content_type=content_type, tags=tags,
+                                         metadata=metadata)
         state = UploadState(bucket=bucket, key=key, path=str(path.resolve()), size_bytes=stat.st_size,
-                            mtime_ns=stat.st_mtime_ns, part_bytes=part_bytes, upload_id=upload_id)
+                            mtime_ns=stat.st_mtime_ns, part_bytes=part_bytes, upload_id=upload_id, key_id=key_id)
         save_state(where, state)
-    count = max(1, -(-state.size_bytes // state.part_bytes))
+    sent_bytes = state.size_bytes if encryption_key is None else encryption.cipher_size(state.size_bytes)
+    count = max(1, -(-sent_bytes // state.part_bytes))
     done_bytes = 0
     parts = []
-    with open(path, "rb") as source:
+    with open(path, "rb") as raw:
+        source: Any = raw if encryption_key is None else encryption.EncryptingFile(raw, state.size_bytes,
+                                                                                  encryption_key)
         for number in range(1, count + 1):
             source.seek((number - 1) * state.part_bytes)
             data = source.read(state.part_bytes)

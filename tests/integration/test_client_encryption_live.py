@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from cluster_checks import wait_for
 from nodectl.cli import main
-from nodectl.client import Client
-from nodectl.client.encryption import BLOCK_PLAIN_BYTES, EncryptionKey, cipher_size
+from nodectl.client import Client, resumable
+from nodectl.client.encryption import BLOCK_CIPHER_BYTES, BLOCK_PLAIN_BYTES, EncryptionKey, cipher_size
 from nodectl.errors import FailedPrecondition
 
 MARKER = b"RINGSTORE-PLAINTEXT-MARKER-"
@@ -38,6 +38,13 @@ def test_encrypted_round_trips_errors_grep_and_dedup(cluster_factory, tmp_path):
             assert client.get_bytes("secret", f"f{size}") == _plain(size)
         with pytest.raises(Exception, match="read it whole"):
             client.get_bytes("secret", f"f{sizes[-1]}", range_start_bytes=0, range_length_bytes=10)
+        # A file sent in parts (as `nodectl put` sends one over 64 MiB): each part whole blocks.
+        large = tmp_path / "large.bin"
+        large.write_bytes(_plain(2 * BLOCK_PLAIN_BYTES + 7))
+        info = resumable.put_resumable(client, "secret", "large.bin", large, state_dir=tmp_path / "state",
+                                       resume=False, part_bytes=2 * BLOCK_CIPHER_BYTES, encryption_key=key)
+        assert info.size_bytes == cipher_size(2 * BLOCK_PLAIN_BYTES + 7)
+        assert client.get_bytes("secret", "large.bin") == large.read_bytes()
     with Client(address=address, timeout_s=60.0) as plain_client:
         with pytest.raises(FailedPrecondition, match=f"is encrypted \\(key {key.key_id}\\)"):
             plain_client.get_bytes("secret", "f100")

@@ -65,3 +65,15 @@ def test_key_files_are_private_never_overwritten_and_checked(tmp_path):
     (tmp_path / "junk").write_text("hello")
     with pytest.raises(InvalidArgument, match="not a key file"):
         EncryptionKey.load(str(tmp_path / "junk"))
+
+
+def test_an_encrypting_view_seeks_to_block_starts_for_parts():
+    key = EncryptionKey.new()
+    data = os.urandom(2 * BLOCK_PLAIN_BYTES + 5)
+    view = EncryptingFile(io.BytesIO(data), len(data), key)
+    whole = view.read()
+    view.seek(BLOCK_CIPHER_BYTES)
+    assert view.read(BLOCK_CIPHER_BYTES) == whole[BLOCK_CIPHER_BYTES:2 * BLOCK_CIPHER_BYTES]
+    assert view.seek(0, io.SEEK_END) == len(whole)
+    with pytest.raises(io.UnsupportedOperation):
+        view.seek(10)

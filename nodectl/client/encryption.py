@@ -16,7 +16,7 @@ block key are keyed, so whoever lacks the key cannot compute them and cannot tes
 file is stored. Deriving a fresh key per block means a nonce is never reused under one key. The
 object's user metadata records the scheme, the key's id (a keyed hash of it, not the key) and the
 plaintext size, so a read with no key or another key is refused in one line before any byte is
-decrypted, and a damaged block fails its tag.
+decrypted, and a damaged block fails its tag. A range is read as the blocks that hold it.
 
 Keys: `nodectl key init --out FILE` writes 32 random bytes (the `secrets` module), base64, with
 their id, to a file only its owner may read. Primitives are the `cryptography` package's (AESGCM,

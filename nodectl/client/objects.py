@@ -71,6 +71,7 @@ from nodectl.errors import (
     DeadlineExceeded,
     Internal,
     InvalidArgument,
+    OutOfRange,
     RingstoreError,
     Unavailable,
     from_rpc_error,
@@ -270,14 +271,37 @@ class _ObjectCalls(_Connection):
             reader._open_first()
             key_to_use = encryption.check_key(dict(reader.info.metadata), self.encryption_key, f"{bucket}/{key}")
             if key_to_use is not None:
-                if range_start_bytes is not None or range_length_bytes is not None:
-                    raise InvalidArgument(f"{bucket}/{key} is encrypted in the client: read it whole (ranges of "
-                                          "encrypted objects are not supported)")
-                return DecryptingReader(reader, key_to_use, f"{bucket}/{key}")
+                if range_start_bytes is None and range_length_bytes is None:
+                    return DecryptingReader(reader, key_to_use, f"{bucket}/{key}")
+                reader.close()  # it read ciphertext bytes of the plaintext range: read its blocks instead
+                return self._decrypted_range(reader.info, key_to_use, range_start_bytes or 0, range_length_bytes,
+                                             metadata)
         except BaseException:
             reader.close()
             raise
         return reader
+
+    def _decrypted_range(self, info: ObjectInfo, key: encryption.EncryptionKey, start: int, length: int | None,
+                         metadata) -> DecryptingReader:
+        """A reader of plaintext bytes [start, start + length) of an encrypted object: the blocks
+        holding them are read (of the same version) and decrypted, the rest of them dropped."""
+        where = f"{info.bucket}/{info.key}"
+        plain_bytes = int(info.metadata.get(encryption.META_PLAIN_BYTES, "0") or 0)
+        if start >= plain_bytes:
+            raise OutOfRange(f"range starts at byte {start} but {where} is {plain_bytes} bytes; start below {plain_bytes}")
+        end = plain_bytes if length is None else min(plain_bytes, start + length)
+        first, last = start // encryption.BLOCK_PLAIN_BYTES, (end - 1) // encryption.BLOCK_PLAIN_BYTES
+        cipher_start = first * encryption.BLOCK_CIPHER_BYTES
+        cipher_end = min((last + 1) * encryption.BLOCK_CIPHER_BYTES, info.size_bytes)
+        reader = ObjectReader(self, info.bucket, info.key, cipher_start, cipher_end - cipher_start, metadata,
+                              info.version_id)
+        try:
+            reader._open_first()
+        except BaseException:
+            reader.close()
+            raise
+        return DecryptingReader(reader, key, where, skip=start - first * encryption.BLOCK_PLAIN_BYTES,
+                                length=end - start)
 
     def get_bytes(self, bucket: str = "", key: str = "", *, range_start_bytes: int | None = None,
                   range_length_bytes: int | None = None, link: str | None = None, version: str = "") -> bytes:
@@ -612,13 +636,16 @@ def _cut_mid_stream(details: str) -> bool:
 
 class DecryptingReader:
     """An ObjectReader of a client-side encrypted object, yielding its plaintext (encryption.py):
-    the ciphertext is checked against its blake3 as any get's, and each block against its tag."""
+    the ciphertext is checked against its blake3 as any get's, and each block against its tag. With
+    `skip` and `length`: only that part of the plaintext the blocks read hold."""
 
-    def __init__(self, reader: ObjectReader, key: encryption.EncryptionKey, where: str) -> None:
+    def __init__(self, reader: ObjectReader, key: encryption.EncryptionKey, where: str, *, skip: int = 0,
+                 length: int | None = None) -> None:
         self._reader = reader
         self.info = reader.info
-        self.range_length_bytes = int(reader.info.metadata.get(encryption.META_PLAIN_BYTES, "0") or 0)
-        self._plain = encryption.decrypted(iter(reader), key, where)
+        plain_bytes = int(reader.info.metadata.get(encryption.META_PLAIN_BYTES, "0") or 0)
+        self.range_length_bytes = plain_bytes if length is None else length
+        self._plain = _sliced(encryption.decrypted(iter(reader), key, where), skip, length)
 
     def __iter__(self) -> Iterator[bytes]:
         return self._plain
@@ -643,3 +670,19 @@ class DecryptingReader:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _sliced(blocks: Iterator[bytes], skip: int, length: int | None) -> Iterator[bytes]:
+    """`length` bytes (None: all) of the stream after its first `skip`."""
+    for block in blocks:
+        if skip >= len(block):
+            skip -= len(block)
+            continue
+        block, skip = block[skip:], 0
+        if length is not None:
+            block = block[:length]
+            length -= len(block)
+        if block:
+            yield block
+        if length == 0:
+            return

@@ -595,6 +595,7 @@ class NodeDaemon:
                                           register_idle_s=cfg.repair.gc_grace_s,
                                           change_retention_s=cfg.repair.change_retention_s)
         self.store.set_register_horizon(cfg.repair.gc_grace_s / 2)
+        self.store.set_change_retention(cfg.repair.change_retention_s)
         self.metrics.tombstones.set_function(lambda: self.tombstones.status().held)
         self.lifecycle = LifecycleWorker(node_id=self.node_id, store=self.store, coordinator=self.coordinator,
                                          clock=self.clock, owns=self._is_first_home, day_s=cfg.repair.lifecycle_day_s,

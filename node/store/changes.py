@@ -6,8 +6,11 @@ appends one `ChangeRecord` to its log of that bucket, in the same LMDB transacti
 keyed by the bucket's partition prefix and an 8-byte sequence number, one more than the partition's
 last. So the log holds exactly what the home's manifests went through, survives restarts with them,
 and a home that gets a manifest late (metadata sync, a refill, a handed-off write) logs it when it
-arrives. What is not a change: a version that loses to one the home holds (nothing is applied), and
-a read mark (node/objects/lifecycle.py), which changes when a version was read, not the version.
+arrives. What is not a change: a version that loses to one the home holds (nothing is applied), a
+read mark (node/objects/lifecycle.py), which changes when a version was read, not the version, and
+a version stamped before the retention that arrives with nothing of its id here (a refill after a
+replaced disk brings every manifest: no cursor can still be waiting for the old ones, and logging
+them would replay the bucket to every watcher).
 
 Why arrival order and not the versions' stamps: a put is stamped when it starts and reaches the homes
 when it ends, minutes later for a large one, so a log ordered by stamp gains entries behind a

@@ -413,6 +413,7 @@ class NodeStore:
             raise
         self._write_delay: Callable[[], None] = lambda: None
         self._register_horizon_ms = 0
+        self._change_retention_ms = 7 * 24 * 3600 * 1000
         self._closed = False
 
     # -- metadata health ---------------------------------------------------------------------------
@@ -1228,8 +1229,12 @@ class NodeStore:
         kind = changes.kind_of(existing, applied)
         if kind is None:
             return
+        now_ms = self._now_unix_ms()
+        if (existing is None and kind in (common_pb2.CHANGE_PUT, common_pb2.CHANGE_DELETE)
+                and applied.version.physical_ms < now_ms - self._change_retention_ms):
+            return  # a version older than any cursor still waiting, arriving by sync or refill
         seq = self._change_bounds(txn, part)[1] + 1
-        record = changes.record_of(applied, kind, current, self._now_unix_ms())
+        record = changes.record_of(applied, kind, current, now_ms)
         self._meta.put(txn, self._meta.changes, changes.seq_key(part, seq), encode_record(record, "change"))
 
     def _change_bounds(self, txn: lmdb.Transaction, part: bytes) -> tuple[int, int]:
@@ -1751,6 +1756,12 @@ class NodeStore:
             state.touched_at_unix_ms = now_ms
             self._meta.put(txn, self._meta.key_registers, db_key, encode_record(state, where))
         return True, value.ballot
+
+    def set_change_retention(self, retention_s: float) -> None:
+        """How long the change log is kept (repair.change_retention_s): a version stamped longer ago
+        that arrives with nothing of its id here (metadata sync, a refill after a replaced disk) is
+        not logged, since no cursor can still be waiting for it."""
+        self._change_retention_ms = round(retention_s * 1000)
 
     def set_register_horizon(self, horizon_s: float) -> None:
         """The oldest a conditional write's manifest may be when a key register accepts it (the

@@ -19,8 +19,12 @@ MIB = 1024 * 1024
 HOMES = ("node-1", "node-2", "node-3")
 
 
+BASE_MS = 1_800_000_000_000  # the stores' clock starts here: versions are stamped around it
+
+
 def _manifest(key: str, ms: int, *, tombstone: bool = False, versioned: bool = False) -> common_pb2.Manifest:
-    stamp = common_pb2.VersionStamp(physical_ms=ms, node_id="n")
+    """A version stamped `ms` after BASE_MS (before it when negative)."""
+    stamp = common_pb2.VersionStamp(physical_ms=BASE_MS + ms, node_id="n")
     m = common_pb2.Manifest(format_version=1, tenant="t", bucket="b", key=key, version=stamp, tombstone=tombstone,
                             version_id=version_id_of(stamp) if versioned else b"")
     if not tombstone:
@@ -30,7 +34,7 @@ def _manifest(key: str, ms: int, *, tombstone: bool = False, versioned: bool = F
 
 @pytest.fixture()
 def clock():
-    return {"ms": 1_800_000_000_000}
+    return {"ms": BASE_MS}
 
 
 @pytest.fixture()
@@ -53,7 +57,7 @@ def test_what_a_home_applies_is_logged_in_arrival_order(stores, clock):
     store.put_manifest(_manifest("b", 15))  # older stamp than a's, arrived later: logged after it
     tagged = _manifest("a", 20)
     tagged.tagging.tags["k"] = "v"
-    tagged.tagging.changed.CopyFrom(common_pb2.VersionStamp(physical_ms=30, node_id="n"))
+    tagged.tagging.changed.CopyFrom(common_pb2.VersionStamp(physical_ms=BASE_MS + 30, node_id="n"))
     store.put_manifest(tagged)
     marked = common_pb2.Manifest()
     marked.CopyFrom(tagged)
@@ -68,7 +72,8 @@ def test_what_a_home_applies_is_logged_in_arrival_order(stores, clock):
     store.put_manifest(_manifest("v", 60, versioned=True))
     store.put_manifest(old)  # an older version arriving late: logged, not current
     erased = common_pb2.Manifest(format_version=1, tenant="t", bucket="b", key="v", version_id=old.version_id,
-                                 erased=True, tombstone=True, version=common_pb2.VersionStamp(physical_ms=70, node_id="n"))
+                                 erased=True, tombstone=True,
+                                 version=common_pb2.VersionStamp(physical_ms=BASE_MS + 70, node_id="n"))
     store.put_manifest(erased)
     assert _kinds(store) == [("a", "CHANGE_PUT", True), ("b", "CHANGE_PUT", True), ("a", "CHANGE_TAGS", True),
                              ("a", "CHANGE_REWRITE", True), ("a", "CHANGE_DELETE", True), ("v", "CHANGE_PUT", True),
@@ -183,3 +188,16 @@ def test_a_node_serves_a_bounded_number_of_watches():
                 pass
     with slots.held():  # released when the streams ended
         pass
+
+
+def test_old_versions_arriving_by_refill_are_not_logged_but_changes_to_them_are(stores, clock):
+    store = stores["node-1"]
+    store.set_change_retention(3600.0)
+    old = _manifest("ancient", -7200_000)
+    store.put_manifest(old)  # as a refill brings it: older than the retention, nothing of it here
+    store.put_manifest(_manifest("fresh", -1000))
+    converted = common_pb2.Manifest()
+    converted.CopyFrom(old)
+    converted.version.rewrite = 1
+    store.put_manifest(converted)  # a conversion of the old version now: a change
+    assert _kinds(store) == [("fresh", "CHANGE_PUT", True), ("ancient", "CHANGE_REWRITE", True)]

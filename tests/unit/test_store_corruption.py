@@ -11,6 +11,7 @@ import signal
 import struct
 import subprocess
 import sys
+import time
 
 import blake3
 import lmdb
@@ -337,7 +338,9 @@ def test_noded_check_metadata_reports_without_changing_anything(tmp_path):
 
     from node.daemon import main
     store = NodeStore(str(tmp_path / "store"), map_size_bytes=64 * MIB)
-    store.put_manifest(_manifest("k"))
+    written_now = _manifest("k")
+    written_now.version.physical_ms = int(time.time() * 1000)  # recent: its change is logged
+    store.put_manifest(written_now)
     store.save_node_id("node-a")
     store.close()
     result = CliRunner().invoke(main, ["--data-dir", str(tmp_path), "--check-metadata"])

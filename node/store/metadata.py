@@ -18,7 +18,7 @@
     bucket_promises tenant\\0name             -> BucketPromise    (bucket register promises)
     usage       tenant\\0bucket\\0             -> UsageRecord      (what the manifests here of that
                                                                  bucket add up to, see usage.py)
-    savings     tenant\\0bucket\\0, tenant\\0, \\xff -> DedupRecord  (what deduplication saves among the
+    savings     tenant\\0bucket\\0, \\xff     -> DedupRecord      (what deduplication saves among the
                                                                  copies here, see savings.py)
     changes     tenant\\0bucket\\0 + seq      -> ChangeRecord     (what this home applied to the
                                                                  bucket's objects, in order; see
@@ -586,11 +586,12 @@ class MetadataDb:
             self.put_index(txn, manifest, add=True)
 
     @staticmethod
-    def items(txn: lmdb.Transaction, db: lmdb._Database, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        """(key, raw value) of every key of `db` starting with `prefix`, in key order, inside the
-        caller's transaction: one seek, then the range."""
+    def items(txn: lmdb.Transaction, db: lmdb._Database, prefix: bytes, *, start: bytes = b""
+              ) -> Iterator[tuple[bytes, bytes]]:
+        """(key, raw value) of every key of `db` starting with `prefix` (and not below `start`), in
+        key order, inside the caller's transaction: one seek, then the range."""
         cursor = txn.cursor(db=db)
-        more = cursor.set_range(prefix)
+        more = cursor.set_range(max(prefix, start))
         while more:
             key = bytes(cursor.key())
             if not key.startswith(prefix):

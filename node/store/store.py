@@ -902,12 +902,9 @@ class NodeStore:
         `put_placement` stored ahead of its shares."""
         with self._share_lock(share):
             with self._meta.write() as txn:
-                owners = self._copy_owners(txn, share)
-                raw = self._meta.pop(txn, self._meta.chunks, share.db_key())
-                old = None if raw is None else decode_record(common_pb2.StoredShare, raw, f"share {share}")
-                self._move_savings(txn, savings.contribution(owners.values(), old and old.size_bytes), {})
+                old = self._pop_index_entry(txn, share)
                 refs_dropped = self._delete_refs(txn, share)
-                if (raw is not None or refs_dropped) and not self._layout_indexed(txn, share):
+                if (old is not None or refs_dropped) and not self._layout_indexed(txn, share):
                     txn.delete(share.layout_key(), db=self._meta.placements)
             had_file = self._files.remove(share)
             if old is not None:
@@ -1233,23 +1230,17 @@ class NodeStore:
         if (existing is None and kind in (common_pb2.CHANGE_PUT, common_pb2.CHANGE_DELETE)
                 and applied.version.physical_ms < now_ms - self._change_retention_ms):
             return  # a version older than any cursor still waiting, arriving by sync or refill
-        seq = self._change_bounds(txn, part)[1] + 1
+        seq = self._last_change_seq(txn, part) + 1
         record = changes.record_of(applied, kind, current, now_ms)
         self._meta.put(txn, self._meta.changes, changes.seq_key(part, seq), encode_record(record, "change"))
 
-    def _change_bounds(self, txn: lmdb.Transaction, part: bytes) -> tuple[int, int]:
-        """(oldest, newest) sequence number kept in the partition's change log; (0, 0) when empty."""
+    def _last_change_seq(self, txn: lmdb.Transaction, part: bytes) -> int:
+        """The newest sequence number in the partition's change log; 0 when it is empty. One seek
+        to where the next partition starts, one step back (each manifest write pays it)."""
         cursor = txn.cursor(db=self._meta.changes)
-        if not (cursor.set_range(part) and cursor.key().startswith(part)):
-            return 0, 0
-        first = changes.seq_of(cursor.key())
         _, end = key_partition(part, 2)
-        if cursor.set_range(end):
-            cursor.prev()  # the last key before the next partition
-        else:
-            cursor.last()
-        assert cursor.key().startswith(part), "a partition with a first entry has a last"
-        return first, changes.seq_of(cursor.key())
+        found = cursor.prev() if cursor.set_range(end) else cursor.last()
+        return changes.seq_of(cursor.key()) if found and cursor.key().startswith(part) else 0
 
     @quarantining
     def read_changes(self, tenant: str, bucket: str, *, after_seq: int = 0, since_ms: int = 0, limit: int = 1000
@@ -1259,19 +1250,16 @@ class NodeStore:
         part = manifest_key_prefix(tenant, bucket)
         found: list[tuple[int, common_pb2.ChangeRecord]] = []
         with self._meta.read() as txn:
-            first, last = self._change_bounds(txn, part)
+            oldest = next(self._meta.items(txn, self._meta.changes, part), None)
+            first, last = (0, 0) if oldest is None else (changes.seq_of(oldest[0]), self._last_change_seq(txn, part))
             start = after_seq + 1
             if since_ms and first:
                 start = self._first_change_since(txn, part, first, last, since_ms)
-            cursor = txn.cursor(db=self._meta.changes)
-            more = cursor.set_range(changes.seq_key(part, max(start, 1)))
-            while more and len(found) < limit:
-                key, raw = cursor.item()
-                if not key.startswith(part):
+            for key, raw in self._meta.items(txn, self._meta.changes, part, start=changes.seq_key(part, max(start, 1))):
+                if len(found) == limit:
                     break
                 found.append((changes.seq_of(key), decode_record(
                     common_pb2.ChangeRecord, self._meta.value(self._meta.changes, key, raw), "change")))
-                more = cursor.next()
         return self.identity.store_id, found, first, last
 
     def _first_change_since(self, txn: lmdb.Transaction, part: bytes, first: int, last: int, since_ms: int) -> int:
@@ -1435,12 +1423,12 @@ class NodeStore:
     @quarantining
     def dedup_savings(self, tenant: str | None = None) -> list[tuple[bytes, common_pb2.DedupRecord]]:
         """(savings key, record) of what deduplication saves among the copies here
-        (node/store/savings.py): the tenant's bucket and tenant records and the node's record, or
+        (node/store/savings.py): the storage tenant's bucket records and the node's record, or
         every record when `tenant` is None. Records with nothing saved are absent."""
         found = []
         with self._meta.read() as txn:
             prefix = b"" if tenant is None else savings.tenant_key(tenant)
-            keys = [(key, raw) for key, raw in self._meta.items(txn, self._meta.savings, prefix)]
+            keys = list(self._meta.items(txn, self._meta.savings, prefix))
             if tenant is not None:
                 raw = txn.get(savings.EVERYTHING_KEY, db=self._meta.savings)
                 if raw is not None:
@@ -2023,15 +2011,21 @@ class NodeStore:
         transaction) and count it out of the stats; caller holds its lock. Returns (had an entry,
         reference rows dropped). Quarantine keeps the refs: the copy is to be rebuilt."""
         with self._meta.write() as txn:
-            owners = self._copy_owners(txn, share)
-            raw = self._meta.pop(txn, self._meta.chunks, share.db_key())
-            old = None if raw is None else decode_record(common_pb2.StoredShare, raw, f"share {share}")
-            self._move_savings(txn, savings.contribution(owners.values(), old and old.size_bytes), {})
+            old = self._pop_index_entry(txn, share)
             refs_dropped = self._delete_refs(txn, share) if drop_refs else 0
         if old is None:
             return False, refs_dropped
         self._adjust_stats(old, None)
         return True, refs_dropped
+
+    def _pop_index_entry(self, txn: lmdb.Transaction, share: ShareKey) -> common_pb2.StoredShare | None:
+        """Delete the share's index entry in `txn` and take what the copy saved out of the savings
+        records (a copy without an entry saves nothing); the entry deleted, or None."""
+        owners = self._copy_owners(txn, share)
+        raw = self._meta.pop(txn, self._meta.chunks, share.db_key())
+        old = None if raw is None else decode_record(common_pb2.StoredShare, raw, f"share {share}")
+        self._move_savings(txn, savings.contribution(owners.values(), old and old.size_bytes), {})
+        return old
 
     def _delete_refs(self, txn: lmdb.Transaction, share: ShareKey) -> int:
         """Delete every reference row of the share in `txn`; returns how many there were."""

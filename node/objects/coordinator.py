@@ -453,9 +453,9 @@ class Coordinator:
     def bucket(self, name: str) -> common_pb2.BucketRecord:
         """The live bucket record, or NotFound. Cached for BUCKET_CACHE_TTL_S."""
         validate.bucket_name(name)
-        cached = self._bucket_cache.get((self.tenant, name))
-        if cached is not None and time.monotonic() - cached[0] < BUCKET_CACHE_TTL_S and cached[1] is not None:
-            return cached[1]
+        cached = self.cached_bucket(name)
+        if cached is not None:
+            return cached
         started = time.monotonic()
         record = self._bucket_records().get(name)
         live = record if record is not None and not record.tombstone else None

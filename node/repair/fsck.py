@@ -185,7 +185,7 @@ def _check_savings(coordinator: Coordinator, bucket: str, summary: admin_pb2.Fsc
                    if e.everything or e.tenant == coordinator.tenant}
         summary.dedup_saved_bytes += counted.get(("", True), 0)
         for name, everything in sorted(counted.keys() | audited.keys()):
-            if (bucket and name != bucket) or (bucket and everything):
+            if bucket and (everything or name != bucket):
                 continue
             summary.dedup_counters_checked += 1
             said, found = counted.get((name, everything), 0), audited.get((name, everything), 0)

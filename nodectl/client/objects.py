@@ -266,9 +266,8 @@ class _ObjectCalls(_Connection):
         validate_key(key)
         validate_range(range_start_bytes, range_length_bytes)
         validate_version(version)
-        reader = ObjectReader(self, bucket, key, range_start_bytes, range_length_bytes, metadata, version)
+        reader = self._opened(bucket, key, range_start_bytes, range_length_bytes, metadata, version)
         try:
-            reader._open_first()
             key_to_use = encryption.check_key(dict(reader.info.metadata), self.encryption_key, f"{bucket}/{key}")
             if key_to_use is not None:
                 if range_start_bytes is None and range_length_bytes is None:
@@ -276,6 +275,17 @@ class _ObjectCalls(_Connection):
                 reader.close()  # it read ciphertext bytes of the plaintext range: read its blocks instead
                 return self._decrypted_range(reader.info, key_to_use, range_start_bytes or 0, range_length_bytes,
                                              metadata)
+        except BaseException:
+            reader.close()
+            raise
+        return reader
+
+    def _opened(self, bucket: str, key: str, start: int | None, length: int | None, metadata, version: str
+                ) -> ObjectReader:
+        """A reader of the range whose first answer (the object's info) has come, or the error."""
+        reader = ObjectReader(self, bucket, key, start, length, metadata, version)
+        try:
+            reader._open_first()
         except BaseException:
             reader.close()
             raise
@@ -293,13 +303,8 @@ class _ObjectCalls(_Connection):
         first, last = start // encryption.BLOCK_PLAIN_BYTES, (end - 1) // encryption.BLOCK_PLAIN_BYTES
         cipher_start = first * encryption.BLOCK_CIPHER_BYTES
         cipher_end = min((last + 1) * encryption.BLOCK_CIPHER_BYTES, info.size_bytes)
-        reader = ObjectReader(self, info.bucket, info.key, cipher_start, cipher_end - cipher_start, metadata,
+        reader = self._opened(info.bucket, info.key, cipher_start, cipher_end - cipher_start, metadata,
                               info.version_id)
-        try:
-            reader._open_first()
-        except BaseException:
-            reader.close()
-            raise
         return DecryptingReader(reader, key, where, skip=start - first * encryption.BLOCK_PLAIN_BYTES,
                                 length=end - start)
 

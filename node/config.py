@@ -431,10 +431,10 @@ class NodeConfig:
         value is parsed as the field's type and the section re-validated."""
         sections = {"gossip": self.gossip, "ring": self.ring, "storage": self.storage,
                     "repair": self.repair}
-        changed: dict[str, object] = {}
+        values: dict[str, dict[str, object]] = {}
         for name, text in settings.items():
             section_name, _, field_name = name.partition(".")
-            section = changed.get(section_name, sections.get(section_name))
+            section = sections.get(section_name)
             if section is None or not field_name:
                 raise ConfigError(f"unknown setting {name!r}: use SECTION.FIELD with SECTION one of "
                                   f"{', '.join(sections)}")
@@ -447,5 +447,7 @@ class NodeConfig:
                 value = kind(float(text)) if kind is int and "e" in text.lower() else kind(text)
             except ValueError:
                 raise ConfigError(f"setting {name}={text!r} is not a valid {kind.__name__}") from None
-            changed[section_name] = dataclasses.replace(section, **{field_name: value})
+            values.setdefault(section_name, {})[field_name] = value
+        # One replace per section: fields that bound each other (chunk and frame sizes) change together.
+        changed = {name: dataclasses.replace(sections[name], **fields) for name, fields in values.items()}
         return dataclasses.replace(self, **changed)

@@ -70,6 +70,10 @@ class Metrics:
         self.erasure_encode_bytes = prom.Counter(
             "ringstore_erasure_encode_bytes_total", "Chunk bytes zfec-encoded into shares by this coordinator.",
             registry=r)
+        self.put_known_chunk_bytes = prom.Counter(
+            "ringstore_put_known_chunk_bytes_total",
+            "Object bytes puts named as chunks their bucket already stored (HasChunks, KnownChunk) instead "
+            "of sending them.", registry=r)
         self.erasure_decode_bytes = prom.Counter(
             "ringstore_erasure_decode_bytes_total",
             "Chunk bytes rebuilt by zfec from parity shares (reads that found every data share need none).",

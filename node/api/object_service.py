@@ -49,6 +49,7 @@ def _with_md5(frames: Iterator[memoryview], annotate: Callable[[common_pb2.Manif
 
 def object_info(m: common_pb2.Manifest, *, is_latest: bool = True) -> object_pb2.ObjectInfo:
     info = object_pb2.ObjectInfo(bucket=m.bucket, key=m.key, size_bytes=m.size_bytes, blake3=m.blake3,
+                                 chunks_blake3=m.chunks_blake3,
                                  version=m.version, content_type=m.content_type, policy=m.policy,
                                  chunk_count=len(m.chunks), created_at_unix_ms=m.created_at_unix_ms,
                                  inline=m.inline, md5=m.md5, part_count=m.part_count,
@@ -316,7 +317,7 @@ class ObjectServicer:
             holds: list = []
             renewed = [time.monotonic()]
 
-            def data() -> Iterator[memoryview]:
+            def data() -> Iterator[memoryview | object_pb2.KnownChunk]:
                 for item in request_iterator:
                     check_parsed(item)
                     if holds and holds[0] is not None and time.monotonic() - renewed[0] > HOLD_RENEW_S:
@@ -324,6 +325,11 @@ class ObjectServicer:
                         self._admission.renew(holds[0])  # a long put keeps its quota hold
                     if isinstance(item, memoryview) and not end:
                         yield item
+                    elif not end and item.WhichOneof("msg") == "known_chunk":
+                        if first.header.upload_id or record_at is not None:
+                            raise errors.InvalidArgument("a multipart upload's part cannot name known chunks; send "
+                                                         "its bytes; nothing was stored")
+                        yield item.known_chunk
                     elif not end and item.WhichOneof("msg") == "end":
                         end.append(item.end)
                     else:
@@ -340,6 +346,10 @@ class ObjectServicer:
                 if sent.size_bytes != size_bytes:
                     raise errors.InvalidArgument(
                         f"the client says it sent {sent.size_bytes} bytes but {size_bytes} arrived; nothing was stored")
+                if sent.blake3 and not digest:
+                    raise errors.InvalidArgument(
+                        "a put that names known chunks has no whole-object blake3 to check: send PutObjectEnd "
+                        "with an empty blake3; nothing was stored")
                 if sent.blake3 and sent.blake3 != digest:
                     raise errors.InvalidArgument(
                         f"the {size_bytes} bytes that arrived hash to {digest.hex()[:16]}, not the client's "
@@ -629,6 +639,14 @@ class ObjectServicer:
         return object_pb2.SetBucketVersioningResponse(bucket=self._c.set_versioning(request.bucket, request.versioning))
 
     @unary
+    def HasChunks(self, request: object_pb2.HasChunksRequest, context):
+        # Put rights on the whole bucket: the answer covers every key of it (node/objects/known_chunks.py).
+        self.allow("put", request.bucket)
+        held = self._c.has_chunks(request.bucket, request.policy if request.HasField("policy") else None,
+                                  list(request.chunk_ids))
+        return object_pb2.HasChunksResponse(held=held, chunk_size_bytes=self._c.chunk_size_bytes)
+
+    @unary
     def FindObjects(self, request: object_pb2.FindObjectsRequest, context):
         self.allow("list", request.bucket, prefix=request.query.prefix)
         found, token = self._c.find_objects(request.bucket, request.query, request.page_size, request.page_token)
@@ -689,6 +707,7 @@ class ObjectServicer:
             "SetBucketLifecycle": uu(self.SetBucketLifecycle, o.SetBucketLifecycleRequest),
             "SetObjectTags": uu(self.SetObjectTags, o.SetObjectTagsRequest),
             "FindObjects": uu(self.FindObjects, o.FindObjectsRequest),
+            "HasChunks": uu(self.HasChunks, o.HasChunksRequest),
             "SetBucketTags": uu(self.SetBucketTags, o.SetBucketTagsRequest),
             "CreateUpload": uu(self.CreateUpload, o.CreateUploadRequest),
             "ListUploadParts": uu(self.ListUploadParts, o.ListUploadPartsRequest),

@@ -166,6 +166,9 @@ class PeerServicer:
                                                 "probes; run fsck without --deep")
             throttle = self._deep_throttle(request.bandwidth_bytes_per_s)
             return peer_pb2.HasChunkResponse(present=self._store.verify_shares(keys, throttle.acquire))
+        if request.referenced_by_tenant and request.referenced_by_bucket:
+            owner = (request.referenced_by_tenant, request.referenced_by_bucket)
+            return peer_pb2.HasChunkResponse(present=[self._store.referenced_by(key, owner) for key in keys])
         return peer_pb2.HasChunkResponse(present=[self._store.has_share(key) for key in keys])
 
     @unary
@@ -337,7 +340,9 @@ class PeerServicer:
         if len(request.shares) > ADD_REFERENCES_SHARES_MAX:
             raise errors.InvalidArgument(f"AddReferences names {len(request.shares)} copies; at most "
                                          f"{ADD_REFERENCES_SHARES_MAX} per call")
-        held = [self._store.add_references(share_key(share), [request.ref]) > 0 for share in request.shares]
+        owner = (request.ref.tenant, request.ref.bucket) if request.only_if_bucket_refers else None
+        held = [self._store.add_references(share_key(share), [request.ref], only_if_referenced_by=owner) > 0
+                for share in request.shares]
         return peer_pb2.AddReferencesResponse(held=held)
 
     @unary

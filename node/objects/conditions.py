@@ -102,13 +102,13 @@ def check(condition: Condition, current: common_pb2.Manifest | None, name: str) 
     live = current if current is not None and not current.tombstone else None
     if condition.if_absent:
         if live is not None:
-            raise errors.ConditionFailed(f"{name} exists (ETag {etag(live.md5, live.part_count, live.blake3)}); "
+            raise errors.ConditionFailed(f"{name} exists (ETag {etag(live.md5, live.part_count, live.blake3, live.chunks_blake3)}); "
                                             "the put was only to happen if it did not")
         return
     if live is None:
         raise errors.ConditionFailed(f"{name} does not exist; the put was only to happen {condition.describe()}")
     if condition.if_match:
-        found = etag(live.md5, live.part_count, live.blake3)
+        found = etag(live.md5, live.part_count, live.blake3, live.chunks_blake3)
         if condition.if_match != "*" and condition.if_match.strip('"') != found:
             raise errors.ConditionFailed(f"{name} has ETag {found}, not {condition.if_match.strip(chr(34))}: "
                                             "it changed since it was read; read it again and retry")

@@ -40,6 +40,7 @@ from node.objects import validate
 from node.objects.chunk_io import (ChunkIO, DamageSink, copies_per_chunk, copy_size_bytes, geometry_of, holder_key,
                                    slot_key)
 from node.objects.conditions import Condition, ConditionalWrites
+from node.objects import known_chunks
 from node.objects.direct import DirectReads
 from node.objects.lifecycle import READ_MARKS_PER_DAY, check_rules, has_transition, ttl_expired
 from node.objects.placement import Assignment, choose_targets
@@ -54,6 +55,7 @@ from node.store import BUCKET_RECORD_FORMAT_VERSION, ShareKey, bucket_order_key
 from node.store import index
 from node.store.errors import InvalidArgument as StoreInvalidArgument
 from node.store.versions import merged, newest_first, order_key, parse_version_id, show_version_id, version_id_of
+from ringstore.etag import chunks_digest
 from ringstore.v1 import common_pb2, object_pb2, peer_pb2
 
 log = logging.getLogger("ringstore.objects")
@@ -647,20 +649,30 @@ class Coordinator:
 
         hasher = blake3.blake3()
         received = 0
+        known: list[common_pb2.ChunkRef] = []
 
-        def counted() -> Iterator[memoryview]:
+        def counted() -> Iterator[memoryview | object_pb2.KnownChunk]:
             nonlocal received
             for frame in frames:
-                received += len(frame)
+                if isinstance(frame, object_pb2.KnownChunk):
+                    if record_at is not None:
+                        raise errors.InvalidArgument("a multipart upload's part cannot name known chunks; send its "
+                                                     "bytes; nothing was stored")
+                    known_chunks.check_known(frame, self._config.chunk_size_bytes)
+                    known.append(common_pb2.ChunkRef(chunk_id=frame.chunk_id, size_bytes=frame.size_bytes))
+                    received += frame.size_bytes
+                else:
+                    received += len(frame)
                 if received > self._config.object_size_bytes_max:
                     raise errors.ResourceExhausted(
                         f"object exceeds the limit of {self._config.object_size_bytes_max} bytes")
                 if declared is not None and received > declared:
                     raise errors.InvalidArgument(f"stream carried more than the declared {declared} bytes")
-                hasher.update(frame)
+                if not known:
+                    hasher.update(frame)
                 yield frame
 
-        chunks_iter = rechunk(counted(), self._config.chunk_size_bytes)
+        chunks_iter = known_chunks.pieces(counted(), self._config.chunk_size_bytes)
         # The version is stamped when the put starts: every copy records it as its reference, so
         # garbage collection and conversion can tell which object versions still need a copy.
         manifest = common_pb2.Manifest(
@@ -674,7 +686,8 @@ class Coordinator:
             self.assign_version(bucket, manifest)
             _tag(manifest, dict(header.tags), manifest.version)
         first = next(chunks_iter, b"")
-        if allow_inline and len(first) <= self._config.inline_max_bytes and received == len(first):
+        if (allow_inline and not known and len(first) <= self._config.inline_max_bytes
+                and received == len(first)):
             rest = next(chunks_iter, None)
             assert rest is None, "an object no larger than one chunk yields one chunk"
             manifest.inline = True
@@ -686,7 +699,11 @@ class Coordinator:
         if declared is not None and received != declared:
             raise errors.InvalidArgument(f"stream carried {received} bytes but the header declared {declared}")
         manifest.size_bytes = received
-        manifest.blake3 = hasher.digest()
+        manifest.blake3 = b"" if known else hasher.digest()
+        if known:
+            manifest.chunks_blake3 = chunks_digest(bytes(c.chunk_id) for c in manifest.chunks)
+        if known:
+            self._reference_known(manifest, {bytes(c.chunk_id) for c in known})
         check_end(received, manifest.blake3)
         if annotate is not None:
             annotate(manifest)
@@ -716,6 +733,13 @@ class Coordinator:
             for data in chunks:
                 while len(inflight) >= self._config.put_inflight_chunks_max:
                     refs.append(inflight.popleft().result())
+                if isinstance(data, object_pb2.KnownChunk):  # referenced once the stream ends (_reference_known)
+                    stored: cf.Future = cf.Future()
+                    stored.set_result(common_pb2.ChunkRef(chunk_id=data.chunk_id, size_bytes=data.size_bytes,
+                                                          offset_bytes=offset))
+                    inflight.append(stored)
+                    offset += data.size_bytes
+                    continue
                 inflight.append(self._chunk_pool.submit(self.chunks.store, data, offset, policy, name, ref))
                 offset += len(data)
             while inflight:
@@ -724,6 +748,32 @@ class Coordinator:
             for future in inflight:
                 future.cancel()
         return refs
+
+    def _reference_known(self, manifest: common_pb2.Manifest, known_ids: set[bytes]) -> None:
+        """Make the known chunks a put named part of its version (node/objects/known_chunks.py):
+        check each against its placement record and reference its copies, only those a version of
+        the same bucket already references."""
+        refs = [c for c in manifest.chunks if bytes(c.chunk_id) in known_ids]
+        unique = {bytes(c.chunk_id): c for c in refs}
+        placements = dict(zip(unique, self._send_pool.map(
+            lambda c: self.chunk_placement(c, manifest.policy), unique.values())))
+        known_chunks.completed(refs, manifest.policy, placements, manifest.bucket)
+        self.reference_chunks(manifest, unique.values(), reuse=True, placements=placements)
+        if self._metrics is not None:
+            self._metrics.put_known_chunk_bytes.inc(sum(c.size_bytes for c in refs))
+
+    @property
+    def chunk_size_bytes(self) -> int:
+        return self._config.chunk_size_bytes
+
+    def has_chunks(self, bucket: str, policy: common_pb2.RedundancyPolicy | None,
+                   chunk_ids: list[bytes]) -> list[bool]:
+        """Which chunks a put to `bucket` under `policy` (None: the bucket's default) may name as
+        known: node/objects/known_chunks.py."""
+        record = self.bucket(bucket)
+        checked = self._checked_policy(policy, default=record.default_policy, check_live=False)
+        return known_chunks.held(self._view, self._replicas, self._send_pool, (self.tenant, bucket), checked,
+                                 chunk_ids)
 
     def _check_duration(self, what: str, started_ms: int) -> None:
         """Refuse to write a manifest for a write slower than half the GC grace: its copies'
@@ -1098,47 +1148,66 @@ class Coordinator:
             if boundary is None:
                 return out, None
 
-    def reference_chunks(self, manifest: common_pb2.Manifest) -> None:
-        """Record `manifest`'s version on every copy of its chunks, which another version already
-        references (a multipart upload's parts, a copied object): the new manifest shares them and
-        no byte moves. A copy that cannot take it (holder down, copy gone) is stored again under the
-        new version from a verified read. Every copy named by the chunk's placement record takes
-        it; the records are read again afterwards, and holders repair or rebalancing added meanwhile
-        take it too (a copy made from a source before the source took the reference lacks it)."""
+    def reference_chunks(self, manifest: common_pb2.Manifest, chunks: Iterable[common_pb2.ChunkRef] | None = None, *,
+                         reuse: bool = False,
+                         placements: dict[bytes, common_pb2.PlacementRecord | None] | None = None) -> None:
+        """Record `manifest`'s version on every copy of its chunks (or of `chunks`), which another
+        version already references (a multipart upload's parts, a copied object): the new manifest
+        shares them and no byte moves. A copy that cannot take it (holder down, copy gone) is
+        stored again under the new version from a verified read. Every copy named by the chunk's
+        placement record takes it; the records are read again afterwards, and holders repair or
+        rebalancing added meanwhile take it too (a copy made from a source before the source took
+        the reference lacks it). `placements`: the records already read, for the first round.
+
+        `reuse` (a put naming known chunks, node/objects/known_chunks.py): a copy takes the
+        reference only if a version of the manifest's own bucket already references it, and a
+        chunk no copy took it on is not restored but refused (FailedPrecondition), so a client
+        can reuse only what its bucket stores, never another bucket's data by its hash."""
         ref = object_ref(manifest)
-        unique = {bytes(c.chunk_id): c for c in manifest.chunks}
+        unique = {bytes(c.chunk_id): c for c in (manifest.chunks if chunks is None else chunks)}
         done: set[tuple[str, bytes]] = set()
         failed: set[bytes] = set()
-        for _ in range(2):
-            placements = dict(zip(unique, self._send_pool.map(
-                lambda c: self.chunk_placement(c, manifest.policy), unique.values())))
+        for round_ in range(2):
+            if round_ or placements is None:
+                placements = dict(zip(unique, self._send_pool.map(
+                    lambda c: self.chunk_placement(c, manifest.policy), unique.values())))
             per_holder: dict[str, list[tuple[bytes, ShareKey]]] = collections.defaultdict(list)
-            for chunk_id, placement in placements.items():
+            for chunk_id in unique:
+                placement = placements.get(chunk_id)
                 if placement is None or not placement.holders:
                     failed.add(chunk_id)
                     continue
                 for holder in placement.holders:
                     if (holder.node_id, chunk_id) not in done:
                         per_holder[holder.node_id].append((chunk_id, holder_key(placement, holder.share_index)))
-            outcomes = self._send_pool.map(lambda node_id: self._add_references(node_id, per_holder[node_id], ref),
-                                           list(per_holder))
+            outcomes = self._send_pool.map(
+                lambda node_id: self._add_references(node_id, per_holder[node_id], ref, reuse=reuse), list(per_holder))
             for node_id, took in zip(list(per_holder), outcomes):
                 for (chunk_id, _), ok in zip(per_holder[node_id], took):
                     if ok:
                         done.add((node_id, chunk_id))
                     else:
                         failed.add(chunk_id)
+        if reuse:
+            taken = {chunk_id for _, chunk_id in done}
+            refused = [chunk_id for chunk_id in unique if chunk_id not in taken]
+            if refused:
+                raise errors.FailedPrecondition(
+                    f"chunk {refused[0].hex()[:16]} (and {len(refused) - 1} more) is not stored for bucket "
+                    f"{manifest.bucket} under {describe_policy(manifest.policy)} any more; ask HasChunks again and "
+                    "send those chunks' bytes; nothing was stored")
         for chunk_id in failed:
             self.restore_chunk(manifest, unique[chunk_id], ref)
 
-    def _add_references(self, node_id: str, items: list[tuple[bytes, ShareKey]], ref: common_pb2.ObjectRef
-                        ) -> list[bool]:
+    def _add_references(self, node_id: str, items: list[tuple[bytes, ShareKey]], ref: common_pb2.ObjectRef, *,
+                        reuse: bool = False) -> list[bool]:
         """Per item, whether `node_id` recorded `ref` on its copy (False for all when it did not answer)."""
         took: list[bool] = []
         try:
             for start in range(0, len(items), ADD_REFERENCES_BATCH):
                 batch = items[start:start + ADD_REFERENCES_BATCH]
-                took += self._replicas.add_references(node_id, [key for _, key in batch], ref)
+                took += self._replicas.add_references(node_id, [key for _, key in batch], ref,
+                                                      only_if_bucket_refers=reuse)
         except HolderError as err:
             log.info("%s/%s: %s did not take references (%s); storing those chunks again", ref.bucket, ref.key,
                      node_id, err)

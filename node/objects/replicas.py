@@ -301,12 +301,23 @@ class Replicas:
             return outcome.deleted, outcome.references_left
         return self._remote(node_id, self._peers.release_share, share_ref(key), ref, self.timeout_s)
 
-    def add_references(self, node_id: str, keys: list[ShareKey], ref: common_pb2.ObjectRef) -> list[bool]:
-        """Record `ref` on copies `node_id` holds; per key, whether it holds the copy."""
+    def add_references(self, node_id: str, keys: list[ShareKey], ref: common_pb2.ObjectRef, *,
+                       only_if_bucket_refers: bool = False) -> list[bool]:
+        """Record `ref` on copies `node_id` holds; per key, whether it holds the copy (and, with
+        `only_if_bucket_refers`, whether a version of ref's bucket already referenced it)."""
         if node_id == self._view.node_id:
-            return [self._local(self._store.add_references, key, [ref]) > 0 for key in keys]
+            owner = (ref.tenant, ref.bucket) if only_if_bucket_refers else None
+            return [self._local(self._store.add_references, key, [ref], only_if_referenced_by=owner) > 0
+                    for key in keys]
         return self._remote(node_id, self._peers.add_references, [share_ref(key) for key in keys], ref,
-                            self.timeout_s)
+                            self.timeout_s, only_if_bucket_refers)
+
+    def referenced_by(self, node_id: str, keys: Sequence[ShareKey], owner: tuple[str, str]) -> list[bool]:
+        """Which of `keys` the node holds with a reference from a version of `owner` (tenant, bucket)."""
+        if node_id == self._view.node_id:
+            return self._local(lambda: [self._store.referenced_by(key, owner) for key in keys])
+        return self._remote(node_id, lambda address: self._peers.has_shares(
+            address, [share_ref(k) for k in keys], self.timeout_s, referenced_by=owner))
 
     def put_manifest(self, node_id: str, manifest: common_pb2.Manifest, handoff_for: str,
                      ring_fingerprint: int = 0) -> None:

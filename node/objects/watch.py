@@ -128,7 +128,7 @@ def change_of(record: common_pb2.ChangeRecord) -> object_pb2.ObjectChange:
     return object_pb2.ObjectChange(
         key=record.key, kind=KIND_NAMES.get(record.kind, "unknown"), version_id=show_version_id(record.version_id),
         version=stamp_text(record.version), current=record.current, size_bytes=record.size_bytes,
-        etag=etag(record.md5, record.part_count, record.blake3) if record.kind == common_pb2.CHANGE_PUT else "",
+        etag=etag(record.md5, record.part_count, record.blake3, record.chunks_blake3) if record.kind == common_pb2.CHANGE_PUT else "",
         written_at_unix_ms=record.version.physical_ms)
 
 

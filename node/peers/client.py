@@ -369,9 +369,11 @@ class PeerClient:
         return header
 
     def has_shares(self, address: str, shares: list[peer_pb2.ShareRef], timeout_s: float, *,
-                   deep: bool = False, bandwidth_bytes_per_s: int = 0) -> list[bool]:
-        request = peer_pb2.HasChunkRequest(shares=shares, deep=deep,
-                                           bandwidth_bytes_per_s=bandwidth_bytes_per_s)
+                   deep: bool = False, bandwidth_bytes_per_s: int = 0,
+                   referenced_by: tuple[str, str] = ("", "")) -> list[bool]:
+        request = peer_pb2.HasChunkRequest(shares=shares, deep=deep, bandwidth_bytes_per_s=bandwidth_bytes_per_s,
+                                           referenced_by_tenant=referenced_by[0],
+                                           referenced_by_bucket=referenced_by[1])
         reply = self._call(address, self._stubs(address).has_chunk,
                            request, timeout_s)
         return list(reply.present)
@@ -391,9 +393,9 @@ class PeerClient:
         return reply.deleted, reply.references_left
 
     def add_references(self, address: str, shares: list[peer_pb2.ShareRef], ref: common_pb2.ObjectRef,
-                       timeout_s: float) -> list[bool]:
-        reply = self._call(address, self._stubs(address).add_references,
-                           peer_pb2.AddReferencesRequest(shares=shares, ref=ref), timeout_s)
+                       timeout_s: float, only_if_bucket_refers: bool = False) -> list[bool]:
+        request = peer_pb2.AddReferencesRequest(shares=shares, ref=ref, only_if_bucket_refers=only_if_bucket_refers)
+        reply = self._call(address, self._stubs(address).add_references, request, timeout_s)
         return list(reply.held)
 
     def put_placement(self, address: str, record: common_pb2.PlacementRecord, timeout_s: float,

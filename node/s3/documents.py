@@ -200,7 +200,7 @@ def list_objects(*, bucket: str, prefix: str, delimiter: str, max_keys: int, enc
 
 def etag(manifest) -> str:
     """The object's ETag, unquoted (ringstore.etag says which form)."""
-    return object_etag(manifest.md5, manifest.part_count, manifest.blake3)
+    return object_etag(manifest.md5, manifest.part_count, manifest.blake3, manifest.chunks_blake3)
 
 
 def etag_header(manifest) -> str:

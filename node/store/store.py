@@ -969,10 +969,14 @@ class NodeStore:
         return found
 
     @quarantining
-    def add_references(self, share: ShareKey, refs: Sequence[common_pb2.ObjectRef]) -> int:
+    @quarantining
+    def add_references(self, share: ShareKey, refs: Sequence[common_pb2.ObjectRef], *,
+                       only_if_referenced_by: savings.Owner | None = None) -> int:
         """Record `refs` (at most REFERENCES_LIMIT_MAX) on the copy if it is indexed here; returns
         how many rows were written. For copies re-indexed from their files, whose reference rows
-        were lost with the metadata env: the refill copies them from another holder."""
+        were lost with the metadata env: the refill copies them from another holder.
+        `only_if_referenced_by` (tenant, bucket): write nothing (0) unless a version of that
+        bucket already references the copy (a put naming a known chunk, see `referenced_by`)."""
         if len(refs) > REFERENCES_LIMIT_MAX:
             raise InvalidArgument(f"{len(refs)} references; at most {REFERENCES_LIMIT_MAX} per call")
         with self._share_lock(share):
@@ -980,10 +984,25 @@ class NodeStore:
                 raw = self._meta.get(txn, self._meta.chunks, share.db_key())
                 if raw is None:
                     return 0
+                if only_if_referenced_by is not None and not self._referenced_by(txn, share, only_if_referenced_by):
+                    return 0
                 size = decode_record(common_pb2.StoredShare, raw, f"share {share}").size_bytes
                 self._add_ref_rows(txn, share, [(ref_row_key(share, ref), encode_ref(ref)) for ref in refs],
                                    size, size)
         return len(refs)
+
+    @quarantining
+    def referenced_by(self, share: ShareKey, owner: savings.Owner) -> bool:
+        """True when the copy is here (as `has_share` says) and one of its references names a
+        version of `owner`'s (tenant, bucket). Walks the copy's rows until one of the bucket shows
+        up: a chunk many other buckets use costs a walk of their rows."""
+        if not self.has_share(share):
+            return False
+        with self._meta.read() as txn:
+            return self._referenced_by(txn, share, owner)
+
+    def _referenced_by(self, txn: lmdb.Transaction, share: ShareKey, owner: savings.Owner) -> bool:
+        return any((ref.tenant, ref.bucket) == owner for _, ref in self._copy_refs(txn, share))
 
     def reference_count(self, share: ShareKey) -> int:
         """How many object versions the copy is stored for."""

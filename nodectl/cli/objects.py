@@ -43,6 +43,7 @@ from nodectl.client import (
     validate_prefix,
 )
 from nodectl.client import resumable
+from nodectl.client.reuse import TransferStats
 from nodectl.errors import FailedPrecondition, InvalidArgument, NotFound, RingstoreError
 from ringstore.auth.keys import parse_duration
 
@@ -311,11 +312,13 @@ def list_command(settings: _Settings, target: str | None, as_json: bool, page_si
 @click.option("--tag", "tag_pairs", multiple=True, metavar="NAME=VALUE", help="A tag of the new version; repeat.")
 @click.option("--encrypt", is_flag=True, help="Encrypt in this client before sending, under --key (never sent).")
 @click.option("--key", "key_file", default=None, metavar="FILE", help="The key --encrypt uses (nodectl key init).")
+@click.option("--no-reuse", "reuse_chunks", flag_value=False, default=True,
+              help="Send every chunk, even those BUCKET already stores.")
 @click.pass_obj
 def put_command(settings: _Settings, local_path: str, target: str, replicas: int | None,
                 ec: str | None, content_type: str | None, resume: bool, if_match: str, if_version: str,
                 if_absent: bool, expires_in: str | None, tag_pairs: tuple[str, ...], encrypt: bool,
-                key_file: str | None) -> None:
+                key_file: str | None, reuse_chunks: bool) -> None:
     """Store LOCAL_PATH (- for stdin) as BUCKET/KEY.
 
     A KEY that is empty or ends in / gets LOCAL_PATH's file name appended. --replicas N or
@@ -325,6 +328,8 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
     conditional: of puts racing for one key with a condition exactly one wins, the others exit 6
     and store nothing (a put in parts checks the condition before sending any and again, deciding,
     when it completes). --tag works for every size; --expires-in for puts up to 64 MiB.
+    A file larger than one chunk some of whose 4 MiB chunks BUCKET already stores (an earlier
+    version of it, appended to or edited in place) sends only the other chunks, in one stream.
     """
     replicas, shares = parse_policy_flags(replicas, ec)
     bucket, key = split_bucket_key(target, key_required=False)
@@ -361,9 +366,18 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
     if encrypt and local_path == "-":
         raise InvalidArgument("--encrypt reads a file, not stdin: save it to a file first")
     progress = _progress(f"put {bucket}/{key}", total_bytes)
+    stats = TransferStats()
     with settings.client(encryption_key_file=key_file if encrypt else None) as client:
         try:
-            if in_parts:
+            # A file some of whose chunks the bucket already stores sends only the others, in one stream.
+            info = (client.put_reusing(bucket, key, Path(local_path), replicas=replicas, ec=shares,
+                                       content_type=content_type, progress=progress.update, if_match=if_match,
+                                       if_version=if_version, if_absent=if_absent, tags=tags, stats=stats)
+                    if reuse_chunks and not encrypt and not resume and not expires_in_s and local_path != "-"
+                    else None)
+            if info is not None:
+                in_parts = False
+            elif in_parts:
                 info = resumable.put_resumable(client, bucket, key, Path(local_path),
                                                state_dir=resumable.default_state_dir(), resume=resume,
                                                replicas=replicas, ec=shares, content_type=content_type,
@@ -382,7 +396,12 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
             raise
         finally:
             progress.finish()
-    digest = f"blake3 {info.blake3_hex}" if info.blake3_hex else f"etag {info.etag} ({info.etag.rsplit('-', 1)[-1]} parts)"
+    if info.blake3_hex:
+        digest = f"blake3 {info.blake3_hex}"
+    elif info.chunks_blake3_hex:
+        digest = f"etag {info.etag}; sent {stats.sent_bytes} bytes, {stats.reused_bytes} already stored"
+    else:
+        digest = f"etag {info.etag} ({info.etag.rsplit('-', 1)[-1]} parts)"
     click.echo(f"stored {info.bucket}/{info.key}: {info.size_bytes} bytes, {digest}, version {info.version}")
 
 

@@ -32,6 +32,7 @@ from nodectl.cli.fsck import fsck_command
 from nodectl.cli.lifecycle import lifecycle_group
 from nodectl.cli.tags import tag_group
 from nodectl.cli.find import find_command
+from nodectl.cli.sync import sync_command
 from nodectl.cli.watch import watch_command
 from nodectl.cli.encryption_keys import key_group
 from nodectl.cli.node import node_group
@@ -157,6 +158,7 @@ main.add_command(lifecycle_group)
 main.add_command(tag_group)
 main.add_command(find_command)
 main.add_command(watch_command)
+main.add_command(sync_command)
 main.add_command(key_group)
 main.add_command(rollback_command)
 main.add_command(convert_command)

@@ -38,7 +38,7 @@ from ringstore.auth import links
 from ringstore.etag import etag, parts_md5
 from ringstore.v1 import common_pb2, object_pb2
 
-from nodectl.client import encryption
+from nodectl.client import encryption, reuse
 from nodectl.client.connection import _Connection
 from nodectl.client.deadlines import (
     _Watchdog,
@@ -69,9 +69,11 @@ from nodectl.client.validate import (
 )
 from nodectl.errors import (
     DeadlineExceeded,
+    FailedPrecondition,
     Internal,
     InvalidArgument,
     OutOfRange,
+    PermissionDenied,
     RingstoreError,
     Unavailable,
     from_rpc_error,
@@ -87,7 +89,8 @@ class _ObjectCalls(_Connection):
             content_type: str = "", metadata: Mapping[str, str] | None = None,
             progress: Callable[[int], None] | None = None, if_match: str = "", if_version: str = "",
             if_absent: bool = False, expires_in_s: float = 0, tags: Mapping[str, str] | None = None,
-            encrypt: bool | None = None) -> ObjectInfo:
+            encrypt: bool | None = None, reuse_chunks: bool = False,
+            stats: reuse.TransferStats | None = None) -> ObjectInfo:
         """Store `data` (bytes, a binary file read from its current position, or a path).
 
         `replicas` or `ec` ("K+M" or (K, M)), at most one, override the bucket's default policy.
@@ -106,6 +109,10 @@ class _ObjectCalls(_Connection):
         version's tags (at most 10). `encrypt` (default: when the client has an encryption key):
         encrypt the bytes here, under the client's key, before they leave (encryption.py); the
         object's size is then the ciphertext's, its metadata says which key.
+
+        `reuse_chunks` (a path, not encrypted): send only the chunks the bucket does not already
+        store (reuse.py); the object then has no whole-object blake3. `stats` adds up the bytes
+        sent and the bytes named as already stored.
         """
         validate_bucket(bucket)
         validate_key(key)
@@ -120,7 +127,32 @@ class _ObjectCalls(_Connection):
                 validate_put_fields(content_type, metadata)
             return self._put(bucket, key, data, policy=policy, content_type=content_type, metadata=metadata,
                              progress=progress, if_match=if_match, if_version=if_version, if_absent=if_absent,
-                             expires_in_s=expires_in_s, tags=tags)
+                             expires_in_s=expires_in_s, tags=tags,
+                             reuse_chunks=reuse_chunks and not encrypt and isinstance(data, os.PathLike),
+                             stats=stats)
+
+    def has_chunks(self, bucket: str, chunk_ids: list[bytes], *, replicas: int | None = None,
+                   ec: str | tuple[int, int] | None = None) -> list[bool]:
+        """Per chunk id (blake3 of one chunk_size_bytes piece of an object), whether `bucket`
+        already stores it under the policy a put would use, so a put may name it instead of
+        sending it (at most reuse.HAS_CHUNKS_IDS_MAX ids per call)."""
+        validate_bucket(bucket)
+        if len(chunk_ids) > reuse.HAS_CHUNKS_IDS_MAX:
+            raise InvalidArgument(f"{len(chunk_ids)} chunk ids; at most {reuse.HAS_CHUNKS_IDS_MAX} per call")
+        return self._has_chunks(bucket, chunk_ids, policy_pb(replicas, ec))
+
+    def _has_chunks(self, bucket: str, chunk_ids: list[bytes], policy: common_pb2.RedundancyPolicy | None
+                    ) -> list[bool]:
+        request = object_pb2.HasChunksRequest(bucket=bucket, chunk_ids=chunk_ids, policy=policy)
+        response = self._unary(self._objects.HasChunks, request)
+        self._chunk_size_bytes = response.chunk_size_bytes
+        return list(response.held)
+
+    def chunk_size_bytes(self, bucket: str) -> int:
+        """The size the cluster cuts objects into (asked once per client)."""
+        if not getattr(self, "_chunk_size_bytes", 0):
+            self._has_chunks(bucket, [], None)
+        return self._chunk_size_bytes
 
     def _encrypting(self, data, metadata: dict[str, str], cleanup: contextlib.ExitStack
                     ) -> encryption.EncryptingFile:
@@ -142,19 +174,64 @@ class _ObjectCalls(_Connection):
                          encryption.META_PLAIN_BYTES: str(size)})
         return encryption.EncryptingFile(source, size, self.encryption_key)
 
+    def put_reusing(self, bucket: str, key: str, path: os.PathLike[str], *, replicas: int | None = None,
+                    ec: str | tuple[int, int] | None = None, content_type: str = "",
+                    metadata: Mapping[str, str] | None = None, progress: Callable[[int], None] | None = None,
+                    if_match: str = "", if_version: str = "", if_absent: bool = False,
+                    tags: Mapping[str, str] | None = None, stats: reuse.TransferStats | None = None
+                    ) -> ObjectInfo | None:
+        """Store the file at `path` sending only the chunks `bucket` does not already store
+        (reuse.py), as `put` takes its arguments; None, having sent nothing, when the file is at
+        most one chunk or none of its first chunks is stored (put it as usual then)."""
+        validate_bucket(bucket)
+        validate_key(key)
+        metadata = dict(metadata or {})
+        validate_put_fields(content_type, metadata)
+        header = _put_header(bucket, key, policy=policy_pb(replicas, ec), content_type=content_type,
+                             metadata=metadata, if_match=if_match, if_version=if_version, if_absent=if_absent,
+                             expires_in_s=0, tags=tags)
+        return self._put_reusing(header, path, progress, stats)
+
+    def put_planned(self, bucket: str, key: str, planned: reuse.Plan, *, content_type: str = "",
+                    metadata: Mapping[str, str] | None = None, progress: Callable[[int], None] | None = None,
+                    if_version: str = "", if_absent: bool = False, stats: reuse.TransferStats | None = None
+                    ) -> ObjectInfo:
+        """Store a file already cut and asked about (reuse.plan or reuse.Plan.of): its held chunks
+        named, the others sent. Raises reuse.FileChanged, having stored nothing, when the file is no
+        longer what was hashed; FailedPrecondition when a named chunk is gone (or the condition
+        failed)."""
+        validate_bucket(bucket)
+        validate_key(key)
+        metadata = dict(metadata or {})
+        validate_put_fields(content_type, metadata)
+        header = _put_header(bucket, key, policy=None, content_type=content_type, metadata=metadata, if_match="",
+                             if_version=if_version, if_absent=if_absent, expires_in_s=0, tags=None)
+        return self._put_planned(header, planned, progress, stats)
+
+    def _put_planned(self, header: object_pb2.PutObjectHeader, planned: reuse.Plan,
+                     progress: Callable[[int], None] | None, stats: reuse.TransferStats | None) -> ObjectInfo:
+        header.size_bytes = planned.size_bytes
+        this = reuse.TransferStats(objects=1)
+        response = self._retrying(lambda: self._put_once(header, None, progress, body=lambda: planned.body(this)))
+        if stats is not None:
+            stats.add(this)
+        return object_info_from_pb(response.object)
+
     def _put(self, bucket: str, key: str, data, *, policy, content_type: str, metadata: dict[str, str],
              progress, if_match: str, if_version: str, if_absent: bool, expires_in_s: float,
-             tags: Mapping[str, str] | None) -> ObjectInfo:
+             tags: Mapping[str, str] | None, reuse_chunks: bool = False,
+             stats: reuse.TransferStats | None = None) -> ObjectInfo:
         source = _PutSource(data)
-        if sum(map(bool, (if_match, if_version, if_absent))) > 1:
-            raise InvalidArgument("a put takes one condition: if_match, if_version or if_absent")
-        header = object_pb2.PutObjectHeader(
-            bucket=bucket, key=key, content_type=content_type, metadata=metadata, policy=policy,
-            if_match=if_match, if_version=if_version, if_absent=if_absent,
-            expires_in_ms=max(0, round(expires_in_s * 1000)), tags=dict(tags or {}))
+        header = _put_header(bucket, key, policy=policy, content_type=content_type, metadata=metadata,
+                             if_match=if_match, if_version=if_version, if_absent=if_absent,
+                             expires_in_s=expires_in_s, tags=tags)
         if source.size_bytes is not None:
             header.size_bytes = source.size_bytes
         small = source.size_bytes is not None and source.size_bytes <= frames.SMALL_PUT_BYTES_MAX
+        if reuse_chunks and not small:
+            reused = self._put_reusing(header, data, progress, stats)
+            if reused is not None:
+                return reused
 
         def attempt() -> object_pb2.PutObjectResponse:
             if small and self._small_puts:
@@ -162,7 +239,43 @@ class _ObjectCalls(_Connection):
             return self._put_once(header, source, progress)
 
         response = self._retrying(attempt, replayable=source.replayable)
+        if stats is not None:
+            stats.add(reuse.TransferStats(sent_bytes=response.object.size_bytes, objects=1))
         return object_info_from_pb(response.object)
+
+    def _put_reusing(self, header: object_pb2.PutObjectHeader, path: os.PathLike[str],
+                     progress: Callable[[int], None] | None, stats: reuse.TransferStats | None) -> ObjectInfo | None:
+        """A put that names the chunks the bucket already stores (reuse.py); None when none of them
+        is (or this key may not ask): the caller puts as usual."""
+        policy = header.policy if header.HasField("policy") else None
+        where = f"put {header.bucket}/{header.key}"
+        refused = False
+        for _ in range(reuse.FILE_CHANGE_RETRIES + 1):
+            try:
+                chunk_size = self.chunk_size_bytes(header.bucket)
+                planned = reuse.plan(path, chunk_size, lambda ids: self._has_chunks(header.bucket, ids, policy))
+            except PermissionDenied:
+                return None  # a key limited to a prefix may not ask about the whole bucket
+            except RingstoreError as err:
+                if err.code == grpc.StatusCode.UNIMPLEMENTED:
+                    return None  # a node from before HasChunks
+                raise
+            except reuse.FileChanged:
+                continue
+            if planned is None:
+                return None
+            try:
+                return self._put_planned(header, planned, progress, stats)
+            except reuse.FileChanged:
+                continue
+            except FailedPrecondition:
+                if refused or header.if_match or header.if_version or header.if_absent:
+                    raise
+                refused = True  # a named chunk was collected since HasChunks: ask again, once
+                continue
+        raise FailedPrecondition(f"{where}: {os.fspath(path)} kept changing while it was read "
+                                 f"({reuse.FILE_CHANGE_RETRIES + 1} tries); nothing was stored: put it again once it "
+                                 "is still")
 
     def _put_small_once(self, header: object_pb2.PutObjectHeader, source: _PutSource,
                         progress: Callable[[int], None] | None) -> object_pb2.PutObjectResponse:
@@ -183,12 +296,16 @@ class _ObjectCalls(_Connection):
             progress(len(data))
         return response
 
-    def _put_once(self, header: object_pb2.PutObjectHeader, source: _PutSource,
-                  progress: Callable[[int], None] | None) -> object_pb2.PutObjectResponse:
-        """One PutObject call; errors come back as RingstoreError or the source's own exception."""
+    def _put_once(self, header: object_pb2.PutObjectHeader, source: _PutSource | None,
+                  progress: Callable[[int], None] | None,
+                  body: Callable[[], Iterator[bytes | memoryview | object_pb2.KnownChunk]] | None = None
+                  ) -> object_pb2.PutObjectResponse:
+        """One PutObject call, of the source's frames or of `body()` (frames and known chunks, whose
+        object has no whole-object blake3); errors come back as RingstoreError or the source's own
+        exception."""
         started_s = time.monotonic()
-        known_size = source.size_bytes is not None
-        grpc_timeout_s = stream_deadline_s(self._timeout_s, source.size_bytes) if known_size else None
+        known_size = header.HasField("size_bytes")
+        grpc_timeout_s = stream_deadline_s(self._timeout_s, header.size_bytes) if known_size else None
         # With an unknown size the deadline is "no progress for timeout_s".
         watchdog = None if known_size else _Watchdog(started_s + self._timeout_s)
         call_ready = threading.Event()
@@ -198,12 +315,17 @@ class _ObjectCalls(_Connection):
 
         def requests() -> Iterator[object_pb2.PutObjectRequest | bytes | memoryview]:
             yield object_pb2.PutObjectRequest(header=header)
-            hasher = blake3.blake3()
+            hasher = blake3.blake3() if body is None else None
             try:
-                for frame in source.frames():
-                    hasher.update(frame)
-                    yield frame
-                    sent[0] += len(frame)
+                for frame in (source.frames() if body is None else body()):
+                    if isinstance(frame, object_pb2.KnownChunk):
+                        yield object_pb2.PutObjectRequest(known_chunk=frame)
+                        sent[0] += frame.size_bytes
+                    else:
+                        if hasher is not None:
+                            hasher.update(frame)
+                        yield frame
+                        sent[0] += len(frame)
                     if watchdog is not None:
                         watchdog.move_to(time.monotonic() + self._timeout_s)
                     if progress is not None:
@@ -217,7 +339,8 @@ class _ObjectCalls(_Connection):
                 return
             # Only a stream that ends with this message is stored: the node checks the size and the
             # blake3 against what arrived, end to end.
-            yield object_pb2.PutObjectRequest(end=object_pb2.PutObjectEnd(size_bytes=sent[0], blake3=hasher.digest()))
+            yield object_pb2.PutObjectRequest(end=object_pb2.PutObjectEnd(
+                size_bytes=sent[0], blake3=hasher.digest() if hasher is not None else b""))
 
         call = self._put_rpc.future(requests(), timeout=grpc_timeout_s)
         call_box.append(call)
@@ -593,6 +716,17 @@ class _ObjectCalls(_Connection):
 
         return (ListPage(objects=[object_info_from_pb(o) for o in page], next_page_token=token)
                 for page, token in _paged(f"list {bucket}", fetch))
+
+
+def _put_header(bucket: str, key: str, *, policy, content_type: str, metadata: dict[str, str], if_match: str,
+                if_version: str, if_absent: bool, expires_in_s: float, tags: Mapping[str, str] | None
+                ) -> object_pb2.PutObjectHeader:
+    if sum(map(bool, (if_match, if_version, if_absent))) > 1:
+        raise InvalidArgument("a put takes one condition: if_match, if_version or if_absent")
+    return object_pb2.PutObjectHeader(
+        bucket=bucket, key=key, content_type=content_type, metadata=metadata, policy=policy,
+        if_match=if_match, if_version=if_version, if_absent=if_absent,
+        expires_in_ms=max(0, round(expires_in_s * 1000)), tags=dict(tags or {}))
 
 
 def _check_page_size(page_size: int) -> None:

@@ -92,6 +92,9 @@ class ObjectInfo(_Dict):
     # When its bytes were last read, as lifecycle transitions count it (marked only in buckets with
     # a transition rule, at most 8 times a lifecycle day), Unix ms; 0: not marked.
     read_at_unix_ms: int = 0
+    # blake3 over its chunk ids, when its put named chunks the bucket already stored (it then has
+    # no whole-object blake3, blake3_hex is ""); "" otherwise.
+    chunks_blake3_hex: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -173,3 +173,24 @@ def test_a_damaged_savings_record_is_counted_again(store, tmp_path):
 
     expected, kept = _kept_after(store, tmp_path, damage)
     assert kept == expected
+
+
+def test_references_can_be_scoped_to_a_bucket(store):
+    """A put naming a stored chunk (node/objects/known_chunks.py) may only reuse a copy its own
+    bucket already references: `referenced_by` and `add_references(only_if_referenced_by=...)`."""
+    data = CHUNKS[2]
+    share = _shares(data)[0]
+    absent = _shares(CHUNKS[3])[0]
+    _put(store, share, data, _ref(OWNERS[0], "a", 1))
+    assert store.referenced_by(share, OWNERS[0])
+    assert not store.referenced_by(share, OWNERS[1]) and not store.referenced_by(share, OWNERS[2])
+    assert not store.referenced_by(absent, OWNERS[0])
+    # Another bucket (another tenant too) may not add itself by the chunk's hash...
+    for owner in OWNERS[1:3]:
+        assert store.add_references(share, [_ref(owner, "stolen", 2)], only_if_referenced_by=owner) == 0
+    assert store.reference_count(share) == 1
+    # ...the bucket that holds it may, and then each of its references counts.
+    assert store.add_references(share, [_ref(OWNERS[0], "b", 3)], only_if_referenced_by=OWNERS[0]) == 1
+    assert store.reference_count(share) == 2
+    assert store.add_references(absent, [_ref(OWNERS[0], "c", 4)], only_if_referenced_by=OWNERS[0]) == 0
+    assert _kept(store) == _brute_force(store) == _recounted(store)  # the savings moved with the new row

@@ -7,6 +7,24 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class HasChunksRequest(_message.Message):
+    __slots__ = ("bucket", "policy", "chunk_ids")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_IDS_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    policy: _common_pb2.RedundancyPolicy
+    chunk_ids: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, bucket: _Optional[str] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., chunk_ids: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class HasChunksResponse(_message.Message):
+    __slots__ = ("held", "chunk_size_bytes")
+    HELD_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    held: _containers.RepeatedScalarFieldContainer[bool]
+    chunk_size_bytes: int
+    def __init__(self, held: _Optional[_Iterable[bool]] = ..., chunk_size_bytes: _Optional[int] = ...) -> None: ...
+
 class FindObjectsRequest(_message.Message):
     __slots__ = ("bucket", "query", "page_size", "page_token")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
@@ -456,14 +474,24 @@ class PutObjectHeader(_message.Message):
     def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., headers: _Optional[_Mapping[str, str]] = ..., upload_id: _Optional[str] = ..., part_number: _Optional[int] = ..., if_match: _Optional[str] = ..., if_version: _Optional[str] = ..., if_absent: _Optional[bool] = ..., expires_in_ms: _Optional[int] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class PutObjectRequest(_message.Message):
-    __slots__ = ("header", "data", "end")
+    __slots__ = ("header", "data", "end", "known_chunk")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     END_FIELD_NUMBER: _ClassVar[int]
+    KNOWN_CHUNK_FIELD_NUMBER: _ClassVar[int]
     header: PutObjectHeader
     data: bytes
     end: PutObjectEnd
-    def __init__(self, header: _Optional[_Union[PutObjectHeader, _Mapping]] = ..., data: _Optional[bytes] = ..., end: _Optional[_Union[PutObjectEnd, _Mapping]] = ...) -> None: ...
+    known_chunk: KnownChunk
+    def __init__(self, header: _Optional[_Union[PutObjectHeader, _Mapping]] = ..., data: _Optional[bytes] = ..., end: _Optional[_Union[PutObjectEnd, _Mapping]] = ..., known_chunk: _Optional[_Union[KnownChunk, _Mapping]] = ...) -> None: ...
+
+class KnownChunk(_message.Message):
+    __slots__ = ("chunk_id", "size_bytes")
+    CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    chunk_id: bytes
+    size_bytes: int
+    def __init__(self, chunk_id: _Optional[bytes] = ..., size_bytes: _Optional[int] = ...) -> None: ...
 
 class PutObjectEnd(_message.Message):
     __slots__ = ("size_bytes", "blake3")
@@ -490,7 +518,7 @@ class PutObjectResponse(_message.Message):
     def __init__(self, object: _Optional[_Union[ObjectInfo, _Mapping]] = ...) -> None: ...
 
 class ObjectInfo(_message.Message):
-    __slots__ = ("bucket", "key", "size_bytes", "blake3", "version", "content_type", "metadata", "policy", "chunk_count", "created_at_unix_ms", "inline", "md5", "headers", "part_count", "version_id", "is_latest", "delete_marker", "written_by", "expires_at_unix_ms", "tags", "read_at_unix_ms")
+    __slots__ = ("bucket", "key", "size_bytes", "blake3", "version", "content_type", "metadata", "policy", "chunk_count", "created_at_unix_ms", "inline", "md5", "headers", "part_count", "version_id", "is_latest", "delete_marker", "written_by", "expires_at_unix_ms", "tags", "read_at_unix_ms", "chunks_blake3")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -533,6 +561,7 @@ class ObjectInfo(_message.Message):
     EXPIRES_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
     READ_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_BLAKE3_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     size_bytes: int
@@ -554,7 +583,8 @@ class ObjectInfo(_message.Message):
     expires_at_unix_ms: int
     tags: _containers.ScalarMap[str, str]
     read_at_unix_ms: int
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., version: _Optional[_Union[_common_pb2.VersionStamp, _Mapping]] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., chunk_count: _Optional[int] = ..., created_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ..., md5: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., part_count: _Optional[int] = ..., version_id: _Optional[str] = ..., is_latest: _Optional[bool] = ..., delete_marker: _Optional[bool] = ..., written_by: _Optional[str] = ..., expires_at_unix_ms: _Optional[int] = ..., tags: _Optional[_Mapping[str, str]] = ..., read_at_unix_ms: _Optional[int] = ...) -> None: ...
+    chunks_blake3: bytes
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., version: _Optional[_Union[_common_pb2.VersionStamp, _Mapping]] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., chunk_count: _Optional[int] = ..., created_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ..., md5: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., part_count: _Optional[int] = ..., version_id: _Optional[str] = ..., is_latest: _Optional[bool] = ..., delete_marker: _Optional[bool] = ..., written_by: _Optional[str] = ..., expires_at_unix_ms: _Optional[int] = ..., tags: _Optional[_Mapping[str, str]] = ..., read_at_unix_ms: _Optional[int] = ..., chunks_blake3: _Optional[bytes] = ...) -> None: ...
 
 class GetObjectRequest(_message.Message):
     __slots__ = ("bucket", "key", "range_start_bytes", "range_length_bytes", "info_may_carry_data", "direct_ok", "direct_shares_ok", "version_id")

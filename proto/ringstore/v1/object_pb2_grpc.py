@@ -189,6 +189,11 @@ class ObjectServiceStub:
                 request_serializer=ringstore_dot_v1_dot_object__pb2.FindObjectsRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_object__pb2.FindObjectsResponse.FromString,
                 _registered_method=True)
+        self.HasChunks = channel.unary_unary(
+                '/ringstore.v1.ObjectService/HasChunks',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.HasChunksRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.HasChunksResponse.FromString,
+                _registered_method=True)
 
 
 class ObjectServiceServicer:
@@ -427,6 +432,16 @@ class ObjectServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def HasChunks(self, request, context):
+        """Which of these chunks the bucket already stores under the policy a put would use, so that
+        a client sends only the others (PutObjectRequest.known_chunk). Scoped to the bucket: a chunk
+        counts only when every copy or share sits on its home node with a reference from one of
+        this bucket's versions, so nobody learns what other buckets or tenants store.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ObjectServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -584,6 +599,11 @@ def add_ObjectServiceServicer_to_server(servicer, server):
                     servicer.FindObjects,
                     request_deserializer=ringstore_dot_v1_dot_object__pb2.FindObjectsRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_object__pb2.FindObjectsResponse.SerializeToString,
+            ),
+            'HasChunks': grpc.unary_unary_rpc_method_handler(
+                    servicer.HasChunks,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.HasChunksRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.HasChunksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1423,6 +1443,33 @@ class ObjectService:
             '/ringstore.v1.ObjectService/FindObjects',
             ringstore_dot_v1_dot_object__pb2.FindObjectsRequest.SerializeToString,
             ringstore_dot_v1_dot_object__pb2.FindObjectsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HasChunks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/HasChunks',
+            ringstore_dot_v1_dot_object__pb2.HasChunksRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.HasChunksResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -96,14 +96,18 @@ class FetchShareResponse(_message.Message):
     def __init__(self, header: _Optional[_Union[FetchChunkHeader, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class HasChunkRequest(_message.Message):
-    __slots__ = ("shares", "deep", "bandwidth_bytes_per_s")
+    __slots__ = ("shares", "deep", "bandwidth_bytes_per_s", "referenced_by_tenant", "referenced_by_bucket")
     SHARES_FIELD_NUMBER: _ClassVar[int]
     DEEP_FIELD_NUMBER: _ClassVar[int]
     BANDWIDTH_BYTES_PER_S_FIELD_NUMBER: _ClassVar[int]
+    REFERENCED_BY_TENANT_FIELD_NUMBER: _ClassVar[int]
+    REFERENCED_BY_BUCKET_FIELD_NUMBER: _ClassVar[int]
     shares: _containers.RepeatedCompositeFieldContainer[ShareRef]
     deep: bool
     bandwidth_bytes_per_s: int
-    def __init__(self, shares: _Optional[_Iterable[_Union[ShareRef, _Mapping]]] = ..., deep: _Optional[bool] = ..., bandwidth_bytes_per_s: _Optional[int] = ...) -> None: ...
+    referenced_by_tenant: str
+    referenced_by_bucket: str
+    def __init__(self, shares: _Optional[_Iterable[_Union[ShareRef, _Mapping]]] = ..., deep: _Optional[bool] = ..., bandwidth_bytes_per_s: _Optional[int] = ..., referenced_by_tenant: _Optional[str] = ..., referenced_by_bucket: _Optional[str] = ...) -> None: ...
 
 class HasChunkResponse(_message.Message):
     __slots__ = ("present",)
@@ -296,12 +300,14 @@ class ReleaseShareResponse(_message.Message):
     def __init__(self, deleted: _Optional[bool] = ..., references_left: _Optional[int] = ...) -> None: ...
 
 class AddReferencesRequest(_message.Message):
-    __slots__ = ("shares", "ref")
+    __slots__ = ("shares", "ref", "only_if_bucket_refers")
     SHARES_FIELD_NUMBER: _ClassVar[int]
     REF_FIELD_NUMBER: _ClassVar[int]
+    ONLY_IF_BUCKET_REFERS_FIELD_NUMBER: _ClassVar[int]
     shares: _containers.RepeatedCompositeFieldContainer[ShareRef]
     ref: _common_pb2.ObjectRef
-    def __init__(self, shares: _Optional[_Iterable[_Union[ShareRef, _Mapping]]] = ..., ref: _Optional[_Union[_common_pb2.ObjectRef, _Mapping]] = ...) -> None: ...
+    only_if_bucket_refers: bool
+    def __init__(self, shares: _Optional[_Iterable[_Union[ShareRef, _Mapping]]] = ..., ref: _Optional[_Union[_common_pb2.ObjectRef, _Mapping]] = ..., only_if_bucket_refers: _Optional[bool] = ...) -> None: ...
 
 class AddReferencesResponse(_message.Message):
     __slots__ = ("held",)

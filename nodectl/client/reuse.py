@@ -1,0 +1,188 @@
+"""Puts of a file that send only the chunks its bucket does not already store.
+
+The file is cut where the cluster cuts objects (HasChunksResponse.chunk_size_bytes, 4 MiB by
+default) and each piece hashed; `HasChunks` says which of those chunk ids the bucket already
+stores, and the put stream names those (`KnownChunk`) instead of carrying their bytes
+(node/objects/known_chunks.py). Appending 1 MiB to a stored 1 GiB file sends about 1 MiB.
+
+The file is read twice: once to hash, once to send the new chunks. Each chunk sent is hashed again
+on the way and must match the id the first pass found, and the file's size, modification and
+change times must be what they were when hashing began, or the stream is cancelled before its
+end message (so the node stores nothing) and the put starts over, up to FILE_CHANGE_RETRIES times:
+a manifest never mixes two versions of a file. (A change that keeps the size and lands within the
+file system's timestamp granularity of the first read is beyond what a stat can see.)
+
+Cost for a file nothing of which is stored yet: the hash pass of its first PROBE_CHUNKS chunks and
+one HasChunks call, after which the put streams as any other. A file whose first PROBE_CHUNKS
+chunks are all new is taken for new: fixed-size chunks reuse appended and overwritten-in-place
+files, and an edit that moved every byte of the first 64 MiB has moved the rest too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import blake3
+from ringstore.etag import chunks_digest
+from ringstore.v1 import object_pb2
+
+from nodectl.client.limits import FRAME_SIZE_BYTES
+
+# Chunks hashed and asked about before deciding that nothing of a file is stored.
+PROBE_CHUNKS = 16
+# Most chunk ids per HasChunks call (the node's limit).
+HAS_CHUNKS_IDS_MAX = 1024
+# Times a put starts over because the file changed under it.
+FILE_CHANGE_RETRIES = 3
+
+
+@dataclasses.dataclass
+class TransferStats:
+    """What puts sent: object bytes carried over the wire, and bytes named as already stored."""
+
+    sent_bytes: int = 0
+    reused_bytes: int = 0
+    objects: int = 0
+
+    def add(self, other: TransferStats) -> None:
+        self.sent_bytes += other.sent_bytes
+        self.reused_bytes += other.reused_bytes
+        self.objects += other.objects
+
+
+class FileChanged(Exception):
+    """The file changed between hashing and sending (internal: the put starts over)."""
+
+
+def _signature(st: os.stat_result) -> tuple[int, int, int, int]:
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+
+
+@dataclasses.dataclass
+class Plan:
+    """One file cut into chunks: (blake3, size) per chunk, and which the bucket holds."""
+
+    path: os.PathLike[str] | str
+    signature: tuple[int, int, int, int]
+    chunk_size_bytes: int
+    ids: list[tuple[bytes, int]]
+    held: list[bool]
+
+    @classmethod
+    def of(cls, path: os.PathLike[str] | str, digest: FileDigest, chunk_size_bytes: int,
+           ask: Callable[[list[bytes]], list[bool]]) -> Plan:
+        """The plan of a file already digested, asking about its chunks `HAS_CHUNKS_IDS_MAX` at a time."""
+        held: list[bool] = []
+        for start in range(0, len(digest.ids), HAS_CHUNKS_IDS_MAX):
+            held += ask([chunk_id for chunk_id, _ in digest.ids[start:start + HAS_CHUNKS_IDS_MAX]])
+        return cls(path, digest.signature, chunk_size_bytes, list(digest.ids), held)
+
+    @property
+    def size_bytes(self) -> int:
+        return self.signature[0]
+
+    @property
+    def reused_bytes(self) -> int:
+        return sum(size for (_, size), held in zip(self.ids, self.held) if held)
+
+    def body(self, stats: TransferStats) -> Iterator[bytes | memoryview | object_pb2.KnownChunk]:
+        """The put's payload: known chunks for held ones, frames of the others, each checked
+        against its id; FileChanged when the file is no longer what was hashed."""
+        with open(self.path, "rb", buffering=0) as f:
+            if _signature(os.fstat(f.fileno())) != self.signature:
+                raise FileChanged()
+            offset = 0
+            for (chunk_id, size), held in zip(self.ids, self.held):
+                if held:
+                    yield object_pb2.KnownChunk(chunk_id=chunk_id, size_bytes=size)
+                else:
+                    # A buffer per chunk, never refilled: gRPC may still hold its frames.
+                    view = memoryview(bytearray(size))
+                    if _read_at(f, view, offset) != size or blake3.blake3(view).digest() != chunk_id:
+                        raise FileChanged()
+                    for start in range(0, size, FRAME_SIZE_BYTES):
+                        yield view[start:start + FRAME_SIZE_BYTES]
+                    stats.sent_bytes += size
+                offset += size
+            if _signature(os.fstat(f.fileno())) != self.signature or _signature(os.stat(self.path)) != self.signature:
+                raise FileChanged()
+        stats.reused_bytes += self.reused_bytes
+
+
+def _read_at(f: Any, view: memoryview, offset: int) -> int:
+    done = 0
+    while done < len(view):
+        got = os.preadv(f.fileno(), [view[done:]], offset + done)
+        if not got:
+            break
+        done += got
+    return done
+
+
+@dataclasses.dataclass(frozen=True)
+class FileDigest:
+    """What a file held when it was read: its stat signature, the blake3 of all of it, and the
+    (blake3, size) of each chunk_size_bytes piece."""
+
+    signature: tuple[int, int, int, int]
+    whole: bytes
+    ids: list[tuple[bytes, int]]
+
+    @property
+    def chunks_blake3(self) -> bytes:
+        """What a put naming its chunks records as the object's Manifest.chunks_blake3."""
+        return chunks_digest(chunk_id for chunk_id, _ in self.ids)
+
+
+def digest_file(path: os.PathLike[str] | str, chunk_size_bytes: int) -> FileDigest:
+    """Read the file once: FileChanged when it changed while being read."""
+    with open(path, "rb", buffering=0) as f:
+        signature = _signature(os.fstat(f.fileno()))
+        whole = blake3.blake3(max_threads=blake3.blake3.AUTO)
+        buffer = bytearray(chunk_size_bytes)
+        ids: list[tuple[bytes, int]] = []
+        offset = 0
+        while offset < signature[0]:
+            view = memoryview(buffer)[:min(chunk_size_bytes, signature[0] - offset)]
+            if _read_at(f, view, offset) != len(view):
+                raise FileChanged()
+            whole.update(view)
+            ids.append((blake3.blake3(view, max_threads=blake3.blake3.AUTO).digest(), len(view)))
+            offset += len(view)
+        if _read_at(f, memoryview(bytearray(1)), offset):
+            raise FileChanged()  # it grew
+    if _signature(os.stat(path)) != signature:
+        raise FileChanged()
+    return FileDigest(signature, whole.digest(), ids)
+
+
+def plan(path: os.PathLike[str] | str, chunk_size_bytes: int,
+         ask: Callable[[list[bytes]], list[bool]]) -> Plan | None:
+    """Hash the file's chunks and ask which the bucket holds (`ask`: one HasChunks call, at most
+    HAS_CHUNKS_IDS_MAX ids). None when the file is at most one chunk or none of its first
+    PROBE_CHUNKS chunks is held: a plain put is as cheap then."""
+    with open(path, "rb", buffering=0) as f:
+        signature = _signature(os.fstat(f.fileno()))
+        if signature[0] <= chunk_size_bytes:
+            return None
+        buffer = bytearray(chunk_size_bytes)
+        ids: list[tuple[bytes, int]] = []
+        held: list[bool] = []
+        offset = 0
+        while offset < signature[0]:
+            view = memoryview(buffer)[:min(chunk_size_bytes, signature[0] - offset)]
+            if _read_at(f, view, offset) != len(view):
+                raise FileChanged()
+            ids.append((blake3.blake3(view, max_threads=blake3.blake3.AUTO).digest(), len(view)))
+            offset += len(view)
+            asked = len(held)
+            if len(ids) - asked == (PROBE_CHUNKS if not asked else HAS_CHUNKS_IDS_MAX) or offset >= signature[0]:
+                held += ask([chunk_id for chunk_id, _ in ids[asked:]])
+                if asked == 0 and not any(held):
+                    return None
+    if _signature(os.stat(path)) != signature:
+        raise FileChanged()
+    return Plan(path, signature, chunk_size_bytes, ids, held)

@@ -56,13 +56,16 @@ from ringstore.frames import SMALL_PUT_BYTES_MAX
 
 from nodectl.client import reuse
 from nodectl.client.validate import validate_key
-from nodectl.errors import FailedPrecondition, InvalidArgument, NotFound, RingstoreError, Unavailable
+from nodectl.errors import (FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, RingstoreError,
+                            Unavailable)
 
 STATE_DIR = ".ringstore-sync"
 STATE_FORMAT = 1
 TEMP_PREFIX = ".ringstore-sync-tmp."
 # Save the base at least this often during a long run (a run that dies redoes no more than this).
 SAVE_EVERY_S = 5.0
+# The cluster's chunk size when it cannot be asked (storage.chunk_size_bytes's default).
+DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024
 # Times a conflict copy's name may be taken before a number is added.
 CONFLICT_NAMES_MAX = 100
 
@@ -152,6 +155,8 @@ def decide(local: Content | None, remote: Content | None, remote_version: str, b
         local is not None and base is not None and not local.same(base.content))
     remote_changed = (remote is None) != (base is None) or (
         remote is not None and base is not None and remote_version != base.version)
+    if not local_changed and not remote_changed:
+        return "same", ""  # both as the last sync left them (whose contents it could not compare)
     if local_changed and remote_changed:
         if local is not None and remote is not None:
             return "conflict", "changed here and in the bucket since the last sync"
@@ -214,7 +219,12 @@ class Sync:
         # progress(label, total_bytes) -> an object with update(bytes_so_far) and finish(), or None.
         self.progress = progress or (lambda label, total_bytes: None)
         self.host = (host or socket.gethostname().split(".")[0] or "localhost").replace("/", "-")
-        self.chunk_size = client.chunk_size_bytes(bucket)
+        try:
+            self.chunk_size = client.chunk_size_bytes(bucket)
+        except PermissionDenied:
+            # A key that may only read (or only a prefix) may not ask; chunk digests then assume
+            # the default size, which only makes objects put naming chunks look different.
+            self.chunk_size = DEFAULT_CHUNK_BYTES
         digest = hashlib.sha256(f"{bucket}\x00{self.prefix}".encode()).hexdigest()[:16]
         self.state_path = self.root / STATE_DIR / f"{bucket}-{digest}.json"
         self.base: dict[str, BaseEntry] = self._load()
@@ -524,6 +534,7 @@ class Sync:
                 on_pass(total)
             seen = self.scan_local()
             settling: set[str] = set()  # changed here: taken once unchanged for one interval
+            missed = False  # a pass failed: the next one looks at every path
             while not stop.wait(interval_s):
                 dirty: set[str] = set()
                 rescan = False
@@ -542,11 +553,17 @@ class Sync:
                 dirty -= moving  # (a bucket change to a path changing here waits for it to settle)
                 settling = moving
                 seen = now
-                if rescan:
-                    summary = self.run()
-                elif dirty:
-                    summary = self._pass(sorted(dirty), now)
-                else:
+                try:
+                    if rescan or missed:
+                        summary = self.run()
+                    elif dirty:
+                        summary = self._pass(sorted(dirty), now)
+                    else:
+                        continue
+                    missed = False
+                except Unavailable as err:
+                    self.echo(f"the cluster did not answer ({err}); looking at everything again shortly")
+                    missed = True
                     continue
                 total = _added(total, summary)
                 if on_pass is not None:

@@ -22,6 +22,8 @@ def base(content: Content = A, version: str = "v1") -> BaseEntry:
     (PUSH, A, A, "v9", None, "same"),
     (PUSH, A, Content(chunks="a1"), "v9", base(B), "same"),  # an object known by its chunk digest only
     (PUSH, None, None, "", base(), "same"),
+    # Neither side changed since the base, though the digests cannot be compared (a multipart object).
+    (BOTH, A, Content(chunks="unknown:v1"), "v1", base(), "same"),
     # Changed here only.
     (PUSH, B, A, "v1", base(), "upload"),
     (PULL, B, A, "v1", base(), "keep"),

@@ -180,6 +180,10 @@ class StorageConfig:
     # holder ~15 % less CPU than four 1 MiB ones (one hand-off between gRPC's threads and the
     # handler instead of four); docs/performance.md.
     peer_frame_size_bytes: int = 4 * MIB
+    # Compressed puts (node/objects/compression.py): the zstd level, and the least share of a chunk
+    # compression must save for the chunk to be stored compressed (else it is stored raw).
+    compression_level: int = 3
+    compression_saving_min: float = 0.1
     # Default copies per chunk for buckets created without a policy.
     default_replicas: int = 3
     # Copies of every manifest and bucket record, whatever the object's policy.
@@ -228,6 +232,8 @@ class StorageConfig:
                  "inline_max_bytes must be in 0..chunk_size_bytes (try 4096)")
         _require(4 * KIB <= self.frame_size_bytes <= self.chunk_size_bytes,
                  "frame_size_bytes must be in 4 KiB..chunk_size_bytes (try 1048576)")
+        _require(1 <= self.compression_level <= 19, "compression_level must be in 1..19 (try 3)")
+        _require(0.0 <= self.compression_saving_min < 1.0, "compression_saving_min must be in 0..1 (try 0.1)")
         _require(1 <= self.key_length_bytes_max <= KEY_LENGTH_BYTES_LIMIT,
                  f"key_length_bytes_max must be in 1..{KEY_LENGTH_BYTES_LIMIT}, the wire contract's "
                  "limit (try 1024)")

@@ -70,6 +70,10 @@ class Metrics:
         self.erasure_encode_bytes = prom.Counter(
             "ringstore_erasure_encode_bytes_total", "Chunk bytes zfec-encoded into shares by this coordinator.",
             registry=r)
+        self.compression_bytes = prom.Counter(
+            "ringstore_compression_bytes_total",
+            "Chunk bytes compressed puts coordinated here offered to zstd (direction=in) and stored "
+            "(direction=out: compressed where that saved enough, else raw).", ["direction"], registry=r)
         self.put_known_chunk_bytes = prom.Counter(
             "ringstore_put_known_chunk_bytes_total",
             "Object bytes puts named as chunks their bucket already stored (HasChunks, KnownChunk) instead "

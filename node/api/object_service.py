@@ -556,7 +556,15 @@ class ObjectServicer:
             for holder in (placement.holders if placement is not None else ()):
                 entry.holders.add(holder=holder, state=self._state_name(holder.node_id))
         reply.physical_bytes = self._c.physical_bytes(manifest, placements)
+        reply.stored_bytes = len(manifest.inline_data) if manifest.inline else sum(c.size_bytes for c in manifest.chunks)
+        reply.compressed_chunks = sum(c.compression == common_pb2.COMPRESSION_ZSTD for c in manifest.chunks)
         return reply
+
+    @unary
+    def SetBucketCompression(self, request: object_pb2.SetBucketCompressionRequest, context):
+        self.allow("set-compression", request.bucket)
+        return object_pb2.SetBucketCompressionResponse(
+            bucket=self._c.set_compression(request.bucket, request.compression))
 
     @streaming
     def ConvertObject(self, request: object_pb2.ConvertObjectRequest, context):
@@ -702,6 +710,7 @@ class ObjectServicer:
             "ListObjects": uu(self.ListObjects, o.ListObjectsRequest),
             "DeleteObject": uu(self.DeleteObject, o.DeleteObjectRequest),
             "SetBucketVersioning": uu(self.SetBucketVersioning, o.SetBucketVersioningRequest),
+            "SetBucketCompression": uu(self.SetBucketCompression, o.SetBucketCompressionRequest),
             "ListObjectVersions": uu(self.ListObjectVersions, o.ListObjectVersionsRequest),
             "RollbackObject": uu(self.RollbackObject, o.RollbackObjectRequest),
             "SetBucketLifecycle": uu(self.SetBucketLifecycle, o.SetBucketLifecycleRequest),

@@ -40,7 +40,7 @@ from node.objects import validate
 from node.objects.chunk_io import (ChunkIO, DamageSink, copies_per_chunk, copy_size_bytes, geometry_of, holder_key,
                                    slot_key)
 from node.objects.conditions import Condition, ConditionalWrites
-from node.objects import known_chunks
+from node.objects import compression, known_chunks
 from node.objects.direct import DirectReads
 from node.objects.lifecycle import READ_MARKS_PER_DAY, check_rules, has_transition, ttl_expired
 from node.objects.placement import Assignment, choose_targets
@@ -646,6 +646,7 @@ class Coordinator:
             self.check_size(declared)
         condition = (self.condition_of(header.if_match, header.if_version, header.if_absent)
                      if record_at is None else None)
+        compress = (header.compression or bucket.compression) == common_pb2.COMPRESSION_ZSTD
 
         hasher = blake3.blake3()
         received = 0
@@ -690,18 +691,22 @@ class Coordinator:
                 and received == len(first)):
             rest = next(chunks_iter, None)
             assert rest is None, "an object no larger than one chunk yields one chunk"
+            if header.compression == common_pb2.COMPRESSION_ZSTD:
+                raise errors.InvalidArgument(
+                    f"an object of at most {self._config.inline_max_bytes} bytes is kept inline in its manifest and "
+                    f"never compressed; put {header.key} without compression; nothing was stored")
             manifest.inline = True
             manifest.inline_data = bytes(first)
         else:
             refs = self._store_chunks(itertools.chain([first], chunks_iter), policy,
-                                      f"{header.bucket}/{header.key}", object_ref(manifest))
+                                      f"{header.bucket}/{header.key}", object_ref(manifest), compress=compress)
             manifest.chunks.extend(refs)
         if declared is not None and received != declared:
             raise errors.InvalidArgument(f"stream carried {received} bytes but the header declared {declared}")
         manifest.size_bytes = received
         manifest.blake3 = b"" if known else hasher.digest()
         if known:
-            manifest.chunks_blake3 = chunks_digest(bytes(c.chunk_id) for c in manifest.chunks)
+            manifest.chunks_blake3 = chunks_digest(compression.identity(c) for c in manifest.chunks)
         if known:
             self._reference_known(manifest, {bytes(c.chunk_id) for c in known})
         check_end(received, manifest.blake3)
@@ -722,7 +727,7 @@ class Coordinator:
         return manifest
 
     def _store_chunks(self, chunks: Iterator[bytes], policy: common_pb2.RedundancyPolicy, name: str,
-                      ref: common_pb2.ObjectRef) -> list[common_pb2.ChunkRef]:
+                      ref: common_pb2.ObjectRef, *, compress: bool = False) -> list[common_pb2.ChunkRef]:
         """Store every chunk on its holders, up to put_inflight_chunks_max at a time, in order. Each
         chunk's encoding (zfec releases the GIL) runs in the chunk pool while earlier chunks' shares
         are still on the wire, so encoding, sending and fsyncing overlap."""
@@ -740,7 +745,7 @@ class Coordinator:
                     inflight.append(stored)
                     offset += data.size_bytes
                     continue
-                inflight.append(self._chunk_pool.submit(self.chunks.store, data, offset, policy, name, ref))
+                inflight.append(self._chunk_pool.submit(self._store_chunk, data, offset, policy, name, ref, compress))
                 offset += len(data)
             while inflight:
                 refs.append(inflight.popleft().result())
@@ -748,6 +753,21 @@ class Coordinator:
             for future in inflight:
                 future.cancel()
         return refs
+
+    def _store_chunk(self, data, offset: int, policy: common_pb2.RedundancyPolicy, name: str,
+                     ref: common_pb2.ObjectRef, compress: bool) -> common_pb2.ChunkRef:
+        """One chunk on its holders: compressed when asked and worth it (node/objects/compression.py)."""
+        if compress:
+            packed = compression.compressed(data, level=self._config.compression_level,
+                                            saving_min=self._config.compression_saving_min)
+            if self._metrics is not None:
+                self._metrics.compression_bytes.labels("in").inc(len(data))
+                self._metrics.compression_bytes.labels("out").inc(len(packed) if packed is not None else len(data))
+            if packed is not None:
+                stored = self.chunks.store(packed, offset, policy, name, ref)
+                compression.mark(stored, data)
+                return stored
+        return self.chunks.store(data, offset, policy, name, ref)
 
     def _reference_known(self, manifest: common_pb2.Manifest, known_ids: set[bytes]) -> None:
         """Make the known chunks a put named part of its version (node/objects/known_chunks.py):
@@ -919,6 +939,18 @@ class Coordinator:
             return current
 
         return self._change_bucket(name, change, lambda current: current.versioning == state)
+
+    def set_compression(self, name: str, setting: int) -> common_pb2.BucketRecord:
+        """How the bucket's puts that do not say compress their chunks from now on."""
+        if setting not in (common_pb2.COMPRESSION_NONE, common_pb2.COMPRESSION_ZSTD):
+            raise errors.InvalidArgument("SetBucketCompression takes COMPRESSION_ZSTD or COMPRESSION_NONE")
+        validate.bucket_name(name)
+
+        def change(current: common_pb2.BucketRecord) -> common_pb2.BucketRecord:
+            current.compression = setting
+            return current
+
+        return self._change_bucket(name, change, lambda current: current.compression == setting)
 
     def set_change_retention(self, retention_s: float) -> None:
         """How much change log the homes keep (repair.change_retention_s), for watches' cursors."""
@@ -1233,6 +1265,7 @@ class Coordinator:
         manifest.metadata.update(dict(attributes.metadata))
         manifest.headers.update(dict(attributes.headers))
         manifest.size_bytes, manifest.blake3, manifest.md5 = source.size_bytes, source.blake3, source.md5
+        manifest.chunks_blake3 = source.chunks_blake3
         manifest.part_count = source.part_count
         manifest.part_sizes_bytes.extend(source.part_sizes_bytes)
         if source.inline:
@@ -1244,7 +1277,10 @@ class Coordinator:
             name, ref = f"{header.bucket}/{header.key}", object_ref(manifest)
             for chunk in source.chunks:
                 data = self.chunks.read(chunk, source.policy, f"{source.bucket}/{source.key}")
-                manifest.chunks.append(self.chunks.store(data, chunk.offset_bytes, policy, name, ref))
+                stored = self.chunks.store(data, chunk.offset_bytes, policy, name, ref)
+                if compression.is_compressed(chunk):  # the stored form moves as it is
+                    compression.mark_as(stored, chunk)
+                manifest.chunks.append(stored)
         manifest.created_at_unix_ms = self._wall_ms()
         self.write_manifest(manifest)
         return manifest
@@ -1493,14 +1529,18 @@ class Coordinator:
     def _wanted(manifest: common_pb2.Manifest, start: int, length: int) -> list[common_pb2.ChunkRef]:
         """The chunks of `manifest` that hold part of [start, start + length)."""
         end = start + length
-        return [c for c in manifest.chunks if c.offset_bytes < end and c.offset_bytes + c.size_bytes > start]
+        return [c for c in manifest.chunks
+                if c.offset_bytes < end and c.offset_bytes + compression.plain_size(c) > start]
 
     def _read_part(self, manifest: common_pb2.Manifest, ref: common_pb2.ChunkRef, start: int,
                    length: int) -> memoryview:
         """The part of [start, start + length) that lies in the chunk `ref`, verified."""
         lo = max(start, ref.offset_bytes) - ref.offset_bytes
-        hi = min(start + length, ref.offset_bytes + ref.size_bytes) - ref.offset_bytes
-        return self.chunks.read(ref, manifest.policy, f"{manifest.bucket}/{manifest.key}", lo, hi)
+        hi = min(start + length, ref.offset_bytes + compression.plain_size(ref)) - ref.offset_bytes
+        name = f"{manifest.bucket}/{manifest.key}"
+        if compression.is_compressed(ref):  # the whole stored form, decompressed and checked, then sliced
+            return memoryview(compression.decompressed(ref, self.chunks.read(ref, manifest.policy, name), name))[lo:hi]
+        return self.chunks.read(ref, manifest.policy, name, lo, hi)
 
     def _frames(self, manifest: common_pb2.Manifest, start: int, length: int,
                 first: cf.Future | None = None) -> Iterator[memoryview]:
@@ -1758,7 +1798,10 @@ class Coordinator:
         def rewrite(ref: common_pb2.ChunkRef) -> tuple[common_pb2.ChunkRef, list[tuple[str, object]]]:
             holders = self._old_copies(ref, current.policy)
             data = self.chunks.read(ref, current.policy, name)
-            return self.chunks.store(data, ref.offset_bytes, target, name, new_ref), holders
+            stored = self.chunks.store(data, ref.offset_bytes, target, name, new_ref)
+            if compression.is_compressed(ref):  # the stored form moves as it is
+                compression.mark_as(stored, ref)
+            return stored, holders
 
         started_ms = self._wall_ms()
         try:
@@ -1773,7 +1816,7 @@ class Coordinator:
                 new_chunk, holders = inflight.popleft().result()
                 converted.chunks.append(new_chunk)
                 old_holders.append(holders)
-                done_bytes += new_chunk.size_bytes
+                done_bytes += compression.plain_size(new_chunk)
                 yield object_pb2.ConvertProgress(chunks_done=len(converted.chunks), chunks_total=total,
                                                  bytes_done=done_bytes, bytes_total=current.size_bytes)
         finally:

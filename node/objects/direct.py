@@ -49,6 +49,7 @@ from collections.abc import Callable
 
 from node import errors
 from node.erasure import Geometry
+from node.objects import compression
 from node.objects.chunk_io import REPLICA_READ_EXTRA_HOLDERS
 from node.objects.placement import read_order
 from node.objects.replicas import ClusterView
@@ -147,8 +148,10 @@ class DirectReads:
         plan: list[object_pb2.DirectChunk] = []
         elsewhere = False  # a chunk this node should not hold
         for ref in manifest.chunks:
-            if ref.offset_bytes + ref.size_bytes <= start or ref.offset_bytes >= end:
+            if ref.offset_bytes + compression.plain_size(ref) <= start or ref.offset_bytes >= end:
                 continue
+            if compression.is_compressed(ref):
+                return []  # the node decompresses it (node/objects/compression.py)
             if kind == "replication":
                 entry, here = self._replicated(ref, manifest.policy.replication.replicas)
             else:

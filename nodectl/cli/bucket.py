@@ -65,12 +65,20 @@ def revoke_command(settings: _Settings, bucket: str, tenant: str) -> None:
 @click.option("--versioning", type=click.Choice(["enabled", "suspended"]), default=None,
               help="enabled: every put and rm keeps the versions before it; suspended: puts replace the "
                    "null version again (versions kept so far stay).")
+@click.option("--compression", type=click.Choice(["zstd", "none"]), default=None,
+              help="zstd: puts that do not say store their chunks compressed where that saves space.")
 @click.pass_obj
-def set_command(settings: _Settings, bucket: str, public_read: str | None, versioning: str | None) -> None:
-    """Change BUCKET's settings: public read on or off, versioning enabled or suspended."""
-    if public_read is None and versioning is None:
-        raise click.UsageError("say what to change: --public-read on|off and/or --versioning enabled|suspended")
+def set_command(settings: _Settings, bucket: str, public_read: str | None, versioning: str | None,
+                compression: str | None) -> None:
+    """Change BUCKET's settings: public read on or off, versioning enabled or suspended,
+    compression zstd or none (objects already stored keep their chunks as they are)."""
+    if public_read is None and versioning is None and compression is None:
+        raise click.UsageError("say what to change: --public-read on|off, --versioning enabled|suspended and/or "
+                               "--compression zstd|none")
     with settings.client() as client:
+        if compression is not None:
+            record = client.set_compression(bucket, compression)
+            click.echo(f"compression: {record.compression} (every node within 2 s)")
         if versioning is not None:
             record = client.set_versioning(bucket, versioning)
             click.echo(f"versioning:  {record.versioning} (every node within 2 s)")
@@ -95,6 +103,7 @@ def info_command(settings: _Settings, bucket: str, as_json: bool) -> None:
     click.echo(f"policy:      {details.bucket.policy or 'cluster default'}")
     click.echo(f"created:     {created:%Y-%m-%d %H:%M:%S} UTC")
     click.echo(f"versioning:  {details.bucket.versioning}")
+    click.echo(f"compression: {details.bucket.compression}")
     click.echo("\n".join(_access_lines(details.access)))
     if details.usage is not None:
         used = details.usage

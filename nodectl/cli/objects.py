@@ -164,11 +164,14 @@ def format_stat(stat: ObjectStat) -> list[str]:
         *([f"  last read   {iso_utc(info.read_at_unix_ms)} (for lifecycle transitions)"] if info.read_at_unix_ms else []),
         f"  metadata    {metadata}",
         *([f"  headers     {', '.join(f'{k}: {v}' for k, v in sorted(info.headers.items()))}"] if info.headers else []),
-        f"  stored      {'inline in the manifest' if info.inline else f'{info.chunk_count} chunks'}",
+        f"  stored      {'inline in the manifest' if info.inline else f'{info.chunk_count} chunks'}"
+        + (f", {stat.stored_bytes} bytes once ({stat.compressed_chunks} zstd-compressed, "
+           f"{stat.stored_bytes / info.size_bytes:.2f}x logical)" if stat.compressed_chunks and info.size_bytes else ""),
     ]
     for index, chunk in enumerate(stat.chunks):
-        lines.append(f"  chunk {index}  offset {chunk.offset_bytes}  {chunk.size_bytes} bytes  "
-                     f"{chunk.chunk_id_hex[:16]}")
+        packed = (f"  zstd {chunk.plain_size_bytes} -> {chunk.size_bytes} bytes  {chunk.plain_blake3_hex[:16]}"
+                  if chunk.compression else f"  {chunk.size_bytes} bytes  {chunk.chunk_id_hex[:16]}")
+        lines.append(f"  chunk {index}  offset {chunk.offset_bytes}{packed}")
         rows = [[holder_role(info.ec, h.share_index), h.node_id, h.state,
                  f"handoff for {h.handoff_for_node_id}" if h.handoff_for_node_id else ""]
                 for h in chunk.holders]
@@ -314,11 +317,13 @@ def list_command(settings: _Settings, target: str | None, as_json: bool, page_si
 @click.option("--key", "key_file", default=None, metavar="FILE", help="The key --encrypt uses (nodectl key init).")
 @click.option("--no-reuse", "reuse_chunks", flag_value=False, default=True,
               help="Send every chunk, even those BUCKET already stores.")
+@click.option("--compress", "compression", type=click.Choice(["zstd", "none"]), default=None,
+              help="Store the chunks zstd-compressed where that saves space, or not (default: the bucket's setting).")
 @click.pass_obj
 def put_command(settings: _Settings, local_path: str, target: str, replicas: int | None,
                 ec: str | None, content_type: str | None, resume: bool, if_match: str, if_version: str,
                 if_absent: bool, expires_in: str | None, tag_pairs: tuple[str, ...], encrypt: bool,
-                key_file: str | None, reuse_chunks: bool) -> None:
+                key_file: str | None, reuse_chunks: bool, compression: str | None) -> None:
     """Store LOCAL_PATH (- for stdin) as BUCKET/KEY.
 
     A KEY that is empty or ends in / gets LOCAL_PATH's file name appended. --replicas N or
@@ -372,7 +377,8 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
             # A file some of whose chunks the bucket already stores sends only the others, in one stream.
             info = (client.put_reusing(bucket, key, Path(local_path), replicas=replicas, ec=shares,
                                        content_type=content_type, progress=progress.update, if_match=if_match,
-                                       if_version=if_version, if_absent=if_absent, tags=tags, stats=stats)
+                                       if_version=if_version, if_absent=if_absent, tags=tags, stats=stats,
+                                       compression=compression)
                     if reuse_chunks and not encrypt and not resume and not expires_in_s and local_path != "-"
                     else None)
             if info is not None:
@@ -383,12 +389,12 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
                                                replicas=replicas, ec=shares, content_type=content_type,
                                                progress=progress.update, tags=tags, if_match=if_match,
                                                if_version=if_version, if_absent=if_absent,
-                                               encryption_key=client.encryption_key)
+                                               encryption_key=client.encryption_key, compression=compression)
             else:
                 info = client.put(bucket, key, data, replicas=replicas, ec=shares,
                                   content_type=content_type, progress=progress.update, if_match=if_match,
                                   if_version=if_version, if_absent=if_absent, expires_in_s=expires_in_s,
-                                  tags=tags)
+                                  tags=tags, compression=compression)
         except (RingstoreError, KeyboardInterrupt) as err:
             if in_parts and not isinstance(err, (InvalidArgument, FailedPrecondition)):
                 click.echo(f"the put stopped; the parts sent are kept: continue with `nodectl put --resume "

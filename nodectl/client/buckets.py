@@ -13,7 +13,7 @@ from ringstore.v1 import common_pb2, object_pb2
 from nodectl.client.connection import _Connection
 from nodectl.client.from_pb import bucket_access_from_pb, bucket_info_from_pb, bucket_usage_from_pb, quota_from_pb
 from nodectl.client.results import BucketAccess, BucketDetails, BucketInfo, Usage
-from nodectl.client.validate import policy_pb, validate_bucket
+from nodectl.client.validate import compression_pb, policy_pb, validate_bucket
 from nodectl.errors import InvalidArgument
 
 
@@ -71,6 +71,13 @@ class _BucketCalls(_Connection):
             raise InvalidArgument(f"versioning {state!r} is not enabled or suspended")
         request = object_pb2.SetBucketVersioningRequest(bucket=bucket, versioning=states[state])
         return bucket_info_from_pb(self._unary(self._objects.SetBucketVersioning, request).bucket)
+
+    def set_compression(self, bucket: str, compression: str) -> BucketInfo:
+        """How the bucket's puts compress their chunks unless they say: "zstd" or "none" (objects
+        already stored keep their chunks as they are)."""
+        validate_bucket(bucket)
+        request = object_pb2.SetBucketCompressionRequest(bucket=bucket, compression=compression_pb(compression))
+        return bucket_info_from_pb(self._unary(self._objects.SetBucketCompression, request).bucket)
 
     def set_bucket_tags(self, bucket: str, tags: dict[str, str]) -> BucketInfo:
         """Replace the bucket's own tags (at most 50); an empty mapping removes them."""

@@ -121,6 +121,7 @@ def bucket_info_from_pb(pb: common_pb2.BucketRecord) -> BucketInfo:
         owner=pb.owner,
         versioning=versioning_text(pb.versioning),
         tags=dict(sorted(pb.tags.items())),
+        compression="zstd" if pb.compression == common_pb2.COMPRESSION_ZSTD else "none",
     )
 
 
@@ -211,11 +212,15 @@ def object_stat_from_pb(pb: object_pb2.StatObjectResponse) -> ObjectStat:
                 for h in c.holders
             ],
             share_blake3_hex=[digest.hex() for digest in c.chunk.share_blake3],
+            compression="zstd" if c.chunk.compression == common_pb2.COMPRESSION_ZSTD else "",
+            plain_blake3_hex=c.chunk.plain_blake3.hex(),
+            plain_size_bytes=c.chunk.plain_size_bytes,
         )
         for c in pb.chunks
     ]
     return ObjectStat(info=object_info_from_pb(pb.object), chunks=chunks,
-                      physical_bytes=pb.physical_bytes)
+                      physical_bytes=pb.physical_bytes, stored_bytes=pb.stored_bytes,
+                      compressed_chunks=pb.compressed_chunks)
 
 
 def convert_progress_from_pb(pb: object_pb2.ConvertProgress) -> ConvertProgress:

@@ -59,6 +59,7 @@ from nodectl.client.reader import ObjectReader
 from nodectl.client.results import (ConvertProgress, ConvertResult, Deleted, ListPage, ObjectChange, ObjectInfo,
                                     ObjectStat, UploadedPart, WatchEvent)
 from nodectl.client.validate import (
+    compression_pb,
     policy_pb,
     validate_bucket,
     validate_key,
@@ -90,7 +91,7 @@ class _ObjectCalls(_Connection):
             progress: Callable[[int], None] | None = None, if_match: str = "", if_version: str = "",
             if_absent: bool = False, expires_in_s: float = 0, tags: Mapping[str, str] | None = None,
             encrypt: bool | None = None, reuse_chunks: bool = False,
-            stats: reuse.TransferStats | None = None) -> ObjectInfo:
+            stats: reuse.TransferStats | None = None, compression: str | None = None) -> ObjectInfo:
         """Store `data` (bytes, a binary file read from its current position, or a path).
 
         `replicas` or `ec` ("K+M" or (K, M)), at most one, override the bucket's default policy.
@@ -112,11 +113,14 @@ class _ObjectCalls(_Connection):
 
         `reuse_chunks` (a path, not encrypted): send only the chunks the bucket does not already
         store (reuse.py); the object then has no whole-object blake3. `stats` adds up the bytes
-        sent and the bytes named as already stored.
+        sent and the bytes named as already stored. `compression` "zstd" or "none" (default: the
+        bucket's setting): store each chunk zstd-compressed where that saves enough; an object
+        small enough to live in its manifest is refused "zstd".
         """
         validate_bucket(bucket)
         validate_key(key)
         policy = policy_pb(replicas, ec)
+        codec = compression_pb(compression)
         metadata = dict(metadata or {})
         validate_put_fields(content_type, metadata)
         if encrypt is None:
@@ -129,7 +133,7 @@ class _ObjectCalls(_Connection):
                              progress=progress, if_match=if_match, if_version=if_version, if_absent=if_absent,
                              expires_in_s=expires_in_s, tags=tags,
                              reuse_chunks=reuse_chunks and not encrypt and isinstance(data, os.PathLike),
-                             stats=stats)
+                             stats=stats, compression=codec)
 
     def has_chunks(self, bucket: str, chunk_ids: list[bytes], *, replicas: int | None = None,
                    ec: str | tuple[int, int] | None = None) -> list[bool]:
@@ -178,8 +182,8 @@ class _ObjectCalls(_Connection):
                     ec: str | tuple[int, int] | None = None, content_type: str = "",
                     metadata: Mapping[str, str] | None = None, progress: Callable[[int], None] | None = None,
                     if_match: str = "", if_version: str = "", if_absent: bool = False,
-                    tags: Mapping[str, str] | None = None, stats: reuse.TransferStats | None = None
-                    ) -> ObjectInfo | None:
+                    tags: Mapping[str, str] | None = None, stats: reuse.TransferStats | None = None,
+                    compression: str | None = None) -> ObjectInfo | None:
         """Store the file at `path` sending only the chunks `bucket` does not already store
         (reuse.py), as `put` takes its arguments; None, having sent nothing, when the file is at
         most one chunk or none of its first chunks is stored (put it as usual then)."""
@@ -190,6 +194,7 @@ class _ObjectCalls(_Connection):
         header = _put_header(bucket, key, policy=policy_pb(replicas, ec), content_type=content_type,
                              metadata=metadata, if_match=if_match, if_version=if_version, if_absent=if_absent,
                              expires_in_s=0, tags=tags)
+        header.compression = compression_pb(compression)
         return self._put_reusing(header, path, progress, stats)
 
     def put_planned(self, bucket: str, key: str, planned: reuse.Plan, *, content_type: str = "",
@@ -220,11 +225,12 @@ class _ObjectCalls(_Connection):
     def _put(self, bucket: str, key: str, data, *, policy, content_type: str, metadata: dict[str, str],
              progress, if_match: str, if_version: str, if_absent: bool, expires_in_s: float,
              tags: Mapping[str, str] | None, reuse_chunks: bool = False,
-             stats: reuse.TransferStats | None = None) -> ObjectInfo:
+             stats: reuse.TransferStats | None = None, compression: int = 0) -> ObjectInfo:
         source = _PutSource(data)
         header = _put_header(bucket, key, policy=policy, content_type=content_type, metadata=metadata,
                              if_match=if_match, if_version=if_version, if_absent=if_absent,
                              expires_in_s=expires_in_s, tags=tags)
+        header.compression = compression
         if source.size_bytes is not None:
             header.size_bytes = source.size_bytes
         small = source.size_bytes is not None and source.size_bytes <= frames.SMALL_PUT_BYTES_MAX
@@ -575,11 +581,12 @@ class _ObjectCalls(_Connection):
 
     def upload_part(self, bucket: str, key: str, upload_id: str, part_number: int,
                     data: bytes | bytearray | memoryview, *,
-                    progress: Callable[[int], None] | None = None) -> UploadedPart:
-        """Store one part (durable on return, like a put); the same number again replaces it."""
+                    progress: Callable[[int], None] | None = None, compression: str | None = None) -> UploadedPart:
+        """Store one part (durable on return, like a put); the same number again replaces it.
+        `compression`: as `put`'s."""
         source = _PutSource(data)
         header = object_pb2.PutObjectHeader(bucket=bucket, key=key, upload_id=upload_id, part_number=part_number,
-                                            size_bytes=source.size_bytes)
+                                            size_bytes=source.size_bytes, compression=compression_pb(compression))
         response = self._retrying(lambda: self._put_once(header, source, progress))
         return UploadedPart(part_number=part_number, size_bytes=response.object.size_bytes,
                             md5_hex=response.object.md5.hex(), blake3_hex=response.object.blake3.hex())

@@ -125,6 +125,8 @@ class BucketInfo(_Dict):
     versioning: str = "unversioned"
     # The bucket's own tags.
     tags: dict[str, str] = dataclasses.field(default_factory=dict)
+    # How its puts compress their chunks unless they say: "zstd" or "none".
+    compression: str = "none"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -256,6 +258,21 @@ class ChunkStatus(_Dict):
     holders: list[HolderStatus]
     # Under erasure coding: blake3 of each share in share index order (K+M); empty otherwise.
     share_blake3_hex: list[str] = dataclasses.field(default_factory=list)
+    # "zstd" when it is stored compressed: chunk_id_hex and size_bytes then describe the stored
+    # (compressed) bytes, plain_blake3_hex and plain_size_bytes the chunk itself. "" otherwise.
+    compression: str = ""
+    plain_blake3_hex: str = ""
+    plain_size_bytes: int = 0
+
+    @property
+    def identity_hex(self) -> str:
+        """blake3 of the chunk's bytes in the object (uncompressed)."""
+        return self.plain_blake3_hex or self.chunk_id_hex
+
+    @property
+    def object_bytes(self) -> int:
+        """The chunk's length in the object (uncompressed)."""
+        return self.plain_size_bytes if self.compression else self.size_bytes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -267,6 +284,10 @@ class ObjectStat(_Dict):
     # Bytes the object takes on disk across the cluster: per chunk, one copy's or share's size
     # times its recorded holders (0 for inline objects, which live in the manifest).
     physical_bytes: int = 0
+    # Bytes its chunks take stored once (compressed where they are), against info.size_bytes.
+    stored_bytes: int = 0
+    # How many of its chunks are stored compressed.
+    compressed_chunks: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

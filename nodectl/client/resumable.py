@@ -80,7 +80,8 @@ def put_resumable(client: Any, bucket: str, key: str, path: Path, *, state_dir: 
                   replicas: int | None = None, ec: Any = None, content_type: str = "",
                   progress: Callable[[int], None] | None = None, part_bytes: int = PART_BYTES,
                   tags: dict[str, str] | None = None, if_match: str = "", if_version: str = "",
-                  if_absent: bool = False, encryption_key: encryption.EncryptionKey | None = None):
+                  if_absent: bool = False, encryption_key: encryption.EncryptionKey | None = None,
+                  compression: str | None = None):
     """Store the file at `path` as bucket/key through a multipart upload, continuing the one an
     earlier call left in `state_dir` when `resume`; returns the object's ObjectInfo. `tags` go on
     the object (given when the upload starts); a condition (`if_match`, `if_version`, `if_absent`,
@@ -144,7 +145,7 @@ def put_resumable(client: Any, bucket: str, key: str, path: Path, *, state_dir: 
                 parts.append(known)
             else:
                 base = done_bytes
-                parts.append(client.upload_part(bucket, key, state.upload_id, number, data,
+                parts.append(client.upload_part(bucket, key, state.upload_id, number, data, compression=compression,
                                                 progress=None if progress is None else
                                                 (lambda sent, base=base: progress(base + sent))))
             done_bytes += len(data)

@@ -324,8 +324,8 @@ class Sync:
         """An object's content; a multipart one's from its chunk list (one stat)."""
         if not remote.content.known:
             stat = self.client.stat(self.bucket, remote.key)
-            ids = [bytes.fromhex(c.chunk_id_hex) for c in stat.chunks]
-            content = (Content(chunks=reuse.chunks_digest(ids).hex()) if all(c.size_bytes == self.chunk_size
+            ids = [bytes.fromhex(c.identity_hex) for c in stat.chunks]
+            content = (Content(chunks=reuse.chunks_digest(ids).hex()) if all(c.object_bytes == self.chunk_size
                                                                            for c in stat.chunks[:-1]) else Content())
             remote.content = content if content.known else Content(chunks="unknown:" + remote.version)
         return remote.content

@@ -207,6 +207,16 @@ def validate_policy(replicas: int | None,
     return _validate_ec(ec)
 
 
+def compression_pb(compression: str | None) -> int:
+    """The wire Compression of "zstd", "none", or None (unset: the bucket's setting)."""
+    if compression is None:
+        return common_pb2.COMPRESSION_UNSPECIFIED
+    choices = {"zstd": common_pb2.COMPRESSION_ZSTD, "none": common_pb2.COMPRESSION_NONE}
+    if compression not in choices:
+        raise InvalidArgument(f"compression {compression!r} is not one of zstd, none")
+    return choices[compression]
+
+
 def policy_pb(replicas: int | None,
               ec: str | tuple[int, int] | None) -> common_pb2.RedundancyPolicy | None:
     """The wire RedundancyPolicy for replicas=N or ec=K+M; None when neither is given.

@@ -7,6 +7,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class Compression(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COMPRESSION_UNSPECIFIED: _ClassVar[Compression]
+    COMPRESSION_NONE: _ClassVar[Compression]
+    COMPRESSION_ZSTD: _ClassVar[Compression]
+
 class Versioning(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     VERSIONING_UNSPECIFIED: _ClassVar[Versioning]
@@ -21,6 +27,9 @@ class ChangeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CHANGE_ERASE: _ClassVar[ChangeKind]
     CHANGE_REWRITE: _ClassVar[ChangeKind]
     CHANGE_TAGS: _ClassVar[ChangeKind]
+COMPRESSION_UNSPECIFIED: Compression
+COMPRESSION_NONE: Compression
+COMPRESSION_ZSTD: Compression
 VERSIONING_UNSPECIFIED: Versioning
 VERSIONING_ENABLED: Versioning
 VERSIONING_SUSPENDED: Versioning
@@ -66,16 +75,22 @@ class VersionStamp(_message.Message):
     def __init__(self, physical_ms: _Optional[int] = ..., logical: _Optional[int] = ..., node_id: _Optional[str] = ..., rewrite: _Optional[int] = ...) -> None: ...
 
 class ChunkRef(_message.Message):
-    __slots__ = ("chunk_id", "size_bytes", "offset_bytes", "share_blake3")
+    __slots__ = ("chunk_id", "size_bytes", "offset_bytes", "share_blake3", "compression", "plain_blake3", "plain_size_bytes")
     CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
     SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     OFFSET_BYTES_FIELD_NUMBER: _ClassVar[int]
     SHARE_BLAKE3_FIELD_NUMBER: _ClassVar[int]
+    COMPRESSION_FIELD_NUMBER: _ClassVar[int]
+    PLAIN_BLAKE3_FIELD_NUMBER: _ClassVar[int]
+    PLAIN_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     chunk_id: bytes
     size_bytes: int
     offset_bytes: int
     share_blake3: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, chunk_id: _Optional[bytes] = ..., size_bytes: _Optional[int] = ..., offset_bytes: _Optional[int] = ..., share_blake3: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    compression: Compression
+    plain_blake3: bytes
+    plain_size_bytes: int
+    def __init__(self, chunk_id: _Optional[bytes] = ..., size_bytes: _Optional[int] = ..., offset_bytes: _Optional[int] = ..., share_blake3: _Optional[_Iterable[bytes]] = ..., compression: _Optional[_Union[Compression, str]] = ..., plain_blake3: _Optional[bytes] = ..., plain_size_bytes: _Optional[int] = ...) -> None: ...
 
 class ObjectRef(_message.Message):
     __slots__ = ("tenant", "bucket", "key", "version", "version_id")
@@ -177,7 +192,7 @@ class ObjectTagging(_message.Message):
     def __init__(self, tags: _Optional[_Mapping[str, str]] = ..., changed: _Optional[_Union[VersionStamp, _Mapping]] = ...) -> None: ...
 
 class BucketRecord(_message.Message):
-    __slots__ = ("format_version", "tenant", "name", "default_policy", "version", "tombstone", "created_at_unix_ms", "ballot", "request_id", "recent_request_ids", "owner", "versioning", "lifecycle", "tags")
+    __slots__ = ("format_version", "tenant", "name", "default_policy", "version", "tombstone", "created_at_unix_ms", "ballot", "request_id", "recent_request_ids", "owner", "versioning", "lifecycle", "tags", "compression")
     class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -199,6 +214,7 @@ class BucketRecord(_message.Message):
     VERSIONING_FIELD_NUMBER: _ClassVar[int]
     LIFECYCLE_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    COMPRESSION_FIELD_NUMBER: _ClassVar[int]
     format_version: int
     tenant: str
     name: str
@@ -213,7 +229,8 @@ class BucketRecord(_message.Message):
     versioning: Versioning
     lifecycle: _containers.RepeatedCompositeFieldContainer[LifecycleRule]
     tags: _containers.ScalarMap[str, str]
-    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., name: _Optional[str] = ..., default_policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., ballot: _Optional[_Union[Ballot, _Mapping]] = ..., request_id: _Optional[str] = ..., recent_request_ids: _Optional[_Iterable[str]] = ..., owner: _Optional[str] = ..., versioning: _Optional[_Union[Versioning, str]] = ..., lifecycle: _Optional[_Iterable[_Union[LifecycleRule, _Mapping]]] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    compression: Compression
+    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., name: _Optional[str] = ..., default_policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., ballot: _Optional[_Union[Ballot, _Mapping]] = ..., request_id: _Optional[str] = ..., recent_request_ids: _Optional[_Iterable[str]] = ..., owner: _Optional[str] = ..., versioning: _Optional[_Union[Versioning, str]] = ..., lifecycle: _Optional[_Iterable[_Union[LifecycleRule, _Mapping]]] = ..., tags: _Optional[_Mapping[str, str]] = ..., compression: _Optional[_Union[Compression, str]] = ...) -> None: ...
 
 class LifecycleRule(_message.Message):
     __slots__ = ("id", "enabled", "prefix", "expiration_days", "expiration_date_unix_ms", "noncurrent_days", "noncurrent_newer_kept", "abort_uploads_days", "transition_days", "transition_policy", "expired_delete_markers", "tags")

@@ -107,6 +107,20 @@ class SetBucketVersioningRequest(_message.Message):
     versioning: _common_pb2.Versioning
     def __init__(self, bucket: _Optional[str] = ..., versioning: _Optional[_Union[_common_pb2.Versioning, str]] = ...) -> None: ...
 
+class SetBucketCompressionRequest(_message.Message):
+    __slots__ = ("bucket", "compression")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    COMPRESSION_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    compression: _common_pb2.Compression
+    def __init__(self, bucket: _Optional[str] = ..., compression: _Optional[_Union[_common_pb2.Compression, str]] = ...) -> None: ...
+
+class SetBucketCompressionResponse(_message.Message):
+    __slots__ = ("bucket",)
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    bucket: _common_pb2.BucketRecord
+    def __init__(self, bucket: _Optional[_Union[_common_pb2.BucketRecord, _Mapping]] = ...) -> None: ...
+
 class SetBucketVersioningResponse(_message.Message):
     __slots__ = ("bucket",)
     BUCKET_FIELD_NUMBER: _ClassVar[int]
@@ -421,7 +435,7 @@ class ListBucketsResponse(_message.Message):
     def __init__(self, buckets: _Optional[_Iterable[_Union[_common_pb2.BucketRecord, _Mapping]]] = ...) -> None: ...
 
 class PutObjectHeader(_message.Message):
-    __slots__ = ("bucket", "key", "size_bytes", "content_type", "metadata", "policy", "headers", "upload_id", "part_number", "if_match", "if_version", "if_absent", "expires_in_ms", "tags")
+    __slots__ = ("bucket", "key", "size_bytes", "content_type", "metadata", "policy", "headers", "upload_id", "part_number", "if_match", "if_version", "if_absent", "expires_in_ms", "tags", "compression")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -457,6 +471,7 @@ class PutObjectHeader(_message.Message):
     IF_ABSENT_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_IN_MS_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    COMPRESSION_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     size_bytes: int
@@ -471,7 +486,8 @@ class PutObjectHeader(_message.Message):
     if_absent: bool
     expires_in_ms: int
     tags: _containers.ScalarMap[str, str]
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., headers: _Optional[_Mapping[str, str]] = ..., upload_id: _Optional[str] = ..., part_number: _Optional[int] = ..., if_match: _Optional[str] = ..., if_version: _Optional[str] = ..., if_absent: _Optional[bool] = ..., expires_in_ms: _Optional[int] = ..., tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    compression: _common_pb2.Compression
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., headers: _Optional[_Mapping[str, str]] = ..., upload_id: _Optional[str] = ..., part_number: _Optional[int] = ..., if_match: _Optional[str] = ..., if_version: _Optional[str] = ..., if_absent: _Optional[bool] = ..., expires_in_ms: _Optional[int] = ..., tags: _Optional[_Mapping[str, str]] = ..., compression: _Optional[_Union[_common_pb2.Compression, str]] = ...) -> None: ...
 
 class PutObjectRequest(_message.Message):
     __slots__ = ("header", "data", "end", "known_chunk")
@@ -701,14 +717,18 @@ class StatObjectRequest(_message.Message):
     def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ...) -> None: ...
 
 class StatObjectResponse(_message.Message):
-    __slots__ = ("object", "chunks", "physical_bytes")
+    __slots__ = ("object", "chunks", "physical_bytes", "stored_bytes", "compressed_chunks")
     OBJECT_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     PHYSICAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    STORED_BYTES_FIELD_NUMBER: _ClassVar[int]
+    COMPRESSED_CHUNKS_FIELD_NUMBER: _ClassVar[int]
     object: ObjectInfo
     chunks: _containers.RepeatedCompositeFieldContainer[ChunkPlacement]
     physical_bytes: int
-    def __init__(self, object: _Optional[_Union[ObjectInfo, _Mapping]] = ..., chunks: _Optional[_Iterable[_Union[ChunkPlacement, _Mapping]]] = ..., physical_bytes: _Optional[int] = ...) -> None: ...
+    stored_bytes: int
+    compressed_chunks: int
+    def __init__(self, object: _Optional[_Union[ObjectInfo, _Mapping]] = ..., chunks: _Optional[_Iterable[_Union[ChunkPlacement, _Mapping]]] = ..., physical_bytes: _Optional[int] = ..., stored_bytes: _Optional[int] = ..., compressed_chunks: _Optional[int] = ...) -> None: ...
 
 class ChunkPlacement(_message.Message):
     __slots__ = ("chunk", "holders")

@@ -159,6 +159,11 @@ class ObjectServiceStub:
                 request_serializer=ringstore_dot_v1_dot_object__pb2.SetBucketVersioningRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_object__pb2.SetBucketVersioningResponse.FromString,
                 _registered_method=True)
+        self.SetBucketCompression = channel.unary_unary(
+                '/ringstore.v1.ObjectService/SetBucketCompression',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.SetBucketCompressionRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.SetBucketCompressionResponse.FromString,
+                _registered_method=True)
         self.ListObjectVersions = channel.unary_unary(
                 '/ringstore.v1.ObjectService/ListObjectVersions',
                 request_serializer=ringstore_dot_v1_dot_object__pb2.ListObjectVersionsRequest.SerializeToString,
@@ -387,6 +392,13 @@ class ObjectServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetBucketCompression(self, request, context):
+        """Set how the bucket's puts compress their chunks by default.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListObjectVersions(self, request, context):
         """The versions and delete markers of a bucket's keys: key order, each key's newest first.
         """
@@ -569,6 +581,11 @@ def add_ObjectServiceServicer_to_server(servicer, server):
                     servicer.SetBucketVersioning,
                     request_deserializer=ringstore_dot_v1_dot_object__pb2.SetBucketVersioningRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_object__pb2.SetBucketVersioningResponse.SerializeToString,
+            ),
+            'SetBucketCompression': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetBucketCompression,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.SetBucketCompressionRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.SetBucketCompressionResponse.SerializeToString,
             ),
             'ListObjectVersions': grpc.unary_unary_rpc_method_handler(
                     servicer.ListObjectVersions,
@@ -1281,6 +1298,33 @@ class ObjectService:
             '/ringstore.v1.ObjectService/SetBucketVersioning',
             ringstore_dot_v1_dot_object__pb2.SetBucketVersioningRequest.SerializeToString,
             ringstore_dot_v1_dot_object__pb2.SetBucketVersioningResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetBucketCompression(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/SetBucketCompression',
+            ringstore_dot_v1_dot_object__pb2.SetBucketCompressionRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.SetBucketCompressionResponse.FromString,
             options,
             channel_credentials,
             insecure,

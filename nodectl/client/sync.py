@@ -371,7 +371,10 @@ class Sync:
     def _reconcile(self, rel: str, local: Local | None, remote: Remote | None, summary: Summary) -> None:
         base = self.base.get(rel)
         local_content = self._local_content(rel, local) if local is not None else None
-        remote_content = self._remote_content(remote) if remote is not None else None
+        if remote is not None and base is not None and remote.version == base.version:
+            remote_content: Content | None = base.content  # the version the last sync saw (no stat needed)
+        else:
+            remote_content = self._remote_content(remote) if remote is not None else None
         action, why = decide(local_content, remote_content, remote.version if remote else "", base,
                              push=self.push, pull=self.pull, delete=self.delete)
         if action == "same":

@@ -7,6 +7,9 @@ changes nothing; --watch carries changes both ways as they happen; bad input is 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from nodectl.client.sync import STATE_DIR, Sync
 from nodectl.errors import NotFound
 
 MIB = 1024 * 1024
+NODECTL = os.path.join(os.path.dirname(sys.executable), "nodectl")
 BIG_BYTES = 200 * MIB
 
 
@@ -181,6 +185,28 @@ def test_sync_watch_carries_changes_both_ways(cluster_factory, tmp_path):
             runner.join(timeout=30)
         assert not runner.is_alive()
         assert not any(line.startswith("error") for line in lines), lines
+
+        # `nodectl sync --watch` as a user runs it: a file written while it runs goes up; SIGTERM
+        # stops it cleanly (exit 0, a summary, the state saved).
+        other = tmp_path / "other"
+        other.mkdir()
+        env = {**os.environ, "RINGSTORE_ADDR": cluster.any_address(), "RINGSTORE_CA": cluster.ca_file,
+               "HOME": str(tmp_path)}
+        process = subprocess.Popen([NODECTL, "sync", str(other), "desk/cli", "--watch", "--interval", "0.2"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            wait_for("the watch's first pass", lambda: (other / STATE_DIR).exists(), timeout_s=30)
+            (other / "typed.txt").write_bytes(b"typed while it ran")
+            wait_for("the typed file in the bucket",
+                     lambda: _has(elsewhere, "desk", "cli/typed.txt", b"typed while it ran"), timeout_s=30)
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+        assert process.returncode == 0, err
+        assert "upload typed.txt -> desk/cli/typed.txt" in out and out.strip().splitlines()[-1].startswith("sync: ")
 
 
 def _read(path: Path) -> bytes | None:

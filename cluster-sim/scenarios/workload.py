@@ -44,12 +44,18 @@ WITHDRAW_WAIT_S_MAX = 30.0  # longest an operation may keep a node the schedule 
 FAILURE_EXAMPLES_MAX = 3  # first messages kept per kind of operation, to say why without a log dive
 
 
-def payload(seed: int, key: str, version: int, size_bytes_min: int, size_bytes_max: int) -> bytes:
+def payload(seed: int, key: str, version: int, size_bytes_min: int, size_bytes_max: int,
+            compressible: float = 0.0) -> bytes:
     """The bytes of `key`'s `version`, a function of its arguments only. Sizes spread log-uniformly
-    between the bounds, so small (inline) and multi-chunk objects both occur."""
+    between the bounds, so small (inline) and multi-chunk objects both occur; a `compressible`
+    share of versions are text-like (words from a small vocabulary), the rest random."""
     rng = random.Random(f"{seed}/{key}/{version}")
     low, high = size_bytes_min, size_bytes_max
     size = low if low == high else min(high, int(low * (high / low) ** rng.random()))
+    if compressible and rng.random() < compressible:
+        words = [rng.randbytes(rng.randint(2, 9)).hex().encode() for _ in range(64)]
+        text = b" ".join(rng.choices(words, k=size // 6 + 1))
+        return text[:size]
     return rng.randbytes(size)
 
 
@@ -185,7 +191,7 @@ class Writer:
         self.versions[key] = version
         low, high = ((size_bytes, size_bytes) if size_bytes is not None
                      else (self.workload.size_bytes_min, self.workload.size_bytes_max))
-        data = payload(self.seed, key, version, low, high)
+        data = payload(self.seed, key, version, low, high, self.workload.compressible)
         value = digest(data)
         target = self.pool.acquire(self.rng)
         if target is None:

@@ -650,8 +650,10 @@ class ObjectServicer:
     def HasChunks(self, request: object_pb2.HasChunksRequest, context):
         # Put rights on the whole bucket: the answer covers every key of it (node/objects/known_chunks.py).
         self.allow("put", request.bucket)
+        if request.key:
+            self.allow("get", request.bucket, request.key)
         held = self._c.has_chunks(request.bucket, request.policy if request.HasField("policy") else None,
-                                  list(request.chunk_ids))
+                                  list(request.chunk_ids), key=request.key)
         return object_pb2.HasChunksResponse(held=held, chunk_size_bytes=self._c.chunk_size_bytes)
 
     @unary

@@ -773,27 +773,53 @@ class Coordinator:
         """Make the known chunks a put named part of its version (node/objects/known_chunks.py):
         check each against its placement record and reference its copies, only those a version of
         the same bucket already references."""
-        refs = [c for c in manifest.chunks if bytes(c.chunk_id) in known_ids]
+        refs = [c for c in manifest.chunks if bytes(c.chunk_id) in known_ids and not c.share_blake3]
+        # A chunk the key's current version has (compressed, say) is referenced as that version
+        # stores it: its stored form with the offset it has here.
+        in_key = self._key_chunks(manifest.bucket, manifest.key, manifest.policy) if refs else {}
+        for ref in refs:
+            stored = in_key.get(bytes(ref.chunk_id))
+            if stored is not None and compression.plain_size(stored) == ref.size_bytes:
+                offset = ref.offset_bytes
+                ref.CopyFrom(stored)
+                ref.offset_bytes = offset
         unique = {bytes(c.chunk_id): c for c in refs}
         placements = dict(zip(unique, self._send_pool.map(
             lambda c: self.chunk_placement(c, manifest.policy), unique.values())))
         known_chunks.completed(refs, manifest.policy, placements, manifest.bucket)
         self.reference_chunks(manifest, unique.values(), reuse=True, placements=placements)
         if self._metrics is not None:
-            self._metrics.put_known_chunk_bytes.inc(sum(c.size_bytes for c in refs))
+            self._metrics.put_known_chunk_bytes.inc(sum(compression.plain_size(c) for c in refs))
 
     @property
     def chunk_size_bytes(self) -> int:
         return self._config.chunk_size_bytes
 
     def has_chunks(self, bucket: str, policy: common_pb2.RedundancyPolicy | None,
-                   chunk_ids: list[bytes]) -> list[bool]:
+                   chunk_ids: list[bytes], *, key: str = "") -> list[bool]:
         """Which chunks a put to `bucket` under `policy` (None: the bucket's default) may name as
-        known: node/objects/known_chunks.py."""
+        known: node/objects/known_chunks.py. With `key`, also the chunks of its current version."""
         record = self.bucket(bucket)
         checked = self._checked_policy(policy, default=record.default_policy, check_live=False)
-        return known_chunks.held(self._view, self._replicas, self._send_pool, (self.tenant, bucket), checked,
-                                 chunk_ids)
+        known_chunks.check_ids(chunk_ids)
+        in_key = self._key_chunks(bucket, key, checked) if key else {}
+        asked = [chunk_id for chunk_id in chunk_ids if chunk_id not in in_key]
+        held = dict(zip(asked, known_chunks.held(self._view, self._replicas, self._send_pool, (self.tenant, bucket),
+                                                 checked, asked)))
+        return [chunk_id in in_key or held[chunk_id] for chunk_id in chunk_ids]
+
+    def _key_chunks(self, bucket: str, key: str, policy: common_pb2.RedundancyPolicy
+                    ) -> dict[bytes, common_pb2.ChunkRef]:
+        """The chunks of the key's current version by their identity (uncompressed blake3), as it
+        stores them; {} when it has none, or keeps them under another policy than `policy` (its
+        copies would not be where a version under `policy` looks)."""
+        try:
+            current = self.current_manifest(bucket, key)
+        except errors.NotFound:
+            return {}
+        if current.policy != policy:
+            return {}
+        return {compression.identity(c): c for c in current.chunks}
 
     def _check_duration(self, what: str, started_ms: int) -> None:
         """Refuse to write a manifest for a write slower than half the GC grace: its copies'

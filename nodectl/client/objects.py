@@ -136,18 +136,21 @@ class _ObjectCalls(_Connection):
                              stats=stats, compression=codec)
 
     def has_chunks(self, bucket: str, chunk_ids: list[bytes], *, replicas: int | None = None,
-                   ec: str | tuple[int, int] | None = None) -> list[bool]:
+                   ec: str | tuple[int, int] | None = None, key: str = "") -> list[bool]:
         """Per chunk id (blake3 of one chunk_size_bytes piece of an object), whether `bucket`
         already stores it under the policy a put would use, so a put may name it instead of
-        sending it (at most reuse.HAS_CHUNKS_IDS_MAX ids per call)."""
+        sending it (at most reuse.HAS_CHUNKS_IDS_MAX ids per call). With `key` (the key the put
+        writes), a chunk of its current version counts too, however it is stored (compressed)."""
         validate_bucket(bucket)
+        if key:
+            validate_key(key)
         if len(chunk_ids) > reuse.HAS_CHUNKS_IDS_MAX:
             raise InvalidArgument(f"{len(chunk_ids)} chunk ids; at most {reuse.HAS_CHUNKS_IDS_MAX} per call")
-        return self._has_chunks(bucket, chunk_ids, policy_pb(replicas, ec))
+        return self._has_chunks(bucket, chunk_ids, policy_pb(replicas, ec), key)
 
-    def _has_chunks(self, bucket: str, chunk_ids: list[bytes], policy: common_pb2.RedundancyPolicy | None
-                    ) -> list[bool]:
-        request = object_pb2.HasChunksRequest(bucket=bucket, chunk_ids=chunk_ids, policy=policy)
+    def _has_chunks(self, bucket: str, chunk_ids: list[bytes], policy: common_pb2.RedundancyPolicy | None,
+                    key: str = "") -> list[bool]:
+        request = object_pb2.HasChunksRequest(bucket=bucket, chunk_ids=chunk_ids, policy=policy, key=key)
         response = self._unary(self._objects.HasChunks, request)
         self._chunk_size_bytes = response.chunk_size_bytes
         return list(response.held)
@@ -259,7 +262,8 @@ class _ObjectCalls(_Connection):
         for _ in range(reuse.FILE_CHANGE_RETRIES + 1):
             try:
                 chunk_size = self.chunk_size_bytes(header.bucket)
-                planned = reuse.plan(path, chunk_size, lambda ids: self._has_chunks(header.bucket, ids, policy))
+                planned = reuse.plan(path, chunk_size,
+                                     lambda ids: self._has_chunks(header.bucket, ids, policy, header.key))
             except PermissionDenied:
                 return None  # a key limited to a prefix may not ask about the whole bucket
             except RingstoreError as err:

@@ -294,7 +294,8 @@ class Sync:
                     rel.encode("utf-8")
                     validate_key(self.prefix + rel)
                 except UnicodeEncodeError:
-                    self._warn_once(rel, f"{path!s}: its name is not UTF-8, so it cannot be a key")
+                    # (repr: the name's undecodable bytes would not print)
+                    self._warn_once(rel, f"{str(path)!r}: its name is not UTF-8, so it cannot be a key")
                     continue
                 except InvalidArgument as err:
                     self._warn_once(rel, f"{rel}: {err}")
@@ -440,7 +441,7 @@ class Sync:
                 summary.stats.add(reuse.TransferStats(sent_bytes=len(data), objects=1))
             else:
                 planned = reuse.Plan.of(local.path, digest, self.chunk_size,
-                                        lambda ids: self.client.has_chunks(self.bucket, ids))
+                                        lambda ids: self.client.has_chunks(self.bucket, ids, key=key))
                 info = self.client.put_planned(self.bucket, key, planned, stats=summary.stats, **condition)
         except FailedPrecondition as err:
             raise FailedPrecondition(f"{key} changed in the bucket while this pass ran; the next pass looks again "

@@ -98,6 +98,30 @@ def test_appends_send_only_new_chunks_and_only_within_the_bucket(cluster_factory
         assert response.object.size_bytes == CHUNK + 10
         assert client.get_bytes("rep", "mixed") == big[CHUNK:2 * CHUNK] + b"tail bytes"
 
+        # A compressed bucket: its copies are keyed by their compressed bytes, so the bucket-wide
+        # question finds nothing, but the key's own current version does (HasChunks with the key).
+        client.create_bucket("zbk")
+        client.set_compression("zbk", "zstd")
+        text = path.parent / "log.txt"
+        text.write_bytes(b"".join(b"%06d the same old line of a log file\n" % (i % 977) for i in range(20_000)))
+        client.put("zbk", "log.txt", text, reuse_chunks=True)
+        with open(text, "ab") as f:
+            f.write(b"one more line\n")
+        grown = TransferStats()
+        info = client.put("zbk", "log.txt", text, reuse_chunks=True, stats=grown)
+        data = text.read_bytes()
+        last = (len(data) - 1) // CHUNK * CHUNK
+        assert grown.sent_bytes == len(data) - last and grown.reused_bytes == last
+        assert client.get_bytes("zbk", "log.txt") == data and info.size_bytes == len(data)
+        stat = client.stat("zbk", "log.txt")
+        assert stat.compressed_chunks == len(stat.chunks) and stat.stored_bytes < len(data) / 4
+        assert client.get_bytes("zbk", "log.txt", range_start_bytes=CHUNK - 5, range_length_bytes=10) == \
+            data[CHUNK - 5:CHUNK + 5]
+        # Another key in the bucket cannot name the log's chunks through its own (absent) version.
+        ids_log = [blake3.blake3(data[i:i + CHUNK]).digest() for i in range(0, last, CHUNK)]
+        assert client.has_chunks("zbk", ids_log, key="other.txt") == [False] * len(ids_log)
+        assert client.has_chunks("zbk", ids_log, key="log.txt") == [True] * len(ids_log)
+
         client.create_tenant("stranger")
         made = client.create_key("stranger")
     with cluster.client(credentials=Credentials(made.key.key_id, made.secret), timeout_s=60.0) as stranger:

@@ -88,3 +88,39 @@ def test_conflict_names():
 ])
 def test_safe_rel(rel, ok):
     assert safe_rel(rel) is ok
+
+
+class _NoClient:
+    def chunk_size_bytes(self, bucket):
+        return 64 * 1024
+
+
+def test_the_scan_skips_what_cannot_be_a_key_with_one_printable_line(tmp_path):
+    import os
+
+    from nodectl.client.sync import STATE_DIR, Sync
+
+    (tmp_path / "ok.txt").write_bytes(b"x")
+    (tmp_path / "été.txt").write_bytes(b"x")
+    os.symlink(tmp_path / "ok.txt", tmp_path / "link")
+    (tmp_path / STATE_DIR).mkdir()
+    (tmp_path / STATE_DIR / "state.json").write_text("{}")
+    bad = os.fsencode(tmp_path) + b"/bad-\xff.txt"
+    with open(bad, "wb") as f:
+        f.write(b"x")
+    lines: list[str] = []
+    sync = Sync(_NoClient(), tmp_path, "bkt", echo=lines.append)
+    assert sorted(sync.scan_local()) == ["ok.txt", "été.txt"]
+    assert len(lines) == 2 and all(line.startswith("skip ") for line in lines)
+    assert all(line.encode("utf-8") for line in lines)  # printable: no lone surrogates
+    sync.scan_local()
+    assert len(lines) == 2  # each said once
+
+
+def test_a_target_that_is_not_a_directory_is_one_clear_error(tmp_path):
+    from nodectl.client.sync import Sync
+    from nodectl.errors import InvalidArgument
+
+    (tmp_path / "file").write_bytes(b"x")
+    with pytest.raises(InvalidArgument, match="is not a directory"):
+        Sync(_NoClient(), tmp_path / "file", "bkt")

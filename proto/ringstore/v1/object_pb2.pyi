@@ -8,14 +8,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class HasChunksRequest(_message.Message):
-    __slots__ = ("bucket", "policy", "chunk_ids")
+    __slots__ = ("bucket", "policy", "chunk_ids", "key")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
     CHUNK_IDS_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     policy: _common_pb2.RedundancyPolicy
     chunk_ids: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, bucket: _Optional[str] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., chunk_ids: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    key: str
+    def __init__(self, bucket: _Optional[str] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., chunk_ids: _Optional[_Iterable[bytes]] = ..., key: _Optional[str] = ...) -> None: ...
 
 class HasChunksResponse(_message.Message):
     __slots__ = ("held", "chunk_size_bytes")

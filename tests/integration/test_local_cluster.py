@@ -7,6 +7,7 @@ same address, `add_node` with a certificate from another CA cannot get in, and `
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,29 @@ def test_kill_9_is_seen_down_then_restart_is_alive_with_a_higher_generation(clus
 
     cluster.wait_until(every_view_has_the_new_generation, timeout_s=WAIT_S,
                        what=f"every node to see node-3 at generation {victim.generation}")
+
+
+def test_a_restart_whose_port_was_taken_meanwhile_comes_up_on_new_ports(cluster_factory) -> None:
+    """A node keeps its ports across restarts, but the kernel may have handed one out since (a
+    client socket's local port, another cluster's node): the restart then takes new ports, and
+    every node sees it ALIVE at its new address, reads included."""
+    cluster: LocalCluster = cluster_factory(nodes=3)
+    with cluster.client() as client:
+        client.create_bucket("moved")
+        client.put("moved", "k", b"before the move")
+    victim = cluster.nodes["node-3"]
+    old_address = victim.address
+    cluster.kill("node-3", "KILL")
+    host, port = old_address.rsplit(":", 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind((host, int(port)))
+        squatter.listen(1)
+        cluster.restart("node-3", timeout_s=WAIT_S)
+    assert victim.address != old_address
+    cluster.wait_state("node-3", "ALIVE", observers=["node-1", "node-2", "node-3"], timeout_s=WAIT_S)
+    with cluster.client(address=victim.address) as client:
+        assert client.get_bytes("moved", "k") == b"before the move"
 
 
 def test_replace_disk_restarts_the_node_empty_under_the_same_id_and_address(cluster_factory) -> None:

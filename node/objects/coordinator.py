@@ -1302,11 +1302,7 @@ class Coordinator:
         else:
             name, ref = f"{header.bucket}/{header.key}", object_ref(manifest)
             for chunk in source.chunks:
-                data = self.chunks.read(chunk, source.policy, f"{source.bucket}/{source.key}")
-                stored = self.chunks.store(data, chunk.offset_bytes, policy, name, ref)
-                if compression.is_compressed(chunk):  # the stored form moves as it is
-                    compression.mark_as(stored, chunk)
-                manifest.chunks.append(stored)
+                manifest.chunks.append(self.store_again(chunk, source.policy, policy, name, ref))
         manifest.created_at_unix_ms = self._wall_ms()
         self.write_manifest(manifest)
         return manifest
@@ -1314,9 +1310,17 @@ class Coordinator:
     def restore_chunk(self, manifest: common_pb2.Manifest, chunk: common_pb2.ChunkRef,
                       ref: common_pb2.ObjectRef) -> None:
         """Store a chunk of `manifest` again, from a verified read, with `ref` on every copy."""
-        name = f"{manifest.bucket}/{manifest.key}"
-        data = self.chunks.read(chunk, manifest.policy, name)
-        self.chunks.store(data, chunk.offset_bytes, manifest.policy, name, ref)
+        self.store_again(chunk, manifest.policy, manifest.policy, f"{manifest.bucket}/{manifest.key}", ref)
+
+    def store_again(self, chunk: common_pb2.ChunkRef, source: common_pb2.RedundancyPolicy,
+                    target: common_pb2.RedundancyPolicy, name: str, ref: common_pb2.ObjectRef
+                    ) -> common_pb2.ChunkRef:
+        """The chunk read (verified) under `source` and stored under `target` with `ref` on every
+        copy; its stored form moves as it is, compressed or not."""
+        stored = self.chunks.store(self.chunks.read(chunk, source, name), chunk.offset_bytes, target, name, ref)
+        if compression.is_compressed(chunk):
+            compression.mark_as(stored, chunk)
+        return stored
 
     @property
     def replicas(self) -> Replicas:
@@ -1823,11 +1827,7 @@ class Coordinator:
 
         def rewrite(ref: common_pb2.ChunkRef) -> tuple[common_pb2.ChunkRef, list[tuple[str, object]]]:
             holders = self._old_copies(ref, current.policy)
-            data = self.chunks.read(ref, current.policy, name)
-            stored = self.chunks.store(data, ref.offset_bytes, target, name, new_ref)
-            if compression.is_compressed(ref):  # the stored form moves as it is
-                compression.mark_as(stored, ref)
-            return stored, holders
+            return self.store_again(ref, current.policy, target, name, new_ref), holders
 
         started_ms = self._wall_ms()
         try:

@@ -57,9 +57,9 @@ def check_ids(chunk_ids: Sequence[bytes]) -> None:
 
 def held(view: ClusterView, replicas: Replicas, pool: cf.Executor, owner: tuple[str, str],
          policy: common_pb2.RedundancyPolicy, chunk_ids: Sequence[bytes]) -> list[bool]:
-    """Per chunk id: whether every copy or share under `policy` sits on its live home node with a
-    reference from a version of `owner` (tenant, bucket). One HasChunk call per home node."""
-    check_ids(chunk_ids)
+    """Per chunk id (checked by `check_ids`): whether every copy or share under `policy` sits on its
+    live home node with a reference from a version of `owner` (tenant, bucket). One HasChunk call
+    per home node."""
     ring = view.ring()
     count = copies_per_chunk(policy)
     answer = [True] * len(chunk_ids)

@@ -121,7 +121,6 @@ from nodectl.cli.objects import (
     LS_SIZE_WIDTH,
     _binary,
     _unbuffered_stdin,
-    _write_atomically,
     convert_command,
     format_buckets,
     format_convert_result,

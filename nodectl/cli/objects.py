@@ -19,10 +19,9 @@ from __future__ import annotations
 import mimetypes
 import os
 import sys
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import click
 
@@ -43,6 +42,7 @@ from nodectl.client import (
     validate_prefix,
 )
 from nodectl.client import resumable
+from nodectl.client.files import write_atomically
 from nodectl.client.reuse import TransferStats
 from nodectl.errors import FailedPrecondition, InvalidArgument, NotFound, RingstoreError
 from ringstore.auth.keys import parse_duration
@@ -212,27 +212,6 @@ def _unbuffered_stdin() -> Any:
     except (AttributeError, OSError, ValueError):
         return _binary(sys.stdin)
     return open(fd, "rb", buffering=0, closefd=False)
-
-
-def _write_atomically(destination: Path, write: Callable[[IO[bytes]], object]) -> None:
-    """write(f) into a temp file beside destination, fsync, then rename it over destination."""
-    fd, temp_name = tempfile.mkstemp(dir=destination.parent or Path("."),
-                                     prefix=f".{destination.name}.", suffix=".part")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; give the usual new-file mode
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp_name, destination)
-    except BaseException:
-        try:
-            os.unlink(temp_name)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 # The --ec flag's help, shared by mb, put and convert.
@@ -451,7 +430,7 @@ def get_command(settings: _Settings, source: str, local_path: str | None, byte_r
                 destination = Path(local_path)
                 if destination.is_dir():
                     destination = destination / key.rsplit("/", 1)[-1]
-                _write_atomically(destination, lambda f: reader.readinto_file(
+                write_atomically(destination, lambda f: reader.readinto_file(
                     f, progress=progress.update))
         finally:
             progress.finish()

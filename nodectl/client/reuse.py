@@ -57,8 +57,17 @@ class FileChanged(Exception):
     """The file changed between hashing and sending (internal: the put starts over)."""
 
 
-def _signature(st: os.stat_result) -> tuple[int, int, int, int]:
+def signature(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What says a file is unchanged: its size, modification and change times, and inode."""
     return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+
+
+def path_signature(path: os.PathLike[str] | str) -> tuple[int, int, int, int] | None:
+    """`signature` of the file at `path`; None when there is none."""
+    try:
+        return signature(os.stat(path))
+    except FileNotFoundError:
+        return None
 
 
 @dataclasses.dataclass
@@ -92,7 +101,7 @@ class Plan:
         """The put's payload: known chunks for held ones, frames of the others, each checked
         against its id; FileChanged when the file is no longer what was hashed."""
         with open(self.path, "rb", buffering=0) as f:
-            if _signature(os.fstat(f.fileno())) != self.signature:
+            if signature(os.fstat(f.fileno())) != self.signature:
                 raise FileChanged()
             offset = 0
             for (chunk_id, size), held in zip(self.ids, self.held):
@@ -107,9 +116,22 @@ class Plan:
                         yield view[start:start + FRAME_SIZE_BYTES]
                     stats.sent_bytes += size
                 offset += size
-            if _signature(os.fstat(f.fileno())) != self.signature or _signature(os.stat(self.path)) != self.signature:
+            if signature(os.fstat(f.fileno())) != self.signature or signature(os.stat(self.path)) != self.signature:
                 raise FileChanged()
         stats.reused_bytes += self.reused_bytes
+
+
+def _pieces(f: Any, size_bytes: int, chunk_size_bytes: int) -> Iterator[memoryview]:
+    """The file's chunk_size_bytes pieces up to `size_bytes`, each a view of one buffer that the
+    next piece overwrites; FileChanged when the file is shorter than that."""
+    buffer = bytearray(chunk_size_bytes)
+    offset = 0
+    while offset < size_bytes:
+        view = memoryview(buffer)[:min(chunk_size_bytes, size_bytes - offset)]
+        if _read_at(f, view, offset) != len(view):
+            raise FileChanged()
+        yield view
+        offset += len(view)
 
 
 def _read_at(f: Any, view: memoryview, offset: int) -> int:
@@ -140,23 +162,17 @@ class FileDigest:
 def digest_file(path: os.PathLike[str] | str, chunk_size_bytes: int) -> FileDigest:
     """Read the file once: FileChanged when it changed while being read."""
     with open(path, "rb", buffering=0) as f:
-        signature = _signature(os.fstat(f.fileno()))
+        signed = signature(os.fstat(f.fileno()))
         whole = blake3.blake3(max_threads=blake3.blake3.AUTO)
-        buffer = bytearray(chunk_size_bytes)
         ids: list[tuple[bytes, int]] = []
-        offset = 0
-        while offset < signature[0]:
-            view = memoryview(buffer)[:min(chunk_size_bytes, signature[0] - offset)]
-            if _read_at(f, view, offset) != len(view):
-                raise FileChanged()
+        for view in _pieces(f, signed[0], chunk_size_bytes):
             whole.update(view)
             ids.append((blake3.blake3(view, max_threads=blake3.blake3.AUTO).digest(), len(view)))
-            offset += len(view)
-        if _read_at(f, memoryview(bytearray(1)), offset):
+        if _read_at(f, memoryview(bytearray(1)), signed[0]):
             raise FileChanged()  # it grew
-    if _signature(os.stat(path)) != signature:
+    if signature(os.stat(path)) != signed:
         raise FileChanged()
-    return FileDigest(signature, whole.digest(), ids)
+    return FileDigest(signed, whole.digest(), ids)
 
 
 def plan(path: os.PathLike[str] | str, chunk_size_bytes: int,
@@ -165,24 +181,20 @@ def plan(path: os.PathLike[str] | str, chunk_size_bytes: int,
     HAS_CHUNKS_IDS_MAX ids). None when the file is at most one chunk or none of its first
     PROBE_CHUNKS chunks is held: a plain put is as cheap then."""
     with open(path, "rb", buffering=0) as f:
-        signature = _signature(os.fstat(f.fileno()))
-        if signature[0] <= chunk_size_bytes:
+        signed = signature(os.fstat(f.fileno()))
+        if signed[0] <= chunk_size_bytes:
             return None
-        buffer = bytearray(chunk_size_bytes)
         ids: list[tuple[bytes, int]] = []
         held: list[bool] = []
         offset = 0
-        while offset < signature[0]:
-            view = memoryview(buffer)[:min(chunk_size_bytes, signature[0] - offset)]
-            if _read_at(f, view, offset) != len(view):
-                raise FileChanged()
+        for view in _pieces(f, signed[0], chunk_size_bytes):
             ids.append((blake3.blake3(view, max_threads=blake3.blake3.AUTO).digest(), len(view)))
             offset += len(view)
             asked = len(held)
-            if len(ids) - asked == (PROBE_CHUNKS if not asked else HAS_CHUNKS_IDS_MAX) or offset >= signature[0]:
+            if len(ids) - asked == (PROBE_CHUNKS if not asked else HAS_CHUNKS_IDS_MAX) or offset >= signed[0]:
                 held += ask([chunk_id for chunk_id, _ in ids[asked:]])
                 if asked == 0 and not any(held):
                     return None
-    if _signature(os.stat(path)) != signature:
+    if signature(os.stat(path)) != signed:
         raise FileChanged()
-    return Plan(path, signature, chunk_size_bytes, ids, held)
+    return Plan(path, signed, chunk_size_bytes, ids, held)

@@ -44,7 +44,6 @@ import os
 import queue
 import socket
 import stat
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -55,6 +54,7 @@ import blake3
 from ringstore.frames import SMALL_PUT_BYTES_MAX
 
 from nodectl.client import reuse
+from nodectl.client.files import write_atomically
 from nodectl.client.validate import validate_key
 from nodectl.errors import (FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, RingstoreError,
                             Unavailable)
@@ -253,17 +253,8 @@ class Sync:
         directory.mkdir(mode=0o700, exist_ok=True)
         document = {"format": STATE_FORMAT, "bucket": self.bucket, "prefix": self.prefix,
                     "files": {rel: entry.to_json() for rel, entry in sorted(self.base.items())}}
-        fd, temp = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(document, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temp, self.state_path)
-        except BaseException:
-            with _quiet():
-                os.unlink(temp)
-            raise
+        write_atomically(self.state_path, lambda f: f.write(json.dumps(document).encode()), prefix=TEMP_PREFIX,
+                         private=True)
         self._saved_at = time.monotonic()
 
     def _maybe_save(self) -> None:
@@ -304,10 +295,10 @@ class Sync:
                     st = os.lstat(path)
                 except FileNotFoundError:
                     continue
-                if not _is_regular(st.st_mode):
+                if not stat.S_ISREG(st.st_mode):
                     self._warn_once(rel, f"{rel}: not a regular file (symbolic links and devices are not synced)")
                     continue
-                found[rel] = (path, (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+                found[rel] = (path, reuse.signature(st))
         return found
 
     def list_remote(self) -> dict[str, Remote]:
@@ -410,7 +401,7 @@ class Sync:
             self.echo(f"delete {self.bucket}/{remote.key}")
         elif action == "delete-local":
             assert local is not None
-            if _signature(local.path) != local.signature:
+            if reuse.path_signature(local.path) != local.signature:
                 raise reuse.FileChanged()
             local.path.unlink()
             _prune_empty_dirs(local.path.parent, self.root)
@@ -435,7 +426,7 @@ class Sync:
         try:
             if digest.signature[0] <= SMALL_PUT_BYTES_MAX:
                 data = local.path.read_bytes()
-                if _signature(local.path) != digest.signature or blake3.blake3(data).digest() != digest.whole:
+                if reuse.path_signature(local.path) != digest.signature or blake3.blake3(data).digest() != digest.whole:
                     raise reuse.FileChanged()
                 info = self.client.put(self.bucket, key, data, **condition)
                 summary.stats.add(reuse.TransferStats(sent_bytes=len(data), objects=1))
@@ -459,21 +450,18 @@ class Sync:
                   to: Path | None = None) -> None:
         target = to or self.root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
         bar = self.progress(f"download {rel}", remote.size_bytes)
-        try:
-            with os.fdopen(fd, "wb") as f, self.client.get(self.bucket, remote.key, version=remote.version_id) \
-                    as reader:
-                got = reader.readinto_file(f, progress=None if bar is None else bar.update)
-                f.flush()
-                os.fsync(f.fileno())
-            if local is not None and to is None and _signature(local.path) != local.signature:
+        received: list[int] = []
+
+        def unchanged_here() -> None:
+            if local is not None and to is None and reuse.path_signature(local.path) != local.signature:
                 raise reuse.FileChanged()
-            os.replace(temp, target)
-        except BaseException:
-            with _quiet():
-                os.unlink(temp)
-            raise
+
+        try:
+            with self.client.get(self.bucket, remote.key, version=remote.version_id) as reader:
+                write_atomically(target, lambda f: received.append(reader.readinto_file(
+                    f, progress=None if bar is None else bar.update)), prefix=TEMP_PREFIX,
+                    before_replace=unchanged_here)
         finally:
             if bar is not None:
                 bar.finish()
@@ -481,8 +469,8 @@ class Sync:
         digest = reuse.digest_file(target, self.chunk_size)
         self.base[rel] = BaseEntry(Content(digest.whole.hex(), digest.chunks_blake3.hex()),
                                    list(digest.signature), remote.version)
-        summary.received_bytes += got
-        self.echo(f"download {self.bucket}/{remote.key} -> {rel} ({got} bytes)")
+        summary.received_bytes += received[0]
+        self.echo(f"download {self.bucket}/{remote.key} -> {rel} ({received[0]} bytes)")
 
     def _conflict(self, rel: str, local: Local, local_content: Content, remote: Remote, summary: Summary) -> None:
         """Keep both: the bucket's version stays at rel; the local one goes to the conflict name."""
@@ -512,14 +500,14 @@ class Sync:
                     self._record_upload(copy_rel, local, local_content, info)
         if self.pull:
             copy_path = self.root / copy_rel
-            if _signature(local.path) != local.signature:
+            if reuse.path_signature(local.path) != local.signature:
                 raise reuse.FileChanged()
             if already_here:
                 local.path.unlink()  # its bytes are at copy_path
             else:
                 os.rename(local.path, copy_path)
                 if copy_rel in self.base:
-                    self.base[copy_rel].signature = list(_signature(copy_path))
+                    self.base[copy_rel].signature = list(reuse.path_signature(copy_path))
             self._download(rel, remote, None, summary)
 
     # -- --watch --------------------------------------------------------------------------------
@@ -574,7 +562,7 @@ class Sync:
                     on_pass(summary)
         finally:
             stop.set()
-            with _quiet():
+            with contextlib.suppress(Exception):
                 feed_client.close()
             feed.join(timeout=5.0)
             self.save()
@@ -638,18 +626,6 @@ def _added(a: Summary, b: Summary) -> Summary:
     return out
 
 
-def _signature(path: Path) -> tuple[int, int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
-
-
-def _is_regular(mode: int) -> bool:
-    return stat.S_ISREG(mode)
-
-
 def _prune_empty_dirs(directory: Path, root: Path) -> None:
     while directory != root and root in directory.parents:
         try:
@@ -665,7 +641,3 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _quiet() -> contextlib.suppress:
-    return contextlib.suppress(Exception)

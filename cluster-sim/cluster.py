@@ -5,7 +5,7 @@ reach it and a kill never hits its siblings), with its own data dir `DIR/<node-i
 in `DIR/logs/<node-id>.log`. Its two ports (client and peer) are picked by the node (`--listen
 127.0.0.1:0 --peer-listen 127.0.0.1:0`) and read back from the `node.json` it writes once serving; a
 restart passes the same ports so the addresses stay put (unless one was taken meanwhile: then the
-node starts again on new ones, `BIND_FAILED`). Every node serves TLS under the cluster's
+node starts again on new ones, `EXIT_ADDRESS_UNAVAILABLE`). Every node serves TLS under the cluster's
 CA with a certificate cluster-sim issues it (`certs.py`) unless the cluster runs `insecure`; with
 `hosts` each node binds its own loopback address (127.0.0.2, ...) and its certificate names only that.
 Everything we start is recorded in `DIR/cluster.json` the moment it is spawned, so `down` (from this
@@ -84,8 +84,9 @@ DOWN_GRACE_S = 20.0  # how long `down` lets SIGTERMed nodes leave before SIGKILL
 POLL_INTERVAL_S = 0.05
 CLUSTER_POLL_INTERVAL_S = 0.1  # polling every node at once: keep the RPC rate modest
 HOSTS_MAX = 253  # 127.0.0.2 .. 127.0.0.254
-# What grpcio's add_port says (in the node's log) when a restarted node's old port is taken.
-BIND_FAILED = "Failed to bind to address"
+# noded's exit code when a listen port (client, peer, metrics or S3) is taken (node.daemon; a unit
+# test checks they agree).
+EXIT_ADDRESS_UNAVAILABLE = 5
 SET_FAULTS_TIMEOUT_S = 5.0  # SetFaults is never delayed by the faults it changes; it answers in ms
 
 
@@ -553,8 +554,8 @@ class LocalCluster:
         for node in nodes:
             try:
                 self._wait_serving(node, timeout_s=max(deadline_s - self._clock.monotonic_s(), 0.001))
-            except NodeExitedError:
-                if BIND_FAILED not in tail_log(node.log_path, lines_max=5):
+            except NodeExitedError as err:
+                if err.exit_code != EXIT_ADDRESS_UNAVAILABLE:
                     raise
                 # Its old port is taken now: the kernel handed it out since (another cluster's node, a
                 # client socket's local port). A host that lost its port would take another: so does

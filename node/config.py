@@ -28,6 +28,11 @@ class ConfigError(ValueError):
     """A configuration value is out of range; the message says which and how to fix it."""
 
 
+class AddressUnavailable(ConfigError):
+    """A listen address could not be bound: the port is taken (or the host is not local). Unlike
+    other configuration errors this one may pass by itself, so noded exits with its own code."""
+
+
 def _require(ok: bool, message: str) -> None:
     if not ok:
         raise ConfigError(message)

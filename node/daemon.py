@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
+import errno
 import json
 import logging
 import os
@@ -51,7 +52,7 @@ from node.api.peer_service import PeerServicer
 from node.core_log import CoreLogRelay
 from node.quota.admission import Admission
 from node.quota.desk import QuotaDesk
-from node.config import ConfigError, NodeConfig
+from node.config import AddressUnavailable, ConfigError, NodeConfig
 from node.faults import FaultSet, Faults, InvalidFaults
 from node.gossip import MemberInfo, MemberState, Membership, MembershipDriver, SystemClock
 from node.gossip.ring_members import ring_members
@@ -97,6 +98,7 @@ log = logging.getLogger("ringstore.daemon")
 EXIT_CONFIG = 2
 EXIT_JOIN_REFUSED = 3
 EXIT_JOIN_UNREACHABLE = 4
+EXIT_ADDRESS_UNAVAILABLE = 5  # a listen port is taken: worth retrying, unlike EXIT_CONFIG
 # gRPC server worker threads: bounds concurrent RPCs served by this node.
 SERVER_WORKERS_MAX = 64
 # Threads that store or read whole chunks for coordinated puts and gets.
@@ -321,7 +323,11 @@ class NodeDaemon:
                         "who can reach %s or %s can read, write and delete every object", self.client_address,
                         peer_bound)
         metrics_host, metrics_port = cfg.metrics_address.rsplit(":", 1)
-        self.metrics_server, self.metrics_port = self.metrics.serve(metrics_host, int(metrics_port))
+        try:
+            self.metrics_server, self.metrics_port = self.metrics.serve(metrics_host, int(metrics_port))
+        except OSError as err:
+            error = AddressUnavailable if err.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL) else ConfigError
+            raise error(f"cannot serve metrics on {cfg.metrics_address}: {err.strerror or err}") from None
         if self.tls:
             self.metrics.tls_not_after.set_function(lambda: self.tls.not_after.timestamp())
 
@@ -496,7 +502,8 @@ class NodeDaemon:
         try:
             self.s3_address = self.s3.start(cfg.s3_listen_address)
         except OSError as err:
-            raise ConfigError(f"cannot serve S3 on {cfg.s3_listen_address}: {err.strerror or err}") from None
+            error = AddressUnavailable if err.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL) else ConfigError
+            raise error(f"cannot serve S3 on {cfg.s3_listen_address}: {err.strerror or err}") from None
         if self.tls is None:
             log.warning("--insecure: the S3 port %s is plain HTTP and takes every request as the operator's, "
                         "signed or not", self.s3_address)
@@ -876,12 +883,16 @@ class NodeDaemon:
 
     def _listen(self, server: grpc.Server, address: str, *, require_client_auth: bool) -> str:
         """Bind `server` to `address` (TLS unless --insecure); returns host:port as bound."""
-        if self.tls is None:
-            port = server.add_insecure_port(address)
-        else:
-            port = server.add_secure_port(address, self.tls.server_credentials(require_client_auth=require_client_auth))
+        try:
+            if self.tls is None:
+                port = server.add_insecure_port(address)
+            else:
+                port = server.add_secure_port(address,
+                                              self.tls.server_credentials(require_client_auth=require_client_auth))
+        except RuntimeError:  # grpcio raises "Failed to bind to address ..." (older releases returned 0)
+            port = 0
         if port == 0:
-            raise ConfigError(f"cannot listen on {address}: address in use or not local")
+            raise AddressUnavailable(f"cannot listen on {address}: address in use or not local")
         return f"{address.rsplit(':', 1)[0]}:{port}"
 
     def _lookup_key(self, key_id: str):
@@ -1257,6 +1268,9 @@ def main(data_dir, listen_address, peer_listen_address, advertise_address, tls_c
         click.echo(f"noded: error: {err}", err=True)
         daemon.stop(leave=False)
         sys.exit(EXIT_JOIN_UNREACHABLE)
+    except AddressUnavailable as err:
+        click.echo(f"noded: error: {err}", err=True)
+        sys.exit(EXIT_ADDRESS_UNAVAILABLE)
     except ConfigError as err:
         click.echo(f"noded: error: {err}", err=True)
         sys.exit(EXIT_CONFIG)

@@ -59,24 +59,29 @@ def test_kill_9_is_seen_down_then_restart_is_alive_with_a_higher_generation(clus
                        what=f"every node to see node-3 at generation {victim.generation}")
 
 
-def test_a_restart_whose_port_was_taken_meanwhile_comes_up_on_new_ports(cluster_factory) -> None:
+@pytest.mark.parametrize("taken", ["client", "s3"])
+def test_a_restart_whose_port_was_taken_meanwhile_comes_up_on_new_ports(cluster_factory, taken) -> None:
     """A node keeps its ports across restarts, but the kernel may have handed one out since (a
-    client socket's local port, another cluster's node): the restart then takes new ports, and
-    every node sees it ALIVE at its new address, reads included."""
+    client socket's local port, another cluster's node): noded exits with its own code for a taken
+    port (5), the restart then takes new ports, and every node sees it ALIVE at its new address,
+    reads included. Either port: the client port (gRPC) and the S3 port (HTTP) fail differently."""
     cluster: LocalCluster = cluster_factory(nodes=3)
     with cluster.client() as client:
         client.create_bucket("moved")
         client.put("moved", "k", b"before the move")
     victim = cluster.nodes["node-3"]
-    old_address = victim.address
+    old_address, old_s3 = victim.address, victim.s3_address
+    assert old_s3, "the cluster serves S3"
     cluster.kill("node-3", "KILL")
-    host, port = old_address.rsplit(":", 1)
+    taken_address = old_address if taken == "client" else old_s3.split("://", 1)[1]
+    host, port = taken_address.rsplit(":", 1)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind((host, int(port)))
         squatter.listen(1)
         cluster.restart("node-3", timeout_s=WAIT_S)
-    assert victim.address != old_address
+    assert "noded: error: cannot" in Path(victim.log_path).read_text(encoding="utf-8")
+    assert (victim.address, victim.s3_address) != (old_address, old_s3)
     cluster.wait_state("node-3", "ALIVE", observers=["node-1", "node-2", "node-3"], timeout_s=WAIT_S)
     with cluster.client(address=victim.address) as client:
         assert client.get_bytes("moved", "k") == b"before the move"

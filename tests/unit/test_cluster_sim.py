@@ -436,3 +436,12 @@ def test_cli_errors_are_one_line_and_exit_1(tmp_path: Path, args, message: str) 
     assert result.exit_code == 1, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("cluster-sim: error: ") and message in lines[0]
+
+
+def test_the_exit_code_for_a_taken_port_is_the_one_noded_uses() -> None:
+    """cluster-sim starts a restarted node on new ports only on noded's own exit code for a taken
+    port; the two constants must agree."""
+    from cluster_sim.cluster import EXIT_ADDRESS_UNAVAILABLE
+    from node.daemon import EXIT_ADDRESS_UNAVAILABLE as NODED_EXIT_ADDRESS_UNAVAILABLE
+
+    assert EXIT_ADDRESS_UNAVAILABLE == NODED_EXIT_ADDRESS_UNAVAILABLE

@@ -64,12 +64,14 @@ from cluster_sim.errors import ClusterError, ClusterTimeout, NodeExitedError
 from cluster_sim.processes import node_command, owns_pid, parse_signal, pid_alive, tail_log
 import nodectl
 from nodectl.tls import CA_CERT_FILE
-from ringstore.auth import signing
+from ringstore.auth import masterkeys, signing
 from ringstore.auth.credentials import Credentials, load_profile, write_profile
 from ringstore.v1 import admin_pb2, admin_pb2_grpc
 
 PROFILES: tuple[str, ...] = ("local", "lan")
 SECRET_FILE_NAME = "cluster.secret"
+# The master keyring for encryption at rest, beside the secret and shared by every node the same way.
+MASTER_KEY_FILE_NAME = "master.keys"
 CREDENTIALS_FILE_NAME = "credentials"
 CREDENTIALS_PROFILE = "default"
 NODE_FILE_NAME = "node.json"
@@ -166,6 +168,7 @@ class LocalCluster:
         self.settings: dict[str, str] = {}
         self.fault_injection = False
         self.secret_file = str(self.directory / SECRET_FILE_NAME)
+        self.master_key_file = str(self.directory / MASTER_KEY_FILE_NAME)
         # The cluster CA's directory; "" runs every node --insecure.
         self.ca_dir = ""
         self.hosts = False
@@ -230,6 +233,8 @@ class LocalCluster:
             certs.ensure_ca(Path(cluster.ca_dir))
         write_secret_file(cluster.secret_file, secret if secret is not None
                           else secrets_module.token_bytes(SECRET_BYTES))
+        if not os.path.exists(cluster.master_key_file):
+            masterkeys.add_new(cluster.master_key_file)
         deadline_s = cluster._clock.monotonic_s() + timeout_s
 
         def remaining_s() -> float:
@@ -269,6 +274,7 @@ class LocalCluster:
         cluster.settings = dict(recorded.settings)
         cluster.fault_injection = recorded.fault_injection
         cluster.secret_file = recorded.secret_file
+        cluster.master_key_file = str(Path(recorded.secret_file).parent / MASTER_KEY_FILE_NAME)
         cluster.ca_dir = recorded.ca_dir
         cluster.hosts = recorded.hosts
         if cluster.credentials_file.exists():
@@ -798,10 +804,12 @@ class LocalCluster:
                                join_addresses=tuple(join), zone=node.zone,
                                capacity_bytes=node.capacity_bytes, default_replicas=self.replicas,
                                settings={**self.settings, **node.settings},
-                               allow_fault_injection=self.fault_injection,
-                               s3_port=node.s3_port) + list(extra_args)
+                               allow_fault_injection=self.fault_injection, s3_port=node.s3_port,
+                               master_key_file=self.master_key_file if os.path.exists(self.master_key_file) else ""
+                               ) + list(extra_args)
         env = dict(os.environ)
         env.pop("RINGSTORE_CLUSTER_SECRET", None)  # the secret file, and only it, decides
+        env.pop("RINGSTORE_MASTER_KEY_FILE", None)  # as does the keyring beside it
         if nodectl.GRPC_VERBOSITY_DEFAULTED:
             env.pop("GRPC_VERBOSITY", None)  # nodes log refused handshakes at gRPC's own default
         env["PYTHONUNBUFFERED"] = "1"

@@ -76,10 +76,10 @@ def node_command(*, data_dir: str, port: int, node_id: str, secret_file: str, pr
                  join_addresses: Sequence[str] = (), zone: str = "",
                  capacity_bytes: int | None = None, default_replicas: int | None = None,
                  settings: dict[str, str] | None = None, allow_fault_injection: bool = False,
-                 s3_port: int | None = 0, python: str = sys.executable) -> list[str]:
+                 s3_port: int | None = 0, master_key_file: str = "", python: str = sys.executable) -> list[str]:
     """The noded command line (the contract in cluster-sim's brief); port 0 picks a free port.
     `tls_files` are (certificate, key, CA certificate); None runs the node --insecure. `s3_port`
-    None: no S3 port."""
+    None: no S3 port. `master_key_file`: the keyring for encryption at rest ("": none)."""
     command = [
         python, "-m", "node",
         "--data-dir", data_dir,
@@ -89,6 +89,7 @@ def node_command(*, data_dir: str, port: int, node_id: str, secret_file: str, pr
         *(["--s3-listen", f"{host}:{s3_port}"] if s3_port is not None else []),
         "--node-id", node_id,
         "--cluster-secret-file", secret_file,
+        *(["--master-key-file", master_key_file] if master_key_file else []),
         "--profile", profile,
     ]
     if tls_files is None:

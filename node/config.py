@@ -388,6 +388,9 @@ class NodeConfig:
     s3_region: str = "ringstore"
     s3_domain: str = ""
     cluster_secret: bytes = b""
+    # The master keyring for encryption at rest (`--master-key-file`, ringstore.auth.masterkeys);
+    # "" for none: the node then refuses to encrypt at rest.
+    master_key_file: str = ""
     profile: str = "lan"
     gossip: GossipConfig = dataclasses.field(default_factory=GossipConfig.lan)
     ring: RingConfig = dataclasses.field(default_factory=RingConfig)

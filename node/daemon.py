@@ -60,6 +60,7 @@ from node.gossip.transport import JoinUnanswered, PeerRejected, PeerUnreachable
 from node.hlc import HybridLogicalClock
 from node.metrics import Metrics
 from node import rejoin
+from node.objects import at_rest
 from node.objects.coordinator import Coordinator
 from node.objects.replicas import Replicas
 from node.objects.ring_gate import RingGate
@@ -90,6 +91,7 @@ from node.store.chunks import make_private_dir
 from node.store.metadata import check_env, probe_env
 from node.tls import NodeTls
 from ringstore import tls as ringstore_tls
+from ringstore.auth import masterkeys
 from ringstore.auth.keys import SealedSecretError, SecretBox
 from ringstore.v1 import admin_pb2, common_pb2
 
@@ -213,6 +215,15 @@ class NodeDaemon:
     def __init__(self, config: NodeConfig, *, allow_fault_injection: bool = False,
                  rebuild_metadata: bool = False, allow_alone: bool = False) -> None:
         self.config = config
+        # The master keyring for encryption at rest (None: this node cannot encrypt); SIGHUP reloads it.
+        self._keyring: masterkeys.Keyring | None = None
+        if config.master_key_file:
+            try:
+                self._keyring = masterkeys.load(config.master_key_file)
+            except masterkeys.KeyringError as err:
+                raise ConfigError(str(err)) from None
+            log.info("encryption at rest: master keys %s (primary %s)", ", ".join(self._keyring.ids),
+                     self._keyring.primary.key_id)
         # Run as a cluster of one when no join candidate answers, even after having been a member
         # (`--allow-alone`, node/rejoin.py).
         self.allow_alone = allow_alone
@@ -401,6 +412,10 @@ class NodeDaemon:
                                            live_count=self.cluster.live_count,
                                            on_quota_unread=self.metrics.quota_unread.inc)
         self.secret_box = SecretBox(cfg.cluster_secret)
+        # Encryption at rest: the tenants' data keys, kept as system records (node/objects/at_rest.py).
+        self.coordinator.data_keys = at_rest.DataKeys(system, keyring=lambda: self._keyring,
+                                                      metadata_replicas=storage.metadata_replicas,
+                                                      live_count=self.cluster.live_count, wall_ms=self.clock.wall_ms)
         grants = ReadGrants(self.secret_box.read_grant_key(), self.clock.wall_ms)
         self.quota_desk = QuotaDesk(usage_of=self._quota_usage, buckets_of=self._buckets_of)
         self.metrics.quota_holds.set_function(self.quota_desk.holds)
@@ -432,7 +447,8 @@ class NodeDaemon:
             InitServicer(store=self.credentials, box=self.secret_box, cluster_key=cfg.cluster_secret,
                          wall_ms=self.clock.wall_ms).handlers(),
             CredentialsServicer(store=self.credentials, box=self.secret_box, wall_ms=self.clock.wall_ms,
-                                buckets_of=self._buckets_of, bucket_of=self.coordinator.bucket).handlers(),
+                                buckets_of=self._buckets_of, bucket_of=self.coordinator.bucket,
+                                data_keys=self.coordinator.data_keys).handlers(),
             ShareLinkServicer(self.coordinator, self.credentials, self.secret_box, self.metrics,
                               wall_ms=self.clock.wall_ms, enabled=self.tls is not None).handlers()))
         self.peer_server.add_generic_rpc_handlers((
@@ -800,7 +816,8 @@ class NodeDaemon:
                                     tombstones_held=tombstones.held,
                                     oldest_tombstone_age_s=tombstones.oldest_age_s,
                                     disk_free_bytes=disk.free_bytes, disk_full_ratio=storage.disk_full_ratio,
-                                    disk_free_bytes_min=storage.disk_free_bytes_min)
+                                    disk_free_bytes_min=storage.disk_free_bytes_min,
+                                    master_key_ids=self._keyring.ids if self._keyring else [])
 
     def _drain(self, cancel: bool) -> admin_pb2.NodeStatus:
         me = self.membership.me()
@@ -959,6 +976,19 @@ class NodeDaemon:
         creds = self.tls.current
         return ringstore_tls.probe(address, use_tls=True, ca_file=creds.ca_path, cert_file=creds.cert_path,
                                    key_file=creds.key_path)
+
+    def reload_master_keys(self) -> None:
+        """SIGHUP: read the master keyring again (a key added for a rotation, or one retired after
+        it); on a bad file keep the current keyring and say why."""
+        if not self.config.master_key_file:
+            return
+        try:
+            fresh = masterkeys.load(self.config.master_key_file)
+        except masterkeys.KeyringError as err:
+            log.error("SIGHUP: kept the current master keys (%s): %s", ", ".join(self._keyring.ids), err)
+            return
+        self._keyring = fresh
+        log.info("SIGHUP: master keys %s (primary %s)", ", ".join(fresh.ids), fresh.primary.key_id)
 
     def reload_tls(self) -> None:
         """SIGHUP: read the certificate, key and CA again and serve and call with them from now on;
@@ -1197,6 +1227,9 @@ def _check_metadata(data_dir: str) -> int:
                    "of a cluster whose members it remembers (otherwise it exits 4).")
 @click.option("--cluster-secret-file", type=click.Path(dir_okay=False), default=None,
               help="File holding the cluster secret (else RINGSTORE_CLUSTER_SECRET).")
+@click.option("--master-key-file", type=click.Path(dir_okay=False), default="", envvar="RINGSTORE_MASTER_KEY_FILE",
+              help="Master keyring for encryption at rest (`nodectl admin master-key add FILE`; the same file, mode "
+                   "0600, on every node). Without one the node cannot encrypt at rest.")
 @click.option("--profile", type=click.Choice(NodeConfig.profiles()), default="lan", show_default=True,
               help="Timer profile: lan for real clusters, local for cluster-sim.")
 @click.option("--default-replicas", type=int, default=None, help="Copies per chunk for new buckets.")
@@ -1214,7 +1247,7 @@ def _check_metadata(data_dir: str) -> int:
 @click.option("--log-level", default="info", show_default=True)
 def main(data_dir, listen_address, peer_listen_address, advertise_address, tls_cert, tls_key, tls_ca, insecure,
          metrics_address, s3_listen_address, s3_region, s3_domain, node_id, zone, capacity_bytes,
-         join_addresses, allow_alone, cluster_secret_file, profile, default_replicas, settings,
+         join_addresses, allow_alone, cluster_secret_file, master_key_file, profile, default_replicas, settings,
          allow_fault_injection, rebuild_metadata, check_metadata, log_level) -> None:
     """Run one Ringstore node."""
     if check_metadata:
@@ -1226,7 +1259,7 @@ def main(data_dir, listen_address, peer_listen_address, advertise_address, tls_c
             advertise_address=advertise_address, tls_cert=tls_cert, tls_key=tls_key, tls_ca=tls_ca, insecure=insecure,
             node_id=node_id, zone=zone, capacity_bytes=capacity_bytes, join_addresses=tuple(join_addresses),
             metrics_address=metrics_address, s3_listen_address=s3_listen_address, s3_region=s3_region,
-            s3_domain=s3_domain, cluster_secret=_read_secret(cluster_secret_file))
+            s3_domain=s3_domain, cluster_secret=_read_secret(cluster_secret_file), master_key_file=master_key_file)
         if default_replicas is not None:
             config = dataclasses.replace(config, storage=dataclasses.replace(config.storage,
                                                                              default_replicas=default_replicas))
@@ -1278,6 +1311,7 @@ def main(data_dir, listen_address, peer_listen_address, advertise_address, tls_c
         if reload_requested.is_set():
             reload_requested.clear()
             daemon.reload_tls()
+            daemon.reload_master_keys()
     log.info("stop requested: leaving the cluster")
     daemon.stop(leave=True)
 

@@ -74,6 +74,10 @@ class Metrics:
             "ringstore_compression_bytes_total",
             "Chunk bytes compressed puts coordinated here offered to zstd (direction=in) and stored "
             "(direction=out: compressed where that saved enough, else raw).", ["direction"], registry=r)
+        self.at_rest_bytes = prom.Counter(
+            "ringstore_at_rest_bytes_total",
+            "Chunk bytes this node encrypted at rest for puts it coordinated (operation=sealed) and decrypted "
+            "for reads (operation=opened), AES-256-GCM.", ["operation"], registry=r)
         self.put_known_chunk_bytes = prom.Counter(
             "ringstore_put_known_chunk_bytes_total",
             "Object bytes puts named as chunks their bucket already stored (HasChunks, KnownChunk) instead "

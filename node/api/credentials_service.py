@@ -40,8 +40,11 @@ def key_info(record: AccessKey, now_ms: int) -> admin_pb2.AccessKeyInfo:
 
 
 class CredentialsServicer:
-    def __init__(self, *, store: CredentialStore, box: SecretBox, wall_ms, buckets_of, bucket_of=None) -> None:
+    def __init__(self, *, store: CredentialStore, box: SecretBox, wall_ms, buckets_of, bucket_of=None,
+                 data_keys=None) -> None:
         self._store = store
+        # The tenants' data keys for encryption at rest (node/objects/at_rest.py), for RewrapDataKeys.
+        self._data_keys = data_keys
         # bucket_of(name) -> its live BucketRecord, or NotFound.
         self._bucket_of = bucket_of
         self._box = box
@@ -160,6 +163,14 @@ class CredentialsServicer:
         self._store.put_quota(record)
         return admin_pb2.SetQuotaResponse(quota=common_pb2.Quota(bytes=record.bytes, objects=record.objects))
 
+    @unary
+    def RewrapDataKeys(self, request: admin_pb2.RewrapDataKeysRequest, context) -> admin_pb2.RewrapDataKeysResponse:
+        if self._data_keys is None:
+            raise errors.FailedPrecondition("this node keeps no data keys")
+        primary, total, rewrapped, current = self._data_keys.rewrap(dry_run=request.dry_run)
+        return admin_pb2.RewrapDataKeysResponse(primary_master_key_id=primary, data_keys=total, rewrapped=rewrapped,
+                                                already_current=current)
+
     def handlers(self) -> grpc.GenericRpcHandler:
         a = admin_pb2
         return grpc.method_handlers_generic_handler(SERVICE, {
@@ -170,4 +181,5 @@ class CredentialsServicer:
             "ListKeys": unary_method(self.ListKeys, a.ListKeysRequest),
             "RevokeKey": unary_method(self.RevokeKey, a.RevokeKeyRequest),
             "SetQuota": unary_method(self.SetQuota, a.SetQuotaRequest),
+            "RewrapDataKeys": unary_method(self.RewrapDataKeys, a.RewrapDataKeysRequest),
         })

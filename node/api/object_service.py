@@ -17,6 +17,7 @@ from node.auth.principal import Anonymous, LinkHolder, caller
 from node.auth.store import GRANT_LEVELS, Access
 from ringstore.auth.keys import check_tenant_name
 from node.metrics import Metrics
+from node.objects import at_rest
 from node.objects.conditions import Condition
 from node.objects.coordinator import Coordinator
 from node.objects.direct import DirectReads, ReadGrants
@@ -56,6 +57,8 @@ def object_info(m: common_pb2.Manifest, *, is_latest: bool = True) -> object_pb2
                                  version_id=show_version_id(m.version_id), is_latest=is_latest,
                                  delete_marker=m.tombstone, written_by=m.written_by,
                                  expires_at_unix_ms=m.expires_at_unix_ms, read_at_unix_ms=m.read_at_unix_ms)
+    if any(at_rest.is_encrypted(c) for c in m.chunks):
+        info.encryption = common_pb2.ENCRYPTION_AES256_GCM
     info.tags.update(dict(m.tagging.tags))
     info.metadata.update(dict(m.metadata))
     info.headers.update(dict(m.headers))
@@ -418,6 +421,8 @@ class ObjectServicer:
         upload, location = self._c.uploads.part_location(header.bucket, header.key, header.upload_id,
                                                          header.part_number)
         header.policy.CopyFrom(upload.policy)
+        if not header.encryption:
+            header.encryption = upload.upload_encryption
         return location
 
     def copy(self, source_bucket: str, source_key: str, header: object_pb2.PutObjectHeader, *, replace: bool,
@@ -558,6 +563,7 @@ class ObjectServicer:
         reply.physical_bytes = self._c.physical_bytes(manifest, placements)
         reply.stored_bytes = len(manifest.inline_data) if manifest.inline else sum(c.size_bytes for c in manifest.chunks)
         reply.compressed_chunks = sum(c.compression == common_pb2.COMPRESSION_ZSTD for c in manifest.chunks)
+        reply.encrypted_chunks = sum(at_rest.is_encrypted(c) for c in manifest.chunks)
         return reply
 
     @unary
@@ -565,6 +571,12 @@ class ObjectServicer:
         self.allow("set-compression", request.bucket)
         return object_pb2.SetBucketCompressionResponse(
             bucket=self._c.set_compression(request.bucket, request.compression))
+
+    @unary
+    def SetBucketEncryption(self, request: object_pb2.SetBucketEncryptionRequest, context):
+        self.allow("set-encryption", request.bucket)
+        return object_pb2.SetBucketEncryptionResponse(
+            bucket=self._c.set_encryption(request.bucket, request.encryption))
 
     @streaming
     def ConvertObject(self, request: object_pb2.ConvertObjectRequest, context):
@@ -713,6 +725,7 @@ class ObjectServicer:
             "DeleteObject": uu(self.DeleteObject, o.DeleteObjectRequest),
             "SetBucketVersioning": uu(self.SetBucketVersioning, o.SetBucketVersioningRequest),
             "SetBucketCompression": uu(self.SetBucketCompression, o.SetBucketCompressionRequest),
+            "SetBucketEncryption": uu(self.SetBucketEncryption, o.SetBucketEncryptionRequest),
             "ListObjectVersions": uu(self.ListObjectVersions, o.ListObjectVersionsRequest),
             "RollbackObject": uu(self.RollbackObject, o.RollbackObjectRequest),
             "SetBucketLifecycle": uu(self.SetBucketLifecycle, o.SetBucketLifecycleRequest),

@@ -12,7 +12,7 @@ from node.api.status import (check_parsed, download_method, item_error, streamin
 from node.erasure import slices
 from node.hlc import HybridLogicalClock
 from node.metrics import Metrics
-from node.objects import validate
+from node.objects import at_rest, validate
 from node.objects.chunk_io import holder_key
 from node.objects.ring_gate import Check, RingGate, put_manifests_checked
 from node.objects.replicas import DEEP_PROBE_SHARES_MAX, DeepThrottle, changes_reply, dedup_savings_reply, share_key
@@ -61,7 +61,8 @@ class PeerServicer:
         self._hlc = hlc
         self._metrics = metrics
         self._frame_size_bytes = frame_size_bytes
-        self._share_bytes_max = chunk_size_bytes
+        # A chunk sealed at rest is its plaintext plus a header and tag (node/objects/at_rest.py).
+        self._share_bytes_max = chunk_size_bytes + at_rest.OVERHEAD_BYTES
 
     @unary
     def StoreChunk(self, request_iterator: Iterator, context) -> peer_pb2.StoreChunkResponse:

@@ -31,7 +31,7 @@ from ringstore.auth.links import utc_text
 READ_ACTIONS = frozenset({"get", "stat", "list", "info"})
 WRITE_ACTIONS = frozenset({"put", "delete", "convert"})
 OWNER_ACTIONS = frozenset({"remove-bucket", "grant", "set-public-read", "set-versioning", "set-lifecycle", "set-bucket-tags",
-                           "set-compression"})
+                           "set-compression", "set-encryption"})
 # What a share link's holder may do with its one object.
 LINK_ACTIONS = frozenset({"get", "stat"})
 LEVEL_RANK = {"": 0, "read": 1, "write": 2, "owner": 3}

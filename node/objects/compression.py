@@ -72,43 +72,61 @@ def compressed(data: bytes | bytearray | memoryview, *, level: int, saving_min: 
     return out if len(out) <= len(data) * (1.0 - saving_min) else None
 
 
-def mark(ref: common_pb2.ChunkRef, plain: bytes | bytearray | memoryview) -> None:
+def mark(ref: common_pb2.ChunkRef, plain: bytes | bytearray | memoryview, plain_blake3: bytes | None = None) -> None:
     """Record in `ref` (the stored form's) that it holds `plain` compressed."""
     ref.compression = common_pb2.COMPRESSION_ZSTD
-    ref.plain_blake3 = blake3.blake3(plain).digest()
+    ref.plain_blake3 = plain_blake3 if plain_blake3 is not None else blake3.blake3(plain).digest()
     ref.plain_size_bytes = len(plain)
 
 
 def mark_as(ref: common_pb2.ChunkRef, source: common_pb2.ChunkRef) -> None:
-    """Copy `source`'s compression fields to `ref`, a new placement of the same stored bytes."""
+    """Copy `source`'s stored-form fields (compression, encryption at rest) to `ref`, a new
+    placement of the same stored bytes."""
     ref.compression, ref.plain_blake3, ref.plain_size_bytes = (source.compression, source.plain_blake3,
                                                                source.plain_size_bytes)
+    ref.encryption, ref.data_key_id = source.encryption, source.data_key_id
 
 
 def is_compressed(ref: common_pb2.ChunkRef) -> bool:
     return ref.compression == common_pb2.COMPRESSION_ZSTD
 
 
+def is_transformed(ref: common_pb2.ChunkRef) -> bool:
+    """Whether the stored bytes differ from the chunk: compressed, or encrypted at rest
+    (node/objects/at_rest.py); then plain_blake3 and plain_size_bytes describe the chunk."""
+    return ref.compression == common_pb2.COMPRESSION_ZSTD or ref.encryption == common_pb2.ENCRYPTION_AES256_GCM
+
+
 def plain_size(ref: common_pb2.ChunkRef) -> int:
     """The chunk's length in the object."""
-    return ref.plain_size_bytes if is_compressed(ref) else ref.size_bytes
+    return ref.plain_size_bytes if is_transformed(ref) else ref.size_bytes
 
 
 def identity(ref: common_pb2.ChunkRef) -> bytes:
-    """blake3 of the chunk's bytes in the object (uncompressed)."""
-    return bytes(ref.plain_blake3) if is_compressed(ref) else bytes(ref.chunk_id)
+    """The chunk's identity: blake3 of its bytes in the object (uncompressed); for a chunk
+    encrypted at rest, the keyed form of that (node/objects/at_rest.py)."""
+    return bytes(ref.plain_blake3) if is_transformed(ref) else bytes(ref.chunk_id)
+
+
+def inflated(ref: common_pb2.ChunkRef, packed: bytes | bytearray | memoryview, where: str) -> bytes:
+    """The chunk from its zstd form, checked against its recorded length."""
+    try:
+        plain = _decompressor().decompress(packed, max_output_size=ref.plain_size_bytes)
+    except zstandard.ZstdError as err:
+        raise errors.DataLoss(f"{where}: its stored bytes match their blake3 but do not decompress ({err}); "
+                              "the manifest is damaged") from None
+    if len(plain) != ref.plain_size_bytes:
+        raise errors.DataLoss(f"{where}: decompresses to {len(plain)} bytes, not the {ref.plain_size_bytes} the "
+                              "manifest records; the manifest is damaged")
+    return plain
 
 
 def decompressed(ref: common_pb2.ChunkRef, stored: bytes | bytearray | memoryview, name: str) -> bytes:
     """The chunk from its verified stored form, checked against its recorded length and blake3: a
     mismatch means the manifest and the copies disagree (DataLoss, never wrong bytes)."""
     where = f"chunk {bytes(ref.plain_blake3).hex()[:16]} of {name} (offset {ref.offset_bytes})"
-    try:
-        plain = _decompressor().decompress(stored, max_output_size=ref.plain_size_bytes)
-    except zstandard.ZstdError as err:
-        raise errors.DataLoss(f"{where}: its stored bytes match their blake3 but do not decompress ({err}); "
-                              "the manifest is damaged") from None
-    if len(plain) != ref.plain_size_bytes or blake3.blake3(plain).digest() != ref.plain_blake3:
+    plain = inflated(ref, stored, where)
+    if blake3.blake3(plain).digest() != ref.plain_blake3:
         raise errors.DataLoss(f"{where}: decompresses to bytes other than the manifest records; the manifest "
                               "is damaged")
     return plain

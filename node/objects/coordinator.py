@@ -40,7 +40,7 @@ from node.objects import validate
 from node.objects.chunk_io import (ChunkIO, DamageSink, copies_per_chunk, copy_size_bytes, geometry_of, holder_key,
                                    slot_key)
 from node.objects.conditions import Condition, ConditionalWrites
-from node.objects import compression, known_chunks
+from node.objects import at_rest, compression, known_chunks
 from node.objects.direct import DirectReads
 from node.objects.lifecycle import READ_MARKS_PER_DAY, check_rules, has_transition, ttl_expired
 from node.objects.placement import Assignment, choose_targets
@@ -199,6 +199,24 @@ class _EarlyRead:
         self._future = self._manifest = None
 
 
+class _KeyChunks:
+    """A version's chunks found by the blake3 of their bytes, whatever their stored form: a chunk
+    encrypted at rest records only the keyed form of that hash, so a lookup also tries the keyed form
+    under each data key the version uses."""
+
+    def __init__(self, chunks, keys: list[at_rest.DataKey] | tuple = ()) -> None:
+        self._by_identity = {compression.identity(c): c for c in chunks}
+        self._keys = keys
+
+    def get(self, plain_blake3: bytes) -> common_pb2.ChunkRef | None:
+        found = self._by_identity.get(plain_blake3)
+        for key in self._keys:
+            if found is not None:
+                break
+            found = self._by_identity.get(key.keyed(plain_blake3))
+        return found
+
+
 class Coordinator:
     """Object and bucket operations for one node acting as coordinator."""
 
@@ -235,6 +253,8 @@ class Coordinator:
         # The namespace of every bucket and manifest this coordinator touches: users' buckets live
         # in DEFAULT_TENANT, the cluster's credential records in node.auth.store.SYSTEM_TENANT.
         self.tenant = tenant
+        # The tenants' data keys for encryption at rest (node/objects/at_rest.py); the daemon sets it.
+        self.data_keys: at_rest.DataKeys | None = None
         # Multipart uploads into this tenant's buckets (node/objects/uploads.py).
         self.uploads = Uploads(self, wall_ms=wall_ms)
         # Confirms `find` candidates by quorum reads, a few at a time (find_page).
@@ -647,10 +667,14 @@ class Coordinator:
         condition = (self.condition_of(header.if_match, header.if_version, header.if_absent)
                      if record_at is None else None)
         compress = (header.compression or bucket.compression) == common_pb2.COMPRESSION_ZSTD
+        # The data key is at hand (made and durable first, for a tenant's first chunk) before a byte is read.
+        seal = (self._data_key(bucket) if (header.encryption or bucket.encryption) == common_pb2.ENCRYPTION_AES256_GCM
+                else None)
 
         hasher = blake3.blake3()
         received = 0
         known: list[common_pb2.ChunkRef] = []
+        plain_ids: dict[int, bytes] = {}  # offset -> blake3 of a stored chunk's bytes, when chunks are named
 
         def counted() -> Iterator[memoryview | object_pb2.KnownChunk]:
             nonlocal received
@@ -687,7 +711,7 @@ class Coordinator:
             self.assign_version(bucket, manifest)
             _tag(manifest, dict(header.tags), manifest.version)
         first = next(chunks_iter, b"")
-        if (allow_inline and not known and len(first) <= self._config.inline_max_bytes
+        if (allow_inline and seal is None and not known and len(first) <= self._config.inline_max_bytes
                 and received == len(first)):
             rest = next(chunks_iter, None)
             assert rest is None, "an object no larger than one chunk yields one chunk"
@@ -699,16 +723,17 @@ class Coordinator:
             manifest.inline_data = bytes(first)
         else:
             refs = self._store_chunks(itertools.chain([first], chunks_iter), policy,
-                                      f"{header.bucket}/{header.key}", object_ref(manifest), compress=compress)
+                                      f"{header.bucket}/{header.key}", object_ref(manifest), compress=compress,
+                                      seal=seal, plain_ids=plain_ids)
             manifest.chunks.extend(refs)
         if declared is not None and received != declared:
             raise errors.InvalidArgument(f"stream carried {received} bytes but the header declared {declared}")
         manifest.size_bytes = received
         manifest.blake3 = b"" if known else hasher.digest()
         if known:
-            manifest.chunks_blake3 = chunks_digest(compression.identity(c) for c in manifest.chunks)
-        if known:
-            self._reference_known(manifest, {bytes(c.chunk_id) for c in known})
+            manifest.chunks_blake3 = chunks_digest(plain_ids.get(c.offset_bytes) or bytes(c.chunk_id)
+                                                   for c in manifest.chunks)
+            self._reference_known(manifest, {bytes(c.chunk_id) for c in known}, sealed=seal is not None)
         check_end(received, manifest.blake3)
         if annotate is not None:
             annotate(manifest)
@@ -727,10 +752,12 @@ class Coordinator:
         return manifest
 
     def _store_chunks(self, chunks: Iterator[bytes], policy: common_pb2.RedundancyPolicy, name: str,
-                      ref: common_pb2.ObjectRef, *, compress: bool = False) -> list[common_pb2.ChunkRef]:
+                      ref: common_pb2.ObjectRef, *, compress: bool = False, seal: at_rest.DataKey | None = None,
+                      plain_ids: dict[int, bytes] | None = None) -> list[common_pb2.ChunkRef]:
         """Store every chunk on its holders, up to put_inflight_chunks_max at a time, in order. Each
         chunk's encoding (zfec releases the GIL) runs in the chunk pool while earlier chunks' shares
-        are still on the wire, so encoding, sending and fsyncing overlap."""
+        are still on the wire, so encoding, sending and fsyncing overlap. `plain_ids` (offset ->
+        blake3 of the chunk's bytes) is filled for chunks stored in another form."""
         refs: list[common_pb2.ChunkRef] = []
         inflight: collections.deque[cf.Future] = collections.deque()
         offset = 0
@@ -745,7 +772,8 @@ class Coordinator:
                     inflight.append(stored)
                     offset += data.size_bytes
                     continue
-                inflight.append(self._chunk_pool.submit(self._store_chunk, data, offset, policy, name, ref, compress))
+                inflight.append(self._chunk_pool.submit(self._store_chunk, data, offset, policy, name, ref, compress,
+                                                        seal, plain_ids))
                 offset += len(data)
             while inflight:
                 refs.append(inflight.popleft().result())
@@ -755,34 +783,62 @@ class Coordinator:
         return refs
 
     def _store_chunk(self, data, offset: int, policy: common_pb2.RedundancyPolicy, name: str,
-                     ref: common_pb2.ObjectRef, compress: bool) -> common_pb2.ChunkRef:
-        """One chunk on its holders: compressed when asked and worth it (node/objects/compression.py)."""
+                     ref: common_pb2.ObjectRef, compress: bool, seal: at_rest.DataKey | None = None,
+                     plain_ids: dict[int, bytes] | None = None) -> common_pb2.ChunkRef:
+        """One chunk on its holders: compressed when asked and worth it (node/objects/compression.py),
+        then sealed under `seal` when encrypting at rest (node/objects/at_rest.py)."""
+        packed = None
         if compress:
             packed = compression.compressed(data, level=self._config.compression_level,
                                             saving_min=self._config.compression_saving_min)
             if self._metrics is not None:
                 self._metrics.compression_bytes.labels("in").inc(len(data))
                 self._metrics.compression_bytes.labels("out").inc(len(packed) if packed is not None else len(data))
+        if packed is None and seal is None:
+            return self.chunks.store(data, offset, policy, name, ref)
+        plain_id = blake3.blake3(data).digest()
+        if plain_ids is not None:
+            plain_ids[offset] = plain_id
+        payload = packed if packed is not None else data
+        if seal is not None:
+            sealed = seal.seal(payload, plain_id if packed is None else None)
+            if self._metrics is not None:
+                self._metrics.at_rest_bytes.labels("sealed").inc(len(payload))
+            stored = self.chunks.store(sealed, offset, policy, name, ref)
             if packed is not None:
-                stored = self.chunks.store(packed, offset, policy, name, ref)
-                compression.mark(stored, data)
-                return stored
-        return self.chunks.store(data, offset, policy, name, ref)
+                stored.compression = common_pb2.COMPRESSION_ZSTD
+            at_rest.mark(stored, seal, data, plain_id)
+            return stored
+        stored = self.chunks.store(packed, offset, policy, name, ref)
+        compression.mark(stored, data, plain_id)
+        return stored
 
-    def _reference_known(self, manifest: common_pb2.Manifest, known_ids: set[bytes]) -> None:
+    def _data_key(self, bucket: common_pb2.BucketRecord) -> at_rest.DataKey:
+        """The data key that seals `bucket`'s new chunks (its owner's)."""
+        if self.data_keys is None:
+            raise errors.FailedPrecondition(at_rest.NO_KEYRING)
+        return self.data_keys.current(at_rest.tenant_of(bucket.owner))
+
+    def _reference_known(self, manifest: common_pb2.Manifest, known_ids: set[bytes], *, sealed: bool = False) -> None:
         """Make the known chunks a put named part of its version (node/objects/known_chunks.py):
         check each against its placement record and reference its copies, only those a version of
-        the same bucket already references."""
+        the same bucket already references. A put that encrypts at rest (`sealed`) takes only chunks
+        the key's current version stores encrypted."""
         refs = [c for c in manifest.chunks if bytes(c.chunk_id) in known_ids and not c.share_blake3]
-        # A chunk the key's current version has (compressed, say) is referenced as that version
-        # stores it: its stored form with the offset it has here.
-        in_key = self._key_chunks(manifest.bucket, manifest.key, manifest.policy) if refs else {}
+        # A chunk the key's current version has (compressed or encrypted, say) is referenced as that
+        # version stores it: its stored form with the offset it has here.
+        in_key = self._key_chunks(manifest.bucket, manifest.key, manifest.policy) if refs else _KeyChunks(())
         for ref in refs:
             stored = in_key.get(bytes(ref.chunk_id))
             if stored is not None and compression.plain_size(stored) == ref.size_bytes:
                 offset = ref.offset_bytes
                 ref.CopyFrom(stored)
                 ref.offset_bytes = offset
+            elif sealed:
+                raise errors.FailedPrecondition(
+                    f"chunk {bytes(ref.chunk_id).hex()[:16]} at offset {ref.offset_bytes} is not stored encrypted "
+                    f"in {manifest.bucket}/{manifest.key}, and this put encrypts at rest: send its bytes; nothing "
+                    "was stored")
         unique = {bytes(c.chunk_id): c for c in refs}
         placements = dict(zip(unique, self._send_pool.map(
             lambda c: self.chunk_placement(c, manifest.policy), unique.values())))
@@ -802,24 +858,30 @@ class Coordinator:
         record = self.bucket(bucket)
         checked = self._checked_policy(policy, default=record.default_policy, check_live=False)
         known_chunks.check_ids(chunk_ids)
-        in_key = self._key_chunks(bucket, key, checked) if key else {}
-        asked = [chunk_id for chunk_id in chunk_ids if chunk_id not in in_key]
+        in_key = self._key_chunks(bucket, key, checked) if key else _KeyChunks(())
+        found = {chunk_id: in_key.get(chunk_id) for chunk_id in chunk_ids}
+        if record.encryption == common_pb2.ENCRYPTION_AES256_GCM:
+            # Its puts take only chunks the key stores encrypted (_reference_known).
+            return [found[chunk_id] is not None and at_rest.is_encrypted(found[chunk_id]) for chunk_id in chunk_ids]
+        asked = [chunk_id for chunk_id in chunk_ids if found[chunk_id] is None]
         held = dict(zip(asked, known_chunks.held(self._view, self._replicas, self._send_pool, (self.tenant, bucket),
                                                  checked, asked)))
-        return [chunk_id in in_key or held[chunk_id] for chunk_id in chunk_ids]
+        return [found[chunk_id] is not None or held[chunk_id] for chunk_id in chunk_ids]
 
-    def _key_chunks(self, bucket: str, key: str, policy: common_pb2.RedundancyPolicy
-                    ) -> dict[bytes, common_pb2.ChunkRef]:
-        """The chunks of the key's current version by their identity (uncompressed blake3), as it
-        stores them; {} when it has none, or keeps them under another policy than `policy` (its
+    def _key_chunks(self, bucket: str, key: str, policy: common_pb2.RedundancyPolicy) -> _KeyChunks:
+        """The chunks of the key's current version, found by the blake3 of their bytes, as it
+        stores them; none when it has none, or keeps them under another policy than `policy` (its
         copies would not be where a version under `policy` looks)."""
         try:
             current = self.current_manifest(bucket, key)
         except errors.NotFound:
-            return {}
+            return _KeyChunks(())
         if current.policy != policy:
-            return {}
-        return {compression.identity(c): c for c in current.chunks}
+            return _KeyChunks(())
+        key_ids = {c.data_key_id for c in current.chunks if at_rest.is_encrypted(c)}
+        if key_ids and self.data_keys is None:
+            return _KeyChunks(())
+        return _KeyChunks(current.chunks, [self.data_keys.get(key_id) for key_id in sorted(key_ids)])
 
     def _check_duration(self, what: str, started_ms: int) -> None:
         """Refuse to write a manifest for a write slower than half the GC grace: its copies'
@@ -977,6 +1039,22 @@ class Coordinator:
             return current
 
         return self._change_bucket(name, change, lambda current: current.compression == setting)
+
+    def set_encryption(self, name: str, setting: int) -> common_pb2.BucketRecord:
+        """Whether the bucket's puts that do not say encrypt their chunks at rest from now on."""
+        if setting not in (common_pb2.ENCRYPTION_NONE, common_pb2.ENCRYPTION_AES256_GCM):
+            raise errors.InvalidArgument("SetBucketEncryption takes ENCRYPTION_AES256_GCM or ENCRYPTION_NONE")
+        validate.bucket_name(name)
+        if setting == common_pb2.ENCRYPTION_AES256_GCM:
+            if self.data_keys is None:
+                raise errors.FailedPrecondition(at_rest.NO_KEYRING)
+            self.data_keys.check_ready()
+
+        def change(current: common_pb2.BucketRecord) -> common_pb2.BucketRecord:
+            current.encryption = setting
+            return current
+
+        return self._change_bucket(name, change, lambda current: current.encryption == setting)
 
     def set_change_retention(self, retention_s: float) -> None:
         """How much change log the homes keep (repair.change_retention_s), for watches' cursors."""
@@ -1294,7 +1372,21 @@ class Coordinator:
         manifest.chunks_blake3 = source.chunks_blake3
         manifest.part_count = source.part_count
         manifest.part_sizes_bytes.extend(source.part_sizes_bytes)
-        if source.inline:
+        seal = (self._data_key(record) if (header.encryption or record.encryption) == common_pb2.ENCRYPTION_AES256_GCM
+                else None)
+        if seal is not None and (source.inline or not all(at_rest.is_encrypted(c) for c in source.chunks)):
+            # The copy is encrypted at rest: what the source keeps in the clear is sealed on the way.
+            name, ref = f"{header.bucket}/{header.key}", object_ref(manifest)
+            if source.inline:
+                manifest.chunks.append(self._store_chunk(bytes(source.inline_data), 0, policy, name, ref, False, seal))
+            for chunk in source.chunks:
+                if at_rest.is_encrypted(chunk):
+                    manifest.chunks.append(self.store_again(chunk, source.policy, policy, name, ref))
+                    continue
+                plain = bytes(self._read_part(source, chunk, chunk.offset_bytes, compression.plain_size(chunk)))
+                manifest.chunks.append(self._store_chunk(plain, chunk.offset_bytes, policy, name, ref,
+                                                         compression.is_compressed(chunk), seal))
+        elif source.inline:
             manifest.inline, manifest.inline_data = True, source.inline_data
         elif source.policy == policy:
             manifest.chunks.extend(source.chunks)
@@ -1316,9 +1408,9 @@ class Coordinator:
                     target: common_pb2.RedundancyPolicy, name: str, ref: common_pb2.ObjectRef
                     ) -> common_pb2.ChunkRef:
         """The chunk read (verified) under `source` and stored under `target` with `ref` on every
-        copy; its stored form moves as it is, compressed or not."""
+        copy; its stored form moves as it is, compressed, encrypted or not."""
         stored = self.chunks.store(self.chunks.read(chunk, source, name), chunk.offset_bytes, target, name, ref)
-        if compression.is_compressed(chunk):
+        if compression.is_transformed(chunk):
             compression.mark_as(stored, chunk)
         return stored
 
@@ -1568,9 +1660,26 @@ class Coordinator:
         lo = max(start, ref.offset_bytes) - ref.offset_bytes
         hi = min(start + length, ref.offset_bytes + compression.plain_size(ref)) - ref.offset_bytes
         name = f"{manifest.bucket}/{manifest.key}"
+        if at_rest.is_encrypted(ref):  # the whole stored form, opened (and decompressed) and checked, then sliced
+            return memoryview(self._opened(ref, self.chunks.read(ref, manifest.policy, name), name))[lo:hi]
         if compression.is_compressed(ref):  # the whole stored form, decompressed and checked, then sliced
             return memoryview(compression.decompressed(ref, self.chunks.read(ref, manifest.policy, name), name))[lo:hi]
         return self.chunks.read(ref, manifest.policy, name, lo, hi)
+
+    def _opened(self, ref: common_pb2.ChunkRef, stored: bytes | bytearray | memoryview, name: str) -> bytes:
+        """The chunk from its verified stored form encrypted at rest (node/objects/at_rest.py):
+        opened under its data key, decompressed when it was compressed, checked against its keyed
+        identity and length."""
+        if self.data_keys is None:
+            raise errors.FailedPrecondition(at_rest.NO_KEYRING)
+        key = self.data_keys.get(ref.data_key_id)
+        where = f"chunk at offset {ref.offset_bytes} of {name}"
+        payload = key.open(stored, where)
+        if self._metrics is not None:
+            self._metrics.at_rest_bytes.labels("opened").inc(len(payload))
+        plain = compression.inflated(ref, payload, where) if compression.is_compressed(ref) else payload
+        at_rest.check_identity(ref, key, plain, where)
+        return plain
 
     def _frames(self, manifest: common_pb2.Manifest, start: int, length: int,
                 first: cf.Future | None = None) -> Iterator[memoryview]:

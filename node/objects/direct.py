@@ -150,8 +150,8 @@ class DirectReads:
         for ref in manifest.chunks:
             if ref.offset_bytes + compression.plain_size(ref) <= start or ref.offset_bytes >= end:
                 continue
-            if compression.is_compressed(ref):
-                return []  # the node decompresses it (node/objects/compression.py)
+            if compression.is_transformed(ref):
+                return []  # the node decompresses or decrypts it (node/objects/compression.py, at_rest.py)
             if kind == "replication":
                 entry, here = self._replicated(ref, manifest.policy.replication.replicas)
             else:

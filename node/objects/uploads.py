@@ -97,7 +97,7 @@ class Uploads:
 
     def create(self, bucket: str, key: str, *, content_type: str, metadata: dict[str, str],
                headers: dict[str, str], policy: common_pb2.RedundancyPolicy | None,
-               tags: dict[str, str] | None = None) -> str:
+               tags: dict[str, str] | None = None, encryption: int = 0) -> str:
         """Start an upload; returns its id. The bucket must exist (and the caller may put). `tags`
         go on the object when it completes (kept in the upload's record meanwhile)."""
         record = self._c.bucket(bucket)
@@ -108,6 +108,7 @@ class Uploads:
                                         policy=self._c.checked_policy(policy, default=record.default_policy))
         manifest.metadata.update(metadata)
         manifest.headers.update(headers)
+        manifest.upload_encryption = encryption
         if tags:
             manifest.tagging.tags.update(tags)
             manifest.tagging.changed.CopyFrom(manifest.version)

@@ -113,6 +113,35 @@ def parse_versioning(body: bytes) -> str:
     return status
 
 
+def bucket_encryption() -> bytes:
+    """GetBucketEncryption of a bucket that encrypts at rest: SSE-S3 (AES256), bucket keys off."""
+    result = root("ServerSideEncryptionConfiguration")
+    rule = ET.SubElement(result, "Rule")
+    default = ET.SubElement(rule, "ApplyServerSideEncryptionByDefault")
+    _element(default, "SSEAlgorithm", "AES256")
+    _element(rule, "BucketKeyEnabled", False)
+    return render(result)
+
+
+def parse_bucket_encryption(body: bytes) -> str:
+    """"AES256" from a PutBucketEncryption body; NotImplemented for aws:kms, MalformedXML for
+    anything but one rule."""
+    document = parse(body, "PutBucketEncryption")
+    if local(document.tag) != "ServerSideEncryptionConfiguration":
+        raise S3Error("MalformedXML", "a PutBucketEncryption body is a <ServerSideEncryptionConfiguration> document")
+    rules = children(document, "Rule")
+    if len(rules) != 1:
+        raise S3Error("MalformedXML", f"a PutBucketEncryption body has one Rule, not {len(rules)}")
+    defaults = children(rules[0], "ApplyServerSideEncryptionByDefault")
+    algorithm = text_of(defaults[0], "SSEAlgorithm").strip() if defaults else ""
+    if algorithm.startswith("aws:kms"):
+        raise S3Error("NotImplemented", f"SSEAlgorithm {algorithm} is not supported (there is no KMS): use AES256, "
+                                        "which encrypts at rest under the cluster's keys")
+    if algorithm != "AES256":
+        raise S3Error("MalformedXML", f"SSEAlgorithm {algorithm[:40]!r} is not AES256")
+    return algorithm
+
+
 def _paging(result: ET.Element, max_keys: int, delimiter: str, encoding_type: str, truncated: bool) -> None:
     """The elements every listing document carries after its markers."""
     _element(result, "MaxKeys", max_keys)

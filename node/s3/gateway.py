@@ -37,7 +37,7 @@ from node.api.status import in_process
 from node.auth import policy
 from node.auth.principal import ANONYMOUS, Anonymous, LinkHolder, reset_caller, set_caller
 from node.erasure.chunking import slices
-from node.objects import uploads, validate
+from node.objects import at_rest, uploads, validate
 from node.objects.coordinator import Coordinator
 from node.s3 import documents, sigv4
 from node.s3.body import BodyFrames, PutChecks
@@ -71,7 +71,7 @@ _POLICY_RE = re.compile(r"^(?:replicas=(\d{1,2})|ec=(\d{1,2})\+(\d{1,2}))$")
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 # Subresources of a bucket or object this gateway answers; any other one is NotImplemented.
 BUCKET_SUBRESOURCES = frozenset({"location", "acl", "versioning", "versions", "delete", "list-type", "uploads",
-                                 "lifecycle", "tagging"})
+                                 "lifecycle", "tagging", "encryption"})
 OBJECT_SUBRESOURCES = frozenset({"partNumber", "uploads", "uploadId", "tagging"})
 # Query parameters that are a request's options, not subresources.
 OPTIONS = frozenset({
@@ -344,6 +344,30 @@ class S3Gateway:
         await self._run(principal, work)
         return web.Response(status=200)
 
+    async def _put_bucket_encryption(self, request, bucket, key, query, signed, principal) -> web.Response:
+        documents.parse_bucket_encryption(await self._small_body(request, signed, "PutBucketEncryption"))
+        await self._set_encryption(principal, bucket, common_pb2.ENCRYPTION_AES256_GCM)
+        return web.Response(status=200)
+
+    async def _delete_bucket_encryption(self, request, bucket, key, query, signed, principal) -> web.Response:
+        await self._set_encryption(principal, bucket, common_pb2.ENCRYPTION_NONE)
+        return web.Response(status=204)
+
+    async def _set_encryption(self, principal, bucket: str, setting: int) -> None:
+        def work() -> None:
+            self._objects.allow("set-encryption", bucket)
+            self._c.set_encryption(bucket, setting)
+
+        await self._run(principal, work)
+
+    async def _get_bucket_encryption(self, request, bucket, key, query, signed, principal) -> web.Response:
+        await self._run(principal, self._allow_bucket, "info", bucket)
+        record = await self._run(principal, self._c.bucket, bucket)
+        if record.encryption != common_pb2.ENCRYPTION_AES256_GCM:
+            raise S3Error("ServerSideEncryptionConfigurationNotFoundError",
+                          f"bucket {bucket} does not encrypt at rest; turn it on with PutBucketEncryption (AES256)")
+        return _xml(documents.bucket_encryption())
+
     async def _put_bucket_tagging(self, request, bucket, key, query, signed, principal) -> web.Response:
         tags = documents.parse_tagging(await self._small_body(request, signed, "PutBucketTagging"))
 
@@ -584,7 +608,8 @@ class S3Gateway:
         header.tags.update(documents.parse_tagging_header(headers.get("x-amz-tagging", "")))
         reply = await self._stream_put(request, headers, signed, principal, header)
         return web.Response(status=200, headers={"ETag": f'"{reply.object.md5.hex()}"',
-                                                 **self._version_header(bucket, reply.object.version_id)})
+                                                 **self._version_header(bucket, reply.object.version_id),
+                                                 **_encryption_header(reply.object.encryption)})
 
     async def _stream_put(self, request, headers: dict[str, str], signed, principal, header: object_pb2.PutObjectHeader,
                           *, place: Callable[[], tuple[str, str] | None] = lambda: None,
@@ -643,6 +668,8 @@ class S3Gateway:
                                                                            replace_tags=tag_directive == "REPLACE"))
         response = _xml(documents.copy_result(documents.etag_header(manifest), manifest.created_at_unix_ms))
         response.headers.update(self._version_header(bucket, manifest.version_id))
+        if any(at_rest.is_encrypted(c) for c in manifest.chunks):
+            response.headers.update(_encryption_header(common_pb2.ENCRYPTION_AES256_GCM))
         if source_version:
             response.headers["x-amz-copy-source-version-id"] = source_version
         return response
@@ -658,10 +685,13 @@ class S3Gateway:
             self._objects.allow("put", bucket, key)
             return self._c.uploads.create(bucket, key, content_type=header.content_type,
                                           metadata=dict(header.metadata), headers=dict(header.headers),
-                                          policy=header.policy if header.HasField("policy") else None, tags=tags)
+                                          policy=header.policy if header.HasField("policy") else None, tags=tags,
+                                          encryption=header.encryption)
 
         upload_id = await self._run(principal, work)
-        return _xml(documents.initiate_upload(bucket, key, upload_id))
+        response = _xml(documents.initiate_upload(bucket, key, upload_id))
+        response.headers.update(_encryption_header(header.encryption))
+        return response
 
     async def _upload_part(self, request, bucket, key, query, signed, principal) -> web.Response:
         if "x-amz-copy-source" in request.headers:
@@ -675,7 +705,8 @@ class S3Gateway:
 
         reply = await self._stream_put(request, _lower(request.headers), signed, principal, header, place=place,
                                        allow_inline=False)
-        return web.Response(status=200, headers={"ETag": f'"{reply.object.md5.hex()}"'})
+        return web.Response(status=200, headers={"ETag": f'"{reply.object.md5.hex()}"',
+                                                 **_encryption_header(reply.object.encryption)})
 
     async def _upload_part_copy(self, request, bucket, key, query, signed, principal) -> web.Response:
         """A part made of (a range of) an existing object. Its bytes are read and stored again:
@@ -916,6 +947,9 @@ def _operation(method: str, bucket: str, key: str, query: dict[str, str], header
             ("DELETE", frozenset({"lifecycle"})): "delete_bucket_lifecycle",
             ("PUT", frozenset({"tagging"})): "put_bucket_tagging", ("GET", frozenset({"tagging"})): "get_bucket_tagging",
             ("DELETE", frozenset({"tagging"})): "delete_bucket_tagging",
+            ("PUT", frozenset({"encryption"})): "put_bucket_encryption",
+            ("GET", frozenset({"encryption"})): "get_bucket_encryption",
+            ("DELETE", frozenset({"encryption"})): "delete_bucket_encryption",
             ("GET", frozenset({"versions"})): "list_object_versions",
             ("GET", frozenset({"uploads"})): "list_multipart_uploads",
         }
@@ -991,7 +1025,30 @@ def _put_header(bucket: str, key: str, headers: dict[str, str]) -> object_pb2.Pu
     redundancy = headers.get(REDUNDANCY_HEADER)
     if redundancy:
         header.policy.CopyFrom(parse_redundancy(redundancy))
+    header.encryption = _parse_encryption(headers)
     return header
+
+
+def _parse_encryption(headers: dict[str, str]) -> int:
+    """A put's x-amz-server-side-encryption: AES256 encrypts at rest; aws:kms and customer keys
+    (SSE-C) are NotImplemented; no header: as the bucket says."""
+    if any(name.startswith("x-amz-server-side-encryption-customer-") for name in headers):
+        raise S3Error("NotImplemented", "customer-provided keys (SSE-C) are not supported: use "
+                                        "x-amz-server-side-encryption: AES256, or encrypt in the client")
+    algorithm = headers.get("x-amz-server-side-encryption", "").strip()
+    if not algorithm:
+        return common_pb2.ENCRYPTION_UNSPECIFIED
+    if algorithm.startswith("aws:kms"):
+        raise S3Error("NotImplemented", f"x-amz-server-side-encryption: {algorithm} is not supported (there is no "
+                                        "KMS): use AES256, which encrypts at rest under the cluster's keys")
+    if algorithm != "AES256":
+        raise S3Error("InvalidArgument", f"x-amz-server-side-encryption {algorithm[:40]!r} is not AES256")
+    return common_pb2.ENCRYPTION_AES256_GCM
+
+
+def _encryption_header(encryption: int) -> dict[str, str]:
+    """x-amz-server-side-encryption for what a response describes."""
+    return {"x-amz-server-side-encryption": "AES256"} if encryption == common_pb2.ENCRYPTION_AES256_GCM else {}
 
 
 def _declared_size(headers: dict[str, str], chunked: bool) -> int:
@@ -1028,6 +1085,8 @@ def _object_headers(manifest: common_pb2.Manifest) -> CIMultiDict:
         headers[name] = value
     for name, value in manifest.metadata.items():
         headers[META_PREFIX + name] = value
+    if any(at_rest.is_encrypted(c) for c in manifest.chunks):
+        headers.update(_encryption_header(common_pb2.ENCRYPTION_AES256_GCM))
     return headers
 
 

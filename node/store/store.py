@@ -137,9 +137,10 @@ BLAKE3_BYTES = 32
 # Locks that serialize changes to one share; more stripes mean fewer unrelated shares waiting on
 # each other, at 64 bytes of memory each.
 SHARE_LOCK_STRIPES = 64
-# Largest share accepted; matches StorageConfig's largest chunk_size_bytes (an erasure share is
-# smaller than its chunk). Bounds the memory read_share needs and a writer that never stops.
-SHARE_SIZE_BYTES_MAX = 64 * MIB
+# Largest share accepted: StorageConfig's largest chunk_size_bytes, plus the few bytes a chunk sealed
+# at rest adds (node/objects/at_rest.py; an erasure share is smaller than its chunk). Bounds the
+# memory read_share needs and a writer that never stops.
+SHARE_SIZE_BYTES_MAX = 64 * MIB + 4096
 # Most manifests one list_manifests call may return.
 LIST_MANIFESTS_LIMIT_MAX = 10_000
 # Most index entries one find_manifests call reads (a query whose other conditions reject most of

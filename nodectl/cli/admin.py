@@ -160,3 +160,94 @@ def key_revoke(settings: _Settings, key_id: str) -> None:
         info = client.revoke_key(key_id)
     click.echo(f"revoked {info.key_id} (tenant {info.tenant}) at {_when(info.revoked_at_unix_ms)} UTC; every node "
                "refuses it within 2 s")
+
+
+# -- encryption at rest: the master keyring and the data keys under it --------------------------
+
+
+@admin_group.group("master-key")
+def master_key_group() -> None:
+    """The master keyring every node reads for encryption at rest (--master-key-file): a local file."""
+
+
+def _keyring_call(call):
+    from ringstore.auth.masterkeys import KeyringError
+    from nodectl.errors import InvalidArgument
+    try:
+        return call()
+    except KeyringError as err:
+        raise InvalidArgument(str(err)) from None
+    except OSError as err:
+        raise InvalidArgument(f"cannot write the master key file: {err}") from None
+
+
+@master_key_group.command("add")
+@click.argument("file", type=click.Path(dir_okay=False))
+def master_key_add(file: str) -> None:
+    """Add a new random master key to FILE (made, mode 0600, if missing) as its primary: it wraps
+    data keys made from now on. Give the file to every node (then SIGHUP them, or restart) before
+    `nodectl admin rewrap-keys` moves every data key under it."""
+    from ringstore.auth import masterkeys
+    key = _keyring_call(lambda: masterkeys.add_new(file))
+    ids = _keyring_call(lambda: masterkeys.load(file)).ids
+    click.echo(f"added master key {key.key_id} to {file} as its primary ({len(ids)} key{'s' if len(ids) > 1 else ''}: "
+               f"{', '.join(ids)})")
+    if len(ids) > 1:
+        click.echo("next: copy the file to every node (mode 0600), SIGHUP or restart each, then run "
+                   "`nodectl admin rewrap-keys`")
+
+
+@master_key_group.command("ls")
+@click.argument("file", type=click.Path(dir_okay=False))
+def master_key_ls(file: str) -> None:
+    """List the key ids in FILE, the primary last (never the keys)."""
+    from ringstore.auth import masterkeys
+    keyring = _keyring_call(lambda: masterkeys.load(file))
+    for key_id in keyring.ids:
+        click.echo(f"{key_id}{'  (primary)' if key_id == keyring.primary.key_id else ''}")
+
+
+@master_key_group.command("remove")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("key_id")
+def master_key_remove(file: str, key_id: str) -> None:
+    """Remove KEY_ID from FILE once no data key is wrapped under it (after `nodectl admin
+    rewrap-keys`); the primary cannot be removed."""
+    from ringstore.auth import masterkeys
+    left = _keyring_call(lambda: masterkeys.remove(file, key_id))
+    click.echo(f"removed {key_id} from {file}; it holds {', '.join(left.ids)}; copy it to every node and SIGHUP them")
+
+
+@admin_group.command("rewrap-keys")
+@click.option("--dry-run", is_flag=True, help="Only count the data keys that would be re-wrapped.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.pass_obj
+def rewrap_keys(settings: _Settings, dry_run: bool, as_json: bool) -> None:
+    """Wrap every tenant's data key (encryption at rest) under the primary master key, after
+    checking that every ALIVE node holds that key; no chunk is rewritten. Then the other master
+    keys may leave every node's keyring."""
+    from nodectl.errors import FailedPrecondition
+    with settings.client() as client:
+        mine = client.node_status()
+        if not mine.master_key_ids:
+            raise FailedPrecondition(f"{mine.node_id} has no master key file (--master-key-file): give every node "
+                                     "the keyring first")
+        primary = mine.master_key_ids[-1]
+        for member in client.cluster_status().members:
+            if member.state != "ALIVE" or member.node_id == mine.node_id:
+                continue
+            theirs = client.node_status(member.node_id).master_key_ids
+            if primary not in theirs:
+                raise FailedPrecondition(
+                    f"{member.node_id} does not hold master key {primary} (it has {', '.join(theirs) or 'none'}): "
+                    "copy the keyring to every node and SIGHUP it before re-wrapping; nothing was changed")
+        result = client.rewrap_data_keys(dry_run=dry_run)
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    verb = "would re-wrap" if dry_run else "re-wrapped"
+    click.echo(f"{result.data_keys} data keys: {verb} {result.rewrapped} under {result.primary_master_key_id}, "
+               f"{result.already_current} already were")
+    if not dry_run:
+        click.echo(f"every data key is wrapped under {result.primary_master_key_id}; the other master keys may now "
+                   "leave the keyring (`nodectl admin master-key remove FILE ID` on every node's copy)")

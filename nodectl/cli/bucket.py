@@ -67,15 +67,22 @@ def revoke_command(settings: _Settings, bucket: str, tenant: str) -> None:
                    "null version again (versions kept so far stay).")
 @click.option("--compression", type=click.Choice(["zstd", "none"]), default=None,
               help="zstd: puts that do not say store their chunks compressed where that saves space.")
+@click.option("--encryption", type=click.Choice(["on", "off"]), default=None,
+              help="on: puts that do not say have their chunks encrypted at rest by the nodes (AES-256-GCM under "
+                   "the owner's data key; every node needs --master-key-file).")
 @click.pass_obj
 def set_command(settings: _Settings, bucket: str, public_read: str | None, versioning: str | None,
-                compression: str | None) -> None:
+                compression: str | None, encryption: str | None) -> None:
     """Change BUCKET's settings: public read on or off, versioning enabled or suspended,
-    compression zstd or none (objects already stored keep their chunks as they are)."""
-    if public_read is None and versioning is None and compression is None:
-        raise click.UsageError("say what to change: --public-read on|off, --versioning enabled|suspended and/or "
-                               "--compression zstd|none")
+    compression zstd or none, encryption at rest on or off (objects already stored keep their
+    chunks as they are)."""
+    if public_read is None and versioning is None and compression is None and encryption is None:
+        raise click.UsageError("say what to change: --public-read on|off, --versioning enabled|suspended, "
+                               "--compression zstd|none and/or --encryption on|off")
     with settings.client() as client:
+        if encryption is not None:
+            record = client.set_encryption(bucket, encryption == "on")
+            click.echo(f"encryption:  {record.encryption} at rest (every node within 2 s)")
         if compression is not None:
             record = client.set_compression(bucket, compression)
             click.echo(f"compression: {record.compression} (every node within 2 s)")
@@ -104,6 +111,7 @@ def info_command(settings: _Settings, bucket: str, as_json: bool) -> None:
     click.echo(f"created:     {created:%Y-%m-%d %H:%M:%S} UTC")
     click.echo(f"versioning:  {details.bucket.versioning}")
     click.echo(f"compression: {details.bucket.compression}")
+    click.echo(f"encryption:  {details.bucket.encryption} at rest")
     click.echo("\n".join(_access_lines(details.access)))
     if details.usage is not None:
         used = details.usage

@@ -166,11 +166,18 @@ def format_stat(stat: ObjectStat) -> list[str]:
         *([f"  headers     {', '.join(f'{k}: {v}' for k, v in sorted(info.headers.items()))}"] if info.headers else []),
         f"  stored      {'inline in the manifest' if info.inline else f'{info.chunk_count} chunks'}"
         + (f", {stat.stored_bytes} bytes once ({stat.compressed_chunks} zstd-compressed, "
-           f"{stat.stored_bytes / info.size_bytes:.2f}x logical)" if stat.compressed_chunks and info.size_bytes else ""),
+           f"{stat.stored_bytes / info.size_bytes:.2f}x logical)" if stat.compressed_chunks and info.size_bytes else "")
+        + (f", {stat.encrypted_chunks} encrypted at rest (AES-256-GCM)" if stat.encrypted_chunks else ""),
     ]
     for index, chunk in enumerate(stat.chunks):
-        packed = (f"  zstd {chunk.plain_size_bytes} -> {chunk.size_bytes} bytes  {chunk.plain_blake3_hex[:16]}"
-                  if chunk.compression else f"  {chunk.size_bytes} bytes  {chunk.chunk_id_hex[:16]}")
+        if chunk.compression:
+            packed = f"  zstd {chunk.plain_size_bytes} -> {chunk.size_bytes} bytes  {chunk.plain_blake3_hex[:16]}"
+        elif chunk.encryption:
+            packed = f"  {chunk.plain_size_bytes} bytes  {chunk.plain_blake3_hex[:16]} (keyed)"
+        else:
+            packed = f"  {chunk.size_bytes} bytes  {chunk.chunk_id_hex[:16]}"
+        if chunk.encryption:
+            packed += f"  encrypted under {chunk.data_key_id}"
         lines.append(f"  chunk {index}  offset {chunk.offset_bytes}{packed}")
         rows = [[holder_role(info.ec, h.share_index), h.node_id, h.state,
                  f"handoff for {h.handoff_for_node_id}" if h.handoff_for_node_id else ""]

@@ -10,7 +10,7 @@ from ringstore.v1 import admin_pb2
 
 from nodectl.client.connection import _Connection
 from nodectl.client.from_pb import quota_from_pb
-from nodectl.client.results import AccessKeyInfo, NewKey, Quota, Tenant
+from nodectl.client.results import AccessKeyInfo, NewKey, Quota, RewrapResult, Tenant
 from nodectl.client.validate import validate_bucket
 from nodectl.errors import InvalidArgument
 
@@ -59,6 +59,13 @@ class _AdminCalls(_Connection):
 
     def revoke_key(self, key_id: str) -> AccessKeyInfo:
         return _key_info(self._unary(self._admin.RevokeKey, admin_pb2.RevokeKeyRequest(key_id=key_id)))
+
+    def rewrap_data_keys(self, *, dry_run: bool = False) -> RewrapResult:
+        """Wrap every tenant's data key (encryption at rest) under the connected node's primary master
+        key; no chunk is rewritten. Safe to repeat. Operator only."""
+        pb = self._unary(self._admin.RewrapDataKeys, admin_pb2.RewrapDataKeysRequest(dry_run=dry_run))
+        return RewrapResult(primary_master_key_id=pb.primary_master_key_id, data_keys=pb.data_keys,
+                            rewrapped=pb.rewrapped, already_current=pb.already_current)
 
     def set_quota(self, *, tenant: str = "", bucket: str = "", bytes: int = 0, objects: int = 0) -> Quota:
         """Set the quota of `tenant` (all its buckets together) or of `bucket`: logical bytes and

@@ -79,6 +79,15 @@ class _BucketCalls(_Connection):
         request = object_pb2.SetBucketCompressionRequest(bucket=bucket, compression=compression_pb(compression))
         return bucket_info_from_pb(self._unary(self._objects.SetBucketCompression, request).bucket)
 
+    def set_encryption(self, bucket: str, on: bool) -> BucketInfo:
+        """Whether the bucket's puts that do not say have the nodes encrypt their chunks at rest
+        (objects already stored keep their chunks as they are). FailedPrecondition when the nodes
+        have no master key."""
+        validate_bucket(bucket)
+        request = object_pb2.SetBucketEncryptionRequest(
+            bucket=bucket, encryption=common_pb2.ENCRYPTION_AES256_GCM if on else common_pb2.ENCRYPTION_NONE)
+        return bucket_info_from_pb(self._unary(self._objects.SetBucketEncryption, request).bucket)
+
     def set_bucket_tags(self, bucket: str, tags: dict[str, str]) -> BucketInfo:
         """Replace the bucket's own tags (at most 50); an empty mapping removes them."""
         validate_bucket(bucket)

@@ -89,6 +89,7 @@ def object_info_from_pb(pb: object_pb2.ObjectInfo) -> ObjectInfo:
         size_bytes=pb.size_bytes,
         blake3_hex=pb.blake3.hex(),
         chunks_blake3_hex=pb.chunks_blake3.hex(),
+        encryption="aes256-gcm" if pb.encryption == common_pb2.ENCRYPTION_AES256_GCM else "",
         version=version_text(pb.version),
         content_type=pb.content_type,
         metadata=dict(pb.metadata),
@@ -122,6 +123,7 @@ def bucket_info_from_pb(pb: common_pb2.BucketRecord) -> BucketInfo:
         versioning=versioning_text(pb.versioning),
         tags=dict(sorted(pb.tags.items())),
         compression="zstd" if pb.compression == common_pb2.COMPRESSION_ZSTD else "none",
+        encryption="aes256-gcm" if pb.encryption == common_pb2.ENCRYPTION_AES256_GCM else "none",
     )
 
 
@@ -215,12 +217,14 @@ def object_stat_from_pb(pb: object_pb2.StatObjectResponse) -> ObjectStat:
             compression="zstd" if c.chunk.compression == common_pb2.COMPRESSION_ZSTD else "",
             plain_blake3_hex=c.chunk.plain_blake3.hex(),
             plain_size_bytes=c.chunk.plain_size_bytes,
+            encryption="aes256-gcm" if c.chunk.encryption == common_pb2.ENCRYPTION_AES256_GCM else "",
+            data_key_id=c.chunk.data_key_id,
         )
         for c in pb.chunks
     ]
     return ObjectStat(info=object_info_from_pb(pb.object), chunks=chunks,
                       physical_bytes=pb.physical_bytes, stored_bytes=pb.stored_bytes,
-                      compressed_chunks=pb.compressed_chunks)
+                      compressed_chunks=pb.compressed_chunks, encrypted_chunks=pb.encrypted_chunks)
 
 
 def convert_progress_from_pb(pb: object_pb2.ConvertProgress) -> ConvertProgress:
@@ -347,7 +351,8 @@ def node_status_from_pb(pb: admin_pb2.NodeStatus) -> NodeStatus:
         metadata_records=pb.metadata_records, placement_records=pb.placement_records,
         disk_size_bytes=pb.disk_size_bytes, disk_free_bytes=pb.disk_free_bytes,
         disk_full_ratio=pb.disk_full_ratio, disk_free_bytes_min=pb.disk_free_bytes_min,
-        tombstones_held=pb.tombstones_held, oldest_tombstone_age_s=pb.oldest_tombstone_age_s)
+        tombstones_held=pb.tombstones_held, oldest_tombstone_age_s=pb.oldest_tombstone_age_s,
+        master_key_ids=list(pb.master_key_ids))
 
 
 def ring_plan_from_pb(change: str, node_id: str, pb: admin_pb2.PlanRingResponse) -> RingPlan:

@@ -95,6 +95,8 @@ class ObjectInfo(_Dict):
     # blake3 over its chunk ids, when its put named chunks the bucket already stored (it then has
     # no whole-object blake3, blake3_hex is ""); "" otherwise.
     chunks_blake3_hex: str = ""
+    # "aes256-gcm" when its chunks are encrypted at rest by the cluster; "" otherwise.
+    encryption: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,6 +129,8 @@ class BucketInfo(_Dict):
     tags: dict[str, str] = dataclasses.field(default_factory=dict)
     # How its puts compress their chunks unless they say: "zstd" or "none".
     compression: str = "none"
+    # Whether its puts encrypt their chunks at rest unless they say: "aes256-gcm" or "none".
+    encryption: str = "none"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -263,16 +267,20 @@ class ChunkStatus(_Dict):
     compression: str = ""
     plain_blake3_hex: str = ""
     plain_size_bytes: int = 0
+    # "aes256-gcm" when it is stored encrypted at rest (chunk_id_hex and size_bytes then describe the
+    # ciphertext, plain_blake3_hex is a keyed hash of the chunk, not its blake3); "" otherwise.
+    encryption: str = ""
+    data_key_id: str = ""
 
     @property
     def identity_hex(self) -> str:
-        """blake3 of the chunk's bytes in the object (uncompressed)."""
+        """blake3 of the chunk's bytes in the object (uncompressed); keyed when encrypted at rest."""
         return self.plain_blake3_hex or self.chunk_id_hex
 
     @property
     def object_bytes(self) -> int:
         """The chunk's length in the object (uncompressed)."""
-        return self.plain_size_bytes if self.compression else self.size_bytes
+        return self.plain_size_bytes if (self.compression or self.encryption) else self.size_bytes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -288,6 +296,8 @@ class ObjectStat(_Dict):
     stored_bytes: int = 0
     # How many of its chunks are stored compressed.
     compressed_chunks: int = 0
+    # How many of its chunks are stored encrypted at rest.
+    encrypted_chunks: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -738,6 +748,9 @@ class NodeStatus(_Dict):
     # metadata home holds them, tombstone_grace_s after the delete.
     tombstones_held: int = 0
     oldest_tombstone_age_s: float = 0.0
+    # Ids of the master keys (encryption at rest) its keyring holds, the primary last; empty when it
+    # has none, or when another node answered for it.
+    master_key_ids: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def reported_by_node(self) -> bool:
@@ -910,3 +923,14 @@ class NewShareLink(_Dict):
 
     link: ShareLinkInfo
     token: str
+
+
+@dataclasses.dataclass(frozen=True)
+class RewrapResult(_Dict):
+    """What `rewrap_data_keys` did: every data key is wrapped under `primary_master_key_id` now
+    (with dry_run, what it would do)."""
+
+    primary_master_key_id: str
+    data_keys: int
+    rewrapped: int
+    already_current: int

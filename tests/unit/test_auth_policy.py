@@ -83,7 +83,8 @@ def _access(**grants) -> Access:
     ("", set()), ("read", {"get", "stat", "list", "info"}),
     ("write", {"get", "stat", "list", "info", "put", "delete", "convert"}),
     ("owner", {"get", "stat", "list", "info", "put", "delete", "convert", "remove-bucket", "grant",
-               "set-public-read", "set-versioning", "set-lifecycle", "set-bucket-tags", "set-compression"}),
+               "set-public-read", "set-versioning", "set-lifecycle", "set-bucket-tags", "set-compression",
+               "set-encryption"}),
 ])
 def test_a_grant_opens_exactly_its_level(as_caller, level, allowed):
     as_caller(_key())

@@ -407,7 +407,7 @@ class GetNodeStatusRequest(_message.Message):
     def __init__(self, node_id: _Optional[str] = ...) -> None: ...
 
 class NodeStatus(_message.Message):
-    __slots__ = ("node_id", "member", "shares_stored", "bytes_stored", "metadata_records", "disk_size_bytes", "disk_free_bytes", "disk_full_ratio", "disk_free_bytes_min", "placement_records", "tombstones_held", "oldest_tombstone_age_s")
+    __slots__ = ("node_id", "member", "shares_stored", "bytes_stored", "metadata_records", "disk_size_bytes", "disk_free_bytes", "disk_full_ratio", "disk_free_bytes_min", "placement_records", "tombstones_held", "oldest_tombstone_age_s", "master_key_ids")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     MEMBER_FIELD_NUMBER: _ClassVar[int]
     SHARES_STORED_FIELD_NUMBER: _ClassVar[int]
@@ -420,6 +420,7 @@ class NodeStatus(_message.Message):
     PLACEMENT_RECORDS_FIELD_NUMBER: _ClassVar[int]
     TOMBSTONES_HELD_FIELD_NUMBER: _ClassVar[int]
     OLDEST_TOMBSTONE_AGE_S_FIELD_NUMBER: _ClassVar[int]
+    MASTER_KEY_IDS_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     member: _membership_pb2.Member
     shares_stored: int
@@ -432,7 +433,8 @@ class NodeStatus(_message.Message):
     placement_records: int
     tombstones_held: int
     oldest_tombstone_age_s: float
-    def __init__(self, node_id: _Optional[str] = ..., member: _Optional[_Union[_membership_pb2.Member, _Mapping]] = ..., shares_stored: _Optional[int] = ..., bytes_stored: _Optional[int] = ..., metadata_records: _Optional[int] = ..., disk_size_bytes: _Optional[int] = ..., disk_free_bytes: _Optional[int] = ..., disk_full_ratio: _Optional[float] = ..., disk_free_bytes_min: _Optional[int] = ..., placement_records: _Optional[int] = ..., tombstones_held: _Optional[int] = ..., oldest_tombstone_age_s: _Optional[float] = ...) -> None: ...
+    master_key_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, node_id: _Optional[str] = ..., member: _Optional[_Union[_membership_pb2.Member, _Mapping]] = ..., shares_stored: _Optional[int] = ..., bytes_stored: _Optional[int] = ..., metadata_records: _Optional[int] = ..., disk_size_bytes: _Optional[int] = ..., disk_free_bytes: _Optional[int] = ..., disk_full_ratio: _Optional[float] = ..., disk_free_bytes_min: _Optional[int] = ..., placement_records: _Optional[int] = ..., tombstones_held: _Optional[int] = ..., oldest_tombstone_age_s: _Optional[float] = ..., master_key_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class DrainNodeRequest(_message.Message):
     __slots__ = ("node_id", "cancel")
@@ -717,3 +719,21 @@ class GetLifecycleStatusResponse(_message.Message):
     nodes: _containers.RepeatedCompositeFieldContainer[NodeLifecycleStatus]
     unreachable: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, nodes: _Optional[_Iterable[_Union[NodeLifecycleStatus, _Mapping]]] = ..., unreachable: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RewrapDataKeysRequest(_message.Message):
+    __slots__ = ("dry_run",)
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    dry_run: bool
+    def __init__(self, dry_run: _Optional[bool] = ...) -> None: ...
+
+class RewrapDataKeysResponse(_message.Message):
+    __slots__ = ("primary_master_key_id", "data_keys", "rewrapped", "already_current")
+    PRIMARY_MASTER_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    DATA_KEYS_FIELD_NUMBER: _ClassVar[int]
+    REWRAPPED_FIELD_NUMBER: _ClassVar[int]
+    ALREADY_CURRENT_FIELD_NUMBER: _ClassVar[int]
+    primary_master_key_id: str
+    data_keys: int
+    rewrapped: int
+    already_current: int
+    def __init__(self, primary_master_key_id: _Optional[str] = ..., data_keys: _Optional[int] = ..., rewrapped: _Optional[int] = ..., already_current: _Optional[int] = ...) -> None: ...

@@ -144,6 +144,11 @@ class AdminServiceStub:
                 request_serializer=ringstore_dot_v1_dot_admin__pb2.SetQuotaRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_admin__pb2.SetQuotaResponse.FromString,
                 _registered_method=True)
+        self.RewrapDataKeys = channel.unary_unary(
+                '/ringstore.v1.AdminService/RewrapDataKeys',
+                request_serializer=ringstore_dot_v1_dot_admin__pb2.RewrapDataKeysRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_admin__pb2.RewrapDataKeysResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -305,6 +310,14 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RewrapDataKeys(self, request, context):
+        """Operator: wrap every tenant's data key (encryption at rest) under the answering node's primary
+        master key, so the others can leave every keyring; no chunk is rewritten.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -417,6 +430,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.SetQuota,
                     request_deserializer=ringstore_dot_v1_dot_admin__pb2.SetQuotaRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_admin__pb2.SetQuotaResponse.SerializeToString,
+            ),
+            'RewrapDataKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.RewrapDataKeys,
+                    request_deserializer=ringstore_dot_v1_dot_admin__pb2.RewrapDataKeysRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_admin__pb2.RewrapDataKeysResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1013,6 +1031,33 @@ class AdminService:
             '/ringstore.v1.AdminService/SetQuota',
             ringstore_dot_v1_dot_admin__pb2.SetQuotaRequest.SerializeToString,
             ringstore_dot_v1_dot_admin__pb2.SetQuotaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RewrapDataKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.AdminService/RewrapDataKeys',
+            ringstore_dot_v1_dot_admin__pb2.RewrapDataKeysRequest.SerializeToString,
+            ringstore_dot_v1_dot_admin__pb2.RewrapDataKeysResponse.FromString,
             options,
             channel_credentials,
             insecure,

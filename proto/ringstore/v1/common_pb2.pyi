@@ -7,6 +7,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class Encryption(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ENCRYPTION_UNSPECIFIED: _ClassVar[Encryption]
+    ENCRYPTION_NONE: _ClassVar[Encryption]
+    ENCRYPTION_AES256_GCM: _ClassVar[Encryption]
+
 class Compression(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     COMPRESSION_UNSPECIFIED: _ClassVar[Compression]
@@ -27,6 +33,9 @@ class ChangeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CHANGE_ERASE: _ClassVar[ChangeKind]
     CHANGE_REWRITE: _ClassVar[ChangeKind]
     CHANGE_TAGS: _ClassVar[ChangeKind]
+ENCRYPTION_UNSPECIFIED: Encryption
+ENCRYPTION_NONE: Encryption
+ENCRYPTION_AES256_GCM: Encryption
 COMPRESSION_UNSPECIFIED: Compression
 COMPRESSION_NONE: Compression
 COMPRESSION_ZSTD: Compression
@@ -75,7 +84,7 @@ class VersionStamp(_message.Message):
     def __init__(self, physical_ms: _Optional[int] = ..., logical: _Optional[int] = ..., node_id: _Optional[str] = ..., rewrite: _Optional[int] = ...) -> None: ...
 
 class ChunkRef(_message.Message):
-    __slots__ = ("chunk_id", "size_bytes", "offset_bytes", "share_blake3", "compression", "plain_blake3", "plain_size_bytes")
+    __slots__ = ("chunk_id", "size_bytes", "offset_bytes", "share_blake3", "compression", "plain_blake3", "plain_size_bytes", "encryption", "data_key_id")
     CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
     SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     OFFSET_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +92,8 @@ class ChunkRef(_message.Message):
     COMPRESSION_FIELD_NUMBER: _ClassVar[int]
     PLAIN_BLAKE3_FIELD_NUMBER: _ClassVar[int]
     PLAIN_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTION_FIELD_NUMBER: _ClassVar[int]
+    DATA_KEY_ID_FIELD_NUMBER: _ClassVar[int]
     chunk_id: bytes
     size_bytes: int
     offset_bytes: int
@@ -90,7 +101,9 @@ class ChunkRef(_message.Message):
     compression: Compression
     plain_blake3: bytes
     plain_size_bytes: int
-    def __init__(self, chunk_id: _Optional[bytes] = ..., size_bytes: _Optional[int] = ..., offset_bytes: _Optional[int] = ..., share_blake3: _Optional[_Iterable[bytes]] = ..., compression: _Optional[_Union[Compression, str]] = ..., plain_blake3: _Optional[bytes] = ..., plain_size_bytes: _Optional[int] = ...) -> None: ...
+    encryption: Encryption
+    data_key_id: str
+    def __init__(self, chunk_id: _Optional[bytes] = ..., size_bytes: _Optional[int] = ..., offset_bytes: _Optional[int] = ..., share_blake3: _Optional[_Iterable[bytes]] = ..., compression: _Optional[_Union[Compression, str]] = ..., plain_blake3: _Optional[bytes] = ..., plain_size_bytes: _Optional[int] = ..., encryption: _Optional[_Union[Encryption, str]] = ..., data_key_id: _Optional[str] = ...) -> None: ...
 
 class ObjectRef(_message.Message):
     __slots__ = ("tenant", "bucket", "key", "version", "version_id")
@@ -107,7 +120,7 @@ class ObjectRef(_message.Message):
     def __init__(self, tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., version_id: _Optional[bytes] = ...) -> None: ...
 
 class Manifest(_message.Message):
-    __slots__ = ("format_version", "tenant", "bucket", "key", "version", "size_bytes", "blake3", "content_type", "metadata", "chunks", "inline_data", "policy", "tombstone", "created_at_unix_ms", "expires_at_unix_ms", "inline", "md5", "headers", "part_count", "part_sizes_bytes", "version_id", "erased", "written_by", "tagging", "read_at_unix_ms", "chunks_blake3")
+    __slots__ = ("format_version", "tenant", "bucket", "key", "version", "size_bytes", "blake3", "content_type", "metadata", "chunks", "inline_data", "policy", "tombstone", "created_at_unix_ms", "expires_at_unix_ms", "inline", "md5", "headers", "part_count", "part_sizes_bytes", "version_id", "erased", "written_by", "tagging", "read_at_unix_ms", "chunks_blake3", "upload_encryption")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -148,6 +161,7 @@ class Manifest(_message.Message):
     TAGGING_FIELD_NUMBER: _ClassVar[int]
     READ_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_BLAKE3_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ENCRYPTION_FIELD_NUMBER: _ClassVar[int]
     format_version: int
     tenant: str
     bucket: str
@@ -174,7 +188,8 @@ class Manifest(_message.Message):
     tagging: ObjectTagging
     read_at_unix_ms: int
     chunks_blake3: bytes
-    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., chunks: _Optional[_Iterable[_Union[ChunkRef, _Mapping]]] = ..., inline_data: _Optional[bytes] = ..., policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., expires_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ..., md5: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., part_count: _Optional[int] = ..., part_sizes_bytes: _Optional[_Iterable[int]] = ..., version_id: _Optional[bytes] = ..., erased: _Optional[bool] = ..., written_by: _Optional[str] = ..., tagging: _Optional[_Union[ObjectTagging, _Mapping]] = ..., read_at_unix_ms: _Optional[int] = ..., chunks_blake3: _Optional[bytes] = ...) -> None: ...
+    upload_encryption: Encryption
+    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., chunks: _Optional[_Iterable[_Union[ChunkRef, _Mapping]]] = ..., inline_data: _Optional[bytes] = ..., policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., expires_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ..., md5: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., part_count: _Optional[int] = ..., part_sizes_bytes: _Optional[_Iterable[int]] = ..., version_id: _Optional[bytes] = ..., erased: _Optional[bool] = ..., written_by: _Optional[str] = ..., tagging: _Optional[_Union[ObjectTagging, _Mapping]] = ..., read_at_unix_ms: _Optional[int] = ..., chunks_blake3: _Optional[bytes] = ..., upload_encryption: _Optional[_Union[Encryption, str]] = ...) -> None: ...
 
 class ObjectTagging(_message.Message):
     __slots__ = ("tags", "changed")
@@ -192,7 +207,7 @@ class ObjectTagging(_message.Message):
     def __init__(self, tags: _Optional[_Mapping[str, str]] = ..., changed: _Optional[_Union[VersionStamp, _Mapping]] = ...) -> None: ...
 
 class BucketRecord(_message.Message):
-    __slots__ = ("format_version", "tenant", "name", "default_policy", "version", "tombstone", "created_at_unix_ms", "ballot", "request_id", "recent_request_ids", "owner", "versioning", "lifecycle", "tags", "compression")
+    __slots__ = ("format_version", "tenant", "name", "default_policy", "version", "tombstone", "created_at_unix_ms", "ballot", "request_id", "recent_request_ids", "owner", "versioning", "lifecycle", "tags", "compression", "encryption")
     class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -215,6 +230,7 @@ class BucketRecord(_message.Message):
     LIFECYCLE_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
     COMPRESSION_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTION_FIELD_NUMBER: _ClassVar[int]
     format_version: int
     tenant: str
     name: str
@@ -230,7 +246,8 @@ class BucketRecord(_message.Message):
     lifecycle: _containers.RepeatedCompositeFieldContainer[LifecycleRule]
     tags: _containers.ScalarMap[str, str]
     compression: Compression
-    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., name: _Optional[str] = ..., default_policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., ballot: _Optional[_Union[Ballot, _Mapping]] = ..., request_id: _Optional[str] = ..., recent_request_ids: _Optional[_Iterable[str]] = ..., owner: _Optional[str] = ..., versioning: _Optional[_Union[Versioning, str]] = ..., lifecycle: _Optional[_Iterable[_Union[LifecycleRule, _Mapping]]] = ..., tags: _Optional[_Mapping[str, str]] = ..., compression: _Optional[_Union[Compression, str]] = ...) -> None: ...
+    encryption: Encryption
+    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., name: _Optional[str] = ..., default_policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., ballot: _Optional[_Union[Ballot, _Mapping]] = ..., request_id: _Optional[str] = ..., recent_request_ids: _Optional[_Iterable[str]] = ..., owner: _Optional[str] = ..., versioning: _Optional[_Union[Versioning, str]] = ..., lifecycle: _Optional[_Iterable[_Union[LifecycleRule, _Mapping]]] = ..., tags: _Optional[_Mapping[str, str]] = ..., compression: _Optional[_Union[Compression, str]] = ..., encryption: _Optional[_Union[Encryption, str]] = ...) -> None: ...
 
 class LifecycleRule(_message.Message):
     __slots__ = ("id", "enabled", "prefix", "expiration_days", "expiration_date_unix_ms", "noncurrent_days", "noncurrent_newer_kept", "abort_uploads_days", "transition_days", "transition_policy", "expired_delete_markers", "tags")

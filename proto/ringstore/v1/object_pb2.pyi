@@ -123,6 +123,20 @@ class SetBucketCompressionResponse(_message.Message):
     bucket: _common_pb2.BucketRecord
     def __init__(self, bucket: _Optional[_Union[_common_pb2.BucketRecord, _Mapping]] = ...) -> None: ...
 
+class SetBucketEncryptionRequest(_message.Message):
+    __slots__ = ("bucket", "encryption")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTION_FIELD_NUMBER: _ClassVar[int]
+    bucket: str
+    encryption: _common_pb2.Encryption
+    def __init__(self, bucket: _Optional[str] = ..., encryption: _Optional[_Union[_common_pb2.Encryption, str]] = ...) -> None: ...
+
+class SetBucketEncryptionResponse(_message.Message):
+    __slots__ = ("bucket",)
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    bucket: _common_pb2.BucketRecord
+    def __init__(self, bucket: _Optional[_Union[_common_pb2.BucketRecord, _Mapping]] = ...) -> None: ...
+
 class SetBucketVersioningResponse(_message.Message):
     __slots__ = ("bucket",)
     BUCKET_FIELD_NUMBER: _ClassVar[int]
@@ -437,7 +451,7 @@ class ListBucketsResponse(_message.Message):
     def __init__(self, buckets: _Optional[_Iterable[_Union[_common_pb2.BucketRecord, _Mapping]]] = ...) -> None: ...
 
 class PutObjectHeader(_message.Message):
-    __slots__ = ("bucket", "key", "size_bytes", "content_type", "metadata", "policy", "headers", "upload_id", "part_number", "if_match", "if_version", "if_absent", "expires_in_ms", "tags", "compression")
+    __slots__ = ("bucket", "key", "size_bytes", "content_type", "metadata", "policy", "headers", "upload_id", "part_number", "if_match", "if_version", "if_absent", "expires_in_ms", "tags", "compression", "encryption")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -474,6 +488,7 @@ class PutObjectHeader(_message.Message):
     EXPIRES_IN_MS_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
     COMPRESSION_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTION_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     size_bytes: int
@@ -489,7 +504,8 @@ class PutObjectHeader(_message.Message):
     expires_in_ms: int
     tags: _containers.ScalarMap[str, str]
     compression: _common_pb2.Compression
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., headers: _Optional[_Mapping[str, str]] = ..., upload_id: _Optional[str] = ..., part_number: _Optional[int] = ..., if_match: _Optional[str] = ..., if_version: _Optional[str] = ..., if_absent: _Optional[bool] = ..., expires_in_ms: _Optional[int] = ..., tags: _Optional[_Mapping[str, str]] = ..., compression: _Optional[_Union[_common_pb2.Compression, str]] = ...) -> None: ...
+    encryption: _common_pb2.Encryption
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., headers: _Optional[_Mapping[str, str]] = ..., upload_id: _Optional[str] = ..., part_number: _Optional[int] = ..., if_match: _Optional[str] = ..., if_version: _Optional[str] = ..., if_absent: _Optional[bool] = ..., expires_in_ms: _Optional[int] = ..., tags: _Optional[_Mapping[str, str]] = ..., compression: _Optional[_Union[_common_pb2.Compression, str]] = ..., encryption: _Optional[_Union[_common_pb2.Encryption, str]] = ...) -> None: ...
 
 class PutObjectRequest(_message.Message):
     __slots__ = ("header", "data", "end", "known_chunk")
@@ -536,7 +552,7 @@ class PutObjectResponse(_message.Message):
     def __init__(self, object: _Optional[_Union[ObjectInfo, _Mapping]] = ...) -> None: ...
 
 class ObjectInfo(_message.Message):
-    __slots__ = ("bucket", "key", "size_bytes", "blake3", "version", "content_type", "metadata", "policy", "chunk_count", "created_at_unix_ms", "inline", "md5", "headers", "part_count", "version_id", "is_latest", "delete_marker", "written_by", "expires_at_unix_ms", "tags", "read_at_unix_ms", "chunks_blake3")
+    __slots__ = ("bucket", "key", "size_bytes", "blake3", "version", "content_type", "metadata", "policy", "chunk_count", "created_at_unix_ms", "inline", "md5", "headers", "part_count", "version_id", "is_latest", "delete_marker", "written_by", "expires_at_unix_ms", "tags", "read_at_unix_ms", "chunks_blake3", "encryption")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -580,6 +596,7 @@ class ObjectInfo(_message.Message):
     TAGS_FIELD_NUMBER: _ClassVar[int]
     READ_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_BLAKE3_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTION_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     size_bytes: int
@@ -602,7 +619,8 @@ class ObjectInfo(_message.Message):
     tags: _containers.ScalarMap[str, str]
     read_at_unix_ms: int
     chunks_blake3: bytes
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., version: _Optional[_Union[_common_pb2.VersionStamp, _Mapping]] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., chunk_count: _Optional[int] = ..., created_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ..., md5: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., part_count: _Optional[int] = ..., version_id: _Optional[str] = ..., is_latest: _Optional[bool] = ..., delete_marker: _Optional[bool] = ..., written_by: _Optional[str] = ..., expires_at_unix_ms: _Optional[int] = ..., tags: _Optional[_Mapping[str, str]] = ..., read_at_unix_ms: _Optional[int] = ..., chunks_blake3: _Optional[bytes] = ...) -> None: ...
+    encryption: _common_pb2.Encryption
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., version: _Optional[_Union[_common_pb2.VersionStamp, _Mapping]] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., chunk_count: _Optional[int] = ..., created_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ..., md5: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., part_count: _Optional[int] = ..., version_id: _Optional[str] = ..., is_latest: _Optional[bool] = ..., delete_marker: _Optional[bool] = ..., written_by: _Optional[str] = ..., expires_at_unix_ms: _Optional[int] = ..., tags: _Optional[_Mapping[str, str]] = ..., read_at_unix_ms: _Optional[int] = ..., chunks_blake3: _Optional[bytes] = ..., encryption: _Optional[_Union[_common_pb2.Encryption, str]] = ...) -> None: ...
 
 class GetObjectRequest(_message.Message):
     __slots__ = ("bucket", "key", "range_start_bytes", "range_length_bytes", "info_may_carry_data", "direct_ok", "direct_shares_ok", "version_id")
@@ -719,18 +737,20 @@ class StatObjectRequest(_message.Message):
     def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., version_id: _Optional[str] = ...) -> None: ...
 
 class StatObjectResponse(_message.Message):
-    __slots__ = ("object", "chunks", "physical_bytes", "stored_bytes", "compressed_chunks")
+    __slots__ = ("object", "chunks", "physical_bytes", "stored_bytes", "compressed_chunks", "encrypted_chunks")
     OBJECT_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     PHYSICAL_BYTES_FIELD_NUMBER: _ClassVar[int]
     STORED_BYTES_FIELD_NUMBER: _ClassVar[int]
     COMPRESSED_CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTED_CHUNKS_FIELD_NUMBER: _ClassVar[int]
     object: ObjectInfo
     chunks: _containers.RepeatedCompositeFieldContainer[ChunkPlacement]
     physical_bytes: int
     stored_bytes: int
     compressed_chunks: int
-    def __init__(self, object: _Optional[_Union[ObjectInfo, _Mapping]] = ..., chunks: _Optional[_Iterable[_Union[ChunkPlacement, _Mapping]]] = ..., physical_bytes: _Optional[int] = ..., stored_bytes: _Optional[int] = ..., compressed_chunks: _Optional[int] = ...) -> None: ...
+    encrypted_chunks: int
+    def __init__(self, object: _Optional[_Union[ObjectInfo, _Mapping]] = ..., chunks: _Optional[_Iterable[_Union[ChunkPlacement, _Mapping]]] = ..., physical_bytes: _Optional[int] = ..., stored_bytes: _Optional[int] = ..., compressed_chunks: _Optional[int] = ..., encrypted_chunks: _Optional[int] = ...) -> None: ...
 
 class ChunkPlacement(_message.Message):
     __slots__ = ("chunk", "holders")

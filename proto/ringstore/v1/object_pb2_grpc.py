@@ -164,6 +164,11 @@ class ObjectServiceStub:
                 request_serializer=ringstore_dot_v1_dot_object__pb2.SetBucketCompressionRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_object__pb2.SetBucketCompressionResponse.FromString,
                 _registered_method=True)
+        self.SetBucketEncryption = channel.unary_unary(
+                '/ringstore.v1.ObjectService/SetBucketEncryption',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.SetBucketEncryptionRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.SetBucketEncryptionResponse.FromString,
+                _registered_method=True)
         self.ListObjectVersions = channel.unary_unary(
                 '/ringstore.v1.ObjectService/ListObjectVersions',
                 request_serializer=ringstore_dot_v1_dot_object__pb2.ListObjectVersionsRequest.SerializeToString,
@@ -399,6 +404,13 @@ class ObjectServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetBucketEncryption(self, request, context):
+        """Set whether the bucket's puts encrypt their chunks at rest by default.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListObjectVersions(self, request, context):
         """The versions and delete markers of a bucket's keys: key order, each key's newest first.
         """
@@ -586,6 +598,11 @@ def add_ObjectServiceServicer_to_server(servicer, server):
                     servicer.SetBucketCompression,
                     request_deserializer=ringstore_dot_v1_dot_object__pb2.SetBucketCompressionRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_object__pb2.SetBucketCompressionResponse.SerializeToString,
+            ),
+            'SetBucketEncryption': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetBucketEncryption,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.SetBucketEncryptionRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.SetBucketEncryptionResponse.SerializeToString,
             ),
             'ListObjectVersions': grpc.unary_unary_rpc_method_handler(
                     servicer.ListObjectVersions,
@@ -1325,6 +1342,33 @@ class ObjectService:
             '/ringstore.v1.ObjectService/SetBucketCompression',
             ringstore_dot_v1_dot_object__pb2.SetBucketCompressionRequest.SerializeToString,
             ringstore_dot_v1_dot_object__pb2.SetBucketCompressionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetBucketEncryption(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/SetBucketEncryption',
+            ringstore_dot_v1_dot_object__pb2.SetBucketEncryptionRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.SetBucketEncryptionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -82,6 +82,8 @@ def run(scenario: Scenario, *, seed: int, name_or_file: str | None = None, direc
             clients.get(cluster.any_address()).create_bucket(bucket)
         if scenario.workload.compressible:
             clients.get(cluster.any_address()).set_compression(BUCKET, "zstd")
+        if scenario.workload.encrypted:
+            clients.get(cluster.any_address()).set_encryption(BUCKET, True)
         _run_phases(scenario, seed, cluster, clients, clock, stop, threads, report, say)
     except (ClusterError, RingstoreError, OSError) as err:
         message = err.message if isinstance(err, (ClusterError, RingstoreError)) else str(err)

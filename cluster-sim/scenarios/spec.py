@@ -95,6 +95,9 @@ class Workload:
     # Share of versions whose bytes are text-like (compressible); with any, the workload's bucket
     # stores chunks zstd-compressed, so compressed and raw chunks both meet the faults.
     compressible: float = 0.0
+    # The workload's bucket encrypts at rest (node/objects/at_rest.py): every chunk the faults meet
+    # is sealed, and the data keys' records must survive them too.
+    encrypted: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -369,7 +372,7 @@ class _Parser:
 
     def workload(self, document: dict[str, Any], nodes: int) -> Workload:
         allowed = {"duration_s", "workers", "keys", "size_bytes_min", "size_bytes_max", "policies", "ops",
-                   "ops_per_s", "compressible"}
+                   "ops_per_s", "compressible", "encrypted"}
         self.only(document, allowed, "workload")
         for required in ("duration_s", "workers", "keys", "size_bytes_max", "policies", "ops"):
             if required not in document:
@@ -391,9 +394,12 @@ class _Parser:
             raise self.fail("workload.ops", "needs a weight > 0 for put or overwrite (nothing would be written)")
         ops_per_s = self.number(document.get("ops_per_s", 0), "workload.ops_per_s", 0.0, 10_000.0)
         compressible = self.number(document.get("compressible", 0), "workload.compressible", 0.0, 1.0)
+        encrypted = document.get("encrypted", False)
+        if not isinstance(encrypted, bool):
+            raise self.fail("workload.encrypted", "must be true or false")
         return Workload(duration_s=duration_s, workers=workers, keys=keys, size_bytes_min=size_min,
                         size_bytes_max=size_max, policies=tuple(policies), ops=weights, ops_per_s=ops_per_s,
-                        compressible=compressible)
+                        compressible=compressible, encrypted=encrypted)
 
     def policy(self, value: Any, key: str, nodes: int) -> None:
         match = POLICY_RE.fullmatch(value) if isinstance(value, str) else None

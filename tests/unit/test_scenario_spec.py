@@ -141,6 +141,7 @@ def test_node_settings_and_settings_become_strings():
     ('colour = "red"\n' + BASE, "t.toml: colour: unknown key; allowed: cold, description, expect, full"),
     (BASE.replace("workers = 2", "workers = 0"), "workload.workers: must be an integer in 1..32, got 0"),
     (BASE.replace("keys = 8", "keys = 1"), "workload.keys: must be an integer in 2..100000, got 1"),
+    (BASE.replace("keys = 8", "keys = 8\nencrypted = 1"), "workload.encrypted: must be true or false"),
     (BASE.replace('"ec=2+1"', '"ec=4+2"'), "workload.policies[1]: ec=4+2 needs 6 nodes, the scenario has 4"),
     (BASE.replace('"ec=2+1"', '"raid5"'), "workload.policies[1]: must be \"replicas=N\" or \"ec=K+M\""),
     (BASE.replace('"ec=2+1"', '"ec=0+1"'), "workload.policies[1]: ec=0+1 is not a policy"),

@@ -17,6 +17,8 @@ node_id=${RINGSTORE_NODE_ID:-}
 data_dir=${RINGSTORE_DATA_DIR:-/var/lib/ringstore/data}
 tls_dir=${RINGSTORE_TLS_DIR:-/etc/ringstore/tls}
 secret_file=${RINGSTORE_CLUSTER_SECRET_FILE:-/etc/ringstore/secret/cluster.secret}
+# The master keyring for encryption at rest, when one is mounted (optional).
+master_key_file=${RINGSTORE_MASTER_KEY_FILE:-/etc/ringstore/secret/master.keys}
 run_dir=${RINGSTORE_RUN_DIR:-/run/ringstore}
 insecure=${RINGSTORE_INSECURE:-0}
 
@@ -45,8 +47,9 @@ if [ "${1:-}" = reload ]; then
     pid=$(sed -n 's/.*"pid": *\([0-9][0-9]*\).*/\1/p' "$data_dir/node.json" 2>/dev/null || true)
     [ -n "$pid" ] || die "no pid in $data_dir/node.json: noded is not serving yet; try again once it is"
     copy_tls
+    [ ! -f "$master_key_file" ] || copy_private "$master_key_file" "$run_dir/master.keys"
     kill -HUP "$pid"
-    echo "ringstore-entrypoint: copied $tls_dir/$node_id.crt and its key, sent SIGHUP; noded logs whether it took them"
+    echo "ringstore-entrypoint: copied $tls_dir/$node_id.crt and its key (and the master keyring, if mounted), sent SIGHUP; noded logs whether it took them"
     exit 0
 fi
 
@@ -74,6 +77,12 @@ if [ -z "${RINGSTORE_CLUSTER_SECRET:-}" ]; then
     mkdir -p "$run_dir"
     copy_private "$secret_file" "$run_dir/cluster.secret"
     set -- --cluster-secret-file "$run_dir/cluster.secret" "$@"
+fi
+
+if [ -f "$master_key_file" ]; then
+    mkdir -p "$run_dir"
+    copy_private "$master_key_file" "$run_dir/master.keys"
+    set -- --master-key-file "$run_dir/master.keys" "$@"
 fi
 
 # Several addresses, each a peer port: a node restarted after a graceful stop (LEFT) must reach

@@ -100,7 +100,9 @@ def format_node_status(status: NodeStatus, *, now_unix_ms: int) -> list[str]:
     ]
     if status.reported_by_node:
         lines += [f"  holds        {holdings_text(status)}", f"  tombstones   {tombstones_text(status)}",
-                  f"  disk         {disk_text(status)}"]
+                  f"  disk         {disk_text(status)}",
+                  "  master keys  " + (f"{', '.join(status.master_key_ids)} (primary {status.master_key_ids[-1]})"
+                                      if status.master_key_ids else "none (cannot encrypt at rest)")]
     else:
         lines.append(f"  holds        - (it is {member.state}: only its membership record is "
                      "known)")

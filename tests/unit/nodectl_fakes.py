@@ -135,15 +135,16 @@ def _member(node_id: str, port: int, state: int = membership_pb2.MEMBER_STATE_AL
 
 
 def _holdings(node_id: str, shares: int, *, metadata_records: int = 0,
-              placement_records: int = 0, tombstones: int = 0, oldest_tombstone_age_s: float = 0.0
-              ) -> admin_pb2.NodeStatus:
+              placement_records: int = 0, tombstones: int = 0, oldest_tombstone_age_s: float = 0.0,
+              master_key_ids: tuple[str, ...] = ()) -> admin_pb2.NodeStatus:
     """What a node reports holding: `shares` chunk copies of CHUNK_SIZE_BYTES on a 100 MiB disk
     with half of it free, full at 90 % used or under 5 MiB free."""
     return admin_pb2.NodeStatus(
         node_id=node_id, shares_stored=shares, bytes_stored=shares * CHUNK_SIZE_BYTES,
         metadata_records=metadata_records, placement_records=placement_records,
         disk_size_bytes=100 * MIB, disk_free_bytes=50 * MIB, disk_full_ratio=0.9,
-        disk_free_bytes_min=5 * MIB, tombstones_held=tombstones, oldest_tombstone_age_s=oldest_tombstone_age_s)
+        disk_free_bytes_min=5 * MIB, tombstones_held=tombstones, oldest_tombstone_age_s=oldest_tombstone_age_s,
+        master_key_ids=list(master_key_ids))
 
 
 def _repair_node(node_id: str) -> admin_pb2.NodeRepairStatus:
@@ -234,6 +235,7 @@ class FakeNode(object_pb2_grpc.ObjectServiceServicer, admin_pb2_grpc.AdminServic
         self.node_holdings: dict[str, admin_pb2.NodeStatus] = {
             "node-a": _holdings("node-a", 7, metadata_records=2, placement_records=3),
             "node-b": _holdings("node-b", 120, metadata_records=12, placement_records=30, tombstones=4,
+                                master_key_ids=("mk-00000000000000aa", "mk-00000000000000bb"),
                                 oldest_tombstone_age_s=3 * 86400 + 7200),
             "node-c": _holdings("node-c", 40, metadata_records=4, placement_records=10),
         }

@@ -356,6 +356,7 @@ def test_node_status_report(run, server: FakeServer, manual: ManualClock) -> Non
         "  tombstones   4 (oldest 3 d 2 h)",
         "  disk         50.0 MiB used of 100.0 MiB (50 %), 50.0 MiB free; full at 90 % used or "
         "under 5.0 MiB free",
+        "  master keys  mk-00000000000000aa, mk-00000000000000bb (primary mk-00000000000000bb)",
         "  drain        in progress: it turns LEFT once it holds no copies, placement records or "
         "metadata records",
         "  maintenance  until 2023-11-14 22:43:20 UTC (28m left): DOWN will not turn OUT before "
@@ -374,6 +375,7 @@ def test_node_status_of_a_down_node(run) -> None:
 def test_node_status_json(run, server: FakeServer) -> None:
     """--json is the whole NodeStatus; no NODE means the node at --addr."""
     server.node.members[0].member.disk_full = True
+    assert "  master keys  none (cannot encrypt at rest)" in run("node", "status").stdout.splitlines()
     document = json.loads(run("node", "status", "--json").stdout)
     assert (document["node_id"], document["member"]["state"],
             document["member"]["disk_full"]) == ("node-a", "ALIVE", True)

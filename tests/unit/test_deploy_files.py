@@ -135,6 +135,7 @@ def test_unit_restart_policy_matches_noded_exit_codes():
     prevented = {int(code) for code in _unit_value("RestartPreventExitStatus").split()}
     assert prevented == {daemon.EXIT_CONFIG, daemon.EXIT_JOIN_REFUSED}
     assert daemon.EXIT_JOIN_UNREACHABLE not in prevented   # seeds may come back: retry
+    assert daemon.EXIT_ADDRESS_UNAVAILABLE not in prevented   # a port held by a process going away frees itself
     assert _unit_value("Restart") == "on-failure"
     assert _unit_value("ExecReload") == "/bin/kill -HUP $MAINPID"
     assert _unit_value("KillSignal") == "SIGTERM"
@@ -207,6 +208,20 @@ def test_entrypoint_builds_a_command_line_noded_accepts(container):
         assert stat.S_IMODE(os.stat(private).st_mode) == 0o600, private
     assert params["data_dir"] == str(container["data_dir"]) and not params["insecure"]
     assert not (container["data_dir"] / "node.json").exists()
+
+
+def test_entrypoint_passes_a_private_copy_of_a_mounted_master_keyring_only_when_there_is_one(container):
+    params = noded_main.make_context("noded", _run_entrypoint(container["env"]).stdout.splitlines()).params
+    assert params["master_key_file"] == ""
+    keyring = container["tmp"] / "master.keys"
+    keyring.write_text("ringstore master keys v1\n")
+    keyring.chmod(0o644)   # as a mounted Secret may be
+    done = _run_entrypoint({**container["env"], "RINGSTORE_MASTER_KEY_FILE": str(keyring)})
+    assert done.returncode == 0, done.stderr
+    params = noded_main.make_context("noded", done.stdout.splitlines()).params
+    copy = container["tmp"] / "run" / "master.keys"
+    assert params["master_key_file"] == str(copy) and copy.read_text() == keyring.read_text()
+    assert stat.S_IMODE(os.stat(copy).st_mode) == 0o600
 
 
 def test_entrypoint_without_tls_files_fails_in_one_line(container):

@@ -43,7 +43,7 @@ from node.api.share_links_service import ShareLinkServicer
 from node.auth import links as share_links
 from node.auth.principal import LinkHolder, caller
 from node.api.init_service import InitServicer
-from node.auth.store import NOT_INITIALISED, SYSTEM_TENANT, CredentialStore
+from node.auth.store import NOT_INITIALISED, SYSTEM_TENANT, CredentialStore, SystemRecords
 from node.api.delay import DelayInterceptor
 from node.api.membership_service import MembershipServicer
 from node.api.object_service import ObjectServicer
@@ -413,9 +413,10 @@ class NodeDaemon:
                                            on_quota_unread=self.metrics.quota_unread.inc)
         self.secret_box = SecretBox(cfg.cluster_secret)
         # Encryption at rest: the tenants' data keys, kept as system records (node/objects/at_rest.py).
-        self.coordinator.data_keys = at_rest.DataKeys(system, keyring=lambda: self._keyring,
-                                                      metadata_replicas=storage.metadata_replicas,
-                                                      live_count=self.cluster.live_count, wall_ms=self.clock.wall_ms)
+        self.coordinator.data_keys = at_rest.DataKeys(
+            SystemRecords(system, at_rest.DATA_KEY_BUCKET, metadata_replicas=storage.metadata_replicas,
+                          live_count=self.cluster.live_count),
+            keyring=lambda: self._keyring, wall_ms=self.clock.wall_ms)
         grants = ReadGrants(self.secret_box.read_grant_key(), self.clock.wall_ms)
         self.quota_desk = QuotaDesk(usage_of=self._quota_usage, buckets_of=self._buckets_of)
         self.metrics.quota_holds.set_function(self.quota_desk.holds)

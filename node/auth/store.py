@@ -173,6 +173,67 @@ def _link_key(link_id: str) -> str:
     return "\0link\0" + link_id
 
 
+class SystemRecords:
+    """Small JSON records kept as inline objects of one bucket of the system tenant, through a
+    Coordinator of that tenant: each written to a write quorum of metadata homes, read and listed
+    by quorum. The credential records below and the data keys of encryption at rest
+    (node/objects/at_rest.py) are kept this way."""
+
+    def __init__(self, coordinator: Coordinator, bucket: str, *, metadata_replicas: int,
+                 live_count: Callable[[], int]) -> None:
+        assert coordinator.tenant == SYSTEM_TENANT, "system records live in the system tenant"
+        self._c = coordinator
+        self.bucket = bucket
+        self._metadata_replicas = metadata_replicas
+        self._live_count = live_count
+
+    def exists(self) -> bool:
+        try:
+            self._c.bucket(self.bucket)
+        except errors.NotFound:
+            return False
+        return True
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket unless it exists."""
+        if not self.exists():
+            try:
+                self._c.create_bucket(self.bucket, replication(1))
+            except errors.AlreadyExists:
+                pass  # another node made it meanwhile
+
+    def put(self, name: str, data: bytes) -> None:
+        """Write (create or replace) record `name`, acknowledged once a write quorum has it."""
+        header = object_pb2.PutObjectHeader(
+            bucket=self.bucket, key=name, content_type="application/json", size_bytes=len(data),
+            policy=replication(max(1, min(self._metadata_replicas, self._live_count()))))
+        self._c.put_object(header, iter([memoryview(data)]))
+
+    def record(self, name: str) -> bytes | None:
+        """The JSON of record `name` (quorum read), or None when there is none."""
+        try:
+            manifest = self._c.current_manifest(self.bucket, name)
+        except errors.NotFound:
+            return None
+        if not manifest.inline:
+            raise errors.DataLoss(f"the record {name} of the {self.bucket} bucket is not stored inline; it was not "
+                                  "written by this software")
+        return bytes(manifest.inline_data)
+
+    def list(self, prefix: str, limit: int) -> list:
+        """Every live record under `prefix` (quorum listing, page by page), at most about `limit`."""
+        found = []
+        token = ""
+        while True:
+            page, token = self._c.list_objects(self.bucket, prefix, 1000, token)
+            found.extend(m for m in page if m.inline)
+            if not token or len(found) >= limit:
+                return found
+
+    def delete(self, name: str) -> None:
+        self._c.delete_object(self.bucket, name)
+
+
 class NotInitialised(errors.Unauthenticated):
     """No InitCluster has run: there is no key any call could be signed with."""
 
@@ -184,9 +245,8 @@ class CredentialStore:
                  monotonic_s: Callable[[], float] = time.monotonic,
                  on_quota_unread: Callable[[], None] = lambda: None) -> None:
         assert coordinator.tenant == SYSTEM_TENANT, "credential records live in the system tenant"
-        self._c = coordinator
-        self._metadata_replicas = metadata_replicas
-        self._live_count = live_count
+        self._records = SystemRecords(coordinator, AUTH_BUCKET, metadata_replicas=metadata_replicas,
+                                      live_count=live_count)
         self._monotonic_s = monotonic_s
         self._lock = threading.Lock()
         # key id (or _access_key(bucket), _link_key(link id)) -> (when read, the record or None).
@@ -209,13 +269,7 @@ class CredentialStore:
 
     def ensure_bucket(self) -> None:
         """Create the `auth` bucket unless it exists (init does this once per cluster)."""
-        try:
-            self._c.bucket(AUTH_BUCKET)
-        except errors.NotFound:
-            try:
-                self._c.create_bucket(AUTH_BUCKET, replication(1))
-            except errors.AlreadyExists:
-                pass  # another node's init made it meanwhile
+        self._records.ensure_bucket()
 
     def put_key(self, record: AccessKey) -> None:
         """Write (create or replace) a key's record; in force here at once, elsewhere within CACHE_TTL_S."""
@@ -223,22 +277,13 @@ class CredentialStore:
         self._remember(record.key_id, record)
 
     def _put(self, name: str, data: bytes) -> None:
-        header = object_pb2.PutObjectHeader(
-            bucket=AUTH_BUCKET, key=name, content_type="application/json", size_bytes=len(data),
-            policy=replication(max(1, min(self._metadata_replicas, self._live_count()))))
-        self._c.put_object(header, iter([memoryview(data)]))
+        self._records.put(name, data)
 
     def _list(self, prefix: str) -> list:
         """Every live record under `prefix` (quorum listing, page by page)."""
         if not self.initialised():
             return []
-        found = []
-        token = ""
-        while True:
-            page, token = self._c.list_objects(AUTH_BUCKET, prefix, 1000, token)
-            found.extend(m for m in page if m.inline)
-            if not token or len(found) >= KEYS_MAX:
-                return found
+        return self._records.list(prefix, KEYS_MAX)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -268,23 +313,14 @@ class CredentialStore:
         """Whether InitCluster has run (the auth bucket exists); once seen, remembered."""
         if self._initialised:
             return True
-        try:
-            self._c.bucket(AUTH_BUCKET)
-        except errors.NotFound:
+        if not self._records.exists():
             return False
         self._initialised = True
         return True
 
     def _record(self, name: str) -> bytes | None:
         """The JSON of record `name` of the auth bucket (quorum read), or None when there is none."""
-        try:
-            manifest = self._c.current_manifest(AUTH_BUCKET, name)
-        except errors.NotFound:
-            return None
-        if not manifest.inline:
-            raise errors.DataLoss(f"the record {name} of the auth bucket is not stored inline; it was not written "
-                                  "by this software")
-        return bytes(manifest.inline_data)
+        return self._records.record(name)
 
     def _read(self, key_id: str) -> AccessKey | None:
         if not self.initialised():
@@ -367,7 +403,7 @@ class CredentialStore:
         return sorted((_tenant(bytes(m.inline_data)) for m in self._list(TENANT_PREFIX)), key=lambda t: t.name)
 
     def delete_tenant(self, name: str) -> None:
-        self._c.delete_object(AUTH_BUCKET, TENANT_PREFIX + name)
+        self._records.delete(TENANT_PREFIX + name)
 
     # -- quotas ----------------------------------------------------------------------------------
 
@@ -400,7 +436,7 @@ class CredentialStore:
         name = _quota_record_name(record.kind, record.name)
         if record.unlimited:
             try:
-                self._c.delete_object(AUTH_BUCKET, name)
+                self._records.delete(name)
             except errors.NotFound:
                 pass
         else:

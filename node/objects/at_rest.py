@@ -50,7 +50,7 @@ import blake3
 
 from node import errors
 from ringstore.auth.masterkeys import Keyring, KeyringError
-from ringstore.v1 import common_pb2, object_pb2
+from ringstore.v1 import common_pb2
 
 DATA_KEY_BUCKET = "datakeys"  # of the system tenant (node.auth.store.SYSTEM_TENANT)
 RECORD_FORMAT = 1
@@ -178,12 +178,10 @@ class DataKeys:
     """The tenants' data keys, over a Coordinator of the system tenant. Unwrapped keys are kept in
     memory for the node's life (a record's key never changes; only its wrapping does). Thread-safe."""
 
-    def __init__(self, coordinator, *, keyring: Callable[[], Keyring | None], metadata_replicas: int,
-                 live_count: Callable[[], int], wall_ms: Callable[[], int]) -> None:
-        self._c = coordinator
+    def __init__(self, records, *, keyring: Callable[[], Keyring | None], wall_ms: Callable[[], int]) -> None:
+        # node.auth.store.SystemRecords of DATA_KEY_BUCKET.
+        self._records = records
         self._keyring = keyring
-        self._metadata_replicas = metadata_replicas
-        self._live_count = live_count
         self._wall_ms = wall_ms
         self._lock = threading.Lock()
         self._keys: dict[str, DataKey] = {}
@@ -206,10 +204,10 @@ class DataKeys:
             found = self._current.get(tenant)
         if found is not None:
             return found
-        records = self._records(f"{tenant}/")
+        records = self._list(f"{tenant}/")
         if not records:
             made = self._create(tenant)
-            records = self._records(f"{tenant}/") or [made]
+            records = self._list(f"{tenant}/") or [made]
         oldest = min(records, key=lambda r: (r.created_at_unix_ms, r.key_id))
         key = self._unwrapped(oldest)
         with self._lock:
@@ -222,12 +220,10 @@ class DataKeys:
             found = self._keys.get(key_id)
         if found is not None:
             return found
-        try:
-            manifest = self._c.current_manifest(DATA_KEY_BUCKET, key_id)
-        except errors.NotFound:
-            raise errors.DataLoss(f"data key {key_id} has no record: the chunks sealed under it cannot be "
-                                  "opened") from None
-        return self._unwrapped(DataKeyRecord.from_json(bytes(manifest.inline_data)))
+        data = self._records.record(key_id)
+        if data is None:
+            raise errors.DataLoss(f"data key {key_id} has no record: the chunks sealed under it cannot be opened")
+        return self._unwrapped(DataKeyRecord.from_json(data))
 
     def _unwrapped(self, record: DataKeyRecord) -> DataKey:
         keyring = self._ring()
@@ -244,50 +240,23 @@ class DataKeys:
             self._keys[record.key_id] = key
         return key
 
-    def _ensure_bucket(self) -> None:
-        if self._bucket_ready:
-            return
-        from node.objects.coordinator import replication
-        try:
-            self._c.bucket(DATA_KEY_BUCKET)
-        except errors.NotFound:
-            try:
-                self._c.create_bucket(DATA_KEY_BUCKET, replication(1))
-            except errors.AlreadyExists:
-                pass
-        self._bucket_ready = True
-
     def _create(self, tenant: str) -> DataKeyRecord:
         keyring = self._ring()
-        self._ensure_bucket()
+        if not self._bucket_ready:
+            self._records.ensure_bucket()
+            self._bucket_ready = True
         key_id = f"{tenant}/{secrets.token_hex(ID_HEX // 2)}"
         secret = secrets.token_bytes(KEY_BYTES)
         record = DataKeyRecord(key_id=key_id, tenant=tenant, created_at_unix_ms=self._wall_ms(),
                                master_key_id=keyring.primary.key_id, wrapped=keyring.primary.wrap(secret, key_id))
-        self._put(record)
+        self._records.put(record.key_id, record.to_json())
         return record
 
-    def _put(self, record: DataKeyRecord) -> None:
-        from node.objects.coordinator import replication
-        data = record.to_json()
-        header = object_pb2.PutObjectHeader(
-            bucket=DATA_KEY_BUCKET, key=record.key_id, content_type="application/json", size_bytes=len(data),
-            policy=replication(max(1, min(self._metadata_replicas, self._live_count()))))
-        self._c.put_object(header, iter([memoryview(data)]))
-
-    def _records(self, prefix: str) -> list[DataKeyRecord]:
+    def _list(self, prefix: str) -> list[DataKeyRecord]:
         """Every data key record under `prefix` (quorum listing)."""
-        try:
-            self._c.bucket(DATA_KEY_BUCKET)
-        except errors.NotFound:
+        if not self._records.exists():
             return []
-        found: list[DataKeyRecord] = []
-        token = ""
-        while True:
-            page, token = self._c.list_objects(DATA_KEY_BUCKET, prefix, 1000, token)
-            found.extend(DataKeyRecord.from_json(bytes(m.inline_data)) for m in page if m.inline)
-            if not token or len(found) >= DATA_KEYS_MAX:
-                return found
+        return [DataKeyRecord.from_json(bytes(m.inline_data)) for m in self._records.list(prefix, DATA_KEYS_MAX)]
 
     def rewrap(self, *, dry_run: bool = False) -> tuple[str, int, int, int]:
         """Wrap every data key under the primary master key: (primary id, data keys, re-wrapped,
@@ -295,11 +264,12 @@ class DataKeys:
         another (or a put) changes no key."""
         keyring = self._ring()
         primary = keyring.primary
-        records = self._records("")
+        records = self._list("")
         stale = [r for r in records if r.master_key_id != primary.key_id]
         if not dry_run:
             for record in stale:
                 key = self._unwrapped(record)
-                self._put(dataclasses.replace(record, master_key_id=primary.key_id,
-                                              wrapped=primary.wrap(key.secret, record.key_id)))
+                rewrapped = dataclasses.replace(record, master_key_id=primary.key_id,
+                                                wrapped=primary.wrap(key.secret, record.key_id))
+                self._records.put(record.key_id, rewrapped.to_json())
         return primary.key_id, len(records), len(stale), len(records) - len(stale)

@@ -266,7 +266,7 @@ def write_profile(path: str, name: str, credentials: Credentials, *, ca: str | N
     new_text = _with_section(old_text, name, settings)
     if _parse(new_text, target) != wanted:
         new_text = _render(wanted)
-    _replace(target, new_text.encode("utf-8"), old_mode & FILE_MODE)
+    replace_file(target, new_text.encode("utf-8"), old_mode & FILE_MODE)
     return target
 
 
@@ -312,8 +312,9 @@ def _with_section(text: str, name: str, settings: dict[str, str]) -> str:
     return "".join(lines + separator + block)
 
 
-def _replace(path: str, data: bytes, mode: int) -> None:
-    """Write `data` to `path` through a temporary file in its directory, then rename it into place."""
+def replace_file(path: str, data: bytes, mode: int) -> None:
+    """Write `data` to `path` through a temporary file in its directory (private from its first
+    byte, then `mode`), fsynced, then rename it into place and fsync the directory."""
     directory = os.path.dirname(path)
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)

@@ -31,7 +31,8 @@ import hashlib
 import hmac
 import os
 import secrets
-import tempfile
+
+from ringstore.auth.credentials import replace_file
 
 HEADER = "ringstore master keys v1"
 KEY_BYTES = 32
@@ -162,26 +163,7 @@ def load(path: str) -> Keyring:
 
 def save(path: str, keyring: Keyring) -> None:
     """Write `keyring` to `path` atomically (a private temporary file renamed over it), fsynced."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(prefix=".masterkeys-", dir=directory)
-    try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(keyring.to_text())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    replace_file(os.path.abspath(path), keyring.to_text().encode("utf-8"), FILE_MODE)
 
 
 def add_new(path: str) -> MasterKey:

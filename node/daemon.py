@@ -61,6 +61,7 @@ from node.hlc import HybridLogicalClock
 from node.metrics import Metrics
 from node import rejoin
 from node.objects import at_rest
+from node.store.digests import DigestSealer
 from node.objects.coordinator import Coordinator
 from node.objects.replicas import Replicas
 from node.objects.ring_gate import RingGate
@@ -234,7 +235,7 @@ class NodeDaemon:
         self.clock = SystemClock()
         self.store = NodeStore(os.path.join(config.data_dir, "store"),
                                map_size_bytes=config.storage.lmdb_map_size_bytes,
-                               rebuild_metadata=rebuild_metadata)
+                               rebuild_metadata=rebuild_metadata, digest_sealer=DigestSealer(config.cluster_secret))
         stored_id = self.store.load_node_id()
         if stored_id is None and not config.node_id and self.store.node_id_lost():
             self.store.close()

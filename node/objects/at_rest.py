@@ -30,8 +30,8 @@ payload only (it is derived from the payload's hash), so a nonce never repeats u
 bytes. The ChunkRef keeps the chunk's keyed identity (HMAC of the uncompressed chunk's blake3), never
 its plain blake3, and its plain length; reads check the tag, then the keyed identity.
 
-Left in the clear on disk: names (buckets, keys), sizes, user metadata, and the object's whole
-digests (blake3, MD5 for its ETag) in its manifest.
+The object's whole digests (blake3, MD5 for its ETag) are sealed in the metadata homes' LMDB
+(node/store/digests.py). Left in the clear on disk: names (buckets, keys), sizes, user metadata.
 """
 
 from __future__ import annotations

@@ -126,6 +126,7 @@ from node.store.keys import (CHUNK_ID_BYTES, MANIFEST_DB_KEY_INLINE_BYTES_MAX, S
                              is_hashed_db_key, key_partition, layout_db_prefix, manifest_key,
                              manifest_key_prefix, placement_key, policy_geometry, ref_row_key,
                              version_key)
+from node.store.digests import DigestSealer
 from node.store.metadata import (DB_NAMES, LMDB_DAMAGE_ERRORS, META_NODE_ID, probe_env,
                                  RECORD_FORMAT_VERSION, MetadataDb, check_record_version,
                                  count_savings, count_usage, decode_record, decode_ref, encode_record, encode_ref)
@@ -362,11 +363,25 @@ class ShareWriter:
 class NodeStore:
     """The node's disk: share files, their index, placements, manifests, buckets, identity."""
 
+    def _encode(self, record, where: str) -> bytes:
+        """A record's bytes on disk (metadata.encode_record), its digests sealed when it has any to seal."""
+        return encode_record(self._sealer.sealed(record) if self._sealer is not None else record, where)
+
+    def _decode(self, message_type, raw: bytes, where: str):
+        """A record read from disk (metadata.decode_record), its sealed digests opened."""
+        record = decode_record(message_type, raw, where)
+        if self._sealer is not None:
+            self._sealer.open(record)
+        return record
+
     def __init__(self, data_dir: str, *, map_size_bytes: int = 2 * 1024**3,
                  share_size_bytes_max: int = SHARE_SIZE_BYTES_MAX,
                  now_unix_ms: Callable[[], int] = wall_clock_unix_ms,
-                 rebuild_metadata: bool = False) -> None:
+                 rebuild_metadata: bool = False, digest_sealer: DigestSealer | None = None) -> None:
         self.data_dir = os.path.abspath(data_dir)
+        # Seals the digests of versions encrypted at rest as records go to disk, and opens them as
+        # they come back (node/store/digests.py); None keeps every record as it is.
+        self._sealer = digest_sealer
         self.share_size_bytes_max = share_size_bytes_max
         self._now_unix_ms = now_unix_ms
         self._usage_day_ms = 86_400_000
@@ -504,7 +519,7 @@ class NodeStore:
                 stored_at_unix_ms=now_ms, last_verified_at_unix_ms=now_ms)
             with self._meta.write() as txn:
                 self._meta.put(txn, self._meta.chunks, share.db_key(),
-                               encode_record(record, f"share {share}"))
+                               self._encode(record, f"share {share}"))
             indexed += 1
         self.open_report = dataclasses.replace(self.open_report, shares_reindexed=indexed,
                                                share_files_refused=refused)
@@ -564,7 +579,7 @@ class NodeStore:
             with self._meta.write() as txn:
                 if txn.get(share.db_key(), db=self._meta.chunks) is None:
                     self._meta.put(txn, self._meta.chunks, share.db_key(),
-                                   encode_record(record, f"share {share}"))
+                                   self._encode(record, f"share {share}"))
 
     def _check_answerable(self, db: lmdb._Database, prefix: bytes, *, exact: bool) -> None:
         """Raise if an answer about `prefix` (a key, or a range when not `exact`) in `db` could
@@ -660,7 +675,7 @@ class NodeStore:
         count = total_bytes = 0
         with self._meta.read() as txn:
             for key, raw in txn.cursor(db=self._meta.chunks):
-                info = decode_record(common_pb2.StoredShare,
+                info = self._decode(common_pb2.StoredShare,
                                      self._meta.value(self._meta.chunks, key, raw),
                                      f"share {key.hex()}")
                 count += 1
@@ -877,7 +892,7 @@ class NodeStore:
     def share_info(self, share: ShareKey) -> common_pb2.StoredShare | None:
         with self._meta.read() as txn:
             raw = self._meta.get(txn, self._meta.chunks, share.db_key())
-        return None if raw is None else decode_record(common_pb2.StoredShare, raw, f"share {share}")
+        return None if raw is None else self._decode(common_pb2.StoredShare, raw, f"share {share}")
 
     @quarantining
     def delete_share(self, share: ShareKey) -> bool:
@@ -923,11 +938,11 @@ class NodeStore:
                 raw = self._meta.get(txn, self._meta.chunks, share.db_key())
                 if raw is None:
                     return False
-                info = decode_record(common_pb2.StoredShare, raw, where)
+                info = self._decode(common_pb2.StoredShare, raw, where)
                 if not info.handoff_for_node_id:
                     return False
                 info.handoff_for_node_id = ""
-                self._meta.put(txn, self._meta.chunks, share.db_key(), encode_record(info, where))
+                self._meta.put(txn, self._meta.chunks, share.db_key(), self._encode(info, where))
         return True
 
     def layout_shares(self, chunk_id: bytes, data_shares: int = 0,
@@ -987,7 +1002,7 @@ class NodeStore:
                     return 0
                 if only_if_referenced_by is not None and not self._referenced_by(txn, share, only_if_referenced_by):
                     return 0
-                size = decode_record(common_pb2.StoredShare, raw, f"share {share}").size_bytes
+                size = self._decode(common_pb2.StoredShare, raw, f"share {share}").size_bytes
                 self._add_ref_rows(txn, share, [(ref_row_key(share, ref), encode_ref(ref)) for ref in refs],
                                    size, size)
         return len(refs)
@@ -1026,7 +1041,7 @@ class NodeStore:
                 if removed_ref and left:
                     raw = self._meta.get(txn, self._meta.chunks, share.db_key())
                     if raw is not None:
-                        size = decode_record(common_pb2.StoredShare, raw, f"share {share}").size_bytes
+                        size = self._decode(common_pb2.StoredShare, raw, f"share {share}").size_bytes
                         self._move_savings(txn, {}, self._ref_savings(txn, share, (ref.tenant, ref.bucket), size,
                                                                       sign=-1))
                 if left:
@@ -1035,7 +1050,7 @@ class NodeStore:
                 if raw is None and not removed_ref:
                     return ReleaseOutcome(deleted=False, references_left=0)  # nothing was here
                 old = (None if raw is None else
-                       decode_record(common_pb2.StoredShare, raw, f"share {share}"))
+                       self._decode(common_pb2.StoredShare, raw, f"share {share}"))
                 if not self._layout_indexed(txn, share):
                     txn.delete(share.layout_key(), db=self._meta.placements)
             if old is None:
@@ -1050,7 +1065,7 @@ class NodeStore:
         transaction held between batches (entries changed meanwhile may or may not appear)."""
         for key, raw in self._scan(self._meta.chunks, b"", ITER_SHARES_BATCH_MAX):
             share = ShareKey.from_db_key(key)
-            yield share, decode_record(common_pb2.StoredShare,
+            yield share, self._decode(common_pb2.StoredShare,
                                        self._meta.value(self._meta.chunks, key, raw),
                                        f"share {share}")
 
@@ -1068,10 +1083,10 @@ class NodeStore:
                 raw = self._meta.get(txn, self._meta.chunks, share.db_key())
                 if raw is None:
                     continue
-                info = decode_record(common_pb2.StoredShare, raw, f"share {share}")
+                info = self._decode(common_pb2.StoredShare, raw, f"share {share}")
                 info.last_verified_at_unix_ms = now_ms
                 self._meta.put(txn, self._meta.chunks, share.db_key(),
-                               encode_record(info, f"share {share}"))
+                               self._encode(info, f"share {share}"))
                 updated += 1
         return updated
 
@@ -1103,12 +1118,12 @@ class NodeStore:
             raise InvalidArgument(f"placement chunk id must be {CHUNK_ID_BYTES} bytes, "
                                   f"got {len(record.chunk_id)}")
         where = f"placement of chunk {record.chunk_id.hex()}"
-        raw = encode_record(record, where)
+        raw = self._encode(record, where)
         key = placement_key(record.chunk_id, *self._placement_geometry(record, where))
         with self._meta.write() as txn:
             if if_updated_at_unix_ms:
                 stored = self._meta.get(txn, self._meta.placements, key)
-                if (stored is not None and decode_record(common_pb2.PlacementRecord, stored, where)
+                if (stored is not None and self._decode(common_pb2.PlacementRecord, stored, where)
                         .updated_at_unix_ms != if_updated_at_unix_ms):
                     return False
             self._meta.put(txn, self._meta.placements, key, raw)
@@ -1123,7 +1138,7 @@ class NodeStore:
         self._check_answerable(self._meta.placements, key, exact=True)
         with self._meta.read() as txn:
             raw = self._meta.get(txn, self._meta.placements, key)
-        return None if raw is None else decode_record(
+        return None if raw is None else self._decode(
             common_pb2.PlacementRecord, raw, f"placement of chunk {chunk_id.hex()} "
             f"({describe_geometry(data_shares, parity_shares)})")
 
@@ -1148,7 +1163,7 @@ class NodeStore:
         replicated layout, then its erasure layouts by K, M. Read ITER_RECORDS_BATCH_MAX per read
         transaction with none held between batches, like `iter_shares`."""
         for key, raw in self._scan(self._meta.placements, b"", ITER_RECORDS_BATCH_MAX):
-            yield decode_record(common_pb2.PlacementRecord,
+            yield self._decode(common_pb2.PlacementRecord,
                                 self._meta.value(self._meta.placements, key, raw),
                                 f"placement {key.hex()}")
 
@@ -1189,7 +1204,7 @@ class NodeStore:
 
     def _stored_current(self, txn: lmdb.Transaction, key: bytes, where: str) -> common_pb2.Manifest | None:
         raw = self._meta.get(txn, self._meta.manifests, key)
-        return None if raw is None else decode_record(common_pb2.Manifest, raw, where)
+        return None if raw is None else self._decode(common_pb2.Manifest, raw, where)
 
     def _put_version(self, txn: lmdb.Transaction, manifest: common_pb2.Manifest) -> bool:
         """Keep `manifest` as the manifest of its version id unless that id holds a newer or equal
@@ -1207,19 +1222,19 @@ class NodeStore:
             existing = current
         else:
             raw = self._meta.get(txn, self._meta.versions, slot)
-            existing = None if raw is None else decode_record(common_pb2.Manifest, raw, where)
+            existing = None if raw is None else self._decode(common_pb2.Manifest, raw, where)
         if existing is not None:
             combined = versions.merged(existing, manifest)
             if versions.order_key(combined) <= versions.order_key(existing):
                 return True
             manifest = combined  # newer, or the same version with newer tags
-        encoded = encode_record(manifest, where)
+        encoded = self._encode(manifest, where)
         if not manifest.erased and (in_current or current is None
                                     or version_key(manifest.version) > version_key(current.version)):
             if current is not None and not in_current:  # the current one steps back
                 self._meta.put(txn, self._meta.versions,
                                versions.version_db_key(part, name, current.version_id),
-                               encode_record(current, where))
+                               self._encode(current, where))
                 self._count(txn, tenant, bucket, current, current, new_current=False)
             if existing is not None and not in_current:
                 txn.delete(slot, db=self._meta.versions)
@@ -1252,7 +1267,7 @@ class NodeStore:
             return  # a version older than any cursor still waiting, arriving by sync or refill
         seq = self._last_change_seq(txn, part) + 1
         record = changes.record_of(applied, kind, current, now_ms)
-        self._meta.put(txn, self._meta.changes, changes.seq_key(part, seq), encode_record(record, "change"))
+        self._meta.put(txn, self._meta.changes, changes.seq_key(part, seq), self._encode(record, "change"))
 
     def _last_change_seq(self, txn: lmdb.Transaction, part: bytes) -> int:
         """The newest sequence number in the partition's change log; 0 when it is empty. One seek
@@ -1278,7 +1293,7 @@ class NodeStore:
             for key, raw in self._meta.items(txn, self._meta.changes, part, start=changes.seq_key(part, max(start, 1))):
                 if len(found) == limit:
                     break
-                found.append((changes.seq_of(key), decode_record(
+                found.append((changes.seq_of(key), self._decode(
                     common_pb2.ChangeRecord, self._meta.value(self._meta.changes, key, raw), "change")))
         return self.identity.store_id, found, first, last
 
@@ -1289,7 +1304,7 @@ class NodeStore:
         while low < high:
             middle = (low + high) // 2
             raw = self._meta.get(txn, self._meta.changes, changes.seq_key(part, middle))
-            arrived = 0 if raw is None else decode_record(common_pb2.ChangeRecord, raw, "change").arrived_at_unix_ms
+            arrived = 0 if raw is None else self._decode(common_pb2.ChangeRecord, raw, "change").arrived_at_unix_ms
             if arrived < since_ms:
                 low = middle + 1
             else:
@@ -1306,7 +1321,7 @@ class NodeStore:
                 with self._meta.write() as txn:
                     doomed = []
                     for key, raw in self._meta.items(txn, self._meta.changes, part):
-                        record = decode_record(common_pb2.ChangeRecord, self._meta.value(self._meta.changes, key, raw),
+                        record = self._decode(common_pb2.ChangeRecord, self._meta.value(self._meta.changes, key, raw),
                                                "change")
                         if record.arrived_at_unix_ms >= before_ms or len(doomed) >= batch:
                             break
@@ -1324,7 +1339,7 @@ class NodeStore:
         prefix = versions.version_db_prefix(manifest_key_prefix(tenant, bucket), name)
         found = []
         for db_key, raw in self._meta.items(txn, self._meta.versions, prefix):
-            manifest = decode_record(common_pb2.Manifest, self._meta.value(self._meta.versions, db_key, raw),
+            manifest = self._decode(common_pb2.Manifest, self._meta.value(self._meta.versions, db_key, raw),
                                      f"{tenant}/{bucket}/{name}")
             if manifest.key == name:  # a 128-bit key hash collision is not this key's
                 found.append((db_key, manifest))
@@ -1339,7 +1354,7 @@ class NodeStore:
         txn.delete(versions.version_db_key(manifest_key_prefix(tenant, bucket), name, best.version_id),
                    db=self._meta.versions)
         self._meta.put(txn, self._meta.manifests, manifest_key(tenant, bucket, name),
-                       encode_record(best, f"{tenant}/{bucket}/{name}"))
+                       self._encode(best, f"{tenant}/{bucket}/{name}"))
         self._meta.put_index(txn, best, add=True)
         self._count(txn, tenant, bucket, best, best, old_current=False)
 
@@ -1374,12 +1389,12 @@ class NodeStore:
         if taken == given:
             return None
         raw = self._meta.get(txn, self._meta.usage, key)
-        record = None if raw is None else decode_record(common_pb2.UsageRecord, raw, where)
+        record = None if raw is None else self._decode(common_pb2.UsageRecord, raw, where)
         updated = usage.applied(record, taken, given, version)
         if usage.is_empty(updated):
             txn.delete(key, db=self._meta.usage)
         else:
-            self._meta.put(txn, self._meta.usage, key, encode_record(updated, where))
+            self._meta.put(txn, self._meta.usage, key, self._encode(updated, where))
         return updated
 
     def _keep_history(self, txn: lmdb.Transaction, part: bytes, record: common_pb2.UsageRecord) -> None:
@@ -1391,7 +1406,7 @@ class NodeStore:
             oldest = usage.history_key(part, day - usage.HISTORY_DAYS + 1)
             self._meta.delete_prefix(txn, self._meta.usage, usage.breakdown_prefix(part, usage.HISTORY),
                                      keep=lambda entry: entry >= oldest)
-        self._meta.put(txn, self._meta.usage, key, encode_record(record, "usage history"))
+        self._meta.put(txn, self._meta.usage, key, self._encode(record, "usage history"))
 
     @quarantining
     def bucket_usage(self, tenant: str, bucket: str) -> common_pb2.UsageRecord:
@@ -1404,7 +1419,7 @@ class NodeStore:
             raw = self._meta.get(txn, self._meta.usage, part)
         if raw is None:
             return common_pb2.UsageRecord(format_version=usage.USAGE_RECORD_FORMAT_VERSION)
-        return decode_record(common_pb2.UsageRecord, raw, f"usage {tenant}/{bucket}")
+        return self._decode(common_pb2.UsageRecord, raw, f"usage {tenant}/{bucket}")
 
     @quarantining
     def usage_breakdown(self, tenant: str, bucket: str, kind: bytes) -> list[tuple[str, common_pb2.UsageRecord]]:
@@ -1417,7 +1432,7 @@ class NodeStore:
         found = []
         with self._meta.read() as txn:
             for key, raw in self._meta.items(txn, self._meta.usage, start):
-                record = decode_record(common_pb2.UsageRecord, self._meta.value(self._meta.usage, key, raw),
+                record = self._decode(common_pb2.UsageRecord, self._meta.value(self._meta.usage, key, raw),
                                        f"usage {tenant}/{bucket}")
                 name = key[len(start):]
                 found.append((str(int.from_bytes(name, "big") * self._usage_day_ms) if kind == usage.HISTORY
@@ -1437,7 +1452,7 @@ class NodeStore:
             # Every record counted again but the history (what the counters said on past days).
             self._meta.delete_prefix(txn, self._meta.usage, prefix, keep=lambda key: usage.HISTORY_MARK in key)
             for part, record in counted.items():
-                self._meta.put(txn, self._meta.usage, part, encode_record(record, "usage"))
+                self._meta.put(txn, self._meta.usage, part, self._encode(record, "usage"))
         return sum(1 for key in counted if key.endswith(b"\0"))
 
     @quarantining
@@ -1455,7 +1470,7 @@ class NodeStore:
                     keys.append((savings.EVERYTHING_KEY, raw))
             for key, raw in keys:
                 where = f"savings {key!r}"
-                found.append((bytes(key), decode_record(common_pb2.DedupRecord,
+                found.append((bytes(key), self._decode(common_pb2.DedupRecord,
                                                         self._meta.value(self._meta.savings, key, raw), where)))
         return found
 
@@ -1465,7 +1480,7 @@ class NodeStore:
         try:
             with self._meta.read() as txn:
                 raw = self._meta.get(txn, self._meta.savings, savings.EVERYTHING_KEY)
-            return 0 if raw is None else decode_record(common_pb2.DedupRecord, raw, "savings").saved_bytes
+            return 0 if raw is None else self._decode(common_pb2.DedupRecord, raw, "savings").saved_bytes
         except StoreError:
             return 0
 
@@ -1520,7 +1535,7 @@ class NodeStore:
                 name = self._meta.value(self._meta.index, bytes(cursor.key()), bytes(cursor.value())).decode("utf-8")
                 raw = self._meta.get(txn, self._meta.manifests, manifest_key(tenant, bucket, name))
                 if raw is not None:
-                    manifest = decode_record(common_pb2.Manifest, raw, f"{tenant}/{bucket}/{name}")
+                    manifest = self._decode(common_pb2.Manifest, raw, f"{tenant}/{bucket}/{name}")
                     if index.matches(query, manifest, now_ms):
                         found.append((position, manifest))
                 more = cursor.next()
@@ -1531,7 +1546,7 @@ class NodeStore:
         self._check_answerable(self._meta.manifests, manifest_key(tenant, bucket, key), exact=True)
         with self._meta.read() as txn:
             raw = self._meta.get(txn, self._meta.manifests, manifest_key(tenant, bucket, key))
-        return None if raw is None else decode_record(
+        return None if raw is None else self._decode(
             common_pb2.Manifest, raw, f"{tenant}/{bucket}/{key}")
 
     @quarantining
@@ -1547,7 +1562,7 @@ class NodeStore:
                 return current
             raw = self._meta.get(txn, self._meta.versions,
                                  versions.version_db_key(manifest_key_prefix(tenant, bucket), key, version_id))
-        return None if raw is None else decode_record(common_pb2.Manifest, raw, where)
+        return None if raw is None else self._decode(common_pb2.Manifest, raw, where)
 
     @quarantining
     def key_manifests(self, tenant: str, bucket: str, key: str) -> list[common_pb2.Manifest]:
@@ -1597,7 +1612,7 @@ class NodeStore:
                     break
                 if not is_hashed_db_key(key):
                     if wanted(key):
-                        found.append(decode_record(
+                        found.append(self._decode(
                             common_pb2.Manifest, self._meta.value(self._meta.manifests, key, raw), where(key)))
                     more = cursor.next()
                     continue
@@ -1606,7 +1621,7 @@ class NodeStore:
                 def group_members() -> Iterator[tuple[bytes, common_pb2.Manifest]]:
                     nonlocal more
                     while more and cursor.key().startswith(group):
-                        manifest = decode_record(
+                        manifest = self._decode(
                             common_pb2.Manifest,
                             self._meta.value(self._meta.manifests, cursor.key(), cursor.value()),
                             where(group[:-1]) + "...")
@@ -1646,10 +1661,10 @@ class NodeStore:
         base = manifest_key_prefix(tenant, bucket)
         for key, raw in self._scan(self._meta.manifests, base, ITER_RECORDS_BATCH_MAX):
             where = f"{tenant}/{bucket}/{key[len(base):].decode('utf-8', 'replace')}"
-            yield decode_record(common_pb2.Manifest,
+            yield self._decode(common_pb2.Manifest,
                                 self._meta.value(self._meta.manifests, key, raw), where)
         for key, raw in self._scan(self._meta.versions, base, ITER_RECORDS_BATCH_MAX):
-            yield decode_record(common_pb2.Manifest, self._meta.value(self._meta.versions, key, raw),
+            yield self._decode(common_pb2.Manifest, self._meta.value(self._meta.versions, key, raw),
                                 f"{tenant}/{bucket} version {key[len(base):].hex()}")
 
     @quarantining
@@ -1673,7 +1688,7 @@ class NodeStore:
                 return True
             slot = versions.version_db_key(manifest_key_prefix(tenant, bucket), name, manifest.version_id)
             raw = self._meta.get(txn, self._meta.versions, slot)
-            stored = None if raw is None else decode_record(common_pb2.Manifest, raw, where)
+            stored = None if raw is None else self._decode(common_pb2.Manifest, raw, where)
             if stored is None or version_key(stored.version) != version_key(manifest.version):
                 return False
             txn.delete(slot, db=self._meta.versions)
@@ -1706,7 +1721,7 @@ class NodeStore:
         raw = self._meta.get(txn, self._meta.key_registers, db_key)
         if raw is None:
             return common_pb2.KeyRegisterState(format_version=RECORD_FORMAT_VERSION)
-        return decode_record(common_pb2.KeyRegisterState, raw, where)
+        return self._decode(common_pb2.KeyRegisterState, raw, where)
 
     @staticmethod
     def _register_highest(state: common_pb2.KeyRegisterState) -> common_pb2.Ballot:
@@ -1739,7 +1754,7 @@ class NodeStore:
                 return False, highest, accepted
             state.promised.CopyFrom(ballot)
             state.touched_at_unix_ms = self._now_unix_ms()
-            self._meta.put(txn, self._meta.key_registers, db_key, encode_record(state, where))
+            self._meta.put(txn, self._meta.key_registers, db_key, self._encode(state, where))
         return True, ballot, accepted
 
     def accept_key_register(self, value: common_pb2.KeyRegister) -> tuple[bool, common_pb2.Ballot]:
@@ -1762,7 +1777,7 @@ class NodeStore:
             state.accepted.CopyFrom(value)
             state.promised.CopyFrom(value.ballot)
             state.touched_at_unix_ms = now_ms
-            self._meta.put(txn, self._meta.key_registers, db_key, encode_record(state, where))
+            self._meta.put(txn, self._meta.key_registers, db_key, self._encode(state, where))
         return True, value.ballot
 
     def set_change_retention(self, retention_s: float) -> None:
@@ -1796,14 +1811,14 @@ class NodeStore:
                         txn.delete(key, db=self._meta.key_registers)
                         purged += 1
                     else:
-                        state = decode_record(common_pb2.KeyRegisterState,
+                        state = self._decode(common_pb2.KeyRegisterState,
                                               self._meta.value(self._meta.key_registers, key, raw), "register")
                         state.touched_at_unix_ms = now_ms
-                        self._meta.put(txn, self._meta.key_registers, key, encode_record(state, "register"))
+                        self._meta.put(txn, self._meta.key_registers, key, self._encode(state, "register"))
             batch.clear()
 
         for key, raw in self._scan(self._meta.key_registers, b"", ITER_SHARES_BATCH_MAX):
-            state = decode_record(common_pb2.KeyRegisterState, self._meta.value(self._meta.key_registers, key, raw),
+            state = self._decode(common_pb2.KeyRegisterState, self._meta.value(self._meta.key_registers, key, raw),
                                   "register")
             if state.touched_at_unix_ms == 0 or state.touched_at_unix_ms < idle_before_ms:
                 batch.append((bytes(key), bytes(raw), state.touched_at_unix_ms != 0))
@@ -1820,7 +1835,7 @@ class NodeStore:
         """Keep the record if it is newer (`bucket_order_key`: ballot, then version) than the stored
         one; returns superseded. Metadata sync moves accepted records between homes this way."""
         where = f"bucket {record.tenant}/{record.name}"
-        raw_new = encode_record(record, where)
+        raw_new = self._encode(record, where)
         key = bucket_key(record.tenant, record.name)
         with self._meta.write() as txn:
             old = self._stored_bucket(txn, record.tenant, record.name)
@@ -1862,7 +1877,7 @@ class NodeStore:
         (accepted, the highest ballot promised or accepted here now). Accepting the same record
         again (a duplicate delivery) is accepted again and changes nothing."""
         where = f"bucket {record.tenant}/{record.name}"
-        raw = encode_record(record, where)
+        raw = self._encode(record, where)
         key = bucket_key(record.tenant, record.name)
         self._check_answerable(self._meta.buckets, key, exact=True)
         with self._meta.write() as txn:
@@ -1877,7 +1892,7 @@ class NodeStore:
 
     def _stored_bucket(self, txn: lmdb.Transaction, tenant: str, name: str) -> common_pb2.BucketRecord | None:
         raw = self._meta.get(txn, self._meta.buckets, bucket_key(tenant, name))
-        return None if raw is None else decode_record(common_pb2.BucketRecord, raw, f"bucket {tenant}/{name}")
+        return None if raw is None else self._decode(common_pb2.BucketRecord, raw, f"bucket {tenant}/{name}")
 
     def _highest_ballot(self, txn: lmdb.Transaction, tenant: str, name: str,
                         accepted: common_pb2.BucketRecord | None) -> common_pb2.Ballot:
@@ -1886,7 +1901,7 @@ class NodeStore:
         highest = common_pb2.Ballot()
         raw = self._meta.get(txn, self._meta.bucket_promises, bucket_key(tenant, name))
         if raw is not None:
-            highest = decode_record(common_pb2.BucketPromise, raw, f"bucket promise {tenant}/{name}").ballot
+            highest = self._decode(common_pb2.BucketPromise, raw, f"bucket promise {tenant}/{name}").ballot
         if accepted is not None and ballot_key(accepted.ballot) > ballot_key(highest):
             highest = accepted.ballot
         return highest
@@ -1894,14 +1909,14 @@ class NodeStore:
     def _put_promise(self, txn: lmdb.Transaction, tenant: str, name: str, ballot: common_pb2.Ballot) -> None:
         promise = common_pb2.BucketPromise(format_version=RECORD_FORMAT_VERSION, ballot=ballot)
         self._meta.put(txn, self._meta.bucket_promises, bucket_key(tenant, name),
-                       encode_record(promise, f"bucket promise {tenant}/{name}"))
+                       self._encode(promise, f"bucket promise {tenant}/{name}"))
 
     @quarantining
     def get_bucket(self, tenant: str, name: str) -> common_pb2.BucketRecord | None:
         self._check_answerable(self._meta.buckets, bucket_key(tenant, name), exact=True)
         with self._meta.read() as txn:
             raw = self._meta.get(txn, self._meta.buckets, bucket_key(tenant, name))
-        return None if raw is None else decode_record(
+        return None if raw is None else self._decode(
             common_pb2.BucketRecord, raw, f"bucket {tenant}/{name}")
 
     @quarantining
@@ -1920,7 +1935,7 @@ class NodeStore:
                 if len(records) == BUCKETS_PER_TENANT_MAX:
                     raise StoreError(f"tenant {tenant!r} has more than {BUCKETS_PER_TENANT_MAX} "
                                      "bucket records")
-                records.append(decode_record(common_pb2.BucketRecord,
+                records.append(self._decode(common_pb2.BucketRecord,
                                              self._meta.value(self._meta.buckets, key, raw),
                                              f"bucket {key.decode('utf-8', 'replace')}"))
                 more = cursor.next()
@@ -1981,7 +1996,7 @@ class NodeStore:
         layout_key = share.layout_key()
         where = f"share {share}"
         placement_raw = (None if placement is None else
-                         encode_record(placement, f"placement of chunk {share.chunk_id.hex()}"))
+                         self._encode(placement, f"placement of chunk {share.chunk_id.hex()}"))
         with self._share_lock(share):
             existing = self.share_info(share)
             # The state of a share slot only moves toward home (see the module docstring).
@@ -2001,7 +2016,7 @@ class NodeStore:
                         if changed:
                             existing.handoff_for_node_id = state
                             self._meta.put(txn, self._meta.chunks, key,
-                                           encode_record(existing, where))
+                                           self._encode(existing, where))
                         self._add_ref_rows(txn, share, ref_rows, existing.size_bytes, existing.size_bytes)
                         if placement_raw is not None:
                             self._meta.put(txn, self._meta.placements, layout_key, placement_raw)
@@ -2014,7 +2029,7 @@ class NodeStore:
             try:
                 self._files.install(temp_path, share)
                 with self._meta.write() as txn:
-                    self._meta.put(txn, self._meta.chunks, key, encode_record(record, where))
+                    self._meta.put(txn, self._meta.chunks, key, self._encode(record, where))
                     self._add_ref_rows(txn, share, ref_rows, None if existing is None else existing.size_bytes,
                                        size_bytes)
                     if placement_raw is not None:
@@ -2043,7 +2058,7 @@ class NodeStore:
         records (a copy without an entry saves nothing); the entry deleted, or None."""
         owners = self._copy_owners(txn, share)
         raw = self._meta.pop(txn, self._meta.chunks, share.db_key())
-        old = None if raw is None else decode_record(common_pb2.StoredShare, raw, f"share {share}")
+        old = None if raw is None else self._decode(common_pb2.StoredShare, raw, f"share {share}")
         self._move_savings(txn, savings.contribution(owners.values(), old and old.size_bytes), {})
         return old
 
@@ -2125,12 +2140,12 @@ class NodeStore:
         for key, delta in savings.moved(before, after).items():
             where = f"savings {key!r}"
             raw = self._meta.get(txn, self._meta.savings, key)
-            record = savings.applied(None if raw is None else decode_record(common_pb2.DedupRecord, raw, where),
+            record = savings.applied(None if raw is None else self._decode(common_pb2.DedupRecord, raw, where),
                                      delta, where)
             if record is None:
                 txn.delete(key, db=self._meta.savings)
             else:
-                self._meta.put(txn, self._meta.savings, key, encode_record(record, where))
+                self._meta.put(txn, self._meta.savings, key, self._encode(record, where))
 
     def _layout_indexed(self, txn: lmdb.Transaction, share: ShareKey) -> bool:
         """True when any share of `share`'s layout has an index entry here."""

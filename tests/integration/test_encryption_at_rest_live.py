@@ -2,17 +2,20 @@
 (objects of every chunk-edge size, never inline, under replication, erasure coding and with
 compression), read back whole and in ranges, also with a node killed and after a restart;
 identical chunks deduplicate within a tenant and not across tenants; a put of an appended file
-sends only the new chunks; no node's data dir (chunk files, LMDB) holds the plaintext; S3 clients set it per put, per multipart upload and per
+sends only the new chunks; no node's data dir (chunk files, LMDB) holds the plaintext, nor the
+digests of an encrypted version; S3 clients set it per put, per multipart upload and per
 bucket (Put/Get/DeleteBucketEncryption) and see x-amz-server-side-encryption; rotating the master
 key re-wraps the data keys and rewrites no chunk; a node without the right master key refuses in one
 line."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pathlib
 import shutil
 
+import blake3
 import boto3
 import pytest
 from botocore.config import Config
@@ -169,6 +172,16 @@ def test_encrypted_buckets_round_trip_deduplicate_per_tenant_and_leave_no_plaint
 
     # No node's disk holds the plaintext: not the chunk files, not LMDB.
     assert _grep_data_dirs(cluster, MARKER) == []
+    # Nor the digests that would let a thief test whether a known file is stored: each version's
+    # blake3 (and an S3 object's MD5, its ETag) is sealed in LMDB, and reads back whole.
+    sse_body = _plain(CHUNK + 5, 77)
+    for digest in [blake3.blake3(data).digest() for data in objects.values() if data] + [
+            blake3.blake3(sse_body).digest(), hashlib.md5(sse_body).digest()]:
+        assert _grep_data_dirs(cluster, digest) == [], "a digest of an encrypted version is on disk"
+    assert s3.head_object(Bucket="plain", Key="sse")["ETag"] == f'"{hashlib.md5(sse_body).hexdigest()}"'
+    with cluster.client(timeout_s=60.0) as client:
+        info = client.stat("vault", f"f{CHUNK + 1}").info
+        assert info.blake3_hex == blake3.blake3(objects[("vault", f"f{CHUNK + 1}")]).hexdigest()
 
     # A node killed: every erasure-coded chunk it held a data share of is decoded from parity, then
     # opened; replicas read from the others. (Read at once: its holders refuse connections.)

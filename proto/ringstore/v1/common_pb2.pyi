@@ -120,7 +120,7 @@ class ObjectRef(_message.Message):
     def __init__(self, tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., version_id: _Optional[bytes] = ...) -> None: ...
 
 class Manifest(_message.Message):
-    __slots__ = ("format_version", "tenant", "bucket", "key", "version", "size_bytes", "blake3", "content_type", "metadata", "chunks", "inline_data", "policy", "tombstone", "created_at_unix_ms", "expires_at_unix_ms", "inline", "md5", "headers", "part_count", "part_sizes_bytes", "version_id", "erased", "written_by", "tagging", "read_at_unix_ms", "chunks_blake3", "upload_encryption")
+    __slots__ = ("format_version", "tenant", "bucket", "key", "version", "size_bytes", "blake3", "content_type", "metadata", "chunks", "inline_data", "policy", "tombstone", "created_at_unix_ms", "expires_at_unix_ms", "inline", "md5", "headers", "part_count", "part_sizes_bytes", "version_id", "erased", "written_by", "tagging", "read_at_unix_ms", "chunks_blake3", "upload_encryption", "sealed_digests")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -162,6 +162,7 @@ class Manifest(_message.Message):
     READ_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_BLAKE3_FIELD_NUMBER: _ClassVar[int]
     UPLOAD_ENCRYPTION_FIELD_NUMBER: _ClassVar[int]
+    SEALED_DIGESTS_FIELD_NUMBER: _ClassVar[int]
     format_version: int
     tenant: str
     bucket: str
@@ -189,7 +190,8 @@ class Manifest(_message.Message):
     read_at_unix_ms: int
     chunks_blake3: bytes
     upload_encryption: Encryption
-    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., chunks: _Optional[_Iterable[_Union[ChunkRef, _Mapping]]] = ..., inline_data: _Optional[bytes] = ..., policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., expires_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ..., md5: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., part_count: _Optional[int] = ..., part_sizes_bytes: _Optional[_Iterable[int]] = ..., version_id: _Optional[bytes] = ..., erased: _Optional[bool] = ..., written_by: _Optional[str] = ..., tagging: _Optional[_Union[ObjectTagging, _Mapping]] = ..., read_at_unix_ms: _Optional[int] = ..., chunks_blake3: _Optional[bytes] = ..., upload_encryption: _Optional[_Union[Encryption, str]] = ...) -> None: ...
+    sealed_digests: bytes
+    def __init__(self, format_version: _Optional[int] = ..., tenant: _Optional[str] = ..., bucket: _Optional[str] = ..., key: _Optional[str] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., size_bytes: _Optional[int] = ..., blake3: _Optional[bytes] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., chunks: _Optional[_Iterable[_Union[ChunkRef, _Mapping]]] = ..., inline_data: _Optional[bytes] = ..., policy: _Optional[_Union[RedundancyPolicy, _Mapping]] = ..., tombstone: _Optional[bool] = ..., created_at_unix_ms: _Optional[int] = ..., expires_at_unix_ms: _Optional[int] = ..., inline: _Optional[bool] = ..., md5: _Optional[bytes] = ..., headers: _Optional[_Mapping[str, str]] = ..., part_count: _Optional[int] = ..., part_sizes_bytes: _Optional[_Iterable[int]] = ..., version_id: _Optional[bytes] = ..., erased: _Optional[bool] = ..., written_by: _Optional[str] = ..., tagging: _Optional[_Union[ObjectTagging, _Mapping]] = ..., read_at_unix_ms: _Optional[int] = ..., chunks_blake3: _Optional[bytes] = ..., upload_encryption: _Optional[_Union[Encryption, str]] = ..., sealed_digests: _Optional[bytes] = ...) -> None: ...
 
 class ObjectTagging(_message.Message):
     __slots__ = ("tags", "changed")
@@ -439,7 +441,7 @@ class UsageRecord(_message.Message):
     def __init__(self, format_version: _Optional[int] = ..., objects: _Optional[int] = ..., logical_bytes: _Optional[int] = ..., chunk_bytes: _Optional[int] = ..., inline_bytes: _Optional[int] = ..., tombstones: _Optional[int] = ..., changed: _Optional[_Union[VersionStamp, _Mapping]] = ..., noncurrent_versions: _Optional[int] = ..., noncurrent_bytes: _Optional[int] = ..., expiring_objects: _Optional[int] = ...) -> None: ...
 
 class ChangeRecord(_message.Message):
-    __slots__ = ("format_version", "key", "version", "version_id", "kind", "current", "size_bytes", "md5", "part_count", "blake3", "arrived_at_unix_ms", "chunks_blake3")
+    __slots__ = ("format_version", "key", "version", "version_id", "kind", "current", "size_bytes", "md5", "part_count", "blake3", "arrived_at_unix_ms", "chunks_blake3", "encrypted", "sealed_digests")
     FORMAT_VERSION_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -452,6 +454,8 @@ class ChangeRecord(_message.Message):
     BLAKE3_FIELD_NUMBER: _ClassVar[int]
     ARRIVED_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_BLAKE3_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTED_FIELD_NUMBER: _ClassVar[int]
+    SEALED_DIGESTS_FIELD_NUMBER: _ClassVar[int]
     format_version: int
     key: str
     version: VersionStamp
@@ -464,7 +468,9 @@ class ChangeRecord(_message.Message):
     blake3: bytes
     arrived_at_unix_ms: int
     chunks_blake3: bytes
-    def __init__(self, format_version: _Optional[int] = ..., key: _Optional[str] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., version_id: _Optional[bytes] = ..., kind: _Optional[_Union[ChangeKind, str]] = ..., current: _Optional[bool] = ..., size_bytes: _Optional[int] = ..., md5: _Optional[bytes] = ..., part_count: _Optional[int] = ..., blake3: _Optional[bytes] = ..., arrived_at_unix_ms: _Optional[int] = ..., chunks_blake3: _Optional[bytes] = ...) -> None: ...
+    encrypted: bool
+    sealed_digests: bytes
+    def __init__(self, format_version: _Optional[int] = ..., key: _Optional[str] = ..., version: _Optional[_Union[VersionStamp, _Mapping]] = ..., version_id: _Optional[bytes] = ..., kind: _Optional[_Union[ChangeKind, str]] = ..., current: _Optional[bool] = ..., size_bytes: _Optional[int] = ..., md5: _Optional[bytes] = ..., part_count: _Optional[int] = ..., blake3: _Optional[bytes] = ..., arrived_at_unix_ms: _Optional[int] = ..., chunks_blake3: _Optional[bytes] = ..., encrypted: _Optional[bool] = ..., sealed_digests: _Optional[bytes] = ...) -> None: ...
 
 class WatchCursor(_message.Message):
     __slots__ = ("format_version", "tenant", "bucket", "made_at_unix_ms", "positions")

@@ -364,8 +364,8 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
             info = (client.put_reusing(bucket, key, Path(local_path), replicas=replicas, ec=shares,
                                        content_type=content_type, progress=progress.update, if_match=if_match,
                                        if_version=if_version, if_absent=if_absent, tags=tags, stats=stats,
-                                       compression=compression)
-                    if reuse_chunks and not encrypt and not resume and not expires_in_s and local_path != "-"
+                                       compression=compression, encrypt=encrypt)
+                    if reuse_chunks and not resume and not expires_in_s and local_path != "-"
                     else None)
             if info is not None:
                 in_parts = False

@@ -111,8 +111,8 @@ class _ObjectCalls(_Connection):
         encrypt the bytes here, under the client's key, before they leave (encryption.py); the
         object's size is then the ciphertext's, its metadata says which key.
 
-        `reuse_chunks` (a path, not encrypted): send only the chunks the bucket does not already
-        store (reuse.py); the object then has no whole-object blake3. `stats` adds up the bytes
+        `reuse_chunks` (a path): send only the chunks the bucket does not already store (reuse.py;
+        encrypted, its blocks as encrypted); the object then has no whole-object blake3. `stats` adds up the bytes
         sent and the bytes named as already stored. `compression` "zstd" or "none" (default: the
         bucket's setting): store each chunk zstd-compressed where that saves enough; an object
         small enough to live in its manifest is refused "zstd".
@@ -125,6 +125,13 @@ class _ObjectCalls(_Connection):
         validate_put_fields(content_type, metadata)
         if encrypt is None:
             encrypt = self.encryption_key is not None
+        if encrypt and reuse_chunks and isinstance(data, os.PathLike):
+            reused = self.put_reusing(bucket, key, data, replicas=replicas, ec=ec, content_type=content_type,
+                                      metadata=metadata, progress=progress, if_match=if_match, if_version=if_version,
+                                      if_absent=if_absent, tags=tags, stats=stats, compression=compression,
+                                      encrypt=True) if not expires_in_s else None
+            if reused is not None:
+                return reused
         with contextlib.ExitStack() as cleanup:
             if encrypt:
                 data = self._encrypting(data, metadata, cleanup)
@@ -186,19 +193,26 @@ class _ObjectCalls(_Connection):
                     metadata: Mapping[str, str] | None = None, progress: Callable[[int], None] | None = None,
                     if_match: str = "", if_version: str = "", if_absent: bool = False,
                     tags: Mapping[str, str] | None = None, stats: reuse.TransferStats | None = None,
-                    compression: str | None = None) -> ObjectInfo | None:
+                    compression: str | None = None, encrypt: bool = False) -> ObjectInfo | None:
         """Store the file at `path` sending only the chunks `bucket` does not already store
         (reuse.py), as `put` takes its arguments; None, having sent nothing, when the file is at
-        most one chunk or none of its first chunks is stored (put it as usual then)."""
+        most one chunk or none of its first chunks is stored (put it as usual then). `encrypt`:
+        encrypted in this client under its key, the blocks already stored under that key named."""
         validate_bucket(bucket)
         validate_key(key)
         metadata = dict(metadata or {})
+        if encrypt:
+            if self.encryption_key is None:
+                raise InvalidArgument("an encrypted put needs a key: give --key FILE (or Client(encryption_key=...))")
+            metadata.update({encryption.META_SCHEME: encryption.SCHEME,
+                             encryption.META_KEY_ID: self.encryption_key.key_id,
+                             encryption.META_PLAIN_BYTES: str(os.stat(path).st_size)})
         validate_put_fields(content_type, metadata)
         header = _put_header(bucket, key, policy=policy_pb(replicas, ec), content_type=content_type,
                              metadata=metadata, if_match=if_match, if_version=if_version, if_absent=if_absent,
                              expires_in_s=0, tags=tags)
         header.compression = compression_pb(compression)
-        return self._put_reusing(header, path, progress, stats)
+        return self._put_reusing(header, path, progress, stats, key=self.encryption_key if encrypt else None)
 
     def put_planned(self, bucket: str, key: str, planned: reuse.Plan, *, content_type: str = "",
                     metadata: Mapping[str, str] | None = None, progress: Callable[[int], None] | None = None,
@@ -219,6 +233,8 @@ class _ObjectCalls(_Connection):
     def _put_planned(self, header: object_pb2.PutObjectHeader, planned: reuse.Plan,
                      progress: Callable[[int], None] | None, stats: reuse.TransferStats | None) -> ObjectInfo:
         header.size_bytes = planned.size_bytes
+        if planned.key is not None:  # the plaintext's size as this plan read it
+            header.metadata[encryption.META_PLAIN_BYTES] = str(planned.signature[0])
         this = reuse.TransferStats(objects=1)
         response = self._retrying(lambda: self._put_once(header, None, progress, body=lambda: planned.body(this)))
         if stats is not None:
@@ -253,7 +269,8 @@ class _ObjectCalls(_Connection):
         return object_info_from_pb(response.object)
 
     def _put_reusing(self, header: object_pb2.PutObjectHeader, path: os.PathLike[str],
-                     progress: Callable[[int], None] | None, stats: reuse.TransferStats | None) -> ObjectInfo | None:
+                     progress: Callable[[int], None] | None, stats: reuse.TransferStats | None,
+                     key: encryption.EncryptionKey | None = None) -> ObjectInfo | None:
         """A put that names the chunks the bucket already stores (reuse.py); None when none of them
         is (or this key may not ask): the caller puts as usual."""
         policy = header.policy if header.HasField("policy") else None
@@ -263,7 +280,7 @@ class _ObjectCalls(_Connection):
             try:
                 chunk_size = self.chunk_size_bytes(header.bucket)
                 planned = reuse.plan(path, chunk_size,
-                                     lambda ids: self._has_chunks(header.bucket, ids, policy, header.key))
+                                     lambda ids: self._has_chunks(header.bucket, ids, policy, header.key), key=key)
             except PermissionDenied:
                 return None  # a key limited to a prefix may not ask about the whole bucket
             except RingstoreError as err:

@@ -16,6 +16,12 @@ Cost for a file nothing of which is stored yet: the hash pass of its first PROBE
 one HasChunks call, after which the put streams as any other. A file whose first PROBE_CHUNKS
 chunks are all new is taken for new: fixed-size chunks reuse appended and overwritten-in-place
 files, and an edit that moved every byte of the first 64 MiB has moved the rest too.
+
+A put encrypted in the client (encryption.py) works the same on its ciphertext: the file is cut
+into plaintext blocks, each encrypted (deterministically under the key) into the block the cluster
+stores as one chunk, and the chunk ids asked about are the blake3s of those blocks; the blocks
+sent are encrypted again from the file and checked against their ids. Only when the cluster's
+chunk is the block's size (4 MiB): otherwise the blocks would straddle chunks and nothing is reused.
 """
 
 from __future__ import annotations
@@ -23,13 +29,16 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import blake3
 from ringstore.etag import chunks_digest
 from ringstore.v1 import object_pb2
 
 from nodectl.client.limits import FRAME_SIZE_BYTES
+
+if TYPE_CHECKING:
+    from nodectl.client.encryption import EncryptionKey
 
 # Chunks hashed and asked about before deciding that nothing of a file is stored.
 PROBE_CHUNKS = 16
@@ -77,8 +86,10 @@ class Plan:
     path: os.PathLike[str] | str
     signature: tuple[int, int, int, int]
     chunk_size_bytes: int
-    ids: list[tuple[bytes, int]]
+    ids: list[tuple[bytes, int]]  # (chunk id, stored size) per piece
     held: list[bool]
+    # A put encrypted in the client: each piece of the file is one plaintext block, stored encrypted.
+    key: EncryptionKey | None = None
 
     @classmethod
     def of(cls, path: os.PathLike[str] | str, digest: FileDigest, chunk_size_bytes: int,
@@ -91,7 +102,16 @@ class Plan:
 
     @property
     def size_bytes(self) -> int:
-        return self.signature[0]
+        """The object's size: the file's, or its ciphertext's when encrypted."""
+        if self.key is None:
+            return self.signature[0]
+        from nodectl.client.encryption import cipher_size
+        return cipher_size(self.signature[0])
+
+    @property
+    def piece_bytes(self) -> int:
+        """How much of the file each chunk holds."""
+        return _piece_bytes(self.chunk_size_bytes, self.key)
 
     @property
     def reused_bytes(self) -> int:
@@ -105,17 +125,22 @@ class Plan:
                 raise FileChanged()
             offset = 0
             for (chunk_id, size), held in zip(self.ids, self.held):
+                piece = min(self.piece_bytes, self.signature[0] - offset)
                 if held:
                     yield object_pb2.KnownChunk(chunk_id=chunk_id, size_bytes=size)
                 else:
                     # A buffer per chunk, never refilled: gRPC may still hold its frames.
-                    view = memoryview(bytearray(size))
-                    if _read_at(f, view, offset) != size or blake3.blake3(view).digest() != chunk_id:
+                    view = memoryview(bytearray(piece))
+                    if _read_at(f, view, offset) != piece:
+                        raise FileChanged()
+                    if self.key is not None:
+                        view = memoryview(self.key.encrypt_block(bytes(view)))
+                    if len(view) != size or blake3.blake3(view).digest() != chunk_id:
                         raise FileChanged()
                     for start in range(0, size, FRAME_SIZE_BYTES):
                         yield view[start:start + FRAME_SIZE_BYTES]
                     stats.sent_bytes += size
-                offset += size
+                offset += piece
             if signature(os.fstat(f.fileno())) != self.signature or signature(os.stat(self.path)) != self.signature:
                 raise FileChanged()
         stats.reused_bytes += self.reused_bytes
@@ -175,20 +200,34 @@ def digest_file(path: os.PathLike[str] | str, chunk_size_bytes: int) -> FileDige
     return FileDigest(signed, whole.digest(), ids)
 
 
+def _piece_bytes(chunk_size_bytes: int, key: EncryptionKey | None) -> int:
+    if key is None:
+        return chunk_size_bytes
+    from nodectl.client.encryption import BLOCK_PLAIN_BYTES
+    return BLOCK_PLAIN_BYTES
+
+
 def plan(path: os.PathLike[str] | str, chunk_size_bytes: int,
-         ask: Callable[[list[bytes]], list[bool]]) -> Plan | None:
+         ask: Callable[[list[bytes]], list[bool]], *, key: EncryptionKey | None = None) -> Plan | None:
     """Hash the file's chunks and ask which the bucket holds (`ask`: one HasChunks call, at most
     HAS_CHUNKS_IDS_MAX ids). None when the file is at most one chunk or none of its first
-    PROBE_CHUNKS chunks is held: a plain put is as cheap then."""
+    PROBE_CHUNKS chunks is held: a plain put is as cheap then. With `key`, the chunks are the
+    file's blocks encrypted under it (None when the cluster's chunk is not the block's size)."""
+    if key is not None:
+        from nodectl.client.encryption import BLOCK_CIPHER_BYTES
+        if chunk_size_bytes != BLOCK_CIPHER_BYTES:
+            return None
+    piece_bytes = _piece_bytes(chunk_size_bytes, key)
     with open(path, "rb", buffering=0) as f:
         signed = signature(os.fstat(f.fileno()))
-        if signed[0] <= chunk_size_bytes:
+        if signed[0] <= piece_bytes:
             return None
         ids: list[tuple[bytes, int]] = []
         held: list[bool] = []
         offset = 0
-        for view in _pieces(f, signed[0], chunk_size_bytes):
-            ids.append((blake3.blake3(view, max_threads=blake3.blake3.AUTO).digest(), len(view)))
+        for view in _pieces(f, signed[0], piece_bytes):
+            stored = view if key is None else key.encrypt_block(bytes(view))
+            ids.append((blake3.blake3(stored, max_threads=blake3.blake3.AUTO).digest(), len(stored)))
             offset += len(view)
             asked = len(held)
             if len(ids) - asked == (PROBE_CHUNKS if not asked else HAS_CHUNKS_IDS_MAX) or offset >= signed[0]:
@@ -197,4 +236,4 @@ def plan(path: os.PathLike[str] | str, chunk_size_bytes: int,
                     return None
     if signature(os.stat(path)) != signed:
         raise FileChanged()
-    return Plan(path, signed, chunk_size_bytes, ids, held)
+    return Plan(path, signed, chunk_size_bytes, ids, held, key)

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from cluster_checks import wait_for
 from nodectl.cli import main
 from nodectl.client import Client, resumable
+from nodectl.client.reuse import TransferStats
 from nodectl.client.encryption import BLOCK_CIPHER_BYTES, BLOCK_PLAIN_BYTES, EncryptionKey, cipher_size
 from nodectl.errors import FailedPrecondition
 
@@ -69,6 +70,29 @@ def test_encrypted_round_trips_errors_grep_and_dedup(cluster_factory, tmp_path):
     refused = cli("get", "secret/notes.txt", str(tmp_path / "no.txt"))
     assert refused.exit_code == 6 and "is encrypted" in refused.output and "Traceback" not in refused.output
     assert cli("put", str(source), "secret/x", "--encrypt").exit_code == 2
+
+    # A grown file sends only its new blocks: its blocks encrypt to the same chunks under the key.
+    grown = tmp_path / "grown.bin"
+    grown.write_bytes(_plain(2 * BLOCK_PLAIN_BYTES + 100))
+    with Client(address=address, timeout_s=60.0, encryption_key=key) as client:
+        client.put("secret", "grown", grown, reuse_chunks=True)
+        with open(grown, "ab") as f:
+            f.write(b"+" * 50)
+        stats = TransferStats()
+        info = client.put("secret", "grown", grown, reuse_chunks=True, stats=stats)
+        assert (stats.sent_bytes, stats.reused_bytes) == (150 + cipher_size(0), 2 * BLOCK_CIPHER_BYTES)
+        assert info.size_bytes == cipher_size(2 * BLOCK_PLAIN_BYTES + 150)
+        assert client.get_bytes("secret", "grown") == grown.read_bytes()
+    # So does `nodectl put --encrypt` (under the key file's key).
+    assert cli("put", str(grown), "secret/grown-cli", "--encrypt", "--key", str(key_file)).exit_code == 0
+    with open(grown, "ab") as f:
+        f.write(b"-" * 7)
+    again = cli("put", str(grown), "secret/grown-cli", "--encrypt", "--key", str(key_file))
+    assert again.exit_code == 0, again.output
+    assert f"sent {157 + cipher_size(0)} bytes, {2 * BLOCK_CIPHER_BYTES} already stored" in again.output, again.output
+    back = tmp_path / "grown-back.bin"
+    assert cli("get", "secret/grown-cli", str(back), "--key", str(key_file)).exit_code == 0
+    assert back.read_bytes() == grown.read_bytes()
 
     # The plaintext is nowhere on any node's disk (chunk files, LMDB with its inline objects).
     for node in cluster.nodes.values():

@@ -63,3 +63,27 @@ def test_probe_gives_up_on_new_files(tmp_path):
     planned = reuse.plan(path, CHUNK, lambda ids: [True] * len(ids))
     assert planned is not None and all(planned.held) and len(planned.ids) == reuse.PROBE_CHUNKS + 4
     assert reuse.plan(_file(tmp_path, CHUNK), CHUNK, lambda ids: [True]) is None  # one chunk: a plain put
+
+
+def test_an_encrypted_plan_names_the_encrypted_blocks_and_sends_the_others_encrypted(tmp_path):
+    """Under a client-side key the chunks are the file's blocks encrypted: ids are the ciphertexts'
+    blake3s (the same for the same key, so they deduplicate), sent blocks decrypt to the file, and
+    a cluster whose chunk is not the block's size reuses nothing."""
+    from nodectl.client.encryption import BLOCK_CIPHER_BYTES, BLOCK_PLAIN_BYTES, EncryptionKey, cipher_size
+
+    key = EncryptionKey.new()
+    path = _file(tmp_path, 2 * BLOCK_PLAIN_BYTES + 10)
+    data = path.read_bytes()
+    blocks = [key.encrypt_block(data[i:i + BLOCK_PLAIN_BYTES]) for i in range(0, len(data), BLOCK_PLAIN_BYTES)]
+    asked: list[list[bytes]] = []
+    plan = reuse.plan(path, BLOCK_CIPHER_BYTES, lambda ids: asked.append(ids) or [True, False, False], key=key)
+    assert asked == [[blake3.blake3(b).digest() for b in blocks]]
+    assert plan.size_bytes == cipher_size(len(data)) == sum(len(b) for b in blocks)
+    stats = reuse.TransferStats()
+    items = list(plan.body(stats))
+    assert isinstance(items[0], object_pb2.KnownChunk) and items[0].size_bytes == BLOCK_CIPHER_BYTES
+    sent = b"".join(bytes(i) for i in items[1:])
+    assert sent == blocks[1] + blocks[2]
+    assert key.decrypt_block(blocks[2], "x") == data[2 * BLOCK_PLAIN_BYTES:]
+    assert (stats.sent_bytes, stats.reused_bytes) == (len(blocks[1]) + len(blocks[2]), BLOCK_CIPHER_BYTES)
+    assert reuse.plan(path, CHUNK, lambda ids: [True] * len(ids), key=key) is None

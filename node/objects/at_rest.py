@@ -184,6 +184,7 @@ class DataKeys:
         self._keyring = keyring
         self._wall_ms = wall_ms
         self._lock = threading.Lock()
+        self._finding = threading.Lock()  # held while a tenant's current key is looked up or made
         self._keys: dict[str, DataKey] = {}
         self._current: dict[str, DataKey] = {}
         self._bucket_ready = False
@@ -204,15 +205,22 @@ class DataKeys:
             found = self._current.get(tenant)
         if found is not None:
             return found
-        records = self._list(f"{tenant}/")
-        if not records:
-            made = self._create(tenant)
-            records = self._list(f"{tenant}/") or [made]
-        oldest = min(records, key=lambda r: (r.created_at_unix_ms, r.key_id))
-        key = self._unwrapped(oldest)
-        with self._lock:
-            self._current[tenant] = key
-        return key
+        # One lookup (and, for a new tenant, one new key) at a time on this node: a burst of a new
+        # tenant's first puts makes one key here, not one per put.
+        with self._finding:
+            with self._lock:
+                found = self._current.get(tenant)
+            if found is not None:
+                return found
+            records = self._list(f"{tenant}/")
+            if not records:
+                made = self._create(tenant)
+                records = self._list(f"{tenant}/") or [made]
+            oldest = min(records, key=lambda r: (r.created_at_unix_ms, r.key_id))
+            key = self._unwrapped(oldest)
+            with self._lock:
+                self._current[tenant] = key
+            return key
 
     def get(self, key_id: str) -> DataKey:
         """The data key `key_id` (a ChunkRef's data_key_id)."""

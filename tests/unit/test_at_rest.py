@@ -137,3 +137,51 @@ def test_nodectl_admin_master_key_add_ls_remove(tmp_path) -> None:
     assert removed.exit_code == 0 and masterkeys.load(path).ids == [ids[1]]
     missing = runner.invoke(main, ["admin", "master-key", "ls", str(tmp_path / "none.keys")])
     assert missing.exit_code == 2 and "cannot read the master key file" in missing.output
+
+
+class _Records:
+    """SystemRecords in memory, with a slow listing so that racing first puts overlap."""
+
+    def __init__(self) -> None:
+        import threading
+        self.records: dict[str, bytes] = {}
+        self.lock = threading.Lock()
+
+    def exists(self) -> bool:
+        return True
+
+    def ensure_bucket(self) -> None:
+        pass
+
+    def put(self, name: str, data: bytes) -> None:
+        with self.lock:
+            self.records[name] = data
+
+    def record(self, name: str) -> bytes | None:
+        return self.records.get(name)
+
+    def list(self, prefix: str, limit: int) -> list:
+        import time
+        time.sleep(0.02)
+        with self.lock:
+            return [common_pb2.Manifest(key=k, inline=True, inline_data=v)
+                    for k, v in sorted(self.records.items()) if k.startswith(prefix)]
+
+
+def test_a_burst_of_a_new_tenants_first_puts_makes_one_data_key_that_every_node_can_open():
+    from concurrent import futures
+
+    keyring = masterkeys.Keyring((masterkeys.MasterKey(secrets.token_bytes(32)),))
+    records = _Records()
+    keys = at_rest.DataKeys(records, keyring=lambda: keyring, wall_ms=lambda: 1_000)
+    with futures.ThreadPoolExecutor(8) as pool:
+        found = list(pool.map(lambda _: keys.current("acme"), range(16)))
+    assert len(records.records) == 1 and len({k.key_id for k in found}) == 1
+    assert found[0].key_id.startswith("acme/")
+    assert b"acme" not in found[0].secret and found[0].secret not in next(iter(records.records.values()))
+    # Another node (nothing cached) opens the same key from its record; without a keyring it refuses.
+    elsewhere = at_rest.DataKeys(records, keyring=lambda: keyring, wall_ms=lambda: 2_000)
+    assert elsewhere.get(found[0].key_id).secret == found[0].secret
+    assert elsewhere.current("acme").key_id == found[0].key_id
+    with pytest.raises(errors.FailedPrecondition, match="has no master key"):
+        at_rest.DataKeys(records, keyring=lambda: None, wall_ms=lambda: 0).get(found[0].key_id)

@@ -57,8 +57,7 @@ def object_info(m: common_pb2.Manifest, *, is_latest: bool = True) -> object_pb2
                                  version_id=show_version_id(m.version_id), is_latest=is_latest,
                                  delete_marker=m.tombstone, written_by=m.written_by,
                                  expires_at_unix_ms=m.expires_at_unix_ms, read_at_unix_ms=m.read_at_unix_ms)
-    if any(at_rest.is_encrypted(c) for c in m.chunks):
-        info.encryption = common_pb2.ENCRYPTION_AES256_GCM
+    info.encryption = at_rest.object_encryption(m)
     info.tags.update(dict(m.tagging.tags))
     info.metadata.update(dict(m.metadata))
     info.headers.update(dict(m.headers))

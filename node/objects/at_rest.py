@@ -49,6 +49,7 @@ from collections.abc import Callable
 import blake3
 
 from node import errors
+from node.store.digests import encrypted_version
 from ringstore.auth.masterkeys import Keyring, KeyringError
 from ringstore.v1 import common_pb2
 
@@ -131,6 +132,12 @@ class DataKey:
 
 def is_encrypted(ref: common_pb2.ChunkRef) -> bool:
     return ref.encryption == common_pb2.ENCRYPTION_AES256_GCM
+
+
+def object_encryption(manifest: common_pb2.Manifest) -> int:
+    """What a version says of itself to clients (ObjectInfo.encryption, S3's header): AES256_GCM when
+    its chunks are encrypted at rest, else unset."""
+    return common_pb2.ENCRYPTION_AES256_GCM if encrypted_version(manifest) else common_pb2.ENCRYPTION_UNSPECIFIED
 
 
 def mark(ref: common_pb2.ChunkRef, key: DataKey, plain: bytes | bytearray | memoryview,

@@ -668,8 +668,7 @@ class Coordinator:
                      if record_at is None else None)
         compress = (header.compression or bucket.compression) == common_pb2.COMPRESSION_ZSTD
         # The data key is at hand (made and durable first, for a tenant's first chunk) before a byte is read.
-        seal = (self._data_key(bucket) if (header.encryption or bucket.encryption) == common_pb2.ENCRYPTION_AES256_GCM
-                else None)
+        seal = self._sealing(header, bucket)
 
         hasher = blake3.blake3()
         received = 0
@@ -813,11 +812,18 @@ class Coordinator:
         compression.mark(stored, data, plain_id)
         return stored
 
-    def _data_key(self, bucket: common_pb2.BucketRecord) -> at_rest.DataKey:
-        """The data key that seals `bucket`'s new chunks (its owner's)."""
+    def _sealing(self, header: object_pb2.PutObjectHeader, bucket: common_pb2.BucketRecord) -> at_rest.DataKey | None:
+        """The data key that seals the chunks a put (or copy) into `bucket` writes (its owner's),
+        when the header or else the bucket says to encrypt at rest; None otherwise."""
+        if (header.encryption or bucket.encryption) != common_pb2.ENCRYPTION_AES256_GCM:
+            return None
+        return self._keys().current(at_rest.tenant_of(bucket.owner))
+
+    def _keys(self) -> at_rest.DataKeys:
+        """The tenants' data keys: FailedPrecondition when this node has none to use."""
         if self.data_keys is None:
             raise errors.FailedPrecondition(at_rest.NO_KEYRING)
-        return self.data_keys.current(at_rest.tenant_of(bucket.owner))
+        return self.data_keys
 
     def _reference_known(self, manifest: common_pb2.Manifest, known_ids: set[bytes], *, sealed: bool = False) -> None:
         """Make the known chunks a put named part of its version (node/objects/known_chunks.py):
@@ -1046,9 +1052,7 @@ class Coordinator:
             raise errors.InvalidArgument("SetBucketEncryption takes ENCRYPTION_AES256_GCM or ENCRYPTION_NONE")
         validate.bucket_name(name)
         if setting == common_pb2.ENCRYPTION_AES256_GCM:
-            if self.data_keys is None:
-                raise errors.FailedPrecondition(at_rest.NO_KEYRING)
-            self.data_keys.check_ready()
+            self._keys().check_ready()
 
         def change(current: common_pb2.BucketRecord) -> common_pb2.BucketRecord:
             current.encryption = setting
@@ -1372,8 +1376,7 @@ class Coordinator:
         manifest.chunks_blake3 = source.chunks_blake3
         manifest.part_count = source.part_count
         manifest.part_sizes_bytes.extend(source.part_sizes_bytes)
-        seal = (self._data_key(record) if (header.encryption or record.encryption) == common_pb2.ENCRYPTION_AES256_GCM
-                else None)
+        seal = self._sealing(header, record)
         if seal is not None and (source.inline or not all(at_rest.is_encrypted(c) for c in source.chunks)):
             # The copy is encrypted at rest: what the source keeps in the clear is sealed on the way.
             name, ref = f"{header.bucket}/{header.key}", object_ref(manifest)
@@ -1670,9 +1673,7 @@ class Coordinator:
         """The chunk from its verified stored form encrypted at rest (node/objects/at_rest.py):
         opened under its data key, decompressed when it was compressed, checked against its keyed
         identity and length."""
-        if self.data_keys is None:
-            raise errors.FailedPrecondition(at_rest.NO_KEYRING)
-        key = self.data_keys.get(ref.data_key_id)
+        key = self._keys().get(ref.data_key_id)
         where = f"chunk at offset {ref.offset_bytes} of {name}"
         payload = key.open(stored, where)
         if self._metrics is not None:

@@ -668,8 +668,7 @@ class S3Gateway:
                                                                            replace_tags=tag_directive == "REPLACE"))
         response = _xml(documents.copy_result(documents.etag_header(manifest), manifest.created_at_unix_ms))
         response.headers.update(self._version_header(bucket, manifest.version_id))
-        if any(at_rest.is_encrypted(c) for c in manifest.chunks):
-            response.headers.update(_encryption_header(common_pb2.ENCRYPTION_AES256_GCM))
+        response.headers.update(_encryption_header(at_rest.object_encryption(manifest)))
         if source_version:
             response.headers["x-amz-copy-source-version-id"] = source_version
         return response
@@ -1085,8 +1084,7 @@ def _object_headers(manifest: common_pb2.Manifest) -> CIMultiDict:
         headers[name] = value
     for name, value in manifest.metadata.items():
         headers[META_PREFIX + name] = value
-    if any(at_rest.is_encrypted(c) for c in manifest.chunks):
-        headers.update(_encryption_header(common_pb2.ENCRYPTION_AES256_GCM))
+    headers.update(_encryption_header(at_rest.object_encryption(manifest)))
     return headers
 
 

@@ -32,7 +32,7 @@ import struct
 
 from ringstore.v1 import common_pb2
 
-from node.store import versions
+from node.store import digests, versions
 
 CHANGE_RECORD_FORMAT_VERSION = 1
 SEQ_BYTES = 8
@@ -66,4 +66,4 @@ def record_of(manifest: common_pb2.Manifest, kind: int, current: bool, now_ms: i
         version_id=manifest.version_id, kind=kind, current=current, size_bytes=manifest.size_bytes,
         md5=manifest.md5, part_count=manifest.part_count, blake3=manifest.blake3, arrived_at_unix_ms=now_ms,
         chunks_blake3=manifest.chunks_blake3,
-        encrypted=any(c.encryption == common_pb2.ENCRYPTION_AES256_GCM for c in manifest.chunks))
+        encrypted=digests.encrypted_version(manifest))

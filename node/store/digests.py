@@ -36,7 +36,8 @@ SIV_KEY_BYTES = 64  # AES-256-SIV
 _FIELDS = ("md5", "blake3", "chunks_blake3")
 
 
-def _is_sealed_version(manifest: common_pb2.Manifest) -> bool:
+def encrypted_version(manifest: common_pb2.Manifest) -> bool:
+    """Whether a version's chunks are encrypted at rest (node/objects/at_rest.py)."""
     return any(c.encryption == common_pb2.ENCRYPTION_AES256_GCM for c in manifest.chunks)
 
 
@@ -116,7 +117,7 @@ class DigestSealer:
                 manifest.version.SerializeToString(deterministic=True)]
 
     def _sealed_manifest(self, manifest: common_pb2.Manifest) -> common_pb2.Manifest:
-        if not any(getattr(manifest, name) for name in _FIELDS) or not _is_sealed_version(manifest):
+        if not any(getattr(manifest, name) for name in _FIELDS) or not encrypted_version(manifest):
             return manifest
         copy = common_pb2.Manifest()
         copy.CopyFrom(manifest)

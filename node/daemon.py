@@ -20,6 +20,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import dataclasses
 import errno
+import gc
 import json
 import logging
 import os
@@ -35,7 +36,7 @@ import click
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from node import errors
+from node import collector, errors
 from node.api.admin_service import AdminServicer, Healing, Operations
 from node.api.auth import PeerIdentityInterceptor, RequestAuthInterceptor
 from node.api.credentials_service import CredentialsServicer
@@ -276,6 +277,10 @@ class NodeDaemon:
             self._warn_if_expiring()
         self.generation = self.clock.wall_ms()
         self.metrics = Metrics()
+        # Each generation's series is made here: a collection can start on a thread that holds the
+        # histogram's own lock (a scrape), and making a series from inside it would wait on that lock.
+        gc_pauses = [self.metrics.python_gc_pause.labels(str(generation)) for generation in range(3)]
+        self.gc_pauses = collector.PauseMeter(lambda generation, seconds: gc_pauses[generation].observe(seconds))
         self._report_metadata_open()
         self.store.set_corrupt_record_hook(self._on_corrupt_record)
         self.repair_queue = RepairQueue()
@@ -431,6 +436,8 @@ class NodeDaemon:
         self.metrics.gossip_health.set_function(self.membership.health)
         self.metrics.metadata_healthy.set_function(lambda: self.store.metadata_health() == "ok")
         self.metrics.dedup_saved.set_function(self.store.dedup_saved_bytes)
+        self.metrics.python_gc_frozen.set_function(gc.get_freeze_count)
+        self.gc_pauses.start()
 
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -1128,6 +1135,7 @@ class NodeDaemon:
             except Exception:  # noqa: BLE001 - leaving is best effort; peers will detect us anyway
                 log.warning("could not announce LEFT to peers", exc_info=True)
         self.driver.stop()
+        self.gc_pauses.stop()
         self.members_recorder.flush(self.clock.monotonic_s())
         if self.s3 is not None:
             self.s3.stop()
@@ -1309,6 +1317,8 @@ def main(data_dir, listen_address, peer_listen_address, advertise_address, tls_c
     except ConfigError as err:
         click.echo(f"noded: error: {err}", err=True)
         sys.exit(EXIT_CONFIG)
+    # Everything start-up made lives as long as the process: out of every later collection's walk.
+    log.info("%d start-up objects exempt from garbage collection", collector.freeze_startup_objects())
     while not stop_requested.wait(0.5):
         if reload_requested.is_set():
             reload_requested.clear()

@@ -15,6 +15,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 # Latency buckets (seconds) for object operations: 1 ms .. 60 s.
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+# Garbage collector pauses (seconds): 0.1 ms .. 0.25 s.
+GC_PAUSE_BUCKETS_S = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
 MEMBER_STATES = ("ALIVE", "DOWN", "OUT", "LEFT")
 
 
@@ -189,6 +191,14 @@ class Metrics:
         self.tls_not_after = prom.Gauge("ringstore_tls_certificate_not_after_seconds",
                                         "Unix time at which this node's TLS certificate expires (alert on "
                                         "this minus time() below a few weeks).", registry=r)
+        self.python_gc_pause = prom.Histogram("ringstore_python_gc_pause_seconds",
+                                       "Python's cyclic garbage collections (not chunk garbage collection), by "
+                                       "generation (2: full), and how long each held every request of this node "
+                                       "(node/collector.py).", ["generation"],
+                                       buckets=GC_PAUSE_BUCKETS_S, registry=r)
+        self.python_gc_frozen = prom.Gauge("ringstore_python_gc_frozen_objects",
+                                    "Objects made before the node began serving, exempt from collections.",
+                                    registry=r)
         self.tls_reload_failures = prom.Counter("ringstore_tls_reload_failures_total",
                                                 "SIGHUP reloads that kept the old certificate because the new "
                                                 "files failed a check (the log says which).", registry=r)

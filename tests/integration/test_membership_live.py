@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 
 import grpc
 import pytest
@@ -130,3 +131,21 @@ def test_every_node_serves_metrics_and_grpc_health(cluster_factory):
                 reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
                 assert reply.status == health_pb2.HealthCheckResponse.SERVING
     assert stored == 3, "one 100 kB chunk, three replicas across the cluster"
+
+
+def test_every_node_freezes_its_start_up_objects_and_times_collections(cluster_factory):
+    """node/collector.py at work in noded: start-up objects out of the collector's walks, each
+    collection's pause in ringstore_python_gc_pause_seconds."""
+    cluster = cluster_factory(nodes=3)
+    deadline = time.monotonic() + 30
+    for node_id in cluster.nodes:
+        while True:  # frozen just after the node starts serving
+            text = cluster.metrics_text(node_id)
+            if metric_value(text, "ringstore_python_gc_frozen_objects") > 10_000:
+                break
+            assert time.monotonic() < deadline, f"{node_id} froze nothing"
+            time.sleep(0.2)
+        while metric_value(text, 'ringstore_python_gc_pause_seconds_count{generation="0"}') == 0:
+            assert time.monotonic() < deadline, f"{node_id} timed no collection"
+            time.sleep(0.2)
+            text = cluster.metrics_text(node_id)

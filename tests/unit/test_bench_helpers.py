@@ -236,3 +236,14 @@ def test_tls_cost_rounds_are_summarised_by_each_figures_median():
     ]
     assert medians(rounds) == {"transport": "TLS", "big": {"put_mb_s": 100.0, "chunks": 256},
                                "small": {"put_c1": {"inline": [True]}}, "ok": True}
+
+
+def test_manifest_write_bench_measures_single_and_grouped_commits(tmp_path):
+    from bench import manifest_write
+
+    for batch in (1, 4):
+        document = manifest_write.main(["--count", "40", "--rounds", "1", "--batch", str(batch),
+                                        "--json", str(tmp_path / f"mw-{batch}.json")])
+        assert document["batch"] == batch and document["count"] == 40
+        assert document["cpu_us_per_write"] > 0
+        assert (tmp_path / f"mw-{batch}.json").exists()

@@ -142,7 +142,7 @@ class PeerServicer:
             return peer_pb2.FetchChunkHeader(size_bytes=info.size_bytes, blake3=info.blake3,
                                              references=self._store.references(key)), b""
         try:
-            data = self._store.read_share(key)
+            data, references = self._store.read_share_referenced(key)
         except ShareNotFound as err:
             raise errors.NotFound(str(err)) from None
         except CorruptShare as err:
@@ -151,7 +151,7 @@ class PeerServicer:
         if info is None:
             info = self._store.share_info(key)
         return peer_pb2.FetchChunkHeader(size_bytes=len(data), blake3=info.blake3 if info is not None else b"",
-                                         references=self._store.references(key)), data
+                                         references=references), data
 
     @unary
     def HasChunk(self, request, context):

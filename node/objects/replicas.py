@@ -244,8 +244,7 @@ class Replicas:
     def fetch_share_refs(self, node_id: str, key: ShareKey) -> tuple[bytes, list[common_pb2.ObjectRef]]:
         """The stored bytes (unverified) and the copy's references, for repair to carry along."""
         if node_id == self._view.node_id:
-            data = self.fetch_share(node_id, key)
-            return data, self._local(self._store.references, key)
+            return self._local(self._store.read_share_referenced, key)
         data, header = self._remote(node_id, self._peers.fetch_share, share_ref(key), self.timeout_s)
         return data, list(header.references)
 

@@ -810,6 +810,17 @@ class NodeStore:
             return data, info.blake3
         return self._recheck_under_lock(share)
 
+    def read_share_referenced(self, share: ShareKey) -> tuple[bytes, list[common_pb2.ObjectRef]]:
+        """(the share's bytes, verified as read_share, and its references), for repair to carry the
+        references along. The references are read first: garbage collection releases a copy's last
+        reference and deletes it in one step, so the bytes are then either read (and the references
+        were the copy's a moment before, when it was still needed or superseded) or ShareNotFound.
+        The other order could answer the bytes of a copy just collected with no references at all,
+        which repair must take for a copy it cannot judge, and copy again (a test once saw three
+        such copies made and collected in turn)."""
+        references = self.references(share)
+        return self.read_share(share), references
+
     def _recheck_under_lock(self, share: ShareKey) -> tuple[bytes, bytes]:
         """Slow path of a read that failed: with writers of this share held off, read again; if the
         file is still bad, quarantine it (or drop the entry if the file is gone) and raise."""

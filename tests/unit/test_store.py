@@ -637,3 +637,38 @@ def test_bucket_records_newest_wins_and_list_by_name(store):
     assert store.list_buckets("nobody") == []
     assert store.get_bucket("default", "alpha").version.physical_ms == 3
     assert store.get_bucket("default", "missing") is None
+
+
+def test_read_share_referenced_never_answers_a_collected_copy_without_its_references(store, monkeypatch):
+    """Repair reads a copy and its references to carry them along; garbage collection may release
+    the last reference (deleting the copy) between the two reads. The references come first, so
+    the answer is the copy with them, or ShareNotFound: never the bytes with no references, which
+    repair would have to copy as a copy it cannot judge."""
+    data = _bytes(5000, seed=3)
+    share = ShareKey(_digest(data))
+    ref = common_pb2.ObjectRef(tenant="t", bucket="b", key="k", version=_stamp(1_700_000_000_000))
+    store.put_share(share, data, expected_blake3=_digest(data), placement=None, referenced_by=ref)
+
+    read, refs = store.read_share_referenced(share)
+    assert read == data and [r.key for r in refs] == ["k"]
+
+    real_read = store.read_share
+
+    def collected_after_the_bytes(key):  # the collector's pass lands right after the bytes were read
+        out = real_read(key)
+        assert store.release_share(key, ref).deleted
+        return out
+
+    monkeypatch.setattr(store, "read_share", collected_after_the_bytes)
+    read, refs = store.read_share_referenced(share)
+    assert read == data and [r.key for r in refs] == ["k"], "the bytes come with the references they had"
+
+    store.put_share(share, data, expected_blake3=_digest(data), placement=None, referenced_by=ref)
+
+    def collected_before_the_bytes(key):
+        assert store.release_share(key, ref).deleted
+        return real_read(key)
+
+    monkeypatch.setattr(store, "read_share", collected_before_the_bytes)
+    with pytest.raises(ShareNotFound):
+        store.read_share_referenced(share)

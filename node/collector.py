@@ -3,12 +3,12 @@
 A full (oldest-generation) collection holds the GIL while it walks every tracked container in the
 process, and every request the node is serving waits for it. Right after start-up a node holds
 about 55,000 such objects (the modules of gRPC, protobuf's descriptors, cryptography, aiohttp, our
-own code), none of which will ever be garbage: walking them cost 12-23 ms per full collection in
-a busy node on this machine, longer while other nodes competed for the cores, and every 4 KiB get
-in flight at 16 clients waited it out (docs/performance.md, "Session 21").
+own code), none of which will ever be garbage: under a load of 4 KiB gets and puts a full
+collection took 22-24 ms on a coordinator and once 122 ms on a metadata home on this machine, and
+every request in flight waited it out (docs/performance.md, "Session 21").
 
 So once the node is serving, everything allocated so far moves to the collector's permanent
-generation (`gc.freeze`): later full collections walk only what was allocated since (1-2 ms).
+generation (`gc.freeze`): later full collections walk only what was allocated since (0.2-2 ms).
 The collector itself stays on, with CPython's thresholds, for the cycles request handling does
 make (exceptions with their tracebacks, gRPC call state). The frozen objects are never freed,
 which costs nothing here: they live as long as the process anyway.

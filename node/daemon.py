@@ -49,7 +49,7 @@ from node.api.delay import DelayInterceptor
 from node.api.membership_service import MembershipServicer
 from node.api.object_service import ObjectServicer
 from node.s3.gateway import S3Gateway
-from node.api.peer_service import PeerServicer
+from node.api.peer_service import PeerServicer, store_copy
 from node.core_log import CoreLogRelay
 from node.quota.admission import Admission
 from node.quota.desk import QuotaDesk
@@ -86,6 +86,7 @@ from node.repair.tombstones import ReturnGuard, TombstonePurger
 from node.ring import Ring
 from node.ring.positions import metadata_position
 from node.objects.direct import DirectReads, ReadGrants
+from node.objects.direct_put import CopyWriter, DirectPuts, WriteKeys
 from node.store import (CorruptRecord, CorruptShare, MembersFileError, NodeStore, ShareKey, ShareNotFound, StoreError,
                         read_members_file)
 from node.store import InvalidArgument as StoreInvalidArgument
@@ -424,6 +425,12 @@ class NodeDaemon:
                           live_count=self.cluster.live_count),
             keyring=lambda: self._keyring, wall_ms=self.clock.wall_ms)
         grants = ReadGrants(self.secret_box.read_grant_key(), self.clock.wall_ms)
+        write_keys = WriteKeys(self.secret_box.write_grant_key(), self.clock.wall_ms)
+        self.coordinator.direct_puts = DirectPuts(self.cluster, write_keys, self.cluster.client_address_of,
+                                                  self.clock.wall_ms)
+        share_bytes_max = storage.chunk_size_bytes + at_rest.OVERHEAD_BYTES
+        copy_writer = CopyWriter(write_keys, self.node_id,
+                                 lambda header, data: store_copy(self.store, header, [data], share_bytes_max))
         self.quota_desk = QuotaDesk(usage_of=self._quota_usage, buckets_of=self._buckets_of)
         self.metrics.quota_holds.set_function(self.quota_desk.holds)
         admission = Admission(coordinator=self.coordinator, credentials=self.credentials, view=self.cluster,
@@ -450,7 +457,7 @@ class NodeDaemon:
                                  change_access=self.credentials.change_access,
                                  admission=admission if self.tls else None,
                                  direct=DirectReads(self.cluster, grants, self.cluster.client_address_of),
-                                 grants=grants, read_chunk=self._read_chunk_copy)
+                                 grants=grants, read_chunk=self._read_chunk_copy, copy_writer=copy_writer)
         self.server.add_generic_rpc_handlers((
             objects.handlers(), admin,
             InitServicer(store=self.credentials, box=self.secret_box, cluster_key=cfg.cluster_secret,

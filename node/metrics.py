@@ -140,6 +140,16 @@ class Metrics:
             "ReadChunk calls served by this node, by outcome: ok, denied (no valid read grant), not_found, "
             "corrupt (the copy failed its blake3; the client falls back on the streamed get), error.",
             ["outcome"], registry=r)
+        self.direct_writes = prom.Counter(
+            "ringstore_direct_chunk_writes_total",
+            "WriteChunk calls served by this node (a client writing a copy of a direct put), by outcome: ok, "
+            "denied (no valid write grant), error (refused: a bad hash, a full disk, ...).",
+            ["outcome"], registry=r)
+        self.direct_put_chunks = prom.Counter(
+            "ringstore_direct_put_chunks_total",
+            "Chunks of direct puts this node coordinated, by how they came: written (the client wrote every copy "
+            "to its holders) or streamed (a write failed and the client sent the bytes here instead).",
+            ["how"], registry=r)
         self.manifest_reads = prom.Counter(
             "ringstore_manifest_reads_total",
             "Manifest reads this node coordinated, by the homes asked: a read quorum only (the ring is "

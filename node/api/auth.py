@@ -72,9 +72,12 @@ class PeerIdentityInterceptor(grpc.ServerInterceptor):
 
 # Served without an access key: health (load balancers, probes), the first init, which proves
 # knowledge of the cluster key instead (node/api/init_service.py), and a chunk read, which carries a
-# read grant a GetObject answer gave an authorised caller (node/objects/direct.py; checked in the handler).
+# read grant a GetObject answer gave an authorised caller (node/objects/direct.py; checked in the handler),
+# and a copy write of a direct put, which carries a write grant a PlanPut answer gave an authorised
+# caller (node/objects/direct_put.py; checked in the handler).
 OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
-OPEN_METHODS = frozenset({"/ringstore.v1.AdminService/InitCluster", "/ringstore.v1.ObjectService/ReadChunk"})
+OPEN_METHODS = frozenset({"/ringstore.v1.AdminService/InitCluster", "/ringstore.v1.ObjectService/ReadChunk",
+                          "/ringstore.v1.ObjectService/WriteChunk"})
 # Reads a call with no signature at all may make: it reaches the handler as Anonymous, and only a
 # public-read bucket answers it (node/auth/policy.py); anything else is UNAUTHENTICATED there.
 ANONYMOUS_METHODS = frozenset({"/ringstore.v1.ObjectService/GetObject", "/ringstore.v1.ObjectService/OpenObject",

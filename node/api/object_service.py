@@ -9,9 +9,11 @@ import time
 from typing import Callable, Iterator
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from node import errors
-from node.api.status import check_parsed, download_method, streaming, tolerant, unary, unary_method, upload_method
+from node.api.status import (check_parsed, download_method, streaming, tolerant, unary, unary_method, upload_method,
+                             whole_share_method)
 from node.auth import policy
 from node.auth.principal import Anonymous, LinkHolder, caller
 from node.auth.store import GRANT_LEVELS, Access
@@ -21,6 +23,7 @@ from node.objects import at_rest
 from node.objects.conditions import Condition
 from node.objects.coordinator import Coordinator
 from node.objects.direct import DirectReads, ReadGrants
+from node.objects.direct_put import CopyWriter
 from node.objects.watch import WatchSlots
 from node.store.versions import show_version_id
 from node.quota.admission import HOLD_RENEW_S, Admission, quota_message
@@ -76,7 +79,8 @@ class DedupSaved:
 class ObjectServicer:
     def __init__(self, coordinator: Coordinator, metrics: Metrics, state_name, *, access=None,
                  change_access=None, admission: Admission | None = None, direct: DirectReads | None = None,
-                 grants: ReadGrants | None = None, read_chunk: Callable[[bytes], bytes] | None = None) -> None:
+                 grants: ReadGrants | None = None, read_chunk: Callable[[bytes], bytes] | None = None,
+                 copy_writer: CopyWriter | None = None) -> None:
         self._c = coordinator
         self._watch_slots = WatchSlots()
         # Plans of direct reads for gets that allow them, and ReadChunk's grant check and local read
@@ -84,6 +88,8 @@ class ObjectServicer:
         self._direct = direct
         self._grants = grants
         self._read_chunk = read_chunk
+        # WriteChunk's grant check and store (node/objects/direct_put.py); None: FAILED_PRECONDITION.
+        self._copy_writer = copy_writer
         # None: no quotas (an --insecure node keeps no records to hold them).
         self._admission = admission
         # access(bucket, created_at_unix_ms) -> node.auth.store.Access; change_access(bucket, created_at_unix_ms,
@@ -327,11 +333,11 @@ class ObjectServicer:
                         self._admission.renew(holds[0])  # a long put keeps its quota hold
                     if isinstance(item, memoryview) and not end:
                         yield item
-                    elif not end and item.WhichOneof("msg") == "known_chunk":
+                    elif not end and item.WhichOneof("msg") in ("known_chunk", "written_chunk"):
                         if first.header.upload_id or record_at is not None:
-                            raise errors.InvalidArgument("a multipart upload's part cannot name known chunks; send "
-                                                         "its bytes; nothing was stored")
-                        yield item.known_chunk
+                            raise errors.InvalidArgument("a multipart upload's part cannot name known or written "
+                                                         "chunks; send its bytes; nothing was stored")
+                        yield getattr(item, item.WhichOneof("msg"))
                     elif not end and item.WhichOneof("msg") == "end":
                         end.append(item.end)
                     else:
@@ -668,6 +674,37 @@ class ObjectServicer:
         return object_pb2.HasChunksResponse(held=held, chunk_size_bytes=self._c.chunk_size_bytes)
 
     @unary
+    def PlanPut(self, request: object_pb2.PlanPutRequest, context) -> object_pb2.PlanPutResponse:
+        header = request.header
+        self.allow("put", header.bucket, header.key)
+        if not request.put_token and header.HasField("size_bytes"):
+            # Refused before any copy is written, as a streamed put of a declared size is before a
+            # byte is read; the put's PutObject stream holds the room while it runs.
+            with self._quota_hold(header.bucket, header.key, header.size_bytes):
+                pass
+        return self._c.plan_put(header, request.put_token, request.chunks)
+
+    @unary
+    def WriteChunk(self, request: memoryview, context) -> object_pb2.WriteChunkResponse:
+        if self._copy_writer is None:
+            raise errors.FailedPrecondition("this node takes no direct writes: put through PutObject")
+        outcome = "error"
+        try:
+            raw = dict(context.invocation_metadata()).get(frames.WRITE_COPY_METADATA, b"")
+            try:
+                header = object_pb2.WriteChunkHeader.FromString(raw)
+            except (DecodeError, TypeError):
+                header = object_pb2.WriteChunkHeader()  # refused below: no grant checks out
+            answer = self._copy_writer.write(header, request)
+            outcome = "ok"
+        except errors.Unauthenticated:
+            outcome = "denied"
+            raise
+        finally:
+            self._metrics.direct_writes.labels(outcome).inc()
+        return answer
+
+    @unary
     def FindObjects(self, request: object_pb2.FindObjectsRequest, context):
         self.allow("list", request.bucket, prefix=request.query.prefix)
         found, token = self._c.find_objects(request.bucket, request.query, request.page_size, request.page_token)
@@ -731,6 +768,9 @@ class ObjectServicer:
             "SetObjectTags": uu(self.SetObjectTags, o.SetObjectTagsRequest),
             "FindObjects": uu(self.FindObjects, o.FindObjectsRequest),
             "HasChunks": uu(self.HasChunks, o.HasChunksRequest),
+            "PlanPut": uu(self.PlanPut, o.PlanPutRequest),
+            "WriteChunk": whole_share_method(self.WriteChunk, frames.data_decoder(o.WriteChunkRequest),
+                                             lambda response: response.SerializeToString()),
             "SetBucketTags": uu(self.SetBucketTags, o.SetBucketTagsRequest),
             "CreateUpload": uu(self.CreateUpload, o.CreateUploadRequest),
             "ListUploadParts": uu(self.ListUploadParts, o.ListUploadPartsRequest),

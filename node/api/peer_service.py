@@ -44,6 +44,37 @@ def _check_batch(items: Sequence, what: str) -> None:
         raise errors.InvalidArgument(f"{len(items)} {what} in one call; the limit is {BATCH_ITEMS_MAX}")
 
 
+def store_copy(store: NodeStore, header: peer_pb2.StoreChunkHeader, parts: Iterable[memoryview],
+               share_bytes_max: int) -> bool:
+    """Store one copy as `header` describes it, from `parts`, durably: its bytes checked against
+    header.blake3 and fsynced before this returns; whether the copy was already there. For a peer's
+    StoreChunk and StoreShare, and a client's WriteChunk (node/objects/direct_put.py)."""
+    if header.size_bytes > share_bytes_max:
+        raise errors.InvalidArgument(
+            f"share is {header.size_bytes} bytes; the largest this node accepts is {share_bytes_max}")
+    key = share_key(header.share)
+    received = 0
+    # Reserves the declared size: a copy that would take this node past a disk-full watermark
+    # is refused (StoreFull -> RESOURCE_EXHAUSTED) before its data is read.
+    with store.begin_share(key, header.size_bytes) as writer:
+        for item in parts:
+            received += len(item)
+            if received > header.size_bytes:
+                raise errors.InvalidArgument(f"share stream exceeds its declared {header.size_bytes} bytes")
+            writer.write(item)
+        if received != header.size_bytes:
+            raise errors.InvalidArgument(f"share stream carried {received} of {header.size_bytes} bytes")
+        try:
+            return writer.commit(
+                expected_blake3=header.blake3,
+                placement=header.placement if header.HasField("placement") else None,
+                handoff_for_node_id=header.handoff_for_node_id,
+                referenced_by=header.referenced_by if header.HasField("referenced_by") else None,
+                references=header.references)
+        except ChecksumMismatch as err:
+            raise errors.InvalidArgument(str(err)) from None
+
+
 class PeerServicer:
     def __init__(self, store: NodeStore, hlc: HybridLogicalClock, metrics: Metrics, frame_size_bytes: int,
                  chunk_size_bytes: int, node_id: str,
@@ -86,30 +117,7 @@ class PeerServicer:
 
     def _store_share(self, header: peer_pb2.StoreChunkHeader, parts: Iterable[memoryview]
                      ) -> peer_pb2.StoreChunkResponse:
-        if header.size_bytes > self._share_bytes_max:
-            raise errors.InvalidArgument(
-                f"share is {header.size_bytes} bytes; the largest this node accepts is {self._share_bytes_max}")
-        key = share_key(header.share)
-        received = 0
-        # Reserves the declared size: a copy that would take this node past a disk-full watermark
-        # is refused (StoreFull -> RESOURCE_EXHAUSTED) before its data is read.
-        with self._store.begin_share(key, header.size_bytes) as writer:
-            for item in parts:
-                received += len(item)
-                if received > header.size_bytes:
-                    raise errors.InvalidArgument(f"share stream exceeds its declared {header.size_bytes} bytes")
-                writer.write(item)
-            if received != header.size_bytes:
-                raise errors.InvalidArgument(f"share stream carried {received} of {header.size_bytes} bytes")
-            try:
-                present = writer.commit(
-                    expected_blake3=header.blake3,
-                    placement=header.placement if header.HasField("placement") else None,
-                    handoff_for_node_id=header.handoff_for_node_id,
-                    referenced_by=header.referenced_by if header.HasField("referenced_by") else None,
-                    references=header.references)
-            except ChecksumMismatch as err:
-                raise errors.InvalidArgument(str(err)) from None
+        present = store_copy(self._store, header, parts, self._share_bytes_max)
         self._metrics.shares_received.inc()
         return peer_pb2.StoreChunkResponse(already_present=present)
 

@@ -42,6 +42,7 @@ from node.objects.chunk_io import (ChunkIO, DamageSink, copies_per_chunk, copy_s
 from node.objects.conditions import Condition, ConditionalWrites
 from node.objects import at_rest, compression, known_chunks
 from node.objects.direct import DirectReads
+from node.objects.direct_put import DIRECT_PUT_TOKEN_TTL_S, PLAN_CHUNKS_MAX, DirectPuts, not_direct_because
 from node.objects.lifecycle import READ_MARKS_PER_DAY, check_rules, has_transition, ttl_expired
 from node.objects.placement import Assignment, choose_targets
 from node.objects.quorum import write_quorum
@@ -255,6 +256,8 @@ class Coordinator:
         self.tenant = tenant
         # The tenants' data keys for encryption at rest (node/objects/at_rest.py); the daemon sets it.
         self.data_keys: at_rest.DataKeys | None = None
+        # Direct puts' planning and checks (node/objects/direct_put.py); the daemon sets it. None: every put streams.
+        self.direct_puts: DirectPuts | None = None
         # Multipart uploads into this tenant's buckets (node/objects/uploads.py).
         self.uploads = Uploads(self, wall_ms=wall_ms)
         # Confirms `find` candidates by quorum reads, a few at a time (find_page).
@@ -661,6 +664,7 @@ class Coordinator:
         validate.tags(dict(header.tags))
         policy = self._checked_policy(header.policy if header.HasField("policy") else None,
                                       default=bucket.default_policy, check_live=True)
+        direct = self._direct_token(header, policy, record_at) if header.direct_put else None
         declared = header.size_bytes if header.HasField("size_bytes") else None
         if declared is not None:
             self.check_size(declared)
@@ -673,12 +677,20 @@ class Coordinator:
         hasher = blake3.blake3()
         received = 0
         known: list[common_pb2.ChunkRef] = []
+        written = 0  # chunks of a direct put written to their holders by the client
         plain_ids: dict[int, bytes] = {}  # offset -> blake3 of a stored chunk's bytes, when chunks are named
 
-        def counted() -> Iterator[memoryview | object_pb2.KnownChunk]:
-            nonlocal received
+        def counted() -> Iterator[memoryview | object_pb2.KnownChunk | object_pb2.WrittenChunk]:
+            nonlocal received, written
             for frame in frames:
-                if isinstance(frame, object_pb2.KnownChunk):
+                if isinstance(frame, object_pb2.WrittenChunk):
+                    if direct is None or self.direct_puts is None:
+                        raise errors.InvalidArgument("only a direct put (PutObjectHeader.direct_put) names written "
+                                                     "chunks; nothing was stored")
+                    self.direct_puts.check_written(frame, direct, self._config.chunk_size_bytes)
+                    written += 1
+                    received += frame.size_bytes
+                elif isinstance(frame, object_pb2.KnownChunk):
                     if record_at is not None:
                         raise errors.InvalidArgument("a multipart upload's part cannot name known chunks; send its "
                                                      "bytes; nothing was stored")
@@ -692,7 +704,7 @@ class Coordinator:
                         f"object exceeds the limit of {self._config.object_size_bytes_max} bytes")
                 if declared is not None and received > declared:
                     raise errors.InvalidArgument(f"stream carried more than the declared {declared} bytes")
-                if not known:
+                if not known and not written and direct is None:
                     hasher.update(frame)
                 yield frame
 
@@ -701,16 +713,20 @@ class Coordinator:
         # garbage collection and conversion can tell which object versions still need a copy.
         manifest = common_pb2.Manifest(
             format_version=FORMAT_VERSION, tenant=self.tenant, bucket=header.bucket, key=header.key,
-            content_type=header.content_type, policy=policy, version=self._hlc.now())
+            content_type=header.content_type, policy=policy,
+            version=direct.ref.version if direct is not None else self._hlc.now())
         manifest.metadata.update(dict(header.metadata))
         manifest.headers.update(dict(header.headers))
         if record_at is not None:
             manifest.bucket, manifest.key = record_at
         else:
             self.assign_version(bucket, manifest)
+            if direct is not None:
+                manifest.version_id = direct.ref.version_id  # as the written copies' references name it
             _tag(manifest, dict(header.tags), manifest.version)
         first = next(chunks_iter, b"")
-        if (allow_inline and seal is None and not known and len(first) <= self._config.inline_max_bytes
+        if (allow_inline and seal is None and not known and direct is None
+                and len(first) <= self._config.inline_max_bytes
                 and received == len(first)):
             rest = next(chunks_iter, None)
             assert rest is None, "an object no larger than one chunk yields one chunk"
@@ -728,7 +744,12 @@ class Coordinator:
         if declared is not None and received != declared:
             raise errors.InvalidArgument(f"stream carried {received} bytes but the header declared {declared}")
         manifest.size_bytes = received
-        manifest.blake3 = b"" if known else hasher.digest()
+        manifest.blake3 = b"" if known or direct is not None else hasher.digest()
+        if direct is not None and self._metrics is not None:
+            self._metrics.direct_put_chunks.labels("written").inc(written)
+            self._metrics.direct_put_chunks.labels("streamed").inc(len(manifest.chunks) - written)
+        if direct is not None and not known:
+            manifest.chunks_blake3 = chunks_digest(bytes(c.chunk_id) for c in manifest.chunks)
         if known:
             manifest.chunks_blake3 = chunks_digest(plain_ids.get(c.offset_bytes) or bytes(c.chunk_id)
                                                    for c in manifest.chunks)
@@ -750,6 +771,68 @@ class Coordinator:
         self._write_manifest(manifest, manifest_settled)
         return manifest
 
+    def plan_put(self, header: object_pb2.PutObjectHeader, put_token: bytes,
+                 chunks: Iterable[object_pb2.KnownChunk]) -> object_pb2.PlanPutResponse:
+        """A direct put's plan (node/objects/direct_put.py): on the first call (no `put_token`) the
+        header checked as `put_object` checks it and the version stamped, or direct=False with the
+        reason; then where each of `chunks` goes, with its grants."""
+        chunks = list(chunks)
+        if len(chunks) > PLAN_CHUNKS_MAX:
+            raise errors.InvalidArgument(f"PlanPut places at most {PLAN_CHUNKS_MAX} chunks per call, not {len(chunks)}")
+        answer = object_pb2.PlanPutResponse(chunk_size_bytes=self._config.chunk_size_bytes)
+        if self.direct_puts is None:
+            answer.reason = "this node plans no direct puts"
+            return answer
+        if put_token:
+            token = self.direct_puts.keys.open_token(put_token)
+            if token.ref.tenant != self.tenant or (token.ref.bucket, token.ref.key) != (header.bucket, header.key):
+                raise errors.InvalidArgument("the put token was made for another object; nothing was stored")
+        else:
+            bucket = self.bucket(header.bucket)
+            self.validate_put(header.key, header.content_type, dict(header.metadata), dict(header.headers))
+            validate.tags(dict(header.tags))
+            policy = self._checked_policy(header.policy if header.HasField("policy") else None,
+                                          default=bucket.default_policy, check_live=True)
+            if header.HasField("size_bytes"):
+                self.check_size(header.size_bytes)
+            self.condition_of(header.if_match, header.if_version, header.if_absent)  # checked now, applied at the end
+            answer.reason = not_direct_because(
+                policy, header, chunk_size_bytes=self._config.chunk_size_bytes,
+                message_bytes_max=self._config.grpc_message_bytes_max,
+                compress=(header.compression or bucket.compression) == common_pb2.COMPRESSION_ZSTD,
+                encrypt=(header.encryption or bucket.encryption) == common_pb2.ENCRYPTION_AES256_GCM)
+            if answer.reason:
+                return answer
+            manifest = common_pb2.Manifest(tenant=self.tenant, bucket=header.bucket, key=header.key, policy=policy,
+                                           version=self._hlc.now())
+            self.assign_version(bucket, manifest)
+            lasts_ms = round(min(self._put_duration_max_s, DIRECT_PUT_TOKEN_TTL_S) * 1000)
+            token = object_pb2.DirectPutToken(ref=object_ref(manifest), policy=policy, size_bytes=header.size_bytes,
+                                              expires_unix_ms=manifest.version.physical_ms + lasts_ms)
+            put_token = self.direct_puts.keys.token(token)
+        answer.direct = True
+        answer.put_token = put_token
+        answer.chunks.extend(self.direct_puts.plan(token, chunk, self._config.chunk_size_bytes) for chunk in chunks)
+        return answer
+
+    def _direct_token(self, header: object_pb2.PutObjectHeader, policy: common_pb2.RedundancyPolicy,
+                      record_at: tuple[str, str] | None) -> object_pb2.DirectPutToken:
+        """The token of the direct put `header` commits, checked against the header."""
+        if self.direct_puts is None:
+            raise errors.FailedPrecondition("this node takes no direct puts; stream the object; nothing was stored")
+        token = self.direct_puts.keys.open_token(header.direct_put)
+        if (record_at is not None or header.upload_id or token.ref.tenant != self.tenant
+                or (token.ref.bucket, token.ref.key) != (header.bucket, header.key)):
+            raise errors.InvalidArgument("the direct put token was made for another object; nothing was stored")
+        if token.policy != policy:
+            raise errors.FailedPrecondition(
+                f"the redundancy of {header.bucket} changed during the put ({describe_policy(token.policy)} -> "
+                f"{describe_policy(policy)}); nothing was stored: put it again")
+        if not header.HasField("size_bytes") or header.size_bytes != token.size_bytes:
+            raise errors.InvalidArgument(f"a direct put's header must declare the {token.size_bytes} bytes its plan "
+                                         "was made for; nothing was stored")
+        return token
+
     def _store_chunks(self, chunks: Iterator[bytes], policy: common_pb2.RedundancyPolicy, name: str,
                       ref: common_pb2.ObjectRef, *, compress: bool = False, seal: at_rest.DataKey | None = None,
                       plain_ids: dict[int, bytes] | None = None) -> list[common_pb2.ChunkRef]:
@@ -764,7 +847,9 @@ class Coordinator:
             for data in chunks:
                 while len(inflight) >= self._config.put_inflight_chunks_max:
                     refs.append(inflight.popleft().result())
-                if isinstance(data, object_pb2.KnownChunk):  # referenced once the stream ends (_reference_known)
+                # A known chunk is referenced once the stream ends (_reference_known); a written one is
+                # referenced already (its holders did, checking the grant).
+                if isinstance(data, (object_pb2.KnownChunk, object_pb2.WrittenChunk)):
                     stored: cf.Future = cf.Future()
                     stored.set_result(common_pb2.ChunkRef(chunk_id=data.chunk_id, size_bytes=data.size_bytes,
                                                           offset_bytes=offset))

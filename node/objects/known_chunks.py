@@ -91,13 +91,15 @@ def held(view: ClusterView, replicas: Replicas, pool: cf.Executor, owner: tuple[
     return answer
 
 
-def pieces(items: Iterable[memoryview | object_pb2.KnownChunk], chunk_size_bytes: int
-           ) -> Iterator[memoryview | bytearray | object_pb2.KnownChunk]:
-    """The put's chunks in order: data cut as `rechunk` cuts it, known chunks passed on in place.
-    A known chunk may come only where the data before it (since the start or the previous known
-    chunk) fills whole chunks: otherwise the object's chunks would not be the client's."""
+def pieces(items: Iterable[memoryview | object_pb2.KnownChunk | object_pb2.WrittenChunk], chunk_size_bytes: int
+           ) -> Iterator[memoryview | bytearray | object_pb2.KnownChunk | object_pb2.WrittenChunk]:
+    """The put's chunks in order: data cut as `rechunk` cuts it, named chunks (known, or written by a
+    direct put) passed on in place. A named chunk may come only where the data before it (since the
+    start or the previous named chunk) fills whole chunks: otherwise the object's chunks would not be
+    the client's."""
     short = False
-    for known, group in itertools.groupby(items, key=lambda item: isinstance(item, object_pb2.KnownChunk)):
+    named = (object_pb2.KnownChunk, object_pb2.WrittenChunk)
+    for known, group in itertools.groupby(items, key=lambda item: isinstance(item, named)):
         if known:
             if short:
                 raise errors.InvalidArgument(

@@ -130,9 +130,9 @@ def _silence_stdout() -> None:
                    "RINGSTORE_SECRET_ACCESS_KEY, when set, come first.")
 @click.option("--direct-reads/--no-direct-reads", default=True, show_default=True,
               envvar="RINGSTORE_DIRECT_READS",
-              help="Read replicated chunks straight from the nodes holding them when the node offers it "
-                   "(default $RINGSTORE_DIRECT_READS); off: every byte comes through --addr, for a client "
-                   "that can reach only that node.")
+              help="Read chunks from, and write large replicated puts' copies to, the nodes holding them "
+                   "when the node offers it (default $RINGSTORE_DIRECT_READS); off: every byte goes through "
+                   "--addr, for a client that can reach only that node.")
 @click.pass_context
 def main(ctx: click.Context, addr: str | None, timeout_s: float, retries_max: int, ca_file: str | None,
          insecure: bool | None, profile: str | None, direct_reads: bool) -> None:

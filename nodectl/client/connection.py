@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -124,6 +125,12 @@ class _Connection:
         # Whether to send small objects as one PutSmallObject message (False once a node says it
         # does not know the call).
         self._small_puts = True
+        # Whether large puts ask for a direct put (direct_put.py; False once a node says it does not
+        # know PlanPut, or when the client reads no chunks straight from holders either), and the
+        # writer of their copies, made on the first.
+        self._direct_puts = direct_reads
+        self._writer = None
+        self._writer_lock = threading.Lock()
         self._put_rpc = self._channel.stream_unary(
             _OBJECT_SERVICE + "PutObject",
             request_serializer=frames.encode,
@@ -149,6 +156,8 @@ class _Connection:
         self.close()
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
         if self._direct is not None:
             self._direct.close()
         self._channel.close()

@@ -75,7 +75,8 @@ class DirectChunks:
         self._timeout_s = timeout_s
         self._monotonic_s = monotonic_s
         self._lock = threading.Lock()
-        self._calls: dict[str, Callable] = {}
+        self._calls: dict[tuple[str, str], Callable] = {}
+        self._channels_by_address: dict[str, grpc.Channel] = {}
         self._channels: list[grpc.Channel] = []
         self._unreachable_until: dict[str, float] = {}
         self._closed = False
@@ -132,20 +133,43 @@ class DirectChunks:
 
     def _call(self, address: str) -> Callable:
         """The ReadChunk multi-callable of `address`'s channel, made on first use (lock held)."""
-        call = self._calls.get(address)
+        return self._method(address, _READ_CHUNK, object_pb2.ReadChunkRequest.SerializeToString, _decode)
+
+    def _method(self, address: str, method: str, serializer: Callable, deserializer: Callable) -> Callable:
+        """A unary multi-callable of `address`'s channel (one channel per address, made on first use;
+        lock held)."""
+        call = self._calls.get((address, method))
         if call is None:
-            channel = self._make_channel(address)
-            self._channels.append(channel)
-            call = channel.unary_unary(_READ_CHUNK, request_serializer=object_pb2.ReadChunkRequest.SerializeToString,
-                                       response_deserializer=_decode)
-            self._calls[address] = call
+            channel = self._channels_by_address.get(address)
+            if channel is None:
+                channel = self._channels_by_address[address] = self._make_channel(address)
+                self._channels.append(channel)
+            call = self._calls[(address, method)] = channel.unary_unary(
+                method, request_serializer=serializer, response_deserializer=deserializer)
         return call
+
+    def method(self, address: str, method: str, serializer: Callable, deserializer: Callable) -> Callable:
+        """`_method` for other holder calls (direct puts' WriteChunk), on the same channels;
+        ValueError once the client is closed."""
+        with self._lock:
+            if self._closed:
+                raise ValueError("the client is closed")
+            return self._method(address, method, serializer, deserializer)
+
+    def mark_unreachable(self, address: str) -> None:
+        with self._lock:
+            self._unreachable_until[address] = self._monotonic_s() + UNREACHABLE_SKIP_S
+
+    def skipped(self, address: str) -> bool:
+        """Whether `address` could not be reached a moment ago (skip it for now)."""
+        return self._skipped(address)
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
             channels, self._channels = self._channels, []
             self._calls.clear()
+            self._channels_by_address.clear()
         self._pool.shutdown(wait=False, cancel_futures=True)
         for channel in channels:
             channel.close()

@@ -38,7 +38,7 @@ from ringstore.auth import links
 from ringstore.etag import etag, parts_md5
 from ringstore.v1 import common_pb2, object_pb2
 
-from nodectl.client import encryption, reuse
+from nodectl.client import direct_put, encryption, reuse
 from nodectl.client.connection import _Connection
 from nodectl.client.deadlines import (
     _Watchdog,
@@ -53,7 +53,7 @@ from nodectl.client.from_pb import (
     object_info_from_pb,
     object_stat_from_pb,
 )
-from nodectl.client.limits import CONVERT_MESSAGES_MAX, LIST_PAGE_SIZE_MAX, LIST_PAGES_MAX
+from nodectl.client.limits import CONVERT_MESSAGES_MAX, GRPC_MESSAGE_BYTES_MAX, LIST_PAGE_SIZE_MAX, LIST_PAGES_MAX
 from nodectl.client.put_source import _PutSource
 from nodectl.client.reader import ObjectReader
 from nodectl.client.results import (ConvertProgress, ConvertResult, Deleted, ListPage, ObjectChange, ObjectInfo,
@@ -261,6 +261,11 @@ class _ObjectCalls(_Connection):
         def attempt() -> object_pb2.PutObjectResponse:
             if small and self._small_puts:
                 return self._put_small_once(header, source, progress)
+            if (self._direct_puts and self._direct is not None and source.size_bytes is not None
+                    and source.size_bytes > direct_put.DIRECT_PUT_BYTES_MIN):
+                response = self._put_direct_once(header, source, progress)
+                if response is not None:
+                    return response
             return self._put_once(header, source, progress)
 
         response = self._retrying(attempt, replayable=source.replayable)
@@ -323,9 +328,37 @@ class _ObjectCalls(_Connection):
             progress(len(data))
         return response
 
+    def _put_direct_once(self, header: object_pb2.PutObjectHeader, source: _PutSource,
+                         progress: Callable[[int], None] | None) -> object_pb2.PutObjectResponse | None:
+        """One direct put (direct_put.py): None when the node answers that this object streams."""
+        try:
+            plan = self._objects.PlanPut(object_pb2.PlanPutRequest(header=header), timeout=self._timeout_s)
+        except grpc.RpcError as err:
+            if err.code() == grpc.StatusCode.UNIMPLEMENTED:
+                self._direct_puts = False  # a node from before direct puts: stream from now on
+                return None
+            raise self.diagnosed(rpc_error(err, f"put {header.bucket}/{header.key}", self._timeout_s)) from err
+        if not plan.direct or plan.chunk_size_bytes + direct_put.WRITE_HEADER_ROOM_BYTES > GRPC_MESSAGE_BYTES_MAX:
+            return None  # streamed (the node says why in plan.reason), or chunks too large for a message
+        direct = object_pb2.PutObjectHeader()
+        direct.CopyFrom(header)
+        direct.direct_put = plan.put_token
+        writer = self._direct_writer()
+        return self._put_once(direct, None, progress,
+                              body=lambda: writer.body(header, plan.put_token, plan.chunk_size_bytes, source.frames()))
+
+    def _direct_writer(self) -> direct_put.DirectWriter:
+        with self._writer_lock:
+            if self._writer is None:
+                assert self._direct is not None
+                self._writer = direct_put.DirectWriter(
+                    self._direct, lambda request: self._objects.PlanPut(request, timeout=self._timeout_s),
+                    self._timeout_s)
+            return self._writer
+
     def _put_once(self, header: object_pb2.PutObjectHeader, source: _PutSource | None,
                   progress: Callable[[int], None] | None,
-                  body: Callable[[], Iterator[bytes | memoryview | object_pb2.KnownChunk]] | None = None
+                  body: Callable[[], Iterator[bytes | memoryview | object_pb2.KnownChunk | object_pb2.WrittenChunk]] | None = None
                   ) -> object_pb2.PutObjectResponse:
         """One PutObject call, of the source's frames or of `body()` (frames and known chunks, whose
         object has no whole-object blake3); errors come back as RingstoreError or the source's own
@@ -347,6 +380,9 @@ class _ObjectCalls(_Connection):
                 for frame in (source.frames() if body is None else body()):
                     if isinstance(frame, object_pb2.KnownChunk):
                         yield object_pb2.PutObjectRequest(known_chunk=frame)
+                        sent[0] += frame.size_bytes
+                    elif isinstance(frame, object_pb2.WrittenChunk):
+                        yield object_pb2.PutObjectRequest(written_chunk=frame)
                         sent[0] += frame.size_bytes
                     else:
                         if hasher is not None:

@@ -17,7 +17,8 @@ alone (a disk, a backup, a peer's `GetManifest` answer) does not reveal any secr
 **Subkeys per purpose.** The cluster key is never used directly. HKDF-SHA256 (RFC 5869) derives one
 32-byte subkey per purpose, each with its own `info` label: AES-256-GCM for sealed secrets
 (`SECRETS_INFO`), HMAC-SHA256 for share links (`LINK_INFO`, `SecretBox.link_key`) and for chunk
-read grants (`READ_GRANT_INFO`, `SecretBox.read_grant_key`). Distinct subkeys
+read grants (`READ_GRANT_INFO`, `SecretBox.read_grant_key`) and for direct puts' write grants,
+receipts and put tokens (`WRITE_GRANT_INFO`, `SecretBox.write_grant_key`). Distinct subkeys
 mean no output of one use can be taken for an output of another (a share-link MAC is never a valid
 ciphertext tag, and the same key is never fed to two algorithms), a subkey that leaks (say, the link
 key in a debug dump) reveals neither the cluster key nor the other subkeys, and one purpose can move
@@ -75,6 +76,7 @@ HKDF_SALT = b"ringstore cluster key v1"
 SECRETS_INFO = b"ringstore access-key secrets v1"
 LINK_INFO = b"ringstore share links v1"
 READ_GRANT_INFO = b"ringstore chunk read grants v1"
+WRITE_GRANT_INFO = b"ringstore direct put grants v1"
 SUBKEY_BYTES = 32  # AES-256 and HMAC-SHA256 keys
 SEALED_VERSION = 1
 NONCE_BYTES = 12  # AES-GCM's standard nonce
@@ -165,6 +167,7 @@ class SecretBox:
         self._aead = AESGCM(_derive(bytes(cluster_key), SECRETS_INFO))
         self._link_key = _derive(bytes(cluster_key), LINK_INFO)
         self._read_grant_key = _derive(bytes(cluster_key), READ_GRANT_INFO)
+        self._write_grant_key = _derive(bytes(cluster_key), WRITE_GRANT_INFO)
 
     def __repr__(self) -> str:
         return "SecretBox(<keys hidden>)"
@@ -205,6 +208,10 @@ class SecretBox:
     def read_grant_key(self) -> bytes:
         """The 32-byte HMAC-SHA256 key for chunk read grants (node/objects/direct.py), its own subkey."""
         return self._read_grant_key
+
+    def write_grant_key(self) -> bytes:
+        """The 32-byte HMAC-SHA256 key of direct puts (node/objects/direct_put.py), its own subkey."""
+        return self._write_grant_key
 
 
 def _derive(cluster_key: bytes, info: bytes) -> bytes:

@@ -7,6 +7,94 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class PlanPutRequest(_message.Message):
+    __slots__ = ("header", "put_token", "chunks")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    PUT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    header: PutObjectHeader
+    put_token: bytes
+    chunks: _containers.RepeatedCompositeFieldContainer[KnownChunk]
+    def __init__(self, header: _Optional[_Union[PutObjectHeader, _Mapping]] = ..., put_token: _Optional[bytes] = ..., chunks: _Optional[_Iterable[_Union[KnownChunk, _Mapping]]] = ...) -> None: ...
+
+class PlanPutResponse(_message.Message):
+    __slots__ = ("direct", "reason", "put_token", "chunk_size_bytes", "chunks")
+    DIRECT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    PUT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    direct: bool
+    reason: str
+    put_token: bytes
+    chunk_size_bytes: int
+    chunks: _containers.RepeatedCompositeFieldContainer[ChunkWrite]
+    def __init__(self, direct: _Optional[bool] = ..., reason: _Optional[str] = ..., put_token: _Optional[bytes] = ..., chunk_size_bytes: _Optional[int] = ..., chunks: _Optional[_Iterable[_Union[ChunkWrite, _Mapping]]] = ...) -> None: ...
+
+class ChunkWrite(_message.Message):
+    __slots__ = ("chunk_id", "copies")
+    CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
+    COPIES_FIELD_NUMBER: _ClassVar[int]
+    chunk_id: bytes
+    copies: _containers.RepeatedCompositeFieldContainer[CopyWrite]
+    def __init__(self, chunk_id: _Optional[bytes] = ..., copies: _Optional[_Iterable[_Union[CopyWrite, _Mapping]]] = ...) -> None: ...
+
+class CopyWrite(_message.Message):
+    __slots__ = ("node_id", "address", "header", "expires_unix_ms", "grant")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    GRANT_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    address: str
+    header: bytes
+    expires_unix_ms: int
+    grant: bytes
+    def __init__(self, node_id: _Optional[str] = ..., address: _Optional[str] = ..., header: _Optional[bytes] = ..., expires_unix_ms: _Optional[int] = ..., grant: _Optional[bytes] = ...) -> None: ...
+
+class WriteChunkRequest(_message.Message):
+    __slots__ = ("data",)
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    def __init__(self, data: _Optional[bytes] = ...) -> None: ...
+
+class WriteChunkHeader(_message.Message):
+    __slots__ = ("header", "expires_unix_ms", "grant")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    GRANT_FIELD_NUMBER: _ClassVar[int]
+    header: bytes
+    expires_unix_ms: int
+    grant: bytes
+    def __init__(self, header: _Optional[bytes] = ..., expires_unix_ms: _Optional[int] = ..., grant: _Optional[bytes] = ...) -> None: ...
+
+class WriteChunkResponse(_message.Message):
+    __slots__ = ("receipt",)
+    RECEIPT_FIELD_NUMBER: _ClassVar[int]
+    receipt: bytes
+    def __init__(self, receipt: _Optional[bytes] = ...) -> None: ...
+
+class WrittenChunk(_message.Message):
+    __slots__ = ("chunk_id", "size_bytes", "copies")
+    CHUNK_ID_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    COPIES_FIELD_NUMBER: _ClassVar[int]
+    chunk_id: bytes
+    size_bytes: int
+    copies: _containers.RepeatedCompositeFieldContainer[WrittenCopy]
+    def __init__(self, chunk_id: _Optional[bytes] = ..., size_bytes: _Optional[int] = ..., copies: _Optional[_Iterable[_Union[WrittenCopy, _Mapping]]] = ...) -> None: ...
+
+class WrittenCopy(_message.Message):
+    __slots__ = ("node_id", "header", "receipt")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    RECEIPT_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    header: bytes
+    receipt: bytes
+    def __init__(self, node_id: _Optional[str] = ..., header: _Optional[bytes] = ..., receipt: _Optional[bytes] = ...) -> None: ...
+
 class HasChunksRequest(_message.Message):
     __slots__ = ("bucket", "policy", "chunk_ids", "key")
     BUCKET_FIELD_NUMBER: _ClassVar[int]
@@ -451,7 +539,7 @@ class ListBucketsResponse(_message.Message):
     def __init__(self, buckets: _Optional[_Iterable[_Union[_common_pb2.BucketRecord, _Mapping]]] = ...) -> None: ...
 
 class PutObjectHeader(_message.Message):
-    __slots__ = ("bucket", "key", "size_bytes", "content_type", "metadata", "policy", "headers", "upload_id", "part_number", "if_match", "if_version", "if_absent", "expires_in_ms", "tags", "compression", "encryption")
+    __slots__ = ("bucket", "key", "size_bytes", "content_type", "metadata", "policy", "headers", "upload_id", "part_number", "if_match", "if_version", "if_absent", "expires_in_ms", "tags", "compression", "encryption", "direct_put")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -489,6 +577,7 @@ class PutObjectHeader(_message.Message):
     TAGS_FIELD_NUMBER: _ClassVar[int]
     COMPRESSION_FIELD_NUMBER: _ClassVar[int]
     ENCRYPTION_FIELD_NUMBER: _ClassVar[int]
+    DIRECT_PUT_FIELD_NUMBER: _ClassVar[int]
     bucket: str
     key: str
     size_bytes: int
@@ -505,19 +594,22 @@ class PutObjectHeader(_message.Message):
     tags: _containers.ScalarMap[str, str]
     compression: _common_pb2.Compression
     encryption: _common_pb2.Encryption
-    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., headers: _Optional[_Mapping[str, str]] = ..., upload_id: _Optional[str] = ..., part_number: _Optional[int] = ..., if_match: _Optional[str] = ..., if_version: _Optional[str] = ..., if_absent: _Optional[bool] = ..., expires_in_ms: _Optional[int] = ..., tags: _Optional[_Mapping[str, str]] = ..., compression: _Optional[_Union[_common_pb2.Compression, str]] = ..., encryption: _Optional[_Union[_common_pb2.Encryption, str]] = ...) -> None: ...
+    direct_put: bytes
+    def __init__(self, bucket: _Optional[str] = ..., key: _Optional[str] = ..., size_bytes: _Optional[int] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., headers: _Optional[_Mapping[str, str]] = ..., upload_id: _Optional[str] = ..., part_number: _Optional[int] = ..., if_match: _Optional[str] = ..., if_version: _Optional[str] = ..., if_absent: _Optional[bool] = ..., expires_in_ms: _Optional[int] = ..., tags: _Optional[_Mapping[str, str]] = ..., compression: _Optional[_Union[_common_pb2.Compression, str]] = ..., encryption: _Optional[_Union[_common_pb2.Encryption, str]] = ..., direct_put: _Optional[bytes] = ...) -> None: ...
 
 class PutObjectRequest(_message.Message):
-    __slots__ = ("header", "data", "end", "known_chunk")
+    __slots__ = ("header", "data", "end", "known_chunk", "written_chunk")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     END_FIELD_NUMBER: _ClassVar[int]
     KNOWN_CHUNK_FIELD_NUMBER: _ClassVar[int]
+    WRITTEN_CHUNK_FIELD_NUMBER: _ClassVar[int]
     header: PutObjectHeader
     data: bytes
     end: PutObjectEnd
     known_chunk: KnownChunk
-    def __init__(self, header: _Optional[_Union[PutObjectHeader, _Mapping]] = ..., data: _Optional[bytes] = ..., end: _Optional[_Union[PutObjectEnd, _Mapping]] = ..., known_chunk: _Optional[_Union[KnownChunk, _Mapping]] = ...) -> None: ...
+    written_chunk: WrittenChunk
+    def __init__(self, header: _Optional[_Union[PutObjectHeader, _Mapping]] = ..., data: _Optional[bytes] = ..., end: _Optional[_Union[PutObjectEnd, _Mapping]] = ..., known_chunk: _Optional[_Union[KnownChunk, _Mapping]] = ..., written_chunk: _Optional[_Union[WrittenChunk, _Mapping]] = ...) -> None: ...
 
 class KnownChunk(_message.Message):
     __slots__ = ("chunk_id", "size_bytes")
@@ -956,3 +1048,15 @@ class AbortUploadRequest(_message.Message):
 class AbortUploadResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class DirectPutToken(_message.Message):
+    __slots__ = ("ref", "policy", "size_bytes", "expires_unix_ms")
+    REF_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    ref: _common_pb2.ObjectRef
+    policy: _common_pb2.RedundancyPolicy
+    size_bytes: int
+    expires_unix_ms: int
+    def __init__(self, ref: _Optional[_Union[_common_pb2.ObjectRef, _Mapping]] = ..., policy: _Optional[_Union[_common_pb2.RedundancyPolicy, _Mapping]] = ..., size_bytes: _Optional[int] = ..., expires_unix_ms: _Optional[int] = ...) -> None: ...

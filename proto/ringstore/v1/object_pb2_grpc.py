@@ -204,6 +204,16 @@ class ObjectServiceStub:
                 request_serializer=ringstore_dot_v1_dot_object__pb2.HasChunksRequest.SerializeToString,
                 response_deserializer=ringstore_dot_v1_dot_object__pb2.HasChunksResponse.FromString,
                 _registered_method=True)
+        self.PlanPut = channel.unary_unary(
+                '/ringstore.v1.ObjectService/PlanPut',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.PlanPutRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.PlanPutResponse.FromString,
+                _registered_method=True)
+        self.WriteChunk = channel.unary_unary(
+                '/ringstore.v1.ObjectService/WriteChunk',
+                request_serializer=ringstore_dot_v1_dot_object__pb2.WriteChunkRequest.SerializeToString,
+                response_deserializer=ringstore_dot_v1_dot_object__pb2.WriteChunkResponse.FromString,
+                _registered_method=True)
 
 
 class ObjectServiceServicer:
@@ -466,6 +476,25 @@ class ObjectServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PlanPut(self, request, context):
+        """Direct puts (node/objects/direct_put.py): the client writes each chunk's copies straight to
+        their holders and the coordinator keeps the metadata. The first call checks the put as a
+        PutObject header would be checked and answers whether the object may be put directly and, if
+        so, a put token; every call places the chunks it names and grants their writes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WriteChunk(self, request, context):
+        """One copy of a chunk, whole, written to this node with the grant a PlanPut answer gave for it;
+        served without an access key signature. Answered once the copy is fsynced, with a receipt the
+        put's PutObject stream hands its coordinator (PutObjectRequest.written_chunk).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ObjectServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -638,6 +667,16 @@ def add_ObjectServiceServicer_to_server(servicer, server):
                     servicer.HasChunks,
                     request_deserializer=ringstore_dot_v1_dot_object__pb2.HasChunksRequest.FromString,
                     response_serializer=ringstore_dot_v1_dot_object__pb2.HasChunksResponse.SerializeToString,
+            ),
+            'PlanPut': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlanPut,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.PlanPutRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.PlanPutResponse.SerializeToString,
+            ),
+            'WriteChunk': grpc.unary_unary_rpc_method_handler(
+                    servicer.WriteChunk,
+                    request_deserializer=ringstore_dot_v1_dot_object__pb2.WriteChunkRequest.FromString,
+                    response_serializer=ringstore_dot_v1_dot_object__pb2.WriteChunkResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1558,6 +1597,60 @@ class ObjectService:
             '/ringstore.v1.ObjectService/HasChunks',
             ringstore_dot_v1_dot_object__pb2.HasChunksRequest.SerializeToString,
             ringstore_dot_v1_dot_object__pb2.HasChunksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlanPut(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/PlanPut',
+            ringstore_dot_v1_dot_object__pb2.PlanPutRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.PlanPutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WriteChunk(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ringstore.v1.ObjectService/WriteChunk',
+            ringstore_dot_v1_dot_object__pb2.WriteChunkRequest.SerializeToString,
+            ringstore_dot_v1_dot_object__pb2.WriteChunkResponse.FromString,
             options,
             channel_credentials,
             insecure,

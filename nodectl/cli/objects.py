@@ -367,6 +367,7 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
                                        compression=compression, encrypt=encrypt)
                     if reuse_chunks and not resume and not expires_in_s and local_path != "-"
                     else None)
+            reused = info is not None
             if info is not None:
                 in_parts = False
             elif in_parts:
@@ -390,8 +391,11 @@ def put_command(settings: _Settings, local_path: str, target: str, replicas: int
             progress.finish()
     if info.blake3_hex:
         digest = f"blake3 {info.blake3_hex}"
-    elif info.chunks_blake3_hex:
+    elif info.chunks_blake3_hex and reused:
         digest = f"etag {info.etag}; sent {stats.sent_bytes} bytes, {stats.reused_bytes} already stored"
+    elif info.chunks_blake3_hex:
+        # Written straight to the holders (a direct put): no whole-object blake3, every chunk checked by its id.
+        digest = f"etag {info.etag}"
     else:
         digest = f"etag {info.etag} ({info.etag.rsplit('-', 1)[-1]} parts)"
     click.echo(f"stored {info.bucket}/{info.key}: {info.size_bytes} bytes, {digest}, version {info.version}")

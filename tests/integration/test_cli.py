@@ -31,6 +31,10 @@ def test_bucket_put_get_ls_stat_rm_round_trip(cluster, tmp_path):
     assert run(cluster, "mb", "photos").exit_code == 0
     result = run(cluster, "put", str(src), "photos/2026/cat.bin")
     assert result.exit_code == 0, result.output
+    # Two chunks, written straight to their holders (a direct put): no whole-object blake3 to show,
+    # and nothing about chunks sent or reused (that is a put that names stored chunks).
+    assert result.output.startswith(f"stored photos/2026/cat.bin: {src.stat().st_size} bytes, etag "), result.output
+    assert "sent " not in result.output and "already stored" not in result.output, result.output
     dst = tmp_path / "copy.bin"
     assert run(cluster, "get", "photos/2026/cat.bin", str(dst)).exit_code == 0
     assert dst.read_bytes() == src.read_bytes()

@@ -59,6 +59,10 @@ def planner(clock: Clock, view: View | None = None, address=lambda node: f"{node
     return DirectPuts(view or View(), WriteKeys(KEY, clock), address, clock)
 
 
+def planned(puts: DirectPuts, body: object_pb2.DirectPutToken, data: bytes) -> object_pb2.ChunkWrite:
+    return puts.plan(body, object_pb2.KnownChunk(chunk_id=chunk_id_of(data), size_bytes=len(data)), CHUNK)
+
+
 def written(puts: DirectPuts, plan: object_pb2.ChunkWrite, size: int) -> object_pb2.WrittenChunk:
     """What a client names after writing every copy of `plan`: each holder's receipt."""
     return object_pb2.WrittenChunk(chunk_id=plan.chunk_id, size_bytes=size, copies=[
@@ -118,7 +122,7 @@ def test_a_plan_names_every_home_with_a_header_the_holder_stores_and_its_grant()
     puts = planner(clock)
     body = token(clock)
     data = b"x" * 1000
-    plan = puts.plan(body, object_pb2.KnownChunk(chunk_id=chunk_id_of(data), size_bytes=len(data)), CHUNK)
+    plan = planned(puts, body, data)
     assert len(plan.copies) == 3 and len({c.node_id for c in plan.copies}) == 3
     for copy in plan.copies:
         assert copy.address == f"{copy.node_id}.client:1"
@@ -157,7 +161,7 @@ def test_a_written_chunk_checks_out_only_with_every_holders_receipt_for_this_put
     puts = planner(clock)
     body = token(clock)
     data = b"z" * 5000
-    plan = puts.plan(body, object_pb2.KnownChunk(chunk_id=chunk_id_of(data), size_bytes=len(data)), CHUNK)
+    plan = planned(puts, body, data)
     good = written(puts, plan, len(data))
     puts.check_written(good, body, CHUNK)
 
@@ -195,7 +199,7 @@ def test_a_holder_stores_a_granted_copy_and_answers_a_receipt_the_coordinator_ac
     puts = planner(clock)
     body = token(clock)
     data = b"w" * 300
-    plan = puts.plan(body, object_pb2.KnownChunk(chunk_id=chunk_id_of(data), size_bytes=len(data)), CHUNK)
+    plan = planned(puts, body, data)
     stored = []
     copy = plan.copies[0]
     writer = CopyWriter(WriteKeys(KEY, clock), copy.node_id, lambda header, data: stored.append((header, data)) or False)

@@ -111,6 +111,10 @@ class _ObjectCalls(_Connection):
         encrypt the bytes here, under the client's key, before they leave (encryption.py); the
         object's size is then the ciphertext's, its metadata says which key.
 
+        An object of known size larger than one chunk, stored replicated, is written straight to the
+        nodes that hold its copies when the node offers it (direct_put.py; a client made with
+        `direct_reads=False` streams everything through its node): it then has no whole-object blake3.
+
         `reuse_chunks` (a path): send only the chunks the bucket does not already store (reuse.py;
         encrypted, its blocks as encrypted); the object then has no whole-object blake3. `stats` adds up the bytes
         sent and the bytes named as already stored. `compression` "zstd" or "none" (default: the

@@ -29,7 +29,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import dataclasses
 import logging
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import blake3
 
@@ -94,6 +94,14 @@ def slot_key(chunk_id: bytes, policy: common_pb2.RedundancyPolicy, slot: int) ->
     return ShareKey(chunk_id, slot, geometry.data_shares, geometry.parity_shares)
 
 
+def share_holders(assignments: Iterable[Assignment], hashes: Sequence[bytes]) -> list[common_pb2.ShareHolder]:
+    """A placement record's holder entries for these copies, in slot order; `hashes[slot]` is each
+    slot's blake3 (the chunk id for every replica)."""
+    return [common_pb2.ShareHolder(node_id=a.node_id, share_index=a.slot, handoff_for_node_id=a.handoff_for,
+                                   blake3=hashes[a.slot])
+            for a in sorted(assignments, key=lambda a: a.slot)]
+
+
 def holder_key(record: common_pb2.PlacementRecord, share_index: int) -> ShareKey:
     """The store key of the copy a placement record's holder entry names."""
     return slot_key(bytes(record.chunk_id), record.policy, share_index)
@@ -152,12 +160,7 @@ class ChunkIO:
         placement = common_pb2.PlacementRecord(format_version=FORMAT_VERSION, chunk_id=chunk_id, policy=policy,
                                                size_bytes=len(data), updated_at_unix_ms=self._wall_ms())
 
-        def holders(assignments: Iterable[Assignment]) -> list[common_pb2.ShareHolder]:
-            return [common_pb2.ShareHolder(node_id=a.node_id, share_index=a.slot, handoff_for_node_id=a.handoff_for,
-                                           blake3=hashes[a.slot])
-                    for a in sorted(assignments, key=lambda a: a.slot)]
-
-        placement.holders.extend(holders(targets.assignments))
+        placement.holders.extend(share_holders(targets.assignments, hashes))
         acked = write_quorum(
             self._send_pool, targets, count,
             lambda a: self._replicas.store_share(a.node_id, slot_key(chunk_id, policy, a.slot), payloads[a.slot],
@@ -166,7 +169,7 @@ class ChunkIO:
         if set(acked) != set(targets.assignments):
             # A holder failed and a spare stood in: every holder must name the actual holders.
             placement.ClearField("holders")
-            placement.holders.extend(holders(acked))
+            placement.holders.extend(share_holders(acked, hashes))
             write_quorum(self._send_pool, dataclasses.replace(targets, assignments=tuple(acked), spares=()),
                          len(acked), lambda a: self._replicas.put_placement(a.node_id, placement),
                          what=f"updating the placement of chunk {chunk_id.hex()[:16]}")

@@ -134,6 +134,16 @@ def _known_up_to(pages: list[tuple[str, tuple[list[common_pb2.Manifest], bool]]]
     return min(ends) if ends else None
 
 
+def _compresses(header: object_pb2.PutObjectHeader, bucket: common_pb2.BucketRecord) -> bool:
+    """Whether a put stores its chunks compressed: as its header says, else as its bucket does."""
+    return (header.compression or bucket.compression) == common_pb2.COMPRESSION_ZSTD
+
+
+def _encrypts(header: object_pb2.PutObjectHeader, bucket: common_pb2.BucketRecord) -> bool:
+    """Whether a put encrypts its chunks at rest: as its header says, else as its bucket does."""
+    return (header.encryption or bucket.encryption) == common_pb2.ENCRYPTION_AES256_GCM
+
+
 def replication(replicas: int) -> common_pb2.RedundancyPolicy:
     return common_pb2.RedundancyPolicy(replication=common_pb2.Replication(replicas=replicas))
 
@@ -659,18 +669,14 @@ class Coordinator:
         key): where the manifest is written instead of the header's bucket and key, whose policy and
         checks still apply (a multipart upload's part, node/objects/uploads.py); `allow_inline`
         False keeps even a small object in chunks (a part's chunks become the object's)."""
-        bucket = self.bucket(header.bucket)
-        self.validate_put(header.key, header.content_type, dict(header.metadata), dict(header.headers))
-        validate.tags(dict(header.tags))
-        policy = self._checked_policy(header.policy if header.HasField("policy") else None,
-                                      default=bucket.default_policy, check_live=True)
+        bucket, policy = self._checked_put(header)
         direct = self._direct_token(header, policy, record_at) if header.direct_put else None
         declared = header.size_bytes if header.HasField("size_bytes") else None
         if declared is not None:
             self.check_size(declared)
         condition = (self.condition_of(header.if_match, header.if_version, header.if_absent)
                      if record_at is None else None)
-        compress = (header.compression or bucket.compression) == common_pb2.COMPRESSION_ZSTD
+        compress = _compresses(header, bucket)
         # The data key is at hand (made and durable first, for a tenant's first chunk) before a byte is read.
         seal = self._sealing(header, bucket)
 
@@ -704,7 +710,7 @@ class Coordinator:
                         f"object exceeds the limit of {self._config.object_size_bytes_max} bytes")
                 if declared is not None and received > declared:
                     raise errors.InvalidArgument(f"stream carried more than the declared {declared} bytes")
-                if not known and not written and direct is None:
+                if not known and direct is None:
                     hasher.update(frame)
                 yield frame
 
@@ -784,23 +790,16 @@ class Coordinator:
             answer.reason = "this node plans no direct puts"
             return answer
         if put_token:
-            token = self.direct_puts.keys.open_token(put_token)
-            if token.ref.tenant != self.tenant or (token.ref.bucket, token.ref.key) != (header.bucket, header.key):
-                raise errors.InvalidArgument("the put token was made for another object; nothing was stored")
+            token = self._opened_token(put_token, header)
         else:
-            bucket = self.bucket(header.bucket)
-            self.validate_put(header.key, header.content_type, dict(header.metadata), dict(header.headers))
-            validate.tags(dict(header.tags))
-            policy = self._checked_policy(header.policy if header.HasField("policy") else None,
-                                          default=bucket.default_policy, check_live=True)
+            bucket, policy = self._checked_put(header)
             if header.HasField("size_bytes"):
                 self.check_size(header.size_bytes)
             self.condition_of(header.if_match, header.if_version, header.if_absent)  # checked now, applied at the end
             answer.reason = not_direct_because(
                 policy, header, chunk_size_bytes=self._config.chunk_size_bytes,
                 message_bytes_max=self._config.grpc_message_bytes_max,
-                compress=(header.compression or bucket.compression) == common_pb2.COMPRESSION_ZSTD,
-                encrypt=(header.encryption or bucket.encryption) == common_pb2.ENCRYPTION_AES256_GCM)
+                compress=_compresses(header, bucket), encrypt=_encrypts(header, bucket))
             if answer.reason:
                 return answer
             manifest = common_pb2.Manifest(tenant=self.tenant, bucket=header.bucket, key=header.key, policy=policy,
@@ -820,10 +819,9 @@ class Coordinator:
         """The token of the direct put `header` commits, checked against the header."""
         if self.direct_puts is None:
             raise errors.FailedPrecondition("this node takes no direct puts; stream the object; nothing was stored")
-        token = self.direct_puts.keys.open_token(header.direct_put)
-        if (record_at is not None or header.upload_id or token.ref.tenant != self.tenant
-                or (token.ref.bucket, token.ref.key) != (header.bucket, header.key)):
+        if record_at is not None or header.upload_id:
             raise errors.InvalidArgument("the direct put token was made for another object; nothing was stored")
+        token = self._opened_token(header.direct_put, header)
         if token.policy != policy:
             raise errors.FailedPrecondition(
                 f"the redundancy of {header.bucket} changed during the put ({describe_policy(token.policy)} -> "
@@ -832,6 +830,25 @@ class Coordinator:
             raise errors.InvalidArgument(f"a direct put's header must declare the {token.size_bytes} bytes its plan "
                                          "was made for; nothing was stored")
         return token
+
+    def _opened_token(self, raw: bytes, header: object_pb2.PutObjectHeader) -> object_pb2.DirectPutToken:
+        """A direct put's token, checked as this cluster's, unexpired and made for `header`'s object."""
+        assert self.direct_puts is not None
+        token = self.direct_puts.keys.open_token(raw)
+        if token.ref.tenant != self.tenant or (token.ref.bucket, token.ref.key) != (header.bucket, header.key):
+            raise errors.InvalidArgument("the direct put token was made for another object; nothing was stored")
+        return token
+
+    def _checked_put(self, header: object_pb2.PutObjectHeader
+                     ) -> tuple[common_pb2.BucketRecord, common_pb2.RedundancyPolicy]:
+        """The bucket a put writes into and the policy it stores under, once its key, content type,
+        metadata, headers and tags are checked (a streamed put's and a direct put's first plan)."""
+        bucket = self.bucket(header.bucket)
+        self.validate_put(header.key, header.content_type, dict(header.metadata), dict(header.headers))
+        validate.tags(dict(header.tags))
+        policy = self._checked_policy(header.policy if header.HasField("policy") else None,
+                                      default=bucket.default_policy, check_live=True)
+        return bucket, policy
 
     def _store_chunks(self, chunks: Iterator[bytes], policy: common_pb2.RedundancyPolicy, name: str,
                       ref: common_pb2.ObjectRef, *, compress: bool = False, seal: at_rest.DataKey | None = None,
@@ -900,7 +917,7 @@ class Coordinator:
     def _sealing(self, header: object_pb2.PutObjectHeader, bucket: common_pb2.BucketRecord) -> at_rest.DataKey | None:
         """The data key that seals the chunks a put (or copy) into `bucket` writes (its owner's),
         when the header or else the bucket says to encrypt at rest; None otherwise."""
-        if (header.encryption or bucket.encryption) != common_pb2.ENCRYPTION_AES256_GCM:
+        if not _encrypts(header, bucket):
             return None
         return self._keys().current(at_rest.tenant_of(bucket.owner))
 

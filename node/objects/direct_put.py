@@ -72,7 +72,7 @@ import hmac
 from collections.abc import Callable
 
 from node import errors
-from node.objects.chunk_io import FORMAT_VERSION
+from node.objects.chunk_io import FORMAT_VERSION, share_holders
 from node.objects.placement import choose_targets
 from node.objects.replicas import ClusterView, share_ref
 from node.ring import chunk_position
@@ -192,10 +192,7 @@ class DirectPuts:
                                  full=self._view.full_nodes())
         placement = common_pb2.PlacementRecord(format_version=FORMAT_VERSION, chunk_id=chunk_id, policy=token.policy,
                                                size_bytes=chunk.size_bytes, updated_at_unix_ms=self._wall_ms())
-        placement.holders.extend(
-            common_pb2.ShareHolder(node_id=a.node_id, share_index=a.slot, handoff_for_node_id=a.handoff_for,
-                                   blake3=chunk_id)
-            for a in sorted(targets.assignments, key=lambda a: a.slot))
+        placement.holders.extend(share_holders(targets.assignments, [chunk_id] * count))
         answer = object_pb2.ChunkWrite(chunk_id=chunk_id)
         for a in targets.assignments:
             address = self._client_address_of(a.node_id)

@@ -59,11 +59,9 @@ def blake3_of(data: bytes | memoryview) -> bytes:
     return blake3.blake3(data).digest()
 
 
-def _decode(raw: bytes) -> memoryview:
-    """A view of the chunk's bytes in the received message, not a copy (ringstore/frames.py); a
-    message framed by another encoder goes through protobuf."""
-    payload = frames.data_payload(raw)
-    return payload if payload is not None else memoryview(object_pb2.ReadChunkResponse.FromString(raw).data)
+# A view of the chunk's bytes in the received message, not a copy (ringstore/frames.py); a message
+# framed by another encoder goes through protobuf.
+_decode = frames.data_decoder(object_pb2.ReadChunkResponse)
 
 
 class DirectChunks:
@@ -76,8 +74,7 @@ class DirectChunks:
         self._monotonic_s = monotonic_s
         self._lock = threading.Lock()
         self._calls: dict[tuple[str, str], Callable] = {}
-        self._channels_by_address: dict[str, grpc.Channel] = {}
-        self._channels: list[grpc.Channel] = []
+        self._channels: dict[str, grpc.Channel] = {}
         self._unreachable_until: dict[str, float] = {}
         self._closed = False
         self._pool = cf.ThreadPoolExecutor(READ_THREADS, thread_name_prefix="nodectl-read")
@@ -95,7 +92,7 @@ class DirectChunks:
 
     def _ask(self, address: str, piece: _Piece) -> cf.Future | str:
         """The ReadChunk call to one holder, started; or why it was not asked."""
-        if self._skipped(address):
+        if self.skipped(address):
             return "unreachable a moment ago"
         with self._lock:
             if self._closed:
@@ -114,14 +111,14 @@ class DirectChunks:
         except grpc.RpcError as err:
             code = err.code()
             if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                with self._lock:
-                    self._unreachable_until[address] = self._monotonic_s() + UNREACHABLE_SKIP_S
+                self.mark_unreachable(address)
             return f"{code.name if code else 'error'} {err.details() or ''}".rstrip()
         if len(data) != piece.size_bytes or blake3_of(data) != piece.blake3:
             return f"its copy does not match {piece.checked_against}"
         return data
 
-    def _skipped(self, address: str) -> bool:
+    def skipped(self, address: str) -> bool:
+        """Whether `address` could not be reached a moment ago (skip it for now)."""
         with self._lock:
             until = self._unreachable_until.get(address)
             if until is None:
@@ -140,10 +137,9 @@ class DirectChunks:
         lock held)."""
         call = self._calls.get((address, method))
         if call is None:
-            channel = self._channels_by_address.get(address)
+            channel = self._channels.get(address)
             if channel is None:
-                channel = self._channels_by_address[address] = self._make_channel(address)
-                self._channels.append(channel)
+                channel = self._channels[address] = self._make_channel(address)
             call = self._calls[(address, method)] = channel.unary_unary(
                 method, request_serializer=serializer, response_deserializer=deserializer)
         return call
@@ -160,16 +156,11 @@ class DirectChunks:
         with self._lock:
             self._unreachable_until[address] = self._monotonic_s() + UNREACHABLE_SKIP_S
 
-    def skipped(self, address: str) -> bool:
-        """Whether `address` could not be reached a moment ago (skip it for now)."""
-        return self._skipped(address)
-
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            channels, self._channels = self._channels, []
+            channels, self._channels = list(self._channels.values()), {}
             self._calls.clear()
-            self._channels_by_address.clear()
         self._pool.shutdown(wait=False, cancel_futures=True)
         for channel in channels:
             channel.close()

@@ -12,10 +12,9 @@ instead: the node stores it the usual way, standing in for the failed holder, so
 never fails where a streamed one would succeed.
 
 Plans and writes are blocking calls on kept threads, as direct reads make them (a gRPC future
-starts a thread per burst of calls); the holder channels are the direct reads' ones. A put keeps
-CHUNKS_IN_FLIGHT chunks in hand, WRITES_IN_FLIGHT of them being written. Memory: each chunk being
-written is held once as its message and once per holder in gRPC's own copy of it while it is sent,
-about (1 + replicas) x chunk size, so a fresh client putting a 1 GiB file peaks at 111-116 MiB
+starts a thread per burst of calls); the holder channels are the direct reads' ones. A put writes
+CHUNKS_IN_FLIGHT chunks at once. Memory: each chunk being written is held once as its message and
+once per holder in gRPC's own copy of it while it is sent, about (1 + replicas) x chunk size, so a fresh client putting a 1 GiB file peaks at 111-116 MiB
 resident where a streamed put peaks at 54: the price of sending three copies from here.
 """
 
@@ -23,7 +22,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
-import threading
+import logging
 from collections.abc import Callable, Iterable, Iterator
 
 import blake3
@@ -38,13 +37,12 @@ from nodectl.client.limits import FRAME_SIZE_BYTES
 # Objects larger than this are planned as direct puts (the node's chunk size decides in the end:
 # an object of one chunk or less streams).
 DIRECT_PUT_BYTES_MIN = 4 * 1024 * 1024
-# Chunks one put holds at once (read, hashed and planned, or being written), and of them how many
-# are being written. A fresh client putting a 1 GiB file to six nodes (replicas=3, TLS): 2 and 2 took
-# 6.6-6.8 s at a peak of 111-116 MiB resident; 2 and 1 (the next chunk planned while one is written)
-# 7.3-8.1 s at 92-95 MiB; 3 and 1 7.1-8.1 s at 95-97; the same put streamed 7.8-8.1 s at 54 MiB.
-# Each chunk being written is held once as its message and once per holder in gRPC's copy.
+# Chunks one put writes at once; the next is read and its plan asked for while they are written.
+# A fresh client putting a 1 GiB file to six nodes (replicas=3, TLS): two took 6.6-6.8 s at a peak
+# of 111-116 MiB resident; one (the next planned meanwhile) 7.3-8.1 s at 92-95 MiB, and one with two
+# planned ahead 7.1-8.1 s at 95-97; the same put streamed 7.8-8.1 s at 54 MiB. Each chunk being
+# written is held once as its message and once per holder in gRPC's copy.
 CHUNKS_IN_FLIGHT = 2
-WRITES_IN_FLIGHT = 2
 # Room in a WriteChunk message for everything but the chunk (as node/objects/direct_put.py reserves).
 WRITE_HEADER_ROOM_BYTES = 64 * 1024
 # Threads for the chunks' plans, and for their copies' writes (one pool each: a write waits for no
@@ -52,6 +50,8 @@ WRITE_HEADER_ROOM_BYTES = 64 * 1024
 PLAN_THREADS = 4
 WRITE_THREADS = 8
 _WRITE_CHUNK = "/ringstore.v1.ObjectService/WriteChunk"
+
+log = logging.getLogger("ringstore.client")
 
 
 def _as_is(wire: bytes) -> bytes:
@@ -68,9 +68,6 @@ class DirectWriter:
         self._timeout_s = timeout_s
         self._plans = cf.ThreadPoolExecutor(PLAN_THREADS, thread_name_prefix="nodectl-plan")
         self._copies = cf.ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="nodectl-write")
-        # Why the last chunk that went as bytes did (for tests and for a caller's curiosity).
-        self.last_fallback = ""
-        self._lock = threading.Lock()
 
     def close(self) -> None:
         self._plans.shutdown(wait=False, cancel_futures=True)
@@ -79,32 +76,22 @@ class DirectWriter:
     def body(self, header: object_pb2.PutObjectHeader, put_token: bytes, chunk_size_bytes: int,
              source_frames: Iterable[bytes | memoryview]) -> Iterator[object_pb2.WrittenChunk | bytes | memoryview]:
         """The put's stream after its header: per chunk in order, a WrittenChunk or its bytes in frames.
-        The next chunk is read, hashed and planned while the copies of the one before are written."""
+        The next chunk is read, hashed and planned while the copies of the ones before are written."""
         asked = object_pb2.PutObjectHeader(bucket=header.bucket, key=header.key)
-        planned: collections.deque[_Chunk] = collections.deque()
         writing: collections.deque[_Chunk] = collections.deque()
         try:
             for parts in _chunks(source_frames, chunk_size_bytes):
                 wire = frames.encode_data_parts(parts)  # the WriteChunk message every holder is sent
                 chunk = _Chunk(wire, memoryview(wire)[len(wire) - sum(len(p) for p in parts):])
                 chunk.plan = self._plans.submit(self._planned, asked, put_token, chunk.data)
-                planned.append(chunk)
-                while planned:
-                    if len(writing) < WRITES_IN_FLIGHT:
-                        self._start(planned[0])
-                        writing.append(planned.popleft())
-                    elif len(planned) >= max(1, CHUNKS_IN_FLIGHT - WRITES_IN_FLIGHT):
-                        yield from self._named(writing.popleft())
-                    else:
-                        break
-            while planned or writing:
-                if planned and len(writing) < WRITES_IN_FLIGHT:
-                    self._start(planned[0])
-                    writing.append(planned.popleft())
-                else:
-                    yield from self._named(writing.popleft())
+                writing.append(chunk)
+                if len(writing) > CHUNKS_IN_FLIGHT:
+                    yield from self._named(header, writing.popleft())
+                self._start(chunk)
+            while writing:
+                yield from self._named(header, writing.popleft())
         finally:
-            for chunk in (*planned, *writing):
+            for chunk in writing:
                 for future in (chunk.plan, *chunk.writes):
                     if future is not None:
                         future.cancel()
@@ -128,7 +115,7 @@ class DirectWriter:
         return chunk_id, copies
 
     def _start(self, chunk: _Chunk) -> None:
-        """Start writing every copy of a planned chunk (nothing when it goes as bytes)."""
+        """Start writing every copy of a chunk once its plan is in (nothing when it goes as bytes)."""
         planned = chunk.plan.result()
         if isinstance(planned, str):
             chunk.fallback = planned
@@ -137,7 +124,8 @@ class DirectWriter:
         timeout_s = stream_deadline_s(self._timeout_s, len(chunk.data))
         chunk.writes = [self._copies.submit(self._write_copy, copy, chunk.wire, timeout_s) for copy in chunk.copies]
 
-    def _named(self, chunk: _Chunk) -> Iterator[object_pb2.WrittenChunk | memoryview]:
+    @staticmethod
+    def _named(header: object_pb2.PutObjectHeader, chunk: _Chunk) -> Iterator[object_pb2.WrittenChunk | memoryview]:
         """The chunk as the stream names it: a WrittenChunk, or its bytes if any write failed."""
         receipts = [future.result() for future in chunk.writes]
         failed = [r for r in receipts if isinstance(r, str)]
@@ -148,8 +136,8 @@ class DirectWriter:
                 copies=[object_pb2.WrittenCopy(node_id=c.node_id, header=c.header, receipt=r)
                         for c, r in zip(chunk.copies, receipts)])
             return
-        with self._lock:
-            self.last_fallback = why
+        log.info("put %s/%s: chunk %s goes through the node: %s", header.bucket, header.key,
+                 chunk.chunk_id.hex()[:16] or "(not planned)", why)
         for start in range(0, len(chunk.data), FRAME_SIZE_BYTES):
             yield chunk.data[start:start + FRAME_SIZE_BYTES]
 

@@ -186,9 +186,12 @@ class Membership:
         self._my_verdicts: dict[str, tuple[tuple[int, int], float]] = {}
         # node -> the suspicion about its current SUSPECT record (suspicion.py).
         self._suspicions: dict[str, Suspicion] = {}
-        # node -> the generation of its record I held when it last joined through me (0: none).
-        # Joiner -> (generation, state) of the record of its earlier life held when it joined.
+        # Joiner -> (generation, state) of the record of its earlier life held when it last joined
+        # through me ((0, None): none).
         self._joined_before: dict[str, tuple[int, MemberState | None]] = {}
+        # node -> (generation, state) of the record its current generation replaced in my table,
+        # however that generation reached me (a join, gossip, a sync).
+        self._lives_replaced: dict[str, tuple[int, MemberState | None]] = {}
         # OUT or LEFT verdicts about me (this generation) I refuted: the cluster counted me gone.
         self._gone_verdicts = 0
         # My accusations (SUSPECT records naming me) not yet pushed to the suspect's other watchers.
@@ -546,9 +549,15 @@ class Membership:
                                 f"not ALIVE")
         with self._lock:
             known = self._table.get(member.node_id)
-            earlier = known is not None and known.info.generation < member.generation
-            self._joined_before[member.node_id] = ((known.info.generation, known.info.state) if earlier
-                                                   else (0, None))
+            if known is not None and known.info.generation < member.generation:
+                earlier = (known.info.generation, known.info.state)
+            elif known is not None and known.info.generation == member.generation:
+                # Its new life reached me before its Join did (gossip, or my probe of its address
+                # answered by the new process): the record that life replaced is the earlier one.
+                earlier = self._lives_replaced.get(member.node_id, (0, None))
+            else:
+                earlier = (0, None)
+            self._joined_before[member.node_id] = earlier
         self._apply_all([member])
         return self.members()
 
@@ -680,6 +689,8 @@ class Membership:
                 and now_s - verdict[1] <= 2 * self._config.down_after_s * (1 + self._health)):
             self._raise_health_locked(now_s, 1, f"{info.node_id} refuted my DOWN verdict about it "
                                                 f"{now_s - verdict[1]:.2f} s after I made it")
+        if info.generation > old.generation:
+            self._lives_replaced[info.node_id] = (old.generation, old.state)
         self._table.set(info, now_s)
         if info.state != old.state:
             log.info("node=%s member=%s %s -> %s (generation %d incarnation %d)", self.node_id,

@@ -1015,6 +1015,18 @@ def test_a_joiner_is_told_the_generation_of_its_ids_earlier_life():
     assert seed.get("b1").generation == 200
 
 
+def test_a_joiner_whose_new_life_reached_the_seed_first_is_still_told_its_earlier_one():
+    """A restarted node serves its peer port before it joins, so a seed's probe or gossip can carry
+    its new record in before its Join call: the Join answer still names the life it replaced (else a
+    node on a replaced disk would take itself for a new one and answer metadata reads empty)."""
+    clock = ManualClock()
+    seed = Membership(config=CONFIG, me=member("a1"), clock=clock, rng=random.Random(1))
+    seed.on_join(member("b1", generation=100))
+    seed.on_gossip([member("b1", generation=200)])
+    seed.on_join(member("b1", generation=200))
+    assert seed.previous_generation("b1") == 100 and seed.previous_state("b1") == ALIVE
+
+
 def test_a_joiner_is_told_the_state_of_its_ids_earlier_life():
     """on_join also remembers the state of that earlier record, so a node the cluster turned OUT
     learns it when it starts again (it then drops its manifests: node/repair/tombstones.py)."""
